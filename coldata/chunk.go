@@ -1,0 +1,76 @@
+package coldata
+
+import "github.com/sluice-db/sluice/types"
+
+// DefaultChunkSize is the number of rows batch operators aim to put in a chunk.
+const DefaultChunkSize = 1024
+
+// Chunk is a set of rows stored column by column. All vectors have Len rows.
+// Diffs, when non-nil, gives each row's multiplicity change (+1 or -1) in a
+// change chunk; batch results leave it nil.
+type Chunk struct {
+	Cols  []*Vec
+	Len   int
+	Diffs []int64
+}
+
+// NewChunk returns an empty chunk with one vector per type.
+func NewChunk(ts []*types.T, capacity int) *Chunk {
+	c := &Chunk{Cols: make([]*Vec, len(ts))}
+	for i, t := range ts {
+		c.Cols[i] = NewVec(t, capacity)
+	}
+	return c
+}
+
+// AppendRow appends one row of Datums.
+func (c *Chunk) AppendRow(row []types.Datum) {
+	for i, d := range row {
+		c.Cols[i].Append(d)
+	}
+	c.Len++
+}
+
+// AppendFrom appends row i of src, which has the same column types.
+func (c *Chunk) AppendFrom(src *Chunk, i int) {
+	for j, v := range c.Cols {
+		v.AppendFrom(src.Cols[j], i)
+	}
+	c.Len++
+}
+
+// Row returns row i as Datums (boxing; for row boundaries).
+func (c *Chunk) Row(i int) []types.Datum {
+	row := make([]types.Datum, len(c.Cols))
+	for j, v := range c.Cols {
+		row[j] = v.Get(i)
+	}
+	return row
+}
+
+// Gather returns a new chunk holding rows sel of c.
+func (c *Chunk) Gather(sel []int) *Chunk {
+	out := &Chunk{Cols: make([]*Vec, len(c.Cols)), Len: len(sel)}
+	for j, v := range c.Cols {
+		out.Cols[j] = v.Gather(sel)
+	}
+	return out
+}
+
+// Slice returns rows [lo, hi) of c sharing its memory.
+func (c *Chunk) Slice(lo, hi int) *Chunk {
+	out := &Chunk{Cols: make([]*Vec, len(c.Cols)), Len: hi - lo}
+	for j, v := range c.Cols {
+		out.Cols[j] = v.Slice(lo, hi)
+	}
+	return out
+}
+
+// Types returns the column types.
+func (c *Chunk) Types() []*types.T {
+	ts := make([]*types.T, len(c.Cols))
+	for i, v := range c.Cols {
+		ts[i] = v.Typ
+	}
+	return ts
+}

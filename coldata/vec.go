@@ -1,0 +1,321 @@
+package coldata
+
+import (
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/sluice-db/sluice/types"
+)
+
+// Vec is one column of values of a single type. Exactly one of the typed
+// slices is in use, chosen by Typ.Phys(); Nulls[i] marks row i NULL (the typed
+// slot then holds the zero value). Nulls may be nil when no row is NULL.
+type Vec struct {
+	Typ   *types.T
+	Nulls []bool
+
+	Bools  []bool
+	Ints   []int64
+	Floats []float64
+	Decs   []apd.Decimal
+	Bytes  []string
+	Ivals  []types.IntervalValue
+	Datums []types.Datum
+}
+
+// NewVec returns an empty vector of type t with capacity n.
+func NewVec(t *types.T, n int) *Vec {
+	v := &Vec{Typ: t}
+	switch t.Phys() {
+	case types.PhysBool:
+		v.Bools = make([]bool, 0, n)
+	case types.PhysInt:
+		v.Ints = make([]int64, 0, n)
+	case types.PhysFloat:
+		v.Floats = make([]float64, 0, n)
+	case types.PhysDecimal:
+		v.Decs = make([]apd.Decimal, 0, n)
+	case types.PhysBytes:
+		v.Bytes = make([]string, 0, n)
+	case types.PhysInterval:
+		v.Ivals = make([]types.IntervalValue, 0, n)
+	default:
+		v.Datums = make([]types.Datum, 0, n)
+	}
+	return v
+}
+
+// Len returns the number of rows.
+func (v *Vec) Len() int {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		return len(v.Bools)
+	case types.PhysInt:
+		return len(v.Ints)
+	case types.PhysFloat:
+		return len(v.Floats)
+	case types.PhysDecimal:
+		return len(v.Decs)
+	case types.PhysBytes:
+		return len(v.Bytes)
+	case types.PhysInterval:
+		return len(v.Ivals)
+	}
+	return len(v.Datums)
+}
+
+// IsNull reports whether row i is NULL.
+func (v *Vec) IsNull(i int) bool { return v.Nulls != nil && v.Nulls[i] }
+
+// HasNulls reports whether any row is NULL.
+func (v *Vec) HasNulls() bool {
+	for _, n := range v.Nulls {
+		if n {
+			return true
+		}
+	}
+	return false
+}
+
+// SetNull marks row i NULL, allocating the null mask on first use.
+func (v *Vec) SetNull(i int) {
+	if v.Nulls == nil {
+		v.Nulls = make([]bool, v.Len(), max(v.Len(), 8))
+	}
+	v.Nulls[i] = true
+}
+
+// Get returns row i as a Datum (nil for NULL). It boxes: use it at row
+// boundaries, not in kernels.
+func (v *Vec) Get(i int) types.Datum {
+	if v.IsNull(i) {
+		return nil
+	}
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		return v.Bools[i]
+	case types.PhysInt:
+		return v.Ints[i]
+	case types.PhysFloat:
+		return v.Floats[i]
+	case types.PhysDecimal:
+		return &v.Decs[i]
+	case types.PhysBytes:
+		return v.Bytes[i]
+	case types.PhysInterval:
+		return v.Ivals[i]
+	}
+	return v.Datums[i]
+}
+
+// Append adds one Datum (nil for NULL) at the end.
+func (v *Vec) Append(d types.Datum) {
+	n := v.Len()
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		b, _ := d.(bool)
+		v.Bools = append(v.Bools, b)
+	case types.PhysInt:
+		x, _ := d.(int64)
+		v.Ints = append(v.Ints, x)
+	case types.PhysFloat:
+		x, _ := d.(float64)
+		v.Floats = append(v.Floats, x)
+	case types.PhysDecimal:
+		var x apd.Decimal
+		if p, ok := d.(*apd.Decimal); ok && p != nil {
+			x.Set(p)
+		}
+		v.Decs = append(v.Decs, x)
+	case types.PhysBytes:
+		s, _ := d.(string)
+		v.Bytes = append(v.Bytes, s)
+	case types.PhysInterval:
+		x, _ := d.(types.IntervalValue)
+		v.Ivals = append(v.Ivals, x)
+	default:
+		v.Datums = append(v.Datums, d)
+	}
+	if d == nil {
+		if v.Nulls == nil {
+			v.Nulls = make([]bool, n, max(n+1, 8))
+		}
+		v.Nulls = append(v.Nulls, true)
+	} else if v.Nulls != nil {
+		v.Nulls = append(v.Nulls, false)
+	}
+}
+
+// AppendFrom appends row i of src (same physical type) without boxing.
+func (v *Vec) AppendFrom(src *Vec, i int) {
+	n := v.Len()
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = append(v.Bools, src.Bools[i])
+	case types.PhysInt:
+		v.Ints = append(v.Ints, src.Ints[i])
+	case types.PhysFloat:
+		v.Floats = append(v.Floats, src.Floats[i])
+	case types.PhysDecimal:
+		v.Decs = append(v.Decs, apd.Decimal{})
+		v.Decs[n].Set(&src.Decs[i])
+	case types.PhysBytes:
+		v.Bytes = append(v.Bytes, src.Bytes[i])
+	case types.PhysInterval:
+		v.Ivals = append(v.Ivals, src.Ivals[i])
+	default:
+		v.Datums = append(v.Datums, src.Datums[i])
+	}
+	null := src.IsNull(i)
+	if null && v.Nulls == nil {
+		v.Nulls = make([]bool, n, max(n+1, 8))
+	}
+	if v.Nulls != nil {
+		v.Nulls = append(v.Nulls, null)
+	}
+}
+
+// Gather returns a new vector holding rows sel of v, in that order.
+func (v *Vec) Gather(sel []int) *Vec {
+	out := &Vec{Typ: v.Typ}
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		out.Bools = make([]bool, len(sel))
+		for j, i := range sel {
+			out.Bools[j] = v.Bools[i]
+		}
+	case types.PhysInt:
+		out.Ints = make([]int64, len(sel))
+		for j, i := range sel {
+			out.Ints[j] = v.Ints[i]
+		}
+	case types.PhysFloat:
+		out.Floats = make([]float64, len(sel))
+		for j, i := range sel {
+			out.Floats[j] = v.Floats[i]
+		}
+	case types.PhysDecimal:
+		out.Decs = make([]apd.Decimal, len(sel))
+		for j, i := range sel {
+			out.Decs[j].Set(&v.Decs[i])
+		}
+	case types.PhysBytes:
+		out.Bytes = make([]string, len(sel))
+		for j, i := range sel {
+			out.Bytes[j] = v.Bytes[i]
+		}
+	case types.PhysInterval:
+		out.Ivals = make([]types.IntervalValue, len(sel))
+		for j, i := range sel {
+			out.Ivals[j] = v.Ivals[i]
+		}
+	default:
+		out.Datums = make([]types.Datum, len(sel))
+		for j, i := range sel {
+			out.Datums[j] = v.Datums[i]
+		}
+	}
+	if v.Nulls != nil {
+		out.Nulls = make([]bool, len(sel))
+		for j, i := range sel {
+			out.Nulls[j] = v.Nulls[i]
+		}
+	}
+	return out
+}
+
+// Slice returns rows [lo, hi) of v sharing its memory.
+func (v *Vec) Slice(lo, hi int) *Vec {
+	out := &Vec{Typ: v.Typ}
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		out.Bools = v.Bools[lo:hi:hi]
+	case types.PhysInt:
+		out.Ints = v.Ints[lo:hi:hi]
+	case types.PhysFloat:
+		out.Floats = v.Floats[lo:hi:hi]
+	case types.PhysDecimal:
+		out.Decs = v.Decs[lo:hi:hi]
+	case types.PhysBytes:
+		out.Bytes = v.Bytes[lo:hi:hi]
+	case types.PhysInterval:
+		out.Ivals = v.Ivals[lo:hi:hi]
+	default:
+		out.Datums = v.Datums[lo:hi:hi]
+	}
+	if v.Nulls != nil {
+		out.Nulls = v.Nulls[lo:hi:hi]
+	}
+	return out
+}
+
+// ConstVec returns a vector of n copies of d.
+func ConstVec(t *types.T, d types.Datum, n int) *Vec {
+	v := NewVec(t, n)
+	if d == nil {
+		v.Nulls = make([]bool, n)
+		for i := range v.Nulls {
+			v.Nulls[i] = true
+		}
+		v.resize(n)
+		return v
+	}
+	switch t.Phys() {
+	case types.PhysBool:
+		x := d.(bool)
+		v.Bools = v.Bools[:n]
+		for i := range v.Bools {
+			v.Bools[i] = x
+		}
+	case types.PhysInt:
+		x := d.(int64)
+		v.Ints = v.Ints[:n]
+		for i := range v.Ints {
+			v.Ints[i] = x
+		}
+	case types.PhysFloat:
+		x := d.(float64)
+		v.Floats = v.Floats[:n]
+		for i := range v.Floats {
+			v.Floats[i] = x
+		}
+	case types.PhysBytes:
+		x := d.(string)
+		v.Bytes = v.Bytes[:n]
+		for i := range v.Bytes {
+			v.Bytes[i] = x
+		}
+	default:
+		for i := 0; i < n; i++ {
+			v.Append(d)
+		}
+	}
+	return v
+}
+
+// resize sets the length of the typed slice to n, zero-filled.
+func (v *Vec) resize(n int) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = append(v.Bools[:0], make([]bool, n)...)
+	case types.PhysInt:
+		v.Ints = append(v.Ints[:0], make([]int64, n)...)
+	case types.PhysFloat:
+		v.Floats = append(v.Floats[:0], make([]float64, n)...)
+	case types.PhysDecimal:
+		v.Decs = append(v.Decs[:0], make([]apd.Decimal, n)...)
+	case types.PhysBytes:
+		v.Bytes = append(v.Bytes[:0], make([]string, n)...)
+	case types.PhysInterval:
+		v.Ivals = append(v.Ivals[:0], make([]types.IntervalValue, n)...)
+	default:
+		v.Datums = append(v.Datums[:0], make([]types.Datum, n)...)
+	}
+}
+
+// MakeVec returns a vector of n zero values (all non-NULL) of type t, for
+// kernels that fill by index.
+func MakeVec(t *types.T, n int) *Vec {
+	v := &Vec{Typ: t}
+	v.resize(n)
+	return v
+}

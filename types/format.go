@@ -1,0 +1,18 @@
+package types
+
+import "time"
+
+// Config holds the session settings that change how values are read and printed.
+type Config struct {
+	// Location is the session TimeZone (timestamptz input without an offset and
+	// all timestamptz output use it).
+	Location *time.Location
+	// ExtraFloatDigits is the extra_float_digits setting (default 1: shortest
+	// exact output; <= 0: %.15g / %.6g style rounding as Postgres does).
+	ExtraFloatDigits int
+	// Now is the statement's start time, for the 'now' / 'today' literals.
+	Now time.Time
+}
+
+// DefaultConfig is UTC with Postgres' default float output.
+func DefaultConfig() *Config { return &Config{Location: time.UTC, ExtraFloatDigits: 1} }
