@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
 )
 
 // Backend is what the server needs of the SQL engine. The engine implements it;
@@ -31,6 +32,10 @@ type Session interface {
 	// TxStatus is the ReadyForQuery status: 'I' idle, 'T' in a transaction
 	// block, 'E' in a failed transaction block.
 	TxStatus() byte
+	// FormatConfig returns the settings (TimeZone, extra_float_digits…) used to
+	// print result values in text format. pgwire reads it for each result chunk
+	// and does not modify it.
+	FormatConfig() *types.Config
 	// Abort is called when an extended-protocol message fails before Sync so a
 	// transaction block becomes failed, as Postgres does.
 	Abort(err error)

@@ -1,0 +1,39 @@
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: all build test ci demo bench fuzz slt-pg
+
+all: build
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+# Needs nothing but Go: TestPostgres skips without SLUICE_TEST_PG_URL.
+test:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+# Installs PostgreSQL if missing, runs everything against a throw-away cluster,
+# and stops the cluster even on failure (see scripts/ci.sh).
+ci:
+	GO=$(GO) MAKE=$(MAKE) scripts/ci.sh
+
+demo: build
+	bin/sluice demo
+
+bench: build
+	bin/sluice bench
+
+# Runs every Fuzz* target for FUZZTIME each (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+# The .slt corpus against a throw-away PostgreSQL, without the rest of CI.
+slt-pg:
+	@set -e; url=$$(scripts/pg-test-cluster.sh start); \
+	SLUICE_TEST_PG_URL=$$url $(GO) test -count=1 ./sqllogictest -run TestPostgres

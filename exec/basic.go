@@ -1,0 +1,470 @@
+package exec
+
+import (
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+type scanOp struct {
+	c    *Ctx
+	plan *Scan
+	it   TableIter
+}
+
+func (s *scanOp) Next() (*coldata.Chunk, error) {
+	if s.it == nil {
+		if err := s.c.Eval.Ctx.Err(); err != nil {
+			return nil, err
+		}
+		ta, err := s.c.Tables(s.plan.Table)
+		if err != nil {
+			return nil, err
+		}
+		if s.it, err = ta.Scan(); err != nil {
+			return nil, err
+		}
+	}
+	ch, pos, err := s.it.Next()
+	if err != nil || ch == nil {
+		return nil, err
+	}
+	if err := s.c.Eval.Ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !s.plan.Positions {
+		return ch, nil
+	}
+	return withPositions(ch, pos), nil
+}
+
+func withPositions(ch *coldata.Chunk, pos []int) *coldata.Chunk {
+	pv := coldata.MakeVec(types.Int8, len(pos))
+	for i, p := range pos {
+		pv.Ints[i] = int64(p)
+	}
+	return &coldata.Chunk{Cols: append(append([]*coldata.Vec(nil), ch.Cols...), pv), Len: ch.Len}
+}
+
+type lookupOp struct {
+	c    *Ctx
+	plan *PointLookup
+	done bool
+}
+
+func (l *lookupOp) Next() (*coldata.Chunk, error) {
+	if l.done {
+		return nil, nil
+	}
+	l.done = true
+	one := &coldata.Chunk{Len: 1}
+	key := make([]types.Datum, len(l.plan.Key))
+	for i, e := range l.plan.Key {
+		v, err := e.Eval(l.c.Eval, one)
+		if err != nil {
+			return nil, err
+		}
+		key[i] = v.Get(0)
+		if key[i] == nil {
+			return nil, nil
+		}
+	}
+	ta, err := l.c.Tables(l.plan.Table)
+	if err != nil {
+		return nil, err
+	}
+	row, pos, found, err := ta.Lookup(key)
+	if err != nil || !found {
+		return nil, err
+	}
+	out := coldata.NewChunk(l.plan.Table.Types, 1)
+	out.AppendRow(row)
+	if l.plan.Positions {
+		return withPositions(out, []int{pos}), nil
+	}
+	return out, nil
+}
+
+type valuesOp struct {
+	c    *Ctx
+	plan *Values
+	done bool
+}
+
+func (v *valuesOp) Next() (*coldata.Chunk, error) {
+	if v.done {
+		return nil, nil
+	}
+	v.done = true
+	out := coldata.NewChunk(v.plan.Typs, len(v.plan.Rows))
+	one := &coldata.Chunk{Len: 1}
+	for _, row := range v.plan.Rows {
+		for j, e := range row {
+			vec, err := e.Eval(v.c.Eval, one)
+			if err != nil {
+				return nil, err
+			}
+			out.Cols[j].AppendFrom(vec, 0)
+		}
+		out.Len++
+	}
+	return out, nil
+}
+
+type filterOp struct {
+	c    *Ctx
+	in   Operator
+	cond expr.Expr
+}
+
+func (f *filterOp) Next() (*coldata.Chunk, error) {
+	for {
+		ch, err := f.in.Next()
+		if err != nil || ch == nil {
+			return nil, err
+		}
+		v, err := f.cond.Eval(f.c.Eval, ch)
+		if err != nil {
+			return nil, err
+		}
+		sel := make([]int, 0, ch.Len)
+		for i, b := range v.Bools {
+			if b && (v.Nulls == nil || !v.Nulls[i]) {
+				sel = append(sel, i)
+			}
+		}
+		if len(sel) == ch.Len {
+			return ch, nil
+		}
+		if len(sel) > 0 {
+			return ch.Gather(sel), nil
+		}
+	}
+}
+
+type projectOp struct {
+	c     *Ctx
+	in    Operator
+	exprs []expr.Expr
+}
+
+func (p *projectOp) Next() (*coldata.Chunk, error) {
+	ch, err := p.in.Next()
+	if err != nil || ch == nil {
+		return nil, err
+	}
+	return projectChunk(p.c.Eval, ch, p.exprs)
+}
+
+func projectChunk(ev *expr.EvalCtx, ch *coldata.Chunk, exprs []expr.Expr) (*coldata.Chunk, error) {
+	out := &coldata.Chunk{Cols: make([]*coldata.Vec, len(exprs)), Len: ch.Len}
+	for i, e := range exprs {
+		v, err := e.Eval(ev, ch)
+		if err != nil {
+			return nil, err
+		}
+		out.Cols[i] = v
+	}
+	return out, nil
+}
+
+type limitOp struct {
+	c       *Ctx
+	in      Operator
+	plan    *Limit
+	started bool
+	skip    int64
+	left    int64 // -1: unlimited
+}
+
+func (l *limitOp) evalCount(e expr.Expr, what string) (int64, bool, error) {
+	if e == nil {
+		return 0, false, nil
+	}
+	v, err := e.Eval(l.c.Eval, &coldata.Chunk{Len: 1})
+	if err != nil {
+		return 0, false, err
+	}
+	if v.IsNull(0) {
+		return 0, false, nil
+	}
+	n := v.Ints[0]
+	if n < 0 {
+		if what == "LIMIT" {
+			return 0, false, sqlerr.New("2201W", "LIMIT must not be negative")
+		}
+		return 0, false, sqlerr.New("2201X", "OFFSET must not be negative")
+	}
+	return n, true, nil
+}
+
+func (l *limitOp) Next() (*coldata.Chunk, error) {
+	if !l.started {
+		l.started = true
+		n, ok, err := l.evalCount(l.plan.Count, "LIMIT")
+		if err != nil {
+			return nil, err
+		}
+		l.left = -1
+		if ok {
+			l.left = n
+		}
+		if l.skip, _, err = l.evalCount(l.plan.Offset, "OFFSET"); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		if l.left == 0 {
+			return nil, nil
+		}
+		ch, err := l.in.Next()
+		if err != nil || ch == nil {
+			return nil, err
+		}
+		lo := 0
+		if l.skip > 0 {
+			if int64(ch.Len) <= l.skip {
+				l.skip -= int64(ch.Len)
+				continue
+			}
+			lo = int(l.skip)
+			l.skip = 0
+		}
+		hi := ch.Len
+		if l.left >= 0 && int64(hi-lo) > l.left {
+			hi = lo + int(l.left)
+		}
+		if l.left >= 0 {
+			l.left -= int64(hi - lo)
+		}
+		if lo == 0 && hi == ch.Len {
+			return ch, nil
+		}
+		return ch.Slice(lo, hi), nil
+	}
+}
+
+type distinctOp struct {
+	in   Operator
+	plan *Distinct
+	seen map[string]struct{}
+	buf  []byte
+}
+
+func (d *distinctOp) Next() (*coldata.Chunk, error) {
+	if d.seen == nil {
+		d.seen = map[string]struct{}{}
+	}
+	for {
+		ch, err := d.in.Next()
+		if err != nil || ch == nil {
+			return nil, err
+		}
+		cols := d.plan.OnKeys
+		if cols == nil {
+			cols = allCols(len(ch.Cols))
+		}
+		var sel []int
+		for i := 0; i < ch.Len; i++ {
+			d.buf = rowKey(d.buf[:0], ch, cols, i)
+			if _, ok := d.seen[string(d.buf)]; ok {
+				continue
+			}
+			d.seen[string(d.buf)] = struct{}{}
+			sel = append(sel, i)
+		}
+		if len(sel) > 0 {
+			return ch.Gather(sel), nil
+		}
+	}
+}
+
+func allCols(n int) []int {
+	cols := make([]int, n)
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}
+
+// rowKey appends the equality key of row i over cols (NULLs equal each other,
+// as grouping and DISTINCT require).
+func rowKey(buf []byte, ch *coldata.Chunk, cols []int, i int) []byte {
+	for _, c := range cols {
+		v := ch.Cols[c]
+		switch {
+		case v.IsNull(i):
+			buf = types.AppendKey(buf, v.Typ, nil)
+		case v.Typ.Phys() == types.PhysInt:
+			buf = types.AppendKey(buf, v.Typ, v.Ints[i])
+		case v.Typ.Phys() == types.PhysBytes:
+			buf = types.AppendKey(buf, v.Typ, v.Bytes[i])
+		default:
+			buf = types.AppendKey(buf, v.Typ, v.Get(i))
+		}
+	}
+	return buf
+}
+
+type setOpOp struct {
+	left, right Operator
+	plan        *SetOp
+	done        bool
+	leftDone    bool
+	seen        map[string]struct{}
+	buf         []byte
+}
+
+func (s *setOpOp) Next() (*coldata.Chunk, error) {
+	if s.plan.Kind == Union {
+		return s.nextUnion()
+	}
+	if s.done {
+		return nil, nil
+	}
+	s.done = true
+	// INTERSECT / EXCEPT: count right rows, then stream left rows against them.
+	counts := map[string]int{}
+	var buf []byte
+	for {
+		ch, err := s.right.Next()
+		if err != nil {
+			return nil, err
+		}
+		if ch == nil {
+			break
+		}
+		cols := allCols(len(ch.Cols))
+		for i := 0; i < ch.Len; i++ {
+			buf = rowKey(buf[:0], ch, cols, i)
+			counts[string(buf)]++
+		}
+	}
+	out := coldata.NewChunk(s.plan.Types(), 0)
+	emitted := map[string]int{}
+	for {
+		ch, err := s.left.Next()
+		if err != nil {
+			return nil, err
+		}
+		if ch == nil {
+			break
+		}
+		cols := allCols(len(ch.Cols))
+		for i := 0; i < ch.Len; i++ {
+			buf = rowKey(buf[:0], ch, cols, i)
+			k := string(buf)
+			keep := false
+			switch {
+			case s.plan.Kind == Intersect && s.plan.All:
+				if counts[k] > 0 {
+					counts[k]--
+					keep = true
+				}
+			case s.plan.Kind == Intersect:
+				keep = counts[k] > 0 && emitted[k] == 0
+			case s.plan.All: // EXCEPT ALL
+				if counts[k] > 0 {
+					counts[k]--
+				} else {
+					keep = true
+				}
+			default: // EXCEPT
+				keep = counts[k] == 0 && emitted[k] == 0
+			}
+			if keep {
+				emitted[k]++
+				out.AppendFrom(ch, i)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *setOpOp) nextUnion() (*coldata.Chunk, error) {
+	for {
+		src := s.left
+		if s.leftDone {
+			src = s.right
+		}
+		ch, err := src.Next()
+		if err != nil {
+			return nil, err
+		}
+		if ch == nil {
+			if s.leftDone {
+				return nil, nil
+			}
+			s.leftDone = true
+			continue
+		}
+		if s.plan.All {
+			return ch, nil
+		}
+		if s.seen == nil {
+			s.seen = map[string]struct{}{}
+		}
+		cols := allCols(len(ch.Cols))
+		var sel []int
+		for i := 0; i < ch.Len; i++ {
+			s.buf = rowKey(s.buf[:0], ch, cols, i)
+			if _, ok := s.seen[string(s.buf)]; !ok {
+				s.seen[string(s.buf)] = struct{}{}
+				sel = append(sel, i)
+			}
+		}
+		if len(sel) > 0 {
+			return ch.Gather(sel), nil
+		}
+	}
+}
+
+type projectSetOp struct {
+	c    *Ctx
+	in   Operator
+	plan *ProjectSet
+}
+
+func (p *projectSetOp) Next() (*coldata.Chunk, error) {
+	for {
+		ch, err := p.in.Next()
+		if err != nil || ch == nil {
+			return nil, err
+		}
+		vals := make([]*coldata.Vec, len(p.plan.Exprs))
+		for j, e := range p.plan.Exprs {
+			if vals[j], err = e.Eval(p.c.Eval, ch); err != nil {
+				return nil, err
+			}
+		}
+		out := coldata.NewChunk(p.plan.Typs, ch.Len)
+		for i := 0; i < ch.Len; i++ {
+			n := 0
+			for j, srf := range p.plan.SRF {
+				if srf && !vals[j].IsNull(i) {
+					n = max(n, len(vals[j].Get(i).(*types.Array).Elems))
+				}
+			}
+			for k := 0; k < n; k++ {
+				for j, v := range vals {
+					if !p.plan.SRF[j] {
+						out.Cols[j].AppendFrom(v, i)
+						continue
+					}
+					var d types.Datum
+					if !v.IsNull(i) {
+						if a := v.Get(i).(*types.Array); k < len(a.Elems) {
+							d = a.Elems[k]
+						}
+					}
+					out.Cols[j].Append(d)
+				}
+				out.Len++
+			}
+		}
+		if out.Len > 0 {
+			return out, nil
+		}
+	}
+}

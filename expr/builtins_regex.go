@@ -1,0 +1,284 @@
+package expr
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"sync"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// Postgres regular expressions are Spencer ARE; Go's RE2 agrees on the common
+// subset. translateARE maps the ARE-only escapes RE2 lacks (\y \m \M \Z,
+// [[:<:]]) and sets ARE's default of "." matching newline. Back-references and
+// lookaround have no RE2 equivalent and report an error.
+
+type regexKey struct{ pattern, flags string }
+
+var regexCache struct {
+	sync.Mutex
+	m map[regexKey]*regexp.Regexp
+}
+
+// compileRegex compiles an ARE pattern with regexp_* flags (i, n, g and x
+// are accepted; g is the caller's business), caching the result.
+func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
+	key := regexKey{pattern, flags}
+	regexCache.Lock()
+	re, ok := regexCache.m[key]
+	regexCache.Unlock()
+	if ok {
+		return re, nil
+	}
+	prefix := "(?s)"
+	for _, f := range flags {
+		switch f {
+		case 'i':
+			prefix += "(?i)"
+		case 'c', 'g':
+		case 'n', 'm':
+			prefix = strings.Replace(prefix, "(?s)", "", 1) + "(?m)"
+		case 's':
+		case 'x', 'e', 'b', 'q', 'p', 'w', 't':
+			// Accepted; x (expanded syntax) and friends are not translated.
+		default:
+			return nil, errInvalidParam("invalid regular expression option: \"%c\"", f)
+		}
+	}
+	re, err := regexp.Compile(prefix + translateARE(pattern))
+	if err != nil {
+		msg := err.Error()
+		if e, ok := err.(*syntax.Error); ok {
+			msg = e.Code.String()
+		}
+		return nil, sqlerr.New(sqlerr.InvalidRegularExpression, "invalid regular expression: %s", msg)
+	}
+	regexCache.Lock()
+	if regexCache.m == nil || len(regexCache.m) > 512 {
+		regexCache.m = map[regexKey]*regexp.Regexp{}
+	}
+	regexCache.m[key] = re
+	regexCache.Unlock()
+	return re, nil
+}
+
+func translateARE(p string) string {
+	if !strings.ContainsAny(p, `\[`) {
+		return p
+	}
+	var sb strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if strings.HasPrefix(p[i:], "[[:<:]]") || strings.HasPrefix(p[i:], "[[:>:]]") {
+			sb.WriteString(`\b`)
+			i += 6
+			continue
+		}
+		if c != '\\' || i+1 >= len(p) {
+			sb.WriteByte(c)
+			continue
+		}
+		i++
+		switch p[i] {
+		case 'y', 'm', 'M':
+			sb.WriteString(`\b`)
+		case 'Y':
+			sb.WriteString(`\B`)
+		case 'Z':
+			sb.WriteString(`\z`)
+		default:
+			sb.WriteByte('\\')
+			sb.WriteByte(p[i])
+		}
+	}
+	return sb.String()
+}
+
+// regexMatchVec implements ~ ~* !~ !~*; consecutive equal patterns reuse the
+// compiled regex.
+func regexMatchVec(ci, negate bool) VecFunc {
+	flags := ""
+	if ci {
+		flags = "i"
+	}
+	return func(_ *EvalCtx, args []*coldata.Vec, n int, out *types.T) (*coldata.Vec, error) {
+		a, p := args[0], args[1]
+		o := coldata.MakeVec(types.Bool, n)
+		o.Nulls = mergeNulls(n, a, p)
+		var re *regexp.Regexp
+		last := ""
+		for i := 0; i < n; i++ {
+			if o.Nulls != nil && o.Nulls[i] {
+				continue
+			}
+			if re == nil || p.Bytes[i] != last {
+				var err error
+				if re, err = compileRegex(p.Bytes[i], flags); err != nil {
+					return nil, err
+				}
+				last = p.Bytes[i]
+			}
+			o.Bools[i] = re.MatchString(a.Bytes[i]) != negate
+		}
+		return o, nil
+	}
+}
+
+func regexFlags(a []types.Datum, idx int) (string, bool) {
+	if len(a) <= idx {
+		return "", false
+	}
+	f := a[idx].(string)
+	return strings.ReplaceAll(f, "g", ""), strings.Contains(f, "g")
+}
+
+func regexpReplace(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+	s, pat, repl := a[0].(string), a[1].(string), a[2].(string)
+	flags, global := regexFlags(a, 3)
+	re, err := compileRegex(pat, flags)
+	if err != nil {
+		return nil, err
+	}
+	var sb strings.Builder
+	last := 0
+	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+		sb.WriteString(s[last:m[0]])
+		expandReplacement(&sb, s, repl, m)
+		last = m[1]
+		if !global {
+			break
+		}
+	}
+	sb.WriteString(s[last:])
+	return sb.String(), nil
+}
+
+// expandReplacement writes repl with \1..\9 and \& substituted.
+func expandReplacement(sb *strings.Builder, s, repl string, m []int) {
+	for i := 0; i < len(repl); i++ {
+		c := repl[i]
+		if c != '\\' || i+1 >= len(repl) {
+			sb.WriteByte(c)
+			continue
+		}
+		i++
+		switch d := repl[i]; {
+		case d >= '1' && d <= '9':
+			g := int(d - '0')
+			if 2*g+1 < len(m) && m[2*g] >= 0 {
+				sb.WriteString(s[m[2*g]:m[2*g+1]])
+			}
+		case d == '&':
+			sb.WriteString(s[m[0]:m[1]])
+		case d == '\\':
+			sb.WriteByte('\\')
+		default:
+			sb.WriteByte('\\')
+			sb.WriteByte(d)
+		}
+	}
+}
+
+func regexpMatch(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+	s := a[0].(string)
+	flags, global := regexFlags(a, 2)
+	if global {
+		return nil, errInvalidParam("regexp_match() does not support the \"global\" option").WithHint("Use the regexp_matches function instead.")
+	}
+	re, err := compileRegex(a[1].(string), flags)
+	if err != nil {
+		return nil, err
+	}
+	m := re.FindStringSubmatchIndex(s)
+	if m == nil {
+		return nil, nil
+	}
+	arr := &types.Array{Elem: types.Text}
+	if len(m) == 2 {
+		arr.Elems = []types.Datum{s[m[0]:m[1]]}
+		return arr, nil
+	}
+	for g := 1; 2*g < len(m); g++ {
+		if m[2*g] < 0 {
+			arr.Elems = append(arr.Elems, nil)
+		} else {
+			arr.Elems = append(arr.Elems, s[m[2*g]:m[2*g+1]])
+		}
+	}
+	return arr, nil
+}
+
+func regexpSplit(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+	s := a[0].(string)
+	flags, global := regexFlags(a, 2)
+	if global {
+		return nil, errInvalidParam("regexp_split_to_array() does not support the \"global\" option")
+	}
+	re, err := compileRegex(a[1].(string), flags)
+	if err != nil {
+		return nil, err
+	}
+	arr := &types.Array{Elem: types.Text, Elems: []types.Datum{}}
+	last := 0
+	for _, m := range re.FindAllStringIndex(s, -1) {
+		// Postgres ignores empty matches at the start and end of the string
+		// and right after a previous match.
+		if m[0] == m[1] && (m[0] == 0 || m[0] == len(s) || m[0] == last) {
+			continue
+		}
+		arr.Elems = append(arr.Elems, s[last:m[0]])
+		last = m[1]
+	}
+	arr.Elems = append(arr.Elems, s[last:])
+	return arr, nil
+}
+
+// similarToRegex translates a SIMILAR TO pattern into an anchored ARE, as
+// Postgres' similar_to_escape does; the binder can then apply ~.
+func similarToRegex(p, esc string) (types.Datum, error) {
+	var escRune rune = -1
+	if esc != "" {
+		rs := []rune(esc)
+		if len(rs) != 1 {
+			return nil, sqlerr.New(sqlerr.InvalidEscapeSequence, "invalid escape string").WithHint("Escape string must be empty or one character.")
+		}
+		escRune = rs[0]
+	}
+	var sb strings.Builder
+	sb.WriteString("^(?:")
+	inBracket := false
+	rs := []rune(p)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch {
+		case c == escRune:
+			i++
+			if i >= len(rs) {
+				return nil, sqlerr.New(sqlerr.InvalidEscapeSequence, "invalid escape string")
+			}
+			sb.WriteString(regexp.QuoteMeta(string(rs[i])))
+		case inBracket:
+			if c == ']' {
+				inBracket = false
+			}
+			sb.WriteRune(c)
+		case c == '[':
+			inBracket = true
+			sb.WriteRune(c)
+		case c == '%':
+			sb.WriteString(".*")
+		case c == '_':
+			sb.WriteByte('.')
+		case c == '.', c == '^', c == '$':
+			sb.WriteByte('\\')
+			sb.WriteRune(c)
+		default:
+			sb.WriteRune(c)
+		}
+	}
+	sb.WriteString(")$")
+	return sb.String(), nil
+}

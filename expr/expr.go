@@ -1,0 +1,175 @@
+package expr
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+// Expr is a bound, typed scalar expression.
+type Expr interface {
+	Type() *types.T
+	// Eval computes the expression for every row of ch.
+	Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error)
+	String() string
+}
+
+// SubqueryRunner runs a subquery plan for the current outer row. The batch
+// executor implements it; expr only knows plans as opaque values.
+type SubqueryRunner interface {
+	// Run evaluates plan with outer as the innermost outer row and returns its
+	// rows (at most limit rows when limit > 0).
+	Run(ctx *EvalCtx, plan any, limit int) ([][]types.Datum, error)
+}
+
+// EvalCtx carries what an evaluation needs beyond its input chunk.
+type EvalCtx struct {
+	Ctx context.Context
+	Cfg *types.Config
+	// Params are the values of $1..$n, already of their bound types.
+	Params []types.Datum
+	// Outer holds the rows of enclosing queries for correlated subqueries,
+	// innermost last.
+	Outer [][]types.Datum
+	// Subqueries runs subquery plans.
+	Subqueries SubqueryRunner
+	// TxnTime is now() / current_timestamp: the start of the transaction.
+	TxnTime time.Time
+	// StmtTime is statement_timestamp().
+	StmtTime time.Time
+	// SubqueryCache holds uncorrelated subquery results for this statement.
+	SubqueryCache SubqueryCache
+	// Settings reads a session setting for current_setting() and friends.
+	Settings func(name string) (string, bool)
+}
+
+// Const is a constant.
+type Const struct {
+	Typ *types.T
+	Val types.Datum
+}
+
+func (c *Const) Type() *types.T { return c.Typ }
+func (c *Const) Eval(_ *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	return coldata.ConstVec(c.Typ, c.Val, ch.Len), nil
+}
+func (c *Const) String() string {
+	if c.Val == nil {
+		return "NULL"
+	}
+	return "'" + string(types.AppendText(nil, c.Typ, c.Val, types.DefaultConfig())) + "'::" + c.Typ.String()
+}
+
+// ColRef reads column Idx of the input chunk.
+type ColRef struct {
+	Idx  int
+	Typ  *types.T
+	Name string
+}
+
+func (c *ColRef) Type() *types.T { return c.Typ }
+func (c *ColRef) Eval(_ *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	return ch.Cols[c.Idx], nil
+}
+func (c *ColRef) String() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return fmt.Sprintf("#%d", c.Idx)
+}
+
+// Param reads $Idx+1.
+type Param struct {
+	Idx int
+	Typ *types.T
+}
+
+func (p *Param) Type() *types.T { return p.Typ }
+func (p *Param) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	var d types.Datum
+	if p.Idx < len(ctx.Params) {
+		d = ctx.Params[p.Idx]
+	}
+	return coldata.ConstVec(p.Typ, d, ch.Len), nil
+}
+func (p *Param) String() string { return fmt.Sprintf("$%d", p.Idx+1) }
+
+// OuterRef reads column Idx of an enclosing query's current row; Level 1 is
+// the innermost enclosing query.
+type OuterRef struct {
+	Level int
+	Idx   int
+	Typ   *types.T
+	Name  string
+}
+
+func (o *OuterRef) Type() *types.T { return o.Typ }
+func (o *OuterRef) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	row := ctx.Outer[len(ctx.Outer)-o.Level]
+	return coldata.ConstVec(o.Typ, row[o.Idx], ch.Len), nil
+}
+func (o *OuterRef) String() string { return "outer." + o.Name }
+
+// Call applies a resolved function overload to its arguments.
+type Call struct {
+	Fn   *Overload
+	Args []Expr
+	Typ  *types.T
+}
+
+func (c *Call) Type() *types.T { return c.Typ }
+func (c *Call) String() string {
+	args := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		args[i] = a.String()
+	}
+	if c.Fn.Infix && len(args) == 2 {
+		return "(" + args[0] + " " + c.Fn.Name + " " + args[1] + ")"
+	}
+	return c.Fn.Name + "(" + strings.Join(args, ", ") + ")"
+}
+
+func (c *Call) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	args := make([]*coldata.Vec, len(c.Args))
+	for i, a := range c.Args {
+		v, err := a.Eval(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = v
+	}
+	if c.Fn.Vec != nil {
+		return c.Fn.Vec(ctx, args, ch.Len, c.Typ)
+	}
+	return evalRowwise(ctx, c.Fn, args, ch.Len, c.Typ)
+}
+
+// evalRowwise is the generic kernel for row functions: it boxes each row's
+// arguments, so only long-tail functions should rely on it.
+func evalRowwise(ctx *EvalCtx, fn *Overload, args []*coldata.Vec, n int, out *types.T) (*coldata.Vec, error) {
+	res := coldata.NewVec(out, n)
+	row := make([]types.Datum, len(args))
+	for i := 0; i < n; i++ {
+		null := false
+		for j, a := range args {
+			row[j] = a.Get(i)
+			if row[j] == nil {
+				null = true
+			}
+		}
+		if null && !fn.NullOK {
+			res.Append(nil)
+			continue
+		}
+		d, err := fn.Row(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		res.Append(d)
+	}
+	return res, nil
+}

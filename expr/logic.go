@@ -1,0 +1,261 @@
+package expr
+
+import (
+	"strings"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+// And is the three-valued conjunction of its arguments.
+type And struct{ Args []Expr }
+
+func (a *And) Type() *types.T { return types.Bool }
+func (a *And) String() string { return joinExprs(a.Args, " AND ") }
+func (a *And) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	return evalBoolJunction(ctx, ch, a.Args, false)
+}
+
+// Or is the three-valued disjunction of its arguments.
+type Or struct{ Args []Expr }
+
+func (o *Or) Type() *types.T { return types.Bool }
+func (o *Or) String() string { return joinExprs(o.Args, " OR ") }
+func (o *Or) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	return evalBoolJunction(ctx, ch, o.Args, true)
+}
+
+// evalBoolJunction computes AND (dominant=false) or OR (dominant=true): a
+// dominant value decides the row, else NULL if any input is NULL.
+func evalBoolJunction(ctx *EvalCtx, ch *coldata.Chunk, args []Expr, dominant bool) (*coldata.Vec, error) {
+	n := ch.Len
+	out := coldata.MakeVec(types.Bool, n)
+	for i := range out.Bools {
+		out.Bools[i] = !dominant
+	}
+	var nulls []bool
+	for _, a := range args {
+		v, err := a.Eval(ctx, ch)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < n; i++ {
+			if out.Bools[i] == dominant && (nulls == nil || !nulls[i]) {
+				continue
+			}
+			if v.IsNull(i) {
+				if nulls == nil {
+					nulls = make([]bool, n)
+				}
+				nulls[i] = true
+				continue
+			}
+			if v.Bools[i] == dominant {
+				out.Bools[i] = dominant
+				if nulls != nil {
+					nulls[i] = false
+				}
+			}
+		}
+	}
+	out.Nulls = nulls
+	return out, nil
+}
+
+// Not is three-valued negation.
+type Not struct{ Arg Expr }
+
+func (e *Not) Type() *types.T { return types.Bool }
+func (e *Not) String() string { return "NOT " + e.Arg.String() }
+func (e *Not) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	v, err := e.Arg.Eval(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	out := coldata.MakeVec(types.Bool, ch.Len)
+	for i, b := range v.Bools {
+		out.Bools[i] = !b
+	}
+	if v.Nulls != nil {
+		out.Nulls = append([]bool(nil), v.Nulls...)
+	}
+	return out, nil
+}
+
+// IsNull is `arg IS [NOT] NULL`.
+type IsNull struct {
+	Arg    Expr
+	Negate bool
+}
+
+func (e *IsNull) Type() *types.T { return types.Bool }
+func (e *IsNull) String() string {
+	if e.Negate {
+		return e.Arg.String() + " IS NOT NULL"
+	}
+	return e.Arg.String() + " IS NULL"
+}
+func (e *IsNull) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	v, err := e.Arg.Eval(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	out := coldata.MakeVec(types.Bool, ch.Len)
+	for i := range out.Bools {
+		null := v.IsNull(i)
+		if null && v.Typ.Family == types.UnknownFamily {
+			null = true
+		}
+		out.Bools[i] = null != e.Negate
+	}
+	return out, nil
+}
+
+// IsBool is `arg IS [NOT] TRUE|FALSE|UNKNOWN`.
+type IsBool struct {
+	Arg    Expr
+	Want   *bool // nil: UNKNOWN
+	Negate bool
+}
+
+func (e *IsBool) Type() *types.T { return types.Bool }
+func (e *IsBool) String() string { return e.Arg.String() + " IS [NOT] TRUE/FALSE/UNKNOWN" }
+func (e *IsBool) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	v, err := e.Arg.Eval(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	out := coldata.MakeVec(types.Bool, ch.Len)
+	for i := range out.Bools {
+		var r bool
+		if e.Want == nil {
+			r = v.IsNull(i)
+		} else {
+			r = !v.IsNull(i) && v.Bools[i] == *e.Want
+		}
+		out.Bools[i] = r != e.Negate
+	}
+	return out, nil
+}
+
+// When is one WHEN cond THEN val arm of a searched CASE.
+type When struct {
+	Cond Expr
+	Then Expr
+}
+
+// Case is a searched CASE. Each THEN is evaluated only on the rows that reach
+// it, so `CASE WHEN x = 0 THEN 0 ELSE 1 / x END` never divides by zero.
+type Case struct {
+	Whens []When
+	Else  Expr // nil: NULL
+	Typ   *types.T
+}
+
+func (e *Case) Type() *types.T { return e.Typ }
+func (e *Case) String() string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	for _, w := range e.Whens {
+		b.WriteString(" WHEN " + w.Cond.String() + " THEN " + w.Then.String())
+	}
+	if e.Else != nil {
+		b.WriteString(" ELSE " + e.Else.String())
+	}
+	b.WriteString(" END")
+	return b.String()
+}
+
+func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	n := ch.Len
+	results := make([]*coldata.Vec, n) // vector holding row i's value
+	resIdx := make([]int, n)
+	pending := make([]int, n)
+	for i := range pending {
+		pending[i] = i
+	}
+	cur := ch
+	for _, w := range e.Whens {
+		if len(pending) == 0 {
+			break
+		}
+		cond, err := w.Cond.Eval(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		var hit, miss []int
+		for j := range pending {
+			if !cond.IsNull(j) && cond.Bools[j] {
+				hit = append(hit, j)
+			} else {
+				miss = append(miss, j)
+			}
+		}
+		if len(hit) > 0 {
+			sub := cur
+			if len(hit) != cur.Len {
+				sub = cur.Gather(hit)
+			}
+			v, err := w.Then.Eval(ctx, sub)
+			if err != nil {
+				return nil, err
+			}
+			for k, j := range hit {
+				results[pending[j]] = v
+				resIdx[pending[j]] = k
+			}
+		}
+		if len(miss) != len(pending) {
+			next := make([]int, len(miss))
+			for k, j := range miss {
+				next[k] = pending[j]
+			}
+			cur = cur.Gather(miss)
+			pending = next
+		}
+	}
+	if len(pending) > 0 && e.Else != nil {
+		v, err := e.Else.Eval(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range pending {
+			results[i] = v
+			resIdx[i] = k
+		}
+	}
+	out := coldata.NewVec(e.Typ, n)
+	for i := 0; i < n; i++ {
+		if results[i] == nil {
+			out.Append(nil)
+			continue
+		}
+		out.AppendFrom(results[i], resIdx[i])
+	}
+	return out, nil
+}
+
+// Coalesce returns its first non-NULL argument; later arguments are evaluated
+// only for rows still NULL.
+type Coalesce struct {
+	Args []Expr
+	Typ  *types.T
+}
+
+func (e *Coalesce) Type() *types.T { return e.Typ }
+func (e *Coalesce) String() string { return "COALESCE(" + joinExprs(e.Args, ", ") + ")" }
+func (e *Coalesce) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	whens := make([]When, len(e.Args)-1)
+	for i, a := range e.Args[:len(e.Args)-1] {
+		whens[i] = When{Cond: &IsNull{Arg: a, Negate: true}, Then: a}
+	}
+	return (&Case{Whens: whens, Else: e.Args[len(e.Args)-1], Typ: e.Typ}).Eval(ctx, ch)
+}
+
+func joinExprs(es []Expr, sep string) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.String()
+	}
+	return "(" + strings.Join(s, sep) + ")"
+}

@@ -1,0 +1,545 @@
+package pgwire
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluice-db/sluice/sqlerr"
+)
+
+// Startup packet codes (the first int32 after the length).
+const (
+	cancelRequestCode = 80877102
+	sslRequestCode    = 80877103
+	gssEncRequestCode = 80877104
+	maxStartupPacket  = 10000 // MAX_STARTUP_PACKET_LENGTH in Postgres
+	writeBufSize      = 32 << 10
+)
+
+// conn is one client connection. Everything in it belongs to the connection's
+// goroutine except cancelQuery, which the Server guards with its mutex.
+type conn struct {
+	s  *Server
+	nc net.Conn
+
+	ctx    context.Context // cancelled on disconnect and Shutdown
+	cancel context.CancelCauseFunc
+
+	rd   *netReader
+	bw   *bufio.Writer
+	be   *pgproto3.Backend
+	sess Session
+
+	pid, secret uint32
+	cancelQuery context.CancelCauseFunc // guarded by s.mu
+	inStartup   bool                    // guarded by s.mu
+
+	stmts          map[string]*prepared
+	portals        map[string]*portal
+	ignoreTillSync bool  // an extended-protocol message failed; skip to Sync
+	werr           error // first write error; the connection is dead
+	dead           error // a receive failed inside a statement (COPY FROM)
+	out            []byte
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, inStartup: true,
+		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
+	c.ctx, c.cancel = context.WithCancelCause(s.baseCtx)
+	return c
+}
+
+// serve runs the connection to its end. A panic that escapes the per-message
+// recovery (the protocol state is then unknown) closes only this connection.
+func (c *conn) serve() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("pgwire: panic; closing connection", "panic", r, "stack", string(debug.Stack()))
+		}
+		_ = c.nc.Close()
+		if c.rd != nil {
+			c.rd.stop()
+		}
+		c.cancel(errClientGone)
+	}()
+
+	params, ok := c.startup()
+	if !ok {
+		return
+	}
+	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	c.rd = newNetReader(c.nc, c.s.shutdownCh, func() { c.cancel(errClientGone) })
+	c.be = pgproto3.NewBackend(c.rd, c.bw)
+	c.be.SetMaxBodyLen(c.s.maxMessageSize)
+	c.s.mu.Lock()
+	c.inStartup = false
+	closed := c.s.closed
+	c.s.mu.Unlock()
+	if closed {
+		c.sendFatal(errAdminShutdown())
+		return
+	}
+
+	if err := c.authenticate(params); err != nil {
+		if !isConnError(err) {
+			c.sendFatal(fatal(toSQLError(err, nil)))
+		}
+		return
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	if err := c.open(params); err != nil {
+		c.sendFatal(fatal(toSQLError(err, nil)))
+		return
+	}
+	defer c.closeSession()
+
+	c.s.register(c)
+	c.send(&pgproto3.AuthenticationOk{})
+	pv := c.sess.Parameters()
+	for _, k := range slices.Sorted(mapsKeys(pv)) {
+		c.send(&pgproto3.ParameterStatus{Name: k, Value: pv[k]})
+	}
+	var key [4]byte
+	binary.BigEndian.PutUint32(key[:], c.secret)
+	c.send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: key[:]})
+	c.readyForQuery()
+	if c.flush() != nil {
+		return
+	}
+
+	for {
+		msg, err := c.be.Receive()
+		if err != nil {
+			c.receiveFailed(err)
+			return
+		}
+		if !c.handle(msg) || c.werr != nil {
+			return
+		}
+		if c.dead != nil {
+			c.receiveFailed(c.dead)
+			return
+		}
+	}
+}
+
+func mapsKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// startup reads the startup packet straight from the socket (answering
+// SSLRequest/GSSENCRequest with 'N' and serving CancelRequest) and returns the
+// client's parameters.
+func (c *conn) startup() (map[string]string, bool) {
+	_ = c.nc.SetDeadline(time.Now().Add(c.s.startupTimeout))
+	for i := 0; ; i++ {
+		var hdr [4]byte
+		if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
+			return nil, false
+		}
+		n := int(int32(binary.BigEndian.Uint32(hdr[:])))
+		if n < 8 || n > maxStartupPacket {
+			c.sendFatalRaw(protocolViolation("invalid length of startup packet"))
+			return nil, false
+		}
+		body := make([]byte, n-4)
+		if _, err := io.ReadFull(c.nc, body); err != nil {
+			return nil, false
+		}
+		code := binary.BigEndian.Uint32(body)
+		switch code {
+		case sslRequestCode, gssEncRequestCode:
+			if i >= 2 {
+				c.sendFatalRaw(protocolViolation("unsupported frontend protocol"))
+				return nil, false
+			}
+			// NB: no TLS or GSS encryption yet; the client goes on in plaintext
+			// (or hangs up if it required encryption).
+			if _, err := c.nc.Write([]byte{'N'}); err != nil {
+				return nil, false
+			}
+			continue
+		case cancelRequestCode:
+			var m pgproto3.CancelRequest
+			if m.Decode(body) == nil {
+				c.s.cancelRequest(m.ProcessID, m.SecretKey)
+			}
+			return nil, false
+		}
+		major, minor := code>>16, code&0xffff
+		if major != 3 {
+			c.sendFatalRaw(protocolViolation("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor))
+			return nil, false
+		}
+		params, unrecognized, err := parseStartupParams(body[4:])
+		if err != nil {
+			c.sendFatalRaw(err)
+			return nil, false
+		}
+		if params["user"] == "" {
+			c.sendFatalRaw(sqlerr.New(sqlerr.InvalidAuthorization, "no PostgreSQL user name specified in startup packet"))
+			return nil, false
+		}
+		if params["database"] == "" {
+			params["database"] = params["user"]
+		}
+		// Like Postgres 16: a newer 3.x minor or _pq_ options get a
+		// NegotiateProtocolVersion and the connection continues at 3.0.
+		if minor > 0 || len(unrecognized) > 0 {
+			b, _ := (&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unrecognized}).Encode(nil)
+			if _, err := c.nc.Write(b); err != nil {
+				return nil, false
+			}
+		}
+		return params, true
+	}
+}
+
+func parseStartupParams(b []byte) (map[string]string, []string, *sqlerr.Error) {
+	params := map[string]string{}
+	var unrecognized []string
+	for {
+		i := strings.IndexByte(string(b), 0)
+		if i < 0 {
+			return nil, nil, protocolViolation("invalid startup packet layout: expected terminator as last byte")
+		}
+		if i == 0 {
+			if len(b) != 1 {
+				return nil, nil, protocolViolation("invalid startup packet layout: expected terminator as last byte")
+			}
+			return params, unrecognized, nil
+		}
+		name := string(b[:i])
+		b = b[i+1:]
+		j := strings.IndexByte(string(b), 0)
+		if j < 0 {
+			return nil, nil, protocolViolation("invalid startup packet layout: expected terminator as last byte")
+		}
+		if strings.HasPrefix(name, "_pq_.") {
+			unrecognized = append(unrecognized, name)
+		} else {
+			params[name] = string(b[:j])
+		}
+		b = b[j+1:]
+	}
+}
+
+func (c *conn) authenticate(params map[string]string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.recovered("Authenticate", r)
+		}
+	}()
+	return c.s.auth.Authenticate(c.ctx, authConn{c}, params)
+}
+
+func (c *conn) open(params map[string]string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.recovered("Open", r)
+		}
+	}()
+	sess, err := c.s.backend.Open(c.ctx, params)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return sqlerr.Bug("Backend.Open returned no session")
+	}
+	c.sess = sess
+	return nil
+}
+
+func (c *conn) closeSession() {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = c.recovered("Close", r)
+		}
+	}()
+	for name := range c.portals {
+		c.closePortal(name)
+	}
+	c.sess.Close()
+}
+
+// recovered logs a panic from a Backend call and turns it into XX000.
+func (c *conn) recovered(where string, r any) error {
+	c.s.log.Error("pgwire: recovered panic in backend", "call", where, "pid", c.pid,
+		"panic", r, "stack", string(debug.Stack()))
+	return sqlerr.New(sqlerr.InternalError, "%s", panicError{r}.Error())
+}
+
+type authConn struct{ c *conn }
+
+func (a authConn) Send(msg pgproto3.BackendMessage) error { a.c.send(msg); return a.c.werr }
+func (a authConn) Flush() error                           { return a.c.flush() }
+func (a authConn) Receive() (pgproto3.FrontendMessage, error) {
+	return a.c.be.Receive()
+}
+func (a authConn) SetAuthType(t uint32) error { return a.c.be.SetAuthType(t) }
+
+// send queues msg in the write buffer. Errors are kept in c.werr.
+func (c *conn) send(msg pgproto3.BackendMessage) {
+	if c.werr != nil {
+		return
+	}
+	c.be.Send(msg)
+	// NB: pgproto3 buffers until its Flush; move each message into bw at once
+	// so raw DataRow/CopyData bytes written to bw stay in order.
+	if err := c.be.Flush(); err != nil {
+		c.werr = err
+	}
+}
+
+// write queues raw, already framed message bytes.
+func (c *conn) write(b []byte) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if _, err := c.bw.Write(b); err != nil {
+		c.werr = err
+	}
+	return c.werr
+}
+
+func (c *conn) flush() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if err := c.bw.Flush(); err != nil {
+		c.werr = err
+	}
+	return c.werr
+}
+
+func (c *conn) sendError(e *sqlerr.Error) { c.send(errorResponse(e)) }
+
+func (c *conn) sendFatal(e *sqlerr.Error) {
+	c.sendError(fatal(e))
+	_ = c.flush()
+}
+
+// sendFatalRaw reports a startup failure before the buffered writer exists.
+func (c *conn) sendFatalRaw(e *sqlerr.Error) {
+	b, err := errorResponse(fatal(e)).Encode(nil)
+	if err == nil {
+		_, _ = c.nc.Write(b)
+	}
+}
+
+func isConnError(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, errClientGone) || errors.As(err, &ne)
+}
+
+// receiveFailed ends the connection after a failed read: shutdown and
+// malformed input get a FATAL error first; a vanished client gets nothing.
+func (c *conn) receiveFailed(err error) {
+	var tooBig *pgproto3.ExceededMaxBodyLenErr
+	switch {
+	case errors.Is(err, errShutdown):
+		c.sendFatal(errAdminShutdown())
+	case errors.As(err, &tooBig):
+		c.sendFatal(protocolViolation("invalid message length"))
+	case isConnError(err):
+	default:
+		c.sendFatal(protocolViolation("%s", err.Error()))
+	}
+}
+
+func (c *conn) txStatus() byte {
+	switch s := c.sess.TxStatus(); s {
+	case 'I', 'T', 'E':
+		return s
+	}
+	return 'I'
+}
+
+// readyForQuery sends ReadyForQuery. Outside a transaction block every portal
+// is gone, as Postgres drops portals when the (implicit) transaction ends.
+func (c *conn) readyForQuery() {
+	s := c.txStatus()
+	if s == 'I' {
+		for name := range c.portals {
+			c.closePortal(name)
+		}
+	}
+	c.send(&pgproto3.ReadyForQuery{TxStatus: s})
+}
+
+// handle processes one message; false ends the connection.
+func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
+	if c.ignoreTillSync {
+		switch msg.(type) {
+		case *pgproto3.Sync:
+		case *pgproto3.Terminate:
+			return false
+		default:
+			return true
+		}
+	}
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		return c.simpleQuery(m.String)
+	case *pgproto3.Parse:
+		return c.run(true, func(ctx context.Context) error { return c.parse(ctx, m) })
+	case *pgproto3.Bind:
+		return c.run(true, func(ctx context.Context) error { return c.bind(ctx, m) })
+	case *pgproto3.Describe:
+		return c.run(true, func(ctx context.Context) error { return c.describe(m) })
+	case *pgproto3.Execute:
+		return c.run(true, func(ctx context.Context) error { return c.execute(ctx, m) })
+	case *pgproto3.Close:
+		return c.run(true, func(ctx context.Context) error { return c.closeMsg(m) })
+	case *pgproto3.Sync:
+		c.ignoreTillSync = false
+		c.readyForQuery()
+		_ = c.flush()
+	case *pgproto3.Flush:
+		_ = c.flush()
+	case *pgproto3.Terminate:
+		return false
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		// Left over from a COPY FROM STDIN that failed: dropped, per protocol.
+	case *pgproto3.FunctionCall:
+		c.sendError(sqlerr.Unsupported("fastpath function calls are not supported"))
+		c.readyForQuery()
+		_ = c.flush()
+	default:
+		c.sendFatal(protocolViolation("invalid frontend message type %T", msg))
+		return false
+	}
+	return true
+}
+
+// run calls fn with a cancellable query context published for CancelRequest,
+// recovers panics and reports errors. In the extended protocol an error aborts
+// the session's transaction and skips messages until Sync.
+func (c *conn) run(extended bool, fn func(ctx context.Context) error) bool {
+	qctx, cancel := context.WithCancelCause(c.ctx)
+	c.s.setQueryCancel(c, cancel)
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = c.recovered("statement", r)
+			}
+		}()
+		return fn(qctx)
+	}()
+	c.s.setQueryCancel(c, nil)
+	cause := context.Cause(qctx)
+	cancel(nil)
+	if err == nil {
+		return true
+	}
+	e := toSQLError(err, cause)
+	c.sendError(e)
+	if extended {
+		c.ignoreTillSync = true
+		c.abort(err)
+	}
+	if e.Severity == "FATAL" {
+		_ = c.flush()
+		return false
+	}
+	return true
+}
+
+func (c *conn) abort(err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = c.recovered("Abort", r)
+		}
+	}()
+	c.sess.Abort(err)
+}
+
+// simpleQuery runs a Query message: every statement in turn, stopping at the
+// first error, then ReadyForQuery.
+func (c *conn) simpleQuery(sql string) bool {
+	// The simple protocol destroys the unnamed statement and portal.
+	c.closePortal("")
+	delete(c.stmts, "")
+	keep := c.run(false, func(ctx context.Context) error {
+		stmts, err := c.sess.Parse(ctx, sql)
+		if err != nil {
+			return err
+		}
+		if len(stmts) == 0 || (len(stmts) == 1 && stmts[0].Empty()) {
+			c.send(&pgproto3.EmptyQueryResponse{})
+			return nil
+		}
+		for _, st := range stmts {
+			if st.Empty() {
+				continue
+			}
+			if err := c.simpleStatement(ctx, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !keep {
+		return false
+	}
+	c.readyForQuery()
+	return c.flush() == nil
+}
+
+func (c *conn) simpleStatement(ctx context.Context, st Statement) error {
+	p, err := st.Bind(ctx, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	cols := p.Columns()
+	if cols != nil {
+		c.send(rowDescription(cols, nil))
+	}
+	w := c.newResultWriter(nil)
+	tag, suspended, err := p.Execute(ctx, 0, w)
+	if err = w.finish(err); err != nil {
+		return err
+	}
+	if suspended {
+		return sqlerr.Bug("portal suspended without a row limit")
+	}
+	c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	return nil
+}
+
+// rowDescription describes cols; formats are per column (nil: all text).
+func rowDescription(cols []Column, formats []int16) *pgproto3.RowDescription {
+	fields := make([]pgproto3.FieldDescription, len(cols))
+	for i, col := range cols {
+		fields[i] = pgproto3.FieldDescription{
+			Name:                 []byte(col.Name),
+			TableOID:             col.TableOID,
+			TableAttributeNumber: uint16(col.AttrNum),
+			DataTypeOID:          col.TypeOID,
+			DataTypeSize:         col.TypeSize,
+			TypeModifier:         col.TypeMod,
+		}
+		if i < len(formats) {
+			fields[i].Format = formats[i]
+		}
+	}
+	return &pgproto3.RowDescription{Fields: fields}
+}

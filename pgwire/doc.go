@@ -1,0 +1,13 @@
+// Package pgwire owns the Postgres v3 wire protocol on the server side: the
+// listener, startup (SSL/GSS refusal, protocol negotiation, cancel requests),
+// authentication, simple and extended query, COPY, and turning errors into
+// ErrorResponse messages. It knows sessions, not SQL: everything about a
+// statement goes through the Backend interface in backend.go.
+//
+// Concurrency: one goroutine per connection owns that connection's session,
+// prepared statements, portals and output buffer; no other goroutine touches
+// them. A helper goroutine per connection only copies bytes from the socket
+// into a channel, so a client that disconnects mid-query cancels the query.
+// The only state shared between connections is the Server's registry of live
+// connections (for CancelRequest and Shutdown), kept behind one mutex.
+package pgwire

@@ -1,0 +1,345 @@
+package planner
+
+import (
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+func (b *binder) tableScope(ti *tableInfo, alias string) *scope {
+	s := &scope{}
+	for i, c := range ti.desc.Columns {
+		s.cols = append(s.cols, scopeCol{table: alias, name: c.Name, typ: c.Type, tableOID: ti.desc.ID, attNum: int16(i + 1)})
+	}
+	return s
+}
+
+func (b *binder) bindReturning(list []*pg.Node, s *scope) ([]expr.Expr, []ResultColumn, error) {
+	var es []expr.Expr
+	var cols []ResultColumn
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if cr := rt.Val.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
+			ts, err := b.expandStar(s, "", loc(cr.Location))
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, t := range ts {
+				es, cols = append(es, t.e), append(cols, t.col)
+			}
+			continue
+		}
+		e, err := b.bindExpr(rt.Val, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		name := rt.Name
+		if name == "" {
+			name = columnName(rt.Val)
+		}
+		es = append(es, e)
+		cols = append(cols, ResultColumn{Name: name, Type: e.Type()})
+	}
+	return es, cols, nil
+}
+
+func (b *binder) defaultExpr(ti *tableInfo, i int) (expr.Expr, error) {
+	c := ti.desc.Columns[i]
+	if c.Default == "" {
+		return &expr.Const{Typ: c.Type}, nil
+	}
+	res, err := pg.Parse("SELECT " + c.Default)
+	if err != nil {
+		return nil, sqlerr.New(sqlerr.DataCorrupted, "corrupt default for column %s: %v", c.Name, err)
+	}
+	n := res.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val
+	e, err := b.bindExpr(n, &scope{})
+	if err != nil {
+		return nil, err
+	}
+	return b.coerce(e, c.Type, "column \""+c.Name+"\"", false)
+}
+
+func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
+	if st.WithClause != nil {
+		return nil, sqlerr.Unsupported("WITH in INSERT is not supported")
+	}
+	ti, err := b.lookupTable(st.Relation)
+	if err != nil {
+		return nil, err
+	}
+	alias := ti.desc.Name
+	if st.Relation.Alias != nil {
+		alias = st.Relation.Alias.Aliasname
+	}
+	// Target columns.
+	var target []int
+	if len(st.Cols) == 0 {
+		for i := range ti.desc.Columns {
+			target = append(target, i)
+		}
+	} else {
+		seen := map[int]bool{}
+		for _, cn := range st.Cols {
+			rt := cn.GetResTarget()
+			i := ti.desc.ColumnIndex(rt.Name)
+			if i < 0 {
+				return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
+			}
+			if seen[i] {
+				return nil, sqlerr.New(sqlerr.DuplicateColumn, "column \"%s\" specified more than once", rt.Name).At(loc(rt.Location))
+			}
+			seen[i] = true
+			target = append(target, i)
+		}
+	}
+	var src *query
+	sel := st.SelectStmt.GetSelectStmt()
+	if sel == nil {
+		// DEFAULT VALUES
+		src = &query{plan: &exec.Values{Rows: [][]expr.Expr{{}}}}
+		target = nil
+	} else if len(sel.ValuesLists) > 0 && sel.Op == pg.SetOperation_SETOP_NONE {
+		src, err = b.bindInsertValues(sel, ti, target)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		src, err = b.bindSelect(sel, nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(src.cols) > len(target) {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "INSERT has more expressions than target columns")
+	}
+	if len(src.cols) < len(target) && len(st.Cols) > 0 {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "INSERT has more target columns than expressions")
+	}
+	target = target[:len(src.cols)]
+	// Project source columns into table order, casting and filling defaults.
+	row := make([]expr.Expr, len(ti.desc.Columns))
+	for k, i := range target {
+		c := ti.desc.Columns[i]
+		e, err := b.coerce(&expr.ColRef{Idx: k, Typ: src.cols[k].Type}, c.Type, "column \""+c.Name+"\"", false)
+		if err != nil {
+			return nil, err
+		}
+		row[i] = e
+	}
+	for i := range row {
+		if row[i] == nil {
+			d, err := b.defaultExpr(ti, i)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = d
+		}
+	}
+	ins := &exec.Insert{Table: ti.ref, Input: &exec.Project{Input: src.plan, Exprs: row}}
+	ts := b.tableScope(ti, alias)
+	if oc := st.OnConflictClause; oc != nil {
+		if len(ti.ref.PK) == 0 {
+			return nil, sqlerr.New(sqlerr.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+		}
+		ins.OnConflict = &exec.OnConflict{DoNothing: oc.Action == pg.OnConflictAction_ONCONFLICT_NOTHING}
+		if oc.Infer != nil {
+			if len(oc.Infer.IndexElems) != len(ti.ref.PK) {
+				return nil, sqlerr.New(sqlerr.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+			}
+		}
+		if !ins.OnConflict.DoNothing {
+			both := &scope{cols: append(append([]scopeCol(nil), ts.cols...), b.tableScope(ti, "excluded").cols...)}
+			set := make([]expr.Expr, len(ti.desc.Columns))
+			for i, c := range ti.desc.Columns {
+				set[i] = &expr.ColRef{Idx: i, Typ: c.Type}
+			}
+			for _, tn := range oc.TargetList {
+				rt := tn.GetResTarget()
+				i := ti.desc.ColumnIndex(rt.Name)
+				if i < 0 {
+					return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
+				}
+				e, err := b.bindExpr(rt.Val, both)
+				if err != nil {
+					return nil, err
+				}
+				if set[i], err = b.coerce(e, ti.desc.Columns[i].Type, "column \""+rt.Name+"\"", false); err != nil {
+					return nil, err
+				}
+			}
+			ins.OnConflict.Set = set
+			if oc.WhereClause != nil {
+				w, err := b.bindWhere(oc.WhereClause, both)
+				if err != nil {
+					return nil, err
+				}
+				ins.OnConflict.Where = w
+			}
+		}
+	}
+	out := &Planned{Plan: ins, Tag: "INSERT"}
+	if len(st.ReturningList) > 0 {
+		es, cols, err := b.bindReturning(st.ReturningList, ts)
+		if err != nil {
+			return nil, err
+		}
+		ins.Returning, out.Columns, out.Returns = es, cols, true
+	}
+	return out, nil
+}
+
+// bindInsertValues binds INSERT … VALUES with each value typed by its target
+// column (so '2024-01-01' becomes a date, and DEFAULT works).
+func (b *binder) bindInsertValues(sel *pg.SelectStmt, ti *tableInfo, target []int) (*query, error) {
+	var rows [][]expr.Expr
+	width := -1
+	for _, vl := range sel.ValuesLists {
+		items := vl.GetList().Items
+		if width >= 0 && len(items) != width {
+			return nil, sqlerr.New(sqlerr.SyntaxError, "VALUES lists must all be the same length").At(nodeLoc(items[0]))
+		}
+		width = len(items)
+		if width > len(target) {
+			return nil, sqlerr.New(sqlerr.SyntaxError, "INSERT has more expressions than target columns").At(nodeLoc(items[len(target)]))
+		}
+		row := make([]expr.Expr, width)
+		for k, it := range items {
+			c := ti.desc.Columns[target[k]]
+			if it.GetSetToDefault() != nil {
+				d, err := b.defaultExpr(ti, target[k])
+				if err != nil {
+					return nil, err
+				}
+				row[k] = d
+				continue
+			}
+			e, err := b.bindExpr(it, &scope{})
+			if err != nil {
+				return nil, err
+			}
+			if e, err = b.coerce(e, c.Type, "column \""+c.Name+"\"", false); err != nil {
+				if se, ok := sqlerr.As(err); ok {
+					return nil, se.At(nodeLoc(it))
+				}
+				return nil, err
+			}
+			row[k] = e
+		}
+		rows = append(rows, row)
+	}
+	typs := make([]*types.T, width)
+	cols := make([]ResultColumn, width)
+	for k := 0; k < width; k++ {
+		typs[k] = ti.desc.Columns[target[k]].Type
+		cols[k] = ResultColumn{Name: ti.desc.Columns[target[k]].Name, Type: typs[k]}
+	}
+	return &query{plan: &exec.Values{Rows: rows, Typs: typs}, cols: cols}, nil
+}
+
+func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
+	if len(st.FromClause) > 0 || st.WithClause != nil {
+		return nil, sqlerr.Unsupported("UPDATE … FROM and WITH are not supported")
+	}
+	ti, err := b.lookupTable(st.Relation)
+	if err != nil {
+		return nil, err
+	}
+	alias := ti.desc.Name
+	if st.Relation.Alias != nil {
+		alias = st.Relation.Alias.Aliasname
+	}
+	s := b.tableScope(ti, alias)
+	input, s2, err := b.dmlInput(ti, s, st.WhereClause)
+	if err != nil {
+		return nil, err
+	}
+	n := len(ti.desc.Columns)
+	exprs := make([]expr.Expr, n+1)
+	for i, c := range ti.desc.Columns {
+		exprs[i] = &expr.ColRef{Idx: i, Typ: c.Type}
+	}
+	exprs[n] = &expr.ColRef{Idx: n, Typ: types.Int8}
+	for _, tn := range st.TargetList {
+		rt := tn.GetResTarget()
+		i := ti.desc.ColumnIndex(rt.Name)
+		if i < 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
+		}
+		var e expr.Expr
+		if rt.Val.GetSetToDefault() != nil {
+			e, err = b.defaultExpr(ti, i)
+		} else {
+			e, err = b.bindExpr(rt.Val, s2)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if exprs[i], err = b.coerce(e, ti.desc.Columns[i].Type, "column \""+rt.Name+"\"", false); err != nil {
+			if se, ok := sqlerr.As(err); ok {
+				return nil, se.At(nodeLoc(rt.Val))
+			}
+			return nil, err
+		}
+	}
+	up := &exec.Update{Table: ti.ref, Input: &exec.Project{Input: input, Exprs: exprs}}
+	out := &Planned{Plan: up, Tag: "UPDATE"}
+	if len(st.ReturningList) > 0 {
+		es, cols, err := b.bindReturning(st.ReturningList, s)
+		if err != nil {
+			return nil, err
+		}
+		up.Returning, out.Columns, out.Returns = es, cols, true
+	}
+	return out, nil
+}
+
+// dmlInput plans the rows an UPDATE or DELETE touches, with positions.
+func (b *binder) dmlInput(ti *tableInfo, s *scope, where *pg.Node) (exec.Plan, *scope, error) {
+	withPos := &scope{cols: append(append([]scopeCol(nil), s.cols...), scopeCol{name: "", hidden: true, qualOnly: true, typ: types.Int8})}
+	var conj []expr.Expr
+	if where != nil {
+		c, err := b.bindWhere(where, withPos)
+		if err != nil {
+			return nil, nil, err
+		}
+		conj = splitAnd(c)
+	}
+	plan, rest := b.pointLookup(ti, conj, true)
+	if f := andOf(rest); f != nil {
+		plan = &exec.Filter{Input: plan, Cond: f}
+	}
+	return plan, withPos, nil
+}
+
+func (b *binder) bindDelete(st *pg.DeleteStmt) (*Planned, error) {
+	if len(st.UsingClause) > 0 || st.WithClause != nil {
+		return nil, sqlerr.Unsupported("DELETE … USING and WITH are not supported")
+	}
+	ti, err := b.lookupTable(st.Relation)
+	if err != nil {
+		return nil, err
+	}
+	alias := ti.desc.Name
+	if st.Relation.Alias != nil {
+		alias = st.Relation.Alias.Aliasname
+	}
+	s := b.tableScope(ti, alias)
+	input, _, err := b.dmlInput(ti, s, st.WhereClause)
+	if err != nil {
+		return nil, err
+	}
+	del := &exec.Delete{Table: ti.ref, Input: input}
+	out := &Planned{Plan: del, Tag: "DELETE"}
+	if len(st.ReturningList) > 0 {
+		es, cols, err := b.bindReturning(st.ReturningList, s)
+		if err != nil {
+			return nil, err
+		}
+		del.Returning, out.Columns, out.Returns = es, cols, true
+	}
+	return out, nil
+}

@@ -1,0 +1,503 @@
+package planner
+
+import (
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+type tableInfo struct {
+	ref  *exec.TableRef
+	desc *catalog.Table
+}
+
+// bindFrom binds the FROM list and WHERE clause. Comma-separated items are
+// joined left-deep, using WHERE conjuncts as join keys and conditions where
+// they apply; a primary-key equality on a single table becomes a point lookup.
+func (b *binder) bindFrom(items []*pg.Node, where *pg.Node, outer *scope) (exec.Plan, *scope, error) {
+	if len(items) == 0 {
+		s := &scope{parent: outer}
+		var plan exec.Plan = &exec.Values{Rows: [][]expr.Expr{{}}, Typs: nil}
+		if where != nil {
+			c, err := b.bindWhere(where, s)
+			if err != nil {
+				return nil, nil, err
+			}
+			plan = &exec.Filter{Input: plan, Cond: c}
+		}
+		return plan, s, nil
+	}
+	var plans []exec.Plan
+	var scopes []*scope
+	var tables []*tableInfo
+	for _, it := range items {
+		p, s, ti, err := b.bindFromItem(it, outer)
+		if err != nil {
+			return nil, nil, err
+		}
+		plans, scopes, tables = append(plans, p), append(scopes, s), append(tables, ti)
+	}
+	full := &scope{parent: outer}
+	var ends []int
+	for _, s := range scopes {
+		full.cols = append(full.cols, s.cols...)
+		ends = append(ends, len(full.cols))
+	}
+	var conj []expr.Expr
+	if where != nil {
+		c, err := b.bindWhere(where, full)
+		if err != nil {
+			return nil, nil, err
+		}
+		conj = splitAnd(c)
+	}
+	plan := plans[0]
+	if len(plans) == 1 && tables[0] != nil {
+		plan, conj = b.pointLookup(tables[0], conj, false)
+	}
+	used := make([]bool, len(conj))
+	for k := 1; k < len(plans); k++ {
+		lEnd, rEnd := ends[k-1], ends[k]
+		j := &exec.Join{Kind: exec.InnerJoin, Left: plan, Right: plans[k]}
+		var rest []expr.Expr
+		for i, c := range conj {
+			if used[i] || hasSubquery(c) {
+				continue
+			}
+			lo, hi, ok := colRange(c)
+			if !ok || hi >= rEnd || (hi < lEnd && lo < lEnd) {
+				continue
+			}
+			used[i] = true
+			if l, r, ok := equiKey(c, lEnd); ok {
+				j.LeftKeys = append(j.LeftKeys, l)
+				j.RightKeys = append(j.RightKeys, r-lEnd)
+				continue
+			}
+			rest = append(rest, c)
+		}
+		j.Cond = andOf(rest)
+		plan = j
+	}
+	var rest []expr.Expr
+	for i, c := range conj {
+		if !used[i] {
+			rest = append(rest, c)
+		}
+	}
+	if f := andOf(rest); f != nil {
+		plan = &exec.Filter{Input: plan, Cond: f}
+	}
+	return plan, full, nil
+}
+
+func (b *binder) bindWhere(where *pg.Node, s *scope) (expr.Expr, error) {
+	c, err := b.bindExpr(where, s)
+	if err != nil {
+		return nil, err
+	}
+	return b.coerceBool(c, "WHERE", where)
+}
+
+// pointLookup turns `pk = constant` conjuncts on a table scan into a primary
+// key lookup, returning the remaining conjuncts.
+func (b *binder) pointLookup(t *tableInfo, conj []expr.Expr, positions bool) (exec.Plan, []expr.Expr) {
+	scan := &exec.Scan{Table: t.ref, Positions: positions}
+	if len(t.ref.PK) == 0 {
+		return scan, conj
+	}
+	key := make([]expr.Expr, len(t.ref.PK))
+	usedBy := make([]int, len(t.ref.PK))
+	for i, c := range conj {
+		call, ok := c.(*expr.Call)
+		if !ok || call.Fn.Name != "=" || len(call.Args) != 2 {
+			continue
+		}
+		for side := 0; side < 2; side++ {
+			cr, ok := call.Args[side].(*expr.ColRef)
+			other := call.Args[1-side]
+			if !ok || !isConstant(other) {
+				continue
+			}
+			for k, pk := range t.ref.PK {
+				if cr.Idx == pk && key[k] == nil && other.Type().Identical(t.ref.Types[pk]) {
+					key[k] = other
+					usedBy[k] = i
+				}
+			}
+		}
+	}
+	for _, k := range key {
+		if k == nil {
+			return scan, conj
+		}
+	}
+	drop := map[int]bool{}
+	for _, i := range usedBy {
+		drop[i] = true
+	}
+	var rest []expr.Expr
+	for i, c := range conj {
+		if !drop[i] {
+			rest = append(rest, c)
+		}
+	}
+	return &exec.PointLookup{Table: t.ref, Key: key, Positions: positions}, rest
+}
+
+func isConstant(e expr.Expr) bool {
+	switch e := e.(type) {
+	case *expr.Const, *expr.Param:
+		return true
+	case *expr.Cast:
+		return isConstant(e.Arg)
+	}
+	return false
+}
+
+func splitAnd(e expr.Expr) []expr.Expr {
+	if a, ok := e.(*expr.And); ok {
+		var out []expr.Expr
+		for _, x := range a.Args {
+			out = append(out, splitAnd(x)...)
+		}
+		return out
+	}
+	return []expr.Expr{e}
+}
+
+func andOf(es []expr.Expr) expr.Expr {
+	switch len(es) {
+	case 0:
+		return nil
+	case 1:
+		return es[0]
+	}
+	return &expr.And{Args: es}
+}
+
+// colRange returns the lowest and highest input column an expression reads;
+// ok is false when it reads none or reads outer rows.
+func colRange(e expr.Expr) (lo, hi int, ok bool) {
+	lo, hi = 1<<30, -1
+	outer := false
+	visitExpr(e, func(x expr.Expr) {
+		switch x := x.(type) {
+		case *expr.ColRef:
+			lo, hi = min(lo, x.Idx), max(hi, x.Idx)
+		case *expr.OuterRef:
+			outer = true
+		}
+	})
+	return lo, hi, hi >= 0 && !outer
+}
+
+func hasSubquery(e expr.Expr) bool {
+	found := false
+	visitExpr(e, func(x expr.Expr) {
+		if _, ok := x.(*expr.Subquery); ok {
+			found = true
+		}
+	})
+	return found
+}
+
+// equiKey recognises `left.col = right.col` across the split point with
+// types that hash alike.
+func equiKey(e expr.Expr, split int) (int, int, bool) {
+	call, ok := e.(*expr.Call)
+	if !ok || call.Fn.Name != "=" || len(call.Args) != 2 {
+		return 0, 0, false
+	}
+	a, ok1 := call.Args[0].(*expr.ColRef)
+	c, ok2 := call.Args[1].(*expr.ColRef)
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	if a.Idx >= split && c.Idx < split {
+		a, c = c, a
+	}
+	if a.Idx >= split || c.Idx < split {
+		return 0, 0, false
+	}
+	ta, tc := a.Typ, c.Typ
+	if ta.Oid != tc.Oid && !(ta.Family == types.IntFamily && tc.Family == types.IntFamily) {
+		return 0, 0, false
+	}
+	return a.Idx, c.Idx, true
+}
+
+// visitExpr calls f on e and its sub-expressions (not into subquery plans).
+func visitExpr(e expr.Expr, f func(expr.Expr)) {
+	if e == nil {
+		return
+	}
+	f(e)
+	switch x := e.(type) {
+	case *expr.Call:
+		for _, a := range x.Args {
+			visitExpr(a, f)
+		}
+	case *expr.Cast:
+		visitExpr(x.Arg, f)
+	case *expr.And:
+		for _, a := range x.Args {
+			visitExpr(a, f)
+		}
+	case *expr.Or:
+		for _, a := range x.Args {
+			visitExpr(a, f)
+		}
+	case *expr.Not:
+		visitExpr(x.Arg, f)
+	case *expr.IsNull:
+		visitExpr(x.Arg, f)
+	case *expr.IsBool:
+		visitExpr(x.Arg, f)
+	case *expr.Case:
+		for _, w := range x.Whens {
+			visitExpr(w.Cond, f)
+			visitExpr(w.Then, f)
+		}
+		visitExpr(x.Else, f)
+	case *expr.Coalesce:
+		for _, a := range x.Args {
+			visitExpr(a, f)
+		}
+	case *expr.Subquery:
+		visitExpr(x.Arg, f)
+	case *expr.ArrayCtor:
+		for _, a := range x.Elems {
+			visitExpr(a, f)
+		}
+	case *expr.Subscript:
+		visitExpr(x.Arr, f)
+		visitExpr(x.Idx, f)
+	case *expr.ArrayQuantified:
+		visitExpr(x.Arg, f)
+		visitExpr(x.Array, f)
+	}
+}
+
+// bindFromItem binds one FROM item; tableInfo is set for a plain table.
+func (b *binder) bindFromItem(n *pg.Node, outer *scope) (exec.Plan, *scope, *tableInfo, error) {
+	switch {
+	case n.GetRangeVar() != nil:
+		rv := n.GetRangeVar()
+		alias := rv.Relname
+		var colAliases []*pg.Node
+		if rv.Alias != nil {
+			alias = rv.Alias.Aliasname
+			colAliases = rv.Alias.Colnames
+		}
+		if rv.Schemaname == "" {
+			for i := len(b.ctes) - 1; i >= 0; i-- {
+				if c, ok := b.ctes[i][rv.Relname]; ok {
+					q := &query{plan: c.plan, cols: c.cols}
+					s := q.scope(alias)
+					renameCols(s, colAliases)
+					return c.plan, s, nil, nil
+				}
+			}
+		}
+		ti, err := b.lookupTable(rv)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s := &scope{}
+		for i, c := range ti.desc.Columns {
+			s.cols = append(s.cols, scopeCol{table: alias, name: c.Name, typ: c.Type, tableOID: ti.desc.ID, attNum: int16(i + 1)})
+		}
+		renameCols(s, colAliases)
+		return &exec.Scan{Table: ti.ref}, s, ti, nil
+	case n.GetRangeSubselect() != nil:
+		rs := n.GetRangeSubselect()
+		if rs.Lateral {
+			return nil, nil, nil, sqlerr.Unsupported("LATERAL subqueries are not supported")
+		}
+		q, err := b.bindSelect(rs.Subquery.GetSelectStmt(), outer)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		alias := ""
+		var colAliases []*pg.Node
+		if rs.Alias != nil {
+			alias, colAliases = rs.Alias.Aliasname, rs.Alias.Colnames
+		}
+		s := q.scope(alias)
+		renameCols(s, colAliases)
+		return q.plan, s, nil, nil
+	case n.GetRangeFunction() != nil:
+		return b.bindRangeFunction(n.GetRangeFunction(), outer)
+	case n.GetJoinExpr() != nil:
+		return b.bindJoin(n.GetJoinExpr(), outer)
+	}
+	return nil, nil, nil, sqlerr.Unsupported("FROM item %T is not supported", n.Node)
+}
+
+func renameCols(s *scope, aliases []*pg.Node) {
+	for i, a := range aliases {
+		if i < len(s.cols) {
+			s.cols[i].name = a.GetString_().Sval
+		}
+	}
+}
+
+func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Plan, *scope, *tableInfo, error) {
+	if rf.Lateral || rf.Ordinality || len(rf.Functions) != 1 {
+		return nil, nil, nil, sqlerr.Unsupported("this form of function in FROM is not supported")
+	}
+	fn := rf.Functions[0].GetList().Items[0]
+	fc := fn.GetFuncCall()
+	empty := &scope{parent: outer}
+	e, err := b.bindExpr(fn, empty)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	name := "?column?"
+	if fc != nil {
+		name = funcName(fc)
+	}
+	srf := fc != nil && expr.IsSetReturning(name)
+	typ := e.Type()
+	if srf {
+		typ = typ.Elem
+	}
+	var plan exec.Plan = &exec.ProjectSet{Input: &exec.Values{Rows: [][]expr.Expr{{}}}, Exprs: []expr.Expr{e}, SRF: []bool{srf}, Typs: []*types.T{typ}}
+	alias := name
+	colName := name
+	if rf.Alias != nil {
+		alias = rf.Alias.Aliasname
+		colName = alias
+		if len(rf.Alias.Colnames) > 0 {
+			colName = rf.Alias.Colnames[0].GetString_().Sval
+		}
+	}
+	s := &scope{cols: []scopeCol{{table: alias, name: colName, typ: typ}}}
+	return plan, s, nil, nil
+}
+
+func (b *binder) bindJoin(je *pg.JoinExpr, outer *scope) (exec.Plan, *scope, *tableInfo, error) {
+	lp, ls, _, err := b.bindFromItem(je.Larg, outer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rp, rs, _, err := b.bindFromItem(je.Rarg, outer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kind := map[pg.JoinType]exec.JoinKind{pg.JoinType_JOIN_INNER: exec.InnerJoin, pg.JoinType_JOIN_LEFT: exec.LeftJoin,
+		pg.JoinType_JOIN_RIGHT: exec.RightJoin, pg.JoinType_JOIN_FULL: exec.FullJoin}[je.Jointype]
+	both := &scope{parent: outer, cols: append(append([]scopeCol(nil), ls.cols...), rs.cols...)}
+	split := len(ls.cols)
+	j := &exec.Join{Kind: kind, Left: lp, Right: rp}
+	var using []string
+	if je.IsNatural {
+		for _, lc := range ls.cols {
+			for _, rc := range rs.cols {
+				if lc.name == rc.name && !lc.hidden && !rc.hidden {
+					using = append(using, lc.name)
+				}
+			}
+		}
+	}
+	for _, u := range je.UsingClause {
+		using = append(using, u.GetString_().Sval)
+	}
+	var conds []expr.Expr
+	var mergedL, mergedR []int
+	for _, name := range using {
+		li, ri := -1, -1
+		for i, c := range ls.cols {
+			if c.name == name && !c.qualOnly {
+				li = i
+			}
+		}
+		for i, c := range rs.cols {
+			if c.name == name && !c.qualOnly {
+				ri = i
+			}
+		}
+		if li < 0 || ri < 0 {
+			return nil, nil, nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" specified in USING clause does not exist in %s table", name, map[bool]string{true: "left", false: "right"}[li < 0])
+		}
+		eq, err := b.binaryOp("=", &expr.ColRef{Idx: li, Typ: ls.cols[li].typ, Name: name}, &expr.ColRef{Idx: split + ri, Typ: rs.cols[ri].typ, Name: name}, 0)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		conds = append(conds, eq)
+		mergedL, mergedR = append(mergedL, li), append(mergedR, ri)
+	}
+	if je.Quals != nil {
+		c, err := b.bindExpr(je.Quals, both)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if c, err = b.coerceBool(c, "JOIN/ON", je.Quals); err != nil {
+			return nil, nil, nil, err
+		}
+		conds = append(conds, splitAnd(c)...)
+	}
+	var rest []expr.Expr
+	for _, c := range conds {
+		if l, r, ok := equiKey(c, split); ok && !hasSubquery(c) {
+			j.LeftKeys = append(j.LeftKeys, l)
+			j.RightKeys = append(j.RightKeys, r-split)
+			continue
+		}
+		rest = append(rest, c)
+	}
+	j.Cond = andOf(rest)
+	var plan exec.Plan = j
+	s := both
+	if len(using) > 0 {
+		// USING columns appear once, first; the inputs' copies stay reachable
+		// only through their table qualifiers.
+		var exprs []expr.Expr
+		out := &scope{parent: outer}
+		for k, name := range using {
+			l := &expr.ColRef{Idx: mergedL[k], Typ: ls.cols[mergedL[k]].typ}
+			r := &expr.ColRef{Idx: split + mergedR[k], Typ: rs.cols[mergedR[k]].typ}
+			var m expr.Expr = l
+			switch kind {
+			case exec.RightJoin:
+				m = r
+			case exec.FullJoin:
+				args, t, err := b.unify([]expr.Expr{l, r}, "JOIN/USING", nil)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				m = &expr.Coalesce{Args: args, Typ: t}
+			}
+			exprs = append(exprs, m)
+			out.cols = append(out.cols, scopeCol{name: name, typ: m.Type()})
+		}
+		inUsing := func(cols []int, i int) bool {
+			for _, c := range cols {
+				if c == i {
+					return true
+				}
+			}
+			return false
+		}
+		for i, c := range both.cols {
+			exprs = append(exprs, &expr.ColRef{Idx: i, Typ: c.typ})
+			if (i < split && inUsing(mergedL, i)) || (i >= split && inUsing(mergedR, i-split)) {
+				c.hidden, c.qualOnly = true, true
+			}
+			out.cols = append(out.cols, c)
+		}
+		plan = &exec.Project{Input: j, Exprs: exprs}
+		s = out
+	}
+	if je.Alias != nil {
+		for i := range s.cols {
+			s.cols[i].table = je.Alias.Aliasname
+		}
+	}
+	return plan, s, nil, nil
+}

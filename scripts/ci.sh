@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# ci.sh — what `make ci` runs: deps, a throw-away PostgreSQL, unit tests, the
+# .slt corpus against PostgreSQL, and the integration suites. The cluster is
+# stopped even when a step fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+scripts/ci-deps.sh
+trap 'scripts/pg-test-cluster.sh stop' EXIT
+SLUICE_TEST_PG_URL=$(scripts/pg-test-cluster.sh start)
+export SLUICE_TEST_PG_URL
+echo "ci: PostgreSQL at $SLUICE_TEST_PG_URL" >&2
+
+# Run every step even when one fails, so one CI run shows all breakage.
+failed=()
+step() {
+	echo "ci: $*" >&2
+	"$@" || failed+=("$*")
+}
+step ${MAKE:-make} test
+step "$GO" test -count=1 ./sqllogictest -run TestPostgres -v
+PATH=$PATH:$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1) \
+	step "$GO" test -count=1 -tags integration ./...
+if ((${#failed[@]})); then
+	printf 'ci: FAILED: %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+echo "ci: all steps passed" >&2

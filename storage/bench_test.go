@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+// BenchmarkTable loads 1M rows (int8, int8, text) in 10K-row commits, then
+// measures a full scan (rows/s), primary-key lookups (ns/op) and reopening
+// (loading the table from Pebble). Run: go test -run - -bench Table ./storage
+func BenchmarkTable(b *testing.B) {
+	const total, batch = 1_000_000, 10_000
+	dir := b.TempDir()
+	db, err := Open(dir, WithLogger(quietLogger{b}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	info := TableInfo{ID: 1, Name: "bench", ColNames: []string{"id", "v", "s"},
+		Types: []*types.T{types.Int8, types.Int8, types.Text}, PK: []int{0}}
+	tx := db.Begin()
+	tbl, err := db.CreateTable(tx, info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for lo := 0; lo < total; lo += batch {
+		c := coldata.NewChunk(info.Types, batch)
+		for i := lo; i < lo+batch; i++ {
+			c.Cols[0].Ints = append(c.Cols[0].Ints, int64(i))
+			c.Cols[1].Ints = append(c.Cols[1].Ints, int64(i*7))
+			c.Cols[2].Bytes = append(c.Cols[2].Bytes, fmt.Sprintf("row-%08d", i))
+		}
+		c.Len = batch
+		tx := db.Begin()
+		if err := tx.Insert(tbl, c); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ins := time.Since(start)
+	fmt.Printf("insert: %d rows in %v (%.0f rows/s, %d-row commits)\n", total, ins.Round(time.Millisecond), total/ins.Seconds(), batch)
+
+	b.Run("scan", func(b *testing.B) {
+		var rows int
+		for b.Loop() {
+			s := db.Begin().Scan(tbl)
+			var sum int64
+			for {
+				c, _, ok := s.Next()
+				if !ok {
+					break
+				}
+				for _, x := range c.Cols[1].Ints {
+					sum += x
+				}
+				rows += c.Len
+			}
+		}
+		rps := float64(rows) / b.Elapsed().Seconds()
+		b.ReportMetric(rps, "rows/s")
+		fmt.Printf("scan: %.0f rows/s\n", rps)
+	})
+	b.Run("lookup", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(1, 2))
+		tx := db.Begin()
+		key := make([]types.Datum, 1)
+		for b.Loop() {
+			key[0] = r.Int64N(total)
+			if _, _, ok := tx.Lookup(tbl, key); !ok {
+				b.Fatal("missing")
+			}
+		}
+		fmt.Printf("lookup: %.0f ns/op\n", float64(b.Elapsed().Nanoseconds())/float64(b.N))
+	})
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	db, err = Open(dir, WithLogger(quietLogger{b}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if tbl, err = db.OpenTable(info); err != nil || tbl.Len() != total {
+		b.Fatalf("reopen: %v", err)
+	}
+	fmt.Printf("reopen: loaded %d rows in %v\n", total, time.Since(start).Round(time.Millisecond))
+}

@@ -1,0 +1,507 @@
+package storage
+
+import (
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// Txn buffers writes until Commit. Reads through a Txn see the latest
+// committed state plus the Txn's own writes. A read-only Txn (no writes)
+// commits trivially; Rollback discards everything.
+type Txn struct {
+	db      *DB
+	done    bool
+	tables  map[*Table]*txnTable
+	order   []*txnTable // tables in first-write order, for deterministic commits
+	meta    map[string][]byte
+	metaDel map[string]bool
+	metaKs  []string // meta keys in first-write order
+	creates []*Table
+	dropIDs []uint32
+	// discarded holds tables created and then dropped by this txn.
+	discarded map[*Table]bool
+}
+
+// txnTable holds one transaction's pending writes to one table.
+//
+// Pending rows live in ins; a pending row i is addressed by position -(i+1).
+type txnTable struct {
+	t        *Table
+	ins      *coldata.Chunk
+	insRowID []uint64 // rowID kept from the committed row it updates; 0 = new row
+	insKey   []string // primary-key index key ("" without PK)
+	insDead  []bool   // deleted or updated again within the txn
+	pkIns    map[string]int
+	del      map[int]bool // committed positions deleted (or updated) by this txn
+	delOrder []int
+}
+
+// Begin starts a transaction.
+func (db *DB) Begin() *Txn {
+	return &Txn{db: db}
+}
+
+func (tx *Txn) table(t *Table) *txnTable {
+	if tt, ok := tx.tables[t]; ok {
+		return tt
+	}
+	if tx.tables == nil {
+		tx.tables = map[*Table]*txnTable{}
+	}
+	tt := &txnTable{t: t, ins: coldata.NewChunk(t.info.Types, 0), del: map[int]bool{}}
+	if t.pk != nil {
+		tt.pkIns = map[string]int{}
+	}
+	tx.tables[t] = tt
+	tx.order = append(tx.order, tt)
+	return tt
+}
+
+func (tx *Txn) drops(id uint32) bool {
+	for _, d := range tx.dropIDs {
+		if d == id {
+			return true
+		}
+	}
+	return false
+}
+
+// PutMeta sets meta record key to val at commit.
+func (tx *Txn) PutMeta(key string, val []byte) {
+	tx.noteMeta(key)
+	tx.meta[key] = append([]byte(nil), val...)
+	delete(tx.metaDel, key)
+}
+
+// DeleteMeta removes meta record key at commit.
+func (tx *Txn) DeleteMeta(key string) {
+	tx.noteMeta(key)
+	delete(tx.meta, key)
+	tx.metaDel[key] = true
+}
+
+func (tx *Txn) noteMeta(key string) {
+	if tx.meta == nil {
+		tx.meta, tx.metaDel = map[string][]byte{}, map[string]bool{}
+	}
+	if _, ok := tx.meta[key]; !ok && !tx.metaDel[key] {
+		tx.metaKs = append(tx.metaKs, key)
+	}
+}
+
+// keyOverlay answers "is this primary key present?" while a statement's rows
+// are validated one by one, before any of them is applied.
+type keyOverlay struct {
+	tt      *txnTable
+	added   map[string]bool
+	removed map[string]bool
+}
+
+func (o *keyOverlay) present(k string) (bool, error) {
+	if o.added[k] {
+		return true, nil
+	}
+	if o.removed[k] {
+		return false, nil
+	}
+	if _, ok := o.tt.pkIns[k]; ok {
+		return true, nil
+	}
+	t := o.tt.t
+	t.mu.RLock()
+	p, ok := t.pk.get(k)
+	t.mu.RUnlock()
+	return ok && !o.tt.del[p], nil
+}
+
+func (o *keyOverlay) add(k string)    { o.added[k] = true; delete(o.removed, k) }
+func (o *keyOverlay) remove(k string) { o.removed[k] = true; delete(o.added, k) }
+
+// Insert adds rows (columns in table order). It fails with 23505 if a primary
+// key already exists, committed or written by this txn; on error nothing of
+// rows is inserted. NOT NULL and other constraints are the engine's job.
+func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
+	if tx.done {
+		return errTxnDone()
+	}
+	if len(rows.Cols) != len(t.cols) {
+		return sqlerr.Bug("storage: insert of %d columns into table %q with %d", len(rows.Cols), t.info.Name, len(t.cols))
+	}
+	tt := tx.table(t)
+	keys, err := tt.checkKeys(rows, nil)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < rows.Len; i++ {
+		tt.appendRow(rows, i, 0, keys)
+	}
+	return nil
+}
+
+// checkKeys computes the PK keys of rows and validates them row by row, as
+// Postgres' non-deferred unique index does; oldKeys[i], when set, is the key
+// that row i replaces (UPDATE).
+func (tt *txnTable) checkKeys(rows *coldata.Chunk, oldKeys []string) ([]string, error) {
+	t := tt.t
+	if t.pk == nil {
+		return nil, nil
+	}
+	keys := make([]string, rows.Len)
+	o := keyOverlay{tt: tt, added: map[string]bool{}, removed: map[string]bool{}}
+	var buf []byte
+	for i := 0; i < rows.Len; i++ {
+		buf, keys[i] = rowKeyString(buf, rows.Cols, t.info.PK, i)
+		if oldKeys != nil && oldKeys[i] != "" {
+			o.remove(oldKeys[i])
+		}
+		if dup, err := o.present(keys[i]); err != nil {
+			return nil, err
+		} else if dup {
+			return nil, errDuplicateKey(t, pkDatums(t, rows.Cols, i))
+		}
+		o.add(keys[i])
+	}
+	return keys, nil
+}
+
+func pkDatums(t *Table, cols []*coldata.Vec, i int) []types.Datum {
+	out := make([]types.Datum, len(t.info.PK))
+	for j, c := range t.info.PK {
+		out[j] = cols[c].Get(i)
+	}
+	return out
+}
+
+func (tt *txnTable) appendRow(rows *coldata.Chunk, i int, rowID uint64, keys []string) {
+	tt.ins.AppendFrom(rows, i)
+	tt.insRowID = append(tt.insRowID, rowID)
+	tt.insDead = append(tt.insDead, false)
+	k := ""
+	if keys != nil {
+		k = keys[i]
+		tt.pkIns[k] = len(tt.insDead) - 1
+	}
+	tt.insKey = append(tt.insKey, k)
+}
+
+// checkPos validates a position from a scan and reports whether the row is
+// still live for this txn (false: already deleted by this txn).
+func (tt *txnTable) checkPos(pos int) (bool, error) {
+	t := tt.t
+	if pos < 0 {
+		i := -pos - 1
+		if i >= len(tt.insDead) {
+			return false, sqlerr.Bug("storage: pending position %d out of range in %q", pos, t.info.Name)
+		}
+		return !tt.insDead[i], nil
+	}
+	if tt.del[pos] {
+		return false, nil
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if pos >= len(t.rowIDs) {
+		return false, sqlerr.Bug("storage: position %d out of range in %q", pos, t.info.Name)
+	}
+	if isDead(t.dead, pos) {
+		return false, errConcurrentUpdate()
+	}
+	return true, nil
+}
+
+// kill deletes position pos for this txn and returns the rowID to keep for a
+// new version of the row (0 for a pending row without one) and its old key.
+func (tt *txnTable) kill(pos int) (rowID uint64, oldKey string) {
+	t := tt.t
+	if pos < 0 {
+		i := -pos - 1
+		tt.insDead[i] = true
+		if k := tt.insKey[i]; k != "" {
+			delete(tt.pkIns, k)
+		}
+		return tt.insRowID[i], tt.insKey[i]
+	}
+	tt.del[pos] = true
+	tt.delOrder = append(tt.delOrder, pos)
+	t.mu.RLock()
+	rowID = t.rowIDs[pos]
+	if t.pk != nil {
+		_, oldKey = rowKeyString(nil, t.cols, t.info.PK, pos)
+	}
+	t.mu.RUnlock()
+	return rowID, oldKey
+}
+
+// Delete removes the rows at positions (as returned by Scan or Lookup).
+// Positions already deleted by this txn are ignored; a row deleted by a
+// transaction that committed meanwhile fails with 40001.
+func (tx *Txn) Delete(t *Table, positions []int) error {
+	if tx.done {
+		return errTxnDone()
+	}
+	tt := tx.table(t)
+	for _, p := range positions {
+		if _, err := tt.checkPos(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range positions {
+		if ok, _ := tt.checkPos(p); ok {
+			tt.kill(p)
+		}
+	}
+	return nil
+}
+
+// Update replaces the row at positions[i] by row i of newRows. The new version
+// keeps the row's Pebble rowID. Keys are checked row by row like Postgres
+// (so UPDATE t SET id = id + 1 can fail on ordering); on error nothing of the
+// statement is applied.
+func (tx *Txn) Update(t *Table, positions []int, newRows *coldata.Chunk) error {
+	if tx.done {
+		return errTxnDone()
+	}
+	if newRows.Len != len(positions) || len(newRows.Cols) != len(t.cols) {
+		return sqlerr.Bug("storage: update of %d positions with %d rows", len(positions), newRows.Len)
+	}
+	tt := tx.table(t)
+	var sel []int
+	var oldKeys []string
+	seen := map[int]bool{}
+	for i, p := range positions {
+		ok, err := tt.checkPos(p)
+		if err != nil {
+			return err
+		}
+		if !ok || seen[p] {
+			continue // already updated or deleted by this txn: no-op, as in Postgres
+		}
+		seen[p] = true
+		sel = append(sel, i)
+		if t.pk != nil {
+			oldKeys = append(oldKeys, tt.oldKey(p))
+		}
+	}
+	rows := newRows
+	if len(sel) != newRows.Len {
+		rows = newRows.Gather(sel)
+	}
+	keys, err := tt.checkKeys(rows, oldKeys)
+	if err != nil {
+		return err
+	}
+	for j, i := range sel {
+		rowID, _ := tt.kill(positions[i])
+		tt.appendRow(rows, j, rowID, keys)
+	}
+	return nil
+}
+
+func (tt *txnTable) oldKey(pos int) string {
+	if pos < 0 {
+		return tt.insKey[-pos-1]
+	}
+	t := tt.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, k := rowKeyString(nil, t.cols, t.info.PK, pos)
+	return k
+}
+
+// Lookup finds the live row with the given primary key, seeing this txn's own
+// writes. It reports not found for tables without a primary key.
+func (tx *Txn) Lookup(t *Table, pkKey []types.Datum) (row []types.Datum, pos int, found bool) {
+	if t.pk == nil || len(pkKey) != len(t.info.PK) {
+		return nil, 0, false
+	}
+	var buf []byte
+	for i, c := range t.info.PK {
+		buf = appendKey(buf, t.info.Types[c], pkKey[i])
+	}
+	tt := tx.tables[t]
+	if tt != nil {
+		if i, ok := tt.pkIns[string(buf)]; ok {
+			return tt.ins.Row(i), -(i + 1), true
+		}
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	p, ok := t.pk.get(string(buf))
+	if !ok || (tt != nil && tt.del[p]) {
+		return nil, 0, false
+	}
+	row = make([]types.Datum, len(t.cols))
+	for c, v := range t.cols {
+		row[c] = v.Get(p)
+	}
+	return row, p, true
+}
+
+// Rollback discards the transaction's writes.
+func (tx *Txn) Rollback() {
+	tx.done = true
+	tx.tables, tx.order, tx.creates, tx.dropIDs, tx.meta = nil, nil, nil, nil, nil
+}
+
+func (tx *Txn) hasWrites() bool {
+	if len(tx.creates) > 0 || len(tx.dropIDs) > 0 || len(tx.metaKs) > 0 {
+		return true
+	}
+	for _, tt := range tx.order {
+		if len(tt.delOrder) > 0 || tt.ins.Len > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Commit validates the transaction against everything committed since it
+// began (23505 for primary-key races, 40001 for write-write conflicts),
+// writes one synced Pebble batch, and then applies the writes to memory.
+func (tx *Txn) Commit() error {
+	if tx.done {
+		return errTxnDone()
+	}
+	tx.done = true
+	if !tx.hasWrites() {
+		return nil
+	}
+	db := tx.db
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+	if db.closed {
+		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
+	}
+
+	dropped := map[uint32]bool{}
+	for _, id := range tx.dropIDs {
+		dropped[id] = true
+	}
+	created := map[*Table]bool{}
+	for _, t := range tx.creates {
+		created[t] = true
+	}
+	// skip: writes to tables this txn drops are moot.
+	skip := func(t *Table) bool { return tx.discarded[t] || (!created[t] && dropped[t.info.ID]) }
+
+	// Validate. Only commits change tables and we hold commitMu, so the
+	// table state read here cannot move under us.
+	for _, tt := range tx.order {
+		t := tt.t
+		if skip(t) {
+			continue
+		}
+		if t.dropped || (!created[t] && db.tables[t.info.ID] != t) {
+			return errDropped(t)
+		}
+		for _, p := range tt.delOrder {
+			if isDead(t.dead, p) {
+				return errConcurrentUpdate()
+			}
+		}
+		if t.pk != nil {
+			for i, k := range tt.insKey {
+				if tt.insDead[i] {
+					continue
+				}
+				if p, ok := t.pk.get(k); ok && !tt.del[p] {
+					return errDuplicateKey(t, pkDatums(t, tt.ins.Cols, i))
+				}
+			}
+		}
+	}
+
+	b := db.pe.NewBatch()
+	defer b.Close()
+	for _, id := range tx.dropIDs {
+		lo, hi := tableSpan(id)
+		if err := b.DeleteRange(lo, hi, nil); err != nil {
+			return wrapPebble(err)
+		}
+	}
+	for _, t := range tx.creates {
+		lo, hi := tableSpan(t.info.ID)
+		if err := b.DeleteRange(lo, hi, nil); err != nil {
+			return wrapPebble(err)
+		}
+	}
+	assigned := make([][]uint64, len(tx.order))
+	nextIDs := make([]uint64, len(tx.order))
+	var kbuf, vbuf []byte
+	for j, tt := range tx.order {
+		t := tt.t
+		if skip(t) {
+			continue
+		}
+		next := t.nextRowID
+		ids := make([]uint64, tt.ins.Len)
+		kept := map[uint64]bool{}
+		for i := range ids {
+			if tt.insDead[i] {
+				continue
+			}
+			id := tt.insRowID[i]
+			if id == 0 {
+				id, next = next, next+1
+			} else {
+				kept[id] = true
+			}
+			ids[i] = id
+			var err error
+			if vbuf, err = encodeRow(vbuf[:0], tt.ins.Cols, i); err != nil {
+				return err
+			}
+			kbuf = rowKey(kbuf[:0], t.info.ID, id)
+			if err := b.Set(kbuf, vbuf, nil); err != nil {
+				return wrapPebble(err)
+			}
+		}
+		for _, p := range tt.delOrder {
+			if id := t.rowIDs[p]; !kept[id] {
+				kbuf = rowKey(kbuf[:0], t.info.ID, id)
+				if err := b.Delete(kbuf, nil); err != nil {
+					return wrapPebble(err)
+				}
+			}
+		}
+		assigned[j], nextIDs[j] = ids, next
+	}
+	for _, k := range tx.metaKs {
+		var err error
+		if tx.metaDel[k] {
+			err = b.Delete(metaKey(k), nil)
+		} else {
+			err = b.Set(metaKey(k), tx.meta[k], nil)
+		}
+		if err != nil {
+			return wrapPebble(err)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return wrapPebble(err)
+	}
+
+	// Durable: now make it visible.
+	for _, id := range tx.dropIDs {
+		if t, ok := db.tables[id]; ok {
+			t.mu.Lock()
+			t.dropped = true
+			t.mu.Unlock()
+			delete(db.tables, id)
+		}
+	}
+	for _, t := range tx.creates {
+		db.tables[t.info.ID] = t
+	}
+	for j, tt := range tx.order {
+		if skip(tt.t) {
+			continue
+		}
+		tt.t.apply(tt, assigned[j])
+		tt.t.nextRowID = nextIDs[j]
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package types
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestCompareAndKey checks that each list is in ascending Compare order (equal
+// neighbours marked) and that AppendKey agrees: same bytes for equal values,
+// bytewise order otherwise, NULL first.
+func TestCompareAndKey(t *testing.T) {
+	cfg := DefaultConfig()
+	lists := []struct {
+		t    *T
+		vals []string // ascending; "=x" means equal to the previous value
+	}{
+		{Int4, []string{"-2147483648", "-1", "0", "1", "2147483647"}},
+		{Float8, []string{"-Infinity", "-1e300", "-1", "-0", "=0", "1e-300", "1", "Infinity", "NaN", "=NaN"}},
+		{Numeric, []string{"-Infinity", "-100", "-10.5", "-10.25", "-1", "-0.001", "0", "=0.000", "0.001", "0.0011", "1", "=1.0", "=1.00", "1.5", "10", "10.5", "100", "Infinity", "NaN"}},
+		{Text, []string{"", "A", "a", "a\x00", "a\x00b", "ab", "b"}},
+		{BPChar, []string{"a", "=a  ", "ab", "b"}},
+		{Bytea, []string{`\x`, `\x00`, `\x0000`, `\x01`, `\xff`}},
+		{Date, []string{"-infinity", "0044-03-15 BC", "1969-12-31", "2024-01-02", "infinity"}},
+		{Interval, []string{"-1 mon", "-1 day", "-00:00:01", "0", "00:00:00.000001", "1 day", "=24 hours", "29 days 23:00:00", "1 mon", "=30 days", "=720 hours", "1 mon 00:00:01", "1 year"}},
+		{Bool, []string{"f", "t"}},
+		{UUID, []string{"00000000-0000-0000-0000-000000000000", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}},
+		{JSONB, []string{"null", `""`, `"a"`, "-1", "1", "=1.0", "2", "false", "true", "[]", "[3]", "[1, 2]", `{}`, `{"b": 1}`, `{"a": 1, "b": 2}`}},
+		{ArrayOf(Int4), []string{"{}", "{1}", "{1,2}", "{1,NULL}", "{2}", "{NULL}"}},
+		{ArrayOf(Numeric), []string{"{1.0}", "={1}", "{1.5}"}},
+	}
+	for _, l := range lists {
+		var prev Datum
+		var prevKey []byte
+		nullKey := AppendKey(nil, l.t, nil)
+		for i, s := range l.vals {
+			eq := len(s) > 1 && s[0] == '='
+			if eq {
+				s = s[1:]
+			}
+			d, err := ParseText(l.t, s, cfg)
+			if err != nil {
+				t.Fatalf("%s %q: %v", l.t, s, err)
+			}
+			key := AppendKey(nil, l.t, d)
+			if bytes.Compare(nullKey, key) >= 0 {
+				t.Errorf("%s %q: NULL key does not sort first", l.t, s)
+			}
+			if i > 0 {
+				want := -1
+				if eq {
+					want = 0
+				}
+				if c := Compare(l.t, prev, d); c != want {
+					t.Errorf("Compare(%s, %q, %q) = %d, want %d", l.t, l.vals[i-1], s, c, want)
+				}
+				if c := Compare(l.t, d, prev); c != -want {
+					t.Errorf("Compare(%s, %q, %q) = %d, want %d", l.t, s, l.vals[i-1], c, -want)
+				}
+				if c := bytes.Compare(prevKey, key); c != want {
+					t.Errorf("key order %s %q vs %q = %d, want %d (%x %x)", l.t, l.vals[i-1], s, c, want, prevKey, key)
+				}
+			}
+			prev, prevKey = d, key
+		}
+	}
+}
+
+// TestKeySelfDelimiting checks that concatenated keys (composite GROUP BY
+// keys) keep their order.
+func TestKeySelfDelimiting(t *testing.T) {
+	a := AppendKey(AppendKey(nil, Text, "a"), Int4, int64(2))
+	b := AppendKey(AppendKey(nil, Text, "ab"), Int4, int64(1))
+	if bytes.Compare(a, b) >= 0 {
+		t.Errorf("(a,2) should sort before (ab,1)")
+	}
+	c := AppendKey(AppendKey(nil, Text, nil), Int4, int64(9))
+	if bytes.Compare(c, a) >= 0 {
+		t.Errorf("(NULL,9) should sort before (a,2)")
+	}
+}
