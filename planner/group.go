@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
@@ -363,14 +364,14 @@ func windowDef(fc *pg.FuncCall, st *pg.SelectStmt) (*pg.WindowDef, error) {
 	for _, wn := range st.WindowClause {
 		d := wn.GetWindowDef()
 		if d.Name == ref {
-			merged := *d
+			merged := proto.Clone(d).(*pg.WindowDef)
 			if len(w.OrderClause) > 0 {
 				merged.OrderClause = w.OrderClause
 			}
 			if w.FrameOptions&1 != 0 {
 				merged.FrameOptions, merged.StartOffset, merged.EndOffset = w.FrameOptions, w.StartOffset, w.EndOffset
 			}
-			return &merged, nil
+			return merged, nil
 		}
 	}
 	return nil, sqlerr.New(sqlerr.UndefinedObject, "window \"%s\" does not exist", ref).At(loc(w.Location))

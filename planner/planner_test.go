@@ -1,0 +1,93 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// testCatalog is an in-memory catalog for plan tests.
+type testCatalog map[string]*catalog.Table
+
+func (c testCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
+	t, ok := c[schema+"."+name]
+	return t, ok
+}
+
+// TestPlans runs the golden plan files under testdata/: `table name col=type…
+// [pk=col]` defines a table, `build` prints the plan of a query or its error.
+func TestPlans(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		cat := testCatalog{}
+		p := &Planner{Cat: cat, Reg: expr.NewRegistry()}
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "table":
+				tbl := &catalog.Table{ID: uint32(catalog.FirstUserID + len(cat)), Schema: "public", Name: d.CmdArgs[0].Key}
+				for _, a := range d.CmdArgs[1:] {
+					if a.Key == "pk" {
+						tbl.PK = append(tbl.PK, tbl.ColumnIndex(a.Vals[0]))
+						continue
+					}
+					typ := types.ByName(a.Vals[0])
+					if typ == nil {
+						t.Fatalf("unknown type %s", a.Vals[0])
+					}
+					tbl.Columns = append(tbl.Columns, catalog.Column{Name: a.Key, Type: typ})
+				}
+				cat["public."+tbl.Name] = tbl
+				return ""
+			case "build":
+				res, err := pg.Parse(d.Input)
+				if err != nil {
+					return "parse error: " + err.Error() + "\n"
+				}
+				planned, err := p.PlanQuery(res.Stmts[0].Stmt, Options{})
+				if err != nil {
+					se, _ := sqlerr.As(err)
+					if se == nil {
+						return "error: " + err.Error() + "\n"
+					}
+					return "error " + se.Code + " at " + itoa(se.Position) + ": " + se.Message + "\n"
+				}
+				var cols []string
+				for _, c := range planned.Columns {
+					cols = append(cols, c.Name+":"+c.Type.String())
+				}
+				return "columns: " + strings.Join(cols, ", ") + "\n" + Explain(planned.Plan) + "\n"
+			}
+			t.Fatalf("unknown command %s", d.Cmd)
+			return ""
+		})
+	})
+}
+
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return fmtInt(i) }())
+}
+
+func fmtInt(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	if neg {
+		b = append([]byte{'-'}, b...)
+	}
+	return string(b)
+}
