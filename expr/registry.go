@@ -249,8 +249,13 @@ func castCost(from, to *types.T) int {
 	if from.Family == to.Family {
 		return 2
 	}
-	if from.Family == types.IntFamily && to.Family == types.NumericFamily {
+	// Postgres prefers each category's preferred type (float8 for numbers)
+	// among otherwise equal candidates: round(5) is round(float8).
+	if to.Oid == types.OidFloat8 {
 		return 3
+	}
+	if to.Oid == types.OidFloat4 {
+		return 5
 	}
 	return 4
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"runtime/debug"
 	"slices"
@@ -106,7 +107,7 @@ func (c *conn) serve() {
 	c.s.register(c)
 	c.send(&pgproto3.AuthenticationOk{})
 	pv := c.sess.Parameters()
-	for _, k := range slices.Sorted(mapsKeys(pv)) {
+	for _, k := range slices.Sorted(maps.Keys(pv)) {
 		c.send(&pgproto3.ParameterStatus{Name: k, Value: pv[k]})
 	}
 	var key [4]byte
@@ -129,16 +130,6 @@ func (c *conn) serve() {
 		if c.dead != nil {
 			c.receiveFailed(c.dead)
 			return
-		}
-	}
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }

@@ -52,8 +52,8 @@ type Table struct {
 	mu sync.RWMutex
 	// The fields below change only in a commit, under db.commitMu and mu.
 	cols      []*coldata.Vec
-	dead      []uint64       // bitmap over positions
-	rowIDs    []uint64       // position -> Pebble rowID
+	dead      []uint64 // bitmap over positions
+	rowIDs    []uint64 // position -> Pebble rowID
 	pk        *pkIndex // primary-key index key -> live position; nil without PK
 	live      int
 	nextRowID uint64

@@ -389,6 +389,11 @@ func (tx *Txn) Commit() error {
 
 	// Validate. Only commits change tables and we hold commitMu, so the
 	// table state read here cannot move under us.
+	for _, t := range tx.creates {
+		if _, exists := db.tables[t.info.ID]; exists && !dropped[t.info.ID] {
+			return errConcurrentUpdate() // another txn created the same id first
+		}
+	}
 	for _, tt := range tx.order {
 		t := tt.t
 		if skip(t) {
