@@ -319,3 +319,18 @@ func MakeVec(t *types.T, n int) *Vec {
 	v.resize(n)
 	return v
 }
+
+// AppendKey appends the equality key of row i (types.AppendKey), avoiding
+// boxing for integer-like and string columns.
+func (v *Vec) AppendKey(buf []byte, i int) []byte {
+	if v.IsNull(i) {
+		return types.AppendKey(buf, v.Typ, nil)
+	}
+	switch {
+	case v.Typ.Phys() == types.PhysInt:
+		return types.AppendKeyInt(buf, v.Ints[i])
+	case v.Typ.Family == types.StringFamily:
+		return types.AppendKeyString(buf, v.Typ, v.Bytes[i])
+	}
+	return types.AppendKey(buf, v.Typ, v.Get(i))
+}

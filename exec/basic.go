@@ -292,17 +292,7 @@ func allCols(n int) []int {
 // as grouping and DISTINCT require).
 func rowKey(buf []byte, ch *coldata.Chunk, cols []int, i int) []byte {
 	for _, c := range cols {
-		v := ch.Cols[c]
-		switch {
-		case v.IsNull(i):
-			buf = types.AppendKey(buf, v.Typ, nil)
-		case v.Typ.Phys() == types.PhysInt:
-			buf = types.AppendKey(buf, v.Typ, v.Ints[i])
-		case v.Typ.Phys() == types.PhysBytes:
-			buf = types.AppendKey(buf, v.Typ, v.Bytes[i])
-		default:
-			buf = types.AppendKey(buf, v.Typ, v.Get(i))
-		}
+		buf = ch.Cols[c].AppendKey(buf, i)
 	}
 	return buf
 }

@@ -101,7 +101,7 @@ func TestRowRoundTrip(t *testing.T) {
 func appendRowKey(ts []*types.T, row []types.Datum) []byte {
 	var b []byte
 	for i, d := range row {
-		b = appendKey(b, ts[i], d)
+		b = types.AppendKey(b, ts[i], d)
 	}
 	return b
 }
@@ -116,36 +116,39 @@ func TestKeyEquality(t *testing.T) {
 		{types.IntervalValue{Days: 1, Micros: -1}, types.IntervalValue{Micros: types.MicrosPerDay - 1}},
 	}
 	for _, p := range same {
-		var typ *types.T
-		if _, ok := p[0].(types.IntervalValue); ok {
+		typ := types.Numeric
+		switch p[0].(type) {
+		case types.IntervalValue:
 			typ = types.Interval
+		case float64:
+			typ = types.Float8
 		}
-		if string(appendKey(nil, typ, p[0])) != string(appendKey(nil, typ, p[1])) {
+		if string(types.AppendKey(nil, typ, p[0])) != string(types.AppendKey(nil, typ, p[1])) {
 			t.Errorf("%v and %v should have equal keys", p[0], p[1])
 		}
 	}
-	if string(appendKey(nil, types.BPChar, "a  ")) != string(appendKey(nil, types.BPChar, "a")) {
+	if string(types.AppendKey(nil, types.BPChar, "a  ")) != string(types.AppendKey(nil, types.BPChar, "a")) {
 		t.Error("bpchar trailing blanks")
 	}
-	if string(appendKey(nil, types.Text, "a ")) == string(appendKey(nil, types.Text, "a")) {
+	if string(types.AppendKey(nil, types.Text, "a ")) == string(types.AppendKey(nil, types.Text, "a")) {
 		t.Error("text trailing blanks are significant")
 	}
 	// Self-delimiting: ("a\x00", "b") differs from ("a", "\x00b").
-	k1 := appendKey(appendKey(nil, types.Text, "a\x00"), types.Text, "b")
-	k2 := appendKey(appendKey(nil, types.Text, "a"), types.Text, "\x00b")
+	k1 := types.AppendKey(types.AppendKey(nil, types.Text, "a\x00"), types.Text, "b")
+	k2 := types.AppendKey(types.AppendKey(nil, types.Text, "a"), types.Text, "\x00b")
 	if string(k1) == string(k2) {
 		t.Error("string keys must be self-delimiting")
 	}
 	// Order-preserving for ints and strings.
 	ints := []int64{math.MinInt64, -5, -1, 0, 1, 7, math.MaxInt64}
 	for i := 1; i < len(ints); i++ {
-		if string(appendKey(nil, types.Int8, ints[i-1])) >= string(appendKey(nil, types.Int8, ints[i])) {
+		if string(types.AppendKey(nil, types.Int8, ints[i-1])) >= string(types.AppendKey(nil, types.Int8, ints[i])) {
 			t.Errorf("int order %d %d", ints[i-1], ints[i])
 		}
 	}
 	strs := []string{"", "\x00", "\x00\x00", "a", "a\x00", "ab", "b"}
 	for i := 1; i < len(strs); i++ {
-		if string(appendKey(nil, types.Text, strs[i-1])) >= string(appendKey(nil, types.Text, strs[i])) {
+		if string(types.AppendKey(nil, types.Text, strs[i-1])) >= string(types.AppendKey(nil, types.Text, strs[i])) {
 			t.Errorf("string order %q %q", strs[i-1], strs[i])
 		}
 	}

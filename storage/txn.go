@@ -319,7 +319,7 @@ func (tx *Txn) Lookup(t *Table, pkKey []types.Datum) (row []types.Datum, pos int
 	}
 	var buf []byte
 	for i, c := range t.info.PK {
-		buf = appendKey(buf, t.info.Types[c], pkKey[i])
+		buf = types.AppendKey(buf, t.info.Types[c], pkKey[i])
 	}
 	tt := tx.tables[t]
 	if tt != nil {

@@ -296,3 +296,18 @@ func appendDecimalKey(buf []byte, d *apd.Decimal) []byte {
 	}
 	return buf
 }
+
+// AppendKeyInt appends the key of a non-NULL value stored as int64 (integers,
+// oids, dates, times, timestamps) without boxing it.
+func AppendKeyInt(buf []byte, x int64) []byte {
+	return appendUint64(append(buf, keyNotNull), uint64(x)^(1<<63))
+}
+
+// AppendKeyString appends the key of a non-NULL string of a string-family
+// type without boxing it.
+func AppendKeyString(buf []byte, t *T, s string) []byte {
+	if t.Oid == OidBPChar {
+		s = strings.TrimRight(s, " ")
+	}
+	return appendEscapedKey(append(buf, keyNotNull), s)
+}

@@ -1,0 +1,20 @@
+// Package bench owns Sluice's benchmark harness: `sluice bench` runs Sluice
+// in-process beside a throw-away PostgreSQL (scripts/pg-test-cluster.sh) and
+// measures the same workloads on both over the wire with pgx: COPY loads,
+// concurrent prepared point lookups on a primary key, and a full-scan
+// GROUP BY aggregate whose answer is checked against PostgreSQL's and against
+// the one computed here from the generated data. It promises that every number
+// it prints came from this run, and that a wrong answer is reported as an
+// error, never hidden behind a fast time.
+//
+// Concurrency: the two systems are measured one after the other, never at
+// the same time (PostgreSQL first, then stopped, then Sluice), so neither
+// steals CPU from the other. Within the point-lookup workload each client
+// goroutine owns one connection and one latency histogram; histograms are
+// merged only after every client has stopped.
+//
+// Memory: Sluice's peak RSS is the process's VmHWM from /proc/self/status,
+// reset just before Sluice starts; it includes the benchmark's own client
+// side (pgx connections, row generators), which is kept small by streaming
+// generated rows instead of building them in memory.
+package bench

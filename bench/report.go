@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is everything one `sluice bench` run measured; report.json is this
+// struct as JSON, so field names are the machine-readable format.
+type Report struct {
+	Date            time.Time `json:"date"`
+	GoVersion       string    `json:"go_version"`
+	OS              string    `json:"os"`
+	Arch            string    `json:"arch"`
+	CPUs            int       `json:"cpus"`
+	GOMAXPROCS      int       `json:"gomaxprocs"`
+	CPUModel        string    `json:"cpu_model,omitempty"`
+	MemTotalBytes   int64     `json:"mem_total_bytes,omitempty"`
+	PostgresVersion string    `json:"postgres_version,omitempty"`
+	Config          Config    `json:"config"`
+	Sluice          *Result   `json:"sluice,omitempty"`
+	Postgres        *Result   `json:"postgresql,omitempty"`
+	// AggMatch is "match", "mismatch" or "" (not compared: a side is missing).
+	AggMatch string `json:"agg_match,omitempty"`
+	// Errors are wrong answers and failed workloads; any makes the run fail.
+	Errors []string `json:"errors,omitempty"`
+	// Notes explain skipped parts and fallbacks; they do not fail the run.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Config is the workload shape of a run.
+type Config struct {
+	Mode     string   `json:"mode"` // "short" or "full"
+	KVRows   int64    `json:"kv_rows"`
+	AggRows  int64    `json:"agg_rows"`
+	Conns    int      `json:"conns"`
+	Duration Duration `json:"duration"`
+	AggRuns  int      `json:"agg_runs"`
+}
+
+// Duration marshals as seconds (a float) so report.json is unit-stable.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).Seconds())
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
+}
+
+// Result is one system's numbers. A zero value means "not measured"; the
+// matching *Error field says why when a workload failed.
+type Result struct {
+	KVLoad  *Load   `json:"kv_load,omitempty"`
+	Point   *Point  `json:"point_lookup,omitempty"`
+	AggLoad *Load   `json:"agg_load,omitempty"`
+	Agg     *Agg    `json:"scan_aggregate,omitempty"`
+	PeakRSS int64   `json:"peak_rss_bytes,omitempty"` // Sluice only
+	Errors  []string `json:"errors,omitempty"`
+}
+
+// Load is one COPY FROM STDIN.
+type Load struct {
+	Rows       int64    `json:"rows"`
+	Elapsed    Duration `json:"seconds"`
+	RowsPerSec float64  `json:"rows_per_sec"`
+	Method     string   `json:"method"` // "binary" (pgx CopyFrom) or "text"
+}
+
+// Point is the concurrent point-lookup workload.
+type Point struct {
+	Queries int64    `json:"queries"`
+	Errors  int64    `json:"errors"`
+	Wrong   int64    `json:"wrong_results"`
+	Elapsed Duration `json:"seconds"`
+	QPS     float64  `json:"qps"`
+	P50     Duration `json:"p50_seconds"`
+	P99     Duration `json:"p99_seconds"`
+	Max     Duration `json:"max_seconds"`
+	// FirstError is the first failure's message, to say what went wrong.
+	FirstError string `json:"first_error,omitempty"`
+}
+
+// Agg is the scan-aggregate workload: the best of Runs timings.
+type Agg struct {
+	Runs       []Duration `json:"runs_seconds"`
+	Best       Duration   `json:"best_seconds"`
+	RowsPerSec float64    `json:"rows_per_sec"`
+	Groups     int        `json:"groups"`
+	// Correct reports that the 100 groups equal the ones computed from the
+	// generated data.
+	Correct bool `json:"correct"`
+}
+
+// row is one line of the human and markdown tables.
+type row struct {
+	metric         string
+	sluice, pg     string
+	ratio          string
+}
+
+// ratio is Sluice / PostgreSQL, or "-" when either side is missing.
+func ratio(s, p float64) string {
+	if s <= 0 || p <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", s/p)
+}
+
+func fmtRate(v float64) string {
+	switch {
+	case v <= 0:
+		return "-"
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func fmtMs(d Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms >= 100:
+		return fmt.Sprintf("%.0f ms", ms)
+	case ms >= 1:
+		return fmt.Sprintf("%.2f ms", ms)
+	}
+	return fmt.Sprintf("%.3f ms", ms)
+}
+
+// rows builds the comparison table. Ratios are Sluice / PostgreSQL.
+func (r *Report) rows() []row {
+	s, p := r.Sluice, r.Postgres
+	if s == nil {
+		s = &Result{}
+	}
+	if p == nil {
+		p = &Result{}
+	}
+	var out []row
+	add := func(metric string, sv, pv float64, f func(float64) string) {
+		out = append(out, row{metric, f(sv), f(pv), ratio(sv, pv)})
+	}
+	rate := func(v float64) string { return fmtRate(v) }
+	ms := func(v float64) string { return fmtMs(Duration(v)) }
+	count := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+
+	ld := func(l *Load) float64 {
+		if l == nil {
+			return 0
+		}
+		return l.RowsPerSec
+	}
+	add(fmt.Sprintf("kv load, rows/s (%s rows, COPY)", fmtRate(float64(r.Config.KVRows))), ld(s.KVLoad), ld(p.KVLoad), rate)
+
+	pt := func(x *Point) Point {
+		if x == nil {
+			return Point{Queries: -1}
+		}
+		return *x
+	}
+	sp, pp := pt(s.Point), pt(p.Point)
+	add(fmt.Sprintf("point lookup QPS (%d conns)", r.Config.Conns), sp.QPS, pp.QPS, rate)
+	add("point lookup p50", float64(sp.P50), float64(pp.P50), ms)
+	add("point lookup p99", float64(sp.P99), float64(pp.P99), ms)
+	add("point lookup max", float64(sp.Max), float64(pp.Max), ms)
+	errs := func(x Point) string {
+		if x.Queries < 0 {
+			return "-"
+		}
+		return count(float64(x.Errors + x.Wrong))
+	}
+	out = append(out, row{"point lookup errors + wrong rows", errs(sp), errs(pp), ""})
+
+	add(fmt.Sprintf("agg load, rows/s (%s rows, COPY)", fmtRate(float64(r.Config.AggRows))), ld(s.AggLoad), ld(p.AggLoad), rate)
+	ag := func(a *Agg) Agg {
+		if a == nil {
+			return Agg{}
+		}
+		return *a
+	}
+	sa, pa := ag(s.Agg), ag(p.Agg)
+	add(fmt.Sprintf("scan-aggregate best of %d", r.Config.AggRuns), float64(sa.Best), float64(pa.Best), ms)
+	add("scan-aggregate rows/s", sa.RowsPerSec, pa.RowsPerSec, rate)
+	correct := func(a *Agg) string {
+		switch {
+		case a == nil:
+			return "-"
+		case a.Correct:
+			return "correct"
+		}
+		return "WRONG"
+	}
+	m := r.AggMatch
+	if m == "" {
+		m = "not compared"
+	}
+	out = append(out, row{"scan-aggregate answer (vs generated data)", correct(s.Agg), correct(p.Agg), m})
+	rss := "-"
+	if s.PeakRSS > 0 {
+		rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))
+	}
+	out = append(out, row{"peak RSS (VmHWM, incl. bench client)", rss, "-", ""})
+	return out
+}
+
+func (r *Report) facts() string {
+	f := fmt.Sprintf("%s, %s, %s/%s, %d CPUs (GOMAXPROCS %d)", r.Date.UTC().Format("2006-01-02 15:04 MST"),
+		r.GoVersion, r.OS, r.Arch, r.CPUs, r.GOMAXPROCS)
+	if r.CPUModel != "" {
+		f += ", " + r.CPUModel
+	}
+	if r.MemTotalBytes > 0 {
+		f += fmt.Sprintf(", %.1f GiB RAM", float64(r.MemTotalBytes)/(1<<30))
+	}
+	if r.PostgresVersion != "" {
+		f += ", " + r.PostgresVersion
+	}
+	return f
+}
+
+func (r *Report) shape() string {
+	c := r.Config
+	return fmt.Sprintf("mode %s: kv %d rows, %d conns for %s; agg %d rows, best of %d",
+		c.Mode, c.KVRows, c.Conns, time.Duration(c.Duration), c.AggRows, c.AggRuns)
+}
+
+// WriteText writes the human table.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sluice bench: %s\n%s\n\n", r.shape(), r.facts())
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "metric\tSluice\tPostgreSQL\tratio")
+	fmt.Fprintln(tw, "------\t------\t----------\t-----")
+	for _, x := range r.rows() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.metric, x.sluice, x.pg, x.ratio)
+	}
+	tw.Flush()
+	b.WriteString("\nratio = Sluice / PostgreSQL (rates: above 1 is Sluice faster; latencies: below 1 is).\n")
+	writeList(&b, "note", r.Notes)
+	writeList(&b, "ERROR", r.Errors)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeList(b *strings.Builder, label string, items []string) {
+	for _, s := range items {
+		fmt.Fprintf(b, "%s: %s\n", label, s)
+	}
+}
+
+// WriteMarkdown writes REPORT.md.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("# Sluice vs PostgreSQL\n\n")
+	b.WriteString("Generated by `sluice bench`; do not edit. ")
+	fmt.Fprintf(&b, "Ratios are Sluice / PostgreSQL (rates: above 1 is Sluice faster; latencies: below 1 is).\n\n")
+	fmt.Fprintf(&b, "- Run: %s\n", r.shape())
+	fmt.Fprintf(&b, "- Date: %s\n", r.Date.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "- Machine: %s/%s, %d CPUs (GOMAXPROCS %d)", r.OS, r.Arch, r.CPUs, r.GOMAXPROCS)
+	if r.CPUModel != "" {
+		fmt.Fprintf(&b, ", %s", r.CPUModel)
+	}
+	if r.MemTotalBytes > 0 {
+		fmt.Fprintf(&b, ", %.1f GiB RAM", float64(r.MemTotalBytes)/(1<<30))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "- Go: %s\n", r.GoVersion)
+	pv := r.PostgresVersion
+	if pv == "" {
+		pv = "not run"
+	}
+	fmt.Fprintf(&b, "- PostgreSQL: %s\n\n", pv)
+	b.WriteString("| metric | Sluice | PostgreSQL | ratio |\n| --- | ---: | ---: | ---: |\n")
+	for _, x := range r.rows() {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.metric, x.sluice, x.pg, x.ratio)
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\nNotes:\n\n")
+		for _, s := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+	}
+	if len(r.Errors) > 0 {
+		b.WriteString("\nErrors:\n\n")
+		for _, s := range r.Errors {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes report.json.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
