@@ -64,7 +64,9 @@ type PointLookup struct {
 	Positions bool
 }
 
-func (s *PointLookup) Types() []*types.T { return (&Scan{Table: s.Table, Positions: s.Positions}).Types() }
+func (s *PointLookup) Types() []*types.T {
+	return (&Scan{Table: s.Table, Positions: s.Positions}).Types()
+}
 
 // Values produces constant rows (expressions without column references).
 type Values struct {

@@ -100,6 +100,5 @@ func RoundDecimal(d *apd.Decimal, scale int32) *apd.Decimal {
 	return r
 }
 
-
 // ErrDivByZero returns the Postgres division-by-zero error.
 func ErrDivByZero() error { return sqlerr.New(sqlerr.DivisionByZero, "division by zero") }

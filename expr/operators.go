@@ -372,4 +372,3 @@ func concatText(_ *EvalCtx, args []*coldata.Vec, n int, out *types.T) (*coldata.
 	}
 	return o, nil
 }
-

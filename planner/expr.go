@@ -775,4 +775,3 @@ func (b *binder) bindSubLink(sl *pg.SubLink, s *scope) (expr.Expr, error) {
 	}
 	return nil, sqlerr.Unsupported("this kind of subquery is not supported").At(pos)
 }
-
