@@ -22,7 +22,7 @@ demo: build
 	bin/sluice demo
 
 bench: build
-	bin/sluice bench
+	bin/sluice bench $(if $(FULL),--full,--short)
 
 # Runs every Fuzz* target for FUZZTIME each (go test -fuzz takes one target at a time).
 fuzz:

@@ -13,8 +13,8 @@ const (
 	subCount  = 1 << subBits
 	halfCount = subCount / 2
 	// Values below subCount get one bucket each; each further power of two
-	// gets halfCount buckets, up to 2^63.
-	numBuckets = subCount + (64-subBits)*halfCount
+	// up to 2^63 gets halfCount buckets.
+	numBuckets = subCount + (63-subBits)*halfCount
 )
 
 // histogram is a log-linear latency histogram in the manner of HdrHistogram:
@@ -76,6 +76,9 @@ func (h *histogram) quantile(q float64) time.Duration {
 	rank := uint64(q*float64(h.n) + 0.5)
 	if rank < 1 {
 		rank = 1
+	}
+	if rank >= h.n {
+		return time.Duration(h.max)
 	}
 	var seen uint64
 	for i, c := range h.counts {

@@ -20,7 +20,7 @@ type Report struct {
 	GOMAXPROCS      int       `json:"gomaxprocs"`
 	CPUModel        string    `json:"cpu_model,omitempty"`
 	MemTotalBytes   int64     `json:"mem_total_bytes,omitempty"`
-	PostgresVersion string    `json:"postgres_version,omitempty"`
+	PostgresVersion string    `json:"postgres_version,omitempty"` // SHOW server_version
 	Config          Config    `json:"config"`
 	Sluice          *Result   `json:"sluice,omitempty"`
 	Postgres        *Result   `json:"postgresql,omitempty"`
@@ -63,11 +63,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Result is one system's numbers. A zero value means "not measured"; the
 // matching *Error field says why when a workload failed.
 type Result struct {
-	KVLoad  *Load   `json:"kv_load,omitempty"`
-	Point   *Point  `json:"point_lookup,omitempty"`
-	AggLoad *Load   `json:"agg_load,omitempty"`
-	Agg     *Agg    `json:"scan_aggregate,omitempty"`
-	PeakRSS int64   `json:"peak_rss_bytes,omitempty"` // Sluice only
+	KVLoad  *Load    `json:"kv_load,omitempty"`
+	Point   *Point   `json:"point_lookup,omitempty"`
+	AggLoad *Load    `json:"agg_load,omitempty"`
+	Agg     *Agg     `json:"scan_aggregate,omitempty"`
+	PeakRSS int64    `json:"peak_rss_bytes,omitempty"` // Sluice only
 	Errors  []string `json:"errors,omitempty"`
 }
 
@@ -106,9 +106,9 @@ type Agg struct {
 
 // row is one line of the human and markdown tables.
 type row struct {
-	metric         string
-	sluice, pg     string
-	ratio          string
+	metric     string
+	sluice, pg string
+	ratio      string
 }
 
 // ratio is Sluice / PostgreSQL, or "-" when either side is missing.
@@ -168,7 +168,16 @@ func (r *Report) rows() []row {
 		}
 		return l.RowsPerSec
 	}
-	add(fmt.Sprintf("kv load, rows/s (%s rows, COPY)", fmtRate(float64(r.Config.KVRows))), ld(s.KVLoad), ld(p.KVLoad), rate)
+	// The load method (binary/text COPY) is shown when the two sides differ.
+	loadRow := func(metric string, sl, pl *Load) {
+		x := row{metric, rate(ld(sl)), rate(ld(pl)), ratio(ld(sl), ld(pl))}
+		if sl != nil && pl != nil && sl.Method != pl.Method {
+			x.sluice += " (" + sl.Method + ")"
+			x.pg += " (" + pl.Method + ")"
+		}
+		out = append(out, x)
+	}
+	loadRow(fmt.Sprintf("kv load, rows/s (%s rows, COPY)", fmtRate(float64(r.Config.KVRows))), s.KVLoad, p.KVLoad)
 
 	pt := func(x *Point) Point {
 		if x == nil {
@@ -189,7 +198,7 @@ func (r *Report) rows() []row {
 	}
 	out = append(out, row{"point lookup errors + wrong rows", errs(sp), errs(pp), ""})
 
-	add(fmt.Sprintf("agg load, rows/s (%s rows, COPY)", fmtRate(float64(r.Config.AggRows))), ld(s.AggLoad), ld(p.AggLoad), rate)
+	loadRow(fmt.Sprintf("agg load, rows/s (%s rows, COPY)", fmtRate(float64(r.Config.AggRows))), s.AggLoad, p.AggLoad)
 	ag := func(a *Agg) Agg {
 		if a == nil {
 			return Agg{}
@@ -231,7 +240,7 @@ func (r *Report) facts() string {
 		f += fmt.Sprintf(", %.1f GiB RAM", float64(r.MemTotalBytes)/(1<<30))
 	}
 	if r.PostgresVersion != "" {
-		f += ", " + r.PostgresVersion
+		f += ", PostgreSQL " + r.PostgresVersion
 	}
 	return f
 }

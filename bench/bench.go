@@ -1,0 +1,331 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// options are Main's flags.
+type options struct {
+	repo       string
+	short      bool
+	full       bool
+	duration   time.Duration
+	conns      int
+	kvRows     int64
+	aggRows    int64
+	aggRuns    int
+	seed       uint64
+	reportMD   string
+	reportJSON string
+	pgURL      string
+	noPG       bool
+	noSluice   bool
+}
+
+const (
+	fullDuration  = 10 * time.Second
+	shortDuration = 3 * time.Second
+	fullAggRows   = 10_000_000
+	shortAggRows  = 1_000_000
+)
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("sluice bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice bench [flags]\n\n"+
+			"Runs Sluice (in-process) and a throw-away PostgreSQL (scripts/pg-test-cluster.sh)\n"+
+			"through the same workloads and prints a comparison; writes REPORT.md and report.json.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.repo, "repo", ".", "repository root (for scripts/pg-test-cluster.sh and default report paths)")
+	fs.BoolVar(&o.short, "short", false, "short run: 3s of lookups, 1M aggregate rows (what `make bench` runs)")
+	fs.BoolVar(&o.full, "full", false, "full run: 10s of lookups, 10M aggregate rows (the default)")
+	fs.DurationVar(&o.duration, "duration", 0, "point-lookup duration (default 10s; 3s with --short)")
+	fs.IntVar(&o.conns, "conns", 16, "concurrent point-lookup connections")
+	fs.Int64Var(&o.kvRows, "kv-rows", 1_000_000, "rows in the point-lookup table")
+	fs.Int64Var(&o.aggRows, "agg-rows", 0, "rows in the aggregate table (default 10M; 1M with --short)")
+	fs.IntVar(&o.aggRuns, "agg-runs", 3, "runs of the aggregate query (the best is reported)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the point-lookup key sequence")
+	fs.StringVar(&o.reportMD, "report-md", "", "markdown report path (default <repo>/bench/REPORT.md; \"-\" = none)")
+	fs.StringVar(&o.reportJSON, "report-json", "", "JSON report path (default <repo>/bench/report.json; \"-\" = none)")
+	fs.StringVar(&o.pgURL, "pg-url", "", "use this PostgreSQL instead of starting one (its kv and agg tables are replaced)")
+	fs.BoolVar(&o.noPG, "no-pg", false, "skip PostgreSQL")
+	fs.BoolVar(&o.noSluice, "no-sluice", false, "skip Sluice (PostgreSQL only)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.short && o.full {
+		return nil, errors.New("--short and --full are exclusive")
+	}
+	if o.duration == 0 {
+		o.duration = fullDuration
+		if o.short {
+			o.duration = shortDuration
+		}
+	}
+	if o.aggRows == 0 {
+		o.aggRows = fullAggRows
+		if o.short {
+			o.aggRows = shortAggRows
+		}
+	}
+	if o.conns < 1 || o.kvRows < 1 || o.aggRows < 1 || o.aggRuns < 1 || o.duration < 0 {
+		return nil, errors.New("--conns, --kv-rows, --agg-rows and --agg-runs must be positive")
+	}
+	if o.reportMD == "" {
+		o.reportMD = filepath.Join(o.repo, "bench", "REPORT.md")
+	}
+	if o.reportJSON == "" {
+		o.reportJSON = filepath.Join(o.repo, "bench", "report.json")
+	}
+	return o, nil
+}
+
+// Main runs `sluice bench` and returns the exit code: 0 when every measured
+// workload ran and every answer was right, 1 otherwise, 2 for bad flags.
+func Main(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice bench:", err)
+		return 2
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	r := newReport(o)
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
+	}
+	run(ctx, o, r, progress)
+
+	if err := r.WriteText(stdout); err != nil {
+		fmt.Fprintln(stderr, "sluice bench:", err)
+		return 1
+	}
+	code := 0
+	if len(r.Errors) > 0 {
+		code = 1
+	}
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{o.reportMD, r.WriteMarkdown}, {o.reportJSON, r.WriteJSON}} {
+		if out.path == "-" {
+			continue
+		}
+		if err := writeFile(out.path, out.write); err != nil {
+			fmt.Fprintln(stderr, "sluice bench:", err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", out.path)
+	}
+	return code
+}
+
+func newReport(o *options) *Report {
+	mode := "full"
+	if o.short {
+		mode = "short"
+	}
+	return &Report{
+		Date:          time.Now().UTC().Truncate(time.Second),
+		GoVersion:     runtime.Version(),
+		OS:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		CPUs:          runtime.NumCPU(),
+		GOMAXPROCS:    runtime.GOMAXPROCS(0),
+		CPUModel:      cpuModel(),
+		MemTotalBytes: memTotal(),
+		Config: Config{Mode: mode, KVRows: o.kvRows, AggRows: o.aggRows, Conns: o.conns,
+			Duration: Duration(o.duration), AggRuns: o.aggRuns},
+	}
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// run measures PostgreSQL and then Sluice, filling r. Failures become report
+// errors; it always returns so the report is printed.
+func run(ctx context.Context, o *options, r *Report, progress func(string, ...any)) {
+	note := func(s string) { r.Notes = append(r.Notes, s) }
+	fail := func(s string) { r.Errors = append(r.Errors, s) }
+	var pgGroups, slGroups []aggGroup
+
+	// PostgreSQL first, then stopped: its background processes (checkpointer,
+	// autovacuum) must not run while Sluice is measured, and a Sluice crash
+	// (which takes this process down) then cannot leave it running.
+	switch {
+	case o.noPG:
+		note("PostgreSQL skipped (--no-pg)")
+	case o.pgURL != "":
+		progress("PostgreSQL at --pg-url")
+		r.Postgres, pgGroups = measure(ctx, "PostgreSQL", o.pgURL, o, r, progress)
+	default:
+		progress("starting PostgreSQL (scripts/pg-test-cluster.sh)")
+		pg, err := startPostgres(ctx, o.repo)
+		switch {
+		case errors.Is(err, errNoPostgres):
+			progress("PostgreSQL not measured: %v; running Sluice alone", err)
+			note(fmt.Sprintf("PostgreSQL not measured: %v", err))
+		case err != nil:
+			fail(fmt.Sprintf("PostgreSQL did not start: %v", err))
+		default:
+			r.Postgres, pgGroups = measure(ctx, "PostgreSQL", pg.URL, o, r, progress)
+			progress("stopping PostgreSQL")
+			if err := pg.stop(); err != nil {
+				note(fmt.Sprintf("stopping PostgreSQL: %v", err))
+			}
+		}
+	}
+	if r.Postgres != nil {
+		note("PostgreSQL runs with the test cluster's settings: defaults plus fsync=off, synchronous_commit=off, full_page_writes=off; VACUUM ANALYZE after each load (so autovacuum does not start mid-measurement)")
+	}
+
+	if o.noSluice {
+		note("Sluice skipped (--no-sluice)")
+	} else if ctx.Err() == nil {
+		dir, err := os.MkdirTemp("", "sluice-bench-data-")
+		if err != nil {
+			fail(fmt.Sprintf("Sluice data dir: %v", err))
+			return
+		}
+		defer os.RemoveAll(dir)
+		if !resetPeakRSS() {
+			note("could not reset VmHWM; Sluice's peak RSS includes the PostgreSQL phase's client")
+		}
+		progress("starting Sluice in-process (data in %s)", dir)
+		url, stop, err := startSluice(ctx, dir)
+		if err != nil {
+			fail(fmt.Sprintf("Sluice did not start: %v", err))
+		} else {
+			r.Sluice, slGroups = measure(ctx, "Sluice", url, o, r, progress)
+			r.Sluice.PeakRSS = procStatusKB("VmHWM")
+			if err := stop(); err != nil {
+				note(fmt.Sprintf("closing Sluice: %v", err))
+			}
+		}
+	}
+
+	if r.Sluice != nil && r.Postgres != nil && r.Sluice.Agg != nil && r.Postgres.Agg != nil {
+		if d := diffGroups("Sluice", slGroups, "PostgreSQL", pgGroups); d != "" {
+			r.AggMatch = "MISMATCH"
+			fail("scan-aggregate answers differ: " + d)
+		} else {
+			r.AggMatch = "match"
+		}
+	}
+	for _, x := range []struct {
+		name string
+		res  *Result
+	}{{"PostgreSQL", r.Postgres}, {"Sluice", r.Sluice}} {
+		if x.res != nil && x.res.Agg != nil && !x.res.Agg.Correct {
+			fail(fmt.Sprintf("%s's scan-aggregate answer differs from the generated data's", x.name))
+		}
+	}
+	if ctx.Err() != nil {
+		fail("interrupted")
+	}
+}
+
+// measure runs both workloads against one server. Each failure is recorded
+// in r.Errors and skips only what depends on it.
+func measure(ctx context.Context, name, url string, o *options, r *Report, progress func(string, ...any)) (*Result, []aggGroup) {
+	res := &Result{}
+	fail := func(format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		res.Errors = append(res.Errors, msg)
+		r.Errors = append(r.Errors, name+": "+msg)
+	}
+	note := func(s string) { r.Notes = append(r.Notes, name+": "+s) }
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		fail("connect: %v", err)
+		return res, nil
+	}
+	defer c.Close(context.Background())
+	if name == "PostgreSQL" {
+		var v string
+		if err := c.QueryRow(ctx, "SHOW server_version").Scan(&v); err == nil {
+			r.PostgresVersion = v
+		}
+	}
+	analyze := func(table string) {
+		if name != "PostgreSQL" {
+			return
+		}
+		if _, err := c.Exec(ctx, "VACUUM ANALYZE "+table); err != nil {
+			note(fmt.Sprintf("VACUUM ANALYZE %s: %v", table, err))
+		}
+	}
+
+	progress("%s: loading kv (%d rows)", name, o.kvRows)
+	res.KVLoad, err = createAndLoad(ctx, c, "kv", kvDDL, []string{"k", "v", "s"}, o.kvRows, kvRow, note)
+	if err != nil {
+		fail("kv load: %v", err)
+	} else {
+		analyze("kv")
+		progress("%s: point lookups, %d conns for %s", name, o.conns, o.duration)
+		res.Point, err = pointLookups(ctx, url, o.conns, o.duration, o.kvRows, o.seed)
+		switch {
+		case err != nil:
+			fail("point lookups: %v", err)
+		case res.Point.Errors+res.Point.Wrong > 0:
+			fail("point lookups: %d errors, %d wrong rows of %d queries; first: %s",
+				res.Point.Errors, res.Point.Wrong, res.Point.Queries, res.Point.FirstError)
+		}
+	}
+	if ctx.Err() != nil {
+		return res, nil
+	}
+
+	progress("%s: loading agg (%d rows)", name, o.aggRows)
+	res.AggLoad, err = createAndLoad(ctx, c, "agg", aggDDL, []string{"k", "v"}, o.aggRows, aggRow, note)
+	if err != nil {
+		fail("agg load: %v", err)
+		return res, nil
+	}
+	analyze("agg")
+	progress("%s: scan-aggregate x%d", name, o.aggRuns)
+	agg, groups, err := scanAggregate(ctx, c, o.aggRuns, o.aggRows)
+	if err != nil {
+		fail("scan-aggregate: %v", err)
+		return res, nil
+	}
+	agg.Correct = slices.Equal(groups, expectedAgg(o.aggRows))
+	res.Agg = agg
+	return res, groups
+}

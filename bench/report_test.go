@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata golden files")
+
+// sampleReport is a fixed report with every kind of cell: both sides
+// measured, a missing value, a note and an error.
+func sampleReport() *Report {
+	ms := func(f float64) Duration { return Duration(f * float64(time.Millisecond)) }
+	return &Report{
+		Date:            time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC),
+		GoVersion:       "go1.26.8",
+		OS:              "linux",
+		Arch:            "amd64",
+		CPUs:            2,
+		GOMAXPROCS:      2,
+		CPUModel:        "AMD EPYC",
+		MemTotalBytes:   24 << 30,
+		PostgresVersion: "15.18",
+		Config:          Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3},
+		Sluice: &Result{
+			KVLoad:  &Load{Rows: 1_000_000, Elapsed: ms(2000), RowsPerSec: 500_000, Method: "text"},
+			Point:   &Point{Queries: 30_000, Elapsed: ms(3000), QPS: 10_000, P50: ms(1.2), P99: ms(4.5), Max: ms(31)},
+			AggLoad: &Load{Rows: 1_000_000, Elapsed: ms(1000), RowsPerSec: 1_000_000, Method: "binary"},
+			Agg:     &Agg{Runs: []Duration{ms(300), ms(250), ms(260)}, Best: ms(250), RowsPerSec: 4_000_000, Groups: 100, Correct: true},
+			PeakRSS: 300 << 20,
+		},
+		Postgres: &Result{
+			KVLoad:  &Load{Rows: 1_000_000, Elapsed: ms(1600), RowsPerSec: 625_000, Method: "binary"},
+			Point:   &Point{Queries: 24_000, Errors: 2, Elapsed: ms(3000), QPS: 8_000, P50: ms(1.8), P99: ms(6.8), Max: ms(41.6), FirstError: "boom"},
+			AggLoad: &Load{Rows: 1_000_000, Elapsed: ms(560), RowsPerSec: 1_780_000, Method: "binary"},
+		},
+		AggMatch: "",
+		Notes:    []string{"Sluice: binary COPY into kv failed (x); loaded with text COPY instead"},
+		Errors:   []string{"PostgreSQL: scan-aggregate: boom"},
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *rewrite {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -rewrite to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run with -rewrite to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestReportFormats(t *testing.T) {
+	r := sampleReport()
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"report.txt", func(b *bytes.Buffer) error { return r.WriteText(b) }},
+		{"report.md", func(b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
+		{"report.json", func(b *bytes.Buffer) error { return r.WriteJSON(b) }},
+	} {
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, f.name, b.Bytes())
+	}
+	// report.json round-trips.
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Sluice.Point.P99 != r.Sluice.Point.P99 || back.Config.Duration != r.Config.Duration {
+		t.Errorf("round trip: p99 %v duration %v, want %v %v", back.Sluice.Point.P99, back.Config.Duration,
+			r.Sluice.Point.P99, r.Config.Duration)
+	}
+}
+
+func TestHistogramQuantiles(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var h histogram
+	vals := make([]int64, 100_000)
+	for i := range vals {
+		// Log-uniform from 1ns to ~1s, as latencies spread.
+		v := int64(1) << rng.IntN(30)
+		v += rng.Int64N(v)
+		vals[i] = v
+		h.record(time.Duration(v))
+	}
+	slices.Sort(vals)
+	for _, q := range []float64{0.01, 0.5, 0.9, 0.99, 0.999, 1} {
+		want := vals[max(0, int(q*float64(len(vals))+0.5)-1)]
+		got := int64(h.quantile(q))
+		if d := float64(got-want) / float64(want); d > 0.01 || d < -0.01 {
+			t.Errorf("q%.3f = %d, want %d (within 1%%)", q, got, want)
+		}
+	}
+	if int64(h.quantile(1)) != vals[len(vals)-1] || h.max != vals[len(vals)-1] {
+		t.Errorf("max %d, want %d", h.max, vals[len(vals)-1])
+	}
+	for i := range numBuckets {
+		if b := bucketOf(bucketValue(i)); b != i {
+			t.Fatalf("bucketOf(bucketValue(%d)) = %d", i, b)
+		}
+	}
+}
+
+func TestExpectedAgg(t *testing.T) {
+	const n = 10_000
+	gs := expectedAgg(n)
+	var cnt int64
+	for _, g := range gs {
+		var c int64
+		for _, ch := range g[1] {
+			c = c*10 + int64(ch-'0')
+		}
+		cnt += c
+	}
+	if len(gs) != 100 || cnt != n {
+		t.Errorf("expectedAgg(%d): %d groups, %d rows; want 100, %d", n, len(gs), cnt, n)
+	}
+	shuffled := slices.Clone(gs)
+	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	sortGroups(shuffled)
+	if d := diffGroups("sorted", shuffled, "want", gs); d != "" {
+		t.Error(d)
+	}
+	shuffled[7][2] = "0"
+	if d := diffGroups("sorted", shuffled, "want", gs); d == "" {
+		t.Error("diffGroups missed a changed sum")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	o, err := parseFlags([]string{"--short"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.duration != shortDuration || o.aggRows != shortAggRows || o.reportMD != filepath.Join("bench", "REPORT.md") {
+		t.Errorf("--short: %+v", o)
+	}
+	o, err = parseFlags(nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.duration != fullDuration || o.aggRows != fullAggRows || o.conns != 16 {
+		t.Errorf("default: %+v", o)
+	}
+	if _, err := parseFlags([]string{"--short", "--full"}, &stderr); err == nil {
+		t.Error("--short --full accepted")
+	}
+}

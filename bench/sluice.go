@@ -1,0 +1,26 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/sluice-db/sluice/server"
+)
+
+// startSluice starts a Sluice server in this process on loopback ports with
+// its data in dataDir, and returns a pgx URL for it and a function that
+// shuts it down (gracefully: engine and storage are closed).
+func startSluice(ctx context.Context, dataDir string) (url string, stop func() error, err error) {
+	s, err := server.Start(ctx, server.Config{
+		PGAddr:   "127.0.0.1:0",
+		HTTPAddr: "127.0.0.1:0",
+		DataDir:  dataDir,
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	url = fmt.Sprintf("postgres://sluice@%s/sluice?sslmode=disable", s.PGAddr())
+	return url, s.Close, nil
+}

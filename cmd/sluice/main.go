@@ -1,0 +1,178 @@
+// Command sluice runs the Sluice server and its tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/bench"
+	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/server"
+	"github.com/sluice-db/sluice/sqllogictest"
+)
+
+const usage = `sluice — SQL streaming analytics over the Postgres wire protocol
+
+Usage:
+  sluice serve [flags]   run the server (--pg-addr, --http-addr, --data-dir, --log-format)
+  sluice demo [flags]    run the server with a demo table of generated rides
+  sluice slt [flags] FILE|DIR...
+                         run sqllogictest files against a server
+  sluice bench           run benchmarks
+  sluice version         print the version
+  sluice help            print this help
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr, false)
+	case "demo":
+		return serve(args[1:], stdout, stderr, true)
+	case "slt":
+		return sqllogictest.Main(args[1:], stdout, stderr)
+	case "bench":
+		return bench.Main(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "sluice %s (%s)\n", engine.Version, engine.VersionString)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// envDefault returns the environment variable's value or def; a flag given
+// on the command line wins over both.
+func envDefault(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func serve(args []string, stdout, stderr io.Writer, demo bool) int {
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pgAddr := fs.String("pg-addr", envDefault("SLUICE_PG_ADDR", "127.0.0.1:5488"), "Postgres wire protocol listen address (env SLUICE_PG_ADDR)")
+	httpAddr := fs.String("http-addr", envDefault("SLUICE_HTTP_ADDR", "127.0.0.1:8488"), "HTTP listen address for /healthz and /metrics (env SLUICE_HTTP_ADDR)")
+	dataDir := fs.String("data-dir", envDefault("SLUICE_DATA_DIR", "./sluice-data"), "data directory (env SLUICE_DATA_DIR)")
+	logFormat := fs.String("log-format", envDefault("SLUICE_LOG_FORMAT", "text"), "log format: text or json (env SLUICE_LOG_FORMAT)")
+	logLevel := fs.String("log-level", envDefault("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "sluice %s: --log-level %q: %v\n", name, *logLevel, err)
+		return 2
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	default:
+		fmt.Fprintf(stderr, "sluice %s: --log-format must be text or json, not %q\n", name, *logFormat)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
+		return 1
+	}
+	if demo {
+		if err := loadDemo(ctx, srv.PGAddr(), stdout); err != nil {
+			fmt.Fprintf(stderr, "sluice demo: %v\n", err)
+			_ = srv.Close()
+			return 1
+		}
+	}
+	host, port := splitHostPort(srv.PGAddr())
+	fmt.Fprintf(stdout, "sluice %s listening on %s (HTTP %s, data %s)\n", engine.Version, srv.PGAddr(), srv.HTTPAddr(), *dataDir)
+	fmt.Fprintf(stdout, "connect with: psql -h %s -p %s -U sluice\n", host, port)
+	if demo {
+		fmt.Fprintln(stdout, "try: SELECT city, count(*), sum(fare) FROM rides GROUP BY city ORDER BY 2 DESC;")
+	}
+	<-ctx.Done()
+	stop()
+	logger.Info("shutting down")
+	if err := srv.Close(); err != nil {
+		fmt.Fprintf(stderr, "sluice %s: shutdown: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+func splitHostPort(addr string) (string, string) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return addr, ""
+	}
+	return strings.Trim(addr[:i], "[]"), addr[i+1:]
+}
+
+// loadDemo creates the rides table (once) with generated rows.
+func loadDemo(ctx context.Context, addr string, stdout io.Writer) error {
+	host, port := splitHostPort(addr)
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://sluice@%s:%s/sluice?sslmode=disable", host, port))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT count(*) > 0 FROM rides").Scan(&exists); err == nil && exists {
+		fmt.Fprintln(stdout, "demo table rides already loaded")
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS rides (ride_id text PRIMARY KEY, city text NOT NULL, fare numeric(10,2), ts timestamptz)`); err != nil {
+		return err
+	}
+	cities := []string{"Paris", "Berlin", "Lisbon", "Madrid", "Rome", "Amsterdam", "Warsaw", "Vienna"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	const n = 5000
+	rows := make([][]any, n)
+	for i := range rows {
+		fare := fmt.Sprintf("%d.%02d", 5+rng.IntN(60), rng.IntN(100))
+		rows[i] = []any{fmt.Sprintf("r%06d", i+1), cities[rng.IntN(len(cities))], fare, start.Add(time.Duration(i) * 24 * time.Hour / n)}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"rides"}, []string{"ride_id", "city", "fare", "ts"}, pgx.CopyFromRows(rows)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo table rides loaded with %d rows\n", n)
+	return nil
+}

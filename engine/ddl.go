@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/planner"
+	"github.com/sluice-db/sluice/sqlerr"
+)
+
+// tableSchema picks the schema of a table named in DDL.
+func (s *session) tableSchema(rv *pg.RangeVar, st *statement) (string, error) {
+	if rv.Catalogname != "" && rv.Catalogname != s.database {
+		return "", sqlerr.Unsupported("cross-database references are not implemented: \"%s.%s.%s\"", rv.Catalogname, rv.Schemaname, rv.Relname).At(st.pos(rv.Location))
+	}
+	if rv.Schemaname == "" || rv.Schemaname == "public" {
+		return "public", nil
+	}
+	return "", sqlerr.New(sqlerr.UndefinedSchema, "schema \"%s\" does not exist", rv.Schemaname).At(st.pos(rv.Location))
+}
+
+// execCreate runs CREATE TABLE within ts.
+func (st *statement) execCreate(ctx context.Context, ts *txnState, n *pg.CreateStmt, w pgwire.ResultWriter) (string, error) {
+	s := st.s
+	rv := n.Relation
+	if rv.Relpersistence == "t" {
+		return "", sqlerr.Unsupported("temporary tables are not supported").At(st.pos(rv.Location))
+	}
+	if len(n.InhRelations) > 0 || n.Partspec != nil || n.OfTypename != nil || n.Partbound != nil {
+		return "", sqlerr.Unsupported("inheritance, partitioning and typed tables are not supported").At(st.pos(rv.Location))
+	}
+	schema, err := s.tableSchema(rv, st)
+	if err != nil {
+		return "", err
+	}
+	if _, exists := s.lookupTable(schema, rv.Relname); exists {
+		if n.IfNotExists {
+			return "CREATE TABLE", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
+		}
+		return "", errDuplicateTable(rv.Relname)
+	}
+	desc := &catalog.Table{Kind: catalog.KindTable, Schema: schema, Name: rv.Relname}
+	var pkNames []string
+	var pkPos int
+	addPK := func(names []string, loc int32) error {
+		if pkNames != nil {
+			return sqlerr.New(sqlerr.InvalidTableDefinition, "multiple primary keys for table \"%s\" are not allowed", rv.Relname).At(st.pos(loc))
+		}
+		pkNames, pkPos = names, st.pos(loc)
+		return nil
+	}
+	for _, elt := range n.TableElts {
+		switch e := elt.Node.(type) {
+		case *pg.Node_ColumnDef:
+			cd := e.ColumnDef
+			if desc.ColumnIndex(cd.Colname) >= 0 {
+				return "", sqlerr.New(sqlerr.DuplicateColumn, "column \"%s\" specified more than once", cd.Colname).At(st.pos(cd.Location))
+			}
+			col, isPK, err := st.columnDef(cd)
+			if err != nil {
+				return "", err
+			}
+			if isPK {
+				if err := addPK([]string{cd.Colname}, cd.Location); err != nil {
+					return "", err
+				}
+			}
+			desc.Columns = append(desc.Columns, col)
+		case *pg.Node_Constraint:
+			c := e.Constraint
+			switch c.Contype {
+			case pg.ConstrType_CONSTR_PRIMARY:
+				var names []string
+				for _, k := range c.Keys {
+					names = append(names, nodeString(k))
+				}
+				if err := addPK(names, c.Location); err != nil {
+					return "", err
+				}
+			default:
+				return "", constraintUnsupported(c, st)
+			}
+		default:
+			return "", sqlerr.Unsupported("CREATE TABLE element not supported").At(st.pos(rv.Location))
+		}
+	}
+	for _, name := range pkNames {
+		i := desc.ColumnIndex(name)
+		if i < 0 {
+			return "", sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" named in key does not exist", name).At(pkPos)
+		}
+		for _, j := range desc.PK {
+			if j == i {
+				return "", sqlerr.New(sqlerr.DuplicateColumn, "column \"%s\" appears twice in primary key constraint", name).At(pkPos)
+			}
+		}
+		desc.PK = append(desc.PK, i)
+		desc.Columns[i].NotNull = true
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	desc.ID = s.e.cat.AllocID()
+	b, err := desc.Encode()
+	if err != nil {
+		return "", err
+	}
+	tbl, err := s.e.db.CreateTable(ts.txn, tableInfo(desc))
+	if err != nil {
+		return "", err
+	}
+	ts.txn.PutMeta(catalog.MetaKey(desc.ID), b)
+	if ts.created == nil {
+		ts.created = map[uint32]*createdTable{}
+	}
+	ts.created[desc.ID] = &createdTable{desc: desc, tbl: tbl}
+	return "CREATE TABLE", nil
+}
+
+func constraintUnsupported(c *pg.Constraint, st *statement) error {
+	kind := strings.TrimPrefix(c.Contype.String(), "CONSTR_")
+	switch c.Contype {
+	case pg.ConstrType_CONSTR_FOREIGN:
+		kind = "FOREIGN KEY"
+	case pg.ConstrType_CONSTR_EXCLUSION:
+		kind = "EXCLUDE"
+	case pg.ConstrType_CONSTR_IDENTITY:
+		return sqlerr.Unsupported("identity columns are not supported").At(st.pos(c.Location))
+	case pg.ConstrType_CONSTR_GENERATED:
+		return sqlerr.Unsupported("generated columns are not supported").At(st.pos(c.Location))
+	}
+	return sqlerr.Unsupported("%s constraints are not supported", kind).At(st.pos(c.Location))
+}
+
+// columnDef builds a column from its definition.
+func (st *statement) columnDef(cd *pg.ColumnDef) (catalog.Column, bool, error) {
+	s := st.s
+	col := catalog.Column{Name: cd.Colname}
+	if tn := cd.TypeName; tn != nil && len(tn.Names) > 0 {
+		last := lower(nodeString(tn.Names[len(tn.Names)-1]))
+		switch last {
+		case "serial", "serial4", "bigserial", "serial8", "smallserial", "serial2":
+			return col, false, sqlerr.Unsupported("type %s is not supported yet; use an integer column with an explicit value", last).At(st.pos(tn.Location))
+		}
+	}
+	typ, err := planner.ResolveType(cd.TypeName)
+	if err != nil {
+		return col, false, st.positioned(err)
+	}
+	col.Type = typ
+	isPK := false
+	var def *pg.Node
+	if cd.RawDefault != nil {
+		def = cd.RawDefault
+	}
+	if cd.IsNotNull {
+		col.NotNull = true
+	}
+	nullSeen, notNullSeen := false, false
+	for _, cn := range cd.Constraints {
+		c := cn.GetConstraint()
+		if c == nil {
+			continue
+		}
+		switch c.Contype {
+		case pg.ConstrType_CONSTR_NOTNULL:
+			if nullSeen {
+				return col, false, conflictingNull(cd, st, c)
+			}
+			notNullSeen = true
+			col.NotNull = true
+		case pg.ConstrType_CONSTR_NULL:
+			if notNullSeen {
+				return col, false, conflictingNull(cd, st, c)
+			}
+			nullSeen = true
+		case pg.ConstrType_CONSTR_DEFAULT:
+			if def != nil && def != c.RawExpr {
+				return col, false, sqlerr.New(sqlerr.SyntaxError, "multiple default values specified for column \"%s\" of table", cd.Colname).At(st.pos(c.Location))
+			}
+			def = c.RawExpr
+		case pg.ConstrType_CONSTR_PRIMARY:
+			isPK = true
+		default:
+			return col, false, constraintUnsupported(c, st)
+		}
+	}
+	if def != nil {
+		if _, err := s.planner().BindDefault(def, typ, s.planOpts(nil)); err != nil {
+			return col, false, st.positioned(err)
+		}
+		text, err := deparseExpr(def)
+		if err != nil {
+			return col, false, err
+		}
+		col.Default = text
+	}
+	return col, isPK, nil
+}
+
+func conflictingNull(cd *pg.ColumnDef, st *statement, c *pg.Constraint) error {
+	return sqlerr.New(sqlerr.SyntaxError, "conflicting NULL/NOT NULL declarations for column \"%s\" of table", cd.Colname).At(st.pos(c.Location))
+}
+
+// deparseExpr prints an expression as SQL text via a SELECT wrapper.
+func deparseExpr(n *pg.Node) (string, error) {
+	sel := &pg.SelectStmt{TargetList: []*pg.Node{{Node: &pg.Node_ResTarget{ResTarget: &pg.ResTarget{Val: n}}}}}
+	tree := &pg.ParseResult{Version: pgVersion(), Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}}}}
+	out, err := pg.Deparse(tree)
+	if err != nil {
+		return "", sqlerr.Bug("deparse DEFAULT: %v", err)
+	}
+	return strings.TrimPrefix(out, "SELECT "), nil
+}
+
+// execDrop runs DROP TABLE within ts.
+func (st *statement) execDrop(ts *txnState, n *pg.DropStmt, w pgwire.ResultWriter) (string, error) {
+	s := st.s
+	if n.RemoveType != pg.ObjectType_OBJECT_TABLE {
+		return "", sqlerr.Unsupported("DROP %s is not supported", strings.TrimPrefix(n.RemoveType.String(), "OBJECT_"))
+	}
+	// NB: nothing depends on tables yet, so CASCADE and RESTRICT both just drop.
+	var drops []*catalog.Table
+	for _, obj := range n.Objects {
+		var names []string
+		if l := obj.GetList(); l != nil {
+			for _, it := range l.Items {
+				names = append(names, nodeString(it))
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		name := names[len(names)-1]
+		display := strings.Join(names, ".")
+		schema := "public"
+		if len(names) >= 2 {
+			schema = names[len(names)-2]
+		}
+		t, ok := s.lookupTable(schema, name)
+		if !ok {
+			if n.MissingOk {
+				if err := w.Notice("NOTICE", "00000", "table \""+display+"\" does not exist, skipping"); err != nil {
+					return "", err
+				}
+				continue
+			}
+			return "", errUndefinedTable(display)
+		}
+		drops = append(drops, t)
+	}
+	for _, t := range drops {
+		if ts.created[t.ID] != nil {
+			delete(ts.created, t.ID)
+		} else {
+			if ts.dropped == nil {
+				ts.dropped = map[uint32]*catalog.Table{}
+			}
+			ts.dropped[t.ID] = t
+		}
+		if err := s.e.db.DropTable(ts.txn, t.ID); err != nil {
+			return "", err
+		}
+		ts.txn.DeleteMeta(catalog.MetaKey(t.ID))
+	}
+	return "DROP TABLE", nil
+}
+
+// pgVersion is the parse tree version pg_query's deparser expects.
+var pgVersion = sync.OnceValue(func() int32 {
+	t, err := pg.Parse("SELECT 1")
+	if err != nil {
+		return 0
+	}
+	return t.Version
+})

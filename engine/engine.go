@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/parser"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/planner"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
+)
+
+// Version is Sluice's version.
+const Version = "0.1.0"
+
+// VersionString is what version() returns.
+var VersionString = "PostgreSQL 16.4 (Sluice " + Version + ") on " + archName() + "-pc-linux-gnu, compiled by Go"
+
+func archName() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	}
+	return runtime.GOARCH
+}
+
+// Observer receives events for metrics. Implementations must be safe for
+// concurrent use.
+type Observer interface {
+	SessionOpened()
+	SessionClosed()
+	// StatementDone reports one statement: its tag verb ("SELECT", "INSERT",
+	// ...), its SQLSTATE ("" on success) and how long it ran.
+	StatementDone(tag, sqlstate string, d time.Duration)
+}
+
+// Engine is the SQL engine over one storage.DB. It implements pgwire.Backend.
+type Engine struct {
+	db      *storage.DB
+	cat     *catalog.Catalog
+	reg     *expr.Registry
+	planner *planner.Planner
+	parser  *parser.Parser
+	log     *slog.Logger
+	obs     Observer
+
+	defaultTZ string
+
+	// ddlMu serialises commits that create or drop tables with the catalog
+	// checks and publication around them.
+	ddlMu      sync.Mutex
+	catVersion atomic.Uint64
+	nextPID    atomic.Int32
+	sessions   atomic.Int64
+	started    time.Time
+}
+
+// Option configures New.
+type Option func(*Engine)
+
+// WithLogger sets the engine's logger.
+func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
+
+// WithObserver reports sessions and statements to o (metrics).
+func WithObserver(o Observer) Option { return func(e *Engine) { e.obs = o } }
+
+// WithDefaultTimeZone sets the TimeZone of new sessions (default "UTC").
+func WithDefaultTimeZone(tz string) Option { return func(e *Engine) { e.defaultTZ = tz } }
+
+// WithParser replaces the statement parser (to add extensions).
+func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
+
+// New loads the catalog from db's meta records and opens every table.
+func New(db *storage.DB, opts ...Option) (*Engine, error) {
+	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now()}
+	for _, o := range opts {
+		o(e)
+	}
+	if _, ok := resolveZone(e.defaultTZ); !ok {
+		return nil, invalidValue("TimeZone", e.defaultTZ)
+	}
+	meta, err := db.Meta()
+	if err != nil {
+		return nil, err
+	}
+	var tables []*catalog.Table
+	for k, v := range meta {
+		if len(k) < len("catalog/") || k[:len("catalog/")] != "catalog/" {
+			continue
+		}
+		t, err := catalog.DecodeTable(v)
+		if err != nil {
+			return nil, err
+		}
+		if catalog.MetaKey(t.ID) != k {
+			return nil, sqlerr.New(sqlerr.DataCorrupted, "corrupt catalog record %q: holds table id %d", k, t.ID)
+		}
+		if _, err := db.OpenTable(tableInfo(t)); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	e.cat = catalog.New(tables)
+	e.reg = expr.NewRegistry()
+	registerSessionFuncs(e.reg)
+	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
+	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
+	e.log.Info("engine: catalog loaded", "tables", len(tables))
+	return e, nil
+}
+
+// Catalog returns the published catalog.
+func (e *Engine) Catalog() *catalog.Catalog { return e.cat }
+
+// Sessions returns the number of open sessions.
+func (e *Engine) Sessions() int64 { return e.sessions.Load() }
+
+// Close releases the engine. Sessions still open can no longer commit once
+// the storage DB is closed; the engine itself holds no other resources.
+func (e *Engine) Close() error { return nil }
+
+func tableInfo(t *catalog.Table) storage.TableInfo {
+	return storage.TableInfo{ID: t.ID, Name: t.Name, ColNames: t.ColumnNames(), Types: t.Types(), PK: t.PK}
+}
+
+// Open implements pgwire.Backend.
+func (e *Engine) Open(ctx context.Context, params map[string]string) (pgwire.Session, error) {
+	s := newSession(e, params)
+	for name, v := range params {
+		switch name {
+		case "user", "database", "options", "replication":
+			continue
+		}
+		if err := s.set(name, v, nil); err != nil {
+			if _, ok := settingsByName[lower(name)]; !ok {
+				continue // drivers send odd startup parameters; ignore unknown ones
+			}
+			return nil, err
+		}
+	}
+	if opts := params["options"]; opts != "" {
+		if err := s.applyOptions(opts); err != nil {
+			return nil, err
+		}
+	}
+	e.sessions.Add(1)
+	if e.obs != nil {
+		e.obs.SessionOpened()
+	}
+	return s, nil
+}
+
+var _ pgwire.Backend = (*Engine)(nil)
+
+// TableRows returns the number of live rows in all tables (for metrics).
+func (e *Engine) TableRows() int64 {
+	var n int64
+	for _, t := range e.cat.Tables() {
+		if st, ok := e.db.Table(t.ID); ok {
+			n += int64(st.Len())
+		}
+	}
+	return n
+}

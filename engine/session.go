@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/planner"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
+	"github.com/sluice-db/sluice/types"
+)
+
+// session is one connection's SQL state.
+type session struct {
+	e        *Engine
+	user     string
+	database string
+	pid      int32
+	vals     map[string]string // lower-case name -> value (only those set)
+	cfg      *types.Config
+	closed   bool
+
+	// tx is the open transaction block (nil outside BEGIN … COMMIT).
+	tx *txnState
+	// failed marks a transaction block in which a statement failed.
+	failed bool
+	// saved holds the settings at BEGIN, restored by ROLLBACK.
+	saved map[string]string
+}
+
+// txnState is a storage transaction plus the DDL it has done, which is
+// published to the catalog only when it commits.
+type txnState struct {
+	txn     *storage.Txn
+	start   time.Time
+	created map[uint32]*createdTable
+	dropped map[uint32]*catalog.Table
+}
+
+type createdTable struct {
+	desc *catalog.Table
+	tbl  *storage.Table
+}
+
+func newSession(e *Engine, params map[string]string) *session {
+	s := &session{
+		e:        e,
+		user:     params["user"],
+		database: params["database"],
+		pid:      e.nextPID.Add(1),
+		vals:     map[string]string{},
+		cfg:      types.DefaultConfig(),
+	}
+	if s.database == "" {
+		s.database = s.user
+	}
+	s.applyConfig()
+	return s
+}
+
+func lower(s string) string { return strings.ToLower(s) }
+
+// get returns a setting's current value.
+func (s *session) get(name string) (string, bool) {
+	k := lower(name)
+	if v, ok := s.vals[k]; ok {
+		return v, true
+	}
+	if st, ok := settingsByName[k]; ok {
+		return st.def(s), true
+	}
+	return "", false
+}
+
+// set changes a setting; w (may be nil) receives ParameterStatus.
+func (s *session) set(name, v string, w pgwire.ResultWriter) error {
+	k := lower(name)
+	st, known := settingsByName[k]
+	if !known {
+		if !strings.Contains(k, ".") {
+			return sqlerr.New(sqlerr.UndefinedObject, "unrecognized configuration parameter \"%s\"", name)
+		}
+		s.vals[k] = v
+		return nil
+	}
+	if st.readOnly {
+		if k == "session_authorization" && v == s.user {
+			return nil
+		}
+		return sqlerr.New("55P02", "parameter \"%s\" cannot be changed", st.name)
+	}
+	if st.check != nil {
+		nv, err := st.check(s, v)
+		if err != nil {
+			return err
+		}
+		v = nv
+	}
+	old, _ := s.get(k)
+	s.vals[k] = v
+	s.applyConfig()
+	if st.report && w != nil && old != v {
+		return w.ParameterStatus(st.name, v)
+	}
+	return nil
+}
+
+// reset restores a setting's default.
+func (s *session) reset(name string, w pgwire.ResultWriter) error {
+	k := lower(name)
+	st, known := settingsByName[k]
+	if !known {
+		if _, ok := s.vals[k]; ok || strings.Contains(k, ".") {
+			delete(s.vals, k)
+			return nil
+		}
+		return sqlerr.New(sqlerr.UndefinedObject, "unrecognized configuration parameter \"%s\"", name)
+	}
+	if st.readOnly {
+		return sqlerr.New("55P02", "parameter \"%s\" cannot be changed", st.name)
+	}
+	old, _ := s.get(k)
+	delete(s.vals, k)
+	s.applyConfig()
+	if nv := st.def(s); st.report && w != nil && nv != old {
+		return w.ParameterStatus(st.name, nv)
+	}
+	return nil
+}
+
+// restore replaces all settings with saved, reporting changes.
+func (s *session) restore(saved map[string]string, w pgwire.ResultWriter) {
+	before := map[string]string{}
+	for _, st := range settingList {
+		if st.report {
+			before[st.name], _ = s.get(st.name)
+		}
+	}
+	s.vals = saved
+	s.applyConfig()
+	for _, st := range settingList {
+		if now, _ := s.get(st.name); st.report && w != nil && now != before[st.name] {
+			_ = w.ParameterStatus(st.name, now)
+		}
+	}
+}
+
+func copyVals(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// applyConfig rebuilds the format config from the settings.
+func (s *session) applyConfig() {
+	cfg := types.DefaultConfig()
+	tz, _ := s.get("timezone")
+	if loc, ok := resolveZone(tz); ok {
+		cfg.Location = loc
+	}
+	efd, _ := s.get("extra_float_digits")
+	cfg.ExtraFloatDigits = atoiDefault(efd, 1)
+	s.cfg = cfg
+}
+
+// applyOptions reads the startup "options" parameter: -c name=value and
+// --name=value pairs.
+func (s *session) applyOptions(opts string) error {
+	f := strings.Fields(opts)
+	for i := 0; i < len(f); i++ {
+		a := f[i]
+		switch {
+		case a == "-c" && i+1 < len(f):
+			i++
+			a = f[i]
+		case strings.HasPrefix(a, "-c"):
+			a = a[2:]
+		case strings.HasPrefix(a, "--"):
+			a = a[2:]
+		default:
+			continue
+		}
+		name, v, ok := strings.Cut(a, "=")
+		if !ok {
+			continue
+		}
+		if err := s.set(strings.ReplaceAll(name, "-", "_"), v, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func atoiDefault(s string, d int) int {
+	n := 0
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	if s == "" {
+		return d
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return d
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// Parameters implements pgwire.Session.
+func (s *session) Parameters() map[string]string {
+	out := map[string]string{}
+	for _, st := range settingList {
+		if st.report {
+			out[st.name], _ = s.get(st.name)
+		}
+	}
+	return out
+}
+
+// TxStatus implements pgwire.Session.
+func (s *session) TxStatus() byte {
+	switch {
+	case s.tx == nil:
+		return 'I'
+	case s.failed:
+		return 'E'
+	}
+	return 'T'
+}
+
+// FormatConfig implements pgwire.Session.
+func (s *session) FormatConfig() *types.Config { return s.cfg }
+
+// Abort implements pgwire.Session.
+func (s *session) Abort(error) {
+	if s.tx != nil {
+		s.failed = true
+	}
+}
+
+// Close implements pgwire.Session.
+func (s *session) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.tx != nil {
+		s.tx.txn.Rollback()
+		s.tx = nil
+	}
+	s.e.sessions.Add(-1)
+	if s.e.obs != nil {
+		s.e.obs.SessionClosed()
+	}
+}
+
+// Settings hooks for expressions.
+func (s *session) settingFn(name string) (string, bool) { return s.get(name) }
+
+// searchPath returns the session's schema search path.
+func (s *session) searchPath() []string {
+	v, _ := s.get("search_path")
+	return searchPath(v, s.user)
+}
+
+func (s *session) planOpts(params []*types.T) planner.Options {
+	return planner.Options{ParamTypes: params, SearchPath: s.searchPath(), Cfg: s.cfg}
+}
+
+// planner returns a planner whose catalog includes this session's
+// uncommitted DDL.
+func (s *session) planner() *planner.Planner {
+	if s.tx == nil || (len(s.tx.created) == 0 && len(s.tx.dropped) == 0) {
+		return s.e.planner
+	}
+	return &planner.Planner{Cat: txnCatalog{s.e.cat, s.tx}, Reg: s.e.reg}
+}
+
+// txnCatalog overlays a transaction's creates and drops on the catalog.
+type txnCatalog struct {
+	base *catalog.Catalog
+	tx   *txnState
+}
+
+func (c txnCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
+	for _, ct := range c.tx.created {
+		if ct.desc.Schema == schema && ct.desc.Name == name {
+			return ct.desc, true
+		}
+	}
+	t, ok := c.base.Lookup(schema, name)
+	if ok && c.tx.dropped[t.ID] != nil {
+		return nil, false
+	}
+	return t, ok
+}
+
+// lookupTable finds a table as the session sees it.
+func (s *session) lookupTable(schema, name string) (*catalog.Table, bool) {
+	if s.tx != nil {
+		return txnCatalog{s.e.cat, s.tx}.Lookup(schema, name)
+	}
+	return s.e.cat.Lookup(schema, name)
+}
+
+// begin starts a storage transaction.
+func (s *session) beginTxn() *txnState {
+	return &txnState{txn: s.e.db.Begin(), start: time.Now()}
+}
+
+// commit commits ts, publishing its DDL.
+func (e *Engine) commit(ts *txnState) error {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 {
+		return ts.txn.Commit()
+	}
+	e.ddlMu.Lock()
+	defer e.ddlMu.Unlock()
+	for _, ct := range ts.created {
+		if old, ok := e.cat.Lookup(ct.desc.Schema, ct.desc.Name); ok && ts.dropped[old.ID] == nil {
+			ts.txn.Rollback()
+			return errDuplicateTable(ct.desc.Name)
+		}
+	}
+	for id, t := range ts.dropped {
+		if _, ok := e.cat.ByID(id); !ok {
+			ts.txn.Rollback()
+			return errUndefinedTable(t.Name)
+		}
+	}
+	if err := ts.txn.Commit(); err != nil {
+		return err
+	}
+	for id := range ts.dropped {
+		e.cat.Remove(id)
+	}
+	for _, ct := range ts.created {
+		e.cat.Publish(ct.desc)
+	}
+	e.catVersion.Add(1)
+	return nil
+}
+
+// tableResolver resolves plan table references within ts.
+func (s *session) tableResolver(ts *txnState) func(ref *exec.TableRef) (exec.TableAccess, error) {
+	return func(ref *exec.TableRef) (exec.TableAccess, error) {
+		if ct, ok := ts.created[ref.ID]; ok {
+			return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
+		}
+		if ts.dropped[ref.ID] != nil {
+			return nil, errUndefinedRelation(ref.Name)
+		}
+		t, ok := s.e.db.Table(ref.ID)
+		if !ok {
+			return nil, errUndefinedRelation(ref.Name)
+		}
+		return &tableAccess{txn: ts.txn, t: t}, nil
+	}
+}
+
+type sessionKey struct{}
+
+func withSession(ctx context.Context, s *session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+func sessionFrom(ctx context.Context) *session {
+	if ctx == nil {
+		return nil
+	}
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}

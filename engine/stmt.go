@@ -1,0 +1,675 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/parser"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/planner"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// statement is a parsed statement of a session.
+type statement struct {
+	s       *session
+	text    string
+	ast     *pg.Node
+	charOff int // characters before the statement in its query string
+	empty   bool
+
+	// declared are the client's parameter types (nil entries: infer).
+	declared []*types.T
+	// planned is the plan of a query (or EXPLAIN/COPY query), made at Prepare
+	// for the extended protocol and at Bind for simple queries.
+	planned *planner.Planned
+	planVer uint64
+	cols    []pgwire.Column
+}
+
+// Parse implements pgwire.Session.
+func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, error) {
+	stmts, err := s.e.parser.Parse(sql)
+	if err != nil {
+		s.observe("OTHER", err, 0)
+		return nil, err
+	}
+	out := make([]pgwire.Statement, 0, len(stmts))
+	for _, ps := range stmts {
+		st, err := s.newStatement(sql, ps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Prepare implements pgwire.Session.
+func (s *session) Prepare(ctx context.Context, sql string, paramTypes []uint32) (pgwire.Statement, error) {
+	stmts, err := s.e.parser.Parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) == 0 {
+		return &statement{s: s, empty: true}, nil
+	}
+	if len(stmts) > 1 {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "cannot insert multiple commands into a prepared statement")
+	}
+	st, err := s.newStatement(sql, stmts[0])
+	if err != nil {
+		return nil, err
+	}
+	if s.failed && !isTxnEnd(st.ast) {
+		return nil, errInFailedTxn()
+	}
+	for _, oid := range paramTypes {
+		if oid == 0 {
+			st.declared = append(st.declared, nil)
+			continue
+		}
+		t := types.ByOid(oid)
+		if t == nil {
+			return nil, sqlerr.New(sqlerr.UndefinedObject, "type with OID %d does not exist", oid)
+		}
+		st.declared = append(st.declared, t)
+	}
+	if err := st.prepare(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *session) newStatement(sql string, ps parser.Statement) (*statement, error) {
+	if ps.Ext != nil {
+		return nil, sqlerr.Unsupported("statement not supported yet: %s", firstWord(ps.Text))
+	}
+	return &statement{s: s, text: ps.Text, ast: ps.AST, charOff: ps.CharOffset(sql)}, nil
+}
+
+func firstWord(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return strings.ToUpper(f[0])
+}
+
+// planTarget returns the query node a statement plans, if any.
+func (st *statement) planTarget() *pg.Node {
+	switch n := st.ast.Node.(type) {
+	case *pg.Node_SelectStmt, *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt:
+		return st.ast
+	case *pg.Node_ExplainStmt:
+		return n.ExplainStmt.Query
+	case *pg.Node_CopyStmt:
+		return n.CopyStmt.Query
+	}
+	return nil
+}
+
+// prepare plans the statement (if it is a query) and fixes its columns.
+func (st *statement) prepare() error {
+	if q := st.planTarget(); q != nil {
+		if err := st.plan(q); err != nil {
+			return err
+		}
+	}
+	st.cols = st.staticColumns()
+	return nil
+}
+
+func (st *statement) plan(q *pg.Node) error {
+	s := st.s
+	ver := s.e.catVersion.Load()
+	p, err := s.planner().PlanQuery(q, s.planOpts(st.declared))
+	if err != nil {
+		return st.positioned(err)
+	}
+	st.planned, st.planVer = p, ver
+	return nil
+}
+
+// positioned moves a planner error position (1-based byte offset in the
+// statement text) to a character position in the whole query string.
+func (st *statement) positioned(err error) error {
+	e, ok := sqlerr.As(err)
+	if !ok || e.Position <= 0 {
+		return err
+	}
+	b := e.Position - 1
+	if b <= len(st.text) {
+		e.Position = st.charOff + utf8.RuneCountInString(st.text[:b]) + 1
+	} else {
+		e.Position += st.charOff
+	}
+	return err
+}
+
+// pos converts a pg_query byte location in the statement to a position.
+func (st *statement) pos(loc int32) int {
+	if loc < 0 || int(loc) > len(st.text) {
+		return 0
+	}
+	return st.charOff + utf8.RuneCountInString(st.text[:loc]) + 1
+}
+
+func (st *statement) staticColumns() []pgwire.Column {
+	switch n := st.ast.Node.(type) {
+	case *pg.Node_VariableShowStmt:
+		name := n.VariableShowStmt.Name
+		if lower(name) == "all" {
+			return textColumns("name", "setting", "description")
+		}
+		if set, ok := settingsByName[lower(name)]; ok {
+			name = set.name
+		} else {
+			name = lower(name)
+		}
+		return textColumns(name)
+	case *pg.Node_ExplainStmt:
+		return textColumns("QUERY PLAN")
+	case *pg.Node_CopyStmt:
+		return nil
+	}
+	if st.planned != nil && st.planned.Returns {
+		return resultColumns(st.planned.Columns)
+	}
+	return nil
+}
+
+func textColumns(names ...string) []pgwire.Column {
+	cols := make([]pgwire.Column, len(names))
+	for i, n := range names {
+		cols[i] = pgwire.Column{Name: n, TypeOID: types.OidText, TypeSize: -1, TypeMod: -1}
+	}
+	return cols
+}
+
+func resultColumns(rc []planner.ResultColumn) []pgwire.Column {
+	cols := make([]pgwire.Column, len(rc))
+	for i, c := range rc {
+		t := c.Type
+		if t == nil || t.Oid == types.OidUnknown {
+			t = types.Text
+		}
+		cols[i] = pgwire.Column{Name: c.Name, TableOID: c.TableOID, AttrNum: c.AttNum, TypeOID: t.Oid, TypeSize: t.Size(), TypeMod: t.Typmod()}
+	}
+	return cols
+}
+
+// Empty implements pgwire.Statement.
+func (st *statement) Empty() bool { return st.empty }
+
+// ParamTypes implements pgwire.Statement.
+func (st *statement) ParamTypes() []uint32 {
+	var ts []*types.T
+	if st.planned != nil {
+		ts = st.planned.ParamTypes
+	} else {
+		ts = st.declared
+	}
+	out := make([]uint32, len(ts))
+	for i, t := range ts {
+		if t == nil || t.Oid == types.OidUnknown {
+			out[i] = types.OidText
+		} else {
+			out[i] = t.Oid
+		}
+	}
+	return out
+}
+
+// Columns implements pgwire.Statement.
+func (st *statement) Columns() []pgwire.Column { return st.cols }
+
+// Bind implements pgwire.Statement.
+func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16) (pgwire.Portal, error) {
+	s := st.s
+	if st.empty {
+		return &portal{st: st}, nil
+	}
+	if s.failed && !isTxnEnd(st.ast) {
+		return nil, errInFailedTxn()
+	}
+	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0)) {
+		if err := st.plan(q); err != nil {
+			s.failTxn()
+			s.observe(statementVerb(st.ast), err, 0)
+			return nil, err
+		}
+		st.cols = st.staticColumns()
+	} else if st.cols == nil {
+		st.cols = st.staticColumns()
+	}
+	var ptypes []*types.T
+	if st.planned != nil {
+		ptypes = st.planned.ParamTypes
+	}
+	if len(params) != len(ptypes) {
+		return nil, sqlerr.New(sqlerr.ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"\" requires %d", len(params), len(ptypes))
+	}
+	vals := make([]types.Datum, len(params))
+	for i, b := range params {
+		if b == nil {
+			continue
+		}
+		t := ptypes[i]
+		if t == nil || t.Oid == types.OidUnknown {
+			t = types.Text
+		}
+		f := int16(0)
+		switch {
+		case len(formats) == 1:
+			f = formats[0]
+		case i < len(formats):
+			f = formats[i]
+		}
+		var (
+			d   types.Datum
+			err error
+		)
+		if f == 1 {
+			d, err = types.ParseBinary(t, b)
+			if err != nil {
+				if _, ok := sqlerr.As(err); !ok {
+					err = sqlerr.New(sqlerr.InvalidBinaryRepresentation, "incorrect binary data format in bind parameter %d", i+1)
+				}
+			}
+		} else {
+			d, err = types.ParseText(t, string(b), s.cfg)
+			if err != nil {
+				if _, ok := sqlerr.As(err); !ok {
+					err = sqlerr.New(sqlerr.InvalidTextRepresentation, "invalid input syntax for type %s: \"%s\"", t, b)
+				}
+			}
+		}
+		if err != nil {
+			s.failTxn()
+			return nil, err
+		}
+		vals[i] = d
+	}
+	return &portal{st: st, params: vals}, nil
+}
+
+// failTxn marks an open transaction block failed.
+func (s *session) failTxn() {
+	if s.tx != nil {
+		s.failed = true
+	}
+}
+
+// isTxnEnd reports statements allowed in a failed transaction block.
+func isTxnEnd(n *pg.Node) bool {
+	ts := n.GetTransactionStmt()
+	if ts == nil {
+		return false
+	}
+	switch ts.Kind {
+	case pg.TransactionStmtKind_TRANS_STMT_COMMIT, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK,
+		pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO, pg.TransactionStmtKind_TRANS_STMT_PREPARE,
+		pg.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
+		return true
+	}
+	return false
+}
+
+// portal is a bound statement.
+type portal struct {
+	st     *statement
+	params []types.Datum
+
+	// Query execution state, kept across suspensions.
+	started bool
+	done    bool
+	ts      *txnState
+	own     bool // ts is this portal's autocommit transaction
+	ev      *expr.EvalCtx
+	xc      *exec.Ctx
+	op      exec.Operator
+	pending *coldata.Chunk
+	rows    int64
+}
+
+// Columns implements pgwire.Portal.
+func (p *portal) Columns() []pgwire.Column { return p.st.cols }
+
+// Close implements pgwire.Portal.
+func (p *portal) Close() {
+	if p.own && p.ts != nil && !p.done {
+		// A portal closed before it finished still commits what it did, as
+		// Postgres does at Sync.
+		p.done = true
+		if err := p.st.s.e.commit(p.ts); err != nil {
+			p.st.s.e.log.Warn("engine: commit of closed portal failed", "err", err)
+		}
+	}
+}
+
+var errTimeoutCause = errors.New("statement timeout")
+
+// Execute implements pgwire.Portal.
+func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter) (tag string, suspended bool, err error) {
+	st := p.st
+	if st.empty {
+		return "", false, nil
+	}
+	s := st.s
+	start := time.Now()
+	if d, ok := parseTimeout(valueOr(s.get("statement_timeout"))); ok && d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errTimeoutCause)
+		defer cancel()
+	}
+	ctx = withSession(ctx, s)
+	tag, suspended, err = p.execute(ctx, maxRows, w)
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errTimeoutCause) {
+			err = errStatementTimeout()
+		} else if ctx.Err() != nil {
+			if e, ok := sqlerr.As(err); !ok || e.Code != sqlerr.QueryCanceled {
+				err = errUserCancel()
+			}
+		}
+		s.failTxn()
+	}
+	if s.e.obs != nil && !suspended {
+		verb := tag
+		if i := strings.IndexByte(verb, ' '); i > 0 {
+			verb = verb[:i]
+		}
+		if err != nil {
+			verb = statementVerb(st.ast)
+		}
+		s.observe(verb, err, time.Since(start))
+	}
+	return tag, suspended, err
+}
+
+// observe reports a finished (or failed) statement to the observer.
+func (s *session) observe(verb string, err error, d time.Duration) {
+	if s.e.obs == nil {
+		return
+	}
+	code := ""
+	if err != nil {
+		code = sqlerr.Code(err)
+	}
+	s.e.obs.StatementDone(verb, code, d)
+}
+
+func valueOr(v string, _ bool) string { return v }
+
+func statementVerb(n *pg.Node) string {
+	switch n.Node.(type) {
+	case *pg.Node_SelectStmt:
+		return "SELECT"
+	case *pg.Node_InsertStmt:
+		return "INSERT"
+	case *pg.Node_UpdateStmt:
+		return "UPDATE"
+	case *pg.Node_DeleteStmt:
+		return "DELETE"
+	case *pg.Node_CreateStmt:
+		return "CREATE"
+	case *pg.Node_DropStmt:
+		return "DROP"
+	case *pg.Node_CopyStmt:
+		return "COPY"
+	case *pg.Node_TransactionStmt:
+		return "TRANSACTION"
+	case *pg.Node_VariableSetStmt:
+		return "SET"
+	case *pg.Node_VariableShowStmt:
+		return "SHOW"
+	case *pg.Node_ExplainStmt:
+		return "EXPLAIN"
+	}
+	return "OTHER"
+}
+
+func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter) (string, bool, error) {
+	st := p.st
+	s := st.s
+	switch n := st.ast.Node.(type) {
+	case *pg.Node_SelectStmt, *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt:
+		return p.runQuery(ctx, maxRows, w)
+	case *pg.Node_TransactionStmt:
+		tag, err := s.execTransaction(n.TransactionStmt, w)
+		return tag, false, err
+	case *pg.Node_VariableSetStmt:
+		tag, err := s.execSet(n.VariableSetStmt, w)
+		return tag, false, err
+	case *pg.Node_VariableShowStmt:
+		return "SHOW", false, s.execShow(n.VariableShowStmt, w)
+	case *pg.Node_CreateStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execCreate(ctx, ts, n.CreateStmt, w) })
+	case *pg.Node_DropStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDrop(ts, n.DropStmt, w) })
+	case *pg.Node_ExplainStmt:
+		return "EXPLAIN", false, p.execExplain(n.ExplainStmt, w)
+	case *pg.Node_CopyStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
+	case *pg.Node_DiscardStmt:
+		if s.tx != nil {
+			return "", false, sqlerr.New(sqlerr.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
+		}
+		s.restore(map[string]string{}, w)
+		return "DISCARD ALL", false, nil
+	}
+	return "", false, sqlerr.Unsupported("statement not supported: %s", firstWord(st.text))
+}
+
+// autocommit runs fn in the open transaction block or in a transaction of its
+// own that commits before the statement completes.
+func (p *portal) autocommit(ctx context.Context, fn func(ts *txnState) (string, error)) (string, bool, error) {
+	s := p.st.s
+	if s.tx != nil {
+		tag, err := fn(s.tx)
+		return tag, false, err
+	}
+	ts := s.beginTxn()
+	tag, err := fn(ts)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		ts.txn.Rollback()
+		return "", false, err
+	}
+	if err := s.e.commit(ts); err != nil {
+		return "", false, err
+	}
+	return tag, false, nil
+}
+
+// newExecCtx builds the execution context of one statement run.
+func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.Datum) *exec.Ctx {
+	now := time.Now()
+	cfg := *s.cfg
+	cfg.Now = now
+	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn}
+	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts)}
+	ev.Subqueries = exec.SubqueryRunner{C: xc}
+	return xc
+}
+
+// runQuery runs (or resumes) a planned query.
+func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWriter) (string, bool, error) {
+	s := p.st.s
+	pl := p.st.planned
+	if p.done {
+		return p.tag(), false, nil
+	}
+	if !p.started {
+		p.started = true
+		if s.tx != nil {
+			p.ts = s.tx
+		} else {
+			p.ts, p.own = s.beginTxn(), true
+		}
+		p.xc = s.newExecCtx(ctx, p.ts, p.params)
+		p.ev = p.xc.Eval
+		op, err := exec.Build(p.xc, pl.Plan)
+		if err != nil {
+			return "", false, p.fail(err)
+		}
+		p.op = op
+	}
+	p.ev.Ctx = ctx
+	written := 0
+	for {
+		if p.pending == nil {
+			if err := ctx.Err(); err != nil {
+				return "", false, p.fail(err)
+			}
+			ch, err := p.op.Next()
+			if err != nil {
+				return "", false, p.fail(err)
+			}
+			if ch == nil {
+				break
+			}
+			if !pl.Returns || ch.Len == 0 {
+				continue
+			}
+			p.pending = ch
+		}
+		n := p.pending.Len
+		if maxRows > 0 && n > maxRows-written {
+			n = maxRows - written
+		}
+		out := p.pending
+		if n < p.pending.Len {
+			out = p.pending.Slice(0, n)
+			p.pending = p.pending.Slice(n, p.pending.Len)
+		} else {
+			p.pending = nil
+		}
+		if err := w.WriteChunk(out); err != nil {
+			return "", false, p.fail(err)
+		}
+		written += n
+		p.rows += int64(n)
+		if maxRows > 0 && written >= maxRows {
+			return "", true, nil
+		}
+	}
+	p.done = true
+	if p.own {
+		if err := s.e.commit(p.ts); err != nil {
+			return "", false, err
+		}
+	}
+	return p.tag(), false, nil
+}
+
+func (p *portal) fail(err error) error {
+	p.done = true
+	if p.own && p.ts != nil {
+		p.ts.txn.Rollback()
+	}
+	return err
+}
+
+func (p *portal) tag() string {
+	pl := p.st.planned
+	switch pl.Tag {
+	case "SELECT":
+		return fmt.Sprintf("SELECT %d", p.rows)
+	case "INSERT":
+		return fmt.Sprintf("INSERT 0 %d", p.xc.RowsAffected)
+	default:
+		return fmt.Sprintf("%s %d", pl.Tag, p.xc.RowsAffected)
+	}
+}
+
+// execExplain prints the plan.
+func (p *portal) execExplain(n *pg.ExplainStmt, w pgwire.ResultWriter) error {
+	for _, o := range n.Options {
+		if d := o.GetDefElem(); d != nil && lower(d.Defname) == "analyze" {
+			if b := defBool(d); b {
+				return sqlerr.Unsupported("EXPLAIN ANALYZE is not supported")
+			}
+		}
+	}
+	if p.st.planned == nil {
+		return sqlerr.Unsupported("EXPLAIN of this statement is not supported")
+	}
+	text := planner.Explain(p.st.planned.Plan)
+	ch := coldata.NewChunk([]*types.T{types.Text}, 0)
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		ch.AppendRow([]types.Datum{line})
+	}
+	return w.WriteChunk(ch)
+}
+
+// defBool reads a DefElem's boolean argument (absent: true).
+func defBool(d *pg.DefElem) bool {
+	if d.Arg == nil {
+		return true
+	}
+	v := defString(d)
+	b, ok := parseBool(v)
+	return !ok || b
+}
+
+// defString reads a DefElem's argument as text.
+func defString(d *pg.DefElem) string {
+	if d.Arg == nil {
+		return ""
+	}
+	return nodeString(d.Arg)
+}
+
+func nodeString(n *pg.Node) string {
+	switch v := n.Node.(type) {
+	case *pg.Node_String_:
+		return v.String_.Sval
+	case *pg.Node_Integer:
+		return fmt.Sprint(v.Integer.Ival)
+	case *pg.Node_Float:
+		return v.Float.Fval
+	case *pg.Node_Boolean:
+		if v.Boolean.Boolval {
+			return "true"
+		}
+		return "false"
+	case *pg.Node_AConst:
+		return aConstString(v.AConst)
+	case *pg.Node_TypeCast:
+		return nodeString(v.TypeCast.Arg)
+	}
+	return ""
+}
+
+func aConstString(c *pg.A_Const) string {
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Sval:
+		return v.Sval.Sval
+	case *pg.A_Const_Ival:
+		return fmt.Sprint(v.Ival.Ival)
+	case *pg.A_Const_Fval:
+		return v.Fval.Fval
+	case *pg.A_Const_Boolval:
+		if v.Boolval.Boolval {
+			return "on"
+		}
+		return "off"
+	case *pg.A_Const_Bsval:
+		return v.Bsval.Bsval
+	}
+	return ""
+}

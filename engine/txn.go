@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// execTransaction runs BEGIN, COMMIT, ROLLBACK and friends.
+func (s *session) execTransaction(n *pg.TransactionStmt, w pgwire.ResultWriter) (string, error) {
+	switch n.Kind {
+	case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
+		if s.tx != nil {
+			return "BEGIN", w.Notice("WARNING", sqlerr.ActiveSQLTransaction, "there is already a transaction in progress")
+		}
+		for _, o := range n.Options {
+			d := o.GetDefElem()
+			if d == nil {
+				continue
+			}
+			if d.Defname == "transaction_isolation" {
+				if _, err := checkIsolation(s, defString(d)); err != nil {
+					return "", err
+				}
+			}
+		}
+		s.tx = s.beginTxn()
+		s.failed = false
+		s.saved = copyVals(s.vals)
+		return "BEGIN", nil
+	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
+		if s.tx == nil {
+			return "COMMIT", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "there is no transaction in progress")
+		}
+		tx := s.tx
+		if s.failed {
+			s.endTxn(w, true)
+			tx.txn.Rollback()
+			return "ROLLBACK", nil
+		}
+		s.endTxn(w, false)
+		if err := s.e.commit(tx); err != nil {
+			return "", err
+		}
+		return "COMMIT", nil
+	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		if s.tx == nil {
+			return "ROLLBACK", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "there is no transaction in progress")
+		}
+		tx := s.tx
+		s.endTxn(w, true)
+		tx.txn.Rollback()
+		return "ROLLBACK", nil
+	case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		return "", sqlerr.Unsupported("savepoints are not supported")
+	}
+	return "", sqlerr.Unsupported("prepared transactions are not supported")
+}
+
+// endTxn leaves the transaction block; rollback restores the settings.
+func (s *session) endTxn(w pgwire.ResultWriter, rollback bool) {
+	if rollback && s.saved != nil {
+		s.restore(s.saved, w)
+	}
+	s.tx, s.failed, s.saved = nil, false, nil
+}
+
+// execSet runs SET and RESET.
+func (s *session) execSet(n *pg.VariableSetStmt, w pgwire.ResultWriter) (string, error) {
+	switch n.Kind {
+	case pg.VariableSetKind_VAR_RESET:
+		return "RESET", s.reset(n.Name, w)
+	case pg.VariableSetKind_VAR_RESET_ALL:
+		for _, st := range settingList {
+			if !st.readOnly {
+				if err := s.reset(st.name, w); err != nil {
+					return "", err
+				}
+			}
+		}
+		for k := range s.vals {
+			delete(s.vals, k)
+		}
+		s.applyConfig()
+		return "RESET", nil
+	case pg.VariableSetKind_VAR_SET_DEFAULT:
+		return "SET", s.reset(n.Name, w)
+	case pg.VariableSetKind_VAR_SET_MULTI:
+		// SET TRANSACTION … / SET SESSION CHARACTERISTICS AS TRANSACTION …
+		for _, a := range n.Args {
+			if d := a.GetDefElem(); d != nil && d.Defname == "transaction_isolation" {
+				if _, err := checkIsolation(s, defString(d)); err != nil {
+					return "", err
+				}
+			}
+		}
+		return "SET", nil
+	case pg.VariableSetKind_VAR_SET_CURRENT:
+		return "SET", nil
+	}
+	name := n.Name
+	var parts []string
+	for _, a := range n.Args {
+		parts = append(parts, setArg(a, lower(name)))
+	}
+	v := strings.Join(parts, ", ")
+	if lower(name) == "timezone" && len(n.Args) == 1 {
+		if tc := n.Args[0].GetTypeCast(); tc != nil {
+			// SET TIME ZONE INTERVAL '+02:00' HOUR TO MINUTE
+			iv, err := types.ParseText(types.Interval, nodeString(tc.Arg), s.cfg)
+			if err != nil {
+				return "", err
+			}
+			if x, ok := iv.(types.IntervalValue); ok {
+				secs := x.Micros / 1e6
+				v = formatHours(secs)
+			}
+		}
+	}
+	return "SET", s.set(name, v, w)
+}
+
+func formatHours(secs int64) string {
+	return strconv.FormatFloat(float64(secs)/3600, 'f', -1, 64)
+}
+
+// setArg renders one SET argument; identifiers in search_path are quoted
+// when needed, as Postgres stores them.
+func setArg(a *pg.Node, name string) string {
+	c := a.GetAConst()
+	if c == nil {
+		return nodeString(a)
+	}
+	v := aConstString(c)
+	if name == "search_path" {
+		if _, ok := c.Val.(*pg.A_Const_Sval); ok && needsQuote(v) {
+			return `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+		}
+	}
+	return v
+}
+
+func needsQuote(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i, c := range s {
+		if !(c >= 'a' && c <= 'z' || c == '_' || (i > 0 && c >= '0' && c <= '9')) {
+			return true
+		}
+	}
+	return false
+}
+
+// execShow runs SHOW name and SHOW ALL.
+func (s *session) execShow(n *pg.VariableShowStmt, w pgwire.ResultWriter) error {
+	name := lower(n.Name)
+	if name == "all" {
+		ch := coldata.NewChunk([]*types.T{types.Text, types.Text, types.Text}, len(settingList))
+		for _, st := range settingList {
+			v, _ := s.get(st.name)
+			ch.AppendRow([]types.Datum{st.name, v, st.desc})
+		}
+		return w.WriteChunk(ch)
+	}
+	v, ok := s.get(name)
+	if !ok {
+		return sqlerr.New(sqlerr.UndefinedObject, "unrecognized configuration parameter \"%s\"", n.Name)
+	}
+	ch := coldata.NewChunk([]*types.T{types.Text}, 1)
+	ch.AppendRow([]types.Datum{v})
+	return w.WriteChunk(ch)
+}

@@ -1,0 +1,9 @@
+// Package server assembles a running Sluice node: it opens storage, builds the
+// engine, serves the Postgres wire protocol and an HTTP endpoint (/healthz,
+// /metrics) and shuts them down in order. Metrics live in a Prometheus
+// registry owned by the Server, never the global default one, so several
+// servers can run in one process (tests do).
+//
+// Concurrency: Start and Close are called once each; the listeners run in
+// their own goroutines; metric updates are safe from any goroutine.
+package server

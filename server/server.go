@@ -1,0 +1,234 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/storage"
+)
+
+// Config configures a server.
+type Config struct {
+	PGAddr   string // Postgres wire protocol listen address
+	HTTPAddr string // HTTP listen address ("" disables HTTP)
+	DataDir  string
+	Logger   *slog.Logger
+}
+
+// Server is a running Sluice node.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *storage.DB
+	eng     *engine.Engine
+	pg      *pgwire.Server
+	pgLn    net.Listener
+	http    *http.Server
+	httpLn  net.Listener
+	reg     *prometheus.Registry
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// Start opens the data directory and starts serving.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			s.cleanup()
+		}
+	}()
+	if s.db, err = storage.Open(cfg.DataDir, storage.WithLogger(pebbleLogger{cfg.Logger})); err != nil {
+		return nil, fmt.Errorf("--data-dir %s: %w", cfg.DataDir, err)
+	}
+	m := newMetrics(s.reg)
+	if s.eng, err = engine.New(s.db, engine.WithLogger(cfg.Logger), engine.WithObserver(m)); err != nil {
+		return nil, err
+	}
+	m.registerStorage(s.reg, s.eng)
+	var lc net.ListenConfig
+	if s.pgLn, err = lc.Listen(ctx, "tcp", cfg.PGAddr); err != nil {
+		return nil, listenError("--pg-addr", cfg.PGAddr, err)
+	}
+	if cfg.HTTPAddr != "" {
+		if s.httpLn, err = lc.Listen(ctx, "tcp", cfg.HTTPAddr); err != nil {
+			return nil, listenError("--http-addr", cfg.HTTPAddr, err)
+		}
+	}
+	s.pg = pgwire.NewServer(s.eng, pgwire.WithLogger(cfg.Logger))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.pg.Serve(s.pgLn); err != nil && !errors.Is(err, pgwire.ErrServerClosed) {
+			s.log.Error("pgwire server stopped", "err", err)
+		}
+	}()
+	if s.httpLn != nil {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte("ok\n"))
+		})
+		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server stopped", "err", err)
+			}
+		}()
+	}
+	s.log.Info("sluice serving", "pg_addr", s.PGAddr(), "http_addr", s.HTTPAddr(), "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+func listenError(flag, addr string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "address already in use") {
+		msg = "address already in use"
+	}
+	return fmt.Errorf("%s %s: %s", flag, addr, msg)
+}
+
+// PGAddr returns the address the wire protocol listens on.
+func (s *Server) PGAddr() string {
+	if s.pgLn == nil {
+		return ""
+	}
+	return s.pgLn.Addr().String()
+}
+
+// HTTPAddr returns the HTTP address ("" when disabled).
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// Engine returns the server's engine.
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// Close shuts down gracefully: connections get an admin-shutdown error, then
+// HTTP stops, then the engine and storage close.
+func (s *Server) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if s.pg != nil {
+		if err := s.pg.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.wg.Wait()
+	errs = append(errs, s.cleanup())
+	return errors.Join(errs...)
+}
+
+// cleanup releases what Start opened.
+func (s *Server) cleanup() error {
+	var errs []error
+	if s.pg == nil && s.pgLn != nil {
+		_ = s.pgLn.Close()
+	}
+	if s.http == nil && s.httpLn != nil {
+		_ = s.httpLn.Close()
+	}
+	if s.eng != nil {
+		errs = append(errs, s.eng.Close())
+		s.eng = nil
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+		s.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+// metrics implements engine.Observer with Prometheus collectors.
+type metrics struct {
+	sessions prometheus.Gauge
+	queries  *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_sessions", Help: "Open client sessions."}),
+		queries:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_queries_total", Help: "Statements executed, by command tag."}, []string{"tag"}),
+		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_query_errors_total", Help: "Statements that failed, by SQLSTATE class."}, []string{"class"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_query_duration_seconds", Help: "Statement execution time.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
+	}
+	reg.MustRegister(m.sessions, m.queries, m.errors, m.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) registerStorage(reg *prometheus.Registry, e *engine.Engine) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_storage_tables", Help: "Tables in the catalog."},
+		func() float64 { return float64(len(e.Catalog().Tables())) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_storage_rows", Help: "Live rows in all tables."},
+		func() float64 { return float64(e.TableRows()) }))
+}
+
+func (m *metrics) SessionOpened() { m.sessions.Inc() }
+func (m *metrics) SessionClosed() { m.sessions.Dec() }
+
+func (m *metrics) StatementDone(tag, sqlstate string, d time.Duration) {
+	m.queries.WithLabelValues(tag).Inc()
+	if sqlstate != "" {
+		class := sqlstate
+		if len(class) > 2 {
+			class = class[:2]
+		}
+		m.errors.WithLabelValues(class).Inc()
+	}
+	m.duration.Observe(d.Seconds())
+}
+
+// pebbleLogger sends Pebble's log lines to slog (informational ones at debug).
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	os.Exit(1)
+}
