@@ -206,7 +206,7 @@ func (a *intSumAgg) update(groups []int32, args []*coldata.Vec) error {
 		r := s + x[i]
 		if (r > s) != (x[i] > 0) {
 			a.spill(int(g), s)
-			r = 0
+			r = x[i]
 		}
 		a.sums[g] = r
 		a.counts[g]++

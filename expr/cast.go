@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"strings"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
@@ -34,7 +36,7 @@ func CastVec(ctx *EvalCtx, v *coldata.Vec, to *types.T, explicit bool) (*coldata
 	n := v.Len()
 	switch {
 	case from.Family == types.IntFamily && to.Family == types.IntFamily && intWidth(from) <= intWidth(to),
-		from.Family == types.StringFamily && to.Family == types.StringFamily && to.Width == 0 && to.Oid != types.OidBPChar && to.Oid != types.OidChar,
+		from.Family == types.StringFamily && from.Oid != types.OidBPChar && to.Family == types.StringFamily && to.Width == 0 && to.Oid != types.OidBPChar && to.Oid != types.OidChar,
 		from.Family == types.IntFamily && to.Family == types.OidFamily,
 		from.Family == types.OidFamily && to.Family == types.OidFamily,
 		from.Family == types.UnknownFamily && allNull(v):
@@ -44,6 +46,13 @@ func CastVec(ctx *EvalCtx, v *coldata.Vec, to *types.T, explicit bool) (*coldata
 		out := *v
 		out.Typ = to
 		return &out, nil
+	case from.Oid == types.OidBPChar && to.Family == types.StringFamily && to.Oid != types.OidBPChar && to.Width == 0:
+		out := coldata.MakeVec(to, n)
+		for i, s := range v.Bytes {
+			out.Bytes[i] = strings.TrimRight(s, " ")
+		}
+		out.Nulls = v.Nulls
+		return out, nil
 	case from.Family == types.IntFamily && to.Oid == types.OidFloat8:
 		out := coldata.MakeVec(to, n)
 		for i, x := range v.Ints {

@@ -124,8 +124,9 @@ func (r *Registry) Resolve(name string, args []*types.T) (*Overload, []*types.T,
 	if len(best) > 1 {
 		// Prefer the candidate whose parameters are "preferred" types (text,
 		// float8, timestamptz…) as Postgres does for unknown literals.
-		sort.SliceStable(best, func(i, j int) bool { return preferredScore(best[i].params) > preferredScore(best[j].params) })
-		if preferredScore(best[0].params) == preferredScore(best[1].params) && !sameParams(best[0].params, best[1].params) {
+		score := func(ps []*types.T) int { return preferredScore(ps, args) }
+		sort.SliceStable(best, func(i, j int) bool { return score(best[i].params) > score(best[j].params) })
+		if score(best[0].params) == score(best[1].params) && !sameParams(best[0].params, best[1].params) {
 			return nil, nil, nil, sqlerr.New(sqlerr.AmbiguousFunction, "%s is not unique", signature(name, args)).
 				WithHint("Could not choose a best candidate function. You might need to add explicit type casts.")
 		}
@@ -150,9 +151,15 @@ func sameParams(a, b []*types.T) bool {
 	return true
 }
 
-func preferredScore(ps []*types.T) int {
+// preferredScore ranks tied candidates: an unknown literal prefers a text
+// parameter (Postgres resolves unknowns as the string category first), then
+// each parameter of a category's preferred type counts.
+func preferredScore(ps []*types.T, args []*types.T) int {
 	s := 0
-	for _, p := range ps {
+	for i, p := range ps {
+		if args[i].Family == types.UnknownFamily && p.Oid == types.OidText {
+			s += 2
+		}
 		switch p.Oid {
 		case types.OidText, types.OidFloat8, types.OidTimestampTZ, types.OidBool, types.OidInterval, types.OidNumeric:
 			s++

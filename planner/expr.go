@@ -413,7 +413,7 @@ func (b *binder) bindAExpr(a *pg.A_Expr, s *scope) (expr.Expr, error) {
 			in = &expr.Not{Arg: in}
 		}
 		return in, nil
-	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
+	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE, pg.A_Expr_Kind_AEXPR_SIMILAR:
 		l, err := b.bindExpr(a.Lexpr, s)
 		if err != nil {
 			return nil, err
@@ -423,8 +423,6 @@ func (b *binder) bindAExpr(a *pg.A_Expr, s *scope) (expr.Expr, error) {
 			return nil, err
 		}
 		return b.binaryOp(opName(a.Name), l, r, pos)
-	case pg.A_Expr_Kind_AEXPR_SIMILAR:
-		return nil, sqlerr.Unsupported("SIMILAR TO is not supported").At(pos)
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN, pg.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
 		x, err := b.bindExpr(a.Lexpr, s)
 		if err != nil {
@@ -711,15 +709,15 @@ func (b *binder) bindSQLValueFunction(f *pg.SQLValueFunction) (expr.Expr, error)
 // its parent, so its column references may be correlated.
 func (b *binder) bindSubLink(sl *pg.SubLink, s *scope) (expr.Expr, error) {
 	pos := loc(sl.Location)
-	inner := &scope{parent: s}
+	before := s.chainRefs()
 	saved := b.grouping
 	b.grouping = nil
-	q, err := b.bindSelect(sl.Subselect.GetSelectStmt(), inner)
+	q, err := b.bindSelect(sl.Subselect.GetSelectStmt(), s)
 	b.grouping = saved
 	if err != nil {
 		return nil, err
 	}
-	correlated := inner.correlated
+	correlated := s.chainRefs() != before
 	sub := &expr.Subquery{Plan: q.plan, Correlated: correlated}
 	switch sl.SubLinkType {
 	case pg.SubLinkType_EXISTS_SUBLINK:

@@ -117,15 +117,15 @@ func (b *binder) aggKey(fc *pg.FuncCall, from *scope) (string, *aggCall, error) 
 		ac.kind = "count_star"
 	}
 	for _, a := range fc.Args {
-		e, err := b.bindExpr(a, from)
-		if err != nil {
-			return "", nil, err
-		}
 		var nested []*pg.FuncCall
 		var wins []*pg.FuncCall
 		collectCalls(a, &nested, &wins)
 		if len(nested) > 0 {
 			return "", nil, sqlerr.New(sqlerr.GroupingError, "aggregate function calls cannot be nested").At(loc(nested[0].Location))
+		}
+		e, err := b.bindExpr(a, from)
+		if err != nil {
+			return "", nil, err
 		}
 		ac.args = append(ac.args, e)
 	}

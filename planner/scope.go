@@ -24,9 +24,19 @@ type scopeCol struct {
 type scope struct {
 	cols   []scopeCol
 	parent *scope
-	// correlated is set when an expression of a nested query referenced this
-	// scope's columns.
-	correlated bool
+	// refsFromBelow counts references to this scope's columns from nested
+	// queries; a subquery is correlated when it adds to the count of its
+	// enclosing scopes.
+	refsFromBelow int
+}
+
+// chainRefs sums refsFromBelow over s and its enclosing scopes.
+func (s *scope) chainRefs() int {
+	n := 0
+	for sc := s; sc != nil; sc = sc.parent {
+		n += sc.refsFromBelow
+	}
+	return n
 }
 
 func (s *scope) types() []*types.T {
@@ -69,9 +79,7 @@ func (s *scope) resolve(qual, name string, pos int) (expr.Expr, error) {
 			if level == 0 {
 				return &expr.ColRef{Idx: idx, Typ: c.typ, Name: c.name}, nil
 			}
-			for up := s; up != sc; up = up.parent {
-				up.correlated = true
-			}
+			sc.refsFromBelow++
 			return &expr.OuterRef{Level: level, Idx: idx, Typ: c.typ, Name: c.name}, nil
 		}
 		if qual != "" && tableSeen {

@@ -251,6 +251,15 @@ type target struct {
 }
 
 func (b *binder) bindSimpleSelect(st *pg.SelectStmt, outer *scope) (*query, error) {
+	var inWhere []*pg.FuncCall
+	var whereWins []*pg.FuncCall
+	collectCalls(st.WhereClause, &inWhere, &whereWins)
+	if len(inWhere) > 0 {
+		return nil, sqlerr.New(sqlerr.GroupingError, "aggregate functions are not allowed in WHERE").At(loc(inWhere[0].Location))
+	}
+	if len(whereWins) > 0 {
+		return nil, sqlerr.New(sqlerr.WindowingError, "window functions are not allowed in WHERE").At(loc(whereWins[0].Location))
+	}
 	plan, s, err := b.bindFrom(st.FromClause, st.WhereClause, outer)
 	if err != nil {
 		return nil, err
@@ -263,15 +272,6 @@ func (b *binder) bindSimpleSelect(st *pg.SelectStmt, outer *scope) (*query, erro
 	collectCalls(st.HavingClause, &aggCalls, &winCalls)
 	for _, o := range st.SortClause {
 		collectCalls(o, &aggCalls, &winCalls)
-	}
-	var inWhere []*pg.FuncCall
-	var whereWins []*pg.FuncCall
-	collectCalls(st.WhereClause, &inWhere, &whereWins)
-	if len(inWhere) > 0 {
-		return nil, sqlerr.New(sqlerr.GroupingError, "aggregate functions are not allowed in WHERE").At(loc(inWhere[0].Location))
-	}
-	if len(whereWins) > 0 {
-		return nil, sqlerr.New(sqlerr.WindowingError, "window functions are not allowed in WHERE").At(loc(whereWins[0].Location))
 	}
 	savedGrouping := b.grouping
 	defer func() { b.grouping = savedGrouping }()
@@ -338,7 +338,7 @@ func (b *binder) bindOutput(st *pg.SelectStmt, plan exec.Plan, s *scope, targets
 		exprs[i], cols[i] = t.e, t.col
 	}
 	distinct := st.DistinctClause != nil
-	distinctOn := distinct && len(st.DistinctClause) > 0 && st.DistinctClause[0] != nil
+	distinctOn := distinct && len(st.DistinctClause) > 0 && st.DistinctClause[0] != nil && st.DistinctClause[0].Node != nil
 	// resolveItem finds the projected column for an ORDER BY / DISTINCT ON
 	// item, adding a hidden column when it is a new expression.
 	resolveItem := func(n *pg.Node, what string) (int, error) {

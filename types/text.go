@@ -30,6 +30,11 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 	case IntFamily:
 		return strconv.AppendInt(buf, d.(int64), 10)
 	case OidFamily:
+		if t.Oid == OidRegtype {
+			if rt := ByOid(uint32(d.(int64))); rt != nil {
+				return append(buf, rt.String()...)
+			}
+		}
 		return strconv.AppendUint(buf, uint64(uint32(d.(int64))), 10)
 	case FloatFamily:
 		return appendFloat(buf, d.(float64), t.Oid == OidFloat4, cfg.ExtraFloatDigits)

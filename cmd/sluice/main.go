@@ -165,12 +165,13 @@ func loadDemo(ctx context.Context, addr string, stdout io.Writer) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
 	const n = 5000
-	rows := make([][]any, n)
-	for i := range rows {
-		fare := fmt.Sprintf("%d.%02d", 5+rng.IntN(60), rng.IntN(100))
-		rows[i] = []any{fmt.Sprintf("r%06d", i+1), cities[rng.IntN(len(cities))], fare, start.Add(time.Duration(i) * 24 * time.Hour / n)}
+	var buf strings.Builder
+	for i := 0; i < n; i++ {
+		ts := start.Add(time.Duration(i) * 24 * time.Hour / n)
+		fmt.Fprintf(&buf, "r%06d\t%s\t%d.%02d\t%s\n", i+1, cities[rng.IntN(len(cities))], 5+rng.IntN(60), rng.IntN(100), ts.UTC().Format("2006-01-02 15:04:05+00"))
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"rides"}, []string{"ride_id", "city", "fare", "ts"}, pgx.CopyFromRows(rows)); err != nil {
+	// NB: text COPY; the server does not take COPY BINARY (pgx.CopyFrom's format).
+	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(buf.String()), "COPY rides (ride_id, city, fare, ts) FROM STDIN"); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "demo table rides loaded with %d rows\n", n)
