@@ -437,6 +437,9 @@ func (p *projectSetOp) Next() (*coldata.Chunk, error) {
 				}
 			}
 			for k := 0; k < n; k++ {
+				if p.plan.Ordinality {
+					out.Cols[len(vals)].Append(int64(k + 1))
+				}
 				for j, v := range vals {
 					if !p.plan.SRF[j] {
 						out.Cols[j].AppendFrom(v, i)

@@ -274,6 +274,9 @@ type ProjectSet struct {
 	// of the rows; Typ of the output is the element type).
 	SRF  []bool
 	Typs []*types.T
+	// Ordinality appends an int8 column numbering each input row's output
+	// rows from 1 (WITH ORDINALITY); it is the last of Typs.
+	Ordinality bool
 }
 
 func (p *ProjectSet) Types() []*types.T { return p.Typs }

@@ -136,9 +136,18 @@ func (b *binder) coerce(e expr.Expr, typ *types.T, what string, explicit bool) (
 		if c.Val == nil {
 			return &expr.Const{Typ: typ, Val: nil}, nil
 		}
-		d, err := types.ParseText(typ, c.Val.(string), b.opts.Cfg)
+		parseAs := typ
+		if explicit && typ.Family == types.StringFamily && typ.Width > 0 {
+			parseAs = types.Text
+		}
+		d, err := types.ParseText(parseAs, c.Val.(string), b.opts.Cfg)
 		if err != nil {
 			return nil, err
+		}
+		if parseAs != typ {
+			if d, err = types.CastDatum(d, parseAs, typ, true, b.opts.Cfg); err != nil {
+				return nil, err
+			}
 		}
 		return &expr.Const{Typ: typ, Val: d}, nil
 	}

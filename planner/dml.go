@@ -147,7 +147,16 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 		}
 		ins.OnConflict = &exec.OnConflict{DoNothing: oc.Action == pg.OnConflictAction_ONCONFLICT_NOTHING}
 		if oc.Infer != nil {
-			if len(oc.Infer.IndexElems) != len(ti.ref.PK) {
+			match := len(oc.Infer.IndexElems) == len(ti.ref.PK)
+			for _, ie := range oc.Infer.IndexElems {
+				i := ti.desc.ColumnIndex(ie.GetIndexElem().Name)
+				found := false
+				for _, k := range ti.ref.PK {
+					found = found || k == i
+				}
+				match = match && found
+			}
+			if !match {
 				return nil, sqlerr.New(sqlerr.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
 			}
 		}
@@ -269,18 +278,26 @@ func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
 		if i < 0 {
 			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
 		}
+		val := rt.Val
+		if ma := val.GetMultiAssignRef(); ma != nil {
+			row := ma.Source.GetRowExpr()
+			if row == nil || int(ma.Colno) > len(row.Args) {
+				return nil, sqlerr.Unsupported("UPDATE … SET (…) = (SELECT …) is not supported")
+			}
+			val = row.Args[ma.Colno-1]
+		}
 		var e expr.Expr
-		if rt.Val.GetSetToDefault() != nil {
+		if val.GetSetToDefault() != nil {
 			e, err = b.defaultExpr(ti, i)
 		} else {
-			e, err = b.bindExpr(rt.Val, s2)
+			e, err = b.bindExpr(val, s2)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if exprs[i], err = b.coerce(e, ti.desc.Columns[i].Type, "column \""+rt.Name+"\"", false); err != nil {
 			if se, ok := sqlerr.As(err); ok {
-				return nil, se.At(nodeLoc(rt.Val))
+				return nil, se.At(nodeLoc(val))
 			}
 			return nil, err
 		}

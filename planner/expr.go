@@ -581,11 +581,14 @@ func (b *binder) bindCase(ce *pg.CaseExpr, s *scope) (expr.Expr, error) {
 		results = append(results, cw.Result)
 	}
 	if ce.Defresult != nil {
-		results = append(results, ce.Defresult)
+		results = append([]*pg.Node{ce.Defresult}, results...)
 	}
 	vals, t, err := b.bindUnified(results, s, "CASE")
 	if err != nil {
 		return nil, err
+	}
+	if ce.Defresult != nil {
+		vals = append(vals[1:], vals[0])
 	}
 	out := &expr.Case{Typ: t}
 	for i, c := range conds {

@@ -41,6 +41,21 @@ func (b *binder) bindFrom(items []*pg.Node, where *pg.Node, outer *scope) (exec.
 		}
 		plans, scopes, tables = append(plans, p), append(scopes, s), append(tables, ti)
 	}
+	seen := map[string]bool{}
+	for _, s := range scopes {
+		names := map[string]bool{}
+		for _, c := range s.cols {
+			if c.table != "" {
+				names[c.table] = true
+			}
+		}
+		for n := range names {
+			if seen[n] {
+				return nil, nil, sqlerr.New("42712", "table name \"%s\" specified more than once", n)
+			}
+			seen[n] = true
+		}
+	}
 	full := &scope{parent: outer}
 	var ends []int
 	for _, s := range scopes {
@@ -348,8 +363,8 @@ func renameCols(s *scope, aliases []*pg.Node) {
 }
 
 func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Plan, *scope, *tableInfo, error) {
-	if rf.Lateral || rf.Ordinality || len(rf.Functions) != 1 {
-		return nil, nil, nil, sqlerr.Unsupported("this form of function in FROM is not supported")
+	if rf.Lateral || len(rf.Functions) != 1 {
+		return nil, nil, nil, sqlerr.Unsupported("LATERAL and ROWS FROM with several functions are not supported")
 	}
 	fn := rf.Functions[0].GetList().Items[0]
 	fc := fn.GetFuncCall()
@@ -367,17 +382,49 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	if srf {
 		typ = typ.Elem
 	}
-	var plan exec.Plan = &exec.ProjectSet{Input: &exec.Values{Rows: [][]expr.Expr{{}}}, Exprs: []expr.Expr{e}, SRF: []bool{srf}, Typs: []*types.T{typ}}
+	// json[b]_each yield (key, value) records: each element is a two-element
+	// array, split into columns below.
+	record := srf && typ.Family == types.ArrayFamily
+	if record {
+		typ = types.ArrayOf(types.Text)
+	}
+	ps := &exec.ProjectSet{Input: &exec.Values{Rows: [][]expr.Expr{{}}}, Exprs: []expr.Expr{e}, SRF: []bool{srf}, Typs: []*types.T{typ}, Ordinality: rf.Ordinality}
+	var plan exec.Plan = ps
 	alias := name
-	colName := name
+	names := []string{name}
+	colTypes := []*types.T{typ}
+	if record {
+		valType := e.Type().Elem.Elem
+		names, colTypes = []string{"key", "value"}, []*types.T{types.Text, valType}
+		one := &expr.Const{Typ: types.Int8, Val: int64(1)}
+		two := &expr.Const{Typ: types.Int8, Val: int64(2)}
+		src := &expr.ColRef{Idx: 0, Typ: typ}
+		exprs := []expr.Expr{&expr.Subscript{Arr: src, Idx: one, Typ: types.Text}, &expr.Subscript{Arr: src, Idx: two, Typ: valType}}
+		if rf.Ordinality {
+			exprs = append(exprs, &expr.ColRef{Idx: 1, Typ: types.Int8})
+		}
+		plan = &exec.Project{Input: ps, Exprs: exprs}
+	}
+	if rf.Ordinality {
+		ps.Typs = append(ps.Typs, types.Int8)
+		names = append(names, "ordinality")
+		colTypes = append(colTypes, types.Int8)
+	}
 	if rf.Alias != nil {
 		alias = rf.Alias.Aliasname
-		colName = alias
-		if len(rf.Alias.Colnames) > 0 {
-			colName = rf.Alias.Colnames[0].GetString_().Sval
+		if !record {
+			names[0] = alias
+		}
+		for i, c := range rf.Alias.Colnames {
+			if i < len(names) {
+				names[i] = c.GetString_().Sval
+			}
 		}
 	}
-	s := &scope{cols: []scopeCol{{table: alias, name: colName, typ: typ}}}
+	s := &scope{}
+	for i, n := range names {
+		s.cols = append(s.cols, scopeCol{table: alias, name: n, typ: colTypes[i]})
+	}
 	return plan, s, nil, nil
 }
 

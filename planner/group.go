@@ -25,12 +25,17 @@ type grouping struct {
 	wins map[string]int
 	// winScope is the scope window arguments are bound in.
 	winScope *scope
+	// srfs maps set-returning calls of the select list to ProjectSet columns.
+	srfs map[*pg.FuncCall]int
 }
 
 // match replaces n by a column reference when it is a grouping key, an
 // aggregate or a window call; it rejects ungrouped column references.
 func (g *grouping) match(b *binder, n *pg.Node, s *scope) (expr.Expr, bool, error) {
 	if fc := n.GetFuncCall(); fc != nil {
+		if col, ok := g.srfs[fc]; ok {
+			return &expr.ColRef{Idx: col, Typ: s.cols[col].typ}, true, nil
+		}
 		if fc.Over != nil {
 			key, err := b.windowKey(fc, g.winScope)
 			if err != nil {

@@ -286,6 +286,15 @@ func (b *binder) bindSimpleSelect(st *pg.SelectStmt, outer *scope) (*query, erro
 			return nil, err
 		}
 	}
+	var srfCalls []*pg.FuncCall
+	for _, t := range st.TargetList {
+		collectSRFs(t.GetResTarget().Val, &srfCalls)
+	}
+	if len(srfCalls) > 0 {
+		if plan, s, err = b.bindSRFs(plan, s, srfCalls); err != nil {
+			return nil, err
+		}
+	}
 	// Select list.
 	var targets []target
 	for _, tn := range st.TargetList {
