@@ -30,6 +30,23 @@ type session struct {
 	failed bool
 	// saved holds the settings at BEGIN, restored by ROLLBACK.
 	saved map[string]string
+	// implicit marks tx as the implicit transaction of a multi-statement
+	// simple query: it commits after the last statement and rolls back on
+	// the first error, as Postgres does.
+	implicit bool
+	// local holds the values SET LOCAL replaced, restored when tx ends.
+	local map[string]string
+	// savepoints are the open savepoints of tx, oldest first.
+	savepoints []savepoint
+}
+
+// savepoint is the state of a transaction block at SAVEPOINT.
+type savepoint struct {
+	name    string
+	sp      *storage.Savepoint
+	created map[uint32]*createdTable
+	dropped map[uint32]*catalog.Table
+	vals    map[string]string
 }
 
 // txnState is a storage transaction plus the DDL it has done, which is
@@ -39,6 +56,9 @@ type txnState struct {
 	start   time.Time
 	created map[uint32]*createdTable
 	dropped map[uint32]*catalog.Table
+	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
+	// must come before).
+	ranQuery bool
 }
 
 type createdTable struct {

@@ -27,6 +27,8 @@ type statement struct {
 	ast     *pg.Node
 	charOff int // characters before the statement in its query string
 	empty   bool
+	// multi and last place the statement in a multi-statement simple query.
+	multi, last bool
 
 	// declared are the client's parameter types (nil entries: infer).
 	declared []*types.T
@@ -45,11 +47,12 @@ func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, er
 		return nil, err
 	}
 	out := make([]pgwire.Statement, 0, len(stmts))
-	for _, ps := range stmts {
+	for i, ps := range stmts {
 		st, err := s.newStatement(sql, ps)
 		if err != nil {
 			return nil, err
 		}
+		st.multi, st.last = len(stmts) > 1, i == len(stmts)-1
 		out = append(out, st)
 	}
 	return out, nil
@@ -243,6 +246,9 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 	if s.failed && !isTxnEnd(st.ast) {
 		return nil, errInFailedTxn()
 	}
+	if st.multi && s.tx == nil {
+		s.tx, s.implicit, s.saved = s.beginTxn(), true, copyVals(s.vals)
+	}
 	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0)) {
 		if err := st.plan(q); err != nil {
 			s.failTxn()
@@ -304,11 +310,28 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 	return &portal{st: st, params: vals}, nil
 }
 
-// failTxn marks an open transaction block failed.
+// failTxn marks an open transaction block failed; an implicit block of a
+// multi-statement query is rolled back at once.
 func (s *session) failTxn() {
-	if s.tx != nil {
+	switch {
+	case s.tx != nil && s.implicit:
+		tx := s.tx
+		s.endTxn(nil, true)
+		tx.txn.Rollback()
+	case s.tx != nil:
 		s.failed = true
 	}
+}
+
+// finishImplicit commits the implicit block after the last statement of a
+// multi-statement query.
+func (s *session) finishImplicit(st *statement, w pgwire.ResultWriter) error {
+	if !st.last || !s.implicit || s.tx == nil {
+		return nil
+	}
+	tx := s.tx
+	s.endTxn(w, false)
+	return s.e.commit(tx)
 }
 
 // isTxnEnd reports statements allowed in a failed transaction block.
@@ -375,6 +398,9 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 	}
 	ctx = withSession(ctx, s)
 	tag, suspended, err = p.execute(ctx, maxRows, w)
+	if err == nil && !suspended {
+		err = s.finishImplicit(st, w)
+	}
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errTimeoutCause) {
 			err = errStatementTimeout()
@@ -517,6 +543,7 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 		p.started = true
 		if s.tx != nil {
 			p.ts = s.tx
+			p.ts.ranQuery = true
 		} else {
 			p.ts, p.own = s.beginTxn(), true
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 
@@ -16,24 +17,19 @@ import (
 func (s *session) execTransaction(n *pg.TransactionStmt, w pgwire.ResultWriter) (string, error) {
 	switch n.Kind {
 	case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
+		if s.tx != nil && s.implicit {
+			// BEGIN inside a multi-statement query turns its implicit
+			// transaction into an explicit block.
+			s.implicit = false
+			return "BEGIN", s.beginOptions(n, w)
+		}
 		if s.tx != nil {
 			return "BEGIN", w.Notice("WARNING", sqlerr.ActiveSQLTransaction, "there is already a transaction in progress")
-		}
-		for _, o := range n.Options {
-			d := o.GetDefElem()
-			if d == nil {
-				continue
-			}
-			if d.Defname == "transaction_isolation" {
-				if _, err := checkIsolation(s, defString(d)); err != nil {
-					return "", err
-				}
-			}
 		}
 		s.tx = s.beginTxn()
 		s.failed = false
 		s.saved = copyVals(s.vals)
-		return "BEGIN", nil
+		return "BEGIN", s.beginOptions(n, w)
 	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
 		if s.tx == nil {
 			return "COMMIT", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "there is no transaction in progress")
@@ -58,17 +54,97 @@ func (s *session) execTransaction(n *pg.TransactionStmt, w pgwire.ResultWriter) 
 		tx.txn.Rollback()
 		return "ROLLBACK", nil
 	case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
-		return "", sqlerr.Unsupported("savepoints are not supported")
+		return s.execSavepoint(n)
 	}
 	return "", sqlerr.Unsupported("prepared transactions are not supported")
 }
 
-// endTxn leaves the transaction block; rollback restores the settings.
+// execSavepoint runs SAVEPOINT, RELEASE [SAVEPOINT] and ROLLBACK TO
+// [SAVEPOINT]. Rolling back to a savepoint also clears a failed block.
+func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
+	verb := map[pg.TransactionStmtKind]string{pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT: "SAVEPOINT",
+		pg.TransactionStmtKind_TRANS_STMT_RELEASE: "RELEASE", pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO: "ROLLBACK"}[n.Kind]
+	if s.tx == nil || s.implicit {
+		return "", sqlerr.New(sqlerr.NoActiveSQLTransaction, "%s can only be used in transaction blocks", verb)
+	}
+	name := n.SavepointName
+	if n.Kind == pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT {
+		if s.failed {
+			return "", errInFailedTxn()
+		}
+		s.savepoints = append(s.savepoints, savepoint{name: name, sp: s.tx.txn.Savepoint(),
+			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), vals: copyVals(s.vals)})
+		return "SAVEPOINT", nil
+	}
+	i := len(s.savepoints) - 1
+	for i >= 0 && s.savepoints[i].name != name {
+		i--
+	}
+	if i < 0 {
+		return "", sqlerr.New("3B001", "savepoint \"%s\" does not exist", name)
+	}
+	if n.Kind == pg.TransactionStmtKind_TRANS_STMT_RELEASE {
+		if s.failed {
+			return "", errInFailedTxn()
+		}
+		s.savepoints = s.savepoints[:i]
+		return "RELEASE", nil
+	}
+	sp := s.savepoints[i]
+	s.tx.txn.RollbackTo(sp.sp)
+	s.tx.created, s.tx.dropped = maps.Clone(sp.created), maps.Clone(sp.dropped)
+	s.vals = copyVals(sp.vals)
+	s.applyConfig()
+	s.savepoints = s.savepoints[:i+1]
+	s.failed = false
+	return "ROLLBACK", nil
+}
+
+// beginOptions applies BEGIN's transaction modes (the isolation level lasts
+// for the block, like SET LOCAL).
+func (s *session) beginOptions(n *pg.TransactionStmt, w pgwire.ResultWriter) error {
+	for _, o := range n.Options {
+		d := o.GetDefElem()
+		if d == nil || d.Defname != "transaction_isolation" {
+			continue
+		}
+		level, err := checkIsolation(s, defString(d))
+		if err != nil {
+			return err
+		}
+		if err := s.setLocal("transaction_isolation", level, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setLocal sets a value until the end of the transaction block.
+func (s *session) setLocal(name, v string, w pgwire.ResultWriter) error {
+	key := lower(name)
+	if s.local == nil {
+		s.local = map[string]string{}
+	}
+	if _, seen := s.local[key]; !seen {
+		old, _ := s.get(key)
+		s.local[key] = old
+	}
+	return s.set(name, v, w)
+}
+
+// endTxn leaves the transaction block; rollback restores the settings, and
+// either way SET LOCAL values end.
 func (s *session) endTxn(w pgwire.ResultWriter, rollback bool) {
 	if rollback && s.saved != nil {
 		s.restore(s.saved, w)
 	}
-	s.tx, s.failed, s.saved = nil, false, nil
+	for k, v := range s.local {
+		if rollback {
+			continue
+		}
+		_ = s.set(k, v, w)
+	}
+	s.tx, s.failed, s.saved, s.implicit, s.local, s.savepoints = nil, false, nil, false, nil, nil
 }
 
 // execSet runs SET and RESET.
@@ -95,8 +171,17 @@ func (s *session) execSet(n *pg.VariableSetStmt, w pgwire.ResultWriter) (string,
 		// SET TRANSACTION … / SET SESSION CHARACTERISTICS AS TRANSACTION …
 		for _, a := range n.Args {
 			if d := a.GetDefElem(); d != nil && d.Defname == "transaction_isolation" {
-				if _, err := checkIsolation(s, defString(d)); err != nil {
+				level, err := checkIsolation(s, defString(d))
+				if err != nil {
 					return "", err
+				}
+				if n.Name == "TRANSACTION" && s.tx != nil {
+					if s.tx.ranQuery {
+						return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+					}
+					if err := s.setLocal("transaction_isolation", level, w); err != nil {
+						return "", err
+					}
 				}
 			}
 		}
@@ -122,6 +207,12 @@ func (s *session) execSet(n *pg.VariableSetStmt, w pgwire.ResultWriter) (string,
 				v = formatHours(secs)
 			}
 		}
+	}
+	if n.IsLocal {
+		if s.tx == nil {
+			return "SET", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "SET LOCAL can only be used in transaction blocks")
+		}
+		return "SET", s.setLocal(name, v, w)
 	}
 	return "SET", s.set(name, v, w)
 }

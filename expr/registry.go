@@ -63,6 +63,7 @@ func NewRegistry() *Registry {
 	registerJSONFuncs(r)
 	registerArrayFuncs(r)
 	registerMiscFuncs(r)
+	registerBitFuncs(r)
 	return r
 }
 

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"strings"
+
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/sluice-db/sluice/catalog"
@@ -384,7 +386,8 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	}
 	// json[b]_each yield (key, value) records: each element is a two-element
 	// array, split into columns below.
-	record := srf && typ.Family == types.ArrayFamily
+	record := srf && (strings.HasSuffix(name, "_each") || strings.HasSuffix(name, "_each_text"))
+	valType := typ
 	if record {
 		typ = types.ArrayOf(types.Text)
 	}
@@ -394,7 +397,6 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	names := []string{name}
 	colTypes := []*types.T{typ}
 	if record {
-		valType := e.Type().Elem.Elem
 		names, colTypes = []string{"key", "value"}, []*types.T{types.Text, valType}
 		one := &expr.Const{Typ: types.Int8, Val: int64(1)}
 		two := &expr.Const{Typ: types.Int8, Val: int64(2)}
