@@ -292,7 +292,7 @@ func TestErrorsAndPositions(t *testing.T) {
 		{"SELECT 1; SELECT * FROM nope", "42P01", `relation "nope" does not exist`, 25},
 		{"SET nope = 1", "42704", `unrecognized configuration parameter "nope"`, 0},
 		{"SET server_version = '1'", "55P02", `parameter "server_version" cannot be changed`, 0},
-		{"SAVEPOINT a", "0A000", "savepoints are not supported", 0},
+		{"SAVEPOINT a", "25P01", "SAVEPOINT can only be used in transaction blocks", 0},
 	} {
 		_, err := conn.Exec(ctx, tc.sql, pgx.QueryExecModeSimpleProtocol)
 		pe := pgErr(t, err)
