@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,10 @@ const (
 	maxStartupPacket  = 10000 // MAX_STARTUP_PACKET_LENGTH in Postgres
 	writeBufSize      = 32 << 10
 )
+
+// BackendPIDParam is the key, in the params given to Backend.Open, of the
+// process ID (decimal) that the client receives in BackendKeyData.
+const BackendPIDParam = "_sluice_backend_pid"
 
 // conn is one client connection. Everything in it belongs to the connection's
 // goroutine except cancelQuery, which the Server guards with its mutex.
@@ -98,13 +103,17 @@ func (c *conn) serve() {
 		return
 	}
 	_ = c.nc.SetDeadline(time.Time{})
+	// The key is drawn before Open so the session learns the pid the client
+	// will see in BackendKeyData (pg_backend_pid() must match it). The
+	// serve goroutine's deferred forget drops it if Open fails.
+	c.s.register(c)
+	params[BackendPIDParam] = strconv.FormatUint(uint64(c.pid), 10) // NB: overwrites any client-sent value
 	if err := c.open(params); err != nil {
 		c.sendFatal(fatal(toSQLError(err, nil)))
 		return
 	}
 	defer c.closeSession()
 
-	c.s.register(c)
 	c.send(&pgproto3.AuthenticationOk{})
 	pv := c.sess.Parameters()
 	for _, k := range slices.Sorted(maps.Keys(pv)) {
