@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -45,7 +47,7 @@ func parseCopyOpts(n *pg.CopyStmt) (*copyOpts, error) {
 			case "csv":
 				o.format = pgwire.CopyCSV
 			case "binary":
-				return nil, sqlerr.Unsupported("COPY BINARY is not supported")
+				o.format = pgwire.CopyBinary
 			default:
 				return nil, sqlerr.New(sqlerr.InvalidParameterValue, "COPY format \"%s\" not recognized", defString(d))
 			}
@@ -78,6 +80,24 @@ func parseCopyOpts(n *pg.CopyStmt) (*copyOpts, error) {
 		default:
 			return nil, sqlerr.New(sqlerr.SyntaxError, "option \"%s\" not recognized", d.Defname)
 		}
+	}
+	if o.format == pgwire.CopyBinary {
+		// Postgres checks these in this order, with these codes.
+		switch {
+		case delim != nil:
+			return nil, sqlerr.New(sqlerr.SyntaxError, "cannot specify DELIMITER in BINARY mode")
+		case null != nil:
+			return nil, sqlerr.New(sqlerr.SyntaxError, "cannot specify NULL in BINARY mode")
+		case o.header:
+			return nil, sqlerr.New(sqlerr.FeatureNotSupported, "cannot specify HEADER in BINARY mode")
+		case quote != nil:
+			return nil, sqlerr.New(sqlerr.FeatureNotSupported, "COPY quote available only in CSV mode")
+		case escape != nil:
+			return nil, sqlerr.New(sqlerr.FeatureNotSupported, "COPY escape available only in CSV mode")
+		case o.forceNull != nil:
+			return nil, sqlerr.New(sqlerr.FeatureNotSupported, "COPY force null available only in CSV mode")
+		}
+		return o, nil
 	}
 	o.delim, o.null, o.quote, o.escape = '\t', `\N`, '"', '"'
 	if o.format == pgwire.CopyCSV {
@@ -172,6 +192,10 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 		return "", err
 	}
 	var buf []byte
+	binaryOut := o.format == pgwire.CopyBinary
+	if binaryOut {
+		buf = appendBinaryCopyHeader(buf)
+	}
 	if o.header {
 		for i, c := range planned.Columns {
 			if i > 0 {
@@ -194,6 +218,19 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 			break
 		}
 		for i := 0; i < ch.Len; i++ {
+			if binaryOut {
+				if buf, err = appendBinaryCopyTuple(buf, ch, i); err != nil {
+					return "", err
+				}
+				rows++
+				if len(buf) > 64<<10 {
+					if _, err := out.Write(buf); err != nil {
+						return "", err
+					}
+					buf = buf[:0]
+				}
+				continue
+			}
 			for j, v := range ch.Cols {
 				if j > 0 {
 					buf = append(buf, o.delim)
@@ -214,6 +251,9 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 				buf = buf[:0]
 			}
 		}
+	}
+	if binaryOut {
+		buf = binary.BigEndian.AppendUint16(buf, 0xFFFF) // trailer: field count -1
 	}
 	if len(buf) > 0 {
 		if _, err := out.Write(buf); err != nil {
@@ -348,6 +388,13 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 		return "", err
 	}
 	r := bufio.NewReaderSize(in, 64<<10)
+	var bin *binaryCopyReader
+	if o.format == pgwire.CopyBinary {
+		bin = &binaryCopyReader{r: r}
+		if err := bin.readHeader(); err != nil {
+			return "", err
+		}
+	}
 	typs := t.Types()
 	batch := coldata.NewChunk(typs, coldata.DefaultChunkSize)
 	var total int64
@@ -368,7 +415,54 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 	line := 0
 	row := make([]types.Datum, len(t.Columns))
 	var rec []field
-	for {
+	// addRow fills the defaults into row and buffers it.
+	addRow := func() error {
+		for i, e := range defaults {
+			if e == nil {
+				continue
+			}
+			v, err := e.Eval(xc.Eval, &coldata.Chunk{Len: 1})
+			if err != nil {
+				return err
+			}
+			row[i] = v.Get(0)
+		}
+		batch.AppendRow(row)
+		if batch.Len >= coldata.DefaultChunkSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for bin != nil {
+		for i := range row {
+			row[i] = nil
+		}
+		more, err := bin.readTuple(typs, cols, row)
+		if err == nil && more {
+			err = addRow()
+		}
+		if err != nil {
+			if se, ok := sqlerr.As(err); ok {
+				if bin.col >= 0 {
+					se.Detail = fmt.Sprintf("COPY %s, line %d, column %s", t.Name, bin.line, t.Columns[cols[bin.col]].Name)
+				} else {
+					se.Detail = fmt.Sprintf("COPY %s, line %d", t.Name, bin.line)
+				}
+			}
+			return "", err
+		}
+		if !more {
+			break
+		}
+		if bin.line%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+		}
+	}
+	for bin == nil {
 		var raw string
 		raw, rec, err = o.readRecord(r, rec[:0])
 		if err == io.EOF {
@@ -414,21 +508,8 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 			}
 			row[c] = d
 		}
-		for i, e := range defaults {
-			if e == nil {
-				continue
-			}
-			v, err := e.Eval(xc.Eval, &coldata.Chunk{Len: 1})
-			if err != nil {
-				return "", ctxErr(err)
-			}
-			row[i] = v.Get(0)
-		}
-		batch.AppendRow(row)
-		if batch.Len >= coldata.DefaultChunkSize {
-			if err := flush(); err != nil {
-				return "", ctxErr(err)
-			}
+		if err := addRow(); err != nil {
+			return "", ctxErr(err)
 		}
 		if line%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -643,4 +724,143 @@ func (o *copyOpts) splitCSV(r *bufio.Reader, line string, rec []field) (string, 
 		}
 		i++
 	}
+}
+
+// Binary COPY format (Postgres' "PGCOPY"): an 11-byte signature, int32 flags,
+// int32 header-extension length and that many bytes; then per tuple an int16
+// field count and per field an int32 length (-1 for NULL) and the value in its
+// type's binary send format; then the trailer, an int16 -1. All big-endian.
+var binaryCopySignature = []byte("PGCOPY\n\377\r\n\x00")
+
+func appendBinaryCopyHeader(buf []byte) []byte {
+	buf = append(buf, binaryCopySignature...)
+	buf = binary.BigEndian.AppendUint32(buf, 0)  // flags: no OIDs
+	return binary.BigEndian.AppendUint32(buf, 0) // no header extension
+}
+
+// appendBinaryCopyTuple appends row i of ch as one binary COPY tuple.
+func appendBinaryCopyTuple(buf []byte, ch *coldata.Chunk, i int) ([]byte, error) {
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(ch.Cols)))
+	for _, v := range ch.Cols {
+		if v.IsNull(i) {
+			buf = binary.BigEndian.AppendUint32(buf, 0xFFFFFFFF)
+			continue
+		}
+		at := len(buf)
+		buf = append(buf, 0, 0, 0, 0)
+		var err error
+		if buf, err = types.AppendBinary(buf, v.Typ, v.Get(i)); err != nil {
+			return nil, err
+		}
+		binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+	}
+	return buf, nil
+}
+
+// binaryCopyReader decodes COPY FROM STDIN WITH (FORMAT binary) input.
+type binaryCopyReader struct {
+	r    *bufio.Reader
+	line int64  // tuples read, counting the trailer (Postgres' error context)
+	col  int    // index into the COPY column list being read; -1 between fields
+	fb   []byte // reused field buffer; ParseBinary copies what it keeps
+}
+
+func errCopyFormat(format string, args ...any) error {
+	return sqlerr.New(sqlerr.BadCopyFileFormat, format, args...)
+}
+
+func (b *binaryCopyReader) readHeader() error {
+	b.col = -1
+	var sig [11]byte
+	if _, err := io.ReadFull(b.r, sig[:]); err != nil || !bytes.Equal(sig[:], binaryCopySignature) {
+		return b.ioErr(err, errCopyFormat("COPY file signature not recognized"))
+	}
+	var w [4]byte
+	if _, err := io.ReadFull(b.r, w[:]); err != nil {
+		return b.ioErr(err, errCopyFormat("invalid COPY file header (missing flags)"))
+	}
+	flags := binary.BigEndian.Uint32(w[:])
+	if flags&(1<<16) != 0 {
+		return errCopyFormat("invalid COPY file header (WITH OIDS)")
+	}
+	if flags>>16 != 0 {
+		// The low 16 bits are non-critical and ignored, as in Postgres.
+		return errCopyFormat("unrecognized critical flags in COPY file header")
+	}
+	if _, err := io.ReadFull(b.r, w[:]); err != nil {
+		return b.ioErr(err, errCopyFormat("invalid COPY file header (missing length)"))
+	}
+	ext := int32(binary.BigEndian.Uint32(w[:]))
+	if ext < 0 {
+		return errCopyFormat("invalid COPY file header (wrong length)")
+	}
+	if n, err := io.CopyN(io.Discard, b.r, int64(ext)); n != int64(ext) {
+		return b.ioErr(err, errCopyFormat("invalid COPY file header (wrong length)"))
+	}
+	return nil
+}
+
+// ioErr passes on an error of the underlying stream (CopyFail, a dead
+// connection) and otherwise, at end of data, returns the format error.
+func (b *binaryCopyReader) ioErr(err, format error) error {
+	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+		return format
+	}
+	return err
+}
+
+// readTuple reads one tuple into row (at the ordinals cols), reporting false
+// at the trailer or the end of the data.
+func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Datum) (bool, error) {
+	b.col = -1
+	var w [4]byte
+	// NB: like Postgres, a stream that ends (even mid-word) where a tuple
+	// would start is a valid end of data without a trailer.
+	if _, err := io.ReadFull(b.r, w[:2]); err != nil {
+		return false, b.ioErr(err, nil)
+	}
+	b.line++
+	n := int16(binary.BigEndian.Uint16(w[:2]))
+	if n == -1 {
+		// The trailer must be the last thing in the stream.
+		if _, err := b.r.ReadByte(); err != io.EOF {
+			if err != nil {
+				return false, err
+			}
+			b.line++
+			return false, errCopyFormat("received copy data after EOF marker")
+		}
+		return false, nil
+	}
+	if int(n) != len(cols) {
+		return false, errCopyFormat("row field count is %d, expected %d", n, len(cols))
+	}
+	for k, c := range cols {
+		b.col = k
+		if _, err := io.ReadFull(b.r, w[:]); err != nil {
+			return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+		}
+		size := int32(binary.BigEndian.Uint32(w[:]))
+		if size == -1 {
+			continue
+		}
+		if size < -1 {
+			return false, errCopyFormat("invalid field size")
+		}
+		// NB: grow with the data that arrives, not the length claimed, so a
+		// bogus length cannot make us allocate gigabytes up front.
+		fb := bytes.NewBuffer(b.fb[:0])
+		got, err := io.CopyN(fb, b.r, int64(size))
+		b.fb = fb.Bytes()
+		if got != int64(size) {
+			return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+		}
+		d, err := types.ParseBinary(typs[c], b.fb)
+		if err != nil {
+			return false, err
+		}
+		row[c] = d
+	}
+	b.col = -1
+	return true, nil
 }

@@ -137,7 +137,7 @@ func (e *Engine) Open(ctx context.Context, params map[string]string) (pgwire.Ses
 	s := newSession(e, params)
 	for name, v := range params {
 		switch name {
-		case "user", "database", "options", "replication":
+		case "user", "database", "options", "replication", pgwire.BackendPIDParam:
 			continue
 		}
 		if err := s.set(name, v, nil); err != nil {

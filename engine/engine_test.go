@@ -367,10 +367,13 @@ func TestCopy(t *testing.T) {
 	if pe := pgErr(t, err); pe.Code != "22P04" || pe.Message != `missing data for column "n"` || !strings.Contains(pe.Detail, "line 1") {
 		t.Errorf("short line: %+v", pe)
 	}
-	// pgx.CopyFrom uses the binary format: refused with 0A000.
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"c"}, []string{"id"}, pgx.CopyFromRows([][]any{{int32(9)}}))
-	if err == nil {
-		t.Errorf("binary COPY accepted")
+	// pgx.CopyFrom uses the binary format.
+	if n, err := conn.CopyFrom(ctx, pgx.Identifier{"c"}, []string{"id"}, pgx.CopyFromRows([][]any{{int32(9)}})); err != nil || n != 1 {
+		t.Errorf("binary COPY: %d %v", n, err)
+	}
+	var pid uint32
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil || pid != conn.PgConn().PID() {
+		t.Errorf("pg_backend_pid() = %d (%v), BackendKeyData pid %d", pid, err, conn.PgConn().PID())
 	}
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,12 +67,21 @@ type createdTable struct {
 	tbl  *storage.Table
 }
 
+// backendPID is the pid pgwire reported in BackendKeyData, so
+// pg_backend_pid() agrees with it; sessions opened otherwise get a counter.
+func backendPID(e *Engine, params map[string]string) int32 {
+	if v, err := strconv.ParseInt(params[pgwire.BackendPIDParam], 10, 32); err == nil {
+		return int32(v)
+	}
+	return e.nextPID.Add(1)
+}
+
 func newSession(e *Engine, params map[string]string) *session {
 	s := &session{
 		e:        e,
 		user:     params["user"],
 		database: params["database"],
-		pid:      e.nextPID.Add(1),
+		pid:      backendPID(e, params),
 		vals:     map[string]string{},
 		cfg:      types.DefaultConfig(),
 	}
@@ -186,6 +196,8 @@ func (s *session) applyConfig() {
 	}
 	efd, _ := s.get("extra_float_digits")
 	cfg.ExtraFloatDigits = atoiDefault(efd, 1)
+	ds, _ := s.get("datestyle")
+	cfg.DateStyle, _ = types.ParseDateStyle(ds, types.DateStyle{})
 	s.cfg = cfg
 }
 

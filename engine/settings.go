@@ -81,26 +81,20 @@ func checkEncoding(_ *session, v string) (string, error) {
 	return "", invalidValue("client_encoding", v)
 }
 
-func checkDateStyle(_ *session, v string) (string, error) {
-	style, order := "ISO", "MDY"
-	for _, p := range strings.Split(v, ",") {
-		switch strings.ToUpper(strings.TrimSpace(p)) {
-		case "ISO":
-			style = "ISO"
-		case "MDY", "US", "NONEURO", "NONEUROPEAN":
-			order = "MDY"
-		case "DMY", "EURO", "EUROPEAN":
-			order = "DMY"
-		case "YMD":
-			order = "YMD"
-		case "POSTGRES", "SQL", "GERMAN":
-			return "", sqlerr.Unsupported("DateStyle %q is not supported; only ISO output is", v)
-		case "DEFAULT", "":
-		default:
-			return "", invalidValue("DateStyle", v).WithDetail("Unrecognized key word: \"%s\".", strings.TrimSpace(p))
+// checkDateStyle parses DateStyle as Postgres does: the parts not given keep
+// their current value.
+func checkDateStyle(s *session, v string) (string, error) {
+	var cur types.DateStyle
+	if s != nil {
+		if old, ok := s.vals["datestyle"]; ok {
+			cur, _ = types.ParseDateStyle(old, types.DateStyle{})
 		}
 	}
-	return style + ", " + order, nil
+	ds, err := types.ParseDateStyle(v, cur)
+	if err != nil {
+		return "", err
+	}
+	return ds.String(), nil
 }
 
 func checkIntervalStyle(_ *session, v string) (string, error) {

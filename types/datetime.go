@@ -77,7 +77,163 @@ const (
 	maxTSDays   = 106741034 - 2440588 + 0  // 294277-01-01
 )
 
+// ---- DateStyle ----
+
+// DateOutput is the output half of the DateStyle setting.
+type DateOutput uint8
+
+// The DateStyle output styles; the zero value is ISO, the default.
+const (
+	DateISO      DateOutput = iota // 2024-03-05 10:11:12+00
+	DateSQL                        // 03/05/2024 10:11:12 UTC (05/03/2024 with DMY)
+	DatePostgres                   // Tue Mar 05 10:11:12 2024 UTC
+	DateGerman                     // 05.03.2024 10:11:12 UTC
+)
+
+// DateOrder is the field-order half of DateStyle: how ambiguous numeric date
+// input such as 05/03/2024 is read, and the order of SQL and Postgres output.
+type DateOrder uint8
+
+// The DateStyle field orders; the zero value is MDY, the default.
+const (
+	DateMDY DateOrder = iota
+	DateDMY
+	DateYMD
+)
+
+// DateStyle is the DateStyle setting. The zero value is "ISO, MDY".
+type DateStyle struct {
+	Output DateOutput
+	Order  DateOrder
+}
+
+// String returns the setting as SHOW DateStyle and ParameterStatus print it.
+func (ds DateStyle) String() string {
+	out := [...]string{"ISO", "SQL", "Postgres", "German"}[ds.Output]
+	return out + ", " + [...]string{"MDY", "DMY", "YMD"}[ds.Order]
+}
+
+// ParseDateStyle applies a DateStyle value (Postgres' check_datestyle) to
+// cur: a comma-separated list of ISO, SQL, Postgres, German, YMD, DMY/Euro…,
+// MDY/US/NonEuro…, DEFAULT; a part not given keeps its value in cur, and
+// German without an order implies DMY. Errors are 22023 with Postgres' detail.
+func ParseDateStyle(value string, cur DateStyle) (DateStyle, error) {
+	bad := func(detail string, args ...any) (DateStyle, error) {
+		return cur, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for parameter \"DateStyle\": \"%s\"", value).
+			WithDetail(detail, args...)
+	}
+	toks, ok := splitIdentifierList(value)
+	if !ok {
+		return bad("List syntax is invalid.")
+	}
+	ds := cur
+	haveOutput, haveOrder, conflict := false, false, false
+	setOutput := func(o DateOutput) {
+		conflict = conflict || (haveOutput && ds.Output != o)
+		ds.Output, haveOutput = o, true
+	}
+	setOrder := func(o DateOrder) {
+		conflict = conflict || (haveOrder && ds.Order != o)
+		ds.Order, haveOrder = o, true
+	}
+	for _, tok := range toks {
+		switch {
+		case tok == "iso":
+			setOutput(DateISO)
+		case tok == "sql":
+			setOutput(DateSQL)
+		case strings.HasPrefix(tok, "postgres"):
+			setOutput(DatePostgres)
+		case tok == "german":
+			setOutput(DateGerman)
+			if !haveOrder {
+				ds.Order = DateDMY
+			}
+		case tok == "ymd":
+			setOrder(DateYMD)
+		case tok == "dmy" || strings.HasPrefix(tok, "euro"):
+			setOrder(DateDMY)
+		case tok == "mdy" || tok == "us" || strings.HasPrefix(tok, "noneuro"):
+			setOrder(DateMDY)
+		case tok == "default":
+			// The boot value, "ISO, MDY", parsed in place as Postgres does.
+			setOutput(DateISO)
+			setOrder(DateMDY)
+		default:
+			return bad("Unrecognized key word: \"%s\".", tok)
+		}
+	}
+	if conflict {
+		return bad("Conflicting \"datestyle\" specifications.")
+	}
+	return ds, nil
+}
+
+// splitIdentifierList splits a comma-separated list of identifiers, folding
+// unquoted ones to lower case (Postgres' SplitIdentifierString). An empty
+// string is an empty list.
+func splitIdentifierList(s string) ([]string, bool) {
+	var out []string
+	i := 0
+	skip := func() {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+	}
+	skip()
+	if i == len(s) {
+		return nil, true
+	}
+	for {
+		var tok []byte
+		if i < len(s) && s[i] == '"' {
+			for i++; ; i++ {
+				if i >= len(s) {
+					return nil, false // unterminated quote
+				}
+				if s[i] == '"' {
+					if i+1 < len(s) && s[i+1] == '"' {
+						tok = append(tok, '"')
+						i++
+						continue
+					}
+					i++
+					break
+				}
+				tok = append(tok, s[i])
+			}
+		} else {
+			for i < len(s) && s[i] != ',' && !isSpace(s[i]) && s[i] != '"' {
+				c := s[i]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				tok = append(tok, c)
+				i++
+			}
+		}
+		if len(tok) == 0 {
+			return nil, false
+		}
+		out = append(out, string(tok))
+		skip()
+		if i == len(s) {
+			return out, true
+		}
+		if s[i] != ',' {
+			return nil, false
+		}
+		i++
+		skip()
+	}
+}
+
 // ---- output ----
+
+var (
+	monthAbbrevs = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+	dayAbbrevs   = [...]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
+)
 
 func appendYear(buf []byte, y int64) ([]byte, bool) {
 	bc := y <= 0
@@ -101,14 +257,39 @@ func appendYMD(buf []byte, days int64) ([]byte, bool) {
 	return buf, bc
 }
 
-func appendDate(buf []byte, days int64) []byte {
+// appendDateFields appends the date part of a date or timestamp in the
+// numeric styles (Postgres' EncodeDateOnly), reporting whether it is BC.
+func appendDateFields(buf []byte, days int64, ds DateStyle) ([]byte, bool) {
+	if ds.Output == DateISO {
+		return appendYMD(buf, days)
+	}
+	y, m, d := civilFromDays(days)
+	sep := byte('/')
+	switch ds.Output {
+	case DateGerman:
+		sep = '.'
+	case DatePostgres:
+		sep = '-'
+	}
+	first, second := uint64(m), uint64(d)
+	if ds.Order == DateDMY || ds.Output == DateGerman {
+		first, second = second, first // NB: YMD prints month first here, as Postgres does
+	}
+	buf = append2(buf, first)
+	buf = append(buf, sep)
+	buf = append2(buf, second)
+	buf = append(buf, sep)
+	return appendYear(buf, y)
+}
+
+func appendDate(buf []byte, days int64, ds DateStyle) []byte {
 	switch days {
 	case PosInfinity:
 		return append(buf, "infinity"...)
 	case NegInfinity:
 		return append(buf, "-infinity"...)
 	}
-	buf, bc := appendYMD(buf, days)
+	buf, bc := appendDateFields(buf, days, ds)
 	if bc {
 		buf = append(buf, " BC"...)
 	}
@@ -140,7 +321,27 @@ func zoneOffset(us int64, loc *time.Location) int64 {
 	return int64(off)
 }
 
-func appendTimestamp(buf []byte, us int64, loc *time.Location) []byte {
+// zoneAbbrev returns the offset in seconds and the abbreviation (CET, EDT,
+// LMT, +04) of loc at the instant us.
+func zoneAbbrev(us int64, loc *time.Location) (int64, string) {
+	if loc == time.UTC {
+		return 0, "UTC"
+	}
+	name, off := time.Unix(floorDiv(us, MicrosPerSecond), 0).In(loc).Zone()
+	if len(name) > 2 && name[0] == '<' {
+		// A POSIX-style name such as "<+03>-03" (SET TIME ZONE 3): the
+		// abbreviation is the part in angle brackets.
+		if i := strings.IndexByte(name, '>'); i > 0 {
+			name = name[1:i]
+		}
+	}
+	return int64(off), name
+}
+
+// appendTimestamp appends a timestamp (loc nil) or a timestamptz shown in loc
+// in the given DateStyle (Postgres' EncodeDateTime). ISO shows the zone as an
+// offset, the other styles as its abbreviation.
+func appendTimestamp(buf []byte, us int64, loc *time.Location, ds DateStyle) []byte {
 	switch us {
 	case PosInfinity:
 		return append(buf, "infinity"...)
@@ -148,16 +349,46 @@ func appendTimestamp(buf []byte, us int64, loc *time.Location) []byte {
 		return append(buf, "-infinity"...)
 	}
 	var off int64
+	var abbrev string
 	if loc != nil {
-		off = zoneOffset(us, loc)
+		off, abbrev = zoneAbbrev(us, loc)
 	}
 	local := us + off*MicrosPerSecond
 	days := floorDiv(local, MicrosPerDay)
-	buf, bc := appendYMD(buf, days)
-	buf = append(buf, ' ')
-	buf = appendTimeOfDay(buf, local-days*MicrosPerDay)
+	tod := local - days*MicrosPerDay
+	var bc bool
+	if ds.Output == DatePostgres {
+		// Tue Mar 05 10:11:12 2024 (DMY: Tue 05 Mar …)
+		y, m, d := civilFromDays(days)
+		buf = append(buf, dayAbbrevs[(days%7+11)%7]...) // 1970-01-01 was a Thursday
+		buf = append(buf, ' ')
+		if ds.Order == DateDMY {
+			buf = append2(buf, uint64(d))
+			buf = append(buf, ' ')
+			buf = append(buf, monthAbbrevs[m-1]...)
+		} else {
+			buf = append(buf, monthAbbrevs[m-1]...)
+			buf = append(buf, ' ')
+			buf = append2(buf, uint64(d))
+		}
+		buf = append(buf, ' ')
+		buf = appendTimeOfDay(buf, tod)
+		buf = append(buf, ' ')
+		buf, bc = appendYear(buf, y)
+	} else {
+		buf, bc = appendDateFields(buf, days, ds)
+		buf = append(buf, ' ')
+		buf = appendTimeOfDay(buf, tod)
+	}
 	if loc != nil {
-		buf = appendOffset(buf, off)
+		if ds.Output == DateISO {
+			buf = appendOffset(buf, off)
+		} else {
+			// NB: a POSIX-offset zone ('+05:30') has an empty abbreviation in
+			// Postgres, which still prints the space.
+			buf = append(buf, ' ')
+			buf = append(buf, abbrev...)
+		}
 	}
 	if bc {
 		buf = append(buf, " BC"...)
@@ -408,11 +639,22 @@ type dtResult struct {
 	special         int // kwEpoch, kwInfinity (+/-), kwNow, kwToday, ...
 	negInf          bool
 	badZone         string // an unknown zone name
+	mdOverflow      bool   // month or day out of range: maybe the wrong DateStyle
+}
+
+// rangeError is the error for a field out of range; like Postgres it hints
+// at DateStyle when the month or day is impossible.
+func (r *dtResult) rangeError(s string) error {
+	err := errDatetimeRange(s)
+	if r.mdOverflow {
+		err = err.WithHint("Perhaps you need a different \"datestyle\" setting.")
+	}
+	return err
 }
 
 // decodeDateTime decodes fields of a date, time or timestamp literal.
 // It returns ok=false on bad syntax and rangeErr on field overflow.
-func decodeDateTime(s string) (r dtResult, ok bool, rangeErr bool) {
+func decodeDateTime(s string, order DateOrder) (r dtResult, ok bool, rangeErr bool) {
 	fs, ok := tokenizeDateTime(s)
 	if !ok || len(fs) == 0 {
 		return r, false, false
@@ -438,7 +680,7 @@ func decodeDateTime(s string) (r dtResult, ok bool, rangeErr bool) {
 			if r.hasDate {
 				return r, false, false
 			}
-			if !decodeDateField(&r, f.s, &yearLen) {
+			if !decodeDateField(&r, f.s, &yearLen, order) {
 				return r, false, false
 			}
 			r.hasDate = true
@@ -584,7 +826,11 @@ func decodeDateTime(s string) (r dtResult, ok bool, rangeErr bool) {
 		} else if r.year == 0 {
 			return r, false, true
 		}
-		if r.mon < 1 || r.mon > 12 || r.mday < 1 || r.mday > daysInMonth(r.year, r.mon) {
+		if r.mon < 1 || r.mon > 12 || r.mday < 1 || r.mday > 31 {
+			r.mdOverflow = true
+			return r, false, true
+		}
+		if r.mday > daysInMonth(r.year, r.mon) {
 			return r, false, true
 		}
 	}
@@ -606,7 +852,7 @@ func decodeDateTime(s string) (r dtResult, ok bool, rangeErr bool) {
 }
 
 // decodeDateField decodes "2024-01-02", "01/02/2024", "2024.01.02", "jan-02-2024".
-func decodeDateField(r *dtResult, s string, yearLen *int) bool {
+func decodeDateField(r *dtResult, s string, yearLen *int, order DateOrder) bool {
 	parts := strings.FieldsFunc(s, func(c rune) bool { return c == '-' || c == '/' || c == '.' })
 	if len(parts) != 3 {
 		return false
@@ -646,8 +892,11 @@ func decodeDateField(r *dtResult, s string, yearLen *int) bool {
 		}
 	case len(nums) == 3 && len(nums[0]) >= 3:
 		r.year, *yearLen, r.mon, r.mday = atoi(nums[0]), len(nums[0]), atoi(nums[1]), atoi(nums[2])
+	case len(nums) == 3 && order == DateDMY:
+		r.mday, r.mon, r.year, *yearLen = atoi(nums[0]), atoi(nums[1]), atoi(nums[2]), len(nums[2])
+	case len(nums) == 3 && order == DateYMD:
+		r.year, *yearLen, r.mon, r.mday = atoi(nums[0]), len(nums[0]), atoi(nums[1]), atoi(nums[2])
 	case len(nums) == 3:
-		// DateStyle MDY
 		r.mon, r.mday, r.year, *yearLen = atoi(nums[0]), atoi(nums[1]), atoi(nums[2]), len(nums[2])
 	default:
 		return false
@@ -750,6 +999,19 @@ func decodeTZOffset(s string) (int64, bool) {
 	return sign * (h*3600 + m*60 + sec), true
 }
 
+// dateStyle returns the session's DateStyle.
+//
+// NB: Config (format.go) has no DateStyle field yet; until it has, every
+// session reads and prints dates as "ISO, MDY". Adding the field
+// `DateStyle DateStyle` to Config and returning c.DateStyle here turns the
+// rest on.
+func (c *Config) dateStyle() DateStyle {
+	if c == nil {
+		return DateStyle{}
+	}
+	return c.DateStyle
+}
+
 func (c *Config) now() time.Time {
 	if c.Now.IsZero() {
 		return time.Now()
@@ -771,9 +1033,9 @@ func localDays(now time.Time, loc *time.Location) int64 {
 }
 
 func parseDate(s string, cfg *Config) (Datum, error) {
-	r, ok, rangeErr := decodeDateTime(s)
+	r, ok, rangeErr := decodeDateTime(s, cfg.dateStyle().Order)
 	if rangeErr {
-		return nil, errDatetimeRange(s)
+		return nil, r.rangeError(s)
 	}
 	if !ok {
 		return nil, errDatetimeSyntax("date", s)
@@ -806,9 +1068,9 @@ func parseDate(s string, cfg *Config) (Datum, error) {
 }
 
 func parseTime(s string, cfg *Config) (Datum, error) {
-	r, ok, rangeErr := decodeDateTime(s)
+	r, ok, rangeErr := decodeDateTime(s, cfg.dateStyle().Order)
 	if rangeErr {
-		return nil, errDatetimeRange(s)
+		return nil, r.rangeError(s)
 	}
 	if !ok {
 		return nil, errDatetimeSyntax("time", s)
@@ -839,9 +1101,9 @@ func parseTimestamp(s string, cfg *Config, tz bool) (Datum, error) {
 	if tz {
 		name = "timestamp with time zone"
 	}
-	r, ok, rangeErr := decodeDateTime(s)
+	r, ok, rangeErr := decodeDateTime(s, cfg.dateStyle().Order)
 	if rangeErr {
-		return nil, errDatetimeRange(s)
+		return nil, r.rangeError(s)
 	}
 	if !ok {
 		if r.badZone != "" {

@@ -10,6 +10,8 @@ type Config struct {
 	// ExtraFloatDigits is the extra_float_digits setting (default 1: shortest
 	// exact output; <= 0: %.15g / %.6g style rounding as Postgres does).
 	ExtraFloatDigits int
+	// DateStyle is the output style and input field order of dates.
+	DateStyle DateStyle
 	// Now is the statement's start time, for the 'now' / 'today' literals.
 	Now time.Time
 }

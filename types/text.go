@@ -49,17 +49,17 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 	case UUIDFamily:
 		return appendUUID(buf, d.(string))
 	case DateFamily:
-		return appendDate(buf, d.(int64))
+		return appendDate(buf, d.(int64), cfg.dateStyle())
 	case TimeFamily:
 		return appendTimeOfDay(buf, d.(int64))
 	case TimestampFamily:
-		return appendTimestamp(buf, d.(int64), nil)
+		return appendTimestamp(buf, d.(int64), nil, cfg.dateStyle())
 	case TimestampTZFamily:
 		loc := cfg.Location
 		if loc == nil {
 			loc = DefaultConfig().Location
 		}
-		return appendTimestamp(buf, d.(int64), loc)
+		return appendTimestamp(buf, d.(int64), loc, cfg.dateStyle())
 	case IntervalFamily:
 		return appendInterval(buf, d.(IntervalValue))
 	case ArrayFamily:
