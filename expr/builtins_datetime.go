@@ -30,37 +30,6 @@ type tmFields struct {
 	gmtoff                                int64 // seconds east of UTC
 }
 
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv64(y, 400)
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
-func civilFromDays(z int64) (y, m, d int64) {
-	z += 719468
-	era := floorDiv64(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	m = mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return
-}
-
 func floorDiv64(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
@@ -91,7 +60,7 @@ func splitMicros(us int64) tmFields {
 	days := floorDiv64(us, dayUS)
 	tod := us - days*dayUS
 	var f tmFields
-	f.year, f.mon, f.mday = civilFromDays(days)
+	f.year, f.mon, f.mday = types.CivilFromDays(days)
 	f.hour = tod / types.MicrosPerHour
 	f.min = tod / types.MicrosPerMinute % 60
 	f.sec = tod / types.MicrosPerSecond % 60
@@ -100,7 +69,7 @@ func splitMicros(us int64) tmFields {
 }
 
 func (f tmFields) micros() int64 {
-	return daysFromCivil(f.year, f.mon, f.mday)*dayUS + f.hour*types.MicrosPerHour + f.min*types.MicrosPerMinute +
+	return types.DaysFromCivil(f.year, f.mon, f.mday)*dayUS + f.hour*types.MicrosPerHour + f.min*types.MicrosPerMinute +
 		f.sec*types.MicrosPerSecond + f.usec
 }
 
@@ -609,7 +578,7 @@ func registerDateTimeFuncs(r *Registry) {
 		if err != nil {
 			return nil, err
 		}
-		return daysFromCivil(p.f.year, p.f.mon, p.f.mday), nil
+		return types.DaysFromCivil(p.f.year, p.f.mon, p.f.mday), nil
 	}})
 }
 
@@ -634,7 +603,7 @@ func dateAddDays(d, n int64) (types.Datum, error) {
 	}
 	r := d + n
 	// Date range: 4714-11-24 BC .. 5874897-12-31.
-	if r < -2451545+0-0 && r < daysFromCivil(-4713, 11, 24) || r > daysFromCivil(5874897, 12, 31) {
+	if r < -2451545+0-0 && r < types.DaysFromCivil(-4713, 11, 24) || r > types.DaysFromCivil(5874897, 12, 31) {
 		return nil, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date out of range")
 	}
 	return r, nil
@@ -813,7 +782,7 @@ func makeDate(y, m, d int64) (types.Datum, error) {
 	if y == 0 || m < 1 || m > 12 || d < 1 || d > daysInMonth(yy, m) {
 		return nil, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date field value out of range: %d-%02d-%02d", y, m, d)
 	}
-	return daysFromCivil(yy, m, d), nil
+	return types.DaysFromCivil(yy, m, d), nil
 }
 
 func makeTime(h, m int64, s float64) (types.Datum, error) {
@@ -991,9 +960,9 @@ func truncFields(unit string, f *tmFields) {
 	case "milliseconds":
 		f.usec = f.usec / 1000 * 1000
 	case "week":
-		days := daysFromCivil(f.year, f.mon, f.mday)
+		days := types.DaysFromCivil(f.year, f.mon, f.mday)
 		days -= floorMod64(days+3, 7) // 1970-01-01 was a Thursday; weeks start Monday
-		f.year, f.mon, f.mday = civilFromDays(days)
+		f.year, f.mon, f.mday = types.CivilFromDays(days)
 		f.hour, f.min, f.sec, f.usec = 0, 0, 0, 0
 	}
 }
@@ -1227,7 +1196,7 @@ func errUnitNotSupported(unit string, t *types.T) error {
 }
 
 func isoWeek(days int64) (year, week int64) {
-	y, m, d := civilFromDays(days)
+	y, m, d := types.CivilFromDays(days)
 	t := time.Date(int(y), time.Month(m), int(d), 0, 0, 0, 0, time.UTC)
 	yy, ww := t.ISOWeek()
 	return int64(yy), int64(ww)
@@ -1255,7 +1224,7 @@ func extractTime(unit string, src *types.T, x int64, loc *time.Location) (extrac
 	}
 	switch {
 	case isDate:
-		f.year, f.mon, f.mday = civilFromDays(x)
+		f.year, f.mon, f.mday = types.CivilFromDays(x)
 	case isTime:
 		f = splitMicros(x)
 	case tz:
@@ -1306,7 +1275,7 @@ func extractTime(unit string, src *types.T, x int64, loc *time.Location) (extrac
 	if isTime {
 		return extractResult{}, errUnitNotSupported(unit, src)
 	}
-	days := daysFromCivil(f.year, f.mon, f.mday)
+	days := types.DaysFromCivil(f.year, f.mon, f.mday)
 	switch unit {
 	case "year":
 		if f.year <= 0 {
@@ -1337,7 +1306,7 @@ func extractTime(unit string, src *types.T, x int64, loc *time.Location) (extrac
 		}
 		return iv(d)
 	case "doy":
-		return iv(days - daysFromCivil(f.year, 1, 1) + 1)
+		return iv(days - types.DaysFromCivil(f.year, 1, 1) + 1)
 	case "decade":
 		if f.year >= 0 {
 			return iv(f.year / 10)

@@ -50,7 +50,7 @@ func capitalize(s, pat string) string {
 // (isInterval) print hours beyond 24 and no calendar names.
 func formatDateTime(f tmFields, format string, isInterval bool, tzName string) string {
 	var sb strings.Builder
-	days := daysFromCivil(f.year, max(f.mon, 1), max(f.mday, 1))
+	days := types.DaysFromCivil(f.year, max(f.mon, 1), max(f.mday, 1))
 	year := f.year
 	if !isInterval && year <= 0 {
 		year = -(year - 1) // BC years print positive
@@ -192,7 +192,7 @@ func formatDateTime(f tmFields, format string, isInterval bool, tzName string) s
 			if isInterval {
 				num(f.mday, 3)
 			} else {
-				num(days-daysFromCivil(f.year, 1, 1)+1, 3)
+				num(days-types.DaysFromCivil(f.year, 1, 1)+1, 3)
 			}
 		case "IDDD":
 			iy, _ := isoWeek(days)
@@ -209,7 +209,7 @@ func formatDateTime(f tmFields, format string, isInterval bool, tzName string) s
 			}
 			num(d, 1)
 		case "WW":
-			num((days-daysFromCivil(f.year, 1, 1))/7+1, 2)
+			num((days-types.DaysFromCivil(f.year, 1, 1))/7+1, 2)
 		case "IW":
 			_, w := isoWeek(days)
 			num(w, 2)
@@ -272,7 +272,7 @@ func padN(v int64, n int) string {
 
 // isoYearStart returns the day number of the Monday starting ISO year iy.
 func isoYearStart(iy int64) int64 {
-	jan4 := daysFromCivil(iy, 1, 4)
+	jan4 := types.DaysFromCivil(iy, 1, 4)
 	return jan4 - floorMod64(jan4+3, 7)
 }
 
@@ -401,7 +401,7 @@ func parseDateTimeFormat(s, format string) (parsedDT, error) {
 			p.f.mday = v
 		case "DDD":
 			v, err = readNum(3)
-			y, m, d := civilFromDays(daysFromCivil(p.f.year, 1, 1) + v - 1)
+			y, m, d := types.CivilFromDays(types.DaysFromCivil(p.f.year, 1, 1) + v - 1)
 			p.f.year, p.f.mon, p.f.mday = y, m, d
 		case "HH24":
 			v, err = readNum(2)
@@ -442,7 +442,7 @@ func parseDateTimeFormat(s, format string) (parsedDT, error) {
 			}
 		case "J":
 			v, err = readNum(0)
-			p.f.year, p.f.mon, p.f.mday = civilFromDays(v - 2440588)
+			p.f.year, p.f.mon, p.f.mday = types.CivilFromDays(v - 2440588)
 		case "TZH":
 			v, err = readNum(2)
 			p.hasTZ = true

@@ -216,7 +216,7 @@ func TestDateStyleInputOrder(t *testing.T) {
 			case rangeErr && r.mdOverflow:
 				got = "hint"
 			case ok && r.hasDate:
-				days := daysFromCivil(r.year, r.mon, r.mday)
+				days := DaysFromCivil(r.year, r.mon, r.mday)
 				tod := r.hour*MicrosPerHour + r.min*MicrosPerMinute + r.sec*MicrosPerSecond + r.fsec
 				got = string(appendTimestamp(nil, days*MicrosPerDay+tod, nil, DateStyle{}))
 			}
@@ -230,7 +230,7 @@ func TestDateStyleInputOrder(t *testing.T) {
 	for _, ds := range []DateStyle{{DatePostgres, DateMDY}, {DatePostgres, DateDMY}, {DateSQL, DateMDY}, {DateSQL, DateDMY}, {DateGerman, DateDMY}} {
 		s := string(appendTimestamp(nil, us, time.UTC, ds))
 		r, ok, _ := decodeDateTime(s, ds.Order)
-		if !ok || daysFromCivil(r.year, r.mon, r.mday) != 19787 || r.hour != 10 {
+		if !ok || DaysFromCivil(r.year, r.mon, r.mday) != 19787 || r.hour != 10 {
 			t.Errorf("%v: %q does not read back: %+v", ds, s, r)
 		}
 	}

@@ -13,8 +13,8 @@ import (
 
 // ---- calendar arithmetic (proleptic Gregorian, astronomical years) ----
 
-// daysFromCivil returns days since 1970-01-01 of y-m-d (year 0 is 1 BC).
-func daysFromCivil(y, m, d int64) int64 {
+// DaysFromCivil returns days since 1970-01-01 of y-m-d (year 0 is 1 BC).
+func DaysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
 		y--
 	}
@@ -26,8 +26,8 @@ func daysFromCivil(y, m, d int64) int64 {
 	return era*146097 + doe - 719468
 }
 
-// civilFromDays is the inverse of daysFromCivil.
-func civilFromDays(z int64) (y, m, d int64) {
+// CivilFromDays is the inverse of DaysFromCivil.
+func CivilFromDays(z int64) (y, m, d int64) {
 	z += 719468
 	era := floorDiv(z, 146097)
 	doe := z - era*146097
@@ -248,7 +248,7 @@ func appendYear(buf []byte, y int64) ([]byte, bool) {
 }
 
 func appendYMD(buf []byte, days int64) ([]byte, bool) {
-	y, m, d := civilFromDays(days)
+	y, m, d := CivilFromDays(days)
 	buf, bc := appendYear(buf, y)
 	buf = append(buf, '-')
 	buf = append2(buf, uint64(m))
@@ -263,7 +263,7 @@ func appendDateFields(buf []byte, days int64, ds DateStyle) ([]byte, bool) {
 	if ds.Output == DateISO {
 		return appendYMD(buf, days)
 	}
-	y, m, d := civilFromDays(days)
+	y, m, d := CivilFromDays(days)
 	sep := byte('/')
 	switch ds.Output {
 	case DateGerman:
@@ -359,7 +359,7 @@ func appendTimestamp(buf []byte, us int64, loc *time.Location, ds DateStyle) []b
 	var bc bool
 	if ds.Output == DatePostgres {
 		// Tue Mar 05 10:11:12 2024 (DMY: Tue 05 Mar …)
-		y, m, d := civilFromDays(days)
+		y, m, d := CivilFromDays(days)
 		buf = append(buf, dayAbbrevs[(days%7+11)%7]...) // 1970-01-01 was a Thursday
 		buf = append(buf, ' ')
 		if ds.Order == DateDMY {
@@ -1029,7 +1029,7 @@ func (c *Config) loc() *time.Location {
 // localDays returns the local date (days since epoch) of now in loc.
 func localDays(now time.Time, loc *time.Location) int64 {
 	y, m, d := now.In(loc).Date()
-	return daysFromCivil(int64(y), int64(m), int64(d))
+	return DaysFromCivil(int64(y), int64(m), int64(d))
 }
 
 func parseDate(s string, cfg *Config) (Datum, error) {
@@ -1060,7 +1060,7 @@ func parseDate(s string, cfg *Config) (Datum, error) {
 	if !r.hasDate {
 		return nil, errDatetimeSyntax("date", s)
 	}
-	days := daysFromCivil(r.year, r.mon, r.mday)
+	days := DaysFromCivil(r.year, r.mon, r.mday)
 	if days < minDateDays || days > maxDateDays {
 		return nil, sqlerr.New(sqlerr.DatetimeFieldOverflow, "date out of range: \"%s\"", s)
 	}
@@ -1148,7 +1148,7 @@ func parseTimestamp(s string, cfg *Config, tz bool) (Datum, error) {
 	if !r.hasDate {
 		return nil, errDatetimeSyntax(name, s)
 	}
-	days := daysFromCivil(r.year, r.mon, r.mday)
+	days := DaysFromCivil(r.year, r.mon, r.mday)
 	tod := r.hour*MicrosPerHour + r.min*MicrosPerMinute + r.sec*MicrosPerSecond + r.fsec
 	if days < minDateDays || days >= maxTSDays {
 		return nil, sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range: \"%s\"", s)

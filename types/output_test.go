@@ -54,7 +54,7 @@ func TestAppendText(t *testing.T) {
 		{Bytea, "", nil, `\x`},
 		{UUID, "\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11", nil, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
 		{Date, int64(-1), nil, "1969-12-31"},
-		{Date, daysFromCivil(-43, 3, 15), nil, "0044-03-15 BC"},
+		{Date, DaysFromCivil(-43, 3, 15), nil, "0044-03-15 BC"},
 		{Date, PosInfinity, nil, "infinity"},
 		{Time, int64(13*MicrosPerHour + 4*MicrosPerMinute + 5*MicrosPerSecond + 123000), nil, "13:04:05.123"},
 		{Time, MicrosPerDay, nil, "24:00:00"},
