@@ -148,6 +148,21 @@ func (o *insertOp) upsert(ta TableAccess, ch *coldata.Chunk, written *coldata.Ch
 	return nil
 }
 
+// uniquePositions returns each row position once, with the index of its
+// first occurrence: a target row reached through several source rows is
+// changed once, as Postgres does.
+func uniquePositions(col []int64) (pos []int, keep []int) {
+	seen := make(map[int64]bool, len(col))
+	for i, p := range col {
+		if !seen[p] {
+			seen[p] = true
+			pos = append(pos, int(p))
+			keep = append(keep, i)
+		}
+	}
+	return pos, keep
+}
+
 type updateOp struct {
 	c    *Ctx
 	in   Operator
@@ -178,22 +193,11 @@ func (o *updateOp) Next() (*coldata.Chunk, error) {
 	if err := checkNotNull(o.c, o.plan.Table, rows); err != nil {
 		return nil, err
 	}
-	pos := make([]int, all.Len)
-	seen := make(map[int]bool, all.Len)
-	var keep []int
-	for i, p := range all.Cols[nCols].Ints {
-		// A row joined to several source rows is updated once, as Postgres does.
-		if seen[int(p)] {
-			continue
-		}
-		seen[int(p)] = true
-		pos[len(keep)] = int(p)
-		keep = append(keep, i)
-	}
+	pos, keep := uniquePositions(all.Cols[nCols].Ints)
 	if len(keep) != all.Len {
 		rows = rows.Gather(keep)
 	}
-	if err := ta.Update(pos[:len(keep)], rows); err != nil {
+	if err := ta.Update(pos, rows); err != nil {
 		return nil, err
 	}
 	o.c.RowsAffected += int64(len(keep))
@@ -224,16 +228,7 @@ func (o *deleteOp) Next() (*coldata.Chunk, error) {
 	if err != nil || all.Len == 0 {
 		return nil, err
 	}
-	pos := make([]int, 0, all.Len)
-	seen := make(map[int]bool, all.Len)
-	var keep []int
-	for i, p := range all.Cols[nCols].Ints {
-		if !seen[int(p)] {
-			seen[int(p)] = true
-			pos = append(pos, int(p))
-			keep = append(keep, i)
-		}
-	}
+	pos, keep := uniquePositions(all.Cols[nCols].Ints)
 	if err := ta.Delete(pos); err != nil {
 		return nil, err
 	}
