@@ -417,9 +417,23 @@ func decRoundFunc(mode apd.Rounder, withScale bool) RowFunc {
 		}
 		c := DecimalCtx
 		c.Rounding = mode
+		if mode == apd.RoundFloor || mode == apd.RoundCeiling {
+			// NB: apd's Quantize drops every digit of |x| < 0.1 without
+			// applying floor/ceiling; truncate, then step away from zero.
+			c.Rounding = apd.RoundDown
+		}
 		r := new(apd.Decimal)
 		if _, err := c.Quantize(r, d, int32(-scale)); err != nil {
 			return nil, sqlerr.Wrap(sqlerr.NumericValueOutOfRange, err)
+		}
+		if (mode == apd.RoundFloor && d.Negative || mode == apd.RoundCeiling && !d.Negative) && r.Cmp(d) != 0 {
+			step := apd.New(1, int32(-scale))
+			if mode == apd.RoundFloor {
+				step.Neg(step)
+			}
+			if _, err := c.Add(r, r, step); err != nil {
+				return nil, sqlerr.Wrap(sqlerr.NumericValueOutOfRange, err)
+			}
 		}
 		if scale < 0 {
 			// Display scale is never negative: 1234.5 rounded to -2 is 1200.

@@ -59,7 +59,7 @@ func (c *Const) Eval(_ *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 }
 func (c *Const) String() string {
 	if c.Val == nil {
-		return "NULL"
+		return "NULL::" + c.Typ.String()
 	}
 	return "'" + string(types.AppendText(nil, c.Typ, c.Val, types.DefaultConfig())) + "'::" + c.Typ.String()
 }
@@ -75,11 +75,10 @@ func (c *ColRef) Type() *types.T { return c.Typ }
 func (c *ColRef) Eval(_ *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	return ch.Cols[c.Idx], nil
 }
+// String names the column and its input position, so that two columns of
+// the same name (a.x, b.x) never print, or key a grouping, alike.
 func (c *ColRef) String() string {
-	if c.Name != "" {
-		return c.Name
-	}
-	return fmt.Sprintf("#%d", c.Idx)
+	return fmt.Sprintf("%s#%d", c.Name, c.Idx)
 }
 
 // Param reads $Idx+1.
@@ -112,7 +111,7 @@ func (o *OuterRef) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	row := ctx.Outer[len(ctx.Outer)-o.Level]
 	return coldata.ConstVec(o.Typ, row[o.Idx], ch.Len), nil
 }
-func (o *OuterRef) String() string { return "outer." + o.Name }
+func (o *OuterRef) String() string { return fmt.Sprintf("outer%d.%s#%d", o.Level, o.Name, o.Idx) }
 
 // Call applies a resolved function overload to its arguments.
 type Call struct {

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -119,7 +120,16 @@ type IsBool struct {
 }
 
 func (e *IsBool) Type() *types.T { return types.Bool }
-func (e *IsBool) String() string { return e.Arg.String() + " IS [NOT] TRUE/FALSE/UNKNOWN" }
+func (e *IsBool) String() string {
+	what := "UNKNOWN"
+	if e.Want != nil {
+		what = strings.ToUpper(fmt.Sprint(*e.Want))
+	}
+	if e.Negate {
+		what = "NOT " + what
+	}
+	return e.Arg.String() + " IS " + what
+}
 func (e *IsBool) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	v, err := e.Arg.Eval(ctx, ch)
 	if err != nil {

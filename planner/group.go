@@ -157,6 +157,17 @@ func (b *binder) aggKey(fc *pg.FuncCall, from *scope) (string, *aggCall, error) 
 			ac.orderKeys = append(ac.orderKeys, sortKey(sb, 0))
 		}
 	}
+	if ac.distinct {
+		for i, o := range ac.order {
+			found := false
+			for _, a := range ac.args {
+				found = found || a.String() == o.String()
+			}
+			if !found {
+				return "", nil, sqlerr.New(sqlerr.InvalidColumnReference, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list").At(nodeLoc(fc.AggOrder[i].GetSortBy().Node))
+			}
+		}
+	}
 	if fc.AggFilter != nil {
 		f, err := b.bindExpr(fc.AggFilter, from)
 		if err != nil {
@@ -270,6 +281,8 @@ func (b *binder) bindAggregation(st *pg.SelectStmt, plan exec.Plan, from *scope,
 				return nil, nil, sqlerr.New(sqlerr.InvalidColumnReference, "GROUP BY position %d is not in select list", i).At(loc(c.Location))
 			}
 			n = st.TargetList[i-1].GetResTarget().Val
+		} else if c != nil {
+			return nil, nil, sqlerr.New(sqlerr.SyntaxError, "non-integer constant in GROUP BY").At(loc(c.Location))
 		} else if cr := gn.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && cr.Fields[0].GetString_() != nil {
 			name := cr.Fields[0].GetString_().Sval
 			if _, err := from.resolve("", name, 0); err != nil {

@@ -103,7 +103,10 @@ func sortKey(sb *pg.SortBy, col int) exec.SortKey {
 // outputColumn resolves an ORDER BY / GROUP BY item that is an output column
 // ordinal or an output column name; -1 when it is neither.
 func (b *binder) outputColumn(n *pg.Node, cols []ResultColumn) (int, error) {
-	if c := n.GetAConst(); c != nil && c.GetIval() != nil {
+	if c := n.GetAConst(); c != nil {
+		if c.GetIval() == nil {
+			return 0, sqlerr.New(sqlerr.SyntaxError, "non-integer constant in ORDER BY").At(loc(c.Location))
+		}
 		i := int(c.GetIval().Ival)
 		if i < 1 || i > len(cols) {
 			return 0, sqlerr.New(sqlerr.InvalidColumnReference, "ORDER BY position %d is not in select list", i).At(loc(c.Location))
