@@ -452,6 +452,18 @@ func (g *gen) expr(sc *scope, t typ, depth int) string {
 			func() string { return "least(" + x + ", " + y + ")" },
 			func() string { return "NULLIF(" + x + ", " + y + ")" },
 			func() string { return "(-" + x + ")" },
+			func() string { return "CASE WHEN " + y + " <> 0 THEN " + x + " / " + y + " ELSE 0 END" },
+			func() string { return "(" + x + " % NULLIF(" + y + ", 0))" },
+			func() string { return "ascii(" + g.expr(sc, tText, d) + ")" },
+			func() string { return "char_length(" + g.expr(sc, tText, d) + ")" },
+			func() string { return "(" + x + " & " + y + ")" },
+			func() string { return "mod(" + x + ", " + pick(g, []string{"3", "-2"}) + ")" },
+			func() string { return "extract(dow from " + g.expr(sc, tDate, d) + ")::int4" },
+			func() string { return "scale(" + g.expr(sc, tNum, d) + ")" },
+			func() string { return "(" + g.expr(sc, tNum, d) + ")::int8" },
+			func() string {
+				return fmt.Sprintf("CASE %s WHEN %s THEN %s WHEN %s THEN %s END", x, g.lit(tInt), y, g.lit(tInt), g.lit(tInt))
+			},
 		})()
 	case tNum:
 		x := g.expr(sc, tNum, d)
@@ -470,6 +482,16 @@ func (g *gen) expr(sc *scope, t typ, depth int) string {
 			func() string { return "extract(day from " + g.expr(sc, tDate, d) + ")" },
 			func() string { return "extract(hour from " + g.expr(sc, tTS, d) + ")" },
 			func() string { return "(" + g.expr(sc, tInt, d) + " / 4.0)" },
+			func() string { return "(" + x + " / NULLIF(" + g.expr(sc, tNum, d) + ", 0))" },
+			func() string {
+				return "(" + g.expr(sc, tInt, d) + "::numeric / NULLIF(" + g.expr(sc, tInt, d) + ", 0))"
+			},
+			func() string { return "mod(" + x + ", 0.7)" },
+			func() string { return "sqrt(abs(" + x + "))" },
+			func() string { return "power(" + x + ", 2)" },
+			func() string { return "round(" + x + " / 3, 3)" },
+			func() string { return "extract(epoch from " + g.expr(sc, tTS, d) + ")" },
+			func() string { return "extract(month from " + g.expr(sc, tDate, d) + ")" },
 		})()
 	case tText:
 		x := g.expr(sc, tText, d)
@@ -489,6 +511,22 @@ func (g *gen) expr(sc *scope, t typ, depth int) string {
 			func() string { return "(" + g.expr(sc, tNum, d) + ")::text" },
 			func() string { return "(" + g.expr(sc, tDate, d) + ")::text" },
 			func() string { return "to_char(" + g.expr(sc, tDate, d) + ", 'YYYY-MM-DD')" },
+			func() string { return "(" + g.pred(sc, d) + ")::text" },
+			func() string { return "(" + g.expr(sc, tTS, d) + ")::text" },
+			func() string { return "(" + g.expr(sc, tTS, d) + " - " + g.expr(sc, tTS, d) + ")::text" },
+			func() string { return "(" + g.expr(sc, tDate, d) + " - " + g.expr(sc, tTS, d) + ")::text" },
+			func() string { return "initcap(" + x + ")" },
+			func() string { return "split_part(" + x + ", 'a', " + pick(g, []string{"1", "2"}) + ")" },
+			func() string { return "translate(" + x + ", 'aB', 'Bx')" },
+			func() string { return "btrim(" + x + ", 'a_')" },
+			func() string { return "rtrim(" + x + ")" },
+			func() string { return "repeat(" + x + ", 2)" },
+			func() string { return "md5(" + x + ")" },
+			func() string { return "to_char(" + g.expr(sc, tTS, d) + ", 'YYYY-MM-DD HH24:MI')" },
+			func() string { return "to_char(" + g.expr(sc, tNum, d) + ", '999.99')" },
+			func() string {
+				return fmt.Sprintf("CASE %s WHEN 'a' THEN 'p' WHEN 'b' THEN NULL ELSE %s END", x, g.expr(sc, tText, d))
+			},
 		})()
 	case tBool:
 		return g.pred(sc, depth)
@@ -498,6 +536,8 @@ func (g *gen) expr(sc *scope, t typ, depth int) string {
 			func() string { return fmt.Sprintf("(%s + %d)", x, g.r.Intn(10)) },
 			func() string { return fmt.Sprintf("(%s - %d)", x, g.r.Intn(10)) },
 			func() string { return "(" + g.expr(sc, tTS, d) + ")::date" },
+			func() string { return "(" + x + " + INTERVAL '1 day')::date" },
+			func() string { return "date_trunc('month', " + x + ")::date" },
 		})()
 	case tTS:
 		x := g.expr(sc, tTS, d)
@@ -506,6 +546,8 @@ func (g *gen) expr(sc *scope, t typ, depth int) string {
 			func() string { return "date_trunc('day', " + x + ")" },
 			func() string { return "date_trunc('hour', " + x + ")" },
 			func() string { return "(" + g.expr(sc, tDate, d) + ")::timestamptz" },
+			func() string { return "(" + x + " - INTERVAL '1 day 2 hours')" },
+			func() string { return "(" + g.expr(sc, tDate, d) + " + TIME '12:30')::timestamptz" },
 		})()
 	}
 	panic("unreachable")
@@ -559,6 +601,16 @@ func (g *gen) pred(sc *scope, depth int) string {
 		if t == tInt || t == tNum {
 			// int and numeric compare with each other.
 			return fmt.Sprintf("%s %s %s", g.expr(sc, tInt, d), pick(g, cmpOps), g.expr(sc, tNum, d))
+		}
+	case 13:
+		return fmt.Sprintf("%s IS %sDISTINCT FROM %s", g.expr(sc, t, d), pick(g, []string{"", "NOT "}), g.expr(sc, t, d))
+	case 14:
+		if sc.subqOK {
+			from, inner, in := g.subqFrom(sc)
+			c := pick(g, inner)
+			if c.typ != tBool {
+				return fmt.Sprintf("%s %s %s (SELECT %s FROM %s%s)", g.expr(sc, c.typ, d), pick(g, cmpOps), pick(g, []string{"ANY", "ALL"}), c.expr, from, g.subqWhere(sc, inner, in, d))
+			}
 		}
 	case 12:
 		if sc.aggs {
@@ -697,7 +749,7 @@ func (g *gen) from(s *selectQ) (*scope, []string) {
 	nj := 0
 	if g.pct(45) {
 		nj = 1
-		if g.pct(15) {
+		if g.pct(15) && max(g.sz.rows[0], g.sz.rows[1], g.sz.rows[2]) <= 60 {
 			nj = 2
 		}
 	}
@@ -706,6 +758,9 @@ func (g *gen) from(s *selectQ) (*scope, []string) {
 		a2 := g.alias()
 		sc2 := tableScope(tb2, a2)
 		kind := pick(g, []string{"JOIN", "JOIN", "LEFT JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "CROSS JOIN"})
+		if kind == "CROSS JOIN" && max(g.sz.rows[0], g.sz.rows[1], g.sz.rows[2]) > 60 {
+			kind = "JOIN" // keeps results (and Sluice's correlated subqueries) small
+		}
 		if kind == "CROSS JOIN" {
 			if j == nj-1 {
 				s.from += fmt.Sprintf(" CROSS JOIN %s %s", tb2.name, a2)
@@ -857,15 +912,23 @@ func (g *gen) windowSelect() *selectQ {
 		switch {
 		case total && g.pct(50):
 			e, t = pick(g, []string{"row_number()"})+" "+over(ord), tInt
-			if g.pct(50) {
-				c := pick(g, sc.cols)
+			switch c := pick(g, sc.cols); g.r.Intn(5) {
+			case 0:
 				e, t = fmt.Sprintf("%s(%s) %s", pick(g, []string{"lag", "lead"}), c.expr, over(ord)), c.typ
+			case 1:
+				e, t = fmt.Sprintf("%s(%s) %s", pick(g, []string{"first_value", "last_value"}), c.expr, over(ord)), c.typ
+			case 2:
+				e, t = fmt.Sprintf("ntile(%d) %s", 1+g.r.Intn(4), over(ord)), tInt
+			case 3:
+				e, t = fmt.Sprintf("lag(%s, 2, %s) %s", c.expr, g.lit(c.typ), over(ord)), c.typ
 			}
 		case total && g.pct(30):
 			c := pick(g, sc.ofType(tInt))
 			e, t = fmt.Sprintf("sum(%s) OVER (%s ORDER BY %s ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)", c, part, ord), tInt
 		default:
-			switch g.r.Intn(5) {
+			switch g.r.Intn(6) {
+			case 5:
+				e, t = fmt.Sprintf("round(%s %s::numeric, 6)", pick(g, []string{"percent_rank()", "cume_dist()"}), over(ord)), tNum
 			case 0:
 				e, t = pick(g, []string{"rank()", "dense_rank()"})+" "+over(ord), tInt
 			case 1:

@@ -75,6 +75,7 @@ func (c *ColRef) Type() *types.T { return c.Typ }
 func (c *ColRef) Eval(_ *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	return ch.Cols[c.Idx], nil
 }
+
 // String names the column and its input position, so that two columns of
 // the same name (a.x, b.x) never print, or key a grouping, alike.
 func (c *ColRef) String() string {
