@@ -56,8 +56,8 @@ func (w *windowOp) Next() (*coldata.Chunk, error) {
 			for end < n && same(partCmp, start, end) {
 				end++
 			}
-			part := partition{sorted: sorted, lo: start, hi: end, peers: func(a, b int) bool { return same(ordCmp, a, b) }}
-			if err := w.compute(&f, &part, res); err != nil {
+			part := newPartition(sorted, start, end, func(a, b int) bool { return same(ordCmp, a, b) })
+			if err := w.compute(&f, part, res); err != nil {
 				return nil, err
 			}
 			start = end
@@ -70,19 +70,29 @@ func (w *windowOp) Next() (*coldata.Chunk, error) {
 type partition struct {
 	sorted *coldata.Chunk
 	lo, hi int
-	peers  func(a, b int) bool
+	// peerStart and peerEnd give, for row lo+k, the first and one-past-last
+	// row of its peer group (rows equal under ORDER BY), found in one pass.
+	peerStart, peerEnd []int
+}
+
+func newPartition(sorted *coldata.Chunk, lo, hi int, peers func(a, b int) bool) *partition {
+	p := &partition{sorted: sorted, lo: lo, hi: hi, peerStart: make([]int, hi-lo), peerEnd: make([]int, hi-lo)}
+	for s := lo; s < hi; {
+		e := s + 1
+		for e < hi && peers(s, e) {
+			e++
+		}
+		for k := s; k < e; k++ {
+			p.peerStart[k-lo], p.peerEnd[k-lo] = s, e
+		}
+		s = e
+	}
+	return p
 }
 
 // peerBounds returns the first and one-past-last row of row i's peer group.
 func (p *partition) peerBounds(i int) (int, int) {
-	s, e := i, i+1
-	for s > p.lo && p.peers(s-1, i) {
-		s--
-	}
-	for e < p.hi && p.peers(e, i) {
-		e++
-	}
-	return s, e
+	return p.peerStart[i-p.lo], p.peerEnd[i-p.lo]
 }
 
 func (w *windowOp) constArg(f *WindowFunc, i int) (types.Datum, error) {
