@@ -74,3 +74,14 @@ func (c *Chunk) Types() []*types.T {
 	}
 	return ts
 }
+
+// AppendChunk appends all rows of src, which has the same column types.
+func (c *Chunk) AppendChunk(src *Chunk) {
+	if src.Len == 0 {
+		return
+	}
+	for j, v := range c.Cols {
+		v.AppendVec(src.Cols[j], src.Len)
+	}
+	c.Len += src.Len
+}

@@ -334,3 +334,36 @@ func (v *Vec) AppendKey(buf []byte, i int) []byte {
 	}
 	return types.AppendKey(buf, v.Typ, v.Get(i))
 }
+
+// AppendVec appends the first n rows of src (same physical type) in bulk.
+func (v *Vec) AppendVec(src *Vec, n int) {
+	m := v.Len()
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = append(v.Bools, src.Bools[:n]...)
+	case types.PhysInt:
+		v.Ints = append(v.Ints, src.Ints[:n]...)
+	case types.PhysFloat:
+		v.Floats = append(v.Floats, src.Floats[:n]...)
+	case types.PhysBytes:
+		v.Bytes = append(v.Bytes, src.Bytes[:n]...)
+	case types.PhysInterval:
+		v.Ivals = append(v.Ivals, src.Ivals[:n]...)
+	case types.PhysDatum:
+		v.Datums = append(v.Datums, src.Datums[:n]...)
+	default:
+		for i := 0; i < n; i++ {
+			v.AppendFrom(src, i)
+		}
+		return
+	}
+	switch {
+	case src.Nulls != nil:
+		if v.Nulls == nil {
+			v.Nulls = make([]bool, m, m+n)
+		}
+		v.Nulls = append(v.Nulls, src.Nulls[:n]...)
+	case v.Nulls != nil:
+		v.Nulls = append(v.Nulls, make([]bool, n)...)
+	}
+}

@@ -71,7 +71,7 @@ func (o *insertOp) Next() (*coldata.Chunk, error) {
 			}
 			o.c.RowsAffected += int64(ch.Len)
 			if len(o.plan.Returning) > 0 {
-				appendChunk(written, ch)
+				written.AppendChunk(ch)
 			}
 			continue
 		}
@@ -106,7 +106,7 @@ func (o *insertOp) upsert(ta TableAccess, ch *coldata.Chunk, written *coldata.Ch
 				return err
 			}
 			o.c.RowsAffected++
-			appendChunk(written, row)
+			written.AppendChunk(row)
 			continue
 		}
 		if oc.DoNothing {
@@ -143,7 +143,7 @@ func (o *insertOp) upsert(ta TableAccess, ch *coldata.Chunk, written *coldata.Ch
 			touched[npos] = true
 		}
 		o.c.RowsAffected++
-		appendChunk(written, newRow)
+		written.AppendChunk(newRow)
 	}
 	return nil
 }

@@ -104,50 +104,7 @@ func drain(op Operator, ts []*types.T, limit int) (*coldata.Chunk, error) {
 		if ch == nil {
 			return out, nil
 		}
-		appendChunk(out, ch)
-	}
-}
-
-// appendChunk appends all rows of src to dst.
-func appendChunk(dst, src *coldata.Chunk) {
-	if src.Len == 0 {
-		return
-	}
-	for j, v := range dst.Cols {
-		appendVec(v, src.Cols[j], src.Len)
-	}
-	dst.Len += src.Len
-}
-
-func appendVec(dst, src *coldata.Vec, n int) {
-	m := dst.Len()
-	switch dst.Typ.Phys() {
-	case types.PhysBool:
-		dst.Bools = append(dst.Bools, src.Bools[:n]...)
-	case types.PhysInt:
-		dst.Ints = append(dst.Ints, src.Ints[:n]...)
-	case types.PhysFloat:
-		dst.Floats = append(dst.Floats, src.Floats[:n]...)
-	case types.PhysBytes:
-		dst.Bytes = append(dst.Bytes, src.Bytes[:n]...)
-	case types.PhysInterval:
-		dst.Ivals = append(dst.Ivals, src.Ivals[:n]...)
-	case types.PhysDatum:
-		dst.Datums = append(dst.Datums, src.Datums[:n]...)
-	default:
-		for i := 0; i < n; i++ {
-			dst.AppendFrom(src, i)
-		}
-		return
-	}
-	switch {
-	case src.Nulls != nil:
-		if dst.Nulls == nil {
-			dst.Nulls = make([]bool, m, m+n)
-		}
-		dst.Nulls = append(dst.Nulls, src.Nulls[:n]...)
-	case dst.Nulls != nil:
-		dst.Nulls = append(dst.Nulls, make([]bool, n)...)
+		out.AppendChunk(ch)
 	}
 }
 

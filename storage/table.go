@@ -188,14 +188,27 @@ func (t *Table) apply(tt *txnTable, rowIDs []uint64) {
 			}
 		}
 	}
+	// Append runs of live pending rows column by column, not row by row.
+	for lo := 0; lo < tt.ins.Len; {
+		if tt.insDead[lo] {
+			lo++
+			continue
+		}
+		hi := lo + 1
+		for hi < tt.ins.Len && !tt.insDead[hi] {
+			hi++
+		}
+		run := tt.ins.Slice(lo, hi)
+		for c, v := range t.cols {
+			v.AppendVec(run.Cols[c], run.Len)
+		}
+		lo = hi
+	}
 	for i := 0; i < tt.ins.Len; i++ {
 		if tt.insDead[i] {
 			continue
 		}
 		pos := len(t.rowIDs)
-		for c, v := range t.cols {
-			v.AppendFrom(tt.ins.Cols[c], i)
-		}
 		t.rowIDs = append(t.rowIDs, rowIDs[i])
 		if pos>>6 >= len(t.dead) {
 			t.dead = append(t.dead, 0)

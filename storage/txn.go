@@ -135,8 +135,17 @@ func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
 	if err != nil {
 		return err
 	}
-	for i := 0; i < rows.Len; i++ {
-		tt.appendRow(rows, i, 0, keys)
+	base := tt.ins.Len
+	tt.ins.AppendChunk(rows)
+	tt.insRowID = append(tt.insRowID, make([]uint64, rows.Len)...)
+	tt.insDead = append(tt.insDead, make([]bool, rows.Len)...)
+	if keys == nil {
+		tt.insKey = append(tt.insKey, make([]string, rows.Len)...)
+		return nil
+	}
+	tt.insKey = append(tt.insKey, keys...)
+	for i, k := range keys {
+		tt.pkIns[k] = base + i
 	}
 	return nil
 }
