@@ -157,17 +157,6 @@ func (b *binder) aggKey(fc *pg.FuncCall, from *scope) (string, *aggCall, error) 
 			ac.orderKeys = append(ac.orderKeys, sortKey(sb, 0))
 		}
 	}
-	if ac.distinct {
-		for i, o := range ac.order {
-			found := false
-			for _, a := range ac.args {
-				found = found || a.String() == o.String()
-			}
-			if !found {
-				return "", nil, sqlerr.New(sqlerr.InvalidColumnReference, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list").At(nodeLoc(fc.AggOrder[i].GetSortBy().Node))
-			}
-		}
-	}
 	if fc.AggFilter != nil {
 		f, err := b.bindExpr(fc.AggFilter, from)
 		if err != nil {
@@ -180,6 +169,20 @@ func (b *binder) aggKey(fc *pg.FuncCall, from *scope) (string, *aggCall, error) 
 	}
 	if err := b.typeAggArgs(ac, pos); err != nil {
 		return "", nil, err
+	}
+	// Checked after the arguments took their types, as Postgres does:
+	// string_agg(DISTINCT 'a', ',' ORDER BY 'a') sorts by an unknown literal
+	// that is not the text argument.
+	if ac.distinct {
+		for i, o := range ac.order {
+			found := false
+			for _, a := range ac.args {
+				found = found || a.String() == o.String()
+			}
+			if !found {
+				return "", nil, sqlerr.New(sqlerr.InvalidColumnReference, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list").At(nodeLoc(fc.AggOrder[i].GetSortBy().Node))
+			}
+		}
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s(%v", ac.kind, ac.distinct)
@@ -271,6 +274,13 @@ func (b *binder) bindAggregation(st *pg.SelectStmt, plan exec.Plan, from *scope,
 	var pre []expr.Expr
 	g := &grouping{from: from, aggs: map[string]int{}}
 	post := &scope{parent: from.parent}
+	// Postgres binds the select list, aggregates included, before GROUP BY,
+	// so an error there is the one reported.
+	for _, fc := range calls {
+		if _, _, err := b.aggKey(fc, from); err != nil {
+			return nil, nil, err
+		}
+	}
 	// Output column names for GROUP BY items that name select-list aliases
 	// or ordinals resolve to those expressions, as Postgres allows.
 	for _, gn := range st.GroupClause {
