@@ -285,6 +285,10 @@ func measure(ctx context.Context, name, url string, o *options, r *Report, progr
 	}
 	analyze := func(table string) {
 		if name != "PostgreSQL" {
+			// Sluice's counterpart of VACUUM ANALYZE: let Pebble finish the
+			// flush and compactions the load started, and collect the load's
+			// garbage, so they do not run during the measurement.
+			note(fmt.Sprintf("settled %s after load for %s", table, settle(ctx).Round(100*time.Millisecond)))
 			return
 		}
 		if _, err := c.Exec(ctx, "VACUUM ANALYZE "+table); err != nil {
