@@ -9,6 +9,20 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
+// targetTable resolves the table an INSERT, UPDATE or DELETE writes, with
+// the scope its RETURNING and WHERE clauses see.
+func (b *binder) targetTable(rv *pg.RangeVar) (*tableInfo, *scope, error) {
+	ti, err := b.lookupTable(rv)
+	if err != nil {
+		return nil, nil, err
+	}
+	alias := ti.desc.Name
+	if rv.Alias != nil {
+		alias = rv.Alias.Aliasname
+	}
+	return ti, b.tableScope(ti, alias), nil
+}
+
 func (b *binder) tableScope(ti *tableInfo, alias string) *scope {
 	s := &scope{}
 	for i, c := range ti.desc.Columns {
@@ -67,13 +81,9 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 	if st.WithClause != nil {
 		return nil, sqlerr.Unsupported("WITH in INSERT is not supported")
 	}
-	ti, err := b.lookupTable(st.Relation)
+	ti, ts, err := b.targetTable(st.Relation)
 	if err != nil {
 		return nil, err
-	}
-	alias := ti.desc.Name
-	if st.Relation.Alias != nil {
-		alias = st.Relation.Alias.Aliasname
 	}
 	// Target columns.
 	var target []int
@@ -140,7 +150,6 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 		}
 	}
 	ins := &exec.Insert{Table: ti.ref, Input: &exec.Project{Input: src.plan, Exprs: row}}
-	ts := b.tableScope(ti, alias)
 	if oc := st.OnConflictClause; oc != nil {
 		if len(ti.ref.PK) == 0 {
 			return nil, sqlerr.New(sqlerr.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
@@ -253,15 +262,10 @@ func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
 	if len(st.FromClause) > 0 || st.WithClause != nil {
 		return nil, sqlerr.Unsupported("UPDATE … FROM and WITH are not supported")
 	}
-	ti, err := b.lookupTable(st.Relation)
+	ti, s, err := b.targetTable(st.Relation)
 	if err != nil {
 		return nil, err
 	}
-	alias := ti.desc.Name
-	if st.Relation.Alias != nil {
-		alias = st.Relation.Alias.Aliasname
-	}
-	s := b.tableScope(ti, alias)
 	input, s2, err := b.dmlInput(ti, s, st.WhereClause)
 	if err != nil {
 		return nil, err
@@ -336,15 +340,10 @@ func (b *binder) bindDelete(st *pg.DeleteStmt) (*Planned, error) {
 	if len(st.UsingClause) > 0 || st.WithClause != nil {
 		return nil, sqlerr.Unsupported("DELETE … USING and WITH are not supported")
 	}
-	ti, err := b.lookupTable(st.Relation)
+	ti, s, err := b.targetTable(st.Relation)
 	if err != nil {
 		return nil, err
 	}
-	alias := ti.desc.Name
-	if st.Relation.Alias != nil {
-		alias = st.Relation.Alias.Aliasname
-	}
-	s := b.tableScope(ti, alias)
 	input, _, err := b.dmlInput(ti, s, st.WhereClause)
 	if err != nil {
 		return nil, err
