@@ -255,11 +255,46 @@ type Coalesce struct {
 func (e *Coalesce) Type() *types.T { return e.Typ }
 func (e *Coalesce) String() string { return "COALESCE(" + joinExprs(e.Args, ", ") + ")" }
 func (e *Coalesce) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
-	whens := make([]When, len(e.Args)-1)
-	for i, a := range e.Args[:len(e.Args)-1] {
-		whens[i] = When{Cond: &IsNull{Arg: a, Negate: true}, Then: a}
+	// Each argument is evaluated once, on the rows still NULL after the
+	// arguments before it.
+	n := ch.Len
+	src := make([]*coldata.Vec, n)
+	idx := make([]int, n)
+	pending := make([]int, n)
+	for i := range pending {
+		pending[i] = i
 	}
-	return (&Case{Whens: whens, Else: e.Args[len(e.Args)-1], Typ: e.Typ}).Eval(ctx, ch)
+	cur := ch
+	for _, a := range e.Args {
+		if len(pending) == 0 {
+			break
+		}
+		v, err := a.Eval(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		var still, stillRows []int
+		for j, row := range pending {
+			if v.IsNull(j) {
+				still, stillRows = append(still, j), append(stillRows, row)
+				continue
+			}
+			src[row], idx[row] = v, j
+		}
+		if len(still) > 0 && len(still) != cur.Len {
+			cur = cur.Gather(still)
+		}
+		pending = stillRows
+	}
+	out := coldata.NewVec(e.Typ, n)
+	for i := 0; i < n; i++ {
+		if src[i] == nil {
+			out.Append(nil)
+			continue
+		}
+		out.AppendFrom(src[i], idx[i])
+	}
+	return out, nil
 }
 
 func joinExprs(es []Expr, sep string) string {
