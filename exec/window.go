@@ -325,7 +325,7 @@ func (w *windowOp) aggregate(f *WindowFunc, p *partition, res *coldata.Vec) erro
 		if err != nil {
 			return err
 		}
-		if fs == p.lo && fe >= runEnd && run != nil || fs == p.lo && run == nil {
+		if fs == p.lo && (run == nil || fe >= runEnd) {
 			if run == nil {
 				if run, err = newAggregator(w.c.Eval, f.Agg); err != nil {
 					return err

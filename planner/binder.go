@@ -169,7 +169,7 @@ func assignable(from, to *types.T) bool {
 	case from.Family == types.NumericFamily || from.Family == types.FloatFamily:
 		return to.Family == types.IntFamily || to.Family == types.NumericFamily || to.Family == types.FloatFamily
 	case to.Family == types.StringFamily:
-		return from.Family != types.ArrayFamily || true
+		return true // every type has an assignment cast to text through its output function
 	case from.Family == types.TimestampTZFamily || from.Family == types.TimestampFamily:
 		return to.Family == types.DateFamily || to.Family == types.TimeFamily || to.Family == types.TimestampFamily
 	case from.Family == types.JSONFamily:
@@ -183,12 +183,11 @@ func assignable(from, to *types.T) bool {
 // foldCast evaluates casts of constants at bind time, so bad literals fail
 // early and with the literal's position.
 func foldCast(b *binder, c *expr.Cast) (expr.Expr, error) {
-	if k, ok := c.Arg.(*expr.Const); ok {
+	if _, ok := c.Arg.(*expr.Const); ok {
 		v, err := c.Eval(b.evalCtx(), &coldata.Chunk{Len: 1})
 		if err != nil {
 			return nil, err
 		}
-		_ = k
 		return &expr.Const{Typ: c.To, Val: v.Get(0)}, nil
 	}
 	return c, nil

@@ -296,21 +296,7 @@ func (b *binder) callResolved(name string, args []expr.Expr, pos int, _ *types.T
 		ret = types.Text
 	}
 	call := &expr.Call{Fn: ov, Args: args, Typ: ret}
-	return b.fold(call)
-}
-
-// fold evaluates calls whose arguments are all constants (immutable
-// functions only), so literals are checked at bind time.
-func (b *binder) fold(c *expr.Call) (expr.Expr, error) {
-	if c.Fn.Volatile {
-		return c, nil
-	}
-	for _, a := range c.Args {
-		if _, ok := a.(*expr.Const); !ok {
-			return c, nil
-		}
-	}
-	return c, nil
+	return call, nil
 }
 
 func opName(names []*pg.Node) string {

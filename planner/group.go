@@ -20,11 +20,10 @@ type grouping struct {
 	// aggregated (windows only).
 	from *scope
 	keys []string
-	// aggs and wins map a call's bound form to its column.
+	// aggs maps an aggregate call's bound form to its column; wins maps each
+	// window call of the query to its column.
 	aggs map[string]int
-	wins map[string]int
-	// winScope is the scope window arguments are bound in.
-	winScope *scope
+	wins map[*pg.FuncCall]int
 	// srfs maps set-returning calls of the select list to ProjectSet columns.
 	srfs map[*pg.FuncCall]int
 }
@@ -37,13 +36,9 @@ func (g *grouping) match(b *binder, n *pg.Node, s *scope) (expr.Expr, bool, erro
 			return &expr.ColRef{Idx: col, Typ: s.cols[col].typ}, true, nil
 		}
 		if fc.Over != nil {
-			key, err := b.windowKey(fc, g.winScope)
-			if err != nil {
-				return nil, true, err
-			}
-			col, ok := g.wins[key]
+			col, ok := g.wins[fc]
 			if !ok {
-				return nil, true, sqlerr.Bug("window call %s not planned", key)
+				return nil, true, sqlerr.Bug("window call %s not planned", funcName(fc))
 			}
 			return &expr.ColRef{Idx: col, Typ: s.cols[col].typ}, true, nil
 		}
@@ -87,17 +82,13 @@ func (g *grouping) match(b *binder, n *pg.Node, s *scope) (expr.Expr, bool, erro
 			return nil, true, err
 		}
 		if _, ok := e.(*expr.ColRef); ok {
-			name := strings.TrimPrefix(e.String(), "")
 			var parts []string
 			for _, f := range cr.Fields {
 				parts = append(parts, f.GetString_().Sval)
 			}
-			if len(parts) == 1 {
-				if c := g.from.cols[e.(*expr.ColRef).Idx]; c.table != "" {
-					name = c.table + "." + parts[0]
-				}
-			} else {
-				name = strings.Join(parts, ".")
+			name := strings.Join(parts, ".")
+			if c := g.from.cols[e.(*expr.ColRef).Idx]; len(parts) == 1 && c.table != "" {
+				name = c.table + "." + parts[0]
 			}
 			return nil, true, sqlerr.New(sqlerr.GroupingError, "column \"%s\" must appear in the GROUP BY clause or be used in an aggregate function", name).At(loc(cr.Location))
 		}
@@ -405,9 +396,6 @@ func windowDef(fc *pg.FuncCall, st *pg.SelectStmt) (*pg.WindowDef, error) {
 	return nil, sqlerr.New(sqlerr.UndefinedObject, "window \"%s\" does not exist", ref).At(loc(w.Location))
 }
 
-func (b *binder) windowKey(fc *pg.FuncCall, s *scope) (string, error) {
-	return fmt.Sprintf("%p", fc), nil
-}
 
 // Frame option bits from Postgres' parsenodes.h.
 const (
@@ -610,13 +598,12 @@ func (b *binder) bindWindows(st *pg.SelectStmt, plan exec.Plan, s *scope, calls 
 	if g == nil {
 		g = &grouping{}
 	}
-	g.wins = map[string]int{}
-	g.winScope = s
+	g.wins = map[*pg.FuncCall]int{}
 	for _, pw := range wins {
 		w := pw.w
 		w.Input = out
 		out = &w
-		g.wins[fmt.Sprintf("%p", pw.fc)] = len(winScope.cols)
+		g.wins[pw.fc] = len(winScope.cols)
 		winScope.cols = append(winScope.cols, scopeCol{hidden: true, qualOnly: true, typ: w.Funcs[0].Typ})
 	}
 	b.grouping = g

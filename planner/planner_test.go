@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,7 +56,7 @@ func TestPlans(t *testing.T) {
 					if se == nil {
 						return "error: " + err.Error() + "\n"
 					}
-					return "error " + se.Code + " at " + itoa(se.Position) + ": " + se.Message + "\n"
+					return "error " + se.Code + " at " + strconv.Itoa(se.Position) + ": " + se.Message + "\n"
 				}
 				var cols []string
 				for _, c := range planned.Columns {
@@ -67,27 +68,4 @@ func TestPlans(t *testing.T) {
 			return ""
 		})
 	})
-}
-
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return fmtInt(i) }())
-}
-
-func fmtInt(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	var b []byte
-	for i > 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	if neg {
-		b = append([]byte{'-'}, b...)
-	}
-	return string(b)
 }
