@@ -396,7 +396,6 @@ func windowDef(fc *pg.FuncCall, st *pg.SelectStmt) (*pg.WindowDef, error) {
 	return nil, sqlerr.New(sqlerr.UndefinedObject, "window \"%s\" does not exist", ref).At(loc(w.Location))
 }
 
-
 // Frame option bits from Postgres' parsenodes.h.
 const (
 	frameNonDefault         = 0x00001
