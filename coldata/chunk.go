@@ -6,8 +6,8 @@ import "github.com/sluice-db/sluice/types"
 const DefaultChunkSize = 1024
 
 // Chunk is a set of rows stored column by column. All vectors have Len rows.
-// Diffs, when non-nil, gives each row's multiplicity change (+1 or -1) in a
-// change chunk; batch results leave it nil.
+// Diffs, when non-nil, gives each row's multiplicity change in a change chunk
+// (+n inserts n copies, -n deletes n); batch results leave it nil.
 type Chunk struct {
 	Cols  []*Vec
 	Len   int
@@ -36,6 +36,9 @@ func (c *Chunk) AppendFrom(src *Chunk, i int) {
 	for j, v := range c.Cols {
 		v.AppendFrom(src.Cols[j], i)
 	}
+	if src.Diffs != nil {
+		c.Diffs = append(c.Diffs, src.Diffs[i])
+	}
 	c.Len++
 }
 
@@ -54,6 +57,12 @@ func (c *Chunk) Gather(sel []int) *Chunk {
 	for j, v := range c.Cols {
 		out.Cols[j] = v.Gather(sel)
 	}
+	if c.Diffs != nil {
+		out.Diffs = make([]int64, len(sel))
+		for k, i := range sel {
+			out.Diffs[k] = c.Diffs[i]
+		}
+	}
 	return out
 }
 
@@ -62,6 +71,9 @@ func (c *Chunk) Slice(lo, hi int) *Chunk {
 	out := &Chunk{Cols: make([]*Vec, len(c.Cols)), Len: hi - lo}
 	for j, v := range c.Cols {
 		out.Cols[j] = v.Slice(lo, hi)
+	}
+	if c.Diffs != nil {
+		out.Diffs = c.Diffs[lo:hi:hi]
 	}
 	return out
 }
@@ -82,6 +94,9 @@ func (c *Chunk) AppendChunk(src *Chunk) {
 	}
 	for j, v := range c.Cols {
 		v.AppendVec(src.Cols[j], src.Len)
+	}
+	if src.Diffs != nil {
+		c.Diffs = append(c.Diffs, src.Diffs...)
 	}
 	c.Len += src.Len
 }

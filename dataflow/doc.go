@@ -1,0 +1,21 @@
+// Package dataflow owns incremental computation: operators that map change
+// chunks (columns plus a diff column of +1/-1 multiplicities) to change
+// chunks, the state they keep between epochs, and the runtime that runs one
+// operator graph on several workers.
+//
+// A Graph is a DAG of Nodes, each holding an OpSpec (what the operator
+// computes). New instantiates the graph once per worker; stateful operators
+// declare the input columns they partition on, and an exchange routes each
+// change row to the worker owning the hash of those columns, so every key's
+// state lives on exactly one worker. Step runs one epoch: the source changes
+// are pushed, a barrier follows them through the graph (an operator flushes
+// once it holds the barrier from every upstream worker), and the consolidated
+// output changes of the epoch are returned. Linear operators (filter,
+// project, union) emit as they receive; aggregates, distinct and top-N emit
+// their per-epoch changes on the barrier.
+//
+// Concurrency: each worker is one goroutine that owns its operator instances
+// and their state; workers talk only through their inboxes. Step is called by
+// one goroutine at a time. Arrangement, the readable output of a view, is
+// written by one goroutine and read by any number under epoch snapshots.
+package dataflow

@@ -1,0 +1,316 @@
+package dataflow
+
+import (
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
+)
+
+// Option configures a Dataflow.
+type Option func(*config)
+
+type config struct {
+	workers   int
+	chunkSize int
+}
+
+// Workers sets how many workers (goroutines) run the graph; at least 1.
+func Workers(n int) Option { return func(c *config) { c.workers = max(n, 1) } }
+
+// ChunkSize sets how many source rows are pushed at a time.
+func ChunkSize(n int) Option { return func(c *config) { c.chunkSize = max(n, 1) } }
+
+// Dataflow is a Graph instantiated on its workers.
+type Dataflow struct {
+	g       *Graph
+	cfg     config
+	workers []*worker
+	// edges[n] lists the consumers of node n's output.
+	edges [][]edge
+	// expect[n][port] is how many barriers node n awaits on that port.
+	expect [][]int
+	done   chan workerResult
+	failed error
+}
+
+type edge struct {
+	to, port int
+	part     []int // nil: local
+}
+
+type msg struct {
+	node, port int
+	chunk      *coldata.Chunk
+	barrier    bool
+}
+
+type workerResult struct {
+	out []*coldata.Chunk
+	err error
+}
+
+// New instantiates g on the configured workers. Eval is the expression
+// context shared (read-only) by all operators. Close stops the workers.
+func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
+	cfg := config{workers: 1, chunkSize: coldata.DefaultChunkSize}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := &Dataflow{g: g, cfg: cfg, done: make(chan workerResult, cfg.workers)}
+	d.edges = make([][]edge, len(g.Nodes))
+	d.expect = make([][]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		d.expect[n.ID] = make([]int, len(n.Inputs))
+		for port, in := range n.Inputs {
+			part := n.Spec.Partition(port)
+			d.edges[in] = append(d.edges[in], edge{to: n.ID, port: port, part: part})
+			d.expect[n.ID][port] = 1
+			if part != nil {
+				d.expect[n.ID][port] = cfg.workers
+			}
+		}
+	}
+	for w := 0; w < cfg.workers; w++ {
+		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes))}
+		wk.inbox.cond = sync.NewCond(&wk.inbox.mu)
+		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval}
+		for _, n := range g.Nodes {
+			op, err := n.Spec.New(env)
+			if err != nil {
+				return nil, err
+			}
+			wk.ops[n.ID] = op
+			wk.seen[n.ID] = make([]int, len(n.Inputs))
+		}
+		d.workers = append(d.workers, wk)
+	}
+	for _, wk := range d.workers {
+		go wk.run()
+	}
+	return d, nil
+}
+
+// Graph returns the graph the dataflow runs.
+func (d *Dataflow) Graph() *Graph { return d.g }
+
+// Step runs one epoch: inputs maps a Source node id to its changes. It
+// returns the consolidated changes of the output node. After an error the
+// dataflow's state is undefined and every later Step returns that error.
+func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error) {
+	if d.failed != nil {
+		return nil, d.failed
+	}
+	next := 0
+	for _, src := range d.g.Sources() {
+		for _, c := range inputs[src] {
+			for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
+				hi := min(lo+d.cfg.chunkSize, c.Len)
+				d.workers[next].inbox.put(msg{node: src, chunk: c.Slice(lo, hi)})
+				next = (next + 1) % len(d.workers)
+			}
+		}
+	}
+	for _, src := range d.g.Sources() {
+		for _, wk := range d.workers {
+			wk.inbox.put(msg{node: src, barrier: true})
+		}
+	}
+	var outs []*coldata.Chunk
+	var firstErr error
+	for range d.workers {
+		r := <-d.done
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		outs = append(outs, r.out...)
+	}
+	if firstErr != nil {
+		d.failed = firstErr
+		return nil, firstErr
+	}
+	out := NewChanges(d.g.Nodes[d.g.Output].Spec.Types(), 0)
+	for _, c := range outs {
+		out.AppendChunk(c)
+	}
+	return Consolidate(out), nil
+}
+
+// Close stops the workers.
+func (d *Dataflow) Close() {
+	for _, wk := range d.workers {
+		wk.inbox.close()
+	}
+}
+
+type worker struct {
+	d     *Dataflow
+	id    int
+	ops   []Operator
+	seen  [][]int // barriers received per node and port this epoch
+	inbox queue
+	out   []*coldata.Chunk
+	err   error
+}
+
+func (w *worker) run() {
+	for {
+		m, ok := w.inbox.get()
+		if !ok {
+			return
+		}
+		if m.barrier {
+			w.barrier(m.node, m.port)
+			continue
+		}
+		if w.err == nil {
+			if err := w.push(m.node, m.port, m.chunk); err != nil {
+				w.err = err
+			}
+		}
+	}
+}
+
+// push hands c to node's operator and routes what it emits.
+func (w *worker) push(node, port int, c *coldata.Chunk) error {
+	if c.Len == 0 {
+		return nil
+	}
+	return w.ops[node].Push(port, c, w.emitter(node))
+}
+
+func (w *worker) emitter(node int) Emit {
+	return func(c *coldata.Chunk) error { return w.route(node, c) }
+}
+
+// route delivers node's output c to its consumers: locally at once, or
+// through the exchange to the workers owning each row's key.
+func (w *worker) route(node int, c *coldata.Chunk) error {
+	if c.Len == 0 {
+		return nil
+	}
+	if node == w.d.g.Output {
+		w.out = append(w.out, copyChunk(c))
+	}
+	for _, e := range w.d.edges[node] {
+		if e.part == nil {
+			if err := w.push(e.to, e.port, c); err != nil {
+				return err
+			}
+			continue
+		}
+		for target, part := range w.d.split(c, e.part) {
+			if part != nil {
+				w.d.workers[target].inbox.put(msg{node: e.to, port: e.port, chunk: part})
+			}
+		}
+	}
+	return nil
+}
+
+// barrier records one barrier for node's port; once all inputs are complete
+// the node flushes and passes the barrier on.
+func (w *worker) barrier(node, port int) {
+	n := w.d.g.Nodes[node]
+	if len(n.Inputs) > 0 {
+		w.seen[node][port]++
+		for p, want := range w.d.expect[node] {
+			if w.seen[node][p] < want {
+				return
+			}
+		}
+		clear(w.seen[node])
+	}
+	if w.err == nil {
+		if err := w.ops[node].Flush(w.emitter(node)); err != nil {
+			w.err = err
+		}
+	}
+	for _, e := range w.d.edges[node] {
+		if e.part == nil {
+			w.barrier(e.to, e.port)
+			continue
+		}
+		for _, t := range w.d.workers {
+			t.inbox.put(msg{node: e.to, port: e.port, barrier: true})
+		}
+	}
+	if node == w.d.g.Output {
+		w.d.done <- workerResult{out: w.out, err: w.err}
+		w.out = nil
+	}
+}
+
+// split partitions c by the hash of columns cols; with no columns every row
+// goes to worker 0. A nil entry means no rows for that worker.
+func (d *Dataflow) split(c *coldata.Chunk, cols []int) []*coldata.Chunk {
+	parts := make([]*coldata.Chunk, len(d.workers))
+	if len(cols) == 0 || len(d.workers) == 1 {
+		parts[0] = copyChunk(c)
+		return parts
+	}
+	sels := make([][]int, len(d.workers))
+	var key []byte
+	for i := 0; i < c.Len; i++ {
+		key = key[:0]
+		for _, col := range cols {
+			key = c.Cols[col].AppendKey(key, i)
+		}
+		t := int(xxhash.Sum64(key) % uint64(len(d.workers)))
+		sels[t] = append(sels[t], i)
+	}
+	for t, sel := range sels {
+		if len(sel) > 0 {
+			parts[t] = c.Gather(sel)
+		}
+	}
+	return parts
+}
+
+// copyChunk returns a chunk that does not share memory with c, for handing
+// to another goroutine or keeping past an Emit.
+func copyChunk(c *coldata.Chunk) *coldata.Chunk {
+	out := NewChanges(c.Types(), c.Len)
+	out.AppendChunk(c)
+	return out
+}
+
+// queue is an unbounded FIFO inbox. Unbounded so that two workers sending to
+// each other never deadlock; the epoch protocol bounds what one Step puts in.
+type queue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []msg
+	closed bool
+}
+
+func (q *queue) put(m msg) {
+	q.mu.Lock()
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+func (q *queue) get() (msg, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if len(q.items) == 0 {
+		return msg{}, false
+	}
+	m := q.items[0]
+	q.items[0] = msg{}
+	q.items = q.items[1:]
+	return m, true
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}

@@ -1,0 +1,169 @@
+package dataflow
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// AggCall is one aggregate of an Aggregate node.
+type AggCall struct {
+	// Func is the aggregate's name: count_star, count, sum, avg, min, max,
+	// bool_and, bool_or, string_agg, array_agg.
+	Func string
+	// Args are input column ordinals (string_agg: value, delimiter).
+	Args     []int
+	ArgTypes []*types.T
+	Distinct bool
+	// Filter is the input column holding the FILTER condition, or -1.
+	Filter int
+	// OrderBy orders the values of string_agg/array_agg (empty: by value).
+	OrderBy []SortKey
+	Typ     *types.T
+}
+
+func (a *AggCall) String() string {
+	var sb strings.Builder
+	sb.WriteString(a.Func + "(")
+	if a.Distinct {
+		sb.WriteString("DISTINCT ")
+	}
+	for i, c := range a.Args {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "#%d", c)
+	}
+	sb.WriteString(")")
+	if a.Filter >= 0 {
+		fmt.Fprintf(&sb, " FILTER #%d", a.Filter)
+	}
+	return sb.String()
+}
+
+// Aggregate groups its input by Keys and maintains the aggregates of every
+// group under inserts and deletes. Output: the key columns, then one column
+// per aggregate. Without keys it holds exactly one row (the aggregates of
+// the empty input until rows arrive), as SQL's global aggregate does.
+type Aggregate struct {
+	Keys    []int
+	Aggs    []AggCall
+	InTypes []*types.T
+}
+
+func (a *Aggregate) Types() []*types.T {
+	ts := make([]*types.T, 0, len(a.Keys)+len(a.Aggs))
+	for _, k := range a.Keys {
+		ts = append(ts, a.InTypes[k])
+	}
+	for _, ag := range a.Aggs {
+		ts = append(ts, ag.Typ)
+	}
+	return ts
+}
+
+func (a *Aggregate) String() string {
+	aggs := make([]string, len(a.Aggs))
+	for i := range a.Aggs {
+		aggs[i] = a.Aggs[i].String()
+	}
+	return fmt.Sprintf("Aggregate keys=%v aggs=[%s]", a.Keys, strings.Join(aggs, ", "))
+}
+
+func (a *Aggregate) Partition(int) []int { return append([]int{}, a.Keys...) }
+
+// JoinKind is the kind of a Join.
+type JoinKind uint8
+
+const (
+	InnerJoin JoinKind = iota
+	LeftJoin
+	RightJoin
+	FullJoin
+	// SemiJoin outputs each left row once per epoch state while at least one
+	// right row matches it; AntiJoin while none does. Both output left
+	// columns only.
+	SemiJoin
+	AntiJoin
+)
+
+func (k JoinKind) String() string {
+	return [...]string{"inner", "left", "right", "full", "semi", "anti"}[k]
+}
+
+// Join joins input 0 (left) and input 1 (right) on LeftKeys = RightKeys
+// (SQL equality: NULL keys never match) and Cond, evaluated over the
+// concatenated row (left columns then right). Without keys every row goes
+// to worker 0 (a nested-loop join). Output: left columns then right columns
+// (NULL-padded for outer joins); semi and anti joins output left columns.
+type Join struct {
+	Kind                JoinKind
+	LeftKeys, RightKeys []int
+	Cond                expr.Expr // nil: none
+	LeftTypes           []*types.T
+	RightTypes          []*types.T
+}
+
+func (j *Join) Types() []*types.T {
+	if j.Kind == SemiJoin || j.Kind == AntiJoin {
+		return j.LeftTypes
+	}
+	return append(append([]*types.T(nil), j.LeftTypes...), j.RightTypes...)
+}
+
+func (j *Join) String() string {
+	s := fmt.Sprintf("Join %s", j.Kind)
+	if len(j.LeftKeys) > 0 {
+		s += fmt.Sprintf(" on %v = %v", j.LeftKeys, j.RightKeys)
+	}
+	if j.Cond != nil {
+		s += " cond " + j.Cond.String()
+	}
+	return s
+}
+
+func (j *Join) Partition(in int) []int {
+	if in == 0 {
+		return append([]int{}, j.LeftKeys...)
+	}
+	return append([]int{}, j.RightKeys...)
+}
+
+// Distinct keeps one copy of every row present with a positive count.
+type Distinct struct {
+	Typs []*types.T
+}
+
+func (d *Distinct) Types() []*types.T { return d.Typs }
+func (d *Distinct) String() string    { return "Distinct" }
+func (d *Distinct) Partition(int) []int {
+	cols := make([]int, len(d.Typs))
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}
+
+// SortKey orders by one column.
+type SortKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+// TopN maintains the rows at positions [Offset, Offset+Limit) of its input
+// in Order (ties broken by the whole row, so the result is deterministic).
+// Limit < 0 means no limit.
+type TopN struct {
+	Order         []SortKey
+	Limit, Offset int64
+	Typs          []*types.T
+}
+
+func (t *TopN) Types() []*types.T   { return t.Typs }
+func (t *TopN) Partition(int) []int { return []int{} }
+func (t *TopN) String() string {
+	return fmt.Sprintf("TopN order=%v limit=%d offset=%d", t.Order, t.Limit, t.Offset)
+}
