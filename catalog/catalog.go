@@ -16,6 +16,11 @@ type Kind string
 
 const (
 	KindTable Kind = "table"
+	// KindStream is an append-only relation: INSERT, COPY and HTTP push
+	// add rows; UPDATE and DELETE are refused.
+	KindStream Kind = "stream"
+	// KindMaterializedView is a view maintained incrementally by a dataflow.
+	KindMaterializedView Kind = "materialized view"
 )
 
 // FirstUserID is the first object id given to user objects; lower ids are
@@ -46,7 +51,32 @@ type Table struct {
 	Name    string   `json:"name"`
 	Columns []Column `json:"columns"`
 	// PK lists the primary key's column ordinals (empty: no primary key).
+	// For a materialized view it is the unique key of its rows (the GROUP BY
+	// key), which reads use for point lookups.
 	PK []int `json:"pk,omitempty"`
+	// Options are a stream's WITH options.
+	Options map[string]string `json:"options,omitempty"`
+	// Definition is a materialized view's query as SQL text.
+	Definition string `json:"definition,omitempty"`
+	// DependsOn lists the relations a materialized view reads.
+	DependsOn []uint32 `json:"depends_on,omitempty"`
+}
+
+// Dependents returns the materialized views that read relation id.
+func (c *Catalog) Dependents(id uint32) []*Table {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []*Table
+	for _, t := range c.byID {
+		for _, d := range t.DependsOn {
+			if d == id {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // ColumnIndex returns the ordinal of the named column, or -1.

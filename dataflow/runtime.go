@@ -113,9 +113,12 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error)
 			}
 		}
 	}
-	for _, src := range d.g.Sources() {
+	for _, n := range d.g.Nodes {
+		if len(n.Inputs) > 0 {
+			continue
+		}
 		for _, wk := range d.workers {
-			wk.inbox.put(msg{node: src, barrier: true})
+			wk.inbox.put(msg{node: n.ID, barrier: true})
 		}
 	}
 	var outs []*coldata.Chunk

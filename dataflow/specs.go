@@ -82,8 +82,8 @@ const (
 	LeftJoin
 	RightJoin
 	FullJoin
-	// SemiJoin outputs each left row once per epoch state while at least one
-	// right row matches it; AntiJoin while none does. Both output left
+	// SemiJoin outputs each left row (with its multiplicity) while at least
+	// one right row matches it; AntiJoin while none does. Both output left
 	// columns only.
 	SemiJoin
 	AntiJoin
@@ -165,5 +165,22 @@ type TopN struct {
 func (t *TopN) Types() []*types.T   { return t.Typs }
 func (t *TopN) Partition(int) []int { return []int{} }
 func (t *TopN) String() string {
-	return fmt.Sprintf("TopN order=%v limit=%d offset=%d", t.Order, t.Limit, t.Offset)
+	keys := make([]string, len(t.Order))
+	for i, k := range t.Order {
+		keys[i] = k.String()
+	}
+	return fmt.Sprintf("TopN order=[%s] limit=%d offset=%d", strings.Join(keys, ", "), t.Limit, t.Offset)
+}
+
+func (k SortKey) String() string {
+	s := fmt.Sprintf("#%d", k.Col)
+	if k.Desc {
+		s += " DESC"
+	}
+	if k.NullsFirst {
+		s += " NULLS FIRST"
+	} else {
+		s += " NULLS LAST"
+	}
+	return s
 }

@@ -197,13 +197,11 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 		buf = appendBinaryCopyHeader(buf)
 	}
 	if o.header {
+		names := make([]string, len(planned.Columns))
 		for i, c := range planned.Columns {
-			if i > 0 {
-				buf = append(buf, o.delim)
-			}
-			buf = o.appendField(buf, c.Name, false)
+			names[i] = c.Name
 		}
-		buf = append(buf, '\n')
+		buf = o.appendHeader(buf, names)
 	}
 	var rows int64
 	for {
@@ -231,18 +229,7 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 				}
 				continue
 			}
-			for j, v := range ch.Cols {
-				if j > 0 {
-					buf = append(buf, o.delim)
-				}
-				if v.IsNull(i) {
-					buf = append(buf, o.null...)
-					continue
-				}
-				txt := types.AppendText(nil, v.Typ, v.Get(i), xc.Eval.Cfg)
-				buf = o.appendField(buf, string(txt), true)
-			}
-			buf = append(buf, '\n')
+			buf = o.appendTextRow(buf, ch, i, xc.Eval.Cfg)
 			rows++
 			if len(buf) > 64<<10 {
 				if _, err := out.Write(buf); err != nil {
@@ -261,6 +248,33 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 		}
 	}
 	return fmt.Sprintf("COPY %d", rows), nil
+}
+
+// appendHeader appends the header line of the text and CSV formats.
+func (o *copyOpts) appendHeader(buf []byte, names []string) []byte {
+	for i, name := range names {
+		if i > 0 {
+			buf = append(buf, o.delim)
+		}
+		buf = o.appendField(buf, name, false)
+	}
+	return append(buf, '\n')
+}
+
+// appendTextRow appends row i of ch as one line of the text or CSV format.
+func (o *copyOpts) appendTextRow(buf []byte, ch *coldata.Chunk, i int, cfg *types.Config) []byte {
+	for j, v := range ch.Cols {
+		if j > 0 {
+			buf = append(buf, o.delim)
+		}
+		if v.IsNull(i) {
+			buf = append(buf, o.null...)
+			continue
+		}
+		txt := types.AppendText(nil, v.Typ, v.Get(i), cfg)
+		buf = o.appendField(buf, string(txt), true)
+	}
+	return append(buf, '\n')
 }
 
 // appendField appends one non-null value in the COPY format.

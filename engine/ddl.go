@@ -40,11 +40,20 @@ func (st *statement) execCreate(ctx context.Context, ts *txnState, n *pg.CreateS
 	}
 	if _, exists := s.lookupTable(schema, rv.Relname); exists {
 		if n.IfNotExists {
-			return "CREATE TABLE", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
+			return map[bool]string{false: "CREATE TABLE", true: "CREATE STREAM"}[st.stream], w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
 		}
 		return "", errDuplicateTable(rv.Relname)
 	}
 	desc := &catalog.Table{Kind: catalog.KindTable, Schema: schema, Name: rv.Relname}
+	tag := "CREATE TABLE"
+	if st.stream {
+		desc.Kind, tag = catalog.KindStream, "CREATE STREAM"
+		if desc.Options, err = streamOptions(n.Options, st); err != nil {
+			return "", err
+		}
+	} else if len(n.Options) > 0 {
+		return "", sqlerr.Unsupported("table storage parameters (WITH …) are not supported")
+	}
 	var pkNames []string
 	var pkPos int
 	addPK := func(names []string, loc int32) error {
@@ -89,6 +98,9 @@ func (st *statement) execCreate(ctx context.Context, ts *txnState, n *pg.CreateS
 			return "", sqlerr.Unsupported("CREATE TABLE element not supported").At(st.pos(rv.Location))
 		}
 	}
+	if st.stream && pkNames != nil {
+		return "", sqlerr.Unsupported("a stream has no primary key: it is an append-only log of events").At(pkPos)
+	}
 	for _, name := range pkNames {
 		i := desc.ColumnIndex(name)
 		if i < 0 {
@@ -119,7 +131,7 @@ func (st *statement) execCreate(ctx context.Context, ts *txnState, n *pg.CreateS
 		ts.created = map[uint32]*createdTable{}
 	}
 	ts.created[desc.ID] = &createdTable{desc: desc, tbl: tbl}
-	return "CREATE TABLE", nil
+	return tag, nil
 }
 
 func constraintUnsupported(c *pg.Constraint, st *statement) error {
@@ -218,41 +230,26 @@ func deparseExpr(n *pg.Node) (string, error) {
 	return strings.TrimPrefix(out, "SELECT "), nil
 }
 
-// execDrop runs DROP TABLE within ts.
-func (st *statement) execDrop(ts *txnState, n *pg.DropStmt, w pgwire.ResultWriter) (string, error) {
+// execDrop runs DROP TABLE and DROP STREAM within ts. Dependent views
+// refuse the drop, or with CASCADE are dropped once ts commits.
+func (st *statement) execDrop(ctx context.Context, ts *txnState, n *pg.DropStmt, w pgwire.ResultWriter) (string, error) {
 	s := st.s
 	if n.RemoveType != pg.ObjectType_OBJECT_TABLE {
 		return "", sqlerr.Unsupported("DROP %s is not supported", strings.TrimPrefix(n.RemoveType.String(), "OBJECT_"))
 	}
-	// NB: nothing depends on tables yet, so CASCADE and RESTRICT both just drop.
-	var drops []*catalog.Table
-	for _, obj := range n.Objects {
-		var names []string
-		if l := obj.GetList(); l != nil {
-			for _, it := range l.Items {
-				names = append(names, nodeString(it))
-			}
+	kind, tag := catalog.KindTable, "DROP TABLE"
+	if st.stream {
+		kind, tag = catalog.KindStream, "DROP STREAM"
+	}
+	drops, views, err := st.dropTargets(n, kind, w)
+	if err != nil {
+		return "", err
+	}
+	if len(views) > 0 {
+		if s.tx != nil {
+			return "", sqlerr.Unsupported("DROP … CASCADE of relations read by materialized views cannot run inside a transaction block")
 		}
-		if len(names) == 0 {
-			continue
-		}
-		name := names[len(names)-1]
-		display := strings.Join(names, ".")
-		schema := "public"
-		if len(names) >= 2 {
-			schema = names[len(names)-2]
-		}
-		t, ok := s.lookupTable(schema, name)
-		if !ok {
-			if n.MissingOk {
-				if err := w.Notice("NOTICE", "00000", "table \""+display+"\" does not exist, skipping"); err != nil {
-					return "", err
-				}
-				continue
-			}
-			return "", errUndefinedTable(display)
-		}
-		drops = append(drops, t)
+		ts.afterCommit = append(ts.afterCommit, func() error { return s.e.dropViews(ctx, views) })
 	}
 	for _, t := range drops {
 		if ts.created[t.ID] != nil {
@@ -268,7 +265,7 @@ func (st *statement) execDrop(ts *txnState, n *pg.DropStmt, w pgwire.ResultWrite
 		}
 		ts.txn.DeleteMeta(catalog.MetaKey(t.ID))
 	}
-	return "DROP TABLE", nil
+	return tag, nil
 }
 
 // pgVersion is the parse tree version pg_query's deparser expects.

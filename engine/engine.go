@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/sluice-db/sluice/coldata"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -54,6 +55,10 @@ type Engine struct {
 	obs     Observer
 
 	defaultTZ string
+	workers   int
+	chunkSize int
+	tick      time.Duration
+	views     *dataflows
 
 	// ddlMu serialises commits that create or drop tables with the catalog
 	// checks and publication around them.
@@ -76,12 +81,25 @@ func WithObserver(o Observer) Option { return func(e *Engine) { e.obs = o } }
 // WithDefaultTimeZone sets the TimeZone of new sessions (default "UTC").
 func WithDefaultTimeZone(tz string) Option { return func(e *Engine) { e.defaultTZ = tz } }
 
+// WithWorkers sets how many workers run each view's dataflow (default: the
+// number of cores).
+func WithWorkers(n int) Option { return func(e *Engine) { e.workers = n } }
+
+// WithChunkSize sets how many rows a view's sources push at a time
+// (default coldata.DefaultChunkSize); tests vary it.
+func WithChunkSize(n int) Option { return func(e *Engine) { e.chunkSize = n } }
+
+// WithTick sets the longest time between epochs (default 100 ms); a commit
+// to a relation a view reads also ends an epoch.
+func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
+
 // WithParser replaces the statement parser (to add extensions).
 func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
 
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
-	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now()}
+	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
+		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond}
 	for _, o := range opts {
 		o(e)
 	}
@@ -104,8 +122,10 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		if catalog.MetaKey(t.ID) != k {
 			return nil, sqlerr.New(sqlerr.DataCorrupted, "corrupt catalog record %q: holds table id %d", k, t.ID)
 		}
-		if _, err := db.OpenTable(tableInfo(t)); err != nil {
-			return nil, err
+		if t.Kind != catalog.KindMaterializedView {
+			if _, err := db.OpenTable(tableInfo(t)); err != nil {
+				return nil, err
+			}
 		}
 		tables = append(tables, t)
 	}
@@ -114,6 +134,11 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	registerSessionFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
+	if e.tick <= 0 {
+		return nil, invalidValue("tick", e.tick.String())
+	}
+	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick)
+	e.startViews()
 	e.log.Info("engine: catalog loaded", "tables", len(tables))
 	return e, nil
 }
@@ -124,9 +149,16 @@ func (e *Engine) Catalog() *catalog.Catalog { return e.cat }
 // Sessions returns the number of open sessions.
 func (e *Engine) Sessions() int64 { return e.sessions.Load() }
 
-// Close releases the engine. Sessions still open can no longer commit once
-// the storage DB is closed; the engine itself holds no other resources.
-func (e *Engine) Close() error { return nil }
+// Close stops the views' dataflows. Sessions still open can no longer
+// commit once the storage DB is closed.
+func (e *Engine) Close() error {
+	e.views.close()
+	return nil
+}
+
+// SyncViews waits until every change committed before the call is visible
+// in the materialized views.
+func (e *Engine) SyncViews(ctx context.Context) error { return e.views.sync(ctx) }
 
 func tableInfo(t *catalog.Table) storage.TableInfo {
 	return storage.TableInfo{ID: t.ID, Name: t.Name, ColNames: t.ColumnNames(), Types: t.Types(), PK: t.PK}

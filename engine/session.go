@@ -39,6 +39,8 @@ type session struct {
 	local map[string]string
 	// savepoints are the open savepoints of tx, oldest first.
 	savepoints []savepoint
+	// cursors are the open SUBSCRIBE cursors, by name; they close with tx.
+	cursors map[string]*subscribeRun
 }
 
 // savepoint is the state of a transaction block at SAVEPOINT.
@@ -60,6 +62,9 @@ type txnState struct {
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
+	// afterCommit runs once the transaction has committed (dropping the
+	// views that depended on dropped relations).
+	afterCommit []func() error
 }
 
 type createdTable struct {
@@ -288,6 +293,7 @@ func (s *session) Close() {
 		return
 	}
 	s.closed = true
+	s.closeCursors()
 	if s.tx != nil {
 		s.tx.txn.Rollback()
 		s.tx = nil
@@ -354,6 +360,18 @@ func (s *session) beginTxn() *txnState {
 
 // commit commits ts, publishing its DDL.
 func (e *Engine) commit(ts *txnState) error {
+	if err := e.commitTxn(ts); err != nil {
+		return err
+	}
+	for _, fn := range ts.afterCommit {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) commitTxn(ts *txnState) error {
 	if len(ts.created) == 0 && len(ts.dropped) == 0 {
 		return ts.txn.Commit()
 	}
@@ -386,6 +404,7 @@ func (e *Engine) commit(ts *txnState) error {
 
 // tableResolver resolves plan table references within ts.
 func (s *session) tableResolver(ts *txnState) func(ref *exec.TableRef) (exec.TableAccess, error) {
+	var snap *viewSnapshot
 	return func(ref *exec.TableRef) (exec.TableAccess, error) {
 		if ct, ok := ts.created[ref.ID]; ok {
 			return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
@@ -394,10 +413,20 @@ func (s *session) tableResolver(ts *txnState) func(ref *exec.TableRef) (exec.Tab
 			return nil, errUndefinedRelation(ref.Name)
 		}
 		t, ok := s.e.db.Table(ref.ID)
-		if !ok {
-			return nil, errUndefinedRelation(ref.Name)
+		if ok {
+			return &tableAccess{txn: ts.txn, t: t}, nil
 		}
-		return &tableAccess{txn: ts.txn, t: t}, nil
+		// A view: every view a statement reads is read at one epoch.
+		if snap == nil {
+			snap = s.e.views.snapshot()
+		}
+		if err := snap.failed[ref.ID]; err != nil {
+			return nil, err
+		}
+		if v := snap.views[ref.ID]; v != nil {
+			return &viewAccess{name: ref.Name, snap: v}, nil
+		}
+		return nil, errUndefinedRelation(ref.Name)
 	}
 }
 

@@ -22,9 +22,13 @@ import (
 
 // statement is a parsed statement of a session.
 type statement struct {
-	s       *session
-	text    string
-	ast     *pg.Node
+	s    *session
+	text string
+	ast  *pg.Node
+	// ext is an extension statement that has no Postgres AST (ast is nil).
+	ext any
+	// stream marks CREATE/DROP STREAM, which run as CREATE/DROP TABLE ASTs.
+	stream  bool
 	charOff int // characters before the statement in its query string
 	empty   bool
 	// multi and last place the statement in a multi-statement simple query.
@@ -95,10 +99,17 @@ func (s *session) Prepare(ctx context.Context, sql string, paramTypes []uint32) 
 }
 
 func (s *session) newStatement(sql string, ps parser.Statement) (*statement, error) {
-	if ps.Ext != nil {
-		return nil, sqlerr.Unsupported("statement not supported yet: %s", firstWord(ps.Text))
+	st := &statement{s: s, text: ps.Text, ast: ps.AST, charOff: ps.CharOffset(sql)}
+	switch x := ps.Ext.(type) {
+	case nil:
+	case *parser.CreateStream:
+		st.ast, st.stream = &pg.Node{Node: &pg.Node_CreateStmt{CreateStmt: x.Create}}, true
+	case *parser.DropStream:
+		st.ast, st.stream = &pg.Node{Node: &pg.Node_DropStmt{DropStmt: x.Drop}}, true
+	default:
+		st.ext = x
 	}
-	return &statement{s: s, text: ps.Text, ast: ps.AST, charOff: ps.CharOffset(sql)}, nil
+	return st, nil
 }
 
 func firstWord(s string) string {
@@ -111,10 +122,16 @@ func firstWord(s string) string {
 
 // planTarget returns the query node a statement plans, if any.
 func (st *statement) planTarget() *pg.Node {
+	if st.ast == nil {
+		return nil
+	}
 	switch n := st.ast.Node.(type) {
 	case *pg.Node_SelectStmt, *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt:
 		return st.ast
 	case *pg.Node_ExplainStmt:
+		if n.ExplainStmt.Query.GetCreateTableAsStmt() != nil {
+			return nil // EXPLAIN CREATE MATERIALIZED VIEW plans a dataflow
+		}
 		return n.ExplainStmt.Query
 	case *pg.Node_CopyStmt:
 		return n.CopyStmt.Query
@@ -169,6 +186,9 @@ func (st *statement) pos(loc int32) int {
 }
 
 func (st *statement) staticColumns() []pgwire.Column {
+	if st.ast == nil {
+		return st.extColumns()
+	}
 	switch n := st.ast.Node.(type) {
 	case *pg.Node_VariableShowStmt:
 		name := n.VariableShowStmt.Name
@@ -185,6 +205,8 @@ func (st *statement) staticColumns() []pgwire.Column {
 		return textColumns("QUERY PLAN")
 	case *pg.Node_CopyStmt:
 		return nil
+	case *pg.Node_FetchStmt:
+		return st.s.fetchColumns(n.FetchStmt)
 	}
 	if st.planned != nil && st.planned.Returns {
 		return resultColumns(st.planned.Columns)
@@ -364,6 +386,9 @@ type portal struct {
 	op      exec.Operator
 	pending *coldata.Chunk
 	rows    int64
+	// sub is a SUBSCRIBE suspended at a row limit, resumed by the next
+	// Execute.
+	sub *subscribeRun
 }
 
 // Columns implements pgwire.Portal.
@@ -371,6 +396,10 @@ func (p *portal) Columns() []pgwire.Column { return p.st.cols }
 
 // Close implements pgwire.Portal.
 func (p *portal) Close() {
+	if p.sub != nil {
+		p.sub.close()
+		p.sub = nil
+	}
 	if p.own && p.ts != nil && !p.done {
 		// A portal closed before it finished still commits what it did, as
 		// Postgres does at Sync.
@@ -439,6 +468,9 @@ func (s *session) observe(verb string, err error, d time.Duration) {
 func valueOr(v string, _ bool) string { return v }
 
 func statementVerb(n *pg.Node) string {
+	if n == nil {
+		return "OTHER"
+	}
 	switch n.Node.(type) {
 	case *pg.Node_SelectStmt:
 		return "SELECT"
@@ -448,7 +480,7 @@ func statementVerb(n *pg.Node) string {
 		return "UPDATE"
 	case *pg.Node_DeleteStmt:
 		return "DELETE"
-	case *pg.Node_CreateStmt:
+	case *pg.Node_CreateStmt, *pg.Node_CreateTableAsStmt:
 		return "CREATE"
 	case *pg.Node_DropStmt:
 		return "DROP"
@@ -469,9 +501,15 @@ func statementVerb(n *pg.Node) string {
 func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter) (string, bool, error) {
 	st := p.st
 	s := st.s
+	if st.ast == nil {
+		return p.executeExt(ctx, maxRows, w)
+	}
 	switch n := st.ast.Node.(type) {
 	case *pg.Node_SelectStmt, *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt:
 		return p.runQuery(ctx, maxRows, w)
+	case *pg.Node_CreateTableAsStmt:
+		tag, err := st.execCreateView(ctx, n.CreateTableAsStmt, w)
+		return tag, false, err
 	case *pg.Node_TransactionStmt:
 		tag, err := s.execTransaction(n.TransactionStmt, w)
 		return tag, false, err
@@ -483,11 +521,21 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 	case *pg.Node_CreateStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execCreate(ctx, ts, n.CreateStmt, w) })
 	case *pg.Node_DropStmt:
-		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDrop(ts, n.DropStmt, w) })
+		if n.DropStmt.RemoveType == pg.ObjectType_OBJECT_MATVIEW {
+			tag, err := st.execDropView(ctx, n.DropStmt, w)
+			return tag, false, err
+		}
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDrop(ctx, ts, n.DropStmt, w) })
 	case *pg.Node_ExplainStmt:
 		return "EXPLAIN", false, p.execExplain(n.ExplainStmt, w)
 	case *pg.Node_CopyStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
+	case *pg.Node_FetchStmt:
+		tag, err := st.execFetch(ctx, n.FetchStmt, "", w)
+		return tag, false, err
+	case *pg.Node_ClosePortalStmt:
+		tag, err := s.execCloseCursor(n.ClosePortalStmt)
+		return tag, false, err
 	case *pg.Node_DiscardStmt:
 		if s.tx != nil {
 			return "", false, sqlerr.New(sqlerr.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
@@ -632,10 +680,20 @@ func (p *portal) execExplain(n *pg.ExplainStmt, w pgwire.ResultWriter) error {
 			}
 		}
 	}
-	if p.st.planned == nil {
+	var text string
+	switch {
+	case n.Query.GetCreateTableAsStmt() != nil:
+		s := p.st.s
+		vp, _, err := s.e.planView(s.planner(), n.Query.GetCreateTableAsStmt().Query, s.searchPath())
+		if err != nil {
+			return p.st.positioned(err)
+		}
+		text = vp.Graph.String()
+	case p.st.planned == nil:
 		return sqlerr.Unsupported("EXPLAIN of this statement is not supported")
+	default:
+		text = planner.Explain(p.st.planned.Plan)
 	}
-	text := planner.Explain(p.st.planned.Plan)
 	ch := coldata.NewChunk([]*types.T{types.Text}, 0)
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		ch.AppendRow([]types.Datum{line})

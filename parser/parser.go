@@ -58,8 +58,8 @@ type Parser struct {
 	Extensions []Extension
 }
 
-// Default is the parser with the extensions Sluice registers (none yet).
-var Default = &Parser{}
+// Default is the parser with the extensions Sluice registers.
+var Default = &Parser{Extensions: []Extension{Streaming{}}}
 
 // Parse parses sql with the Default parser.
 func Parse(sql string) ([]Statement, error) { return Default.Parse(sql) }

@@ -97,8 +97,8 @@ func TestExtension(t *testing.T) {
 	if stmts[0].AST == nil || stmts[2].AST == nil || stmts[2].Ext != nil {
 		t.Errorf("plain statements: %+v", stmts)
 	}
-	// Without the extension, CREATE STREAM is a syntax error.
-	if _, err := Parse("create stream s (a int)"); sqlerr.Code(err) != sqlerr.SyntaxError {
+	// Without an extension, CREATE STREAM is a syntax error.
+	if _, err := (&Parser{}).Parse("create stream s (a int)"); sqlerr.Code(err) != sqlerr.SyntaxError {
 		t.Errorf("default parser: %v", err)
 	}
 	// Extension errors are positioned in the whole string.

@@ -102,4 +102,8 @@ type ResultWriter interface {
 	ParameterStatus(name, value string) error
 	// Notice sends a NoticeResponse (severity NOTICE or WARNING).
 	Notice(severity, code, message string) error
+	// Flush sends what is buffered to the client now rather than at the end
+	// of the statement (a statement that streams, like SUBSCRIBE, flushes
+	// after each batch it wants the client to see).
+	Flush() error
 }

@@ -237,3 +237,6 @@ func (w *resultWriter) Notice(severity, code, message string) error {
 	w.c.send(&pgproto3.NoticeResponse{Severity: severity, SeverityUnlocalized: severity, Code: code, Message: message})
 	return w.c.werr
 }
+
+// Flush implements ResultWriter.
+func (w *resultWriter) Flush() error { return w.c.flush() }

@@ -27,6 +27,9 @@ type Options struct {
 	// SearchPath lists schemas for unqualified names.
 	SearchPath []string
 	Cfg        *types.Config
+	// Incremental plans for a dataflow: every relation is read by a full
+	// scan (its change feed), never by a point lookup.
+	Incremental bool
 }
 
 // ResultColumn describes one output column.

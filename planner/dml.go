@@ -1,7 +1,10 @@
 package planner
 
 import (
+	"strings"
+
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/sluice-db/sluice/catalog"
 
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
@@ -11,10 +14,20 @@ import (
 
 // targetTable resolves the table an INSERT, UPDATE or DELETE writes, with
 // the scope its RETURNING and WHERE clauses see.
-func (b *binder) targetTable(rv *pg.RangeVar) (*tableInfo, *scope, error) {
+func (b *binder) targetTable(rv *pg.RangeVar, verb string) (*tableInfo, *scope, error) {
 	ti, err := b.lookupTable(rv)
 	if err != nil {
 		return nil, nil, err
+	}
+	switch ti.desc.Kind {
+	case catalog.KindMaterializedView:
+		return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "cannot change materialized view \"%s\"", ti.desc.Name).
+			WithHint("A materialized view changes only with the relations it reads.").At(int(rv.Location) + 1)
+	case catalog.KindStream:
+		if verb != "INSERT" {
+			return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "cannot %s stream \"%s\"", strings.ToLower(verb), ti.desc.Name).
+				WithHint("Streams are append-only: INSERT, COPY and HTTP push add events.").At(int(rv.Location) + 1)
+		}
 	}
 	alias := ti.desc.Name
 	if rv.Alias != nil {
@@ -81,7 +94,7 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 	if st.WithClause != nil {
 		return nil, sqlerr.Unsupported("WITH in INSERT is not supported")
 	}
-	ti, ts, err := b.targetTable(st.Relation)
+	ti, ts, err := b.targetTable(st.Relation, "INSERT")
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +275,7 @@ func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
 	if len(st.FromClause) > 0 || st.WithClause != nil {
 		return nil, sqlerr.Unsupported("UPDATE … FROM and WITH are not supported")
 	}
-	ti, s, err := b.targetTable(st.Relation)
+	ti, s, err := b.targetTable(st.Relation, "UPDATE")
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +353,7 @@ func (b *binder) bindDelete(st *pg.DeleteStmt) (*Planned, error) {
 	if len(st.UsingClause) > 0 || st.WithClause != nil {
 		return nil, sqlerr.Unsupported("DELETE … USING and WITH are not supported")
 	}
-	ti, s, err := b.targetTable(st.Relation)
+	ti, s, err := b.targetTable(st.Relation, "DELETE")
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func (b *binder) bindWhere(where *pg.Node, s *scope) (expr.Expr, error) {
 // key lookup, returning the remaining conjuncts.
 func (b *binder) pointLookup(t *tableInfo, conj []expr.Expr, positions bool) (exec.Plan, []expr.Expr) {
 	scan := &exec.Scan{Table: t.ref, Positions: positions}
-	if len(t.ref.PK) == 0 {
+	if len(t.ref.PK) == 0 || b.opts.Incremental {
 		return scan, conj
 	}
 	key := make([]expr.Expr, len(t.ref.PK))

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,8 @@ func (c testCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 }
 
 // TestPlans runs the golden plan files under testdata/: `table name col=type…
-// [pk=col]` defines a table, `build` prints the plan of a query or its error.
+// [pk=col]` defines a table, `build` prints the plan of a query or its error,
+// `view` the dataflow graph of a materialized view's query.
 func TestPlans(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		cat := testCatalog{}
@@ -63,6 +65,24 @@ func TestPlans(t *testing.T) {
 					cols = append(cols, c.Name+":"+c.Type.String())
 				}
 				return "columns: " + strings.Join(cols, ", ") + "\n" + Explain(planned.Plan) + "\n"
+			case "view":
+				res, err := pg.Parse(d.Input)
+				if err != nil {
+					return "parse error: " + err.Error() + "\n"
+				}
+				vp, err := p.PlanView(res.Stmts[0].Stmt, Options{})
+				if err != nil {
+					se, _ := sqlerr.As(err)
+					if se == nil {
+						return "error: " + err.Error() + "\n"
+					}
+					return "error " + se.Code + ": " + se.Message + "\n"
+				}
+				key := "none"
+				if vp.Key != nil {
+					key = fmt.Sprint(vp.Key)
+				}
+				return "key: " + key + "\n" + vp.Graph.String()
 			}
 			t.Fatalf("unknown command %s", d.Cmd)
 			return ""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ci.sh — what `make ci` runs: deps, a throw-away PostgreSQL, unit tests, the
-# .slt corpus against PostgreSQL, and the integration suites. The cluster is
-# stopped even when a step fails.
+# ci.sh — what `make ci` runs: deps, a throw-away PostgreSQL, unit tests, a
+# minute of random materialized views, the .slt corpus against PostgreSQL, and
+# the integration suites. The cluster is stopped even when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,8 @@ step() {
 	"$@" || failed+=("$*")
 }
 step ${MAKE:-make} test
+# A minute of random materialized views checked against their queries.
+VIEWTEST_DURATION=60s step "$GO" test ./viewtest -run TestViews -count=1
 step "$GO" test -count=1 ./sqllogictest -run TestPostgres -v
 PATH=$PATH:$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1) \
 	step "$GO" test -count=1 -tags integration ./...

@@ -27,6 +27,12 @@ type Config struct {
 	HTTPAddr string // HTTP listen address ("" disables HTTP)
 	DataDir  string
 	Logger   *slog.Logger
+	// Workers is the number of workers per view dataflow (0: one per core).
+	Workers int
+	// Tick is the longest time between epochs (0: 100 ms).
+	Tick time.Duration
+	// ChunkSize is how many rows a view's sources push at a time (0: the default).
+	ChunkSize int
 }
 
 // Server is a running Sluice node.
@@ -60,7 +66,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("--data-dir %s: %w", cfg.DataDir, err)
 	}
 	m := newMetrics(s.reg)
-	if s.eng, err = engine.New(s.db, engine.WithLogger(cfg.Logger), engine.WithObserver(m)); err != nil {
+	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m)}
+	if cfg.Workers > 0 {
+		eopts = append(eopts, engine.WithWorkers(cfg.Workers))
+	}
+	if cfg.Tick > 0 {
+		eopts = append(eopts, engine.WithTick(cfg.Tick))
+	}
+	if cfg.ChunkSize > 0 {
+		eopts = append(eopts, engine.WithChunkSize(cfg.ChunkSize))
+	}
+	if s.eng, err = engine.New(s.db, eopts...); err != nil {
 		return nil, err
 	}
 	m.registerStorage(s.reg, s.eng)
@@ -88,7 +104,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			_, _ = w.Write([]byte("ok\n"))
 		})
 		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+		mux.HandleFunc("POST /api/streams/{name}", s.handlePush)
+		streams := newSubscriptionStreams(s.eng)
+		mux.Handle("GET /api/subscribe/{view}", streams)
 		s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.http.RegisterOnShutdown(streams.stop)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -18,6 +18,7 @@ type DB struct {
 	commitMu sync.Mutex
 	closed   bool
 	tables   map[uint32]*Table // guarded by commitMu
+	observer ChangeObserver    // guarded by commitMu
 }
 
 // Option configures Open.

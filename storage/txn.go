@@ -510,12 +510,19 @@ func (tx *Txn) Commit() error {
 	for _, t := range tx.creates {
 		db.tables[t.info.ID] = t
 	}
+	var changes []Change
 	for j, tt := range tx.order {
 		if skip(tt.t) {
 			continue
 		}
+		if db.observer != nil && db.observer.Wants(tt.t.info.ID) {
+			changes = append(changes, changeOf(tt))
+		}
 		tt.t.apply(tt, assigned[j])
 		tt.t.nextRowID = nextIDs[j]
+	}
+	if len(changes) > 0 {
+		db.observer.Committed(changes)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,23 @@ func envDefault(name, def string) string {
 	return def
 }
 
+// flagsFromEnv sets each flag not given on the command line from its
+// environment variable, validated as the flag would be.
+func flagsFromEnv(fs *flag.FlagSet, envs map[string]string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for flagName, env := range envs {
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" || given[flagName] {
+			continue
+		}
+		if err := fs.Set(flagName, v); err != nil {
+			return fmt.Errorf("%s=%q: %v", env, v, err)
+		}
+	}
+	return nil
+}
+
 func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	name := "serve"
 	if demo {
@@ -85,10 +103,20 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	dataDir := fs.String("data-dir", envDefault("SLUICE_DATA_DIR", "./sluice-data"), "data directory (env SLUICE_DATA_DIR)")
 	logFormat := fs.String("log-format", envDefault("SLUICE_LOG_FORMAT", "text"), "log format: text or json (env SLUICE_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envDefault("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	workers := fs.Int("workers", runtime.NumCPU(), "workers per materialized view dataflow (env SLUICE_WORKERS)")
+	tick := fs.Duration("tick", 100*time.Millisecond, "longest time between epochs of the views (env SLUICE_TICK)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK"}); err != nil {
+		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
+		return 2
+	}
+	if *workers < 1 || *tick <= 0 {
+		fmt.Fprintf(stderr, "sluice %s: --workers must be at least 1 and --tick positive\n", name)
 		return 2
 	}
 	var level slog.Level
@@ -109,7 +137,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.Start(ctx, server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger})
+	srv, err := server.Start(ctx, server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 1

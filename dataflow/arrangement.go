@@ -1,0 +1,424 @@
+package dataflow
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// Arrangement is the readable, versioned result of a materialized view. One
+// writer goroutine applies each epoch's changes; any number of readers read
+// snapshots as of an epoch without blocking the writer.
+//
+// Rows live at positions of append-only columns. A position is one version
+// of a row: it is visible to a reader at epoch e when born <= e < died, and
+// stands for mult copies of the row. Changing a row (or, in a multiset, its
+// count) kills its position and appends a new one, so nothing a reader can
+// see is ever overwritten; the only in-place write is setting died, done
+// atomically. A snapshot copies the slice headers, so later appends (even
+// ones that reallocate) do not disturb it. Compaction copies the versions
+// still visible into fresh arrays, leaving the old ones to old snapshots.
+type Arrangement struct {
+	typs []*types.T
+	key  []int // nil: rows are a multiset keyed by the whole row
+
+	// mu guards cur, and the index and published versions of every
+	// generation.
+	mu  sync.RWMutex
+	cur *arrangementGen
+
+	// The rest is the writer's.
+	work versions // cur's arrays as the writer appends to them
+	// moved lists the index entries whose writer's position the running
+	// Apply changed; they are published with its versions so that no reader
+	// finds a position beyond the versions it can see.
+	moved     []*keyEntry
+	lastEpoch uint64
+	applied   bool
+	failed    error
+	rows      int64 // visible rows at the last epoch, counting multiplicity
+	live      int   // live positions
+	// kills counts the positions killed per epoch since the last
+	// compaction, killed their sum.
+	kills       []epochCount
+	killed      int64
+	keyBuf, buf []byte // scratch
+}
+
+// versions are the columns of an arrangement's positions and their version
+// data. Within a generation, a position's fields never change once appended,
+// except died.
+type versions struct {
+	cols []coldata.Vec
+	born []uint64
+	// died is read and written with sync/atomic: the writer sets it while
+	// readers check it.
+	died []uint64
+	// prev is the position of the key's previous version, or -1.
+	prev []int
+	mult []int64
+	// lens records the visible row count from each epoch on that changed it.
+	lens []epochCount
+}
+
+type epochCount struct {
+	epoch uint64
+	n     int64
+}
+
+// arrangementGen is one generation of arrays, from one compaction to the next.
+type arrangementGen struct {
+	// index maps each key to its entry; a deleted key keeps its entry until
+	// compaction.
+	index map[string]*keyEntry
+	pub   versions // as of the last published Apply
+	// horizon is the epoch of the compaction that made the generation:
+	// versions dead by then were dropped, so it serves epochs >= horizon.
+	horizon uint64
+}
+
+// keyEntry locates the latest version of a key.
+type keyEntry struct {
+	// pos is the latest published version's position, -1 before the first
+	// is published; guarded by Arrangement.mu.
+	pos int
+	// writerPos is the latest version the writer has appended; only the
+	// writer touches it.
+	writerPos int
+}
+
+const liveForever = math.MaxUint64
+
+// NewArrangement returns an empty arrangement of rows of types typs. key lists
+// the unique key columns (e.g. the GROUP BY key), or is nil when rows have no
+// unique key: then rows are a multiset keyed by the whole row.
+func NewArrangement(typs []*types.T, key []int) *Arrangement {
+	a := &Arrangement{typs: typs, key: key}
+	a.work.cols = make([]coldata.Vec, len(typs))
+	for i, t := range typs {
+		a.work.cols[i] = *coldata.NewVec(t, 0)
+	}
+	a.cur = &arrangementGen{index: map[string]*keyEntry{}}
+	a.cur.pub = a.work.clone()
+	return a
+}
+
+func (a *Arrangement) Types() []*types.T { return a.typs }
+func (a *Arrangement) Key() []int        { return a.key }
+
+// clone copies the slice headers; the arrays stay shared.
+func (v versions) clone() versions {
+	v.cols = slices.Clone(v.cols)
+	return v
+}
+
+// Apply installs the consolidated changes c of epoch e, which must be later
+// than every epoch applied before. Within c, retractions are applied before
+// insertions (a keyed view changes a row as -old,+new). Changing what is not
+// there (retracting an absent row, inserting a key twice) is a [BUG] error,
+// after which Apply keeps failing and readers keep the epochs published
+// before.
+func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
+	if a.failed != nil {
+		return a.failed
+	}
+	if a.applied && e <= a.lastEpoch {
+		a.failed = sqlerr.Bug("arrangement: epoch %d applied after epoch %d", e, a.lastEpoch)
+		return a.failed
+	}
+	a.applied, a.lastEpoch = true, e
+	rows, kills := a.rows, 0
+	for _, retract := range []bool{true, false} {
+		for i := 0; i < c.Len; i++ {
+			d := c.Diffs[i]
+			if (d < 0) != retract {
+				continue
+			}
+			killed, err := a.change(e, c, i, d)
+			if err != nil {
+				a.failed = err
+				return err
+			}
+			rows += d
+			kills += killed
+		}
+	}
+	if kills > 0 {
+		a.kills = append(a.kills, epochCount{e, int64(kills)})
+		a.killed += int64(kills)
+	}
+	if rows != a.rows {
+		a.rows = rows
+		a.work.lens = append(a.work.lens, epochCount{e, rows})
+	}
+	a.publish()
+	return nil
+}
+
+// change applies row i of c with diff d at epoch e and returns how many
+// positions it killed.
+func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, error) {
+	a.keyBuf = RowKey(a.keyBuf[:0], c, a.key, i)
+	entry := a.cur.index[string(a.keyBuf)]
+	pos := -1
+	if entry != nil {
+		pos = entry.writerPos
+	}
+	live := pos >= 0 && a.work.died[pos] == liveForever
+	n := d
+	if live {
+		n += a.work.mult[pos]
+	}
+	switch {
+	case d < 0 && (!live || !a.sameRow(pos, c, i)):
+		return 0, sqlerr.Bug("arrangement: retracting a row that is not there")
+	case n < 0:
+		return 0, sqlerr.Bug("arrangement: retracting more copies of a row than there are")
+	case a.key != nil && n > 1:
+		return 0, sqlerr.Bug("arrangement: two rows with the same key")
+	}
+	killed := 0
+	if live {
+		atomic.StoreUint64(&a.work.died[pos], e)
+		a.live--
+		killed = 1
+	}
+	if n > 0 {
+		if entry == nil {
+			// Readers ignore the entry until its first version is published.
+			entry = &keyEntry{pos: -1}
+			a.mu.Lock()
+			a.cur.index[string(a.keyBuf)] = entry
+			a.mu.Unlock()
+		}
+		entry.writerPos = a.appendVersion(e, c, i, n, pos)
+		a.moved = append(a.moved, entry)
+	}
+	return killed, nil
+}
+
+// sameRow reports whether position pos holds row i of c; a keyed retraction
+// must name the row that is there, not just its key.
+func (a *Arrangement) sameRow(pos int, c *coldata.Chunk, i int) bool {
+	if a.key == nil {
+		return true
+	}
+	a.buf = RowKey(a.buf[:0], c, nil, i)
+	n := len(a.buf)
+	for j := range a.work.cols {
+		a.buf = a.work.cols[j].AppendKey(a.buf, pos)
+	}
+	return string(a.buf[:n]) == string(a.buf[n:])
+}
+
+func (a *Arrangement) appendVersion(e uint64, c *coldata.Chunk, i int, mult int64, prev int) int {
+	for j := range a.work.cols {
+		a.work.cols[j].AppendFrom(c.Cols[j], i)
+	}
+	a.work.born = append(a.work.born, e)
+	a.work.died = append(a.work.died, liveForever)
+	a.work.prev = append(a.work.prev, prev)
+	a.work.mult = append(a.work.mult, mult)
+	a.live++
+	return len(a.work.born) - 1
+}
+
+// publish makes the writer's appends and index entries visible to readers.
+func (a *Arrangement) publish() {
+	a.mu.Lock()
+	cols := a.cur.pub.cols
+	copy(cols, a.work.cols)
+	a.cur.pub = a.work
+	a.cur.pub.cols = cols
+	for _, entry := range a.moved {
+		entry.pos = entry.writerPos
+	}
+	a.mu.Unlock()
+	clear(a.moved)
+	a.moved = a.moved[:0]
+}
+
+// Compact drops the versions that no reader at an epoch >= visible can see;
+// call it after publishing epoch visible. It works only once the dead
+// versions it can drop outnumber the live ones (and 1024), so calling it
+// every epoch costs O(1) amortized per change.
+func (a *Arrangement) Compact(visible uint64) {
+	if a.failed != nil {
+		// The arrays hold the failed Apply's unpublished changes.
+		return
+	}
+	dead := a.killed
+	for i := len(a.kills) - 1; i >= 0 && a.kills[i].epoch > visible; i-- {
+		dead -= a.kills[i].n
+	}
+	if dead <= int64(max(a.live, 1024)) {
+		return
+	}
+	old := a.work
+	next := versions{cols: make([]coldata.Vec, len(old.cols))}
+	for j := range old.cols {
+		next.cols[j] = *coldata.NewVec(old.cols[j].Typ, len(old.born)-int(dead))
+	}
+	// renumber maps an old position to its new one, or -1 if dropped. A
+	// key's versions die in order, so a kept version's prev is kept or is
+	// the end of its chain.
+	renumber := make([]int, len(old.born))
+	for pos := range old.born {
+		died := old.died[pos]
+		if died <= visible {
+			renumber[pos] = -1
+			continue
+		}
+		renumber[pos] = len(next.born)
+		for j := range next.cols {
+			next.cols[j].AppendFrom(&old.cols[j], pos)
+		}
+		prev := old.prev[pos]
+		if prev >= 0 {
+			prev = renumber[prev]
+		}
+		next.born = append(next.born, old.born[pos])
+		next.died = append(next.died, died)
+		next.prev = append(next.prev, prev)
+		next.mult = append(next.mult, old.mult[pos])
+	}
+	// Keep the last count at or before visible: it holds until the next one.
+	first := sort.Search(len(old.lens), func(i int) bool { return old.lens[i].epoch > visible })
+	next.lens = slices.Clone(old.lens[max(first-1, 0):])
+	// Fresh entries: old snapshots keep reading the old ones.
+	index := make(map[string]*keyEntry, a.live)
+	for k, entry := range a.cur.index {
+		if p := renumber[entry.pos]; p >= 0 {
+			index[k] = &keyEntry{pos: p, writerPos: p}
+		}
+	}
+	a.kills = slices.DeleteFunc(a.kills, func(k epochCount) bool { return k.epoch <= visible })
+	a.killed -= dead
+	a.work = next
+	gen := &arrangementGen{index: index, pub: next.clone(), horizon: visible}
+	a.mu.Lock()
+	a.cur = gen
+	a.mu.Unlock()
+}
+
+// ArrangementSnapshot reads an arrangement as of one epoch. It stays valid
+// and consistent whatever the writer does later.
+type ArrangementSnapshot struct {
+	a     *Arrangement
+	gen   *arrangementGen
+	epoch uint64
+	v     versions
+}
+
+// Snapshot returns a reader of the arrangement as of epoch e. e must be
+// published: no Apply of an epoch <= e may follow. Snapshot returns nil
+// when versions e needs have been compacted away (a Compact with visible >
+// e ran), which happens to a caller that read the latest published epoch
+// only if the writer published and compacted a later one before the call:
+// retry with the latest published epoch.
+func (a *Arrangement) Snapshot(e uint64) *ArrangementSnapshot {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if e < a.cur.horizon {
+		return nil
+	}
+	return &ArrangementSnapshot{a: a, gen: a.cur, epoch: e, v: a.cur.pub.clone()}
+}
+
+// Epoch returns the epoch the snapshot reads.
+func (s *ArrangementSnapshot) Epoch() uint64 { return s.epoch }
+
+func (s *ArrangementSnapshot) visible(pos int) bool {
+	return s.v.born[pos] <= s.epoch && s.epoch < atomic.LoadUint64(&s.v.died[pos])
+}
+
+// Len returns the number of visible rows, counting multiplicity.
+func (s *ArrangementSnapshot) Len() int {
+	i := sort.Search(len(s.v.lens), func(i int) bool { return s.v.lens[i].epoch > s.epoch })
+	if i == 0 {
+		return 0
+	}
+	return int(s.v.lens[i-1].n)
+}
+
+// Scan returns an iterator over the visible rows: each call returns a chunk
+// of up to coldata.DefaultChunkSize rows (Diffs nil), a row repeated per
+// copy, and nil at the end.
+func (s *ArrangementSnapshot) Scan() func() *coldata.Chunk {
+	src := &coldata.Chunk{Cols: make([]*coldata.Vec, len(s.v.cols))}
+	for j := range s.v.cols {
+		src.Cols[j] = &s.v.cols[j]
+	}
+	pos, copies := -1, int64(0) // copies of row pos still to return
+	sel := make([]int, 0, coldata.DefaultChunkSize)
+	return func() *coldata.Chunk {
+		sel = sel[:0]
+		for len(sel) < coldata.DefaultChunkSize {
+			if copies == 0 {
+				pos++
+				for pos < len(s.v.born) && !s.visible(pos) {
+					pos++
+				}
+				if pos >= len(s.v.born) {
+					break
+				}
+				copies = s.v.mult[pos]
+			}
+			n := min(copies, int64(coldata.DefaultChunkSize-len(sel)))
+			for range n {
+				sel = append(sel, pos)
+			}
+			copies -= n
+		}
+		if len(sel) == 0 {
+			return nil
+		}
+		return src.Gather(sel)
+	}
+}
+
+// Lookup returns the row with the given key values (in key-column order,
+// typed as the columns) as of the snapshot's epoch. Only for keyed
+// arrangements. The row must not be modified.
+func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok bool) {
+	if s.a.key == nil {
+		panic("Lookup on an arrangement without a key")
+	}
+	var buf []byte
+	for i, col := range s.a.key {
+		buf = types.AppendKey(buf, s.a.typs[col], key[i])
+	}
+	s.a.mu.RLock()
+	pos, ok := -1, false
+	if entry := s.gen.index[string(buf)]; entry != nil {
+		pos, ok = entry.pos, entry.pos >= 0
+	}
+	// Skip the versions appended after the snapshot was taken.
+	for ok && pos >= len(s.v.born) {
+		pos = s.gen.pub.prev[pos]
+		ok = pos >= 0
+	}
+	s.a.mu.RUnlock()
+	for ok {
+		if s.v.born[pos] <= s.epoch {
+			// Earlier versions died before this one was born.
+			if s.epoch >= atomic.LoadUint64(&s.v.died[pos]) {
+				return nil, false
+			}
+			row = make([]types.Datum, len(s.v.cols))
+			for j := range s.v.cols {
+				row[j] = s.v.cols[j].Get(pos)
+			}
+			return row, true
+		}
+		pos = s.v.prev[pos]
+		ok = pos >= 0
+	}
+	return nil, false
+}

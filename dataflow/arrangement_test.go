@@ -1,0 +1,469 @@
+package dataflow
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+var arrangementSeed = flag.Uint64("arrangement-seed", 0, "seed of the random arrangement tests (0: time-based)")
+
+var keyedTypes = []*types.T{types.Int8, types.Text}
+
+// rowText prints a row for comparisons.
+func rowText(typs []*types.T, row []types.Datum) string {
+	parts := make([]string, len(row))
+	for i, d := range row {
+		if d == nil {
+			parts[i] = "NULL"
+			continue
+		}
+		parts[i] = string(types.AppendText(nil, typs[i], d, types.DefaultConfig()))
+	}
+	return strings.Join(parts, " ")
+}
+
+// scanText returns the rows a snapshot scans, printed and sorted.
+func scanText(s *ArrangementSnapshot, typs []*types.T) []string {
+	var rows []string
+	next := s.Scan()
+	for c := next(); c != nil; c = next() {
+		if c.Diffs != nil || c.Len > coldata.DefaultChunkSize || c.Len == 0 {
+			panic(fmt.Sprintf("scan chunk of %d rows, diffs %v", c.Len, c.Diffs))
+		}
+		for i := 0; i < c.Len; i++ {
+			rows = append(rows, rowText(typs, c.Row(i)))
+		}
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// changeChunk builds a change chunk from "diff value..." lines.
+func changeChunk(t testing.TB, typs []*types.T, lines ...string) *coldata.Chunk {
+	c := NewChanges(typs, len(lines))
+	for _, l := range lines {
+		f := strings.Fields(l)
+		var d int64
+		fmt.Sscan(f[0], &d)
+		row := make([]types.Datum, len(typs))
+		for i, s := range f[1:] {
+			if s == "NULL" {
+				continue
+			}
+			v, err := types.ParseText(typs[i], s, types.DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			row[i] = v
+		}
+		c.AppendRow(row)
+		c.Diffs = append(c.Diffs, d)
+	}
+	return c
+}
+
+func TestArrangementKeyed(t *testing.T) {
+	a := NewArrangement(keyedTypes, []int{0})
+	apply := func(e uint64, lines ...string) error { return a.Apply(e, changeChunk(t, keyedTypes, lines...)) }
+	if err := apply(1, "+1 1 a", "+1 2 b", "+1 NULL n"); err != nil {
+		t.Fatal(err)
+	}
+	s1 := a.Snapshot(1)
+	// An update is -old,+new of one key; the insertion may come first.
+	if err := apply(3, "+1 1 x", "-1 1 a", "-1 2 b"); err != nil {
+		t.Fatal(err)
+	}
+	s3 := a.Snapshot(3)
+	for _, c := range []struct {
+		s    *ArrangementSnapshot
+		want []string
+	}{
+		{s1, []string{"1 a", "2 b", "NULL n"}},
+		{a.Snapshot(2), []string{"1 a", "2 b", "NULL n"}},
+		{s3, []string{"1 x", "NULL n"}},
+		{a.Snapshot(0), nil},
+	} {
+		if got := scanText(c.s, keyedTypes); !slices.Equal(got, c.want) || c.s.Len() != len(c.want) {
+			t.Errorf("epoch %d: scan %q (Len %d), want %q", c.s.Epoch(), got, c.s.Len(), c.want)
+		}
+	}
+	for _, c := range []struct {
+		s    *ArrangementSnapshot
+		key  types.Datum
+		want string // "" for absent
+	}{
+		{s1, int64(1), "1 a"},
+		{s3, int64(1), "1 x"},
+		{s1, int64(2), "2 b"},
+		{s3, int64(2), ""},
+		{s3, nil, "NULL n"},
+		{s3, int64(7), ""},
+	} {
+		row, ok := c.s.Lookup([]types.Datum{c.key})
+		if got := map[bool]string{true: rowText(keyedTypes, row)}[ok]; got != c.want {
+			t.Errorf("epoch %d: Lookup(%v) = %q, want %q", c.s.Epoch(), c.key, got, c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		e     uint64
+		lines []string
+	}{
+		{4, []string{"-1 2 b"}},           // deleted key
+		{4, []string{"-1 1 a"}},           // not the row of key 1
+		{4, []string{"+1 1 y"}},           // second row for key 1
+		{4, []string{"+2 5 e"}},           // two copies of a key
+		{4, []string{"+1 5 e", "+1 5 f"}}, // two rows for a new key
+		{3, []string{"+1 6 f"}},           // epoch not after the last one
+	} {
+		b := NewArrangement(keyedTypes, []int{0})
+		if err := b.Apply(3, changeChunk(t, keyedTypes, "+1 1 x")); err != nil {
+			t.Fatal(err)
+		}
+		err := b.Apply(c.e, changeChunk(t, keyedTypes, c.lines...))
+		if err == nil || !strings.Contains(err.Error(), "[BUG]") {
+			t.Errorf("%v at %d: got %v, want a [BUG] error", c.lines, c.e, err)
+		}
+		if got := scanText(b.Snapshot(3), keyedTypes); !slices.Equal(got, []string{"1 x"}) {
+			t.Errorf("%v: after the failed Apply epoch 3 reads %q", c.lines, got)
+		}
+	}
+}
+
+func TestArrangementMultiset(t *testing.T) {
+	a := NewArrangement(keyedTypes, nil)
+	if err := a.Apply(1, changeChunk(t, keyedTypes, "+3 1 a", "+1 NULL NULL", "+1 2 b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(2, changeChunk(t, keyedTypes, "-2 1 a", "+2 NULL NULL", "-1 2 b")); err != nil {
+		t.Fatal(err)
+	}
+	for e, want := range map[uint64][]string{
+		1: {"1 a", "1 a", "1 a", "2 b", "NULL NULL"},
+		2: {"1 a", "NULL NULL", "NULL NULL", "NULL NULL"},
+	} {
+		s := a.Snapshot(e)
+		if got := scanText(s, keyedTypes); !slices.Equal(got, want) || s.Len() != len(want) {
+			t.Errorf("epoch %d: scan %q (Len %d), want %q", e, got, s.Len(), want)
+		}
+	}
+	if err := a.Apply(3, changeChunk(t, keyedTypes, "-2 1 a")); err == nil || !strings.Contains(err.Error(), "[BUG]") {
+		t.Errorf("retracting two of one copy: got %v, want a [BUG] error", err)
+	}
+	// A row with more copies than a chunk holds.
+	b := NewArrangement(keyedTypes, nil)
+	if err := b.Apply(1, changeChunk(t, keyedTypes, "+1500 1 a", "+1 2 b")); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanText(b.Snapshot(1), keyedTypes); len(got) != 1501 || got[1499] != "1 a" || got[1500] != "2 b" {
+		t.Errorf("scan of 1500 copies: %d rows", len(got))
+	}
+}
+
+// TestArrangementCompact checks that compaction keeps what readers at the
+// compacted epoch or later see, that older snapshots keep their content, and
+// that a snapshot too old for the compacted arrays is refused.
+func TestArrangementCompact(t *testing.T) {
+	a := NewArrangement(keyedTypes, []int{0})
+	c := NewChanges(keyedTypes, 0)
+	for k := range 100 {
+		c.AppendRow([]types.Datum{int64(k), "v0"})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	old := a.Snapshot(1)
+	want := scanText(old, keyedTypes)
+	// Rewrite every key each epoch: dead versions outgrow 1024 and the live ones.
+	e := uint64(1)
+	for a.cur.horizon == 0 {
+		e++
+		c := NewChanges(keyedTypes, 0)
+		for k := range 100 {
+			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("v%d", e-2)})
+			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("v%d", e-1)})
+			c.Diffs = append(c.Diffs, -1, 1)
+		}
+		if err := a.Apply(e, c); err != nil {
+			t.Fatal(err)
+		}
+		a.Compact(e)
+	}
+	if n := len(a.work.born); n != 100 {
+		t.Errorf("compacted to %d positions, want 100", n)
+	}
+	if got := scanText(old, keyedTypes); !slices.Equal(got, want) {
+		t.Errorf("old snapshot changed after compaction")
+	}
+	if row, ok := old.Lookup([]types.Datum{int64(7)}); !ok || row[1] != "v0" {
+		t.Errorf("old snapshot Lookup(7) = %v %v", row, ok)
+	}
+	if s := a.Snapshot(e - 1); s != nil {
+		t.Errorf("Snapshot(%d) after Compact(%d) = %v, want nil", e-1, e, s)
+	}
+	s := a.Snapshot(e)
+	if row, ok := s.Lookup([]types.Datum{int64(7)}); !ok || row[1] != fmt.Sprintf("v%d", e-1) || s.Len() != 100 {
+		t.Errorf("Lookup(7) at %d = %v %v, Len %d", e, row, ok, s.Len())
+	}
+}
+
+// TestArrangementConcurrent runs a writer applying random epochs while
+// readers snapshot the latest published epoch and compare every snapshot,
+// and older snapshots they keep, with the writer's reference state of that
+// epoch. Run it under -race.
+func TestArrangementConcurrent(t *testing.T) {
+	rng := seededRand(t, arrangementSeed, "arrangement-seed")
+	for _, keyed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keyed=%v", keyed), func(t *testing.T) {
+			testArrangementConcurrent(t, rand.New(rand.NewPCG(rng.Uint64(), 0)), keyed)
+		})
+	}
+}
+
+// epochState is the reference content of an arrangement at one epoch.
+type epochState struct {
+	rows  []string         // sorted, a row per copy
+	byKey map[int64]string // keyed: key -> row
+}
+
+func testArrangementConcurrent(t *testing.T, rng *rand.Rand, keyed bool) {
+	const epochs, keys = 400, 150
+	var key []int
+	if keyed {
+		key = []int{0}
+	}
+	a := NewArrangement(keyedTypes, key)
+	states := make([]epochState, epochs+1) // written before the epoch is published
+	states[0] = epochState{byKey: map[int64]string{}}
+	var published atomic.Uint64
+	var done atomic.Bool
+	var checked atomic.Int64 // snapshot checks done by readers
+
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			check := func(s *ArrangementSnapshot) bool {
+				want := states[s.Epoch()]
+				if got := scanText(s, keyedTypes); !slices.Equal(got, want.rows) || s.Len() != len(want.rows) {
+					errs <- fmt.Sprintf("reader %d epoch %d: scan %d rows (Len %d), want %d", r, s.Epoch(), len(got), s.Len(), len(want.rows))
+					return false
+				}
+				if keyed {
+					for k := int64(0); k < keys; k += 7 {
+						row, ok := s.Lookup([]types.Datum{k})
+						got := ""
+						if ok {
+							got = rowText(keyedTypes, row)
+						}
+						if got != want.byKey[k] {
+							errs <- fmt.Sprintf("reader %d epoch %d: Lookup(%d) = %q, want %q", r, s.Epoch(), k, got, want.byKey[k])
+							return false
+						}
+					}
+				}
+				checked.Add(1)
+				return true
+			}
+			var kept []*ArrangementSnapshot
+			for !done.Load() {
+				s := a.Snapshot(published.Load())
+				if s == nil { // compacted past the epoch we read: retry
+					continue
+				}
+				if !check(s) {
+					return
+				}
+				if len(kept) < 20 && s.Epoch()%17 == 0 && (len(kept) == 0 || kept[len(kept)-1].Epoch() != s.Epoch()) {
+					kept = append(kept, s)
+				}
+				for _, old := range kept {
+					if !check(old) {
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	stopReaders := func() {
+		done.Store(true)
+		wg.Wait()
+	}
+	defer stopReaders() // also on t.Fatal
+
+	byKey := map[int64]string{}  // keyed state
+	counts := map[string]int64{} // rowBag state: row text -> copies
+	compactions := 0
+	for e := uint64(1); e <= epochs; e++ {
+		c := NewChanges(keyedTypes, 0)
+		add := func(row []types.Datum, d int64) {
+			c.AppendRow(row)
+			c.Diffs = append(c.Diffs, d)
+		}
+		if keyed {
+			for _, k := range rng.Perm(keys)[:rng.IntN(40)] {
+				k := int64(k)
+				old, present := byKey[k]
+				newRow := []types.Datum{k, fmt.Sprintf("e%dk%d", e, k)}
+				switch {
+				case present && rng.IntN(4) == 0: // delete
+					add([]types.Datum{k, strings.Fields(old)[1]}, -1)
+					delete(byKey, k)
+				case present: // update
+					add([]types.Datum{k, strings.Fields(old)[1]}, -1)
+					add(newRow, 1)
+					byKey[k] = rowText(keyedTypes, newRow)
+				default:
+					add(newRow, 1)
+					byKey[k] = rowText(keyedTypes, newRow)
+				}
+			}
+		} else {
+			seen := map[string]bool{}
+			for range rng.IntN(40) {
+				row := []types.Datum{int64(rng.IntN(keys)), []string{"x", "y"}[rng.IntN(2)]}
+				if rng.IntN(8) == 0 {
+					row[0] = nil
+				}
+				txt := rowText(keyedTypes, row)
+				if seen[txt] { // changes are consolidated: one per row
+					continue
+				}
+				seen[txt] = true
+				d := int64(1 + rng.IntN(3))
+				if counts[txt] > 0 && rng.IntN(2) == 0 {
+					d = -min(d, counts[txt])
+				}
+				add(row, d)
+				if counts[txt] += d; counts[txt] == 0 {
+					delete(counts, txt)
+				}
+			}
+		}
+		// Retractions must be applied first wherever they sit in the chunk.
+		c = c.Gather(rng.Perm(c.Len))
+
+		st := epochState{byKey: map[int64]string{}}
+		for k, row := range byKey {
+			st.byKey[k] = row
+			st.rows = append(st.rows, row)
+		}
+		for txt, n := range counts {
+			for range n {
+				st.rows = append(st.rows, txt)
+			}
+		}
+		slices.Sort(st.rows)
+		states[e] = st
+		if err := a.Apply(e, c); err != nil {
+			t.Fatal(err)
+		}
+		published.Store(e)
+		before := a.cur
+		a.Compact(e)
+		if a.cur != before {
+			compactions++
+		}
+	}
+	stopReaders()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d snapshot checks, %d compactions", checked.Load(), compactions)
+	if compactions == 0 {
+		t.Errorf("no compaction in %d epochs", epochs)
+	}
+}
+
+// BenchmarkArrangementApply applies epochs of 512 updates (1024 rows of
+// -old,+new) to an arrangement of 10 000 keys, compacting as the engine does.
+func BenchmarkArrangementApply(b *testing.B) {
+	const keys, updates = 10000, coldata.DefaultChunkSize / 2
+	typs := []*types.T{types.Int8, types.Int8}
+	a := NewArrangement(typs, []int{0})
+	vals := make([]int64, keys)
+	load := NewChanges(typs, keys)
+	for k := range keys {
+		load.AppendRow([]types.Datum{int64(k), int64(0)})
+		load.Diffs = append(load.Diffs, 1)
+	}
+	if err := a.Apply(1, load); err != nil {
+		b.Fatal(err)
+	}
+	c := NewChanges(typs, 2*updates)
+	// Each epoch updates keys start, start+step, ... (step is prime to keys,
+	// so they are distinct), a different stretch every epoch.
+	const step = 7919
+	b.ResetTimer()
+	for i := range b.N {
+		e, start := uint64(i+2), i*updates
+		ks, vs := c.Cols[0].Ints[:0], c.Cols[1].Ints[:0]
+		c.Diffs = c.Diffs[:0]
+		for j := range updates {
+			k := (start + j*step) % keys
+			ks = append(ks, int64(k), int64(k))
+			vs = append(vs, vals[k], int64(e))
+			c.Diffs = append(c.Diffs, -1, 1)
+			vals[k] = int64(e)
+		}
+		c.Cols[0].Ints, c.Cols[1].Ints, c.Len = ks, vs, len(ks)
+		if err := a.Apply(e, c); err != nil {
+			b.Fatal(err)
+		}
+		a.Compact(e)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*updates), "ns/row")
+}
+
+// BenchmarkArrangementLookup looks up random keys of a 10 000-key
+// arrangement that has seen a few hundred update epochs.
+func BenchmarkArrangementLookup(b *testing.B) {
+	const keys = 10000
+	typs := []*types.T{types.Int8, types.Text}
+	a := NewArrangement(typs, []int{0})
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := make([]string, keys)
+	for e := uint64(1); e <= 300; e++ {
+		c := NewChanges(typs, 0)
+		ks := rng.Perm(keys)[:coldata.DefaultChunkSize/2]
+		if e == 1 {
+			ks = rng.Perm(keys)
+		}
+		for _, k := range ks {
+			if vals[k] != "" {
+				c.AppendRow([]types.Datum{int64(k), vals[k]})
+				c.Diffs = append(c.Diffs, -1)
+			}
+			vals[k] = fmt.Sprintf("value %d of %d", e, k)
+			c.AppendRow([]types.Datum{int64(k), vals[k]})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		if err := a.Apply(e, c); err != nil {
+			b.Fatal(err)
+		}
+		a.Compact(e)
+	}
+	s := a.Snapshot(300)
+	key := make([]types.Datum, 1)
+	b.ResetTimer()
+	for i := range b.N {
+		key[0] = int64(i * 7919 % keys)
+		if _, ok := s.Lookup(key); !ok {
+			b.Fatal("missing key")
+		}
+	}
+}

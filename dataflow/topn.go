@@ -1,0 +1,185 @@
+package dataflow
+
+import (
+	"math"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+func (t *TopN) New(env *Env) (Operator, error) {
+	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn")}, nil
+}
+
+// topNRow is a distinct input row and its multiplicity.
+type topNRow struct {
+	Row   []types.Datum
+	Count int64
+}
+
+// topNOp keeps the multiset of its input rows ordered and, at each Flush,
+// emits how the rows at ranks [Offset, Offset+Limit) changed.
+//
+// Rows are identified by their order key: per sort column a NULL marker
+// placed by NullsFirst or the column's types.AppendKey encoding (bytes
+// inverted for DESC), then the whole row's RowKey. AppendKey's byte order is
+// types.Compare's and its encodings are self-delimiting, so comparing order
+// keys as bytes orders rows by Order with ties broken by the row key,
+// without decoding a value.
+type topNOp struct {
+	spec *TopN
+	// rows maps order keys to rows and their multiplicities as of the last
+	// Flush: the operator's state. tree indexes the same rows by rank, which
+	// a Store cannot (its Range is unordered); it runs ahead of rows during an
+	// epoch and is rebuilt from rows when zero-count items pile up.
+	rows Store[topNRow]
+	tree orderTree
+	// touched lists the tree items changed this epoch.
+	touched []*orderItem
+	// window is the stretch of the order tracked as of the last Flush: the
+	// output rows, or with no limit the rows before Offset (the output being
+	// all the others).
+	window []windowEntry
+	key    []byte // scratch
+}
+
+// windowEntry is a distinct row in a window and how many of its copies fall
+// in the window.
+type windowEntry struct {
+	key string
+	row []types.Datum
+	n   int64
+}
+
+func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
+	for i := 0; i < c.Len; i++ {
+		o.key = o.orderKey(o.key[:0], c, i)
+		it := o.tree.add(o.key, c.Diffs[i])
+		if it.row == nil {
+			it.row = c.Row(i)
+		}
+		if !it.touched {
+			it.touched = true
+			o.touched = append(o.touched, it)
+		}
+	}
+	return nil
+}
+
+// orderKey appends the order key of row i of c.
+func (o *topNOp) orderKey(buf []byte, c *coldata.Chunk, i int) []byte {
+	for _, k := range o.spec.Order {
+		v := c.Cols[k.Col]
+		if v.IsNull(i) {
+			// Non-NULL values start with 0x01.
+			if k.NullsFirst {
+				buf = append(buf, 0x00)
+			} else {
+				buf = append(buf, 0x02)
+			}
+			continue
+		}
+		start := len(buf)
+		buf = v.AppendKey(buf, i)
+		if k.Desc {
+			for j := start + 1; j < len(buf); j++ {
+				buf[j] = ^buf[j]
+			}
+		}
+	}
+	return RowKey(buf, c, nil, i)
+}
+
+func (o *topNOp) Flush(emit Emit) error {
+	if len(o.touched) == 0 {
+		return nil
+	}
+	unlimited := o.spec.Limit < 0
+	out := NewChanges(o.spec.Typs, 0)
+	for _, it := range o.touched {
+		it.touched = false
+		if it.count < 0 {
+			return sqlerr.Bug("top-N: row deleted more often than inserted (multiplicity %d)", it.count)
+		}
+		if unlimited {
+			if prev, _ := o.rows.Get(it.key); it.count != prev.Count {
+				out.AppendRow(it.row)
+				out.Diffs = append(out.Diffs, it.count-prev.Count)
+			}
+		}
+		if it.count == 0 {
+			o.rows.Delete(it.key)
+		} else {
+			o.rows.Put(it.key, topNRow{Row: it.row, Count: it.count})
+		}
+	}
+	o.touched = o.touched[:0]
+
+	// With a limit the window is the output; without, the output is the
+	// changes of all rows less those of the window before Offset.
+	lo, hi, sign := o.spec.Offset, o.spec.Offset+min(o.spec.Limit, math.MaxInt64-o.spec.Offset), int64(1)
+	if unlimited {
+		lo, hi, sign = 0, o.spec.Offset, -1
+	}
+	window := o.collect(lo, hi)
+	old := make(map[string]int64, len(o.window))
+	for _, e := range o.window {
+		old[e.key] = e.n
+	}
+	for _, e := range window {
+		if d := e.n - old[e.key]; d != 0 {
+			out.AppendRow(e.row)
+			out.Diffs = append(out.Diffs, sign*d)
+		}
+		delete(old, e.key)
+	}
+	for _, e := range o.window {
+		if n, ok := old[e.key]; ok {
+			out.AppendRow(e.row)
+			out.Diffs = append(out.Diffs, -sign*n)
+		}
+	}
+	o.window = window
+	if unlimited {
+		out = Consolidate(out)
+	}
+
+	if o.tree.zeros > max(1024, o.tree.items-o.tree.zeros) {
+		o.rebuildTree()
+	}
+	if out.Len == 0 {
+		return nil
+	}
+	return emit(out)
+}
+
+// collect returns the rows at ranks [lo, hi) in order.
+func (o *topNOp) collect(lo, hi int64) []windowEntry {
+	if hi <= lo {
+		return nil
+	}
+	var w []windowEntry
+	it, skip := o.tree.seek(lo)
+	for left := hi - lo; left > 0; {
+		item := it.next()
+		if item == nil {
+			break
+		}
+		if n := min(item.count-skip, left); n > 0 {
+			w = append(w, windowEntry{key: item.key, row: item.row, n: n})
+			left -= n
+		}
+		skip = 0
+	}
+	return w
+}
+
+// rebuildTree rebuilds the index from the rows, dropping zero-count items.
+func (o *topNOp) rebuildTree() {
+	o.tree = orderTree{}
+	o.rows.Range(func(k string, r topNRow) bool {
+		o.tree.add([]byte(k), r.Count).row = r.Row
+		return true
+	})
+}

@@ -1,0 +1,234 @@
+package dataflow
+
+import (
+	"flag"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+var topNSeed = flag.Uint64("topn-seed", 0, "seed of TestTopNRandom (0: time-based)")
+
+func init() {
+	// topn in order=COL[:asc|desc][:nullsfirst|nullslast],... [limit=N]
+	// [offset=N]: NULLs default to last for asc and first for desc, as in
+	// PostgreSQL; no limit means all rows from offset on.
+	testOps["topn"] = func(in [][]*types.T, args map[string]string) (OpSpec, error) {
+		t := &TopN{Typs: in[0], Limit: -1}
+		for _, s := range strings.Split(args["order"], ",") {
+			if s == "" {
+				continue
+			}
+			parts := strings.Split(s, ":")
+			col, err := strconv.Atoi(parts[0])
+			if err != nil {
+				return nil, fmt.Errorf("order %q: %v", s, err)
+			}
+			k := SortKey{Col: col}
+			for _, p := range parts[1:] {
+				switch p {
+				case "asc":
+				case "desc":
+					k.Desc = true
+				case "nullsfirst", "nullslast":
+				default:
+					return nil, fmt.Errorf("order %q: unknown %q", s, p)
+				}
+			}
+			k.NullsFirst = k.Desc
+			if slices.Contains(parts, "nullsfirst") {
+				k.NullsFirst = true
+			} else if slices.Contains(parts, "nullslast") {
+				k.NullsFirst = false
+			}
+			t.Order = append(t.Order, k)
+		}
+		var err error
+		if s, ok := args["limit"]; ok {
+			if t.Limit, err = strconv.ParseInt(s, 10, 64); err != nil {
+				return nil, err
+			}
+		}
+		if s, ok := args["offset"]; ok {
+			if t.Offset, err = strconv.ParseInt(s, 10, 64); err != nil {
+				return nil, err
+			}
+		}
+		return t, nil
+	}
+}
+
+// topNReference computes the output of spec over input from scratch: sort
+// with types.Compare, cut the window out of the expanded rowBag.
+func topNReference(spec *TopN, input rowBag) map[string]int64 {
+	keys := make([]string, 0, len(input))
+	for k := range input {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y string) int {
+		a, b := input[x].row, input[y].row
+		for _, k := range spec.Order {
+			av, bv := a[k.Col], b[k.Col]
+			var c int
+			switch {
+			case av == nil && bv == nil:
+			case av == nil:
+				c = 1
+				if k.NullsFirst {
+					c = -1
+				}
+			case bv == nil:
+				c = -1
+				if k.NullsFirst {
+					c = 1
+				}
+			default:
+				c = types.Compare(spec.Typs[k.Col], av, bv)
+				if k.Desc {
+					c = -c
+				}
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return strings.Compare(x, y)
+	})
+	end := int64(-1)
+	if spec.Limit >= 0 {
+		end = spec.Offset + spec.Limit
+	}
+	want := map[string]int64{}
+	var rank int64
+	for _, k := range keys {
+		lo, hi := rank, rank+input[k].n
+		rank = hi
+		lo = max(lo, spec.Offset)
+		if end >= 0 {
+			hi = min(hi, end)
+		}
+		if hi > lo {
+			want[k] = hi - lo
+		}
+	}
+	return want
+}
+
+func TestTopNRandom(t *testing.T) {
+	rng := seededRand(t, topNSeed, "topn-seed")
+	configs := []struct {
+		name                    string
+		domain, changes, epochs int
+		limits, offsets         []int64
+	}{
+		// Few distinct values: ties, multiplicities, NULLs at the edges.
+		{"small", 4, 6, 40, []int64{-1, 0, 1, 3}, []int64{0, 1, 4}},
+		// Thousands of rows: tree splits, rank seeks deep in the tree and
+		// rebuilds after mass deletes.
+		{"large", 5000, 1500, 12, []int64{-1, 10, 500}, []int64{0, 7, 900}},
+	}
+	for _, cfg := range configs {
+		for _, workers := range []int{1, 3} {
+			for i := 0; i < 4; i++ {
+				spec := &TopN{Typs: mixedTypes, Limit: cfg.limits[rng.IntN(len(cfg.limits))], Offset: cfg.offsets[rng.IntN(len(cfg.offsets))]}
+				for _, col := range rng.Perm(3)[:1+rng.IntN(3)] {
+					spec.Order = append(spec.Order, SortKey{Col: col, Desc: rng.IntN(2) == 0, NullsFirst: rng.IntN(2) == 0})
+				}
+				t.Run(fmt.Sprintf("%s/workers=%d/%s", cfg.name, workers, spec), func(t *testing.T) {
+					randomEpochs{
+						spec:     spec,
+						epochs:   cfg.epochs,
+						changes:  cfg.changes,
+						domain:   cfg.domain,
+						workers:  workers,
+						chunk:    []int{3, coldata.DefaultChunkSize}[rng.IntN(2)],
+						expected: func(input rowBag) map[string]int64 { return topNReference(spec, input) },
+					}.run(t, rng)
+				})
+			}
+		}
+	}
+}
+
+// TestOrderTree checks ranks and order of the tree against a sorted slice
+// through inserts, count changes and zero-count items.
+func TestOrderTree(t *testing.T) {
+	rng := seededRand(t, topNSeed, "topn-seed")
+	var tree orderTree
+	counts := map[string]int64{}
+	for range 20000 {
+		key := fmt.Sprintf("%05d", rng.IntN(3000))
+		d := int64(1 + rng.IntN(3))
+		if counts[key] > 0 && rng.IntN(2) == 0 {
+			d = -min(d, counts[key])
+		}
+		counts[key] += d
+		tree.add([]byte(key), d)
+	}
+	keys := slices.Sorted(maps.Keys(counts))
+	var ranks []string // the key at each rank
+	zeros := 0
+	for _, k := range keys {
+		if counts[k] == 0 {
+			zeros++
+		}
+		for range counts[k] {
+			ranks = append(ranks, k)
+		}
+	}
+	if tree.total() != int64(len(ranks)) || tree.zeros != zeros || tree.items != len(keys) {
+		t.Fatalf("total %d zeros %d items %d, want %d %d %d", tree.total(), tree.zeros, tree.items, len(ranks), zeros, len(keys))
+	}
+	for _, r := range []int{0, 1, 62, 63, 64, len(ranks) / 2, len(ranks) - 1, len(ranks), len(ranks) + 5} {
+		it, skip := tree.seek(int64(r))
+		var got []string
+		for item := it.next(); item != nil && len(got) < 200; item = it.next() {
+			for n := item.count - skip; n > 0 && len(got) < 200; n-- {
+				got = append(got, item.key)
+			}
+			skip = 0
+		}
+		if want := ranks[min(r, len(ranks)):min(r+200, len(ranks))]; !slices.Equal(got, want) {
+			t.Fatalf("seek(%d): got %v, want %v", r, got, want)
+		}
+	}
+}
+
+// BenchmarkTopN pushes 1M random rows into an ORDER BY value LIMIT 10, one
+// epoch per 1024-row chunk.
+func BenchmarkTopN(b *testing.B) {
+	typs := []*types.T{types.Int8, types.Int8}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const rows = 1 << 20
+	var chunks []*coldata.Chunk
+	for lo := 0; lo < rows; lo += coldata.DefaultChunkSize {
+		c := NewChanges(typs, coldata.DefaultChunkSize)
+		for i := 0; i < coldata.DefaultChunkSize; i++ {
+			c.AppendRow([]types.Datum{rng.Int64(), int64(lo + i)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		chunks = append(chunks, c)
+	}
+	spec := &TopN{Typs: typs, Order: []SortKey{{Col: 0}}, Limit: 10}
+	emit := func(*coldata.Chunk) error { return nil }
+	b.ResetTimer()
+	for range b.N {
+		op, _ := spec.New(&Env{Workers: 1})
+		for _, c := range chunks {
+			if err := op.Push(0, c, emit); err != nil {
+				b.Fatal(err)
+			}
+			if err := op.Flush(emit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}

@@ -1,0 +1,414 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/dataflow"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
+	"github.com/sluice-db/sluice/types"
+)
+
+// dataflows runs the materialized views and publishes their results in
+// epochs. Committed changes to the relations views read arrive from storage
+// (in commit order, under its commit lock) into a queue; one loop goroutine
+// takes the queue, steps every view's dataflow in creation order (a view's
+// output of the epoch feeds the views that read it in the same epoch),
+// applies the outputs to the views' arrangements, and only then publishes the
+// new epoch number. Readers snapshot all arrangements at the published epoch,
+// so a statement sees every view at one epoch, never half of one.
+type dataflows struct {
+	db        *storage.DB
+	log       *slog.Logger
+	workers   int
+	chunkSize int
+	tick      time.Duration
+
+	mu       sync.Mutex // guards queue and wanted
+	queue    []feedItem
+	wanted   map[uint32]int // relation id -> number of running views reading it
+	wake     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	exited   chan struct{}
+
+	pubMu   sync.RWMutex
+	epoch   uint64                  // last published epoch
+	running map[uint32]*runningView // written by the loop under pubMu
+
+	order []*runningView // loop-owned: creation order
+	subs  map[uint32][]*subscription
+}
+
+// runningView is one materialized view's dataflow and result.
+type runningView struct {
+	id      uint32
+	name    string
+	df      *dataflow.Dataflow
+	arr     *dataflow.Arrangement
+	sources map[uint32][]int // relation id -> source node ids
+	// failed is set (by the loop, under pubMu) when a step fails; the view
+	// then stops and reads report the error.
+	failed error
+}
+
+// feedItem is a queue entry: the changes of one commit, or a command.
+type feedItem struct {
+	changes []storage.Change
+	cmd     func()
+}
+
+func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration) *dataflows {
+	d := &dataflows{
+		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick,
+		wanted: map[uint32]int{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
+		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{},
+	}
+	db.SetObserver(d)
+	go d.loop()
+	return d
+}
+
+// Wants implements storage.ChangeObserver.
+func (d *dataflows) Wants(id uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.wanted[id] > 0
+}
+
+// Committed implements storage.ChangeObserver: a commit ends an epoch.
+func (d *dataflows) Committed(changes []storage.Change) {
+	d.enqueue(feedItem{changes: changes})
+}
+
+func (d *dataflows) enqueue(it feedItem) {
+	d.mu.Lock()
+	d.queue = append(d.queue, it)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dataflows) close() {
+	d.stopOnce.Do(func() {
+		close(d.stop)
+		<-d.exited
+		d.db.SetObserver(nil)
+		for _, v := range d.order {
+			v.df.Close()
+		}
+	})
+}
+
+func (d *dataflows) loop() {
+	defer close(d.exited)
+	tick := time.NewTicker(d.tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-d.wake:
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		items := d.queue
+		d.queue = nil
+		d.mu.Unlock()
+		pending := map[uint32][]*coldata.Chunk{}
+		for _, it := range items {
+			if it.cmd != nil {
+				d.step(pending)
+				pending = map[uint32][]*coldata.Chunk{}
+				it.cmd()
+				continue
+			}
+			for _, c := range it.changes {
+				pending[c.TableID] = append(pending[c.TableID], c.Rows)
+			}
+		}
+		d.step(pending)
+	}
+}
+
+// step runs one epoch over the pending changes (nothing when there are none).
+func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
+	if len(pending) == 0 {
+		return
+	}
+	outputs := map[uint32]*coldata.Chunk{}
+	for _, v := range d.order {
+		if v.failed != nil {
+			continue
+		}
+		inputs := map[int][]*coldata.Chunk{}
+		for rel, nodes := range v.sources {
+			chunks := pending[rel]
+			if out := outputs[rel]; out != nil {
+				chunks = append(chunks[:len(chunks):len(chunks)], out)
+			}
+			if len(chunks) == 0 {
+				continue
+			}
+			for _, n := range nodes {
+				inputs[n] = chunks
+			}
+		}
+		if len(inputs) == 0 {
+			continue
+		}
+		out, err := v.df.Step(inputs)
+		if err != nil {
+			d.fail(v, err)
+			continue
+		}
+		if out.Len > 0 {
+			outputs[v.id] = out
+		}
+	}
+	d.publish(outputs)
+}
+
+// publish applies one epoch's view outputs and makes the epoch visible.
+func (d *dataflows) publish(outputs map[uint32]*coldata.Chunk) {
+	next := d.epoch + 1
+	for id, out := range outputs {
+		v := d.running[id]
+		if err := v.arr.Apply(next, out); err != nil {
+			d.fail(v, err)
+		}
+	}
+	d.pubMu.Lock()
+	d.epoch = next
+	d.pubMu.Unlock()
+	for id, out := range outputs {
+		d.running[id].arr.Compact(next)
+		d.notify(id, next, out)
+	}
+}
+
+func (d *dataflows) fail(v *runningView, err error) {
+	d.log.Error("dataflow: materialized view stopped", "view", v.name, "err", err)
+	d.pubMu.Lock()
+	v.failed = err
+	d.pubMu.Unlock()
+	d.endSubscriptions(v.id, errViewFailed(v.name, err))
+}
+
+// call runs fn on the loop after every change queued before it has been
+// applied, and waits for it.
+func (d *dataflows) call(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	d.enqueue(feedItem{cmd: func() { fn(); close(done) }})
+	select {
+	case <-done:
+		return nil
+	case <-d.exited:
+		return sqlerr.New(sqlerr.AdminShutdown, "the server is shutting down")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sync waits until every change committed before it is visible in the views.
+func (d *dataflows) sync(ctx context.Context) error { return d.call(ctx, func() {}) }
+
+// install starts the dataflow of view desc planned as plan. Its initial
+// input is the current content of its sources, read at one cut of the
+// commit order together with the registration for their changes.
+func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *viewPlan) error {
+	df, err := dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg}, dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize))
+	if err != nil {
+		return err
+	}
+	v := &runningView{id: id, name: name, df: df, arr: dataflow.NewArrangement(plan.types, plan.key), sources: map[uint32][]int{}}
+	for _, n := range plan.graph.Nodes {
+		if src, ok := n.Spec.(*dataflow.Source); ok {
+			v.sources[src.ID] = append(v.sources[src.ID], n.ID)
+		}
+	}
+	scans := map[uint32]*storage.TableScan{}
+	var result error
+	done := make(chan struct{})
+	tables := map[uint32]*storage.Table{}
+	for rel := range v.sources {
+		if t, ok := d.db.Table(rel); ok {
+			tables[rel] = t
+		}
+	}
+	d.db.Exclusive(func() {
+		txn := d.db.Begin()
+		for rel, t := range tables {
+			scans[rel] = txn.Scan(t)
+		}
+		d.mu.Lock()
+		for rel := range v.sources {
+			d.wanted[rel]++
+		}
+		d.queue = append(d.queue, feedItem{cmd: func() {
+			result = d.start(v, scans)
+			close(done)
+		}})
+		d.mu.Unlock()
+	})
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-done:
+	case <-d.exited:
+		return sqlerr.New(sqlerr.AdminShutdown, "the server is shutting down")
+	}
+	if result != nil {
+		d.unwant(v)
+		df.Close()
+	}
+	return result
+}
+
+// start runs on the loop: the view's first epoch over its sources' content.
+func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan) error {
+	inputs := map[int][]*coldata.Chunk{}
+	for rel, nodes := range v.sources {
+		var chunks []*coldata.Chunk
+		if s := scans[rel]; s != nil {
+			for {
+				c, _, ok := s.Next()
+				if !ok {
+					break
+				}
+				chunks = append(chunks, withDiffs(c))
+			}
+		} else if src := d.running[rel]; src != nil {
+			if src.failed != nil {
+				return errViewFailed(src.name, src.failed)
+			}
+			next := src.arr.Snapshot(d.epoch).Scan()
+			for c := next(); c != nil; c = next() {
+				chunks = append(chunks, withDiffs(c))
+			}
+		} else {
+			return sqlerr.Bug("dataflow: source relation %d of view %q is neither a table nor a running view", rel, v.name)
+		}
+		for _, n := range nodes {
+			inputs[n] = chunks
+		}
+	}
+	out, err := v.df.Step(inputs)
+	if err != nil {
+		return err
+	}
+	d.pubMu.Lock()
+	d.running[v.id] = v
+	d.pubMu.Unlock()
+	d.order = append(d.order, v)
+	outputs := map[uint32]*coldata.Chunk{}
+	if out.Len > 0 {
+		outputs[v.id] = out
+	}
+	d.publish(outputs)
+	return nil
+}
+
+func withDiffs(c *coldata.Chunk) *coldata.Chunk {
+	out := *c
+	out.Diffs = make([]int64, c.Len)
+	for i := range out.Diffs {
+		out.Diffs[i] = 1
+	}
+	return &out
+}
+
+func (d *dataflows) unwant(v *runningView) {
+	d.mu.Lock()
+	for rel := range v.sources {
+		if d.wanted[rel]--; d.wanted[rel] <= 0 {
+			delete(d.wanted, rel)
+		}
+	}
+	d.mu.Unlock()
+}
+
+// drop stops view id (if running) and forgets it.
+func (d *dataflows) drop(ctx context.Context, id uint32) error {
+	return d.call(ctx, func() {
+		v := d.running[id]
+		if v == nil {
+			return
+		}
+		d.pubMu.Lock()
+		delete(d.running, id)
+		d.pubMu.Unlock()
+		for i, o := range d.order {
+			if o == v {
+				d.order = append(d.order[:i:i], d.order[i+1:]...)
+				break
+			}
+		}
+		d.unwant(v)
+		if v.df != nil {
+			v.df.Close()
+		}
+		d.endSubscriptions(id, sqlerr.New(sqlerr.UndefinedTable, "materialized view \"%s\" was dropped", v.name))
+	})
+}
+
+// viewSnapshot is every view's result at one published epoch.
+type viewSnapshot struct {
+	epoch uint64
+	views map[uint32]*dataflow.ArrangementSnapshot
+	// failed holds the error of each stopped view.
+	failed map[uint32]error
+}
+
+func (d *dataflows) snapshot() *viewSnapshot {
+	d.pubMu.RLock()
+	defer d.pubMu.RUnlock()
+	s := &viewSnapshot{epoch: d.epoch, views: make(map[uint32]*dataflow.ArrangementSnapshot, len(d.running))}
+	for id, v := range d.running {
+		if v.failed != nil {
+			if s.failed == nil {
+				s.failed = map[uint32]error{}
+			}
+			s.failed[id] = errViewFailed(v.name, v.failed)
+			continue
+		}
+		s.views[id] = v.arr.Snapshot(d.epoch)
+	}
+	return s
+}
+
+func errViewFailed(name string, err error) error {
+	e := sqlerr.New(sqlerr.ObjectNotInPrerequisiteState, "materialized view \"%s\" stopped: %v", name, err)
+	if se, ok := sqlerr.As(err); ok && se.Code != sqlerr.InternalError {
+		e.Code = se.Code
+	}
+	return e.WithHint("Drop the view and create it again.")
+}
+
+// viewPlan is what install needs of a planned view.
+type viewPlan struct {
+	graph *dataflow.Graph
+	types []*types.T
+	key   []int
+	cfg   *types.Config
+}
+
+// installFailed records a view that could not be started (at restart), so
+// reads report why instead of a missing relation.
+func (d *dataflows) installFailed(id uint32, name string, err error) {
+	d.log.Error("dataflow: materialized view not started", "view", name, "err", err)
+	_ = d.call(context.Background(), func() {
+		d.pubMu.Lock()
+		d.running[id] = &runningView{id: id, name: name, failed: err}
+		d.pubMu.Unlock()
+	})
+}

@@ -1,0 +1,346 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/dataflow"
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/parser"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/planner"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// viewConfig is the evaluation setting of every view: views are shared, so
+// their results must not depend on one session's TimeZone or DateStyle.
+func (e *Engine) viewConfig() *types.Config {
+	cfg := types.DefaultConfig()
+	if loc, ok := resolveZone(e.defaultTZ); ok {
+		cfg.Location = loc
+	}
+	return cfg
+}
+
+// planView plans a view's query with the view settings.
+func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string) (*planner.ViewPlan, *viewPlan, error) {
+	cfg := e.viewConfig()
+	vp, err := p.PlanView(q, planner.Options{SearchPath: searchPath, Cfg: cfg})
+	if err != nil {
+		return nil, nil, err
+	}
+	ts := make([]*types.T, len(vp.Columns))
+	for i, c := range vp.Columns {
+		ts[i] = c.Type
+		if ts[i] == nil || ts[i].Oid == types.OidUnknown {
+			ts[i] = types.Text
+		}
+	}
+	var key []int
+	if len(vp.Key) > 0 {
+		key = vp.Key
+	}
+	return vp, &viewPlan{graph: vp.Graph, types: ts, key: key, cfg: cfg}, nil
+}
+
+// execCreateView runs CREATE MATERIALIZED VIEW. It is not transactional:
+// the view is computed and published when the statement completes.
+func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt, w pgwire.ResultWriter) (string, error) {
+	s := st.s
+	if n.Objtype != pg.ObjectType_OBJECT_MATVIEW {
+		return "", sqlerr.Unsupported("CREATE TABLE AS is not supported; create the table, then INSERT … SELECT")
+	}
+	if s.tx != nil {
+		return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "CREATE MATERIALIZED VIEW cannot run inside a transaction block")
+	}
+	into := n.Into
+	if into.SkipData {
+		return "", sqlerr.Unsupported("CREATE MATERIALIZED VIEW … WITH NO DATA is not supported: views are always current")
+	}
+	schema, err := s.tableSchema(into.Rel, st)
+	if err != nil {
+		return "", err
+	}
+	name := into.Rel.Relname
+	if _, exists := s.lookupTable(schema, name); exists {
+		if n.IfNotExists {
+			return "CREATE MATERIALIZED VIEW", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+name+"\" already exists, skipping")
+		}
+		return "", errDuplicateTable(name).At(st.pos(into.Rel.Location))
+	}
+	vp, plan, err := s.e.planView(s.e.planner, n.Query, s.searchPath())
+	if err != nil {
+		return "", st.positioned(err)
+	}
+	desc := &catalog.Table{Kind: catalog.KindMaterializedView, Schema: schema, Name: name, PK: plan.key, DependsOn: vp.Sources}
+	if len(into.ColNames) > len(vp.Columns) {
+		return "", sqlerr.New(sqlerr.SyntaxError, "too many column names were specified")
+	}
+	for i, c := range vp.Columns {
+		colName := c.Name
+		if i < len(into.ColNames) {
+			colName = nodeString(into.ColNames[i])
+		}
+		if desc.ColumnIndex(colName) >= 0 {
+			return "", sqlerr.New(sqlerr.DuplicateColumn, "column \"%s\" specified more than once", colName)
+		}
+		desc.Columns = append(desc.Columns, catalog.Column{Name: colName, Type: plan.types[i]})
+	}
+	if desc.Definition, err = deparseQuery(n.Query); err != nil {
+		return "", err
+	}
+	desc.ID = s.e.cat.AllocID()
+	if err := s.e.views.install(ctx, desc.ID, desc.Name, plan); err != nil {
+		return "", err
+	}
+	b, err := desc.Encode()
+	if err == nil {
+		err = s.e.publishView(desc, b)
+	}
+	if err != nil {
+		_ = s.e.views.drop(context.Background(), desc.ID)
+		return "", err
+	}
+	return "CREATE MATERIALIZED VIEW", nil
+}
+
+// publishView records a running view's descriptor and makes it visible.
+func (e *Engine) publishView(desc *catalog.Table, rec []byte) error {
+	e.ddlMu.Lock()
+	defer e.ddlMu.Unlock()
+	if _, ok := e.cat.Lookup(desc.Schema, desc.Name); ok {
+		return errDuplicateTable(desc.Name)
+	}
+	for _, dep := range desc.DependsOn {
+		if _, ok := e.cat.ByID(dep); !ok {
+			return sqlerr.New(sqlerr.UndefinedTable, "a relation read by materialized view \"%s\" was dropped while it was created", desc.Name)
+		}
+	}
+	txn := e.db.Begin()
+	txn.PutMeta(catalog.MetaKey(desc.ID), rec)
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	e.cat.Publish(desc)
+	e.catVersion.Add(1)
+	return nil
+}
+
+func deparseQuery(q *pg.Node) (string, error) {
+	tree := &pg.ParseResult{Version: pgVersion(), Stmts: []*pg.RawStmt{{Stmt: q}}}
+	out, err := pg.Deparse(tree)
+	if err != nil {
+		return "", sqlerr.Bug("deparse view query: %v", err)
+	}
+	return out, nil
+}
+
+// startViews starts the dataflow of every materialized view in the catalog,
+// in creation order (a view's sources are older than it). A view that can no
+// longer be planned is kept, stopped, with its error.
+func (e *Engine) startViews() {
+	var views []*catalog.Table
+	for _, t := range e.cat.Tables() {
+		if t.Kind == catalog.KindMaterializedView {
+			views = append(views, t)
+		}
+	}
+	sort.Slice(views, func(i, j int) bool { return views[i].ID < views[j].ID })
+	for _, v := range views {
+		err := func() error {
+			stmts, err := parser.Parse(v.Definition)
+			if err != nil {
+				return err
+			}
+			if len(stmts) != 1 || stmts[0].AST == nil {
+				return sqlerr.New(sqlerr.DataCorrupted, "corrupt definition of materialized view %q", v.Name)
+			}
+			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema})
+			if err != nil {
+				return err
+			}
+			return e.views.install(context.Background(), v.ID, v.Name, plan)
+		}()
+		if err != nil {
+			e.views.installFailed(v.ID, v.Name, err)
+		}
+	}
+}
+
+// dropTargets resolves the objects of a DROP, checking their kind, and adds
+// the materialized views that depend on them (all of them with CASCADE; an
+// error naming one without).
+func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.ResultWriter) (drops, views []*catalog.Table, err error) {
+	s := st.s
+	kindName := map[catalog.Kind]string{catalog.KindTable: "table", catalog.KindStream: "stream", catalog.KindMaterializedView: "materialized view"}
+	for _, obj := range n.Objects {
+		var names []string
+		if l := obj.GetList(); l != nil {
+			for _, it := range l.Items {
+				names = append(names, nodeString(it))
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		name := names[len(names)-1]
+		display := strings.Join(names, ".")
+		schema := "public"
+		if len(names) >= 2 {
+			schema = names[len(names)-2]
+		}
+		t, ok := s.lookupTable(schema, name)
+		if !ok {
+			if n.MissingOk {
+				if err := w.Notice("NOTICE", "00000", kindName[kind]+" \""+display+"\" does not exist, skipping"); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "%s \"%s\" does not exist", kindName[kind], display)
+		}
+		if t.Kind != kind {
+			return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "\"%s\" is not a %s", display, kindName[kind]).
+				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(kindName[t.Kind]), kindName[t.Kind])
+		}
+		drops = append(drops, t)
+	}
+	// Dependent views, transitively, newest first so each is dropped before
+	// what it reads.
+	seen := map[uint32]bool{}
+	for _, t := range drops {
+		seen[t.ID] = true
+	}
+	var visit func(t *catalog.Table) error
+	visit = func(t *catalog.Table) error {
+		for _, dep := range s.e.cat.Dependents(t.ID) {
+			if seen[dep.ID] {
+				continue
+			}
+			if n.Behavior != pg.DropBehavior_DROP_CASCADE {
+				return sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[t.Kind], t.Name).
+					WithDetail("materialized view %s depends on %s %s", dep.Name, kindName[t.Kind], t.Name).
+					WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+			}
+			seen[dep.ID] = true
+			views = append(views, dep)
+			if err := visit(dep); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, t := range drops {
+		if err := visit(t); err != nil {
+			return nil, nil, err
+		}
+	}
+	sort.Slice(views, func(i, j int) bool { return views[i].ID > views[j].ID })
+	return drops, views, nil
+}
+
+// execDropView runs DROP MATERIALIZED VIEW (not transactional).
+func (st *statement) execDropView(ctx context.Context, n *pg.DropStmt, w pgwire.ResultWriter) (string, error) {
+	s := st.s
+	if s.tx != nil {
+		return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "DROP MATERIALIZED VIEW cannot run inside a transaction block")
+	}
+	drops, deps, err := st.dropTargets(n, catalog.KindMaterializedView, w)
+	if err != nil {
+		return "", err
+	}
+	// Dependents first, then the named views, newest first.
+	all := append(deps, drops...)
+	sort.Slice(all, func(i, j int) bool { return all[i].ID > all[j].ID })
+	if err := s.e.dropViews(ctx, all); err != nil {
+		return "", err
+	}
+	return "DROP MATERIALIZED VIEW", nil
+}
+
+// dropViews removes views: their records in one commit, then their dataflows.
+func (e *Engine) dropViews(ctx context.Context, views []*catalog.Table) error {
+	if len(views) == 0 {
+		return nil
+	}
+	e.ddlMu.Lock()
+	txn := e.db.Begin()
+	for _, v := range views {
+		txn.DeleteMeta(catalog.MetaKey(v.ID))
+	}
+	err := txn.Commit()
+	if err == nil {
+		for _, v := range views {
+			e.cat.Remove(v.ID)
+		}
+		e.catVersion.Add(1)
+	}
+	e.ddlMu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, v := range views {
+		if err := e.views.drop(ctx, v.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execShowObjects runs SHOW STREAMS and SHOW MATERIALIZED VIEWS.
+func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter) error {
+	kind := catalog.KindStream
+	if so.Kind == "materialized views" {
+		kind = catalog.KindMaterializedView
+	}
+	ch := coldata.NewChunk([]*types.T{types.Text, types.Text, types.Text}, 0)
+	for _, t := range s.e.cat.Tables() {
+		if t.Kind != kind {
+			continue
+		}
+		detail := t.Definition
+		if kind == catalog.KindStream {
+			detail = streamConnector(t)
+		}
+		ch.AppendRow([]types.Datum{t.Schema, t.Name, detail})
+	}
+	return w.WriteChunk(ch)
+}
+
+func showObjectsColumns(so *parser.ShowObjects) []pgwire.Column {
+	if so.Kind == "streams" {
+		return textColumns("schema", "name", "connector")
+	}
+	return textColumns("schema", "name", "definition")
+}
+
+// viewAccess reads a view's arrangement at the statement's snapshot.
+type viewAccess struct {
+	name string
+	snap *dataflow.ArrangementSnapshot
+}
+
+func (a *viewAccess) Scan() (exec.TableIter, error) { return viewIter{a.snap.Scan()}, nil }
+
+func (a *viewAccess) Lookup(key []types.Datum) ([]types.Datum, int, bool, error) {
+	row, ok := a.snap.Lookup(key)
+	return row, -1, ok, nil
+}
+
+func (a *viewAccess) errReadOnly() error {
+	return sqlerr.New(sqlerr.WrongObjectType, "cannot change materialized view \"%s\"", a.name)
+}
+
+func (a *viewAccess) Insert(*coldata.Chunk) error        { return a.errReadOnly() }
+func (a *viewAccess) Delete([]int) error                 { return a.errReadOnly() }
+func (a *viewAccess) Update([]int, *coldata.Chunk) error { return a.errReadOnly() }
+
+type viewIter struct{ next func() *coldata.Chunk }
+
+func (it viewIter) Next() (*coldata.Chunk, []int, error) { return it.next(), nil, nil }

@@ -1,0 +1,331 @@
+package parser
+
+import (
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/sqlerr"
+)
+
+// CreateStream is CREATE STREAM name (columns…) [WITH (…)]. The statement is
+// parsed as CREATE TABLE with STREAM replaced, so columns, types, defaults
+// and WITH options follow Postgres' grammar; Create holds that parse.
+type CreateStream struct {
+	Create *pg.CreateStmt
+}
+
+// DropStream is DROP STREAM [IF EXISTS] name [, …] [CASCADE | RESTRICT],
+// parsed as the matching DROP TABLE.
+type DropStream struct {
+	Drop *pg.DropStmt
+}
+
+// ShowObjects is SHOW STREAMS or SHOW MATERIALIZED VIEWS.
+type ShowObjects struct {
+	// Kind is "streams" or "materialized views".
+	Kind string
+}
+
+// Subscribe is SUBSCRIBE [TO] name | (query) [WITH (option = value, …)].
+type Subscribe struct {
+	// Name is the relation subscribed to (nil when Query is set).
+	Name *pg.RangeVar
+	// Query is the subscribed SELECT; QueryOffset is its byte offset in the
+	// statement text, for error positions.
+	Query       *pg.Node
+	QueryOffset int
+	Options     map[string]string
+}
+
+// CopySubscribe is COPY (SUBSCRIBE …) TO STDOUT [WITH (…)]: the subscription
+// streamed as COPY data.
+type CopySubscribe struct {
+	Subscribe *Subscribe
+	// Options are the COPY options (format, header, delimiter…).
+	Options map[string]string
+}
+
+// DeclareSubscribe is DECLARE name CURSOR FOR SUBSCRIBE …
+type DeclareSubscribe struct {
+	Cursor    string
+	Subscribe *Subscribe
+}
+
+// FetchWithTimeout is FETCH [n] [FROM | IN] cursor WITH (timeout = '…'):
+// Postgres' FETCH plus how long to wait for rows when none are ready.
+type FetchWithTimeout struct {
+	Fetch   *pg.FetchStmt
+	Timeout string
+}
+
+// Streaming is the extension that parses Sluice's streaming statements.
+type Streaming struct{}
+
+func kw(t Token, word string) bool { return strings.EqualFold(t.Text, word) }
+
+// Match implements Extension.
+func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
+	switch {
+	case len(toks) >= 2 && kw(toks[0], "create") && kw(toks[1], "stream"):
+		return parseAs(text, toks[1], "TABLE ", func(n *pg.Node) (Stmt, bool) {
+			if c := n.GetCreateStmt(); c != nil {
+				return &CreateStream{Create: c}, true
+			}
+			return nil, false
+		})
+	case len(toks) >= 2 && kw(toks[0], "drop") && kw(toks[1], "stream"):
+		return parseAs(text, toks[1], "TABLE ", func(n *pg.Node) (Stmt, bool) {
+			if d := n.GetDropStmt(); d != nil {
+				return &DropStream{Drop: d}, true
+			}
+			return nil, false
+		})
+	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "streams"):
+		return &ShowObjects{Kind: "streams"}, true, nil
+	case len(toks) == 3 && kw(toks[0], "show") && kw(toks[1], "materialized") && kw(toks[2], "views"):
+		return &ShowObjects{Kind: "materialized views"}, true, nil
+	case len(toks) >= 1 && kw(toks[0], "subscribe"):
+		s, err := parseSubscribe(toks, text)
+		return s, err == nil, err
+	case len(toks) >= 3 && kw(toks[0], "copy") && toks[1].Text == "(" && kw(toks[2], "subscribe"):
+		return parseCopySubscribe(toks, text)
+	case len(toks) >= 5 && kw(toks[0], "declare"):
+		// DECLARE name [options] CURSOR [WITH HOLD] FOR SUBSCRIBE …
+		for i := 2; i+1 < len(toks); i++ {
+			if kw(toks[i], "for") {
+				if !kw(toks[i+1], "subscribe") {
+					return nil, false, nil
+				}
+				s, err := parseSubscribe(toks[i+1:], text)
+				if err != nil {
+					return nil, false, err
+				}
+				return &DeclareSubscribe{Cursor: strings.ToLower(unquote(toks[1].Text)), Subscribe: s}, true, nil
+			}
+		}
+	case len(toks) >= 2 && kw(toks[0], "fetch"):
+		return parseFetchWithTimeout(toks, text)
+	}
+	return nil, false, nil
+}
+
+// parseAs parses text with the token tok replaced by repl (of the same
+// length, so error positions stay right) and hands the tree to pick.
+func parseAs(text string, tok Token, repl string, pick func(*pg.Node) (Stmt, bool)) (Stmt, bool, error) {
+	repl = repl[:min(len(repl), tok.End-tok.Start)]
+	repl += strings.Repeat(" ", tok.End-tok.Start-len(repl))
+	tree, err := pg.Parse(text[:tok.Start] + repl + text[tok.End:])
+	if err != nil {
+		return nil, false, convertError(text, 0, err)
+	}
+	if len(tree.Stmts) != 1 {
+		return nil, false, sqlerr.New(sqlerr.SyntaxError, "syntax error at or near \"%s\"", tok.Text).At(tok.Start + 1)
+	}
+	s, ok := pick(tree.Stmts[0].Stmt)
+	if !ok {
+		return nil, false, sqlerr.New(sqlerr.SyntaxError, "syntax error at or near \"%s\"", tok.Text).At(tok.Start + 1)
+	}
+	return s, true, nil
+}
+
+func syntaxErrorAt(text string, toks []Token, i int) error {
+	if i >= len(toks) {
+		return sqlerr.New(sqlerr.SyntaxError, "syntax error at end of input").At(len([]rune(text)) + 1)
+	}
+	return sqlerr.New(sqlerr.SyntaxError, "syntax error at or near \"%s\"", toks[i].Text).At(len([]rune(text[:toks[i].Start])) + 1)
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
+	}
+	return s
+}
+
+// matchParen returns the index of the token closing the parenthesis at
+// toks[open], or -1.
+func matchParen(toks []Token, open int) int {
+	depth := 0
+	for i := open; i < len(toks); i++ {
+		switch toks[i].Text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// parseSubscribe parses toks, which start at SUBSCRIBE and run to the end of
+// the statement. Token offsets are relative to text.
+func parseSubscribe(toks []Token, text string) (*Subscribe, error) {
+	i := 1
+	if i < len(toks) && kw(toks[i], "to") {
+		i++
+	}
+	s := &Subscribe{}
+	switch {
+	case i < len(toks) && toks[i].Text == "(":
+		end := matchParen(toks, i)
+		if end < 0 {
+			return nil, syntaxErrorAt(text, toks, len(toks))
+		}
+		inner := text[toks[i].End:toks[end].Start]
+		tree, err := pg.Parse(inner)
+		if err != nil {
+			return nil, convertError(text, toks[i].End, err)
+		}
+		if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+			return nil, syntaxErrorAt(text, toks, i+1)
+		}
+		s.Query, s.QueryOffset = tree.Stmts[0].Stmt, toks[i].End
+		i = end + 1
+	case i < len(toks) && (toks[i].Kind == pg.Token_IDENT || toks[i].Keyword != pg.KeywordKind_RESERVED_KEYWORD):
+		rv := &pg.RangeVar{Relname: strings.ToLower(unquote(toks[i].Text)), Location: int32(toks[i].Start), Inh: true, Relpersistence: "p"}
+		if toks[i].Text[0] == '"' {
+			rv.Relname = unquote(toks[i].Text)
+		}
+		i++
+		if i+1 < len(toks) && toks[i].Text == "." {
+			rv.Schemaname = rv.Relname
+			rv.Relname = strings.ToLower(unquote(toks[i+1].Text))
+			if toks[i+1].Text[0] == '"' {
+				rv.Relname = unquote(toks[i+1].Text)
+			}
+			i += 2
+		}
+		s.Name = rv
+	default:
+		return nil, syntaxErrorAt(text, toks, i)
+	}
+	opts, next, err := parseOptions(toks, text, i)
+	if err != nil {
+		return nil, err
+	}
+	if next != len(toks) {
+		return nil, syntaxErrorAt(text, toks, next)
+	}
+	s.Options = opts
+	return s, nil
+}
+
+// parseOptions parses an optional WITH (name = value, …) at toks[i]; values
+// are literals or words, and "=" may be left out (COPY's FORMAT csv). It returns the options and the next token index.
+func parseOptions(toks []Token, text string, i int) (map[string]string, int, error) {
+	opts := map[string]string{}
+	if i >= len(toks) || !kw(toks[i], "with") {
+		return opts, i, nil
+	}
+	i++
+	if i >= len(toks) || toks[i].Text != "(" {
+		return nil, i, syntaxErrorAt(text, toks, i)
+	}
+	i++
+	for {
+		if i >= len(toks) {
+			return nil, i, syntaxErrorAt(text, toks, i)
+		}
+		name := strings.ToLower(unquote(toks[i].Text))
+		i++
+		val := "true"
+		eq := i < len(toks) && toks[i].Text == "="
+		if eq {
+			i++
+		}
+		if i < len(toks) && toks[i].Text != "," && toks[i].Text != ")" && toks[i].Text != "=" {
+			val = toks[i].Text
+			if toks[i].Kind == pg.Token_SCONST {
+				val = strings.ReplaceAll(val[1:len(val)-1], "''", "'")
+			} else {
+				val = strings.ToLower(unquote(val))
+			}
+			i++
+		} else if eq {
+			return nil, i, syntaxErrorAt(text, toks, i)
+		}
+		opts[name] = val
+		if i < len(toks) && toks[i].Text == "," {
+			i++
+			continue
+		}
+		if i < len(toks) && toks[i].Text == ")" {
+			return opts, i + 1, nil
+		}
+		return nil, i, syntaxErrorAt(text, toks, i)
+	}
+}
+
+func parseCopySubscribe(toks []Token, text string) (Stmt, bool, error) {
+	end := matchParen(toks, 1)
+	if end < 0 {
+		return nil, false, syntaxErrorAt(text, toks, len(toks))
+	}
+	s, err := parseSubscribe(toks[2:end], text)
+	if err != nil {
+		return nil, false, err
+	}
+	i := end + 1
+	if i+1 >= len(toks) || !kw(toks[i], "to") || !kw(toks[i+1], "stdout") {
+		return nil, false, sqlerr.Unsupported("COPY (SUBSCRIBE …) only supports TO STDOUT")
+	}
+	i += 2
+	opts := map[string]string{}
+	if i < len(toks) && kw(toks[i], "with") {
+		var err error
+		if opts, i, err = parseOptions(toks, text, i); err != nil {
+			return nil, false, err
+		}
+	} else if i < len(toks) && toks[i].Text == "(" {
+		// COPY's older form: options in parentheses without WITH.
+		rest := append([]Token{{Text: "with"}}, toks[i:]...)
+		var next int
+		var err error
+		if opts, next, err = parseOptions(rest, text, 0); err != nil {
+			return nil, false, err
+		}
+		i += next - 1
+	}
+	if i != len(toks) {
+		return nil, false, syntaxErrorAt(text, toks, i)
+	}
+	return &CopySubscribe{Subscribe: s, Options: opts}, true, nil
+}
+
+func parseFetchWithTimeout(toks []Token, text string) (Stmt, bool, error) {
+	w := -1
+	for i := 1; i < len(toks); i++ {
+		if kw(toks[i], "with") {
+			w = i
+			break
+		}
+	}
+	if w < 0 {
+		return nil, false, nil
+	}
+	opts, next, err := parseOptions(toks, text, w)
+	if err != nil {
+		return nil, false, err
+	}
+	if next != len(toks) {
+		return nil, false, syntaxErrorAt(text, toks, next)
+	}
+	tree, err := pg.Parse(text[:toks[w].Start])
+	if err != nil {
+		return nil, false, convertError(text, 0, err)
+	}
+	f := tree.Stmts[0].Stmt.GetFetchStmt()
+	if f == nil {
+		return nil, false, syntaxErrorAt(text, toks, 0)
+	}
+	for k := range opts {
+		if k != "timeout" {
+			return nil, false, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized FETCH option \"%s\"", k)
+		}
+	}
+	return &FetchWithTimeout{Fetch: f, Timeout: opts["timeout"]}, true, nil
+}

@@ -1,0 +1,76 @@
+package parser
+
+import (
+	"testing"
+
+	"github.com/sluice-db/sluice/sqlerr"
+)
+
+func TestStreamingStatements(t *testing.T) {
+	p := Default
+	stmts, err := p.Parse(`CREATE STREAM rides (id int, city text) WITH (connector = 'none');
+		DROP STREAM IF EXISTS a, b CASCADE; SHOW STREAMS; show materialized views;
+		SUBSCRIBE TO v WITH (snapshot = false); SUBSCRIBE (SELECT a FROM t WHERE a > 1);
+		COPY (SUBSCRIBE public.v) TO STDOUT WITH (FORMAT csv);
+		DECLARE c CURSOR FOR SUBSCRIBE v; FETCH 10 c WITH (timeout = '1s'); FETCH 10 c`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := stmts[0].Ext.(*CreateStream)
+	if cs.Create.Relation.Relname != "rides" || len(cs.Create.TableElts) != 2 || len(cs.Create.Options) != 1 {
+		t.Errorf("create stream: %+v", cs.Create)
+	}
+	ds := stmts[1].Ext.(*DropStream)
+	if len(ds.Drop.Objects) != 2 || !ds.Drop.MissingOk {
+		t.Errorf("drop stream: %+v", ds.Drop)
+	}
+	if s := stmts[2].Ext.(*ShowObjects); s.Kind != "streams" {
+		t.Errorf("show: %+v", s)
+	}
+	if s := stmts[3].Ext.(*ShowObjects); s.Kind != "materialized views" {
+		t.Errorf("show: %+v", s)
+	}
+	if s := stmts[4].Ext.(*Subscribe); s.Name.Relname != "v" || s.Options["snapshot"] != "false" {
+		t.Errorf("subscribe: %+v", s)
+	}
+	if s := stmts[5].Ext.(*Subscribe); s.Query == nil || s.Name != nil {
+		t.Errorf("subscribe query: %+v", s)
+	}
+	if s := stmts[6].Ext.(*CopySubscribe); s.Subscribe.Name.Schemaname != "public" || s.Options["format"] != "csv" {
+		t.Errorf("copy subscribe: %+v %+v", s, s.Subscribe.Name)
+	}
+	if s := stmts[7].Ext.(*DeclareSubscribe); s.Cursor != "c" || s.Subscribe.Name.Relname != "v" {
+		t.Errorf("declare: %+v", s)
+	}
+	if s := stmts[8].Ext.(*FetchWithTimeout); s.Timeout != "1s" || s.Fetch.HowMany != 10 {
+		t.Errorf("fetch: %+v", s)
+	}
+	if stmts[9].AST == nil {
+		t.Errorf("plain FETCH should be Postgres': %+v", stmts[9])
+	}
+}
+
+func TestStreamingErrors(t *testing.T) {
+	for _, tc := range []struct {
+		sql string
+		pos int
+	}{
+		{"CREATE STREAM s (a int", 23},
+		{"CREATE STREAM s (a int, b)", 26},
+		{"SUBSCRIBE", 10},
+		{"SUBSCRIBE v WITH (x = )", 23},
+		{"SUBSCRIBE (SELECT FROM WHERE)", 24},
+		{"select 1; SUBSCRIBE v extra", 23},
+	} {
+		_, err := Default.Parse(tc.sql)
+		e, ok := sqlerr.As(err)
+		if !ok || e.Code != sqlerr.SyntaxError || e.Position != tc.pos {
+			t.Errorf("%q: got %v (pos %d), want 42601 at %d", tc.sql, err, func() int {
+				if ok {
+					return e.Position
+				}
+				return -1
+			}(), tc.pos)
+		}
+	}
+}

@@ -1,0 +1,437 @@
+package planner
+
+import (
+	"fmt"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/dataflow"
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// ViewPlan is a materialized view's query lowered to a dataflow graph.
+type ViewPlan struct {
+	Graph   *dataflow.Graph
+	Columns []ResultColumn
+	// Key lists output columns that are unique across rows (the GROUP BY
+	// key); nil when the view has no such key.
+	Key []int
+	// Sources are the relations the view reads, each once, in first-use order.
+	Sources []uint32
+}
+
+// PlanView binds a SELECT and lowers it to an incremental dataflow. A
+// construct the dataflow cannot maintain is refused with 0A000 naming it.
+func (p *Planner) PlanView(query *pg.Node, opts Options) (*ViewPlan, error) {
+	opts.Incremental = true
+	planned, err := p.PlanQuery(query, opts)
+	if err != nil {
+		return nil, err
+	}
+	if planned.Tag != "SELECT" {
+		return nil, sqlerr.Unsupported("a materialized view must be defined by a SELECT")
+	}
+	if len(planned.ParamTypes) > 0 {
+		return nil, sqlerr.New(sqlerr.UndefinedParameter, "there is no parameter $1")
+	}
+	l := &lowering{g: &dataflow.Graph{}, seen: map[uint32]bool{}, eval: &expr.EvalCtx{Cfg: opts.Cfg}}
+	out, err := l.lower(planned.Plan)
+	if err != nil {
+		return nil, err
+	}
+	l.g.Output = out.node
+	return &ViewPlan{Graph: l.g, Columns: planned.Columns, Key: out.key, Sources: l.sources}, nil
+}
+
+type lowering struct {
+	g       *dataflow.Graph
+	sources []uint32
+	seen    map[uint32]bool
+	eval    *expr.EvalCtx
+}
+
+// lowered is a lowered plan: its node and its unique key columns (nil: none).
+type lowered struct {
+	node int
+	key  []int
+}
+
+func notIncremental(what string) error {
+	return sqlerr.Unsupported("%s cannot be maintained incrementally in a materialized view", what)
+}
+
+func (l *lowering) lower(p exec.Plan) (lowered, error) {
+	switch p := p.(type) {
+	case *exec.Scan:
+		if p.Positions {
+			return lowered{}, sqlerr.Bug("planner: row positions in a view plan")
+		}
+		if !l.seen[p.Table.ID] {
+			l.seen[p.Table.ID] = true
+			l.sources = append(l.sources, p.Table.ID)
+		}
+		var key []int
+		if len(p.Table.PK) > 0 {
+			key = append([]int{}, p.Table.PK...)
+		}
+		return lowered{node: l.g.Add(&dataflow.Source{Name: p.Table.Name, ID: p.Table.ID, Typs: p.Table.Types}), key: key}, nil
+	case *exec.Values:
+		return l.lowerValues(p)
+	case *exec.Filter:
+		in, err := l.lower(p.Input)
+		if err != nil {
+			return lowered{}, err
+		}
+		return l.lowerFilter(in, p.Cond, p.Input.Types())
+	case *exec.Project:
+		in, err := l.lower(p.Input)
+		if err != nil {
+			return lowered{}, err
+		}
+		if err := l.checkExprs(p.Exprs...); err != nil {
+			return lowered{}, err
+		}
+		return lowered{node: l.g.Add(&dataflow.Project{Exprs: p.Exprs}, in.node), key: projectKey(in.key, p.Exprs)}, nil
+	case *exec.HashAgg:
+		return l.lowerAgg(p)
+	case *exec.Join:
+		return l.lowerJoin(p)
+	case *exec.Distinct:
+		if len(p.OnKeys) > 0 {
+			return lowered{}, notIncremental("DISTINCT ON")
+		}
+		in, err := l.lower(p.Input)
+		if err != nil {
+			return lowered{}, err
+		}
+		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, in.node), key: allColumns(len(p.Types()))}, nil
+	case *exec.SetOp:
+		if p.Kind != exec.Union {
+			return lowered{}, notIncremental([...]string{"UNION", "INTERSECT", "EXCEPT"}[p.Kind])
+		}
+		left, err := l.lower(p.Left)
+		if err != nil {
+			return lowered{}, err
+		}
+		right, err := l.lower(p.Right)
+		if err != nil {
+			return lowered{}, err
+		}
+		u := l.g.Add(&dataflow.Union{Typs: p.Types(), Inputs: 2}, left.node, right.node)
+		if p.All {
+			return lowered{node: u}, nil
+		}
+		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, u), key: allColumns(len(p.Types()))}, nil
+	case *exec.Sort:
+		// A view is a set: ORDER BY without LIMIT does not change its rows.
+		return l.lower(p.Input)
+	case *exec.Limit:
+		return l.lowerLimit(p)
+	case *exec.Window:
+		return lowered{}, notIncremental("a window function")
+	case *exec.ProjectSet:
+		return lowered{}, notIncremental("a set-returning function")
+	case *exec.PointLookup:
+		return lowered{}, sqlerr.Bug("planner: point lookup in a view plan")
+	}
+	return lowered{}, notIncremental(fmt.Sprintf("%T", p))
+}
+
+func allColumns(n int) []int {
+	cols := make([]int, n)
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}
+
+// projectKey maps a key through a projection: it survives when every key
+// column is passed through as a plain column reference.
+func projectKey(key []int, exprs []expr.Expr) []int {
+	if key == nil {
+		return nil
+	}
+	out := make([]int, 0, len(key))
+	for _, k := range key {
+		found := -1
+		for i, e := range exprs {
+			if cr, ok := e.(*expr.ColRef); ok && cr.Idx == k {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return nil
+		}
+		out = append(out, found)
+	}
+	return out
+}
+
+// checkExprs refuses expressions whose value is not a function of the row:
+// time-dependent and volatile functions, parameters, and subqueries that
+// lowerFilter could not turn into joins.
+func (l *lowering) checkExprs(es ...expr.Expr) error {
+	var err error
+	for _, e := range es {
+		expr.Walk(e, func(x expr.Expr) bool {
+			if err != nil {
+				return false
+			}
+			switch x := x.(type) {
+			case *expr.Call:
+				switch x.Fn.Name {
+				case "now", "statement_timestamp", "transaction_timestamp", "current_date", "current_time",
+					"localtime", "localtimestamp", "current_timestamp":
+					err = notIncremental("the time-dependent function " + x.Fn.Name + "()")
+				default:
+					if x.Fn.Volatile {
+						err = notIncremental("the volatile function " + x.Fn.Name + "()")
+					}
+				}
+			case *expr.Subquery:
+				what := "a subquery in this position"
+				if x.Correlated {
+					what = "a correlated subquery"
+				}
+				err = notIncremental(what)
+			case *expr.Param, *expr.OuterRef:
+				err = notIncremental("a parameter")
+			}
+			return true
+		})
+	}
+	return err
+}
+
+// conjuncts splits a condition at its top-level ANDs.
+func conjuncts(e expr.Expr) []expr.Expr {
+	if a, ok := e.(*expr.And); ok {
+		var out []expr.Expr
+		for _, x := range a.Args {
+			out = append(out, conjuncts(x)...)
+		}
+		return out
+	}
+	return []expr.Expr{e}
+}
+
+// lowerFilter lowers WHERE/HAVING conditions. Uncorrelated subqueries in
+// top-level conjuncts become joins: `x IN (SELECT …)` and `EXISTS (…)` a
+// semi join, `x op (SELECT agg …)` a join with the subquery's single row.
+func (l *lowering) lowerFilter(in lowered, cond expr.Expr, ts []*types.T) (lowered, error) {
+	var rest []expr.Expr
+	width := len(ts)
+	cur := in
+	for _, c := range conjuncts(cond) {
+		sq, rewrite := subqueryOf(c)
+		if sq == nil || sq.Correlated {
+			rest = append(rest, c)
+			continue
+		}
+		sub, err := l.lower(sq.Plan.(exec.Plan))
+		if err != nil {
+			return lowered{}, err
+		}
+		subTypes := sq.Plan.(exec.Plan).Types()
+		switch sq.Kind {
+		case expr.ExistsSubquery:
+			cur.node = l.g.Add(&dataflow.Join{Kind: dataflow.SemiJoin, LeftTypes: ts, RightTypes: subTypes}, cur.node, sub.node)
+		case expr.AnySubquery:
+			if sq.Cmp.Name != "=" || !sq.Arg.Type().Identical(subTypes[0]) {
+				return lowered{}, notIncremental("IN (subquery) comparing different types or with an operator other than =")
+			}
+			if err := l.checkExprs(sq.Arg); err != nil {
+				return lowered{}, err
+			}
+			// Append the IN argument as a column, semi-join on it, drop it.
+			ext := append(passThrough(ts), sq.Arg)
+			pn := l.g.Add(&dataflow.Project{Exprs: ext}, cur.node)
+			jt := append(append([]*types.T(nil), ts...), sq.Arg.Type())
+			jn := l.g.Add(&dataflow.Join{Kind: dataflow.SemiJoin, LeftKeys: []int{width}, RightKeys: []int{0}, LeftTypes: jt, RightTypes: subTypes}, pn, sub.node)
+			cur.node = l.g.Add(&dataflow.Project{Exprs: passThrough(ts)}, jn)
+		case expr.ScalarSubquery:
+			if !singleRow(sq.Plan.(exec.Plan)) {
+				return lowered{}, notIncremental("a scalar subquery that may return more than one row")
+			}
+			jt := append(append([]*types.T(nil), ts...), subTypes...)
+			jn := l.g.Add(&dataflow.Join{Kind: dataflow.InnerJoin, LeftTypes: ts, RightTypes: subTypes}, cur.node, sub.node)
+			ref := &expr.ColRef{Idx: width, Typ: subTypes[0], Name: "subquery"}
+			fc := rewrite(ref)
+			if err := l.checkExprs(fc); err != nil {
+				return lowered{}, err
+			}
+			fn := l.g.Add(&dataflow.Filter{Cond: fc, Typs: jt}, jn)
+			cur.node = l.g.Add(&dataflow.Project{Exprs: passThrough(ts)}, fn)
+		default:
+			rest = append(rest, c)
+		}
+	}
+	if len(rest) == 0 {
+		return cur, nil
+	}
+	if err := l.checkExprs(rest...); err != nil {
+		return lowered{}, err
+	}
+	var rc expr.Expr = &expr.And{Args: rest}
+	if len(rest) == 1 {
+		rc = rest[0]
+	}
+	cur.node = l.g.Add(&dataflow.Filter{Cond: rc, Typs: ts}, cur.node)
+	return cur, nil
+}
+
+// subqueryOf finds the subquery of a conjunct the lowering can join: the
+// conjunct itself (EXISTS, IN), or one argument of a comparison. rewrite
+// rebuilds the conjunct with the subquery replaced.
+func subqueryOf(c expr.Expr) (*expr.Subquery, func(expr.Expr) expr.Expr) {
+	if sq, ok := c.(*expr.Subquery); ok && (sq.Kind == expr.ExistsSubquery || sq.Kind == expr.AnySubquery) {
+		return sq, nil
+	}
+	call, ok := c.(*expr.Call)
+	if !ok || len(call.Args) != 2 || call.Typ.Family != types.BoolFamily {
+		return nil, nil
+	}
+	for i, a := range call.Args {
+		if sq, ok := a.(*expr.Subquery); ok && sq.Kind == expr.ScalarSubquery {
+			return sq, func(with expr.Expr) expr.Expr {
+				args := append([]expr.Expr(nil), call.Args...)
+				args[i] = with
+				return &expr.Call{Fn: call.Fn, Args: args, Typ: call.Typ}
+			}
+		}
+	}
+	return nil, nil
+}
+
+// singleRow reports plans that always yield exactly one row.
+func singleRow(p exec.Plan) bool {
+	switch p := p.(type) {
+	case *exec.HashAgg:
+		return len(p.Keys) == 0
+	case *exec.Project:
+		return singleRow(p.Input)
+	}
+	return false
+}
+
+func passThrough(ts []*types.T) []expr.Expr {
+	out := make([]expr.Expr, len(ts))
+	for i, t := range ts {
+		out[i] = &expr.ColRef{Idx: i, Typ: t, Name: fmt.Sprintf("c%d", i)}
+	}
+	return out
+}
+
+func (l *lowering) lowerValues(v *exec.Values) (lowered, error) {
+	rows := coldata.NewChunk(v.Typs, len(v.Rows))
+	one := &coldata.Chunk{Len: 1}
+	for _, r := range v.Rows {
+		if err := l.checkExprs(r...); err != nil {
+			return lowered{}, err
+		}
+		vals := make([]types.Datum, len(r))
+		for i, e := range r {
+			vec, err := e.Eval(l.eval, one)
+			if err != nil {
+				return lowered{}, err
+			}
+			vals[i] = vec.Get(0)
+		}
+		rows.AppendRow(vals)
+	}
+	return lowered{node: l.g.Add(&dataflow.Constant{Rows: rows})}, nil
+}
+
+// incrementalAggs are the aggregates the dataflow maintains.
+var incrementalAggs = map[exec.AggKind]bool{
+	"count": true, "count_star": true, "sum": true, "avg": true, "min": true, "max": true,
+	"bool_and": true, "bool_or": true, "every": true, "string_agg": true, "array_agg": true,
+}
+
+func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
+	in, err := l.lower(a.Input)
+	if err != nil {
+		return lowered{}, err
+	}
+	spec := &dataflow.Aggregate{Keys: a.Keys, InTypes: a.Input.Types()}
+	for _, ag := range a.Aggs {
+		if !incrementalAggs[ag.Kind] {
+			return lowered{}, notIncremental("the aggregate " + string(ag.Kind) + "()")
+		}
+		kind := string(ag.Kind)
+		if kind == "every" {
+			kind = "bool_and"
+		}
+		call := dataflow.AggCall{Func: kind, Args: ag.Args, ArgTypes: ag.ArgTypes, Distinct: ag.Distinct, Filter: ag.Filter, Typ: ag.Typ}
+		for _, k := range ag.OrderBy {
+			call.OrderBy = append(call.OrderBy, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
+		}
+		spec.Aggs = append(spec.Aggs, call)
+	}
+	return lowered{node: l.g.Add(spec, in.node), key: allColumns(len(a.Keys))}, nil
+}
+
+func (l *lowering) lowerJoin(j *exec.Join) (lowered, error) {
+	left, err := l.lower(j.Left)
+	if err != nil {
+		return lowered{}, err
+	}
+	right, err := l.lower(j.Right)
+	if err != nil {
+		return lowered{}, err
+	}
+	if j.Cond != nil {
+		if err := l.checkExprs(j.Cond); err != nil {
+			return lowered{}, err
+		}
+	}
+	kind := map[exec.JoinKind]dataflow.JoinKind{
+		exec.InnerJoin: dataflow.InnerJoin, exec.LeftJoin: dataflow.LeftJoin, exec.RightJoin: dataflow.RightJoin,
+		exec.FullJoin: dataflow.FullJoin, exec.SemiJoin: dataflow.SemiJoin, exec.AntiJoin: dataflow.AntiJoin,
+	}[j.Kind]
+	spec := &dataflow.Join{Kind: kind, LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, Cond: j.Cond,
+		LeftTypes: j.Left.Types(), RightTypes: j.Right.Types()}
+	return lowered{node: l.g.Add(spec, left.node, right.node)}, nil
+}
+
+func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
+	count, offset := int64(-1), int64(0)
+	for _, x := range []struct {
+		e   expr.Expr
+		dst *int64
+	}{{lim.Count, &count}, {lim.Offset, &offset}} {
+		if x.e == nil {
+			continue
+		}
+		v, err := x.e.Eval(l.eval, &coldata.Chunk{Len: 1})
+		if err != nil {
+			return lowered{}, notIncremental("a LIMIT or OFFSET that is not a constant")
+		}
+		if v.IsNull(0) {
+			continue
+		}
+		n, ok := v.Get(0).(int64)
+		if !ok || n < 0 {
+			return lowered{}, notIncremental("a LIMIT or OFFSET that is not a non-negative integer")
+		}
+		*x.dst = n
+	}
+	input := lim.Input
+	var order []dataflow.SortKey
+	if s, ok := input.(*exec.Sort); ok {
+		for _, k := range s.Keys {
+			order = append(order, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
+		}
+		input = s.Input
+	}
+	in, err := l.lower(input)
+	if err != nil {
+		return lowered{}, err
+	}
+	return lowered{node: l.g.Add(&dataflow.TopN{Order: order, Limit: count, Offset: offset, Typs: lim.Types()}, in.node)}, nil
+}

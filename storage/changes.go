@@ -1,0 +1,73 @@
+package storage
+
+import (
+	"github.com/sluice-db/sluice/coldata"
+)
+
+// Change is what one commit did to one table: the deleted rows' old values
+// (diff -1) followed by the inserted rows (diff +1). An UPDATE is a delete
+// and an insert.
+type Change struct {
+	TableID uint32
+	Rows    *coldata.Chunk
+}
+
+// ChangeObserver receives the changes of every commit to the tables it
+// wants, in commit order. Committed runs under the commit lock, so it must be
+// quick (queue the changes, don't process them) and must not commit.
+type ChangeObserver interface {
+	Wants(tableID uint32) bool
+	Committed(changes []Change)
+}
+
+// SetObserver installs o (nil removes it) as the receiver of committed changes.
+func (db *DB) SetObserver(o ChangeObserver) {
+	db.commitMu.Lock()
+	db.observer = o
+	db.commitMu.Unlock()
+}
+
+// Exclusive runs fn while no commit is in progress: what fn reads of the
+// tables and what the observer has received form one consistent cut.
+func (db *DB) Exclusive(fn func()) {
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+	fn()
+}
+
+// changeOf builds the Change a committed txnTable made. Caller holds
+// db.commitMu; the deleted positions still hold their values (columns are
+// append-only).
+func changeOf(tt *txnTable) Change {
+	t := tt.t
+	ts := t.info.Types
+	out := coldata.NewChunk(ts, len(tt.delOrder)+tt.ins.Len)
+	out.Diffs = make([]int64, 0, out.Len)
+	if len(tt.delOrder) > 0 {
+		t.mu.RLock()
+		for _, p := range tt.delOrder {
+			for c, v := range out.Cols {
+				v.AppendFrom(t.cols[c], p)
+			}
+			out.Len++
+			out.Diffs = append(out.Diffs, -1)
+		}
+		t.mu.RUnlock()
+	}
+	for lo := 0; lo < tt.ins.Len; {
+		if tt.insDead[lo] {
+			lo++
+			continue
+		}
+		hi := lo + 1
+		for hi < tt.ins.Len && !tt.insDead[hi] {
+			hi++
+		}
+		out.AppendChunk(tt.ins.Slice(lo, hi))
+		for range hi - lo {
+			out.Diffs = append(out.Diffs, 1)
+		}
+		lo = hi
+	}
+	return Change{TableID: t.info.ID, Rows: out}
+}
