@@ -1,6 +1,9 @@
 package coldata
 
 import (
+	"encoding/binary"
+	"math"
+
 	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/types"
@@ -333,6 +336,42 @@ func (v *Vec) AppendKey(buf []byte, i int) []byte {
 		return types.AppendKeyString(buf, v.Typ, v.Bytes[i])
 	}
 	return types.AppendKey(buf, v.Typ, v.Get(i))
+}
+
+// AppendIdentity appends row i's AppendKey followed by its identity suffix
+// (AppendIdentitySuffix): rows with equal identity keys are the same row to
+// a change set, not merely equal.
+func (v *Vec) AppendIdentity(buf []byte, i int) []byte {
+	buf = v.AppendKey(buf, i)
+	if types.KeyIdentifies(v.Typ) {
+		return buf
+	}
+	return v.AppendIdentitySuffix(buf, i)
+}
+
+// AppendIdentitySuffix appends what tells apart equal values of row i that
+// print differently: a numeric's exponent, a float's bits (-0), an
+// interval's fields, a string's bytes (char(n) padding, jsonb), otherwise
+// the text. It follows the value's AppendKey (which fixes its length in
+// every case that matters), so it needs no delimiting.
+func (v *Vec) AppendIdentitySuffix(buf []byte, i int) []byte {
+	if v.IsNull(i) {
+		return buf
+	}
+	switch v.Typ.Phys() {
+	case types.PhysDecimal:
+		return binary.BigEndian.AppendUint32(buf, uint32(v.Decs[i].Exponent))
+	case types.PhysFloat:
+		return binary.BigEndian.AppendUint64(buf, math.Float64bits(v.Floats[i]))
+	case types.PhysInterval:
+		x := v.Ivals[i]
+		buf = binary.BigEndian.AppendUint32(buf, uint32(x.Months))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(x.Days))
+		return binary.BigEndian.AppendUint64(buf, uint64(x.Micros))
+	case types.PhysBytes:
+		return append(buf, v.Bytes[i]...)
+	}
+	return types.AppendText(buf, v.Typ, v.Get(i), types.DefaultConfig())
 }
 
 // AppendVec appends the first n rows of src (same physical type) in bulk.

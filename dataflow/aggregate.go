@@ -31,7 +31,7 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	}
 	o.words, o.objs = s.words, s.objs
 	for _, k := range a.Keys {
-		if !canonical(a.InTypes[k]) {
+		if !types.KeyIdentifies(a.InTypes[k]) {
 			o.storedKeys = true
 		}
 	}
@@ -373,6 +373,7 @@ func sameValue(a, b *coldata.Vec, i int) bool {
 	case types.PhysInterval:
 		return a.Ivals[i] == b.Ivals[i]
 	}
+	identityConfig := types.DefaultConfig()
 	return string(types.AppendText(nil, a.Typ, a.Datums[i], identityConfig)) ==
 		string(types.AppendText(nil, b.Typ, b.Datums[i], identityConfig))
 }

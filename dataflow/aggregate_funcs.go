@@ -76,7 +76,7 @@ func newBaseKernel(call *AggCall, in []*types.T, s *slots) (aggKernel, error) {
 	// equal ones can print differently (numeric 1.0 and 1.00), so that the
 	// result shows the ones present. Under DISTINCT equal values are one,
 	// shown as the first to come.
-	identity := len(args) > 0 && !canonical(args[0]) && !call.Distinct
+	identity := len(args) > 0 && !types.KeyIdentifies(args[0]) && !call.Distinct
 	switch call.Func {
 	case "count_star":
 		return &countKernel{w: s.word(1), arg: -1}, nil
@@ -643,7 +643,7 @@ func (k *minMaxKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *
 		}
 		k.key = v.AppendKey(k.key[:0], i)
 		if k.identity {
-			k.key = appendIdentity(k.key, v, i)
+			k.key = v.AppendIdentitySuffix(k.key, i)
 		}
 		gs[g].multiset(k.o).add(k.key, diffs[i], func() any { return copyDatum(v.Get(i)) })
 	}
@@ -748,7 +748,7 @@ func (k *arrayAggKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c
 		k.key = appendOrderKey(k.key[:0], c, k.order, i)
 		k.key = appendSortKey(k.key, v, i, false, false)
 		if k.identity {
-			k.key = appendIdentity(k.key, v, i)
+			k.key = v.AppendIdentitySuffix(k.key, i)
 		}
 		gs[g].multiset(k.o).add(k.key, diffs[i], func() any { return copyDatum(v.Get(i)) })
 	}
@@ -773,35 +773,6 @@ func (k *arrayAggKernel) result(g *aggGroup, out *coldata.Vec) error {
 	out.Append(&types.Array{Elem: k.elem, Elems: elems})
 	return nil
 }
-
-// appendIdentity appends what tells apart equal values of row i of v that
-// print differently: a numeric's exponent, a float's bits (-0), an
-// interval's fields, a string's bytes (char(n) padding, jsonb), an array's
-// text. It ends a multiset key, after the value's AppendKey, so it needs no
-// delimiting.
-func appendIdentity(buf []byte, v *coldata.Vec, i int) []byte {
-	if v.IsNull(i) {
-		return buf
-	}
-	switch v.Typ.Phys() {
-	case types.PhysDecimal:
-		return binary.BigEndian.AppendUint32(buf, uint32(v.Decs[i].Exponent))
-	case types.PhysFloat:
-		return binary.BigEndian.AppendUint64(buf, math.Float64bits(v.Floats[i]))
-	case types.PhysInterval:
-		x := v.Ivals[i]
-		buf = binary.BigEndian.AppendUint32(buf, uint32(x.Months))
-		buf = binary.BigEndian.AppendUint32(buf, uint32(x.Days))
-		return binary.BigEndian.AppendUint64(buf, uint64(x.Micros))
-	case types.PhysBytes:
-		return append(buf, v.Bytes[i]...)
-	}
-	return types.AppendText(buf, v.Typ, v.Get(i), identityConfig)
-}
-
-// identityConfig prints values to tell apart equal values that print
-// differently; any fixed configuration does.
-var identityConfig = types.DefaultConfig()
 
 // appendOrderKey appends the ORDER BY key of row i of c.
 func appendOrderKey(buf []byte, c *coldata.Chunk, order []SortKey, i int) []byte {
@@ -842,21 +813,6 @@ func copyDatum(d types.Datum) types.Datum {
 		return c
 	}
 	return d
-}
-
-// canonical reports whether values of t that are equal are also identical,
-// so that any one of them can stand for the others in output.
-func canonical(t *types.T) bool {
-	switch t.Family {
-	case types.BoolFamily, types.IntFamily, types.OidFamily, types.DateFamily, types.TimeFamily,
-		types.TimestampFamily, types.TimestampTZFamily, types.BytesFamily, types.UUIDFamily:
-		return true
-	case types.StringFamily:
-		return t.Oid != types.OidBPChar
-	case types.JSONFamily:
-		return t.Oid == types.OidJSON
-	}
-	return false
 }
 
 func appendInt(v *coldata.Vec, x int64) {

@@ -164,7 +164,11 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 // change applies row i of c with diff d at epoch e and returns how many
 // positions it killed.
 func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, error) {
-	a.keyBuf = RowKey(a.keyBuf[:0], c, a.key, i)
+	if a.key == nil {
+		a.keyBuf = RowIdentity(a.keyBuf[:0], c, nil, i)
+	} else {
+		a.keyBuf = RowKey(a.keyBuf[:0], c, a.key, i)
+	}
 	entry := a.cur.index[string(a.keyBuf)]
 	pos := -1
 	if entry != nil {
@@ -209,10 +213,10 @@ func (a *Arrangement) sameRow(pos int, c *coldata.Chunk, i int) bool {
 	if a.key == nil {
 		return true
 	}
-	a.buf = RowKey(a.buf[:0], c, nil, i)
+	a.buf = RowIdentity(a.buf[:0], c, nil, i)
 	n := len(a.buf)
 	for j := range a.work.cols {
-		a.buf = a.work.cols[j].AppendKey(a.buf, pos)
+		a.buf = a.work.cols[j].AppendIdentity(a.buf, pos)
 	}
 	return string(a.buf[:n]) == string(a.buf[n:])
 }

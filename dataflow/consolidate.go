@@ -27,6 +27,22 @@ func RowKey(buf []byte, c *coldata.Chunk, cols []int, i int) []byte {
 	return buf
 }
 
+// RowIdentity is RowKey for telling rows apart rather than comparing them:
+// equal values that print differently (1.0, 1.00) get different keys, so a
+// change set never cancels one against the other.
+func RowIdentity(buf []byte, c *coldata.Chunk, cols []int, i int) []byte {
+	if cols == nil {
+		for _, v := range c.Cols {
+			buf = v.AppendIdentity(buf, i)
+		}
+		return buf
+	}
+	for _, col := range cols {
+		buf = c.Cols[col].AppendIdentity(buf, i)
+	}
+	return buf
+}
+
 // Consolidate sums the diffs of equal rows and drops rows whose diffs sum to
 // zero. The first occurrence of a row keeps its place.
 func Consolidate(c *coldata.Chunk) *coldata.Chunk {
@@ -38,7 +54,7 @@ func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 	sel := make([]int, 0, c.Len)
 	var key []byte
 	for i := 0; i < c.Len; i++ {
-		key = RowKey(key[:0], c, nil, i)
+		key = RowIdentity(key[:0], c, nil, i)
 		if j, ok := first[string(key)]; ok {
 			sum[j] += c.Diffs[i]
 			continue

@@ -313,7 +313,7 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			}
 			g.own = b
 		}
-		o.keyBuf = RowKey(o.keyBuf[:0], d, own.rest, i)
+		o.keyBuf = RowIdentity(o.keyBuf[:0], d, own.rest, i)
 		s := g.own.find(o.keyBuf)
 		if s < 0 {
 			s = g.own.add(d, i, o.keyBuf)

@@ -88,7 +88,7 @@ func (o *topNOp) orderKey(buf []byte, c *coldata.Chunk, i int) []byte {
 			}
 		}
 	}
-	return RowKey(buf, c, nil, i)
+	return RowIdentity(buf, c, nil, i)
 }
 
 func (o *topNOp) Flush(emit Emit) error {

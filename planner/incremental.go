@@ -199,8 +199,10 @@ func (l *lowering) checkExprs(es ...expr.Expr) error {
 					what = "a correlated subquery"
 				}
 				err = notIncremental(what)
-			case *expr.Param, *expr.OuterRef:
+			case *expr.Param:
 				err = notIncremental("a parameter")
+			case *expr.OuterRef:
+				err = notIncremental("a correlated subquery in this position")
 			}
 			return true
 		})
@@ -222,15 +224,29 @@ func conjuncts(e expr.Expr) []expr.Expr {
 
 // lowerFilter lowers WHERE/HAVING conditions. Uncorrelated subqueries in
 // top-level conjuncts become joins: `x IN (SELECT …)` and `EXISTS (…)` a
-// semi join, `x op (SELECT agg …)` a join with the subquery's single row.
+// semi join, `NOT EXISTS (…)` an anti join, `x op (SELECT agg …)` a join with the subquery's single row.
 func (l *lowering) lowerFilter(in lowered, cond expr.Expr, ts []*types.T) (lowered, error) {
 	var rest []expr.Expr
 	width := len(ts)
 	cur := in
 	for _, c := range conjuncts(cond) {
+		exists := dataflow.SemiJoin
+		if n, ok := c.(*expr.Not); ok {
+			if sq, ok := n.Arg.(*expr.Subquery); ok && sq.Kind == expr.ExistsSubquery {
+				c, exists = sq, dataflow.AntiJoin
+			}
+		}
 		sq, rewrite := subqueryOf(c)
-		if sq == nil || sq.Correlated {
+		if sq == nil {
 			rest = append(rest, c)
+			continue
+		}
+		if sq.Correlated {
+			next, err := l.lowerCorrelated(cur, ts, sq, exists, rewrite)
+			if err != nil {
+				return lowered{}, err
+			}
+			cur = next
 			continue
 		}
 		sub, err := l.lower(sq.Plan.(exec.Plan))
@@ -240,7 +256,7 @@ func (l *lowering) lowerFilter(in lowered, cond expr.Expr, ts []*types.T) (lower
 		subTypes := sq.Plan.(exec.Plan).Types()
 		switch sq.Kind {
 		case expr.ExistsSubquery:
-			cur.node = l.g.Add(&dataflow.Join{Kind: dataflow.SemiJoin, LeftTypes: ts, RightTypes: subTypes}, cur.node, sub.node)
+			cur.node = l.g.Add(&dataflow.Join{Kind: exists, LeftTypes: ts, RightTypes: subTypes}, cur.node, sub.node)
 		case expr.AnySubquery:
 			if sq.Cmp.Name != "=" || !sq.Arg.Type().Identical(subTypes[0]) {
 				return lowered{}, notIncremental("IN (subquery) comparing different types or with an operator other than =")
@@ -297,8 +313,17 @@ func subqueryOf(c expr.Expr) (*expr.Subquery, func(expr.Expr) expr.Expr) {
 		return nil, nil
 	}
 	for i, a := range call.Args {
+		cast, _ := a.(*expr.Cast)
+		if cast != nil {
+			a = cast.Arg
+		}
 		if sq, ok := a.(*expr.Subquery); ok && sq.Kind == expr.ScalarSubquery {
 			return sq, func(with expr.Expr) expr.Expr {
+				if cast != nil {
+					c := *cast
+					c.Arg = with
+					with = &c
+				}
 				args := append([]expr.Expr(nil), call.Args...)
 				args[i] = with
 				return &expr.Call{Fn: call.Fn, Args: args, Typ: call.Typ}

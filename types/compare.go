@@ -311,3 +311,20 @@ func AppendKeyString(buf []byte, t *T, s string) []byte {
 	}
 	return appendEscapedKey(append(buf, keyNotNull), s)
 }
+
+// KeyIdentifies reports whether AppendKey tells apart every two values of t
+// that print differently; for other types (numeric 1.0 and 1.00, float 0
+// and -0, interval '1 day' and '24 hours', char(n) padding, jsonb spelling,
+// arrays) equal values may print differently.
+func KeyIdentifies(t *T) bool {
+	switch t.Family {
+	case BoolFamily, IntFamily, OidFamily, DateFamily, TimeFamily,
+		TimestampFamily, TimestampTZFamily, BytesFamily, UUIDFamily:
+		return true
+	case StringFamily:
+		return t.Oid != OidBPChar
+	case JSONFamily:
+		return t.Oid == OidJSON
+	}
+	return false
+}

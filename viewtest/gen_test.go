@@ -405,14 +405,9 @@ func scale4(e ex) ex {
 	return e
 }
 
-// item prepares a select item for shape sh. While the engine conflates
-// numerics that differ only in scale (knownBugs), every numeric row value
-// gets one scale per column, across UNION ALL branches too.
+// item prepares a select item for shape sh.
 func (g *gen) item(e ex, sh shape) ex {
-	switch {
-	case sh.union && g.avoids(bugScaleConflated):
-		return scale4(e)
-	case sh.fixed || g.avoids(bugScaleConflated):
+	if sh.fixed {
 		return fixed(e)
 	}
 	return e
@@ -634,11 +629,7 @@ func (g *gen) agg(in *scope) ex {
 		filter = " FILTER (WHERE " + g.pred(in, 1).sql + ")"
 	}
 	arg := func(ts ...typ) ex {
-		e := g.expr(in, pick(g.r, ts), 1)
-		if g.avoids(bugScaleConflated) {
-			e = fixed(e)
-		}
-		return e
+		return g.expr(in, pick(g.r, ts), 1)
 	}
 	switch g.r.Intn(11) {
 	case 0:
@@ -785,7 +776,6 @@ func (q *viewQuery) sql() string {
 // shape is what a select is drawn for.
 type shape struct {
 	fixed bool  // items must have fixed scale (DISTINCT, ordered)
-	union bool  // a branch of UNION ALL
 	types []typ // the output types; nil: any
 }
 
@@ -849,14 +839,25 @@ func (g *gen) where(sc *scope, s *selectQ) {
 	}
 }
 
-// subqueryConjunct draws `x IN (SELECT y …)` or `x op (SELECT agg(y) …)`,
-// uncorrelated: the shapes a view lowers to joins.
+// subqueryConjunct draws `x IN (SELECT y …)`, `[NOT] EXISTS (…)` or
+// `x op (SELECT agg(y) …)`, uncorrelated or correlated by equalities with
+// the outer row: the shapes a view lowers to joins.
 func (g *gen) subqueryConjunct(sc *scope) string {
 	inner := fromItem{rel: pick(g.r, g.rels), alias: g.alias()}
 	isc := &scope{cols: inner.scope()}
-	where := ""
+	var conds []string
 	if g.pct(50) {
-		where = " WHERE " + g.pred(isc, 1).sql
+		conds = append(conds, g.pred(isc, 1).sql)
+	}
+	if g.pct(50) {
+		conds = append(conds, g.correlation(sc, isc)...)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	if len(conds) > 0 && g.pct(20) {
+		return fmt.Sprintf("%sEXISTS (SELECT 1 FROM %s%s)", pick(g.r, []string{"", "NOT "}), inner.sql(), where)
 	}
 	if g.pct(50) {
 		var ys []ex
@@ -898,6 +899,22 @@ func (g *gen) subqueryConjunct(sc *scope) string {
 		agg += "::numeric"
 	}
 	return fmt.Sprintf("%s %s (SELECT %s FROM %s%s)", g.expr(sc, t, 1).sql, pick(g.r, cmpOps), agg, inner.sql(), where)
+}
+
+// correlation draws one or two equalities between an inner and an outer
+// column of one type.
+func (g *gen) correlation(outer, inner *scope) []string {
+	var out []string
+	for range 1 + g.r.Intn(2) {
+		ic := pick(g.r, inner.cols)
+		if ic.typ == tOpaque || ic.typ == tNum {
+			continue
+		}
+		if ocs := outer.ofType(ic.typ); len(ocs) > 0 {
+			out = append(out, ic.sql+" = "+pick(g.r, ocs).sql)
+		}
+	}
+	return out
 }
 
 // plainSelect draws a non-grouped select, with the given output types when
@@ -942,6 +959,9 @@ func (g *gen) groupedSelect(sh shape) *selectQ {
 		}
 	}
 	for range g.r.Intn(3) {
+		if len(keys) == 0 {
+			break
+		}
 		k := fixed(pick(g.r, keys))
 		// A key expression must use a column: GROUP BY 'b' is an error.
 		if e := fixed(g.expr(sc, k.typ, 1)); g.pct(25) && columnRef.MatchString(e.sql) {
@@ -985,7 +1005,6 @@ func (g *gen) view() *viewQuery {
 		q.left = g.plainSelect(sh)
 		q.left.distinct = true
 	default:
-		sh.union = true
 		for range 1 + g.r.Intn(3) {
 			sh.types = append(sh.types, pick(g.r, exprTypes))
 		}
