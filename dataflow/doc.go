@@ -15,7 +15,10 @@
 // their per-epoch changes on the barrier.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances
-// and their state; workers talk only through their inboxes. Step is called by
-// one goroutine at a time. Arrangement, the readable output of a view, is
+// and their state; workers talk only through their inboxes. Step feeds source
+// chunks into bounded inboxes (it waits while a worker is behind); workers
+// put to each other without bound, so that no cycle of full inboxes can
+// deadlock: what they hold is bounded by the source feed times the fan-out
+// of joins. Step is called by one goroutine at a time. Arrangement, the readable output of a view, is
 // written by one goroutine and read by any number under epoch snapshots.
 package dataflow

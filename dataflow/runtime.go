@@ -75,7 +75,7 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 	}
 	for w := 0; w < cfg.workers; w++ {
 		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes))}
-		wk.inbox.cond = sync.NewCond(&wk.inbox.mu)
+		newQueue(&wk.inbox)
 		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval}
 		for _, n := range g.Nodes {
 			op, err := n.Spec.New(env)
@@ -108,7 +108,7 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error)
 		for _, c := range inputs[src] {
 			for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
 				hi := min(lo+d.cfg.chunkSize, c.Len)
-				d.workers[next].inbox.put(msg{node: src, chunk: c.Slice(lo, hi)})
+				d.workers[next].inbox.putBounded(msg{node: src, chunk: c.Slice(lo, hi)})
 				next = (next + 1) % len(d.workers)
 			}
 		}
@@ -280,17 +280,40 @@ func copyChunk(c *coldata.Chunk) *coldata.Chunk {
 	return out
 }
 
-// queue is an unbounded FIFO inbox. Unbounded so that two workers sending to
-// each other never deadlock; the epoch protocol bounds what one Step puts in.
+// queue is a worker's FIFO inbox. Workers put to each other without bound,
+// so that two workers sending to each other never deadlock; Step feeds the
+// sources with putBounded, which waits while the inbox holds sourceBacklog
+// messages, so a large epoch flows through instead of piling up in memory.
 type queue struct {
 	mu     sync.Mutex
-	cond   *sync.Cond
+	cond   *sync.Cond // items arrived or closed
+	space  *sync.Cond // items taken
 	items  []msg
 	closed bool
 }
 
+// sourceBacklog is how many source chunks an inbox holds before Step waits.
+const sourceBacklog = 8
+
+func newQueue(q *queue) {
+	q.cond = sync.NewCond(&q.mu)
+	q.space = sync.NewCond(&q.mu)
+}
+
 func (q *queue) put(m msg) {
 	q.mu.Lock()
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// putBounded puts m once the inbox holds fewer than sourceBacklog messages.
+// Only Step calls it: workers never wait on it, so the inbox drains.
+func (q *queue) putBounded(m msg) {
+	q.mu.Lock()
+	for len(q.items) >= sourceBacklog && !q.closed {
+		q.space.Wait()
+	}
 	q.items = append(q.items, m)
 	q.mu.Unlock()
 	q.cond.Signal()
@@ -308,6 +331,7 @@ func (q *queue) get() (msg, bool) {
 	m := q.items[0]
 	q.items[0] = msg{}
 	q.items = q.items[1:]
+	q.space.Signal()
 	return m, true
 }
 
@@ -316,4 +340,5 @@ func (q *queue) close() {
 	q.closed = true
 	q.mu.Unlock()
 	q.cond.Broadcast()
+	q.space.Broadcast()
 }
