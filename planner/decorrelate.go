@@ -8,27 +8,31 @@ import (
 )
 
 // decorrelated is a correlated subquery turned into a plain relation: plan
-// yields the subquery's own columns followed by one column per correlation
-// key, and outer computes the matching values from the outer row. Joining
-// the outer row to plan on outer = keys gives, per outer row, exactly the
-// rows the subquery would have returned for it.
+// yields the subquery's own columns followed by extra columns carried up
+// from its filters. An extra column j with outer[j] set is a correlation
+// key: joining the outer row to plan on outer[j] = column width+j gives, per
+// outer row, the rows the subquery would have returned for it. residual
+// holds the other conditions on the outer row, for the join to evaluate:
+// their ColRef j is extra column j and their OuterRefs the outer row.
 type decorrelated struct {
-	plan  exec.Plan
-	width int // the subquery's own columns
-	outer []expr.Expr
+	plan     exec.Plan
+	width    int // the subquery's own columns
+	outer    []expr.Expr
+	residual []expr.Expr
 }
 
-// decorrelate pulls the equality conditions `inner = outer` out of a
-// correlated subquery's filters and carries the inner sides up as extra
-// columns, grouping by them where the subquery aggregates. keylessAgg allows
-// an aggregate without GROUP BY at the top: grouped by the keys it loses the
-// row it yields over no input, which the caller restores.
+// decorrelate pulls the conditions on the outer row out of a correlated
+// subquery's filters and carries the inner columns they need up as extra
+// columns, grouping by the keys of equalities where the subquery aggregates.
+// keylessAgg allows an aggregate without GROUP BY at the top: grouped by the
+// keys it loses the row it yields over no input, which the caller restores.
 func decorrelate(p exec.Plan, keylessAgg bool) (*decorrelated, error) {
 	d, err := pullKeys(p, keylessAgg)
 	if err != nil {
 		return nil, err
 	}
-	return &decorrelated{plan: d.plan, width: len(p.Types()), outer: d.outer}, nil
+	d.width = len(p.Types())
+	return d, nil
 }
 
 func pullKeys(p exec.Plan, keylessAgg bool) (*decorrelated, error) {
@@ -46,7 +50,8 @@ func pullKeys(p exec.Plan, keylessAgg bool) (*decorrelated, error) {
 		n := len(p.Input.Types())
 		exprs := append([]expr.Expr(nil), p.Exprs...)
 		exprs = append(exprs, columnRefs(in.plan.Types(), n)...)
-		return &decorrelated{plan: &exec.Project{Input: in.plan, Exprs: exprs}, outer: in.outer}, nil
+		in.plan = &exec.Project{Input: in.plan, Exprs: exprs}
+		return in, nil
 	case *exec.Distinct:
 		if len(p.OnKeys) > 0 {
 			return nil, notIncremental("DISTINCT ON")
@@ -55,7 +60,8 @@ func pullKeys(p exec.Plan, keylessAgg bool) (*decorrelated, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &decorrelated{plan: &exec.Distinct{Input: in.plan}, outer: in.outer}, nil
+		in.plan = &exec.Distinct{Input: in.plan}
+		return in, nil
 	case *exec.HashAgg:
 		in, err := pullKeys(p.Input, false)
 		if err != nil {
@@ -63,6 +69,9 @@ func pullKeys(p exec.Plan, keylessAgg bool) (*decorrelated, error) {
 		}
 		if len(in.outer) == 0 {
 			return &decorrelated{plan: p}, nil
+		}
+		if len(in.residual) > 0 {
+			return nil, notIncremental("an aggregating subquery whose condition on the outer query is not an equality")
 		}
 		if len(p.Keys) == 0 && !keylessAgg {
 			return nil, notIncremental("a correlated subquery aggregating without GROUP BY in this position")
@@ -98,42 +107,60 @@ func pullKeys(p exec.Plan, keylessAgg bool) (*decorrelated, error) {
 	return &decorrelated{plan: p}, nil
 }
 
-// pullFilterKeys splits a filter into the equalities with the outer row,
-// which become key columns, and the rest, which must not refer to it.
+// pullFilterKeys splits a filter into the conditions on the outer row,
+// whose inner sides become extra columns, and the rest.
 func pullFilterKeys(f *exec.Filter) (*decorrelated, error) {
 	in, err := pullKeys(f.Input, false)
 	if err != nil {
 		return nil, err
 	}
 	var rest, inner []expr.Expr
-	outer := in.outer
-	for _, c := range conjuncts(f.Cond) {
+	extra := func(e expr.Expr, outer expr.Expr) int {
+		inner = append(inner, e)
+		in.outer = append(in.outer, outer)
+		return len(in.outer) - 1
+	}
+	for _, c := range splitAnd(f.Cond) {
 		if !hasOuterRef(c) {
 			rest = append(rest, c)
 			continue
 		}
-		i, o, ok := correlationEquality(c)
-		if !ok {
-			return nil, notIncremental("a correlated subquery whose condition on the outer query is not an equality")
+		if i, o, ok := correlationEquality(c); ok {
+			ot, err := outerExpr(o)
+			if err != nil {
+				return nil, err
+			}
+			extra(i, ot)
+			continue
 		}
-		ot, err := outerExpr(o)
-		if err != nil {
-			return nil, err
+		if hasSubquery(c) {
+			return nil, notIncremental("a subquery nested in a correlated subquery's condition on the outer query")
 		}
-		inner = append(inner, i)
-		outer = append(outer, ot)
+		// Carry each inner column the condition reads; the join evaluates it.
+		carried := map[int]int{}
+		in.residual = append(in.residual, expr.Map(c, func(x expr.Expr) expr.Expr {
+			ref, ok := x.(*expr.ColRef)
+			if !ok {
+				return x
+			}
+			j, seen := carried[ref.Idx]
+			if !seen {
+				j = extra(ref, nil)
+				carried[ref.Idx] = j
+			}
+			return &expr.ColRef{Idx: j, Typ: ref.Typ, Name: ref.Name}
+		}))
 	}
 	var plan exec.Plan = in.plan
-	if len(rest) == 1 {
-		plan = &exec.Filter{Input: plan, Cond: rest[0]}
-	} else if len(rest) > 1 {
-		plan = &exec.Filter{Input: plan, Cond: &expr.And{Args: rest}}
+	if len(rest) > 0 {
+		plan = &exec.Filter{Input: plan, Cond: andOf(rest)}
 	}
 	if len(inner) > 0 {
 		exprs := append(columnRefs(plan.Types(), 0), inner...)
 		plan = &exec.Project{Input: plan, Exprs: exprs}
 	}
-	return &decorrelated{plan: plan, outer: outer}, nil
+	in.plan = plan
+	return in, nil
 }
 
 // correlationEquality matches `inner = outer` in either order, where inner
@@ -254,25 +281,34 @@ func (l *lowering) lowerCorrelated(cur lowered, ts []*types.T, sq *expr.Subquery
 		return lowered{}, err
 	}
 	if len(d.outer) == 0 {
-		return lowered{}, notIncremental("a correlated subquery without an equality on the outer query")
+		return lowered{}, notIncremental("a correlated subquery referring to the outer query outside its WHERE")
+	}
+	if len(d.residual) > 0 && sq.Kind == expr.ScalarSubquery {
+		return lowered{}, notIncremental("a scalar subquery whose condition on the outer query is not an equality")
 	}
 	sub, err := l.lower(d.plan)
 	if err != nil {
 		return lowered{}, err
 	}
-	width, k := len(ts), len(d.outer)
 	subTypes := d.plan.Types()
-	ext := append(passThrough(ts), d.outer...)
-	leftKeys, rightKeys := make([]int, k), make([]int, k)
-	for i := range k {
-		leftKeys[i], rightKeys[i] = width+i, d.width+i
+	ext := passThrough(ts)
+	var leftKeys, rightKeys []int
+	for j, o := range d.outer {
+		if o != nil {
+			leftKeys, rightKeys = append(leftKeys, len(ext)), append(rightKeys, d.width+j)
+			ext = append(ext, o)
+		}
 	}
 	if sq.Kind == expr.AnySubquery {
 		if sq.Cmp.Name != "=" || !sq.Arg.Type().Identical(subTypes[0]) {
 			return lowered{}, notIncremental("IN (subquery) comparing different types or with an operator other than =")
 		}
+		leftKeys, rightKeys = append(leftKeys, len(ext)), append(rightKeys, 0)
 		ext = append(ext, sq.Arg)
-		leftKeys, rightKeys = append(leftKeys, width+k), append(rightKeys, 0)
+	}
+	cond, err := residualCond(d, len(ext))
+	if err != nil {
+		return lowered{}, err
 	}
 	if err := l.checkExprs(ext...); err != nil {
 		return lowered{}, err
@@ -288,7 +324,7 @@ func (l *lowering) lowerCorrelated(cur lowered, ts []*types.T, sq *expr.Subquery
 		if sq.Kind == expr.ExistsSubquery {
 			kind = exists
 		}
-		jn := l.g.Add(&dataflow.Join{Kind: kind, LeftKeys: leftKeys, RightKeys: rightKeys, LeftTypes: extTypes, RightTypes: subTypes}, pn, sub.node)
+		jn := l.g.Add(&dataflow.Join{Kind: kind, LeftKeys: leftKeys, RightKeys: rightKeys, Cond: cond, LeftTypes: extTypes, RightTypes: subTypes}, pn, sub.node)
 		cur.node = l.g.Add(&dataflow.Project{Exprs: passThrough(ts)}, jn)
 		return cur, nil
 	case expr.ScalarSubquery:
@@ -296,7 +332,7 @@ func (l *lowering) lowerCorrelated(cur lowered, ts []*types.T, sq *expr.Subquery
 		jt := append(append([]*types.T(nil), extTypes...), subTypes...)
 		aggs := plan.(*exec.HashAgg).Aggs
 		aggCol := func(i int) expr.Expr {
-			return emptyAggValue(aggs[i], &expr.ColRef{Idx: width + k + i, Typ: aggs[i].Typ, Name: "subquery"})
+			return emptyAggValue(aggs[i], &expr.ColRef{Idx: len(ext) + i, Typ: aggs[i].Typ, Name: "subquery"})
 		}
 		value := aggCol(0)
 		if top != nil {
@@ -323,4 +359,30 @@ func exprsOf(p *exec.Project) []expr.Expr {
 		return nil
 	}
 	return p.Exprs
+}
+
+// residualCond is the join condition of d's residual conditions, over the
+// outer row's columns (left) then the subquery's of which extra column j
+// is at right+d.width+j.
+func residualCond(d *decorrelated, left int) (expr.Expr, error) {
+	var conds []expr.Expr
+	for _, c := range d.residual {
+		var err error
+		conds = append(conds, expr.Map(c, func(x expr.Expr) expr.Expr {
+			switch x := x.(type) {
+			case *expr.ColRef:
+				return &expr.ColRef{Idx: left + d.width + x.Idx, Typ: x.Typ, Name: x.Name}
+			case *expr.OuterRef:
+				if x.Level != 1 {
+					err = notIncremental("a subquery correlated with a query more than one level out")
+				}
+				return &expr.ColRef{Idx: x.Idx, Typ: x.Typ, Name: x.Name}
+			}
+			return x
+		}))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return andOf(conds), nil
 }

@@ -202,23 +202,23 @@ func andOf(es []expr.Expr) expr.Expr {
 func colRange(e expr.Expr) (lo, hi int, ok bool) {
 	lo, hi = 1<<30, -1
 	outer := false
-	visitExpr(e, func(x expr.Expr) {
+	expr.Walk(e, func(x expr.Expr) bool {
 		switch x := x.(type) {
 		case *expr.ColRef:
 			lo, hi = min(lo, x.Idx), max(hi, x.Idx)
 		case *expr.OuterRef:
 			outer = true
 		}
+		return true
 	})
 	return lo, hi, hi >= 0 && !outer
 }
 
 func hasSubquery(e expr.Expr) bool {
 	found := false
-	visitExpr(e, func(x expr.Expr) {
-		if _, ok := x.(*expr.Subquery); ok {
-			found = true
-		}
+	expr.Walk(e, func(x expr.Expr) bool {
+		_, found = x.(*expr.Subquery)
+		return !found
 	})
 	return found
 }
@@ -249,56 +249,6 @@ func equiKey(e expr.Expr, split int) (int, int, bool) {
 }
 
 // visitExpr calls f on e and its sub-expressions (not into subquery plans).
-func visitExpr(e expr.Expr, f func(expr.Expr)) {
-	if e == nil {
-		return
-	}
-	f(e)
-	switch x := e.(type) {
-	case *expr.Call:
-		for _, a := range x.Args {
-			visitExpr(a, f)
-		}
-	case *expr.Cast:
-		visitExpr(x.Arg, f)
-	case *expr.And:
-		for _, a := range x.Args {
-			visitExpr(a, f)
-		}
-	case *expr.Or:
-		for _, a := range x.Args {
-			visitExpr(a, f)
-		}
-	case *expr.Not:
-		visitExpr(x.Arg, f)
-	case *expr.IsNull:
-		visitExpr(x.Arg, f)
-	case *expr.IsBool:
-		visitExpr(x.Arg, f)
-	case *expr.Case:
-		for _, w := range x.Whens {
-			visitExpr(w.Cond, f)
-			visitExpr(w.Then, f)
-		}
-		visitExpr(x.Else, f)
-	case *expr.Coalesce:
-		for _, a := range x.Args {
-			visitExpr(a, f)
-		}
-	case *expr.Subquery:
-		visitExpr(x.Arg, f)
-	case *expr.ArrayCtor:
-		for _, a := range x.Elems {
-			visitExpr(a, f)
-		}
-	case *expr.Subscript:
-		visitExpr(x.Arr, f)
-		visitExpr(x.Idx, f)
-	case *expr.ArrayQuantified:
-		visitExpr(x.Arg, f)
-		visitExpr(x.Array, f)
-	}
-}
 
 // bindFromItem binds one FROM item; tableInfo is set for a plain table.
 func (b *binder) bindFromItem(n *pg.Node, outer *scope) (exec.Plan, *scope, *tableInfo, error) {

@@ -210,18 +210,6 @@ func (l *lowering) checkExprs(es ...expr.Expr) error {
 	return err
 }
 
-// conjuncts splits a condition at its top-level ANDs.
-func conjuncts(e expr.Expr) []expr.Expr {
-	if a, ok := e.(*expr.And); ok {
-		var out []expr.Expr
-		for _, x := range a.Args {
-			out = append(out, conjuncts(x)...)
-		}
-		return out
-	}
-	return []expr.Expr{e}
-}
-
 // lowerFilter lowers WHERE/HAVING conditions. Uncorrelated subqueries in
 // top-level conjuncts become joins: `x IN (SELECT …)` and `EXISTS (…)` a
 // semi join, `NOT EXISTS (…)` an anti join, `x op (SELECT agg …)` a join with the subquery's single row.
@@ -229,7 +217,7 @@ func (l *lowering) lowerFilter(in lowered, cond expr.Expr, ts []*types.T) (lower
 	var rest []expr.Expr
 	width := len(ts)
 	cur := in
-	for _, c := range conjuncts(cond) {
+	for _, c := range splitAnd(cond) {
 		exists := dataflow.SemiJoin
 		if n, ok := c.(*expr.Not); ok {
 			if sq, ok := n.Arg.(*expr.Subquery); ok && sq.Kind == expr.ExistsSubquery {

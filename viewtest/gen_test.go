@@ -850,13 +850,17 @@ func (g *gen) subqueryConjunct(sc *scope) string {
 		conds = append(conds, g.pred(isc, 1).sql)
 	}
 	if g.pct(50) {
-		conds = append(conds, g.correlation(sc, isc)...)
+		conds = append(conds, g.correlation(sc, isc, "=")...)
+	}
+	exists := len(conds) > 0 && g.pct(20)
+	if exists && g.pct(40) {
+		conds = append(conds, g.correlation(sc, isc, pick(g.r, []string{"<", "<>", ">="}))...)
 	}
 	where := ""
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	if len(conds) > 0 && g.pct(20) {
+	if exists {
 		return fmt.Sprintf("%sEXISTS (SELECT 1 FROM %s%s)", pick(g.r, []string{"", "NOT "}), inner.sql(), where)
 	}
 	if g.pct(50) {
@@ -901,9 +905,9 @@ func (g *gen) subqueryConjunct(sc *scope) string {
 	return fmt.Sprintf("%s %s (SELECT %s FROM %s%s)", g.expr(sc, t, 1).sql, pick(g.r, cmpOps), agg, inner.sql(), where)
 }
 
-// correlation draws one or two equalities between an inner and an outer
-// column of one type.
-func (g *gen) correlation(outer, inner *scope) []string {
+// correlation draws one or two comparisons op between an inner and an
+// outer column of one type.
+func (g *gen) correlation(outer, inner *scope, op string) []string {
 	var out []string
 	for range 1 + g.r.Intn(2) {
 		ic := pick(g.r, inner.cols)
@@ -911,7 +915,7 @@ func (g *gen) correlation(outer, inner *scope) []string {
 			continue
 		}
 		if ocs := outer.ofType(ic.typ); len(ocs) > 0 {
-			out = append(out, ic.sql+" = "+pick(g.r, ocs).sql)
+			out = append(out, ic.sql+" "+op+" "+pick(g.r, ocs).sql)
 		}
 	}
 	return out
