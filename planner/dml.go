@@ -188,11 +188,12 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 			for i, c := range ti.desc.Columns {
 				set[i] = &expr.ColRef{Idx: i, Typ: c.Type}
 			}
+			assigned := map[int]bool{}
 			for _, tn := range oc.TargetList {
 				rt := tn.GetResTarget()
-				i := ti.desc.ColumnIndex(rt.Name)
-				if i < 0 {
-					return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
+				i, err := assignedColumn(ti, rt, assigned)
+				if err != nil {
+					return nil, err
 				}
 				e, err := b.bindExpr(rt.Val, both)
 				if err != nil {
@@ -289,11 +290,12 @@ func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
 		exprs[i] = &expr.ColRef{Idx: i, Typ: c.Type}
 	}
 	exprs[n] = &expr.ColRef{Idx: n, Typ: types.Int8}
+	assigned := map[int]bool{}
 	for _, tn := range st.TargetList {
 		rt := tn.GetResTarget()
-		i := ti.desc.ColumnIndex(rt.Name)
-		if i < 0 {
-			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
+		i, err := assignedColumn(ti, rt, assigned)
+		if err != nil {
+			return nil, err
 		}
 		val := rt.Val
 		if ma := val.GetMultiAssignRef(); ma != nil {
@@ -371,4 +373,18 @@ func (b *binder) bindDelete(st *pg.DeleteStmt) (*Planned, error) {
 		del.Returning, out.Columns, out.Returns = es, cols, true
 	}
 	return out, nil
+}
+
+// assignedColumn resolves the column a SET item assigns, refusing a second
+// assignment to one column as PostgreSQL does.
+func assignedColumn(ti *tableInfo, rt *pg.ResTarget, assigned map[int]bool) (int, error) {
+	i := ti.desc.ColumnIndex(rt.Name)
+	if i < 0 {
+		return 0, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", rt.Name, ti.desc.Name).At(loc(rt.Location))
+	}
+	if assigned[i] {
+		return 0, sqlerr.New(sqlerr.SyntaxError, "multiple assignments to same column \"%s\"", rt.Name).At(loc(rt.Location))
+	}
+	assigned[i] = true
+	return i, nil
 }
