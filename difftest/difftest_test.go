@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -271,18 +272,6 @@ func newPair(t *testing.T) *pair {
 	return p
 }
 
-func envInt(t *testing.T, name string, def int64) int64 {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", name, v, err)
-	}
-	return n
-}
-
 // mismatch is one query the systems disagree on, after shrinking.
 type mismatch struct {
 	orig, sql string
@@ -298,37 +287,13 @@ func (m mismatch) String() string {
 		s += fmt.Sprintf("  original: %s\n", m.orig)
 	}
 	if m.pg.err == nil && m.sl.err == nil && m.pg.cols == m.sl.cols && len(m.pg.rows)+len(m.sl.rows) > 20 {
-		onlyPG, onlySL := multisetDiff(m.pg.rows, m.sl.rows)
+		onlyPG, onlySL := randtest.MultisetDiff(m.pg.rows, m.sl.rows)
 		if len(onlyPG)+len(onlySL) > 0 {
 			return s + fmt.Sprintf("  only from postgres (%d of %d rows): %s\n  only from sluice (%d of %d rows):   %s",
 				len(onlyPG), len(m.pg.rows), result{cols: m.pg.cols, rows: onlyPG}, len(onlySL), len(m.sl.rows), result{cols: m.sl.cols, rows: onlySL})
 		}
 	}
 	return s + fmt.Sprintf("  postgres: %s\n  sluice:   %s", m.pg, m.sl)
-}
-
-// multisetDiff returns the rows of a not in b and of b not in a.
-func multisetDiff(a, b []string) (onlyA, onlyB []string) {
-	count := map[string]int{}
-	for _, r := range a {
-		count[r]++
-	}
-	for _, r := range b {
-		count[r]--
-	}
-	for _, r := range a {
-		if count[r] > 0 {
-			onlyA = append(onlyA, r)
-			count[r]--
-		}
-	}
-	for _, r := range b {
-		if count[r] < 0 {
-			onlyB = append(onlyB, r)
-			count[r]++
-		}
-	}
-	return onlyA, onlyB
 }
 
 // shrink removes clauses from q while the systems still disagree.
@@ -357,7 +322,7 @@ func (p *pair) shrink(ctx context.Context, q *query, pgErr bool, deadline time.T
 // same random tables and fails on any disagreement outside knownGaps.
 func TestDifferential(t *testing.T) {
 	p := newPair(t)
-	seed := envInt(t, "SLUICE_SEED", time.Now().UnixNano())
+	seed := randtest.EnvInt(t, "SLUICE_SEED", time.Now().UnixNano())
 	t.Logf("seed %d (replay with SLUICE_SEED=%d)", seed, seed)
 	r := rand.New(rand.NewSource(seed))
 	sz := drawSizes(r)
@@ -378,7 +343,7 @@ func TestDifferential(t *testing.T) {
 		}
 		return
 	}
-	n := int(envInt(t, "SLUICE_DIFF_QUERIES", 300))
+	n := int(randtest.EnvInt(t, "SLUICE_DIFF_QUERIES", 300))
 	g := &gen{r: r, sz: sz}
 	deadline := time.Now().Add(45 * time.Second)
 	var bad []mismatch

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -220,7 +220,7 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 	for _, v := range n.views {
 		d := viewDiff{view: v, got: n.query(ctx, "SELECT * FROM "+v.name), want: n.query(ctx, v.query)}
 		if d.got.err == nil && d.want.err == nil {
-			d.onlyInView, d.onlyInQuery = multisetDiff(d.got.rows, d.want.rows)
+			d.onlyInView, d.onlyInQuery = randtest.MultisetDiff(d.got.rows, d.want.rows)
 			if len(d.onlyInView)+len(d.onlyInQuery) == 0 {
 				continue
 			}
@@ -228,28 +228,6 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 		diffs = append(diffs, d)
 	}
 	return diffs, nil
-}
-
-// multisetDiff returns the rows of a not in b and of b not in a, sorted.
-func multisetDiff(a, b []string) (onlyA, onlyB []string) {
-	count := map[string]int{}
-	for _, r := range a {
-		count[r]++
-	}
-	for _, r := range b {
-		count[r]--
-	}
-	for r, c := range count {
-		for ; c > 0; c-- {
-			onlyA = append(onlyA, r)
-		}
-		for ; c < 0; c++ {
-			onlyB = append(onlyB, r)
-		}
-	}
-	slices.Sort(onlyA)
-	slices.Sort(onlyB)
-	return onlyA, onlyB
 }
 
 // runScript runs a script on a fresh node and returns the differing views
@@ -278,28 +256,16 @@ func runScript(ctx context.Context, set settings, steps []step) (diffs []viewDif
 
 // ---- the randomized test ----
 
-func envInt(t *testing.T, name string, def int64) int64 {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", name, v, err)
-	}
-	return n
-}
-
 // TestViews runs random views over random changes and fails when a view
 // differs from its query. By default it runs five seeds; VIEWTEST_SEED
 // replays one, VIEWTEST_RUNS sets how many, VIEWTEST_DURATION runs seeds
 // until that much time has passed.
 func TestViews(t *testing.T) {
 	if v := os.Getenv("VIEWTEST_SEED"); v != "" {
-		runSeed(t, envInt(t, "VIEWTEST_SEED", 0))
+		runSeed(t, randtest.EnvInt(t, "VIEWTEST_SEED", 0))
 		return
 	}
-	runs := int(envInt(t, "VIEWTEST_RUNS", 5))
+	runs := int(randtest.EnvInt(t, "VIEWTEST_RUNS", 5))
 	var until time.Time
 	if v := os.Getenv("VIEWTEST_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
