@@ -75,9 +75,12 @@ type epochCount struct {
 // arrangementGen is one generation of arrays, from one compaction to the next.
 type arrangementGen struct {
 	// index maps each key to its entry; a deleted key keeps its entry until
-	// compaction.
-	index map[string]*keyEntry
-	pub   versions // as of the last published Apply
+	// compaction. ordered holds the same entries sorted by key, for range
+	// scans: a key is the types.AppendKey encoding of the key columns (of
+	// the whole row in a multiset), whose byte order is the columns' order.
+	index   map[string]*keyEntry
+	ordered orderTree[*keyEntry]
+	pub     versions // as of the last published Apply
 	// horizon is the epoch of the compaction that made the generation:
 	// versions dead by then were dropped, so it serves epochs >= horizon.
 	horizon uint64
@@ -199,6 +202,7 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 			entry = &keyEntry{pos: -1}
 			a.mu.Lock()
 			a.cur.index[string(a.keyBuf)] = entry
+			a.cur.ordered.add(a.keyBuf, 1).val = entry
 			a.mu.Unlock()
 		}
 		entry.writerPos = a.appendVersion(e, c, i, n, pos)
@@ -296,16 +300,20 @@ func (a *Arrangement) Compact(visible uint64) {
 	first := sort.Search(len(old.lens), func(i int) bool { return old.lens[i].epoch > visible })
 	next.lens = slices.Clone(old.lens[max(first-1, 0):])
 	// Fresh entries: old snapshots keep reading the old ones.
-	index := make(map[string]*keyEntry, a.live)
-	for k, entry := range a.cur.index {
-		if p := renumber[entry.pos]; p >= 0 {
-			index[k] = &keyEntry{pos: p, writerPos: p}
+	gen := &arrangementGen{index: make(map[string]*keyEntry, a.live), pub: next.clone(), horizon: visible}
+	items := make([]*orderItem[*keyEntry], 0, a.live)
+	keys := a.cur.ordered.seekKey(nil)
+	for item := keys.next(); item != nil; item = keys.next() {
+		if p := renumber[item.val.pos]; p >= 0 {
+			entry := &keyEntry{pos: p, writerPos: p}
+			gen.index[item.key] = entry
+			items = append(items, &orderItem[*keyEntry]{key: item.key, count: 1, val: entry})
 		}
 	}
+	gen.ordered = buildOrderTree(items)
 	a.kills = slices.DeleteFunc(a.kills, func(k epochCount) bool { return k.epoch <= visible })
 	a.killed -= dead
 	a.work = next
-	gen := &arrangementGen{index: index, pub: next.clone(), horizon: visible}
 	a.mu.Lock()
 	a.cur = gen
 	a.mu.Unlock()
@@ -401,28 +409,150 @@ func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok b
 	s.a.mu.RLock()
 	pos, ok := -1, false
 	if entry := s.gen.index[string(buf)]; entry != nil {
-		pos, ok = entry.pos, entry.pos >= 0
-	}
-	// Skip the versions appended after the snapshot was taken.
-	for ok && pos >= len(s.v.born) {
-		pos = s.gen.pub.prev[pos]
-		ok = pos >= 0
+		pos, ok = s.version(entry)
 	}
 	s.a.mu.RUnlock()
-	for ok {
+	if !ok {
+		return nil, false
+	}
+	row = make([]types.Datum, len(s.v.cols))
+	for j := range s.v.cols {
+		row[j] = s.v.cols[j].Get(pos)
+	}
+	return row, true
+}
+
+// version returns the position of entry's key's version visible at the
+// snapshot's epoch, if any; the caller holds a.mu for reading.
+func (s *ArrangementSnapshot) version(entry *keyEntry) (int, bool) {
+	pos := entry.pos
+	// Skip the versions appended after the snapshot was taken.
+	for pos >= len(s.v.born) {
+		pos = s.gen.pub.prev[pos]
+	}
+	for pos >= 0 {
 		if s.v.born[pos] <= s.epoch {
 			// Earlier versions died before this one was born.
-			if s.epoch >= atomic.LoadUint64(&s.v.died[pos]) {
-				return nil, false
-			}
-			row = make([]types.Datum, len(s.v.cols))
-			for j := range s.v.cols {
-				row[j] = s.v.cols[j].Get(pos)
-			}
-			return row, true
+			return pos, s.epoch < atomic.LoadUint64(&s.v.died[pos])
 		}
 		pos = s.v.prev[pos]
-		ok = pos >= 0
 	}
-	return nil, false
+	return -1, false
+}
+
+// KeyBound is one end of a KeyRange.
+type KeyBound struct {
+	Value     types.Datum // typed as the key column; never NULL
+	Inclusive bool
+}
+
+// KeyRange selects the keys of a keyed arrangement whose first len(Prefix)
+// columns equal Prefix (no element NULL) and, when Lower or Upper is set,
+// whose next key column lies within the bounds, compared as types.Compare
+// does. A NULL in that column is in no range; with neither bound, every
+// value of it, NULL included, matches.
+type KeyRange struct {
+	Prefix       []types.Datum
+	Lower, Upper *KeyBound
+}
+
+// span returns the encoded keys of r as [start, end), end nil when the span
+// is unbounded above, and false when it is empty.
+func (r KeyRange) span(typs []*types.T, key []int) (start, end []byte, ok bool) {
+	var prefix []byte
+	for i, v := range r.Prefix {
+		prefix = types.AppendKey(prefix, typs[key[i]], v)
+	}
+	t := typs[key[len(r.Prefix)]]
+	bound := func(b *KeyBound) []byte {
+		return types.AppendKey(slices.Clip(prefix), t, b.Value)
+	}
+	// Encodings are self-delimiting, so the keys whose column equals v are
+	// exactly those starting with bound(v), and they sort together.
+	switch {
+	case r.Lower != nil && r.Lower.Inclusive:
+		start = bound(r.Lower)
+	case r.Lower != nil:
+		if start = prefixEnd(bound(r.Lower)); start == nil {
+			return nil, nil, false
+		}
+	case r.Upper != nil:
+		// Past the NULLs: the marker byte starting a non-NULL value's
+		// encoding is one above the NULL marker.
+		start = types.AppendKey(slices.Clip(prefix), t, nil)
+		start[len(start)-1]++
+	default:
+		start = prefix
+	}
+	switch {
+	case r.Upper != nil && r.Upper.Inclusive:
+		end = prefixEnd(bound(r.Upper))
+	case r.Upper != nil:
+		end = bound(r.Upper)
+	default:
+		end = prefixEnd(prefix)
+	}
+	return start, end, end == nil || string(start) < string(end)
+}
+
+// prefixEnd returns the least byte string above every string starting with
+// p, or nil when there is none (p is empty or all 0xFF).
+func prefixEnd(p []byte) []byte {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] != 0xFF {
+			end := slices.Clone(p[:i+1])
+			end[i]++
+			return end
+		}
+	}
+	return nil
+}
+
+// ScanRange is Scan restricted to the rows whose keys are in r, returned in
+// key order. Only for keyed arrangements.
+func (s *ArrangementSnapshot) ScanRange(r KeyRange) func() *coldata.Chunk {
+	if s.a.key == nil || len(r.Prefix) >= len(s.a.key) {
+		panic("ScanRange on an arrangement without a key or past its key")
+	}
+	from, end, ok := r.span(s.a.typs, s.a.key)
+	src := &coldata.Chunk{Cols: make([]*coldata.Vec, len(s.v.cols))}
+	for j := range s.v.cols {
+		src.Cols[j] = &s.v.cols[j]
+	}
+	sel := make([]int, 0, coldata.DefaultChunkSize)
+	return func() *coldata.Chunk {
+		sel = sel[:0]
+		for ok && len(sel) < coldata.DefaultChunkSize {
+			from, ok = s.scanKeys(from, end, &sel)
+		}
+		if len(sel) == 0 {
+			return nil
+		}
+		return src.Gather(sel)
+	}
+}
+
+// scanKeys appends to sel the visible positions of up to a chunk's worth of
+// keys from from (inclusive) to end (exclusive; nil: unbounded), holding
+// a.mu meanwhile; the writer waits for it, so it stops after a chunk of keys
+// visited, visible or not. It returns where to go on from, and false at the
+// end. Going on seeks the key again, as the writer may have changed the tree
+// in between.
+func (s *ArrangementSnapshot) scanKeys(from, end []byte, sel *[]int) ([]byte, bool) {
+	s.a.mu.RLock()
+	defer s.a.mu.RUnlock()
+	keys := s.gen.ordered.seekKey(from)
+	var last string
+	for visited := 0; visited < coldata.DefaultChunkSize && len(*sel) < coldata.DefaultChunkSize; visited++ {
+		item := keys.next()
+		if item == nil || (end != nil && item.key >= string(end)) {
+			return nil, false
+		}
+		if pos, ok := s.version(item.val); ok {
+			*sel = append(*sel, pos)
+		}
+		last = item.key
+	}
+	// The least key above the last one visited.
+	return append([]byte(last), 0), true
 }

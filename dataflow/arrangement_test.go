@@ -273,6 +273,23 @@ func testArrangementConcurrent(t *testing.T, rng *rand.Rand, keyed bool) {
 							return false
 						}
 					}
+					// Keys [20, 90) in order, as the writer changes the tree.
+					var got, wantRange []string
+					for k := int64(20); k < 90; k++ {
+						if row, ok := want.byKey[k]; ok {
+							wantRange = append(wantRange, row)
+						}
+					}
+					next := s.ScanRange(KeyRange{Lower: &KeyBound{Value: int64(20), Inclusive: true}, Upper: &KeyBound{Value: int64(90)}})
+					for c := next(); c != nil; c = next() {
+						for i := 0; i < c.Len; i++ {
+							got = append(got, rowText(keyedTypes, c.Row(i)))
+						}
+					}
+					if !slices.Equal(got, wantRange) {
+						errs <- fmt.Sprintf("reader %d epoch %d: ScanRange [20, 90) = %v, want %v", r, s.Epoch(), got, wantRange)
+						return false
+					}
 				}
 				checked.Add(1)
 				return true

@@ -12,6 +12,15 @@ func (t *TopN) New(env *Env) (Operator, error) {
 	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn")}, nil
 }
 
+// topNItem is what a top-N operator keeps with a distinct input row in its
+// orderTree, whose key is the row's order key (see topNOp.orderKey) and
+// count its multiplicity.
+type topNItem struct {
+	row []types.Datum
+	// touched marks the item as listed in topNOp.touched this epoch.
+	touched bool
+}
+
 // topNRow is a distinct input row and its multiplicity.
 type topNRow struct {
 	Row   []types.Datum
@@ -34,9 +43,9 @@ type topNOp struct {
 	// a Store cannot (its Range is unordered); it runs ahead of rows during an
 	// epoch and is rebuilt from rows when zero-count items pile up.
 	rows Store[topNRow]
-	tree orderTree
+	tree orderTree[topNItem]
 	// touched lists the tree items changed this epoch.
-	touched []*orderItem
+	touched []*orderItem[topNItem]
 	// window is the stretch of the order tracked as of the last Flush: the
 	// output rows, or with no limit the rows before Offset (the output being
 	// all the others).
@@ -56,11 +65,11 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
 		it := o.tree.add(o.key, c.Diffs[i])
-		if it.row == nil {
-			it.row = c.Row(i)
+		if it.val.row == nil {
+			it.val.row = c.Row(i)
 		}
-		if !it.touched {
-			it.touched = true
+		if !it.val.touched {
+			it.val.touched = true
 			o.touched = append(o.touched, it)
 		}
 	}
@@ -98,20 +107,20 @@ func (o *topNOp) Flush(emit Emit) error {
 	unlimited := o.spec.Limit < 0
 	out := NewChanges(o.spec.Typs, 0)
 	for _, it := range o.touched {
-		it.touched = false
+		it.val.touched = false
 		if it.count < 0 {
 			return sqlerr.Bug("top-N: row deleted more often than inserted (multiplicity %d)", it.count)
 		}
 		if unlimited {
 			if prev, _ := o.rows.Get(it.key); it.count != prev.Count {
-				out.AppendRow(it.row)
+				out.AppendRow(it.val.row)
 				out.Diffs = append(out.Diffs, it.count-prev.Count)
 			}
 		}
 		if it.count == 0 {
 			o.rows.Delete(it.key)
 		} else {
-			o.rows.Put(it.key, topNRow{Row: it.row, Count: it.count})
+			o.rows.Put(it.key, topNRow{Row: it.val.row, Count: it.count})
 		}
 	}
 	o.touched = o.touched[:0]
@@ -167,7 +176,7 @@ func (o *topNOp) collect(lo, hi int64) []windowEntry {
 			break
 		}
 		if n := min(item.count-skip, left); n > 0 {
-			w = append(w, windowEntry{key: item.key, row: item.row, n: n})
+			w = append(w, windowEntry{key: item.key, row: item.val.row, n: n})
 			left -= n
 		}
 		skip = 0
@@ -177,9 +186,9 @@ func (o *topNOp) collect(lo, hi int64) []windowEntry {
 
 // rebuildTree rebuilds the index from the rows, dropping zero-count items.
 func (o *topNOp) rebuildTree() {
-	o.tree = orderTree{}
+	o.tree = orderTree[topNItem]{}
 	o.rows.Range(func(k string, r topNRow) bool {
-		o.tree.add([]byte(k), r.Count).row = r.Row
+		o.tree.add([]byte(k), r.Count).val.row = r.Row
 		return true
 	})
 }

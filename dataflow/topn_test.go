@@ -161,7 +161,7 @@ func TestTopNRandom(t *testing.T) {
 // through inserts, count changes and zero-count items.
 func TestOrderTree(t *testing.T) {
 	rng := seededRand(t, topNSeed, "topn-seed")
-	var tree orderTree
+	var tree orderTree[struct{}]
 	counts := map[string]int64{}
 	for range 20000 {
 		key := fmt.Sprintf("%05d", rng.IntN(3000))
@@ -197,6 +197,98 @@ func TestOrderTree(t *testing.T) {
 		}
 		if want := ranks[min(r, len(ranks)):min(r+200, len(ranks))]; !slices.Equal(got, want) {
 			t.Fatalf("seek(%d): got %v, want %v", r, got, want)
+		}
+	}
+}
+
+// TestBuildOrderTree builds trees of sorted items, checks their shape (every
+// leaf at one depth, no node empty or over full, sizes summed right), order
+// and ranks, then adds items to them.
+func TestBuildOrderTree(t *testing.T) {
+	rng := seededRand(t, topNSeed, "topn-seed")
+	for _, n := range []int{0, 1, 31, 32, 33, 63, 64, 1023, 1056, 1057, 40000} {
+		var items []*orderItem[struct{}]
+		counts := map[string]int64{}
+		for i := range n {
+			key := fmt.Sprintf("%06d", 2*i)
+			items = append(items, &orderItem[struct{}]{key: key, count: int64(rng.IntN(3))})
+			counts[key] = items[i].count
+		}
+		tree := buildOrderTree(items)
+		leafDepth := -1
+		var walk func(nd *orderNode[struct{}], depth int) int64
+		walk = func(nd *orderNode[struct{}], depth int) int64 {
+			if len(nd.items) == 0 || len(nd.items) > maxNodeItems {
+				t.Fatalf("n=%d: node of %d items", n, len(nd.items))
+			}
+			var sum int64
+			for _, e := range nd.items {
+				sum += e.item.count
+			}
+			if nd.children == nil {
+				if leafDepth >= 0 && depth != leafDepth {
+					t.Fatalf("n=%d: leaves at depths %d and %d", n, leafDepth, depth)
+				}
+				leafDepth = depth
+			} else if len(nd.children) != len(nd.items)+1 {
+				t.Fatalf("n=%d: %d children for %d items", n, len(nd.children), len(nd.items))
+			}
+			for _, c := range nd.children {
+				sum += walk(c, depth+1)
+			}
+			if sum != nd.size {
+				t.Fatalf("n=%d: node size %d, counts sum to %d", n, nd.size, sum)
+			}
+			return sum
+		}
+		if tree.root != nil {
+			walk(tree.root, 0)
+		}
+		// Odd keys go between the built ones.
+		for range 200 {
+			key := fmt.Sprintf("%06d", 2*rng.IntN(n+10)+1)
+			d := int64(1 + rng.IntN(2))
+			counts[key] += d
+			tree.add([]byte(key), d)
+		}
+		keys := slices.Sorted(maps.Keys(counts))
+		var ranks []string
+		zeros := 0
+		for _, k := range keys {
+			if counts[k] == 0 {
+				zeros++
+			}
+			for range counts[k] {
+				ranks = append(ranks, k)
+			}
+		}
+		if tree.total() != int64(len(ranks)) || tree.zeros != zeros || tree.items != len(keys) {
+			t.Fatalf("n=%d: total %d zeros %d items %d, want %d %d %d", n, tree.total(), tree.zeros, tree.items, len(ranks), zeros, len(keys))
+		}
+		var got []string
+		it := tree.seekKey(nil)
+		for item := it.next(); item != nil; item = it.next() {
+			got = append(got, item.key)
+		}
+		if !slices.Equal(got, keys) {
+			t.Fatalf("n=%d: keys out of order", n)
+		}
+		for range 50 {
+			from := fmt.Sprintf("%06d", rng.IntN(2*n+30))
+			it := tree.seekKey([]byte(from))
+			want, _ := slices.BinarySearch(keys, from)
+			if item := it.next(); (item == nil) != (want == len(keys)) || item != nil && item.key != keys[want] {
+				t.Fatalf("n=%d: seekKey(%s) = %v", n, from, item)
+			}
+		}
+		for _, r := range []int{0, len(ranks) / 3, len(ranks) - 1} {
+			if r < 0 {
+				continue
+			}
+			it, skip := tree.seek(int64(r))
+			if item := it.next(); item == nil || item.key != ranks[r] || skip >= item.count {
+				t.Fatalf("n=%d: seek(%d) = %v, want %s", n, r, item, ranks[r])
+			}
 		}
 	}
 }

@@ -457,6 +457,11 @@ func copySubscribeOpts(opts map[string]string) (*copyOpts, error) {
 // in the session until CLOSE or the end of the transaction block.
 func (st *statement) execDeclareSubscribe(ctx context.Context, x *parser.DeclareSubscribe) (string, error) {
 	s := st.s
+	if x.Hold {
+		// A held cursor outlives its transaction block; subscribe cursors
+		// close with theirs.
+		return "", sqlerr.Unsupported("DECLARE CURSOR WITH HOLD is not supported for SUBSCRIBE")
+	}
 	if s.tx == nil {
 		return "", sqlerr.New(sqlerr.NoActiveSQLTransaction, "DECLARE CURSOR can only be used in transaction blocks")
 	}

@@ -328,6 +328,11 @@ type viewAccess struct {
 
 func (a *viewAccess) Scan() (exec.TableIter, error) { return viewIter{a.snap.Scan()}, nil }
 
+func (a *viewAccess) ScanRange(r exec.KeyRange) (exec.TableIter, error) {
+	kr := dataflow.KeyRange{Prefix: r.Prefix, Lower: (*dataflow.KeyBound)(r.Lower), Upper: (*dataflow.KeyBound)(r.Upper)}
+	return viewIter{a.snap.ScanRange(kr)}, nil
+}
+
 func (a *viewAccess) Lookup(key []types.Datum) ([]types.Datum, int, bool, error) {
 	row, ok := a.snap.Lookup(key)
 	return row, -1, ok, nil

@@ -86,6 +86,84 @@ func (l *lookupOp) Next() (*coldata.Chunk, error) {
 	return out, nil
 }
 
+type rangeScanOp struct {
+	c    *Ctx
+	plan *RangeScan
+	it   TableIter
+	// empty is set when a bound or prefix value is NULL: no key compares
+	// true with it.
+	empty bool
+}
+
+func (r *rangeScanOp) Next() (*coldata.Chunk, error) {
+	if r.empty {
+		return nil, nil
+	}
+	if err := r.c.Eval.Ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.it == nil {
+		kr, ok, err := r.keyRange()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			r.empty = true
+			return nil, nil
+		}
+		ta, err := r.c.Tables(r.plan.Table)
+		if err != nil {
+			return nil, err
+		}
+		ra, ok := ta.(RangeAccess)
+		if !ok {
+			return nil, sqlerr.Bug("range scan of %q, which is not kept in key order", r.plan.Table.Name)
+		}
+		if r.it, err = ra.ScanRange(kr); err != nil {
+			return nil, err
+		}
+	}
+	ch, _, err := r.it.Next()
+	return ch, err
+}
+
+// keyRange evaluates the prefix and bounds; false when one is NULL.
+func (r *rangeScanOp) keyRange() (KeyRange, bool, error) {
+	one := &coldata.Chunk{Len: 1}
+	eval := func(e expr.Expr) (types.Datum, error) {
+		v, err := e.Eval(r.c.Eval, one)
+		if err != nil {
+			return nil, err
+		}
+		return v.Get(0), nil
+	}
+	var kr KeyRange
+	for _, e := range r.plan.Prefix {
+		v, err := eval(e)
+		if err != nil || v == nil {
+			return kr, false, err
+		}
+		kr.Prefix = append(kr.Prefix, v)
+	}
+	bound := func(b *RangeBound) (*KeyBound, bool, error) {
+		if b == nil {
+			return nil, true, nil
+		}
+		v, err := eval(b.Value)
+		if err != nil || v == nil {
+			return nil, false, err
+		}
+		return &KeyBound{Value: v, Inclusive: b.Inclusive}, true, nil
+	}
+	var ok bool
+	var err error
+	if kr.Lower, ok, err = bound(r.plan.Lower); !ok {
+		return kr, false, err
+	}
+	kr.Upper, ok, err = bound(r.plan.Upper)
+	return kr, ok, err
+}
+
 type valuesOp struct {
 	c    *Ctx
 	plan *Values

@@ -24,6 +24,26 @@ type TableAccess interface {
 	Update(positions []int, rows *coldata.Chunk) error
 }
 
+// RangeAccess is a TableAccess that keeps its rows ordered by key and so
+// reads a key range without a full scan (see RangeScan).
+type RangeAccess interface {
+	ScanRange(r KeyRange) (TableIter, error)
+}
+
+// KeyRange is the range of a RangeScan, evaluated: the leading key columns
+// equal Prefix (no element NULL) and the next one is within Lower and Upper
+// (nil: unbounded).
+type KeyRange struct {
+	Prefix       []types.Datum
+	Lower, Upper *KeyBound
+}
+
+// KeyBound is one end of a KeyRange.
+type KeyBound struct {
+	Value     types.Datum // never NULL
+	Inclusive bool
+}
+
 // TableIter yields a table's rows.
 type TableIter interface {
 	// Next returns the next chunk and its rows' positions; nil at the end.
@@ -67,6 +87,25 @@ type PointLookup struct {
 func (s *PointLookup) Types() []*types.T {
 	return (&Scan{Table: s.Table, Positions: s.Positions}).Types()
 }
+
+// RangeScan reads, in key order, the rows of a table kept ordered by its key
+// (a materialized view, whose TableAccess is a RangeAccess) whose leading key
+// columns equal Prefix and whose next key column is within Lower and Upper.
+// A NULL in that column is in no range; with neither bound, every row with
+// the prefix matches.
+type RangeScan struct {
+	Table        *TableRef
+	Prefix       []expr.Expr // one per leading PK column, evaluated once
+	Lower, Upper *RangeBound // on PK column len(Prefix); nil: unbounded
+}
+
+// RangeBound is one end of a RangeScan.
+type RangeBound struct {
+	Value     expr.Expr // evaluated once
+	Inclusive bool
+}
+
+func (s *RangeScan) Types() []*types.T { return s.Table.Types }
 
 // Values produces constant rows (expressions without column references).
 type Values struct {

@@ -28,6 +28,8 @@ func Build(c *Ctx, p Plan) (Operator, error) {
 		return &scanOp{c: c, plan: p}, nil
 	case *PointLookup:
 		return &lookupOp{c: c, plan: p}, nil
+	case *RangeScan:
+		return &rangeScanOp{c: c, plan: p}, nil
 	case *Values:
 		return &valuesOp{c: c, plan: p}, nil
 	case *Filter:

@@ -50,6 +50,8 @@ type CopySubscribe struct {
 type DeclareSubscribe struct {
 	Cursor    string
 	Subscribe *Subscribe
+	// Hold is set by WITH HOLD.
+	Hold bool
 }
 
 // FetchWithTimeout is FETCH [n] [FROM | IN] cursor WITH (timeout = '…'):
@@ -101,7 +103,13 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 				if err != nil {
 					return nil, false, err
 				}
-				return &DeclareSubscribe{Cursor: strings.ToLower(unquote(toks[1].Text)), Subscribe: s}, true, nil
+				d := &DeclareSubscribe{Cursor: identName(toks[1].Text), Subscribe: s}
+				for j := 2; j+1 < i; j++ {
+					if kw(toks[j], "with") && kw(toks[j+1], "hold") {
+						d.Hold = true
+					}
+				}
+				return d, true, nil
 			}
 		}
 	case len(toks) >= 2 && kw(toks[0], "fetch"):
@@ -134,6 +142,21 @@ func syntaxErrorAt(text string, toks []Token, i int) error {
 		return sqlerr.New(sqlerr.SyntaxError, "syntax error at end of input").At(len([]rune(text)) + 1)
 	}
 	return sqlerr.New(sqlerr.SyntaxError, "syntax error at or near \"%s\"", toks[i].Text).At(len([]rune(text[:toks[i].Start])) + 1)
+}
+
+// identName is the name an identifier token stands for, as PostgreSQL
+// reads it: a quoted identifier as written, an unquoted one with its ASCII
+// letters lowercased (others, like É, are kept).
+func identName(tok string) string {
+	if strings.HasPrefix(tok, `"`) {
+		return unquote(tok)
+	}
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, tok)
 }
 
 func unquote(s string) string {
@@ -186,17 +209,11 @@ func parseSubscribe(toks []Token, text string) (*Subscribe, error) {
 		s.Query, s.QueryOffset = tree.Stmts[0].Stmt, toks[i].End
 		i = end + 1
 	case i < len(toks) && (toks[i].Kind == pg.Token_IDENT || toks[i].Keyword != pg.KeywordKind_RESERVED_KEYWORD):
-		rv := &pg.RangeVar{Relname: strings.ToLower(unquote(toks[i].Text)), Location: int32(toks[i].Start), Inh: true, Relpersistence: "p"}
-		if toks[i].Text[0] == '"' {
-			rv.Relname = unquote(toks[i].Text)
-		}
+		rv := &pg.RangeVar{Relname: identName(toks[i].Text), Location: int32(toks[i].Start), Inh: true, Relpersistence: "p"}
 		i++
 		if i+1 < len(toks) && toks[i].Text == "." {
 			rv.Schemaname = rv.Relname
-			rv.Relname = strings.ToLower(unquote(toks[i+1].Text))
-			if toks[i+1].Text[0] == '"' {
-				rv.Relname = unquote(toks[i+1].Text)
-			}
+			rv.Relname = identName(toks[i+1].Text)
 			i += 2
 		}
 		s.Name = rv

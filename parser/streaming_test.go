@@ -39,7 +39,7 @@ func TestStreamingStatements(t *testing.T) {
 	if s := stmts[6].Ext.(*CopySubscribe); s.Subscribe.Name.Schemaname != "public" || s.Options["format"] != "csv" {
 		t.Errorf("copy subscribe: %+v %+v", s, s.Subscribe.Name)
 	}
-	if s := stmts[7].Ext.(*DeclareSubscribe); s.Cursor != "c" || s.Subscribe.Name.Relname != "v" {
+	if s := stmts[7].Ext.(*DeclareSubscribe); s.Cursor != "c" || s.Subscribe.Name.Relname != "v" || s.Hold {
 		t.Errorf("declare: %+v", s)
 	}
 	if s := stmts[8].Ext.(*FetchWithTimeout); s.Timeout != "1s" || s.Fetch.HowMany != 10 {
@@ -72,5 +72,36 @@ func TestStreamingErrors(t *testing.T) {
 				return -1
 			}(), tc.pos)
 		}
+	}
+}
+
+// TestStreamingIdentifiers checks that the names the streaming statements
+// read agree with PostgreSQL's for the same identifier: quoted ones are kept
+// as written, unquoted ones have their ASCII letters lowercased. A cursor
+// DECLAREd here is FETCHed and CLOSEd through PostgreSQL's grammar.
+func TestStreamingIdentifiers(t *testing.T) {
+	for _, ident := range []string{`c`, `MyCur`, `"MyCur"`, `"my cur"`, `"a""b"`, `ÉtÉ`, `"ÉtÉ"`} {
+		stmts, err := Default.Parse("DECLARE " + ident + " CURSOR FOR SUBSCRIBE " + ident + "." + ident + "; FETCH 1 " + ident)
+		if err != nil {
+			t.Fatalf("%s: %v", ident, err)
+		}
+		want := stmts[1].AST.GetFetchStmt().Portalname
+		d := stmts[0].Ext.(*DeclareSubscribe)
+		if d.Cursor != want || d.Subscribe.Name.Schemaname != want || d.Subscribe.Name.Relname != want {
+			t.Errorf("%s: DECLARE %q, SUBSCRIBE %q.%q; PostgreSQL reads %q", ident, d.Cursor, d.Subscribe.Name.Schemaname, d.Subscribe.Name.Relname, want)
+		}
+	}
+}
+
+func TestDeclareWithHold(t *testing.T) {
+	stmts, err := Default.Parse("DECLARE c NO SCROLL CURSOR WITH HOLD FOR SUBSCRIBE v; DECLARE hold CURSOR WITHOUT HOLD FOR SUBSCRIBE v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := stmts[0].Ext.(*DeclareSubscribe); !d.Hold {
+		t.Errorf("WITH HOLD: %+v", d)
+	}
+	if d := stmts[1].Ext.(*DeclareSubscribe); d.Hold || d.Cursor != "hold" {
+		t.Errorf("WITHOUT HOLD: %+v", d)
 	}
 }

@@ -83,6 +83,8 @@ func describe(p exec.Plan) string {
 		return "Scan " + p.Table.Name
 	case *exec.PointLookup:
 		return fmt.Sprintf("PointLookup %s key=[%s]", p.Table.Name, exprList(p.Key))
+	case *exec.RangeScan:
+		return "RangeScan " + p.Table.Name + " " + describeRange(p)
 	case *exec.Values:
 		return fmt.Sprintf("Values rows=%d", len(p.Rows))
 	case *exec.Filter:
@@ -133,4 +135,36 @@ func describe(p exec.Plan) string {
 		return "Delete " + p.Table.Name
 	}
 	return fmt.Sprintf("%T", p)
+}
+
+// describeRange renders a range scan's conditions on the key, as
+// `key=[a = 1, b >= 2, b < 5]`.
+func describeRange(p *exec.RangeScan) string {
+	name := func(k int) string {
+		col := p.Table.PK[k]
+		if col < len(p.Table.ColNames) {
+			return p.Table.ColNames[col]
+		}
+		return fmt.Sprintf("#%d", col)
+	}
+	var conds []string
+	for k, e := range p.Prefix {
+		conds = append(conds, name(k)+" = "+e.String())
+	}
+	col := name(len(p.Prefix))
+	if b := p.Lower; b != nil {
+		op := " > "
+		if b.Inclusive {
+			op = " >= "
+		}
+		conds = append(conds, col+op+b.Value.String())
+	}
+	if b := p.Upper; b != nil {
+		op := " < "
+		if b.Inclusive {
+			op = " <= "
+		}
+		conds = append(conds, col+op+b.Value.String())
+	}
+	return "key=[" + strings.Join(conds, ", ") + "]"
 }

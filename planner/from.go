@@ -121,49 +121,109 @@ func (b *binder) bindWhere(where *pg.Node, s *scope) (expr.Expr, error) {
 }
 
 // pointLookup turns `pk = constant` conjuncts on a table scan into a primary
-// key lookup, returning the remaining conjuncts.
+// key lookup, returning the remaining conjuncts. Failing that, on a
+// materialized view it tries a key range (rangeScan).
 func (b *binder) pointLookup(t *tableInfo, conj []expr.Expr, positions bool) (exec.Plan, []expr.Expr) {
 	scan := &exec.Scan{Table: t.ref, Positions: positions}
 	if len(t.ref.PK) == 0 || b.opts.Incremental {
 		return scan, conj
 	}
 	key := make([]expr.Expr, len(t.ref.PK))
-	usedBy := make([]int, len(t.ref.PK))
+	keyConj := make([]int, len(t.ref.PK)) // the conjunct giving key[k]
+	for k, col := range t.ref.PK {
+		for i, c := range conj {
+			if op, v, ok := keyComparison(c, col, t.ref.Types[col]); ok && op == "=" {
+				key[k], keyConj[k] = v, i
+				break
+			}
+		}
+	}
+	prefix := 0
+	for prefix < len(key) && key[prefix] != nil {
+		prefix++
+	}
+	if prefix < len(key) && (positions || t.desc.Kind != catalog.KindMaterializedView) {
+		return scan, conj
+	}
+	used := make([]bool, len(conj))
+	for _, i := range keyConj[:prefix] {
+		used[i] = true
+	}
+	if prefix == len(key) {
+		return &exec.PointLookup{Table: t.ref, Key: key, Positions: positions}, unused(conj, used)
+	}
+	return rangeScan(t, key[:prefix], conj, used)
+}
+
+// rangeScan reads a key range of a materialized view, whose rows are kept
+// in key order: prefix holds the values of the leading key columns (from the
+// conjuncts marked used), and the first `column op constant` conjuncts on the
+// next key column with op <, <=, > or >= (BETWEEN binds to two of them)
+// bound it. It returns the remaining conjuncts, or a scan and conj unchanged
+// when there is neither a prefix nor a bound.
+func rangeScan(t *tableInfo, prefix, conj []expr.Expr, used []bool) (exec.Plan, []expr.Expr) {
+	col := t.ref.PK[len(prefix)]
+	rs := &exec.RangeScan{Table: t.ref, Prefix: prefix}
 	for i, c := range conj {
-		call, ok := c.(*expr.Call)
-		if !ok || call.Fn.Name != "=" || len(call.Args) != 2 {
+		op, v, ok := keyComparison(c, col, t.ref.Types[col])
+		switch {
+		case !ok:
+			continue
+		case (op == ">" || op == ">=") && rs.Lower == nil:
+			rs.Lower = &exec.RangeBound{Value: v, Inclusive: op == ">="}
+		case (op == "<" || op == "<=") && rs.Upper == nil:
+			rs.Upper = &exec.RangeBound{Value: v, Inclusive: op == "<="}
+		default:
 			continue
 		}
-		for side := 0; side < 2; side++ {
-			cr, ok := call.Args[side].(*expr.ColRef)
-			other := call.Args[1-side]
-			if !ok || !isConstant(other) {
-				continue
-			}
-			for k, pk := range t.ref.PK {
-				if cr.Idx == pk && key[k] == nil && other.Type().Identical(t.ref.Types[pk]) {
-					key[k] = other
-					usedBy[k] = i
-				}
-			}
+		used[i] = true
+	}
+	if len(prefix) == 0 && rs.Lower == nil && rs.Upper == nil {
+		return &exec.Scan{Table: t.ref}, conj
+	}
+	return rs, unused(conj, used)
+}
+
+// mirrored maps a comparison operator to the one that holds with its
+// operands swapped.
+var mirrored = map[string]string{"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+// keyComparison matches c against `column op constant` or `constant op
+// column` comparing column col with a constant of its type typ, and returns
+// op as if the column were on the left, and the constant.
+func keyComparison(c expr.Expr, col int, typ *types.T) (op string, value expr.Expr, ok bool) {
+	call, ok := c.(*expr.Call)
+	if !ok || len(call.Args) != 2 {
+		return "", nil, false
+	}
+	if _, ok := mirrored[call.Fn.Name]; !ok {
+		return "", nil, false
+	}
+	for side, op := range []string{call.Fn.Name, mirrored[call.Fn.Name]} {
+		arg := call.Args[side]
+		// Comparing a numeric(10,2) column with a numeric casts the column
+		// to numeric, which changes no value and so no order.
+		if c, ok := arg.(*expr.Cast); ok && c.To.Identical(c.Arg.Type()) && c.To.Typmod() < 0 {
+			arg = c.Arg
+		}
+		cr, ok := arg.(*expr.ColRef)
+		other := call.Args[1-side]
+		if ok && cr.Idx == col && isConstant(other) && other.Type().Identical(typ) {
+			return op, other, true
 		}
 	}
-	for _, k := range key {
-		if k == nil {
-			return scan, conj
-		}
-	}
-	drop := map[int]bool{}
-	for _, i := range usedBy {
-		drop[i] = true
-	}
+	return "", nil, false
+}
+
+// unused returns the conjuncts not marked used.
+func unused(conj []expr.Expr, used []bool) []expr.Expr {
 	var rest []expr.Expr
 	for i, c := range conj {
-		if !drop[i] {
+		if !used[i] {
 			rest = append(rest, c)
 		}
 	}
-	return &exec.PointLookup{Table: t.ref, Key: key, Positions: positions}, rest
+	return rest
 }
 
 func isConstant(e expr.Expr) bool {

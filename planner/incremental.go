@@ -135,8 +135,8 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return lowered{}, notIncremental("a window function")
 	case *exec.ProjectSet:
 		return lowered{}, notIncremental("a set-returning function")
-	case *exec.PointLookup:
-		return lowered{}, sqlerr.Bug("planner: point lookup in a view plan")
+	case *exec.PointLookup, *exec.RangeScan:
+		return lowered{}, sqlerr.Bug("planner: key lookup in a view plan")
 	}
 	return lowered{}, notIncremental(fmt.Sprintf("%T", p))
 }

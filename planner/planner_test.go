@@ -24,7 +24,8 @@ func (c testCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 }
 
 // TestPlans runs the golden plan files under testdata/: `table name col=type…
-// [pk=col]` defines a table, `build` prints the plan of a query or its error,
+// [pk=col…] [kind=materialized-view]` defines a table (or, with kind, a view
+// whose key is pk), `build` prints the plan of a query or its error,
 // `view` the dataflow graph of a materialized view's query.
 func TestPlans(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
@@ -35,8 +36,12 @@ func TestPlans(t *testing.T) {
 			case "table":
 				tbl := &catalog.Table{ID: uint32(catalog.FirstUserID + len(cat)), Schema: "public", Name: d.CmdArgs[0].Key}
 				for _, a := range d.CmdArgs[1:] {
-					if a.Key == "pk" {
+					switch a.Key {
+					case "pk":
 						tbl.PK = append(tbl.PK, tbl.ColumnIndex(a.Vals[0]))
+						continue
+					case "kind":
+						tbl.Kind = catalog.Kind(strings.ReplaceAll(a.Vals[0], "-", " "))
 						continue
 					}
 					typ := types.ByName(a.Vals[0])

@@ -9,6 +9,6 @@
 // results in place (--rewrite).
 //
 // Concurrency: a Runner holds only configuration and may run several files at
-// once; each RunFile call opens its own connection and uses it from one
-// goroutine only.
+// once; each RunFile call opens its own connections (one per session the file
+// names) and uses them from one goroutine only.
 package sqllogictest

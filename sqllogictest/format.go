@@ -77,3 +77,25 @@ func normalizeExpected(lines []string, mode SortMode) []string {
 	}
 	return out
 }
+
+// IgnoredColumn in a query's type string marks a column whose values are not
+// compared: it is left out of the result lines (and of rewrites), for values
+// that differ from run to run, such as SUBSCRIBE's epochs.
+const IgnoredColumn = '_'
+
+// dropIgnored returns rows without the columns types marks IgnoredColumn.
+func dropIgnored(rows [][][]byte, types string) [][][]byte {
+	if !strings.ContainsRune(types, IgnoredColumn) {
+		return rows
+	}
+	out := make([][][]byte, len(rows))
+	for i, row := range rows {
+		out[i] = make([][]byte, 0, len(row))
+		for j, v := range row {
+			if types[j] != IgnoredColumn {
+				out[i] = append(out[i], v)
+			}
+		}
+	}
+	return out
+}

@@ -20,7 +20,14 @@ const (
 	KindQuery
 	// KindHalt is `halt`: the rest of the file is not run.
 	KindHalt
+	// KindConnection is `connection <name>`: the records after it run on
+	// the session of that name, opened on first use. The file starts on the
+	// session named DefaultConnection.
+	KindConnection
 )
+
+// DefaultConnection names the session a file starts on.
+const DefaultConnection = "default"
 
 // SortMode says how a query's rows are ordered before comparison.
 type SortMode int
@@ -50,6 +57,8 @@ type Record struct {
 	Line int
 	// SQL is the statement or query text.
 	SQL string
+	// Connection is the session name of a `connection` record.
+	Connection string
 	// ExpectError is set for `statement error` and `query error`.
 	ExpectError *ErrorSpec
 	// Types is the query's type string (one letter per column).
@@ -194,6 +203,13 @@ func Parse(path string, data []byte) (*File, error) {
 			continue
 		case "halt":
 			r.Kind = KindHalt
+			i++
+		case "connection":
+			if len(fields) != 2 {
+				return nil, errf(i, "connection needs one session name")
+			}
+			r.Kind = KindConnection
+			r.Connection = fields[1]
 			i++
 		case "include":
 			if len(fields) != 2 {

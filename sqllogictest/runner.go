@@ -137,7 +137,14 @@ func (r *Runner) RunFile(ctx context.Context, path string) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: connect: %w", path, err)
 	}
-	defer func() { conn.Close(context.Background()) }()
+	// conns holds the file's sessions by name; conn is the current one.
+	conns := map[string]*pgx.Conn{DefaultConnection: conn}
+	current := DefaultConnection
+	defer func() {
+		for _, c := range conns {
+			c.Close(context.Background())
+		}
+	}()
 	if engine == "" {
 		engine = DetectEngine(conn)
 	}
@@ -151,7 +158,7 @@ func (r *Runner) RunFile(ctx context.Context, path string) (Result, error) {
 	halted := false
 	for _, rec := range f.Records {
 		if halted || !rec.RunsOn(engine) {
-			if rec.Kind != KindHalt {
+			if rec.Kind != KindHalt && rec.Kind != KindConnection {
 				res.Skipped++
 			}
 			continue
@@ -163,11 +170,22 @@ func (r *Runner) RunFile(ctx context.Context, path string) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		if rec.Kind == KindConnection {
+			current = rec.Connection
+			if conns[current] == nil {
+				if conns[current], err = r.connect(ctx); err != nil {
+					return res, fmt.Errorf("%s: connect: %w", rec.Pos(), err)
+				}
+			}
+			conn = conns[current]
+			continue
+		}
 		if conn.IsClosed() {
 			// The server dropped us (crash, FATAL); go on with a new session.
 			if conn, err = r.connect(ctx); err != nil {
 				return res, fmt.Errorf("%s: reconnect: %w", rec.Pos(), err)
 			}
+			conns[current] = conn
 		}
 		if r.Verbose != nil {
 			fmt.Fprintf(r.Verbose, "%s: %s\n", rec.Pos(), firstLine(rec.SQL))
@@ -268,14 +286,16 @@ func (r *Runner) runOnce(ctx context.Context, conn *pgx.Conn, rec *Record) (*Fai
 		fail.Msg = fmt.Sprintf("type string %q has %d columns, result has %d", rec.Types, len(rec.Types), ncols)
 		return fail, nil
 	}
-	got := FormatRows(last.Rows, rec.Sort)
+	got := FormatRows(dropIgnored(last.Rows, rec.Types), rec.Sort)
 	if got == nil {
 		got = []string{} // non-nil: an empty result can still be rewritten
 	}
 	if rec.ColNames {
-		names := make([]string, ncols)
+		var names []string
 		for i, fd := range last.FieldDescriptions {
-			names[i] = FormatValue([]byte(fd.Name), false)
+			if rec.Types[i] != IgnoredColumn {
+				names = append(names, FormatValue([]byte(fd.Name), false))
+			}
 		}
 		got = append([]string{strings.Join(names, " ")}, got...)
 	}

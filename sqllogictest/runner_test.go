@@ -90,6 +90,20 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestParseConnection(t *testing.T) {
+	f, err := Parse("c.slt", []byte("connection other\n\nstatement ok\nSELECT 1\n\nconnection default\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Records
+	if len(r) != 3 || r[0].Kind != KindConnection || r[0].Connection != "other" || r[2].Connection != DefaultConnection {
+		t.Errorf("records: %+v", r)
+	}
+	if _, err := Parse("c.slt", []byte("connection\n")); err == nil {
+		t.Error("connection without a name parsed")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, in := range []string{
 		"bogus\n",
@@ -179,6 +193,22 @@ func TestFormatRows(t *testing.T) {
 	}
 	if got := normalizeExpected([]string{"b  ", "a"}, RowSort); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("normalizeExpected: %q", got)
+	}
+}
+
+func TestDropIgnored(t *testing.T) {
+	rows := [][][]byte{
+		{[]byte("41"), []byte("1"), nil},
+		{[]byte("40"), []byte("-1"), []byte("a")},
+	}
+	if got := FormatRows(dropIgnored(rows, "_IT"), RowSort); !slices.Equal(got, []string{"-1 a", "1 NULL"}) {
+		t.Errorf("_IT: %q", got)
+	}
+	if got := FormatRows(dropIgnored(rows, "I_T"), NoSort); !slices.Equal(got, []string{"41 NULL", "40 a"}) {
+		t.Errorf("I_T: %q", got)
+	}
+	if got := dropIgnored(rows, "IIT"); &got[0] != &rows[0] {
+		t.Errorf("IIT: rows copied")
 	}
 }
 

@@ -2,18 +2,14 @@ package dataflow
 
 import (
 	"slices"
-
-	"github.com/sluice-db/sluice/types"
 )
 
-// orderItem is one distinct row of a top-N input: key is its order key (see
-// topNOp.orderKey), count its multiplicity.
-type orderItem struct {
+// orderItem is one item of an orderTree: its key, its count (the number of
+// ranks it takes) and what the tree's owner keeps with it.
+type orderItem[V any] struct {
 	key   string
-	row   []types.Datum
 	count int64
-	// touched marks the item as listed in topNOp.touched this epoch.
-	touched bool
+	val   V
 }
 
 // maxNodeItems bounds a B-tree node; nodes are split on the way down when
@@ -24,25 +20,85 @@ const maxNodeItems = 63
 // knows the sum of the counts below it, so the item holding the row at a
 // given rank is found in O(log n). Items whose count drops to zero stay in
 // the tree (they take no rank) until the owner rebuilds it: that spares the
-// B-tree deletion and lets a row that comes back reuse its item.
-type orderTree struct {
-	root  *orderNode
+// B-tree deletion and lets a row that comes back reuse its item. Top-N
+// operators rank their rows with it; arrangements keep their keys in order
+// with it.
+type orderTree[V any] struct {
+	root  *orderNode[V]
 	items int // items in the tree, zero-count ones included
 	zeros int // items whose count is zero
 }
 
-type orderNode struct {
-	items    []orderEntry
-	children []*orderNode // nil in a leaf; else len(items)+1
-	size     int64        // sum of the counts of all items in the subtree
+type orderNode[V any] struct {
+	items    []orderEntry[V]
+	children []*orderNode[V] // nil in a leaf; else len(items)+1
+	size     int64           // sum of the counts of all items in the subtree
 }
 
 // orderEntry keeps the first bytes of an item's key in the node, so that a
 // search mostly compares within the node instead of chasing an item and its
 // key per comparison.
-type orderEntry struct {
+type orderEntry[V any] struct {
 	prefix uint64
-	item   *orderItem
+	item   *orderItem[V]
+}
+
+// buildOrderTree returns a tree of items, which must be sorted by key with
+// no key twice, in O(len(items)): arrangements rebuild their trees at each
+// compaction, where adding the items one by one would take O(n log n). Its
+// nodes are about half full, leaving room for adds.
+func buildOrderTree[V any](items []*orderItem[V]) orderTree[V] {
+	t := orderTree[V]{items: len(items)}
+	for _, it := range items {
+		if it.count == 0 {
+			t.zeros++
+		}
+	}
+	height, capacity := 0, halfNodeItems // the least height holding items
+	for capacity < len(items) {
+		height, capacity = height+1, halfNodeItems+(halfNodeItems+1)*capacity
+	}
+	if len(items) > 0 {
+		t.root = buildOrderNode(items, height, capacity)
+	}
+	return t
+}
+
+const halfNodeItems = maxNodeItems / 2
+
+// buildOrderNode builds a subtree of the given height holding items, at most
+// capacity of them: in a leaf all, else as few children as hold them, of
+// equal sizes, with one item between two children.
+func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNode[V] {
+	n := &orderNode[V]{}
+	add := func(it *orderItem[V]) {
+		n.items = append(n.items, orderEntry[V]{keyPrefix([]byte(it.key)), it})
+		n.size += it.count
+	}
+	if height == 0 {
+		for _, it := range items {
+			add(it)
+		}
+		return n
+	}
+	childCap := (capacity - halfNodeItems) / (halfNodeItems + 1)
+	children := (len(items) + childCap + 1) / (childCap + 1) // ceil((len+1) / (childCap+1))
+	below := len(items) - (children - 1)                     // items in the children
+	for c := range children {
+		m := below / children
+		if c < below%children {
+			m++
+		}
+		child := buildOrderNode(items[:m], height-1, childCap)
+		n.children = append(n.children, child)
+		n.size += child.size
+		items = items[m:]
+		if c < children-1 {
+			add(items[0])
+			items = items[1:]
+		}
+	}
+	return n
 }
 
 // keyPrefix is the first 8 bytes of key, big-endian, zero-padded: prefixes
@@ -59,14 +115,14 @@ func keyPrefix(key []byte) uint64 {
 }
 
 // add adds delta to the count of the item with key and returns it, inserting
-// a new item (with a nil row, for the caller to fill) if there is none.
-func (t *orderTree) add(key []byte, delta int64) *orderItem {
+// a new item (with a zero val, for the caller to fill) if there is none.
+func (t *orderTree[V]) add(key []byte, delta int64) *orderItem[V] {
 	if t.root == nil {
-		t.root = &orderNode{}
+		t.root = &orderNode[V]{}
 	}
 	if len(t.root.items) == maxNodeItems {
 		old := t.root
-		t.root = &orderNode{children: []*orderNode{old}, size: old.size}
+		t.root = &orderNode[V]{children: []*orderNode[V]{old}, size: old.size}
 		t.root.splitChild(0)
 	}
 	prefix := keyPrefix(key)
@@ -78,8 +134,8 @@ func (t *orderTree) add(key []byte, delta int64) *orderItem {
 			return t.addTo(n.items[i].item, delta)
 		}
 		if n.children == nil {
-			it := &orderItem{key: string(key), count: delta}
-			n.items = slices.Insert(n.items, i, orderEntry{prefix, it})
+			it := &orderItem[V]{key: string(key), count: delta}
+			n.items = slices.Insert(n.items, i, orderEntry[V]{prefix, it})
 			t.items++
 			return it
 		}
@@ -96,7 +152,7 @@ func (t *orderTree) add(key []byte, delta int64) *orderItem {
 	}
 }
 
-func (t *orderTree) addTo(it *orderItem, delta int64) *orderItem {
+func (t *orderTree[V]) addTo(it *orderItem[V], delta int64) *orderItem[V] {
 	if it.count == 0 {
 		t.zeros--
 	}
@@ -109,7 +165,7 @@ func (t *orderTree) addTo(it *orderItem, delta int64) *orderItem {
 
 // search returns the index of the first item of n not below key and whether
 // it equals key.
-func (n *orderNode) search(prefix uint64, key []byte) (int, bool) {
+func (n *orderNode[V]) search(prefix uint64, key []byte) (int, bool) {
 	lo, hi := 0, len(n.items)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -126,7 +182,7 @@ func (n *orderNode) search(prefix uint64, key []byte) (int, bool) {
 }
 
 // compare compares e's key with key (whose prefix is prefix).
-func (e orderEntry) compare(prefix uint64, key []byte) int {
+func (e orderEntry[V]) compare(prefix uint64, key []byte) int {
 	switch {
 	case e.prefix < prefix:
 		return -1
@@ -142,11 +198,11 @@ func (e orderEntry) compare(prefix uint64, key []byte) int {
 
 // splitChild splits the full child i of n in two around its middle item,
 // which moves up into n.
-func (n *orderNode) splitChild(i int) {
+func (n *orderNode[V]) splitChild(i int) {
 	child := n.children[i]
 	mid := len(child.items) / 2
 	up := child.items[mid]
-	right := &orderNode{items: slices.Clone(child.items[mid+1:])}
+	right := &orderNode[V]{items: slices.Clone(child.items[mid+1:])}
 	clear(child.items[mid:])
 	child.items = child.items[:mid]
 	if child.children != nil {
@@ -160,7 +216,7 @@ func (n *orderNode) splitChild(i int) {
 	n.children = slices.Insert(n.children, i+1, right)
 }
 
-func (n *orderNode) sum() int64 {
+func (n *orderNode[V]) sum() int64 {
 	var s int64
 	for _, e := range n.items {
 		s += e.item.count
@@ -172,7 +228,7 @@ func (n *orderNode) sum() int64 {
 }
 
 // total is the sum of all counts.
-func (t *orderTree) total() int64 {
+func (t *orderTree[V]) total() int64 {
 	if t.root == nil {
 		return 0
 	}
@@ -181,20 +237,20 @@ func (t *orderTree) total() int64 {
 
 // orderIter walks items in key order. Each frame is a node and the index of
 // its next item to return; the child before that item is already done.
-type orderIter struct {
-	stack []orderFrame
+type orderIter[V any] struct {
+	stack []orderFrame[V]
 }
 
-type orderFrame struct {
-	n *orderNode
+type orderFrame[V any] struct {
+	n *orderNode[V]
 	i int
 }
 
 // seek returns an iterator whose first item holds the row at rank r (0-based,
 // counting multiplicities) and how many copies of that item come before r.
 // The iterator is empty when r is past the end.
-func (t *orderTree) seek(r int64) (orderIter, int64) {
-	var it orderIter
+func (t *orderTree[V]) seek(r int64) (orderIter[V], int64) {
+	var it orderIter[V]
 	n := t.root
 descend:
 	for n != nil {
@@ -202,14 +258,14 @@ descend:
 			if n.children != nil {
 				s := n.children[i].size
 				if r < s {
-					it.stack = append(it.stack, orderFrame{n, i})
+					it.stack = append(it.stack, orderFrame[V]{n, i})
 					n = n.children[i]
 					continue descend
 				}
 				r -= s
 			}
 			if r < e.item.count {
-				it.stack = append(it.stack, orderFrame{n, i})
+				it.stack = append(it.stack, orderFrame[V]{n, i})
 				return it, r
 			}
 			r -= e.item.count
@@ -218,14 +274,30 @@ descend:
 			break
 		}
 		last := len(n.items)
-		it.stack = append(it.stack, orderFrame{n, last})
+		it.stack = append(it.stack, orderFrame[V]{n, last})
 		n = n.children[last]
 	}
 	return it, 0
 }
 
+// seekKey returns an iterator whose first item is the first whose key is not
+// below key.
+func (t *orderTree[V]) seekKey(key []byte) orderIter[V] {
+	var it orderIter[V]
+	prefix := keyPrefix(key)
+	for n := t.root; n != nil; {
+		i, found := n.search(prefix, key)
+		it.stack = append(it.stack, orderFrame[V]{n, i})
+		if found || n.children == nil {
+			break
+		}
+		n = n.children[i]
+	}
+	return it
+}
+
 // next returns the next item (zero-count ones included) or nil at the end.
-func (it *orderIter) next() *orderItem {
+func (it *orderIter[V]) next() *orderItem[V] {
 	for len(it.stack) > 0 {
 		top := &it.stack[len(it.stack)-1]
 		if top.i == len(top.n.items) {
@@ -243,9 +315,9 @@ func (it *orderIter) next() *orderItem {
 }
 
 // pushLeftmost stacks the path from n down to its first item.
-func (it *orderIter) pushLeftmost(n *orderNode) {
+func (it *orderIter[V]) pushLeftmost(n *orderNode[V]) {
 	for {
-		it.stack = append(it.stack, orderFrame{n, 0})
+		it.stack = append(it.stack, orderFrame[V]{n, 0})
 		if n.children == nil {
 			return
 		}
