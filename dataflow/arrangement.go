@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -188,7 +189,7 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	case n < 0:
 		return 0, sqlerr.Bug("arrangement: retracting more copies of a row than there are")
 	case a.key != nil && n > 1:
-		return 0, sqlerr.Bug("arrangement: two rows with the same key")
+		return 0, sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(c, i))
 	}
 	killed := 0
 	if live {
@@ -555,4 +556,17 @@ func (s *ArrangementSnapshot) scanKeys(from, end []byte, sel *[]int) ([]byte, bo
 	}
 	// The least key above the last one visited.
 	return append([]byte(last), 0), true
+}
+
+// keyText renders row i's key values as (value, …) for an error.
+func (a *Arrangement) keyText(c *coldata.Chunk, i int) string {
+	vals := make([]string, len(a.key))
+	for j, k := range a.key {
+		if c.Cols[k].IsNull(i) {
+			vals[j] = "NULL"
+		} else {
+			vals[j] = string(types.AppendText(nil, a.typs[k], c.Cols[k].Get(i), types.DefaultConfig()))
+		}
+	}
+	return "(" + strings.Join(vals, ", ") + ")"
 }

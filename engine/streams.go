@@ -18,29 +18,42 @@ var streamOptionNames = map[string]bool{"connector": true}
 
 // streamOptions validates a CREATE STREAM's WITH options.
 func streamOptions(defs []*pg.Node, st *statement) (map[string]string, error) {
-	opts := map[string]string{"connector": "none"}
-	for _, n := range defs {
-		d := n.GetDefElem()
-		if d == nil {
-			continue
-		}
-		name := lower(d.Defname)
-		if !streamOptionNames[name] {
-			known := make([]string, 0, len(streamOptionNames))
-			for k := range streamOptionNames {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized stream option \"%s\"", d.Defname).
-				WithHint("Valid options are: %s.", strings.Join(known, ", ")).At(st.pos(d.Location))
-		}
-		opts[name] = defString(d)
+	opts, err := withOptions(defs, st, "stream", streamOptionNames)
+	if err != nil {
+		return nil, err
+	}
+	if opts["connector"] == "" {
+		opts["connector"] = "none"
 	}
 	switch opts["connector"] {
 	case "none":
 	default:
 		return nil, sqlerr.Unsupported("stream connector \"%s\" is not available", opts["connector"]).
 			WithHint("Streams fed by INSERT, COPY and HTTP push use connector = 'none'.")
+	}
+	return opts, nil
+}
+
+// withOptions reads WITH (name = value, …) options of an object of the
+// given kind, refusing names not in valid.
+func withOptions(defs []*pg.Node, st *statement, kind string, valid map[string]bool) (map[string]string, error) {
+	opts := map[string]string{}
+	for _, n := range defs {
+		d := n.GetDefElem()
+		if d == nil {
+			continue
+		}
+		name := lower(d.Defname)
+		if !valid[name] {
+			known := make([]string, 0, len(valid))
+			for k := range valid {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option \"%s\"", kind, d.Defname).
+				WithHint("Valid options are: %s.", strings.Join(known, ", ")).At(st.pos(d.Location))
+		}
+		opts[name] = defString(d)
 	}
 	return opts, nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 
@@ -92,6 +93,17 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		}
 		desc.Columns = append(desc.Columns, catalog.Column{Name: colName, Type: plan.types[i]})
 	}
+	opts, err := withOptions(into.Options, st, "materialized view", viewOptionNames)
+	if err != nil {
+		return "", err
+	}
+	if k, ok := opts["key"]; ok {
+		if plan.key, err = declaredKey(desc, k); err != nil {
+			return "", err
+		}
+		desc.PK = plan.key
+		desc.Options = map[string]string{"key": k}
+	}
 	if desc.Definition, err = deparseQuery(n.Query); err != nil {
 		return "", err
 	}
@@ -108,6 +120,28 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		return "", err
 	}
 	return "CREATE MATERIALIZED VIEW", nil
+}
+
+// viewOptionNames are the WITH options CREATE MATERIALIZED VIEW accepts.
+var viewOptionNames = map[string]bool{"key": true}
+
+// declaredKey resolves WITH (key = 'a, b'): the columns the view's rows are
+// unique by, which its arrangement indexes for point and range reads. Rows
+// that break the promise stop the view with a unique-violation error.
+func declaredKey(desc *catalog.Table, spec string) ([]int, error) {
+	var key []int
+	for _, name := range strings.Split(spec, ",") {
+		name = strings.TrimSpace(name)
+		i := desc.ColumnIndex(name)
+		if i < 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "key column \"%s\" is not a column of materialized view \"%s\"", name, desc.Name)
+		}
+		if slices.Contains(key, i) {
+			return nil, sqlerr.New(sqlerr.DuplicateColumn, "key column \"%s\" appears twice", name)
+		}
+		key = append(key, i)
+	}
+	return key, nil
 }
 
 // publishView records a running view's descriptor and makes it visible.
@@ -164,6 +198,9 @@ func (e *Engine) startViews() {
 			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema})
 			if err != nil {
 				return err
+			}
+			if _, declared := v.Options["key"]; declared {
+				plan.key = v.PK
 			}
 			return e.views.install(context.Background(), v.ID, v.Name, plan)
 		}()

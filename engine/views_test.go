@@ -97,6 +97,7 @@ func TestViewsAfterRestart(t *testing.T) {
 	mustExec(t, conn, "INSERT INTO names VALUES (1, 'one'), (2, 'two')")
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW sums AS SELECT n.name, sum(e.v) AS s FROM ev e JOIN names n ON e.k = n.k GROUP BY n.name")
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW big AS SELECT name FROM sums WHERE s > 10")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW by_name WITH (key = 'name') AS SELECT name, k FROM names")
 	mustExec(t, conn, "INSERT INTO ev VALUES (1, 5), (1, 7), (2, 3)")
 	conn.Close(ctx)
 	if err := srv.Close(); err != nil {
@@ -118,6 +119,12 @@ func TestViewsAfterRestart(t *testing.T) {
 	}
 	if got := queryText(t, conn, "SELECT name FROM big ORDER BY name"); got != "two, uno" {
 		t.Errorf("big after restart and changes: %s", got)
+	}
+	if got := queryText(t, conn, "EXPLAIN SELECT k FROM by_name WHERE name = 'uno'"); !strings.Contains(got, "PointLookup by_name") {
+		t.Errorf("declared key after restart: %s", got)
+	}
+	if got := queryText(t, conn, "SELECT k FROM by_name WHERE name = 'uno'"); got != "1" {
+		t.Errorf("by_name: %s", got)
 	}
 	if _, err := conn.Exec(ctx, "DROP STREAM ev"); pgErr(t, err).Code != "2BP01" {
 		t.Errorf("DROP STREAM with dependent views: %v", err)
