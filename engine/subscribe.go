@@ -506,7 +506,7 @@ func (st *statement) execFetch(ctx context.Context, n *pg.FetchStmt, timeout str
 	}
 	var expired <-chan time.Time
 	if timeout != "" {
-		d, ok := parseTimeout(timeout)
+		d, ok := fetchTimeout(timeout)
 		if !ok || d < 0 {
 			return "", sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for FETCH option \"timeout\": \"%s\"", timeout)
 		}
@@ -659,4 +659,18 @@ func appendJSONValue(buf []byte, v *coldata.Vec, i int, cfg *types.Config) []byt
 	}
 	quoted, _ := json.Marshal(string(text))
 	return append(buf, quoted...)
+}
+
+// fetchTimeout reads FETCH's timeout: a duration as statement_timeout takes
+// it ('200ms', '1s') or an interval ('1 second', '00:00:01.5').
+func fetchTimeout(v string) (time.Duration, bool) {
+	if d, ok := parseTimeout(v); ok {
+		return d, true
+	}
+	iv, err := types.ParseText(types.Interval, v, types.DefaultConfig())
+	if err != nil {
+		return 0, false
+	}
+	x := iv.(types.IntervalValue)
+	return time.Duration(int64(x.Months)*30+int64(x.Days))*24*time.Hour + time.Duration(x.Micros)*time.Microsecond, true
 }
