@@ -105,3 +105,36 @@ func TestDeclareWithHold(t *testing.T) {
 		t.Errorf("WITHOUT HOLD: %+v", d)
 	}
 }
+
+// FuzzStreaming feeds the streaming extensions arbitrary text: parsing may
+// fail, with a positioned SQL error, but never panics, and an error's
+// position lies within the input.
+func FuzzStreaming(f *testing.F) {
+	for _, s := range []string{
+		"CREATE STREAM s (a int, b text) WITH (connector = 'none')",
+		"DROP STREAM IF EXISTS s, t CASCADE",
+		"SHOW STREAMS", "SHOW MATERIALIZED VIEWS",
+		"SUBSCRIBE TO v WITH (snapshot = false)",
+		"SUBSCRIBE (SELECT a FROM s WHERE a > 1)",
+		"COPY (SUBSCRIBE v) TO STDOUT",
+		"DECLARE c CURSOR FOR SUBSCRIBE \"V\"",
+		"FETCH 10 c WITH (timeout = '1s')",
+		"FETCH ALL FROM c WITH (timeout = ",
+		"create stream (",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		_, err := Default.Parse(sql)
+		if err == nil {
+			return
+		}
+		e, ok := sqlerr.As(err)
+		if !ok {
+			t.Fatalf("%q: error without SQLSTATE: %v", sql, err)
+		}
+		if e.Position < 0 || e.Position > len([]rune(sql))+1 {
+			t.Fatalf("%q: error position %d outside the input: %v", sql, e.Position, err)
+		}
+	})
+}
