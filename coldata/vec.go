@@ -351,11 +351,13 @@ func (v *Vec) AppendVec(src *Vec, n int) {
 		v.Ivals = append(v.Ivals, src.Ivals[:n]...)
 	case types.PhysDatum:
 		v.Datums = append(v.Datums, src.Datums[:n]...)
-	default:
-		for i := 0; i < n; i++ {
-			v.AppendFrom(src, i)
+	case types.PhysDecimal:
+		// Set, not a plain copy: a large coefficient points to memory that
+		// must not be shared between the two vectors.
+		v.Decs = append(v.Decs, make([]apd.Decimal, n)...)
+		for i := range n {
+			v.Decs[m+i].Set(&src.Decs[i])
 		}
-		return
 	}
 	switch {
 	case src.Nulls != nil:
