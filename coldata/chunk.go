@@ -87,6 +87,17 @@ func (c *Chunk) Types() []*types.T {
 	return ts
 }
 
+// Grow makes room for n more rows in every vector and the diffs (see
+// Reserve).
+func (c *Chunk) Grow(n int) {
+	for _, v := range c.Cols {
+		v.Grow(n)
+	}
+	if c.Diffs != nil {
+		c.Diffs = Reserve(c.Diffs, n)
+	}
+}
+
 // AppendChunk appends all rows of src, which has the same column types.
 func (c *Chunk) AppendChunk(src *Chunk) {
 	if src.Len == 0 {

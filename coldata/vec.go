@@ -1,6 +1,8 @@
 package coldata
 
 import (
+	"slices"
+
 	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/types"
@@ -333,6 +335,39 @@ func (v *Vec) AppendKey(buf []byte, i int) []byte {
 		return types.AppendKeyString(buf, v.Typ, v.Bytes[i])
 	}
 	return types.AppendKey(buf, v.Typ, v.Get(i))
+}
+
+// Reserve returns s with room for n more elements. When it must grow it at
+// least doubles the capacity: append grows large slices by a quarter only,
+// which copies a slice built up by many appends several times over.
+func Reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(n, cap(s)))
+}
+
+// Grow makes room for n more rows (see Reserve).
+func (v *Vec) Grow(n int) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = Reserve(v.Bools, n)
+	case types.PhysInt:
+		v.Ints = Reserve(v.Ints, n)
+	case types.PhysFloat:
+		v.Floats = Reserve(v.Floats, n)
+	case types.PhysDecimal:
+		v.Decs = Reserve(v.Decs, n)
+	case types.PhysBytes:
+		v.Bytes = Reserve(v.Bytes, n)
+	case types.PhysInterval:
+		v.Ivals = Reserve(v.Ivals, n)
+	default:
+		v.Datums = Reserve(v.Datums, n)
+	}
+	if v.Nulls != nil {
+		v.Nulls = Reserve(v.Nulls, n)
+	}
 }
 
 // AppendVec appends the first n rows of src (same physical type) in bulk.

@@ -136,9 +136,12 @@ func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
 		return err
 	}
 	base := tt.ins.Len
+	// A COPY inserts a chunk at a time: grow the pending rows by doubling.
+	tt.ins.Grow(rows.Len)
 	tt.ins.AppendChunk(rows)
-	tt.insRowID = append(tt.insRowID, make([]uint64, rows.Len)...)
-	tt.insDead = append(tt.insDead, make([]bool, rows.Len)...)
+	tt.insRowID = append(coldata.Reserve(tt.insRowID, rows.Len), make([]uint64, rows.Len)...)
+	tt.insDead = append(coldata.Reserve(tt.insDead, rows.Len), make([]bool, rows.Len)...)
+	tt.insKey = coldata.Reserve(tt.insKey, rows.Len)
 	if keys == nil {
 		tt.insKey = append(tt.insKey, make([]string, rows.Len)...)
 		return nil
