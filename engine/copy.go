@@ -772,6 +772,10 @@ func appendBinaryCopyTuple(buf []byte, ch *coldata.Chunk, i int) ([]byte, error)
 }
 
 // binaryCopyReader decodes COPY FROM STDIN WITH (FORMAT binary) input.
+// binaryCopyFieldReadAhead is the largest binary COPY field length taken on
+// trust, allocating its buffer before the data arrives.
+const binaryCopyFieldReadAhead = 64 << 10
+
 type binaryCopyReader struct {
 	r    *bufio.Reader
 	line int64  // tuples read, counting the trailer (Postgres' error context)
@@ -861,13 +865,25 @@ func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Da
 		if size < -1 {
 			return false, errCopyFormat("invalid field size")
 		}
-		// NB: grow with the data that arrives, not the length claimed, so a
-		// bogus length cannot make us allocate gigabytes up front.
-		fb := bytes.NewBuffer(b.fb[:0])
-		got, err := io.CopyN(fb, b.r, int64(size))
-		b.fb = fb.Bytes()
-		if got != int64(size) {
-			return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+		if size <= binaryCopyFieldReadAhead {
+			// A field of ordinary size is read straight into the reused
+			// buffer.
+			if cap(b.fb) < int(size) {
+				b.fb = make([]byte, size, binaryCopyFieldReadAhead)
+			}
+			b.fb = b.fb[:size]
+			if _, err := io.ReadFull(b.r, b.fb); err != nil {
+				return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+			}
+		} else {
+			// NB: grow with the data that arrives, not the length claimed,
+			// so a bogus length cannot make us allocate gigabytes up front.
+			fb := bytes.NewBuffer(b.fb[:0])
+			got, err := io.CopyN(fb, b.r, int64(size))
+			b.fb = fb.Bytes()
+			if got != int64(size) {
+				return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+			}
 		}
 		d, err := types.ParseBinary(typs[c], b.fb)
 		if err != nil {
