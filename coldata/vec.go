@@ -178,51 +178,49 @@ func (v *Vec) AppendFrom(src *Vec, i int) {
 
 // Gather returns a new vector holding rows sel of v, in that order.
 func (v *Vec) Gather(sel []int) *Vec {
-	out := &Vec{Typ: v.Typ}
+	out := &Vec{}
+	v.GatherInto(out, sel)
+	return out
+}
+
+// GatherInto sets out to rows sel of v, in that order, reusing out's
+// memory: an operator that emits a filtered chunk per input chunk need not
+// allocate one each time.
+func (v *Vec) GatherInto(out *Vec, sel []int) {
+	out.Typ = v.Typ
 	switch v.Typ.Phys() {
 	case types.PhysBool:
-		out.Bools = make([]bool, len(sel))
-		for j, i := range sel {
-			out.Bools[j] = v.Bools[i]
-		}
+		out.Bools = gather(out.Bools, v.Bools, sel)
 	case types.PhysInt:
-		out.Ints = make([]int64, len(sel))
-		for j, i := range sel {
-			out.Ints[j] = v.Ints[i]
-		}
+		out.Ints = gather(out.Ints, v.Ints, sel)
 	case types.PhysFloat:
-		out.Floats = make([]float64, len(sel))
-		for j, i := range sel {
-			out.Floats[j] = v.Floats[i]
-		}
+		out.Floats = gather(out.Floats, v.Floats, sel)
 	case types.PhysDecimal:
-		out.Decs = make([]apd.Decimal, len(sel))
+		out.Decs = slices.Grow(out.Decs[:0], len(sel))[:len(sel)]
 		for j, i := range sel {
 			out.Decs[j].Set(&v.Decs[i])
 		}
 	case types.PhysBytes:
-		out.Bytes = make([]string, len(sel))
-		for j, i := range sel {
-			out.Bytes[j] = v.Bytes[i]
-		}
+		out.Bytes = gather(out.Bytes, v.Bytes, sel)
 	case types.PhysInterval:
-		out.Ivals = make([]types.IntervalValue, len(sel))
-		for j, i := range sel {
-			out.Ivals[j] = v.Ivals[i]
-		}
+		out.Ivals = gather(out.Ivals, v.Ivals, sel)
 	default:
-		out.Datums = make([]types.Datum, len(sel))
-		for j, i := range sel {
-			out.Datums[j] = v.Datums[i]
-		}
+		out.Datums = gather(out.Datums, v.Datums, sel)
 	}
-	if v.Nulls != nil {
-		out.Nulls = make([]bool, len(sel))
-		for j, i := range sel {
-			out.Nulls[j] = v.Nulls[i]
-		}
+	if v.Nulls == nil {
+		out.Nulls = nil
+		return
 	}
-	return out
+	out.Nulls = gather(out.Nulls, v.Nulls, sel)
+}
+
+// gather sets dst to src[sel[0]], src[sel[1]], …, reusing dst's memory.
+func gather[T any](dst, src []T, sel []int) []T {
+	dst = slices.Grow(dst[:0], len(sel))[:len(sel)]
+	for j, i := range sel {
+		dst[j] = src[i]
+	}
+	return dst
 }
 
 // Slice returns rows [lo, hi) of v sharing its memory.

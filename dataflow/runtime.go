@@ -35,6 +35,9 @@ type Dataflow struct {
 	expect [][]int
 	done   chan workerResult
 	failed error
+	// exchange recycles the chunks split sends between workers, so that
+	// the exchange does not allocate (and fault in) new memory per chunk.
+	exchange sync.Pool
 	// consolidated: the output node's epoch output needs no consolidation.
 	consolidated bool
 }
@@ -48,6 +51,9 @@ type msg struct {
 	node, port int
 	chunk      *coldata.Chunk
 	barrier    bool
+	// exchanged: chunk came from split's pool and goes back to it once
+	// pushed (operators do not keep the chunks they are given).
+	exchanged bool
 }
 
 type workerResult struct {
@@ -89,6 +95,9 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 			if err != nil {
 				return nil, err
 			}
+			if f, ok := op.(*filterOp); ok {
+				f.read = d.readColumns(n.ID)
+			}
 			wk.ops[n.ID] = op
 			wk.seen[n.ID] = make([]int, len(n.Inputs))
 		}
@@ -98,6 +107,33 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 		go wk.run()
 	}
 	return d, nil
+}
+
+// readColumns returns which output columns of node id its consumers read,
+// or nil when that is all of them or not known. Only projections, local
+// ones, are known to read less: they read through column references
+// alone. A filter ahead of a projection that drops wide columns (a view's
+// WHERE over a stream) then does not gather them.
+func (d *Dataflow) readColumns(id int) []bool {
+	if id == d.g.Output {
+		return nil
+	}
+	read := make([]bool, len(d.g.Nodes[id].Spec.Types()))
+	for _, e := range d.edges[id] {
+		p, ok := d.g.Nodes[e.to].Spec.(*Project)
+		if !ok || e.part != nil {
+			return nil
+		}
+		for _, x := range p.Exprs {
+			expr.Walk(x, func(x expr.Expr) bool {
+				if c, ok := x.(*expr.ColRef); ok {
+					read[c.Idx] = true
+				}
+				return true
+			})
+		}
+	}
+	return read
 }
 
 // Graph returns the graph the dataflow runs.
@@ -197,6 +233,9 @@ func (w *worker) run() {
 				w.err = err
 			}
 		}
+		if m.exchanged {
+			w.d.exchange.Put(m.chunk)
+		}
 	}
 }
 
@@ -230,7 +269,7 @@ func (w *worker) route(node int, c *coldata.Chunk) error {
 		}
 		for target, part := range w.split(c, e.part) {
 			if part != nil {
-				w.d.workers[target].inbox.put(msg{node: e.to, port: e.port, chunk: part})
+				w.d.workers[target].inbox.put(msg{node: e.to, port: e.port, chunk: part, exchanged: true})
 			}
 		}
 	}
@@ -276,7 +315,7 @@ func (w *worker) split(c *coldata.Chunk, cols []int) []*coldata.Chunk {
 	workers := len(w.d.workers)
 	parts := make([]*coldata.Chunk, workers)
 	if len(cols) == 0 {
-		parts[0] = copyChunk(c)
+		parts[0] = w.d.exchangeChunk(c, nil)
 		return parts
 	}
 	if cap(w.hashes) < c.Len {
@@ -311,10 +350,27 @@ func (w *worker) split(c *coldata.Chunk, cols []int) []*coldata.Chunk {
 	}
 	for t, sel := range sels {
 		if len(sel) > 0 {
-			parts[t] = c.Gather(sel)
+			parts[t] = w.d.exchangeChunk(c, sel)
 		}
 	}
 	return parts
+}
+
+// exchangeChunk returns rows sel of c (all rows when sel is nil) in a
+// chunk from the exchange pool.
+func (d *Dataflow) exchangeChunk(c *coldata.Chunk, sel []int) *coldata.Chunk {
+	out, _ := d.exchange.Get().(*coldata.Chunk)
+	if out == nil {
+		out = &coldata.Chunk{}
+	}
+	if sel == nil {
+		sel = make([]int, c.Len)
+		for i := range sel {
+			sel[i] = i
+		}
+	}
+	c.GatherInto(out, sel)
+	return out
 }
 
 // mix64 is the finaliser of MurmurHash3: it spreads every input bit over

@@ -57,7 +57,11 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 		o.key = o.orderKey(o.key[:0], c, i)
 		it := o.tree.add(o.key, c.Diffs[i])
 		if it.row == nil {
+			// Copied: c's memory is its sender's to reuse.
 			it.row = c.Row(i)
+			for j, d := range it.row {
+				it.row[j] = copyDatum(d)
+			}
 		}
 		if !it.touched {
 			it.touched = true
