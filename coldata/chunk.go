@@ -122,6 +122,17 @@ func (c *Chunk) Types() []*types.T {
 	return ts
 }
 
+// Reset empties c, keeping its memory (see Vec.Reset).
+func (c *Chunk) Reset() {
+	for _, v := range c.Cols {
+		v.Reset()
+	}
+	if c.Diffs != nil {
+		c.Diffs = c.Diffs[:0]
+	}
+	c.Len = 0
+}
+
 // Grow makes room for n more rows in every vector and the diffs (see
 // Reserve).
 func (c *Chunk) Grow(n int) {

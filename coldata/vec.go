@@ -335,6 +335,16 @@ func (v *Vec) AppendKey(buf []byte, i int) []byte {
 	return types.AppendKey(buf, v.Typ, v.Get(i))
 }
 
+// Reset empties v, keeping its memory for the rows to come (and dropping
+// its references to values, for the GC).
+func (v *Vec) Reset() {
+	clear(v.Decs)
+	clear(v.Bytes)
+	clear(v.Datums)
+	v.Nulls, v.Bools, v.Ints, v.Floats = v.Nulls[:0], v.Bools[:0], v.Ints[:0], v.Floats[:0]
+	v.Decs, v.Bytes, v.Ivals, v.Datums = v.Decs[:0], v.Bytes[:0], v.Ivals[:0], v.Datums[:0]
+}
+
 // Reserve returns s with room for n more elements. When it must grow it at
 // least doubles the capacity: append grows large slices by a quarter only,
 // which copies a slice built up by many appends several times over.

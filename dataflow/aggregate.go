@@ -125,7 +125,7 @@ func (o *aggregateOp) resetEpoch() {
 	e.groups, e.keys, e.existed, e.live = e.groups[:0], e.keys[:0], e.existed[:0], e.live[:0]
 	for _, vs := range [][]*coldata.Vec{e.keyVals, e.before, e.after} {
 		for _, v := range vs {
-			truncate(v)
+			v.Reset()
 		}
 	}
 	clear(e.index)
@@ -375,13 +375,4 @@ func sameValue(a, b *coldata.Vec, i int) bool {
 	}
 	return string(types.AppendText(nil, a.Typ, a.Datums[i], identityConfig)) ==
 		string(types.AppendText(nil, b.Typ, b.Datums[i], identityConfig))
-}
-
-// truncate empties v, keeping its memory for the next epoch.
-func truncate(v *coldata.Vec) {
-	clear(v.Decs)
-	clear(v.Bytes)
-	clear(v.Datums)
-	v.Nulls, v.Bools, v.Ints, v.Floats = v.Nulls[:0], v.Bools[:0], v.Ints[:0], v.Floats[:0]
-	v.Decs, v.Bytes, v.Ivals, v.Datums = v.Decs[:0], v.Bytes[:0], v.Ivals[:0], v.Datums[:0]
 }
