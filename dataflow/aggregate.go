@@ -326,11 +326,22 @@ func (o *aggregateOp) emitRows(results []*coldata.Vec, sel []int, diff int64, em
 	for lo := 0; lo < len(sel); lo += coldata.DefaultChunkSize {
 		part := sel[lo:min(lo+coldata.DefaultChunkSize, len(sel))]
 		c := &coldata.Chunk{Cols: make([]*coldata.Vec, 0, len(o.types)), Len: len(part), Diffs: make([]int64, len(part))}
+		// Most epochs change every group they touch: rows that are a run of
+		// epoch groups are emitted from the epoch's vectors without a copy
+		// (they stay put until the epoch is reset, after the emit).
+		first, last := part[0], part[len(part)-1]
+		run := last-first == len(part)-1
+		pick := func(v *coldata.Vec) *coldata.Vec {
+			if run {
+				return v.Slice(first, last+1)
+			}
+			return v.Gather(part)
+		}
 		for _, v := range keyVals {
-			c.Cols = append(c.Cols, v.Gather(part))
+			c.Cols = append(c.Cols, pick(v))
 		}
 		for _, v := range results {
-			c.Cols = append(c.Cols, v.Gather(part))
+			c.Cols = append(c.Cols, pick(v))
 		}
 		for i := range c.Diffs {
 			c.Diffs[i] = diff
