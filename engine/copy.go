@@ -785,11 +785,11 @@ func appendBinaryCopyTuple(buf []byte, ch *coldata.Chunk, i int) ([]byte, error)
 	return buf, nil
 }
 
-// binaryCopyReader decodes COPY FROM STDIN WITH (FORMAT binary) input.
 // binaryCopyFieldReadAhead is the largest binary COPY field length taken on
 // trust, allocating its buffer before the data arrives.
 const binaryCopyFieldReadAhead = 64 << 10
 
+// binaryCopyReader decodes COPY FROM STDIN WITH (FORMAT binary) input.
 type binaryCopyReader struct {
 	r    *bufio.Reader
 	line int64  // tuples read, counting the trailer (Postgres' error context)
