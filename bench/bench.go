@@ -27,6 +27,7 @@ type options struct {
 	kvRows     int64
 	aggRows    int64
 	aggRuns    int
+	viewRows   int64
 	seed       uint64
 	reportMD   string
 	reportJSON string
@@ -40,6 +41,8 @@ const (
 	shortDuration = 3 * time.Second
 	fullAggRows   = 10_000_000
 	shortAggRows  = 1_000_000
+	fullViewRows  = 10_000_000
+	shortViewRows = 2_000_000
 )
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -53,13 +56,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.repo, "repo", ".", "repository root (for scripts/pg-test-cluster.sh and default report paths)")
-	fs.BoolVar(&o.short, "short", false, "short run: 3s of lookups, 1M aggregate rows (what `make bench` runs)")
-	fs.BoolVar(&o.full, "full", false, "full run: 10s of lookups, 10M aggregate rows (the default)")
+	fs.BoolVar(&o.short, "short", false, "short run: 3s of lookups, 1M aggregate rows, 2M view rows (what `make bench` runs)")
+	fs.BoolVar(&o.full, "full", false, "full run: 10s of lookups, 10M aggregate rows, 10M view rows (the default)")
 	fs.DurationVar(&o.duration, "duration", 0, "point-lookup duration (default 10s; 3s with --short)")
 	fs.IntVar(&o.conns, "conns", 16, "concurrent point-lookup connections")
 	fs.Int64Var(&o.kvRows, "kv-rows", 1_000_000, "rows in the point-lookup table")
 	fs.Int64Var(&o.aggRows, "agg-rows", 0, "rows in the aggregate table (default 10M; 1M with --short)")
 	fs.IntVar(&o.aggRuns, "agg-runs", 3, "runs of the aggregate query (the best is reported)")
+	fs.Int64Var(&o.viewRows, "view-rows", 0, "rows COPYed into the stream of the views workload (default 10M; 2M with --short)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the point-lookup key sequence")
 	fs.StringVar(&o.reportMD, "report-md", "", "markdown report path (default <repo>/bench/REPORT.md; \"-\" = none)")
 	fs.StringVar(&o.reportJSON, "report-json", "", "JSON report path (default <repo>/bench/report.json; \"-\" = none)")
@@ -87,8 +91,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			o.aggRows = shortAggRows
 		}
 	}
-	if o.conns < 1 || o.kvRows < 1 || o.aggRows < 1 || o.aggRuns < 1 || o.duration < 0 {
-		return nil, errors.New("--conns, --kv-rows, --agg-rows and --agg-runs must be positive")
+	if o.viewRows == 0 {
+		o.viewRows = fullViewRows
+		if o.short {
+			o.viewRows = shortViewRows
+		}
+	}
+	if o.conns < 1 || o.kvRows < 1 || o.aggRows < 1 || o.aggRuns < 1 || o.viewRows < 1 || o.duration < 0 {
+		return nil, errors.New("--conns, --kv-rows, --agg-rows, --agg-runs and --view-rows must be positive")
 	}
 	if o.reportMD == "" {
 		o.reportMD = filepath.Join(o.repo, "bench", "REPORT.md")
@@ -159,7 +169,7 @@ func newReport(o *options) *Report {
 		CPUModel:      cpuModel(),
 		MemTotalBytes: memTotal(),
 		Config: Config{Mode: mode, KVRows: o.kvRows, AggRows: o.aggRows, Conns: o.conns,
-			Duration: Duration(o.duration), AggRuns: o.aggRuns},
+			Duration: Duration(o.duration), AggRuns: o.aggRuns, ViewRows: o.viewRows},
 	}
 }
 
@@ -233,6 +243,10 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			fail(fmt.Sprintf("Sluice did not start: %v", err))
 		} else {
 			r.Sluice, slGroups = measure(ctx, "Sluice", url, o, r, progress)
+			if ctx.Err() == nil {
+				progress("Sluice: views, COPY of %d rows into a stream with a materialized view", o.viewRows)
+				r.Sluice.View = measureView(ctx, url, o.viewRows, r)
+			}
 			r.Sluice.PeakRSS = procStatusKB("VmHWM")
 			if err := stop(); err != nil {
 				note(fmt.Sprintf("closing Sluice: %v", err))
@@ -332,4 +346,21 @@ func measure(ctx context.Context, name, url string, o *options, r *Report, progr
 	agg.Correct = slices.Equal(groups, expectedAgg(o.aggRows))
 	res.Agg = agg
 	return res, groups
+}
+
+// measureView runs the views workload, recording a failure or a wrong answer
+// in r.Errors.
+func measureView(ctx context.Context, url string, rows int64, r *Report) *View {
+	v, err := viewMaintenance(ctx, url, rows)
+	switch {
+	case err != nil:
+		r.Errors = append(r.Errors, "Sluice: views: "+err.Error())
+	case v.Wrong != "":
+		r.Errors = append(r.Errors, "Sluice: the view's content differs from the generated data's: "+v.Wrong)
+	}
+	if err == nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("Sluice: views: %s; heap per key = (live heap after GC with the view - after DROP) / %d keys = (%d - %d) / %d",
+			viewDDL, viewKeys, v.HeapWithView, v.HeapWithoutView, viewKeys))
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -12,8 +13,9 @@ import (
 // needs no PostgreSQL; `sluice bench` is the comparison.
 
 const (
-	benchKVRows  = 10_000
-	benchAggRows = 100_000
+	benchKVRows   = 10_000
+	benchAggRows  = 100_000
+	benchViewRows = 1_000_000
 )
 
 // benchServer starts Sluice in b's temp dir, loads one table, and returns a
@@ -75,4 +77,32 @@ func BenchmarkScanAggregate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(benchAggRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkViewMaintenance is the views workload over benchViewRows rows per
+// op: COPY into a stream until its materialized view counts every row, on a
+// fresh server each time; rows/s is reported as a metric.
+func BenchmarkViewMaintenance(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		url, stop, err := startSluice(ctx, b.TempDir())
+		if err != nil {
+			b.Fatalf("start Sluice: %v", err)
+		}
+		b.StartTimer()
+		v, err := viewMaintenance(ctx, url, benchViewRows)
+		b.StopTimer()
+		if err == nil && v.Wrong != "" {
+			err = errors.New("wrong answer: " + v.Wrong)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(benchViewRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

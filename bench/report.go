@@ -40,6 +40,7 @@ type Config struct {
 	Conns    int      `json:"conns"`
 	Duration Duration `json:"duration"`
 	AggRuns  int      `json:"agg_runs"`
+	ViewRows int64    `json:"view_rows"`
 }
 
 // Duration marshals as seconds (a float) so report.json is unit-stable.
@@ -67,7 +68,8 @@ type Result struct {
 	Point   *Point   `json:"point_lookup,omitempty"`
 	AggLoad *Load    `json:"agg_load,omitempty"`
 	Agg     *Agg     `json:"scan_aggregate,omitempty"`
-	PeakRSS int64    `json:"peak_rss_bytes,omitempty"` // Sluice only
+	View    *View    `json:"view_maintenance,omitempty"` // Sluice only
+	PeakRSS int64    `json:"peak_rss_bytes,omitempty"`   // Sluice only
 	Errors  []string `json:"errors,omitempty"`
 }
 
@@ -102,6 +104,31 @@ type Agg struct {
 	// Correct reports that the 100 groups equal the ones computed from the
 	// generated data.
 	Correct bool `json:"correct"`
+}
+
+// View is the views workload: COPY into a stream read by a materialized
+// view (filter, projection, GROUP BY Keys keys with sum and count).
+type View struct {
+	Rows    int64  `json:"rows"`
+	Keys    int    `json:"keys"`
+	Passing int64  `json:"rows_passing_filter"`
+	Method  string `json:"method"` // COPY format: "binary" (pgx CopyFrom)
+	// Copy is the COPY alone; EndToEnd runs from the COPY's start until the
+	// view counts every passing row; Delay from the COPY's end until then.
+	Copy         Duration `json:"copy_seconds"`
+	EndToEnd     Duration `json:"end_to_end_seconds"`
+	Delay        Duration `json:"delay_seconds"`
+	CopyRate     float64  `json:"copy_rows_per_sec"`
+	EndToEndRate float64  `json:"end_to_end_rows_per_sec"`
+	// HeapWithView and HeapWithoutView are the process's live heap after GC
+	// with the view, then once it is dropped; BytesPerKey is their
+	// difference per group key.
+	HeapWithView    int64   `json:"heap_with_view_bytes"`
+	HeapWithoutView int64   `json:"heap_without_view_bytes"`
+	BytesPerKey     float64 `json:"heap_bytes_per_key"`
+	// Wrong describes the first difference between the view and the rows
+	// computed from the generated data; "" when they are equal.
+	Wrong string `json:"wrong,omitempty"`
 }
 
 // row is one line of the human and markdown tables.
@@ -222,12 +249,41 @@ func (r *Report) rows() []row {
 		m = "not compared"
 	}
 	out = append(out, row{"scan-aggregate answer (vs generated data)", correct(s.Agg), correct(p.Agg), m})
+	out = append(out, viewRows(r.Config.ViewRows, s.View)...)
 	rss := "-"
 	if s.PeakRSS > 0 {
 		rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))
 	}
 	out = append(out, row{"peak RSS (VmHWM, incl. bench client)", rss, "-", ""})
 	return out
+}
+
+// viewRows are the views workload's lines; PostgreSQL has no streaming
+// views, so its column stays empty.
+func viewRows(rows int64, v *View) []row {
+	x := View{}
+	if v != nil {
+		x = *v
+	}
+	answer := "-"
+	switch {
+	case v == nil:
+	case x.Wrong == "":
+		answer = "correct"
+	default:
+		answer = "WRONG"
+	}
+	perKey := "-"
+	if x.HeapWithView > 0 {
+		perKey = fmt.Sprintf("%.0f B", x.BytesPerKey)
+	}
+	return []row{
+		{fmt.Sprintf("view: COPY into stream, rows/s (%s rows)", fmtRate(float64(rows))), fmtRate(x.CopyRate), "-", ""},
+		{"view: end to end, rows/s (COPY start to view complete)", fmtRate(x.EndToEndRate), "-", ""},
+		{"view: delay, COPY end to view complete", fmtMs(x.Delay), "-", ""},
+		{fmt.Sprintf("view: heap per group key (%d keys; with - without view)", viewKeys), perKey, "-", ""},
+		{"view answer (vs generated data)", answer, "-", ""},
+	}
 }
 
 func (r *Report) facts() string {
@@ -247,8 +303,8 @@ func (r *Report) facts() string {
 
 func (r *Report) shape() string {
 	c := r.Config
-	return fmt.Sprintf("mode %s: kv %d rows, %d conns for %s; agg %d rows, best of %d",
-		c.Mode, c.KVRows, c.Conns, time.Duration(c.Duration), c.AggRows, c.AggRuns)
+	return fmt.Sprintf("mode %s: kv %d rows, %d conns for %s; agg %d rows, best of %d; view %d rows",
+		c.Mode, c.KVRows, c.Conns, time.Duration(c.Duration), c.AggRows, c.AggRuns, c.ViewRows)
 }
 
 // WriteText writes the human table.

@@ -28,12 +28,15 @@ func sampleReport() *Report {
 		CPUModel:        "AMD EPYC",
 		MemTotalBytes:   24 << 30,
 		PostgresVersion: "15.18",
-		Config:          Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3},
+		Config:          Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3, ViewRows: 2_000_000},
 		Sluice: &Result{
 			KVLoad:  &Load{Rows: 1_000_000, Elapsed: ms(2000), RowsPerSec: 500_000, Method: "text"},
 			Point:   &Point{Queries: 30_000, Elapsed: ms(3000), QPS: 10_000, P50: ms(1.2), P99: ms(4.5), Max: ms(31)},
 			AggLoad: &Load{Rows: 1_000_000, Elapsed: ms(1000), RowsPerSec: 1_000_000, Method: "binary"},
 			Agg:     &Agg{Runs: []Duration{ms(300), ms(250), ms(260)}, Best: ms(250), RowsPerSec: 4_000_000, Groups: 100, Correct: true},
+			View: &View{Rows: 2_000_000, Keys: 10_000, Passing: 1_800_000, Method: "binary",
+				Copy: ms(1600), EndToEnd: ms(1700), Delay: ms(100), CopyRate: 1_250_000, EndToEndRate: 1_176_470,
+				HeapWithView: 290 << 20, HeapWithoutView: 287 << 20, BytesPerKey: 314.6},
 			PeakRSS: 300 << 20,
 		},
 		Postgres: &Result{
@@ -162,17 +165,33 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != shortDuration || o.aggRows != shortAggRows || o.reportMD != filepath.Join("bench", "REPORT.md") {
+	if o.duration != shortDuration || o.aggRows != shortAggRows || o.viewRows != shortViewRows || o.reportMD != filepath.Join("bench", "REPORT.md") {
 		t.Errorf("--short: %+v", o)
 	}
 	o, err = parseFlags(nil, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != fullDuration || o.aggRows != fullAggRows || o.conns != 16 {
+	if o.duration != fullDuration || o.aggRows != fullAggRows || o.viewRows != fullViewRows || o.conns != 16 {
 		t.Errorf("default: %+v", o)
 	}
 	if _, err := parseFlags([]string{"--short", "--full"}, &stderr); err == nil {
 		t.Error("--short --full accepted")
+	}
+}
+
+func TestExpectedView(t *testing.T) {
+	const n = 100_000
+	gs, passing := expectedView(n)
+	var cnt int64
+	for i, g := range gs {
+		if i > 0 && g.k <= gs[i-1].k {
+			t.Fatalf("groups not ordered by key at %d", i)
+		}
+		cnt += g.n
+	}
+	// Values run from -100 to 923: about a tenth of the rows fail the filter.
+	if len(gs) != viewKeys || cnt != passing || passing >= n || passing < n*8/10 {
+		t.Errorf("expectedView(%d): %d groups, %d rows counted, %d passing", n, len(gs), cnt, passing)
 	}
 }

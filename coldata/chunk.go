@@ -1,13 +1,19 @@
 package coldata
 
-import "github.com/sluice-db/sluice/types"
+import (
+	"slices"
+
+	"github.com/sluice-db/sluice/types"
+)
 
 // DefaultChunkSize is the number of rows batch operators aim to put in a chunk.
 const DefaultChunkSize = 1024
 
 // Chunk is a set of rows stored column by column. All vectors have Len rows.
 // Diffs, when non-nil, gives each row's multiplicity change in a change chunk
-// (+n inserts n copies, -n deletes n); batch results leave it nil.
+// (+n inserts n copies, -n deletes n); batch results leave it nil. A nil
+// vector is a column its readers never look at (a dataflow filter does not
+// gather the columns the projection after it drops); Gather keeps it nil.
 type Chunk struct {
 	Cols  []*Vec
 	Len   int
@@ -55,7 +61,9 @@ func (c *Chunk) Row(i int) []types.Datum {
 func (c *Chunk) Gather(sel []int) *Chunk {
 	out := &Chunk{Cols: make([]*Vec, len(c.Cols)), Len: len(sel)}
 	for j, v := range c.Cols {
-		out.Cols[j] = v.Gather(sel)
+		if v != nil {
+			out.Cols[j] = v.Gather(sel)
+		}
 	}
 	if c.Diffs != nil {
 		out.Diffs = make([]int64, len(sel))
@@ -64,6 +72,33 @@ func (c *Chunk) Gather(sel []int) *Chunk {
 		}
 	}
 	return out
+}
+
+// GatherInto sets out to rows sel of c, reusing out's vectors and diffs
+// (see Vec.GatherInto).
+func (c *Chunk) GatherInto(out *Chunk, sel []int) {
+	if len(out.Cols) != len(c.Cols) {
+		out.Cols = make([]*Vec, len(c.Cols))
+	}
+	for j, v := range c.Cols {
+		switch {
+		case v == nil:
+			out.Cols[j] = nil
+		case out.Cols[j] == nil:
+			out.Cols[j] = v.Gather(sel)
+		default:
+			v.GatherInto(out.Cols[j], sel)
+		}
+	}
+	out.Len = len(sel)
+	if c.Diffs == nil {
+		out.Diffs = nil
+		return
+	}
+	out.Diffs = slices.Grow(out.Diffs[:0], len(sel))[:len(sel)]
+	for k, i := range sel {
+		out.Diffs[k] = c.Diffs[i]
+	}
 }
 
 // Slice returns rows [lo, hi) of c sharing its memory.
@@ -85,6 +120,28 @@ func (c *Chunk) Types() []*types.T {
 		ts[i] = v.Typ
 	}
 	return ts
+}
+
+// Reset empties c, keeping its memory (see Vec.Reset).
+func (c *Chunk) Reset() {
+	for _, v := range c.Cols {
+		v.Reset()
+	}
+	if c.Diffs != nil {
+		c.Diffs = c.Diffs[:0]
+	}
+	c.Len = 0
+}
+
+// Grow makes room for n more rows in every vector and the diffs (see
+// Reserve).
+func (c *Chunk) Grow(n int) {
+	for _, v := range c.Cols {
+		v.Grow(n)
+	}
+	if c.Diffs != nil {
+		c.Diffs = Reserve(c.Diffs, n)
+	}
 }
 
 // AppendChunk appends all rows of src, which has the same column types.

@@ -3,6 +3,7 @@ package coldata
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -179,51 +180,49 @@ func (v *Vec) AppendFrom(src *Vec, i int) {
 
 // Gather returns a new vector holding rows sel of v, in that order.
 func (v *Vec) Gather(sel []int) *Vec {
-	out := &Vec{Typ: v.Typ}
+	out := &Vec{}
+	v.GatherInto(out, sel)
+	return out
+}
+
+// GatherInto sets out to rows sel of v, in that order, reusing out's
+// memory: an operator that emits a filtered chunk per input chunk need not
+// allocate one each time.
+func (v *Vec) GatherInto(out *Vec, sel []int) {
+	out.Typ = v.Typ
 	switch v.Typ.Phys() {
 	case types.PhysBool:
-		out.Bools = make([]bool, len(sel))
-		for j, i := range sel {
-			out.Bools[j] = v.Bools[i]
-		}
+		out.Bools = gather(out.Bools, v.Bools, sel)
 	case types.PhysInt:
-		out.Ints = make([]int64, len(sel))
-		for j, i := range sel {
-			out.Ints[j] = v.Ints[i]
-		}
+		out.Ints = gather(out.Ints, v.Ints, sel)
 	case types.PhysFloat:
-		out.Floats = make([]float64, len(sel))
-		for j, i := range sel {
-			out.Floats[j] = v.Floats[i]
-		}
+		out.Floats = gather(out.Floats, v.Floats, sel)
 	case types.PhysDecimal:
-		out.Decs = make([]apd.Decimal, len(sel))
+		out.Decs = slices.Grow(out.Decs[:0], len(sel))[:len(sel)]
 		for j, i := range sel {
 			out.Decs[j].Set(&v.Decs[i])
 		}
 	case types.PhysBytes:
-		out.Bytes = make([]string, len(sel))
-		for j, i := range sel {
-			out.Bytes[j] = v.Bytes[i]
-		}
+		out.Bytes = gather(out.Bytes, v.Bytes, sel)
 	case types.PhysInterval:
-		out.Ivals = make([]types.IntervalValue, len(sel))
-		for j, i := range sel {
-			out.Ivals[j] = v.Ivals[i]
-		}
+		out.Ivals = gather(out.Ivals, v.Ivals, sel)
 	default:
-		out.Datums = make([]types.Datum, len(sel))
-		for j, i := range sel {
-			out.Datums[j] = v.Datums[i]
-		}
+		out.Datums = gather(out.Datums, v.Datums, sel)
 	}
-	if v.Nulls != nil {
-		out.Nulls = make([]bool, len(sel))
-		for j, i := range sel {
-			out.Nulls[j] = v.Nulls[i]
-		}
+	if v.Nulls == nil {
+		out.Nulls = nil
+		return
 	}
-	return out
+	out.Nulls = gather(out.Nulls, v.Nulls, sel)
+}
+
+// gather sets dst to src[sel[0]], src[sel[1]], …, reusing dst's memory.
+func gather[T any](dst, src []T, sel []int) []T {
+	dst = slices.Grow(dst[:0], len(sel))[:len(sel)]
+	for j, i := range sel {
+		dst[j] = src[i]
+	}
+	return dst
 }
 
 // Slice returns rows [lo, hi) of v sharing its memory.
@@ -374,6 +373,49 @@ func (v *Vec) AppendIdentitySuffix(buf []byte, i int) []byte {
 	return types.AppendText(buf, v.Typ, v.Get(i), types.DefaultConfig())
 }
 
+// Reset empties v, keeping its memory for the rows to come (and dropping
+// its references to values, for the GC).
+func (v *Vec) Reset() {
+	clear(v.Decs)
+	clear(v.Bytes)
+	clear(v.Datums)
+	v.Nulls, v.Bools, v.Ints, v.Floats = v.Nulls[:0], v.Bools[:0], v.Ints[:0], v.Floats[:0]
+	v.Decs, v.Bytes, v.Ivals, v.Datums = v.Decs[:0], v.Bytes[:0], v.Ivals[:0], v.Datums[:0]
+}
+
+// Reserve returns s with room for n more elements. When it must grow it at
+// least doubles the capacity: append grows large slices by a quarter only,
+// which copies a slice built up by many appends several times over.
+func Reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(n, cap(s)))
+}
+
+// Grow makes room for n more rows (see Reserve).
+func (v *Vec) Grow(n int) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = Reserve(v.Bools, n)
+	case types.PhysInt:
+		v.Ints = Reserve(v.Ints, n)
+	case types.PhysFloat:
+		v.Floats = Reserve(v.Floats, n)
+	case types.PhysDecimal:
+		v.Decs = Reserve(v.Decs, n)
+	case types.PhysBytes:
+		v.Bytes = Reserve(v.Bytes, n)
+	case types.PhysInterval:
+		v.Ivals = Reserve(v.Ivals, n)
+	default:
+		v.Datums = Reserve(v.Datums, n)
+	}
+	if v.Nulls != nil {
+		v.Nulls = Reserve(v.Nulls, n)
+	}
+}
+
 // AppendVec appends the first n rows of src (same physical type) in bulk.
 func (v *Vec) AppendVec(src *Vec, n int) {
 	m := v.Len()
@@ -390,11 +432,13 @@ func (v *Vec) AppendVec(src *Vec, n int) {
 		v.Ivals = append(v.Ivals, src.Ivals[:n]...)
 	case types.PhysDatum:
 		v.Datums = append(v.Datums, src.Datums[:n]...)
-	default:
-		for i := 0; i < n; i++ {
-			v.AppendFrom(src, i)
+	case types.PhysDecimal:
+		// Set, not a plain copy: a large coefficient points to memory that
+		// must not be shared between the two vectors.
+		v.Decs = append(v.Decs, make([]apd.Decimal, n)...)
+		for i := range n {
+			v.Decs[m+i].Set(&src.Decs[i])
 		}
-		return
 	}
 	switch {
 	case src.Nulls != nil:

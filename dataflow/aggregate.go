@@ -125,7 +125,7 @@ func (o *aggregateOp) resetEpoch() {
 	e.groups, e.keys, e.existed, e.live = e.groups[:0], e.keys[:0], e.existed[:0], e.live[:0]
 	for _, vs := range [][]*coldata.Vec{e.keyVals, e.before, e.after} {
 		for _, v := range vs {
-			truncate(v)
+			v.Reset()
 		}
 	}
 	clear(e.index)
@@ -326,11 +326,22 @@ func (o *aggregateOp) emitRows(results []*coldata.Vec, sel []int, diff int64, em
 	for lo := 0; lo < len(sel); lo += coldata.DefaultChunkSize {
 		part := sel[lo:min(lo+coldata.DefaultChunkSize, len(sel))]
 		c := &coldata.Chunk{Cols: make([]*coldata.Vec, 0, len(o.types)), Len: len(part), Diffs: make([]int64, len(part))}
+		// Most epochs change every group they touch: rows that are a run of
+		// epoch groups are emitted from the epoch's vectors without a copy
+		// (they stay put until the epoch is reset, after the emit).
+		first, last := part[0], part[len(part)-1]
+		run := last-first == len(part)-1
+		pick := func(v *coldata.Vec) *coldata.Vec {
+			if run {
+				return v.Slice(first, last+1)
+			}
+			return v.Gather(part)
+		}
 		for _, v := range keyVals {
-			c.Cols = append(c.Cols, v.Gather(part))
+			c.Cols = append(c.Cols, pick(v))
 		}
 		for _, v := range results {
-			c.Cols = append(c.Cols, v.Gather(part))
+			c.Cols = append(c.Cols, pick(v))
 		}
 		for i := range c.Diffs {
 			c.Diffs[i] = diff
@@ -376,13 +387,4 @@ func sameValue(a, b *coldata.Vec, i int) bool {
 	identityConfig := types.DefaultConfig()
 	return string(types.AppendText(nil, a.Typ, a.Datums[i], identityConfig)) ==
 		string(types.AppendText(nil, b.Typ, b.Datums[i], identityConfig))
-}
-
-// truncate empties v, keeping its memory for the next epoch.
-func truncate(v *coldata.Vec) {
-	clear(v.Decs)
-	clear(v.Bytes)
-	clear(v.Datums)
-	v.Nulls, v.Bools, v.Ints, v.Floats = v.Nulls[:0], v.Bools[:0], v.Ints[:0], v.Floats[:0]
-	v.Decs, v.Bytes, v.Ivals, v.Datums = v.Decs[:0], v.Bytes[:0], v.Ivals[:0], v.Datums[:0]
 }

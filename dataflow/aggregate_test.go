@@ -616,8 +616,72 @@ func TestMultiset(t *testing.T) {
 
 // TestAggregateScaleChange checks that a result changing only in how it
 // prints (sum 2.00 becoming 2 when the last value of scale 2 goes) is
-// emitted: equal is not identical.
+// emitted: equal is not identical. It runs the operator alone, then a
+// dataflow whose output is a projection of the aggregate, which Step must
+// not consolidate (that would cancel -2.00 against +2).
 func TestAggregateScaleChange(t *testing.T) {
+	t.Run("operator", testAggregateScaleChangeOperator)
+	t.Run("dataflow", testAggregateScaleChangeDataflow)
+}
+
+var scaleChangeSteps = []struct {
+	rows []string
+	want string
+}{
+	{[]string{"+1.00", "+1"}, "+1 2.00"},
+	{[]string{"-1.00", "+1.00"}, ""},
+	{[]string{"-1.00", "+1"}, "-1 2.00, +1 2"},
+}
+
+// scaleChangeChunk builds a change chunk of numerics from "+1.00"-style rows.
+func scaleChangeChunk(t *testing.T, rows []string) *coldata.Chunk {
+	c := NewChanges([]*types.T{types.Numeric}, len(rows))
+	for _, r := range rows {
+		d, _, err := apd.NewFromString(r[1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.AppendRow([]types.Datum{d})
+		c.Diffs = append(c.Diffs, map[byte]int64{'+': 1, '-': -1}[r[0]])
+	}
+	return c
+}
+
+func changesText(typs []*types.T, c *coldata.Chunk) []string {
+	var out []string
+	for i := 0; i < c.Len; i++ {
+		out = append(out, fmt.Sprintf("%+d %s", c.Diffs[i], rowText(typs, c.Row(i))))
+	}
+	return out
+}
+
+func testAggregateScaleChangeDataflow(t *testing.T) {
+	in := []*types.T{types.Numeric}
+	calls, err := parseAggCalls("sum:0", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Graph{}
+	src := g.Add(&Source{Name: "t", Typs: in})
+	agg := g.Add(&Aggregate{Aggs: calls, InTypes: in}, src)
+	g.Add(&Project{Exprs: []expr.Expr{&expr.ColRef{Idx: 0, Typ: types.Numeric}}}, agg)
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	for _, tc := range scaleChangeSteps {
+		out, err := df.Step(map[int][]*coldata.Chunk{src: {scaleChangeChunk(t, tc.rows)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.Join(changesText(in, out), ", "); s != tc.want {
+			t.Fatalf("%v: got %q, want %q", tc.rows, s, tc.want)
+		}
+	}
+}
+
+func testAggregateScaleChangeOperator(t *testing.T) {
 	in := []*types.T{types.Numeric}
 	calls, err := parseAggCalls("sum:0", in)
 	if err != nil {
@@ -627,40 +691,19 @@ func TestAggregateScaleChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := func(rows ...string) string {
-		c := NewChanges(in, len(rows))
-		for _, r := range rows {
-			d, _, err := apd.NewFromString(r[1:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.AppendRow([]types.Datum{d})
-			c.Diffs = append(c.Diffs, map[byte]int64{'+': 1, '-': -1}[r[0]])
-		}
+	for _, tc := range scaleChangeSteps {
 		var out []string
 		emit := func(c *coldata.Chunk) error {
-			for i := 0; i < c.Len; i++ {
-				out = append(out, fmt.Sprintf("%+d %s", c.Diffs[i], rowText(in, c.Row(i))))
-			}
+			out = append(out, changesText(in, c)...)
 			return nil
 		}
-		if err := op.Push(0, c, emit); err != nil {
+		if err := op.Push(0, scaleChangeChunk(t, tc.rows), emit); err != nil {
 			t.Fatal(err)
 		}
 		if err := op.Flush(emit); err != nil {
 			t.Fatal(err)
 		}
-		return strings.Join(out, ", ")
-	}
-	for _, tc := range []struct {
-		rows []string
-		want string
-	}{
-		{[]string{"+1.00", "+1"}, "+1 2.00"},
-		{[]string{"-1.00", "+1.00"}, ""},
-		{[]string{"-1.00", "+1"}, "-1 2.00, +1 2"},
-	} {
-		if got := step(tc.rows...); got != tc.want {
+		if got := strings.Join(out, ", "); got != tc.want {
 			t.Fatalf("%v: got %q, want %q", tc.rows, got, tc.want)
 		}
 	}

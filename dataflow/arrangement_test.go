@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -114,24 +115,28 @@ func TestArrangementKeyed(t *testing.T) {
 		}
 	}
 
+	// Rows breaking the key are the view's (a declared key is a promise):
+	// a unique violation. The rest are bugs.
+	const dup = "SQLSTATE 23505"
 	for _, c := range []struct {
 		e     uint64
 		lines []string
+		want  string
 	}{
-		{4, []string{"-1 2 b"}},           // deleted key
-		{4, []string{"-1 1 a"}},           // not the row of key 1
-		{4, []string{"+1 1 y"}},           // second row for key 1
-		{4, []string{"+2 5 e"}},           // two copies of a key
-		{4, []string{"+1 5 e", "+1 5 f"}}, // two rows for a new key
-		{3, []string{"+1 6 f"}},           // epoch not after the last one
+		{4, []string{"-1 2 b"}, "[BUG]"},       // deleted key
+		{4, []string{"-1 1 a"}, "[BUG]"},       // not the row of key 1
+		{4, []string{"+1 1 y"}, dup},           // second row for key 1
+		{4, []string{"+2 5 e"}, dup},           // two copies of a key
+		{4, []string{"+1 5 e", "+1 5 f"}, dup}, // two rows for a new key
+		{3, []string{"+1 6 f"}, "[BUG]"},       // epoch not after the last one
 	} {
 		b := NewArrangement(keyedTypes, []int{0})
 		if err := b.Apply(3, changeChunk(t, keyedTypes, "+1 1 x")); err != nil {
 			t.Fatal(err)
 		}
 		err := b.Apply(c.e, changeChunk(t, keyedTypes, c.lines...))
-		if err == nil || !strings.Contains(err.Error(), "[BUG]") {
-			t.Errorf("%v at %d: got %v, want a [BUG] error", c.lines, c.e, err)
+		if got := errorText(err); !strings.Contains(got, c.want) {
+			t.Errorf("%v at %d: got %q, want %s", c.lines, c.e, got, c.want)
 		}
 		if got := scanText(b.Snapshot(3), keyedTypes); !slices.Equal(got, []string{"1 x"}) {
 			t.Errorf("%v: after the failed Apply epoch 3 reads %q", c.lines, got)
@@ -483,4 +488,12 @@ func BenchmarkArrangementLookup(b *testing.B) {
 			b.Fatal("missing key")
 		}
 	}
+}
+
+// errorText renders err with its SQLSTATE.
+func errorText(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return "SQLSTATE " + sqlerr.Code(err) + " " + err.Error()
 }

@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -74,4 +75,43 @@ func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 	out := c.Gather(keep)
 	out.Diffs = diffs
 	return out
+}
+
+// consolidatedOutput reports whether node id's output over one epoch, all
+// workers together, is consolidated already: no row twice, no zero diff.
+// Step then hands it on as it is, sparing a hash of every output row; and
+// since Consolidate compares rows by SQL equality, it would also cancel an
+// aggregate's retraction of 2.00 against its insertion of 2.
+//
+// Aggregates and distinct change a row at most once an epoch, on the one
+// worker owning its key. A filter keeps a subset of its input; a projection
+// that passes every input column on keeps rows apart.
+func consolidatedOutput(g *Graph, id int) bool {
+	n := g.Nodes[id]
+	switch s := n.Spec.(type) {
+	case *Aggregate, *Distinct:
+		return true
+	case *Filter:
+		return consolidatedOutput(g, n.Inputs[0])
+	case *Project:
+		return passesEveryColumn(s, len(g.Nodes[n.Inputs[0]].Spec.Types())) && consolidatedOutput(g, n.Inputs[0])
+	}
+	return false
+}
+
+// passesEveryColumn reports whether each of the in input columns is one of
+// p's outputs as it is.
+func passesEveryColumn(p *Project, in int) bool {
+	passed := make([]bool, in)
+	for _, e := range p.Exprs {
+		if c, ok := e.(*expr.ColRef); ok {
+			passed[c.Idx] = true
+		}
+	}
+	for _, ok := range passed {
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -25,6 +25,11 @@ type filterOp struct {
 	f   *Filter
 	env *Env
 	sel []int
+	// out is the emitted chunk, reused: receivers do not keep it.
+	out coldata.Chunk
+	// read marks the columns its consumers read (nil: all, or unknown).
+	// Only those are gathered; the others are left nil in the output.
+	read []bool
 }
 
 func (o *filterOp) Push(_ int, c *coldata.Chunk, emit Emit) error {
@@ -44,7 +49,17 @@ func (o *filterOp) Push(_ int, c *coldata.Chunk, emit Emit) error {
 	case c.Len:
 		return emit(c)
 	}
-	return emit(c.Gather(o.sel))
+	if o.read != nil {
+		read := &coldata.Chunk{Cols: make([]*coldata.Vec, len(c.Cols)), Len: c.Len, Diffs: c.Diffs}
+		for j, v := range c.Cols {
+			if o.read[j] {
+				read.Cols[j] = v
+			}
+		}
+		c = read
+	}
+	c.GatherInto(&o.out, o.sel)
+	return emit(&o.out)
 }
 
 func (o *filterOp) Flush(Emit) error { return nil }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/types"
 )
 
 // Option configures a Dataflow.
@@ -34,6 +35,11 @@ type Dataflow struct {
 	expect [][]int
 	done   chan workerResult
 	failed error
+	// exchange recycles the chunks split sends between workers, so that
+	// the exchange does not allocate (and fault in) new memory per chunk.
+	exchange sync.Pool
+	// consolidated: the output node's epoch output needs no consolidation.
+	consolidated bool
 }
 
 type edge struct {
@@ -45,6 +51,9 @@ type msg struct {
 	node, port int
 	chunk      *coldata.Chunk
 	barrier    bool
+	// exchanged: chunk came from split's pool and goes back to it once
+	// pushed (operators do not keep the chunks they are given).
+	exchanged bool
 }
 
 type workerResult struct {
@@ -59,13 +68,17 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	d := &Dataflow{g: g, cfg: cfg, done: make(chan workerResult, cfg.workers)}
+	d := &Dataflow{g: g, cfg: cfg, done: make(chan workerResult, cfg.workers), consolidated: consolidatedOutput(g, g.Output)}
 	d.edges = make([][]edge, len(g.Nodes))
 	d.expect = make([][]int, len(g.Nodes))
 	for _, n := range g.Nodes {
 		d.expect[n.ID] = make([]int, len(n.Inputs))
 		for port, in := range n.Inputs {
 			part := n.Spec.Partition(port)
+			if cfg.workers == 1 {
+				// One worker owns every key: rows need no exchange.
+				part = nil
+			}
 			d.edges[in] = append(d.edges[in], edge{to: n.ID, port: port, part: part})
 			d.expect[n.ID][port] = 1
 			if part != nil {
@@ -82,6 +95,9 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 			if err != nil {
 				return nil, err
 			}
+			if f, ok := op.(*filterOp); ok {
+				f.read = d.readColumns(n.ID)
+			}
 			wk.ops[n.ID] = op
 			wk.seen[n.ID] = make([]int, len(n.Inputs))
 		}
@@ -91,6 +107,33 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 		go wk.run()
 	}
 	return d, nil
+}
+
+// readColumns returns which output columns of node id its consumers read,
+// or nil when that is all of them or not known. Only projections, local
+// ones, are known to read less: they read through column references
+// alone. A filter ahead of a projection that drops wide columns (a view's
+// WHERE over a stream) then does not gather them.
+func (d *Dataflow) readColumns(id int) []bool {
+	if id == d.g.Output {
+		return nil
+	}
+	read := make([]bool, len(d.g.Nodes[id].Spec.Types()))
+	for _, e := range d.edges[id] {
+		p, ok := d.g.Nodes[e.to].Spec.(*Project)
+		if !ok || e.part != nil {
+			return nil
+		}
+		for _, x := range p.Exprs {
+			expr.Walk(x, func(x expr.Expr) bool {
+				if c, ok := x.(*expr.ColRef); ok {
+					read[c.Idx] = true
+				}
+				return true
+			})
+		}
+	}
+	return read
 }
 
 // Graph returns the graph the dataflow runs.
@@ -122,21 +165,33 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error)
 		}
 	}
 	var outs []*coldata.Chunk
+	rows := 0
 	var firstErr error
 	for range d.workers {
 		r := <-d.done
 		if r.err != nil && firstErr == nil {
 			firstErr = r.err
 		}
-		outs = append(outs, r.out...)
+		for _, c := range r.out {
+			outs = append(outs, c)
+			rows += c.Len
+		}
 	}
 	if firstErr != nil {
 		d.failed = firstErr
 		return nil, firstErr
 	}
-	out := NewChanges(d.g.Nodes[d.g.Output].Spec.Types(), 0)
-	for _, c := range outs {
-		out.AppendChunk(c)
+	var out *coldata.Chunk
+	if len(outs) == 1 {
+		out = outs[0]
+	} else {
+		out = NewChanges(d.g.Nodes[d.g.Output].Spec.Types(), rows)
+		for _, c := range outs {
+			out.AppendChunk(c)
+		}
+	}
+	if d.consolidated {
+		return out, nil
 	}
 	return Consolidate(out), nil
 }
@@ -156,6 +211,11 @@ type worker struct {
 	inbox queue
 	out   []*coldata.Chunk
 	err   error
+	// Scratch of split: each row's hash, the rows bound for each worker, a
+	// row's key.
+	hashes []uint64
+	sels   [][]int
+	key    []byte
 }
 
 func (w *worker) run() {
@@ -172,6 +232,9 @@ func (w *worker) run() {
 			if err := w.push(m.node, m.port, m.chunk); err != nil {
 				w.err = err
 			}
+		}
+		if m.exchanged {
+			w.d.exchange.Put(m.chunk)
 		}
 	}
 }
@@ -204,9 +267,9 @@ func (w *worker) route(node int, c *coldata.Chunk) error {
 			}
 			continue
 		}
-		for target, part := range w.d.split(c, e.part) {
+		for target, part := range w.split(c, e.part) {
 			if part != nil {
-				w.d.workers[target].inbox.put(msg{node: e.to, port: e.port, chunk: part})
+				w.d.workers[target].inbox.put(msg{node: e.to, port: e.port, chunk: part, exchanged: true})
 			}
 		}
 	}
@@ -248,28 +311,77 @@ func (w *worker) barrier(node, port int) {
 
 // split partitions c by the hash of columns cols; with no columns every row
 // goes to worker 0. A nil entry means no rows for that worker.
-func (d *Dataflow) split(c *coldata.Chunk, cols []int) []*coldata.Chunk {
-	parts := make([]*coldata.Chunk, len(d.workers))
-	if len(cols) == 0 || len(d.workers) == 1 {
-		parts[0] = copyChunk(c)
+func (w *worker) split(c *coldata.Chunk, cols []int) []*coldata.Chunk {
+	workers := len(w.d.workers)
+	parts := make([]*coldata.Chunk, workers)
+	if len(cols) == 0 {
+		parts[0] = w.d.exchangeChunk(c, nil)
 		return parts
 	}
-	sels := make([][]int, len(d.workers))
-	var key []byte
-	for i := 0; i < c.Len; i++ {
-		key = key[:0]
-		for _, col := range cols {
-			key = c.Cols[col].AppendKey(key, i)
+	if cap(w.hashes) < c.Len {
+		w.hashes = make([]uint64, c.Len)
+	}
+	hashes := w.hashes[:c.Len]
+	if v := c.Cols[cols[0]]; len(cols) == 1 && v.Typ.Phys() == types.PhysInt {
+		// A lone integer key is hashed as it is, without encoding it. NULLs
+		// hash as zero.
+		for i, x := range v.Ints[:c.Len] {
+			hashes[i] = mix64(uint64(x))
+			if v.IsNull(i) {
+				hashes[i] = 0
+			}
 		}
-		t := int(xxhash.Sum64(key) % uint64(len(d.workers)))
+	} else {
+		for i := range hashes {
+			w.key = RowKey(w.key[:0], c, cols, i)
+			hashes[i] = xxhash.Sum64(w.key)
+		}
+	}
+	if len(w.sels) < workers {
+		w.sels = make([][]int, workers)
+	}
+	sels := w.sels[:workers]
+	for t := range sels {
+		sels[t] = sels[t][:0]
+	}
+	for i, h := range hashes {
+		t := h % uint64(workers)
 		sels[t] = append(sels[t], i)
 	}
 	for t, sel := range sels {
 		if len(sel) > 0 {
-			parts[t] = c.Gather(sel)
+			parts[t] = w.d.exchangeChunk(c, sel)
 		}
 	}
 	return parts
+}
+
+// exchangeChunk returns rows sel of c (all rows when sel is nil) in a
+// chunk from the exchange pool.
+func (d *Dataflow) exchangeChunk(c *coldata.Chunk, sel []int) *coldata.Chunk {
+	out, _ := d.exchange.Get().(*coldata.Chunk)
+	if out == nil {
+		out = &coldata.Chunk{}
+	}
+	if sel == nil {
+		sel = make([]int, c.Len)
+		for i := range sel {
+			sel[i] = i
+		}
+	}
+	c.GatherInto(out, sel)
+	return out
+}
+
+// mix64 is the finaliser of MurmurHash3: it spreads every input bit over
+// the whole word, so that consecutive keys land on different workers.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // copyChunk returns a chunk that does not share memory with c, for handing

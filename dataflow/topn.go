@@ -66,7 +66,11 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 		o.key = o.orderKey(o.key[:0], c, i)
 		it := o.tree.add(o.key, c.Diffs[i])
 		if it.val.row == nil {
+			// Copied: c's memory is its sender's to reuse.
 			it.val.row = c.Row(i)
+			for j, d := range it.val.row {
+				it.val.row[j] = copyDatum(d)
+			}
 		}
 		if !it.val.touched {
 			it.val.touched = true

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -423,8 +424,15 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 			return err
 		}
 		total += int64(batch.Len)
-		batch = coldata.NewChunk(typs, coldata.DefaultChunkSize)
+		// Insert copied the rows: the batch's memory serves the next ones.
+		batch.Reset()
 		return nil
+	}
+	// A binary COPY of every column appends each field to its column as it
+	// is read; otherwise a row of Datums collects the fields and defaults.
+	var direct *coldata.Chunk
+	if bin != nil && len(cols) == len(t.Columns) {
+		direct = batch
 	}
 	line := 0
 	row := make([]types.Datum, len(t.Columns))
@@ -453,8 +461,14 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 		for i := range row {
 			row[i] = nil
 		}
-		more, err := bin.readTuple(typs, cols, row)
-		if err == nil && more {
+		more, err := bin.readTuple(typs, cols, row, direct)
+		switch {
+		case err != nil || !more:
+		case direct != nil:
+			if batch.Len++; batch.Len >= coldata.DefaultChunkSize {
+				err = flush()
+			}
+		default:
 			err = addRow()
 		}
 		if err != nil {
@@ -771,6 +785,10 @@ func appendBinaryCopyTuple(buf []byte, ch *coldata.Chunk, i int) ([]byte, error)
 	return buf, nil
 }
 
+// binaryCopyFieldReadAhead is the largest binary COPY field length taken on
+// trust, allocating its buffer before the data arrives.
+const binaryCopyFieldReadAhead = 64 << 10
+
 // binaryCopyReader decodes COPY FROM STDIN WITH (FORMAT binary) input.
 type binaryCopyReader struct {
 	r    *bufio.Reader
@@ -823,9 +841,10 @@ func (b *binaryCopyReader) ioErr(err, format error) error {
 	return err
 }
 
-// readTuple reads one tuple into row (at the ordinals cols), reporting false
-// at the trailer or the end of the data.
-func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Datum) (bool, error) {
+// readTuple reads one tuple into row (at the ordinals cols), or when direct
+// is not nil appends its fields to direct's columns (leaving direct.Len to
+// the caller), reporting false at the trailer or the end of the data.
+func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Datum, direct *coldata.Chunk) (bool, error) {
 	b.col = -1
 	var w [4]byte
 	// NB: like Postgres, a stream that ends (even mid-word) where a tuple
@@ -856,18 +875,39 @@ func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Da
 		}
 		size := int32(binary.BigEndian.Uint32(w[:]))
 		if size == -1 {
+			if direct != nil {
+				direct.Cols[c].Append(nil)
+			}
 			continue
 		}
 		if size < -1 {
 			return false, errCopyFormat("invalid field size")
 		}
-		// NB: grow with the data that arrives, not the length claimed, so a
-		// bogus length cannot make us allocate gigabytes up front.
-		fb := bytes.NewBuffer(b.fb[:0])
-		got, err := io.CopyN(fb, b.r, int64(size))
-		b.fb = fb.Bytes()
-		if got != int64(size) {
-			return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+		if size <= binaryCopyFieldReadAhead {
+			// A field of ordinary size is read straight into the reused
+			// buffer.
+			if cap(b.fb) < int(size) {
+				b.fb = make([]byte, size, binaryCopyFieldReadAhead)
+			}
+			b.fb = b.fb[:size]
+			if _, err := io.ReadFull(b.r, b.fb); err != nil {
+				return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+			}
+		} else {
+			// NB: grow with the data that arrives, not the length claimed,
+			// so a bogus length cannot make us allocate gigabytes up front.
+			fb := bytes.NewBuffer(b.fb[:0])
+			got, err := io.CopyN(fb, b.r, int64(size))
+			b.fb = fb.Bytes()
+			if got != int64(size) {
+				return false, b.ioErr(err, errCopyFormat("unexpected EOF in COPY data"))
+			}
+		}
+		if direct != nil {
+			if err := appendBinaryField(direct.Cols[c], typs[c], b.fb); err != nil {
+				return false, err
+			}
+			continue
 		}
 		d, err := types.ParseBinary(typs[c], b.fb)
 		if err != nil {
@@ -877,4 +917,32 @@ func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Da
 	}
 	b.col = -1
 	return true, nil
+}
+
+// appendBinaryField appends the value of type t in binary receive format to
+// v. Well-formed bigint, integer, smallint and text values are decoded in
+// place, without boxing them; everything else, malformed input included,
+// goes through types.ParseBinary.
+func appendBinaryField(v *coldata.Vec, t *types.T, data []byte) error {
+	switch {
+	case t.Oid == types.OidInt8 && len(data) == 8:
+		v.Ints = append(v.Ints, int64(binary.BigEndian.Uint64(data)))
+	case t.Oid == types.OidInt4 && len(data) == 4:
+		v.Ints = append(v.Ints, int64(int32(binary.BigEndian.Uint32(data))))
+	case t.Oid == types.OidInt2 && len(data) == 2:
+		v.Ints = append(v.Ints, int64(int16(binary.BigEndian.Uint16(data))))
+	case t.Oid == types.OidText && utf8.Valid(data):
+		v.Bytes = append(v.Bytes, string(data))
+	default:
+		d, err := types.ParseBinary(t, data)
+		if err != nil {
+			return err
+		}
+		v.Append(d)
+		return nil
+	}
+	if v.Nulls != nil {
+		v.Nulls = append(v.Nulls, false)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -349,7 +350,9 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 		d.pubMu.Unlock()
 		for i, o := range d.order {
 			if o == v {
-				d.order = append(d.order[:i:i], d.order[i+1:]...)
+				// Delete clears the vacated slot; a re-slice would keep
+				// the last view's dataflow and state reachable.
+				d.order = slices.Delete(d.order, i, i+1)
 				break
 			}
 		}

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"slices"
+
 	"github.com/sluice-db/sluice/coldata"
 )
 
@@ -40,6 +42,16 @@ func (db *DB) Exclusive(fn func()) {
 // append-only).
 func changeOf(tt *txnTable) Change {
 	t := tt.t
+	if len(tt.delOrder) == 0 && !slices.Contains(tt.insDead, true) {
+		// Inserts only (a COPY into a stream): the pending rows are the
+		// change as they are, and the finished txn never writes them again.
+		rows := *tt.ins
+		rows.Diffs = make([]int64, rows.Len)
+		for i := range rows.Diffs {
+			rows.Diffs[i] = 1
+		}
+		return Change{TableID: t.info.ID, Rows: &rows}
+	}
 	ts := t.info.Types
 	out := coldata.NewChunk(ts, len(tt.delOrder)+tt.ins.Len)
 	out.Diffs = make([]int64, 0, out.Len)

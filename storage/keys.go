@@ -13,6 +13,9 @@ func tablePrefix(id uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{prefixTable}, id)
 }
 
+// rowKeyLen is the length of a rowKey.
+const rowKeyLen = 1 + 4 + 8
+
 // rowKey appends the key of row rowID of table id to buf.
 func rowKey(buf []byte, id uint32, rowID uint64) []byte {
 	buf = append(buf, prefixTable)

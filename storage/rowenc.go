@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -60,6 +61,48 @@ func encodeRow(buf []byte, cols []*coldata.Vec, i int) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// encodedSize returns the total size of encodeRow's encodings of the rows
+// of cols not marked in dead, computed column by column. It is a size
+// hint: values of types it does not size (numerics, boxed values) count a
+// guess.
+func encodedSize(cols []*coldata.Vec, dead []bool) int {
+	live := 0
+	for _, d := range dead {
+		if !d {
+			live++
+		}
+	}
+	size := live * (1 + uvarintLen(uint64(len(cols))) + (len(cols)+7)/8)
+	for _, v := range cols {
+		switch v.Typ.Phys() {
+		case types.PhysBool:
+			size += live
+		case types.PhysInt:
+			for i, x := range v.Ints[:len(dead)] {
+				if !dead[i] {
+					size += varintLen(x)
+				}
+			}
+		case types.PhysFloat:
+			size += 8 * live
+		case types.PhysBytes:
+			for i, x := range v.Bytes[:len(dead)] {
+				if !dead[i] {
+					size += uvarintLen(uint64(len(x))) + len(x)
+				}
+			}
+		default:
+			size += 16 * live
+		}
+	}
+	return size
+}
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// varintLen is the length of binary.AppendVarint's zig-zag encoding.
+func varintLen(x int64) int { return uvarintLen(uint64(x<<1) ^ uint64(x>>63)) }
 
 func appendString(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))

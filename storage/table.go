@@ -188,7 +188,12 @@ func (t *Table) apply(tt *txnTable, rowIDs []uint64) {
 			}
 		}
 	}
-	// Append runs of live pending rows column by column, not row by row.
+	// Append runs of live pending rows column by column, not row by row,
+	// into columns grown by doubling (a stream takes many commits).
+	for _, v := range t.cols {
+		v.Grow(tt.ins.Len)
+	}
+	t.rowIDs = coldata.Reserve(t.rowIDs, tt.ins.Len)
 	for lo := 0; lo < tt.ins.Len; {
 		if tt.insDead[lo] {
 			lo++

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"encoding/binary"
+
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -136,9 +138,12 @@ func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
 		return err
 	}
 	base := tt.ins.Len
+	// A COPY inserts a chunk at a time: grow the pending rows by doubling.
+	tt.ins.Grow(rows.Len)
 	tt.ins.AppendChunk(rows)
-	tt.insRowID = append(tt.insRowID, make([]uint64, rows.Len)...)
-	tt.insDead = append(tt.insDead, make([]bool, rows.Len)...)
+	tt.insRowID = append(coldata.Reserve(tt.insRowID, rows.Len), make([]uint64, rows.Len)...)
+	tt.insDead = append(coldata.Reserve(tt.insDead, rows.Len), make([]bool, rows.Len)...)
+	tt.insKey = coldata.Reserve(tt.insKey, rows.Len)
 	if keys == nil {
 		tt.insKey = append(tt.insKey, make([]string, rows.Len)...)
 		return nil
@@ -370,6 +375,10 @@ func (tx *Txn) hasWrites() bool {
 // Commit validates the transaction against everything committed since it
 // began (23505 for primary-key races, 40001 for write-write conflicts),
 // writes one synced Pebble batch, and then applies the writes to memory.
+// insertRecordOverhead is what a batch record adds to a row's value: the
+// kind byte, the key and the two lengths.
+const insertRecordOverhead = 1 + 1 + rowKeyLen + binary.MaxVarintLen32
+
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return errTxnDone()
@@ -428,7 +437,15 @@ func (tx *Txn) Commit() error {
 		}
 	}
 
-	b := db.pe.NewBatch()
+	// Size the batch for the inserted rows up front: a large COPY would
+	// otherwise grow it by doubling, copying it about once more in all.
+	size := 0
+	for _, tt := range tx.order {
+		if !skip(tt.t) {
+			size += encodedSize(tt.ins.Cols, tt.insDead) + tt.ins.Len*insertRecordOverhead
+		}
+	}
+	b := db.pe.NewBatchWithSize(size)
 	defer b.Close()
 	for _, id := range tx.dropIDs {
 		lo, hi := tableSpan(id)

@@ -3,6 +3,7 @@ package types
 import (
 	"bytes"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/cockroachdb/apd/v3"
@@ -279,9 +280,17 @@ func appendDecimalKey(buf []byte, d *apd.Decimal) []byte {
 	if class != 2 && class != 4 {
 		return buf
 	}
-	digits := d.Coeff.String()
+	// Coefficients that fit in a word (nearly all) are printed into a stack
+	// buffer: BigInt.String allocates and goes through math/big.
+	var small [20]byte
+	var digits []byte
+	if d.Coeff.IsUint64() {
+		digits = strconv.AppendUint(small[:0], d.Coeff.Uint64(), 10)
+	} else {
+		digits = []byte(d.Coeff.String())
+	}
 	exp := int64(d.Exponent) + int64(len(digits))
-	digits = strings.TrimRight(digits, "0")
+	digits = bytes.TrimRight(digits, "0")
 	start := len(buf)
 	e := uint32(int32(exp)) ^ (1 << 31)
 	buf = append(buf, byte(e>>24), byte(e>>16), byte(e>>8), byte(e))
