@@ -570,22 +570,10 @@ func (k *intervalSumKernel) result(g *aggGroup, out *coldata.Vec) error {
 	}
 	sum := types.IntervalValue{Months: int32(s[0]), Days: int32(s[1]), Micros: s[2]}
 	if k.avg {
-		sum = divInterval(sum, float64(s[4]))
+		sum = expr.IntervalDiv(sum, float64(s[4]))
 	}
 	out.Append(sum)
 	return nil
-}
-
-// divInterval divides an interval as PostgreSQL's interval_div does,
-// carrying fractional months into days and fractional days into
-// microseconds (as exec's avg does).
-func divInterval(s types.IntervalValue, n float64) types.IntervalValue {
-	months := float64(s.Months) / n
-	wholeMonths := math.Trunc(months)
-	days := float64(s.Days)/n + (months-wholeMonths)*30
-	wholeDays := math.Trunc(days)
-	micros := float64(s.Micros)/n + (days-wholeDays)*float64(types.MicrosPerDay)
-	return types.IntervalValue{Months: int32(wholeMonths), Days: int32(wholeDays), Micros: int64(math.Round(micros))}
 }
 
 // boolKernel is bool_and and bool_or: words w and w+1 count the true and

@@ -353,18 +353,7 @@ func (a *ivalSumAgg) result(g int) (types.Datum, error) {
 	if !a.avg {
 		return s, nil
 	}
-	return divInterval(s, float64(a.counts[g])), nil
-}
-
-// divInterval divides an interval as Postgres' interval_div does, carrying
-// fractional months into days and fractional days into microseconds.
-func divInterval(s types.IntervalValue, n float64) types.IntervalValue {
-	months := float64(s.Months) / n
-	wholeMonths := math.Trunc(months)
-	days := float64(s.Days)/n + (months-wholeMonths)*30
-	wholeDays := math.Trunc(days)
-	micros := float64(s.Micros)/n + (days-wholeDays)*float64(types.MicrosPerDay)
-	return types.IntervalValue{Months: int32(wholeMonths), Days: int32(wholeDays), Micros: int64(math.Round(micros))}
+	return expr.IntervalDiv(s, float64(a.counts[g])), nil
 }
 
 type minMaxAgg struct {

@@ -347,7 +347,7 @@ func registerDateTimeFuncs(r *Registry) {
 		if f == 0 {
 			return nil, ErrDivByZero()
 		}
-		return intervalDiv(a[0].(types.IntervalValue), f)
+		return IntervalDiv(a[0].(types.IntervalValue), f), nil
 	})
 	r.Add(&Overload{Name: "-", Args: ts(IV), Ret: IV, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
 		return negInterval(a[0].(types.IntervalValue))
@@ -626,8 +626,9 @@ func intervalAdd(x, y types.IntervalValue) (types.Datum, error) {
 	return types.IntervalValue{Months: int32(m), Days: int32(d), Micros: us}, nil
 }
 
-// intervalDiv is Postgres' interval_div (the same spill rules as interval_mul).
-func intervalDiv(iv types.IntervalValue, f float64) (types.Datum, error) {
+// IntervalDiv is Postgres' interval_div (the same spill rules as
+// interval_mul); avg(interval) divides the sum by the count with it.
+func IntervalDiv(iv types.IntervalValue, f float64) types.IntervalValue {
 	tsround := func(x float64) float64 { return math.RoundToEven(x*1e6) / 1e6 }
 	var r types.IntervalValue
 	r.Months = int32(float64(iv.Months) / f)
@@ -641,7 +642,7 @@ func intervalDiv(iv types.IntervalValue, f float64) (types.Datum, error) {
 	}
 	r.Days += int32(monthRemDays)
 	r.Micros = int64(math.RoundToEven(float64(iv.Micros)/f + secRem*1e6))
-	return r, nil
+	return r
 }
 
 // ---- time zones ----
