@@ -66,6 +66,18 @@ func changeOf(tt *txnTable) Change {
 		}
 		t.mu.RUnlock()
 	}
+	tt.liveRuns(func(run *coldata.Chunk) {
+		out.AppendChunk(run)
+		for range run.Len {
+			out.Diffs = append(out.Diffs, 1)
+		}
+	})
+	return Change{TableID: t.info.ID, Rows: out}
+}
+
+// liveRuns calls fn with each run of consecutive pending inserts that are
+// still live (not deleted again by the same transaction), in order.
+func (tt *txnTable) liveRuns(fn func(run *coldata.Chunk)) {
 	for lo := 0; lo < tt.ins.Len; {
 		if tt.insDead[lo] {
 			lo++
@@ -75,11 +87,7 @@ func changeOf(tt *txnTable) Change {
 		for hi < tt.ins.Len && !tt.insDead[hi] {
 			hi++
 		}
-		out.AppendChunk(tt.ins.Slice(lo, hi))
-		for range hi - lo {
-			out.Diffs = append(out.Diffs, 1)
-		}
+		fn(tt.ins.Slice(lo, hi))
 		lo = hi
 	}
-	return Change{TableID: t.info.ID, Rows: out}
 }

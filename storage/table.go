@@ -194,21 +194,11 @@ func (t *Table) apply(tt *txnTable, rowIDs []uint64) {
 		v.Grow(tt.ins.Len)
 	}
 	t.rowIDs = coldata.Reserve(t.rowIDs, tt.ins.Len)
-	for lo := 0; lo < tt.ins.Len; {
-		if tt.insDead[lo] {
-			lo++
-			continue
-		}
-		hi := lo + 1
-		for hi < tt.ins.Len && !tt.insDead[hi] {
-			hi++
-		}
-		run := tt.ins.Slice(lo, hi)
+	tt.liveRuns(func(run *coldata.Chunk) {
 		for c, v := range t.cols {
 			v.AppendVec(run.Cols[c], run.Len)
 		}
-		lo = hi
-	}
+	})
 	for i := 0; i < tt.ins.Len; i++ {
 		if tt.insDead[i] {
 			continue
