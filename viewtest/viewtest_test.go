@@ -218,7 +218,15 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 	}
 	var diffs []viewDiff
 	for _, v := range n.views {
-		d := viewDiff{view: v, got: n.query(ctx, "SELECT * FROM "+v.name), want: n.query(ctx, v.query)}
+		// Joins of joins can multiply small inputs into millions of rows;
+		// past maxCompareRows only the row counts are compared, so that
+		// transferring and sorting them does not outlast the timeout.
+		d := viewDiff{view: v, got: n.query(ctx, "SELECT count(*) FROM "+v.name)}
+		if d.got.err == nil && len(d.got.rows) == 1 && rowCount(d.got.rows[0]) > maxCompareRows {
+			d.want = n.query(ctx, "SELECT count(*) FROM ("+strings.TrimSuffix(v.query, ";")+") q")
+		} else {
+			d.got, d.want = n.query(ctx, "SELECT * FROM "+v.name), n.query(ctx, v.query)
+		}
 		if d.got.err == nil && d.want.err == nil {
 			d.onlyInView, d.onlyInQuery = randtest.MultisetDiff(d.got.rows, d.want.rows)
 			if len(d.onlyInView)+len(d.onlyInQuery) == 0 {
@@ -228,6 +236,18 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 		diffs = append(diffs, d)
 	}
 	return diffs, nil
+}
+
+// maxCompareRows is the largest view whose rows check compares one by one.
+const maxCompareRows = 100_000
+
+// rowCount reads a count(*) row as query renders it.
+func rowCount(row string) int64 {
+	n, err := strconv.ParseInt(strings.Trim(row, `"`), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // runScript runs a script on a fresh node and returns the differing views
