@@ -405,7 +405,7 @@ type queue struct {
 }
 
 // sourceBacklog is how many source chunks an inbox holds before Step waits.
-const sourceBacklog = 8
+const sourceBacklog = 64
 
 func newQueue(q *queue) {
 	q.cond = sync.NewCond(&q.mu)
