@@ -56,6 +56,9 @@ type Table struct {
 	PK []int `json:"pk,omitempty"`
 	// Options are a stream's WITH options.
 	Options map[string]string `json:"options,omitempty"`
+	// Paths maps a stream's columns to where its format finds them in a
+	// nested record (from PATH '$.a.b'), outermost field first.
+	Paths map[string][]string `json:"paths,omitempty"`
 	// Definition is a materialized view's query as SQL text.
 	Definition string `json:"definition,omitempty"`
 	// DependsOn lists the relations a materialized view reads.

@@ -450,3 +450,30 @@ func (v *Vec) AppendVec(src *Vec, n int) {
 		v.Nulls = append(v.Nulls, make([]bool, n)...)
 	}
 }
+
+// Truncate shortens v to its first n rows (n ≤ Len), dropping references
+// past n for the GC.
+func (v *Vec) Truncate(n int) {
+	if v.Nulls != nil {
+		v.Nulls = v.Nulls[:n]
+	}
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = v.Bools[:n]
+	case types.PhysInt:
+		v.Ints = v.Ints[:n]
+	case types.PhysFloat:
+		v.Floats = v.Floats[:n]
+	case types.PhysDecimal:
+		clear(v.Decs[n:])
+		v.Decs = v.Decs[:n]
+	case types.PhysBytes:
+		clear(v.Bytes[n:])
+		v.Bytes = v.Bytes[:n]
+	case types.PhysInterval:
+		v.Ivals = v.Ivals[:n]
+	default:
+		clear(v.Datums[n:])
+		v.Datums = v.Datums[:n]
+	}
+}

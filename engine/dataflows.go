@@ -30,13 +30,17 @@ type dataflows struct {
 	chunkSize int
 	tick      time.Duration
 
-	mu       sync.Mutex // guards queue and wanted
-	queue    []feedItem
-	wanted   map[uint32]int // relation id -> number of running views reading it
-	wake     chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
-	exited   chan struct{}
+	mu    sync.Mutex // guards queue, queuedRows, drained and wanted
+	queue []feedItem
+	// queuedRows counts the changed rows in queue; drained is closed (and
+	// replaced) whenever the loop takes the queue.
+	queuedRows int
+	drained    chan struct{}
+	wanted     map[uint32]int // relation id -> number of running views reading it
+	wake       chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
+	exited     chan struct{}
 
 	pubMu   sync.RWMutex
 	epoch   uint64                  // last published epoch
@@ -67,7 +71,7 @@ type feedItem struct {
 func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration) *dataflows {
 	d := &dataflows{
 		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick,
-		wanted: map[uint32]int{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
+		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{},
 	}
 	db.SetObserver(d)
@@ -90,10 +94,33 @@ func (d *dataflows) Committed(changes []storage.Change) {
 func (d *dataflows) enqueue(it feedItem) {
 	d.mu.Lock()
 	d.queue = append(d.queue, it)
+	for _, c := range it.changes {
+		d.queuedRows += c.Rows.Len
+	}
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
 	default:
+	}
+}
+
+// waitBacklog waits until at most limit changed rows wait for the loop:
+// the backpressure between sources and views.
+func (d *dataflows) waitBacklog(ctx context.Context, limit int) error {
+	for {
+		d.mu.Lock()
+		n, drained := d.queuedRows, d.drained
+		d.mu.Unlock()
+		if n <= limit {
+			return nil
+		}
+		select {
+		case <-drained:
+		case <-d.stop:
+			return sqlerr.New(sqlerr.AdminShutdown, "the server is shutting down")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -121,7 +148,9 @@ func (d *dataflows) loop() {
 		}
 		d.mu.Lock()
 		items := d.queue
-		d.queue = nil
+		d.queue, d.queuedRows = nil, 0
+		close(d.drained)
+		d.drained = make(chan struct{})
 		d.mu.Unlock()
 		pending := map[uint32][]*coldata.Chunk{}
 		for _, it := range items {

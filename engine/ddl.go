@@ -114,24 +114,63 @@ func (st *statement) execCreate(ctx context.Context, ts *txnState, n *pg.CreateS
 		desc.PK = append(desc.PK, i)
 		desc.Columns[i].NotNull = true
 	}
+	if st.stream {
+		if err := st.streamSource(ctx, ts, desc); err != nil {
+			return "", err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	desc.ID = s.e.cat.AllocID()
-	b, err := desc.Encode()
-	if err != nil {
+	if err := s.e.createTable(ts, desc); err != nil {
 		return "", err
 	}
-	tbl, err := s.e.db.CreateTable(ts.txn, tableInfo(desc))
+	return tag, nil
+}
+
+// createTable adds a new table (or stream) to ts.
+func (e *Engine) createTable(ts *txnState, desc *catalog.Table) error {
+	desc.ID = e.cat.AllocID()
+	b, err := desc.Encode()
 	if err != nil {
-		return "", err
+		return err
+	}
+	tbl, err := e.db.CreateTable(ts.txn, tableInfo(desc))
+	if err != nil {
+		return err
 	}
 	ts.txn.PutMeta(catalog.MetaKey(desc.ID), b)
 	if ts.created == nil {
 		ts.created = map[uint32]*createdTable{}
 	}
 	ts.created[desc.ID] = &createdTable{desc: desc, tbl: tbl}
-	return tag, nil
+	return nil
+}
+
+// streamSource checks a new stream's column paths and connector: a kafka
+// stream's options and formats must compile and its brokers answer. The
+// first kafka stream also creates the dead-letter table.
+func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catalog.Table) error {
+	s := st.s
+	paths, err := columnPaths(st.createStream, desc)
+	if err != nil {
+		return err
+	}
+	desc.Paths = paths
+	if streamConnector(desc) != "kafka" {
+		return nil
+	}
+	sp, err := s.e.kafkaSpec(desc)
+	if err != nil {
+		return err
+	}
+	if err := checkBrokers(ctx, sp.opts); err != nil {
+		return err
+	}
+	if _, ok := s.lookupTable("public", deadLettersName); ok {
+		return nil
+	}
+	return s.e.createTable(ts, deadLettersTable())
 }
 
 func constraintUnsupported(c *pg.Constraint, st *statement) error {

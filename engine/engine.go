@@ -59,6 +59,9 @@ type Engine struct {
 	chunkSize int
 	tick      time.Duration
 	views     *dataflows
+	sources   *sources
+	// kafkaBrokers are the brokers kafka streams read when they name none.
+	kafkaBrokers []string
 
 	// ddlMu serialises commits that create or drop tables with the catalog
 	// checks and publication around them.
@@ -92,6 +95,10 @@ func WithChunkSize(n int) Option { return func(e *Engine) { e.chunkSize = n } }
 // WithTick sets the longest time between epochs (default 100 ms); a commit
 // to a relation a view reads also ends an epoch.
 func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
+
+// WithKafkaBrokers sets the brokers of kafka streams that name none (the
+// embedded broker, or --kafka-brokers).
+func WithKafkaBrokers(addrs []string) Option { return func(e *Engine) { e.kafkaBrokers = addrs } }
 
 // WithParser replaces the statement parser (to add extensions).
 func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
@@ -139,6 +146,8 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	}
 	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick)
 	e.startViews()
+	e.sources = newSources(e)
+	e.startSources(meta)
 	e.log.Info("engine: catalog loaded", "tables", len(tables))
 	return e, nil
 }
@@ -152,6 +161,7 @@ func (e *Engine) Sessions() int64 { return e.sessions.Load() }
 // Close stops the views' dataflows. Sessions still open can no longer
 // commit once the storage DB is closed.
 func (e *Engine) Close() error {
+	e.sources.close()
 	e.views.close()
 	return nil
 }

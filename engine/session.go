@@ -389,7 +389,32 @@ func (e *Engine) commitTxn(ts *txnState) error {
 			return errUndefinedTable(t.Name)
 		}
 	}
+	// A dropped stream's source stops before the drop commits, so that no
+	// delivery writes offsets after their deletion.
+	var stopped []*catalog.Table
+	for id, t := range ts.dropped {
+		if t.Kind == catalog.KindStream && streamConnector(t) == "kafka" {
+			e.sources.stop(id)
+			stopped = append(stopped, t)
+		}
+	}
+	if len(stopped) > 0 {
+		meta, err := e.db.Meta()
+		if err != nil {
+			ts.txn.Rollback()
+			e.restartSources(stopped)
+			return err
+		}
+		for _, t := range stopped {
+			for k := range meta {
+				if strings.HasPrefix(k, sourceOffsetPrefix(t.ID)) {
+					ts.txn.DeleteMeta(k)
+				}
+			}
+		}
+	}
 	if err := ts.txn.Commit(); err != nil {
+		e.restartSources(stopped)
 		return err
 	}
 	for id := range ts.dropped {
@@ -399,7 +424,27 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		e.cat.Publish(ct.desc)
 	}
 	e.catVersion.Add(1)
+	for _, ct := range ts.created {
+		if ct.desc.Kind == catalog.KindStream && streamConnector(ct.desc) == "kafka" {
+			if err := e.sources.start(ct.desc, nil, true); err != nil {
+				e.log.Error("engine: kafka source did not start", "stream", ct.desc.Name, "err", err)
+			}
+		}
+	}
 	return nil
+}
+
+// restartSources starts again the sources a failed DROP stopped.
+func (e *Engine) restartSources(streams []*catalog.Table) {
+	if len(streams) == 0 {
+		return
+	}
+	meta, _ := e.db.Meta()
+	for _, t := range streams {
+		if err := e.sources.start(t, storedOffsets(meta)[t.ID], false); err != nil {
+			e.log.Error("engine: kafka source did not restart", "stream", t.Name, "err", err)
+		}
+	}
 }
 
 // tableResolver resolves plan table references within ts.

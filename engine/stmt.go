@@ -28,9 +28,11 @@ type statement struct {
 	// ext is an extension statement that has no Postgres AST (ast is nil).
 	ext any
 	// stream marks CREATE/DROP STREAM, which run as CREATE/DROP TABLE ASTs.
-	stream  bool
-	charOff int // characters before the statement in its query string
-	empty   bool
+	stream bool
+	// createStream is the parse of CREATE STREAM (its column paths).
+	createStream *parser.CreateStream
+	charOff      int // characters before the statement in its query string
+	empty        bool
 	// multi and last place the statement in a multi-statement simple query.
 	multi, last bool
 
@@ -103,7 +105,7 @@ func (s *session) newStatement(sql string, ps parser.Statement) (*statement, err
 	switch x := ps.Ext.(type) {
 	case nil:
 	case *parser.CreateStream:
-		st.ast, st.stream = &pg.Node{Node: &pg.Node_CreateStmt{CreateStmt: x.Create}}, true
+		st.ast, st.stream, st.createStream = &pg.Node{Node: &pg.Node_CreateStmt{CreateStmt: x.Create}}, true, x
 	case *parser.DropStream:
 		st.ast, st.stream = &pg.Node{Node: &pg.Node_DropStmt{DropStmt: x.Drop}}, true
 	default:

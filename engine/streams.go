@@ -2,36 +2,123 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/connector/format"
+	"github.com/sluice-db/sluice/connector/kafka"
 	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/sqlerr"
 )
 
-// streamOptionNames are the WITH options CREATE STREAM accepts.
-var streamOptionNames = map[string]bool{"connector": true}
+// formatOptionNames are the options the record formats read.
+var formatOptionNames = []string{"format", format.OptTimestampFormat, format.OptJSONCatchAll, format.OptAvroSchema,
+	format.OptSchemaRegistry, format.OptRegistryUser, format.OptRegistryPassword, format.OptFraming,
+	format.OptProtoFile, format.OptProtoMessage, format.OptProtoImportPath,
+	format.OptCSVDelimiter, format.OptCSVQuote, format.OptCSVHeader, format.OptCSVNull}
+
+// streamOptionNames returns the WITH options a stream of a connector
+// accepts.
+func streamOptionNames(connector string) map[string]bool {
+	names := map[string]bool{"connector": true}
+	if connector == "kafka" {
+		for _, n := range kafka.OptionNames {
+			names[n] = true
+		}
+		for _, n := range formatOptionNames {
+			names[n] = true
+		}
+	}
+	return names
+}
 
 // streamOptions validates a CREATE STREAM's WITH options.
 func streamOptions(defs []*pg.Node, st *statement) (map[string]string, error) {
-	opts, err := withOptions(defs, st, "stream", streamOptionNames)
+	connector := "none"
+	for _, n := range defs {
+		if d := n.GetDefElem(); d != nil && lower(d.Defname) == "connector" {
+			connector = lower(defString(d))
+		}
+	}
+	switch connector {
+	case "none", "kafka":
+	default:
+		return nil, sqlerr.Unsupported("stream connector \"%s\" is not available", connector).
+			WithHint("Streams read Kafka with connector = 'kafka'; streams fed by INSERT, COPY and HTTP push use connector = 'none'.")
+	}
+	opts, err := withOptions(defs, st, "stream", streamOptionNames(connector))
 	if err != nil {
 		return nil, err
 	}
-	if opts["connector"] == "" {
-		opts["connector"] = "none"
-	}
-	switch opts["connector"] {
-	case "none":
-	default:
-		return nil, sqlerr.Unsupported("stream connector \"%s\" is not available", opts["connector"]).
-			WithHint("Streams fed by INSERT, COPY and HTTP push use connector = 'none'.")
-	}
+	opts["connector"] = connector
 	return opts, nil
+}
+
+// columnPaths turns the PATH of a stream's columns into field paths.
+func columnPaths(cs *parser.CreateStream, desc *catalog.Table) (map[string][]string, error) {
+	if len(cs.Paths) == 0 {
+		return nil, nil
+	}
+	if streamConnector(desc) == "none" {
+		for col := range cs.Paths {
+			return nil, sqlerr.New(sqlerr.InvalidTableDefinition, "PATH needs a connector that decodes records").At(cs.PathPos[col])
+		}
+	}
+	out := map[string][]string{}
+	for col, p := range cs.Paths {
+		if desc.ColumnIndex(col) < 0 {
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "column \"%s\" does not exist", col).At(cs.PathPos[col])
+		}
+		fields, err := parsePath(p)
+		if err != nil {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid PATH '%s' of column \"%s\": %v", p, col, err).
+				WithHint("A path names nested fields: '$.outer.inner', or '$.\"odd name\".inner'.").At(cs.PathPos[col])
+		}
+		out[col] = fields
+	}
+	return out, nil
+}
+
+// parsePath reads '$.a.b' (fields may be double-quoted) as [a b].
+func parsePath(p string) ([]string, error) {
+	rest, ok := strings.CutPrefix(p, "$")
+	if !ok {
+		return nil, fmt.Errorf("a path starts with $")
+	}
+	var out []string
+	for rest != "" {
+		if rest[0] != '.' {
+			return nil, fmt.Errorf("expected . before %q", rest)
+		}
+		rest = rest[1:]
+		var name string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated quoted field")
+			}
+			name, rest = rest[1:end+1], rest[end+2:]
+		} else {
+			end := strings.IndexAny(rest, `."`)
+			if end < 0 {
+				end = len(rest)
+			}
+			name, rest = rest[:end], rest[end:]
+		}
+		if name == "" {
+			return nil, fmt.Errorf("empty field name")
+		}
+		out = append(out, name)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no field named")
+	}
+	return out, nil
 }
 
 // withOptions reads WITH (name = value, …) options of an object of the

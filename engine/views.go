@@ -332,6 +332,9 @@ func (e *Engine) dropViews(ctx context.Context, views []*catalog.Table) error {
 
 // execShowObjects runs SHOW STREAMS and SHOW MATERIALIZED VIEWS.
 func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter) error {
+	if so.Kind == "sources" {
+		return s.execShowSources(w)
+	}
 	kind := catalog.KindStream
 	if so.Kind == "materialized views" {
 		kind = catalog.KindMaterializedView
@@ -351,6 +354,9 @@ func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter)
 }
 
 func showObjectsColumns(so *parser.ShowObjects) []pgwire.Column {
+	if so.Kind == "sources" {
+		return sourceColumns()
+	}
 	if so.Kind == "streams" {
 		return textColumns("schema", "name", "connector")
 	}

@@ -10,9 +10,16 @@ import (
 
 // CreateStream is CREATE STREAM name (columns…) [WITH (…)]. The statement is
 // parsed as CREATE TABLE with STREAM replaced, so columns, types, defaults
-// and WITH options follow Postgres' grammar; Create holds that parse.
+// and WITH options follow Postgres' grammar; Create holds that parse. A
+// column may add `PATH '$.a.b'` after its type: where a connector's format
+// finds its value in a nested record.
 type CreateStream struct {
 	Create *pg.CreateStmt
+	// Paths maps column names to their PATH text.
+	Paths map[string]string
+	// PathPos maps column names to the 1-based position of their PATH, for
+	// errors.
+	PathPos map[string]int
 }
 
 // DropStream is DROP STREAM [IF EXISTS] name [, …] [CASCADE | RESTRICT],
@@ -21,9 +28,9 @@ type DropStream struct {
 	Drop *pg.DropStmt
 }
 
-// ShowObjects is SHOW STREAMS or SHOW MATERIALIZED VIEWS.
+// ShowObjects is SHOW STREAMS, SHOW MATERIALIZED VIEWS or SHOW SOURCES.
 type ShowObjects struct {
-	// Kind is "streams" or "materialized views".
+	// Kind is "streams", "materialized views" or "sources".
 	Kind string
 }
 
@@ -70,9 +77,15 @@ func kw(t Token, word string) bool { return strings.EqualFold(t.Text, word) }
 func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 	switch {
 	case len(toks) >= 2 && kw(toks[0], "create") && kw(toks[1], "stream"):
+		cs := &CreateStream{}
+		text, err := cs.takePaths(toks, text)
+		if err != nil {
+			return nil, false, err
+		}
 		return parseAs(text, toks[1], "TABLE ", func(n *pg.Node) (Stmt, bool) {
 			if c := n.GetCreateStmt(); c != nil {
-				return &CreateStream{Create: c}, true
+				cs.Create = c
+				return cs, true
 			}
 			return nil, false
 		})
@@ -85,6 +98,8 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 		})
 	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "streams"):
 		return &ShowObjects{Kind: "streams"}, true, nil
+	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "sources"):
+		return &ShowObjects{Kind: "sources"}, true, nil
 	case len(toks) == 3 && kw(toks[0], "show") && kw(toks[1], "materialized") && kw(toks[2], "views"):
 		return &ShowObjects{Kind: "materialized views"}, true, nil
 	case len(toks) >= 1 && kw(toks[0], "subscribe"):
@@ -116,6 +131,69 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 		return parseFetchWithTimeout(toks, text)
 	}
 	return nil, false, nil
+}
+
+// takePaths records each column's `PATH 'literal'` and blanks it out of
+// text (keeping every other offset), so Postgres' grammar sees a plain
+// column definition.
+func (cs *CreateStream) takePaths(toks []Token, text string) (string, error) {
+	open := -1
+	for i, t := range toks {
+		if t.Text == "(" {
+			open = i
+			break
+		}
+	}
+	if open < 0 {
+		return text, nil
+	}
+	end := matchParen(toks, open)
+	if end < 0 {
+		return text, nil
+	}
+	b := []byte(text)
+	col, depth := "", 0
+	for i := open + 1; i < end; i++ {
+		t := toks[i]
+		switch t.Text {
+		case "(", "[":
+			depth++
+			continue
+		case ")", "]":
+			depth--
+			continue
+		}
+		if depth > 0 {
+			continue
+		}
+		if t.Text == "," {
+			col = ""
+			continue
+		}
+		if col == "" {
+			col = identName(t.Text)
+			continue
+		}
+		if !kw(t, "path") || i+1 >= end || toks[i+1].Kind != pg.Token_SCONST {
+			continue
+		}
+		if cs.Paths == nil {
+			cs.Paths, cs.PathPos = map[string]string{}, map[string]int{}
+		}
+		if _, dup := cs.Paths[col]; dup {
+			return "", syntaxErrorAt(text, toks, i)
+		}
+		lit := toks[i+1].Text
+		cs.Paths[col] = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
+		cs.PathPos[col] = len([]rune(text[:t.Start])) + 1
+		for j := t.Start; j < toks[i+1].End; j++ {
+			if b[j] != '\n' {
+				b[j] = ' '
+			}
+		}
+		i++
+	}
+	return string(b), nil
 }
 
 // parseAs parses text with the token tok replaced by repl (of the same

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluice-db/sluice/engine"
 	"github.com/sluice-db/sluice/pgwire"
@@ -33,6 +34,11 @@ type Config struct {
 	Tick time.Duration
 	// ChunkSize is how many rows a view's sources push at a time (0: the default).
 	ChunkSize int
+	// KafkaBrokers are the brokers kafka streams read by default. When
+	// empty and EmbeddedKafkaAddr is set, an embedded broker listens there
+	// (the command line's default is 127.0.0.1:9092) and is the default.
+	KafkaBrokers      []string
+	EmbeddedKafkaAddr string
 }
 
 // Server is a running Sluice node.
@@ -46,6 +52,7 @@ type Server struct {
 	http    *http.Server
 	httpLn  net.Listener
 	reg     *prometheus.Registry
+	kafka   *kfake.Cluster
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
@@ -67,6 +74,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	m := newMetrics(s.reg)
 	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m)}
+	brokers := cfg.KafkaBrokers
+	if len(brokers) == 0 && cfg.EmbeddedKafkaAddr != "" {
+		if s.kafka, err = startEmbeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir); err != nil {
+			return nil, err
+		}
+		brokers = s.kafka.ListenAddrs()
+	}
+	eopts = append(eopts, engine.WithKafkaBrokers(brokers))
 	if cfg.Workers > 0 {
 		eopts = append(eopts, engine.WithWorkers(cfg.Workers))
 	}
@@ -80,6 +95,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	m.registerStorage(s.reg, s.eng)
+	s.reg.MustRegister(newSourceCollector(s.eng))
 	var lc net.ListenConfig
 	if s.pgLn, err = lc.Listen(ctx, "tcp", cfg.PGAddr); err != nil {
 		return nil, listenError("--pg-addr", cfg.PGAddr, err)
@@ -117,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			}
 		}()
 	}
-	s.log.Info("sluice serving", "pg_addr", s.PGAddr(), "http_addr", s.HTTPAddr(), "data_dir", cfg.DataDir)
+	s.log.Info("sluice serving", "pg_addr", s.PGAddr(), "http_addr", s.HTTPAddr(), "data_dir", cfg.DataDir, "kafka_brokers", brokers)
 	return s, nil
 }
 
@@ -143,6 +159,14 @@ func (s *Server) HTTPAddr() string {
 		return ""
 	}
 	return s.httpLn.Addr().String()
+}
+
+// KafkaAddr returns the embedded broker's address ("" when none runs).
+func (s *Server) KafkaAddr() string {
+	if s.kafka == nil {
+		return ""
+	}
+	return s.kafka.ListenAddrs()[0]
 }
 
 // Engine returns the server's engine.
@@ -191,6 +215,10 @@ func (s *Server) cleanup() error {
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 		s.db = nil
+	}
+	if s.kafka != nil {
+		s.kafka.Close()
+		s.kafka = nil
 	}
 	return errors.Join(errs...)
 }

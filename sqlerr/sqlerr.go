@@ -71,6 +71,7 @@ const (
 	InvalidColumnDefinition      = "42611"
 	UndefinedPreparedStatement   = "26000"
 	ProtocolViolation            = "08P01"
+	ConnectionFailure            = "08006"
 	QueryCanceled                = "57014"
 	AdminShutdown                = "57P01"
 	ProgramLimitExceeded         = "54000"

@@ -105,6 +105,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	logLevel := fs.String("log-level", envDefault("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	workers := fs.Int("workers", runtime.NumCPU(), "workers per materialized view dataflow (env SLUICE_WORKERS)")
 	tick := fs.Duration("tick", 100*time.Millisecond, "longest time between epochs of the views (env SLUICE_TICK)")
+	kafkaBrokers := fs.String("kafka-brokers", os.Getenv("SLUICE_KAFKA_BROKERS"), "comma-separated Kafka brokers kafka streams read by default; empty: the embedded broker (env SLUICE_KAFKA_BROKERS)")
+	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -137,7 +139,16 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.Start(ctx, server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick})
+	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick}
+	for _, b := range strings.Split(*kafkaBrokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			cfg.KafkaBrokers = append(cfg.KafkaBrokers, b)
+		}
+	}
+	if len(cfg.KafkaBrokers) == 0 && *embeddedKafka != "off" {
+		cfg.EmbeddedKafkaAddr = *embeddedKafka
+	}
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 1
@@ -152,6 +163,9 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	host, port := splitHostPort(srv.PGAddr())
 	fmt.Fprintf(stdout, "sluice %s listening on %s (HTTP %s, data %s)\n", engine.Version, srv.PGAddr(), srv.HTTPAddr(), *dataDir)
 	fmt.Fprintf(stdout, "connect with: psql -h %s -p %s -U sluice\n", host, port)
+	if k := srv.KafkaAddr(); k != "" {
+		fmt.Fprintf(stdout, "embedded Kafka broker on %s (e.g. kcat -b %s -t rides -P)\n", k, k)
+	}
 	if demo {
 		fmt.Fprintln(stdout, "try: SELECT city, count(*), sum(fare) FROM rides GROUP BY city ORDER BY 2 DESC;")
 	}

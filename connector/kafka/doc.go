@@ -1,0 +1,16 @@
+// Package kafka is the Kafka source: it reads a stream's topics with
+// franz-go as a direct (group-less) consumer, decodes records in parallel
+// into change chunks through a format.Decoder, and delivers each chunk to its
+// Target together with the offsets it reached and the records it could not
+// decode, so that rows, offsets and dead letters commit in one transaction.
+//
+// Offsets are Sluice's: the Target stores them with the rows and gives them
+// back at start. They are also committed to a consumer group named after the
+// stream, only so that ordinary lag tools can see progress; Sluice never
+// reads them back. Partitions are consumed by a fixed set of decode workers
+// (a partition always on the same worker, so its records stay in order);
+// topics gaining partitions, and topics matching topic_pattern, are picked
+// up by a metadata poll. When a Target is slow to accept a batch, the
+// worker's queue fills and the source pauses fetching the partitions behind
+// it (PauseFetchPartitions) instead of buffering.
+package kafka

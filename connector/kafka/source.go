@@ -1,0 +1,439 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/format"
+	"github.com/sluice-db/sluice/types"
+)
+
+// Partition names one partition of a topic.
+type Partition struct {
+	Topic     string
+	Partition int32
+}
+
+// Target receives what a source read. Deliver is called by several workers
+// at once, each with batches of its own partitions, in offset order.
+type Target interface {
+	// Deliver appends the batch to the stream: its rows, its dead letters and
+	// the offsets it reached, atomically. It may block (backpressure). An
+	// error stops the source.
+	Deliver(ctx context.Context, b *Batch) error
+}
+
+// Batch is what one worker read since its last delivery.
+type Batch struct {
+	Rows *coldata.Chunk
+	// Offsets are, per partition covered, the next offset to read.
+	Offsets map[Partition]int64
+	Dead    []DeadLetter
+}
+
+// DeadLetter is a record that could not be decoded.
+type DeadLetter struct {
+	Partition
+	Offset    int64
+	Value     []byte
+	Err       string
+	Timestamp time.Time
+}
+
+// MetaColumn is a stream column filled from the record's envelope rather
+// than its value.
+type MetaColumn int
+
+// Metadata columns, requested by declaring a column of that name.
+const (
+	MetaNone      MetaColumn = iota
+	MetaTopic                // _topic text
+	MetaPartition            // _partition integer
+	MetaOffset               // _offset bigint
+	MetaTimestamp            // _timestamp timestamptz
+	MetaKey                  // _key bytea or text
+	MetaHeaders              // _headers jsonb
+)
+
+// MetaColumns maps the metadata column names to their kinds.
+var MetaColumns = map[string]MetaColumn{
+	"_topic": MetaTopic, "_partition": MetaPartition, "_offset": MetaOffset,
+	"_timestamp": MetaTimestamp, "_key": MetaKey, "_headers": MetaHeaders,
+}
+
+// Layout says where each stream column comes from.
+type Layout struct {
+	Types []*types.T
+	// Value and Key list, for each column of the value (key) format, the
+	// stream column it fills.
+	Value, Key []int
+	// Meta lists the metadata columns by stream column.
+	Meta map[int]MetaColumn
+}
+
+// Decoders gives each decode worker its own Decoder; *format.Format is one.
+type Decoders interface {
+	NewDecoder() format.Decoder
+}
+
+// Config configures a Source.
+type Config struct {
+	Options *Options
+	Value   Decoders
+	Key     Decoders // nil: the key is not decoded
+	Layout  Layout
+	// Offsets are the stored next offsets. Partitions without one start at
+	// Options.Start when the stream is Fresh (just created) and they exist at
+	// its first metadata check; later partitions, and any at a restart,
+	// start at their beginning: they hold only records the stream has not
+	// seen. The start offset is delivered (with no rows) before consuming.
+	Offsets map[Partition]int64
+	Fresh   bool
+	Target  Target
+	Log     *slog.Logger
+	// Workers decode in parallel (default 2); BatchRows and MaxDelay bound
+	// a delivery (defaults 65536 rows, 50 ms after its first row).
+	Workers   int
+	BatchRows int
+	MaxDelay  time.Duration
+	// MetadataInterval is how often topics are checked for new partitions
+	// (default 1 s).
+	MetadataInterval time.Duration
+}
+
+// Source is a running Kafka source.
+type Source struct {
+	cfg    Config
+	cl     *kgo.Client
+	adm    *kadm.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	seed   maphash.Seed
+	work   []chan fetched
+
+	mu       sync.Mutex
+	assigned map[Partition]bool // owned by watchMetadata
+	checked  bool               // a metadata check has succeeded; owned by watchMetadata
+	cells    map[Partition]*statsCell
+	err      error
+}
+
+// fetched is one partition's records from one poll.
+type fetched struct {
+	p       Partition
+	records []*kgo.Record
+}
+
+// Start connects and starts consuming. It does not wait for the brokers:
+// an unreachable cluster shows in Stats and the logs while kgo retries.
+func Start(cfg Config) (*Source, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 1 << 16
+	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = 50 * time.Millisecond
+	}
+	if cfg.MetadataInterval <= 0 {
+		cfg.MetadataInterval = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	o := cfg.Options
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID("sluice"),
+		kgo.FetchMaxBytes(16 << 20),
+		kgo.FetchMaxPartitionBytes(4 << 20),
+		// Partitions the metadata check adds are fetched at once, not after
+		// kgo's default 5 s between metadata refreshes.
+		kgo.MetadataMinAge(200 * time.Millisecond),
+	}, o.clientOpts...)
+	if o.ReadCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	} else {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	s := &Source{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), seed: maphash.MakeSeed(),
+		assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for range cfg.Workers {
+		ch := make(chan fetched, 4)
+		s.work = append(s.work, ch)
+		w := s.newWorker(ch)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); w.run() }()
+	}
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.poll() }()
+	go func() { defer s.wg.Done(); s.watchMetadata() }()
+	go func() { defer s.wg.Done(); s.commitProgress() }()
+	return s, nil
+}
+
+// Close stops the source and waits for its goroutines; a delivery in
+// progress is cancelled through its context.
+func (s *Source) Close() {
+	s.cancel()
+	s.cl.Close()
+	s.wg.Wait()
+}
+
+// Err returns why the source stopped, or nil while it runs.
+func (s *Source) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Source) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.cfg.Log.Error("kafka source stopped", "group", s.cfg.Options.Group, "err", err)
+	s.cancel()
+}
+
+func (s *Source) workerFor(p Partition) int {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(p.Topic)
+	h.WriteByte(byte(p.Partition))
+	h.WriteByte(byte(p.Partition >> 8))
+	return int(h.Sum64() % uint64(len(s.work)))
+}
+
+func (s *Source) poll() {
+	for {
+		fs := s.cl.PollRecords(s.ctx, 1<<14)
+		if s.ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		fs.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			s.stat(Partition{topic, p}).setError(err)
+			s.cfg.Log.Warn("kafka fetch", "topic", topic, "partition", p, "err", err)
+		})
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			p := Partition{fp.Topic, fp.Partition}
+			s.stat(p).setHighWatermark(fp.HighWatermark)
+			if len(fp.Records) == 0 {
+				return
+			}
+			s.hand(fetched{p: p, records: fp.Records})
+		})
+	}
+}
+
+// hand gives a partition's records to its worker; when the worker is
+// behind, the partition's fetching pauses until the worker takes them.
+func (s *Source) hand(f fetched) {
+	ch := s.work[s.workerFor(f.p)]
+	select {
+	case ch <- f:
+		return
+	default:
+	}
+	paused := map[string][]int32{f.p.Topic: {f.p.Partition}}
+	s.cl.PauseFetchPartitions(paused)
+	s.stat(f.p).addPause()
+	select {
+	case ch <- f:
+	case <-s.ctx.Done():
+	}
+	s.cl.ResumeFetchPartitions(paused)
+}
+
+// watchMetadata assigns partitions as they appear.
+func (s *Source) watchMetadata() {
+	t := time.NewTicker(s.cfg.MetadataInterval)
+	defer t.Stop()
+	for {
+		if err := s.assignNew(); err != nil && s.ctx.Err() == nil {
+			s.cfg.Log.Warn("kafka metadata", "brokers", s.cfg.Options.Brokers, "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Source) assignNew() error {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	o := s.cfg.Options
+	var topics kadm.TopicDetails
+	var err error
+	if o.Pattern != nil {
+		topics, err = s.adm.ListTopics(ctx)
+	} else {
+		topics, err = s.adm.ListTopics(ctx, o.Topics...)
+	}
+	if err != nil {
+		return err
+	}
+	var fresh []Partition
+	for name, td := range topics {
+		if td.Err != nil || (o.Pattern != nil && !o.Pattern.MatchString(name)) {
+			continue
+		}
+		for p := range td.Partitions {
+			tp := Partition{name, p}
+			if !s.assigned[tp] {
+				fresh = append(fresh, tp)
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		s.checked = true
+		return nil
+	}
+	add := map[string]map[int32]kgo.Offset{}
+	var resolve []Partition
+	for _, tp := range fresh {
+		if off, ok := s.cfg.Offsets[tp]; ok {
+			if add[tp.Topic] == nil {
+				add[tp.Topic] = map[int32]kgo.Offset{}
+			}
+			add[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+			continue
+		}
+		resolve = append(resolve, tp)
+	}
+	starts, err := s.resolveStart(ctx, resolve)
+	if err != nil {
+		return err
+	}
+	if len(starts) > 0 {
+		// Stored before consuming, so a restart starts where this did.
+		b := &Batch{Rows: coldata.NewChunk(s.cfg.Layout.Types, 0), Offsets: starts}
+		if err := s.cfg.Target.Deliver(s.ctx, b); err != nil {
+			if s.ctx.Err() == nil {
+				s.fail(err)
+			}
+			return nil
+		}
+		s.delivered(b)
+	}
+	for tp, off := range starts {
+		if add[tp.Topic] == nil {
+			add[tp.Topic] = map[int32]kgo.Offset{}
+		}
+		add[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+	}
+	for _, tp := range fresh {
+		s.assigned[tp] = true
+		s.stat(tp)
+	}
+	s.checked = true
+	s.cl.AddConsumePartitions(add)
+	return nil
+}
+
+// resolveStart finds the concrete first offset of partitions that have none
+// stored: the log start, the log end, or the first offset at a time.
+func (s *Source) resolveStart(ctx context.Context, ps []Partition) (map[Partition]int64, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	topics := map[string]bool{}
+	var names []string
+	for _, p := range ps {
+		if !topics[p.Topic] {
+			topics[p.Topic] = true
+			names = append(names, p.Topic)
+		}
+	}
+	var listed kadm.ListedOffsets
+	var err error
+	switch o := s.cfg.Options; {
+	case !s.cfg.Fresh || s.checked || o.Start == StartEarliest:
+		// Partitions that appear after the source started hold only new
+		// records: they start at the beginning whatever `start` says.
+		listed, err = s.adm.ListStartOffsets(ctx, names...)
+	case o.Start == StartLatest:
+		listed, err = s.adm.ListEndOffsets(ctx, names...)
+	default:
+		listed, err = s.adm.ListOffsetsAfterMilli(ctx, o.StartTime.UnixMilli(), names...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := listed.Error(); err != nil {
+		return nil, err
+	}
+	out := map[Partition]int64{}
+	for _, p := range ps {
+		lo, ok := listed.Lookup(p.Topic, p.Partition)
+		if !ok {
+			return nil, fmt.Errorf("no start offset listed for %s/%d", p.Topic, p.Partition)
+		}
+		off := lo.Offset
+		if off < 0 {
+			// No record at or after the time: start at the end.
+			end, err := s.adm.ListEndOffsets(ctx, p.Topic)
+			if err != nil {
+				return nil, err
+			}
+			e, _ := end.Lookup(p.Topic, p.Partition)
+			off = max(e.Offset, 0)
+		}
+		out[p] = off
+	}
+	return out, nil
+}
+
+// commitProgress commits the delivered offsets to the stream's consumer
+// group now and then, for lag tools; Sluice never reads them back.
+func (s *Source) commitProgress() {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	var last map[Partition]int64
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		pos := s.positions()
+		var os kadm.Offsets
+		for p, off := range pos {
+			if last[p] != off {
+				os.AddOffset(p.Topic, p.Partition, off, -1)
+			}
+		}
+		if len(os) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		if _, err := s.adm.CommitOffsets(ctx, s.cfg.Options.Group, os); err != nil && s.ctx.Err() == nil {
+			s.cfg.Log.Debug("kafka progress commit", "group", s.cfg.Options.Group, "err", err)
+		} else {
+			last = pos
+		}
+		cancel()
+	}
+}

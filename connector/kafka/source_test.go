@@ -1,0 +1,288 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/format"
+	"github.com/sluice-db/sluice/types"
+)
+
+// intDecoder decodes a record holding a decimal integer: the smallest
+// format, so these tests exercise the source and not a format.
+type intDecoder struct{}
+
+func (intDecoder) NewDecoder() format.Decoder { return intDecoder{} }
+
+func (intDecoder) Decode(rec []byte, cols []*coldata.Vec) error {
+	n, err := strconv.ParseInt(string(rec), 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", rec)
+	}
+	cols[0].Append(n)
+	return nil
+}
+
+// collector is a Target that keeps what it is given, as the engine does:
+// rows, dead letters and offsets together.
+type collector struct {
+	mu      sync.Mutex
+	values  map[int64]int
+	dead    []DeadLetter
+	offsets map[Partition]int64
+	parts   map[int64]int64 // value -> _partition
+	block   chan struct{}   // when set, Deliver of rows waits on it
+}
+
+func newCollector() *collector {
+	return &collector{values: map[int64]int{}, offsets: map[Partition]int64{}, parts: map[int64]int64{}}
+}
+
+func (c *collector) Deliver(ctx context.Context, b *Batch) error {
+	if c.block != nil && b.Rows.Len > 0 {
+		select {
+		case <-c.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range b.Rows.Len {
+		v := b.Rows.Cols[0].Ints[i]
+		c.values[v]++
+		c.parts[v] = b.Rows.Cols[1].Ints[i]
+	}
+	c.dead = append(c.dead, b.Dead...)
+	for p, o := range b.Offsets {
+		if prev, ok := c.offsets[p]; ok && o < prev {
+			return fmt.Errorf("offset of %v went back from %d to %d", p, prev, o)
+		}
+		c.offsets[p] = o
+	}
+	return nil
+}
+
+func (c *collector) count() (rows, dead int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.values {
+		rows += n
+	}
+	return rows, len(c.dead)
+}
+
+func (c *collector) snapshotOffsets() map[Partition]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[Partition]int64{}
+	for p, o := range c.offsets {
+		out[p] = o
+	}
+	return out
+}
+
+func newCluster(t *testing.T, partitions int32, topics ...string) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic(topics[0]),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return c, cl
+}
+
+func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) {
+	t.Helper()
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Topic: topic, Value: []byte(v)}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ints(lo, hi int) []string {
+	var out []string
+	for i := lo; i < hi; i++ {
+		out = append(out, strconv.Itoa(i))
+	}
+	return out
+}
+
+func startSource(t *testing.T, c *kfake.Cluster, opts map[string]string, target Target, stored map[Partition]int64, fresh bool) *Source {
+	t.Helper()
+	o, err := ParseOptions("s", opts, c.ListenAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Config{
+		Options: o, Value: intDecoder{}, Target: target, Offsets: stored, Fresh: fresh,
+		Layout:    Layout{Types: []*types.T{types.Int8, types.Int4}, Value: []int{0}, Meta: map[int]MetaColumn{1: MetaPartition}},
+		BatchRows: 100, MaxDelay: 5 * time.Millisecond, MetadataInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Every record arrives exactly once across a restart from the stored
+// offsets, and undecodable records become dead letters with their position.
+func TestSourceExactlyOnceAcrossRestart(t *testing.T) {
+	c, cl := newCluster(t, 3, "t")
+	produce(t, cl, "t", ints(0, 1000)...)
+	produce(t, cl, "t", "oops")
+	col := newCollector()
+	s := startSource(t, c, map[string]string{"topic": "t"}, col, nil, true)
+	waitFor(t, "first 1001 records", func() bool { r, d := col.count(); return r == 1000 && d == 1 })
+	s.Close()
+
+	produce(t, cl, "t", ints(1000, 2500)...)
+	s = startSource(t, c, map[string]string{"topic": "t"}, col, col.snapshotOffsets(), false)
+	defer s.Close()
+	waitFor(t, "all 2500 records", func() bool { r, _ := col.count(); return r >= 2500 })
+	time.Sleep(50 * time.Millisecond)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for i := range int64(2500) {
+		if col.values[i] != 1 {
+			t.Fatalf("value %d delivered %d times", i, col.values[i])
+		}
+	}
+	if len(col.values) != 2500 {
+		t.Fatalf("%d distinct values, want 2500", len(col.values))
+	}
+	if d := col.dead[0]; string(d.Value) != "oops" || d.Topic != "t" || d.Err == "" {
+		t.Fatalf("dead letter %+v", d)
+	}
+	var total int64
+	for _, st := range s.Stats() {
+		total += st.Position
+	}
+	if total != 2501 {
+		t.Fatalf("positions sum to %d, want 2501 (every record, the bad one too)", total)
+	}
+}
+
+// start = 'latest' skips what the topic held at creation, and a partition
+// added later is read from its beginning.
+func TestSourceLatestAndNewPartitions(t *testing.T) {
+	c, cl := newCluster(t, 2, "t")
+	produce(t, cl, "t", ints(0, 100)...)
+	col := newCollector()
+	s := startSource(t, c, map[string]string{"topic": "t", "start": "latest"}, col, nil, true)
+	defer s.Close()
+	waitFor(t, "start offsets stored", func() bool { return len(col.snapshotOffsets()) == 2 })
+	if r, _ := col.count(); r != 0 {
+		t.Fatalf("read %d records that predate the stream", r)
+	}
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreatePartitions(context.Background(), 2, "t"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "4 partitions assigned", func() bool { return len(s.Stats()) == 4 })
+	// Produce to each partition explicitly.
+	var recs []*kgo.Record
+	for i := range 400 {
+		recs = append(recs, &kgo.Record{Topic: "t", Partition: int32(i % 4), Value: []byte(strconv.Itoa(1000 + i))})
+	}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	if err := pcl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "400 new records", func() bool { r, _ := col.count(); return r == 400 })
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for i := range int64(400) {
+		if p := col.parts[1000+i]; p != i%4 {
+			t.Fatalf("value %d: _partition %d, want %d", 1000+i, p, i%4)
+		}
+	}
+}
+
+// A Target that stops accepting makes the source pause fetching rather than
+// read on: what it holds stays within its queues, however big the backlog.
+func TestSourceBackpressure(t *testing.T) {
+	c, cl := newCluster(t, 1, "t")
+	produce(t, cl, "t", ints(0, 300000)...)
+	col := newCollector()
+	col.block = make(chan struct{})
+	s := startSource(t, c, map[string]string{"topic": "t"}, col, nil, true)
+	defer s.Close()
+	waitFor(t, "fetching paused", func() bool {
+		st := s.Stats()
+		return len(st) == 1 && st[0].Pauses > 0
+	})
+	time.Sleep(100 * time.Millisecond)
+	st := s.Stats()[0]
+	// One batch in delivery, four queued fetches, one in hand: a poll
+	// returns at most 1<<14 records.
+	if limit := int64(6 << 14); st.Records > limit {
+		t.Fatalf("read %d records while the target accepted none (limit %d)", st.Records, limit)
+	}
+	close(col.block)
+	waitFor(t, "all records", func() bool { r, _ := col.count(); return r == 300000 })
+}
+
+func TestParseOptionsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		opts map[string]string
+		want string
+	}{
+		{map[string]string{}, "exactly one of the options topic"},
+		{map[string]string{"topic": "a", "topics": "a,b"}, "exactly one of the options topic"},
+		{map[string]string{"topic_pattern": "("}, "invalid value for option \"topic_pattern\""},
+		{map[string]string{"topic": "a", "start": "yesterday"}, "expected earliest, latest or an RFC 3339 time"},
+		{map[string]string{"topic": "a", "isolation": "dirty"}, "expected read_committed or read_uncommitted"},
+		{map[string]string{"topic": "a", "sasl_mechanism": "GSSAPI", "sasl_username": "u"}, "expected PLAIN"},
+		{map[string]string{"topic": "a", "sasl_username": "u", "sasl_password": "secret"}, "need sasl_mechanism"},
+		{map[string]string{"topic": "a", "tls_ca": "/x"}, "needs tls = 'true'"},
+		{map[string]string{"topic": "a", "on_error": "ignore"}, "expected dead_letter or fail"},
+	} {
+		_, err := ParseOptions("s", tc.opts, []string{"localhost:9092"})
+		if err == nil || !contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.opts, err, tc.want)
+		}
+		if err != nil && contains(err.Error(), "secret") {
+			t.Errorf("%v: error shows the password: %v", tc.opts, err)
+		}
+	}
+	if _, err := ParseOptions("s", map[string]string{"topic": "a"}, nil); err == nil || !contains(err.Error(), "needs brokers") {
+		t.Errorf("no brokers: %v", err)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

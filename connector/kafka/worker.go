@@ -1,0 +1,168 @@
+package kafka
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/format"
+	"github.com/sluice-db/sluice/types"
+)
+
+// worker decodes the records of its partitions into one chunk and delivers
+// it when it is big enough or its first row has waited MaxDelay.
+type worker struct {
+	s        *Source
+	in       <-chan fetched
+	value    format.Decoder
+	key      format.Decoder
+	batch    *Batch
+	valCols  []*coldata.Vec
+	keyCols  []*coldata.Vec
+	hdrBuf   []byte
+	deadline *time.Timer
+	armed    bool
+}
+
+func (s *Source) newWorker(in <-chan fetched) *worker {
+	w := &worker{s: s, in: in, value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
+	w.deadline.Stop()
+	if s.cfg.Key != nil {
+		w.key = s.cfg.Key.NewDecoder()
+	}
+	w.reset()
+	return w
+}
+
+func (w *worker) reset() {
+	l := w.s.cfg.Layout
+	rows := coldata.NewChunk(l.Types, 0)
+	w.batch = &Batch{Rows: rows, Offsets: map[Partition]int64{}}
+	w.valCols = w.valCols[:0]
+	for _, c := range l.Value {
+		w.valCols = append(w.valCols, rows.Cols[c])
+	}
+	w.keyCols = w.keyCols[:0]
+	for _, c := range l.Key {
+		w.keyCols = append(w.keyCols, rows.Cols[c])
+	}
+}
+
+func (w *worker) run() {
+	for {
+		select {
+		case <-w.s.ctx.Done():
+			return
+		case f := <-w.in:
+			w.decode(f)
+			if w.batch.Rows.Len >= w.s.cfg.BatchRows {
+				w.flush()
+			} else if !w.armed {
+				w.deadline.Reset(w.s.cfg.MaxDelay)
+				w.armed = true
+			}
+		case <-w.deadline.C:
+			w.armed = false
+			w.flush()
+		}
+	}
+}
+
+func (w *worker) flush() {
+	if w.armed {
+		w.deadline.Stop()
+		w.armed = false
+	}
+	b := w.batch
+	if b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
+		return
+	}
+	if err := w.s.cfg.Target.Deliver(w.s.ctx, b); err != nil {
+		if w.s.ctx.Err() == nil {
+			w.s.fail(err)
+		}
+		return
+	}
+	w.s.delivered(b)
+	w.reset()
+}
+
+func (w *worker) decode(f fetched) {
+	rows := w.batch.Rows
+	st := w.s.stat(f.p)
+	var bytes, dead int64
+	for _, r := range f.records {
+		bytes += int64(len(r.Value) + len(r.Key))
+		if err := w.decodeRecord(r); err != nil {
+			if w.s.cfg.Options.FailOnError {
+				w.s.fail(&RecordError{Partition: f.p, Offset: r.Offset, Err: err})
+				return
+			}
+			w.batch.Dead = append(w.batch.Dead, DeadLetter{Partition: f.p, Offset: r.Offset,
+				Value: append([]byte(nil), r.Value...), Err: err.Error(), Timestamp: r.Timestamp})
+			dead++
+			continue
+		}
+		rows.Len++
+	}
+	w.batch.Offsets[f.p] = f.records[len(f.records)-1].Offset + 1
+	st.addRead(int64(len(f.records)), bytes, dead)
+}
+
+// decodeRecord appends one row, or nothing and an error.
+func (w *worker) decodeRecord(r *kgo.Record) error {
+	n := w.batch.Rows.Len
+	if err := w.value.Decode(r.Value, w.valCols); err != nil {
+		return err
+	}
+	if w.key != nil {
+		if err := w.key.Decode(r.Key, w.keyCols); err != nil {
+			for _, v := range w.valCols {
+				v.Truncate(n)
+			}
+			return &KeyError{Err: err}
+		}
+	}
+	for c, m := range w.s.cfg.Layout.Meta {
+		w.appendMeta(w.batch.Rows.Cols[c], m, r)
+	}
+	return nil
+}
+
+func (w *worker) appendMeta(v *coldata.Vec, m MetaColumn, r *kgo.Record) {
+	switch m {
+	case MetaTopic:
+		v.Append(r.Topic)
+	case MetaPartition:
+		v.Append(int64(r.Partition))
+	case MetaOffset:
+		v.Append(r.Offset)
+	case MetaTimestamp:
+		v.Append(r.Timestamp.UnixMicro())
+	case MetaKey:
+		if r.Key == nil {
+			v.Append(nil)
+		} else {
+			v.Append(string(r.Key))
+		}
+	case MetaHeaders:
+		w.hdrBuf = append(w.hdrBuf[:0], '{')
+		for i, h := range r.Headers {
+			if i > 0 {
+				w.hdrBuf = append(w.hdrBuf, ", "...)
+			}
+			w.hdrBuf = types.AppendJSONString(w.hdrBuf, h.Key)
+			w.hdrBuf = append(w.hdrBuf, ": "...)
+			w.hdrBuf = types.AppendJSONString(w.hdrBuf, string(h.Value))
+		}
+		w.hdrBuf = append(w.hdrBuf, '}')
+		// Duplicate keys keep the last value, as jsonb does.
+		canon, err := types.CanonicalJSONB(string(w.hdrBuf))
+		if err != nil {
+			v.Append(nil)
+			return
+		}
+		v.Append(canon)
+	}
+}

@@ -1,0 +1,297 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/server"
+)
+
+// startKafkaServer runs a server whose kafka streams read brokers (nil: its
+// own embedded broker on a free port).
+func startKafkaServer(t *testing.T, dir string, brokers []string) *server.Server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, KafkaBrokers: brokers}
+	if brokers == nil {
+		cfg.EmbeddedKafkaAddr = "127.0.0.1:0"
+	}
+	srv, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func producer(t *testing.T, brokers ...string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(100*time.Millisecond),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func produceValues(t *testing.T, cl *kgo.Client, topic string, values []string) {
+	t.Helper()
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Topic: topic, Value: []byte(v)}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bidJSON is the i-th test bid: auction i%10, price i, nested city.
+func bidJSON(i int) string {
+	return fmt.Sprintf(`{"auction": %d, "bidder": %d, "price": %d.5, "loc": {"city": "c%d"}, "ts": "2026-12-01T00:00:%02dZ", "extra": [1, 2]}`,
+		i%10, i, i, i%3, i%60)
+}
+
+func bids(lo, hi int) []string {
+	var out []string
+	for i := lo; i < hi; i++ {
+		out = append(out, bidJSON(i))
+	}
+	return out
+}
+
+func queryInt(t *testing.T, conn *pgx.Conn, sql string) int64 {
+	t.Helper()
+	var n *int64
+	if err := conn.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	if n == nil {
+		return 0
+	}
+	return *n
+}
+
+func eventually(t *testing.T, conn *pgx.Conn, sql string, want int64) {
+	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("%s: %v", sql, time.Since(start)) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := queryInt(t, conn, sql)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d, want %d", sql, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const bidsStream = `CREATE STREAM bids (
+	auction int8, bidder int8, price numeric(10,2), city text PATH '$.loc.city', ts timestamptz,
+	_partition int, _offset bigint
+) WITH (connector = 'kafka', topic = 'bids', format = 'json')`
+
+// A kafka stream on the embedded broker: JSON decoded into columns (nested
+// paths, metadata columns), bad records in the dead letters, a view kept
+// current, progress in SHOW SOURCES and /metrics.
+func TestKafkaStreamEmbeddedBroker(t *testing.T) {
+	srv := startKafkaServer(t, "", nil)
+	conn := connect(t, srv)
+	mustExec(t, conn, bidsStream)
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n, sum(price) AS total FROM bids GROUP BY auction")
+	cl := producer(t, srv.KafkaAddr())
+	produceValues(t, cl, "bids", bids(0, 5000))
+	produceValues(t, cl, "bids", []string{`{"auction": `, `{"auction": "seven"}`, `[1, 2]`})
+	produceValues(t, cl, "bids", bids(5000, 10000))
+
+	eventually(t, conn, "SELECT sum(n)::int8 FROM per_auction", 10000)
+	eventually(t, conn, "SELECT count(*) FROM sluice_dead_letters WHERE stream = 'bids'", 3)
+	if n := queryInt(t, conn, "SELECT n FROM per_auction WHERE auction = 3"); n != 1000 {
+		t.Fatalf("auction 3: %d bids, want 1000", n)
+	}
+	// sum of i + 0.5 over i ≡ 3 (mod 10), i < 10000.
+	var total string
+	if err := conn.QueryRow(context.Background(), "SELECT total::text FROM per_auction WHERE auction = 3").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if want := "4998500.00"; total != want {
+		t.Fatalf("auction 3 total %s, want %s", total, want)
+	}
+	if n := queryInt(t, conn, "SELECT count(*) FROM bids WHERE city = 'c1' AND ts IS NOT NULL"); n != 3333 {
+		t.Fatalf("city c1: %d rows, want 3333", n)
+	}
+	if n := queryInt(t, conn, "SELECT count(DISTINCT _partition::text || ':' || _offset::text) FROM bids"); n != 10000 {
+		t.Fatalf("%d distinct (partition, offset), want 10000", n)
+	}
+	var reason string
+	if err := conn.QueryRow(context.Background(), "SELECT error FROM sluice_dead_letters WHERE raw = '{\"auction\": \"seven\"}'::bytea").Scan(&reason); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reason, "auction") {
+		t.Fatalf("dead letter reason %q does not name the column", reason)
+	}
+	rows, err := conn.Query(context.Background(), "SHOW SOURCES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records, lag, dead int64
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		records += v[6].(int64)
+		lag += v[5].(int64)
+		dead += v[8].(int64)
+	}
+	if records != 10003 || lag != 0 || dead != 3 {
+		t.Fatalf("SHOW SOURCES: records %d lag %d dead %d, want 10003 0 3", records, lag, dead)
+	}
+	body := httpGet(t, "http://"+srv.HTTPAddr()+"/metrics")
+	if !strings.Contains(body, `sluice_source_records_total{partition="0",stream="bids",topic="bids"}`) {
+		t.Fatalf("/metrics has no source records:\n%s", body)
+	}
+}
+
+// Kill Sluice, produce while it is down, start it again: every record is in
+// the stream exactly once. Then the broker restarts under a running
+// stream, and ingestion resumes.
+func TestKafkaRestartsExactlyOnce(t *testing.T) {
+	port := freePort(t)
+	kdir := t.TempDir()
+	cluster := func() *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(kdir), kfake.SeedTopics(3, "bids"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := cluster()
+	brokers := c.ListenAddrs()
+	dir := t.TempDir()
+	srv := startKafkaServer(t, dir, brokers)
+	conn := connect(t, srv)
+	mustExec(t, conn, bidsStream)
+	cl := producer(t, brokers...)
+	produceValues(t, cl, "bids", bids(0, 3000))
+	eventually(t, conn, "SELECT count(*) FROM bids", 3000)
+	_ = conn.Close(context.Background())
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	produceValues(t, cl, "bids", bids(3000, 6000))
+	srv = startKafkaServer(t, dir, brokers)
+	conn = connect(t, srv)
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW n AS SELECT count(*) AS n, count(DISTINCT bidder) AS d FROM bids")
+	eventually(t, conn, "SELECT n FROM n", 6000)
+	eventually(t, conn, "SELECT d FROM n", 6000)
+
+	cl.Close()
+	c.Close()
+	c = cluster()
+	defer c.Close()
+	cl = producer(t, brokers...)
+	produceValues(t, cl, "bids", bids(6000, 9000))
+	eventually(t, conn, "SELECT n FROM n", 9000)
+	eventually(t, conn, "SELECT d FROM n", 9000)
+}
+
+// New partitions are read as they appear; DROP STREAM stops the source and
+// forgets its offsets, so a new stream of that name reads from the start.
+func TestKafkaPartitionsAndDrop(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := startKafkaServer(t, "", c.ListenAddrs())
+	conn := connect(t, srv)
+	mustExec(t, conn, bidsStream)
+	cl := producer(t, c.ListenAddrs()...)
+	produceValues(t, cl, "bids", bids(0, 100))
+	eventually(t, conn, "SELECT count(*) FROM bids", 100)
+	if _, err := kadm.NewClient(cl).CreatePartitions(context.Background(), 2, "bids"); err != nil {
+		t.Fatal(err)
+	}
+	// The source checks metadata every second; the producer learns the new
+	// partitions on its own metadata refresh.
+	cl.ForceMetadataRefresh()
+	time.Sleep(200 * time.Millisecond)
+	produceValues(t, cl, "bids", bids(100, 400))
+	eventually(t, conn, "SELECT count(*) FROM bids", 400)
+	eventually(t, conn, "SELECT count(DISTINCT _partition) FROM bids", 3)
+
+	mustExec(t, conn, "DROP STREAM bids")
+	mustExec(t, conn, bidsStream)
+	eventually(t, conn, "SELECT count(*) FROM bids", 400)
+}
+
+func TestKafkaStreamErrors(t *testing.T) {
+	srv := startKafkaServer(t, "", nil)
+	conn := connect(t, srv)
+	for _, tc := range []struct{ sql, state, msg string }{
+		{"CREATE STREAM s (a int) WITH (connector = 'kafka', topic = 't', colour = 'red')", "22023", `unrecognized stream option "colour"`},
+		{"CREATE STREAM s (a int) WITH (connector = 'kafka')", "22023", "exactly one of the options topic"},
+		{"CREATE STREAM s (a int) WITH (connector = 'kafka', topic = 't', format = 'xml')", "22023", "xml"},
+		{"CREATE STREAM s (a int, _offset text) WITH (connector = 'kafka', topic = 't')", "42804", `metadata column "_offset" must be of type bigint`},
+		{"CREATE STREAM s (a int PATH 'a.b') WITH (connector = 'kafka', topic = 't')", "22023", "invalid PATH"},
+		{"CREATE STREAM s (a int PATH '$.a')", "42P16", "PATH needs a connector"},
+		{"CREATE STREAM s (a int) WITH (connector = 'kafka', topic = 't', brokers = '127.0.0.1:1')", "08006", "cannot reach kafka brokers"},
+		{"CREATE STREAM s (a int) WITH (connector = 'kafka', topic = 't', key_columns = 'a')", "22023", "key_columns needs key_format"},
+	} {
+		_, err := conn.Exec(context.Background(), tc.sql)
+		if err == nil {
+			t.Errorf("%s: no error", tc.sql)
+			continue
+		}
+		pe := pgErr(t, err)
+		if pe.Code != tc.state || !strings.Contains(pe.Message, tc.msg) {
+			t.Errorf("%s: %s %s, want %s containing %q", tc.sql, pe.Code, pe.Message, tc.state, tc.msg)
+		}
+	}
+	if _, err := conn.Exec(context.Background(), "SELECT 1 FROM s"); err == nil {
+		t.Error("a refused CREATE STREAM left its stream behind")
+	}
+}
+
+// The embedded broker's port taken: the error names the flag.
+func TestEmbeddedKafkaPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+		EmbeddedKafkaAddr: ln.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), "--embedded-kafka-addr") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	n, _ := strconv.Atoi(p)
+	return n
+}

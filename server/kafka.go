@@ -1,0 +1,80 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluice-db/sluice/engine"
+)
+
+// embeddedPartitions is how many partitions topics auto-created on the
+// embedded broker get: enough for the decode workers of two cores.
+const embeddedPartitions = 4
+
+// startEmbeddedKafka starts the in-process Kafka-protocol broker on addr,
+// keeping its log under dataDir/kafka.
+func startEmbeddedKafka(addr, dataDir string) (*kfake.Cluster, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--embedded-kafka-addr %s: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("--embedded-kafka-addr %s: bad port", addr)
+	}
+	// kfake listens on 127.0.0.1:port; listen on the configured host instead.
+	listen := func(network, _ string) (net.Listener, error) {
+		return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen),
+		kfake.DataDir(filepath.Join(dataDir, "kafka")), kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(embeddedPartitions), kfake.ClusterID("sluice-embedded"))
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another broker running? point sluice at it with --kafka-brokers, or move the embedded one with --embedded-kafka-addr, or set that to off)",
+			listenError("--embedded-kafka-addr", addr, err))
+	}
+	return c, nil
+}
+
+// sourceCollector exports every stream source's partition counters.
+type sourceCollector struct {
+	eng                       *engine.Engine
+	records, bytes, dead, lag *prometheus.Desc
+	position, pauses          *prometheus.Desc
+}
+
+func newSourceCollector(eng *engine.Engine) *sourceCollector {
+	labels := []string{"stream", "topic", "partition"}
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, labels, nil) }
+	return &sourceCollector{eng: eng,
+		records:  d("sluice_source_records_total", "Records read by a stream's source, dead letters included."),
+		bytes:    d("sluice_source_bytes_total", "Bytes of keys and values read by a stream's source."),
+		dead:     d("sluice_source_dead_letters_total", "Records a stream's source could not decode."),
+		lag:      d("sluice_source_lag_records", "Records in the partition past the stream's position."),
+		position: d("sluice_source_position", "Next offset the stream reads from the partition."),
+		pauses:   d("sluice_source_pauses_total", "Times fetching paused because ingestion was behind."),
+	}
+}
+
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.records, c.bytes, c.dead, c.lag, c.position, c.pauses} {
+		ch <- d
+	}
+}
+
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.eng.SourceStats() {
+		l := []string{s.Stream, s.Topic, strconv.Itoa(int(s.Partition.Partition))}
+		ch <- prometheus.MustNewConstMetric(c.records, prometheus.CounterValue, float64(s.Records), l...)
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(s.Bytes), l...)
+		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.CounterValue, float64(s.DeadLetters), l...)
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.Lag()), l...)
+		ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(s.Position), l...)
+		ch <- prometheus.MustNewConstMetric(c.pauses, prometheus.CounterValue, float64(s.Pauses), l...)
+	}
+}
