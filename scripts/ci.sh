@@ -10,6 +10,8 @@ scripts/ci-deps.sh
 trap 'scripts/pg-test-cluster.sh stop' EXIT
 SLUICE_TEST_PG_URL=$(scripts/pg-test-cluster.sh start)
 export SLUICE_TEST_PG_URL
+# Client-compatibility tests fail, rather than skip, when a client is missing.
+export SLUICE_REQUIRE_CLIENTS=1
 echo "ci: PostgreSQL at $SLUICE_TEST_PG_URL" >&2
 
 # Run every step even when one fails, so one CI run shows all breakage.
