@@ -19,21 +19,22 @@ import (
 
 // options are Main's flags.
 type options struct {
-	repo       string
-	short      bool
-	full       bool
-	duration   time.Duration
-	conns      int
-	kvRows     int64
-	aggRows    int64
-	aggRuns    int
-	viewRows   int64
-	seed       uint64
-	reportMD   string
-	reportJSON string
-	pgURL      string
-	noPG       bool
-	noSluice   bool
+	repo        string
+	short       bool
+	full        bool
+	duration    time.Duration
+	conns       int
+	kvRows      int64
+	aggRows     int64
+	aggRuns     int
+	viewRows    int64
+	kafkaEvents int64
+	seed        uint64
+	reportMD    string
+	reportJSON  string
+	pgURL       string
+	noPG        bool
+	noSluice    bool
 }
 
 const (
@@ -43,6 +44,8 @@ const (
 	shortAggRows  = 1_000_000
 	fullViewRows  = 10_000_000
 	shortViewRows = 2_000_000
+	fullKafka     = 10_000_000
+	shortKafka    = 2_000_000
 )
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -64,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.aggRows, "agg-rows", 0, "rows in the aggregate table (default 10M; 1M with --short)")
 	fs.IntVar(&o.aggRuns, "agg-runs", 3, "runs of the aggregate query (the best is reported)")
 	fs.Int64Var(&o.viewRows, "view-rows", 0, "rows COPYed into the stream of the views workload (default 10M; 2M with --short)")
+	fs.Int64Var(&o.kafkaEvents, "kafka-events", -1, "Nexmark bids of the kafka workload (default 10M; 2M with --short; 0 skips it)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the point-lookup key sequence")
 	fs.StringVar(&o.reportMD, "report-md", "", "markdown report path (default <repo>/bench/REPORT.md; \"-\" = none)")
 	fs.StringVar(&o.reportJSON, "report-json", "", "JSON report path (default <repo>/bench/report.json; \"-\" = none)")
@@ -95,6 +99,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.viewRows = fullViewRows
 		if o.short {
 			o.viewRows = shortViewRows
+		}
+	}
+	if o.kafkaEvents < 0 {
+		o.kafkaEvents = fullKafka
+		if o.short {
+			o.kafkaEvents = shortKafka
 		}
 	}
 	if o.conns < 1 || o.kvRows < 1 || o.aggRows < 1 || o.aggRuns < 1 || o.viewRows < 1 || o.duration < 0 {
@@ -169,7 +179,7 @@ func newReport(o *options) *Report {
 		CPUModel:      cpuModel(),
 		MemTotalBytes: memTotal(),
 		Config: Config{Mode: mode, KVRows: o.kvRows, AggRows: o.aggRows, Conns: o.conns,
-			Duration: Duration(o.duration), AggRuns: o.aggRuns, ViewRows: o.viewRows},
+			Duration: Duration(o.duration), AggRuns: o.aggRuns, ViewRows: o.viewRows, KafkaEvents: o.kafkaEvents},
 	}
 }
 
@@ -237,8 +247,18 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		if !resetPeakRSS() {
 			note("could not reset VmHWM; Sluice's peak RSS includes the PostgreSQL phase's client")
 		}
+		var brokers []string
+		if o.kafkaEvents > 0 {
+			broker, err := startBroker()
+			if err != nil {
+				fail(fmt.Sprintf("kafka broker: %v", err))
+				return
+			}
+			defer broker.Close()
+			brokers = broker.ListenAddrs()
+		}
 		progress("starting Sluice in-process (data in %s)", dir)
-		url, stop, err := startSluice(ctx, dir)
+		url, stop, err := startSluice(ctx, dir, brokers)
 		if err != nil {
 			fail(fmt.Sprintf("Sluice did not start: %v", err))
 		} else {
@@ -246,6 +266,16 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			if ctx.Err() == nil {
 				progress("Sluice: views, COPY of %d rows into a stream with a materialized view", o.viewRows)
 				r.Sluice.View = measureView(ctx, url, o.viewRows, r)
+			}
+			if ctx.Err() == nil && o.kafkaEvents > 0 {
+				k, err := measureKafka(ctx, url, brokers, o.kafkaEvents, progress)
+				switch {
+				case err != nil:
+					fail("Sluice: kafka: " + err.Error())
+				case k.Wrong != "":
+					fail("Sluice: kafka: the count view differs from the generated bids: " + k.Wrong)
+				}
+				r.Sluice.Kafka = k
 			}
 			r.Sluice.PeakRSS = procStatusKB("VmHWM")
 			if err := stop(); err != nil {

@@ -23,7 +23,7 @@ const (
 func benchServer(b *testing.B, table, ddl string, cols []string, n int64, row func(int64) []any) *pgx.Conn {
 	b.Helper()
 	ctx := context.Background()
-	url, stop, err := startSluice(ctx, b.TempDir())
+	url, stop, err := startSluice(ctx, b.TempDir(), nil)
 	if err != nil {
 		b.Fatalf("start Sluice: %v", err)
 	}
@@ -86,7 +86,7 @@ func BenchmarkViewMaintenance(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		url, stop, err := startSluice(ctx, b.TempDir())
+		url, stop, err := startSluice(ctx, b.TempDir(), nil)
 		if err != nil {
 			b.Fatalf("start Sluice: %v", err)
 		}
@@ -105,4 +105,38 @@ func BenchmarkViewMaintenance(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(benchViewRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkKafkaIngest is the kafka workload over benchKafkaEvents bids per
+// op, on a fresh broker and server each time; the ceiling's and Sluice's
+// events/s are reported as metrics.
+func BenchmarkKafkaIngest(b *testing.B) {
+	const benchKafkaEvents = 200_000
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		broker, err := startBroker()
+		if err != nil {
+			b.Fatal(err)
+		}
+		url, stop, err := startSluice(ctx, b.TempDir(), broker.ListenAddrs())
+		if err != nil {
+			b.Fatalf("start Sluice: %v", err)
+		}
+		b.StartTimer()
+		k, err := measureKafka(ctx, url, broker.ListenAddrs(), benchKafkaEvents, func(string, ...any) {})
+		b.StopTimer()
+		if err == nil && k.Wrong != "" {
+			err = errors.New("wrong answer: " + k.Wrong)
+		}
+		stop()
+		broker.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(k.CeilingRate, "ceiling-events/s")
+		b.ReportMetric(k.PassThroughRate, "passthrough-events/s")
+		b.ReportMetric(k.GroupByRate, "groupby-events/s")
+		b.StartTimer()
+	}
 }

@@ -41,6 +41,8 @@ type Config struct {
 	Duration Duration `json:"duration"`
 	AggRuns  int      `json:"agg_runs"`
 	ViewRows int64    `json:"view_rows"`
+	// KafkaEvents is the bids of the kafka workload (0: not run).
+	KafkaEvents int64 `json:"kafka_events"`
 }
 
 // Duration marshals as seconds (a float) so report.json is unit-stable.
@@ -69,6 +71,7 @@ type Result struct {
 	AggLoad *Load    `json:"agg_load,omitempty"`
 	Agg     *Agg     `json:"scan_aggregate,omitempty"`
 	View    *View    `json:"view_maintenance,omitempty"` // Sluice only
+	Kafka   *Kafka   `json:"kafka_ingest,omitempty"`     // Sluice only
 	PeakRSS int64    `json:"peak_rss_bytes,omitempty"`   // Sluice only
 	Errors  []string `json:"errors,omitempty"`
 }
@@ -129,6 +132,57 @@ type View struct {
 	// Wrong describes the first difference between the view and the rows
 	// computed from the generated data; "" when they are equal.
 	Wrong string `json:"wrong,omitempty"`
+}
+
+// Kafka is the kafka workload: Events bids pre-loaded into a topic of
+// Partitions partitions, drained by the ceiling (franz-go consume + JSON
+// decode into columns on two goroutines) and by Sluice into two views, each
+// from CREATE STREAM until the view holds every bid.
+type Kafka struct {
+	Events          int64    `json:"events"`
+	Format          string   `json:"format"`
+	Partitions      int      `json:"partitions"`
+	Preload         Duration `json:"preload_seconds"`
+	Ceiling         Duration `json:"ceiling_seconds"`
+	CeilingRate     float64  `json:"ceiling_events_per_sec"`
+	PassThrough     Duration `json:"pass_through_seconds"`
+	PassThroughRate float64  `json:"pass_through_events_per_sec"`
+	PassThroughCPU  Duration `json:"pass_through_cpu_seconds"`
+	GroupBy         Duration `json:"group_by_seconds"`
+	GroupByRate     float64  `json:"group_by_events_per_sec"`
+	GroupByCPU      Duration `json:"group_by_cpu_seconds"`
+	// PassThroughRatio and GroupByRatio are Sluice's rates over the ceiling's.
+	PassThroughRatio float64 `json:"pass_through_ratio"`
+	GroupByRatio     float64 `json:"group_by_ratio"`
+	// Wrong describes the first difference between the count view and the
+	// generated bids; "" when they agree.
+	Wrong string `json:"wrong,omitempty"`
+}
+
+// kafkaRows are the kafka workload's lines.
+func kafkaRows(k *Kafka) []row {
+	if k == nil {
+		return nil
+	}
+	perCore := func(rate float64, d, cpu Duration) string {
+		if cpu <= 0 {
+			return "-"
+		}
+		return fmtRate(rate * time.Duration(d).Seconds() / time.Duration(cpu).Seconds())
+	}
+	answer := "correct"
+	if k.Wrong != "" {
+		answer = "WRONG"
+	}
+	return []row{
+		{fmt.Sprintf("kafka: ceiling, franz-go consume + decode, events/s (%s %s bids, %d partitions)", fmtRate(float64(k.Events)), k.Format, k.Partitions),
+			fmtRate(k.CeilingRate), "-", ""},
+		{"kafka: into a pass-through view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.PassThroughRate), k.PassThroughRatio), "-", ""},
+		{"kafka: pass-through, events/s per CPU-second", perCore(k.PassThroughRate, k.PassThrough, k.PassThroughCPU), "-", ""},
+		{"kafka: into a GROUP BY auction count view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.GroupByRate), k.GroupByRatio), "-", ""},
+		{"kafka: group by, events/s per CPU-second", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU), "-", ""},
+		{"kafka: count view answer (vs generated bids)", answer, "-", ""},
+	}
 }
 
 // row is one line of the human and markdown tables.
@@ -250,6 +304,7 @@ func (r *Report) rows() []row {
 	}
 	out = append(out, row{"scan-aggregate answer (vs generated data)", correct(s.Agg), correct(p.Agg), m})
 	out = append(out, viewRows(r.Config.ViewRows, s.View)...)
+	out = append(out, kafkaRows(s.Kafka)...)
 	rss := "-"
 	if s.PeakRSS > 0 {
 		rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))

@@ -9,14 +9,15 @@ import (
 )
 
 // startSluice starts a Sluice server in this process on loopback ports with
-// its data in dataDir, and returns a pgx URL for it and a function that
+// its data in dataDir and kafka streams reading kafkaBrokers, and returns a pgx URL for it and a function that
 // shuts it down (gracefully: engine and storage are closed).
-func startSluice(ctx context.Context, dataDir string) (url string, stop func() error, err error) {
+func startSluice(ctx context.Context, dataDir string, kafkaBrokers []string) (url string, stop func() error, err error) {
 	s, err := server.Start(ctx, server.Config{
-		PGAddr:   "127.0.0.1:0",
-		HTTPAddr: "127.0.0.1:0",
-		DataDir:  dataDir,
-		Logger:   slog.New(slog.DiscardHandler),
+		PGAddr:       "127.0.0.1:0",
+		HTTPAddr:     "127.0.0.1:0",
+		DataDir:      dataDir,
+		Logger:       slog.New(slog.DiscardHandler),
+		KafkaBrokers: kafkaBrokers,
 	})
 	if err != nil {
 		return "", nil, err

@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/format"
+	"github.com/sluice-db/sluice/types"
+)
+
+// The kafka workload: a topic on an in-process broker pre-loaded with
+// Nexmark bids as ~200-byte JSON, drained (1) by a raw franz-go
+// consume-and-decode loop, the ceiling, with the decoder Sluice uses, and
+// (2) by Sluice into a pass-through view and (3) into a GROUP BY auction
+// count view, each timed from CREATE STREAM until the view holds every bid.
+
+const (
+	kafkaTopic      = "bid"
+	kafkaPartitions = 4
+	kafkaStreamDDL  = `CREATE STREAM bid (auction bigint, bidder bigint, price bigint, channel text, url text,
+		date_time timestamptz, extra text) WITH (connector = 'kafka', topic = 'bid', format = 'json')`
+	kafkaQ0DDL    = "CREATE MATERIALIZED VIEW q0 AS SELECT auction, bidder, price, date_time, extra FROM bid"
+	kafkaCountDDL = "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction"
+	kafkaTimeout  = 10 * time.Minute
+)
+
+// kafkaColumns are the bid stream's columns, for the ceiling's decoder.
+var kafkaColumns = []format.Column{
+	{Name: "auction", Type: types.Int8}, {Name: "bidder", Type: types.Int8}, {Name: "price", Type: types.Int8},
+	{Name: "channel", Type: types.Text}, {Name: "url", Type: types.Text},
+	{Name: "date_time", Type: types.TimestampTZ}, {Name: "extra", Type: types.Text},
+}
+
+var bidChannels = [...]string{"Google", "Facebook", "Baidu", "Apple"}
+
+// bidAuction is the auction of bid i, following Nexmark's shape: half the
+// bids go to a hot auction, the rest spread over the last hundred.
+func bidAuction(i int64) int64 {
+	last := 1000 + i*3/50
+	if mix(i+11)&1 == 0 {
+		return last / 100 * 100
+	}
+	return max(last-int64(mix(i+13)>>57), 1000)
+}
+
+// appendBid appends bid i as a Nexmark JSON object of about 200 bytes.
+func appendBid(b []byte, i int64) []byte {
+	b = append(b, `{"auction":`...)
+	b = strconv.AppendInt(b, bidAuction(i), 10)
+	b = append(b, `,"bidder":`...)
+	b = strconv.AppendInt(b, 1001+int64(mix(i+17)>>54), 10)
+	b = append(b, `,"price":`...)
+	b = strconv.AppendInt(b, int64(mix(i+19)>>44), 10)
+	b = append(b, `,"channel":"`...)
+	if c := mix(i + 23); c&1 == 0 {
+		b = append(b, bidChannels[(c>>1)&3]...)
+	} else {
+		b = append(b, "channel-"...)
+		b = strconv.AppendInt(b, int64(c>>50)%10000, 10)
+	}
+	b = append(b, `","url":"https://www.nexmark.com/item.htm?query=1&channel_id=`...)
+	b = strconv.AppendInt(b, int64(mix(i+29)>>40), 10)
+	b = append(b, `","date_time":"`...)
+	b = time.Unix(1_700_000_000, 0).UTC().Add(time.Duration(i)*time.Microsecond).AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","extra":"`...)
+	for len(b) < 196 {
+		b = append(b, 'x')
+	}
+	return append(b, `"}`...)
+}
+
+// preloadBids produces n bids to the topic and waits for every ack.
+func preloadBids(ctx context.Context, brokers []string, n int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(kafkaTopic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(1<<17), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var firstErr atomic.Value
+	done := func(_ *kgo.Record, err error) {
+		if err != nil {
+			firstErr.CompareAndSwap(nil, err)
+		}
+	}
+	for i := int64(0); i < n && ctx.Err() == nil; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: appendBid(make([]byte, 0, 224), i)}, done)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// drainCeiling reads the whole topic with franz-go and decodes every record
+// with Sluice's JSON decoder on workers goroutines, keeping nothing. With
+// decode false it only reads (the warm-up).
+func drainCeiling(ctx context.Context, brokers []string, n int64, workers int, decode bool) (time.Duration, error) {
+	f, err := format.Compile(format.Config{Format: "json", Columns: kafkaColumns})
+	if err != nil {
+		return 0, err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(kafkaTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(4<<20))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	start := time.Now()
+	work := make(chan []*kgo.Record, 4*workers)
+	var decoded atomic.Int64
+	var decErr atomic.Value
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dec := f.NewDecoder()
+			ts := make([]*types.T, len(kafkaColumns))
+			for i, c := range kafkaColumns {
+				ts[i] = c.Type
+			}
+			chunk := coldata.NewChunk(ts, 1<<16)
+			for recs := range work {
+				for _, r := range recs {
+					if err := dec.Decode(r.Value, chunk.Cols); err != nil {
+						decErr.CompareAndSwap(nil, err)
+					}
+					if chunk.Cols[0].Len() >= 1<<16 {
+						chunk.Reset()
+					}
+				}
+				decoded.Add(int64(len(recs)))
+			}
+		}()
+	}
+	var read int64
+	for read < n && ctx.Err() == nil {
+		fs := cl.PollRecords(ctx, 1<<14)
+		if err := fs.Err0(); err != nil && ctx.Err() == nil {
+			close(work)
+			wg.Wait()
+			return 0, err
+		}
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			read += int64(len(p.Records))
+			if decode && len(p.Records) > 0 {
+				work <- p.Records
+			}
+		})
+	}
+	close(work)
+	wg.Wait()
+	if err, _ := decErr.Load().(error); err != nil {
+		return 0, fmt.Errorf("decoding a bid: %w", err)
+	}
+	return time.Since(start), ctx.Err()
+}
+
+// drainSluice creates the bid stream and the view ddl on Sluice, and waits
+// until the view has every bid (done reports it).
+func drainSluice(ctx context.Context, c *pgx.Conn, ddl string, done func() (bool, error)) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, kafkaTimeout)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.Exec(ctx, kafkaStreamDDL); err != nil {
+		return 0, fmt.Errorf("create stream: %w", err)
+	}
+	if _, err := c.Exec(ctx, ddl); err != nil {
+		return 0, fmt.Errorf("create view: %w", err)
+	}
+	for {
+		ok, err := done()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("the view was not complete after %v", kafkaTimeout)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// sourcePosition is the sum of the bid stream's partition positions.
+func sourcePosition(ctx context.Context, c *pgx.Conn) (int64, error) {
+	rows, err := c.Query(ctx, "SHOW SOURCES")
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var sum int64
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			return 0, err
+		}
+		if v[0] == "bid" {
+			sum += max(v[3].(int64), 0)
+		}
+	}
+	return sum, rows.Err()
+}
+
+// measureKafka runs the kafka workload against the Sluice at url, whose
+// kafka streams read brokers.
+func measureKafka(ctx context.Context, url string, brokers []string, n int64, progress func(string, ...any)) (*Kafka, error) {
+	k := &Kafka{Events: n, Format: "json", Partitions: kafkaPartitions}
+	progress("kafka: pre-loading %d bids", n)
+	t0 := time.Now()
+	if err := preloadBids(ctx, brokers, n); err != nil {
+		return nil, fmt.Errorf("pre-load: %w", err)
+	}
+	k.Preload = Duration(time.Since(t0))
+	progress("kafka: warm-up read")
+	if _, err := drainCeiling(ctx, brokers, n, 2, false); err != nil {
+		return nil, fmt.Errorf("warm-up read: %w", err)
+	}
+	progress("kafka: ceiling (franz-go consume + decode)")
+	d, err := drainCeiling(ctx, brokers, n, 2, true)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	k.Ceiling = Duration(d)
+	k.CeilingRate = float64(n) / d.Seconds()
+
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.Background())
+	progress("kafka: Sluice, pass-through view")
+	cpu0, _ := processCPU()
+	d, err = drainSluice(ctx, c, kafkaQ0DDL, func() (bool, error) {
+		pos, err := sourcePosition(ctx, c)
+		if err != nil || pos < n {
+			return false, err
+		}
+		var got int64
+		err = c.QueryRow(ctx, "SELECT count(*) FROM q0").Scan(&got)
+		return got == n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pass-through: %w", err)
+	}
+	cpu1, _ := processCPU()
+	k.PassThrough, k.PassThroughRate = Duration(d), float64(n)/d.Seconds()
+	k.PassThroughCPU = Duration(cpu1 - cpu0)
+	if _, err := c.Exec(ctx, "DROP STREAM bid CASCADE"); err != nil {
+		return nil, err
+	}
+
+	progress("kafka: Sluice, GROUP BY auction count view")
+	cpu0, _ = processCPU()
+	d, err = drainSluice(ctx, c, kafkaCountDDL, func() (bool, error) {
+		var got *int64
+		err := c.QueryRow(ctx, "SELECT sum(n)::int8 FROM per_auction").Scan(&got)
+		return got != nil && *got == n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group by: %w", err)
+	}
+	cpu1, _ = processCPU()
+	k.GroupBy, k.GroupByRate = Duration(d), float64(n)/d.Seconds()
+	k.GroupByCPU = Duration(cpu1 - cpu0)
+	k.Wrong, err = checkAuctionCounts(ctx, c, n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, "DROP STREAM bid CASCADE"); err != nil {
+		return nil, err
+	}
+	k.PassThroughRatio = k.PassThroughRate / k.CeilingRate
+	k.GroupByRatio = k.GroupByRate / k.CeilingRate
+	return k, nil
+}
+
+// checkAuctionCounts compares the count view with the generator's counts.
+func checkAuctionCounts(ctx context.Context, c *pgx.Conn, n int64) (string, error) {
+	want := map[int64]int64{}
+	for i := range n {
+		want[bidAuction(i)]++
+	}
+	rows, err := c.Query(ctx, "SELECT auction, n FROM per_auction")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var a, cnt int64
+		if err := rows.Scan(&a, &cnt); err != nil {
+			return "", err
+		}
+		got++
+		if want[a] != cnt {
+			return fmt.Sprintf("auction %d: %d bids, want %d", a, cnt, want[a]), rows.Err()
+		}
+	}
+	if got != len(want) {
+		return fmt.Sprintf("%d auctions, want %d", got, len(want)), rows.Err()
+	}
+	return "", rows.Err()
+}
+
+// startBroker starts the workload's in-process broker.
+func startBroker() (*kfake.Cluster, error) {
+	return kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, kafkaTopic))
+}
