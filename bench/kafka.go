@@ -193,7 +193,7 @@ func drainSluice(ctx context.Context, c *pgx.Conn, ddl string, done func() (bool
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("the view was not complete after %v", kafkaTimeout)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

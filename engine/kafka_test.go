@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluice-db/sluice/server"
 )
@@ -294,4 +295,65 @@ func freePort(t *testing.T) int {
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// SASL/SCRAM, a topic pattern, and read_committed: records of an aborted
+// transaction never reach the stream.
+func TestKafkaSASLPatternAndTransactions(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-256", "sluice", "s3cret"), kfake.SeedTopics(2, "bids.eu", "bids.us", "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	auth := scram.Auth{User: "sluice", Pass: "s3cret"}.AsSha256Mechanism()
+	produceTxn := func(topic string, values []string, commit bool) {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.SASL(auth),
+			kgo.TransactionalID("test-"+topic), kgo.DefaultProduceTopic(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx := context.Background()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			cl.Produce(ctx, &kgo.Record{Value: []byte(v)}, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := startKafkaServer(t, "", c.ListenAddrs())
+	conn := connect(t, srv)
+	_, err = conn.Exec(context.Background(), `CREATE STREAM b (auction int8, _topic text) WITH (connector = 'kafka',
+		topic_pattern = '^bids\.', sasl_mechanism = 'SCRAM-SHA-256', sasl_username = 'sluice', sasl_password = 'wrong')`)
+	if err == nil || pgErr(t, err).Code != "08006" || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("bad password: %v", err)
+	}
+	mustExec(t, conn, `CREATE STREAM b (auction int8, _topic text) WITH (connector = 'kafka',
+		topic_pattern = '^bids\.', sasl_mechanism = 'SCRAM-SHA-256', sasl_username = 'sluice', sasl_password = 's3cret')`)
+	produceTxn("bids.eu", bids(0, 100), true)
+	produceTxn("bids.us", bids(100, 200), false)
+	produceTxn("other", bids(200, 300), true)
+	produceTxn("bids.us", bids(300, 350), true)
+	eventually(t, conn, "SELECT count(*) FROM b", 150)
+	for sql, want := range map[string]int64{
+		"SELECT count(*) FROM b WHERE _topic = 'bids.eu'": 100,
+		"SELECT count(*) FROM b WHERE _topic = 'bids.us'": 50,
+		"SELECT min(auction) FROM b WHERE _topic = 'bids.us'": 0,
+	} {
+		if got := queryInt(t, conn, sql); got != want {
+			t.Errorf("%s: %d, want %d", sql, got, want)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := queryInt(t, conn, "SELECT count(*) FROM b"); n != 150 {
+		t.Fatalf("%d rows after settling, want 150", n)
+	}
 }

@@ -37,7 +37,8 @@ func (s *Source) newWorker(in <-chan fetched) *worker {
 
 func (w *worker) reset() {
 	l := w.s.cfg.Layout
-	rows := coldata.NewChunk(l.Types, 0)
+	// Sized for a full batch: decoders append a row at a time.
+	rows := coldata.NewChunk(l.Types, w.s.cfg.BatchRows)
 	w.batch = &Batch{Rows: rows, Offsets: map[Partition]int64{}}
 	w.valCols = w.valCols[:0]
 	for _, c := range l.Value {
