@@ -344,8 +344,8 @@ func TestKafkaSASLPatternAndTransactions(t *testing.T) {
 	produceTxn("bids.us", bids(300, 350), true)
 	eventually(t, conn, "SELECT count(*) FROM b", 150)
 	for sql, want := range map[string]int64{
-		"SELECT count(*) FROM b WHERE _topic = 'bids.eu'": 100,
-		"SELECT count(*) FROM b WHERE _topic = 'bids.us'": 50,
+		"SELECT count(*) FROM b WHERE _topic = 'bids.eu'":     100,
+		"SELECT count(*) FROM b WHERE _topic = 'bids.us'":     50,
 		"SELECT min(auction) FROM b WHERE _topic = 'bids.us'": 0,
 	} {
 		if got := queryInt(t, conn, sql); got != want {
