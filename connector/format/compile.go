@@ -12,10 +12,10 @@ import (
 // Options each format reads (the rest of a stream's WITH options belong to
 // its source and are ignored here).
 const (
-	OptTimestampFormat  = "timestamp_format"  // auto | rfc3339 | epoch_seconds | epoch_millis | epoch_micros
-	OptJSONCatchAll     = "json_catch_all"    // a jsonb column that receives the object of unknown fields
-	OptAvroSchema       = "avro_schema"       // an Avro schema (JSON)
-	OptSchemaRegistry   = "schema_registry"   // Confluent schema registry URL(s), comma-separated
+	OptTimestampFormat  = "timestamp_format" // auto | rfc3339 | epoch_seconds | epoch_millis | epoch_micros
+	OptJSONCatchAll     = "json_catch_all"   // a jsonb column that receives the object of unknown fields
+	OptAvroSchema       = "avro_schema"      // an Avro schema (JSON)
+	OptSchemaRegistry   = "schema_registry"  // Confluent schema registry URL(s), comma-separated
 	OptRegistryUser     = "schema_registry_username"
 	OptRegistryPassword = "schema_registry_password"
 	OptFraming          = "framing"       // none | confluent (avro_schema / proto_file records with the registry header)

@@ -333,7 +333,7 @@ const (
 func special8(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	b := x ^ (lsb * '\\')
-	return ((q - lsb) &^ q | (b - lsb) &^ b | (x - lsb*0x20) | x) & msb
+	return ((q-lsb)&^q | (b-lsb)&^b | (x - lsb*0x20) | x) & msb
 }
 
 // scanString scans the string at rec[i] ('"'); it returns the index after
