@@ -18,8 +18,11 @@ import (
 // drops such a record silently (no dead letter).
 var ErrSkip = errors.New("format: record is not a row")
 
-// untranslatableCharacter is Postgres' 22P05 (a \u0000 escape in text).
-const untranslatableCharacter = "22P05"
+// SQLSTATEs sqlerr does not name.
+const (
+	untranslatableCharacter = "22P05" // a \u0000 escape in text
+	connectionException     = "08000" // the schema registry cannot be reached
+)
 
 func errOption(format string, args ...any) *sqlerr.Error {
 	return sqlerr.New(sqlerr.InvalidParameterValue, format, args...)

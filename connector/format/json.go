@@ -49,12 +49,6 @@ type jentry struct {
 
 func compileJSON(cfg Config) (*jsonPlan, error) {
 	p := &jsonPlan{catchAll: -1, ncols: len(cfg.Columns)}
-	newNode := func() *jnode {
-		n := &jnode{id: p.nodes, index: map[string]int{}}
-		p.nodes++
-		return n
-	}
-	p.root = newNode()
 	if name, ok := cfg.Options[OptJSONCatchAll]; ok {
 		for i, c := range cfg.Columns {
 			if c.Name == name {
@@ -68,11 +62,29 @@ func compileJSON(cfg Config) (*jsonPlan, error) {
 			return nil, errOption("%s column \"%s\" must be of type jsonb, not %s", OptJSONCatchAll, name, t)
 		}
 	}
-	for i, c := range cfg.Columns {
-		if i == p.catchAll {
+	var err error
+	p.root, p.nodes, err = fieldTrie(cfg.Columns, p.catchAll, "JSON field")
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// fieldTrie builds the trie of the columns' field paths (leaving out column
+// skip, or none if -1).
+func fieldTrie(cols []Column, skip int, what string) (*jnode, int, error) {
+	nodes := 0
+	newNode := func() *jnode {
+		n := &jnode{id: nodes, index: map[string]int{}}
+		nodes++
+		return n
+	}
+	root := newNode()
+	for i, c := range cols {
+		if i == skip {
 			continue
 		}
-		n := p.root
+		n := root
 		path := columnPath(c)
 		for depth, key := range path {
 			j, ok := n.index[key]
@@ -85,7 +97,7 @@ func compileJSON(cfg Config) (*jsonPlan, error) {
 			e := &n.ents[j]
 			if depth == len(path)-1 {
 				if e.col >= 0 {
-					return nil, errOption("columns \"%s\" and \"%s\" read the same JSON field", cfg.Columns[e.col].Name, c.Name)
+					return nil, 0, errOption("columns \"%s\" and \"%s\" read the same %s", cols[e.col].Name, c.Name, what)
 				}
 				e.col = i
 				break
@@ -96,7 +108,18 @@ func compileJSON(cfg Config) (*jsonPlan, error) {
 			n = e.child
 		}
 	}
-	return p, nil
+	return root, nodes, nil
+}
+
+// get returns the entry of key, or nil.
+func (n *jnode) get(key string) *jentry {
+	if n == nil {
+		return nil
+	}
+	if j, ok := n.index[key]; ok {
+		return &n.ents[j]
+	}
+	return nil
 }
 
 type jsonDecoder struct {
