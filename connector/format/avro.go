@@ -889,6 +889,8 @@ func appendJSONValue(buf []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
 		return append(buf, "null"...)
+	case rawJSON:
+		return append(buf, v...)
 	case bool:
 		return strconv.AppendBool(buf, v)
 	case int64:

@@ -120,7 +120,7 @@ func avroTypesValue() map[string]any {
 		"by": []byte{1, 2, 0xff}, "fx": [4]byte{0xde, 0xad, 0xbe, 0xef}, "e": "GREEN",
 		"ts_ms": time.UnixMilli(1767323045123).UTC(), "ts_us": time.UnixMicro(1767323045123456).UTC(),
 		"lts": time.UnixMilli(1767323045000).UTC(), "day": time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC),
-		"tm": 3*time.Hour + 4*time.Minute + 5*time.Second + 500*time.Millisecond,
+		"tm":  3*time.Hour + 4*time.Minute + 5*time.Second + 500*time.Millisecond,
 		"dec": big.NewRat(-12345, 100), "fdec": big.NewRat(1234567, 1000),
 		"id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "opt": map[string]any{"long": int64(5)},
 		"arr": []int32{1, 2, 3}, "m": map[string]string{"k": "v"},
