@@ -535,6 +535,9 @@ func (s *sink) putJSON(v *coldata.Vec, raw string) error {
 	if s.kind == kJSONB {
 		return s.jsonb(v, raw)
 	}
+	if !utf8.ValidString(raw) {
+		return s.badUTF8(raw)
+	}
 	appendString(v, raw)
 	return nil
 }

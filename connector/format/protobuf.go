@@ -737,8 +737,15 @@ func wktName(w wkt) string {
 
 // dynamic reads column col's field through dynamicpb: a repeated field
 // becomes an array (or JSON), a map or a message JSON.
-func (d *protoDecoder) dynamic(prog *protoProg, col int, payload []byte) error {
+func (d *protoDecoder) dynamic(prog *protoProg, col int, payload []byte) (err error) {
 	msg := dynamicpb.NewMessage(prog.desc)
+	defer func() {
+		// NB: protobuf-go v1.36 panics on some malformed map entries of a
+		// dynamic message ("cannot convert nil to map key").
+		if r := recover(); r != nil {
+			err = errProto("%v", r)
+		}
+	}()
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(payload, msg); err != nil {
 		return errProto("%v", err)
 	}
