@@ -121,6 +121,9 @@ type sink struct {
 	cfg       *types.Config
 	// stream names the stream in a not-null violation.
 	stream string
+	// keepMask has bit k set if the column keeps a slot of kind k as it is
+	// (see keeps).
+	keepMask uint64
 }
 
 func newSink(c Column, cfg *types.Config, unit epochUnit, stream string) sink {
@@ -175,6 +178,11 @@ func newSink(c Column, cfg *types.Config, unit epochUnit, stream string) sink {
 	default:
 		s.kind = kOther
 	}
+	for k := sJString; k < keptFlag; k++ {
+		if s.keeps(k) {
+			s.keepMask |= 1 << k
+		}
+	}
 	return s
 }
 
@@ -211,7 +219,7 @@ func (c *committer) commit(rec []byte, slots []slot, cols []*coldata.Vec) error 
 	buf := c.blk[:0]
 	for i := range slots {
 		sl := &slots[i]
-		if sl.kind < sJString || !c.sinks[i].keeps(sl.kind) {
+		if c.sinks[i].keepMask&(1<<sl.kind) == 0 {
 			continue
 		}
 		off := len(buf)

@@ -38,6 +38,7 @@ type jsonPlan struct {
 type jnode struct {
 	id    int
 	keys  []string
+	pre   []uint64 // the first 8 bytes of each key, little-endian, zero-padded
 	ents  []jentry
 	index map[string]int
 }
@@ -92,6 +93,7 @@ func fieldTrie(cols []Column, skip int, what string) (*jnode, int, error) {
 				j = len(n.ents)
 				n.index[key] = j
 				n.keys = append(n.keys, key)
+				n.pre = append(n.pre, prefix8([]byte(key)))
 				n.ents = append(n.ents, jentry{col: -1})
 			}
 			e := &n.ents[j]
@@ -253,11 +255,23 @@ func (d *jsonDecoder) object(rec []byte, i int, n *jnode, depth int) (int, error
 	}
 }
 
+// prefix8 is the first 8 bytes of b, little-endian, zero-padded.
+func prefix8(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b)
+	}
+	var x uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		x = x<<8 | uint64(b[i])
+	}
+	return x
+}
+
 // lookup finds key among n's entries, trying first the one after the last
 // found: records of one stream usually list their fields in one order.
 func (d *jsonDecoder) lookup(n *jnode, key []byte) *jentry {
 	h := d.hints[n.id]
-	if h < len(n.keys) && n.keys[h] == string(key) {
+	if h < len(n.keys) && len(n.keys[h]) == len(key) && n.pre[h] == prefix8(key) && (len(key) <= 8 || n.keys[h][8:] == string(key[8:])) {
 		d.hints[n.id] = h + 1
 		return &n.ents[h]
 	}
