@@ -457,3 +457,43 @@ func TestAvroFramedInline(t *testing.T) {
 		Options: map[string]string{"avro_schema": evoV1, "framing": "confluent"}}, rec)
 	checkResult(t, rows, err, "x")
 }
+
+// TestAvroRegistryConcurrent: decoders on several goroutines share one
+// Format's schema cache; each id is fetched once.
+func TestAvroRegistryConcurrent(t *testing.T) {
+	reg := newRegistryServer(t)
+	reg.add(1, "", evoV1, "e", 1)
+	reg.add(2, "", evoV2, "e", 2)
+	f, err := Compile(Config{Format: "avro", Columns: []Column{col("a", types.Int8), col("c", types.Float8)}, Options: map[string]string{"schema_registry": reg.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := [][]byte{
+		frame(1, avroEncode(t, evoV1, map[string]any{"a": int64(1), "b": "x"})),
+		frame(2, avroEncode(t, evoV2, map[string]any{"a": int64(2), "b": "y", "c": map[string]any{"double": 0.5}})),
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dec := f.NewDecoder()
+			cols := newCols([]Column{col("a", types.Int8), col("c", types.Float8)}, 64)
+			for i := 0; i < 200; i++ {
+				if err := dec.Decode(recs[i%2], cols); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			if cols[0].Ints[1] != 2 || cols[1].Floats[1] != 0.5 || !cols[1].IsNull(0) {
+				t.Errorf("got %v %v", cols[0].Ints[:2], cols[1].Floats[:2])
+			}
+		}()
+	}
+	wg.Wait()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if reg.hits[1] != 1 || reg.hits[2] != 1 {
+		t.Fatalf("fetches: %v", reg.hits)
+	}
+}
