@@ -39,6 +39,7 @@ type jnode struct {
 	id    int
 	keys  []string
 	pre   []uint64 // the first 8 bytes of each key, little-endian, zero-padded
+	mask  []uint64 // the bits of pre that are key bytes; 0 for a key that must be scanned (it needs escaping)
 	ents  []jentry
 	index map[string]int
 }
@@ -94,6 +95,7 @@ func fieldTrie(cols []Column, skip int, what string) (*jnode, int, error) {
 				n.index[key] = j
 				n.keys = append(n.keys, key)
 				n.pre = append(n.pre, prefix8([]byte(key)))
+				n.mask = append(n.mask, keyMask(key))
 				n.ents = append(n.ents, jentry{col: -1})
 			}
 			e := &n.ents[j]
@@ -204,29 +206,47 @@ func (d *jsonDecoder) object(rec []byte, i int, n *jnode, depth int) (int, error
 			return 0, jsonSyntax(rec, i, "where an object key was expected")
 		}
 		start := i
-		end, esc, _, err := scanString(rec, i)
-		if err != nil {
-			return 0, err
+		var end int
+		var e *jentry
+		if n != nil && len(n.keys) > 0 {
+			// The key expected next, matched in place: no scan needed.
+			h := d.hints[n.id]
+			if h >= len(n.keys) {
+				h = 0
+			}
+			k, m := n.keys[h], n.mask[h]
+			if q := i + 1 + len(k); m != 0 && i+9 <= len(rec) && q < len(rec) && rec[q] == '"' &&
+				binary.LittleEndian.Uint64(rec[i+1:])&m == n.pre[h] && (len(k) <= 8 || string(rec[i+9:q]) == k[8:]) {
+				d.hints[n.id] = h + 1
+				e, end = &n.ents[h], q+1
+			}
+		}
+		if end == 0 {
+			var esc bool
+			var err error
+			if end, esc, _, err = scanString(rec, i); err != nil {
+				return 0, err
+			}
+			if n != nil {
+				key := rec[start+1 : end-1]
+				if esc {
+					if d.keybuf, err = appendUnescaped(d.keybuf[:0], key, true); err != nil {
+						return 0, err
+					}
+					key = d.keybuf
+				}
+				e = d.lookup(n, key)
+			}
 		}
 		i = skipWS(rec, end)
 		if i >= len(rec) || rec[i] != ':' {
 			return 0, jsonSyntax(rec, i, "where ':' was expected")
 		}
 		i = skipWS(rec, i+1)
-		e := (*jentry)(nil)
-		if n != nil {
-			key := rec[start+1 : end-1]
-			if esc {
-				if d.keybuf, err = appendUnescaped(d.keybuf[:0], key, true); err != nil {
-					return 0, err
-				}
-				key = d.keybuf
-			}
-			e = d.lookup(n, key)
-		}
 		vs := i
 		var kind slotKind
 		var vesc, utf bool
+		var err error
 		if e != nil && e.child != nil && i < len(rec) && rec[i] == '{' {
 			i, err = d.object(rec, i, e.child, depth+1)
 			kind = sJObject
@@ -255,6 +275,20 @@ func (d *jsonDecoder) object(rec []byte, i int, n *jnode, depth int) (int, error
 	}
 }
 
+// keyMask is the mask of the bytes of key's prefix8, or 0 if key has a
+// character JSON escapes (the fast match in object would be wrong).
+func keyMask(key string) uint64 {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c == '"' || c == '\\' || c < 0x20 {
+			return 0
+		}
+	}
+	if len(key) >= 8 {
+		return ^uint64(0)
+	}
+	return 1<<(8*len(key)) - 1
+}
+
 // prefix8 is the first 8 bytes of b, little-endian, zero-padded.
 func prefix8(b []byte) uint64 {
 	if len(b) >= 8 {
@@ -271,7 +305,10 @@ func prefix8(b []byte) uint64 {
 // found: records of one stream usually list their fields in one order.
 func (d *jsonDecoder) lookup(n *jnode, key []byte) *jentry {
 	h := d.hints[n.id]
-	if h < len(n.keys) && len(n.keys[h]) == len(key) && n.pre[h] == prefix8(key) && (len(key) <= 8 || n.keys[h][8:] == string(key[8:])) {
+	if h >= len(n.keys) {
+		h = 0
+	}
+	if len(n.keys) > 0 && len(n.keys[h]) == len(key) && n.pre[h] == prefix8(key) && (len(key) <= 8 || n.keys[h][8:] == string(key[8:])) {
 		d.hints[n.id] = h + 1
 		return &n.ents[h]
 	}

@@ -1,8 +1,12 @@
 package format
 
 import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -276,6 +280,33 @@ func TestJSONCatchAll(t *testing.T) {
 	}
 }
 
+// TestJSONCatchAllOnly: a stream with the catch-all column alone.
+func TestJSONCatchAllOnly(t *testing.T) {
+	cfg := Config{Format: "json", Columns: []Column{col("all", types.JSONB)}, Options: map[string]string{"json_catch_all": "all"}}
+	rows, err := decodeRows(t, cfg, []byte(`{"b": 1, "a": {"x": [true]}}`))
+	checkResult(t, rows, err, `{"a": {"x": [true]}, "b": 1}`)
+}
+
+// TestJSONKeyOrder: fields in any order, keys that are prefixes of others,
+// escaped keys and keys at the very end of the record all find their
+// columns.
+func TestJSONKeyOrder(t *testing.T) {
+	cols := []Column{col("a", types.Int8), col("ab", types.Int8), col("abcdefghij", types.Int8), col("abcdefgh", types.Int8)}
+	for _, rec := range []string{
+		`{"a":1,"ab":2,"abcdefghij":3,"abcdefgh":4}`,
+		`{"abcdefgh":4,"abcdefghij":3,"ab":2,"a":1}`,
+		`{"ab":2,"a":1,"abcdefgh":4,"abcdefghij":3}`,
+		`{"abcdefghik":9,"a":1,"abx":7,"ab":2,"abcdefgh":4,"abcdefghij":3}`,
+		`{"\u0061":1,"a\u0062":2,"abcdefghij":3,"abcdefgh":4}`,
+		`{"abcdefghij":3,"abcdefgh":4,"ab":2,"a":1}`,
+	} {
+		rows, err := decodeRows(t, Config{Format: "json", Columns: cols}, []byte(rec), []byte(rec))
+		if err != nil || len(rows) != 2 || rows[0] != "1|2|3|4" || rows[1] != "1|2|3|4" {
+			t.Errorf("%s: %q %v", rec, rows, err)
+		}
+	}
+}
+
 // TestJSONEvolution: a producer adds and drops fields while the stream runs.
 func TestJSONEvolution(t *testing.T) {
 	cfg := Config{Format: "json", Columns: []Column{col("a", types.Int8), col("b", types.Text), col("c", types.Float8)}}
@@ -353,4 +384,75 @@ func BenchmarkJSONSluice(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchDecode(b, f.NewDecoder(), bidColumns, bidsJSON(genBids(4096, 1)))
+}
+
+// TestJSONRandomObjects compares the decoder with encoding/json on random
+// objects: keys in any order, near-miss keys, duplicates, escapes.
+func TestJSONRandomObjects(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	names := []string{"id", "name", "auction", "date_time", "abcdefghijk"}
+	cols := []Column{col("id", types.Int8), col("name", types.Text), col("auction", types.Int8), col("date_time", types.Text), col("abcdefghijk", types.Text)}
+	pool := append(append([]string{}, names...), "i", "idx", "nam", "names", "auctio", "date_tim", "abcdefghijj", "", "x")
+	f, err := Compile(Config{Format: "json", Columns: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := f.NewDecoder()
+	for n := 0; n < 2000; n++ {
+		var b strings.Builder
+		b.WriteString("{")
+		for k := r.IntN(8); k >= 0; k-- {
+			key := pool[r.IntN(len(pool))]
+			if r.IntN(10) == 0 && key != "" {
+				key = `\u00` + fmt.Sprintf("%02x", key[0]) + key[1:]
+			}
+			fmt.Fprintf(&b, `"%s":`, key)
+			if r.IntN(2) == 0 {
+				fmt.Fprintf(&b, "%d", r.Int64N(1000)-500)
+			} else {
+				fmt.Fprintf(&b, `"v%d\n\"é"`, r.IntN(100))
+			}
+			if k > 0 {
+				b.WriteString(",")
+			}
+		}
+		b.WriteString("}")
+		rec := []byte(b.String())
+		var ref map[string]json.RawMessage
+		if err := json.Unmarshal(rec, &ref); err != nil {
+			t.Fatalf("%s: %v", rec, err)
+		}
+		vecs := newCols(cols, 1)
+		err := dec.Decode(rec, vecs)
+		var want []string
+		wantErr := false
+		for i, c := range cols {
+			raw, ok := ref[c.Name]
+			switch {
+			case !ok:
+				want = append(want, "NULL")
+			case c.Type == types.Int8 && raw[0] == '"':
+				wantErr = true
+			default:
+				var v any
+				json.Unmarshal(raw, &v)
+				want = append(want, fmt.Sprint(v))
+			}
+			_ = i
+		}
+		if wantErr {
+			if err == nil {
+				t.Fatalf("%s: no error", rec)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", rec, err)
+		}
+		if got := rowsText(vecs)[0]; got != strings.Join(want, "|") {
+			t.Fatalf("%s:\ngot  %s\nwant %s", rec, got, strings.Join(want, "|"))
+		}
+	}
 }
