@@ -4,15 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/format"
 	"github.com/sluice-db/sluice/sqlerr"
-	"github.com/sluice-db/sluice/types"
 )
 
 // maxPushLine bounds one event of an HTTP push.
@@ -37,7 +36,9 @@ func (e *PushError) Unwrap() error { return e.Err }
 // PushJSON appends the newline-delimited JSON objects of body to stream
 // (name, or schema.name) in one transaction: all of them or, on the first
 // bad line, none. Object fields map to columns by name; missing fields are
-// NULL and unknown fields are ignored. It returns how many events it added.
+// NULL and unknown fields are ignored; values convert as the JSON format of
+// connector/format converts them (and the stream's WITH options, such as
+// timestamp_format, apply). It returns how many events it added.
 func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (int64, error) {
 	schema, name := "public", stream
 	if i := strings.IndexByte(stream, '.'); i >= 0 {
@@ -51,14 +52,16 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 	if !ok {
 		return 0, &PushError{Err: sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" does not exist", stream)}
 	}
-	cfg := e.viewConfig()
-	col := map[string]int{}
+	cols := make([]format.Column, len(desc.Columns))
 	for i, c := range desc.Columns {
-		col[c.Name] = i
+		cols[i] = format.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull}
 	}
-	typs := desc.Types()
-	rows := coldata.NewChunk(typs, coldata.DefaultChunkSize)
-	row := make([]types.Datum, len(typs))
+	f, err := format.Compile(format.Config{Format: "json", Columns: cols, Options: desc.Options, Name: desc.Name, Types: e.viewConfig()})
+	if err != nil {
+		return 0, &PushError{Err: err}
+	}
+	dec := f.NewDecoder()
+	rows := coldata.NewChunk(desc.Types(), coldata.DefaultChunkSize)
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), maxPushLine)
 	line := 0
@@ -71,28 +74,10 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 		if len(text) == 0 {
 			continue
 		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(text, &obj); err != nil || obj == nil {
-			return 0, &PushError{Line: line, Err: sqlerr.New(sqlerr.InvalidTextRepresentation, "not a JSON object")}
+		if err := dec.Decode(text, rows.Cols); err != nil {
+			return 0, &PushError{Line: line, Err: err}
 		}
-		clear(row)
-		for k, raw := range obj {
-			i, ok := col[k]
-			if !ok {
-				continue
-			}
-			d, err := jsonDatum(typs[i], raw, cfg)
-			if err != nil {
-				return 0, &PushError{Line: line, Err: sqlerr.New(sqlerr.Code(err), "field \"%s\": %s", k, errMessage(err))}
-			}
-			row[i] = d
-		}
-		for i, c := range desc.Columns {
-			if c.NotNull && row[i] == nil {
-				return 0, &PushError{Line: line, Err: sqlerr.New(sqlerr.NotNullViolation, "null value in column \"%s\" of stream \"%s\" violates not-null constraint", c.Name, desc.Name)}
-			}
-		}
-		rows.AppendRow(row)
+		rows.Len++
 	}
 	if err := sc.Err(); err != nil {
 		if err == bufio.ErrTooLong {
@@ -112,35 +97,4 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 		return 0, &PushError{Err: err}
 	}
 	return int64(rows.Len), nil
-}
-
-func errMessage(err error) string {
-	if e, ok := sqlerr.As(err); ok {
-		return e.Message
-	}
-	return err.Error()
-}
-
-// jsonDatum converts one JSON value to a value of column type t: strings,
-// numbers and booleans are read as the type's text input; json and jsonb
-// columns take any JSON value as it is.
-func jsonDatum(t *types.T, raw json.RawMessage, cfg *types.Config) (types.Datum, error) {
-	raw = bytes.TrimSpace(raw)
-	if string(raw) == "null" {
-		return nil, nil
-	}
-	if t.Family == types.JSONFamily {
-		return types.ParseText(t, string(raw), cfg)
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, sqlerr.New(sqlerr.InvalidTextRepresentation, "invalid JSON string")
-		}
-		return types.ParseText(t, s, cfg)
-	case '{', '[':
-		return nil, sqlerr.New(sqlerr.DatatypeMismatch, "a JSON object or array fits only a json or jsonb column, not %s", t)
-	}
-	return types.ParseText(t, string(raw), cfg)
 }

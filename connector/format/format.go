@@ -13,6 +13,9 @@ type Column struct {
 	// (from `PATH '$.a.b'` in the column definition). Nil means the top-level
 	// field called Name.
 	Path []string
+	// NotNull makes a missing or null value a decode error (23502) instead
+	// of a NULL.
+	NotNull bool
 }
 
 // Config is what a stream declares about its records' encoding.
@@ -24,6 +27,12 @@ type Config struct {
 	// knows (e.g. timestamp_format, schema_registry, avro_schema,
 	// proto_file, proto_message, csv_delimiter) and ignores the rest.
 	Options map[string]string
+	// Name is the stream's name, for error messages (may be empty).
+	Name string
+	// Types holds the settings text input follows (the time zone of a
+	// timestamptz written without an offset, DateStyle); nil is
+	// types.DefaultConfig() (UTC).
+	Types *types.Config
 }
 
 // Decoder decodes records of one Format. A Decoder is used by one goroutine
