@@ -2,18 +2,25 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sluice-db/sluice/server"
 )
@@ -355,5 +362,142 @@ func TestKafkaSASLPatternAndTransactions(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := queryInt(t, conn, "SELECT count(*) FROM b"); n != 150 {
 		t.Fatalf("%d rows after settling, want 150", n)
+	}
+}
+
+// schemaRegistry serves schemas by id as a Confluent schema registry does
+// (GET /schemas/ids/{id}), which is all a reader asks it.
+func schemaRegistry(t *testing.T, schemas map[int]string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /schemas/ids/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.Atoi(r.PathValue("id"))
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		s, ok := schemas[id]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error_code": 40403, "message": "Schema %d not found"}`, id)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"schema": s})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// confluent frames payload as the registry's serializers do: magic byte 0,
+// the schema id (4 bytes big-endian), then the payload (and, for protobuf,
+// the message-index list; a lone 0 means the first message).
+func confluent(id int, payload []byte, protobuf bool) []byte {
+	b := []byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+	if protobuf {
+		b = append(b, 0)
+	}
+	return append(b, payload...)
+}
+
+// Avro through the registry while the producer's schema gains an optional
+// field mid-stream; an unknown schema id and a truncated record become dead
+// letters, and ingestion goes on.
+func TestKafkaAvroSchemaEvolution(t *testing.T) {
+	v1 := `{"type": "record", "name": "Bid", "fields": [{"name": "auction", "type": "long"}, {"name": "price", "type": "long"}]}`
+	v2 := `{"type": "record", "name": "Bid", "fields": [{"name": "auction", "type": "long"}, {"name": "price", "type": "long"},
+		{"name": "city", "type": ["null", "string"], "default": null}]}`
+	reg := schemaRegistry(t, map[int]string{1: v1, 2: v2})
+	s1, s2 := avro.MustParse(v1), avro.MustParse(v2)
+	type bidV1 struct {
+		Auction int64 `avro:"auction"`
+		Price   int64 `avro:"price"`
+	}
+	type bidV2 struct {
+		Auction int64   `avro:"auction"`
+		Price   int64   `avro:"price"`
+		City    *string `avro:"city"`
+	}
+	srv := startKafkaServer(t, "", nil)
+	conn := connect(t, srv)
+	mustExec(t, conn, `CREATE STREAM bids (auction int8, price int8, city text)
+		WITH (connector = 'kafka', topic = 'avro_bids', format = 'avro', schema_registry = '`+reg+`')`)
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW per_city AS SELECT city, count(*) AS n, sum(price) AS total FROM bids GROUP BY city")
+	var values [][]byte
+	for i := range 100 {
+		b, err := avro.Marshal(s1, bidV1{Auction: int64(i % 5), Price: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, confluent(1, b, false))
+	}
+	values = append(values, confluent(99, []byte{2, 4}, false)) // unknown schema id
+	good, _ := avro.Marshal(s1, bidV1{Auction: 1, Price: 1})
+	values = append(values, confluent(1, good[:1], false)) // truncated
+	city := "Bend"
+	for i := range 100 {
+		b, err := avro.Marshal(s2, bidV2{Auction: int64(i % 5), Price: 1000 + int64(i), City: &city})
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, confluent(2, b, false))
+	}
+	cl := producer(t, srv.KafkaAddr())
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Topic: "avro_bids", Value: v}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, conn, "SELECT sum(n)::int8 FROM per_city", 200)
+	eventually(t, conn, "SELECT count(*) FROM sluice_dead_letters WHERE stream = 'bids'", 2)
+	for sql, want := range map[string]int64{
+		"SELECT n FROM per_city WHERE city IS NULL":                        100,
+		"SELECT total::int8 FROM per_city WHERE city IS NULL":              4950,
+		"SELECT total::int8 FROM per_city WHERE city = 'Bend'":             104950,
+		"SELECT count(*) FROM sluice_dead_letters WHERE error LIKE '%99%'": 1,
+	} {
+		if got := queryInt(t, conn, sql); got != want {
+			t.Errorf("%s: %d, want %d", sql, got, want)
+		}
+	}
+}
+
+// Protobuf from a .proto file, with the registry framing; a truncated
+// message is a dead letter.
+func TestKafkaProtobuf(t *testing.T) {
+	dir := t.TempDir()
+	proto := `syntax = "proto3";
+package nexmark;
+message Bid { int64 auction = 1; int64 price = 2; string city = 3; }
+`
+	if err := os.WriteFile(filepath.Join(dir, "bid.proto"), []byte(proto), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startKafkaServer(t, "", nil)
+	conn := connect(t, srv)
+	mustExec(t, conn, `CREATE STREAM pbids (auction int8, price int8, city text)
+		WITH (connector = 'kafka', topic = 'pb_bids', format = 'protobuf', proto_file = '`+filepath.Join(dir, "bid.proto")+`',
+		      proto_message = 'nexmark.Bid', framing = 'confluent')`)
+	var recs []*kgo.Record
+	for i := range 300 {
+		var b []byte
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(i%7))
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(i))
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendString(b, fmt.Sprintf("c%d", i%3))
+		if i == 150 {
+			b = b[:len(b)-2] // truncated
+		}
+		recs = append(recs, &kgo.Record{Topic: "pb_bids", Value: confluent(7, b, true)})
+	}
+	cl := producer(t, srv.KafkaAddr())
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, conn, "SELECT count(*) FROM pbids", 299)
+	eventually(t, conn, "SELECT count(*) FROM sluice_dead_letters WHERE stream = 'pbids'", 1)
+	if got := queryInt(t, conn, "SELECT sum(price)::int8 FROM pbids WHERE city = 'c0'"); got != 14850-150 {
+		t.Errorf("sum of prices in c0: %d, want %d", got, 14850-150)
 	}
 }

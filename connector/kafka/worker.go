@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -96,6 +97,9 @@ func (w *worker) decode(f fetched) {
 	for _, r := range f.records {
 		bytes += int64(len(r.Value) + len(r.Key))
 		if err := w.decodeRecord(r); err != nil {
+			if errors.Is(err, format.ErrSkip) {
+				continue
+			}
 			if w.s.cfg.Options.FailOnError {
 				w.s.fail(&RecordError{Partition: f.p, Offset: r.Offset, Err: err})
 				return
