@@ -29,6 +29,10 @@ func BenchmarkFormats(b *testing.B) {
 		})
 	}
 	run("json", Config{Format: "json", Columns: bidColumns}, bidsJSON(bids))
+	// Only the numbers and the timestamp: no string is kept, nothing is
+	// allocated.
+	numeric := []Column{bidColumns[0], bidColumns[1], bidColumns[2], bidColumns[5]}
+	run("json_numeric", Config{Format: "json", Columns: numeric}, bidsJSON(bids))
 	run("csv", Config{Format: "csv", Columns: bidColumns}, bidsCSV(bids))
 	run("avro", Config{Format: "avro", Columns: bidColumns, Options: map[string]string{"avro_schema": bidAvroSchema}}, bidsAvro(b, bids))
 	run("protobuf", Config{Format: "protobuf", Columns: bidColumns, Options: bidProtoOpts}, bidsProto(b, bids))

@@ -45,7 +45,6 @@ type protoPlan struct {
 	framed  bool
 	reg     *registry
 	msgName string
-	imports []string
 }
 
 // protoProg is a message compiled for the columns.
@@ -144,7 +143,7 @@ func compileProto(cfg Config) (*protoPlan, error) {
 	if !hasFile {
 		return nil, errOption("format protobuf needs option %s (and %s) or %s", OptProtoFile, OptProtoMessage, OptSchemaRegistry)
 	}
-	if p.msgName == "" && !p.framed {
+	if p.msgName == "" {
 		return nil, errOption("format protobuf needs option %s with %s", OptProtoMessage, OptProtoFile)
 	}
 	src, err := os.ReadFile(file)
@@ -161,11 +160,6 @@ func compileProto(cfg Config) (*protoPlan, error) {
 	files, err := compileProtoSources(context.Background(), map[string]string{name: string(src)}, name, imports)
 	if err != nil {
 		return nil, errOption("%s \"%s\": %v", OptProtoFile, file, err)
-	}
-	if p.msgName == "" {
-		// framing = 'confluent' without a message name: the first message
-		// of the file (or the one the record's indexes name).
-		return nil, errOption("format protobuf needs option %s with %s", OptProtoMessage, OptProtoFile)
 	}
 	md, err := findMessage(files, p.msgName)
 	if err != nil {
