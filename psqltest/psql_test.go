@@ -1,0 +1,255 @@
+//go:build integration
+
+package psqltest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/server"
+)
+
+// database is the database psql connects to on both servers (Sluice serves
+// one database under any name; on PostgreSQL it is created afresh).
+const database = "sluice_psqltest"
+
+// sluiceSetup creates the objects the commands describe.
+var sluiceSetup = []string{
+	`CREATE TABLE psql_rides (ride_id text PRIMARY KEY, city text NOT NULL DEFAULT 'Paris',
+	   fare numeric(10,2) DEFAULT 0, distance double precision, ts timestamptz DEFAULT now(), tags text[])`,
+	`CREATE TABLE psql_cities (city text PRIMARY KEY, country char(2), name varchar(40), population bigint DEFAULT -1)`,
+	`CREATE STREAM psql_events (event_id bigint, city text, amount double precision, at timestamptz)`,
+	`CREATE MATERIALIZED VIEW psql_revenue AS
+	   SELECT city, count(*) AS rides, sum(fare) AS revenue FROM psql_rides GROUP BY city`,
+	`CREATE MATERIALIZED VIEW psql_by_country AS
+	   SELECT c.country, count(*) AS events, max(e.amount) AS top
+	   FROM psql_events e JOIN psql_cities c ON e.city = c.city GROUP BY c.country`,
+}
+
+// postgresSetup creates the PostgreSQL objects equivalent to sluiceSetup: a
+// stream is a table (relkind 'r', as Sluice shows streams) with the comment
+// Sluice gives streams, and a materialized view has a unique index on the
+// key Sluice keeps its rows by.
+var postgresSetup = []string{
+	`CREATE TABLE psql_rides (ride_id text PRIMARY KEY, city text NOT NULL DEFAULT 'Paris',
+	   fare numeric(10,2) DEFAULT 0, distance double precision, ts timestamptz DEFAULT now(), tags text[])`,
+	`CREATE TABLE psql_cities (city text PRIMARY KEY, country char(2), name varchar(40), population bigint DEFAULT -1)`,
+	`CREATE TABLE psql_events (event_id bigint, city text, amount double precision, at timestamptz)`,
+	`COMMENT ON TABLE psql_events IS 'append-only stream'`,
+	`CREATE MATERIALIZED VIEW psql_revenue AS
+	   SELECT city, count(*) AS rides, sum(fare) AS revenue FROM psql_rides GROUP BY city`,
+	`CREATE UNIQUE INDEX ON psql_revenue (city)`,
+	`CREATE MATERIALIZED VIEW psql_by_country AS
+	   SELECT c.country, count(*) AS events, max(e.amount) AS top
+	   FROM psql_events e JOIN psql_cities c ON e.city = c.city GROUP BY c.country`,
+	`CREATE UNIQUE INDEX ON psql_by_country (country)`,
+}
+
+// singleRelationSources are the relations single-relation views read:
+// PostgreSQL before 16 qualified their columns in view definitions
+// (psql_rides.city), 16 and Sluice do not.
+var singleRelationSources = []string{"psql_rides"}
+
+// target is one server psql talks to.
+type target struct {
+	name string
+	psql string
+	args []string // connection arguments
+}
+
+func (tg *target) run(t *testing.T, extra []string, input string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args := append(append([]string{"-X", "-P", "pager=off"}, tg.args...), extra...)
+	for _, line := range strings.Split(strings.TrimSpace(input), "\n") {
+		args = append(args, "-c", line)
+	}
+	cmd := exec.CommandContext(ctx, tg.psql, args...)
+	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10", "PGSSLMODE=disable", "PSQLRC=/dev/null", "PGTZ=UTC", "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	if err != nil && ctx.Err() != nil {
+		t.Fatalf("psql on %s timed out:\n%s", tg.name, out)
+	}
+	return string(out)
+}
+
+func startSluice(t *testing.T) string {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv.PGAddr()
+}
+
+func execAll(t *testing.T, url string, stmts []string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// postgresTarget creates a fresh database on the PostgreSQL at pgURL and
+// returns a target connected to it, and its server_version_num.
+func postgresTarget(t *testing.T, psql, pgURL string) (*target, int) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var version int
+	if err := admin.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"DROP DATABASE IF EXISTS " + database, "CREATE DATABASE " + database} {
+		if _, err := admin.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + database
+	execAll(t, u.String(), postgresSetup)
+	return &target{name: "PostgreSQL", psql: psql, args: []string{"-d", u.String()}}, version
+}
+
+// userOf is the user name in a connection URL ("postgres" by default).
+func userOf(pgURL string) string {
+	if u, err := url.Parse(pgURL); err == nil && u.User != nil && u.User.Username() != "" {
+		return u.User.Username()
+	}
+	return "postgres"
+}
+
+// TestDescribe runs psql's describe commands against Sluice, checks the
+// output against testdata/describe and, with SLUICE_TEST_PG_URL set,
+// against PostgreSQL's for equivalent objects.
+//
+// Commands:
+//
+//	psql [unaligned] [sluice-only] [only-database]
+//	<one psql command per line>
+//	----
+//	<Sluice's output>
+//
+// unaligned runs psql -A and replaces sizes ("16 kB") by SIZE, which differ
+// between the servers' storage; only-database keeps the header and the row
+// of the test database (\l); sluice-only skips the comparison for commands
+// whose output rightly differs (objects PostgreSQL has and Sluice has not).
+func TestDescribe(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("psql not installed")
+	}
+	pgURL := os.Getenv("SLUICE_TEST_PG_URL")
+	user := userOf(pgURL)
+	host, port, _ := net.SplitHostPort(startSluice(t))
+	sluiceURL := fmt.Sprintf("postgres://%s@%s:%s/%s?sslmode=disable", user, host, port, database)
+	execAll(t, sluiceURL, sluiceSetup)
+	sl := &target{name: "Sluice", psql: psql, args: []string{"-d", sluiceURL}}
+
+	var pgT *target
+	pgVersion := 0
+	if pgURL != "" {
+		pgT, pgVersion = postgresTarget(t, psql, pgURL)
+	} else {
+		t.Log("SLUICE_TEST_PG_URL not set: checking the golden file only")
+	}
+
+	datadriven.RunTest(t, "testdata/describe", func(t *testing.T, d *datadriven.TestData) string {
+		if d.Cmd != "psql" {
+			d.Fatalf(t, "unknown command %q", d.Cmd)
+		}
+		var extra []string
+		if d.HasArg("unaligned") {
+			extra = append(extra, "-A")
+		}
+		norm := func(out string, fromPG bool) string {
+			if d.HasArg("unaligned") {
+				out = sizes.ReplaceAllString(out, "SIZE")
+			}
+			if d.HasArg("only-database") {
+				out = onlyDatabase(out)
+			}
+			if fromPG && pgVersion < 160000 {
+				out = unqualifyViewDefinitions(out)
+			}
+			return out
+		}
+		got := norm(sl.run(t, extra, d.Input), false)
+		if pgT != nil && !d.HasArg("sluice-only") {
+			want := norm(pgT.run(t, extra, d.Input), true)
+			if got != want {
+				t.Errorf("%s: Sluice and PostgreSQL differ\n--- PostgreSQL\n%s\n--- Sluice\n%s", d.Pos, want, got)
+			}
+		}
+		return got
+	})
+}
+
+var sizes = regexp.MustCompile(`\b\d+ (bytes|kB|MB|GB)\b`)
+
+// onlyDatabase keeps the first two lines (title, header) of unaligned \l
+// output and the test database's row, with the locale columns of
+// PostgreSQL's initdb (C.UTF-8) read as C, the byte order Sluice sorts in.
+func onlyDatabase(out string) string {
+	lines := strings.Split(out, "\n")
+	var keep []string
+	for i, l := range lines {
+		if i < 2 || strings.HasPrefix(l, database+"|") {
+			keep = append(keep, strings.ReplaceAll(l, "|C.UTF-8|C.UTF-8|", "|C|C|"))
+		}
+	}
+	return strings.Join(keep, "\n") + "\n"
+}
+
+// unqualifyViewDefinitions removes the qualification PostgreSQL < 16 puts
+// on the columns of single-relation views.
+func unqualifyViewDefinitions(out string) string {
+	lines := strings.Split(out, "\n")
+	in := false
+	for i, l := range lines {
+		switch {
+		case l == "View definition:":
+			in = true
+		case in && !strings.HasPrefix(l, " "):
+			in = false
+		case in:
+			for _, rel := range singleRelationSources {
+				lines[i] = strings.ReplaceAll(lines[i], rel+".", "")
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
+}
