@@ -201,11 +201,11 @@ func quoteLiteral(s string) string {
 // ViewQuery implements catalog.Renderer: a materialized view's query in
 // ruleutils' pretty layout,
 //
-//	 SELECT c.country,
-//	    count(*) AS trips
-//	   FROM trips t
-//	     JOIN cities c ON t.city = c.city
-//	  GROUP BY c.country;
+//	SELECT c.country,
+//	   count(*) AS trips
+//	  FROM trips t
+//	    JOIN cities c ON t.city = c.city
+//	 GROUP BY c.country;
 //
 // with columns qualified only when the query reads more than one relation
 // (Postgres 16's rule) and every output column that is not a plain column
