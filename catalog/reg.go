@@ -55,6 +55,8 @@ func (s *Snapshot) OidOf(t *types.T, name string) (uint32, error) {
 		return 0, sqlerr.New(sqlerr.UndefinedObject, "role \"%s\" does not exist", name)
 	case types.OidRegproc, types.OidRegprocedure:
 		return s.procOid(t, name)
+	case types.OidRegoper, types.OidRegoperator:
+		return 0, sqlerr.New(sqlerr.UndefinedFunction, "operator does not exist: %s", name)
 	}
 	return 0, sqlerr.Bug("catalog: OidOf for type %s", t)
 }

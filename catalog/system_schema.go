@@ -423,6 +423,11 @@ var systemSchema = []sysRelSpec{
 		{"opfnamespace", "oid", true},
 		{"opfowner", "oid", true},
 	}},
+	{"pg_catalog", "pg_parameter_acl", 6243, 'r', []sysColSpec{
+		{"oid", "oid", true},
+		{"parname", "text", true},
+		{"paracl", "aclitem[]", false},
+	}},
 	{"pg_catalog", "pg_partitioned_table", 3350, 'r', []sysColSpec{
 		{"partrelid", "oid", true},
 		{"partstrat", "\"char\"", true},

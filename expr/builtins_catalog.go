@@ -261,6 +261,27 @@ func registerCatalogFuncs(r *Registry) {
 	nullText("pg_get_statisticsobjdef_columns", O)
 	nullText("pg_get_serial_sequence", T, T)
 	nullText("pg_get_function_sqlbody", O)
+	// pg_options_to_table splits name=value options into (option_name,
+	// option_value) rows (a set-returning function, see IsSetReturning).
+	r.Add(&Overload{Name: "pg_options_to_table", Args: ts(types.ArrayOf(T)), Ret: types.ArrayOf(T), Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+		in := a[0].(*types.Array)
+		out := &types.Array{Elem: types.ArrayOf(T), Elems: make([]types.Datum, 0, len(in.Elems))}
+		for _, e := range in.Elems {
+			s, _ := e.(string)
+			name, value, ok := strings.Cut(s, "=")
+			var v types.Datum = value
+			if !ok {
+				v = nil
+			}
+			out.Elems = append(out.Elems, &types.Array{Elem: T, Elems: []types.Datum{name, v}})
+		}
+		return out, nil
+	}})
+	for _, t := range []*types.T{N, O} {
+		r.Add(&Overload{Name: "pg_tablespace_size", Args: ts(t), Ret: I8, Row: func(*EvalCtx, []types.Datum) (types.Datum, error) {
+			return int64(0), nil
+		}})
+	}
 	r.Add(&Overload{Name: "pg_relation_is_publishable", Args: ts(RC), Ret: B, Row: func(*EvalCtx, []types.Datum) (types.Datum, error) {
 		return false, nil
 	}})

@@ -22,7 +22,7 @@ pg_operator pg_partitioned_table pg_policy pg_proc pg_publication pg_publication
 pg_publication_rel pg_range pg_rewrite pg_sequence pg_shdescription pg_statistic_ext
 pg_tablespace pg_trigger pg_ts_config pg_ts_dict pg_ts_parser pg_ts_template pg_type
 pg_subscription pg_db_role_setting pg_opfamily pg_largeobject_metadata pg_amop pg_amproc
-pg_shdepend pg_seclabel pg_transform
+pg_shdepend pg_seclabel pg_transform pg_parameter_acl
 pg_available_extensions pg_cursors pg_indexes pg_locks pg_matviews pg_prepared_statements pg_roles
 pg_rules pg_sequences pg_settings pg_stat_activity pg_stat_database pg_stat_user_tables pg_tables
 pg_user pg_user_mappings pg_views"

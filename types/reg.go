@@ -89,7 +89,14 @@ func ParseTypeName(s string) (*T, error) {
 	} else {
 		t = ByName(strings.Join(strings.Fields(strings.ToLower(name)), " "))
 	}
-	if t == nil || t.Family == UnknownFamily && name != "unknown" {
+	if t == nil {
+		for oid, n := range pseudoTypes {
+			if n == name || n == `"`+name+`"` {
+				t = &T{Family: UnknownFamily, Oid: oid}
+			}
+		}
+	}
+	if t == nil || t.Family == UnknownFamily && name != "unknown" && pseudoTypes[t.Oid] == "" {
 		return nil, sqlerr.New(sqlerr.UndefinedObject, "type \"%s\" does not exist", strings.TrimSpace(s))
 	}
 	if array {

@@ -78,6 +78,8 @@ const (
 	OidXid          uint32 = 28
 	OidPgNodeTree   uint32 = 194
 	OidRegprocedure uint32 = 2202
+	OidRegoper      uint32 = 2203
+	OidRegoperator  uint32 = 2204
 	OidRegrole      uint32 = 4096
 
 	OidBoolArray        uint32 = 1000
@@ -154,6 +156,8 @@ var (
 	Regnamespace = &T{Family: OidFamily, Oid: OidRegnamespace}
 	Regprocedure = &T{Family: OidFamily, Oid: OidRegprocedure}
 	Regrole      = &T{Family: OidFamily, Oid: OidRegrole}
+	Regoper      = &T{Family: OidFamily, Oid: OidRegoper}
+	Regoperator  = &T{Family: OidFamily, Oid: OidRegoperator}
 	Xid          = &T{Family: OidFamily, Oid: OidXid}
 	PgNodeTree   = &T{Family: StringFamily, Oid: OidPgNodeTree}
 	Int2Vector   = &T{Family: ArrayFamily, Oid: OidInt2Vector, Elem: Int2}
@@ -169,7 +173,7 @@ func (t *T) IsVector() bool { return t.Oid == OidInt2Vector || t.Oid == OidOidVe
 // regproc, regprocedure, regnamespace, regrole), whose text forms are names.
 func (t *T) IsReg() bool {
 	switch t.Oid {
-	case OidRegclass, OidRegtype, OidRegproc, OidRegprocedure, OidRegnamespace, OidRegrole:
+	case OidRegclass, OidRegtype, OidRegproc, OidRegprocedure, OidRegnamespace, OidRegrole, OidRegoper, OidRegoperator:
 		return true
 	}
 	return false
@@ -249,7 +253,7 @@ func (t *T) Size() int16 {
 		return 1
 	case OidInt2:
 		return 2
-	case OidInt4, OidFloat4, OidDate, OidOid, OidRegclass, OidRegtype, OidRegproc, OidRegnamespace, OidRegprocedure, OidRegrole, OidXid:
+	case OidInt4, OidFloat4, OidDate, OidOid, OidRegclass, OidRegtype, OidRegproc, OidRegnamespace, OidRegprocedure, OidRegrole, OidRegoper, OidRegoperator, OidXid:
 		return 4
 	case OidInt8, OidFloat8, OidTime, OidTimestamp, OidTimestampTZ:
 		return 8
@@ -298,7 +302,8 @@ var oidNames = map[uint32]string{
 	OidUnknown: "unknown", OidDate: "date", OidTime: "time without time zone", OidTimestamp: "timestamp without time zone",
 	OidTimestampTZ: "timestamp with time zone", OidInterval: "interval", OidUUID: "uuid", OidJSONB: "jsonb",
 	OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
-	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidXid: "xid", OidPgNodeTree: "pg_node_tree",
+	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
+	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
 	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
 }
 
@@ -319,7 +324,8 @@ var typNames = map[uint32]string{
 	OidUnknown: "unknown", OidDate: "date", OidTime: "time", OidTimestamp: "timestamp", OidTimestampTZ: "timestamptz",
 	OidInterval: "interval", OidUUID: "uuid", OidJSONB: "jsonb", OidBPChar: "bpchar", OidVarchar: "varchar",
 	OidNumeric: "numeric", OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
-	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidXid: "xid", OidPgNodeTree: "pg_node_tree",
+	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
+	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
 	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
 }
 
@@ -341,7 +347,7 @@ var byOid = map[uint32]*T{}
 func init() {
 	for _, t := range []*T{Unknown, Bool, Int2, Int4, Int8, Float4, Float8, Numeric, Text, Varchar, BPChar, Name, QChar,
 		Bytea, UUID, Date, Time, Timestamp, TimestampTZ, Interval, JSON, JSONB, Oid, Regclass, Regtype, Regproc, Regnamespace,
-		Regprocedure, Regrole, Xid, PgNodeTree, Int2Vector, OidVector} {
+		Regprocedure, Regrole, Regoper, Regoperator, Xid, PgNodeTree, Int2Vector, OidVector} {
 		byOid[t.Oid] = t
 	}
 }
@@ -404,6 +410,10 @@ func ByName(name string) *T {
 		return Regnamespace
 	case "regrole":
 		return Regrole
+	case "regoper":
+		return Regoper
+	case "regoperator":
+		return Regoperator
 	case "xid":
 		return Xid
 	case "pg_node_tree":
