@@ -90,8 +90,60 @@ var (
 	systemList   []*sysRel
 )
 
+// postgres16 is what Postgres 16, the version Sluice reports, changed in
+// the relations of system_schema.go (generated from 15): psql and drivers
+// pick their catalog queries by server version, so psql 16 and 17 read
+// these columns. after "" puts a column first; a column that exists is
+// retyped.
+var postgres16 = []struct {
+	rel, after string
+	col        sysColSpec
+}{
+	{"pg_auth_members", "", sysColSpec{"oid", "oid", true}},
+	{"pg_auth_members", "admin_option", sysColSpec{"inherit_option", "boolean", true}},
+	{"pg_auth_members", "inherit_option", sysColSpec{"set_option", "boolean", true}},
+	{"pg_collation", "colliculocale", sysColSpec{"collicurules", "text", false}},
+	{"pg_database", "daticulocale", sysColSpec{"daticurules", "text", false}},
+	{"pg_subscription", "substream", sysColSpec{"substream", "\"char\"", true}},
+	{"pg_subscription", "subdisableonerr", sysColSpec{"subpasswordrequired", "boolean", true}},
+	{"pg_subscription", "subpasswordrequired", sysColSpec{"subrunasowner", "boolean", true}},
+	{"pg_subscription", "subpublications", sysColSpec{"suborigin", "text", false}},
+}
+
+// withPostgres16 applies postgres16 to a relation's columns.
+func withPostgres16(spec sysRelSpec) []sysColSpec {
+	cols := append([]sysColSpec(nil), spec.cols...)
+	for _, ch := range postgres16 {
+		if spec.schema != "pg_catalog" || ch.rel != spec.name {
+			continue
+		}
+		at := -1
+		for i, c := range cols {
+			if c.name == ch.col.name {
+				cols[i] = ch.col
+				at = -2
+				break
+			}
+			if c.name == ch.after {
+				at = i + 1
+			}
+		}
+		switch {
+		case at == -2:
+		case ch.after == "":
+			cols = append([]sysColSpec{ch.col}, cols...)
+		case at < 0:
+			panic("[BUG] catalog: postgres16 names unknown column " + ch.rel + "." + ch.after)
+		default:
+			cols = append(cols[:at], append([]sysColSpec{ch.col}, cols[at:]...)...)
+		}
+	}
+	return cols
+}
+
 func init() {
 	for _, spec := range systemSchema {
+		spec.cols = withPostgres16(spec)
 		desc := &Table{ID: spec.oid, Kind: KindSystem, Schema: spec.schema, Name: spec.name}
 		for _, c := range spec.cols {
 			desc.Columns = append(desc.Columns, Column{Name: c.name, Type: sysType(c.typ), NotNull: c.notNull})

@@ -12,7 +12,9 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// Rows returns the rows of system relation oid as this snapshot sees them.
+// Rows returns the rows of system relation oid as this snapshot sees them:
+// its columns, then tableoid (oid itself), the system column catalog
+// queries read.
 func (s *Snapshot) Rows(oid uint32) (*coldata.Chunk, error) {
 	r := systemByID[oid]
 	if r == nil {
@@ -26,6 +28,7 @@ func (s *Snapshot) Rows(oid uint32) (*coldata.Chunk, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
+	b.ch.Cols = append(b.ch.Cols, coldata.ConstVec(types.Oid, int64(oid), b.ch.Len))
 	return b.ch, nil
 }
 
@@ -118,6 +121,9 @@ func toDatum(t *types.T, v any) (types.Datum, error) {
 	case time.Time:
 		return x.UnixMicro(), nil
 	case []string:
+		if x == nil {
+			return nil, nil // a nil slice is NULL, an empty one {}
+		}
 		a := &types.Array{Elem: t.Elem, Elems: make([]types.Datum, len(x))}
 		for i, s := range x {
 			a.Elems[i] = s

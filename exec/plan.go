@@ -63,7 +63,7 @@ type TableRef struct {
 	ColNames []string
 	// System marks a system relation (pg_catalog, information_schema): its
 	// rows are made from the catalog when the scan starts, and it is never
-	// written.
+	// written. Its last column is tableoid, the relation's OID.
 	System bool
 }
 

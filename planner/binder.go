@@ -106,8 +106,9 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 			continue
 		}
 		if t, ok := catalog.LookupSystem(s, name); ok {
-			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), ColNames: t.ColumnNames(), System: true}
-			ref.NotNull = make([]bool, len(t.Columns))
+			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: append(t.Types(), types.Oid),
+				ColNames: append(t.ColumnNames(), "tableoid"), System: true}
+			ref.NotNull = make([]bool, len(ref.Types))
 			return &tableInfo{ref: ref, desc: t}, nil
 		}
 		if t, ok := b.p.Cat.Lookup(s, name); ok {

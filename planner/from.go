@@ -341,7 +341,9 @@ func (b *binder) bindFromItem(n *pg.Node, outer *scope) (exec.Plan, *scope, *tab
 		}
 		renameCols(s, colAliases)
 		if ti.ref.System {
-			return systemScan(ti, s), s, nil, nil
+			// The scan's last column is the hidden tableoid (the relation's
+			// own OID), which catalog queries join pg_description on.
+			s.cols = append(s.cols, scopeCol{table: alias, name: "tableoid", typ: types.Oid, hidden: true})
 		}
 		return &exec.Scan{Table: ti.ref}, s, ti, nil
 	case n.GetRangeSubselect() != nil:
@@ -367,22 +369,6 @@ func (b *binder) bindFromItem(n *pg.Node, outer *scope) (exec.Plan, *scope, *tab
 		return b.bindJoin(n.GetJoinExpr(), outer)
 	}
 	return nil, nil, nil, sqlerr.Unsupported("FROM item %T is not supported", n.Node)
-}
-
-// systemScan reads a system relation, adding its hidden tableoid column
-// (the relation's own OID, which catalog queries join on) to the scope.
-func systemScan(ti *tableInfo, s *scope) exec.Plan {
-	exprs := make([]expr.Expr, 0, len(ti.ref.Types)+1)
-	for i, t := range ti.ref.Types {
-		exprs = append(exprs, &expr.ColRef{Idx: i, Typ: t, Name: ti.ref.ColNames[i]})
-	}
-	exprs = append(exprs, &expr.Const{Typ: types.Oid, Val: int64(ti.ref.ID)})
-	alias := ""
-	if len(s.cols) > 0 {
-		alias = s.cols[0].table
-	}
-	s.cols = append(s.cols, scopeCol{table: alias, name: "tableoid", typ: types.Oid, hidden: true})
-	return &exec.Project{Input: &exec.Scan{Table: ti.ref}, Exprs: exprs}
 }
 
 func renameCols(s *scope, aliases []*pg.Node) {

@@ -36,7 +36,7 @@ func (r Renderer) DefaultExpr(t *catalog.Table, col int) string {
 		return ""
 	}
 	if n.GetSqlvalueFunction() != nil {
-		return deparseNode(n) // CURRENT_TIMESTAMP, CURRENT_DATE, ... as written
+		return strings.ToUpper(deparseNode(n)) // CURRENT_TIMESTAMP, CURRENT_DATE, ...
 	}
 	b := newBinder(r.P, r.Opts)
 	e, err := b.bindExpr(n, &scope{})

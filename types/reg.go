@@ -31,8 +31,8 @@ func appendReg(buf []byte, t *T, oid uint32, cfg *Config) []byte {
 	}
 	switch {
 	case t.Oid == OidRegtype:
-		if ByOid(oid) != nil {
-			return append(buf, FormatType(oid, -1, false)...)
+		if name := FormatType(oid, -1, false); name != "???" {
+			return append(buf, name...)
 		}
 	case t.IsReg() && cfg.Names != nil:
 		if s, ok := cfg.Names.NameOf(t, oid); ok {
