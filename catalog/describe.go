@@ -25,8 +25,9 @@ func quotedCols(t *Table, cols []int) string {
 }
 
 // IndexDef is pg_get_indexdef(oid, col, pretty): the CREATE INDEX statement
-// of a key index, or with col > 0 the col'th indexed column.
-func (s *Snapshot) IndexDef(oid uint32, col int) (string, bool) {
+// of a key index, or with col > 0 the col'th indexed column. Pretty output
+// qualifies the table only when the search path would not find it.
+func (s *Snapshot) IndexDef(oid uint32, col int, pretty bool) (string, bool) {
 	r := s.rel(oid)
 	if r == nil || !r.index {
 		return "", false
@@ -37,7 +38,11 @@ func (s *Snapshot) IndexDef(oid uint32, col int) (string, bool) {
 		}
 		return types.QuoteIdent(r.user.Columns[r.key[col-1]].Name), true
 	}
-	return "CREATE UNIQUE INDEX " + types.QuoteIdent(r.name) + " ON " + qualified(r.user.Schema, r.user.Name) +
+	table := qualified(r.user.Schema, r.user.Name)
+	if t := s.rel(r.user.ID); pretty && t != nil && s.visible(t) {
+		table = types.QuoteIdent(r.user.Name)
+	}
+	return "CREATE UNIQUE INDEX " + types.QuoteIdent(r.name) + " ON " + table +
 		" USING btree (" + quotedCols(r.user, r.key) + ")", true
 }
 
@@ -92,8 +97,14 @@ func (s *Snapshot) defaultExpr(t *Table, col int) string {
 // (classoid names its catalog; subid is a column number or 0). Sluice has
 // no COMMENT yet; streams describe themselves.
 func (s *Snapshot) Description(objoid, classoid uint32, subid int32) (string, bool) {
-	if classoid == ClassPgNamespace && objoid == NamespacePublic && subid == 0 {
-		return "standard public schema", true // as Postgres' initdb comments it
+	if classoid == ClassPgNamespace && subid == 0 {
+		switch objoid { // as Postgres' initdb comments them
+		case NamespacePublic:
+			return "standard public schema", true
+		case NamespacePgCatalog:
+			return "system catalog schema", true
+		}
+		return "", false
 	}
 	if classoid != ClassPgClass || subid != 0 {
 		return "", false

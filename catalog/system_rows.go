@@ -295,8 +295,10 @@ func constraintRows(s *Snapshot, b *rowBuilder) {
 }
 
 func descriptionRows(s *Snapshot, b *rowBuilder) {
-	d, _ := s.Description(NamespacePublic, ClassPgNamespace, 0)
-	b.add("objoid", NamespacePublic, "classoid", ClassPgNamespace, "objsubid", 0, "description", d)
+	for _, nsp := range []uint32{NamespacePgCatalog, NamespacePublic} {
+		d, _ := s.Description(nsp, ClassPgNamespace, 0)
+		b.add("objoid", nsp, "classoid", ClassPgNamespace, "objsubid", 0, "description", d)
+	}
 	for _, r := range s.rels {
 		if d, ok := s.Description(r.oid, ClassPgClass, 0); ok {
 			b.add("objoid", r.oid, "classoid", ClassPgClass, "objsubid", 0, "description", d)
@@ -448,7 +450,7 @@ func indexesRows(s *Snapshot, b *rowBuilder) {
 		if !r.index {
 			continue
 		}
-		def, _ := s.IndexDef(r.oid, 0)
+		def, _ := s.IndexDef(r.oid, 0, false)
 		b.add("schemaname", r.schema, "tablename", r.user.Name, "indexname", r.name, "indexdef", def)
 	}
 }

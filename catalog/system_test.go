@@ -163,10 +163,13 @@ func TestUserObjects(t *testing.T) {
 // TestDescribeFunctions checks the answers of the catalog functions.
 func TestDescribeFunctions(t *testing.T) {
 	s := testSnapshot()
-	if d, ok := s.IndexDef(IndexOID(16384), 0); !ok || d != "CREATE UNIQUE INDEX rides_pkey ON public.rides USING btree (ride_id)" {
+	if d, ok := s.IndexDef(IndexOID(16384), 0, false); !ok || d != "CREATE UNIQUE INDEX rides_pkey ON public.rides USING btree (ride_id)" {
 		t.Errorf("IndexDef = %q, %v", d, ok)
 	}
-	if d, ok := s.IndexDef(IndexOID(16386), 1); !ok || d != "city" {
+	if d, ok := s.IndexDef(IndexOID(16384), 0, true); !ok || d != "CREATE UNIQUE INDEX rides_pkey ON rides USING btree (ride_id)" {
+		t.Errorf("pretty IndexDef = %q, %v", d, ok)
+	}
+	if d, ok := s.IndexDef(IndexOID(16386), 1, true); !ok || d != "city" {
 		t.Errorf("IndexDef column = %q, %v", d, ok)
 	}
 	if d, ok := s.ConstraintDef(ConstraintOID(16384)); !ok || d != "PRIMARY KEY (ride_id)" {

@@ -22,7 +22,7 @@ type Catalog interface {
 	FunctionVisible(oid uint32) (visible, ok bool)
 	RelationSize(oid uint32) (int64, bool)
 	DatabaseSize() int64
-	IndexDef(oid uint32, col int) (string, bool)
+	IndexDef(oid uint32, col int, pretty bool) (string, bool)
 	ConstraintDef(oid uint32) (string, bool)
 	ViewDef(oid uint32, pretty bool) (string, bool)
 	Description(objoid, classoid uint32, subid int32) (string, bool)
@@ -139,10 +139,10 @@ func registerCatalogFuncs(r *Registry) {
 		})
 	}
 	catalogFn(r, "pg_get_indexdef", ts(O), T, func(c Catalog, a []types.Datum) (types.Datum, error) {
-		return strOrNull(c.IndexDef(oidArg(a[0]), 0))
+		return strOrNull(c.IndexDef(oidArg(a[0]), 0, false))
 	})
 	catalogFn(r, "pg_get_indexdef", ts(O, I4, B), T, func(c Catalog, a []types.Datum) (types.Datum, error) {
-		return strOrNull(c.IndexDef(oidArg(a[0]), int(a[1].(int64))))
+		return strOrNull(c.IndexDef(oidArg(a[0]), int(a[1].(int64)), a[2].(bool)))
 	})
 	for _, args := range [][]*types.T{ts(O), ts(O, B)} {
 		catalogFn(r, "pg_get_constraintdef", args, T, func(c Catalog, a []types.Datum) (types.Datum, error) {
