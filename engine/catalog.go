@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/planner"
+	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -98,6 +99,23 @@ func (n sessionNames) OidOf(t *types.T, name string) (uint32, error) {
 
 func (n sessionNames) NameOf(t *types.T, oid uint32) (string, bool) {
 	return n.snapshot().NameOf(t, oid)
+}
+
+// systemRelation finds the system relation a name in DDL or COPY means:
+// unqualified names find pg_catalog first, as in Postgres.
+func systemRelation(schema, name string) (*catalog.Table, bool) {
+	switch schema {
+	case "":
+		return catalog.LookupSystem("pg_catalog", name)
+	case "pg_catalog", "information_schema":
+		return catalog.LookupSystem(schema, name)
+	}
+	return nil, false
+}
+
+// errSystemCatalog is Postgres' error for DDL on a system relation.
+func errSystemCatalog(name string) error {
+	return sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied: \"%s\" is a system catalog", name)
 }
 
 // systemAccess returns the rows of a system relation for a statement.
