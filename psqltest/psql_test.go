@@ -253,3 +253,52 @@ func unqualifyViewDefinitions(out string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// everyDescribeCommand lists psql 15's describe commands; each runs plain,
+// with +, with S and with S+.
+var everyDescribeCommand = []string{`\d`, `\da`, `\dA`, `\dAc`, `\dAf`, `\dAo`, `\dAp`, `\db`, `\dc`, `\dC`, `\dd`,
+	`\dD`, `\ddp`, `\dE`, `\des`, `\det`, `\deu`, `\dew`, `\df`, `\dF`, `\dFd`, `\dFp`, `\dFt`, `\dg`, `\di`, `\dl`,
+	`\dL`, `\dm`, `\dn`, `\do`, `\dO`, `\dp`, `\dP`, `\drds`, `\dRp`, `\dRs`, `\ds`, `\dt`, `\dT`, `\du`, `\dv`, `\dx`,
+	`\dX`, `\dy`, `\l`, `\z`, `\dconfig`, `\dfa`, `\dfn`, `\dfw`, `\dft`, `\d psql_rides`, `\d psql_revenue`,
+	`\d psql_rides_pkey`, `\d pg_class`, `\d information_schema.tables`}
+
+// knownUnsupported are the commands whose queries use what Sluice lacks;
+// they must fail with this SQLSTATE, never with an internal error.
+var knownUnsupported = map[string]string{
+	`\dP+`: "0A000", // LATERAL (SELECT … FROM pg_partition_tree(c.oid))
+}
+
+// TestEveryDescribeCommand runs every describe command against Sluice: none
+// may fail but the known ones, and those with their SQLSTATE.
+func TestEveryDescribeCommand(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("psql not installed")
+	}
+	host, port, _ := net.SplitHostPort(startSluice(t))
+	sluiceURL := fmt.Sprintf("postgres://postgres@%s:%s/%s?sslmode=disable", host, port, database)
+	execAll(t, sluiceURL, sluiceSetup)
+	sl := &target{name: "Sluice", psql: psql, args: []string{"-d", sluiceURL, "-v", "VERBOSITY=verbose"}}
+	sqlstate := regexp.MustCompile(`ERROR:  ([0-9A-Z]{5}):`)
+	for _, base := range everyDescribeCommand {
+		variants := []string{base, base + "+"}
+		if !strings.Contains(base, " ") {
+			variants = append(variants, base+"S", base+"S+")
+		}
+		for _, cmd := range variants {
+			out := sl.run(t, nil, cmd)
+			m := sqlstate.FindStringSubmatch(out)
+			want, known := knownUnsupported[cmd]
+			switch {
+			case strings.Contains(out, "connection") || strings.Contains(out, "[BUG]"):
+				t.Errorf("%s: %s", cmd, out)
+			case m == nil && known:
+				t.Errorf("%s now works: remove it from knownUnsupported", cmd)
+			case m != nil && !known:
+				t.Errorf("%s fails:\n%s", cmd, out)
+			case m != nil && m[1] != want:
+				t.Errorf("%s fails with %s, want %s:\n%s", cmd, m[1], want, out)
+			}
+		}
+	}
+}
