@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -84,6 +85,9 @@ type Snapshot struct {
 	byOID  map[uint32]*rel
 	procs  map[uint32]*Proc
 	byName map[string]*rel // key: schema.name
+
+	rowsMu   sync.Mutex
+	rowsMade map[uint32]*coldata.Chunk // system relations' rows, by OID
 }
 
 // rel is one pg_class row: a user relation, its key index, or a system

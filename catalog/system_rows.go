@@ -14,8 +14,27 @@ import (
 
 // Rows returns the rows of system relation oid as this snapshot sees them:
 // its columns, then tableoid (oid itself), the system column catalog
-// queries read.
+// queries read. They are made once per snapshot (psql's correlated
+// subqueries read pg_attrdef once per column): the vectors are shared, and
+// callers must not modify them.
 func (s *Snapshot) Rows(oid uint32) (*coldata.Chunk, error) {
+	s.rowsMu.Lock()
+	defer s.rowsMu.Unlock()
+	ch, ok := s.rowsMade[oid]
+	if !ok {
+		var err error
+		if ch, err = s.makeRows(oid); err != nil {
+			return nil, err
+		}
+		if s.rowsMade == nil {
+			s.rowsMade = map[uint32]*coldata.Chunk{}
+		}
+		s.rowsMade[oid] = ch
+	}
+	return &coldata.Chunk{Cols: append([]*coldata.Vec(nil), ch.Cols...), Len: ch.Len}, nil
+}
+
+func (s *Snapshot) makeRows(oid uint32) (*coldata.Chunk, error) {
 	r := systemByID[oid]
 	if r == nil {
 		return nil, sqlerr.Bug("catalog: %d is not a system relation", oid)
