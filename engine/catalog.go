@@ -200,7 +200,12 @@ func (e *Engine) procs() []catalog.Proc {
 // polymorphicResult is the declared result type of an overload whose result
 // depends on its arguments: anyelement or anyarray when it follows the
 // polymorphic arguments, else what it computes.
-func polymorphicResult(o *expr.Overload) *types.T {
+func polymorphicResult(o *expr.Overload) (res *types.T) {
+	defer func() {
+		if recover() != nil {
+			res = expr.AnyElement // RetFn did not expect these arguments
+		}
+	}()
 	args := make([]*types.T, len(o.Args))
 	for i, a := range o.Args {
 		switch a {

@@ -378,8 +378,10 @@ func (v *viewPrinter) collect(n *pg.Node) {
 		leaf := fromLeaf{}
 		if rf.Alias != nil {
 			leaf.ref = rf.Alias.Aliasname
-		} else if fc := rf.Functions[0].GetList().Items[0].GetFuncCall(); fc != nil {
-			leaf.ref = funcName(fc)
+		} else if len(rf.Functions) > 0 && len(rf.Functions[0].GetList().GetItems()) > 0 {
+			if fc := rf.Functions[0].GetList().Items[0].GetFuncCall(); fc != nil {
+				leaf.ref = funcName(fc)
+			}
 		}
 		v.leaves = append(v.leaves, leaf)
 	case n.GetJoinExpr() != nil:

@@ -21,9 +21,13 @@ import (
 	"github.com/sluice-db/sluice/server"
 )
 
-// database is the database psql connects to on both servers (Sluice serves
-// one database under any name; on PostgreSQL it is created afresh).
+// database is the name the outputs show for the database psql connects to
+// on both servers. Sluice serves one database under any name; on PostgreSQL
+// the test creates dbName, unique to the process (the cluster may be shared
+// by concurrent test runs), and outputs show it as database.
 const database = "sluice_psqltest"
+
+var dbName = fmt.Sprintf("%s_%d", database, os.Getpid())
 
 // sluiceSetup creates the objects the commands describe.
 var sluiceSetup = []string{
@@ -130,16 +134,23 @@ func postgresTarget(t *testing.T, psql, pgURL string) (*target, int) {
 	if err := admin.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"DROP DATABASE IF EXISTS " + database, "CREATE DATABASE " + database} {
+	for _, s := range []string{"DROP DATABASE IF EXISTS " + dbName, "CREATE DATABASE " + dbName} {
 		if _, err := admin.Exec(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if admin, err := pgx.Connect(ctx, pgURL); err == nil {
+			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)")
+			admin.Close(ctx)
+		}
+	})
 	u, err := url.Parse(pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/" + database
+	u.Path = "/" + dbName
 	execAll(t, u.String(), postgresSetup)
 	return &target{name: "PostgreSQL", psql: psql, args: []string{"-d", u.String()}}, version
 }
@@ -175,7 +186,7 @@ func TestDescribe(t *testing.T) {
 	pgURL := os.Getenv("SLUICE_TEST_PG_URL")
 	user := userOf(pgURL)
 	host, port, _ := net.SplitHostPort(startSluice(t))
-	sluiceURL := fmt.Sprintf("postgres://%s@%s:%s/%s?sslmode=disable", user, host, port, database)
+	sluiceURL := fmt.Sprintf("postgres://%s@%s:%s/%s?sslmode=disable", user, host, port, dbName)
 	execAll(t, sluiceURL, sluiceSetup)
 	sl := &target{name: "Sluice", psql: psql, args: []string{"-d", sluiceURL}}
 
@@ -202,6 +213,7 @@ func TestDescribe(t *testing.T) {
 			if d.HasArg("only-database") {
 				out = onlyDatabase(out)
 			}
+			out = strings.ReplaceAll(out, dbName, database)
 			if fromPG && pgVersion < 160000 {
 				out = unqualifyViewDefinitions(out)
 			}
@@ -227,7 +239,7 @@ func onlyDatabase(out string) string {
 	lines := strings.Split(out, "\n")
 	var keep []string
 	for i, l := range lines {
-		if i < 2 || strings.HasPrefix(l, database+"|") {
+		if i < 2 || strings.HasPrefix(l, dbName+"|") {
 			keep = append(keep, strings.ReplaceAll(l, "|C.UTF-8|C.UTF-8|", "|C|C|"))
 		}
 	}
@@ -276,7 +288,7 @@ func TestEveryDescribeCommand(t *testing.T) {
 		t.Skip("psql not installed")
 	}
 	host, port, _ := net.SplitHostPort(startSluice(t))
-	sluiceURL := fmt.Sprintf("postgres://postgres@%s:%s/%s?sslmode=disable", host, port, database)
+	sluiceURL := fmt.Sprintf("postgres://postgres@%s:%s/%s?sslmode=disable", host, port, dbName)
 	execAll(t, sluiceURL, sluiceSetup)
 	sl := &target{name: "Sluice", psql: psql, args: []string{"-d", sluiceURL, "-v", "VERBOSITY=verbose"}}
 	sqlstate := regexp.MustCompile(`ERROR:  ([0-9A-Z]{5}):`)
