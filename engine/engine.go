@@ -68,7 +68,7 @@ type Engine struct {
 	sessions   atomic.Int64
 	started    time.Time
 
-	// procOnce builds procList, the registry's functions as pg_proc rows.
+	// procsOnce builds procList, the registry's functions as pg_proc rows.
 	procsOnce sync.Once
 	procList  []catalog.Proc
 }
