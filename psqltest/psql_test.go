@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,24 @@ func postgresTarget(t *testing.T, psql, pgURL string) (*target, int) {
 	return &target{name: "PostgreSQL", psql: psql, args: []string{"-d", u.String()}}, version
 }
 
+// goldenPsql is the psql major version testdata/describe was written with:
+// psql's output (and the queries it sends) change between versions.
+const goldenPsql = 15
+
+// psqlMajor returns the major version of a psql binary (0 if unknown).
+func psqlMajor(psql string) int {
+	out, err := exec.Command(psql, "--version").Output()
+	if err != nil {
+		return 0
+	}
+	m := regexp.MustCompile(`(\d+)\.\d+`).FindStringSubmatch(string(out))
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
 // userOf is the user name in a connection URL ("postgres" by default).
 func userOf(pgURL string) string {
 	if u, err := url.Parse(pgURL); err == nil && u.User != nil && u.User.Username() != "" {
@@ -190,6 +209,10 @@ func TestDescribe(t *testing.T) {
 	execAll(t, sluiceURL, sluiceSetup)
 	sl := &target{name: "Sluice", psql: psql, args: []string{"-d", sluiceURL}}
 
+	golden := psqlMajor(psql) == goldenPsql
+	if !golden {
+		t.Logf("psql is not version %d: comparing with PostgreSQL only, not with testdata/describe", goldenPsql)
+	}
 	var pgT *target
 	pgVersion := 0
 	if pgURL != "" {
@@ -225,6 +248,9 @@ func TestDescribe(t *testing.T) {
 			if got != want {
 				t.Errorf("%s: Sluice and PostgreSQL differ\n--- PostgreSQL\n%s\n--- Sluice\n%s", d.Pos, want, got)
 			}
+		}
+		if !golden {
+			return d.Expected
 		}
 		return got
 	})
