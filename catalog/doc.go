@@ -5,4 +5,13 @@
 // the catalog's lock, so readers may keep a descriptor without locking.
 // Persistence goes through storage meta records written in the same Pebble
 // batch as the DDL's data changes.
+//
+// It also owns how those objects look to Postgres tools: the system
+// relations of pg_catalog and information_schema (system.go, with column
+// lists generated from PostgreSQL), whose rows a Snapshot makes from one
+// session's view of the catalog when a statement reads them, and the
+// answers of the catalog functions (pg_get_viewdef, pg_table_is_visible,
+// regclass names, …). A Snapshot is built lazily, once, and is then
+// read-only and safe for concurrent use. docs/catalog.md has the list of
+// relations, the OID scheme and how streams appear.
 package catalog

@@ -154,13 +154,15 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 	// COPY TO: plan a query (the statement's own, or SELECT of the table).
 	planned := st.planned
 	if n.Query == nil {
-		schema, err := s.tableSchema(n.Relation, st)
-		if err != nil {
-			return "", err
-		}
-		t, ok := s.lookupTable(schema, n.Relation.Relname)
+		t, ok := systemRelation(n.Relation.Schemaname, n.Relation.Relname)
 		if !ok {
-			return "", errUndefinedRelation(n.Relation.Relname).At(st.pos(n.Relation.Location))
+			schema, err := s.tableSchema(n.Relation, st)
+			if err != nil {
+				return "", err
+			}
+			if t, ok = s.lookupTable(schema, n.Relation.Relname); !ok {
+				return "", errUndefinedRelation(n.Relation.Relname).At(st.pos(n.Relation.Location))
+			}
 		}
 		cols, err := copyColumns(t, n, st)
 		if err != nil {
@@ -360,6 +362,9 @@ func copyColumns(t *catalog.Table, n *pg.CopyStmt, st *statement) ([]int, error)
 func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *copyOpts, w pgwire.ResultWriter) (string, error) {
 	st := p.st
 	s := st.s
+	if _, sys := systemRelation(n.Relation.Schemaname, n.Relation.Relname); sys {
+		return "", sqlerr.New(sqlerr.WrongObjectType, "cannot copy to system relation \"%s\"", n.Relation.Relname).At(st.pos(n.Relation.Location))
+	}
 	schema, err := s.tableSchema(n.Relation, st)
 	if err != nil {
 		return "", err
@@ -373,7 +378,7 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 		return "", err
 	}
 	ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), PK: t.PK, ColNames: t.ColumnNames()}
-	ta, err := s.tableResolver(ts)(ref)
+	ta, err := s.tableResolver(ts, s.catalogSnapshot())(ref)
 	if err != nil {
 		return "", err
 	}

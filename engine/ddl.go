@@ -21,6 +21,10 @@ func (s *session) tableSchema(rv *pg.RangeVar, st *statement) (string, error) {
 	if rv.Schemaname == "" || rv.Schemaname == "public" {
 		return "public", nil
 	}
+	if rv.Schemaname == "pg_catalog" || rv.Schemaname == "information_schema" {
+		return "", sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied to create \"%s.%s\"", rv.Schemaname, rv.Relname).
+			WithDetail("System catalog modifications are currently disallowed.").At(st.pos(rv.Location))
+	}
 	return "", sqlerr.New(sqlerr.UndefinedSchema, "schema \"%s\" does not exist", rv.Schemaname).At(st.pos(rv.Location))
 }
 

@@ -70,6 +70,10 @@ type Engine struct {
 	nextPID    atomic.Int32
 	sessions   atomic.Int64
 	started    time.Time
+
+	// procsOnce builds procList, the registry's functions as pg_proc rows.
+	procsOnce sync.Once
+	procList  []catalog.Proc
 }
 
 // Option configures New.

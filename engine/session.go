@@ -41,6 +41,15 @@ type session struct {
 	savepoints []savepoint
 	// cursors are the open SUBSCRIBE cursors, by name; they close with tx.
 	cursors map[string]*subscribeRun
+
+	// started and query are pg_stat_activity's backend_start and query.
+	started time.Time
+	query   string
+	// names is the snapshot regclass and friends resolve names in, valid
+	// for catalog version namesVer and search path namesPath.
+	names     *catalog.Snapshot
+	namesVer  uint64
+	namesPath string
 }
 
 // savepoint is the state of a transaction block at SAVEPOINT.
@@ -89,6 +98,7 @@ func newSession(e *Engine, params map[string]string) *session {
 		pid:      backendPID(e, params),
 		vals:     map[string]string{},
 		cfg:      types.DefaultConfig(),
+		started:  time.Now(),
 	}
 	if s.database == "" {
 		s.database = s.user
@@ -203,6 +213,7 @@ func (s *session) applyConfig() {
 	cfg.ExtraFloatDigits = atoiDefault(efd, 1)
 	ds, _ := s.get("datestyle")
 	cfg.DateStyle, _ = types.ParseDateStyle(ds, types.DateStyle{})
+	cfg.Names = sessionNames{s}
 	s.cfg = cfg
 }
 
@@ -332,6 +343,31 @@ type txnCatalog struct {
 	tx   *txnState
 }
 
+// ByID finds a relation by id as the transaction sees it.
+func (c txnCatalog) ByID(id uint32) (*catalog.Table, bool) {
+	if ct, ok := c.tx.created[id]; ok {
+		return ct.desc, true
+	}
+	if c.tx.dropped[id] != nil {
+		return nil, false
+	}
+	return c.base.ByID(id)
+}
+
+// Tables lists the relations the transaction sees.
+func (c txnCatalog) Tables() []*catalog.Table {
+	var out []*catalog.Table
+	for _, t := range c.base.Tables() {
+		if c.tx.dropped[t.ID] == nil {
+			out = append(out, t)
+		}
+	}
+	for _, ct := range c.tx.created {
+		out = append(out, ct.desc)
+	}
+	return out
+}
+
 func (c txnCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 	for _, ct := range c.tx.created {
 		if ct.desc.Schema == schema && ct.desc.Name == name {
@@ -448,9 +484,12 @@ func (e *Engine) restartSources(streams []*catalog.Table) {
 }
 
 // tableResolver resolves plan table references within ts.
-func (s *session) tableResolver(ts *txnState) func(ref *exec.TableRef) (exec.TableAccess, error) {
+func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *exec.TableRef) (exec.TableAccess, error) {
 	var snap *viewSnapshot
 	return func(ref *exec.TableRef) (exec.TableAccess, error) {
+		if ref.System {
+			return systemAccess(cat, ref)
+		}
 		if ct, ok := ts.created[ref.ID]; ok {
 			return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
 		}

@@ -428,6 +428,7 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		defer cancel()
 	}
 	ctx = withSession(ctx, s)
+	s.query = st.text
 	tag, suspended, err = p.execute(ctx, maxRows, w)
 	if err == nil && !suspended {
 		err = s.finishImplicit(st, w)
@@ -576,8 +577,9 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	now := time.Now()
 	cfg := *s.cfg
 	cfg.Now = now
-	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn}
-	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts)}
+	cat := s.catalogSnapshot()
+	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat}
+	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts, cat)}
 	ev.Subqueries = exec.SubqueryRunner{C: xc}
 	return xc
 }

@@ -232,6 +232,13 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 		if len(names) >= 2 {
 			schema = names[len(names)-2]
 		}
+		qual := ""
+		if len(names) >= 2 {
+			qual = schema
+		}
+		if _, sys := systemRelation(qual, name); sys {
+			return nil, nil, errSystemCatalog(name)
+		}
 		t, ok := s.lookupTable(schema, name)
 		if !ok {
 			if n.MissingOk {

@@ -507,8 +507,15 @@ func (p *projectSetOp) Next() (*coldata.Chunk, error) {
 			}
 		}
 		out := coldata.NewChunk(p.plan.Typs, ch.Len)
+		anySRF := false
+		for _, srf := range p.plan.SRF {
+			anySRF = anySRF || srf
+		}
 		for i := 0; i < ch.Len; i++ {
 			n := 0
+			if !anySRF {
+				n = 1 // a scalar function in FROM is one row
+			}
 			for j, srf := range p.plan.SRF {
 				if srf && !vals[j].IsNull(i) {
 					n = max(n, len(vals[j].Get(i).(*types.Array).Elems))

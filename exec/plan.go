@@ -61,6 +61,10 @@ type TableRef struct {
 	// NotNull and ColNames support constraint errors.
 	NotNull  []bool
 	ColNames []string
+	// System marks a system relation (pg_catalog, information_schema): its
+	// rows are made from the catalog when the scan starts, and it is never
+	// written. Its last column is tableoid, the relation's OID.
+	System bool
 }
 
 // Scan reads a table. With Positions, a trailing int8 column carries each

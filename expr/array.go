@@ -33,7 +33,8 @@ func (a *ArrayCtor) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) 
 	return out, nil
 }
 
-// Subscript is arr[idx] (1-based; out of range is NULL).
+// Subscript is arr[idx] (1-based, 0-based for int2vector and oidvector; out
+// of range is NULL).
 type Subscript struct {
 	Arr, Idx Expr
 	Typ      *types.T
@@ -51,13 +52,17 @@ func (s *Subscript) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) 
 		return nil, err
 	}
 	out := coldata.NewVec(s.Typ, ch.Len)
+	base := int64(0)
+	if s.Arr.Type().IsVector() {
+		base = 1 // int2vector and oidvector subscripts start at 0
+	}
 	for r := 0; r < ch.Len; r++ {
 		if av.IsNull(r) || iv.IsNull(r) {
 			out.Append(nil)
 			continue
 		}
 		arr := av.Get(r).(*types.Array)
-		i := iv.Ints[r]
+		i := iv.Ints[r] + base
 		if i < 1 || i > int64(len(arr.Elems)) {
 			out.Append(nil)
 			continue

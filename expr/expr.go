@@ -45,6 +45,9 @@ type EvalCtx struct {
 	SubqueryCache SubqueryCache
 	// Settings reads a session setting for current_setting() and friends.
 	Settings func(name string) (string, bool)
+	// Catalog answers the catalog functions (pg_get_viewdef, …); nil where
+	// there is no session (views' dataflows).
+	Catalog Catalog
 }
 
 // Const is a constant.

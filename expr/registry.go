@@ -64,6 +64,7 @@ func NewRegistry() *Registry {
 	registerArrayFuncs(r)
 	registerMiscFuncs(r)
 	registerBitFuncs(r)
+	registerCatalogFuncs(r)
 	return r
 }
 
@@ -305,7 +306,9 @@ func implicitCast(from, to *types.T) bool {
 	case types.IntFamily:
 		return to.Family == types.OidFamily
 	case types.OidFamily:
-		return to.Family == types.OidFamily || to.Oid == types.OidInt8 || to.Oid == types.OidInt4
+		// oid to int4/int8 is an assignment cast in Postgres, not an
+		// implicit one: oid = 0 compares oids.
+		return to.Family == types.OidFamily
 	case types.ArrayFamily:
 		return to.Family == types.ArrayFamily && implicitCast(from.Elem, to.Elem)
 	case types.UnknownFamily:

@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
@@ -90,16 +92,24 @@ func (q *query) scope(alias string) *scope {
 	return s
 }
 
-// lookupTable resolves a possibly schema-qualified table name.
+// lookupTable resolves a possibly schema-qualified table name. Unqualified
+// names are looked up in pg_catalog first unless the search path places it
+// elsewhere, as Postgres does, so pg_class means pg_catalog.pg_class.
 func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 	name := rv.Relname
-	schemas := b.opts.SearchPath
+	schemas := b.searchPath()
 	if rv.Schemaname != "" {
 		schemas = []string{rv.Schemaname}
 	}
 	for _, s := range schemas {
 		if s == "$user" || s == `"$user"` {
 			continue
+		}
+		if t, ok := catalog.LookupSystem(s, name); ok {
+			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: append(t.Types(), types.Oid),
+				ColNames: append(t.ColumnNames(), "tableoid"), System: true}
+			ref.NotNull = make([]bool, len(ref.Types))
+			return &tableInfo{ref: ref, desc: t}, nil
 		}
 		if t, ok := b.p.Cat.Lookup(s, name); ok {
 			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), PK: t.PK, ColNames: t.ColumnNames()}
@@ -118,6 +128,15 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 		full = rv.Schemaname + "." + name
 	}
 	return nil, sqlerr.New(sqlerr.UndefinedTable, "relation \"%s\" does not exist", full).At(int(rv.Location) + 1)
+}
+
+// searchPath is the schemas unqualified names are looked up in: pg_catalog
+// first unless the session's search path names it.
+func (b *binder) searchPath() []string {
+	if slices.Contains(b.opts.SearchPath, "pg_catalog") {
+		return b.opts.SearchPath
+	}
+	return append([]string{"pg_catalog"}, b.opts.SearchPath...)
 }
 
 // coerce converts e to typ for an assignment or a context that needs exactly

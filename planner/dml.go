@@ -20,6 +20,10 @@ func (b *binder) targetTable(rv *pg.RangeVar, verb string) (*tableInfo, *scope, 
 		return nil, nil, err
 	}
 	switch ti.desc.Kind {
+	case catalog.KindSystem:
+		action := map[string]string{"INSERT": "insert into", "UPDATE": "update", "DELETE": "delete from"}[verb]
+		return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "cannot %s system relation \"%s\"", action, ti.desc.Name).
+			WithHint("System relations are read-only: their rows come from the catalog.").At(int(rv.Location) + 1)
 	case catalog.KindMaterializedView:
 		return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "cannot change materialized view \"%s\"", ti.desc.Name).
 			WithHint("A materialized view changes only with the relations it reads.").At(int(rv.Location) + 1)

@@ -340,6 +340,11 @@ func (b *binder) bindFromItem(n *pg.Node, outer *scope) (exec.Plan, *scope, *tab
 			s.cols = append(s.cols, scopeCol{table: alias, name: c.Name, typ: c.Type, tableOID: ti.desc.ID, attNum: int16(i + 1)})
 		}
 		renameCols(s, colAliases)
+		if ti.ref.System {
+			// The scan's last column is the hidden tableoid (the relation's
+			// own OID), which catalog queries join pg_description on.
+			s.cols = append(s.cols, scopeCol{table: alias, name: "tableoid", typ: types.Oid, hidden: true})
+		}
 		return &exec.Scan{Table: ti.ref}, s, ti, nil
 	case n.GetRangeSubselect() != nil:
 		rs := n.GetRangeSubselect()
@@ -394,9 +399,10 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	if srf {
 		typ = typ.Elem
 	}
-	// json[b]_each yield (key, value) records: each element is a two-element
-	// array, split into columns below.
-	record := srf && (strings.HasSuffix(name, "_each") || strings.HasSuffix(name, "_each_text"))
+	// json[b]_each yield (key, value) records and pg_options_to_table
+	// (option_name, option_value) ones: each element is a two-element array,
+	// split into columns below.
+	record := srf && (strings.HasSuffix(name, "_each") || strings.HasSuffix(name, "_each_text") || name == "pg_options_to_table")
 	valType := typ
 	if record {
 		typ = types.ArrayOf(types.Text)
@@ -408,6 +414,9 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	colTypes := []*types.T{typ}
 	if record {
 		names, colTypes = []string{"key", "value"}, []*types.T{types.Text, valType}
+		if name == "pg_options_to_table" {
+			names = []string{"option_name", "option_value"}
+		}
 		one := &expr.Const{Typ: types.Int8, Val: int64(1)}
 		two := &expr.Const{Typ: types.Int8, Val: int64(2)}
 		src := &expr.ColRef{Idx: 0, Typ: typ}

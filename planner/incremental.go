@@ -70,6 +70,10 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		if p.Positions {
 			return lowered{}, sqlerr.Bug("planner: row positions in a view plan")
 		}
+		if p.Table.System {
+			return lowered{}, sqlerr.Unsupported("materialized views over system relations (%s) are not supported", p.Table.Name).
+				WithHint("System relations have no change feed; query them directly.")
+		}
 		if !l.seen[p.Table.ID] {
 			l.seen[p.Table.ID] = true
 			l.sources = append(l.sources, p.Table.ID)

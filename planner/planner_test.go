@@ -30,6 +30,7 @@ func (c testCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 func TestPlans(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		cat := testCatalog{}
+		var typName string
 		p := &Planner{Cat: cat, Reg: expr.NewRegistry()}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
@@ -88,6 +89,34 @@ func TestPlans(t *testing.T) {
 					key = fmt.Sprint(vp.Key)
 				}
 				return "key: " + key + "\n" + vp.Graph.String()
+			case "viewdef":
+				// A materialized view of the query, printed as pg_get_viewdef.
+				res, err := pg.Parse(d.Input)
+				if err != nil {
+					return "parse error: " + err.Error() + "\n"
+				}
+				planned, err := p.PlanQuery(res.Stmts[0].Stmt, Options{})
+				if err != nil {
+					return "error: " + err.Error() + "\n"
+				}
+				def, err := pg.Deparse(res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := &catalog.Table{Kind: catalog.KindMaterializedView, Schema: "public", Name: "v", Definition: def}
+				for _, c := range planned.Columns {
+					v.Columns = append(v.Columns, catalog.Column{Name: c.Name, Type: c.Type})
+				}
+				return Renderer{P: p}.ViewQuery(v, true) + "\n"
+			case "default":
+				// A column DEFAULT of the given type, printed as pg_get_expr.
+				var typ *types.T
+				d.ScanArgs(t, "type", &typName)
+				if typ = types.ByName(typName); typ == nil {
+					t.Fatalf("unknown type %s", typName)
+				}
+				tbl := &catalog.Table{Columns: []catalog.Column{{Name: "c", Type: typ, Default: strings.TrimSpace(d.Input)}}}
+				return Renderer{P: p}.DefaultExpr(tbl, 0) + "\n"
 			}
 			t.Fatalf("unknown command %s", d.Cmd)
 			return ""

@@ -65,6 +65,7 @@ const (
 	GroupingError                = "42803"
 	WindowingError               = "42P20"
 	InvalidColumnReference       = "42P10"
+	InvalidName                  = "42602"
 	WrongObjectType              = "42809"
 	InvalidTableDefinition       = "42P16"
 	InvalidObjectDefinition      = "42P17"

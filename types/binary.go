@@ -105,7 +105,11 @@ func AppendBinary(buf []byte, t *T, d Datum) ([]byte, error) {
 		buf = binary.BigEndian.AppendUint32(buf, hasNull)
 		buf = binary.BigEndian.AppendUint32(buf, elem.Oid)
 		buf = binary.BigEndian.AppendUint32(buf, uint32(len(a.Elems)))
-		buf = binary.BigEndian.AppendUint32(buf, 1)
+		lower := uint32(1)
+		if t.IsVector() {
+			lower = 0 // int2vector and oidvector subscripts start at 0
+		}
+		buf = binary.BigEndian.AppendUint32(buf, lower)
 		for _, e := range a.Elems {
 			if e == nil {
 				buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32)

@@ -36,7 +36,7 @@ func errIntRange(t *T) *sqlerr.Error {
 		return sqlerr.New(sqlerr.NumericValueOutOfRange, "smallint out of range")
 	case OidInt8:
 		return sqlerr.New(sqlerr.NumericValueOutOfRange, "bigint out of range")
-	case OidOid, OidRegclass, OidRegtype, OidRegproc, OidRegnamespace:
+	case OidOid, OidRegclass, OidRegtype, OidRegproc, OidRegnamespace, OidRegprocedure, OidRegrole, OidRegoper, OidRegoperator, OidXid:
 		return sqlerr.New(sqlerr.NumericValueOutOfRange, "OID out of range")
 	}
 	return sqlerr.New(sqlerr.NumericValueOutOfRange, "integer out of range")

@@ -14,6 +14,9 @@ type Config struct {
 	DateStyle DateStyle
 	// Now is the statement's start time, for the 'now' / 'today' literals.
 	Now time.Time
+	// Names, when set, reads and prints regclass, regproc, regnamespace and
+	// regrole values as names (the session sets it to its catalog view).
+	Names Names
 }
 
 // DefaultConfig is UTC with Postgres' default float output.

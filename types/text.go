@@ -30,12 +30,7 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 	case IntFamily:
 		return strconv.AppendInt(buf, d.(int64), 10)
 	case OidFamily:
-		if t.Oid == OidRegtype {
-			if rt := ByOid(uint32(d.(int64))); rt != nil {
-				return append(buf, rt.String()...)
-			}
-		}
-		return strconv.AppendUint(buf, uint64(uint32(d.(int64))), 10)
+		return appendReg(buf, t, uint32(d.(int64)), cfg)
 	case FloatFamily:
 		return appendFloat(buf, d.(float64), t.Oid == OidFloat4, cfg.ExtraFloatDigits)
 	case NumericFamily:
@@ -63,6 +58,9 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 	case IntervalFamily:
 		return appendInterval(buf, d.(IntervalValue))
 	case ArrayFamily:
+		if t.IsVector() {
+			return appendVector(buf, d.(*Array))
+		}
 		return appendArray(buf, t, d.(*Array), cfg)
 	case UnknownFamily:
 		if s, ok := d.(string); ok {
@@ -308,6 +306,9 @@ func ParseText(t *T, s string, cfg *Config) (Datum, error) {
 	case IntFamily:
 		return parseInt(t, s)
 	case OidFamily:
+		if t.IsReg() {
+			return parseReg(t, s, cfg)
+		}
 		return parseOid(t, s)
 	case FloatFamily:
 		return parseFloat(t, s)
@@ -351,6 +352,9 @@ func ParseText(t *T, s string, cfg *Config) (Datum, error) {
 	case IntervalFamily:
 		return parseInterval(s)
 	case ArrayFamily:
+		if t.IsVector() {
+			return parseVector(t, s)
+		}
 		return parseArray(t, s, cfg)
 	}
 	return nil, sqlerr.Unsupported("text input for type %s is not supported", t)

@@ -1,6 +1,9 @@
 package types
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // Family groups types that share operators and casting rules.
 type Family uint8
@@ -66,6 +69,18 @@ const (
 	OidUUID         uint32 = 2950
 	OidJSONB        uint32 = 3802
 	OidRegnamespace uint32 = 4089
+	// Catalog column types: int2vector and oidvector are arrays whose
+	// subscripts start at 0 and whose text form separates elements by spaces;
+	// pg_node_tree holds an expression (in Sluice: its SQL text, see
+	// pg_get_expr); xid is a transaction id.
+	OidInt2Vector   uint32 = 22
+	OidOidVector    uint32 = 30
+	OidXid          uint32 = 28
+	OidPgNodeTree   uint32 = 194
+	OidRegprocedure uint32 = 2202
+	OidRegoper      uint32 = 2203
+	OidRegoperator  uint32 = 2204
+	OidRegrole      uint32 = 4096
 
 	OidBoolArray        uint32 = 1000
 	OidByteaArray       uint32 = 1001
@@ -88,6 +103,13 @@ const (
 	OidJSONArray        uint32 = 199
 	OidJSONBArray       uint32 = 3807
 	OidNameArray        uint32 = 1003
+	OidCharArray        uint32 = 1002
+	OidInt2VectorArray  uint32 = 1006
+	OidOidVectorArray   uint32 = 1013
+	OidXidArray         uint32 = 1011
+	OidRegprocArray     uint32 = 1008
+	OidRegclassArray    uint32 = 2210
+	OidRegtypeArray     uint32 = 2211
 )
 
 // T describes a SQL type. Values of T are compared with Equal; the predefined
@@ -132,7 +154,30 @@ var (
 	Regtype      = &T{Family: OidFamily, Oid: OidRegtype}
 	Regproc      = &T{Family: OidFamily, Oid: OidRegproc}
 	Regnamespace = &T{Family: OidFamily, Oid: OidRegnamespace}
+	Regprocedure = &T{Family: OidFamily, Oid: OidRegprocedure}
+	Regrole      = &T{Family: OidFamily, Oid: OidRegrole}
+	Regoper      = &T{Family: OidFamily, Oid: OidRegoper}
+	Regoperator  = &T{Family: OidFamily, Oid: OidRegoperator}
+	Xid          = &T{Family: OidFamily, Oid: OidXid}
+	PgNodeTree   = &T{Family: StringFamily, Oid: OidPgNodeTree}
+	Int2Vector   = &T{Family: ArrayFamily, Oid: OidInt2Vector, Elem: Int2}
+	OidVector    = &T{Family: ArrayFamily, Oid: OidOidVector, Elem: Oid}
 )
+
+// IsVector reports whether t is int2vector or oidvector: an array whose
+// subscripts start at 0 and whose text form is its elements separated by
+// spaces.
+func (t *T) IsVector() bool { return t.Oid == OidInt2Vector || t.Oid == OidOidVector }
+
+// IsReg reports whether t is one of the OID alias types (regclass, regtype,
+// regproc, regprocedure, regnamespace, regrole), whose text forms are names.
+func (t *T) IsReg() bool {
+	switch t.Oid {
+	case OidRegclass, OidRegtype, OidRegproc, OidRegprocedure, OidRegnamespace, OidRegrole, OidRegoper, OidRegoperator:
+		return true
+	}
+	return false
+}
 
 // ArrayOf returns the one-dimensional array type of elem.
 func ArrayOf(elem *T) *T {
@@ -145,7 +190,9 @@ var arrayOid = map[uint32]uint32{
 	OidFloat4: OidFloat4Array, OidFloat8: OidFloat8Array, OidOid: OidOidArray, OidTimestamp: OidTimestampArray,
 	OidDate: OidDateArray, OidTime: OidTimeArray, OidTimestampTZ: OidTimestampTZArray, OidInterval: OidIntervalArray,
 	OidNumeric: OidNumericArray, OidUUID: OidUUIDArray, OidJSON: OidJSONArray, OidJSONB: OidJSONBArray,
-	OidName: OidNameArray, OidUnknown: OidTextArray,
+	OidName: OidNameArray, OidUnknown: OidTextArray, OidChar: OidCharArray, OidInt2Vector: OidInt2VectorArray,
+	OidOidVector: OidOidVectorArray, OidXid: OidXidArray, OidRegproc: OidRegprocArray, OidRegclass: OidRegclassArray,
+	OidRegtype: OidRegtypeArray,
 }
 
 // Phys returns the in-memory layout of the type's values.
@@ -206,7 +253,7 @@ func (t *T) Size() int16 {
 		return 1
 	case OidInt2:
 		return 2
-	case OidInt4, OidFloat4, OidDate, OidOid, OidRegclass, OidRegtype, OidRegproc, OidRegnamespace:
+	case OidInt4, OidFloat4, OidDate, OidOid, OidRegclass, OidRegtype, OidRegproc, OidRegnamespace, OidRegprocedure, OidRegrole, OidRegoper, OidRegoperator, OidXid:
 		return 4
 	case OidInt8, OidFloat8, OidTime, OidTimestamp, OidTimestampTZ:
 		return 8
@@ -237,6 +284,9 @@ func (t *T) String() string {
 		}
 		return "numeric"
 	}
+	if n, ok := oidNames[t.Oid]; ok {
+		return n
+	}
 	if t.Family == ArrayFamily {
 		return t.Elem.String() + "[]"
 	}
@@ -252,11 +302,14 @@ var oidNames = map[uint32]string{
 	OidUnknown: "unknown", OidDate: "date", OidTime: "time without time zone", OidTimestamp: "timestamp without time zone",
 	OidTimestampTZ: "timestamp with time zone", OidInterval: "interval", OidUUID: "uuid", OidJSONB: "jsonb",
 	OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
+	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
+	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
 }
 
 // TypName returns pg_type.typname (e.g. "int4", "_text").
 func (t *T) TypName() string {
-	if t.Family == ArrayFamily {
+	if t.Family == ArrayFamily && !t.IsVector() {
 		return "_" + t.Elem.TypName()
 	}
 	if n, ok := typNames[t.Oid]; ok {
@@ -271,6 +324,9 @@ var typNames = map[uint32]string{
 	OidUnknown: "unknown", OidDate: "date", OidTime: "time", OidTimestamp: "timestamp", OidTimestampTZ: "timestamptz",
 	OidInterval: "interval", OidUUID: "uuid", OidJSONB: "jsonb", OidBPChar: "bpchar", OidVarchar: "varchar",
 	OidNumeric: "numeric", OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
+	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
+	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
 }
 
 // ByOid returns the predefined type with the given OID, or nil.
@@ -290,7 +346,8 @@ var byOid = map[uint32]*T{}
 
 func init() {
 	for _, t := range []*T{Unknown, Bool, Int2, Int4, Int8, Float4, Float8, Numeric, Text, Varchar, BPChar, Name, QChar,
-		Bytea, UUID, Date, Time, Timestamp, TimestampTZ, Interval, JSON, JSONB, Oid, Regclass, Regtype, Regproc, Regnamespace} {
+		Bytea, UUID, Date, Time, Timestamp, TimestampTZ, Interval, JSON, JSONB, Oid, Regclass, Regtype, Regproc, Regnamespace,
+		Regprocedure, Regrole, Regoper, Regoperator, Xid, PgNodeTree, Int2Vector, OidVector} {
 		byOid[t.Oid] = t
 	}
 }
@@ -345,12 +402,49 @@ func ByName(name string) *T {
 		return Regclass
 	case "regtype":
 		return Regtype
-	case "regproc", "regprocedure":
+	case "regproc":
 		return Regproc
+	case "regprocedure":
+		return Regprocedure
 	case "regnamespace":
 		return Regnamespace
+	case "regrole":
+		return Regrole
+	case "regoper":
+		return Regoper
+	case "regoperator":
+		return Regoperator
+	case "xid":
+		return Xid
+	case "pg_node_tree":
+		return PgNodeTree
+	case "int2vector":
+		return Int2Vector
+	case "oidvector":
+		return OidVector
+	case `"char"`:
+		return QChar
 	case "unknown":
 		return Unknown
 	}
 	return nil
+}
+
+// BaseTypes returns every predefined non-array type (and the vector
+// types), ordered by OID: the rows of pg_type besides the array types.
+func BaseTypes() []*T {
+	out := make([]*T, 0, len(byOid))
+	for _, t := range byOid {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Oid < out[j].Oid })
+	return out
+}
+
+// ArrayOid returns the OID of the array type of elem (0 when it has none).
+func ArrayOid(elem uint32) uint32 {
+	if elem == OidUnknown {
+		return 0
+	}
+	return arrayOid[elem]
 }
