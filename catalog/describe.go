@@ -127,14 +127,23 @@ func StreamDescription(t *Table) string {
 	return d
 }
 
+// SecretOption reports whether a WITH option holds a secret (a password),
+// whose value is never shown, logged or put in an error message.
+func SecretOption(name string) bool {
+	return strings.HasSuffix(name, "password") || strings.HasSuffix(name, "secret")
+}
+
 // reloptions are a relation's WITH options as pg_class.reloptions holds
 // them, which \d+ prints as "Options:". A stream's default connector
-// ('none') is left out.
+// ('none') is left out; secrets are masked.
 func reloptions(t *Table) []string {
 	var out []string
 	for k, v := range t.Options {
 		if t.Kind == KindStream && k == "connector" && v == "none" {
 			continue
+		}
+		if SecretOption(k) {
+			v = "********"
 		}
 		out = append(out, k+"="+v)
 	}

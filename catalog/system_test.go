@@ -265,3 +265,17 @@ func TestIndexName(t *testing.T) {
 		}
 	}
 }
+
+// Secrets in a stream's WITH options never reach pg_class.reloptions (which
+// \d+ prints).
+func TestReloptionsMaskSecrets(t *testing.T) {
+	s := &Table{Kind: KindStream, Name: "s", Options: map[string]string{
+		"connector": "kafka", "sasl_password": "hunter2", "schema_registry_password": "pw", "topic": "t"}}
+	got := strings.Join(reloptions(s), " ")
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "=pw") {
+		t.Fatalf("reloptions show a secret: %s", got)
+	}
+	if want := "connector=kafka sasl_password=******** schema_registry_password=******** topic=t"; got != want {
+		t.Fatalf("reloptions %q, want %q", got, want)
+	}
+}

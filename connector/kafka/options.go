@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/sqlerr"
 )
 
@@ -24,9 +25,6 @@ var OptionNames = []string{
 	"sasl_mechanism", "sasl_username", "sasl_password",
 	"tls", "tls_ca", "tls_cert", "tls_key", "tls_server_name", "tls_insecure_skip_verify",
 }
-
-// SecretOptions are options whose values are never shown or logged.
-var SecretOptions = map[string]bool{"sasl_password": true}
 
 // Options are a Kafka stream's connection and consumption settings.
 type Options struct {
@@ -61,7 +59,7 @@ const (
 )
 
 func badOption(name, value, why string) error {
-	if SecretOptions[name] {
+	if catalog.SecretOption(name) {
 		value = "…"
 	}
 	return sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"%s\": \"%s\": %s", name, value, why)
