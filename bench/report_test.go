@@ -28,7 +28,7 @@ func sampleReport() *Report {
 		CPUModel:        "AMD EPYC",
 		MemTotalBytes:   24 << 30,
 		PostgresVersion: "15.18",
-		Config:          Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3, ViewRows: 2_000_000},
+		Config:          Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3, ViewRows: 2_000_000, KafkaEvents: 2_000_000},
 		Sluice: &Result{
 			KVLoad:  &Load{Rows: 1_000_000, Elapsed: ms(2000), RowsPerSec: 500_000, Method: "text"},
 			Point:   &Point{Queries: 30_000, Elapsed: ms(3000), QPS: 10_000, P50: ms(1.2), P99: ms(4.5), Max: ms(31)},
@@ -37,6 +37,9 @@ func sampleReport() *Report {
 			View: &View{Rows: 2_000_000, Keys: 10_000, Passing: 1_800_000, Method: "binary",
 				Copy: ms(1600), EndToEnd: ms(1700), Delay: ms(100), CopyRate: 1_250_000, EndToEndRate: 1_176_470,
 				HeapWithView: 290 << 20, HeapWithoutView: 287 << 20, BytesPerKey: 314.6},
+			Kafka: &Kafka{Events: 2_000_000, Format: "json", Partitions: 4, Preload: ms(2500),
+				Ceiling: ms(1000), CeilingRate: 2_000_000, PassThrough: ms(4000), PassThroughRate: 500_000, PassThroughCPU: ms(6000),
+				GroupBy: ms(2500), GroupByRate: 800_000, GroupByCPU: ms(4000), PassThroughRatio: 0.25, GroupByRatio: 0.4},
 			PeakRSS: 300 << 20,
 		},
 		Postgres: &Result{
