@@ -34,6 +34,8 @@ type options struct {
 	pgURL      string
 	noPG       bool
 	noSluice   bool
+	viewsOnly  bool
+	cpuProfile string
 }
 
 const (
@@ -70,11 +72,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.pgURL, "pg-url", "", "use this PostgreSQL instead of starting one (its kv and agg tables are replaced)")
 	fs.BoolVar(&o.noPG, "no-pg", false, "skip PostgreSQL")
 	fs.BoolVar(&o.noSluice, "no-sluice", false, "skip Sluice (PostgreSQL only)")
+	fs.BoolVar(&o.viewsOnly, "views-only", false, "run only the views workload (Sluice alone; implies --no-pg)")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the views workload (COPY start to view complete) to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.viewsOnly {
+		o.noPG = true
 	}
 	if o.short && o.full {
 		return nil, errors.New("--short and --full are exclusive")
@@ -242,10 +249,15 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		if err != nil {
 			fail(fmt.Sprintf("Sluice did not start: %v", err))
 		} else {
-			r.Sluice, slGroups = measure(ctx, "Sluice", url, o, r, progress)
+			if o.viewsOnly {
+				r.Sluice = &Result{}
+				note("kv and agg workloads skipped (--views-only)")
+			} else {
+				r.Sluice, slGroups = measure(ctx, "Sluice", url, o, r, progress)
+			}
 			if ctx.Err() == nil {
 				progress("Sluice: views, COPY of %d rows into a stream with a materialized view", o.viewRows)
-				r.Sluice.View = measureView(ctx, url, o.viewRows, r)
+				r.Sluice.View = measureView(ctx, url, o.viewRows, o.cpuProfile, r)
 			}
 			r.Sluice.PeakRSS = procStatusKB("VmHWM")
 			if err := stop(); err != nil {
@@ -350,8 +362,8 @@ func measure(ctx context.Context, name, url string, o *options, r *Report, progr
 
 // measureView runs the views workload, recording a failure or a wrong answer
 // in r.Errors.
-func measureView(ctx context.Context, url string, rows int64, r *Report) *View {
-	v, err := viewMaintenance(ctx, url, rows)
+func measureView(ctx context.Context, url string, rows int64, cpuProfile string, r *Report) *View {
+	v, err := viewMaintenance(ctx, url, rows, cpuProfile)
 	switch {
 	case err != nil:
 		r.Errors = append(r.Errors, "Sluice: views: "+err.Error())
