@@ -132,7 +132,7 @@ func (d *dataflows) loop() {
 				continue
 			}
 			for _, c := range it.changes {
-				pending[c.TableID] = append(pending[c.TableID], c.Rows)
+				pending[c.TableID] = append(pending[c.TableID], c.Chunks...)
 			}
 		}
 		d.step(pending)

@@ -62,33 +62,34 @@ func encodeRow(buf []byte, cols []*coldata.Vec, i int) ([]byte, error) {
 	return buf, nil
 }
 
-// encodedSize returns the total size of encodeRow's encodings of the rows
-// of cols not marked in dead, computed column by column. It is a size
-// hint: values of types it does not size (numerics, boxed values) count a
-// guess.
-func encodedSize(cols []*coldata.Vec, dead []bool) int {
-	live := 0
+// encodedSize returns the total size of encodeRow's encodings of the first
+// n rows of cols, but those marked in dead (nil: none), computed column by
+// column. It is a size hint: values of types it does not size (numerics,
+// boxed values) count a guess.
+func encodedSize(cols []*coldata.Vec, n int, dead []bool) int {
+	live := n
 	for _, d := range dead {
-		if !d {
-			live++
+		if d {
+			live--
 		}
 	}
+	isLive := func(i int) bool { return dead == nil || !dead[i] }
 	size := live * (1 + uvarintLen(uint64(len(cols))) + (len(cols)+7)/8)
 	for _, v := range cols {
 		switch v.Typ.Phys() {
 		case types.PhysBool:
 			size += live
 		case types.PhysInt:
-			for i, x := range v.Ints[:len(dead)] {
-				if !dead[i] {
+			for i, x := range v.Ints[:n] {
+				if isLive(i) {
 					size += varintLen(x)
 				}
 			}
 		case types.PhysFloat:
 			size += 8 * live
 		case types.PhysBytes:
-			for i, x := range v.Bytes[:len(dead)] {
-				if !dead[i] {
+			for i, x := range v.Bytes[:n] {
+				if isLive(i) {
 					size += uvarintLen(uint64(len(x))) + len(x)
 				}
 			}

@@ -181,7 +181,18 @@ func TestEncodedSize(t *testing.T) {
 		}
 		want += len(enc)
 	}
-	if got := encodedSize(c.Cols, dead); got != want {
+	if got := encodedSize(c.Cols, c.Len, dead); got != want {
 		t.Errorf("encodedSize = %d, want %d", got, want)
+	}
+	all := 0
+	for i := range c.Len {
+		enc, err := encodeRow(nil, c.Cols, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all += len(enc)
+	}
+	if got := encodedSize(c.Cols, c.Len, nil); got != all {
+		t.Errorf("encodedSize without dead rows = %d, want %d", got, all)
 	}
 }

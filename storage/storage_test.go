@@ -25,11 +25,13 @@ type harness struct {
 	db     *DB
 	tables map[string]*Table
 	txns   map[string]*Txn
+	saved  map[string]*Savepoint
 }
 
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{fs: vfs.NewCrashableMem()}
+		defer func(n int) { segRows = n }(segRows) // segment-rows lowers it
+		h := &harness{fs: vfs.NewCrashableMem(), saved: map[string]*Savepoint{}}
 		h.open(t)
 		defer func() { h.db.Close() }()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
@@ -343,6 +345,30 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 	case "len":
 		return fmt.Sprintf("%d\n", h.table(t, d).Len()), nil
 
+	case "segment-rows":
+		// Set the rows of a full segment (for the rest of the file), so a
+		// few rows cross segment boundaries.
+		d.ScanArgs(t, "n", &segRows)
+		return "ok\n", nil
+
+	case "layout":
+		return h.table(t, d).layout(), nil
+
+	case "savepoint", "rollback-to":
+		var txn, name string
+		d.ScanArgs(t, "txn", &txn)
+		d.ScanArgs(t, "name", &name)
+		tx, ok := h.txns[txn]
+		if !ok {
+			d.Fatalf(t, "no txn %q", txn)
+		}
+		if d.Cmd == "savepoint" {
+			h.saved[txn+"/"+name] = tx.Savepoint()
+		} else {
+			tx.RollbackTo(h.saved[txn+"/"+name])
+		}
+		return "ok\n", nil
+
 	case "commit", "rollback":
 		var name string
 		d.ScanArgs(t, "txn", &name)
@@ -423,6 +449,33 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 	}
 	d.Fatalf(t, "unknown command %q", d.Cmd)
 	return "", nil
+}
+
+// layout describes the table's segments.
+func (t *Table) layout() string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var b strings.Builder
+	for i, s := range t.segs {
+		fmt.Fprintf(&b, "segment %d: positions %d..%d, rowIDs %s", i, s.start, s.end()-1, describeIDs(s))
+		if s.frozen {
+			b.WriteString(", adopted")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "positions=%d live=%d next rowID=%d\n", t.n, t.live, t.nextRowID)
+	return b.String()
+}
+
+func describeIDs(s *segment) string {
+	if s.ids == nil {
+		return fmt.Sprintf("%d..%d", s.firstID, s.firstID+uint64(s.rows.Len)-1)
+	}
+	ids := make([]string, len(s.ids))
+	for i, id := range s.ids {
+		ids[i] = strconv.FormatUint(id, 10)
+	}
+	return strings.Join(ids, ",")
 }
 
 func (h *harness) finish(tx *Txn, implicit bool, out string) (string, error) {
