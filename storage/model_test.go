@@ -16,15 +16,16 @@ import (
 
 // TestModel runs random transactions (inserts, deletes and updates of
 // committed and pending rows, savepoints, commits, rollbacks) against a
-// table and a plain map, with a random segment size (metamorphic:
+// table and a plain map, with random segment and run sizes (metamorphic:
 // logged with the seed), and checks after every commit, clean reopen and
 // crash that a scan, Len and primary-key lookups agree with the map.
 // Replay a failure with SLUICE_SEED.
 func TestModel(t *testing.T) {
-	defer func(n int) { segRows = n }(segRows)
+	defer func(n, r int) { segRows, runRows = n, r }(segRows, runRows)
 	r := rand.New(rand.NewPCG(seed(t), 0))
 	segRows = []int{1, 2, 3, 8, 64, 1 << 16}[r.IntN(6)]
-	t.Logf("segRows=%d", segRows)
+	runRows = []int{1, 2, 5, 1024}[r.IntN(4)]
+	t.Logf("segRows=%d runRows=%d", segRows, runRows)
 
 	fs := vfs.NewCrashableMem()
 	info := TableInfo{ID: 7, Name: "m", ColNames: []string{"id", "v", "n"}, Types: []*types.T{types.Int8, types.Text, types.Int8}, PK: []int{0}}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strconv"
@@ -30,7 +31,7 @@ type harness struct {
 
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		defer func(n int) { segRows = n }(segRows) // segment-rows lowers it
+		defer func(n, r int) { segRows, runRows = n, r }(segRows, runRows) // segment-rows, run-rows lower them
 		h := &harness{fs: vfs.NewCrashableMem(), saved: map[string]*Savepoint{}}
 		h.open(t)
 		defer func() { h.db.Close() }()
@@ -351,8 +352,16 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 		d.ScanArgs(t, "n", &segRows)
 		return "ok\n", nil
 
+	case "run-rows":
+		// Set the most rows of a run value (for the rest of the file).
+		d.ScanArgs(t, "n", &runRows)
+		return "ok\n", nil
+
 	case "layout":
 		return h.table(t, d).layout(), nil
+
+	case "pebble":
+		return h.pebbleRows(t, h.table(t, d))
 
 	case "savepoint", "rollback-to":
 		var txn, name string
@@ -451,7 +460,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 	return "", nil
 }
 
-// layout describes the table's segments.
+// layout describes the table's segments and runs.
 func (t *Table) layout() string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -462,6 +471,9 @@ func (t *Table) layout() string {
 			b.WriteString(", adopted")
 		}
 		b.WriteString("\n")
+	}
+	for _, r := range t.runs {
+		fmt.Fprintf(&b, "run: positions %d..%d, rowIDs %d..%d\n", r.pos, r.pos+r.n-1, r.id, r.id+uint64(r.n)-1)
 	}
 	fmt.Fprintf(&b, "positions=%d live=%d next rowID=%d\n", t.n, t.live, t.nextRowID)
 	return b.String()
@@ -476,6 +488,36 @@ func describeIDs(s *segment) string {
 		ids[i] = strconv.FormatUint(id, 10)
 	}
 	return strings.Join(ids, ",")
+}
+
+// pebbleRows lists the table's Pebble records: a plain row, or a run of n.
+func (h *harness) pebbleRows(t *testing.T, tbl *Table) (string, error) {
+	lo, hi := tableSpan(tbl.info.ID)
+	it, err := h.db.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return "", err
+	}
+	defer it.Close()
+	var b strings.Builder
+	for ok := it.First(); ok; ok = it.Next() {
+		id := binary.BigEndian.Uint64(it.Key()[5:])
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return "", err
+		}
+		c := coldata.NewChunk(tbl.info.Types, 0)
+		n, err := decodeInto(v, c.Cols)
+		if err != nil {
+			return "", err
+		}
+		c.Len = n
+		if v[0] == rowFormatRun {
+			fmt.Fprintf(&b, "%d: run of %d: %s ... %s\n", id, n, fmtRow(c.Row(0)), fmtRow(c.Row(n-1)))
+		} else {
+			fmt.Fprintf(&b, "%d: %s\n", id, fmtRow(c.Row(0)))
+		}
+	}
+	return b.String(), it.Error()
 }
 
 func (h *harness) finish(tx *Txn, implicit bool, out string) (string, error) {

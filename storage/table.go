@@ -4,10 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sort"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
@@ -58,6 +60,38 @@ type Table struct {
 	live      int
 	nextRowID uint64
 	dropped   bool
+	// runs are the rows stored in Pebble as runs (rowFormatRun), in
+	// position order. Only commits (under db.commitMu) and load use it.
+	runs []runSpan
+}
+
+// runSpan is a run value in Pebble: the rows at positions [pos, pos+n),
+// rowIDs [id, id+n), under the key of id. Every row of a run is live: the
+// commit that deletes or updates one rewrites the run's other rows as
+// plain row values first (see txnTable.write) and drops the span.
+type runSpan struct {
+	pos, n int
+	id     uint64
+}
+
+// runAt returns the index in t.runs of the run holding position pos, or -1.
+func (t *Table) runAt(pos int) int {
+	i := sort.Search(len(t.runs), func(j int) bool { return t.runs[j].pos > pos }) - 1
+	if i < 0 || pos >= t.runs[i].pos+t.runs[i].n {
+		return -1
+	}
+	return i
+}
+
+// noteRuns records the runs Commit wrote for new rows appended at pos with
+// rowIDs from first on (see runValues).
+func (t *Table) noteRuns(pos, n int, first uint64) {
+	_ = runValues(n, func(lo, k int) error {
+		if k > 1 {
+			t.runs = append(t.runs, runSpan{pos: pos + lo, n: k, id: first + uint64(lo)})
+		}
+		return nil
+	})
 }
 
 func newTable(db *DB, info TableInfo) *Table {
@@ -147,6 +181,7 @@ func (t *Table) load() error {
 	}
 	defer it.Close()
 	var kbuf []byte
+	scratch := coldata.NewChunk(t.info.Types, runRows)
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != 13 {
@@ -157,25 +192,31 @@ func (t *Table) load() error {
 		if err != nil {
 			return wrapPebble(err)
 		}
-		s := t.tail()
-		reserveRows(&s.rows, 1)
-		if err := decodeRowInto(v, s.rows.Cols); err != nil {
+		scratch.Reset()
+		n, err := decodeInto(v, scratch.Cols)
+		if err != nil {
 			return errCorrupt("table %d row %d: %v", t.info.ID, rowID, err)
 		}
-		s.rows.Len++
-		s.noteIDs(1, rowID, nil)
-		pos := t.n
-		t.n++
-		t.growDead()
-		if t.pk != nil {
-			var key string
-			kbuf, key = rowKeyString(kbuf, s.rows.Cols, t.info.PK, pos-s.start)
-			if _, dup := t.pk.get(key); dup {
-				return errCorrupt("table %d row %d: duplicate primary key", t.info.ID, rowID)
-			}
-			t.pk.set(key, pos)
+		if rowID < t.nextRowID {
+			return errCorrupt("table %d row %d: inside the run before it", t.info.ID, rowID)
 		}
-		t.nextRowID = rowID + 1
+		scratch.Len = n
+		pos := t.n
+		t.appendRows(scratch, rowID, nil)
+		if n > 1 {
+			t.runs = append(t.runs, runSpan{pos: pos, n: n, id: rowID})
+		}
+		if t.pk != nil {
+			for i := range n {
+				var key string
+				kbuf, key = rowKeyString(kbuf, scratch.Cols, t.info.PK, i)
+				if _, dup := t.pk.get(key); dup {
+					return errCorrupt("table %d row %d: duplicate primary key", t.info.ID, rowID+uint64(i))
+				}
+				t.pk.set(key, pos+i)
+			}
+		}
+		t.nextRowID = rowID + uint64(n)
 	}
 	if err := it.Error(); err != nil {
 		return wrapPebble(err)
@@ -202,6 +243,18 @@ func (t *Table) apply(tt *txnTable) {
 			}
 		}
 	}
+	if gone := tt.explodedRuns(); len(gone) > 0 {
+		// Commit rewrote these runs as plain rows.
+		runs := t.runs[:0]
+		for i, r := range t.runs {
+			if len(gone) > 0 && gone[0] == i {
+				gone = gone[1:]
+				continue
+			}
+			runs = append(runs, r)
+		}
+		t.runs = runs
+	}
 	// A whole pending segment becomes a table segment as it is; smaller
 	// runs are copied, column by column, into the last segment.
 	ids := rowIDAssigner{tt: tt, next: t.nextRowID}
@@ -212,6 +265,9 @@ func (t *Table) apply(tt *txnTable) {
 			t.adopt(r.rows, first)
 		} else {
 			t.appendRows(r.rows, first, explicit)
+		}
+		if explicit == nil {
+			t.noteRuns(pos, r.rows.Len, first)
 		}
 		if t.pk != nil {
 			for k := range r.rows.Len {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -609,20 +610,53 @@ func (w *rowWriter) del(b *pebble.Batch, t *Table, id uint64) error {
 // t.nextRowID on as apply will. Caller holds db.commitMu.
 func (tt *txnTable) write(b *pebble.Batch, w *rowWriter) error {
 	t := tt.t
+	var err error
+	// A run holding a deleted (or updated) row becomes plain rows: its
+	// key is deleted and its other rows put one by one, first, so that an
+	// updated row's put on the run's key comes after.
+	for _, i := range tt.explodedRuns() {
+		r := t.runs[i]
+		if err := w.del(b, t, r.id); err != nil {
+			return err
+		}
+		for k := range r.n {
+			if tt.del[r.pos+k] {
+				continue
+			}
+			s, off := t.segOf(r.pos + k)
+			if w.val, err = encodeRow(w.val[:0], s.rows.Cols, off); err != nil {
+				return err
+			}
+			if err := w.set(b, t, r.id+uint64(k)); err != nil {
+				return err
+			}
+		}
+	}
 	ids := rowIDAssigner{tt: tt, next: t.nextRowID}
 	var kept map[uint64]bool // rowIDs an UPDATE keeps: a put, not a delete
-	err := tt.liveRuns(func(r pendingRun) error {
+	err = tt.liveRuns(func(r pendingRun) error {
 		first, explicit := ids.take(r)
-		for k := range r.rows.Len {
-			id := first + uint64(k)
-			if explicit != nil {
-				id = explicit[k]
-				if tt.insRowID[r.first+k] != 0 {
-					if kept == nil {
-						kept = map[uint64]bool{}
-					}
-					kept[id] = true
+		if explicit == nil {
+			// New rows with consecutive rowIDs: written as runs.
+			return runValues(r.rows.Len, func(lo, n int) error {
+				var err error
+				if n == 1 {
+					w.val, err = encodeRow(w.val[:0], r.rows.Cols, lo)
+				} else {
+					w.val, err = encodeRun(w.val[:0], r.rows.Cols, lo, n)
 				}
+				if err != nil {
+					return err
+				}
+				return w.set(b, t, first+uint64(lo))
+			})
+		}
+		for k, id := range explicit {
+			if tt.insRowID[r.first+k] != 0 {
+				if kept == nil {
+					kept = map[uint64]bool{}
+				}
+				kept[id] = true
 			}
 			var err error
 			if w.val, err = encodeRow(w.val[:0], r.rows.Cols, k); err != nil {
@@ -638,6 +672,9 @@ func (tt *txnTable) write(b *pebble.Batch, w *rowWriter) error {
 		return err
 	}
 	for _, p := range tt.delOrder {
+		if t.runAt(p) >= 0 {
+			continue // went with its run
+		}
 		if id := t.rowID(p); !kept[id] {
 			if err := w.del(b, t, id); err != nil {
 				return err
@@ -647,11 +684,32 @@ func (tt *txnTable) write(b *pebble.Batch, w *rowWriter) error {
 	return nil
 }
 
-// batchSize estimates the bytes the txn's inserts add to a commit batch.
+// explodedRuns returns the indexes in t.runs of the runs holding a row the
+// txn deletes or updates, ascending. Caller holds db.commitMu.
+func (tt *txnTable) explodedRuns() []int {
+	var out []int
+	if len(tt.t.runs) == 0 {
+		return nil
+	}
+	for _, p := range tt.delOrder {
+		if i := tt.t.runAt(p); i >= 0 {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// batchSize estimates the bytes the txn's inserts add to a commit batch,
+// from above: values count as plain rows, a little more than as runs.
 func (tt *txnTable) batchSize() int {
 	size := 0
 	_ = tt.liveRuns(func(r pendingRun) error {
-		size += encodedSize(r.rows.Cols, r.rows.Len, nil) + r.rows.Len*insertRecordOverhead
+		records := r.rows.Len
+		if tt.insRowID == nil {
+			records = (r.rows.Len + runRows - 1) / runRows
+		}
+		size += encodedSize(r.rows.Cols, r.rows.Len, nil) + records*insertRecordOverhead
 		return nil
 	})
 	return size
