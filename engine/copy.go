@@ -798,7 +798,61 @@ type binaryCopyReader struct {
 	line int64  // tuples read, counting the trailer (Postgres' error context)
 	col  int    // index into the COPY column list being read; -1 between fields
 	fb   []byte // reused field buffer; ParseBinary copies what it keeps
+	w    [4]byte
 	text textArena
+}
+
+// readBuffered reads a tuple of len(cols) fields straight from the reader's
+// buffer when the whole tuple is there (nearly always: tuples are small),
+// without copying its fields. Otherwise, and at the trailer or anything
+// malformed, it reads nothing and reports false: readTuple's field by field
+// path takes over, and reports the errors.
+func (b *binaryCopyReader) readBuffered(typs []*types.T, cols []int, row []types.Datum, direct *coldata.Chunk) (bool, error) {
+	buf, _ := b.r.Peek(b.r.Buffered())
+	if len(buf) < 2 || int(int16(binary.BigEndian.Uint16(buf))) != len(cols) {
+		return false, nil
+	}
+	end := 2
+	for range cols {
+		if end+4 > len(buf) {
+			return false, nil
+		}
+		size := int(int32(binary.BigEndian.Uint32(buf[end:])))
+		end += 4
+		if size < -1 || end+max(size, 0) > len(buf) {
+			return false, nil
+		}
+		end += max(size, 0)
+	}
+	b.line++
+	p := 2
+	for k, c := range cols {
+		b.col = k
+		size := int(int32(binary.BigEndian.Uint32(buf[p:])))
+		p += 4
+		if size == -1 {
+			if direct != nil {
+				direct.Cols[c].Append(nil)
+			}
+			continue
+		}
+		field := buf[p : p+size]
+		p += size
+		if direct != nil {
+			if err := b.appendField(direct.Cols[c], typs[c], field); err != nil {
+				return true, err
+			}
+			continue
+		}
+		d, err := types.ParseBinary(typs[c], field)
+		if err != nil {
+			return true, err
+		}
+		row[c] = d
+	}
+	b.col = -1
+	_, err := b.r.Discard(end)
+	return true, err
 }
 
 func errCopyFormat(format string, args ...any) error {
@@ -849,8 +903,11 @@ func (b *binaryCopyReader) ioErr(err, format error) error {
 // is not nil appends its fields to direct's columns (leaving direct.Len to
 // the caller), reporting false at the trailer or the end of the data.
 func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Datum, direct *coldata.Chunk) (bool, error) {
+	if done, err := b.readBuffered(typs, cols, row, direct); done || err != nil {
+		return true, err
+	}
 	b.col = -1
-	var w [4]byte
+	w := b.w[:]
 	// NB: like Postgres, a stream that ends (even mid-word) where a tuple
 	// would start is a valid end of data without a trailer.
 	if _, err := io.ReadFull(b.r, w[:2]); err != nil {

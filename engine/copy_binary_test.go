@@ -245,7 +245,8 @@ func TestCopyBinaryMalformed(t *testing.T) {
 // TestCopyBinaryText COPYs text values over many batches, with NULLs,
 // empty strings and a non-text column between them, into a table and a
 // stream with a view, then reads them back: the text of each batch is one
-// string that its values are cut from (textArena).
+// string that its values are cut from (textArena), and most tuples are
+// decoded in the reader's buffer (readBuffered), others across its refills.
 func TestCopyBinaryText(t *testing.T) {
 	srv := startServer(t, "")
 	conn := connect(t, srv)
