@@ -12,11 +12,15 @@ import (
 // (see testdata/segments).
 var segRows = 1 << 16
 
-// adoptRows is the least number of rows a committed run of pending rows
-// must have to become a table segment as it is (see Table.apply): smaller
-// runs are copied into the table's last segment, so that many small commits
-// do not leave many small segments.
-func adoptRows() int { return max(segRows/2, 1) }
+// adoptable reports whether a whole pending segment can become a table
+// segment as it is (see Table.apply): it must hold at least half a segment,
+// so that many small commits do not leave many small segments, and use at
+// least four fifths of its capacity, which an adopted segment keeps for
+// good (it is frozen). Other rows are copied into the table's last segment,
+// which later commits fill up.
+func adoptable(c *coldata.Chunk) bool {
+	return c.Len >= max(segRows/2, 1) && chunkCap(c)-c.Len <= c.Len/4
+}
 
 // segment holds the rows of a table at positions [start, start+rows.Len),
 // column by column. Only the table's last segment grows, and only if it is

@@ -261,7 +261,7 @@ func (t *Table) apply(tt *txnTable) {
 	_ = tt.liveRuns(func(r pendingRun) error {
 		pos := t.n
 		first, explicit := ids.take(r)
-		if r.whole && explicit == nil && r.rows.Len >= adoptRows() {
+		if r.whole && explicit == nil && adoptable(r.rows) {
 			t.adopt(r.rows, first)
 		} else {
 			t.appendRows(r.rows, first, explicit)
