@@ -112,10 +112,13 @@ func appendRowsTo(c, src *coldata.Chunk, lo, n int) {
 // findSeg returns the segment of segs (ordered, covering positions without
 // gaps) that holds pos, and pos's offset in it.
 func findSeg(segs []*segment, pos int) (*segment, int) {
-	i := len(segs) - 1
-	if pos < segs[i].start {
-		i = sort.Search(len(segs), func(j int) bool { return segs[j].start > pos }) - 1
+	// Most segments are full: try the one pos would be in if all were.
+	if i := pos / segRows; i < len(segs) {
+		if s := segs[i]; s.start <= pos && pos < s.end() {
+			return s, pos - s.start
+		}
 	}
+	i := sort.Search(len(segs), func(j int) bool { return segs[j].start > pos }) - 1
 	s := segs[i]
 	return s, pos - s.start
 }
