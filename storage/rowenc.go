@@ -53,26 +53,65 @@ func encodeRow(buf []byte, cols []*coldata.Vec, i int) ([]byte, error) {
 			buf[bm+c/8] |= 1 << (c % 8)
 			continue
 		}
-		switch v.Typ.Phys() {
-		case types.PhysBool:
-			b := byte(0)
-			if v.Bools[i] {
-				b = 1
+		if buf, err = appendValues(buf, v, i, i+1, nil); err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// appendValues appends the encodings of rows [lo, hi) of v but those that
+// nulls (nil, or rows lo.. of a null mask) marks NULL, one loop per type.
+func appendValues(buf []byte, v *coldata.Vec, lo, hi int, nulls []bool) ([]byte, error) {
+	live := func(i int) bool { return nulls == nil || !nulls[i-lo] }
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		for i, x := range v.Bools[lo:hi] {
+			if live(lo + i) {
+				b := byte(0)
+				if x {
+					b = 1
+				}
+				buf = append(buf, b)
 			}
-			buf = append(buf, b)
-		case types.PhysInt:
-			buf = binary.AppendVarint(buf, v.Ints[i])
-		case types.PhysFloat:
-			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(v.Floats[i]))
-		case types.PhysDecimal:
-			buf = appendString(buf, v.Decs[i].String())
-		case types.PhysBytes:
-			buf = appendString(buf, v.Bytes[i])
-		case types.PhysInterval:
-			buf = appendInterval(buf, v.Ivals[i])
-		default:
-			if buf, err = appendDatum(buf, v.Typ, v.Datums[i]); err != nil {
-				return nil, err
+		}
+	case types.PhysInt:
+		for i, x := range v.Ints[lo:hi] {
+			if live(lo + i) {
+				buf = binary.AppendVarint(buf, x)
+			}
+		}
+	case types.PhysFloat:
+		for i, x := range v.Floats[lo:hi] {
+			if live(lo + i) {
+				buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+			}
+		}
+	case types.PhysDecimal:
+		for i := lo; i < hi; i++ {
+			if live(i) {
+				buf = appendString(buf, v.Decs[i].String())
+			}
+		}
+	case types.PhysBytes:
+		for i, x := range v.Bytes[lo:hi] {
+			if live(lo + i) {
+				buf = appendString(buf, x)
+			}
+		}
+	case types.PhysInterval:
+		for i, x := range v.Ivals[lo:hi] {
+			if live(lo + i) {
+				buf = appendInterval(buf, x)
+			}
+		}
+	default:
+		var err error
+		for i := lo; i < hi; i++ {
+			if live(i) {
+				if buf, err = appendDatum(buf, v.Typ, v.Datums[i]); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -97,7 +136,6 @@ func encodeRun(buf []byte, cols []*coldata.Vec, lo, n int) ([]byte, error) {
 	buf = binary.AppendUvarint(buf, uint64(n))
 	buf = binary.AppendUvarint(buf, uint64(len(cols)))
 	hi := lo + n
-	var err error
 	for _, v := range cols {
 		var nulls []bool
 		if v.Nulls != nil && slices.Contains(v.Nulls[lo:hi], true) {
@@ -113,56 +151,9 @@ func encodeRun(buf []byte, cols []*coldata.Vec, lo, n int) ([]byte, error) {
 		} else {
 			buf = append(buf, 0)
 		}
-		live := func(i int) bool { return nulls == nil || !nulls[i-lo] }
-		switch v.Typ.Phys() {
-		case types.PhysBool:
-			for i, x := range v.Bools[lo:hi] {
-				if live(lo + i) {
-					b := byte(0)
-					if x {
-						b = 1
-					}
-					buf = append(buf, b)
-				}
-			}
-		case types.PhysInt:
-			for i, x := range v.Ints[lo:hi] {
-				if live(lo + i) {
-					buf = binary.AppendVarint(buf, x)
-				}
-			}
-		case types.PhysFloat:
-			for i, x := range v.Floats[lo:hi] {
-				if live(lo + i) {
-					buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
-				}
-			}
-		case types.PhysDecimal:
-			for i := lo; i < hi; i++ {
-				if live(i) {
-					buf = appendString(buf, v.Decs[i].String())
-				}
-			}
-		case types.PhysBytes:
-			for i, x := range v.Bytes[lo:hi] {
-				if live(lo + i) {
-					buf = appendString(buf, x)
-				}
-			}
-		case types.PhysInterval:
-			for i, x := range v.Ivals[lo:hi] {
-				if live(lo + i) {
-					buf = appendInterval(buf, x)
-				}
-			}
-		default:
-			for i := lo; i < hi; i++ {
-				if live(i) {
-					if buf, err = appendDatum(buf, v.Typ, v.Datums[i]); err != nil {
-						return nil, err
-					}
-				}
-			}
+		var err error
+		if buf, err = appendValues(buf, v, lo, hi, nulls); err != nil {
+			return nil, err
 		}
 	}
 	return buf, nil
