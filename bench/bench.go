@@ -35,6 +35,8 @@ type options struct {
 	pgURL       string
 	noPG        bool
 	noSluice    bool
+	viewsOnly   bool
+	cpuProfile  string
 }
 
 const (
@@ -74,11 +76,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.pgURL, "pg-url", "", "use this PostgreSQL instead of starting one (its kv and agg tables are replaced)")
 	fs.BoolVar(&o.noPG, "no-pg", false, "skip PostgreSQL")
 	fs.BoolVar(&o.noSluice, "no-sluice", false, "skip Sluice (PostgreSQL only)")
+	fs.BoolVar(&o.viewsOnly, "views-only", false, "run only the views workload (Sluice alone; implies --no-pg)")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the views workload (COPY start to view complete) to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.viewsOnly {
+		o.noPG = true
 	}
 	if o.short && o.full {
 		return nil, errors.New("--short and --full are exclusive")
@@ -248,7 +255,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			note("could not reset VmHWM; Sluice's peak RSS includes the PostgreSQL phase's client")
 		}
 		var brokers []string
-		if o.kafkaEvents > 0 {
+		if o.kafkaEvents > 0 && !o.viewsOnly {
 			broker, err := startBroker()
 			if err != nil {
 				fail(fmt.Sprintf("kafka broker: %v", err))
@@ -262,12 +269,17 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		if err != nil {
 			fail(fmt.Sprintf("Sluice did not start: %v", err))
 		} else {
-			r.Sluice, slGroups = measure(ctx, "Sluice", url, o, r, progress)
+			if o.viewsOnly {
+				r.Sluice = &Result{}
+				note("kv and agg workloads skipped (--views-only)")
+			} else {
+				r.Sluice, slGroups = measure(ctx, "Sluice", url, o, r, progress)
+			}
 			if ctx.Err() == nil {
 				progress("Sluice: views, COPY of %d rows into a stream with a materialized view", o.viewRows)
-				r.Sluice.View = measureView(ctx, url, o.viewRows, r)
+				r.Sluice.View = measureView(ctx, url, o.viewRows, o.cpuProfile, r)
 			}
-			if ctx.Err() == nil && o.kafkaEvents > 0 {
+			if ctx.Err() == nil && o.kafkaEvents > 0 && !o.viewsOnly {
 				k, err := measureKafka(ctx, url, brokers, o.kafkaEvents, progress)
 				switch {
 				case err != nil:
@@ -380,8 +392,8 @@ func measure(ctx context.Context, name, url string, o *options, r *Report, progr
 
 // measureView runs the views workload, recording a failure or a wrong answer
 // in r.Errors.
-func measureView(ctx context.Context, url string, rows int64, r *Report) *View {
-	v, err := viewMaintenance(ctx, url, rows)
+func measureView(ctx context.Context, url string, rows int64, cpuProfile string, r *Report) *View {
+	v, err := viewMaintenance(ctx, url, rows, cpuProfile)
 	switch {
 	case err != nil:
 		r.Errors = append(r.Errors, "Sluice: views: "+err.Error())

@@ -91,7 +91,7 @@ func BenchmarkViewMaintenance(b *testing.B) {
 			b.Fatalf("start Sluice: %v", err)
 		}
 		b.StartTimer()
-		v, err := viewMaintenance(ctx, url, benchViewRows)
+		v, err := viewMaintenance(ctx, url, benchViewRows, "")
 		b.StopTimer()
 		if err == nil && v.Wrong != "" {
 			err = errors.New("wrong answer: " + v.Wrong)

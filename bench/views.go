@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -94,8 +96,10 @@ func expectedView(rows int64) (groups []viewGroup, passing int64) {
 // counts every passing row, checks its content, then drops it to measure the
 // heap it held. The server runs in this process, so the heap is this
 // process's: after a GC with the view, minus after a GC once it is dropped
-// (the stream's rows stay in both), divided by the view's keys.
-func viewMaintenance(ctx context.Context, url string, rows int64) (*View, error) {
+// (the stream's rows stay in both), divided by the view's keys. With
+// cpuProfile set, the process is CPU-profiled from the COPY's start until the
+// view is complete, into that file.
+func viewMaintenance(ctx context.Context, url string, rows int64, cpuProfile string) (*View, error) {
 	c, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return nil, err
@@ -109,6 +113,13 @@ func viewMaintenance(ctx context.Context, url string, rows int64) (*View, error)
 	want, passing := expectedView(rows)
 	wantCount := strconv.FormatInt(passing, 10)
 
+	stopProfile := func() error { return nil }
+	if cpuProfile != "" {
+		if stopProfile, err = startCPUProfile(cpuProfile); err != nil {
+			return nil, err
+		}
+	}
+	defer stopProfile()
 	pr, pw := io.Pipe()
 	go binaryEvents(pw, rows)
 	start := time.Now()
@@ -137,6 +148,10 @@ func viewMaintenance(ctx context.Context, url string, rows int64) (*View, error)
 		time.Sleep(viewPollEvery)
 	}
 	complete := time.Now()
+	if err := stopProfile(); err != nil {
+		return nil, err
+	}
+	stopProfile = func() error { return nil }
 
 	v := &View{
 		Rows: rows, Keys: viewKeys, Passing: passing, Method: "binary",
@@ -196,4 +211,21 @@ func heapAfterGC() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// startCPUProfile starts profiling this process's CPU into path and returns
+// the function that stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

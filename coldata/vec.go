@@ -477,3 +477,58 @@ func (v *Vec) Truncate(n int) {
 		v.Datums = v.Datums[:n]
 	}
 }
+
+// growExact returns s with capacity at least c, allocating exactly c when
+// it must grow.
+func growExact[T any](s []T, c int) []T {
+	if cap(s) >= c {
+		return s
+	}
+	t := make([]T, len(s), c)
+	copy(t, s)
+	return t
+}
+
+// GrowExact makes room for c rows in all (not c more), allocating exactly
+// that when it must grow: for a container of fixed-size segments, which
+// knows the size it will stop at, unlike Grow's doubling.
+func (v *Vec) GrowExact(c int) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = growExact(v.Bools, c)
+	case types.PhysInt:
+		v.Ints = growExact(v.Ints, c)
+	case types.PhysFloat:
+		v.Floats = growExact(v.Floats, c)
+	case types.PhysDecimal:
+		v.Decs = growExact(v.Decs, c)
+	case types.PhysBytes:
+		v.Bytes = growExact(v.Bytes, c)
+	case types.PhysInterval:
+		v.Ivals = growExact(v.Ivals, c)
+	default:
+		v.Datums = growExact(v.Datums, c)
+	}
+	if v.Nulls != nil {
+		v.Nulls = growExact(v.Nulls, c)
+	}
+}
+
+// Cap returns the number of rows v holds without growing.
+func (v *Vec) Cap() int {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		return cap(v.Bools)
+	case types.PhysInt:
+		return cap(v.Ints)
+	case types.PhysFloat:
+		return cap(v.Floats)
+	case types.PhysDecimal:
+		return cap(v.Decs)
+	case types.PhysBytes:
+		return cap(v.Bytes)
+	case types.PhysInterval:
+		return cap(v.Ivals)
+	}
+	return cap(v.Datums)
+}

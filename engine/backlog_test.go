@@ -28,7 +28,7 @@ func TestWaitBacklog(t *testing.T) {
 	rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
 	rows.Len = 600
 	for range 2 {
-		d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Rows: rows}}})
+		d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Chunks: []*coldata.Chunk{rows}}}})
 	}
 	if err := d.waitBacklog(context.Background(), 1200); err != nil {
 		t.Fatalf("1200 queued rows within a limit of 1200: %v", err)
@@ -54,7 +54,7 @@ func TestWaitBacklog(t *testing.T) {
 	defer close(release)
 	d.enqueue(feedItem{cmd: func() { <-release }})
 	time.Sleep(10 * time.Millisecond)
-	d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Rows: rows}}})
+	d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Chunks: []*coldata.Chunk{rows}}}})
 	cancel()
 	if err := d.waitBacklog(ctx, 10); err != context.Canceled {
 		t.Fatalf("cancelled wait: %v", err)

@@ -422,6 +422,9 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 		if batch.Len == 0 {
 			return nil
 		}
+		if bin != nil {
+			bin.text.fill()
+		}
 		if err := checkNotNull(t, batch); err != nil {
 			return err
 		}
@@ -800,6 +803,61 @@ type binaryCopyReader struct {
 	line int64  // tuples read, counting the trailer (Postgres' error context)
 	col  int    // index into the COPY column list being read; -1 between fields
 	fb   []byte // reused field buffer; ParseBinary copies what it keeps
+	w    [4]byte
+	text textArena
+}
+
+// readBuffered reads a tuple of len(cols) fields straight from the reader's
+// buffer when the whole tuple is there (nearly always: tuples are small),
+// without copying its fields. Otherwise, and at the trailer or anything
+// malformed, it reads nothing and reports false: readTuple's field by field
+// path takes over, and reports the errors.
+func (b *binaryCopyReader) readBuffered(typs []*types.T, cols []int, row []types.Datum, direct *coldata.Chunk) (bool, error) {
+	buf, _ := b.r.Peek(b.r.Buffered())
+	if len(buf) < 2 || int(int16(binary.BigEndian.Uint16(buf))) != len(cols) {
+		return false, nil
+	}
+	end := 2
+	for range cols {
+		if end+4 > len(buf) {
+			return false, nil
+		}
+		size := int(int32(binary.BigEndian.Uint32(buf[end:])))
+		end += 4
+		if size < -1 || end+max(size, 0) > len(buf) {
+			return false, nil
+		}
+		end += max(size, 0)
+	}
+	b.line++
+	p := 2
+	for k, c := range cols {
+		b.col = k
+		size := int(int32(binary.BigEndian.Uint32(buf[p:])))
+		p += 4
+		if size == -1 {
+			if direct != nil {
+				direct.Cols[c].Append(nil)
+			}
+			continue
+		}
+		field := buf[p : p+size]
+		p += size
+		if direct != nil {
+			if err := b.appendField(direct.Cols[c], typs[c], field); err != nil {
+				return true, err
+			}
+			continue
+		}
+		d, err := types.ParseBinary(typs[c], field)
+		if err != nil {
+			return true, err
+		}
+		row[c] = d
+	}
+	b.col = -1
+	_, err := b.r.Discard(end)
+	return true, err
 }
 
 func errCopyFormat(format string, args ...any) error {
@@ -850,8 +908,11 @@ func (b *binaryCopyReader) ioErr(err, format error) error {
 // is not nil appends its fields to direct's columns (leaving direct.Len to
 // the caller), reporting false at the trailer or the end of the data.
 func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Datum, direct *coldata.Chunk) (bool, error) {
+	if done, err := b.readBuffered(typs, cols, row, direct); done || err != nil {
+		return true, err
+	}
 	b.col = -1
-	var w [4]byte
+	w := b.w[:]
 	// NB: like Postgres, a stream that ends (even mid-word) where a tuple
 	// would start is a valid end of data without a trailer.
 	if _, err := io.ReadFull(b.r, w[:2]); err != nil {
@@ -909,7 +970,7 @@ func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Da
 			}
 		}
 		if direct != nil {
-			if err := appendBinaryField(direct.Cols[c], typs[c], b.fb); err != nil {
+			if err := b.appendField(direct.Cols[c], typs[c], b.fb); err != nil {
 				return false, err
 			}
 			continue
@@ -924,11 +985,12 @@ func (b *binaryCopyReader) readTuple(typs []*types.T, cols []int, row []types.Da
 	return true, nil
 }
 
-// appendBinaryField appends the value of type t in binary receive format to
-// v. Well-formed bigint, integer, smallint and text values are decoded in
-// place, without boxing them; everything else, malformed input included,
-// goes through types.ParseBinary.
-func appendBinaryField(v *coldata.Vec, t *types.T, data []byte) error {
+// appendField appends the value of type t in binary receive format to v.
+// Well-formed bigint, integer, smallint and text values are decoded in
+// place, without boxing them (text through b.text: the caller fills it in
+// before using v); everything else, malformed input included, goes through
+// types.ParseBinary.
+func (b *binaryCopyReader) appendField(v *coldata.Vec, t *types.T, data []byte) error {
 	switch {
 	case t.Oid == types.OidInt8 && len(data) == 8:
 		v.Ints = append(v.Ints, int64(binary.BigEndian.Uint64(data)))
@@ -937,7 +999,7 @@ func appendBinaryField(v *coldata.Vec, t *types.T, data []byte) error {
 	case t.Oid == types.OidInt2 && len(data) == 2:
 		v.Ints = append(v.Ints, int64(int16(binary.BigEndian.Uint16(data))))
 	case t.Oid == types.OidText && utf8.Valid(data):
-		v.Bytes = append(v.Bytes, string(data))
+		b.text.add(v, data)
 	default:
 		d, err := types.ParseBinary(t, data)
 		if err != nil {
@@ -950,4 +1012,42 @@ func appendBinaryField(v *coldata.Vec, t *types.T, data []byte) error {
 		v.Nulls = append(v.Nulls, false)
 	}
 	return nil
+}
+
+// textArena gathers the text values of a batch of COPY rows in one buffer
+// and, at fill, makes them substrings of one string: one allocation per
+// batch instead of one per value, and so millions fewer objects for the GC
+// to mark after a large COPY. The values live as long as the table's rows
+// anyway (storage keeps every position), so sharing one string costs no
+// extra retention there.
+type textArena struct {
+	buf  []byte
+	refs []textRef
+}
+
+// textRef is a text value in the arena: bytes [lo, hi) of the buffer, to be
+// stored at v.Bytes[row].
+type textRef struct {
+	v      *coldata.Vec
+	row    int
+	lo, hi int
+}
+
+// add appends a placeholder for data to v, which fill replaces.
+func (a *textArena) add(v *coldata.Vec, data []byte) {
+	a.refs = append(a.refs, textRef{v: v, row: len(v.Bytes), lo: len(a.buf), hi: len(a.buf) + len(data)})
+	a.buf = append(a.buf, data...)
+	v.Bytes = append(v.Bytes, "")
+}
+
+// fill stores the values added since the last fill.
+func (a *textArena) fill() {
+	if len(a.refs) == 0 {
+		return
+	}
+	s := string(a.buf)
+	for _, r := range a.refs {
+		r.v.Bytes[r.row] = s[r.lo:r.hi]
+	}
+	a.buf, a.refs = a.buf[:0], a.refs[:0]
 }

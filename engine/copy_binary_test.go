@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +239,64 @@ func TestCopyBinaryMalformed(t *testing.T) {
 	}
 	if got := string(copyOut(t, conn, "COPY (SELECT a, s FROM m WHERE s = 'dflt' ORDER BY a) TO STDOUT")); got != "7\tdflt\n\\N\tdflt\n" {
 		t.Errorf("defaults: %q", got)
+	}
+}
+
+// TestCopyBinaryText COPYs text values over many batches, with NULLs,
+// empty strings and a non-text column between them, into a table and a
+// stream with a view, then reads them back: the text of each batch is one
+// string that its values are cut from (textArena), and most tuples are
+// decoded in the reader's buffer (readBuffered), others across its refills.
+func TestCopyBinaryText(t *testing.T) {
+	srv := startServer(t, "")
+	conn := connect(t, srv)
+	ctx := context.Background()
+	mustExec(t, conn, "CREATE TABLE tt (k int4, s text, n int4, u text)")
+	mustExec(t, conn, "CREATE STREAM st (k int4, s text, n int4, u text)")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW sv AS SELECT s, count(*) AS c FROM st GROUP BY s")
+	const rows = 20000 // many batches, and tuples across the reader's buffer
+	var tuples [][][]byte
+	var want strings.Builder
+	text := func(i int) []byte {
+		switch {
+		case i%7 == 0:
+			return nil
+		case i%11 == 0:
+			return []byte{}
+		}
+		return []byte(fmt.Sprintf("s%d-é", i%50))
+	}
+	for i := range rows {
+		s, u := text(i), text(i+3)
+		tuples = append(tuples, [][]byte{int4Field(int32(i)), s, int4Field(int32(-i)), u})
+		field := func(b []byte) string {
+			if b == nil {
+				return `\N`
+			}
+			return string(b)
+		}
+		fmt.Fprintf(&want, "%d\t%s\t%d\t%s\n", i, field(s), -i, field(u))
+	}
+	in := binCopy(true, tuples...)
+	for _, rel := range []string{"tt", "st"} {
+		tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(in), "COPY "+rel+" FROM STDIN WITH (FORMAT binary)")
+		if err != nil || tag.String() != fmt.Sprintf("COPY %d", rows) {
+			t.Fatalf("COPY %s: %v %v", rel, tag, err)
+		}
+		if got := string(copyOut(t, conn, "COPY (SELECT * FROM "+rel+" ORDER BY k) TO STDOUT")); got != want.String() {
+			t.Errorf("%s: COPY back differs:\n%.300q\nwant\n%.300q", rel, got, want.String())
+		}
+	}
+	var total int64
+	for total != rows {
+		if err := conn.QueryRow(ctx, "SELECT coalesce(sum(c), 0) FROM sv").Scan(&total); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	view := copyOut(t, conn, "COPY (SELECT s, c FROM sv ORDER BY s) TO STDOUT")
+	batch := copyOut(t, conn, "COPY (SELECT s, count(*) FROM st GROUP BY s ORDER BY s) TO STDOUT")
+	if !bytes.Equal(view, batch) {
+		t.Errorf("view:\n%s\nwant (batch):\n%s", view, batch)
 	}
 }

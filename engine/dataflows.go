@@ -95,7 +95,9 @@ func (d *dataflows) enqueue(it feedItem) {
 	d.mu.Lock()
 	d.queue = append(d.queue, it)
 	for _, c := range it.changes {
-		d.queuedRows += c.Rows.Len
+		for _, ch := range c.Chunks {
+			d.queuedRows += ch.Len
+		}
 	}
 	d.mu.Unlock()
 	select {
@@ -161,7 +163,7 @@ func (d *dataflows) loop() {
 				continue
 			}
 			for _, c := range it.changes {
-				pending[c.TableID] = append(pending[c.TableID], c.Rows)
+				pending[c.TableID] = append(pending[c.TableID], c.Chunks...)
 			}
 		}
 		d.step(pending)

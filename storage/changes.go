@@ -1,17 +1,18 @@
 package storage
 
 import (
-	"slices"
-
 	"github.com/sluice-db/sluice/coldata"
 )
 
 // Change is what one commit did to one table: the deleted rows' old values
-// (diff -1) followed by the inserted rows (diff +1). An UPDATE is a delete
-// and an insert.
+// (diff -1) followed by the inserted rows (diff +1), in Chunks. An UPDATE is
+// a delete and an insert.
+//
+// NB: the chunks share their vectors, and their diffs, with the table and
+// with other changes: receivers read them and must never write to them.
 type Change struct {
 	TableID uint32
-	Rows    *coldata.Chunk
+	Chunks  []*coldata.Chunk
 }
 
 // ChangeObserver receives the changes of every commit to the tables it
@@ -38,56 +39,44 @@ func (db *DB) Exclusive(fn func()) {
 }
 
 // changeOf builds the Change a committed txnTable made. Caller holds
-// db.commitMu; the deleted positions still hold their values (columns are
-// append-only).
-func changeOf(tt *txnTable) Change {
+// db.commitMu; the deleted positions still hold their values (positions are
+// append-only). The inserted rows are not copied: each run of live pending
+// rows is a chunk of the change as it is (the finished txn never writes
+// them again, and the table adopts or copies them, never changes them).
+func (db *DB) changeOf(tt *txnTable) Change {
 	t := tt.t
-	if len(tt.delOrder) == 0 && !slices.Contains(tt.insDead, true) {
-		// Inserts only (a COPY into a stream): the pending rows are the
-		// change as they are, and the finished txn never writes them again.
-		rows := *tt.ins
-		rows.Diffs = make([]int64, rows.Len)
-		for i := range rows.Diffs {
-			rows.Diffs[i] = 1
-		}
-		return Change{TableID: t.info.ID, Rows: &rows}
-	}
-	ts := t.info.Types
-	out := coldata.NewChunk(ts, len(tt.delOrder)+tt.ins.Len)
-	out.Diffs = make([]int64, 0, out.Len)
+	ch := Change{TableID: t.info.ID}
 	if len(tt.delOrder) > 0 {
+		out := coldata.NewChunk(t.info.Types, len(tt.delOrder))
+		out.Diffs = make([]int64, 0, len(tt.delOrder))
 		t.mu.RLock()
 		for _, p := range tt.delOrder {
+			s, off := t.segOf(p)
 			for c, v := range out.Cols {
-				v.AppendFrom(t.cols[c], p)
+				v.AppendFrom(s.rows.Cols[c], off)
 			}
 			out.Len++
 			out.Diffs = append(out.Diffs, -1)
 		}
 		t.mu.RUnlock()
+		ch.Chunks = append(ch.Chunks, out)
 	}
-	tt.liveRuns(func(run *coldata.Chunk) {
-		out.AppendChunk(run)
-		for range run.Len {
-			out.Diffs = append(out.Diffs, 1)
-		}
+	_ = tt.liveRuns(func(r pendingRun) error {
+		c := &coldata.Chunk{Cols: r.rows.Cols, Len: r.rows.Len, Diffs: db.ones(r.rows.Len)}
+		ch.Chunks = append(ch.Chunks, c)
+		return nil
 	})
-	return Change{TableID: t.info.ID, Rows: out}
+	return ch
 }
 
-// liveRuns calls fn with each run of consecutive pending inserts that are
-// still live (not deleted again by the same transaction), in order.
-func (tt *txnTable) liveRuns(fn func(run *coldata.Chunk)) {
-	for lo := 0; lo < tt.ins.Len; {
-		if tt.insDead[lo] {
-			lo++
-			continue
+// ones returns n diffs of +1 that every insert shares: read-only. Caller
+// holds db.commitMu.
+func (db *DB) ones(n int) []int64 {
+	if len(db.onesBuf) < n {
+		db.onesBuf = make([]int64, max(n, segRows))
+		for i := range db.onesBuf {
+			db.onesBuf[i] = 1
 		}
-		hi := lo + 1
-		for hi < tt.ins.Len && !tt.insDead[hi] {
-			hi++
-		}
-		fn(tt.ins.Slice(lo, hi))
-		lo = hi
 	}
+	return db.onesBuf[:n:n]
 }

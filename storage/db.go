@@ -19,6 +19,7 @@ type DB struct {
 	closed   bool
 	tables   map[uint32]*Table // guarded by commitMu
 	observer ChangeObserver    // guarded by commitMu
+	onesBuf  []int64           // guarded by commitMu; see ones
 }
 
 // Option configures Open.

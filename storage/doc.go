@@ -8,10 +8,17 @@
 // applies the writes to the in-memory tables. Key layouts and the row encoding
 // are written down in docs/format/storage.md.
 //
+// Memory: a table's rows are columns in fixed-size segments (64Ki rows), and
+// a transaction's pending rows likewise; nothing grows by copying more than
+// one segment. At commit a whole pending segment becomes a table segment as
+// it is, and the same vectors are the Change handed to the observer: a COPY
+// is copied once, from the client's batches into pending segments.
+//
 // Concurrency: commits are serialised by one commit mutex (DB.commitMu); each
 // Table has an RWMutex that commits hold for writing while they apply to
-// memory. The in-memory columns are append-only (a written position never
-// changes), so a scan copies the slice headers and the dead-row bitmap under
-// the read lock and then reads without locks; it never sees half of a commit.
-// A Txn itself is used by one goroutine at a time.
+// memory. Positions are append-only (a written position never changes), and
+// only a table's last segment ever grows, so a scan shares the other
+// segments, copies the last one's slice headers and the dead-row bitmap under
+// the read lock, and then reads without locks; it never sees half of a
+// commit. A Txn itself is used by one goroutine at a time.
 package storage

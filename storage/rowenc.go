@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -22,6 +23,22 @@ import (
 // the schema (written before an ADD COLUMN) decodes with NULLs at the end.
 const rowFormatV1 byte = 1
 
+// rowFormatRun is the first byte of a value that holds a run of rows with
+// consecutive rowIDs, from its key's on, column by column:
+//
+//	version u8 | nrows uvarint | ncols uvarint | per column: nulls u8 (0: none, 1: bitmap follows) | [null bitmap ceil(nrows/8) bytes] | values of its non-NULL rows
+//
+// Values are in their row format v1 encoding. A large insert is written as
+// runs: one Pebble key per runRows rows instead of one per row, so the
+// batch, the WAL and the memtable of a COPY are about half the bytes and a
+// thousandth of the records.
+const rowFormatRun byte = 2
+
+// runRows is the most rows a run holds (and a corrupt run is refused past
+// it, so that hostile bytes cannot make load allocate without bound). A
+// variable so that tests can write runs of a few rows (testdata/runs).
+var runRows = 1024
+
 // encodeRow appends the encoding of row i of cols to buf.
 func encodeRow(buf []byte, cols []*coldata.Vec, i int) ([]byte, error) {
 	buf = append(buf, rowFormatV1)
@@ -36,59 +53,140 @@ func encodeRow(buf []byte, cols []*coldata.Vec, i int) ([]byte, error) {
 			buf[bm+c/8] |= 1 << (c % 8)
 			continue
 		}
-		switch v.Typ.Phys() {
-		case types.PhysBool:
-			b := byte(0)
-			if v.Bools[i] {
-				b = 1
+		if buf, err = appendValues(buf, v, i, i+1, nil); err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// appendValues appends the encodings of rows [lo, hi) of v but those that
+// nulls (nil, or rows lo.. of a null mask) marks NULL, one loop per type.
+func appendValues(buf []byte, v *coldata.Vec, lo, hi int, nulls []bool) ([]byte, error) {
+	live := func(i int) bool { return nulls == nil || !nulls[i-lo] }
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		for i, x := range v.Bools[lo:hi] {
+			if live(lo + i) {
+				b := byte(0)
+				if x {
+					b = 1
+				}
+				buf = append(buf, b)
 			}
-			buf = append(buf, b)
-		case types.PhysInt:
-			buf = binary.AppendVarint(buf, v.Ints[i])
-		case types.PhysFloat:
-			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(v.Floats[i]))
-		case types.PhysDecimal:
-			buf = appendString(buf, v.Decs[i].String())
-		case types.PhysBytes:
-			buf = appendString(buf, v.Bytes[i])
-		case types.PhysInterval:
-			buf = appendInterval(buf, v.Ivals[i])
-		default:
-			if buf, err = appendDatum(buf, v.Typ, v.Datums[i]); err != nil {
-				return nil, err
+		}
+	case types.PhysInt:
+		for i, x := range v.Ints[lo:hi] {
+			if live(lo + i) {
+				buf = binary.AppendVarint(buf, x)
+			}
+		}
+	case types.PhysFloat:
+		for i, x := range v.Floats[lo:hi] {
+			if live(lo + i) {
+				buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+			}
+		}
+	case types.PhysDecimal:
+		for i := lo; i < hi; i++ {
+			if live(i) {
+				buf = appendString(buf, v.Decs[i].String())
+			}
+		}
+	case types.PhysBytes:
+		for i, x := range v.Bytes[lo:hi] {
+			if live(lo + i) {
+				buf = appendString(buf, x)
+			}
+		}
+	case types.PhysInterval:
+		for i, x := range v.Ivals[lo:hi] {
+			if live(lo + i) {
+				buf = appendInterval(buf, x)
+			}
+		}
+	default:
+		var err error
+		for i := lo; i < hi; i++ {
+			if live(i) {
+				if buf, err = appendDatum(buf, v.Typ, v.Datums[i]); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return buf, nil
 }
 
-// encodedSize returns the total size of encodeRow's encodings of the rows
-// of cols not marked in dead, computed column by column. It is a size
-// hint: values of types it does not size (numerics, boxed values) count a
-// guess.
-func encodedSize(cols []*coldata.Vec, dead []bool) int {
-	live := 0
-	for _, d := range dead {
-		if !d {
-			live++
+// runValues calls fn with the values n new rows with consecutive rowIDs
+// are written as, in order: rows [lo, lo+k) of them, a run when k > 1 and a
+// plain row value when k == 1.
+func runValues(n int, fn func(lo, k int) error) error {
+	for lo := 0; lo < n; lo += runRows {
+		if err := fn(lo, min(runRows, n-lo)); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// encodeRun appends the run encoding of rows [lo, lo+n) of cols to buf.
+func encodeRun(buf []byte, cols []*coldata.Vec, lo, n int) ([]byte, error) {
+	buf = append(buf, rowFormatRun)
+	buf = binary.AppendUvarint(buf, uint64(n))
+	buf = binary.AppendUvarint(buf, uint64(len(cols)))
+	hi := lo + n
+	for _, v := range cols {
+		var nulls []bool
+		if v.Nulls != nil && slices.Contains(v.Nulls[lo:hi], true) {
+			nulls = v.Nulls[lo:hi]
+			buf = append(buf, 1)
+			bm := len(buf)
+			buf = append(buf, make([]byte, (n+7)/8)...)
+			for i, null := range nulls {
+				if null {
+					buf[bm+i/8] |= 1 << (i % 8)
+				}
+			}
+		} else {
+			buf = append(buf, 0)
+		}
+		var err error
+		if buf, err = appendValues(buf, v, lo, hi, nulls); err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// encodedSize returns the total size of encodeRow's encodings of the first
+// n rows of cols, but those marked in dead (nil: none), computed column by
+// column. It is a size hint: values of types it does not size (numerics,
+// boxed values) count a guess.
+func encodedSize(cols []*coldata.Vec, n int, dead []bool) int {
+	live := n
+	for _, d := range dead {
+		if d {
+			live--
+		}
+	}
+	isLive := func(i int) bool { return dead == nil || !dead[i] }
 	size := live * (1 + uvarintLen(uint64(len(cols))) + (len(cols)+7)/8)
 	for _, v := range cols {
 		switch v.Typ.Phys() {
 		case types.PhysBool:
 			size += live
 		case types.PhysInt:
-			for i, x := range v.Ints[:len(dead)] {
-				if !dead[i] {
+			for i, x := range v.Ints[:n] {
+				if isLive(i) {
 					size += varintLen(x)
 				}
 			}
 		case types.PhysFloat:
 			size += 8 * live
 		case types.PhysBytes:
-			for i, x := range v.Bytes[:len(dead)] {
-				if !dead[i] {
+			for i, x := range v.Bytes[:n] {
+				if isLive(i) {
 					size += uvarintLen(uint64(len(x))) + len(x)
 				}
 			}
@@ -298,6 +396,88 @@ func (r *rowDecoder) datum(t *types.T, depth int) types.Datum {
 	return a
 }
 
+// decodeInto appends the rows of a value (one row, or a run) to cols and
+// returns how many. On error the vectors may hold partial rows; callers
+// discard them.
+func decodeInto(b []byte, cols []*coldata.Vec) (int, error) {
+	if len(b) > 0 && b[0] == rowFormatRun {
+		return decodeRunInto(b, cols)
+	}
+	return 1, decodeRowInto(b, cols)
+}
+
+// decodeRunInto appends the rows of the run encoded in b to cols.
+func decodeRunInto(b []byte, cols []*coldata.Vec) (int, error) {
+	r := rowDecoder{b: b[1:]}
+	n, nc := r.uvarint(), r.uvarint()
+	if r.err != nil {
+		return 0, r.err
+	}
+	if n == 0 || n > uint64(runRows) {
+		return 0, fmt.Errorf("run of %d rows", n)
+	}
+	if nc > uint64(len(cols)) {
+		return 0, fmt.Errorf("run has %d columns, table has %d", nc, len(cols))
+	}
+	rows := int(n)
+	for c, v := range cols {
+		var bm []byte
+		if c < int(nc) {
+			switch r.byte1() {
+			case 0:
+			case 1:
+				if len(r.b) < (rows+7)/8 {
+					return 0, fmt.Errorf("truncated null bitmap")
+				}
+				bm, r.b = r.b[:(rows+7)/8], r.b[(rows+7)/8:]
+			default:
+				r.fail("bad null marker")
+			}
+		}
+		for i := range rows {
+			if c >= int(nc) || bm != nil && bm[i/8]&(1<<(i%8)) != 0 {
+				v.Append(nil)
+				continue
+			}
+			r.value(v)
+			if r.err != nil {
+				return 0, r.err
+			}
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+	}
+	if len(r.b) != 0 {
+		return 0, fmt.Errorf("%d trailing bytes", len(r.b))
+	}
+	return rows, nil
+}
+
+// value appends one non-NULL value read from r to v.
+func (r *rowDecoder) value(v *coldata.Vec) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = append(v.Bools, r.bool1())
+	case types.PhysInt:
+		v.Ints = append(v.Ints, r.varint())
+	case types.PhysFloat:
+		v.Floats = append(v.Floats, r.float())
+	case types.PhysDecimal:
+		v.Decs = append(v.Decs, apd.Decimal{})
+		r.decimal(&v.Decs[len(v.Decs)-1])
+	case types.PhysBytes:
+		v.Bytes = append(v.Bytes, r.str())
+	case types.PhysInterval:
+		v.Ivals = append(v.Ivals, r.interval())
+	default:
+		v.Datums = append(v.Datums, r.datum(v.Typ, 0))
+	}
+	if v.Nulls != nil {
+		v.Nulls = append(v.Nulls, false)
+	}
+}
+
 // decodeRowInto appends the row encoded in b to cols. On error the vectors
 // may hold a partial row; callers discard them.
 func decodeRowInto(b []byte, cols []*coldata.Vec) error {
@@ -323,26 +503,7 @@ func decodeRowInto(b []byte, cols []*coldata.Vec) error {
 			v.Append(nil)
 			continue
 		}
-		switch v.Typ.Phys() {
-		case types.PhysBool:
-			v.Bools = append(v.Bools, r.bool1())
-		case types.PhysInt:
-			v.Ints = append(v.Ints, r.varint())
-		case types.PhysFloat:
-			v.Floats = append(v.Floats, r.float())
-		case types.PhysDecimal:
-			v.Decs = append(v.Decs, apd.Decimal{})
-			r.decimal(&v.Decs[len(v.Decs)-1])
-		case types.PhysBytes:
-			v.Bytes = append(v.Bytes, r.str())
-		case types.PhysInterval:
-			v.Ivals = append(v.Ivals, r.interval())
-		default:
-			v.Datums = append(v.Datums, r.datum(v.Typ, 0))
-		}
-		if v.Nulls != nil {
-			v.Nulls = append(v.Nulls, false)
-		}
+		r.value(v)
 		if r.err != nil {
 			return r.err
 		}

@@ -21,6 +21,7 @@ type Savepoint struct {
 type tableMark struct {
 	tt       *txnTable
 	nIns     int
+	nRowID   int
 	insDead  []bool
 	pkIns    map[string]int
 	del      map[int]bool
@@ -39,7 +40,7 @@ func (tx *Txn) Savepoint() *Savepoint {
 	}
 	for _, tt := range tx.order {
 		sp.tables = append(sp.tables, tableMark{
-			tt: tt, nIns: tt.ins.Len, insDead: slices.Clone(tt.insDead), pkIns: maps.Clone(tt.pkIns),
+			tt: tt, nIns: tt.ins.n, nRowID: len(tt.insRowID), insDead: slices.Clone(tt.insDead), pkIns: maps.Clone(tt.pkIns),
 			del: maps.Clone(tt.del), delOrder: len(tt.delOrder),
 		})
 	}
@@ -53,9 +54,15 @@ func (tx *Txn) RollbackTo(sp *Savepoint) {
 		m := &sp.tables[i]
 		tt := m.tt
 		keep[tt] = true
-		tt.ins = tt.ins.Slice(0, m.nIns)
-		tt.insRowID = tt.insRowID[:m.nIns:m.nIns]
-		tt.insKey = tt.insKey[:m.nIns:m.nIns]
+		tt.ins.truncate(m.nIns)
+		if m.nRowID == 0 {
+			tt.insRowID = nil // the rows that kept a rowID all came later
+		} else {
+			tt.insRowID = tt.insRowID[:m.nIns:m.nIns]
+		}
+		if tt.insKey != nil {
+			tt.insKey = tt.insKey[:m.nIns:m.nIns]
+		}
 		tt.insDead = m.insDead
 		tt.pkIns = m.pkIns
 		tt.del = m.del

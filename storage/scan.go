@@ -2,34 +2,45 @@ package storage
 
 import (
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
 )
 
-// blockSize is the scan granularity: a block of the table without dead rows
+// blockSize is the scan granularity: a block of a segment without dead rows
 // is returned as a zero-copy view.
 const blockSize = coldata.DefaultChunkSize
 
 // TableScan iterates the rows a Txn sees in a table: the committed rows as of
 // Scan (minus the txn's deletes at that time), then the txn's own inserts.
 type TableScan struct {
-	cols []*coldata.Vec // views of the committed columns, n rows
-	n    int
-	dead []uint64 // private copy: committed deletes + this txn's
-	pos  int
+	types []*types.T
+	segs  []*segment // the committed segments; the last one a view
+	n     int
+	dead  []uint64 // private copy: committed deletes + this txn's
+	pos   int
+	si    int // index in segs of the segment holding pos
 
-	ins     *coldata.Chunk // view of the txn's pending rows
-	insDead []bool
+	ins     []*coldata.Chunk // views of the txn's pending segments
+	insN    int
+	insDead []bool // nil: none dead
 	insPos  int
 }
 
 // Scan starts a scan of t. The snapshot is taken now: later commits and later
 // writes of this txn are not seen by it.
 func (tx *Txn) Scan(t *Table) *TableScan {
-	s := &TableScan{}
+	s := &TableScan{types: t.info.Types}
 	t.mu.RLock()
-	s.n = len(t.rowIDs)
-	s.cols = make([]*coldata.Vec, len(t.cols))
-	for c, v := range t.cols {
-		s.cols[c] = v.Slice(0, s.n) // copies the slice headers; the data is append-only
+	s.n = t.n
+	if k := len(t.segs); k > 0 {
+		// Every segment but the last never changes: share them. The last
+		// may still grow: take a view of it as it is.
+		s.segs = t.segs[: k-1 : k-1]
+		last := t.segs[k-1]
+		if !last.frozen {
+			view := &segment{start: last.start, rows: *last.rows.Slice(0, last.rows.Len)}
+			last = view
+		}
+		s.segs = append(s.segs, last)
 	}
 	s.dead = append([]uint64(nil), t.dead...)
 	t.mu.RUnlock()
@@ -38,9 +49,11 @@ func (tx *Txn) Scan(t *Table) *TableScan {
 		for _, p := range tt.delOrder {
 			setDead(s.dead, p)
 		}
-		if tt.ins.Len > 0 {
-			s.ins = tt.ins.Slice(0, tt.ins.Len)
-			s.insDead = append([]bool(nil), tt.insDead...)
+		if tt.ins.n > 0 {
+			s.ins, s.insN = tt.ins.views(), tt.ins.n
+			if tt.insDead != nil {
+				s.insDead = append([]bool(nil), tt.insDead...)
+			}
 		}
 	}
 	return s
@@ -52,13 +65,21 @@ func (tx *Txn) Scan(t *Table) *TableScan {
 func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
 	var sel []int
 	for s.pos < s.n {
-		if s.pos%blockSize == 0 && blockClean(s.dead, s.pos) {
-			if len(sel) > 0 {
-				break // flush the gathered rows first
+		seg := s.segs[s.si]
+		if s.pos >= seg.end() {
+			s.si++
+			continue
+		}
+		if off := s.pos - seg.start; off%blockSize == 0 {
+			hi := min(s.pos+blockSize, seg.end())
+			if rangeClean(s.dead, s.pos, hi) {
+				if len(sel) > 0 {
+					break // flush the gathered rows first
+				}
+				lo := s.pos
+				s.pos = hi
+				return seg.rows.Slice(off, hi-seg.start), seq(lo, hi), true
 			}
-			lo, hi := s.pos, min(s.pos+blockSize, s.n)
-			s.pos = hi
-			return s.slice(lo, hi), seq(lo, hi), true
 		}
 		if !isDead(s.dead, s.pos) {
 			if sel == nil {
@@ -74,41 +95,51 @@ func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
 	if len(sel) > 0 {
 		return s.gather(sel), sel, true
 	}
-	if s.ins != nil {
-		for s.insPos < s.ins.Len {
-			if !s.insDead[s.insPos] {
-				sel = append(sel, s.insPos)
-			}
-			s.insPos++
-			if len(sel) == blockSize {
-				break
-			}
+	for s.insPos < s.insN {
+		if s.insDead == nil || !s.insDead[s.insPos] {
+			sel = append(sel, s.insPos)
 		}
-		if len(sel) > 0 {
-			positions = make([]int, len(sel))
-			for j, i := range sel {
-				positions[j] = -(i + 1)
-			}
-			return s.ins.Gather(sel), positions, true
+		s.insPos++
+		if len(sel) == blockSize {
+			break
 		}
 	}
-	return nil, nil, false
-}
-
-func (s *TableScan) slice(lo, hi int) *coldata.Chunk {
-	c := &coldata.Chunk{Cols: make([]*coldata.Vec, len(s.cols)), Len: hi - lo}
-	for j, v := range s.cols {
-		c.Cols[j] = v.Slice(lo, hi)
+	if len(sel) == 0 {
+		return nil, nil, false
 	}
-	return c
+	positions = make([]int, len(sel))
+	for j, i := range sel {
+		positions[j] = -(i + 1)
+	}
+	return gatherRows(s.types, sel, func(i int) (*coldata.Chunk, int) { return s.ins[i/segRows], i % segRows }), positions, true
 }
 
+// gather returns the committed rows at positions sel (ascending).
 func (s *TableScan) gather(sel []int) *coldata.Chunk {
-	c := &coldata.Chunk{Cols: make([]*coldata.Vec, len(s.cols)), Len: len(sel)}
-	for j, v := range s.cols {
-		c.Cols[j] = v.Gather(sel)
+	return gatherRows(s.types, sel, func(p int) (*coldata.Chunk, int) {
+		seg, off := findSeg(s.segs, p)
+		return &seg.rows, off
+	})
+}
+
+// gatherRows returns a new chunk of the rows at indexes sel (ascending),
+// where at finds the chunk holding an index and its offset there.
+func gatherRows(ts []*types.T, sel []int, at func(int) (*coldata.Chunk, int)) *coldata.Chunk {
+	first, lo := at(sel[0])
+	if last, _ := at(sel[len(sel)-1]); last == first {
+		// One segment (the usual case): gather by offsets.
+		offs := make([]int, len(sel))
+		for j, i := range sel {
+			offs[j] = i - sel[0] + lo
+		}
+		return first.Gather(offs)
 	}
-	return c
+	out := coldata.NewChunk(ts, len(sel))
+	for _, i := range sel {
+		c, off := at(i)
+		out.AppendFrom(c, off)
+	}
+	return out
 }
 
 func seq(lo, hi int) []int {

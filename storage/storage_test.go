@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strconv"
@@ -25,11 +26,13 @@ type harness struct {
 	db     *DB
 	tables map[string]*Table
 	txns   map[string]*Txn
+	saved  map[string]*Savepoint
 }
 
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		h := &harness{fs: vfs.NewCrashableMem()}
+		defer func(n, r int) { segRows, runRows = n, r }(segRows, runRows) // segment-rows, run-rows lower them
+		h := &harness{fs: vfs.NewCrashableMem(), saved: map[string]*Savepoint{}}
 		h.open(t)
 		defer func() { h.db.Close() }()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
@@ -343,6 +346,38 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 	case "len":
 		return fmt.Sprintf("%d\n", h.table(t, d).Len()), nil
 
+	case "segment-rows":
+		// Set the rows of a full segment (for the rest of the file), so a
+		// few rows cross segment boundaries.
+		d.ScanArgs(t, "n", &segRows)
+		return "ok\n", nil
+
+	case "run-rows":
+		// Set the most rows of a run value (for the rest of the file).
+		d.ScanArgs(t, "n", &runRows)
+		return "ok\n", nil
+
+	case "layout":
+		return h.table(t, d).layout(), nil
+
+	case "pebble":
+		return h.pebbleRows(t, h.table(t, d))
+
+	case "savepoint", "rollback-to":
+		var txn, name string
+		d.ScanArgs(t, "txn", &txn)
+		d.ScanArgs(t, "name", &name)
+		tx, ok := h.txns[txn]
+		if !ok {
+			d.Fatalf(t, "no txn %q", txn)
+		}
+		if d.Cmd == "savepoint" {
+			h.saved[txn+"/"+name] = tx.Savepoint()
+		} else {
+			tx.RollbackTo(h.saved[txn+"/"+name])
+		}
+		return "ok\n", nil
+
 	case "commit", "rollback":
 		var name string
 		d.ScanArgs(t, "txn", &name)
@@ -423,6 +458,66 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 	}
 	d.Fatalf(t, "unknown command %q", d.Cmd)
 	return "", nil
+}
+
+// layout describes the table's segments and runs.
+func (t *Table) layout() string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var b strings.Builder
+	for i, s := range t.segs {
+		fmt.Fprintf(&b, "segment %d: positions %d..%d, rowIDs %s", i, s.start, s.end()-1, describeIDs(s))
+		if s.frozen {
+			b.WriteString(", adopted")
+		}
+		b.WriteString("\n")
+	}
+	for _, r := range t.runs {
+		fmt.Fprintf(&b, "run: positions %d..%d, rowIDs %d..%d\n", r.pos, r.pos+r.n-1, r.id, r.id+uint64(r.n)-1)
+	}
+	fmt.Fprintf(&b, "positions=%d live=%d next rowID=%d\n", t.n, t.live, t.nextRowID)
+	return b.String()
+}
+
+func describeIDs(s *segment) string {
+	if s.ids == nil {
+		return fmt.Sprintf("%d..%d", s.firstID, s.firstID+uint64(s.rows.Len)-1)
+	}
+	ids := make([]string, len(s.ids))
+	for i, id := range s.ids {
+		ids[i] = strconv.FormatUint(id, 10)
+	}
+	return strings.Join(ids, ",")
+}
+
+// pebbleRows lists the table's Pebble records: a plain row, or a run of n.
+func (h *harness) pebbleRows(t *testing.T, tbl *Table) (string, error) {
+	lo, hi := tableSpan(tbl.info.ID)
+	it, err := h.db.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return "", err
+	}
+	defer it.Close()
+	var b strings.Builder
+	for ok := it.First(); ok; ok = it.Next() {
+		id := binary.BigEndian.Uint64(it.Key()[5:])
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return "", err
+		}
+		c := coldata.NewChunk(tbl.info.Types, 0)
+		n, err := decodeInto(v, c.Cols)
+		if err != nil {
+			return "", err
+		}
+		c.Len = n
+		if v[0] == rowFormatRun {
+			fmt.Fprintf(&b, "%d: run of %d: %s ... %s\n", id, n, fmtRow(c.Row(0)), fmtRow(c.Row(n-1)))
+		} else {
+			fmt.Fprintf(&b, "%d: %s\n", id, fmtRow(c.Row(0)))
+		}
+	}
+	return b.String(), it.Error()
 }
 
 func (h *harness) finish(tx *Txn, implicit bool, out string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sort"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -42,30 +43,59 @@ func (info *TableInfo) validate() error {
 
 // Table is the in-memory columnar copy of one table.
 //
-// Positions index the columns. A position is written once (append-only) and
-// never changes; deleting marks it dead, and UPDATE appends the new version of
-// a row at a new position (keeping its Pebble rowID).
+// Positions index the rows, in segments (see segment). A position is
+// written once (append-only) and never changes; deleting marks it dead, and
+// UPDATE appends the new version of a row at a new position (keeping its
+// Pebble rowID).
 type Table struct {
 	db   *DB
 	info TableInfo
 
 	mu sync.RWMutex
 	// The fields below change only in a commit, under db.commitMu and mu.
-	cols      []*coldata.Vec
-	dead      []uint64 // bitmap over positions
-	rowIDs    []uint64 // position -> Pebble rowID
-	pk        *pkIndex // primary-key index key -> live position; nil without PK
+	segs      []*segment // in position order; only the last may grow
+	n         int        // positions
+	dead      []uint64   // bitmap over positions
+	pk        *pkIndex   // primary-key index key -> live position; nil without PK
 	live      int
 	nextRowID uint64
 	dropped   bool
+	// runs are the rows stored in Pebble as runs (rowFormatRun), in
+	// position order. Only commits (under db.commitMu) and load use it.
+	runs []runSpan
+}
+
+// runSpan is a run value in Pebble: the rows at positions [pos, pos+n),
+// rowIDs [id, id+n), under the key of id. Every row of a run is live: the
+// commit that deletes or updates one rewrites the run's other rows as
+// plain row values first (see txnTable.write) and drops the span.
+type runSpan struct {
+	pos, n int
+	id     uint64
+}
+
+// runAt returns the index in t.runs of the run holding position pos, or -1.
+func (t *Table) runAt(pos int) int {
+	i := sort.Search(len(t.runs), func(j int) bool { return t.runs[j].pos > pos }) - 1
+	if i < 0 || pos >= t.runs[i].pos+t.runs[i].n {
+		return -1
+	}
+	return i
+}
+
+// noteRuns records the runs Commit wrote for new rows appended at pos with
+// rowIDs from first on (see runValues).
+func (t *Table) noteRuns(pos, n int, first uint64) {
+	_ = runValues(n, func(lo, k int) error {
+		if k > 1 {
+			t.runs = append(t.runs, runSpan{pos: pos + lo, n: k, id: first + uint64(lo)})
+		}
+		return nil
+	})
 }
 
 func newTable(db *DB, info TableInfo) *Table {
 	t := &Table{db: db, info: info, nextRowID: 1}
-	t.cols = make([]*coldata.Vec, len(info.Types))
-	for i, typ := range info.Types {
-		t.cols[i] = coldata.NewVec(typ, 0)
-	}
 	if len(info.PK) > 0 {
 		t.pk = newPKIndex(len(info.PK) == 1 && info.Types[info.PK[0]].Phys() == types.PhysInt)
 	}
@@ -94,27 +124,40 @@ func (t *Table) Len() int {
 func (t *Table) Get(pos int) []types.Datum {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if pos < 0 || pos >= len(t.rowIDs) {
+	if pos < 0 || pos >= t.n {
 		return nil
 	}
-	row := make([]types.Datum, len(t.cols))
-	for c, v := range t.cols {
-		row[c] = v.Get(pos)
-	}
-	return row
+	s, off := t.segOf(pos)
+	return s.rows.Row(off)
+}
+
+// keyAt returns the primary-key index key of committed position pos.
+// Caller holds t.mu or db.commitMu.
+func (t *Table) keyAt(buf []byte, pos int) ([]byte, string) {
+	s, off := t.segOf(pos)
+	return rowKeyString(buf, s.rows.Cols, t.info.PK, off)
 }
 
 func isDead(bm []uint64, pos int) bool { return bm[pos>>6]&(1<<(pos&63)) != 0 }
 func setDead(bm []uint64, pos int)     { bm[pos>>6] |= 1 << (pos & 63) }
 
-// blockClean reports whether positions [lo, lo+1024) have no dead bit
-// (lo is a multiple of 1024; bits past the end are never set).
-func blockClean(bm []uint64, lo int) bool {
-	w := lo >> 6
-	for i := w; i < w+blockSize/64 && i < len(bm); i++ {
-		if bm[i] != 0 {
+// rangeClean reports whether positions [lo, hi) have no dead bit (bits past
+// the end of bm are never set).
+func rangeClean(bm []uint64, lo, hi int) bool {
+	for lo < hi {
+		w := lo >> 6
+		if w >= len(bm) {
+			return true
+		}
+		n := min(64-lo&63, hi-lo)
+		word := bm[w] >> (lo & 63)
+		if n < 64 {
+			word &= 1<<n - 1
+		}
+		if word != 0 {
 			return false
 		}
+		lo += n
 	}
 	return true
 }
@@ -138,6 +181,7 @@ func (t *Table) load() error {
 	}
 	defer it.Close()
 	var kbuf []byte
+	scratch := coldata.NewChunk(t.info.Types, runRows)
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if len(k) != 13 {
@@ -148,32 +192,43 @@ func (t *Table) load() error {
 		if err != nil {
 			return wrapPebble(err)
 		}
-		if err := decodeRowInto(v, t.cols); err != nil {
+		scratch.Reset()
+		n, err := decodeInto(v, scratch.Cols)
+		if err != nil {
 			return errCorrupt("table %d row %d: %v", t.info.ID, rowID, err)
 		}
-		pos := len(t.rowIDs)
-		t.rowIDs = append(t.rowIDs, rowID)
-		if t.pk != nil {
-			var key string
-			kbuf, key = rowKeyString(kbuf, t.cols, t.info.PK, pos)
-			if _, dup := t.pk.get(key); dup {
-				return errCorrupt("table %d row %d: duplicate primary key", t.info.ID, rowID)
-			}
-			t.pk.set(key, pos)
+		if rowID < t.nextRowID {
+			return errCorrupt("table %d row %d: inside the run before it", t.info.ID, rowID)
 		}
-		t.nextRowID = rowID + 1
+		scratch.Len = n
+		pos := t.n
+		t.appendRows(scratch, rowID, nil)
+		if n > 1 {
+			t.runs = append(t.runs, runSpan{pos: pos, n: n, id: rowID})
+		}
+		if t.pk != nil {
+			for i := range n {
+				var key string
+				kbuf, key = rowKeyString(kbuf, scratch.Cols, t.info.PK, i)
+				if _, dup := t.pk.get(key); dup {
+					return errCorrupt("table %d row %d: duplicate primary key", t.info.ID, rowID+uint64(i))
+				}
+				t.pk.set(key, pos+i)
+			}
+		}
+		t.nextRowID = rowID + uint64(n)
 	}
 	if err := it.Error(); err != nil {
 		return wrapPebble(err)
 	}
-	t.live = len(t.rowIDs)
-	t.dead = make([]uint64, (len(t.rowIDs)+63)/64)
+	t.live = t.n
 	return nil
 }
 
-// apply installs a committed txn's writes: deletes first, then the new rows
-// with their rowIDs. Caller holds db.commitMu.
-func (t *Table) apply(tt *txnTable, rowIDs []uint64) {
+// apply installs a committed txn's writes: deletes first, then the new rows,
+// their rowIDs assigned from t.nextRowID on as Commit assigned them. Caller
+// holds db.commitMu.
+func (t *Table) apply(tt *txnTable) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var kbuf []byte
@@ -182,35 +237,45 @@ func (t *Table) apply(tt *txnTable, rowIDs []uint64) {
 		t.live--
 		if t.pk != nil {
 			var key string
-			kbuf, key = rowKeyString(kbuf, t.cols, t.info.PK, p)
+			kbuf, key = t.keyAt(kbuf, p)
 			if q, ok := t.pk.get(key); ok && q == p {
 				t.pk.del(key)
 			}
 		}
 	}
-	// Append runs of live pending rows column by column, not row by row,
-	// into columns grown by doubling (a stream takes many commits).
-	for _, v := range t.cols {
-		v.Grow(tt.ins.Len)
+	if gone := tt.explodedRuns(); len(gone) > 0 {
+		// Commit rewrote these runs as plain rows.
+		runs := t.runs[:0]
+		for i, r := range t.runs {
+			if len(gone) > 0 && gone[0] == i {
+				gone = gone[1:]
+				continue
+			}
+			runs = append(runs, r)
+		}
+		t.runs = runs
 	}
-	t.rowIDs = coldata.Reserve(t.rowIDs, tt.ins.Len)
-	tt.liveRuns(func(run *coldata.Chunk) {
-		for c, v := range t.cols {
-			v.AppendVec(run.Cols[c], run.Len)
+	// A whole pending segment becomes a table segment as it is; smaller
+	// runs are copied, column by column, into the last segment.
+	ids := rowIDAssigner{tt: tt, next: t.nextRowID}
+	_ = tt.liveRuns(func(r pendingRun) error {
+		pos := t.n
+		first, explicit := ids.take(r)
+		if r.whole && explicit == nil && adoptable(r.rows) {
+			t.adopt(r.rows, first)
+		} else {
+			t.appendRows(r.rows, first, explicit)
 		}
-	})
-	for i := 0; i < tt.ins.Len; i++ {
-		if tt.insDead[i] {
-			continue
-		}
-		pos := len(t.rowIDs)
-		t.rowIDs = append(t.rowIDs, rowIDs[i])
-		if pos>>6 >= len(t.dead) {
-			t.dead = append(t.dead, 0)
+		if explicit == nil {
+			t.noteRuns(pos, r.rows.Len, first)
 		}
 		if t.pk != nil {
-			t.pk.set(tt.insKey[i], pos)
+			for k := range r.rows.Len {
+				t.pk.set(tt.insKey[r.first+k], pos+k)
+			}
 		}
-		t.live++
-	}
+		t.live += r.rows.Len
+		return nil
+	})
+	t.nextRowID = ids.next
 }

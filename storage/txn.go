@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -30,15 +31,85 @@ type Txn struct {
 // txnTable holds one transaction's pending writes to one table.
 //
 // Pending rows live in ins; a pending row i is addressed by position -(i+1).
+// The per-row bookkeeping beside them is allocated only when a row needs
+// it, so that a COPY into a stream (no primary key, no UPDATE) keeps
+// nothing per row but the row.
 type txnTable struct {
-	t        *Table
-	ins      *coldata.Chunk
-	insRowID []uint64 // rowID kept from the committed row it updates; 0 = new row
-	insKey   []string // primary-key index key ("" without PK)
-	insDead  []bool   // deleted or updated again within the txn
+	t   *Table
+	ins pendingRows
+	// insRowID is nil while every pending row is new; else, per pending
+	// row, the rowID kept from the committed row it updates (0 = new row).
+	insRowID []uint64
+	insKey   []string // per pending row, the primary-key index key; nil without PK
+	// insDead is nil while no pending row is dead; else, per pending row,
+	// whether it was deleted or updated again within the txn.
+	insDead  []bool
 	pkIns    map[string]int
 	del      map[int]bool // committed positions deleted (or updated) by this txn
 	delOrder []int
+}
+
+func (tt *txnTable) dead(i int) bool { return tt.insDead != nil && tt.insDead[i] }
+
+// pendingRun is a run of consecutive live pending rows within one segment.
+type pendingRun struct {
+	rows  *coldata.Chunk // the rows (a view, or the whole segment)
+	first int            // pending index of the first row
+	whole bool           // rows is a whole pending segment, not a view of one
+}
+
+// liveRuns calls fn with each run of consecutive pending inserts that are
+// still live (not deleted again by the same transaction), in order.
+func (tt *txnTable) liveRuns(fn func(r pendingRun) error) error {
+	for s, seg := range tt.ins.segs {
+		base := s * segRows
+		for lo := 0; lo < seg.Len; {
+			if tt.dead(base + lo) {
+				lo++
+				continue
+			}
+			hi := lo + 1
+			for hi < seg.Len && !tt.dead(base+hi) {
+				hi++
+			}
+			r := pendingRun{rows: seg, first: base + lo, whole: lo == 0 && hi == seg.Len}
+			if !r.whole {
+				r.rows = seg.Slice(lo, hi)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+			lo = hi
+		}
+	}
+	return nil
+}
+
+// rowIDAssigner gives the live pending rows, run after run, their rowIDs:
+// the one an UPDATE keeps, or the next new one. Commit and apply walk the
+// runs in the same order from the same next, so they agree.
+type rowIDAssigner struct {
+	tt   *txnTable
+	next uint64
+}
+
+// take returns the rowIDs of r's rows: first, first+1, ... when explicit is
+// nil, else explicit.
+func (a *rowIDAssigner) take(r pendingRun) (first uint64, explicit []uint64) {
+	if a.tt.insRowID == nil {
+		first = a.next
+		a.next += uint64(r.rows.Len)
+		return first, nil
+	}
+	explicit = make([]uint64, r.rows.Len)
+	for k := range explicit {
+		if id := a.tt.insRowID[r.first+k]; id != 0 {
+			explicit[k] = id
+		} else {
+			explicit[k], a.next = a.next, a.next+1
+		}
+	}
+	return 0, explicit
 }
 
 // Begin starts a transaction.
@@ -53,7 +124,7 @@ func (tx *Txn) table(t *Table) *txnTable {
 	if tx.tables == nil {
 		tx.tables = map[*Table]*txnTable{}
 	}
-	tt := &txnTable{t: t, ins: coldata.NewChunk(t.info.Types, 0), del: map[int]bool{}}
+	tt := &txnTable{t: t, ins: pendingRows{types: t.info.Types}, del: map[int]bool{}}
 	if t.pk != nil {
 		tt.pkIns = map[string]int{}
 	}
@@ -129,28 +200,27 @@ func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
 	if tx.done {
 		return errTxnDone()
 	}
-	if len(rows.Cols) != len(t.cols) {
-		return sqlerr.Bug("storage: insert of %d columns into table %q with %d", len(rows.Cols), t.info.Name, len(t.cols))
+	if len(rows.Cols) != len(t.info.Types) {
+		return sqlerr.Bug("storage: insert of %d columns into table %q with %d", len(rows.Cols), t.info.Name, len(t.info.Types))
 	}
 	tt := tx.table(t)
 	keys, err := tt.checkKeys(rows, nil)
 	if err != nil {
 		return err
 	}
-	base := tt.ins.Len
-	// A COPY inserts a chunk at a time: grow the pending rows by doubling.
-	tt.ins.Grow(rows.Len)
-	tt.ins.AppendChunk(rows)
-	tt.insRowID = append(coldata.Reserve(tt.insRowID, rows.Len), make([]uint64, rows.Len)...)
-	tt.insDead = append(coldata.Reserve(tt.insDead, rows.Len), make([]bool, rows.Len)...)
-	tt.insKey = coldata.Reserve(tt.insKey, rows.Len)
-	if keys == nil {
-		tt.insKey = append(tt.insKey, make([]string, rows.Len)...)
-		return nil
+	base := tt.ins.n
+	tt.ins.add(rows, 0, rows.Len)
+	if tt.insRowID != nil {
+		tt.insRowID = append(tt.insRowID, make([]uint64, rows.Len)...)
 	}
-	tt.insKey = append(tt.insKey, keys...)
-	for i, k := range keys {
-		tt.pkIns[k] = base + i
+	if tt.insDead != nil {
+		tt.insDead = append(tt.insDead, make([]bool, rows.Len)...)
+	}
+	if keys != nil {
+		tt.insKey = append(tt.insKey, keys...)
+		for i, k := range keys {
+			tt.pkIns[k] = base + i
+		}
 	}
 	return nil
 }
@@ -190,15 +260,21 @@ func pkDatums(t *Table, cols []*coldata.Vec, i int) []types.Datum {
 }
 
 func (tt *txnTable) appendRow(rows *coldata.Chunk, i int, rowID uint64, keys []string) {
-	tt.ins.AppendFrom(rows, i)
-	tt.insRowID = append(tt.insRowID, rowID)
-	tt.insDead = append(tt.insDead, false)
-	k := ""
-	if keys != nil {
-		k = keys[i]
-		tt.pkIns[k] = len(tt.insDead) - 1
+	n := tt.ins.n
+	tt.ins.add(rows, i, i+1)
+	if rowID != 0 && tt.insRowID == nil {
+		tt.insRowID = make([]uint64, n, n+1)
 	}
-	tt.insKey = append(tt.insKey, k)
+	if tt.insRowID != nil {
+		tt.insRowID = append(tt.insRowID, rowID)
+	}
+	if tt.insDead != nil {
+		tt.insDead = append(tt.insDead, false)
+	}
+	if keys != nil {
+		tt.pkIns[keys[i]] = n
+		tt.insKey = append(tt.insKey, keys[i])
+	}
 }
 
 // checkPos validates a position from a scan and reports whether the row is
@@ -207,17 +283,17 @@ func (tt *txnTable) checkPos(pos int) (bool, error) {
 	t := tt.t
 	if pos < 0 {
 		i := -pos - 1
-		if i >= len(tt.insDead) {
+		if i >= tt.ins.n {
 			return false, sqlerr.Bug("storage: pending position %d out of range in %q", pos, t.info.Name)
 		}
-		return !tt.insDead[i], nil
+		return !tt.dead(i), nil
 	}
 	if tt.del[pos] {
 		return false, nil
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	if pos >= len(t.rowIDs) {
+	if pos >= t.n {
 		return false, sqlerr.Bug("storage: position %d out of range in %q", pos, t.info.Name)
 	}
 	if isDead(t.dead, pos) {
@@ -232,18 +308,25 @@ func (tt *txnTable) kill(pos int) (rowID uint64, oldKey string) {
 	t := tt.t
 	if pos < 0 {
 		i := -pos - 1
-		tt.insDead[i] = true
-		if k := tt.insKey[i]; k != "" {
-			delete(tt.pkIns, k)
+		if tt.insDead == nil {
+			tt.insDead = make([]bool, tt.ins.n)
 		}
-		return tt.insRowID[i], tt.insKey[i]
+		tt.insDead[i] = true
+		if tt.insKey != nil {
+			oldKey = tt.insKey[i]
+			delete(tt.pkIns, oldKey)
+		}
+		if tt.insRowID != nil {
+			rowID = tt.insRowID[i]
+		}
+		return rowID, oldKey
 	}
 	tt.del[pos] = true
 	tt.delOrder = append(tt.delOrder, pos)
 	t.mu.RLock()
-	rowID = t.rowIDs[pos]
+	rowID = t.rowID(pos)
 	if t.pk != nil {
-		_, oldKey = rowKeyString(nil, t.cols, t.info.PK, pos)
+		_, oldKey = t.keyAt(nil, pos)
 	}
 	t.mu.RUnlock()
 	return rowID, oldKey
@@ -278,7 +361,7 @@ func (tx *Txn) Update(t *Table, positions []int, newRows *coldata.Chunk) error {
 	if tx.done {
 		return errTxnDone()
 	}
-	if newRows.Len != len(positions) || len(newRows.Cols) != len(t.cols) {
+	if newRows.Len != len(positions) || len(newRows.Cols) != len(t.info.Types) {
 		return sqlerr.Bug("storage: update of %d positions with %d rows", len(positions), newRows.Len)
 	}
 	tt := tx.table(t)
@@ -321,7 +404,7 @@ func (tt *txnTable) oldKey(pos int) string {
 	t := tt.t
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	_, k := rowKeyString(nil, t.cols, t.info.PK, pos)
+	_, k := t.keyAt(nil, pos)
 	return k
 }
 
@@ -338,7 +421,8 @@ func (tx *Txn) Lookup(t *Table, pkKey []types.Datum) (row []types.Datum, pos int
 	tt := tx.tables[t]
 	if tt != nil {
 		if i, ok := tt.pkIns[string(buf)]; ok {
-			return tt.ins.Row(i), -(i + 1), true
+			c, off := tt.ins.at(i)
+			return c.Row(off), -(i + 1), true
 		}
 	}
 	t.mu.RLock()
@@ -347,11 +431,8 @@ func (tx *Txn) Lookup(t *Table, pkKey []types.Datum) (row []types.Datum, pos int
 	if !ok || (tt != nil && tt.del[p]) {
 		return nil, 0, false
 	}
-	row = make([]types.Datum, len(t.cols))
-	for c, v := range t.cols {
-		row[c] = v.Get(p)
-	}
-	return row, p, true
+	seg, off := t.segOf(p)
+	return seg.rows.Row(off), p, true
 }
 
 // Rollback discards the transaction's writes.
@@ -365,20 +446,20 @@ func (tx *Txn) hasWrites() bool {
 		return true
 	}
 	for _, tt := range tx.order {
-		if len(tt.delOrder) > 0 || tt.ins.Len > 0 {
+		if len(tt.delOrder) > 0 || tt.ins.n > 0 {
 			return true
 		}
 	}
 	return false
 }
 
+// insertRecordOverhead is what a batch record adds to a value: the kind
+// byte, the key and the two lengths.
+const insertRecordOverhead = 1 + 1 + rowKeyLen + binary.MaxVarintLen32
+
 // Commit validates the transaction against everything committed since it
 // began (23505 for primary-key races, 40001 for write-write conflicts),
 // writes one synced Pebble batch, and then applies the writes to memory.
-// insertRecordOverhead is what a batch record adds to a row's value: the
-// kind byte, the key and the two lengths.
-const insertRecordOverhead = 1 + 1 + rowKeyLen + binary.MaxVarintLen32
-
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return errTxnDone()
@@ -427,11 +508,12 @@ func (tx *Txn) Commit() error {
 		}
 		if t.pk != nil {
 			for i, k := range tt.insKey {
-				if tt.insDead[i] {
+				if tt.dead(i) {
 					continue
 				}
 				if p, ok := t.pk.get(k); ok && !tt.del[p] {
-					return errDuplicateKey(t, pkDatums(t, tt.ins.Cols, i))
+					c, off := tt.ins.at(i)
+					return errDuplicateKey(t, pkDatums(t, c.Cols, off))
 				}
 			}
 		}
@@ -442,7 +524,7 @@ func (tx *Txn) Commit() error {
 	size := 0
 	for _, tt := range tx.order {
 		if !skip(tt.t) {
-			size += encodedSize(tt.ins.Cols, tt.insDead) + tt.ins.Len*insertRecordOverhead
+			size += tt.batchSize()
 		}
 	}
 	b := db.pe.NewBatchWithSize(size)
@@ -459,46 +541,13 @@ func (tx *Txn) Commit() error {
 			return wrapPebble(err)
 		}
 	}
-	assigned := make([][]uint64, len(tx.order))
-	nextIDs := make([]uint64, len(tx.order))
-	var kbuf, vbuf []byte
-	for j, tt := range tx.order {
-		t := tt.t
-		if skip(t) {
-			continue
-		}
-		next := t.nextRowID
-		ids := make([]uint64, tt.ins.Len)
-		kept := map[uint64]bool{}
-		for i := range ids {
-			if tt.insDead[i] {
-				continue
-			}
-			id := tt.insRowID[i]
-			if id == 0 {
-				id, next = next, next+1
-			} else {
-				kept[id] = true
-			}
-			ids[i] = id
-			var err error
-			if vbuf, err = encodeRow(vbuf[:0], tt.ins.Cols, i); err != nil {
+	var w rowWriter
+	for _, tt := range tx.order {
+		if !skip(tt.t) {
+			if err := tt.write(b, &w); err != nil {
 				return err
 			}
-			kbuf = rowKey(kbuf[:0], t.info.ID, id)
-			if err := b.Set(kbuf, vbuf, nil); err != nil {
-				return wrapPebble(err)
-			}
 		}
-		for _, p := range tt.delOrder {
-			if id := t.rowIDs[p]; !kept[id] {
-				kbuf = rowKey(kbuf[:0], t.info.ID, id)
-				if err := b.Delete(kbuf, nil); err != nil {
-					return wrapPebble(err)
-				}
-			}
-		}
-		assigned[j], nextIDs[j] = ids, next
 	}
 	for _, k := range tx.metaKs {
 		var err error
@@ -528,18 +577,140 @@ func (tx *Txn) Commit() error {
 		db.tables[t.info.ID] = t
 	}
 	var changes []Change
-	for j, tt := range tx.order {
+	for _, tt := range tx.order {
 		if skip(tt.t) {
 			continue
 		}
 		if db.observer != nil && db.observer.Wants(tt.t.info.ID) {
-			changes = append(changes, changeOf(tt))
+			changes = append(changes, db.changeOf(tt))
 		}
-		tt.t.apply(tt, assigned[j])
-		tt.t.nextRowID = nextIDs[j]
+		tt.t.apply(tt)
 	}
 	if len(changes) > 0 {
 		db.observer.Committed(changes)
 	}
 	return nil
+}
+
+// rowWriter holds the buffers of the keys and values a commit writes.
+type rowWriter struct{ key, val []byte }
+
+// set puts the value in w.val under the key of row id of table t.
+func (w *rowWriter) set(b *pebble.Batch, t *Table, id uint64) error {
+	w.key = rowKey(w.key[:0], t.info.ID, id)
+	return wrapPebble(b.Set(w.key, w.val, nil))
+}
+
+func (w *rowWriter) del(b *pebble.Batch, t *Table, id uint64) error {
+	w.key = rowKey(w.key[:0], t.info.ID, id)
+	return wrapPebble(b.Delete(w.key, nil))
+}
+
+// write adds the txn's writes to its table to b, assigning rowIDs from
+// t.nextRowID on as apply will. Caller holds db.commitMu.
+func (tt *txnTable) write(b *pebble.Batch, w *rowWriter) error {
+	t := tt.t
+	var err error
+	// A run holding a deleted (or updated) row becomes plain rows: its
+	// key is deleted and its other rows put one by one, first, so that an
+	// updated row's put on the run's key comes after.
+	for _, i := range tt.explodedRuns() {
+		r := t.runs[i]
+		if err := w.del(b, t, r.id); err != nil {
+			return err
+		}
+		for k := range r.n {
+			if tt.del[r.pos+k] {
+				continue
+			}
+			s, off := t.segOf(r.pos + k)
+			if w.val, err = encodeRow(w.val[:0], s.rows.Cols, off); err != nil {
+				return err
+			}
+			if err := w.set(b, t, r.id+uint64(k)); err != nil {
+				return err
+			}
+		}
+	}
+	ids := rowIDAssigner{tt: tt, next: t.nextRowID}
+	var kept map[uint64]bool // rowIDs an UPDATE keeps: a put, not a delete
+	err = tt.liveRuns(func(r pendingRun) error {
+		first, explicit := ids.take(r)
+		if explicit == nil {
+			// New rows with consecutive rowIDs: written as runs.
+			return runValues(r.rows.Len, func(lo, n int) error {
+				var err error
+				if n == 1 {
+					w.val, err = encodeRow(w.val[:0], r.rows.Cols, lo)
+				} else {
+					w.val, err = encodeRun(w.val[:0], r.rows.Cols, lo, n)
+				}
+				if err != nil {
+					return err
+				}
+				return w.set(b, t, first+uint64(lo))
+			})
+		}
+		for k, id := range explicit {
+			if tt.insRowID[r.first+k] != 0 {
+				if kept == nil {
+					kept = map[uint64]bool{}
+				}
+				kept[id] = true
+			}
+			var err error
+			if w.val, err = encodeRow(w.val[:0], r.rows.Cols, k); err != nil {
+				return err
+			}
+			if err := w.set(b, t, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range tt.delOrder {
+		if t.runAt(p) >= 0 {
+			continue // went with its run
+		}
+		if id := t.rowID(p); !kept[id] {
+			if err := w.del(b, t, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// explodedRuns returns the indexes in t.runs of the runs holding a row the
+// txn deletes or updates, ascending. Caller holds db.commitMu.
+func (tt *txnTable) explodedRuns() []int {
+	var out []int
+	if len(tt.t.runs) == 0 {
+		return nil
+	}
+	for _, p := range tt.delOrder {
+		if i := tt.t.runAt(p); i >= 0 {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// batchSize estimates the bytes the txn's inserts add to a commit batch,
+// from above: values count as plain rows, a little more than as runs.
+func (tt *txnTable) batchSize() int {
+	size := 0
+	_ = tt.liveRuns(func(r pendingRun) error {
+		records := r.rows.Len
+		if tt.insRowID == nil {
+			records = (r.rows.Len + runRows - 1) / runRows
+		}
+		size += encodedSize(r.rows.Cols, r.rows.Len, nil) + records*insertRecordOverhead
+		return nil
+	})
+	return size
 }

@@ -1,0 +1,101 @@
+package storage
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+type recorder struct{ changes [][]Change }
+
+func (r *recorder) Wants(uint32) bool          { return true }
+func (r *recorder) Committed(changes []Change) { r.changes = append(r.changes, changes) }
+
+// describe prints a change chunk by chunk: its rows as "id:diff".
+func describe(ch Change) string {
+	var b strings.Builder
+	for _, c := range ch.Chunks {
+		b.WriteString("[")
+		for i := range c.Len {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%d:%+d", c.Cols[0].Ints[i], c.Diffs[i])
+		}
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// TestChanges checks what a commit hands the observer: the pending rows
+// themselves, one chunk per run of live rows (the vectors the table adopts,
+// not copies), after a chunk of the deleted rows.
+func TestChanges(t *testing.T) {
+	defer func(n int) { segRows = n }(segRows)
+	segRows = 4
+	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := &recorder{}
+	db.SetObserver(rec)
+	info := TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}}
+	tx := db.Begin()
+	tbl, err := db.CreateTable(tx, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ints := func(lo, hi int64) *coldata.Chunk {
+		c := coldata.NewChunk(info.Types, 0)
+		for i := lo; i <= hi; i++ {
+			c.AppendRow([]types.Datum{i})
+		}
+		return c
+	}
+	commit := func(fn func(tx *Txn) error) string {
+		t.Helper()
+		tx := db.Begin()
+		if err := fn(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		last := rec.changes[len(rec.changes)-1]
+		if len(last) != 1 {
+			t.Fatalf("%d changes, want 1", len(last))
+		}
+		return describe(last[0])
+	}
+
+	// Ten rows: pending segments of 4, 4 and 2 rows, handed over as they are.
+	got := commit(func(tx *Txn) error { return tx.Insert(tbl, ints(1, 10)) })
+	if want := "[1:+1 2:+1 3:+1 4:+1][5:+1 6:+1 7:+1 8:+1][9:+1 10:+1]"; got != want {
+		t.Errorf("insert: %s, want %s", got, want)
+	}
+	ch := rec.changes[len(rec.changes)-1][0].Chunks[0]
+	if tbl.segs[0].rows.Cols[0] != ch.Cols[0] {
+		t.Errorf("the table copied a whole pending segment instead of adopting it")
+	}
+
+	// Deletes come first; a pending row deleted again splits the runs.
+	got = commit(func(tx *Txn) error {
+		if err := tx.Delete(tbl, []int{1, 8}); err != nil {
+			return err
+		}
+		if err := tx.Insert(tbl, ints(20, 25)); err != nil {
+			return err
+		}
+		return tx.Delete(tbl, []int{-3})
+	})
+	if want := "[2:-1 9:-1][20:+1 21:+1][23:+1][24:+1 25:+1]"; got != want {
+		t.Errorf("delete and insert: %s, want %s", got, want)
+	}
+}
