@@ -1,6 +1,7 @@
 package timewindow
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -194,8 +195,8 @@ func alignedStart(t, period, offset int64) int64 {
 	return t - r
 }
 
-// finite reports a timestamp within the finite range (not NULL's zero slot
-// checked here: callers skip NULLs first; infinities are outside).
+// finite reports a time within the finite range (infinities are outside;
+// callers check NULL first).
 func finite(t int64) bool { return t >= types.MinTimestamp && t < types.MaxTimestamp }
 
 // fits reports whether window [start, start+length) has both bounds in the
@@ -261,6 +262,17 @@ func (s *Spec) Assign(ts *coldata.Vec, lo, hi int, a *Assignment) {
 	}
 }
 
+// Timed appends to sel the rows of [lo, hi) of ts whose time is neither
+// NULL nor infinite: the rows that can be in a window.
+func Timed(ts *coldata.Vec, lo, hi int, sel []int) []int {
+	for i := lo; i < hi; i++ {
+		if !ts.IsNull(i) && finite(ts.Ints[i]) {
+			sel = append(sel, i)
+		}
+	}
+	return sel
+}
+
 // Sessions sets starts[i] and ends[i] to the SESSION window of row i of ts,
 // whose rows are sorted by partition and then time and hold no NULL or
 // infinite time; newPart[i] marks the first row of a partition. A row joins
@@ -296,4 +308,15 @@ func (s *Spec) Sessions(ts []int64, newPart []bool, starts, ends []int64, keep [
 	if len(ts) > 0 {
 		closeSession(len(ts))
 	}
+}
+
+// Apply returns the chunk of a's output rows: for each assigned pair, the
+// input row of in, then window_start and window_end of type typ (in's
+// Diffs, if any, follow the rows). It copies a's bounds, so a may be reused.
+func (a *Assignment) Apply(in *coldata.Chunk, typ *types.T) *coldata.Chunk {
+	out := in.Gather(a.Rows)
+	out.Cols = append(out.Cols,
+		&coldata.Vec{Typ: typ, Ints: slices.Clone(a.Starts)},
+		&coldata.Vec{Typ: typ, Ints: slices.Clone(a.Ends)})
+	return out
 }
