@@ -429,7 +429,12 @@ func scale4(e ex) ex {
 
 // item prepares a select item for shape sh.
 func (g *gen) item(e ex, sh shape) ex {
-	if sh.fixed {
+	switch {
+	case sh.fixed && sh.types != nil:
+		// The sides of a UNION must agree too: 1.50 and 1.5000 tie in an
+		// ORDER BY, and which one a LIMIT keeps is ambiguous.
+		return scale4(e)
+	case sh.fixed:
 		return fixed(e)
 	}
 	return e
