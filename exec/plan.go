@@ -3,6 +3,7 @@ package exec
 import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -371,4 +372,21 @@ func exprTypes(es []expr.Expr) []*types.T {
 		ts[i] = e.Type()
 	}
 	return ts
+}
+
+// WindowAssign is a window table function (TUMBLE, HOP, CUMULATE,
+// SESSION): each input row is output once per window of Spec containing its
+// Time, followed by window_start and window_end (of Time's type). A row with
+// a NULL or infinite Time is in no window. SESSION forms sessions within
+// each partition of equal PartitionBy values (NULLs equal) and outputs rows
+// ordered by partition and time.
+type WindowAssign struct {
+	Input       Plan
+	Spec        timewindow.Spec
+	Time        *expr.ColRef
+	PartitionBy []*expr.ColRef
+}
+
+func (w *WindowAssign) Types() []*types.T {
+	return append(append([]*types.T(nil), w.Input.Types()...), w.Time.Typ, w.Time.Typ)
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -67,6 +68,12 @@ func Build(c *Ctx, p Plan) (Operator, error) {
 	case *Window:
 		in, err := Build(c, p.Input)
 		return &windowOp{c: c, in: in, plan: p}, err
+	case *WindowAssign:
+		in, err := Build(c, p.Input)
+		if p.Spec.Kind == timewindow.Session {
+			return &sessionOp{c: c, in: in, plan: p}, err
+		}
+		return &windowAssignOp{c: c, in: in, plan: p}, err
 	case *ProjectSet:
 		in, err := Build(c, p.Input)
 		return &projectSetOp{c: c, in: in, plan: p}, err

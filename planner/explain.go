@@ -59,6 +59,8 @@ func children(p exec.Plan) []exec.Plan {
 		return []exec.Plan{p.Input}
 	case *exec.ProjectSet:
 		return []exec.Plan{p.Input}
+	case *exec.WindowAssign:
+		return []exec.Plan{p.Input}
 	case *exec.Insert:
 		return []exec.Plan{p.Input}
 	case *exec.Update:
@@ -127,6 +129,16 @@ func describe(p exec.Plan) string {
 		return fmt.Sprintf("Window partition=%v order=%v funcs=[%s]", p.PartitionBy, p.OrderBy, strings.Join(names, ", "))
 	case *exec.ProjectSet:
 		return "ProjectSet " + exprList(p.Exprs)
+	case *exec.WindowAssign:
+		s := "WindowAssign " + p.Spec.String() + " time=" + p.Time.String()
+		if len(p.PartitionBy) > 0 {
+			keys := make([]expr.Expr, len(p.PartitionBy))
+			for i, k := range p.PartitionBy {
+				keys[i] = k
+			}
+			s += " partition=[" + exprList(keys) + "]"
+		}
+		return s
 	case *exec.Insert:
 		return "Insert " + p.Table.Name
 	case *exec.Update:

@@ -383,6 +383,9 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	if rf.Lateral || len(rf.Functions) != 1 {
 		return nil, nil, nil, sqlerr.Unsupported("LATERAL and ROWS FROM with several functions are not supported")
 	}
+	if fc, kind := windowCall(rf); fc != nil {
+		return b.bindWindowTVF(rf, fc, kind, outer)
+	}
 	fn := rf.Functions[0].GetList().Items[0]
 	fc := fn.GetFuncCall()
 	empty := &scope{parent: outer}

@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -60,7 +61,7 @@ type lowered struct {
 	key  []int
 }
 
-func notIncremental(what string) error {
+func notIncremental(what string) *sqlerr.Error {
 	return sqlerr.Unsupported("%s cannot be maintained incrementally in a materialized view", what)
 }
 
@@ -139,6 +140,8 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return lowered{}, notIncremental("a window function")
 	case *exec.ProjectSet:
 		return lowered{}, notIncremental("a set-returning function")
+	case *exec.WindowAssign:
+		return l.lowerWindow(p)
 	case *exec.PointLookup, *exec.RangeScan:
 		return lowered{}, sqlerr.Bug("planner: key lookup in a view plan")
 	}
@@ -451,4 +454,25 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 		return lowered{}, err
 	}
 	return lowered{node: l.g.Add(&dataflow.TopN{Order: order, Limit: count, Offset: offset, Typs: lim.Types()}, in.node)}, nil
+}
+
+// lowerWindow lowers TUMBLE, HOP and CUMULATE to a flat map. A keyed
+// input's key with window_end is a key: a row's windows have distinct ends.
+// SESSION is refused: a row can merge or split other rows' sessions, which
+// a stateless operator cannot follow.
+func (l *lowering) lowerWindow(w *exec.WindowAssign) (lowered, error) {
+	if w.Spec.Kind == timewindow.Session {
+		return lowered{}, notIncremental("a SESSION window").
+			WithHint("Query SESSION(…) with a SELECT, or use TUMBLE, HOP or CUMULATE in the view.")
+	}
+	in, err := l.lower(w.Input)
+	if err != nil {
+		return lowered{}, err
+	}
+	ts := w.Input.Types()
+	var key []int
+	if in.key != nil {
+		key = append(append([]int{}, in.key...), len(ts)+1)
+	}
+	return lowered{node: l.g.Add(&dataflow.WindowAssign{Spec: w.Spec, Time: w.Time, InTypes: ts}, in.node), key: key}, nil
 }

@@ -77,6 +77,13 @@ const (
 	maxTSDays   = 106741034 - 2440588 + 0  // 294277-01-01
 )
 
+// MinTimestamp and MaxTimestamp bound the finite timestamp values
+// (microseconds since 1970-01-01): MinTimestamp <= v < MaxTimestamp.
+const (
+	MinTimestamp = minDateDays * MicrosPerDay
+	MaxTimestamp = maxTSDays * MicrosPerDay
+)
+
 // ---- DateStyle ----
 
 // DateOutput is the output half of the DateStyle setting.

@@ -8,7 +8,8 @@
 // append-only streams, 3-8 view definitions over them and over earlier
 // views (projections, filters, grouping with the maintained aggregates,
 // DISTINCT, equi-joins of every kind, UNION ALL, IN and scalar subqueries,
-// fully ordered top-N), and epochs of INSERT/UPDATE/DELETE/COPY, some in
+// fully ordered top-N, TUMBLE/HOP/CUMULATE windows over timestamp columns
+// with times on window bounds and before 1970), and epochs of INSERT/UPDATE/DELETE/COPY, some in
 // transactions, some rolled back. It talks to an in-process server over the
 // Postgres wire protocol and compares `SELECT * FROM v` with v's query as
 // multisets of text rows.

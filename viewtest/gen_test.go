@@ -38,6 +38,10 @@ const (
 	tNum
 	tText
 	tBool
+	// tTs is a timestamp (tables) or timestamptz (streams): the time column
+	// of window functions, passed through, grouped on, joined on and
+	// compared with literals, never computed on.
+	tTs
 	// tOpaque is any other type (array_agg's arrays): passed through as a
 	// column, never computed on, compared or ordered.
 	tOpaque
@@ -59,6 +63,8 @@ func typeOfOID(oid uint32) typ {
 		return tText
 	case 16:
 		return tBool
+	case 1114, 1184:
+		return tTs
 	}
 	return tOpaque
 }
@@ -95,7 +101,10 @@ type relation struct {
 func (rel *relation) createSQL() string {
 	var defs []string
 	for i, c := range rel.cols {
-		d := c.name + " " + [...]string{"int4", "int8", "numeric(10,2)", "text", "boolean"}[c.typ]
+		d := c.name + " " + [...]string{"int4", "int8", "numeric(10,2)", "text", "boolean", "timestamp"}[c.typ]
+		if c.typ == tTs && rel.kind == kindStream {
+			d += "tz"
+		}
 		if rel.kind == kindTable && i == 0 {
 			d += " PRIMARY KEY"
 		}
@@ -117,11 +126,14 @@ func drawSchema(r *rand.Rand) []*relation {
 		for range 1 + r.Intn(3) {
 			ts = append(ts, pick(r, exprTypes))
 		}
+		if r.Intn(100) < 70 {
+			ts = append(ts, tTs)
+		}
 		r.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
 		seen := map[typ]int{}
 		for _, t := range ts {
 			seen[t]++
-			name := [...]string{"a", "b", "n", "s", "f"}[t]
+			name := [...]string{"a", "b", "n", "s", "f", "ts"}[t]
 			if seen[t] > 1 {
 				name += strconv.Itoa(seen[t])
 			}
@@ -173,6 +185,10 @@ var (
 	int8Values = []string{"-2", "0", "1", "3", "7", "4000000000"}
 	numValues  = []string{"-1.50", "0.00", "0.25", "1.00", "2.50", "10.00"}
 	textValues = []string{"", "a", "b", "ab", "B", "a b"}
+	// tsValues sit on and next to window bounds, before 1970 and at
+	// infinity (in no window).
+	tsValues = []string{"1969-12-31 23:59:30", "1970-01-01 00:00:00", "2024-01-01 00:00:00", "2024-01-01 00:00:59.999999",
+		"2024-01-01 00:01:00", "2024-01-01 00:01:30", "2024-01-01 00:02:45", "2024-01-01 01:00:00", "infinity"}
 )
 
 // value draws a value of t in text form; null reports NULL.
@@ -191,6 +207,8 @@ func (g *gen) value(t typ) (text string, null bool) {
 		return pick(g.r, textValues), false
 	case tBool:
 		return pick(g.r, []string{"true", "false"}), false
+	case tTs:
+		return pick(g.r, tsValues), false
 	}
 	panic("unreachable")
 }
@@ -203,7 +221,7 @@ func (g *gen) sqlValue(t typ) string {
 	switch {
 	case null:
 		return "NULL"
-	case t == tText:
+	case t == tText || t == tTs:
 		return quote(v)
 	}
 	return v
@@ -336,6 +354,8 @@ func (g *gen) update(rel *relation) string {
 				v = "upper(" + c.name + ")"
 			case tBool:
 				v = "NOT " + c.name
+			case tTs:
+				v = c.name + " + INTERVAL '30 seconds'"
 			}
 		}
 		sets = append(sets, c.name+" = "+v)
@@ -364,6 +384,8 @@ func (g *gen) rowPred(rel *relation) string {
 		return c.name + " = " + pick(g.r, int8Values)
 	case tNum:
 		return c.name + " = " + pick(g.r, numValues)
+	case tTs:
+		return c.name + " = " + quote(pick(g.r, tsValues))
 	}
 	return c.name + " = " + quote(pick(g.r, textValues))
 }
@@ -407,7 +429,12 @@ func scale4(e ex) ex {
 
 // item prepares a select item for shape sh.
 func (g *gen) item(e ex, sh shape) ex {
-	if sh.fixed {
+	switch {
+	case sh.fixed && sh.types != nil:
+		// The sides of a UNION must agree too: 1.50 and 1.5000 tie in an
+		// ORDER BY, and which one a LIMIT keeps is ambiguous.
+		return scale4(e)
+	case sh.fixed:
 		return fixed(e)
 	}
 	return e
@@ -459,7 +486,7 @@ func (g *gen) leaf(sc *scope, t typ) ex {
 		return pick(g.r, cs)
 	}
 	if g.pct(5) {
-		return ex{sql: "NULL::" + [...]string{"int4", "int8", "numeric(10,2)", "text", "boolean"}[t], typ: t, scale: 2}
+		return ex{sql: "NULL::" + [...]string{"int4", "int8", "numeric(10,2)", "text", "boolean", "timestamp"}[t], typ: t, scale: 2}
 	}
 	return g.lit(t)
 }
@@ -681,16 +708,64 @@ func (g *gen) agg(in *scope) ex {
 type fromItem struct {
 	rel   *relation
 	alias string
+	// window, when set, wraps rel in a window function: its arguments
+	// after the relation ("ts, INTERVAL '1 minute'").
+	window, windowArgs string
 }
 
-func (f fromItem) sql() string { return f.rel.name + " " + f.alias }
+func (f fromItem) sql() string {
+	if f.window != "" {
+		return fmt.Sprintf("%s(%s, %s) %s", f.window, f.rel.name, f.windowArgs, f.alias)
+	}
+	return f.rel.name + " " + f.alias
+}
 
 func (f fromItem) scope() []ex {
 	var out []ex
 	for _, c := range f.rel.cols {
 		out = append(out, ex{sql: f.alias + "." + c.name, typ: c.typ, scale: c.scale})
 	}
+	if f.window != "" {
+		out = append(out, ex{sql: f.alias + ".window_start", typ: tTs}, ex{sql: f.alias + ".window_end", typ: tTs})
+	}
 	return out
+}
+
+// fromItem draws a relation of the FROM clause, sometimes (when it has a
+// timestamp column) in a window function: TUMBLE, HOP or CUMULATE, whose
+// sizes put the drawn times on window bounds and make rows join several
+// windows. SESSION is not drawn: views refuse it.
+func (g *gen) fromItem() fromItem {
+	f := fromItem{rel: pick(g.r, g.rels), alias: g.alias()}
+	var times []string
+	for _, c := range f.rel.cols {
+		if c.typ == tTs {
+			times = append(times, c.name)
+		}
+	}
+	if len(times) == 0 || !g.pct(40) {
+		return f
+	}
+	iv := func(s string) string { return "INTERVAL '" + s + "'" }
+	ts := pick(g.r, times)
+	offset := ""
+	if g.pct(25) {
+		offset = ", " + iv(pick(g.r, []string{"15 seconds", "-10 seconds", "1 minute"}))
+	}
+	switch g.r.Intn(3) {
+	case 0:
+		f.window = "TUMBLE"
+		f.windowArgs = ts + ", " + iv(pick(g.r, []string{"1 minute", "45 seconds", "1 hour", "1 day"})) + offset
+	case 1:
+		sl := pick(g.r, [][2]string{{"30 seconds", "1 minute"}, {"45 seconds", "1 minute"}, {"1 minute", "30 seconds"}, {"20 seconds", "90 seconds"}})
+		f.window = "HOP"
+		f.windowArgs = ts + ", " + iv(sl[0]) + ", " + iv(sl[1]) + offset
+	default:
+		st := pick(g.r, [][2]string{{"20 seconds", "1 minute"}, {"15 minutes", "1 hour"}, {"30 seconds", "2 minutes"}})
+		f.window = "CUMULATE"
+		f.windowArgs = ts + ", " + iv(st[0]) + ", " + iv(st[1]) + offset
+	}
+	return f
 }
 
 // join is one joined relation: an equality on same-typed columns, then
@@ -781,7 +856,7 @@ type shape struct {
 
 // from draws a FROM clause: a relation, maybe joined with one or two more.
 func (g *gen) from(s *selectQ) *scope {
-	s.from = fromItem{rel: pick(g.r, g.rels), alias: g.alias()}
+	s.from = g.fromItem()
 	sc := &scope{cols: s.from.scope()}
 	n := 0
 	if g.pct(40) {
@@ -791,7 +866,7 @@ func (g *gen) from(s *selectQ) *scope {
 		}
 	}
 	for range n {
-		item := fromItem{rel: pick(g.r, g.rels), alias: g.alias()}
+		item := g.fromItem()
 		right := item.scope()
 		var keys [][2]ex
 		for _, l := range sc.cols {
@@ -875,7 +950,7 @@ func (g *gen) subqueryConjunct(sc *scope) string {
 		}
 		y := pick(g.r, ys)
 		x := pick(g.r, sc.ofType(y.typ))
-		if y.typ != tNum && g.pct(30) {
+		if y.typ != tNum && y.typ != tTs && g.pct(30) {
 			x = g.expr(sc, y.typ, 1)
 		}
 		return fmt.Sprintf("%s IN (SELECT %s FROM %s%s)", x.sql, y.sql, inner.sql(), where)
@@ -934,6 +1009,9 @@ func (g *gen) plainSelect(sh shape) *selectQ {
 		if opaque := sc.ofType(tOpaque); len(opaque) > 0 && !sh.fixed && g.pct(30) {
 			s.items = append(s.items, pick(g.r, opaque))
 		}
+		if times := sc.ofType(tTs); len(times) > 0 && g.pct(50) {
+			s.items = append(s.items, pick(g.r, times))
+		}
 	}
 	for _, t := range types {
 		var e ex
@@ -962,14 +1040,22 @@ func (g *gen) groupedSelect(sh shape) *selectQ {
 			keys = append(keys, c)
 		}
 	}
+	// A windowed query mostly groups by its windows.
+	if ws := sc.ofType(tTs); len(ws) > 0 && g.pct(60) {
+		k := pick(g.r, ws)
+		s.groupBy = append(s.groupBy, k.sql)
+		s.items = append(s.items, k)
+	}
 	for range g.r.Intn(3) {
 		if len(keys) == 0 {
 			break
 		}
 		k := fixed(pick(g.r, keys))
 		// A key expression must use a column: GROUP BY 'b' is an error.
-		if e := fixed(g.expr(sc, k.typ, 1)); g.pct(25) && columnRef.MatchString(e.sql) {
-			k = e
+		if k.typ != tTs && g.pct(25) { // times are not computed on
+			if e := fixed(g.expr(sc, k.typ, 1)); columnRef.MatchString(e.sql) {
+				k = e
+			}
 		}
 		s.groupBy = append(s.groupBy, k.sql)
 		s.items = append(s.items, k)

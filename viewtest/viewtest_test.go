@@ -320,6 +320,9 @@ type liveRun struct {
 	n      *node
 }
 
+// windowFunc finds a window function in a view's query.
+var windowFunc = regexp.MustCompile(`\b(TUMBLE|HOP|CUMULATE)\(`)
+
 func runSeed(t *testing.T, seed int64) {
 	ctx := context.Background()
 	r := rand.New(rand.NewSource(seed))
@@ -371,7 +374,13 @@ func runSeed(t *testing.T, seed int64) {
 		}
 		lr.checkEpoch(ctx, e)
 	}
-	t.Logf("%d views (%d more refused with 0A000) checked %d times: their first content, then after each of %d epochs", len(lr.order), refused, nEpochs+1, nEpochs)
+	windowed := 0
+	for _, q := range lr.views {
+		if windowFunc.MatchString(q.sql()) {
+			windowed++
+		}
+	}
+	t.Logf("%d views (%d with window functions; %d more refused with 0A000) checked %d times: their first content, then after each of %d epochs", len(lr.order), windowed, refused, nEpochs+1, nEpochs)
 }
 
 // viewRelation describes a created view to the generator, with the column
