@@ -50,6 +50,28 @@ type dataflows struct {
 	subs  map[uint32][]*subscription
 }
 
+// narrow cuts chunks to the columns source node n was planned with.
+func (v *runningView) narrow(n int, chunks []*coldata.Chunk) []*coldata.Chunk {
+	w := v.widths[n]
+	wide := false
+	for _, c := range chunks {
+		wide = wide || len(c.Cols) > w
+	}
+	if !wide {
+		return chunks
+	}
+	out := make([]*coldata.Chunk, len(chunks))
+	for i, c := range chunks {
+		if len(c.Cols) > w {
+			nc := *c
+			nc.Cols = c.Cols[:w:w]
+			c = &nc
+		}
+		out[i] = c
+	}
+	return out
+}
+
 // runningView is one materialized view's dataflow and result.
 type runningView struct {
 	id      uint32
@@ -57,6 +79,9 @@ type runningView struct {
 	df      *dataflow.Dataflow
 	arr     *dataflow.Arrangement
 	sources map[uint32][]int // relation id -> source node ids
+	// widths are the source nodes' column counts: a stream that gains a
+	// column (ALTER STREAM) sends wider chunks than the view was planned for.
+	widths map[int]int
 	// failed is set (by the loop, under pubMu) when a step fails; the view
 	// then stops and reads report the error.
 	failed error
@@ -190,7 +215,7 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 				continue
 			}
 			for _, n := range nodes {
-				inputs[n] = chunks
+				inputs[n] = v.narrow(n, chunks)
 			}
 		}
 		if len(inputs) == 0 {
@@ -260,10 +285,11 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 	if err != nil {
 		return err
 	}
-	v := &runningView{id: id, name: name, df: df, arr: dataflow.NewArrangement(plan.types, plan.key), sources: map[uint32][]int{}}
+	v := &runningView{id: id, name: name, df: df, arr: dataflow.NewArrangement(plan.types, plan.key), sources: map[uint32][]int{}, widths: map[int]int{}}
 	for _, n := range plan.graph.Nodes {
 		if src, ok := n.Spec.(*dataflow.Source); ok {
 			v.sources[src.ID] = append(v.sources[src.ID], n.ID)
+			v.widths[n.ID] = len(src.Typs)
 		}
 	}
 	scans := map[uint32]*storage.TableScan{}

@@ -501,3 +501,79 @@ message Bid { int64 auction = 1; int64 price = 2; string city = 3; }
 		t.Errorf("sum of prices in c0: %d, want %d", got, 14850-150)
 	}
 }
+
+// ALTER STREAM … ADD COLUMN while a kafka stream runs: rows before read
+// NULL, records after fill it, the view created before keeps working, a new
+// view sees the column, and all of it survives a restart.
+func TestKafkaAlterStreamAddColumn(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	srv := startKafkaServer(t, dir, c.ListenAddrs())
+	conn := connect(t, srv)
+	mustExec(t, conn, `CREATE STREAM bids (auction int8, bidder int8) WITH (connector = 'kafka', topic = 'bids', format = 'json')`)
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bids GROUP BY auction")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW everything AS SELECT * FROM bids")
+	cl := producer(t, c.ListenAddrs()...)
+	produceValues(t, cl, "bids", bids(0, 1000))
+	eventually(t, conn, "SELECT sum(n)::int8 FROM per_auction", 1000)
+
+	mustExec(t, conn, "ALTER STREAM bids ADD COLUMN city text PATH '$.loc.city', ADD COLUMN price numeric")
+	produceValues(t, cl, "bids", bids(1000, 2000))
+	eventually(t, conn, "SELECT sum(n)::int8 FROM per_auction", 2000)
+	eventually(t, conn, "SELECT count(*) FROM everything", 2000)
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW per_city AS SELECT city, count(*) AS n, sum(price) AS total FROM bids GROUP BY city")
+	check := func() {
+		t.Helper()
+		var cols int
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_attribute WHERE attrelid = 'everything'::regclass AND attnum > 0").Scan(&cols); err != nil {
+			t.Fatal(err)
+		}
+		if cols != 2 {
+			t.Errorf("the view created before ADD COLUMN has %d columns, want 2", cols)
+		}
+		eventually(t, conn, "SELECT n FROM per_city WHERE city IS NULL", 1000)
+		eventually(t, conn, "SELECT n FROM per_city WHERE city = 'c1'", 334)
+		for sql, want := range map[string]int64{
+			"SELECT count(*) FROM bids WHERE city IS NULL AND bidder < 1000": 1000,
+			"SELECT count(*) FROM bids WHERE price IS NOT NULL":              1000,
+			"SELECT count(*) FROM everything":                                2000,
+			"SELECT count(*) FROM sluice_dead_letters":                       0,
+		} {
+			if got := queryInt(t, conn, sql); got != want {
+				t.Errorf("%s: %d, want %d", sql, got, want)
+			}
+		}
+	}
+	check()
+	_ = conn.Close(context.Background())
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv = startKafkaServer(t, dir, c.ListenAddrs())
+	conn = connect(t, srv)
+	check()
+
+	for _, tc := range []struct{ sql, state string }{
+		{"ALTER STREAM bids ADD COLUMN city text", "42701"},
+		{"ALTER STREAM bids ADD COLUMN x int NOT NULL", "0A000"},
+		{"ALTER STREAM bids ADD COLUMN x int DEFAULT 1", "0A000"},
+		{"ALTER STREAM bids DROP COLUMN city", "0A000"},
+		{"ALTER STREAM sluice_dead_letters ADD COLUMN x int", "42809"},
+		{"ALTER STREAM nope ADD COLUMN x int", "42P01"},
+	} {
+		_, err := conn.Exec(context.Background(), tc.sql)
+		if err == nil {
+			t.Errorf("%s: no error", tc.sql)
+			continue
+		}
+		if pe := pgErr(t, err); pe.Code != tc.state {
+			t.Errorf("%s: %s %s, want %s", tc.sql, pe.Code, pe.Message, tc.state)
+		}
+	}
+	mustExec(t, conn, "ALTER STREAM IF EXISTS nope ADD COLUMN x int")
+	mustExec(t, conn, "ALTER STREAM bids ADD COLUMN IF NOT EXISTS city text")
+}

@@ -175,6 +175,9 @@ func (p *portal) executeExt(ctx context.Context, maxRows int, w pgwire.ResultWri
 	switch x := p.st.ext.(type) {
 	case *parser.ShowObjects:
 		return "SHOW", false, s.execShowObjects(x, w)
+	case *parser.AlterStream:
+		tag, err := p.st.execAlterStream(ctx, x, w)
+		return tag, false, err
 	case *parser.Subscribe:
 		return p.execSubscribe(ctx, x, maxRows, w)
 	case *parser.CopySubscribe:

@@ -22,6 +22,15 @@ type CreateStream struct {
 	PathPos map[string]int
 }
 
+// AlterStream is ALTER STREAM name ADD [COLUMN] col type [PATH '…'], parsed
+// as the matching ALTER TABLE.
+type AlterStream struct {
+	Alter *pg.AlterTableStmt
+	// Paths and PathPos are as in CreateStream.
+	Paths   map[string]string
+	PathPos map[string]int
+}
+
 // DropStream is DROP STREAM [IF EXISTS] name [, …] [CASCADE | RESTRICT],
 // parsed as the matching DROP TABLE.
 type DropStream struct {
@@ -86,6 +95,21 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 			if c := n.GetCreateStmt(); c != nil {
 				cs.Create = c
 				return cs, true
+			}
+			return nil, false
+		})
+	case len(toks) >= 2 && kw(toks[0], "alter") && kw(toks[1], "stream"):
+		as := &AlterStream{}
+		cs := &CreateStream{}
+		text, err := cs.takeAddColumnPath(toks, text)
+		if err != nil {
+			return nil, false, err
+		}
+		as.Paths, as.PathPos = cs.Paths, cs.PathPos
+		return parseAs(text, toks[1], "TABLE ", func(n *pg.Node) (Stmt, bool) {
+			if a := n.GetAlterTableStmt(); a != nil {
+				as.Alter = a
+				return as, true
 			}
 			return nil, false
 		})
@@ -182,6 +206,40 @@ func (cs *CreateStream) takePaths(toks []Token, text string) (string, error) {
 		}
 		if _, dup := cs.Paths[col]; dup {
 			return "", syntaxErrorAt(text, toks, i)
+		}
+		lit := toks[i+1].Text
+		cs.Paths[col] = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
+		cs.PathPos[col] = len([]rune(text[:t.Start])) + 1
+		for j := t.Start; j < toks[i+1].End; j++ {
+			if b[j] != '\n' {
+				b[j] = ' '
+			}
+		}
+		i++
+	}
+	return string(b), nil
+}
+
+// takeAddColumnPath is takePaths for ALTER STREAM … ADD [COLUMN] col type
+// PATH '…': the column is the name after ADD [COLUMN].
+func (cs *CreateStream) takeAddColumnPath(toks []Token, text string) (string, error) {
+	col := ""
+	b := []byte(text)
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if kw(t, "add") && i+1 < len(toks) {
+			j := i + 1
+			if kw(toks[j], "column") && j+1 < len(toks) {
+				j++
+			}
+			col = identName(toks[j].Text)
+			continue
+		}
+		if col == "" || !kw(t, "path") || i+1 >= len(toks) || toks[i+1].Kind != pg.Token_SCONST {
+			continue
+		}
+		if cs.Paths == nil {
+			cs.Paths, cs.PathPos = map[string]string{}, map[string]int{}
 		}
 		lit := toks[i+1].Text
 		cs.Paths[col] = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")

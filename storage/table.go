@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 
@@ -278,4 +279,24 @@ func (t *Table) apply(tt *txnTable) {
 		return nil
 	})
 	t.nextRowID = ids.next
+}
+
+// addColumn appends a column of NULLs. Segments get new column slices (the
+// old ones may be shared with a commit's Change, which keeps its width).
+// Caller holds db.commitMu.
+func (t *Table) addColumn(name string, typ *types.T) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.info.Types = append(slices.Clip(t.info.Types), typ)
+	if len(t.info.ColNames) > 0 {
+		t.info.ColNames = append(slices.Clip(t.info.ColNames), name)
+	}
+	for _, s := range t.segs {
+		v := coldata.MakeVec(typ, s.rows.Len)
+		v.Nulls = make([]bool, s.rows.Len)
+		for i := range v.Nulls {
+			v.Nulls[i] = true
+		}
+		s.rows.Cols = append(slices.Clip(s.rows.Cols), v)
+	}
 }

@@ -26,6 +26,30 @@ type Txn struct {
 	dropIDs []uint32
 	// discarded holds tables created and then dropped by this txn.
 	discarded map[*Table]bool
+	// addCols are columns added to existing tables at commit.
+	addCols []addedColumn
+}
+
+// addedColumn is a column ALTER … ADD COLUMN appends to a table.
+type addedColumn struct {
+	t    *Table
+	name string
+	typ  *types.T
+}
+
+// AddColumn appends a column to t when txn commits; existing rows read it
+// as NULL (stored rows are not rewritten: a row value with fewer columns
+// than its table decodes the rest as NULL). The transaction may not write
+// rows to t: its pending rows would have the old width.
+func (tx *Txn) AddColumn(t *Table, name string, typ *types.T) error {
+	if tx.done {
+		return errTxnDone()
+	}
+	if tt := tx.tables[t]; tt != nil {
+		return sqlerr.Bug("storage: ADD COLUMN to table %q after writing to it in the same transaction", t.info.Name)
+	}
+	tx.addCols = append(tx.addCols, addedColumn{t: t, name: name, typ: typ})
+	return nil
 }
 
 // txnTable holds one transaction's pending writes to one table.
@@ -438,11 +462,11 @@ func (tx *Txn) Lookup(t *Table, pkKey []types.Datum) (row []types.Datum, pos int
 // Rollback discards the transaction's writes.
 func (tx *Txn) Rollback() {
 	tx.done = true
-	tx.tables, tx.order, tx.creates, tx.dropIDs, tx.meta = nil, nil, nil, nil, nil
+	tx.tables, tx.order, tx.creates, tx.dropIDs, tx.meta, tx.addCols = nil, nil, nil, nil, nil, nil
 }
 
 func (tx *Txn) hasWrites() bool {
-	if len(tx.creates) > 0 || len(tx.dropIDs) > 0 || len(tx.metaKs) > 0 {
+	if len(tx.creates) > 0 || len(tx.dropIDs) > 0 || len(tx.metaKs) > 0 || len(tx.addCols) > 0 {
 		return true
 	}
 	for _, tt := range tx.order {
@@ -501,6 +525,9 @@ func (tx *Txn) Commit() error {
 		if t.dropped || (!created[t] && db.tables[t.info.ID] != t) {
 			return errDropped(t)
 		}
+		if len(tt.ins.types) != len(t.info.Types) {
+			return errConcurrentUpdate() // a column was added since the rows were written
+		}
 		for _, p := range tt.delOrder {
 			if isDead(t.dead, p) {
 				return errConcurrentUpdate()
@@ -516,6 +543,12 @@ func (tx *Txn) Commit() error {
 					return errDuplicateKey(t, pkDatums(t, c.Cols, off))
 				}
 			}
+		}
+	}
+
+	for _, ac := range tx.addCols {
+		if ac.t.dropped || db.tables[ac.t.info.ID] != ac.t {
+			return errDropped(ac.t)
 		}
 	}
 
@@ -575,6 +608,9 @@ func (tx *Txn) Commit() error {
 	}
 	for _, t := range tx.creates {
 		db.tables[t.info.ID] = t
+	}
+	for _, ac := range tx.addCols {
+		ac.t.addColumn(ac.name, ac.typ)
 	}
 	var changes []Change
 	for _, tt := range tx.order {
