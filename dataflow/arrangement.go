@@ -50,6 +50,11 @@ type Arrangement struct {
 	kills       []epochCount
 	killed      int64
 	keyBuf, buf []byte // scratch
+	// indexed is false while an unkeyed arrangement has only ever had
+	// insertions: a view over append-only streams then stores its rows
+	// without an identity index (keys, map, ordered tree), which its reads
+	// (scans) do not use. The first retraction builds the index.
+	indexed bool
 }
 
 // versions are the columns of an arrangement's positions and their version
@@ -103,7 +108,7 @@ const liveForever = math.MaxUint64
 // the unique key columns (e.g. the GROUP BY key), or is nil when rows have no
 // unique key: then rows are a multiset keyed by the whole row.
 func NewArrangement(typs []*types.T, key []int) *Arrangement {
-	a := &Arrangement{typs: typs, key: key}
+	a := &Arrangement{typs: typs, key: key, indexed: key != nil}
 	a.work.cols = make([]coldata.Vec, len(typs))
 	for i, t := range typs {
 		a.work.cols[i] = *coldata.NewVec(t, 0)
@@ -137,12 +142,21 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 		return a.failed
 	}
 	a.applied, a.lastEpoch = true, e
+	a.grow(c.Len)
 	rows, kills := a.rows, 0
 	for _, retract := range []bool{true, false} {
 		for i := 0; i < c.Len; i++ {
 			d := c.Diffs[i]
 			if (d < 0) != retract {
 				continue
+			}
+			if !a.indexed {
+				if d > 0 {
+					a.appendVersion(e, c, i, d, -1)
+					rows += d
+					continue
+				}
+				kills += a.indexRows(e)
 			}
 			killed, err := a.change(e, c, i, d)
 			if err != nil {
@@ -224,6 +238,66 @@ func (a *Arrangement) sameRow(pos int, c *coldata.Chunk, i int) bool {
 		a.buf = a.work.cols[j].AppendIdentity(a.buf, pos)
 	}
 	return string(a.buf[:n]) == string(a.buf[n:])
+}
+
+// grow makes room for n more versions, doubling: an arrangement fed by a
+// stream grows by many appends.
+func (a *Arrangement) grow(n int) {
+	for j := range a.work.cols {
+		a.work.cols[j].Grow(n)
+	}
+	a.work.born = coldata.Reserve(a.work.born, n)
+	a.work.died = coldata.Reserve(a.work.died, n)
+	a.work.prev = coldata.Reserve(a.work.prev, n)
+	a.work.mult = coldata.Reserve(a.work.mult, n)
+}
+
+// indexRows builds the identity index of an unkeyed arrangement that had
+// only insertions so far (see indexed), at its first retraction, in epoch e.
+// Equal rows inserted in different epochs sit at several positions; they
+// become one version holding their sum. It returns how many positions it
+// killed.
+func (a *Arrangement) indexRows(e uint64) int {
+	a.indexed = true
+	index := map[string]*keyEntry{}
+	var items []*orderItem[*keyEntry]
+	kills := 0
+	for pos, n := 0, len(a.work.born); pos < n; pos++ {
+		if a.work.died[pos] != liveForever {
+			continue
+		}
+		a.buf = a.buf[:0]
+		for j := range a.work.cols {
+			a.buf = a.work.cols[j].AppendIdentity(a.buf, pos)
+		}
+		if entry := index[string(a.buf)]; entry != nil {
+			old := entry.writerPos
+			atomic.StoreUint64(&a.work.died[old], e)
+			atomic.StoreUint64(&a.work.died[pos], e)
+			a.live -= 2
+			kills += 2
+			for j := range a.work.cols {
+				a.work.cols[j].AppendFrom(&a.work.cols[j], pos)
+			}
+			a.work.born = append(a.work.born, e)
+			a.work.died = append(a.work.died, liveForever)
+			a.work.prev = append(a.work.prev, old)
+			a.work.mult = append(a.work.mult, a.work.mult[old]+a.work.mult[pos])
+			a.live++
+			entry.writerPos = len(a.work.born) - 1
+			a.moved = append(a.moved, entry)
+			continue
+		}
+		entry := &keyEntry{pos: pos, writerPos: pos}
+		index[string(a.buf)] = entry
+		items = append(items, &orderItem[*keyEntry]{key: string(a.buf), count: 1, val: entry})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	a.mu.Lock()
+	a.cur.index = index
+	a.cur.ordered = buildOrderTree(items)
+	a.mu.Unlock()
+	return kills
 }
 
 func (a *Arrangement) appendVersion(e uint64, c *coldata.Chunk, i int, mult int64, prev int) int {

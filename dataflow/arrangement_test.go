@@ -497,3 +497,70 @@ func errorText(err error) string {
 	}
 	return "SQLSTATE " + sqlerr.Code(err) + " " + err.Error()
 }
+
+// TestArrangementInsertOnlyThenRetract checks an unkeyed arrangement that
+// stores insertions without an index: equal rows inserted in several epochs
+// sit at several positions until the first retraction indexes them (merging
+// the copies); every epoch's snapshot, taken before or after, keeps its rows,
+// and compaction afterwards keeps them too.
+func TestArrangementInsertOnlyThenRetract(t *testing.T) {
+	a := NewArrangement(keyedTypes, nil)
+	for e, lines := range [][]string{
+		{"+1 1 a", "+2 2 b"},
+		{"+1 1 a", "+1 3 c"},
+		{"+1 1 a"},
+	} {
+		if err := a.Apply(uint64(e+1), changeChunk(t, keyedTypes, lines...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.indexed || len(a.cur.index) != 0 {
+		t.Fatalf("insertions built an index: %d keys", len(a.cur.index))
+	}
+	snaps := []*ArrangementSnapshot{a.Snapshot(1), a.Snapshot(2), a.Snapshot(3)}
+	if err := a.Apply(4, changeChunk(t, keyedTypes, "-2 1 a", "-1 2 b", "+1 4 d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(5, changeChunk(t, keyedTypes, "-1 1 a", "+1 1 a")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint64][]string{
+		1: {"1 a", "2 b", "2 b"},
+		2: {"1 a", "1 a", "2 b", "2 b", "3 c"},
+		3: {"1 a", "1 a", "1 a", "2 b", "2 b", "3 c"},
+		4: {"1 a", "2 b", "3 c", "4 d"},
+		5: {"1 a", "2 b", "3 c", "4 d"},
+	}
+	for i, s := range snaps {
+		if got := scanText(s, keyedTypes); !slices.Equal(got, want[uint64(i+1)]) {
+			t.Errorf("snapshot of epoch %d taken before the index: %q, want %q", i+1, got, want[uint64(i+1)])
+		}
+	}
+	for e := uint64(1); e <= 5; e++ {
+		if got := scanText(a.Snapshot(e), keyedTypes); !slices.Equal(got, want[e]) {
+			t.Errorf("epoch %d: %q, want %q", e, got, want[e])
+		}
+	}
+	if err := a.Apply(6, changeChunk(t, keyedTypes, "-1 4 d")); err != nil {
+		t.Fatal(err)
+	}
+	e := uint64(6)
+	for i := 0; a.cur.horizon == 0 && i < 2000; i++ {
+		e++
+		if err := a.Apply(e, changeChunk(t, keyedTypes, "+1 9 z", "-1 3 c")); err != nil {
+			t.Fatal(err)
+		}
+		e++
+		if err := a.Apply(e, changeChunk(t, keyedTypes, "-1 9 z", "+1 3 c")); err != nil {
+			t.Fatal(err)
+		}
+		a.Compact(e)
+	}
+	if a.cur.horizon == 0 {
+		t.Fatal("never compacted")
+	}
+	last := a.lastEpoch
+	if got, want := scanText(a.Snapshot(last), keyedTypes), []string{"1 a", "2 b", "3 c"}; !slices.Equal(got, want) {
+		t.Errorf("after compaction: %q, want %q", got, want)
+	}
+}
