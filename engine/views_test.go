@@ -56,7 +56,10 @@ func TestViewsReadOneEpoch(t *testing.T) {
 			t.Fatal(err)
 		}
 		reads++
-		if total != nil {
+		// Before the first insert, count(*) is 0 while the sums over no
+		// rows are NULL: consistent too.
+		empty := total != nil && *total == 0 && byKey == nil && viewOfView == nil
+		if total != nil && !empty {
 			if byKey == nil || viewOfView == nil || *byKey != *total || *viewOfView != *total || *total%10 != 0 {
 				t.Fatalf("read %d: views at different epochs or half a transaction: per_key %v, total %v, per_key_total %v", reads, deref(byKey), *total, deref(viewOfView))
 			}
