@@ -125,12 +125,23 @@ func (j *joinOp) Next() (*coldata.Chunk, error) {
 func (j *joinOp) probe(ch *coldata.Chunk) (*coldata.Chunk, error) {
 	// Candidate pairs (left row, right row).
 	var li, ri []int
+	// A chunk of left rows with many matches each makes many pairs: check
+	// for cancellation (statement_timeout) as they pile up.
+	check := func() error {
+		if len(li)&(1<<16-1) == 0 && len(li) > 0 {
+			return j.c.Eval.Ctx.Err()
+		}
+		return nil
+	}
 	switch {
 	case len(j.plan.LeftKeys) == 0:
 		for i := 0; i < ch.Len; i++ {
 			for r := 0; r < j.build.Len; r++ {
 				li = append(li, i)
 				ri = append(ri, r)
+				if err := check(); err != nil {
+					return nil, err
+				}
 			}
 		}
 	case j.intTable != nil:
@@ -142,6 +153,9 @@ func (j *joinOp) probe(ch *coldata.Chunk) (*coldata.Chunk, error) {
 			for _, r := range j.intTable[kv.Ints[i]] {
 				li = append(li, i)
 				ri = append(ri, int(r))
+				if err := check(); err != nil {
+					return nil, err
+				}
 			}
 		}
 	default:
@@ -153,6 +167,9 @@ func (j *joinOp) probe(ch *coldata.Chunk) (*coldata.Chunk, error) {
 			for _, r := range j.table[k] {
 				li = append(li, i)
 				ri = append(ri, int(r))
+				if err := check(); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -51,6 +51,9 @@ type node struct {
 	conn  *pgconn.PgConn
 	dir   string
 	views []view // created so far, in order
+	// unchecked counts view checks skipped because the batch query ran past
+	// serverTimeout.
+	unchecked int
 }
 
 func startNode(ctx context.Context, set settings) (_ *node, err error) {
@@ -71,7 +74,22 @@ func startNode(ctx context.Context, set settings) (_ *node, err error) {
 		return nil, err
 	}
 	n.conn, err = pgconn.Connect(ctx, fmt.Sprintf("postgres://sluice@%s/sluice?sslmode=disable", n.srv.PGAddr()))
+	if err != nil {
+		return n, err
+	}
+	// The server cancels a statement before the client gives up on it, so
+	// the connection survives a batch query too big to evaluate in time.
+	_, err = n.conn.Exec(ctx, fmt.Sprintf("SET statement_timeout = '%dms'", serverTimeout.Milliseconds())).ReadAll()
 	return n, err
+}
+
+// serverTimeout bounds each statement on the server.
+const serverTimeout = 10 * time.Second
+
+// tooSlow reports whether a statement was cancelled by statement_timeout.
+func tooSlow(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "57014"
 }
 
 func (n *node) close() {
@@ -227,6 +245,12 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 		} else {
 			d.got, d.want = n.query(ctx, "SELECT * FROM "+v.name), n.query(ctx, v.query)
 		}
+		if d.got.err == nil && tooSlow(d.want.err) {
+			// A join that multiplies its inputs can make the batch query
+			// too slow to evaluate: this view is not checked at this epoch.
+			n.unchecked++
+			continue
+		}
 		if d.got.err == nil && d.want.err == nil {
 			d.onlyInView, d.onlyInQuery = randtest.MultisetDiff(d.got.rows, d.want.rows)
 			if len(d.onlyInView)+len(d.onlyInQuery) == 0 {
@@ -380,7 +404,8 @@ func runSeed(t *testing.T, seed int64) {
 			windowed++
 		}
 	}
-	t.Logf("%d views (%d with window functions; %d more refused with 0A000) checked %d times: their first content, then after each of %d epochs", len(lr.order), windowed, refused, nEpochs+1, nEpochs)
+	t.Logf("%d views (%d with window functions; %d more refused with 0A000) checked %d times: their first content, then after each of %d epochs; %d checks skipped (batch query past %v)",
+		len(lr.order), windowed, refused, nEpochs+1, nEpochs, lr.n.unchecked, serverTimeout)
 }
 
 // viewRelation describes a created view to the generator, with the column
