@@ -92,6 +92,16 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string) int64 {
 	return *n
 }
 
+// expectInts checks that each query returns its number.
+func expectInts(t *testing.T, conn *pgx.Conn, want map[string]int64) {
+	t.Helper()
+	for sql, n := range want {
+		if got := queryInt(t, conn, sql); got != n {
+			t.Errorf("%s: %d, want %d", sql, got, n)
+		}
+	}
+}
+
 func eventually(t *testing.T, conn *pgx.Conn, sql string, want int64) {
 	t.Helper()
 	start := time.Now()
@@ -350,15 +360,11 @@ func TestKafkaSASLPatternAndTransactions(t *testing.T) {
 	produceTxn("other", bids(200, 300), true)
 	produceTxn("bids.us", bids(300, 350), true)
 	eventually(t, conn, "SELECT count(*) FROM b", 150)
-	for sql, want := range map[string]int64{
+	expectInts(t, conn, map[string]int64{
 		"SELECT count(*) FROM b WHERE _topic = 'bids.eu'":     100,
 		"SELECT count(*) FROM b WHERE _topic = 'bids.us'":     50,
 		"SELECT min(auction) FROM b WHERE _topic = 'bids.us'": 0,
-	} {
-		if got := queryInt(t, conn, sql); got != want {
-			t.Errorf("%s: %d, want %d", sql, got, want)
-		}
-	}
+	})
 	time.Sleep(300 * time.Millisecond)
 	if n := queryInt(t, conn, "SELECT count(*) FROM b"); n != 150 {
 		t.Fatalf("%d rows after settling, want 150", n)
@@ -449,16 +455,12 @@ func TestKafkaAvroSchemaEvolution(t *testing.T) {
 	}
 	eventually(t, conn, "SELECT sum(n)::int8 FROM per_city", 200)
 	eventually(t, conn, "SELECT count(*) FROM sluice_dead_letters WHERE stream = 'bids'", 2)
-	for sql, want := range map[string]int64{
+	expectInts(t, conn, map[string]int64{
 		"SELECT n FROM per_city WHERE city IS NULL":                        100,
 		"SELECT total::int8 FROM per_city WHERE city IS NULL":              4950,
 		"SELECT total::int8 FROM per_city WHERE city = 'Bend'":             104950,
 		"SELECT count(*) FROM sluice_dead_letters WHERE error LIKE '%99%'": 1,
-	} {
-		if got := queryInt(t, conn, sql); got != want {
-			t.Errorf("%s: %d, want %d", sql, got, want)
-		}
-	}
+	})
 }
 
 // Protobuf from a .proto file, with the registry framing; a truncated
@@ -537,16 +539,12 @@ func TestKafkaAlterStreamAddColumn(t *testing.T) {
 		}
 		eventually(t, conn, "SELECT n FROM per_city WHERE city IS NULL", 1000)
 		eventually(t, conn, "SELECT n FROM per_city WHERE city = 'c1'", 334)
-		for sql, want := range map[string]int64{
+		expectInts(t, conn, map[string]int64{
 			"SELECT count(*) FROM bids WHERE city IS NULL AND bidder < 1000": 1000,
 			"SELECT count(*) FROM bids WHERE price IS NOT NULL":              1000,
 			"SELECT count(*) FROM everything":                                2000,
 			"SELECT count(*) FROM sluice_dead_letters":                       0,
-		} {
-			if got := queryInt(t, conn, sql); got != want {
-				t.Errorf("%s: %d, want %d", sql, got, want)
-			}
-		}
+		})
 	}
 	check()
 	_ = conn.Close(context.Background())
