@@ -575,3 +575,75 @@ func TestKafkaAlterStreamAddColumn(t *testing.T) {
 	mustExec(t, conn, "ALTER STREAM IF EXISTS nope ADD COLUMN x int")
 	mustExec(t, conn, "ALTER STREAM bids ADD COLUMN IF NOT EXISTS city text")
 }
+
+// The record key decoded into columns (key_format), CSV values, progress
+// committed to the stream's consumer group for lag tools, and on_error =
+// 'fail' stopping the source at a bad record (SHOW SOURCES says why).
+func TestKafkaKeyCSVGroupAndFail(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "kv", "strict"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := startKafkaServer(t, "", c.ListenAddrs())
+	conn := connect(t, srv)
+	mustExec(t, conn, `CREATE STREAM kv (id int8, region text, price numeric, qty int4)
+		WITH (connector = 'kafka', topic = 'kv', format = 'csv', key_format = 'json', key_columns = 'id, region')`)
+	mustExec(t, conn, `CREATE STREAM strict (a int8) WITH (connector = 'kafka', topic = 'strict', on_error = 'fail')`)
+	cl := producer(t, c.ListenAddrs()...)
+	var recs []*kgo.Record
+	for i := range 100 {
+		recs = append(recs, &kgo.Record{Topic: "kv", Key: []byte(fmt.Sprintf(`{"id": %d, "region": "r%d"}`, i, i%2)),
+			Value: []byte(fmt.Sprintf("%d.25,%d", i, i%5))})
+	}
+	recs = append(recs, &kgo.Record{Topic: "kv", Key: []byte(`{"id": "x"}`), Value: []byte("1,1")})
+	recs = append(recs, &kgo.Record{Topic: "strict", Value: []byte(`{"a": 1}`)},
+		&kgo.Record{Topic: "strict", Value: []byte(`{"a": "one"}`)},
+		&kgo.Record{Topic: "strict", Value: []byte(`{"a": 3}`)})
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, conn, "SELECT count(*) FROM kv", 100)
+	eventually(t, conn, "SELECT count(*) FROM sluice_dead_letters WHERE stream = 'kv' AND error LIKE 'key: %'", 1)
+	expectInts(t, conn, map[string]int64{
+		"SELECT count(*) FROM kv WHERE region = 'r1' AND id % 2 = 1":       50,
+		"SELECT sum(qty)::int8 FROM kv":                                    200,
+		"SELECT (sum(price) * 100)::int8 FROM kv":                          497500,
+		"SELECT count(*) FROM strict":                                      1,
+		"SELECT count(*) FROM sluice_dead_letters WHERE stream = 'strict'": 0,
+	})
+	var stopped string
+	deadline := time.Now().Add(10 * time.Second)
+	for stopped == "" && time.Now().Before(deadline) {
+		r, err := conn.Query(context.Background(), "SHOW SOURCES")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			v, _ := r.Values()
+			if v[0] == "strict" && v[10] != nil {
+				stopped = v[10].(string)
+			}
+		}
+		r.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(stopped, "strict/0@1") {
+		t.Fatalf("SHOW SOURCES error of the failed source: %q", stopped)
+	}
+	// Progress reaches the consumer group within its 5 s commit period.
+	adm := kadm.NewClient(cl)
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		offs, err := adm.FetchOffsets(context.Background(), "sluice.public.kv")
+		if err == nil {
+			if o, ok := offs.Lookup("kv", 0); ok && o.At == 101 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group sluice.public.kv has no committed offset 101: %v %v", offs, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -101,6 +101,11 @@ func (w *worker) decode(f fetched) {
 				continue
 			}
 			if w.s.cfg.Options.FailOnError {
+				// Keep what came before the bad record; a restart reads
+				// from it again.
+				w.batch.Offsets[f.p] = r.Offset
+				st.addRead(int64(len(f.records)), bytes, dead)
+				w.flush()
 				w.s.fail(&RecordError{Partition: f.p, Offset: r.Offset, Err: err})
 				return
 			}
