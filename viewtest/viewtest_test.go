@@ -73,23 +73,34 @@ func startNode(ctx context.Context, set settings) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return n, n.connect(ctx)
+}
+
+// connect (re)opens the node's connection. The server cancels a statement
+// before the client gives up on it, so the connection usually survives a
+// batch query too big to evaluate in time.
+func (n *node) connect(ctx context.Context) error {
+	if n.conn != nil {
+		_ = n.conn.Close(ctx)
+	}
+	var err error
 	n.conn, err = pgconn.Connect(ctx, fmt.Sprintf("postgres://sluice@%s/sluice?sslmode=disable", n.srv.PGAddr()))
 	if err != nil {
-		return n, err
+		return err
 	}
-	// The server cancels a statement before the client gives up on it, so
-	// the connection survives a batch query too big to evaluate in time.
 	_, err = n.conn.Exec(ctx, fmt.Sprintf("SET statement_timeout = '%dms'", serverTimeout.Milliseconds())).ReadAll()
-	return n, err
+	return err
 }
 
 // serverTimeout bounds each statement on the server.
 const serverTimeout = 10 * time.Second
 
-// tooSlow reports whether a statement was cancelled by statement_timeout.
+// tooSlow reports whether a statement was cancelled by statement_timeout,
+// or ran past the client's own timeout (some operators notice the
+// cancellation only between large chunks).
 func tooSlow(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "57014"
+	return errors.As(err, &pe) && pe.Code == "57014" || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err)
 }
 
 func (n *node) close() {
@@ -249,6 +260,11 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 			// A join that multiplies its inputs can make the batch query
 			// too slow to evaluate: this view is not checked at this epoch.
 			n.unchecked++
+			if n.conn.IsClosed() {
+				if err := n.connect(ctx); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		}
 		if d.got.err == nil && d.want.err == nil {
