@@ -532,3 +532,33 @@ func (v *Vec) Cap() int {
 	}
 	return cap(v.Datums)
 }
+
+// AppendInt, AppendFloat, AppendBool and AppendString add one non-NULL
+// value to a vector of that physical type without boxing it.
+func (v *Vec) AppendInt(x int64) {
+	v.Ints = append(v.Ints, x)
+	v.NoteValid()
+}
+
+func (v *Vec) AppendFloat(f float64) {
+	v.Floats = append(v.Floats, f)
+	v.NoteValid()
+}
+
+func (v *Vec) AppendBool(b bool) {
+	v.Bools = append(v.Bools, b)
+	v.NoteValid()
+}
+
+func (v *Vec) AppendString(s string) {
+	v.Bytes = append(v.Bytes, s)
+	v.NoteValid()
+}
+
+// NoteValid records, in the null mask if there is one, that the value
+// just appended to a typed slice is not NULL.
+func (v *Vec) NoteValid() {
+	if v.Nulls != nil {
+		v.Nulls = append(v.Nulls, false)
+	}
+}

@@ -259,6 +259,11 @@ func (a *Arrangement) grow(n int) {
 // killed.
 func (a *Arrangement) indexRows(e uint64) int {
 	a.indexed = true
+	// The arrangement's own columns, as a chunk to append versions from.
+	self := &coldata.Chunk{Cols: make([]*coldata.Vec, len(a.work.cols))}
+	for j := range a.work.cols {
+		self.Cols[j] = &a.work.cols[j]
+	}
 	index := map[string]*keyEntry{}
 	var items []*orderItem[*keyEntry]
 	kills := 0
@@ -276,15 +281,7 @@ func (a *Arrangement) indexRows(e uint64) int {
 			atomic.StoreUint64(&a.work.died[pos], e)
 			a.live -= 2
 			kills += 2
-			for j := range a.work.cols {
-				a.work.cols[j].AppendFrom(&a.work.cols[j], pos)
-			}
-			a.work.born = append(a.work.born, e)
-			a.work.died = append(a.work.died, liveForever)
-			a.work.prev = append(a.work.prev, old)
-			a.work.mult = append(a.work.mult, a.work.mult[old]+a.work.mult[pos])
-			a.live++
-			entry.writerPos = len(a.work.born) - 1
+			entry.writerPos = a.appendVersion(e, self, pos, a.work.mult[old]+a.work.mult[pos], old)
 			a.moved = append(a.moved, entry)
 			continue
 		}

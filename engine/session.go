@@ -470,14 +470,16 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	return nil
 }
 
-// restartSources starts again the sources a failed DROP stopped.
+// restartSources starts again, from their stored offsets, the sources a
+// failed DROP or an ALTER STREAM stopped.
 func (e *Engine) restartSources(streams []*catalog.Table) {
 	if len(streams) == 0 {
 		return
 	}
 	meta, _ := e.db.Meta()
+	stored := storedOffsets(meta)
 	for _, t := range streams {
-		if err := e.sources.start(t, storedOffsets(meta)[t.ID], false); err != nil {
+		if err := e.sources.start(t, stored[t.ID], false); err != nil {
 			e.log.Error("engine: kafka source did not restart", "stream", t.Name, "err", err)
 		}
 	}

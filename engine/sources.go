@@ -83,12 +83,15 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 		return nil, err
 	}
 	sp := &kafkaSpec{opts: opts, layout: kafka.Layout{Types: desc.Types(), Meta: map[int]kafka.MetaColumn{}}}
-	keyCols := map[string]bool{}
-	for _, k := range splitNames(desc.Options["key_columns"]) {
-		if desc.ColumnIndex(k) < 0 {
-			return nil, sqlerr.New(sqlerr.UndefinedColumn, "key column \"%s\" does not exist", k)
+	keyCols := map[int]bool{}
+	if spec := desc.Options["key_columns"]; spec != "" {
+		cols, err := optionColumns(desc, spec, "key_columns")
+		if err != nil {
+			return nil, err
 		}
-		keyCols[k] = true
+		for _, c := range cols {
+			keyCols[c] = true
+		}
 	}
 	keyFormat := desc.Options["key_format"]
 	if len(keyCols) > 0 && keyFormat == "" {
@@ -104,7 +107,7 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 			continue
 		}
 		fc := format.Column{Name: c.Name, Type: c.Type, Path: desc.Paths[c.Name], NotNull: c.NotNull}
-		if keyCols[c.Name] {
+		if keyCols[i] {
 			kcols = append(kcols, fc)
 			sp.layout.Key = append(sp.layout.Key, i)
 			continue
@@ -128,25 +131,6 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 		}
 	}
 	return sp, nil
-}
-
-func splitNames(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, identName(p))
-		}
-	}
-	return out
-}
-
-// identName reads a name in an option value as SQL does: quoted as
-// written, unquoted in lower case.
-func identName(s string) string {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
-	}
-	return strings.ToLower(s)
 }
 
 func checkMetaType(c catalog.Column, m kafka.MetaColumn) error {

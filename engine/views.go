@@ -98,7 +98,7 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		return "", err
 	}
 	if k, ok := opts["key"]; ok {
-		if plan.key, err = declaredKey(desc, k); err != nil {
+		if plan.key, err = optionColumns(desc, k, "key"); err != nil {
 			return "", err
 		}
 		desc.PK = plan.key
@@ -125,23 +125,24 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 // viewOptionNames are the WITH options CREATE MATERIALIZED VIEW accepts.
 var viewOptionNames = map[string]bool{"key": true}
 
-// declaredKey resolves WITH (key = 'a, b'): the columns the view's rows are
-// unique by, which its arrangement indexes for point and range reads. Rows
-// that break the promise stop the view with a unique-violation error.
-func declaredKey(desc *catalog.Table, spec string) ([]int, error) {
-	var key []int
+// optionColumns resolves a WITH option that names columns ('a, b', read as
+// SQL reads identifiers) to their ordinals: a view's declared key (the
+// columns its rows are unique by, which its arrangement indexes; rows that
+// break the promise stop the view with 23505), a kafka stream's key_columns.
+func optionColumns(desc *catalog.Table, spec, option string) ([]int, error) {
+	var cols []int
 	for _, name := range strings.Split(spec, ",") {
-		name = strings.TrimSpace(name)
+		name = parser.IdentName(strings.TrimSpace(name))
 		i := desc.ColumnIndex(name)
 		if i < 0 {
-			return nil, sqlerr.New(sqlerr.UndefinedColumn, "key column \"%s\" is not a column of materialized view \"%s\"", name, desc.Name)
+			return nil, sqlerr.New(sqlerr.UndefinedColumn, "%s column \"%s\" is not a column of %s \"%s\"", option, name, desc.Kind, desc.Name)
 		}
-		if slices.Contains(key, i) {
-			return nil, sqlerr.New(sqlerr.DuplicateColumn, "key column \"%s\" appears twice", name)
+		if slices.Contains(cols, i) {
+			return nil, sqlerr.New(sqlerr.DuplicateColumn, "%s column \"%s\" appears twice", option, name)
 		}
-		key = append(key, i)
+		cols = append(cols, i)
 	}
-	return key, nil
+	return cols, nil
 }
 
 // publishView records a running view's descriptor and makes it visible.

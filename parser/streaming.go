@@ -142,7 +142,7 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 				if err != nil {
 					return nil, false, err
 				}
-				d := &DeclareSubscribe{Cursor: identName(toks[1].Text), Subscribe: s}
+				d := &DeclareSubscribe{Cursor: IdentName(toks[1].Text), Subscribe: s}
 				for j := 2; j+1 < i; j++ {
 					if kw(toks[j], "with") && kw(toks[j+1], "hold") {
 						d.Hold = true
@@ -195,7 +195,7 @@ func (cs *CreateStream) takePaths(toks []Token, text string) (string, error) {
 			continue
 		}
 		if col == "" {
-			col = identName(t.Text)
+			col = IdentName(t.Text)
 			continue
 		}
 		if !kw(t, "path") || i+1 >= end || toks[i+1].Kind != pg.Token_SCONST {
@@ -232,7 +232,7 @@ func (cs *CreateStream) takeAddColumnPath(toks []Token, text string) (string, er
 			if kw(toks[j], "column") && j+1 < len(toks) {
 				j++
 			}
-			col = identName(toks[j].Text)
+			col = IdentName(toks[j].Text)
 			continue
 		}
 		if col == "" || !kw(t, "path") || i+1 >= len(toks) || toks[i+1].Kind != pg.Token_SCONST {
@@ -280,10 +280,10 @@ func syntaxErrorAt(text string, toks []Token, i int) error {
 	return sqlerr.New(sqlerr.SyntaxError, "syntax error at or near \"%s\"", toks[i].Text).At(len([]rune(text[:toks[i].Start])) + 1)
 }
 
-// identName is the name an identifier token stands for, as PostgreSQL
+// IdentName is the name an identifier token stands for, as PostgreSQL
 // reads it: a quoted identifier as written, an unquoted one with its ASCII
 // letters lowercased (others, like É, are kept).
-func identName(tok string) string {
+func IdentName(tok string) string {
 	if strings.HasPrefix(tok, `"`) {
 		return unquote(tok)
 	}
@@ -345,11 +345,11 @@ func parseSubscribe(toks []Token, text string) (*Subscribe, error) {
 		s.Query, s.QueryOffset = tree.Stmts[0].Stmt, toks[i].End
 		i = end + 1
 	case i < len(toks) && (toks[i].Kind == pg.Token_IDENT || toks[i].Keyword != pg.KeywordKind_RESERVED_KEYWORD):
-		rv := &pg.RangeVar{Relname: identName(toks[i].Text), Location: int32(toks[i].Start), Inh: true, Relpersistence: "p"}
+		rv := &pg.RangeVar{Relname: IdentName(toks[i].Text), Location: int32(toks[i].Start), Inh: true, Relpersistence: "p"}
 		i++
 		if i+1 < len(toks) && toks[i].Text == "." {
 			rv.Schemaname = rv.Relname
-			rv.Relname = identName(toks[i+1].Text)
+			rv.Relname = IdentName(toks[i+1].Text)
 			i += 2
 		}
 		s.Name = rv

@@ -352,7 +352,7 @@ func (c *committer) put(s *sink, v *coldata.Vec, sl *slot, rec []byte, kept stri
 		return s.date(v, sl.i)
 	case sTime:
 		if s.kind == kTime {
-			appendInt(v, sl.i)
+			v.AppendInt(sl.i)
 			return nil
 		}
 		return s.cast(v, sl.i, types.Time, false)
@@ -407,32 +407,6 @@ func pop(v *coldata.Vec) {
 }
 
 // valid records a non-NULL row in v's null mask (if it has one).
-func valid(v *coldata.Vec) {
-	if v.Nulls != nil {
-		v.Nulls = append(v.Nulls, false)
-	}
-}
-
-func appendInt(v *coldata.Vec, x int64) {
-	v.Ints = append(v.Ints, x)
-	valid(v)
-}
-
-func appendFloat(v *coldata.Vec, f float64) {
-	v.Floats = append(v.Floats, f)
-	valid(v)
-}
-
-func appendBool(v *coldata.Vec, b bool) {
-	v.Bools = append(v.Bools, b)
-	valid(v)
-}
-
-func appendString(v *coldata.Vec, s string) {
-	v.Bytes = append(v.Bytes, s)
-	valid(v)
-}
-
 func (s *sink) null(v *coldata.Vec) error {
 	if s.notNull {
 		if s.stream != "" {
@@ -484,7 +458,7 @@ func (s *sink) textUTF(v *coldata.Vec, str string, utf bool) error {
 		if utf && !utf8.ValidString(str) {
 			return s.badUTF8(str)
 		}
-		appendString(v, str)
+		v.AppendString(str)
 		return nil
 	case kString, kJSON, kJSONB, kOther:
 		if utf && !utf8.ValidString(str) {
@@ -492,17 +466,17 @@ func (s *sink) textUTF(v *coldata.Vec, str string, utf bool) error {
 		}
 	case kInt:
 		if x, ok := fastInt(str); ok && x >= s.lo && x <= s.hi {
-			appendInt(v, x)
+			v.AppendInt(x)
 			return nil
 		}
 	case kFloat8:
 		if f, err := strconv.ParseFloat(str, 64); err == nil && f != 0 && isPlainNumber(str) {
-			appendFloat(v, f)
+			v.AppendFloat(f)
 			return nil
 		}
 	case kTimestampTZ, kTimestamp:
 		if us, ok := fastTimestamp(str, s.kind == kTimestampTZ); ok {
-			appendInt(v, us)
+			v.AppendInt(us)
 			return nil
 		}
 		if s.epochText && isDigits(str) {
@@ -510,16 +484,16 @@ func (s *sink) textUTF(v *coldata.Vec, str string, utf bool) error {
 		}
 	case kDate:
 		if d, ok := fastDate(str); ok {
-			appendInt(v, d)
+			v.AppendInt(d)
 			return nil
 		}
 	case kBool:
 		switch str {
 		case "true", "t":
-			appendBool(v, true)
+			v.AppendBool(true)
 			return nil
 		case "false", "f":
-			appendBool(v, false)
+			v.AppendBool(false)
 			return nil
 		}
 	}
@@ -546,7 +520,7 @@ func (s *sink) putJSON(v *coldata.Vec, raw string) error {
 	if !utf8.ValidString(raw) {
 		return s.badUTF8(raw)
 	}
-	appendString(v, raw)
+	v.AppendString(raw)
 	return nil
 }
 
@@ -556,7 +530,7 @@ func (s *sink) jsonb(v *coldata.Vec, raw string) error {
 	if err != nil {
 		return errColumn(s.name, err)
 	}
-	appendString(v, canon)
+	v.AppendString(canon)
 	return nil
 }
 
@@ -597,7 +571,7 @@ func (s *sink) number(v *coldata.Vec, raw []byte, frac bool) error {
 	case kInt:
 		if !frac {
 			if x, ok := fastInt(view(raw)); ok && x >= s.lo && x <= s.hi {
-				appendInt(v, x)
+				v.AppendInt(x)
 				return nil
 			}
 		}
@@ -607,7 +581,7 @@ func (s *sink) number(v *coldata.Vec, raw []byte, frac bool) error {
 			bits = 32
 		}
 		if f, err := strconv.ParseFloat(view(raw), bits); err == nil && f != 0 {
-			appendFloat(v, f)
+			v.AppendFloat(f)
 			return nil
 		}
 	case kNumeric:
@@ -619,7 +593,7 @@ func (s *sink) number(v *coldata.Vec, raw []byte, frac bool) error {
 				if coeff == 0 {
 					v.Decs[n].Negative = false
 				}
-				valid(v)
+				v.NoteValid()
 				return nil
 			}
 		}
@@ -651,10 +625,10 @@ func (s *sink) epoch(v *coldata.Vec, raw []byte, frac bool) error {
 		return errColumn(s.name, sqlerr.New(sqlerr.DatetimeFieldOverflow, "timestamp out of range: \"%s\"", quote(raw)))
 	}
 	if s.kind == kDate {
-		appendInt(v, floorDiv(us, types.MicrosPerDay))
+		v.AppendInt(floorDiv(us, types.MicrosPerDay))
 		return nil
 	}
-	appendInt(v, us)
+	v.AppendInt(us)
 	return nil
 }
 
@@ -685,10 +659,10 @@ func boolText(b bool) string {
 func (s *sink) boolean(v *coldata.Vec, b bool, fromJSON bool) error {
 	switch s.kind {
 	case kBool:
-		appendBool(v, b)
+		v.AppendBool(b)
 		return nil
 	case kText:
-		appendString(v, boolText(b))
+		v.AppendString(boolText(b))
 		return nil
 	}
 	if fromJSON {
@@ -704,17 +678,17 @@ func (s *sink) integer(v *coldata.Vec, x int64) error {
 		if x < s.lo || x > s.hi {
 			return errColumn(s.name, sqlerr.New(sqlerr.NumericValueOutOfRange, "value \"%d\" is out of range for type %s", x, s.t))
 		}
-		appendInt(v, x)
+		v.AppendInt(x)
 		return nil
 	case kFloat8, kFloat4:
-		appendFloat(v, float64(x))
+		v.AppendFloat(float64(x))
 		return nil
 	case kNumeric:
 		if s.t.Width <= 0 {
 			n := len(v.Decs)
 			v.Decs = append(v.Decs, apd.Decimal{})
 			v.Decs[n].SetInt64(x)
-			valid(v)
+			v.NoteValid()
 			return nil
 		}
 	case kTimestamp, kTimestampTZ, kDate:
@@ -722,13 +696,13 @@ func (s *sink) integer(v *coldata.Vec, x int64) error {
 			return s.epoch(v, strconv.AppendInt(nil, x, 10), false)
 		}
 	case kText:
-		appendString(v, strconv.FormatInt(x, 10))
+		v.AppendString(strconv.FormatInt(x, 10))
 		return nil
 	case kJSON, kJSONB:
-		appendString(v, strconv.FormatInt(x, 10))
+		v.AppendString(strconv.FormatInt(x, 10))
 		return nil
 	case kBool:
-		appendBool(v, x != 0)
+		v.AppendBool(x != 0)
 		return nil
 	}
 	return s.cast(v, x, types.Int8, true)
@@ -738,13 +712,13 @@ func (s *sink) integer(v *coldata.Vec, x int64) error {
 func (s *sink) float(v *coldata.Vec, f float64) error {
 	switch s.kind {
 	case kFloat8:
-		appendFloat(v, f)
+		v.AppendFloat(f)
 		return nil
 	case kFloat4:
 		if math.IsInf(float64(float32(f)), 0) && !math.IsInf(f, 0) {
 			return errColumn(s.name, sqlerr.New(sqlerr.NumericValueOutOfRange, "value out of range: overflow"))
 		}
-		appendFloat(v, float64(float32(f)))
+		v.AppendFloat(float64(float32(f)))
 		return nil
 	case kTimestamp, kTimestampTZ, kDate:
 		if s.unit != 0 {
@@ -765,7 +739,7 @@ func (s *sink) decimal(v *coldata.Vec, d *apd.Decimal) error {
 		n := len(v.Decs)
 		v.Decs = append(v.Decs, apd.Decimal{})
 		v.Decs[n].Set(d)
-		valid(v)
+		v.NoteValid()
 		return nil
 	}
 	return s.cast(v, d, types.Numeric, true)
@@ -776,10 +750,10 @@ func (s *sink) instant(v *coldata.Vec, us int64) error {
 	switch s.kind {
 	case kTimestampTZ, kTimestamp:
 		// A timestamp without time zone gets the UTC wall clock.
-		appendInt(v, us)
+		v.AppendInt(us)
 		return nil
 	case kDate:
-		appendInt(v, floorDiv(us, types.MicrosPerDay))
+		v.AppendInt(floorDiv(us, types.MicrosPerDay))
 		return nil
 	}
 	return s.cast(v, us, types.TimestampTZ, true)
@@ -788,7 +762,7 @@ func (s *sink) instant(v *coldata.Vec, us int64) error {
 // localTS appends a wall-clock timestamp (µs).
 func (s *sink) localTS(v *coldata.Vec, us int64) error {
 	if s.kind == kTimestamp {
-		appendInt(v, us)
+		v.AppendInt(us)
 		return nil
 	}
 	return s.cast(v, us, types.Timestamp, true)
@@ -798,10 +772,10 @@ func (s *sink) localTS(v *coldata.Vec, us int64) error {
 func (s *sink) date(v *coldata.Vec, days int64) error {
 	switch s.kind {
 	case kDate:
-		appendInt(v, days)
+		v.AppendInt(days)
 		return nil
 	case kTimestamp:
-		appendInt(v, days*types.MicrosPerDay)
+		v.AppendInt(days * types.MicrosPerDay)
 		return nil
 	}
 	return s.cast(v, days, types.Date, true)
@@ -811,11 +785,11 @@ func (s *sink) date(v *coldata.Vec, days int64) error {
 func (s *sink) bytes(v *coldata.Vec, b string) error {
 	switch s.kind {
 	case kBytea:
-		appendString(v, b)
+		v.AppendString(b)
 		return nil
 	case kUUID:
 		if len(b) == 16 {
-			appendString(v, b)
+			v.AppendString(b)
 			return nil
 		}
 	}

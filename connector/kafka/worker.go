@@ -143,18 +143,18 @@ func (w *worker) decodeRecord(r *kgo.Record) error {
 func (w *worker) appendMeta(v *coldata.Vec, m MetaColumn, r *kgo.Record) {
 	switch m {
 	case MetaTopic:
-		v.Append(r.Topic)
+		v.AppendString(r.Topic)
 	case MetaPartition:
-		v.Append(int64(r.Partition))
+		v.AppendInt(int64(r.Partition))
 	case MetaOffset:
-		v.Append(r.Offset)
+		v.AppendInt(r.Offset)
 	case MetaTimestamp:
-		v.Append(r.Timestamp.UnixMicro())
+		v.AppendInt(r.Timestamp.UnixMicro())
 	case MetaKey:
 		if r.Key == nil {
 			v.Append(nil)
 		} else {
-			v.Append(string(r.Key))
+			v.AppendString(string(r.Key))
 		}
 	case MetaHeaders:
 		w.hdrBuf = append(w.hdrBuf[:0], '{')
@@ -173,6 +173,6 @@ func (w *worker) appendMeta(v *coldata.Vec, m MetaColumn, r *kgo.Record) {
 			v.Append(nil)
 			return
 		}
-		v.Append(canon)
+		v.AppendString(canon)
 	}
 }
