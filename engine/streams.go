@@ -16,12 +16,6 @@ import (
 	"github.com/sluice-db/sluice/sqlerr"
 )
 
-// formatOptionNames are the options the record formats read.
-var formatOptionNames = []string{"format", format.OptTimestampFormat, format.OptJSONCatchAll, format.OptAvroSchema,
-	format.OptSchemaRegistry, format.OptRegistryUser, format.OptRegistryPassword, format.OptFraming,
-	format.OptProtoFile, format.OptProtoMessage, format.OptProtoImportPath,
-	format.OptCSVDelimiter, format.OptCSVQuote, format.OptCSVHeader, format.OptCSVNull}
-
 // streamOptionNames returns the WITH options a stream of a connector
 // accepts.
 func streamOptionNames(connector string) map[string]bool {
@@ -30,7 +24,8 @@ func streamOptionNames(connector string) map[string]bool {
 		for _, n := range kafka.OptionNames {
 			names[n] = true
 		}
-		for _, n := range formatOptionNames {
+		names["format"] = true
+		for _, n := range format.OptionNames() {
 			names[n] = true
 		}
 	}

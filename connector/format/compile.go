@@ -28,6 +28,14 @@ const (
 	OptCSVNull          = "csv_null"      // the unquoted text that means NULL (default: the empty string)
 )
 
+// OptionNames lists every option some format reads, for the WITH options a
+// stream accepts.
+func OptionNames() []string {
+	return []string{OptTimestampFormat, OptJSONCatchAll, OptAvroSchema, OptSchemaRegistry, OptRegistryUser,
+		OptRegistryPassword, OptFraming, OptProtoFile, OptProtoMessage, OptProtoImportPath,
+		OptCSVDelimiter, OptCSVQuote, OptCSVHeader, OptCSVNull}
+}
+
 // Format is a compiled record format: options checked, schemas parsed, the
 // mapping of fields to columns worked out. It is safe for concurrent use;
 // each goroutine decodes with its own Decoder.
