@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"math"
 	"slices"
 
@@ -362,6 +363,8 @@ type minMaxAgg struct {
 	vals []types.Datum
 	ints []int64
 	set  []bool
+	// xid and yid are scratch for compareIdentity.
+	xid, yid []byte
 }
 
 func (a *minMaxAgg) grow(n int) {
@@ -399,11 +402,23 @@ func (a *minMaxAgg) update(groups []int32, args []*coldata.Vec) error {
 			continue
 		}
 		c := types.Compare(a.typ, x, a.vals[g])
+		if c == 0 && !types.KeyIdentifies(a.typ) {
+			c = a.compareIdentity(x, a.vals[g])
+		}
 		if (a.max && c > 0) || (!a.max && c < 0) {
 			a.vals[g] = copyDatum(x)
 		}
 	}
 	return nil
+}
+
+// compareIdentity orders equal values that print differently (1.0 and
+// 1.00) by their identity suffix, as a view's min/max does, so the result
+// does not depend on the order rows are read in.
+func (a *minMaxAgg) compareIdentity(x, y types.Datum) int {
+	a.xid = coldata.AppendDatumIdentitySuffix(a.xid[:0], a.typ, x)
+	a.yid = coldata.AppendDatumIdentitySuffix(a.yid[:0], a.typ, y)
+	return bytes.Compare(a.xid, a.yid)
 }
 
 // copyDatum detaches a boxed decimal from the vector it points into.
