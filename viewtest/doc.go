@@ -17,7 +17,8 @@
 // It owns no production code; everything lives in its tests. Every run logs
 // its seed; VIEWTEST_SEED=<n> replays it. `go test ./viewtest` runs a few
 // seeds in seconds; VIEWTEST_RUNS=<n> or VIEWTEST_DURATION=<d> run more
-// (scripts/ci.sh runs a minute). A mismatching view is shrunk by replaying
+// (scripts/ci.sh replays a fixed run of 250 seeds; `make fuzz-views
+// FUZZTIME=10m` explores new ones). A mismatching view is shrunk by replaying
 // smaller queries on fresh servers and saved under testdata/regressions/ as
 // a script that TestRegressions replays. Engine bugs found and not yet fixed
 // are listed in knownBugs (bugs_test.go): the generator avoids their shapes
