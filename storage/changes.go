@@ -13,6 +13,10 @@ import (
 type Change struct {
 	TableID uint32
 	Chunks  []*coldata.Chunk
+	// Watermark is the table's event-time watermark after the commit (Unix
+	// microseconds; NoWatermark if it has none): every row with an earlier
+	// event time that the table will ever hold has been committed.
+	Watermark int64
 }
 
 // ChangeObserver receives the changes of every commit to the tables it
@@ -45,7 +49,7 @@ func (db *DB) Exclusive(fn func()) {
 // them again, and the table adopts or copies them, never changes them).
 func (db *DB) changeOf(tt *txnTable) Change {
 	t := tt.t
-	ch := Change{TableID: t.info.ID}
+	ch := Change{TableID: t.info.ID, Watermark: t.watermark}
 	if len(tt.delOrder) > 0 {
 		out := coldata.NewChunk(t.info.Types, len(tt.delOrder))
 		out.Diffs = make([]int64, 0, len(tt.delOrder))

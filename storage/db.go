@@ -146,6 +146,9 @@ func (db *DB) OpenTable(info TableInfo) (*Table, error) {
 	if err := t.load(); err != nil {
 		return nil, err
 	}
+	if err := t.loadWatermark(); err != nil {
+		return nil, err
+	}
 	db.tables[info.ID] = t
 	return t, nil
 }

@@ -61,6 +61,9 @@ type Table struct {
 	live      int
 	nextRowID uint64
 	dropped   bool
+	// watermark is the committed event-time watermark (see
+	// Txn.AdvanceWatermark), NoWatermark if none.
+	watermark int64
 	// runs are the rows stored in Pebble as runs (rowFormatRun), in
 	// position order. Only commits (under db.commitMu) and load use it.
 	runs []runSpan
@@ -96,7 +99,7 @@ func (t *Table) noteRuns(pos, n int, first uint64) {
 }
 
 func newTable(db *DB, info TableInfo) *Table {
-	t := &Table{db: db, info: info, nextRowID: 1}
+	t := &Table{db: db, info: info, nextRowID: 1, watermark: NoWatermark}
 	if len(info.PK) > 0 {
 		t.pk = newPKIndex(len(info.PK) == 1 && info.Types[info.PK[0]].Phys() == types.PhysInt)
 	}

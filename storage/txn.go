@@ -28,6 +28,8 @@ type Txn struct {
 	discarded map[*Table]bool
 	// addCols are columns added to existing tables at commit.
 	addCols []addedColumn
+	// watermarks are the watermarks the txn advances (AdvanceWatermark).
+	watermarks map[*Table]int64
 }
 
 // addedColumn is a column ALTER … ADD COLUMN appends to a table.
@@ -462,11 +464,11 @@ func (tx *Txn) Lookup(t *Table, pkKey []types.Datum) (row []types.Datum, pos int
 // Rollback discards the transaction's writes.
 func (tx *Txn) Rollback() {
 	tx.done = true
-	tx.tables, tx.order, tx.creates, tx.dropIDs, tx.meta, tx.addCols = nil, nil, nil, nil, nil, nil
+	tx.tables, tx.order, tx.creates, tx.dropIDs, tx.meta, tx.addCols, tx.watermarks = nil, nil, nil, nil, nil, nil, nil
 }
 
 func (tx *Txn) hasWrites() bool {
-	if len(tx.creates) > 0 || len(tx.dropIDs) > 0 || len(tx.metaKs) > 0 || len(tx.addCols) > 0 {
+	if len(tx.creates) > 0 || len(tx.dropIDs) > 0 || len(tx.metaKs) > 0 || len(tx.addCols) > 0 || len(tx.watermarks) > 0 {
 		return true
 	}
 	for _, tt := range tx.order {
@@ -563,15 +565,13 @@ func (tx *Txn) Commit() error {
 	b := db.pe.NewBatchWithSize(size)
 	defer b.Close()
 	for _, id := range tx.dropIDs {
-		lo, hi := tableSpan(id)
-		if err := b.DeleteRange(lo, hi, nil); err != nil {
-			return wrapPebble(err)
+		if err := deleteTableData(b, id); err != nil {
+			return err
 		}
 	}
 	for _, t := range tx.creates {
-		lo, hi := tableSpan(t.info.ID)
-		if err := b.DeleteRange(lo, hi, nil); err != nil {
-			return wrapPebble(err)
+		if err := deleteTableData(b, t.info.ID); err != nil {
+			return err
 		}
 	}
 	var w rowWriter
@@ -581,6 +581,10 @@ func (tx *Txn) Commit() error {
 				return err
 			}
 		}
+	}
+	watermarks := tx.advancedWatermarks(skip)
+	if err := writeWatermarks(b, watermarks); err != nil {
+		return err
 	}
 	for _, k := range tx.metaKs {
 		var err error
@@ -612,6 +616,11 @@ func (tx *Txn) Commit() error {
 	for _, ac := range tx.addCols {
 		ac.t.addColumn(ac.name, ac.typ)
 	}
+	for _, tw := range watermarks {
+		tw.t.mu.Lock()
+		tw.t.watermark = tw.w
+		tw.t.mu.Unlock()
+	}
 	var changes []Change
 	for _, tt := range tx.order {
 		if skip(tt.t) {
@@ -621,6 +630,11 @@ func (tx *Txn) Commit() error {
 			changes = append(changes, db.changeOf(tt))
 		}
 		tt.t.apply(tt)
+	}
+	for _, tw := range watermarks {
+		if tx.tables[tw.t] == nil && db.observer != nil && db.observer.Wants(tw.t.info.ID) {
+			changes = append(changes, Change{TableID: tw.t.info.ID, Watermark: tw.w})
+		}
 	}
 	if len(changes) > 0 {
 		db.observer.Committed(changes)

@@ -1,0 +1,107 @@
+package storage
+
+import (
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+// TestWatermark checks that a watermark commits with the rows that advance
+// it, reaches the observer (alone, as a change without chunks, when no row
+// changed), never goes back, survives a reopen and goes with a dropped table.
+func TestWatermark(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	db.SetObserver(rec)
+	info := TableInfo{ID: 7, Name: "s", Types: []*types.T{types.Int8}}
+	commit := func(fn func(tx *Txn) error) {
+		t.Helper()
+		tx := db.Begin()
+		if err := fn(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tbl *Table
+	commit(func(tx *Txn) (err error) { tbl, err = db.CreateTable(tx, info); return err })
+	if w := tbl.Watermark(); w != NoWatermark {
+		t.Fatalf("new table: watermark %d, want none", w)
+	}
+	lastChange := func() Change {
+		t.Helper()
+		last := rec.changes[len(rec.changes)-1]
+		if len(last) != 1 {
+			t.Fatalf("%d changes, want 1", len(last))
+		}
+		return last[0]
+	}
+
+	rows := coldata.NewChunk(info.Types, 0)
+	rows.AppendRow([]types.Datum{int64(1)})
+	commit(func(tx *Txn) error {
+		if err := tx.Insert(tbl, rows); err != nil {
+			return err
+		}
+		return tx.AdvanceWatermark(tbl, 100)
+	})
+	if ch := lastChange(); ch.Watermark != 100 || len(ch.Chunks) != 1 {
+		t.Errorf("rows and watermark: change has watermark %d and %d chunks, want 100 and 1", ch.Watermark, len(ch.Chunks))
+	}
+
+	n := len(rec.changes)
+	commit(func(tx *Txn) error { return tx.AdvanceWatermark(tbl, 50) })
+	if len(rec.changes) != n || tbl.Watermark() != 100 {
+		t.Errorf("a lower watermark: %d new commits observed, watermark %d; want none and 100", len(rec.changes)-n, tbl.Watermark())
+	}
+	commit(func(tx *Txn) error { return tx.AdvanceWatermark(tbl, 250) })
+	if ch := lastChange(); ch.Watermark != 250 || len(ch.Chunks) != 0 {
+		t.Errorf("watermark alone: change has watermark %d and %d chunks, want 250 and 0", ch.Watermark, len(ch.Chunks))
+	}
+
+	// A rolled-back advance leaves nothing.
+	tx := db.Begin()
+	if err := tx.AdvanceWatermark(tbl, 999); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tbl, err = db.OpenTable(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := tbl.Watermark(); w != 250 {
+		t.Errorf("after reopen: watermark %d, want 250", w)
+	}
+
+	commit(func(tx *Txn) error { return db.DropTable(tx, info.ID) })
+	commit(func(tx *Txn) (err error) { tbl, err = db.CreateTable(tx, info); return err })
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if tbl, err = db.OpenTable(info); err != nil {
+		t.Fatal(err)
+	}
+	if w := tbl.Watermark(); w != NoWatermark {
+		t.Errorf("dropped and created again: watermark %d, want none", w)
+	}
+}
