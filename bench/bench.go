@@ -32,14 +32,14 @@ type options struct {
 	kafkaEvents int64
 	// kafkaFormats are the record formats the kafka workload runs, in order.
 	kafkaFormats []string
-	seed        uint64
-	reportMD    string
-	reportJSON  string
-	pgURL       string
-	noPG        bool
-	noSluice    bool
-	viewsOnly   bool
-	cpuProfile  string
+	seed         uint64
+	reportMD     string
+	reportJSON   string
+	pgURL        string
+	noPG         bool
+	noSluice     bool
+	viewsOnly    bool
+	cpuProfile   string
 }
 
 const (

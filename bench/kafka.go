@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +26,8 @@ import (
 const (
 	kafkaPartitions = 4
 	kafkaQ0DDL      = "CREATE MATERIALIZED VIEW q0 AS SELECT auction, bidder, price, date_time, extra FROM bid"
-	kafkaCountDDL = "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction"
-	kafkaTimeout  = 10 * time.Minute
+	kafkaCountDDL   = "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction"
+	kafkaTimeout    = 10 * time.Minute
 )
 
 // kafkaColumns are the bid stream's columns, for the ceiling's decoder.
