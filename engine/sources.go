@@ -78,7 +78,11 @@ type kafkaSpec struct {
 
 // kafkaSpec validates a kafka stream's options and columns.
 func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
-	opts, err := kafka.ParseOptions(desc.Schema+"."+desc.Name, desc.Options, e.kafkaBrokers)
+	options, err := resolveSecrets(desc.Options)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := kafka.ParseOptions(desc.Schema+"."+desc.Name, options, e.kafkaBrokers)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +97,7 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 			keyCols[c] = true
 		}
 	}
-	keyFormat := desc.Options["key_format"]
+	keyFormat := options["key_format"]
 	if len(keyCols) > 0 && keyFormat == "" {
 		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "key_columns needs key_format")
 	}
@@ -115,18 +119,18 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 		valCols = append(valCols, fc)
 		sp.layout.Value = append(sp.layout.Value, i)
 	}
-	f := desc.Options["format"]
+	f := options["format"]
 	if f == "" {
 		f = "json"
 	}
-	if sp.value, err = format.Compile(format.Config{Format: f, Columns: valCols, Options: desc.Options, Name: desc.Name}); err != nil {
+	if sp.value, err = format.Compile(format.Config{Format: f, Columns: valCols, Options: options, Name: desc.Name}); err != nil {
 		return nil, err
 	}
 	if keyFormat != "" {
 		if len(kcols) == 0 {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "key_format needs key_columns: the columns decoded from the record key")
 		}
-		if sp.key, err = format.Compile(format.Config{Format: keyFormat, Columns: kcols, Options: desc.Options, Name: desc.Name}); err != nil {
+		if sp.key, err = format.Compile(format.Config{Format: keyFormat, Columns: kcols, Options: options, Name: desc.Name}); err != nil {
 			return nil, err
 		}
 	}
