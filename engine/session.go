@@ -476,13 +476,12 @@ func (e *Engine) restartSources(streams []*catalog.Table) {
 	if len(streams) == 0 {
 		return
 	}
-	meta, _ := e.db.Meta()
-	stored := storedOffsets(meta)
-	for _, t := range streams {
-		if err := e.sources.start(t, stored[t.ID], false); err != nil {
-			e.log.Error("engine: kafka source did not restart", "stream", t.Name, "err", err)
-		}
+	meta, err := e.db.Meta()
+	if err != nil {
+		e.log.Error("engine: kafka sources not restarted: reading their offsets", "err", err)
+		return
 	}
+	e.startStoredSources(streams, meta)
 }
 
 // tableResolver resolves plan table references within ts.

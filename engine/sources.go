@@ -254,9 +254,24 @@ func (e *Engine) SourceStats() []SourceStats { return e.sources.stats() }
 // startSources starts the sources of the kafka streams at engine start,
 // from the offsets stored with their rows.
 func (e *Engine) startSources(meta map[string][]byte) {
-	stored := storedOffsets(meta)
+	var streams []*catalog.Table
 	for _, t := range e.cat.Tables() {
-		if t.Kind != catalog.KindStream || streamConnector(t) != "kafka" {
+		if t.Kind == catalog.KindStream && streamConnector(t) == "kafka" {
+			streams = append(streams, t)
+		}
+	}
+	e.startStoredSources(streams, meta)
+}
+
+// startStoredSources starts the sources of streams at the offsets stored in
+// meta.
+func (e *Engine) startStoredSources(streams []*catalog.Table, meta map[string][]byte) {
+	stored, corrupt := storedOffsets(meta)
+	for _, t := range streams {
+		if key, bad := corrupt[t.ID]; bad {
+			// Starting over would read the partition again: duplicates.
+			e.log.Error("engine: kafka source not started: a stored offset record is unreadable; "+
+				"DROP and CREATE the stream to read the topic again", "stream", t.Name, "key", key)
 			continue
 		}
 		if err := e.sources.start(t, stored[t.ID], false); err != nil {
@@ -266,16 +281,17 @@ func (e *Engine) startSources(meta map[string][]byte) {
 }
 
 // storedOffsets reads the sources' offset records, by stream id. A record
-// that does not parse is skipped: its partition starts at its beginning.
-func storedOffsets(meta map[string][]byte) map[uint32]map[kafka.Partition]int64 {
-	stored := map[uint32]map[kafka.Partition]int64{}
+// that does not parse is reported in corrupt (stream id -> its key).
+func storedOffsets(meta map[string][]byte) (stored map[uint32]map[kafka.Partition]int64, corrupt map[uint32]string) {
+	stored, corrupt = map[uint32]map[kafka.Partition]int64{}, map[uint32]string{}
 	for k, v := range meta {
 		if !strings.HasPrefix(k, "source/") {
 			continue
 		}
 		id, p, ok := parseSourceOffsetKey(k)
 		off, err := strconv.ParseInt(string(v), 10, 64)
-		if !ok || err != nil {
+		if !ok || err != nil || off < 0 {
+			corrupt[id] = k
 			continue
 		}
 		if stored[id] == nil {
@@ -283,7 +299,7 @@ func storedOffsets(meta map[string][]byte) map[uint32]map[kafka.Partition]int64 
 		}
 		stored[id][p] = off
 	}
-	return stored
+	return stored, corrupt
 }
 
 // streamTarget commits what a stream's source read: rows, dead letters and
