@@ -84,6 +84,11 @@ func TestSchemas(t *testing.T) {
 		"clicks": "event_id bigint, user_id bigint, session_id bigint, event_type text, page text, product_id bigint NULL, price numeric(10,2) NULL, ts timestamp with time zone",
 		"orders": "order_id bigint, user_id bigint, product_id bigint, amount numeric(10,2), currency text, ts timestamp with time zone",
 		"rides":  "ride_id bigint, driver_id text, city text, fare numeric(10,2), status text, ts timestamp with time zone",
+		"nexmark_person": "id bigint, name text, email_address text, credit_card text, city text, state text, " +
+			"date_time timestamp with time zone, extra text",
+		"nexmark_auction": "id bigint, item_name text, description text, initial_bid bigint, reserve bigint, " +
+			"date_time timestamp with time zone, expires timestamp with time zone, seller bigint, category bigint, extra text",
+		"nexmark_bid": "auction bigint, bidder bigint, price bigint, channel text, url text, date_time timestamp with time zone, extra text",
 	}
 	for _, name := range Names() {
 		g := Lookup(name)
@@ -316,5 +321,82 @@ func BenchmarkGenerate(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// The Nexmark generators split one sequence of events: 1 in 50 a person,
+// 3 an auction, 46 a bid, each kind numbered from 1000 and timed by its
+// place in the sequence; bids name people and auctions that exist (or are
+// at most a few ids ahead, as in Nexmark).
+func TestNexmark(t *testing.T) {
+	const events, rate, clock = 50_000, 10_000, int64(1_800_000_000_000_000)
+	opts := func(name string) *Options {
+		return mustOptions(t, map[string]string{"generator": name, "rate": "10000", "seed": "5", "disorder": "0 seconds", "late_fraction": "0"})
+	}
+	counts := map[string]int64{}
+	for _, name := range []string{"nexmark_person", "nexmark_auction", "nexmark_bid"} {
+		g := opts(name).Generator
+		for k := int64(0); k < 500; k++ {
+			if e := g.event(k); g.rowsBefore(e) != k || g.rowsBefore(e+1) != k+1 {
+				t.Fatalf("%s: row %d is event %d, but %d rows come before it", name, k, e, g.rowsBefore(e))
+			}
+		}
+		counts[name] = g.rowsBefore(events)
+	}
+	if counts["nexmark_person"] != 1000 || counts["nexmark_auction"] != 3000 || counts["nexmark_bid"] != 46000 {
+		t.Fatalf("rows in %d events: %v", events, counts)
+	}
+
+	people := generate(t, opts("nexmark_person"), 0, 1000, clock)
+	auctions := generate(t, opts("nexmark_auction"), 0, 3000, clock)
+	bids := generate(t, opts("nexmark_bid"), 0, 46000, clock)
+	pg, ag, bg := opts("nexmark_person").Generator, opts("nexmark_auction").Generator, opts("nexmark_bid").Generator
+	for k := range 1000 {
+		if id := people.Cols[columnIndex(t, pg, "id")].Ints[k]; id != 1000+int64(k) {
+			t.Fatalf("person %d has id %d", k, id)
+		}
+		if ts := people.Cols[columnIndex(t, pg, "date_time")].Ints[k]; ts != clock+int64(k)*50*1e6/rate {
+			t.Fatalf("person %d at %d, want event %d's time", k, ts-clock, k*50)
+		}
+	}
+	var extra int
+	for k := range 3000 {
+		if id := auctions.Cols[columnIndex(t, ag, "id")].Ints[k]; id != 1000+int64(k) {
+			t.Fatalf("auction %d has id %d", k, id)
+		}
+		if c := auctions.Cols[columnIndex(t, ag, "category")].Ints[k]; c < 10 || c > 14 {
+			t.Fatalf("category %d", c)
+		}
+		if r, b := auctions.Cols[columnIndex(t, ag, "reserve")].Ints[k], auctions.Cols[columnIndex(t, ag, "initial_bid")].Ints[k]; r <= b {
+			t.Fatalf("auction %d: reserve %d not above the initial bid %d", k, r, b)
+		}
+		if exp, ts := auctions.Cols[columnIndex(t, ag, "expires")].Ints[k], auctions.Cols[columnIndex(t, ag, "date_time")].Ints[k]; exp <= ts {
+			t.Fatalf("auction %d expires before it starts", k)
+		}
+		extra += len(auctions.Cols[columnIndex(t, ag, "extra")].Bytes[k])
+	}
+	if avg := extra / 3000; avg < 300 || avg > 360 {
+		t.Fatalf("auction extra %d bytes on average, want about 330", avg)
+	}
+	hot := 0
+	for k := range 46000 {
+		e := bg.event(int64(k))
+		a, p := bids.Cols[columnIndex(t, bg, "auction")].Ints[k], bids.Cols[columnIndex(t, bg, "bidder")].Ints[k]
+		if a < 1000 || a > 1000+lastAuction(e)+nexmarkLead {
+			t.Fatalf("bid %d (event %d) on auction %d, past the newest %d", k, e, a, 1000+lastAuction(e))
+		}
+		if p < 1000 || p > 1000+lastPerson(e)+nexmarkLead {
+			t.Fatalf("bid %d (event %d) by person %d, past the newest %d", k, e, p, 1000+lastPerson(e))
+		}
+		if price := bids.Cols[columnIndex(t, bg, "price")].Ints[k]; price < 100 || price > 100_000_000 {
+			t.Fatalf("price %d", price)
+		}
+		switch bids.Cols[columnIndex(t, bg, "channel")].Bytes[k] {
+		case "Google", "Facebook", "Baidu", "Apple":
+			hot++
+		}
+	}
+	if hot < 46000*45/100 || hot > 46000*55/100 {
+		t.Fatalf("%d of 46000 bids on the four named channels, want about half", hot)
 	}
 }

@@ -2,7 +2,8 @@
 // (connector = 'datagen', generator = 'clicks') fills itself with realistic
 // events (clicks, orders, rides) at a chosen rate, with bounded disorder and
 // a few late events, so views and windows can be tried with nothing else
-// installed.
+// installed; nexmark_person, nexmark_auction and nexmark_bid split one
+// Nexmark sequence (../shared/NEXMARK.md) for benchmarks.
 //
 // Event n of a generator is a pure function of (seed, n) and the clock base:
 // every random draw is a splitmix64 hash of the seed, n and the draw's number,

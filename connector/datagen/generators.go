@@ -2,7 +2,6 @@ package datagen
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -33,8 +32,38 @@ const (
 type Generator struct {
 	name    string
 	columns []column
-	// draw fills the block's value arrays for its events.
+	// draw, if set, fills the block's value arrays for its events.
 	draw func(b *block)
+	// share, if set, says which events of a sequence shared with other
+	// generators are this one's (Nexmark's people, auctions and bids).
+	share *share
+}
+
+// share selects the events whose number modulo cycle is in [lo, lo+width):
+// row k of the stream is the share's k-th event.
+type share struct {
+	cycle, lo, width int64
+}
+
+// event returns the sequence number of row k.
+func (g *Generator) event(k int64) int64 { return g.share.event(k) }
+
+// rowsBefore returns how many rows have sequence numbers below e.
+func (g *Generator) rowsBefore(e int64) int64 { return g.share.rowsBefore(e) }
+
+// event and rowsBefore of a nil share: every event is the generator's.
+func (s *share) event(k int64) int64 {
+	if s == nil {
+		return k
+	}
+	return k/s.width*s.cycle + s.lo + k%s.width
+}
+
+func (s *share) rowsBefore(e int64) int64 {
+	if s == nil {
+		return e
+	}
+	return e/s.cycle*s.width + min(max(e%s.cycle-s.lo, 0), s.width)
 }
 
 type column struct {
@@ -47,9 +76,7 @@ type column struct {
 
 // Names lists the generators.
 func Names() []string {
-	names := []string{"clicks", "orders", "rides"}
-	sort.Strings(names)
-	return names
+	return []string{"clicks", "orders", "rides", "nexmark_person", "nexmark_auction", "nexmark_bid"}
 }
 
 // Lookup returns the generator of that name, or nil.
@@ -61,6 +88,12 @@ func Lookup(name string) *Generator {
 		return ordersGenerator()
 	case "rides":
 		return ridesGenerator()
+	case "nexmark_person":
+		return nexmarkPersonGenerator()
+	case "nexmark_auction":
+		return nexmarkAuctionGenerator()
+	case "nexmark_bid":
+		return nexmarkBidGenerator()
 	}
 	return nil
 }
@@ -111,14 +144,18 @@ type block struct {
 	first    int64 // sequence number of the first event
 	n        int
 	sessions sessions
+	rate     float64
 
+	// event is each row's sequence number: first+i unless the generator
+	// takes a share of a sequence.
+	event                                   []int64
 	seq, actor, session, product, cents, ts []int64
 	kind, label                             []int
 }
 
 func (b *block) reset(first int64, n int) {
 	b.first, b.n = first, n
-	for _, a := range []*[]int64{&b.seq, &b.actor, &b.session, &b.product, &b.cents, &b.ts} {
+	for _, a := range []*[]int64{&b.event, &b.seq, &b.actor, &b.session, &b.product, &b.cents, &b.ts} {
 		*a = coldata.Reserve((*a)[:0], n)[:n]
 	}
 	b.kind = coldata.Reserve(b.kind[:0], n)[:n]
@@ -238,7 +275,7 @@ func clicksGenerator() *Generator {
 		textColumn("page", pages, func(b *block) []int { return b.label }),
 		{name: "product_id", typ: types.Int8, nullable: true, emit: emitNullableInts(func(b *block) []int64 { return b.product })},
 		{name: "price", typ: moneyType(), nullable: true, emit: emitMoney(true)},
-		tsColumn(),
+		tsColumn("ts"),
 	}
 	return g
 }
@@ -272,7 +309,7 @@ func ordersGenerator() *Generator {
 		intColumn("product_id", func(b *block) []int64 { return b.product }),
 		{name: "amount", typ: moneyType(), emit: emitMoney(false)},
 		textColumn("currency", currencies, func(b *block) []int { return b.kind }),
-		tsColumn(),
+		tsColumn("ts"),
 	}
 	return g
 }
@@ -313,7 +350,7 @@ func ridesGenerator() *Generator {
 		}},
 		{name: "fare", typ: moneyType(), emit: emitMoney(false)},
 		textColumn("status", statuses, func(b *block) []int { return b.kind }),
-		tsColumn(),
+		tsColumn("ts"),
 	}
 	return g
 }
@@ -325,8 +362,8 @@ func intColumn(name string, values func(b *block) []int64) column {
 	}}
 }
 
-func tsColumn() column {
-	return column{name: "ts", typ: types.TimestampTZ, emit: func(b *block, v *coldata.Vec) {
+func tsColumn(name string) column {
+	return column{name: name, typ: types.TimestampTZ, emit: func(b *block, v *coldata.Vec) {
 		v.Ints = append(v.Ints, b.ts[:b.n]...)
 		noteValid(v, b.n)
 	}}

@@ -20,21 +20,26 @@ type Events struct {
 // NewEvents returns the events of a generator stream whose column i is the
 // generator's column layout[i] (see Generator.Layout).
 func NewEvents(o *Options, layout []int) *Events {
-	return &Events{opts: o, layout: layout, b: block{seed: mix(o.Seed), sessions: newSessions(o.Rate)}}
+	return &Events{opts: o, layout: layout, b: block{seed: mix(o.Seed), sessions: newSessions(o.Rate), rate: o.Rate}}
 }
 
-// Append appends events first .. first+n-1 to out. clock is, in
+// Append appends the stream's rows first .. first+n-1 to out. clock is, in
 // microseconds since the Unix epoch, the emission time of event 0 when the
-// rate is limited (event k is emitted k/rate later), or of all n events when
+// rate is limited (event k is emitted k/rate later), or of all n rows when
 // it is not.
 func (e *Events) Append(out *coldata.Chunk, first int64, n int, clock int64) {
 	b := &e.b
+	g := e.opts.Generator
 	b.reset(first, n)
-	e.opts.Generator.draw(b)
+	for i := range b.event {
+		b.event[i] = g.event(first + int64(i))
+	}
+	if g.draw != nil {
+		g.draw(b)
+	}
 	disorder := float64(e.opts.Disorder.Microseconds())
 	lateBy := e.opts.LateBy.Microseconds()
-	for i := range b.ts[:n] {
-		k := first + int64(i)
+	for i, k := range b.event {
 		emitted := clock
 		if e.opts.Rate > 0 {
 			emitted += int64(float64(k) * 1e6 / e.opts.Rate)
@@ -46,7 +51,7 @@ func (e *Events) Append(out *coldata.Chunk, first int64, n int, clock int64) {
 		b.ts[i] = emitted - delay
 	}
 	for i, j := range e.layout {
-		e.opts.Generator.columns[j].emit(b, out.Cols[i])
+		g.columns[j].emit(b, out.Cols[i])
 	}
 	out.Len += n
 }
@@ -130,19 +135,20 @@ func (s *Source) Stats() Stats {
 func (s *Source) run(ctx context.Context) {
 	defer close(s.exited)
 	o := s.cfg.Options
+	g := o.Generator
 	events := NewEvents(o, s.cfg.Layout)
 	pos := s.cfg.Generated
-	// The schedule puts the next event at now: a restart goes on from the
+	// The schedule puts the next row at now: a restart goes on from the
 	// stored position without a burst for the time it was down.
 	clock := time.Now().UnixMicro()
 	if o.Rate > 0 {
-		clock -= int64(float64(pos) * 1e6 / o.Rate)
+		clock -= int64(float64(g.event(pos)) * 1e6 / o.Rate)
 	}
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
 		n := int64(s.cfg.BatchRows)
 		if o.Rate > 0 {
-			n = min(n, int64(float64(now-clock)*o.Rate/1e6)+1-pos)
+			n = min(n, g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1)-pos)
 		}
 		if o.Events > 0 {
 			n = min(n, o.Events-pos)
