@@ -137,11 +137,10 @@ func (g *Generator) Layout(cols []StreamColumn) ([]int, error) {
 	return layout, nil
 }
 
-// block is the values of a run of consecutive events, one array per
+// block is the values of a run of consecutive rows, one array per
 // quantity, filled by a generator's draw and read by its columns' emit.
 type block struct {
 	seed     uint64
-	first    int64 // sequence number of the first event
 	n        int
 	sessions sessions
 	rate     float64
@@ -153,8 +152,8 @@ type block struct {
 	kind, label                             []int
 }
 
-func (b *block) reset(first int64, n int) {
-	b.first, b.n = first, n
+func (b *block) reset(n int) {
+	b.n = n
 	for _, a := range []*[]int64{&b.event, &b.seq, &b.actor, &b.session, &b.product, &b.cents, &b.ts} {
 		*a = coldata.Reserve((*a)[:0], n)[:n]
 	}
@@ -237,7 +236,7 @@ func clicksGenerator() *Generator {
 	}
 	g := &Generator{name: "clicks", draw: func(b *block) {
 		for i := 0; i < b.n; i++ {
-			n := b.first + int64(i)
+			n := b.event[i]
 			b.seq[i] = n + 1
 			b.session[i], b.actor[i] = b.sessions.of(b.seed, n, b.rand(n, 2))
 			p := favourite(b.seed, b.session[i])
@@ -284,7 +283,7 @@ func ordersGenerator() *Generator {
 	currencies := []string{"EUR", "USD", "GBP"}
 	g := &Generator{name: "orders", draw: func(b *block) {
 		for i := 0; i < b.n; i++ {
-			n := b.first + int64(i)
+			n := b.event[i]
 			b.seq[i] = n + 1
 			b.session[i], b.actor[i] = b.sessions.of(b.seed, n, b.rand(n, 2))
 			p := favourite(b.seed, b.session[i])
@@ -324,7 +323,7 @@ func ridesGenerator() *Generator {
 	}
 	g := &Generator{name: "rides", draw: func(b *block) {
 		for i := 0; i < b.n; i++ {
-			n := b.first + int64(i)
+			n := b.event[i]
 			b.seq[i] = n + 1
 			d := int(b.rand(n, 2) % Drivers)
 			city := d % len(cities)

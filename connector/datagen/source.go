@@ -30,7 +30,7 @@ func NewEvents(o *Options, layout []int) *Events {
 func (e *Events) Append(out *coldata.Chunk, first int64, n int, clock int64) {
 	b := &e.b
 	g := e.opts.Generator
-	b.reset(first, n)
+	b.reset(n)
 	for i := range b.event {
 		b.event[i] = g.event(first + int64(i))
 	}
