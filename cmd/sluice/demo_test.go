@@ -54,6 +54,16 @@ func TestDemoExamples(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&users); err != nil || users != 10000 {
 		t.Fatalf("users: %d, %v; want 10000", users, err)
 	}
+	// Every click and order is by a user of the users table.
+	for _, q := range []string{
+		"SELECT count(*) FROM clicks c LEFT JOIN users u ON c.user_id = u.user_id WHERE u.user_id IS NULL",
+		"SELECT count(*) FROM orders o LEFT JOIN users u ON o.user_id = u.user_id WHERE u.user_id IS NULL",
+	} {
+		var n int64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%s: %d, %v", q, n, err)
+		}
+	}
 	for _, q := range append([]string{"SELECT * FROM active_users_5m", "SELECT * FROM revenue_hourly"}, demoQueries...) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
