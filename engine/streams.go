@@ -23,7 +23,7 @@ func streamOptionNames(connector string) map[string]bool {
 	names := map[string]bool{"connector": true}
 	switch connector {
 	case "datagen":
-		for _, n := range datagen.OptionNames {
+		for _, n := range datagen.OptionNames() {
 			names[n] = true
 		}
 	case "kafka":

@@ -9,8 +9,10 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// OptionNames are the stream WITH options the generator source reads.
-var OptionNames = []string{"generator", "rate", "seed", "events", "disorder", "late_fraction", "late_by"}
+// OptionNames lists the stream WITH options the generator source reads.
+func OptionNames() []string {
+	return []string{"generator", "rate", "seed", "events", "disorder", "late_fraction", "late_by"}
+}
 
 // Defaults of the options.
 const (
