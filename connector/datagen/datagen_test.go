@@ -237,20 +237,27 @@ func (c *countingTarget) counts() (int64, int64) {
 	return c.rows, c.generated
 }
 
-// A rate-limited source delivers about rate events a second, from the
-// stored position on, and stops after events.
+// A rate-limited source delivers rate events a second, no faster, from the
+// stored position on; an unlimited one stops after events.
 func TestSourceRate(t *testing.T) {
 	o := mustOptions(t, map[string]string{"generator": "rides", "rate": "2000"})
 	tgt := &countingTarget{}
+	start := time.Now()
 	src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Generated: 500, Target: tgt, Interval: 10 * time.Millisecond})
-	time.Sleep(time.Second)
+	for rows, _ := tgt.counts(); rows < 2000; rows, _ = tgt.counts() {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d events in 10 s at rate 2000", rows)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Event 1999 of the run is due 0.9995 s after its start.
+	if elapsed := time.Since(start); elapsed < 950*time.Millisecond {
+		t.Fatalf("2000 events in %v at rate 2000", elapsed)
+	}
 	src.Close()
 	rows, generated := tgt.counts()
 	if generated != 500+rows {
 		t.Fatalf("generated %d after delivering %d from 500", generated, rows)
-	}
-	if rows < 1000 || rows > 2600 {
-		t.Fatalf("%d events in a second at rate 2000", rows)
 	}
 	if st := src.Stats(); st.Generated != generated || st.Delivered != rows || st.Done {
 		t.Fatalf("stats %+v", st)
