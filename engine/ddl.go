@@ -152,8 +152,9 @@ func (e *Engine) createTable(ts *txnState, desc *catalog.Table) error {
 }
 
 // streamSource checks a new stream's column paths and connector: a kafka
-// stream's options and formats must compile and its brokers answer. The
-// first kafka stream also creates the dead-letter table.
+// stream's options and formats must compile and its brokers answer; a
+// datagen stream's columns must be its generator's. The first kafka stream
+// also creates the dead-letter table.
 func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catalog.Table) error {
 	s := st.s
 	paths, err := columnPaths(st.createStream, desc)
@@ -162,7 +163,7 @@ func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catal
 	}
 	desc.Paths = paths
 	if streamConnector(desc) != "kafka" {
-		return nil
+		return sourceSpec(s.e, desc)
 	}
 	sp, err := s.e.kafkaSpec(desc)
 	if err != nil {
@@ -175,6 +176,19 @@ func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catal
 		return nil
 	}
 	return s.e.createTable(ts, deadLettersTable())
+}
+
+// sourceSpec checks the options and columns of a stream's source, if it
+// has one.
+func sourceSpec(e *Engine, desc *catalog.Table) error {
+	var err error
+	switch streamConnector(desc) {
+	case "kafka":
+		_, err = e.kafkaSpec(desc)
+	case "datagen":
+		_, _, err = datagenSpec(desc)
+	}
+	return err
 }
 
 func constraintUnsupported(c *pg.Constraint, st *statement) error {

@@ -383,7 +383,7 @@ func TestKafkaSASLPatternAndTransactions(t *testing.T) {
 		eventually(t, conn, "SELECT count(*) FROM "+name, 100)
 	}
 	for ref, want := range map[string]string{
-		"${env:SLUICE_TEST_UNSET}":   "environment variable SLUICE_TEST_UNSET is not set",
+		"${env:SLUICE_TEST_UNSET}":  "environment variable SLUICE_TEST_UNSET is not set",
 		"${file:" + file + ".none}": "reading the secret file",
 		"${vault:x}":                "is not a secret reference",
 	} {

@@ -429,7 +429,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	// delivery writes offsets after their deletion.
 	var stopped []*catalog.Table
 	for id, t := range ts.dropped {
-		if t.Kind == catalog.KindStream && streamConnector(t) == "kafka" {
+		if hasSource(t) {
 			e.sources.stop(id)
 			stopped = append(stopped, t)
 		}
@@ -461,16 +461,16 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	}
 	e.catVersion.Add(1)
 	for _, ct := range ts.created {
-		if ct.desc.Kind == catalog.KindStream && streamConnector(ct.desc) == "kafka" {
-			if err := e.sources.start(ct.desc, nil, true); err != nil {
-				e.log.Error("engine: kafka source did not start", "stream", ct.desc.Name, "err", err)
+		if hasSource(ct.desc) {
+			if err := e.sources.start(ct.desc, storedPositions{}, true); err != nil {
+				e.log.Error("engine: stream source did not start", "stream", ct.desc.Name, "err", err)
 			}
 		}
 	}
 	return nil
 }
 
-// restartSources starts again, from their stored offsets, the sources a
+// restartSources starts again, from their stored positions, the sources a
 // failed DROP or an ALTER STREAM stopped.
 func (e *Engine) restartSources(streams []*catalog.Table) {
 	if len(streams) == 0 {
@@ -478,7 +478,7 @@ func (e *Engine) restartSources(streams []*catalog.Table) {
 	}
 	meta, err := e.db.Meta()
 	if err != nil {
-		e.log.Error("engine: kafka sources not restarted: reading their offsets", "err", err)
+		e.log.Error("engine: stream sources not restarted: reading their positions", "err", err)
 		return
 	}
 	e.startStoredSources(streams, meta)
