@@ -94,15 +94,16 @@ func flagsFromEnv(fs *flag.FlagSet, envs map[string]string) error {
 }
 
 func serve(args []string, stdout, stderr io.Writer, demo bool) int {
-	name := "serve"
+	name, defaultDataDir := "serve", "./sluice-data"
 	if demo {
-		name = "demo"
+		// The demo keeps its generated streams apart from a server's data.
+		name, defaultDataDir = "demo", "./sluice-demo-data"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	pgAddr := fs.String("pg-addr", envDefault("SLUICE_PG_ADDR", "127.0.0.1:5488"), "Postgres wire protocol listen address (env SLUICE_PG_ADDR)")
 	httpAddr := fs.String("http-addr", envDefault("SLUICE_HTTP_ADDR", "127.0.0.1:8488"), "HTTP listen address for /healthz and /metrics (env SLUICE_HTTP_ADDR)")
-	dataDir := fs.String("data-dir", envDefault("SLUICE_DATA_DIR", "./sluice-data"), "data directory (env SLUICE_DATA_DIR)")
+	dataDir := fs.String("data-dir", envDefault("SLUICE_DATA_DIR", defaultDataDir), "data directory (env SLUICE_DATA_DIR)")
 	logFormat := fs.String("log-format", envDefault("SLUICE_LOG_FORMAT", "text"), "log format: text or json (env SLUICE_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envDefault("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	workers := fs.Int("workers", runtime.NumCPU(), "workers per materialized view dataflow (env SLUICE_WORKERS)")
