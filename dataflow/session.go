@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -76,7 +77,7 @@ type sessionOp struct {
 	// Scratch, reused between pushes and flushes.
 	sel     []int // the timed rows of a pushed chunk
 	key     []byte
-	times   []int64
+	changed []*orderItem[sessionRow]
 	spans   []sessionSpan
 	fresh   []session // the spans' sessions after the epoch, span after span
 	pending []pendingRow
@@ -121,9 +122,21 @@ type session struct{ start, last int64 }
 type sessionSpan struct {
 	lo, hi     int64
 	first, end int
+	// changedLo and changedHi delimit the span's changed rows in
+	// sessionOp.changed; removes says whether one of them has no copy left
+	// (or, a bug recompute reports, fewer than none).
+	changedLo, changedHi int
+	removes              bool
 	// fresh is where the span's sessions after the epoch are in
 	// sessionOp.fresh.
 	freshLo, freshHi int
+}
+
+// inside reports whether s's changes cannot move any session bound: rows
+// that come or change multiplicity, none that go, all within one old session
+// (between its first and last times).
+func (s *sessionSpan) inside(ss []session) bool {
+	return !s.removes && s.end-s.first == 1 && s.lo == ss[s.first].start && s.hi == ss[s.first].last
 }
 
 // pendingRow is a row of the session being cut, awaiting its end.
@@ -213,20 +226,21 @@ func (o *sessionOp) Flush(emit Emit) error {
 // flushPartition emits the changes of p's annotated rows this epoch and
 // brings its sessions up to date.
 func (o *sessionOp) flushPartition(p *sessionPartition, out *sessionOutput) error {
-	times := o.times[:0]
+	changed := o.changed[:0]
 	for _, it := range p.changed {
 		it.val.touched = false
 		if it.count != it.val.prev {
-			times = append(times, it.val.ts)
+			changed = append(changed, it)
 		}
 	}
+	clear(p.changed)
 	p.changed = p.changed[:0]
-	slices.Sort(times)
-	times = slices.Compact(times)
-	o.times = times
+	slices.SortFunc(changed, func(a, b *orderItem[sessionRow]) int { return cmp.Compare(a.val.ts, b.val.ts) })
+	o.changed = changed
 	spans := o.spans[:0]
 	ss := p.sessions
-	for _, t := range times {
+	for i, it := range changed {
+		t := it.val.ts
 		// The old sessions a row at t can touch: those ending after t and
 		// starting before t's own session end; a gap exactly equal splits.
 		reach := o.spec.Spec.SessionEnd(t)
@@ -241,17 +255,32 @@ func (o *sessionOp) flushPartition(p *sessionPartition, out *sessionOutput) erro
 		if n := len(spans); n > 0 && (first < spans[n-1].end || lo < o.spec.Spec.SessionEnd(spans[n-1].hi)) {
 			last := &spans[n-1]
 			last.hi, last.end = max(last.hi, hi), max(last.end, end)
+			last.changedHi = i + 1
+			last.removes = last.removes || it.count <= 0
 			continue
 		}
-		spans = append(spans, sessionSpan{lo: lo, hi: hi, first: first, end: end})
+		spans = append(spans, sessionSpan{lo: lo, hi: hi, first: first, end: end, changedLo: i, changedHi: i + 1, removes: it.count <= 0})
 	}
 	o.spans = spans
 	o.fresh = o.fresh[:0]
 	for i := range spans {
-		if err := o.recompute(p, &spans[i], out); err != nil {
-			return err
+		s := &spans[i]
+		if !s.inside(ss) {
+			if err := o.recompute(p, s, out); err != nil {
+				return err
+			}
+			continue
 		}
+		// The session keeps its bounds: only the changed rows change, and
+		// the rest of a long session is not walked.
+		for _, it := range changed[s.changedLo:s.changedHi] {
+			out.add(p, it.val.row, ss[s.first], it.count-it.val.prev)
+			it.val.prev = it.count
+		}
+		s.freshLo, s.freshHi = len(o.fresh), len(o.fresh)+1
+		o.fresh = append(o.fresh, ss[s.first])
 	}
+	clear(o.changed)
 	// Backwards, so that the indexes of the spans before stay valid.
 	for i := len(spans) - 1; i >= 0; i-- {
 		s := &spans[i]

@@ -154,38 +154,56 @@ func TestSessionWindowMatchesBatch(t *testing.T) {
 	}
 }
 
-// BenchmarkSessionWindow pushes epochs of rows in time order over many
-// keys, each key's rows 1 s apart with a pause of 10 s after every tenth,
-// so that with a 5 s gap each epoch extends open sessions (retracting their
-// rows) and starts new ones.
+// BenchmarkSessionWindow pushes epochs of rows over many keys. extend:
+// each key's rows come in time order 1 s apart with a pause of 10 s after
+// every tenth, so that with a 5 s gap each epoch extends open sessions
+// (retracting their rows) and starts new ones. inside: each key holds one
+// session of 1000 rows and rows arrive late, within it, moving no bound.
 func BenchmarkSessionWindow(b *testing.B) {
 	const keys, epochRows = 1000, coldata.DefaultChunkSize
 	typs := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
 	w := &SessionWindow{Spec: timewindow.Spec{Kind: timewindow.Session, Gap: 5_000_000},
 		Time: &expr.ColRef{Idx: 2, Typ: types.TimestampTZ}, PartitionBy: []int{0}, InTypes: typs}
-	op, err := w.New(&Env{})
-	if err != nil {
-		b.Fatal(err)
+	for _, bc := range []struct {
+		name    string
+		preload int64 // rows per key pushed before timing, 1 s apart
+		time    func(n int) int64
+	}{
+		{"extend", 0, func(n int) int64 { seq := int64(n / keys); return (seq + seq/10*10) * 1_000_000 }},
+		{"inside", 1000, func(n int) int64 { return int64(n*7919%998_000_000) + 500_000 }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			op, err := w.New(&Env{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := 0
+			emit := func(c *coldata.Chunk) error { out += c.Len; return nil }
+			n := 0
+			epoch := func(rows int, time func(n int) int64) {
+				c := NewChanges(typs, rows)
+				for range rows {
+					c.AppendRow([]types.Datum{int64(n % keys), int64(n), time(n)})
+					c.Diffs = append(c.Diffs, 1)
+					n++
+				}
+				if err := op.Push(0, c, emit); err != nil {
+					b.Fatal(err)
+				}
+				if err := op.Flush(emit); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range bc.preload {
+				epoch(keys, func(n int) int64 { return int64(n/keys) * 1_000_000 })
+			}
+			n, out = 0, 0
+			b.ResetTimer()
+			for range b.N {
+				epoch(epochRows, bc.time)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(out)/float64(n), "out-rows/row")
+		})
 	}
-	out := 0
-	emit := func(c *coldata.Chunk) error { out += c.Len; return nil }
-	n := 0
-	b.ResetTimer()
-	for range b.N {
-		c := NewChanges(typs, epochRows)
-		for range epochRows {
-			k, seq := n%keys, int64(n/keys)
-			c.AppendRow([]types.Datum{int64(k), int64(n), (seq + seq/10*10) * 1_000_000})
-			c.Diffs = append(c.Diffs, 1)
-			n++
-		}
-		if err := op.Push(0, c, emit); err != nil {
-			b.Fatal(err)
-		}
-		if err := op.Flush(emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
-	b.ReportMetric(float64(out)/float64(n), "out-rows/row")
 }
