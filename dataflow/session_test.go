@@ -70,10 +70,11 @@ func sessionRowsByBatch(spec *timewindow.Spec, live map[[3]int64]int64) map[stri
 	return want
 }
 
-// TestSessionWindowMatchesBatch pushes random inserts and deletes over a few
-// keys, with times drawn close together so that sessions extend, merge and
-// split, and checks after every epoch that the accumulated output equals
-// the batch sessions of the rows present.
+// TestSessionWindowMatchesBatch pushes random inserts, copies of present
+// rows and deletes over a few keys, with times drawn close together so that
+// sessions extend, merge and split, on 1-4 workers, and checks after every
+// epoch that the accumulated output equals the batch sessions of the rows
+// present.
 func TestSessionWindowMatchesBatch(t *testing.T) {
 	rng := seededRand(t, sessionSeed, "session-seed")
 	for round := range 20 {
@@ -120,6 +121,8 @@ func TestSessionWindowMatchesBatch(t *testing.T) {
 					if live[r]+diff < 0 {
 						continue
 					}
+				} else if len(present) > 0 && rng.IntN(8) == 0 {
+					r = present[rng.IntN(len(present))] // another copy
 				} else {
 					id++
 					r = [3]int64{int64(rng.IntN(keys)), id, base + int64(rng.IntN(50))}
