@@ -139,6 +139,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 // Main runs `sluice bench` and returns the exit code: 0 when every measured
 // workload ran and every answer was right, 1 otherwise, 2 for bad flags.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "nexmark" {
+		return NexmarkMain(args[1:], stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/datagen"
 	"github.com/sluice-db/sluice/connector/format"
 	"github.com/sluice-db/sluice/types"
 )
@@ -30,37 +32,60 @@ const (
 	kafkaTimeout    = 10 * time.Minute
 )
 
-// kafkaColumns are the bid stream's columns, for the ceiling's decoder.
-var kafkaColumns = []format.Column{
-	{Name: "auction", Type: types.Int8}, {Name: "bidder", Type: types.Int8}, {Name: "price", Type: types.Int8},
-	{Name: "channel", Type: types.Text}, {Name: "url", Type: types.Text},
-	{Name: "date_time", Type: types.TimestampTZ}, {Name: "extra", Type: types.Text},
-}
-
-var bidChannels = [...]string{"Google", "Facebook", "Baidu", "Apple"}
-
-// bidAuction is the auction of bid i, following Nexmark's shape: half the
-// bids go to a hot auction, the rest spread over the last hundred.
-func bidAuction(i int64) int64 {
-	last := 1000 + i*3/50
-	if mix(i+11)&1 == 0 {
-		return last / 100 * 100
-	}
-	return max(last-int64(mix(i+13)>>57), 1000)
-}
+// bidFormatNames are the record formats the kafka workload can run, in
+// report order.
+var bidFormatNames = []string{"json", "avro", "protobuf"}
 
 // bidTopic is the topic holding the bids in the named format.
 func bidTopic(format string) string { return "bid_" + format }
 
 // bidStreamDDL creates the stream bid over the bids in format f.
-func bidStreamDDL(f bidFormat) string {
-	return `CREATE STREAM bid (auction bigint, bidder bigint, price bigint, channel text, url text,
-		date_time timestamptz, extra text) WITH (` + f.withClause(bidTopic(f.name)) + ")"
+func bidStreamDDL(f *rowFormat) string {
+	return "CREATE STREAM bid (" + columnList(f.cols) + ") WITH (connector = 'kafka', topic = '" + bidTopic(f.name) + "'" + f.withOptions() + ")"
 }
 
-// preloadBids produces n bids in format f and waits for every ack.
-func preloadBids(ctx context.Context, brokers []string, f bidFormat, n int64) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(bidTopic(f.name)),
+// bidEvents are the kafka workload's bids: Nexmark bids from the generator
+// a datagen stream runs, at a million events per second of event time.
+func bidEvents() (*datagen.Events, []datagen.StreamColumn, error) {
+	return generatorEvents("nexmark_bid", 1_000_000, 1)
+}
+
+// generatorEvents returns the events of a generator with every column, in
+// order, with no disorder and nothing late.
+func generatorEvents(generator string, rate float64, seed uint64) (*datagen.Events, []datagen.StreamColumn, error) {
+	opts, err := datagen.ParseOptions(map[string]string{"generator": generator, "rate": strconv.FormatFloat(rate, 'g', -1, 64),
+		"seed": strconv.FormatUint(seed, 10), "disorder": "0 seconds", "late_fraction": "0"})
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := opts.Generator.Columns()
+	layout := make([]int, len(cols))
+	for i := range layout {
+		layout[i] = i
+	}
+	return datagen.NewEvents(opts, layout), cols, nil
+}
+
+// eachEventBlock calls fn with the events [0, n) in chunks of up to 16384.
+func eachEventBlock(ctx context.Context, events *datagen.Events, cols []datagen.StreamColumn, n int64, fn func(c *coldata.Chunk)) {
+	typs := make([]*types.T, len(cols))
+	for i, c := range cols {
+		typs[i] = c.Type
+	}
+	const block = 1 << 14
+	clock := time.Now().UnixMicro()
+	chunk := coldata.NewChunk(typs, block)
+	for lo := int64(0); lo < n && ctx.Err() == nil; lo += block {
+		chunk.Reset()
+		events.Append(chunk, lo, int(min(block, n-lo)), clock)
+		fn(chunk)
+	}
+}
+
+// produceEvents produces a generator's events [0, n) to topic, encoded in
+// format f, and waits for every ack.
+func produceEvents(ctx context.Context, brokers []string, topic string, events *datagen.Events, f *rowFormat, n int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedRecords(1<<17), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
@@ -73,9 +98,11 @@ func preloadBids(ctx context.Context, brokers []string, f bidFormat, n int64) er
 			firstErr.CompareAndSwap(nil, err)
 		}
 	}
-	for i := int64(0); i < n && ctx.Err() == nil; i++ {
-		cl.Produce(ctx, &kgo.Record{Value: f.encode(make([]byte, 0, 224), i)}, done)
-	}
+	eachEventBlock(ctx, events, f.cols, n, func(c *coldata.Chunk) {
+		for i := range c.Len {
+			cl.Produce(ctx, &kgo.Record{Value: f.encode(nil, c, i)}, done)
+		}
+	})
 	if err := cl.Flush(ctx); err != nil {
 		return err
 	}
@@ -88,8 +115,13 @@ func preloadBids(ctx context.Context, brokers []string, f bidFormat, n int64) er
 // drainCeiling reads the whole topic of format bf with franz-go and decodes
 // every record with Sluice's decoder on workers goroutines, keeping nothing.
 // With decode false it only reads (the warm-up).
-func drainCeiling(ctx context.Context, brokers []string, bf bidFormat, n int64, workers int, decode bool) (time.Duration, error) {
-	f, err := format.Compile(format.Config{Format: bf.options["format"], Columns: kafkaColumns, Options: bf.options})
+func drainCeiling(ctx context.Context, brokers []string, bf *rowFormat, n int64, workers int, decode bool) (time.Duration, error) {
+	cols := make([]format.Column, len(bf.cols))
+	ts := make([]*types.T, len(bf.cols))
+	for i, c := range bf.cols {
+		cols[i], ts[i] = format.Column{Name: c.Name, Type: c.Type}, c.Type
+	}
+	f, err := format.Compile(format.Config{Format: bf.options["format"], Columns: cols, Options: bf.options})
 	if err != nil {
 		return 0, err
 	}
@@ -109,10 +141,6 @@ func drainCeiling(ctx context.Context, brokers []string, bf bidFormat, n int64, 
 		go func() {
 			defer wg.Done()
 			dec := f.NewDecoder()
-			ts := make([]*types.T, len(kafkaColumns))
-			for i, c := range kafkaColumns {
-				ts[i] = c.Type
-			}
 			chunk := coldata.NewChunk(ts, 1<<16)
 			for recs := range work {
 				for _, r := range recs {
@@ -152,7 +180,7 @@ func drainCeiling(ctx context.Context, brokers []string, bf bidFormat, n int64, 
 
 // drainSluice creates the bid stream over format f and the view ddl on
 // Sluice, and waits until the view has every bid (done reports it).
-func drainSluice(ctx context.Context, c *pgx.Conn, f bidFormat, ddl string, done func() (bool, error)) (time.Duration, error) {
+func drainSluice(ctx context.Context, c *pgx.Conn, f *rowFormat, ddl string, done func() (bool, error)) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, kafkaTimeout)
 	defer cancel()
 	start := time.Now()
@@ -200,11 +228,15 @@ func sourcePosition(ctx context.Context, c *pgx.Conn) (int64, error) {
 
 // measureKafka runs the kafka workload over bids in format f against the
 // Sluice at url, whose kafka streams read brokers.
-func measureKafka(ctx context.Context, url string, brokers []string, f bidFormat, n int64, progress func(string, ...any)) (*Kafka, error) {
+func measureKafka(ctx context.Context, url string, brokers []string, f *rowFormat, n int64, progress func(string, ...any)) (*Kafka, error) {
 	k := &Kafka{Events: n, Format: f.name, Partitions: kafkaPartitions}
 	progress("kafka %s: pre-loading %d bids", f.name, n)
 	t0 := time.Now()
-	if err := preloadBids(ctx, brokers, f, n); err != nil {
+	events, _, err := bidEvents()
+	if err != nil {
+		return nil, err
+	}
+	if err := produceEvents(ctx, brokers, bidTopic(f.name), events, f, n); err != nil {
 		return nil, fmt.Errorf("pre-load: %w", err)
 	}
 	k.Preload = Duration(time.Since(t0))
@@ -274,7 +306,11 @@ func measureKafka(ctx context.Context, url string, brokers []string, f bidFormat
 // runKafka runs the kafka workload in the named format; the format's
 // schema files go under dir.
 func runKafka(ctx context.Context, url string, brokers []string, format, dir string, n int64, progress func(string, ...any)) (*Kafka, error) {
-	f, err := newBidFormat(format, dir)
+	_, cols, err := bidEvents()
+	if err != nil {
+		return nil, err
+	}
+	f, err := newRowFormat(format, "Bid", cols, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -283,10 +319,16 @@ func runKafka(ctx context.Context, url string, brokers []string, format, dir str
 
 // checkAuctionCounts compares the count view with the generator's counts.
 func checkAuctionCounts(ctx context.Context, c *pgx.Conn, n int64) (string, error) {
-	want := map[int64]int64{}
-	for i := range n {
-		want[bidAuction(i)]++
+	events, cols, err := bidEvents()
+	if err != nil {
+		return "", err
 	}
+	want := map[int64]int64{}
+	eachEventBlock(ctx, events, cols, n, func(c *coldata.Chunk) {
+		for _, a := range c.Cols[0].Ints[:c.Len] {
+			want[a]++
+		}
+	})
 	rows, err := c.Query(ctx, "SELECT auction, n FROM per_auction")
 	if err != nil {
 		return "", err

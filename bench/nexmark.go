@@ -1,0 +1,364 @@
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluice-db/sluice/connector/datagen"
+)
+
+// `sluice bench nexmark`: the Nexmark queries of shared/NEXMARK.md over
+// events from the in-process generator (connector = 'datagen') or pre-loaded
+// into topics of an in-process broker in one record format, timed from
+// CREATE STREAM until the query's view has every event.
+
+// nexmarkQueries are the queries in Sluice SQL, by name.
+var nexmarkQueries = map[string]string{
+	"q0": `SELECT auction, bidder, price, date_time, extra FROM bid`,
+	"q1": `SELECT auction, bidder, 0.908 * price AS price, date_time, extra FROM bid`,
+	"q2": `SELECT auction, price FROM bid WHERE auction % 123 = 0`,
+	"q3": `SELECT p.name, p.city, p.state, a.id FROM auction a JOIN person p ON a.seller = p.id
+		WHERE a.category = 10 AND p.state IN ('OR', 'ID', 'CA')`,
+	"q4": `SELECT category, avg(final) AS avg_final FROM (
+		SELECT a.id, a.category, max(b.price) AS final FROM auction a JOIN bid b ON a.id = b.auction
+		AND b.date_time BETWEEN a.date_time AND a.expires GROUP BY a.id, a.category) q GROUP BY category`,
+	"q5": `WITH c AS (SELECT auction, window_start, window_end, count(*) AS num
+		FROM HOP(bid, date_time, INTERVAL '2 seconds', INTERVAL '10 seconds') GROUP BY auction, window_start, window_end)
+		SELECT c.auction, c.num, c.window_start FROM c
+		JOIN (SELECT window_start, max(num) AS maxn FROM c GROUP BY window_start) m
+		ON c.window_start = m.window_start AND c.num >= m.maxn`,
+	"q7": `SELECT b.auction, b.bidder, b.price, b.date_time FROM bid b JOIN (
+		SELECT max(price) AS maxprice, window_end FROM TUMBLE(bid, date_time, INTERVAL '10 seconds')
+		GROUP BY window_start, window_end) w
+		ON b.price = w.maxprice AND b.date_time >= w.window_end - INTERVAL '10 seconds' AND b.date_time < w.window_end`,
+	"q8": `SELECT p.id, p.name, p.window_start FROM (SELECT id, name, window_start
+		FROM TUMBLE(person, date_time, INTERVAL '10 seconds') GROUP BY id, name, window_start) p
+		JOIN (SELECT seller, window_start FROM TUMBLE(auction, date_time, INTERVAL '10 seconds')
+		GROUP BY seller, window_start) a ON p.id = a.seller AND p.window_start = a.window_start`,
+}
+
+// nexmarkKinds are the event kinds: stream name, generator, record name,
+// and its share of every 50 events.
+var nexmarkKinds = []struct {
+	stream, generator, message string
+	share                      int64
+}{{"person", "nexmark_person", "Person", 1}, {"auction", "nexmark_auction", "Auction", 3}, {"bid", "nexmark_bid", "Bid", 46}}
+
+// nexmarkOptions are `sluice bench nexmark`'s flags.
+type nexmarkOptions struct {
+	queries []string
+	events  int64
+	source  string
+	format  string
+	rate    float64
+	seed    uint64
+	check   bool
+}
+
+// NexmarkResult is one query's run.
+type NexmarkResult struct {
+	Query, Source, Format string
+	Events                int64
+	Elapsed, CPU          time.Duration
+	EventsPerSec          float64
+	PerCore               float64 // events per CPU-second of the whole process
+	ViewRows              int64
+	PeakRSS               int64 // bytes
+	// Digest is a hash of the view's rows in sorted order (with --check).
+	Digest string
+}
+
+// parseCount reads 10M, 500K, 2000000 or 1e6.
+func parseCount(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		mult, s = 1_000_000, s[:len(s)-1]
+	case strings.HasSuffix(s, "K"), strings.HasSuffix(s, "k"):
+		mult, s = 1_000, s[:len(s)-1]
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%q is not a positive count (e.g. 10M, 500K, 2000000)", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error) {
+	fs := flag.NewFlagSet("bench nexmark", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice bench nexmark [flags]\n\n"+
+			"Runs Nexmark queries on an in-process Sluice over generated or Kafka-borne events.\n\n")
+		fs.PrintDefaults()
+	}
+	o := &nexmarkOptions{}
+	query := fs.String("query", "q0", "queries, comma-separated, or all")
+	events := fs.String("events", "1M", "Nexmark events (people, auctions and bids together): 10M, 500K, 2000000")
+	fs.StringVar(&o.source, "source", "datagen", "datagen (in-process generator) or kafka (topics pre-loaded on an in-process broker)")
+	fs.StringVar(&o.format, "format", "json", "record format with --source kafka: json, avro or protobuf")
+	fs.Float64Var(&o.rate, "rate", 10_000_000, "events per second of event time (the generator's pace; above what Sluice takes, it only spaces event times)")
+	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
+	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var err error
+	if o.events, err = parseCount(*events); err != nil {
+		return nil, fmt.Errorf("--events: %w", err)
+	}
+	names := strings.Split(*query, ",")
+	if *query == "all" {
+		names = nil
+		for q := range nexmarkQueries {
+			names = append(names, q)
+		}
+		slices.Sort(names)
+	}
+	for _, q := range names {
+		if _, ok := nexmarkQueries[q]; !ok {
+			return nil, fmt.Errorf("--query: unknown query %q", q)
+		}
+		o.queries = append(o.queries, q)
+	}
+	if o.source != "datagen" && o.source != "kafka" {
+		return nil, fmt.Errorf("--source: %q is neither datagen nor kafka", o.source)
+	}
+	if o.rate <= 0 {
+		return nil, errors.New("--rate must be positive")
+	}
+	return o, nil
+}
+
+// NexmarkMain runs `sluice bench nexmark`.
+func NexmarkMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseNexmarkFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice bench nexmark:", err)
+		return 2
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench nexmark: "+format+"\n", a...) }
+	var results []*NexmarkResult
+	code := 0
+	for _, q := range o.queries {
+		r, err := runNexmark(ctx, o, q, progress)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice bench nexmark: %s: %v\n", q, err)
+			code = 1
+			continue
+		}
+		results = append(results, r)
+	}
+	writeNexmark(stdout, results)
+	return code
+}
+
+func writeNexmark(w io.Writer, rs []*NexmarkResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tview rows\tpeak RSS")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%d\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
+			r.Elapsed.Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), r.ViewRows, r.PeakRSS>>20)
+	}
+	tw.Flush()
+}
+
+// kindEvents is how many of n Nexmark events are of a kind with share s.
+func kindEvents(n, s, before int64) int64 {
+	full, rem := n/50*s, n%50
+	return full + min(max(rem-before, 0), s)
+}
+
+// runNexmark runs query q on a fresh Sluice (and broker).
+func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(string, ...any)) (*NexmarkResult, error) {
+	dir, err := os.MkdirTemp("", "sluice-nexmark-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	r := &NexmarkResult{Query: q, Source: o.source, Events: o.events}
+	var brokers []string
+	var streams []string
+	before := int64(0)
+	counts := map[string]int64{}
+	for _, k := range nexmarkKinds {
+		counts[k.stream] = kindEvents(o.events, k.share, before)
+		before += k.share
+	}
+	if o.source == "kafka" {
+		r.Format = o.format
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, "person", "auction", "bid"))
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		brokers = c.ListenAddrs()
+		progress("%s: pre-loading %d events as %s", q, o.events, o.format)
+		for _, k := range nexmarkKinds {
+			f, err := preloadNexmark(ctx, brokers, o, k.generator, k.message, k.stream, counts[k.stream], dir)
+			if err != nil {
+				return nil, fmt.Errorf("pre-load %s: %w", k.stream, err)
+			}
+			streams = append(streams, fmt.Sprintf("CREATE STREAM %s (%s) WITH (connector = 'kafka', topic = '%s'%s)",
+				k.stream, columnList(f.cols), k.stream, f.withOptions()))
+		}
+	} else {
+		for _, k := range nexmarkKinds {
+			g := datagen.Lookup(k.generator)
+			streams = append(streams, fmt.Sprintf(`CREATE STREAM %s (%s) WITH (connector = 'datagen', generator = '%s',
+				rate = '%g', seed = '%d', events = '%d', disorder = '0 seconds', late_fraction = '0')`,
+				k.stream, columnList(g.Columns()), k.generator, o.rate, o.seed, counts[k.stream]))
+		}
+	}
+	url, stop, err := startSluice(ctx, dir, brokers)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.Background())
+
+	runtime.GC()
+	resetPeakRSS()
+	progress("%s: %d events from %s", q, o.events, o.source)
+	cpu0, _ := processCPU()
+	start := time.Now()
+	for _, s := range streams {
+		if _, err := c.Exec(ctx, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	if _, err := c.Exec(ctx, "CREATE MATERIALIZED VIEW "+q+" AS "+nexmarkQueries[q]); err != nil {
+		return nil, fmt.Errorf("create view: %w", err)
+	}
+	// Views step in creation order within an epoch: once these counts,
+	// created after the query, hold every event, so does the query's view.
+	for _, k := range nexmarkKinds {
+		if _, err := c.Exec(ctx, fmt.Sprintf("CREATE MATERIALIZED VIEW done_%s AS SELECT count(*) AS n FROM %s", k.stream, k.stream)); err != nil {
+			return nil, err
+		}
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for _, k := range nexmarkKinds {
+		for {
+			var n *int64
+			if err := c.QueryRow(ctx, "SELECT n FROM done_"+k.stream).Scan(&n); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return nil, err
+			}
+			if n != nil && *n == counts[k.stream] {
+				break
+			}
+			if n != nil && *n > counts[k.stream] {
+				return nil, fmt.Errorf("stream %s holds %d events, want %d", k.stream, *n, counts[k.stream])
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("stream %s did not reach %d events", k.stream, counts[k.stream])
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	r.Elapsed = time.Since(start)
+	cpu1, _ := processCPU()
+	r.CPU = cpu1 - cpu0
+	r.PeakRSS = procStatusKB("VmHWM")
+	r.EventsPerSec = float64(o.events) / r.Elapsed.Seconds()
+	if r.CPU > 0 {
+		r.PerCore = float64(o.events) / r.CPU.Seconds()
+	}
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM "+q).Scan(&r.ViewRows); err != nil {
+		return nil, err
+	}
+	if o.check {
+		progress("%s: checking the view against its query in batch", q)
+		if err := checkNexmark(ctx, c, q, r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// checkNexmark compares view q with its query run in batch, as multisets of
+// rows, and sets r.Digest.
+func checkNexmark(ctx context.Context, c *pgx.Conn, q string, r *NexmarkResult) error {
+	var onlyView, onlyQuery int64
+	query := nexmarkQueries[q]
+	if err := c.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL (%s)) d", q, query)).Scan(&onlyView); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if err := c.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM ((%s) EXCEPT ALL SELECT * FROM %s) d", query, q)).Scan(&onlyQuery); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	if onlyView != 0 || onlyQuery != 0 {
+		return fmt.Errorf("the view differs from its query: %d rows only in the view, %d only in the query's answer", onlyView, onlyQuery)
+	}
+	rows, err := c.Query(ctx, "SELECT * FROM "+q, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return err
+	}
+	var lines []string
+	for rows.Next() {
+		lines = append(lines, fmt.Sprint(rows.RawValues()))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.Sort(lines)
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	r.Digest = hex.EncodeToString(h[:8])
+	return nil
+}
+
+// columnList is the CREATE STREAM column list of cols.
+func columnList(cols []datagen.StreamColumn) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = c.Name + " " + c.Type.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// preloadNexmark produces a kind's n events (from the generator the
+// datagen stream would run) to topic in o's format, and returns the format.
+func preloadNexmark(ctx context.Context, brokers []string, o *nexmarkOptions, generator, message, topic string, n int64, dir string) (*rowFormat, error) {
+	events, cols, err := generatorEvents(generator, o.rate, o.seed)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newRowFormat(o.format, message, cols, dir)
+	if err != nil {
+		return nil, err
+	}
+	return f, produceEvents(ctx, brokers, topic, events, f, n)
+}

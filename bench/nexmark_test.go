@@ -1,0 +1,45 @@
+package bench
+
+import (
+	"context"
+	"testing"
+)
+
+// The same Nexmark events reach the same view whether the in-process
+// generator feeds the streams or they travel through Kafka as JSON, Avro or
+// Protobuf; each view equals its query run in batch.
+func TestNexmarkSourcesAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Sluice four times")
+	}
+	ctx := context.Background()
+	var want string
+	for _, run := range []struct{ source, format string }{{"datagen", ""}, {"kafka", "json"}, {"kafka", "avro"}, {"kafka", "protobuf"}} {
+		o := &nexmarkOptions{events: 20_000, source: run.source, format: run.format, rate: 1_000_000, seed: 7, check: true}
+		r, err := runNexmark(ctx, o, "q3", t.Logf)
+		if err != nil {
+			t.Fatalf("%s %s: %v", run.source, run.format, err)
+		}
+		if r.ViewRows == 0 {
+			t.Fatalf("%s %s: q3 is empty", run.source, run.format)
+		}
+		if want == "" {
+			want = r.Digest
+		} else if r.Digest != want {
+			t.Errorf("%s %s: q3's rows (digest %s) differ from datagen's (%s)", run.source, run.format, r.Digest, want)
+		}
+	}
+}
+
+func TestParseCount(t *testing.T) {
+	for in, want := range map[string]int64{"10M": 10_000_000, "500K": 500_000, "2000000": 2_000_000, "1.5m": 1_500_000, "1e6": 1_000_000} {
+		if got, err := parseCount(in); err != nil || got != want {
+			t.Errorf("parseCount(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-5", "0"} {
+		if _, err := parseCount(in); err == nil {
+			t.Errorf("parseCount(%q) accepted", in)
+		}
+	}
+}
