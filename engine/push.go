@@ -93,7 +93,7 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 		txn.Rollback()
 		return 0, &PushError{Err: err}
 	}
-	if err := txn.Commit(); err != nil {
+	if err := e.commitWithWatermarks(&txnState{txn: txn}, nil); err != nil {
 		return 0, &PushError{Err: err}
 	}
 	return int64(rows.Len), nil

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,6 +192,9 @@ func (ss *sources) start(desc *catalog.Table, stored map[kafka.Partition]int64, 
 	if sp.key != nil {
 		cfg.Key = sp.key
 	}
+	if tbl, ok := ss.e.db.Table(desc.ID); ok && desc.Watermark != nil {
+		ss.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(stored)), time.Now())
+	}
 	src, err := kafka.Start(cfg)
 	if err != nil {
 		return err
@@ -316,7 +321,10 @@ func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
 	for p, off := range b.Offsets {
 		txn.PutMeta(sourceOffsetKey(t.id, p), strconv.AppendInt(nil, off, 10))
 	}
-	return txn.Commit()
+	if desc, ok := t.e.cat.ByID(t.id); ok && desc.Watermark != nil {
+		t.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(b.Offsets)), time.Now())
+	}
+	return t.e.commitWithWatermarks(&txnState{txn: txn}, &batchOrigin{runs: b.Runs, offsets: b.RecordOffsets})
 }
 
 func (t *streamTarget) insertDead(txn *storage.Txn, dead []kafka.DeadLetter) error {

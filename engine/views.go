@@ -340,8 +340,11 @@ func (e *Engine) dropViews(ctx context.Context, views []*catalog.Table) error {
 
 // execShowObjects runs SHOW STREAMS and SHOW MATERIALIZED VIEWS.
 func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter) error {
-	if so.Kind == "sources" {
+	switch so.Kind {
+	case "sources":
 		return s.execShowSources(w)
+	case "watermarks":
+		return s.execShowWatermarks(w)
 	}
 	kind := catalog.KindStream
 	if so.Kind == "materialized views" {
@@ -362,10 +365,12 @@ func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter)
 }
 
 func showObjectsColumns(so *parser.ShowObjects) []pgwire.Column {
-	if so.Kind == "sources" {
+	switch so.Kind {
+	case "sources":
 		return sourceColumns()
-	}
-	if so.Kind == "streams" {
+	case "watermarks":
+		return watermarkColumns()
+	case "streams":
 		return textColumns("schema", "name", "connector")
 	}
 	return textColumns("schema", "name", "definition")

@@ -1,0 +1,202 @@
+package engine_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// watermarkOf returns SHOW WATERMARKS' watermark and frontier of stream
+// (as text, "" when NULL) and its late_events count.
+func watermarkOf(t *testing.T, conn *pgx.Conn, stream string) (w, frontier string, late int64) {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SHOW WATERMARKS", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var wm, fr *string
+		var lateness, idle, parts string
+		var n int64
+		if err := rows.Scan(&name, &wm, &fr, &lateness, &idle, &n, &parts); err != nil {
+			t.Fatal(err)
+		}
+		if name == stream {
+			if wm != nil {
+				w, frontier = *wm, *fr
+			}
+			late = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return w, frontier, late
+}
+
+func queryStrings(t *testing.T, conn *pgx.Conn, sql string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+func expectStrings(t *testing.T, conn *pgx.Conn, sql string, want ...string) {
+	t.Helper()
+	got := queryStrings(t, conn, sql)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\n got %q\nwant %q", sql, got, want)
+	}
+}
+
+// An INSERT-fed stream: the watermark advances per statement (per
+// transaction), rows of one batch are not late to each other, a row at the
+// frontier is on time, a row before it goes to sluice_late_events, allowed
+// lateness keeps rows, NULL event times stay; the watermark survives a
+// restart; metrics count late rows.
+func TestWatermarkInsert(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir)
+	conn := connect(t, srv)
+	mustExec(t, conn, "SET TimeZone = 'UTC'")
+	mustExec(t, conn, `CREATE STREAM ev (id int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '5 seconds')`)
+	if w, _, _ := watermarkOf(t, conn, "ev"); w != "" {
+		t.Fatalf("watermark before any row: %q", w)
+	}
+	// One statement: 10 s advances W only after the batch, so 0 s is on time.
+	mustExec(t, conn, "INSERT INTO ev VALUES (1, '2026-01-01 00:00:10Z'), (2, '2026-01-01 00:00:00Z')")
+	if w, f, _ := watermarkOf(t, conn, "ev"); w != "2026-01-01 00:00:05+00" || f != w {
+		t.Fatalf("after the first insert: W %q frontier %q", w, f)
+	}
+	mustExec(t, conn, "INSERT INTO ev VALUES (3, '2026-01-01 00:00:05Z'), (7, NULL)")
+	mustExec(t, conn, "INSERT INTO ev VALUES (4, '2026-01-01 00:00:04.999999Z')")
+	expectStrings(t, conn, "SELECT id::text FROM ev ORDER BY id", "1", "2", "3", "7")
+	expectStrings(t, conn, `SELECT concat_ws(' | ', stream, event_time, watermark, payload, partition, "offset", arrived_at > now() - interval '1 minute') FROM sluice_late_events`,
+		`ev | 2026-01-01 00:00:04.999999+00 | 2026-01-01 00:00:05+00 | {"id": 4, "ts": "2026-01-01T00:00:04.999999+00:00"} | t`)
+
+	// A transaction block is one batch: its rows are judged at COMMIT
+	// against W before it.
+	mustExec(t, conn, "BEGIN")
+	mustExec(t, conn, "INSERT INTO ev VALUES (5, '2026-01-01 00:00:30Z')")
+	mustExec(t, conn, "INSERT INTO ev VALUES (6, '2026-01-01 00:00:06Z')")
+	mustExec(t, conn, "COMMIT")
+	expectStrings(t, conn, "SELECT count(*)::text FROM ev WHERE id IN (5, 6)", "2")
+	if w, _, late := watermarkOf(t, conn, "ev"); w != "2026-01-01 00:00:25+00" || late != 1 {
+		t.Fatalf("after the block: W %q, %d late", w, late)
+	}
+	// A batch of late rows only leaves W where it was.
+	mustExec(t, conn, "INSERT INTO ev VALUES (8, '2026-01-01 00:00:01Z'), (9, '2026-01-01 00:00:02Z')")
+	if w, _, late := watermarkOf(t, conn, "ev"); w != "2026-01-01 00:00:25+00" || late != 3 {
+		t.Fatalf("after late rows: W %q, %d late", w, late)
+	}
+
+	mustExec(t, conn, `CREATE STREAM lax (id int, ts timestamp, WATERMARK FOR ts AS ts) WITH (allowed_lateness = '10 seconds', idle_timeout = '1 min')`)
+	mustExec(t, conn, "INSERT INTO lax VALUES (1, '2026-01-01 00:01:40')")
+	mustExec(t, conn, "INSERT INTO lax VALUES (2, '2026-01-01 00:01:31'), (3, '2026-01-01 00:01:30'), (4, '2026-01-01 00:01:29.5')")
+	expectStrings(t, conn, "SELECT id::text FROM lax ORDER BY id", "1", "2", "3")
+	expectStrings(t, conn, "SELECT payload->>'id' FROM sluice_late_events WHERE stream = 'lax'", "4")
+	if w, f, _ := watermarkOf(t, conn, "lax"); w != "2026-01-01 00:01:40+00" || f != "2026-01-01 00:01:30+00" {
+		t.Fatalf("lax: W %q frontier %q", w, f)
+	}
+	expectStrings(t, conn, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'lax'", "allowed_lateness=10 seconds,idle_timeout=1 min")
+	expectStrings(t, conn, "SELECT obj_description('lax'::regclass)", "append-only stream, watermark ts")
+	expectStrings(t, conn, "SELECT obj_description('ev'::regclass)", "append-only stream, watermark ts - 00:00:05")
+
+	metrics := httpGet(t, "http://"+srv.HTTPAddr()+"/metrics")
+	for _, want := range []string{`sluice_late_events_total{stream="ev"} 3`, `sluice_late_events_total{stream="lax"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics: no %q", want)
+		}
+	}
+
+	// sluice_late_events is a stream like any: a view reads it.
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW late_per_stream AS SELECT stream, count(*) AS n FROM sluice_late_events GROUP BY stream")
+	eventually(t, conn, "SELECT n FROM late_per_stream WHERE stream = 'ev'", 3)
+
+	_ = conn.Close(context.Background())
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, dir)
+	conn = connect(t, srv)
+	mustExec(t, conn, "SET TimeZone = 'UTC'")
+	if w, f, _ := watermarkOf(t, conn, "lax"); w != "2026-01-01 00:01:40+00" || f != "2026-01-01 00:01:30+00" {
+		t.Fatalf("lax after restart: W %q frontier %q", w, f)
+	}
+	// W restarts from the stored frontier (ev has no allowed lateness).
+	mustExec(t, conn, "INSERT INTO ev VALUES (10, '2026-01-01 00:00:24.5Z'), (11, '2026-01-01 00:00:25Z')")
+	expectStrings(t, conn, "SELECT id::text FROM ev WHERE id >= 10", "11")
+}
+
+func TestWatermarkErrors(t *testing.T) {
+	srv := startServer(t, "")
+	conn := connect(t, srv)
+	for _, tc := range []struct {
+		sql, code string
+		pos       int32
+	}{
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR tz AS tz)", "42703", 48},
+		{"CREATE STREAM s (ts text, WATERMARK FOR ts AS ts)", "42804", 41},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL 'soon')", "22007", 68},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '1 month')", "22023", 68},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '-1 s')", "22023", 68},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts + INTERVAL '1 s')", "0A000", 57},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts) WITH (allowed_lateness = 'later')", "22007", 0},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts) WITH (idle_timeout = '0 s')", "22023", 0},
+		{"CREATE STREAM s (ts timestamptz) WITH (allowed_lateness = '1 s')", "22023", 0},
+	} {
+		_, err := conn.Exec(context.Background(), tc.sql)
+		if pe := pgErr(t, err); pe.Code != tc.code || pe.Position != tc.pos {
+			t.Errorf("%s: %s at %d (%s), want %s at %d", tc.sql, pe.Code, pe.Position, pe.Message, tc.code, tc.pos)
+		}
+	}
+	// Failed CREATEs leave nothing behind, the late-events stream included.
+	expectStrings(t, conn, "SELECT count(*)::text FROM pg_class WHERE relname IN ('s', 'sluice_late_events')", "0")
+}
+
+// COPY and HTTP push are batches too: each judged against W before it.
+func TestWatermarkCopyAndPush(t *testing.T) {
+	srv := startServer(t, "")
+	conn := connect(t, srv)
+	mustExec(t, conn, "SET TimeZone = 'UTC'")
+	mustExec(t, conn, `CREATE STREAM ev (id int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '1 second')`)
+	copyIn := func(data string) {
+		t.Helper()
+		if _, err := conn.PgConn().CopyFrom(context.Background(), strings.NewReader(data), "COPY ev FROM STDIN"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyIn("1\t2026-01-01 00:00:10Z\n2\t2026-01-01 00:00:01Z\n")
+	copyIn("3\t2026-01-01 00:00:09Z\n4\t2026-01-01 00:00:08.5Z\n5\t2026-01-01 00:00:20Z\n")
+	expectStrings(t, conn, "SELECT id::text FROM ev ORDER BY id", "1", "2", "3", "5")
+	post := func(body string) {
+		t.Helper()
+		resp, err := http.Post("http://"+srv.HTTPAddr()+"/api/streams/ev", "application/x-ndjson", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("push: %s", resp.Status)
+		}
+	}
+	post(`{"id": 6, "ts": "2026-01-01T00:00:30Z"}` + "\n" + `{"id": 7, "ts": "2026-01-01T00:00:19Z"}` + "\n")
+	post(`{"id": 8, "ts": "2026-01-01T00:00:28Z"}` + "\n" + `{"id": 9, "ts": "2026-01-01T00:00:29Z"}` + "\n")
+	expectStrings(t, conn, "SELECT id::text FROM ev ORDER BY id", "1", "2", "3", "5", "6", "7", "9")
+	expectStrings(t, conn, "SELECT (payload->>'id') || ' ' || watermark::text FROM sluice_late_events ORDER BY event_time",
+		"4 2026-01-01 00:00:09+00", "8 2026-01-01 00:00:29+00")
+	if w, _, late := watermarkOf(t, conn, "ev"); w != "2026-01-01 00:00:29+00" || late != 2 {
+		t.Fatalf("W %q, %d late", w, late)
+	}
+}
