@@ -47,8 +47,11 @@ type eventTimes struct {
 	e      *Engine
 	mu     sync.Mutex
 	clocks map[uint32]*streamClock
-	stop   chan struct{}
-	done   chan struct{}
+	// wake tells watchIdle that a partition became known, whose idle
+	// timeout may end before watchIdle's next look.
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
 // streamClock is one stream's event-time state.
@@ -74,7 +77,7 @@ type partitionTime struct {
 }
 
 func newEventTimes(e *Engine) *eventTimes {
-	et := &eventTimes{e: e, clocks: map[uint32]*streamClock{}, stop: make(chan struct{}), done: make(chan struct{})}
+	et := &eventTimes{e: e, clocks: map[uint32]*streamClock{}, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go et.watchIdle()
 	return et
 }
@@ -127,11 +130,24 @@ func (et *eventTimes) list() []*streamClock {
 func (et *eventTimes) notePartitions(desc *catalog.Table, tbl *storage.Table, ps []kafka.Partition, now time.Time) {
 	c := et.clock(desc, tbl)
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	added := false
 	for _, p := range ps {
 		if c.parts[p] == nil {
 			c.parts[p] = &partitionTime{max: storage.NoWatermark, lastRow: now}
+			added = true
 		}
+	}
+	c.mu.Unlock()
+	if added {
+		et.poke()
+	}
+}
+
+// poke wakes watchIdle.
+func (et *eventTimes) poke() {
+	select {
+	case et.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -262,6 +278,9 @@ func (e *Engine) commitWithWatermarks(ts *txnState, origin *batchOrigin) error {
 	if err := ts.txn.Commit(); err != nil {
 		return err
 	}
+	// A partition new or back from idle has an idle timeout watchIdle
+	// does not know of.
+	woke := false
 	for _, j := range judged {
 		c := j.clock
 		for p, m := range j.maxima {
@@ -270,10 +289,14 @@ func (e *Engine) commitWithWatermarks(ts *txnState, origin *batchOrigin) error {
 				pt = &partitionTime{max: storage.NoWatermark}
 				c.parts[p] = pt
 			}
+			woke = woke || now.Sub(pt.lastRow) > c.idle
 			pt.max, pt.lastRow = max(pt.max, m), now
 		}
 		c.w = j.w
 		c.late.Add(int64(j.late))
+	}
+	if woke {
+		e.eventTimes.poke()
 	}
 	return nil
 }
@@ -421,7 +444,9 @@ func lateEventsStream() *catalog.Table {
 
 // watchIdle advances watermarks held back only by partitions that went
 // idle: without rows, nothing else would commit the advance, and windows
-// downstream would never close.
+// downstream would never close. It looks when the next partition goes
+// idle, since the advance is due then (later, the partitions that held
+// the newer event times may have gone idle too, and W would stay).
 func (et *eventTimes) watchIdle() {
 	defer close(et.done)
 	t := time.NewTimer(time.Second)
@@ -430,6 +455,8 @@ func (et *eventTimes) watchIdle() {
 		select {
 		case <-et.stop:
 			return
+		case <-et.wake:
+			t.Reset(et.advanceIdle(time.Now()))
 		case now := <-t.C:
 			t.Reset(et.advanceIdle(now))
 		}
@@ -437,13 +464,17 @@ func (et *eventTimes) watchIdle() {
 }
 
 // advanceIdle commits the watermarks that idle partitions no longer hold
-// back, and returns when to look again: a quarter of the shortest idle
-// timeout, within [10ms, 1s].
+// back, and returns when to look again: just after the next partition
+// goes idle, and within a second.
 func (et *eventTimes) advanceIdle(now time.Time) time.Duration {
 	next := time.Second
 	for _, c := range et.list() {
-		next = min(next, max(c.idle/4, 10*time.Millisecond))
 		c.mu.Lock()
+		for _, pt := range c.parts {
+			if d := pt.lastRow.Add(c.idle).Sub(now); d >= 0 {
+				next = min(next, d+time.Millisecond)
+			}
+		}
 		if w := c.watermarkAt(now, nil); w > c.w {
 			if tbl, ok := et.e.db.Table(c.id); ok {
 				txn := et.e.db.Begin()

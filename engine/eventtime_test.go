@@ -2,22 +2,31 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// watermarkOf returns SHOW WATERMARKS' watermark and frontier of stream
-// (as text, "" when NULL) and its late_events count.
-func watermarkOf(t *testing.T, conn *pgx.Conn, stream string) (w, frontier string, late int64) {
+// shownWatermark is a row of SHOW WATERMARKS, as text ("" for NULL).
+type shownWatermark struct {
+	w, frontier, partitions string
+	late                    int64
+}
+
+func showWatermark(t *testing.T, conn *pgx.Conn, stream string) shownWatermark {
 	t.Helper()
 	rows, err := conn.Query(context.Background(), "SHOW WATERMARKS", pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	var out shownWatermark
 	for rows.Next() {
 		var name string
 		var wm, fr *string
@@ -28,15 +37,23 @@ func watermarkOf(t *testing.T, conn *pgx.Conn, stream string) (w, frontier strin
 		}
 		if name == stream {
 			if wm != nil {
-				w, frontier = *wm, *fr
+				out.w, out.frontier = *wm, *fr
 			}
-			late = n
+			out.late, out.partitions = n, parts
 		}
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return w, frontier, late
+	return out
+}
+
+// watermarkOf returns SHOW WATERMARKS' watermark and frontier of stream
+// and its late_events count.
+func watermarkOf(t *testing.T, conn *pgx.Conn, stream string) (w, frontier string, late int64) {
+	t.Helper()
+	s := showWatermark(t, conn, stream)
+	return s.w, s.frontier, s.late
 }
 
 func queryStrings(t *testing.T, conn *pgx.Conn, sql string) []string {
@@ -199,4 +216,93 @@ func TestWatermarkCopyAndPush(t *testing.T) {
 	if w, _, late := watermarkOf(t, conn, "ev"); w != "2026-01-01 00:00:29+00" || late != 2 {
 		t.Fatalf("W %q, %d late", w, late)
 	}
+}
+
+// eventuallyWatermark waits until SHOW WATERMARKS gives stream watermark w.
+func eventuallyWatermark(t *testing.T, conn *pgx.Conn, stream, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w, _, _ := watermarkOf(t, conn, stream)
+		if w == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: watermark %q, want %q", stream, w, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two streams read one two-partition topic: "slow" never counts a
+// partition idle, "fast" after 500 ms. W is the minimum over partitions; a
+// quiet partition holds slow back but not fast; a row behind fast's
+// frontier lands in sluice_late_events with its partition and offset; both
+// watermarks survive a restart.
+func TestWatermarkKafka(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "ev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	srv := startKafkaServer(t, dir, c.ListenAddrs())
+	conn := connect(t, srv)
+	mustExec(t, conn, "SET TimeZone = 'UTC'")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(partition int32, id, second int) {
+		t.Helper()
+		v := fmt.Sprintf(`{"id": %d, "ts": "2026-01-01T00:%02d:%02dZ"}`, id, second/60, second%60)
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "ev", Partition: partition, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Produced before the streams start, so that both partitions deliver
+	// their first rows well within fast's idle timeout.
+	produce(0, 1, 100)
+	produce(1, 2, 50)
+	for name, idle := range map[string]string{"slow": "1 hour", "fast": "500ms"} {
+		mustExec(t, conn, `CREATE STREAM `+name+` (id int, ts timestamptz, _partition int, WATERMARK FOR ts AS ts)
+			WITH (connector = 'kafka', topic = 'ev', format = 'json', idle_timeout = '`+idle+`')`)
+	}
+	eventually(t, conn, "SELECT count(*) FROM slow", 2)
+	eventuallyWatermark(t, conn, "slow", "2026-01-01 00:00:50+00")
+
+	produce(0, 3, 200)
+	eventually(t, conn, "SELECT count(*) FROM slow", 3)
+	eventuallyWatermark(t, conn, "fast", "2026-01-01 00:03:20+00")
+	if w, _, _ := watermarkOf(t, conn, "slow"); w != "2026-01-01 00:00:50+00" {
+		t.Fatalf("slow: W %q: partition 1 is quiet but not idle", w)
+	}
+	if p := showWatermark(t, conn, "fast").partitions; !strings.Contains(p, "ev/1=2026-01-01 00:00:50+00 (idle)") {
+		t.Errorf("fast partitions: %q", p)
+	}
+
+	produce(1, 4, 150)
+	eventually(t, conn, "SELECT count(*) FROM slow", 4)
+	eventuallyWatermark(t, conn, "slow", "2026-01-01 00:02:30+00")
+	eventually(t, conn, "SELECT count(*) FROM sluice_late_events", 1)
+	expectStrings(t, conn, `SELECT concat_ws(' ', stream, payload->>'id', partition, "offset", watermark) FROM sluice_late_events`,
+		"fast 4 1 1 2026-01-01 00:03:20+00")
+	expectStrings(t, conn, "SELECT count(*)::text FROM fast", "3")
+
+	_ = conn.Close(context.Background())
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv = startKafkaServer(t, dir, c.ListenAddrs())
+	conn = connect(t, srv)
+	mustExec(t, conn, "SET TimeZone = 'UTC'")
+	for stream, w := range map[string]string{"slow": "2026-01-01 00:02:30+00", "fast": "2026-01-01 00:03:20+00"} {
+		if got, _, _ := watermarkOf(t, conn, stream); got != w {
+			t.Errorf("%s after restart: W %q, want %q", stream, got, w)
+		}
+	}
+	produce(0, 5, 120)
+	eventually(t, conn, "SELECT count(*) FROM sluice_late_events", 3)
+	expectStrings(t, conn, `SELECT stream FROM sluice_late_events WHERE payload->>'id' = '5' ORDER BY stream`, "fast", "slow")
 }
