@@ -216,7 +216,7 @@ type batchOrigin struct {
 	offsets []int64
 }
 
-// partitionAt calls fn with each stretch [lo, hi) of pending rows [from,
+// eachPartition calls fn with each stretch [lo, hi) of pending rows [from,
 // to) that came from one partition.
 func (o *batchOrigin) eachPartition(from, to int, fn func(p kafka.Partition, lo, hi int)) {
 	if o == nil {
