@@ -233,32 +233,58 @@ func (o *batchOrigin) eachPartition(from, to int, fn func(p kafka.Partition, lo,
 	}
 }
 
+// sourceBatch is a batch of one stream that a source (Kafka, HTTP push)
+// hands over before it is in the txn: judged first, only its on-time rows
+// are inserted, as one chunk that storage keeps whole, rather than all of
+// them and then deleting the late ones, which leaves holes to copy around.
+type sourceBatch struct {
+	tbl    *storage.Table
+	rows   *coldata.Chunk
+	origin *batchOrigin
+}
+
 // judgedStream is one stream's part of a batch: what commits with it, and
 // what its clock learns once it has committed.
 type judgedStream struct {
-	clock  *streamClock
-	desc   *catalog.Table
-	tbl    *storage.Table
+	clock *streamClock
+	desc  *catalog.Table
+	tbl   *storage.Table
+	// batch holds the rows when they came from a source; nil: they are
+	// the txn's inserts (INSERT, COPY).
+	batch  *sourceBatch
 	maxima map[kafka.Partition]int64
 	w      int64
 	late   int
 }
 
-// commitWithWatermarks commits ts's storage txn. Before, for each stream
-// with a watermark that the txn inserted rows into, it judges those rows
-// against W as it was before the batch: a row with an event time before the
-// frontier moves, in the same txn, to sluice_late_events; the others stay
-// and advance the partitions' maxima, and the new frontier commits with
-// them (Txn.AdvanceWatermark).
-func (e *Engine) commitWithWatermarks(ts *txnState, origin *batchOrigin) error {
+// commitWithWatermarks inserts b's rows (if any) and commits ts's storage
+// txn. Before, for each stream with a watermark that the batch is for or
+// the txn inserted rows into, it judges those rows against W as it was
+// before the batch: a row with an event time before the frontier moves, in
+// the same txn, to sluice_late_events; the others stay and advance the
+// partitions' maxima, and the new frontier commits with them
+// (Txn.AdvanceWatermark).
+func (e *Engine) commitWithWatermarks(ts *txnState, b *sourceBatch) error {
 	cat := txnCatalog{e.cat, ts}
 	var judged []*judgedStream
-	for _, tbl := range ts.txn.InsertedTables() {
+	withWatermark := func(tbl *storage.Table) (*catalog.Table, bool) {
 		desc, ok := cat.ByID(tbl.Info().ID)
-		if !ok || desc.Kind != catalog.KindStream || desc.Watermark == nil {
-			continue
+		return desc, ok && desc.Kind == catalog.KindStream && desc.Watermark != nil
+	}
+	if b != nil {
+		if desc, ok := withWatermark(b.tbl); ok {
+			judged = append(judged, &judgedStream{clock: e.eventTimes.clock(desc, b.tbl), desc: desc, tbl: b.tbl, batch: b})
+		} else if b.rows.Len > 0 {
+			if err := ts.txn.Insert(b.tbl, b.rows); err != nil {
+				ts.txn.Rollback()
+				return err
+			}
 		}
-		judged = append(judged, &judgedStream{clock: e.eventTimes.clock(desc, tbl), desc: desc, tbl: tbl})
+	}
+	for _, tbl := range ts.txn.InsertedTables() {
+		if desc, ok := withWatermark(tbl); ok && (b == nil || tbl != b.tbl) {
+			judged = append(judged, &judgedStream{clock: e.eventTimes.clock(desc, tbl), desc: desc, tbl: tbl})
+		}
 	}
 	if len(judged) == 0 {
 		return ts.txn.Commit()
@@ -270,7 +296,7 @@ func (e *Engine) commitWithWatermarks(ts *txnState, origin *batchOrigin) error {
 	}
 	now := time.Now()
 	for _, j := range judged {
-		if err := e.judge(ts, cat, j, origin, now); err != nil {
+		if err := e.judge(ts, cat, j, now); err != nil {
 			ts.txn.Rollback()
 			return err
 		}
@@ -301,15 +327,24 @@ func (e *Engine) commitWithWatermarks(ts *txnState, origin *batchOrigin) error {
 	return nil
 }
 
-// judge finds j's late rows in the txn, moves them to sluice_late_events,
-// and computes the stream's new watermark.
-func (e *Engine) judge(ts *txnState, cat txnCatalog, j *judgedStream, origin *batchOrigin, now time.Time) error {
+// judge finds j's late rows, moves them to sluice_late_events (from the
+// txn, or leaves them out of the source batch's insert), and computes the
+// stream's new watermark.
+func (e *Engine) judge(ts *txnState, cat txnCatalog, j *judgedStream, now time.Time) error {
 	c := j.clock
 	frontier := c.frontier(c.w)
 	j.maxima = map[kafka.Partition]int64{}
+	var origin *batchOrigin
+	each := func(fn func(rows *coldata.Chunk, first int) error) error { return ts.txn.EachInserted(j.tbl, fn) }
+	if b := j.batch; b != nil {
+		origin = b.origin
+		each = func(fn func(rows *coldata.Chunk, first int) error) error { return fn(b.rows, 0) }
+	}
 	var late *coldata.Chunk
-	var latePos, lateIdx []int
-	err := ts.txn.EachInserted(j.tbl, func(rows *coldata.Chunk, first int) error {
+	// lateIdx are the late rows' indexes in the batch (pending indexes for
+	// the txn's inserts).
+	var lateIdx []int
+	err := each(func(rows *coldata.Chunk, first int) error {
 		v := rows.Cols[c.col]
 		times := v.Ints[:rows.Len]
 		sel := lateRows(times, v.Nulls, frontier)
@@ -328,7 +363,6 @@ func (e *Engine) judge(ts *txnState, cat txnCatalog, j *judgedStream, origin *ba
 		}
 		for _, i := range sel {
 			late.AppendFrom(rows, i)
-			latePos = append(latePos, storage.InsertedPosition(first+i))
 			lateIdx = append(lateIdx, first+i)
 		}
 		return nil
@@ -337,10 +371,10 @@ func (e *Engine) judge(ts *txnState, cat txnCatalog, j *judgedStream, origin *ba
 		return err
 	}
 	j.w = c.watermarkAt(now, j.maxima)
+	if err := j.keepOnTime(ts, lateIdx); err != nil {
+		return err
+	}
 	if late != nil {
-		if err := ts.txn.Delete(j.tbl, latePos); err != nil {
-			return err
-		}
 		if err := e.keepLate(ts, cat, j, late, lateIdx, origin, now); err != nil {
 			return err
 		}
@@ -350,6 +384,38 @@ func (e *Engine) judge(ts *txnState, cat txnCatalog, j *judgedStream, origin *ba
 		return ts.txn.AdvanceWatermark(j.tbl, c.frontier(j.w))
 	}
 	return nil
+}
+
+// keepOnTime leaves only the on-time rows in the stream: it inserts a
+// source batch's, or deletes the late ones from the txn's inserts.
+func (j *judgedStream) keepOnTime(ts *txnState, lateIdx []int) error {
+	b := j.batch
+	if b == nil {
+		if len(lateIdx) == 0 {
+			return nil
+		}
+		pos := make([]int, len(lateIdx))
+		for k, i := range lateIdx {
+			pos[k] = storage.InsertedPosition(i)
+		}
+		return ts.txn.Delete(j.tbl, pos)
+	}
+	rows := b.rows
+	if len(lateIdx) > 0 {
+		onTime := make([]int, 0, rows.Len-len(lateIdx))
+		for i, k := 0, 0; i < rows.Len; i++ {
+			if k < len(lateIdx) && lateIdx[k] == i {
+				k++
+				continue
+			}
+			onTime = append(onTime, i)
+		}
+		rows = rows.Gather(onTime)
+	}
+	if rows.Len == 0 {
+		return nil
+	}
+	return ts.txn.Insert(j.tbl, rows)
 }
 
 // lateRows returns the indexes of the event times before frontier (NULL

@@ -306,12 +306,6 @@ func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
 		return sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" was dropped", t.name)
 	}
 	txn := t.e.db.Begin()
-	if b.Rows.Len > 0 {
-		if err := txn.Insert(tbl, b.Rows); err != nil {
-			txn.Rollback()
-			return err
-		}
-	}
 	if len(b.Dead) > 0 {
 		if err := t.insertDead(txn, b.Dead); err != nil {
 			txn.Rollback()
@@ -324,7 +318,7 @@ func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
 	if desc, ok := t.e.cat.ByID(t.id); ok && desc.Watermark != nil {
 		t.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(b.Offsets)), time.Now())
 	}
-	return t.e.commitWithWatermarks(&txnState{txn: txn}, &batchOrigin{runs: b.Runs, offsets: b.RecordOffsets})
+	return t.e.commitWithWatermarks(&txnState{txn: txn}, &sourceBatch{tbl: tbl, rows: b.Rows, origin: &batchOrigin{runs: b.Runs, offsets: b.RecordOffsets}})
 }
 
 func (t *streamTarget) insertDead(txn *storage.Txn, dead []kafka.DeadLetter) error {
