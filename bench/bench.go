@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,14 +30,16 @@ type options struct {
 	aggRuns     int
 	viewRows    int64
 	kafkaEvents int64
-	seed        uint64
-	reportMD    string
-	reportJSON  string
-	pgURL       string
-	noPG        bool
-	noSluice    bool
-	viewsOnly   bool
-	cpuProfile  string
+	// kafkaFormats are the record formats the kafka workload runs, in order.
+	kafkaFormats []string
+	seed         uint64
+	reportMD     string
+	reportJSON   string
+	pgURL        string
+	noPG         bool
+	noSluice     bool
+	viewsOnly    bool
+	cpuProfile   string
 }
 
 const (
@@ -69,7 +72,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&o.aggRows, "agg-rows", 0, "rows in the aggregate table (default 10M; 1M with --short)")
 	fs.IntVar(&o.aggRuns, "agg-runs", 3, "runs of the aggregate query (the best is reported)")
 	fs.Int64Var(&o.viewRows, "view-rows", 0, "rows COPYed into the stream of the views workload (default 10M; 2M with --short)")
-	fs.Int64Var(&o.kafkaEvents, "kafka-events", -1, "Nexmark bids of the kafka workload (default 10M; 2M with --short; 0 skips it)")
+	fs.Int64Var(&o.kafkaEvents, "kafka-events", -1, "Nexmark bids of the kafka workload, per format (default 10M; 2M with --short; 0 skips it)")
+	formats := fs.String("kafka-formats", strings.Join(bidFormatNames, ","), "record formats of the kafka workload, comma-separated")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the point-lookup key sequence")
 	fs.StringVar(&o.reportMD, "report-md", "", "markdown report path (default <repo>/bench/REPORT.md; \"-\" = none)")
 	fs.StringVar(&o.reportJSON, "report-json", "", "JSON report path (default <repo>/bench/report.json; \"-\" = none)")
@@ -83,6 +87,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for _, f := range strings.Split(*formats, ",") {
+		if f = strings.TrimSpace(f); !slices.Contains(bidFormatNames, f) {
+			return nil, fmt.Errorf("--kafka-formats: unknown format %q (valid: %s)", f, strings.Join(bidFormatNames, ", "))
+		}
+		o.kafkaFormats = append(o.kafkaFormats, f)
 	}
 	if o.viewsOnly {
 		o.noPG = true
@@ -279,15 +289,20 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 				progress("Sluice: views, COPY of %d rows into a stream with a materialized view", o.viewRows)
 				r.Sluice.View = measureView(ctx, url, o.viewRows, o.cpuProfile, r)
 			}
-			if ctx.Err() == nil && o.kafkaEvents > 0 && !o.viewsOnly {
-				k, err := measureKafka(ctx, url, brokers, o.kafkaEvents, progress)
+			for _, name := range o.kafkaFormats {
+				if ctx.Err() != nil || o.kafkaEvents <= 0 || o.viewsOnly {
+					break
+				}
+				k, err := runKafka(ctx, url, brokers, name, dir, o.kafkaEvents, progress)
 				switch {
 				case err != nil:
-					fail("Sluice: kafka: " + err.Error())
+					fail("Sluice: kafka " + name + ": " + err.Error())
 				case k.Wrong != "":
-					fail("Sluice: kafka: the count view differs from the generated bids: " + k.Wrong)
+					fail("Sluice: kafka " + name + ": the count view differs from the generated bids: " + k.Wrong)
 				}
-				r.Sluice.Kafka = k
+				if k != nil {
+					r.Sluice.Kafka = append(r.Sluice.Kafka, k)
+				}
 			}
 			r.Sluice.PeakRSS = procStatusKB("VmHWM")
 			if err := stop(); err != nil {

@@ -108,35 +108,40 @@ func BenchmarkViewMaintenance(b *testing.B) {
 }
 
 // BenchmarkKafkaIngest is the kafka workload over benchKafkaEvents bids per
-// op, on a fresh broker and server each time; the ceiling's and Sluice's
-// events/s are reported as metrics.
+// op in each record format, on a fresh broker and server each time; the
+// ceiling's and Sluice's events/s are reported as metrics.
 func BenchmarkKafkaIngest(b *testing.B) {
 	const benchKafkaEvents = 200_000
 	ctx := context.Background()
-	for b.Loop() {
-		b.StopTimer()
-		broker, err := startBroker()
-		if err != nil {
-			b.Fatal(err)
-		}
-		url, stop, err := startSluice(ctx, b.TempDir(), broker.ListenAddrs())
-		if err != nil {
-			b.Fatalf("start Sluice: %v", err)
-		}
-		b.StartTimer()
-		k, err := measureKafka(ctx, url, broker.ListenAddrs(), benchKafkaEvents, func(string, ...any) {})
-		b.StopTimer()
-		if err == nil && k.Wrong != "" {
-			err = errors.New("wrong answer: " + k.Wrong)
-		}
-		stop()
-		broker.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(k.CeilingRate, "ceiling-events/s")
-		b.ReportMetric(k.PassThroughRate, "passthrough-events/s")
-		b.ReportMetric(k.GroupByRate, "groupby-events/s")
-		b.StartTimer()
+	for _, name := range bidFormatNames {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				broker, err := startBroker()
+				if err != nil {
+					b.Fatal(err)
+				}
+				dir := b.TempDir()
+				url, stop, err := startSluice(ctx, dir, broker.ListenAddrs())
+				if err != nil {
+					b.Fatalf("start Sluice: %v", err)
+				}
+				b.StartTimer()
+				k, err := runKafka(ctx, url, broker.ListenAddrs(), name, dir, benchKafkaEvents, func(string, ...any) {})
+				b.StopTimer()
+				if err == nil && k.Wrong != "" {
+					err = errors.New("wrong answer: " + k.Wrong)
+				}
+				stop()
+				broker.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(k.CeilingRate, "ceiling-events/s")
+				b.ReportMetric(k.PassThroughRate, "passthrough-events/s")
+				b.ReportMetric(k.GroupByRate, "groupby-events/s")
+				b.StartTimer()
+			}
+		})
 	}
 }

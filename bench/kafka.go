@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,20 +16,18 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// The kafka workload: a topic on an in-process broker pre-loaded with
-// Nexmark bids as ~200-byte JSON, drained (1) by a raw franz-go
-// consume-and-decode loop, the ceiling, with the decoder Sluice uses, and
-// (2) by Sluice into a pass-through view and (3) into a GROUP BY auction
-// count view, each timed from CREATE STREAM until the view holds every bid.
+// The kafka workload, once per record format: a topic on an in-process
+// broker pre-loaded with Nexmark bids (~200 bytes as JSON), drained (1) by a
+// raw franz-go consume-and-decode loop, the ceiling, with the decoder Sluice
+// uses, and (2) by Sluice into a pass-through view and (3) into a GROUP BY
+// auction count view, each timed from CREATE STREAM until the view holds
+// every bid.
 
 const (
-	kafkaTopic      = "bid"
 	kafkaPartitions = 4
-	kafkaStreamDDL  = `CREATE STREAM bid (auction bigint, bidder bigint, price bigint, channel text, url text,
-		date_time timestamptz, extra text) WITH (connector = 'kafka', topic = 'bid', format = 'json')`
-	kafkaQ0DDL    = "CREATE MATERIALIZED VIEW q0 AS SELECT auction, bidder, price, date_time, extra FROM bid"
-	kafkaCountDDL = "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction"
-	kafkaTimeout  = 10 * time.Minute
+	kafkaQ0DDL      = "CREATE MATERIALIZED VIEW q0 AS SELECT auction, bidder, price, date_time, extra FROM bid"
+	kafkaCountDDL   = "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction"
+	kafkaTimeout    = 10 * time.Minute
 )
 
 // kafkaColumns are the bid stream's columns, for the ceiling's decoder.
@@ -52,35 +49,18 @@ func bidAuction(i int64) int64 {
 	return max(last-int64(mix(i+13)>>57), 1000)
 }
 
-// appendBid appends bid i as a Nexmark JSON object of about 200 bytes.
-func appendBid(b []byte, i int64) []byte {
-	b = append(b, `{"auction":`...)
-	b = strconv.AppendInt(b, bidAuction(i), 10)
-	b = append(b, `,"bidder":`...)
-	b = strconv.AppendInt(b, 1001+int64(mix(i+17)>>54), 10)
-	b = append(b, `,"price":`...)
-	b = strconv.AppendInt(b, int64(mix(i+19)>>44), 10)
-	b = append(b, `,"channel":"`...)
-	if c := mix(i + 23); c&1 == 0 {
-		b = append(b, bidChannels[(c>>1)&3]...)
-	} else {
-		b = append(b, "channel-"...)
-		b = strconv.AppendInt(b, int64(c>>50)%10000, 10)
-	}
-	b = append(b, `","url":"https://www.nexmark.com/item.htm?query=1&channel_id=`...)
-	b = strconv.AppendInt(b, int64(mix(i+29)>>40), 10)
-	b = append(b, `","date_time":"`...)
-	b = time.Unix(1_700_000_000, 0).UTC().Add(time.Duration(i)*time.Microsecond).AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","extra":"`...)
-	for len(b) < 196 {
-		b = append(b, 'x')
-	}
-	return append(b, `"}`...)
+// bidTopic is the topic holding the bids in the named format.
+func bidTopic(format string) string { return "bid_" + format }
+
+// bidStreamDDL creates the stream bid over the bids in format f.
+func bidStreamDDL(f bidFormat) string {
+	return `CREATE STREAM bid (auction bigint, bidder bigint, price bigint, channel text, url text,
+		date_time timestamptz, extra text) WITH (` + f.withClause(bidTopic(f.name)) + ")"
 }
 
-// preloadBids produces n bids to the topic and waits for every ack.
-func preloadBids(ctx context.Context, brokers []string, n int64) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(kafkaTopic),
+// preloadBids produces n bids in format f and waits for every ack.
+func preloadBids(ctx context.Context, brokers []string, f bidFormat, n int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(bidTopic(f.name)),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedRecords(1<<17), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
@@ -94,7 +74,7 @@ func preloadBids(ctx context.Context, brokers []string, n int64) error {
 		}
 	}
 	for i := int64(0); i < n && ctx.Err() == nil; i++ {
-		cl.Produce(ctx, &kgo.Record{Value: appendBid(make([]byte, 0, 224), i)}, done)
+		cl.Produce(ctx, &kgo.Record{Value: f.encode(make([]byte, 0, 224), i)}, done)
 	}
 	if err := cl.Flush(ctx); err != nil {
 		return err
@@ -105,15 +85,15 @@ func preloadBids(ctx context.Context, brokers []string, n int64) error {
 	return ctx.Err()
 }
 
-// drainCeiling reads the whole topic with franz-go and decodes every record
-// with Sluice's JSON decoder on workers goroutines, keeping nothing. With
-// decode false it only reads (the warm-up).
-func drainCeiling(ctx context.Context, brokers []string, n int64, workers int, decode bool) (time.Duration, error) {
-	f, err := format.Compile(format.Config{Format: "json", Columns: kafkaColumns})
+// drainCeiling reads the whole topic of format bf with franz-go and decodes
+// every record with Sluice's decoder on workers goroutines, keeping nothing.
+// With decode false it only reads (the warm-up).
+func drainCeiling(ctx context.Context, brokers []string, bf bidFormat, n int64, workers int, decode bool) (time.Duration, error) {
+	f, err := format.Compile(format.Config{Format: bf.options["format"], Columns: kafkaColumns, Options: bf.options})
 	if err != nil {
 		return 0, err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(kafkaTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(bidTopic(bf.name)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(4<<20))
 	if err != nil {
 		return 0, err
@@ -170,13 +150,13 @@ func drainCeiling(ctx context.Context, brokers []string, n int64, workers int, d
 	return time.Since(start), ctx.Err()
 }
 
-// drainSluice creates the bid stream and the view ddl on Sluice, and waits
-// until the view has every bid (done reports it).
-func drainSluice(ctx context.Context, c *pgx.Conn, ddl string, done func() (bool, error)) (time.Duration, error) {
+// drainSluice creates the bid stream over format f and the view ddl on
+// Sluice, and waits until the view has every bid (done reports it).
+func drainSluice(ctx context.Context, c *pgx.Conn, f bidFormat, ddl string, done func() (bool, error)) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, kafkaTimeout)
 	defer cancel()
 	start := time.Now()
-	if _, err := c.Exec(ctx, kafkaStreamDDL); err != nil {
+	if _, err := c.Exec(ctx, bidStreamDDL(f)); err != nil {
 		return 0, fmt.Errorf("create stream: %w", err)
 	}
 	if _, err := c.Exec(ctx, ddl); err != nil {
@@ -218,22 +198,22 @@ func sourcePosition(ctx context.Context, c *pgx.Conn) (int64, error) {
 	return sum, rows.Err()
 }
 
-// measureKafka runs the kafka workload against the Sluice at url, whose
-// kafka streams read brokers.
-func measureKafka(ctx context.Context, url string, brokers []string, n int64, progress func(string, ...any)) (*Kafka, error) {
-	k := &Kafka{Events: n, Format: "json", Partitions: kafkaPartitions}
-	progress("kafka: pre-loading %d bids", n)
+// measureKafka runs the kafka workload over bids in format f against the
+// Sluice at url, whose kafka streams read brokers.
+func measureKafka(ctx context.Context, url string, brokers []string, f bidFormat, n int64, progress func(string, ...any)) (*Kafka, error) {
+	k := &Kafka{Events: n, Format: f.name, Partitions: kafkaPartitions}
+	progress("kafka %s: pre-loading %d bids", f.name, n)
 	t0 := time.Now()
-	if err := preloadBids(ctx, brokers, n); err != nil {
+	if err := preloadBids(ctx, brokers, f, n); err != nil {
 		return nil, fmt.Errorf("pre-load: %w", err)
 	}
 	k.Preload = Duration(time.Since(t0))
-	progress("kafka: warm-up read")
-	if _, err := drainCeiling(ctx, brokers, n, 2, false); err != nil {
+	progress("kafka %s: warm-up read", f.name)
+	if _, err := drainCeiling(ctx, brokers, f, n, 2, false); err != nil {
 		return nil, fmt.Errorf("warm-up read: %w", err)
 	}
-	progress("kafka: ceiling (franz-go consume + decode)")
-	d, err := drainCeiling(ctx, brokers, n, 2, true)
+	progress("kafka %s: ceiling (franz-go consume + decode)", f.name)
+	d, err := drainCeiling(ctx, brokers, f, n, 2, true)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
@@ -245,9 +225,9 @@ func measureKafka(ctx context.Context, url string, brokers []string, n int64, pr
 		return nil, err
 	}
 	defer c.Close(context.Background())
-	progress("kafka: Sluice, pass-through view")
+	progress("kafka %s: Sluice, pass-through view", f.name)
 	cpu0, _ := processCPU()
-	d, err = drainSluice(ctx, c, kafkaQ0DDL, func() (bool, error) {
+	d, err = drainSluice(ctx, c, f, kafkaQ0DDL, func() (bool, error) {
 		pos, err := sourcePosition(ctx, c)
 		if err != nil || pos < n {
 			return false, err
@@ -266,9 +246,9 @@ func measureKafka(ctx context.Context, url string, brokers []string, n int64, pr
 		return nil, err
 	}
 
-	progress("kafka: Sluice, GROUP BY auction count view")
+	progress("kafka %s: Sluice, GROUP BY auction count view", f.name)
 	cpu0, _ = processCPU()
-	d, err = drainSluice(ctx, c, kafkaCountDDL, func() (bool, error) {
+	d, err = drainSluice(ctx, c, f, kafkaCountDDL, func() (bool, error) {
 		var got *int64
 		err := c.QueryRow(ctx, "SELECT sum(n)::int8 FROM per_auction").Scan(&got)
 		return got != nil && *got == n, err
@@ -289,6 +269,16 @@ func measureKafka(ctx context.Context, url string, brokers []string, n int64, pr
 	k.PassThroughRatio = k.PassThroughRate / k.CeilingRate
 	k.GroupByRatio = k.GroupByRate / k.CeilingRate
 	return k, nil
+}
+
+// runKafka runs the kafka workload in the named format; the format's
+// schema files go under dir.
+func runKafka(ctx context.Context, url string, brokers []string, format, dir string, n int64, progress func(string, ...any)) (*Kafka, error) {
+	f, err := newBidFormat(format, dir)
+	if err != nil {
+		return nil, err
+	}
+	return measureKafka(ctx, url, brokers, f, n, progress)
 }
 
 // checkAuctionCounts compares the count view with the generator's counts.
@@ -319,7 +309,12 @@ func checkAuctionCounts(ctx context.Context, c *pgx.Conn, n int64) (string, erro
 	return "", rows.Err()
 }
 
-// startBroker starts the workload's in-process broker.
+// startBroker starts the workload's in-process broker with a topic per
+// format.
 func startBroker() (*kfake.Cluster, error) {
-	return kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, kafkaTopic))
+	topics := make([]string, len(bidFormatNames))
+	for i, name := range bidFormatNames {
+		topics[i] = bidTopic(name)
+	}
+	return kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, topics...))
 }

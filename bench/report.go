@@ -71,7 +71,7 @@ type Result struct {
 	AggLoad *Load    `json:"agg_load,omitempty"`
 	Agg     *Agg     `json:"scan_aggregate,omitempty"`
 	View    *View    `json:"view_maintenance,omitempty"` // Sluice only
-	Kafka   *Kafka   `json:"kafka_ingest,omitempty"`     // Sluice only
+	Kafka   []*Kafka `json:"kafka_ingest,omitempty"`     // Sluice only; one per record format
 	PeakRSS int64    `json:"peak_rss_bytes,omitempty"`   // Sluice only
 	Errors  []string `json:"errors,omitempty"`
 }
@@ -159,11 +159,8 @@ type Kafka struct {
 	Wrong string `json:"wrong,omitempty"`
 }
 
-// kafkaRows are the kafka workload's lines.
+// kafkaRows are the kafka workload's lines for one record format.
 func kafkaRows(k *Kafka) []row {
-	if k == nil {
-		return nil
-	}
 	perCore := func(rate float64, d, cpu Duration) string {
 		if cpu <= 0 {
 			return "-"
@@ -175,13 +172,13 @@ func kafkaRows(k *Kafka) []row {
 		answer = "WRONG"
 	}
 	return []row{
-		{fmt.Sprintf("kafka: ceiling, franz-go consume + decode, events/s (%s %s bids, %d partitions)", fmtRate(float64(k.Events)), k.Format, k.Partitions),
+		{fmt.Sprintf("kafka %s: ceiling, franz-go consume + decode, events/s (%s bids, %d partitions)", k.Format, fmtRate(float64(k.Events)), k.Partitions),
 			fmtRate(k.CeilingRate), "-", ""},
-		{"kafka: into a pass-through view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.PassThroughRate), k.PassThroughRatio), "-", ""},
-		{"kafka: pass-through, events/s per CPU-second", perCore(k.PassThroughRate, k.PassThrough, k.PassThroughCPU), "-", ""},
-		{"kafka: into a GROUP BY auction count view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.GroupByRate), k.GroupByRatio), "-", ""},
-		{"kafka: group by, events/s per CPU-second", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU), "-", ""},
-		{"kafka: count view answer (vs generated bids)", answer, "-", ""},
+		{"kafka " + k.Format + ": into a pass-through view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.PassThroughRate), k.PassThroughRatio), "-", ""},
+		{"kafka " + k.Format + ": pass-through, events/s per CPU-second", perCore(k.PassThroughRate, k.PassThrough, k.PassThroughCPU), "-", ""},
+		{"kafka " + k.Format + ": into a GROUP BY auction count view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.GroupByRate), k.GroupByRatio), "-", ""},
+		{"kafka " + k.Format + ": group by, events/s per CPU-second", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU), "-", ""},
+		{"kafka " + k.Format + ": count view answer (vs generated bids)", answer, "-", ""},
 	}
 }
 
@@ -304,7 +301,9 @@ func (r *Report) rows() []row {
 	}
 	out = append(out, row{"scan-aggregate answer (vs generated data)", correct(s.Agg), correct(p.Agg), m})
 	out = append(out, viewRows(r.Config.ViewRows, s.View)...)
-	out = append(out, kafkaRows(s.Kafka)...)
+	for _, k := range s.Kafka {
+		out = append(out, kafkaRows(k)...)
+	}
 	rss := "-"
 	if s.PeakRSS > 0 {
 		rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))

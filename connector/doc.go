@@ -1,6 +1,7 @@
 // Package connector owns the ways data enters and leaves Sluice besides SQL:
-// sources (Kafka today; Kinesis, Pub/Sub, datagen later) and sinks. A source
-// turns external records into change chunks for a stream through a
-// format.Decoder and hands them to the engine together with the position it
-// read up to, so rows and positions commit in one storage transaction.
+// sources (Kafka and the datagen generators today; Kinesis, Pub/Sub later)
+// and sinks. A source turns external records (or generated events) into
+// change chunks for a stream, through a format.Decoder for records, and hands
+// them to the engine together with the position it read up to, so rows and
+// positions commit in one storage transaction.
 package connector

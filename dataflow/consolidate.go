@@ -84,12 +84,14 @@ func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 // aggregate's retraction of 2.00 against its insertion of 2.
 //
 // Aggregates and distinct change a row at most once an epoch, on the one
-// worker owning its key. A filter keeps a subset of its input; a projection
-// that passes every input column on keeps rows apart.
+// worker owning its key; a session window changes each annotated row at
+// most once, on the worker owning the row's partition. A filter keeps a
+// subset of its input; a projection that passes every input column on keeps
+// rows apart.
 func consolidatedOutput(g *Graph, id int) bool {
 	n := g.Nodes[id]
 	switch s := n.Spec.(type) {
-	case *Aggregate, *Distinct:
+	case *Aggregate, *Distinct, *SessionWindow:
 		return true
 	case *Filter:
 		return consolidatedOutput(g, n.Inputs[0])

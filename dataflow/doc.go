@@ -11,8 +11,9 @@
 // are pushed, a barrier follows them through the graph (an operator flushes
 // once it holds the barrier from every upstream worker), and the consolidated
 // output changes of the epoch are returned. Linear operators (filter,
-// project, union, window assignment) emit as they receive; aggregates, distinct and top-N emit
-// their per-epoch changes on the barrier.
+// project, union, window assignment) emit as they receive; aggregates,
+// distinct, top-N and session windows emit their per-epoch changes on the
+// barrier.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source

@@ -17,7 +17,7 @@ type Operator interface {
 	// operators emit their output at once.
 	Push(in int, c *coldata.Chunk, emit Emit) error
 	// Flush ends the epoch: operators that settle per epoch (aggregate,
-	// distinct, top-N) emit the epoch's changes now.
+	// distinct, top-N, session window) emit the epoch's changes now.
 	Flush(emit Emit) error
 }
 

@@ -85,11 +85,9 @@ func (st *statement) execAlterStream(ctx context.Context, x *parser.AlterStream,
 	if len(added) == 0 {
 		return "ALTER STREAM", nil
 	}
-	kafkaStream := streamConnector(&nd) == "kafka"
-	if kafkaStream {
-		if _, err := e.kafkaSpec(&nd); err != nil {
-			return "", err
-		}
+	sourced := hasSource(&nd)
+	if err := sourceSpec(e, &nd); err != nil {
+		return "", err
 	}
 	tbl, ok := e.db.Table(desc.ID)
 	if !ok {
@@ -108,8 +106,8 @@ func (st *statement) execAlterStream(ctx context.Context, x *parser.AlterStream,
 	}
 	txn.PutMeta(catalog.MetaKey(desc.ID), b)
 	// The source delivers rows of the stream's width: stop it across the
-	// change and start it again, from the offsets stored with its rows.
-	if kafkaStream {
+	// change and start it again, from the positions stored with its rows.
+	if sourced {
 		e.sources.stop(desc.ID)
 	}
 	err = txn.Commit()
@@ -117,7 +115,7 @@ func (st *statement) execAlterStream(ctx context.Context, x *parser.AlterStream,
 		e.cat.Publish(&nd)
 		e.catVersion.Add(1)
 	}
-	if kafkaStream {
+	if sourced {
 		running := desc
 		if err == nil {
 			running = &nd

@@ -153,8 +153,9 @@ func (e *Engine) createTable(ts *txnState, desc *catalog.Table) error {
 
 // streamSource checks a new stream's column paths, watermark and connector:
 // a kafka stream's options and formats must compile and its brokers
-// answer. The first kafka stream also creates the dead-letter table, the
-// first stream with a watermark the late-events stream.
+// answer; a datagen stream's columns must be its generator's. The first
+// kafka stream also creates the dead-letter table, the first stream with a
+// watermark the late-events stream.
 func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catalog.Table) error {
 	s := st.s
 	paths, err := columnPaths(st.createStream, desc)
@@ -171,7 +172,7 @@ func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catal
 		}
 	}
 	if streamConnector(desc) != "kafka" {
-		return nil
+		return sourceSpec(s.e, desc)
 	}
 	sp, err := s.e.kafkaSpec(desc)
 	if err != nil {
@@ -184,6 +185,19 @@ func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catal
 		return nil
 	}
 	return s.e.createTable(ts, deadLettersTable())
+}
+
+// sourceSpec checks the options and columns of a stream's source, if it
+// has one.
+func sourceSpec(e *Engine, desc *catalog.Table) error {
+	var err error
+	switch streamConnector(desc) {
+	case "kafka":
+		_, err = e.kafkaSpec(desc)
+	case "datagen":
+		_, _, err = datagenSpec(desc)
+	}
+	return err
 }
 
 func constraintUnsupported(c *pg.Constraint, st *statement) error {

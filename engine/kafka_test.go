@@ -369,6 +369,30 @@ func TestKafkaSASLPatternAndTransactions(t *testing.T) {
 	if n := queryInt(t, conn, "SELECT count(*) FROM b"); n != 150 {
 		t.Fatalf("%d rows after settling, want 150", n)
 	}
+
+	// The password by reference: an environment variable or a file, read
+	// when the source starts; the catalog keeps the reference.
+	t.Setenv("SLUICE_TEST_KAFKA_PASSWORD", "s3cret")
+	file := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, ref := range map[string]string{"b_env": "${env:SLUICE_TEST_KAFKA_PASSWORD}", "b_file": "${file:" + file + "}"} {
+		mustExec(t, conn, `CREATE STREAM `+name+` (auction int8) WITH (connector = 'kafka', topic = 'bids.eu',
+			sasl_mechanism = 'SCRAM-SHA-256', sasl_username = 'sluice', sasl_password = '`+ref+`')`)
+		eventually(t, conn, "SELECT count(*) FROM "+name, 100)
+	}
+	for ref, want := range map[string]string{
+		"${env:SLUICE_TEST_UNSET}":  "environment variable SLUICE_TEST_UNSET is not set",
+		"${file:" + file + ".none}": "reading the secret file",
+		"${vault:x}":                "is not a secret reference",
+	} {
+		_, err = conn.Exec(context.Background(), `CREATE STREAM b_bad (auction int8) WITH (connector = 'kafka', topic = 'bids.eu',
+			sasl_mechanism = 'SCRAM-SHA-256', sasl_username = 'sluice', sasl_password = '`+ref+`')`)
+		if err == nil || pgErr(t, err).Code != "22023" || !strings.Contains(err.Error(), want) {
+			t.Errorf("sasl_password = %s: %v, want 22023 %q", ref, err, want)
+		}
+	}
 }
 
 // schemaRegistry serves schemas by id as a Confluent schema registry does

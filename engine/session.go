@@ -429,7 +429,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	// delivery writes offsets after their deletion.
 	var stopped []*catalog.Table
 	for id, t := range ts.dropped {
-		if t.Kind == catalog.KindStream && streamConnector(t) == "kafka" {
+		if hasSource(t) {
 			e.sources.stop(id)
 			stopped = append(stopped, t)
 		}
@@ -462,28 +462,27 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	}
 	e.catVersion.Add(1)
 	for _, ct := range ts.created {
-		if ct.desc.Kind == catalog.KindStream && streamConnector(ct.desc) == "kafka" {
-			if err := e.sources.start(ct.desc, nil, true); err != nil {
-				e.log.Error("engine: kafka source did not start", "stream", ct.desc.Name, "err", err)
+		if hasSource(ct.desc) {
+			if err := e.sources.start(ct.desc, storedPositions{}, true); err != nil {
+				e.log.Error("engine: stream source did not start", "stream", ct.desc.Name, "err", err)
 			}
 		}
 	}
 	return nil
 }
 
-// restartSources starts again, from their stored offsets, the sources a
+// restartSources starts again, from their stored positions, the sources a
 // failed DROP or an ALTER STREAM stopped.
 func (e *Engine) restartSources(streams []*catalog.Table) {
 	if len(streams) == 0 {
 		return
 	}
-	meta, _ := e.db.Meta()
-	stored := storedOffsets(meta)
-	for _, t := range streams {
-		if err := e.sources.start(t, stored[t.ID], false); err != nil {
-			e.log.Error("engine: kafka source did not restart", "stream", t.Name, "err", err)
-		}
+	meta, err := e.db.Meta()
+	if err != nil {
+		e.log.Error("engine: stream sources not restarted: reading their positions", "err", err)
+		return
 	}
+	e.startStoredSources(streams, meta)
 }
 
 // tableResolver resolves plan table references within ts.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/datagen"
 	"github.com/sluice-db/sluice/connector/format"
 	"github.com/sluice-db/sluice/connector/kafka"
 	"github.com/sluice-db/sluice/pgwire"
@@ -41,7 +42,45 @@ type sources struct {
 
 type runningSource struct {
 	desc *catalog.Table
-	src  *kafka.Source
+	src  streamSource
+}
+
+// streamSource is a running connector source: kafka or datagen.
+type streamSource interface {
+	Close()
+	// partitions is its progress, by partition, for SHOW SOURCES.
+	partitions() []kafka.PartitionStats
+}
+
+type kafkaSource struct{ *kafka.Source }
+
+func (s kafkaSource) partitions() []kafka.PartitionStats {
+	ps := s.Stats()
+	if err := s.Err(); err != nil && len(ps) > 0 {
+		ps[len(ps)-1].LastError = err.Error()
+	}
+	return ps
+}
+
+// generatorSource shows as one partition of a topic named after the
+// generator: its position is the number of events generated, its high
+// watermark the events option (lag: events still to make), -1 if unlimited.
+type generatorSource struct {
+	*datagen.Source
+	opts *datagen.Options
+}
+
+func (s generatorSource) partitions() []kafka.PartitionStats {
+	st := s.Stats()
+	p := kafka.PartitionStats{Partition: kafka.Partition{Topic: "datagen:" + s.opts.Generator.Name()},
+		Position: st.Generated, HighWatermark: -1, Records: st.Delivered}
+	if s.opts.Events > 0 {
+		p.HighWatermark = s.opts.Events
+	}
+	if st.Err != nil {
+		p.LastError = st.Err.Error()
+	}
+	return []kafka.PartitionStats{p}
 }
 
 // SourceStats is one partition of one stream's source, for SHOW SOURCES and
@@ -52,6 +91,10 @@ type SourceStats struct {
 }
 
 func sourceOffsetPrefix(id uint32) string { return fmt.Sprintf("source/%d/", id) }
+
+// generatedKey is the meta key of the number of events a datagen stream
+// holds, stored with its rows.
+func generatedKey(id uint32) string { return fmt.Sprintf("source/%d/generated", id) }
 
 func sourceOffsetKey(id uint32, p kafka.Partition) string {
 	return fmt.Sprintf("source/%d/%d/%s", id, p.Partition, p.Topic)
@@ -80,7 +123,11 @@ type kafkaSpec struct {
 
 // kafkaSpec validates a kafka stream's options and columns.
 func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
-	opts, err := kafka.ParseOptions(desc.Schema+"."+desc.Name, desc.Options, e.kafkaBrokers)
+	options, err := resolveSecrets(desc.Options)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := kafka.ParseOptions(desc.Schema+"."+desc.Name, options, e.kafkaBrokers)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +142,7 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 			keyCols[c] = true
 		}
 	}
-	keyFormat := desc.Options["key_format"]
+	keyFormat := options["key_format"]
 	if len(keyCols) > 0 && keyFormat == "" {
 		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "key_columns needs key_format")
 	}
@@ -117,18 +164,18 @@ func (e *Engine) kafkaSpec(desc *catalog.Table) (*kafkaSpec, error) {
 		valCols = append(valCols, fc)
 		sp.layout.Value = append(sp.layout.Value, i)
 	}
-	f := desc.Options["format"]
+	f := options["format"]
 	if f == "" {
 		f = "json"
 	}
-	if sp.value, err = format.Compile(format.Config{Format: f, Columns: valCols, Options: desc.Options, Name: desc.Name}); err != nil {
+	if sp.value, err = format.Compile(format.Config{Format: f, Columns: valCols, Options: options, Name: desc.Name}); err != nil {
 		return nil, err
 	}
 	if keyFormat != "" {
 		if len(kcols) == 0 {
 			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "key_format needs key_columns: the columns decoded from the record key")
 		}
-		if sp.key, err = format.Compile(format.Config{Format: keyFormat, Columns: kcols, Options: desc.Options, Name: desc.Name}); err != nil {
+		if sp.key, err = format.Compile(format.Config{Format: keyFormat, Columns: kcols, Options: options, Name: desc.Name}); err != nil {
 			return nil, err
 		}
 	}
@@ -178,24 +225,16 @@ func newSources(e *Engine) *sources {
 	return &sources{e: e, running: map[uint32]*runningSource{}}
 }
 
-// start runs the source of a kafka stream from its stored offsets.
-func (ss *sources) start(desc *catalog.Table, stored map[kafka.Partition]int64, fresh bool) error {
-	sp, err := ss.e.kafkaSpec(desc)
-	if err != nil {
-		return err
+// start runs the source of a kafka or datagen stream from the positions
+// stored with its rows.
+func (ss *sources) start(desc *catalog.Table, stored storedPositions, fresh bool) error {
+	var src streamSource
+	var err error
+	if streamConnector(desc) == "datagen" {
+		src, err = ss.startGenerator(desc, stored.generated[desc.ID])
+	} else {
+		src, err = ss.startKafka(desc, stored.offsets[desc.ID], fresh)
 	}
-	cfg := kafka.Config{
-		Options: sp.opts, Value: sp.value, Layout: sp.layout,
-		Offsets: stored, Fresh: fresh, Target: &streamTarget{e: ss.e, id: desc.ID, name: desc.Name},
-		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers,
-	}
-	if sp.key != nil {
-		cfg.Key = sp.key
-	}
-	if tbl, ok := ss.e.db.Table(desc.ID); ok && desc.Watermark != nil {
-		ss.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(stored)), time.Now())
-	}
-	src, err := kafka.Start(cfg)
 	if err != nil {
 		return err
 	}
@@ -203,6 +242,65 @@ func (ss *sources) start(desc *catalog.Table, stored map[kafka.Partition]int64, 
 	ss.running[desc.ID] = &runningSource{desc: desc, src: src}
 	ss.mu.Unlock()
 	return nil
+}
+
+func (ss *sources) startKafka(desc *catalog.Table, offsets map[kafka.Partition]int64, fresh bool) (streamSource, error) {
+	sp, err := ss.e.kafkaSpec(desc)
+	if err != nil {
+		return nil, err
+	}
+	cfg := kafka.Config{
+		Options: sp.opts, Value: sp.value, Layout: sp.layout,
+		Offsets: offsets, Fresh: fresh, Target: &streamTarget{e: ss.e, id: desc.ID, name: desc.Name},
+		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers,
+	}
+	if sp.key != nil {
+		cfg.Key = sp.key
+	}
+	if tbl, ok := ss.e.db.Table(desc.ID); ok && desc.Watermark != nil {
+		ss.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(offsets)), time.Now())
+	}
+	src, err := kafka.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return kafkaSource{src}, nil
+}
+
+func (ss *sources) startGenerator(desc *catalog.Table, generated int64) (streamSource, error) {
+	opts, layout, err := datagenSpec(desc)
+	if err != nil {
+		return nil, err
+	}
+	src := datagen.Start(datagen.Config{
+		Options: opts, Layout: layout, Types: desc.Types(), Generated: generated,
+		Target: generatorTarget{&streamTarget{e: ss.e, id: desc.ID, name: desc.Name}},
+		Log:    ss.e.log.With("stream", desc.Name),
+	})
+	return generatorSource{Source: src, opts: opts}, nil
+}
+
+// datagenSpec validates a datagen stream's options and columns.
+func datagenSpec(desc *catalog.Table) (*datagen.Options, []int, error) {
+	opts, err := datagen.ParseOptions(desc.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := make([]datagen.StreamColumn, len(desc.Columns))
+	for i, c := range desc.Columns {
+		cols[i] = datagen.StreamColumn{Name: c.Name, Type: c.Type, NotNull: c.NotNull}
+	}
+	layout, err := opts.Generator.Layout(cols)
+	if err != nil {
+		return nil, nil, err
+	}
+	return opts, layout, nil
+}
+
+// hasSource reports whether a stream is fed by a connector source.
+func hasSource(t *catalog.Table) bool {
+	c := streamConnector(t)
+	return t.Kind == catalog.KindStream && (c == "kafka" || c == "datagen")
 }
 
 // stop stops a stream's source, if it runs.
@@ -239,11 +337,8 @@ func (ss *sources) stats() []SourceStats {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].desc.Name < rs[j].desc.Name })
 	var out []SourceStats
 	for _, r := range rs {
-		for _, p := range r.src.Stats() {
+		for _, p := range r.src.partitions() {
 			out = append(out, SourceStats{Stream: r.desc.Name, PartitionStats: p})
-		}
-		if err := r.src.Err(); err != nil && len(out) > 0 {
-			out[len(out)-1].LastError = err.Error()
 		}
 	}
 	return out
@@ -252,37 +347,74 @@ func (ss *sources) stats() []SourceStats {
 // SourceStats returns the progress of every stream source's partitions.
 func (e *Engine) SourceStats() []SourceStats { return e.sources.stats() }
 
-// startSources starts the sources of the kafka streams at engine start,
-// from the offsets stored with their rows.
+// startSources starts the sources of the kafka and datagen streams at
+// engine start, from the positions stored with their rows.
 func (e *Engine) startSources(meta map[string][]byte) {
-	stored := storedOffsets(meta)
+	var streams []*catalog.Table
 	for _, t := range e.cat.Tables() {
-		if t.Kind != catalog.KindStream || streamConnector(t) != "kafka" {
+		if hasSource(t) {
+			streams = append(streams, t)
+		}
+	}
+	e.startStoredSources(streams, meta)
+}
+
+// startStoredSources starts the sources of streams at the positions stored
+// in meta.
+func (e *Engine) startStoredSources(streams []*catalog.Table, meta map[string][]byte) {
+	stored := readPositions(meta)
+	for _, t := range streams {
+		if key, bad := stored.corrupt[t.ID]; bad {
+			// Starting over would read or generate the rows again: duplicates.
+			e.log.Error("engine: stream source not started: a stored position record is unreadable; "+
+				"DROP and CREATE the stream to read it again", "stream", t.Name, "key", key)
 			continue
 		}
-		if err := e.sources.start(t, stored[t.ID], false); err != nil {
-			e.log.Error("engine: kafka source did not start", "stream", t.Name, "err", err)
+		if err := e.sources.start(t, stored, false); err != nil {
+			e.log.Error("engine: stream source did not start", "stream", t.Name, "err", err)
 		}
 	}
 }
 
-// storedOffsets reads the sources' offset records, by stream id. A record
-// that does not parse is skipped: its partition starts at its beginning.
-func storedOffsets(meta map[string][]byte) map[uint32]map[kafka.Partition]int64 {
-	stored := map[uint32]map[kafka.Partition]int64{}
+// storedPositions is what the sources stored with their rows, by stream
+// id: kafka offsets by partition, and the number of events a datagen stream
+// holds. corrupt names, by stream id, a record that does not parse.
+type storedPositions struct {
+	offsets   map[uint32]map[kafka.Partition]int64
+	generated map[uint32]int64
+	corrupt   map[uint32]string
+}
+
+// readPositions reads the sources' position records.
+func readPositions(meta map[string][]byte) storedPositions {
+	stored := storedPositions{offsets: map[uint32]map[kafka.Partition]int64{}, generated: map[uint32]int64{}, corrupt: map[uint32]string{}}
 	for k, v := range meta {
 		if !strings.HasPrefix(k, "source/") {
 			continue
 		}
-		id, p, ok := parseSourceOffsetKey(k)
-		off, err := strconv.ParseInt(string(v), 10, 64)
-		if !ok || err != nil {
+		pos, err := strconv.ParseInt(string(v), 10, 64)
+		if idText, ok := strings.CutSuffix(strings.TrimPrefix(k, "source/"), "/generated"); ok {
+			id, idErr := strconv.ParseUint(idText, 10, 32)
+			switch {
+			case idErr != nil:
+			case err != nil || pos < 0:
+				stored.corrupt[uint32(id)] = k
+			default:
+				stored.generated[uint32(id)] = pos
+			}
 			continue
 		}
-		if stored[id] == nil {
-			stored[id] = map[kafka.Partition]int64{}
+		id, p, ok := parseSourceOffsetKey(k)
+		switch {
+		case !ok:
+		case err != nil || pos < 0:
+			stored.corrupt[id] = k
+		default:
+			if stored.offsets[id] == nil {
+				stored.offsets[id] = map[kafka.Partition]int64{}
+			}
+			stored.offsets[id][p] = pos
 		}
-		stored[id][p] = off
 	}
 	return stored
 }
@@ -296,7 +428,35 @@ type streamTarget struct {
 }
 
 func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
-	if b.Rows.Len > 0 {
+	if desc, ok := t.e.cat.ByID(t.id); ok && desc.Watermark != nil {
+		if tbl, ok := t.e.db.Table(t.id); ok {
+			t.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(b.Offsets)), time.Now())
+		}
+	}
+	origin := &batchOrigin{runs: b.Runs, offsets: b.RecordOffsets}
+	return t.commit(ctx, b.Rows, origin, b.Dead, func(txn *storage.Txn) {
+		for p, off := range b.Offsets {
+			txn.PutMeta(sourceOffsetKey(t.id, p), strconv.AppendInt(nil, off, 10))
+		}
+	})
+}
+
+// generatorTarget commits a datagen stream's rows with the number of events
+// generated.
+type generatorTarget struct{ *streamTarget }
+
+func (t generatorTarget) Deliver(ctx context.Context, rows *coldata.Chunk, generated int64) error {
+	return t.commit(ctx, rows, nil, nil, func(txn *storage.Txn) {
+		txn.PutMeta(generatedKey(t.id), strconv.AppendInt(nil, generated, 10))
+	})
+}
+
+// commit inserts rows (judged against the stream's watermark, if it has
+// one: origin says where they came from, nil for a generator) and dead
+// letters, and the positions put writes, in one transaction, once the
+// views' backlog allows.
+func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, origin *batchOrigin, dead []kafka.DeadLetter, put func(*storage.Txn)) error {
+	if rows.Len > 0 {
 		if err := t.e.views.waitBacklog(ctx, sourceBacklogRows); err != nil {
 			return err
 		}
@@ -306,19 +466,14 @@ func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
 		return sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" was dropped", t.name)
 	}
 	txn := t.e.db.Begin()
-	if len(b.Dead) > 0 {
-		if err := t.insertDead(txn, b.Dead); err != nil {
+	if len(dead) > 0 {
+		if err := t.insertDead(txn, dead); err != nil {
 			txn.Rollback()
 			return err
 		}
 	}
-	for p, off := range b.Offsets {
-		txn.PutMeta(sourceOffsetKey(t.id, p), strconv.AppendInt(nil, off, 10))
-	}
-	if desc, ok := t.e.cat.ByID(t.id); ok && desc.Watermark != nil {
-		t.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(b.Offsets)), time.Now())
-	}
-	return t.e.commitWithWatermarks(&txnState{txn: txn}, &sourceBatch{tbl: tbl, rows: b.Rows, origin: &batchOrigin{runs: b.Runs, offsets: b.RecordOffsets}})
+	put(txn)
+	return t.e.commitWithWatermarks(&txnState{txn: txn}, &sourceBatch{tbl: tbl, rows: rows, origin: origin})
 }
 
 func (t *streamTarget) insertDead(txn *storage.Txn, dead []kafka.DeadLetter) error {

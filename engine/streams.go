@@ -9,6 +9,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/connector/datagen"
 	"github.com/sluice-db/sluice/connector/format"
 	"github.com/sluice-db/sluice/connector/kafka"
 	"github.com/sluice-db/sluice/parser"
@@ -20,7 +21,12 @@ import (
 // accepts.
 func streamOptionNames(connector string) map[string]bool {
 	names := map[string]bool{"connector": true, "allowed_lateness": true, "idle_timeout": true}
-	if connector == "kafka" {
+	switch connector {
+	case "datagen":
+		for _, n := range datagen.OptionNames() {
+			names[n] = true
+		}
+	case "kafka":
 		for _, n := range kafka.OptionNames {
 			names[n] = true
 		}
@@ -41,10 +47,10 @@ func streamOptions(defs []*pg.Node, st *statement) (map[string]string, error) {
 		}
 	}
 	switch connector {
-	case "none", "kafka":
+	case "none", "kafka", "datagen":
 	default:
 		return nil, sqlerr.Unsupported("stream connector \"%s\" is not available", connector).
-			WithHint("Streams read Kafka with connector = 'kafka'; streams fed by INSERT, COPY and HTTP push use connector = 'none'.")
+			WithHint("Streams read Kafka with connector = 'kafka' and generate events with connector = 'datagen'; streams fed by INSERT, COPY and HTTP push use connector = 'none'.")
 	}
 	opts, err := withOptions(defs, st, "stream", streamOptionNames(connector))
 	if err != nil {
@@ -59,7 +65,7 @@ func columnPaths(cs *parser.CreateStream, desc *catalog.Table) (map[string][]str
 	if len(cs.Paths) == 0 {
 		return nil, nil
 	}
-	if streamConnector(desc) == "none" {
+	if streamConnector(desc) != "kafka" {
 		for col := range cs.Paths {
 			return nil, sqlerr.New(sqlerr.InvalidTableDefinition, "PATH needs a connector that decodes records").At(cs.PathPos[col])
 		}

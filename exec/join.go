@@ -18,6 +18,7 @@ type joinOp struct {
 	intTable   map[int64][]int32
 	rightMatch []bool
 	leftDone   bool
+	probing    probeState
 	buf        []byte
 }
 
@@ -71,6 +72,19 @@ func (j *joinOp) joinKey(ch *coldata.Chunk, cols []int, i int) (string, bool) {
 	return string(j.buf), true
 }
 
+// maxJoinPairs bounds the candidate pairs one probe step makes, so that a
+// left chunk whose rows match many build rows each is joined in bounded
+// pieces instead of all at once.
+const maxJoinPairs = 1 << 16
+
+// probeState is the left chunk being probed: rows before next are done,
+// row next has been paired with its first rpos candidates.
+type probeState struct {
+	ch         *coldata.Chunk
+	next, rpos int
+	matched    []bool // per left row: a pair passed the condition
+}
+
 func (j *joinOp) Next() (*coldata.Chunk, error) {
 	if !j.built {
 		j.built = true
@@ -78,19 +92,22 @@ func (j *joinOp) Next() (*coldata.Chunk, error) {
 			return nil, err
 		}
 	}
-	for !j.leftDone {
-		ch, err := j.left.Next()
-		if err != nil {
-			return nil, err
-		}
-		if ch == nil {
-			j.leftDone = true
-			break
-		}
+	for !j.leftDone || j.probing.ch != nil {
 		if err := j.c.Eval.Ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := j.probe(ch)
+		if j.probing.ch == nil {
+			ch, err := j.left.Next()
+			if err != nil {
+				return nil, err
+			}
+			if ch == nil {
+				j.leftDone = true
+				break
+			}
+			j.probing = probeState{ch: ch, matched: make([]bool, ch.Len)}
+		}
+		out, err := j.probe()
 		if err != nil {
 			return nil, err
 		}
@@ -121,58 +138,53 @@ func (j *joinOp) Next() (*coldata.Chunk, error) {
 	return nil, nil
 }
 
-// probe joins one left chunk against the build side.
-func (j *joinOp) probe(ch *coldata.Chunk) (*coldata.Chunk, error) {
-	// Candidate pairs (left row, right row).
-	var li, ri []int
-	// A chunk of left rows with many matches each makes many pairs: check
-	// for cancellation (statement_timeout) as they pile up.
-	check := func() error {
-		if len(li)&(1<<16-1) == 0 && len(li) > 0 {
-			return j.c.Eval.Ctx.Err()
-		}
-		return nil
-	}
+// candidates returns the build rows left row i may join: list, or every
+// build row when all is set (no equality keys); none for a NULL key.
+func (j *joinOp) candidates(ch *coldata.Chunk, i int) (list []int32, all bool) {
 	switch {
 	case len(j.plan.LeftKeys) == 0:
-		for i := 0; i < ch.Len; i++ {
-			for r := 0; r < j.build.Len; r++ {
-				li = append(li, i)
-				ri = append(ri, r)
-				if err := check(); err != nil {
-					return nil, err
-				}
-			}
-		}
+		return nil, true
 	case j.intTable != nil:
 		kv := ch.Cols[j.plan.LeftKeys[0]]
-		for i := 0; i < ch.Len; i++ {
-			if kv.IsNull(i) {
-				continue
-			}
-			for _, r := range j.intTable[kv.Ints[i]] {
-				li = append(li, i)
-				ri = append(ri, int(r))
-				if err := check(); err != nil {
-					return nil, err
-				}
-			}
+		if kv.IsNull(i) {
+			return nil, false
 		}
-	default:
-		for i := 0; i < ch.Len; i++ {
-			k, ok := j.joinKey(ch, j.plan.LeftKeys, i)
-			if !ok {
-				continue
-			}
-			for _, r := range j.table[k] {
-				li = append(li, i)
-				ri = append(ri, int(r))
-				if err := check(); err != nil {
-					return nil, err
-				}
-			}
-		}
+		return j.intTable[kv.Ints[i]], false
 	}
+	k, ok := j.joinKey(ch, j.plan.LeftKeys, i)
+	if !ok {
+		return nil, false
+	}
+	return j.table[k], false
+}
+
+// probe joins the next piece of the left chunk being probed (at most
+// maxJoinPairs candidate pairs) against the build side, and lets the chunk
+// go once its last row is done.
+func (j *joinOp) probe() (*coldata.Chunk, error) {
+	p := &j.probing
+	ch, start := p.ch, p.next
+	var li, ri []int
+	for p.next < ch.Len && len(li) < maxJoinPairs {
+		list, all := j.candidates(ch, p.next)
+		n := len(list)
+		if all {
+			n = j.build.Len
+		}
+		for ; p.rpos < n && len(li) < maxJoinPairs; p.rpos++ {
+			r := p.rpos
+			if !all {
+				r = int(list[p.rpos])
+			}
+			li = append(li, p.next)
+			ri = append(ri, r)
+		}
+		if p.rpos < n {
+			break // row p.next goes on in the next piece
+		}
+		p.next, p.rpos = p.next+1, 0
+	}
+	done := p.next // rows [start, done) have had every candidate
 	pairs := j.pairChunk(ch, li, ri)
 	if j.plan.Cond != nil && pairs.Len > 0 {
 		v, err := j.plan.Cond.Eval(j.c.Eval, pairs)
@@ -197,33 +209,32 @@ func (j *joinOp) probe(ch *coldata.Chunk) (*coldata.Chunk, error) {
 	for _, r := range ri {
 		j.rightMatch[r] = true
 	}
+	for _, l := range li {
+		p.matched[l] = true
+	}
+	matched := p.matched
+	if p.next == ch.Len {
+		j.probing = probeState{}
+	}
 	switch j.plan.Kind {
 	case InnerJoin, RightJoin:
 		return pairs, nil
 	case SemiJoin, AntiJoin:
-		matched := make([]bool, ch.Len)
-		for _, l := range li {
-			matched[l] = true
-		}
 		var sel []int
-		for i, m := range matched {
-			if m == (j.plan.Kind == SemiJoin) {
+		for i := start; i < done; i++ {
+			if matched[i] == (j.plan.Kind == SemiJoin) {
 				sel = append(sel, i)
 			}
 		}
 		return ch.Gather(sel), nil
 	}
-	// Left and full joins: pairs plus unmatched left rows padded with NULLs,
-	// keeping the left order.
-	matched := make([]bool, ch.Len)
-	for _, l := range li {
-		matched[l] = true
-	}
+	// Left and full joins: pairs plus the done left rows that matched
+	// nothing, padded with NULLs, keeping the left order.
 	out := coldata.NewChunk(j.plan.Types(), pairs.Len)
 	nl := len(ch.Cols)
-	p := 0
-	for i := 0; i < ch.Len; i++ {
-		if !matched[i] {
+	k := 0
+	for i := start; i < done || k < len(li); i++ {
+		if i < done && !matched[i] {
 			for c := 0; c < nl; c++ {
 				out.Cols[c].AppendFrom(ch.Cols[c], i)
 			}
@@ -233,9 +244,9 @@ func (j *joinOp) probe(ch *coldata.Chunk) (*coldata.Chunk, error) {
 			out.Len++
 			continue
 		}
-		for p < len(li) && li[p] == i {
-			out.AppendFrom(pairs, p)
-			p++
+		for k < len(li) && li[k] == i {
+			out.AppendFrom(pairs, k)
+			k++
 		}
 	}
 	return out, nil

@@ -458,18 +458,22 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 
 // lowerWindow lowers TUMBLE, HOP and CUMULATE to a flat map. A keyed
 // input's key with window_end is a key: a row's windows have distinct ends.
-// SESSION is refused: a row can merge or split other rows' sessions, which
-// a stateless operator cannot follow.
+// SESSION, where a row can extend, merge or split other rows' sessions,
+// lowers to a stateful operator partitioned by SESSION's partition columns;
+// it outputs each input row once, so a key of the input stays one.
 func (l *lowering) lowerWindow(w *exec.WindowAssign) (lowered, error) {
-	if w.Spec.Kind == timewindow.Session {
-		return lowered{}, notIncremental("a SESSION window").
-			WithHint("Query SESSION(…) with a SELECT, or use TUMBLE, HOP or CUMULATE in the view.")
-	}
 	in, err := l.lower(w.Input)
 	if err != nil {
 		return lowered{}, err
 	}
 	ts := w.Input.Types()
+	if w.Spec.Kind == timewindow.Session {
+		partition := make([]int, len(w.PartitionBy))
+		for i, p := range w.PartitionBy {
+			partition[i] = p.Idx
+		}
+		return lowered{node: l.g.Add(&dataflow.SessionWindow{Spec: w.Spec, Time: w.Time, PartitionBy: partition, InTypes: ts}, in.node), key: in.key}, nil
+	}
 	var key []int
 	if in.key != nil {
 		key = append(append([]int{}, in.key...), len(ts)+1)

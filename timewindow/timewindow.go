@@ -281,7 +281,6 @@ func Timed(ts *coldata.Vec, lo, hi int, sel []int) []int {
 // keep[i] is false for the rows of a session whose end would lie beyond
 // the finite timestamp range.
 func (s *Spec) Sessions(ts []int64, newPart []bool, starts, ends []int64, keep []bool) {
-	gap := s.Gap
 	first := 0
 	var start, end int64
 	closeSession := func(upto int) {
@@ -297,17 +296,21 @@ func (s *Spec) Sessions(ts []int64, newPart []bool, starts, ends []int64, keep [
 			}
 			first, start = i, t
 		}
-		// NB: saturate instead of overflowing; a session reaching
-		// MaxTimestamp is not kept.
-		if t >= types.MaxTimestamp-gap {
-			end = types.MaxTimestamp
-		} else {
-			end = t + gap
-		}
+		end = s.SessionEnd(t)
 	}
 	if len(ts) > 0 {
 		closeSession(len(ts))
 	}
+}
+
+// SessionEnd is the end of a session whose last time is last: last plus
+// Gap, saturated at MaxTimestamp instead of overflowing. A session whose end
+// reaches MaxTimestamp does not exist (its rows are in no window).
+func (s *Spec) SessionEnd(last int64) int64 {
+	if last >= types.MaxTimestamp-s.Gap {
+		return types.MaxTimestamp
+	}
+	return last + s.Gap
 }
 
 // Apply returns the chunk of a's output rows: for each assigned pair, the

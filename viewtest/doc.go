@@ -9,10 +9,11 @@
 // views (projections, filters, grouping with the maintained aggregates,
 // DISTINCT, equi-joins of every kind, UNION ALL, IN and scalar subqueries,
 // fully ordered top-N, TUMBLE/HOP/CUMULATE windows over timestamp columns
-// with times on window bounds and before 1970), and epochs of INSERT/UPDATE/DELETE/COPY, some in
-// transactions, some rolled back. It talks to an in-process server over the
-// Postgres wire protocol and compares `SELECT * FROM v` with v's query as
-// multisets of text rows.
+// with times on window bounds and before 1970, SESSION windows whose gaps
+// make rows extend, merge and split sessions), and epochs of
+// INSERT/UPDATE/DELETE/COPY, some in transactions, some rolled back. It
+// talks to an in-process server over the Postgres wire protocol and compares
+// `SELECT * FROM v` with v's query as multisets of text rows.
 //
 // It owns no production code; everything lives in its tests. Every run logs
 // its seed; VIEWTEST_SEED=<n> replays it. `go test ./viewtest` runs a few

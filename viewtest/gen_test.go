@@ -734,7 +734,8 @@ func (f fromItem) scope() []ex {
 // fromItem draws a relation of the FROM clause, sometimes (when it has a
 // timestamp column) in a window function: TUMBLE, HOP or CUMULATE, whose
 // sizes put the drawn times on window bounds and make rows join several
-// windows. SESSION is not drawn: views refuse it.
+// windows, or SESSION, with gaps around the drawn times' spacing so that
+// rows extend, merge and split sessions, partitioned by up to two columns.
 func (g *gen) fromItem() fromItem {
 	f := fromItem{rel: pick(g.r, g.rels), alias: g.alias()}
 	var times []string
@@ -752,7 +753,7 @@ func (g *gen) fromItem() fromItem {
 	if g.pct(25) {
 		offset = ", " + iv(pick(g.r, []string{"15 seconds", "-10 seconds", "1 minute"}))
 	}
-	switch g.r.Intn(3) {
+	switch g.r.Intn(4) {
 	case 0:
 		f.window = "TUMBLE"
 		f.windowArgs = ts + ", " + iv(pick(g.r, []string{"1 minute", "45 seconds", "1 hour", "1 day"})) + offset
@@ -760,10 +761,16 @@ func (g *gen) fromItem() fromItem {
 		sl := pick(g.r, [][2]string{{"30 seconds", "1 minute"}, {"45 seconds", "1 minute"}, {"1 minute", "30 seconds"}, {"20 seconds", "90 seconds"}})
 		f.window = "HOP"
 		f.windowArgs = ts + ", " + iv(sl[0]) + ", " + iv(sl[1]) + offset
-	default:
+	case 2:
 		st := pick(g.r, [][2]string{{"20 seconds", "1 minute"}, {"15 minutes", "1 hour"}, {"30 seconds", "2 minutes"}})
 		f.window = "CUMULATE"
 		f.windowArgs = ts + ", " + iv(st[0]) + ", " + iv(st[1]) + offset
+	default:
+		f.window = "SESSION"
+		f.windowArgs = ts + ", " + iv(pick(g.r, []string{"30 seconds", "1 minute", "2 minutes", "10 minutes", "1 day"}))
+		for range g.r.Intn(3) {
+			f.windowArgs += ", " + pick(g.r, f.rel.cols).name
+		}
 	}
 	return f
 }

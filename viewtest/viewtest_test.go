@@ -365,7 +365,7 @@ type liveRun struct {
 }
 
 // windowFunc finds a window function in a view's query.
-var windowFunc = regexp.MustCompile(`\b(TUMBLE|HOP|CUMULATE)\(`)
+var windowFunc = regexp.MustCompile(`\b(TUMBLE|HOP|CUMULATE|SESSION)\(`)
 
 func runSeed(t *testing.T, seed int64) {
 	ctx := context.Background()

@@ -29,16 +29,18 @@ func deps(t *testing.T, pkg string) map[string]bool {
 // never reach up.
 func TestImportDirection(t *testing.T) {
 	forbidden := map[string][]string{
-		"pgwire":     {"engine", "planner", "exec", "storage", "catalog", "parser"},
-		"parser":     {"engine", "planner", "exec", "expr", "storage", "catalog", "pgwire", "types"},
-		"planner":    {"engine", "pgwire", "storage"},
-		"exec":       {"engine", "pgwire", "planner", "storage", "parser"},
-		"expr":       {"engine", "pgwire", "planner", "exec", "storage", "catalog"},
-		"storage":    {"engine", "pgwire", "planner", "exec", "expr", "catalog", "parser"},
-		"types":      {"coldata", "expr", "exec", "storage", "catalog"},
-		"coldata":    {"expr", "exec", "storage", "catalog"},
-		"sqlerr":     {"types", "coldata", "expr"},
-		"timewindow": {"expr", "exec", "planner", "dataflow", "storage", "catalog", "engine", "pgwire"},
+		"pgwire":            {"engine", "planner", "exec", "storage", "catalog", "parser"},
+		"parser":            {"engine", "planner", "exec", "expr", "storage", "catalog", "pgwire", "types"},
+		"planner":           {"engine", "pgwire", "storage"},
+		"exec":              {"engine", "pgwire", "planner", "storage", "parser"},
+		"expr":              {"engine", "pgwire", "planner", "exec", "storage", "catalog"},
+		"storage":           {"engine", "pgwire", "planner", "exec", "expr", "catalog", "parser"},
+		"types":             {"coldata", "expr", "exec", "storage", "catalog"},
+		"coldata":           {"expr", "exec", "storage", "catalog"},
+		"sqlerr":            {"types", "coldata", "expr"},
+		"timewindow":        {"expr", "exec", "planner", "dataflow", "storage", "catalog", "engine", "pgwire"},
+		"connector/datagen": {"engine", "pgwire", "planner", "exec", "storage", "catalog", "parser", "dataflow"},
+		"examples":          {"engine", "pgwire", "planner", "storage", "catalog", "parser"},
 	}
 	for pkg, bad := range forbidden {
 		d := deps(t, pkg)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"runtime"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/sluice-db/sluice/bench"
 	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/examples"
+	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/server"
 	"github.com/sluice-db/sluice/sqllogictest"
 )
@@ -28,7 +29,8 @@ const usage = `sluice — SQL streaming analytics over the Postgres wire protoco
 
 Usage:
   sluice serve [flags]   run the server (--pg-addr, --http-addr, --data-dir, --log-format)
-  sluice demo [flags]    run the server with a demo table of generated rides
+  sluice demo [flags]    run the server with the examples: generated clicks, orders
+                         and rides streams, a users table and views over them
   sluice slt [flags] FILE|DIR...
                          run sqllogictest files against a server
   sluice bench           run benchmarks
@@ -92,15 +94,16 @@ func flagsFromEnv(fs *flag.FlagSet, envs map[string]string) error {
 }
 
 func serve(args []string, stdout, stderr io.Writer, demo bool) int {
-	name := "serve"
+	name, defaultDataDir := "serve", "./sluice-data"
 	if demo {
-		name = "demo"
+		// The demo keeps its generated streams apart from a server's data.
+		name, defaultDataDir = "demo", "./sluice-demo-data"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	pgAddr := fs.String("pg-addr", envDefault("SLUICE_PG_ADDR", "127.0.0.1:5488"), "Postgres wire protocol listen address (env SLUICE_PG_ADDR)")
 	httpAddr := fs.String("http-addr", envDefault("SLUICE_HTTP_ADDR", "127.0.0.1:8488"), "HTTP listen address for /healthz and /metrics (env SLUICE_HTTP_ADDR)")
-	dataDir := fs.String("data-dir", envDefault("SLUICE_DATA_DIR", "./sluice-data"), "data directory (env SLUICE_DATA_DIR)")
+	dataDir := fs.String("data-dir", envDefault("SLUICE_DATA_DIR", defaultDataDir), "data directory (env SLUICE_DATA_DIR)")
 	logFormat := fs.String("log-format", envDefault("SLUICE_LOG_FORMAT", "text"), "log format: text or json (env SLUICE_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envDefault("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	workers := fs.Int("workers", runtime.NumCPU(), "workers per materialized view dataflow (env SLUICE_WORKERS)")
@@ -164,10 +167,13 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	fmt.Fprintf(stdout, "sluice %s listening on %s (HTTP %s, data %s)\n", engine.Version, srv.PGAddr(), srv.HTTPAddr(), *dataDir)
 	fmt.Fprintf(stdout, "connect with: psql -h %s -p %s -U sluice\n", host, port)
 	if k := srv.KafkaAddr(); k != "" {
-		fmt.Fprintf(stdout, "embedded Kafka broker on %s (e.g. kcat -b %s -t rides -P)\n", k, k)
+		fmt.Fprintf(stdout, "embedded Kafka broker on %s (e.g. kcat -b %s -t events -P)\n", k, k)
 	}
 	if demo {
-		fmt.Fprintln(stdout, "try: SELECT city, count(*), sum(fare) FROM rides GROUP BY city ORDER BY 2 DESC;")
+		fmt.Fprintln(stdout, "streams clicks, orders and rides are generating events; try:")
+		for _, q := range demoQueries {
+			fmt.Fprintln(stdout, "  "+q)
+		}
 	}
 	<-ctx.Done()
 	stop()
@@ -187,7 +193,17 @@ func splitHostPort(addr string) (string, string) {
 	return strings.Trim(addr[:i], "[]"), addr[i+1:]
 }
 
-// loadDemo creates the rides table (once) with generated rows.
+// demoQueries are printed by sluice demo for the user to try.
+var demoQueries = []string{
+	"SELECT * FROM clicks_per_minute ORDER BY window_start DESC, events DESC LIMIT 8;",
+	"SELECT tier, country, purchases, revenue FROM sales_by_segment ORDER BY revenue DESC NULLS LAST LIMIT 5;",
+	"SELECT city, rides, revenue, drivers FROM rides_per_minute WHERE window_start >= now() - INTERVAL '5 minutes' ORDER BY window_start DESC, rides DESC;",
+}
+
+// loadDemo runs the example scripts (examples/*.sql, embedded): generated
+// streams, the users table and views over them. The scripts are
+// idempotent, so a demo started again on its data directory goes on where
+// it stopped.
 func loadDemo(ctx context.Context, addr string, stdout io.Writer) error {
 	host, port := splitHostPort(addr)
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://sluice@%s:%s/sluice?sslmode=disable", host, port))
@@ -195,27 +211,23 @@ func loadDemo(ctx context.Context, addr string, stdout io.Writer) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT count(*) > 0 FROM rides").Scan(&exists); err == nil && exists {
-		fmt.Fprintln(stdout, "demo table rides already loaded")
-		return nil
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS rides (ride_id text PRIMARY KEY, city text NOT NULL, fare numeric(10,2), ts timestamptz)`); err != nil {
+	scripts, err := examples.Scripts()
+	if err != nil {
 		return err
 	}
-	cities := []string{"Paris", "Berlin", "Lisbon", "Madrid", "Rome", "Amsterdam", "Warsaw", "Vienna"}
-	rng := rand.New(rand.NewPCG(1, 2))
-	start := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
-	const n = 5000
-	var buf strings.Builder
-	for i := 0; i < n; i++ {
-		ts := start.Add(time.Duration(i) * 24 * time.Hour / n)
-		fmt.Fprintf(&buf, "r%06d\t%s\t%d.%02d\t%s\n", i+1, cities[rng.IntN(len(cities))], 5+rng.IntN(60), rng.IntN(100), ts.UTC().Format("2006-01-02 15:04:05+00"))
+	for _, sc := range scripts {
+		stmts, _, err := parser.Split(sc.SQL)
+		if err != nil {
+			return fmt.Errorf("examples/%s: %w", sc.Name, err)
+		}
+		// NB: one statement at a time; a multi-statement query is one
+		// transaction, where CREATE MATERIALIZED VIEW cannot run.
+		for _, st := range stmts {
+			if _, err := conn.Exec(ctx, st.Text); err != nil {
+				return fmt.Errorf("examples/%s: %w\n%s", sc.Name, err, st.Text)
+			}
+		}
+		fmt.Fprintf(stdout, "demo: ran examples/%s (%d statements)\n", sc.Name, len(stmts))
 	}
-	// NB: text COPY; the server does not take COPY BINARY (pgx.CopyFrom's format).
-	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(buf.String()), "COPY rides (ride_id, city, fare, ts) FROM STDIN"); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "demo table rides loaded with %d rows\n", n)
 	return nil
 }

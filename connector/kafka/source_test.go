@@ -144,8 +144,10 @@ func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) {
 	for i, v := range values {
 		recs[i] = &kgo.Record{Topic: topic, Value: []byte(v)}
 	}
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
 	}
 }
 

@@ -1,0 +1,409 @@
+package datagen
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+func mustOptions(t testing.TB, opts map[string]string) *Options {
+	t.Helper()
+	o, err := ParseOptions(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// generate returns events first..first+n-1 with every generator column.
+func generate(t testing.TB, o *Options, first int64, n int, clock int64) *coldata.Chunk {
+	t.Helper()
+	cols := o.Generator.Columns()
+	layout, err := o.Generator.Layout(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := make([]*types.T, len(cols))
+	for i, c := range cols {
+		ts[i] = c.Type
+	}
+	ch := coldata.NewChunk(ts, n)
+	NewEvents(o, layout).Append(ch, first, n, clock)
+	return ch
+}
+
+func chunkText(ch *coldata.Chunk) string {
+	var out []byte
+	for i := range ch.Len {
+		out = fmt.Appendln(out, ch.Row(i)...)
+	}
+	return string(out)
+}
+
+func columnIndex(t *testing.T, g *Generator, name string) int {
+	for i, c := range g.Columns() {
+		if c.Name == name {
+			return i
+		}
+	}
+	t.Fatalf("generator %s has no column %s", g.Name(), name)
+	return -1
+}
+
+// Events are a function of the seed and their number: the same in one run
+// or in pieces, different under another seed.
+func TestDeterministic(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			o := mustOptions(t, map[string]string{"generator": name, "seed": "42"})
+			whole := chunkText(generate(t, o, 0, 3000, 1e15))
+			pieces := chunkText(generate(t, o, 0, 1234, 1e15)) + chunkText(generate(t, o, 1234, 1766, 1e15))
+			if whole != pieces {
+				t.Fatal("events 0..2999 in one chunk differ from the same in two")
+			}
+			if again := chunkText(generate(t, mustOptions(t, map[string]string{"generator": name, "seed": "42"}), 0, 3000, 1e15)); again != whole {
+				t.Fatal("a second generator with the same seed made other events")
+			}
+			if other := chunkText(generate(t, mustOptions(t, map[string]string{"generator": name, "seed": "43"}), 0, 3000, 1e15)); other == whole {
+				t.Fatal("seeds 42 and 43 made the same events")
+			}
+		})
+	}
+}
+
+// The schemas, and the values they promise: ids in their ranges, NULLs
+// only where a column is nullable, known names.
+func TestSchemas(t *testing.T) {
+	want := map[string]string{
+		"clicks": "event_id bigint, user_id bigint, session_id bigint, event_type text, page text, product_id bigint NULL, price numeric(10,2) NULL, ts timestamp with time zone",
+		"orders": "order_id bigint, user_id bigint, product_id bigint, amount numeric(10,2), currency text, ts timestamp with time zone",
+		"rides":  "ride_id bigint, driver_id text, city text, fare numeric(10,2), status text, ts timestamp with time zone",
+		"nexmark_person": "id bigint, name text, email_address text, credit_card text, city text, state text, " +
+			"date_time timestamp with time zone, extra text",
+		"nexmark_auction": "id bigint, item_name text, description text, initial_bid bigint, reserve bigint, " +
+			"date_time timestamp with time zone, expires timestamp with time zone, seller bigint, category bigint, extra text",
+		"nexmark_bid": "auction bigint, bidder bigint, price bigint, channel text, url text, date_time timestamp with time zone, extra text",
+	}
+	for _, name := range Names() {
+		g := Lookup(name)
+		var got string
+		for i, c := range g.Columns() {
+			if i > 0 {
+				got += ", "
+			}
+			got += c.Name + " " + c.Type.String()
+			if !c.NotNull {
+				got += " NULL"
+			}
+		}
+		if got != want[name] {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want[name])
+		}
+		ch := generate(t, mustOptions(t, map[string]string{"generator": name}), 0, 5000, 1e15)
+		for j, c := range g.Columns() {
+			for i := range ch.Len {
+				if c.NotNull && ch.Cols[j].IsNull(i) {
+					t.Fatalf("%s.%s: NULL in event %d", name, c.Name, i)
+				}
+			}
+		}
+	}
+	if len(want) != len(Names()) {
+		t.Errorf("generators %v, want %d", Names(), len(want))
+	}
+	clicks := Lookup("clicks")
+	ch := generate(t, mustOptions(t, map[string]string{"generator": "clicks"}), 0, 20000, 1e15)
+	kinds := map[string]int{}
+	for i := range ch.Len {
+		u := ch.Cols[columnIndex(t, clicks, "user_id")].Ints[i]
+		if u < 1 || u > Users {
+			t.Fatalf("user_id %d out of 1..%d", u, Users)
+		}
+		if id := ch.Cols[columnIndex(t, clicks, "event_id")].Ints[i]; id != int64(i)+1 {
+			t.Fatalf("event %d has id %d", i, id)
+		}
+		pv := ch.Cols[columnIndex(t, clicks, "product_id")]
+		if !pv.IsNull(i) && (pv.Ints[i] < 1 || pv.Ints[i] > Products) {
+			t.Fatalf("product_id %d out of range", pv.Ints[i])
+		}
+		if pv.IsNull(i) != ch.Cols[columnIndex(t, clicks, "price")].IsNull(i) {
+			t.Fatalf("event %d: a price without a product or the reverse", i)
+		}
+		kinds[ch.Cols[columnIndex(t, clicks, "event_type")].Bytes[i]]++
+	}
+	if len(kinds) != 4 || kinds["page_view"] < kinds["add_to_cart"] || kinds["add_to_cart"] < kinds["purchase"] || kinds["purchase"] == 0 {
+		t.Fatalf("event types %v: want a funnel of page_view > add_to_cart > purchase > 0", kinds)
+	}
+}
+
+// Layout takes any subset of the columns in any order and refuses the rest.
+func TestLayout(t *testing.T) {
+	g := Lookup("orders")
+	layout, err := g.Layout([]StreamColumn{{Name: "ts", Type: types.TimestampTZ}, {Name: "amount", Type: types.Numeric}})
+	if err != nil || fmt.Sprint(layout) != "[5 3]" {
+		t.Fatalf("layout %v, %v; want [5 3]", layout, err)
+	}
+	for _, bad := range []StreamColumn{
+		{Name: "colour", Type: types.Text},
+		{Name: "amount", Type: types.Float8},
+		{Name: "order_id", Type: types.Int4},
+	} {
+		if _, err := g.Layout([]StreamColumn{bad}); err == nil {
+			t.Errorf("column %s %s: no error", bad.Name, bad.Type)
+		}
+	}
+}
+
+// Event time is the emission time minus at most the disorder, except for
+// about late_fraction of the events, which are late_by more behind.
+func TestDisorderAndLateness(t *testing.T) {
+	o := mustOptions(t, map[string]string{"generator": "clicks", "rate": "500", "disorder": "3 seconds", "late_fraction": "0.01", "late_by": "2 minutes"})
+	const n, clock = 200000, int64(1_800_000_000_000_000)
+	ch := generate(t, o, 0, n, clock)
+	ts := ch.Cols[columnIndex(t, o.Generator, "ts")].Ints
+	late, outOfOrder := 0, 0
+	for i, x := range ts {
+		emitted := clock + int64(i)*1e6/500
+		delay := emitted - x
+		switch {
+		case delay >= 0 && delay <= 3e6:
+		case delay >= 120e6 && delay <= 123e6:
+			late++
+		default:
+			t.Fatalf("event %d: %d µs behind its emission, want within 3 s or 2 min .. 2 min 3 s", i, delay)
+		}
+		if i > 0 && x < ts[i-1] {
+			outOfOrder++
+		}
+	}
+	if frac := float64(late) / n; math.Abs(frac-0.01) > 0.002 {
+		t.Fatalf("late fraction %.4f, want about 0.01", frac)
+	}
+	if outOfOrder < n/10 {
+		t.Fatalf("only %d of %d events are out of order", outOfOrder, n)
+	}
+}
+
+// A user is active in bursts: within a session, a user's events are
+// seconds apart; the user then goes quiet for longer than that.
+func TestSessions(t *testing.T) {
+	o := mustOptions(t, map[string]string{"generator": "clicks", "rate": "100", "disorder": "0 seconds", "late_fraction": "0"})
+	g := o.Generator
+	ch := generate(t, o, 0, 100*3600, 0) // an hour at 100 events/s
+	users, ts := ch.Cols[columnIndex(t, g, "user_id")].Ints, ch.Cols[columnIndex(t, g, "ts")].Ints
+	last := map[int64]int64{}
+	var short, long int
+	for i, u := range users {
+		if prev, ok := last[u]; ok {
+			if gap := ts[i] - prev; gap < 60e6 {
+				short++
+			} else if gap > 10*60e6 {
+				long++
+			}
+		}
+		last[u] = ts[i]
+	}
+	t.Logf("%d gaps under a minute, %d over ten minutes among %d events", short, long, len(users))
+	if short < len(users)/2 || long < 100 {
+		t.Fatalf("%d gaps under a minute, %d over ten minutes among %d events: want mostly short gaps and some long ones", short, long, len(users))
+	}
+}
+
+type countingTarget struct {
+	mu        sync.Mutex
+	rows      int64
+	generated int64
+	calls     int
+}
+
+func (c *countingTarget) Deliver(_ context.Context, rows *coldata.Chunk, generated int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rows += int64(rows.Len)
+	c.generated = generated
+	c.calls++
+	return nil
+}
+
+func (c *countingTarget) counts() (int64, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rows, c.generated
+}
+
+// A rate-limited source delivers rate events a second, no faster, from the
+// stored position on; an unlimited one stops after events.
+func TestSourceRate(t *testing.T) {
+	o := mustOptions(t, map[string]string{"generator": "rides", "rate": "2000"})
+	tgt := &countingTarget{}
+	start := time.Now()
+	src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Generated: 500, Target: tgt, Interval: 10 * time.Millisecond})
+	for rows, _ := tgt.counts(); rows < 2000; rows, _ = tgt.counts() {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d events in 10 s at rate 2000", rows)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Event 1999 of the run is due 0.9995 s after its start.
+	if elapsed := time.Since(start); elapsed < 950*time.Millisecond {
+		t.Fatalf("2000 events in %v at rate 2000", elapsed)
+	}
+	src.Close()
+	rows, generated := tgt.counts()
+	if generated != 500+rows {
+		t.Fatalf("generated %d after delivering %d from 500", generated, rows)
+	}
+	if st := src.Stats(); st.Generated != generated || st.Delivered != rows || st.Done {
+		t.Fatalf("stats %+v", st)
+	}
+
+	o = mustOptions(t, map[string]string{"generator": "rides", "rate": "max", "events": "100000"})
+	tgt = &countingTarget{}
+	src = Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Generated: 1000, Target: tgt})
+	deadline := time.Now().Add(20 * time.Second)
+	for !src.Stats().Done {
+		if time.Now().After(deadline) {
+			t.Fatalf("rate max did not reach 100000 events in 20 s: %+v", src.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	src.Close()
+	if rows, generated := tgt.counts(); rows != 99000 || generated != 100000 {
+		t.Fatalf("delivered %d, generated %d; want 99000, 100000", rows, generated)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	o := mustOptions(t, map[string]string{"generator": "Clicks"})
+	if o.Generator.Name() != "clicks" || o.Rate != DefaultRate || o.Events != 0 || o.Disorder != DefaultDisorder ||
+		o.LateFraction != DefaultLateFraction || o.LateBy != DefaultLateBy {
+		t.Fatalf("defaults: %+v", o)
+	}
+	o = mustOptions(t, map[string]string{"generator": "rides", "rate": "0", "seed": "-3", "events": "7", "disorder": "00:00:05", "late_by": "1 day"})
+	if o.Rate != 0 || o.Seed != uint64(math.MaxUint64-2) || o.Events != 7 || o.Disorder != 5*time.Second || o.LateBy != 24*time.Hour {
+		t.Fatalf("%+v", o)
+	}
+	for _, bad := range []map[string]string{
+		{},
+		{"generator": "nexmark"},
+		{"generator": "rides", "rate": "-1"},
+		{"generator": "rides", "rate": "NaN"},
+		{"generator": "rides", "seed": "x"},
+		{"generator": "rides", "events": "-5"},
+		{"generator": "rides", "late_fraction": "1.5"},
+		{"generator": "rides", "late_by": "-1 second"},
+		{"generator": "rides", "disorder": "soon"},
+	} {
+		if _, err := ParseOptions(bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// BenchmarkGenerate measures drawing every column of each generator into
+// chunks of 65536 events.
+func BenchmarkGenerate(b *testing.B) {
+	for _, name := range Names() {
+		b.Run(name, func(b *testing.B) {
+			o := mustOptions(b, map[string]string{"generator": name, "rate": "max"})
+			cols := o.Generator.Columns()
+			layout, _ := o.Generator.Layout(cols)
+			ts := make([]*types.T, len(cols))
+			for i, c := range cols {
+				ts[i] = c.Type
+			}
+			ev := NewEvents(o, layout)
+			const n = 1 << 16
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ch := coldata.NewChunk(ts, n)
+				ev.Append(ch, int64(i)*n, n, 0)
+			}
+			b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// The Nexmark generators split one sequence of events: 1 in 50 a person,
+// 3 an auction, 46 a bid, each kind numbered from 1000 and timed by its
+// place in the sequence; bids name people and auctions that exist (or are
+// at most a few ids ahead, as in Nexmark).
+func TestNexmark(t *testing.T) {
+	const events, rate, clock = 50_000, 10_000, int64(1_800_000_000_000_000)
+	opts := func(name string) *Options {
+		return mustOptions(t, map[string]string{"generator": name, "rate": "10000", "seed": "5", "disorder": "0 seconds", "late_fraction": "0"})
+	}
+	counts := map[string]int64{}
+	for _, name := range []string{"nexmark_person", "nexmark_auction", "nexmark_bid"} {
+		g := opts(name).Generator
+		for k := int64(0); k < 500; k++ {
+			if e := g.event(k); g.rowsBefore(e) != k || g.rowsBefore(e+1) != k+1 {
+				t.Fatalf("%s: row %d is event %d, but %d rows come before it", name, k, e, g.rowsBefore(e))
+			}
+		}
+		counts[name] = g.rowsBefore(events)
+	}
+	if counts["nexmark_person"] != 1000 || counts["nexmark_auction"] != 3000 || counts["nexmark_bid"] != 46000 {
+		t.Fatalf("rows in %d events: %v", events, counts)
+	}
+
+	people := generate(t, opts("nexmark_person"), 0, 1000, clock)
+	auctions := generate(t, opts("nexmark_auction"), 0, 3000, clock)
+	bids := generate(t, opts("nexmark_bid"), 0, 46000, clock)
+	pg, ag, bg := opts("nexmark_person").Generator, opts("nexmark_auction").Generator, opts("nexmark_bid").Generator
+	for k := range 1000 {
+		if id := people.Cols[columnIndex(t, pg, "id")].Ints[k]; id != 1000+int64(k) {
+			t.Fatalf("person %d has id %d", k, id)
+		}
+		if ts := people.Cols[columnIndex(t, pg, "date_time")].Ints[k]; ts != clock+int64(k)*50*1e6/rate {
+			t.Fatalf("person %d at %d, want event %d's time", k, ts-clock, k*50)
+		}
+	}
+	var extra int
+	for k := range 3000 {
+		if id := auctions.Cols[columnIndex(t, ag, "id")].Ints[k]; id != 1000+int64(k) {
+			t.Fatalf("auction %d has id %d", k, id)
+		}
+		if c := auctions.Cols[columnIndex(t, ag, "category")].Ints[k]; c < 10 || c > 14 {
+			t.Fatalf("category %d", c)
+		}
+		if r, b := auctions.Cols[columnIndex(t, ag, "reserve")].Ints[k], auctions.Cols[columnIndex(t, ag, "initial_bid")].Ints[k]; r <= b {
+			t.Fatalf("auction %d: reserve %d not above the initial bid %d", k, r, b)
+		}
+		if exp, ts := auctions.Cols[columnIndex(t, ag, "expires")].Ints[k], auctions.Cols[columnIndex(t, ag, "date_time")].Ints[k]; exp <= ts {
+			t.Fatalf("auction %d expires before it starts", k)
+		}
+		extra += len(auctions.Cols[columnIndex(t, ag, "extra")].Bytes[k])
+	}
+	if avg := extra / 3000; avg < 300 || avg > 360 {
+		t.Fatalf("auction extra %d bytes on average, want about 330", avg)
+	}
+	hot := 0
+	for k := range 46000 {
+		e := bg.event(int64(k))
+		a, p := bids.Cols[columnIndex(t, bg, "auction")].Ints[k], bids.Cols[columnIndex(t, bg, "bidder")].Ints[k]
+		if a < 1000 || a > 1000+lastAuction(e)+nexmarkLead {
+			t.Fatalf("bid %d (event %d) on auction %d, past the newest %d", k, e, a, 1000+lastAuction(e))
+		}
+		if p < 1000 || p > 1000+lastPerson(e)+nexmarkLead {
+			t.Fatalf("bid %d (event %d) by person %d, past the newest %d", k, e, p, 1000+lastPerson(e))
+		}
+		if price := bids.Cols[columnIndex(t, bg, "price")].Ints[k]; price < 100 || price > 100_000_000 {
+			t.Fatalf("price %d", price)
+		}
+		switch bids.Cols[columnIndex(t, bg, "channel")].Bytes[k] {
+		case "Google", "Facebook", "Baidu", "Apple":
+			hot++
+		}
+	}
+	if hot < 46000*45/100 || hot > 46000*55/100 {
+		t.Fatalf("%d of 46000 bids on the four named channels, want about half", hot)
+	}
+}

@@ -1,0 +1,189 @@
+package datagen
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+// Events draws a stream's events into column chunks.
+type Events struct {
+	opts   *Options
+	layout []int
+	b      block
+}
+
+// NewEvents returns the events of a generator stream whose column i is the
+// generator's column layout[i] (see Generator.Layout).
+func NewEvents(o *Options, layout []int) *Events {
+	return &Events{opts: o, layout: layout, b: block{seed: mix(o.Seed), sessions: newSessions(o.Rate), rate: o.Rate}}
+}
+
+// Append appends the stream's rows first .. first+n-1 to out. clock is, in
+// microseconds since the Unix epoch, the emission time of event 0 when the
+// rate is limited (event k is emitted k/rate later), or of all n rows when
+// it is not.
+func (e *Events) Append(out *coldata.Chunk, first int64, n int, clock int64) {
+	b := &e.b
+	g := e.opts.Generator
+	b.reset(n)
+	for i := range b.event {
+		b.event[i] = g.event(first + int64(i))
+	}
+	if g.draw != nil {
+		g.draw(b)
+	}
+	disorder := float64(e.opts.Disorder.Microseconds())
+	lateBy := e.opts.LateBy.Microseconds()
+	for i, k := range b.event {
+		emitted := clock
+		if e.opts.Rate > 0 {
+			emitted += int64(float64(k) * 1e6 / e.opts.Rate)
+		}
+		delay := int64(unit(b.rand(k, 1)) * disorder)
+		if unit(b.rand(k, 0)) < e.opts.LateFraction {
+			delay += lateBy
+		}
+		b.ts[i] = emitted - delay
+	}
+	for i, j := range e.layout {
+		g.columns[j].emit(b, out.Cols[i])
+	}
+	out.Len += n
+}
+
+// Target receives what a source generated.
+type Target interface {
+	// Deliver appends rows to the stream and stores generated, the number
+	// of events generated so far, atomically. It may block (backpressure).
+	// An error stops the source.
+	Deliver(ctx context.Context, rows *coldata.Chunk, generated int64) error
+}
+
+// Config configures a Source.
+type Config struct {
+	Options *Options
+	// Layout maps the stream's columns to the generator's; Types are the
+	// stream's column types.
+	Layout []int
+	Types  []*types.T
+	// Generated is the number of events the stream already holds: the
+	// source goes on with the next.
+	Generated int64
+	Target    Target
+	Log       *slog.Logger
+	// BatchRows bounds a delivery (default 65536 events); a rate-limited
+	// source delivers what is due every Interval (default 50 ms).
+	BatchRows int
+	Interval  time.Duration
+}
+
+// Stats is a source's progress.
+type Stats struct {
+	// Generated is the number of events in the stream; Delivered those
+	// this source generated since it started.
+	Generated, Delivered int64
+	// Done: the source generated Options.Events and stopped.
+	Done bool
+	Err  error
+}
+
+// Source is a running generator.
+type Source struct {
+	cfg    Config
+	cancel context.CancelFunc
+	exited chan struct{}
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// Start starts generating from cfg.Generated.
+func Start(cfg Config) *Source {
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 1 << 16
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 50 * time.Millisecond
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Source{cfg: cfg, cancel: cancel, exited: make(chan struct{}), stats: Stats{Generated: cfg.Generated}}
+	go s.run(ctx)
+	return s
+}
+
+// Close stops the source and waits for it.
+func (s *Source) Close() {
+	s.cancel()
+	<-s.exited
+}
+
+// Stats returns the source's progress.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func (s *Source) run(ctx context.Context) {
+	defer close(s.exited)
+	o := s.cfg.Options
+	g := o.Generator
+	events := NewEvents(o, s.cfg.Layout)
+	pos := s.cfg.Generated
+	// The schedule puts the next row at now: a restart goes on from the
+	// stored position without a burst for the time it was down.
+	clock := time.Now().UnixMicro()
+	if o.Rate > 0 {
+		clock -= int64(float64(g.event(pos)) * 1e6 / o.Rate)
+	}
+	for o.Events == 0 || pos < o.Events {
+		now := time.Now().UnixMicro()
+		n := int64(s.cfg.BatchRows)
+		if o.Rate > 0 {
+			n = min(n, g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1)-pos)
+		}
+		if o.Events > 0 {
+			n = min(n, o.Events-pos)
+		}
+		if n > 0 {
+			rows := coldata.NewChunk(s.cfg.Types, int(n))
+			at := clock
+			if o.Rate == 0 {
+				at = now
+			}
+			events.Append(rows, pos, int(n), at)
+			if err := s.cfg.Target.Deliver(ctx, rows, pos+n); err != nil {
+				if ctx.Err() == nil {
+					s.cfg.Log.Error("datagen: delivery failed; the source stops", "err", err)
+					s.mu.Lock()
+					s.stats.Err = err
+					s.mu.Unlock()
+				}
+				return
+			}
+			pos += n
+			s.mu.Lock()
+			s.stats.Generated, s.stats.Delivered = pos, s.stats.Delivered+n
+			s.mu.Unlock()
+			if n == int64(s.cfg.BatchRows) || o.Rate == 0 {
+				continue // behind schedule, or unlimited: no pause
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.Interval):
+		}
+	}
+	s.mu.Lock()
+	s.stats.Done = true
+	s.mu.Unlock()
+}

@@ -1,0 +1,417 @@
+package dataflow
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/timewindow"
+	"github.com/sluice-db/sluice/types"
+)
+
+// SessionWindow is SESSION(rel, time, gap, partition…): within each
+// partition of equal PartitionBy values (NULLs equal), rows whose times lie
+// less than Spec.Gap apart form a session [first time, last time + gap), and
+// every row is output once with window_start and window_end of its session
+// appended, as timewindow.Spec.Sessions cuts them in batch. Unlike the other
+// windows a row's window depends on its neighbours: a row can extend a
+// session or bridge two, a deletion can shorten or split one, and the rows of
+// every session so changed are retracted and inserted again with their new
+// bounds.
+type SessionWindow struct {
+	Spec        timewindow.Spec
+	Time        *expr.ColRef
+	PartitionBy []int
+	InTypes     []*types.T
+}
+
+func (w *SessionWindow) Types() []*types.T {
+	return append(append([]*types.T(nil), w.InTypes...), w.Time.Typ, w.Time.Typ)
+}
+
+func (w *SessionWindow) String() string {
+	s := "SessionWindow gap=" + timewindow.FormatLength(w.Spec.Gap) + " time=" + w.Time.String()
+	if len(w.PartitionBy) > 0 {
+		s += fmt.Sprintf(" partition=%v", w.PartitionBy)
+	}
+	return s
+}
+
+// Partition places each partition's rows on one worker (all on worker 0
+// without partition columns): a session's rows must meet.
+func (w *SessionWindow) Partition(int) []int { return append([]int{}, w.PartitionBy...) }
+
+func (w *SessionWindow) New(env *Env) (Operator, error) {
+	if w.Spec.Kind != timewindow.Session {
+		return nil, sqlerr.Bug("dataflow: %s is not a SESSION window", w.Spec.Kind)
+	}
+	o := &sessionOp{
+		spec:  w,
+		types: w.Types(),
+		parts: NewStore[*sessionPartition](env, "session"),
+		epoch: map[string]*sessionPartition{},
+	}
+	o.out = sessionOutput{spec: w, c: NewChanges(o.types, coldata.DefaultChunkSize)}
+	return o, nil
+}
+
+// sessionOp keeps, per partition, its rows ordered by time and its sessions
+// as of the last Flush. Push only counts the changes into the rows; Flush
+// recomputes the sessions around the times whose rows changed and emits, per
+// row there, the difference between its old and new annotated copies, so an
+// epoch that adds many rows to one session retracts its old rows once.
+type sessionOp struct {
+	spec  *SessionWindow
+	types []*types.T
+	parts Store[*sessionPartition]
+	// epoch holds the partitions touched this epoch by key, epochKeys their
+	// keys in order of first touch.
+	epoch     map[string]*sessionPartition
+	epochKeys []string
+	out       sessionOutput
+	// Scratch, reused between pushes and flushes.
+	sel     []int // the timed rows of a pushed chunk
+	key     []byte
+	changed []*orderItem[sessionRow]
+	spans   []sessionSpan
+	fresh   []session // the spans' sessions after the epoch, span after span
+	pending []pendingRow
+}
+
+// sessionPartition is one partition's state. Its sessions are disjoint and
+// ascending, so that the sessions ending before a time (closed once the
+// watermark passes their end) are a prefix that can be freed with their rows.
+type sessionPartition struct {
+	// rows holds the partition's distinct input rows, appended as they first
+	// arrive; tree orders them by time and counts their multiplicities. Its
+	// keys are the time (timeKey) followed by the row's RowIdentity, and its
+	// items whose count drops to zero keep their rows until the partition is
+	// compacted.
+	rows *coldata.Chunk
+	tree orderTree[sessionRow]
+	// sessions are the sessions as of the last Flush.
+	sessions []session
+	// changed lists the tree items touched this epoch.
+	changed []*orderItem[sessionRow]
+}
+
+// sessionRow is what a partition's tree keeps with a distinct row.
+type sessionRow struct {
+	ts int64
+	// row is the row's index in the partition's rows.
+	row int
+	// prev is the row's multiplicity as of the last Flush (the item's count
+	// runs ahead during an epoch).
+	prev    int64
+	touched bool
+}
+
+// session is a session by its first and last times; its end is
+// Spec.SessionEnd(last).
+type session struct{ start, last int64 }
+
+// sessionSpan is a stretch of a partition's time [lo, hi] to recompute at
+// Flush: it holds times whose rows changed and the old sessions [first, end)
+// those changes touch, and no row outside it can join a session with a row
+// inside.
+type sessionSpan struct {
+	lo, hi     int64
+	first, end int
+	// changedLo and changedHi delimit the span's changed rows in
+	// sessionOp.changed; removes says whether one of them has no copy left
+	// (or, a bug recompute reports, fewer than none).
+	changedLo, changedHi int
+	removes              bool
+	// fresh is where the span's sessions after the epoch are in
+	// sessionOp.fresh.
+	freshLo, freshHi int
+}
+
+// inside reports whether s's changes cannot move any session bound: rows
+// that come or change multiplicity, none that go, all within one old session
+// (between its first and last times).
+func (s *sessionSpan) inside(ss []session) bool {
+	return !s.removes && s.end-s.first == 1 && s.lo == ss[s.first].start && s.hi == ss[s.first].last
+}
+
+// pendingRow is a row of the session being cut, awaiting its end.
+type pendingRow struct {
+	item *orderItem[sessionRow]
+	old  int // index of its old session, when prev > 0
+}
+
+// timeKey appends t so that keys order as times do.
+func timeKey(buf []byte, t int64) []byte {
+	return binary.BigEndian.AppendUint64(buf, uint64(t)^(1<<63))
+}
+
+func (o *sessionOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
+	if c.Diffs == nil {
+		return sqlerr.Bug("session window input without diffs")
+	}
+	ts := c.Cols[o.spec.Time.Idx]
+	// A row with a NULL or infinite time is in no session, as in batch.
+	o.sel = timewindow.Timed(ts, 0, c.Len, o.sel[:0])
+	for _, i := range o.sel {
+		p := o.partition(c, i)
+		t := ts.Ints[i]
+		o.key = RowIdentity(timeKey(o.key[:0], t), c, nil, i)
+		before := p.tree.items
+		it := p.tree.add(o.key, c.Diffs[i])
+		if p.tree.items != before {
+			it.val = sessionRow{ts: t, row: p.rows.Len}
+			for j, v := range p.rows.Cols {
+				v.AppendFrom(c.Cols[j], i)
+			}
+			p.rows.Len++
+		}
+		if !it.val.touched {
+			it.val.touched = true
+			p.changed = append(p.changed, it)
+		}
+	}
+	return nil
+}
+
+// partition returns the partition of row i of c, adding it to the epoch.
+func (o *sessionOp) partition(c *coldata.Chunk, i int) *sessionPartition {
+	o.key = o.key[:0]
+	if len(o.spec.PartitionBy) > 0 {
+		// NB: RowKey reads a nil column list as all columns.
+		o.key = RowKey(o.key, c, o.spec.PartitionBy, i)
+	}
+	if p, ok := o.epoch[string(o.key)]; ok {
+		return p
+	}
+	k := string(o.key)
+	p, ok := o.parts.Get(k)
+	if !ok {
+		p = &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0)}
+	}
+	o.epoch[k] = p
+	o.epochKeys = append(o.epochKeys, k)
+	return p
+}
+
+func (o *sessionOp) Flush(emit Emit) error {
+	if len(o.epochKeys) == 0 {
+		return nil
+	}
+	out := &o.out
+	out.emit, out.err = emit, nil
+	for _, k := range o.epochKeys {
+		p := o.epoch[k]
+		if err := o.flushPartition(p, out); err != nil {
+			return err
+		}
+		if len(p.sessions) == 0 {
+			o.parts.Delete(k)
+			continue
+		}
+		if p.tree.zeros > max(32, p.tree.items-p.tree.zeros) {
+			p.compact()
+		}
+		o.parts.Put(k, p)
+	}
+	clear(o.epoch)
+	o.epochKeys = o.epochKeys[:0]
+	return out.flush()
+}
+
+// flushPartition emits the changes of p's annotated rows this epoch and
+// brings its sessions up to date.
+func (o *sessionOp) flushPartition(p *sessionPartition, out *sessionOutput) error {
+	changed := o.changed[:0]
+	for _, it := range p.changed {
+		it.val.touched = false
+		if it.count != it.val.prev {
+			changed = append(changed, it)
+		}
+	}
+	clear(p.changed)
+	p.changed = p.changed[:0]
+	slices.SortFunc(changed, func(a, b *orderItem[sessionRow]) int { return cmp.Compare(a.val.ts, b.val.ts) })
+	o.changed = changed
+	spans := o.spans[:0]
+	ss := p.sessions
+	for i, it := range changed {
+		t := it.val.ts
+		// The old sessions a row at t can touch: those ending after t and
+		// starting before t's own session end; a gap exactly equal splits.
+		reach := o.spec.Spec.SessionEnd(t)
+		first := sort.Search(len(ss), func(k int) bool { return o.spec.Spec.SessionEnd(ss[k].last) > t })
+		end := sort.Search(len(ss), func(k int) bool { return ss[k].start >= reach })
+		lo, hi := t, t
+		if first < end {
+			lo, hi = min(lo, ss[first].start), max(hi, ss[end-1].last)
+		}
+		// Times are ascending, so a span can only merge into the one before;
+		// it must when they share a session or their rows could join.
+		if n := len(spans); n > 0 && (first < spans[n-1].end || lo < o.spec.Spec.SessionEnd(spans[n-1].hi)) {
+			last := &spans[n-1]
+			last.hi, last.end = max(last.hi, hi), max(last.end, end)
+			last.changedHi = i + 1
+			last.removes = last.removes || it.count <= 0
+			continue
+		}
+		spans = append(spans, sessionSpan{lo: lo, hi: hi, first: first, end: end, changedLo: i, changedHi: i + 1, removes: it.count <= 0})
+	}
+	o.spans = spans
+	o.fresh = o.fresh[:0]
+	for i := range spans {
+		s := &spans[i]
+		if !s.inside(ss) {
+			if err := o.recompute(p, s, out); err != nil {
+				return err
+			}
+			continue
+		}
+		// The session keeps its bounds: only the changed rows change, and
+		// the rest of a long session is not walked.
+		for _, it := range changed[s.changedLo:s.changedHi] {
+			out.add(p, it.val.row, ss[s.first], it.count-it.val.prev)
+			it.val.prev = it.count
+		}
+		s.freshLo, s.freshHi = len(o.fresh), len(o.fresh)+1
+		o.fresh = append(o.fresh, ss[s.first])
+	}
+	clear(o.changed)
+	// Backwards, so that the indexes of the spans before stay valid.
+	for i := len(spans) - 1; i >= 0; i-- {
+		s := &spans[i]
+		p.sessions = slices.Replace(p.sessions, s.first, s.end, o.fresh[s.freshLo:s.freshHi]...)
+	}
+	return nil
+}
+
+// recompute cuts the rows of span s into sessions as they are now and emits
+// each row's change: its old copy retracted and its new one inserted, or,
+// when its session did not change, the change of its multiplicity.
+func (o *sessionOp) recompute(p *sessionPartition, s *sessionSpan, out *sessionOutput) error {
+	pending := o.pending[:0]
+	var cur session
+	old := p.sessions
+	k := s.first
+	s.freshLo = len(o.fresh)
+	closeSession := func() {
+		for _, r := range pending {
+			v := &r.item.val
+			switch {
+			case v.prev > 0 && old[r.old] == cur:
+				out.add(p, v.row, cur, r.item.count-v.prev)
+			default:
+				if v.prev > 0 {
+					out.add(p, v.row, old[r.old], -v.prev)
+				}
+				out.add(p, v.row, cur, r.item.count)
+			}
+			v.prev = r.item.count
+		}
+		o.fresh = append(o.fresh, cur)
+		pending = pending[:0]
+	}
+	it := p.tree.seekKey(timeKey(o.key[:0], s.lo))
+	for item := it.next(); item != nil && item.val.ts <= s.hi; item = it.next() {
+		v := &item.val
+		if item.count < 0 {
+			return sqlerr.Bug("session window: row deleted more often than inserted (multiplicity %d)", item.count)
+		}
+		r := pendingRow{item: item}
+		if v.prev > 0 {
+			for k < s.end && old[k].last < v.ts {
+				k++
+			}
+			if k == s.end || old[k].start > v.ts {
+				return sqlerr.Bug("session window: row at %d outside the old sessions %v of its span", v.ts, old[s.first:s.end])
+			}
+			r.old = k
+		}
+		if item.count == 0 {
+			if v.prev > 0 {
+				out.add(p, v.row, old[k], -v.prev)
+				v.prev = 0
+			}
+			continue
+		}
+		if len(pending) > 0 && v.ts >= o.spec.Spec.SessionEnd(cur.last) {
+			closeSession()
+		}
+		if len(pending) == 0 {
+			cur.start = v.ts
+		}
+		cur.last = v.ts
+		pending = append(pending, r)
+	}
+	if len(pending) > 0 {
+		closeSession()
+	}
+	s.freshHi = len(o.fresh)
+	o.pending = pending
+	return nil
+}
+
+// compact drops the rows whose multiplicity is zero.
+func (p *sessionPartition) compact() {
+	var items []*orderItem[sessionRow]
+	var sel []int
+	it := p.tree.seekKey(nil)
+	for item := it.next(); item != nil; item = it.next() {
+		if item.count == 0 {
+			continue
+		}
+		sel = append(sel, item.val.row)
+		item.val.row = len(items)
+		items = append(items, item)
+	}
+	p.rows = p.rows.Gather(sel)
+	p.tree = buildOrderTree(items)
+}
+
+// sessionOutput collects a Flush's changes and emits them in chunks of
+// coldata.DefaultChunkSize rows, reusing one chunk: receivers copy what
+// they keep.
+type sessionOutput struct {
+	spec *SessionWindow
+	emit Emit
+	c    *coldata.Chunk
+	// err is the first emit error; adds after it are dropped and flush
+	// returns it, sparing the loops that add an error check per row.
+	err error
+}
+
+// add appends row of p annotated with session s and diff, unless the diff is
+// zero or s ends beyond the finite timestamp range (such sessions do not
+// exist, as in batch).
+func (out *sessionOutput) add(p *sessionPartition, row int, s session, diff int64) {
+	end := out.spec.Spec.SessionEnd(s.last)
+	if diff == 0 || end >= types.MaxTimestamp || out.err != nil {
+		return
+	}
+	c := out.c
+	for j, v := range p.rows.Cols {
+		c.Cols[j].AppendFrom(v, row)
+	}
+	n := len(p.rows.Cols)
+	c.Cols[n].AppendInt(s.start)
+	c.Cols[n+1].AppendInt(end)
+	c.Diffs = append(c.Diffs, diff)
+	c.Len++
+	if c.Len == coldata.DefaultChunkSize {
+		out.err = out.flush()
+	}
+}
+
+// flush emits the collected changes.
+func (out *sessionOutput) flush() error {
+	if out.err != nil || out.c.Len == 0 {
+		return out.err
+	}
+	err := out.emit(out.c)
+	out.c.Reset()
+	return err
+}

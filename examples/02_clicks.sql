@@ -1,0 +1,35 @@
+-- E-commerce clickstream: 100 events a second; each user browses in bursts
+-- (a session of about 20 events, seconds apart), with event times up to
+-- 2 seconds out of order and one event in a thousand 2 minutes late.
+CREATE STREAM IF NOT EXISTS clicks (
+  event_id   bigint,
+  user_id    bigint,
+  session_id bigint,
+  event_type text,            -- page_view, add_to_cart, checkout, purchase
+  page       text,
+  product_id bigint,          -- NULL on the home and search pages
+  price      numeric(10,2),
+  ts         timestamptz
+) WITH (connector = 'datagen', generator = 'clicks', rate = '100', seed = '1');
+
+-- Events per minute, by type.
+CREATE MATERIALIZED VIEW IF NOT EXISTS clicks_per_minute AS
+  SELECT event_type, window_start, window_end, count(*) AS events
+  FROM TUMBLE(clicks, ts, INTERVAL '1 minute')
+  GROUP BY event_type, window_start, window_end;
+
+-- Unique users over the last 5 minutes, every minute.
+CREATE MATERIALIZED VIEW IF NOT EXISTS active_users_5m AS
+  SELECT window_start, window_end, count(DISTINCT user_id) AS users, count(*) AS events
+  FROM HOP(clicks, ts, INTERVAL '1 minute', INTERVAL '5 minutes')
+  GROUP BY window_start, window_end;
+
+-- Clicks enriched with the user's tier and country.
+CREATE MATERIALIZED VIEW IF NOT EXISTS sales_by_segment AS
+  SELECT u.tier, u.country,
+         count(*) AS events,
+         count(*) FILTER (WHERE c.event_type = 'purchase') AS purchases,
+         sum(c.price) FILTER (WHERE c.event_type = 'purchase') AS revenue,
+         count(DISTINCT c.user_id) AS users
+  FROM clicks c JOIN users u ON c.user_id = u.user_id
+  GROUP BY u.tier, u.country;
