@@ -306,3 +306,26 @@ func TestWatermarkKafka(t *testing.T) {
 	eventually(t, conn, "SELECT count(*) FROM sluice_late_events", 3)
 	expectStrings(t, conn, `SELECT stream FROM sluice_late_events WHERE payload->>'id' = '5' ORDER BY stream`, "fast", "slow")
 }
+
+// A datagen stream that generates late events: every event ends up either
+// in the stream or in sluice_late_events, and each late one was behind the
+// watermark it met.
+func TestWatermarkDatagen(t *testing.T) {
+	srv := startServer(t, "")
+	conn := connect(t, srv)
+	mustExec(t, conn, `CREATE STREAM clicks (
+		event_id bigint, user_id bigint, session_id bigint, event_type text, page text,
+		product_id bigint, price numeric(10,2), ts timestamptz,
+		WATERMARK FOR ts AS ts - INTERVAL '5 seconds'
+	) WITH (connector = 'datagen', generator = 'clicks', rate = '5000', seed = '7', events = '3000',
+		disorder = '2 seconds', late_fraction = '0.05', late_by = '1 minute')`)
+	eventually(t, conn, "SELECT (SELECT count(*) FROM clicks) + (SELECT count(*) FROM sluice_late_events)", 3000)
+	expectInts(t, conn, map[string]int64{
+		"SELECT count(*) FROM sluice_late_events WHERE stream <> 'clicks' OR event_time >= watermark OR partition IS NOT NULL": 0,
+		"SELECT count(DISTINCT event_id) FROM clicks":                                                              queryInt(t, conn, "SELECT count(*) FROM clicks"),
+		"SELECT count(*) FROM clicks c JOIN sluice_late_events l ON c.event_id = (l.payload->>'event_id')::bigint": 0,
+	})
+	if n := queryInt(t, conn, "SELECT count(*) FROM sluice_late_events"); n < 50 {
+		t.Errorf("%d late events of 3000 with a late fraction of 5%%", n)
+	}
+}
