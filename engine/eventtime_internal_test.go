@@ -232,19 +232,21 @@ func TestWatermarkDifferential(t *testing.T) {
 				parts = append(parts, int32(p))
 			}
 		}
+		// Times are in half seconds, so that rows exactly at the frontier
+		// are common.
 		for _, p := range parts {
 			for range 1 + rng.IntN(8) {
 				id++
-				clockTime += rng.Int64N(2 * sec)
+				clockTime += rng.Int64N(4) * sec / 2
 				ev := testEvent{id: id, partition: p, offset: nextOffset[p]}
 				nextOffset[p]++
 				switch r := rng.IntN(20); {
 				case r == 0:
 					ev.null = true
 				case r < 3:
-					ev.ts = clockTime - rng.Int64N(60*sec) // far behind
+					ev.ts = clockTime - rng.Int64N(120)*sec/2 // far behind
 				default:
-					ev.ts = clockTime - rng.Int64N(8*sec) // out of order
+					ev.ts = clockTime - rng.Int64N(16)*sec/2 // out of order
 				}
 				evs = append(evs, ev)
 			}
