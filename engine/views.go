@@ -338,7 +338,8 @@ func (e *Engine) dropViews(ctx context.Context, views []*catalog.Table) error {
 	return nil
 }
 
-// execShowObjects runs SHOW STREAMS and SHOW MATERIALIZED VIEWS.
+// execShowObjects runs SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES
+// and SHOW WATERMARKS.
 func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter) error {
 	switch so.Kind {
 	case "sources":
