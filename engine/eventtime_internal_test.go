@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,4 +382,61 @@ func BenchmarkJudgeKernels(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(times))/b.Elapsed().Seconds()/1e6, "Mrows/s")
+}
+
+// Concurrent pushes into one stream: every row ends up in the stream or in
+// sluice_late_events, each late row was before the frontier it met, and
+// the final frontier is the greatest event time less the delay and the
+// allowed lateness, whatever the order the batches committed in.
+func TestWatermarkConcurrentBatches(t *testing.T) {
+	e, _, tbl := watermarkTestEngine(t, 2*sec, map[string]string{"allowed_lateness": "1 second", "idle_timeout": "1 hour"})
+	const writers, batches, rowsPerBatch = 4, 40, 10
+	done := make(chan error, writers)
+	// Event time follows the batches pushed by all writers, so that some
+	// rows are late and most are not.
+	var pushed atomic.Int64
+	for w := range writers {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for b := range batches {
+				now := pushed.Add(1) * sec
+				var body strings.Builder
+				for r := range rowsPerBatch {
+					id := (w*batches+b)*rowsPerBatch + r
+					ts := time.UnixMicro(now - rng.Int64N(6*sec)).UTC()
+					fmt.Fprintf(&body, "{\"id\": %d, \"ts\": %q}\n", id, ts.Format(time.RFC3339Nano))
+				}
+				if _, err := e.PushJSON(context.Background(), "ev", strings.NewReader(body.String())); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range writers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream := scanRows(tbl, e.db)
+	desc, _ := e.cat.Lookup("public", lateEventsName)
+	lateTbl, _ := e.db.Table(desc.ID)
+	late := scanRows(lateTbl, e.db)
+	if len(stream)+len(late) != writers*batches*rowsPerBatch {
+		t.Fatalf("%d rows in the stream and %d late, want %d in all", len(stream), len(late), writers*batches*rowsPerBatch)
+	}
+	greatest := int64(math.MinInt64)
+	for _, r := range stream {
+		greatest = max(greatest, r[1].(int64))
+	}
+	for _, r := range late {
+		if eventTime, w := r[1].(int64), r[2].(int64); eventTime >= w-sec {
+			t.Errorf("late row at %d met watermark %d: on time", eventTime, w)
+		}
+	}
+	if got, want := tbl.Watermark(), greatest-2*sec-sec; got != want {
+		t.Errorf("frontier %d, want %d", got, want)
+	}
+	t.Logf("%d on time, %d late", len(stream), len(late))
 }

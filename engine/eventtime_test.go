@@ -180,6 +180,22 @@ func TestWatermarkErrors(t *testing.T) {
 	}
 	// Failed CREATEs leave nothing behind, the late-events stream included.
 	expectStrings(t, conn, "SELECT count(*)::text FROM pg_class WHERE relname IN ('s', 'sluice_late_events')", "0")
+
+	// Without sluice_late_events, a batch with late rows fails whole
+	// rather than lose them; creating a stream with a watermark brings it
+	// back.
+	mustExec(t, conn, "CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts)")
+	mustExec(t, conn, "INSERT INTO s VALUES ('2026-01-01 00:01:00Z')")
+	mustExec(t, conn, "DROP STREAM sluice_late_events")
+	_, err := conn.Exec(context.Background(), "INSERT INTO s VALUES ('2026-01-01 00:02:00Z'), ('2026-01-01 00:00:00Z')")
+	if pe := pgErr(t, err); pe.Code != "42P01" || !strings.Contains(pe.Hint, "WATERMARK FOR") {
+		t.Errorf("late row without sluice_late_events: %s %s (%s)", pe.Code, pe.Message, pe.Hint)
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES ('2026-01-01 00:02:00Z')")
+	mustExec(t, conn, "CREATE STREAM s2 (ts timestamptz, WATERMARK FOR ts AS ts)")
+	mustExec(t, conn, "INSERT INTO s VALUES ('2026-01-01 00:00:00Z')")
+	expectStrings(t, conn, "SELECT count(*)::text FROM s", "2")
+	expectStrings(t, conn, "SELECT count(*)::text FROM sluice_late_events", "1")
 }
 
 // COPY and HTTP push are batches too: each judged against W before it.
