@@ -121,6 +121,9 @@ func FuzzStreaming(f *testing.F) {
 		"FETCH 10 c WITH (timeout = '1s')",
 		"FETCH ALL FROM c WITH (timeout = ",
 		"create stream (",
+		"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') WITH (allowed_lateness = '1 s')",
+		"CREATE STREAM s (WATERMARK FOR ts AS ts, ts timestamp, c text PATH '$.a')",
+		"SHOW WATERMARKS",
 	} {
 		f.Add(s)
 	}
