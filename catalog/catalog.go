@@ -59,10 +59,20 @@ type Table struct {
 	// Paths maps a stream's columns to where its format finds them in a
 	// nested record (from PATH '$.a.b'), outermost field first.
 	Paths map[string][]string `json:"paths,omitempty"`
+	// Watermark is a stream's WATERMARK FOR clause (nil: none).
+	Watermark *Watermark `json:"watermark,omitempty"`
 	// Definition is a materialized view's query as SQL text.
 	Definition string `json:"definition,omitempty"`
 	// DependsOn lists the relations a materialized view reads.
 	DependsOn []uint32 `json:"depends_on,omitempty"`
+}
+
+// Watermark is a stream's event-time declaration, WATERMARK FOR Column AS
+// Column - Delay: the stream's watermark trails the greatest event time seen
+// (per source partition) by Delay.
+type Watermark struct {
+	Column      string `json:"column"`
+	DelayMicros int64  `json:"delay_micros,omitempty"`
 }
 
 // Dependents returns the materialized views that read relation id.

@@ -124,6 +124,12 @@ func StreamDescription(t *Table) string {
 	if c := t.Options["connector"]; c != "" && c != "none" {
 		d += ", connector " + c
 	}
+	if w := t.Watermark; w != nil {
+		d += ", watermark " + w.Column
+		if w.DelayMicros > 0 {
+			d += " - " + types.FormatText(types.Interval, types.IntervalValue{Micros: w.DelayMicros}, nil)
+		}
+	}
 	return d
 }
 

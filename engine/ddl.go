@@ -151,10 +151,11 @@ func (e *Engine) createTable(ts *txnState, desc *catalog.Table) error {
 	return nil
 }
 
-// streamSource checks a new stream's column paths and connector: a kafka
-// stream's options and formats must compile and its brokers answer; a
-// datagen stream's columns must be its generator's. The first kafka stream
-// also creates the dead-letter table.
+// streamSource checks a new stream's column paths, watermark and connector:
+// a kafka stream's options and formats must compile and its brokers
+// answer; a datagen stream's columns must be its generator's. The first
+// kafka stream also creates the dead-letter table, the first stream with a
+// watermark the late-events stream.
 func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catalog.Table) error {
 	s := st.s
 	paths, err := columnPaths(st.createStream, desc)
@@ -162,6 +163,14 @@ func (st *statement) streamSource(ctx context.Context, ts *txnState, desc *catal
 		return err
 	}
 	desc.Paths = paths
+	if err := st.streamWatermark(desc); err != nil {
+		return err
+	}
+	if _, ok := s.lookupTable("public", lateEventsName); !ok && desc.Watermark != nil {
+		if err := s.e.createTable(ts, lateEventsStream()); err != nil {
+			return err
+		}
+	}
 	if streamConnector(desc) != "kafka" {
 		return sourceSpec(s.e, desc)
 	}

@@ -54,12 +54,13 @@ type Engine struct {
 	log     *slog.Logger
 	obs     Observer
 
-	defaultTZ string
-	workers   int
-	chunkSize int
-	tick      time.Duration
-	views     *dataflows
-	sources   *sources
+	defaultTZ  string
+	workers    int
+	chunkSize  int
+	tick       time.Duration
+	views      *dataflows
+	sources    *sources
+	eventTimes *eventTimes
 	// kafkaBrokers are the brokers kafka streams read when they name none.
 	kafkaBrokers []string
 
@@ -150,6 +151,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	}
 	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick)
 	e.startViews()
+	e.eventTimes = newEventTimes(e)
 	e.sources = newSources(e)
 	e.startSources(meta)
 	e.log.Info("engine: catalog loaded", "tables", len(tables))
@@ -166,6 +168,7 @@ func (e *Engine) Sessions() int64 { return e.sessions.Load() }
 // commit once the storage DB is closed.
 func (e *Engine) Close() error {
 	e.sources.close()
+	e.eventTimes.close()
 	e.views.close()
 	return nil
 }

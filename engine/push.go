@@ -88,12 +88,7 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 	if rows.Len == 0 {
 		return 0, nil
 	}
-	txn := e.db.Begin()
-	if err := txn.Insert(tbl, rows); err != nil {
-		txn.Rollback()
-		return 0, &PushError{Err: err}
-	}
-	if err := txn.Commit(); err != nil {
+	if err := e.commitWithWatermarks(&txnState{txn: e.db.Begin()}, &sourceBatch{tbl: tbl, rows: rows}); err != nil {
 		return 0, &PushError{Err: err}
 	}
 	return int64(rows.Len), nil

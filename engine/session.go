@@ -409,7 +409,7 @@ func (e *Engine) commit(ts *txnState) error {
 
 func (e *Engine) commitTxn(ts *txnState) error {
 	if len(ts.created) == 0 && len(ts.dropped) == 0 {
-		return ts.txn.Commit()
+		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
@@ -449,12 +449,13 @@ func (e *Engine) commitTxn(ts *txnState) error {
 			}
 		}
 	}
-	if err := ts.txn.Commit(); err != nil {
+	if err := e.commitWithWatermarks(ts, nil); err != nil {
 		e.restartSources(stopped)
 		return err
 	}
 	for id := range ts.dropped {
 		e.cat.Remove(id)
+		e.eventTimes.forget(id)
 	}
 	for _, ct := range ts.created {
 		e.cat.Publish(ct.desc)

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -255,6 +257,9 @@ func (ss *sources) startKafka(desc *catalog.Table, offsets map[kafka.Partition]i
 	if sp.key != nil {
 		cfg.Key = sp.key
 	}
+	if tbl, ok := ss.e.db.Table(desc.ID); ok && desc.Watermark != nil {
+		ss.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(offsets)), time.Now())
+	}
 	src, err := kafka.Start(cfg)
 	if err != nil {
 		return nil, err
@@ -423,7 +428,13 @@ type streamTarget struct {
 }
 
 func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
-	return t.commit(ctx, b.Rows, b.Dead, func(txn *storage.Txn) {
+	if desc, ok := t.e.cat.ByID(t.id); ok && desc.Watermark != nil {
+		if tbl, ok := t.e.db.Table(t.id); ok {
+			t.e.eventTimes.notePartitions(desc, tbl, slices.Collect(maps.Keys(b.Offsets)), time.Now())
+		}
+	}
+	origin := &batchOrigin{runs: b.Runs, offsets: b.RecordOffsets}
+	return t.commit(ctx, b.Rows, origin, b.Dead, func(txn *storage.Txn) {
 		for p, off := range b.Offsets {
 			txn.PutMeta(sourceOffsetKey(t.id, p), strconv.AppendInt(nil, off, 10))
 		}
@@ -435,14 +446,16 @@ func (t *streamTarget) Deliver(ctx context.Context, b *kafka.Batch) error {
 type generatorTarget struct{ *streamTarget }
 
 func (t generatorTarget) Deliver(ctx context.Context, rows *coldata.Chunk, generated int64) error {
-	return t.commit(ctx, rows, nil, func(txn *storage.Txn) {
+	return t.commit(ctx, rows, nil, nil, func(txn *storage.Txn) {
 		txn.PutMeta(generatedKey(t.id), strconv.AppendInt(nil, generated, 10))
 	})
 }
 
-// commit inserts rows and dead letters, and the positions put writes, in
-// one transaction, once the views' backlog allows.
-func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, dead []kafka.DeadLetter, put func(*storage.Txn)) error {
+// commit inserts rows (judged against the stream's watermark, if it has
+// one: origin says where they came from, nil for a generator) and dead
+// letters, and the positions put writes, in one transaction, once the
+// views' backlog allows.
+func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, origin *batchOrigin, dead []kafka.DeadLetter, put func(*storage.Txn)) error {
 	if rows.Len > 0 {
 		if err := t.e.views.waitBacklog(ctx, sourceBacklogRows); err != nil {
 			return err
@@ -453,12 +466,6 @@ func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, dead []k
 		return sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" was dropped", t.name)
 	}
 	txn := t.e.db.Begin()
-	if rows.Len > 0 {
-		if err := txn.Insert(tbl, rows); err != nil {
-			txn.Rollback()
-			return err
-		}
-	}
 	if len(dead) > 0 {
 		if err := t.insertDead(txn, dead); err != nil {
 			txn.Rollback()
@@ -466,7 +473,7 @@ func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, dead []k
 		}
 	}
 	put(txn)
-	return txn.Commit()
+	return t.e.commitWithWatermarks(&txnState{txn: txn}, &sourceBatch{tbl: tbl, rows: rows, origin: origin})
 }
 
 func (t *streamTarget) insertDead(txn *storage.Txn, dead []kafka.DeadLetter) error {

@@ -20,7 +20,7 @@ import (
 // streamOptionNames returns the WITH options a stream of a connector
 // accepts.
 func streamOptionNames(connector string) map[string]bool {
-	names := map[string]bool{"connector": true}
+	names := map[string]bool{"connector": true, "allowed_lateness": true, "idle_timeout": true}
 	switch connector {
 	case "datagen":
 		for _, n := range datagen.OptionNames() {

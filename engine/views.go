@@ -338,10 +338,14 @@ func (e *Engine) dropViews(ctx context.Context, views []*catalog.Table) error {
 	return nil
 }
 
-// execShowObjects runs SHOW STREAMS and SHOW MATERIALIZED VIEWS.
+// execShowObjects runs SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES
+// and SHOW WATERMARKS.
 func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter) error {
-	if so.Kind == "sources" {
+	switch so.Kind {
+	case "sources":
 		return s.execShowSources(w)
+	case "watermarks":
+		return s.execShowWatermarks(w)
 	}
 	kind := catalog.KindStream
 	if so.Kind == "materialized views" {
@@ -362,10 +366,12 @@ func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter)
 }
 
 func showObjectsColumns(so *parser.ShowObjects) []pgwire.Column {
-	if so.Kind == "sources" {
+	switch so.Kind {
+	case "sources":
 		return sourceColumns()
-	}
-	if so.Kind == "streams" {
+	case "watermarks":
+		return watermarkColumns()
+	case "streams":
 		return textColumns("schema", "name", "connector")
 	}
 	return textColumns("schema", "name", "definition")

@@ -722,3 +722,18 @@ func datumToJSON(ctx *EvalCtx, t *types.T, d types.Datum) (types.JSONValue, erro
 	}
 	return types.JSONValue{Kind: types.JSONString, Str: datumText(ctx, t, d)}, nil
 }
+
+// RowJSONB is the jsonb object of a row, a member per column, as
+// to_jsonb(row) makes it; cfg renders the values JSON holds as text.
+func RowJSONB(cfg *types.Config, names []string, typs []*types.T, row []types.Datum) (string, error) {
+	ctx := &EvalCtx{Cfg: cfg}
+	pairs := make([]types.JSONPair, len(row))
+	for i, d := range row {
+		v, err := datumToJSON(ctx, typs[i], d)
+		if err != nil {
+			return "", err
+		}
+		pairs[i] = types.JSONPair{Key: names[i], Val: v}
+	}
+	return types.FormatJSONB(types.NewJSONObject(pairs)), nil
+}

@@ -20,6 +20,22 @@ type CreateStream struct {
 	// PathPos maps column names to the 1-based position of their PATH, for
 	// errors.
 	PathPos map[string]int
+	// Watermark is the WATERMARK FOR element of the column list (nil: none).
+	Watermark *WatermarkFor
+}
+
+// WatermarkFor is `WATERMARK FOR col AS col [- INTERVAL '…']` in CREATE
+// STREAM's column list: the stream's event-time column and how far its
+// watermark trails the greatest event time seen. The element is taken out
+// of the text before Postgres' grammar reads the CREATE.
+type WatermarkFor struct {
+	Column string
+	// Delay is the text of the subtracted interval literal ("" for AS col).
+	Delay string
+	// Loc, ColumnLoc and DelayLoc are the byte offsets in the statement of
+	// WATERMARK, of the column after FOR and of the delay literal, for
+	// error positions.
+	Loc, ColumnLoc, DelayLoc int32
 }
 
 // AlterStream is ALTER STREAM name ADD [COLUMN] col type [PATH '…'], parsed
@@ -37,9 +53,10 @@ type DropStream struct {
 	Drop *pg.DropStmt
 }
 
-// ShowObjects is SHOW STREAMS, SHOW MATERIALIZED VIEWS or SHOW SOURCES.
+// ShowObjects is SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES or
+// SHOW WATERMARKS.
 type ShowObjects struct {
-	// Kind is "streams", "materialized views" or "sources".
+	// Kind is "streams", "materialized views", "sources" or "watermarks".
 	Kind string
 }
 
@@ -87,7 +104,11 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 	switch {
 	case len(toks) >= 2 && kw(toks[0], "create") && kw(toks[1], "stream"):
 		cs := &CreateStream{}
-		text, err := cs.takePaths(toks, text)
+		text, toks, err := cs.takeWatermark(toks, text)
+		if err != nil {
+			return nil, false, err
+		}
+		text, err = cs.takePaths(toks, text)
 		if err != nil {
 			return nil, false, err
 		}
@@ -124,6 +145,8 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 		return &ShowObjects{Kind: "streams"}, true, nil
 	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "sources"):
 		return &ShowObjects{Kind: "sources"}, true, nil
+	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "watermarks"):
+		return &ShowObjects{Kind: "watermarks"}, true, nil
 	case len(toks) == 3 && kw(toks[0], "show") && kw(toks[1], "materialized") && kw(toks[2], "views"):
 		return &ShowObjects{Kind: "materialized views"}, true, nil
 	case len(toks) >= 1 && kw(toks[0], "subscribe"):
@@ -219,6 +242,157 @@ func (cs *CreateStream) takePaths(toks []Token, text string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// takeWatermark finds the WATERMARK FOR element of the column list,
+// records it, and blanks it (with one comma beside it) out of text, keeping
+// every other offset. It returns the text and the tokens left.
+func (cs *CreateStream) takeWatermark(toks []Token, text string) (string, []Token, error) {
+	open := -1
+	for i, t := range toks {
+		if t.Text == "(" {
+			open = i
+			break
+		}
+	}
+	if open < 0 {
+		return text, toks, nil
+	}
+	end := matchParen(toks, open)
+	if end < 0 {
+		return text, toks, nil
+	}
+	// Elements of the column list: [lo, hi) token ranges between commas at
+	// depth 1.
+	type element struct{ lo, hi int }
+	var elems []element
+	lo, depth := open+1, 0
+	for i := open + 1; i <= end; i++ {
+		switch toks[i].Text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		}
+		if (depth == 0 && toks[i].Text == ",") || i == end {
+			elems = append(elems, element{lo, i})
+			lo = i + 1
+		}
+	}
+	b := []byte(text)
+	blank := func(from, to int) { // token indexes, inclusive
+		for j := toks[from].Start; j < toks[to].End; j++ {
+			if b[j] != '\n' {
+				b[j] = ' '
+			}
+		}
+	}
+	drop := map[int]bool{}
+	for k, el := range elems {
+		if el.hi-el.lo < 2 || !kw(toks[el.lo], "watermark") || !kw(toks[el.lo+1], "for") {
+			continue
+		}
+		if cs.Watermark != nil {
+			return "", nil, sqlerr.New(sqlerr.InvalidTableDefinition, "multiple WATERMARK FOR clauses are not allowed").
+				WithHint("A stream has one event-time column.").At(charPos(text, toks[el.lo].Start))
+		}
+		wm, err := parseWatermarkFor(toks[el.lo:el.hi], text, toks, el.lo, el.hi)
+		if err != nil {
+			return "", nil, err
+		}
+		cs.Watermark = wm
+		from, to := el.lo, el.hi-1
+		switch {
+		case k > 0:
+			from-- // the comma before
+		case len(elems) > 1:
+			to++ // the comma after
+		}
+		blank(from, to)
+		for j := from; j <= to; j++ {
+			drop[j] = true
+		}
+	}
+	if cs.Watermark == nil {
+		return text, toks, nil
+	}
+	kept := make([]Token, 0, len(toks)-len(drop))
+	for j, t := range toks {
+		if !drop[j] {
+			kept = append(kept, t)
+		}
+	}
+	return string(b), kept, nil
+}
+
+// parseWatermarkFor reads el, the tokens of WATERMARK FOR col AS expr;
+// all is the statement's tokens and [lo, hi) el's range in them.
+func parseWatermarkFor(el []Token, text string, all []Token, lo, hi int) (*WatermarkFor, error) {
+	if len(el) < 3 || (el[2].Kind != pg.Token_IDENT && el[2].Keyword == pg.KeywordKind_RESERVED_KEYWORD) {
+		return nil, syntaxErrorAt(text, all, lo+2)
+	}
+	wm := &WatermarkFor{Column: IdentName(el[2].Text), Loc: int32(el[0].Start), ColumnLoc: int32(el[2].Start)}
+	if len(el) < 4 || !kw(el[3], "as") {
+		return nil, syntaxErrorAt(text, all, lo+3)
+	}
+	if len(el) < 5 {
+		return nil, syntaxErrorAt(text, all, hi)
+	}
+	start, stop := el[4].Start, el[len(el)-1].End
+	// Parsed in place (the text before it blanked), so the tree's locations
+	// are offsets in the statement.
+	const sel = "SELECT "
+	pad := start - len(sel)
+	tree, err := pg.Parse(strings.Repeat(" ", pad) + sel + text[start:stop])
+	if err != nil {
+		e := convertError(text[start:stop], 0, err)
+		if se, ok := sqlerr.As(e); ok && se.Position > 0 {
+			se.Position += charPos(text, start) - 1 - len(sel) - pad
+		}
+		return nil, e
+	}
+	notOfForm := func(loc int) error {
+		return sqlerr.Unsupported("a watermark must be its column minus a constant interval").
+			WithHint("Write WATERMARK FOR %s AS %s - INTERVAL '5 seconds', or AS %s for no delay.", wm.Column, wm.Column, wm.Column).
+			At(charPos(text, loc))
+	}
+	st := tree.Stmts[0].Stmt.GetSelectStmt()
+	if len(tree.Stmts) != 1 || st == nil || len(st.TargetList) != 1 || st.FromClause != nil || st.WhereClause != nil {
+		return nil, notOfForm(start)
+	}
+	isColumn := func(n *pg.Node) bool {
+		cr := n.GetColumnRef()
+		if cr == nil || len(cr.Fields) != 1 {
+			return false
+		}
+		f := cr.Fields[0].GetString_()
+		return f != nil && f.Sval == wm.Column
+	}
+	val := st.TargetList[0].GetResTarget().Val
+	if isColumn(val) {
+		return wm, nil
+	}
+	ae := val.GetAExpr()
+	if ae == nil || ae.Lexpr == nil || !isColumn(ae.Lexpr) {
+		return nil, notOfForm(start)
+	}
+	if ae.Kind != pg.A_Expr_Kind_AEXPR_OP || len(ae.Name) != 1 || ae.Name[0].GetString_().GetSval() != "-" {
+		return nil, notOfForm(int(ae.Location))
+	}
+	tc := ae.Rexpr.GetTypeCast()
+	if tc == nil || tc.TypeName == nil || len(tc.TypeName.Typmods) > 0 || len(tc.TypeName.Names) == 0 ||
+		tc.TypeName.Names[len(tc.TypeName.Names)-1].GetString_().GetSval() != "interval" {
+		return nil, notOfForm(int(ae.Location))
+	}
+	c := tc.Arg.GetAConst()
+	if c == nil || c.GetSval() == nil {
+		return nil, notOfForm(int(tc.Location))
+	}
+	wm.Delay, wm.DelayLoc = c.GetSval().Sval, c.Location
+	return wm, nil
+}
+
+// charPos is the 1-based character position of byte offset off of text.
+func charPos(text string, off int) int { return len([]rune(text[:off])) + 1 }
 
 // takeAddColumnPath is takePaths for ALTER STREAM … ADD [COLUMN] col type
 // PATH '…': the column is the name after ADD [COLUMN].

@@ -121,6 +121,9 @@ func FuzzStreaming(f *testing.F) {
 		"FETCH 10 c WITH (timeout = '1s')",
 		"FETCH ALL FROM c WITH (timeout = ",
 		"create stream (",
+		"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '5 seconds') WITH (allowed_lateness = '1 s')",
+		"CREATE STREAM s (WATERMARK FOR ts AS ts, ts timestamp, c text PATH '$.a')",
+		"SHOW WATERMARKS",
 	} {
 		f.Add(s)
 	}
@@ -137,4 +140,64 @@ func FuzzStreaming(f *testing.F) {
 			t.Fatalf("%q: error position %d outside the input: %v", sql, e.Position, err)
 		}
 	})
+}
+
+func TestWatermarkFor(t *testing.T) {
+	for _, tc := range []struct {
+		sql       string
+		col, wait string
+		colPos    int // 1-based
+		cols      int
+	}{
+		{"CREATE STREAM s (id int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '5 seconds')", "ts", "5 seconds", 56, 2},
+		{"CREATE STREAM s (WATERMARK FOR ts AS ts, ts timestamptz)", "ts", "", 32, 1},
+		{"CREATE STREAM s (ts timestamptz, watermark for \"TS\" as \"TS\" - '1 min'::interval, x text) WITH (allowed_lateness = '1s')", "TS", "1 min", 48, 2},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '2 s', PATH text PATH '$.a')", "ts", "2 s", 48, 2},
+		{"CREATE STREAM s (watermark timestamptz, WATERMARK FOR watermark AS watermark)", "watermark", "", 55, 1},
+	} {
+		stmts, err := Default.Parse(tc.sql)
+		if err != nil {
+			t.Errorf("%q: %v", tc.sql, err)
+			continue
+		}
+		cs := stmts[0].Ext.(*CreateStream)
+		wm := cs.Watermark
+		if wm == nil || wm.Column != tc.col || wm.Delay != tc.wait || int(wm.ColumnLoc)+1 != tc.colPos || len(cs.Create.TableElts) != tc.cols {
+			t.Errorf("%q: %+v, %d columns", tc.sql, wm, len(cs.Create.TableElts))
+		}
+		if wm != nil && wm.Delay != "" && tc.sql[wm.DelayLoc] != '\'' {
+			t.Errorf("%q: delay location %d", tc.sql, wm.DelayLoc)
+		}
+	}
+	stmts, err := Default.Parse("CREATE STREAM s (ts timestamptz, city text PATH '$.a.city') WITH (connector = 'kafka')")
+	if err != nil || stmts[0].Ext.(*CreateStream).Watermark != nil || stmts[0].Ext.(*CreateStream).Paths["city"] != "$.a.city" {
+		t.Errorf("no watermark: %v", err)
+	}
+}
+
+func TestWatermarkForErrors(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		code string
+		pos  int
+	}{
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts)", sqlerr.SyntaxError, 50},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS)", sqlerr.SyntaxError, 53},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts -)", sqlerr.SyntaxError, 58},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts + INTERVAL '1s')", sqlerr.FeatureNotSupported, 57},
+		{"CREATE STREAM s (ts timestamptz, t2 timestamptz, WATERMARK FOR ts AS t2 - INTERVAL '1s')", sqlerr.FeatureNotSupported, 70},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - now())", sqlerr.FeatureNotSupported, 57},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE)", sqlerr.FeatureNotSupported, 57},
+		{"CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts, WATERMARK FOR ts AS ts)", sqlerr.InvalidTableDefinition, 58},
+		{"select 1; CREATE STREAM s (ts timestamptz, WATERMARK FOR ts AS ts * 2)", sqlerr.FeatureNotSupported, 67},
+	} {
+		_, err := Default.Parse(tc.sql)
+		e, ok := sqlerr.As(err)
+		if !ok || e.Code != tc.code || e.Position != tc.pos {
+			t.Errorf("%q: got %v (%+v), want %s at %d", tc.sql, err, e, tc.code, tc.pos)
+		}
+		if ok && e.Code == sqlerr.FeatureNotSupported && e.Hint == "" {
+			t.Errorf("%q: no hint", tc.sql)
+		}
+	}
 }

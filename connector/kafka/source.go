@@ -38,6 +38,18 @@ type Batch struct {
 	// Offsets are, per partition covered, the next offset to read.
 	Offsets map[Partition]int64
 	Dead    []DeadLetter
+	// Runs say which partition each row came from, in row order: rows
+	// before Runs[0].End from Runs[0].Partition, then up to Runs[1].End
+	// from Runs[1].Partition, and so on.
+	Runs []Run
+	// RecordOffsets is each row's record offset in its partition.
+	RecordOffsets []int64
+}
+
+// Run is a stretch of a Batch's rows that came from one partition.
+type Run struct {
+	Partition Partition
+	End       int
 }
 
 // DeadLetter is a record that could not be decoded.

@@ -42,6 +42,9 @@ type collector struct {
 	offsets map[Partition]int64
 	parts   map[int64]int64 // value -> _partition
 	block   chan struct{}   // when set, Deliver of rows waits on it
+	// origins lists the batches whose Runs or RecordOffsets disagree with
+	// the rows' _partition or with the offsets reached.
+	origins []string
 }
 
 func newCollector() *collector {
@@ -58,6 +61,7 @@ func (c *collector) Deliver(ctx context.Context, b *Batch) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.checkOrigins(b)
 	for i := range b.Rows.Len {
 		v := b.Rows.Cols[0].Ints[i]
 		c.values[v]++
@@ -71,6 +75,32 @@ func (c *collector) Deliver(ctx context.Context, b *Batch) error {
 		c.offsets[p] = o
 	}
 	return nil
+}
+
+// checkOrigins checks that each row's run names its _partition and that
+// record offsets rise within a partition, below the offset the batch
+// reached.
+func (c *collector) checkOrigins(b *Batch) {
+	if len(b.RecordOffsets) != b.Rows.Len {
+		c.origins = append(c.origins, fmt.Sprintf("%d record offsets for %d rows", len(b.RecordOffsets), b.Rows.Len))
+		return
+	}
+	last := map[Partition]int64{}
+	start := 0
+	for _, r := range b.Runs {
+		for i := start; i < r.End; i++ {
+			off := b.RecordOffsets[i]
+			prev, seen := last[r.Partition]
+			if b.Rows.Cols[1].Ints[i] != int64(r.Partition.Partition) || (seen && off <= prev) || off >= b.Offsets[r.Partition] {
+				c.origins = append(c.origins, fmt.Sprintf("row %d: run %v, offset %d, _partition %d", i, r, off, b.Rows.Cols[1].Ints[i]))
+			}
+			last[r.Partition] = off
+		}
+		start = r.End
+	}
+	if start != b.Rows.Len {
+		c.origins = append(c.origins, fmt.Sprintf("runs end at %d of %d rows", start, b.Rows.Len))
+	}
 }
 
 func (c *collector) count() (rows, dead int) {
@@ -182,6 +212,9 @@ func TestSourceExactlyOnceAcrossRestart(t *testing.T) {
 	}
 	if len(col.values) != 2500 {
 		t.Fatalf("%d distinct values, want 2500", len(col.values))
+	}
+	if len(col.origins) > 0 {
+		t.Fatalf("rows' partitions and offsets: %q", col.origins)
 	}
 	if d := col.dead[0]; string(d.Value) != "oops" || d.Topic != "t" || d.Err == "" {
 		t.Fatalf("dead letter %+v", d)

@@ -40,7 +40,7 @@ func (w *worker) reset() {
 	l := w.s.cfg.Layout
 	// Sized for a full batch: decoders append a row at a time.
 	rows := coldata.NewChunk(l.Types, w.s.cfg.BatchRows)
-	w.batch = &Batch{Rows: rows, Offsets: map[Partition]int64{}}
+	w.batch = &Batch{Rows: rows, Offsets: map[Partition]int64{}, RecordOffsets: make([]int64, 0, w.s.cfg.BatchRows)}
 	w.valCols = w.valCols[:0]
 	for _, c := range l.Value {
 		w.valCols = append(w.valCols, rows.Cols[c])
@@ -93,6 +93,7 @@ func (w *worker) flush() {
 func (w *worker) decode(f fetched) {
 	rows := w.batch.Rows
 	st := w.s.stat(f.p)
+	defer w.noteRun(f.p)
 	var bytes, dead int64
 	for _, r := range f.records {
 		bytes += int64(len(r.Value) + len(r.Key))
@@ -105,6 +106,7 @@ func (w *worker) decode(f fetched) {
 				// from it again.
 				w.batch.Offsets[f.p] = r.Offset
 				st.addRead(int64(len(f.records)), bytes, dead)
+				w.noteRun(f.p)
 				w.flush()
 				w.s.fail(&RecordError{Partition: f.p, Offset: r.Offset, Err: err})
 				return
@@ -115,9 +117,26 @@ func (w *worker) decode(f fetched) {
 			continue
 		}
 		rows.Len++
+		w.batch.RecordOffsets = append(w.batch.RecordOffsets, r.Offset)
 	}
 	w.batch.Offsets[f.p] = f.records[len(f.records)-1].Offset + 1
 	st.addRead(int64(len(f.records)), bytes, dead)
+}
+
+// noteRun records that the batch's rows since the last run came from p.
+func (w *worker) noteRun(p Partition) {
+	b := w.batch
+	start := 0
+	if n := len(b.Runs); n > 0 {
+		start = b.Runs[n-1].End
+		if b.Runs[n-1].Partition == p {
+			b.Runs[n-1].End = b.Rows.Len
+			return
+		}
+	}
+	if b.Rows.Len > start {
+		b.Runs = append(b.Runs, Run{Partition: p, End: b.Rows.Len})
+	}
 }
 
 // decodeRecord appends one row, or nothing and an error.
