@@ -197,7 +197,7 @@ func splitHostPort(addr string) (string, string) {
 var demoQueries = []string{
 	"SELECT * FROM clicks_per_minute ORDER BY window_start DESC, events DESC LIMIT 8;",
 	"SELECT tier, country, purchases, revenue FROM sales_by_segment ORDER BY revenue DESC NULLS LAST LIMIT 5;",
-	"SELECT city, rides, revenue, drivers FROM rides_per_minute WHERE window_start >= now() - INTERVAL '5 minutes' ORDER BY window_start DESC, rides DESC;",
+	"SELECT user_id, session_start, duration, events, page_views, conversions FROM user_sessions ORDER BY events DESC LIMIT 5;",
 }
 
 // loadDemo runs the example scripts (examples/*.sql, embedded): generated
