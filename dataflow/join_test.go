@@ -249,7 +249,7 @@ func testJoinRandom(t *testing.T, rng *rand.Rand, spec *Join, keyed, cond bool, 
 		for range rng.IntN(3) {
 			inputs[r] = append(inputs[r], randomJoinChanges(rng, right))
 		}
-		out, err := df.Step(inputs)
+		out, _, err := df.Step(inputs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +294,7 @@ func TestJoinPairBatches(t *testing.T) {
 		func() map[int][]*coldata.Chunk { return map[int][]*coldata.Chunk{l: {changes(left, 61, 2)}} },
 		func() map[int][]*coldata.Chunk { return map[int][]*coldata.Chunk{r: {changes(right, 0, -1)}} },
 	} {
-		out, err := df.Step(in())
+		out, _, err := df.Step(in(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

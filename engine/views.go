@@ -29,10 +29,11 @@ func (e *Engine) viewConfig() *types.Config {
 	return cfg
 }
 
-// planView plans a view's query with the view settings.
-func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string) (*planner.ViewPlan, *viewPlan, error) {
+// planView plans a view's query with the view settings; onWindowClose
+// plans EMIT ON WINDOW CLOSE.
+func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string, onWindowClose bool) (*planner.ViewPlan, *viewPlan, error) {
 	cfg := e.viewConfig()
-	vp, err := p.PlanView(q, planner.Options{SearchPath: searchPath, Cfg: cfg})
+	vp, err := p.PlanView(q, planner.Options{SearchPath: searchPath, Cfg: cfg, EmitOnWindowClose: onWindowClose})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,7 +76,7 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		}
 		return "", errDuplicateTable(name).At(st.pos(into.Rel.Location))
 	}
-	vp, plan, err := s.e.planView(s.e.planner, n.Query, s.searchPath())
+	vp, plan, err := s.e.planView(s.e.planner, n.Query, s.searchPath(), st.onWindowClose)
 	if err != nil {
 		return "", st.positioned(err)
 	}
@@ -104,6 +105,12 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		desc.PK = plan.key
 		desc.Options = map[string]string{"key": k}
 	}
+	if st.onWindowClose {
+		if desc.Options == nil {
+			desc.Options = map[string]string{}
+		}
+		desc.Options[emitOption] = emitOnWindowClose
+	}
 	if desc.Definition, err = deparseQuery(n.Query); err != nil {
 		return "", err
 	}
@@ -124,6 +131,13 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 
 // viewOptionNames are the WITH options CREATE MATERIALIZED VIEW accepts.
 var viewOptionNames = map[string]bool{"key": true}
+
+// A view's descriptor records EMIT ON WINDOW CLOSE as the option emitOption
+// (its definition is the SELECT alone), so that a restart plans it again.
+const (
+	emitOption        = "emit"
+	emitOnWindowClose = "on window close"
+)
 
 // optionColumns resolves a WITH option that names columns ('a, b', read as
 // SQL reads identifiers) to their ordinals: a view's declared key (the
@@ -196,7 +210,7 @@ func (e *Engine) startViews() {
 			if len(stmts) != 1 || stmts[0].AST == nil {
 				return sqlerr.New(sqlerr.DataCorrupted, "corrupt definition of materialized view %q", v.Name)
 			}
-			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema})
+			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema}, v.Options[emitOption] == emitOnWindowClose)
 			if err != nil {
 				return err
 			}

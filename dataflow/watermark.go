@@ -1,0 +1,34 @@
+package dataflow
+
+import "math"
+
+// Event-time watermarks travel with the barrier, once an epoch: a node's
+// watermark is the minimum of its inputs' (a completeness frontier in Unix
+// microseconds: every row with an earlier event time that the input will
+// ever carry has been pushed). Operators never see them per row.
+const (
+	// NoWatermark is the watermark of an input that has none (a stream
+	// without WATERMARK FOR, or before its first event): nothing is
+	// complete. It holds back every minimum it takes part in.
+	NoWatermark int64 = math.MinInt64
+	// Unconstrained is the watermark of reference data (a table, a
+	// constant): it never holds back a minimum. A dataflow over reference
+	// data only has this watermark.
+	Unconstrained int64 = math.MaxInt64
+)
+
+// watermarkObserver is an operator whose state or output depends on event
+// time being complete: before each Flush the runtime gives it every input
+// port's watermark for the epoch.
+type watermarkObserver interface {
+	Advance(in []int64)
+}
+
+// minWatermark is the minimum of ws; Unconstrained for none.
+func minWatermark(ws []int64) int64 {
+	m := Unconstrained
+	for _, w := range ws {
+		m = min(m, w)
+	}
+	return m
+}

@@ -1,0 +1,171 @@
+package planner
+
+import (
+	"github.com/sluice-db/sluice/dataflow"
+	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/timewindow"
+)
+
+// A GROUP BY whose key holds a window of TUMBLE, HOP or CUMULATE over an
+// append-only input has groups that close: once the input's watermark
+// reaches the window's end, no row of the window can come. The dataflow
+// then frees their state, and under EMIT ON WINDOW CLOSE emits their rows
+// only then. The analysis here finds that window and proves the input
+// append-only, with the window's time column bounded by the watermark.
+
+// errOnWindowClose is the refusal of EMIT ON WINDOW CLOSE for a view whose
+// query lacks what it needs, named by what.
+func errOnWindowClose(what string) *sqlerr.Error {
+	return sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs %s", what).
+		WithHint("Group by window_end of TUMBLE, HOP or CUMULATE over a stream, or use EMIT CHANGES.")
+}
+
+// onCloseAggregate returns the GROUP BY at the top of a view's plan (under
+// its projections, HAVING filter and ORDER BY), which EMIT ON WINDOW CLOSE
+// applies to.
+func onCloseAggregate(p exec.Plan) (*exec.HashAgg, error) {
+	for {
+		switch q := p.(type) {
+		case *exec.Project:
+			p = q.Input
+		case *exec.Sort:
+			p = q.Input
+		case *exec.Filter:
+			if hasSubquery(q.Cond) {
+				// A HAVING subquery becomes a join that can retract
+				// emitted rows.
+				return nil, errOnWindowClose("a HAVING clause without subqueries")
+			}
+			p = q.Input
+		case *exec.HashAgg:
+			if len(q.Keys) == 0 {
+				return nil, errOnWindowClose("a GROUP BY on window_end of a window table function")
+			}
+			return q, nil
+		default:
+			return nil, errOnWindowClose("a GROUP BY on window_end of a window table function at the top of the query")
+		}
+	}
+}
+
+// aggWindow finds the closing window of a GROUP BY: a key column that is
+// window_end (or window_start of TUMBLE or HOP, whose end is start + size)
+// of a window over an append-only input whose time column the input's
+// watermark bounds. nil when there is none; why says what is missing.
+func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
+	why = "a GROUP BY on window_end of a window table function"
+	for i, k := range a.Keys {
+		wa, end := windowOf(a.Input, k)
+		if wa == nil {
+			continue
+		}
+		if wa.Spec.Kind == timewindow.Session {
+			why = "a TUMBLE, HOP or CUMULATE window (SESSION windows do not close at a fixed end)"
+			continue
+		}
+		if !end && wa.Spec.Kind == timewindow.Cumulate {
+			why = "a GROUP BY on window_end of CUMULATE (window_start does not tell its windows apart)"
+			continue
+		}
+		if !eventTime(wa.Input, wa.Time.Idx) {
+			return nil, "an append-only input (streams, joined with each other only by inner joins), whose window time is a stream's column"
+		}
+		ew := &dataflow.AggWindow{Key: i}
+		if !end {
+			ew.EndOffset = wa.Spec.Size
+		}
+		if w == nil || end && w.EndOffset != 0 {
+			w = ew
+		}
+	}
+	if w == nil {
+		return nil, why
+	}
+	return w, ""
+}
+
+// windowOf traces column col of p through projections and filters to
+// a window table function: the window whose window_end (end) or
+// window_start (!end) it is, or nil.
+func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
+	for {
+		switch q := p.(type) {
+		case *exec.Project:
+			cr, ok := q.Exprs[col].(*expr.ColRef)
+			if !ok {
+				return nil, false
+			}
+			p, col = q.Input, cr.Idx
+		case *exec.Filter:
+			p = q.Input
+		case *exec.WindowAssign:
+			n := len(q.Input.Types())
+			if col >= n {
+				return q, col == n+1
+			}
+			p = q.Input
+		default:
+			return nil, false
+		}
+	}
+}
+
+// eventTime reports whether p is append-only and its column col is the
+// event time of a stream (or a window bound of it): every row still to
+// come on that column is at or after p's watermark.
+func eventTime(p exec.Plan, col int) bool {
+	switch q := p.(type) {
+	case *exec.Scan:
+		return q.Table.Stream
+	case *exec.Filter:
+		return !hasSubquery(q.Cond) && eventTime(q.Input, col)
+	case *exec.Project:
+		cr, ok := q.Exprs[col].(*expr.ColRef)
+		return ok && eventTime(q.Input, cr.Idx)
+	case *exec.WindowAssign:
+		if q.Spec.Kind == timewindow.Session {
+			return false
+		}
+		if n := len(q.Input.Types()); col >= n {
+			col = q.Time.Idx
+		}
+		return eventTime(q.Input, col)
+	case *exec.Distinct:
+		return len(q.OnKeys) == 0 && eventTime(q.Input, col)
+	case *exec.Join:
+		// An inner or semi join of append-only inputs only ever inserts.
+		if q.Kind != exec.InnerJoin && q.Kind != exec.SemiJoin || q.Cond != nil && hasSubquery(q.Cond) {
+			return false
+		}
+		if n := len(q.Left.Types()); col >= n {
+			return eventTime(q.Right, col-n) && appendOnly(q.Left)
+		}
+		return eventTime(q.Left, col) && appendOnly(q.Right)
+	case *exec.SetOp:
+		return q.Kind == exec.Union && q.All && eventTime(q.Left, col) && eventTime(q.Right, col)
+	}
+	return false
+}
+
+// appendOnly reports whether p only ever inserts rows (over streams).
+func appendOnly(p exec.Plan) bool {
+	switch q := p.(type) {
+	case *exec.Scan:
+		return q.Table.Stream
+	case *exec.Filter:
+		return !hasSubquery(q.Cond) && appendOnly(q.Input)
+	case *exec.Project:
+		return appendOnly(q.Input)
+	case *exec.WindowAssign:
+		return q.Spec.Kind != timewindow.Session && appendOnly(q.Input)
+	case *exec.Distinct:
+		return len(q.OnKeys) == 0 && appendOnly(q.Input)
+	case *exec.Join:
+		return (q.Kind == exec.InnerJoin || q.Kind == exec.SemiJoin) && (q.Cond == nil || !hasSubquery(q.Cond)) && appendOnly(q.Left) && appendOnly(q.Right)
+	case *exec.SetOp:
+		return q.Kind == exec.Union && q.All && appendOnly(q.Left) && appendOnly(q.Right)
+	}
+	return false
+}
