@@ -34,8 +34,8 @@ type statement struct {
 	// onWindowClose: CREATE MATERIALIZED VIEW (or its EXPLAIN) ended with
 	// EMIT ON WINDOW CLOSE.
 	onWindowClose bool
-	charOff      int // characters before the statement in its query string
-	empty        bool
+	charOff       int // characters before the statement in its query string
+	empty         bool
 	// multi and last place the statement in a multi-statement simple query.
 	multi, last bool
 
