@@ -227,6 +227,22 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 		}
 		h.showWatermarks = true
 		return "", nil
+	case "state":
+		// state <node>: the state a join holds, over all workers.
+		node, ok := h.names[d.CmdArgs[0].Key]
+		if !ok {
+			return "", fmt.Errorf("unknown node %q", d.CmdArgs[0].Key)
+		}
+		var rows [2]int
+		for _, wk := range h.df.workers {
+			j, ok := wk.ops[node].(*joinOp)
+			if !ok {
+				return "", fmt.Errorf("node %q is not a join", d.CmdArgs[0].Key)
+			}
+			n := j.heldRows()
+			rows[0], rows[1] = rows[0]+n[0], rows[1]+n[1]
+		}
+		return fmt.Sprintf("left rows: %d, right rows: %d\n", rows[0], rows[1]), nil
 	case "barrier":
 		// barrier: end the epoch and print its consolidated output, sorted,
 		// then its watermark once the test has set any.

@@ -138,6 +138,30 @@ type Join struct {
 	Cond                expr.Expr // nil: none
 	LeftTypes           []*types.T
 	RightTypes          []*types.T
+	// Interval, when set, is implied by Cond of an inner join of two
+	// append-only inputs: rows match only within a bounded event-time
+	// distance, so a row that the other side's watermark has passed by
+	// more than the bound can never match again, and its state is freed.
+	Interval *JoinInterval
+}
+
+// JoinInterval bounds the event times of matching rows: a left row at time
+// l (column LeftTime) matches right rows at time r (column RightTime) only
+// when Lower <= l - r <= Upper, in microseconds.
+type JoinInterval struct {
+	LeftTime, RightTime int
+	Lower, Upper        int64
+}
+
+func (i *JoinInterval) String() string {
+	return fmt.Sprintf("interval left#%d - right#%d in [%s, %s]", i.LeftTime, i.RightTime, signedLength(i.Lower), signedLength(i.Upper))
+}
+
+func signedLength(us int64) string {
+	if us < 0 {
+		return "-" + timewindow.FormatLength(-us)
+	}
+	return timewindow.FormatLength(us)
 }
 
 func (j *Join) Types() []*types.T {
@@ -154,6 +178,9 @@ func (j *Join) String() string {
 	}
 	if j.Cond != nil {
 		s += " cond " + j.Cond.String()
+	}
+	if j.Interval != nil {
+		s += " " + j.Interval.String()
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/timewindow"
+	"github.com/sluice-db/sluice/types"
 )
 
 // A GROUP BY whose key holds a window of TUMBLE, HOP or CUMULATE over an
@@ -168,4 +169,91 @@ func appendOnly(p exec.Plan) bool {
 		return q.Kind == exec.Union && q.All && appendOnly(q.Left) && appendOnly(q.Right)
 	}
 	return false
+}
+
+// joinInterval recognises an interval join: an inner join of append-only
+// inputs whose condition bounds the distance of a left and a right event
+// time from both sides (`l.ts BETWEEN r.ts - INTERVAL … AND r.ts + INTERVAL
+// …`, or the same with comparisons), with intervals of fixed length (no
+// months or days). nil when it is not one.
+func joinInterval(j *exec.Join) *dataflow.JoinInterval {
+	if j.Kind != exec.InnerJoin || j.Cond == nil || !appendOnly(j.Left) || !appendOnly(j.Right) {
+		return nil
+	}
+	width := len(j.Left.Types())
+	var iv *dataflow.JoinInterval
+	hasLower, hasUpper := false, false
+	for _, c := range splitAnd(j.Cond) {
+		call, ok := c.(*expr.Call)
+		if !ok || len(call.Args) != 2 {
+			continue
+		}
+		a, aOff, okA := timeOffset(call.Args[0])
+		b, bOff, okB := timeOffset(call.Args[1])
+		if !okA || !okB || (a < width) == (b < width) {
+			continue
+		}
+		// a + aOff op b + bOff, with one column on each side: as l - r op v.
+		op, l, r, v := call.Fn.Name, a, b-width, bOff-aOff
+		if a >= width {
+			op, l, r, v = flipComparison(op), b, a-width, aOff-bOff
+		}
+		if iv == nil {
+			iv = &dataflow.JoinInterval{LeftTime: l, RightTime: r}
+		} else if iv.LeftTime != l || iv.RightTime != r {
+			continue
+		}
+		// Strict bounds are kept as inclusive ones: the state lives a
+		// moment longer, never too short.
+		switch op {
+		case ">=", ">":
+			if !hasLower || v > iv.Lower {
+				iv.Lower, hasLower = v, true
+			}
+		case "<=", "<":
+			if !hasUpper || v < iv.Upper {
+				iv.Upper, hasUpper = v, true
+			}
+		}
+	}
+	if iv == nil || !hasLower || !hasUpper || iv.Lower > iv.Upper ||
+		!eventTime(j.Left, iv.LeftTime) || !eventTime(j.Right, iv.RightTime) {
+		return nil
+	}
+	return iv
+}
+
+func flipComparison(op string) string {
+	return map[string]string{">=": "<=", ">": "<", "<=": ">=", "<": ">"}[op]
+}
+
+// timeOffset reads e as a timestamp column plus a constant fixed-length
+// interval (col + off, in microseconds).
+func timeOffset(e expr.Expr) (col int, off int64, ok bool) {
+	switch x := e.(type) {
+	case *expr.ColRef:
+		f := x.Typ.Family
+		return x.Idx, 0, f == types.TimestampFamily || f == types.TimestampTZFamily
+	case *expr.Call:
+		if len(x.Args) != 2 || x.Fn.Name != "+" && x.Fn.Name != "-" {
+			return 0, 0, false
+		}
+		k, ok := x.Args[1].(*expr.Const)
+		if !ok || k.Val == nil {
+			return 0, 0, false
+		}
+		iv, ok := k.Val.(types.IntervalValue)
+		if !ok || iv.Months != 0 || iv.Days != 0 || iv.Micros > timewindow.MaxLength || iv.Micros < -timewindow.MaxLength {
+			return 0, 0, false
+		}
+		col, off, ok := timeOffset(x.Args[0])
+		if !ok || off != 0 {
+			return 0, 0, false
+		}
+		if x.Fn.Name == "-" {
+			return col, -iv.Micros, true
+		}
+		return col, iv.Micros, true
+	}
+	return 0, 0, false
 }
