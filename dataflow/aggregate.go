@@ -272,11 +272,13 @@ func (o *aggregateOp) touch(key string, c *coldata.Chunk, row int) (int32, error
 			e.keyVals[j].AppendFrom(c.Cols[k], row)
 		}
 	}
-	for j, k := range o.kernels {
-		if o.spec.Window != nil && o.spec.Window.OnClose {
-			// Nothing is emitted before the window closes: no row before.
-			break
-		}
+	// Under EMIT ON WINDOW CLOSE nothing is emitted before the window
+	// closes: there is no row before to remember.
+	kernels := o.kernels
+	if o.spec.Window != nil && o.spec.Window.OnClose {
+		kernels = nil
+	}
+	for j, k := range kernels {
 		if !existed {
 			e.before[j].Append(nil)
 			continue
