@@ -14,6 +14,13 @@
 // project, union, window assignment) emit as they receive; aggregates, distinct and top-N emit
 // their per-epoch changes on the barrier.
 //
+// Event-time watermarks travel with the barrier, once an epoch: each source
+// starts it with its watermark, each node passes on the minimum of its
+// inputs' (reference data left out), and Step returns the output's. A
+// windowed aggregate frees (and under EMIT ON WINDOW CLOSE first emits)
+// the groups of windows the watermark has closed; an interval join frees
+// rows the other side's watermark has left behind.
+//
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source
 // chunks into bounded inboxes (it waits while a worker is behind); workers
