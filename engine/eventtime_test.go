@@ -91,6 +91,9 @@ func TestEmitOnWindowClose(t *testing.T) {
 	mustExec(t, conn, eowcView)
 	mustExec(t, conn, changesView)
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW big AS SELECT city, window_end, n FROM closed WHERE n > 1")
+	mustExec(t, conn, `CREATE MATERIALIZED VIEW keyed WITH (key = 'city, window_end') AS
+		SELECT city, window_end, count(*) AS n FROM TUMBLE(rides, ts, INTERVAL '1 minute') GROUP BY city, window_end
+		EMIT ON WINDOW CLOSE`)
 
 	sub := connect(t, srv)
 	subCtx, cancel := context.WithCancel(ctx)
@@ -193,7 +196,14 @@ func TestEmitOnWindowClose(t *testing.T) {
 	if got := rowsText(t, conn, "SELECT * FROM closed"); !slices.Equal(got, want) {
 		t.Fatalf("after restart:\n%v\nwant\n%v", got, want)
 	}
+	if got := rowsText(t, conn, "SELECT count(*) FROM keyed"); !slices.Equal(got, []string{fmt.Sprint(len(want))}) {
+		t.Fatalf("keyed view after restart: %v rows, want %d", got, len(want))
+	}
 	ins("c", 1, t0.Add(3*time.Minute))
+	syncViews(t, srv)
+	if got := rowsText(t, conn, "SELECT * FROM closed"); !slices.Equal(got, want) {
+		t.Fatalf("after restart, an open window shows:\n%v\nwant\n%v", got, want)
+	}
 	advance(t, srv, t0.Add(4*time.Minute))
 	syncViews(t, srv)
 	if got, want := rowsText(t, conn, "SELECT * FROM closed"), rowsText(t, conn, batchWindows, t0.Add(4*time.Minute)); !slices.Equal(got, want) {
