@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -120,7 +119,7 @@ func TestEmitOnWindowClose(t *testing.T) {
 		t.Fatalf("EMIT CHANGES view: %v", got)
 	}
 	wms := srv.Engine().ViewWatermarks()
-	if want := t0.Add(time.Minute - time.Microsecond).UnixMicro(); wms["closed"] != want || wms["big"] != want {
+	if want := t0.Add(time.Minute - time.Microsecond).UnixMicro(); wms["closed"] != want || wms["big"] != want || wms["keyed"] != want {
 		t.Fatalf("view watermarks %v, want %d", wms, want)
 	}
 
@@ -297,7 +296,7 @@ func TestWindowViewsDifferential(t *testing.T) {
 		check("cumulated", `SELECT city, window_end, max(fare) FROM CUMULATE(rides, ts, INTERVAL '15 seconds', INTERVAL '1 minute')
 			WHERE window_end <= $1 GROUP BY city, window_end HAVING count(*) > 1`, frontier)
 		closed += len(rowsText(t, conn, "SELECT * FROM closed"))
-		if wm := srv.Engine().ViewWatermarks()["closed"]; wm != frontier.UnixMicro() && !(frontier.Equal(t0) && wm == dataflow.NoWatermark) {
+		if wm := srv.Engine().ViewWatermarks()["closed"]; wm != frontier.UnixMicro() && !(frontier.Equal(t0) && wm == nil) {
 			t.Fatalf("seed %d round %d: view watermark %d, want %d", seed, round, wm, frontier.UnixMicro())
 		}
 	}

@@ -22,13 +22,12 @@ func (e *Engine) AdvanceWatermark(stream string, us int64) error {
 	return txn.Commit()
 }
 
-// ViewWatermarks returns the running views' output watermarks by name.
-func (e *Engine) ViewWatermarks() map[string]int64 {
-	out := map[string]int64{}
-	for id, wm := range e.views.viewWatermarks() {
-		if desc, ok := e.cat.ByID(id); ok {
-			out[desc.Name] = wm
-		}
+// ViewWatermarks returns the running views' watermarks by name, as SHOW
+// WATERMARKS lists them (nil: none).
+func (e *Engine) ViewWatermarks() map[string]any {
+	out := map[string]any{}
+	for _, row := range e.viewWatermarks() {
+		out[row.Name] = row.Watermark
 	}
 	return out
 }

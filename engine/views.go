@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
@@ -414,3 +415,33 @@ func (a *viewAccess) Update([]int, *coldata.Chunk) error { return a.errReadOnly(
 type viewIter struct{ next func() *coldata.Chunk }
 
 func (it viewIter) Next() (*coldata.Chunk, []int, error) { return it.next(), nil, nil }
+
+// viewWatermark is one materialized view's row of SHOW WATERMARKS.
+type viewWatermark struct {
+	Schema, Name string
+	// Watermark is the view's output watermark (Unix microseconds), or
+	// nil when it has none: an input without a watermark holds it back, or
+	// the view reads reference data only.
+	Watermark types.Datum
+}
+
+// viewWatermarks returns the running views' watermarks, sorted by schema
+// and name.
+func (e *Engine) viewWatermarks() []viewWatermark {
+	var out []viewWatermark
+	for id, wm := range e.views.viewWatermarks() {
+		desc, ok := e.cat.ByID(id)
+		if !ok {
+			continue
+		}
+		row := viewWatermark{Schema: desc.Schema, Name: desc.Name}
+		if wm != dataflow.NoWatermark && wm != dataflow.Unconstrained {
+			row.Watermark = wm
+		}
+		out = append(out, row)
+	}
+	slices.SortFunc(out, func(a, b viewWatermark) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
