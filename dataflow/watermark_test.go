@@ -132,3 +132,29 @@ func TestWindowStateBytes(t *testing.T) {
 		df.Close()
 	}
 }
+
+// BenchmarkWindowedAggregate measures a count/sum view over an unbounded
+// stream whose watermark trails event time: 1000 keys a second, one
+// second of event time an epoch, windows closing (and freed) as it goes.
+func BenchmarkWindowedAggregate(b *testing.B) {
+	for _, onClose := range []bool{false, true} {
+		b.Run(fmt.Sprintf("onClose=%v", onClose), func(b *testing.B) {
+			df, src, agg := windowedCount(b, onClose, 1)
+			defer df.Close()
+			const keys, rowsPerKey = 1000, 4
+			b.ReportAllocs()
+			b.ResetTimer()
+			for e := range b.N {
+				now := int64(e) * 1e6
+				in := eventsAt(keys, rowsPerKey, now)
+				if _, _, err := df.Step(map[int][]*coldata.Chunk{src: {in}}, map[int]int64{src: now - 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			groups, _ := liveGroups(df, agg)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*keys*rowsPerKey), "ns/row")
+			b.ReportMetric(float64(groups), "live-groups")
+		})
+	}
+}
