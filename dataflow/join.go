@@ -99,13 +99,13 @@ type joinOp struct {
 	outTypes, pairTypes []*types.T
 	emitPairs           bool // inner and outer joins output matching pairs
 	sides               [2]joinSide
-
-	// Scratch for one push, reused between pushes.
-	groupIdx map[string]int
 	// With j.Interval: the inputs' watermarks of the epoch, the watermark
 	// each side's state was last purged at, and the earliest time each
 	// side holds (no purge is needed while that row lives).
 	watermarks, purged, earliest [2]int64
+
+	// Scratch for one push, reused between pushes.
+	groupIdx map[string]int
 	groups   []joinGroup
 	groupOf  []int   // per pushed row: its group, -1 for a NULL key
 	counts   []int64 // per pushed row: matching rows of the other side
