@@ -129,7 +129,13 @@ func eventTime(p exec.Plan, col int) bool {
 		if q.Spec.Kind == timewindow.Session {
 			return false
 		}
-		if n := len(q.Input.Types()); col >= n {
+		// A row's window ends are after its time, so window_end is bounded
+		// by the watermark as the time is; window_start is not (a row just
+		// past the watermark starts a window before it).
+		switch n := len(q.Input.Types()); {
+		case col == n:
+			return false
+		case col == n+1:
 			col = q.Time.Idx
 		}
 		return eventTime(q.Input, col)
