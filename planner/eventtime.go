@@ -71,7 +71,7 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
 			continue
 		}
 		if !eventTime(wa.Input, wa.Time.Idx) {
-			return nil, "an append-only input (streams, joined with each other only by inner joins), whose window time is a stream's column"
+			return nil, "an append-only input whose window time is a stream's column (streams, their filters, projections and UNION ALL; not a join)"
 		}
 		ew := &dataflow.AggWindow{Key: i}
 		if !end {
@@ -114,8 +114,10 @@ func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
 }
 
 // eventTime reports whether p is append-only and its column col is the
-// event time of a stream (or a window bound of it): every row still to
-// come on that column is at or after p's watermark.
+// event time of a stream (or a window end of it): every row still to come
+// on that column is at or after p's watermark. Not through a join: a row
+// that arrives late on one side joins old rows of the other, whose times
+// can be far behind.
 func eventTime(p exec.Plan, col int) bool {
 	switch q := p.(type) {
 	case *exec.Scan:
@@ -141,15 +143,6 @@ func eventTime(p exec.Plan, col int) bool {
 		return eventTime(q.Input, col)
 	case *exec.Distinct:
 		return len(q.OnKeys) == 0 && eventTime(q.Input, col)
-	case *exec.Join:
-		// An inner or semi join of append-only inputs only ever inserts.
-		if q.Kind != exec.InnerJoin && q.Kind != exec.SemiJoin || q.Cond != nil && hasSubquery(q.Cond) {
-			return false
-		}
-		if n := len(q.Left.Types()); col >= n {
-			return eventTime(q.Right, col-n) && appendOnly(q.Left)
-		}
-		return eventTime(q.Left, col) && appendOnly(q.Right)
 	case *exec.SetOp:
 		return q.Kind == exec.Union && q.All && eventTime(q.Left, col) && eventTime(q.Right, col)
 	}
