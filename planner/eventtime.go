@@ -70,7 +70,10 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
 			why = "a GROUP BY on window_end of CUMULATE (window_start does not tell its windows apart)"
 			continue
 		}
-		if !eventTime(wa.Input, wa.Time.Idx) {
+		// appendOnly(a.Input) refuses what lies between the window and
+		// the GROUP BY, such as a subquery condition (a join that can
+		// retract rows).
+		if !appendOnly(a.Input) || !eventTime(wa.Input, wa.Time.Idx) {
 			return nil, "an append-only input whose window time is a stream's column (streams, their filters, projections and UNION ALL; not a join)"
 		}
 		ew := &dataflow.AggWindow{Key: i}
