@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
@@ -106,6 +107,14 @@ func TestWindowStateBounded(t *testing.T) {
 	}
 }
 
+// settleHeap collects garbage until the workers of a closed dataflow have
+// exited and their memory is gone, so that it does not blur a measurement.
+func settleHeap() {
+	runtime.GC()
+	time.Sleep(20 * time.Millisecond)
+	runtime.GC()
+}
+
 // TestWindowStateBytes measures the memory a windowed count/sum keeps per
 // (key, window) group while the window is open, logs it and bounds it.
 func TestWindowStateBytes(t *testing.T) {
@@ -116,17 +125,17 @@ func TestWindowStateBytes(t *testing.T) {
 		// closes: every group stays live.
 		in := eventsAt(groups, 1, 0)
 		var before, after runtime.MemStats
-		runtime.GC()
+		settleHeap()
 		runtime.ReadMemStats(&before)
 		if _, _, err := df.Step(map[int][]*coldata.Chunk{src: {in}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		runtime.GC()
+		settleHeap()
 		runtime.ReadMemStats(&after)
 		if n, _ := liveGroups(df, agg); n != groups {
 			t.Fatalf("%d groups, want %d", n, groups)
 		}
-		perGroup := float64(after.HeapAlloc-before.HeapAlloc) / groups
+		perGroup := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / groups
 		t.Logf("onClose=%v: %.0f bytes of state per (key, window)", onClose, perGroup)
 		// A regression guard: 174 and 222 bytes when measured; the aim is
 		// 64 (docs/dataflow.md, "Memory").
