@@ -368,7 +368,10 @@ func (o *aggregateOp) Flush(emit Emit) error {
 }
 
 // Advance implements watermarkObserver.
-func (o *aggregateOp) Advance(in []int64) { o.frontier = minWatermark(in) }
+func (o *aggregateOp) Advance(in []int64) int64 {
+	o.frontier = minWatermark(in)
+	return o.frontier
+}
 
 // track indexes new epoch group i by its window end, when windowed.
 func (o *aggregateOp) track(i int) {

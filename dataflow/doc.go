@@ -16,7 +16,8 @@
 //
 // Event-time watermarks travel with the barrier, once an epoch: each source
 // starts it with its watermark, each node passes on the minimum of its
-// inputs' (reference data left out), and Step returns the output's. A
+// inputs' (reference data left out; an interval join's lags by its
+// interval), and Step returns the output's. A
 // windowed aggregate frees (and under EMIT ON WINDOW CLOSE first emits)
 // the groups of windows the watermark has closed; an interval join frees
 // rows the other side's watermark has left behind.

@@ -164,8 +164,20 @@ func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
 	return nil
 }
 
-// Advance implements watermarkObserver.
-func (o *joinOp) Advance(in []int64) { copy(o.watermarks[:], in) }
+// Advance implements watermarkObserver. An interval join's output lags
+// behind its inputs: a right row to come (at r >= right watermark) joins
+// left rows as early as r + Lower, and a left row to come (at l >= left
+// watermark) right rows as early as l - Upper. Its watermark bounds both
+// time columns.
+func (o *joinOp) Advance(in []int64) int64 {
+	copy(o.watermarks[:], in)
+	iv := o.j.Interval
+	if iv == nil {
+		return minWatermark(in)
+	}
+	left, right := in[0], in[1]
+	return minWatermark([]int64{left, right, shiftWatermark(right, iv.Lower), shiftWatermark(left, -iv.Upper)})
+}
 
 // Flush frees, for an interval join, the rows the other side's watermark
 // has left behind: no row still to come on the other side can match them.

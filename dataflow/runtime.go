@@ -330,7 +330,7 @@ func (w *worker) barrier(node, port int, watermark int64) {
 		clear(w.seen[node])
 		watermark = minWatermark(ws)
 		if o, ok := w.ops[node].(watermarkObserver); ok && w.err == nil {
-			o.Advance(ws)
+			watermark = o.Advance(ws)
 		}
 		resetWatermarks(ws)
 	}

@@ -142,6 +142,7 @@ type Join struct {
 	// append-only inputs: rows match only within a bounded event-time
 	// distance, so a row that the other side's watermark has passed by
 	// more than the bound can never match again, and its state is freed.
+	// The output's watermark then bounds both time columns.
 	Interval *JoinInterval
 }
 

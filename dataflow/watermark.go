@@ -19,9 +19,26 @@ const (
 
 // watermarkObserver is an operator whose state or output depends on event
 // time being complete: before each Flush the runtime gives it every input
-// port's watermark for the epoch.
+// port's watermark for the epoch, and it returns its output's (other
+// operators' is the minimum of their inputs').
 type watermarkObserver interface {
-	Advance(in []int64)
+	Advance(in []int64) int64
+}
+
+// shiftWatermark moves w by d, keeping NoWatermark and Unconstrained and
+// saturating in between.
+func shiftWatermark(w, d int64) int64 {
+	if w == NoWatermark || w == Unconstrained {
+		return w
+	}
+	s := w + d
+	switch {
+	case d > 0 && s < w:
+		return Unconstrained - 1
+	case d < 0 && s > w:
+		return NoWatermark + 1
+	}
+	return s
 }
 
 // minWatermark is the minimum of ws; Unconstrained for none.

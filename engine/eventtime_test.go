@@ -247,6 +247,12 @@ func TestWindowViewsDifferential(t *testing.T) {
 	const pairs = `SELECT r.city, r.fare, r.ts, c.ts AS click_ts FROM rides r JOIN clicks c
 		ON r.city = c.city AND r.ts BETWEEN c.ts - INTERVAL '20 seconds' AND c.ts + INTERVAL '10 seconds'`
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW pairs AS "+pairs)
+	// Windows over the interval join close at its watermark:
+	// min(rides, clicks, clicks - 20s, rides - 10s).
+	const pairWindows = `SELECT window_end, count(*) AS n
+		FROM TUMBLE((SELECT r.ts FROM rides r JOIN clicks c ON r.city = c.city
+			AND r.ts BETWEEN c.ts - INTERVAL '20 seconds' AND c.ts + INTERVAL '10 seconds'), ts, INTERVAL '30 seconds')`
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW pair_windows AS "+pairWindows+" GROUP BY window_end EMIT ON WINDOW CLOSE")
 	clickFrontier := t0
 
 	frontier := t0
@@ -290,6 +296,13 @@ func TestWindowViewsDifferential(t *testing.T) {
 		}
 		check("live", batchWindows, t0.Add(time.Hour))
 		check("pairs", pairs)
+		if !clickFrontier.Equal(t0) && !frontier.Equal(t0) {
+			joined := frontier.Add(-10 * time.Second)
+			if c := clickFrontier.Add(-20 * time.Second); c.Before(joined) {
+				joined = c
+			}
+			check("pair_windows", pairWindows+" WHERE window_end <= $1 GROUP BY window_end", joined)
+		}
 		check("closed", batchWindows, frontier)
 		check("hopped", `SELECT window_end, count(*) FROM HOP(rides, ts, INTERVAL '20 seconds', INTERVAL '50 seconds')
 			WHERE window_end <= $1 GROUP BY window_end`, frontier)

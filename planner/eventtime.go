@@ -74,7 +74,7 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
 		// the GROUP BY, such as a subquery condition (a join that can
 		// retract rows).
 		if !appendOnly(a.Input) || !eventTime(wa.Input, wa.Time.Idx) {
-			return nil, "an append-only input whose window time is a stream's column (streams, their filters, projections and UNION ALL; not a join)"
+			return nil, "an append-only input whose window time is a stream's column (streams, their filters, projections, UNION ALL and interval joins)"
 		}
 		ew := &dataflow.AggWindow{Key: i}
 		if !end {
@@ -118,9 +118,9 @@ func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
 
 // eventTime reports whether p is append-only and its column col is the
 // event time of a stream (or a window end of it): every row still to come
-// on that column is at or after p's watermark. Not through a join: a row
-// that arrives late on one side joins old rows of the other, whose times
-// can be far behind.
+// on that column is at or after p's watermark. Through a join only for an
+// interval join's time columns: otherwise a row that arrives late on one
+// side joins old rows of the other, whose times can be far behind.
 func eventTime(p exec.Plan, col int) bool {
 	switch q := p.(type) {
 	case *exec.Scan:
@@ -148,6 +148,11 @@ func eventTime(p exec.Plan, col int) bool {
 		return len(q.OnKeys) == 0 && eventTime(q.Input, col)
 	case *exec.SetOp:
 		return q.Kind == exec.Union && q.All && eventTime(q.Left, col) && eventTime(q.Right, col)
+	case *exec.Join:
+		// Only an interval join's time columns: its watermark lags its
+		// inputs' by the interval, so that it bounds them.
+		iv := joinInterval(q)
+		return iv != nil && (col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime)
 	}
 	return false
 }
