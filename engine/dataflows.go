@@ -398,8 +398,9 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 // current ones.
 func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, cut map[uint32]int64) error {
 	for rel, wm := range cut {
-		// No view may have read rel before: its changes up to the cut
-		// were not delivered, and its watermark never goes back.
+		// Views already reading rel know its watermark from its changes;
+		// without them, its changes up to the cut were not delivered.
+		// Watermarks never go back: the larger is the current one.
 		if old, ok := d.watermarks[rel]; !ok || wm > old {
 			d.watermarks[rel] = wm
 		}
