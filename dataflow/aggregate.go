@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"container/heap"
 	"math"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -34,6 +35,15 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 		if !types.KeyIdentifies(a.InTypes[k]) {
 			o.storedKeys = true
 		}
+	}
+	if a.Window != nil && a.Window.OnClose {
+		// A closed group's row is emitted when no row touches it, so it
+		// must know its key values.
+		o.storedKeys = true
+	}
+	o.frontier, o.closed = NoWatermark, NoWatermark
+	if a.Window != nil {
+		o.open = map[int64][]string{}
 	}
 	o.epoch = o.newEpoch()
 	return o, nil
@@ -78,6 +88,27 @@ type aggregateOp struct {
 	epoch  aggEpoch
 	ids    []int32 // the epoch group of each row of the chunk being pushed
 	key    []byte
+	// With spec.Window: frontier is the input watermark of the epoch and
+	// closed the one windows have been closed up to. open holds the store
+	// keys of the groups by window end, ends those ends as a min-heap, so
+	// that closing windows touches only the closing groups.
+	frontier, closed int64
+	open             map[int64][]string
+	ends             endHeap
+}
+
+// endHeap is a min-heap of window ends.
+type endHeap []int64
+
+func (h endHeap) Len() int           { return len(h) }
+func (h endHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h endHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // aggEpoch holds the groups touched in the current epoch, numbered in order
@@ -136,6 +167,11 @@ func (o *aggregateOp) resetEpoch() {
 func (o *aggregateOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	if c.Diffs == nil {
 		return sqlerr.Bug("aggregate input without diffs")
+	}
+	if w := o.spec.Window; w != nil && o.closed != NoWatermark {
+		if err := o.checkOpen(c, w); err != nil {
+			return err
+		}
 	}
 	ids, err := o.assign(c)
 	if err != nil {
@@ -236,7 +272,13 @@ func (o *aggregateOp) touch(key string, c *coldata.Chunk, row int) (int32, error
 			e.keyVals[j].AppendFrom(c.Cols[k], row)
 		}
 	}
-	for j, k := range o.kernels {
+	// Under EMIT ON WINDOW CLOSE nothing is emitted before the window
+	// closes: there is no row before to remember.
+	kernels := o.kernels
+	if o.spec.Window != nil && o.spec.Window.OnClose {
+		kernels = nil
+	}
+	for j, k := range kernels {
 		if !existed {
 			e.before[j].Append(nil)
 			continue
@@ -256,6 +298,9 @@ func (o *aggregateOp) touch(key string, c *coldata.Chunk, row int) (int32, error
 // without rows shows none, except the global group, which always shows one
 // from the first epoch on (on worker 0, which gets all its rows).
 func (o *aggregateOp) Flush(emit Emit) error {
+	if w := o.spec.Window; w != nil && w.OnClose {
+		return o.flushOnClose(emit)
+	}
 	e := &o.epoch
 	global := len(o.spec.Keys) == 0
 	if global && o.env.Worker == 0 && len(e.groups) == 0 {
@@ -267,7 +312,7 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	}
 	n := len(e.groups)
 	if n == 0 {
-		return nil
+		return o.closeWindows(nil)
 	}
 	for _, g := range e.groups {
 		rows := g.words[0]
@@ -305,6 +350,9 @@ func (o *aggregateOp) Flush(emit Emit) error {
 		switch {
 		case e.live[i]:
 			o.groups.Put(e.keys[i], g)
+			if !e.existed[i] {
+				o.track(i)
+			}
 		case e.existed[i]:
 			o.groups.Delete(e.keys[i])
 		}
@@ -316,6 +364,116 @@ func (o *aggregateOp) Flush(emit Emit) error {
 		return err
 	}
 	o.resetEpoch()
+	return o.closeWindows(nil)
+}
+
+// Advance implements watermarkObserver.
+func (o *aggregateOp) Advance(in []int64) int64 {
+	o.frontier = minWatermark(in)
+	return o.frontier
+}
+
+// track indexes new epoch group i by its window end, when windowed.
+func (o *aggregateOp) track(i int) {
+	w := o.spec.Window
+	if w == nil {
+		return
+	}
+	end := o.epoch.keyVals[w.Key].Ints[i] + w.EndOffset
+	keys, ok := o.open[end]
+	if !ok {
+		heap.Push(&o.ends, end)
+	}
+	o.open[end] = append(keys, o.epoch.keys[i])
+}
+
+// checkOpen fails on a row of a window already closed: the input promised,
+// through its watermark, that none would come, and its group's final row
+// may already be out.
+func (o *aggregateOp) checkOpen(c *coldata.Chunk, w *AggWindow) error {
+	col := c.Cols[o.spec.Keys[w.Key]]
+	for i, t := range col.Ints[:c.Len] {
+		if t+w.EndOffset <= o.closed && !col.IsNull(i) {
+			return sqlerr.Bug("aggregate: a row of window ending at %d arrived after the watermark passed it (%d)", t+w.EndOffset, o.closed)
+		}
+	}
+	return nil
+}
+
+// flushOnClose ends an EMIT ON WINDOW CLOSE epoch: the touched groups are
+// stored without emitting, then the groups of every window the frontier
+// has reached emit their final rows.
+func (o *aggregateOp) flushOnClose(emit Emit) error {
+	e := &o.epoch
+	for i, g := range e.groups {
+		rows := g.words[0]
+		switch {
+		case rows < 0:
+			return errNegative("row count")
+		case rows > 0:
+			o.groups.Put(e.keys[i], g)
+			if !e.existed[i] {
+				o.track(i)
+			}
+		case e.existed[i]:
+			o.groups.Delete(e.keys[i])
+		}
+	}
+	o.resetEpoch()
+	return o.closeWindows(emit)
+}
+
+// closeWindows frees the groups of the windows that end at or before the
+// frontier, emitting their final rows first when emit is not nil.
+func (o *aggregateOp) closeWindows(emit Emit) error {
+	if o.spec.Window == nil {
+		return nil
+	}
+	for len(o.ends) > 0 && o.ends[0] <= o.frontier {
+		end := heap.Pop(&o.ends).(int64)
+		keys := o.open[end]
+		delete(o.open, end)
+		if emit != nil {
+			if err := o.emitFinal(keys, emit); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			o.groups.Delete(k)
+		}
+	}
+	o.closed = max(o.closed, o.frontier)
+	return nil
+}
+
+// emitFinal emits the rows of the stored groups keys (+1 each), in chunks
+// of at most coldata.DefaultChunkSize rows. Groups are read from the store
+// by key: those that lost all their rows are gone and emit nothing.
+func (o *aggregateOp) emitFinal(keys []string, emit Emit) error {
+	for lo := 0; lo < len(keys); lo += coldata.DefaultChunkSize {
+		part := keys[lo:min(lo+coldata.DefaultChunkSize, len(keys))]
+		c := NewChanges(o.types, len(part))
+		nk := len(o.spec.Keys)
+		for _, key := range part {
+			g, ok := o.groups.Get(key)
+			if !ok {
+				continue
+			}
+			for j := range nk {
+				c.Cols[j].Append(g.objs[o.objs+j])
+			}
+			for j, k := range o.kernels {
+				if err := k.result(g, c.Cols[nk+j]); err != nil {
+					return err
+				}
+			}
+			c.Diffs = append(c.Diffs, 1)
+		}
+		c.Len = len(c.Diffs)
+		if err := emit(c); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -42,7 +43,21 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &Aggregate{Keys: ints(args["keys"]), Aggs: aggs, InTypes: in[0]}, nil
+		a := &Aggregate{Keys: ints(args["keys"]), Aggs: aggs, InTypes: in[0]}
+		// window=K: Keys[K] is window_end (window-start=SIZE: window_start
+		// of windows of that size); emit=close: EMIT ON WINDOW CLOSE.
+		if k, ok := args["window"]; ok {
+			a.Window = &AggWindow{OnClose: args["emit"] == "close"}
+			a.Window.Key, _ = strconv.Atoi(k)
+			if size, ok := args["window-start"]; ok {
+				d, err := time.ParseDuration(size)
+				if err != nil {
+					return nil, err
+				}
+				a.Window.EndOffset = d.Microseconds()
+			}
+		}
+		return a, nil
 	}
 }
 
@@ -150,7 +165,7 @@ func runRandomAggregate(t *testing.T, rng *rand.Rand, spec *Aggregate, workers i
 			c.AppendRow(ch.row.vals)
 			c.Diffs = append(c.Diffs, ch.diff)
 		}
-		out, err := df.Step(map[int][]*coldata.Chunk{src: {c}})
+		out, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
 		if err != nil {
 			t.Fatalf("epoch %d: %v", epoch, err)
 		}
@@ -501,7 +516,7 @@ func BenchmarkAggregate(b *testing.B) {
 			}
 			defer df.Close()
 			for b.Loop() {
-				if _, err := df.Step(map[int][]*coldata.Chunk{src: chunks}); err != nil {
+				if _, _, err := df.Step(map[int][]*coldata.Chunk{src: chunks}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -671,7 +686,7 @@ func testAggregateScaleChangeDataflow(t *testing.T) {
 	}
 	defer df.Close()
 	for _, tc := range scaleChangeSteps {
-		out, err := df.Step(map[int][]*coldata.Chunk{src: {scaleChangeChunk(t, tc.rows)}})
+		out, _, err := df.Step(map[int][]*coldata.Chunk{src: {scaleChangeChunk(t, tc.rows)}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

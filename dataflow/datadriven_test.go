@@ -80,7 +80,11 @@ type harness struct {
 	g       *Graph
 	names   map[string]int
 	pending map[int][]*coldata.Chunk
-	epoch   int
+	// watermarks are the sources' watermarks for the next barrier; once a
+	// graph's test sets one, barriers print the output watermark.
+	watermarks     map[int]int64
+	showWatermarks bool
+	epoch          int
 }
 
 func TestDataDriven(t *testing.T) {
@@ -105,7 +109,8 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 	switch d.Cmd {
 	case "graph":
 		// graph [workers=N] [chunk=K], then lines "name = op inputs... k=v"
-		// ("name = source type..." for inputs); the last line is the output.
+		// ("name = source type... [reference]" for inputs, reference for
+		// reference data); the last line is the output.
 		if h.df != nil {
 			h.df.Close()
 		}
@@ -119,6 +124,7 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 			}
 		}
 		h.g, h.names, h.pending, h.epoch = &Graph{}, map[string]int{}, map[int][]*coldata.Chunk{}, 0
+		h.watermarks, h.showWatermarks = map[int]int64{}, false
 		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
 			name, def, ok := strings.Cut(line, "=")
 			if !ok {
@@ -130,14 +136,19 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 			var inputs []int
 			if fields[0] == "source" {
 				var ts []*types.T
+				reference := false
 				for _, p := range pos {
+					if p == "reference" {
+						reference = true
+						continue
+					}
 					typ := types.ByName(p)
 					if typ == nil {
 						return "", fmt.Errorf("unknown type %q", p)
 					}
 					ts = append(ts, typ)
 				}
-				spec = &Source{Name: strings.TrimSpace(name), Typs: ts}
+				spec = &Source{Name: strings.TrimSpace(name), Typs: ts, Reference: reference}
 			} else {
 				mk, ok := testOps[fields[0]]
 				if !ok {
@@ -196,17 +207,67 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 		}
 		h.pending[src] = append(h.pending[src], c)
 		return "", nil
+	case "watermark":
+		// watermark <source>=<timestamp>|none...: the sources' watermarks
+		// at the next barrier (a source not named keeps its last one).
+		for _, a := range d.CmdArgs {
+			src, ok := h.names[a.Key]
+			if !ok {
+				return "", fmt.Errorf("unknown source %q", a.Key)
+			}
+			if a.Vals[0] == "none" {
+				h.watermarks[src] = NoWatermark
+				continue
+			}
+			ts, err := types.ParseText(types.Timestamp, a.Vals[0], types.DefaultConfig())
+			if err != nil {
+				return "", err
+			}
+			h.watermarks[src] = ts.(int64)
+		}
+		h.showWatermarks = true
+		return "", nil
+	case "state":
+		// state <node>: the state a join holds, over all workers.
+		node, ok := h.names[d.CmdArgs[0].Key]
+		if !ok {
+			return "", fmt.Errorf("unknown node %q", d.CmdArgs[0].Key)
+		}
+		var rows [2]int
+		for _, wk := range h.df.workers {
+			j, ok := wk.ops[node].(*joinOp)
+			if !ok {
+				return "", fmt.Errorf("node %q is not a join", d.CmdArgs[0].Key)
+			}
+			n := j.heldRows()
+			rows[0], rows[1] = rows[0]+n[0], rows[1]+n[1]
+		}
+		return fmt.Sprintf("left rows: %d, right rows: %d\n", rows[0], rows[1]), nil
 	case "barrier":
-		// barrier: end the epoch and print its consolidated output, sorted.
-		out, err := h.df.Step(h.pending)
-		h.pending = map[int][]*coldata.Chunk{}
+		// barrier: end the epoch and print its consolidated output, sorted,
+		// then its watermark once the test has set any.
+		out, wm, err := h.df.Step(h.pending, h.watermarks)
+		h.pending, h.watermarks = map[int][]*coldata.Chunk{}, map[int]int64{}
 		if err != nil {
 			return "", err
 		}
 		h.epoch++
-		return formatChanges(out), nil
+		if !h.showWatermarks {
+			return formatChanges(out), nil
+		}
+		return formatChanges(out) + "watermark: " + formatWatermark(wm) + "\n", nil
 	}
 	return "", fmt.Errorf("unknown command %q", d.Cmd)
+}
+
+func formatWatermark(wm int64) string {
+	switch wm {
+	case NoWatermark:
+		return "none"
+	case Unconstrained:
+		return "unconstrained"
+	}
+	return string(types.AppendText(nil, types.Timestamp, wm, types.DefaultConfig()))
 }
 
 // formatChanges prints a change chunk a row a line ("<diff> <values>"),

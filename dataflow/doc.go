@@ -15,6 +15,14 @@
 // distinct, top-N and session windows emit their per-epoch changes on the
 // barrier.
 //
+// Event-time watermarks travel with the barrier, once an epoch: each source
+// starts it with its watermark, each node passes on the minimum of its
+// inputs' (reference data left out; an interval join's lags by its
+// interval), and Step returns the output's. A
+// windowed aggregate frees (and under EMIT ON WINDOW CLOSE first emits)
+// the groups of windows the watermark has closed; an interval join frees
+// rows the other side's watermark has left behind.
+//
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source
 // chunks into bounded inboxes (it waits while a worker is behind); workers

@@ -27,6 +27,9 @@ func (j *Join) New(env *Env) (Operator, error) {
 		emitPairs: j.Kind != SemiJoin && j.Kind != AntiJoin,
 		groupIdx:  map[string]int{},
 	}
+	o.watermarks = [2]int64{NoWatermark, NoWatermark}
+	o.purged = o.watermarks
+	o.earliest = [2]int64{Unconstrained, Unconstrained}
 	o.sides[0] = newJoinSide(j.LeftKeys, j.LeftTypes, NewStore[*joinBucket](env, "left"))
 	o.sides[1] = newJoinSide(j.RightKeys, j.RightTypes, NewStore[*joinBucket](env, "right"))
 	switch j.Kind {
@@ -96,6 +99,10 @@ type joinOp struct {
 	outTypes, pairTypes []*types.T
 	emitPairs           bool // inner and outer joins output matching pairs
 	sides               [2]joinSide
+	// With j.Interval: the inputs' watermarks of the epoch, the watermark
+	// each side's state was last purged at, and the earliest time each
+	// side holds (no purge is needed while that row lives).
+	watermarks, purged, earliest [2]int64
 
 	// Scratch for one push, reused between pushes.
 	groupIdx map[string]int
@@ -157,7 +164,85 @@ func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
 	return nil
 }
 
-func (o *joinOp) Flush(Emit) error { return nil }
+// Advance implements watermarkObserver. An interval join's output lags
+// behind its inputs: a right row to come (at r >= right watermark) joins
+// left rows as early as r + Lower, and a left row to come (at l >= left
+// watermark) right rows as early as l - Upper. Its watermark bounds both
+// time columns.
+func (o *joinOp) Advance(in []int64) int64 {
+	copy(o.watermarks[:], in)
+	iv := o.j.Interval
+	if iv == nil {
+		return minWatermark(in)
+	}
+	left, right := in[0], in[1]
+	return minWatermark([]int64{left, right, shiftWatermark(right, iv.Lower), shiftWatermark(left, -iv.Upper)})
+}
+
+// Flush frees, for an interval join, the rows the other side's watermark
+// has left behind: no row still to come on the other side can match them.
+func (o *joinOp) Flush(Emit) error {
+	iv := o.j.Interval
+	if iv == nil {
+		return nil
+	}
+	// Left row at l needs right rows at r <= l - Lower, and every right
+	// row to come is at r >= the right watermark: l is dead when
+	// l - Lower < right watermark. Right row at r needs left rows at
+	// l <= r + Upper: dead when r + Upper < left watermark.
+	leftDead := func(l int64) bool { return l-iv.Lower < o.watermarks[1] }
+	rightDead := func(r int64) bool { return r+iv.Upper < o.watermarks[0] }
+	held := func(side int) bool { return o.earliest[side] != Unconstrained }
+	if w := o.watermarks[1]; w > o.purged[0] && w != Unconstrained && held(0) && leftDead(o.earliest[0]) {
+		o.earliest[0] = o.sides[0].purge(iv.LeftTime, leftDead)
+		o.purged[0] = w
+	}
+	if w := o.watermarks[0]; w > o.purged[1] && w != Unconstrained && held(1) && rightDead(o.earliest[1]) {
+		o.earliest[1] = o.sides[1].purge(iv.RightTime, rightDead)
+		o.purged[1] = w
+	}
+	return nil
+}
+
+// purge drops the side's rows whose time (column col) dead reports, and
+// the buckets left empty, and returns the earliest time left.
+func (s *joinSide) purge(col int, dead func(int64) bool) int64 {
+	var emptied, changed []string
+	var buckets []*joinBucket
+	earliest := Unconstrained
+	s.store.Range(func(key string, b *joinBucket) bool {
+		times := b.rows.Cols[col]
+		n := 0
+		for i := range b.slots {
+			if b.slots[i].mult == 0 {
+				continue
+			}
+			// A row without a time matches nothing under the interval.
+			if t := times.Ints[i]; times.IsNull(i) || dead(t) {
+				b.update(i, -b.slots[i].mult, 0)
+				n++
+			} else {
+				earliest = min(earliest, t)
+			}
+		}
+		switch {
+		case b.live == 0:
+			emptied = append(emptied, key)
+		case n > 0:
+			changed = append(changed, key)
+			buckets = append(buckets, b)
+		}
+		return true
+	})
+	for _, key := range emptied {
+		s.store.Delete(key)
+	}
+	for i, key := range changed {
+		buckets[i].compact()
+		s.store.Put(key, buckets[i])
+	}
+	return earliest
+}
 
 // group assigns every row of d to the group of its join key and reads the
 // other side's bucket of each key.
@@ -319,6 +404,20 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			s = g.own.add(d, i, o.keyBuf)
 		}
 		g.own.update(s, d.Diffs[i], o.counts[i])
+	}
+	if iv := o.j.Interval; iv != nil {
+		col := iv.LeftTime
+		if in == 1 {
+			col = iv.RightTime
+		}
+		times := d.Cols[col]
+		for i, t := range times.Ints[:d.Len] {
+			if times.IsNull(i) {
+				// Dead on arrival: the next purge drops it.
+				t = types.MinTimestamp
+			}
+			o.earliest[in] = min(o.earliest[in], t)
+		}
 	}
 	for k := range o.groups {
 		g := &o.groups[k]

@@ -42,8 +42,59 @@ func init() {
 			}
 			j.Cond = &intLess{a: cols[0], b: cols[1]}
 		}
+		// interval=L,R lower=D upper=D: an interval join on left time
+		// column L and right time column R, with its condition.
+		if s, ok := args["interval"]; ok {
+			cols := ints(s)
+			lower, err := time.ParseDuration(args["lower"])
+			if err != nil {
+				return nil, err
+			}
+			upper, err := time.ParseDuration(args["upper"])
+			if err != nil {
+				return nil, err
+			}
+			j.Interval = &JoinInterval{LeftTime: cols[0], RightTime: cols[1], Lower: lower.Microseconds(), Upper: upper.Microseconds()}
+			j.Cond = &intervalCond{iv: j.Interval, width: len(in[0])}
+		}
 		return j, nil
 	}
+}
+
+// intervalCond is the condition of an interval join: Lower <= l - r <=
+// Upper over the concatenated row.
+type intervalCond struct {
+	iv    *JoinInterval
+	width int
+}
+
+func (c *intervalCond) Type() *types.T { return types.Bool }
+func (c *intervalCond) String() string { return c.iv.String() }
+func (c *intervalCond) Eval(_ *expr.EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	out := coldata.NewVec(types.Bool, ch.Len)
+	l, r := ch.Cols[c.iv.LeftTime], ch.Cols[c.width+c.iv.RightTime]
+	for i := 0; i < ch.Len; i++ {
+		if l.IsNull(i) || r.IsNull(i) {
+			out.Append(nil)
+			continue
+		}
+		d := l.Ints[i] - r.Ints[i]
+		out.Append(c.iv.Lower <= d && d <= c.iv.Upper)
+	}
+	return out, nil
+}
+
+// heldRows is the join's state for the datadriven "state" command: the
+// live rows each side holds.
+func (o *joinOp) heldRows() [2]int {
+	var n [2]int
+	for side := range o.sides {
+		o.sides[side].store.Range(func(_ string, b *joinBucket) bool {
+			n[side] += b.live
+			return true
+		})
+	}
+	return n
 }
 
 func parseJoinKind(name string) (JoinKind, error) {
@@ -249,7 +300,7 @@ func testJoinRandom(t *testing.T, rng *rand.Rand, spec *Join, keyed, cond bool, 
 		for range rng.IntN(3) {
 			inputs[r] = append(inputs[r], randomJoinChanges(rng, right))
 		}
-		out, err := df.Step(inputs)
+		out, _, err := df.Step(inputs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +345,7 @@ func TestJoinPairBatches(t *testing.T) {
 		func() map[int][]*coldata.Chunk { return map[int][]*coldata.Chunk{l: {changes(left, 61, 2)}} },
 		func() map[int][]*coldata.Chunk { return map[int][]*coldata.Chunk{r: {changes(right, 0, -1)}} },
 	} {
-		out, err := df.Step(in())
+		out, _, err := df.Step(in(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,6 +51,10 @@ type Source struct {
 	Name string
 	ID   uint32
 	Typs []*types.T
+	// Reference marks reference data (a table): its watermark is ignored,
+	// so that it does not hold back the event time of the streams it is
+	// joined with.
+	Reference bool
 }
 
 func (s *Source) Types() []*types.T          { return s.Typs }

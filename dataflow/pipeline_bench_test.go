@@ -88,7 +88,7 @@ func BenchmarkViewPipeline(b *testing.B) {
 				}
 				defer df.Close()
 				for b.Loop() {
-					if _, err := df.Step(map[int][]*coldata.Chunk{src: epoch}); err != nil {
+					if _, _, err := df.Step(map[int][]*coldata.Chunk{src: epoch}, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

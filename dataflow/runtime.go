@@ -40,6 +40,9 @@ type Dataflow struct {
 	exchange sync.Pool
 	// consolidated: the output node's epoch output needs no consolidation.
 	consolidated bool
+	// sourceWatermarks holds each Source node's last watermark: a source
+	// that Step is not given a watermark for keeps it.
+	sourceWatermarks map[int]int64
 }
 
 type edge struct {
@@ -51,14 +54,17 @@ type msg struct {
 	node, port int
 	chunk      *coldata.Chunk
 	barrier    bool
+	// watermark is the sender's output watermark, on barriers.
+	watermark int64
 	// exchanged: chunk came from split's pool and goes back to it once
 	// pushed (operators do not keep the chunks they are given).
 	exchanged bool
 }
 
 type workerResult struct {
-	out []*coldata.Chunk
-	err error
+	out       []*coldata.Chunk
+	watermark int64
+	err       error
 }
 
 // New instantiates g on the configured workers. Eval is the expression
@@ -68,7 +74,8 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	d := &Dataflow{g: g, cfg: cfg, done: make(chan workerResult, cfg.workers), consolidated: consolidatedOutput(g, g.Output)}
+	d := &Dataflow{g: g, cfg: cfg, done: make(chan workerResult, cfg.workers), consolidated: consolidatedOutput(g, g.Output),
+		sourceWatermarks: map[int]int64{}}
 	d.edges = make([][]edge, len(g.Nodes))
 	d.expect = make([][]int, len(g.Nodes))
 	for _, n := range g.Nodes {
@@ -87,7 +94,7 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 		}
 	}
 	for w := 0; w < cfg.workers; w++ {
-		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes))}
+		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes)), watermarks: make([][]int64, len(g.Nodes))}
 		newQueue(&wk.inbox)
 		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval}
 		for _, n := range g.Nodes {
@@ -100,6 +107,8 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 			}
 			wk.ops[n.ID] = op
 			wk.seen[n.ID] = make([]int, len(n.Inputs))
+			wk.watermarks[n.ID] = make([]int64, len(n.Inputs))
+			resetWatermarks(wk.watermarks[n.ID])
 		}
 		d.workers = append(d.workers, wk)
 	}
@@ -139,12 +148,16 @@ func (d *Dataflow) readColumns(id int) []bool {
 // Graph returns the graph the dataflow runs.
 func (d *Dataflow) Graph() *Graph { return d.g }
 
-// Step runs one epoch: inputs maps a Source node id to its changes. It
-// returns the consolidated changes of the output node. After an error the
-// dataflow's state is undefined and every later Step returns that error.
-func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error) {
+// Step runs one epoch: inputs maps a Source node id to its changes and
+// watermarks to its watermark for the epoch (a source missing from it keeps
+// its last one, NoWatermark at first; a Reference source's is ignored). It
+// returns the consolidated changes of the output node and the output's
+// watermark (Unconstrained when only reference data feeds it). After an
+// error the dataflow's state is undefined and every later Step returns that
+// error.
+func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int64) (*coldata.Chunk, int64, error) {
 	if d.failed != nil {
-		return nil, d.failed
+		return nil, 0, d.failed
 	}
 	next := 0
 	for _, src := range d.g.Sources() {
@@ -160,18 +173,21 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error)
 		if len(n.Inputs) > 0 {
 			continue
 		}
+		wm := d.sourceWatermark(n, watermarks)
 		for _, wk := range d.workers {
-			wk.inbox.put(msg{node: n.ID, barrier: true})
+			wk.inbox.put(msg{node: n.ID, barrier: true, watermark: wm})
 		}
 	}
 	var outs []*coldata.Chunk
 	rows := 0
 	var firstErr error
+	outWatermark := Unconstrained
 	for range d.workers {
 		r := <-d.done
 		if r.err != nil && firstErr == nil {
 			firstErr = r.err
 		}
+		outWatermark = min(outWatermark, r.watermark)
 		for _, c := range r.out {
 			outs = append(outs, c)
 			rows += c.Len
@@ -179,7 +195,7 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error)
 	}
 	if firstErr != nil {
 		d.failed = firstErr
-		return nil, firstErr
+		return nil, 0, firstErr
 	}
 	var out *coldata.Chunk
 	if len(outs) == 1 {
@@ -191,9 +207,26 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk) (*coldata.Chunk, error)
 		}
 	}
 	if d.consolidated {
-		return out, nil
+		return out, outWatermark, nil
 	}
-	return Consolidate(out), nil
+	return Consolidate(out), outWatermark, nil
+}
+
+// sourceWatermark is the watermark input node n starts the epoch's barrier
+// with: reference data and constants never hold the minimum back.
+func (d *Dataflow) sourceWatermark(n *Node, watermarks map[int]int64) int64 {
+	src, ok := n.Spec.(*Source)
+	if !ok || src.Reference {
+		return Unconstrained
+	}
+	wm, ok := watermarks[n.ID]
+	if !ok {
+		if wm, ok = d.sourceWatermarks[n.ID]; !ok {
+			wm = NoWatermark
+		}
+	}
+	d.sourceWatermarks[n.ID] = wm
+	return wm
 }
 
 // Close stops the workers.
@@ -204,13 +237,16 @@ func (d *Dataflow) Close() {
 }
 
 type worker struct {
-	d     *Dataflow
-	id    int
-	ops   []Operator
-	seen  [][]int // barriers received per node and port this epoch
-	inbox queue
-	out   []*coldata.Chunk
-	err   error
+	d    *Dataflow
+	id   int
+	ops  []Operator
+	seen [][]int // barriers received per node and port this epoch
+	// watermarks holds, per node and port, the minimum watermark of the
+	// barriers received this epoch (Unconstrained before the first).
+	watermarks [][]int64
+	inbox      queue
+	out        []*coldata.Chunk
+	err        error
 	// Scratch of split: each row's hash, the rows bound for each worker, a
 	// row's key.
 	hashes []uint64
@@ -225,7 +261,7 @@ func (w *worker) run() {
 			return
 		}
 		if m.barrier {
-			w.barrier(m.node, m.port)
+			w.barrier(m.node, m.port, m.watermark)
 			continue
 		}
 		if w.err == nil {
@@ -276,18 +312,27 @@ func (w *worker) route(node int, c *coldata.Chunk) error {
 	return nil
 }
 
-// barrier records one barrier for node's port; once all inputs are complete
-// the node flushes and passes the barrier on.
-func (w *worker) barrier(node, port int) {
+// barrier records one barrier, carrying its sender's watermark, for node's
+// port; once all inputs are complete the node learns its inputs'
+// watermarks, flushes, and passes the barrier on with the minimum of them.
+// An input node's barrier carries its own watermark.
+func (w *worker) barrier(node, port int, watermark int64) {
 	n := w.d.g.Nodes[node]
 	if len(n.Inputs) > 0 {
 		w.seen[node][port]++
+		ws := w.watermarks[node]
+		ws[port] = min(ws[port], watermark)
 		for p, want := range w.d.expect[node] {
 			if w.seen[node][p] < want {
 				return
 			}
 		}
 		clear(w.seen[node])
+		watermark = minWatermark(ws)
+		if o, ok := w.ops[node].(watermarkObserver); ok && w.err == nil {
+			watermark = o.Advance(ws)
+		}
+		resetWatermarks(ws)
 	}
 	if w.err == nil {
 		if err := w.ops[node].Flush(w.emitter(node)); err != nil {
@@ -296,16 +341,22 @@ func (w *worker) barrier(node, port int) {
 	}
 	for _, e := range w.d.edges[node] {
 		if e.part == nil {
-			w.barrier(e.to, e.port)
+			w.barrier(e.to, e.port, watermark)
 			continue
 		}
 		for _, t := range w.d.workers {
-			t.inbox.put(msg{node: e.to, port: e.port, barrier: true})
+			t.inbox.put(msg{node: e.to, port: e.port, barrier: true, watermark: watermark})
 		}
 	}
 	if node == w.d.g.Output {
-		w.d.done <- workerResult{out: w.out, err: w.err}
+		w.d.done <- workerResult{out: w.out, watermark: watermark, err: w.err}
 		w.out = nil
+	}
+}
+
+func resetWatermarks(ws []int64) {
+	for i := range ws {
+		ws[i] = Unconstrained
 	}
 }
 

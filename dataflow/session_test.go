@@ -131,7 +131,7 @@ func TestSessionWindowMatchesBatch(t *testing.T) {
 				c.AppendRow([]types.Datum{r[0], r[1], r[2]})
 				c.Diffs = append(c.Diffs, diff)
 			}
-			out, err := df.Step(map[int][]*coldata.Chunk{src: {c}})
+			out, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -51,6 +52,35 @@ type Aggregate struct {
 	Keys    []int
 	Aggs    []AggCall
 	InTypes []*types.T
+	// Window, when set, says the group key holds an event-time window and
+	// the input is append-only: a group whose window has closed (its end
+	// at or below the input watermark) never changes again.
+	Window *AggWindow
+}
+
+// AggWindow is the event-time window of an Aggregate's groups.
+type AggWindow struct {
+	// Key is the position in Keys of the column giving the window, whose
+	// end is that column's value plus EndOffset (0 for window_end; the
+	// size for window_start of TUMBLE or HOP).
+	Key       int
+	EndOffset int64
+	// OnClose is EMIT ON WINDOW CLOSE: a group emits nothing until its
+	// window closes, then its final row once (insert only). Otherwise the
+	// groups emit their changes each epoch, and a closed group's state is
+	// freed (its row stays in the output).
+	OnClose bool
+}
+
+func (w *AggWindow) String() string {
+	s := fmt.Sprintf("window=key%d", w.Key)
+	if w.EndOffset != 0 {
+		s += "+" + timewindow.FormatLength(w.EndOffset)
+	}
+	if w.OnClose {
+		s += " emit=on-window-close"
+	}
+	return s
 }
 
 func (a *Aggregate) Types() []*types.T {
@@ -69,7 +99,11 @@ func (a *Aggregate) String() string {
 	for i := range a.Aggs {
 		aggs[i] = a.Aggs[i].String()
 	}
-	return fmt.Sprintf("Aggregate keys=%v aggs=[%s]", a.Keys, strings.Join(aggs, ", "))
+	s := fmt.Sprintf("Aggregate keys=%v aggs=[%s]", a.Keys, strings.Join(aggs, ", "))
+	if a.Window != nil {
+		s += " " + a.Window.String()
+	}
+	return s
 }
 
 func (a *Aggregate) Partition(int) []int { return append([]int{}, a.Keys...) }
@@ -104,6 +138,31 @@ type Join struct {
 	Cond                expr.Expr // nil: none
 	LeftTypes           []*types.T
 	RightTypes          []*types.T
+	// Interval, when set, is implied by Cond of an inner join of two
+	// append-only inputs: rows match only within a bounded event-time
+	// distance, so a row that the other side's watermark has passed by
+	// more than the bound can never match again, and its state is freed.
+	// The output's watermark then bounds both time columns.
+	Interval *JoinInterval
+}
+
+// JoinInterval bounds the event times of matching rows: a left row at time
+// l (column LeftTime) matches right rows at time r (column RightTime) only
+// when Lower <= l - r <= Upper, in microseconds.
+type JoinInterval struct {
+	LeftTime, RightTime int
+	Lower, Upper        int64
+}
+
+func (i *JoinInterval) String() string {
+	return fmt.Sprintf("interval left#%d - right#%d in [%s, %s]", i.LeftTime, i.RightTime, signedLength(i.Lower), signedLength(i.Upper))
+}
+
+func signedLength(us int64) string {
+	if us < 0 {
+		return "-" + timewindow.FormatLength(-us)
+	}
+	return timewindow.FormatLength(us)
 }
 
 func (j *Join) Types() []*types.T {
@@ -120,6 +179,9 @@ func (j *Join) String() string {
 	}
 	if j.Cond != nil {
 		s += " cond " + j.Cond.String()
+	}
+	if j.Interval != nil {
+		s += " " + j.Interval.String()
 	}
 	return s
 }

@@ -48,6 +48,10 @@ type dataflows struct {
 
 	order []*runningView // loop-owned: creation order
 	subs  map[uint32][]*subscription
+	// watermarks is loop-owned: the last watermark of each relation views
+	// read, from its storage changes (streams, tables) or its dataflow's
+	// output (views). A relation without changes in an epoch keeps its own.
+	watermarks map[uint32]int64
 }
 
 // narrow cuts chunks to the columns source node n was planned with.
@@ -85,6 +89,9 @@ type runningView struct {
 	// failed is set (by the loop, under pubMu) when a step fails; the view
 	// then stops and reads report the error.
 	failed error
+	// watermark is the dataflow's output watermark (written by the loop
+	// under pubMu; dataflow.Unconstrained over reference data only).
+	watermark int64
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
@@ -97,7 +104,7 @@ func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick
 	d := &dataflows{
 		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick,
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
-		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{},
+		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
 	}
 	db.SetObserver(d)
 	go d.loop()
@@ -188,7 +195,10 @@ func (d *dataflows) loop() {
 				continue
 			}
 			for _, c := range it.changes {
+				// A commit that only advances a watermark has no chunks: the
+				// relation is pending all the same, for the views to step.
 				pending[c.TableID] = append(pending[c.TableID], c.Chunks...)
+				d.watermarks[c.TableID] = c.Watermark
 			}
 		}
 		d.step(pending)
@@ -201,13 +211,18 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 		return
 	}
 	outputs := map[uint32]*coldata.Chunk{}
+	// advanced holds the views whose output watermark moved this epoch:
+	// the views reading them step even without changes.
+	advanced := map[uint32]bool{}
 	for _, v := range d.order {
 		if v.failed != nil {
 			continue
 		}
 		inputs := map[int][]*coldata.Chunk{}
+		touched := false
 		for rel, nodes := range v.sources {
-			chunks := pending[rel]
+			chunks, changed := pending[rel]
+			touched = touched || changed || advanced[rel]
 			if out := outputs[rel]; out != nil {
 				chunks = append(chunks[:len(chunks):len(chunks)], out)
 			}
@@ -218,10 +233,10 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 				inputs[n] = v.narrow(n, chunks)
 			}
 		}
-		if len(inputs) == 0 {
+		if !touched && len(inputs) == 0 {
 			continue
 		}
-		out, err := v.df.Step(inputs)
+		out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
 		if err != nil {
 			d.fail(v, err)
 			continue
@@ -229,8 +244,51 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 		if out.Len > 0 {
 			outputs[v.id] = out
 		}
+		if wm != v.watermark {
+			advanced[v.id] = true
+			d.setWatermark(v, wm)
+		}
 	}
 	d.publish(outputs)
+}
+
+// sourceWatermarks maps each source node of v to its relation's watermark.
+func (d *dataflows) sourceWatermarks(v *runningView) map[int]int64 {
+	wms := map[int]int64{}
+	for rel, nodes := range v.sources {
+		wm, ok := d.watermarks[rel]
+		if !ok {
+			wm = dataflow.NoWatermark
+		}
+		for _, n := range nodes {
+			wms[n] = wm
+		}
+	}
+	return wms
+}
+
+// setWatermark records v's output watermark, for the views reading v and
+// for viewWatermarks.
+func (d *dataflows) setWatermark(v *runningView, wm int64) {
+	d.watermarks[v.id] = wm
+	d.pubMu.Lock()
+	v.watermark = wm
+	d.pubMu.Unlock()
+}
+
+// viewWatermarks returns the output watermark of every running view, by id:
+// Unix microseconds, dataflow.NoWatermark while an input has none, or
+// dataflow.Unconstrained for a view over reference data only.
+func (d *dataflows) viewWatermarks() map[uint32]int64 {
+	d.pubMu.RLock()
+	defer d.pubMu.RUnlock()
+	out := make(map[uint32]int64, len(d.running))
+	for id, v := range d.running {
+		if v.failed == nil {
+			out[id] = v.watermark
+		}
+	}
+	return out
 }
 
 // publish applies one epoch's view outputs and makes the epoch visible.
@@ -293,6 +351,8 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 		}
 	}
 	scans := map[uint32]*storage.TableScan{}
+	// cut holds the tables' watermarks at the scans' cut.
+	cut := map[uint32]int64{}
 	var result error
 	done := make(chan struct{})
 	tables := map[uint32]*storage.Table{}
@@ -305,13 +365,14 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 		txn := d.db.Begin()
 		for rel, t := range tables {
 			scans[rel] = txn.Scan(t)
+			cut[rel] = t.Watermark()
 		}
 		d.mu.Lock()
 		for rel := range v.sources {
 			d.wanted[rel]++
 		}
 		d.queue = append(d.queue, feedItem{cmd: func() {
-			result = d.start(v, scans)
+			result = d.start(v, scans, cut)
 			close(done)
 		}})
 		d.mu.Unlock()
@@ -332,8 +393,18 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 	return result
 }
 
-// start runs on the loop: the view's first epoch over its sources' content.
-func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan) error {
+// start runs on the loop: the view's first epoch over its sources' content,
+// at the tables' watermarks of the scans' cut (cut) and the source views'
+// current ones.
+func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, cut map[uint32]int64) error {
+	for rel, wm := range cut {
+		// Views already reading rel know its watermark from its changes;
+		// without them, its changes up to the cut were not delivered.
+		// Watermarks never go back: the larger is the current one.
+		if old, ok := d.watermarks[rel]; !ok || wm > old {
+			d.watermarks[rel] = wm
+		}
+	}
 	inputs := map[int][]*coldata.Chunk{}
 	for rel, nodes := range v.sources {
 		var chunks []*coldata.Chunk
@@ -360,11 +431,13 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan) e
 			inputs[n] = chunks
 		}
 	}
-	out, err := v.df.Step(inputs)
+	out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
 	if err != nil {
 		return err
 	}
+	d.watermarks[v.id] = wm
 	d.pubMu.Lock()
+	v.watermark = wm
 	d.running[v.id] = v
 	d.pubMu.Unlock()
 	d.order = append(d.order, v)
@@ -414,6 +487,12 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 			}
 		}
 		d.unwant(v)
+		delete(d.watermarks, id)
+		for rel := range v.sources {
+			if !d.Wants(rel) {
+				delete(d.watermarks, rel)
+			}
+		}
 		if v.df != nil {
 			v.df.Close()
 		}

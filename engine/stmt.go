@@ -31,8 +31,11 @@ type statement struct {
 	stream bool
 	// createStream is the parse of CREATE STREAM (its column paths).
 	createStream *parser.CreateStream
-	charOff      int // characters before the statement in its query string
-	empty        bool
+	// onWindowClose: CREATE MATERIALIZED VIEW (or its EXPLAIN) ended with
+	// EMIT ON WINDOW CLOSE.
+	onWindowClose bool
+	charOff       int // characters before the statement in its query string
+	empty         bool
 	// multi and last place the statement in a multi-statement simple query.
 	multi, last bool
 
@@ -108,6 +111,8 @@ func (s *session) newStatement(sql string, ps parser.Statement) (*statement, err
 		st.ast, st.stream, st.createStream = &pg.Node{Node: &pg.Node_CreateStmt{CreateStmt: x.Create}}, true, x
 	case *parser.DropStream:
 		st.ast, st.stream = &pg.Node{Node: &pg.Node_DropStmt{DropStmt: x.Drop}}, true
+	case *parser.ViewEmit:
+		st.ast, st.onWindowClose = x.AST, x.OnWindowClose
 	default:
 		st.ext = x
 	}
@@ -688,7 +693,7 @@ func (p *portal) execExplain(n *pg.ExplainStmt, w pgwire.ResultWriter) error {
 	switch {
 	case n.Query.GetCreateTableAsStmt() != nil:
 		s := p.st.s
-		vp, _, err := s.e.planView(s.planner(), n.Query.GetCreateTableAsStmt().Query, s.searchPath())
+		vp, _, err := s.e.planView(s.planner(), n.Query.GetCreateTableAsStmt().Query, s.searchPath(), p.st.onWindowClose)
 		if err != nil {
 			return p.st.positioned(err)
 		}

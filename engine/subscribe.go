@@ -67,7 +67,7 @@ func (e *Engine) subscribeRelation(t *catalog.Table) (*subscribeTarget, error) {
 // subscribeQuery plans a subscribed query as a temporary view. Like a
 // materialized view it sees only published relations.
 func (e *Engine) subscribeQuery(q *pg.Node, searchPath []string, name string) (*subscribeTarget, error) {
-	vp, plan, err := e.planView(e.planner, q, searchPath)
+	vp, plan, err := e.planView(e.planner, q, searchPath, false)
 	if err != nil {
 		return nil, err
 	}

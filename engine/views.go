@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
@@ -29,10 +30,11 @@ func (e *Engine) viewConfig() *types.Config {
 	return cfg
 }
 
-// planView plans a view's query with the view settings.
-func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string) (*planner.ViewPlan, *viewPlan, error) {
+// planView plans a view's query with the view settings; onWindowClose
+// plans EMIT ON WINDOW CLOSE.
+func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string, onWindowClose bool) (*planner.ViewPlan, *viewPlan, error) {
 	cfg := e.viewConfig()
-	vp, err := p.PlanView(q, planner.Options{SearchPath: searchPath, Cfg: cfg})
+	vp, err := p.PlanView(q, planner.Options{SearchPath: searchPath, Cfg: cfg, EmitOnWindowClose: onWindowClose})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,7 +77,7 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		}
 		return "", errDuplicateTable(name).At(st.pos(into.Rel.Location))
 	}
-	vp, plan, err := s.e.planView(s.e.planner, n.Query, s.searchPath())
+	vp, plan, err := s.e.planView(s.e.planner, n.Query, s.searchPath(), st.onWindowClose)
 	if err != nil {
 		return "", st.positioned(err)
 	}
@@ -104,6 +106,12 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		desc.PK = plan.key
 		desc.Options = map[string]string{"key": k}
 	}
+	if st.onWindowClose {
+		if desc.Options == nil {
+			desc.Options = map[string]string{}
+		}
+		desc.Options[emitOption] = emitOnWindowClose
+	}
 	if desc.Definition, err = deparseQuery(n.Query); err != nil {
 		return "", err
 	}
@@ -124,6 +132,13 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 
 // viewOptionNames are the WITH options CREATE MATERIALIZED VIEW accepts.
 var viewOptionNames = map[string]bool{"key": true}
+
+// A view's descriptor records EMIT ON WINDOW CLOSE as the option emitOption
+// (its definition is the SELECT alone), so that a restart plans it again.
+const (
+	emitOption        = "emit"
+	emitOnWindowClose = "on window close"
+)
 
 // optionColumns resolves a WITH option that names columns ('a, b', read as
 // SQL reads identifiers) to their ordinals: a view's declared key (the
@@ -196,7 +211,7 @@ func (e *Engine) startViews() {
 			if len(stmts) != 1 || stmts[0].AST == nil {
 				return sqlerr.New(sqlerr.DataCorrupted, "corrupt definition of materialized view %q", v.Name)
 			}
-			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema})
+			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema}, v.Options[emitOption] == emitOnWindowClose)
 			if err != nil {
 				return err
 			}
@@ -406,3 +421,33 @@ func (a *viewAccess) Update([]int, *coldata.Chunk) error { return a.errReadOnly(
 type viewIter struct{ next func() *coldata.Chunk }
 
 func (it viewIter) Next() (*coldata.Chunk, []int, error) { return it.next(), nil, nil }
+
+// viewWatermark is one materialized view's row of SHOW WATERMARKS.
+type viewWatermark struct {
+	Schema, Name string
+	// Watermark is the view's output watermark (Unix microseconds), or
+	// nil when it has none: an input without a watermark holds it back, or
+	// the view reads reference data only.
+	Watermark types.Datum
+}
+
+// viewWatermarks returns the running views' watermarks, sorted by schema
+// and name.
+func (e *Engine) viewWatermarks() []viewWatermark {
+	var out []viewWatermark
+	for id, wm := range e.views.viewWatermarks() {
+		desc, ok := e.cat.ByID(id)
+		if !ok {
+			continue
+		}
+		row := viewWatermark{Schema: desc.Schema, Name: desc.Name}
+		if wm != dataflow.NoWatermark && wm != dataflow.Unconstrained {
+			row.Watermark = wm
+		}
+		out = append(out, row)
+	}
+	slices.SortFunc(out, func(a, b viewWatermark) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}

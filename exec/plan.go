@@ -66,6 +66,10 @@ type TableRef struct {
 	// rows are made from the catalog when the scan starts, and it is never
 	// written. Its last column is tableoid, the relation's OID.
 	System bool
+	// Stream marks an append-only stream: its event time is bounded by its
+	// watermark. Reference marks a table: reference data, without event
+	// time. A materialized view is neither.
+	Stream, Reference bool
 }
 
 // Scan reads a table. With Positions, a trailing int8 column carries each

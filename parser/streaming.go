@@ -94,6 +94,70 @@ type FetchWithTimeout struct {
 	Timeout string
 }
 
+// ViewEmit is CREATE MATERIALIZED VIEW … AS SELECT … EMIT ON WINDOW CLOSE
+// (or EMIT CHANGES, the default), or EXPLAIN of it. The EMIT clause is
+// blanked out of the text (keeping every other offset) and Postgres parses
+// the rest: AST is that parse, a CreateTableAsStmt or an ExplainStmt of one.
+type ViewEmit struct {
+	AST *pg.Node
+	// OnWindowClose is set by EMIT ON WINDOW CLOSE.
+	OnWindowClose bool
+}
+
+// emitClauses are the EMIT clauses a view may end with, by whether they
+// emit on window close.
+var emitClauses = []struct {
+	words         []string
+	onWindowClose bool
+}{
+	{[]string{"emit", "on", "window", "close"}, true},
+	{[]string{"emit", "changes"}, false},
+}
+
+// parseViewEmit recognises a CREATE MATERIALIZED VIEW (after EXPLAIN and
+// its options, if any) that ends with an EMIT clause.
+func parseViewEmit(toks []Token, text string) (Stmt, bool, error) {
+	create := -1
+	for i := 0; i+2 < len(toks); i++ {
+		if kw(toks[i], "create") && kw(toks[i+1], "materialized") && kw(toks[i+2], "view") {
+			create = i
+			break
+		}
+	}
+	if create < 0 || create > 0 && !kw(toks[0], "explain") {
+		return nil, false, nil
+	}
+	for _, c := range emitClauses {
+		n := len(c.words)
+		if len(toks) < create+3+n {
+			continue
+		}
+		tail := toks[len(toks)-n:]
+		match := true
+		for i, w := range c.words {
+			match = match && kw(tail[i], w)
+		}
+		if !match {
+			continue
+		}
+		b := []byte(text)
+		for j := tail[0].Start; j < tail[n-1].End; j++ {
+			if b[j] != '\n' {
+				b[j] = ' '
+			}
+		}
+		tree, err := pg.Parse(string(b))
+		if err != nil {
+			return nil, false, convertError(text, 0, err)
+		}
+		if len(tree.Stmts) != 1 {
+			return nil, false, syntaxErrorAt(text, toks, len(toks)-n)
+		}
+		return &ViewEmit{AST: tree.Stmts[0].Stmt, OnWindowClose: c.onWindowClose}, true, nil
+	}
+	return nil, false, nil
+}
+
 // Streaming is the extension that parses Sluice's streaming statements.
 type Streaming struct{}
 
@@ -176,6 +240,9 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 		}
 	case len(toks) >= 2 && kw(toks[0], "fetch"):
 		return parseFetchWithTimeout(toks, text)
+	case len(toks) >= 4 && (kw(toks[0], "create") || kw(toks[0], "explain")) &&
+		(kw(toks[len(toks)-2], "emit") || kw(toks[len(toks)-4], "emit")):
+		return parseViewEmit(toks, text)
 	}
 	return nil, false, nil
 }

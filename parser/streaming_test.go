@@ -201,3 +201,29 @@ func TestWatermarkForErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestViewEmit(t *testing.T) {
+	stmts, err := Default.Parse(`CREATE MATERIALIZED VIEW v AS SELECT window_end, count(*) FROM TUMBLE(s, ts, INTERVAL '1 minute') GROUP BY window_end EMIT ON WINDOW CLOSE;
+		create materialized view w with (key = 'a') as select a from t emit changes;
+		EXPLAIN CREATE MATERIALIZED VIEW v AS SELECT a FROM t EMIT ON WINDOW CLOSE;
+		CREATE MATERIALIZED VIEW x AS SELECT a AS emit FROM t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := stmts[0].Ext.(*ViewEmit); !e.OnWindowClose || e.AST.GetCreateTableAsStmt().Into.Rel.Relname != "v" {
+		t.Errorf("EMIT ON WINDOW CLOSE: %+v", e)
+	}
+	if e := stmts[1].Ext.(*ViewEmit); e.OnWindowClose || len(e.AST.GetCreateTableAsStmt().Into.Options) != 1 {
+		t.Errorf("EMIT CHANGES: %+v", e)
+	}
+	if e := stmts[2].Ext.(*ViewEmit); !e.OnWindowClose || e.AST.GetExplainStmt().Query.GetCreateTableAsStmt() == nil {
+		t.Errorf("EXPLAIN … EMIT ON WINDOW CLOSE: %+v", e)
+	}
+	if stmts[3].AST == nil {
+		t.Errorf("a view without EMIT is Postgres': %+v", stmts[3])
+	}
+	_, err = Default.Parse("CREATE MATERIALIZED VIEW v AS SELECT FROM WHERE EMIT ON WINDOW CLOSE")
+	if se, ok := sqlerr.As(err); !ok || se.Code != sqlerr.SyntaxError || se.Position != 43 {
+		t.Errorf("syntax error: %v at %d", err, se.Position)
+	}
+}

@@ -30,6 +30,8 @@ type Options struct {
 	// Incremental plans for a dataflow: every relation is read by a full
 	// scan (its change feed), never by a point lookup.
 	Incremental bool
+	// EmitOnWindowClose plans a view with EMIT ON WINDOW CLOSE.
+	EmitOnWindowClose bool
 }
 
 // ResultColumn describes one output column.

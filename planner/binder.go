@@ -112,7 +112,8 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 			return &tableInfo{ref: ref, desc: t}, nil
 		}
 		if t, ok := b.p.Cat.Lookup(s, name); ok {
-			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), PK: t.PK, ColNames: t.ColumnNames()}
+			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), PK: t.PK, ColNames: t.ColumnNames(),
+				Stream: t.Kind == catalog.KindStream, Reference: t.Kind != catalog.KindStream && t.Kind != catalog.KindMaterializedView}
 			ref.NotNull = make([]bool, len(t.Columns))
 			for i, c := range t.Columns {
 				ref.NotNull[i] = c.NotNull

@@ -40,6 +40,11 @@ func (p *Planner) PlanView(query *pg.Node, opts Options) (*ViewPlan, error) {
 		return nil, sqlerr.New(sqlerr.UndefinedParameter, "there is no parameter $1")
 	}
 	l := &lowering{g: &dataflow.Graph{}, seen: map[uint32]bool{}, eval: &expr.EvalCtx{Cfg: opts.Cfg}}
+	if opts.EmitOnWindowClose {
+		if l.onClose, err = onCloseAggregate(planned.Plan); err != nil {
+			return nil, err
+		}
+	}
 	out, err := l.lower(planned.Plan)
 	if err != nil {
 		return nil, err
@@ -53,6 +58,8 @@ type lowering struct {
 	sources []uint32
 	seen    map[uint32]bool
 	eval    *expr.EvalCtx
+	// onClose is the GROUP BY that EMIT ON WINDOW CLOSE applies to.
+	onClose *exec.HashAgg
 }
 
 // lowered is a lowered plan: its node and its unique key columns (nil: none).
@@ -83,7 +90,8 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		if len(p.Table.PK) > 0 {
 			key = append([]int{}, p.Table.PK...)
 		}
-		return lowered{node: l.g.Add(&dataflow.Source{Name: p.Table.Name, ID: p.Table.ID, Typs: p.Table.Types}), key: key}, nil
+		src := &dataflow.Source{Name: p.Table.Name, ID: p.Table.ID, Typs: p.Table.Types, Reference: p.Table.Reference}
+		return lowered{node: l.g.Add(src), key: key}, nil
 	case *exec.Values:
 		return l.lowerValues(p)
 	case *exec.Filter:
@@ -393,6 +401,14 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 		}
 		spec.Aggs = append(spec.Aggs, call)
 	}
+	w, why := aggWindow(a)
+	if a == l.onClose {
+		if w == nil {
+			return lowered{}, errOnWindowClose(why)
+		}
+		w.OnClose = true
+	}
+	spec.Window = w
 	return lowered{node: l.g.Add(spec, in.node), key: allColumns(len(a.Keys))}, nil
 }
 
@@ -415,7 +431,7 @@ func (l *lowering) lowerJoin(j *exec.Join) (lowered, error) {
 		exec.FullJoin: dataflow.FullJoin, exec.SemiJoin: dataflow.SemiJoin, exec.AntiJoin: dataflow.AntiJoin,
 	}[j.Kind]
 	spec := &dataflow.Join{Kind: kind, LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, Cond: j.Cond,
-		LeftTypes: j.Left.Types(), RightTypes: j.Right.Types()}
+		LeftTypes: j.Left.Types(), RightTypes: j.Right.Types(), Interval: joinInterval(j)}
 	return lowered{node: l.g.Add(spec, left.node, right.node)}, nil
 }
 

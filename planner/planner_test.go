@@ -26,7 +26,8 @@ func (c testCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 // TestPlans runs the golden plan files under testdata/: `table name col=type…
 // [pk=col…] [kind=materialized-view]` defines a table (or, with kind, a view
 // whose key is pk), `build` prints the plan of a query or its error,
-// `view` the dataflow graph of a materialized view's query.
+// `view [emit=on-window-close]` the dataflow graph of a materialized view's
+// query.
 func TestPlans(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		cat := testCatalog{}
@@ -76,7 +77,14 @@ func TestPlans(t *testing.T) {
 				if err != nil {
 					return "parse error: " + err.Error() + "\n"
 				}
-				vp, err := p.PlanView(res.Stmts[0].Stmt, Options{})
+				// view emit=on-window-close plans EMIT ON WINDOW CLOSE.
+				opts := Options{}
+				for _, a := range d.CmdArgs {
+					if a.Key == "emit" {
+						opts.EmitOnWindowClose = a.Vals[0] == "on-window-close"
+					}
+				}
+				vp, err := p.PlanView(res.Stmts[0].Stmt, opts)
 				if err != nil {
 					se, _ := sqlerr.As(err)
 					if se == nil {
