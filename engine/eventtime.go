@@ -717,10 +717,10 @@ func (c *streamClock) describePartitions(now time.Time) string {
 	return b.String()
 }
 
-var watermarkColumnTypes = []*types.T{types.Text, types.TimestampTZ, types.TimestampTZ, types.Interval, types.Interval, types.Int8, types.Text}
+var watermarkColumnTypes = []*types.T{types.Text, types.Text, types.TimestampTZ, types.TimestampTZ, types.Interval, types.Interval, types.Int8, types.Text}
 
 func watermarkColumns() []pgwire.Column {
-	names := []string{"name", "watermark", "frontier", "allowed_lateness", "idle_timeout", "late_events", "partitions"}
+	names := []string{"name", "kind", "watermark", "frontier", "allowed_lateness", "idle_timeout", "late_events", "partitions"}
 	cols := make([]pgwire.Column, len(names))
 	for i, n := range names {
 		t := watermarkColumnTypes[i]
@@ -730,7 +730,10 @@ func watermarkColumns() []pgwire.Column {
 }
 
 // execShowWatermarks lists the watermark of every stream that has one
-// (SHOW WATERMARKS); NULL before the first.
+// (NULL before the first row), then every materialized view's: the
+// watermark of its output, which its inputs' watermarks bound (NULL when an
+// input without one holds it back, or it reads only tables). A view's
+// output is complete up to its watermark, so its frontier is the same.
 func (s *session) execShowWatermarks(w pgwire.ResultWriter) error {
 	ch := coldata.NewChunk(watermarkColumnTypes, 0)
 	orNull := func(t int64) types.Datum {
@@ -740,8 +743,11 @@ func (s *session) execShowWatermarks(w pgwire.ResultWriter) error {
 		return t
 	}
 	for _, r := range s.e.StreamWatermarks() {
-		ch.AppendRow([]types.Datum{r.Name, orNull(r.Watermark), orNull(r.Frontier), types.IntervalValue{Micros: r.Lateness},
+		ch.AppendRow([]types.Datum{r.Name, "stream", orNull(r.Watermark), orNull(r.Frontier), types.IntervalValue{Micros: r.Lateness},
 			types.IntervalValue{Micros: r.IdleTimeout.Microseconds()}, r.LateEvents, r.Partitions})
+	}
+	for _, v := range s.e.viewWatermarks() {
+		ch.AppendRow([]types.Datum{v.Name, "materialized view", v.Watermark, v.Watermark, nil, nil, nil, nil})
 	}
 	return w.WriteChunk(ch)
 }

@@ -28,18 +28,17 @@ func showWatermark(t *testing.T, conn *pgx.Conn, stream string) shownWatermark {
 	defer rows.Close()
 	var out shownWatermark
 	for rows.Next() {
-		var name string
-		var wm, fr *string
-		var lateness, idle, parts string
-		var n int64
-		if err := rows.Scan(&name, &wm, &fr, &lateness, &idle, &n, &parts); err != nil {
+		var name, kind string
+		var wm, fr, lateness, idle, parts *string
+		var n *int64
+		if err := rows.Scan(&name, &kind, &wm, &fr, &lateness, &idle, &n, &parts); err != nil {
 			t.Fatal(err)
 		}
-		if name == stream {
+		if name == stream && kind == "stream" {
 			if wm != nil {
 				out.w, out.frontier = *wm, *fr
 			}
-			out.late, out.partitions = n, parts
+			out.late, out.partitions = *n, *parts
 		}
 	}
 	if err := rows.Err(); err != nil {

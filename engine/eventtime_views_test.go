@@ -76,6 +76,11 @@ func advance(t *testing.T, srv *server.Server, at time.Time) {
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// testWatermark declares the streams' event time with a delay of ten years,
+// so that their own watermarks stay behind every row the tests insert and
+// the tests move the watermark themselves (advance).
+const testWatermark = "WATERMARK FOR ts AS ts - INTERVAL '87600 hours'"
+
 // TestEmitOnWindowClose: an EMIT ON WINDOW CLOSE view holds each window's
 // final row once the stream's watermark reaches window_end (a row at
 // window_end is in the next window), exactly once: SUBSCRIBE sees inserts
@@ -86,7 +91,7 @@ func TestEmitOnWindowClose(t *testing.T) {
 	srv := startServer(t, dir)
 	conn := connect(t, srv)
 	ctx := context.Background()
-	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz)")
+	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz, "+testWatermark+")")
 	mustExec(t, conn, eowcView)
 	mustExec(t, conn, changesView)
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW big AS SELECT city, window_end, n FROM closed WHERE n > 1")
@@ -231,7 +236,7 @@ func TestWindowViewsDifferential(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	conn := connect(t, srv)
-	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz)")
+	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz, "+testWatermark+")")
 	mustExec(t, conn, eowcView)
 	mustExec(t, conn, changesView)
 	mustExec(t, conn, `CREATE MATERIALIZED VIEW hopped AS
@@ -243,7 +248,7 @@ func TestWindowViewsDifferential(t *testing.T) {
 
 	// An interval join of two streams, whose state is freed behind the
 	// watermarks, must still find every pair.
-	mustExec(t, conn, "CREATE STREAM clicks (city text, ts timestamptz)")
+	mustExec(t, conn, "CREATE STREAM clicks (city text, ts timestamptz, "+testWatermark+")")
 	const pairs = `SELECT r.city, r.fare, r.ts, c.ts AS click_ts FROM rides r JOIN clicks c
 		ON r.city = c.city AND r.ts BETWEEN c.ts - INTERVAL '20 seconds' AND c.ts + INTERVAL '10 seconds'`
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW pairs AS "+pairs)

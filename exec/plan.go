@@ -66,10 +66,12 @@ type TableRef struct {
 	// rows are made from the catalog when the scan starts, and it is never
 	// written. Its last column is tableoid, the relation's OID.
 	System bool
-	// Stream marks an append-only stream: its event time is bounded by its
-	// watermark. Reference marks a table: reference data, without event
-	// time. A materialized view is neither.
+	// Stream marks an append-only stream. Reference marks a table:
+	// reference data, without event time. A materialized view is neither.
 	Stream, Reference bool
+	// EventTime is the ordinal of a stream's WATERMARK FOR column, the one
+	// column its watermark bounds; -1 when it has none.
+	EventTime int
 }
 
 // Scan reads a table. With Positions, a trailing int8 column carries each

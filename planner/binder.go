@@ -113,7 +113,11 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 		}
 		if t, ok := b.p.Cat.Lookup(s, name); ok {
 			ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), PK: t.PK, ColNames: t.ColumnNames(),
-				Stream: t.Kind == catalog.KindStream, Reference: t.Kind != catalog.KindStream && t.Kind != catalog.KindMaterializedView}
+				Stream: t.Kind == catalog.KindStream, Reference: t.Kind != catalog.KindStream && t.Kind != catalog.KindMaterializedView,
+				EventTime: -1}
+			if t.Watermark != nil {
+				ref.EventTime = t.ColumnIndex(t.Watermark.Column)
+			}
 			ref.NotNull = make([]bool, len(t.Columns))
 			for i, c := range t.Columns {
 				ref.NotNull[i] = c.NotNull

@@ -74,7 +74,7 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
 		// the GROUP BY, such as a subquery condition (a join that can
 		// retract rows).
 		if !appendOnly(a.Input) || !eventTime(wa.Input, wa.Time.Idx) {
-			return nil, "an append-only input whose window time is a stream's column (streams, their filters, projections, UNION ALL and interval joins)"
+			return nil, "an append-only input whose window time is a stream's WATERMARK FOR column (streams, their filters, projections, UNION ALL and interval joins)"
 		}
 		ew := &dataflow.AggWindow{Key: i}
 		if !end {
@@ -117,14 +117,15 @@ func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
 }
 
 // eventTime reports whether p is append-only and its column col is the
-// event time of a stream (or a window end of it): every row still to come
-// on that column is at or after p's watermark. Through a join only for an
+// event time of a stream, its WATERMARK FOR column (or a window end of
+// it): every row still to come on that column is at or after p's
+// watermark. Through a join only for an
 // interval join's time columns: otherwise a row that arrives late on one
 // side joins old rows of the other, whose times can be far behind.
 func eventTime(p exec.Plan, col int) bool {
 	switch q := p.(type) {
 	case *exec.Scan:
-		return q.Table.Stream
+		return q.Table.Stream && q.Table.EventTime == col
 	case *exec.Filter:
 		return !hasSubquery(q.Cond) && eventTime(q.Input, col)
 	case *exec.Project:

@@ -24,8 +24,9 @@ func (c testCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 }
 
 // TestPlans runs the golden plan files under testdata/: `table name col=type…
-// [pk=col…] [kind=materialized-view]` defines a table (or, with kind, a view
-// whose key is pk), `build` prints the plan of a query or its error,
+// [pk=col…] [kind=materialized-view|stream] [watermark=col]` defines a table
+// (or, with kind, a view whose key is pk, or a stream whose WATERMARK FOR is
+// col), `build` prints the plan of a query or its error,
 // `view [emit=on-window-close]` the dataflow graph of a materialized view's
 // query.
 func TestPlans(t *testing.T) {
@@ -44,6 +45,9 @@ func TestPlans(t *testing.T) {
 						continue
 					case "kind":
 						tbl.Kind = catalog.Kind(strings.ReplaceAll(a.Vals[0], "-", " "))
+						continue
+					case "watermark":
+						tbl.Watermark = &catalog.Watermark{Column: a.Vals[0]}
 						continue
 					}
 					typ := types.ByName(a.Vals[0])
