@@ -66,14 +66,19 @@ func generatorEvents(generator string, rate float64, seed uint64) (*datagen.Even
 	return datagen.NewEvents(opts, layout), cols, nil
 }
 
-// eachEventBlock calls fn with the events [0, n) in chunks of up to 16384.
+// nexmarkStart is event 0's time in every generated Nexmark run, so that
+// people, auctions and bids share one timeline.
+var nexmarkStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// eachEventBlock calls fn with the events [0, n) in chunks of up to 16384,
+// on the timeline that starts at nexmarkStart.
 func eachEventBlock(ctx context.Context, events *datagen.Events, cols []datagen.StreamColumn, n int64, fn func(c *coldata.Chunk)) {
 	typs := make([]*types.T, len(cols))
 	for i, c := range cols {
 		typs[i] = c.Type
 	}
 	const block = 1 << 14
-	clock := time.Now().UnixMicro()
+	clock := nexmarkStart.UnixMicro()
 	chunk := coldata.NewChunk(typs, block)
 	for lo := int64(0); lo < n && ctx.Err() == nil; lo += block {
 		chunk.Reset()

@@ -61,6 +61,11 @@ var nexmarkKinds = []struct {
 	share                      int64
 }{{"person", "nexmark_person", "Person", 1}, {"auction", "nexmark_auction", "Auction", 3}, {"bid", "nexmark_bid", "Bid", 46}}
 
+// nexmarkWatermark is every Nexmark stream's event time: the generator
+// makes events in time order, so the watermark follows the newest event
+// time; windows close and their state is freed as it passes.
+const nexmarkWatermark = "WATERMARK FOR date_time AS date_time"
+
 // nexmarkOptions are `sluice bench nexmark`'s flags.
 type nexmarkOptions struct {
 	queries []string
@@ -224,15 +229,16 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 			if err != nil {
 				return nil, fmt.Errorf("pre-load %s: %w", k.stream, err)
 			}
-			streams = append(streams, fmt.Sprintf("CREATE STREAM %s (%s) WITH (connector = 'kafka', topic = '%s'%s)",
-				k.stream, columnList(f.cols), k.stream, f.withOptions()))
+			streams = append(streams, fmt.Sprintf("CREATE STREAM %s (%s, %s) WITH (connector = 'kafka', topic = '%s'%s)",
+				k.stream, columnList(f.cols), nexmarkWatermark, k.stream, f.withOptions()))
 		}
 	} else {
 		for _, k := range nexmarkKinds {
 			g := datagen.Lookup(k.generator)
-			streams = append(streams, fmt.Sprintf(`CREATE STREAM %s (%s) WITH (connector = 'datagen', generator = '%s',
-				rate = '%g', seed = '%d', events = '%d', disorder = '0 seconds', late_fraction = '0')`,
-				k.stream, columnList(g.Columns()), k.generator, o.rate, o.seed, counts[k.stream]))
+			streams = append(streams, fmt.Sprintf(`CREATE STREAM %s (%s, %s) WITH (connector = 'datagen', generator = '%s',
+				rate = '%g', seed = '%d', events = '%d', disorder = '0 seconds', late_fraction = '0', start_time = '%s')`,
+				k.stream, columnList(g.Columns()), nexmarkWatermark, k.generator, o.rate, o.seed, counts[k.stream],
+				nexmarkStart.Format(time.RFC3339)))
 		}
 	}
 	url, stop, err := startSluice(ctx, dir, brokers)

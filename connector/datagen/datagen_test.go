@@ -407,3 +407,62 @@ func TestNexmark(t *testing.T) {
 		t.Fatalf("%d of 46000 bids on the four named channels, want about half", hot)
 	}
 }
+
+// chunksTarget keeps what a source delivers.
+type chunksTarget struct {
+	mu     sync.Mutex
+	chunks []*coldata.Chunk
+}
+
+func (c *chunksTarget) Deliver(_ context.Context, rows *coldata.Chunk, _ int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.chunks = append(c.chunks, rows)
+	return nil
+}
+
+func (c *chunksTarget) times() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int64
+	for _, ch := range c.chunks {
+		out = append(out, ch.Cols[0].Ints[:ch.Len]...)
+	}
+	return out
+}
+
+// With start_time, event n's time is start_time + n/rate whenever the
+// source runs, so Nexmark's streams share one timeline.
+func TestStartTime(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, gen := range []string{"nexmark_auction", "nexmark_bid"} {
+		o := mustOptions(t, map[string]string{"generator": gen, "rate": "1000000", "events": "300",
+			"disorder": "0 seconds", "late_fraction": "0", "start_time": "2026-01-01T00:00:00Z"})
+		layout := []int{columnIndex(t, o.Generator, "date_time")}
+		tgt := &chunksTarget{}
+		src := Start(Config{Options: o, Layout: layout, Types: []*types.T{types.TimestampTZ}, Target: tgt, Interval: time.Millisecond})
+		deadline := time.Now().Add(10 * time.Second)
+		for !src.Stats().Done && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		src.Close()
+		ts := tgt.times()
+		if len(ts) != 300 {
+			t.Fatalf("%s: %d rows, want 300", gen, len(ts))
+		}
+		for i, us := range ts {
+			// At a million events a second, event e is at start + e µs.
+			if e := o.Generator.event(int64(i)); us != start.UnixMicro()+e {
+				t.Fatalf("%s row %d (event %d): time %d, want %d", gen, i, e, us, start.UnixMicro()+e)
+			}
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"generator": "rides", "start_time": "yesterday"},
+		{"generator": "rides", "rate": "max", "start_time": "2026-01-01T00:00:00Z"},
+	} {
+		if _, err := ParseOptions(bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}

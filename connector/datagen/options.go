@@ -11,7 +11,7 @@ import (
 
 // OptionNames lists the stream WITH options the generator source reads.
 func OptionNames() []string {
-	return []string{"generator", "rate", "seed", "events", "disorder", "late_fraction", "late_by"}
+	return []string{"generator", "rate", "seed", "events", "disorder", "late_fraction", "late_by", "start_time"}
 }
 
 // Defaults of the options.
@@ -36,6 +36,11 @@ type Options struct {
 	Disorder     time.Duration
 	LateFraction float64
 	LateBy       time.Duration
+	// StartTime, when set, is event 0's time: event n's is StartTime +
+	// n/Rate whenever it is made, so streams with one StartTime share a
+	// timeline (Nexmark's person, auction and bid streams). Zero: event
+	// times follow the wall clock of the schedule.
+	StartTime time.Time
 }
 
 // ParseOptions reads a generator stream's WITH options.
@@ -84,6 +89,16 @@ func ParseOptions(opts map[string]string) (*Options, error) {
 	}
 	if o.LateBy, err = durationOption(opts, "late_by", o.LateBy); err != nil {
 		return nil, err
+	}
+	if v, ok := opts["start_time"]; ok {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+		if err != nil {
+			return nil, badOption("start_time", v, "expected an RFC 3339 time such as '2026-01-01T00:00:00Z'")
+		}
+		if o.Rate == 0 {
+			return nil, badOption("start_time", v, "needs a rate: event n's time is start_time + n/rate")
+		}
+		o.StartTime = t
 	}
 	return o, nil
 }

@@ -156,7 +156,10 @@ func (s *Source) run(ctx context.Context) {
 		if n > 0 {
 			rows := coldata.NewChunk(s.cfg.Types, int(n))
 			at := clock
-			if o.Rate == 0 {
+			switch {
+			case !o.StartTime.IsZero():
+				at = o.StartTime.UnixMicro()
+			case o.Rate == 0:
 				at = now
 			}
 			events.Append(rows, pos, int(n), at)
