@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,9 @@ type nexmarkOptions struct {
 	rate    float64
 	seed    uint64
 	check   bool
+	// cpuProfile is a file for a CPU profile of each run (the query name
+	// is appended when several run).
+	cpuProfile string
 }
 
 // NexmarkResult is one query's run.
@@ -121,6 +125,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	fs.StringVar(&o.format, "format", "json", "record format with --source kafka: json, avro or protobuf")
 	fs.Float64Var(&o.rate, "rate", 10_000_000, "events per second of event time (the generator's pace; above what Sluice takes, it only spaces event times)")
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run (CREATE STREAM to the view holding every event) to this file")
 	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -255,6 +260,21 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	runtime.GC()
 	resetPeakRSS()
 	progress("%s: %d events from %s", q, o.events, o.source)
+	if o.cpuProfile != "" {
+		path := o.cpuProfile
+		if len(o.queries) > 1 {
+			path += "." + q
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, _ := processCPU()
 	start := time.Now()
 	for _, s := range streams {
