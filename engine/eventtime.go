@@ -541,7 +541,7 @@ func (et *eventTimes) advanceIdle(now time.Time) time.Duration {
 				next = min(next, d+time.Millisecond)
 			}
 		}
-		if w := c.watermarkAt(now, nil); w > c.w {
+		if w := c.idleWatermark(now); w > c.w {
 			if tbl, ok := et.e.db.Table(c.id); ok {
 				txn := et.e.db.Begin()
 				err := txn.AdvanceWatermark(tbl, c.frontier(w))
@@ -558,6 +558,21 @@ func (et *eventTimes) advanceIdle(now time.Time) time.Duration {
 		c.mu.Unlock()
 	}
 	return next
+}
+
+// idleWatermark is W at now with no new rows: the greatest W at any moment
+// up to now when a partition went idle. Looking only at now would miss the
+// advance due when one partition went idle while another still held newer
+// event times, if that one has gone idle too by the time the watcher runs
+// (then no partition counts and W stays).
+func (c *streamClock) idleWatermark(now time.Time) int64 {
+	w := c.watermarkAt(now, nil)
+	for _, pt := range c.parts {
+		if at := pt.lastRow.Add(c.idle + time.Nanosecond); !at.After(now) {
+			w = max(w, c.watermarkAt(at, nil))
+		}
+	}
+	return w
 }
 
 // watermarkOptions reads a stream's allowed_lateness (microseconds) and

@@ -191,6 +191,22 @@ func TestWatermarkKafkaPartitionsInternal(t *testing.T) {
 	if c.w != 200*sec {
 		t.Fatalf("all idle: W %d", c.w)
 	}
+
+	// Both partitions back; p1 (behind) goes idle first, then p0 too, all
+	// before the idle check runs: the advance due when p1 went idle (to
+	// p0's 400 s) is not lost because p0 is idle by now as well.
+	deliver(t, e, desc, []testEvent{{id: 9, ts: 400 * sec, partition: 0, offset: 2}, {id: 10, ts: 250 * sec, partition: 1, offset: 6}})
+	if c.w != 250*sec {
+		t.Fatalf("W %d, want 250 s", c.w)
+	}
+	c.mu.Lock()
+	c.parts[kafka.Partition{Topic: "t", Partition: 1}].lastRow = time.Now().Add(-3 * time.Hour)
+	c.parts[kafka.Partition{Topic: "t", Partition: 0}].lastRow = time.Now().Add(-2 * time.Hour)
+	c.mu.Unlock()
+	e.eventTimes.advanceIdle(time.Now())
+	if c.w != 400*sec || tbl.Watermark() != 399*sec {
+		t.Fatalf("p1 then p0 idle: W %d frontier %d, want 400 s and 399 s", c.w, tbl.Watermark())
+	}
 }
 
 // TestWatermarkDifferential feeds random events, out of order and some
