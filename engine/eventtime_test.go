@@ -286,6 +286,10 @@ func TestWatermarkKafka(t *testing.T) {
 	}
 	eventually(t, conn, "SELECT count(*) FROM slow", 2)
 	eventuallyWatermark(t, conn, "slow", "2026-01-01 00:00:50+00")
+	// fast must have its first rows before the next one is produced: were
+	// all three to come in one batch, both partitions would go idle at
+	// once, and with every partition idle W stays.
+	eventuallyWatermark(t, conn, "fast", "2026-01-01 00:00:50+00")
 
 	produce(0, 3, 200)
 	eventually(t, conn, "SELECT count(*) FROM slow", 3)
