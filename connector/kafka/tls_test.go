@@ -20,30 +20,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// selfSigned returns a certificate for 127.0.0.1 and its PEM.
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
 // A broker that speaks only TLS is read with tls = 'true' and the CA that
 // signed its certificate; without the CA the handshake fails.
 func TestSourceTLS(t *testing.T) {
-	cert, caPEM := selfSigned(t)
+	cert, caPEM, _ := issue(t, nil, x509.ExtKeyUsageServerAuth, "sluice-test")
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"),
 		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	if err != nil {
@@ -71,18 +51,7 @@ func TestSourceTLS(t *testing.T) {
 	if _, err := ParseOptions("s", map[string]string{"topic": "t", "tls": "true", "tls_ca": ca + ".missing"}, c.ListenAddrs()); err == nil {
 		t.Error("a missing tls_ca file was accepted")
 	}
-	o, err := ParseOptions("s", map[string]string{"topic": "t"}, c.ListenAddrs())
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(o.Brokers...)}, o.ClientOpts()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := plain.Ping(ctx); err == nil {
+	if err := ping(t, c, map[string]string{"topic": "t"}); err == nil {
 		t.Error("a plaintext client reached the TLS-only broker")
 	}
 }
@@ -151,39 +120,17 @@ func TestSourceMutualTLS(t *testing.T) {
 	opts := map[string]string{"topic": "t", "tls": "true", "tls_ca": write("ca.pem", caPEM),
 		"tls_cert": write("client.pem", clientPEM), "tls_key": write("client.key", clientKey)}
 
-	ping := func(opts map[string]string) error {
-		t.Helper()
-		o, err := ParseOptions("s", opts, c.ListenAddrs())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(o.Brokers...)}, o.ClientOpts()...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		return cl.Ping(ctx)
-	}
 	without := map[string]string{"topic": "t", "tls": "true", "tls_ca": opts["tls_ca"]}
-	if err := ping(without); err == nil {
+	if err := ping(t, c, without); err == nil {
 		t.Error("a client without a certificate reached the broker")
 	}
 	stranger := map[string]string{"topic": "t", "tls": "true", "tls_ca": opts["tls_ca"],
 		"tls_cert": write("stranger.pem", strangerPEM), "tls_key": write("stranger.key", strangerKey)}
-	if err := ping(stranger); err == nil {
+	if err := ping(t, c, stranger); err == nil {
 		t.Error("a client certificate the broker's CA did not sign was accepted")
 	}
 
-	o, err := ParseOptions("s", opts, c.ListenAddrs())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(o.Brokers...)}, o.ClientOpts()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := clientFor(t, c, opts)
 	defer cl.Close()
 	produce(t, cl, "t", ints(0, 300)...)
 	col := newCollector()
@@ -194,4 +141,28 @@ func TestSourceMutualTLS(t *testing.T) {
 	if _, err := ParseOptions("s", map[string]string{"topic": "t", "tls": "true", "tls_cert": opts["tls_cert"]}, c.ListenAddrs()); err == nil {
 		t.Error("tls_cert without tls_key was accepted")
 	}
+}
+
+// clientFor is a client with a stream's security options (opts) for c.
+func clientFor(t *testing.T, c *kfake.Cluster, opts map[string]string) *kgo.Client {
+	t.Helper()
+	o, err := ParseOptions("s", opts, c.ListenAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(o.Brokers...)}, o.ClientOpts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// ping reports whether a client with a stream's options reaches c.
+func ping(t *testing.T, c *kfake.Cluster, opts map[string]string) error {
+	t.Helper()
+	cl := clientFor(t, c, opts)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return cl.Ping(ctx)
 }
