@@ -735,13 +735,8 @@ func (c *streamClock) describePartitions(now time.Time) string {
 var watermarkColumnTypes = []*types.T{types.Text, types.Text, types.TimestampTZ, types.TimestampTZ, types.Interval, types.Interval, types.Int8, types.Text}
 
 func watermarkColumns() []pgwire.Column {
-	names := []string{"name", "kind", "watermark", "frontier", "allowed_lateness", "idle_timeout", "late_events", "partitions"}
-	cols := make([]pgwire.Column, len(names))
-	for i, n := range names {
-		t := watermarkColumnTypes[i]
-		cols[i] = pgwire.Column{Name: n, TypeOID: t.Oid, TypeSize: -1, TypeMod: -1}
-	}
-	return cols
+	return typedColumns([]string{"name", "kind", "watermark", "frontier", "allowed_lateness", "idle_timeout", "late_events", "partitions"},
+		watermarkColumnTypes)
 }
 
 // execShowWatermarks lists the watermark of every stream that has one

@@ -508,14 +508,8 @@ var sourceColumnTypes = []*types.T{types.Text, types.Text, types.Int4, types.Int
 	types.Int8, types.Int8, types.Int8, types.Int8, types.Text}
 
 func sourceColumns() []pgwire.Column {
-	names := []string{"stream", "topic", "partition", "position", "high_watermark", "lag",
-		"records", "bytes", "dead_letters", "pauses", "error"}
-	cols := make([]pgwire.Column, len(names))
-	for i, n := range names {
-		t := sourceColumnTypes[i]
-		cols[i] = pgwire.Column{Name: n, TypeOID: t.Oid, TypeSize: -1, TypeMod: -1}
-	}
-	return cols
+	return typedColumns([]string{"stream", "topic", "partition", "position", "high_watermark", "lag",
+		"records", "bytes", "dead_letters", "pauses", "error"}, sourceColumnTypes)
 }
 
 // execShowSources lists every source partition's progress (SHOW SOURCES).

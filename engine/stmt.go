@@ -222,9 +222,18 @@ func (st *statement) staticColumns() []pgwire.Column {
 }
 
 func textColumns(names ...string) []pgwire.Column {
+	typs := make([]*types.T, len(names))
+	for i := range typs {
+		typs[i] = types.Text
+	}
+	return typedColumns(names, typs)
+}
+
+// typedColumns describes the result columns of a SHOW statement.
+func typedColumns(names []string, typs []*types.T) []pgwire.Column {
 	cols := make([]pgwire.Column, len(names))
 	for i, n := range names {
-		cols[i] = pgwire.Column{Name: n, TypeOID: types.OidText, TypeSize: -1, TypeMod: -1}
+		cols[i] = pgwire.Column{Name: n, TypeOID: typs[i].Oid, TypeSize: -1, TypeMod: -1}
 	}
 	return cols
 }
