@@ -237,12 +237,7 @@ func clicksGenerator() *Generator {
 	g := &Generator{name: "clicks", draw: func(b *block) {
 		for i := 0; i < b.n; i++ {
 			n := b.event[i]
-			b.seq[i] = n + 1
-			b.session[i], b.actor[i] = b.sessions.of(b.seed, n, b.rand(n, 2))
-			p := favourite(b.seed, b.session[i])
-			if b.rand(n, 3)&1 == 0 {
-				p = int64(b.rand(n, 4)%Products) + 1
-			}
+			p := b.shopper(i, n)
 			kind, page := 0, pageProduct+int(p)-1
 			switch k := b.rand(n, 5) % 100; {
 			case k < 70:
@@ -279,17 +274,25 @@ func clicksGenerator() *Generator {
 	return g
 }
 
+// shopper draws row i (event n) of a shop's stream: its event id, the
+// session and user it belongs to, and the product it is about (half the
+// time the session's favourite).
+func (b *block) shopper(i int, n int64) (product int64) {
+	b.seq[i] = n + 1
+	b.session[i], b.actor[i] = b.sessions.of(b.seed, n, b.rand(n, 2))
+	product = favourite(b.seed, b.session[i])
+	if b.rand(n, 3)&1 == 0 {
+		product = int64(b.rand(n, 4)%Products) + 1
+	}
+	return product
+}
+
 func ordersGenerator() *Generator {
 	currencies := []string{"EUR", "USD", "GBP"}
 	g := &Generator{name: "orders", draw: func(b *block) {
 		for i := 0; i < b.n; i++ {
 			n := b.event[i]
-			b.seq[i] = n + 1
-			b.session[i], b.actor[i] = b.sessions.of(b.seed, n, b.rand(n, 2))
-			p := favourite(b.seed, b.session[i])
-			if b.rand(n, 3)&1 == 0 {
-				p = int64(b.rand(n, 4)%Products) + 1
-			}
+			p := b.shopper(i, n)
 			b.product[i] = p
 			b.cents[i] = priceCents(p) * int64(1+b.rand(n, 5)%3)
 			switch c := b.rand(n, 6) % 100; {
