@@ -326,7 +326,8 @@ func TestWindowViewsDifferential(t *testing.T) {
 // the watermark reaches their end: an EMIT CHANGES view of sessions and one
 // of annotated rows must equal the batch query, an EMIT ON WINDOW CLOSE view
 // the batch query's sessions ending at or before the watermark. Events come
-// close enough together that sessions extend and merge while open.
+// close enough together that sessions extend and merge while open. Halfway
+// the server restarts: the views are recomputed at the stored watermark.
 func TestSessionViewsDifferential(t *testing.T) {
 	seed := rand.Uint64()
 	if s := os.Getenv("EVENTTIME_SEED"); s != "" {
@@ -334,7 +335,8 @@ func TestSessionViewsDifferential(t *testing.T) {
 	}
 	t.Logf("seed %d (replay with EVENTTIME_SEED)", seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
-	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)})
+	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)}
+	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,6 +384,16 @@ func TestSessionViewsDifferential(t *testing.T) {
 			advance(t, srv, frontier)
 		}
 		if round%3 == 2 {
+			checkAll(round)
+		}
+		if round == 15 {
+			if err := srv.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if srv, err = server.Start(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			conn = connect(t, srv)
 			checkAll(round)
 		}
 	}
