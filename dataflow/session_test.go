@@ -271,7 +271,9 @@ func TestSessionWindowCloses(t *testing.T) {
 
 // TestSessionStateBounded feeds an unbounded stream of sessions (per key a
 // row a second, with a pause after every fifth) whose watermark trails event
-// time: the session window holds only the open sessions' rows.
+// time: the session window holds only the open sessions' rows, its
+// partitions' row storage stays within compaction's bound, and its index of
+// partitions by session end holds about one entry a partition.
 func TestSessionStateBounded(t *testing.T) {
 	const keys, epochs = 50, 400
 	typs := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
@@ -284,7 +286,7 @@ func TestSessionStateBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer df.Close()
-	maxHeld := 0
+	maxHeld, maxStored, maxIndexed := 0, 0, 0
 	for e := range epochs {
 		// Seconds 0-4 of every 10 have rows: sessions of 5 rows.
 		now := int64(e/5*10+e%5) * 1e6
@@ -298,11 +300,28 @@ func TestSessionStateBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		maxHeld = max(maxHeld, heldSessionRows(df, win))
+		stored, indexed := 0, 0
+		for _, wk := range df.workers {
+			o := wk.ops[win].(*sessionOp)
+			o.parts.Range(func(_ string, p *sessionPartition) bool {
+				stored += p.rows.Len
+				return true
+			})
+			indexed += len(o.ends)
+		}
+		maxStored, maxIndexed = max(maxStored, stored), max(maxIndexed, indexed)
 	}
 	// A session's 5 rows, and the next session's first while the previous
 	// waits for the watermark.
 	if maxHeld > 6*keys {
 		t.Fatalf("%d rows held at most, want <= %d", maxHeld, 6*keys)
+	}
+	// Compaction runs once the dead rows are more than 32 and the live.
+	if maxStored > (6+33)*keys {
+		t.Fatalf("%d rows stored at most, want <= %d", maxStored, (6+33)*keys)
+	}
+	if maxIndexed > 2*keys {
+		t.Fatalf("%d index entries at most, want <= %d", maxIndexed, 2*keys)
 	}
 }
 
