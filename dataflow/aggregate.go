@@ -437,6 +437,7 @@ func (o *aggregateOp) closeWindows(emit Emit) error {
 			if err := o.emitFinal(keys, emit); err != nil {
 				return err
 			}
+			continue
 		}
 		for _, k := range keys {
 			o.groups.Delete(k)
@@ -447,8 +448,11 @@ func (o *aggregateOp) closeWindows(emit Emit) error {
 }
 
 // emitFinal emits the rows of the stored groups keys (+1 each), in chunks
-// of at most coldata.DefaultChunkSize rows. Groups are read from the store
-// by key: those that lost all their rows are gone and emit nothing.
+// of at most coldata.DefaultChunkSize rows, and frees them. Groups are read
+// from the store by key: those that lost all their rows are gone and emit
+// nothing (a SESSION window's group whose session merged into another), and
+// a key listed twice (a group that lost its rows and came back, tracked
+// again) emits once.
 func (o *aggregateOp) emitFinal(keys []string, emit Emit) error {
 	for lo := 0; lo < len(keys); lo += coldata.DefaultChunkSize {
 		part := keys[lo:min(lo+coldata.DefaultChunkSize, len(keys))]
@@ -459,6 +463,7 @@ func (o *aggregateOp) emitFinal(keys []string, emit Emit) error {
 			if !ok {
 				continue
 			}
+			o.groups.Delete(key)
 			for j := range nk {
 				c.Cols[j].Append(g.objs[o.objs+j])
 			}

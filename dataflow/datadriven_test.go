@@ -228,16 +228,25 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 		h.showWatermarks = true
 		return "", nil
 	case "state":
-		// state <node>: the state a join holds, over all workers.
+		// state <node>: the state a join or session window holds, over all
+		// workers.
 		node, ok := h.names[d.CmdArgs[0].Key]
 		if !ok {
 			return "", fmt.Errorf("unknown node %q", d.CmdArgs[0].Key)
+		}
+		if _, ok := h.g.Nodes[node].Spec.(*SessionWindow); ok {
+			var rows, sessions, partitions int
+			for _, wk := range h.df.workers {
+				r, s, p := wk.ops[node].(*sessionOp).held()
+				rows, sessions, partitions = rows+r, sessions+s, partitions+p
+			}
+			return fmt.Sprintf("rows: %d, sessions: %d, partitions: %d\n", rows, sessions, partitions), nil
 		}
 		var rows [2]int
 		for _, wk := range h.df.workers {
 			j, ok := wk.ops[node].(*joinOp)
 			if !ok {
-				return "", fmt.Errorf("node %q is not a join", d.CmdArgs[0].Key)
+				return "", fmt.Errorf("node %q is neither a join nor a session window", d.CmdArgs[0].Key)
 			}
 			n := j.heldRows()
 			rows[0], rows[1] = rows[0]+n[0], rows[1]+n[1]

@@ -20,8 +20,9 @@
 // inputs' (reference data left out; an interval join's lags by its
 // interval), and Step returns the output's. A
 // windowed aggregate frees (and under EMIT ON WINDOW CLOSE first emits)
-// the groups of windows the watermark has closed; an interval join frees
-// rows the other side's watermark has left behind.
+// the groups of windows the watermark has closed; a session window over
+// an event time frees the sessions the watermark has closed; an interval
+// join frees rows the other side's watermark has left behind.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source

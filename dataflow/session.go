@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"cmp"
+	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -28,6 +29,12 @@ type SessionWindow struct {
 	Time        *expr.ColRef
 	PartitionBy []int
 	InTypes     []*types.T
+	// Closes says that no change still to come has a Time before the
+	// input's watermark (an append-only input whose Time is its event time):
+	// a session ending at or before the watermark can then never change
+	// again, and its rows and bookkeeping are freed. Over tables and views
+	// a retraction can reach any session, so nothing is freed.
+	Closes bool
 }
 
 func (w *SessionWindow) Types() []*types.T {
@@ -38,6 +45,9 @@ func (w *SessionWindow) String() string {
 	s := "SessionWindow gap=" + timewindow.FormatLength(w.Spec.Gap) + " time=" + w.Time.String()
 	if len(w.PartitionBy) > 0 {
 		s += fmt.Sprintf(" partition=%v", w.PartitionBy)
+	}
+	if w.Closes {
+		s += " closes"
 	}
 	return s
 }
@@ -51,10 +61,11 @@ func (w *SessionWindow) New(env *Env) (Operator, error) {
 		return nil, sqlerr.Bug("dataflow: %s is not a SESSION window", w.Spec.Kind)
 	}
 	o := &sessionOp{
-		spec:  w,
-		types: w.Types(),
-		parts: NewStore[*sessionPartition](env, "session"),
-		epoch: map[string]*sessionPartition{},
+		spec:      w,
+		types:     w.Types(),
+		parts:     NewStore[*sessionPartition](env, "session"),
+		epoch:     map[string]*sessionPartition{},
+		watermark: NoWatermark,
 	}
 	o.out = sessionOutput{spec: w, c: NewChanges(o.types, coldata.DefaultChunkSize)}
 	return o, nil
@@ -74,10 +85,16 @@ type sessionOp struct {
 	epoch     map[string]*sessionPartition
 	epochKeys []string
 	out       sessionOutput
+	// With spec.Closes: watermark is the input's of the epoch, and ends
+	// indexes the partitions by the end of their first session, so that
+	// closing touches only the partitions with a closed session.
+	watermark int64
+	ends      sessionEnds
 	// Scratch, reused between pushes and flushes.
 	sel     []int // the timed rows of a pushed chunk
 	key     []byte
 	changed []*orderItem[sessionRow]
+	freed   []*orderItem[sessionRow]
 	spans   []sessionSpan
 	fresh   []session // the spans' sessions after the epoch, span after span
 	pending []pendingRow
@@ -98,6 +115,31 @@ type sessionPartition struct {
 	sessions []session
 	// changed lists the tree items touched this epoch.
 	changed []*orderItem[sessionRow]
+	// indexed is the end under which the partition is in sessionOp.ends
+	// (Unconstrained when it is not). Entries whose end is not indexed are
+	// stale and skipped.
+	indexed int64
+}
+
+// sessionEnd is an entry of sessionOp.ends: a partition by store key, and
+// the end of its first session when it was indexed.
+type sessionEnd struct {
+	end int64
+	key string
+}
+
+// sessionEnds is a min-heap of sessionEnd by end.
+type sessionEnds []sessionEnd
+
+func (h sessionEnds) Len() int           { return len(h) }
+func (h sessionEnds) Less(i, j int) bool { return h[i].end < h[j].end }
+func (h sessionEnds) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sessionEnds) Push(x any)        { *h = append(*h, x.(sessionEnd)) }
+func (h *sessionEnds) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // sessionRow is what a partition's tree keeps with a distinct row.
@@ -158,8 +200,13 @@ func (o *sessionOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	// A row with a NULL or infinite time is in no session, as in batch.
 	o.sel = timewindow.Timed(ts, 0, c.Len, o.sel[:0])
 	for _, i := range o.sel {
-		p := o.partition(c, i)
 		t := ts.Ints[i]
+		if o.spec.Closes && t < o.watermark {
+			// The input promised no such row, and the sessions it could
+			// join may be freed (and their final rows emitted) already.
+			return sqlerr.Bug("session window: a row at %d arrived after the watermark passed it (%d)", t, o.watermark)
+		}
+		p := o.partition(c, i)
 		o.key = RowIdentity(timeKey(o.key[:0], t), c, nil, i)
 		before := p.tree.items
 		it := p.tree.add(o.key, c.Diffs[i])
@@ -191,7 +238,7 @@ func (o *sessionOp) partition(c *coldata.Chunk, i int) *sessionPartition {
 	k := string(o.key)
 	p, ok := o.parts.Get(k)
 	if !ok {
-		p = &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0)}
+		p = &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0), indexed: Unconstrained}
 	}
 	o.epoch[k] = p
 	o.epochKeys = append(o.epochKeys, k)
@@ -199,9 +246,6 @@ func (o *sessionOp) partition(c *coldata.Chunk, i int) *sessionPartition {
 }
 
 func (o *sessionOp) Flush(emit Emit) error {
-	if len(o.epochKeys) == 0 {
-		return nil
-	}
 	out := &o.out
 	out.emit, out.err = emit, nil
 	for _, k := range o.epochKeys {
@@ -209,18 +253,83 @@ func (o *sessionOp) Flush(emit Emit) error {
 		if err := o.flushPartition(p, out); err != nil {
 			return err
 		}
-		if len(p.sessions) == 0 {
-			o.parts.Delete(k)
-			continue
-		}
-		if p.tree.zeros > max(32, p.tree.items-p.tree.zeros) {
-			p.compact()
-		}
-		o.parts.Put(k, p)
+		o.store(k, p)
 	}
 	clear(o.epoch)
 	o.epochKeys = o.epochKeys[:0]
+	if o.spec.Closes {
+		o.closeSessions()
+	}
 	return out.flush()
+}
+
+// Advance implements watermarkObserver. A row still to come starts or
+// extends a session ending after the watermark, and any session it changes
+// ends after it too, so the output's window_end is bounded by the input's
+// watermark (its window_start is not: a row can extend an older session).
+func (o *sessionOp) Advance(in []int64) int64 {
+	o.watermark = minWatermark(in)
+	return o.watermark
+}
+
+// store keeps p under key k after a change: indexed by its first session's
+// end when sessions close, compacted when most of its rows are gone, and
+// deleted when it has no session left.
+func (o *sessionOp) store(k string, p *sessionPartition) {
+	if len(p.sessions) == 0 {
+		o.parts.Delete(k)
+		return
+	}
+	if end := o.spec.Spec.SessionEnd(p.sessions[0].last); o.spec.Closes && end < p.indexed {
+		p.indexed = end
+		heap.Push(&o.ends, sessionEnd{end: end, key: k})
+	}
+	if p.tree.zeros > max(32, p.tree.items-p.tree.zeros) {
+		p.compact()
+	}
+	o.parts.Put(k, p)
+}
+
+// closeSessions frees the sessions that end at or before the watermark,
+// with their rows: no change still to come can reach them. They are a
+// prefix of their partition's sessions.
+func (o *sessionOp) closeSessions() {
+	for len(o.ends) > 0 && o.ends[0].end <= o.watermark {
+		e := heap.Pop(&o.ends).(sessionEnd)
+		p, ok := o.parts.Get(e.key)
+		if !ok || p.indexed != e.end {
+			continue
+		}
+		p.indexed = Unconstrained
+		closed := sort.Search(len(p.sessions), func(i int) bool { return o.spec.Spec.SessionEnd(p.sessions[i].last) > o.watermark })
+		o.free(p, closed)
+		o.store(e.key, p)
+	}
+}
+
+// free drops p's first n sessions and their rows: the rows' counts go to
+// zero, and compaction reclaims them.
+func (o *sessionOp) free(p *sessionPartition, n int) {
+	if n == 0 {
+		return
+	}
+	last := p.sessions[n-1].last
+	freed := o.freed[:0]
+	it := p.tree.seekKey(timeKey(o.key[:0], p.sessions[0].start))
+	for item := it.next(); item != nil && item.val.ts <= last; item = it.next() {
+		if item.count != 0 {
+			freed = append(freed, item)
+		}
+	}
+	// Counting down after the walk: an add can split the nodes it passes.
+	for _, item := range freed {
+		o.key = append(o.key[:0], item.key...)
+		p.tree.add(o.key, -item.count)
+		item.val.prev = 0
+	}
+	clear(freed)
+	o.freed = freed[:0]
+	p.sessions = slices.Delete(p.sessions, 0, n)
 }
 
 // flushPartition emits the changes of p's annotated rows this epoch and

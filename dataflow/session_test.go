@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -18,7 +19,7 @@ import (
 var sessionSeed = flag.Uint64("session-seed", 0, "seed of TestSessionWindowMatchesBatch (0: time-based)")
 
 func init() {
-	// session time=N gap=D [partition=0,2], with a Go duration.
+	// session time=N gap=D [partition=0,2] [closes=true], with a Go duration.
 	testOps["session"] = func(in [][]*types.T, args map[string]string) (OpSpec, error) {
 		col, err := strconv.Atoi(args["time"])
 		if err != nil {
@@ -33,8 +34,21 @@ func init() {
 			return nil, err
 		}
 		return &SessionWindow{Spec: spec, Time: &expr.ColRef{Idx: col, Typ: in[0][col], Name: "ts"},
-			PartitionBy: ints(args["partition"]), InTypes: in[0]}, nil
+			PartitionBy: ints(args["partition"]), InTypes: in[0], Closes: args["closes"] == "true"}, nil
 	}
+}
+
+// held is the session window's state for the datadriven "state" command:
+// the distinct rows it holds with a multiplicity, its sessions and its
+// partitions.
+func (o *sessionOp) held() (rows, sessions, partitions int) {
+	o.parts.Range(func(_ string, p *sessionPartition) bool {
+		rows += p.tree.items - p.tree.zeros
+		sessions += len(p.sessions)
+		partitions++
+		return true
+	})
+	return rows, sessions, partitions
 }
 
 // sessionRowsByBatch is the oracle: the rows of multiset live (row ->
@@ -157,26 +171,198 @@ func TestSessionWindowMatchesBatch(t *testing.T) {
 	}
 }
 
+// TestSessionWindowCloses pushes random rows at or after a random, advancing
+// watermark to a session window that frees closed sessions, on 1-3
+// workers, with an EMIT ON WINDOW CLOSE count per session above it. After
+// every epoch the window's accumulated output equals the batch sessions of
+// all the rows (freeing changes nothing), it holds only the rows of the
+// sessions still open, and the aggregate has emitted each session ending at
+// or before the watermark once, with its row count, and no other.
+func TestSessionWindowCloses(t *testing.T) {
+	rng := seededRand(t, sessionSeed, "session-seed")
+	for round := range 10 {
+		workers := 1 + rng.IntN(3)
+		gap := int64(1 + rng.IntN(10))
+		keys := 1 + rng.IntN(4)
+		typs := []*types.T{types.Int8, types.Int8, types.Timestamp}
+		spec := timewindow.Spec{Kind: timewindow.Session, Gap: gap}
+		// Two dataflows with the same nodes: the sessions, and the final
+		// counts.
+		var src, win int
+		build := func(onClose bool) *Dataflow {
+			g := &Graph{}
+			src = g.Add(&Source{Name: "s", Typs: typs})
+			win = g.Add(&SessionWindow{Spec: spec, Time: &expr.ColRef{Idx: 2, Typ: types.Timestamp}, PartitionBy: []int{0}, InTypes: typs, Closes: true}, src)
+			if onClose {
+				g.Add(&Aggregate{Keys: []int{0, 3, 4}, InTypes: g.Nodes[win].Spec.Types(), Window: &AggWindow{Key: 2, OnClose: true},
+					Aggs: []AggCall{{Func: "count_star", Filter: -1, Typ: types.Int8}}}, win)
+			}
+			df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return df
+		}
+		sessions, final := build(false), build(true)
+		live := map[[3]int64]int64{}
+		got := map[string]int64{}
+		emitted := map[string]int64{} // "key start end" -> count
+		var id, wm int64
+		for epoch := range 80 {
+			c := NewChanges(typs, 0)
+			for range rng.IntN(8) {
+				id++
+				r := [3]int64{int64(rng.IntN(keys)), id, wm + int64(rng.IntN(30))}
+				live[r]++
+				c.AppendRow([]types.Datum{r[0], r[1], r[2]})
+				c.Diffs = append(c.Diffs, 1)
+			}
+			wm += int64(rng.IntN(int(2 * gap)))
+			in, wms := map[int][]*coldata.Chunk{src: {c}}, map[int]int64{src: wm}
+			out, outWM, err := sessions.Step(in, wms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed, _, err := final.Step(in, wms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if outWM != wm {
+				t.Fatalf("round %d epoch %d: output watermark %d, want %d", round, epoch, outWM, wm)
+			}
+			for i := range out.Len {
+				k := fmt.Sprintf("%d %d %d %d %d", out.Cols[0].Ints[i], out.Cols[1].Ints[i], out.Cols[2].Ints[i], out.Cols[3].Ints[i], out.Cols[4].Ints[i])
+				if got[k] += out.Diffs[i]; got[k] == 0 {
+					delete(got, k)
+				}
+			}
+			for i := range closed.Len {
+				k := fmt.Sprintf("%d %d %d", closed.Cols[0].Ints[i], closed.Cols[1].Ints[i], closed.Cols[2].Ints[i])
+				if _, ok := emitted[k]; ok || closed.Diffs[i] != 1 {
+					t.Fatalf("round %d epoch %d: session %s emitted %+d, already emitted: %v", round, epoch, k, closed.Diffs[i], ok)
+				}
+				emitted[k] = closed.Cols[3].Ints[i]
+			}
+			want := sessionRowsByBatch(&spec, live)
+			if !maps.Equal(got, want) {
+				t.Fatalf("round %d epoch %d gap %d: got %v\nwant %v", round, epoch, gap, got, want)
+			}
+			open, wantEmitted := 0, map[string]int64{}
+			for k := range want {
+				var key, rowID, ts, start, end int64
+				fmt.Sscan(k, &key, &rowID, &ts, &start, &end)
+				if end > wm {
+					open++
+					continue
+				}
+				wantEmitted[fmt.Sprintf("%d %d %d", key, start, end)]++
+			}
+			if !maps.Equal(emitted, wantEmitted) {
+				t.Fatalf("round %d epoch %d gap %d watermark %d: emitted %v\nwant %v", round, epoch, gap, wm, emitted, wantEmitted)
+			}
+			if held := heldSessionRows(sessions, win); held != open {
+				t.Fatalf("round %d epoch %d: %d rows held, want the %d of open sessions", round, epoch, held, open)
+			}
+		}
+		sessions.Close()
+		final.Close()
+	}
+}
+
+// TestSessionStateBounded feeds an unbounded stream of sessions (per key a
+// row a second, with a pause after every fifth) whose watermark trails event
+// time: the session window holds only the open sessions' rows, its
+// partitions' row storage stays within compaction's bound, and its index of
+// partitions by session end holds about one entry a partition.
+func TestSessionStateBounded(t *testing.T) {
+	const keys, epochs = 50, 400
+	typs := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
+	g := &Graph{}
+	src := g.Add(&Source{Name: "s", Typs: typs})
+	win := g.Add(&SessionWindow{Spec: timewindow.Spec{Kind: timewindow.Session, Gap: 3e6},
+		Time: &expr.ColRef{Idx: 2, Typ: types.TimestampTZ}, PartitionBy: []int{0}, InTypes: typs, Closes: true}, src)
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	maxHeld, maxStored, maxIndexed := 0, 0, 0
+	for e := range epochs {
+		// Seconds 0-4 of every 10 have rows: sessions of 5 rows.
+		now := int64(e/5*10+e%5) * 1e6
+		c := NewChanges(typs, keys)
+		for k := range keys {
+			c.AppendRow([]types.Datum{int64(k), int64(e), now})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		// The watermark trails event time by two seconds.
+		if _, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, map[int]int64{src: now - 2e6}); err != nil {
+			t.Fatal(err)
+		}
+		maxHeld = max(maxHeld, heldSessionRows(df, win))
+		stored, indexed := 0, 0
+		for _, wk := range df.workers {
+			o := wk.ops[win].(*sessionOp)
+			o.parts.Range(func(_ string, p *sessionPartition) bool {
+				stored += p.rows.Len
+				return true
+			})
+			indexed += len(o.ends)
+		}
+		maxStored, maxIndexed = max(maxStored, stored), max(maxIndexed, indexed)
+	}
+	// A session's 5 rows, and the next session's first while the previous
+	// waits for the watermark.
+	if maxHeld > 6*keys {
+		t.Fatalf("%d rows held at most, want <= %d", maxHeld, 6*keys)
+	}
+	// Compaction runs once the dead rows are more than 32 and the live.
+	if maxStored > (6+33)*keys {
+		t.Fatalf("%d rows stored at most, want <= %d", maxStored, (6+33)*keys)
+	}
+	if maxIndexed > 2*keys {
+		t.Fatalf("%d index entries at most, want <= %d", maxIndexed, 2*keys)
+	}
+}
+
+// heldSessionRows counts the rows the session window node holds over all
+// workers.
+func heldSessionRows(df *Dataflow, node int) int {
+	n := 0
+	for _, wk := range df.workers {
+		rows, _, _ := wk.ops[node].(*sessionOp).held()
+		n += rows
+	}
+	return n
+}
+
 // BenchmarkSessionWindow pushes epochs of rows over many keys. extend:
 // each key's rows come in time order 1 s apart with a pause of 10 s after
 // every tenth, so that with a 5 s gap each epoch extends open sessions
 // (retracting their rows) and starts new ones. inside: each key holds one
 // session of 1000 rows and rows arrive late, within it, moving no bound.
+// close: extend over an event time, with the watermark at the last row's
+// time, so that each key's sessions close after their pause and are freed.
 func BenchmarkSessionWindow(b *testing.B) {
 	const keys, epochRows = 1000, coldata.DefaultChunkSize
 	typs := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
 	w := &SessionWindow{Spec: timewindow.Spec{Kind: timewindow.Session, Gap: 5_000_000},
 		Time: &expr.ColRef{Idx: 2, Typ: types.TimestampTZ}, PartitionBy: []int{0}, InTypes: typs}
+	extend := func(n int) int64 { seq := int64(n / keys); return (seq + seq/10*10) * 1_000_000 }
 	for _, bc := range []struct {
 		name    string
 		preload int64 // rows per key pushed before timing, 1 s apart
 		time    func(n int) int64
+		closes  bool
 	}{
-		{"extend", 0, func(n int) int64 { seq := int64(n / keys); return (seq + seq/10*10) * 1_000_000 }},
-		{"inside", 1000, func(n int) int64 { return int64(n*7919%998_000_000) + 500_000 }},
+		{"extend", 0, extend, false},
+		{"inside", 1000, func(n int) int64 { return int64(n*7919%998_000_000) + 500_000 }, false},
+		{"close", 0, extend, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			op, err := w.New(&Env{})
+			spec := *w
+			spec.Closes = bc.closes
+			op, err := spec.New(&Env{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -192,6 +378,9 @@ func BenchmarkSessionWindow(b *testing.B) {
 				}
 				if err := op.Push(0, c, emit); err != nil {
 					b.Fatal(err)
+				}
+				if bc.closes {
+					op.(watermarkObserver).Advance([]int64{time(n - 1)})
 				}
 				if err := op.Flush(emit); err != nil {
 					b.Fatal(err)

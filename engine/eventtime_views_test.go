@@ -320,3 +320,89 @@ func TestWindowViewsDifferential(t *testing.T) {
 	}
 	t.Logf("%d rows of closed windows checked", closed)
 }
+
+// TestSessionViewsDifferential feeds random events and watermarks to SESSION
+// views over the stream's WATERMARK FOR column, which free sessions once
+// the watermark reaches their end: an EMIT CHANGES view of sessions and one
+// of annotated rows must equal the batch query, an EMIT ON WINDOW CLOSE view
+// the batch query's sessions ending at or before the watermark. Events come
+// close enough together that sessions extend and merge while open. Halfway
+// the server restarts: the views are recomputed at the stored watermark.
+func TestSessionViewsDifferential(t *testing.T) {
+	seed := rand.Uint64()
+	if s := os.Getenv("EVENTTIME_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (replay with EVENTTIME_SEED)", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)}
+	srv, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	conn := connect(t, srv)
+	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz, "+testWatermark+")")
+	const sessions = `SELECT city, window_start, window_end, count(*) AS n, sum(fare) AS revenue
+		FROM SESSION(rides, ts, INTERVAL '30 seconds', city)`
+	const rows = `SELECT * FROM SESSION(rides, ts, INTERVAL '30 seconds', city)`
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW session_final AS "+sessions+" GROUP BY city, window_start, window_end EMIT ON WINDOW CLOSE")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW session_live AS "+sessions+" GROUP BY city, window_start, window_end")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW session_rows AS "+rows)
+	mustExec(t, conn, `CREATE MATERIALIZED VIEW session_ends AS SELECT window_end, count(*) AS n
+		FROM SESSION(rides, ts, INTERVAL '30 seconds') GROUP BY window_end EMIT ON WINDOW CLOSE`)
+
+	frontier := t0
+	closed := 0 // sessions seen closed at the checks
+	checkAll := func(round int) {
+		t.Helper()
+		syncViews(t, srv)
+		check := func(view, batch string, args ...any) {
+			t.Helper()
+			if got, want := rowsText(t, conn, "SELECT * FROM "+view), rowsText(t, conn, batch, args...); !slices.Equal(got, want) {
+				t.Fatalf("seed %d round %d: %s:\n%v\nwant\n%v", seed, round, view, got, want)
+			}
+		}
+		check("session_live", sessions+" GROUP BY city, window_start, window_end")
+		check("session_rows", rows)
+		check("session_final", sessions+" WHERE window_end <= $1 GROUP BY city, window_start, window_end", frontier)
+		check("session_ends", `SELECT window_end, count(*) FROM SESSION(rides, ts, INTERVAL '30 seconds')
+			WHERE window_end <= $1 GROUP BY window_end`, frontier)
+		closed += len(rowsText(t, conn, "SELECT * FROM session_final"))
+	}
+	for round := range 30 {
+		var vals []string
+		for range rng.IntN(20) {
+			at := frontier.Add(time.Duration(rng.IntN(90_000)) * time.Millisecond)
+			vals = append(vals, fmt.Sprintf("('%c', %d, '%s')", 'a'+rune(rng.IntN(3)), rng.IntN(100), at.Format(time.RFC3339Nano)))
+		}
+		if len(vals) > 0 {
+			mustExec(t, conn, "INSERT INTO rides VALUES "+strings.Join(vals, ", "))
+		}
+		if rng.IntN(3) > 0 {
+			frontier = frontier.Add(time.Duration(rng.IntN(60_000)) * time.Millisecond)
+			advance(t, srv, frontier)
+		}
+		if round%3 == 2 {
+			checkAll(round)
+		}
+		if round == 15 {
+			if err := srv.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if srv, err = server.Start(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			conn = connect(t, srv)
+			checkAll(round)
+		}
+	}
+	// In the end every session closes.
+	frontier = frontier.Add(time.Hour)
+	advance(t, srv, frontier)
+	checkAll(30)
+	if len(rowsText(t, conn, "SELECT * FROM session_final")) != len(rowsText(t, conn, "SELECT * FROM session_live")) {
+		t.Fatalf("seed %d: not every session closed", seed)
+	}
+	t.Logf("%d closed sessions checked", closed)
+}

@@ -9,18 +9,20 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// A GROUP BY whose key holds a window of TUMBLE, HOP or CUMULATE over an
-// append-only input has groups that close: once the input's watermark
-// reaches the window's end, no row of the window can come. The dataflow
-// then frees their state, and under EMIT ON WINDOW CLOSE emits their rows
-// only then. The analysis here finds that window and proves the input
-// append-only, with the window's time column bounded by the watermark.
+// A GROUP BY whose key holds a window's end over an append-only input has
+// groups that close: once the input's watermark reaches the window's end,
+// no row of the window can come. The dataflow then frees their state, and
+// under EMIT ON WINDOW CLOSE emits their rows only then. The analysis here
+// finds that window and proves the input append-only, with the window's
+// time column bounded by the watermark. A SESSION window's end is bounded
+// too: its output retracts rows when sessions merge, but only rows of
+// sessions still open, which end after the watermark.
 
 // errOnWindowClose is the refusal of EMIT ON WINDOW CLOSE for a view whose
 // query lacks what it needs, named by what.
 func errOnWindowClose(what string) *sqlerr.Error {
 	return sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs %s", what).
-		WithHint("Group by window_end of TUMBLE, HOP or CUMULATE over a stream, or use EMIT CHANGES.")
+		WithHint("Group by window_end of TUMBLE, HOP, CUMULATE or SESSION over a stream, or use EMIT CHANGES.")
 }
 
 // onCloseAggregate returns the GROUP BY at the top of a view's plan (under
@@ -55,6 +57,7 @@ func onCloseAggregate(p exec.Plan) (*exec.HashAgg, error) {
 // window_end (or window_start of TUMBLE or HOP, whose end is start + size)
 // of a window over an append-only input whose time column the input's
 // watermark bounds. nil when there is none; why says what is missing.
+// SESSION needs window_end: sessions that share a start can end apart.
 func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
 	why = "a GROUP BY on window_end of a window table function"
 	for i, k := range a.Keys {
@@ -62,18 +65,21 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
 		if wa == nil {
 			continue
 		}
-		if wa.Spec.Kind == timewindow.Session {
-			why = "a TUMBLE, HOP or CUMULATE window (SESSION windows do not close at a fixed end)"
+		if !end && wa.Spec.Kind == timewindow.Session {
+			why = "a GROUP BY on window_end of SESSION (window_start does not fix a session's end)"
 			continue
 		}
 		if !end && wa.Spec.Kind == timewindow.Cumulate {
 			why = "a GROUP BY on window_end of CUMULATE (window_start does not tell its windows apart)"
 			continue
 		}
-		// appendOnly(a.Input) refuses what lies between the window and
-		// the GROUP BY, such as a subquery condition (a join that can
-		// retract rows).
-		if !appendOnly(a.Input) || !eventTime(wa.Input, wa.Time.Idx) {
+		// Both refuse what lies between the window and the GROUP BY, such
+		// as a subquery condition (a join that can retract rows).
+		bounded := eventTime(a.Input, k)
+		if !end {
+			bounded = appendOnly(a.Input) && eventTime(wa.Input, wa.Time.Idx)
+		}
+		if !bounded {
 			return nil, "an append-only input whose window time is a stream's WATERMARK FOR column (streams, their filters, projections, UNION ALL and interval joins)"
 		}
 		ew := &dataflow.AggWindow{Key: i}
@@ -116,12 +122,13 @@ func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
 	}
 }
 
-// eventTime reports whether p is append-only and its column col is the
-// event time of a stream, its WATERMARK FOR column (or a window end of
-// it): every row still to come on that column is at or after p's
-// watermark. Through a join only for an
-// interval join's time columns: otherwise a row that arrives late on one
-// side joins old rows of the other, whose times can be far behind.
+// eventTime reports whether p's column col is the event time of a stream,
+// its WATERMARK FOR column (or a window end of it): every change still to
+// come on that column is at or after p's watermark. p is append-only, or
+// retracts only rows of SESSION windows still open, which end after the
+// watermark. Through a join only for an interval join's time columns:
+// otherwise a row that arrives late on one side joins old rows of the
+// other, whose times can be far behind.
 func eventTime(p exec.Plan, col int) bool {
 	switch q := p.(type) {
 	case *exec.Scan:
@@ -132,17 +139,18 @@ func eventTime(p exec.Plan, col int) bool {
 		cr, ok := q.Exprs[col].(*expr.ColRef)
 		return ok && eventTime(q.Input, cr.Idx)
 	case *exec.WindowAssign:
-		if q.Spec.Kind == timewindow.Session {
-			return false
-		}
 		// A row's window ends are after its time, so window_end is bounded
 		// by the watermark as the time is; window_start is not (a row just
-		// past the watermark starts a window before it).
+		// past the watermark starts a window before it, or extends an open
+		// session back). SESSION passes no other column: a merge retracts
+		// and inserts old rows again, whatever their times.
 		switch n := len(q.Input.Types()); {
 		case col == n:
 			return false
 		case col == n+1:
 			col = q.Time.Idx
+		case q.Spec.Kind == timewindow.Session:
+			return false
 		}
 		return eventTime(q.Input, col)
 	case *exec.Distinct:

@@ -476,7 +476,9 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 // input's key with window_end is a key: a row's windows have distinct ends.
 // SESSION, where a row can extend, merge or split other rows' sessions,
 // lowers to a stateful operator partitioned by SESSION's partition columns;
-// it outputs each input row once, so a key of the input stays one.
+// it outputs each input row once, so a key of the input stays one. When the
+// time is the input's event time, sessions the watermark has closed are
+// freed.
 func (l *lowering) lowerWindow(w *exec.WindowAssign) (lowered, error) {
 	in, err := l.lower(w.Input)
 	if err != nil {
@@ -488,7 +490,8 @@ func (l *lowering) lowerWindow(w *exec.WindowAssign) (lowered, error) {
 		for i, p := range w.PartitionBy {
 			partition[i] = p.Idx
 		}
-		return lowered{node: l.g.Add(&dataflow.SessionWindow{Spec: w.Spec, Time: w.Time, PartitionBy: partition, InTypes: ts}, in.node), key: in.key}, nil
+		sw := &dataflow.SessionWindow{Spec: w.Spec, Time: w.Time, PartitionBy: partition, InTypes: ts, Closes: eventTime(w.Input, w.Time.Idx)}
+		return lowered{node: l.g.Add(sw, in.node), key: in.key}, nil
 	}
 	var key []int
 	if in.key != nil {
