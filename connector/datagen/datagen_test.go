@@ -457,6 +457,19 @@ func TestStartTime(t *testing.T) {
 			}
 		}
 	}
+	// A replay is not paced: 100 events at 10 a second of event time come
+	// at once.
+	o := mustOptions(t, map[string]string{"generator": "rides", "rate": "10", "events": "100", "start_time": "2026-01-01T00:00:00Z"})
+	tgt := &countingTarget{}
+	began := time.Now()
+	src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, Interval: time.Millisecond})
+	for !src.Stats().Done && time.Since(began) < 5*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	src.Close()
+	if rows, _ := tgt.counts(); rows != 100 {
+		t.Fatalf("a replay of 10 s of events delivered %d of 100 in %v", rows, time.Since(began))
+	}
 	for _, bad := range []map[string]string{
 		{"generator": "rides", "start_time": "yesterday"},
 		{"generator": "rides", "rate": "max", "start_time": "2026-01-01T00:00:00Z"},

@@ -38,8 +38,10 @@ type Options struct {
 	LateBy       time.Duration
 	// StartTime, when set, is event 0's time: event n's is StartTime +
 	// n/Rate whenever it is made, so streams with one StartTime share a
-	// timeline (Nexmark's person, auction and bid streams). Zero: event
-	// times follow the wall clock of the schedule.
+	// timeline (Nexmark's person, auction and bid streams), and the events
+	// come as fast as the stream takes them (a replay; Rate only spaces
+	// their times). Zero: event times follow the wall clock of the
+	// schedule, paced at Rate.
 	StartTime time.Time
 }
 

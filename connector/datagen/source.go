@@ -144,10 +144,13 @@ func (s *Source) run(ctx context.Context) {
 	if o.Rate > 0 {
 		clock -= int64(float64(g.event(pos)) * 1e6 / o.Rate)
 	}
+	// With a start time the events are a replay of a fixed timeline: they
+	// come as fast as the stream takes them.
+	paced := o.Rate > 0 && o.StartTime.IsZero()
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
 		n := int64(s.cfg.BatchRows)
-		if o.Rate > 0 {
+		if paced {
 			n = min(n, g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1)-pos)
 		}
 		if o.Events > 0 {
@@ -176,7 +179,7 @@ func (s *Source) run(ctx context.Context) {
 			s.mu.Lock()
 			s.stats.Generated, s.stats.Delivered = pos, s.stats.Delivered+n
 			s.mu.Unlock()
-			if n == int64(s.cfg.BatchRows) || o.Rate == 0 {
+			if n == int64(s.cfg.BatchRows) || !paced {
 				continue // behind schedule, or unlimited: no pause
 			}
 		}
