@@ -151,7 +151,8 @@ func (d *Dataflow) Graph() *Graph { return d.g }
 // Step runs one epoch: inputs maps a Source node id to its changes and
 // watermarks to its watermark for the epoch (a source missing from it keeps
 // its last one, NoWatermark at first; a Reference source's is ignored). It
-// returns the consolidated changes of the output node and the output's
+// returns the consolidated changes of the output node (equal inserted rows may
+// stay apart when the epoch retracts nothing) and the output's
 // watermark (Unconstrained when only reference data feeds it). After an
 // error the dataflow's state is undefined and every later Step returns that
 // error.
@@ -206,10 +207,22 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 			out.AppendChunk(c)
 		}
 	}
-	if d.consolidated {
+	if d.consolidated || insertsOnly(out) {
 		return out, outWatermark, nil
 	}
 	return Consolidate(out), outWatermark, nil
+}
+
+// insertsOnly reports whether c retracts nothing: then there is nothing to
+// cancel, and equal rows may stay apart (their diffs add up wherever they
+// are applied), so consolidating (a hash of every row) would be wasted.
+func insertsOnly(c *coldata.Chunk) bool {
+	for _, d := range c.Diffs[:c.Len] {
+		if d < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // sourceWatermark is the watermark input node n starts the epoch's barrier
