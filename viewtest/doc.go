@@ -13,7 +13,27 @@
 // make rows extend, merge and split sessions), and epochs of
 // INSERT/UPDATE/DELETE/COPY, some in transactions, some rolled back. It
 // talks to an in-process server over the Postgres wire protocol and compares
-// `SELECT * FROM v` with v's query as multisets of text rows.
+// `SELECT * FROM v` with v's query as multisets of text rows. A view the
+// engine refuses with 0A000 (not maintainable) is dropped from the run.
+//
+// Event time: some streams declare `WATERMARK FOR ts AS ts - INTERVAL …`
+// (delays from none to two minutes), some with an allowed_lateness. Their
+// rows' event times follow a clock that moves on with every row, out of
+// order around it, some minutes behind, so that some rows are late: those
+// go to sluice_late_events instead of the stream, and the batch query reads
+// only the on-time rows the stream holds, which checks the source side and
+// the dataflow side together. After every epoch each stream must hold, with
+// its rows in sluice_late_events, exactly the rows committed into it
+// (counted from the statements run; a stream that loses or duplicates rows
+// is reported and its run saved, unshrunk). Some windowed GROUP BY views on
+// window_end are EMIT ON WINDOW CLOSE: mostly over a stream's WATERMARK FOR
+// column, as the planner accepts, sometimes over shapes it refuses (joins,
+// tables, other columns). Such a view must hold the rows of its query whose
+// window ends at or before the view's watermark in SHOW WATERMARKS (none
+// while it is NULL), filtered on its first window_end column. The check
+// reads SHOW WATERMARKS and the views after the engine's SyncViews, with
+// no statement in between: the run's connection is its only writer, so the
+// watermark and the rows are of one epoch.
 //
 // It owns no production code; everything lives in its tests. Every run logs
 // its seed; VIEWTEST_SEED=<n> replays it. `go test ./viewtest` runs a few

@@ -95,6 +95,10 @@ type relation struct {
 	name string
 	kind relKind
 	cols []column // a table's first column is its primary key, id
+	// eventTime is a stream's WATERMARK FOR column ("": none), declared
+	// with delay and allowed lateness lateness (intervals; "": the
+	// clause or option is left out).
+	eventTime, delay, lateness string
 }
 
 // createSQL is the relation's CREATE statement (tables and streams).
@@ -110,7 +114,18 @@ func (rel *relation) createSQL() string {
 		}
 		defs = append(defs, d)
 	}
-	return fmt.Sprintf("CREATE %s %s (%s);", map[relKind]string{kindTable: "TABLE", kindStream: "STREAM"}[rel.kind], rel.name, strings.Join(defs, ", "))
+	with := ""
+	if rel.eventTime != "" {
+		wm := "WATERMARK FOR " + rel.eventTime + " AS " + rel.eventTime
+		if rel.delay != "" {
+			wm += " - INTERVAL '" + rel.delay + "'"
+		}
+		defs = append(defs, wm)
+		if rel.lateness != "" {
+			with = " WITH (allowed_lateness = '" + rel.lateness + "')"
+		}
+	}
+	return fmt.Sprintf("CREATE %s %s (%s)%s;", map[relKind]string{kindTable: "TABLE", kindStream: "STREAM"}[rel.kind], rel.name, strings.Join(defs, ", "), with)
 }
 
 // drawSchema draws 1-2 tables and 1-2 streams. Each has an int4 and a text
@@ -139,6 +154,13 @@ func drawSchema(r *rand.Rand) []*relation {
 			}
 			rel.cols = append(rel.cols, column{name: name, typ: t, scale: 2})
 		}
+		if kind == kindStream && seen[tTs] > 0 && r.Intn(100) < 60 {
+			// No delay is AS ts, or a zero interval; delays and lateness
+			// are around the spacing of event times (see gen.eventTime).
+			rel.eventTime = "ts"
+			rel.delay = pick(r, []string{"", "0 seconds", "10 seconds", "30 seconds", "1 minute", "2 minutes"})
+			rel.lateness = pick(r, []string{"", "", "0 seconds", "15 seconds", "1 minute"})
+		}
 		rels = append(rels, rel)
 	}
 	for i := range 1 + r.Intn(2) {
@@ -157,12 +179,23 @@ type gen struct {
 	rels    []*relation    // tables and streams, then the views created so far
 	nextID  map[string]int // per table: the next primary key never used
 	nAlias  int
+	// clock is, per stream with a watermark, the event time its rows are
+	// drawn around (Unix microseconds).
+	clock map[string]int64
 	// drawKnownBugs draws the shapes of knownBugs too (VIEWTEST_KNOWN_BUGS=draw).
 	drawKnownBugs bool
 }
 
 func newGen(r *rand.Rand, rels []*relation) *gen {
-	return &gen{r: r, nullPct: pick(r, []int{0, 5, 15, 30}), rels: rels, nextID: map[string]int{}}
+	g := &gen{r: r, nullPct: pick(r, []int{0, 5, 15, 30}), rels: rels, nextID: map[string]int{}, clock: map[string]int64{}}
+	for _, rel := range rels {
+		if rel.eventTime != "" {
+			// Starts that make windows cross 1970 or an hour and a day.
+			start := pick(r, []time.Time{time.Date(1969, 12, 31, 23, 57, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 23, 52, 0, 0, time.UTC)})
+			g.clock[rel.name] = start.UnixMicro()
+		}
+	}
+	return g
 }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.Intn(len(xs))] }
@@ -213,11 +246,49 @@ func (g *gen) value(t typ) (text string, null bool) {
 	panic("unreachable")
 }
 
+// eventTime draws the event time of a row of stream rel, in text form: its
+// clock moves on by 0-20 whole seconds a row, and a row is around it in
+// 15-second steps (often on window bounds, sometimes a microsecond before
+// one), from 90 seconds behind to 30 ahead, so rows come out of order and
+// some are behind the watermark by less or more than the allowed lateness;
+// a tenth are 3-12 minutes behind, late but for a large delay and lateness.
+func (g *gen) eventTime(rel *relation) (text string, null bool) {
+	if g.pct(g.nullPct) {
+		return "", true
+	}
+	if g.pct(2) {
+		return pick(g.r, []string{"infinity", "-infinity"}), false
+	}
+	const sec = int64(time.Second / time.Microsecond)
+	g.clock[rel.name] += int64(pick(g.r, []int{0, 0, 1, 5, 15, 20})) * sec
+	t := g.clock[rel.name] + int64(15*(g.r.Intn(9)-6))*sec
+	if g.pct(10) {
+		t = g.clock[rel.name] - int64(180+60*g.r.Intn(10))*sec
+	}
+	if g.pct(10) {
+		t--
+	}
+	return time.UnixMicro(t).UTC().Format("2006-01-02 15:04:05.999999"), false
+}
+
+// colValue draws the value of column c of a row of rel, in text form.
+func (g *gen) colValue(rel *relation, c column) (text string, null bool) {
+	if c.name == rel.eventTime {
+		return g.eventTime(rel)
+	}
+	return g.value(c.typ)
+}
+
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // sqlValue draws a value of t as an SQL literal.
 func (g *gen) sqlValue(t typ) string {
 	v, null := g.value(t)
+	return sqlLit(t, v, null)
+}
+
+// sqlLit renders a value of t drawn in text form as an SQL literal.
+func sqlLit(t typ, v string, null bool) string {
 	switch {
 	case null:
 		return "NULL"
@@ -235,7 +306,8 @@ func (g *gen) row(rel *relation, id int) string {
 			vals = append(vals, strconv.Itoa(id))
 			continue
 		}
-		vals = append(vals, g.sqlValue(c.typ))
+		v, null := g.colValue(rel, c)
+		vals = append(vals, sqlLit(c.typ, v, null))
 	}
 	return "(" + strings.Join(vals, ", ") + ")"
 }
@@ -244,7 +316,7 @@ func (g *gen) row(rel *relation, id int) string {
 func (g *gen) copyRow(rel *relation) string {
 	var vals []string
 	for _, c := range rel.cols {
-		v, null := g.value(c.typ)
+		v, null := g.colValue(rel, c)
 		if null {
 			v = `\N`
 		}
@@ -732,10 +804,7 @@ func (f fromItem) scope() []ex {
 }
 
 // fromItem draws a relation of the FROM clause, sometimes (when it has a
-// timestamp column) in a window function: TUMBLE, HOP or CUMULATE, whose
-// sizes put the drawn times on window bounds and make rows join several
-// windows, or SESSION, with gaps around the drawn times' spacing so that
-// rows extend, merge and split sessions, partitioned by up to two columns.
+// timestamp column) in a window function.
 func (g *gen) fromItem() fromItem {
 	f := fromItem{rel: pick(g.r, g.rels), alias: g.alias()}
 	var times []string
@@ -747,8 +816,17 @@ func (g *gen) fromItem() fromItem {
 	if len(times) == 0 || !g.pct(40) {
 		return f
 	}
+	g.window(&f, pick(g.r, times))
+	return f
+}
+
+// window wraps f's relation in a window function over its column ts:
+// TUMBLE, HOP or CUMULATE, whose sizes put the drawn times on window bounds
+// and make rows join several windows, or SESSION, with gaps around the
+// drawn times' spacing (tsValues', or event times' steps) so that rows
+// extend, merge and split sessions, partitioned by up to two columns.
+func (g *gen) window(f *fromItem, ts string) {
 	iv := func(s string) string { return "INTERVAL '" + s + "'" }
-	ts := pick(g.r, times)
 	offset := ""
 	if g.pct(25) {
 		offset = ", " + iv(pick(g.r, []string{"15 seconds", "-10 seconds", "1 minute"}))
@@ -772,7 +850,6 @@ func (g *gen) fromItem() fromItem {
 			f.windowArgs += ", " + pick(g.r, f.rel.cols).name
 		}
 	}
-	return f
 }
 
 // join is one joined relation: an equality on same-typed columns, then
@@ -804,6 +881,9 @@ type viewQuery struct {
 	orderBy []string // one direction per output column; nil: unordered
 	limit   int
 	offset  int
+	// onClose adds EMIT ON WINDOW CLOSE; the query's first window_end
+	// column is then that of the closing window (see node.check).
+	onClose bool
 }
 
 func (s *selectQ) sql(aliases bool) string {
@@ -851,6 +931,9 @@ func (q *viewQuery) sql() string {
 		if q.offset > 0 {
 			s += fmt.Sprintf(" OFFSET %d", q.offset)
 		}
+	}
+	if q.onClose {
+		s += " EMIT ON WINDOW CLOSE"
 	}
 	return s
 }
@@ -1041,6 +1124,29 @@ func (g *gen) groupedSelect(sh shape) *selectQ {
 	s := &selectQ{}
 	sc := g.from(s)
 	g.where(sc, s)
+	g.group(sc, s, sh)
+	return s
+}
+
+// closingSelect draws what EMIT ON WINDOW CLOSE accepts: a GROUP BY on
+// window_end (the first item) of a window over the WATERMARK FOR column
+// of stream rel, filtered without subqueries, maybe grouped by more keys.
+func (g *gen) closingSelect(rel *relation) *selectQ {
+	s := &selectQ{from: fromItem{rel: rel, alias: g.alias()}}
+	g.window(&s.from, rel.eventTime)
+	sc := &scope{cols: s.from.scope()}
+	if g.pct(40) {
+		s.where = append(s.where, g.pred(sc, 2).sql)
+	}
+	end := ex{sql: s.from.alias + ".window_end", typ: tTs}
+	s.groupBy, s.items = []string{end.sql}, []ex{end}
+	g.group(sc, s, shape{})
+	return s
+}
+
+// group adds a GROUP BY of 0-2 keys (after those s has), aggregates and
+// maybe a HAVING to s.
+func (g *gen) group(sc *scope, s *selectQ, sh shape) {
 	var keys []ex
 	for _, c := range sc.cols {
 		if c.typ != tOpaque {
@@ -1083,13 +1189,22 @@ func (g *gen) groupedSelect(sh shape) *selectQ {
 			s.having = append(s.having, fmt.Sprintf("%s %s %s", a.sql, pick(g.r, cmpOps), g.lit(a.typ).sql))
 		}
 	}
-	return s
 }
 
 // view draws a view's defining query over g.rels.
 func (g *gen) view() *viewQuery {
 	g.nAlias = 0
 	q := &viewQuery{}
+	var timed []*relation
+	for _, rel := range g.rels {
+		if rel.eventTime != "" {
+			timed = append(timed, rel)
+		}
+	}
+	if len(timed) > 0 && g.pct(20) {
+		q.left, q.onClose = g.closingSelect(pick(g.r, timed)), true
+		return q
+	}
 	ordered := g.pct(20)
 	sh := shape{fixed: ordered}
 	switch k := g.r.Intn(20); {
@@ -1097,6 +1212,13 @@ func (g *gen) view() *viewQuery {
 		q.left = g.plainSelect(sh)
 	case k < 13:
 		q.left = g.groupedSelect(sh)
+		// Some grouped selects happen to have their window's end first:
+		// EMIT ON WINDOW CLOSE over them is often refused (a join, a
+		// window over a table or view, or over a column that is not the
+		// stream's WATERMARK FOR), which must be with 0A000.
+		if w := q.left.from; w.window != "" && q.left.items[0].sql == w.alias+".window_end" && !ordered && g.pct(50) {
+			q.onClose = true
+		}
 	case k < 16:
 		sh.fixed = true
 		q.left = g.plainSelect(sh)
@@ -1163,6 +1285,8 @@ func (q *viewQuery) shrinks() []*viewQuery {
 		add(func(c *viewQuery) bool { c.right = nil; return true })
 		add(func(c *viewQuery) bool { c.left, c.right = c.right, nil; return true })
 	}
+	// Whether the difference needs the windows to close.
+	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
 		add(func(c *viewQuery) bool { c.orderBy, c.limit, c.offset = nil, 0, 0; return true })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
@@ -1205,8 +1329,11 @@ func (q *viewQuery) shrinks() []*viewQuery {
 		}
 	}
 	if len(q.left.items) > 1 {
-		for i := range q.left.items {
+		for i, it := range q.left.items {
 			add(func(c *viewQuery) bool {
+				if q.onClose && strings.HasSuffix(it.sql, ".window_end") {
+					return false // the check filters on it
+				}
 				c.left.items = del(c.left.items, i)
 				if c.right != nil {
 					c.right.items = del(c.right.items, i)

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,16 +32,32 @@ type step struct {
 
 var checkStep = step{check: true}
 
-// view is a created view: its name and defining query.
+// view is a created view: its name and defining query (without EMIT ON
+// WINDOW CLOSE, which onClose records).
 type view struct {
 	name, query string
+	onClose     bool
 }
 
-var createViewRE = regexp.MustCompile(`^CREATE MATERIALIZED VIEW (\w+) AS (.*);$`)
+func (v view) String() string {
+	if v.onClose {
+		return createViewSQL(v.name, v.query+onCloseClause)
+	}
+	return createViewSQL(v.name, v.query)
+}
+
+const onCloseClause = " EMIT ON WINDOW CLOSE"
+
+var createViewRE = regexp.MustCompile(`^CREATE MATERIALIZED VIEW (\w+) AS (.*?)(` + onCloseClause + `)?;$`)
 
 func createViewSQL(name, query string) string {
 	return "CREATE MATERIALIZED VIEW " + name + " AS " + query + ";"
 }
+
+// closingEnd finds the output column an EMIT ON WINDOW CLOSE view's rows
+// close on: its first window_end (the generator puts the closing window's
+// there, and shrinking keeps it).
+var closingEnd = regexp.MustCompile(`\bx\d+\.window_end AS (c\d+)\b`)
 
 // A statement that takes longer has hung (each takes milliseconds); the
 // margin is for slow CI machines.
@@ -54,10 +72,19 @@ type node struct {
 	// unchecked counts view checks skipped because the batch query ran past
 	// serverTimeout.
 	unchecked int
+	// streams counts, per stream created, the rows committed into it
+	// (on time or late); pending, those of the open transaction block
+	// (inBlock).
+	streams, pending map[string]int
+	inBlock          bool
+	// lateEvents is set once a stream with a watermark exists, and with it
+	// sluice_late_events; late counts the rows it held at the last check.
+	lateEvents bool
+	late       int64
 }
 
 func startNode(ctx context.Context, set settings) (_ *node, err error) {
-	n := &node{}
+	n := &node{streams: map[string]int{}, pending: map[string]int{}}
 	if n.dir, err = os.MkdirTemp("", "viewtest"); err != nil {
 		return nil, err
 	}
@@ -129,6 +156,9 @@ func (n *node) exec(ctx context.Context, st step) error {
 	if st.copy != nil {
 		data := strings.Join(st.copy, "\n") + "\n"
 		_, err := n.conn.CopyFrom(ctx, strings.NewReader(data), strings.TrimSuffix(st.sql, ";"))
+		if err == nil {
+			n.inserted(map[string]int{copyInto.FindStringSubmatch(st.sql)[1]: len(st.copy)})
+		}
 		return err
 	}
 	results, err := n.conn.Exec(ctx, st.sql).ReadAll()
@@ -141,23 +171,73 @@ func (n *node) exec(ctx context.Context, st step) error {
 		return err
 	}
 	if m := createViewRE.FindStringSubmatch(st.sql); m != nil {
-		n.views = append(n.views, view{name: m[1], query: m[2]})
+		n.views = append(n.views, view{name: m[1], query: m[2], onClose: m[3] != ""})
 	}
+	n.count(st.sql)
 	return nil
+}
+
+var (
+	copyInto     = regexp.MustCompile(`^COPY (\w+) `)
+	insertInto   = regexp.MustCompile(`^INSERT INTO (\w+) VALUES `)
+	createStream = regexp.MustCompile(`^CREATE STREAM (\w+) \(`)
+)
+
+// count follows the rows that the statements sql, which have run, commit
+// into streams. The generator's statements are separated by "; " and its
+// literals hold neither ';' nor parentheses, so the statements and the
+// VALUES rows can be told apart without parsing.
+func (n *node) count(sql string) {
+	for _, stmt := range strings.Split(strings.TrimSuffix(sql, ";"), "; ") {
+		if m := createStream.FindStringSubmatch(stmt); m != nil {
+			n.streams[m[1]] = 0
+			n.lateEvents = n.lateEvents || strings.Contains(stmt, "WATERMARK FOR")
+		}
+		if m := insertInto.FindStringSubmatch(stmt); m != nil {
+			n.inserted(map[string]int{m[1]: strings.Count(stmt, "(")})
+		}
+		switch stmt {
+		case "BEGIN":
+			n.inBlock = true
+		case "COMMIT", "ROLLBACK":
+			if stmt == "COMMIT" {
+				for s, k := range n.pending {
+					n.streams[s] += k
+				}
+			}
+			n.inBlock, n.pending = false, map[string]int{}
+		}
+	}
+}
+
+// inserted adds rows, inserted per relation by a statement that ran, to
+// the stream counts: at once, or at COMMIT in a transaction block.
+func (n *node) inserted(rows map[string]int) {
+	for rel, k := range rows {
+		if _, ok := n.streams[rel]; !ok {
+			continue // a table
+		}
+		if n.inBlock {
+			n.pending[rel] += k
+		} else {
+			n.streams[rel] += k
+		}
+	}
 }
 
 // result is one query's rows in text form, or its error.
 type result struct {
-	err  error
-	oids []uint32
-	rows []string
+	query string // what ran
+	err   error
+	oids  []uint32
+	rows  []string
 }
 
 func (n *node) query(ctx context.Context, sql string) result {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()
 	rr := n.conn.Exec(ctx, sql)
-	var res result
+	res := result{query: sql}
 	for rr.NextResult() {
 		r := rr.ResultReader()
 		for r.NextRow() {
@@ -185,17 +265,29 @@ func (n *node) query(ctx context.Context, sql string) result {
 	return res
 }
 
-// viewDiff is a view whose rows differ from its query's.
+// viewDiff is a view whose rows differ from its query's, or a stream
+// (stream set, view unset) whose rows and late rows do not add up to those
+// committed into it.
 type viewDiff struct {
 	view        view
 	got, want   result // SELECT * FROM view; the query
 	onlyInView  []string
 	onlyInQuery []string
+
+	stream                    string
+	committed, inStream, late int64
 }
 
 func (d viewDiff) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "view %s: %s\n", d.view.name, createViewSQL(d.view.name, d.view.query))
+	if d.stream != "" {
+		fmt.Fprintf(&b, "stream %s: %d rows committed into it, but %d in it and %d in sluice_late_events", d.stream, d.committed, d.inStream, d.late)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "view %s: %s\n", d.view.name, d.view)
+	if d.view.onClose {
+		fmt.Fprintf(&b, "  (its query keeps the windows that end by the view's watermark: %s)\n", d.want.query)
+	}
 	switch {
 	case d.got.err != nil || d.want.err != nil:
 		fmt.Fprintf(&b, "  SELECT * FROM %s: %s\n  the query:        %s", d.view.name, errText(d.got.err), errText(d.want.err))
@@ -245,16 +337,32 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 	if err := n.srv.Engine().SyncViews(sctx); err != nil {
 		return nil, fmt.Errorf("waiting for the views to catch up: %w", err)
 	}
+	// This connection is the only writer: once the views reflect every
+	// commit, neither their rows nor their watermarks move until its next
+	// statement, so SHOW WATERMARKS and the SELECTs below see one epoch.
+	var wms map[string]*string
+	var err error
+	if slices.ContainsFunc(n.views, func(v view) bool { return v.onClose }) {
+		if wms, err = n.viewWatermarks(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var diffs []viewDiff
 	for _, v := range n.views {
+		query := v.query
+		if v.onClose {
+			if query, err = closedRows(v, wms); err != nil {
+				return nil, err
+			}
+		}
 		// Joins of joins can multiply small inputs into millions of rows;
 		// past maxCompareRows only the row counts are compared, so that
 		// transferring and sorting them does not outlast the timeout.
 		d := viewDiff{view: v, got: n.query(ctx, "SELECT count(*) FROM "+v.name)}
 		if d.got.err == nil && len(d.got.rows) == 1 && rowCount(d.got.rows[0]) > maxCompareRows {
-			d.want = n.query(ctx, "SELECT count(*) FROM ("+strings.TrimSuffix(v.query, ";")+") q")
+			d.want = n.query(ctx, "SELECT count(*) FROM ("+query+") q")
 		} else {
-			d.got, d.want = n.query(ctx, "SELECT * FROM "+v.name), n.query(ctx, v.query)
+			d.got, d.want = n.query(ctx, "SELECT * FROM "+v.name), n.query(ctx, query)
 		}
 		if d.got.err == nil && tooSlow(d.want.err) {
 			// A join that multiplies its inputs can make the batch query
@@ -274,6 +382,117 @@ func (n *node) check(ctx context.Context) ([]viewDiff, error) {
 			}
 		}
 		diffs = append(diffs, d)
+	}
+	if wms != nil {
+		// What makes the comparison sound, verified.
+		after, err := n.viewWatermarks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !maps.EqualFunc(wms, after, func(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }) {
+			return nil, fmt.Errorf("the views' watermarks moved while they were compared, with no statement run: %s, then %s", fmtWatermarks(wms), fmtWatermarks(after))
+		}
+	}
+	lost, err := n.checkStreams(ctx)
+	return append(diffs, lost...), err
+}
+
+func fmtWatermarks(wms map[string]*string) string {
+	var out []string
+	for _, v := range slices.Sorted(maps.Keys(wms)) {
+		wm := "NULL"
+		if wms[v] != nil {
+			wm = *wms[v]
+		}
+		out = append(out, v+"="+wm)
+	}
+	return strings.Join(out, ", ")
+}
+
+// viewWatermarks reads SHOW WATERMARKS: each materialized view's
+// watermark as text, or nil when it has none.
+func (n *node) viewWatermarks(ctx context.Context) (map[string]*string, error) {
+	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
+	defer cancel()
+	results, err := n.conn.Exec(ctx, "SHOW WATERMARKS").ReadAll()
+	if err == nil && len(results) != 1 {
+		err = fmt.Errorf("%d results", len(results))
+	}
+	if err == nil {
+		err = results[0].Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("SHOW WATERMARKS: %w", err)
+	}
+	var cols []string
+	for _, f := range results[0].FieldDescriptions {
+		cols = append(cols, f.Name)
+	}
+	if len(cols) < 3 || cols[0] != "name" || cols[1] != "kind" || cols[2] != "watermark" {
+		return nil, fmt.Errorf("SHOW WATERMARKS has columns %v, not name, kind, watermark, …", cols)
+	}
+	out := map[string]*string{}
+	for _, row := range results[0].Rows {
+		if string(row[1]) != "materialized view" {
+			continue
+		}
+		var wm *string
+		if row[2] != nil {
+			wm = new(string)
+			*wm = string(row[2])
+		}
+		out[string(row[0])] = wm
+	}
+	return out, nil
+}
+
+// closedRows is what an EMIT ON WINDOW CLOSE view must hold: the rows of
+// its query whose window ends by the view's watermark (wms, as
+// viewWatermarks reads it). A window ending at the watermark has closed:
+// a row at its end belongs to the next one. A view without a watermark (or
+// stopped, without a row in SHOW WATERMARKS) has closed none.
+func closedRows(v view, wms map[string]*string) (string, error) {
+	m := closingEnd.FindStringSubmatch(v.query)
+	if m == nil {
+		return "", fmt.Errorf("view %s: EMIT ON WINDOW CLOSE, but no window_end column to check it by: %s", v.name, v)
+	}
+	closed := "false"
+	if wm := wms[v.name]; wm != nil {
+		closed = fmt.Sprintf("q.%s <= %s::timestamptz", m[1], quote(*wm))
+	}
+	return "SELECT * FROM (" + v.query + ") q WHERE " + closed, nil
+}
+
+// checkStreams compares, for each stream, the rows committed into it with
+// those it holds plus those sluice_late_events holds for it: a row must
+// land in exactly one. One query counts them all, to keep checks cheap.
+func (n *node) checkStreams(ctx context.Context) ([]viewDiff, error) {
+	streams := slices.Sorted(maps.Keys(n.streams))
+	if len(streams) == 0 {
+		return nil, nil
+	}
+	var counts []string
+	for _, s := range streams {
+		late := "0"
+		if n.lateEvents {
+			late = "(SELECT count(*) FROM sluice_late_events WHERE stream = " + quote(s) + ")"
+		}
+		counts = append(counts, "(SELECT count(*) FROM "+s+")", late)
+	}
+	res := n.query(ctx, "SELECT "+strings.Join(counts, ", "))
+	if res.err != nil || len(res.rows) != 1 {
+		return nil, fmt.Errorf("%s: %s", res.query, errText(res.err))
+	}
+	// The counts are quoted numbers, separated by spaces.
+	f := strings.Fields(res.rows[0])
+	var diffs []viewDiff
+	n.late = 0
+	for i, s := range streams {
+		d := viewDiff{stream: s, committed: int64(n.streams[s]), inStream: rowCount(f[2*i]), late: rowCount(f[2*i+1])}
+		n.late += d.late
+		if d.inStream+d.late != d.committed {
+			diffs = append(diffs, d)
+		}
 	}
 	return diffs, nil
 }
@@ -418,14 +637,21 @@ func runSeed(t *testing.T, seed int64) {
 		}
 		lr.checkEpoch(ctx, e)
 	}
-	windowed := 0
+	windowed, onClose := 0, 0
 	for _, q := range lr.views {
 		if windowFunc.MatchString(q.sql()) {
 			windowed++
 		}
+		if q.onClose {
+			onClose++
+		}
 	}
-	t.Logf("%d views (%d with window functions; %d more refused with 0A000) checked %d times: their first content, then after each of %d epochs; %d checks skipped (batch query past %v)",
-		len(lr.order), windowed, refused, nEpochs+1, nEpochs, lr.n.unchecked, serverTimeout)
+	committed := 0
+	for _, k := range lr.n.streams {
+		committed += k
+	}
+	t.Logf("%d views (%d with window functions, %d of them EMIT ON WINDOW CLOSE; %d more refused with 0A000) checked %d times: their first content, then after each of %d epochs; %d checks skipped (batch query past %v); %d of the %d rows committed into streams were late",
+		len(lr.order), windowed, onClose, refused, nEpochs+1, nEpochs, lr.n.unchecked, serverTimeout, lr.n.late, committed)
 }
 
 // viewRelation describes a created view to the generator, with the column
@@ -526,12 +752,18 @@ func (lr *liveRun) checkEpoch(ctx context.Context, epoch int) {
 	if epoch == 0 {
 		when = "right after their creation"
 	}
-	fmt.Fprintf(&b, "%s, %d of %d views differ from their queries:\n", when, len(diffs), len(lr.order))
+	fmt.Fprintf(&b, "%s, %d of %d views (and of the streams) differ from what they must hold:\n", when, len(diffs), len(lr.order))
 	for _, d := range diffs {
 		b.WriteString(d.String() + "\n")
 	}
-	first := diffs[0].view.name
-	saved, note := lr.shrink(ctx, first, epoch)
+	// A view is shrunk; a stream that lost or duplicated rows is not (its
+	// rows do not depend on the views), and its whole run is saved.
+	what, saved, note := "stream "+diffs[0].stream+" lost or duplicated rows", lr.ran, "not shrunk\n"
+	if diffs[0].stream == "" {
+		first := diffs[0].view.name
+		what = "view " + first + " differs from its query"
+		saved, note = lr.shrink(ctx, first, epoch)
+	}
 	b.WriteString(note)
 	fmt.Fprintf(&b, "schema:\n")
 	for _, st := range lr.setup {
@@ -540,7 +772,7 @@ func (lr *liveRun) checkEpoch(ctx context.Context, epoch int) {
 		}
 	}
 	fmt.Fprintf(&b, "statements run:\n%s", formatScript(lr.ran))
-	path, err := saveRegression(fmt.Sprintf("%d.sql", lr.seed), fmt.Sprintf("viewtest seed %d: view %s differs from its query", lr.seed, first), lr.set, saved)
+	path, err := saveRegression(fmt.Sprintf("%d.sql", lr.seed), fmt.Sprintf("viewtest seed %d: %s", lr.seed, what), lr.set, saved)
 	if err != nil {
 		t.Error(err)
 	}
