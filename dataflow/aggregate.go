@@ -9,18 +9,15 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// New returns the Aggregate's operator for one worker. It keeps every group
-// in a Store keyed by the group key (Vec.AppendKey of the key columns; ""
-// for the global group). Push folds changes into the groups at once and
+// New returns the Aggregate's operator for one worker. It keeps its groups
+// in a groupTable. Push folds changes into the groups at once and
 // remembers, for each group the epoch touches first, the row it showed
 // before; Flush computes the rows now and emits the difference.
 func (a *Aggregate) New(env *Env) (Operator, error) {
 	o := &aggregateOp{
-		spec:   a,
-		env:    env,
-		types:  a.Types(),
-		groups: NewStore[*aggGroup](env, "aggregate"),
-		intKey: len(a.Keys) == 1 && a.InTypes[a.Keys[0]].Phys() == types.PhysInt,
+		spec:  a,
+		env:   env,
+		types: a.Types(),
 	}
 	s := slots{words: 1} // words[0] is the row count
 	for i := range a.Aggs {
@@ -30,42 +27,38 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 		}
 		o.kernels = append(o.kernels, k)
 	}
-	o.words, o.objs = s.words, s.objs
+	o.objs = s.objs
+	packed := len(a.Keys) > 0 && len(a.Keys) <= maxPackedKeys
 	for _, k := range a.Keys {
-		if !types.KeyIdentifies(a.InTypes[k]) {
+		t := a.InTypes[k]
+		if !types.KeyIdentifies(t) {
 			o.storedKeys = true
 		}
+		if t.Phys() != types.PhysInt || !types.KeyIdentifies(t) {
+			packed = false
+		}
 	}
-	if a.Window != nil && a.Window.OnClose {
-		// A closed group's row is emitted when no row touches it, so it
-		// must know its key values.
+	// A closed group's row is emitted when no row touches it, so it must
+	// know its key values: a packed key holds them already.
+	if a.Window != nil && a.Window.OnClose && !packed {
 		o.storedKeys = true
 	}
+	nk, no := 0, s.objs
+	if packed {
+		nk = len(a.Keys)
+		o.keyCols = make([]*coldata.Vec, nk)
+		o.packed = make([]int64, nk)
+	}
+	if o.storedKeys {
+		no += len(a.Keys)
+	}
+	o.groups = newGroupTable(s.words, no, nk)
 	o.frontier, o.closed = NoWatermark, NoWatermark
 	if a.Window != nil {
-		o.open = map[int64][]string{}
+		o.open = map[int64][]int32{}
 	}
 	o.epoch = o.newEpoch()
 	return o, nil
-}
-
-// aggGroup is one group's state. words[0] is its row count and the rest
-// the calls' fixed-size accumulators; objs holds the calls' variable-size
-// state, then the group's key values if it keeps them (storedKeys), all at
-// offsets the kernels chose.
-type aggGroup struct {
-	words []int64
-	objs  []any
-}
-
-// multiset returns the multiset in objs[o], creating it on first use.
-func (g *aggGroup) multiset(o int) *multiset {
-	m, _ := g.objs[o].(*multiset)
-	if m == nil {
-		m = &multiset{}
-		g.objs[o] = m
-	}
-	return m
 }
 
 type aggregateOp struct {
@@ -73,27 +66,31 @@ type aggregateOp struct {
 	env     *Env
 	types   []*types.T
 	kernels []aggKernel
-	// words and objs are the sizes of a group's state slices, key values
-	// not included.
-	words, objs int
+	// objs is the number of the kernels' objs of a group; the key values
+	// follow when storedKeys.
+	objs int
 	// storedKeys: some key type has equal values that print differently
 	// (numeric 1.0 and 1.00), so each group keeps the key values it was
-	// created with and keeps showing those. Otherwise they are taken from
+	// created with and keeps showing those; or a closed window's groups
+	// must show keys that are not packed. Otherwise they are taken from
 	// the rows touching the group.
 	storedKeys bool
-	// intKey: one key column stored as int64, so the epoch's index of groups
-	// can be keyed by the value itself rather than its encoding.
-	intKey bool
-	groups Store[*aggGroup]
-	epoch  aggEpoch
-	ids    []int32 // the epoch group of each row of the chunk being pushed
-	key    []byte
+	groups     *groupTable
+	epoch      aggEpoch
+	// touched has bit g set when group g is in the epoch.
+	touched []uint64
+	ids     []int32 // the group of each row of the chunk being pushed
+	key     []byte
+	// keyCols, packed and packedNulls are scratch for packing a row's key.
+	keyCols     []*coldata.Vec
+	packed      []int64
+	packedNulls uint8
 	// With spec.Window: frontier is the input watermark of the epoch and
-	// closed the one windows have been closed up to. open holds the store
-	// keys of the groups by window end, ends those ends as a min-heap, so
-	// that closing windows touches only the closing groups.
+	// closed the one windows have been closed up to. open holds the groups
+	// by window end, ends those ends as a min-heap, so that closing windows
+	// touches only the closing groups.
 	frontier, closed int64
-	open             map[int64][]string
+	open             map[int64][]int32
 	ends             endHeap
 }
 
@@ -111,30 +108,27 @@ func (h *endHeap) Pop() any {
 	return x
 }
 
-// aggEpoch holds the groups touched in the current epoch, numbered in order
-// of first touch, with what Flush needs to emit their changes.
+// aggEpoch holds the groups touched in the current epoch, in order of
+// first touch, with what Flush needs to emit their changes.
 type aggEpoch struct {
-	groups  []*aggGroup
-	keys    []string // the groups' store keys
-	existed []bool   // whether the group had an output row before the epoch
+	groups  []int32
+	existed []bool // whether the group had an output row before the epoch
 	keyVals []*coldata.Vec
 	// before holds each call's result before the epoch (NULL for groups
 	// that had no row), after its result at the epoch's end; live whether
 	// the group has a row then.
 	before, after []*coldata.Vec
 	live          []bool
-	index         map[string]int32
-	intIndex      map[int64]int32
-	nullIndex     int32 // the NULL key's group when intKey, or -1
 }
 
-// epochScratchKept is the most groups an epoch may touch for its buffers to
-// be reused by the next one; past it they are dropped, so that one large
-// epoch does not pin its scratch memory for good.
+// epochScratchKept is the most groups (or rows of a chunk) an epoch may
+// touch for its buffers to be reused by the next one; past it they are
+// dropped, so that one large epoch does not pin its scratch memory for
+// good.
 const epochScratchKept = 1 << 14
 
 func (o *aggregateOp) newEpoch() aggEpoch {
-	e := aggEpoch{index: map[string]int32{}, intIndex: map[int64]int32{}, nullIndex: -1}
+	var e aggEpoch
 	for _, k := range o.spec.Keys {
 		e.keyVals = append(e.keyVals, coldata.NewVec(o.spec.InTypes[k], 0))
 	}
@@ -147,21 +141,22 @@ func (o *aggregateOp) newEpoch() aggEpoch {
 
 func (o *aggregateOp) resetEpoch() {
 	e := &o.epoch
+	for _, g := range e.groups {
+		o.touched[g>>6] &^= 1 << (g & 63)
+	}
+	if cap(o.ids) > epochScratchKept {
+		o.ids = nil
+	}
 	if len(e.groups) > epochScratchKept {
 		*e = o.newEpoch()
 		return
 	}
-	clear(e.groups)
-	clear(e.keys)
-	e.groups, e.keys, e.existed, e.live = e.groups[:0], e.keys[:0], e.existed[:0], e.live[:0]
+	e.groups, e.existed, e.live = e.groups[:0], e.existed[:0], e.live[:0]
 	for _, vs := range [][]*coldata.Vec{e.keyVals, e.before, e.after} {
 		for _, v := range vs {
 			v.Reset()
 		}
 	}
-	clear(e.index)
-	clear(e.intIndex)
-	e.nullIndex = -1
 }
 
 func (o *aggregateOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
@@ -177,97 +172,116 @@ func (o *aggregateOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	if err != nil {
 		return err
 	}
-	gs := o.epoch.groups
+	t := o.groups
 	diffs := c.Diffs[:len(ids)]
 	for i, g := range ids {
-		gs[g].words[0] += diffs[i]
+		t.state(g)[0] += diffs[i]
 	}
 	for _, k := range o.kernels {
-		if err := k.update(gs, ids, diffs, c); err != nil {
+		if err := k.update(t, ids, diffs, c); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// assign returns the epoch group of every row of c, touching the groups
-// new to the epoch.
+// assign returns the group of every row of c, creating the groups new to
+// the table and touching those new to the epoch.
 func (o *aggregateOp) assign(c *coldata.Chunk) ([]int32, error) {
 	if cap(o.ids) < c.Len {
 		o.ids = make([]int32, c.Len)
 	}
 	ids := o.ids[:c.Len]
-	e := &o.epoch
+	t := o.groups
 	switch {
 	case len(o.spec.Keys) == 0:
-		if len(e.groups) == 0 {
-			if _, err := o.touch("", c, 0); err != nil {
-				return nil, err
-			}
+		g, added := t.findKey(nil)
+		if err := o.touchOnce(g, !added, c, 0); err != nil {
+			return nil, err
 		}
-		clear(ids)
-	case o.intKey:
-		col := c.Cols[o.spec.Keys[0]]
 		for i := range ids {
-			var g int32
-			var ok bool
-			null := col.IsNull(i)
-			if null {
-				g, ok = e.nullIndex, e.nullIndex >= 0
-			} else {
-				g, ok = e.intIndex[col.Ints[i]]
-			}
-			if !ok {
-				o.key = col.AppendKey(o.key[:0], i)
-				var err error
-				if g, err = o.touch(string(o.key), c, i); err != nil {
-					return nil, err
-				}
-				if null {
-					e.nullIndex = g
-				} else {
-					e.intIndex[col.Ints[i]] = g
-				}
-			}
 			ids[i] = g
 		}
-	default:
+		return ids, nil
+	case t.nk == 0:
 		for i := range ids {
 			o.key = RowKey(o.key[:0], c, o.spec.Keys, i)
-			g, ok := e.index[string(o.key)]
-			if !ok {
-				key := string(o.key)
-				var err error
-				if g, err = o.touch(key, c, i); err != nil {
-					return nil, err
-				}
-				e.index[key] = g
+			g, added := t.findKey(o.key)
+			if err := o.touchOnce(g, !added, c, i); err != nil {
+				return nil, err
 			}
 			ids[i] = g
 		}
+		return ids, nil
+	}
+	for j, k := range o.spec.Keys {
+		o.keyCols[j] = c.Cols[k]
+	}
+	// Rows of one group often come together: a row whose key is the one
+	// before's takes its group without a probe.
+	for i := range ids {
+		nulls, same := o.packRow(i)
+		if same && i > 0 {
+			ids[i] = ids[i-1]
+			continue
+		}
+		g, added := t.findPacked(o.packed, nulls)
+		if err := o.touchOnce(g, !added, c, i); err != nil {
+			return nil, err
+		}
+		ids[i] = g
 	}
 	return ids, nil
 }
 
-// touch adds the group of key to the epoch, loading it from the store or
-// creating it from row row of c, and records the row it showed before.
-func (o *aggregateOp) touch(key string, c *coldata.Chunk, row int) (int32, error) {
+// packRow packs the key of row i into o.packed, returning its NULL flags
+// and whether the key is the one packed before.
+func (o *aggregateOp) packRow(i int) (nulls uint8, same bool) {
+	key := o.packed
+	same = true
+	for j, col := range o.keyCols {
+		var w int64
+		if col.IsNull(i) {
+			nulls |= 1 << j
+		} else {
+			w = col.Ints[i]
+		}
+		same = same && key[j] == w
+		key[j] = w
+	}
+	same = same && nulls == o.packedNulls
+	o.packedNulls = nulls
+	return nulls, same
+}
+
+// touchOnce touches group g unless the epoch has already.
+func (o *aggregateOp) touchOnce(g int32, existed bool, c *coldata.Chunk, row int) error {
+	w := int(g >> 6)
+	if w < len(o.touched) && o.touched[w]&(1<<(g&63)) != 0 {
+		return nil
+	}
+	return o.touch(g, existed, c, row)
+}
+
+// touch adds group g to the epoch, taking its key values from row row of c
+// (storing them if it is new and keeps them), and records the row it
+// showed before.
+func (o *aggregateOp) touch(g int32, existed bool, c *coldata.Chunk, row int) error {
 	e := &o.epoch
-	g, existed := o.groups.Get(key)
-	if !existed {
-		g = &aggGroup{words: make([]int64, o.words)}
-		if o.storedKeys {
-			g.objs = make([]any, o.objs, o.objs+len(o.spec.Keys))
-			for _, k := range o.spec.Keys {
-				g.objs = append(g.objs, copyDatum(c.Cols[k].Get(row)))
-			}
-		} else if o.objs > 0 {
-			g.objs = make([]any, o.objs)
+	t := o.groups
+	if w := int(g >> 6); w >= len(o.touched) {
+		o.touched = append(o.touched, make([]uint64, w+1-len(o.touched))...)
+	}
+	o.touched[g>>6] |= 1 << (g & 63)
+	if o.storedKeys && !existed {
+		objs := t.objects(g)
+		for j, k := range o.spec.Keys {
+			objs[o.objs+j] = copyDatum(c.Cols[k].Get(row))
 		}
 	}
 	for j, k := range o.spec.Keys {
 		if o.storedKeys {
-			e.keyVals[j].Append(g.objs[o.objs+j])
+			e.keyVals[j].Append(t.objects(g)[o.objs+j])
 		} else {
 			e.keyVals[j].AppendFrom(c.Cols[k], row)
 		}
@@ -283,14 +297,13 @@ func (o *aggregateOp) touch(key string, c *coldata.Chunk, row int) (int32, error
 			e.before[j].Append(nil)
 			continue
 		}
-		if err := k.result(g, e.before[j]); err != nil {
-			return 0, err
+		if err := k.result(t, g, e.before[j]); err != nil {
+			return err
 		}
 	}
 	e.groups = append(e.groups, g)
-	e.keys = append(e.keys, key)
 	e.existed = append(e.existed, existed)
-	return int32(len(e.groups) - 1), nil
+	return nil
 }
 
 // Flush emits, for every group the epoch touched, -1 for the row it showed
@@ -302,10 +315,11 @@ func (o *aggregateOp) Flush(emit Emit) error {
 		return o.flushOnClose(emit)
 	}
 	e := &o.epoch
+	t := o.groups
 	global := len(o.spec.Keys) == 0
 	if global && o.env.Worker == 0 && len(e.groups) == 0 {
-		if _, ok := o.groups.Get(""); !ok {
-			if _, err := o.touch("", nil, 0); err != nil {
+		if g, added := t.findKey(nil); added {
+			if err := o.touch(g, false, nil, 0); err != nil {
 				return err
 			}
 		}
@@ -315,7 +329,7 @@ func (o *aggregateOp) Flush(emit Emit) error {
 		return o.closeWindows(nil)
 	}
 	for _, g := range e.groups {
-		rows := g.words[0]
+		rows := t.state(g)[0]
 		if rows < 0 {
 			return errNegative("row count")
 		}
@@ -326,7 +340,7 @@ func (o *aggregateOp) Flush(emit Emit) error {
 				e.after[j].Append(nil)
 				continue
 			}
-			if err := k.result(g, e.after[j]); err != nil {
+			if err := k.result(t, g, e.after[j]); err != nil {
 				return err
 			}
 		}
@@ -345,16 +359,12 @@ func (o *aggregateOp) Flush(emit Emit) error {
 			insert = append(insert, i)
 		}
 	}
-	// Write the touched groups back: the store sees each once an epoch.
 	for i, g := range e.groups {
 		switch {
-		case e.live[i]:
-			o.groups.Put(e.keys[i], g)
-			if !e.existed[i] {
-				o.track(i)
-			}
-		case e.existed[i]:
-			o.groups.Delete(e.keys[i])
+		case !e.live[i]:
+			o.drop(g, e.existed[i])
+		case !e.existed[i]:
+			o.track(i)
 		}
 	}
 	if err := o.emitRows(e.before, retract, -1, emit); err != nil {
@@ -365,6 +375,19 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	}
 	o.resetEpoch()
 	return o.closeWindows(nil)
+}
+
+// drop removes group g, which lost its rows, from the table. A windowed
+// group that existed before the epoch is listed under its window end: its
+// id stays taken (cleared, with no rows) until the window closes, so that
+// the list never names another group that reused it.
+func (o *aggregateOp) drop(g int32, existed bool) {
+	o.groups.unindex(g)
+	if o.spec.Window != nil && existed {
+		o.groups.clearState(g)
+		return
+	}
+	o.groups.release(g)
 }
 
 // Advance implements watermarkObserver.
@@ -380,11 +403,11 @@ func (o *aggregateOp) track(i int) {
 		return
 	}
 	end := o.epoch.keyVals[w.Key].Ints[i] + w.EndOffset
-	keys, ok := o.open[end]
+	gs, ok := o.open[end]
 	if !ok {
 		heap.Push(&o.ends, end)
 	}
-	o.open[end] = append(keys, o.epoch.keys[i])
+	o.open[end] = append(gs, o.epoch.groups[i])
 }
 
 // checkOpen fails on a row of a window already closed: the input promised,
@@ -401,22 +424,19 @@ func (o *aggregateOp) checkOpen(c *coldata.Chunk, w *AggWindow) error {
 }
 
 // flushOnClose ends an EMIT ON WINDOW CLOSE epoch: the touched groups are
-// stored without emitting, then the groups of every window the frontier
+// kept without emitting, then the groups of every window the frontier
 // has reached emit their final rows.
 func (o *aggregateOp) flushOnClose(emit Emit) error {
 	e := &o.epoch
 	for i, g := range e.groups {
-		rows := g.words[0]
+		rows := o.groups.state(g)[0]
 		switch {
 		case rows < 0:
 			return errNegative("row count")
-		case rows > 0:
-			o.groups.Put(e.keys[i], g)
-			if !e.existed[i] {
-				o.track(i)
-			}
-		case e.existed[i]:
-			o.groups.Delete(e.keys[i])
+		case rows == 0:
+			o.drop(g, e.existed[i])
+		case !e.existed[i]:
+			o.track(i)
 		}
 	}
 	o.resetEpoch()
@@ -429,50 +449,68 @@ func (o *aggregateOp) closeWindows(emit Emit) error {
 	if o.spec.Window == nil {
 		return nil
 	}
+	t := o.groups
 	for len(o.ends) > 0 && o.ends[0] <= o.frontier {
 		end := heap.Pop(&o.ends).(int64)
-		keys := o.open[end]
+		gs := o.open[end]
 		delete(o.open, end)
 		if emit != nil {
-			if err := o.emitFinal(keys, emit); err != nil {
+			if err := o.emitFinal(gs, emit); err != nil {
 				return err
 			}
 			continue
 		}
-		for _, k := range keys {
-			o.groups.Delete(k)
+		for _, g := range gs {
+			// A group without rows was dropped already and only waits for
+			// its id to be freed.
+			if t.state(g)[0] != 0 {
+				t.unindex(g)
+			}
+			t.release(g)
 		}
 	}
 	o.closed = max(o.closed, o.frontier)
 	return nil
 }
 
-// emitFinal emits the rows of the stored groups keys (+1 each), in chunks
-// of at most coldata.DefaultChunkSize rows, and frees them. Groups are read
-// from the store by key: those that lost all their rows are gone and emit
-// nothing (a SESSION window's group whose session merged into another), and
-// a key listed twice (a group that lost its rows and came back, tracked
-// again) emits once.
-func (o *aggregateOp) emitFinal(keys []string, emit Emit) error {
-	for lo := 0; lo < len(keys); lo += coldata.DefaultChunkSize {
-		part := keys[lo:min(lo+coldata.DefaultChunkSize, len(keys))]
+// emitFinal emits the rows of groups gs (+1 each), in chunks of at most
+// coldata.DefaultChunkSize rows, and frees them. Those that lost all their
+// rows emit nothing (a SESSION window's group whose session merged into
+// another); a group that lost its rows and came back is listed under its
+// new id as well.
+func (o *aggregateOp) emitFinal(gs []int32, emit Emit) error {
+	t := o.groups
+	nk := len(o.spec.Keys)
+	for lo := 0; lo < len(gs); lo += coldata.DefaultChunkSize {
+		part := gs[lo:min(lo+coldata.DefaultChunkSize, len(gs))]
 		c := NewChanges(o.types, len(part))
-		nk := len(o.spec.Keys)
-		for _, key := range part {
-			g, ok := o.groups.Get(key)
-			if !ok {
+		for _, g := range part {
+			if t.state(g)[0] == 0 {
+				t.release(g)
 				continue
 			}
-			o.groups.Delete(key)
-			for j := range nk {
-				c.Cols[j].Append(g.objs[o.objs+j])
+			if t.nk > 0 {
+				key, nulls := t.packedKey(g)
+				for j, w := range key {
+					if nulls&(1<<j) != 0 {
+						c.Cols[j].Append(nil)
+					} else {
+						appendInt(c.Cols[j], w)
+					}
+				}
+			} else {
+				for j := range nk {
+					c.Cols[j].Append(t.objects(g)[o.objs+j])
+				}
 			}
 			for j, k := range o.kernels {
-				if err := k.result(g, c.Cols[nk+j]); err != nil {
+				if err := k.result(t, g, c.Cols[nk+j]); err != nil {
 					return err
 				}
 			}
 			c.Diffs = append(c.Diffs, 1)
+			t.unindex(g)
+			t.release(g)
 		}
 		c.Len = len(c.Diffs)
 		if err := emit(c); err != nil {

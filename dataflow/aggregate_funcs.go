@@ -15,16 +15,16 @@ import (
 
 // aggKernel maintains one aggregate call for the groups of an Aggregate.
 // A group's state for the call lives in the group's words (fixed-size
-// accumulators) and objs (variable-size ones), at offsets the kernel took
-// when the operator was built. Counts may go negative within an epoch (a
+// accumulators) and objs (variable-size ones) in the groupTable, at offsets
+// the kernel took when the operator was built. Counts may go negative within an epoch (a
 // delete can overtake its insert through the exchange), so kernels only
 // check consistency when asked for a result at the epoch's end.
 type aggKernel interface {
-	// update folds row i of c into group gs[groups[i]] with multiplicity
+	// update folds row i of c into group groups[i] with multiplicity
 	// diffs[i]; rows whose group is negative are skipped.
-	update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error
+	update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error
 	// result appends the group's current value to out.
-	result(g *aggGroup, out *coldata.Vec) error
+	result(t *groupTable, g int32, out *coldata.Vec) error
 }
 
 // slots hands out the offsets of the kernels' per-group state.
@@ -36,6 +36,9 @@ func (s *slots) obj() int       { o := s.objs; s.objs++; return o }
 // newAggKernel returns the kernel of call over input columns of types in,
 // FILTER and DISTINCT included.
 func newAggKernel(call *AggCall, in []*types.T, s *slots) (aggKernel, error) {
+	if call.Func == "count_star" && len(call.Args) == 0 && call.Filter < 0 && !call.Distinct {
+		return rowCountKernel{}, nil
+	}
 	k, err := newBaseKernel(call, in, s)
 	if err != nil {
 		return nil, err
@@ -124,7 +127,7 @@ type filterKernel struct {
 	groups []int32
 }
 
-func (k *filterKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *filterKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	cond := c.Cols[k.col]
 	k.groups = append(k.groups[:0], groups...)
 	for i := range k.groups {
@@ -132,10 +135,12 @@ func (k *filterKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *
 			k.groups[i] = -1
 		}
 	}
-	return k.inner.update(gs, k.groups, diffs, c)
+	return k.inner.update(t, k.groups, diffs, c)
 }
 
-func (k *filterKernel) result(g *aggGroup, out *coldata.Vec) error { return k.inner.result(g, out) }
+func (k *filterKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	return k.inner.result(t, g, out)
+}
 
 // distinctKernel turns row changes into changes of each group's set of
 // distinct argument tuples (+1 when a tuple appears, -1 when its last copy
@@ -150,13 +155,13 @@ type distinctKernel struct {
 	diffs  []int64
 }
 
-func (k *distinctKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *distinctKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	k.groups, k.diffs = k.groups[:0], k.diffs[:0]
 	for i, g := range groups {
 		var step int64
 		if g >= 0 {
 			k.key = RowKey(k.key[:0], c, k.cols, i)
-			before, after := gs[g].multiset(k.o).add(k.key, diffs[i], nilValue)
+			before, after := t.multiset(g, k.o).add(k.key, diffs[i], nilValue)
 			switch {
 			case before <= 0 && after > 0:
 				step = 1
@@ -170,17 +175,32 @@ func (k *distinctKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c
 		k.groups = append(k.groups, g)
 		k.diffs = append(k.diffs, step)
 	}
-	return k.inner.update(gs, k.groups, k.diffs, c)
+	return k.inner.update(t, k.groups, k.diffs, c)
 }
 
-func (k *distinctKernel) result(g *aggGroup, out *coldata.Vec) error {
-	if m, _ := g.objs[k.o].(*multiset); m != nil && m.negative > 0 {
+func (k *distinctKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	if m, _ := t.objects(g)[k.o].(*multiset); m != nil && m.negative > 0 {
 		return errNegative("DISTINCT value count")
 	}
-	return k.inner.result(g, out)
+	return k.inner.result(t, g, out)
 }
 
 func nilValue() any { return nil }
+
+// rowCountKernel is count(*) without FILTER: the group's row count, which
+// the operator keeps in words[0] anyway, so it takes no word of its own.
+type rowCountKernel struct{}
+
+func (rowCountKernel) update(*groupTable, []int32, []int64, *coldata.Chunk) error { return nil }
+
+func (rowCountKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	n := t.state(g)[0]
+	if n < 0 {
+		return errNegative("count")
+	}
+	appendInt(out, n)
+	return nil
+}
 
 // countKernel is count(*) (arg < 0) and count(arg).
 type countKernel struct {
@@ -188,7 +208,7 @@ type countKernel struct {
 	arg int
 }
 
-func (k *countKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *countKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	var nulls []bool
 	if k.arg >= 0 {
 		nulls = c.Cols[k.arg].Nulls
@@ -198,7 +218,7 @@ func (k *countKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *c
 	if nulls == nil {
 		for i, g := range groups {
 			if g >= 0 {
-				gs[g].words[w] += diffs[i]
+				t.state(g)[w] += diffs[i]
 			}
 		}
 		return nil
@@ -206,14 +226,14 @@ func (k *countKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *c
 	nulls = nulls[:len(groups)]
 	for i, g := range groups {
 		if g >= 0 && !nulls[i] {
-			gs[g].words[w] += diffs[i]
+			t.state(g)[w] += diffs[i]
 		}
 	}
 	return nil
 }
 
-func (k *countKernel) result(g *aggGroup, out *coldata.Vec) error {
-	n := g.words[k.w]
+func (k *countKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	n := t.state(g)[k.w]
 	if n < 0 {
 		return errNegative("count")
 	}
@@ -232,7 +252,7 @@ type intSumKernel struct {
 	typ    *types.T
 }
 
-func (k *intSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *intSumKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	xs := v.Ints[:len(groups)]
 	diffs = diffs[:len(groups)]
@@ -241,15 +261,15 @@ func (k *intSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *
 		if g < 0 || v.IsNull(i) {
 			continue
 		}
-		s := gs[g].words[w : w+3 : w+3]
+		s := t.state(g)[w : w+3 : w+3]
 		addProduct(s, xs[i], diffs[i])
 		s[2] += diffs[i]
 	}
 	return nil
 }
 
-func (k *intSumKernel) result(g *aggGroup, out *coldata.Vec) error {
-	s := g.words[k.w : k.w+3]
+func (k *intSumKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	s := t.state(g)[k.w : k.w+3]
 	switch {
 	case s[2] < 0:
 		return errNegative("count")
@@ -335,7 +355,7 @@ type floatSumKernel struct {
 	avg, f4 bool
 }
 
-func (k *floatSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *floatSumKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	xs := v.Floats[:len(groups)]
 	diffs = diffs[:len(groups)]
@@ -344,7 +364,7 @@ func (k *floatSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c
 		if g < 0 || v.IsNull(i) {
 			continue
 		}
-		s := gs[g].words[w : w+floatSumWords : w+floatSumWords]
+		s := t.state(g)[w : w+floatSumWords : w+floatSumWords]
 		x, d := xs[i], diffs[i]
 		s[floatCount] += d
 		if x-x != 0 { // NaN or an infinity
@@ -374,8 +394,8 @@ func (k *floatSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c
 	return nil
 }
 
-func (k *floatSumKernel) result(g *aggGroup, out *coldata.Vec) error {
-	s := g.words[k.w : k.w+floatSumWords]
+func (k *floatSumKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	s := t.state(g)[k.w : k.w+floatSumWords]
 	for _, n := range s[floatCount : floatNegInf+1] {
 		if n < 0 {
 			return errNegative("count")
@@ -428,16 +448,16 @@ type scaleCount struct {
 	n     int64
 }
 
-func (k *decimalSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *decimalSumKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	for i, g := range groups {
 		if g < 0 || v.IsNull(i) {
 			continue
 		}
-		s, _ := gs[g].objs[k.o].(*decimalSum)
+		s, _ := t.objects(g)[k.o].(*decimalSum)
 		if s == nil {
 			s = &decimalSum{}
-			gs[g].objs[k.o] = s
+			t.objects(g)[k.o] = s
 		}
 		x, d := &v.Decs[i], diffs[i]
 		s.n += d
@@ -497,8 +517,8 @@ func (s *decimalSum) maxScale() int32 {
 	return m
 }
 
-func (k *decimalSumKernel) result(g *aggGroup, out *coldata.Vec) error {
-	s, _ := g.objs[k.o].(*decimalSum)
+func (k *decimalSumKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	s, _ := t.objects(g)[k.o].(*decimalSum)
 	if s == nil || s.n == 0 {
 		out.Append(nil)
 		return nil
@@ -539,14 +559,14 @@ type intervalSumKernel struct {
 	avg    bool
 }
 
-func (k *intervalSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *intervalSumKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	w := k.w
 	for i, g := range groups {
 		if g < 0 || v.IsNull(i) {
 			continue
 		}
-		s := gs[g].words[w : w+5 : w+5]
+		s := t.state(g)[w : w+5 : w+5]
 		x, d := v.Ivals[i], diffs[i]
 		s[0] += int64(x.Months) * d
 		s[1] += int64(x.Days) * d
@@ -556,8 +576,8 @@ func (k *intervalSumKernel) update(gs []*aggGroup, groups []int32, diffs []int64
 	return nil
 }
 
-func (k *intervalSumKernel) result(g *aggGroup, out *coldata.Vec) error {
-	s := g.words[k.w : k.w+5]
+func (k *intervalSumKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	s := t.state(g)[k.w : k.w+5]
 	switch {
 	case s[4] < 0:
 		return errNegative("count")
@@ -583,7 +603,7 @@ type boolKernel struct {
 	and    bool
 }
 
-func (k *boolKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *boolKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	w := k.w
 	for i, g := range groups {
@@ -591,16 +611,16 @@ func (k *boolKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *co
 			continue
 		}
 		if v.Bools[i] {
-			gs[g].words[w] += diffs[i]
+			t.state(g)[w] += diffs[i]
 		} else {
-			gs[g].words[w+1] += diffs[i]
+			t.state(g)[w+1] += diffs[i]
 		}
 	}
 	return nil
 }
 
-func (k *boolKernel) result(g *aggGroup, out *coldata.Vec) error {
-	trues, falses := g.words[k.w], g.words[k.w+1]
+func (k *boolKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	trues, falses := t.state(g)[k.w], t.state(g)[k.w+1]
 	switch {
 	case trues < 0 || falses < 0:
 		return errNegative("count")
@@ -623,7 +643,7 @@ type minMaxKernel struct {
 	key      []byte
 }
 
-func (k *minMaxKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *minMaxKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	for i, g := range groups {
 		if g < 0 || v.IsNull(i) {
@@ -633,13 +653,13 @@ func (k *minMaxKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *
 		if k.identity {
 			k.key = v.AppendIdentitySuffix(k.key, i)
 		}
-		gs[g].multiset(k.o).add(k.key, diffs[i], func() any { return copyDatum(v.Get(i)) })
+		t.multiset(g, k.o).add(k.key, diffs[i], func() any { return copyDatum(v.Get(i)) })
 	}
 	return nil
 }
 
-func (k *minMaxKernel) result(g *aggGroup, out *coldata.Vec) error {
-	m, _ := g.objs[k.o].(*multiset)
+func (k *minMaxKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	m, _ := t.objects(g)[k.o].(*multiset)
 	if m == nil {
 		out.Append(nil)
 		return nil
@@ -675,7 +695,7 @@ type stringAggElem struct {
 	hasDelim   bool
 }
 
-func (k *stringAggKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *stringAggKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	val, delim := c.Cols[k.value], c.Cols[k.delim]
 	for i, g := range groups {
 		if g < 0 || val.IsNull(i) {
@@ -684,15 +704,15 @@ func (k *stringAggKernel) update(gs []*aggGroup, groups []int32, diffs []int64, 
 		k.key = appendOrderKey(k.key[:0], c, k.order, i)
 		k.key = appendSortKey(k.key, val, i, false, false)
 		k.key = delim.AppendKey(k.key, i)
-		gs[g].multiset(k.o).add(k.key, diffs[i], func() any {
+		t.multiset(g, k.o).add(k.key, diffs[i], func() any {
 			return stringAggElem{val: val.Bytes[i], delim: delim.Bytes[i], hasDelim: !delim.IsNull(i)}
 		})
 	}
 	return nil
 }
 
-func (k *stringAggKernel) result(g *aggGroup, out *coldata.Vec) error {
-	m, _ := g.objs[k.o].(*multiset)
+func (k *stringAggKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	m, _ := t.objects(g)[k.o].(*multiset)
 	if m == nil || len(m.blocks) == 0 {
 		out.Append(nil)
 		return nil
@@ -727,7 +747,7 @@ type arrayAggKernel struct {
 	key      []byte
 }
 
-func (k *arrayAggKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c *coldata.Chunk) error {
+func (k *arrayAggKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
 	v := c.Cols[k.arg]
 	for i, g := range groups {
 		if g < 0 {
@@ -738,13 +758,13 @@ func (k *arrayAggKernel) update(gs []*aggGroup, groups []int32, diffs []int64, c
 		if k.identity {
 			k.key = v.AppendIdentitySuffix(k.key, i)
 		}
-		gs[g].multiset(k.o).add(k.key, diffs[i], func() any { return copyDatum(v.Get(i)) })
+		t.multiset(g, k.o).add(k.key, diffs[i], func() any { return copyDatum(v.Get(i)) })
 	}
 	return nil
 }
 
-func (k *arrayAggKernel) result(g *aggGroup, out *coldata.Vec) error {
-	m, _ := g.objs[k.o].(*multiset)
+func (k *arrayAggKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
+	m, _ := t.objects(g)[k.o].(*multiset)
 	if m == nil || len(m.blocks) == 0 {
 		out.Append(nil)
 		return nil

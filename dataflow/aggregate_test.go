@@ -138,7 +138,7 @@ func TestAggregateRandom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]int{{0}, {}, {0, 3}} {
+	for _, keys := range [][]int{{0}, {}, {0, 3}, {1, 0}} {
 		for _, workers := range []int{1, 3} {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
 				runRandomAggregate(t, rng, &Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns}, workers)

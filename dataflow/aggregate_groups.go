@@ -1,0 +1,295 @@
+package dataflow
+
+// groupPageBits sets how many groups a page of group state holds. State
+// grows a page at a time, so it is never copied as it grows and carries at
+// most one partly used page; small enough that a view with a few groups
+// does not pay for thousands.
+const (
+	groupPageBits = 8
+	groupPage     = 1 << groupPageBits
+)
+
+// slotIDBits is how many bits of a slot hold the group id (plus one) while
+// ids are small, the other 7 holding hash bits.
+const slotIDBits = 25
+
+// maxPackedKeys is the most key columns a packed key holds: their NULL
+// flags are one byte.
+const maxPackedKeys = 8
+
+// groupTable holds an Aggregate's groups on one worker, named by ids that
+// are reused once freed. A group's state is nw words and no objs, at the
+// offsets the kernels took, in pages shared by all groups: a group costs
+// no Go object and no pointer of its own.
+//
+// Keys map to ids in one of two ways. When every key column is a
+// fixed-width integer whose value identifies it (GROUP BY k, window_end:
+// the common case), a group's key is packed into nk words (0 for NULL)
+// with NULL flags (bit j for key column j), and slots is an
+// open-addressing table (linear probing) over them. A slot holds id+1 in
+// its low idBits bits (0 for an empty slot) and above them the top bits of
+// the key's hash, so that a probe compares keys, which means reading a
+// group's words from anywhere in memory, almost only for the key it looks
+// for. Past 2^idBits ids the slots give up their hash bits (idBits 32).
+// The key words lead the group's row of words: comparing a probed key
+// brings in the state the kernels update next. Otherwise index maps the
+// key's encoding (RowKey) to the id and strKeys keeps it for deletion.
+type groupTable struct {
+	nw, no int
+	// words holds rows of nk key words then nw state words.
+	words [][]int64
+	objs  [][]any
+	n     int32   // ids handed out, freed ones included
+	free  []int32 // freed ids, reused first
+	live  int     // groups in the key index
+
+	nk     int
+	slots  []uint32
+	idBits uint
+	// nullKeys holds the NULL flags of the groups whose key has a NULL.
+	// Those are rare: the other groups pay no memory for flags, and no
+	// lookup while the map is empty (a miss means no NULL).
+	nullKeys map[int32]uint8
+
+	index   map[string]int32
+	strKeys [][]string
+}
+
+func newGroupTable(nw, no, nk int) *groupTable {
+	t := &groupTable{nw: nw, no: no, nk: nk}
+	if nk > 0 {
+		t.slots, t.idBits = make([]uint32, 16), slotIDBits
+	} else {
+		t.index = map[string]int32{}
+	}
+	return t
+}
+
+// state returns group g's words.
+func (t *groupTable) state(g int32) []int64 {
+	o := int(g&(groupPage-1))*(t.nk+t.nw) + t.nk
+	return t.words[g>>groupPageBits][o : o+t.nw : o+t.nw]
+}
+
+// objects returns group g's objs.
+func (t *groupTable) objects(g int32) []any {
+	o := int(g&(groupPage-1)) * t.no
+	return t.objs[g>>groupPageBits][o : o+t.no : o+t.no]
+}
+
+// packedKey returns group g's packed key words and NULL flags.
+func (t *groupTable) packedKey(g int32) ([]int64, uint8) {
+	o := int(g&(groupPage-1)) * (t.nk + t.nw)
+	return t.words[g>>groupPageBits][o : o+t.nk : o+t.nk], t.nullFlags(g)
+}
+
+func (t *groupTable) nullFlags(g int32) uint8 {
+	if len(t.nullKeys) == 0 {
+		return 0
+	}
+	return t.nullKeys[g]
+}
+
+// multiset returns the multiset in objs[o] of group g, creating it on first
+// use.
+func (t *groupTable) multiset(g int32, o int) *multiset {
+	objs := t.objects(g)
+	m, _ := objs[o].(*multiset)
+	if m == nil {
+		m = &multiset{}
+		objs[o] = m
+	}
+	return m
+}
+
+// alloc returns a group id with zero state, not in the key index.
+func (t *groupTable) alloc() int32 {
+	if n := len(t.free); n > 0 {
+		g := t.free[n-1]
+		t.free = t.free[:n-1]
+		return g
+	}
+	g := t.n
+	t.n++
+	if int(g>>groupPageBits) == len(t.words) {
+		t.words = append(t.words, make([]int64, groupPage*(t.nk+t.nw)))
+		if t.no > 0 {
+			t.objs = append(t.objs, make([]any, groupPage*t.no))
+		}
+		if t.nk == 0 {
+			t.strKeys = append(t.strKeys, make([]string, groupPage))
+		}
+	}
+	return g
+}
+
+// clearState zeroes group g's state, letting go of its objects.
+func (t *groupTable) clearState(g int32) {
+	clear(t.state(g))
+	if t.no > 0 {
+		clear(t.objects(g))
+	}
+}
+
+// release clears group g, which is out of the key index, and makes its id
+// reusable.
+func (t *groupTable) release(g int32) {
+	t.clearState(g)
+	if len(t.nullKeys) > 0 {
+		delete(t.nullKeys, g)
+	}
+	t.free = append(t.free, g)
+}
+
+// hashPacked hashes a packed key: each word is mixed in (SplitMix64's
+// multiply-xorshift), so that keys differing in any bit, such as window
+// ends that are multiples of a second, spread over the table.
+func hashPacked(key []int64, nulls uint8) uint64 {
+	h := uint64(nulls) + 0x9e3779b97f4a7c15
+	for _, w := range key {
+		h = (h ^ uint64(w)) * 0xbf58476d1ce4e5b9
+		h ^= h >> 31
+	}
+	h *= 0x94d049bb133111eb
+	return h ^ h>>29
+}
+
+// idMask returns the mask of a slot's id bits.
+func (t *groupTable) idMask() uint32 { return uint32(1<<t.idBits - 1) }
+
+// slot returns the slot of group g, whose key hashes to h.
+func (t *groupTable) slot(h uint64, g int32) uint32 {
+	return uint32(h>>57)<<t.idBits | uint32(g+1)
+}
+
+// probePacked returns the group of a packed key, or -1 and the empty slot
+// where it would go.
+func (t *groupTable) probePacked(key []int64, nulls uint8) (int32, uint64) {
+	mask := uint64(len(t.slots) - 1)
+	nk, stride := t.nk, t.nk+t.nw
+	h := hashPacked(key, nulls)
+	idMask := t.idMask()
+	tag := t.slot(h, -1) // the hash bits, with an id of zero
+	p := h & mask
+	for ; t.slots[p] != 0; p = (p + 1) & mask {
+		s := t.slots[p]
+		if s&^idMask != tag {
+			continue
+		}
+		g := int32(s&idMask) - 1
+		o := int(g&(groupPage-1)) * stride
+		if equalWords(t.words[g>>groupPageBits][o:o+nk:o+nk], key) && t.nullFlags(g) == nulls {
+			return g, p
+		}
+	}
+	return -1, p
+}
+
+// findPacked returns the group of a packed key, adding it when absent
+// (added).
+func (t *groupTable) findPacked(key []int64, nulls uint8) (g int32, added bool) {
+	g, p := t.probePacked(key, nulls)
+	if g >= 0 {
+		return g, false
+	}
+	g = t.alloc()
+	if idMask := t.idMask(); uint32(g+1) > idMask {
+		t.idBits = 32
+		t.rehash(len(t.slots), idMask)
+		_, p = t.probePacked(key, nulls)
+	}
+	k, _ := t.packedKey(g)
+	copy(k, key)
+	if nulls != 0 {
+		if t.nullKeys == nil {
+			t.nullKeys = map[int32]uint8{}
+		}
+		t.nullKeys[g] = nulls
+	}
+	t.slots[p] = t.slot(hashPacked(key, nulls), g)
+	// Grow at a load of 13/16: probes stay short while the table costs
+	// 5 to 10 bytes a group.
+	if t.live++; t.live*16 > len(t.slots)*13 {
+		t.rehash(2*len(t.slots), t.idMask())
+	}
+	return g, true
+}
+
+func equalWords(a, b []int64) bool {
+	b = b[:len(a)]
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rehash rebuilds the slots at size, from slots whose id bits are idMask.
+func (t *groupTable) rehash(size int, idMask uint32) {
+	old := t.slots
+	t.slots = make([]uint32, size)
+	mask := uint64(size - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		g := int32(s&idMask) - 1
+		h := hashPacked(t.packedKey(g))
+		p := h & mask
+		for t.slots[p] != 0 {
+			p = (p + 1) & mask
+		}
+		t.slots[p] = t.slot(h, g)
+	}
+}
+
+// findKey returns the group of an encoded key, adding it when absent
+// (added).
+func (t *groupTable) findKey(key []byte) (g int32, added bool) {
+	if g, ok := t.index[string(key)]; ok {
+		return g, false
+	}
+	g = t.alloc()
+	k := string(key)
+	t.index[k] = g
+	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = k
+	t.live++
+	return g, true
+}
+
+// unindex removes group g from the key index; its id and state stay until
+// released.
+func (t *groupTable) unindex(g int32) {
+	t.live--
+	if t.nk == 0 {
+		k := &t.strKeys[g>>groupPageBits][g&(groupPage-1)]
+		delete(t.index, *k)
+		*k = ""
+		return
+	}
+	mask, idMask := uint64(len(t.slots)-1), t.idMask()
+	p := hashPacked(t.packedKey(g)) & mask
+	for t.slots[p]&idMask != uint32(g+1) {
+		p = (p + 1) & mask
+	}
+	// Backward-shift deletion: move up every later entry of the run whose
+	// home slot is not between the hole and it, so that no probe meets a
+	// hole before its key and no tombstones pile up.
+	for j := p; ; {
+		t.slots[p] = 0
+		for {
+			j = (j + 1) & mask
+			s := t.slots[j]
+			if s == 0 {
+				return
+			}
+			home := hashPacked(t.packedKey(int32(s&idMask)-1)) & mask
+			if (j-home)&mask >= (j-p)&mask {
+				t.slots[p] = s
+				p = j
+				break
+			}
+		}
+	}
+}
