@@ -580,32 +580,13 @@ func (c *streamClock) idleWatermark(now time.Time) int64 {
 func watermarkOptions(desc *catalog.Table) (lateness int64, idle time.Duration) {
 	idle = defaultIdleTimeout
 	if v, ok := desc.Options["allowed_lateness"]; ok {
-		lateness, _ = intervalMicros(v)
+		lateness, _ = types.DurationMicros(v)
 	}
 	if v, ok := desc.Options["idle_timeout"]; ok {
-		us, _ := intervalMicros(v)
+		us, _ := types.DurationMicros(v)
 		idle = time.Duration(us) * time.Microsecond
 	}
 	return lateness, idle
-}
-
-// intervalMicros reads an interval of fixed length (no months) that is not
-// negative, in microseconds; a day is 24 hours.
-func intervalMicros(s string) (int64, error) {
-	d, err := types.ParseText(types.Interval, s, nil)
-	if err != nil {
-		return 0, err
-	}
-	iv := d.(types.IntervalValue)
-	if iv.Months != 0 {
-		return 0, sqlerr.New(sqlerr.InvalidParameterValue, "interval \"%s\" has months, whose length varies", s).
-			WithHint("Give it in days, hours, minutes or seconds.")
-	}
-	us := int64(iv.Days)*types.MicrosPerDay + iv.Micros
-	if us < 0 {
-		return 0, sqlerr.New(sqlerr.InvalidParameterValue, "interval \"%s\" is negative", s)
-	}
-	return us, nil
 }
 
 // streamWatermark checks a new stream's WATERMARK FOR and its
@@ -622,7 +603,7 @@ func (st *statement) streamWatermark(desc *catalog.Table) error {
 			return sqlerr.New(sqlerr.InvalidParameterValue, "option \"%s\" needs a WATERMARK FOR column", name).
 				WithHint("Add WATERMARK FOR ts AS ts - INTERVAL '5 seconds' to the column list.")
 		}
-		us, err := intervalMicros(v)
+		us, err := types.DurationMicros(v)
 		if err != nil {
 			return err
 		}
@@ -643,7 +624,7 @@ func (st *statement) streamWatermark(desc *catalog.Table) error {
 	}
 	w := &catalog.Watermark{Column: wf.Column}
 	if wf.Delay != "" {
-		us, err := intervalMicros(wf.Delay)
+		us, err := types.DurationMicros(wf.Delay)
 		if err != nil {
 			if e, ok := sqlerr.As(err); ok {
 				return e.At(st.pos(wf.DelayLoc))

@@ -360,3 +360,24 @@ func parseISOInterval(s string, acc *intervalAcc) bool {
 	}
 	return true
 }
+
+// DurationMicros reads text as a length of time: an interval of fixed
+// length (no months or years, whose length varies; a day is 24 hours) that
+// is not negative, in microseconds. Stream and source options (allowed
+// lateness, timeouts, delays) take their durations this way.
+func DurationMicros(s string) (int64, error) {
+	d, err := ParseText(Interval, s, nil)
+	if err != nil {
+		return 0, err
+	}
+	iv := d.(IntervalValue)
+	if iv.Months != 0 {
+		return 0, sqlerr.New(sqlerr.InvalidParameterValue, "interval \"%s\" has months, whose length varies", s).
+			WithHint("Give it in days, hours, minutes or seconds.")
+	}
+	us := int64(iv.Days)*MicrosPerDay + iv.Micros
+	if us < 0 {
+		return 0, sqlerr.New(sqlerr.InvalidParameterValue, "interval \"%s\" is negative", s)
+	}
+	return us, nil
+}

@@ -112,14 +112,9 @@ func durationOption(opts map[string]string, name string, def time.Duration) (tim
 	if !ok {
 		return def, nil
 	}
-	d, err := types.ParseText(types.Interval, v, nil)
+	us, err := types.DurationMicros(v)
 	if err != nil {
-		return 0, badOption(name, v, "expected an interval such as '5 seconds'")
+		return 0, badOption(name, v, "expected a non-negative interval without months, such as '5 seconds'")
 	}
-	iv := d.(types.IntervalValue)
-	micros := iv.Micros + int64(iv.Days)*24*int64(time.Hour/time.Microsecond)
-	if iv.Months != 0 || micros < 0 {
-		return 0, badOption(name, v, "expected a non-negative interval without months")
-	}
-	return time.Duration(micros) * time.Microsecond, nil
+	return time.Duration(us) * time.Microsecond, nil
 }
