@@ -147,19 +147,6 @@ func datumText(ctx *EvalCtx, t *types.T, d types.Datum) string {
 	return string(types.AppendText(nil, t, d, cfgOf(ctx)))
 }
 
-func decFromInt(x int64) *apd.Decimal { return apd.New(x, 0) }
-
-func decimalToInt64(d *apd.Decimal) (int64, bool) {
-	var r apd.Decimal
-	c := DecimalCtx
-	c.Rounding = apd.RoundHalfUp
-	if _, err := c.RoundToIntegralValue(&r, d); err != nil {
-		return 0, false
-	}
-	x, err := r.Int64()
-	return x, err == nil
-}
-
 // normNegZero clears the sign of a numeric zero (numeric has no -0).
 func normNegZero(d *apd.Decimal) *apd.Decimal {
 	if d.Form == apd.Finite && d.Coeff.Sign() == 0 {
@@ -170,14 +157,4 @@ func normNegZero(d *apd.Decimal) *apd.Decimal {
 
 func errInvalidParam(format string, args ...any) *sqlerr.Error {
 	return sqlerr.New(sqlerr.InvalidParameterValue, format, args...)
-}
-
-func toInt64(d types.Datum) int64 {
-	switch x := d.(type) {
-	case int64:
-		return x
-	case float64:
-		return int64(x)
-	}
-	return 0
 }

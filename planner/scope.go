@@ -39,14 +39,6 @@ func (s *scope) chainRefs() int {
 	return n
 }
 
-func (s *scope) types() []*types.T {
-	ts := make([]*types.T, len(s.cols))
-	for i, c := range s.cols {
-		ts[i] = c.typ
-	}
-	return ts
-}
-
 // resolve finds a column by optional qualifier and name. Levels above 0 mean
 // an enclosing query's scope.
 func (s *scope) resolve(qual, name string, pos int) (expr.Expr, error) {

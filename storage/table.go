@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -164,15 +163,6 @@ func rangeClean(bm []uint64, lo, hi int) bool {
 		lo += n
 	}
 	return true
-}
-
-// countDead returns the number of dead bits.
-func countDead(bm []uint64) int {
-	n := 0
-	for _, w := range bm {
-		n += bits.OnesCount64(w)
-	}
-	return n
 }
 
 // load reads every row of the table from Pebble. Called before the table is

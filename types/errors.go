@@ -42,21 +42,6 @@ func errIntRange(t *T) *sqlerr.Error {
 	return sqlerr.New(sqlerr.NumericValueOutOfRange, "integer out of range")
 }
 
-// inputTypeName is the type name Postgres uses in input-syntax messages.
-func inputTypeName(t *T) string {
-	switch t.Oid {
-	case OidTime:
-		return "time"
-	case OidTimestamp:
-		return "timestamp"
-	case OidVarchar:
-		return "character varying"
-	case OidBPChar:
-		return "character"
-	}
-	return t.String()
-}
-
 func errZone(name string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.InvalidParameterValue, "time zone \"%s\" not recognized", name)
 }
