@@ -78,7 +78,8 @@ type nexmarkOptions struct {
 	check   bool
 	// cpuProfile is a file for a CPU profile of each run (the query name
 	// is appended when several run).
-	cpuProfile string
+	cpuProfile  string
+	heapProfile string
 }
 
 // NexmarkResult is one query's run.
@@ -126,6 +127,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	fs.Float64Var(&o.rate, "rate", 10_000_000, "events per second of event time (it spaces event times; the events come as fast as Sluice takes them)")
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run (CREATE STREAM to the view holding every event) to this file")
+	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the run (the view holding every event) to this file")
 	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -319,6 +321,11 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	cpu1, _ := processCPU()
 	r.CPU = cpu1 - cpu0
 	r.PeakRSS = procStatusKB("VmHWM")
+	if o.heapProfile != "" {
+		if err := writeHeapProfile(o.heapProfile, q, len(o.queries)); err != nil {
+			return nil, err
+		}
+	}
 	r.EventsPerSec = float64(o.events) / r.Elapsed.Seconds()
 	if r.CPU > 0 {
 		r.PerCore = float64(o.events) / r.CPU.Seconds()
@@ -387,4 +394,19 @@ func preloadNexmark(ctx context.Context, brokers []string, o *nexmarkOptions, ge
 		return nil, err
 	}
 	return f, produceEvents(ctx, brokers, topic, events, f, n)
+}
+
+// writeHeapProfile writes the heap profile of the live objects to path
+// (path.q when several queries run).
+func writeHeapProfile(path, q string, queries int) error {
+	if queries > 1 {
+		path += "." + q
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(f)
 }

@@ -396,6 +396,12 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 // start runs on the loop: the view's first epoch over its sources' content,
 // at the tables' watermarks of the scans' cut (cut) and the source views'
 // current ones.
+//
+// A stream's history can be far larger than memory (storage keeps most of
+// it on disk), so it is fed in steps of at most backfillRows rows, with
+// every watermark held back (the history is in arrival order, not event
+// time: no window may close before all of it is in); a last, empty step
+// brings the watermarks. The steps' outputs form the view's first epoch.
 func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, cut map[uint32]int64) error {
 	for rel, wm := range cut {
 		// Views already reading rel know its watermark from its changes;
@@ -405,36 +411,52 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 			d.watermarks[rel] = wm
 		}
 	}
-	inputs := map[int][]*coldata.Chunk{}
+	held := map[int]int64{}
+	for _, nodes := range v.sources {
+		for _, n := range nodes {
+			held[n] = dataflow.NoWatermark
+		}
+	}
+	var out backfillOutput
 	for rel, nodes := range v.sources {
-		var chunks []*coldata.Chunk
-		if s := scans[rel]; s != nil {
-			for {
-				c, _, ok := s.Next()
-				if !ok {
+		next, err := d.sourceContent(v, rel, scans[rel])
+		if err != nil {
+			return err
+		}
+		for done := false; !done; {
+			var chunks []*coldata.Chunk
+			rows := 0
+			for rows < backfillRows {
+				c, err := next()
+				if err != nil {
+					return err
+				}
+				if c == nil {
+					done = true
 					break
 				}
 				chunks = append(chunks, withDiffs(c))
+				rows += c.Len
 			}
-		} else if src := d.running[rel]; src != nil {
-			if src.failed != nil {
-				return errViewFailed(src.name, src.failed)
+			if rows == 0 {
+				continue
 			}
-			next := src.arr.Snapshot(d.epoch).Scan()
-			for c := next(); c != nil; c = next() {
-				chunks = append(chunks, withDiffs(c))
+			inputs := map[int][]*coldata.Chunk{}
+			for _, n := range nodes {
+				inputs[n] = chunks
 			}
-		} else {
-			return sqlerr.Bug("dataflow: source relation %d of view %q is neither a table nor a running view", rel, v.name)
-		}
-		for _, n := range nodes {
-			inputs[n] = chunks
+			o, _, err := v.df.Step(inputs, held)
+			if err != nil {
+				return err
+			}
+			out.add(o)
 		}
 	}
-	out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
+	o, wm, err := v.df.Step(nil, d.sourceWatermarks(v))
 	if err != nil {
 		return err
 	}
+	out.add(o)
 	d.watermarks[v.id] = wm
 	d.pubMu.Lock()
 	v.watermark = wm
@@ -442,11 +464,86 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 	d.pubMu.Unlock()
 	d.order = append(d.order, v)
 	outputs := map[uint32]*coldata.Chunk{}
-	if out.Len > 0 {
-		outputs[v.id] = out
+	if c := out.chunk(); c != nil {
+		outputs[v.id] = c
 	}
 	d.publish(outputs)
 	return nil
+}
+
+// backfillRows is the most source rows a view's first epoch feeds its
+// dataflow in one step.
+const backfillRows = 1 << 16
+
+// sourceContent returns an iterator over the current rows of source rel of
+// v: a table's scan, or a running view's published rows. It returns nil at
+// the end.
+func (d *dataflows) sourceContent(v *runningView, rel uint32, scan *storage.TableScan) (func() (*coldata.Chunk, error), error) {
+	if scan != nil {
+		return func() (*coldata.Chunk, error) {
+			c, _, ok := scan.Next()
+			if !ok {
+				return nil, scan.Err()
+			}
+			return c, nil
+		}, nil
+	}
+	src := d.running[rel]
+	if src == nil {
+		return nil, sqlerr.Bug("dataflow: source relation %d of view %q is neither a table nor a running view", rel, v.name)
+	}
+	if src.failed != nil {
+		return nil, errViewFailed(src.name, src.failed)
+	}
+	next := src.arr.Snapshot(d.epoch).Scan()
+	return func() (*coldata.Chunk, error) { return next(), nil }, nil
+}
+
+// backfillOutput gathers the outputs of a view's first steps into one
+// epoch's changes, consolidating as it grows so that rows a later step
+// retracts do not pile up. Insertions alone need no consolidation (their
+// diffs add up where they are applied).
+type backfillOutput struct {
+	chunks   []*coldata.Chunk
+	rows     int
+	retracts bool
+	// settled is the size of the last consolidation's result.
+	settled int
+}
+
+func (b *backfillOutput) add(c *coldata.Chunk) {
+	if c == nil || c.Len == 0 {
+		return
+	}
+	b.chunks = append(b.chunks, c)
+	b.rows += c.Len
+	b.retracts = b.retracts || slices.ContainsFunc(c.Diffs[:c.Len], func(d int64) bool { return d < 0 })
+	if b.retracts && b.rows > max(2*b.settled, backfillRows) {
+		b.consolidate()
+	}
+}
+
+func (b *backfillOutput) consolidate() {
+	if len(b.chunks) < 2 {
+		return
+	}
+	all := dataflow.NewChanges(b.chunks[0].Types(), b.rows)
+	for _, c := range b.chunks {
+		all.AppendChunk(c)
+	}
+	if b.retracts {
+		all = dataflow.Consolidate(all)
+	}
+	b.chunks, b.rows, b.settled = []*coldata.Chunk{all}, all.Len, all.Len
+}
+
+// chunk returns the consolidated changes, nil if none.
+func (b *backfillOutput) chunk() *coldata.Chunk {
+	b.consolidate()
+	if len(b.chunks) == 0 || b.chunks[0].Len == 0 {
+		return nil
+	}
+	return b.chunks[0]
 }
 
 func withDiffs(c *coldata.Chunk) *coldata.Chunk {

@@ -178,7 +178,7 @@ func (e *Engine) Close() error {
 func (e *Engine) SyncViews(ctx context.Context) error { return e.views.sync(ctx) }
 
 func tableInfo(t *catalog.Table) storage.TableInfo {
-	return storage.TableInfo{ID: t.ID, Name: t.Name, ColNames: t.ColumnNames(), Types: t.Types(), PK: t.PK}
+	return storage.TableInfo{ID: t.ID, Name: t.Name, ColNames: t.ColumnNames(), Types: t.Types(), PK: t.PK, AppendOnly: t.Kind == catalog.KindStream}
 }
 
 // Open implements pgwire.Backend.

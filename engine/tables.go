@@ -33,7 +33,7 @@ type tableIter struct{ s *storage.TableScan }
 func (it tableIter) Next() (*coldata.Chunk, []int, error) {
 	ch, pos, ok := it.s.Next()
 	if !ok {
-		return nil, nil, nil
+		return nil, nil, it.s.Err()
 	}
 	return ch, pos, nil
 }

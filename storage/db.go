@@ -20,15 +20,19 @@ type DB struct {
 	tables   map[uint32]*Table // guarded by commitMu
 	observer ChangeObserver    // guarded by commitMu
 	onesBuf  []int64           // guarded by commitMu; see ones
+	// residentSegs is how many full segments of an append-only table stay
+	// in memory (see evictHistory).
+	residentSegs int
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	logger    pebble.Logger
-	cacheSize int64
-	fs        vfs.FS
+	logger       pebble.Logger
+	cacheSize    int64
+	fs           vfs.FS
+	residentSegs int
 }
 
 // WithLogger routes Pebble's log messages to l.
@@ -44,7 +48,7 @@ func WithFS(fs vfs.FS) Option { return func(o *options) { o.fs = fs } }
 // Open opens (creating if needed) the store in dir. The WAL is on and every
 // commit is synced.
 func Open(dir string, opts ...Option) (*DB, error) {
-	o := options{cacheSize: 64 << 20}
+	o := options{cacheSize: 64 << 20, residentSegs: defaultResidentSegments}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -55,7 +59,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, wrapPebble(err)
 	}
-	return &DB{pe: pe, tables: map[uint32]*Table{}}, nil
+	return &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs}, nil
 }
 
 // Close closes the database. Open transactions can no longer commit; tables

@@ -1,6 +1,8 @@
 // Package storage owns the Pebble database: the durable form of table rows and
 // catalog (meta) records, and the in-memory columnar copy of each table that
-// scans read.
+// scans read. Append-only tables (streams) keep only their newest segments
+// in memory; scans read older ones back from Pebble (see history.go), so a
+// stream that grows without end takes bounded memory.
 //
 // Every write goes through a Txn. A Txn buffers its writes privately; Commit
 // validates them (primary-key uniqueness, write-write conflicts), writes one

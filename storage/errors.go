@@ -42,6 +42,12 @@ func errDropped(t *Table) error {
 	return sqlerr.New(serializationFailure, "could not serialize access: table %q was dropped concurrently", t.info.Name)
 }
 
+// errAppendOnly refuses to change committed rows of an append-only table (a
+// transaction's own pending rows it may drop).
+func errAppendOnly(t *Table) error {
+	return sqlerr.Bug("storage: table %q is append-only", t.info.Name)
+}
+
 // errCorrupt reports bytes read from disk that do not decode.
 func errCorrupt(format string, args ...any) error {
 	return sqlerr.New(sqlerr.DataCorrupted, "storage: corrupt data: "+format, args...)

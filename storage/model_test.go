@@ -16,8 +16,9 @@ import (
 
 // TestModel runs random transactions (inserts, deletes and updates of
 // committed and pending rows, savepoints, commits, rollbacks) against a
-// table and a plain map, with random segment and run sizes (metamorphic:
-// logged with the seed), and checks after every commit, clean reopen and
+// table and a plain map, with random segment and run sizes and, half the
+// time, an append-only table (inserts only) keeping few segments resident
+// (metamorphic: logged with the seed), and checks after every commit, clean reopen and
 // crash that a scan, Len and primary-key lookups agree with the map.
 // Replay a failure with SLUICE_SEED.
 func TestModel(t *testing.T) {
@@ -25,15 +26,20 @@ func TestModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed(t), 0))
 	segRows = []int{1, 2, 3, 8, 64, 1 << 16}[r.IntN(6)]
 	runRows = []int{1, 2, 5, 1024}[r.IntN(4)]
-	t.Logf("segRows=%d runRows=%d", segRows, runRows)
+	appendOnly := r.IntN(2) == 0
+	resident := []int{-1, 0, 1, 2}[r.IntN(4)]
+	t.Logf("segRows=%d runRows=%d appendOnly=%t resident=%d", segRows, runRows, appendOnly, resident)
 
 	fs := vfs.NewCrashableMem()
 	info := TableInfo{ID: 7, Name: "m", ColNames: []string{"id", "v", "n"}, Types: []*types.T{types.Int8, types.Text, types.Int8}, PK: []int{0}}
+	if appendOnly {
+		info.PK, info.AppendOnly = nil, true
+	}
 	var db *DB
 	var tbl *Table
 	open := func() {
 		var err error
-		if db, err = Open("db", WithFS(fs), WithLogger(quietLogger{t})); err != nil {
+		if db, err = Open("db", WithFS(fs), WithLogger(quietLogger{t}), WithResidentSegments(resident)); err != nil {
 			t.Fatal(err)
 		}
 		if tbl, err = db.OpenTable(info); err != nil {
@@ -41,7 +47,7 @@ func TestModel(t *testing.T) {
 		}
 	}
 	var err error
-	if db, err = Open("db", WithFS(fs), WithLogger(quietLogger{t})); err != nil {
+	if db, err = Open("db", WithFS(fs), WithLogger(quietLogger{t}), WithResidentSegments(resident)); err != nil {
 		t.Fatal(err)
 	}
 	tx := db.Begin()
@@ -103,7 +109,7 @@ func TestModel(t *testing.T) {
 			t.Fatalf("%s: scan has %d rows, model %d\ngot:  %s\nwant: %s", what, len(got), len(exp), strings.Join(got, "; "), strings.Join(exp, "; "))
 		}
 		for id, x := range want {
-			if r.IntN(4) > 0 {
+			if appendOnly || r.IntN(4) > 0 {
 				continue
 			}
 			if got, _, ok := tx.Lookup(tbl, []types.Datum{id}); !ok || fmtRow(got) != fmtRow(x) {
@@ -112,16 +118,28 @@ func TestModel(t *testing.T) {
 		}
 	}
 
-	for step := range 300 {
+	steps := 300
+	if appendOnly {
+		steps = 150 // every check scans the whole, growing history
+	}
+	for step := range steps {
 		tx := db.Begin()
 		model := maps.Clone(committed)
 		var saved []map[int64]row
 		var sps []*Savepoint
 		for range 1 + r.IntN(6) {
-			switch op := r.IntN(10); {
+			op := r.IntN(10)
+			if appendOnly && op >= 4 && op < 8 {
+				op = 0 // no deletes or updates
+			}
+			switch {
 			case op < 4: // insert
 				var rows []row
-				for range 1 + r.IntN(3*min(segRows, 64)) {
+				most := 3 * min(segRows, 64)
+				if appendOnly {
+					most /= 3 // the table only grows: keep its scans quick
+				}
+				for range 1 + r.IntN(most) {
 					x := randRow(nextID)
 					nextID++
 					rows = append(rows, x)

@@ -12,12 +12,17 @@ const blockSize = coldata.DefaultChunkSize
 // TableScan iterates the rows a Txn sees in a table: the committed rows as of
 // Scan (minus the txn's deletes at that time), then the txn's own inserts.
 type TableScan struct {
+	t     *Table
 	types []*types.T
 	segs  []*segment // the committed segments; the last one a view
 	n     int
 	dead  []uint64 // private copy: committed deletes + this txn's
 	pos   int
 	si    int // index in segs of the segment holding pos
+	// back is the evicted segment read back last (backOf its index).
+	back   *coldata.Chunk
+	backOf int
+	err    error
 
 	ins     []*coldata.Chunk // views of the txn's pending segments
 	insN    int
@@ -28,19 +33,18 @@ type TableScan struct {
 // Scan starts a scan of t. The snapshot is taken now: later commits and later
 // writes of this txn are not seen by it.
 func (tx *Txn) Scan(t *Table) *TableScan {
-	s := &TableScan{types: t.info.Types}
+	s := &TableScan{t: t, types: t.info.Types, backOf: -1}
 	t.mu.RLock()
 	s.n = t.n
 	if k := len(t.segs); k > 0 {
-		// Every segment but the last never changes: share them. The last
-		// may still grow: take a view of it as it is.
-		s.segs = t.segs[: k-1 : k-1]
-		last := t.segs[k-1]
-		if !last.frozen {
-			view := &segment{start: last.start, rows: *last.rows.Slice(0, last.rows.Len)}
-			last = view
+		// Every segment but the last never changes: share them (eviction
+		// replaces a segment in t.segs, so copy the slice). The last may
+		// still grow: take a view of it as it is.
+		s.segs = make([]*segment, k)
+		copy(s.segs, t.segs)
+		if last := t.segs[k-1]; !last.frozen && !last.evicted {
+			s.segs[k-1] = &segment{start: last.start, rows: *last.rows.Slice(0, last.rows.Len)}
 		}
-		s.segs = append(s.segs, last)
 	}
 	s.dead = append([]uint64(nil), t.dead...)
 	t.mu.RUnlock()
@@ -60,9 +64,13 @@ func (tx *Txn) Scan(t *Table) *TableScan {
 }
 
 // Next returns the next chunk (at most 1024 rows) and the position of each of
-// its rows, for Delete, Update and Get; ok is false at the end. Chunks may
-// share memory with the table and must not be modified.
+// its rows, for Delete, Update and Get; ok is false at the end, or when
+// reading an evicted segment back failed (see Err). Chunks may share memory
+// with the table and must not be modified.
 func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
+	if s.err != nil {
+		return nil, nil, false
+	}
 	var sel []int
 	for s.pos < s.n {
 		seg := s.segs[s.si]
@@ -76,9 +84,13 @@ func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
 				if len(sel) > 0 {
 					break // flush the gathered rows first
 				}
+				rows := s.rowsOf(s.si)
+				if rows == nil {
+					return nil, nil, false
+				}
 				lo := s.pos
 				s.pos = hi
-				return seg.rows.Slice(off, hi-seg.start), seq(lo, hi), true
+				return rows.Slice(off, hi-seg.start), seq(lo, hi), true
 			}
 		}
 		if !isDead(s.dead, s.pos) {
@@ -114,7 +126,29 @@ func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
 	return gatherRows(s.types, sel, func(i int) (*coldata.Chunk, int) { return s.ins[i/segRows], i % segRows }), positions, true
 }
 
-// gather returns the committed rows at positions sel (ascending).
+// Err returns the error that ended the scan early, if any.
+func (s *TableScan) Err() error { return s.err }
+
+// rowsOf returns the rows of segment i, reading an evicted one back from
+// Pebble (nil, with s.err set, if that fails).
+func (s *TableScan) rowsOf(i int) *coldata.Chunk {
+	seg := s.segs[i]
+	if !seg.evicted {
+		return &seg.rows
+	}
+	if s.backOf != i {
+		back, err := s.t.readSegment(s.types, seg)
+		if err != nil {
+			s.err = err
+			return nil
+		}
+		s.back, s.backOf = back, i
+	}
+	return s.back
+}
+
+// gather returns the committed rows at positions sel (ascending). Only
+// tables with deletes gather, and those are never evicted.
 func (s *TableScan) gather(sel []int) *coldata.Chunk {
 	return gatherRows(s.types, sel, func(p int) (*coldata.Chunk, int) {
 		seg, off := findSeg(s.segs, p)

@@ -37,6 +37,9 @@ type segment struct {
 	// frozen marks a segment adopted from a transaction: its vectors are
 	// shared with the commit's Change and must never be appended to.
 	frozen bool
+	// evicted marks a segment whose rows are in Pebble only: rows has
+	// no columns, just Len (see evictHistory).
+	evicted bool
 }
 
 func (s *segment) end() int { return s.start + s.rows.Len }

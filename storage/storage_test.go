@@ -27,12 +27,15 @@ type harness struct {
 	tables map[string]*Table
 	txns   map[string]*Txn
 	saved  map[string]*Savepoint
+	// resident is the WithResidentSegments of every open (see
+	// resident-segments).
+	resident int
 }
 
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		defer func(n, r int) { segRows, runRows = n, r }(segRows, runRows) // segment-rows, run-rows lower them
-		h := &harness{fs: vfs.NewCrashableMem(), saved: map[string]*Savepoint{}}
+		h := &harness{fs: vfs.NewCrashableMem(), saved: map[string]*Savepoint{}, resident: defaultResidentSegments}
 		h.open(t)
 		defer func() { h.db.Close() }()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
@@ -58,7 +61,7 @@ func fmtErr(err error) string {
 }
 
 func (h *harness) open(t *testing.T) {
-	db, err := Open("db", WithFS(h.fs), WithLogger(quietLogger{t}))
+	db, err := Open("db", WithFS(h.fs), WithLogger(quietLogger{t}), WithResidentSegments(h.resident))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +94,7 @@ func (h *harness) load() error {
 	return nil
 }
 
-// encodeInfo / parseInfo: "<id>|<pk ordinals>|<name> <type>,...".
+// encodeInfo / parseInfo: "<id>|<pk ordinals>|<name> <type>,...[|append-only]".
 func encodeInfo(info TableInfo) string {
 	var pk, cols []string
 	for _, c := range info.PK {
@@ -100,19 +103,23 @@ func encodeInfo(info TableInfo) string {
 	for i, n := range info.ColNames {
 		cols = append(cols, n+" "+info.Types[i].TypName())
 	}
-	return fmt.Sprintf("%d|%s|%s", info.ID, strings.Join(pk, ","), strings.Join(cols, ","))
+	s := fmt.Sprintf("%d|%s|%s", info.ID, strings.Join(pk, ","), strings.Join(cols, ","))
+	if info.AppendOnly {
+		s += "|append-only"
+	}
+	return s
 }
 
 func parseInfo(name, s string) (TableInfo, error) {
 	parts := strings.Split(s, "|")
-	if len(parts) != 3 {
+	if len(parts) != 3 && (len(parts) != 4 || parts[3] != "append-only") {
 		return TableInfo{}, fmt.Errorf("bad catalog record %q", s)
 	}
 	id, err := strconv.ParseUint(parts[0], 10, 32)
 	if err != nil {
 		return TableInfo{}, err
 	}
-	info := TableInfo{ID: uint32(id), Name: name}
+	info := TableInfo{ID: uint32(id), Name: name, AppendOnly: len(parts) == 4}
 	for _, c := range strings.Split(parts[2], ",") {
 		n, typ, _ := strings.Cut(c, " ")
 		info.ColNames = append(info.ColNames, n)
@@ -160,7 +167,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 		var id int
 		d.ScanArgs(t, "name", &name)
 		d.ScanArgs(t, "id", &id)
-		info := TableInfo{ID: uint32(id), Name: name}
+		info := TableInfo{ID: uint32(id), Name: name, AppendOnly: d.HasArg("append-only")}
 		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
 			n, typ, _ := strings.Cut(strings.TrimSpace(line), " ")
 			ct := types.ByName(typ)
@@ -319,6 +326,9 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 				fmt.Fprintf(&b, "%d: %s\n", ps[i], fmtRow(c.Row(i)))
 			}
 		}
+		if err := s.Err(); err != nil {
+			b.WriteString(fmtErr(err))
+		}
 		fmt.Fprintf(&b, "(%d rows, len=%d)\n", total, tbl.Len())
 		return b.String(), nil
 
@@ -350,6 +360,13 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 		// Set the rows of a full segment (for the rest of the file), so a
 		// few rows cross segment boundaries.
 		d.ScanArgs(t, "n", &segRows)
+		return "ok\n", nil
+
+	case "resident-segments":
+		// Set how many sealed segments of an append-only table stay in
+		// memory (for the rest of the file, reopens included).
+		d.ScanArgs(t, "n", &h.resident)
+		h.db.residentSegs = h.resident
 		return "ok\n", nil
 
 	case "run-rows":
@@ -469,6 +486,9 @@ func (t *Table) layout() string {
 		fmt.Fprintf(&b, "segment %d: positions %d..%d, rowIDs %s", i, s.start, s.end()-1, describeIDs(s))
 		if s.frozen {
 			b.WriteString(", adopted")
+		}
+		if s.evicted {
+			b.WriteString(", evicted")
 		}
 		b.WriteString("\n")
 	}

@@ -16,12 +16,15 @@ import (
 
 // TableInfo describes a table to storage. ColNames and Name are used in error
 // messages; PK holds the column ordinals of the primary key (empty: none).
+// AppendOnly tables (streams) take inserts only; their older rows are kept
+// in Pebble alone (see Table.evictHistory).
 type TableInfo struct {
-	ID       uint32
-	Name     string
-	ColNames []string
-	Types    []*types.T
-	PK       []int
+	ID         uint32
+	Name       string
+	ColNames   []string
+	Types      []*types.T
+	PK         []int
+	AppendOnly bool
 }
 
 func (info *TableInfo) validate() error {
@@ -37,6 +40,9 @@ func (info *TableInfo) validate() error {
 		if c < 0 || c >= len(info.Types) {
 			return sqlerr.Bug("storage: table %q primary key column %d out of range", info.Name, c)
 		}
+	}
+	if info.AppendOnly && len(info.PK) > 0 {
+		return sqlerr.Bug("storage: append-only table %q has a primary key", info.Name)
 	}
 	return nil
 }
@@ -66,6 +72,9 @@ type Table struct {
 	// runs are the rows stored in Pebble as runs (rowFormatRun), in
 	// position order. Only commits (under db.commitMu) and load use it.
 	runs []runSpan
+	// evicted is the number of leading segments whose rows are in Pebble
+	// only (append-only tables; see evictHistory).
+	evicted int
 }
 
 // runSpan is a run value in Pebble: the rows at positions [pos, pos+n),
@@ -123,7 +132,8 @@ func (t *Table) Len() int {
 }
 
 // Get returns the committed row at pos (dead or not), or nil when pos is not
-// a committed position. Decimal values point into the table: do not modify.
+// a committed position (or its evicted segment cannot be read back).
+// Decimal values point into the table: do not modify.
 func (t *Table) Get(pos int) []types.Datum {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -131,6 +141,13 @@ func (t *Table) Get(pos int) []types.Datum {
 		return nil
 	}
 	s, off := t.segOf(pos)
+	if s.evicted {
+		rows, err := t.readSegment(t.info.Types, s)
+		if err != nil {
+			return nil
+		}
+		return rows.Row(off)
+	}
 	return s.rows.Row(off)
 }
 
@@ -197,6 +214,7 @@ func (t *Table) load() error {
 		scratch.Len = n
 		pos := t.n
 		t.appendRows(scratch, rowID, nil)
+		t.evictHistory()
 		if n > 1 {
 			t.runs = append(t.runs, runSpan{pos: pos, n: n, id: rowID})
 		}
@@ -272,6 +290,7 @@ func (t *Table) apply(tt *txnTable) {
 		return nil
 	})
 	t.nextRowID = ids.next
+	t.evictHistory()
 }
 
 // addColumn appends a column of NULLs. Segments get new column slices (the
@@ -284,7 +303,7 @@ func (t *Table) addColumn(name string, typ *types.T) {
 	if len(t.info.ColNames) > 0 {
 		t.info.ColNames = append(slices.Clip(t.info.ColNames), name)
 	}
-	for _, s := range t.segs {
+	for _, s := range t.segs[t.evicted:] {
 		v := coldata.MakeVec(typ, s.rows.Len)
 		v.Nulls = make([]bool, s.rows.Len)
 		for i := range v.Nulls {

@@ -365,6 +365,9 @@ func (tx *Txn) Delete(t *Table, positions []int) error {
 	if tx.done {
 		return errTxnDone()
 	}
+	if t.info.AppendOnly && slices.ContainsFunc(positions, func(p int) bool { return p >= 0 }) {
+		return errAppendOnly(t)
+	}
 	tt := tx.table(t)
 	for _, p := range positions {
 		if _, err := tt.checkPos(p); err != nil {
@@ -386,6 +389,9 @@ func (tx *Txn) Delete(t *Table, positions []int) error {
 func (tx *Txn) Update(t *Table, positions []int, newRows *coldata.Chunk) error {
 	if tx.done {
 		return errTxnDone()
+	}
+	if t.info.AppendOnly && slices.ContainsFunc(positions, func(p int) bool { return p >= 0 }) {
+		return errAppendOnly(t)
 	}
 	if newRows.Len != len(positions) || len(newRows.Cols) != len(t.info.Types) {
 		return sqlerr.Bug("storage: update of %d positions with %d rows", len(positions), newRows.Len)
