@@ -13,7 +13,13 @@ import (
 // BenchmarkTable loads 1M rows (int8, int8, text) in 10K-row commits, then
 // measures a full scan (rows/s), primary-key lookups (ns/op) and reopening
 // (loading the table from Pebble). Run: go test -run - -bench Table ./storage
-func BenchmarkTable(b *testing.B) {
+func BenchmarkTable(b *testing.B) { benchTable(b, false) }
+
+// BenchmarkStream is BenchmarkTable for an append-only table without a key,
+// whose scans read all but the newest segments back from Pebble.
+func BenchmarkStream(b *testing.B) { benchTable(b, true) }
+
+func benchTable(b *testing.B, appendOnly bool) {
 	const total, batch = 1_000_000, 10_000
 	dir := b.TempDir()
 	db, err := Open(dir, WithLogger(quietLogger{b}))
@@ -22,6 +28,9 @@ func BenchmarkTable(b *testing.B) {
 	}
 	info := TableInfo{ID: 1, Name: "bench", ColNames: []string{"id", "v", "s"},
 		Types: []*types.T{types.Int8, types.Int8, types.Text}, PK: []int{0}}
+	if appendOnly {
+		info.PK, info.AppendOnly = nil, true
+	}
 	tx := db.Begin()
 	tbl, err := db.CreateTable(tx, info)
 	if err != nil {
@@ -71,6 +80,9 @@ func BenchmarkTable(b *testing.B) {
 		fmt.Printf("scan: %.0f rows/s\n", rps)
 	})
 	b.Run("lookup", func(b *testing.B) {
+		if appendOnly {
+			b.Skip("no key")
+		}
 		r := rand.New(rand.NewPCG(1, 2))
 		tx := db.Begin()
 		key := make([]types.Datum, 1)
