@@ -106,6 +106,11 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		desc.PK = plan.key
 		desc.Options = map[string]string{"key": k}
 	}
+	names := make([]string, len(desc.Columns))
+	for i, c := range desc.Columns {
+		names[i] = c.Name
+	}
+	desc.AppendOnly, desc.EventTimes = vp.AppendOnly, vp.EventTimes(names)
 	if st.onWindowClose {
 		if desc.Options == nil {
 			desc.Options = map[string]string{}

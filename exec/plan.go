@@ -72,6 +72,14 @@ type TableRef struct {
 	// EventTime is the ordinal of a stream's WATERMARK FOR column, the one
 	// column its watermark bounds; -1 when it has none.
 	EventTime int
+	// AppendOnly marks a materialized view that only ever inserts rows
+	// (EMIT ON WINDOW CLOSE).
+	AppendOnly bool
+	// TimeLags maps the columns of a materialized view that its watermark
+	// bounds to their lag (µs, at least 0): every change the view makes
+	// after announcing watermark W has that column at or after W - lag
+	// (or NULL). nil for a view without such columns.
+	TimeLags map[int]int64
 }
 
 // Scan reads a table. With Positions, a trailing int8 column carries each

@@ -118,6 +118,17 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 			if t.Watermark != nil {
 				ref.EventTime = t.ColumnIndex(t.Watermark.Column)
 			}
+			if t.Kind == catalog.KindMaterializedView {
+				ref.AppendOnly = t.AppendOnly
+				for _, et := range t.EventTimes {
+					if i := t.ColumnIndex(et.Column); i >= 0 {
+						if ref.TimeLags == nil {
+							ref.TimeLags = map[int]int64{}
+						}
+						ref.TimeLags[i] = et.LagMicros
+					}
+				}
+			}
 			ref.NotNull = make([]bool, len(t.Columns))
 			for i, c := range t.Columns {
 				ref.NotNull[i] = c.NotNull
