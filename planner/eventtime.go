@@ -111,7 +111,7 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why *refusal) {
 	}
 	if w == nil {
 		for _, k := range a.Keys {
-			if windowBelow(a.Input, k) {
+			if wa, _ := windowOf(a.Input, k); wa == nil && windowBelow(a.Input, k) {
 				// A window's column, through what does not keep it
 				// bounded (a join): say what.
 				return nil, unbounded(a.Input, k)
