@@ -76,10 +76,13 @@ type Table struct {
 
 // ViewTime is a column of a materialized view that the view's watermark W
 // bounds: every change the view makes after announcing W has the column at
-// or after W - LagMicros (or NULL).
+// or after W - LagMicros (or NULL); with GridMicros > 0, strictly after it
+// and equal to GridOffsetMicros modulo GridMicros (exec.TimeBound).
 type ViewTime struct {
-	Column    string `json:"column"`
-	LagMicros int64  `json:"lag_micros,omitempty"`
+	Column           string `json:"column"`
+	LagMicros        int64  `json:"lag_micros,omitempty"`
+	GridMicros       int64  `json:"grid_micros,omitempty"`
+	GridOffsetMicros int64  `json:"grid_offset_micros,omitempty"`
 }
 
 // Watermark is a stream's event-time declaration, WATERMARK FOR Column AS

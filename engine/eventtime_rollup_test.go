@@ -25,9 +25,9 @@ const (
 		SELECT user_id, window_start, window_end, count(*) AS n
 		FROM TUMBLE(clicks, ts, INTERVAL '10 seconds')
 		GROUP BY user_id, window_start, window_end EMIT ON WINDOW CLOSE`
-	// perMinute rolls per_ten up by minute on its window_start, which
-	// lags the view's watermark by 10 s: a minute closes once the
-	// watermark is 10 s past its end.
+	// perMinute rolls per_ten up by minute on its window_start: a minute
+	// closes when the watermark reaches its end (per_ten's starts are on a
+	// 10-second grid that the minutes' ends lie on).
 	perMinute = `CREATE MATERIALIZED VIEW per_minute AS
 		SELECT user_id, window_start, window_end, sum(n) AS n, count(*) AS tens
 		FROM TUMBLE(per_ten, window_start, INTERVAL '1 minute')
@@ -94,17 +94,16 @@ func checkRollups(t *testing.T, srv *server.Server, frontier time.Time, what str
 			t.Fatalf("%s: %s:\n%v\nwant\n%v", what, view, got, want)
 		}
 	}
-	lagged := frontier.Add(-10 * time.Second)
 	check("per_ten", batchTen, frontier)
 	// The rollup of the batch query's closed 10-second windows.
 	rollup := `SELECT user_id, window_start, window_end, sum(n), count(*)
 		FROM TUMBLE((` + batchTen + `), window_start, INTERVAL '1 minute')`
-	check("per_minute", rollup+" WHERE window_end <= $2 GROUP BY user_id, window_start, window_end", frontier, lagged)
+	check("per_minute", rollup+" WHERE window_end <= $1 GROUP BY user_id, window_start, window_end", frontier)
 	check("per_minute_live", rollup+" GROUP BY user_id, window_start, window_end", frontier)
 	check("page_minute", `SELECT page, window_end, sum(n), max(n)
 		FROM TUMBLE((SELECT page, window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10 seconds')
 			GROUP BY page, window_start, window_end), window_start, INTERVAL '1 minute')
-		WHERE window_end <= $1 GROUP BY page, window_end`, lagged)
+		WHERE window_end <= $1 GROUP BY page, window_end`, frontier)
 	check("product_sessions", `SELECT user_id, window_start, window_end, count(*)
 		FROM SESSION((SELECT user_id, ts AS at FROM clicks WHERE page LIKE '/p%'), at, INTERVAL '20 seconds', user_id)
 		WHERE window_end <= $1 GROUP BY user_id, window_start, window_end`, frontier)
@@ -181,11 +180,11 @@ func TestRollupsRestart(t *testing.T) {
 	ins("u1", "/", 15*time.Second)
 	ins("u2", "/p/2", 59*time.Second)
 	ins("u2", "/p/2", 61*time.Second)
-	advanceStream(t, srv, "clicks", t0.Add(time.Minute))
+	advanceStream(t, srv, "clicks", t0.Add(time.Minute-time.Microsecond))
 	syncViews(t, srv)
-	// The minute [0, 1m) closes 10 s after its end.
+	// The minute [0, 1m) closes at its end.
 	if got := rowsText(t, conn, "SELECT user_id, n FROM per_minute"); len(got) != 0 {
-		t.Fatalf("per_minute before its lag passed: %v", got)
+		t.Fatalf("per_minute before its end: %v", got)
 	}
 	advanceStream(t, srv, "clicks", t0.Add(70*time.Second))
 	checkRollups(t, srv, t0.Add(70*time.Second), "before restart")

@@ -75,11 +75,19 @@ type TableRef struct {
 	// AppendOnly marks a materialized view that only ever inserts rows
 	// (EMIT ON WINDOW CLOSE).
 	AppendOnly bool
-	// TimeLags maps the columns of a materialized view that its watermark
-	// bounds to their lag (µs, at least 0): every change the view makes
-	// after announcing watermark W has that column at or after W - lag
-	// (or NULL). nil for a view without such columns.
-	TimeLags map[int]int64
+	// TimeBounds maps the columns of a materialized view that its
+	// watermark bounds to how (nil for a view without such columns).
+	TimeBounds map[int]TimeBound
+}
+
+// TimeBound says how a watermark W bounds a column: every change still to
+// come has the column at or after W - Lag (or NULL). With Grid > 0 the
+// column's values are also strictly after W - Lag and all equal Offset
+// modulo Grid (a window's start or end), which lets a window over it whose
+// ends lie on that grid close a grid step earlier. Microseconds; Lag may
+// be negative (the column is ahead of W).
+type TimeBound struct {
+	Lag, Grid, Offset int64
 }
 
 // Scan reads a table. With Positions, a trailing int8 column carries each

@@ -122,10 +122,10 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 				ref.AppendOnly = t.AppendOnly
 				for _, et := range t.EventTimes {
 					if i := t.ColumnIndex(et.Column); i >= 0 {
-						if ref.TimeLags == nil {
-							ref.TimeLags = map[int]int64{}
+						if ref.TimeBounds == nil {
+							ref.TimeBounds = map[int]exec.TimeBound{}
 						}
-						ref.TimeLags[i] = et.LagMicros
+						ref.TimeBounds[i] = exec.TimeBound{Lag: et.LagMicros, Grid: et.GridMicros, Offset: et.GridOffsetMicros}
 					}
 				}
 			}

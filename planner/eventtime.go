@@ -101,12 +101,12 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why *refusal) {
 		}
 		// timeBound refuses what lies between the window and the GROUP
 		// BY, such as a subquery condition (a join that can retract rows).
-		lag, ok := timeBound(a.Input, k)
+		b, ok := timeBound(a.Input, k)
 		if !ok {
 			return nil, unbounded(a.Input, k)
 		}
-		if w == nil || lag < w.EndOffset {
-			w = &dataflow.AggWindow{Key: i, EndOffset: lag}
+		if w == nil || b.Lag < w.EndOffset {
+			w = &dataflow.AggWindow{Key: i, EndOffset: b.Lag}
 		}
 	}
 	if w == nil {
@@ -181,92 +181,118 @@ func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
 }
 
 // eventTime reports whether the watermark bounds p's column col without
-// lag (timeBound with lag 0): a stream's WATERMARK FOR column, a window
-// end of it.
+// lag (timeBound with a lag of at most 0): a stream's WATERMARK FOR
+// column, a window end of it.
 func eventTime(p exec.Plan, col int) bool {
-	lag, ok := timeBound(p, col)
-	return ok && lag == 0
+	b, ok := timeBound(p, col)
+	return ok && b.Lag <= 0
 }
 
-// timeBound reports whether p's watermark bounds its column col: after p
-// announces watermark W, every change it makes (insert or retraction) has
-// col at or after W - lag, or NULL. A stream's WATERMARK FOR column is
-// bounded with lag 0 (rows behind the frontier are late, kept aside), a
-// window's end by its time column's bound (a row's windows end after its
-// time), window_start of TUMBLE, HOP or CUMULATE with the size added (a
-// window containing time t starts after t - size). SESSION passes on
-// window_end only: a merge retracts and inserts old rows again, whatever
-// their times, but only of sessions still open, which end after the
-// watermark. Through a join only an interval join's time columns:
-// otherwise a row that arrives late on one side joins old rows of the
-// other (or a table's change retracts them), whose times can be far
-// behind. A GROUP BY whose groups close bounds its window's key columns:
-// a closed group never changes again, so its changes are of open windows,
-// ending after the watermark. A materialized view's columns are bounded as
-// its query's were when it was created (TableRef.TimeLags).
-func timeBound(p exec.Plan, col int) (lag int64, ok bool) {
+// timeBound reports whether p's watermark bounds its column col, and how:
+// after p announces watermark W, every change it makes (insert or
+// retraction) has col at or after W - lag, or NULL (exec.TimeBound). A
+// stream's WATERMARK FOR column is bounded with lag 0 (rows behind the
+// frontier are late, kept aside). A window's end is after its time t
+// (strictly: [start, end) holds t), and on the window's grid of ends; its
+// start after end - size. When t is on a grid of its own (a window column
+// of an inner window or of a view) and the window's ends lie on it, a
+// window ending at E holds only t <= E - step: it closes a step earlier.
+// SESSION passes on window_end only: a merge retracts and inserts old rows
+// again, whatever their times, but only of sessions still open, which end
+// after the watermark. Through a join only an interval join's time
+// columns: otherwise a row that arrives late on one side joins old rows of
+// the other (or a table's change retracts them), whose times can be far
+// behind. A GROUP BY whose groups close bounds its window's key columns: a
+// closed group never changes again, so its changes are of open windows. A
+// materialized view's columns are bounded as its query's were when it was
+// created (TableRef.TimeBounds).
+func timeBound(p exec.Plan, col int) (b exec.TimeBound, ok bool) {
 	switch q := p.(type) {
 	case *exec.Scan:
 		if q.Table.Stream {
-			return 0, q.Table.EventTime >= 0 && q.Table.EventTime == col
+			return b, q.Table.EventTime >= 0 && q.Table.EventTime == col
 		}
-		lag, ok = q.Table.TimeLags[col]
-		return lag, ok
+		b, ok = q.Table.TimeBounds[col]
+		return b, ok
 	case *exec.Filter:
 		if hasSubquery(q.Cond) {
-			return 0, false
+			return b, false
 		}
 		return timeBound(q.Input, col)
 	case *exec.Project:
 		cr, ok := q.Exprs[col].(*expr.ColRef)
 		if !ok {
-			return 0, false
+			return b, false
 		}
 		return timeBound(q.Input, cr.Idx)
 	case *exec.Sort:
 		// Only at the top of a view, which ignores it.
 		return timeBound(q.Input, col)
 	case *exec.WindowAssign:
-		switch n := len(q.Input.Types()); {
-		case col == n:
+		n := len(q.Input.Types())
+		if col < n {
 			if q.Spec.Kind == timewindow.Session {
-				return 0, false
+				return b, false
 			}
-			lag, ok := timeBound(q.Input, q.Time.Idx)
-			return satAdd(lag, q.Spec.Size), ok
-		case col == n+1:
-			return timeBound(q.Input, q.Time.Idx)
-		case q.Spec.Kind == timewindow.Session:
-			return 0, false
+			return timeBound(q.Input, col)
 		}
-		return timeBound(q.Input, col)
+		t, ok := timeBound(q.Input, q.Time.Idx)
+		if !ok || col == n && q.Spec.Kind == timewindow.Session {
+			return b, false
+		}
+		end := exec.TimeBound{Lag: t.Lag}
+		if q.Spec.Kind != timewindow.Session {
+			end.Grid, end.Offset = endGrid(q.Spec)
+			if t.Grid > 0 && end.Grid%t.Grid == 0 && mod(end.Offset-t.Offset, t.Grid) == 0 {
+				end.Lag = satAdd(end.Lag, -t.Grid)
+			}
+		}
+		if col == n+1 {
+			return end, true
+		}
+		start := exec.TimeBound{Lag: satAdd(end.Lag, q.Spec.Size), Grid: q.Spec.Step, Offset: mod(q.Spec.Offset, q.Spec.Step)}
+		if q.Spec.Kind == timewindow.Cumulate {
+			start.Grid, start.Offset = q.Spec.Size, mod(q.Spec.Offset, q.Spec.Size)
+		}
+		return start, true
 	case *exec.Distinct:
 		if len(q.OnKeys) > 0 {
-			return 0, false
+			return b, false
 		}
 		return timeBound(q.Input, col)
 	case *exec.SetOp:
 		if q.Kind != exec.Union || !q.All {
-			return 0, false
+			return b, false
 		}
 		l, okL := timeBound(q.Left, col)
 		r, okR := timeBound(q.Right, col)
-		return max(l, r), okL && okR
+		b = exec.TimeBound{Lag: max(l.Lag, r.Lag)}
+		if l.Grid == r.Grid && l.Offset == r.Offset {
+			b.Grid, b.Offset = l.Grid, l.Offset
+		}
+		return b, okL && okR
 	case *exec.Join:
 		// Only an interval join's time columns: its watermark lags its
 		// inputs' by the interval, so that it bounds them.
 		iv := joinInterval(q)
-		return 0, iv != nil && (col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime)
+		return b, iv != nil && (col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime)
 	case *exec.HashAgg:
 		if col >= len(q.Keys) {
-			return 0, false
+			return b, false
 		}
 		w, _ := aggWindow(q)
 		if w == nil {
-			return 0, false
+			return b, false
 		}
+		// A group changes (or, closing, emits) only while key + EndOffset
+		// is after the watermark.
+		in, ok := timeBound(q.Input, q.Keys[col])
+		if !ok {
+			return b, false
+		}
+		b = exec.TimeBound{Lag: w.EndOffset, Grid: in.Grid, Offset: in.Offset}
 		if col == w.Key {
-			return w.EndOffset, true
+			return b, true
 		}
 		// Another column of the group's window: its distance from the
 		// window's end.
@@ -274,28 +300,50 @@ func timeBound(p exec.Plan, col int) (lag int64, ok bool) {
 		wb, end := windowOf(q.Input, q.Keys[col])
 		switch {
 		case wb == nil || wb != wa:
-			return 0, false
+			return b, false
 		case end == endW:
-			return w.EndOffset, true
 		case end:
 			// The key is TUMBLE's or HOP's window_start: end = start + size.
-			return max(w.EndOffset-wa.Spec.Size, 0), true
+			b.Lag = satAdd(b.Lag, -wa.Spec.Size)
 		case wa.Spec.Kind == timewindow.Session:
-			return 0, false
+			return b, false
+		default:
+			// window_start of a window of the key's window_end: it starts
+			// after end - size.
+			b.Lag = satAdd(b.Lag, wa.Spec.Size)
 		}
-		// window_start of a window of the key's window_end: it starts
-		// after end - size.
-		return satAdd(w.EndOffset, wa.Spec.Size), true
+		return b, true
 	}
-	return 0, false
+	return b, false
+}
+
+// endGrid is the grid a window's ends lie on: offset + size + k * step
+// (CUMULATE: offset + k * step, its size a multiple of its step).
+func endGrid(s timewindow.Spec) (grid, offset int64) {
+	if s.Kind == timewindow.Cumulate {
+		return s.Step, mod(s.Offset, s.Step)
+	}
+	return s.Step, mod(s.Offset+s.Size, s.Step)
+}
+
+func mod(a, m int64) int64 {
+	r := a % m
+	if r < 0 {
+		r += m
+	}
+	return r
 }
 
 // satAdd adds lags, saturating.
 func satAdd(a, b int64) int64 {
-	if s := a + b; s >= a {
-		return s
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
 	}
-	return math.MaxInt64
+	return s
 }
 
 // unbounded says what in p keeps its column col from being bounded by a
@@ -329,13 +377,13 @@ func unbounded(p exec.Plan, col int) *refusal {
 			case t.Reference:
 				return at(fmt.Sprintf("table \"%s\" has no event time (its rows can change at any time)", t.Name),
 					"Window a stream, or use EMIT CHANGES.")
-			case len(t.TimeLags) == 0:
+			case len(t.TimeBounds) == 0:
 				return at(fmt.Sprintf("materialized view \"%s\" has no column its watermark bounds", t.Name),
 					"A view's columns are bounded when it passes on a stream's WATERMARK FOR column or groups by a window of one; otherwise use EMIT CHANGES.")
 			default:
 				var cols []string
 				for i := range t.Types {
-					if _, ok := t.TimeLags[i]; ok {
+					if _, ok := t.TimeBounds[i]; ok {
 						cols = append(cols, "\""+name(i)+"\"")
 					}
 				}

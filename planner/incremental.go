@@ -25,10 +25,10 @@ type ViewPlan struct {
 	// Sources are the relations the view reads, each once, in first-use order.
 	Sources []uint32
 	// AppendOnly says the view only inserts rows (EMIT ON WINDOW CLOSE, or
-	// filters and projections of streams). TimeLags maps the output
-	// columns its watermark bounds to their lag (exec.TableRef.TimeLags).
+	// filters and projections of streams). TimeBounds maps the output
+	// columns its watermark bounds to how (exec.TableRef.TimeBounds).
 	AppendOnly bool
-	TimeLags   map[int]int64
+	TimeBounds map[int]exec.TimeBound
 }
 
 // PlanView binds a SELECT and lowers it to an incremental dataflow. A
@@ -59,11 +59,11 @@ func (p *Planner) PlanView(query *pg.Node, opts Options) (*ViewPlan, error) {
 	vp := &ViewPlan{Graph: l.g, Columns: planned.Columns, Key: out.key, Sources: l.sources,
 		AppendOnly: opts.EmitOnWindowClose || appendOnly(planned.Plan)}
 	for i := range planned.Columns {
-		if lag, ok := timeBound(planned.Plan, i); ok {
-			if vp.TimeLags == nil {
-				vp.TimeLags = map[int]int64{}
+		if b, ok := timeBound(planned.Plan, i); ok {
+			if vp.TimeBounds == nil {
+				vp.TimeBounds = map[int]exec.TimeBound{}
 			}
-			vp.TimeLags[i] = lag
+			vp.TimeBounds[i] = b
 		}
 	}
 	return vp, nil
@@ -521,8 +521,8 @@ func (l *lowering) lowerWindow(w *exec.WindowAssign) (lowered, error) {
 func (vp *ViewPlan) EventTimes(names []string) []catalog.ViewTime {
 	var out []catalog.ViewTime
 	for i, name := range names {
-		if lag, ok := vp.TimeLags[i]; ok {
-			out = append(out, catalog.ViewTime{Column: name, LagMicros: lag})
+		if b, ok := vp.TimeBounds[i]; ok {
+			out = append(out, catalog.ViewTime{Column: name, LagMicros: b.Lag, GridMicros: b.Grid, GridOffsetMicros: b.Offset})
 		}
 	}
 	return out

@@ -122,9 +122,16 @@ func TestPlans(t *testing.T) {
 					cat["public."+tbl.Name] = tbl
 					var ets []string
 					for _, et := range tbl.EventTimes {
-						ets = append(ets, fmt.Sprintf("%s-%s", et.Column, timewindow.FormatLength(et.LagMicros)))
+						e := fmt.Sprintf("%s lag %s", et.Column, timewindow.FormatLength(et.LagMicros))
+						if et.GridMicros > 0 {
+							e += " grid " + timewindow.FormatLength(et.GridMicros)
+							if et.GridOffsetMicros != 0 {
+								e += "+" + timewindow.FormatLength(et.GridOffsetMicros)
+							}
+						}
+						ets = append(ets, e)
 					}
-					out += fmt.Sprintf("append-only: %v, bounded: [%s]\n", tbl.AppendOnly, strings.Join(ets, " "))
+					out += fmt.Sprintf("append-only: %v, bounded: [%s]\n", tbl.AppendOnly, strings.Join(ets, ", "))
 				}
 				return out
 			case "viewdef":
