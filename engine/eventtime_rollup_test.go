@@ -65,6 +65,18 @@ const (
 		FROM per_ten t JOIN users u ON t.user_id = u.user_id
 		GROUP BY u.country, t.window_start, t.window_end`
 
+	// nestedQuery rolls 10-second windows up by minute in one query (the
+	// inner GROUP BY is not EMIT ON WINDOW CLOSE: it retracts while open);
+	// hopNested windows hop windows' ends, 30-second windows over ends on
+	// a 5-second grid: each closes 5 s before the watermark reaches its
+	// end (the hop windows ending by then are all closed).
+	nestedQuery = `SELECT window_end, sum(n) AS n, count(*) AS tens
+		FROM TUMBLE((SELECT window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10 seconds')
+			GROUP BY window_start, window_end), window_start, INTERVAL '1 minute')`
+	hopNested = `SELECT window_end, sum(n) AS n
+		FROM TUMBLE((SELECT window_end AS e, count(*) AS n FROM HOP(clicks, ts, INTERVAL '5 seconds', INTERVAL '15 seconds')
+			GROUP BY window_end), e, INTERVAL '30 seconds')`
+
 	// batchTen is per_ten's query in batch over the windows ending at or
 	// before $1.
 	batchTen = `SELECT user_id, window_start, window_end, count(*) AS n
@@ -77,6 +89,8 @@ func startRollups(t *testing.T, srv *server.Server) {
 	conn := connect(t, srv)
 	mustExec(t, conn, "CREATE STREAM clicks (user_id text, page text, ts timestamptz, "+testWatermark+")")
 	mustExec(t, conn, "CREATE TABLE users (user_id text PRIMARY KEY, country text)")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW nested AS "+nestedQuery+" GROUP BY window_end EMIT ON WINDOW CLOSE")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW hop_nested AS "+hopNested+" GROUP BY window_end EMIT ON WINDOW CLOSE")
 	for _, v := range []string{perTen, perMinute, perMinuteLive, tenLive, pageMinute, productClicks, productSessions, enriched, tenByCountry} {
 		mustExec(t, conn, v)
 	}
@@ -104,6 +118,8 @@ func checkRollups(t *testing.T, srv *server.Server, frontier time.Time, what str
 		FROM TUMBLE((SELECT page, window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10 seconds')
 			GROUP BY page, window_start, window_end), window_start, INTERVAL '1 minute')
 		WHERE window_end <= $1 GROUP BY page, window_end`, frontier)
+	check("nested", nestedQuery+" WHERE window_end <= $1 GROUP BY window_end", frontier)
+	check("hop_nested", hopNested+" WHERE window_end <= $1 GROUP BY window_end", frontier.Add(5*time.Second))
 	check("product_sessions", `SELECT user_id, window_start, window_end, count(*)
 		FROM SESSION((SELECT user_id, ts AS at FROM clicks WHERE page LIKE '/p%'), at, INTERVAL '20 seconds', user_id)
 		WHERE window_end <= $1 GROUP BY user_id, window_start, window_end`, frontier)
