@@ -65,6 +65,24 @@ type Table struct {
 	Definition string `json:"definition,omitempty"`
 	// DependsOn lists the relations a materialized view reads.
 	DependsOn []uint32 `json:"depends_on,omitempty"`
+	// AppendOnly marks a materialized view that only inserts rows (EMIT ON
+	// WINDOW CLOSE); EventTimes lists its columns that its watermark
+	// bounds. Both are found by the planner when the view is created, for
+	// the views that read it (docs/event-time.md, "Views over windowed
+	// views").
+	AppendOnly bool       `json:"append_only,omitempty"`
+	EventTimes []ViewTime `json:"event_times,omitempty"`
+}
+
+// ViewTime is a column of a materialized view that the view's watermark W
+// bounds: every change the view makes after announcing W has the column at
+// or after W - LagMicros (or NULL); with GridMicros > 0, strictly after it
+// and equal to GridOffsetMicros modulo GridMicros (exec.TimeBound).
+type ViewTime struct {
+	Column           string `json:"column"`
+	LagMicros        int64  `json:"lag_micros,omitempty"`
+	GridMicros       int64  `json:"grid_micros,omitempty"`
+	GridOffsetMicros int64  `json:"grid_offset_micros,omitempty"`
 }
 
 // Watermark is a stream's event-time declaration, WATERMARK FOR Column AS

@@ -60,9 +60,13 @@ type Aggregate struct {
 
 // AggWindow is the event-time window of an Aggregate's groups.
 type AggWindow struct {
-	// Key is the position in Keys of the column giving the window, whose
-	// end is that column's value plus EndOffset (0 for window_end; the
-	// size for window_start of TUMBLE or HOP).
+	// Key is the position in Keys of the column giving the window, which
+	// closes when that column's value plus EndOffset is at or below the
+	// input's watermark: 0 for window_end over a stream's event time, the
+	// size for window_start of TUMBLE or HOP; more for a window over a
+	// view's column that lags the view's watermark, less (even negative)
+	// when the window's time column lies on a grid its ends lie on
+	// (planner.timeBound).
 	Key       int
 	EndOffset int64
 	// OnClose is EMIT ON WINDOW CLOSE: a group emits nothing until its
@@ -74,8 +78,10 @@ type AggWindow struct {
 
 func (w *AggWindow) String() string {
 	s := fmt.Sprintf("window=key%d", w.Key)
-	if w.EndOffset != 0 {
+	if w.EndOffset > 0 {
 		s += "+" + timewindow.FormatLength(w.EndOffset)
+	} else if w.EndOffset < 0 {
+		s += timewindow.FormatLength(w.EndOffset)
 	}
 	if w.OnClose {
 		s += " emit=on-window-close"

@@ -106,6 +106,11 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		desc.PK = plan.key
 		desc.Options = map[string]string{"key": k}
 	}
+	names := make([]string, len(desc.Columns))
+	for i, c := range desc.Columns {
+		names[i] = c.Name
+	}
+	desc.AppendOnly, desc.EventTimes = vp.AppendOnly, vp.EventTimes(names)
 	if st.onWindowClose {
 		if desc.Options == nil {
 			desc.Options = map[string]string{}
@@ -211,10 +216,11 @@ func (e *Engine) startViews() {
 			if len(stmts) != 1 || stmts[0].AST == nil {
 				return sqlerr.New(sqlerr.DataCorrupted, "corrupt definition of materialized view %q", v.Name)
 			}
-			_, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema}, v.Options[emitOption] == emitOnWindowClose)
+			vp, plan, err := e.planView(e.planner, stmts[0].AST, []string{v.Schema}, v.Options[emitOption] == emitOnWindowClose)
 			if err != nil {
 				return err
 			}
+			e.refreshEventTimes(v, vp)
 			if _, declared := v.Options["key"]; declared {
 				plan.key = v.PK
 			}
@@ -224,6 +230,24 @@ func (e *Engine) startViews() {
 			e.views.installFailed(v.ID, v.Name, err)
 		}
 	}
+}
+
+// refreshEventTimes republishes (in memory) view v's descriptor with what
+// its plan says of its event time, when its record says otherwise (it was
+// written before the planner knew it), so that the views over it, planned
+// after it, see it.
+func (e *Engine) refreshEventTimes(v *catalog.Table, vp *planner.ViewPlan) {
+	names := make([]string, len(v.Columns))
+	for i, c := range v.Columns {
+		names[i] = c.Name
+	}
+	ets := vp.EventTimes(names)
+	if vp.AppendOnly == v.AppendOnly && slices.Equal(ets, v.EventTimes) {
+		return
+	}
+	c := *v
+	c.AppendOnly, c.EventTimes = vp.AppendOnly, ets
+	e.cat.Publish(&c)
 }
 
 // dropTargets resolves the objects of a DROP, checking their kind, and adds

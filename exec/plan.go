@@ -72,6 +72,22 @@ type TableRef struct {
 	// EventTime is the ordinal of a stream's WATERMARK FOR column, the one
 	// column its watermark bounds; -1 when it has none.
 	EventTime int
+	// AppendOnly marks a materialized view that only ever inserts rows
+	// (EMIT ON WINDOW CLOSE).
+	AppendOnly bool
+	// TimeBounds maps the columns of a materialized view that its
+	// watermark bounds to how (nil for a view without such columns).
+	TimeBounds map[int]TimeBound
+}
+
+// TimeBound says how a watermark W bounds a column: every change still to
+// come has the column at or after W - Lag (or NULL). With Grid > 0 the
+// column's values are also strictly after W - Lag and all equal Offset
+// modulo Grid (a window's start or end), which lets a window over it whose
+// ends lie on that grid close a grid step earlier. Microseconds; Lag may
+// be negative (the column is ahead of W).
+type TimeBound struct {
+	Lag, Grid, Offset int64
 }
 
 // Scan reads a table. With Positions, a trailing int8 column carries each

@@ -118,6 +118,17 @@ func (b *binder) lookupTable(rv *pg.RangeVar) (*tableInfo, error) {
 			if t.Watermark != nil {
 				ref.EventTime = t.ColumnIndex(t.Watermark.Column)
 			}
+			if t.Kind == catalog.KindMaterializedView {
+				ref.AppendOnly = t.AppendOnly
+				for _, et := range t.EventTimes {
+					if i := t.ColumnIndex(et.Column); i >= 0 {
+						if ref.TimeBounds == nil {
+							ref.TimeBounds = map[int]exec.TimeBound{}
+						}
+						ref.TimeBounds[i] = exec.TimeBound{Lag: et.LagMicros, Grid: et.GridMicros, Offset: et.GridOffsetMicros}
+					}
+				}
+			}
 			ref.NotNull = make([]bool, len(t.Columns))
 			for i, c := range t.Columns {
 				ref.NotNull[i] = c.NotNull

@@ -1,6 +1,10 @@
 package planner
 
 import (
+	"fmt"
+	"math"
+	"strings"
+
 	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
@@ -9,20 +13,37 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// A GROUP BY whose key holds a window's end over an append-only input has
-// groups that close: once the input's watermark reaches the window's end,
-// no row of the window can come. The dataflow then frees their state, and
-// under EMIT ON WINDOW CLOSE emits their rows only then. The analysis here
-// finds that window and proves the input append-only, with the window's
-// time column bounded by the watermark. A SESSION window's end is bounded
-// too: its output retracts rows when sessions merge, but only rows of
-// sessions still open, which end after the watermark.
+// A GROUP BY whose key holds a window's end over an input whose changes
+// to come are bounded by its watermark has groups that close: once the
+// input's watermark reaches the window's end, no row of the window can
+// come. The dataflow then frees their state, and under EMIT ON WINDOW
+// CLOSE emits their rows only then. The analysis here finds that window
+// and proves its time column bounded (timeBound). A SESSION window's end
+// is bounded too: its output retracts rows when sessions merge, but only
+// rows of sessions still open, which end after the watermark.
+//
+// Bounds cross views: a view records which of its columns its watermark
+// bounds, and by how much they can lag it (catalog.Table.EventTimes), so
+// that a window over an EMIT ON WINDOW CLOSE view (a rollup) closes too.
 
 // errOnWindowClose is the refusal of EMIT ON WINDOW CLOSE for a view whose
 // query lacks what it needs, named by what.
 func errOnWindowClose(what string) *sqlerr.Error {
 	return sqlerr.Unsupported("EMIT ON WINDOW CLOSE needs %s", what).
-		WithHint("Group by window_end of TUMBLE, HOP, CUMULATE or SESSION over a stream, or use EMIT CHANGES.")
+		WithHint("Group by window_end of TUMBLE, HOP, CUMULATE or SESSION over a stream with WATERMARK FOR (or over a view of one), or use EMIT CHANGES.")
+}
+
+// refusal says why a GROUP BY's window does not close, and what would.
+type refusal struct {
+	what, hint string
+}
+
+func (r *refusal) err() *sqlerr.Error {
+	e := errOnWindowClose(r.what)
+	if r.hint != "" {
+		e = e.WithHint("%s", r.hint)
+	}
+	return e
 }
 
 // onCloseAggregate returns the GROUP BY at the top of a view's plan (under
@@ -55,45 +76,82 @@ func onCloseAggregate(p exec.Plan) (*exec.HashAgg, error) {
 
 // aggWindow finds the closing window of a GROUP BY: a key column that is
 // window_end (or window_start of TUMBLE or HOP, whose end is start + size)
-// of a window over an append-only input whose time column the input's
-// watermark bounds. nil when there is none; why says what is missing.
-// SESSION needs window_end: sessions that share a start can end apart.
-func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why string) {
-	why = "a GROUP BY on window_end of a window table function"
+// of a window whose time column the input's watermark bounds. nil when
+// there is none; why says what is missing. SESSION needs window_end:
+// sessions that share a start can end apart.
+//
+// The window's EndOffset is how far the key column may lag the input's
+// watermark in changes still to come (the size for window_start, plus the
+// lag of a view's column): the group closes when key + EndOffset is at or
+// below the watermark.
+func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why *refusal) {
+	why = &refusal{what: "a GROUP BY on window_end of a window table function"}
 	for i, k := range a.Keys {
 		wa, end := windowOf(a.Input, k)
 		if wa == nil {
 			continue
 		}
 		if !end && wa.Spec.Kind == timewindow.Session {
-			why = "a GROUP BY on window_end of SESSION (window_start does not fix a session's end)"
+			why = &refusal{what: "a GROUP BY on window_end of SESSION (window_start does not fix a session's end)"}
 			continue
 		}
 		if !end && wa.Spec.Kind == timewindow.Cumulate {
-			why = "a GROUP BY on window_end of CUMULATE (window_start does not tell its windows apart)"
+			why = &refusal{what: "a GROUP BY on window_end of CUMULATE (window_start does not tell its windows apart)"}
 			continue
 		}
-		// Both refuse what lies between the window and the GROUP BY, such
-		// as a subquery condition (a join that can retract rows).
-		bounded := eventTime(a.Input, k)
-		if !end {
-			bounded = appendOnly(a.Input) && eventTime(wa.Input, wa.Time.Idx)
+		// timeBound refuses what lies between the window and the GROUP
+		// BY, such as a subquery condition (a join that can retract rows).
+		b, ok := timeBound(a.Input, k)
+		if !ok {
+			return nil, unbounded(a.Input, k)
 		}
-		if !bounded {
-			return nil, "an append-only input whose window time is a stream's WATERMARK FOR column (streams, their filters, projections, UNION ALL and interval joins)"
-		}
-		ew := &dataflow.AggWindow{Key: i}
-		if !end {
-			ew.EndOffset = wa.Spec.Size
-		}
-		if w == nil || end && w.EndOffset != 0 {
-			w = ew
+		if w == nil || b.Lag < w.EndOffset {
+			w = &dataflow.AggWindow{Key: i, EndOffset: b.Lag}
 		}
 	}
 	if w == nil {
+		for _, k := range a.Keys {
+			if wa, _ := windowOf(a.Input, k); wa == nil && windowBelow(a.Input, k) {
+				// A window's column, through what does not keep it
+				// bounded (a join): say what.
+				return nil, unbounded(a.Input, k)
+			}
+		}
 		return nil, why
 	}
-	return w, ""
+	return w, nil
+}
+
+// windowBelow reports whether p's column col is a window's window_end
+// traced through projections, filters and joins (which windowOf does not
+// cross).
+func windowBelow(p exec.Plan, col int) bool {
+	for {
+		switch q := p.(type) {
+		case *exec.Project:
+			cr, ok := q.Exprs[col].(*expr.ColRef)
+			if !ok {
+				return false
+			}
+			p, col = q.Input, cr.Idx
+		case *exec.Filter:
+			p = q.Input
+		case *exec.Join:
+			if n := len(q.Left.Types()); col >= n {
+				p, col = q.Right, col-n
+			} else {
+				p = q.Left
+			}
+		case *exec.WindowAssign:
+			if n := len(q.Input.Types()); col < n {
+				p = q.Input
+				continue
+			}
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // windowOf traces column col of p through projections and filters to
@@ -122,58 +180,323 @@ func windowOf(p exec.Plan, col int) (w *exec.WindowAssign, end bool) {
 	}
 }
 
-// eventTime reports whether p's column col is the event time of a stream,
-// its WATERMARK FOR column (or a window end of it): every change still to
-// come on that column is at or after p's watermark. p is append-only, or
-// retracts only rows of SESSION windows still open, which end after the
-// watermark. Through a join only for an interval join's time columns:
-// otherwise a row that arrives late on one side joins old rows of the
-// other, whose times can be far behind.
+// eventTime reports whether the watermark bounds p's column col without
+// lag (timeBound with a lag of at most 0): a stream's WATERMARK FOR
+// column, a window end of it.
 func eventTime(p exec.Plan, col int) bool {
+	b, ok := timeBound(p, col)
+	return ok && b.Lag <= 0
+}
+
+// timeBound reports whether p's watermark bounds its column col, and how:
+// after p announces watermark W, every change it makes (insert or
+// retraction) has col at or after W - lag, or NULL (exec.TimeBound). A
+// stream's WATERMARK FOR column is bounded with lag 0 (rows behind the
+// frontier are late, kept aside). A window's end is after its time t
+// (strictly: [start, end) holds t), and on the window's grid of ends; its
+// start after end - size. When t is on a grid of its own (a window column
+// of an inner window or of a view) and the window's ends lie on it, a
+// window ending at E holds only t <= E - step: it closes a step earlier.
+// SESSION passes on window_end only: a merge retracts and inserts old rows
+// again, whatever their times, but only of sessions still open, which end
+// after the watermark. Through a join only an interval join's time
+// columns: otherwise a row that arrives late on one side joins old rows of
+// the other (or a table's change retracts them), whose times can be far
+// behind. A GROUP BY whose groups close bounds its window's key columns: a
+// closed group never changes again, so its changes are of open windows. A
+// materialized view's columns are bounded as its query's were when it was
+// created (TableRef.TimeBounds).
+func timeBound(p exec.Plan, col int) (b exec.TimeBound, ok bool) {
 	switch q := p.(type) {
 	case *exec.Scan:
-		return q.Table.Stream && q.Table.EventTime == col
+		if q.Table.Stream {
+			return b, q.Table.EventTime >= 0 && q.Table.EventTime == col
+		}
+		b, ok = q.Table.TimeBounds[col]
+		return b, ok
 	case *exec.Filter:
-		return !hasSubquery(q.Cond) && eventTime(q.Input, col)
+		if hasSubquery(q.Cond) {
+			return b, false
+		}
+		return timeBound(q.Input, col)
 	case *exec.Project:
 		cr, ok := q.Exprs[col].(*expr.ColRef)
-		return ok && eventTime(q.Input, cr.Idx)
-	case *exec.WindowAssign:
-		// A row's window ends are after its time, so window_end is bounded
-		// by the watermark as the time is; window_start is not (a row just
-		// past the watermark starts a window before it, or extends an open
-		// session back). SESSION passes no other column: a merge retracts
-		// and inserts old rows again, whatever their times.
-		switch n := len(q.Input.Types()); {
-		case col == n:
-			return false
-		case col == n+1:
-			col = q.Time.Idx
-		case q.Spec.Kind == timewindow.Session:
-			return false
+		if !ok {
+			return b, false
 		}
-		return eventTime(q.Input, col)
+		return timeBound(q.Input, cr.Idx)
+	case *exec.Sort:
+		// Only at the top of a view, which ignores it.
+		return timeBound(q.Input, col)
+	case *exec.WindowAssign:
+		n := len(q.Input.Types())
+		if col < n {
+			if q.Spec.Kind == timewindow.Session {
+				return b, false
+			}
+			return timeBound(q.Input, col)
+		}
+		t, ok := timeBound(q.Input, q.Time.Idx)
+		if !ok || col == n && q.Spec.Kind == timewindow.Session {
+			return b, false
+		}
+		end := exec.TimeBound{Lag: t.Lag}
+		if q.Spec.Kind != timewindow.Session {
+			end.Grid, end.Offset = endGrid(q.Spec)
+			if t.Grid > 0 && end.Grid%t.Grid == 0 && mod(end.Offset-t.Offset, t.Grid) == 0 {
+				end.Lag = satAdd(end.Lag, -t.Grid)
+			}
+		}
+		if col == n+1 {
+			return end, true
+		}
+		start := exec.TimeBound{Lag: satAdd(end.Lag, q.Spec.Size), Grid: q.Spec.Step, Offset: mod(q.Spec.Offset, q.Spec.Step)}
+		if q.Spec.Kind == timewindow.Cumulate {
+			start.Grid, start.Offset = q.Spec.Size, mod(q.Spec.Offset, q.Spec.Size)
+		}
+		return start, true
 	case *exec.Distinct:
-		return len(q.OnKeys) == 0 && eventTime(q.Input, col)
+		if len(q.OnKeys) > 0 {
+			return b, false
+		}
+		return timeBound(q.Input, col)
 	case *exec.SetOp:
-		return q.Kind == exec.Union && q.All && eventTime(q.Left, col) && eventTime(q.Right, col)
+		if q.Kind != exec.Union || !q.All {
+			return b, false
+		}
+		l, okL := timeBound(q.Left, col)
+		r, okR := timeBound(q.Right, col)
+		b = exec.TimeBound{Lag: max(l.Lag, r.Lag)}
+		if l.Grid == r.Grid && l.Offset == r.Offset {
+			b.Grid, b.Offset = l.Grid, l.Offset
+		}
+		return b, okL && okR
 	case *exec.Join:
 		// Only an interval join's time columns: its watermark lags its
 		// inputs' by the interval, so that it bounds them.
 		iv := joinInterval(q)
-		return iv != nil && (col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime)
+		return b, iv != nil && (col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime)
+	case *exec.HashAgg:
+		if col >= len(q.Keys) {
+			return b, false
+		}
+		w, _ := aggWindow(q)
+		if w == nil {
+			return b, false
+		}
+		// A group changes (or, closing, emits) only while key + EndOffset
+		// is after the watermark.
+		in, ok := timeBound(q.Input, q.Keys[col])
+		if !ok {
+			return b, false
+		}
+		b = exec.TimeBound{Lag: w.EndOffset, Grid: in.Grid, Offset: in.Offset}
+		if col == w.Key {
+			return b, true
+		}
+		// Another column of the group's window: its distance from the
+		// window's end.
+		wa, endW := windowOf(q.Input, q.Keys[w.Key])
+		wb, end := windowOf(q.Input, q.Keys[col])
+		switch {
+		case wb == nil || wb != wa:
+			return b, false
+		case end == endW:
+		case end:
+			// The key is TUMBLE's or HOP's window_start: end = start + size.
+			b.Lag = satAdd(b.Lag, -wa.Spec.Size)
+		case wa.Spec.Kind == timewindow.Session:
+			return b, false
+		default:
+			// window_start of a window of the key's window_end: it starts
+			// after end - size.
+			b.Lag = satAdd(b.Lag, wa.Spec.Size)
+		}
+		return b, true
 	}
-	return false
+	return b, false
 }
 
-// appendOnly reports whether p only ever inserts rows (over streams).
+// endGrid is the grid a window's ends lie on: offset + size + k * step
+// (CUMULATE: offset + k * step, its size a multiple of its step).
+func endGrid(s timewindow.Spec) (grid, offset int64) {
+	if s.Kind == timewindow.Cumulate {
+		return s.Step, mod(s.Offset, s.Step)
+	}
+	return s.Step, mod(s.Offset+s.Size, s.Step)
+}
+
+func mod(a, m int64) int64 {
+	r := a % m
+	if r < 0 {
+		r += m
+	}
+	return r
+}
+
+// satAdd adds lags, saturating.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	}
+	return s
+}
+
+// unbounded says what in p keeps its column col from being bounded by a
+// watermark (timeBound is false), for a refusal of EMIT ON WINDOW CLOSE,
+// with a hint at what would work.
+func unbounded(p exec.Plan, col int) *refusal {
+	const needs = "a window time column bounded by a watermark (a stream's WATERMARK FOR column, or a window column of a windowed view, through filters, projections, UNION ALL and interval joins)"
+	at := func(what, hint string) *refusal {
+		return &refusal{what: needs + "; " + what, hint: hint}
+	}
+	for {
+		switch q := p.(type) {
+		case *exec.Scan:
+			t := q.Table
+			name := func(i int) string {
+				if i >= 0 && i < len(t.ColNames) {
+					return t.ColNames[i]
+				}
+				return "?"
+			}
+			if _, ok := timeBound(q, col); ok {
+				return at("what lies between it and the window retracts rows", "")
+			}
+			switch {
+			case t.Stream && t.EventTime < 0:
+				return at(fmt.Sprintf("stream \"%s\" has no WATERMARK FOR", t.Name),
+					"Declare WATERMARK FOR its event-time column in CREATE STREAM, or use EMIT CHANGES.")
+			case t.Stream:
+				return at(fmt.Sprintf("column \"%s\" of stream \"%s\" is not its WATERMARK FOR column \"%s\"", name(col), t.Name, name(t.EventTime)),
+					fmt.Sprintf("Window over \"%s\", or use EMIT CHANGES.", name(t.EventTime)))
+			case t.Reference:
+				return at(fmt.Sprintf("table \"%s\" has no event time (its rows can change at any time)", t.Name),
+					"Window a stream, or use EMIT CHANGES.")
+			case len(t.TimeBounds) == 0:
+				return at(fmt.Sprintf("materialized view \"%s\" has no column its watermark bounds", t.Name),
+					"A view's columns are bounded when it passes on a stream's WATERMARK FOR column or groups by a window of one; otherwise use EMIT CHANGES.")
+			default:
+				var cols []string
+				for i := range t.Types {
+					if _, ok := t.TimeBounds[i]; ok {
+						cols = append(cols, "\""+name(i)+"\"")
+					}
+				}
+				return at(fmt.Sprintf("column \"%s\" of materialized view \"%s\" is not bounded by its watermark", name(col), t.Name),
+					fmt.Sprintf("Window over %s, or use EMIT CHANGES.", strings.Join(cols, " or ")))
+			}
+		case *exec.Filter:
+			if hasSubquery(q.Cond) {
+				return at("a subquery condition becomes a join that can retract rows of windows already closed", "")
+			}
+			p = q.Input
+		case *exec.Project:
+			cr, ok := q.Exprs[col].(*expr.ColRef)
+			if !ok {
+				return at("the window time is computed (only a plain column keeps its bound)", "")
+			}
+			p, col = q.Input, cr.Idx
+		case *exec.Sort:
+			p = q.Input
+		case *exec.WindowAssign:
+			n := len(q.Input.Types())
+			switch {
+			case col == n || col == n+1:
+				col = q.Time.Idx
+			case q.Spec.Kind == timewindow.Session:
+				return at("SESSION passes on its input's columns unbounded (a merge retracts and inserts old rows again)", "Window over window_end of SESSION.")
+			}
+			p = q.Input
+		case *exec.Distinct:
+			if len(q.OnKeys) > 0 {
+				return at("DISTINCT ON can retract rows", "")
+			}
+			p = q.Input
+		case *exec.SetOp:
+			if q.Kind != exec.Union || !q.All {
+				return at("UNION, INTERSECT and EXCEPT without ALL can retract rows", "Use UNION ALL.")
+			}
+			if _, ok := timeBound(q.Left, col); !ok {
+				p = q.Left
+			} else {
+				p = q.Right
+			}
+		case *exec.Join:
+			if t := referenceScan(q); t != "" {
+				return at(fmt.Sprintf("a join with table \"%s\" retracts and inserts joined rows again when the table changes, also of windows already closed", t),
+					"Aggregate the stream in an EMIT ON WINDOW CLOSE view (grouped by the join key) and join that view with the table in another view; or keep the join and use EMIT CHANGES.")
+			}
+			if joinInterval(q) != nil {
+				return at("only the time columns of an interval join are bounded", "")
+			}
+			return at("a join that is not an interval join of streams (l.ts BETWEEN r.ts - INTERVAL … AND r.ts + INTERVAL …) joins late rows with old ones",
+				"Bound the join by both streams' WATERMARK FOR columns, or use EMIT CHANGES.")
+		case *exec.HashAgg:
+			if col < len(q.Keys) {
+				if w, why := aggWindow(q); w == nil {
+					return why
+				}
+			}
+			return at("a GROUP BY bounds only the window columns of its closing window", "")
+		default:
+			what := "this query"
+			switch p.(type) {
+			case *exec.Limit:
+				what = "a LIMIT"
+			case *exec.Window:
+				what = "a window function"
+			case *exec.Values:
+				what = "VALUES"
+			}
+			return at(what+" has no event time", "")
+		}
+	}
+}
+
+// referenceScan returns the name of a table (reference data) that a join
+// reads directly or through filters and projections, or "".
+func referenceScan(j *exec.Join) string {
+	for _, side := range []exec.Plan{j.Left, j.Right} {
+		for p := side; p != nil; {
+			switch q := p.(type) {
+			case *exec.Scan:
+				if q.Table.Reference {
+					return q.Table.Name
+				}
+				p = nil
+			case *exec.Filter:
+				p = q.Input
+			case *exec.Project:
+				p = q.Input
+			case *exec.Join:
+				if t := referenceScan(q); t != "" {
+					return t
+				}
+				p = nil
+			default:
+				p = nil
+			}
+		}
+	}
+	return ""
+}
+
+// appendOnly reports whether p only ever inserts rows (over streams and
+// EMIT ON WINDOW CLOSE views).
 func appendOnly(p exec.Plan) bool {
 	switch q := p.(type) {
 	case *exec.Scan:
-		return q.Table.Stream
+		return q.Table.Stream || q.Table.AppendOnly
 	case *exec.Filter:
 		return !hasSubquery(q.Cond) && appendOnly(q.Input)
 	case *exec.Project:
+		return appendOnly(q.Input)
+	case *exec.Sort:
 		return appendOnly(q.Input)
 	case *exec.WindowAssign:
 		return q.Spec.Kind != timewindow.Session && appendOnly(q.Input)

@@ -5,6 +5,7 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/exec"
@@ -23,6 +24,11 @@ type ViewPlan struct {
 	Key []int
 	// Sources are the relations the view reads, each once, in first-use order.
 	Sources []uint32
+	// AppendOnly says the view only inserts rows (EMIT ON WINDOW CLOSE, or
+	// filters and projections of streams). TimeBounds maps the output
+	// columns its watermark bounds to how (exec.TableRef.TimeBounds).
+	AppendOnly bool
+	TimeBounds map[int]exec.TimeBound
 }
 
 // PlanView binds a SELECT and lowers it to an incremental dataflow. A
@@ -50,7 +56,17 @@ func (p *Planner) PlanView(query *pg.Node, opts Options) (*ViewPlan, error) {
 		return nil, err
 	}
 	l.g.Output = out.node
-	return &ViewPlan{Graph: l.g, Columns: planned.Columns, Key: out.key, Sources: l.sources}, nil
+	vp := &ViewPlan{Graph: l.g, Columns: planned.Columns, Key: out.key, Sources: l.sources,
+		AppendOnly: opts.EmitOnWindowClose || appendOnly(planned.Plan)}
+	for i := range planned.Columns {
+		if b, ok := timeBound(planned.Plan, i); ok {
+			if vp.TimeBounds == nil {
+				vp.TimeBounds = map[int]exec.TimeBound{}
+			}
+			vp.TimeBounds[i] = b
+		}
+	}
+	return vp, nil
 }
 
 type lowering struct {
@@ -404,7 +420,7 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 	w, why := aggWindow(a)
 	if a == l.onClose {
 		if w == nil {
-			return lowered{}, errOnWindowClose(why)
+			return lowered{}, why.err()
 		}
 		w.OnClose = true
 	}
@@ -498,4 +514,16 @@ func (l *lowering) lowerWindow(w *exec.WindowAssign) (lowered, error) {
 		key = append(append([]int{}, in.key...), len(ts)+1)
 	}
 	return lowered{node: l.g.Add(&dataflow.WindowAssign{Spec: w.Spec, Time: w.Time, InTypes: ts}, in.node), key: key}, nil
+}
+
+// EventTimes lists the view's columns that its watermark bounds, for its
+// catalog descriptor, by the names its columns get (names).
+func (vp *ViewPlan) EventTimes(names []string) []catalog.ViewTime {
+	var out []catalog.ViewTime
+	for i, name := range names {
+		if b, ok := vp.TimeBounds[i]; ok {
+			out = append(out, catalog.ViewTime{Column: name, LagMicros: b.Lag, GridMicros: b.Grid, GridOffsetMicros: b.Offset})
+		}
+	}
+	return out
 }

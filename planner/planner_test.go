@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -94,13 +95,45 @@ func TestPlans(t *testing.T) {
 					if se == nil {
 						return "error: " + err.Error() + "\n"
 					}
-					return "error " + se.Code + ": " + se.Message + "\n"
+					out := "error " + se.Code + ": " + se.Message + "\n"
+					if se.Hint != "" {
+						out += "hint: " + se.Hint + "\n"
+					}
+					return out
 				}
 				key := "none"
 				if vp.Key != nil {
 					key = fmt.Sprint(vp.Key)
 				}
-				return "key: " + key + "\n" + vp.Graph.String()
+				out := "key: " + key + "\n" + vp.Graph.String()
+				// view create=name also publishes the view as name, with
+				// what it says about event time, for the views over it.
+				for _, a := range d.CmdArgs {
+					if a.Key != "create" {
+						continue
+					}
+					tbl := &catalog.Table{ID: uint32(catalog.FirstUserID + len(cat)), Kind: catalog.KindMaterializedView, Schema: "public", Name: a.Vals[0], PK: vp.Key}
+					var names []string
+					for _, c := range vp.Columns {
+						tbl.Columns = append(tbl.Columns, catalog.Column{Name: c.Name, Type: c.Type})
+						names = append(names, c.Name)
+					}
+					tbl.AppendOnly, tbl.EventTimes = vp.AppendOnly, vp.EventTimes(names)
+					cat["public."+tbl.Name] = tbl
+					var ets []string
+					for _, et := range tbl.EventTimes {
+						e := fmt.Sprintf("%s lag %s", et.Column, timewindow.FormatLength(et.LagMicros))
+						if et.GridMicros > 0 {
+							e += " grid " + timewindow.FormatLength(et.GridMicros)
+							if et.GridOffsetMicros != 0 {
+								e += "+" + timewindow.FormatLength(et.GridOffsetMicros)
+							}
+						}
+						ets = append(ets, e)
+					}
+					out += fmt.Sprintf("append-only: %v, bounded: [%s]\n", tbl.AppendOnly, strings.Join(ets, ", "))
+				}
+				return out
 			case "viewdef":
 				// A materialized view of the query, printed as pg_get_viewdef.
 				res, err := pg.Parse(d.Input)

@@ -48,7 +48,8 @@ func windowCall(rf *pg.RangeFunction) (*pg.FuncCall, timewindow.Kind) {
 // bindWindowTVF binds TUMBLE(rel, ts, size [, offset]), HOP(rel, ts, slide,
 // size [, offset]), CUMULATE(rel, ts, step, size [, offset]) and
 // SESSION(rel, ts, gap [, key …]): rel's columns, then window_start and
-// window_end, qualified by the alias or else rel's name.
+// window_end, qualified by the alias or else rel's name. Columns of rel
+// named window_start or window_end are shadowed by the window's.
 func (b *binder) bindWindowTVF(rf *pg.RangeFunction, fc *pg.FuncCall, kind timewindow.Kind, outer *scope) (exec.Plan, *scope, *tableInfo, error) {
 	name := kind.String()
 	pos := loc(fc.Location)
@@ -130,6 +131,14 @@ func (b *binder) bindWindowTVF(rf *pg.RangeFunction, fc *pg.FuncCall, kind timew
 		}
 	}
 	out := &scope{cols: append([]scopeCol(nil), s.cols...)}
+	for i, c := range out.cols {
+		// The window's columns shadow the relation's of the same names (a
+		// window over a windowed view: a rollup), which neither resolve
+		// nor show in *.
+		if c.name == "window_start" || c.name == "window_end" {
+			out.cols[i].name, out.cols[i].hidden = "", true
+		}
+	}
 	out.cols = append(out.cols, scopeCol{name: "window_start", typ: ts.Typ}, scopeCol{name: "window_end", typ: ts.Typ})
 	if rf.Alias != nil {
 		table = rf.Alias.Aliasname
