@@ -112,7 +112,8 @@ type joinOp struct {
 	pairRow   []int
 	pairOther []int32
 	keep      []int
-	emptied   []int32 // keys whose list of the pushed side emptied
+	emptied   []int32  // keys whose list of the pushed side emptied
+	hashes    []uint32 // per pushed row: its identity hash
 	keyBuf    []byte
 	packed    []int64
 }
@@ -416,15 +417,15 @@ func (o *joinOp) appendSideRow(out *coldata.Chunk, s int, src *coldata.Chunk, i 
 func (o *joinOp) apply(in int, d *coldata.Chunk) {
 	rows := o.sides[in].rows
 	o.emptied = o.emptied[:0]
+	o.hashes = rows.hashRows(o.hashes, d)
 	for i, g := range o.keyOf {
 		if g < 0 {
 			continue
 		}
-		o.keyBuf = RowIdentity(o.keyBuf[:0], d, nil, i)
-		h := rows.hash(o.keyBuf)
-		r := rows.find(o.keyBuf, h)
+		h := o.hashes[i]
+		r, p := rows.find(d, i, h)
 		if r < 0 {
-			r = rows.add(d, i, h, g)
+			r = rows.add(d, i, h, p, g)
 			o.linkRow(in, r)
 		}
 		m := rows.row(r)

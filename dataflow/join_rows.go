@@ -42,11 +42,11 @@ type joinRow struct {
 // ids are reused first.
 //
 // slots is an open-addressing table (linear probing) from a row's identity
-// (RowIdentity of all its columns) to its id: a slot holds the identity's
-// 32-bit hash in its high half and id+1 in its low half (0: empty). A slot
-// is placed by its hash bits, so the table grows and deletes without
-// reading the rows, and a probe reads a row only when the full hash
-// matches.
+// (what RowIdentity of all its columns encodes: rows with equal identities
+// are one row) to its id: a slot holds the identity's 32-bit hash in its
+// high half and id+1 in its low half (0: empty). A slot is placed by its
+// hash bits, so the table grows and deletes without reading the rows, and
+// a probe reads a row only when the full hash matches.
 type joinRows struct {
 	types []*types.T
 	pages []*coldata.Chunk
@@ -56,7 +56,10 @@ type joinRows struct {
 	live  int     // rows held (and indexed)
 	slots []uint64
 	seed  maphash.Seed
-	ident []byte // scratch: a stored row's identity
+	// Scratch: identities of values hashed or compared by their encoding,
+	// and the hashes of a pushed chunk's rows and of one of its columns.
+	ident, otherIdent []byte
+	wide, colHash     []uint64
 }
 
 func newJoinRows(ts []*types.T) *joinRows {
@@ -73,33 +76,27 @@ func (t *joinRows) at(r int32) (*coldata.Chunk, int) {
 	return t.pages[r>>joinRowPageBits], int(r & (joinRowPage - 1))
 }
 
-// hash returns the hash of a row identity.
-func (t *joinRows) hash(ident []byte) uint32 {
-	return uint32(maphash.Bytes(t.seed, ident))
-}
-
-// find returns the id of the row whose identity is ident (hashing to h),
-// or -1.
-func (t *joinRows) find(ident []byte, h uint32) int32 {
+// find returns the id of the row equal to row i of src, whose identity
+// hashes to h, or -1 and the empty slot where it would go.
+func (t *joinRows) find(src *coldata.Chunk, i int, h uint32) (int32, uint32) {
 	mask := uint32(len(t.slots) - 1)
-	for p := h & mask; t.slots[p] != 0; p = (p + 1) & mask {
+	p := h & mask
+	for ; t.slots[p] != 0; p = (p + 1) & mask {
 		s := t.slots[p]
 		if uint32(s>>32) != h {
 			continue
 		}
 		r := int32(uint32(s)) - 1
-		page, i := t.at(r)
-		t.ident = RowIdentity(t.ident[:0], page, nil, i)
-		if string(t.ident) == string(ident) {
-			return r
+		if t.equal(r, src, i) {
+			return r, p
 		}
 	}
-	return -1
+	return -1, p
 }
 
-// add stores row i of src, whose identity hashes to h, with key and
-// multiplicity zero, unlinked, and returns its id.
-func (t *joinRows) add(src *coldata.Chunk, i int, h uint32, key int32) int32 {
+// add stores row i of src, whose identity hashes to h and which find put
+// at slot p, with key and multiplicity zero, unlinked, and returns its id.
+func (t *joinRows) add(src *coldata.Chunk, i int, h, p uint32, key int32) int32 {
 	r := t.alloc()
 	page, at := t.at(r)
 	if at == page.Len {
@@ -113,7 +110,7 @@ func (t *joinRows) add(src *coldata.Chunk, i int, h uint32, key int32) int32 {
 		}
 	}
 	*t.row(r) = joinRow{key: key, prev: -1, next: -1, hash: h}
-	t.index(r, h)
+	t.index(r, h, p)
 	return r
 }
 
@@ -159,17 +156,16 @@ func clearValue(v *coldata.Vec, i int) {
 	}
 }
 
-// index puts row r, whose identity hashes to h, in the slots.
-func (t *joinRows) index(r int32, h uint32) {
+// index puts row r, whose identity hashes to h, in the slots, at the
+// empty slot p unless they must grow.
+func (t *joinRows) index(r int32, h, p uint32) {
 	// Grow at a load of 13/16: probes stay short while the table costs
 	// 10 to 20 bytes a row.
 	if t.live++; t.live*16 > len(t.slots)*13 {
 		t.rehash(2 * len(t.slots))
-	}
-	mask := uint32(len(t.slots) - 1)
-	p := h & mask
-	for t.slots[p] != 0 {
-		p = (p + 1) & mask
+		mask := uint32(len(t.slots) - 1)
+		for p = h & mask; t.slots[p] != 0; p = (p + 1) & mask {
+		}
 	}
 	t.slots[p] = uint64(h)<<32 | uint64(r+1)
 }
