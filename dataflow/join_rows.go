@@ -38,7 +38,7 @@ type joinRow struct {
 // pages of columns shared by all join keys: row id r is row
 // r&(joinRowPage-1) of pages[r>>joinRowPageBits], with its bookkeeping at
 // the same place in meta. A row costs its column values, 32 bytes of
-// bookkeeping and about 12 of index, and no Go object of its own. Freed
+// bookkeeping and 10 to 20 of index, and no Go object of its own. Freed
 // ids are reused first.
 //
 // slots is an open-addressing table (linear probing) from a row's identity
