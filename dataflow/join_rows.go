@@ -122,14 +122,16 @@ func (t *joinRows) alloc() int32 {
 	}
 	r := t.n
 	t.n++
-	if int(r>>joinRowPageBits) == len(t.pages) {
+	p := int(r >> joinRowPageBits)
+	if p == len(t.pages) {
 		capacity := joinRowPage
-		if len(t.pages) == 0 {
+		if p == 0 {
 			capacity = 8
 		}
 		t.pages = append(t.pages, coldata.NewChunk(t.types, capacity))
-		t.meta = append(t.meta, make([]joinRow, joinRowPage))
+		t.meta = append(t.meta, make([]joinRow, 0, capacity))
 	}
+	t.meta[p] = append(t.meta[p], joinRow{})
 	return r
 }
 
