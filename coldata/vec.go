@@ -178,6 +178,35 @@ func (v *Vec) AppendFrom(src *Vec, i int) {
 	}
 }
 
+// SetFrom overwrites row i with row j of src (same physical type) without
+// boxing: for containers that reuse the rows they have freed.
+func (v *Vec) SetFrom(i int, src *Vec, j int) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools[i] = src.Bools[j]
+	case types.PhysInt:
+		v.Ints[i] = src.Ints[j]
+	case types.PhysFloat:
+		v.Floats[i] = src.Floats[j]
+	case types.PhysDecimal:
+		v.Decs[i].Set(&src.Decs[j])
+	case types.PhysBytes:
+		v.Bytes[i] = src.Bytes[j]
+	case types.PhysInterval:
+		v.Ivals[i] = src.Ivals[j]
+	default:
+		v.Datums[i] = src.Datums[j]
+	}
+	null := src.IsNull(j)
+	if null && v.Nulls == nil {
+		n := v.Len()
+		v.Nulls = make([]bool, n, max(n, 8))
+	}
+	if v.Nulls != nil {
+		v.Nulls[i] = null
+	}
+}
+
 // Gather returns a new vector holding rows sel of v, in that order.
 func (v *Vec) Gather(sel []int) *Vec {
 	out := &Vec{}

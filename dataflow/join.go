@@ -25,13 +25,25 @@ func (j *Join) New(env *Env) (Operator, error) {
 		outTypes:  j.Types(),
 		pairTypes: append(append([]*types.T(nil), j.LeftTypes...), j.RightTypes...),
 		emitPairs: j.Kind != SemiJoin && j.Kind != AntiJoin,
-		groupIdx:  map[string]int{},
 	}
 	o.watermarks = [2]int64{NoWatermark, NoWatermark}
 	o.purged = o.watermarks
 	o.earliest = [2]int64{Unconstrained, Unconstrained}
-	o.sides[0] = newJoinSide(j.LeftKeys, j.LeftTypes, NewStore[*joinBucket](env, "left"))
-	o.sides[1] = newJoinSide(j.RightKeys, j.RightTypes, NewStore[*joinBucket](env, "right"))
+	o.sides[0] = newJoinSide(j.LeftKeys, j.LeftTypes)
+	o.sides[1] = newJoinSide(j.RightKeys, j.RightTypes)
+	// Integer keys are packed: their values are their equality keys
+	// (AppendKey of a PhysInt column is its value's), on either side.
+	nk := len(j.LeftKeys)
+	for k := range j.LeftKeys {
+		if j.LeftTypes[j.LeftKeys[k]].Phys() != types.PhysInt || j.RightTypes[j.RightKeys[k]].Phys() != types.PhysInt {
+			nk = 0
+		}
+	}
+	if nk > maxPackedKeys {
+		nk = 0
+	}
+	o.keys = newGroupTable(2, 0, nk)
+	o.packed = make([]int64, nk)
 	switch j.Kind {
 	case LeftJoin:
 		o.sides[0].emitUnmatched = true
@@ -50,15 +62,12 @@ func (j *Join) New(env *Env) (Operator, error) {
 
 // joinSide is one input of a join and its state.
 type joinSide struct {
-	keys []int
-	// rest are the other columns: the rows of a bucket share their keys, so
-	// the rest tell them apart.
-	rest  []int
+	keys  []int
 	types []*types.T
-	// store maps join-key bytes to the side's distinct rows with that key.
-	// Rows with a NULL key are not stored: they never match, so their
-	// output is settled the moment they arrive.
-	store Store[*joinBucket]
+	// rows holds the side's distinct rows. Rows with a NULL key are not
+	// stored: they never match, so their output is settled the moment
+	// they arrive.
+	rows *joinRows
 	// emitUnmatched: the side's rows are output (NULL-padded for outer
 	// joins, bare for anti) while no row of the other side matches them;
 	// emitMatched: output (semi) while some row does. Either way the side
@@ -66,26 +75,11 @@ type joinSide struct {
 	emitUnmatched, emitMatched bool
 }
 
-func newJoinSide(keys []int, ts []*types.T, store Store[*joinBucket]) joinSide {
-	rest := []int{}
-	for c := range ts {
-		if !slices.Contains(keys, c) {
-			rest = append(rest, c)
-		}
-	}
-	return joinSide{keys: keys, rest: rest, types: ts, store: store}
+func newJoinSide(keys []int, ts []*types.T) joinSide {
+	return joinSide{keys: keys, types: ts, rows: newJoinRows(ts)}
 }
 
 func (s *joinSide) counted() bool { return s.emitUnmatched || s.emitMatched }
-
-// joinGroup is one distinct join key of a pushed chunk, with the buckets of
-// both sides read once per push and written back once at its end.
-type joinGroup struct {
-	key        string
-	own        *joinBucket // nil until the push's rows are applied
-	other      *joinBucket // nil: no rows on the other side
-	otherDirty bool        // match counts of other's rows changed
-}
 
 // joinOp is one worker's instance of a Join. It applies the delta rule: a
 // change on one side joins the other side's current rows, then updates the
@@ -93,46 +87,49 @@ type joinGroup struct {
 // are a function of the state, sum of mult × [matches == 0]; every push
 // emits that function's exact change, so the folded output stays right even
 // while an epoch's changes arrive out of order.
+//
+// The state is the rows of each side (joinRows) and one key table shared
+// by both sides: a join key's two words hold the first row (id+1, 0 for
+// none) of each side's list of rows with that key. A key is freed once
+// both lists are empty.
 type joinOp struct {
 	j                   *Join
 	env                 *Env
 	outTypes, pairTypes []*types.T
 	emitPairs           bool // inner and outer joins output matching pairs
 	sides               [2]joinSide
+	keys                *groupTable
 	// With j.Interval: the inputs' watermarks of the epoch, the watermark
 	// each side's state was last purged at, and the earliest time each
 	// side holds (no purge is needed while that row lives).
 	watermarks, purged, earliest [2]int64
 
 	// Scratch for one push, reused between pushes.
-	groupIdx map[string]int
-	groups   []joinGroup
-	groupOf  []int   // per pushed row: its group, -1 for a NULL key
-	counts   []int64 // per pushed row: matching rows of the other side
-	// The current batch of candidate pairs: pushed row, its group, and the
-	// slot of the other side's row in the group's bucket.
-	pairRow, pairGroup, pairSlot []int
-	keep                         []int
-	keyBuf                       []byte
+	keyOf  []int32 // per pushed row: its key, -1 for a NULL key
+	counts []int64 // per pushed row: matching rows of the other side
+	// The current batch of candidate pairs: pushed row and the other
+	// side's row.
+	pairRow   []int
+	pairOther []int32
+	keep      []int
+	emptied   []int32  // keys whose list of the pushed side emptied
+	hashes    []uint32 // per pushed row: its identity hash
+	keyBuf    []byte
+	packed    []int64
 }
 
 func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
-	own := &o.sides[in]
+	own, other := &o.sides[in], &o.sides[1-in]
 	o.group(in, d)
 	o.counts = slices.Grow(o.counts[:0], d.Len)[:d.Len]
 	clear(o.counts)
-	for i := 0; i < d.Len; i++ {
-		g := o.groupOf[i]
-		if g < 0 || o.groups[g].other == nil {
+	for i, g := range o.keyOf {
+		if g < 0 {
 			continue
 		}
-		for s := range o.groups[g].other.slots {
-			if o.groups[g].other.slots[s].mult == 0 {
-				continue
-			}
+		for r := o.head(g, 1-in); r >= 0; r = other.rows.row(r).next {
 			o.pairRow = append(o.pairRow, i)
-			o.pairGroup = append(o.pairGroup, g)
-			o.pairSlot = append(o.pairSlot, s)
+			o.pairOther = append(o.pairOther, r)
 			if len(o.pairRow) == pairBatch {
 				if err := o.matchPairs(in, d, emit); err != nil {
 					return err
@@ -194,82 +191,119 @@ func (o *joinOp) Flush(Emit) error {
 	rightDead := func(r int64) bool { return r+iv.Upper < o.watermarks[0] }
 	held := func(side int) bool { return o.earliest[side] != Unconstrained }
 	if w := o.watermarks[1]; w > o.purged[0] && w != Unconstrained && held(0) && leftDead(o.earliest[0]) {
-		o.earliest[0] = o.sides[0].purge(iv.LeftTime, leftDead)
+		o.earliest[0] = o.purge(0, iv.LeftTime, leftDead)
 		o.purged[0] = w
 	}
 	if w := o.watermarks[0]; w > o.purged[1] && w != Unconstrained && held(1) && rightDead(o.earliest[1]) {
-		o.earliest[1] = o.sides[1].purge(iv.RightTime, rightDead)
+		o.earliest[1] = o.purge(1, iv.RightTime, rightDead)
 		o.purged[1] = w
 	}
 	return nil
 }
 
-// purge drops the side's rows whose time (column col) dead reports, and
-// the buckets left empty, and returns the earliest time left.
-func (s *joinSide) purge(col int, dead func(int64) bool) int64 {
-	var emptied, changed []string
-	var buckets []*joinBucket
+// purge frees the rows of side whose time (column col) dead reports, and
+// the keys left without rows, and returns the earliest time left. It reads
+// the time column page by page.
+func (o *joinOp) purge(side, col int, dead func(int64) bool) int64 {
+	rows := o.sides[side].rows
 	earliest := Unconstrained
-	s.store.Range(func(key string, b *joinBucket) bool {
-		times := b.rows.Cols[col]
-		n := 0
-		for i := range b.slots {
-			if b.slots[i].mult == 0 {
+	for p, page := range rows.pages {
+		times, meta := page.Cols[col], rows.meta[p]
+		for i := range page.Len {
+			if meta[i].mult == 0 {
 				continue
 			}
 			// A row without a time matches nothing under the interval.
 			if t := times.Ints[i]; times.IsNull(i) || dead(t) {
-				b.update(i, -b.slots[i].mult, 0)
-				n++
+				g := meta[i].key
+				o.removeRow(side, int32(p<<joinRowPageBits|i))
+				o.releaseIfEmpty(g)
 			} else {
 				earliest = min(earliest, t)
 			}
 		}
-		switch {
-		case b.live == 0:
-			emptied = append(emptied, key)
-		case n > 0:
-			changed = append(changed, key)
-			buckets = append(buckets, b)
-		}
-		return true
-	})
-	for _, key := range emptied {
-		s.store.Delete(key)
-	}
-	for i, key := range changed {
-		buckets[i].compact()
-		s.store.Put(key, buckets[i])
 	}
 	return earliest
 }
 
-// group assigns every row of d to the group of its join key and reads the
-// other side's bucket of each key.
+// group finds (adding when new) the key of every row of d.
 func (o *joinOp) group(in int, d *coldata.Chunk) {
-	own, other := &o.sides[in], &o.sides[1-in]
-	clear(o.groupIdx)
-	o.groups = o.groups[:0]
-	o.groupOf = o.groupOf[:0]
-rows:
-	for i := 0; i < d.Len; i++ {
-		o.keyBuf = o.keyBuf[:0]
-		for _, c := range own.keys {
-			if d.Cols[c].IsNull(i) {
-				o.groupOf = append(o.groupOf, -1)
-				continue rows
+	own := &o.sides[in]
+	o.keyOf = slices.Grow(o.keyOf[:0], d.Len)[:d.Len]
+	if o.keys.nk == 0 {
+	rows:
+		for i := range o.keyOf {
+			o.keyBuf = o.keyBuf[:0]
+			for _, c := range own.keys {
+				if d.Cols[c].IsNull(i) {
+					o.keyOf[i] = -1
+					continue rows
+				}
+				o.keyBuf = d.Cols[c].AppendKey(o.keyBuf, i)
 			}
-			o.keyBuf = d.Cols[c].AppendKey(o.keyBuf, i)
+			o.keyOf[i], _ = o.keys.findKey(o.keyBuf)
 		}
-		g, ok := o.groupIdx[string(o.keyBuf)]
-		if !ok {
-			g = len(o.groups)
-			key := string(o.keyBuf)
-			b, _ := other.store.Get(key)
-			o.groups = append(o.groups, joinGroup{key: key, other: b})
-			o.groupIdx[key] = g
+		return
+	}
+	prev := int32(-1)
+packedRows:
+	for i := range o.keyOf {
+		same := prev >= 0
+		for k, c := range own.keys {
+			v := d.Cols[c]
+			if v.IsNull(i) {
+				o.keyOf[i], prev = -1, -1
+				continue packedRows
+			}
+			same = same && o.packed[k] == v.Ints[i]
+			o.packed[k] = v.Ints[i]
 		}
-		o.groupOf = append(o.groupOf, g)
+		// Rows of one key often come together: a row whose key is the one
+		// before's takes its key without a probe.
+		if !same {
+			prev, _ = o.keys.findPacked(o.packed, 0)
+		}
+		o.keyOf[i] = prev
+	}
+}
+
+// head returns the first row of side's list of rows with key g, or -1.
+func (o *joinOp) head(g int32, side int) int32 {
+	return int32(o.keys.state(g)[side]) - 1
+}
+
+// linkRow puts row r of side at the head of its key's list.
+func (o *joinOp) linkRow(side int, r int32) {
+	rows := o.sides[side].rows
+	m := rows.row(r)
+	heads := o.keys.state(m.key)
+	if first := int32(heads[side]) - 1; first >= 0 {
+		rows.row(first).prev = r
+		m.next = first
+	}
+	heads[side] = int64(r) + 1
+}
+
+// removeRow takes row r of side out of its key's list and frees it.
+func (o *joinOp) removeRow(side int, r int32) {
+	rows := o.sides[side].rows
+	m := rows.row(r)
+	if m.prev >= 0 {
+		rows.row(m.prev).next = m.next
+	} else {
+		o.keys.state(m.key)[side] = int64(m.next) + 1
+	}
+	if m.next >= 0 {
+		rows.row(m.next).prev = m.prev
+	}
+	rows.remove(r)
+}
+
+// releaseIfEmpty frees key g once neither side holds a row with it.
+func (o *joinOp) releaseIfEmpty(g int32) {
+	if heads := o.keys.state(g); heads[0] == 0 && heads[1] == 0 {
+		o.keys.unindex(g)
+		o.keys.release(g)
 	}
 }
 
@@ -307,35 +341,35 @@ func (o *joinOp) matchPairs(in int, d *coldata.Chunk, emit Emit) error {
 		}
 		out.Diffs = make([]int64, len(o.keep))
 		for x, k := range o.keep {
-			out.Diffs[x] = d.Diffs[o.pairRow[k]] * o.groups[o.pairGroup[k]].other.slots[o.pairSlot[k]].mult
+			out.Diffs[x] = d.Diffs[o.pairRow[k]] * other.rows.row(o.pairOther[k]).mult
 		}
 	} else {
 		out = NewChanges(o.outTypes, 0)
 	}
 	for _, k := range o.keep {
-		i, g, s := o.pairRow[k], &o.groups[o.pairGroup[k]], o.pairSlot[k]
-		slot := &g.other.slots[s]
+		i, r := o.pairRow[k], o.pairOther[k]
+		m := other.rows.row(r)
 		if own.counted() {
-			o.counts[i] += slot.mult
+			o.counts[i] += m.mult
 		}
 		if !other.counted() {
 			continue
 		}
-		was := slot.matches
-		slot.matches += d.Diffs[i]
-		g.otherDirty = true
-		if (was == 0) == (slot.matches == 0) {
+		was := m.matches
+		m.matches += d.Diffs[i]
+		if (was == 0) == (m.matches == 0) {
 			continue
 		}
 		// Each flip changes the row's output by its whole multiplicity; a row
 		// flipping twice in one push emits changes that cancel out.
-		diff := slot.mult
-		if (slot.matches == 0) != other.emitUnmatched {
+		diff := m.mult
+		if (m.matches == 0) != other.emitUnmatched {
 			diff = -diff
 		}
-		o.appendSideRow(out, 1-in, g.other.rows, s, diff)
+		page, at := other.rows.at(r)
+		o.appendSideRow(out, 1-in, page, at, diff)
 	}
-	o.pairRow, o.pairGroup, o.pairSlot = o.pairRow[:0], o.pairGroup[:0], o.pairSlot[:0]
+	o.pairRow, o.pairOther = o.pairRow[:0], o.pairOther[:0]
 	if out.Len == 0 {
 		return nil
 	}
@@ -345,8 +379,7 @@ func (o *joinOp) matchPairs(in int, d *coldata.Chunk, emit Emit) error {
 // pairChunk builds the concatenated rows (left columns, then right) of the
 // current candidate pairs.
 func (o *joinOp) pairChunk(in int, d *coldata.Chunk) *coldata.Chunk {
-	n := len(o.pairRow)
-	pairs := &coldata.Chunk{Cols: make([]*coldata.Vec, len(o.pairTypes)), Len: n}
+	pairs := &coldata.Chunk{Cols: make([]*coldata.Vec, len(o.pairTypes)), Len: len(o.pairRow)}
 	ownOff, otherOff := 0, len(o.j.LeftTypes)
 	if in == 1 {
 		ownOff, otherOff = otherOff, 0
@@ -354,12 +387,9 @@ func (o *joinOp) pairChunk(in int, d *coldata.Chunk) *coldata.Chunk {
 	for c, v := range d.Cols {
 		pairs.Cols[ownOff+c] = v.Gather(o.pairRow)
 	}
-	for c, t := range o.sides[1-in].types {
-		v := coldata.NewVec(t, n)
-		for k, g := range o.pairGroup {
-			v.AppendFrom(o.groups[g].other.rows.Cols[c], o.pairSlot[k])
-		}
-		pairs.Cols[otherOff+c] = v
+	other := o.sides[1-in].rows
+	for c := range other.types {
+		pairs.Cols[otherOff+c] = other.gather(c, o.pairOther)
 	}
 	return pairs
 }
@@ -382,28 +412,31 @@ func (o *joinOp) appendSideRow(out *coldata.Chunk, s int, src *coldata.Chunk, i 
 	out.Diffs = append(out.Diffs, diff)
 }
 
-// apply adds the pushed rows to their side's state and writes back every
-// bucket the push changed.
+// apply adds the pushed rows to their side's state, freeing the rows whose
+// multiplicity drops to zero and the keys left without rows.
 func (o *joinOp) apply(in int, d *coldata.Chunk) {
-	own, other := &o.sides[in], &o.sides[1-in]
-	for i := 0; i < d.Len; i++ {
-		if o.groupOf[i] < 0 {
+	rows := o.sides[in].rows
+	o.emptied = o.emptied[:0]
+	o.hashes = rows.hashRows(o.hashes, d)
+	for i, g := range o.keyOf {
+		if g < 0 {
 			continue
 		}
-		g := &o.groups[o.groupOf[i]]
-		if g.own == nil {
-			b, ok := own.store.Get(g.key)
-			if !ok {
-				b = newJoinBucket(own.types)
+		h := o.hashes[i]
+		r, p := rows.find(d, i, h)
+		if r < 0 {
+			r = rows.add(d, i, h, p, g)
+			o.linkRow(in, r)
+		}
+		m := rows.row(r)
+		m.mult += d.Diffs[i]
+		m.matches = o.counts[i]
+		if m.mult == 0 {
+			o.removeRow(in, r)
+			if o.head(g, in) < 0 {
+				o.emptied = append(o.emptied, g)
 			}
-			g.own = b
 		}
-		o.keyBuf = RowIdentity(o.keyBuf[:0], d, own.rest, i)
-		s := g.own.find(o.keyBuf)
-		if s < 0 {
-			s = g.own.add(d, i, o.keyBuf)
-		}
-		g.own.update(s, d.Diffs[i], o.counts[i])
 	}
 	if iv := o.j.Interval; iv != nil {
 		col := iv.LeftTime
@@ -419,19 +452,9 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			o.earliest[in] = min(o.earliest[in], t)
 		}
 	}
-	for k := range o.groups {
-		g := &o.groups[k]
-		if g.own != nil {
-			if g.own.live == 0 {
-				own.store.Delete(g.key)
-			} else {
-				g.own.compact()
-				own.store.Put(g.key, g.own)
-			}
-		}
-		if g.otherDirty {
-			other.store.Put(g.key, g.other)
-		}
+	// A key emptied twice is listed twice: it is freed once.
+	slices.Sort(o.emptied)
+	for _, g := range slices.Compact(o.emptied) {
+		o.releaseIfEmpty(g)
 	}
-	clear(o.groups)
 }

@@ -1,8 +1,10 @@
 package dataflow
 
-// Store is one operator's keyed state on one worker. Operators keep all their
+// Store is one operator's keyed state on one worker. Operators keep their
 // state between epochs in Stores so that the durability work can back them
 // with Pebble without touching operator logic; MemStore keeps it in a map.
+// Aggregates and joins, whose state is the largest, keep theirs in columnar
+// tables of their own (groupTable, joinRows) instead.
 type Store[V any] interface {
 	Get(key string) (V, bool)
 	Put(key string, v V)
