@@ -31,6 +31,26 @@ func TestNexmarkSourcesAgree(t *testing.T) {
 	}
 }
 
+// The windowed queries over 100 s of event time, so that windows close and
+// their state (aggregates, q5's join of windowed counts on the window, q7's
+// and q8's joins) is freed while events come: each view equals its query
+// run in batch.
+func TestNexmarkWindowsClose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Sluice three times")
+	}
+	for _, q := range []string{"q5", "q7", "q8"} {
+		o := &nexmarkOptions{events: 100_000, source: "datagen", rate: 1_000, seed: 3, check: true}
+		r, err := runNexmark(context.Background(), o, q, t.Logf)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if r.ViewRows == 0 {
+			t.Fatalf("%s is empty", q)
+		}
+	}
+}
+
 func TestParseCount(t *testing.T) {
 	for in, want := range map[string]int64{"10M": 10_000_000, "500K": 500_000, "2000000": 2_000_000, "1.5m": 1_500_000, "1e6": 1_000_000} {
 		if got, err := parseCount(in); err != nil || got != want {

@@ -99,9 +99,9 @@ type joinOp struct {
 	emitPairs           bool // inner and outer joins output matching pairs
 	sides               [2]joinSide
 	keys                *groupTable
-	// With j.Interval: the inputs' watermarks of the epoch, the watermark
-	// each side's state was last purged at, and the earliest time each
-	// side holds (no purge is needed while that row lives).
+	// With j.Interval or j.Closing: the inputs' watermarks of the epoch,
+	// the watermark each side's state was last purged at, and the earliest
+	// time each side holds (no purge is needed while that row lives).
 	watermarks, purged, earliest [2]int64
 
 	// Scratch for one push, reused between pushes.
@@ -177,8 +177,20 @@ func (o *joinOp) Advance(in []int64) int64 {
 }
 
 // Flush frees, for an interval join, the rows the other side's watermark
-// has left behind: no row still to come on the other side can match them.
+// has left behind: no row still to come on the other side can match them;
+// for a closing join, the rows whose key value no change to come can have.
 func (o *joinOp) Flush(Emit) error {
+	if c := o.j.Closing; c != nil {
+		bound := c.bound(o.watermarks[0], o.watermarks[1])
+		dead := func(t int64) bool { return t < bound }
+		for side, col := range [2]int{c.LeftCol, c.RightCol} {
+			if bound > o.purged[side] && o.earliest[side] != Unconstrained && dead(o.earliest[side]) {
+				o.earliest[side] = o.purge(side, col, dead)
+				o.purged[side] = bound
+			}
+		}
+		return nil
+	}
 	iv := o.j.Interval
 	if iv == nil {
 		return nil
@@ -438,11 +450,7 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			}
 		}
 	}
-	if iv := o.j.Interval; iv != nil {
-		col := iv.LeftTime
-		if in == 1 {
-			col = iv.RightTime
-		}
+	if col := o.timeColumn(in); col >= 0 {
 		times := d.Cols[col]
 		for i, t := range times.Ints[:d.Len] {
 			if times.IsNull(i) {
@@ -457,4 +465,16 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 	for _, g := range slices.Compact(o.emptied) {
 		o.releaseIfEmpty(g)
 	}
+}
+
+// timeColumn returns the column of side whose values the watermarks free
+// the side's rows by (interval and closing joins), or -1.
+func (o *joinOp) timeColumn(side int) int {
+	switch {
+	case o.j.Interval != nil:
+		return [2]int{o.j.Interval.LeftTime, o.j.Interval.RightTime}[side]
+	case o.j.Closing != nil:
+		return [2]int{o.j.Closing.LeftCol, o.j.Closing.RightCol}[side]
+	}
+	return -1
 }

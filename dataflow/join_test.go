@@ -58,6 +58,25 @@ func init() {
 			j.Interval = &JoinInterval{LeftTime: cols[0], RightTime: cols[1], Lower: lower.Microseconds(), Upper: upper.Microseconds()}
 			j.Cond = &intervalCond{iv: j.Interval, width: len(in[0])}
 		}
+		// closing=L,R lags=DL,DR: a closing join on key columns L and R
+		// whose changes to come lag their side's watermark by at most DL
+		// and DR.
+		if s, ok := args["closing"]; ok {
+			cols := ints(s)
+			lags := strings.Split(args["lags"], ",")
+			if len(cols) != 2 || len(lags) != 2 {
+				return nil, fmt.Errorf("closing wants two columns and two lags, got %q and %q", s, args["lags"])
+			}
+			c := &JoinClosing{LeftCol: cols[0], RightCol: cols[1]}
+			for i, dst := range []*int64{&c.LeftLag, &c.RightLag} {
+				d, err := time.ParseDuration(lags[i])
+				if err != nil {
+					return nil, err
+				}
+				*dst = d.Microseconds()
+			}
+			j.Closing = c
+		}
 		return j, nil
 	}
 }

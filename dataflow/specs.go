@@ -150,6 +150,31 @@ type Join struct {
 	// more than the bound can never match again, and its state is freed.
 	// The output's watermark then bounds both time columns.
 	Interval *JoinInterval
+	// Closing, when set, names equal key columns whose changes to come
+	// the inputs' watermarks bound (window columns of windows that close,
+	// event times): a key value behind both bounds is touched by no change
+	// to come on either side, so its rows are final and their state is
+	// freed. Joining windowed results on their window is such a join.
+	Closing *JoinClosing
+}
+
+// JoinClosing bounds the key columns LeftCol and RightCol (equal in every
+// match): every change to come on the left has LeftCol at or after the
+// left watermark - LeftLag, on the right RightCol at or after the right
+// watermark - RightLag, in microseconds.
+type JoinClosing struct {
+	LeftCol, RightCol int
+	LeftLag, RightLag int64
+}
+
+func (c *JoinClosing) String() string {
+	return fmt.Sprintf("closing left#%d (lag %s) = right#%d (lag %s)", c.LeftCol, signedLength(c.LeftLag), c.RightCol, signedLength(c.RightLag))
+}
+
+// bound returns the least key value a change to come can have, given the
+// inputs' watermarks.
+func (c *JoinClosing) bound(left, right int64) int64 {
+	return min(shiftWatermark(left, -c.LeftLag), shiftWatermark(right, -c.RightLag))
 }
 
 // JoinInterval bounds the event times of matching rows: a left row at time
@@ -188,6 +213,9 @@ func (j *Join) String() string {
 	}
 	if j.Interval != nil {
 		s += " " + j.Interval.String()
+	}
+	if j.Closing != nil {
+		s += " " + j.Closing.String()
 	}
 	return s
 }

@@ -110,6 +110,25 @@ func aggWindow(a *exec.HashAgg) (w *dataflow.AggWindow, why *refusal) {
 		}
 	}
 	if w == nil {
+		// A window column of a GROUP BY (or closing join) below: a group
+		// whose key is at or behind the bound gets no change to come
+		// (values on a grid are strictly after it). Not a stream's raw
+		// event time: it may be ±infinity, and the window_end of TUMBLE
+		// over it says the same.
+		for i, k := range a.Keys {
+			if wa, _ := windowOf(a.Input, k); wa != nil {
+				continue
+			}
+			b, ok := timeBound(a.Input, k)
+			if !ok || b.Grid == 0 {
+				continue
+			}
+			if w == nil || b.Lag < w.EndOffset {
+				w = &dataflow.AggWindow{Key: i, EndOffset: b.Lag}
+			}
+		}
+	}
+	if w == nil {
 		for _, k := range a.Keys {
 			if wa, _ := windowOf(a.Input, k); wa == nil && windowBelow(a.Input, k) {
 				// A window's column, through what does not keep it
@@ -273,9 +292,25 @@ func timeBound(p exec.Plan, col int) (b exec.TimeBound, ok bool) {
 		return b, okL && okR
 	case *exec.Join:
 		// Only an interval join's time columns: its watermark lags its
-		// inputs' by the interval, so that it bounds them.
-		iv := joinInterval(q)
-		return b, iv != nil && (col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime)
+		// inputs' by the interval, so that it bounds them. And a closing
+		// join's key columns: a change on either side has them at or
+		// after that side's watermark - its lag, the output's watermark
+		// being the lesser of the sides'.
+		if iv := joinInterval(q); iv != nil {
+			return b, col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime
+		}
+		c := joinClosing(q)
+		if c == nil || col != c.LeftCol && col != len(q.Left.Types())+c.RightCol {
+			return b, false
+		}
+		b = exec.TimeBound{Lag: max(c.LeftLag, c.RightLag)}
+		// Values on one grid on both sides stay on it.
+		l, _ := timeBound(q.Left, c.LeftCol)
+		r, _ := timeBound(q.Right, c.RightCol)
+		if l.Grid == r.Grid && l.Offset == r.Offset {
+			b.Grid, b.Offset = l.Grid, l.Offset
+		}
+		return b, true
 	case *exec.HashAgg:
 		if col >= len(q.Keys) {
 			return b, false
@@ -508,6 +543,34 @@ func appendOnly(p exec.Plan) bool {
 		return q.Kind == exec.Union && q.All && appendOnly(q.Left) && appendOnly(q.Right)
 	}
 	return false
+}
+
+// joinClosing recognises a closing join: an equi-join (of any kind) with
+// a pair of key columns both bounded by their side's watermark, such as
+// windowed results joined on their window. Of several pairs it takes the
+// one with the least lag. nil when there is none, or for an interval join
+// (which frees its state by its own bounds).
+func joinClosing(j *exec.Join) *dataflow.JoinClosing {
+	if joinInterval(j) != nil {
+		return nil
+	}
+	var best *dataflow.JoinClosing
+	for k, lc := range j.LeftKeys {
+		rc := j.RightKeys[k]
+		if j.Left.Types()[lc].Phys() != types.PhysInt {
+			continue // the dataflow reads the bound column as integers
+		}
+		l, okL := timeBound(j.Left, lc)
+		r, okR := timeBound(j.Right, rc)
+		if !okL || !okR {
+			continue
+		}
+		c := &dataflow.JoinClosing{LeftCol: lc, RightCol: rc, LeftLag: l.Lag, RightLag: r.Lag}
+		if best == nil || max(c.LeftLag, c.RightLag) < max(best.LeftLag, best.RightLag) {
+			best = c
+		}
+	}
+	return best
 }
 
 // joinInterval recognises an interval join: an inner join of append-only

@@ -447,7 +447,7 @@ func (l *lowering) lowerJoin(j *exec.Join) (lowered, error) {
 		exec.FullJoin: dataflow.FullJoin, exec.SemiJoin: dataflow.SemiJoin, exec.AntiJoin: dataflow.AntiJoin,
 	}[j.Kind]
 	spec := &dataflow.Join{Kind: kind, LeftKeys: j.LeftKeys, RightKeys: j.RightKeys, Cond: j.Cond,
-		LeftTypes: j.Left.Types(), RightTypes: j.Right.Types(), Interval: joinInterval(j)}
+		LeftTypes: j.Left.Types(), RightTypes: j.Right.Types(), Interval: joinInterval(j), Closing: joinClosing(j)}
 	return lowered{node: l.g.Add(spec, left.node, right.node)}, nil
 }
 
