@@ -434,19 +434,15 @@ func (e *Engine) commitTxn(ts *txnState) error {
 			stopped = append(stopped, t)
 		}
 	}
-	if len(stopped) > 0 {
-		meta, err := e.db.Meta()
+	for _, t := range stopped {
+		offsets, err := e.db.MetaWithPrefix(sourceOffsetPrefix(t.ID))
 		if err != nil {
 			ts.txn.Rollback()
 			e.restartSources(stopped)
 			return err
 		}
-		for _, t := range stopped {
-			for k := range meta {
-				if strings.HasPrefix(k, sourceOffsetPrefix(t.ID)) {
-					ts.txn.DeleteMeta(k)
-				}
-			}
+		for k := range offsets {
+			ts.txn.DeleteMeta(k)
 		}
 	}
 	if err := e.commitWithWatermarks(ts, nil); err != nil {

@@ -78,6 +78,22 @@ func (db *DB) Close() error {
 // startup). The map is the caller's.
 func (db *DB) Meta() (map[string][]byte, error) {
 	lo, hi := metaSpan()
+	return db.metaIn(lo, hi)
+}
+
+// MetaWithPrefix returns the meta records whose keys start with prefix.
+func (db *DB) MetaWithPrefix(prefix string) (map[string][]byte, error) {
+	lo := metaKey(prefix)
+	hi := append([]byte(nil), lo...)
+	for len(hi) > 0 && hi[len(hi)-1] == 0xff {
+		hi = hi[:len(hi)-1]
+	}
+	hi[len(hi)-1]++ // the 'm' prefix byte is never 0xff
+	return db.metaIn(lo, hi)
+}
+
+// metaIn returns the meta records with keys in [lo, hi).
+func (db *DB) metaIn(lo, hi []byte) (map[string][]byte, error) {
 	it, err := db.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, wrapPebble(err)
