@@ -3,10 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,17 +133,8 @@ func checkRollups(t *testing.T, srv *server.Server, frontier time.Time, what str
 // its batch query: rollups of closed windows equal the batch rollup of the
 // closed windows, joins with the table follow its changes.
 func TestRollupsDifferential(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("EVENTTIME_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with EVENTTIME_SEED)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
-	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	rng, seed := eventTimeRand(t)
+	srv, _ := startRandomWorkers(t, rng)
 	conn := connect(t, srv)
 	startRollups(t, srv)
 	pages := []string{"/", "/p/1", "/p/2", "/cart"}

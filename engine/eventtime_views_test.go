@@ -224,17 +224,8 @@ func TestEmitOnWindowClose(t *testing.T) {
 // WINDOW CLOSE view, which must equal the batch query's closed windows,
 // each inserted once.
 func TestWindowViewsDifferential(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("EVENTTIME_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with EVENTTIME_SEED)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
-	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	rng, seed := eventTimeRand(t)
+	srv, _ := startRandomWorkers(t, rng)
 	conn := connect(t, srv)
 	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz, "+testWatermark+")")
 	mustExec(t, conn, eowcView)
@@ -333,18 +324,8 @@ func TestWindowViewsDifferential(t *testing.T) {
 // close enough together that sessions extend and merge while open. Halfway
 // the server restarts: the views are recomputed at the stored watermark.
 func TestSessionViewsDifferential(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("EVENTTIME_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with EVENTTIME_SEED)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
-	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)}
-	srv, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	rng, seed := eventTimeRand(t)
+	srv, cfg := startRandomWorkers(t, rng)
 	conn := connect(t, srv)
 	mustExec(t, conn, "CREATE STREAM rides (city text, fare int, ts timestamptz, "+testWatermark+")")
 	const sessions = `SELECT city, window_start, window_end, count(*) AS n, sum(fare) AS revenue
@@ -394,6 +375,7 @@ func TestSessionViewsDifferential(t *testing.T) {
 			if err := srv.Close(); err != nil {
 				t.Fatal(err)
 			}
+			var err error
 			if srv, err = server.Start(context.Background(), cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -409,4 +391,27 @@ func TestSessionViewsDifferential(t *testing.T) {
 		t.Fatalf("seed %d: not every session closed", seed)
 	}
 	t.Logf("%d closed sessions checked", closed)
+}
+
+// eventTimeRand returns the random source of a randomized event-time test
+// and its seed, taken from EVENTTIME_SEED when set (and logged).
+func eventTimeRand(t *testing.T) (*rand.Rand, uint64) {
+	seed := rand.Uint64()
+	if s := os.Getenv("EVENTTIME_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (replay with EVENTTIME_SEED)", seed)
+	return rand.New(rand.NewPCG(seed, seed)), seed
+}
+
+// startRandomWorkers starts a server on a fresh directory with 1 to 3
+// workers drawn from rng, and returns it with its configuration.
+func startRandomWorkers(t *testing.T, rng *rand.Rand) (*server.Server, server.Config) {
+	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Workers: 1 + rng.IntN(3)}
+	srv, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, cfg
 }
