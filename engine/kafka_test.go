@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -670,4 +671,48 @@ func TestKafkaKeyCSVGroupAndFail(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// SHOW SOURCES shows an offset it does not know yet (a partition's high
+// watermark before its first fetch) as NULL, never -1; start = 'latest'
+// begins at each partition's end.
+func TestKafkaShowSourcesUnknownOffsets(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "bids"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv := startKafkaServer(t, "", c.ListenAddrs())
+	conn := connect(t, srv)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceValues(t, cl, "bids", bids(0, 10)) // all to partition 0, before the stream
+	mustExec(t, conn, strings.Replace(bidsStream, "format = 'json'", "format = 'json', start = 'latest'", 1))
+	// stream topic partition position high_watermark lag ...
+	waitSources := func(want func(p0, p1 []string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			lines := rowsText(t, conn, "SHOW SOURCES") // sorted: partition 0 first
+			for _, l := range lines {
+				if slices.Contains(strings.Fields(l), "-1") {
+					t.Fatalf("SHOW SOURCES shows -1: %q", l)
+				}
+			}
+			if len(lines) == 2 && want(strings.Fields(lines[0]), strings.Fields(lines[1])) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("SHOW SOURCES: %q", lines)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitSources(func(p0, p1 []string) bool { return p0[3] == "10" && p1[3] == "0" && p0[5] == "0" })
+	produceValues(t, cl, "bids", bids(10, 11))
+	eventually(t, conn, "SELECT count(*) FROM bids", 1)
+	waitSources(func(p0, p1 []string) bool { return p0[3] == "11" && p0[4] == "11" && p1[3] == "0" })
 }

@@ -512,6 +512,15 @@ func sourceColumns() []pgwire.Column {
 		"records", "bytes", "dead_letters", "pauses", "error"}, sourceColumnTypes)
 }
 
+// knownOffset is an offset, NULL while unknown (negative: before the first
+// delivery or fetch).
+func knownOffset(off int64) types.Datum {
+	if off < 0 {
+		return nil
+	}
+	return off
+}
+
 // execShowSources lists every source partition's progress (SHOW SOURCES).
 func (s *session) execShowSources(w pgwire.ResultWriter) error {
 	ch := coldata.NewChunk(sourceColumnTypes, 0)
@@ -520,7 +529,7 @@ func (s *session) execShowSources(w pgwire.ResultWriter) error {
 		if st.LastError != "" {
 			errText = st.LastError
 		}
-		ch.AppendRow([]types.Datum{st.Stream, st.Topic, int64(st.Partition.Partition), st.Position, st.HighWatermark,
+		ch.AppendRow([]types.Datum{st.Stream, st.Topic, int64(st.Partition.Partition), knownOffset(st.Position), knownOffset(st.HighWatermark),
 			st.Lag(), st.Records, st.Bytes, st.DeadLetters, st.Pauses, errText})
 	}
 	return w.WriteChunk(ch)
