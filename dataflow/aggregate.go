@@ -21,7 +21,7 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	}
 	s := slots{words: 1} // words[0] is the row count
 	for i := range a.Aggs {
-		k, err := newAggKernel(&a.Aggs[i], a.InTypes, &s)
+		k, err := newAggKernel(&a.Aggs[i], a.InTypes, a.AppendOnly, &s)
 		if err != nil {
 			return nil, err
 		}
@@ -174,6 +174,13 @@ func (o *aggregateOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	}
 	t := o.groups
 	diffs := c.Diffs[:len(ids)]
+	if o.spec.AppendOnly {
+		for _, d := range diffs {
+			if d < 0 {
+				return sqlerr.Bug("aggregate: a retraction reached an aggregate over an append-only input")
+			}
+		}
+	}
 	for i, g := range ids {
 		t.state(g)[0] += diffs[i]
 	}

@@ -34,12 +34,13 @@ func (s *slots) word(n int) int { w := s.words; s.words += n; return w }
 func (s *slots) obj() int       { o := s.objs; s.objs++; return o }
 
 // newAggKernel returns the kernel of call over input columns of types in,
-// FILTER and DISTINCT included.
-func newAggKernel(call *AggCall, in []*types.T, s *slots) (aggKernel, error) {
+// FILTER and DISTINCT included; appendOnly says the input never retracts
+// (Aggregate.AppendOnly).
+func newAggKernel(call *AggCall, in []*types.T, appendOnly bool, s *slots) (aggKernel, error) {
 	if call.Func == "count_star" && len(call.Args) == 0 && call.Filter < 0 && !call.Distinct {
 		return rowCountKernel{}, nil
 	}
-	k, err := newBaseKernel(call, in, s)
+	k, err := newBaseKernel(call, in, appendOnly, s)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +60,7 @@ func newAggKernel(call *AggCall, in []*types.T, s *slots) (aggKernel, error) {
 	return k, nil
 }
 
-func newBaseKernel(call *AggCall, in []*types.T, s *slots) (aggKernel, error) {
+func newBaseKernel(call *AggCall, in []*types.T, appendOnly bool, s *slots) (aggKernel, error) {
 	args := make([]*types.T, len(call.Args))
 	for i, c := range call.Args {
 		args[i] = in[c]
@@ -98,6 +99,9 @@ func newBaseKernel(call *AggCall, in []*types.T, s *slots) (aggKernel, error) {
 			return &intervalSumKernel{w: s.word(5), arg: call.Args[0], avg: avg}, nil
 		}
 	case "min", "max":
+		if appendOnly {
+			return newExtremeKernel(call.Args[0], args[0], call.Func == "max", identity, s), nil
+		}
 		return &minMaxKernel{o: s.obj(), arg: call.Args[0], max: call.Func == "max", identity: identity}, nil
 	case "bool_and", "bool_or":
 		if args[0].Family == types.BoolFamily {
@@ -634,8 +638,10 @@ func (k *boolKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
 	return nil
 }
 
-// minMaxKernel is min and max: the group's values in a multiset (objs[o]),
-// so that deleting the extreme uncovers the next one.
+// minMaxKernel is min and max over an input that may retract: the group's
+// values in a multiset (objs[o]), so that deleting the extreme uncovers the
+// next one. Over an append-only input the running-extreme kernels
+// (newExtremeKernel) keep the extreme alone.
 type minMaxKernel struct {
 	o, arg   int
 	max      bool

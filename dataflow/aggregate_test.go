@@ -43,7 +43,8 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		a := &Aggregate{Keys: ints(args["keys"]), Aggs: aggs, InTypes: in[0]}
+		// input=append-only: the input never retracts (Aggregate.AppendOnly).
+		a := &Aggregate{Keys: ints(args["keys"]), Aggs: aggs, InTypes: in[0], AppendOnly: args["input"] == "append-only"}
 		// window=K: Keys[K] is window_end (window-start=SIZE: window_start
 		// of windows of that size); emit=close: EMIT ON WINDOW CLOSE.
 		if k, ok := args["window"]; ok {

@@ -56,6 +56,11 @@ type Aggregate struct {
 	// the input is append-only: a group whose window has closed (its end
 	// at or below the input watermark) never changes again.
 	Window *AggWindow
+	// AppendOnly says the input only ever inserts rows (the planner proves
+	// it): min and max then keep only each group's running extreme, and a
+	// retraction reaching the aggregate fails the dataflow as a bug rather
+	// than leave them wrong.
+	AppendOnly bool
 }
 
 // AggWindow is the event-time window of an Aggregate's groups.
@@ -108,6 +113,9 @@ func (a *Aggregate) String() string {
 	s := fmt.Sprintf("Aggregate keys=%v aggs=[%s]", a.Keys, strings.Join(aggs, ", "))
 	if a.Window != nil {
 		s += " " + a.Window.String()
+	}
+	if a.AppendOnly {
+		s += " input=append-only"
 	}
 	return s
 }

@@ -402,7 +402,7 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 	if err != nil {
 		return lowered{}, err
 	}
-	spec := &dataflow.Aggregate{Keys: a.Keys, InTypes: a.Input.Types()}
+	spec := &dataflow.Aggregate{Keys: a.Keys, InTypes: a.Input.Types(), AppendOnly: appendOnly(a.Input)}
 	for _, ag := range a.Aggs {
 		if !incrementalAggs[ag.Kind] {
 			return lowered{}, notIncremental("the aggregate " + string(ag.Kind) + "()")

@@ -237,6 +237,13 @@ func appendUint64(buf []byte, v uint64) []byte {
 }
 
 func appendFloatKey(buf []byte, f float64) []byte {
+	return appendUint64(buf, FloatKeyBits(f))
+}
+
+// FloatKeyBits returns the 8 bytes AppendKey writes for a non-NULL float, as
+// an integer: floats order as these do unsigned (-0 equal to 0, every NaN
+// equal and above +Infinity, as in PostgreSQL).
+func FloatKeyBits(f float64) uint64 {
 	var bits uint64
 	switch {
 	case math.IsNaN(f):
@@ -247,11 +254,9 @@ func appendFloatKey(buf []byte, f float64) []byte {
 		bits = math.Float64bits(f)
 	}
 	if bits&(1<<63) != 0 {
-		bits = ^bits
-	} else {
-		bits |= 1 << 63
+		return ^bits
 	}
-	return appendUint64(buf, bits)
+	return bits | 1<<63
 }
 
 // appendEscapedKey appends s with 0x00 escaped as 0x00 0xFF and a 0x00 0x01
