@@ -564,3 +564,45 @@ func TestArrangementInsertOnlyThenRetract(t *testing.T) {
 		t.Errorf("after compaction: %q, want %q", got, want)
 	}
 }
+
+// BenchmarkArrangementAppend appends 2M rows to an arrangement without a
+// key in epochs of 10 000, as a view passing a stream through does.
+func BenchmarkArrangementAppend(b *testing.B) {
+	const rows, epoch = 2_000_000, 10_000
+	typs := []*types.T{types.Int8, types.Int8, types.Text}
+	c := NewChanges(typs, epoch)
+	for i := range epoch {
+		c.AppendRow([]types.Datum{int64(i), int64(i * 7), fmt.Sprintf("row %d", i)})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	for range b.N {
+		a := NewArrangement(typs, nil)
+		for e := range rows / epoch {
+			if err := a.Apply(uint64(e+1), c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
+// BenchmarkArrangementSmall builds keyed arrangements of a few rows, as
+// most aggregate views are: B/op is the memory one holds.
+func BenchmarkArrangementSmall(b *testing.B) {
+	typs := []*types.T{types.Int8, types.Int8}
+	for _, rows := range []int{0, 1, 100} {
+		c := NewChanges(typs, rows)
+		for i := range rows {
+			c.AppendRow([]types.Datum{int64(i), int64(i)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			for range b.N {
+				a := NewArrangement(typs, []int{0})
+				if err := a.Apply(1, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
