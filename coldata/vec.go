@@ -254,6 +254,52 @@ func gather[T any](dst, src []T, sel []int) []T {
 	return dst
 }
 
+// AppendSel appends rows sel of src (same physical type), in that order.
+// v gets a null mask only once a row it holds is NULL, whether or not src
+// has one: kernels take faster paths on vectors without.
+func (v *Vec) AppendSel(src *Vec, sel []int) {
+	m := v.Len()
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		v.Bools = appendSel(v.Bools, src.Bools, sel)
+	case types.PhysInt:
+		v.Ints = appendSel(v.Ints, src.Ints, sel)
+	case types.PhysFloat:
+		v.Floats = appendSel(v.Floats, src.Floats, sel)
+	case types.PhysDecimal:
+		v.Decs = slices.Grow(v.Decs, len(sel))[:m+len(sel)]
+		for j, i := range sel {
+			v.Decs[m+j].Set(&src.Decs[i])
+		}
+	case types.PhysBytes:
+		v.Bytes = appendSel(v.Bytes, src.Bytes, sel)
+	case types.PhysInterval:
+		v.Ivals = appendSel(v.Ivals, src.Ivals, sel)
+	default:
+		v.Datums = appendSel(v.Datums, src.Datums, sel)
+	}
+	if v.Nulls == nil && src.Nulls != nil && slices.ContainsFunc(sel, func(i int) bool { return src.Nulls[i] }) {
+		v.Nulls = make([]bool, m, m+len(sel))
+	}
+	switch {
+	case v.Nulls == nil:
+	case src.Nulls != nil:
+		v.Nulls = appendSel(v.Nulls, src.Nulls, sel)
+	default:
+		v.Nulls = append(v.Nulls, make([]bool, len(sel))...)
+	}
+}
+
+// appendSel appends src[sel[0]], src[sel[1]], … to dst.
+func appendSel[T any](dst, src []T, sel []int) []T {
+	m := len(dst)
+	dst = slices.Grow(dst, len(sel))[:m+len(sel)]
+	for j, i := range sel {
+		dst[m+j] = src[i]
+	}
+	return dst
+}
+
 // Slice returns rows [lo, hi) of v sharing its memory.
 func (v *Vec) Slice(lo, hi int) *Vec {
 	out := &Vec{Typ: v.Typ}

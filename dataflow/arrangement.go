@@ -22,9 +22,11 @@ import (
 // stands for mult copies of the row. Changing a row (or, in a multiset, its
 // count) kills its position and appends a new one, so nothing a reader can
 // see is ever overwritten; the only in-place write is setting died, done
-// atomically. A snapshot copies the slice headers, so later appends (even
-// ones that reallocate) do not disturb it. Compaction copies the versions
-// still visible into fresh arrays, leaving the old ones to old snapshots.
+// atomically. The columns are cut into pages made at their full length, so
+// appending writes into a page by index and never moves a row; a snapshot
+// copies the list of pages and the count of positions, and ignores what is
+// written past them. Compaction copies the versions still visible into
+// fresh pages, leaving the old ones to old snapshots.
 type Arrangement struct {
 	typs []*types.T
 	key  []int // nil: rows are a multiset keyed by the whole row
@@ -35,7 +37,7 @@ type Arrangement struct {
 	cur *arrangementGen
 
 	// The rest is the writer's.
-	work versions // cur's arrays as the writer appends to them
+	work versions // cur's pages as the writer appends to them
 	// moved lists the index entries whose writer's position the running
 	// Apply changed; they are published with its versions so that no reader
 	// finds a position beyond the versions it can see.
@@ -57,11 +59,33 @@ type Arrangement struct {
 	indexed bool
 }
 
-// versions are the columns of an arrangement's positions and their version
-// data. Within a generation, a position's fields never change once appended,
-// except died.
+// versionPageBits sets how many positions a page of versions holds: page p
+// holds positions p<<versionPageBits on. Only the first page may be shorter:
+// it starts at a few rows (or an epoch's worth) and is replaced by one
+// twice as long (or long enough for an epoch) until it is full-sized, so
+// that a view of a few rows (most aggregates) does not pay for a thousand.
+const (
+	versionPageBits  = 10
+	versionPageRows  = 1 << versionPageBits
+	firstVersionRows = 8
+)
+
+// versions are the positions of an arrangement: n of them, in pages. The
+// writer appends a page to pages when all are full, so the pages a reader's
+// copy lists never change but for the rows past its n. Within a generation,
+// a position's fields never change once appended, except died.
 type versions struct {
-	cols []coldata.Vec
+	pages []*versionPage
+	n     int
+	// lens records the visible row count from each epoch on that changed it.
+	lens []epochCount
+}
+
+// versionPage holds consecutive positions. Its slices are made at their
+// full length, NULL masks included, and written by index: their headers
+// never change, so readers may copy them while the writer fills the page.
+type versionPage struct {
+	rows coldata.Chunk // Len is the page's length, filled or not
 	born []uint64
 	// died is read and written with sync/atomic: the writer sets it while
 	// readers check it.
@@ -69,8 +93,101 @@ type versions struct {
 	// prev is the position of the key's previous version, or -1.
 	prev []int
 	mult []int64
-	// lens records the visible row count from each epoch on that changed it.
-	lens []epochCount
+}
+
+func newVersionPage(typs []*types.T, n int) *versionPage {
+	p := &versionPage{
+		rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: n},
+		born: make([]uint64, n),
+		died: make([]uint64, n),
+		prev: make([]int, n),
+		mult: make([]int64, n),
+	}
+	for j, t := range typs {
+		p.rows.Cols[j] = coldata.MakeVec(t, n)
+		// Preallocated, so that a NULL arriving later does not change the
+		// header by allocating it.
+		p.rows.Cols[j].Nulls = make([]bool, n)
+	}
+	return p
+}
+
+// at returns the page holding position pos and pos's row in it.
+func (v *versions) at(pos int) (*versionPage, int) {
+	return v.pages[pos>>versionPageBits], pos & (versionPageRows - 1)
+}
+
+// add appends a position holding row i of src with the given version data
+// and returns it.
+func (v *versions) add(typs []*types.T, src *coldata.Chunk, i int, born, died uint64, prev int, mult int64) int {
+	if v.full() {
+		v.addPage(typs)
+	}
+	pos := v.n
+	p, r := v.at(pos)
+	for j, col := range p.rows.Cols {
+		col.SetFrom(r, src.Cols[j], i)
+	}
+	p.born[r], p.died[r], p.prev[r], p.mult[r] = born, died, prev, mult
+	v.n++
+	return pos
+}
+
+// full reports whether every page is filled.
+func (v *versions) full() bool { return v.n == v.capacity() }
+
+// capacity returns how many positions the pages hold. Only the first page
+// may be shorter than versionPageRows, and only while it is the only one.
+func (v *versions) capacity() int {
+	if len(v.pages) == 0 {
+		return 0
+	}
+	return (len(v.pages)-1)<<versionPageBits + v.pages[len(v.pages)-1].rows.Len
+}
+
+// firstShort reports whether there is at most one page and it is short.
+func (v *versions) firstShort() bool {
+	return len(v.pages) == 0 || len(v.pages) == 1 && v.pages[0].rows.Len < versionPageRows
+}
+
+// addPage makes room for one more position: a first page twice as long
+// while the first is short, otherwise one more page.
+func (v *versions) addPage(typs []*types.T) {
+	if v.firstShort() {
+		v.growFirst(typs, min(max(2*v.n, firstVersionRows), versionPageRows))
+		return
+	}
+	v.pages = append(v.pages, newVersionPage(typs, versionPageRows))
+}
+
+// reserve makes room for n more positions in the first page while it is
+// short, so that an epoch of many changes does not double it many times.
+func (v *versions) reserve(typs []*types.T, n int) {
+	if v.firstShort() && v.n+n > v.capacity() {
+		v.growFirst(typs, min(max(v.n+n, 2*v.n, firstVersionRows), versionPageRows))
+	}
+}
+
+// growFirst replaces the first page, the only one, by one of the given
+// length holding the same positions.
+func (v *versions) growFirst(typs []*types.T, rows int) {
+	p := newVersionPage(typs, rows)
+	if v.n > 0 {
+		old := v.pages[0]
+		for j, col := range p.rows.Cols {
+			for r := range v.n {
+				col.SetFrom(r, old.rows.Cols[j], r)
+			}
+		}
+		copy(p.born, old.born)
+		copy(p.died, old.died)
+		copy(p.prev, old.prev)
+		copy(p.mult, old.mult)
+	}
+	// A new list, not a write to the one readers' copies share. Readers of
+	// the old page may miss a died set from now on, but only ever at an
+	// epoch later than theirs.
+	v.pages = []*versionPage{p}
 }
 
 type epochCount struct {
@@ -78,7 +195,7 @@ type epochCount struct {
 	n     int64
 }
 
-// arrangementGen is one generation of arrays, from one compaction to the next.
+// arrangementGen is one generation of pages, from one compaction to the next.
 type arrangementGen struct {
 	// index maps each key to its entry; a deleted key keeps its entry until
 	// compaction. ordered holds the same entries sorted by key, for range
@@ -108,24 +225,11 @@ const liveForever = math.MaxUint64
 // the unique key columns (e.g. the GROUP BY key), or is nil when rows have no
 // unique key: then rows are a multiset keyed by the whole row.
 func NewArrangement(typs []*types.T, key []int) *Arrangement {
-	a := &Arrangement{typs: typs, key: key, indexed: key != nil}
-	a.work.cols = make([]coldata.Vec, len(typs))
-	for i, t := range typs {
-		a.work.cols[i] = *coldata.NewVec(t, 0)
-	}
-	a.cur = &arrangementGen{index: map[string]*keyEntry{}}
-	a.cur.pub = a.work.clone()
-	return a
+	return &Arrangement{typs: typs, key: key, indexed: key != nil, cur: &arrangementGen{index: map[string]*keyEntry{}}}
 }
 
 func (a *Arrangement) Types() []*types.T { return a.typs }
 func (a *Arrangement) Key() []int        { return a.key }
-
-// clone copies the slice headers; the arrays stay shared.
-func (v versions) clone() versions {
-	v.cols = slices.Clone(v.cols)
-	return v
-}
 
 // Apply installs the consolidated changes c of epoch e, which must be later
 // than every epoch applied before. Within c, retractions are applied before
@@ -142,7 +246,7 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 		return a.failed
 	}
 	a.applied, a.lastEpoch = true, e
-	a.grow(c.Len)
+	a.work.reserve(a.typs, c.Len)
 	rows, kills := a.rows, 0
 	for _, retract := range []bool{true, false} {
 		for i := 0; i < c.Len; i++ {
@@ -192,13 +296,18 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	if entry != nil {
 		pos = entry.writerPos
 	}
-	live := pos >= 0 && a.work.died[pos] == liveForever
+	var page *versionPage
+	var row int
+	if pos >= 0 {
+		page, row = a.work.at(pos)
+	}
+	live := pos >= 0 && page.died[row] == liveForever
 	n := d
 	if live {
-		n += a.work.mult[pos]
+		n += page.mult[row]
 	}
 	switch {
-	case d < 0 && (!live || !a.sameRow(pos, c, i)):
+	case d < 0 && (!live || !a.sameRow(page, row, c, i)):
 		return 0, sqlerr.Bug("arrangement: retracting a row that is not there")
 	case n < 0:
 		return 0, sqlerr.Bug("arrangement: retracting more copies of a row than there are")
@@ -207,7 +316,7 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	}
 	killed := 0
 	if live {
-		atomic.StoreUint64(&a.work.died[pos], e)
+		atomic.StoreUint64(&page.died[row], e)
 		a.live--
 		killed = 1
 	}
@@ -226,30 +335,16 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	return killed, nil
 }
 
-// sameRow reports whether position pos holds row i of c; a keyed retraction
-// must name the row that is there, not just its key.
-func (a *Arrangement) sameRow(pos int, c *coldata.Chunk, i int) bool {
+// sameRow reports whether row r of page p holds row i of c; a keyed
+// retraction must name the row that is there, not just its key.
+func (a *Arrangement) sameRow(p *versionPage, r int, c *coldata.Chunk, i int) bool {
 	if a.key == nil {
 		return true
 	}
 	a.buf = RowIdentity(a.buf[:0], c, nil, i)
 	n := len(a.buf)
-	for j := range a.work.cols {
-		a.buf = a.work.cols[j].AppendIdentity(a.buf, pos)
-	}
+	a.buf = RowIdentity(a.buf, &p.rows, nil, r)
 	return string(a.buf[:n]) == string(a.buf[n:])
-}
-
-// grow makes room for n more versions, doubling: an arrangement fed by a
-// stream grows by many appends.
-func (a *Arrangement) grow(n int) {
-	for j := range a.work.cols {
-		a.work.cols[j].Grow(n)
-	}
-	a.work.born = coldata.Reserve(a.work.born, n)
-	a.work.died = coldata.Reserve(a.work.died, n)
-	a.work.prev = coldata.Reserve(a.work.prev, n)
-	a.work.mult = coldata.Reserve(a.work.mult, n)
 }
 
 // indexRows builds the identity index of an unkeyed arrangement that had
@@ -259,29 +354,22 @@ func (a *Arrangement) grow(n int) {
 // killed.
 func (a *Arrangement) indexRows(e uint64) int {
 	a.indexed = true
-	// The arrangement's own columns, as a chunk to append versions from.
-	self := &coldata.Chunk{Cols: make([]*coldata.Vec, len(a.work.cols))}
-	for j := range a.work.cols {
-		self.Cols[j] = &a.work.cols[j]
-	}
 	index := map[string]*keyEntry{}
 	var items []*orderItem[*keyEntry]
 	kills := 0
-	for pos, n := 0, len(a.work.born); pos < n; pos++ {
-		if a.work.died[pos] != liveForever {
+	for pos, n := 0, a.work.n; pos < n; pos++ {
+		p, r := a.work.at(pos)
+		if p.died[r] != liveForever {
 			continue
 		}
-		a.buf = a.buf[:0]
-		for j := range a.work.cols {
-			a.buf = a.work.cols[j].AppendIdentity(a.buf, pos)
-		}
+		a.buf = RowIdentity(a.buf[:0], &p.rows, nil, r)
 		if entry := index[string(a.buf)]; entry != nil {
-			old := entry.writerPos
-			atomic.StoreUint64(&a.work.died[old], e)
-			atomic.StoreUint64(&a.work.died[pos], e)
+			old, oldRow := a.work.at(entry.writerPos)
+			atomic.StoreUint64(&old.died[oldRow], e)
+			atomic.StoreUint64(&p.died[r], e)
 			a.live -= 2
 			kills += 2
-			entry.writerPos = a.appendVersion(e, self, pos, a.work.mult[old]+a.work.mult[pos], old)
+			entry.writerPos = a.appendVersion(e, &p.rows, r, old.mult[oldRow]+p.mult[r], entry.writerPos)
 			a.moved = append(a.moved, entry)
 			continue
 		}
@@ -297,25 +385,17 @@ func (a *Arrangement) indexRows(e uint64) int {
 	return kills
 }
 
+// appendVersion appends a live version of row i of c born at epoch e and
+// returns its position.
 func (a *Arrangement) appendVersion(e uint64, c *coldata.Chunk, i int, mult int64, prev int) int {
-	for j := range a.work.cols {
-		a.work.cols[j].AppendFrom(c.Cols[j], i)
-	}
-	a.work.born = append(a.work.born, e)
-	a.work.died = append(a.work.died, liveForever)
-	a.work.prev = append(a.work.prev, prev)
-	a.work.mult = append(a.work.mult, mult)
 	a.live++
-	return len(a.work.born) - 1
+	return a.work.add(a.typs, c, i, e, liveForever, prev, mult)
 }
 
 // publish makes the writer's appends and index entries visible to readers.
 func (a *Arrangement) publish() {
 	a.mu.Lock()
-	cols := a.cur.pub.cols
-	copy(cols, a.work.cols)
 	a.cur.pub = a.work
-	a.cur.pub.cols = cols
 	for _, entry := range a.moved {
 		entry.pos = entry.writerPos
 	}
@@ -341,38 +421,30 @@ func (a *Arrangement) Compact(visible uint64) {
 		return
 	}
 	old := a.work
-	next := versions{cols: make([]coldata.Vec, len(old.cols))}
-	for j := range old.cols {
-		next.cols[j] = *coldata.NewVec(old.cols[j].Typ, len(old.born)-int(dead))
-	}
+	var next versions
+	next.reserve(a.typs, old.n-int(dead))
 	// renumber maps an old position to its new one, or -1 if dropped. A
 	// key's versions die in order, so a kept version's prev is kept or is
 	// the end of its chain.
-	renumber := make([]int, len(old.born))
-	for pos := range old.born {
-		died := old.died[pos]
+	renumber := make([]int, old.n)
+	for pos := range old.n {
+		p, r := old.at(pos)
+		died := p.died[r]
 		if died <= visible {
 			renumber[pos] = -1
 			continue
 		}
-		renumber[pos] = len(next.born)
-		for j := range next.cols {
-			next.cols[j].AppendFrom(&old.cols[j], pos)
-		}
-		prev := old.prev[pos]
+		prev := p.prev[r]
 		if prev >= 0 {
 			prev = renumber[prev]
 		}
-		next.born = append(next.born, old.born[pos])
-		next.died = append(next.died, died)
-		next.prev = append(next.prev, prev)
-		next.mult = append(next.mult, old.mult[pos])
+		renumber[pos] = next.add(a.typs, &p.rows, r, p.born[r], died, prev, p.mult[r])
 	}
 	// Keep the last count at or before visible: it holds until the next one.
 	first := sort.Search(len(old.lens), func(i int) bool { return old.lens[i].epoch > visible })
 	next.lens = slices.Clone(old.lens[max(first-1, 0):])
 	// Fresh entries: old snapshots keep reading the old ones.
-	gen := &arrangementGen{index: make(map[string]*keyEntry, a.live), pub: next.clone(), horizon: visible}
+	gen := &arrangementGen{index: make(map[string]*keyEntry, a.live), pub: next, horizon: visible}
 	items := make([]*orderItem[*keyEntry], 0, a.live)
 	keys := a.cur.ordered.seekKey(nil)
 	for item := keys.next(); item != nil; item = keys.next() {
@@ -412,14 +484,15 @@ func (a *Arrangement) Snapshot(e uint64) *ArrangementSnapshot {
 	if e < a.cur.horizon {
 		return nil
 	}
-	return &ArrangementSnapshot{a: a, gen: a.cur, epoch: e, v: a.cur.pub.clone()}
+	return &ArrangementSnapshot{a: a, gen: a.cur, epoch: e, v: a.cur.pub}
 }
 
 // Epoch returns the epoch the snapshot reads.
 func (s *ArrangementSnapshot) Epoch() uint64 { return s.epoch }
 
-func (s *ArrangementSnapshot) visible(pos int) bool {
-	return s.v.born[pos] <= s.epoch && s.epoch < atomic.LoadUint64(&s.v.died[pos])
+// visible reports whether row r of page p is visible at the snapshot's epoch.
+func (s *ArrangementSnapshot) visible(p *versionPage, r int) bool {
+	return p.born[r] <= s.epoch && s.epoch < atomic.LoadUint64(&p.died[r])
 }
 
 // Len returns the number of visible rows, counting multiplicity.
@@ -435,24 +508,24 @@ func (s *ArrangementSnapshot) Len() int {
 // of up to coldata.DefaultChunkSize rows (Diffs nil), a row repeated per
 // copy, and nil at the end.
 func (s *ArrangementSnapshot) Scan() func() *coldata.Chunk {
-	src := &coldata.Chunk{Cols: make([]*coldata.Vec, len(s.v.cols))}
-	for j := range s.v.cols {
-		src.Cols[j] = &s.v.cols[j]
-	}
 	pos, copies := -1, int64(0) // copies of row pos still to return
+	var g gatherer
 	sel := make([]int, 0, coldata.DefaultChunkSize)
 	return func() *coldata.Chunk {
 		sel = sel[:0]
 		for len(sel) < coldata.DefaultChunkSize {
 			if copies == 0 {
-				pos++
-				for pos < len(s.v.born) && !s.visible(pos) {
-					pos++
+				var p *versionPage
+				var r int
+				for pos++; pos < s.v.n; pos++ {
+					if p, r = s.v.at(pos); s.visible(p, r) {
+						break
+					}
 				}
-				if pos >= len(s.v.born) {
+				if pos >= s.v.n {
 					break
 				}
-				copies = s.v.mult[pos]
+				copies = p.mult[r]
 			}
 			n := min(copies, int64(coldata.DefaultChunkSize-len(sel)))
 			for range n {
@@ -463,8 +536,36 @@ func (s *ArrangementSnapshot) Scan() func() *coldata.Chunk {
 		if len(sel) == 0 {
 			return nil
 		}
-		return src.Gather(sel)
+		return g.gather(s.a.typs, &s.v, sel)
 	}
+}
+
+// gatherer copies rows out of pages of versions, keeping its scratch from
+// one chunk to the next.
+type gatherer struct {
+	rows []int
+}
+
+// gather returns a chunk of the rows at positions sel of v, in that order,
+// gathering each run of positions in one page together.
+func (g *gatherer) gather(typs []*types.T, v *versions, sel []int) *coldata.Chunk {
+	out := coldata.NewChunk(typs, len(sel))
+	out.Len = len(sel)
+	for lo := 0; lo < len(sel); {
+		page := sel[lo] >> versionPageBits
+		g.rows = g.rows[:0]
+		for _, pos := range sel[lo:] {
+			if pos>>versionPageBits != page {
+				break
+			}
+			g.rows = append(g.rows, pos&(versionPageRows-1))
+		}
+		for j, col := range out.Cols {
+			col.AppendSel(v.pages[page].rows.Cols[j], g.rows)
+		}
+		lo += len(g.rows)
+	}
+	return out
 }
 
 // Lookup returns the row with the given key values (in key-column order,
@@ -487,9 +588,10 @@ func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok b
 	if !ok {
 		return nil, false
 	}
-	row = make([]types.Datum, len(s.v.cols))
-	for j := range s.v.cols {
-		row[j] = s.v.cols[j].Get(pos)
+	p, r := s.v.at(pos)
+	row = make([]types.Datum, len(p.rows.Cols))
+	for j, col := range p.rows.Cols {
+		row[j] = col.Get(r)
 	}
 	return row, true
 }
@@ -499,15 +601,17 @@ func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok b
 func (s *ArrangementSnapshot) version(entry *keyEntry) (int, bool) {
 	pos := entry.pos
 	// Skip the versions appended after the snapshot was taken.
-	for pos >= len(s.v.born) {
-		pos = s.gen.pub.prev[pos]
+	for pos >= s.v.n {
+		p, r := s.gen.pub.at(pos)
+		pos = p.prev[r]
 	}
 	for pos >= 0 {
-		if s.v.born[pos] <= s.epoch {
+		p, r := s.v.at(pos)
+		if p.born[r] <= s.epoch {
 			// Earlier versions died before this one was born.
-			return pos, s.epoch < atomic.LoadUint64(&s.v.died[pos])
+			return pos, s.epoch < atomic.LoadUint64(&p.died[r])
 		}
-		pos = s.v.prev[pos]
+		pos = p.prev[r]
 	}
 	return -1, false
 }
@@ -587,10 +691,7 @@ func (s *ArrangementSnapshot) ScanRange(r KeyRange) func() *coldata.Chunk {
 		panic("ScanRange on an arrangement without a key or past its key")
 	}
 	from, end, ok := r.span(s.a.typs, s.a.key)
-	src := &coldata.Chunk{Cols: make([]*coldata.Vec, len(s.v.cols))}
-	for j := range s.v.cols {
-		src.Cols[j] = &s.v.cols[j]
-	}
+	var g gatherer
 	sel := make([]int, 0, coldata.DefaultChunkSize)
 	return func() *coldata.Chunk {
 		sel = sel[:0]
@@ -600,7 +701,7 @@ func (s *ArrangementSnapshot) ScanRange(r KeyRange) func() *coldata.Chunk {
 		if len(sel) == 0 {
 			return nil
 		}
-		return src.Gather(sel)
+		return g.gather(s.a.typs, &s.v, sel)
 	}
 }
 
