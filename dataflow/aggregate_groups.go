@@ -39,9 +39,8 @@ type groupTable struct {
 	// words holds rows of nk key words then nw state words.
 	words [][]int64
 	objs  [][]any
-	n     int32   // ids handed out, freed ones included
-	free  []int32 // freed ids, reused first
-	live  int     // groups in the key index
+	ids   idPool
+	live  int // groups in the key index
 
 	nk     int
 	slots  []uint32
@@ -104,13 +103,10 @@ func (t *groupTable) multiset(g int32, o int) *multiset {
 
 // alloc returns a group id with zero state, not in the key index.
 func (t *groupTable) alloc() int32 {
-	if n := len(t.free); n > 0 {
-		g := t.free[n-1]
-		t.free = t.free[:n-1]
+	g, fresh := t.ids.take()
+	if !fresh {
 		return g
 	}
-	g := t.n
-	t.n++
 	if int(g>>groupPageBits) == len(t.words) {
 		t.words = append(t.words, make([]int64, groupPage*(t.nk+t.nw)))
 		if t.no > 0 {
@@ -138,7 +134,7 @@ func (t *groupTable) release(g int32) {
 	if len(t.nullKeys) > 0 {
 		delete(t.nullKeys, g)
 	}
-	t.free = append(t.free, g)
+	t.ids.release(g)
 }
 
 // hashPacked hashes a packed key: each word is mixed in (SplitMix64's

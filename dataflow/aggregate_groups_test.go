@@ -59,10 +59,10 @@ func testGroupTablePacked(t *testing.T, idBits uint) {
 			t.Fatalf("step %d: %d live, want %d", step, tab.live, len(model))
 		}
 	}
-	if int32(1)<<idBits <= tab.n && tab.idBits != 32 {
-		t.Fatalf("%d ids, yet the slots keep %d id bits", tab.n, tab.idBits)
+	if int32(1)<<idBits <= tab.ids.n && tab.idBits != 32 {
+		t.Fatalf("%d ids, yet the slots keep %d id bits", tab.ids.n, tab.idBits)
 	}
-	if keys := int32(3000 * 2 * 4); tab.n > keys {
-		t.Fatalf("%d ids handed out for at most %d keys: freed ids are not reused", tab.n, keys)
+	if keys := int32(3000 * 2 * 4); tab.ids.n > keys {
+		t.Fatalf("%d ids handed out for at most %d keys: freed ids are not reused", tab.ids.n, keys)
 	}
 }

@@ -51,9 +51,8 @@ type joinRows struct {
 	types []*types.T
 	pages []*coldata.Chunk
 	meta  [][]joinRow
-	n     int32   // ids handed out, freed ones included
-	free  []int32 // freed ids, reused first
-	live  int     // rows held (and indexed)
+	ids   idPool
+	live  int // rows held (and indexed)
 	slots []uint64
 	seed  maphash.Seed
 	// Scratch: identities of values hashed or compared by their encoding,
@@ -115,13 +114,10 @@ func (t *joinRows) add(src *coldata.Chunk, i int, h, p uint32, key int32) int32 
 }
 
 func (t *joinRows) alloc() int32 {
-	if n := len(t.free); n > 0 {
-		r := t.free[n-1]
-		t.free = t.free[:n-1]
+	r, fresh := t.ids.take()
+	if !fresh {
 		return r
 	}
-	r := t.n
-	t.n++
 	p := int(r >> joinRowPageBits)
 	if p == len(t.pages) {
 		capacity := joinRowPage
@@ -143,7 +139,7 @@ func (t *joinRows) remove(r int32) {
 		clearValue(v, i)
 	}
 	*t.row(r) = joinRow{}
-	t.free = append(t.free, r)
+	t.ids.release(r)
 }
 
 // clearValue lets go of what row i of v points to, for the GC.
