@@ -219,39 +219,12 @@ func (v *Vec) Gather(sel []int) *Vec {
 // allocate one each time.
 func (v *Vec) GatherInto(out *Vec, sel []int) {
 	out.Typ = v.Typ
-	switch v.Typ.Phys() {
-	case types.PhysBool:
-		out.Bools = gather(out.Bools, v.Bools, sel)
-	case types.PhysInt:
-		out.Ints = gather(out.Ints, v.Ints, sel)
-	case types.PhysFloat:
-		out.Floats = gather(out.Floats, v.Floats, sel)
-	case types.PhysDecimal:
-		out.Decs = slices.Grow(out.Decs[:0], len(sel))[:len(sel)]
-		for j, i := range sel {
-			out.Decs[j].Set(&v.Decs[i])
-		}
-	case types.PhysBytes:
-		out.Bytes = gather(out.Bytes, v.Bytes, sel)
-	case types.PhysInterval:
-		out.Ivals = gather(out.Ivals, v.Ivals, sel)
-	default:
-		out.Datums = gather(out.Datums, v.Datums, sel)
-	}
+	out.Nulls, out.Bools, out.Ints, out.Floats = out.Nulls[:0], out.Bools[:0], out.Ints[:0], out.Floats[:0]
+	out.Decs, out.Bytes, out.Ivals, out.Datums = out.Decs[:0], out.Bytes[:0], out.Ivals[:0], out.Datums[:0]
 	if v.Nulls == nil {
 		out.Nulls = nil
-		return
 	}
-	out.Nulls = gather(out.Nulls, v.Nulls, sel)
-}
-
-// gather sets dst to src[sel[0]], src[sel[1]], …, reusing dst's memory.
-func gather[T any](dst, src []T, sel []int) []T {
-	dst = slices.Grow(dst[:0], len(sel))[:len(sel)]
-	for j, i := range sel {
-		dst[j] = src[i]
-	}
-	return dst
+	out.AppendSel(v, sel)
 }
 
 // AppendSel appends rows sel of src (same physical type), in that order.
