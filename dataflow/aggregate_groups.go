@@ -269,20 +269,25 @@ func (t *groupTable) unindex(g int32) {
 	for t.slots[p]&idMask != uint32(g+1) {
 		p = (p + 1) & mask
 	}
-	// Backward-shift deletion: move up every later entry of the run whose
-	// home slot is not between the hole and it, so that no probe meets a
-	// hole before its key and no tombstones pile up.
+	backshiftDelete(t.slots, int(p), func(s uint32) int { return int(hashPacked(t.packedKey(int32(s&idMask)-1)) & mask) })
+}
+
+// backshiftDelete empties slot p of an open-addressing table (linear
+// probing, 0 for an empty slot) and moves up every later entry of its run
+// whose home slot is not between the hole and it, so that no probe meets a
+// hole before its key and no tombstones pile up.
+func backshiftDelete[S uint32 | uint64](slots []S, p int, home func(S) int) {
+	mask := len(slots) - 1
 	for j := p; ; {
-		t.slots[p] = 0
+		slots[p] = 0
 		for {
 			j = (j + 1) & mask
-			s := t.slots[j]
+			s := slots[j]
 			if s == 0 {
 				return
 			}
-			home := hashPacked(t.packedKey(int32(s&idMask)-1)) & mask
-			if (j-home)&mask >= (j-p)&mask {
-				t.slots[p] = s
+			if (j-home(s))&mask >= (j-p)&mask {
+				slots[p] = s
 				p = j
 				break
 			}

@@ -193,24 +193,7 @@ func (t *joinRows) unindex(r int32, h uint32) {
 	for uint32(t.slots[p]) != uint32(r+1) {
 		p = (p + 1) & mask
 	}
-	// Backward-shift deletion (as groupTable.unindex): move up every later
-	// entry of the run whose home slot is not between the hole and it.
-	for j := p; ; {
-		t.slots[p] = 0
-		for {
-			j = (j + 1) & mask
-			s := t.slots[j]
-			if s == 0 {
-				return
-			}
-			home := uint32(s>>32) & mask
-			if (j-home)&mask >= (j-p)&mask {
-				t.slots[p] = s
-				p = j
-				break
-			}
-		}
-	}
+	backshiftDelete(t.slots, int(p), func(s uint64) int { return int(uint32(s>>32) & mask) })
 }
 
 // gather returns column c of rows ids as a new vector, a column at a time:
