@@ -40,6 +40,11 @@ type options struct {
 	noSluice     bool
 	viewsOnly    bool
 	cpuProfile   string
+	// serveConns, serveDuration and serveRate shape the serving workload
+	// (`sluice bench serve`); serveConns 0 skips it.
+	serveConns    int
+	serveDuration time.Duration
+	serveRate     float64
 }
 
 const (
@@ -82,11 +87,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noSluice, "no-sluice", false, "skip Sluice (PostgreSQL only)")
 	fs.BoolVar(&o.viewsOnly, "views-only", false, "run only the views workload (Sluice alone; implies --no-pg)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the views workload (COPY start to view complete) to this file")
+	fs.IntVar(&o.serveConns, "serve-conns", -1, "connections of the serving workload, one Grafana-like panel each (default 1000; 200 with --short; 0 skips it)")
+	fs.DurationVar(&o.serveDuration, "serve-duration", 0, "serving workload duration (default 30s; 5s with --short)")
+	fs.Float64Var(&o.serveRate, "serve-rate", defaultServeRate, "Nexmark events/s ingested during the serving workload")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.serveConns != 0 { // -1: the mode's default
+		o.serveConns, o.serveDuration = serveDefaults(max(o.serveConns, 0), o.serveDuration, o.short)
 	}
 	for _, f := range strings.Split(*formats, ",") {
 		if f = strings.TrimSpace(f); !slices.Contains(bidFormatNames, f) {
@@ -141,6 +152,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "nexmark" {
 		return NexmarkMain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "serve" {
+		return ServeMain(args[1:], stdout, stderr)
 	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -199,7 +213,8 @@ func newReport(o *options) *Report {
 		CPUModel:      cpuModel(),
 		MemTotalBytes: memTotal(),
 		Config: Config{Mode: mode, KVRows: o.kvRows, AggRows: o.aggRows, Conns: o.conns,
-			Duration: Duration(o.duration), AggRuns: o.aggRuns, ViewRows: o.viewRows, KafkaEvents: o.kafkaEvents},
+			Duration: Duration(o.duration), AggRuns: o.aggRuns, ViewRows: o.viewRows, KafkaEvents: o.kafkaEvents,
+			ServeConns: o.serveConns, ServeDuration: Duration(o.serveDuration), ServeRate: o.serveRate},
 	}
 }
 
@@ -311,6 +326,24 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			if err := stop(); err != nil {
 				note(fmt.Sprintf("closing Sluice: %v", err))
 			}
+		}
+	}
+
+	// The serving workload runs on a fresh Sluice of its own, after the
+	// others' server has stopped.
+	if o.serveConns > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
+		progress("Sluice: serving, %d panels for %s while Nexmark streams in at %s events/s", o.serveConns, o.serveDuration, fmtRate(o.serveRate))
+		sv, err := runServe(ctx, &serveOptions{conns: o.serveConns, duration: o.serveDuration, rate: o.serveRate, seed: o.seed}, progress)
+		if r.Sluice == nil {
+			r.Sluice = &Result{}
+		}
+		r.Sluice.Serve = sv
+		switch {
+		case err != nil:
+			fail("Sluice: serving: " + err.Error())
+		case sv.Errors+sv.Misses+sv.InsertErrors > 0:
+			fail(fmt.Sprintf("Sluice: serving: %d errors, %d misses, %d marker insert errors of %d queries; first: %s",
+				sv.Errors, sv.Misses, sv.InsertErrors, sv.Queries, sv.FirstError))
 		}
 	}
 

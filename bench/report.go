@@ -43,6 +43,11 @@ type Config struct {
 	ViewRows int64    `json:"view_rows"`
 	// KafkaEvents is the bids of the kafka workload (0: not run).
 	KafkaEvents int64 `json:"kafka_events"`
+	// ServeConns is the serving workload's connections (0: not run), for
+	// ServeDuration while Nexmark streams in at ServeRate events/s.
+	ServeConns    int      `json:"serve_conns"`
+	ServeDuration Duration `json:"serve_duration"`
+	ServeRate     float64  `json:"serve_rate"`
 }
 
 // Duration marshals as seconds (a float) so report.json is unit-stable.
@@ -72,6 +77,7 @@ type Result struct {
 	Agg     *Agg     `json:"scan_aggregate,omitempty"`
 	View    *View    `json:"view_maintenance,omitempty"` // Sluice only
 	Kafka   []*Kafka `json:"kafka_ingest,omitempty"`     // Sluice only; one per record format
+	Serve   *Serve   `json:"serving,omitempty"`          // Sluice only
 	PeakRSS int64    `json:"peak_rss_bytes,omitempty"`   // Sluice only
 	Errors  []string `json:"errors,omitempty"`
 }
@@ -180,6 +186,23 @@ func kafkaRows(k *Kafka) []row {
 		{"kafka " + k.Format + ": group by, events/s per CPU-second", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU), "-", ""},
 		{"kafka " + k.Format + ": count view answer (vs generated bids)", answer, "-", ""},
 	}
+}
+
+// serveRows are the serving workload's lines.
+func serveRows(s *Serve) []row {
+	head := fmt.Sprintf("serve: %d panels x 5 queries/s, ingesting %s Nexmark events/s", s.Connections, fmtRate(s.Rate))
+	out := []row{
+		{head + ": QPS", fmtRate(s.QPS), "-", ""},
+		{"serve: query p50 / p95 / p99 / max", fmt.Sprintf("%s / %s / %s / %s", fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max)), "-", ""},
+	}
+	for _, k := range s.Kinds {
+		out = append(out, row{"serve: " + k.Query + " p50 / p99", fmt.Sprintf("%s / %s", fmtMs(k.P50), fmtMs(k.P99)), "-", ""})
+	}
+	return append(out,
+		row{"serve: errors + misses", fmt.Sprintf("%d", s.Errors+s.Misses+s.InsertErrors), "-", ""},
+		row{"serve: freshness, INSERT to visible in a view, p50 / p99", fmt.Sprintf("%s / %s", fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99)), "-", ""},
+		row{"serve: bids/s ingested meanwhile", fmtRate(s.IngestRate), "-", ""},
+	)
 }
 
 // row is one line of the human and markdown tables.
@@ -304,6 +327,9 @@ func (r *Report) rows() []row {
 	for _, k := range s.Kafka {
 		out = append(out, kafkaRows(k)...)
 	}
+	if s.Serve != nil {
+		out = append(out, serveRows(s.Serve)...)
+	}
 	rss := "-"
 	if s.PeakRSS > 0 {
 		rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))
@@ -357,8 +383,12 @@ func (r *Report) facts() string {
 
 func (r *Report) shape() string {
 	c := r.Config
-	return fmt.Sprintf("mode %s: kv %d rows, %d conns for %s; agg %d rows, best of %d; view %d rows",
+	sh := fmt.Sprintf("mode %s: kv %d rows, %d conns for %s; agg %d rows, best of %d; view %d rows",
 		c.Mode, c.KVRows, c.Conns, time.Duration(c.Duration), c.AggRows, c.AggRuns, c.ViewRows)
+	if c.ServeConns > 0 {
+		sh += fmt.Sprintf("; serve %d conns for %s at %s events/s", c.ServeConns, time.Duration(c.ServeDuration), fmtRate(c.ServeRate))
+	}
+	return sh
 }
 
 // WriteText writes the human table.

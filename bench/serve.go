@@ -1,0 +1,716 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/connector/datagen"
+)
+
+// `sluice bench serve`: the serving benchmark. Nexmark streams fill
+// themselves at a fixed rate (connector = 'datagen', event times on the wall
+// clock) while N pgwire connections each behave like a Grafana panel that
+// refreshes every second: five queries on the maintained views a dashboard
+// reads, with Grafana's macros ($__timeFilter) expanded into literals as
+// Grafana does. Beside them a marker row is INSERTed every 100 ms into a
+// small stream and a poller times how long it takes to become visible
+// through a view over it (produce → visible).
+
+// The dashboard's views.
+var serveViews = []string{
+	// Per-minute bids and volume of the four named channels and of the
+	// 10 000 others together (five series, as a time-series panel would
+	// draw): the time-series panel reads a one-hour range of it, the stat
+	// panel one (channel, minute) key.
+	`CREATE MATERIALIZED VIEW bids_per_minute AS
+		SELECT CASE WHEN channel IN ('Google', 'Facebook', 'Baidu', 'Apple') THEN channel ELSE 'other' END AS channel,
+			window_start, window_end, count(*) AS bids, sum(price) AS volume, max(price) AS top_price
+		FROM TUMBLE(bid, date_time, INTERVAL '1 minute') GROUP BY 1, window_start, window_end`,
+	// Per-auction bids: point lookups by auction.
+	`CREATE MATERIALIZED VIEW auction_bids AS
+		SELECT auction, count(*) AS bids, max(price) AS top_price FROM bid GROUP BY auction`,
+	// The ten most bid-on auctions.
+	`CREATE MATERIALIZED VIEW top_auctions AS
+		SELECT auction, count(*) AS bids FROM bid GROUP BY auction ORDER BY bids DESC, auction LIMIT 10`,
+	// Freshness: the newest marker.
+	`CREATE MATERIALIZED VIEW marker_last AS SELECT max(id) AS id FROM marker`,
+}
+
+// The panel's queries. Point lookups run prepared with parameters; the
+// range and top-10 queries carry literals (Grafana expands its macros into
+// the SQL text) and run over the simple protocol.
+const (
+	serveAuctionSQL = "SELECT bids, top_price FROM auction_bids WHERE auction = $1"
+	serveMinuteSQL  = "SELECT bids, top_price FROM bids_per_minute WHERE channel = $1 AND window_start = $2"
+	serveTopSQL     = "SELECT auction, bids FROM top_auctions ORDER BY bids DESC, auction LIMIT 10"
+	// serveRangeSQL is the time-series panel's query with $__timeFilter
+	// expanded over the last hour.
+	serveRangeSQL = `SELECT window_start AS "time", channel, bids, volume FROM bids_per_minute
+		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
+)
+
+// serveQueriesPerRound is how many queries a panel sends each second.
+const serveQueriesPerRound = 5
+
+// serveMarkerEvery is the interval between freshness markers.
+const serveMarkerEvery = 100 * time.Millisecond
+
+// serveOptions are `sluice bench serve`'s flags.
+type serveOptions struct {
+	conns    int
+	duration time.Duration
+	// rate is Nexmark events per second (people, auctions and bids).
+	rate float64
+	seed uint64
+	// cpuProfile is a file for a CPU profile of the measurement.
+	cpuProfile string
+}
+
+// Serve is the serving workload's figures.
+type Serve struct {
+	Connections int      `json:"connections"`
+	Elapsed     Duration `json:"seconds"`
+	// Rate is the Nexmark events/s the generator offers; IngestRate the bids
+	// per second the per-minute view counted during the measurement.
+	Rate       float64 `json:"nexmark_events_per_sec"`
+	IngestRate float64 `json:"bids_per_sec_ingested"`
+	Queries    int64   `json:"queries"`
+	Errors     int64   `json:"errors"`
+	// Misses are point lookups of an auction the top-10 had named that
+	// found no row (the per-auction counts only grow, so each is wrong).
+	Misses int64    `json:"misses"`
+	QPS    float64  `json:"qps"`
+	P50    Duration `json:"p50_seconds"`
+	P95    Duration `json:"p95_seconds"`
+	P99    Duration `json:"p99_seconds"`
+	Max    Duration `json:"max_seconds"`
+	// LateRounds are panel refreshes that started over 100 ms after their
+	// scheduled second because the previous one was still running.
+	LateRounds int64 `json:"late_rounds"`
+	// Markers were inserted; Seen became visible through marker_last.
+	Markers       int64    `json:"markers"`
+	MarkersSeen   int64    `json:"markers_seen"`
+	FreshnessP50  Duration `json:"freshness_p50_seconds"`
+	FreshnessP99  Duration `json:"freshness_p99_seconds"`
+	FreshnessMax  Duration `json:"freshness_max_seconds"`
+	InsertErrors  int64    `json:"marker_insert_errors"`
+	FDLimit       uint64   `json:"fd_limit"`
+	LoadAvg       string   `json:"loadavg,omitempty"`
+	FirstError    string   `json:"first_error,omitempty"`
+	CPU           Duration `json:"cpu_seconds"`
+	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
+	SetupDuration Duration `json:"setup_seconds"`
+	// Kinds are the figures of each of the panel's queries.
+	Kinds []ServeKind `json:"queries_by_kind,omitempty"`
+}
+
+// ServeKind is one of the panel's queries' latencies.
+type ServeKind struct {
+	Query   string   `json:"query"`
+	Queries int64    `json:"queries"`
+	P50     Duration `json:"p50_seconds"`
+	P99     Duration `json:"p99_seconds"`
+	Max     Duration `json:"max_seconds"`
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
+	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice bench serve [flags]\n\n"+
+			"Serves N Grafana-like panels (5 queries a second each on maintained views) from an\n"+
+			"in-process Sluice while Nexmark events stream in; prints QPS, latency, errors and freshness.\n\n")
+		fs.PrintDefaults()
+	}
+	o := &serveOptions{}
+	short := fs.Bool("short", false, "short run: 200 connections for 5s (what `make bench` runs)")
+	fs.IntVar(&o.conns, "connections", 0, "concurrent pgwire connections, one panel each (default 1000; 200 with --short)")
+	fs.DurationVar(&o.duration, "duration", 0, "measurement duration (default 30s; 5s with --short)")
+	fs.Float64Var(&o.rate, "rate", defaultServeRate, "Nexmark events per second ingested meanwhile (people, auctions and bids; 0 = none)")
+	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the measurement to this file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	o.conns, o.duration = serveDefaults(o.conns, o.duration, *short)
+	if o.conns < 1 || o.duration <= 0 || o.rate < 0 {
+		return nil, errors.New("--connections and --duration must be positive, --rate not negative")
+	}
+	return o, nil
+}
+
+// Serve workload defaults.
+const (
+	defaultServeRate     = 200_000
+	fullServeConns       = 1000
+	shortServeConns      = 200
+	fullServeDuration    = 30 * time.Second
+	shortServeDuration   = 5 * time.Second
+	serveConnectParallel = 16
+)
+
+func serveDefaults(conns int, d time.Duration, short bool) (int, time.Duration) {
+	if conns == 0 {
+		conns = fullServeConns
+		if short {
+			conns = shortServeConns
+		}
+	}
+	if d == 0 {
+		d = fullServeDuration
+		if short {
+			d = shortServeDuration
+		}
+	}
+	return conns, d
+}
+
+// ServeMain runs `sluice bench serve`.
+func ServeMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseServeFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice bench serve:", err)
+		return 2
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench serve: "+format+"\n", a...) }
+	s, err := runServe(ctx, o, progress)
+	if s != nil {
+		writeServe(stdout, s)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice bench serve:", err)
+		return 1
+	}
+	if s.Errors+s.Misses+s.InsertErrors > 0 {
+		fmt.Fprintf(stderr, "sluice bench serve: %d errors, %d misses, %d marker insert errors; first: %s\n",
+			s.Errors, s.Misses, s.InsertErrors, s.FirstError)
+		return 1
+	}
+	return 0
+}
+
+func writeServe(w io.Writer, s *Serve) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "connections\tseconds\tqueries\tQPS\tp50\tp95\tp99\tmax\terrors\tfresh p50\tfresh p99\tfresh max\tbids/s in")
+	fmt.Fprintf(tw, "%d\t%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Connections, time.Duration(s.Elapsed).Seconds(),
+		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
+		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
+	tw.Flush()
+	fmt.Fprintf(w, "markers %d inserted, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores); peak RSS %d MiB; fd limit %d; load average %s\n",
+		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
+		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
+	for _, k := range s.Kinds {
+		fmt.Fprintf(w, "  %-15s %7d queries  p50 %-9s p99 %-9s max %s\n", k.Query, k.Queries, fmtMs(k.P50), fmtMs(k.P99), fmtMs(k.Max))
+	}
+	if s.FirstError != "" {
+		fmt.Fprintf(w, "first error: %s\n", s.FirstError)
+	}
+}
+
+// raiseFDLimit raises the soft limit on open files to the hard limit and
+// returns the soft limit now in force.
+func raiseFDLimit() (uint64, error) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, err
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return 0, err
+		}
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return 0, err
+		}
+	}
+	return l.Cur, nil
+}
+
+// serveFDs is how many file descriptors n in-process connections need:
+// both ends of each socket, plus the storage's files and the rest.
+func serveFDs(n int) uint64 { return uint64(2*n + 512) }
+
+// runServe starts a fresh Sluice, creates the streams and views, and runs
+// the panels and the freshness markers for o.duration.
+func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any)) (*Serve, error) {
+	s := &Serve{Connections: o.conns, Rate: o.rate}
+	setup := time.Now()
+	limit, err := raiseFDLimit()
+	if err != nil {
+		return nil, fmt.Errorf("raising the open-file limit: %w", err)
+	}
+	s.FDLimit = limit
+	if need := serveFDs(o.conns); limit < need {
+		return nil, fmt.Errorf("%d connections need about %d open files (both socket ends are in this process), "+
+			"but the limit is %d even after raising the soft limit to the hard one; raise it (ulimit -Hn) or use fewer --connections",
+			o.conns, need, limit)
+	}
+	dir, err := os.MkdirTemp("", "sluice-serve-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	url, stop, err := startSluice(ctx, dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close(context.Background())
+
+	// The streams: Nexmark at o.rate with event times on the wall clock, and
+	// the markers (fed by INSERT).
+	if o.rate > 0 {
+		for _, k := range nexmarkKinds {
+			g := datagen.Lookup(k.generator)
+			ddl := fmt.Sprintf(`CREATE STREAM %s (%s, %s) WITH (connector = 'datagen', generator = '%s',
+				rate = '%g', seed = '%d', disorder = '0 seconds', late_fraction = '0')`,
+				k.stream, columnList(g.Columns()), nexmarkWatermark, k.generator, o.rate, o.seed)
+			if _, err := admin.Exec(ctx, ddl); err != nil {
+				return nil, fmt.Errorf("%s: %w", ddl, err)
+			}
+		}
+	} else {
+		g := datagen.Lookup("nexmark_bid")
+		if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE STREAM bid (%s, %s)", columnList(g.Columns()), nexmarkWatermark)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := admin.Exec(ctx, "CREATE STREAM marker (id bigint, ts timestamptz)"); err != nil {
+		return nil, err
+	}
+	for _, v := range serveViews {
+		if _, err := admin.Exec(ctx, v); err != nil {
+			return nil, fmt.Errorf("%s: %w", v, err)
+		}
+	}
+
+	progress("%d connections", o.conns)
+	conns, err := connectPanels(ctx, url, o.conns)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close(context.Background())
+			}
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	// Let the first epoch with events commit, so the first rounds see rows.
+	if o.rate > 0 {
+		if err := waitFor(ctx, admin, "SELECT count(*) FROM top_auctions", 10, 30*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	s.SetupDuration = Duration(time.Since(setup))
+
+	bids0, err := totalBids(ctx, admin)
+	if err != nil {
+		return nil, err
+	}
+	progress("%d panels for %s while Nexmark streams in at %s events/s", o.conns, o.duration, fmtRate(o.rate))
+	runtimeCPU0, _ := processCPU()
+	resetPeakRSS()
+
+	var (
+		wg                          sync.WaitGroup
+		queries, errs, misses, late atomic.Int64
+		firstErr                    atomic.Pointer[string]
+		lat                         = &latencies{}
+		fresh                       histogram
+		markers, seen, insertErrs   atomic.Int64
+	)
+	setErr := func(msg string) { firstErr.CompareAndSwap(nil, &msg) }
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A server that stops answering must not hang the run.
+	watchdog := time.AfterFunc(o.duration+time.Minute, cancel)
+	defer watchdog.Stop()
+	start := time.Now()
+	end := start.Add(o.duration)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &panel{c: c, h: lat, rng: rand.New(rand.NewPCG(o.seed, uint64(i)))}
+			// Panels are spread evenly over the second.
+			phase := time.Duration(i) * time.Second / time.Duration(len(conns))
+			for round := 0; ; round++ {
+				due := start.Add(phase + time.Duration(round)*time.Second)
+				if !due.Before(end) || !time.Now().Before(end) {
+					break
+				}
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-rctx.Done():
+					}
+				} else if -d > 100*time.Millisecond {
+					late.Add(1)
+				}
+				if rctx.Err() != nil {
+					break
+				}
+				p.refresh(rctx, due)
+			}
+			queries.Add(p.queries)
+			errs.Add(p.errors)
+			misses.Add(p.misses)
+			if p.firstErr != "" {
+				setErr(p.firstErr)
+			}
+		}()
+	}
+	// Freshness: a marker every 100 ms, and a poller.
+	markerErr := make(chan error, 2)
+	sent := make([]time.Time, 0, int(o.duration/serveMarkerEvery)+2)
+	var sentMu sync.Mutex
+	var freshWG sync.WaitGroup
+	freshWG.Add(2)
+	go func() {
+		defer freshWG.Done()
+		c, err := pgx.Connect(rctx, url)
+		if err != nil {
+			markerErr <- err
+			return
+		}
+		defer c.Close(context.Background())
+		t := time.NewTicker(serveMarkerEvery)
+		defer t.Stop()
+		for id := int64(1); time.Now().Before(end); id++ {
+			sentMu.Lock()
+			sent = append(sent, time.Now())
+			sentMu.Unlock()
+			if _, err := c.Exec(rctx, "INSERT INTO marker VALUES ($1, now())", id); err != nil {
+				if rctx.Err() != nil {
+					return
+				}
+				insertErrs.Add(1)
+				setErr("marker insert: " + err.Error())
+			}
+			markers.Add(1)
+			select {
+			case <-t.C:
+			case <-rctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		defer freshWG.Done()
+		c, err := pgx.Connect(rctx, url)
+		if err != nil {
+			markerErr <- err
+			return
+		}
+		defer c.Close(context.Background())
+		var last int64
+		// Poll until every marker is seen or 5 s after the end.
+		for time.Now().Before(end.Add(5 * time.Second)) {
+			var id *int64
+			if err := c.QueryRow(rctx, "SELECT id FROM marker_last").Scan(&id); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				if rctx.Err() != nil {
+					return
+				}
+				markerErr <- fmt.Errorf("freshness poll: %w", err)
+				return
+			}
+			now := time.Now()
+			if id != nil && *id > last {
+				sentMu.Lock()
+				for k := last + 1; k <= *id && k <= int64(len(sent)); k++ {
+					fresh.record(now.Sub(sent[k-1]))
+					seen.Add(1)
+				}
+				sentMu.Unlock()
+				last = *id
+			}
+			if time.Now().After(end) && last >= markers.Load() {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
+	bids1, bidsErr := totalBids(ctx, admin)
+	freshWG.Wait()
+	cancel()
+	s.PeakRSS = procStatusKB("VmHWM")
+	s.LoadAvg = loadAvg()
+	all := &lat.all
+	for i := range lat.kinds {
+		if i == 3 {
+			lat.kinds[2].merge(&lat.kinds[3]) // both auction lookups
+			continue
+		}
+		k := &lat.kinds[i]
+		s.Kinds = append(s.Kinds, ServeKind{Query: serveKinds[i], Queries: int64(k.n),
+			P50: Duration(k.quantile(0.5)), P99: Duration(k.quantile(0.99)), Max: Duration(k.max)})
+	}
+	s.Elapsed = Duration(elapsed)
+	s.CPU = Duration(cpu1 - runtimeCPU0)
+	s.Queries, s.Errors, s.Misses, s.LateRounds = queries.Load(), errs.Load(), misses.Load(), late.Load()
+	s.QPS = float64(s.Queries-s.Errors) / elapsed.Seconds()
+	s.P50, s.P95, s.P99, s.Max = Duration(all.quantile(0.50)), Duration(all.quantile(0.95)), Duration(all.quantile(0.99)), Duration(all.max)
+	s.Markers, s.MarkersSeen, s.InsertErrors = markers.Load(), seen.Load(), insertErrs.Load()
+	s.FreshnessP50, s.FreshnessP99, s.FreshnessMax = Duration(fresh.quantile(0.50)), Duration(fresh.quantile(0.99)), Duration(fresh.max)
+	if bidsErr == nil {
+		s.IngestRate = float64(bids1-bids0) / elapsed.Seconds()
+	}
+	if m := firstErr.Load(); m != nil {
+		s.FirstError = *m
+	}
+	select {
+	case err := <-markerErr:
+		return s, err
+	default:
+	}
+	if bidsErr != nil {
+		return s, bidsErr
+	}
+	if s.MarkersSeen < s.Markers {
+		return s, fmt.Errorf("%d of %d markers never became visible", s.Markers-s.MarkersSeen, s.Markers)
+	}
+	return s, ctx.Err()
+}
+
+// connectPanels opens n connections, serveConnectParallel at a time, and
+// prepares the panels' parameterized statements on each.
+func connectPanels(ctx context.Context, url string, n int) ([]*pgx.Conn, error) {
+	conns := make([]*pgx.Conn, n)
+	var next atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(serveConnectParallel, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				c, err := pgx.Connect(ctx, url)
+				if err == nil {
+					conns[i] = c
+					for _, q := range []string{serveAuctionSQL, serveMinuteSQL} {
+						if _, err = c.Prepare(ctx, q, q); err != nil {
+							break
+						}
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("connection %d: %w", i, err)
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return conns, firstErr
+}
+
+// panel is one connection's dashboard panel.
+type panel struct {
+	c   *pgx.Conn
+	h   *latencies
+	rng *rand.Rand
+	// top are the auctions of the last top-10 answer, the keys of the
+	// point lookups (a drill-down from the top-10 table).
+	top                     []int64
+	queries, errors, misses int64
+	firstErr                string
+}
+
+var serveChannels = []string{"Google", "Facebook", "Baidu", "Apple", "other"}
+
+// refresh sends one second's five queries: the top-10, the one-hour range
+// with $__timeFilter expanded, two point lookups of auctions the top-10
+// named, and the current minute of one channel.
+func (p *panel) refresh(ctx context.Context, now time.Time) {
+	p.run(ctx, 0, func() error {
+		rows, err := p.c.Query(ctx, serveTopSQL, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return err
+		}
+		p.top = p.top[:0]
+		var a, n int64
+		_, err = pgx.ForEachRow(rows, []any{&a, &n}, func() error {
+			p.top = append(p.top, a)
+			return nil
+		})
+		if err == nil && len(p.top) > 10 {
+			err = fmt.Errorf("top-10 returned %d rows", len(p.top))
+		}
+		return err
+	})
+	p.run(ctx, 1, func() error {
+		to := now.UTC()
+		from := to.Add(-time.Hour)
+		q := fmt.Sprintf(serveRangeSQL, from.Format(time.RFC3339), to.Format(time.RFC3339))
+		rows, err := p.c.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	for i := range 2 {
+		p.run(ctx, 2+i, func() error {
+			if len(p.top) == 0 {
+				// Nothing ingested yet (--rate 0): a lookup that misses.
+				var b, t int64
+				err := p.c.QueryRow(ctx, serveAuctionSQL, int64(-1)).Scan(&b, &t)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				return err
+			}
+			k := p.top[p.rng.IntN(len(p.top))]
+			var b, t int64
+			err := p.c.QueryRow(ctx, serveAuctionSQL, k).Scan(&b, &t)
+			if errors.Is(err, pgx.ErrNoRows) {
+				p.misses++
+				if p.firstErr == "" {
+					p.firstErr = fmt.Sprintf("auction %d of the top-10 has no row in auction_bids", k)
+				}
+				return nil
+			}
+			return err
+		})
+	}
+	p.run(ctx, 4, func() error {
+		ch := serveChannels[p.rng.IntN(len(serveChannels))]
+		var b, v *int64
+		err := p.c.QueryRow(ctx, serveMinuteSQL, ch, now.UTC().Truncate(time.Minute)).Scan(&b, &v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the minute has no bid on that channel yet
+		}
+		return err
+	})
+}
+
+// latencies are the panels' latency histograms, all queries' and each
+// kind's, shared under a mutex: a histogram per connection would weigh
+// 60 KiB times a thousand, and a few thousand locks a second cost nothing.
+type latencies struct {
+	mu    sync.Mutex
+	all   histogram
+	kinds [len(serveKinds)]histogram
+}
+
+func (l *latencies) record(kind int, d time.Duration) {
+	l.mu.Lock()
+	l.all.record(d)
+	l.kinds[kind].record(d)
+	l.mu.Unlock()
+}
+
+// serveKinds name the panel's queries, in the order refresh sends them.
+var serveKinds = [...]string{"top-10", "1-hour range", "auction lookup", "auction lookup", "minute lookup"}
+
+// run times one query.
+func (p *panel) run(ctx context.Context, kind int, q func() error) {
+	if ctx.Err() != nil {
+		return
+	}
+	t0 := time.Now()
+	err := q()
+	p.h.record(kind, time.Since(t0))
+	p.queries++
+	if err != nil && ctx.Err() == nil {
+		p.errors++
+		if p.firstErr == "" {
+			p.firstErr = err.Error()
+		}
+	}
+}
+
+// totalBids is the bids the per-minute view has counted.
+func totalBids(ctx context.Context, c *pgx.Conn) (int64, error) {
+	var n *int64
+	if err := c.QueryRow(ctx, "SELECT sum(bids)::bigint FROM bids_per_minute").Scan(&n); err != nil {
+		return 0, err
+	}
+	if n == nil {
+		return 0, nil
+	}
+	return *n, nil
+}
+
+// waitFor polls a count query until it reaches want.
+func waitFor(ctx context.Context, c *pgx.Conn, q string, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int64
+		if err := c.QueryRow(ctx, q).Scan(&n); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+		if n >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d after %s, want %d", q, n, timeout, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// loadAvg is /proc/loadavg's three load averages, or "".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	var a, b5, c string
+	fmt.Sscan(string(b), &a, &b5, &c)
+	return a + " " + b5 + " " + c
+}

@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A small serving run: 20 panels for 2 s while Nexmark streams in. Every
+// query succeeds, every point lookup finds its auction, and every marker
+// becomes visible.
+func TestServe(t *testing.T) {
+	o := &serveOptions{conns: 20, duration: 2 * time.Second, rate: 20_000, seed: 1}
+	s, err := runServe(context.Background(), o, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	writeServe(&b, s)
+	t.Log("\n" + b.String())
+	if s.Errors+s.Misses+s.InsertErrors != 0 {
+		t.Errorf("%d errors, %d misses, %d marker insert errors; first: %s", s.Errors, s.Misses, s.InsertErrors, s.FirstError)
+	}
+	if s.QPS <= 0 || s.Queries < int64(o.conns*serveQueriesPerRound) {
+		t.Errorf("%d queries, %.1f QPS: want at least a round per panel", s.Queries, s.QPS)
+	}
+	if s.Markers == 0 || s.MarkersSeen != s.Markers || s.FreshnessP50 <= 0 || s.FreshnessP99 < s.FreshnessP50 {
+		t.Errorf("freshness: %d markers, %d seen, p50 %v, p99 %v", s.Markers, s.MarkersSeen, s.FreshnessP50, s.FreshnessP99)
+	}
+	if s.IngestRate <= 0 {
+		t.Errorf("no bids ingested during the run")
+	}
+	if len(s.Kinds) != 4 {
+		t.Errorf("%d query kinds, want 4", len(s.Kinds))
+	}
+	r := &Report{Sluice: &Result{Serve: s}, Config: Config{ServeConns: o.conns}}
+	var md strings.Builder
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "serve: freshness") {
+		t.Errorf("the report lacks the serving rows:\n%s", md.String())
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	o, err := parseServeFlags([]string{"--short"}, &stderr)
+	if err != nil || o.conns != shortServeConns || o.duration != shortServeDuration || o.rate != defaultServeRate {
+		t.Errorf("--short: %+v, %v", o, err)
+	}
+	o, err = parseServeFlags([]string{"--connections", "7", "--duration", "3s", "--rate", "0"}, &stderr)
+	if err != nil || o.conns != 7 || o.duration != 3*time.Second || o.rate != 0 {
+		t.Errorf("explicit flags: %+v, %v", o, err)
+	}
+	if _, err := parseServeFlags([]string{"--connections", "-1"}, &stderr); err == nil {
+		t.Error("--connections -1 accepted")
+	}
+}
