@@ -65,7 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench [flags]\n\n"+
 			"Runs Sluice (in-process) and a throw-away PostgreSQL (scripts/pg-test-cluster.sh)\n"+
-			"through the same workloads and prints a comparison; writes REPORT.md and report.json.\n\n")
+			"through the same workloads and prints a comparison; writes REPORT.md and report.json.\n"+
+			"Also: sluice bench nexmark -h (Nexmark queries), sluice bench serve -h (dashboard serving).\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.repo, "repo", ".", "repository root (for scripts/pg-test-cluster.sh and default report paths)")

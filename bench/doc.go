@@ -8,7 +8,13 @@
 // (filter, projection, GROUP BY 10 000 keys with sum and count), timed until
 // the view counts every row and checked against the generated data, with the
 // view's live heap per key (after GC, with the view minus after dropping
-// it). It promises that every number
+// it). `sluice bench nexmark` times Nexmark queries (nexmark.go), and
+// `sluice bench serve` (serve.go, also the serving rows of the report) is
+// dashboard serving: N connections, each a Grafana-like panel sending five
+// queries a second on maintained views (point lookups, a one-hour range with
+// Grafana's macros expanded, a top-10) while the Nexmark streams ingest at
+// a fixed rate, with a marker INSERTed every 100 ms to time produce →
+// visible. It promises that every number
 // it prints came from this run, and that a wrong answer is reported as an
 // error, never hidden behind a fast time.
 //
@@ -16,7 +22,8 @@
 // the same time (PostgreSQL first, then stopped, then Sluice), so neither
 // steals CPU from the other. Within the point-lookup workload each client
 // goroutine owns one connection and one latency histogram; histograms are
-// merged only after every client has stopped.
+// merged only after every client has stopped. The serving workload's panels
+// (up to thousands) share one mutex-guarded set of histograms instead.
 //
 // Memory: Sluice's peak RSS is the process's VmHWM from /proc/self/status,
 // reset just before Sluice starts; it includes the benchmark's own client

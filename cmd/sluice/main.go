@@ -33,7 +33,7 @@ Usage:
                          and rides streams, a users table and views over them
   sluice slt [flags] FILE|DIR...
                          run sqllogictest files against a server
-  sluice bench           run benchmarks
+  sluice bench           run benchmarks (bench nexmark, bench serve: see -h)
   sluice version         print the version
   sluice help            print this help
 `
