@@ -28,7 +28,8 @@ func sampleReport() *Report {
 		CPUModel:        "AMD EPYC",
 		MemTotalBytes:   24 << 30,
 		PostgresVersion: "15.18",
-		Config:          Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3, ViewRows: 2_000_000, KafkaEvents: 2_000_000},
+		Config: Config{Mode: "short", KVRows: 1_000_000, AggRows: 1_000_000, Conns: 16, Duration: Duration(3 * time.Second), AggRuns: 3, ViewRows: 2_000_000, KafkaEvents: 2_000_000,
+			ServeConns: 200, ServeDuration: Duration(5 * time.Second), ServeRate: 200_000},
 		Sluice: &Result{
 			KVLoad:  &Load{Rows: 1_000_000, Elapsed: ms(2000), RowsPerSec: 500_000, Method: "text"},
 			Point:   &Point{Queries: 30_000, Elapsed: ms(3000), QPS: 10_000, P50: ms(1.2), P99: ms(4.5), Max: ms(31)},
@@ -43,6 +44,13 @@ func sampleReport() *Report {
 				{Events: 2_000_000, Format: "avro", Partitions: 4, Preload: ms(2000),
 					Ceiling: ms(800), CeilingRate: 2_500_000, PassThrough: ms(3000), PassThroughRate: 666_667, PassThroughCPU: ms(5000),
 					GroupBy: ms(2000), GroupByRate: 1_000_000, GroupByCPU: ms(3500), PassThroughRatio: 0.27, GroupByRatio: 0.4, Wrong: "auction 1000: 3 bids, want 4"}},
+			Serve: &Serve{Connections: 200, Elapsed: ms(5000), Rate: 200_000, IngestRate: 184_000, Queries: 5000, QPS: 1000,
+				P50: ms(0.7), P95: ms(50), P99: ms(120), Max: ms(260), Markers: 50, MarkersSeen: 50,
+				FreshnessP50: ms(6.5), FreshnessP99: ms(260), FreshnessMax: ms(360), FDLimit: 20000,
+				Kinds: []ServeKind{{Query: "top-10", Queries: 1000, P50: ms(1.8), P99: ms(140), Max: ms(260)},
+					{Query: "1-hour range", Queries: 1000, P50: ms(1.2), P99: ms(130), Max: ms(210)},
+					{Query: "auction lookup", Queries: 2000, P50: ms(0.6), P99: ms(118), Max: ms(210)},
+					{Query: "minute lookup", Queries: 1000, P50: ms(0.35), P99: ms(68), Max: ms(210)}}},
 			PeakRSS: 300 << 20,
 		},
 		Postgres: &Result{
@@ -171,15 +179,20 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != shortDuration || o.aggRows != shortAggRows || o.viewRows != shortViewRows || o.reportMD != filepath.Join("bench", "REPORT.md") {
+	if o.duration != shortDuration || o.aggRows != shortAggRows || o.viewRows != shortViewRows || o.reportMD != filepath.Join("bench", "REPORT.md") ||
+		o.serveConns != shortServeConns || o.serveDuration != shortServeDuration {
 		t.Errorf("--short: %+v", o)
 	}
 	o, err = parseFlags(nil, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != fullDuration || o.aggRows != fullAggRows || o.viewRows != fullViewRows || o.conns != 16 {
+	if o.duration != fullDuration || o.aggRows != fullAggRows || o.viewRows != fullViewRows || o.conns != 16 ||
+		o.serveConns != fullServeConns || o.serveDuration != fullServeDuration {
 		t.Errorf("default: %+v", o)
+	}
+	if o, err := parseFlags([]string{"--serve-conns", "0"}, &stderr); err != nil || o.serveConns != 0 {
+		t.Errorf("--serve-conns 0: %+v, %v", o, err)
 	}
 	if _, err := parseFlags([]string{"--short", "--full"}, &stderr); err == nil {
 		t.Error("--short --full accepted")
