@@ -335,7 +335,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, err
 	}
 	progress("%d panels for %s while Nexmark streams in at %s events/s", o.conns, o.duration, fmtRate(o.rate))
-	runtimeCPU0, _ := processCPU()
+	cpu0, _ := processCPU()
 	resetPeakRSS()
 
 	var (
@@ -487,7 +487,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			P50: Duration(k.quantile(0.5)), P99: Duration(k.quantile(0.99)), Max: Duration(k.max)})
 	}
 	s.Elapsed = Duration(elapsed)
-	s.CPU = Duration(cpu1 - runtimeCPU0)
+	s.CPU = Duration(cpu1 - cpu0)
 	s.Queries, s.Errors, s.Misses, s.LateRounds = queries.Load(), errs.Load(), misses.Load(), late.Load()
 	s.QPS = float64(s.Queries-s.Errors) / elapsed.Seconds()
 	s.P50, s.P95, s.P99, s.Max = Duration(all.quantile(0.50)), Duration(all.quantile(0.95)), Duration(all.quantile(0.99)), Duration(all.max)
