@@ -9,14 +9,22 @@ import (
 )
 
 // A column added to a table with rows reads NULL for them, takes values in
-// new rows, and survives a reopen (old row values, shorter, decode as NULL).
+// new rows, and survives a reopen (old row values, shorter, decode as NULL),
+// also in a stream's history log, read back from evicted segments.
 func TestAddColumn(t *testing.T) {
+	t.Run("table", func(t *testing.T) { testAddColumn(t, false) })
+	t.Run("stream", func(t *testing.T) { testAddColumn(t, true) })
+}
+
+func testAddColumn(t *testing.T, appendOnly bool) {
+	defer func(n int) { segRows = n }(segRows)
+	segRows = 1000 // several segments, all but the last evicted
 	dir := t.TempDir()
-	db, err := Open(dir)
+	db, err := Open(dir, WithResidentSegments(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := TableInfo{ID: 100, Name: "s", ColNames: []string{"a"}, Types: []*types.T{types.Int8}}
+	info := TableInfo{ID: 100, Name: "s", ColNames: []string{"a"}, Types: []*types.T{types.Int8}, AppendOnly: appendOnly}
 	tx := db.Begin()
 	tbl, err := db.CreateTable(tx, info)
 	if err != nil {
@@ -81,7 +89,7 @@ func TestAddColumn(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(dir)
+	db, err = Open(dir, WithResidentSegments(0))
 	if err != nil {
 		t.Fatal(err)
 	}

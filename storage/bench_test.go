@@ -16,7 +16,8 @@ import (
 func BenchmarkTable(b *testing.B) { benchTable(b, false) }
 
 // BenchmarkStream is BenchmarkTable for an append-only table without a key,
-// whose scans read all but the newest segments back from Pebble.
+// whose rows are in its history log, and whose scans read all but the
+// newest segments back from it.
 func BenchmarkStream(b *testing.B) { benchTable(b, true) }
 
 func benchTable(b *testing.B, appendOnly bool) {

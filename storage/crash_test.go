@@ -18,11 +18,17 @@ const crashChildEnv = "SLUICE_STORAGE_CRASH_CHILD_DIR"
 
 var crashInfo = TableInfo{ID: 1, Name: "log", ColNames: []string{"id", "payload"}, Types: []*types.T{types.Int8, types.Text}, PK: []int{0}}
 
+// crashStreamInfo is a stream each commit also appends to: its rows go to
+// a history log, synced before the Pebble batch, so a kill can land
+// between the two; after it both tables must hold the same commits.
+var crashStreamInfo = TableInfo{ID: 2, Name: "events", ColNames: []string{"id", "payload"}, Types: []*types.T{types.Int8, types.Text}, AppendOnly: true}
+
 const crashBatch = 50
 
-// TestCrashKill runs a child process that commits batches in a loop and
-// prints each acknowledged commit, SIGKILLs it, reopens the store and checks
-// that every acknowledged commit is present and no commit is torn.
+// TestCrashKill runs a child process that commits batches (to a table and a
+// stream) in a loop and prints each acknowledged commit, SIGKILLs it,
+// reopens the store and checks that every acknowledged commit is present,
+// no commit is torn, and the stream holds exactly the table's commits.
 func TestCrashKill(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		crashChild(dir)
@@ -42,7 +48,14 @@ func TestCrashKill(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		stream, err := db.OpenTable(crashStreamInfo)
+		if err != nil {
+			t.Fatal(err)
+		}
 		n := tbl.Len()
+		if sn := stream.Len(); sn != n {
+			t.Fatalf("table has %d rows, stream %d: a commit is torn", n, sn)
+		}
 		t.Logf("round %d: acknowledged %d commits, found %d rows", round, acked, n)
 		if n < acked*crashBatch {
 			t.Fatalf("lost acknowledged commits: %d rows < %d acknowledged", n, acked*crashBatch)
@@ -50,19 +63,24 @@ func TestCrashKill(t *testing.T) {
 		if n%crashBatch != 0 {
 			t.Fatalf("torn commit: %d rows", n)
 		}
-		seen := make([]bool, n)
-		s := db.Begin().Scan(tbl)
-		for {
-			c, _, ok := s.Next()
-			if !ok {
-				break
-			}
-			for i := 0; i < c.Len; i++ {
-				id := c.Cols[0].Ints[i]
-				if id < 0 || id >= int64(n) || seen[id] || c.Cols[1].Bytes[i] != fmt.Sprint("payload-", id) {
-					t.Fatalf("unexpected row %d %q", id, c.Cols[1].Bytes[i])
+		for _, tb := range []*Table{tbl, stream} {
+			seen := make([]bool, n)
+			s := db.Begin().Scan(tb)
+			for {
+				c, _, ok := s.Next()
+				if !ok {
+					break
 				}
-				seen[id] = true
+				for i := 0; i < c.Len; i++ {
+					id := c.Cols[0].Ints[i]
+					if id < 0 || id >= int64(n) || seen[id] || c.Cols[1].Bytes[i] != fmt.Sprint("payload-", id) {
+						t.Fatalf("%s: unexpected row %d %q", tb.info.Name, id, c.Cols[1].Bytes[i])
+					}
+					seen[id] = true
+				}
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if err := db.Close(); err != nil {
@@ -123,9 +141,12 @@ func crashChild(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	var tbl *Table
+	var tbl, stream *Table
 	if _, ok := meta["table/log"]; ok {
 		if tbl, err = db.OpenTable(crashInfo); err != nil {
+			fail(err)
+		}
+		if stream, err = db.OpenTable(crashStreamInfo); err != nil {
 			fail(err)
 		}
 	}
@@ -137,6 +158,9 @@ func crashChild(dir string) {
 			if tbl, err = db.CreateTable(tx, crashInfo); err != nil {
 				fail(err)
 			}
+			if stream, err = db.CreateTable(tx, crashStreamInfo); err != nil {
+				fail(err)
+			}
 			tx.PutMeta("table/log", []byte("x"))
 		}
 		c := coldata.NewChunk(crashInfo.Types, crashBatch)
@@ -145,6 +169,9 @@ func crashChild(dir string) {
 			c.AppendRow([]types.Datum{id, fmt.Sprint("payload-", id)})
 		}
 		if err := tx.Insert(tbl, c); err != nil {
+			fail(err)
+		}
+		if err := tx.Insert(stream, c); err != nil {
 			fail(err)
 		}
 		if err := tx.Commit(); err != nil {

@@ -23,6 +23,15 @@ type DB struct {
 	// residentSegs is how many full segments of an append-only table stay
 	// in memory (see evictHistory).
 	residentSegs int
+
+	// fs holds Pebble and the history logs (see historylog.go).
+	fs      vfs.FS
+	histDir string
+	nextGen uint64 // guarded by commitMu; the next history log's generation
+	histBuf []byte // guarded by commitMu; frames being appended (see appendHistory)
+	// afterHistorySync, when set (by tests), runs in Commit between syncing
+	// the history logs and committing the Pebble batch.
+	afterHistorySync func()
 }
 
 // Option configures Open.
@@ -48,7 +57,7 @@ func WithFS(fs vfs.FS) Option { return func(o *options) { o.fs = fs } }
 // Open opens (creating if needed) the store in dir. The WAL is on and every
 // commit is synced.
 func Open(dir string, opts ...Option) (*DB, error) {
-	o := options{cacheSize: 64 << 20, residentSegs: defaultResidentSegments}
+	o := options{cacheSize: 64 << 20, fs: vfs.Default, residentSegs: defaultResidentSegments}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -59,7 +68,12 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, wrapPebble(err)
 	}
-	return &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs}, nil
+	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs}
+	if err := db.openHistoryDir(dir); err != nil {
+		pe.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Close closes the database. Open transactions can no longer commit; tables
@@ -71,6 +85,11 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
+	for _, t := range db.tables {
+		if t.hist != nil {
+			_ = t.hist.w.Close() // synced at every commit: nothing to lose
+		}
+	}
 	return wrapPebble(db.pe.Close())
 }
 
@@ -163,10 +182,14 @@ func (db *DB) OpenTable(info TableInfo) (*Table, error) {
 		return nil, sqlerr.Bug("storage: table %d already open", info.ID)
 	}
 	t := newTable(db, info)
-	if err := t.load(); err != nil {
-		return nil, err
+	err := t.load()
+	if err == nil {
+		err = t.loadWatermark()
 	}
-	if err := t.loadWatermark(); err != nil {
+	if err != nil {
+		if t.hist != nil {
+			_ = t.hist.w.Close()
+		}
 		return nil, err
 	}
 	db.tables[info.ID] = t
@@ -174,7 +197,8 @@ func (db *DB) OpenTable(info TableInfo) (*Table, error) {
 }
 
 // DropTable removes table id when txn commits: its rows are range-deleted
-// and the in-memory table is detached (transactions still holding it fail
+// (an append-only table's history log is removed after the commit) and the
+// in-memory table is detached (transactions still holding it fail
 // to commit writes to it).
 func (db *DB) DropTable(txn *Txn, id uint32) error {
 	if txn.done {

@@ -1,13 +1,18 @@
 // Package storage owns the Pebble database: the durable form of table rows and
-// catalog (meta) records, and the in-memory columnar copy of each table that
-// scans read. Append-only tables (streams) keep only their newest segments
-// in memory; scans read older ones back from Pebble (see history.go), so a
-// stream that grows without end takes bounded memory.
+// catalog (meta) records; the history logs, files that hold the rows of
+// append-only tables (streams), which are written once and never change
+// (see historylog.go); and the in-memory columnar copy of each table that
+// scans read. Streams keep only their newest segments in memory; scans read
+// older ones back from the history log (see history.go), so a stream that
+// grows without end takes bounded memory.
 //
 // Every write goes through a Txn. A Txn buffers its writes privately; Commit
-// validates them (primary-key uniqueness, write-write conflicts), writes one
-// Pebble batch with Sync (so an acknowledged commit survives a crash), and then
-// applies the writes to the in-memory tables. Key layouts and the row encoding
+// validates them (primary-key uniqueness, write-write conflicts), appends
+// streams' new rows to their history logs and syncs them, writes one Pebble
+// batch with Sync (the other rows, meta records, and the logs' new committed
+// lengths; so an acknowledged commit survives a crash and rows past a log's
+// committed length never count), and then applies the writes to the
+// in-memory tables. Key layouts and the row encoding
 // are written down in docs/format/storage.md.
 //
 // Memory: a table's rows are columns in fixed-size segments (64Ki rows), and

@@ -406,6 +406,28 @@ func decodeInto(b []byte, cols []*coldata.Vec) (int, error) {
 	return 1, decodeRowInto(b, cols)
 }
 
+// valueRows returns how many rows a value (one row, or a run) holds,
+// reading only its header: the rest is checked when it is decoded.
+func valueRows(b []byte) (int, error) {
+	switch {
+	case len(b) == 0:
+		return 0, fmt.Errorf("empty value")
+	case b[0] == rowFormatV1:
+		return 1, nil
+	case b[0] != rowFormatRun:
+		return 0, fmt.Errorf("unknown row format version %d", b[0])
+	}
+	r := rowDecoder{b: b[1:]}
+	n := r.uvarint()
+	if r.err != nil {
+		return 0, r.err
+	}
+	if n == 0 || n > uint64(runRows) {
+		return 0, fmt.Errorf("run of %d rows", n)
+	}
+	return int(n), nil
+}
+
 // decodeRunInto appends the rows of the run encoded in b to cols.
 func decodeRunInto(b []byte, cols []*coldata.Vec) (int, error) {
 	r := rowDecoder{b: b[1:]}

@@ -130,7 +130,7 @@ func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
 func (s *TableScan) Err() error { return s.err }
 
 // rowsOf returns the rows of segment i, reading an evicted one back from
-// Pebble (nil, with s.err set, if that fails).
+// the history log (nil, with s.err set, if that fails).
 func (s *TableScan) rowsOf(i int) *coldata.Chunk {
 	seg := s.segs[i]
 	if !seg.evicted {

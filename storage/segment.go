@@ -37,9 +37,12 @@ type segment struct {
 	// frozen marks a segment adopted from a transaction: its vectors are
 	// shared with the commit's Change and must never be appended to.
 	frozen bool
-	// evicted marks a segment whose rows are in Pebble only: rows has
-	// no columns, just Len (see evictHistory).
+	// evicted marks a segment whose rows are in the history log only:
+	// rows has no columns, just Len (see evictHistory).
 	evicted bool
+	// hist is where an append-only table's segment starts in the history
+	// log: the frame holding its first row (see markFrames).
+	hist frameMark
 }
 
 func (s *segment) end() int { return s.start + s.rows.Len }

@@ -456,6 +456,90 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 		}
 		return "ok\n", nil
 
+	case "commit-and-crash":
+		// Commit txn, crashing between the sync of its history-log
+		// appends and the commit of its Pebble batch; then reopen.
+		var name string
+		d.ScanArgs(t, "txn", &name)
+		tx := h.txns[name]
+		delete(h.txns, name)
+		var crashed *vfs.MemFS
+		h.db.afterHistorySync = func() { crashed = h.fs.CrashClone(vfs.CrashCloneCfg{}) }
+		if err := tx.Commit(); err != nil {
+			return "", err
+		}
+		h.db.Close()
+		h.fs = crashed
+		h.open(t)
+		if err := h.load(); err != nil {
+			return "", err
+		}
+		return "ok\n", nil
+
+	case "write-history":
+		// Write bytes into table id's history log at an offset (default:
+		// its end), synced (sync) or not.
+		var id int
+		d.ScanArgs(t, "id", &id)
+		names, err := h.fs.List(h.db.histDir)
+		if err != nil {
+			return "", err
+		}
+		var path string
+		for _, n := range names {
+			if strings.HasPrefix(n, fmt.Sprintf("%d-", id)) {
+				path = h.fs.PathJoin(h.db.histDir, n)
+			}
+		}
+		f, err := h.fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return "", err
+		}
+		off := st.Size()
+		d.MaybeScanArgs(t, "off", &off)
+		var v []byte
+		if d.HasArg("val") {
+			var hexval string
+			d.ScanArgs(t, "val", &hexval)
+			v = parseHex(hexval)
+		}
+		if _, err := f.WriteAt(v, off); err != nil {
+			return "", err
+		}
+		if d.HasArg("sync") {
+			if err := f.Sync(); err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf("wrote %d bytes at %d of %d\n", len(v), off, st.Size()), nil
+
+	case "make-append-only":
+		// Record the table as append-only in the catalog, as if its rows
+		// had been written before streams kept them in history logs; the
+		// next reopen opens it so.
+		tbl := h.table(t, d)
+		info := tbl.info
+		info.AppendOnly, info.PK = true, nil
+		tx := h.db.Begin()
+		tx.PutMeta("table/"+info.Name, []byte(encodeInfo(info)))
+		return h.finish(tx, true, "ok\n")
+
+	case "history-files":
+		names, err := h.fs.List(h.db.histDir)
+		if err != nil {
+			return "", err
+		}
+		if len(names) == 0 {
+			return "(none)\n", nil
+		}
+		sort.Strings(names)
+		return strings.Join(names, "\n") + "\n", nil
+
 	case "corrupt":
 		// Overwrite the value of one row on disk, then reopen.
 		var id, rowID int
@@ -463,11 +547,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 		d.ScanArgs(t, "id", &id)
 		d.ScanArgs(t, "rowid", &rowID)
 		d.ScanArgs(t, "val", &hexval)
-		var v []byte
-		for i := 0; i+1 < len(hexval); i += 2 {
-			x, _ := strconv.ParseUint(hexval[i:i+2], 16, 8)
-			v = append(v, byte(x))
-		}
+		v := parseHex(hexval)
 		if err := h.db.pe.Set(rowKey(nil, uint32(id), uint64(rowID)), v, pebble.Sync); err != nil {
 			return "", err
 		}
@@ -475,6 +555,15 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 	}
 	d.Fatalf(t, "unknown command %q", d.Cmd)
 	return "", nil
+}
+
+func parseHex(s string) []byte {
+	var v []byte
+	for i := 0; i+1 < len(s); i += 2 {
+		x, _ := strconv.ParseUint(s[i:i+2], 16, 8)
+		v = append(v, byte(x))
+	}
+	return v
 }
 
 // layout describes the table's segments and runs.
@@ -490,7 +579,13 @@ func (t *Table) layout() string {
 		if s.evicted {
 			b.WriteString(", evicted")
 		}
+		if t.info.AppendOnly {
+			fmt.Fprintf(&b, ", log frame at %d (position %d)", s.hist.off, s.hist.pos)
+		}
 		b.WriteString("\n")
+	}
+	if t.hist != nil {
+		fmt.Fprintf(&b, "log %s: %d bytes, %d rows committed\n", t.db.fs.PathBase(t.hist.path), t.hist.committed.bytes, t.hist.committed.rows)
 	}
 	for _, r := range t.runs {
 		fmt.Fprintf(&b, "run: positions %d..%d, rowIDs %d..%d\n", r.pos, r.pos+r.n-1, r.id, r.id+uint64(r.n)-1)

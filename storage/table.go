@@ -16,8 +16,9 @@ import (
 
 // TableInfo describes a table to storage. ColNames and Name are used in error
 // messages; PK holds the column ordinals of the primary key (empty: none).
-// AppendOnly tables (streams) take inserts only; their older rows are kept
-// in Pebble alone (see Table.evictHistory).
+// AppendOnly tables (streams) take inserts only; their rows are kept in a
+// history log instead of Pebble, and only the newest of them in memory
+// (see historylog.go and Table.evictHistory).
 type TableInfo struct {
 	ID         uint32
 	Name       string
@@ -72,9 +73,14 @@ type Table struct {
 	// runs are the rows stored in Pebble as runs (rowFormatRun), in
 	// position order. Only commits (under db.commitMu) and load use it.
 	runs []runSpan
-	// evicted is the number of leading segments whose rows are in Pebble
-	// only (append-only tables; see evictHistory).
+	// evicted is the number of leading segments whose rows are in the
+	// history log only (append-only tables; see evictHistory).
 	evicted int
+	// hist is an append-only table's history log, nil until its first
+	// rows. Set under db.commitMu and mu by the commit of those (and reset
+	// if it fails); readers of evicted segments read it without a lock,
+	// as no segment exists before it is set.
+	hist *historyLog
 }
 
 // runSpan is a run value in Pebble: the rows at positions [pos, pos+n),
@@ -182,9 +188,13 @@ func rangeClean(bm []uint64, lo, hi int) bool {
 	return true
 }
 
-// load reads every row of the table from Pebble. Called before the table is
-// shared, so it needs no lock.
+// load reads every row of the table from Pebble (an append-only table's
+// from its history log). Called before the table is shared, so it needs no
+// lock.
 func (t *Table) load() error {
+	if t.info.AppendOnly {
+		return t.loadHistory()
+	}
 	lo, hi := tableSpan(t.info.ID)
 	it, err := t.db.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -269,6 +279,7 @@ func (t *Table) apply(tt *txnTable) {
 	}
 	// A whole pending segment becomes a table segment as it is; smaller
 	// runs are copied, column by column, into the last segment.
+	firstNewSeg := len(t.segs)
 	ids := rowIDAssigner{tt: tt, next: t.nextRowID}
 	_ = tt.liveRuns(func(r pendingRun) error {
 		pos := t.n
@@ -278,7 +289,7 @@ func (t *Table) apply(tt *txnTable) {
 		} else {
 			t.appendRows(r.rows, first, explicit)
 		}
-		if explicit == nil {
+		if explicit == nil && !t.info.AppendOnly {
 			t.noteRuns(pos, r.rows.Len, first)
 		}
 		if t.pk != nil {
@@ -290,6 +301,7 @@ func (t *Table) apply(tt *txnTable) {
 		return nil
 	})
 	t.nextRowID = ids.next
+	t.markFrames(firstNewSeg, tt.frames)
 	t.evictHistory()
 }
 

@@ -73,6 +73,9 @@ type txnTable struct {
 	pkIns    map[string]int
 	del      map[int]bool // committed positions deleted (or updated) by this txn
 	delOrder []int
+	// frames are the history-log frames Commit wrote the rows of an
+	// append-only table as (see appendHistory), for apply.
+	frames []frameMark
 }
 
 func (tt *txnTable) dead(i int) bool { return tt.insDead != nil && tt.insDead[i] }
@@ -491,7 +494,9 @@ const insertRecordOverhead = 1 + 1 + rowKeyLen + binary.MaxVarintLen32
 
 // Commit validates the transaction against everything committed since it
 // began (23505 for primary-key races, 40001 for write-write conflicts),
-// writes one synced Pebble batch, and then applies the writes to memory.
+// appends the rows of append-only tables to their history logs and syncs
+// them, writes one synced Pebble batch (the rest, and the logs' new
+// lengths), and then applies the writes to memory.
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return errTxnDone()
@@ -564,7 +569,7 @@ func (tx *Txn) Commit() error {
 	// otherwise grow it by doubling, copying it about once more in all.
 	size := 0
 	for _, tt := range tx.order {
-		if !skip(tt.t) {
+		if !skip(tt.t) && !tt.t.info.AppendOnly {
 			size += tt.batchSize()
 		}
 	}
@@ -582,7 +587,7 @@ func (tx *Txn) Commit() error {
 	}
 	var w rowWriter
 	for _, tt := range tx.order {
-		if !skip(tt.t) {
+		if !skip(tt.t) && !tt.t.info.AppendOnly { // see appendHistory
 			if err := tt.write(b, &w); err != nil {
 				return err
 			}
@@ -603,9 +608,21 @@ func (tx *Txn) Commit() error {
 			return wrapPebble(err)
 		}
 	}
+	// The rows of append-only tables go to their history logs, synced
+	// before the batch that records their new lengths commits.
+	appends, err := tx.appendHistory(b, skip)
+	if err != nil {
+		db.abandonHistory(appends)
+		return err
+	}
+	if db.afterHistorySync != nil {
+		db.afterHistorySync()
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
+		db.abandonHistory(appends)
 		return wrapPebble(err)
 	}
+	committedHistory(appends)
 
 	// Durable: now make it visible.
 	for _, id := range tx.dropIDs {
@@ -614,6 +631,9 @@ func (tx *Txn) Commit() error {
 			t.dropped = true
 			t.mu.Unlock()
 			delete(db.tables, id)
+			if t.hist != nil {
+				db.removeHistoryLog(t.hist)
+			}
 		}
 	}
 	for _, t := range tx.creates {

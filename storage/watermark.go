@@ -93,10 +93,14 @@ func (t *Table) loadWatermark() error {
 }
 
 // deleteTableData adds to b the removal of everything stored for table id:
-// its rows and its watermark.
+// its rows, its watermark and its history record (the log file goes after
+// the commit, or at the next Open).
 func deleteTableData(b *pebble.Batch, id uint32) error {
 	lo, hi := tableSpan(id)
 	if err := b.DeleteRange(lo, hi, nil); err != nil {
+		return wrapPebble(err)
+	}
+	if err := b.Delete(metaKey(historyKey(id)), nil); err != nil {
 		return wrapPebble(err)
 	}
 	return wrapPebble(b.Delete(metaKey(watermarkKey(id)), nil))
