@@ -224,8 +224,8 @@ func sourcePosition(ctx context.Context, c *pgx.Conn) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if v[0] == "bid" {
-			sum += max(v[3].(int64), 0)
+		if pos, ok := v[3].(int64); ok && v[0] == "bid" { // NULL: nothing delivered yet
+			sum += pos
 		}
 	}
 	return sum, rows.Err()
