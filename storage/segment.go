@@ -173,8 +173,13 @@ func (t *Table) adopt(rows *coldata.Chunk, firstID uint64) {
 	t.growDead()
 }
 
-// growDead extends the dead bitmap over every position.
+// growDead extends the dead bitmap over every position. An append-only
+// table has no dead rows: its bitmap stays empty rather than grow by a bit
+// per row without end.
 func (t *Table) growDead() {
+	if t.info.AppendOnly {
+		return
+	}
 	for len(t.dead)*64 < t.n {
 		t.dead = append(t.dead, 0)
 	}

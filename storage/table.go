@@ -164,8 +164,12 @@ func (t *Table) keyAt(buf []byte, pos int) ([]byte, string) {
 	return rowKeyString(buf, s.rows.Cols, t.info.PK, off)
 }
 
-func isDead(bm []uint64, pos int) bool { return bm[pos>>6]&(1<<(pos&63)) != 0 }
-func setDead(bm []uint64, pos int)     { bm[pos>>6] |= 1 << (pos & 63) }
+// isDead reports whether pos's bit is set (bits past the end of bm are
+// not: an append-only table's bitmap stays empty).
+func isDead(bm []uint64, pos int) bool {
+	return pos>>6 < len(bm) && bm[pos>>6]&(1<<(pos&63)) != 0
+}
+func setDead(bm []uint64, pos int) { bm[pos>>6] |= 1 << (pos & 63) }
 
 // rangeClean reports whether positions [lo, hi) have no dead bit (bits past
 // the end of bm are never set).
