@@ -162,21 +162,32 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	return o, nil
 }
 
+// startSubcommand starts bench subcommand name after its flags parsed with
+// err: for -h (code 0) or bad flags (code 2, said on stderr) stop is nil
+// and the subcommand returns code; otherwise it runs with ctx, cancelled
+// by an interrupt (stop releases it), and prints progress on stderr.
+func startSubcommand(name string, err error, stderr io.Writer) (ctx context.Context, stop func(), progress func(string, ...any), code int) {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, nil, nil, 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice bench %s: %v\n", name, err)
+		return nil, nil, nil, 2
+	}
+	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	progress = func(format string, a ...any) { fmt.Fprintf(stderr, "bench "+name+": "+format+"\n", a...) }
+	return ctx, stop, progress, 0
+}
+
 // NexmarkMain runs `sluice bench nexmark`.
 func NexmarkMain(args []string, stdout, stderr io.Writer) int {
 	o, err := parseNexmarkFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	ctx, stop, progress, code := startSubcommand("nexmark", err, stderr)
+	if stop == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice bench nexmark:", err)
-		return 2
-	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench nexmark: "+format+"\n", a...) }
+	defer stop()
 	var results []*NexmarkResult
-	code := 0
 	for _, q := range o.queries {
 		r, err := runNexmark(ctx, o, q, progress)
 		if err != nil {

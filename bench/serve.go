@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -185,16 +184,11 @@ func serveDefaults(conns int, d time.Duration, short bool) (int, time.Duration) 
 // ServeMain runs `sluice bench serve`.
 func ServeMain(args []string, stdout, stderr io.Writer) int {
 	o, err := parseServeFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	ctx, stop, progress, code := startSubcommand("serve", err, stderr)
+	if stop == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice bench serve:", err)
-		return 2
-	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench serve: "+format+"\n", a...) }
+	defer stop()
 	s, err := runServe(ctx, o, progress)
 	if s != nil {
 		writeServe(stdout, s)
