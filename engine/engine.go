@@ -61,6 +61,7 @@ type Engine struct {
 	views      *dataflows
 	sources    *sources
 	eventTimes *eventTimes
+	damaged    damagedRelations
 	// kafkaBrokers are the brokers kafka streams read when they name none.
 	kafkaBrokers []string
 
@@ -136,7 +137,11 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		}
 		if t.Kind != catalog.KindMaterializedView {
 			if _, err := db.OpenTable(tableInfo(t)); err != nil {
-				return nil, err
+				if se, ok := sqlerr.As(err); !ok || se.Code != sqlerr.DataCorrupted {
+					return nil, err
+				}
+				e.log.Error("engine: relation damaged, not opened", "relation", t.Name, "err", err)
+				e.damaged.add(t, err)
 			}
 		}
 		tables = append(tables, t)

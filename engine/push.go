@@ -49,6 +49,9 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 		return 0, &PushError{Err: sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" does not exist", stream)}
 	}
 	tbl, ok := e.db.Table(desc.ID)
+	if err := e.damaged.err(desc.ID); err != nil {
+		return 0, &PushError{Err: err}
+	}
 	if !ok {
 		return 0, &PushError{Err: sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" does not exist", stream)}
 	}

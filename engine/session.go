@@ -452,6 +452,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	for id := range ts.dropped {
 		e.cat.Remove(id)
 		e.eventTimes.forget(id)
+		e.damaged.forget(id)
 	}
 	for _, ct := range ts.created {
 		e.cat.Publish(ct.desc)
@@ -497,6 +498,9 @@ func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *e
 		t, ok := s.e.db.Table(ref.ID)
 		if ok {
 			return &tableAccess{txn: ts.txn, t: t}, nil
+		}
+		if err := s.e.damaged.err(ref.ID); err != nil {
+			return nil, err
 		}
 		// A view: every view a statement reads is read at one epoch.
 		if snap == nil {

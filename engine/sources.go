@@ -364,6 +364,9 @@ func (e *Engine) startSources(meta map[string][]byte) {
 func (e *Engine) startStoredSources(streams []*catalog.Table, meta map[string][]byte) {
 	stored := readPositions(meta)
 	for _, t := range streams {
+		if e.damaged.err(t.ID) != nil {
+			continue // its rows were not opened: nothing to append to
+		}
 		if key, bad := stored.corrupt[t.ID]; bad {
 			// Starting over would read or generate the rows again: duplicates.
 			e.log.Error("engine: stream source not started: a stored position record is unreadable; "+

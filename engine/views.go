@@ -220,6 +220,13 @@ func (e *Engine) startViews() {
 			if err != nil {
 				return err
 			}
+			for _, n := range plan.graph.Nodes {
+				if src, ok := n.Spec.(*dataflow.Source); ok {
+					if err := e.damaged.err(src.ID); err != nil {
+						return err
+					}
+				}
+			}
 			e.refreshEventTimes(v, vp)
 			if _, declared := v.Options["key"]; declared {
 				plan.key = v.PK
