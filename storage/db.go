@@ -17,7 +17,10 @@ type DB struct {
 	// commitMu serialises commits, table registration and Close.
 	commitMu sync.Mutex
 	closed   bool
-	tables   map[uint32]*Table // guarded by commitMu
+	// tables is read under commitMu or tablesMu, and written under both:
+	// Table, which every query calls, must not wait for a commit's syncs.
+	tablesMu sync.RWMutex
+	tables   map[uint32]*Table
 	observer ChangeObserver    // guarded by commitMu
 	onesBuf  []int64           // guarded by commitMu; see ones
 	// residentSegs is how many full segments of an append-only table stay
@@ -135,8 +138,8 @@ func (db *DB) metaIn(lo, hi []byte) (map[string][]byte, error) {
 
 // Table returns the open table with the given id.
 func (db *DB) Table(id uint32) (*Table, bool) {
-	db.commitMu.Lock()
-	defer db.commitMu.Unlock()
+	db.tablesMu.RLock()
+	defer db.tablesMu.RUnlock()
 	t, ok := db.tables[id]
 	return t, ok
 }
@@ -192,7 +195,9 @@ func (db *DB) OpenTable(info TableInfo) (*Table, error) {
 		}
 		return nil, err
 	}
+	db.tablesMu.Lock()
 	db.tables[info.ID] = t
+	db.tablesMu.Unlock()
 	return t, nil
 }
 

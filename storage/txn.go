@@ -625,6 +625,7 @@ func (tx *Txn) Commit() error {
 	committedHistory(appends)
 
 	// Durable: now make it visible.
+	db.tablesMu.Lock()
 	for _, id := range tx.dropIDs {
 		if t, ok := db.tables[id]; ok {
 			t.mu.Lock()
@@ -639,6 +640,7 @@ func (tx *Txn) Commit() error {
 	for _, t := range tx.creates {
 		db.tables[t.info.ID] = t
 	}
+	db.tablesMu.Unlock()
 	for _, ac := range tx.addCols {
 		ac.t.addColumn(ac.name, ac.typ)
 	}
