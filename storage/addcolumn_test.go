@@ -25,14 +25,7 @@ func testAddColumn(t *testing.T, appendOnly bool) {
 		t.Fatal(err)
 	}
 	info := TableInfo{ID: 100, Name: "s", ColNames: []string{"a"}, Types: []*types.T{types.Int8}, AppendOnly: appendOnly}
-	tx := db.Begin()
-	tbl, err := db.CreateTable(tx, info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	tbl := createTable(t, db, info)
 	insert := func(rows ...[]types.Datum) error {
 		c := coldata.NewChunk(tbl.Info().Types, len(rows))
 		for _, r := range rows {
@@ -61,7 +54,7 @@ func testAddColumn(t *testing.T, appendOnly bool) {
 	if err := stale.Insert(tbl, old); err != nil {
 		t.Fatal(err)
 	}
-	tx = db.Begin()
+	tx := db.Begin()
 	if err := tx.AddColumn(tbl, "b", types.Text); err != nil {
 		t.Fatal(err)
 	}

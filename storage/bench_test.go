@@ -32,14 +32,7 @@ func benchTable(b *testing.B, appendOnly bool) {
 	if appendOnly {
 		info.PK, info.AppendOnly = nil, true
 	}
-	tx := db.Begin()
-	tbl, err := db.CreateTable(tx, info)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+	tbl := createTable(b, db, info)
 	start := time.Now()
 	for lo := 0; lo < total; lo += batch {
 		c := coldata.NewChunk(info.Types, batch)

@@ -44,14 +44,7 @@ func TestChanges(t *testing.T) {
 	rec := &recorder{}
 	db.SetObserver(rec)
 	info := TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}}
-	tx := db.Begin()
-	tbl, err := db.CreateTable(tx, info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	tbl := createTable(t, db, info)
 	ints := func(lo, hi int64) *coldata.Chunk {
 		c := coldata.NewChunk(info.Types, 0)
 		for i := lo; i <= hi; i++ {

@@ -23,14 +23,7 @@ func TestHistoryScansDuringCommitsAndDrop(t *testing.T) {
 	}
 	defer db.Close()
 	info := TableInfo{ID: 9, Name: "s", ColNames: []string{"id", "v"}, Types: []*types.T{types.Int8, types.Text}, AppendOnly: true}
-	tx := db.Begin()
-	tbl, err := db.CreateTable(tx, info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	tbl := createTable(t, db, info)
 	const commits, batch = 200, 37
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -82,7 +75,7 @@ func TestHistoryScansDuringCommitsAndDrop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tx = db.Begin()
+	tx := db.Begin()
 	if err := db.DropTable(tx, info.ID); err != nil {
 		t.Fatal(err)
 	}

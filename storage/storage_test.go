@@ -746,3 +746,17 @@ func (l quietLogger) Errorf(format string, args ...any) {
 func (l quietLogger) Fatalf(format string, args ...any) {
 	l.t.Fatalf(format, args...)
 }
+
+// createTable creates table info in a transaction of its own.
+func createTable(t testing.TB, db *DB, info TableInfo) *Table {
+	t.Helper()
+	tx := db.Begin()
+	tbl, err := db.CreateTable(tx, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
