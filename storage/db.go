@@ -21,8 +21,8 @@ type DB struct {
 	// Table, which every query calls, must not wait for a commit's syncs.
 	tablesMu sync.RWMutex
 	tables   map[uint32]*Table
-	observer ChangeObserver    // guarded by commitMu
-	onesBuf  []int64           // guarded by commitMu; see ones
+	observer ChangeObserver // guarded by commitMu
+	onesBuf  []int64        // guarded by commitMu; see ones
 	// residentSegs is how many full segments of an append-only table stay
 	// in memory (see evictHistory).
 	residentSegs int
