@@ -32,6 +32,8 @@ type DB struct {
 	histDir string
 	nextGen uint64 // guarded by commitMu; the next history log's generation
 	histBuf []byte // guarded by commitMu; frames being appended (see appendHistory)
+	// readBufs are the read buffers of history scans (see newFrameReader).
+	readBufs *sync.Pool
 	// afterHistorySync, when set (by tests), runs in Commit between syncing
 	// the history logs and committing the Pebble batch.
 	afterHistorySync func()
@@ -71,7 +73,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, wrapPebble(err)
 	}
-	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs}
+	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs, readBufs: newReadBufs()}
 	if err := db.openHistoryDir(dir); err != nil {
 		pe.Close()
 		return nil, err

@@ -73,24 +73,36 @@ func (t *Table) readSegment(ts []*types.T, s *segment) (*coldata.Chunk, error) {
 	defer f.Close()
 	// No end: the committed length moves with commits, and the rows of s
 	// are before it anyway.
-	fr := newFrameReader(id, f, s.hist.off, math.MaxInt64)
+	fr := newFrameReader(t.db.readBufs, id, f, s.hist.off, math.MaxInt64)
 	defer fr.close()
 	out := coldata.NewChunk(ts, s.rows.Len)
-	scratch := coldata.NewChunk(ts, runRows)
-	pos := s.hist.pos // of the next frame's first row
+	var scratch *coldata.Chunk // for the frames that straddle s's ends
+	pos := s.hist.pos          // of the next frame's first row
 	for pos < s.end() {
 		payload, off, err := fr.next() // never io.EOF: no end is set
 		if err != nil {
 			return nil, err
 		}
-		scratch.Reset()
-		n, err := decodeInto(payload, scratch.Cols)
+		n, err := valueRows(payload)
 		if err != nil {
 			return nil, errCorrupt("table %d history frame at %d: %v", id, off, err)
 		}
-		scratch.Len = n
 		lo, hi := max(pos, s.start), min(pos+n, s.end())
-		if lo < hi {
+		if lo == pos && hi == pos+n {
+			// The whole frame is s's: decoded straight into out.
+			if _, err := decodeInto(payload, out.Cols); err != nil {
+				return nil, errCorrupt("table %d history frame at %d: %v", id, off, err)
+			}
+			out.Len += n
+		} else if lo < hi {
+			if scratch == nil {
+				scratch = coldata.NewChunk(ts, runRows)
+			}
+			scratch.Reset()
+			if _, err := decodeInto(payload, scratch.Cols); err != nil {
+				return nil, errCorrupt("table %d history frame at %d: %v", id, off, err)
+			}
+			scratch.Len = n
 			appendRowsTo(out, scratch, lo-pos, hi-lo)
 		}
 		pos += n
@@ -122,7 +134,7 @@ func (t *Table) loadHistory() error {
 		segs := (int(r.rows) + segRows - 1) / segRows
 		evictRows = max(0, segs-1-keep) * segRows
 	}
-	fr := newFrameReader(t.info.ID, t.hist.w, 0, r.bytes)
+	fr := newFrameReader(t.db.readBufs, t.info.ID, t.hist.w, 0, r.bytes)
 	defer fr.close()
 	scratch := coldata.NewChunk(t.info.Types, runRows)
 	for {

@@ -129,27 +129,31 @@ func appendRowFrames(buf []byte, marks []frameMark, rows *coldata.Chunk, pos int
 // up to an end.
 type frameReader struct {
 	id      uint32
+	bufs    *sync.Pool
 	r       *bufio.Reader
 	off     int64 // of the next frame
 	end     int64
 	payload []byte
 }
 
-// frameReaderBufs recycles the read buffers of frameReaders: a scan reads
-// back one evicted segment after another.
-var frameReaderBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+// newReadBufs returns the pool of frameReaders' read buffers a DB keeps: a
+// scan reads back one evicted segment after another.
+func newReadBufs() *sync.Pool {
+	return &sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+}
 
-// newFrameReader returns a reader of f's frames in [off, end); close it.
-func newFrameReader(id uint32, f io.ReaderAt, off, end int64) *frameReader {
-	r := frameReaderBufs.Get().(*bufio.Reader)
+// newFrameReader returns a reader of f's frames in [off, end), buffered by
+// a buffer of bufs; close it.
+func newFrameReader(bufs *sync.Pool, id uint32, f io.ReaderAt, off, end int64) *frameReader {
+	r := bufs.Get().(*bufio.Reader)
 	r.Reset(io.NewSectionReader(f, off, end-off))
-	return &frameReader{id: id, r: r, off: off, end: end}
+	return &frameReader{id: id, bufs: bufs, r: r, off: off, end: end}
 }
 
 // close gives the reader's buffer back.
 func (fr *frameReader) close() {
 	fr.r.Reset(nil)
-	frameReaderBufs.Put(fr.r)
+	fr.bufs.Put(fr.r)
 	fr.r = nil
 }
 
