@@ -471,9 +471,9 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	s.PeakRSS = procStatusKB("VmHWM")
 	s.LoadAvg = loadAvg()
 	all := &lat.all
+	lat.kinds[2].merge(&lat.kinds[3]) // both auction lookups, in one row
 	for i := range lat.kinds {
 		if i == 3 {
-			lat.kinds[2].merge(&lat.kinds[3]) // both auction lookups
 			continue
 		}
 		k := &lat.kinds[i]

@@ -35,6 +35,13 @@ func TestServe(t *testing.T) {
 	if len(s.Kinds) != 4 {
 		t.Errorf("%d query kinds, want 4", len(s.Kinds))
 	}
+	var perKind int64
+	for _, k := range s.Kinds {
+		perKind += k.Queries
+	}
+	if perKind != s.Queries {
+		t.Errorf("the query kinds count %d queries, the run %d", perKind, s.Queries)
+	}
 	r := &Report{Sluice: &Result{Serve: s}, Config: Config{ServeConns: o.conns}}
 	var md strings.Builder
 	if err := r.WriteMarkdown(&md); err != nil {
