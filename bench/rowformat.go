@@ -109,7 +109,7 @@ func (f *rowFormat) appendJSON(buf []byte, c *coldata.Chunk, i int) []byte {
 		if j > 0 {
 			buf = append(buf, ',')
 		}
-		buf = strconv.AppendQuote(buf, col.Name)
+		buf = types.AppendJSONString(buf, col.Name)
 		buf = append(buf, ':')
 		v := c.Cols[j]
 		switch {
@@ -120,26 +120,10 @@ func (f *rowFormat) appendJSON(buf []byte, c *coldata.Chunk, i int) []byte {
 		case v.Typ.Phys() == types.PhysInt:
 			buf = strconv.AppendInt(buf, v.Ints[i], 10)
 		default:
-			buf = appendJSONString(buf, v.Bytes[i])
+			buf = types.AppendJSONString(buf, v.Bytes[i])
 		}
 	}
 	return append(buf, '}')
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	for i := 0; i < len(s); i++ {
-		switch ch := s[i]; {
-		case ch == '"' || ch == '\\':
-			buf = append(buf, '\\', ch)
-		case ch < 0x20:
-			buf = fmt.Appendf(buf, `\u%04x`, ch)
-		default:
-			buf = append(buf, ch)
-		}
-	}
-	return append(buf, '"')
 }
 
 // appendAvro writes Avro's binary encoding: longs and string lengths are

@@ -403,10 +403,12 @@ func (o *aggregateOp) Advance(in []int64) int64 {
 	return o.frontier
 }
 
-// track indexes new epoch group i by its window end, when windowed.
+// track indexes new epoch group i by its window end, when windowed. A
+// group whose window key is NULL (a bounded column may hold NULLs) never
+// closes.
 func (o *aggregateOp) track(i int) {
 	w := o.spec.Window
-	if w == nil {
+	if w == nil || o.epoch.keyVals[w.Key].IsNull(i) {
 		return
 	}
 	end := o.epoch.keyVals[w.Key].Ints[i] + w.EndOffset

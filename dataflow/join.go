@@ -182,6 +182,9 @@ func (o *joinOp) Advance(in []int64) int64 {
 func (o *joinOp) Flush(Emit) error {
 	if c := o.j.Closing; c != nil {
 		bound := c.bound(o.watermarks[0], o.watermarks[1])
+		if bound == Unconstrained {
+			return nil // no side has a watermark to free rows by
+		}
 		dead := func(t int64) bool { return t < bound }
 		for side, col := range [2]int{c.LeftCol, c.RightCol} {
 			if bound > o.purged[side] && o.earliest[side] != Unconstrained && dead(o.earliest[side]) {
@@ -430,6 +433,10 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 	rows := o.sides[in].rows
 	o.emptied = o.emptied[:0]
 	o.hashes = rows.hashRows(o.hashes, d)
+	var times *coldata.Vec // the column the watermarks free rows by
+	if col := o.timeColumn(in); col >= 0 {
+		times = d.Cols[col]
+	}
 	for i, g := range o.keyOf {
 		if g < 0 {
 			continue
@@ -448,14 +455,12 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			if o.head(g, in) < 0 {
 				o.emptied = append(o.emptied, g)
 			}
-		}
-	}
-	if col := o.timeColumn(in); col >= 0 {
-		times := d.Cols[col]
-		for i, t := range times.Ints[:d.Len] {
-			if times.IsNull(i) {
-				// Dead on arrival: the next purge drops it.
-				t = types.MinTimestamp
+		} else if times != nil {
+			// Only a stored row can call for a purge. One without a time
+			// is dead on arrival: the next purge drops it.
+			t := int64(types.MinTimestamp)
+			if !times.IsNull(i) {
+				t = times.Ints[i]
 			}
 			o.earliest[in] = min(o.earliest[in], t)
 		}

@@ -176,7 +176,7 @@ type JoinClosing struct {
 }
 
 func (c *JoinClosing) String() string {
-	return fmt.Sprintf("closing left#%d (lag %s) = right#%d (lag %s)", c.LeftCol, signedLength(c.LeftLag), c.RightCol, signedLength(c.RightLag))
+	return fmt.Sprintf("closing left#%d (lag %s) = right#%d (lag %s)", c.LeftCol, timewindow.FormatLength(c.LeftLag), c.RightCol, timewindow.FormatLength(c.RightLag))
 }
 
 // bound returns the least key value a change to come can have, given the
@@ -194,14 +194,7 @@ type JoinInterval struct {
 }
 
 func (i *JoinInterval) String() string {
-	return fmt.Sprintf("interval left#%d - right#%d in [%s, %s]", i.LeftTime, i.RightTime, signedLength(i.Lower), signedLength(i.Upper))
-}
-
-func signedLength(us int64) string {
-	if us < 0 {
-		return "-" + timewindow.FormatLength(-us)
-	}
-	return timewindow.FormatLength(us)
+	return fmt.Sprintf("interval left#%d - right#%d in [%s, %s]", i.LeftTime, i.RightTime, timewindow.FormatLength(i.Lower), timewindow.FormatLength(i.Upper))
 }
 
 func (j *Join) Types() []*types.T {

@@ -89,9 +89,9 @@ func (st *statement) execAlterStream(ctx context.Context, x *parser.AlterStream,
 	if err := sourceSpec(e, &nd); err != nil {
 		return "", err
 	}
-	tbl, ok := e.db.Table(desc.ID)
-	if !ok {
-		return "", errUndefinedTable(rv.Relname)
+	tbl, err := e.storedTable(desc.ID, func() error { return errUndefinedTable(rv.Relname) })
+	if err != nil {
+		return "", err
 	}
 	b, err := nd.Encode()
 	if err != nil {

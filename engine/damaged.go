@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
 )
 
 // damagedRelations are the tables and streams whose stored rows could not
@@ -51,4 +52,16 @@ func (d *damagedRelations) forget(id uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.errs, id)
+}
+
+// storedTable returns the storage table of table or stream id, or why it
+// has none: damaged (XX001), or gone (notFound's error).
+func (e *Engine) storedTable(id uint32, notFound func() error) (*storage.Table, error) {
+	if t, ok := e.db.Table(id); ok {
+		return t, nil
+	}
+	if err := e.damaged.err(id); err != nil {
+		return nil, err
+	}
+	return nil, notFound()
 }

@@ -54,7 +54,8 @@ func TestDamagedStreamIsolated(t *testing.T) {
 		t.Fatalf("per_t: %d", n)
 	}
 	mustExec(t, conn, "INSERT INTO t VALUES (11, 'w11')")
-	for _, q := range []string{"SELECT count(*) FROM s", "INSERT INTO s VALUES (1, 'x', now())"} {
+	for _, q := range []string{"SELECT count(*) FROM s", "INSERT INTO s VALUES (1, 'x', now())",
+		"CREATE MATERIALIZED VIEW later AS SELECT count(*) FROM s", "ALTER STREAM s ADD COLUMN x int"} {
 		_, err := conn.Exec(context.Background(), q)
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "XX001" || !strings.Contains(pe.Message, `stream "s" is damaged`) || !strings.Contains(pe.Hint, "DROP stream s") {

@@ -48,12 +48,11 @@ func (e *Engine) PushJSON(ctx context.Context, stream string, body io.Reader) (i
 	if !ok || desc.Kind != catalog.KindStream {
 		return 0, &PushError{Err: sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" does not exist", stream)}
 	}
-	tbl, ok := e.db.Table(desc.ID)
-	if err := e.damaged.err(desc.ID); err != nil {
+	tbl, err := e.storedTable(desc.ID, func() error {
+		return sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" does not exist", stream)
+	})
+	if err != nil {
 		return 0, &PushError{Err: err}
-	}
-	if !ok {
-		return 0, &PushError{Err: sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" does not exist", stream)}
 	}
 	cols := make([]format.Column, len(desc.Columns))
 	for i, c := range desc.Columns {

@@ -38,6 +38,13 @@ func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string, o
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, n := range vp.Graph.Nodes {
+		if src, ok := n.Spec.(*dataflow.Source); ok {
+			if err := e.damaged.err(src.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	ts := make([]*types.T, len(vp.Columns))
 	for i, c := range vp.Columns {
 		ts[i] = c.Type
@@ -106,11 +113,7 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		desc.PK = plan.key
 		desc.Options = map[string]string{"key": k}
 	}
-	names := make([]string, len(desc.Columns))
-	for i, c := range desc.Columns {
-		names[i] = c.Name
-	}
-	desc.AppendOnly, desc.EventTimes = vp.AppendOnly, vp.EventTimes(names)
+	desc.AppendOnly, desc.EventTimes = vp.AppendOnly, vp.EventTimes(desc.ColumnNames())
 	if st.onWindowClose {
 		if desc.Options == nil {
 			desc.Options = map[string]string{}
@@ -220,13 +223,6 @@ func (e *Engine) startViews() {
 			if err != nil {
 				return err
 			}
-			for _, n := range plan.graph.Nodes {
-				if src, ok := n.Spec.(*dataflow.Source); ok {
-					if err := e.damaged.err(src.ID); err != nil {
-						return err
-					}
-				}
-			}
 			e.refreshEventTimes(v, vp)
 			if _, declared := v.Options["key"]; declared {
 				plan.key = v.PK
@@ -244,11 +240,7 @@ func (e *Engine) startViews() {
 // written before the planner knew it), so that the views over it, planned
 // after it, see it.
 func (e *Engine) refreshEventTimes(v *catalog.Table, vp *planner.ViewPlan) {
-	names := make([]string, len(v.Columns))
-	for i, c := range v.Columns {
-		names[i] = c.Name
-	}
-	ets := vp.EventTimes(names)
+	ets := vp.EventTimes(v.ColumnNames())
 	if vp.AppendOnly == v.AppendOnly && slices.Equal(ets, v.EventTimes) {
 		return
 	}

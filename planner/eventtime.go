@@ -300,7 +300,13 @@ func timeBound(p exec.Plan, col int) (b exec.TimeBound, ok bool) {
 			return b, col == iv.LeftTime || col == len(q.Left.Types())+iv.RightTime
 		}
 		c := joinClosing(q)
-		if c == nil || col != c.LeftCol && col != len(q.Left.Types())+c.RightCol {
+		if c == nil {
+			return b, false
+		}
+		// A side an outer join NULL-pads passes no bound on.
+		left := col == c.LeftCol && q.Kind != exec.RightJoin && q.Kind != exec.FullJoin
+		right := col == len(q.Left.Types())+c.RightCol && q.Kind != exec.LeftJoin && q.Kind != exec.FullJoin
+		if !left && !right {
 			return b, false
 		}
 		b = exec.TimeBound{Lag: max(c.LeftLag, c.RightLag)}
