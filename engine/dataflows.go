@@ -92,6 +92,9 @@ type runningView struct {
 	// watermark is the dataflow's output watermark (written by the loop
 	// under pubMu; dataflow.Unconstrained over reference data only).
 	watermark int64
+	// inWatermarks is the loop's scratch of the source nodes' watermarks
+	// for a step (see sourceWatermarks).
+	inWatermarks map[int]int64
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
@@ -254,17 +257,19 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 
 // sourceWatermarks maps each source node of v to its relation's watermark.
 func (d *dataflows) sourceWatermarks(v *runningView) map[int]int64 {
-	wms := map[int]int64{}
+	if v.inWatermarks == nil {
+		v.inWatermarks = map[int]int64{}
+	}
 	for rel, nodes := range v.sources {
 		wm, ok := d.watermarks[rel]
 		if !ok {
 			wm = dataflow.NoWatermark
 		}
 		for _, n := range nodes {
-			wms[n] = wm
+			v.inWatermarks[n] = wm
 		}
 	}
-	return wms
+	return v.inWatermarks
 }
 
 // setWatermark records v's output watermark, for the views reading v and
