@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,6 +81,9 @@ type nexmarkOptions struct {
 	// is appended when several run).
 	cpuProfile  string
 	heapProfile string
+	// trace is a file for an execution trace of each run, which shows where
+	// the pipeline waits (go tool trace -pprof=sync|sched).
+	trace string
 }
 
 // NexmarkResult is one query's run.
@@ -127,6 +131,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	fs.Float64Var(&o.rate, "rate", 10_000_000, "events per second of event time (it spaces event times; the events come as fast as Sluice takes them)")
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run (CREATE STREAM to the view holding every event) to this file")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to this file (go tool trace)")
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the run (the view holding every event) to this file")
 	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
 	if err := fs.Parse(args); err != nil {
@@ -288,6 +293,13 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.trace != "" {
+		stop, err := startTrace(o.trace, q, len(o.queries))
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	cpu0, _ := processCPU()
 	start := time.Now()
 	for _, s := range streams {
@@ -420,4 +432,24 @@ func writeHeapProfile(path, q string, queries int) error {
 	defer f.Close()
 	runtime.GC()
 	return pprof.WriteHeapProfile(f)
+}
+
+// startTrace starts an execution trace of query q's run into path (suffixed
+// with the query when several run) and returns what stops it.
+func startTrace(path, q string, queries int) (stop func(), err error) {
+	if queries > 1 {
+		path += "." + q
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }

@@ -27,7 +27,7 @@ step ${MAKE:-make} test
 VIEWTEST_SEED_BASE=1 VIEWTEST_RUNS=250 step "$GO" test ./viewtest -run TestViews -count=1
 step "$GO" test -count=1 ./sqllogictest -run TestPostgres -v
 PATH=$PATH:$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1) \
-	step "$GO" test -count=1 -tags integration ./...
+	step "$GO" test -count=1 -timeout 30m -tags integration ./...
 if ((${#failed[@]})); then
 	printf 'ci: FAILED: %s\n' "${failed[@]}" >&2
 	exit 1
