@@ -51,6 +51,7 @@ type Engine struct {
 	reg     *expr.Registry
 	planner *planner.Planner
 	parser  *parser.Parser
+	trees   *treeCache
 	log     *slog.Logger
 	obs     Observer
 
@@ -146,6 +147,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		}
 		tables = append(tables, t)
 	}
+	e.trees = newTreeCache(treeCacheSize)
 	e.cat = catalog.New(tables)
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
@@ -155,11 +157,12 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		return nil, invalidValue("tick", e.tick.String())
 	}
 	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick)
+	began := time.Now()
 	e.startViews()
 	e.eventTimes = newEventTimes(e)
 	e.sources = newSources(e)
 	e.startSources(meta)
-	e.log.Info("engine: catalog loaded", "tables", len(tables))
+	e.log.Info("engine: catalog loaded", "tables", len(tables), "views_started_in", time.Since(began).Round(time.Millisecond))
 	return e, nil
 }
 

@@ -41,6 +41,9 @@ type session struct {
 	savepoints []savepoint
 	// cursors are the open SUBSCRIBE cursors, by name; they close with tx.
 	cursors map[string]*subscribeRun
+	// recent are the planned statements of the latest plain SELECT
+	// query strings.
+	recent recentStatements
 
 	// started and query are pg_stat_activity's backend_start and query.
 	started time.Time
@@ -98,6 +101,7 @@ func newSession(e *Engine, params map[string]string) *session {
 		pid:      backendPID(e, params),
 		vals:     map[string]string{},
 		cfg:      types.DefaultConfig(),
+		recent:   recentStatements{max: sessionStatements},
 		started:  time.Now(),
 	}
 	if s.database == "" {

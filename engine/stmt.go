@@ -45,12 +45,18 @@ type statement struct {
 	// for the extended protocol and at Bind for simple queries.
 	planned *planner.Planned
 	planVer uint64
+	// planCfg is the session's settings the plan was made with (a SET
+	// replaces them, and the next Bind plans again).
+	planCfg *types.Config
 	cols    []pgwire.Column
 }
 
 // Parse implements pgwire.Session.
 func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, error) {
-	stmts, err := s.e.parser.Parse(sql)
+	if st := s.recent.get(sql); st != nil {
+		return []pgwire.Statement{st}, nil
+	}
+	stmts, err := s.e.trees.parse(s.e.parser, sql)
 	if err != nil {
 		s.observe("OTHER", err, 0)
 		return nil, err
@@ -64,12 +70,15 @@ func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, er
 		st.multi, st.last = len(stmts) > 1, i == len(stmts)-1
 		out = append(out, st)
 	}
+	if cacheableQuery(sql, stmts) {
+		s.recent.put(sql, out[0].(*statement))
+	}
 	return out, nil
 }
 
 // Prepare implements pgwire.Session.
 func (s *session) Prepare(ctx context.Context, sql string, paramTypes []uint32) (pgwire.Statement, error) {
-	stmts, err := s.e.parser.Parse(sql)
+	stmts, err := s.e.trees.parse(s.e.parser, sql)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +173,7 @@ func (st *statement) plan(q *pg.Node) error {
 	if err != nil {
 		return st.positioned(err)
 	}
-	st.planned, st.planVer = p, ver
+	st.planned, st.planVer, st.planCfg = p, ver, s.cfg
 	return nil
 }
 
@@ -287,7 +296,7 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 	if st.multi && s.tx == nil {
 		s.tx, s.implicit, s.saved = s.beginTxn(), true, copyVals(s.vals)
 	}
-	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0)) {
+	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0)) {
 		if err := st.plan(q); err != nil {
 			s.failTxn()
 			s.observe(statementVerb(st.ast), err, 0)

@@ -69,16 +69,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.cleanup()
 		}
 	}()
+	began := time.Now()
 	if s.db, err = storage.Open(cfg.DataDir, storage.WithLogger(pebbleLogger{cfg.Logger})); err != nil {
 		return nil, fmt.Errorf("--data-dir %s: %w", cfg.DataDir, err)
 	}
+	s.log.Info("storage opened", "elapsed", time.Since(began).Round(time.Millisecond))
 	m := newMetrics(s.reg)
 	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m)}
 	brokers := cfg.KafkaBrokers
 	if len(brokers) == 0 && cfg.EmbeddedKafkaAddr != "" {
+		began := time.Now()
 		if s.kafka, err = startEmbeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir); err != nil {
 			return nil, err
 		}
+		s.log.Info("embedded kafka broker started", "elapsed", time.Since(began).Round(time.Millisecond))
 		brokers = s.kafka.ListenAddrs()
 	}
 	eopts = append(eopts, engine.WithKafkaBrokers(brokers))
