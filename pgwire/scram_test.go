@@ -1,0 +1,219 @@
+package pgwire
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/sqlerr"
+)
+
+// The exchange of RFC 7677, section 3 (user "user", password "pencil").
+const (
+	rfcClientFirst = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+	rfcServerNonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+	rfcServerFirst = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+	rfcClientFinal = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+	rfcServerFinal = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+)
+
+func rfcVerifier(t testing.TB) SCRAMVerifier {
+	t.Helper()
+	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
+	v, err := scramVerifierWithSalt("pencil", salt, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func rfcSCRAM(t testing.TB) *SCRAM {
+	t.Helper()
+	s, err := NewSCRAM(map[string]SCRAMVerifier{"user": rfcVerifier(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSCRAMRFC7677(t *testing.T) {
+	x := rfcSCRAM(t).exchange("user")
+	first, err := x.serverFirstMessage([]byte(rfcClientFirst), rfcServerNonce)
+	if err != nil || string(first) != rfcServerFirst {
+		t.Fatalf("server-first %q, %v\nwant %q", first, err, rfcServerFirst)
+	}
+	final, err := x.serverFinalMessage([]byte(rfcClientFinal))
+	if err != nil || string(final) != rfcServerFinal {
+		t.Fatalf("server-final %q, %v\nwant %q", final, err, rfcServerFinal)
+	}
+}
+
+// TestSCRAMWrongProof: a proof off by one bit, and the right proof for a
+// user that does not exist, fail alike.
+func TestSCRAMWrongProof(t *testing.T) {
+	s := rfcSCRAM(t)
+	proof, _ := base64.StdEncoding.DecodeString(rfcClientFinal[strings.LastIndex(rfcClientFinal, "p=")+2:])
+	proof[0] ^= 1
+	wrong := rfcClientFinal[:strings.LastIndex(rfcClientFinal, "p=")+2] + base64.StdEncoding.EncodeToString(proof)
+	for _, tc := range []struct{ user, final string }{
+		{"user", wrong},
+		{"nobody", rfcClientFinal},
+	} {
+		x := s.exchange(tc.user)
+		if _, err := x.serverFirstMessage([]byte(rfcClientFirst), rfcServerNonce); err != nil {
+			t.Fatal(err)
+		}
+		_, err := x.serverFinalMessage([]byte(tc.final))
+		want := fmt.Sprintf("password authentication failed for user %q", tc.user)
+		if e, ok := sqlerr.As(err); !ok || e.Code != sqlerr.InvalidPassword || e.Message != want {
+			t.Errorf("user %s: got %v, want 28P01 %s", tc.user, err, want)
+		}
+	}
+}
+
+// TestSCRAMMockSalt: an unknown user gets the same salt every time (a real
+// user's salt never changes either) and not another user's salt.
+func TestSCRAMMockSalt(t *testing.T) {
+	s := rfcSCRAM(t)
+	a1, a2, b := s.exchange("ghost"), s.exchange("ghost"), s.exchange("phantom")
+	if string(a1.verifier.Salt) != string(a2.verifier.Salt) || string(a1.verifier.Salt) == string(b.verifier.Salt) {
+		t.Fatalf("mock salts: %x %x %x", a1.verifier.Salt, a2.verifier.Salt, b.verifier.Salt)
+	}
+	if a1.known || a1.verifier.Iterations != DefaultSCRAMIter || len(a1.verifier.Salt) != scramSaltLen {
+		t.Fatalf("mock verifier %+v", a1)
+	}
+}
+
+func TestSCRAMMalformed(t *testing.T) {
+	firsts := map[string]string{
+		"":                         "08P01",
+		"n":                        "08P01",
+		"x,,n=,r=abc":              "08P01",
+		"p=tls-server-end-point,,": "08P01",
+		"n,a=admin,n=,r=abc":       "0A000",
+		"n,,m=ext,n=,r=abc":        "0A000",
+		"n,,r=abc":                 "08P01",
+		"n,,n=,x=abc":              "08P01",
+		"n,,n=,r=":                 "08P01",
+		"n,,n=,r=a b":              "08P01",
+		"n,,n=":                    "08P01",
+	}
+	s := rfcSCRAM(t)
+	for msg, code := range firsts {
+		_, err := s.exchange("user").serverFirstMessage([]byte(msg), rfcServerNonce)
+		if e, ok := sqlerr.As(err); !ok || e.Code != code {
+			t.Errorf("client-first %q: got %v, want %s", msg, err, code)
+		}
+	}
+	nonce := "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+	finals := []string{
+		"",
+		"c=biws",
+		"p=" + rfcClientFinal[len(rfcClientFinal)-44:],
+		"c=biws,p=AAAA",
+		"c=!!!!," + nonce + ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		"c=eSws," + nonce + ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", // y,, where n,, was sent
+		"c=biws,r=rOprNGfwEbeRWgbNEkqOother,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		"c=biws," + nonce + ",p=dHzb",
+		"c=biws," + nonce + ",p=",
+		"r=x,c=biws,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	}
+	for _, msg := range finals {
+		x := s.exchange("user")
+		if _, err := x.serverFirstMessage([]byte(rfcClientFirst), rfcServerNonce); err != nil {
+			t.Fatal(err)
+		}
+		_, err := x.serverFinalMessage([]byte(msg))
+		if e, ok := sqlerr.As(err); !ok || e.Code != sqlerr.ProtocolViolation {
+			t.Errorf("client-final %q: got %v, want 08P01", msg, err)
+		}
+	}
+}
+
+// FuzzSCRAMExchange: any pair of client messages gives an answer or a
+// *sqlerr.Error, never a panic, and only the RFC's proof succeeds.
+func FuzzSCRAMExchange(f *testing.F) {
+	f.Add([]byte(rfcClientFirst), []byte(rfcClientFinal))
+	f.Add([]byte("y,,n=,r=abc"), []byte("c=eSws,r=abc"+rfcServerNonce+",p=AAAA"))
+	f.Add([]byte("n,,n=,r=,"), []byte(",p=,p="))
+	s := rfcSCRAM(f)
+	f.Fuzz(func(t *testing.T, first, final []byte) {
+		x := s.exchange("user")
+		if _, err := x.serverFirstMessage(first, rfcServerNonce); err != nil {
+			if _, ok := sqlerr.As(err); !ok {
+				t.Fatalf("client-first %q: %T %v", first, err, err)
+			}
+			return
+		}
+		out, err := x.serverFinalMessage(final)
+		if err != nil {
+			if _, ok := sqlerr.As(err); !ok {
+				t.Fatalf("client-final %q: %T %v", final, err, err)
+			}
+			return
+		}
+		if string(out) != rfcServerFinal {
+			t.Fatalf("accepted %q / %q", first, final)
+		}
+	})
+}
+
+func TestSCRAMVerifierText(t *testing.T) {
+	v := rfcVerifier(t)
+	text := v.Encode()
+	// The RFC's salt and password give these keys (checked with Python's
+	// hashlib.pbkdf2_hmac and hmac).
+	const want = "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+	if text != want {
+		t.Fatalf("Encode: %s\nwant    %s", text, want)
+	}
+	back, err := ParseSCRAMVerifier(text)
+	if err != nil || back.Encode() != text {
+		t.Fatalf("round trip: %v, %v", back.Encode(), err)
+	}
+	for _, bad := range []string{
+		"", "md5abc", "SCRAM-SHA-256$", "SCRAM-SHA-256$4096:c2FsdA==",
+		"SCRAM-SHA-256$0:c2FsdA==$" + want[len(want)-89:],
+		"SCRAM-SHA-256$x:c2FsdA==$" + want[len(want)-89:],
+		"SCRAM-SHA-256$4096:!!$" + want[len(want)-89:],
+		"SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA",
+	} {
+		if _, err := ParseSCRAMVerifier(bad); err == nil {
+			t.Errorf("ParseSCRAMVerifier(%q) accepted", bad)
+		} else if strings.Contains(err.Error(), "c2FsdA") {
+			t.Errorf("error quotes the verifier: %v", err)
+		}
+	}
+}
+
+// TestSCRAMVerifierRedacted: printing or logging a verifier shows no key.
+func TestSCRAMVerifierRedacted(t *testing.T) {
+	v := rfcVerifier(t)
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "v", v, "p", &v)
+	for _, s := range []string{fmt.Sprint(v), fmt.Sprintf("%+v %#v %v", v, v, &v), logged.String()} {
+		if strings.Contains(s, "W22ZaJ0") || strings.Contains(s, "WG5d8") || strings.Contains(s, "wfPLw") {
+			t.Errorf("verifier shown: %s", s)
+		}
+	}
+}
+
+func TestNewSCRAMVerifier(t *testing.T) {
+	a, err := NewSCRAMVerifier("pencil", DefaultSCRAMIter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewSCRAMVerifier("pencil", DefaultSCRAMIter)
+	if string(a.Salt) == string(b.Salt) || len(a.Salt) != scramSaltLen {
+		t.Fatalf("salts %x %x", a.Salt, b.Salt)
+	}
+	same, _ := scramVerifierWithSalt("pencil", a.Salt, DefaultSCRAMIter)
+	if same.Encode() != a.Encode() {
+		t.Fatal("the same salt gave other keys")
+	}
+	if _, err := NewSCRAMVerifier("x", 0); err == nil {
+		t.Fatal("0 iterations accepted")
+	}
+}
