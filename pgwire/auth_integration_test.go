@@ -50,7 +50,7 @@ func (l *lockedBuffer) String() string {
 // neither the password nor any part of the verifier.
 func authServer(t *testing.T, opts ...Option) *testServer {
 	t.Helper()
-	v, err := NewSCRAMVerifier(testPassword, DefaultSCRAMIter)
+	v, err := NewSCRAMVerifier(testPassword, DefaultSCRAMIterations)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func (s *SCRAM) exchange(user string) *scramExchange {
 	}
 	mock := hmacSHA256(s.mockKey, "salt\x00"+user)
 	return &scramExchange{user: user, verifier: SCRAMVerifier{
-		Iterations: DefaultSCRAMIter,
+		Iterations: DefaultSCRAMIterations,
 		Salt:       mock[:scramSaltLen],
 		StoredKey:  hmacSHA256(s.mockKey, "stored\x00"+user),
 		ServerKey:  hmacSHA256(s.mockKey, "server\x00"+user),

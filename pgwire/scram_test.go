@@ -81,7 +81,7 @@ func TestSCRAMMockSalt(t *testing.T) {
 	if string(a1.verifier.Salt) != string(a2.verifier.Salt) || string(a1.verifier.Salt) == string(b.verifier.Salt) {
 		t.Fatalf("mock salts: %x %x %x", a1.verifier.Salt, a2.verifier.Salt, b.verifier.Salt)
 	}
-	if a1.known || a1.verifier.Iterations != DefaultSCRAMIter || len(a1.verifier.Salt) != scramSaltLen {
+	if a1.known || a1.verifier.Iterations != DefaultSCRAMIterations || len(a1.verifier.Salt) != scramSaltLen {
 		t.Fatalf("mock verifier %+v", a1)
 	}
 }
@@ -201,15 +201,15 @@ func TestSCRAMVerifierRedacted(t *testing.T) {
 }
 
 func TestNewSCRAMVerifier(t *testing.T) {
-	a, err := NewSCRAMVerifier("pencil", DefaultSCRAMIter)
+	a, err := NewSCRAMVerifier("pencil", DefaultSCRAMIterations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := NewSCRAMVerifier("pencil", DefaultSCRAMIter)
+	b, _ := NewSCRAMVerifier("pencil", DefaultSCRAMIterations)
 	if string(a.Salt) == string(b.Salt) || len(a.Salt) != scramSaltLen {
 		t.Fatalf("salts %x %x", a.Salt, b.Salt)
 	}
-	same, _ := scramVerifierWithSalt("pencil", a.Salt, DefaultSCRAMIter)
+	same, _ := scramVerifierWithSalt("pencil", a.Salt, DefaultSCRAMIterations)
 	if same.Encode() != a.Encode() {
 		t.Fatal("the same salt gave other keys")
 	}

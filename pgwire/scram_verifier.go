@@ -15,13 +15,13 @@ import (
 
 // SCRAM-SHA-256 parameters PostgreSQL uses by default.
 const (
-	scramSHA256          = "SCRAM-SHA-256"
-	DefaultSCRAMIter     = 4096 // scram_iterations
-	scramSaltLen         = 16
-	scramKeyLen          = sha256.Size
-	maxSCRAMIterations   = 1 << 24 // a verifier asking for more is refused, not computed
-	scramVerifierPrefix  = scramSHA256 + "$"
-	scramVerifierExample = "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"
+	scramSHA256            = "SCRAM-SHA-256"
+	DefaultSCRAMIterations = 4096 // scram_iterations
+	scramSaltLen           = 16
+	scramKeyLen            = sha256.Size
+	maxSCRAMIterations     = 1 << 24 // a verifier asking for more is refused, not computed
+	scramVerifierPrefix    = scramSHA256 + "$"
+	scramVerifierExample   = "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"
 )
 
 // SCRAMVerifier is what the server stores for a password: PostgreSQL's

@@ -85,7 +85,7 @@ func TestDirectTLSNeedsALPN(t *testing.T) {
 
 func scramServer(t *testing.T, opts ...Option) *testServer {
 	t.Helper()
-	v, err := NewSCRAMVerifier("pencil", DefaultSCRAMIter)
+	v, err := NewSCRAMVerifier("pencil", DefaultSCRAMIterations)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func (f *authFlags) apply(cfg *server.Config, password string, log *slog.Logger)
 		if _, ok := users[passwordUser]; ok {
 			return "", fmt.Errorf("SLUICE_PASSWORD and --users-file %s both set the password of user %s", f.usersFile, passwordUser)
 		}
-		v, err := pgwire.NewSCRAMVerifier(password, pgwire.DefaultSCRAMIter)
+		v, err := pgwire.NewSCRAMVerifier(password, pgwire.DefaultSCRAMIterations)
 		if err != nil {
 			return "", fmt.Errorf("SLUICE_PASSWORD: %w", err)
 		}

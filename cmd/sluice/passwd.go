@@ -31,7 +31,7 @@ password itself is neither printed nor stored. For example:
 `)
 		fs.PrintDefaults()
 	}
-	iterations := fs.Int("iterations", pgwire.DefaultSCRAMIter, "PBKDF2 iterations (PostgreSQL's scram_iterations)")
+	iterations := fs.Int("iterations", pgwire.DefaultSCRAMIterations, "PBKDF2 iterations (PostgreSQL's scram_iterations)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
