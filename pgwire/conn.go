@@ -224,6 +224,8 @@ func (c *conn) startup() (map[string]string, bool) {
 			return nil, false
 		}
 		if c.s.tlsRequired && !encrypted {
+			c.s.log.Info("pgwire: refused a connection without TLS", "user", params["user"],
+				"remote", c.raw.RemoteAddr().String())
 			c.sendFatalRaw(errTLSRequired())
 			return nil, false
 		}
