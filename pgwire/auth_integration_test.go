@@ -149,7 +149,8 @@ func TestTLSPgx(t *testing.T) {
 	ts := authServer(t, WithTLS(pki.config()), WithTLSRequired(true))
 	for _, q := range []string{
 		"sslmode=require",
-		"sslmode=verify-full&sslrootcert=" + pki.caFile,
+		"sslmode=require&channel_binding=disable",
+		"sslmode=verify-full&sslrootcert=" + pki.caFile + "&channel_binding=require",
 		"sslmode=verify-full&sslrootcert=" + pki.caFile + "&sslnegotiation=direct",
 	} {
 		conn, err := pgxConnect(authURL(ts, testUser, testPassword, q))
@@ -167,6 +168,8 @@ func TestTLSPgx(t *testing.T) {
 		_ = conn.Close(context.Background())
 	}
 	_, err := pgxConnect(authURL(ts, testUser, "wrong", "sslmode=require"))
+	wantPgError(t, err, "28P01", `password authentication failed for user "alice"`)
+	_, err = pgxConnect(authURL(ts, testUser, "wrong", "sslmode=require&channel_binding=require"))
 	wantPgError(t, err, "28P01", `password authentication failed for user "alice"`)
 	_, err = pgxConnect(authURL(ts, testUser, testPassword, "sslmode=disable"))
 	wantPgError(t, err, "28000", "connection without SSL is not allowed")
@@ -220,13 +223,18 @@ func TestTLSLibPQ(t *testing.T) {
 	}
 }
 
-// TestTLSOffered: without a certificate the server refuses TLS, so
-// sslmode=require fails and sslmode=prefer goes on in plaintext.
+// TestTLSNotOffered: without a certificate the server refuses TLS, so
+// sslmode=require fails, channel binding is not offered, and sslmode=prefer
+// goes on in plaintext.
 func TestTLSNotOffered(t *testing.T) {
 	ts := authServer(t)
 	if _, err := pgxConnect(authURL(ts, testUser, testPassword, "sslmode=require")); err == nil ||
 		!strings.Contains(err.Error(), "server refused TLS") {
 		t.Fatalf("sslmode=require: %v", err)
+	}
+	if _, err := pgxConnect(authURL(ts, testUser, testPassword, "sslmode=prefer&channel_binding=require")); err == nil ||
+		!strings.Contains(err.Error(), "SCRAM-SHA-256-PLUS") {
+		t.Fatalf("channel_binding=require without TLS: %v", err)
 	}
 	conn, err := pgxConnect(authURL(ts, testUser, testPassword, "sslmode=prefer"))
 	if err != nil {
@@ -252,26 +260,26 @@ func TestTLSPsql(t *testing.T) {
 	pki := newTestPKI(t)
 	ts := authServer(t, WithTLS(pki.config()), WithTLSRequired(true))
 	_, port, _ := net.SplitHostPort(ts.addr)
-	run := func(password, sslmode string) (string, error) {
+	run := func(password, sslmode, channelBinding string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, psql, "-X", "-h", "localhost", "-p", port, "-U", testUser, "-d", "db",
 			"-c", `\conninfo`, "-c", "select 1")
 		cmd.Env = append(cmd.Environ(), "PGCONNECT_TIMEOUT=5", "PGPASSWORD="+password, "PGSSLMODE="+sslmode,
-			"PGSSLROOTCERT="+pki.caFile)
+			"PGSSLROOTCERT="+pki.caFile, "PGCHANNELBINDING="+channelBinding)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 	for _, mode := range []string{"require", "verify-full"} {
-		out, err := run(testPassword, mode)
+		out, err := run(testPassword, mode, "require")
 		if err != nil || !strings.Contains(out, "SSL connection (protocol: TLSv1.") || !strings.Contains(out, "(1 row)") {
 			t.Fatalf("sslmode=%s: %v\n%s", mode, err, out)
 		}
 	}
-	if out, err := run("wrong", "require"); err == nil || !strings.Contains(out, `password authentication failed for user "alice"`) {
+	if out, err := run("wrong", "require", "require"); err == nil || !strings.Contains(out, `password authentication failed for user "alice"`) {
 		t.Fatalf("wrong password: %v\n%s", err, out)
 	}
-	if out, err := run(testPassword, "disable"); err == nil || !strings.Contains(out, "connection without SSL is not allowed") {
+	if out, err := run(testPassword, "disable", "disable"); err == nil || !strings.Contains(out, "connection without SSL is not allowed") {
 		t.Fatalf("sslmode=disable: %v\n%s", err, out)
 	}
 }

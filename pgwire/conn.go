@@ -48,9 +48,10 @@ type conn struct {
 	be   *pgproto3.Backend
 	sess Session
 
-	pid, secret uint32
-	cancelQuery context.CancelCauseFunc // guarded by s.mu
-	inStartup   bool                    // guarded by s.mu
+	pid, secret    uint32
+	channelBinding []byte                  // tls-server-end-point data once TLS is up; see AuthConn
+	cancelQuery    context.CancelCauseFunc // guarded by s.mu
+	inStartup      bool                    // guarded by s.mu
 
 	stmts          map[string]*prepared
 	portals        map[string]*portal
@@ -330,6 +331,7 @@ func (a authConn) Receive() (pgproto3.FrontendMessage, error) {
 	return msg, err
 }
 func (a authConn) SetAuthType(t uint32) error { return a.c.be.SetAuthType(t) }
+func (a authConn) TLSServerEndPoint() []byte  { return a.c.channelBinding }
 
 // send queues msg in the write buffer. Errors are kept in c.werr.
 func (c *conn) send(msg pgproto3.BackendMessage) {

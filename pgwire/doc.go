@@ -1,7 +1,8 @@
 // Package pgwire owns the Postgres v3 wire protocol on the server side: the
 // listener, startup (TLS after SSLRequest or PostgreSQL 17's direct TLS, GSS
 // refusal, protocol negotiation, cancel requests), authentication (Trust, or
-// SCRAM-SHA-256 against PostgreSQL-format verifiers), simple and extended
+// SCRAM-SHA-256 against PostgreSQL-format verifiers, channel-bound as
+// SCRAM-SHA-256-PLUS over TLS), simple and extended
 // query, COPY, and turning errors into ErrorResponse messages. It knows
 // sessions, not SQL: everything about a statement goes through the Backend
 // interface in backend.go. It never logs a password, verifier or proof.

@@ -6,15 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // SCRAM authenticates clients with SCRAM-SHA-256, as PostgreSQL's
 // scram-sha-256 method: the client proves it knows the password without
-// sending it, and the server proves it holds the verifier. Channel binding
-// (SCRAM-SHA-256-PLUS) is not offered. A SCRAM is immutable once built and
-// safe for concurrent connections.
+// sending it, and the server proves it holds the verifier. Over TLS it also
+// offers SCRAM-SHA-256-PLUS, which binds the exchange to the server's
+// certificate (tls-server-end-point), so a man in the middle holding another
+// certificate cannot relay it. A SCRAM is immutable once built and safe for
+// concurrent connections.
 type SCRAM struct {
 	users map[string]SCRAMVerifier
 	// mockKey derives a stable fake salt for unknown users, so the exchange
@@ -42,7 +45,12 @@ const scramNonceLen = 18
 // Authenticate implements Authenticator.
 func (s *SCRAM) Authenticate(_ context.Context, c AuthConn, params map[string]string) error {
 	x := s.exchange(params["user"])
-	if err := c.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{scramSHA256}}); err != nil {
+	x.channelBinding = c.TLSServerEndPoint()
+	mechanisms := []string{scramSHA256}
+	if x.channelBinding != nil {
+		mechanisms = []string{scramSHA256Plus, scramSHA256} // PostgreSQL's order
+	}
+	if err := c.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: mechanisms}); err != nil {
 		return err
 	}
 	if err := c.Flush(); err != nil {
@@ -59,9 +67,10 @@ func (s *SCRAM) Authenticate(_ context.Context, c AuthConn, params map[string]st
 	if !ok {
 		return protocolViolation("expected SASL response, got message type %T", msg)
 	}
-	if initial.AuthMechanism != scramSHA256 {
+	if !slices.Contains(mechanisms, initial.AuthMechanism) {
 		return protocolViolation("client selected an invalid SASL authentication mechanism")
 	}
+	x.plus = initial.AuthMechanism == scramSHA256Plus
 	var nonce [scramNonceLen]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return fmt.Errorf("scram: drawing a nonce: %w", err)

@@ -20,8 +20,15 @@ type scramExchange struct {
 	user     string // the startup packet's user; SCRAM's n= is ignored, as in PostgreSQL
 	verifier SCRAMVerifier
 	known    bool // false: a made-up verifier for an unknown user; the proof always fails
+	// channelBinding is the connection's tls-server-end-point data; not nil
+	// means SCRAM-SHA-256-PLUS was offered. plus: the client chose it.
+	channelBinding []byte
+	plus           bool
 
-	gs2Header       string // "n,," or "y,,": the client-final's c= must echo it
+	// cbindInput is what the client-final's c= must carry: the GS2 header
+	// ("n,,", "y,," or "p=tls-server-end-point,,") and, with p=, the
+	// channel binding data.
+	cbindInput      []byte
 	clientFirstBare string
 	serverFirst     string
 	nonce           string // client nonce + server nonce
@@ -35,12 +42,25 @@ func (x *scramExchange) serverFirstMessage(clientFirst []byte, serverNonce strin
 	if !ok {
 		return nil, errMalformedSCRAM("the client-first message has no GS2 header")
 	}
+	// The checks and messages are PostgreSQL's (read_client_first_message).
 	switch {
-	case flag == "n", flag == "y":
-		// NB: 'y' says the client could bind the channel but thinks we
-		// cannot: true, since only SCRAM-SHA-256 (not -PLUS) is offered.
+	case (flag == "n" || flag == "y") && x.plus:
+		return nil, errMalformedSCRAM("The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include channel binding data.")
+	case flag == "n":
+	case flag == "y":
+		// NB: the client could bind the channel but thinks we cannot. If we
+		// offered -PLUS, someone in between removed it from the list.
+		if x.channelBinding != nil {
+			return nil, protocolViolation("SCRAM channel binding negotiation error").WithDetail(
+				"The client supports SCRAM channel binding but thinks the server does not. However, this server does support channel binding.")
+		}
 	case strings.HasPrefix(flag, "p="):
-		return nil, errMalformedSCRAM("The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data.")
+		if !x.plus {
+			return nil, errMalformedSCRAM("The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data.")
+		}
+		if flag != "p="+scramBindingType {
+			return nil, protocolViolation("unsupported SCRAM channel-binding type %q", flag[2:])
+		}
 	default:
 		return nil, errMalformedSCRAM("unexpected channel-binding flag")
 	}
@@ -68,7 +88,10 @@ func (x *scramExchange) serverFirstMessage(clientFirst []byte, serverNonce strin
 	if clientNonce == "" || !printableNonce(clientNonce) {
 		return nil, errMalformedSCRAM("the client nonce is empty or not printable")
 	}
-	x.gs2Header = flag + "," + authzid + ","
+	x.cbindInput = []byte(flag + "," + authzid + ",")
+	if x.plus {
+		x.cbindInput = append(x.cbindInput, x.channelBinding...)
+	}
 	x.clientFirstBare = bare
 	x.nonce = clientNonce + serverNonce
 	x.serverFirst = "r=" + x.nonce + ",s=" + base64.StdEncoding.EncodeToString(x.verifier.Salt) +
@@ -98,7 +121,7 @@ func (x *scramExchange) serverFinalMessage(clientFinal []byte) ([]byte, error) {
 	if err != nil {
 		return nil, errMalformedSCRAM("the channel binding is not valid base64")
 	}
-	if subtle.ConstantTimeCompare(cbind, []byte(x.gs2Header)) != 1 {
+	if subtle.ConstantTimeCompare(cbind, x.cbindInput) != 1 {
 		return nil, errMalformedSCRAM("SCRAM channel binding check failed")
 	}
 	if subtle.ConstantTimeCompare([]byte(nonce), []byte(x.nonce)) != 1 {

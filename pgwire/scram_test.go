@@ -1,9 +1,14 @@
 package pgwire
 
 import (
+	"bytes"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -215,5 +220,74 @@ func TestNewSCRAMVerifier(t *testing.T) {
 	}
 	if _, err := NewSCRAMVerifier("x", 0); err == nil {
 		t.Fatal("0 iterations accepted")
+	}
+}
+
+// clientFinal computes the client-final message for password, as a client
+// does, after the given client-first message and server-first answer.
+func clientFinal(t *testing.T, password string, clientFirst, serverFirst, cbindInput []byte) []byte {
+	t.Helper()
+	attrs := map[string]string{}
+	for _, a := range strings.Split(string(serverFirst), ",") {
+		attrs[a[:1]] = a[2:]
+	}
+	salt, _ := base64.StdEncoding.DecodeString(attrs["s"])
+	iter, _ := strconv.Atoi(attrs["i"])
+	v, err := scramVerifierWithSalt(password, salt, iter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := string(clientFirst[strings.Index(string(clientFirst), "n="):])
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString(cbindInput) + ",r=" + attrs["r"]
+	sig := hmacSHA256(v.StoredKey, bare+","+string(serverFirst)+","+withoutProof)
+	salted, _ := pbkdf2.Key(sha256.New, password, salt, iter, scramKeyLen)
+	proof := make([]byte, scramKeyLen)
+	subtle.XORBytes(proof, hmacSHA256(salted, "Client Key"), sig)
+	return []byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof))
+}
+
+// TestSCRAMChannelBinding: PostgreSQL's rules for SCRAM-SHA-256-PLUS, and a
+// proof bound to another certificate's hash fails even with the password.
+func TestSCRAMChannelBinding(t *testing.T) {
+	s := rfcSCRAM(t)
+	ours, theirs := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	const p = "p=tls-server-end-point,,n=,r=abc"
+	for _, tc := range []struct {
+		name    string
+		offered []byte // the connection's binding data: -PLUS offered
+		plus    bool   // the client chose -PLUS
+		first   string
+		cbind   []byte // the client's c= data; nil: its GS2 header alone
+		want    string // "" for success, else the error
+	}{
+		{name: "plus", offered: ours, plus: true, first: p, cbind: append([]byte("p=tls-server-end-point,,"), ours...)},
+		{name: "plus with another certificate", offered: ours, plus: true, first: p,
+			cbind: append([]byte("p=tls-server-end-point,,"), theirs...), want: "malformed SCRAM message"},
+		{name: "plus with the header alone", offered: ours, plus: true, first: p, want: "malformed SCRAM message"},
+		{name: "plus without data", offered: ours, plus: true, first: "y,,n=,r=abc", want: "malformed SCRAM message"},
+		{name: "plus, other type", offered: ours, plus: true, first: "p=tls-unique,,n=,r=abc", want: `unsupported SCRAM channel-binding type "tls-unique"`},
+		{name: "offered, client cannot bind", offered: ours, first: "n,,n=,r=abc"},
+		{name: "offered, client thinks we cannot", offered: ours, first: "y,,n=,r=abc", want: "SCRAM channel binding negotiation error"},
+		{name: "not offered, y", first: "y,,n=,r=abc"},
+		{name: "not offered, p", first: p, want: "malformed SCRAM message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := s.exchange("user")
+			x.channelBinding, x.plus = tc.offered, tc.plus
+			first, err := x.serverFirstMessage([]byte(tc.first), rfcServerNonce)
+			if err == nil {
+				cbind := tc.cbind
+				if cbind == nil {
+					cbind = []byte(tc.first[:strings.Index(tc.first, "n=")])
+				}
+				_, err = x.serverFinalMessage(clientFinal(t, "pencil", []byte(tc.first), first, cbind))
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if e, ok := sqlerr.As(err); err != nil && (!ok || e.Code != sqlerr.ProtocolViolation) {
+				t.Fatalf("%v is not 08P01", err)
+			}
+		})
 	}
 }

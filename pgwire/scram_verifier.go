@@ -16,6 +16,8 @@ import (
 // SCRAM-SHA-256 parameters PostgreSQL uses by default.
 const (
 	scramSHA256            = "SCRAM-SHA-256"
+	scramSHA256Plus        = "SCRAM-SHA-256-PLUS"
+	scramBindingType       = "tls-server-end-point"
 	DefaultSCRAMIterations = 4096 // scram_iterations
 	scramSaltLen           = 16
 	scramKeyLen            = sha256.Size

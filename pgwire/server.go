@@ -30,6 +30,7 @@ type Server struct {
 	startupTimeout time.Duration
 	tls            *tls.Config // nil: SSLRequest is answered 'N'
 	tlsRequired    bool
+	tlsEndPoint    []byte // tls-server-end-point of tls's one certificate; nil: no channel binding
 
 	// baseCtx is the parent of every connection's context; Shutdown cancels it.
 	baseCtx    context.Context

@@ -1,7 +1,10 @@
 package pgwire
 
 import (
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"slices"
 
@@ -33,7 +36,42 @@ func WithTLS(cfg *tls.Config) Option {
 			c.NextProtos = append(c.NextProtos, alpnProtocol)
 		}
 		s.tls = c
+		s.tlsEndPoint = nil
+		// NB: with one certificate and no callback, every handshake presents
+		// that certificate, so its hash binds every TLS connection; otherwise
+		// the certificate a client saw is unknown here and SCRAM-SHA-256-PLUS
+		// is not offered.
+		if len(c.Certificates) == 1 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+			s.tlsEndPoint = tlsServerEndPoint(c.Certificates[0])
+		}
 	}
+}
+
+// tlsServerEndPoint is RFC 5929's tls-server-end-point channel binding
+// data for cert: its hash with the hash function of its signature, SHA-256
+// for MD5 and SHA-1. It is nil where RFC 5929 defines none (Ed25519) or the
+// certificate does not parse.
+func tlsServerEndPoint(cert tls.Certificate) []byte {
+	if len(cert.Certificate) == 0 {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	switch leaf.SignatureAlgorithm {
+	case x509.MD5WithRSA, x509.SHA1WithRSA, x509.ECDSAWithSHA1,
+		x509.SHA256WithRSA, x509.SHA256WithRSAPSS, x509.ECDSAWithSHA256:
+		h := sha256.Sum256(leaf.Raw)
+		return h[:]
+	case x509.SHA384WithRSA, x509.SHA384WithRSAPSS, x509.ECDSAWithSHA384:
+		h := sha512.Sum384(leaf.Raw)
+		return h[:]
+	case x509.SHA512WithRSA, x509.SHA512WithRSAPSS, x509.ECDSAWithSHA512:
+		h := sha512.Sum512(leaf.Raw)
+		return h[:]
+	}
+	return nil
 }
 
 // WithTLSRequired refuses, with FATAL 28000, clients that send their startup
@@ -55,6 +93,7 @@ func (c *conn) startTLS(read []byte) bool {
 		return false
 	}
 	c.nc = tc
+	c.channelBinding = c.s.tlsEndPoint
 	if len(read) > 0 && tc.ConnectionState().NegotiatedProtocol != alpnProtocol {
 		// NB: PostgreSQL insists on ALPN here, so that a TLS connection
 		// meant for another protocol can never be taken for ours.

@@ -1,10 +1,17 @@
 package pgwire
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -144,4 +151,28 @@ func TestTLSRequired(t *testing.T) {
 
 	c = dialRaw(t, ts.addr).startTLS(&tls.Config{InsecureSkipVerify: true})
 	c.startup()
+}
+
+// TestTLSServerEndPoint: the channel binding data is the hash of the one
+// certificate; with an Ed25519 certificate (no hash defined by RFC 5929) or
+// several certificates there is none, and SCRAM-SHA-256-PLUS is not offered.
+func TestTLSServerEndPoint(t *testing.T) {
+	pki := newTestPKI(t)
+	s := NewServer(newTestBackend(), WithTLS(pki.config()))
+	if want := sha256.Sum256(pki.server.Certificate[0]); !bytes.Equal(s.tlsEndPoint, want[:]) {
+		t.Fatalf("end point %x, want %x", s.tlsEndPoint, want)
+	}
+	two := &tls.Config{Certificates: []tls.Certificate{pki.server, pki.server}}
+	if s := NewServer(newTestBackend(), WithTLS(two)); s.tlsEndPoint != nil || s.tls == nil {
+		t.Fatal("channel binding with two certificates")
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep := tlsServerEndPoint(tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}); ep != nil {
+		t.Fatalf("Ed25519 end point %x", ep)
+	}
 }
