@@ -54,10 +54,7 @@ func authServer(t *testing.T, opts ...Option) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := NewSCRAM(map[string]SCRAMVerifier{testUser: v})
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := NewSCRAM(map[string]SCRAMVerifier{testUser: v})
 	logs := &lockedBuffer{}
 	opts = append([]Option{WithAuthenticator(auth),
 		WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))}, opts...)

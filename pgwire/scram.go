@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -27,15 +27,10 @@ type SCRAM struct {
 
 // NewSCRAM returns an Authenticator that accepts the given users (user name
 // to verifier).
-func NewSCRAM(users map[string]SCRAMVerifier) (*SCRAM, error) {
-	s := &SCRAM{users: make(map[string]SCRAMVerifier, len(users)), mockKey: make([]byte, sha256.Size)}
-	for u, v := range users {
-		s.users[u] = v
-	}
-	if _, err := rand.Read(s.mockKey); err != nil {
-		return nil, fmt.Errorf("scram: drawing the mock-salt key: %w", err)
-	}
-	return s, nil
+func NewSCRAM(users map[string]SCRAMVerifier) *SCRAM {
+	s := &SCRAM{users: maps.Clone(users), mockKey: make([]byte, sha256.Size)}
+	_, _ = rand.Read(s.mockKey) // NB: crypto/rand.Read never fails (Go 1.24+)
+	return s
 }
 
 // scramNonceLen is the server nonce's length in random bytes, as PostgreSQL's
@@ -65,16 +60,14 @@ func (s *SCRAM) Authenticate(_ context.Context, c AuthConn, params map[string]st
 	}
 	initial, ok := msg.(*pgproto3.SASLInitialResponse)
 	if !ok {
-		return protocolViolation("expected SASL response, got message type %T", msg)
+		return errNotSASL(msg)
 	}
 	if !slices.Contains(mechanisms, initial.AuthMechanism) {
 		return protocolViolation("client selected an invalid SASL authentication mechanism")
 	}
 	x.plus = initial.AuthMechanism == scramSHA256Plus
 	var nonce [scramNonceLen]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return fmt.Errorf("scram: drawing a nonce: %w", err)
-	}
+	_, _ = rand.Read(nonce[:])
 	first, err := x.serverFirstMessage(initial.Data, base64.StdEncoding.EncodeToString(nonce[:]))
 	if err != nil {
 		return err
@@ -93,7 +86,7 @@ func (s *SCRAM) Authenticate(_ context.Context, c AuthConn, params map[string]st
 	}
 	resp, ok := msg.(*pgproto3.SASLResponse)
 	if !ok {
-		return protocolViolation("expected SASL response, got message type %T", msg)
+		return errNotSASL(msg)
 	}
 	final, err := x.serverFinalMessage(resp.Data)
 	if err != nil {

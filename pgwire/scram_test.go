@@ -36,11 +36,7 @@ func rfcVerifier(t testing.TB) SCRAMVerifier {
 
 func rfcSCRAM(t testing.TB) *SCRAM {
 	t.Helper()
-	s, err := NewSCRAM(map[string]SCRAMVerifier{"user": rfcVerifier(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return NewSCRAM(map[string]SCRAMVerifier{"user": rfcVerifier(t)})
 }
 
 func TestSCRAMRFC7677(t *testing.T) {

@@ -44,9 +44,7 @@ func NewSCRAMVerifier(password string, iterations int) (SCRAMVerifier, error) {
 		return SCRAMVerifier{}, fmt.Errorf("scram: iterations must be between 1 and %d, not %d", maxSCRAMIterations, iterations)
 	}
 	salt := make([]byte, scramSaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return SCRAMVerifier{}, fmt.Errorf("scram: drawing a salt: %w", err)
-	}
+	_, _ = rand.Read(salt) // NB: crypto/rand.Read never fails (Go 1.24+)
 	return scramVerifierWithSalt(password, salt, iterations)
 }
 

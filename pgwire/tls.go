@@ -26,8 +26,8 @@ const (
 // answered 'N' and clients go on in plaintext.
 func WithTLS(cfg *tls.Config) Option {
 	return func(s *Server) {
+		s.tls, s.tlsEndPoint = nil, nil
 		if cfg == nil {
-			s.tls = nil
 			return
 		}
 		c := cfg.Clone()
@@ -36,7 +36,6 @@ func WithTLS(cfg *tls.Config) Option {
 			c.NextProtos = append(c.NextProtos, alpnProtocol)
 		}
 		s.tls = c
-		s.tlsEndPoint = nil
 		// NB: with one certificate and no callback, every handshake presents
 		// that certificate, so its hash binds every TLS connection; otherwise
 		// the certificate a client saw is unknown here and SCRAM-SHA-256-PLUS

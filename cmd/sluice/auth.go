@@ -86,11 +86,7 @@ func (f *authFlags) apply(cfg *server.Config, password string, log *slog.Logger)
 		if len(users) == 0 {
 			return "", errors.New("--auth scram-sha-256 needs users: give --users-file or SLUICE_PASSWORD")
 		}
-		auth, err := pgwire.NewSCRAM(users)
-		if err != nil {
-			return "", err
-		}
-		cfg.Auth = auth
+		cfg.Auth = pgwire.NewSCRAM(users)
 	default:
 		return "", fmt.Errorf("--auth must be %s or %s, not %q", authTrust, authSCRAM, method)
 	}
