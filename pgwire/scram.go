@@ -21,15 +21,27 @@ import (
 type SCRAM struct {
 	users map[string]SCRAMVerifier
 	// mockKey derives a stable fake salt for unknown users, so the exchange
-	// does not tell whether a user exists (PostgreSQL's mock authentication).
-	mockKey []byte
+	// does not tell whether a user exists (PostgreSQL's mock authentication);
+	// mockIterations is the iteration count most users have, for the same
+	// reason.
+	mockKey        []byte
+	mockIterations int
 }
 
 // NewSCRAM returns an Authenticator that accepts the given users (user name
 // to verifier).
 func NewSCRAM(users map[string]SCRAMVerifier) *SCRAM {
-	s := &SCRAM{users: maps.Clone(users), mockKey: make([]byte, sha256.Size)}
+	s := &SCRAM{users: maps.Clone(users), mockKey: make([]byte, sha256.Size), mockIterations: DefaultSCRAMIterations}
 	_, _ = rand.Read(s.mockKey) // NB: crypto/rand.Read never fails (Go 1.24+)
+	count := map[int]int{}
+	for _, v := range users {
+		count[v.Iterations]++
+	}
+	for it, n := range count {
+		if best := count[s.mockIterations]; n > best || n == best && it < s.mockIterations {
+			s.mockIterations = it
+		}
+	}
 	return s
 }
 
@@ -103,7 +115,7 @@ func (s *SCRAM) exchange(user string) *scramExchange {
 	}
 	mock := hmacSHA256(s.mockKey, "salt\x00"+user)
 	return &scramExchange{user: user, verifier: SCRAMVerifier{
-		Iterations: DefaultSCRAMIterations,
+		Iterations: s.mockIterations,
 		Salt:       mock[:scramSaltLen],
 		StoredKey:  hmacSHA256(s.mockKey, "stored\x00"+user),
 		ServerKey:  hmacSHA256(s.mockKey, "server\x00"+user),

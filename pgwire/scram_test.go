@@ -85,6 +85,13 @@ func TestSCRAMMockSalt(t *testing.T) {
 	if a1.known || a1.verifier.Iterations != DefaultSCRAMIterations || len(a1.verifier.Salt) != scramSaltLen {
 		t.Fatalf("mock verifier %+v", a1)
 	}
+	// Where most users have another iteration count, so do unknown users.
+	v := rfcVerifier(t)
+	v.Iterations = 10000
+	s = NewSCRAM(map[string]SCRAMVerifier{"a": v, "b": v, "c": rfcVerifier(t)})
+	if it := s.exchange("ghost").verifier.Iterations; it != 10000 {
+		t.Fatalf("mock iterations %d, want 10000", it)
+	}
 }
 
 func TestSCRAMMalformed(t *testing.T) {
