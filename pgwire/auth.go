@@ -10,7 +10,8 @@ import (
 // startup message and before the session opens; on success the server sends
 // AuthenticationOk. A SCRAM-SHA-256 implementation sends
 // AuthenticationSASL, exchanges SASLInitialResponse/SASLResponse through c
-// (after c.SetAuthType) and ends with AuthenticationSASLFinal. Returning a
+// (after c.SetAuthType) and ends with AuthenticationSASLFinal; over TLS it
+// can bind the exchange to the channel with c.TLSServerEndPoint. Returning a
 // *sqlerr.Error (e.g. 28P01) reports it to the client as FATAL.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c AuthConn, params map[string]string) error
@@ -25,6 +26,11 @@ type AuthConn interface {
 	Receive() (pgproto3.FrontendMessage, error)
 	// SetAuthType tells the decoder how to read the next 'p' message.
 	SetAuthType(authType uint32) error
+	// TLSServerEndPoint is the connection's tls-server-end-point channel
+	// binding data (RFC 5929: a hash of the server's certificate), nil
+	// when the connection is not TLS or the hash is not defined for the
+	// certificate.
+	TLSServerEndPoint() []byte
 }
 
 // Trust accepts every client, as Postgres' trust method.

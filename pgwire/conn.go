@@ -25,6 +25,7 @@ const (
 	sslRequestCode    = 80877103
 	gssEncRequestCode = 80877104
 	maxStartupPacket  = 10000 // MAX_STARTUP_PACKET_LENGTH in Postgres
+	maxAuthMessage    = 65535 // PG_MAX_AUTH_TOKEN_LENGTH: an unauthenticated client gets no more
 	writeBufSize      = 32 << 10
 )
 
@@ -35,8 +36,9 @@ const BackendPIDParam = "_sluice_backend_pid"
 // conn is one client connection. Everything in it belongs to the connection's
 // goroutine except cancelQuery, which the Server guards with its mutex.
 type conn struct {
-	s  *Server
-	nc net.Conn
+	s   *Server
+	nc  net.Conn // the socket, or the TLS connection over it
+	raw net.Conn // the socket itself; the Server closes it to stop a connection
 
 	ctx    context.Context // cancelled on disconnect and Shutdown
 	cancel context.CancelCauseFunc
@@ -46,9 +48,10 @@ type conn struct {
 	be   *pgproto3.Backend
 	sess Session
 
-	pid, secret uint32
-	cancelQuery context.CancelCauseFunc // guarded by s.mu
-	inStartup   bool                    // guarded by s.mu
+	pid, secret    uint32
+	channelBinding []byte                  // tls-server-end-point data once TLS is up; see AuthConn
+	cancelQuery    context.CancelCauseFunc // guarded by s.mu
+	inStartup      bool                    // guarded by s.mu
 
 	stmts          map[string]*prepared
 	portals        map[string]*portal
@@ -59,7 +62,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, inStartup: true,
+	c := &conn{s: s, nc: nc, raw: nc, inStartup: true,
 		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	c.ctx, c.cancel = context.WithCancelCause(s.baseCtx)
 	return c
@@ -86,7 +89,6 @@ func (c *conn) serve() {
 	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
 	c.rd = newNetReader(c.nc, c.s.shutdownCh, func() { c.cancel(errClientGone) })
 	c.be = pgproto3.NewBackend(c.rd, c.bw)
-	c.be.SetMaxBodyLen(c.s.maxMessageSize)
 	c.s.mu.Lock()
 	c.inStartup = false
 	closed := c.s.closed
@@ -96,12 +98,17 @@ func (c *conn) serve() {
 		return
 	}
 
+	c.be.SetMaxBodyLen(min(c.s.maxMessageSize, maxAuthMessage))
 	if err := c.authenticate(params); err != nil {
 		if !isConnError(err) {
-			c.sendFatal(fatal(toSQLError(err, nil)))
+			e := toSQLError(err, nil)
+			c.s.log.Info("pgwire: authentication failed", "user", params["user"],
+				"remote", c.raw.RemoteAddr().String(), "code", e.Code, "err", e.Message)
+			c.sendFatal(fatal(e))
 		}
 		return
 	}
+	c.be.SetMaxBodyLen(c.s.maxMessageSize)
 	_ = c.nc.SetDeadline(time.Time{})
 	// The key is drawn before Open so the session learns the pid the client
 	// will see in BackendKeyData (pg_backend_pid() must match it). The
@@ -144,14 +151,25 @@ func (c *conn) serve() {
 }
 
 // startup reads the startup packet straight from the socket (answering
-// SSLRequest/GSSENCRequest with 'N' and serving CancelRequest) and returns the
-// client's parameters.
+// SSLRequest with 'S' and starting TLS when the server has a certificate,
+// else 'N'; GSSENCRequest with 'N'; serving CancelRequest) and returns the
+// client's parameters. As in Postgres each request may come once, and
+// GSSENCRequest only while the connection is not encrypted.
 func (c *conn) startup() (map[string]string, bool) {
 	_ = c.nc.SetDeadline(time.Now().Add(c.s.startupTimeout))
-	for i := 0; ; i++ {
+	var sslDone, gssDone, encrypted bool
+	for {
 		var hdr [4]byte
 		if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
 			return nil, false
+		}
+		if hdr[0] == tlsHandshakeRecord && !sslDone && c.s.tls != nil {
+			// PostgreSQL 17's direct TLS: a ClientHello instead of SSLRequest.
+			if !c.startTLS(hdr[:]) {
+				return nil, false
+			}
+			sslDone, gssDone, encrypted = true, true, true
+			continue
 		}
 		n := int(int32(binary.BigEndian.Uint32(hdr[:])))
 		if n < 8 || n > maxStartupPacket {
@@ -163,19 +181,29 @@ func (c *conn) startup() (map[string]string, bool) {
 			return nil, false
 		}
 		code := binary.BigEndian.Uint32(body)
-		switch code {
-		case sslRequestCode, gssEncRequestCode:
-			if i >= 2 {
-				c.sendFatalRaw(protocolViolation("unsupported frontend protocol"))
+		switch {
+		case code == sslRequestCode && !sslDone:
+			sslDone = true
+			if c.s.tls == nil {
+				// The client goes on in plaintext, or hangs up if it needs TLS.
+				if _, err := c.nc.Write([]byte{'N'}); err != nil {
+					return nil, false
+				}
+				continue
+			}
+			if _, err := c.nc.Write([]byte{'S'}); err != nil || !c.startTLS(nil) {
 				return nil, false
 			}
-			// NB: no TLS or GSS encryption yet; the client goes on in plaintext
-			// (or hangs up if it required encryption).
+			gssDone, encrypted = true, true
+			continue
+		case code == gssEncRequestCode && !gssDone:
+			gssDone = true
+			// NB: no GSS encryption; the client goes on in plaintext or asks for TLS.
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return nil, false
 			}
 			continue
-		case cancelRequestCode:
+		case code == cancelRequestCode:
 			var m pgproto3.CancelRequest
 			if m.Decode(body) == nil {
 				c.s.cancelRequest(m.ProcessID, m.SecretKey)
@@ -194,6 +222,12 @@ func (c *conn) startup() (map[string]string, bool) {
 		}
 		if params["user"] == "" {
 			c.sendFatalRaw(sqlerr.New(sqlerr.InvalidAuthorization, "no PostgreSQL user name specified in startup packet"))
+			return nil, false
+		}
+		if c.s.tlsRequired && !encrypted {
+			c.s.log.Info("pgwire: refused a connection without TLS", "user", params["user"],
+				"remote", c.raw.RemoteAddr().String())
+			c.sendFatalRaw(errTLSRequired())
 			return nil, false
 		}
 		if params["database"] == "" {
@@ -290,9 +324,14 @@ type authConn struct{ c *conn }
 func (a authConn) Send(msg pgproto3.BackendMessage) error { a.c.send(msg); return a.c.werr }
 func (a authConn) Flush() error                           { return a.c.flush() }
 func (a authConn) Receive() (pgproto3.FrontendMessage, error) {
-	return a.c.be.Receive()
+	msg, err := a.c.be.Receive()
+	if e := receiveError(err); e != nil {
+		return nil, e
+	}
+	return msg, err
 }
 func (a authConn) SetAuthType(t uint32) error { return a.c.be.SetAuthType(t) }
+func (a authConn) TLSServerEndPoint() []byte  { return a.c.channelBinding }
 
 // send queues msg in the write buffer. Errors are kept in c.werr.
 func (c *conn) send(msg pgproto3.BackendMessage) {
@@ -352,16 +391,26 @@ func isConnError(err error) bool {
 // receiveFailed ends the connection after a failed read: shutdown and
 // malformed input get a FATAL error first; a vanished client gets nothing.
 func (c *conn) receiveFailed(err error) {
+	if e := receiveError(err); e != nil {
+		c.sendFatal(e)
+	}
+}
+
+// receiveError is what the client is told about a failed read: nil for no
+// error and for a vanished client.
+func receiveError(err error) *sqlerr.Error {
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, errShutdown):
-		c.sendFatal(errAdminShutdown())
+		return errAdminShutdown()
 	case errors.As(err, &tooBig):
-		c.sendFatal(protocolViolation("invalid message length"))
+		return protocolViolation("invalid message length")
 	case isConnError(err):
-	default:
-		c.sendFatal(protocolViolation("%s", err.Error()))
+		return nil
 	}
+	return protocolViolation("%s", err.Error())
 }
 
 func (c *conn) txStatus() byte {

@@ -1,8 +1,11 @@
 // Package pgwire owns the Postgres v3 wire protocol on the server side: the
-// listener, startup (SSL/GSS refusal, protocol negotiation, cancel requests),
-// authentication, simple and extended query, COPY, and turning errors into
-// ErrorResponse messages. It knows sessions, not SQL: everything about a
-// statement goes through the Backend interface in backend.go.
+// listener, startup (TLS after SSLRequest or PostgreSQL 17's direct TLS, GSS
+// refusal, protocol negotiation, cancel requests), authentication (Trust, or
+// SCRAM-SHA-256 against PostgreSQL-format verifiers, channel-bound as
+// SCRAM-SHA-256-PLUS over TLS), simple and extended
+// query, COPY, and turning errors into ErrorResponse messages. It knows
+// sessions, not SQL: everything about a statement goes through the Backend
+// interface in backend.go. It never logs a password, verifier or proof.
 //
 // Concurrency: one goroutine per connection owns that connection's session,
 // prepared statements, portals and output buffer; no other goroutine touches

@@ -30,6 +30,31 @@ func protocolViolation(format string, args ...any) *sqlerr.Error {
 	return sqlerr.New(sqlerr.ProtocolViolation, format, args...)
 }
 
+// errPasswordFailed is the one answer to a wrong password and to an unknown
+// user alike, so a client cannot tell which it was.
+func errPasswordFailed(user string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.InvalidPassword, "password authentication failed for user %q", user)
+}
+
+func errMalformedSCRAM(detail string) *sqlerr.Error {
+	return protocolViolation("malformed SCRAM message").WithDetail("%s", detail)
+}
+
+// errNotSASL answers a message other than the SASL response awaited; like
+// Postgres it names the message by its type byte.
+func errNotSASL(msg pgproto3.FrontendMessage) *sqlerr.Error {
+	b, err := msg.Encode(nil)
+	if err != nil || len(b) == 0 {
+		return protocolViolation("expected SASL response")
+	}
+	return protocolViolation("expected SASL response, got message type %d", b[0])
+}
+
+func errTLSRequired() *sqlerr.Error {
+	return sqlerr.New(sqlerr.InvalidAuthorization, "connection without SSL is not allowed").
+		WithHint("Connect with sslmode=require or stronger.")
+}
+
 func fatal(e *sqlerr.Error) *sqlerr.Error {
 	e.Severity = "FATAL"
 	return e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -27,6 +28,9 @@ type Server struct {
 	maxMessageSize int
 	auth           Authenticator
 	startupTimeout time.Duration
+	tls            *tls.Config // nil: SSLRequest is answered 'N'
+	tlsRequired    bool
+	tlsEndPoint    []byte // tls-server-end-point of tls's one certificate; nil: no channel binding
 
 	// baseCtx is the parent of every connection's context; Shutdown cancels it.
 	baseCtx    context.Context
@@ -184,7 +188,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for c := range s.conns {
 		if c.inStartup {
-			_ = c.nc.Close() // it reads the socket directly; nothing else would stop it
+			_ = c.raw.Close() // it reads the socket directly; nothing else would stop it
 		}
 	}
 	s.mu.Unlock()
@@ -201,7 +205,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for c := range s.conns {
-		_ = c.nc.Close()
+		_ = c.raw.Close()
 	}
 	s.mu.Unlock()
 	<-done

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,12 @@ type Config struct {
 	// (the command line's default is 127.0.0.1:9092) and is the default.
 	KafkaBrokers      []string
 	EmbeddedKafkaAddr string
+	// Auth decides who may connect over the wire protocol (nil: trust).
+	Auth pgwire.Authenticator
+	// TLS, when set, is offered to wire-protocol clients; TLSRequired
+	// refuses the ones that connect without it.
+	TLS         *tls.Config
+	TLSRequired bool
 }
 
 // Server is a running Sluice node.
@@ -110,7 +117,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, listenError("--http-addr", cfg.HTTPAddr, err)
 		}
 	}
-	s.pg = pgwire.NewServer(s.eng, pgwire.WithLogger(cfg.Logger))
+	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired)}
+	if cfg.Auth != nil {
+		popts = append(popts, pgwire.WithAuthenticator(cfg.Auth))
+	}
+	s.pg = pgwire.NewServer(s.eng, popts...)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -32,14 +32,14 @@ func TestDemoExamples(t *testing.T) {
 	dir := t.TempDir()
 	srv := startDemoServer(t, dir)
 	var out bytes.Buffer
-	if err := loadDemo(ctx, srv.PGAddr(), &out); err != nil {
+	if err := loadDemo(ctx, srv.PGAddr(), "", &out); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
 	srv = startDemoServer(t, dir)
-	if err := loadDemo(ctx, srv.PGAddr(), &out); err != nil {
+	if err := loadDemo(ctx, srv.PGAddr(), "", &out); err != nil {
 		t.Fatalf("the demo again on its data directory: %v", err)
 	}
 	if n := strings.Count(out.String(), "demo: ran examples/"); n < 8 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -28,12 +29,15 @@ import (
 const usage = `sluice — SQL streaming analytics over the Postgres wire protocol
 
 Usage:
-  sluice serve [flags]   run the server (--pg-addr, --http-addr, --data-dir, --log-format)
+  sluice serve [flags]   run the server (--pg-addr, --http-addr, --data-dir, --log-format,
+                         --auth, --users-file, --tls-cert, --tls-key, --tls-required)
   sluice demo [flags]    run the server with the examples: generated clicks, orders
                          and rides streams, a users table and views over them
   sluice slt [flags] FILE|DIR...
                          run sqllogictest files against a server
   sluice bench           run benchmarks (bench nexmark, bench serve: see -h)
+  sluice passwd [USER]   print the SCRAM-SHA-256 verifier of a password read from
+                         stdin, a line for --users-file
   sluice version         print the version
   sluice help            print this help
 `
@@ -56,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sqllogictest.Main(args[1:], stdout, stderr)
 	case "bench":
 		return bench.Main(args[1:], stdout, stderr)
+	case "passwd":
+		return passwd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sluice %s (%s)\n", engine.Version, engine.VersionString)
 		return 0
@@ -110,13 +116,14 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	tick := fs.Duration("tick", 100*time.Millisecond, "longest time between epochs of the views (env SLUICE_TICK)")
 	kafkaBrokers := fs.String("kafka-brokers", os.Getenv("SLUICE_KAFKA_BROKERS"), "comma-separated Kafka brokers kafka streams read by default; empty: the embedded broker (env SLUICE_KAFKA_BROKERS)")
 	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
+	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK"}); err != nil {
+	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "tls-required": "SLUICE_TLS_REQUIRED"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
@@ -151,13 +158,19 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	if len(cfg.KafkaBrokers) == 0 && *embeddedKafka != "off" {
 		cfg.EmbeddedKafkaAddr = *embeddedKafka
 	}
+	password := os.Getenv("SLUICE_PASSWORD")
+	authLine, err := auth.apply(&cfg, password, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
+		return 2
+	}
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 1
 	}
 	if demo {
-		if err := loadDemo(ctx, srv.PGAddr(), stdout); err != nil {
+		if err := loadDemo(ctx, srv.PGAddr(), password, stdout); err != nil {
 			fmt.Fprintf(stderr, "sluice demo: %v\n", err)
 			_ = srv.Close()
 			return 1
@@ -165,7 +178,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	host, port := splitHostPort(srv.PGAddr())
 	fmt.Fprintf(stdout, "sluice %s listening on %s (HTTP %s, data %s)\n", engine.Version, srv.PGAddr(), srv.HTTPAddr(), *dataDir)
-	fmt.Fprintf(stdout, "connect with: psql -h %s -p %s -U sluice\n", host, port)
+	fmt.Fprintf(stdout, "%s; connect with: psql -h %s -p %s -U sluice\n", authLine, host, port)
 	if k := srv.KafkaAddr(); k != "" {
 		fmt.Fprintf(stdout, "embedded Kafka broker on %s (e.g. kcat -b %s -t events -P)\n", k, k)
 	}
@@ -203,10 +216,14 @@ var demoQueries = []string{
 // loadDemo runs the example scripts (examples/*.sql, embedded): generated
 // streams, the users table and views over them. The scripts are
 // idempotent, so a demo started again on its data directory goes on where
-// it stopped.
-func loadDemo(ctx context.Context, addr string, stdout io.Writer) error {
-	host, port := splitHostPort(addr)
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://sluice@%s:%s/sluice?sslmode=disable", host, port))
+// it stopped. It connects as user sluice with password (SLUICE_PASSWORD;
+// empty under trust), over TLS when the server offers it.
+func loadDemo(ctx context.Context, addr, password string, stdout io.Writer) error {
+	u := url.URL{Scheme: "postgres", User: url.User(passwordUser), Host: addr, Path: "/sluice", RawQuery: "sslmode=prefer"}
+	if password != "" {
+		u.User = url.UserPassword(passwordUser, password)
+	}
+	conn, err := pgx.Connect(ctx, u.String())
 	if err != nil {
 		return err
 	}
