@@ -238,7 +238,8 @@ func (o *batchOrigin) eachPartition(from, to int, fn func(p kafka.Partition, lo,
 // are inserted, as one chunk that storage keeps whole, rather than all of
 // them and then deleting the late ones, which leaves holes to copy around.
 type sourceBatch struct {
-	tbl    *storage.Table
+	tbl *storage.Table
+	// rows are the source's to give: storage may keep the chunk.
 	rows   *coldata.Chunk
 	origin *batchOrigin
 }
@@ -275,7 +276,7 @@ func (e *Engine) commitWithWatermarks(ts *txnState, b *sourceBatch) error {
 		if desc, ok := withWatermark(b.tbl); ok {
 			judged = append(judged, &judgedStream{clock: e.eventTimes.clock(desc, b.tbl), desc: desc, tbl: b.tbl, batch: b})
 		} else if b.rows.Len > 0 {
-			if err := ts.txn.Insert(b.tbl, b.rows); err != nil {
+			if err := ts.txn.Adopt(b.tbl, b.rows); err != nil {
 				ts.txn.Rollback()
 				return err
 			}
@@ -415,7 +416,7 @@ func (j *judgedStream) keepOnTime(ts *txnState, lateIdx []int) error {
 	if rows.Len == 0 {
 		return nil
 	}
-	return ts.txn.Insert(j.tbl, rows)
+	return ts.txn.Adopt(j.tbl, rows)
 }
 
 // lateRows returns the indexes of the event times before frontier (NULL

@@ -252,7 +252,7 @@ func (ss *sources) startKafka(desc *catalog.Table, offsets map[kafka.Partition]i
 	cfg := kafka.Config{
 		Options: sp.opts, Value: sp.value, Layout: sp.layout,
 		Offsets: offsets, Fresh: fresh, Target: &streamTarget{e: ss.e, id: desc.ID, name: desc.Name},
-		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers,
+		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers, BatchRows: storage.SegmentRows(),
 	}
 	if sp.key != nil {
 		cfg.Key = sp.key
@@ -275,7 +275,7 @@ func (ss *sources) startGenerator(desc *catalog.Table, generated int64) (streamS
 	src := datagen.Start(datagen.Config{
 		Options: opts, Layout: layout, Types: desc.Types(), Generated: generated,
 		Target: generatorTarget{&streamTarget{e: ss.e, id: desc.ID, name: desc.Name}},
-		Log:    ss.e.log.With("stream", desc.Name),
+		Log:    ss.e.log.With("stream", desc.Name), BatchRows: storage.SegmentRows(),
 	})
 	return generatorSource{Source: src, opts: opts}, nil
 }

@@ -145,7 +145,12 @@ func TestModel(t *testing.T) {
 					rows = append(rows, x)
 					model[x[0].(int64)] = x
 				}
-				if err := tx.Insert(tbl, chunkOf(rows)); err != nil {
+				// Adopt keeps a chunk of one whole segment as it is.
+				insert := tx.Insert
+				if r.IntN(2) == 0 {
+					insert = tx.Adopt
+				}
+				if err := insert(tbl, chunkOf(rows)); err != nil {
 					t.Fatalf("step %d: insert: %v", step, err)
 				}
 			case op < 6: // delete some visible rows

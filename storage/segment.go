@@ -12,6 +12,10 @@ import (
 // (see testdata/segments).
 var segRows = 1 << 16
 
+// SegmentRows is how many rows a segment holds: a source that delivers
+// batches of this size has them kept as they are (Txn.Adopt).
+func SegmentRows() int { return segRows }
+
 // adoptable reports whether a whole pending segment can become a table
 // segment as it is (see Table.apply): it must hold at least half a segment,
 // so that many small commits do not leave many small segments, and use at
@@ -223,6 +227,18 @@ func (p *pendingRows) add(src *coldata.Chunk, lo, hi int) {
 		p.n += n
 		lo += n
 	}
+}
+
+// adopt appends src, which the caller gave up: a whole segment's worth of
+// rows after whole segments becomes a segment as it is, anything else is
+// copied as add copies it.
+func (p *pendingRows) adopt(src *coldata.Chunk) {
+	if src.Len == segRows && p.n%segRows == 0 && adoptable(src) {
+		p.segs = append(p.segs, src)
+		p.n += src.Len
+		return
+	}
+	p.add(src, 0, src.Len)
 }
 
 // truncate drops the rows from the n-th on (RollbackTo). A scan holding

@@ -225,7 +225,14 @@ func (o *keyOverlay) remove(k string) { o.removed[k] = true; delete(o.added, k) 
 // Insert adds rows (columns in table order). It fails with 23505 if a primary
 // key already exists, committed or written by this txn; on error nothing of
 // rows is inserted. NOT NULL and other constraints are the engine's job.
-func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
+func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error { return tx.insert(t, rows, false) }
+
+// Adopt is Insert of a chunk the caller gives up, as a source gives up each
+// batch it read: the transaction may keep rows itself instead of a copy, so
+// the caller must not change it afterwards.
+func (tx *Txn) Adopt(t *Table, rows *coldata.Chunk) error { return tx.insert(t, rows, true) }
+
+func (tx *Txn) insert(t *Table, rows *coldata.Chunk, adopt bool) error {
 	if tx.done {
 		return errTxnDone()
 	}
@@ -238,7 +245,11 @@ func (tx *Txn) Insert(t *Table, rows *coldata.Chunk) error {
 		return err
 	}
 	base := tt.ins.n
-	tt.ins.add(rows, 0, rows.Len)
+	if adopt {
+		tt.ins.adopt(rows)
+	} else {
+		tt.ins.add(rows, 0, rows.Len)
+	}
 	if tt.insRowID != nil {
 		tt.insRowID = append(tt.insRowID, make([]uint64, rows.Len)...)
 	}

@@ -60,7 +60,7 @@ func (e *Events) Append(out *coldata.Chunk, first int64, n int, clock int64) {
 type Target interface {
 	// Deliver appends rows to the stream and stores generated, the number
 	// of events generated so far, atomically. It may block (backpressure).
-	// An error stops the source.
+	// An error stops the source. rows are Deliver's to keep.
 	Deliver(ctx context.Context, rows *coldata.Chunk, generated int64) error
 }
 

@@ -28,7 +28,8 @@ type Partition struct {
 type Target interface {
 	// Deliver appends the batch to the stream: its rows, its dead letters and
 	// the offsets it reached, atomically. It may block (backpressure). An
-	// error stops the source.
+	// error stops the source. The batch is Deliver's to keep: the source
+	// reads into a new one.
 	Deliver(ctx context.Context, b *Batch) error
 }
 

@@ -45,6 +45,8 @@ type collector struct {
 	// origins lists the batches whose Runs or RecordOffsets disagree with
 	// the rows' _partition or with the offsets reached.
 	origins []string
+	// largest is the most rows a batch had.
+	largest int
 }
 
 func newCollector() *collector {
@@ -61,6 +63,7 @@ func (c *collector) Deliver(ctx context.Context, b *Batch) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.largest = max(c.largest, b.Rows.Len)
 	c.checkOrigins(b)
 	for i := range b.Rows.Len {
 		v := b.Rows.Cols[0].Ints[i]
@@ -188,7 +191,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // Every record arrives exactly once across a restart from the stored
-// offsets, and undecodable records become dead letters with their position.
+// offsets, in batches of at most BatchRows rows, and undecodable records
+// become dead letters with their position.
 func TestSourceExactlyOnceAcrossRestart(t *testing.T) {
 	c, cl := newCluster(t, 3, "t")
 	produce(t, cl, "t", ints(0, 1000)...)
@@ -215,6 +219,10 @@ func TestSourceExactlyOnceAcrossRestart(t *testing.T) {
 	}
 	if len(col.origins) > 0 {
 		t.Fatalf("rows' partitions and offsets: %q", col.origins)
+	}
+	// Fetches of several hundred records are cut into batches of BatchRows.
+	if col.largest != 100 {
+		t.Fatalf("the largest batch had %d rows, want BatchRows (100)", col.largest)
 	}
 	if d := col.dead[0]; string(d.Value) != "oops" || d.Topic != "t" || d.Err == "" {
 		t.Fatalf("dead letter %+v", d)

@@ -90,12 +90,14 @@ func (w *worker) flush() {
 	w.reset()
 }
 
+// decode appends f's records to the batch. A batch never grows past
+// BatchRows: a full one is delivered in the middle of f, so that storage
+// can keep batches of its segment size as they are.
 func (w *worker) decode(f fetched) {
-	rows := w.batch.Rows
 	st := w.s.stat(f.p)
 	defer w.noteRun(f.p)
 	var bytes, dead int64
-	for _, r := range f.records {
+	for i, r := range f.records {
 		bytes += int64(len(r.Value) + len(r.Key))
 		if err := w.decodeRecord(r); err != nil {
 			if errors.Is(err, format.ErrSkip) {
@@ -116,8 +118,16 @@ func (w *worker) decode(f fetched) {
 			dead++
 			continue
 		}
-		rows.Len++
+		w.batch.Rows.Len++
 		w.batch.RecordOffsets = append(w.batch.RecordOffsets, r.Offset)
+		if w.batch.Rows.Len == w.s.cfg.BatchRows && i < len(f.records)-1 {
+			w.batch.Offsets[f.p] = r.Offset + 1
+			w.noteRun(f.p)
+			w.flush()
+			if w.s.ctx.Err() != nil {
+				return
+			}
+		}
 	}
 	w.batch.Offsets[f.p] = f.records[len(f.records)-1].Offset + 1
 	st.addRead(int64(len(f.records)), bytes, dead)
