@@ -210,6 +210,8 @@ func registerStringFuncs(r *Registry) {
 		return int64(c)
 	})})
 	r.Add(&Overload{Name: "quote_ident", Args: ts(T), Ret: T, Vec: strMapVec(QuoteIdent)})
+	r.Add(&Overload{Name: "parse_ident", Args: ts(T), Ret: textArr, Row: parseIdent})
+	r.Add(&Overload{Name: "parse_ident", Args: ts(T, B), Ret: textArr, Row: parseIdent})
 	r.Add(&Overload{Name: "quote_literal", Args: ts(T), Ret: T, Vec: strMapVec(quoteLiteral)})
 	r.Add(&Overload{Name: "quote_literal", Args: ts(AnyElement), Ret: T, Vec: typedRows(false, func(ctx *EvalCtx, typs []*types.T, row []types.Datum) (types.Datum, error) {
 		return quoteLiteral(datumText(ctx, typs[0], row[0])), nil
