@@ -268,7 +268,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		}
 	}
 	if r.Postgres != nil {
-		note("PostgreSQL runs with the test cluster's settings: defaults plus fsync=off, synchronous_commit=off, full_page_writes=off; VACUUM ANALYZE after each load (so autovacuum does not start mid-measurement)")
+		note("PostgreSQL runs with the test cluster's settings: defaults plus fsync=off, synchronous_commit=off, full_page_writes=off, max_connections=1200; VACUUM ANALYZE after each load (so autovacuum does not start mid-measurement)")
 	}
 
 	if o.noSluice {
@@ -334,7 +334,23 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 	// others' server has stopped.
 	if o.serveConns > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
 		progress("Sluice: serving, %d panels for %s while Nexmark streams in at %s events/s", o.serveConns, o.serveDuration, fmtRate(o.serveRate))
-		sv, err := runServe(ctx, &serveOptions{conns: o.serveConns, duration: o.serveDuration, rate: o.serveRate, seed: o.seed}, progress)
+		so := &serveOptions{conns: o.serveConns, duration: o.serveDuration, rate: o.serveRate, seed: o.seed, pgURL: o.pgURL}
+		if !o.noPG && so.pgURL == "" {
+			// PostgreSQL serves the same panels afterwards, from a cluster
+			// of its own (the earlier one has stopped).
+			pg, err := startPostgres(ctx, o.repo)
+			if err != nil {
+				note(fmt.Sprintf("serving not measured on PostgreSQL: %v", err))
+			} else {
+				defer func() {
+					if err := pg.stop(); err != nil {
+						note(fmt.Sprintf("stopping PostgreSQL: %v", err))
+					}
+				}()
+				so.pgURL = pg.URL
+			}
+		}
+		sv, err := runServe(ctx, so, progress)
 		if r.Sluice == nil {
 			r.Sluice = &Result{}
 		}

@@ -188,18 +188,38 @@ func kafkaRows(k *Kafka) []row {
 	}
 }
 
-// serveRows are the serving workload's lines.
+// serveRows are the serving workload's lines, with PostgreSQL's beside
+// them when it ran the same panels (over tables holding the views' rows,
+// with no ingest).
 func serveRows(s *Serve) []row {
-	head := fmt.Sprintf("serve: %d panels x 5 queries/s, ingesting %s Nexmark events/s", s.Connections, fmtRate(s.Rate))
-	out := []row{
-		{head + ": QPS", fmtRate(s.QPS), "-", ""},
-		{"serve: query p50 / p95 / p99 / max", fmt.Sprintf("%s / %s / %s / %s", fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max)), "-", ""},
+	head := fmt.Sprintf("serve: %d panels x 5 queries/s, ingesting %s Nexmark events/s (PostgreSQL: the views' rows in tables, no ingest)", s.Connections, fmtRate(s.Rate))
+	pg := s.Postgres
+	side := func(f func(*ServePostgres) string) string {
+		if pg == nil {
+			return "-"
+		}
+		return f(pg)
 	}
-	for _, k := range s.Kinds {
-		out = append(out, row{"serve: " + k.Query + " p50 / p99", fmt.Sprintf("%s / %s", fmtMs(k.P50), fmtMs(k.P99)), "-", ""})
+	latencies := func(l ServeLatency) string {
+		return fmt.Sprintf("%s / %s / %s / %s", fmtMs(l.P50), fmtMs(l.P95), fmtMs(l.P99), fmtMs(l.Max))
+	}
+	p99Ratio := "-"
+	if pg != nil {
+		p99Ratio = ratio(time.Duration(s.P99).Seconds(), time.Duration(pg.P99).Seconds())
+	}
+	out := []row{
+		{head + ": QPS", fmtRate(s.QPS), side(func(p *ServePostgres) string { return fmtRate(p.QPS) }), side(func(p *ServePostgres) string { return ratio(s.QPS, p.QPS) })},
+		{"serve: query p50 / p95 / p99 / max", latencies(s.ServeLatency), side(func(p *ServePostgres) string { return latencies(p.ServeLatency) }), p99Ratio},
+	}
+	for i, k := range s.Kinds {
+		pgKind := "-"
+		if pg != nil && i < len(pg.Kinds) {
+			pgKind = fmt.Sprintf("%s / %s", fmtMs(pg.Kinds[i].P50), fmtMs(pg.Kinds[i].P99))
+		}
+		out = append(out, row{"serve: " + k.Query + " p50 / p99", fmt.Sprintf("%s / %s", fmtMs(k.P50), fmtMs(k.P99)), pgKind, ""})
 	}
 	return append(out,
-		row{"serve: errors + misses", fmt.Sprintf("%d", s.Errors+s.Misses+s.InsertErrors), "-", ""},
+		row{"serve: errors + misses", fmt.Sprintf("%d", s.Errors+s.Misses+s.InsertErrors), side(func(p *ServePostgres) string { return fmt.Sprintf("%d", p.Errors+p.Misses) }), ""},
 		row{"serve: freshness, INSERT to visible in a view, p50 / p99", fmt.Sprintf("%s / %s", fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99)), "-", ""},
 		row{"serve: bids/s ingested meanwhile", fmtRate(s.IngestRate), "-", ""},
 	)

@@ -77,6 +77,9 @@ type serveOptions struct {
 	seed uint64
 	// cpuProfile is a file for a CPU profile of the measurement.
 	cpuProfile string
+	// pgURL is a PostgreSQL to run the same panels on afterwards, over
+	// tables holding the views' rows ("": none).
+	pgURL string
 }
 
 // Serve is the serving workload's figures.
@@ -87,16 +90,10 @@ type Serve struct {
 	// per second the per-minute view counted during the measurement.
 	Rate       float64 `json:"nexmark_events_per_sec"`
 	IngestRate float64 `json:"bids_per_sec_ingested"`
-	Queries    int64   `json:"queries"`
-	Errors     int64   `json:"errors"`
+	ServeLatency
 	// Misses are point lookups of an auction the top-10 had named that
 	// found no row (the per-auction counts only grow, so each is wrong).
-	Misses int64    `json:"misses"`
-	QPS    float64  `json:"qps"`
-	P50    Duration `json:"p50_seconds"`
-	P95    Duration `json:"p95_seconds"`
-	P99    Duration `json:"p99_seconds"`
-	Max    Duration `json:"max_seconds"`
+	Misses int64 `json:"misses"`
 	// LateRounds are panel refreshes that started over 100 ms after their
 	// scheduled second because the previous one was still running.
 	LateRounds int64 `json:"late_rounds"`
@@ -113,8 +110,34 @@ type Serve struct {
 	CPU           Duration `json:"cpu_seconds"`
 	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
 	SetupDuration Duration `json:"setup_seconds"`
+	// Postgres is the same panels on PostgreSQL, over tables holding the
+	// views' rows as they were at the end (nil: not measured).
+	Postgres *ServePostgres `json:"postgres,omitempty"`
+}
+
+// ServeLatency is what the panels saw of one server.
+type ServeLatency struct {
+	Queries int64    `json:"queries"`
+	Errors  int64    `json:"errors"`
+	QPS     float64  `json:"qps"`
+	P50     Duration `json:"p50_seconds"`
+	P95     Duration `json:"p95_seconds"`
+	P99     Duration `json:"p99_seconds"`
+	Max     Duration `json:"max_seconds"`
 	// Kinds are the figures of each of the panel's queries.
 	Kinds []ServeKind `json:"queries_by_kind,omitempty"`
+}
+
+// ServePostgres is the serving workload on PostgreSQL.
+type ServePostgres struct {
+	Connections int      `json:"connections"`
+	Elapsed     Duration `json:"seconds"`
+	ServeLatency
+	Misses     int64  `json:"misses"`
+	LateRounds int64  `json:"late_rounds"`
+	FirstError string `json:"first_error,omitempty"`
+	// Rows is how many rows the three tables got from Sluice's views.
+	Rows int64 `json:"rows"`
 }
 
 // ServeKind is one of the panel's queries' latencies.
@@ -142,6 +165,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.Float64Var(&o.rate, "rate", defaultServeRate, "Nexmark events per second ingested meanwhile (people, auctions and bids; 0 = none)")
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the measurement to this file")
+	fs.StringVar(&o.pgURL, "pg-url", "", "then run the same panels on this PostgreSQL, over tables holding the views' rows (its tables of those names are replaced)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -221,6 +245,17 @@ func writeServe(w io.Writer, s *Serve) {
 	if s.FirstError != "" {
 		fmt.Fprintf(w, "first error: %s\n", s.FirstError)
 	}
+	if pg := s.Postgres; pg != nil {
+		fmt.Fprintf(w, "PostgreSQL, the same panels over tables holding the views' %d rows (no ingest): %d queries in %.1fs, QPS %s (Sluice/PostgreSQL %s), p50 %s p95 %s p99 %s max %s, errors %d, late panel rounds %d\n",
+			pg.Rows, pg.Queries, time.Duration(pg.Elapsed).Seconds(), fmtRate(pg.QPS), ratio(s.QPS, pg.QPS),
+			fmtMs(pg.P50), fmtMs(pg.P95), fmtMs(pg.P99), fmtMs(pg.Max), pg.Errors+pg.Misses, pg.LateRounds)
+		for _, k := range pg.Kinds {
+			fmt.Fprintf(w, "  %-15s %7d queries  p50 %-9s p99 %-9s max %s\n", k.Query, k.Queries, fmtMs(k.P50), fmtMs(k.P99), fmtMs(k.Max))
+		}
+		if pg.FirstError != "" {
+			fmt.Fprintf(w, "PostgreSQL's first error: %s\n", pg.FirstError)
+		}
+	}
 }
 
 // raiseFDLimit raises the soft limit on open files to the hard limit and
@@ -266,10 +301,11 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	url, stop, err := startSluice(ctx, dir, nil)
+	url, stopSluice, err := startSluice(ctx, dir, nil)
 	if err != nil {
 		return nil, err
 	}
+	stop := sync.OnceValue(stopSluice)
 	defer stop()
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -306,13 +342,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 
 	progress("%d connections", o.conns)
 	conns, err := connectPanels(ctx, url, o.conns)
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close(context.Background())
-			}
-		}
-	}()
+	defer closeAll(conns)
 	if err != nil {
 		return nil, err
 	}
@@ -333,12 +363,10 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	resetPeakRSS()
 
 	var (
-		wg                          sync.WaitGroup
-		queries, errs, misses, late atomic.Int64
-		firstErr                    atomic.Pointer[string]
-		lat                         = &latencies{}
-		fresh                       histogram
-		markers, seen, insertErrs   atomic.Int64
+		firstErr                  atomic.Pointer[string]
+		lat                       = &latencies{}
+		fresh                     histogram
+		markers, seen, insertErrs atomic.Int64
 	)
 	setErr := func(msg string) { firstErr.CompareAndSwap(nil, &msg) }
 	rctx, cancel := context.WithCancel(ctx)
@@ -358,39 +386,6 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			return nil, err
 		}
 		defer pprof.StopCPUProfile()
-	}
-	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := &panel{c: c, h: lat, rng: rand.New(rand.NewPCG(o.seed, uint64(i)))}
-			// Panels are spread evenly over the second.
-			phase := time.Duration(i) * time.Second / time.Duration(len(conns))
-			for round := 0; ; round++ {
-				due := start.Add(phase + time.Duration(round)*time.Second)
-				if !due.Before(end) || !time.Now().Before(end) {
-					break
-				}
-				if d := time.Until(due); d > 0 {
-					select {
-					case <-time.After(d):
-					case <-rctx.Done():
-					}
-				} else if -d > 100*time.Millisecond {
-					late.Add(1)
-				}
-				if rctx.Err() != nil {
-					break
-				}
-				p.refresh(rctx, due)
-			}
-			queries.Add(p.queries)
-			errs.Add(p.errors)
-			misses.Add(p.misses)
-			if p.firstErr != "" {
-				setErr(p.firstErr)
-			}
-		}()
 	}
 	// Freshness: a marker every 100 ms, and a poller.
 	markerErr := make(chan error, 2)
@@ -462,7 +457,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	wg.Wait()
+	totals := servePanels(rctx, conns, o.seed, lat, start, end)
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU()
 	bids1, bidsErr := totalBids(ctx, admin)
@@ -470,21 +465,13 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	cancel()
 	s.PeakRSS = procStatusKB("VmHWM")
 	s.LoadAvg = loadAvg()
-	all := &lat.all
-	lat.kinds[2].merge(&lat.kinds[3]) // both auction lookups, in one row
-	for i := range lat.kinds {
-		if i == 3 {
-			continue
-		}
-		k := &lat.kinds[i]
-		s.Kinds = append(s.Kinds, ServeKind{Query: serveKinds[i], Queries: int64(k.n),
-			P50: Duration(k.quantile(0.5)), P99: Duration(k.quantile(0.99)), Max: Duration(k.max)})
-	}
+	s.ServeLatency = totals.latency(lat, elapsed)
 	s.Elapsed = Duration(elapsed)
 	s.CPU = Duration(cpu1 - cpu0)
-	s.Queries, s.Errors, s.Misses, s.LateRounds = queries.Load(), errs.Load(), misses.Load(), late.Load()
-	s.QPS = float64(s.Queries-s.Errors) / elapsed.Seconds()
-	s.P50, s.P95, s.P99, s.Max = Duration(all.quantile(0.50)), Duration(all.quantile(0.95)), Duration(all.quantile(0.99)), Duration(all.max)
+	s.Misses, s.LateRounds = totals.misses, totals.late
+	if totals.firstErr != "" {
+		setErr(totals.firstErr)
+	}
 	s.Markers, s.MarkersSeen, s.InsertErrors = markers.Load(), seen.Load(), insertErrs.Load()
 	s.FreshnessP50, s.FreshnessP99, s.FreshnessMax = Duration(fresh.quantile(0.50)), Duration(fresh.quantile(0.99)), Duration(fresh.max)
 	if bidsErr == nil {
@@ -504,7 +491,33 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	if s.MarkersSeen < s.Markers {
 		return s, fmt.Errorf("%d of %d markers never became visible", s.Markers-s.MarkersSeen, s.Markers)
 	}
-	return s, ctx.Err()
+	if o.pgURL == "" || ctx.Err() != nil {
+		return s, ctx.Err()
+	}
+	rows, err := loadServeTables(ctx, admin, o.pgURL)
+	if err != nil {
+		return s, fmt.Errorf("PostgreSQL: %w", err)
+	}
+	// Sluice stops first: its ingest must not take PostgreSQL's CPU.
+	closeAll(conns)
+	admin.Close(ctx)
+	if err := stop(); err != nil {
+		return s, err
+	}
+	s.Postgres, err = servePostgres(ctx, o, progress)
+	if s.Postgres != nil {
+		s.Postgres.Rows = rows
+	}
+	return s, err
+}
+
+func closeAll(conns []*pgx.Conn) {
+	for i, c := range conns {
+		if c != nil {
+			c.Close(context.Background())
+			conns[i] = nil
+		}
+	}
 }
 
 // connectPanels opens n connections, serveConnectParallel at a time, and
@@ -707,4 +720,157 @@ func loadAvg() string {
 	var a, b5, c string
 	fmt.Sscan(string(b), &a, &b5, &c)
 	return a + " " + b5 + " " + c
+}
+
+// panelTotals are the panels' counts after a run.
+type panelTotals struct {
+	queries, errors, misses, late int64
+	firstErr                      string
+}
+
+// servePanels runs a panel on each connection, one refresh a second
+// between start and end, the panels spread evenly over the second.
+func servePanels(ctx context.Context, conns []*pgx.Conn, seed uint64, lat *latencies, start, end time.Time) panelTotals {
+	var (
+		mu sync.Mutex
+		t  panelTotals
+		wg sync.WaitGroup
+	)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &panel{c: c, h: lat, rng: rand.New(rand.NewPCG(seed, uint64(i)))}
+			phase := time.Duration(i) * time.Second / time.Duration(len(conns))
+			var late int64
+			for round := 0; ; round++ {
+				due := start.Add(phase + time.Duration(round)*time.Second)
+				if !due.Before(end) || !time.Now().Before(end) {
+					break
+				}
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+					}
+				} else if -d > 100*time.Millisecond {
+					late++
+				}
+				if ctx.Err() != nil {
+					break
+				}
+				p.refresh(ctx, due)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			t.queries += p.queries
+			t.errors += p.errors
+			t.misses += p.misses
+			t.late += late
+			if t.firstErr == "" {
+				t.firstErr = p.firstErr
+			}
+		}()
+	}
+	wg.Wait()
+	return t
+}
+
+// latency sums up the panels' latencies over elapsed.
+func (t panelTotals) latency(lat *latencies, elapsed time.Duration) ServeLatency {
+	all := &lat.all
+	lat.kinds[2].merge(&lat.kinds[3]) // both auction lookups, in one row
+	l := ServeLatency{Queries: t.queries, Errors: t.errors, QPS: float64(t.queries-t.errors) / elapsed.Seconds(),
+		P50: Duration(all.quantile(0.50)), P95: Duration(all.quantile(0.95)), P99: Duration(all.quantile(0.99)), Max: Duration(all.max)}
+	for i := range lat.kinds {
+		if i == 3 {
+			continue
+		}
+		k := &lat.kinds[i]
+		l.Kinds = append(l.Kinds, ServeKind{Query: serveKinds[i], Queries: int64(k.n),
+			P50: Duration(k.quantile(0.5)), P99: Duration(k.quantile(0.99)), Max: Duration(k.max)})
+	}
+	return l
+}
+
+// serveTables are the serving views as PostgreSQL tables: the rows Sluice
+// keeps current, held still, with the indexes their lookups need.
+var serveTables = []struct{ name, ddl string }{
+	{"bids_per_minute", `CREATE TABLE bids_per_minute (channel text, window_start timestamptz, window_end timestamptz,
+		bids bigint, volume numeric, top_price bigint, PRIMARY KEY (channel, window_start))`},
+	{"auction_bids", `CREATE TABLE auction_bids (auction bigint PRIMARY KEY, bids bigint, top_price bigint)`},
+	{"top_auctions", `CREATE TABLE top_auctions (auction bigint, bids bigint)`},
+}
+
+// loadServeTables copies the views' rows from Sluice into tables of the
+// PostgreSQL at url and returns how many rows they got.
+func loadServeTables(ctx context.Context, sluice *pgx.Conn, url string) (int64, error) {
+	pg, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer pg.Close(context.Background())
+	var rows int64
+	for _, t := range serveTables {
+		n, err := copyView(ctx, sluice, pg, t.name, t.ddl)
+		if err != nil {
+			return 0, fmt.Errorf("table %s: %w", t.name, err)
+		}
+		rows += n
+	}
+	_, err = pg.Exec(ctx, "VACUUM ANALYZE")
+	return rows, err
+}
+
+// servePostgres runs the panels on the PostgreSQL at o.pgURL, over the
+// tables loadServeTables filled, for o.duration. Nothing is ingested there:
+// PostgreSQL keeps no view current, so this measures the reads alone.
+func servePostgres(ctx context.Context, o *serveOptions, progress func(string, ...any)) (*ServePostgres, error) {
+	progress("PostgreSQL: %d panels for %s", o.conns, o.duration)
+	conns, err := connectPanels(ctx, o.pgURL, o.conns)
+	defer closeAll(conns)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL (max_connections must exceed the panels): %w", err)
+	}
+	r := &ServePostgres{Connections: o.conns}
+	lat := &latencies{}
+	start := time.Now()
+	totals := servePanels(ctx, conns, o.seed, lat, start, start.Add(o.duration))
+	elapsed := time.Since(start)
+	r.Elapsed = Duration(elapsed)
+	r.ServeLatency = totals.latency(lat, elapsed)
+	r.Misses, r.LateRounds, r.FirstError = totals.misses, totals.late, totals.firstErr
+	return r, ctx.Err()
+}
+
+// copyView replaces table name on pg (made by ddl) with the rows of the
+// view of that name on sluice.
+func copyView(ctx context.Context, sluice, pg *pgx.Conn, name, ddl string) (int64, error) {
+	if _, err := pg.Exec(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
+		return 0, err
+	}
+	if _, err := pg.Exec(ctx, ddl); err != nil {
+		return 0, err
+	}
+	rows, err := sluice.Query(ctx, "SELECT * FROM "+name)
+	if err != nil {
+		return 0, err
+	}
+	var cols []string
+	for _, f := range rows.FieldDescriptions() {
+		cols = append(cols, f.Name)
+	}
+	var values [][]any
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		values = append(values, v)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	return pg.CopyFrom(ctx, pgx.Identifier{name}, cols, pgx.CopyFromRows(values))
 }

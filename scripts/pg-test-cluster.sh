@@ -109,7 +109,7 @@ HBA
 		port=$(free_port)
 		echo "$port" >"$DIR/port"
 		if as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start \
-			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1200" \
 			>/dev/null 2>&1; then
 			break
 		fi
