@@ -159,6 +159,8 @@ func (st *statement) planTarget() *pg.Node {
 		return n.ExplainStmt.Query
 	case *pg.Node_CopyStmt:
 		return n.CopyStmt.Query
+	case *pg.Node_DeclareCursorStmt:
+		return n.DeclareCursorStmt.Query
 	}
 	return nil
 }
@@ -231,6 +233,8 @@ func (st *statement) staticColumns() []pgwire.Column {
 		return nil
 	case *pg.Node_FetchStmt:
 		return st.s.fetchColumns(n.FetchStmt)
+	case *pg.Node_DeclareCursorStmt:
+		return nil
 	}
 	if st.planned != nil && st.planned.Returns {
 		return resultColumns(st.planned.Columns)
@@ -592,6 +596,9 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		}
 		s.restore(map[string]string{}, w)
 		return "DISCARD ALL", false, nil
+	case *pg.Node_DeclareCursorStmt:
+		tag, err := p.execDeclare(n.DeclareCursorStmt)
+		return tag, false, err
 	case *pg.Node_PrepareStmt:
 		tag, err := st.execPrepare(ctx, n.PrepareStmt)
 		return tag, false, err
@@ -648,10 +655,12 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 	}
 	if !p.started {
 		p.started = true
-		if s.tx != nil {
+		switch {
+		case p.ts != nil: // a held cursor's own transaction
+		case s.tx != nil:
 			p.ts = s.tx
 			p.ts.ranQuery = true
-		} else {
+		default:
 			p.ts, p.own = s.beginTxn(), true
 		}
 		p.xc = s.newExecCtx(ctx, p.ts, p.params)
