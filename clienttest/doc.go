@@ -6,9 +6,9 @@
 // script from testdata that prints "ok NAME" or "FAIL NAME: reason" per
 // check (connect, every type as a parameter and a result in text and, where
 // the driver can, binary, prepared statements, transactions, SQLSTATEs,
-// cancel, SUBSCRIBE through DECLARE CURSOR and FETCH; reflection for
-// SQLAlchemy, DatabaseMetaData for pgjdbc); the test wants every check of
-// its client ok. A missing client skips its test, or fails it when
+// cancel, SUBSCRIBE through DECLARE CURSOR and FETCH; named cursors and
+// COPY for psycopg, fetch size, COPY and DatabaseMetaData for pgjdbc,
+// reflection for SQLAlchemy); the test wants every check of its client ok. A missing client skips its test, or fails it when
 // SLUICE_REQUIRE_CLIENTS is set (scripts/ci.sh sets it; scripts/ci-deps.sh
 // installs the clients). It holds only tests (build tag integration).
 package clienttest

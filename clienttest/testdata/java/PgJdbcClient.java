@@ -307,13 +307,49 @@ public class PgJdbcClient {
                 sub.commit();
             }
         });
+        check("fetch_size", () -> {
+            // With a fetch size pgjdbc runs a portal for so many rows at a time.
+            try (Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE jv_big (id int PRIMARY KEY)");
+                st.execute("INSERT INTO jv_big SELECT g FROM generate_series(1, 100) AS g");
+            }
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement("SELECT id FROM jv_big WHERE id > ? ORDER BY id")) {
+                ps.setFetchSize(7);
+                ps.setInt(1, 10);
+                long sum = 0, n = 0;
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        sum += rs.getInt(1);
+                        n++;
+                    }
+                }
+                expect(n, 90L, "rows");
+                expect(sum, 4995L, "sum");
+            } finally {
+                c.commit();
+                c.setAutoCommit(true);
+            }
+        });
+        check("copy", () -> {
+            org.postgresql.copy.CopyManager cm = c.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+            try (Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE jv_copy (id int PRIMARY KEY, v text)");
+            }
+            long in = cm.copyIn("COPY jv_copy FROM STDIN WITH (FORMAT csv)", new java.io.StringReader("1,a\n2,\"b,c\"\n"));
+            expect(in, 2L, "copy in");
+            java.io.StringWriter out = new java.io.StringWriter();
+            long n = cm.copyOut("COPY (SELECT * FROM jv_copy ORDER BY id) TO STDOUT WITH (FORMAT csv)", out);
+            expect(n, 2L, "copy out rows");
+            expect(out.toString(), "1,a\n2,\"b,c\"\n", "copy out");
+        });
         check("metadata", () -> {
             DatabaseMetaData md = c.getMetaData();
             List<String> tables = new ArrayList<>();
             try (ResultSet rs = md.getTables(null, "public", "jv_%", new String[] {"TABLE", "MATERIALIZED VIEW"})) {
                 while (rs.next()) tables.add(rs.getString("TABLE_NAME") + ":" + rs.getString("TABLE_TYPE"));
             }
-            expect(tables, List.of("jv_totals:MATERIALIZED VIEW", "jv_events:TABLE", "jv_prep:TABLE", "jv_txn:TABLE"), "getTables");
+            expect(tables, List.of("jv_totals:MATERIALIZED VIEW", "jv_big:TABLE", "jv_copy:TABLE", "jv_events:TABLE", "jv_prep:TABLE", "jv_txn:TABLE"), "getTables");
             List<String> cols = new ArrayList<>();
             try (ResultSet rs = md.getColumns(null, "public", "jv_prep", null)) {
                 while (rs.next()) cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));

@@ -4,6 +4,7 @@ psycopg2 interpolates parameters on the client and speaks the simple query
 protocol with text results only, so it has no binary checks.
 """
 
+import io
 import sys
 import threading
 import time
@@ -128,6 +129,33 @@ def cancel():
         expect(cur.fetchone(), (3,), "after cancel")
 
 
+def named_cursor():
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_big (id int PRIMARY KEY, v text)")
+        cur.execute("INSERT INTO pg2_big SELECT g, 'v' || g FROM generate_series(1, 100) AS g")
+    tx = psycopg2.connect(dsn)
+    try:
+        # A named cursor is DECLARE … CURSOR WITHOUT HOLD FOR and FETCH FORWARD.
+        cur = tx.cursor(name="pg2_named")
+        cur.itersize = 7
+        cur.execute("SELECT id FROM pg2_big WHERE id > %s ORDER BY id", (10,))
+        expect(cur.fetchmany(3), [(11,), (12,), (13,)], "fetchmany")
+        expect([r[0] for r in cur], list(range(14, 101)), "iteration")
+        cur.close()
+        tx.commit()
+    finally:
+        tx.close()
+
+
+def copy():
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE pg2_copy (id int PRIMARY KEY, v text)")
+        cur.copy_expert("COPY pg2_copy FROM STDIN WITH (FORMAT csv)", io.StringIO("1,a\n2,\"b,c\"\n"))
+        out = io.StringIO()
+        cur.copy_expert("COPY (SELECT * FROM pg2_copy ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)", out)
+        expect(out.getvalue(), 'id,v\n1,a\n2,"b,c"\n', "copy out")
+
+
 def subscribe():
     with conn.cursor() as cur:
         cur.execute("CREATE STREAM pg2_events (k text, v int8)")
@@ -175,6 +203,8 @@ check("prepared", prepared)
 check("transactions", transactions)
 check("errors", errors)
 check("cancel", cancel)
+check("named_cursor", named_cursor)
+check("copy", copy)
 check("subscribe_cursor", subscribe)
 conn.close()
 finish()

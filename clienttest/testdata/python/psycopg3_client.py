@@ -5,6 +5,7 @@ sends a parameter as text, %b as binary, and binary=True asks for binary
 results.
 """
 
+import datetime
 import sys
 import threading
 import time
@@ -118,6 +119,39 @@ def cancel():
     expect(conn.execute("SELECT 3").fetchone(), (3,), "after cancel")
 
 
+def named_cursor():
+    conn.execute("CREATE TABLE pg3_big (id int PRIMARY KEY, v text)")
+    conn.execute("INSERT INTO pg3_big SELECT g, 'v' || g FROM generate_series(1, 100) AS g")
+    # A server cursor is DECLARE with bound parameters, a protocol Describe
+    # of the cursor's portal and FETCH FORWARD.
+    for binary in (False, True):
+        with conn.transaction(), conn.cursor(name="pg3_named", binary=binary) as cur:
+            cur.itersize = 7
+            cur.execute("SELECT id, v FROM pg3_big WHERE id > %s ORDER BY id", (10,))
+            expect([d.name for d in cur.description], ["id", "v"], "description")
+            expect(cur.fetchmany(2), [(11, "v11"), (12, "v12")], "fetchmany")
+            expect([r[0] for r in cur], list(range(13, 101)), "iteration")
+    # In autocommit a server cursor needs WITH HOLD.
+    with conn.cursor(name="pg3_held", withhold=True) as cur:
+        cur.execute("SELECT id FROM pg3_big WHERE id <= %s ORDER BY id", (5,))
+        expect(cur.fetchall(), [(i,) for i in range(1, 6)], "held cursor")
+
+
+def copy():
+    conn.execute("CREATE TABLE pg3_copy (id int PRIMARY KEY, v text, at timestamptz)")
+    rows = [(i, f"v{i}", datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)) for i in range(50)]
+    for fmt in ("TEXT", "BINARY"):
+        conn.execute("DELETE FROM pg3_copy")
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY pg3_copy (id, v, at) FROM STDIN (FORMAT {fmt})") as cp:
+                cp.set_types(["int4", "text", "timestamptz"])
+                for r in rows:
+                    cp.write_row(r)
+            with cur.copy(f"COPY (SELECT id, v, at FROM pg3_copy ORDER BY id) TO STDOUT (FORMAT {fmt})") as cp:
+                cp.set_types(["int4", "text", "timestamptz"])
+                expect(list(cp.rows()), rows, fmt)
+
+
 def subscribe():
     conn.execute("CREATE STREAM pg3_events (k text, v int8)")
     conn.execute("CREATE MATERIALIZED VIEW pg3_totals AS SELECT k, sum(v) AS total FROM pg3_events GROUP BY k")
@@ -158,6 +192,8 @@ check("prepared", prepared)
 check("transactions", transactions)
 check("errors", errors)
 check("cancel", cancel)
+check("named_cursor", named_cursor)
+check("copy", copy)
 check("subscribe_cursor", subscribe)
 conn.close()
 finish()
