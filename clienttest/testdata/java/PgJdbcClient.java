@@ -177,6 +177,19 @@ public class PgJdbcClient {
         Connection c = main[0];
         check("types_text", types("jt", "&prepareThreshold=0"));
         check("types_binary", types("jb", "&prepareThreshold=-1&binaryTransfer=true"));
+        check("result_metadata", () -> {
+            // Types outside pgjdbc's own table are looked up in pg_type.
+            int[] want = {java.sql.Types.BIT, java.sql.Types.SMALLINT, java.sql.Types.INTEGER, java.sql.Types.BIGINT,
+                java.sql.Types.REAL, java.sql.Types.DOUBLE, java.sql.Types.NUMERIC, java.sql.Types.VARCHAR,
+                java.sql.Types.VARCHAR, java.sql.Types.BINARY, java.sql.Types.DATE, java.sql.Types.TIME,
+                java.sql.Types.TIMESTAMP, java.sql.Types.TIMESTAMP, java.sql.Types.OTHER, java.sql.Types.OTHER,
+                java.sql.Types.OTHER, java.sql.Types.OTHER, java.sql.Types.ARRAY, java.sql.Types.ARRAY};
+            for (int i = 0; i < TYPES.length; i++) {
+                try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT v FROM jt_types_" + i)) {
+                    expect(rs.getMetaData().getColumnType(1), want[i], TYPES[i][0] + " column type");
+                }
+            }
+        });
         check("prepared", () -> {
             try (Statement st = c.createStatement()) {
                 st.execute("CREATE TABLE jv_prep (id int PRIMARY KEY, name text)");
@@ -355,6 +368,11 @@ public class PgJdbcClient {
                 while (rs.next()) cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));
             }
             expect(cols, List.of("id:int4", "name:text"), "getColumns");
+            int types = 0;
+            try (ResultSet rs = md.getTypeInfo()) {
+                while (rs.next()) types++;
+            }
+            expect(types > 20, true, "getTypeInfo rows " + types);
             cols.clear();
             try (ResultSet rs = md.getColumns(null, "public", "jv_totals", null)) {
                 while (rs.next()) cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));

@@ -82,6 +82,11 @@ def reflect():
     cols = [(c["name"], str(c["type"])) for c in insp.get_columns("sa_totals")]
     expect(cols, [("k", "TEXT"), ("total", "NUMERIC"), ("n", "BIGINT")], "view columns")
     expect("SELECT" in insp.get_view_definition("sa_totals").upper(), True, "view definition")
+    expect(insp.has_table("sa_rides"), True, "has_table")
+    expect("public" in insp.get_schema_names(), True, "schemas")
+    md = sa.MetaData()
+    md.reflect(engine, views=True)
+    expect(sorted(n for n in md.tables if n.startswith("sa_")), ["sa_events", "sa_rides", "sa_totals"], "MetaData.reflect")
     # Table reflection into a MetaData, as autoload does.
     t = sa.Table("sa_totals", sa.MetaData(), autoload_with=engine)
     with engine.connect() as conn:
