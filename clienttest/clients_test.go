@@ -23,7 +23,7 @@ var (
 	psycopg3Checks   = []string{"connect", "types_text", "types_binary", "prepared", "transactions", "errors", "cancel", "named_cursor", "copy", "subscribe_cursor"}
 	sqlalchemyChecks = []string{"connect", "core", "views", "reflection"}
 	nodePgChecks     = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "subscribe_cursor"}
-	pgjdbcChecks     = []string{"connect", "types_text", "types_binary", "result_metadata", "prepared", "transactions", "errors", "cancel", "subscribe_cursor", "fetch_size", "copy", "metadata"}
+	pgjdbcChecks     = []string{"connect", "types_text", "types_binary", "types_simple", "result_metadata", "prepared", "transactions", "errors", "cancel", "subscribe_cursor", "fetch_size", "copy", "metadata"}
 )
 
 const debianPython = "/usr/bin/python3"

@@ -2,7 +2,8 @@
 //
 // With prepareThreshold=0 pgjdbc sends unnamed statements with text results;
 // with prepareThreshold=-1 it prepares every statement on the server from
-// the first execution and transfers the types it can in binary. Each check
+// the first execution and transfers the types it can in binary; with
+// preferQueryMode=simple it interpolates parameters itself. Each check
 // prints "ok NAME" or "FAIL NAME: reason" (read by the Go test clienttest).
 
 import java.math.BigDecimal;
@@ -90,8 +91,12 @@ public class PgJdbcClient {
         {"text[]", new String[] {"a", "b c"}, new String[] {"a", "b c"}, "{a,\"b c\"}"},
     };
 
-    static void bind(Connection c, PreparedStatement ps, int i, String typ, Object v) throws SQLException {
-        if (v instanceof Integer[]) {
+    static void bind(Connection c, PreparedStatement ps, int i, String typ, Object v, boolean simple) throws SQLException {
+        if (simple && v instanceof byte[]) {
+            // pgjdbc's simple mode sends a bytea parameter as a bare "?"
+            // (PostgreSQL rejects it too): send the text form.
+            ps.setObject(i, "\\xdeadbeef", java.sql.Types.OTHER);
+        } else if (v instanceof Integer[]) {
             ps.setArray(i, c.createArrayOf("int4", (Object[]) v));
         } else if (v instanceof String[]) {
             ps.setArray(i, c.createArrayOf("text", (Object[]) v));
@@ -111,6 +116,7 @@ public class PgJdbcClient {
     }
 
     static Check types(String prefix, String params) {
+        boolean simple = params.contains("preferQueryMode=simple");
         return () -> {
             try (Connection c = connect(params)) {
                 for (int i = 0; i < TYPES.length; i++) {
@@ -125,7 +131,7 @@ public class PgJdbcClient {
                     for (int round = 0; round < 2; round++) {
                         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + tbl + " VALUES (?, ?)")) {
                             ps.setInt(1, round);
-                            bind(c, ps, 2, typ, param);
+                            bind(c, ps, 2, typ, param, simple);
                             expect(ps.executeUpdate(), 1, typ + " insert");
                         }
                         try (PreparedStatement ps = c.prepareStatement("SELECT v, v::text FROM " + tbl + " WHERE id = ?")) {
@@ -142,7 +148,7 @@ public class PgJdbcClient {
                             }
                         }
                         try (PreparedStatement ps = c.prepareStatement("SELECT ?::" + typ + ", NULL::" + typ)) {
-                            bind(c, ps, 1, typ, param);
+                            bind(c, ps, 1, typ, param, simple);
                             try (ResultSet rs = ps.executeQuery()) {
                                 rs.next();
                                 if (want == null) expect(rs.getString(1), text, typ + " parameter getString");
@@ -177,6 +183,7 @@ public class PgJdbcClient {
         Connection c = main[0];
         check("types_text", types("jt", "&prepareThreshold=0"));
         check("types_binary", types("jb", "&prepareThreshold=-1&binaryTransfer=true"));
+        check("types_simple", types("js", "&preferQueryMode=simple"));
         check("result_metadata", () -> {
             // Types outside pgjdbc's own table are looked up in pg_type.
             int[] want = {java.sql.Types.BIT, java.sql.Types.SMALLINT, java.sql.Types.INTEGER, java.sql.Types.BIGINT,
