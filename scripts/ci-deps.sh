@@ -20,6 +20,7 @@ have_py psycopg || want+=(python3-psycopg)
 have_py sqlalchemy || want+=(python3-sqlalchemy)
 [[ -f /usr/share/java/postgresql.jar ]] || want+=(libpostgresql-jdbc-java)
 command -v javac >/dev/null 2>&1 || want+=(default-jdk-headless)
+command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 if ((${#want[@]})); then
 	SUDO=
 	if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
