@@ -20,7 +20,7 @@ import (
 // Each client's checks, in the order its script runs them.
 var (
 	psycopg2Checks   = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "named_cursor", "copy", "subscribe_cursor"}
-	psycopg3Checks   = []string{"connect", "types_text", "types_binary", "prepared", "transactions", "errors", "cancel", "named_cursor", "copy", "subscribe_cursor"}
+	psycopg3Checks   = []string{"connect", "types_text", "types_binary", "prepared", "transactions", "errors", "cancel", "pipeline", "named_cursor", "copy", "subscribe_cursor"}
 	sqlalchemyChecks = []string{"connect", "core", "views", "reflection"}
 	nodePgChecks     = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "subscribe_cursor"}
 	pgjdbcChecks     = []string{"connect", "types_text", "types_binary", "types_simple", "result_metadata", "prepared", "transactions", "errors", "cancel", "subscribe_cursor", "fetch_size", "copy", "metadata"}

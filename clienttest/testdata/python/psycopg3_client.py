@@ -119,6 +119,15 @@ def cancel():
     expect(conn.execute("SELECT 3").fetchone(), (3,), "after cancel")
 
 
+def pipeline():
+    # Pipeline mode: several extended-protocol queries before one Sync.
+    with conn.pipeline():
+        a = conn.execute("SELECT %s::int8 + 1", (41,))
+        b = conn.execute("SELECT %s::text || '!'", ("hi",))
+        c = conn.execute("SELECT count(*) FROM pg3_prep")
+    expect((a.fetchone(), b.fetchone(), c.fetchone()), ((42,), ("hi!",), (13,)), "pipeline")
+
+
 def named_cursor():
     conn.execute("CREATE TABLE pg3_big (id int PRIMARY KEY, v text)")
     conn.execute("INSERT INTO pg3_big SELECT g, 'v' || g FROM generate_series(1, 100) AS g")
@@ -192,6 +201,7 @@ check("prepared", prepared)
 check("transactions", transactions)
 check("errors", errors)
 check("cancel", cancel)
+check("pipeline", pipeline)
 check("named_cursor", named_cursor)
 check("copy", copy)
 check("subscribe_cursor", subscribe)

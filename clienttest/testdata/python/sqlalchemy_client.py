@@ -43,6 +43,10 @@ def core():
             {"id": 2, "city": "Lyon", "fare": 5, "at": "2024-01-01T00:01:00+00:00"},
             {"id": 3, "city": "Paris", "fare": 7, "at": "2024-01-01T00:02:00+00:00"},
         ])
+    # stream_results reads through a psycopg2 named cursor (DECLARE, FETCH).
+    with engine.connect().execution_options(stream_results=True, max_row_buffer=2) as conn:
+        ids = [r.id for r in conn.execute(sa.select(rides.c.id).order_by(rides.c.id))]
+        expect(ids, [1, 2, 3], "stream_results")
     with engine.connect() as conn:
         q = sa.select(rides.c.city, sa.func.count()).where(rides.c.fare > sa.bindparam("min")).group_by(rides.c.city).order_by(rides.c.city)
         expect(conn.execute(q, {"min": 6}).all(), [("Paris", 2)], "select")
