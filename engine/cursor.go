@@ -32,8 +32,10 @@ type queryCursor struct {
 // planned the query (with its parameters) and p holds their values. A
 // cursor without hold lives in its transaction block; one with hold reads
 // in a transaction of its own until CLOSE or the end of the session.
-// NB: so a held cursor declared in a block does not see the block's own
-// uncommitted writes, where Postgres' would.
+// NB: unlike Postgres', a cursor reads its rows when FETCH asks for them
+// (storage keeps no snapshot for it), so it sees what was committed by
+// then; a held cursor declared in a block does not see the block's own
+// uncommitted writes, and a ROLLBACK of the block leaves it open.
 func (p *portal) execDeclare(n *pg.DeclareCursorStmt) (string, error) {
 	st := p.st
 	s := st.s
