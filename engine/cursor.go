@@ -26,6 +26,9 @@ type queryCursor struct {
 	p *portal
 	// hold: WITH HOLD, the cursor outlives its transaction block.
 	hold bool
+	// block is the transaction block that declared the cursor (nil
+	// outside one): its ROLLBACK closes even a held cursor.
+	block *txnState
 }
 
 // execDeclare runs DECLARE c CURSOR [WITH HOLD] FOR query; the statement
@@ -34,8 +37,8 @@ type queryCursor struct {
 // in a transaction of its own until CLOSE or the end of the session.
 // NB: unlike Postgres', a cursor reads its rows when FETCH asks for them
 // (storage keeps no snapshot for it), so it sees what was committed by
-// then; a held cursor declared in a block does not see the block's own
-// uncommitted writes, and a ROLLBACK of the block leaves it open.
+// then, and a held cursor declared in a block does not see the block's own
+// uncommitted writes.
 func (p *portal) execDeclare(n *pg.DeclareCursorStmt) (string, error) {
 	st := p.st
 	s := st.s
@@ -52,7 +55,7 @@ func (p *portal) execDeclare(n *pg.DeclareCursorStmt) (string, error) {
 	}
 	inner := &statement{s: s, text: st.text, ast: n.Query, charOff: st.charOff,
 		planned: st.planned, planVer: st.planVer, cols: resultColumns(st.planned.Columns)}
-	c := &queryCursor{p: &portal{st: inner, params: p.params}, hold: hold}
+	c := &queryCursor{p: &portal{st: inner, params: p.params}, hold: hold, block: s.tx}
 	if hold {
 		c.p.ts, c.p.own = s.beginTxn(), true
 	}
@@ -110,6 +113,16 @@ func (s *session) CursorColumns(name string) ([]pgwire.Column, bool) {
 		return r.cols, true
 	}
 	return nil, false
+}
+
+// closeDeclaredIn closes the query cursors block declared (at its ROLLBACK).
+func (s *session) closeDeclaredIn(block *txnState) {
+	for name, c := range s.queries {
+		if c.block == block {
+			c.p.Close()
+			delete(s.queries, name)
+		}
+	}
 }
 
 // closeQueryCursors closes the query cursors: all of them, or (at the end
