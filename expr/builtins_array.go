@@ -159,6 +159,20 @@ func registerArrayFuncs(r *Registry) {
 	}
 	r.Add(&Overload{Name: "generate_subscripts", Args: ts(AnyArray, I4), Ret: types.ArrayOf(I4), Row: subscripts})
 	r.Add(&Overload{Name: "generate_subscripts", Args: ts(AnyArray, I4, B), Ret: types.ArrayOf(I4), Row: subscripts})
+	// information_schema._pg_expandarray is set-returning: a record (x, n)
+	// per element, x the element and n its position (pgjdbc's
+	// getPrimaryKeys and getIndexInfo select its fields).
+	expandRet := func(p []*types.T) *types.T {
+		return types.ArrayOf(types.RecordOf(types.Field{Name: "x", Typ: p[0].Elem}, types.Field{Name: "n", Typ: I4}))
+	}
+	r.Add(&Overload{Name: "_pg_expandarray", Args: ts(AnyArray), RetFn: expandRet, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+		elems := a[0].(*types.Array).Elems
+		out := &types.Array{Elems: make([]types.Datum, len(elems))}
+		for i, e := range elems {
+			out.Elems[i] = &types.Array{Elems: []types.Datum{e, int64(i + 1)}}
+		}
+		return out, nil
+	}})
 	_ = elemRet
 	registerGenerateSeries(r)
 }
