@@ -375,6 +375,16 @@ public class PgJdbcClient {
                 while (rs.next()) cols.add(rs.getString("COLUMN_NAME") + ":" + rs.getString("TYPE_NAME"));
             }
             expect(cols, List.of("id:int4", "name:text"), "getColumns");
+            List<String> keys = new ArrayList<>();
+            try (ResultSet rs = md.getPrimaryKeys(null, "public", "jv_prep")) {
+                while (rs.next()) keys.add(rs.getString("COLUMN_NAME") + ":" + rs.getInt("KEY_SEQ") + ":" + rs.getString("PK_NAME"));
+            }
+            expect(keys, List.of("id:1:jv_prep_pkey"), "getPrimaryKeys");
+            List<String> idx = new ArrayList<>();
+            try (ResultSet rs = md.getIndexInfo(null, "public", "jv_totals", false, false)) {
+                while (rs.next()) idx.add(rs.getString("INDEX_NAME") + ":" + rs.getString("COLUMN_NAME") + ":" + rs.getBoolean("NON_UNIQUE"));
+            }
+            expect(idx, List.of("jv_totals_k_idx:k:false"), "getIndexInfo of a view");
             int types = 0;
             try (ResultSet rs = md.getTypeInfo()) {
                 while (rs.next()) types++;
