@@ -12,8 +12,11 @@ import (
 // values, in order; its type names the fields. Records are output only:
 // neither text nor binary input makes one.
 
-// OidRecord is the OID of the record pseudo-type.
-const OidRecord uint32 = 2249
+// OIDs of the record pseudo-type and of its array type.
+const (
+	OidRecord      uint32 = 2249
+	OidRecordArray uint32 = 2287
+)
 
 // Field is one named field of a record type.
 type Field struct {

@@ -195,7 +195,7 @@ var arrayOid = map[uint32]uint32{
 	OidNumeric: OidNumericArray, OidUUID: OidUUIDArray, OidJSON: OidJSONArray, OidJSONB: OidJSONBArray,
 	OidName: OidNameArray, OidUnknown: OidTextArray, OidChar: OidCharArray, OidInt2Vector: OidInt2VectorArray,
 	OidOidVector: OidOidVectorArray, OidXid: OidXidArray, OidRegproc: OidRegprocArray, OidRegclass: OidRegclassArray,
-	OidRegtype: OidRegtypeArray,
+	OidRegtype: OidRegtypeArray, OidRecord: OidRecordArray,
 }
 
 // Phys returns the in-memory layout of the type's values.
