@@ -567,11 +567,11 @@ func typeRows(_ *Snapshot, b *rowBuilder) {
 		if t.Oid == types.OidName {
 			elem = types.OidChar
 		}
-		b.add("oid", t.Oid, "typname", t.TypName(), "typnamespace", NamespacePgCatalog, "typowner", RoleSuperuser,
+		b.add(append([]any{"oid", t.Oid, "typname", t.TypName(), "typnamespace", NamespacePgCatalog, "typowner", RoleSuperuser,
 			"typlen", int(t.Size()), "typbyval", ti.byval, "typtype", typtype, "typcategory", ti.category,
 			"typispreferred", ti.preferred, "typisdefined", true, "typdelim", byte(','), "typelem", elem,
 			"typarray", types.ArrayOid(t.Oid), "typalign", ti.align, "typstorage", ti.storage, "typtypmod", -1,
-			"typcollation", ti.collation)
+			"typcollation", ti.collation}, arrayIO(t)...)...)
 	}
 	for _, oid := range types.PseudoTypes() {
 		name := strings.Trim(types.FormatType(oid, -1, false), `"`)

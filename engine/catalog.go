@@ -192,6 +192,7 @@ func (e *Engine) procs() []catalog.Proc {
 		for _, name := range windowFuncs {
 			e.procList = append(e.procList, catalog.Proc{Oid: alloc(0), Name: name, Kind: 'w', Ret: types.OidInt8})
 		}
+		e.procList = append(e.procList, catalog.ArrayIOProcs()...)
 		sort.SliceStable(e.procList, func(i, j int) bool { return e.procList[i].Oid < e.procList[j].Oid })
 	})
 	return e.procList

@@ -194,6 +194,9 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 	if err != nil {
 		return "", err
 	}
+	// NB: one CopyData message per row, as Postgres sends them: clients
+	// (psycopg 3's Copy.rows) parse each message as one row. The binary
+	// header goes with the first row, the text header line alone.
 	var buf []byte
 	binaryOut := o.format == pgwire.CopyBinary
 	if binaryOut {
@@ -204,7 +207,9 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 		for i, c := range planned.Columns {
 			names[i] = c.Name
 		}
-		buf = o.appendHeader(buf, names)
+		if _, err := out.Write(o.appendHeader(buf, names)); err != nil {
+			return "", err
+		}
 	}
 	var rows int64
 	for {
@@ -223,29 +228,18 @@ func (p *portal) execCopy(ctx context.Context, ts *txnState, n *pg.CopyStmt, w p
 				if buf, err = appendBinaryCopyTuple(buf, ch, i); err != nil {
 					return "", err
 				}
-				rows++
-				if len(buf) > 64<<10 {
-					if _, err := out.Write(buf); err != nil {
-						return "", err
-					}
-					buf = buf[:0]
-				}
-				continue
+			} else {
+				buf = o.appendTextRow(buf, ch, i, xc.Eval.Cfg)
 			}
-			buf = o.appendTextRow(buf, ch, i, xc.Eval.Cfg)
 			rows++
-			if len(buf) > 64<<10 {
-				if _, err := out.Write(buf); err != nil {
-					return "", err
-				}
-				buf = buf[:0]
+			if _, err := out.Write(buf); err != nil {
+				return "", err
 			}
+			buf = buf[:0]
 		}
 	}
 	if binaryOut {
 		buf = binary.BigEndian.AppendUint16(buf, 0xFFFF) // trailer: field count -1
-	}
-	if len(buf) > 0 {
 		if _, err := out.Write(buf); err != nil {
 			return "", err
 		}

@@ -41,6 +41,9 @@ type session struct {
 	savepoints []savepoint
 	// cursors are the open SUBSCRIBE cursors, by name; they close with tx.
 	cursors map[string]*subscribeRun
+	// queries are the open query cursors, by name; those without hold close
+	// with tx.
+	queries map[string]*queryCursor
 	// recent are the planned statements of the latest plain SELECT
 	// query strings.
 	recent recentStatements
@@ -309,6 +312,7 @@ func (s *session) Close() {
 	}
 	s.closed = true
 	s.closeCursors()
+	s.closeQueryCursors(true)
 	if s.tx != nil {
 		s.tx.txn.Rollback()
 		s.tx = nil

@@ -33,6 +33,7 @@ var settingList = []*setting{
 	{name: "IntervalStyle", desc: "Sets the display format for interval values.", report: true, def: constant("postgres"), check: checkIntervalStyle},
 	{name: "is_superuser", desc: "Shows whether the current user is a superuser.", report: true, readOnly: true, def: constant("on")},
 	{name: "max_identifier_length", desc: "Shows the maximum identifier length.", readOnly: true, def: constant("63")},
+	{name: "max_index_keys", desc: "Shows the maximum number of index keys.", readOnly: true, def: constant("32")},
 	{name: "search_path", desc: "Sets the schema search order for names that are not schema-qualified.", def: constant(`"$user", public`)},
 	{name: "server_encoding", desc: "Shows the server (database) character set encoding.", readOnly: true, def: constant("UTF8")},
 	{name: "server_version", desc: "Shows the server version.", report: true, readOnly: true, def: constant("16.4")},

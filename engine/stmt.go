@@ -109,6 +109,14 @@ func (s *session) Prepare(ctx context.Context, sql string, paramTypes []uint32) 
 	if err := st.prepare(); err != nil {
 		return nil, err
 	}
+	if ex := st.ast.GetExecuteStmt(); ex != nil {
+		// Describe shows the columns of the statement EXECUTE names now.
+		target, err := executeTarget(ctx, ex)
+		if err != nil {
+			return nil, err
+		}
+		st.cols = target.Columns()
+	}
 	return st, nil
 }
 
@@ -151,6 +159,8 @@ func (st *statement) planTarget() *pg.Node {
 		return n.ExplainStmt.Query
 	case *pg.Node_CopyStmt:
 		return n.CopyStmt.Query
+	case *pg.Node_DeclareCursorStmt:
+		return n.DeclareCursorStmt.Query
 	}
 	return nil
 }
@@ -223,6 +233,8 @@ func (st *statement) staticColumns() []pgwire.Column {
 		return nil
 	case *pg.Node_FetchStmt:
 		return st.s.fetchColumns(n.FetchStmt)
+	case *pg.Node_DeclareCursorStmt:
+		return nil
 	}
 	if st.planned != nil && st.planned.Returns {
 		return resultColumns(st.planned.Columns)
@@ -295,6 +307,14 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 	}
 	if st.multi && s.tx == nil {
 		s.tx, s.implicit, s.saved = s.beginTxn(), true, copyVals(s.vals)
+	}
+	if ex := st.ast.GetExecuteStmt(); ex != nil {
+		p, err := st.bindExecute(ctx, ex)
+		if err != nil {
+			s.failTxn()
+			return nil, err
+		}
+		return p, nil
 	}
 	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0)) {
 		if err := st.plan(q); err != nil {
@@ -414,6 +434,8 @@ type portal struct {
 	// sub is a SUBSCRIBE suspended at a row limit, resumed by the next
 	// Execute.
 	sub *subscribeRun
+	// inner is the portal of the statement EXECUTE runs.
+	inner *portal
 }
 
 // Columns implements pgwire.Portal.
@@ -421,6 +443,9 @@ func (p *portal) Columns() []pgwire.Column { return p.st.cols }
 
 // Close implements pgwire.Portal.
 func (p *portal) Close() {
+	if p.inner != nil {
+		p.inner.Close()
+	}
 	if p.sub != nil {
 		p.sub.close()
 		p.sub = nil
@@ -566,8 +591,22 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		if s.tx != nil {
 			return "", false, sqlerr.New(sqlerr.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
 		}
+		if _, err := execDeallocate(ctx, &pg.DeallocateStmt{Isall: true}); err != nil {
+			return "", false, err
+		}
 		s.restore(map[string]string{}, w)
 		return "DISCARD ALL", false, nil
+	case *pg.Node_DeclareCursorStmt:
+		tag, err := p.execDeclare(n.DeclareCursorStmt)
+		return tag, false, err
+	case *pg.Node_PrepareStmt:
+		tag, err := st.execPrepare(ctx, n.PrepareStmt)
+		return tag, false, err
+	case *pg.Node_ExecuteStmt:
+		return p.inner.execute(ctx, maxRows, w)
+	case *pg.Node_DeallocateStmt:
+		tag, err := execDeallocate(ctx, n.DeallocateStmt)
+		return tag, false, err
 	}
 	return "", false, sqlerr.Unsupported("statement not supported: %s", firstWord(st.text))
 }
@@ -616,10 +655,12 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 	}
 	if !p.started {
 		p.started = true
-		if s.tx != nil {
+		switch {
+		case p.ts != nil: // a held cursor's own transaction
+		case s.tx != nil:
 			p.ts = s.tx
 			p.ts.ranQuery = true
-		} else {
+		default:
 			p.ts, p.own = s.beginTxn(), true
 		}
 		p.xc = s.newExecCtx(ctx, p.ts, p.params)

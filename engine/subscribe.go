@@ -485,6 +485,9 @@ func (s *session) fetchColumns(n *pg.FetchStmt) []pgwire.Column {
 	if r := s.cursors[n.Portalname]; r != nil && !n.Ismove {
 		return r.cols
 	}
+	if c := s.queries[n.Portalname]; c != nil && !n.Ismove {
+		return c.p.st.cols
+	}
 	return nil
 }
 
@@ -492,6 +495,12 @@ func (s *session) fetchColumns(n *pg.FetchStmt) []pgwire.Column {
 // that have arrived; when none have, it waits for the next epoch, at most
 // timeout when one is given.
 func (st *statement) execFetch(ctx context.Context, n *pg.FetchStmt, timeout string, w pgwire.ResultWriter) (string, error) {
+	if c := st.s.queries[n.Portalname]; c != nil {
+		if !n.Ismove && !slices.Equal(c.p.st.cols, st.cols) {
+			return "", sqlerr.Unsupported("cached plan must not change result type")
+		}
+		return c.fetch(ctx, n, w)
+	}
 	r := st.s.cursors[n.Portalname]
 	if r == nil {
 		return "", sqlerr.New(sqlerr.InvalidCursorName, "cursor \"%s\" does not exist", n.Portalname)
@@ -545,7 +554,13 @@ func (st *statement) execFetch(ctx context.Context, n *pg.FetchStmt, timeout str
 func (s *session) execCloseCursor(n *pg.ClosePortalStmt) (string, error) {
 	if n.Portalname == "" {
 		s.closeCursors()
+		s.closeQueryCursors(true)
 		return "CLOSE CURSOR ALL", nil
+	}
+	if c := s.queries[n.Portalname]; c != nil {
+		c.p.Close()
+		delete(s.queries, n.Portalname)
+		return "CLOSE CURSOR", nil
 	}
 	r := s.cursors[n.Portalname]
 	if r == nil {
@@ -556,13 +571,15 @@ func (s *session) execCloseCursor(n *pg.ClosePortalStmt) (string, error) {
 	return "CLOSE CURSOR", nil
 }
 
-// closeCursors closes the session's cursors (at the end of a transaction
-// block, and when the session closes).
+// closeCursors closes the session's SUBSCRIBE cursors and its query cursors
+// without hold (at the end of a transaction block, and when the session
+// closes).
 func (s *session) closeCursors() {
 	for name, r := range s.cursors {
 		r.close()
 		delete(s.cursors, name)
 	}
+	s.closeQueryCursors(false)
 }
 
 // Subscription is a SUBSCRIBE started by Engine.Subscribe, for callers

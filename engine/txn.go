@@ -135,6 +135,9 @@ func (s *session) setLocal(name, v string, w pgwire.ResultWriter) error {
 // endTxn leaves the transaction block; rollback restores the settings, and
 // either way SET LOCAL values and cursors end.
 func (s *session) endTxn(w pgwire.ResultWriter, rollback bool) {
+	if rollback && s.tx != nil {
+		s.closeDeclaredIn(s.tx)
+	}
 	s.closeCursors()
 	if rollback && s.saved != nil {
 		s.restore(s.saved, w)

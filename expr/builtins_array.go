@@ -138,6 +138,41 @@ func registerArrayFuncs(r *Registry) {
 	r.Add(&Overload{Name: "unnest", Args: ts(AnyArray), RetFn: arrRet, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
 		return a[0], nil
 	}})
+	// generate_subscripts is set-returning: the subscripts of dimension dim
+	// (only 1 has any), descending when reverse is true. SQLAlchemy pairs it
+	// with unnest over pg_index.indkey to order key columns.
+	subscripts := func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+		n := len(a[0].(*types.Array).Elems)
+		if a[1].(int64) != 1 {
+			n = 0
+		}
+		reverse := len(a) == 3 && a[2].(bool)
+		out := &types.Array{Elem: I4, Elems: make([]types.Datum, n)}
+		for i := range out.Elems {
+			if reverse {
+				out.Elems[i] = int64(n - i)
+			} else {
+				out.Elems[i] = int64(i + 1)
+			}
+		}
+		return out, nil
+	}
+	r.Add(&Overload{Name: "generate_subscripts", Args: ts(AnyArray, I4), Ret: types.ArrayOf(I4), Row: subscripts})
+	r.Add(&Overload{Name: "generate_subscripts", Args: ts(AnyArray, I4, B), Ret: types.ArrayOf(I4), Row: subscripts})
+	// information_schema._pg_expandarray is set-returning: a record (x, n)
+	// per element, x the element and n its position (pgjdbc's
+	// getPrimaryKeys and getIndexInfo select its fields).
+	expandRet := func(p []*types.T) *types.T {
+		return types.ArrayOf(types.RecordOf(types.Field{Name: "x", Typ: p[0].Elem}, types.Field{Name: "n", Typ: I4}))
+	}
+	r.Add(&Overload{Name: "_pg_expandarray", Args: ts(AnyArray), RetFn: expandRet, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+		elems := a[0].(*types.Array).Elems
+		out := &types.Array{Elems: make([]types.Datum, len(elems))}
+		for i, e := range elems {
+			out.Elems[i] = &types.Array{Elems: []types.Datum{e, int64(i + 1)}}
+		}
+		return out, nil
+	}})
 	_ = elemRet
 	registerGenerateSeries(r)
 }

@@ -21,7 +21,7 @@ var setReturning = map[string]bool{
 	"jsonb_array_elements": true, "jsonb_array_elements_text": true, "jsonb_object_keys": true,
 	"jsonb_each": true, "jsonb_each_text": true, "json_array_elements": true, "json_array_elements_text": true,
 	"json_object_keys": true, "json_each": true, "json_each_text": true, "regexp_matches": true,
-	"pg_options_to_table": true,
+	"pg_options_to_table": true, "generate_subscripts": true, "_pg_expandarray": true,
 }
 
 // IsSetReturning reports whether name is a set-returning function.

@@ -39,6 +39,10 @@ type Session interface {
 	// Abort is called when an extended-protocol message fails before Sync so a
 	// transaction block becomes failed, as Postgres does.
 	Abort(err error)
+	// CursorColumns describes the rows of the SQL cursor (DECLARE) name:
+	// Describe of a portal finds SQL cursors too, as in Postgres (psycopg 3
+	// describes its named cursors so). ok is false when there is none.
+	CursorColumns(name string) (cols []Column, ok bool)
 	// Close releases the session (rolls back an open transaction).
 	Close()
 }

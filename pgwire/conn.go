@@ -64,7 +64,8 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, raw: nc, inStartup: true,
 		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
-	c.ctx, c.cancel = context.WithCancelCause(s.baseCtx)
+	base := context.WithValue(s.baseCtx, statementsKey{}, Statements(connStatements{c}))
+	c.ctx, c.cancel = context.WithCancelCause(base)
 	return c
 }
 

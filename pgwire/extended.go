@@ -148,7 +148,16 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	case 'P':
 		pt := c.portals[m.Name]
 		if pt == nil {
-			return sqlerr.New(sqlerr.InvalidCursorName, "portal %q does not exist", m.Name)
+			cols, ok := c.sess.CursorColumns(m.Name)
+			if !ok {
+				return sqlerr.New(sqlerr.InvalidCursorName, "portal %q does not exist", m.Name)
+			}
+			if cols == nil {
+				c.send(&pgproto3.NoData{})
+			} else {
+				c.send(rowDescription(cols, nil))
+			}
+			return nil
 		}
 		if cols := pt.p.Columns(); cols != nil {
 			c.send(rowDescription(cols, pt.formats))

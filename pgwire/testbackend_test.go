@@ -109,6 +109,8 @@ func (s *testSession) Prepare(_ context.Context, sql string, oids []uint32) (Sta
 
 func (s *testSession) TxStatus() byte { return s.tx }
 
+func (s *testSession) CursorColumns(string) ([]Column, bool) { return nil, false }
+
 func (s *testSession) Abort(error) {
 	s.b.mu.Lock()
 	s.b.aborts++

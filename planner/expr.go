@@ -654,6 +654,12 @@ func (b *binder) bindIndirection(ind *pg.A_Indirection, s *scope) (expr.Expr, er
 		return nil, err
 	}
 	for _, i := range ind.Indirection {
+		if f := i.GetString_(); f != nil {
+			if e, err = fieldSelect(e, f.Sval); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		idx := i.GetAIndices()
 		if idx == nil || idx.IsSlice {
 			return nil, sqlerr.Unsupported("only simple array subscripts are supported")
@@ -671,6 +677,20 @@ func (b *binder) bindIndirection(ind *pg.A_Indirection, s *scope) (expr.Expr, er
 		e = &expr.Subscript{Arr: e, Idx: k, Typ: e.Type().Elem}
 	}
 	return e, nil
+}
+
+// fieldSelect binds (e).name, a field of a record.
+func fieldSelect(e expr.Expr, name string) (expr.Expr, error) {
+	t := e.Type()
+	if t.Family != types.RecordFamily {
+		return nil, sqlerr.New(sqlerr.WrongObjectType, "column notation .%s applied to type %s, which is not a composite type", name, t)
+	}
+	i := t.FieldIndex(name)
+	if i < 0 {
+		return nil, sqlerr.New(sqlerr.UndefinedColumn, "could not identify column \"%s\" in record data type", name)
+	}
+	// A record is an *types.Array of its fields: field i is element i+1.
+	return &expr.Subscript{Arr: e, Idx: &expr.Const{Typ: types.Int8, Val: int64(i + 1)}, Typ: t.Fields[i].Typ}, nil
 }
 
 func (b *binder) bindSQLValueFunction(f *pg.SQLValueFunction) (expr.Expr, error) {

@@ -415,7 +415,26 @@ func (b *binder) bindRangeFunction(rf *pg.RangeFunction, outer *scope) (exec.Pla
 	alias := name
 	names := []string{name}
 	colTypes := []*types.T{typ}
-	if record {
+	// A function of records (information_schema._pg_expandarray) has a
+	// column per field.
+	if typ.Family == types.RecordFamily {
+		names, colTypes = nil, nil
+		var exprs []expr.Expr
+		src := &expr.ColRef{Idx: 0, Typ: typ}
+		for _, f := range typ.Fields {
+			fe, err := fieldSelect(src, f.Name)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			names, colTypes, exprs = append(names, f.Name), append(colTypes, f.Typ), append(exprs, fe)
+		}
+		if rf.Ordinality {
+			exprs = append(exprs, &expr.ColRef{Idx: 1, Typ: types.Int8})
+		}
+		plan = &exec.Project{Input: ps, Exprs: exprs}
+		record = true // the alias names the relation, not a column
+	}
+	if record && typ.Family != types.RecordFamily {
 		names, colTypes = []string{"key", "value"}, []*types.T{types.Text, valType}
 		if name == "pg_options_to_table" {
 			names = []string{"option_name", "option_value"}

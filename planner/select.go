@@ -488,6 +488,10 @@ func columnName(n *pg.Node) string {
 	case n.GetAArrayExpr() != nil:
 		return "array"
 	case n.GetAIndirection() != nil:
+		ind := n.GetAIndirection().Indirection
+		if f := ind[len(ind)-1].GetString_(); f != nil {
+			return f.Sval // (record).field
+		}
 		return columnName(n.GetAIndirection().Arg)
 	case n.GetSubLink() != nil:
 		sl := n.GetSubLink()

@@ -124,6 +124,8 @@ func AppendBinary(buf []byte, t *T, d Datum) ([]byte, error) {
 			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 		}
 		return buf, nil
+	case RecordFamily:
+		return appendRecordBinary(buf, t, d.(*Array))
 	}
 	return nil, sqlerr.Unsupported("binary output for type %s is not supported", t)
 }

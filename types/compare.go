@@ -47,6 +47,8 @@ func Compare(t *T, a, b Datum) int {
 		return cmpInt64(ra, rb)
 	case ArrayFamily:
 		return compareArray(t, a.(*Array), b.(*Array))
+	case RecordFamily:
+		return compareRecord(t, a.(*Array), b.(*Array))
 	}
 	if x, ok := a.(string); ok {
 		if y, ok := b.(string); ok {
@@ -225,6 +227,8 @@ func appendKeyValue(buf []byte, t *T, d Datum) []byte {
 			buf = appendKeyValue(buf, elem, e)
 		}
 		return append(buf, 0x01)
+	case RecordFamily:
+		return appendRecordKey(buf, t, d.(*Array))
 	}
 	if s, ok := d.(string); ok {
 		return appendEscapedKey(buf, s)

@@ -62,6 +62,8 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 			return appendVector(buf, d.(*Array))
 		}
 		return appendArray(buf, t, d.(*Array), cfg)
+	case RecordFamily:
+		return appendRecord(buf, t, d.(*Array), cfg)
 	case UnknownFamily:
 		if s, ok := d.(string); ok {
 			return append(buf, s...)

@@ -25,6 +25,7 @@ const (
 	JSONFamily
 	ArrayFamily
 	OidFamily
+	RecordFamily
 )
 
 // Phys is the in-memory layout of a value (see coldata.Vec and Datum).
@@ -124,6 +125,8 @@ type T struct {
 	Scale int32
 	// Elem is the element type of an array.
 	Elem *T
+	// Fields are the fields of a record type (record.go).
+	Fields []Field
 }
 
 var (
@@ -192,7 +195,7 @@ var arrayOid = map[uint32]uint32{
 	OidNumeric: OidNumericArray, OidUUID: OidUUIDArray, OidJSON: OidJSONArray, OidJSONB: OidJSONBArray,
 	OidName: OidNameArray, OidUnknown: OidTextArray, OidChar: OidCharArray, OidInt2Vector: OidInt2VectorArray,
 	OidOidVector: OidOidVectorArray, OidXid: OidXidArray, OidRegproc: OidRegprocArray, OidRegclass: OidRegclassArray,
-	OidRegtype: OidRegtypeArray,
+	OidRegtype: OidRegtypeArray, OidRecord: OidRecordArray,
 }
 
 // Phys returns the in-memory layout of the type's values.
@@ -225,7 +228,7 @@ func (t *T) Equal(o *T) bool {
 	if t.Elem != nil || o.Elem != nil {
 		return t.Elem != nil && o.Elem != nil && t.Elem.Equal(o.Elem)
 	}
-	return true
+	return sameFields(t.Fields, o.Fields)
 }
 
 // Identical reports whether two types have the same OID (typmods ignored).
@@ -304,7 +307,7 @@ var oidNames = map[uint32]string{
 	OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
 	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
 	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
-	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector", OidRecord: "record",
 }
 
 // TypName returns pg_type.typname (e.g. "int4", "_text").
