@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// readCommitted returns the values in topic a read_committed consumer sees.
+// readCommitted returns the values in topic a read_committed consumer sees,
+// sorted.
 func readCommitted(t *testing.T, brokers []string, topic string, want int) []string {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
@@ -25,6 +27,7 @@ func readCommitted(t *testing.T, brokers []string, topic string, want int) []str
 	for len(out) < want+1 && ctx.Err() == nil {
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
 	}
+	slices.Sort(out)
 	return out
 }
 
