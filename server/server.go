@@ -39,6 +39,8 @@ type Config struct {
 	// (the command line's default is 127.0.0.1:9092) and is the default.
 	KafkaBrokers      []string
 	EmbeddedKafkaAddr string
+	// EngineOptions are added to the engine's options (tests).
+	EngineOptions []engine.Option
 }
 
 // Server is a running Sluice node.
@@ -91,7 +93,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.ChunkSize > 0 {
 		eopts = append(eopts, engine.WithChunkSize(cfg.ChunkSize))
 	}
-	if s.eng, err = engine.New(s.db, eopts...); err != nil {
+	if s.eng, err = engine.New(s.db, append(eopts, cfg.EngineOptions...)...); err != nil {
 		return nil, err
 	}
 	m.registerStorage(s.reg, s.eng)

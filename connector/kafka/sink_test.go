@@ -75,6 +75,7 @@ func TestTxnProducerResolve(t *testing.T) {
 	// waits until then: the commit happened, unknown to the producer.
 	initArrived := make(chan struct{})
 	c.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.DropControl()
 		c.SleepControl(func() { <-initArrived })
 		return nil, nil, false
 	})
@@ -83,6 +84,7 @@ func TestTxnProducerResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.DropControl()
 		close(initArrived)
 		c.SleepControl(func() { time.Sleep(100 * time.Millisecond) })
 		return nil, nil, false

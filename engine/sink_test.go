@@ -1,0 +1,313 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/server"
+)
+
+// sinkCluster is an external kfake broker for sink tests (so that tests can
+// steer it and keep it across server restarts).
+func sinkCluster(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// sinkHook stops a sink at a chosen step of its commit, as a crash would:
+// it blocks until the engine closes.
+type sinkHook struct {
+	mu   sync.Mutex
+	step engine.SinkStep
+	on   bool
+	hit  chan struct{}
+}
+
+func (h *sinkHook) arm(step engine.SinkStep) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.step, h.on, h.hit = step, true, make(chan struct{})
+	return h.hit
+}
+
+func (h *sinkHook) call(ctx context.Context, _ string, step engine.SinkStep) error {
+	h.mu.Lock()
+	fire := h.on && h.step == step
+	if fire {
+		h.on = false
+		close(h.hit)
+	}
+	h.mu.Unlock()
+	if !fire {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func startSinkServer(t *testing.T, dir string, c *kfake.Cluster, opts ...engine.Option) *server.Server {
+	t.Helper()
+	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, KafkaBrokers: c.ListenAddrs(),
+		EngineOptions: append([]engine.Option{engine.WithSinkEndTimeout(time.Second)}, opts...)}
+	srv, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+const sinkSchema = `
+CREATE STREAM orders (item text, qty int8);
+CREATE TABLE items (item text PRIMARY KEY, city text);
+CREATE MATERIALIZED VIEW per_city AS
+  SELECT city, count(*) AS n, sum(qty) AS total FROM orders JOIN items USING (item) GROUP BY city;
+CREATE SINK up FROM per_city WITH (connector = 'kafka', topic = 'up', format = 'json');
+CREATE SINK app FROM per_city WITH (connector = 'kafka', topic = 'app', envelope = 'append');
+`
+
+// sinkRound makes epoch round's changes: new orders, items moving between
+// cities (a retraction and an insertion in the view) and items deleted.
+func sinkRound(t *testing.T, conn *pgx.Conn, round int) {
+	t.Helper()
+	for i := range 3 {
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO items VALUES ('i%d-%d', 'c%d') ON CONFLICT (item) DO NOTHING", round, i, (round+i)%4))
+	}
+	mustExec(t, conn, fmt.Sprintf("INSERT INTO orders VALUES ('i%d-0', %d), ('i%d-1', 1), ('i%d-2', 2), ('i0-0', 1)", round, round, round, round))
+	if round%2 == 1 {
+		mustExec(t, conn, fmt.Sprintf("UPDATE items SET city = 'c%d' WHERE item = 'i%d-0'", (round+1)%5, round-1))
+	}
+	if round%3 == 2 {
+		mustExec(t, conn, fmt.Sprintf("DELETE FROM items WHERE item = 'i%d-1'", round-2))
+	}
+}
+
+// viewRows returns per_city's rows as the sinks print them.
+func viewRows(t *testing.T, conn *pgx.Conn) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SELECT city, n, total FROM per_city")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var city string
+		var n, total int64
+		if err := rows.Scan(&city, &n, &total); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf(`{"city":%q,"n":%d,"total":%d}`, city, n, total))
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// readTopic returns every record of topic a read_committed consumer sees.
+func readTopic(t *testing.T, c *kfake.Cluster, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := len(out)
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+		if len(out) == n {
+			return out
+		}
+	}
+}
+
+// foldUpsert keeps the last value per key (a tombstone deletes).
+func foldUpsert(recs []*kgo.Record) []string {
+	last := map[string]string{}
+	for _, r := range recs {
+		if r.Value == nil {
+			delete(last, string(r.Key))
+		} else {
+			last[string(r.Key)] = string(r.Value)
+		}
+	}
+	out := make([]string, 0, len(last))
+	for _, v := range last {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// foldAppend sums the diffs per row; a row whose diffs do not sum to 1 is
+// reported with its sum (a duplicate or a lost change).
+func foldAppend(t *testing.T, recs []*kgo.Record) []string {
+	t.Helper()
+	sums := map[string]int64{}
+	for _, r := range recs {
+		var v struct {
+			Diff int64           `json:"diff"`
+			Row  json.RawMessage `json:"row"`
+		}
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			t.Fatalf("append record %s: %v", r.Value, err)
+		}
+		sums[string(v.Row)] += v.Diff
+	}
+	var out []string
+	for row, n := range sums {
+		switch {
+		case n == 1:
+			out = append(out, row)
+		case n != 0:
+			out = append(out, fmt.Sprintf("%s x%d", row, n))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// expectSinks waits until both sinks' folded topics equal the view (read
+// again each time: SELECT sees the last published epoch, which may trail
+// the commits).
+func expectSinks(t *testing.T, c *kfake.Cluster, conn *pgx.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		want := viewRows(t, conn)
+		if len(want) == 0 {
+			t.Fatal("the view is empty")
+		}
+		up, app := foldUpsert(readTopic(t, c, "up")), foldAppend(t, readTopic(t, c, "app"))
+		if sameRows(up, want) && sameRows(app, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sinks differ from the view:\nview:   %s\nupsert: %s\nappend: %s", strings.Join(want, " "), strings.Join(up, " "), strings.Join(app, " "))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func sameRows(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }
+
+// A GROUP BY view over a stream joined with a table, changed over many
+// epochs with retractions: the upsert topic folded by key, and the append
+// topic summed per row, equal the view.
+func TestSinkKafkaExactlyOnce(t *testing.T) {
+	c := sinkCluster(t)
+	srv := startSinkServer(t, t.TempDir(), c)
+	conn := connect(t, srv)
+	for _, stmt := range strings.Split(strings.TrimSpace(sinkSchema), ";") {
+		mustExec(t, conn, stmt)
+	}
+	for round := range 8 {
+		sinkRound(t, conn, round)
+	}
+	if err := srv.Engine().SyncViews(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expectSinks(t, c, conn)
+}
+
+// A crash between the pending record and EndTxn (the transaction is left
+// open, then fenced and aborted), and one after EndTxn before the emitted
+// rows are updated (the transaction committed, unknown to storage): after a
+// restart the topics still equal the view, with no change twice.
+func TestSinkKafkaCrash(t *testing.T) {
+	for _, step := range []engine.SinkStep{engine.SinkPendingWritten, engine.SinkCommitted} {
+		t.Run(fmt.Sprint(step), func(t *testing.T) {
+			c := sinkCluster(t)
+			dir := t.TempDir()
+			hook := &sinkHook{}
+			srv := startSinkServer(t, dir, c, engine.WithSinkHook(hook.call))
+			conn := connect(t, srv)
+			for _, stmt := range strings.Split(strings.TrimSpace(sinkSchema), ";") {
+				mustExec(t, conn, stmt)
+			}
+			for round := range 3 {
+				sinkRound(t, conn, round)
+			}
+			expectSinks(t, c, conn)
+			hit := hook.arm(step)
+			sinkRound(t, conn, 3)
+			select {
+			case <-hit:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the sink never reached the step")
+			}
+			_ = conn.Close(context.Background())
+			if err := srv.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			srv = startSinkServer(t, dir, c)
+			conn = connect(t, srv)
+			expectSinks(t, c, conn)
+			for round := 4; round < 7; round++ {
+				sinkRound(t, conn, round)
+			}
+			expectSinks(t, c, conn)
+		})
+	}
+}
+
+// An EndTxn held past the sink's timeout: the sink restarts its producer
+// (which fences and aborts the transaction) instead of guessing, settles
+// the outcome from the progress topic and writes the changes again.
+func TestSinkKafkaEndTxnTimeout(t *testing.T) {
+	c := sinkCluster(t)
+	srv := startSinkServer(t, t.TempDir(), c)
+	conn := connect(t, srv)
+	for _, stmt := range strings.Split(strings.TrimSpace(sinkSchema), ";") {
+		mustExec(t, conn, stmt)
+	}
+	sinkRound(t, conn, 0)
+	expectSinks(t, c, conn)
+	held := make(chan struct{})
+	var fired atomic.Bool
+	c.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		// NB: a control function must not block but in SleepControl,
+		// or the cluster's loop stops with it.
+		c.DropControl()
+		if fired.CompareAndSwap(false, true) {
+			close(held)
+			c.SleepControl(func() { time.Sleep(3 * time.Second) })
+		}
+		return nil, nil, false
+	})
+	for round := 1; round < 4; round++ {
+		sinkRound(t, conn, round)
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no EndTxn was held")
+	}
+	expectSinks(t, c, conn)
+}
