@@ -311,3 +311,99 @@ func TestSinkKafkaEndTxnTimeout(t *testing.T) {
 	}
 	expectSinks(t, c, conn)
 }
+
+// CREATE SINK's errors, SHOW SINKS, DROP SINK, and DROP of what a sink
+// reads (refused without CASCADE).
+func TestSinkDDL(t *testing.T) {
+	c := sinkCluster(t)
+	srv := startSinkServer(t, t.TempDir(), c)
+	conn := connect(t, srv)
+	ctx := context.Background()
+	mustExec(t, conn, "CREATE TABLE items (item text PRIMARY KEY, city text)")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW per_city AS SELECT city, count(*) AS n FROM items GROUP BY city")
+	for _, tc := range []struct{ sql, code, msg string }{
+		{"CREATE SINK s FROM nope WITH (topic = 't')", "42P01", `relation "nope" does not exist`},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', colour = 'red')", "22023", `unrecognized sink option "colour"`},
+		{"CREATE SINK s FROM per_city WITH (connector = 'kafka')", "22023", "a kafka sink needs the option topic"},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'avro')", "0A000", "sink format avro is not supported yet"},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', envelope = 'weird')", "22023", `invalid value for option "envelope"`},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', key = (nope))", "42703", `key column "nope"`},
+		{"CREATE SINK s FROM items WITH (topic = 't', key = (city), connector = 'kinesis')", "22023", `invalid value for option "connector"`},
+		{"CREATE SINK s FROM (SELECT city FROM items) WITH (topic = 't')", "22023", "the upsert envelope needs a key"},
+		{"CREATE SINK s FROM (SELECT nope FROM items) WITH (topic = 't')", "42703", `column "nope" does not exist`},
+	} {
+		_, err := conn.Exec(ctx, tc.sql)
+		if err == nil {
+			t.Errorf("%s: no error", tc.sql)
+			continue
+		}
+		if pe := pgErr(t, err); pe.Code != tc.code || !strings.Contains(pe.Message, tc.msg) {
+			t.Errorf("%s: %s %s, want %s %q", tc.sql, pe.Code, pe.Message, tc.code, tc.msg)
+		}
+	}
+	mustExec(t, conn, "CREATE SINK s FROM per_city WITH (topic = 'per_city')")
+	mustExec(t, conn, "CREATE SINK IF NOT EXISTS s FROM per_city WITH (topic = 'other')")
+	mustExec(t, conn, "CREATE SINK q FROM (SELECT item, city FROM items WHERE city <> 'x') WITH (topic = 'q', envelope = 'debezium', key = (item))")
+	if _, err := conn.Exec(ctx, "CREATE SINK s FROM per_city WITH (topic = 't')"); err == nil || pgErr(t, err).Code != "42710" {
+		t.Errorf("duplicate sink: %v", err)
+	}
+	mustExec(t, conn, "INSERT INTO items VALUES ('a', 'paris'), ('b', 'rome')")
+	mustExec(t, conn, "UPDATE items SET city = 'oslo' WHERE item = 'a'")
+	// The debezium topic: a create per item, then an update of a.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ops []string
+		for _, r := range readTopic(t, c, "q") {
+			var v struct{ Op string }
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatal(err)
+			}
+			ops = append(ops, string(r.Key)+":"+v.Op)
+		}
+		sort.Strings(ops)
+		if got := strings.Join(ops, " "); got == `{"item":"a"}:c {"item":"a"}:u {"item":"b"}:c` {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("debezium topic: %s", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rows, err := conn.Query(ctx, "SHOW SINKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for rows.Next() {
+		var schema, name, connector, topic, reads, status string
+		var txns int64
+		if err := rows.Scan(&schema, &name, &connector, &topic, &reads, &status, &txns); err != nil {
+			t.Fatal(err)
+		}
+		shown = append(shown, strings.Join([]string{schema, name, connector, topic, reads, status}, "|"))
+	}
+	if got := strings.Join(shown, "\n"); got != "public|s|kafka|per_city|per_city|running\npublic|q|kafka|q|SELECT item, city FROM items WHERE city <> 'x'|running" {
+		t.Errorf("SHOW SINKS:\n%s", got)
+	}
+	for _, sql := range []string{"DROP MATERIALIZED VIEW per_city", "DROP TABLE items"} {
+		if _, err := conn.Exec(ctx, sql); err == nil || pgErr(t, err).Code != "2BP01" {
+			t.Errorf("%s with a sink reading it: %v", sql, err)
+		}
+	}
+	mustExec(t, conn, "DROP SINK q")
+	mustExec(t, conn, "DROP SINK IF EXISTS q")
+	if _, err := conn.Exec(ctx, "DROP SINK q"); err == nil || pgErr(t, err).Code != "42704" {
+		t.Errorf("DROP SINK of a dropped sink: %v", err)
+	}
+	mustExec(t, conn, "DROP MATERIALIZED VIEW per_city CASCADE")
+	if n := queryInt(t, conn, "SELECT count(*) FROM items"); n != 2 {
+		t.Errorf("items: %d rows", n)
+	}
+	rows, err = conn.Query(ctx, "SHOW SINKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Error("SHOW SINKS lists a sink after DROP … CASCADE")
+	}
+	rows.Close()
+}
