@@ -8,9 +8,7 @@ import (
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
-	"github.com/sluice-db/sluice/connector/kafka"
 	"github.com/sluice-db/sluice/dataflow"
-	"github.com/sluice-db/sluice/sqlerr"
 )
 
 // SinkStep is a point of a kafka sink's commit, where WithSinkHook is
@@ -154,7 +152,7 @@ func (r *runningSink) run(ctx context.Context, started chan<- error) {
 }
 
 // attempt runs the sink once; started (if not nil) gets the outcome of
-// reaching the brokers.
+// reaching its destination.
 func (r *runningSink) attempt(ctx context.Context, started chan<- error) (err error) {
 	e := r.e
 	defer func() {
@@ -170,19 +168,17 @@ func (r *runningSink) attempt(ctx context.Context, started chan<- error) (err er
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, sinkConnectTimeout)
-	prod, err := kafka.NewTxnProducer(cctx, sp.kafka, sinkTransactionalID(r.desc.ID), e.sinkEndTimeout)
-	cancel()
+	out, err := r.open(ctx, sp)
 	if err != nil {
-		return sqlerr.New(sqlerr.ConnectionFailure, "sink \"%s\": cannot start its kafka producer: %v", r.desc.Name, err)
+		return err
 	}
-	defer prod.Close()
+	defer out.close()
 	if started != nil {
 		started <- nil
 		started = nil
 	}
 	if st.pending != nil {
-		if err := r.settle(ctx, prod, st); err != nil {
+		if err := out.recover(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -192,31 +188,41 @@ func (r *runningSink) attempt(ctx context.Context, started chan<- error) (err er
 		return err
 	}
 	defer run.close()
-	enc := kafka.NewSinkEncoder(sp.kafka.Topic, sp.kafka.Envelope, sp.target.names, sp.key, e.viewConfig())
 	emitted, err := st.emitted()
 	if err != nil {
 		return err
 	}
-	// The first event is the view's rows: what Kafka lacks of them (or
-	// holds beyond them) is their difference with the emitted rows.
-	batch := []*coldata.Chunk{emitted}
+	// The first event is the view's rows: what the destination lacks of
+	// them (or holds beyond them) is their difference with the emitted
+	// rows.
+	first, ok := r.next(ctx, run.sub, true)
+	if !ok {
+		return r.ended(ctx, run.sub)
+	}
+	batch := []*coldata.Chunk{emitted, first.rows}
 	for {
 		ev, ok := r.next(ctx, run.sub, len(batch) == 0)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if !ok && len(batch) == 0 {
-			return fmt.Errorf("subscription ended: %w", run.sub.err)
-		}
 		if ok {
 			batch = append(batch, ev.rows)
 			continue
 		}
-		if err := r.emit(ctx, prod, st, enc, consolidated(sp.target, batch)); err != nil {
+		if len(batch) == 0 || ctx.Err() != nil {
+			return r.ended(ctx, run.sub)
+		}
+		if err := out.emit(ctx, st, consolidated(sp.target, batch)); err != nil {
 			return err
 		}
+		r.setStatus("running", st.seq)
 		batch = batch[:0]
 	}
+}
+
+// ended says why an attempt's subscription gave no more events.
+func (r *runningSink) ended(ctx context.Context, sub *subscription) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("subscription ended: %w", sub.err)
 }
 
 // next returns the subscription's next event, waiting for one only when
@@ -249,54 +255,6 @@ func consolidated(target *subscribeTarget, chunks []*coldata.Chunk) *coldata.Chu
 		all.AppendChunk(c)
 	}
 	return dataflow.Consolidate(all)
-}
-
-// emit writes changes in one transaction: records and marker, the pending
-// record, EndTxn, then the emitted rows. An EndTxn that fails is settled
-// from the progress topic, never guessed.
-func (r *runningSink) emit(ctx context.Context, prod *kafka.TxnProducer, st *sinkState, enc *kafka.SinkEncoder, changes *coldata.Chunk) error {
-	if changes.Len == 0 {
-		return nil
-	}
-	m, err := prod.Send(ctx, enc.Records(changes), st.seq+1)
-	if err != nil {
-		return err
-	}
-	if err := st.writePending(m, changes); err != nil {
-		return err
-	}
-	if err := r.e.sinkHook(ctx, r.desc.Name, SinkPendingWritten); err != nil {
-		return err
-	}
-	if err := prod.Commit(ctx); err != nil {
-		r.e.log.Warn("engine: sink transaction outcome unknown; settling it from the progress topic", "sink", r.desc.Name, "seq", m.Seq, "err", err)
-		if err := r.settle(ctx, prod, st); err != nil {
-			return err
-		}
-		if st.seq != m.Seq {
-			return fmt.Errorf("transaction %d aborted", m.Seq)
-		}
-		r.setStatus("running", st.seq)
-		return nil
-	}
-	if err := r.e.sinkHook(ctx, r.desc.Name, SinkCommitted); err != nil {
-		return err
-	}
-	if err := st.settle(true); err != nil {
-		return err
-	}
-	r.setStatus("running", st.seq)
-	return nil
-}
-
-// settle resolves st's pending transaction through the progress topic.
-func (r *runningSink) settle(ctx context.Context, prod *kafka.TxnProducer, st *sinkState) error {
-	committed, err := prod.Resolve(ctx, st.pending.marker)
-	if err != nil {
-		return err
-	}
-	r.e.log.Info("engine: sink transaction settled", "sink", r.desc.Name, "seq", st.pending.marker.Seq, "committed", committed)
-	return st.settle(committed)
 }
 
 // sinkTransactionalID is the Kafka transactional id of sink id: stable, so

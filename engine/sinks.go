@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/connector/kafka"
+	"github.com/sluice-db/sluice/connector/webhook"
 	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -21,14 +22,22 @@ import (
 // starts the sink; each sink runs on a goroutine of its own (sinkrun.go)
 // until it is dropped or the engine closes.
 
-// sinkOptionNames are the WITH options CREATE SINK accepts.
-var sinkOptionNames = func() map[string]bool {
+// sinkOptionNames are the WITH options CREATE SINK accepts, by connector
+// ("": all of them).
+func sinkOptionNames(connector string) map[string]bool {
 	m := map[string]bool{"connector": true, "format": true, "key": true}
-	for _, n := range kafka.SinkOptionNames {
-		m[n] = true
+	if connector != "webhook" {
+		for _, n := range kafka.SinkOptionNames {
+			m[n] = true
+		}
+	}
+	if connector != "kafka" {
+		for _, n := range webhook.OptionNames {
+			m[n] = true
+		}
 	}
 	return m
-}()
+}
 
 // sinks are the running sinks.
 type sinks struct {
@@ -44,7 +53,9 @@ func newSinks(e *Engine) *sinks { return &sinks{e: e, running: map[uint32]*runni
 type sinkSpec struct {
 	target *subscribeTarget
 	key    []int
-	kafka  *kafka.SinkOptions
+	// One of kafka and webhook is set, by the connector.
+	kafka   *kafka.SinkOptions
+	webhook *webhook.Options
 }
 
 // execCreateSink runs CREATE SINK (not transactional).
@@ -65,16 +76,8 @@ func (st *statement) execCreateSink(ctx context.Context, x *parser.CreateSink, w
 		return "", errDuplicateSink(x.Name.Relname).At(st.pos(x.Name.Location))
 	}
 	desc := &catalog.Sink{Schema: schema, Name: x.Name.Relname, Options: x.Options, Query: strings.TrimSpace(x.QueryText)}
-	for name := range x.Options {
-		if !sinkOptionNames[name] {
-			known := make([]string, 0, len(sinkOptionNames))
-			for k := range sinkOptionNames {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return "", sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized sink option \"%s\"", name).
-				WithHint("Valid options are: %s.", strings.Join(known, ", "))
-		}
+	if err := checkSinkOptions(x.Options, ""); err != nil {
+		return "", err
 	}
 	var target *subscribeTarget
 	if x.From != nil {
@@ -133,6 +136,29 @@ func cloneOptions(m map[string]string) map[string]string {
 	return out
 }
 
+// checkSinkOptions refuses options that are not a sink's, or not of its
+// connector ("": any connector's).
+func checkSinkOptions(opts map[string]string, connector string) error {
+	valid := sinkOptionNames(connector)
+	for name := range opts {
+		if valid[name] || name == sinkSearchPathOption {
+			continue
+		}
+		known := make([]string, 0, len(valid))
+		for k := range valid {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		what := "sink"
+		if connector != "" {
+			what = connector + " sink"
+		}
+		return sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option \"%s\"", what, name).
+			WithHint("Valid options are: %s.", strings.Join(known, ", "))
+	}
+	return nil
+}
+
 func errDuplicateSink(name string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.DuplicateObject, "sink \"%s\" already exists", name)
 }
@@ -147,10 +173,16 @@ func (e *Engine) sinkSpec(desc *catalog.Sink, target *subscribeTarget) (*sinkSpe
 		}
 	}
 	sp := &sinkSpec{target: target}
-	switch c := strings.ToLower(desc.Options["connector"]); c {
-	case "", "kafka":
+	connector := strings.ToLower(desc.Options["connector"])
+	switch connector {
+	case "":
+		connector = "kafka"
+	case "kafka", "webhook":
 	default:
-		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"connector\": \"%s\": expected kafka", c)
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"connector\": \"%s\": expected kafka or webhook", connector)
+	}
+	if err := checkSinkOptions(desc.Options, connector); err != nil {
+		return nil, err
 	}
 	switch f := strings.ToLower(desc.Options["format"]); f {
 	case "", "json":
@@ -163,7 +195,11 @@ func (e *Engine) sinkSpec(desc *catalog.Sink, target *subscribeTarget) (*sinkSpe
 	if err != nil {
 		return nil, err
 	}
-	if sp.kafka, err = kafka.ParseSinkOptions(options, e.kafkaBrokers); err != nil {
+	if connector == "webhook" {
+		if sp.webhook, err = webhook.ParseOptions(options); err != nil {
+			return nil, err
+		}
+	} else if sp.kafka, err = kafka.ParseSinkOptions(options, e.kafkaBrokers); err != nil {
 		return nil, err
 	}
 	if k, ok := desc.Options["key"]; ok {
@@ -179,7 +215,7 @@ func (e *Engine) sinkSpec(desc *catalog.Sink, target *subscribeTarget) (*sinkSpe
 			sp.key = v.PK
 		}
 	}
-	if sp.kafka.Envelope == kafka.EnvelopeUpsert && len(sp.key) == 0 {
+	if sp.kafka != nil && sp.kafka.Envelope == kafka.EnvelopeUpsert && len(sp.key) == 0 {
 		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "the upsert envelope needs a key: the sink's rows have none").
 			WithHint("Name the key columns with key = (a, b), or use envelope = 'append' or 'debezium'.")
 	}
@@ -335,7 +371,7 @@ func (e *Engine) startSinks() {
 
 // showSinksColumns are SHOW SINKS' columns, of showSinksTypes.
 func showSinksColumns() []pgwire.Column {
-	return typedColumns([]string{"schema", "name", "connector", "topic", "reads", "status", "transactions"}, showSinksTypes())
+	return typedColumns([]string{"schema", "name", "connector", "destination", "reads", "status", "transactions"}, showSinksTypes())
 }
 
 func showSinksTypes() []*types.T {
@@ -355,7 +391,11 @@ func (s *session) execShowSinks(w pgwire.ResultWriter) error {
 			connector = "kafka"
 		}
 		status, txns := s.e.sinks.status(sk.ID)
-		ch.AppendRow([]types.Datum{sk.Schema, sk.Name, connector, sk.Options["topic"], reads, status, txns})
+		dest := sk.Options["topic"]
+		if connector == "webhook" {
+			dest = sk.Options["url"]
+		}
+		ch.AppendRow([]types.Datum{sk.Schema, sk.Name, connector, dest, reads, status, txns})
 	}
 	return w.WriteChunk(ch)
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/sluice-db/sluice/coldata"
-	"github.com/sluice-db/sluice/connector/kafka"
 	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/storage"
@@ -17,7 +16,7 @@ import (
 // records (docs/format/storage.md, docs/sinks.md):
 //
 //	sinkstate/<id>/seq            u64 BE: the last committed transaction's sequence number
-//	sinkstate/<id>/pending        the transaction being committed: seq u64 BE | marker offset u64 BE | changes
+//	sinkstate/<id>/pending        the transaction being committed: seq u64 BE | marker offset u64 BE (kafka) | changes
 //	sinkstate/<id>/row/<row value> count uvarint: an emitted row and its multiplicity
 //
 // changes = nrows uvarint, then per row: diff varint | len uvarint | row value.
@@ -46,10 +45,13 @@ type sinkState struct {
 	pending *sinkPending
 }
 
-// sinkPending is a transaction written to Kafka, not yet known committed.
+// sinkPending is a transaction written out, not yet known committed: its
+// sequence number, where its progress marker is (kafka sinks) and its
+// changes.
 type sinkPending struct {
-	marker  kafka.Marker
-	changes *coldata.Chunk
+	seq          uint64
+	markerOffset int64
+	changes      *coldata.Chunk
 }
 
 func loadSinkState(db *storage.DB, id uint32, typs []*types.T) (*sinkState, error) {
@@ -98,11 +100,11 @@ func (st *sinkState) emitted() (*coldata.Chunk, error) {
 	return out, nil
 }
 
-// writePending durably records the transaction of marker m, holding
-// changes, before it is committed in Kafka.
-func (st *sinkState) writePending(m kafka.Marker, changes *coldata.Chunk) error {
-	v := binary.BigEndian.AppendUint64(nil, m.Seq)
-	v = binary.BigEndian.AppendUint64(v, uint64(m.Offset))
+// writePending durably records transaction seq (its progress marker at
+// markerOffset), holding changes, before it is committed.
+func (st *sinkState) writePending(seq uint64, markerOffset int64, changes *coldata.Chunk) error {
+	v := binary.BigEndian.AppendUint64(nil, seq)
+	v = binary.BigEndian.AppendUint64(v, uint64(markerOffset))
 	v = binary.AppendUvarint(v, uint64(changes.Len))
 	var row []byte
 	for i := 0; i < changes.Len; i++ {
@@ -119,7 +121,7 @@ func (st *sinkState) writePending(m kafka.Marker, changes *coldata.Chunk) error 
 	if err := txn.Commit(); err != nil {
 		return err
 	}
-	st.pending = &sinkPending{marker: m, changes: changes}
+	st.pending = &sinkPending{seq: seq, markerOffset: markerOffset, changes: changes}
 	return nil
 }
 
@@ -128,7 +130,7 @@ func (st *sinkState) decodePending(v []byte) (*sinkPending, error) {
 	if len(v) < 16 {
 		return nil, bad
 	}
-	p := &sinkPending{marker: kafka.Marker{Seq: binary.BigEndian.Uint64(v), Offset: int64(binary.BigEndian.Uint64(v[8:]))}}
+	p := &sinkPending{seq: binary.BigEndian.Uint64(v), markerOffset: int64(binary.BigEndian.Uint64(v[8:]))}
 	v = v[16:]
 	n, w := binary.Uvarint(v)
 	if w <= 0 || n > uint64(len(v)) {
@@ -195,7 +197,7 @@ func (st *sinkState) settle(committed bool) error {
 				txn.PutMeta(sinkRowKey(st.id, []byte(k)), binary.AppendUvarint(nil, uint64(n)))
 			}
 		}
-		txn.PutMeta(sinkSeqKey(st.id), binary.BigEndian.AppendUint64(nil, p.marker.Seq))
+		txn.PutMeta(sinkSeqKey(st.id), binary.BigEndian.AppendUint64(nil, p.seq))
 	}
 	if err := txn.Commit(); err != nil {
 		return err
@@ -208,7 +210,7 @@ func (st *sinkState) settle(committed bool) error {
 		}
 	}
 	if committed {
-		st.seq = p.marker.Seq
+		st.seq = p.seq
 	}
 	st.pending = nil
 	return nil
