@@ -11,17 +11,16 @@ import (
 	"github.com/sluice-db/sluice/dataflow"
 )
 
-// SinkStep is a point of a kafka sink's commit, where WithSinkHook is
-// called.
+// SinkStep is a point of a sink's commit, where WithSinkHook is called.
 type SinkStep int
 
 const (
-	// SinkPendingWritten: the transaction's records and progress marker
-	// are written to Kafka and its pending record is durable; EndTxn is
-	// not sent yet.
+	// SinkPendingWritten: the transaction's pending record is durable; a
+	// kafka sink has written its records and progress marker but not sent
+	// EndTxn, a webhook has not posted the batch.
 	SinkPendingWritten SinkStep = iota
-	// SinkCommitted: EndTxn succeeded; the pending record is not settled
-	// yet.
+	// SinkCommitted: EndTxn succeeded, or the endpoint took the batch;
+	// the pending record is not settled yet.
 	SinkCommitted
 )
 
@@ -209,8 +208,10 @@ func (r *runningSink) attempt(ctx context.Context, started chan<- error) (err er
 		if len(batch) == 0 || ctx.Err() != nil {
 			return r.ended(ctx, run.sub)
 		}
-		if err := out.emit(ctx, st, consolidated(sp.target, batch)); err != nil {
-			return err
+		if changes := consolidated(sp.target, batch); changes.Len > 0 {
+			if err := out.emit(ctx, st, changes); err != nil {
+				return err
+			}
 		}
 		r.setStatus("running", st.seq)
 		batch = batch[:0]

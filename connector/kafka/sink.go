@@ -16,13 +16,17 @@ import (
 // writes one record (key: the sink's transactional id, value: the
 // transaction's sequence number) here beside its output, so that whether a
 // transaction committed can be read back from Kafka instead of guessed.
-// It has one partition, so that a marker's offset alone names it.
+// It has one partition, so that a marker's offset alone names it, and is
+// compacted: a sink's last marker, the only one ever read back, stays.
 const ProgressTopic = "_sluice_sink_progress"
 
-// probeValue is the value of the marker a producer commits when it starts:
-// it fences the sink's earlier producers (aborting a transaction one left
-// open) and puts a committed record after every marker they wrote.
-const probeValue = "probe"
+// probeSuffix makes the key of the probe a producer commits when it
+// starts (its transactional id + probeSuffix): the probe fences the sink's
+// earlier producers (ending a transaction one left open) and puts a
+// committed record after every marker they wrote. Its key is not the
+// markers' so that compaction, which keeps the last record of each key,
+// never removes the last marker for a probe.
+const probeSuffix = "/probe"
 
 // Marker is where a sink transaction's progress record was written.
 type Marker struct {
@@ -66,7 +70,8 @@ func (p *TxnProducer) createProgressTopic(ctx context.Context) error {
 		return fmt.Errorf("kafka sink %s: %w", p.txnID, err)
 	}
 	defer cl.Close()
-	_, err = kadm.NewClient(cl).CreateTopic(ctx, 1, -1, nil, ProgressTopic)
+	compact := "compact"
+	_, err = kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, ProgressTopic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("kafka sink %s: creating %s: %w", p.txnID, ProgressTopic, err)
 	}
@@ -86,7 +91,7 @@ func (p *TxnProducer) Restart(ctx context.Context) error {
 		return fmt.Errorf("kafka sink %s: %w", p.txnID, err)
 	}
 	p.cl = cl
-	if _, err := p.send(ctx, nil, &kgo.Record{Topic: ProgressTopic, Key: []byte(p.txnID), Value: []byte(probeValue)}); err != nil {
+	if _, err := p.send(ctx, nil, &kgo.Record{Topic: ProgressTopic, Key: []byte(p.txnID + probeSuffix)}); err != nil {
 		return err
 	}
 	if err := p.Commit(ctx); err != nil {
