@@ -69,6 +69,7 @@ type Engine struct {
 	// sinkEndTimeout bounds a kafka sink's EndTxn; sinkStepHook, when set,
 	// is called at each step of a sink's commit (WithSinkHook).
 	sinkEndTimeout time.Duration
+	sinkTxnRows    int
 	sinkStepHook   func(ctx context.Context, sink string, step SinkStep) error
 
 	// ddlMu serialises commits that create or drop tables with the catalog
@@ -116,6 +117,10 @@ func WithKafkaBrokers(addrs []string) Option { return func(e *Engine) { e.kafkaB
 // settles the transaction's outcome from the progress topic (default 10 s).
 func WithSinkEndTimeout(d time.Duration) Option { return func(e *Engine) { e.sinkEndTimeout = d } }
 
+// WithSinkTransactionRows sets about the most rows a sink writes in one
+// transaction (default 65536); the rows of one key are never split.
+func WithSinkTransactionRows(n int) Option { return func(e *Engine) { e.sinkTxnRows = max(n, 1) } }
+
 // WithSinkHook calls hook at each step of a kafka sink's commit; an error
 // ends the sink's attempt right there, as a crash would (for tests).
 func WithSinkHook(hook func(ctx context.Context, sink string, step SinkStep) error) Option {
@@ -128,7 +133,7 @@ func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
-		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout}
+		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
 	for _, o := range opts {
 		o(e)
 	}

@@ -66,10 +66,13 @@ func (h *sinkHook) call(ctx context.Context, _ string, step engine.SinkStep) err
 	return ctx.Err()
 }
 
+// startSinkServer runs a server whose sinks write at most about two rows a
+// transaction (so that a batch of epochs takes several) and give EndTxn a
+// second.
 func startSinkServer(t *testing.T, dir string, c *kfake.Cluster, opts ...engine.Option) *server.Server {
 	t.Helper()
 	cfg := server.Config{PGAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: dir, KafkaBrokers: c.ListenAddrs(),
-		EngineOptions: append([]engine.Option{engine.WithSinkEndTimeout(time.Second)}, opts...)}
+		EngineOptions: append([]engine.Option{engine.WithSinkEndTimeout(time.Second), engine.WithSinkTransactionRows(2)}, opts...)}
 	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,9 @@ const (
 	sinkMaxBackoff = 30 * time.Second
 	// sinkConnectTimeout bounds reaching the brokers when a sink starts.
 	sinkConnectTimeout = 10 * time.Second
+	// defaultSinkTxnRows is about the most rows a sink writes in one
+	// transaction.
+	defaultSinkTxnRows = 1 << 16
 	// defaultSinkEndTimeout is how long a sink waits for EndTxn before it
 	// settles the outcome from the progress topic instead.
 	defaultSinkEndTimeout = 10 * time.Second
@@ -208,7 +211,7 @@ func (r *runningSink) attempt(ctx context.Context, started chan<- error) (err er
 		if len(batch) == 0 || ctx.Err() != nil {
 			return r.ended(ctx, run.sub)
 		}
-		if changes := consolidated(sp.target, batch); changes.Len > 0 {
+		for _, changes := range transactions(consolidated(sp.target, batch), sp.key, e.sinkTxnRows) {
 			if err := out.emit(ctx, st, changes); err != nil {
 				return err
 			}
@@ -216,6 +219,54 @@ func (r *runningSink) attempt(ctx context.Context, started chan<- error) (err er
 		r.setStatus("running", st.seq)
 		batch = batch[:0]
 	}
+}
+
+// transactions cuts consolidated changes into the changes of transactions
+// of about maxRows rows (none when there are no changes), keeping the rows
+// of a key together: a key's old and new row go in one transaction, so a
+// consumer never sees the key's row deleted in between.
+func transactions(changes *coldata.Chunk, key []int, maxRows int) []*coldata.Chunk {
+	switch {
+	case changes.Len == 0:
+		return nil
+	case changes.Len <= maxRows:
+		return []*coldata.Chunk{changes}
+	}
+	// groups are the rows of each key, keys in the order of their first row
+	// (each row alone without a key).
+	var groups [][]int
+	index := map[string]int{}
+	var k []byte
+	for i := 0; i < changes.Len; i++ {
+		if len(key) == 0 {
+			groups = append(groups, []int{i})
+			continue
+		}
+		k = k[:0]
+		for _, c := range key {
+			k = changes.Cols[c].AppendKey(k, i)
+		}
+		g, ok := index[string(k)]
+		if !ok {
+			g = len(groups)
+			index[string(k)] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	var out []*coldata.Chunk
+	var sel []int
+	for _, g := range groups {
+		sel = append(sel, g...)
+		if len(sel) >= maxRows {
+			out = append(out, changes.Gather(sel))
+			sel = sel[:0]
+		}
+	}
+	if len(sel) > 0 {
+		out = append(out, changes.Gather(sel))
+	}
+	return out
 }
 
 // ended says why an attempt's subscription gave no more events.
