@@ -173,33 +173,8 @@ func (e *Engine) sinkSpec(desc *catalog.Sink, target *subscribeTarget) (*sinkSpe
 		}
 	}
 	sp := &sinkSpec{target: target}
-	connector := strings.ToLower(desc.Options["connector"])
-	switch connector {
-	case "":
-		connector = "kafka"
-	case "kafka", "webhook":
-	default:
-		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"connector\": \"%s\": expected kafka or webhook", connector)
-	}
-	if err := checkSinkOptions(desc.Options, connector); err != nil {
-		return nil, err
-	}
-	switch f := strings.ToLower(desc.Options["format"]); f {
-	case "", "json":
-	case "avro", "protobuf":
-		return nil, sqlerr.Unsupported("sink format %s is not supported yet", f).WithHint("Use format = 'json'.")
-	default:
-		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"format\": \"%s\": expected json", f)
-	}
-	options, err := resolveSecrets(desc.Options)
-	if err != nil {
-		return nil, err
-	}
-	if connector == "webhook" {
-		if sp.webhook, err = webhook.ParseOptions(options); err != nil {
-			return nil, err
-		}
-	} else if sp.kafka, err = kafka.ParseSinkOptions(options, e.kafkaBrokers); err != nil {
+	var err error
+	if sp.kafka, sp.webhook, err = e.sinkDestination(desc); err != nil {
 		return nil, err
 	}
 	if k, ok := desc.Options["key"]; ok {
@@ -220,6 +195,39 @@ func (e *Engine) sinkSpec(desc *catalog.Sink, target *subscribeTarget) (*sinkSpe
 			WithHint("Name the key columns with key = (a, b), or use envelope = 'append' or 'debezium'.")
 	}
 	return sp, nil
+}
+
+// sinkDestination checks a sink's connector, format and connector options;
+// one of kafka and webhook is returned, by the connector.
+func (e *Engine) sinkDestination(desc *catalog.Sink) (*kafka.SinkOptions, *webhook.Options, error) {
+	connector := strings.ToLower(desc.Options["connector"])
+	switch connector {
+	case "":
+		connector = "kafka"
+	case "kafka", "webhook":
+	default:
+		return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"connector\": \"%s\": expected kafka or webhook", connector)
+	}
+	if err := checkSinkOptions(desc.Options, connector); err != nil {
+		return nil, nil, err
+	}
+	switch f := strings.ToLower(desc.Options["format"]); f {
+	case "", "json":
+	case "avro", "protobuf":
+		return nil, nil, sqlerr.Unsupported("sink format %s is not supported yet", f).WithHint("Use format = 'json'.")
+	default:
+		return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"format\": \"%s\": expected json", f)
+	}
+	options, err := resolveSecrets(desc.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	if connector == "webhook" {
+		w, err := webhook.ParseOptions(options)
+		return nil, w, err
+	}
+	k, err := kafka.ParseSinkOptions(options, e.kafkaBrokers)
+	return k, nil, err
 }
 
 // sinkTarget plans what a recorded sink reads.
@@ -308,6 +316,7 @@ func (e *Engine) dropSinks(drops []*catalog.Sink) error {
 	}
 	for _, sk := range drops {
 		e.sinks.stop(sk.ID)
+		e.fenceSink(sk)
 	}
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
@@ -326,6 +335,25 @@ func (e *Engine) dropSinks(drops []*catalog.Sink) error {
 	}
 	e.catVersion.Add(1)
 	return nil
+}
+
+// fenceSink ends the transaction a dropped kafka sink may have left open
+// (read_committed consumers of its partitions would wait at it until it
+// timed out) by starting a producer under its transactional id. It is best
+// effort: an error is logged.
+func (e *Engine) fenceSink(sk *catalog.Sink) {
+	opts, _, err := e.sinkDestination(sk)
+	if err != nil || opts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sinkConnectTimeout)
+	defer cancel()
+	prod, err := kafka.NewTxnProducer(ctx, opts, sinkTransactionalID(sk.ID), e.sinkEndTimeout)
+	if err != nil {
+		e.log.Warn("engine: dropped sink's producer not fenced", "sink", sk.Name, "err", err)
+		return
+	}
+	prod.Close()
 }
 
 // sinksReading returns the sinks that read any of rels.
