@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -532,4 +535,56 @@ func TestSinkWebhook(t *testing.T) {
 	if resent == 0 {
 		t.Errorf("no batch was posted twice across the crash: %v", recv.batches)
 	}
+}
+
+// Random runs of rounds, each run ended by a crash at a random step of a
+// sink's commit (or a clean restart), with a random transaction size per
+// server: the topics always fold to the view. The seed is logged;
+// SLUICE_TEST_SEED replays one.
+func TestSinkKafkaRandomCrashes(t *testing.T) {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("SLUICE_TEST_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	c := sinkCluster(t)
+	dir := t.TempDir()
+	round := 0
+	for run := range 4 {
+		hook := &sinkHook{}
+		txnRows := 1 + rng.IntN(6)
+		srv := startSinkServer(t, dir, c, engine.WithSinkHook(hook.call), engine.WithSinkTransactionRows(txnRows))
+		conn := connect(t, srv)
+		if run == 0 {
+			for _, stmt := range strings.Split(strings.TrimSpace(sinkSchema), ";") {
+				mustExec(t, conn, stmt)
+			}
+		}
+		for range 1 + rng.IntN(3) {
+			sinkRound(t, conn, round)
+			round++
+		}
+		crash := rng.IntN(3) // 0, 1: a crash at that step; 2: a clean restart
+		t.Logf("run %d: %d rows a transaction, rounds to %d, crash %d", run, txnRows, round, crash)
+		if crash < 2 {
+			hit := hook.arm(engine.SinkStep(crash))
+			sinkRound(t, conn, round)
+			round++
+			select {
+			case <-hit:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the sink never reached the step")
+			}
+		}
+		_ = conn.Close(context.Background())
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := startSinkServer(t, dir, c)
+	expectSinks(t, c, connect(t, srv))
 }
