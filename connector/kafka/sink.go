@@ -54,7 +54,7 @@ func NewTxnProducer(ctx context.Context, opts *SinkOptions, txnID string, endTim
 	if err := p.createProgressTopic(ctx); err != nil {
 		return nil, err
 	}
-	if err := p.Restart(ctx); err != nil {
+	if err := p.restart(ctx); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -78,12 +78,12 @@ func (p *TxnProducer) createProgressTopic(ctx context.Context) error {
 	return nil
 }
 
-// Restart replaces the client with a new one under the same transactional
-// id and commits a probe marker: its InitProducerID bumps the producer
-// epoch, which fences the old client and ends the transaction it had open
-// (a commit the coordinator had already taken completes; anything else
-// aborts). A failed Send is followed by a Restart.
-func (p *TxnProducer) Restart(ctx context.Context) error {
+// restart replaces the client with a new one under the same transactional
+// id and commits a probe: its InitProducerID bumps the producer epoch,
+// which fences the old client and ends the transaction it had open (a
+// commit the coordinator had already taken completes; anything else
+// aborts).
+func (p *TxnProducer) restart(ctx context.Context) error {
 	p.Close()
 	cl, err := kgo.NewClient(p.clientOpts(kgo.TransactionalID(p.txnID), kgo.AllowAutoTopicCreation(),
 		kgo.TransactionTimeout(max(time.Minute, 4*p.endTimeout)))...)
@@ -102,7 +102,8 @@ func (p *TxnProducer) Restart(ctx context.Context) error {
 
 // Send begins a transaction and produces recs and the progress marker of
 // sequence number seq, waiting until all are written (not committed). On
-// an error the transaction is abandoned: the caller restarts the producer.
+// an error the transaction is abandoned: the caller closes the producer
+// and starts a new one, which fences it.
 func (p *TxnProducer) Send(ctx context.Context, recs []*kgo.Record, seq uint64) (Marker, error) {
 	marker := &kgo.Record{Topic: ProgressTopic, Key: []byte(p.txnID), Value: strconv.AppendUint(nil, seq, 10)}
 	off, err := p.send(ctx, recs, marker)
@@ -137,7 +138,7 @@ func (p *TxnProducer) Commit(ctx context.Context) error {
 // progress topic read_committed from m's offset: the first record visible
 // at or after it is m itself exactly when m's transaction committed.
 func (p *TxnProducer) Resolve(ctx context.Context, m Marker) (bool, error) {
-	if err := p.Restart(ctx); err != nil {
+	if err := p.restart(ctx); err != nil {
 		return false, err
 	}
 	cl, err := kgo.NewClient(p.clientOpts(kgo.FetchIsolationLevel(kgo.ReadCommitted()),
