@@ -307,6 +307,14 @@ func TestSinkKafkaEndTxnTimeout(t *testing.T) {
 		}
 		return nil, nil, false
 	})
+	// Producers initialised after the hold: the sink's new producer.
+	var inits atomic.Int32
+	c.ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if fired.Load() {
+			inits.Add(1)
+		}
+		return nil, nil, false
+	})
 	for round := 1; round < 4; round++ {
 		sinkRound(t, conn, round)
 	}
@@ -316,6 +324,9 @@ func TestSinkKafkaEndTxnTimeout(t *testing.T) {
 		t.Fatal("no EndTxn was held")
 	}
 	expectSinks(t, c, conn)
+	if inits.Load() == 0 {
+		t.Error("the sink did not initialise a new producer after EndTxn timed out")
+	}
 }
 
 // CREATE SINK's errors, SHOW SINKS, DROP SINK, and DROP of what a sink
