@@ -1,8 +1,6 @@
 package kafka
 
 import (
-	"strconv"
-
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -30,53 +28,69 @@ const (
 var Envelopes = map[string]Envelope{"upsert": EnvelopeUpsert, "append": EnvelopeAppend, "debezium": EnvelopeDebezium}
 
 // SinkEncoder turns a sink's consolidated changes into records for one
-// topic, values and keys as JSON objects (format.JSONObject). It is used by
-// one goroutine at a time.
+// topic. It is used by one goroutine at a time.
 type SinkEncoder struct {
 	topic    string
 	envelope Envelope
 	key      []int
-	keyObj   *format.JSONObject // nil without key columns
-	rowObj   *format.JSONObject
-	cfg      *types.Config
+	f        sinkFormat
 	scratch  []byte
 }
 
 // NewSinkEncoder returns the encoder of rows with columns names, keyed by
-// the columns key (none: records without a key; EnvelopeUpsert needs one).
+// the columns key (none: records without a key; EnvelopeUpsert needs one),
+// keys and values as JSON objects (format.JSONObject).
 func NewSinkEncoder(topic string, envelope Envelope, names []string, key []int, cfg *types.Config) *SinkEncoder {
-	all := make([]int, len(names))
-	for i := range all {
-		all[i] = i
-	}
-	e := &SinkEncoder{topic: topic, envelope: envelope, key: key, rowObj: format.NewJSONObject(names, all), cfg: cfg}
+	f := &jsonFormat{rowObj: format.NewJSONObject(names, allColumns(len(names))), cfg: cfg}
 	if len(key) > 0 {
-		e.keyObj = format.NewJSONObject(names, key)
+		f.keyObj = format.NewJSONObject(names, key)
 	}
-	return e
+	return &SinkEncoder{topic: topic, envelope: envelope, key: key, f: f}
+}
+
+// NewAvroSinkEncoder is NewSinkEncoder for Avro keys and values in the
+// Confluent framing, with the schemas of AvroSchemas(name, …) registered
+// under keyID and valueID.
+func NewAvroSinkEncoder(topic, name string, envelope Envelope, names []string, typs []*types.T, key []int, keyID, valueID uint32, cfg *types.Config) *SinkEncoder {
+	rowName := format.AvroName(name)
+	f := &avroFormat{rowRec: format.NewAvroRecord(rowName, names, typs, allColumns(len(names))), keyID: keyID, valueID: valueID, cfg: cfg}
+	if len(key) > 0 {
+		f.keyRec = format.NewAvroRecord(rowName+"_key", names, typs, key)
+	}
+	return &SinkEncoder{topic: topic, envelope: envelope, key: key, f: f}
 }
 
 // Records returns the records of changes, whose rows must be consolidated
 // (each distinct row at most once, with a non-zero diff), in the order of
 // the rows (of each key's first row when the envelope groups by key).
 func (e *SinkEncoder) Records(changes *coldata.Chunk) []*kgo.Record {
-	if e.envelope == EnvelopeAppend || e.keyObj == nil {
+	if e.envelope == EnvelopeAppend || len(e.key) == 0 {
 		return e.rowRecords(changes)
 	}
 	var out []*kgo.Record
 	for _, g := range e.keyGroups(changes) {
-		rec := &kgo.Record{Topic: e.topic, Key: e.keyObj.Append(nil, changes.Cols, g.first, e.cfg)}
+		rec := &kgo.Record{Topic: e.topic, Key: e.f.key(nil, changes, g.first)}
 		switch e.envelope {
 		case EnvelopeUpsert:
 			if g.after >= 0 {
-				rec.Value = e.rowObj.Append(nil, changes.Cols, g.after, e.cfg)
+				rec.Value = e.f.row(nil, changes, g.after)
 			}
 		case EnvelopeDebezium:
-			rec.Value = e.debezium(changes, g.before, g.after)
+			rec.Value = e.f.debezium(nil, changes, g.before, g.after, debeziumOp(g.before, g.after))
 		}
 		out = append(out, rec)
 	}
 	return out
+}
+
+func debeziumOp(before, after int) string {
+	switch {
+	case before < 0:
+		return "c"
+	case after < 0:
+		return "d"
+	}
+	return "u"
 }
 
 // keyChange is the rows of one key in a change set: the last one deleted
@@ -112,47 +126,21 @@ func (e *SinkEncoder) rowRecords(changes *coldata.Chunk) []*kgo.Record {
 	var out []*kgo.Record
 	for i := 0; i < changes.Len; i++ {
 		var key []byte
-		if e.keyObj != nil {
-			key = e.keyObj.Append(nil, changes.Cols, i, e.cfg)
+		if len(e.key) > 0 {
+			key = e.f.key(nil, changes, i)
 		}
-		d := changes.Diffs[i]
 		if e.envelope == EnvelopeAppend {
-			v := append(strconv.AppendInt(append([]byte(nil), `{"diff":`...), d, 10), `,"row":`...)
-			v = append(e.rowObj.Append(v, changes.Cols, i, e.cfg), '}')
-			out = append(out, &kgo.Record{Topic: e.topic, Key: key, Value: v})
+			out = append(out, &kgo.Record{Topic: e.topic, Key: key, Value: e.f.change(nil, changes, i)})
 			continue
 		}
-		before, after := -1, i
+		d, before, after := changes.Diffs[i], -1, i
 		if d < 0 {
 			before, after, d = i, -1, -d
 		}
-		v := e.debezium(changes, before, after)
+		v := e.f.debezium(nil, changes, before, after, debeziumOp(before, after))
 		for range d {
 			out = append(out, &kgo.Record{Topic: e.topic, Key: key, Value: v})
 		}
 	}
 	return out
-}
-
-// debezium encodes a change from row before to row after (-1: none).
-func (e *SinkEncoder) debezium(changes *coldata.Chunk, before, after int) []byte {
-	v := append([]byte(nil), `{"before":`...)
-	v = e.rowOrNull(v, changes, before)
-	v = append(v, `,"after":`...)
-	v = e.rowOrNull(v, changes, after)
-	op := "u"
-	switch {
-	case before < 0:
-		op = "c"
-	case after < 0:
-		op = "d"
-	}
-	return append(append(append(v, `,"op":"`...), op...), `"}`...)
-}
-
-func (e *SinkEncoder) rowOrNull(buf []byte, changes *coldata.Chunk, i int) []byte {
-	if i < 0 {
-		return append(buf, "null"...)
-	}
-	return e.rowObj.Append(buf, changes.Cols, i, e.cfg)
 }

@@ -1,18 +1,20 @@
 package kafka
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/hamba/avro/v2"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
 
-// TestSinkEnvelopes runs testdata/sink/envelopes: `encode envelope=… [key=col,…]`
+// TestSinkEnvelopes runs testdata/sink/envelopes: `encode envelope=… [key=col,…] [avro]`
 // takes rows of (city text, n bigint, total numeric, tags jsonb), each line
 // `diff city n total tags` (NULL for NULL), and prints the records.
 func TestSinkEnvelopes(t *testing.T) {
@@ -59,8 +61,36 @@ func TestSinkEnvelopes(t *testing.T) {
 			changes.Diffs = append(changes.Diffs, diff)
 		}
 		var b strings.Builder
-		for _, r := range NewSinkEncoder("out", env, names, key, types.DefaultConfig()).Records(changes) {
-			fmt.Fprintf(&b, "%s key=%s value=%s\n", r.Topic, orNull(r.Key), orNull(r.Value))
+		if !d.HasArg("avro") {
+			for _, r := range NewSinkEncoder("out", env, names, key, types.DefaultConfig()).Records(changes) {
+				fmt.Fprintf(&b, "%s key=%s value=%s\n", r.Topic, orNull(r.Key), orNull(r.Value))
+			}
+			return b.String()
+		}
+		// Avro: key schema id 1, value schema id 2; records printed decoded.
+		keySchema, valueSchema, err := AvroSchemas("per city", env, names, typs, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decode := func(schema string, id uint32, b []byte) string {
+			if b == nil {
+				return "<nil>"
+			}
+			if len(b) < 5 || b[0] != 0 || binary.BigEndian.Uint32(b[1:]) != id {
+				t.Fatalf("bad framing % x", b)
+			}
+			var v any
+			if err := avro.Unmarshal(avro.MustParse(schema), b[5:], &v); err != nil {
+				t.Fatalf("%s: %v", schema, err)
+			}
+			return fmt.Sprint(v)
+		}
+		for _, r := range NewAvroSinkEncoder("out", "per city", env, names, typs, key, 1, 2, types.DefaultConfig()).Records(changes) {
+			k := "<nil>"
+			if keySchema != "" {
+				k = decode(keySchema, 1, r.Key)
+			}
+			fmt.Fprintf(&b, "key=%s value=%s\n", k, decode(valueSchema, 2, r.Value))
 		}
 		return b.String()
 	})
