@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/hamba/avro/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -342,7 +344,9 @@ func TestSinkDDL(t *testing.T) {
 		{"CREATE SINK s FROM nope WITH (topic = 't')", "42P01", `relation "nope" does not exist`},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', colour = 'red')", "22023", `unrecognized sink option "colour"`},
 		{"CREATE SINK s FROM per_city WITH (connector = 'kafka')", "22023", "a kafka sink needs the option topic"},
-		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'avro')", "0A000", "sink format avro is not supported yet"},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'avro')", "22023", "needs the option schema_registry"},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'protobuf')", "0A000", "sink format protobuf is not supported yet"},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'xml')", "22023", `invalid value for option "format"`},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', envelope = 'weird')", "22023", `invalid value for option "envelope"`},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', key = (nope))", "42703", `key column "nope"`},
 		{"CREATE SINK s FROM items WITH (topic = 't', key = (city), connector = 'kinesis')", "22023", `invalid value for option "connector"`},
@@ -598,4 +602,110 @@ func TestSinkKafkaRandomCrashes(t *testing.T) {
 	}
 	srv := startSinkServer(t, dir, c)
 	expectSinks(t, c, connect(t, srv))
+}
+
+// registryFake is a schema registry that registers schemas (POST
+// /subjects/{subject}/versions) and keeps them by id.
+type registryFake struct {
+	mu      sync.Mutex
+	schemas map[uint32]string
+	ids     map[string]uint32 // subject + schema -> id
+}
+
+func (r *registryFake) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var body struct{ Schema string }
+	if req.Method != http.MethodPost || json.NewDecoder(req.Body).Decode(&body) != nil {
+		http.Error(w, `{"error_code": 40400, "message": "not here"}`, http.StatusNotFound)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := req.URL.Path + "\n" + body.Schema
+	id, ok := r.ids[k]
+	if !ok {
+		id = uint32(len(r.schemas) + 1)
+		r.ids[k], r.schemas[id] = id, body.Schema
+	}
+	w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	fmt.Fprintf(w, `{"id": %d}`, id)
+}
+
+// decode reads a record in the Confluent framing with its schema.
+func (r *registryFake) decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	if len(b) < 5 || b[0] != 0 {
+		t.Fatalf("bad framing % x", b)
+	}
+	r.mu.Lock()
+	schema := r.schemas[binary.BigEndian.Uint32(b[1:])]
+	r.mu.Unlock()
+	var v map[string]any
+	if err := avro.Unmarshal(avro.MustParse(schema), b[5:], &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// An Avro upsert sink with its schemas in a registry: folded by key, the
+// decoded topic equals the view, across a crash.
+func TestSinkKafkaAvro(t *testing.T) {
+	c := sinkCluster(t)
+	reg := &registryFake{schemas: map[uint32]string{}, ids: map[string]uint32{}}
+	hs := httptest.NewServer(reg)
+	defer hs.Close()
+	dir := t.TempDir()
+	hook := &sinkHook{}
+	srv := startSinkServer(t, dir, c, engine.WithSinkHook(hook.call))
+	conn := connect(t, srv)
+	schema := strings.SplitN(strings.TrimSpace(sinkSchema), "CREATE SINK", 2)[0]
+	for _, stmt := range strings.Split(strings.TrimSpace(schema), ";") {
+		if strings.TrimSpace(stmt) != "" {
+			mustExec(t, conn, stmt)
+		}
+	}
+	mustExec(t, conn, "CREATE SINK av FROM per_city WITH (topic = 'av', format = 'avro', schema_registry = '"+hs.URL+"')")
+	expect := func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			want := viewRows(t, conn)
+			last := map[string]string{}
+			for _, r := range readTopic(t, c, "av") {
+				k := fmt.Sprint(reg.decode(t, r.Key))
+				if r.Value == nil {
+					delete(last, k)
+					continue
+				}
+				v := reg.decode(t, r.Value)
+				last[k] = fmt.Sprintf(`{"city":%q,"n":%v,"total":%v}`, v["city"], v["n"], v["total"])
+			}
+			var got []string
+			for _, v := range last {
+				got = append(got, v)
+			}
+			sort.Strings(got)
+			if len(want) > 0 && sameRows(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("avro topic differs from the view:\nview: %s\navro: %s", strings.Join(want, " "), strings.Join(got, " "))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for round := range 3 {
+		sinkRound(t, conn, round)
+	}
+	expect()
+	hit := hook.arm(engine.SinkPendingWritten)
+	sinkRound(t, conn, 3)
+	<-hit
+	_ = conn.Close(context.Background())
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv = startSinkServer(t, dir, c)
+	conn = connect(t, srv)
+	sinkRound(t, conn, 4)
+	expect()
 }

@@ -33,7 +33,11 @@ func (r *runningSink) open(ctx context.Context, sp *sinkSpec) (sinkOutput, error
 	if err != nil {
 		return nil, sqlerr.New(sqlerr.ConnectionFailure, "sink \"%s\": cannot start its kafka producer: %v", r.desc.Name, err)
 	}
-	enc := kafka.NewSinkEncoder(sp.kafka.Topic, sp.kafka.Envelope, sp.target.names, sp.key, e.viewConfig())
+	enc, err := sp.kafka.NewEncoder(cctx, r.desc.Name, sp.target.names, sp.target.types, sp.key, e.viewConfig())
+	if err != nil {
+		prod.Close()
+		return nil, err
+	}
 	return &kafkaOutput{r: r, prod: prod, enc: enc}, nil
 }
 

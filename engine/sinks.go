@@ -211,18 +211,18 @@ func (e *Engine) sinkDestination(desc *catalog.Sink) (*kafka.SinkOptions, *webho
 	if err := checkSinkOptions(desc.Options, connector); err != nil {
 		return nil, nil, err
 	}
-	switch f := strings.ToLower(desc.Options["format"]); f {
-	case "", "json":
-	case "avro", "protobuf":
-		return nil, nil, sqlerr.Unsupported("sink format %s is not supported yet", f).WithHint("Use format = 'json'.")
-	default:
-		return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"format\": \"%s\": expected json", f)
-	}
 	options, err := resolveSecrets(desc.Options)
 	if err != nil {
 		return nil, nil, err
 	}
 	if connector == "webhook" {
+		switch f := strings.ToLower(desc.Options["format"]); f {
+		case "", "json":
+		case "avro", "protobuf":
+			return nil, nil, sqlerr.Unsupported("webhook sinks write json: format %s is not supported", f)
+		default:
+			return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"format\": \"%s\": expected json", f)
+		}
 		w, err := webhook.ParseOptions(options)
 		return nil, w, err
 	}
