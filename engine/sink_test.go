@@ -18,11 +18,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/bufbuild/protocompile"
 	"github.com/hamba/avro/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluice-db/sluice/engine"
 	"github.com/sluice-db/sluice/server"
@@ -345,7 +349,7 @@ func TestSinkDDL(t *testing.T) {
 		{"CREATE SINK s FROM per_city WITH (topic = 't', colour = 'red')", "22023", `unrecognized sink option "colour"`},
 		{"CREATE SINK s FROM per_city WITH (connector = 'kafka')", "22023", "a kafka sink needs the option topic"},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'avro')", "22023", "needs the option schema_registry"},
-		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'protobuf')", "0A000", "sink format protobuf is not supported yet"},
+		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'protobuf')", "22023", "needs the option schema_registry"},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', format = 'xml')", "22023", `invalid value for option "format"`},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', envelope = 'weird')", "22023", `invalid value for option "envelope"`},
 		{"CREATE SINK s FROM per_city WITH (topic = 't', key = (nope))", "42703", `key column "nope"`},
@@ -607,13 +611,14 @@ func TestSinkKafkaRandomCrashes(t *testing.T) {
 // registryFake is a schema registry that registers schemas (POST
 // /subjects/{subject}/versions) and keeps them by id.
 type registryFake struct {
-	mu      sync.Mutex
-	schemas map[uint32]string
-	ids     map[string]uint32 // subject + schema -> id
+	mu       sync.Mutex
+	schemas  map[uint32]string
+	protobuf map[uint32]bool   // the schema is a .proto file (else Avro)
+	ids      map[string]uint32 // subject + schema -> id
 }
 
 func (r *registryFake) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	var body struct{ Schema string }
+	var body struct{ Schema, SchemaType string }
 	if req.Method != http.MethodPost || json.NewDecoder(req.Body).Decode(&body) != nil {
 		http.Error(w, `{"error_code": 40400, "message": "not here"}`, http.StatusNotFound)
 		return
@@ -624,33 +629,66 @@ func (r *registryFake) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	id, ok := r.ids[k]
 	if !ok {
 		id = uint32(len(r.schemas) + 1)
-		r.ids[k], r.schemas[id] = id, body.Schema
+		r.ids[k], r.schemas[id], r.protobuf[id] = id, body.Schema, body.SchemaType == "PROTOBUF"
 	}
 	w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
 	fmt.Fprintf(w, `{"id": %d}`, id)
 }
 
-// decode reads a record in the Confluent framing with its schema.
+// decode reads a record in the Confluent framing with its schema: Avro, or
+// protobuf (its message indexes: a count, then the indexes).
 func (r *registryFake) decode(t *testing.T, b []byte) map[string]any {
 	t.Helper()
 	if len(b) < 5 || b[0] != 0 {
 		t.Fatalf("bad framing % x", b)
 	}
+	id := binary.BigEndian.Uint32(b[1:])
 	r.mu.Lock()
-	schema := r.schemas[binary.BigEndian.Uint32(b[1:])]
+	schema, isProto := r.schemas[id], r.protobuf[id]
 	r.mu.Unlock()
-	var v map[string]any
-	if err := avro.Unmarshal(avro.MustParse(schema), b[5:], &v); err != nil {
+	b = b[5:]
+	if !isProto {
+		var v map[string]any
+		if err := avro.Unmarshal(avro.MustParse(schema), b, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	n, w := binary.Varint(b)
+	b = b[w:]
+	idx := 0
+	if n > 0 {
+		x, w := binary.Varint(b)
+		idx, b = int(x), b[w:]
+	}
+	c := protocompile.Compiler{Resolver: &protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{"s.proto": schema})}}
+	files, err := c.Compile(context.Background(), "s.proto")
+	if err != nil {
 		t.Fatal(err)
 	}
+	m := dynamicpb.NewMessage(files[0].Messages().Get(idx))
+	if err := proto.Unmarshal(b, m); err != nil {
+		t.Fatal(err)
+	}
+	v := map[string]any{}
+	m.Range(func(fd protoreflect.FieldDescriptor, x protoreflect.Value) bool {
+		v[string(fd.Name())] = x.Interface()
+		return true
+	})
 	return v
 }
 
-// An Avro upsert sink with its schemas in a registry: folded by key, the
-// decoded topic equals the view, across a crash.
-func TestSinkKafkaAvro(t *testing.T) {
+// Avro and protobuf upsert sinks with their schemas in a registry: folded
+// by key, the decoded topics equal the view, across a crash.
+func TestSinkKafkaRegistryFormats(t *testing.T) {
+	for _, f := range []string{"avro", "protobuf"} {
+		t.Run(f, func(t *testing.T) { testSinkKafkaRegistryFormat(t, f) })
+	}
+}
+
+func testSinkKafkaRegistryFormat(t *testing.T, format string) {
 	c := sinkCluster(t)
-	reg := &registryFake{schemas: map[uint32]string{}, ids: map[string]uint32{}}
+	reg := &registryFake{schemas: map[uint32]string{}, protobuf: map[uint32]bool{}, ids: map[string]uint32{}}
 	hs := httptest.NewServer(reg)
 	defer hs.Close()
 	dir := t.TempDir()
@@ -663,7 +701,7 @@ func TestSinkKafkaAvro(t *testing.T) {
 			mustExec(t, conn, stmt)
 		}
 	}
-	mustExec(t, conn, "CREATE SINK av FROM per_city WITH (topic = 'av', format = 'avro', schema_registry = '"+hs.URL+"')")
+	mustExec(t, conn, "CREATE SINK av FROM per_city WITH (topic = 'av', format = '"+format+"', schema_registry = '"+hs.URL+"')")
 	expect := func() {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
@@ -688,7 +726,7 @@ func TestSinkKafkaAvro(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("avro topic differs from the view:\nview: %s\navro: %s", strings.Join(want, " "), strings.Join(got, " "))
+				t.Fatalf("%s topic differs from the view:\nview:  %s\ntopic: %s", format, strings.Join(want, " "), strings.Join(got, " "))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

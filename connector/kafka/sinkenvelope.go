@@ -60,6 +60,19 @@ func NewAvroSinkEncoder(topic, name string, envelope Envelope, names []string, t
 	return &SinkEncoder{topic: topic, envelope: envelope, key: key, f: f}
 }
 
+// NewProtobufSinkEncoder is NewSinkEncoder for protobuf keys and values in
+// the Confluent framing, with the file of ProtobufSchema(name, …)
+// registered under keyID and valueID.
+func NewProtobufSinkEncoder(topic, name string, envelope Envelope, names []string, typs []*types.T, key []int, keyID, valueID uint32, cfg *types.Config) *SinkEncoder {
+	_, keyIndex, valueIndex := ProtobufSchema(name, envelope, names, typs, key)
+	f := &protoFormat{rowMsg: format.NewProtoMessage(name, names, typs, allColumns(len(names))), keyID: keyID, valueID: valueID,
+		keyIndex: keyIndex, valueIndex: valueIndex, cfg: cfg}
+	if len(key) > 0 {
+		f.keyMsg = format.NewProtoMessage(name+"_key", names, typs, key)
+	}
+	return &SinkEncoder{topic: topic, envelope: envelope, key: key, f: f}
+}
+
 // Records returns the records of changes, whose rows must be consolidated
 // (each distinct row at most once, with a non-zero diff), in the order of
 // the rows (of each key's first row when the envelope groups by key).

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/connector/format"
@@ -132,4 +135,80 @@ func allColumns(n int) []int {
 		all[i] = i
 	}
 	return all
+}
+
+// protoFormat writes protobuf messages in the Confluent framing (a zero
+// byte, the schema's registry id, the message's indexes in the file), with
+// the file of ProtobufSchema.
+type protoFormat struct {
+	rowMsg, keyMsg       *format.ProtoMessage
+	keyID, valueID       uint32
+	keyIndex, valueIndex int
+	cfg                  *types.Config
+	scratch              []byte
+}
+
+// protoFrame appends the Confluent header of message index idx of schema
+// id: the indexes are a zigzag varint count and the indexes, [0] as one 0.
+func protoFrame(buf []byte, id uint32, idx int) []byte {
+	buf = frame(buf, id)
+	if idx == 0 {
+		return binary.AppendVarint(buf, 0)
+	}
+	return binary.AppendVarint(binary.AppendVarint(buf, 1), int64(idx))
+}
+
+func (f *protoFormat) key(buf []byte, c *coldata.Chunk, i int) []byte {
+	return f.keyMsg.Append(protoFrame(buf, f.keyID, f.keyIndex), c.Cols, i, f.cfg)
+}
+
+func (f *protoFormat) row(buf []byte, c *coldata.Chunk, i int) []byte {
+	return f.rowMsg.Append(protoFrame(buf, f.valueID, f.valueIndex), c.Cols, i, f.cfg)
+}
+
+// nested appends row i as field num, a message.
+func (f *protoFormat) nested(buf []byte, num protowire.Number, c *coldata.Chunk, i int) []byte {
+	f.scratch = f.rowMsg.Append(f.scratch[:0], c.Cols, i, f.cfg)
+	return protowire.AppendBytes(protowire.AppendTag(buf, num, protowire.BytesType), f.scratch)
+}
+
+func (f *protoFormat) change(buf []byte, c *coldata.Chunk, i int) []byte {
+	buf = protoFrame(buf, f.valueID, f.valueIndex)
+	buf = protowire.AppendVarint(protowire.AppendTag(buf, 1, protowire.VarintType), uint64(c.Diffs[i]))
+	return f.nested(buf, 2, c, i)
+}
+
+func (f *protoFormat) debezium(buf []byte, c *coldata.Chunk, before, after int, op string) []byte {
+	buf = protoFrame(buf, f.valueID, f.valueIndex)
+	if before >= 0 {
+		buf = f.nested(buf, 1, c, before)
+	}
+	if after >= 0 {
+		buf = f.nested(buf, 2, c, after)
+	}
+	return protowire.AppendString(protowire.AppendTag(buf, 3, protowire.BytesType), op)
+}
+
+// ProtobufSchema returns the .proto file (proto3) of the keys and values a
+// sink named name writes with envelope, and the indexes in it of the key
+// message (-1 without a key) and of the value message: the row message
+// Name for upsert, Name_change {diff, row} for append, Name_envelope
+// {before, after, op} for debezium.
+func ProtobufSchema(name string, envelope Envelope, names []string, typs []*types.T, key []int) (file string, keyIndex, valueIndex int) {
+	row := format.NewProtoMessage(name, names, typs, allColumns(len(names)))
+	msgs := []string{row.Definition()}
+	keyIndex = -1
+	if len(key) > 0 {
+		keyIndex = len(msgs)
+		msgs = append(msgs, format.NewProtoMessage(name+"_key", names, typs, key).Definition())
+	}
+	switch envelope {
+	case EnvelopeAppend:
+		valueIndex = len(msgs)
+		msgs = append(msgs, "message "+row.Name()+"_change {\n  int64 diff = 1;\n  "+row.Name()+" row = 2;\n}\n")
+	case EnvelopeDebezium:
+		valueIndex = len(msgs)
+		msgs = append(msgs, "message "+row.Name()+"_envelope {\n  "+row.Name()+" before = 1;\n  "+row.Name()+" after = 2;\n  string op = 3;\n}\n")
+	}
+	return "syntax = \"proto3\";\n\n" + strings.Join(msgs, "\n"), keyIndex, valueIndex
 }

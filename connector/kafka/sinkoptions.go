@@ -28,9 +28,9 @@ type SinkOptions struct {
 	Brokers  []string
 	Topic    string
 	Envelope Envelope
-	// Avro is set by format = 'avro' (else records are JSON); registry is
-	// then the schema registry its schemas are registered with.
-	Avro     bool
+	// Format is json, avro or protobuf; registry is the schema registry
+	// the schemas of avro and protobuf are registered with.
+	Format   string
 	registry *sr.Client
 
 	clientOpts []kgo.Opt
@@ -58,20 +58,19 @@ func ParseSinkOptions(opts map[string]string, defaultBrokers []string) (*SinkOpt
 	if o.Envelope, ok = Envelopes[env]; !ok {
 		return nil, badOption("envelope", env, "expected upsert, append or debezium")
 	}
-	switch f := strings.ToLower(opts["format"]); f {
-	case "", "json":
-	case "avro":
+	switch o.Format = strings.ToLower(opts["format"]); o.Format {
+	case "":
+		o.Format = "json"
+	case "json":
+	case "avro", "protobuf":
 		if opts[format.OptSchemaRegistry] == "" {
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "a kafka sink with format avro needs the option %s", format.OptSchemaRegistry)
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "a kafka sink with format %s needs the option %s", o.Format, format.OptSchemaRegistry)
 		}
-		o.Avro = true
 		if o.registry, err = format.RegistryClient(opts); err != nil {
 			return nil, err
 		}
-	case "protobuf":
-		return nil, sqlerr.Unsupported("sink format protobuf is not supported yet").WithHint("Use format = 'json' or 'avro'.")
 	default:
-		return nil, badOption("format", f, "expected json or avro")
+		return nil, badOption("format", o.Format, "expected json, avro or protobuf")
 	}
 	if o.clientOpts, err = securityOpts(opts); err != nil {
 		return nil, err
@@ -80,22 +79,32 @@ func ParseSinkOptions(opts map[string]string, defaultBrokers []string) (*SinkOpt
 }
 
 // NewEncoder returns the encoder of the sink's records: rows with columns
-// names of types typs, keyed by key, of the sink named name. With Avro it
-// first registers the key and value schemas (AvroSchemas) under the
-// subjects <topic>-key and <topic>-value.
+// names of types typs, keyed by key, of the sink named name. With Avro or
+// protobuf it first registers the key and value schemas (AvroSchemas,
+// ProtobufSchema) under the subjects <topic>-key and <topic>-value.
 func (o *SinkOptions) NewEncoder(ctx context.Context, name string, names []string, typs []*types.T, key []int, cfg *types.Config) (*SinkEncoder, error) {
-	if !o.Avro {
+	var keySchema, valueSchema string
+	schemaType := sr.TypeAvro
+	switch o.Format {
+	case "json":
 		return NewSinkEncoder(o.Topic, o.Envelope, names, key, cfg), nil
-	}
-	keySchema, valueSchema, err := AvroSchemas(name, o.Envelope, names, typs, key)
-	if err != nil {
-		return nil, sqlerr.Bug("sink %s: Avro schemas: %v", name, err)
+	case "avro":
+		var err error
+		if keySchema, valueSchema, err = AvroSchemas(name, o.Envelope, names, typs, key); err != nil {
+			return nil, sqlerr.Bug("sink %s: Avro schemas: %v", name, err)
+		}
+	default:
+		file, keyIndex, _ := ProtobufSchema(name, o.Envelope, names, typs, key)
+		valueSchema, schemaType = file, sr.TypeProtobuf
+		if keyIndex >= 0 {
+			keySchema = file
+		}
 	}
 	register := func(subject, schema string) (uint32, error) {
 		if schema == "" {
 			return 0, nil
 		}
-		id, err := o.registry.RegisterSchema(ctx, subject, sr.Schema{Schema: schema, Type: sr.TypeAvro}, -1, -1)
+		id, err := o.registry.RegisterSchema(ctx, subject, sr.Schema{Schema: schema, Type: schemaType}, -1, -1)
 		if err != nil {
 			return 0, fmt.Errorf("kafka sink %s: registering the schema of subject %s: %w", name, subject, err)
 		}
@@ -109,5 +118,8 @@ func (o *SinkOptions) NewEncoder(ctx context.Context, name string, names []strin
 	if err != nil {
 		return nil, err
 	}
-	return NewAvroSinkEncoder(o.Topic, name, o.Envelope, names, typs, key, keyID, valueID, cfg), nil
+	if o.Format == "avro" {
+		return NewAvroSinkEncoder(o.Topic, name, o.Envelope, names, typs, key, keyID, valueID, cfg), nil
+	}
+	return NewProtobufSinkEncoder(o.Topic, name, o.Envelope, names, typs, key, keyID, valueID, cfg), nil
 }
