@@ -188,6 +188,7 @@ type Catalog struct {
 	mu     sync.RWMutex
 	byName map[string]*Table // key: schema.name
 	byID   map[uint32]*Table
+	sinks  map[uint32]*Sink
 	nextID uint32
 }
 

@@ -1,5 +1,5 @@
 // Package catalog owns the descriptions of Sluice's objects: tables,
-// streams, materialized views (sinks later), with their columns, types, defaults and
+// streams, materialized views and sinks, with their columns, types, defaults and
 // keys, and their stable object ids (also used as pg_class OIDs). Descriptors are
 // immutable once published: DDL builds a new descriptor and swaps it in under
 // the catalog's lock, so readers may keep a descriptor without locking.

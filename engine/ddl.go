@@ -307,15 +307,20 @@ func (st *statement) execDrop(ctx context.Context, ts *txnState, n *pg.DropStmt,
 	if st.stream {
 		kind, tag = catalog.KindStream, "DROP STREAM"
 	}
-	drops, views, err := st.dropTargets(n, kind, w)
+	drops, views, sinks, err := st.dropTargets(n, kind, w)
 	if err != nil {
 		return "", err
 	}
-	if len(views) > 0 {
+	if len(views)+len(sinks) > 0 {
 		if s.tx != nil {
-			return "", sqlerr.Unsupported("DROP … CASCADE of relations read by materialized views cannot run inside a transaction block")
+			return "", sqlerr.Unsupported("DROP … CASCADE of relations read by materialized views or sinks cannot run inside a transaction block")
 		}
-		ts.afterCommit = append(ts.afterCommit, func() error { return s.e.dropViews(ctx, views) })
+		ts.afterCommit = append(ts.afterCommit, func() error {
+			if err := s.e.dropSinks(sinks); err != nil {
+				return err
+			}
+			return s.e.dropViews(ctx, views)
+		})
 	}
 	for _, t := range drops {
 		if ts.created[t.ID] != nil {

@@ -8,4 +8,8 @@
 // and needs no locks of its own. Shared state is the catalog (its own lock),
 // storage (its own commit lock) and ddlMu, which serialises the name checks
 // and catalog publication of commits that create or drop tables.
+//
+// Sinks (docs/sinks.md) each run on a goroutine of their own, which alone
+// uses the sink's state and destination client; DROP SINK and Close stop
+// that goroutine and wait for it before touching the sink's records.
 package engine

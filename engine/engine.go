@@ -63,8 +63,15 @@ type Engine struct {
 	sources    *sources
 	eventTimes *eventTimes
 	damaged    damagedRelations
-	// kafkaBrokers are the brokers kafka streams read when they name none.
+	sinks      *sinks
+	// kafkaBrokers are the brokers kafka streams and sinks use when they
+	// name none.
 	kafkaBrokers []string
+	// sinkEndTimeout bounds a kafka sink's EndTxn; sinkStepHook, when set,
+	// is called at each step of a sink's commit (WithSinkHook).
+	sinkEndTimeout time.Duration
+	sinkTxnRows    int
+	sinkStepHook   func(ctx context.Context, sink string, step SinkStep) error
 
 	// ddlMu serialises commits that create or drop tables with the catalog
 	// checks and publication around them.
@@ -107,13 +114,27 @@ func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
 // embedded broker, or --kafka-brokers).
 func WithKafkaBrokers(addrs []string) Option { return func(e *Engine) { e.kafkaBrokers = addrs } }
 
+// WithSinkEndTimeout sets how long a kafka sink waits for EndTxn before it
+// settles the transaction's outcome from the progress topic (default 10 s).
+func WithSinkEndTimeout(d time.Duration) Option { return func(e *Engine) { e.sinkEndTimeout = d } }
+
+// WithSinkTransactionRows sets about the most rows a sink writes in one
+// transaction (default 65536); the rows of one key are never split.
+func WithSinkTransactionRows(n int) Option { return func(e *Engine) { e.sinkTxnRows = max(n, 1) } }
+
+// WithSinkHook calls hook at each step of a kafka sink's commit; an error
+// ends the sink's attempt right there, as a crash would (for tests).
+func WithSinkHook(hook func(ctx context.Context, sink string, step SinkStep) error) Option {
+	return func(e *Engine) { e.sinkStepHook = hook }
+}
+
 // WithParser replaces the statement parser (to add extensions).
 func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
 
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
-		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond}
+		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
 	for _, o := range opts {
 		o(e)
 	}
@@ -149,6 +170,9 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	}
 	e.trees = newTreeCache(treeCacheSize)
 	e.cat = catalog.New(tables)
+	if err := e.loadSinks(meta); err != nil {
+		return nil, err
+	}
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
@@ -162,6 +186,8 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e.eventTimes = newEventTimes(e)
 	e.sources = newSources(e)
 	e.startSources(meta)
+	e.sinks = newSinks(e)
+	e.startSinks()
 	e.log.Info("engine: catalog loaded", "tables", len(tables), "views_started_in", time.Since(began).Round(time.Millisecond))
 	return e, nil
 }
@@ -175,6 +201,7 @@ func (e *Engine) Sessions() int64 { return e.sessions.Load() }
 // Close stops the views' dataflows. Sessions still open can no longer
 // commit once the storage DB is closed.
 func (e *Engine) Close() error {
+	e.sinks.close()
 	e.sources.close()
 	e.eventTimes.close()
 	e.views.close()

@@ -179,6 +179,12 @@ func (p *portal) executeExt(ctx context.Context, maxRows int, w pgwire.ResultWri
 	case *parser.AlterStream:
 		tag, err := p.st.execAlterStream(ctx, x, w)
 		return tag, false, err
+	case *parser.CreateSink:
+		tag, err := p.st.execCreateSink(ctx, x, w)
+		return tag, false, err
+	case *parser.DropSink:
+		tag, err := p.st.execDropSink(ctx, x, w)
+		return tag, false, err
 	case *parser.Subscribe:
 		return p.execSubscribe(ctx, x, maxRows, w)
 	case *parser.CopySubscribe:

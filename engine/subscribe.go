@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/connector/format"
 	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -644,7 +644,7 @@ func (s *Subscription) Next(ctx context.Context) (*SubscriptionEvent, error) {
 	for i := range ev.Rows {
 		values := make([]json.RawMessage, len(rows.Cols))
 		for j, v := range rows.Cols {
-			values[j] = appendJSONValue(nil, v, i, cfg)
+			values[j] = format.AppendJSONValue(nil, v, i, cfg)
 		}
 		ev.Rows[i] = SubscriptionRow{Diff: rows.Diffs[i], Values: values}
 	}
@@ -653,30 +653,6 @@ func (s *Subscription) Next(ctx context.Context) (*SubscriptionEvent, error) {
 
 // Close ends the subscription.
 func (s *Subscription) Close() { s.run.close() }
-
-// appendJSONValue appends row i of v as a JSON value.
-func appendJSONValue(buf []byte, v *coldata.Vec, i int, cfg *types.Config) []byte {
-	if v.IsNull(i) {
-		return append(buf, "null"...)
-	}
-	switch v.Typ.Family {
-	case types.BoolFamily:
-		return strconv.AppendBool(buf, v.Bools[i])
-	case types.IntFamily:
-		return strconv.AppendInt(buf, v.Ints[i], 10)
-	}
-	text := types.AppendText(nil, v.Typ, v.Get(i), cfg)
-	switch v.Typ.Family {
-	case types.FloatFamily, types.NumericFamily:
-		if json.Valid(text) { // not NaN or Infinity
-			return append(buf, text...)
-		}
-	case types.JSONFamily:
-		return append(buf, text...)
-	}
-	quoted, _ := json.Marshal(string(text))
-	return append(buf, quoted...)
-}
 
 // fetchTimeout reads FETCH's timeout: a duration as statement_timeout takes
 // it ('200ms', '1s') or an interval ('1 second', '00:00:01.5').

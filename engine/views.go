@@ -250,9 +250,9 @@ func (e *Engine) refreshEventTimes(v *catalog.Table, vp *planner.ViewPlan) {
 }
 
 // dropTargets resolves the objects of a DROP, checking their kind, and adds
-// the materialized views that depend on them (all of them with CASCADE; an
-// error naming one without).
-func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.ResultWriter) (drops, views []*catalog.Table, err error) {
+// the materialized views and sinks that depend on them (all of them with
+// CASCADE; an error naming one without).
+func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.ResultWriter) (drops, views []*catalog.Table, sinks []*catalog.Sink, err error) {
 	s := st.s
 	kindName := map[catalog.Kind]string{catalog.KindTable: "table", catalog.KindStream: "stream", catalog.KindMaterializedView: "materialized view"}
 	for _, obj := range n.Objects {
@@ -276,20 +276,20 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 			qual = schema
 		}
 		if _, sys := systemRelation(qual, name); sys {
-			return nil, nil, errSystemCatalog(name)
+			return nil, nil, nil, errSystemCatalog(name)
 		}
 		t, ok := s.lookupTable(schema, name)
 		if !ok {
 			if n.MissingOk {
 				if err := w.Notice("NOTICE", "00000", kindName[kind]+" \""+display+"\" does not exist, skipping"); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				continue
 			}
-			return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "%s \"%s\" does not exist", kindName[kind], display)
+			return nil, nil, nil, sqlerr.New(sqlerr.UndefinedTable, "%s \"%s\" does not exist", kindName[kind], display)
 		}
 		if t.Kind != kind {
-			return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "\"%s\" is not a %s", display, kindName[kind]).
+			return nil, nil, nil, sqlerr.New(sqlerr.WrongObjectType, "\"%s\" is not a %s", display, kindName[kind]).
 				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(kindName[t.Kind]), kindName[t.Kind])
 		}
 		drops = append(drops, t)
@@ -321,11 +321,17 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 	}
 	for _, t := range drops {
 		if err := visit(t); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	sort.Slice(views, func(i, j int) bool { return views[i].ID > views[j].ID })
-	return drops, views, nil
+	sinks = s.e.sinksReading(append(drops[:len(drops):len(drops)], views...))
+	if len(sinks) > 0 && n.Behavior != pg.DropBehavior_DROP_CASCADE {
+		return nil, nil, nil, sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[kind], drops[0].Name).
+			WithDetail("sink %s reads it", sinks[0].Name).
+			WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+	}
+	return drops, views, sinks, nil
 }
 
 // execDropView runs DROP MATERIALIZED VIEW (not transactional).
@@ -334,8 +340,11 @@ func (st *statement) execDropView(ctx context.Context, n *pg.DropStmt, w pgwire.
 	if s.tx != nil {
 		return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "DROP MATERIALIZED VIEW cannot run inside a transaction block")
 	}
-	drops, deps, err := st.dropTargets(n, catalog.KindMaterializedView, w)
+	drops, deps, sinks, err := st.dropTargets(n, catalog.KindMaterializedView, w)
 	if err != nil {
+		return "", err
+	}
+	if err := s.e.dropSinks(sinks); err != nil {
 		return "", err
 	}
 	// Dependents first, then the named views, newest first.
@@ -376,14 +385,16 @@ func (e *Engine) dropViews(ctx context.Context, views []*catalog.Table) error {
 	return nil
 }
 
-// execShowObjects runs SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES
-// and SHOW WATERMARKS.
+// execShowObjects runs SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES,
+// SHOW SINKS and SHOW WATERMARKS.
 func (s *session) execShowObjects(so *parser.ShowObjects, w pgwire.ResultWriter) error {
 	switch so.Kind {
 	case "sources":
 		return s.execShowSources(w)
 	case "watermarks":
 		return s.execShowWatermarks(w)
+	case "sinks":
+		return s.execShowSinks(w)
 	}
 	kind := catalog.KindStream
 	if so.Kind == "materialized views" {
@@ -409,6 +420,8 @@ func showObjectsColumns(so *parser.ShowObjects) []pgwire.Column {
 		return sourceColumns()
 	case "watermarks":
 		return watermarkColumns()
+	case "sinks":
+		return showSinksColumns()
 	case "streams":
 		return textColumns("schema", "name", "connector")
 	}

@@ -53,10 +53,11 @@ type DropStream struct {
 	Drop *pg.DropStmt
 }
 
-// ShowObjects is SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES or
-// SHOW WATERMARKS.
+// ShowObjects is SHOW STREAMS, SHOW MATERIALIZED VIEWS, SHOW SOURCES,
+// SHOW SINKS or SHOW WATERMARKS.
 type ShowObjects struct {
-	// Kind is "streams", "materialized views", "sources" or "watermarks".
+	// Kind is "streams", "materialized views", "sources", "sinks" or
+	// "watermarks".
 	Kind string
 }
 
@@ -205,6 +206,14 @@ func (Streaming) Match(toks []Token, text string) (Stmt, bool, error) {
 			}
 			return nil, false
 		})
+	case len(toks) >= 2 && kw(toks[0], "create") && kw(toks[1], "sink"):
+		cs, err := parseCreateSink(toks, text)
+		return cs, err == nil, err
+	case len(toks) >= 2 && kw(toks[0], "drop") && kw(toks[1], "sink"):
+		ds, err := parseDropSink(toks, text)
+		return ds, err == nil, err
+	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "sinks"):
+		return &ShowObjects{Kind: "sinks"}, true, nil
 	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "streams"):
 		return &ShowObjects{Kind: "streams"}, true, nil
 	case len(toks) == 2 && kw(toks[0], "show") && kw(toks[1], "sources"):
@@ -609,7 +618,9 @@ func parseSubscribe(toks []Token, text string) (*Subscribe, error) {
 }
 
 // parseOptions parses an optional WITH (name = value, …) at toks[i]; values
-// are literals or words, and "=" may be left out (COPY's FORMAT csv). It returns the options and the next token index.
+// are literals, words or parenthesised lists of words (kept joined by
+// commas: CREATE SINK's key = (a, b)), and "=" may be left out (COPY's
+// FORMAT csv). It returns the options and the next token index.
 func parseOptions(toks []Token, text string, i int) (map[string]string, int, error) {
 	opts := map[string]string{}
 	if i >= len(toks) || !kw(toks[i], "with") {
@@ -631,7 +642,14 @@ func parseOptions(toks []Token, text string, i int) (map[string]string, int, err
 		if eq {
 			i++
 		}
-		if i < len(toks) && toks[i].Text != "," && toks[i].Text != ")" && toks[i].Text != "=" {
+		if eq && i < len(toks) && toks[i].Text == "(" {
+			end := matchParen(toks, i)
+			if end < 0 {
+				return nil, i, syntaxErrorAt(text, toks, len(toks))
+			}
+			val = text[toks[i].End:toks[end].Start]
+			i = end + 1
+		} else if i < len(toks) && toks[i].Text != "," && toks[i].Text != ")" && toks[i].Text != "=" {
 			val = toks[i].Text
 			if toks[i].Kind == pg.Token_SCONST {
 				val = strings.ReplaceAll(val[1:len(val)-1], "''", "'")

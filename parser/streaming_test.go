@@ -227,3 +227,33 @@ func TestViewEmit(t *testing.T) {
 		t.Errorf("syntax error: %v at %d", err, se.Position)
 	}
 }
+
+func TestSinkStatements(t *testing.T) {
+	stmts, err := Default.Parse(`CREATE SINK s FROM public.v WITH (connector = 'kafka', topic = 'out', key = (city, "Day"));
+		CREATE SINK IF NOT EXISTS q FROM (SELECT a FROM t WHERE a > 1) WITH (topic = 'q');
+		DROP SINK IF EXISTS s, x.q; SHOW SINKS`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := stmts[0].Ext.(*CreateSink)
+	if cs.Name.Relname != "s" || cs.From.Schemaname != "public" || cs.From.Relname != "v" || cs.Query != nil ||
+		cs.Options["topic"] != "out" || cs.Options["key"] != `city, "Day"` {
+		t.Errorf("create sink: %+v %+v", cs, cs.Options)
+	}
+	q := stmts[1].Ext.(*CreateSink)
+	if !q.IfNotExists || q.From != nil || q.Query == nil || q.QueryText != "SELECT a FROM t WHERE a > 1" {
+		t.Errorf("create sink from query: %+v", q)
+	}
+	ds := stmts[2].Ext.(*DropSink)
+	if !ds.IfExists || len(ds.Names) != 2 || ds.Names[1].Schemaname != "x" {
+		t.Errorf("drop sink: %+v", ds)
+	}
+	if s := stmts[3].Ext.(*ShowObjects); s.Kind != "sinks" {
+		t.Errorf("show sinks: %+v", s)
+	}
+	for _, sql := range []string{"CREATE SINK s", "CREATE SINK s FROM", "CREATE SINK s FROM (SELECT 1", "DROP SINK", "CREATE SINK s FROM v WITH (key = (a, b)"} {
+		if _, err := Default.Parse(sql); err == nil {
+			t.Errorf("%s: no error", sql)
+		}
+	}
+}

@@ -46,6 +46,8 @@ type Config struct {
 	// refuses the ones that connect without it.
 	TLS         *tls.Config
 	TLSRequired bool
+	// EngineOptions are added to the engine's options (tests).
+	EngineOptions []engine.Option
 }
 
 // Server is a running Sluice node.
@@ -102,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.ChunkSize > 0 {
 		eopts = append(eopts, engine.WithChunkSize(cfg.ChunkSize))
 	}
-	if s.eng, err = engine.New(s.db, eopts...); err != nil {
+	if s.eng, err = engine.New(s.db, append(eopts, cfg.EngineOptions...)...); err != nil {
 		return nil, err
 	}
 	m.registerStorage(s.reg, s.eng)

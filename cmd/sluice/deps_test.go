@@ -40,6 +40,7 @@ func TestImportDirection(t *testing.T) {
 		"sqlerr":            {"types", "coldata", "expr"},
 		"timewindow":        {"expr", "exec", "planner", "dataflow", "storage", "catalog", "engine", "pgwire"},
 		"connector/datagen": {"engine", "pgwire", "planner", "exec", "storage", "catalog", "parser", "dataflow"},
+		"connector/webhook": {"engine", "pgwire", "planner", "exec", "storage", "catalog", "parser", "dataflow"},
 		"examples":          {"engine", "pgwire", "planner", "storage", "catalog", "parser"},
 	}
 	for pkg, bad := range forbidden {

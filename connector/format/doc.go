@@ -20,4 +20,8 @@
 // Strings a column keeps are copied out of the record into one allocation
 // per record: a kept value pins at most its own record's strings, never a
 // shared buffer.
+//
+// The other way (encode_*.go), JSONObject, AvroRecord and ProtoMessage
+// write rows of column vectors as JSON objects, Avro records and protobuf
+// messages for sinks; each is built once per sink and is read-only after.
 package format

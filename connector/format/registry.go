@@ -51,6 +51,17 @@ type regEntry struct {
 }
 
 func newRegistry(opts map[string]string, compile func(context.Context, sr.Schema) (any, error)) (*registry, error) {
+	cl, err := RegistryClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &registry{cl: cl, compile: compile, ids: map[uint32]*regEntry{}}, nil
+}
+
+// RegistryClient returns a client of the schema registry that options
+// schema_registry (URLs), schema_registry_username and
+// schema_registry_password name.
+func RegistryClient(opts map[string]string) (*sr.Client, error) {
 	var urls []string
 	for _, u := range strings.Split(opts[OptSchemaRegistry], ",") {
 		u = strings.TrimSpace(u)
@@ -74,7 +85,7 @@ func newRegistry(opts map[string]string, compile func(context.Context, sr.Schema
 	if err != nil {
 		return nil, errOption("%s: %v", OptSchemaRegistry, err)
 	}
-	return &registry{cl: cl, compile: compile, ids: map[uint32]*regEntry{}}, nil
+	return cl, nil
 }
 
 // get returns the compiled schema of id, fetching it on first use. One

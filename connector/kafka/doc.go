@@ -13,4 +13,10 @@
 // up by a metadata poll. When a Target is slow to accept a batch, the
 // worker's queue fills and the source pauses fetching the partitions behind
 // it (PauseFetchPartitions) instead of buffering.
+//
+// It is also the Kafka sink's producer side (sink*.go): the envelopes that
+// turn consolidated changes into records, and TxnProducer, which writes
+// them in transactions with a progress marker in ProgressTopic, so that a
+// transaction's outcome can always be read back instead of guessed
+// (docs/sinks.md). A TxnProducer is used by one goroutine at a time.
 package kafka

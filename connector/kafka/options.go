@@ -69,14 +69,9 @@ func badOption(name, value, why string) error {
 // default to defaultBrokers (the embedded broker) when the stream names none.
 func ParseOptions(stream string, opts map[string]string, defaultBrokers []string) (*Options, error) {
 	o := &Options{ReadCommitted: true, Group: "sluice." + stream}
-	if b := opts["brokers"]; b != "" {
-		o.Brokers = splitList(b)
-	} else {
-		o.Brokers = defaultBrokers
-	}
-	if len(o.Brokers) == 0 {
-		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "a kafka stream needs brokers: no \"brokers\" option and no default broker").
-			WithHint("Name them with WITH (brokers = 'host:9092'), or start sluice serve with --kafka-brokers or its embedded broker.")
+	var err error
+	if o.Brokers, err = brokers(opts, defaultBrokers, "stream"); err != nil {
+		return nil, err
 	}
 	named := 0
 	if t := opts["topic"]; t != "" {
@@ -123,21 +118,43 @@ func ParseOptions(stream string, opts map[string]string, defaultBrokers []string
 	default:
 		return nil, badOption("on_error", s, "expected dead_letter or fail")
 	}
+	if o.clientOpts, err = securityOpts(opts); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// brokers reads the brokers option of a kafka stream or sink (what), or
+// takes defaultBrokers (the embedded broker) when it names none.
+func brokers(opts map[string]string, defaultBrokers []string, what string) ([]string, error) {
+	if b := opts["brokers"]; b != "" {
+		return splitList(b), nil
+	}
+	if len(defaultBrokers) == 0 {
+		return nil, sqlerr.New(sqlerr.InvalidParameterValue, "a kafka %s needs brokers: no \"brokers\" option and no default broker", what).
+			WithHint("Name them with WITH (brokers = 'host:9092'), or start sluice serve with --kafka-brokers or its embedded broker.")
+	}
+	return defaultBrokers, nil
+}
+
+// securityOpts are the client options of the SASL and TLS settings.
+func securityOpts(opts map[string]string) ([]kgo.Opt, error) {
+	var out []kgo.Opt
 	mech, err := saslMechanism(opts)
 	if err != nil {
 		return nil, err
 	}
 	if mech != nil {
-		o.clientOpts = append(o.clientOpts, kgo.SASL(mech))
+		out = append(out, kgo.SASL(mech))
 	}
 	tc, err := tlsConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	if tc != nil {
-		o.clientOpts = append(o.clientOpts, kgo.DialTLSConfig(tc))
+		out = append(out, kgo.DialTLSConfig(tc))
 	}
-	return o, nil
+	return out, nil
 }
 
 // ClientOpts are the client options the stream's security settings need.
