@@ -6,16 +6,19 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
+// sessionOf returns the session a session function is evaluated in.
+func sessionOf(ctx *expr.EvalCtx) (*session, error) {
+	s := sessionFrom(ctx.Ctx)
+	if s == nil {
+		return nil, sqlerr.Bug("session function evaluated outside a session")
+	}
+	return s, nil
+}
+
 // registerSessionFuncs adds the functions whose values come from the session
 // or the server. They find the session through EvalCtx.Ctx.
 func registerSessionFuncs(r *expr.Registry) {
-	sess := func(ctx *expr.EvalCtx) (*session, error) {
-		s := sessionFrom(ctx.Ctx)
-		if s == nil {
-			return nil, sqlerr.Bug("session function evaluated outside a session")
-		}
-		return s, nil
-	}
+	sess := sessionOf
 	str := func(name string, ret *types.T, f func(s *session) types.Datum) {
 		r.Add(&expr.Overload{Name: name, Ret: ret, Volatile: true, Row: func(ctx *expr.EvalCtx, _ []types.Datum) (types.Datum, error) {
 			s, err := sess(ctx)

@@ -447,6 +447,9 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 	if err == nil && !suspended {
 		err = s.finishImplicit(st, w)
 	}
+	if nerr := s.sendNotices(w); err == nil {
+		err = nerr
+	}
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errTimeoutCause) {
 			err = errStatementTimeout()
@@ -456,6 +459,9 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 			}
 		}
 		s.failTxn()
+	}
+	if s.tx == nil && !suspended {
+		s.releaseXactLocks()
 	}
 	if s.e.obs != nil && !suspended {
 		verb := tag
@@ -650,6 +656,9 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 			p.pending = p.pending.Slice(n, p.pending.Len)
 		} else {
 			p.pending = nil
+		}
+		if err := s.sendNotices(w); err != nil {
+			return "", false, p.fail(err)
 		}
 		if err := w.WriteChunk(out); err != nil {
 			return "", false, p.fail(err)

@@ -40,6 +40,7 @@ const (
 	NoActiveSQLTransaction       = "25P01"
 	InFailedSQLTransaction       = "25P02"
 	ReadOnlySQLTransaction       = "25006"
+	LockNotAvailable             = "55P03"
 	InvalidSQLStatementName      = "26000"
 	InvalidCursorName            = "34000"
 	InvalidPassword              = "28P01"

@@ -69,6 +69,7 @@ const (
 	OidUUID         uint32 = 2950
 	OidJSONB        uint32 = 3802
 	OidRegnamespace uint32 = 4089
+	OidVoid         uint32 = 2278
 	// Catalog column types: int2vector and oidvector are arrays whose
 	// subscripts start at 0 and whose text form separates elements by spaces;
 	// pg_node_tree holds an expression (in Sluice: its SQL text, see
@@ -162,6 +163,9 @@ var (
 	PgNodeTree   = &T{Family: StringFamily, Oid: OidPgNodeTree}
 	Int2Vector   = &T{Family: ArrayFamily, Oid: OidInt2Vector, Elem: Int2}
 	OidVector    = &T{Family: ArrayFamily, Oid: OidOidVector, Elem: Oid}
+	// Void is the result of functions that return nothing (pg_advisory_lock);
+	// its one value is the empty string, as Postgres prints it.
+	Void = &T{Family: StringFamily, Oid: OidVoid}
 )
 
 // IsVector reports whether t is int2vector or oidvector: an array whose
@@ -304,7 +308,7 @@ var oidNames = map[uint32]string{
 	OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
 	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
 	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
-	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector", OidVoid: "void",
 }
 
 // TypName returns pg_type.typname (e.g. "int4", "_text").
@@ -326,7 +330,7 @@ var typNames = map[uint32]string{
 	OidNumeric: "numeric", OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
 	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
 	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
-	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector", OidVoid: "void",
 }
 
 // ByOid returns the predefined type with the given OID, or nil.
@@ -347,7 +351,7 @@ var byOid = map[uint32]*T{}
 func init() {
 	for _, t := range []*T{Unknown, Bool, Int2, Int4, Int8, Float4, Float8, Numeric, Text, Varchar, BPChar, Name, QChar,
 		Bytea, UUID, Date, Time, Timestamp, TimestampTZ, Interval, JSON, JSONB, Oid, Regclass, Regtype, Regproc, Regnamespace,
-		Regprocedure, Regrole, Regoper, Regoperator, Xid, PgNodeTree, Int2Vector, OidVector} {
+		Regprocedure, Regrole, Regoper, Regoperator, Xid, PgNodeTree, Int2Vector, OidVector, Void} {
 		byOid[t.Oid] = t
 	}
 }
