@@ -241,6 +241,18 @@ func classRows(s *Snapshot, b *rowBuilder) {
 var sharedCatalogs = map[string]bool{"pg_database": true, "pg_tablespace": true, "pg_shdescription": true,
 	"pg_auth_members": true, "pg_roles": false}
 
+// identityChar is pg_attribute.attidentity: "" for a column that is not
+// an identity column.
+func identityChar(id byte) string {
+	if id == 0 {
+		return ""
+	}
+	return string(id)
+}
+
+// identityGeneration is information_schema.columns.identity_generation.
+var identityGeneration = map[byte]any{IdentityAlways: "ALWAYS", IdentityByDefault: "BY DEFAULT"}
+
 func attributeRows(s *Snapshot, b *rowBuilder) {
 	for _, r := range s.rels {
 		for i, c := range r.cols {
@@ -259,7 +271,8 @@ func attributeRows(s *Snapshot, b *rowBuilder) {
 			b.add("attrelid", r.oid, "attname", c.Name, "atttypid", c.Type.Oid, "attstattarget", -1,
 				"attlen", int(c.Type.Size()), "attnum", i+1, "attndims", ndims, "attcacheoff", -1,
 				"atttypmod", int(c.Type.Typmod()), "attbyval", ti.byval, "attalign", ti.align, "attstorage", ti.storage,
-				"attnotnull", notNull, "atthasdef", hasDef, "attislocal", true, "attcollation", ti.collation)
+				"attnotnull", notNull, "atthasdef", hasDef, "attislocal", true, "attcollation", ti.collation,
+				"attidentity", identityChar(c.Identity), "attgenerated", "")
 		}
 	}
 }
@@ -664,7 +677,8 @@ func isColumnsRows(s *Snapshot, b *rowBuilder) {
 				"character_maximum_length", charMax, "character_octet_length", charOctet, "numeric_precision", numPrec,
 				"numeric_precision_radix", numRadix, "numeric_scale", numScale, "datetime_precision", dtPrec,
 				"udt_catalog", s.env.Database, "udt_schema", "pg_catalog", "udt_name", t.TypName(),
-				"dtd_identifier", strconv.Itoa(i+1), "is_self_referencing", "NO", "is_identity", "NO", "identity_cycle", "NO",
+				"dtd_identifier", strconv.Itoa(i+1), "is_self_referencing", "NO", "is_identity", yesNo(c.Identity != 0),
+				"identity_generation", identityGeneration[c.Identity], "identity_cycle", "NO",
 				"is_generated", "NEVER", "is_updatable", yesNo(r.relkind == 'r'))
 		}
 	}

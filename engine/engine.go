@@ -71,6 +71,7 @@ type Engine struct {
 	catVersion atomic.Uint64
 	nextPID    atomic.Int32
 	locks      *advisoryLocks
+	identities *identities
 	sessions   atomic.Int64
 	started    time.Time
 
@@ -113,7 +114,7 @@ func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
-		locks: newAdvisoryLocks(), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond}
+		locks: newAdvisoryLocks(), identities: newIdentities(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond}
 	for _, o := range opts {
 		o(e)
 	}

@@ -478,6 +478,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		return err
 	}
 	for id := range ts.dropped {
+		e.identities.forget(id)
 		e.cat.Remove(id)
 		e.eventTimes.forget(id)
 		e.damaged.forget(id)

@@ -598,7 +598,8 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	cfg := *s.cfg
 	cfg.Now = now
 	cat := s.catalogSnapshot()
-	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat}
+	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat,
+		Identities: s.e.identities}
 	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts, cat)}
 	ev.Subqueries = exec.SubqueryRunner{C: xc}
 	return xc
