@@ -553,6 +553,9 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return "EXPLAIN", false, p.execExplain(n.ExplainStmt, w)
 	case *pg.Node_CopyStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
+	case *pg.Node_CreatedbStmt:
+		return "", false, sqlerr.Unsupported("CREATE DATABASE is not supported").
+			WithHint("Sluice has one database, which every database name connects to.")
 	case *pg.Node_TruncateStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execTruncate(ts, n.TruncateStmt) })
 	case *pg.Node_FetchStmt:

@@ -30,6 +30,8 @@ func TestDbmate(t *testing.T) {
 		}
 	}
 
+	// dbmate migrate (dbmate up would first try CREATE DATABASE: it looks
+	// for the database in pg_database from a session of database postgres).
 	if err := dm.Migrate(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,17 +10,26 @@ import (
 
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	_ "github.com/golang-migrate/migrate/v4/database/postgres"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 )
 
+// TestGolangMigrate runs golang-migrate with both its Postgres drivers:
+// pgx5 (pgx v5) and postgres (lib/pq).
 func TestGolangMigrate(t *testing.T) {
+	for _, scheme := range []string{"pgx5", "postgres"} {
+		t.Run(scheme, func(t *testing.T) { testGolangMigrate(t, scheme) })
+	}
+}
+
+func testGolangMigrate(t *testing.T, scheme string) {
 	url := startSluice(t)
 	db := openDB(t, url)
 	src, err := iofs.New(os.DirFS("testdata/migrate"), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := migrate.NewWithSourceInstance("iofs", src, strings.Replace(url, "postgres://", "pgx5://", 1))
+	m, err := migrate.NewWithSourceInstance("iofs", src, strings.Replace(url, "postgres://", scheme+"://", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
