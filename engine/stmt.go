@@ -553,6 +553,9 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return "EXPLAIN", false, p.execExplain(n.ExplainStmt, w)
 	case *pg.Node_CopyStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
+	case *pg.Node_CreateSchemaStmt:
+		tag, err := st.execCreateSchema(n.CreateSchemaStmt, w)
+		return tag, false, err
 	case *pg.Node_CreatedbStmt:
 		return "", false, sqlerr.Unsupported("CREATE DATABASE is not supported").
 			WithHint("Sluice has one database, which every database name connects to.")

@@ -56,6 +56,7 @@ const (
 	UndefinedParameter             = "42P02"
 	UndefinedSchema                = "3F000"
 	DuplicateTable                 = "42P07"
+	DuplicateSchema                = "42P06"
 	DuplicateObject                = "42710"
 	DuplicateColumn                = "42701"
 	DuplicatePreparedStatement     = "42P05"
