@@ -6,6 +6,9 @@
 //
 // Concurrency: a session is used by one goroutine at a time (its connection's)
 // and needs no locks of its own. Shared state is the catalog (its own lock),
-// storage (its own commit lock) and ddlMu, which serialises the name checks
-// and catalog publication of commits that create or drop tables.
+// storage (its own commit lock), ddlMu, which serialises the name checks
+// and catalog publication of commits that create or drop tables, the
+// advisory lock table and the identity column counters (a mutex each). A
+// session waiting for an advisory lock waits on a channel, never holding
+// the table's mutex, until the lock is released or its query's context ends.
 package engine
