@@ -191,6 +191,7 @@ var systemRows = map[string]func(s *Snapshot, b *rowBuilder){
 	"pg_catalog.pg_roles":                  rolesRows,
 	"pg_catalog.pg_settings":               settingsRows,
 	"pg_catalog.pg_stat_activity":          activityRows,
+	"pg_catalog.pg_locks":                  locksRows,
 	"pg_catalog.pg_tables":                 tablesRows,
 	"pg_catalog.pg_tablespace":             tablespaceRows,
 	"pg_catalog.pg_type":                   typeRows,
@@ -446,6 +447,20 @@ func activityRows(s *Snapshot, b *rowBuilder) {
 	b.add("datid", DatabaseOID, "datname", s.env.Database, "pid", int(a.PID), "usesysid", RoleSuperuser, "usename", s.env.User,
 		"application_name", a.ApplicationName, "backend_start", a.BackendStart, "state", "active", "query", a.Query,
 		"backend_type", "client backend")
+}
+
+func locksRows(s *Snapshot, b *rowBuilder) {
+	if s.env.Locks == nil {
+		return
+	}
+	for _, l := range s.env.Locks() {
+		mode := "ExclusiveLock"
+		if l.Shared {
+			mode = "ShareLock"
+		}
+		b.add("locktype", "advisory", "database", DatabaseOID, "classid", l.ClassID, "objid", l.ObjID,
+			"objsubid", int(l.ObjSubID), "pid", int(l.PID), "mode", mode, "granted", true, "fastpath", false)
+	}
 }
 
 func tablesRows(s *Snapshot, b *rowBuilder) {

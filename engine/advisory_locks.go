@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"sync"
+
+	"github.com/sluice-db/sluice/catalog"
 )
 
 // advisoryKey names an advisory lock. As in Postgres, the bigint form and the
@@ -158,6 +160,27 @@ func (t *advisoryLocks) releaseAll(s *session, scopes ...advisoryScope) {
 		}
 		t.released(k, l, s)
 	}
+}
+
+// list returns the held locks, a row per session and mode, for pg_locks.
+func (t *advisoryLocks) list() []catalog.Lock {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []catalog.Lock
+	for k, l := range t.locks {
+		sub := int16(1)
+		if k.pair {
+			sub = 2
+		}
+		for s, h := range l.holders {
+			for _, m := range []advisoryMode{exclusiveLock, sharedLock} {
+				if h.holds(m) {
+					out = append(out, catalog.Lock{PID: s.pid, ClassID: uint32(k.hi), ObjID: uint32(k.lo), ObjSubID: sub, Shared: m == sharedLock})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // released wakes the waiters of l after a hold of s ended, and forgets s
