@@ -459,7 +459,7 @@ func locksRows(s *Snapshot, b *rowBuilder) {
 			mode = "ShareLock"
 		}
 		b.add("locktype", "advisory", "database", DatabaseOID, "classid", l.ClassID, "objid", l.ObjID,
-			"objsubid", int(l.ObjSubID), "pid", int(l.PID), "mode", mode, "granted", true, "fastpath", false)
+			"objsubid", int(l.ObjSubID), "pid", int(l.PID), "mode", mode, "granted", l.Granted, "fastpath", false)
 	}
 }
 

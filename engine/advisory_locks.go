@@ -74,10 +74,18 @@ type advisoryLock struct {
 type advisoryLocks struct {
 	mu    sync.Mutex
 	locks map[advisoryKey]*advisoryLock
+	// waiting are the sessions waiting in lock, for pg_locks.
+	waiting map[*session]advisoryWait
+}
+
+// advisoryWait is the lock a session waits for.
+type advisoryWait struct {
+	key  advisoryKey
+	mode advisoryMode
 }
 
 func newAdvisoryLocks() *advisoryLocks {
-	return &advisoryLocks{locks: map[advisoryKey]*advisoryLock{}}
+	return &advisoryLocks{locks: map[advisoryKey]*advisoryLock{}, waiting: map[*session]advisoryWait{}}
 }
 
 // grantable reports whether s may take l in mode m now.
@@ -118,16 +126,29 @@ func (t *advisoryLocks) tryLock(s *session, k advisoryKey, m advisoryMode, sc ad
 // lock takes the lock, waiting while another session holds it in a
 // conflicting mode, until ctx is done.
 func (t *advisoryLocks) lock(ctx context.Context, s *session, k advisoryKey, m advisoryMode, sc advisoryScope) error {
+	defer t.setWaiting(s, nil)
 	for {
 		ok, released := t.tryLock(s, k, m, sc)
 		if ok {
 			return nil
 		}
+		t.setWaiting(s, &advisoryWait{k, m})
 		select {
 		case <-released:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// setWaiting records (w != nil) or forgets the lock s waits for.
+func (t *advisoryLocks) setWaiting(s *session, w *advisoryWait) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w == nil {
+		delete(t.waiting, s)
+	} else {
+		t.waiting[s] = *w
 	}
 }
 
@@ -162,25 +183,34 @@ func (t *advisoryLocks) releaseAll(s *session, scopes ...advisoryScope) {
 	}
 }
 
-// list returns the held locks, a row per session and mode, for pg_locks.
+// list returns the held locks, a row per session and mode, and the
+// awaited ones, for pg_locks.
 func (t *advisoryLocks) list() []catalog.Lock {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []catalog.Lock
 	for k, l := range t.locks {
-		sub := int16(1)
-		if k.pair {
-			sub = 2
-		}
 		for s, h := range l.holders {
 			for _, m := range []advisoryMode{exclusiveLock, sharedLock} {
 				if h.holds(m) {
-					out = append(out, catalog.Lock{PID: s.pid, ClassID: uint32(k.hi), ObjID: uint32(k.lo), ObjSubID: sub, Shared: m == sharedLock})
+					out = append(out, k.pgLock(s, m, true))
 				}
 			}
 		}
 	}
+	for s, w := range t.waiting {
+		out = append(out, w.key.pgLock(s, w.mode, false))
+	}
 	return out
+}
+
+// pgLock is the pg_locks row of s holding (or awaiting) k in mode m.
+func (k advisoryKey) pgLock(s *session, m advisoryMode, granted bool) catalog.Lock {
+	sub := int16(1)
+	if k.pair {
+		sub = 2
+	}
+	return catalog.Lock{PID: s.pid, ClassID: uint32(k.hi), ObjID: uint32(k.lo), ObjSubID: sub, Shared: m == sharedLock, Granted: granted}
 }
 
 // released wakes the waiters of l after a hold of s ended, and forgets s

@@ -87,6 +87,11 @@ func TestAdvisoryLocks(t *testing.T) {
 	}
 	done := lockAsync(ctx, b, "SELECT pg_advisory_lock(42)")
 	waitBlocked(t, done)
+	var locks string
+	if err := a.QueryRow(ctx, `SELECT string_agg(granted::text || ' ' || (pid = pg_backend_pid())::text, ', ' ORDER BY granted)
+		FROM pg_locks WHERE locktype = 'advisory' AND objid::int8 = 42 AND objsubid = 1`).Scan(&locks); err != nil || locks != "false false, true true" {
+		t.Fatalf("pg_locks: %q, %v; want a holding and b waiting", locks, err)
+	}
 	if !queryBool(t, a, "SELECT pg_advisory_unlock(42)") {
 		t.Fatal("first unlock")
 	}
