@@ -164,7 +164,8 @@ var (
 	Int2Vector   = &T{Family: ArrayFamily, Oid: OidInt2Vector, Elem: Int2}
 	OidVector    = &T{Family: ArrayFamily, Oid: OidOidVector, Elem: Oid}
 	// Void is the result of functions that return nothing (pg_advisory_lock);
-	// its one value is the empty string, as Postgres prints it.
+	// its one value is the empty string, as Postgres prints it. It is a
+	// pseudo-type (see pseudoTypes), not a base type: ByOid does not find it.
 	Void = &T{Family: StringFamily, Oid: OidVoid}
 )
 
@@ -351,7 +352,7 @@ var byOid = map[uint32]*T{}
 func init() {
 	for _, t := range []*T{Unknown, Bool, Int2, Int4, Int8, Float4, Float8, Numeric, Text, Varchar, BPChar, Name, QChar,
 		Bytea, UUID, Date, Time, Timestamp, TimestampTZ, Interval, JSON, JSONB, Oid, Regclass, Regtype, Regproc, Regnamespace,
-		Regprocedure, Regrole, Regoper, Regoperator, Xid, PgNodeTree, Int2Vector, OidVector, Void} {
+		Regprocedure, Regrole, Regoper, Regoperator, Xid, PgNodeTree, Int2Vector, OidVector} {
 		byOid[t.Oid] = t
 	}
 }
