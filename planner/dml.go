@@ -123,6 +123,16 @@ func checkIdentityAlways(st *pg.InsertStmt, ti *tableInfo, target []int) error {
 	return nil
 }
 
+// checkIdentityUpdate refuses to set a GENERATED ALWAYS identity column to
+// anything but DEFAULT.
+func checkIdentityUpdate(c catalog.Column, val *pg.Node) error {
+	if c.Identity != catalog.IdentityAlways || val.GetSetToDefault() != nil {
+		return nil
+	}
+	return sqlerr.New(sqlerr.GeneratedAlways, "column \"%s\" can only be updated to DEFAULT", c.Name).
+		WithDetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.", c.Name).At(nodeLoc(val))
+}
+
 func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 	if st.WithClause != nil {
 		return nil, sqlerr.Unsupported("WITH in INSERT is not supported")
@@ -229,6 +239,9 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 				rt := tn.GetResTarget()
 				i, err := assignedColumn(ti, rt, assigned)
 				if err != nil {
+					return nil, err
+				}
+				if err := checkIdentityUpdate(ti.desc.Columns[i], rt.Val); err != nil {
 					return nil, err
 				}
 				e, err := b.bindExpr(rt.Val, both)
@@ -340,6 +353,9 @@ func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
 				return nil, sqlerr.Unsupported("UPDATE … SET (…) = (SELECT …) is not supported")
 			}
 			val = row.Args[ma.Colno-1]
+		}
+		if err := checkIdentityUpdate(ti.desc.Columns[i], val); err != nil {
+			return nil, err
 		}
 		var e expr.Expr
 		if val.GetSetToDefault() != nil {
