@@ -47,6 +47,18 @@ type Activity struct {
 	Query           string
 }
 
+// Lock is an advisory lock held or awaited, a pg_locks row: classid and
+// objid are the key's two halves (a bigint key's high and low 32 bits, or
+// the two int keys), objsubid 1 for a bigint key and 2 for two int keys.
+type Lock struct {
+	PID      int32
+	ClassID  uint32
+	ObjID    uint32
+	ObjSubID int16
+	Shared   bool
+	Granted  bool
+}
+
 // Renderer prints object definitions the way Postgres' ruleutils does. The
 // planner implements it (it can bind expressions); without one a Snapshot
 // prints the stored SQL text.
@@ -66,7 +78,10 @@ type Env struct {
 	Procs      []Proc
 	Settings   func() []Setting
 	Activity   *Activity
-	Render     Renderer
+	// Locks lists the advisory locks held and awaited in the server; nil:
+	// none.
+	Locks  func() []Lock
+	Render Renderer
 	// Size estimates a relation's live rows and bytes; nil or false: unknown.
 	Size func(t *Table) (rows, bytes int64, ok bool)
 }

@@ -191,6 +191,7 @@ var systemRows = map[string]func(s *Snapshot, b *rowBuilder){
 	"pg_catalog.pg_roles":                  rolesRows,
 	"pg_catalog.pg_settings":               settingsRows,
 	"pg_catalog.pg_stat_activity":          activityRows,
+	"pg_catalog.pg_locks":                  locksRows,
 	"pg_catalog.pg_tables":                 tablesRows,
 	"pg_catalog.pg_tablespace":             tablespaceRows,
 	"pg_catalog.pg_type":                   typeRows,
@@ -241,6 +242,18 @@ func classRows(s *Snapshot, b *rowBuilder) {
 var sharedCatalogs = map[string]bool{"pg_database": true, "pg_tablespace": true, "pg_shdescription": true,
 	"pg_auth_members": true, "pg_roles": false}
 
+// identityChar is pg_attribute.attidentity: "" for a column that is not
+// an identity column.
+func identityChar(id byte) string {
+	if id == 0 {
+		return ""
+	}
+	return string(id)
+}
+
+// identityGeneration is information_schema.columns.identity_generation.
+var identityGeneration = map[byte]any{IdentityAlways: "ALWAYS", IdentityByDefault: "BY DEFAULT"}
+
 func attributeRows(s *Snapshot, b *rowBuilder) {
 	for _, r := range s.rels {
 		for i, c := range r.cols {
@@ -259,7 +272,8 @@ func attributeRows(s *Snapshot, b *rowBuilder) {
 			b.add("attrelid", r.oid, "attname", c.Name, "atttypid", c.Type.Oid, "attstattarget", -1,
 				"attlen", int(c.Type.Size()), "attnum", i+1, "attndims", ndims, "attcacheoff", -1,
 				"atttypmod", int(c.Type.Typmod()), "attbyval", ti.byval, "attalign", ti.align, "attstorage", ti.storage,
-				"attnotnull", notNull, "atthasdef", hasDef, "attislocal", true, "attcollation", ti.collation)
+				"attnotnull", notNull, "atthasdef", hasDef, "attislocal", true, "attcollation", ti.collation,
+				"attidentity", identityChar(c.Identity), "attgenerated", "")
 		}
 	}
 }
@@ -433,6 +447,20 @@ func activityRows(s *Snapshot, b *rowBuilder) {
 	b.add("datid", DatabaseOID, "datname", s.env.Database, "pid", int(a.PID), "usesysid", RoleSuperuser, "usename", s.env.User,
 		"application_name", a.ApplicationName, "backend_start", a.BackendStart, "state", "active", "query", a.Query,
 		"backend_type", "client backend")
+}
+
+func locksRows(s *Snapshot, b *rowBuilder) {
+	if s.env.Locks == nil {
+		return
+	}
+	for _, l := range s.env.Locks() {
+		mode := "ExclusiveLock"
+		if l.Shared {
+			mode = "ShareLock"
+		}
+		b.add("locktype", "advisory", "database", DatabaseOID, "classid", l.ClassID, "objid", l.ObjID,
+			"objsubid", int(l.ObjSubID), "pid", int(l.PID), "mode", mode, "granted", l.Granted, "fastpath", false)
+	}
 }
 
 func tablesRows(s *Snapshot, b *rowBuilder) {
@@ -664,7 +692,8 @@ func isColumnsRows(s *Snapshot, b *rowBuilder) {
 				"character_maximum_length", charMax, "character_octet_length", charOctet, "numeric_precision", numPrec,
 				"numeric_precision_radix", numRadix, "numeric_scale", numScale, "datetime_precision", dtPrec,
 				"udt_catalog", s.env.Database, "udt_schema", "pg_catalog", "udt_name", t.TypName(),
-				"dtd_identifier", strconv.Itoa(i+1), "is_self_referencing", "NO", "is_identity", "NO", "identity_cycle", "NO",
+				"dtd_identifier", strconv.Itoa(i+1), "is_self_referencing", "NO", "is_identity", yesNo(c.Identity != 0),
+				"identity_generation", identityGeneration[c.Identity], "identity_cycle", "NO",
 				"is_generated", "NEVER", "is_updatable", yesNo(r.relkind == 'r'))
 		}
 	}

@@ -40,6 +40,7 @@ func (s *session) catalogSnapshot() *catalog.Snapshot {
 			Procs:      s.e.procs(),
 			Settings:   s.settingRows,
 			Activity:   &catalog.Activity{PID: s.pid, ApplicationName: valueOr(s.get("application_name")), BackendStart: s.started, Query: s.query},
+			Locks:      s.e.locks.list,
 			Render:     planner.Renderer{P: &planner.Planner{Cat: view, Reg: s.e.reg}, Opts: s.planOpts(nil)},
 			Size:       s.e.relationSize,
 		}

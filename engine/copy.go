@@ -384,7 +384,11 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 	}
 	defaults := make([]expr.Expr, len(t.Columns))
 	for i, c := range t.Columns {
-		if given[i] || c.Default == "" {
+		if given[i] || (c.Default == "" && c.Identity == 0) {
+			continue
+		}
+		if c.Identity != 0 {
+			defaults[i] = &expr.NextIdentity{Table: t.ID, Col: i, Name: c.Name, Typ: c.Type}
 			continue
 		}
 		tree, err := pg.Parse("SELECT " + c.Default)

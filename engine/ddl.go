@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/planner"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
 )
 
 // tableSchema picks the schema of a table named in DDL.
@@ -207,8 +208,6 @@ func constraintUnsupported(c *pg.Constraint, st *statement) error {
 		kind = "FOREIGN KEY"
 	case pg.ConstrType_CONSTR_EXCLUSION:
 		kind = "EXCLUDE"
-	case pg.ConstrType_CONSTR_IDENTITY:
-		return sqlerr.Unsupported("identity columns are not supported").At(st.pos(c.Location))
 	case pg.ConstrType_CONSTR_GENERATED:
 		return sqlerr.Unsupported("generated columns are not supported").At(st.pos(c.Location))
 	}
@@ -223,7 +222,8 @@ func (st *statement) columnDef(cd *pg.ColumnDef) (catalog.Column, bool, error) {
 		last := lower(nodeString(tn.Names[len(tn.Names)-1]))
 		switch last {
 		case "serial", "serial4", "bigserial", "serial8", "smallserial", "serial2":
-			return col, false, sqlerr.Unsupported("type %s is not supported yet; use an integer column with an explicit value", last).At(st.pos(tn.Location))
+			// No sequence objects: a serial column is an identity column.
+			col.Identity = catalog.IdentityByDefault
 		}
 	}
 	typ, err := planner.ResolveType(cd.TypeName)
@@ -264,9 +264,20 @@ func (st *statement) columnDef(cd *pg.ColumnDef) (catalog.Column, bool, error) {
 			def = c.RawExpr
 		case pg.ConstrType_CONSTR_PRIMARY:
 			isPK = true
+		case pg.ConstrType_CONSTR_IDENTITY:
+			if col.Identity != 0 {
+				return col, false, sqlerr.New(sqlerr.SyntaxError, "multiple identity specifications for column \"%s\" of table", cd.Colname).At(st.pos(c.Location))
+			}
+			col.Identity = c.GeneratedWhen[0]
 		default:
 			return col, false, constraintUnsupported(c, st)
 		}
+	}
+	if col.Identity != 0 {
+		if err := st.checkIdentity(cd, typ, def != nil); err != nil {
+			return col, false, err
+		}
+		col.NotNull = true
 	}
 	if def != nil {
 		if _, err := s.planner().BindDefault(def, typ, s.planOpts(nil)); err != nil {
@@ -279,6 +290,19 @@ func (st *statement) columnDef(cd *pg.ColumnDef) (catalog.Column, bool, error) {
 		col.Default = text
 	}
 	return col, isPK, nil
+}
+
+// checkIdentity checks an identity (or serial) column's definition.
+func (st *statement) checkIdentity(cd *pg.ColumnDef, typ *types.T, hasDefault bool) error {
+	switch {
+	case st.stream:
+		return sqlerr.Unsupported("identity columns are supported only in tables").At(st.pos(cd.Location))
+	case typ.Oid != types.OidInt2 && typ.Oid != types.OidInt4 && typ.Oid != types.OidInt8:
+		return sqlerr.New(sqlerr.InvalidParameterValue, "identity column type must be smallint, integer, or bigint").At(st.pos(cd.Location))
+	case hasDefault:
+		return sqlerr.New(sqlerr.SyntaxError, "both default and identity specified for column \"%s\" of table", cd.Colname).At(st.pos(cd.Location))
+	}
+	return nil
 }
 
 func conflictingNull(cd *pg.ColumnDef, st *statement, c *pg.Constraint) error {

@@ -6,8 +6,11 @@
 //
 // Concurrency: a session is used by one goroutine at a time (its connection's)
 // and needs no locks of its own. Shared state is the catalog (its own lock),
-// storage (its own commit lock) and ddlMu, which serialises the name checks
-// and catalog publication of commits that create or drop tables.
+// storage (its own commit lock), ddlMu, which serialises the name checks
+// and catalog publication of commits that create or drop tables, the
+// advisory lock table and the identity column counters (a mutex each). A
+// session waiting for an advisory lock waits on a channel, never holding
+// the table's mutex, until the lock is released or its query's context ends.
 //
 // Sinks (docs/sinks.md) each run on a goroutine of their own, which alone
 // uses the sink's state and destination client; DROP SINK and Close stop

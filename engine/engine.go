@@ -78,6 +78,8 @@ type Engine struct {
 	ddlMu      sync.Mutex
 	catVersion atomic.Uint64
 	nextPID    atomic.Int32
+	locks      *advisoryLocks
+	identities *identities
 	sessions   atomic.Int64
 	started    time.Time
 
@@ -134,7 +136,8 @@ func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
-		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
+		locks: newAdvisoryLocks(), identities: newIdentities(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize,
+		tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
 	for _, o := range opts {
 		o(e)
 	}
@@ -175,6 +178,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	}
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
+	registerAdvisoryLockFuncs(e.reg, e.locks)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
 	if e.tick <= 0 {

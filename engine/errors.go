@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/sluice-db/sluice/sqlerr"
+import (
+	"errors"
+
+	"github.com/sluice-db/sluice/sqlerr"
+)
 
 func errDuplicateTable(name string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.DuplicateTable, "relation \"%s\" already exists", name)
@@ -20,6 +24,12 @@ func errInFailedTxn() *sqlerr.Error {
 
 func errStatementTimeout() *sqlerr.Error {
 	return sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to statement timeout")
+}
+
+var errLockTimeoutCause = errors.New("lock timeout")
+
+func errLockTimeout() *sqlerr.Error {
+	return sqlerr.New(sqlerr.LockNotAvailable, "canceling statement due to lock timeout")
 }
 
 func errUserCancel() *sqlerr.Error {

@@ -6,19 +6,21 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
+// sessionOf returns the session a session function is evaluated in.
+func sessionOf(ctx *expr.EvalCtx) (*session, error) {
+	s := sessionFrom(ctx.Ctx)
+	if s == nil {
+		return nil, sqlerr.Bug("session function evaluated outside a session")
+	}
+	return s, nil
+}
+
 // registerSessionFuncs adds the functions whose values come from the session
 // or the server. They find the session through EvalCtx.Ctx.
 func registerSessionFuncs(r *expr.Registry) {
-	sess := func(ctx *expr.EvalCtx) (*session, error) {
-		s := sessionFrom(ctx.Ctx)
-		if s == nil {
-			return nil, sqlerr.Bug("session function evaluated outside a session")
-		}
-		return s, nil
-	}
 	str := func(name string, ret *types.T, f func(s *session) types.Datum) {
 		r.Add(&expr.Overload{Name: name, Ret: ret, Volatile: true, Row: func(ctx *expr.EvalCtx, _ []types.Datum) (types.Datum, error) {
-			s, err := sess(ctx)
+			s, err := sessionOf(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -44,7 +46,7 @@ func registerSessionFuncs(r *expr.Registry) {
 	str("pg_backend_pid", types.Int4, func(s *session) types.Datum { return int64(s.pid) })
 	str("inet_server_port", types.Int4, func(s *session) types.Datum { return nil })
 	schemas := func(ctx *expr.EvalCtx, a []types.Datum) (types.Datum, error) {
-		s, err := sess(ctx)
+		s, err := sessionOf(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +64,7 @@ func registerSessionFuncs(r *expr.Registry) {
 	r.Add(&expr.Overload{Name: "current_schemas", Args: []*types.T{types.Bool}, Ret: types.ArrayOf(types.Name), Volatile: true, Row: schemas})
 	r.Add(&expr.Overload{Name: "set_config", Args: []*types.T{types.Text, types.Text, types.Bool}, Ret: types.Text, Volatile: true, NullOK: true,
 		Row: func(ctx *expr.EvalCtx, a []types.Datum) (types.Datum, error) {
-			s, err := sess(ctx)
+			s, err := sessionOf(ctx)
 			if err != nil {
 				return nil, err
 			}

@@ -56,6 +56,33 @@ type session struct {
 	names     *catalog.Snapshot
 	namesVer  uint64
 	namesPath string
+
+	// xactLocks counts the transaction-level advisory locks taken since the
+	// transaction began; they are released when it ends.
+	xactLocks int
+	// notices are the warnings functions raised in the running statement,
+	// sent before its next rows.
+	notices []notice
+}
+
+// notice is a NoticeResponse waiting to be sent.
+type notice struct{ severity, code, message string }
+
+// warn queues a WARNING for the client.
+func (s *session) warn(code, message string) {
+	s.notices = append(s.notices, notice{"WARNING", code, message})
+}
+
+// sendNotices sends the queued notices to w.
+func (s *session) sendNotices(w pgwire.ResultWriter) error {
+	for len(s.notices) > 0 {
+		n := s.notices[0]
+		s.notices = s.notices[1:]
+		if err := w.Notice(n.severity, n.code, n.message); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // savepoint is the state of a transaction block at SAVEPOINT.
@@ -317,6 +344,7 @@ func (s *session) Close() {
 		s.tx.txn.Rollback()
 		s.tx = nil
 	}
+	s.e.locks.releaseAll(s, sessionScope, xactScope)
 	s.e.sessions.Add(-1)
 	if s.e.obs != nil {
 		s.e.obs.SessionClosed()
@@ -458,6 +486,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		return err
 	}
 	for id := range ts.dropped {
+		e.identities.forget(id)
 		e.cat.Remove(id)
 		e.eventTimes.forget(id)
 		e.damaged.forget(id)

@@ -481,6 +481,9 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 	if err == nil && !suspended {
 		err = s.finishImplicit(st, w)
 	}
+	if nerr := s.sendNotices(w); err == nil {
+		err = nerr
+	}
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errTimeoutCause) {
 			err = errStatementTimeout()
@@ -490,6 +493,9 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 			}
 		}
 		s.failTxn()
+	}
+	if s.tx == nil && !suspended {
+		s.releaseXactLocks()
 	}
 	if s.e.obs != nil && !suspended {
 		verb := tag
@@ -581,6 +587,14 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return "EXPLAIN", false, p.execExplain(n.ExplainStmt, w)
 	case *pg.Node_CopyStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
+	case *pg.Node_CreateSchemaStmt:
+		tag, err := st.execCreateSchema(n.CreateSchemaStmt, w)
+		return tag, false, err
+	case *pg.Node_CreatedbStmt:
+		return "", false, sqlerr.Unsupported("CREATE DATABASE is not supported").
+			WithHint("Sluice has one database, which every database name connects to.")
+	case *pg.Node_TruncateStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execTruncate(ts, n.TruncateStmt) })
 	case *pg.Node_FetchStmt:
 		tag, err := st.execFetch(ctx, n.FetchStmt, "", w)
 		return tag, false, err
@@ -640,7 +654,8 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	cfg := *s.cfg
 	cfg.Now = now
 	cat := s.catalogSnapshot()
-	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat}
+	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat,
+		Identities: s.e.identities}
 	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts, cat)}
 	ev.Subqueries = exec.SubqueryRunner{C: xc}
 	return xc
@@ -700,6 +715,9 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 			p.pending = p.pending.Slice(n, p.pending.Len)
 		} else {
 			p.pending = nil
+		}
+		if err := s.sendNotices(w); err != nil {
+			return "", false, p.fail(err)
 		}
 		if err := w.WriteChunk(out); err != nil {
 			return "", false, p.fail(err)

@@ -149,6 +149,7 @@ func (s *session) endTxn(w pgwire.ResultWriter, rollback bool) {
 		_ = s.set(k, v, w)
 	}
 	s.tx, s.failed, s.saved, s.implicit, s.local, s.savepoints = nil, false, nil, false, nil, nil
+	s.releaseXactLocks()
 }
 
 // execSet runs SET and RESET.

@@ -138,6 +138,21 @@ func registerCatalogFuncs(r *Registry) {
 			return viewdef(c, oid, len(a) > 1 && a[1].(bool))
 		})
 	}
+	// to_regclass and friends: the reg* input function, NULL for a name
+	// that resolves to nothing (an invalid name is still an error).
+	for _, rt := range []*types.T{types.Regclass, types.Regnamespace, types.Regrole, types.Regproc, types.Regprocedure} {
+		catalogFn(r, "to_"+rt.TypName(), ts(T), rt, func(c Catalog, a []types.Datum) (types.Datum, error) {
+			oid, err := c.OidOf(rt, a[0].(string))
+			if err == nil {
+				return int64(oid), nil
+			}
+			switch sqlerr.Code(err) {
+			case sqlerr.UndefinedTable, sqlerr.UndefinedSchema, sqlerr.UndefinedObject, sqlerr.UndefinedFunction, sqlerr.AmbiguousFunction:
+				return nil, nil
+			}
+			return nil, err
+		})
+	}
 	catalogFn(r, "pg_get_indexdef", ts(O), T, func(c Catalog, a []types.Datum) (types.Datum, error) {
 		return strOrNull(c.IndexDef(oidArg(a[0]), 0, false))
 	})

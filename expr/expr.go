@@ -48,6 +48,9 @@ type EvalCtx struct {
 	// Catalog answers the catalog functions (pg_get_viewdef, …); nil where
 	// there is no session (views' dataflows).
 	Catalog Catalog
+	// Identities hands out identity column values; nil where no row is
+	// inserted.
+	Identities Identities
 }
 
 // Const is a constant.

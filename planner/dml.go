@@ -79,6 +79,9 @@ func (b *binder) bindReturning(list []*pg.Node, s *scope) ([]expr.Expr, []Result
 
 func (b *binder) defaultExpr(ti *tableInfo, i int) (expr.Expr, error) {
 	c := ti.desc.Columns[i]
+	if c.Identity != 0 {
+		return &expr.NextIdentity{Table: ti.desc.ID, Col: i, Name: c.Name, Typ: c.Type}, nil
+	}
 	if c.Default == "" {
 		return &expr.Const{Typ: c.Type}, nil
 	}
@@ -92,6 +95,42 @@ func (b *binder) defaultExpr(ti *tableInfo, i int) (expr.Expr, error) {
 		return nil, err
 	}
 	return b.coerce(e, c.Type, "column \""+c.Name+"\"", false)
+}
+
+// checkIdentityAlways refuses values for a GENERATED ALWAYS identity column
+// other than DEFAULT, unless the INSERT says OVERRIDING SYSTEM VALUE.
+func checkIdentityAlways(st *pg.InsertStmt, ti *tableInfo, target []int) error {
+	if st.Override == pg.OverridingKind_OVERRIDING_SYSTEM_VALUE {
+		return nil
+	}
+	sel := st.SelectStmt.GetSelectStmt()
+	for k, i := range target {
+		c := ti.desc.Columns[i]
+		if c.Identity != catalog.IdentityAlways || sel == nil {
+			continue
+		}
+		allDefault := len(sel.ValuesLists) > 0
+		for _, vl := range sel.ValuesLists {
+			items := vl.GetList().Items
+			allDefault = allDefault && k < len(items) && items[k].GetSetToDefault() != nil
+		}
+		if !allDefault {
+			return sqlerr.New(sqlerr.GeneratedAlways, "cannot insert a non-DEFAULT value into column \"%s\"", c.Name).
+				WithDetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.", c.Name).
+				WithHint("Use OVERRIDING SYSTEM VALUE to override.")
+		}
+	}
+	return nil
+}
+
+// checkIdentityUpdate refuses to set a GENERATED ALWAYS identity column to
+// anything but DEFAULT.
+func checkIdentityUpdate(c catalog.Column, val *pg.Node) error {
+	if c.Identity != catalog.IdentityAlways || val.GetSetToDefault() != nil {
+		return nil
+	}
+	return sqlerr.New(sqlerr.GeneratedAlways, "column \"%s\" can only be updated to DEFAULT", c.Name).
+		WithDetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.", c.Name).At(nodeLoc(val))
 }
 
 func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
@@ -125,6 +164,9 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 	}
 	var src *query
 	sel := st.SelectStmt.GetSelectStmt()
+	if err := checkIdentityAlways(st, ti, target); err != nil {
+		return nil, err
+	}
 	if sel == nil {
 		// DEFAULT VALUES
 		src = &query{plan: &exec.Values{Rows: [][]expr.Expr{{}}}}
@@ -197,6 +239,9 @@ func (b *binder) bindInsert(st *pg.InsertStmt) (*Planned, error) {
 				rt := tn.GetResTarget()
 				i, err := assignedColumn(ti, rt, assigned)
 				if err != nil {
+					return nil, err
+				}
+				if err := checkIdentityUpdate(ti.desc.Columns[i], rt.Val); err != nil {
 					return nil, err
 				}
 				e, err := b.bindExpr(rt.Val, both)
@@ -308,6 +353,9 @@ func (b *binder) bindUpdate(st *pg.UpdateStmt) (*Planned, error) {
 				return nil, sqlerr.Unsupported("UPDATE … SET (…) = (SELECT …) is not supported")
 			}
 			val = row.Args[ma.Colno-1]
+		}
+		if err := checkIdentityUpdate(ti.desc.Columns[i], val); err != nil {
+			return nil, err
 		}
 		var e expr.Expr
 		if val.GetSetToDefault() != nil {

@@ -70,6 +70,7 @@ const (
 	OidUUID         uint32 = 2950
 	OidJSONB        uint32 = 3802
 	OidRegnamespace uint32 = 4089
+	OidVoid         uint32 = 2278
 	// Catalog column types: int2vector and oidvector are arrays whose
 	// subscripts start at 0 and whose text form separates elements by spaces;
 	// pg_node_tree holds an expression (in Sluice: its SQL text, see
@@ -165,6 +166,10 @@ var (
 	PgNodeTree   = &T{Family: StringFamily, Oid: OidPgNodeTree}
 	Int2Vector   = &T{Family: ArrayFamily, Oid: OidInt2Vector, Elem: Int2}
 	OidVector    = &T{Family: ArrayFamily, Oid: OidOidVector, Elem: Oid}
+	// Void is the result of functions that return nothing (pg_advisory_lock);
+	// its one value is the empty string, as Postgres prints it. It is a
+	// pseudo-type (see pseudoTypes), not a base type: ByOid does not find it.
+	Void = &T{Family: StringFamily, Oid: OidVoid}
 )
 
 // IsVector reports whether t is int2vector or oidvector: an array whose
@@ -307,7 +312,7 @@ var oidNames = map[uint32]string{
 	OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
 	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
 	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
-	OidInt2Vector: "int2vector", OidOidVector: "oidvector", OidRecord: "record",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector", OidRecord: "record", OidVoid: "void",
 }
 
 // TypName returns pg_type.typname (e.g. "int4", "_text").
@@ -329,7 +334,7 @@ var typNames = map[uint32]string{
 	OidNumeric: "numeric", OidRegclass: "regclass", OidRegtype: "regtype", OidRegproc: "regproc", OidRegnamespace: "regnamespace",
 	OidRegprocedure: "regprocedure", OidRegrole: "regrole", OidRegoper: "regoper", OidRegoperator: "regoperator",
 	OidXid: "xid", OidPgNodeTree: "pg_node_tree",
-	OidInt2Vector: "int2vector", OidOidVector: "oidvector",
+	OidInt2Vector: "int2vector", OidOidVector: "oidvector", OidVoid: "void",
 }
 
 // ByOid returns the predefined type with the given OID, or nil.

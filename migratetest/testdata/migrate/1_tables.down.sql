@@ -1,0 +1,2 @@
+DROP STREAM mig_rides;
+DROP TABLE mig_cities;

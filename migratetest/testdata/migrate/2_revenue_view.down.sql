@@ -1,0 +1,1 @@
+DROP MATERIALIZED VIEW mig_revenue;
