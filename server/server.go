@@ -46,6 +46,9 @@ type Config struct {
 	// refuses the ones that connect without it.
 	TLS         *tls.Config
 	TLSRequired bool
+	// MaxConnections caps the wire-protocol connections open at once
+	// (0: no cap); one more gets FATAL 53300.
+	MaxConnections int
 }
 
 // Server is a running Sluice node.
@@ -117,7 +120,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, listenError("--http-addr", cfg.HTTPAddr, err)
 		}
 	}
-	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired)}
+	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired),
+		pgwire.WithMaxConnections(cfg.MaxConnections)}
 	if cfg.Auth != nil {
 		popts = append(popts, pgwire.WithAuthenticator(cfg.Auth))
 	}

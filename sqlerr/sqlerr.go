@@ -77,6 +77,7 @@ const (
 	AdminShutdown                = "57P01"
 	ProgramLimitExceeded         = "54000"
 	OutOfMemory                  = "53200"
+	TooManyConnections           = "53300"
 	InternalError                = "XX000"
 	DataCorrupted                = "XX001"
 	ConfigFileError              = "F0000"
