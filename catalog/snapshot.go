@@ -61,6 +61,7 @@ type Renderer interface {
 // Env is what a Snapshot knows of the session and server beyond the objects.
 type Env struct {
 	User       string // the session user, shown as the owner of everything
+	Roles      []*Role
 	Database   string // the database the client connected to
 	SearchPath []string
 	Procs      []Proc

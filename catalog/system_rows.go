@@ -357,31 +357,52 @@ func languageRows(_ *Snapshot, b *rowBuilder) {
 	b.add("oid", LanguageSQL, "lanname", "sql", "lanowner", RoleSuperuser, "lanpltrusted", true)
 }
 
-// roles are the roles Sluice shows: the session's user as the superuser
-// owning everything, and pg_database_owner (owner of public).
-func (s *Snapshot) roles() []struct {
-	oid   uint32
-	name  string
-	super bool
-} {
-	return []struct {
-		oid   uint32
-		name  string
-		super bool
-	}{{RoleSuperuser, s.env.User, true}, {RoleDatabaseOwner, "pg_database_owner", false}}
+// shownRole is a row of pg_roles.
+type shownRole struct {
+	oid         uint32
+	name        string
+	super       bool
+	login       bool
+	hasPassword bool
+}
+
+// roles are the roles Sluice shows: the bootstrap superuser owning
+// everything (named as the session's user unless that is a role of the
+// catalog), pg_database_owner (owner of public), and the catalog's roles.
+func (s *Snapshot) roles() []shownRole {
+	owner := s.env.User
+	for _, r := range s.env.Roles {
+		if r.Name == owner {
+			owner = BootstrapSuperuser
+		}
+	}
+	out := []shownRole{{oid: RoleSuperuser, name: owner, super: true, login: true, hasPassword: true},
+		{oid: RoleDatabaseOwner, name: "pg_database_owner"}}
+	for _, r := range s.env.Roles {
+		out = append(out, shownRole{oid: r.OID, name: r.Name, login: r.Login, hasPassword: r.Verifier != ""})
+	}
+	return out
 }
 
 func rolesRows(s *Snapshot, b *rowBuilder) {
 	for _, r := range s.roles() {
+		var password any // NB: never the verifier; NULL without a password, as Postgres
+		if r.hasPassword {
+			password = "********"
+		}
 		b.add("rolname", r.name, "rolsuper", r.super, "rolinherit", true, "rolcreaterole", r.super, "rolcreatedb", r.super,
-			"rolcanlogin", r.super, "rolreplication", r.super, "rolconnlimit", -1, "rolpassword", "********",
+			"rolcanlogin", r.login, "rolreplication", r.super, "rolconnlimit", -1, "rolpassword", password,
 			"rolbypassrls", r.super, "oid", r.oid)
 	}
 }
 
 func userRows(s *Snapshot, b *rowBuilder) {
-	b.add("usename", s.env.User, "usesysid", RoleSuperuser, "usecreatedb", true, "usesuper", true, "userepl", true,
-		"usebypassrls", true, "passwd", "********")
+	for _, r := range s.roles() {
+		if r.login {
+			b.add("usename", r.name, "usesysid", r.oid, "usecreatedb", r.super, "usesuper", r.super, "userepl", r.super,
+				"usebypassrls", r.super, "passwd", "********")
+		}
+	}
 }
 
 func procRows(s *Snapshot, b *rowBuilder) {

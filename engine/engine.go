@@ -65,6 +65,8 @@ type Engine struct {
 	damaged    damagedRelations
 	// kafkaBrokers are the brokers kafka streams read when they name none.
 	kafkaBrokers []string
+	// superusers are the users configured outside the catalog.
+	superusers map[string]bool
 
 	// ddlMu serialises commits that create or drop tables with the catalog
 	// checks and publication around them.
@@ -107,12 +109,22 @@ func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
 // embedded broker, or --kafka-brokers).
 func WithKafkaBrokers(addrs []string) Option { return func(e *Engine) { e.kafkaBrokers = addrs } }
 
+// WithSuperusers names the users configured outside the catalog (a users
+// file, SLUICE_PASSWORD): superusers, whose names CREATE ROLE refuses.
+func WithSuperusers(names ...string) Option {
+	return func(e *Engine) {
+		for _, n := range names {
+			e.superusers[n] = true
+		}
+	}
+}
+
 // WithParser replaces the statement parser (to add extensions).
 func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
 
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
-	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
+	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(), superusers: map[string]bool{},
 		workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize, tick: 100 * time.Millisecond}
 	for _, o := range opts {
 		o(e)
@@ -125,7 +137,16 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	var tables []*catalog.Table
+	var roles []*catalog.Role
 	for k, v := range meta {
+		if catalog.IsRoleMetaKey(k) {
+			r, err := catalog.DecodeRole(k, v)
+			if err != nil {
+				return nil, err
+			}
+			roles = append(roles, r)
+			continue
+		}
 		if len(k) < len("catalog/") || k[:len("catalog/")] != "catalog/" {
 			continue
 		}
@@ -148,7 +169,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		tables = append(tables, t)
 	}
 	e.trees = newTreeCache(treeCacheSize)
-	e.cat = catalog.New(tables)
+	e.cat = catalog.New(tables, roles...)
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
@@ -191,6 +212,9 @@ func tableInfo(t *catalog.Table) storage.TableInfo {
 
 // Open implements pgwire.Backend.
 func (e *Engine) Open(ctx context.Context, params map[string]string) (pgwire.Session, error) {
+	if err := e.checkLogin(params["user"]); err != nil {
+		return nil, err
+	}
 	s := newSession(e, params)
 	for name, v := range params {
 		switch name {

@@ -506,9 +506,11 @@ func statementVerb(n *pg.Node) string {
 		return "UPDATE"
 	case *pg.Node_DeleteStmt:
 		return "DELETE"
-	case *pg.Node_CreateStmt, *pg.Node_CreateTableAsStmt:
+	case *pg.Node_CreateStmt, *pg.Node_CreateTableAsStmt, *pg.Node_CreateRoleStmt:
 		return "CREATE"
-	case *pg.Node_DropStmt:
+	case *pg.Node_AlterRoleStmt:
+		return "ALTER"
+	case *pg.Node_DropStmt, *pg.Node_DropRoleStmt:
 		return "DROP"
 	case *pg.Node_CopyStmt:
 		return "COPY"
@@ -558,6 +560,15 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
 	case *pg.Node_FetchStmt:
 		tag, err := st.execFetch(ctx, n.FetchStmt, "", w)
+		return tag, false, err
+	case *pg.Node_CreateRoleStmt:
+		tag, err := st.execCreateRole(n.CreateRoleStmt, w)
+		return tag, false, err
+	case *pg.Node_AlterRoleStmt:
+		tag, err := st.execAlterRole(n.AlterRoleStmt, w)
+		return tag, false, err
+	case *pg.Node_DropRoleStmt:
+		tag, err := st.execDropRole(n.DropRoleStmt, w)
 		return tag, false, err
 	case *pg.Node_ClosePortalStmt:
 		tag, err := s.execCloseCursor(n.ClosePortalStmt)

@@ -46,6 +46,9 @@ type Config struct {
 	// refuses the ones that connect without it.
 	TLS         *tls.Config
 	TLSRequired bool
+	// Superusers are the users configured outside the catalog (Auth's);
+	// the catalog's roles are not superusers and may not take their names.
+	Superusers []string
 	// MaxConnections caps the wire-protocol connections open at once
 	// (0: no cap); one more gets FATAL 53300.
 	MaxConnections int
@@ -85,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.log.Info("storage opened", "elapsed", time.Since(began).Round(time.Millisecond))
 	m := newMetrics(s.reg)
-	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m)}
+	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m), engine.WithSuperusers(cfg.Superusers...)}
 	brokers := cfg.KafkaBrokers
 	if len(brokers) == 0 && cfg.EmbeddedKafkaAddr != "" {
 		began := time.Now()
@@ -122,8 +125,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired),
 		pgwire.WithMaxConnections(cfg.MaxConnections)}
-	if cfg.Auth != nil {
-		popts = append(popts, pgwire.WithAuthenticator(cfg.Auth))
+	switch auth := cfg.Auth.(type) {
+	case *pgwire.SCRAM:
+		// Roles made with CREATE ROLE log in with their passwords too.
+		popts = append(popts, pgwire.WithAuthenticator(auth.AlsoLookup(s.eng.RoleVerifier)))
+	case nil:
+	default:
+		popts = append(popts, pgwire.WithAuthenticator(auth))
 	}
 	s.pg = pgwire.NewServer(s.eng, popts...)
 	s.wg.Add(1)

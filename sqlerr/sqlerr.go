@@ -66,6 +66,7 @@ const (
 	WindowingError               = "42P20"
 	InvalidColumnReference       = "42P10"
 	InvalidName                  = "42602"
+	ReservedName                 = "42939"
 	WrongObjectType              = "42809"
 	InvalidTableDefinition       = "42P16"
 	InvalidObjectDefinition      = "42P17"

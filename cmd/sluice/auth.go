@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sluice-db/sluice/pgwire"
@@ -69,6 +71,7 @@ func (f *authFlags) apply(cfg *server.Config, password string, log *slog.Logger)
 		}
 		users[passwordUser] = v
 	}
+	cfg.Superusers = slices.Sorted(maps.Keys(users))
 	method := f.method
 	if method == "" {
 		method = authTrust
