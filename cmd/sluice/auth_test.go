@@ -85,6 +85,9 @@ func TestAuthFlags(t *testing.T) {
 			if !strings.HasPrefix(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
+			if tc.name == "both" && strings.Join(cfg.Superusers, ",") != "alice,sluice" {
+				t.Fatalf("Superusers %q", cfg.Superusers)
+			}
 			if _, ok := cfg.Auth.(*pgwire.SCRAM); ok != tc.scram {
 				t.Fatalf("Auth %T", cfg.Auth)
 			}
