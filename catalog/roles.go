@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,7 +21,12 @@ type Role struct {
 	// (SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>), never
 	// the password; "" when it has none.
 	Verifier string `json:"verifier,omitempty"`
+	// Select are the relations (by id) the role may read: GRANT SELECT.
+	Select []uint32 `json:"select,omitempty"`
 }
+
+// MaySelect reports whether the role was granted SELECT on relation id.
+func (r *Role) MaySelect(id uint32) bool { return slices.Contains(r.Select, id) }
 
 // roleMetaPrefix starts the storage meta keys of roles.
 const roleMetaPrefix = "role/"

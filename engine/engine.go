@@ -169,6 +169,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		tables = append(tables, t)
 	}
 	e.trees = newTreeCache(treeCacheSize)
+	pruneGrants(roles, tables)
 	e.cat = catalog.New(tables, roles...)
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)

@@ -117,7 +117,7 @@ func (st *statement) beginRoleChange(verb, role string, allowSelf bool) error {
 	}
 	if !s.isSuperuser() && !(allowSelf && role == s.user) {
 		return sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied to %s", strings.ToLower(verb)).
-			WithDetail("Only superusers may create, alter or drop roles; a role may change its own password.")
+			WithDetail("Only superusers may manage roles and grants; a role may change its own password.")
 	}
 	return nil
 }

@@ -493,6 +493,9 @@ func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *e
 		if ref.System {
 			return systemAccess(cat, ref)
 		}
+		if err := s.checkSelect(ref.ID); err != nil {
+			return nil, err
+		}
 		if ct, ok := ts.created[ref.ID]; ok {
 			return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
 		}

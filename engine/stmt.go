@@ -529,6 +529,9 @@ func statementVerb(n *pg.Node) string {
 func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter) (string, bool, error) {
 	st := p.st
 	s := st.s
+	if err := st.checkRoleMayRun(); err != nil {
+		return "", false, err
+	}
 	if st.ast == nil {
 		return p.executeExt(ctx, maxRows, w)
 	}
@@ -569,6 +572,9 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return tag, false, err
 	case *pg.Node_DropRoleStmt:
 		tag, err := st.execDropRole(n.DropRoleStmt, w)
+		return tag, false, err
+	case *pg.Node_GrantStmt:
+		tag, err := st.execGrant(n.GrantStmt, w)
 		return tag, false, err
 	case *pg.Node_ClosePortalStmt:
 		tag, err := s.execCloseCursor(n.ClosePortalStmt)
