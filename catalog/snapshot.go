@@ -233,11 +233,10 @@ func (s *Snapshot) rel(oid uint32) *rel {
 // RoleName returns the name of a role (pg_get_userbyid).
 func (s *Snapshot) RoleName(oid uint32) (string, bool) {
 	s.build()
-	switch oid {
-	case RoleSuperuser:
-		return s.env.User, true
-	case RoleDatabaseOwner:
-		return "pg_database_owner", true
+	for _, r := range s.roles() {
+		if r.oid == oid {
+			return r.name, true
+		}
 	}
 	return "", false
 }

@@ -173,6 +173,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e.cat = catalog.New(tables, roles...)
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
+	registerPrivilegeFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
 	if e.tick <= 0 {

@@ -40,6 +40,16 @@ func TestGrantSelect(t *testing.T) {
 	if err := reader.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 'secret'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("system catalog: %d, %v", n, err)
 	}
+	var privs string
+	if err := reader.QueryRow(ctx, `SELECT concat(has_table_privilege('t', 'SELECT'), has_table_privilege('secret', 'select'),
+		has_table_privilege('reader', 't', 'INSERT'), has_table_privilege('pg_class', 'SELECT'),
+		has_table_privilege('t'::regclass, 'INSERT, SELECT'))`).Scan(&privs); err != nil || privs != "tfftt" {
+		t.Errorf("has_table_privilege as the role: %s, %v", privs, err)
+	}
+	if err := admin.QueryRow(ctx, `SELECT concat(has_table_privilege('reader', 't', 'SELECT'), has_table_privilege('reader', 'secret', 'SELECT'),
+		has_table_privilege('secret', 'INSERT'), has_table_privilege((SELECT oid FROM pg_roles WHERE rolname = 'reader'), 'v', 'SELECT'))`).Scan(&privs); err != nil || privs != "tftt" {
+		t.Errorf("has_table_privilege as a superuser: %s, %v", privs, err)
+	}
 	denied("SELECT * FROM secret", "permission denied for table secret")
 	denied("SELECT * FROM t JOIN secret USING (k)", "permission denied for table secret")
 	denied("INSERT INTO t VALUES (3)", "permission denied for table t")
