@@ -93,6 +93,17 @@ func TestRoles(t *testing.T) {
 	_, err = bob.Exec(ctx, "ALTER ROLE bob NOLOGIN")
 	wantCode(t, "ALTER ROLE self NOLOGIN", err, "42501")
 	mustExec(t, bob, "ALTER ROLE bob PASSWORD 'bob-pw2'")
+	if v := bob.PgConn().ParameterStatus("is_superuser"); v != "off" {
+		t.Errorf("is_superuser of a role: %q", v)
+	}
+	if v := admin.PgConn().ParameterStatus("is_superuser"); v != "on" {
+		t.Errorf("is_superuser of a configured user: %q", v)
+	}
+	// psql's \password hashes on the client after asking for the algorithm.
+	var algorithm string
+	if err := bob.QueryRow(ctx, "SHOW password_encryption").Scan(&algorithm); err != nil || algorithm != "scram-sha-256" {
+		t.Errorf("password_encryption: %q, %v", algorithm, err)
+	}
 
 	for sql, code := range map[string]string{
 		"CREATE ROLE bob":           "42710",
