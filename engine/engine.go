@@ -218,6 +218,7 @@ func (e *Engine) Open(ctx context.Context, params map[string]string) (pgwire.Ses
 		return nil, err
 	}
 	s := newSession(e, params)
+	_, s.openedAsRole = e.cat.Role(s.user)
 	for name, v := range params {
 		switch name {
 		case "user", "database", "options", "replication", pgwire.BackendPIDParam:

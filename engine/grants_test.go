@@ -98,6 +98,12 @@ func TestGrantSelect(t *testing.T) {
 	}
 	mustExec(t, admin, "REVOKE SELECT ON v FROM reader")
 	denied("SELECT n FROM v", "permission denied for materialized view v")
+
+	// A dropped role's session keeps no rights and gains none.
+	mustExec(t, admin, "GRANT SELECT ON t TO reader")
+	mustExec(t, admin, "DROP ROLE reader")
+	denied("SELECT * FROM t", "permission denied for table t")
+	denied("CREATE TABLE mine (k int)", "")
 }
 
 type discard struct{}

@@ -18,10 +18,14 @@ import (
 
 // isSuperuser reports whether the session's user is a superuser: a user
 // configured outside the catalog (WithSuperusers), or, as trust lets anyone
-// in under any name, any name that is not a role of the catalog.
+// in under any name, any name that is not a role of the catalog (and was
+// not when the session opened).
 func (s *session) isSuperuser() bool {
 	if s.e.superusers[s.user] {
 		return true
+	}
+	if s.openedAsRole {
+		return false
 	}
 	_, isRole := s.e.cat.Role(s.user)
 	return !isRole
