@@ -68,8 +68,8 @@ type Engine struct {
 	// superusers are the users configured outside the catalog.
 	superusers map[string]bool
 
-	// ddlMu serialises commits that create or drop tables with the catalog
-	// checks and publication around them.
+	// ddlMu serialises commits that create or drop tables, and changes of
+	// roles, with the catalog checks and publication around them.
 	ddlMu      sync.Mutex
 	catVersion atomic.Uint64
 	nextPID    atomic.Int32

@@ -17,16 +17,16 @@ import (
 
 // session is one connection's SQL state.
 type session struct {
-	e    *Engine
-	user string
+	e        *Engine
+	user     string
+	database string
+	pid      int32
+	vals     map[string]string // lower-case name -> value (only those set)
+	cfg      *types.Config
+	closed   bool
 	// openedAsRole is set when user was a role of the catalog when the
 	// session opened: dropping the role does not make it a superuser.
 	openedAsRole bool
-	database     string
-	pid          int32
-	vals         map[string]string // lower-case name -> value (only those set)
-	cfg          *types.Config
-	closed       bool
 
 	// tx is the open transaction block (nil outside BEGIN … COMMIT).
 	tx *txnState
