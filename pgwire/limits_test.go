@@ -2,10 +2,12 @@ package pgwire
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestMaxConnections(t *testing.T) {
@@ -14,8 +16,10 @@ func TestMaxConnections(t *testing.T) {
 	defer cancel()
 	first := connectPgx(t, ts, "")
 	connectPgx(t, ts, "")
-	if _, err := pgx.Connect(ctx, ts.url("")); !isCode(err, "53300") {
-		t.Fatalf("third connection: %v, want 53300", err)
+	_, err := pgx.Connect(ctx, ts.url(""))
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53300" || pe.Severity != "FATAL" || pe.Message != "sorry, too many clients already" {
+		t.Fatalf("third connection: %v, want FATAL 53300", err)
 	}
 
 	// A cancel request still gets through while the server is full.
