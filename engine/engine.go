@@ -140,7 +140,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	var roles []*catalog.Role
 	for k, v := range meta {
 		if catalog.IsRoleMetaKey(k) {
-			r, err := catalog.DecodeRole(k, v)
+			r, err := decodeRole(k, v)
 			if err != nil {
 				return nil, err
 			}

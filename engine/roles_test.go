@@ -7,8 +7,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sluice-db/sluice/engine"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/server"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
 )
 
 // A verifier of "pencil" with the salt of RFC 7677.
@@ -159,5 +162,34 @@ func TestRolesUnderTrust(t *testing.T) {
 	_, err = admin.Exec(ctx, "DROP ROLE bob")
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A damaged role record stops the start, naming the record, never its verifier.
+func TestRoleRecordCorrupt(t *testing.T) {
+	for name, record := range map[string]string{
+		"json":     `{"oid": 16390, "name": "x"`,
+		"key":      `{"oid": 16390, "name": "y"}`,
+		"verifier": `{"oid": 16390, "name": "x", "login": true, "verifier": "SCRAM-SHA-256$4096:c2FsdA==$secretstuff"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := storage.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			txn := db.Begin()
+			txn.PutMeta("role/x", []byte(record))
+			if err := txn.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			_, err = engine.New(db)
+			if e, ok := sqlerr.As(err); !ok || e.Code != sqlerr.DataCorrupted || !strings.Contains(e.Message, `"role/x"`) || strings.Contains(e.Message, "secretstuff") {
+				t.Errorf("got %v, want XX001 naming role/x", err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
