@@ -8,7 +8,6 @@ import (
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/parser"
-	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/sqlerr"
 )
 
@@ -86,10 +85,10 @@ func errRoleMayNot(sql string) *sqlerr.Error {
 }
 
 // execGrant runs GRANT SELECT ON [TABLE] name, … TO role, … and REVOKE
-// SELECT ON … FROM role, ….
-func (st *statement) execGrant(n *pg.GrantStmt, w pgwire.ResultWriter) (string, error) {
+// SELECT ON … FROM role, …, as role changes of ts.
+func (st *statement) execGrant(ts *txnState, n *pg.GrantStmt) (string, error) {
 	tag := map[bool]string{true: "GRANT", false: "REVOKE"}[n.IsGrant]
-	if err := st.beginRoleChange(tag, "", false); err != nil {
+	if err := st.checkRoleManager(tag, "", false); err != nil {
 		return "", err
 	}
 	if n.Targtype != pg.GrantTargetType_ACL_TARGET_OBJECT || n.Objtype != pg.ObjectType_OBJECT_TABLE {
@@ -104,6 +103,7 @@ func (st *statement) execGrant(n *pg.GrantStmt, w pgwire.ResultWriter) (string, 
 		}
 	}
 	s := st.s
+	cat := txnCatalog{s.e.cat, ts}
 	var ids []uint32
 	for _, o := range n.Objects {
 		rv := o.GetRangeVar()
@@ -114,15 +114,13 @@ func (st *statement) execGrant(n *pg.GrantStmt, w pgwire.ResultWriter) (string, 
 		if err != nil {
 			return "", err
 		}
-		t, ok := s.e.cat.Lookup(schema, rv.Relname)
+		t, ok := cat.Lookup(schema, rv.Relname)
 		if !ok {
 			return "", errUndefinedRelation(rv.Relname).At(st.pos(rv.Location))
 		}
 		ids = append(ids, t.ID)
 	}
 	e := s.e
-	e.ddlMu.Lock()
-	defer e.ddlMu.Unlock()
 	var changed []*catalog.Role
 	for _, g := range n.Grantees {
 		spec := g.GetRoleSpec()
@@ -130,9 +128,9 @@ func (st *statement) execGrant(n *pg.GrantStmt, w pgwire.ResultWriter) (string, 
 			return "", sqlerr.Unsupported("%s to PUBLIC is not supported", tag)
 		}
 		name := s.roleName(spec)
-		old, ok := e.cat.Role(name)
+		old, ok := e.role(ts, name)
 		if !ok {
-			if e.superusers[name] || name == catalog.BootstrapSuperuser {
+			if e.isConfiguredUser(name) {
 				continue // a superuser reads everything already
 			}
 			return "", errUndefinedRole(name)
@@ -149,7 +147,7 @@ func (st *statement) execGrant(n *pg.GrantStmt, w pgwire.ResultWriter) (string, 
 		changed = append(changed, &r)
 	}
 	for _, r := range changed {
-		if err := e.saveRole(r.Name, r); err != nil {
+		if err := e.stageRole(ts, r.Name, r); err != nil {
 			return "", err
 		}
 	}

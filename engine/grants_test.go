@@ -79,6 +79,15 @@ func TestGrantSelect(t *testing.T) {
 		wantCode(t, sql, err, code)
 	}
 
+	// A grant on a table made in the same transaction.
+	mustExec(t, admin, "BEGIN")
+	mustExec(t, admin, "CREATE TABLE fresh (k int PRIMARY KEY)")
+	mustExec(t, admin, "GRANT SELECT ON fresh TO reader")
+	mustExec(t, admin, "COMMIT")
+	if _, err := reader.Exec(ctx, "SELECT * FROM fresh"); err != nil {
+		t.Fatalf("granted in the table's transaction: %v", err)
+	}
+
 	// Grants survive a restart; REVOKE takes one back.
 	reader.Close(ctx)
 	admin.Close(ctx)

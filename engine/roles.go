@@ -11,10 +11,10 @@ import (
 )
 
 // This file runs CREATE ROLE / CREATE USER, ALTER ROLE and DROP ROLE.
-// A role's record commits on its own (role statements are refused in a
-// transaction block) under ddlMu, which also serialises the name checks;
-// the role is published after it committed. Passwords are kept only as
-// SCRAM-SHA-256 verifiers and never shown.
+// A role change is written in the statement's transaction (a block's, or
+// its own) and published when that commits; the commit, under ddlMu,
+// refuses a change to a role that changed since the transaction read it.
+// Passwords are kept only as SCRAM-SHA-256 verifiers and never shown.
 
 // isSuperuser reports whether the session's user is a superuser: a user
 // configured outside the catalog (WithSuperusers), or, as trust lets anyone
@@ -128,13 +128,10 @@ func (o roleOptions) applyPassword(r *catalog.Role, notice func(string) error) e
 	return nil
 }
 
-// beginRoleChange checks what every role statement needs: no transaction
-// block and a superuser (or, allowSelf, the role itself).
-func (st *statement) beginRoleChange(verb, role string, allowSelf bool) error {
+// checkRoleManager refuses a role statement to a user that is not a
+// superuser (unless allowSelf and the statement changes the user's own role).
+func (st *statement) checkRoleManager(verb, role string, allowSelf bool) error {
 	s := st.s
-	if s.tx != nil {
-		return sqlerr.New(sqlerr.ActiveSQLTransaction, "%s cannot run inside a transaction block", verb)
-	}
 	if !s.isSuperuser() && !(allowSelf && role == s.user) {
 		return sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied to %s", strings.ToLower(verb)).
 			WithDetail("Only superusers may manage roles and grants; a role may change its own password.")
@@ -155,34 +152,80 @@ func errConfiguredUser(name string) *sqlerr.Error {
 		WithHint("Change it in --users-file or SLUICE_PASSWORD and restart.")
 }
 
-// saveRole commits r's record (or, with r nil, deletes the one of name)
-// and publishes the change. The caller holds ddlMu.
-func (e *Engine) saveRole(name string, r *catalog.Role) error {
-	txn := e.db.Begin()
+// isConfiguredUser reports a name that is a superuser outside the catalog.
+func (e *Engine) isConfiguredUser(name string) bool {
+	return e.superusers[name] || name == catalog.BootstrapSuperuser
+}
+
+// stagedRole is a role change of a transaction: the role as the
+// transaction found it (nil: none) and as it leaves it (nil: dropped).
+type stagedRole struct {
+	base, next *catalog.Role
+}
+
+// role finds a role as the transaction ts sees it.
+func (e *Engine) role(ts *txnState, name string) (*catalog.Role, bool) {
+	if sr, ok := ts.roles[name]; ok {
+		return sr.next, sr.next != nil
+	}
+	return e.cat.Role(name)
+}
+
+// stageRole writes r (nil: the removal of name) in ts, to be published
+// when ts commits.
+func (e *Engine) stageRole(ts *txnState, name string, r *catalog.Role) error {
+	sr, ok := ts.roles[name]
+	if !ok {
+		sr.base, _ = e.cat.Role(name)
+	}
+	sr.next = r
 	if r == nil {
-		txn.DeleteMeta(catalog.RoleMetaKey(name))
+		ts.txn.DeleteMeta(catalog.RoleMetaKey(name))
 	} else {
 		b, err := r.Encode()
 		if err != nil {
 			return err
 		}
-		txn.PutMeta(catalog.RoleMetaKey(name), b)
+		ts.txn.PutMeta(catalog.RoleMetaKey(name), b)
 	}
-	if err := txn.Commit(); err != nil {
-		return err
+	if ts.roles == nil {
+		ts.roles = map[string]stagedRole{}
 	}
-	if r == nil {
-		e.cat.RemoveRole(name)
-	} else {
-		e.cat.PublishRole(r)
-	}
-	e.catVersion.Add(1)
+	ts.roles[name] = sr
 	return nil
 }
 
-func (st *statement) execCreateRole(n *pg.CreateRoleStmt, w pgwire.ResultWriter) (string, error) {
+// checkStagedRoles refuses a commit whose roles changed since its
+// transaction read them. The caller holds ddlMu.
+func (e *Engine) checkStagedRoles(roles map[string]stagedRole) error {
+	for name, sr := range roles {
+		cur, _ := e.cat.Role(name)
+		switch {
+		case cur == sr.base:
+		case sr.base == nil:
+			return errRoleExists(name)
+		default:
+			return sqlerr.New(sqlerr.SerializationFailure, "could not serialize access due to concurrent update of role \"%s\"", name)
+		}
+	}
+	return nil
+}
+
+// publishRoles publishes the role changes of a committed transaction. The
+// caller holds ddlMu.
+func (e *Engine) publishRoles(roles map[string]stagedRole) {
+	for name, sr := range roles {
+		if sr.next == nil {
+			e.cat.RemoveRole(name)
+		} else {
+			e.cat.PublishRole(sr.next)
+		}
+	}
+}
+
+func (st *statement) execCreateRole(ts *txnState, n *pg.CreateRoleStmt, w pgwire.ResultWriter) (string, error) {
 	const tag = "CREATE ROLE"
-	if err := st.beginRoleChange(tag, "", false); err != nil {
+	if err := st.checkRoleManager(tag, "", false); err != nil {
 		return "", err
 	}
 	if n.StmtType == pg.RoleStmtType_ROLESTMT_GROUP {
@@ -205,16 +248,14 @@ func (st *statement) execCreateRole(n *pg.CreateRoleStmt, w pgwire.ResultWriter)
 		return "", err
 	}
 	e := st.s.e
-	e.ddlMu.Lock()
-	defer e.ddlMu.Unlock()
-	if _, ok := e.cat.Role(name); ok || e.superusers[name] || name == catalog.BootstrapSuperuser {
+	if _, ok := e.role(ts, name); ok || e.isConfiguredUser(name) {
 		return "", errRoleExists(name)
 	}
 	r.OID = e.cat.AllocID()
-	return tag, e.saveRole(name, r)
+	return tag, e.stageRole(ts, name, r)
 }
 
-func (st *statement) execAlterRole(n *pg.AlterRoleStmt, w pgwire.ResultWriter) (string, error) {
+func (st *statement) execAlterRole(ts *txnState, n *pg.AlterRoleStmt, w pgwire.ResultWriter) (string, error) {
 	const tag = "ALTER ROLE"
 	name := st.s.roleName(n.Role)
 	opts, err := parseRoleOptions(n.Options)
@@ -222,15 +263,13 @@ func (st *statement) execAlterRole(n *pg.AlterRoleStmt, w pgwire.ResultWriter) (
 		return "", err
 	}
 	// A role may change its own password, as in Postgres.
-	if err := st.beginRoleChange(tag, name, opts.login == nil); err != nil {
+	if err := st.checkRoleManager(tag, name, opts.login == nil); err != nil {
 		return "", err
 	}
 	e := st.s.e
-	e.ddlMu.Lock()
-	defer e.ddlMu.Unlock()
-	old, ok := e.cat.Role(name)
+	old, ok := e.role(ts, name)
 	if !ok {
-		if e.superusers[name] || name == catalog.BootstrapSuperuser {
+		if e.isConfiguredUser(name) {
 			return "", errConfiguredUser(name)
 		}
 		return "", errUndefinedRole(name)
@@ -242,23 +281,21 @@ func (st *statement) execAlterRole(n *pg.AlterRoleStmt, w pgwire.ResultWriter) (
 	if err := opts.applyPassword(&r, func(msg string) error { return w.Notice("NOTICE", sqlerr.SuccessfulCompletion, msg) }); err != nil {
 		return "", err
 	}
-	return tag, e.saveRole(name, &r)
+	return tag, e.stageRole(ts, name, &r)
 }
 
-func (st *statement) execDropRole(n *pg.DropRoleStmt, w pgwire.ResultWriter) (string, error) {
+func (st *statement) execDropRole(ts *txnState, n *pg.DropRoleStmt, w pgwire.ResultWriter) (string, error) {
 	const tag = "DROP ROLE"
-	if err := st.beginRoleChange(tag, "", false); err != nil {
+	if err := st.checkRoleManager(tag, "", false); err != nil {
 		return "", err
 	}
 	s := st.s
 	e := s.e
-	e.ddlMu.Lock()
-	defer e.ddlMu.Unlock()
 	var names []string
 	for _, rn := range n.Roles {
 		name := s.roleName(rn.GetRoleSpec())
-		if _, ok := e.cat.Role(name); !ok {
-			if e.superusers[name] || name == catalog.BootstrapSuperuser {
+		if _, ok := e.role(ts, name); !ok {
+			if e.isConfiguredUser(name) {
 				return "", errConfiguredUser(name)
 			}
 			if !n.MissingOk {
@@ -275,7 +312,7 @@ func (st *statement) execDropRole(n *pg.DropRoleStmt, w pgwire.ResultWriter) (st
 		names = append(names, name)
 	}
 	for _, name := range names {
-		if err := e.saveRole(name, nil); err != nil {
+		if err := e.stageRole(ts, name, nil); err != nil {
 			return "", err
 		}
 	}

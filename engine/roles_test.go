@@ -86,6 +86,7 @@ func TestRoles(t *testing.T) {
 		t.Errorf("pg_roles: %q, %v; want %q", got, err, want)
 	}
 	mustExec(t, admin, "ALTER ROLE dave LOGIN PASSWORD 'dave-pw'")
+	other := mustConnectAs(t, srv, "sluice", "admin-pw")
 
 	// A role is not a superuser; it may change its own password only.
 	bob := mustConnectAs(t, srv, "bob", "bob-pw")
@@ -120,10 +121,40 @@ func TestRoles(t *testing.T) {
 		_, err := admin.Exec(ctx, sql)
 		wantCode(t, sql, err, code)
 	}
+
+	// Role statements are transactional: a rolled back CREATE ROLE leaves
+	// no role, a savepoint takes back what followed it, and a commit that
+	// lost a race for a name fails.
 	mustExec(t, admin, "BEGIN")
-	_, err = admin.Exec(ctx, "CREATE ROLE x")
-	wantCode(t, "CREATE ROLE in a transaction block", err, "25001")
+	mustExec(t, admin, "CREATE ROLE x LOGIN PASSWORD 'x-pw'")
+	mustExec(t, admin, "ALTER ROLE x PASSWORD 'x-pw2'")
 	mustExec(t, admin, "ROLLBACK")
+	_, err = admin.Exec(ctx, "ALTER ROLE x LOGIN")
+	wantCode(t, "a rolled back role", err, "42704")
+	mustExec(t, admin, "BEGIN")
+	mustExec(t, admin, "CREATE ROLE x LOGIN PASSWORD 'x-pw'")
+	mustExec(t, admin, "SAVEPOINT s")
+	mustExec(t, admin, "DROP ROLE x")
+	mustExec(t, admin, "ROLLBACK TO SAVEPOINT s")
+	if _, err := connectAs(srv, "x", "x-pw"); err == nil {
+		t.Error("a role showed before its transaction committed")
+	}
+	mustExec(t, admin, "COMMIT")
+	mustConnectAs(t, srv, "x", "x-pw").Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE ROLE y LOGIN PASSWORD 'y-pw'; ALTER ROLE y PASSWORD 'y-pw2'", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("role statements in one query string: %v", err)
+	}
+	mustConnectAs(t, srv, "y", "y-pw2").Close(ctx)
+	mustExec(t, admin, "BEGIN")
+	mustExec(t, admin, "CREATE ROLE z")
+	mustExec(t, other, "CREATE ROLE z")
+	_, err = admin.Exec(ctx, "COMMIT")
+	wantCode(t, "a commit that lost the race for a name", err, "42710")
+	mustExec(t, admin, "BEGIN")
+	mustExec(t, admin, "ALTER ROLE z LOGIN")
+	mustExec(t, other, "ALTER ROLE z PASSWORD 'z-pw'")
+	_, err = admin.Exec(ctx, "COMMIT")
+	wantCode(t, "a commit over a concurrent change", err, "40001")
 
 	// Roles survive a restart.
 	bob.Close(ctx)

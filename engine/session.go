@@ -64,6 +64,7 @@ type savepoint struct {
 	sp      *storage.Savepoint
 	created map[uint32]*createdTable
 	dropped map[uint32]*catalog.Table
+	roles   map[string]stagedRole
 	vals    map[string]string
 }
 
@@ -74,6 +75,8 @@ type txnState struct {
 	start   time.Time
 	created map[uint32]*createdTable
 	dropped map[uint32]*catalog.Table
+	// roles are the role changes, by name, published when it commits.
+	roles map[string]stagedRole
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
@@ -415,11 +418,15 @@ func (e *Engine) commit(ts *txnState) error {
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {
-	if len(ts.created) == 0 && len(ts.dropped) == 0 {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 {
 		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
+	if err := e.checkStagedRoles(ts.roles); err != nil {
+		ts.txn.Rollback()
+		return err
+	}
 	for _, ct := range ts.created {
 		if old, ok := e.cat.Lookup(ct.desc.Schema, ct.desc.Name); ok && ts.dropped[old.ID] == nil {
 			ts.txn.Rollback()
@@ -464,6 +471,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	for _, ct := range ts.created {
 		e.cat.Publish(ct.desc)
 	}
+	e.publishRoles(ts.roles)
 	e.catVersion.Add(1)
 	for _, ct := range ts.created {
 		if hasSource(ct.desc) {

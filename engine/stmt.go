@@ -565,17 +565,13 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		tag, err := st.execFetch(ctx, n.FetchStmt, "", w)
 		return tag, false, err
 	case *pg.Node_CreateRoleStmt:
-		tag, err := st.execCreateRole(n.CreateRoleStmt, w)
-		return tag, false, err
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execCreateRole(ts, n.CreateRoleStmt, w) })
 	case *pg.Node_AlterRoleStmt:
-		tag, err := st.execAlterRole(n.AlterRoleStmt, w)
-		return tag, false, err
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execAlterRole(ts, n.AlterRoleStmt, w) })
 	case *pg.Node_DropRoleStmt:
-		tag, err := st.execDropRole(n.DropRoleStmt, w)
-		return tag, false, err
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDropRole(ts, n.DropRoleStmt, w) })
 	case *pg.Node_GrantStmt:
-		tag, err := st.execGrant(n.GrantStmt, w)
-		return tag, false, err
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execGrant(ts, n.GrantStmt) })
 	case *pg.Node_ClosePortalStmt:
 		tag, err := s.execCloseCursor(n.ClosePortalStmt)
 		return tag, false, err

@@ -39,6 +39,7 @@ const (
 	ActiveSQLTransaction         = "25001"
 	NoActiveSQLTransaction       = "25P01"
 	InFailedSQLTransaction       = "25P02"
+	SerializationFailure         = "40001"
 	ReadOnlySQLTransaction       = "25006"
 	InvalidSQLStatementName      = "26000"
 	InvalidCursorName            = "34000"
