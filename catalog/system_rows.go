@@ -216,6 +216,7 @@ func namespaceRows(s *Snapshot, b *rowBuilder) {
 }
 
 func classRows(s *Snapshot, b *rowBuilder) {
+	owner := s.roles()[0].name
 	for _, r := range s.rels {
 		am, filenode, replident := AmHeap, r.oid, byte('d')
 		switch r.relkind {
@@ -224,17 +225,44 @@ func classRows(s *Snapshot, b *rowBuilder) {
 		case 'v':
 			am, filenode, replident = 0, 0, 'n'
 		}
-		var opts []string
+		var opts, relACL []string
 		if r.user != nil && !r.index {
 			opts = reloptions(r.user)
+			relACL = s.relationACL(r.user.ID, owner)
 		}
 		shared := r.sys != nil && sharedCatalogs[r.name]
 		b.add("oid", r.oid, "relname", r.name, "relnamespace", r.nsp, "relowner", RoleSuperuser, "relam", am,
 			"relfilenode", filenode, "reltuples", s.relRows(r), "relhasindex", r.user != nil && !r.index && len(r.user.PK) > 0,
 			"relisshared", shared, "relpersistence", byte('p'), "relkind", r.relkind, "relnatts", len(r.cols),
 			"relhasrules", r.relkind == 'v' || r.relkind == 'm', "relispopulated", true, "relreplident", replident,
-			"reloptions", opts)
+			"reloptions", opts, "relacl", relACL)
 	}
+}
+
+// relationACL is a relation's relacl: NULL (the owner's default
+// privileges) unless a role was granted SELECT on it.
+func (s *Snapshot) relationACL(id uint32, owner string) []string {
+	var acl []string
+	for _, r := range s.env.Roles {
+		if r.MaySelect(id) {
+			acl = append(acl, aclRole(r.Name)+"=r/"+aclRole(owner))
+		}
+	}
+	if acl == nil {
+		return nil
+	}
+	return append([]string{aclRole(owner) + "=arwdDxt/" + aclRole(owner)}, acl...)
+}
+
+// aclRole writes a role name as aclitem does: quoted unless it is made of
+// letters, digits and underscores.
+func aclRole(name string) string {
+	for _, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+		}
+	}
+	return name
 }
 
 // sharedCatalogs are the catalogs Postgres shares across databases.

@@ -50,6 +50,13 @@ func TestGrantSelect(t *testing.T) {
 		has_table_privilege('secret', 'INSERT'), has_table_privilege((SELECT oid FROM pg_roles WHERE rolname = 'reader'), 'v', 'SELECT'))`).Scan(&privs); err != nil || privs != "tftt" {
 		t.Errorf("has_table_privilege as a superuser: %s, %v", privs, err)
 	}
+	var relacl string
+	if err := admin.QueryRow(ctx, "SELECT coalesce(array_to_string(relacl, ' '), 'NULL') FROM pg_class WHERE relname = 't'").Scan(&relacl); err != nil || relacl != "sluice=arwdDxt/sluice reader=r/sluice" {
+		t.Errorf("relacl of t: %q, %v", relacl, err)
+	}
+	if err := admin.QueryRow(ctx, "SELECT coalesce(array_to_string(relacl, ' '), 'NULL') FROM pg_class WHERE relname = 'secret'").Scan(&relacl); err != nil || relacl != "NULL" {
+		t.Errorf("relacl of secret: %q, %v", relacl, err)
+	}
 	denied("SELECT * FROM secret", "permission denied for table secret")
 	denied("SELECT * FROM t JOIN secret USING (k)", "permission denied for table secret")
 	denied("INSERT INTO t VALUES (3)", "permission denied for table t")
