@@ -193,20 +193,24 @@ func DecodeTable(b []byte) (*Table, error) {
 	return &t, nil
 }
 
-// Catalog is the set of published descriptors.
+// Catalog is the set of published descriptors and roles.
 type Catalog struct {
 	mu     sync.RWMutex
 	byName map[string]*Table // key: schema.name
 	byID   map[uint32]*Table
 	sinks  map[uint32]*Sink
-	nextID uint32
+	roles  map[string]*Role
+	nextID uint32 // shared by relations, sinks and roles, as Postgres' OIDs
 }
 
-// New returns a catalog holding the given descriptors.
-func New(tables []*Table) *Catalog {
-	c := &Catalog{byName: map[string]*Table{}, byID: map[uint32]*Table{}, nextID: FirstUserID}
+// New returns a catalog holding the given descriptors and roles.
+func New(tables []*Table, roles ...*Role) *Catalog {
+	c := &Catalog{byName: map[string]*Table{}, byID: map[uint32]*Table{}, roles: map[string]*Role{}, nextID: FirstUserID}
 	for _, t := range tables {
 		c.put(t)
+	}
+	for _, r := range roles {
+		c.putRole(r)
 	}
 	return c
 }

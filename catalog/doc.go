@@ -1,6 +1,7 @@
 // Package catalog owns the descriptions of Sluice's objects: tables,
 // streams, materialized views and sinks, with their columns, types, defaults and
-// keys, and their stable object ids (also used as pg_class OIDs). Descriptors are
+// keys, and their stable object ids (also used as pg_class OIDs); and the
+// roles of CREATE ROLE with their password verifiers and grants. Descriptors are
 // immutable once published: DDL builds a new descriptor and swaps it in under
 // the catalog's lock, so readers may keep a descriptor without locking.
 // Persistence goes through storage meta records written in the same Pebble

@@ -73,6 +73,7 @@ type Renderer interface {
 // Env is what a Snapshot knows of the session and server beyond the objects.
 type Env struct {
 	User       string // the session user, shown as the owner of everything
+	Roles      []*Role
 	Database   string // the database the client connected to
 	SearchPath []string
 	Procs      []Proc
@@ -247,11 +248,10 @@ func (s *Snapshot) rel(oid uint32) *rel {
 // RoleName returns the name of a role (pg_get_userbyid).
 func (s *Snapshot) RoleName(oid uint32) (string, bool) {
 	s.build()
-	switch oid {
-	case RoleSuperuser:
-		return s.env.User, true
-	case RoleDatabaseOwner:
-		return "pg_database_owner", true
+	for _, r := range s.roles() {
+		if r.oid == oid {
+			return r.name, true
+		}
 	}
 	return "", false
 }

@@ -19,10 +19,15 @@ const (
 	NamespaceInformationSchema uint32 = 13207
 )
 
+// BootstrapSuperuser names RoleSuperuser when the session's user is a role
+// of the catalog: the user `sluice serve` tells people to connect as.
+const BootstrapSuperuser = "sluice"
+
 // Built-in role, database and other OIDs (Postgres' own where it has them).
 const (
-	// RoleSuperuser is the bootstrap superuser: the session's user, owner of
-	// every object (Sluice has no roles of its own yet).
+	// RoleSuperuser is the bootstrap superuser: the session's user (or
+	// BootstrapSuperuser when that is a role of the catalog), owner of every
+	// object.
 	RoleSuperuser uint32 = 10
 	// RoleDatabaseOwner owns the public schema, as in Postgres 15+.
 	RoleDatabaseOwner uint32 = 6171

@@ -217,6 +217,7 @@ func namespaceRows(s *Snapshot, b *rowBuilder) {
 }
 
 func classRows(s *Snapshot, b *rowBuilder) {
+	owner := s.roles()[0].name
 	for _, r := range s.rels {
 		am, filenode, replident := AmHeap, r.oid, byte('d')
 		switch r.relkind {
@@ -225,17 +226,44 @@ func classRows(s *Snapshot, b *rowBuilder) {
 		case 'v':
 			am, filenode, replident = 0, 0, 'n'
 		}
-		var opts []string
+		var opts, relACL []string
 		if r.user != nil && !r.index {
 			opts = reloptions(r.user)
+			relACL = s.relationACL(r.user.ID, owner)
 		}
 		shared := r.sys != nil && sharedCatalogs[r.name]
 		b.add("oid", r.oid, "relname", r.name, "relnamespace", r.nsp, "relowner", RoleSuperuser, "relam", am,
 			"relfilenode", filenode, "reltuples", s.relRows(r), "relhasindex", r.user != nil && !r.index && len(r.user.PK) > 0,
 			"relisshared", shared, "relpersistence", byte('p'), "relkind", r.relkind, "relnatts", len(r.cols),
 			"relhasrules", r.relkind == 'v' || r.relkind == 'm', "relispopulated", true, "relreplident", replident,
-			"reloptions", opts)
+			"reloptions", opts, "relacl", relACL)
 	}
+}
+
+// relationACL is a relation's relacl: NULL (the owner's default
+// privileges) unless a role was granted SELECT on it.
+func (s *Snapshot) relationACL(id uint32, owner string) []string {
+	var acl []string
+	for _, r := range s.env.Roles {
+		if r.MaySelect(id) {
+			acl = append(acl, aclRole(r.Name)+"=r/"+aclRole(owner))
+		}
+	}
+	if acl == nil {
+		return nil
+	}
+	return append([]string{aclRole(owner) + "=arwdDxt/" + aclRole(owner)}, acl...)
+}
+
+// aclRole writes a role name as aclitem does: quoted unless it is made of
+// letters, digits and underscores.
+func aclRole(name string) string {
+	for _, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+		}
+	}
+	return name
 }
 
 // sharedCatalogs are the catalogs Postgres shares across databases.
@@ -371,31 +399,52 @@ func languageRows(_ *Snapshot, b *rowBuilder) {
 	b.add("oid", LanguageSQL, "lanname", "sql", "lanowner", RoleSuperuser, "lanpltrusted", true)
 }
 
-// roles are the roles Sluice shows: the session's user as the superuser
-// owning everything, and pg_database_owner (owner of public).
-func (s *Snapshot) roles() []struct {
-	oid   uint32
-	name  string
-	super bool
-} {
-	return []struct {
-		oid   uint32
-		name  string
-		super bool
-	}{{RoleSuperuser, s.env.User, true}, {RoleDatabaseOwner, "pg_database_owner", false}}
+// shownRole is a row of pg_roles.
+type shownRole struct {
+	oid         uint32
+	name        string
+	super       bool
+	login       bool
+	hasPassword bool
+}
+
+// roles are the roles Sluice shows: the bootstrap superuser owning
+// everything (named as the session's user unless that is a role of the
+// catalog), pg_database_owner (owner of public), and the catalog's roles.
+func (s *Snapshot) roles() []shownRole {
+	owner := s.env.User
+	for _, r := range s.env.Roles {
+		if r.Name == owner {
+			owner = BootstrapSuperuser
+		}
+	}
+	out := []shownRole{{oid: RoleSuperuser, name: owner, super: true, login: true, hasPassword: true},
+		{oid: RoleDatabaseOwner, name: "pg_database_owner"}}
+	for _, r := range s.env.Roles {
+		out = append(out, shownRole{oid: r.OID, name: r.Name, login: r.Login, hasPassword: r.Verifier != ""})
+	}
+	return out
 }
 
 func rolesRows(s *Snapshot, b *rowBuilder) {
 	for _, r := range s.roles() {
+		var password any // NB: never the verifier; NULL without a password, as Postgres
+		if r.hasPassword {
+			password = "********"
+		}
 		b.add("rolname", r.name, "rolsuper", r.super, "rolinherit", true, "rolcreaterole", r.super, "rolcreatedb", r.super,
-			"rolcanlogin", r.super, "rolreplication", r.super, "rolconnlimit", -1, "rolpassword", "********",
+			"rolcanlogin", r.login, "rolreplication", r.super, "rolconnlimit", -1, "rolpassword", password,
 			"rolbypassrls", r.super, "oid", r.oid)
 	}
 }
 
 func userRows(s *Snapshot, b *rowBuilder) {
-	b.add("usename", s.env.User, "usesysid", RoleSuperuser, "usecreatedb", true, "usesuper", true, "userepl", true,
-		"usebypassrls", true, "passwd", "********")
+	for _, r := range s.roles() {
+		if r.login {
+			b.add("usename", r.name, "usesysid", r.oid, "usecreatedb", r.super, "usesuper", r.super, "userepl", r.super,
+				"usebypassrls", r.super, "passwd", "********")
+		}
+	}
 }
 
 func procRows(s *Snapshot, b *rowBuilder) {

@@ -35,6 +35,7 @@ func (s *session) catalogSnapshot() *catalog.Snapshot {
 	return catalog.NewSnapshot(view, func() catalog.Env {
 		return catalog.Env{
 			User:       s.user,
+			Roles:      s.e.cat.Roles(),
 			Database:   s.database,
 			SearchPath: s.searchPath(),
 			Procs:      s.e.procs(),

@@ -1,16 +1,19 @@
 // Package engine is the coordinator between the wire protocol and the rest of
 // Sluice: it implements pgwire.Backend. It owns sessions (settings, the
 // transaction block state machine), statement execution (parser → planner →
-// exec, DDL, SET/SHOW, COPY, EXPLAIN), and the published catalog, which it
-// loads from storage meta records at startup and changes only in commits.
+// exec, DDL, SET/SHOW, COPY, EXPLAIN), the published catalog, which it
+// loads from storage meta records at startup and changes only in commits,
+// and who may do what: roles, their passwords and grants (roles.go,
+// grants.go).
 //
 // Concurrency: a session is used by one goroutine at a time (its connection's)
 // and needs no locks of its own. Shared state is the catalog (its own lock),
 // storage (its own commit lock), ddlMu, which serialises the name checks
-// and catalog publication of commits that create or drop tables, the
-// advisory lock table and the identity column counters (a mutex each). A
-// session waiting for an advisory lock waits on a channel, never holding
-// the table's mutex, until the lock is released or its query's context ends.
+// and catalog publication of commits that create or drop tables or change
+// roles, the advisory lock table and the identity column counters (a mutex
+// each). A session waiting for an advisory lock waits on a channel, never
+// holding the table's mutex, until the lock is released or its query's
+// context ends.
 //
 // Sinks (docs/sinks.md) each run on a goroutine of their own, which alone
 // uses the sink's state and destination client; DROP SINK and Close stop

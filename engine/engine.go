@@ -72,9 +72,11 @@ type Engine struct {
 	sinkEndTimeout time.Duration
 	sinkTxnRows    int
 	sinkStepHook   func(ctx context.Context, sink string, step SinkStep) error
+	// superusers are the users configured outside the catalog.
+	superusers map[string]bool
 
-	// ddlMu serialises commits that create or drop tables with the catalog
-	// checks and publication around them.
+	// ddlMu serialises commits that create or drop tables, and changes of
+	// roles, with the catalog checks and publication around them.
 	ddlMu      sync.Mutex
 	catVersion atomic.Uint64
 	nextPID    atomic.Int32
@@ -130,12 +132,22 @@ func WithSinkHook(hook func(ctx context.Context, sink string, step SinkStep) err
 	return func(e *Engine) { e.sinkStepHook = hook }
 }
 
+// WithSuperusers names the users configured outside the catalog (a users
+// file, SLUICE_PASSWORD): superusers, whose names CREATE ROLE refuses.
+func WithSuperusers(names ...string) Option {
+	return func(e *Engine) {
+		for _, n := range names {
+			e.superusers[n] = true
+		}
+	}
+}
+
 // WithParser replaces the statement parser (to add extensions).
 func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
 
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
-	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(),
+	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(), superusers: map[string]bool{},
 		locks: newAdvisoryLocks(), identities: newIdentities(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize,
 		tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
 	for _, o := range opts {
@@ -149,7 +161,16 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	var tables []*catalog.Table
+	var roles []*catalog.Role
 	for k, v := range meta {
+		if catalog.IsRoleMetaKey(k) {
+			r, err := decodeRole(k, v)
+			if err != nil {
+				return nil, err
+			}
+			roles = append(roles, r)
+			continue
+		}
 		if len(k) < len("catalog/") || k[:len("catalog/")] != "catalog/" {
 			continue
 		}
@@ -172,13 +193,15 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		tables = append(tables, t)
 	}
 	e.trees = newTreeCache(treeCacheSize)
-	e.cat = catalog.New(tables)
+	pruneGrants(roles, tables)
+	e.cat = catalog.New(tables, roles...)
 	if err := e.loadSinks(meta); err != nil {
 		return nil, err
 	}
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
 	registerAdvisoryLockFuncs(e.reg, e.locks)
+	registerPrivilegeFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
 	if e.tick <= 0 {
@@ -222,7 +245,11 @@ func tableInfo(t *catalog.Table) storage.TableInfo {
 
 // Open implements pgwire.Backend.
 func (e *Engine) Open(ctx context.Context, params map[string]string) (pgwire.Session, error) {
+	if err := e.checkLogin(params["user"]); err != nil {
+		return nil, err
+	}
 	s := newSession(e, params)
+	_, s.openedAsRole = e.cat.Role(s.user)
 	for name, v := range params {
 		switch name {
 		case "user", "database", "options", "replication", pgwire.BackendPIDParam:

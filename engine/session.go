@@ -24,6 +24,9 @@ type session struct {
 	vals     map[string]string // lower-case name -> value (only those set)
 	cfg      *types.Config
 	closed   bool
+	// openedAsRole is set when user was a role of the catalog when the
+	// session opened: dropping the role does not make it a superuser.
+	openedAsRole bool
 
 	// tx is the open transaction block (nil outside BEGIN … COMMIT).
 	tx *txnState
@@ -91,6 +94,7 @@ type savepoint struct {
 	sp      *storage.Savepoint
 	created map[uint32]*createdTable
 	dropped map[uint32]*catalog.Table
+	roles   map[string]stagedRole
 	vals    map[string]string
 }
 
@@ -101,6 +105,8 @@ type txnState struct {
 	start   time.Time
 	created map[uint32]*createdTable
 	dropped map[uint32]*catalog.Table
+	// roles are the role changes, by name, published when it commits.
+	roles map[string]stagedRole
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
@@ -444,11 +450,15 @@ func (e *Engine) commit(ts *txnState) error {
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {
-	if len(ts.created) == 0 && len(ts.dropped) == 0 {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 {
 		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
+	if err := e.checkStagedRoles(ts.roles); err != nil {
+		ts.txn.Rollback()
+		return err
+	}
 	for _, ct := range ts.created {
 		if old, ok := e.cat.Lookup(ct.desc.Schema, ct.desc.Name); ok && ts.dropped[old.ID] == nil {
 			ts.txn.Rollback()
@@ -494,6 +504,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	for _, ct := range ts.created {
 		e.cat.Publish(ct.desc)
 	}
+	e.publishRoles(ts.roles)
 	e.catVersion.Add(1)
 	for _, ct := range ts.created {
 		if hasSource(ct.desc) {
@@ -525,6 +536,9 @@ func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *e
 	return func(ref *exec.TableRef) (exec.TableAccess, error) {
 		if ref.System {
 			return systemAccess(cat, ref)
+		}
+		if err := s.checkSelect(ref.ID); err != nil {
+			return nil, err
 		}
 		if ct, ok := ts.created[ref.ID]; ok {
 			return &tableAccess{txn: ts.txn, t: ct.tbl}, nil

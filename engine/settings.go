@@ -31,9 +31,12 @@ var settingList = []*setting{
 	{name: "extra_float_digits", desc: "Sets the number of digits displayed for floating-point values.", def: constant("1"), check: checkIntRange("extra_float_digits", -15, 3)},
 	{name: "integer_datetimes", desc: "Shows whether datetimes are integer based.", report: true, readOnly: true, def: constant("on")},
 	{name: "IntervalStyle", desc: "Sets the display format for interval values.", report: true, def: constant("postgres"), check: checkIntervalStyle},
-	{name: "is_superuser", desc: "Shows whether the current user is a superuser.", report: true, readOnly: true, def: constant("on")},
+	{name: "is_superuser", desc: "Shows whether the current user is a superuser.", report: true, readOnly: true, def: func(s *session) string {
+		return map[bool]string{true: "on", false: "off"}[s.isSuperuser()]
+	}},
 	{name: "max_identifier_length", desc: "Shows the maximum identifier length.", readOnly: true, def: constant("63")},
 	{name: "max_index_keys", desc: "Shows the maximum number of index keys.", readOnly: true, def: constant("32")},
+	{name: "password_encryption", desc: "Chooses the algorithm for encrypting passwords.", def: constant("scram-sha-256"), check: checkPasswordEncryption},
 	{name: "search_path", desc: "Sets the schema search order for names that are not schema-qualified.", def: constant(`"$user", public`)},
 	{name: "server_encoding", desc: "Shows the server (database) character set encoding.", readOnly: true, def: constant("UTF8")},
 	{name: "server_version", desc: "Shows the server version.", report: true, readOnly: true, def: constant("16.4")},
@@ -160,6 +163,15 @@ func checkOnlyOn(name string) func(*session, string) (string, error) {
 		}
 		return out, err
 	}
+}
+
+// checkPasswordEncryption accepts the one algorithm Sluice stores
+// passwords with (psql's \password asks for it to hash a new password).
+func checkPasswordEncryption(_ *session, v string) (string, error) {
+	if lower(strings.TrimSpace(v)) != "scram-sha-256" {
+		return "", sqlerr.Unsupported("password_encryption = %s is not supported", v).WithHint("Passwords are stored as SCRAM-SHA-256 verifiers.")
+	}
+	return "scram-sha-256", nil
 }
 
 // parseTimeout reads a duration GUC (milliseconds by default).

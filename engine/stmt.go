@@ -537,9 +537,11 @@ func statementVerb(n *pg.Node) string {
 		return "UPDATE"
 	case *pg.Node_DeleteStmt:
 		return "DELETE"
-	case *pg.Node_CreateStmt, *pg.Node_CreateTableAsStmt:
+	case *pg.Node_CreateStmt, *pg.Node_CreateTableAsStmt, *pg.Node_CreateRoleStmt:
 		return "CREATE"
-	case *pg.Node_DropStmt:
+	case *pg.Node_AlterRoleStmt:
+		return "ALTER"
+	case *pg.Node_DropStmt, *pg.Node_DropRoleStmt:
 		return "DROP"
 	case *pg.Node_CopyStmt:
 		return "COPY"
@@ -558,6 +560,9 @@ func statementVerb(n *pg.Node) string {
 func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter) (string, bool, error) {
 	st := p.st
 	s := st.s
+	if err := st.checkRoleMayRun(); err != nil {
+		return "", false, err
+	}
 	if st.ast == nil {
 		return p.executeExt(ctx, maxRows, w)
 	}
@@ -598,6 +603,14 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 	case *pg.Node_FetchStmt:
 		tag, err := st.execFetch(ctx, n.FetchStmt, "", w)
 		return tag, false, err
+	case *pg.Node_CreateRoleStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execCreateRole(ts, n.CreateRoleStmt, w) })
+	case *pg.Node_AlterRoleStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execAlterRole(ts, n.AlterRoleStmt, w) })
+	case *pg.Node_DropRoleStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDropRole(ts, n.DropRoleStmt, w) })
+	case *pg.Node_GrantStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execGrant(ts, n.GrantStmt) })
 	case *pg.Node_ClosePortalStmt:
 		tag, err := s.execCloseCursor(n.ClosePortalStmt)
 		return tag, false, err

@@ -102,6 +102,9 @@ func (st *statement) resolveSubscribe(x *parser.Subscribe) (*subscribeTarget, er
 		if !ok {
 			return nil, errUndefinedRelation(x.Name.Relname).At(st.pos(x.Name.Location))
 		}
+		if err := s.checkSelect(t.ID); err != nil {
+			return nil, err
+		}
 		return s.e.subscribeRelation(t)
 	}
 	target, err := s.e.subscribeQuery(x.Query, s.searchPath(), "SUBSCRIBE query")
@@ -111,6 +114,11 @@ func (st *statement) resolveSubscribe(x *parser.Subscribe) (*subscribeTarget, er
 			e.Position += x.QueryOffset
 		}
 		return nil, st.positioned(err)
+	}
+	for _, id := range target.sources {
+		if err := s.checkSelect(id); err != nil {
+			return nil, err
+		}
 	}
 	return target, nil
 }

@@ -73,7 +73,7 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 			return "", errInFailedTxn()
 		}
 		s.savepoints = append(s.savepoints, savepoint{name: name, sp: s.tx.txn.Savepoint(),
-			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), vals: copyVals(s.vals)})
+			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), roles: maps.Clone(s.tx.roles), vals: copyVals(s.vals)})
 		return "SAVEPOINT", nil
 	}
 	i := len(s.savepoints) - 1
@@ -92,7 +92,7 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 	}
 	sp := s.savepoints[i]
 	s.tx.txn.RollbackTo(sp.sp)
-	s.tx.created, s.tx.dropped = maps.Clone(sp.created), maps.Clone(sp.dropped)
+	s.tx.created, s.tx.dropped, s.tx.roles = maps.Clone(sp.created), maps.Clone(sp.dropped), maps.Clone(sp.roles)
 	s.vals = copyVals(sp.vals)
 	s.applyConfig()
 	s.savepoints = s.savepoints[:i+1]

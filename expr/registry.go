@@ -75,6 +75,10 @@ func (r *Registry) Add(ovs ...*Overload) {
 	}
 }
 
+// Replace sets the overloads of name to ovs, dropping the ones it had (the
+// engine answers some catalog functions from the session).
+func (r *Registry) Replace(name string, ovs ...*Overload) { r.fns[name] = ovs }
+
 // Has reports whether a function of that name exists.
 func (r *Registry) Has(name string) bool { return len(r.fns[name]) > 0 }
 

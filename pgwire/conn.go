@@ -52,6 +52,7 @@ type conn struct {
 	channelBinding []byte                  // tls-server-end-point data once TLS is up; see AuthConn
 	cancelQuery    context.CancelCauseFunc // guarded by s.mu
 	inStartup      bool                    // guarded by s.mu
+	admitted       bool                    // counted against the connection cap; guarded by s.mu
 
 	stmts          map[string]*prepared
 	portals        map[string]*portal
@@ -85,6 +86,12 @@ func (c *conn) serve() {
 
 	params, ok := c.startup()
 	if !ok {
+		return
+	}
+	if !c.s.admit(c) {
+		c.s.log.Warn("pgwire: refused a connection over the limit", "max_connections", c.s.maxConns,
+			"user", params["user"], "remote", c.raw.RemoteAddr().String())
+		c.sendFatalRaw(errTooManyConnections())
 		return
 	}
 	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)

@@ -12,5 +12,6 @@
 // them. A helper goroutine per connection only copies bytes from the socket
 // into a channel, so a client that disconnects mid-query cancels the query.
 // The only state shared between connections is the Server's registry of live
-// connections (for CancelRequest and Shutdown), kept behind one mutex.
+// connections (for CancelRequest, Shutdown and the connection cap), kept
+// behind one mutex.
 package pgwire

@@ -26,6 +26,10 @@ func errAdminShutdown() *sqlerr.Error {
 		Message: "terminating connection due to administrator command"}
 }
 
+func errTooManyConnections() *sqlerr.Error {
+	return sqlerr.New(sqlerr.TooManyConnections, "sorry, too many clients already")
+}
+
 func protocolViolation(format string, args ...any) *sqlerr.Error {
 	return sqlerr.New(sqlerr.ProtocolViolation, format, args...)
 }

@@ -20,6 +20,9 @@ import (
 // concurrent connections.
 type SCRAM struct {
 	users map[string]SCRAMVerifier
+	// lookup finds the users not in users (the catalog's roles, which
+	// change while the server runs); nil: none.
+	lookup func(user string) (SCRAMVerifier, bool)
 	// mockKey derives a stable fake salt for unknown users, so the exchange
 	// does not tell whether a user exists (PostgreSQL's mock authentication);
 	// mockIterations is the iteration count most users have, for the same
@@ -43,6 +46,14 @@ func NewSCRAM(users map[string]SCRAMVerifier) *SCRAM {
 		}
 	}
 	return s
+}
+
+// AlsoLookup returns a copy of s that also accepts the users lookup finds,
+// after its own. lookup is called once per authentication, concurrently.
+func (s *SCRAM) AlsoLookup(lookup func(user string) (SCRAMVerifier, bool)) *SCRAM {
+	cp := *s
+	cp.lookup = lookup
+	return &cp
 }
 
 // scramNonceLen is the server nonce's length in random bytes, as PostgreSQL's
@@ -112,6 +123,11 @@ func (s *SCRAM) Authenticate(_ context.Context, c AuthConn, params map[string]st
 func (s *SCRAM) exchange(user string) *scramExchange {
 	if v, ok := s.users[user]; ok {
 		return &scramExchange{user: user, verifier: v, known: true}
+	}
+	if s.lookup != nil {
+		if v, ok := s.lookup(user); ok {
+			return &scramExchange{user: user, verifier: v, known: true}
+		}
 	}
 	mock := hmacSHA256(s.mockKey, "salt\x00"+user)
 	return &scramExchange{user: user, verifier: SCRAMVerifier{

@@ -94,6 +94,29 @@ func TestSCRAMMockSalt(t *testing.T) {
 	}
 }
 
+// TestSCRAMAlsoLookup: users the lookup finds log in after the fixed ones;
+// the copy leaves the original alone.
+func TestSCRAMAlsoLookup(t *testing.T) {
+	base := rfcSCRAM(t)
+	s := base.AlsoLookup(func(user string) (SCRAMVerifier, bool) {
+		if user == "role" || user == "user" {
+			v := rfcVerifier(t)
+			v.Iterations = 100 // not the fixed user's verifier
+			return v, true
+		}
+		return SCRAMVerifier{}, false
+	})
+	if x := s.exchange("role"); !x.known || x.verifier.Iterations != 100 {
+		t.Fatalf("looked-up user: %+v", x)
+	}
+	if x := s.exchange("user"); !x.known || x.verifier.Iterations != 4096 {
+		t.Fatalf("a fixed user is looked up first: %+v", x)
+	}
+	if s.exchange("nobody").known || base.exchange("role").known {
+		t.Fatal("unknown user known")
+	}
+}
+
 func TestSCRAMMalformed(t *testing.T) {
 	firsts := map[string]string{
 		"":                         "08P01",

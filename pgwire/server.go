@@ -31,6 +31,7 @@ type Server struct {
 	tls            *tls.Config // nil: SSLRequest is answered 'N'
 	tlsRequired    bool
 	tlsEndPoint    []byte // tls-server-end-point of tls's one certificate; nil: no channel binding
+	maxConns       int    // 0: no limit
 
 	// baseCtx is the parent of every connection's context; Shutdown cancels it.
 	baseCtx    context.Context
@@ -44,6 +45,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	byPID     map[uint32]*conn
+	admitted  int // connections past startup that count against maxConns
 }
 
 // Option configures a Server.
@@ -73,6 +75,18 @@ func WithStartupTimeout(d time.Duration) Option {
 	return func(s *Server) {
 		if d > 0 {
 			s.startupTimeout = d
+		}
+	}
+}
+
+// WithMaxConnections caps the connections open at once (default 0: no
+// cap). As in Postgres a client is counted once its startup packet is read,
+// before it authenticates; one over the cap gets FATAL 53300. Cancel
+// requests are not counted.
+func WithMaxConnections(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.maxConns = n
 		}
 	}
 }
@@ -234,9 +248,24 @@ func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	if c.admitted {
+		s.admitted--
+	}
 	if c.pid != 0 && s.byPID[c.pid] == c {
 		delete(s.byPID, c.pid)
 	}
+}
+
+// admit counts c against the connection cap; false: the cap is reached.
+func (s *Server) admit(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxConns > 0 && s.admitted >= s.maxConns {
+		return false
+	}
+	s.admitted++
+	c.admitted = true
+	return true
 }
 
 // setQueryCancel publishes (or, with nil, clears) the cancel function of c's

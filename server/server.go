@@ -46,6 +46,12 @@ type Config struct {
 	// refuses the ones that connect without it.
 	TLS         *tls.Config
 	TLSRequired bool
+	// Superusers are the users configured outside the catalog (Auth's);
+	// the catalog's roles are not superusers and may not take their names.
+	Superusers []string
+	// MaxConnections caps the wire-protocol connections open at once
+	// (0: no cap); one more gets FATAL 53300.
+	MaxConnections int
 	// EngineOptions are added to the engine's options (tests).
 	EngineOptions []engine.Option
 }
@@ -84,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.log.Info("storage opened", "elapsed", time.Since(began).Round(time.Millisecond))
 	m := newMetrics(s.reg)
-	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m)}
+	eopts := []engine.Option{engine.WithLogger(cfg.Logger), engine.WithObserver(m), engine.WithSuperusers(cfg.Superusers...)}
 	brokers := cfg.KafkaBrokers
 	if len(brokers) == 0 && cfg.EmbeddedKafkaAddr != "" {
 		began := time.Now()
@@ -119,9 +125,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, listenError("--http-addr", cfg.HTTPAddr, err)
 		}
 	}
-	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired)}
-	if cfg.Auth != nil {
-		popts = append(popts, pgwire.WithAuthenticator(cfg.Auth))
+	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired),
+		pgwire.WithMaxConnections(cfg.MaxConnections)}
+	switch auth := cfg.Auth.(type) {
+	case *pgwire.SCRAM:
+		// Roles made with CREATE ROLE log in with their passwords too.
+		popts = append(popts, pgwire.WithAuthenticator(auth.AlsoLookup(s.eng.RoleVerifier)))
+	case nil:
+	default:
+		popts = append(popts, pgwire.WithAuthenticator(auth))
 	}
 	s.pg = pgwire.NewServer(s.eng, popts...)
 	s.wg.Add(1)

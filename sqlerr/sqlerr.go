@@ -88,6 +88,9 @@ const (
 	ObjectInUse                    = "55006"
 	ObjectNotInPrerequisiteState   = "55000"
 	DependentObjectsStillExist     = "2BP01"
+	SerializationFailure           = "40001"
+	ReservedName                   = "42939"
+	TooManyConnections             = "53300"
 )
 
 // Error is a user-facing SQL error.

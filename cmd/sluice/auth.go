@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sluice-db/sluice/pgwire"
@@ -34,6 +36,7 @@ type authFlags struct {
 	tlsCert     string
 	tlsKey      string
 	tlsRequired bool
+	insecure    bool // allow trust on an address other hosts can reach
 }
 
 func addAuthFlags(fs *flag.FlagSet) *authFlags {
@@ -43,6 +46,7 @@ func addAuthFlags(fs *flag.FlagSet) *authFlags {
 	fs.StringVar(&f.tlsCert, "tls-cert", envDefault("SLUICE_TLS_CERT", ""), "PEM certificate (chain) for TLS on the wire protocol; needs --tls-key (env SLUICE_TLS_CERT)")
 	fs.StringVar(&f.tlsKey, "tls-key", envDefault("SLUICE_TLS_KEY", ""), "PEM private key of --tls-cert (env SLUICE_TLS_KEY)")
 	fs.BoolVar(&f.tlsRequired, "tls-required", false, "refuse wire protocol clients that do not use TLS; needs --tls-cert (env SLUICE_TLS_REQUIRED)")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow --auth trust on a --pg-addr other hosts can reach (env SLUICE_INSECURE)")
 	return f
 }
 
@@ -67,6 +71,7 @@ func (f *authFlags) apply(cfg *server.Config, password string, log *slog.Logger)
 		}
 		users[passwordUser] = v
 	}
+	cfg.Superusers = slices.Sorted(maps.Keys(users))
 	method := f.method
 	if method == "" {
 		method = authTrust
@@ -80,7 +85,11 @@ func (f *authFlags) apply(cfg *server.Config, password string, log *slog.Logger)
 			log.Warn("--auth trust: the users of --users-file and SLUICE_PASSWORD are not asked for passwords")
 		}
 		if !isLoopback(cfg.PGAddr) {
-			log.Warn("--auth trust on an address other hosts can reach: anyone who reaches it can connect as any user; use --auth scram-sha-256", "pg_addr", cfg.PGAddr)
+			if !f.insecure {
+				return "", fmt.Errorf("--pg-addr %s is reachable from other hosts and --auth is trust: anyone who reaches it could connect as any user; "+
+					"give users (--users-file or SLUICE_PASSWORD, --auth scram-sha-256), listen on 127.0.0.1, or pass --insecure", cfg.PGAddr)
+			}
+			log.Warn("--auth trust --insecure on an address other hosts can reach: anyone who reaches it can connect as any user", "pg_addr", cfg.PGAddr)
 		}
 	case authSCRAM:
 		if len(users) == 0 {

@@ -60,7 +60,10 @@ func TestAuthFlags(t *testing.T) {
 		{name: "password", password: "pw", want: "authentication scram-sha-256 (1 users), TLS off", scram: true},
 		{name: "both", flags: authFlags{usersFile: usersFile}, password: "pw", want: "authentication scram-sha-256 (2 users), TLS off", scram: true},
 		{name: "explicit trust with users", flags: authFlags{method: "trust"}, password: "pw", want: "authentication trust (1 users), TLS off", warn: "not asked for passwords"},
-		{name: "trust on all interfaces", addr: "0.0.0.0:5488", want: "authentication trust (0 users), TLS off", warn: "anyone who reaches it"},
+		{name: "trust on all interfaces", addr: "0.0.0.0:5488", want: "--pg-addr 0.0.0.0:5488 is reachable from other hosts and --auth is trust"},
+		{name: "trust on all interfaces, any port", addr: ":5488", want: "--pg-addr :5488 is reachable from other hosts and --auth is trust"},
+		{name: "trust on all interfaces, insecure", flags: authFlags{insecure: true}, addr: "0.0.0.0:5488", want: "authentication trust (0 users), TLS off", warn: "anyone who reaches it"},
+		{name: "scram on all interfaces", password: "pw", addr: "0.0.0.0:5488", want: "authentication scram-sha-256 (1 users), TLS off", scram: true},
 		{name: "scram without users", flags: authFlags{method: "scram-sha-256"}, want: "--auth scram-sha-256 needs users"},
 		{name: "unknown method", flags: authFlags{method: "md5"}, want: `--auth must be trust or scram-sha-256, not "md5"`},
 		{name: "missing users file", flags: authFlags{usersFile: filepath.Join(dir, "nope")}, want: "--users-file: open"},
@@ -81,6 +84,9 @@ func TestAuthFlags(t *testing.T) {
 			}
 			if !strings.HasPrefix(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if tc.name == "both" && strings.Join(cfg.Superusers, ",") != "alice,sluice" {
+				t.Fatalf("Superusers %q", cfg.Superusers)
 			}
 			if _, ok := cfg.Auth.(*pgwire.SCRAM); ok != tc.scram {
 				t.Fatalf("Auth %T", cfg.Auth)
@@ -124,5 +130,25 @@ func TestPasswd(t *testing.T) {
 		if code := passwd(nil, strings.NewReader(in), io.Discard, &errs); code != 1 || !strings.Contains(errs.String(), want) {
 			t.Errorf("%.10q: exit %d, %s; want %s", in, code, errs.String(), want)
 		}
+	}
+}
+
+// serve refuses trust on a reachable address before it opens anything, and
+// says which flags change that; a bad --max-connections is refused too.
+func TestServeRefusesInsecureListener(t *testing.T) {
+	t.Setenv("SLUICE_PASSWORD", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	for args, want := range map[string]string{
+		"--pg-addr 0.0.0.0:0 --auth trust":          "--pg-addr 0.0.0.0:0 is reachable from other hosts and --auth is trust",
+		"--pg-addr 127.0.0.1:0 --max-connections 0": "--max-connections must be at least 1",
+	} {
+		var errs bytes.Buffer
+		code := serve(append(strings.Fields(args), "--data-dir", dir), io.Discard, &errs, false)
+		if code != 2 || !strings.Contains(errs.String(), want) || (strings.Contains(want, "trust") && !strings.Contains(errs.String(), "--insecure")) {
+			t.Errorf("%s: exit %d, %s; want %s", args, code, errs.String(), want)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the data directory was created: %v", err)
 	}
 }

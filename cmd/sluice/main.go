@@ -99,6 +99,10 @@ func flagsFromEnv(fs *flag.FlagSet, envs map[string]string) error {
 	return nil
 }
 
+// defaultMaxConnections leaves room for `sluice bench serve`'s 1000
+// dashboard panels and a few sessions beside them.
+const defaultMaxConnections = 1100
+
 func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	name, defaultDataDir := "serve", "./sluice-data"
 	if demo {
@@ -116,6 +120,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	tick := fs.Duration("tick", 100*time.Millisecond, "longest time between epochs of the views (env SLUICE_TICK)")
 	kafkaBrokers := fs.String("kafka-brokers", os.Getenv("SLUICE_KAFKA_BROKERS"), "comma-separated Kafka brokers kafka streams read by default; empty: the embedded broker (env SLUICE_KAFKA_BROKERS)")
 	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
+	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -123,12 +128,13 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		}
 		return 2
 	}
-	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "tls-required": "SLUICE_TLS_REQUIRED"}); err != nil {
+	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "tls-required": "SLUICE_TLS_REQUIRED",
+		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
-	if *workers < 1 || *tick <= 0 {
-		fmt.Fprintf(stderr, "sluice %s: --workers must be at least 1 and --tick positive\n", name)
+	if *workers < 1 || *tick <= 0 || *maxConns < 1 {
+		fmt.Fprintf(stderr, "sluice %s: --workers and --max-connections must be at least 1 and --tick positive\n", name)
 		return 2
 	}
 	var level slog.Level
@@ -149,7 +155,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick}
+	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns}
 	for _, b := range strings.Split(*kafkaBrokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.KafkaBrokers = append(cfg.KafkaBrokers, b)
