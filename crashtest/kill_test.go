@@ -37,6 +37,9 @@ const (
 	eventStep = time.Millisecond
 )
 
+// kafkaProgressTopic holds the sinks' transaction markers (docs/sinks.md).
+const kafkaProgressTopic = "_sluice_sink_progress"
+
 // tsText is how timestamptz values print with TimeZone UTC.
 const tsText = "2006-01-02 15:04:05.999999-07"
 
@@ -468,9 +471,11 @@ func (h *harness) checkSinks(ctx context.Context, perUser, perRegion map[string]
 			conn := h.connect(ctx)
 			sinks := h.queryRows(ctx, conn, "SHOW SINKS")
 			conn.Close(ctx)
-			adm := kadm.NewClient(cl)
-			ends, _ := adm.ListEndOffsets(ctx, "per_user_out", "per_region_out", "_sluice_sink_progress")
-			ends.Each(func(o kadm.ListedOffset) { t.Logf("end %s/%d = %d (read up to %d)", o.Topic, o.Partition, o.Offset, readTo[o.Topic+"/"+strconv.Itoa(int(o.Partition))]) })
+			// Where reading stopped, beside where the topics end.
+			ends, _ := kadm.NewClient(cl).ListEndOffsets(ctx, "per_user_out", "per_region_out", kafkaProgressTopic)
+			ends.Each(func(o kadm.ListedOffset) {
+				t.Logf("%s/%d ends at %d, read up to %d", o.Topic, o.Partition, o.Offset, readTo[o.Topic+"/"+strconv.Itoa(int(o.Partition))])
+			})
 			t.Fatalf("60 s after the views were complete the sinks' topics differ from them (SHOW SINKS: %q):\nper_user_out %d keys (want %d), first differences %v\nper_region_out %v, want %v",
 				sinks, len(users), len(wantUser), firstDiffs(users, wantUser), gotRegion, wantRegion)
 		}

@@ -16,9 +16,21 @@ import (
 // embedded broker get: enough for the decode workers of two cores.
 const embeddedPartitions = 4
 
+// embeddedKafka is the in-process Kafka-protocol broker and the keeper of
+// the topics it creates on the fly.
+type embeddedKafka struct {
+	*kfake.Cluster
+	topics *topicKeeper
+}
+
+func (k *embeddedKafka) Close() {
+	k.topics.close()
+	k.Cluster.Close()
+}
+
 // startEmbeddedKafka starts the in-process Kafka-protocol broker on addr,
 // keeping its log under dataDir/kafka.
-func startEmbeddedKafka(addr, dataDir string) (*kfake.Cluster, error) {
+func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--embedded-kafka-addr %s: %w", addr, err)
@@ -38,7 +50,12 @@ func startEmbeddedKafka(addr, dataDir string) (*kfake.Cluster, error) {
 		return nil, fmt.Errorf("%w (is another broker running? point sluice at it with --kafka-brokers, or move the embedded one with --embedded-kafka-addr, or set that to off)",
 			listenError("--embedded-kafka-addr", addr, err))
 	}
-	return c, nil
+	topics, err := keepTopics(c)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("embedded kafka broker: %w", err)
+	}
+	return &embeddedKafka{Cluster: c, topics: topics}, nil
 }
 
 // sourceCollector exports every stream source's partition counters.

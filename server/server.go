@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluice-db/sluice/engine"
 	"github.com/sluice-db/sluice/pgwire"
@@ -67,7 +66,7 @@ type Server struct {
 	http    *http.Server
 	httpLn  net.Listener
 	reg     *prometheus.Registry
-	kafka   *kfake.Cluster
+	kafka   *embeddedKafka
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
