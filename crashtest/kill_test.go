@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +24,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/internal/testbin"
 )
 
 const (
@@ -86,8 +86,8 @@ func TestKillLoop(t *testing.T) {
 	t.Logf("seed %d (replay with SLUICE_KILL_SEED=%d), %d kills", seed, seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 
-	h := &harness{t: t, bin: buildSluice(t), dir: t.TempDir(),
-		pgAddr: freeAddr(t), httpAddr: freeAddr(t), kafkaAddr: freeAddr(t)}
+	h := &harness{t: t, bin: testbin.Build(t), dir: t.TempDir(),
+		pgAddr: testbin.FreeAddr(t), httpAddr: testbin.FreeAddr(t), kafkaAddr: testbin.FreeAddr(t)}
 	ctx := context.Background()
 
 	h.start()
@@ -720,25 +720,6 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: want a number of at least 0", name, s)
 	}
 	return n
-}
-
-func buildSluice(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sluice")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/sluice-db/sluice/cmd/sluice").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // prefixWriter logs the child's stderr through the test, line by line.

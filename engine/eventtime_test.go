@@ -55,9 +55,11 @@ func watermarkOf(t *testing.T, conn *pgx.Conn, stream string) (w, frontier strin
 	return s.w, s.frontier, s.late
 }
 
-func queryStrings(t *testing.T, conn *pgx.Conn, sql string) []string {
+// queryStrings returns sql's first column as text; args may hold a
+// pgx.QueryExecMode.
+func queryStrings(t *testing.T, conn *pgx.Conn, sql string, args ...any) []string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), sql)
+	rows, err := conn.Query(context.Background(), sql, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}

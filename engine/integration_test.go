@@ -10,39 +10,20 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	_ "github.com/lib/pq"
+	"github.com/sluice-db/sluice/internal/testbin"
 )
-
-// buildSluice builds the sluice binary into a temp dir.
-func buildSluice(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sluice")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/sluice-db/sluice/cmd/sluice").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // startChild runs `sluice serve` and waits until it accepts connections.
 func startChild(t *testing.T, bin, dir, addr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--pg-addr", addr, "--http-addr", freeAddr(t))
+	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--pg-addr", addr, "--http-addr", testbin.FreeAddr(t))
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -72,8 +53,8 @@ func startChild(t *testing.T, bin, dir, addr string) *exec.Cmd {
 }
 
 func TestKill9Durability(t *testing.T) {
-	bin := buildSluice(t)
-	dir, addr := t.TempDir(), freeAddr(t)
+	bin := testbin.Build(t)
+	dir, addr := t.TempDir(), testbin.FreeAddr(t)
 	cmd := startChild(t, bin, dir, addr)
 	ctx := context.Background()
 	url := "postgres://sluice@" + addr + "/sluice?sslmode=disable"

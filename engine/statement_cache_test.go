@@ -15,15 +15,7 @@ import (
 // do) and returns its first column as text.
 func simpleStrings(t *testing.T, conn *pgx.Conn, sql string) []string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), sql, pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return out
+	return queryStrings(t, conn, sql, pgx.QueryExecModeSimpleProtocol)
 }
 
 func expectSimple(t *testing.T, conn *pgx.Conn, sql string, want ...string) {
