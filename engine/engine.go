@@ -193,7 +193,9 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		tables = append(tables, t)
 	}
 	e.trees = newTreeCache(treeCacheSize)
-	pruneGrants(roles, tables)
+	if err := storePrunedGrants(db, pruneGrants(roles, tables)); err != nil {
+		return nil, err
+	}
 	e.cat = catalog.New(tables, roles...)
 	if err := e.loadSinks(meta); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
 )
 
 // This file is what a role (a user that is not a superuser) may do: read
@@ -56,7 +57,9 @@ func (st *statement) checkRoleMayRun() error {
 			return nil
 		}
 	case *pg.Node_CopyStmt:
-		if !n.CopyStmt.IsFrom {
+		// COPY (query) TO reads only when the query is a SELECT: COPY
+		// (INSERT … RETURNING) TO STDOUT writes.
+		if q := n.CopyStmt.Query; !n.CopyStmt.IsFrom && (q == nil || (q.GetSelectStmt() != nil && q.GetSelectStmt().IntoClause == nil)) {
 			return nil
 		}
 		if rv := n.CopyStmt.Relation; rv != nil {
@@ -156,12 +159,37 @@ func (st *statement) execGrant(ts *txnState, n *pg.GrantStmt) (string, error) {
 
 // pruneGrants drops from each role's grants the relations that no longer
 // exist, so a relation id used again after a restart grants nothing.
-func pruneGrants(roles []*catalog.Role, tables []*catalog.Table) {
+func pruneGrants(roles []*catalog.Role, tables []*catalog.Table) (changed []*catalog.Role) {
 	exists := make(map[uint32]bool, len(tables))
 	for _, t := range tables {
 		exists[t.ID] = true
 	}
 	for _, r := range roles {
+		n := len(r.Select)
 		r.Select = slices.DeleteFunc(r.Select, func(id uint32) bool { return !exists[id] })
+		if len(r.Select) != n {
+			changed = append(changed, r)
+		}
 	}
+	return changed
+}
+
+// storePrunedGrants writes the roles whose grants pruneGrants dropped:
+// relation ids are handed out again after a restart (the next id follows
+// the largest one left), and a grant on a dropped relation must not become
+// a grant on the next one created.
+func storePrunedGrants(db *storage.DB, changed []*catalog.Role) error {
+	if len(changed) == 0 {
+		return nil
+	}
+	txn := db.Begin()
+	for _, r := range changed {
+		b, err := r.Encode()
+		if err != nil {
+			txn.Rollback()
+			return err
+		}
+		txn.PutMeta(catalog.RoleMetaKey(r.Name), b)
+	}
+	return txn.Commit()
 }

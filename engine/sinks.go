@@ -421,7 +421,7 @@ func (s *session) execShowSinks(w pgwire.ResultWriter) error {
 		status, txns := s.e.sinks.status(sk.ID)
 		dest := sk.Options["topic"]
 		if connector == "webhook" {
-			dest = sk.Options["url"]
+			dest = webhook.Redacted(sk.Options["url"])
 		}
 		ch.AppendRow([]types.Datum{sk.Schema, sk.Name, connector, dest, reads, status, txns})
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -35,6 +36,20 @@ func cacheableQuery(sql string, stmts []parser.Statement) bool {
 	}
 	sel := stmts[0].AST.GetSelectStmt()
 	return sel != nil && sel.IntoClause == nil && len(sel.LockingClause) == 0
+}
+
+// readsClock reports whether sql may name the time of day: planning folds
+// constants such as 'now'::timestamptz, so such a plan holds the time it
+// was made, and a query string that may hold one is planned each time.
+// False positives (a column named "nowhere") only cost a plan.
+func readsClock(sql string) bool {
+	l := strings.ToLower(sql)
+	for _, w := range []string{"now", "today", "tomorrow", "yesterday", "current_", "localtime"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // treeCache maps query strings to their parse trees, engine-wide. Planning

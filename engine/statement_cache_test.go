@@ -61,6 +61,12 @@ func TestRepeatedQueryStrings(t *testing.T) {
 	mustExec(t, conn, "ROLLBACK")
 	expectSimple(t, conn, q, "3 2026-01-03 00:00:00+00")
 
+	const nowLiteral = "SELECT 'now'::timestamptz::text"
+	before := simpleStrings(t, conn, nowLiteral)
+	time.Sleep(2 * time.Millisecond)
+	if after := simpleStrings(t, conn, nowLiteral); before[0] == after[0] {
+		t.Errorf("%s returned %s twice", nowLiteral, before[0])
+	}
 	const now = "SELECT clock_timestamp()::text"
 	first := simpleStrings(t, conn, now)
 	time.Sleep(2 * time.Millisecond)

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -105,7 +106,7 @@ func (s *Sink) Post(ctx context.Context, batch string, changes *coldata.Chunk) e
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("webhook %s: batch %s: %w (last error: %v)", s.opts.URL, batch, ctx.Err(), err)
+			return fmt.Errorf("webhook %s: batch %s: %w (last error: %v)", Redacted(s.opts.URL), batch, ctx.Err(), err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -121,6 +122,11 @@ func (s *Sink) post(ctx context.Context, batch string, body []byte) error {
 	req.Header.Set(IdempotencyHeader, batch)
 	resp, err := s.client.Do(req)
 	if err != nil {
+		// The client's error names the URL, which may hold credentials.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("post to %s: %w", Redacted(s.opts.URL), ue.Err)
+		}
 		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
@@ -129,4 +135,21 @@ func (s *Sink) post(ctx context.Context, batch string, body []byte) error {
 		return fmt.Errorf("webhook answered %s", resp.Status)
 	}
 	return nil
+}
+
+// Redacted is a webhook URL as it may be shown or logged: its user
+// information and its query, either of which may hold credentials, read
+// "xxxxx".
+func Redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "xxxxx"
+	}
+	return u.String()
 }

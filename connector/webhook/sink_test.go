@@ -53,3 +53,15 @@ func TestPost(t *testing.T) {
 		}
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://admin:hunter2@hooks.example.com/in?token=abc": "https://xxxxx@hooks.example.com/in?xxxxx",
+		"http://127.0.0.1:8080/hook":                           "http://127.0.0.1:8080/hook",
+		"http://[::1]:namedport":                               "(an unparsable URL)",
+	} {
+		if got := Redacted(raw); got != want {
+			t.Errorf("Redacted(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
