@@ -324,6 +324,7 @@ func (e *Engine) dropSinks(drops []*catalog.Sink) error {
 	for _, sk := range drops {
 		txn.DeleteMeta(catalog.SinkMetaKey(sk.ID))
 		if err := dropSinkState(e.db, txn, sk.ID); err != nil {
+			txn.Rollback()
 			return err
 		}
 	}

@@ -178,6 +178,7 @@ func (st *sinkState) settle(committed bool) error {
 		for i := 0; i < p.changes.Len; i++ {
 			var err error
 			if row, err = storage.AppendRowValue(row[:0], p.changes.Cols, i); err != nil {
+				txn.Rollback()
 				return err
 			}
 			k := string(row)
@@ -190,6 +191,7 @@ func (st *sinkState) settle(committed bool) error {
 		for k, n := range counts {
 			switch {
 			case n < 0:
+				txn.Rollback()
 				return sqlerr.Bug("sink %d: a row's emitted multiplicity would be %d", st.id, n)
 			case n == 0:
 				txn.DeleteMeta(sinkRowKey(st.id, []byte(k)))
