@@ -6,9 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -37,9 +34,6 @@ const (
 	eventStep = time.Millisecond
 )
 
-// kafkaProgressTopic holds the sinks' transaction markers (docs/sinks.md).
-const kafkaProgressTopic = "_sluice_sink_progress"
-
 // tsText is how timestamptz values print with TimeZone UTC.
 const tsText = "2006-01-02 15:04:05.999999-07"
 
@@ -62,8 +56,6 @@ var schema = []string{
 	`CREATE MATERIALIZED VIEW per_region AS
 		SELECT u.region, count(*) AS n, sum(c.amount) AS total
 		FROM clicks c JOIN users u ON c.user_id = u.id GROUP BY u.region`,
-	`CREATE SINK per_user_out FROM per_user
-		WITH (connector = 'kafka', topic = 'per_user_out', format = 'json', envelope = 'upsert')`,
 }
 
 // TestKillLoop kills sluice with SIGKILL at a random moment 0.2–5 s after
@@ -386,88 +378,6 @@ func (h *harness) check(ctx context.Context) {
 	h.compare(ctx, conn, "per_second", "SELECT window_start, n, total FROM per_second", counted(perSecond, nTotal))
 	h.compare(ctx, conn, "per_region", "SELECT region, n, total FROM per_region", counted(perRegion, nTotal))
 	h.checkClosed(ctx, conn, perSecond)
-	h.checkSink(ctx, perUser)
-}
-
-// checkSink reads the upsert sink's topic read_committed until, folded by
-// key, it holds the per-user view.
-func (h *harness) checkSink(ctx context.Context, perUser map[string]*agg) {
-	t := h.t
-	want := counted(perUser, func(a *agg) []int64 { return []int64{a.n, a.total, a.last} })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.kafkaAddr), kgo.ConsumeTopics("per_user_out"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	users := map[string]string{}
-	readTo := map[int32]int64{}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		fs.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("reading %s/%d: %v", topic, p, err)
-			}
-		})
-		fs.EachRecord(func(r *kgo.Record) {
-			readTo[r.Partition] = r.Offset + 1
-			var key struct {
-				UserID int64 `json:"user_id"`
-			}
-			if err := json.Unmarshal(r.Key, &key); err != nil {
-				t.Fatalf("per_user_out key %q: %v", r.Key, err)
-			}
-			k := strconv.FormatInt(key.UserID, 10)
-			if r.Value == nil {
-				delete(users, k)
-				return
-			}
-			var v struct {
-				N       int64 `json:"n"`
-				Total   int64 `json:"total"`
-				LastSeq int64 `json:"last_seq"`
-			}
-			if err := json.Unmarshal(r.Value, &v); err != nil {
-				t.Fatalf("per_user_out value %q: %v", r.Value, err)
-			}
-			users[k] = fmt.Sprintf("%d %d %d", v.N, v.Total, v.LastSeq)
-		})
-		if maps.Equal(users, want) {
-			t.Logf("the sink's topic folds to the view: %d users", len(users))
-			return
-		}
-		if time.Now().After(deadline) {
-			conn := h.connect(ctx)
-			sinks := h.queryRows(ctx, conn, "SHOW SINKS")
-			conn.Close(ctx)
-			// Where reading stopped, beside where the topics end.
-			ends, _ := kadm.NewClient(cl).ListEndOffsets(ctx, "per_user_out", kafkaProgressTopic)
-			ends.Each(func(o kadm.ListedOffset) {
-				t.Logf("%s/%d ends at %d, read up to %d", o.Topic, o.Partition, o.Offset, readTo[o.Partition])
-			})
-			t.Fatalf("60 s after the view was complete the sink's topic differs from it (SHOW SINKS: %q): %d keys (want %d), first differences %v",
-				sinks, len(users), len(want), firstDiffs(users, want))
-		}
-	}
-}
-
-// firstDiffs lists a few keys whose values differ between got and want.
-func firstDiffs(got, want map[string]string) []string {
-	var out []string
-	for k, w := range want {
-		if got[k] != w && len(out) < 5 {
-			out = append(out, fmt.Sprintf("%s: %q want %q", k, got[k], w))
-		}
-	}
-	for k, g := range got {
-		if _, ok := want[k]; !ok && len(out) < 10 {
-			out = append(out, fmt.Sprintf("%s: %q not wanted", k, g))
-		}
-	}
-	return out
 }
 
 // checkClosed compares the windows per_second_closed emitted with the
