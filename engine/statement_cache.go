@@ -52,27 +52,52 @@ func readsClock(sql string) bool {
 	return false
 }
 
+// byQuery holds values by query string, at most max of them: when full, the
+// oldest string goes. It has no lock of its own.
+type byQuery[V any] struct {
+	vals  map[string]V
+	order []string // oldest first
+	max   int
+}
+
+func (b *byQuery[V]) get(sql string) (V, bool) {
+	v, ok := b.vals[sql]
+	return v, ok
+}
+
+// put keeps v for sql, unless sql has a value already.
+func (b *byQuery[V]) put(sql string, v V) {
+	if b.vals == nil {
+		b.vals = make(map[string]V, b.max)
+	}
+	if _, ok := b.vals[sql]; ok {
+		return
+	}
+	if len(b.order) >= b.max {
+		delete(b.vals, b.order[0])
+		b.order = b.order[1:]
+	}
+	b.vals[sql] = v
+	b.order = append(b.order, sql)
+}
+
 // treeCache maps query strings to their parse trees, engine-wide. Planning
 // must not see a tree another session plans at the same time, and nothing
 // promises that binding never writes to a tree, so each use gets a copy:
 // copying is about a third of the cost of parsing.
 type treeCache struct {
 	mu    sync.Mutex
-	trees map[string]parser.Statement
-	// order holds the cached strings oldest first: the oldest goes when
-	// the cache is full.
-	order []string
-	max   int
+	trees byQuery[parser.Statement]
 }
 
 func newTreeCache(max int) *treeCache {
-	return &treeCache{trees: make(map[string]parser.Statement, max), max: max}
+	return &treeCache{trees: byQuery[parser.Statement]{max: max}}
 }
 
 // parse returns the statements of sql, from the cache when it has them.
 func (c *treeCache) parse(p *parser.Parser, sql string) ([]parser.Statement, error) {
 	c.mu.Lock()
-	st, ok := c.trees[sql]
+	st, ok := c.trees.get(sql)
 	c.mu.Unlock()
 	if ok {
 		st.AST = proto.Clone(st.AST).(*pg.Node)
@@ -85,39 +110,11 @@ func (c *treeCache) parse(p *parser.Parser, sql string) ([]parser.Statement, err
 	kept := stmts[0]
 	kept.AST = proto.Clone(kept.AST).(*pg.Node)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.trees[sql]; !ok {
-		if len(c.order) >= c.max {
-			delete(c.trees, c.order[0])
-			c.order = c.order[1:]
-		}
-		c.trees[sql] = kept
-		c.order = append(c.order, sql)
-	}
+	c.trees.put(sql, kept)
+	c.mu.Unlock()
 	return stmts, nil
 }
 
 // recentStatements are one session's latest cacheable statements by query
-// string, at most max of them; the session's goroutine owns it.
-type recentStatements struct {
-	byText map[string]*statement
-	order  []string
-	max    int
-}
-
-func (r *recentStatements) get(sql string) *statement { return r.byText[sql] }
-
-func (r *recentStatements) put(sql string, st *statement) {
-	if r.byText == nil {
-		r.byText = make(map[string]*statement, r.max)
-	}
-	if _, ok := r.byText[sql]; ok {
-		return
-	}
-	if len(r.order) >= r.max {
-		delete(r.byText, r.order[0])
-		r.order = r.order[1:]
-	}
-	r.byText[sql] = st
-	r.order = append(r.order, sql)
-}
+// string; the session's goroutine owns them.
+type recentStatements = byQuery[*statement]

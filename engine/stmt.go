@@ -53,7 +53,7 @@ type statement struct {
 
 // Parse implements pgwire.Session.
 func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, error) {
-	if st := s.recent.get(sql); st != nil {
+	if st, ok := s.recent.get(sql); ok {
 		return []pgwire.Statement{st}, nil
 	}
 	stmts, err := s.e.trees.parse(s.e.parser, sql)
