@@ -3,9 +3,10 @@ package kafka
 import (
 	"context"
 	"errors"
+	"cmp"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -131,10 +132,11 @@ type Source struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	seed   maphash.Seed
 	work   []chan fetched
 
 	mu       sync.Mutex
+	workerOf map[Partition]int  // which worker decodes a partition
+	load     []int              // partitions per worker
 	assigned map[Partition]bool // owned by watchMetadata
 	checked  bool               // a metadata check has succeeded; owned by watchMetadata
 	cells    map[Partition]*statsCell
@@ -184,8 +186,8 @@ func Start(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	s := &Source{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), seed: maphash.MakeSeed(),
-		assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
+	s := &Source{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), workerOf: map[Partition]int{},
+		load: make([]int, cfg.Workers), assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
 		ch := make(chan fetched, 4)
@@ -226,13 +228,25 @@ func (s *Source) fail(err error) {
 	s.cancel()
 }
 
+// workerFor returns the worker that decodes p's records, giving p to the
+// worker with the fewest partitions the first time. (A hash of the
+// partition put three of four partitions on one of two workers in half of
+// all runs, leaving the other worker idle.)
 func (s *Source) workerFor(p Partition) int {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(p.Topic)
-	h.WriteByte(byte(p.Partition))
-	h.WriteByte(byte(p.Partition >> 8))
-	return int(h.Sum64() % uint64(len(s.work)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w, ok := s.workerOf[p]; ok {
+		return w
+	}
+	w := 0
+	for i, n := range s.load {
+		if n < s.load[w] {
+			w = i
+		}
+	}
+	s.workerOf[p] = w
+	s.load[w]++
+	return w
 }
 
 func (s *Source) poll() {
@@ -323,6 +337,14 @@ func (s *Source) assignNew() error {
 	if len(fresh) == 0 {
 		s.checked = true
 		return nil
+	}
+	// Spread in partition order, so that a topic's partitions alternate
+	// between workers.
+	slices.SortFunc(fresh, func(a, b Partition) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	for _, tp := range fresh {
+		s.workerFor(tp)
 	}
 	add := map[string]map[int32]kgo.Offset{}
 	var resolve []Partition

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,11 +12,15 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// worker decodes the records of its partitions into one chunk and delivers
-// it when it is big enough or its first row has waited MaxDelay.
+// worker decodes the records of its partitions into one chunk and hands it
+// to its deliverer when it is big enough or its first row has waited
+// MaxDelay. The deliverer commits one batch while the worker decodes the
+// next: decoding and committing each take about half of a batch's time.
 type worker struct {
 	s        *Source
 	in       <-chan fetched
+	out      chan *Batch    // full batches, in order, to the deliverer
+	inflight sync.WaitGroup // batches handed out and not yet delivered
 	value    format.Decoder
 	key      format.Decoder
 	batch    *Batch
@@ -27,7 +32,7 @@ type worker struct {
 }
 
 func (s *Source) newWorker(in <-chan fetched) *worker {
-	w := &worker{s: s, in: in, value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
+	w := &worker{s: s, in: in, out: make(chan *Batch, 1), value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
 	w.deadline.Stop()
 	if s.cfg.Key != nil {
 		w.key = s.cfg.Key.NewDecoder()
@@ -52,6 +57,12 @@ func (w *worker) reset() {
 }
 
 func (w *worker) run() {
+	delivering := make(chan struct{})
+	go func() { defer close(delivering); w.deliver() }()
+	defer func() {
+		close(w.out)
+		<-delivering
+	}()
 	for {
 		select {
 		case <-w.s.ctx.Done():
@@ -71,6 +82,7 @@ func (w *worker) run() {
 	}
 }
 
+// flush hands the batch to the deliverer, unless it is empty.
 func (w *worker) flush() {
 	if w.armed {
 		w.deadline.Stop()
@@ -80,14 +92,33 @@ func (w *worker) flush() {
 	if b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
 		return
 	}
-	if err := w.s.cfg.Target.Deliver(w.s.ctx, b); err != nil {
-		if w.s.ctx.Err() == nil {
-			w.s.fail(err)
-		}
-		return
+	w.inflight.Add(1)
+	select {
+	case w.out <- b:
+		w.reset()
+	case <-w.s.ctx.Done():
+		w.inflight.Done()
 	}
-	w.s.delivered(b)
-	w.reset()
+}
+
+// deliver delivers the batches flush hands out, in order, until out is
+// closed. After a failed delivery it delivers nothing more: the source has
+// stopped, and a restart reads the rest again.
+func (w *worker) deliver() {
+	failed := false
+	for b := range w.out {
+		if !failed {
+			if err := w.s.cfg.Target.Deliver(w.s.ctx, b); err != nil {
+				failed = true
+				if w.s.ctx.Err() == nil {
+					w.s.fail(err)
+				}
+			} else {
+				w.s.delivered(b)
+			}
+		}
+		w.inflight.Done()
+	}
 }
 
 // decode appends f's records to the batch. A batch never grows past
@@ -110,6 +141,7 @@ func (w *worker) decode(f fetched) {
 				st.addRead(int64(len(f.records)), bytes, dead)
 				w.noteRun(f.p)
 				w.flush()
+				w.inflight.Wait()
 				w.s.fail(&RecordError{Partition: f.p, Offset: r.Offset, Err: err})
 				return
 			}
