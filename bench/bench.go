@@ -90,7 +90,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the views workload (COPY start to view complete) to this file")
 	fs.IntVar(&o.serveConns, "serve-conns", -1, "connections of the serving workload, one Grafana-like panel each (default 1000; 200 with --short; 0 skips it)")
 	fs.DurationVar(&o.serveDuration, "serve-duration", 0, "serving workload duration (default 30s; 5s with --short)")
-	fs.Float64Var(&o.serveRate, "serve-rate", defaultServeRate, "Nexmark events/s ingested during the serving workload")
+	o.serveRate = autoServeRate
+	fs.Func("serve-rate", "Nexmark events/s ingested during the serving workload, or auto: half of the peak, measured first (default auto)",
+		func(v string) (err error) { o.serveRate, err = parseServeRate(v); return err })
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -333,7 +335,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 	// The serving workload runs on a fresh Sluice of its own, after the
 	// others' server has stopped.
 	if o.serveConns > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
-		progress("Sluice: serving, %d panels for %s while Nexmark streams in at %s events/s", o.serveConns, o.serveDuration, fmtRate(o.serveRate))
+		progress("Sluice: serving, %d panels for %s while Nexmark streams in at %s events/s", o.serveConns, o.serveDuration, serveRateText(o.serveRate))
 		so := &serveOptions{conns: o.serveConns, duration: o.serveDuration, rate: o.serveRate, seed: o.seed, pgURL: o.pgURL}
 		if !o.noPG && so.pgURL == "" {
 			// PostgreSQL serves the same panels afterwards, from a cluster

@@ -30,6 +30,9 @@ const (
 	kafkaQ0DDL      = "CREATE MATERIALIZED VIEW q0 AS SELECT auction, bidder, price, date_time, extra FROM bid"
 	kafkaCountDDL   = "CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction"
 	kafkaTimeout    = 10 * time.Minute
+	// ceilingRuns: the ceiling is the best of several drains, as one
+	// drain's rate swung between 1.2 and 2.1 M events/s from run to run.
+	ceilingRuns = 3
 )
 
 // bidFormatNames are the record formats the kafka workload can run, in
@@ -249,10 +252,16 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 	if _, err := drainCeiling(ctx, brokers, f, n, 2, false); err != nil {
 		return nil, fmt.Errorf("warm-up read: %w", err)
 	}
-	progress("kafka %s: ceiling (franz-go consume + decode)", f.name)
-	d, err := drainCeiling(ctx, brokers, f, n, 2, true)
-	if err != nil {
-		return nil, fmt.Errorf("ceiling: %w", err)
+	progress("kafka %s: ceiling (franz-go consume + decode, best of %d)", f.name, ceilingRuns)
+	var d time.Duration
+	for range ceilingRuns {
+		run, err := drainCeiling(ctx, brokers, f, n, 2, true)
+		if err != nil {
+			return nil, fmt.Errorf("ceiling: %w", err)
+		}
+		if d == 0 || run < d {
+			d = run
+		}
 	}
 	k.Ceiling = Duration(d)
 	k.CeilingRate = float64(n) / d.Seconds()

@@ -192,7 +192,11 @@ func kafkaRows(k *Kafka) []row {
 // them when it ran the same panels (over tables holding the views' rows,
 // with no ingest).
 func serveRows(s *Serve) []row {
-	head := fmt.Sprintf("serve: %d panels x 5 queries/s, ingesting %s Nexmark events/s (PostgreSQL: the views' rows in tables, no ingest)", s.Connections, fmtRate(s.Rate))
+	rate := fmtRate(s.Rate)
+	if s.PeakRate > 0 {
+		rate += fmt.Sprintf(" (half of the peak, %s)", fmtRate(s.PeakRate))
+	}
+	head := fmt.Sprintf("serve: %d panels x 5 queries/s, ingesting %s Nexmark events/s (PostgreSQL: the views' rows in tables, no ingest)", s.Connections, rate)
 	pg := s.Postgres
 	side := func(f func(*ServePostgres) string) string {
 		if pg == nil {
@@ -406,7 +410,7 @@ func (r *Report) shape() string {
 	sh := fmt.Sprintf("mode %s: kv %d rows, %d conns for %s; agg %d rows, best of %d; view %d rows",
 		c.Mode, c.KVRows, c.Conns, time.Duration(c.Duration), c.AggRows, c.AggRuns, c.ViewRows)
 	if c.ServeConns > 0 {
-		sh += fmt.Sprintf("; serve %d conns for %s at %s events/s", c.ServeConns, time.Duration(c.ServeDuration), fmtRate(c.ServeRate))
+		sh += fmt.Sprintf("; serve %d conns for %s at %s events/s", c.ServeConns, time.Duration(c.ServeDuration), serveRateText(c.ServeRate))
 	}
 	return sh
 }

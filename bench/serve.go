@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,8 +23,8 @@ import (
 )
 
 // `sluice bench serve`: the serving benchmark. Nexmark streams fill
-// themselves at a fixed rate (connector = 'datagen', event times on the wall
-// clock) while N pgwire connections each behave like a Grafana panel that
+// themselves at a fixed rate, by default half of the peak a probe measures
+// first (connector = 'datagen', event times on the wall clock) while N pgwire connections each behave like a Grafana panel that
 // refreshes every second: five queries on the maintained views a dashboard
 // reads, with Grafana's macros ($__timeFilter) expanded into literals as
 // Grafana does. Beside them a marker row is INSERTed every 100 ms into a
@@ -62,6 +64,9 @@ const (
 		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
 )
 
+// serveMarkerDDL creates the stream of freshness markers.
+const serveMarkerDDL = "CREATE STREAM marker (id bigint, ts timestamptz)"
+
 // serveQueriesPerRound is how many queries a panel sends each second.
 const serveQueriesPerRound = 5
 
@@ -72,7 +77,8 @@ const serveMarkerEvery = 100 * time.Millisecond
 type serveOptions struct {
 	conns    int
 	duration time.Duration
-	// rate is Nexmark events per second (people, auctions and bids).
+	// rate is Nexmark events per second (people, auctions and bids), or
+	// autoServeRate: half of the peak a probe measures first.
 	rate float64
 	seed uint64
 	// cpuProfile is a file for a CPU profile of the measurement.
@@ -87,8 +93,11 @@ type Serve struct {
 	Connections int      `json:"connections"`
 	Elapsed     Duration `json:"seconds"`
 	// Rate is the Nexmark events/s the generator offers; IngestRate the bids
-	// per second the per-minute view counted during the measurement.
+	// per second the per-minute view counted during the measurement. With
+	// --rate auto, Rate is half of PeakRate, the events/s a probe ingested
+	// into the same views with no panels and no rate limit.
 	Rate       float64 `json:"nexmark_events_per_sec"`
+	PeakRate   float64 `json:"peak_nexmark_events_per_sec,omitempty"`
 	IngestRate float64 `json:"bids_per_sec_ingested"`
 	ServeLatency
 	// Misses are point lookups of an auction the top-10 had named that
@@ -162,7 +171,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	short := fs.Bool("short", false, "short run: 200 connections for 5s (what `make bench` runs)")
 	fs.IntVar(&o.conns, "connections", 0, "concurrent pgwire connections, one panel each (default 1000; 200 with --short)")
 	fs.DurationVar(&o.duration, "duration", 0, "measurement duration (default 30s; 5s with --short)")
-	fs.Float64Var(&o.rate, "rate", defaultServeRate, "Nexmark events per second ingested meanwhile (people, auctions and bids; 0 = none)")
+	o.rate = autoServeRate
+	fs.Func("rate", "Nexmark events per second ingested meanwhile (people, auctions and bids; 0 = none; auto = half of the peak, measured first) (default auto)",
+		func(v string) (err error) { o.rate, err = parseServeRate(v); return err })
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the measurement to this file")
 	fs.StringVar(&o.pgURL, "pg-url", "", "then run the same panels on this PostgreSQL, over tables holding the views' rows (its tables of those names are replaced)")
@@ -173,15 +184,40 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	o.conns, o.duration = serveDefaults(o.conns, o.duration, *short)
-	if o.conns < 1 || o.duration <= 0 || o.rate < 0 {
-		return nil, errors.New("--connections and --duration must be positive, --rate not negative")
+	if o.conns < 1 || o.duration <= 0 {
+		return nil, errors.New("--connections and --duration must be positive")
 	}
 	return o, nil
 }
 
+// serveRateText says a serve rate in words: auto or events per second.
+func serveRateText(r float64) string {
+	if r == autoServeRate {
+		return "half of the peak"
+	}
+	return fmtRate(r)
+}
+
+// parseServeRate reads a --rate: "auto" or events per second.
+func parseServeRate(v string) (float64, error) {
+	if v == "auto" {
+		return autoServeRate, nil
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		return 0, fmt.Errorf("%q is neither auto nor a number of events per second", v)
+	}
+	return r, nil
+}
+
 // Serve workload defaults.
 const (
-	defaultServeRate     = 200_000
+	// autoServeRate asks for half of the peak ingest rate.
+	autoServeRate = -1
+	// peakProbeWarmup and peakProbeDuration time the peak probe: the rate
+	// counted after a warm-up (views created, first epochs committed).
+	peakProbeWarmup      = 2 * time.Second
+	peakProbeDuration    = 5 * time.Second
 	fullServeConns       = 1000
 	shortServeConns      = 200
 	fullServeDuration    = 30 * time.Second
@@ -313,17 +349,21 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}
 	defer admin.Close(context.Background())
 
+	if o.rate == autoServeRate {
+		progress("peak probe: Nexmark into the views as fast as they take it, for %s", peakProbeDuration)
+		peak, err := probePeakRate(ctx, admin, o.seed)
+		if err != nil {
+			return nil, fmt.Errorf("peak probe: %w", err)
+		}
+		s.PeakRate, o.rate = peak, peak/2
+		s.Rate = o.rate
+		progress("peak %s events/s; serving while ingesting half of it", fmtRate(peak))
+	}
 	// The streams: Nexmark at o.rate with event times on the wall clock, and
 	// the markers (fed by INSERT).
 	if o.rate > 0 {
-		for _, k := range nexmarkKinds {
-			g := datagen.Lookup(k.generator)
-			ddl := fmt.Sprintf(`CREATE STREAM %s (%s, %s) WITH (connector = 'datagen', generator = '%s',
-				rate = '%g', seed = '%d', disorder = '0 seconds', late_fraction = '0')`,
-				k.stream, columnList(g.Columns()), nexmarkWatermark, k.generator, o.rate, o.seed)
-			if _, err := admin.Exec(ctx, ddl); err != nil {
-				return nil, fmt.Errorf("%s: %w", ddl, err)
-			}
+		if err := createNexmarkStreams(ctx, admin, o.rate, o.seed); err != nil {
+			return nil, err
 		}
 	} else {
 		g := datagen.Lookup("nexmark_bid")
@@ -331,7 +371,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			return nil, err
 		}
 	}
-	if _, err := admin.Exec(ctx, "CREATE STREAM marker (id bigint, ts timestamptz)"); err != nil {
+	if _, err := admin.Exec(ctx, serveMarkerDDL); err != nil {
 		return nil, err
 	}
 	for _, v := range serveViews {
@@ -678,6 +718,74 @@ func (p *panel) run(ctx context.Context, kind int, q func() error) {
 }
 
 // totalBids is the bids the per-minute view has counted.
+// createNexmarkStreams creates the person, auction and bid streams, fed by
+// generators at rate events per second in all.
+func createNexmarkStreams(ctx context.Context, c *pgx.Conn, rate float64, seed uint64) error {
+	for _, k := range nexmarkKinds {
+		g := datagen.Lookup(k.generator)
+		ddl := fmt.Sprintf(`CREATE STREAM %s (%s, %s) WITH (connector = 'datagen', generator = '%s',
+			rate = '%g', seed = '%d', disorder = '0 seconds', late_fraction = '0')`,
+			k.stream, columnList(g.Columns()), nexmarkWatermark, k.generator, rate, seed)
+		if _, err := c.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("%s: %w", ddl, err)
+		}
+	}
+	return nil
+}
+
+// probePeakRate creates the Nexmark streams with no rate limit to speak of
+// and the serving views over them, counts the events the views took in
+// peakProbeDuration after a warm-up, and drops it all again.
+func probePeakRate(ctx context.Context, c *pgx.Conn, seed uint64) (float64, error) {
+	if err := createNexmarkStreams(ctx, c, 1e7, seed); err != nil {
+		return 0, err
+	}
+	if _, err := c.Exec(ctx, serveMarkerDDL); err != nil {
+		return 0, err
+	}
+	for _, v := range serveViews {
+		if _, err := c.Exec(ctx, v); err != nil {
+			return 0, fmt.Errorf("%s: %w", v, err)
+		}
+	}
+	select {
+	case <-time.After(peakProbeWarmup):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	bids0, err := totalBids(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	select {
+	case <-time.After(peakProbeDuration):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	bids1, err := totalBids(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(t0)
+	for _, k := range nexmarkKinds {
+		if _, err := c.Exec(ctx, "DROP STREAM "+k.stream+" CASCADE"); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := c.Exec(ctx, "DROP STREAM marker CASCADE"); err != nil {
+		return 0, err
+	}
+	var bidShare, all int64
+	for _, k := range nexmarkKinds {
+		all += k.share
+		if k.stream == "bid" {
+			bidShare = k.share
+		}
+	}
+	return float64(bids1-bids0) * float64(all) / float64(bidShare) / elapsed.Seconds(), nil
+}
+
 func totalBids(ctx context.Context, c *pgx.Conn) (int64, error) {
 	var n *int64
 	if err := c.QueryRow(ctx, "SELECT sum(bids)::bigint FROM bids_per_minute").Scan(&n); err != nil {

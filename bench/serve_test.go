@@ -55,8 +55,17 @@ func TestServe(t *testing.T) {
 func TestServeFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	o, err := parseServeFlags([]string{"--short"}, &stderr)
-	if err != nil || o.conns != shortServeConns || o.duration != shortServeDuration || o.rate != defaultServeRate {
+	if err != nil || o.conns != shortServeConns || o.duration != shortServeDuration || o.rate != autoServeRate {
 		t.Errorf("--short: %+v, %v", o, err)
+	}
+	o, err = parseServeFlags([]string{"--rate", "150000"}, &stderr)
+	if err != nil || o.rate != 150_000 {
+		t.Errorf("--rate 150000: %+v, %v", o, err)
+	}
+	for _, bad := range []string{"-5", "fast", "NaN"} {
+		if _, err := parseServeFlags([]string{"--rate", bad}, &stderr); err == nil {
+			t.Errorf("--rate %s accepted", bad)
+		}
 	}
 	o, err = parseServeFlags([]string{"--connections", "7", "--duration", "3s", "--rate", "0"}, &stderr)
 	if err != nil || o.conns != 7 || o.duration != 3*time.Second || o.rate != 0 {
@@ -64,5 +73,24 @@ func TestServeFlags(t *testing.T) {
 	}
 	if _, err := parseServeFlags([]string{"--connections", "-1"}, &stderr); err == nil {
 		t.Error("--connections -1 accepted")
+	}
+}
+
+// With --rate auto the run probes the peak first (streams and views created
+// and dropped again) and then ingests half of it.
+func TestServeAutoRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("probes the peak for several seconds")
+	}
+	o := &serveOptions{conns: 5, duration: time.Second, rate: autoServeRate, seed: 1}
+	s, err := runServe(context.Background(), o, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PeakRate <= 0 || s.Rate != s.PeakRate/2 {
+		t.Errorf("peak %.0f events/s, rate %.0f: want a peak and half of it", s.PeakRate, s.Rate)
+	}
+	if s.IngestRate <= 0 || s.Errors+s.Misses+s.InsertErrors != 0 {
+		t.Errorf("ingested %.0f bids/s; %d errors, %d misses; first: %s", s.IngestRate, s.Errors, s.Misses, s.FirstError)
 	}
 }
