@@ -1,9 +1,9 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
