@@ -45,6 +45,10 @@ type options struct {
 	serveConns    int
 	serveDuration time.Duration
 	serveRate     float64
+	// nexmarkEvents is the events of each Nexmark query's run (0 skips
+	// them), nexmarkQueries the queries.
+	nexmarkEvents  int64
+	nexmarkQueries []string
 }
 
 const (
@@ -56,6 +60,8 @@ const (
 	shortViewRows = 2_000_000
 	fullKafka     = 10_000_000
 	shortKafka    = 2_000_000
+	fullNexmark   = 10_000_000
+	shortNexmark  = 1_000_000
 )
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -93,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.serveRate = autoServeRate
 	fs.Func("serve-rate", "Nexmark events/s ingested during the serving workload, or auto: half of the peak, measured first (default auto)",
 		func(v string) (err error) { o.serveRate, err = parseServeRate(v); return err })
+	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", -1, "events of each Nexmark query's run (default 10M; 1M with --short; 0 skips them)")
+	nexmarkQueryList := fs.String("nexmark-queries", "all", "Nexmark queries, comma-separated, or all (see sluice bench nexmark)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -137,6 +145,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if o.short {
 			o.kafkaEvents = shortKafka
 		}
+	}
+	if o.nexmarkEvents < 0 {
+		o.nexmarkEvents = fullNexmark
+		if o.short {
+			o.nexmarkEvents = shortNexmark
+		}
+	}
+	var err error
+	if o.nexmarkQueries, err = parseNexmarkQueries(*nexmarkQueryList); err != nil {
+		return nil, fmt.Errorf("--nexmark-queries: %w", err)
 	}
 	if o.conns < 1 || o.kvRows < 1 || o.aggRows < 1 || o.aggRuns < 1 || o.viewRows < 1 || o.duration < 0 {
 		return nil, errors.New("--conns, --kv-rows, --agg-rows, --agg-runs and --view-rows must be positive")
@@ -329,6 +347,26 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			if err := stop(); err != nil {
 				note(fmt.Sprintf("closing Sluice: %v", err))
 			}
+		}
+	}
+
+	// The Nexmark queries and the serving workload run on fresh Sluices of
+	// their own, after the others' server has stopped.
+	if o.nexmarkEvents > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
+		if r.Sluice == nil {
+			r.Sluice = &Result{}
+		}
+		for _, run := range benchNexmarkRuns(o) {
+			if ctx.Err() != nil {
+				break
+			}
+			progress("Sluice: nexmark %s over %s %s, %d events", run.queries[0], run.source, run.format, run.events)
+			res, err := runNexmark(ctx, run, run.queries[0], progress)
+			if err != nil {
+				fail(fmt.Sprintf("Sluice: nexmark %s (%s %s): %v", run.queries[0], run.source, run.format, err))
+				continue
+			}
+			r.Sluice.Nexmark = append(r.Sluice.Nexmark, res)
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
@@ -68,6 +69,10 @@ var nexmarkKinds = []struct {
 // time; windows close and their state is freed as it passes.
 const nexmarkWatermark = "WATERMARK FOR date_time AS date_time"
 
+// defaultNexmarkRate spaces the events' times: 10 M events per second of
+// event time.
+const defaultNexmarkRate = 10_000_000
+
 // nexmarkOptions are `sluice bench nexmark`'s flags.
 type nexmarkOptions struct {
 	queries []string
@@ -88,15 +93,65 @@ type nexmarkOptions struct {
 
 // NexmarkResult is one query's run.
 type NexmarkResult struct {
-	Query, Source, Format string
-	Events                int64
-	Elapsed, CPU          time.Duration
-	EventsPerSec          float64
-	PerCore               float64 // events per CPU-second of the whole process
-	ViewRows              int64
-	PeakRSS               int64 // bytes
+	Query        string   `json:"query"`
+	Source       string   `json:"source"`
+	Format       string   `json:"format,omitempty"`
+	Events       int64    `json:"events"`
+	Elapsed      Duration `json:"seconds"`
+	CPU          Duration `json:"cpu_seconds"`
+	EventsPerSec float64  `json:"events_per_sec"`
+	PerCore      float64  `json:"events_per_cpu_second"` // of the whole process
+	ViewRows     int64    `json:"view_rows"`
+	PeakRSS      int64    `json:"peak_rss_bytes"`
 	// Digest is a hash of the view's rows in sorted order (with --check).
-	Digest string
+	Digest string `json:"digest,omitempty"`
+}
+
+// nexmarkAims are the events/s each query should reach on 2 cores.
+var nexmarkAims = map[string]float64{
+	"q0": 1_000_000, "q1": 1_000_000, "q2": 1_000_000, "q3": 500_000,
+	"q4": 150_000, "q5": 250_000, "q7": 150_000, "q8": 500_000,
+}
+
+// benchKafkaQueries are the queries `sluice bench` also runs over Kafka
+// (JSON): the ones whose aim is about ingestion.
+var benchKafkaQueries = []string{"q0", "q1", "q2"}
+
+// benchNexmarkRuns are the Nexmark runs of `sluice bench`: every query over
+// the generator, then benchKafkaQueries over Kafka JSON.
+func benchNexmarkRuns(o *options) []*nexmarkOptions {
+	var runs []*nexmarkOptions
+	add := func(q, source, format string) {
+		runs = append(runs, &nexmarkOptions{queries: []string{q}, events: o.nexmarkEvents, source: source,
+			format: format, rate: defaultNexmarkRate, seed: o.seed})
+	}
+	for _, q := range o.nexmarkQueries {
+		add(q, "datagen", "")
+	}
+	for _, q := range o.nexmarkQueries {
+		if slices.Contains(benchKafkaQueries, q) {
+			add(q, "kafka", "json")
+		}
+	}
+	return runs
+}
+
+// parseNexmarkQueries reads a comma-separated list of queries, or all.
+func parseNexmarkQueries(list string) ([]string, error) {
+	if list == "all" {
+		names := slices.Collect(maps.Keys(nexmarkQueries))
+		slices.Sort(names)
+		return names, nil
+	}
+	var names []string
+	for _, q := range strings.Split(list, ",") {
+		q = strings.TrimSpace(q)
+		if _, ok := nexmarkQueries[q]; !ok {
+			return nil, fmt.Errorf("unknown query %q", q)
+		}
+		names = append(names, q)
+	}
+	return names, nil
 }
 
 // parseCount reads 10M, 500K, 2000000 or 1e6.
@@ -128,7 +183,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	events := fs.String("events", "1M", "Nexmark events (people, auctions and bids together): 10M, 500K, 2000000")
 	fs.StringVar(&o.source, "source", "datagen", "datagen (in-process generator) or kafka (topics pre-loaded on an in-process broker)")
 	fs.StringVar(&o.format, "format", "json", "record format with --source kafka: json, avro or protobuf")
-	fs.Float64Var(&o.rate, "rate", 10_000_000, "events per second of event time (it spaces event times; the events come as fast as Sluice takes them)")
+	fs.Float64Var(&o.rate, "rate", defaultNexmarkRate, "events per second of event time (it spaces event times; the events come as fast as Sluice takes them)")
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run (CREATE STREAM to the view holding every event) to this file")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to this file (go tool trace)")
@@ -144,19 +199,8 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	if o.events, err = parseCount(*events); err != nil {
 		return nil, fmt.Errorf("--events: %w", err)
 	}
-	names := strings.Split(*query, ",")
-	if *query == "all" {
-		names = nil
-		for q := range nexmarkQueries {
-			names = append(names, q)
-		}
-		slices.Sort(names)
-	}
-	for _, q := range names {
-		if _, ok := nexmarkQueries[q]; !ok {
-			return nil, fmt.Errorf("--query: unknown query %q", q)
-		}
-		o.queries = append(o.queries, q)
+	if o.queries, err = parseNexmarkQueries(*query); err != nil {
+		return nil, fmt.Errorf("--query: %w", err)
 	}
 	if o.source != "datagen" && o.source != "kafka" {
 		return nil, fmt.Errorf("--source: %q is neither datagen nor kafka", o.source)
@@ -211,7 +255,7 @@ func writeNexmark(w io.Writer, rs []*NexmarkResult) {
 	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tview rows\tpeak RSS")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%d\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
-			r.Elapsed.Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), r.ViewRows, r.PeakRSS>>20)
+			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), r.ViewRows, r.PeakRSS>>20)
 	}
 	tw.Flush()
 }
@@ -340,18 +384,18 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 			}
 		}
 	}
-	r.Elapsed = time.Since(start)
+	r.Elapsed = Duration(time.Since(start))
 	cpu1, _ := processCPU()
-	r.CPU = cpu1 - cpu0
+	r.CPU = Duration(cpu1 - cpu0)
 	r.PeakRSS = procStatusKB("VmHWM")
 	if o.heapProfile != "" {
 		if err := writeHeapProfile(o.heapProfile, q, len(o.queries)); err != nil {
 			return nil, err
 		}
 	}
-	r.EventsPerSec = float64(o.events) / r.Elapsed.Seconds()
+	r.EventsPerSec = float64(o.events) / time.Duration(r.Elapsed).Seconds()
 	if r.CPU > 0 {
-		r.PerCore = float64(o.events) / r.CPU.Seconds()
+		r.PerCore = float64(o.events) / time.Duration(r.CPU).Seconds()
 	}
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM "+q).Scan(&r.ViewRows); err != nil {
 		return nil, err

@@ -78,8 +78,10 @@ type Result struct {
 	View    *View    `json:"view_maintenance,omitempty"` // Sluice only
 	Kafka   []*Kafka `json:"kafka_ingest,omitempty"`     // Sluice only; one per record format
 	Serve   *Serve   `json:"serving,omitempty"`          // Sluice only
-	PeakRSS int64    `json:"peak_rss_bytes,omitempty"`   // Sluice only
-	Errors  []string `json:"errors,omitempty"`
+	// Nexmark is one run per query and source (Sluice only).
+	Nexmark []*NexmarkResult `json:"nexmark,omitempty"`
+	PeakRSS int64            `json:"peak_rss_bytes,omitempty"` // Sluice only
+	Errors  []string         `json:"errors,omitempty"`
 }
 
 // Load is one COPY FROM STDIN.
@@ -427,10 +429,40 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	tw.Flush()
 	b.WriteString("\nratio = Sluice / PostgreSQL (rates: above 1 is Sluice faster; latencies: below 1 is).\n")
+	if head, rows := r.nexmarkTable(); rows != nil {
+		b.WriteString("\nNexmark (each query on a fresh Sluice, CREATE STREAM until the view holds every event):\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(head, "\t"))
+		for _, x := range rows {
+			fmt.Fprintln(tw, strings.Join(x, "\t"))
+		}
+		tw.Flush()
+	}
 	writeList(&b, "note", r.Notes)
 	writeList(&b, "ERROR", r.Errors)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// nexmarkTable is the Nexmark runs as a table; rows is nil when none ran.
+func (r *Report) nexmarkTable() (head []string, rows [][]string) {
+	if r.Sluice == nil {
+		return nil, nil
+	}
+	head = []string{"query", "source", "events", "events/s", "aim", "of aim", "events/s per CPU-second", "view rows", "peak RSS"}
+	for _, n := range r.Sluice.Nexmark {
+		source := n.Source
+		if n.Format != "" {
+			source += " " + n.Format
+		}
+		aim, of := "-", "-"
+		if a := nexmarkAims[n.Query]; a > 0 {
+			aim, of = fmtRate(a), fmt.Sprintf("%.2f", n.EventsPerSec/a)
+		}
+		rows = append(rows, []string{n.Query, source, fmtRate(float64(n.Events)), fmtRate(n.EventsPerSec), aim, of,
+			fmtRate(n.PerCore), fmt.Sprint(n.ViewRows), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
+	}
+	return head, rows
 }
 
 func writeList(b *strings.Builder, label string, items []string) {
@@ -464,6 +496,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString("| metric | Sluice | PostgreSQL | ratio |\n| --- | ---: | ---: | ---: |\n")
 	for _, x := range r.rows() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.metric, x.sluice, x.pg, x.ratio)
+	}
+	if head, rows := r.nexmarkTable(); rows != nil {
+		b.WriteString("\n## Nexmark\n\nEach query on a fresh Sluice, timed from CREATE STREAM until its view holds every event; " +
+			"the aim is the events/s it should reach on 2 cores.\n\n")
+		fmt.Fprintf(&b, "| %s |\n| --- | --- |%s\n", strings.Join(head, " | "), strings.Repeat(" ---: |", len(head)-2))
+		for _, x := range rows {
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(x, " | "))
+		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\nNotes:\n\n")

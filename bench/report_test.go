@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,7 +45,11 @@ func sampleReport() *Report {
 				{Events: 2_000_000, Format: "avro", Partitions: 4, Preload: ms(2000),
 					Ceiling: ms(800), CeilingRate: 2_500_000, PassThrough: ms(3000), PassThroughRate: 666_667, PassThroughCPU: ms(5000),
 					GroupBy: ms(2000), GroupByRate: 1_000_000, GroupByCPU: ms(3500), PassThroughRatio: 0.27, GroupByRatio: 0.4, Wrong: "auction 1000: 3 bids, want 4"}},
-			Serve: &Serve{Connections: 200, Elapsed: ms(5000), Rate: 200_000, IngestRate: 184_000,
+			Nexmark: []*NexmarkResult{
+				{Query: "q0", Source: "datagen", Events: 1_000_000, Elapsed: ms(800), CPU: ms(1500), EventsPerSec: 1_250_000, PerCore: 666_667, ViewRows: 920_000, PeakRSS: 300 << 20},
+				{Query: "q5", Source: "datagen", Events: 1_000_000, Elapsed: ms(5000), CPU: ms(9000), EventsPerSec: 200_000, PerCore: 111_111, ViewRows: 1234, PeakRSS: 400 << 20},
+				{Query: "q0", Source: "kafka", Format: "json", Events: 1_000_000, Elapsed: ms(1600), CPU: ms(3000), EventsPerSec: 625_000, PerCore: 333_333, ViewRows: 920_000, PeakRSS: 500 << 20}},
+			Serve: &Serve{Connections: 200, Elapsed: ms(5000), Rate: 200_000, PeakRate: 400_000, IngestRate: 184_000,
 				ServeLatency: ServeLatency{Queries: 5000, QPS: 1000, P50: ms(0.7), P95: ms(50), P99: ms(120), Max: ms(260),
 					Kinds: []ServeKind{{Query: "top-10", Queries: 1000, P50: ms(1.8), P99: ms(140), Max: ms(260)},
 						{Query: "1-hour range", Queries: 1000, P50: ms(1.2), P99: ms(130), Max: ms(210)},
@@ -203,6 +208,20 @@ func TestFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"--short", "--full"}, &stderr); err == nil {
 		t.Error("--short --full accepted")
+	}
+	o, err = parseFlags([]string{"--short", "--nexmark-queries", "q5,q0"}, &stderr)
+	if err != nil || o.nexmarkEvents != shortNexmark {
+		t.Fatalf("--nexmark-queries q5,q0: %+v, %v", o, err)
+	}
+	var runs []string
+	for _, r := range benchNexmarkRuns(o) {
+		runs = append(runs, r.queries[0]+" "+r.source+" "+r.format)
+	}
+	if got, want := strings.Join(runs, ", "), "q5 datagen , q0 datagen , q0 kafka json"; got != want {
+		t.Errorf("nexmark runs: %s, want %s", got, want)
+	}
+	if _, err := parseFlags([]string{"--nexmark-queries", "q6"}, &stderr); err == nil {
+		t.Error("--nexmark-queries q6 accepted")
 	}
 }
 
