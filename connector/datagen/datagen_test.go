@@ -479,3 +479,24 @@ func TestStartTime(t *testing.T) {
 		}
 	}
 }
+
+// A source that is behind its schedule (or unlimited) delivers without a
+// pause; Close must stop it all the same, even when its target ignores the
+// cancelled context (DROP STREAM once waited for ever on such a source).
+func TestCloseStopsASourceBehindSchedule(t *testing.T) {
+	for _, rate := range []string{"max", "1000000000"} {
+		o := mustOptions(t, map[string]string{"generator": "rides", "rate": rate})
+		tgt := &countingTarget{}
+		src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, BatchRows: 64})
+		for rows, _ := tgt.counts(); rows == 0; rows, _ = tgt.counts() {
+			time.Sleep(time.Millisecond)
+		}
+		closed := make(chan struct{})
+		go func() { src.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("rate %s: Close did not return in 10 s", rate)
+		}
+	}
+}

@@ -180,7 +180,13 @@ func (s *Source) run(ctx context.Context) {
 			s.stats.Generated, s.stats.Delivered = pos, s.stats.Delivered+n
 			s.mu.Unlock()
 			if n == int64(s.cfg.BatchRows) || !paced {
-				continue // behind schedule, or unlimited: no pause
+				// Behind schedule, or unlimited: no pause, but a Close
+				// must still stop it (a delivery need not see the
+				// cancelled context).
+				if ctx.Err() != nil {
+					return
+				}
+				continue
 			}
 		}
 		select {
