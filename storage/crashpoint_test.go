@@ -21,6 +21,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -916,4 +917,156 @@ func probeCrashPoints(t *testing.T, seed uint64, commits int) (int64, crashCover
 	w := newCrashWorkload(t, seed)
 	w.runCrashRound(vfs.NewCrashableMem(), crashRound{maxCommits: commits}, "probe")
 	return w.lastOps, w.cov
+}
+
+// TestDamagedStoreIsolated damages a store the workload left, one record
+// or history log at a time: the store must still open, the relation hit
+// must fail to open with XX001 (never a panic), and every other relation
+// must open as it was.
+func TestDamagedStoreIsolated(t *testing.T) {
+	defer func(n int) { segRows = n }(segRows)
+	segRows = 64
+	const seed, commits = 51, 25
+	w := newCrashWorkload(t, seed)
+	image := w.runCrashRound(vfs.NewCrashableMem(), crashRound{maxCommits: commits}, "setup")
+	image = w.runCrashRound(image, crashRound{maxCommits: 1}, "setup, reopened") // legacy streams moved
+	want := w.state(w.ackedAtCrash)
+	var stream, table uint32
+	for _, id := range want.sortedIDs() {
+		r := want.rels[id]
+		switch {
+		case r.kind != relTable && r.n > 0 && stream == 0:
+			stream = id
+		case r.kind == relTable && len(r.rows) > 0 && table == 0:
+			table = id
+		}
+	}
+	if stream == 0 || table == 0 {
+		t.Fatalf("workload of seed %d leaves no stream or table with rows", seed)
+	}
+	setMeta := func(key string, v []byte) func(*testing.T, *DB) {
+		return func(t *testing.T, db *DB) {
+			if err := db.pe.Set(metaKey(key), v, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	changeRecord := func(change func(*historyRecord)) func(*testing.T, *DB) {
+		return func(t *testing.T, db *DB) {
+			r, _, err := db.historyRecordOf(stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(&r)
+			setMeta(historyKey(stream), r.encode())(t, db)
+		}
+	}
+	streamLog := func(t *testing.T, db *DB) string {
+		r, _, err := db.historyRecordOf(stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db.fs.PathJoin(db.histDir, historyFileName(stream, r.gen))
+	}
+	cases := []struct {
+		name    string
+		victim  uint32 // 0: none
+		damage  func(*testing.T, *DB)
+		wantErr string // in the victim's error
+	}{
+		{"history record of 3 bytes", stream, setMeta(historyKey(stream), []byte{1, 2, 3}), ""},
+		{"history record key of no table", 0, setMeta("history/x", make([]byte, 24)), ""},
+		{"history record longer than its log", stream, changeRecord(func(r *historyRecord) { r.bytes += 100 }), ""},
+		{"history record with a row too many", stream, changeRecord(func(r *historyRecord) { r.rows++ }), ""},
+		{"history record of a missing log", stream, changeRecord(func(r *historyRecord) { r.gen += 1000 }), "is missing"},
+		{"history log with a flipped byte", stream, func(t *testing.T, db *DB) {
+			f, err := db.fs.OpenReadWrite(streamLog(t, db), vfs.WriteCategoryUnspecified)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			b := make([]byte, 1)
+			if _, err := f.ReadAt(b, 20); err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 0x40
+			if _, err := f.WriteAt(b, 20); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+		{"watermark record of 3 bytes", stream, setMeta(watermarkKey(stream), []byte{1, 2, 3}), ""},
+		{"row value of an unknown version", table, func(t *testing.T, db *DB) {
+			it, err := db.pe.NewIter(&pebble.IterOptions{LowerBound: tablePrefix(table)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !it.First() {
+				t.Fatal("no rows")
+			}
+			k := slices.Clone(it.Key())
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.pe.Set(k, []byte{9}, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := image.CrashClone(vfs.CrashCloneCfg{})
+			db, err := Open("db", WithFS(fs), WithLogger(quietLogger{t}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs, err := fs.List(db.histDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.damage(t, db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err = Open("db", WithFS(fs), WithLogger(quietLogger{t}))
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer db.Close()
+			// Only a record naming another file makes a log unnamed; a
+			// record or key that does not decode keeps every file.
+			if !strings.Contains(c.name, "missing") {
+				left, err := fs.List(db.histDir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range logs {
+					if !slices.Contains(left, name) {
+						t.Fatalf("history log %s removed by the open", name)
+					}
+				}
+			}
+			for _, id := range want.sortedIDs() {
+				r := want.rels[id]
+				tbl, err := db.OpenTable(r.info(nil))
+				if id == c.victim {
+					if code := sqlerr.Code(err); code != sqlerr.DataCorrupted {
+						t.Fatalf("%s %d opened with %v (code %s), want XX001", r.kind, id, err, code)
+					}
+					if !strings.Contains(err.Error(), c.wantErr) {
+						t.Fatalf("%s %d: %v, want an error saying %q", r.kind, id, err, c.wantErr)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s %d: %v", r.kind, id, err)
+				}
+				if err := checkCrashRel(db, tbl, r); err != nil {
+					t.Fatalf("%s %d: %v", r.kind, id, err)
+				}
+			}
+		})
+	}
 }
