@@ -444,7 +444,7 @@ type crashStore struct {
 // openCrashStore opens the store on fs and every relation its catalog
 // records name, as the engine does at start.
 func openCrashStore(t *testing.T, fs vfs.FS) (*crashStore, error) {
-	db, err := Open("db", WithFS(fs), WithLogger(quietLogger{t}), WithResidentSegments(1))
+	db, err := Open("db", WithFS(fs), WithLogger(quietLogger{t}), WithResidentSegments(1), WithCacheSize(1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
@@ -832,7 +832,7 @@ func TestCrashPoints(t *testing.T) {
 	defer func(n int) { segRows = n }(segRows)
 	segRows = 64 // segments fill, seal and are evicted within a few commits
 	seed := crashSeed(t)
-	rounds := 150
+	rounds := 100
 	if testing.Short() {
 		rounds = 20
 	}
