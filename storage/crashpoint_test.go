@@ -67,10 +67,11 @@ type crashFS struct {
 	rng      *rand.Rand // for the image; used once, under mu
 	ops      atomic.Int64
 
-	mu        sync.Mutex
-	image     *vfs.MemFS
-	acked     int // commits acknowledged before the crash
-	attempted int // commits begun before the crash
+	mu         sync.Mutex
+	historyOps []int64 // the numbers of the operations on history logs
+	image      *vfs.MemFS
+	acked      int // commits acknowledged before the crash
+	attempted  int // commits begun before the crash
 }
 
 func newCrashFS(mem *vfs.MemFS, p *crashProgress, crashAt int64) *crashFS {
@@ -90,7 +91,13 @@ func (c *crashFS) MaybeError(op errorfs.Op) error {
 	if n == c.crashAt {
 		c.crash()
 	}
-	if n >= c.failFrom && n < c.failTo && strings.Contains(op.Path, "history") {
+	if !strings.Contains(op.Path, "history") {
+		return nil
+	}
+	c.mu.Lock()
+	c.historyOps = append(c.historyOps, n)
+	c.mu.Unlock()
+	if n >= c.failFrom && n < c.failTo {
 		return errInjectedFault
 	}
 	return nil
@@ -420,6 +427,7 @@ type crashWorkload struct {
 	// ackedAtCrash and attemptedAtCrash are the progress at the last crash.
 	ackedAtCrash, attemptedAtCrash int
 	lastOps                        int64         // mutating operations of the last round, up to its crash
+	lastHistoryOps                 []int64       // which of them were on history logs
 	base                           int           // commits of states[0]
 	states                         []*crashModel // states[i]: after commit base+i
 	plans                          []crashPlan   // plans[i] leads from states[i] to states[i+1]
@@ -799,6 +807,7 @@ func (w *crashWorkload) runCrashRound(mem *vfs.MemFS, cr crashRound, label strin
 	cfs.crash() // at the end when the crash point lies beyond the commits
 	w.ackedAtCrash, w.attemptedAtCrash = cfs.acked, cfs.attempted
 	w.lastOps = cfs.ops.Load()
+	w.lastHistoryOps = slices.Clone(cfs.historyOps)
 	if err := s.db.Close(); err != nil && !errors.Is(err, errInjectedFault) {
 		fail("close: %v", err)
 	}
@@ -898,6 +907,39 @@ func TestCrashPointsEveryOp(t *testing.T) {
 		w.runCrashRound(image, crashRound{crashAt: 1}, label+", reopened")
 	}
 	t.Logf("%d + %d crash points in %v; %+v", first, second, time.Since(start).Round(time.Millisecond), cov)
+}
+
+// TestHistoryFaultEveryOp fails each mutating operation on a history log
+// that a short workload makes, once, as a disk's I/O error would: the
+// commit (or open) it is part of fails and is retried, the live store must
+// equal the acknowledged commits, and so must the store reopened after a
+// crash two operations later and after a crash at the end.
+func TestHistoryFaultEveryOp(t *testing.T) {
+	defer func(n int) { segRows = n }(segRows)
+	segRows = 64
+	const seed, commits = 51, 25
+	probe := newCrashWorkload(t, seed)
+	image := probe.runCrashRound(vfs.NewCrashableMem(), crashRound{maxCommits: commits}, "probe")
+	first := probe.lastHistoryOps
+	probe.runCrashRound(image, crashRound{maxCommits: 3}, "probe, second life")
+	second := probe.lastHistoryOps
+	start := time.Now()
+	for _, at := range first {
+		for _, crashAt := range []int64{at + 2, 0} {
+			w := newCrashWorkload(t, seed)
+			label := fmt.Sprint("fault at op ", at)
+			image := w.runCrashRound(vfs.NewCrashableMem(), crashRound{crashAt: crashAt, failFrom: at, failTo: at + 1, maxCommits: commits}, label)
+			w.runCrashRound(image, crashRound{crashAt: 1}, label+", reopened")
+		}
+	}
+	for _, at := range second {
+		w := newCrashWorkload(t, seed)
+		label := fmt.Sprint("second life, fault at op ", at)
+		image := w.runCrashRound(vfs.NewCrashableMem(), crashRound{maxCommits: commits}, label)
+		image = w.runCrashRound(image, crashRound{failFrom: at, failTo: at + 1, maxCommits: 3}, label)
+		w.runCrashRound(image, crashRound{crashAt: 1}, label+", reopened")
+	}
+	t.Logf("%d + %d faults in %v", len(first), len(second), time.Since(start).Round(time.Millisecond))
 }
 
 // hasRowsToMove reports whether the next open of a store in state m moves
