@@ -52,15 +52,23 @@ func (db *DB) openHistoryDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	// A record that does not decode must not stop the store from opening:
+	// its table fails to open (XX001, see historyRecordOf) and the others
+	// work. Its files are kept, as are all files when a key is unreadable
+	// (whose files it names is unknown).
 	named := map[string]bool{}
+	undecoded := map[uint32]bool{}
+	keepAll := false
 	for k, v := range recs {
 		id, err := strconv.ParseUint(strings.TrimPrefix(k, "history/"), 10, 32)
 		if err != nil {
-			return errCorrupt("bad history record key %q", k)
+			keepAll = true
+			continue
 		}
 		r, err := decodeHistoryRecord(uint32(id), v)
 		if err != nil {
-			return err
+			undecoded[uint32(id)] = true
+			continue
 		}
 		named[historyFileName(uint32(id), r.gen)] = true
 		db.nextGen = max(db.nextGen, r.gen+1)
@@ -70,12 +78,12 @@ func (db *DB) openHistoryDir(dir string) error {
 		return wrapPebble(err)
 	}
 	for _, name := range names {
-		_, gen, ok := parseHistoryFileName(name)
+		id, gen, ok := parseHistoryFileName(name)
 		if !ok {
 			continue // not ours
 		}
 		db.nextGen = max(db.nextGen, gen+1)
-		if !named[name] {
+		if !named[name] && !keepAll && !undecoded[id] {
 			if err := db.fs.Remove(db.fs.PathJoin(db.histDir, name)); err != nil {
 				return wrapPebble(err)
 			}
@@ -107,10 +115,11 @@ func (db *DB) createHistoryLog(id uint32) (*historyLog, error) {
 // was committed); what lies past it is left over and gets overwritten.
 func (db *DB) openHistoryLog(id uint32, r historyRecord) (*historyLog, error) {
 	path := db.fs.PathJoin(db.histDir, historyFileName(id, r.gen))
-	w, err := db.fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
-	if errors.Is(err, os.ErrNotExist) {
+	// NB: OpenReadWrite creates a missing file (O_CREATE): ask first.
+	if _, err := db.fs.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, errCorrupt("table %d: history log %s is missing", id, path)
 	}
+	w, err := db.fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return nil, wrapPebble(err)
 	}
