@@ -42,8 +42,8 @@ import (
 //     transaction and are committed with it.
 //
 // So after a crash Sluice finds the transactions the log leaves open and has
-// the broker write their abort markers (WriteTxnMarkers) before anything
-// else uses it: the log is then what a real broker's transaction
+// the broker write their abort markers (WriteTxnMarkers) before the engine,
+// and so any sink, starts: the log is then what a real broker's transaction
 // coordinator leaves, and both consumers and later replays read it right.
 // After a clean shutdown kfake restores open transactions as still open (its
 // session state), so nothing is done.
@@ -239,7 +239,7 @@ func abortOpenTransactions(c *kfake.Cluster, txns []openTxn) (int, error) {
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("a client to write abort markers: %w", err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), abortMarkersTimeout)
