@@ -6,6 +6,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -34,6 +37,9 @@ const (
 	eventStep = time.Millisecond
 )
 
+// kafkaProgressTopic holds the sinks' transaction markers (docs/sinks.md).
+const kafkaProgressTopic = "_sluice_sink_progress"
+
 // tsText is how timestamptz values print with TimeZone UTC.
 const tsText = "2006-01-02 15:04:05.999999-07"
 
@@ -56,6 +62,10 @@ var schema = []string{
 	`CREATE MATERIALIZED VIEW per_region AS
 		SELECT u.region, count(*) AS n, sum(c.amount) AS total
 		FROM clicks c JOIN users u ON c.user_id = u.id GROUP BY u.region`,
+	`CREATE SINK per_user_out FROM per_user
+		WITH (connector = 'kafka', topic = 'per_user_out', format = 'json', envelope = 'upsert')`,
+	`CREATE SINK per_region_out FROM per_region
+		WITH (connector = 'kafka', topic = 'per_region_out', format = 'json', envelope = 'append')`,
 }
 
 // TestKillLoop kills sluice with SIGKILL at a random moment 0.2–5 s after
@@ -378,6 +388,114 @@ func (h *harness) check(ctx context.Context) {
 	h.compare(ctx, conn, "per_second", "SELECT window_start, n, total FROM per_second", counted(perSecond, nTotal))
 	h.compare(ctx, conn, "per_region", "SELECT region, n, total FROM per_region", counted(perRegion, nTotal))
 	h.checkClosed(ctx, conn, perSecond)
+	h.checkSinks(ctx, perUser, perRegion)
+}
+
+// checkSinks reads the sinks' topics read_committed until they hold the
+// views: per_user_out folded by key (upsert), per_region_out summed per row
+// (append).
+func (h *harness) checkSinks(ctx context.Context, perUser, perRegion map[string]*agg) {
+	t := h.t
+	wantUser := counted(perUser, func(a *agg) []int64 { return []int64{a.n, a.total, a.last} })
+	wantRegion := map[string]string{}
+	for k, a := range perRegion {
+		wantRegion[fmt.Sprintf("%s %d %d", k, a.n, a.total)] = "1"
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.kafkaAddr), kgo.ConsumeTopics("per_user_out", "per_region_out"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	users, regions := map[string]string{}, map[string]int64{}
+	readTo := map[string]int64{}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("reading %s/%d: %v", topic, p, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			readTo[r.Topic+"/"+strconv.Itoa(int(r.Partition))] = r.Offset + 1
+			switch r.Topic {
+			case "per_user_out":
+				var key struct {
+					UserID int64 `json:"user_id"`
+				}
+				if err := json.Unmarshal(r.Key, &key); err != nil {
+					t.Fatalf("per_user_out key %q: %v", r.Key, err)
+				}
+				k := strconv.FormatInt(key.UserID, 10)
+				if r.Value == nil {
+					delete(users, k)
+					return
+				}
+				var v struct {
+					N       int64 `json:"n"`
+					Total   int64 `json:"total"`
+					LastSeq int64 `json:"last_seq"`
+				}
+				if err := json.Unmarshal(r.Value, &v); err != nil {
+					t.Fatalf("per_user_out value %q: %v", r.Value, err)
+				}
+				users[k] = fmt.Sprintf("%d %d %d", v.N, v.Total, v.LastSeq)
+			case "per_region_out":
+				var c struct {
+					Diff int64
+					Row  struct {
+						Region   string
+						N, Total int64
+					}
+				}
+				if err := json.Unmarshal(r.Value, &c); err != nil {
+					t.Fatalf("per_region_out value %q: %v", r.Value, err)
+				}
+				regions[fmt.Sprintf("%s %d %d", c.Row.Region, c.Row.N, c.Row.Total)] += c.Diff
+			}
+		})
+		gotRegion := map[string]string{}
+		for k, d := range regions {
+			if d != 0 {
+				gotRegion[k] = strconv.FormatInt(d, 10)
+			}
+		}
+		if maps.Equal(users, wantUser) && maps.Equal(gotRegion, wantRegion) {
+			t.Logf("the sinks' topics fold to the views: %d users, %d regions", len(users), len(gotRegion))
+			return
+		}
+		if time.Now().After(deadline) {
+			conn := h.connect(ctx)
+			sinks := h.queryRows(ctx, conn, "SHOW SINKS")
+			conn.Close(ctx)
+			// Where reading stopped, beside where the topics end.
+			ends, _ := kadm.NewClient(cl).ListEndOffsets(ctx, "per_user_out", "per_region_out", kafkaProgressTopic)
+			ends.Each(func(o kadm.ListedOffset) {
+				t.Logf("%s/%d ends at %d, read up to %d", o.Topic, o.Partition, o.Offset, readTo[o.Topic+"/"+strconv.Itoa(int(o.Partition))])
+			})
+			t.Fatalf("60 s after the views were complete the sinks' topics differ from them (SHOW SINKS: %q):\nper_user_out %d keys (want %d), first differences %v\nper_region_out %v, want %v",
+				sinks, len(users), len(wantUser), firstDiffs(users, wantUser), gotRegion, wantRegion)
+		}
+	}
+}
+
+// firstDiffs lists a few keys whose values differ between got and want.
+func firstDiffs(got, want map[string]string) []string {
+	var out []string
+	for k, w := range want {
+		if got[k] != w && len(out) < 5 {
+			out = append(out, fmt.Sprintf("%s: %q want %q", k, got[k], w))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok && len(out) < 10 {
+			out = append(out, fmt.Sprintf("%s: %q not wanted", k, g))
+		}
+	}
+	return out
 }
 
 // checkClosed compares the windows per_second_closed emitted with the

@@ -20,16 +20,23 @@ const embeddedPartitions = 4
 // the topics it creates on the fly.
 type embeddedKafka struct {
 	*kfake.Cluster
-	topics *topicKeeper
+	topics  *topicKeeper
+	dataDir string
+	// abortedAtStart counts the transactions a crash had left open, whose
+	// abort markers were written at start (kafka_txns.go).
+	abortedAtStart int
 }
 
-func (k *embeddedKafka) Close() {
+// Close shuts the broker down and records that it did so cleanly.
+func (k *embeddedKafka) Close() error {
 	k.topics.close()
 	k.Cluster.Close()
+	return markCleanShutdown(k.dataDir)
 }
 
 // startEmbeddedKafka starts the in-process Kafka-protocol broker on addr,
-// keeping its log under dataDir/kafka.
+// keeping its log under dataDir/kafka. After a crash it first ends the
+// transactions the crash left open (kafka_txns.go).
 func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -43,19 +50,41 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 	listen := func(network, _ string) (net.Listener, error) {
 		return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 	}
+	clean, err := closedCleanly(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	logDir := filepath.Join(dataDir, "kafka")
+	var open []openTxn
+	if !clean {
+		if open, err = openTransactions(logDir); err != nil {
+			return nil, fmt.Errorf("embedded kafka broker: %w", err)
+		}
+	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen),
-		kfake.DataDir(filepath.Join(dataDir, "kafka")), kfake.AllowAutoTopicCreation(),
+		kfake.DataDir(logDir), kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(embeddedPartitions), kfake.ClusterID("sluice-embedded"))
 	if err != nil {
 		return nil, fmt.Errorf("%w (is another broker running? point sluice at it with --kafka-brokers, or move the embedded one with --embedded-kafka-addr, or set that to off)",
 			listenError("--embedded-kafka-addr", addr, err))
+	}
+	if err := unmarkCleanShutdown(dataDir); err != nil {
+		c.Close()
+		return nil, err
+	}
+	// NB: before any client (a restarted sink) writes under the producer
+	// ids of the open transactions.
+	aborted, err := abortOpenTransactions(c, open)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("embedded kafka broker: ending the transactions a crash left open: %w", err)
 	}
 	topics, err := keepTopics(c)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("embedded kafka broker: %w", err)
 	}
-	return &embeddedKafka{Cluster: c, topics: topics}, nil
+	return &embeddedKafka{Cluster: c, topics: topics, dataDir: dataDir, abortedAtStart: aborted}, nil
 }
 
 // sourceCollector exports every stream source's partition counters.

@@ -96,7 +96,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		if s.kafka, err = startEmbeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir); err != nil {
 			return nil, err
 		}
-		s.log.Info("embedded kafka broker started", "elapsed", time.Since(began).Round(time.Millisecond))
+		s.log.Info("embedded kafka broker started", "elapsed", time.Since(began).Round(time.Millisecond),
+			"open_transactions_aborted", s.kafka.abortedAtStart)
 		brokers = s.kafka.ListenAddrs()
 	}
 	eopts = append(eopts, engine.WithKafkaBrokers(brokers))
@@ -246,7 +247,7 @@ func (s *Server) cleanup() error {
 		s.db = nil
 	}
 	if s.kafka != nil {
-		s.kafka.Close()
+		errs = append(errs, s.kafka.Close())
 		s.kafka = nil
 	}
 	return errors.Join(errs...)
