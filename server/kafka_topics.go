@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -30,12 +31,17 @@ type topicKeeper struct {
 	// requests name a topic by its id only.
 	kept    map[topicRef]bool
 	pending map[topicRef]bool
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// ready: the topics present at start are known and written; until
+	// then every produce request is held.
+	ready  bool
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
-// keepTopics installs a keeper on c, whose topics at this moment (loaded
-// from its data directory) are kept already.
+// keepTopics installs a keeper on c. The topics c holds once the keeper is
+// in place are written at once: they are those loaded from its data
+// directory and any a client created in the moment since c started
+// listening.
 func keepTopics(c *kfake.Cluster) (*topicKeeper, error) {
 	// Its topic listings must not come from kgo's metadata cache, which
 	// holds them for MetadataMinAge (5 s by default).
@@ -45,6 +51,10 @@ func keepTopics(c *kfake.Cluster) (*topicKeeper, error) {
 	}
 	k := &topicKeeper{adm: kadm.NewClient(cl), cl: cl, kept: map[topicRef]bool{}, pending: map[topicRef]bool{}}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return k.hold(req.(*kmsg.ProduceRequest))
+	})
 	ctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
 	defer cancel()
 	topics, err := k.adm.ListTopicsWithInternal(ctx)
@@ -52,15 +62,34 @@ func keepTopics(c *kfake.Cluster) (*topicKeeper, error) {
 		k.close()
 		return nil, err
 	}
+	if len(topics) > 0 {
+		if err := k.writeTopicList(ctx, topics.Names()[0]); err != nil {
+			k.close()
+			return nil, fmt.Errorf("writing the topic list: %w", err)
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	for name, td := range topics {
 		k.kept[topicRef{name: name}] = true
 		k.kept[topicRef{id: td.ID}] = true
 	}
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		return k.hold(req.(*kmsg.ProduceRequest))
-	})
+	k.ready = true
 	return k, nil
+}
+
+// writeTopicList has the broker write its list of topics (all of them),
+// by an empty configuration change of the topic name.
+func (k *topicKeeper) writeTopicList(ctx context.Context, name string) error {
+	resp, err := k.adm.AlterTopicConfigs(ctx, nil, name)
+	if err != nil {
+		return err
+	}
+	r, err := resp.On(name, nil)
+	if err != nil {
+		return err
+	}
+	return r.Err
 }
 
 // topicRef names a topic by name, or by id when name is empty.
@@ -79,6 +108,10 @@ func (k *topicKeeper) hold(req *kmsg.ProduceRequest) (kmsg.Response, error, bool
 		ref := topicRef{name: t.Topic}
 		if t.Topic == "" {
 			ref = topicRef{id: t.TopicID}
+		}
+		if !k.ready {
+			held = true
+			continue
 		}
 		if k.kept[ref] {
 			continue
@@ -118,13 +151,7 @@ func (k *topicKeeper) keep(ref topicRef) {
 		if name == "" {
 			name = listed.ids[ref.id]
 		}
-		var resp kadm.AlterConfigsResponses
-		if resp, err = k.adm.AlterTopicConfigs(ctx, nil, name); err == nil {
-			var r kadm.AlterConfigsResponse
-			if r, err = resp.On(name, nil); err == nil {
-				err = r.Err
-			}
-		}
+		err = k.writeTopicList(ctx, name)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
