@@ -45,6 +45,12 @@ func TestRepeatedQueryStrings(t *testing.T) {
 	expectSimple(t, conn, lit, "2026-06-01 00:00:00+09")
 	mustExec(t, conn, "SET TimeZone = 'UTC'")
 	expectSimple(t, conn, lit, "2026-06-01 00:00:00+00")
+	// A rolled-back SET is undone for cached plans too.
+	mustExec(t, conn, "BEGIN")
+	mustExec(t, conn, "SET TimeZone = 'Asia/Tokyo'")
+	expectSimple(t, conn, lit, "2026-06-01 00:00:00+09")
+	mustExec(t, conn, "ROLLBACK")
+	expectSimple(t, conn, lit, "2026-06-01 00:00:00+00")
 
 	mustExec(t, conn, "DROP TABLE t")
 	mustExec(t, conn, "CREATE TABLE t (a int PRIMARY KEY, ts timestamptz, extra text)")
