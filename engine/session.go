@@ -96,6 +96,9 @@ type savepoint struct {
 	dropped map[uint32]*catalog.Table
 	roles   map[string]stagedRole
 	vals    map[string]string
+	// afterCommit is how many after-commit actions the transaction had:
+	// those of statements rolled back are dropped.
+	afterCommit int
 }
 
 // txnState is a storage transaction plus the DDL it has done, which is
