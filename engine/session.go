@@ -110,6 +110,10 @@ type txnState struct {
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
+	// isolation is the transaction's isolation level: the session's
+	// default_transaction_isolation when it began, unless BEGIN or SET
+	// TRANSACTION chose another.
+	isolation string
 	// afterCommit runs once the transaction has committed (dropping the
 	// views that depended on dropped relations).
 	afterCommit []func() error
@@ -152,6 +156,14 @@ func lower(s string) string { return strings.ToLower(s) }
 // get returns a setting's current value.
 func (s *session) get(name string) (string, bool) {
 	k := lower(name)
+	if k == "transaction_isolation" {
+		if s.tx != nil {
+			return s.tx.isolation, true
+		}
+		// NB: outside a block each statement is a transaction of its own,
+		// begun with the default.
+		return s.get("default_transaction_isolation")
+	}
 	if v, ok := s.vals[k]; ok {
 		return v, true
 	}
@@ -184,6 +196,9 @@ func (s *session) set(name, v string, w pgwire.ResultWriter) error {
 			return err
 		}
 		v = nv
+	}
+	if k == "transaction_isolation" {
+		return s.setIsolation(v)
 	}
 	old, _ := s.get(k)
 	s.vals[k] = v
@@ -433,7 +448,8 @@ func (s *session) lookupTable(schema, name string) (*catalog.Table, bool) {
 
 // begin starts a storage transaction.
 func (s *session) beginTxn() *txnState {
-	return &txnState{txn: s.e.db.Begin(), start: time.Now()}
+	level, _ := s.get("default_transaction_isolation")
+	return &txnState{txn: s.e.db.Begin(), start: time.Now(), isolation: level}
 }
 
 // commit commits ts, publishing its DDL.

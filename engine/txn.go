@@ -112,10 +112,22 @@ func (s *session) beginOptions(n *pg.TransactionStmt, w pgwire.ResultWriter) err
 		if err != nil {
 			return err
 		}
-		if err := s.setLocal("transaction_isolation", level, w); err != nil {
-			return err
-		}
+		s.tx.isolation = level
 	}
+	return nil
+}
+
+// setIsolation sets the isolation level of the transaction block (SET
+// TRANSACTION, SET transaction_isolation); outside one it changes nothing
+// beyond the statement itself, as in Postgres.
+func (s *session) setIsolation(level string) error {
+	if s.tx == nil || s.tx.isolation == level {
+		return nil
+	}
+	if s.tx.ranQuery {
+		return sqlerr.New(sqlerr.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+	}
+	s.tx.isolation = level
 	return nil
 }
 
@@ -180,11 +192,15 @@ func (s *session) execSet(n *pg.VariableSetStmt, w pgwire.ResultWriter) (string,
 				if err != nil {
 					return "", err
 				}
-				if n.Name == "TRANSACTION" && s.tx != nil {
-					if s.tx.ranQuery {
-						return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+				switch {
+				case n.Name == "SESSION CHARACTERISTICS":
+					if err := s.set("default_transaction_isolation", level, w); err != nil {
+						return "", err
 					}
-					if err := s.setLocal("transaction_isolation", level, w); err != nil {
+				case s.tx == nil || s.implicit:
+					return "SET", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "SET TRANSACTION can only be used in transaction blocks")
+				default:
+					if err := s.setIsolation(level); err != nil {
 						return "", err
 					}
 				}
