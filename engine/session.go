@@ -268,6 +268,8 @@ func (s *session) applyConfig() {
 	cfg.ExtraFloatDigits = atoiDefault(efd, 1)
 	ds, _ := s.get("datestyle")
 	cfg.DateStyle, _ = types.ParseDateStyle(ds, types.DateStyle{})
+	is, _ := s.get("intervalstyle")
+	cfg.IntervalStyle, _ = types.ParseIntervalStyle(is)
 	cfg.Names = sessionNames{s}
 	s.cfg = cfg
 }
