@@ -153,3 +153,42 @@ func TestGrantSelect(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The privilege functions asked about a role that does not exist fail with
+// 42704, as in Postgres, rather than answer.
+func TestPrivilegeFunctionsUnknownRole(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, t.TempDir())
+	admin := connect(t, srv)
+	mustExec(t, admin, "CREATE TABLE t (k int PRIMARY KEY)")
+	mustExec(t, admin, "CREATE USER reader")
+	for _, sql := range []string{
+		"SELECT has_table_privilege('no_such_user', 't', 'SELECT')",
+		"SELECT has_table_privilege('no_such_user', 'pg_class', 'SELECT')",
+		"SELECT has_schema_privilege('no_such_user', 'public', 'USAGE')",
+		"SELECT has_database_privilege('no_such_user', current_database(), 'CONNECT')",
+		"SELECT has_column_privilege('no_such_user', 't', 'k', 'SELECT')",
+		"SELECT has_any_column_privilege('no_such_user', 't', 'SELECT')",
+		"SELECT has_function_privilege('no_such_user', 'now()', 'EXECUTE')",
+		"SELECT has_sequence_privilege('no_such_user', 's', 'USAGE')",
+		"SELECT pg_has_role('no_such_user', 'reader', 'MEMBER')",
+		"SELECT pg_has_role('reader', 'no_such_user', 'MEMBER')",
+		"SELECT pg_has_role('no_such_user', 'MEMBER')",
+	} {
+		_, err := admin.Exec(ctx, sql)
+		if pe := pgErr(t, err); pe.Code != "42704" || pe.Message != `role "no_such_user" does not exist` {
+			t.Errorf("%s: got %s %q", sql, pe.Code, pe.Message)
+		}
+	}
+	_, err := admin.Exec(ctx, "SELECT has_table_privilege(424242::oid, 't', 'SELECT')")
+	wantCode(t, "an unknown role OID", err, "42704")
+
+	var got string
+	if err := admin.QueryRow(ctx, `SELECT concat(has_table_privilege('reader', 't', 'SELECT'), has_table_privilege('public', 't', 'SELECT'),
+		has_table_privilege('public', 'pg_class', 'SELECT'), has_table_privilege(current_user, 't', 'SELECT'),
+		has_schema_privilege('reader', 'public', 'USAGE'), has_column_privilege('t', 'k', 'SELECT'),
+		pg_has_role('reader', 'MEMBER'), has_table_privilege(NULL, 't', 'SELECT') IS NULL,
+		has_table_privilege('reader'::regrole::oid, 't', 'SELECT'))`).Scan(&got); err != nil || got != "ffttttttf" {
+		t.Errorf("known roles: %s, %v", got, err)
+	}
+}
