@@ -22,7 +22,7 @@ var _ expr.Catalog = (*catalog.Snapshot)(nil)
 // catalogView is the catalog as the session sees it, with its transaction's
 // uncommitted DDL.
 func (s *session) catalogView() catalog.View {
-	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0 {
+	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0 {
 		return txnCatalog{s.e.cat, s.tx}
 	}
 	return s.e.cat
@@ -36,6 +36,7 @@ func (s *session) catalogSnapshot() *catalog.Snapshot {
 		return catalog.Env{
 			User:       s.user,
 			Roles:      s.e.cat.Roles(),
+			Sequences:  s.e.sequencesIn(s.tx),
 			Database:   s.database,
 			SearchPath: s.searchPath(),
 			Procs:      s.e.procs(),
@@ -84,7 +85,7 @@ type sessionNames struct{ s *session }
 
 func (n sessionNames) snapshot() *catalog.Snapshot {
 	s := n.s
-	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0 {
+	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0 {
 		return s.catalogSnapshot()
 	}
 	ver := s.e.catVersion.Load()

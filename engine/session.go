@@ -22,8 +22,12 @@ type session struct {
 	database string
 	pid      int32
 	vals     map[string]string // lower-case name -> value (only those set)
-	cfg      *types.Config
-	closed   bool
+	// seqValues are the last values nextval returned in the session, by
+	// sequence (currval), and lastSeq the sequence of the last (lastval).
+	seqValues map[uint32]int64
+	lastSeq   uint32
+	cfg       *types.Config
+	closed    bool
 	// openedAsRole is set when user was a role of the catalog when the
 	// session opened: dropping the role does not make it a superuser.
 	openedAsRole bool
@@ -90,12 +94,14 @@ func (s *session) sendNotices(w pgwire.ResultWriter) error {
 
 // savepoint is the state of a transaction block at SAVEPOINT.
 type savepoint struct {
-	name    string
-	sp      *storage.Savepoint
-	created map[uint32]*createdTable
-	dropped map[uint32]*catalog.Table
-	roles   map[string]stagedRole
-	vals    map[string]string
+	name      string
+	sp        *storage.Savepoint
+	created   map[uint32]*createdTable
+	dropped   map[uint32]*catalog.Table
+	roles     map[string]stagedRole
+	sequences map[string]*catalog.Sequence
+	dropSeqs  map[string]*catalog.Sequence
+	vals      map[string]string
 }
 
 // txnState is a storage transaction plus the DDL it has done, which is
@@ -107,6 +113,9 @@ type txnState struct {
 	dropped map[uint32]*catalog.Table
 	// roles are the role changes, by name, published when it commits.
 	roles map[string]stagedRole
+	// sequences are the sequences it created and droppedSeqs the
+	// committed ones it dropped, by name, published when it commits.
+	sequences, droppedSeqs map[string]*catalog.Sequence
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
@@ -448,6 +457,16 @@ func (s *session) lookupTable(schema, name string) (*catalog.Table, bool) {
 	return s.e.cat.Lookup(schema, name)
 }
 
+// relationExists reports whether a relation or a sequence is named name,
+// as the session sees the catalog.
+func (s *session) relationExists(schema, name string) bool {
+	if _, ok := s.lookupTable(schema, name); ok {
+		return true
+	}
+	_, _, ok := s.e.sequenceIn(s.tx, name)
+	return ok && schema == "public"
+}
+
 // begin starts a storage transaction.
 func (s *session) beginTxn() *txnState {
 	level, _ := s.get("default_transaction_isolation")
@@ -468,7 +487,7 @@ func (e *Engine) commit(ts *txnState) error {
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {
-	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 && len(ts.sequences)+len(ts.droppedSeqs) == 0 {
 		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
@@ -477,8 +496,16 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		ts.txn.Rollback()
 		return err
 	}
+	if err := e.checkStagedSequences(ts); err != nil {
+		ts.txn.Rollback()
+		return err
+	}
 	for _, ct := range ts.created {
 		if old, ok := e.cat.Lookup(ct.desc.Schema, ct.desc.Name); ok && ts.dropped[old.ID] == nil {
+			ts.txn.Rollback()
+			return errDuplicateTable(ct.desc.Name)
+		}
+		if seq, ok := e.cat.Sequence(ct.desc.Name); ok && ts.droppedSeqs[seq.Name] == nil {
 			ts.txn.Rollback()
 			return errDuplicateTable(ct.desc.Name)
 		}
@@ -523,6 +550,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		e.cat.Publish(ct.desc)
 	}
 	e.publishRoles(ts.roles)
+	e.publishSequences(ts)
 	e.catVersion.Add(1)
 	for _, ct := range ts.created {
 		if hasSource(ct.desc) {

@@ -78,7 +78,7 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		return "", err
 	}
 	name := into.Rel.Relname
-	if _, exists := s.lookupTable(schema, name); exists {
+	if s.relationExists(schema, name) {
 		if n.IfNotExists {
 			return "CREATE MATERIALIZED VIEW", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+name+"\" already exists, skipping")
 		}
@@ -172,7 +172,8 @@ func optionColumns(desc *catalog.Table, spec, option string) ([]int, error) {
 func (e *Engine) publishView(desc *catalog.Table, rec []byte) error {
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
-	if _, ok := e.cat.Lookup(desc.Schema, desc.Name); ok {
+	_, isTable := e.cat.Lookup(desc.Schema, desc.Name)
+	if _, isSeq := e.cat.Sequence(desc.Name); isTable || isSeq {
 		return errDuplicateTable(desc.Name)
 	}
 	for _, dep := range desc.DependsOn {
