@@ -72,14 +72,16 @@ type Renderer interface {
 
 // Env is what a Snapshot knows of the session and server beyond the objects.
 type Env struct {
-	User       string // the session user, shown as the owner of everything
-	Roles      []*Role
-	Sequences  []*Sequence
-	Database   string // the database the client connected to
-	SearchPath []string
-	Procs      []Proc
-	Settings   func() []Setting
-	Activity   *Activity
+	User      string // the session user, shown as the owner of everything
+	Roles     []*Role
+	Sequences []*Sequence
+	Database  string // the database the client connected to
+	// DatabaseNames are the other names of the database (CREATE DATABASE).
+	DatabaseNames []*DatabaseName
+	SearchPath    []string
+	Procs         []Proc
+	Settings      func() []Setting
+	Activity      *Activity
 	// Locks lists the advisory locks held and awaited in the server; nil:
 	// none.
 	Locks  func() []Lock

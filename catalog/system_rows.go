@@ -384,9 +384,19 @@ func collationRows(_ *Snapshot, b *rowBuilder) {
 	}
 }
 
+// databaseRows lists the database under the name the session connected
+// with and under the names CREATE DATABASE made.
 func databaseRows(s *Snapshot, b *rowBuilder) {
-	b.add("oid", DatabaseOID, "datname", s.env.Database, "datdba", RoleSuperuser, "encoding", 6, "datlocprovider", byte('c'),
-		"datallowconn", true, "datconnlimit", -1, "dattablespace", TablespaceDefault, "datcollate", "C", "datctype", "C")
+	row := func(oid uint32, name string) {
+		b.add("oid", oid, "datname", name, "datdba", RoleSuperuser, "encoding", 6, "datlocprovider", byte('c'),
+			"datallowconn", true, "datconnlimit", -1, "dattablespace", TablespaceDefault, "datcollate", "C", "datctype", "C")
+	}
+	row(DatabaseOID, s.env.Database)
+	for _, d := range s.env.DatabaseNames {
+		if d.Name != s.env.Database {
+			row(d.OID, d.Name)
+		}
+	}
 }
 
 func tablespaceRows(_ *Snapshot, b *rowBuilder) {

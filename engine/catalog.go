@@ -34,17 +34,18 @@ func (s *session) catalogSnapshot() *catalog.Snapshot {
 	view := s.catalogView()
 	return catalog.NewSnapshot(view, func() catalog.Env {
 		return catalog.Env{
-			User:       s.user,
-			Roles:      s.e.cat.Roles(),
-			Sequences:  s.e.sequencesIn(s.tx),
-			Database:   s.database,
-			SearchPath: s.searchPath(),
-			Procs:      s.e.procs(),
-			Settings:   s.settingRows,
-			Activity:   &catalog.Activity{PID: s.pid, ApplicationName: valueOr(s.get("application_name")), BackendStart: s.started, Query: s.query},
-			Locks:      s.e.locks.list,
-			Render:     planner.Renderer{P: &planner.Planner{Cat: view, Reg: s.e.reg}, Opts: s.planOpts(nil)},
-			Size:       s.e.relationSize,
+			User:          s.user,
+			Roles:         s.e.cat.Roles(),
+			Sequences:     s.e.sequencesIn(s.tx),
+			Database:      s.database,
+			DatabaseNames: s.e.cat.DatabaseNames(),
+			SearchPath:    s.searchPath(),
+			Procs:         s.e.procs(),
+			Settings:      s.settingRows,
+			Activity:      &catalog.Activity{PID: s.pid, ApplicationName: valueOr(s.get("application_name")), BackendStart: s.started, Query: s.query},
+			Locks:         s.e.locks.list,
+			Render:        planner.Renderer{P: &planner.Planner{Cat: view, Reg: s.e.reg}, Opts: s.planOpts(nil)},
+			Size:          s.e.relationSize,
 		}
 	})
 }

@@ -201,6 +201,9 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	if err := e.loadSequences(meta); err != nil {
 		return nil, err
 	}
+	if err := e.loadDatabaseNames(meta); err != nil {
+		return nil, err
+	}
 	if err := e.loadSinks(meta); err != nil {
 		return nil, err
 	}

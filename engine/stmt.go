@@ -601,8 +601,11 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		tag, err := st.execCreateSchema(n.CreateSchemaStmt, w)
 		return tag, false, err
 	case *pg.Node_CreatedbStmt:
-		return "", false, sqlerr.Unsupported("CREATE DATABASE is not supported").
-			WithHint("Sluice has one database, which every database name connects to.")
+		tag, err := st.execCreateDatabase(n.CreatedbStmt, w)
+		return tag, false, err
+	case *pg.Node_DropdbStmt:
+		return "", false, sqlerr.Unsupported("DROP DATABASE is not supported").
+			WithHint("Sluice has one database, which every database name connects to; drop its relations instead.")
 	case *pg.Node_TruncateStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execTruncate(ts, n.TruncateStmt) })
 	case *pg.Node_FetchStmt:
