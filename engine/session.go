@@ -101,6 +101,7 @@ type savepoint struct {
 	roles     map[string]stagedRole
 	sequences map[string]*catalog.Sequence
 	dropSeqs  map[string]*catalog.Sequence
+	views     int // len(txnState.views) at the savepoint
 	vals      map[string]string
 }
 
@@ -116,6 +117,9 @@ type txnState struct {
 	// sequences are the sequences it created and droppedSeqs the
 	// committed ones it dropped, by name, published when it commits.
 	sequences, droppedSeqs map[string]*catalog.Sequence
+	// views are the materialized views it created, started and published
+	// in order once it commits.
+	views []*pendingView
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
@@ -463,6 +467,13 @@ func (s *session) relationExists(schema, name string) bool {
 	if _, ok := s.lookupTable(schema, name); ok {
 		return true
 	}
+	if s.tx != nil {
+		for _, v := range s.tx.views {
+			if v.desc.Schema == schema && v.desc.Name == name {
+				return true
+			}
+		}
+	}
 	_, _, ok := s.e.sequenceIn(s.tx, name)
 	return ok && schema == "public"
 }
@@ -478,6 +489,14 @@ func (e *Engine) commit(ts *txnState) error {
 	if err := e.commitTxn(ts); err != nil {
 		return err
 	}
+	for _, v := range ts.views {
+		// NB: commitTxn checked the views' names and relations, but DDL of
+		// another session may come between: then the COMMIT fails after
+		// the rest of the block committed.
+		if err := e.createView(context.Background(), v); err != nil {
+			return err
+		}
+	}
 	for _, fn := range ts.afterCommit {
 		if err := fn(); err != nil {
 			return err
@@ -487,7 +506,7 @@ func (e *Engine) commit(ts *txnState) error {
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {
-	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 && len(ts.sequences)+len(ts.droppedSeqs) == 0 {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 && len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views) == 0 {
 		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
@@ -497,6 +516,10 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		return err
 	}
 	if err := e.checkStagedSequences(ts); err != nil {
+		ts.txn.Rollback()
+		return err
+	}
+	if err := e.checkPendingViews(ts); err != nil {
 		ts.txn.Rollback()
 		return err
 	}

@@ -74,7 +74,8 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 		}
 		s.savepoints = append(s.savepoints, savepoint{name: name, sp: s.tx.txn.Savepoint(),
 			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), roles: maps.Clone(s.tx.roles),
-			sequences: maps.Clone(s.tx.sequences), dropSeqs: maps.Clone(s.tx.droppedSeqs), vals: copyVals(s.vals)})
+			sequences: maps.Clone(s.tx.sequences), dropSeqs: maps.Clone(s.tx.droppedSeqs),
+			views: len(s.tx.views), vals: copyVals(s.vals)})
 		return "SAVEPOINT", nil
 	}
 	i := len(s.savepoints) - 1
@@ -95,6 +96,7 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 	s.tx.txn.RollbackTo(sp.sp)
 	s.tx.created, s.tx.dropped, s.tx.roles = maps.Clone(sp.created), maps.Clone(sp.dropped), maps.Clone(sp.roles)
 	s.tx.sequences, s.tx.droppedSeqs = maps.Clone(sp.sequences), maps.Clone(sp.dropSeqs)
+	s.tx.views = s.tx.views[:sp.views]
 	s.vals = copyVals(sp.vals)
 	s.applyConfig()
 	s.savepoints = s.savepoints[:i+1]
