@@ -72,6 +72,18 @@ func (c *Catalog) Sequence(name string) (*Sequence, bool) {
 	return q, ok
 }
 
+// SequenceByOID finds a sequence by OID.
+func (c *Catalog) SequenceByOID(oid uint32) (*Sequence, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, q := range c.sequences {
+		if q.OID == oid {
+			return q, true
+		}
+	}
+	return nil, false
+}
+
 // Sequences returns every sequence ordered by name.
 func (c *Catalog) Sequences() []*Sequence {
 	c.mu.RLock()

@@ -225,6 +225,8 @@ func classRows(s *Snapshot, b *rowBuilder) {
 			am, replident = AmBtree, 'n'
 		case 'v':
 			am, filenode, replident = 0, 0, 'n'
+		case 'S':
+			am, replident = 0, 'n'
 		}
 		var opts, relACL []string
 		if r.user != nil && !r.index {

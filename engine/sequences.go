@@ -434,14 +434,15 @@ func (e *Engine) loadSequences(meta map[string][]byte) error {
 // sequenceByOID finds the sequence a regclass argument names, as the
 // session sees it.
 func (s *session) sequenceByOID(oid uint32) (q *catalog.Sequence, txn *storage.Txn, err error) {
-	for _, q := range s.e.sequencesIn(s.tx) {
-		if q.OID != oid {
-			continue
+	if ts := s.tx; ts != nil {
+		for _, q := range ts.sequences {
+			if q.OID == oid {
+				return q, ts.txn, nil
+			}
 		}
-		if _, staged, _ := s.e.sequenceIn(s.tx, q.Name); staged {
-			txn = s.tx.txn
-		}
-		return q, txn, nil
+	}
+	if q, ok := s.e.cat.SequenceByOID(oid); ok && (s.tx == nil || s.tx.droppedSeqs[q.Name] == nil) {
+		return q, nil, nil
 	}
 	if t, ok := s.catalogView().ByID(oid); ok {
 		return nil, nil, sqlerr.New(sqlerr.WrongObjectType, "\"%s\" is not a sequence", t.Name)
