@@ -201,7 +201,7 @@ func (s *session) execSet(n *pg.VariableSetStmt, w pgwire.ResultWriter) (string,
 					if err := s.set("default_transaction_isolation", level, w); err != nil {
 						return "", err
 					}
-				case s.tx == nil || s.implicit:
+				case s.tx == nil:
 					return "SET", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "SET TRANSACTION can only be used in transaction blocks")
 				default:
 					if err := s.setIsolation(level); err != nil {
