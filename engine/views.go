@@ -329,6 +329,10 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 			return nil, nil, nil, errSystemCatalog(name)
 		}
 		t, ok := s.lookupTable(schema, name)
+		if _, _, isSeq := s.e.sequenceIn(s.tx, name); !ok && isSeq && schema == "public" {
+			return nil, nil, nil, sqlerr.New(sqlerr.WrongObjectType, "\"%s\" is not a %s", display, kindName[kind]).
+				WithHint("Use DROP SEQUENCE to remove a sequence.")
+		}
 		if !ok {
 			if n.MissingOk {
 				if err := w.Notice("NOTICE", "00000", kindName[kind]+" \""+display+"\" does not exist, skipping"); err != nil {
