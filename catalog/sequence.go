@@ -14,8 +14,10 @@ import (
 // hands out and writes it into the same record (Last, Called), as
 // Postgres' sequence relation holds last_value and is_called.
 type Sequence struct {
-	OID       uint32 `json:"oid"`
-	Name      string `json:"name"`
+	OID  uint32 `json:"oid"`
+	Name string `json:"name"`
+	// TypeOid is the type of its values (AS smallint | integer | bigint).
+	TypeOid   uint32 `json:"type_oid"`
 	Start     int64  `json:"start"`
 	Increment int64  `json:"increment"`
 	Min       int64  `json:"min"`

@@ -75,7 +75,10 @@ type Env struct {
 	User      string // the session user, shown as the owner of everything
 	Roles     []*Role
 	Sequences []*Sequence
-	Database  string // the database the client connected to
+	// SequenceValue is a sequence's last value and whether it was handed
+	// out; nil: as its definition says.
+	SequenceValue func(*Sequence) (last int64, called bool)
+	Database      string // the database the client connected to
 	// DatabaseNames are the other names of the database (CREATE DATABASE).
 	DatabaseNames []*DatabaseName
 	SearchPath    []string

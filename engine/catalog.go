@@ -37,6 +37,7 @@ func (s *session) catalogSnapshot() *catalog.Snapshot {
 			User:          s.user,
 			Roles:         s.e.cat.Roles(),
 			Sequences:     s.e.sequencesIn(s.tx),
+			SequenceValue: s.e.sequences.value,
 			Database:      s.database,
 			DatabaseNames: s.e.cat.DatabaseNames(),
 			SearchPath:    s.searchPath(),

@@ -156,6 +156,17 @@ func (sq *sequences) set(def *catalog.Sequence, v int64, called bool, txn *stora
 	return nil
 }
 
+// value returns a sequence's last value and whether nextval handed it out
+// (pg_sequences.last_value).
+func (sq *sequences) value(def *catalog.Sequence) (last int64, called bool) {
+	sq.mu.Lock()
+	defer sq.mu.Unlock()
+	if st, ok := sq.state[def.OID]; ok {
+		return st.last, st.called
+	}
+	return def.Last, def.Called
+}
+
 // forget drops the state of a dropped sequence.
 func (sq *sequences) forget(oid uint32) {
 	sq.mu.Lock()
@@ -250,7 +261,7 @@ func (st *statement) execCreateSequence(ts *txnState, n *pg.CreateSeqStmt, w pgw
 
 // sequenceOptions reads CREATE SEQUENCE's options as Postgres does.
 func sequenceOptions(name string, opts []*pg.Node) (*catalog.Sequence, error) {
-	q := &catalog.Sequence{Name: name, Increment: 1}
+	q := &catalog.Sequence{Name: name, Increment: 1, TypeOid: types.OidInt8}
 	typeName, typeMax := "bigint", int64(math.MaxInt64)
 	var start, min, max *int64
 	for _, o := range opts {
@@ -278,11 +289,11 @@ func sequenceOptions(name string, opts []*pg.Node) (*catalog.Sequence, error) {
 			}
 			switch typeName {
 			case "int2":
-				typeName, typeMax = "smallint", math.MaxInt16
+				typeName, typeMax, q.TypeOid = "smallint", math.MaxInt16, types.OidInt2
 			case "int4":
-				typeName, typeMax = "integer", math.MaxInt32
+				typeName, typeMax, q.TypeOid = "integer", math.MaxInt32, types.OidInt4
 			case "int8":
-				typeName, typeMax = "bigint", math.MaxInt64
+				typeName, typeMax, q.TypeOid = "bigint", math.MaxInt64, types.OidInt8
 			default:
 				return nil, sqlerr.New(sqlerr.InvalidParameterValue, "sequence type must be smallint, integer, or bigint")
 			}
