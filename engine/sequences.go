@@ -37,7 +37,7 @@ type sequences struct {
 // sequenceState is a sequence's current value and how far its record on
 // disk already accounts for.
 type sequenceState struct {
-	def    *catalog.Sequence // the definition, Last and Called as last written
+	def    *catalog.Sequence // the definition (Last and Called as loaded or created)
 	last   int64
 	called bool
 	logged int64 // the record on disk says values up to this one were handed out
