@@ -530,7 +530,7 @@ func ParseText(t *T, s string, cfg *Config) (Datum, error) {
 	case TimestampTZFamily:
 		return parseTimestamp(s, cfg, true)
 	case IntervalFamily:
-		return parseInterval(s)
+		return parseIntervalIn(s, cfg.IntervalStyle)
 	case ArrayFamily:
 		if t.IsVector() {
 			return parseVector(t, s)
