@@ -200,12 +200,17 @@ type Catalog struct {
 	byID   map[uint32]*Table
 	sinks  map[uint32]*Sink
 	roles  map[string]*Role
-	nextID uint32 // shared by relations, sinks and roles, as Postgres' OIDs
+	// sequences are the sequence objects, by name (all in public).
+	sequences map[string]*Sequence
+	// databases are the names made with CREATE DATABASE.
+	databases map[string]*DatabaseName
+	nextID    uint32 // shared by relations, sinks and roles, as Postgres' OIDs
 }
 
 // New returns a catalog holding the given descriptors and roles.
 func New(tables []*Table, roles ...*Role) *Catalog {
-	c := &Catalog{byName: map[string]*Table{}, byID: map[uint32]*Table{}, roles: map[string]*Role{}, nextID: FirstUserID}
+	c := &Catalog{byName: map[string]*Table{}, byID: map[uint32]*Table{}, roles: map[string]*Role{},
+		sequences: map[string]*Sequence{}, databases: map[string]*DatabaseName{}, nextID: FirstUserID}
 	for _, t := range tables {
 		c.put(t)
 	}

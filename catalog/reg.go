@@ -45,11 +45,10 @@ func (s *Snapshot) OidOf(t *types.T, name string) (uint32, error) {
 		return 0, sqlerr.New(sqlerr.UndefinedSchema, "schema \"%s\" does not exist", name)
 	case types.OidRegrole:
 		if len(parts) == 1 {
-			switch parts[0] {
-			case s.env.User:
-				return RoleSuperuser, nil
-			case "pg_database_owner":
-				return RoleDatabaseOwner, nil
+			for _, r := range s.roles() {
+				if r.name == parts[0] {
+					return r.oid, nil
+				}
 			}
 		}
 		return 0, sqlerr.New(sqlerr.UndefinedObject, "role \"%s\" does not exist", name)

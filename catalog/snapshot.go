@@ -72,13 +72,19 @@ type Renderer interface {
 
 // Env is what a Snapshot knows of the session and server beyond the objects.
 type Env struct {
-	User       string // the session user, shown as the owner of everything
-	Roles      []*Role
-	Database   string // the database the client connected to
-	SearchPath []string
-	Procs      []Proc
-	Settings   func() []Setting
-	Activity   *Activity
+	User      string // the session user, shown as the owner of everything
+	Roles     []*Role
+	Sequences []*Sequence
+	// SequenceValue is a sequence's last value and whether it was handed
+	// out; nil: as its definition says.
+	SequenceValue func(*Sequence) (last int64, called bool)
+	Database      string // the database the client connected to
+	// DatabaseNames are the other names of the database (CREATE DATABASE).
+	DatabaseNames []*DatabaseName
+	SearchPath    []string
+	Procs         []Proc
+	Settings      func() []Setting
+	Activity      *Activity
 	// Locks lists the advisory locks held and awaited in the server; nil:
 	// none.
 	Locks  func() []Lock
@@ -153,6 +159,9 @@ func (s *Snapshot) build() {
 				add(idx)
 			}
 		}
+		for _, q := range s.env.Sequences {
+			add(&rel{oid: q.OID, name: q.Name, schema: "public", nsp: NamespacePublic, relkind: 'S', cols: sequenceColumns})
+		}
 		sort.Slice(s.rels, func(i, j int) bool { return s.rels[i].oid < s.rels[j].oid })
 		for i := range s.env.Procs {
 			p := &s.env.Procs[i]
@@ -160,6 +169,10 @@ func (s *Snapshot) build() {
 		}
 	})
 }
+
+// sequenceColumns are the columns of a sequence relation in Postgres.
+var sequenceColumns = []Column{{Name: "last_value", Type: types.Int8, NotNull: true},
+	{Name: "log_cnt", Type: types.Int8, NotNull: true}, {Name: "is_called", Type: types.Bool, NotNull: true}}
 
 // indexName names a relation's key index as Postgres names the index of a
 // primary key (t_pkey) or of CREATE UNIQUE INDEX ON mv (a, b) (mv_a_b_idx).

@@ -189,6 +189,8 @@ var systemRows = map[string]func(s *Snapshot, b *rowBuilder){
 	"pg_catalog.pg_namespace":              namespaceRows,
 	"pg_catalog.pg_proc":                   procRows,
 	"pg_catalog.pg_roles":                  rolesRows,
+	"pg_catalog.pg_sequence":               sequenceRows,
+	"pg_catalog.pg_sequences":              sequencesRows,
 	"pg_catalog.pg_settings":               settingsRows,
 	"pg_catalog.pg_stat_activity":          activityRows,
 	"pg_catalog.pg_locks":                  locksRows,
@@ -225,6 +227,8 @@ func classRows(s *Snapshot, b *rowBuilder) {
 			am, replident = AmBtree, 'n'
 		case 'v':
 			am, filenode, replident = 0, 0, 'n'
+		case 'S':
+			am, replident = 0, 'n'
 		}
 		var opts, relACL []string
 		if r.user != nil && !r.index {
@@ -384,9 +388,19 @@ func collationRows(_ *Snapshot, b *rowBuilder) {
 	}
 }
 
+// databaseRows lists the database under the name the session connected
+// with and under the names CREATE DATABASE made.
 func databaseRows(s *Snapshot, b *rowBuilder) {
-	b.add("oid", DatabaseOID, "datname", s.env.Database, "datdba", RoleSuperuser, "encoding", 6, "datlocprovider", byte('c'),
-		"datallowconn", true, "datconnlimit", -1, "dattablespace", TablespaceDefault, "datcollate", "C", "datctype", "C")
+	row := func(oid uint32, name string) {
+		b.add("oid", oid, "datname", name, "datdba", RoleSuperuser, "encoding", 6, "datlocprovider", byte('c'),
+			"datallowconn", true, "datconnlimit", -1, "dattablespace", TablespaceDefault, "datcollate", "C", "datctype", "C")
+	}
+	row(DatabaseOID, s.env.Database)
+	for _, d := range s.env.DatabaseNames {
+		if d.Name != s.env.Database {
+			row(d.OID, d.Name)
+		}
+	}
 }
 
 func tablespaceRows(_ *Snapshot, b *rowBuilder) {
@@ -519,6 +533,29 @@ func tablesRows(s *Snapshot, b *rowBuilder) {
 		}
 		b.add("schemaname", r.schema, "tablename", r.name, "tableowner", s.env.User,
 			"hasindexes", r.user != nil && len(r.user.PK) > 0, "hasrules", false, "hastriggers", false, "rowsecurity", false)
+	}
+}
+
+func sequenceRows(s *Snapshot, b *rowBuilder) {
+	for _, q := range s.env.Sequences {
+		b.add("seqrelid", q.OID, "seqtypid", q.TypeOid, "seqstart", q.Start, "seqincrement", q.Increment,
+			"seqmax", q.Max, "seqmin", q.Min, "seqcache", 1, "seqcycle", q.Cycle)
+	}
+}
+
+func sequencesRows(s *Snapshot, b *rowBuilder) {
+	for _, q := range s.env.Sequences {
+		last, called := q.Last, q.Called
+		if s.env.SequenceValue != nil {
+			last, called = s.env.SequenceValue(q)
+		}
+		var lastValue any // NB: NULL until nextval handed a value out, as in Postgres
+		if called {
+			lastValue = last
+		}
+		b.add("schemaname", "public", "sequencename", q.Name, "sequenceowner", s.env.User, "data_type", q.TypeOid,
+			"start_value", q.Start, "min_value", q.Min, "max_value", q.Max, "increment_by", q.Increment,
+			"cycle", q.Cycle, "cache_size", 1, "last_value", lastValue)
 	}
 }
 

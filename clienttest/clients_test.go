@@ -5,6 +5,7 @@ package clienttest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -24,6 +26,7 @@ var (
 	sqlalchemyChecks = []string{"connect", "core", "views", "reflection"}
 	nodePgChecks     = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "subscribe_cursor"}
 	pgjdbcChecks     = []string{"connect", "types_text", "types_binary", "types_simple", "result_metadata", "prepared", "transactions", "errors", "cancel", "subscribe_cursor", "fetch_size", "copy", "metadata"}
+	pgjdbcTLSChecks  = []string{"tls_require", "tls_verify_ca", "tls_verify_full", "tls_verify_full_other_ca", "tls_disabled_refused", "tls_wrong_password"}
 )
 
 const debianPython = "/usr/bin/python3"
@@ -75,6 +78,40 @@ func TestPgJDBC(t *testing.T) {
 	runClient(t, pgjdbcChecks, "java", java, "-cp", classes+string(filepath.ListSeparator)+jar, "PgJdbcClient", net.JoinHostPort(host, port))
 }
 
+// pgjdbc over TLS with sslmode=require, verify-ca and verify-full (a
+// certificate for 127.0.0.1 from a CA made for the test), and SCRAM-SHA-256.
+func TestPgJDBCTLS(t *testing.T) {
+	javac := need(t, "javac", "a JDK")
+	java := need(t, "java", "a JDK")
+	const jar = "/usr/share/java/postgresql.jar"
+	if _, err := os.Stat(jar); err != nil {
+		missing(t, jar+" is missing (Debian libpostgresql-jdbc-java)")
+	}
+	classes := t.TempDir()
+	src, err := filepath.Abs(filepath.Join("testdata", "java", "PgJdbcTls.java"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(javac, "-d", classes, "-cp", jar, src).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	pki := newTestPKI(t)
+	other := newTestPKI(t)
+	const password = "tls secret"
+	v, err := pgwire.NewSCRAMVerifier(password, pgwire.DefaultSCRAMIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := startSluiceWith(t, server.Config{
+		Auth:        pgwire.NewSCRAM(map[string]pgwire.SCRAMVerifier{"sluice": v}),
+		Superusers:  []string{"sluice"},
+		TLS:         &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12},
+		TLSRequired: true,
+	})
+	runClient(t, pgjdbcTLSChecks, "java", java, "-cp", classes+string(filepath.ListSeparator)+jar, "PgJdbcTls",
+		net.JoinHostPort(host, port), pki.caFile, other.caFile, password)
+}
+
 // missing skips the test, or fails it when SLUICE_REQUIRE_CLIENTS is set.
 func missing(t *testing.T, why string) {
 	t.Helper()
@@ -106,8 +143,15 @@ func needPython(t *testing.T, module, pkg string) {
 // host and port of its Postgres listener.
 func startSluice(t *testing.T) (host, port string) {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger})
+	return startSluiceWith(t, server.Config{})
+}
+
+// startSluiceWith is startSluice with cfg's authentication and TLS.
+func startSluiceWith(t *testing.T, cfg server.Config) (host, port string) {
+	t.Helper()
+	cfg.PGAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,8 @@
 // check (connect, every type as a parameter and a result in text and, where
 // the driver can, binary, prepared statements, transactions, SQLSTATEs,
 // cancel, SUBSCRIBE through DECLARE CURSOR and FETCH; named cursors and
-// COPY for psycopg, fetch size, COPY and DatabaseMetaData for pgjdbc,
+// COPY for psycopg, fetch size, COPY, DatabaseMetaData and TLS (sslmode
+// require, verify-ca, verify-full with a CA made by the test) for pgjdbc,
 // reflection for SQLAlchemy); the test wants every check of its client ok. A missing client skips its test, or fails it when
 // SLUICE_REQUIRE_CLIENTS is set (scripts/ci.sh sets it; scripts/ci-deps.sh
 // installs the clients). It holds only tests (build tag integration).

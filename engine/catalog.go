@@ -22,7 +22,7 @@ var _ expr.Catalog = (*catalog.Snapshot)(nil)
 // catalogView is the catalog as the session sees it, with its transaction's
 // uncommitted DDL.
 func (s *session) catalogView() catalog.View {
-	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0 {
+	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0 {
 		return txnCatalog{s.e.cat, s.tx}
 	}
 	return s.e.cat
@@ -34,16 +34,19 @@ func (s *session) catalogSnapshot() *catalog.Snapshot {
 	view := s.catalogView()
 	return catalog.NewSnapshot(view, func() catalog.Env {
 		return catalog.Env{
-			User:       s.user,
-			Roles:      s.e.cat.Roles(),
-			Database:   s.database,
-			SearchPath: s.searchPath(),
-			Procs:      s.e.procs(),
-			Settings:   s.settingRows,
-			Activity:   &catalog.Activity{PID: s.pid, ApplicationName: valueOr(s.get("application_name")), BackendStart: s.started, Query: s.query},
-			Locks:      s.e.locks.list,
-			Render:     planner.Renderer{P: &planner.Planner{Cat: view, Reg: s.e.reg}, Opts: s.planOpts(nil)},
-			Size:       s.e.relationSize,
+			User:          s.user,
+			Roles:         s.e.cat.Roles(),
+			Sequences:     s.e.sequencesIn(s.tx),
+			SequenceValue: s.e.sequences.value,
+			Database:      s.database,
+			DatabaseNames: s.e.cat.DatabaseNames(),
+			SearchPath:    s.searchPath(),
+			Procs:         s.e.procs(),
+			Settings:      s.settingRows,
+			Activity:      &catalog.Activity{PID: s.pid, ApplicationName: valueOr(s.get("application_name")), BackendStart: s.started, Query: s.query},
+			Locks:         s.e.locks.list,
+			Render:        planner.Renderer{P: &planner.Planner{Cat: view, Reg: s.e.reg}, Opts: s.planOpts(nil)},
+			Size:          s.e.relationSize,
 		}
 	})
 }
@@ -84,7 +87,7 @@ type sessionNames struct{ s *session }
 
 func (n sessionNames) snapshot() *catalog.Snapshot {
 	s := n.s
-	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0 {
+	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0 {
 		return s.catalogSnapshot()
 	}
 	ver := s.e.catVersion.Load()

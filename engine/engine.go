@@ -82,6 +82,7 @@ type Engine struct {
 	nextPID    atomic.Int32
 	locks      *advisoryLocks
 	identities *identities
+	sequences  *sequences
 	sessions   atomic.Int64
 	started    time.Time
 
@@ -148,7 +149,7 @@ func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p
 // New loads the catalog from db's meta records and opens every table.
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(), superusers: map[string]bool{},
-		locks: newAdvisoryLocks(), identities: newIdentities(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize,
+		locks: newAdvisoryLocks(), identities: newIdentities(db), sequences: newSequences(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize,
 		tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
 	for _, o := range opts {
 		o(e)
@@ -197,6 +198,12 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.cat = catalog.New(tables, roles...)
+	if err := e.loadSequences(meta); err != nil {
+		return nil, err
+	}
+	if err := e.loadDatabaseNames(meta); err != nil {
+		return nil, err
+	}
 	if err := e.loadSinks(meta); err != nil {
 		return nil, err
 	}
@@ -204,6 +211,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	registerSessionFuncs(e.reg)
 	registerAdvisoryLockFuncs(e.reg, e.locks)
 	registerPrivilegeFuncs(e.reg)
+	registerSequenceFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
 	if e.tick <= 0 {
@@ -234,7 +242,10 @@ func (e *Engine) Close() error {
 	e.sources.close()
 	e.eventTimes.close()
 	e.views.close()
-	return nil
+	return e.sequences.flush(func(q *catalog.Sequence) bool {
+		now, ok := e.cat.Sequence(q.Name)
+		return ok && now.OID == q.OID
+	})
 }
 
 // SyncViews waits until every change committed before the call is visible

@@ -71,8 +71,15 @@ func (st *statement) checkRoleMayRun() error {
 		return sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied for table %s", n.UpdateStmt.Relation.GetRelname())
 	case *pg.Node_DeleteStmt:
 		return sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied for table %s", n.DeleteStmt.Relation.GetRelname())
+	case *pg.Node_DeclareCursorStmt:
+		if q := n.DeclareCursorStmt.Query.GetSelectStmt(); q != nil && q.IntoClause == nil {
+			return nil
+		}
 	case *pg.Node_TransactionStmt, *pg.Node_VariableSetStmt, *pg.Node_VariableShowStmt, *pg.Node_FetchStmt,
 		*pg.Node_ClosePortalStmt, *pg.Node_DiscardStmt,
+		// EXECUTE runs the prepared statement, which is checked itself
+		// then: PREPARE of a write succeeds and its EXECUTE is refused.
+		*pg.Node_PrepareStmt, *pg.Node_ExecuteStmt, *pg.Node_DeallocateStmt,
 		*pg.Node_CreateRoleStmt, *pg.Node_AlterRoleStmt, *pg.Node_DropRoleStmt, *pg.Node_GrantStmt:
 		return nil
 	}

@@ -153,3 +153,113 @@ func TestGrantSelect(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The privilege functions asked about a role that does not exist fail with
+// 42704, as in Postgres, rather than answer.
+func TestPrivilegeFunctionsUnknownRole(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, t.TempDir())
+	admin := connect(t, srv)
+	mustExec(t, admin, "CREATE TABLE t (k int PRIMARY KEY)")
+	mustExec(t, admin, "CREATE USER reader")
+	for _, sql := range []string{
+		"SELECT has_table_privilege('no_such_user', 't', 'SELECT')",
+		"SELECT has_table_privilege('no_such_user', 'pg_class', 'SELECT')",
+		"SELECT has_schema_privilege('no_such_user', 'public', 'USAGE')",
+		"SELECT has_database_privilege('no_such_user', current_database(), 'CONNECT')",
+		"SELECT has_column_privilege('no_such_user', 't', 'k', 'SELECT')",
+		"SELECT has_any_column_privilege('no_such_user', 't', 'SELECT')",
+		"SELECT has_function_privilege('no_such_user', 'now()', 'EXECUTE')",
+		"SELECT has_sequence_privilege('no_such_user', 's', 'USAGE')",
+		"SELECT pg_has_role('no_such_user', 'reader', 'MEMBER')",
+		"SELECT pg_has_role('reader', 'no_such_user', 'MEMBER')",
+		"SELECT pg_has_role('no_such_user', 'MEMBER')",
+	} {
+		_, err := admin.Exec(ctx, sql)
+		if pe := pgErr(t, err); pe.Code != "42704" || pe.Message != `role "no_such_user" does not exist` {
+			t.Errorf("%s: got %s %q", sql, pe.Code, pe.Message)
+		}
+	}
+	_, err := admin.Exec(ctx, "SELECT has_table_privilege(424242::oid, 't', 'SELECT')")
+	wantCode(t, "an unknown role OID", err, "42704")
+
+	var got string
+	if err := admin.QueryRow(ctx, `SELECT concat(has_table_privilege('reader', 't', 'SELECT'), has_table_privilege('public', 't', 'SELECT'),
+		has_table_privilege('public', 'pg_class', 'SELECT'), has_table_privilege(current_user, 't', 'SELECT'),
+		has_schema_privilege('reader', 'public', 'USAGE'), has_column_privilege('t', 'k', 'SELECT'),
+		pg_has_role('reader', 'MEMBER'), has_table_privilege(NULL, 't', 'SELECT') IS NULL,
+		has_table_privilege('reader'::regrole::oid, 't', 'SELECT'))`).Scan(&got); err != nil || got != "ffttttttf" {
+		t.Errorf("known roles: %s, %v", got, err)
+	}
+}
+
+// A role that may only read uses cursors and SQL prepared statements over
+// what it was granted (drivers' named cursors are DECLARE and FETCH), while
+// a prepared write is refused when it is executed.
+func TestRoleCursorsAndPrepared(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, t.TempDir())
+	admin := connect(t, srv)
+	mustExec(t, admin, "CREATE TABLE t (k int PRIMARY KEY)")
+	mustExec(t, admin, "CREATE TABLE secret (k int PRIMARY KEY)")
+	mustExec(t, admin, "INSERT INTO t VALUES (1), (2), (3)")
+	mustExec(t, admin, "CREATE USER reader")
+	mustExec(t, admin, "GRANT SELECT ON t TO reader")
+	reader := mustConnectAs(t, srv, "reader", "")
+
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		mustExec(t, reader, "BEGIN")
+		if _, err := reader.Exec(ctx, `DECLARE "c1" CURSOR WITHOUT HOLD FOR SELECT k FROM t ORDER BY k`, mode); err != nil {
+			t.Fatalf("DECLARE (%v): %v", mode, err)
+		}
+		var sum, n int
+		rows, err := reader.Query(ctx, `FETCH FORWARD 2 FROM "c1"`, mode)
+		if err != nil {
+			t.Fatalf("FETCH (%v): %v", mode, err)
+		}
+		for rows.Next() {
+			var k int
+			if err := rows.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			sum, n = sum+k, n+1
+		}
+		if rows.Close(); rows.Err() != nil || n != 2 || sum != 3 {
+			t.Fatalf("FETCH (%v): %d rows, sum %d, %v", mode, n, sum, rows.Err())
+		}
+		if _, err := reader.Exec(ctx, `CLOSE "c1"`, mode); err != nil {
+			t.Fatalf("CLOSE (%v): %v", mode, err)
+		}
+		mustExec(t, reader, "COMMIT")
+	}
+	if _, err := reader.Exec(ctx, "DECLARE h CURSOR WITH HOLD FOR SELECT k FROM t"); err != nil {
+		t.Fatalf("DECLARE WITH HOLD: %v", err)
+	}
+	mustExec(t, reader, "CLOSE h")
+	mustExec(t, reader, "BEGIN")
+	mustExec(t, reader, "DECLARE s CURSOR FOR SELECT k FROM secret")
+	_, err := reader.Exec(ctx, "FETCH ALL FROM s")
+	wantCode(t, "FETCH from a cursor over an ungranted table", err, "42501")
+	mustExec(t, reader, "ROLLBACK")
+
+	mustExec(t, reader, "PREPARE q (int) AS SELECT count(*) FROM t WHERE k >= $1")
+	var n int
+	if err := reader.QueryRow(ctx, "EXECUTE q (2)", pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("EXECUTE of a granted SELECT: %d, %v", n, err)
+	}
+	mustExec(t, reader, "DEALLOCATE q")
+	for _, prep := range []string{
+		"PREPARE w AS INSERT INTO t VALUES (9)",
+		"PREPARE w AS UPDATE t SET k = k + 10",
+		"PREPARE w AS DELETE FROM t",
+		"PREPARE w AS SELECT k FROM secret",
+	} {
+		mustExec(t, reader, prep)
+		_, err := reader.Exec(ctx, "EXECUTE w", pgx.QueryExecModeSimpleProtocol)
+		wantCode(t, prep, err, "42501")
+		mustExec(t, reader, "DEALLOCATE w")
+	}
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("t after the refused writes: %d, %v", n, err)
+	}
+}

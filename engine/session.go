@@ -22,8 +22,12 @@ type session struct {
 	database string
 	pid      int32
 	vals     map[string]string // lower-case name -> value (only those set)
-	cfg      *types.Config
-	closed   bool
+	// seqValues are the last values nextval returned in the session, by
+	// sequence (currval), and lastSeq the sequence of the last (lastval).
+	seqValues map[uint32]int64
+	lastSeq   uint32
+	cfg       *types.Config
+	closed    bool
 	// openedAsRole is set when user was a role of the catalog when the
 	// session opened: dropping the role does not make it a superuser.
 	openedAsRole bool
@@ -90,12 +94,15 @@ func (s *session) sendNotices(w pgwire.ResultWriter) error {
 
 // savepoint is the state of a transaction block at SAVEPOINT.
 type savepoint struct {
-	name    string
-	sp      *storage.Savepoint
-	created map[uint32]*createdTable
-	dropped map[uint32]*catalog.Table
-	roles   map[string]stagedRole
-	vals    map[string]string
+	name      string
+	sp        *storage.Savepoint
+	created   map[uint32]*createdTable
+	dropped   map[uint32]*catalog.Table
+	roles     map[string]stagedRole
+	sequences map[string]*catalog.Sequence
+	dropSeqs  map[string]*catalog.Sequence
+	views     int // len(txnState.views) at the savepoint
+	vals      map[string]string
 	// afterCommit is how many after-commit actions the transaction had:
 	// those of statements rolled back are dropped.
 	afterCommit int
@@ -110,9 +117,19 @@ type txnState struct {
 	dropped map[uint32]*catalog.Table
 	// roles are the role changes, by name, published when it commits.
 	roles map[string]stagedRole
+	// sequences are the sequences it created and droppedSeqs the
+	// committed ones it dropped, by name, published when it commits.
+	sequences, droppedSeqs map[string]*catalog.Sequence
+	// views are the materialized views it created, started and published
+	// in order once it commits.
+	views []*pendingView
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
+	// isolation is the transaction's isolation level: the session's
+	// default_transaction_isolation when it began, unless BEGIN or SET
+	// TRANSACTION chose another.
+	isolation string
 	// afterCommit runs once the transaction has committed (dropping the
 	// views that depended on dropped relations).
 	afterCommit []func() error
@@ -155,6 +172,14 @@ func lower(s string) string { return strings.ToLower(s) }
 // get returns a setting's current value.
 func (s *session) get(name string) (string, bool) {
 	k := lower(name)
+	if k == "transaction_isolation" {
+		if s.tx != nil {
+			return s.tx.isolation, true
+		}
+		// NB: outside a block each statement is a transaction of its own,
+		// begun with the default.
+		return s.get("default_transaction_isolation")
+	}
 	if v, ok := s.vals[k]; ok {
 		return v, true
 	}
@@ -187,6 +212,9 @@ func (s *session) set(name, v string, w pgwire.ResultWriter) error {
 			return err
 		}
 		v = nv
+	}
+	if k == "transaction_isolation" {
+		return s.setIsolation(v)
 	}
 	old, _ := s.get(k)
 	s.vals[k] = v
@@ -256,6 +284,8 @@ func (s *session) applyConfig() {
 	cfg.ExtraFloatDigits = atoiDefault(efd, 1)
 	ds, _ := s.get("datestyle")
 	cfg.DateStyle, _ = types.ParseDateStyle(ds, types.DateStyle{})
+	is, _ := s.get("intervalstyle")
+	cfg.IntervalStyle, _ = types.ParseIntervalStyle(is)
 	cfg.Names = sessionNames{s}
 	if s.cfg != nil && sameConfig(s.cfg, cfg) {
 		// Keep the pointer: cached plans are keyed on it, and a ROLLBACK
@@ -448,15 +478,41 @@ func (s *session) lookupTable(schema, name string) (*catalog.Table, bool) {
 	return s.e.cat.Lookup(schema, name)
 }
 
+// relationExists reports whether a relation or a sequence is named name,
+// as the session sees the catalog.
+func (s *session) relationExists(schema, name string) bool {
+	if _, ok := s.lookupTable(schema, name); ok {
+		return true
+	}
+	if s.tx != nil {
+		for _, v := range s.tx.views {
+			if v.desc.Schema == schema && v.desc.Name == name {
+				return true
+			}
+		}
+	}
+	_, _, ok := s.e.sequenceIn(s.tx, name)
+	return ok && schema == "public"
+}
+
 // begin starts a storage transaction.
 func (s *session) beginTxn() *txnState {
-	return &txnState{txn: s.e.db.Begin(), start: time.Now()}
+	level, _ := s.get("default_transaction_isolation")
+	return &txnState{txn: s.e.db.Begin(), start: time.Now(), isolation: level}
 }
 
 // commit commits ts, publishing its DDL.
 func (e *Engine) commit(ts *txnState) error {
 	if err := e.commitTxn(ts); err != nil {
 		return err
+	}
+	for _, v := range ts.views {
+		// NB: commitTxn checked the views' names and relations, but DDL of
+		// another session may come between: then the COMMIT fails after
+		// the rest of the block committed.
+		if err := e.createView(context.Background(), v); err != nil {
+			return err
+		}
 	}
 	for _, fn := range ts.afterCommit {
 		if err := fn(); err != nil {
@@ -467,7 +523,7 @@ func (e *Engine) commit(ts *txnState) error {
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {
-	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 && len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views) == 0 {
 		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
@@ -476,8 +532,20 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		ts.txn.Rollback()
 		return err
 	}
+	if err := e.checkStagedSequences(ts); err != nil {
+		ts.txn.Rollback()
+		return err
+	}
+	if err := e.checkPendingViews(ts); err != nil {
+		ts.txn.Rollback()
+		return err
+	}
 	for _, ct := range ts.created {
 		if old, ok := e.cat.Lookup(ct.desc.Schema, ct.desc.Name); ok && ts.dropped[old.ID] == nil {
+			ts.txn.Rollback()
+			return errDuplicateTable(ct.desc.Name)
+		}
+		if seq, ok := e.cat.Sequence(ct.desc.Name); ok && ts.droppedSeqs[seq.Name] == nil {
 			ts.txn.Rollback()
 			return errDuplicateTable(ct.desc.Name)
 		}
@@ -522,6 +590,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		e.cat.Publish(ct.desc)
 	}
 	e.publishRoles(ts.roles)
+	e.publishSequences(ts)
 	e.catVersion.Add(1)
 	for _, ct := range ts.created {
 		if hasSource(ct.desc) {

@@ -102,11 +102,8 @@ func checkDateStyle(s *session, v string) (string, error) {
 }
 
 func checkIntervalStyle(_ *session, v string) (string, error) {
-	switch strings.ToLower(v) {
-	case "postgres":
-		return "postgres", nil
-	case "postgres_verbose", "sql_standard", "iso_8601":
-		return "", sqlerr.Unsupported("IntervalStyle %q is not supported", v)
+	if st, ok := types.ParseIntervalStyle(v); ok {
+		return st.String(), nil
 	}
 	return "", invalidValue("IntervalStyle", v).WithHint("Available values: postgres, postgres_verbose, sql_standard, iso_8601.")
 }

@@ -316,7 +316,7 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 		}
 		return p, nil
 	}
-	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped) > 0)) {
+	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0)) {
 		if err := st.plan(q); err != nil {
 			s.failTxn()
 			s.observe(statementVerb(st.ast), err, 0)
@@ -582,7 +582,12 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return "SHOW", false, s.execShow(n.VariableShowStmt, w)
 	case *pg.Node_CreateStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execCreate(ctx, ts, n.CreateStmt, w) })
+	case *pg.Node_CreateSeqStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execCreateSequence(ts, n.CreateSeqStmt, w) })
 	case *pg.Node_DropStmt:
+		if n.DropStmt.RemoveType == pg.ObjectType_OBJECT_SEQUENCE {
+			return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDropSequence(ts, n.DropStmt, w) })
+		}
 		if n.DropStmt.RemoveType == pg.ObjectType_OBJECT_MATVIEW {
 			tag, err := st.execDropView(ctx, n.DropStmt, w)
 			return tag, false, err
@@ -596,8 +601,11 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		tag, err := st.execCreateSchema(n.CreateSchemaStmt, w)
 		return tag, false, err
 	case *pg.Node_CreatedbStmt:
-		return "", false, sqlerr.Unsupported("CREATE DATABASE is not supported").
-			WithHint("Sluice has one database, which every database name connects to.")
+		tag, err := st.execCreateDatabase(n.CreatedbStmt, w)
+		return tag, false, err
+	case *pg.Node_DropdbStmt:
+		return "", false, sqlerr.Unsupported("DROP DATABASE is not supported").
+			WithHint("Sluice has one database, which every database name connects to; drop its relations instead.")
 	case *pg.Node_TruncateStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execTruncate(ts, n.TruncateStmt) })
 	case *pg.Node_FetchStmt:

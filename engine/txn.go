@@ -73,8 +73,9 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 			return "", errInFailedTxn()
 		}
 		s.savepoints = append(s.savepoints, savepoint{name: name, sp: s.tx.txn.Savepoint(),
-			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), roles: maps.Clone(s.tx.roles), vals: copyVals(s.vals),
-			afterCommit: len(s.tx.afterCommit)})
+			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), roles: maps.Clone(s.tx.roles),
+			sequences: maps.Clone(s.tx.sequences), dropSeqs: maps.Clone(s.tx.droppedSeqs),
+			views: len(s.tx.views), vals: copyVals(s.vals), afterCommit: len(s.tx.afterCommit)})
 		return "SAVEPOINT", nil
 	}
 	i := len(s.savepoints) - 1
@@ -94,6 +95,8 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 	sp := s.savepoints[i]
 	s.tx.txn.RollbackTo(sp.sp)
 	s.tx.created, s.tx.dropped, s.tx.roles = maps.Clone(sp.created), maps.Clone(sp.dropped), maps.Clone(sp.roles)
+	s.tx.sequences, s.tx.droppedSeqs = maps.Clone(sp.sequences), maps.Clone(sp.dropSeqs)
+	s.tx.views = s.tx.views[:sp.views]
 	s.tx.afterCommit = s.tx.afterCommit[:sp.afterCommit]
 	s.vals = copyVals(sp.vals)
 	s.applyConfig()
@@ -114,10 +117,22 @@ func (s *session) beginOptions(n *pg.TransactionStmt, w pgwire.ResultWriter) err
 		if err != nil {
 			return err
 		}
-		if err := s.setLocal("transaction_isolation", level, w); err != nil {
-			return err
-		}
+		s.tx.isolation = level
 	}
+	return nil
+}
+
+// setIsolation sets the isolation level of the transaction block (SET
+// TRANSACTION, SET transaction_isolation); outside one it changes nothing
+// beyond the statement itself, as in Postgres.
+func (s *session) setIsolation(level string) error {
+	if s.tx == nil || s.tx.isolation == level {
+		return nil
+	}
+	if s.tx.ranQuery {
+		return sqlerr.New(sqlerr.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+	}
+	s.tx.isolation = level
 	return nil
 }
 
@@ -182,11 +197,15 @@ func (s *session) execSet(n *pg.VariableSetStmt, w pgwire.ResultWriter) (string,
 				if err != nil {
 					return "", err
 				}
-				if n.Name == "TRANSACTION" && s.tx != nil {
-					if s.tx.ranQuery {
-						return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+				switch {
+				case n.Name == "SESSION CHARACTERISTICS":
+					if err := s.set("default_transaction_isolation", level, w); err != nil {
+						return "", err
 					}
-					if err := s.setLocal("transaction_isolation", level, w); err != nil {
+				case s.tx == nil:
+					return "SET", w.Notice("WARNING", sqlerr.NoActiveSQLTransaction, "SET TRANSACTION can only be used in transaction blocks")
+				default:
+					if err := s.setIsolation(level); err != nil {
 						return "", err
 					}
 				}

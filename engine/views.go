@@ -59,38 +59,62 @@ func (e *Engine) planView(p *planner.Planner, q *pg.Node, searchPath []string, o
 	return vp, &viewPlan{graph: vp.Graph, types: ts, key: key, cfg: cfg}, nil
 }
 
-// execCreateView runs CREATE MATERIALIZED VIEW. It is not transactional:
-// the view is computed and published when the statement completes.
+// execCreateView runs CREATE MATERIALIZED VIEW. Outside a transaction
+// block the view is computed and published when the statement completes;
+// in a block it is planned now and created at COMMIT (nothing at
+// ROLLBACK), after the block's other changes, so that it starts from them.
 func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt, w pgwire.ResultWriter) (string, error) {
 	s := st.s
 	if n.Objtype != pg.ObjectType_OBJECT_MATVIEW {
 		return "", sqlerr.Unsupported("CREATE TABLE AS is not supported; create the table, then INSERT … SELECT")
 	}
-	if s.tx != nil {
-		return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "CREATE MATERIALIZED VIEW cannot run inside a transaction block")
+	view, err := st.planCreateView(n, w)
+	if err != nil || view == nil {
+		return "CREATE MATERIALIZED VIEW", err
 	}
+	if s.tx != nil {
+		s.tx.views = append(s.tx.views, view)
+		return "CREATE MATERIALIZED VIEW", nil
+	}
+	if err := s.e.createView(ctx, view); err != nil {
+		return "", err
+	}
+	return "CREATE MATERIALIZED VIEW", nil
+}
+
+// pendingView is a view CREATE MATERIALIZED VIEW planned: its descriptor
+// and its dataflow.
+type pendingView struct {
+	desc *catalog.Table
+	plan *viewPlan
+}
+
+// planCreateView checks and plans CREATE MATERIALIZED VIEW; nil (and no
+// error) when IF NOT EXISTS found the name taken.
+func (st *statement) planCreateView(n *pg.CreateTableAsStmt, w pgwire.ResultWriter) (*pendingView, error) {
+	s := st.s
 	into := n.Into
 	if into.SkipData {
-		return "", sqlerr.Unsupported("CREATE MATERIALIZED VIEW … WITH NO DATA is not supported: views are always current")
+		return nil, sqlerr.Unsupported("CREATE MATERIALIZED VIEW … WITH NO DATA is not supported: views are always current")
 	}
 	schema, err := s.tableSchema(into.Rel, st)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	name := into.Rel.Relname
-	if _, exists := s.lookupTable(schema, name); exists {
+	if s.relationExists(schema, name) {
 		if n.IfNotExists {
-			return "CREATE MATERIALIZED VIEW", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+name+"\" already exists, skipping")
+			return nil, w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+name+"\" already exists, skipping")
 		}
-		return "", errDuplicateTable(name).At(st.pos(into.Rel.Location))
+		return nil, errDuplicateTable(name).At(st.pos(into.Rel.Location))
 	}
-	vp, plan, err := s.e.planView(s.e.planner, n.Query, s.searchPath(), st.onWindowClose)
+	vp, plan, err := s.e.planView(s.planner(), n.Query, s.searchPath(), st.onWindowClose)
 	if err != nil {
-		return "", st.positioned(err)
+		return nil, st.positioned(err)
 	}
 	desc := &catalog.Table{Kind: catalog.KindMaterializedView, Schema: schema, Name: name, PK: plan.key, DependsOn: vp.Sources}
 	if len(into.ColNames) > len(vp.Columns) {
-		return "", sqlerr.New(sqlerr.SyntaxError, "too many column names were specified")
+		return nil, sqlerr.New(sqlerr.SyntaxError, "too many column names were specified")
 	}
 	for i, c := range vp.Columns {
 		colName := c.Name
@@ -98,17 +122,17 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 			colName = nodeString(into.ColNames[i])
 		}
 		if desc.ColumnIndex(colName) >= 0 {
-			return "", sqlerr.New(sqlerr.DuplicateColumn, "column \"%s\" specified more than once", colName)
+			return nil, sqlerr.New(sqlerr.DuplicateColumn, "column \"%s\" specified more than once", colName)
 		}
 		desc.Columns = append(desc.Columns, catalog.Column{Name: colName, Type: plan.types[i]})
 	}
 	opts, err := withOptions(into.Options, st, "materialized view", viewOptionNames)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if k, ok := opts["key"]; ok {
 		if plan.key, err = optionColumns(desc, k, "key"); err != nil {
-			return "", err
+			return nil, err
 		}
 		desc.PK = plan.key
 		desc.Options = map[string]string{"key": k}
@@ -121,21 +145,46 @@ func (st *statement) execCreateView(ctx context.Context, n *pg.CreateTableAsStmt
 		desc.Options[emitOption] = emitOnWindowClose
 	}
 	if desc.Definition, err = deparseQuery(n.Query); err != nil {
-		return "", err
+		return nil, err
 	}
 	desc.ID = s.e.cat.AllocID()
-	if err := s.e.views.install(ctx, desc.ID, desc.Name, plan); err != nil {
-		return "", err
+	return &pendingView{desc: desc, plan: plan}, nil
+}
+
+// checkPendingViews refuses a commit whose views another transaction's
+// DDL overtook: a relation of the same name, or a relation they read
+// dropped (under ddlMu).
+func (e *Engine) checkPendingViews(ts *txnState) error {
+	for _, v := range ts.views {
+		if old, ok := e.cat.Lookup(v.desc.Schema, v.desc.Name); ok && ts.dropped[old.ID] == nil {
+			return errDuplicateTable(v.desc.Name)
+		}
+		if _, ok := e.cat.Sequence(v.desc.Name); ok && ts.droppedSeqs[v.desc.Name] == nil {
+			return errDuplicateTable(v.desc.Name)
+		}
+		for _, dep := range v.desc.DependsOn {
+			if _, ok := e.cat.ByID(dep); (!ok || ts.dropped[dep] != nil) && ts.created[dep] == nil {
+				return sqlerr.New(sqlerr.UndefinedTable, "a relation read by materialized view \"%s\" was dropped before it was created", v.desc.Name)
+			}
+		}
 	}
-	b, err := desc.Encode()
+	return nil
+}
+
+// createView starts a planned view's dataflow and publishes the view.
+func (e *Engine) createView(ctx context.Context, v *pendingView) error {
+	if err := e.views.install(ctx, v.desc.ID, v.desc.Name, v.plan); err != nil {
+		return err
+	}
+	b, err := v.desc.Encode()
 	if err == nil {
-		err = s.e.publishView(desc, b)
+		err = e.publishView(v.desc, b)
 	}
 	if err != nil {
-		_ = s.e.views.drop(context.Background(), desc.ID)
-		return "", err
+		_ = e.views.drop(context.Background(), v.desc.ID)
+		return err
 	}
-	return "CREATE MATERIALIZED VIEW", nil
+	return nil
 }
 
 // viewOptionNames are the WITH options CREATE MATERIALIZED VIEW accepts.
@@ -172,7 +221,8 @@ func optionColumns(desc *catalog.Table, spec, option string) ([]int, error) {
 func (e *Engine) publishView(desc *catalog.Table, rec []byte) error {
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
-	if _, ok := e.cat.Lookup(desc.Schema, desc.Name); ok {
+	_, isTable := e.cat.Lookup(desc.Schema, desc.Name)
+	if _, isSeq := e.cat.Sequence(desc.Name); isTable || isSeq {
 		return errDuplicateTable(desc.Name)
 	}
 	for _, dep := range desc.DependsOn {
@@ -279,6 +329,10 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 			return nil, nil, nil, errSystemCatalog(name)
 		}
 		t, ok := s.lookupTable(schema, name)
+		if _, _, isSeq := s.e.sequenceIn(s.tx, name); !ok && isSeq && schema == "public" {
+			return nil, nil, nil, sqlerr.New(sqlerr.WrongObjectType, "\"%s\" is not a %s", display, kindName[kind]).
+				WithHint("Use DROP SEQUENCE to remove a sequence.")
+		}
 		if !ok {
 			if n.MissingOk {
 				if err := w.Notice("NOTICE", "00000", kindName[kind]+" \""+display+"\" does not exist, skipping"); err != nil {

@@ -30,10 +30,19 @@ func TestDbmate(t *testing.T) {
 		}
 	}
 
-	// dbmate migrate (dbmate up would first try CREATE DATABASE: it looks
-	// for the database in pg_database from a session of database postgres).
-	if err := dm.Migrate(); err != nil {
+	// dbmate up: it looks for the database in pg_database from a session
+	// of database postgres, does not find it, sends CREATE DATABASE, which
+	// lists the name, and migrates.
+	if err := dm.CreateAndMigrate(); err != nil {
 		t.Fatal(err)
+	}
+	var listed bool
+	if err := db.QueryRow("SELECT EXISTS (SELECT FROM pg_database WHERE datname = 'sluice')").Scan(&listed); err != nil || !listed {
+		t.Fatalf("sluice in pg_database after dbmate up: %v, %v", listed, err)
+	}
+	// dbmate create of a database that exists fails, as on PostgreSQL.
+	if err := dm.Create(); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("dbmate create of an existing database: %v", err)
 	}
 	checkPending(0)
 	checkRelations(t, db, allRelations...)
@@ -52,7 +61,8 @@ func TestDbmate(t *testing.T) {
 	checkPending(3)
 	checkRelations(t, db)
 
-	if err := dm.Migrate(); err != nil {
+	// dbmate up again: the database is listed now, so it only migrates.
+	if err := dm.CreateAndMigrate(); err != nil {
 		t.Fatal(err)
 	}
 	checkPending(0)

@@ -41,6 +41,7 @@ var sluiceSetup = []string{
 	`CREATE MATERIALIZED VIEW psql_by_country AS
 	   SELECT c.country, count(*) AS events, max(e.amount) AS top
 	   FROM psql_events e JOIN psql_cities c ON e.city = c.city GROUP BY c.country`,
+	`CREATE SEQUENCE psql_ids START 100`,
 }
 
 // postgresSetup creates the PostgreSQL objects equivalent to sluiceSetup: a
@@ -60,6 +61,7 @@ var postgresSetup = []string{
 	   SELECT c.country, count(*) AS events, max(e.amount) AS top
 	   FROM psql_events e JOIN psql_cities c ON e.city = c.city GROUP BY c.country`,
 	`CREATE UNIQUE INDEX ON psql_by_country (country)`,
+	`CREATE SEQUENCE psql_ids START 100`,
 }
 
 // singleRelationSources are the relations single-relation views read:

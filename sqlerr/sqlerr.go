@@ -57,6 +57,7 @@ const (
 	UndefinedSchema                = "3F000"
 	DuplicateTable                 = "42P07"
 	DuplicateSchema                = "42P06"
+	DuplicateDatabase              = "42P04"
 	DuplicateObject                = "42710"
 	DuplicateColumn                = "42701"
 	DuplicatePreparedStatement     = "42P05"

@@ -1,6 +1,9 @@
 package types
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Config holds the session settings that change how values are read and printed.
 type Config struct {
@@ -12,6 +15,8 @@ type Config struct {
 	ExtraFloatDigits int
 	// DateStyle is the output style and input field order of dates.
 	DateStyle DateStyle
+	// IntervalStyle is the output style of intervals.
+	IntervalStyle IntervalStyle
 	// Now is the statement's start time, for the 'now' / 'today' literals.
 	Now time.Time
 	// Names, when set, reads and prints regclass, regproc, regnamespace and
@@ -21,3 +26,27 @@ type Config struct {
 
 // DefaultConfig is UTC with Postgres' default float output.
 func DefaultConfig() *Config { return &Config{Location: time.UTC, ExtraFloatDigits: 1} }
+
+// IntervalStyle is the IntervalStyle setting: how intervals print.
+type IntervalStyle uint8
+
+const (
+	IntervalPostgres        IntervalStyle = iota // 1 year 2 mons 3 days 04:05:06
+	IntervalPostgresVerbose                      // @ 1 year 2 mons 3 days 4 hours 5 mins 6 secs
+	IntervalSQLStandard                          // +1-2 +3 +4:05:06
+	IntervalISO8601                              // P1Y2M3DT4H5M6S
+)
+
+// ParseIntervalStyle reads an IntervalStyle value (case-insensitive).
+func ParseIntervalStyle(v string) (IntervalStyle, bool) {
+	for st, name := range intervalStyleNames {
+		if strings.EqualFold(v, name) {
+			return IntervalStyle(st), true
+		}
+	}
+	return 0, false
+}
+
+var intervalStyleNames = [...]string{"postgres", "postgres_verbose", "sql_standard", "iso_8601"}
+
+func (st IntervalStyle) String() string { return intervalStyleNames[st] }

@@ -111,6 +111,32 @@ func lookupIntervalUnit(s string) (int, bool) {
 	return u, ok
 }
 
+// parseIntervalIn reads an interval as Postgres does in IntervalStyle st:
+// in sql_standard a leading minus with no other sign negates every field
+// ('-1 2:03:04' is -1 days -02:03:04, where the other styles read -1 days
+// +02:03:04), so that the style's output reads back.
+func parseIntervalIn(s string, st IntervalStyle) (Datum, error) {
+	if st != IntervalSQLStandard {
+		return parseInterval(s)
+	}
+	t := strings.TrimLeft(s, "@ \t\n\r")
+	fields := strings.Fields(t)
+	if len(fields) == 0 || len(fields[0]) < 2 || fields[0][0] != '-' {
+		return parseInterval(s)
+	}
+	for _, f := range fields[1:] {
+		if f[0] == '-' || f[0] == '+' {
+			return parseInterval(s)
+		}
+	}
+	d, err := parseInterval(t[1:])
+	if err != nil {
+		return parseInterval(s) // the error names what was written
+	}
+	iv := d.(IntervalValue)
+	return IntervalValue{Months: -iv.Months, Days: -iv.Days, Micros: -iv.Micros}, nil
+}
+
 func parseInterval(s string) (Datum, error) {
 	bad := func() error { return errDatetimeSyntax("interval", s) }
 	trimmed := trimSpace(s)

@@ -12,7 +12,7 @@ import (
 )
 
 // AppendText appends the Postgres text output of d (of type t) to buf, as
-// Postgres prints it with DateStyle ISO, MDY and IntervalStyle postgres. A nil
+// Postgres prints it with the DateStyle and IntervalStyle of cfg. A nil
 // d appends nothing (the caller decides how NULL is shown).
 func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 	if d == nil {
@@ -56,7 +56,7 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 		}
 		return appendTimestamp(buf, d.(int64), loc, cfg.dateStyle())
 	case IntervalFamily:
-		return appendInterval(buf, d.(IntervalValue))
+		return appendIntervalStyle(buf, d.(IntervalValue), cfg.IntervalStyle)
 	case ArrayFamily:
 		if t.IsVector() {
 			return appendVector(buf, d.(*Array))
@@ -155,6 +155,184 @@ func appendUUID(buf []byte, s string) []byte {
 	buf = hex.AppendEncode(buf, b[8:10])
 	buf = append(buf, '-')
 	return hex.AppendEncode(buf, b[10:16])
+}
+
+// intervalFields splits an interval as Postgres' interval2itm does: each
+// field keeps the sign of the part (months, days, micros) it comes from.
+type intervalFields struct {
+	year, mon, mday, hour, min, sec, fsec int64
+}
+
+func splitInterval(iv IntervalValue) intervalFields {
+	f := intervalFields{year: int64(iv.Months / 12), mon: int64(iv.Months % 12), mday: int64(iv.Days)}
+	us := iv.Micros
+	f.hour = us / MicrosPerHour
+	us -= f.hour * MicrosPerHour
+	f.min = us / MicrosPerMinute
+	us -= f.min * MicrosPerMinute
+	f.sec = us / MicrosPerSecond
+	f.fsec = us - f.sec*MicrosPerSecond
+	return f
+}
+
+// appendIntervalStyle appends iv as Postgres' EncodeInterval prints it in
+// the given IntervalStyle.
+func appendIntervalStyle(buf []byte, iv IntervalValue, st IntervalStyle) []byte {
+	switch st {
+	case IntervalPostgresVerbose:
+		return appendIntervalVerbose(buf, splitInterval(iv))
+	case IntervalSQLStandard:
+		return appendIntervalSQLStandard(buf, splitInterval(iv))
+	case IntervalISO8601:
+		return appendIntervalISO(buf, splitInterval(iv))
+	}
+	return appendInterval(buf, iv)
+}
+
+// appendSeconds appends |sec| (two digits when pad) and the fraction.
+func appendSeconds(buf []byte, sec, fsec int64, pad bool) []byte {
+	if pad {
+		buf = append2(buf, uabs(sec))
+	} else {
+		buf = strconv.AppendUint(buf, uabs(sec), 10)
+	}
+	return appendFraction(buf, uabs(fsec))
+}
+
+func appendIntervalVerbose(buf []byte, f intervalFields) []byte {
+	buf = append(buf, '@')
+	isZero, isBefore := true, false
+	add := func(v int64, unit string) {
+		if v == 0 {
+			return
+		}
+		// The first nonzero field decides "ago"; later ones print
+		// relative to it.
+		if isZero {
+			isBefore = v < 0
+			if v < 0 {
+				v = -v
+			}
+		} else if isBefore {
+			v = -v
+		}
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, v, 10)
+		buf = append(buf, ' ')
+		buf = append(buf, unit...)
+		if v != 1 {
+			buf = append(buf, 's')
+		}
+		isZero = false
+	}
+	add(f.year, "year")
+	add(f.mon, "mon")
+	add(f.mday, "day")
+	add(f.hour, "hour")
+	add(f.min, "min")
+	if f.sec != 0 || f.fsec != 0 {
+		buf = append(buf, ' ')
+		if f.sec < 0 || (f.sec == 0 && f.fsec < 0) {
+			if isZero {
+				isBefore = true
+			} else if !isBefore {
+				buf = append(buf, '-')
+			}
+		} else if isBefore {
+			buf = append(buf, '-')
+		}
+		buf = appendSeconds(buf, f.sec, f.fsec, false)
+		buf = append(buf, " sec"...)
+		if uabs(f.sec) != 1 || f.fsec != 0 {
+			buf = append(buf, 's')
+		}
+		isZero = false
+	}
+	if isZero {
+		buf = append(buf, " 0"...)
+	}
+	if isBefore {
+		buf = append(buf, " ago"...)
+	}
+	return buf
+}
+
+func appendIntervalSQLStandard(buf []byte, f intervalFields) []byte {
+	neg := f.year < 0 || f.mon < 0 || f.mday < 0 || f.hour < 0 || f.min < 0 || f.sec < 0 || f.fsec < 0
+	pos := f.year > 0 || f.mon > 0 || f.mday > 0 || f.hour > 0 || f.min > 0 || f.sec > 0 || f.fsec > 0
+	yearMonth := f.year != 0 || f.mon != 0
+	dayTime := f.mday != 0 || f.hour != 0 || f.min != 0 || f.sec != 0 || f.fsec != 0
+	// A value SQL can write has one sign and either year-month or
+	// day-time fields; others print every sign, to be read back exactly.
+	standard := !(neg && pos) && !(yearMonth && dayTime)
+	if neg && standard {
+		buf = append(buf, '-')
+		f = intervalFields{-f.year, -f.mon, -f.mday, -f.hour, -f.min, -f.sec, -f.fsec}
+	}
+	sign := func(negative bool) byte {
+		if negative {
+			return '-'
+		}
+		return '+'
+	}
+	hms := func(buf []byte) []byte {
+		buf = strconv.AppendUint(buf, uabs(f.hour), 10)
+		buf = append(buf, ':')
+		buf = append2(buf, uabs(f.min))
+		buf = append(buf, ':')
+		return appendSeconds(buf, f.sec, f.fsec, true)
+	}
+	switch {
+	case !neg && !pos:
+		return append(buf, '0')
+	case !standard:
+		buf = append(buf, sign(f.year < 0 || f.mon < 0))
+		buf = strconv.AppendUint(buf, uabs(f.year), 10)
+		buf = append(buf, '-')
+		buf = strconv.AppendUint(buf, uabs(f.mon), 10)
+		buf = append(buf, ' ', sign(f.mday < 0))
+		buf = strconv.AppendUint(buf, uabs(f.mday), 10)
+		buf = append(buf, ' ', sign(f.hour < 0 || f.min < 0 || f.sec < 0 || f.fsec < 0))
+		return hms(buf)
+	case yearMonth:
+		buf = strconv.AppendInt(buf, f.year, 10)
+		buf = append(buf, '-')
+		return strconv.AppendInt(buf, f.mon, 10)
+	case f.mday != 0:
+		buf = strconv.AppendInt(buf, f.mday, 10)
+		buf = append(buf, ' ')
+		return hms(buf)
+	}
+	return hms(buf)
+}
+
+func appendIntervalISO(buf []byte, f intervalFields) []byte {
+	if f == (intervalFields{}) {
+		return append(buf, "PT0S"...)
+	}
+	part := func(v int64, unit byte) {
+		if v != 0 {
+			buf = strconv.AppendInt(buf, v, 10)
+			buf = append(buf, unit)
+		}
+	}
+	buf = append(buf, 'P')
+	part(f.year, 'Y')
+	part(f.mon, 'M')
+	part(f.mday, 'D')
+	if f.hour != 0 || f.min != 0 || f.sec != 0 || f.fsec != 0 {
+		buf = append(buf, 'T')
+	}
+	part(f.hour, 'H')
+	part(f.min, 'M')
+	if f.sec != 0 || f.fsec != 0 {
+		if f.sec < 0 || f.fsec < 0 {
+			buf = append(buf, '-')
+		}
+		buf = appendSeconds(buf, f.sec, f.fsec, false)
+		buf = append(buf, 'S')
+	}
+	return buf
 }
 
 func appendInterval(buf []byte, iv IntervalValue) []byte {
@@ -352,7 +530,7 @@ func ParseText(t *T, s string, cfg *Config) (Datum, error) {
 	case TimestampTZFamily:
 		return parseTimestamp(s, cfg, true)
 	case IntervalFamily:
-		return parseInterval(s)
+		return parseIntervalIn(s, cfg.IntervalStyle)
 	case ArrayFamily:
 		if t.IsVector() {
 			return parseVector(t, s)

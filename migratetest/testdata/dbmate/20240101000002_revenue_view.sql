@@ -1,5 +1,6 @@
--- CREATE and DROP MATERIALIZED VIEW cannot run inside a transaction block.
--- migrate:up transaction:false
+-- CREATE MATERIALIZED VIEW runs in the migration's transaction (the view
+-- starts at its COMMIT); DROP MATERIALIZED VIEW cannot run inside one.
+-- migrate:up
 CREATE MATERIALIZED VIEW mig_revenue AS
   SELECT c.country, count(*) AS rides, sum(r.fare) AS revenue
   FROM mig_rides r JOIN mig_cities c ON r.city = c.city

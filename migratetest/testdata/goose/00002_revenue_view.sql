@@ -1,4 +1,4 @@
--- CREATE and DROP MATERIALIZED VIEW cannot run inside a transaction block.
+-- DROP MATERIALIZED VIEW cannot run inside a transaction block, and NO TRANSACTION is for both directions.
 -- +goose NO TRANSACTION
 -- +goose Up
 CREATE MATERIALIZED VIEW mig_revenue AS

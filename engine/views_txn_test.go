@@ -1,0 +1,36 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+)
+
+// A view created in a transaction block whose name another session took
+// before COMMIT fails the COMMIT with 42P07, and the whole block rolls back.
+func TestCreateViewInBlockConflict(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, "")
+	a, b := connect(t, srv), connect(t, srv)
+	mustExec(t, a, "BEGIN")
+	mustExec(t, a, "CREATE TABLE blk (k int PRIMARY KEY)")
+	mustExec(t, a, "CREATE MATERIALIZED VIEW taken AS SELECT count(*) AS n FROM blk")
+	mustExec(t, b, "CREATE TABLE taken (k int)")
+	_, err := a.Exec(ctx, "COMMIT")
+	wantCode(t, "COMMIT of a view whose name was taken", err, "42P07")
+	var n int
+	if err := b.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 'blk'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the block's table after the failed COMMIT: %d, %v", n, err)
+	}
+
+	// A view reading a relation another session dropped before COMMIT.
+	mustExec(t, b, "CREATE TABLE src (k int)")
+	mustExec(t, a, "BEGIN")
+	mustExec(t, a, "CREATE TABLE blk (k int PRIMARY KEY)")
+	mustExec(t, a, "CREATE MATERIALIZED VIEW reads_src AS SELECT count(*) AS n FROM src")
+	mustExec(t, b, "DROP TABLE src")
+	_, err = a.Exec(ctx, "COMMIT")
+	wantCode(t, "COMMIT of a view whose relation was dropped", err, "42P01")
+	if err := b.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname IN ('blk', 'reads_src')").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the block's relations after the failed COMMIT: %d, %v", n, err)
+	}
+}
