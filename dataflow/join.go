@@ -31,19 +31,6 @@ func (j *Join) New(env *Env) (Operator, error) {
 	o.earliest = [2]int64{Unconstrained, Unconstrained}
 	o.sides[0] = newJoinSide(j.LeftKeys, j.LeftTypes)
 	o.sides[1] = newJoinSide(j.RightKeys, j.RightTypes)
-	// Integer keys are packed: their values are their equality keys
-	// (AppendKey of a PhysInt column is its value's), on either side.
-	nk := len(j.LeftKeys)
-	for k := range j.LeftKeys {
-		if j.LeftTypes[j.LeftKeys[k]].Phys() != types.PhysInt || j.RightTypes[j.RightKeys[k]].Phys() != types.PhysInt {
-			nk = 0
-		}
-	}
-	if nk > maxPackedKeys {
-		nk = 0
-	}
-	o.keys = newGroupTable(2, 0, nk)
-	o.packed = make([]int64, nk)
 	switch j.Kind {
 	case LeftJoin:
 		o.sides[0].emitUnmatched = true
@@ -57,6 +44,24 @@ func (j *Join) New(env *Env) (Operator, error) {
 	case AntiJoin:
 		o.sides[0].emitUnmatched = true
 	}
+	o.keyTotals = j.Cond == nil && (o.sides[0].counted() || o.sides[1].counted())
+	keyWords := 2
+	if o.keyTotals {
+		keyWords = 4
+	}
+	// Integer keys are packed: their values are their equality keys
+	// (AppendKey of a PhysInt column is its value's), on either side.
+	nk := len(j.LeftKeys)
+	for k := range j.LeftKeys {
+		if j.LeftTypes[j.LeftKeys[k]].Phys() != types.PhysInt || j.RightTypes[j.RightKeys[k]].Phys() != types.PhysInt {
+			nk = 0
+		}
+	}
+	if nk > maxPackedKeys {
+		nk = 0
+	}
+	o.keys = newGroupTable(keyWords, 0, nk)
+	o.packed = make([]int64, nk)
 	return o, nil
 }
 
@@ -89,14 +94,26 @@ func (s *joinSide) counted() bool { return s.emitUnmatched || s.emitMatched }
 // while an epoch's changes arrive out of order.
 //
 // The state is the rows of each side (joinRows) and one key table shared
-// by both sides: a join key's two words hold the first row (id+1, 0 for
-// none) of each side's list of rows with that key. A key is freed once
+// by both sides: a join key's first two words hold the first row (id+1, 0
+// for none) of each side's list of rows with that key. A key is freed once
 // both lists are empty.
+//
+// Without a condition (keyTotals), a row matches exactly the other side's
+// rows of its key, so its match count is that side's total multiplicity
+// on the key: two more words of the key hold each side's total, and rows
+// keep no count of their own. A change then walks the other side's list
+// only to build pairs, or when its side's total on the key turns zero or
+// nonzero (every row of the list flips, and is emitted). A semi or anti
+// join counting matches row by row walks the whole list of a hot key for
+// every change on the other side without emitting anything: an epoch's
+// cost grew with its changes times the rows held, and views over such a
+// join stopped keeping up.
 type joinOp struct {
 	j                   *Join
 	env                 *Env
 	outTypes, pairTypes []*types.T
 	emitPairs           bool // inner and outer joins output matching pairs
+	keyTotals           bool
 	sides               [2]joinSide
 	keys                *groupTable
 	// With j.Interval or j.Closing: the inputs' watermarks of the epoch,
@@ -123,23 +140,32 @@ func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
 	o.group(in, d)
 	o.counts = slices.Grow(o.counts[:0], d.Len)[:d.Len]
 	clear(o.counts)
-	for i, g := range o.keyOf {
-		if g < 0 {
-			continue
+	if o.keyTotals {
+		if err := o.countByTotals(in, d, emit); err != nil {
+			return err
 		}
-		for r := o.head(g, 1-in); r >= 0; r = other.rows.row(r).next {
-			o.pairRow = append(o.pairRow, i)
-			o.pairOther = append(o.pairOther, r)
-			if len(o.pairRow) == pairBatch {
-				if err := o.matchPairs(in, d, emit); err != nil {
-					return err
+	}
+	// The other side's rows of each key are walked to build pairs, or to
+	// count matches under a condition.
+	if o.emitPairs || !o.keyTotals {
+		for i, g := range o.keyOf {
+			if g < 0 {
+				continue
+			}
+			for r := o.head(g, 1-in); r >= 0; r = other.rows.row(r).next {
+				o.pairRow = append(o.pairRow, i)
+				o.pairOther = append(o.pairOther, r)
+				if len(o.pairRow) == pairBatch {
+					if err := o.matchPairs(in, d, emit); err != nil {
+						return err
+					}
 				}
 			}
 		}
-	}
-	if len(o.pairRow) > 0 {
-		if err := o.matchPairs(in, d, emit); err != nil {
-			return err
+		if len(o.pairRow) > 0 {
+			if err := o.matchPairs(in, d, emit); err != nil {
+				return err
+			}
 		}
 	}
 	if own.counted() {
@@ -216,6 +242,51 @@ func (o *joinOp) Flush(Emit) error {
 	return nil
 }
 
+// countByTotals is Push's matching for keyTotals: each pushed row's match
+// count is its key's total on the other side, which the push leaves as it
+// is; each row adds its diff to its key's total on its own side, and when
+// that total turns zero or nonzero, the other side's rows of the key flip
+// and are emitted (with their whole multiplicities; a key flipping twice in
+// one push emits changes that cancel out).
+func (o *joinOp) countByTotals(in int, d *coldata.Chunk, emit Emit) error {
+	other := &o.sides[1-in]
+	var out *coldata.Chunk
+	for i, g := range o.keyOf {
+		if g < 0 {
+			continue
+		}
+		totals := o.keys.state(g)[2:4]
+		o.counts[i] = totals[1-in]
+		was := totals[in]
+		totals[in] += d.Diffs[i]
+		if !other.counted() || (was == 0) == (totals[in] == 0) {
+			continue
+		}
+		for r := o.head(g, 1-in); r >= 0; r = other.rows.row(r).next {
+			m := other.rows.row(r)
+			diff := m.mult
+			if (totals[in] == 0) != other.emitUnmatched {
+				diff = -diff
+			}
+			if out == nil {
+				out = NewChanges(o.outTypes, 0)
+			}
+			page, at := other.rows.at(r)
+			o.appendSideRow(out, 1-in, page, at, diff)
+			if out.Len == pairBatch {
+				if err := emit(out); err != nil {
+					return err
+				}
+				out = nil
+			}
+		}
+	}
+	if out != nil {
+		return emit(out)
+	}
+	return nil
+}
+
 // purge frees the rows of side whose time (column col) dead reports, and
 // the keys left without rows, and returns the earliest time left. It reads
 // the time column page by page.
@@ -231,6 +302,9 @@ func (o *joinOp) purge(side, col int, dead func(int64) bool) int64 {
 			// A row without a time matches nothing under the interval.
 			if t := times.Ints[i]; times.IsNull(i) || dead(t) {
 				g := meta[i].key
+				if o.keyTotals {
+					o.keys.state(g)[2+side] -= meta[i].mult
+				}
 				o.removeRow(side, int32(p<<joinRowPageBits|i))
 				o.releaseIfEmpty(g)
 			} else {
@@ -323,11 +397,10 @@ func (o *joinOp) releaseIfEmpty(g int32) {
 }
 
 // matchPairs evaluates the current batch of candidate pairs, emits the
-// matching pairs, counts each pushed row's matches and updates the match
-// counts of the other side's rows, emitting the rows whose match state
-// flips.
+// matching pairs and, unless the key totals count matches, counts them
+// (countPairs).
 func (o *joinOp) matchPairs(in int, d *coldata.Chunk, emit Emit) error {
-	own, other := &o.sides[in], &o.sides[1-in]
+	other := &o.sides[1-in]
 	var pairs *coldata.Chunk
 	if o.emitPairs || o.j.Cond != nil {
 		pairs = o.pairChunk(in, d)
@@ -361,6 +434,21 @@ func (o *joinOp) matchPairs(in int, d *coldata.Chunk, emit Emit) error {
 	} else {
 		out = NewChanges(o.outTypes, 0)
 	}
+	if !o.keyTotals {
+		o.countPairs(in, d, out)
+	}
+	o.pairRow, o.pairOther = o.pairRow[:0], o.pairOther[:0]
+	if out.Len == 0 {
+		return nil
+	}
+	return emit(out)
+}
+
+// countPairs counts the matching pairs of the batch (o.keep) into the
+// pushed rows' counts and the other side's rows' match counts, appending
+// to out the other side's rows whose match state flips.
+func (o *joinOp) countPairs(in int, d *coldata.Chunk, out *coldata.Chunk) {
+	own, other := &o.sides[in], &o.sides[1-in]
 	for _, k := range o.keep {
 		i, r := o.pairRow[k], o.pairOther[k]
 		m := other.rows.row(r)
@@ -384,11 +472,6 @@ func (o *joinOp) matchPairs(in int, d *coldata.Chunk, emit Emit) error {
 		page, at := other.rows.at(r)
 		o.appendSideRow(out, 1-in, page, at, diff)
 	}
-	o.pairRow, o.pairOther = o.pairRow[:0], o.pairOther[:0]
-	if out.Len == 0 {
-		return nil
-	}
-	return emit(out)
 }
 
 // pairChunk builds the concatenated rows (left columns, then right) of the

@@ -25,7 +25,8 @@ type joinRow struct {
 	// is freed: mult is zero only for free ids.
 	mult int64
 	// matches counts the rows of the other side that match this one, with
-	// their multiplicities (kept only for sides that need it).
+	// their multiplicities (kept only for sides that need it, and only
+	// under a condition: see joinOp.keyTotals).
 	matches int64
 	// key is the row's join key in the join's key table; prev and next
 	// link the rows of this side with that key, -1 at the ends.
