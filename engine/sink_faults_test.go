@@ -34,7 +34,11 @@ const (
 	// replication timed out does).
 	faultError
 	// faultClosed closes the connection instead of answering: the request
-	// is lost, the client sees a broken connection.
+	// is lost, the client sees a broken connection. NB: kfake runs controls
+	// before it handles a request and nothing after, so it cannot close a
+	// connection after applying the request; an applied request whose
+	// answer is lost is REQUEST_TIMED_OUT after the append (Produce) and
+	// an EndTxn held past the sink's timeout.
 	faultClosed
 	// faultDelayed answers late.
 	faultDelayed
