@@ -114,10 +114,14 @@ type aggEpoch struct {
 	groups  []int32
 	existed []bool // whether the group had an output row before the epoch
 	keyVals []*coldata.Vec
-	// before holds each call's result before the epoch (NULL for groups
-	// that had no row), after its result at the epoch's end; live whether
-	// the group has a row then.
+	// before holds each call's result before the epoch for the groups
+	// that had a row, at beforeAt[i] for epoch group i (-1: no row; a new
+	// group has no before, so an epoch that creates millions of groups
+	// does not append millions of NULLs). after holds its result at the
+	// epoch's end, for every epoch group; live whether the group has a row
+	// then.
 	before, after []*coldata.Vec
+	beforeAt      []int32
 	live          []bool
 }
 
@@ -151,7 +155,7 @@ func (o *aggregateOp) resetEpoch() {
 		*e = o.newEpoch()
 		return
 	}
-	e.groups, e.existed, e.live = e.groups[:0], e.existed[:0], e.live[:0]
+	e.groups, e.existed, e.live, e.beforeAt = e.groups[:0], e.existed[:0], e.live[:0], e.beforeAt[:0]
 	for _, vs := range [][]*coldata.Vec{e.keyVals, e.before, e.after} {
 		for _, v := range vs {
 			v.Reset()
@@ -299,15 +303,16 @@ func (o *aggregateOp) touch(g int32, existed bool, c *coldata.Chunk, row int) er
 	if o.spec.Window != nil && o.spec.Window.OnClose {
 		kernels = nil
 	}
-	for j, k := range kernels {
-		if !existed {
-			e.before[j].Append(nil)
-			continue
-		}
-		if err := k.result(t, g, e.before[j]); err != nil {
-			return err
+	at := int32(-1)
+	if existed && len(kernels) > 0 {
+		at = int32(e.before[0].Len())
+		for j, k := range kernels {
+			if err := k.result(t, g, e.before[j]); err != nil {
+				return err
+			}
 		}
 	}
+	e.beforeAt = append(e.beforeAt, at)
 	e.groups = append(e.groups, g)
 	e.existed = append(e.existed, existed)
 	return nil
@@ -335,6 +340,9 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	if n == 0 {
 		return o.closeWindows(nil)
 	}
+	for j := range o.kernels {
+		e.after[j].Grow(n)
+	}
 	for _, g := range e.groups {
 		rows := t.state(g)[0]
 		if rows < 0 {
@@ -356,7 +364,7 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	// comes (insert).
 	var retract, insert []int
 	for i := range n {
-		if e.existed[i] && e.live[i] && sameRow(e.before, e.after, i) {
+		if e.existed[i] && e.live[i] && sameRow(e.before, int(e.beforeAt[i]), e.after, i) {
 			continue
 		}
 		if e.existed[i] {
@@ -374,10 +382,10 @@ func (o *aggregateOp) Flush(emit Emit) error {
 			o.track(i)
 		}
 	}
-	if err := o.emitRows(e.before, retract, -1, emit); err != nil {
+	if err := o.emitRows(e.before, e.beforeAt, retract, -1, emit); err != nil {
 		return err
 	}
-	if err := o.emitRows(e.after, insert, +1, emit); err != nil {
+	if err := o.emitRows(e.after, nil, insert, +1, emit); err != nil {
 		return err
 	}
 	o.resetEpoch()
@@ -530,28 +538,27 @@ func (o *aggregateOp) emitFinal(gs []int32, emit Emit) error {
 }
 
 // emitRows emits the rows of epoch groups sel (key values, then results)
-// with diff, in chunks of at most coldata.DefaultChunkSize rows.
-func (o *aggregateOp) emitRows(results []*coldata.Vec, sel []int, diff int64, emit Emit) error {
+// with diff, in chunks of at most coldata.DefaultChunkSize rows. Epoch group
+// i's results are at row at[i] of results (at nil: at row i).
+func (o *aggregateOp) emitRows(results []*coldata.Vec, at []int32, sel []int, diff int64, emit Emit) error {
 	keyVals := o.epoch.keyVals
+	var resultRows []int
 	for lo := 0; lo < len(sel); lo += coldata.DefaultChunkSize {
 		part := sel[lo:min(lo+coldata.DefaultChunkSize, len(sel))]
 		c := &coldata.Chunk{Cols: make([]*coldata.Vec, 0, len(o.types)), Len: len(part), Diffs: make([]int64, len(part))}
-		// Most epochs change every group they touch: rows that are a run of
-		// epoch groups are emitted from the epoch's vectors without a copy
-		// (they stay put until the epoch is reset, after the emit).
-		first, last := part[0], part[len(part)-1]
-		run := last-first == len(part)-1
-		pick := func(v *coldata.Vec) *coldata.Vec {
-			if run {
-				return v.Slice(first, last+1)
-			}
-			return v.Gather(part)
-		}
 		for _, v := range keyVals {
-			c.Cols = append(c.Cols, pick(v))
+			c.Cols = append(c.Cols, pickRows(v, part))
+		}
+		rows := part
+		if at != nil {
+			resultRows = resultRows[:0]
+			for _, i := range part {
+				resultRows = append(resultRows, int(at[i]))
+			}
+			rows = resultRows
 		}
 		for _, v := range results {
-			c.Cols = append(c.Cols, pick(v))
+			c.Cols = append(c.Cols, pickRows(v, rows))
 		}
 		for i := range c.Diffs {
 			c.Diffs[i] = diff
@@ -563,38 +570,49 @@ func (o *aggregateOp) emitRows(results []*coldata.Vec, sel []int, diff int64, em
 	return nil
 }
 
-// sameRow reports whether row i of a and b is identical, not merely equal:
-// a sum going from 2.00 to 2 must be emitted.
-func sameRow(a, b []*coldata.Vec, i int) bool {
-	for j := range a {
-		if !sameValue(a[j], b[j], i) {
+// pickRows returns rows of v. Most epochs change every group they touch:
+// rows that are a run are v's own (they stay put until the epoch is reset,
+// after the emit), others a copy.
+func pickRows(v *coldata.Vec, rows []int) *coldata.Vec {
+	first, last := rows[0], rows[len(rows)-1]
+	if last-first == len(rows)-1 {
+		return v.Slice(first, last+1)
+	}
+	return v.Gather(rows)
+}
+
+// sameRow reports whether row i of a and row j of b are identical, not
+// merely equal: a sum going from 2.00 to 2 must be emitted.
+func sameRow(a []*coldata.Vec, i int, b []*coldata.Vec, j int) bool {
+	for k := range a {
+		if !sameValue(a[k], i, b[k], j) {
 			return false
 		}
 	}
 	return true
 }
 
-func sameValue(a, b *coldata.Vec, i int) bool {
-	if an, bn := a.IsNull(i), b.IsNull(i); an || bn {
+func sameValue(a *coldata.Vec, i int, b *coldata.Vec, j int) bool {
+	if an, bn := a.IsNull(i), b.IsNull(j); an || bn {
 		return an == bn
 	}
 	switch a.Typ.Phys() {
 	case types.PhysBool:
-		return a.Bools[i] == b.Bools[i]
+		return a.Bools[i] == b.Bools[j]
 	case types.PhysInt:
-		return a.Ints[i] == b.Ints[i]
+		return a.Ints[i] == b.Ints[j]
 	case types.PhysFloat:
-		x, y := a.Floats[i], b.Floats[i]
+		x, y := a.Floats[i], b.Floats[j]
 		return math.Float64bits(x) == math.Float64bits(y) || math.IsNaN(x) && math.IsNaN(y)
 	case types.PhysDecimal:
-		x, y := &a.Decs[i], &b.Decs[i]
+		x, y := &a.Decs[i], &b.Decs[j]
 		return x.Form == y.Form && x.Negative == y.Negative && x.Exponent == y.Exponent && x.Coeff.Cmp(&y.Coeff) == 0
 	case types.PhysBytes:
-		return a.Bytes[i] == b.Bytes[i]
+		return a.Bytes[i] == b.Bytes[j]
 	case types.PhysInterval:
-		return a.Ivals[i] == b.Ivals[i]
+		return a.Ivals[i] == b.Ivals[j]
 	}
 	identityConfig := types.DefaultConfig()
 	return string(types.AppendText(nil, a.Typ, a.Datums[i], identityConfig)) ==
-		string(types.AppendText(nil, b.Typ, b.Datums[i], identityConfig))
+		string(types.AppendText(nil, b.Typ, b.Datums[j], identityConfig))
 }

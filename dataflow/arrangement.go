@@ -221,6 +221,10 @@ type keyEntry struct {
 
 const liveForever = math.MaxUint64
 
+// presizedIndexRows is the size of an epoch into an empty index from which
+// the index is made for the epoch's rows at once.
+const presizedIndexRows = 1 << 12
+
 // NewArrangement returns an empty arrangement of rows of types typs. key lists
 // the unique key columns (e.g. the GROUP BY key), or is nil when rows have no
 // unique key: then rows are a multiset keyed by the whole row.
@@ -247,6 +251,13 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 	}
 	a.applied, a.lastEpoch = true, e
 	a.work.reserve(a.typs, c.Len)
+	if a.indexed && len(a.cur.index) == 0 && c.Len > presizedIndexRows {
+		// A view's first epoch may hold millions of keys: a map sized for
+		// them once is not rehashed at every doubling.
+		a.mu.Lock()
+		a.cur.index = make(map[string]*keyEntry, c.Len)
+		a.mu.Unlock()
+	}
 	rows, kills := a.rows, 0
 	for _, retract := range []bool{true, false} {
 		for i := 0; i < c.Len; i++ {

@@ -157,19 +157,35 @@ func (d *Dataflow) Graph() *Graph { return d.g }
 // error the dataflow's state is undefined and every later Step returns that
 // error.
 func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int64) (*coldata.Chunk, int64, error) {
+	return d.StepFeed(func(put func(src int, c *coldata.Chunk)) error {
+		for _, src := range d.g.Sources() {
+			for _, c := range inputs[src] {
+				put(src, c)
+			}
+		}
+		return nil
+	}, watermarks)
+}
+
+// StepFeed is Step with the epoch's changes given by feed, which calls put
+// with each chunk of changes of a Source node, as it reads them: the
+// workers take the chunks as they come, so an epoch may be far larger than
+// memory (a view's first epoch over a stream's whole history). An error
+// from feed fails the dataflow.
+func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64) (*coldata.Chunk, int64, error) {
 	if d.failed != nil {
 		return nil, 0, d.failed
 	}
 	next := 0
-	for _, src := range d.g.Sources() {
-		for _, c := range inputs[src] {
-			for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
-				hi := min(lo+d.cfg.chunkSize, c.Len)
-				d.workers[next].inbox.putBounded(msg{node: src, chunk: c.Slice(lo, hi)})
-				next = (next + 1) % len(d.workers)
-			}
+	feedErr := feed(func(src int, c *coldata.Chunk) {
+		for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
+			hi := min(lo+d.cfg.chunkSize, c.Len)
+			d.workers[next].inbox.putBounded(msg{node: src, chunk: c.Slice(lo, hi)})
+			next = (next + 1) % len(d.workers)
 		}
-	}
+	})
+	// The barriers go out even after a failed feed, so that the workers
+	// finish the epoch.
 	for _, n := range d.g.Nodes {
 		if len(n.Inputs) > 0 {
 			continue
@@ -193,6 +209,9 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 			outs = append(outs, c)
 			rows += c.Len
 		}
+	}
+	if firstErr == nil {
+		firstErr = feedErr
 	}
 	if firstErr != nil {
 		d.failed = firstErr

@@ -403,10 +403,12 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 // current ones.
 //
 // A stream's history can be far larger than memory (storage keeps most of
-// it on disk), so it is fed in steps of at most backfillRows rows, with
-// every watermark held back (the history is in arrival order, not event
-// time: no window may close before all of it is in); a last, empty step
-// brings the watermarks. The steps' outputs form the view's first epoch.
+// it on disk), so it is fed to the workers as it is read, in one epoch
+// whose barrier brings the watermarks after all of it (the history is in
+// arrival order, not event time: no window may close before all of it is
+// in). One epoch, not one per slice of the history: an aggregate then
+// emits each group once, instead of retracting and re-emitting it at every
+// slice (which cost more than the aggregation with millions of groups).
 func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, cut map[uint32]int64) error {
 	for rel, wm := range cut {
 		// Views already reading rel know its watermark from its changes;
@@ -416,52 +418,31 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 			d.watermarks[rel] = wm
 		}
 	}
-	held := map[int]int64{}
-	for _, nodes := range v.sources {
-		for _, n := range nodes {
-			held[n] = dataflow.NoWatermark
-		}
-	}
-	var out backfillOutput
-	for rel, nodes := range v.sources {
-		next, err := d.sourceContent(v, rel, scans[rel])
-		if err != nil {
-			return err
-		}
-		for done := false; !done; {
-			var chunks []*coldata.Chunk
-			rows := 0
-			for rows < backfillRows {
+	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
+		for rel, nodes := range v.sources {
+			next, err := d.sourceContent(v, rel, scans[rel])
+			if err != nil {
+				return err
+			}
+			for {
 				c, err := next()
 				if err != nil {
 					return err
 				}
 				if c == nil {
-					done = true
 					break
 				}
-				chunks = append(chunks, withDiffs(c))
-				rows += c.Len
+				c = withDiffs(c)
+				for _, n := range nodes {
+					put(n, v.narrow(n, []*coldata.Chunk{c})[0])
+				}
 			}
-			if rows == 0 {
-				continue
-			}
-			inputs := map[int][]*coldata.Chunk{}
-			for _, n := range nodes {
-				inputs[n] = chunks
-			}
-			o, _, err := v.df.Step(inputs, held)
-			if err != nil {
-				return err
-			}
-			out.add(o)
 		}
-	}
-	o, wm, err := v.df.Step(nil, d.sourceWatermarks(v))
+		return nil
+	}, d.sourceWatermarks(v))
 	if err != nil {
 		return err
 	}
-	out.add(o)
 	d.watermarks[v.id] = wm
 	d.pubMu.Lock()
 	v.watermark = wm
@@ -469,16 +450,12 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 	d.pubMu.Unlock()
 	d.order = append(d.order, v)
 	outputs := map[uint32]*coldata.Chunk{}
-	if c := out.chunk(); c != nil {
-		outputs[v.id] = c
+	if out.Len > 0 {
+		outputs[v.id] = out
 	}
 	d.publish(outputs)
 	return nil
 }
-
-// backfillRows is the most source rows a view's first epoch feeds its
-// dataflow in one step.
-const backfillRows = 1 << 16
 
 // sourceContent returns an iterator over the current rows of source rel of
 // v: a table's scan, or a running view's published rows. It returns nil at
@@ -502,53 +479,6 @@ func (d *dataflows) sourceContent(v *runningView, rel uint32, scan *storage.Tabl
 	}
 	next := src.arr.Snapshot(d.epoch).Scan()
 	return func() (*coldata.Chunk, error) { return next(), nil }, nil
-}
-
-// backfillOutput gathers the outputs of a view's first steps into one
-// epoch's changes, consolidating as it grows so that rows a later step
-// retracts do not pile up. Insertions alone need no consolidation (their
-// diffs add up where they are applied).
-type backfillOutput struct {
-	chunks   []*coldata.Chunk
-	rows     int
-	retracts bool
-	// settled is the size of the last consolidation's result.
-	settled int
-}
-
-func (b *backfillOutput) add(c *coldata.Chunk) {
-	if c == nil || c.Len == 0 {
-		return
-	}
-	b.chunks = append(b.chunks, c)
-	b.rows += c.Len
-	b.retracts = b.retracts || slices.ContainsFunc(c.Diffs[:c.Len], func(d int64) bool { return d < 0 })
-	if b.retracts && b.rows > max(2*b.settled, backfillRows) {
-		b.consolidate()
-	}
-}
-
-func (b *backfillOutput) consolidate() {
-	if len(b.chunks) < 2 {
-		return
-	}
-	all := dataflow.NewChanges(b.chunks[0].Types(), b.rows)
-	for _, c := range b.chunks {
-		all.AppendChunk(c)
-	}
-	if b.retracts {
-		all = dataflow.Consolidate(all)
-	}
-	b.chunks, b.rows, b.settled = []*coldata.Chunk{all}, all.Len, all.Len
-}
-
-// chunk returns the consolidated changes, nil if none.
-func (b *backfillOutput) chunk() *coldata.Chunk {
-	b.consolidate()
-	if len(b.chunks) == 0 || b.chunks[0].Len == 0 {
-		return nil
-	}
-	return b.chunks[0]
 }
 
 func withDiffs(c *coldata.Chunk) *coldata.Chunk {
