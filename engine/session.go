@@ -287,21 +287,7 @@ func (s *session) applyConfig() {
 	is, _ := s.get("intervalstyle")
 	cfg.IntervalStyle, _ = types.ParseIntervalStyle(is)
 	cfg.Names = sessionNames{s}
-	if s.cfg != nil && sameConfig(s.cfg, cfg) {
-		// Keep the pointer: cached plans are keyed on it, and a ROLLBACK
-		// (which re-applies the settings) would otherwise drop them all.
-		return
-	}
 	s.cfg = cfg
-}
-
-// sameConfig reports whether two format configs format and parse alike.
-func sameConfig(a, b *types.Config) bool {
-	x, y := *a, *b
-	if x.Location.String() == y.Location.String() {
-		y.Location = x.Location
-	}
-	return x == y
 }
 
 // applyOptions reads the startup "options" parameter: -c name=value and

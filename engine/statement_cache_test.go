@@ -45,6 +45,18 @@ func TestRepeatedQueryStrings(t *testing.T) {
 	expectSimple(t, conn, lit, "2026-06-01 00:00:00+09")
 	mustExec(t, conn, "SET TimeZone = 'UTC'")
 	expectSimple(t, conn, lit, "2026-06-01 00:00:00+00")
+	// A plan names relations through the search path: changing it plans
+	// the same text again.
+	mustExec(t, conn, "CREATE TABLE tables (x int)")
+	const tablesQuery = "SELECT count(*)::text FROM tables"
+	expectSimple(t, conn, tablesQuery, "0")
+	mustExec(t, conn, "SET search_path = information_schema, public")
+	if got := simpleStrings(t, conn, tablesQuery); got[0] == "0" {
+		t.Errorf("%s after SET search_path read public.tables", tablesQuery)
+	}
+	mustExec(t, conn, "RESET search_path")
+	expectSimple(t, conn, tablesQuery, "0")
+	mustExec(t, conn, "DROP TABLE tables")
 	// A rolled-back SET is undone for cached plans too.
 	mustExec(t, conn, "BEGIN")
 	mustExec(t, conn, "SET TimeZone = 'Asia/Tokyo'")
