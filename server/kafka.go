@@ -72,15 +72,22 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 		c.Close()
 		return nil, err
 	}
-	// NB: before any client (a restarted sink) writes under the producer
-	// ids of the open transactions.
+	// Clients may connect from here on: the keeper holds their produce
+	// requests until the open transactions are ended and the topics
+	// written.
+	topics, err := holdProduce(c)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("embedded kafka broker: %w", err)
+	}
 	aborted, err := abortOpenTransactions(c, open)
 	if err != nil {
+		topics.close()
 		c.Close()
 		return nil, fmt.Errorf("embedded kafka broker: ending the transactions a crash left open: %w", err)
 	}
-	topics, err := keepTopics(c)
-	if err != nil {
+	if err := topics.start(); err != nil {
+		topics.close()
 		c.Close()
 		return nil, fmt.Errorf("embedded kafka broker: %w", err)
 	}

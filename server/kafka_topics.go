@@ -38,11 +38,10 @@ type topicKeeper struct {
 	cancel context.CancelFunc
 }
 
-// keepTopics installs a keeper on c. The topics c holds once the keeper is
-// in place are written at once: they are those loaded from its data
-// directory and any a client created in the moment since c started
-// listening.
-func keepTopics(c *kfake.Cluster) (*topicKeeper, error) {
+// holdProduce installs a keeper on c that holds every produce request
+// until start: the broker must first end the transactions a crash left
+// open (abortOpenTransactions), with no client writing meanwhile.
+func holdProduce(c *kfake.Cluster) (*topicKeeper, error) {
 	// Its topic listings must not come from kgo's metadata cache, which
 	// holds them for MetadataMinAge (5 s by default).
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.MetadataMinAge(10*time.Millisecond))
@@ -55,17 +54,22 @@ func keepTopics(c *kfake.Cluster) (*topicKeeper, error) {
 		c.KeepControl()
 		return k.hold(req.(*kmsg.ProduceRequest))
 	})
+	return k, nil
+}
+
+// start writes the topics the broker holds now (those loaded from its data
+// directory, and any a client created since the broker started listening)
+// and lets produce requests to them through.
+func (k *topicKeeper) start() error {
 	ctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
 	defer cancel()
 	topics, err := k.adm.ListTopicsWithInternal(ctx)
 	if err != nil {
-		k.close()
-		return nil, err
+		return err
 	}
 	if len(topics) > 0 {
 		if err := k.writeTopicList(ctx, topics.Names()[0]); err != nil {
-			k.close()
-			return nil, fmt.Errorf("writing the topic list: %w", err)
+			return fmt.Errorf("writing the topic list: %w", err)
 		}
 	}
 	k.mu.Lock()
@@ -75,7 +79,7 @@ func keepTopics(c *kfake.Cluster) (*topicKeeper, error) {
 		k.kept[topicRef{id: td.ID}] = true
 	}
 	k.ready = true
-	return k, nil
+	return nil
 }
 
 // writeTopicList has the broker write its list of topics (all of them),

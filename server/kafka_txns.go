@@ -176,6 +176,11 @@ func scanSegment(path string, open map[int64]int16) error {
 		return fmt.Errorf("reading segment %s: %w", path, err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading segment %s: %w", path, err)
+	}
+	left := st.Size() // bytes not yet read: a damaged length cannot make us allocate past them
 	r := bufio.NewReaderSize(f, 1<<20)
 	var raw []byte
 	for {
@@ -186,13 +191,14 @@ func scanSegment(path string, open map[int64]int16) error {
 			return readEnd(path, err)
 		}
 		length := int32(binary.BigEndian.Uint32(head[8:12]))
-		if length < 0 || length > 1<<30 {
+		if length < 0 || int64(length)+12 > left {
 			return nil
 		}
 		raw = slices.Grow(raw[:0], 12+int(length))[:12+int(length)]
 		if _, err := io.ReadFull(r, raw); err != nil {
 			return readEnd(path, err)
 		}
+		left -= int64(len(raw))
 		if len(raw) < 21 || crc32.Checksum(raw[21:], crc32c) != binary.BigEndian.Uint32(raw[17:21]) {
 			return nil
 		}

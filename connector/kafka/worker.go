@@ -32,7 +32,7 @@ type worker struct {
 }
 
 func (s *Source) newWorker(in <-chan fetched) *worker {
-	w := &worker{s: s, in: in, out: make(chan *Batch, 1), value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
+	w := &worker{s: s, in: in, out: make(chan *Batch), value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
 	w.deadline.Stop()
 	if s.cfg.Key != nil {
 		w.key = s.cfg.Key.NewDecoder()
