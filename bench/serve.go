@@ -717,7 +717,6 @@ func (p *panel) run(ctx context.Context, kind int, q func() error) {
 	}
 }
 
-// totalBids is the bids the per-minute view has counted.
 // createNexmarkStreams creates the person, auction and bid streams, fed by
 // generators at rate events per second in all.
 func createNexmarkStreams(ctx context.Context, c *pgx.Conn, rate float64, seed uint64) error {
@@ -786,6 +785,7 @@ func probePeakRate(ctx context.Context, c *pgx.Conn, seed uint64) (float64, erro
 	return float64(bids1-bids0) * float64(all) / float64(bidShare) / elapsed.Seconds(), nil
 }
 
+// totalBids is the bids the per-minute view has counted.
 func totalBids(ctx context.Context, c *pgx.Conn) (int64, error) {
 	var n *int64
 	if err := c.QueryRow(ctx, "SELECT sum(bids)::bigint FROM bids_per_minute").Scan(&n); err != nil {

@@ -41,6 +41,10 @@ type sequenceState struct {
 	last   int64
 	called bool
 	logged int64 // the record on disk says values up to this one were handed out
+	// unlogged: the record may no longer say logged (a ROLLBACK TO undid
+	// the write of a sequence created in the transaction): the next value
+	// writes it again.
+	unlogged bool
 }
 
 func newSequences(db *storage.DB) *sequences {
@@ -86,6 +90,7 @@ func (sq *sequences) next(def *catalog.Sequence, txn *storage.Txn) (int64, error
 	defer sq.mu.Unlock()
 	st := sq.stateOf(def)
 	v := st.last
+	wrapped := false
 	if st.called {
 		var ok bool
 		if v, ok = step(st.last, def.Increment, def.Min, def.Max); !ok {
@@ -100,9 +105,12 @@ func (sq *sequences) next(def *catalog.Sequence, txn *storage.Txn) (int64, error
 			if def.Increment < 0 {
 				v = def.Max
 			}
+			// The record (near the other bound) does not account for a
+			// value of the new cycle, however close in value.
+			wrapped = true
 		}
 	}
-	if !st.covers(v) {
+	if wrapped || st.unlogged || !st.covers(v) {
 		logged := v
 		for i := 1; i < sequenceLogAhead; i++ {
 			n, ok := step(logged, def.Increment, def.Min, def.Max)
@@ -114,7 +122,7 @@ func (sq *sequences) next(def *catalog.Sequence, txn *storage.Txn) (int64, error
 		if err := sq.write(st, logged, true, txn); err != nil {
 			return 0, err
 		}
-		st.logged = logged
+		st.logged, st.unlogged = logged, false
 	}
 	st.last, st.called = v, true
 	return v, nil
@@ -149,7 +157,7 @@ func (sq *sequences) set(def *catalog.Sequence, v int64, called bool, txn *stora
 	if err := sq.write(st, v, called, txn); err != nil {
 		return err
 	}
-	st.last, st.called, st.logged = v, called, v
+	st.last, st.called, st.logged, st.unlogged = v, called, v, false
 	if !called {
 		st.logged = v - def.Increment
 	}
@@ -165,6 +173,16 @@ func (sq *sequences) value(def *catalog.Sequence) (last int64, called bool) {
 		return st.last, st.called
 	}
 	return def.Last, def.Called
+}
+
+// unlog marks the state of sequence oid, whose record a rollback to a
+// savepoint may have undone, to be written with its next value.
+func (sq *sequences) unlog(oid uint32) {
+	sq.mu.Lock()
+	defer sq.mu.Unlock()
+	if st, ok := sq.state[oid]; ok {
+		st.unlogged = true
+	}
 }
 
 // forget drops the state of a dropped sequence.
@@ -236,6 +254,10 @@ func (st *statement) execCreateSequence(ts *txnState, n *pg.CreateSeqStmt, w pgw
 		return "", err
 	}
 	_, isTable := txnCatalog{s.e.cat, ts}.Lookup(schema, rv.Relname)
+	for _, v := range ts.views {
+		// A view the block creates at COMMIT takes its name already.
+		isTable = isTable || v.desc.Schema == schema && v.desc.Name == rv.Relname
+	}
 	if _, _, isSeq := s.e.sequenceIn(ts, rv.Relname); isTable || isSeq {
 		if n.IfNotExists {
 			return "CREATE SEQUENCE", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
@@ -407,7 +429,8 @@ func (e *Engine) checkStagedSequences(ts *txnState) error {
 		}
 	}
 	for name := range ts.sequences {
-		_, isTable := e.cat.Lookup("public", name)
+		old, isTable := e.cat.Lookup("public", name)
+		isTable = isTable && ts.dropped[old.ID] == nil
 		if _, isSeq := e.cat.Sequence(name); isTable || isSeq && ts.droppedSeqs[name] == nil {
 			return errDuplicateTable(name)
 		}

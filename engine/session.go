@@ -492,20 +492,23 @@ func (e *Engine) commit(ts *txnState) error {
 	if err := e.commitTxn(ts); err != nil {
 		return err
 	}
+	var firstErr error
 	for _, v := range ts.views {
 		// NB: commitTxn checked the views' names and relations, but DDL of
 		// another session may come between: then the COMMIT fails after
 		// the rest of the block committed.
-		if err := e.createView(context.Background(), v); err != nil {
-			return err
+		if err := e.createView(context.Background(), v); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
+	// The block committed: its after-commit actions run whatever became of
+	// its views.
 	for _, fn := range ts.afterCommit {
-		if err := fn(); err != nil {
-			return err
+		if err := fn(); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return nil
+	return firstErr
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {

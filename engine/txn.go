@@ -95,6 +95,11 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 	sp := s.savepoints[i]
 	s.tx.txn.RollbackTo(sp.sp)
 	s.tx.created, s.tx.dropped, s.tx.roles = maps.Clone(sp.created), maps.Clone(sp.dropped), maps.Clone(sp.roles)
+	for _, q := range s.tx.sequences {
+		// Their records are written in the transaction, and RollbackTo
+		// may just have undone the latest.
+		s.e.sequences.unlog(q.OID)
+	}
 	s.tx.sequences, s.tx.droppedSeqs = maps.Clone(sp.sequences), maps.Clone(sp.dropSeqs)
 	s.tx.views = s.tx.views[:sp.views]
 	s.tx.afterCommit = s.tx.afterCommit[:sp.afterCommit]

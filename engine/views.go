@@ -159,7 +159,7 @@ func (e *Engine) checkPendingViews(ts *txnState) error {
 		if old, ok := e.cat.Lookup(v.desc.Schema, v.desc.Name); ok && ts.dropped[old.ID] == nil {
 			return errDuplicateTable(v.desc.Name)
 		}
-		if _, ok := e.cat.Sequence(v.desc.Name); ok && ts.droppedSeqs[v.desc.Name] == nil {
+		if _, ok := e.cat.Sequence(v.desc.Name); ok && ts.droppedSeqs[v.desc.Name] == nil || ts.sequences[v.desc.Name] != nil {
 			return errDuplicateTable(v.desc.Name)
 		}
 		for _, dep := range v.desc.DependsOn {
