@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-db/sluice/internal/testpki"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/server"
 )
@@ -95,8 +96,8 @@ func TestPgJDBCTLS(t *testing.T) {
 	if out, err := exec.Command(javac, "-d", classes, "-cp", jar, src).CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	pki := newTestPKI(t)
-	other := newTestPKI(t)
+	pki := testpki.New(t)
+	other := testpki.New(t)
 	const password = "tls secret"
 	v, err := pgwire.NewSCRAMVerifier(password, pgwire.DefaultSCRAMIterations)
 	if err != nil {
@@ -105,11 +106,11 @@ func TestPgJDBCTLS(t *testing.T) {
 	host, port := startSluiceWith(t, server.Config{
 		Auth:        pgwire.NewSCRAM(map[string]pgwire.SCRAMVerifier{"sluice": v}),
 		Superusers:  []string{"sluice"},
-		TLS:         &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12},
+		TLS:         &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12},
 		TLSRequired: true,
 	})
 	runClient(t, pgjdbcTLSChecks, "java", java, "-cp", classes+string(filepath.ListSeparator)+jar, "PgJdbcTls",
-		net.JoinHostPort(host, port), pki.caFile, other.caFile, password)
+		net.JoinHostPort(host, port), pki.CAFile, other.CAFile, password)
 }
 
 // missing skips the test, or fails it when SLUICE_REQUIRE_CLIENTS is set.

@@ -20,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lib/pq"
+
+	"github.com/sluice-db/sluice/internal/testpki"
 )
 
 const (
@@ -142,13 +144,13 @@ func TestSCRAMLibPQ(t *testing.T) {
 }
 
 func TestTLSPgx(t *testing.T) {
-	pki := newTestPKI(t)
-	ts := authServer(t, WithTLS(pki.config()), WithTLSRequired(true))
+	pki := testpki.New(t)
+	ts := authServer(t, WithTLS(pki.Config()), WithTLSRequired(true))
 	for _, q := range []string{
 		"sslmode=require",
 		"sslmode=require&channel_binding=disable",
-		"sslmode=verify-full&sslrootcert=" + pki.caFile + "&channel_binding=require",
-		"sslmode=verify-full&sslrootcert=" + pki.caFile + "&sslnegotiation=direct",
+		"sslmode=verify-full&sslrootcert=" + pki.CAFile + "&channel_binding=require",
+		"sslmode=verify-full&sslrootcert=" + pki.CAFile + "&sslnegotiation=direct",
 	} {
 		conn, err := pgxConnect(authURL(ts, testUser, testPassword, q))
 		if err != nil {
@@ -172,8 +174,8 @@ func TestTLSPgx(t *testing.T) {
 	wantPgError(t, err, "28000", "connection without SSL is not allowed")
 
 	// A CA that did not sign the server's certificate is refused by the client.
-	other := newTestPKI(t)
-	if _, err := pgxConnect(authURL(ts, testUser, testPassword, "sslmode=verify-full&sslrootcert="+other.caFile)); err == nil ||
+	other := testpki.New(t)
+	if _, err := pgxConnect(authURL(ts, testUser, testPassword, "sslmode=verify-full&sslrootcert="+other.CAFile)); err == nil ||
 		!strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("verify-full with a foreign CA: %v", err)
 	}
@@ -181,8 +183,8 @@ func TestTLSPgx(t *testing.T) {
 
 // TestTLSOldVersionRefused: a client capped at TLS 1.1 cannot connect.
 func TestTLSOldVersionRefused(t *testing.T) {
-	pki := newTestPKI(t)
-	ts := authServer(t, WithTLS(&tls.Config{Certificates: pki.config().Certificates, MinVersion: tls.VersionTLS10}))
+	pki := testpki.New(t)
+	ts := authServer(t, WithTLS(&tls.Config{Certificates: pki.Config().Certificates, MinVersion: tls.VersionTLS10}))
 	cfg, err := pgx.ParseConfig(authURL(ts, testUser, testPassword, "sslmode=require"))
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +199,8 @@ func TestTLSOldVersionRefused(t *testing.T) {
 }
 
 func TestTLSLibPQ(t *testing.T) {
-	pki := newTestPKI(t)
-	ts := authServer(t, WithTLS(pki.config()), WithTLSRequired(true))
+	pki := testpki.New(t)
+	ts := authServer(t, WithTLS(pki.Config()), WithTLSRequired(true))
 	query := func(q string) error {
 		db, err := sql.Open("postgres", authURL(ts, testUser, testPassword, q))
 		if err != nil {
@@ -208,7 +210,7 @@ func TestTLSLibPQ(t *testing.T) {
 		var n int
 		return db.QueryRow("select 6").Scan(&n)
 	}
-	for _, q := range []string{"sslmode=require", "sslmode=verify-full&sslrootcert=" + pki.caFile} {
+	for _, q := range []string{"sslmode=require", "sslmode=verify-full&sslrootcert=" + pki.CAFile} {
 		if err := query(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -254,8 +256,8 @@ func lookPsql(t *testing.T) string {
 
 func TestTLSPsql(t *testing.T) {
 	psql := lookPsql(t)
-	pki := newTestPKI(t)
-	ts := authServer(t, WithTLS(pki.config()), WithTLSRequired(true))
+	pki := testpki.New(t)
+	ts := authServer(t, WithTLS(pki.Config()), WithTLSRequired(true))
 	_, port, _ := net.SplitHostPort(ts.addr)
 	run := func(password, sslmode, channelBinding string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -263,7 +265,7 @@ func TestTLSPsql(t *testing.T) {
 		cmd := exec.CommandContext(ctx, psql, "-X", "-h", "localhost", "-p", port, "-U", testUser, "-d", "db",
 			"-c", `\conninfo`, "-c", "select 1")
 		cmd.Env = append(cmd.Environ(), "PGCONNECT_TIMEOUT=5", "PGPASSWORD="+password, "PGSSLMODE="+sslmode,
-			"PGSSLROOTCERT="+pki.caFile, "PGCHANNELBINDING="+channelBinding)
+			"PGSSLROOTCERT="+pki.CAFile, "PGCHANNELBINDING="+channelBinding)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluice-db/sluice/internal/testpki"
 )
 
 func negotiationPacket(code uint32) []byte {
@@ -42,8 +44,8 @@ func (c *rawClient) startTLS(cfg *tls.Config) *rawClient {
 // may come again (Postgres reads them as unknown protocol versions); before
 // it, a GSSENCRequest is refused and TLS can still be asked for.
 func TestTLSNegotiation(t *testing.T) {
-	pki := newTestPKI(t)
-	ts := startServer(t, WithTLS(pki.config()))
+	pki := testpki.New(t)
+	ts := startServer(t, WithTLS(pki.Config()))
 	client := &tls.Config{InsecureSkipVerify: true}
 
 	for code, want := range map[uint32]string{
@@ -72,8 +74,8 @@ func TestTLSNegotiation(t *testing.T) {
 // TestDirectTLSNeedsALPN: PostgreSQL 17's direct TLS without ALPN
 // "postgresql" is refused after the handshake; with it the startup goes on.
 func TestDirectTLSNeedsALPN(t *testing.T) {
-	pki := newTestPKI(t)
-	ts := startServer(t, WithTLS(pki.config()))
+	pki := testpki.New(t)
+	ts := startServer(t, WithTLS(pki.Config()))
 	for _, alpn := range [][]string{nil, {"postgresql"}} {
 		c := dialRaw(t, ts.addr)
 		tc := tls.Client(c.nc, &tls.Config{InsecureSkipVerify: true, NextProtos: alpn})
@@ -137,8 +139,8 @@ func TestSCRAMProtocolErrors(t *testing.T) {
 // TestTLSRequired: a plaintext startup is refused with 28000; over TLS it
 // goes on.
 func TestTLSRequired(t *testing.T) {
-	pki := newTestPKI(t)
-	ts := startServer(t, WithTLS(pki.config()), WithTLSRequired(true))
+	pki := testpki.New(t)
+	ts := startServer(t, WithTLS(pki.Config()), WithTLSRequired(true))
 	c := dialRaw(t, ts.addr)
 	c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
 		Parameters: map[string]string{"user": "alice"}})
@@ -153,12 +155,12 @@ func TestTLSRequired(t *testing.T) {
 // certificate; with an Ed25519 certificate (no hash defined by RFC 5929) or
 // several certificates there is none, and SCRAM-SHA-256-PLUS is not offered.
 func TestTLSServerEndPoint(t *testing.T) {
-	pki := newTestPKI(t)
-	s := NewServer(newTestBackend(), WithTLS(pki.config()))
-	if want := sha256.Sum256(pki.server.Certificate[0]); !bytes.Equal(s.tlsEndPoint, want[:]) {
+	pki := testpki.New(t)
+	s := NewServer(newTestBackend(), WithTLS(pki.Config()))
+	if want := sha256.Sum256(pki.Server.Certificate[0]); !bytes.Equal(s.tlsEndPoint, want[:]) {
 		t.Fatalf("end point %x, want %x", s.tlsEndPoint, want)
 	}
-	two := &tls.Config{Certificates: []tls.Certificate{pki.server, pki.server}}
+	two := &tls.Config{Certificates: []tls.Certificate{pki.Server, pki.Server}}
 	if s := NewServer(newTestBackend(), WithTLS(two)); s.tlsEndPoint != nil || s.tls == nil {
 		t.Fatal("channel binding with two certificates")
 	}

@@ -1,4 +1,6 @@
-package pgwire
+// Package testpki makes a throw-away certificate authority and a server
+// certificate for tests of TLS (the server's, and the clients' verify-full).
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -16,14 +18,16 @@ import (
 	"time"
 )
 
-// testPKI is a CA and a server certificate for localhost and 127.0.0.1,
-// made for one test.
-type testPKI struct {
-	caFile string // PEM of the CA, for sslrootcert
-	server tls.Certificate
+// PKI is a CA and a server certificate for localhost and 127.0.0.1, made
+// for one test.
+type PKI struct {
+	CAFile string // PEM of the CA, for sslrootcert
+	Server tls.Certificate
 }
 
-func newTestPKI(t *testing.T) testPKI {
+// New makes a PKI valid for an hour around now; the CA file goes in a
+// temporary directory of t.
+func New(t testing.TB) PKI {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -65,7 +69,8 @@ func newTestPKI(t *testing.T) testPKI {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return testPKI{caFile: caFile, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+	return PKI{CAFile: caFile, Server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
 }
 
-func (p testPKI) config() *tls.Config { return &tls.Config{Certificates: []tls.Certificate{p.server}} }
+// Config is a server TLS config presenting the server certificate.
+func (p PKI) Config() *tls.Config { return &tls.Config{Certificates: []tls.Certificate{p.Server}} }
