@@ -299,6 +299,31 @@ func (e *Engine) refreshEventTimes(v *catalog.Table, vp *planner.ViewPlan) {
 	e.cat.Publish(&c)
 }
 
+// checkPendingDependents refuses to drop a relation that a materialized
+// view the block creates at COMMIT reads: with 2BP01 as Postgres does,
+// and, with CASCADE, because the block cannot drop a view it has not
+// created yet.
+func (st *statement) checkPendingDependents(n *pg.DropStmt, drops []*catalog.Table, kindName map[catalog.Kind]string) error {
+	if st.s.tx == nil {
+		return nil
+	}
+	for _, t := range drops {
+		for _, v := range st.s.tx.views {
+			if !slices.Contains(v.desc.DependsOn, t.ID) {
+				continue
+			}
+			if n.Behavior == pg.DropBehavior_DROP_CASCADE {
+				return sqlerr.Unsupported("DROP … CASCADE of %s %s, which materialized view %s created in this transaction block reads", kindName[t.Kind], t.Name, v.desc.Name).
+					WithHint("Drop it after COMMIT, or roll the view back.")
+			}
+			return sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[t.Kind], t.Name).
+				WithDetail("materialized view %s depends on %s %s", v.desc.Name, kindName[t.Kind], t.Name).
+				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+		}
+	}
+	return nil
+}
+
 // dropTargets resolves the objects of a DROP, checking their kind, and adds
 // the materialized views and sinks that depend on them (all of them with
 // CASCADE; an error naming one without).
@@ -347,6 +372,9 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 				WithHint("Use DROP %s to remove a %s.", strings.ToUpper(kindName[t.Kind]), kindName[t.Kind])
 		}
 		drops = append(drops, t)
+	}
+	if err := st.checkPendingDependents(n, drops, kindName); err != nil {
+		return nil, nil, nil, err
 	}
 	// Dependent views, transitively, newest first so each is dropped before
 	// what it reads.

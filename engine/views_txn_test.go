@@ -34,3 +34,21 @@ func TestCreateViewInBlockConflict(t *testing.T) {
 		t.Fatalf("the block's relations after the failed COMMIT: %d, %v", n, err)
 	}
 }
+
+// A relation a view of the block reads cannot be dropped in the block:
+// 2BP01 as in Postgres, and with CASCADE 0A000 (the view does not exist
+// yet, so it cannot be dropped with it).
+func TestDropReadByViewInBlock(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, "")
+	c := connect(t, srv)
+	mustExec(t, c, "CREATE TABLE dsrc (k int PRIMARY KEY)")
+	for stmt, code := range map[string]string{"DROP TABLE dsrc": "2BP01", "DROP TABLE dsrc CASCADE": "0A000"} {
+		mustExec(t, c, "BEGIN")
+		mustExec(t, c, "CREATE MATERIALIZED VIEW dview AS SELECT count(*) AS n FROM dsrc")
+		_, err := c.Exec(ctx, stmt)
+		wantCode(t, stmt, err, code)
+		mustExec(t, c, "ROLLBACK")
+	}
+	mustExec(t, c, "DROP TABLE dsrc")
+}
