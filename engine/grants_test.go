@@ -182,6 +182,11 @@ func TestPrivilegeFunctionsUnknownRole(t *testing.T) {
 	}
 	_, err := admin.Exec(ctx, "SELECT has_table_privilege(424242::oid, 't', 'SELECT')")
 	wantCode(t, "an unknown role OID", err, "42704")
+	// public takes privileges but has no members, as in Postgres.
+	for _, sql := range []string{"SELECT pg_has_role('public', 'reader', 'MEMBER')", "SELECT pg_has_role('reader', 'public', 'MEMBER')"} {
+		_, err := admin.Exec(ctx, sql)
+		wantCode(t, sql, err, "42704")
+	}
 
 	var got string
 	if err := admin.QueryRow(ctx, `SELECT concat(has_table_privilege('reader', 't', 'SELECT'), has_table_privilege('public', 't', 'SELECT'),

@@ -93,6 +93,10 @@ func registerRoleChecks(r *expr.Registry) {
 					if _, err := s.privilegeRole(ctx, a[i]); err != nil {
 						return nil, err
 					}
+					if name == "pg_has_role" && a[i] == "public" {
+						// NB: public is a role for privileges, not one to be a member of.
+						return nil, sqlerr.New(sqlerr.UndefinedObject, "role \"public\" does not exist")
+					}
 				}
 				return row(ctx, a)
 			}

@@ -32,6 +32,10 @@ type sequences struct {
 	db    *storage.DB
 	mu    sync.Mutex
 	state map[uint32]*sequenceState
+	// dropping holds the sequences a committing DROP SEQUENCE removes: a
+	// nextval or setval that resolved one before the drop must not write
+	// its record (by name) back after the drop deleted it.
+	dropping map[uint32]bool
 }
 
 // sequenceState is a sequence's current value and how far its record on
@@ -48,7 +52,7 @@ type sequenceState struct {
 }
 
 func newSequences(db *storage.DB) *sequences {
-	return &sequences{db: db, state: map[uint32]*sequenceState{}}
+	return &sequences{db: db, state: map[uint32]*sequenceState{}, dropping: map[uint32]bool{}}
 }
 
 // stateOf returns def's state, made from its record when first asked for.
@@ -77,6 +81,9 @@ func (sq *sequences) write(st *sequenceState, last int64, called bool, txn *stor
 	if txn != nil {
 		txn.PutMeta(catalog.SequenceMetaKey(rec.Name), b)
 		return nil
+	}
+	if sq.dropping[rec.OID] {
+		return sqlerr.New(sqlerr.UndefinedTable, "sequence \"%s\" does not exist", rec.Name)
 	}
 	own := sq.db.Begin()
 	own.PutMeta(catalog.SequenceMetaKey(rec.Name), b)
@@ -182,6 +189,22 @@ func (sq *sequences) unlog(oid uint32) {
 	defer sq.mu.Unlock()
 	if st, ok := sq.state[oid]; ok {
 		st.unlogged = true
+	}
+}
+
+// fence marks the sequences a DROP is about to commit (drop true) or,
+// after the drop failed, unmarks them: from the mark on, their values are
+// no longer written. A write under way finishes first (both hold mu), so
+// the drop's deletion of the record comes after it.
+func (sq *sequences) fence(qs map[string]*catalog.Sequence, drop bool) {
+	sq.mu.Lock()
+	defer sq.mu.Unlock()
+	for _, q := range qs {
+		if drop {
+			sq.dropping[q.OID] = true
+		} else {
+			delete(sq.dropping, q.OID)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluice-db/sluice/catalog"
@@ -118,5 +119,30 @@ func TestSequenceLogAheadAfterRollbackTo(t *testing.T) {
 	}
 	if !q.Called || q.Last < 11 {
 		t.Fatalf("record after 11 values: last %d, called %v: a crash would hand them out again", q.Last, q.Called)
+	}
+}
+
+// A nextval that resolved a sequence before a DROP SEQUENCE committed does
+// not write the dropped sequence's record back.
+func TestSequenceDropFence(t *testing.T) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	def := &catalog.Sequence{OID: catalog.FirstUserID, Name: "f", Start: 1, Increment: 1, Min: 1, Max: 1000, Last: 1}
+	key := catalog.SequenceMetaKey(def.Name)
+	sq := newSequences(db)
+	sq.fence(map[string]*catalog.Sequence{def.Name: def}, true)
+	if _, err := sq.next(def, nil); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("nextval of a sequence being dropped: %v", err)
+	}
+	if meta, err := db.MetaWithPrefix(key); err != nil || len(meta) != 0 {
+		t.Fatalf("the dropped sequence's record: %v, %v", meta, err)
+	}
+	// A drop that failed lifts the fence.
+	sq.fence(map[string]*catalog.Sequence{def.Name: def}, false)
+	if v, err := sq.next(def, nil); err != nil || v != 1 {
+		t.Fatalf("nextval after the drop failed: %d, %v", v, err)
 	}
 }

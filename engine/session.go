@@ -565,7 +565,9 @@ func (e *Engine) commitTxn(ts *txnState) error {
 			ts.txn.DeleteMeta(k)
 		}
 	}
+	e.sequences.fence(ts.droppedSeqs, true)
 	if err := e.commitWithWatermarks(ts, nil); err != nil {
+		e.sequences.fence(ts.droppedSeqs, false)
 		e.restartSources(stopped)
 		return err
 	}
