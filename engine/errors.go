@@ -2,6 +2,9 @@ package engine
 
 import (
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/sluice-db/sluice/sqlerr"
 )
@@ -34,4 +37,11 @@ func errLockTimeout() *sqlerr.Error {
 
 func errUserCancel() *sqlerr.Error {
 	return sqlerr.New(sqlerr.QueryCanceled, "canceling statement due to user request")
+}
+
+// errUnrecognizedOption is the error for a WITH option that a kind of
+// object does not take, listing those it does.
+func errUnrecognizedOption(kind, name string, valid map[string]bool) *sqlerr.Error {
+	return sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option \"%s\"", kind, name).
+		WithHint("Valid options are: %s.", strings.Join(slices.Sorted(maps.Keys(valid)), ", "))
 }

@@ -242,10 +242,7 @@ func transactions(changes *coldata.Chunk, key []int, maxRows int) []*coldata.Chu
 			groups = append(groups, []int{i})
 			continue
 		}
-		k = k[:0]
-		for _, c := range key {
-			k = changes.Cols[c].AppendKey(k, i)
-		}
+		k = dataflow.RowKey(k[:0], changes, key, i)
 		g, ok := index[string(k)]
 		if !ok {
 			g = len(groups)

@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"sort"
+	"maps"
 	"strings"
 	"sync"
 
@@ -107,7 +107,10 @@ func (st *statement) execCreateSink(ctx context.Context, x *parser.CreateSink, w
 		}
 		desc.DependsOn = target.sources
 		// A restart plans the query again in the schema it was created in.
-		desc.Options = cloneOptions(desc.Options)
+		desc.Options = maps.Clone(desc.Options)
+		if desc.Options == nil {
+			desc.Options = map[string]string{}
+		}
 		desc.Options[sinkSearchPathOption] = strings.Join(s.searchPath(), ",")
 	}
 	if _, err := s.e.sinkSpec(desc, target); err != nil {
@@ -128,14 +131,6 @@ func (st *statement) execCreateSink(ctx context.Context, x *parser.CreateSink, w
 // its query was planned with.
 const sinkSearchPathOption = "sluice.search_path"
 
-func cloneOptions(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // checkSinkOptions refuses options that are not a sink's, or not of its
 // connector ("": any connector's).
 func checkSinkOptions(opts map[string]string, connector string) error {
@@ -144,17 +139,11 @@ func checkSinkOptions(opts map[string]string, connector string) error {
 		if valid[name] || name == sinkSearchPathOption {
 			continue
 		}
-		known := make([]string, 0, len(valid))
-		for k := range valid {
-			known = append(known, k)
-		}
-		sort.Strings(known)
 		what := "sink"
 		if connector != "" {
 			what = connector + " sink"
 		}
-		return sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option \"%s\"", what, name).
-			WithHint("Valid options are: %s.", strings.Join(known, ", "))
+		return errUnrecognizedOption(what, name, valid)
 	}
 	return nil
 }
@@ -197,13 +186,20 @@ func (e *Engine) sinkSpec(desc *catalog.Sink, target *subscribeTarget) (*sinkSpe
 	return sp, nil
 }
 
+// sinkConnector is a sink's connector option, lower-cased; kafka by
+// default.
+func sinkConnector(opts map[string]string) string {
+	if c := strings.ToLower(opts["connector"]); c != "" {
+		return c
+	}
+	return "kafka"
+}
+
 // sinkDestination checks a sink's connector, format and connector options;
 // one of kafka and webhook is returned, by the connector.
 func (e *Engine) sinkDestination(desc *catalog.Sink) (*kafka.SinkOptions, *webhook.Options, error) {
-	connector := strings.ToLower(desc.Options["connector"])
+	connector := sinkConnector(desc.Options)
 	switch connector {
-	case "":
-		connector = "kafka"
 	case "kafka", "webhook":
 	default:
 		return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for option \"connector\": \"%s\": expected kafka or webhook", connector)
@@ -415,10 +411,7 @@ func (s *session) execShowSinks(w pgwire.ResultWriter) error {
 		if v, ok := s.e.cat.ByID(sk.From); ok && sk.From != 0 {
 			reads = v.Name
 		}
-		connector := sk.Options["connector"]
-		if connector == "" {
-			connector = "kafka"
-		}
+		connector := sinkConnector(sk.Options)
 		status, txns := s.e.sinks.status(sk.ID)
 		dest := sk.Options["topic"]
 		if connector == "webhook" {

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -133,13 +132,7 @@ func withOptions(defs []*pg.Node, st *statement, kind string, valid map[string]b
 		}
 		name := lower(d.Defname)
 		if !valid[name] {
-			known := make([]string, 0, len(valid))
-			for k := range valid {
-				known = append(known, k)
-			}
-			sort.Strings(known)
-			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized %s option \"%s\"", kind, d.Defname).
-				WithHint("Valid options are: %s.", strings.Join(known, ", ")).At(st.pos(d.Location))
+			return nil, errUnrecognizedOption(kind, d.Defname, valid).At(st.pos(d.Location))
 		}
 		opts[name] = defString(d)
 	}
