@@ -202,6 +202,9 @@ type Catalog struct {
 	roles  map[string]*Role
 	// sequences are the sequence objects, by name (all in public).
 	sequences map[string]*Sequence
+	// sequenceByOID holds the same sequences by OID: nextval resolves its
+	// argument by OID once per row.
+	sequenceByOID map[uint32]*Sequence
 	// databases are the names made with CREATE DATABASE.
 	databases map[string]*DatabaseName
 	nextID    uint32 // shared by relations, sinks and roles, as Postgres' OIDs
@@ -210,7 +213,7 @@ type Catalog struct {
 // New returns a catalog holding the given descriptors and roles.
 func New(tables []*Table, roles ...*Role) *Catalog {
 	c := &Catalog{byName: map[string]*Table{}, byID: map[uint32]*Table{}, roles: map[string]*Role{},
-		sequences: map[string]*Sequence{}, databases: map[string]*DatabaseName{}, nextID: FirstUserID}
+		sequences: map[string]*Sequence{}, sequenceByOID: map[uint32]*Sequence{}, databases: map[string]*DatabaseName{}, nextID: FirstUserID}
 	for _, t := range tables {
 		c.put(t)
 	}

@@ -78,12 +78,8 @@ func (c *Catalog) Sequence(name string) (*Sequence, bool) {
 func (c *Catalog) SequenceByOID(oid uint32) (*Sequence, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for _, q := range c.sequences {
-		if q.OID == oid {
-			return q, true
-		}
-	}
-	return nil, false
+	q, ok := c.sequenceByOID[oid]
+	return q, ok
 }
 
 // Sequences returns every sequence ordered by name.
@@ -102,7 +98,11 @@ func (c *Catalog) Sequences() []*Sequence {
 func (c *Catalog) PublishSequence(q *Sequence) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.sequences[q.Name]; ok {
+		delete(c.sequenceByOID, old.OID)
+	}
 	c.sequences[q.Name] = q
+	c.sequenceByOID[q.OID] = q
 	if q.OID >= c.nextID {
 		c.nextID = q.OID + 1
 	}
@@ -112,5 +112,8 @@ func (c *Catalog) PublishSequence(q *Sequence) {
 func (c *Catalog) RemoveSequence(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if q, ok := c.sequences[name]; ok {
+		delete(c.sequenceByOID, q.OID)
+	}
 	delete(c.sequences, name)
 }

@@ -22,7 +22,7 @@ var _ expr.Catalog = (*catalog.Snapshot)(nil)
 // catalogView is the catalog as the session sees it, with its transaction's
 // uncommitted DDL.
 func (s *session) catalogView() catalog.View {
-	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0 {
+	if s.tx.stagesDDL() {
 		return txnCatalog{s.e.cat, s.tx}
 	}
 	return s.e.cat
@@ -87,7 +87,7 @@ type sessionNames struct{ s *session }
 
 func (n sessionNames) snapshot() *catalog.Snapshot {
 	s := n.s
-	if s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0 {
+	if s.tx.stagesDDL() {
 		return s.catalogSnapshot()
 	}
 	ver := s.e.catVersion.Load()

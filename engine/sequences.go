@@ -276,12 +276,7 @@ func (st *statement) execCreateSequence(ts *txnState, n *pg.CreateSeqStmt, w pgw
 	if err != nil {
 		return "", err
 	}
-	_, isTable := txnCatalog{s.e.cat, ts}.Lookup(schema, rv.Relname)
-	for _, v := range ts.views {
-		// A view the block creates at COMMIT takes its name already.
-		isTable = isTable || v.desc.Schema == schema && v.desc.Name == rv.Relname
-	}
-	if _, _, isSeq := s.e.sequenceIn(ts, rv.Relname); isTable || isSeq {
+	if s.relationExists(schema, rv.Relname) {
 		if n.IfNotExists {
 			return "CREATE SEQUENCE", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
 		}

@@ -481,6 +481,12 @@ func (s *session) relationExists(schema, name string) bool {
 	return ok && schema == "public"
 }
 
+// stagesDDL reports whether ts (nil: no block) has tables or sequences
+// that only it sees: then its catalog view and plans are its own.
+func (ts *txnState) stagesDDL() bool {
+	return ts != nil && len(ts.created)+len(ts.dropped)+len(ts.sequences)+len(ts.droppedSeqs) > 0
+}
+
 // begin starts a storage transaction.
 func (s *session) beginTxn() *txnState {
 	level, _ := s.get("default_transaction_isolation")

@@ -316,7 +316,7 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 		}
 		return p, nil
 	}
-	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || (s.tx != nil && len(s.tx.created)+len(s.tx.dropped)+len(s.tx.sequences)+len(s.tx.droppedSeqs) > 0)) {
+	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || s.tx.stagesDDL()) {
 		if err := st.plan(q); err != nil {
 			s.failTxn()
 			s.observe(statementVerb(st.ast), err, 0)
