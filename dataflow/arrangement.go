@@ -365,7 +365,7 @@ func (a *Arrangement) sameRow(p *versionPage, r int, c *coldata.Chunk, i int) bo
 // killed.
 func (a *Arrangement) indexRows(e uint64) int {
 	a.indexed = true
-	index := map[string]*keyEntry{}
+	index := make(map[string]*keyEntry, a.live)
 	var items []*orderItem[*keyEntry]
 	kills := 0
 	for pos, n := 0, a.work.n; pos < n; pos++ {
