@@ -323,11 +323,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	resetPeakRSS()
 	progress("%s: %d events from %s", q, o.events, o.source)
 	if o.cpuProfile != "" {
-		path := o.cpuProfile
-		if len(o.queries) > 1 {
-			path += "." + q
-		}
-		f, err := os.Create(path)
+		f, err := createRunFile(o.cpuProfile, q, len(o.queries))
 		if err != nil {
 			return nil, err
 		}
@@ -466,10 +462,7 @@ func preloadNexmark(ctx context.Context, brokers []string, o *nexmarkOptions, ge
 // writeHeapProfile writes the heap profile of the live objects to path
 // (path.q when several queries run).
 func writeHeapProfile(path, q string, queries int) error {
-	if queries > 1 {
-		path += "." + q
-	}
-	f, err := os.Create(path)
+	f, err := createRunFile(path, q, queries)
 	if err != nil {
 		return err
 	}
@@ -478,13 +471,19 @@ func writeHeapProfile(path, q string, queries int) error {
 	return pprof.WriteHeapProfile(f)
 }
 
-// startTrace starts an execution trace of query q's run into path (suffixed
-// with the query when several run) and returns what stops it.
-func startTrace(path, q string, queries int) (stop func(), err error) {
+// createRunFile creates the file of query q's run at path, suffixed with
+// the query when several of queries run.
+func createRunFile(path, q string, queries int) (*os.File, error) {
 	if queries > 1 {
 		path += "." + q
 	}
-	f, err := os.Create(path)
+	return os.Create(path)
+}
+
+// startTrace starts an execution trace of query q's run into path (suffixed
+// with the query when several run) and returns what stops it.
+func startTrace(path, q string, queries int) (stop func(), err error) {
+	f, err := createRunFile(path, q, queries)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/internal/testbin"
 )
 
@@ -74,15 +74,11 @@ var schema = []string{
 // last restart every view must equal its query computed from the topic and
 // the table.
 func TestKillLoop(t *testing.T) {
-	kills := envInt(t, "SLUICE_KILLS", 50)
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SLUICE_KILL_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SLUICE_KILL_SEED: %v", err)
-		}
-		seed = v
+	kills := int(randtest.EnvInt(t, "SLUICE_KILLS", 50))
+	if kills < 0 {
+		t.Fatalf("SLUICE_KILLS=%d: want at least 0", kills)
 	}
+	seed := uint64(randtest.EnvInt(t, "SLUICE_KILL_SEED", time.Now().UnixNano()))
 	t.Logf("seed %d (replay with SLUICE_KILL_SEED=%d), %d kills", seed, seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 
@@ -708,18 +704,6 @@ func pct(ds []time.Duration, p int) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[(len(s)-1)*p/100]
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		t.Fatalf("%s=%q: want a number of at least 0", name, s)
-	}
-	return n
 }
 
 // prefixWriter logs the child's stderr through the test, line by line.

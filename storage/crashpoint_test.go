@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
@@ -815,17 +815,6 @@ func (w *crashWorkload) runCrashRound(mem *vfs.MemFS, cr crashRound, label strin
 }
 
 // crashSeed returns the seed of a run: crashSeedEnv's, else a new one.
-func crashSeed(t *testing.T) uint64 {
-	if v := os.Getenv(crashSeedEnv); v != "" {
-		seed, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", crashSeedEnv, v, err)
-		}
-		return seed
-	}
-	return uint64(time.Now().UnixNano())
-}
-
 func newCrashWorkload(t *testing.T, seed uint64) *crashWorkload {
 	w := &crashWorkload{t: t, seed: seed}
 	w.states = []*crashModel{{rels: map[uint32]*crashRel{}, createdHere: map[uint32]bool{}}}
@@ -840,17 +829,12 @@ func newCrashWorkload(t *testing.T, seed uint64) *crashWorkload {
 func TestCrashPoints(t *testing.T) {
 	defer func(n int) { segRows = n }(segRows)
 	segRows = 64 // segments fill, seal and are evicted within a few commits
-	seed := crashSeed(t)
-	rounds := 100
+	seed := uint64(randtest.EnvInt(t, crashSeedEnv, time.Now().UnixNano()))
+	defaultRounds := int64(100)
 	if testing.Short() {
-		rounds = 20
+		defaultRounds = 20
 	}
-	if v := os.Getenv(crashRoundsEnv); v != "" {
-		var err error
-		if rounds, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("%s=%q: %v", crashRoundsEnv, v, err)
-		}
-	}
+	rounds := int(randtest.EnvInt(t, crashRoundsEnv, defaultRounds))
 	t.Logf("seed %d (%s=%d replays it; Pebble's background work can move an op index a little)", seed, crashSeedEnv, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	w := newCrashWorkload(t, seed)
