@@ -55,7 +55,7 @@ func (p *portal) execDeclare(n *pg.DeclareCursorStmt) (string, error) {
 	}
 	inner := &statement{s: s, text: st.text, ast: n.Query, charOff: st.charOff,
 		planned: st.planned, planVer: st.planVer, cols: resultColumns(st.planned.Columns)}
-	c := &queryCursor{p: &portal{st: inner, params: p.params}, hold: hold, block: s.tx}
+	c := &queryCursor{p: &portal{st: inner, params: p.params, planned: inner.planned}, hold: hold, block: s.tx}
 	if hold {
 		c.p.ts, c.p.own = s.beginTxn(), true
 	}

@@ -374,7 +374,7 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 		}
 		vals[i] = d
 	}
-	return &portal{st: st, params: vals}, nil
+	return &portal{st: st, params: vals, planned: st.planned}, nil
 }
 
 // failTxn marks an open transaction block failed; an implicit block of a
@@ -420,6 +420,9 @@ func isTxnEnd(n *pg.Node) bool {
 type portal struct {
 	st     *statement
 	params []types.Datum
+	// planned is st's plan when the portal was bound: a later Bind of the
+	// same statement may plan it again while this portal is suspended.
+	planned *planner.Planned
 
 	// Query execution state, kept across suspensions.
 	started bool
@@ -685,7 +688,7 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 // runQuery runs (or resumes) a planned query.
 func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWriter) (string, bool, error) {
 	s := p.st.s
-	pl := p.st.planned
+	pl := p.planned
 	if p.done {
 		return p.tag(), false, nil
 	}
@@ -767,7 +770,7 @@ func (p *portal) fail(err error) error {
 }
 
 func (p *portal) tag() string {
-	pl := p.st.planned
+	pl := p.planned
 	switch pl.Tag {
 	case "SELECT":
 		return fmt.Sprintf("SELECT %d", p.rows)
