@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +86,7 @@ func TestKillLoop(t *testing.T) {
 
 	h := &harness{t: t, bin: testbin.Build(t), dir: t.TempDir(),
 		pgAddr: testbin.FreeAddr(t), httpAddr: testbin.FreeAddr(t), kafkaAddr: testbin.FreeAddr(t)}
+	h.openLog()
 	ctx := context.Background()
 
 	h.start()
@@ -141,6 +144,36 @@ type harness struct {
 	pgAddr, httpAddr, kafkaAddr string
 	cmd                         *exec.Cmd
 	readyAfter                  time.Duration
+	// log collects every run's stderr; a failure prints its tail.
+	log *os.File
+}
+
+// logTail is how many lines of the servers' log a failure prints.
+const logTail = 40
+
+// openLog creates the file the servers' stderr goes to. The test logs it
+// only on failure, after its message, and only its tail: logged line by
+// line, 50 restarts' output buried the message in the middle.
+func (h *harness) openLog() {
+	f, err := os.Create(filepath.Join(h.t.TempDir(), "sluice.log"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.log = f
+	h.t.Cleanup(func() {
+		defer f.Close()
+		if !h.t.Failed() {
+			return
+		}
+		data, err := os.ReadFile(f.Name())
+		if err != nil {
+			h.t.Log(err)
+			return
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		h.t.Logf("the last %d lines of the servers' stderr (%d lines in all):\n%s",
+			min(logTail, len(lines)), len(lines), strings.Join(lines[max(0, len(lines)-logTail):], "\n"))
+	})
 }
 
 // start runs `sluice serve` and waits until it listens.
@@ -153,7 +186,7 @@ func (h *harness) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &prefixWriter{t: t}
+	cmd.Stderr = h.log
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -704,25 +737,4 @@ func pct(ds []time.Duration, p int) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[(len(s)-1)*p/100]
-}
-
-// prefixWriter logs the child's stderr through the test, line by line.
-type prefixWriter struct {
-	t   *testing.T
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (w *prefixWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := slices.Index(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.t.Log("sluice: " + string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
 }
