@@ -499,6 +499,13 @@ func (e *Engine) commit(ts *txnState) error {
 		return err
 	}
 	var firstErr error
+	for _, t := range ts.dropped {
+		if t.Kind == catalog.KindMaterializedView {
+			if err := e.views.drop(context.Background(), t.ID); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
 	for _, v := range ts.views {
 		// NB: commitTxn checked the views' names and relations, but DDL of
 		// another session may come between: then the COMMIT fails after

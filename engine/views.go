@@ -416,15 +416,28 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 	return drops, views, sinks, nil
 }
 
-// execDropView runs DROP MATERIALIZED VIEW (not transactional).
+// execDropView runs DROP MATERIALIZED VIEW. Outside a transaction block the
+// views go at once; in one, their records are deleted in the block's
+// transaction and their dataflows stop once it commits (Engine.commit).
 func (st *statement) execDropView(ctx context.Context, n *pg.DropStmt, w pgwire.ResultWriter) (string, error) {
 	s := st.s
-	if s.tx != nil {
-		return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "DROP MATERIALIZED VIEW cannot run inside a transaction block")
-	}
 	drops, deps, sinks, err := st.dropTargets(n, catalog.KindMaterializedView, w)
 	if err != nil {
 		return "", err
+	}
+	if s.tx != nil {
+		if len(sinks) > 0 {
+			return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "DROP MATERIALIZED VIEW … CASCADE of a view a sink reads cannot run inside a transaction block").
+				WithDetail("sink %s reads it, and DROP SINK cannot run inside a transaction block", sinks[0].Name)
+		}
+		if s.tx.dropped == nil {
+			s.tx.dropped = map[uint32]*catalog.Table{}
+		}
+		for _, v := range append(deps, drops...) {
+			s.tx.dropped[v.ID] = v
+			s.tx.txn.DeleteMeta(catalog.MetaKey(v.ID))
+		}
+		return "DROP MATERIALIZED VIEW", nil
 	}
 	if err := s.e.dropSinks(sinks); err != nil {
 		return "", err

@@ -1,10 +1,10 @@
--- CREATE MATERIALIZED VIEW runs in the migration's transaction (the view
--- starts at its COMMIT); DROP MATERIALIZED VIEW cannot run inside one.
+-- Both directions run in the migration's transaction: the view starts at
+-- its COMMIT, and is dropped at it.
 -- migrate:up
 CREATE MATERIALIZED VIEW mig_revenue AS
   SELECT c.country, count(*) AS rides, sum(r.fare) AS revenue
   FROM mig_rides r JOIN mig_cities c ON r.city = c.city
   GROUP BY c.country;
 
--- migrate:down transaction:false
+-- migrate:down
 DROP MATERIALIZED VIEW mig_revenue;

@@ -1,5 +1,3 @@
--- DROP MATERIALIZED VIEW cannot run inside a transaction block, and NO TRANSACTION is for both directions.
--- +goose NO TRANSACTION
 -- +goose Up
 CREATE MATERIALIZED VIEW mig_revenue AS
   SELECT c.country, count(*) AS rides, sum(r.fare) AS revenue
