@@ -87,6 +87,16 @@ func TestKillLoop(t *testing.T) {
 	h := &harness{t: t, bin: testbin.Build(t), dir: t.TempDir(),
 		pgAddr: testbin.FreeAddr(t), httpAddr: testbin.FreeAddr(t), kafkaAddr: testbin.FreeAddr(t)}
 	h.openLog()
+	t.Cleanup(func() {
+		// A failure keeps the data directory (the broker's log above all)
+		// to be read afterwards.
+		if t.Failed() {
+			kept := filepath.Join(os.TempDir(), fmt.Sprintf("sluice-killloop-%d", seed))
+			if err := os.Rename(h.dir, kept); err == nil {
+				t.Logf("the data directory is kept in %s", kept)
+			}
+		}
+	})
 	ctx := context.Background()
 
 	h.start()
