@@ -25,6 +25,9 @@ type embeddedKafka struct {
 	// abortedAtStart counts the transactions a crash had left open, whose
 	// abort markers were written at start (kafka_txns.go).
 	abortedAtStart int
+	// indexesRealigned counts the segment indexes a crash had left out of
+	// step with their segments, rewritten at start (kafka_txns.go).
+	indexesRealigned int
 }
 
 // Close shuts the broker down and records that it did so cleanly.
@@ -56,8 +59,9 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 	}
 	logDir := filepath.Join(dataDir, "kafka")
 	var open []openTxn
+	var realigned int
 	if !clean {
-		if open, err = openTransactions(logDir); err != nil {
+		if open, realigned, err = recoverLog(logDir); err != nil {
 			return nil, fmt.Errorf("embedded kafka broker: %w", err)
 		}
 	}
@@ -91,7 +95,7 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 		c.Close()
 		return nil, fmt.Errorf("embedded kafka broker: %w", err)
 	}
-	return &embeddedKafka{Cluster: c, topics: topics, dataDir: dataDir, abortedAtStart: aborted}, nil
+	return &embeddedKafka{Cluster: c, topics: topics, dataDir: dataDir, abortedAtStart: aborted, indexesRealigned: realigned}, nil
 }
 
 // sourceCollector exports every stream source's partition counters.

@@ -104,20 +104,21 @@ func markCleanShutdown(dataDir string) error {
 	return nil
 }
 
-// openTransactions lists the transactions left open in the partition logs
-// of the kfake data directory dir: partitions/<topic, path-escaped>-<n>/
-// holds segments <base offset>.dat of record batches back to back. Like
-// kfake's replay, a segment is read up to its first incomplete or corrupt
-// batch.
-func openTransactions(dir string) ([]openTxn, error) {
+// recoverLog reads the partition logs of the kfake data directory dir,
+// as a crash left them, before kfake loads them: it lists the transactions
+// they leave open, and rewrites each segment index that no longer pairs an
+// entry with each batch (returning how many). partitions/<topic,
+// path-escaped>-<n>/ holds segments <base offset>.dat of record batches back
+// to back, and <base offset>.idx of one entry per batch. Like kfake's
+// replay, a segment is read up to its first incomplete or corrupt batch.
+func recoverLog(dir string) (open []openTxn, realigned int, err error) {
 	parts, err := os.ReadDir(filepath.Join(dir, "partitions"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the embedded broker's partitions: %w", err)
+		return nil, 0, fmt.Errorf("reading the embedded broker's partitions: %w", err)
 	}
-	var txns []openTxn
 	for _, d := range parts {
 		i := strings.LastIndexByte(d.Name(), '-')
 		if !d.IsDir() || i < 0 {
@@ -131,24 +132,26 @@ func openTransactions(dir string) ([]openTxn, error) {
 		if err != nil {
 			continue
 		}
-		open, err := partitionOpenTransactions(filepath.Join(dir, "partitions", d.Name()))
+		pOpen, pRealigned, err := recoverPartition(filepath.Join(dir, "partitions", d.Name()))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		for pid, epoch := range open {
-			txns = append(txns, openTxn{topic: topic, partition: int32(partition), producerID: pid, epoch: epoch})
+		realigned += pRealigned
+		for pid, epoch := range pOpen {
+			open = append(open, openTxn{topic: topic, partition: int32(partition), producerID: pid, epoch: epoch})
 		}
 	}
-	return txns, nil
+	return open, realigned, nil
 }
 
-// partitionOpenTransactions returns the producers (with their epochs)
-// whose transactional batches in the partition log pdir are not followed
-// by one of their control batches.
-func partitionOpenTransactions(pdir string) (map[int64]int16, error) {
+// recoverPartition returns the producers (with their epochs) whose
+// transactional batches in the partition log pdir are not followed by one
+// of their control batches, and how many of its segment indexes it
+// rewrote.
+func recoverPartition(pdir string) (map[int64]int16, int, error) {
 	files, err := os.ReadDir(pdir)
 	if err != nil {
-		return nil, fmt.Errorf("reading partition log %s: %w", pdir, err)
+		return nil, 0, fmt.Errorf("reading partition log %s: %w", pdir, err)
 	}
 	var bases []int64
 	for _, f := range files {
@@ -160,58 +163,82 @@ func partitionOpenTransactions(pdir string) (map[int64]int16, error) {
 	}
 	slices.Sort(bases)
 	open := map[int64]int16{}
+	realigned := 0
+	var maxTimestamp int64
 	for _, base := range bases {
-		if err := scanSegment(filepath.Join(pdir, strconv.FormatInt(base, 10)+".dat"), open); err != nil {
-			return nil, err
+		seg := filepath.Join(pdir, strconv.FormatInt(base, 10))
+		batches, err := readSegment(seg + ".dat")
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, b := range batches {
+			switch {
+			case b.attributes&batchControl != 0:
+				delete(open, b.producerID)
+			case b.attributes&batchTransactional != 0:
+				open[b.producerID] = b.producerEpoch
+			}
+		}
+		rewrote, err := alignIndex(seg+".idx", batches, &maxTimestamp)
+		if err != nil {
+			return nil, 0, err
+		}
+		if rewrote {
+			realigned++
 		}
 	}
-	return open, nil
+	return open, realigned, nil
 }
 
-// scanSegment follows the segment's batches: a producer's transactional
-// batch opens (or continues) its transaction, its control batch ends it.
-func scanSegment(path string, open map[int64]int16) error {
+// segmentBatch is what recovery needs of one batch of a segment.
+type segmentBatch struct {
+	producerID    int64
+	producerEpoch int16
+	attributes    int16
+	leaderEpoch   int32
+	maxTimestamp  int64
+}
+
+// readSegment reads the batches of segment file path.
+func readSegment(path string) ([]segmentBatch, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("reading segment %s: %w", path, err)
+		return nil, fmt.Errorf("reading segment %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("reading segment %s: %w", path, err)
+		return nil, fmt.Errorf("reading segment %s: %w", path, err)
 	}
 	left := st.Size() // bytes not yet read: a damaged length cannot make us allocate past them
 	r := bufio.NewReaderSize(f, 1<<20)
 	var raw []byte
+	var out []segmentBatch
 	for {
 		// A batch starts with its base offset (8 bytes) and the length of
 		// the rest (4 bytes).
 		head, err := r.Peek(12)
 		if err != nil {
-			return readEnd(path, err)
+			return out, readEnd(path, err)
 		}
 		length := int32(binary.BigEndian.Uint32(head[8:12]))
 		if length < 0 || int64(length)+12 > left {
-			return nil
+			return out, nil
 		}
 		raw = slices.Grow(raw[:0], 12+int(length))[:12+int(length)]
 		if _, err := io.ReadFull(r, raw); err != nil {
-			return readEnd(path, err)
+			return out, readEnd(path, err)
 		}
 		left -= int64(len(raw))
 		if len(raw) < 21 || crc32.Checksum(raw[21:], crc32c) != binary.BigEndian.Uint32(raw[17:21]) {
-			return nil
+			return out, nil
 		}
 		var b kmsg.RecordBatch
 		if err := b.ReadFrom(raw); err != nil {
-			return nil
+			return out, nil
 		}
-		switch {
-		case b.Attributes&batchControl != 0:
-			delete(open, b.ProducerID)
-		case b.Attributes&batchTransactional != 0:
-			open[b.ProducerID] = b.ProducerEpoch
-		}
+		out = append(out, segmentBatch{producerID: b.ProducerID, producerEpoch: b.ProducerEpoch,
+			attributes: b.Attributes, leaderEpoch: b.PartitionLeaderEpoch, maxTimestamp: b.MaxTimestamp})
 	}
 }
 
@@ -222,6 +249,92 @@ func readEnd(path string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("reading segment %s: %w", path, err)
+}
+
+// kfake's segment index (persist.go: encodeIndexEntry): per batch, in the
+// order of the segment, the format version, a CRC-32C byte of the rest,
+// the leader epoch (little-endian int32), the largest timestamp up to the
+// batch (int64) and whether the batch is a transaction's data (one byte).
+//
+// kfake writes a batch to the segment and then its entry to the index. A
+// crash between the two leaves the index an entry short, and kfake, which
+// pairs entries with batches by position, from then on reads each batch
+// with the entry of the one before it: a transaction's data batch after a
+// control batch is taken for plain data, so when that transaction aborts
+// its records are served to read_committed consumers (a sink's aborted
+// attempt then shows beside its retry).
+const (
+	indexEntrySize     = 15
+	indexEntryVersion  = 1
+	indexEntryTxnFlags = 14
+)
+
+// alignIndex rewrites index file path when its entries are not those of
+// batches. maxTimestamp carries the partition's largest timestamp from
+// segment to segment.
+func alignIndex(path string, batches []segmentBatch, maxTimestamp *int64) (bool, error) {
+	want := make([]byte, 0, len(batches)*indexEntrySize)
+	for _, b := range batches {
+		*maxTimestamp = max(*maxTimestamp, b.maxTimestamp)
+		var e [indexEntrySize]byte
+		e[0] = indexEntryVersion
+		binary.LittleEndian.PutUint32(e[2:6], uint32(b.leaderEpoch))
+		binary.LittleEndian.PutUint64(e[6:14], uint64(*maxTimestamp))
+		if b.attributes&batchTransactional != 0 && b.attributes&batchControl == 0 {
+			e[indexEntryTxnFlags] = 1
+		}
+		e[1] = byte(crc32.Checksum(e[2:], crc32c))
+		want = append(want, e[:]...)
+	}
+	have, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("reading segment index %s: %w", path, err)
+	}
+	if indexAgrees(have, want) {
+		return false, nil
+	}
+	if err := writeFileSynced(path, want); err != nil {
+		return false, fmt.Errorf("rewriting segment index %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// indexAgrees reports whether index have gives each batch the leader
+// epoch and transaction flag of want (the timestamps kfake recomputes at
+// load).
+func indexAgrees(have, want []byte) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i += indexEntrySize {
+		h, w := have[i:i+indexEntrySize], want[i:i+indexEntrySize]
+		if h[1] != byte(crc32.Checksum(h[2:], crc32c)) || !slices.Equal(h[2:6], w[2:6]) || h[indexEntryTxnFlags]&1 != w[indexEntryTxnFlags] {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFileSynced replaces path with data: written beside it, synced,
+// renamed over it.
+func writeFileSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // abortOpenTransactions has broker c write an abort marker for each of

@@ -97,7 +97,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 		s.log.Info("embedded kafka broker started", "elapsed", time.Since(began).Round(time.Millisecond),
-			"open_transactions_aborted", s.kafka.abortedAtStart)
+			"open_transactions_aborted", s.kafka.abortedAtStart, "indexes_realigned", s.kafka.indexesRealigned)
 		brokers = s.kafka.ListenAddrs()
 	}
 	eopts = append(eopts, engine.WithKafkaBrokers(brokers))
