@@ -41,7 +41,7 @@ type SinkEncoder struct {
 // the columns key (none: records without a key; EnvelopeUpsert needs one),
 // keys and values as JSON objects (format.JSONObject).
 func NewSinkEncoder(topic string, envelope Envelope, names []string, key []int, cfg *types.Config) *SinkEncoder {
-	f := &jsonFormat{rowObj: format.NewJSONObject(names, allColumns(len(names))), cfg: cfg}
+	f := &jsonFormat{rowObj: format.NewJSONObject(names, coldata.AllColumns(len(names))), cfg: cfg}
 	if len(key) > 0 {
 		f.keyObj = format.NewJSONObject(names, key)
 	}

@@ -107,7 +107,7 @@ type AvroSinkSchema struct {
 // envelope, for rows with columns names of types typs keyed by key.
 func NewAvroSinkSchema(name string, envelope Envelope, names []string, typs []*types.T, key []int) (*AvroSinkSchema, error) {
 	rowName := format.AvroName(name)
-	s := &AvroSinkSchema{rowRec: format.NewAvroRecord(rowName, names, typs, allColumns(len(names)))}
+	s := &AvroSinkSchema{rowRec: format.NewAvroRecord(rowName, names, typs, coldata.AllColumns(len(names)))}
 	row := s.rowRec.Schema()
 	var value any = row
 	switch envelope {
@@ -137,14 +137,6 @@ func NewAvroSinkSchema(name string, envelope Envelope, names []string, typs []*t
 		s.Key = string(k)
 	}
 	return s, nil
-}
-
-func allColumns(n int) []int {
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	return all
 }
 
 // protoFormat writes protobuf messages in the Confluent framing (a zero
@@ -214,7 +206,7 @@ type ProtobufSinkSchema struct {
 // NewProtobufSinkSchema returns the protobuf schema of a sink named name
 // writing envelope, for rows with columns names of types typs keyed by key.
 func NewProtobufSinkSchema(name string, envelope Envelope, names []string, typs []*types.T, key []int) *ProtobufSinkSchema {
-	s := &ProtobufSinkSchema{rowMsg: format.NewProtoMessage(name, names, typs, allColumns(len(names))), KeyIndex: -1}
+	s := &ProtobufSinkSchema{rowMsg: format.NewProtoMessage(name, names, typs, coldata.AllColumns(len(names))), KeyIndex: -1}
 	row := s.rowMsg
 	msgs := []string{row.Definition()}
 	if len(key) > 0 {
