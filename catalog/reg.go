@@ -164,39 +164,12 @@ func (s *Snapshot) NameOf(t *types.T, oid uint32) (string, bool) {
 	return "", false
 }
 
-// splitQualified splits a possibly qualified SQL name into its parts,
-// folding unquoted parts to lower case as the lexer does.
+// splitQualified splits a possibly qualified SQL name into its parts, as
+// Postgres' stringToQualifiedNameList does.
 func splitQualified(s string) ([]string, error) {
-	var parts []string
-	var cur strings.Builder
-	quoted, wasQuoted := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quoted && c == '"' && i+1 < len(s) && s[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case c == '"':
-			quoted = !quoted
-			wasQuoted = true
-		case !quoted && c == '.':
-			parts = append(parts, cur.String())
-			cur.Reset()
-			wasQuoted = false
-		case !quoted && !wasQuoted && c >= 'A' && c <= 'Z':
-			cur.WriteByte(c + 'a' - 'A')
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if quoted {
+	parts, ok := types.SplitIdentifiers(s, '.')
+	if !ok || len(parts) == 0 {
 		return nil, sqlerr.New(sqlerr.InvalidName, "invalid name syntax")
-	}
-	parts = append(parts, cur.String())
-	for _, p := range parts {
-		if p == "" {
-			return nil, sqlerr.New(sqlerr.InvalidName, "invalid name syntax")
-		}
 	}
 	if len(parts) > 3 {
 		return nil, sqlerr.New(sqlerr.SyntaxError, "improper relation name (too many dotted names): %s", s)

@@ -20,6 +20,16 @@ type Chunk struct {
 	Diffs []int64
 }
 
+// AllColumns returns the ordinals 0..n-1: every column of rows of n
+// columns, where a list of columns is asked for.
+func AllColumns(n int) []int {
+	cols := make([]int, n)
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}
+
 // NewChunk returns an empty chunk with one vector per type.
 func NewChunk(ts []*types.T, capacity int) *Chunk {
 	c := &Chunk{Cols: make([]*Vec, len(ts))}

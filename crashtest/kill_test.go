@@ -3,7 +3,6 @@
 package crashtest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -192,37 +191,11 @@ func (h *harness) start() {
 	t.Helper()
 	cmd := exec.Command(h.bin, "serve", "--data-dir", h.dir, "--pg-addr", h.pgAddr,
 		"--http-addr", h.httpAddr, "--embedded-kafka-addr", h.kafkaAddr)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stderr = h.log
 	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				close(ready)
-				break
-			}
-		}
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatal("sluice serve did not start within 60 s")
-	}
+	testbin.Serve(t, cmd)
 	h.readyAfter = time.Since(began)
 	h.cmd = cmd
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 }
 
 func (h *harness) kill() {

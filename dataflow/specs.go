@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
@@ -233,15 +234,9 @@ type Distinct struct {
 	Typs []*types.T
 }
 
-func (d *Distinct) Types() []*types.T { return d.Typs }
-func (d *Distinct) String() string    { return "Distinct" }
-func (d *Distinct) Partition(int) []int {
-	cols := make([]int, len(d.Typs))
-	for i := range cols {
-		cols[i] = i
-	}
-	return cols
-}
+func (d *Distinct) Types() []*types.T   { return d.Typs }
+func (d *Distinct) String() string      { return "Distinct" }
+func (d *Distinct) Partition(int) []int { return coldata.AllColumns(len(d.Typs)) }
 
 // SortKey orders by one column.
 type SortKey struct {

@@ -329,11 +329,7 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 // copyColumns resolves a COPY column list to ordinals (all columns if none).
 func copyColumns(t *catalog.Table, n *pg.CopyStmt, st *statement) ([]int, error) {
 	if len(n.Attlist) == 0 {
-		out := make([]int, len(t.Columns))
-		for i := range out {
-			out[i] = i
-		}
-		return out, nil
+		return coldata.AllColumns(len(t.Columns)), nil
 	}
 	var out []int
 	for _, a := range n.Attlist {

@@ -43,7 +43,7 @@ func (st *statement) execCreate(ctx context.Context, ts *txnState, n *pg.CreateS
 	if err != nil {
 		return "", err
 	}
-	if s.relationExists(schema, rv.Relname) {
+	if s.nameTaken(schema, rv.Relname) {
 		if n.IfNotExists {
 			return map[bool]string{false: "CREATE TABLE", true: "CREATE STREAM"}[st.stream], w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
 		}

@@ -210,7 +210,6 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e.reg = expr.NewRegistry()
 	registerSessionFuncs(e.reg)
 	registerAdvisoryLockFuncs(e.reg, e.locks)
-	registerPrivilegeFuncs(e.reg)
 	registerSequenceFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))

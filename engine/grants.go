@@ -20,10 +20,7 @@ import (
 
 // checkSelect refuses a read of relation id by a role not granted it.
 func (s *session) checkSelect(id uint32) error {
-	if s.isSuperuser() {
-		return nil
-	}
-	if r, ok := s.e.cat.Role(s.user); ok && r.MaySelect(id) {
+	if s.isSuperuser() || s.maySelect(s.user, id) {
 		return nil
 	}
 	kind, name := catalog.KindTable, "?"
@@ -31,6 +28,16 @@ func (s *session) checkSelect(id uint32) error {
 		kind, name = t.Kind, t.Name
 	}
 	return sqlerr.New(sqlerr.InsufficientPrivilege, "permission denied for %s %s", kind, name)
+}
+
+// maySelect reports whether role, not a superuser, may read relation rel:
+// a system relation, or one it was granted.
+func (s *session) maySelect(role string, rel uint32) bool {
+	if rel < catalog.FirstUserID {
+		return true
+	}
+	r, ok := s.e.cat.Role(role)
+	return ok && r.MaySelect(rel)
 }
 
 // checkRoleMayRun refuses what a role may not run: DDL, writes and COPY

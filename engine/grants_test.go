@@ -268,3 +268,22 @@ func TestRoleCursorsAndPrepared(t *testing.T) {
 		t.Fatalf("t after the refused writes: %d, %v", n, err)
 	}
 }
+
+// A session opened as a role that was dropped since is still not a
+// superuser: has_table_privilege answers as reading the relation does.
+func TestPrivilegeOfDroppedSessionRole(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, t.TempDir())
+	admin := connect(t, srv)
+	mustExec(t, admin, "CREATE TABLE secret (k int PRIMARY KEY)")
+	mustExec(t, admin, "CREATE USER gone")
+	gone := mustConnectAs(t, srv, "gone", "")
+	mustExec(t, admin, "DROP ROLE gone")
+	_, err := gone.Exec(ctx, "SELECT * FROM secret")
+	wantCode(t, "reading as a dropped role", err, "42501")
+	var got string
+	if err := gone.QueryRow(ctx, `SELECT concat(has_table_privilege('secret', 'SELECT'), has_table_privilege(current_user, 'secret', 'SELECT'),
+		has_table_privilege('pg_class', 'SELECT'))`).Scan(&got); err != nil || got != "fft" {
+		t.Errorf("has_table_privilege as a dropped role: %s, %v", got, err)
+	}
+}

@@ -3,7 +3,6 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
@@ -24,31 +23,8 @@ import (
 func startChild(t *testing.T, bin, dir, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--pg-addr", addr, "--http-addr", testbin.FreeAddr(t))
-	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	deadline := time.After(30 * time.Second)
-	ready := make(chan struct{})
-	go func() {
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on") {
-				close(ready)
-				for sc.Scan() {
-				}
-				return
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-deadline:
-		_ = cmd.Process.Kill()
-		t.Fatal("sluice serve did not start")
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	testbin.Serve(t, cmd)
 	return cmd
 }
 

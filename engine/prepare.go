@@ -85,34 +85,38 @@ func executeTarget(ctx context.Context, n *pg.ExecuteStmt) (*statement, error) {
 }
 
 // bindExecute binds EXECUTE name (args): the arguments are evaluated and
-// bound to the named statement as text parameters, so they convert to its
-// parameter types as a client's text parameters do. The portal runs the
-// named statement's portal.
+// converted to the named statement's parameter types as an assignment
+// converts them, and bound as they are. The portal runs the named
+// statement's portal.
 func (st *statement) bindExecute(ctx context.Context, n *pg.ExecuteStmt) (*portal, error) {
 	target, err := executeTarget(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	if want := len(target.ParamTypes()); want != len(n.Params) {
+	if target.ast.GetExecuteStmt() != nil {
+		// NB: only a protocol-level Parse makes one; SQL's PREPARE cannot.
+		return nil, sqlerr.Unsupported("prepared statement \"%s\" is an EXECUTE itself", n.Name)
+	}
+	ptypes, err := target.planForBind()
+	if err != nil {
+		return nil, err
+	}
+	if len(ptypes) != len(n.Params) {
 		return nil, sqlerr.New(sqlerr.SyntaxError, "wrong number of parameters for prepared statement \"%s\"", n.Name).
-			WithDetail("Expected %d parameters but got %d.", want, len(n.Params))
+			WithDetail("Expected %d parameters but got %d.", len(ptypes), len(n.Params))
 	}
-	args, err := st.evalArgs(ctx, n.Params)
+	args, err := st.evalArgs(ctx, n.Params, ptypes)
 	if err != nil {
 		return nil, err
 	}
-	inner, err := target.Bind(ctx, args, nil)
-	if err != nil {
-		return nil, err
-	}
-	ip := inner.(*portal)
+	ip := &portal{st: target, params: args, planned: target.planned}
 	st.cols = ip.Columns()
 	return &portal{st: st, inner: ip}, nil
 }
 
-// evalArgs evaluates EXECUTE's arguments (as a SELECT of them) to their
-// text forms; nil for NULL.
-func (st *statement) evalArgs(ctx context.Context, args []*pg.Node) ([][]byte, error) {
+// evalArgs evaluates EXECUTE's arguments (as a SELECT of them) to values
+// of the parameter types ptypes.
+func (st *statement) evalArgs(ctx context.Context, args []*pg.Node, ptypes []*types.T) ([]types.Datum, error) {
 	if len(args) == 0 {
 		return nil, nil
 	}
@@ -135,26 +139,22 @@ func (st *statement) evalArgs(ctx context.Context, args []*pg.Node) ([][]byte, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(args))
-	for {
-		ch, err := op.Next()
-		if err != nil {
+	ch, err := op.Next()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]types.Datum, len(args))
+	for c, v := range ch.Row(0) {
+		from, to := planned.Columns[c].Type, ptypes[c]
+		if from == nil {
+			from = types.Text
+		}
+		if to == nil || to.Oid == types.OidUnknown {
+			to = types.Text
+		}
+		if out[c], err = types.CastDatum(v, from, to, false, s.cfg); err != nil {
 			return nil, err
 		}
-		if ch == nil {
-			return out, nil
-		}
-		for i := 0; i < ch.Len; i++ {
-			for c, v := range ch.Row(i) {
-				if v == nil {
-					continue
-				}
-				t := planned.Columns[c].Type
-				if t == nil || t.Oid == types.OidUnknown {
-					t = types.Text
-				}
-				out[c] = []byte(types.FormatText(t, v, s.cfg))
-			}
-		}
 	}
+	return out, nil
 }

@@ -16,18 +16,22 @@ import (
 // refuses a change to a role that changed since the transaction read it.
 // Passwords are kept only as SCRAM-SHA-256 verifiers and never shown.
 
-// isSuperuser reports whether the session's user is a superuser: a user
-// configured outside the catalog (WithSuperusers), or, as trust lets anyone
-// in under any name, any name that is not a role of the catalog (and was
-// not when the session opened).
-func (s *session) isSuperuser() bool {
-	if s.e.superusers[s.user] {
+// isSuperuser reports whether the session's user is a superuser.
+func (s *session) isSuperuser() bool { return s.superuser(s.user) }
+
+// superuser reports whether the role named name is a superuser, as this
+// session sees it: a user configured outside the catalog (WithSuperusers),
+// or, as trust lets anyone in under any name, any name that is not a role
+// of the catalog, except the session's own user when it was one when the
+// session opened (a dropped role gains nothing), and the pseudo-role public.
+func (s *session) superuser(name string) bool {
+	if s.e.superusers[name] {
 		return true
 	}
-	if s.openedAsRole {
+	if name == "public" || name == s.user && s.openedAsRole {
 		return false
 	}
-	_, isRole := s.e.cat.Role(s.user)
+	_, isRole := s.e.cat.Role(name)
 	return !isRole
 }
 

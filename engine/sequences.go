@@ -276,7 +276,7 @@ func (st *statement) execCreateSequence(ts *txnState, n *pg.CreateSeqStmt, w pgw
 	if err != nil {
 		return "", err
 	}
-	if s.relationExists(schema, rv.Relname) {
+	if s.nameTaken(schema, rv.Relname) {
 		if n.IfNotExists {
 			return "CREATE SEQUENCE", w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+rv.Relname+"\" already exists, skipping")
 		}
@@ -447,9 +447,7 @@ func (e *Engine) checkStagedSequences(ts *txnState) error {
 		}
 	}
 	for name := range ts.sequences {
-		old, isTable := e.cat.Lookup("public", name)
-		isTable = isTable && ts.dropped[old.ID] == nil
-		if _, isSeq := e.cat.Sequence(name); isTable || isSeq && ts.droppedSeqs[name] == nil {
+		if e.committedNameTaken(ts, "public", name) {
 			return errDuplicateTable(name)
 		}
 	}

@@ -406,7 +406,7 @@ func (s *session) planOpts(params []*types.T) planner.Options {
 // planner returns a planner whose catalog includes this session's
 // uncommitted DDL.
 func (s *session) planner() *planner.Planner {
-	if s.tx == nil || (len(s.tx.created) == 0 && len(s.tx.dropped) == 0) {
+	if !s.tx.stagesDDL() {
 		return s.e.planner
 	}
 	return &planner.Planner{Cat: txnCatalog{s.e.cat, s.tx}, Reg: s.e.reg}
@@ -464,21 +464,45 @@ func (s *session) lookupTable(schema, name string) (*catalog.Table, bool) {
 	return s.e.cat.Lookup(schema, name)
 }
 
-// relationExists reports whether a relation or a sequence is named name,
-// as the session sees the catalog.
-func (s *session) relationExists(schema, name string) bool {
-	if _, ok := s.lookupTable(schema, name); ok {
+// nameTaken reports whether a relation (table, stream, view) or a
+// sequence is named schema.name as the session sees the catalog: they
+// share one namespace per schema, as in Postgres' pg_class.
+func (s *session) nameTaken(schema, name string) bool {
+	return s.e.committedNameTaken(s.tx, schema, name) || s.tx.stagesName(schema, name)
+}
+
+// committedNameTaken reports whether a committed relation or sequence that
+// ts (nil: no block) did not drop is named schema.name: what a COMMIT of
+// ts's creations must check again under ddlMu, since other sessions may
+// have committed since.
+func (e *Engine) committedNameTaken(ts *txnState, schema, name string) bool {
+	if t, ok := e.cat.Lookup(schema, name); ok && (ts == nil || ts.dropped[t.ID] == nil) {
 		return true
 	}
-	if s.tx != nil {
-		for _, v := range s.tx.views {
-			if v.desc.Schema == schema && v.desc.Name == name {
-				return true
-			}
+	if schema != "public" { // sequences live in public
+		return false
+	}
+	q, ok := e.cat.Sequence(name)
+	return ok && (ts == nil || ts.droppedSeqs[name] == nil || ts.droppedSeqs[name].OID != q.OID)
+}
+
+// stagesName reports whether ts (nil: no block) created a table, stream,
+// view or sequence named schema.name.
+func (ts *txnState) stagesName(schema, name string) bool {
+	if ts == nil {
+		return false
+	}
+	for _, ct := range ts.created {
+		if ct.desc.Schema == schema && ct.desc.Name == name {
+			return true
 		}
 	}
-	_, _, ok := s.e.sequenceIn(s.tx, name)
-	return ok && schema == "public"
+	for _, v := range ts.views {
+		if v.desc.Schema == schema && v.desc.Name == name {
+			return true
+		}
+	}
+	return schema == "public" && ts.sequences[name] != nil
 }
 
 // stagesDDL reports whether ts (nil: no block) has tables or sequences
@@ -543,11 +567,7 @@ func (e *Engine) commitTxn(ts *txnState) error {
 		return err
 	}
 	for _, ct := range ts.created {
-		if old, ok := e.cat.Lookup(ct.desc.Schema, ct.desc.Name); ok && ts.dropped[old.ID] == nil {
-			ts.txn.Rollback()
-			return errDuplicateTable(ct.desc.Name)
-		}
-		if seq, ok := e.cat.Sequence(ct.desc.Name); ok && ts.droppedSeqs[seq.Name] == nil {
+		if e.committedNameTaken(ts, ct.desc.Schema, ct.desc.Name) {
 			ts.txn.Rollback()
 			return errDuplicateTable(ct.desc.Name)
 		}

@@ -37,7 +37,7 @@ var settingList = []*setting{
 	{name: "max_identifier_length", desc: "Shows the maximum identifier length.", readOnly: true, def: constant("63")},
 	{name: "max_index_keys", desc: "Shows the maximum number of index keys.", readOnly: true, def: constant("32")},
 	{name: "password_encryption", desc: "Chooses the algorithm for encrypting passwords.", def: constant("scram-sha-256"), check: checkPasswordEncryption},
-	{name: "search_path", desc: "Sets the schema search order for names that are not schema-qualified.", def: constant(`"$user", public`)},
+	{name: "search_path", desc: "Sets the schema search order for names that are not schema-qualified.", def: constant(`"$user", public`), check: checkSearchPath},
 	{name: "server_encoding", desc: "Shows the server (database) character set encoding.", readOnly: true, def: constant("UTF8")},
 	{name: "server_version", desc: "Shows the server version.", report: true, readOnly: true, def: constant("16.4")},
 	{name: "server_version_num", desc: "Shows the server version as an integer.", readOnly: true, def: constant("160004")},
@@ -320,22 +320,21 @@ func posixName(east int) string {
 	return "<" + sign + hm + ">" + inv + hm
 }
 
+// checkSearchPath accepts a search_path that is a list of identifiers.
+func checkSearchPath(_ *session, v string) (string, error) {
+	if _, ok := types.SplitIdentifiers(v, ','); !ok {
+		return "", invalidValue("search_path", v).WithDetail("List syntax is invalid.")
+	}
+	return v, nil
+}
+
 // searchPath splits a search_path value into schema names, resolving "$user".
 func searchPath(v, user string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		p = strings.TrimSpace(p)
-		if strings.HasPrefix(p, `"`) && strings.HasSuffix(p, `"`) && len(p) >= 2 {
-			p = strings.ReplaceAll(p[1:len(p)-1], `""`, `"`)
-		} else {
-			p = strings.ToLower(p)
-		}
-		if p == "$user" {
-			p = user
-		}
-		if p != "" {
-			out = append(out, p)
+	names, _ := types.SplitIdentifiers(v, ',') // NB: checkSearchPath let only lists in
+	for i, name := range names {
+		if name == "$user" {
+			names[i] = user
 		}
 	}
-	return out
+	return names
 }

@@ -47,11 +47,13 @@ type sinkState struct {
 
 // sinkPending is a transaction written out, not yet known committed: its
 // sequence number, where its progress marker is (kafka sinks) and its
-// changes.
+// changes, with their rows' values as writePending encoded them (the keys
+// of the emitted rows settle updates).
 type sinkPending struct {
 	seq          uint64
 	markerOffset int64
 	changes      *coldata.Chunk
+	rows         []string
 }
 
 func loadSinkState(db *storage.DB, id uint32, typs []*types.T) (*sinkState, error) {
@@ -106,8 +108,9 @@ func (st *sinkState) writePending(seq uint64, markerOffset int64, changes *colda
 	v := binary.BigEndian.AppendUint64(nil, seq)
 	v = binary.BigEndian.AppendUint64(v, uint64(markerOffset))
 	v = binary.AppendUvarint(v, uint64(changes.Len))
+	rows := make([]string, changes.Len)
 	var row []byte
-	for i := 0; i < changes.Len; i++ {
+	for i := range rows {
 		var err error
 		if row, err = storage.AppendRowValue(row[:0], changes.Cols, i); err != nil {
 			return err
@@ -115,13 +118,14 @@ func (st *sinkState) writePending(seq uint64, markerOffset int64, changes *colda
 		v = binary.AppendVarint(v, changes.Diffs[i])
 		v = binary.AppendUvarint(v, uint64(len(row)))
 		v = append(v, row...)
+		rows[i] = string(row)
 	}
 	txn := st.db.Begin()
 	txn.PutMeta(sinkPendingKey(st.id), v)
 	if err := txn.Commit(); err != nil {
 		return err
 	}
-	st.pending = &sinkPending{seq: seq, markerOffset: markerOffset, changes: changes}
+	st.pending = &sinkPending{seq: seq, markerOffset: markerOffset, changes: changes, rows: rows}
 	return nil
 }
 
@@ -138,6 +142,7 @@ func (st *sinkState) decodePending(v []byte) (*sinkPending, error) {
 	}
 	v = v[w:]
 	p.changes = dataflow.NewChanges(st.types, int(n))
+	p.rows = make([]string, 0, n)
 	for range n {
 		d, w := binary.Varint(v)
 		if w <= 0 {
@@ -155,6 +160,7 @@ func (st *sinkState) decodePending(v []byte) (*sinkPending, error) {
 		}
 		p.changes.Len++
 		p.changes.Diffs = append(p.changes.Diffs, d)
+		p.rows = append(p.rows, string(row))
 	}
 	if len(v) != 0 {
 		return nil, bad
@@ -174,14 +180,7 @@ func (st *sinkState) settle(committed bool) error {
 	txn.DeleteMeta(sinkPendingKey(st.id))
 	counts := map[string]int64{}
 	if committed {
-		var row []byte
-		for i := 0; i < p.changes.Len; i++ {
-			var err error
-			if row, err = storage.AppendRowValue(row[:0], p.changes.Cols, i); err != nil {
-				txn.Rollback()
-				return err
-			}
-			k := string(row)
+		for i, k := range p.rows {
 			n, seen := counts[k]
 			if !seen {
 				n = st.rows[k]

@@ -316,19 +316,9 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 		}
 		return p, nil
 	}
-	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || s.tx.stagesDDL()) {
-		if err := st.plan(q); err != nil {
-			s.failTxn()
-			s.observe(statementVerb(st.ast), err, 0)
-			return nil, err
-		}
-		st.cols = st.staticColumns()
-	} else if st.cols == nil {
-		st.cols = st.staticColumns()
-	}
-	var ptypes []*types.T
-	if st.planned != nil {
-		ptypes = st.planned.ParamTypes
+	ptypes, err := st.planForBind()
+	if err != nil {
+		return nil, err
 	}
 	if len(params) != len(ptypes) {
 		return nil, sqlerr.New(sqlerr.ProtocolViolation, "bind message supplies %d parameters, but prepared statement \"\" requires %d", len(params), len(ptypes))
@@ -375,6 +365,27 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 		vals[i] = d
 	}
 	return &portal{st: st, params: vals, planned: st.planned}, nil
+}
+
+// planForBind plans the statement again if its plan went stale (the
+// catalog, the session's settings or its block's DDL changed) and returns
+// the types of the parameters a portal binds.
+func (st *statement) planForBind() ([]*types.T, error) {
+	s := st.s
+	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || s.tx.stagesDDL()) {
+		if err := st.plan(q); err != nil {
+			s.failTxn()
+			s.observe(statementVerb(st.ast), err, 0)
+			return nil, err
+		}
+		st.cols = st.staticColumns()
+	} else if st.cols == nil {
+		st.cols = st.staticColumns()
+	}
+	if st.planned == nil {
+		return nil, nil
+	}
+	return st.planned.ParamTypes, nil
 }
 
 // failTxn marks an open transaction block failed; an implicit block of a
@@ -679,7 +690,7 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	cfg.Now = now
 	cat := s.catalogSnapshot()
 	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat,
-		Identities: s.e.identities}
+		Privileges: s, Identities: s.e.identities}
 	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts, cat)}
 	ev.Subqueries = exec.SubqueryRunner{C: xc}
 	return xc

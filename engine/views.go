@@ -102,7 +102,7 @@ func (st *statement) planCreateView(n *pg.CreateTableAsStmt, w pgwire.ResultWrit
 		return nil, err
 	}
 	name := into.Rel.Relname
-	if s.relationExists(schema, name) {
+	if s.nameTaken(schema, name) {
 		if n.IfNotExists {
 			return nil, w.Notice("NOTICE", sqlerr.DuplicateTable, "relation \""+name+"\" already exists, skipping")
 		}
@@ -156,10 +156,7 @@ func (st *statement) planCreateView(n *pg.CreateTableAsStmt, w pgwire.ResultWrit
 // dropped (under ddlMu).
 func (e *Engine) checkPendingViews(ts *txnState) error {
 	for _, v := range ts.views {
-		if old, ok := e.cat.Lookup(v.desc.Schema, v.desc.Name); ok && ts.dropped[old.ID] == nil {
-			return errDuplicateTable(v.desc.Name)
-		}
-		if _, ok := e.cat.Sequence(v.desc.Name); ok && ts.droppedSeqs[v.desc.Name] == nil || ts.sequences[v.desc.Name] != nil {
+		if e.committedNameTaken(ts, v.desc.Schema, v.desc.Name) {
 			return errDuplicateTable(v.desc.Name)
 		}
 		for _, dep := range v.desc.DependsOn {
@@ -221,8 +218,7 @@ func optionColumns(desc *catalog.Table, spec, option string) ([]int, error) {
 func (e *Engine) publishView(desc *catalog.Table, rec []byte) error {
 	e.ddlMu.Lock()
 	defer e.ddlMu.Unlock()
-	_, isTable := e.cat.Lookup(desc.Schema, desc.Name)
-	if _, isSeq := e.cat.Sequence(desc.Name); isTable || isSeq {
+	if e.committedNameTaken(nil, desc.Schema, desc.Name) {
 		return errDuplicateTable(desc.Name)
 	}
 	for _, dep := range desc.DependsOn {

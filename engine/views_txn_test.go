@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -20,6 +22,32 @@ func TestCreateViewInBlockConflict(t *testing.T) {
 	var n int
 	if err := b.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 'blk'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the block's table after the failed COMMIT: %d, %v", n, err)
+	}
+
+	// Sequences share the namespace: a sequence another session created
+	// takes a staged view's or table's name, and a table a staged
+	// sequence's.
+	for i, clash := range []struct{ staged, other string }{
+		{"CREATE MATERIALIZED VIEW clash AS SELECT count(*) AS n FROM blk", "CREATE SEQUENCE clash"},
+		{"CREATE TABLE clash (k int)", "CREATE SEQUENCE clash"},
+		{"CREATE SEQUENCE clash", "CREATE TABLE clash (k int)"},
+	} {
+		mustExec(t, a, "BEGIN")
+		mustExec(t, a, "CREATE TABLE blk (k int PRIMARY KEY)")
+		mustExec(t, a, clash.staged)
+		mustExec(t, b, clash.other)
+		_, err = a.Exec(ctx, "COMMIT")
+		wantCode(t, fmt.Sprintf("COMMIT of %q after %q", clash.staged, clash.other), err, "42P07")
+		mustExec(t, b, "DROP "+strings.Fields(clash.other)[1]+" clash")
+		if i == 0 {
+			// The sequence a block dropped no longer takes the name.
+			mustExec(t, b, "CREATE SEQUENCE clash")
+			mustExec(t, a, "BEGIN")
+			mustExec(t, a, "DROP SEQUENCE clash")
+			mustExec(t, a, "CREATE TABLE clash (k int)")
+			mustExec(t, a, "COMMIT")
+			mustExec(t, a, "DROP TABLE clash")
+		}
 	}
 
 	// A view reading a relation another session dropped before COMMIT.

@@ -341,7 +341,7 @@ func (d *distinctOp) Next() (*coldata.Chunk, error) {
 		}
 		cols := d.plan.OnKeys
 		if cols == nil {
-			cols = allCols(len(ch.Cols))
+			cols = coldata.AllColumns(len(ch.Cols))
 		}
 		var sel []int
 		for i := 0; i < ch.Len; i++ {
@@ -356,14 +356,6 @@ func (d *distinctOp) Next() (*coldata.Chunk, error) {
 			return ch.Gather(sel), nil
 		}
 	}
-}
-
-func allCols(n int) []int {
-	cols := make([]int, n)
-	for i := range cols {
-		cols[i] = i
-	}
-	return cols
 }
 
 // rowKey appends the equality key of row i over cols (NULLs equal each other,
@@ -403,7 +395,7 @@ func (s *setOpOp) Next() (*coldata.Chunk, error) {
 		if ch == nil {
 			break
 		}
-		cols := allCols(len(ch.Cols))
+		cols := coldata.AllColumns(len(ch.Cols))
 		for i := 0; i < ch.Len; i++ {
 			buf = rowKey(buf[:0], ch, cols, i)
 			counts[string(buf)]++
@@ -419,7 +411,7 @@ func (s *setOpOp) Next() (*coldata.Chunk, error) {
 		if ch == nil {
 			break
 		}
-		cols := allCols(len(ch.Cols))
+		cols := coldata.AllColumns(len(ch.Cols))
 		for i := 0; i < ch.Len; i++ {
 			buf = rowKey(buf[:0], ch, cols, i)
 			k := string(buf)
@@ -473,7 +465,7 @@ func (s *setOpOp) nextUnion() (*coldata.Chunk, error) {
 		if s.seen == nil {
 			s.seen = map[string]struct{}{}
 		}
-		cols := allCols(len(ch.Cols))
+		cols := coldata.AllColumns(len(ch.Cols))
 		var sel []int
 		for i := 0; i < ch.Len; i++ {
 			s.buf = rowKey(s.buf[:0], ch, cols, i)

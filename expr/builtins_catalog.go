@@ -253,15 +253,7 @@ func registerCatalogFuncs(r *Registry) {
 		return int64(-1), nil
 	}})
 
-	// Every privilege is held: Sluice has no roles to withhold one from.
-	for _, name := range []string{"has_table_privilege", "has_schema_privilege", "has_database_privilege",
-		"has_column_privilege", "has_any_column_privilege", "has_function_privilege", "has_sequence_privilege",
-		"has_type_privilege", "has_tablespace_privilege", "has_language_privilege", "has_foreign_data_wrapper_privilege",
-		"has_server_privilege", "pg_has_role"} {
-		for _, args := range [][]*types.T{ts(AnyType, T), ts(AnyType, AnyType, T), ts(AnyType, AnyType, AnyType, T)} {
-			r.Add(&Overload{Name: name, Args: args, Ret: B, Row: func(*EvalCtx, []types.Datum) (types.Datum, error) { return true, nil }})
-		}
-	}
+	registerPrivilegeFuncs(r)
 
 	// Objects Sluice does not have: their definitions are NULL.
 	nullText := func(name string, args ...*types.T) {

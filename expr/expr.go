@@ -48,6 +48,9 @@ type EvalCtx struct {
 	// Catalog answers the catalog functions (pg_get_viewdef, …); nil where
 	// there is no session (views' dataflows).
 	Catalog Catalog
+	// Privileges answers the privilege functions; nil where there is no
+	// session.
+	Privileges Privileges
 	// Identities hands out identity column values; nil where no row is
 	// inserted.
 	Identities Identities

@@ -1,8 +1,6 @@
 package expr
 
 import (
-	"strings"
-
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
@@ -27,33 +25,21 @@ func parseIdent(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
 	for {
 		switch {
 		case i < len(s) && s[i] == '"':
-			var name strings.Builder
-			j := i + 1
-			for {
-				k := strings.IndexByte(s[j:], '"')
-				if k < 0 {
-					return nil, invalid("String has unclosed double quotes.")
-				}
-				name.WriteString(s[j : j+k])
-				j += k + 1
-				if j < len(s) && s[j] == '"' {
-					name.WriteByte('"')
-					j++
-					continue
-				}
-				break
+			name, end, ok := types.ScanQuotedIdent(s, i)
+			if !ok {
+				return nil, invalid("String has unclosed double quotes.")
 			}
-			if name.Len() == 0 {
+			if name == "" {
 				return nil, invalid("Quoted identifier must not be empty.")
 			}
-			names = append(names, name.String())
-			i = j
+			names = append(names, name)
+			i = end
 		case i < len(s) && identStart(s[i]):
 			j := i + 1
 			for j < len(s) && identCont(s[j]) {
 				j++
 			}
-			names = append(names, asciiLower(s[i:j]))
+			names = append(names, types.FoldIdent(s[i:j]))
 			i = j
 		case i < len(s) && s[i] == '.':
 			if afterDot {
@@ -93,14 +79,3 @@ func identStart(c byte) bool {
 }
 
 func identCont(c byte) bool { return identStart(c) || c >= '0' && c <= '9' || c == '$' }
-
-// asciiLower lower-cases ASCII letters only, as identifiers are folded.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}

@@ -7,6 +7,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -351,11 +352,7 @@ func (b *binder) bindAggregation(st *pg.SelectStmt, plan exec.Plan, from *scope,
 		specs = append(specs, spec)
 		post.cols = append(post.cols, scopeCol{name: string(ac.kind), typ: ac.typ, hidden: true})
 	}
-	keys := make([]int, nKeys)
-	for i := range keys {
-		keys[i] = i
-	}
-	var out exec.Plan = &exec.HashAgg{Input: &exec.Project{Input: plan, Exprs: pre}, Keys: keys, Aggs: specs}
+	var out exec.Plan = &exec.HashAgg{Input: &exec.Project{Input: plan, Exprs: pre}, Keys: coldata.AllColumns(nKeys), Aggs: specs}
 	b.grouping = g
 	if st.HavingClause != nil {
 		h, err := b.bindExpr(st.HavingClause, post)

@@ -137,7 +137,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		if err != nil {
 			return lowered{}, err
 		}
-		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, in.node), key: allColumns(len(p.Types()))}, nil
+		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, in.node), key: coldata.AllColumns(len(p.Types()))}, nil
 	case *exec.SetOp:
 		if p.Kind != exec.Union {
 			return lowered{}, notIncremental([...]string{"UNION", "INTERSECT", "EXCEPT"}[p.Kind])
@@ -154,7 +154,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		if p.All {
 			return lowered{node: u}, nil
 		}
-		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, u), key: allColumns(len(p.Types()))}, nil
+		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, u), key: coldata.AllColumns(len(p.Types()))}, nil
 	case *exec.Sort:
 		// A view is a set: ORDER BY without LIMIT does not change its rows.
 		return l.lower(p.Input)
@@ -170,14 +170,6 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return lowered{}, sqlerr.Bug("planner: key lookup in a view plan")
 	}
 	return lowered{}, notIncremental(fmt.Sprintf("%T", p))
-}
-
-func allColumns(n int) []int {
-	cols := make([]int, n)
-	for i := range cols {
-		cols[i] = i
-	}
-	return cols
 }
 
 // projectKey maps a key through a projection: it survives when every key
@@ -425,7 +417,7 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 		w.OnClose = true
 	}
 	spec.Window = w
-	return lowered{node: l.g.Add(spec, in.node), key: allColumns(len(a.Keys))}, nil
+	return lowered{node: l.g.Add(spec, in.node), key: coldata.AllColumns(len(a.Keys))}, nil
 }
 
 func (l *lowering) lowerJoin(j *exec.Join) (lowered, error) {

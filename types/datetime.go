@@ -129,7 +129,7 @@ func ParseDateStyle(value string, cur DateStyle) (DateStyle, error) {
 		return cur, sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for parameter \"DateStyle\": \"%s\"", value).
 			WithDetail(detail, args...)
 	}
-	toks, ok := splitIdentifierList(value)
+	toks, ok := SplitIdentifiers(value, ',')
 	if !ok {
 		return bad("List syntax is invalid.")
 	}
@@ -174,65 +174,6 @@ func ParseDateStyle(value string, cur DateStyle) (DateStyle, error) {
 		return bad("Conflicting \"datestyle\" specifications.")
 	}
 	return ds, nil
-}
-
-// splitIdentifierList splits a comma-separated list of identifiers, folding
-// unquoted ones to lower case (Postgres' SplitIdentifierString). An empty
-// string is an empty list.
-func splitIdentifierList(s string) ([]string, bool) {
-	var out []string
-	i := 0
-	skip := func() {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-	}
-	skip()
-	if i == len(s) {
-		return nil, true
-	}
-	for {
-		var tok []byte
-		if i < len(s) && s[i] == '"' {
-			for i++; ; i++ {
-				if i >= len(s) {
-					return nil, false // unterminated quote
-				}
-				if s[i] == '"' {
-					if i+1 < len(s) && s[i+1] == '"' {
-						tok = append(tok, '"')
-						i++
-						continue
-					}
-					i++
-					break
-				}
-				tok = append(tok, s[i])
-			}
-		} else {
-			for i < len(s) && s[i] != ',' && !isSpace(s[i]) && s[i] != '"' {
-				c := s[i]
-				if c >= 'A' && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				tok = append(tok, c)
-				i++
-			}
-		}
-		if len(tok) == 0 {
-			return nil, false
-		}
-		out = append(out, string(tok))
-		skip()
-		if i == len(s) {
-			return out, true
-		}
-		if s[i] != ',' {
-			return nil, false
-		}
-		i++
-		skip()
-	}
 }
 
 // ---- output ----

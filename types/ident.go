@@ -17,6 +17,89 @@ func QuoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
+// SplitIdentifiers splits s, identifiers separated by sep, as Postgres'
+// SplitIdentifierString does for DateStyle, search_path or a qualified
+// name: spaces around the names are skipped, unquoted names are folded
+// (FoldIdent), quoted ones kept as written. An empty or blank s is an empty
+// list; ok is false for bad syntax (an empty name, an unclosed quote, a
+// name followed by something other than sep).
+func SplitIdentifiers(s string, sep byte) (names []string, ok bool) {
+	i := skipSpaces(s, 0)
+	if i == len(s) {
+		return nil, true
+	}
+	for {
+		var name string
+		if s[i] == '"' {
+			if name, i, ok = ScanQuotedIdent(s, i); !ok {
+				return nil, false
+			}
+		} else {
+			j := i
+			for j < len(s) && s[j] != sep && !isSpace(s[j]) {
+				j++
+			}
+			name, i = FoldIdent(s[i:j]), j
+		}
+		if name == "" {
+			return nil, false
+		}
+		names = append(names, name)
+		i = skipSpaces(s, i)
+		if i == len(s) {
+			return names, true
+		}
+		if s[i] != sep {
+			return nil, false
+		}
+		i = skipSpaces(s, i+1)
+		if i == len(s) {
+			return nil, false
+		}
+	}
+}
+
+// ScanQuotedIdent reads the double-quoted identifier starting at s[i] (a
+// '"'): its name, with each "" read as ", and the index after its closing
+// quote; ok is false when the quote is not closed.
+func ScanQuotedIdent(s string, i int) (name string, end int, ok bool) {
+	var b strings.Builder
+	i++
+	for {
+		k := strings.IndexByte(s[i:], '"')
+		if k < 0 {
+			return "", len(s), false
+		}
+		b.WriteString(s[i : i+k])
+		i += k + 1
+		if i < len(s) && s[i] == '"' {
+			b.WriteByte('"')
+			i++
+			continue
+		}
+		return b.String(), i, true
+	}
+}
+
+// FoldIdent folds an unquoted identifier as the SQL scanner does: ASCII
+// letters to lower case, other bytes as they are.
+func FoldIdent(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func skipSpaces(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
 // reservedKeywords are the keywords quote_ident quotes (Postgres quotes all
 // but unreserved ones).
 var reservedKeywords = func() map[string]bool {

@@ -186,7 +186,7 @@ func appendIntervalStyle(buf []byte, iv IntervalValue, st IntervalStyle) []byte 
 	case IntervalISO8601:
 		return appendIntervalISO(buf, splitInterval(iv))
 	}
-	return appendInterval(buf, iv)
+	return appendIntervalPostgres(buf, splitInterval(iv))
 }
 
 // appendSeconds appends |sec| (two digits when pad) and the fraction.
@@ -335,10 +335,8 @@ func appendIntervalISO(buf []byte, f intervalFields) []byte {
 	return buf
 }
 
-func appendInterval(buf []byte, iv IntervalValue) []byte {
-	year := int64(iv.Months / 12)
-	mon := int64(iv.Months % 12)
-	mday := int64(iv.Days)
+// appendIntervalPostgres appends f in IntervalStyle postgres, the default.
+func appendIntervalPostgres(buf []byte, f intervalFields) []byte {
 	isZero, isBefore := true, false
 	add := func(v int64, unit string) {
 		if v == 0 {
@@ -359,18 +357,11 @@ func appendInterval(buf []byte, iv IntervalValue) []byte {
 		isBefore = v < 0
 		isZero = false
 	}
-	add(year, "year")
-	add(mon, "mon")
-	add(mday, "day")
-	us := iv.Micros
-	if isZero || us != 0 {
-		hour := us / MicrosPerHour
-		us -= hour * MicrosPerHour
-		min := us / MicrosPerMinute
-		us -= min * MicrosPerMinute
-		sec := us / MicrosPerSecond
-		fsec := us - sec*MicrosPerSecond
-		minus := hour < 0 || min < 0 || sec < 0 || fsec < 0
+	add(f.year, "year")
+	add(f.mon, "mon")
+	add(f.mday, "day")
+	if isZero || f.hour != 0 || f.min != 0 || f.sec != 0 || f.fsec != 0 {
+		minus := f.hour < 0 || f.min < 0 || f.sec < 0 || f.fsec < 0
 		if !isZero {
 			buf = append(buf, ' ')
 		}
@@ -379,12 +370,12 @@ func appendInterval(buf []byte, iv IntervalValue) []byte {
 		} else if isBefore {
 			buf = append(buf, '+')
 		}
-		buf = append2(buf, uabs(hour))
+		buf = append2(buf, uabs(f.hour))
 		buf = append(buf, ':')
-		buf = append2(buf, uabs(min))
+		buf = append2(buf, uabs(f.min))
 		buf = append(buf, ':')
-		buf = append2(buf, uabs(sec))
-		buf = appendFraction(buf, uabs(fsec))
+		buf = append2(buf, uabs(f.sec))
+		buf = appendFraction(buf, uabs(f.fsec))
 	}
 	return buf
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -26,6 +25,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-db/sluice/internal/testbin"
 )
 
 // selfSignedCert writes a certificate for localhost and its key as PEM files.
@@ -82,25 +83,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServeAuth runs the binary as an operator would: sluice passwd makes
 // a users file; sluice serve takes it, SLUICE_PASSWORD, a certificate and
 // SLUICE_TLS_REQUIRED; clients then need the right password and TLS, and
 // the server's log shows no secret.
 func TestServeAuth(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir, bin := t.TempDir(), testbin.Build(t)
 	const alicePW, sluicePW = "tr0ub4dor&3 é", "sluice-secret"
 	passwd := exec.Command(bin, "passwd", "alice")
 	passwd.Stdin = strings.NewReader(alicePW + "\n")
@@ -114,34 +102,15 @@ func TestServeAuth(t *testing.T) {
 	}
 	certFile, keyFile := selfSignedCert(t, dir)
 
-	addr := freePort(t)
+	addr := testbin.FreeAddr(t)
 	cmd := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"), "--pg-addr", addr,
-		"--http-addr", freePort(t), "--embedded-kafka-addr", "off", "--log-level", "debug",
+		"--http-addr", testbin.FreeAddr(t), "--embedded-kafka-addr", "off", "--log-level", "debug",
 		"--users-file", usersFile, "--tls-cert", certFile, "--tls-key", keyFile)
 	cmd.Env = append(os.Environ(), "SLUICE_PASSWORD="+sluicePW, "SLUICE_TLS_REQUIRED=true")
 	logs := &syncBuffer{}
 	cmd.Stderr = logs
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	banner := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "connect with") {
-				banner <- sc.Text()
-			}
-		}
-	}()
-	select {
-	case b := <-banner:
-		if !strings.Contains(b, "authentication scram-sha-256 (2 users), TLS required") {
-			t.Fatalf("banner %q", b)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("sluice serve did not start:\n%s", logs.String())
+	if b := testbin.Serve(t, cmd); !strings.Contains(b, "authentication scram-sha-256 (2 users), TLS required") {
+		t.Fatalf("banner %q; log:\n%s", b, logs.String())
 	}
 
 	_, port, _ := net.SplitHostPort(addr)

@@ -28,11 +28,7 @@ func TestAvroRecord(t *testing.T) {
 	}
 	c.AppendRow(row)
 	c.AppendRow(make([]types.Datum, len(typs)))
-	all := make([]int, len(typs))
-	for i := range all {
-		all[i] = i
-	}
-	r := NewAvroRecord("per city", names, typs, all)
+	r := NewAvroRecord("per city", names, typs, coldata.AllColumns(len(typs)))
 	js, err := json.Marshal(r.Schema())
 	if err != nil {
 		t.Fatal(err)

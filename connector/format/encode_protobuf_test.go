@@ -32,11 +32,7 @@ func TestProtoMessage(t *testing.T) {
 	}
 	c.AppendRow(row)
 	c.AppendRow(make([]types.Datum, len(typs)))
-	all := make([]int, len(typs))
-	for i := range all {
-		all[i] = i
-	}
-	m := NewProtoMessage("per city", names, typs, all)
+	m := NewProtoMessage("per city", names, typs, coldata.AllColumns(len(typs)))
 	src := "syntax = \"proto3\";\n" + m.Definition()
 	comp := protocompile.Compiler{Resolver: &protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{"r.proto": src})}}
 	files, err := comp.Compile(context.Background(), "r.proto")

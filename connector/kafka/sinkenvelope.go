@@ -41,7 +41,7 @@ type SinkEncoder struct {
 // the columns key (none: records without a key; EnvelopeUpsert needs one),
 // keys and values as JSON objects (format.JSONObject).
 func NewSinkEncoder(topic string, envelope Envelope, names []string, key []int, cfg *types.Config) *SinkEncoder {
-	f := &jsonFormat{rowObj: format.NewJSONObject(names, allColumns(len(names))), cfg: cfg}
+	f := &jsonFormat{rowObj: format.NewJSONObject(names, coldata.AllColumns(len(names))), cfg: cfg}
 	if len(key) > 0 {
 		f.keyObj = format.NewJSONObject(names, key)
 	}
@@ -49,27 +49,19 @@ func NewSinkEncoder(topic string, envelope Envelope, names []string, key []int, 
 }
 
 // NewAvroSinkEncoder is NewSinkEncoder for Avro keys and values in the
-// Confluent framing, with the schemas of AvroSchemas(name, …) registered
-// under keyID and valueID.
-func NewAvroSinkEncoder(topic, name string, envelope Envelope, names []string, typs []*types.T, key []int, keyID, valueID uint32, cfg *types.Config) *SinkEncoder {
-	rowName := format.AvroName(name)
-	f := &avroFormat{rowRec: format.NewAvroRecord(rowName, names, typs, allColumns(len(names))), keyID: keyID, valueID: valueID, cfg: cfg}
-	if len(key) > 0 {
-		f.keyRec = format.NewAvroRecord(rowName+"_key", names, typs, key)
-	}
+// Confluent framing, with schema's Key and Value registered under keyID
+// and valueID.
+func NewAvroSinkEncoder(topic string, envelope Envelope, schema *AvroSinkSchema, key []int, keyID, valueID uint32, cfg *types.Config) *SinkEncoder {
+	f := &avroFormat{keyRec: schema.keyRec, rowRec: schema.rowRec, keyID: keyID, valueID: valueID, cfg: cfg}
 	return &SinkEncoder{topic: topic, envelope: envelope, key: key, f: f}
 }
 
 // NewProtobufSinkEncoder is NewSinkEncoder for protobuf keys and values in
-// the Confluent framing, with the file of ProtobufSchema(name, …)
-// registered under keyID and valueID.
-func NewProtobufSinkEncoder(topic, name string, envelope Envelope, names []string, typs []*types.T, key []int, keyID, valueID uint32, cfg *types.Config) *SinkEncoder {
-	_, keyIndex, valueIndex := ProtobufSchema(name, envelope, names, typs, key)
-	f := &protoFormat{rowMsg: format.NewProtoMessage(name, names, typs, allColumns(len(names))), keyID: keyID, valueID: valueID,
-		keyIndex: keyIndex, valueIndex: valueIndex, cfg: cfg}
-	if len(key) > 0 {
-		f.keyMsg = format.NewProtoMessage(name+"_key", names, typs, key)
-	}
+// the Confluent framing, with schema's File registered under keyID and
+// valueID.
+func NewProtobufSinkEncoder(topic string, envelope Envelope, schema *ProtobufSinkSchema, key []int, keyID, valueID uint32, cfg *types.Config) *SinkEncoder {
+	f := &protoFormat{rowMsg: schema.rowMsg, keyMsg: schema.keyMsg, keyID: keyID, valueID: valueID,
+		keyIndex: schema.KeyIndex, valueIndex: schema.ValueIndex, cfg: cfg}
 	return &SinkEncoder{topic: topic, envelope: envelope, key: key, f: f}
 }
 

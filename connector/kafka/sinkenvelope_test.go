@@ -76,7 +76,7 @@ func TestSinkEnvelopes(t *testing.T) {
 			return b.String()
 		}
 		// Avro: key schema id 1, value schema id 2; records printed decoded.
-		keySchema, valueSchema, err := AvroSchemas("per city", env, names, typs, key)
+		schema, err := NewAvroSinkSchema("per city", env, names, typs, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,12 +93,12 @@ func TestSinkEnvelopes(t *testing.T) {
 			}
 			return fmt.Sprint(v)
 		}
-		for _, r := range NewAvroSinkEncoder("out", "per city", env, names, typs, key, 1, 2, types.DefaultConfig()).Records(changes) {
+		for _, r := range NewAvroSinkEncoder("out", env, schema, key, 1, 2, types.DefaultConfig()).Records(changes) {
 			k := "<nil>"
-			if keySchema != "" {
-				k = decode(keySchema, 1, r.Key)
+			if schema.Key != "" {
+				k = decode(schema.Key, 1, r.Key)
 			}
-			fmt.Fprintf(&b, "key=%s value=%s\n", k, decode(valueSchema, 2, r.Value))
+			fmt.Fprintf(&b, "key=%s value=%s\n", k, decode(schema.Value, 2, r.Value))
 		}
 		return b.String()
 	})
@@ -107,7 +107,8 @@ func TestSinkEnvelopes(t *testing.T) {
 // protobufRecords encodes changes in protobuf (key schema id 1, value
 // schema id 2) and prints the records decoded with the compiled file.
 func protobufRecords(t *testing.T, env Envelope, names []string, typs []*types.T, key []int, changes *coldata.Chunk) string {
-	file, keyIndex, valueIndex := ProtobufSchema("per city", env, names, typs, key)
+	schema := NewProtobufSinkSchema("per city", env, names, typs, key)
+	file, keyIndex, valueIndex := schema.File, schema.KeyIndex, schema.ValueIndex
 	c := protocompile.Compiler{Resolver: &protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(map[string]string{"sink.proto": file})}}
 	files, err := c.Compile(context.Background(), "sink.proto")
 	if err != nil {
@@ -139,7 +140,7 @@ func protobufRecords(t *testing.T, env Envelope, names []string, typs []*types.T
 		return showMessage(m)
 	}
 	var out strings.Builder
-	for _, r := range NewProtobufSinkEncoder("out", "per city", env, names, typs, key, 1, 2, types.DefaultConfig()).Records(changes) {
+	for _, r := range NewProtobufSinkEncoder("out", env, schema, key, 1, 2, types.DefaultConfig()).Records(changes) {
 		k := "<nil>"
 		if keyIndex >= 0 {
 			k = decode(1, keyIndex, r.Key)

@@ -59,7 +59,7 @@ func (f *jsonFormat) rowOrNull(buf []byte, c *coldata.Chunk, i int) []byte {
 
 // avroFormat writes Avro records in the Confluent framing (a zero byte and
 // the schema's registry id, then the record), with the schemas of
-// AvroSchemas.
+// an AvroSinkSchema.
 type avroFormat struct {
 	keyRec, rowRec *format.AvroRecord
 	keyID, valueID uint32
@@ -93,14 +93,22 @@ func (f *avroFormat) debezium(buf []byte, c *coldata.Chunk, before, after int, o
 	return format.AppendAvroString(buf, op)
 }
 
-// AvroSchemas returns the Avro schemas (JSON) of the keys and values a sink
-// named name writes with envelope, for rows with columns names of types
-// typs keyed by key ("" without a key): the row record for upsert,
-// {diff: long, row: Row} for append, {before: Row?, after: Row?, op:
-// string} for debezium.
-func AvroSchemas(name string, envelope Envelope, names []string, typs []*types.T, key []int) (keySchema, valueSchema string, err error) {
+// AvroSinkSchema is what a sink named name writing envelope in Avro is
+// built from once: the schemas (JSON) of its keys ("" without a key) and
+// values, to register, and the records that write them: the row record
+// for upsert, {diff: long, row: Row} for append, {before: Row?, after:
+// Row?, op: string} for debezium.
+type AvroSinkSchema struct {
+	Key, Value     string
+	keyRec, rowRec *format.AvroRecord
+}
+
+// NewAvroSinkSchema returns the Avro schema of a sink named name writing
+// envelope, for rows with columns names of types typs keyed by key.
+func NewAvroSinkSchema(name string, envelope Envelope, names []string, typs []*types.T, key []int) (*AvroSinkSchema, error) {
 	rowName := format.AvroName(name)
-	row := format.NewAvroRecord(rowName, names, typs, allColumns(len(names))).Schema()
+	s := &AvroSinkSchema{rowRec: format.NewAvroRecord(rowName, names, typs, coldata.AllColumns(len(names)))}
+	row := s.rowRec.Schema()
 	var value any = row
 	switch envelope {
 	case EnvelopeAppend:
@@ -117,29 +125,23 @@ func AvroSchemas(name string, envelope Envelope, names []string, typs []*types.T
 	}
 	v, err := json.Marshal(value)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
+	s.Value = string(v)
 	if len(key) > 0 {
-		k, err := json.Marshal(format.NewAvroRecord(rowName+"_key", names, typs, key).Schema())
+		s.keyRec = format.NewAvroRecord(rowName+"_key", names, typs, key)
+		k, err := json.Marshal(s.keyRec.Schema())
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		keySchema = string(k)
+		s.Key = string(k)
 	}
-	return keySchema, string(v), nil
-}
-
-func allColumns(n int) []int {
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	return all
+	return s, nil
 }
 
 // protoFormat writes protobuf messages in the Confluent framing (a zero
 // byte, the schema's registry id, the message's indexes in the file), with
-// the file of ProtobufSchema.
+// the file of a ProtobufSinkSchema.
 type protoFormat struct {
 	rowMsg, keyMsg       *format.ProtoMessage
 	keyID, valueID       uint32
@@ -189,26 +191,37 @@ func (f *protoFormat) debezium(buf []byte, c *coldata.Chunk, before, after int, 
 	return protowire.AppendString(protowire.AppendTag(buf, 3, protowire.BytesType), op)
 }
 
-// ProtobufSchema returns the .proto file (proto3) of the keys and values a
-// sink named name writes with envelope, and the indexes in it of the key
-// message (-1 without a key) and of the value message: the row message
-// Name for upsert, Name_change {diff, row} for append, Name_envelope
-// {before, after, op} for debezium.
-func ProtobufSchema(name string, envelope Envelope, names []string, typs []*types.T, key []int) (file string, keyIndex, valueIndex int) {
-	row := format.NewProtoMessage(name, names, typs, allColumns(len(names)))
+// ProtobufSinkSchema is what a sink named name writing envelope in
+// protobuf is built from once: the .proto file (proto3) of its keys and
+// values, to register, the indexes in it of the key message (-1 without a
+// key) and of the value message (the row message Name for upsert,
+// Name_change {diff, row} for append, Name_envelope {before, after, op}
+// for debezium), and the messages that write them.
+type ProtobufSinkSchema struct {
+	File                 string
+	KeyIndex, ValueIndex int
+	keyMsg, rowMsg       *format.ProtoMessage
+}
+
+// NewProtobufSinkSchema returns the protobuf schema of a sink named name
+// writing envelope, for rows with columns names of types typs keyed by key.
+func NewProtobufSinkSchema(name string, envelope Envelope, names []string, typs []*types.T, key []int) *ProtobufSinkSchema {
+	s := &ProtobufSinkSchema{rowMsg: format.NewProtoMessage(name, names, typs, coldata.AllColumns(len(names))), KeyIndex: -1}
+	row := s.rowMsg
 	msgs := []string{row.Definition()}
-	keyIndex = -1
 	if len(key) > 0 {
-		keyIndex = len(msgs)
-		msgs = append(msgs, format.NewProtoMessage(name+"_key", names, typs, key).Definition())
+		s.keyMsg = format.NewProtoMessage(name+"_key", names, typs, key)
+		s.KeyIndex = len(msgs)
+		msgs = append(msgs, s.keyMsg.Definition())
 	}
 	switch envelope {
 	case EnvelopeAppend:
-		valueIndex = len(msgs)
+		s.ValueIndex = len(msgs)
 		msgs = append(msgs, "message "+row.Name()+"_change {\n  int64 diff = 1;\n  "+row.Name()+" row = 2;\n}\n")
 	case EnvelopeDebezium:
-		valueIndex = len(msgs)
+		s.ValueIndex = len(msgs)
 		msgs = append(msgs, "message "+row.Name()+"_envelope {\n  "+row.Name()+" before = 1;\n  "+row.Name()+" after = 2;\n  string op = 3;\n}\n")
 	}
-	return "syntax = \"proto3\";\n\n" + strings.Join(msgs, "\n"), keyIndex, valueIndex
+	s.File = "syntax = \"proto3\";\n\n" + strings.Join(msgs, "\n")
+	return s
 }

@@ -80,24 +80,27 @@ func ParseSinkOptions(opts map[string]string, defaultBrokers []string) (*SinkOpt
 
 // NewEncoder returns the encoder of the sink's records: rows with columns
 // names of types typs, keyed by key, of the sink named name. With Avro or
-// protobuf it first registers the key and value schemas (AvroSchemas,
-// ProtobufSchema) under the subjects <topic>-key and <topic>-value.
+// protobuf it first registers the key and value schemas (AvroSinkSchema,
+// ProtobufSinkSchema) under the subjects <topic>-key and <topic>-value.
 func (o *SinkOptions) NewEncoder(ctx context.Context, name string, names []string, typs []*types.T, key []int, cfg *types.Config) (*SinkEncoder, error) {
 	var keySchema, valueSchema string
+	var avroSchema *AvroSinkSchema
+	var protoSchema *ProtobufSinkSchema
 	schemaType := sr.TypeAvro
 	switch o.Format {
 	case "json":
 		return NewSinkEncoder(o.Topic, o.Envelope, names, key, cfg), nil
 	case "avro":
 		var err error
-		if keySchema, valueSchema, err = AvroSchemas(name, o.Envelope, names, typs, key); err != nil {
+		if avroSchema, err = NewAvroSinkSchema(name, o.Envelope, names, typs, key); err != nil {
 			return nil, sqlerr.Bug("sink %s: Avro schemas: %v", name, err)
 		}
+		keySchema, valueSchema = avroSchema.Key, avroSchema.Value
 	default:
-		file, keyIndex, _ := ProtobufSchema(name, o.Envelope, names, typs, key)
-		valueSchema, schemaType = file, sr.TypeProtobuf
-		if keyIndex >= 0 {
-			keySchema = file
+		protoSchema = NewProtobufSinkSchema(name, o.Envelope, names, typs, key)
+		valueSchema, schemaType = protoSchema.File, sr.TypeProtobuf
+		if protoSchema.KeyIndex >= 0 {
+			keySchema = protoSchema.File
 		}
 	}
 	register := func(subject, schema string) (uint32, error) {
@@ -118,8 +121,8 @@ func (o *SinkOptions) NewEncoder(ctx context.Context, name string, names []strin
 	if err != nil {
 		return nil, err
 	}
-	if o.Format == "avro" {
-		return NewAvroSinkEncoder(o.Topic, name, o.Envelope, names, typs, key, keyID, valueID, cfg), nil
+	if avroSchema != nil {
+		return NewAvroSinkEncoder(o.Topic, o.Envelope, avroSchema, key, keyID, valueID, cfg), nil
 	}
-	return NewProtobufSinkEncoder(o.Topic, name, o.Envelope, names, typs, key, keyID, valueID, cfg), nil
+	return NewProtobufSinkEncoder(o.Topic, o.Envelope, protoSchema, key, keyID, valueID, cfg), nil
 }

@@ -62,11 +62,7 @@ type Sink struct {
 // NewSink returns the sink of rows with columns names, keyed by the columns
 // key (none: rows carry no key).
 func NewSink(opts *Options, names []string, key []int, cfg *types.Config) *Sink {
-	all := make([]int, len(names))
-	for i := range all {
-		all[i] = i
-	}
-	s := &Sink{opts: opts, client: &http.Client{Timeout: requestTimeout}, row: format.NewJSONObject(names, all), cfg: cfg}
+	s := &Sink{opts: opts, client: &http.Client{Timeout: requestTimeout}, row: format.NewJSONObject(names, coldata.AllColumns(len(names))), cfg: cfg}
 	if len(key) > 0 {
 		s.key = format.NewJSONObject(names, key)
 	}

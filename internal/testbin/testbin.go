@@ -1,13 +1,16 @@
 // Package testbin gives tests that run the sluice binary as a child process
-// what they all need: the binary, built once per test, and free loopback
-// addresses to serve on.
+// what they all need: the binary, built once per test, free loopback
+// addresses to serve on, and a started server.
 package testbin
 
 import (
+	"bufio"
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Build builds the sluice binary into a temporary directory of t.
@@ -30,4 +33,42 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// Serve starts cmd, a `sluice serve`, and waits until it has printed its
+// start-up banner (the lines up to "connect with: …", printed once it
+// listens), which it returns; cmd is killed when t ends. Serve takes
+// cmd's standard output: the rest is read and dropped, so that the
+// server never blocks writing it.
+func Serve(t testing.TB, cmd *exec.Cmd) string {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	banner := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "connect with") {
+				banner <- b.String()
+				break
+			}
+		}
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case b := <-banner:
+		return b
+	case <-time.After(time.Minute):
+		t.Fatal("sluice serve did not start within a minute")
+		return ""
+	}
 }
