@@ -25,6 +25,9 @@ type embeddedKafka struct {
 	// abortedAtStart counts the transactions a crash had left open, whose
 	// abort markers were written at start (kafka_txns.go).
 	abortedAtStart int
+	// commitsCompleted counts the commit markers a crash kept from
+	// partitions of a committing transaction, appended at start.
+	commitsCompleted int
 	// indexesRealigned counts the segment indexes a crash had left out of
 	// step with their segments, rewritten at start (kafka_txns.go).
 	indexesRealigned int
@@ -58,10 +61,9 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 		return nil, err
 	}
 	logDir := filepath.Join(dataDir, "kafka")
-	var open []openTxn
-	var realigned int
+	var rec logRecovery
 	if !clean {
-		if open, realigned, err = recoverLog(logDir); err != nil {
+		if rec, err = recoverLog(logDir); err != nil {
 			return nil, fmt.Errorf("embedded kafka broker: %w", err)
 		}
 	}
@@ -84,7 +86,7 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 		c.Close()
 		return nil, fmt.Errorf("embedded kafka broker: %w", err)
 	}
-	aborted, err := abortOpenTransactions(c, open)
+	aborted, err := abortOpenTransactions(c, rec.abort)
 	if err != nil {
 		topics.close()
 		c.Close()
@@ -95,7 +97,7 @@ func startEmbeddedKafka(addr, dataDir string) (*embeddedKafka, error) {
 		c.Close()
 		return nil, fmt.Errorf("embedded kafka broker: %w", err)
 	}
-	return &embeddedKafka{Cluster: c, topics: topics, dataDir: dataDir, abortedAtStart: aborted, indexesRealigned: realigned}, nil
+	return &embeddedKafka{Cluster: c, topics: topics, dataDir: dataDir, abortedAtStart: aborted, commitsCompleted: rec.completed, indexesRealigned: rec.realigned}, nil
 }
 
 // sourceCollector exports every stream source's partition counters.

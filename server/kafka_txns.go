@@ -104,21 +104,38 @@ func markCleanShutdown(dataDir string) error {
 	return nil
 }
 
-// recoverLog reads the partition logs of the kfake data directory dir,
-// as a crash left them, before kfake loads them: it lists the transactions
-// they leave open, and rewrites each segment index that no longer pairs an
-// entry with each batch (returning how many). partitions/<topic,
-// path-escaped>-<n>/ holds segments <base offset>.dat of record batches back
-// to back, and <base offset>.idx of one entry per batch. Like kfake's
+// logRecovery is what recoverLog did to a crashed log, and what it leaves
+// for the running broker to do.
+type logRecovery struct {
+	// abort are the open transactions to end with abort markers once the
+	// broker runs.
+	abort []openTxn
+	// completed counts the commit markers appended for transactions a
+	// crash cut off halfway through their commit (one per partition).
+	completed int
+	// realigned counts the segment indexes rewritten.
+	realigned int
+}
+
+// recoverLog reads the partition logs of the kfake data directory dir, as
+// a crash left them, before kfake loads them. partitions/<topic,
+// path-escaped>-<n>/ holds segments <base offset>.dat of record batches
+// back to back, and <base offset>.idx of one entry per batch. Like kfake's
 // replay, a segment is read up to its first incomplete or corrupt batch.
-func recoverLog(dir string) (open []openTxn, realigned int, err error) {
+//
+// It rewrites each index that no longer pairs an entry with each batch,
+// finishes the commits a crash interrupted, and lists the other
+// transactions left open.
+func recoverLog(dir string) (logRecovery, error) {
+	var rec logRecovery
 	parts, err := os.ReadDir(filepath.Join(dir, "partitions"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
+		return rec, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading the embedded broker's partitions: %w", err)
+		return rec, fmt.Errorf("reading the embedded broker's partitions: %w", err)
 	}
+	var logs []*partitionLog
 	for _, d := range parts {
 		i := strings.LastIndexByte(d.Name(), '-')
 		if !d.IsDir() || i < 0 {
@@ -132,26 +149,65 @@ func recoverLog(dir string) (open []openTxn, realigned int, err error) {
 		if err != nil {
 			continue
 		}
-		pOpen, pRealigned, err := recoverPartition(filepath.Join(dir, "partitions", d.Name()))
+		pl, err := readPartitionLog(filepath.Join(dir, "partitions", d.Name()))
 		if err != nil {
-			return nil, 0, err
+			return rec, err
 		}
-		realigned += pRealigned
-		for pid, epoch := range pOpen {
-			open = append(open, openTxn{topic: topic, partition: int32(partition), producerID: pid, epoch: epoch})
+		pl.topic, pl.partition = topic, int32(partition)
+		rec.realigned += pl.realigned
+		logs = append(logs, pl)
+	}
+	committed := committedTransactions(logs)
+	for _, pl := range logs {
+		for pid, epoch := range pl.open {
+			if committed[producerEpoch{pid, epoch}] {
+				if err := pl.appendCommitMarker(pid, epoch); err != nil {
+					return rec, err
+				}
+				rec.completed++
+				continue
+			}
+			rec.abort = append(rec.abort, openTxn{topic: pl.topic, partition: pl.partition, producerID: pid, epoch: epoch})
 		}
 	}
-	return open, realigned, nil
+	return rec, nil
 }
 
-// recoverPartition returns the producers (with their epochs) whose
-// transactional batches in the partition log pdir are not followed by one
-// of their control batches, and how many of its segment indexes it
-// rewrote.
-func recoverPartition(pdir string) (map[int64]int16, int, error) {
+// producerEpoch names a producer's transaction under KIP-890.
+type producerEpoch struct {
+	id    int64
+	epoch int16
+}
+
+// markerCount counts a producer epoch's control batches in a partition.
+type markerCount struct{ commits, aborts int }
+
+// partitionLog is what recovery learnt of one partition's log.
+type partitionLog struct {
+	topic     string
+	partition int32
+	// open are the producers (with their epochs) whose transactional
+	// batches are not followed by one of their control batches.
+	open    map[int64]int16
+	markers map[producerEpoch]markerCount
+	// last is the last segment's path without its extension, size its
+	// bytes up to the end of its last whole batch.
+	last string
+	size int64
+	// next is the offset after the last batch, leaderEpoch that batch's,
+	// maxTimestamp the largest timestamp of the partition.
+	next         int64
+	leaderEpoch  int32
+	maxTimestamp int64
+	realigned    int
+}
+
+// readPartitionLog reads the partition log in pdir, rewriting the segment
+// indexes that do not pair an entry with each batch.
+func readPartitionLog(pdir string) (*partitionLog, error) {
 	files, err := os.ReadDir(pdir)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading partition log %s: %w", pdir, err)
+		return nil, fmt.Errorf("reading partition log %s: %w", pdir, err)
 	}
 	var bases []int64
 	for _, f := range files {
@@ -162,53 +218,155 @@ func recoverPartition(pdir string) (map[int64]int16, int, error) {
 		}
 	}
 	slices.Sort(bases)
-	open := map[int64]int16{}
-	realigned := 0
-	var maxTimestamp int64
+	pl := &partitionLog{open: map[int64]int16{}, markers: map[producerEpoch]markerCount{}}
 	for _, base := range bases {
 		seg := filepath.Join(pdir, strconv.FormatInt(base, 10))
-		batches, err := readSegment(seg + ".dat")
+		batches, size, err := readSegment(seg + ".dat")
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, b := range batches {
 			switch {
 			case b.attributes&batchControl != 0:
-				delete(open, b.producerID)
+				delete(pl.open, b.producerID)
+				pe := producerEpoch{b.producerID, b.producerEpoch}
+				m := pl.markers[pe]
+				if b.commit {
+					m.commits++
+				} else {
+					m.aborts++
+				}
+				pl.markers[pe] = m
 			case b.attributes&batchTransactional != 0:
-				open[b.producerID] = b.producerEpoch
+				pl.open[b.producerID] = b.producerEpoch
 			}
+			pl.next, pl.leaderEpoch = b.firstOffset+int64(b.lastOffsetDelta)+1, b.leaderEpoch
 		}
-		rewrote, err := alignIndex(seg+".idx", batches, &maxTimestamp)
+		rewrote, err := alignIndex(seg+".idx", batches, &pl.maxTimestamp)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if rewrote {
-			realigned++
+			pl.realigned++
+		}
+		pl.last, pl.size = seg, size
+	}
+	return pl, nil
+}
+
+// committedTransactions returns the transactions a commit marker in some
+// partition ended. KIP-890 (transaction.version 2: kfake's default, and
+// what franz-go, the Java client from 4.0 and so Sluice's sinks use) bumps
+// a producer's epoch at every EndTxn, so a producer epoch names one
+// transaction, and a commit marker of it anywhere means its commit began:
+// the coordinator had decided, and only a crash kept the markers from the
+// other partitions. An epoch with more than one marker in a partition, both
+// kinds, or open again where it has a marker ended several transactions (a
+// client without KIP-890): its markers may be earlier ones', and it is not
+// taken.
+func committedTransactions(logs []*partitionLog) map[producerEpoch]bool {
+	committed, reused := map[producerEpoch]bool{}, map[producerEpoch]bool{}
+	for _, pl := range logs {
+		for pe, m := range pl.markers {
+			if m.commits > 0 {
+				committed[pe] = true
+			}
+			if m.aborts > 0 || m.commits > 1 {
+				reused[pe] = true
+			}
+		}
+		for pid, epoch := range pl.open {
+			if _, ok := pl.markers[producerEpoch{pid, epoch}]; ok {
+				reused[producerEpoch{pid, epoch}] = true
+			}
 		}
 	}
-	return open, realigned, nil
+	for pe := range reused {
+		delete(committed, pe)
+	}
+	return committed
+}
+
+// appendCommitMarker ends producer pid's open transaction in the partition
+// with a commit marker, as kfake writes one (txnMarkerBatch): it appends
+// the control batch to the last segment, cut to its last whole batch, and
+// its index entry.
+func (pl *partitionLog) appendCommitMarker(pid int64, epoch int16) error {
+	rec := kmsg.Record{
+		Key:   (&kmsg.ControlRecordKey{Type: kmsg.ControlRecordKeyTypeCommit}).AppendTo(nil),
+		Value: (&kmsg.EndTxnMarker{}).AppendTo(nil),
+	}
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1) // the length's own varint is one byte
+	now := time.Now().UnixMilli()
+	b := kmsg.RecordBatch{FirstOffset: pl.next, PartitionLeaderEpoch: pl.leaderEpoch, Magic: 2,
+		Attributes: batchControl | batchTransactional, FirstTimestamp: now, MaxTimestamp: now,
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: -1, NumRecords: 1, Records: rec.AppendTo(nil)}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:12], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:21], crc32.Checksum(raw[21:], crc32c))
+	pl.maxTimestamp = max(pl.maxTimestamp, now)
+	entry := indexEntry(pl.leaderEpoch, pl.maxTimestamp, false)
+	if err := appendAt(pl.last+".dat", pl.size, raw); err != nil {
+		return fmt.Errorf("completing the commit of producer %d in %s/%d: %w", pid, pl.topic, pl.partition, err)
+	}
+	pl.size += int64(len(raw))
+	idx, err := os.Stat(pl.last + ".idx")
+	if err != nil {
+		return fmt.Errorf("completing the commit of producer %d in %s/%d: %w", pid, pl.topic, pl.partition, err)
+	}
+	if err := appendAt(pl.last+".idx", idx.Size(), entry[:]); err != nil {
+		return fmt.Errorf("completing the commit of producer %d in %s/%d: %w", pid, pl.topic, pl.partition, err)
+	}
+	pl.next++
+	return nil
+}
+
+// appendAt cuts file path to size, appends data and syncs it.
+func appendAt(path string, size int64, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteAt(data, size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // segmentBatch is what recovery needs of one batch of a segment.
 type segmentBatch struct {
-	producerID    int64
-	producerEpoch int16
-	attributes    int16
-	leaderEpoch   int32
-	maxTimestamp  int64
+	firstOffset     int64
+	lastOffsetDelta int32
+	producerID      int64
+	producerEpoch   int16
+	attributes      int16
+	leaderEpoch     int32
+	maxTimestamp    int64
+	// commit is set for a control batch that commits (kfake, like Kafka,
+	// takes an unreadable control record for an abort).
+	commit bool
 }
 
-// readSegment reads the batches of segment file path.
-func readSegment(path string) ([]segmentBatch, error) {
+// readSegment reads the batches of segment file path, and returns them
+// with the bytes up to the end of the last.
+func readSegment(path string) ([]segmentBatch, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading segment %s: %w", path, err)
+		return nil, 0, fmt.Errorf("reading segment %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("reading segment %s: %w", path, err)
+		return nil, 0, fmt.Errorf("reading segment %s: %w", path, err)
 	}
 	left := st.Size() // bytes not yet read: a damaged length cannot make us allocate past them
 	r := bufio.NewReaderSize(f, 1<<20)
@@ -219,26 +377,34 @@ func readSegment(path string) ([]segmentBatch, error) {
 		// the rest (4 bytes).
 		head, err := r.Peek(12)
 		if err != nil {
-			return out, readEnd(path, err)
+			return out, st.Size() - left, readEnd(path, err)
 		}
 		length := int32(binary.BigEndian.Uint32(head[8:12]))
 		if length < 0 || int64(length)+12 > left {
-			return out, nil
+			return out, st.Size() - left, nil
 		}
 		raw = slices.Grow(raw[:0], 12+int(length))[:12+int(length)]
 		if _, err := io.ReadFull(r, raw); err != nil {
-			return out, readEnd(path, err)
+			return out, st.Size() - left, readEnd(path, err)
 		}
-		left -= int64(len(raw))
 		if len(raw) < 21 || crc32.Checksum(raw[21:], crc32c) != binary.BigEndian.Uint32(raw[17:21]) {
-			return out, nil
+			return out, st.Size() - left, nil
 		}
 		var b kmsg.RecordBatch
 		if err := b.ReadFrom(raw); err != nil {
-			return out, nil
+			return out, st.Size() - left, nil
 		}
-		out = append(out, segmentBatch{producerID: b.ProducerID, producerEpoch: b.ProducerEpoch,
-			attributes: b.Attributes, leaderEpoch: b.PartitionLeaderEpoch, maxTimestamp: b.MaxTimestamp})
+		left -= int64(len(raw))
+		sb := segmentBatch{firstOffset: b.FirstOffset, lastOffsetDelta: b.LastOffsetDelta,
+			producerID: b.ProducerID, producerEpoch: b.ProducerEpoch, attributes: b.Attributes,
+			leaderEpoch: b.PartitionLeaderEpoch, maxTimestamp: b.MaxTimestamp}
+		if b.Attributes&batchControl != 0 {
+			var rec kmsg.Record
+			if err := rec.ReadFrom(b.Records); err == nil && len(rec.Key) >= 4 {
+				sb.commit = kmsg.ControlRecordKeyType(binary.BigEndian.Uint16(rec.Key[2:4])) == kmsg.ControlRecordKeyTypeCommit
+			}
+		}
+		out = append(out, sb)
 	}
 }
 
@@ -276,14 +442,7 @@ func alignIndex(path string, batches []segmentBatch, maxTimestamp *int64) (bool,
 	want := make([]byte, 0, len(batches)*indexEntrySize)
 	for _, b := range batches {
 		*maxTimestamp = max(*maxTimestamp, b.maxTimestamp)
-		var e [indexEntrySize]byte
-		e[0] = indexEntryVersion
-		binary.LittleEndian.PutUint32(e[2:6], uint32(b.leaderEpoch))
-		binary.LittleEndian.PutUint64(e[6:14], uint64(*maxTimestamp))
-		if b.attributes&batchTransactional != 0 && b.attributes&batchControl == 0 {
-			e[indexEntryTxnFlags] = 1
-		}
-		e[1] = byte(crc32.Checksum(e[2:], crc32c))
+		e := indexEntry(b.leaderEpoch, *maxTimestamp, b.attributes&batchTransactional != 0 && b.attributes&batchControl == 0)
 		want = append(want, e[:]...)
 	}
 	have, err := os.ReadFile(path)
@@ -297,6 +456,19 @@ func alignIndex(path string, batches []segmentBatch, maxTimestamp *int64) (bool,
 		return false, fmt.Errorf("rewriting segment index %s: %w", path, err)
 	}
 	return true, nil
+}
+
+// indexEntry is kfake's index entry of a batch.
+func indexEntry(leaderEpoch int32, maxTimestamp int64, txnData bool) [indexEntrySize]byte {
+	var e [indexEntrySize]byte
+	e[0] = indexEntryVersion
+	binary.LittleEndian.PutUint32(e[2:6], uint32(leaderEpoch))
+	binary.LittleEndian.PutUint64(e[6:14], uint64(maxTimestamp))
+	if txnData {
+		e[indexEntryTxnFlags] = 1
+	}
+	e[1] = byte(crc32.Checksum(e[2:], crc32c))
+	return e
 }
 
 // indexAgrees reports whether index have gives each batch the leader

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,7 +26,7 @@ func TestEmbeddedKafkaAbortsTransactionsACrashLeftOpen(t *testing.T) {
 
 	dir := t.TempDir()
 	k := startBroker(t, dir)
-	createTopic(t, k, topic)
+	createTopic(t, k, topic, 1)
 	left := txnProducer(t, k, txnID)
 	if err := left.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -51,7 +53,7 @@ func TestEmbeddedKafkaAbortsTransactionsACrashLeftOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"committed"}
-	if got := readCommitted(t, k, topic, "committed"); !slices.Equal(got, want) {
+	if got := readCommitted(t, k, topic, 0, "committed"); !slices.Equal(got, want) {
 		t.Errorf("after the crash, read_committed reads %q, want %q", got, want)
 	}
 
@@ -59,7 +61,7 @@ func TestEmbeddedKafkaAbortsTransactionsACrashLeftOpen(t *testing.T) {
 	next.Close()
 	_ = k.Close()
 	k = startBroker(t, crashedAgain)
-	if got := readCommitted(t, k, topic, "committed"); !slices.Equal(got, want) {
+	if got := readCommitted(t, k, topic, 0, "committed"); !slices.Equal(got, want) {
 		t.Fatalf("after a second crash, read_committed reads %q, want %q", got, want)
 	}
 }
@@ -88,7 +90,7 @@ func TestEmbeddedKafkaRealignsAnIndexACrashCutShort(t *testing.T) {
 
 	dir := t.TempDir()
 	k := startBroker(t, dir)
-	createTopic(t, k, topic)
+	createTopic(t, k, topic, 1)
 	p := txnProducer(t, k, txnID)
 	produce(p, "one", kgo.TryCommit)
 	crashed := crashCopy(t, dir)
@@ -115,7 +117,7 @@ func TestEmbeddedKafkaRealignsAnIndexACrashCutShort(t *testing.T) {
 	produce(p, "aborted", kgo.TryAbort)
 	produce(p, "two", kgo.TryCommit)
 	want := []string{"one", "two"}
-	if got := readCommitted(t, k, topic, "two"); !slices.Equal(got, want) {
+	if got := readCommitted(t, k, topic, 0, "two"); !slices.Equal(got, want) {
 		t.Errorf("after the crash, read_committed reads %q, want %q", got, want)
 	}
 
@@ -126,20 +128,129 @@ func TestEmbeddedKafkaRealignsAnIndexACrashCutShort(t *testing.T) {
 	if k.indexesRealigned != 0 {
 		t.Errorf("%d indexes realigned after the second crash, want 0", k.indexesRealigned)
 	}
-	if got := readCommitted(t, k, topic, "two"); !slices.Equal(got, want) {
+	if got := readCommitted(t, k, topic, 0, "two"); !slices.Equal(got, want) {
 		t.Fatalf("after a second crash, read_committed reads %q, want %q", got, want)
 	}
 }
 
-// createTopic creates topic with one partition.
-func createTopic(t *testing.T, k *embeddedKafka, topic string) {
+// A crash in the middle of EndTxn's commit markers leaves a transaction
+// committed in some partitions and open in others. The open part was
+// aborted at start, so the transaction lost records; now its missing
+// commit markers are appended before the broker loads the log.
+func TestEmbeddedKafkaCompletesACommitACrashCutShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "out"
+	dir := t.TempDir()
+	k := startBroker(t, dir)
+	createTopic(t, k, topic, 2)
+	p, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...), kgo.TransactionalID("sluice-sink-1"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for part := range int32(2) {
+		if err := p.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: part, Value: fmt.Appendf(nil, "p%d", part)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	crashed := crashCopy(t, dir)
+	p.Close()
+	_ = k.Close()
+	// The crash came after partition 0's commit marker, before partition 1's.
+	cutLastBatch(t, filepath.Join(crashed, "kafka", "partitions", topic+"-1", "0"))
+
+	for i, dataDir := range []string{crashed, ""} {
+		if i == 1 {
+			dataDir = crashCopy(t, crashed)
+			_ = k.Close()
+		}
+		k = startBroker(t, dataDir)
+		if want := 1 - i; k.commitsCompleted != want || k.abortedAtStart != 0 {
+			t.Errorf("start %d: %d commits completed, %d transactions aborted, want %d and 0", i+1, k.commitsCompleted, k.abortedAtStart, want)
+		}
+		for part := range int32(2) {
+			want := []string{fmt.Sprintf("p%d", part)}
+			if got := readCommitted(t, k, topic, part, want[0]); !slices.Equal(got, want) {
+				t.Errorf("start %d: read_committed reads %q from partition %d, want %q", i+1, got, part, want)
+			}
+		}
+	}
+}
+
+// cutLastBatch removes the last batch of segment seg (a path without its
+// extension) and its index entry.
+func cutLastBatch(t *testing.T, seg string) {
+	t.Helper()
+	batches, _, err := readSegment(seg + ".dat")
+	if err != nil || len(batches) == 0 {
+		t.Fatalf("reading %s.dat: %d batches, %v", seg, len(batches), err)
+	}
+	raw, err := os.ReadFile(seg + ".dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at int64
+	for range len(batches) - 1 {
+		at += 12 + int64(binary.BigEndian.Uint32(raw[at+8:at+12]))
+	}
+	if err := os.Truncate(seg+".dat", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(seg+".idx", int64(len(batches)-1)*indexEntrySize); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Only an epoch that names one transaction is completed: a client without
+// KIP-890 keeps its epoch across transactions, and its commit marker in
+// one partition may be an earlier transaction's.
+func TestCommittedTransactions(t *testing.T) {
+	pe := producerEpoch{7, 3}
+	log := func(open bool, commits, aborts int) *partitionLog {
+		pl := &partitionLog{open: map[int64]int16{}, markers: map[producerEpoch]markerCount{}}
+		if open {
+			pl.open[pe.id] = pe.epoch
+		}
+		if commits+aborts > 0 {
+			pl.markers[pe] = markerCount{commits: commits, aborts: aborts}
+		}
+		return pl
+	}
+	for _, c := range []struct {
+		name string
+		logs []*partitionLog
+		want bool
+	}{
+		{"committed elsewhere", []*partitionLog{log(true, 0, 0), log(false, 1, 0)}, true},
+		{"no marker anywhere", []*partitionLog{log(true, 0, 0), log(true, 0, 0)}, false},
+		{"aborted elsewhere", []*partitionLog{log(true, 0, 0), log(false, 0, 1)}, false},
+		{"two commits of the epoch in a partition", []*partitionLog{log(true, 0, 0), log(false, 2, 0)}, false},
+		{"open again after its own marker", []*partitionLog{log(true, 1, 0), log(false, 1, 0)}, false},
+		{"commit and abort of one epoch", []*partitionLog{log(true, 0, 0), log(false, 1, 0), log(false, 0, 1)}, false},
+	} {
+		if got := committedTransactions(c.logs)[pe]; got != c.want {
+			t.Errorf("%s: committed %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// createTopic creates topic with partitions partitions.
+func createTopic(t *testing.T, k *embeddedKafka, topic string, partitions int32) {
 	t.Helper()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer adm.Close()
-	if _, err := kadm.NewClient(adm).CreateTopic(context.Background(), 1, -1, nil, topic); err != nil {
+	if _, err := kadm.NewClient(adm).CreateTopic(context.Background(), partitions, -1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -175,15 +286,15 @@ func crashCopy(t *testing.T, dataDir string) string {
 	return crashed
 }
 
-// readCommitted reads partition 0 of topic read_committed until it reads
+// readCommitted reads partition of topic read_committed until it reads
 // last (the partition's last record) or 10 s pass, and returns the values
 // read.
-func readCommitted(t *testing.T, k *embeddedKafka, topic, last string) []string {
+func readCommitted(t *testing.T, k *embeddedKafka, topic string, partition int32, last string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().AtStart()}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 		s.log.Info("embedded kafka broker started", "elapsed", time.Since(began).Round(time.Millisecond),
-			"open_transactions_aborted", s.kafka.abortedAtStart, "indexes_realigned", s.kafka.indexesRealigned)
+			"open_transactions_aborted", s.kafka.abortedAtStart,
+			"commits_completed", s.kafka.commitsCompleted, "indexes_realigned", s.kafka.indexesRealigned)
 		brokers = s.kafka.ListenAddrs()
 	}
 	eopts = append(eopts, engine.WithKafkaBrokers(brokers))
