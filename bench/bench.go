@@ -398,9 +398,9 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		switch {
 		case err != nil:
 			fail("Sluice: serving: " + err.Error())
-		case sv.Errors+sv.Misses+sv.InsertErrors > 0:
-			fail(fmt.Sprintf("Sluice: serving: %d errors, %d misses, %d marker insert errors of %d queries; first: %s",
-				sv.Errors, sv.Misses, sv.InsertErrors, sv.Queries, sv.FirstError))
+		case sv.Errors+sv.Misses+sv.MarkerErrors > 0:
+			fail(fmt.Sprintf("Sluice: serving: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
+				sv.Errors, sv.Misses, sv.MarkerErrors, sv.Queries, sv.FirstError))
 		}
 	}
 

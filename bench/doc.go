@@ -14,7 +14,7 @@
 // queries a second on maintained views (point lookups, a one-hour range with
 // Grafana's macros expanded, a top-10) while the Nexmark streams ingest at
 // a fixed rate (by default half of the peak a probe measures first), with a
-// marker INSERTed every 100 ms to time produce → visible. `sluice bench`
+// marker produced to Kafka every 100 ms to time produce → visible. `sluice bench`
 // also runs the Nexmark queries and reports them against their aims. It promises that every number
 // it prints came from this run, and that a wrong answer is reported as an
 // error, never hidden behind a fast time.

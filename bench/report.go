@@ -225,8 +225,8 @@ func serveRows(s *Serve) []row {
 		out = append(out, row{"serve: " + k.Query + " p50 / p99", fmt.Sprintf("%s / %s", fmtMs(k.P50), fmtMs(k.P99)), pgKind, ""})
 	}
 	return append(out,
-		row{"serve: errors + misses", fmt.Sprintf("%d", s.Errors+s.Misses+s.InsertErrors), side(func(p *ServePostgres) string { return fmt.Sprintf("%d", p.Errors+p.Misses) }), ""},
-		row{"serve: freshness, INSERT to visible in a view, p50 / p99", fmt.Sprintf("%s / %s", fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99)), "-", ""},
+		row{"serve: errors + misses", fmt.Sprintf("%d", s.Errors+s.Misses+s.MarkerErrors), side(func(p *ServePostgres) string { return fmt.Sprintf("%d", p.Errors+p.Misses) }), ""},
+		row{"serve: freshness, Kafka produce to visible in a view, p50 / p99", fmt.Sprintf("%s / %s", fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99)), "-", ""},
 		row{"serve: bids/s ingested meanwhile", fmtRate(s.IngestRate), "-", ""},
 	)
 }

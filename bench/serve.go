@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-db/sluice/connector/datagen"
 )
@@ -27,9 +29,10 @@ import (
 // first (connector = 'datagen', event times on the wall clock) while N pgwire connections each behave like a Grafana panel that
 // refreshes every second: five queries on the maintained views a dashboard
 // reads, with Grafana's macros ($__timeFilter) expanded into literals as
-// Grafana does. Beside them a marker row is INSERTed every 100 ms into a
-// small stream and a poller times how long it takes to become visible
-// through a view over it (produce → visible).
+// Grafana does. Beside them a marker record is produced every 100 ms to a
+// Kafka topic (an in-process broker) that a small stream reads, and a
+// poller times how long it takes to become visible through a view over it
+// (produce → visible, fetch and decode included).
 
 // The dashboard's views.
 var serveViews = []string{
@@ -64,8 +67,12 @@ const (
 		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
 )
 
-// serveMarkerDDL creates the stream of freshness markers.
-const serveMarkerDDL = "CREATE STREAM marker (id bigint, ts timestamptz)"
+// serveMarkerTopic is the Kafka topic of the freshness markers, and
+// serveMarkerDDL creates the stream that reads it.
+const (
+	serveMarkerTopic = "marker"
+	serveMarkerDDL   = "CREATE STREAM marker (id bigint, ts timestamptz) WITH (connector = 'kafka', topic = '" + serveMarkerTopic + "', format = 'json')"
+)
 
 // serveQueriesPerRound is how many queries a panel sends each second.
 const serveQueriesPerRound = 5
@@ -106,13 +113,13 @@ type Serve struct {
 	// LateRounds are panel refreshes that started over 100 ms after their
 	// scheduled second because the previous one was still running.
 	LateRounds int64 `json:"late_rounds"`
-	// Markers were inserted; Seen became visible through marker_last.
+	// Markers were produced; Seen became visible through marker_last.
 	Markers       int64    `json:"markers"`
 	MarkersSeen   int64    `json:"markers_seen"`
 	FreshnessP50  Duration `json:"freshness_p50_seconds"`
 	FreshnessP99  Duration `json:"freshness_p99_seconds"`
 	FreshnessMax  Duration `json:"freshness_max_seconds"`
-	InsertErrors  int64    `json:"marker_insert_errors"`
+	MarkerErrors  int64    `json:"marker_produce_errors"`
 	FDLimit       uint64   `json:"fd_limit"`
 	LoadAvg       string   `json:"loadavg,omitempty"`
 	FirstError    string   `json:"first_error,omitempty"`
@@ -257,9 +264,9 @@ func ServeMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sluice bench serve:", err)
 		return 1
 	}
-	if s.Errors+s.Misses+s.InsertErrors > 0 {
-		fmt.Fprintf(stderr, "sluice bench serve: %d errors, %d misses, %d marker insert errors; first: %s\n",
-			s.Errors, s.Misses, s.InsertErrors, s.FirstError)
+	if s.Errors+s.Misses+s.MarkerErrors > 0 {
+		fmt.Fprintf(stderr, "sluice bench serve: %d errors, %d misses, %d marker produce errors; first: %s\n",
+			s.Errors, s.Misses, s.MarkerErrors, s.FirstError)
 		return 1
 	}
 	return 0
@@ -272,7 +279,7 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
 		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
 	tw.Flush()
-	fmt.Fprintf(w, "markers %d inserted, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores); peak RSS %d MiB; fd limit %d; load average %s\n",
+	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores); peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
 		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	for _, k := range s.Kinds {
@@ -337,7 +344,12 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	url, stopSluice, err := startSluice(ctx, dir, nil)
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, serveMarkerTopic))
+	if err != nil {
+		return nil, fmt.Errorf("starting the markers' Kafka broker: %w", err)
+	}
+	defer broker.Close()
+	url, stopSluice, err := startSluice(ctx, dir, broker.ListenAddrs())
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +372,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		progress("peak %s events/s; serving while ingesting half of it", fmtRate(peak))
 	}
 	// The streams: Nexmark at o.rate with event times on the wall clock, and
-	// the markers (fed by INSERT).
+	// the markers (from Kafka).
 	if o.rate > 0 {
 		if err := createNexmarkStreams(ctx, admin, o.rate, o.seed); err != nil {
 			return nil, err
@@ -406,7 +418,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		firstErr                  atomic.Pointer[string]
 		lat                       = &latencies{}
 		fresh                     histogram
-		markers, seen, insertErrs atomic.Int64
+		markers, seen, markerErrs atomic.Int64
 	)
 	setErr := func(msg string) { firstErr.CompareAndSwap(nil, &msg) }
 	rctx, cancel := context.WithCancel(ctx)
@@ -435,24 +447,26 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	freshWG.Add(2)
 	go func() {
 		defer freshWG.Done()
-		c, err := pgx.Connect(rctx, url)
+		p, err := kgo.NewClient(kgo.SeedBrokers(broker.ListenAddrs()...), kgo.DefaultProduceTopic(serveMarkerTopic), kgo.ProducerLinger(0))
 		if err != nil {
 			markerErr <- err
 			return
 		}
-		defer c.Close(context.Background())
+		defer p.Close()
 		t := time.NewTicker(serveMarkerEvery)
 		defer t.Stop()
 		for id := int64(1); time.Now().Before(end); id++ {
+			now := time.Now()
 			sentMu.Lock()
-			sent = append(sent, time.Now())
+			sent = append(sent, now)
 			sentMu.Unlock()
-			if _, err := c.Exec(rctx, "INSERT INTO marker VALUES ($1, now())", id); err != nil {
+			value := fmt.Appendf(nil, `{"id":%d,"ts":%q}`, id, now.UTC().Format(time.RFC3339Nano))
+			if err := p.ProduceSync(rctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 				if rctx.Err() != nil {
 					return
 				}
-				insertErrs.Add(1)
-				setErr("marker insert: " + err.Error())
+				markerErrs.Add(1)
+				setErr("marker produce: " + err.Error())
 			}
 			markers.Add(1)
 			select {
@@ -512,7 +526,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	if totals.firstErr != "" {
 		setErr(totals.firstErr)
 	}
-	s.Markers, s.MarkersSeen, s.InsertErrors = markers.Load(), seen.Load(), insertErrs.Load()
+	s.Markers, s.MarkersSeen, s.MarkerErrors = markers.Load(), seen.Load(), markerErrs.Load()
 	s.FreshnessP50, s.FreshnessP99, s.FreshnessMax = Duration(fresh.quantile(0.50)), Duration(fresh.quantile(0.99)), Duration(fresh.max)
 	if bidsErr == nil {
 		s.IngestRate = float64(bids1-bids0) / elapsed.Seconds()

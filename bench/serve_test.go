@@ -20,8 +20,8 @@ func TestServe(t *testing.T) {
 	var b bytes.Buffer
 	writeServe(&b, s)
 	t.Log("\n" + b.String())
-	if s.Errors+s.Misses+s.InsertErrors != 0 {
-		t.Errorf("%d errors, %d misses, %d marker insert errors; first: %s", s.Errors, s.Misses, s.InsertErrors, s.FirstError)
+	if s.Errors+s.Misses+s.MarkerErrors != 0 {
+		t.Errorf("%d errors, %d misses, %d marker produce errors; first: %s", s.Errors, s.Misses, s.MarkerErrors, s.FirstError)
 	}
 	if s.QPS <= 0 || s.Queries < int64(o.conns*serveQueriesPerRound) {
 		t.Errorf("%d queries, %.1f QPS: want at least a round per panel", s.Queries, s.QPS)
@@ -90,7 +90,7 @@ func TestServeAutoRate(t *testing.T) {
 	if s.PeakRate <= 0 || s.Rate != s.PeakRate/2 {
 		t.Errorf("peak %.0f events/s, rate %.0f: want a peak and half of it", s.PeakRate, s.Rate)
 	}
-	if s.IngestRate <= 0 || s.Errors+s.Misses+s.InsertErrors != 0 {
+	if s.IngestRate <= 0 || s.Errors+s.Misses+s.MarkerErrors != 0 {
 		t.Errorf("ingested %.0f bids/s; %d errors, %d misses; first: %s", s.IngestRate, s.Errors, s.Misses, s.FirstError)
 	}
 }

@@ -3,6 +3,7 @@ package kafka
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -13,22 +14,28 @@ import (
 )
 
 // worker decodes the records of its partitions into one chunk and hands it
-// to its deliverer when it is big enough or its first row has waited
-// MaxDelay. The deliverer commits one batch while the worker decodes the
-// next: decoding and committing each take about half of a batch's time.
+// to its deliverer when it is big enough, when the deliverer is idle and no
+// more fetched records wait, or when its first row has waited MaxDelay. The
+// deliverer commits one batch while the worker decodes the next: decoding
+// and committing each take about half of a batch's time. So batches grow
+// while commits are busy (many rows a commit under load) and a lone record
+// is committed at once (freshness when the stream is quiet).
 type worker struct {
 	s        *Source
 	in       <-chan fetched
 	out      chan *Batch    // full batches, in order, to the deliverer
 	inflight sync.WaitGroup // batches handed out and not yet delivered
-	value    format.Decoder
-	key      format.Decoder
-	batch    *Batch
-	valCols  []*coldata.Vec
-	keyCols  []*coldata.Vec
-	hdrBuf   []byte
-	deadline *time.Timer
-	armed    bool
+	// delivering counts the batches handed out and not yet delivered, as
+	// inflight does, for the worker to see whether its deliverer is idle.
+	delivering atomic.Int32
+	value      format.Decoder
+	key        format.Decoder
+	batch      *Batch
+	valCols    []*coldata.Vec
+	keyCols    []*coldata.Vec
+	hdrBuf     []byte
+	deadline   *time.Timer
+	armed      bool
 }
 
 func (s *Source) newWorker(in <-chan fetched) *worker {
@@ -69,7 +76,7 @@ func (w *worker) run() {
 			return
 		case f := <-w.in:
 			w.decode(f)
-			if w.batch.Rows.Len >= w.s.cfg.BatchRows {
+			if w.batch.Rows.Len >= w.s.cfg.BatchRows || len(w.in) == 0 && w.delivering.Load() == 0 {
 				w.flush()
 			} else if !w.armed {
 				w.deadline.Reset(w.s.cfg.MaxDelay)
@@ -93,10 +100,12 @@ func (w *worker) flush() {
 		return
 	}
 	w.inflight.Add(1)
+	w.delivering.Add(1)
 	select {
 	case w.out <- b:
 		w.reset()
 	case <-w.s.ctx.Done():
+		w.delivering.Add(-1)
 		w.inflight.Done()
 	}
 }
@@ -117,6 +126,7 @@ func (w *worker) deliver() {
 				w.s.delivered(b)
 			}
 		}
+		w.delivering.Add(-1)
 		w.inflight.Done()
 	}
 }
