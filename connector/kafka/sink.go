@@ -86,7 +86,7 @@ func (p *TxnProducer) createProgressTopic(ctx context.Context) error {
 func (p *TxnProducer) restart(ctx context.Context) error {
 	p.Close()
 	cl, err := kgo.NewClient(p.clientOpts(kgo.TransactionalID(p.txnID), kgo.AllowAutoTopicCreation(),
-		kgo.TransactionTimeout(max(time.Minute, 4*p.endTimeout)))...)
+		kgo.TransactionTimeout(p.transactionTimeout()))...)
 	if err != nil {
 		return fmt.Errorf("kafka sink %s: %w", p.txnID, err)
 	}
@@ -132,15 +132,28 @@ func (p *TxnProducer) Commit(ctx context.Context) error {
 	return nil
 }
 
+// transactionTimeout is how long the broker lets a transaction of this
+// producer stay open before it aborts it.
+func (p *TxnProducer) transactionTimeout() time.Duration { return max(time.Minute, 4*p.endTimeout) }
+
 // Resolve settles whether the transaction of marker m committed. It
 // restarts the producer first (fencing the old client, so the transaction's
 // outcome is final and a committed probe marker follows m), then reads the
 // progress topic read_committed from m's offset: the first record visible
 // at or after it is m itself exactly when m's transaction committed.
+//
+// Another producer's transaction open on the progress topic holds its
+// committed records back until it ends, at the latest when the broker
+// aborts it after its transaction timeout; Resolve gives up after twice
+// that (the sink then tries again) rather than wait without end.
 func (p *TxnProducer) Resolve(ctx context.Context, m Marker) (bool, error) {
 	if err := p.restart(ctx); err != nil {
 		return false, err
 	}
+	wait := 2 * p.transactionTimeout()
+	ctx, cancel := context.WithTimeoutCause(ctx, wait,
+		fmt.Errorf("kafka sink %s: %s held its committed records below marker %d for %s (a transaction left open on it?)", p.txnID, ProgressTopic, m.Offset, wait))
+	defer cancel()
 	cl, err := kgo.NewClient(p.clientOpts(kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{ProgressTopic: {0: kgo.NewOffset().At(m.Offset)}}))...)
 	if err != nil {
@@ -149,8 +162,8 @@ func (p *TxnProducer) Resolve(ctx context.Context, m Marker) (bool, error) {
 	defer cl.Close()
 	for {
 		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return false, err
+		if ctx.Err() != nil {
+			return false, context.Cause(ctx)
 		}
 		for _, fe := range fs.Errors() {
 			if !errors.Is(fe.Err, context.Canceled) {
