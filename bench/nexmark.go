@@ -90,26 +90,10 @@ var nexmarkQueries = map[string]string{
 		ELSE 'otherTime' END AS bid_time_type,
 		date_time, extra, length(extra) - length(replace(extra, 'c', '')) AS c_counts
 		FROM bid WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000`,
-	"q15": `SELECT to_char(date_time, 'YYYY-MM-DD') AS day, ` + bidRankCounts + `,
-		count(DISTINCT bidder) AS total_bidders,
-		count(DISTINCT bidder) FILTER (WHERE price < 10000) AS rank1_bidders,
-		count(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bidders,
-		count(DISTINCT bidder) FILTER (WHERE price >= 1000000) AS rank3_bidders,
-		count(DISTINCT auction) AS total_auctions,
-		count(DISTINCT auction) FILTER (WHERE price < 10000) AS rank1_auctions,
-		count(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_auctions,
-		count(DISTINCT auction) FILTER (WHERE price >= 1000000) AS rank3_auctions
+	"q15": `SELECT to_char(date_time, 'YYYY-MM-DD') AS day, ` + bidRankCounts + `, ` + bidderAuctionCounts + `
 		FROM bid GROUP BY to_char(date_time, 'YYYY-MM-DD')`,
 	"q16": `SELECT channel, to_char(date_time, 'YYYY-MM-DD') AS day, max(to_char(date_time, 'HH24:MI')) AS minute,
-		` + bidRankCounts + `,
-		count(DISTINCT bidder) AS total_bidders,
-		count(DISTINCT bidder) FILTER (WHERE price < 10000) AS rank1_bidders,
-		count(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bidders,
-		count(DISTINCT bidder) FILTER (WHERE price >= 1000000) AS rank3_bidders,
-		count(DISTINCT auction) AS total_auctions,
-		count(DISTINCT auction) FILTER (WHERE price < 10000) AS rank1_auctions,
-		count(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_auctions,
-		count(DISTINCT auction) FILTER (WHERE price >= 1000000) AS rank3_auctions
+		` + bidRankCounts + `, ` + bidderAuctionCounts + `
 		FROM bid GROUP BY channel, to_char(date_time, 'YYYY-MM-DD')`,
 	"q17": `SELECT auction, to_char(date_time, 'YYYY-MM-DD') AS day, ` + bidRankCounts + `,
 		min(price) AS min_price, max(price) AS max_price, avg(price) AS avg_price, sum(price) AS sum_price
@@ -145,6 +129,17 @@ const bidRankCounts = `count(*) AS total_bids,
 		count(*) FILTER (WHERE price < 10000) AS rank1_bids,
 		count(*) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bids,
 		count(*) FILTER (WHERE price >= 1000000) AS rank3_bids`
+
+// bidderAuctionCounts are q15's and q16's distinct bidders and auctions,
+// all and by price rank.
+const bidderAuctionCounts = `count(DISTINCT bidder) AS total_bidders,
+		count(DISTINCT bidder) FILTER (WHERE price < 10000) AS rank1_bidders,
+		count(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bidders,
+		count(DISTINCT bidder) FILTER (WHERE price >= 1000000) AS rank3_bidders,
+		count(DISTINCT auction) AS total_auctions,
+		count(DISTINCT auction) FILTER (WHERE price < 10000) AS rank1_auctions,
+		count(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_auctions,
+		count(DISTINCT auction) FILTER (WHERE price >= 1000000) AS rank3_auctions`
 
 // nexmarkSetup are the statements a query needs run before its streams
 // start: q13's side input, Flink's 10 000 keys with a value each.
