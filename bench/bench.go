@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -101,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Func("serve-rate", "Nexmark events/s ingested during the serving workload, or auto: half of the peak, measured first (default auto)",
 		func(v string) (err error) { o.serveRate, err = parseServeRate(v); return err })
 	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", -1, "events of each Nexmark query's run (default 10M; 1M with --short; 0 skips them)")
-	nexmarkQueryList := fs.String("nexmark-queries", "", "Nexmark queries, comma-separated, or all (see sluice bench nexmark; default all, with --short all but "+strings.Join(longNexmarkQueries, ", ")+")")
+	nexmarkQueryList := fs.String("nexmark-queries", "all", "Nexmark queries, comma-separated, or all (see sluice bench nexmark)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -154,12 +153,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	var err error
-	list := cmp.Or(*nexmarkQueryList, "all")
-	if o.nexmarkQueries, err = parseNexmarkQueries(list); err != nil {
+	if o.nexmarkQueries, err = parseNexmarkQueries(*nexmarkQueryList); err != nil {
 		return nil, fmt.Errorf("--nexmark-queries: %w", err)
-	}
-	if *nexmarkQueryList == "" && o.short {
-		o.nexmarkQueries = slices.DeleteFunc(o.nexmarkQueries, func(q string) bool { return slices.Contains(longNexmarkQueries, q) })
 	}
 	if o.conns < 1 || o.kvRows < 1 || o.aggRows < 1 || o.aggRuns < 1 || o.viewRows < 1 || o.duration < 0 {
 		return nil, errors.New("--conns, --kv-rows, --agg-rows, --agg-runs and --view-rows must be positive")

@@ -207,11 +207,6 @@ var nexmarkAims = map[string]float64{
 	"q15": 144_000, "q16": 37_400, "q17": 234_000, "q18": 108_000, "q19": 88_000,
 }
 
-// longNexmarkQueries are left out of `sluice bench --short` (make bench):
-// each takes about 10 CPU-seconds or more at its 1 M events (q9 also holds
-// 1.2 GiB: its join keeps every auction and bid).
-var longNexmarkQueries = []string{"q9", "q16"}
-
 // benchKafkaQueries are the queries `sluice bench` also runs over Kafka
 // (JSON): the ones whose aim is about ingestion.
 var benchKafkaQueries = []string{"q0", "q1", "q2"}

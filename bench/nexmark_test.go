@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"io"
-	"slices"
 	"testing"
 )
 
@@ -81,27 +79,6 @@ func TestParseNexmarkQueriesAll(t *testing.T) {
 	}
 	if len(names) != len(nexmarkQueries) || names[0] != "q0" || names[2] != "q2" || names[len(names)-1] != "q22" {
 		t.Errorf("all = %v, want every query in the suite's order", names)
-	}
-}
-
-// make bench (--short) leaves the long queries out unless they are named.
-func TestShortRunNexmarkQueries(t *testing.T) {
-	for _, c := range []struct {
-		args     []string
-		withLong bool
-	}{{[]string{"--short"}, false}, {nil, true}, {[]string{"--short", "--nexmark-queries", "all"}, true}} {
-		o, err := parseFlags(c.args, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range longNexmarkQueries {
-			if slices.Contains(o.nexmarkQueries, q) != c.withLong {
-				t.Errorf("%v: %s in %v, want %v", c.args, q, o.nexmarkQueries, c.withLong)
-			}
-		}
-		if !slices.Contains(o.nexmarkQueries, "q22") {
-			t.Errorf("%v: q22 missing from %v", c.args, o.nexmarkQueries)
-		}
 	}
 }
 
