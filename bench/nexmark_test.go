@@ -51,6 +51,37 @@ func TestNexmarkWindowsClose(t *testing.T) {
 	}
 }
 
+// The rest of the suite over 20 s of event time (q11's sessions and q9's
+// auctions end while events come; q13 joins its side input): each view
+// holds rows and equals its query run in batch.
+func TestNexmarkSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Sluice once per query")
+	}
+	for _, q := range []string{"q9", "q11", "q13", "q14", "q15", "q16", "q17", "q18", "q19", "q20", "q21", "q22"} {
+		t.Run(q, func(t *testing.T) {
+			o := &nexmarkOptions{events: 20_000, source: "datagen", rate: 1_000, seed: 5, check: true}
+			r, err := runNexmark(context.Background(), o, q, t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ViewRows == 0 {
+				t.Fatalf("%s is empty", q)
+			}
+		})
+	}
+}
+
+func TestParseNexmarkQueriesAll(t *testing.T) {
+	names, err := parseNexmarkQueries("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != len(nexmarkQueries) || names[0] != "q0" || names[2] != "q2" || names[len(names)-1] != "q22" {
+		t.Errorf("all = %v, want every query in the suite's order", names)
+	}
+}
+
 func TestParseCount(t *testing.T) {
 	for in, want := range map[string]int64{"10M": 10_000_000, "500K": 500_000, "2000000": 2_000_000, "1.5m": 1_500_000, "1e6": 1_000_000} {
 		if got, err := parseCount(in); err != nil || got != want {
