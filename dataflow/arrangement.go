@@ -133,6 +133,30 @@ func (v *versions) add(typs []*types.T, src *coldata.Chunk, i int, born, died ui
 	return pos
 }
 
+// addInserts appends positions holding the n rows of src from i, born at
+// epoch born, live, without a previous version, each standing for its
+// diff's copies (all positive): add for a run of insertions, page by page
+// and a column at a time.
+func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, born uint64) {
+	for n > 0 {
+		if v.full() {
+			v.addPage(typs)
+		}
+		p, r := v.at(v.n)
+		k := min(n, p.rows.Len-r)
+		for j, col := range p.rows.Cols {
+			col.SetRange(r, src.Cols[j], i, k)
+		}
+		for x := r; x < r+k; x++ {
+			p.born[x], p.died[x], p.prev[x] = born, liveForever, -1
+		}
+		copy(p.mult[r:r+k], src.Diffs[i:i+k])
+		v.n += k
+		i += k
+		n -= k
+	}
+}
+
 // full reports whether every page is filled.
 func (v *versions) full() bool { return v.n == v.capacity() }
 
@@ -267,8 +291,18 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 			}
 			if !a.indexed {
 				if d > 0 {
-					a.appendVersion(e, c, i, d, -1)
-					rows += d
+					// Only insertions so far: the run of them from i is
+					// appended as it is.
+					n := 1
+					for i+n < c.Len && c.Diffs[i+n] > 0 {
+						n++
+					}
+					a.work.addInserts(a.typs, c, i, n, e)
+					a.live += n
+					for _, d := range c.Diffs[i : i+n] {
+						rows += d
+					}
+					i += n - 1
 					continue
 				}
 				kills += a.indexRows(e)
