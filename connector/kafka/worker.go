@@ -14,7 +14,7 @@ import (
 
 // worker decodes the records of its partitions into one chunk and hands it
 // to its deliverer when it is big enough or its first row has waited
-// MaxDelay. The deliverer commits one batch while the worker decodes the
+// MaxDelay with no more records waiting. The deliverer commits one batch while the worker decodes the
 // next: decoding and committing each take about half of a batch's time.
 type worker struct {
 	s        *Source
@@ -77,6 +77,13 @@ func (w *worker) run() {
 			}
 		case <-w.deadline.C:
 			w.armed = false
+			if len(w.in) > 0 {
+				// Behind: records are waiting, so the delay bounds nothing
+				// and a full batch is cheaper to commit (storage keeps it as
+				// its segment instead of copying it). The next decode arms
+				// the deadline again.
+				continue
+			}
 			w.flush()
 		}
 	}
