@@ -482,6 +482,11 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	}
 	r.Elapsed = Duration(time.Since(start))
 	cpu1, _ := processCPU()
+	if o.cpuProfile != "" {
+		// The profile is of the run only, not of the counting and checking
+		// queries below (the deferred stop is then a no-op).
+		pprof.StopCPUProfile()
+	}
 	r.CPU = Duration(cpu1 - cpu0)
 	r.PeakRSS = procStatusKB("VmHWM")
 	if o.heapProfile != "" {

@@ -207,6 +207,39 @@ func (v *Vec) SetFrom(i int, src *Vec, j int) {
 	}
 }
 
+// SetRange is SetFrom for the n rows from i, taken from src's from j, a
+// column at a time.
+func (v *Vec) SetRange(i int, src *Vec, j, n int) {
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		copy(v.Bools[i:i+n], src.Bools[j:j+n])
+	case types.PhysInt:
+		copy(v.Ints[i:i+n], src.Ints[j:j+n])
+	case types.PhysFloat:
+		copy(v.Floats[i:i+n], src.Floats[j:j+n])
+	case types.PhysDecimal:
+		for k := range n {
+			v.Decs[i+k].Set(&src.Decs[j+k])
+		}
+	case types.PhysBytes:
+		copy(v.Bytes[i:i+n], src.Bytes[j:j+n])
+	case types.PhysInterval:
+		copy(v.Ivals[i:i+n], src.Ivals[j:j+n])
+	default:
+		copy(v.Datums[i:i+n], src.Datums[j:j+n])
+	}
+	switch {
+	case src.Nulls != nil:
+		if v.Nulls == nil {
+			m := v.Len()
+			v.Nulls = make([]bool, m, max(m, 8))
+		}
+		copy(v.Nulls[i:i+n], src.Nulls[j:j+n])
+	case v.Nulls != nil:
+		clear(v.Nulls[i : i+n])
+	}
+}
+
 // Gather returns a new vector holding rows sel of v, in that order.
 func (v *Vec) Gather(sel []int) *Vec {
 	out := &Vec{}

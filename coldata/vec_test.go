@@ -2,7 +2,10 @@ package coldata
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/types"
 )
@@ -49,4 +52,59 @@ func TestAppendSel(t *testing.T) {
 	if v.Len() != 5 || len(v.Nulls) != 5 || v.IsNull(4) {
 		t.Fatalf("AppendSel from a vector without a mask: len %d, nulls %v", v.Len(), v.Nulls)
 	}
+}
+
+// TestSetRange checks that SetRange writes what SetFrom row by row would,
+// NULLs included, into a vector with and without a NULL mask.
+func TestSetRange(t *testing.T) {
+	for _, typ := range []*types.T{types.Bool, types.Int8, types.Float8, types.Numeric, types.Text, types.Interval, types.ArrayOf(types.Int8)} {
+		src := NewVec(typ, 0)
+		for i := range 6 {
+			if i == 2 {
+				src.Append(nil)
+				continue
+			}
+			src.Append(testValue(typ, i))
+		}
+		noNulls := src.Slice(3, 6)
+		for _, from := range []*Vec{src, noNulls} {
+			for _, masked := range []bool{false, true} {
+				want, got := MakeVec(typ, 5), MakeVec(typ, 5)
+				if masked {
+					want.Nulls, got.Nulls = []bool{true, true, true, true, true}, []bool{true, true, true, true, true}
+				}
+				for k := range 3 {
+					want.SetFrom(1+k, from, k)
+				}
+				got.SetRange(1, from, 0, 3)
+				for i := range 5 {
+					if (i == 0 || i == 4) && typ.Phys() == types.PhysDatum {
+						continue // never set: a nil Datum is no value
+					}
+					if got.IsNull(i) != want.IsNull(i) || !got.IsNull(i) && types.Compare(typ, got.Get(i), want.Get(i)) != 0 {
+						t.Errorf("%s (masked %t, source nulls %t): row %d is %v, want %v", typ, masked, from.Nulls != nil, i, got.Get(i), want.Get(i))
+					}
+				}
+			}
+		}
+	}
+}
+
+// testValue is a non-NULL value of typ that differs with i.
+func testValue(typ *types.T, i int) types.Datum {
+	switch typ.Phys() {
+	case types.PhysBool:
+		return i%2 == 0
+	case types.PhysInt:
+		return int64(i)
+	case types.PhysFloat:
+		return float64(i) / 2
+	case types.PhysDecimal:
+		return apd.New(int64(i), -1)
+	case types.PhysBytes:
+		return strings.Repeat("x", i)
+	case types.PhysInterval:
+		return types.IntervalValue{Days: int32(i)}
+	}
+	return &types.Array{Elem: typ.Elem, Elems: []types.Datum{int64(i)}}
 }

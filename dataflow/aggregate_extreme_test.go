@@ -124,7 +124,8 @@ func singleOpDataflow(t *testing.T, spec *Aggregate, workers, chunk int) (int, *
 // stepInto runs one epoch of df with c at source src and folds the output
 // (of types typs) into view.
 func stepInto(t *testing.T, df *Dataflow, src int, c *coldata.Chunk, typs []*types.T, view map[string]int64) {
-	out, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+	outs, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+	out := stepOutput(df, outs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,8 @@ func runRandomAggregate(t *testing.T, rng *rand.Rand, spec *Aggregate, workers i
 			c.AppendRow(ch.row.vals)
 			c.Diffs = append(c.Diffs, ch.diff)
 		}
-		out, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+		outs, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+		out := stepOutput(df, outs)
 		if err != nil {
 			t.Fatalf("epoch %d: %v", epoch, err)
 		}
@@ -687,7 +688,8 @@ func testAggregateScaleChangeDataflow(t *testing.T) {
 	}
 	defer df.Close()
 	for _, tc := range scaleChangeSteps {
-		out, _, err := df.Step(map[int][]*coldata.Chunk{src: {scaleChangeChunk(t, tc.rows)}}, nil)
+		outs, _, err := df.Step(map[int][]*coldata.Chunk{src: {scaleChangeChunk(t, tc.rows)}}, nil)
+		out := stepOutput(df, outs)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -133,6 +133,30 @@ func (v *versions) add(typs []*types.T, src *coldata.Chunk, i int, born, died ui
 	return pos
 }
 
+// addInserts appends positions holding the n rows of src from i, born at
+// epoch born, live, without a previous version, each standing for its
+// diff's copies (all positive): add for a run of insertions, page by page
+// and a column at a time.
+func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, born uint64) {
+	for n > 0 {
+		if v.full() {
+			v.addPage(typs)
+		}
+		p, r := v.at(v.n)
+		k := min(n, p.rows.Len-r)
+		for j, col := range p.rows.Cols {
+			col.SetRange(r, src.Cols[j], i, k)
+		}
+		for x := r; x < r+k; x++ {
+			p.born[x], p.died[x], p.prev[x] = born, liveForever, -1
+		}
+		copy(p.mult[r:r+k], src.Diffs[i:i+k])
+		v.n += k
+		i += k
+		n -= k
+	}
+}
+
 // full reports whether every page is filled.
 func (v *versions) full() bool { return v.n == v.capacity() }
 
@@ -235,13 +259,13 @@ func NewArrangement(typs []*types.T, key []int) *Arrangement {
 func (a *Arrangement) Types() []*types.T { return a.typs }
 func (a *Arrangement) Key() []int        { return a.key }
 
-// Apply installs the consolidated changes c of epoch e, which must be later
-// than every epoch applied before. Within c, retractions are applied before
-// insertions (a keyed view changes a row as -old,+new). Changing what is not
-// there (retracting an absent row, inserting a key twice) is a [BUG] error,
-// after which Apply keeps failing and readers keep the epochs published
-// before.
-func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
+// Apply installs the consolidated changes cs (one epoch's, in any number of
+// chunks) of epoch e, which must be later than every epoch applied before.
+// Retractions are applied before insertions (a keyed view changes a row as
+// -old,+new). Changing what is not there (retracting an absent row,
+// inserting a key twice) is a [BUG] error, after which Apply keeps failing
+// and readers keep the epochs published before.
+func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	if a.failed != nil {
 		return a.failed
 	}
@@ -250,36 +274,28 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 		return a.failed
 	}
 	a.applied, a.lastEpoch = true, e
-	a.work.reserve(a.typs, c.Len)
-	if a.indexed && len(a.cur.index) == 0 && c.Len > presizedIndexRows {
+	changes := 0
+	for _, c := range cs {
+		changes += c.Len
+	}
+	a.work.reserve(a.typs, changes)
+	if a.indexed && len(a.cur.index) == 0 && changes > presizedIndexRows {
 		// A view's first epoch may hold millions of keys: a map sized for
 		// them once is not rehashed at every doubling.
 		a.mu.Lock()
-		a.cur.index = make(map[string]*keyEntry, c.Len)
+		a.cur.index = make(map[string]*keyEntry, changes)
 		a.mu.Unlock()
 	}
 	rows, kills := a.rows, 0
 	for _, retract := range []bool{true, false} {
-		for i := 0; i < c.Len; i++ {
-			d := c.Diffs[i]
-			if (d < 0) != retract {
-				continue
-			}
-			if !a.indexed {
-				if d > 0 {
-					a.appendVersion(e, c, i, d, -1)
-					rows += d
-					continue
-				}
-				kills += a.indexRows(e)
-			}
-			killed, err := a.change(e, c, i, d)
+		for _, c := range cs {
+			r, k, err := a.applyPass(e, c, retract)
 			if err != nil {
 				a.failed = err
 				return err
 			}
-			rows += d
-			kills += killed
+			rows += r
+			kills += k
 		}
 	}
 	if kills > 0 {
@@ -292,6 +308,42 @@ func (a *Arrangement) Apply(e uint64, c *coldata.Chunk) error {
 	}
 	a.publish()
 	return nil
+}
+
+// applyPass applies c's retractions, or its insertions, at epoch e, and
+// returns the change in visible rows and how many positions it killed.
+func (a *Arrangement) applyPass(e uint64, c *coldata.Chunk, retract bool) (rows int64, kills int, err error) {
+	for i := 0; i < c.Len; i++ {
+		d := c.Diffs[i]
+		if (d < 0) != retract {
+			continue
+		}
+		if !a.indexed {
+			if d > 0 {
+				// Only insertions so far: the run of them from i is
+				// appended as it is.
+				n := 1
+				for i+n < c.Len && c.Diffs[i+n] > 0 {
+					n++
+				}
+				a.work.addInserts(a.typs, c, i, n, e)
+				a.live += n
+				for _, d := range c.Diffs[i : i+n] {
+					rows += d
+				}
+				i += n - 1
+				continue
+			}
+			kills += a.indexRows(e)
+		}
+		killed, err := a.change(e, c, i, d)
+		if err != nil {
+			return 0, 0, err
+		}
+		rows += d
+		kills += killed
+	}
+	return rows, kills, nil
 }
 
 // change applies row i of c with diff d at epoch e and returns how many

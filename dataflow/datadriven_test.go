@@ -255,7 +255,8 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 	case "barrier":
 		// barrier: end the epoch and print its consolidated output, sorted,
 		// then its watermark once the test has set any.
-		out, wm, err := h.df.Step(h.pending, h.watermarks)
+		outs, wm, err := h.df.Step(h.pending, h.watermarks)
+		out := stepOutput(h.df, outs)
 		h.pending, h.watermarks = map[int][]*coldata.Chunk{}, map[int]int64{}
 		if err != nil {
 			return "", err

@@ -160,7 +160,8 @@ func (r randomEpochs) run(t *testing.T, rng *rand.Rand) {
 	input, output := rowBag{}, rowBag{}
 	for epoch := 0; epoch < r.epochs; epoch++ {
 		c := r.changesOf(rng, input)
-		out, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+		outs, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+		out := stepOutput(df, outs)
 		if err != nil {
 			t.Fatalf("epoch %d: %v", epoch, err)
 		}

@@ -10,7 +10,8 @@
 // state lives on exactly one worker. Step runs one epoch: the source changes
 // are pushed, a barrier follows them through the graph (an operator flushes
 // once it holds the barrier from every upstream worker), and the consolidated
-// output changes of the epoch are returned. Linear operators (filter,
+// output changes of the epoch are returned, as the chunks the workers
+// emitted (not copied into one) when the epoch retracts nothing. Linear operators (filter,
 // project, union, window assignment) emit as they receive; aggregates,
 // distinct, top-N and session windows emit their per-epoch changes on the
 // barrier.

@@ -313,7 +313,8 @@ func testJoinRandom(t *testing.T, rng *rand.Rand, spec *Join, keyed, cond bool, 
 		for range rng.IntN(3) {
 			inputs[r] = append(inputs[r], randomJoinChanges(rng, right))
 		}
-		out, _, err := df.Step(inputs, nil)
+		outs, _, err := df.Step(inputs, nil)
+		out := stepOutput(df, outs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +359,8 @@ func TestJoinPairBatches(t *testing.T) {
 		func() map[int][]*coldata.Chunk { return map[int][]*coldata.Chunk{l: {changes(left, 61, 2)}} },
 		func() map[int][]*coldata.Chunk { return map[int][]*coldata.Chunk{r: {changes(right, 0, -1)}} },
 	} {
-		out, _, err := df.Step(in(), nil)
+		outs, _, err := df.Step(in(), nil)
+		out := stepOutput(df, outs)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -151,12 +151,13 @@ func (d *Dataflow) Graph() *Graph { return d.g }
 // Step runs one epoch: inputs maps a Source node id to its changes and
 // watermarks to its watermark for the epoch (a source missing from it keeps
 // its last one, NoWatermark at first; a Reference source's is ignored). It
-// returns the consolidated changes of the output node (equal inserted rows may
-// stay apart when the epoch retracts nothing) and the output's
-// watermark (Unconstrained when only reference data feeds it). After an
-// error the dataflow's state is undefined and every later Step returns that
-// error.
-func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int64) (*coldata.Chunk, int64, error) {
+// returns the consolidated changes of the output node and the output's
+// watermark (Unconstrained when only reference data feeds it). The changes
+// come in the chunks the workers emitted when the epoch retracts nothing
+// (equal inserted rows may then stay apart), else in one consolidated chunk;
+// there are none when nothing changed. After an error the dataflow's state
+// is undefined and every later Step returns that error.
+func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int64) ([]*coldata.Chunk, int64, error) {
 	return d.StepFeed(func(put func(src int, c *coldata.Chunk)) error {
 		for _, src := range d.g.Sources() {
 			for _, c := range inputs[src] {
@@ -172,7 +173,7 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 // workers take the chunks as they come, so an epoch may be far larger than
 // memory (a view's first epoch over a stream's whole history). An error
 // from feed fails the dataflow.
-func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64) (*coldata.Chunk, int64, error) {
+func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64) ([]*coldata.Chunk, int64, error) {
 	if d.failed != nil {
 		return nil, 0, d.failed
 	}
@@ -196,7 +197,6 @@ func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 		}
 	}
 	var outs []*coldata.Chunk
-	rows := 0
 	var firstErr error
 	outWatermark := Unconstrained
 	for range d.workers {
@@ -205,10 +205,7 @@ func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 			firstErr = r.err
 		}
 		outWatermark = min(outWatermark, r.watermark)
-		for _, c := range r.out {
-			outs = append(outs, c)
-			rows += c.Len
-		}
+		outs = append(outs, r.out...)
 	}
 	if firstErr == nil {
 		firstErr = feedErr
@@ -217,28 +214,39 @@ func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 		d.failed = firstErr
 		return nil, 0, firstErr
 	}
-	var out *coldata.Chunk
-	if len(outs) == 1 {
-		out = outs[0]
-	} else {
-		out = NewChanges(d.g.Nodes[d.g.Output].Spec.Types(), rows)
-		for _, c := range outs {
-			out.AppendChunk(c)
-		}
+	if d.consolidated || insertsOnly(outs) {
+		// Not concatenated: the chunks are the workers' own copies, and
+		// copying them all into one would cost about as much again.
+		return outs, outWatermark, nil
 	}
-	if d.consolidated || insertsOnly(out) {
-		return out, outWatermark, nil
-	}
-	return Consolidate(out), outWatermark, nil
+	return []*coldata.Chunk{Consolidate(Concat(d.g.Nodes[d.g.Output].Spec.Types(), outs))}, outWatermark, nil
 }
 
-// insertsOnly reports whether c retracts nothing: then there is nothing to
+// Concat returns the rows and diffs of chunks, of types typs, in one chunk.
+func Concat(typs []*types.T, chunks []*coldata.Chunk) *coldata.Chunk {
+	if len(chunks) == 1 {
+		return chunks[0]
+	}
+	rows := 0
+	for _, c := range chunks {
+		rows += c.Len
+	}
+	out := NewChanges(typs, rows)
+	for _, c := range chunks {
+		out.AppendChunk(c)
+	}
+	return out
+}
+
+// insertsOnly reports whether cs retract nothing: then there is nothing to
 // cancel, and equal rows may stay apart (their diffs add up wherever they
 // are applied), so consolidating (a hash of every row) would be wasted.
-func insertsOnly(c *coldata.Chunk) bool {
-	for _, d := range c.Diffs[:c.Len] {
-		if d < 0 {
-			return false
+func insertsOnly(cs []*coldata.Chunk) bool {
+	for _, c := range cs {
+		for _, d := range c.Diffs[:c.Len] {
+			if d < 0 {
+				return false
+			}
 		}
 	}
 	return true

@@ -145,7 +145,8 @@ func TestSessionWindowMatchesBatch(t *testing.T) {
 				c.AppendRow([]types.Datum{r[0], r[1], r[2]})
 				c.Diffs = append(c.Diffs, diff)
 			}
-			out, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+			outs, _, err := df.Step(map[int][]*coldata.Chunk{src: {c}}, nil)
+			out := stepOutput(df, outs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,11 +220,13 @@ func TestSessionWindowCloses(t *testing.T) {
 			}
 			wm += int64(rng.IntN(int(2 * gap)))
 			in, wms := map[int][]*coldata.Chunk{src: {c}}, map[int]int64{src: wm}
-			out, outWM, err := sessions.Step(in, wms)
+			outs, outWM, err := sessions.Step(in, wms)
+			out := stepOutput(sessions, outs)
 			if err != nil {
 				t.Fatal(err)
 			}
-			closed, _, err := final.Step(in, wms)
+			closeds, _, err := final.Step(in, wms)
+			closed := stepOutput(final, closeds)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,7 +27,7 @@ func TestStepFeed(t *testing.T) {
 	}
 	defer df.Close()
 	const groups, chunks, rows = 500, 200, 512 // 200 * 512 / 64 chunks: far past the inbox
-	out, _, err := df.StepFeed(func(put func(int, *coldata.Chunk)) error {
+	outs, _, err := df.StepFeed(func(put func(int, *coldata.Chunk)) error {
 		for range chunks {
 			c := NewChanges(in, rows)
 			for i := range rows {
@@ -38,6 +38,7 @@ func TestStepFeed(t *testing.T) {
 		}
 		return nil
 	}, nil)
+	out := stepOutput(df, outs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,4 +63,9 @@ func TestStepFeed(t *testing.T) {
 	if _, _, err := df.Step(nil, nil); !errors.Is(err, bad) {
 		t.Fatalf("step after a failed feed: %v", err)
 	}
+}
+
+// stepOutput is the output changes a Step returned, in one chunk.
+func stepOutput(df *Dataflow, outs []*coldata.Chunk) *coldata.Chunk {
+	return Concat(df.g.Nodes[df.g.Output].Spec.Types(), outs)
 }

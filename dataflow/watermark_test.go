@@ -74,7 +74,8 @@ func TestWindowStateBounded(t *testing.T) {
 			for e := range epochs {
 				now := int64(e) * 1e6 / perEpoch
 				// The watermark trails event time by half a second.
-				out, wm, err := df.Step(map[int][]*coldata.Chunk{src: {eventsAt(keys, 2, now)}}, map[int]int64{src: now - 5e5})
+				outs, wm, err := df.Step(map[int][]*coldata.Chunk{src: {eventsAt(keys, 2, now)}}, map[int]int64{src: now - 5e5})
+				out := stepOutput(df, outs)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -213,7 +213,7 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 	if len(pending) == 0 {
 		return
 	}
-	outputs := map[uint32]*coldata.Chunk{}
+	outputs := map[uint32][]*coldata.Chunk{}
 	// advanced holds the views whose output watermark moved this epoch:
 	// the views reading them step even without changes.
 	advanced := map[uint32]bool{}
@@ -227,7 +227,7 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 			chunks, changed := pending[rel]
 			touched = touched || changed || advanced[rel]
 			if out := outputs[rel]; out != nil {
-				chunks = append(chunks[:len(chunks):len(chunks)], out)
+				chunks = append(chunks[:len(chunks):len(chunks)], out...)
 			}
 			if len(chunks) == 0 {
 				continue
@@ -244,7 +244,7 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 			d.fail(v, err)
 			continue
 		}
-		if out.Len > 0 {
+		if changedRows(out) > 0 {
 			outputs[v.id] = out
 		}
 		if wm != v.watermark {
@@ -296,12 +296,21 @@ func (d *dataflows) viewWatermarks() map[uint32]int64 {
 	return out
 }
 
+// changedRows counts the rows of a view's output chunks.
+func changedRows(out []*coldata.Chunk) int {
+	n := 0
+	for _, c := range out {
+		n += c.Len
+	}
+	return n
+}
+
 // publish applies one epoch's view outputs and makes the epoch visible.
-func (d *dataflows) publish(outputs map[uint32]*coldata.Chunk) {
+func (d *dataflows) publish(outputs map[uint32][]*coldata.Chunk) {
 	next := d.epoch + 1
 	for id, out := range outputs {
 		v := d.running[id]
-		if err := v.arr.Apply(next, out); err != nil {
+		if err := v.arr.Apply(next, out...); err != nil {
 			d.fail(v, err)
 		}
 	}
@@ -449,8 +458,8 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 	d.running[v.id] = v
 	d.pubMu.Unlock()
 	d.order = append(d.order, v)
-	outputs := map[uint32]*coldata.Chunk{}
-	if out.Len > 0 {
+	outputs := map[uint32][]*coldata.Chunk{}
+	if changedRows(out) > 0 {
 		outputs[v.id] = out
 	}
 	d.publish(outputs)

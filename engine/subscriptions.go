@@ -67,8 +67,13 @@ func (s *subscription) close() {
 	_ = s.d.call(context.Background(), func() { s.d.endSubscription(s, nil) })
 }
 
-func (d *dataflows) notify(id uint32, epoch uint64, rows *coldata.Chunk) {
-	for _, s := range d.subs[id] {
+func (d *dataflows) notify(id uint32, epoch uint64, out []*coldata.Chunk) {
+	subs := d.subs[id]
+	if len(subs) == 0 {
+		return
+	}
+	rows := dataflow.Concat(d.running[id].arr.Types(), out)
+	for _, s := range subs {
 		select {
 		case s.events <- subscriptionEvent{epoch: epoch, rows: rows}:
 		default:

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,4 +102,62 @@ func benchTable(b *testing.B, appendOnly bool) {
 		b.Fatalf("reopen: %v", err)
 	}
 	fmt.Printf("reopen: loaded %d rows in %v\n", total, time.Since(start).Round(time.Millisecond))
+}
+
+// BenchmarkStreamCommit commits segment-sized batches of bid-like rows
+// (three int8, a 150-byte text, a timestamp: about 10 MB a batch) to an append-only table, as
+// a kafka source delivers them: the history log's encode, write and sync.
+// Run: go test -run - -bench StreamCommit ./storage
+func BenchmarkStreamCommit(b *testing.B) {
+	db, err := Open(b.TempDir(), WithLogger(quietLogger{b}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	info := TableInfo{ID: 1, Name: "bids", ColNames: []string{"auction", "bidder", "price", "extra", "date_time"},
+		Types: []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.TimestampTZ}, AppendOnly: true}
+	tbl := createTable(b, db, info)
+	rows := SegmentRows()
+	batch := func(lo int) *coldata.Chunk {
+		c := coldata.NewChunk(info.Types, rows)
+		for i := lo; i < lo+rows; i++ {
+			c.Cols[0].Ints = append(c.Cols[0].Ints, int64(i%1000))
+			c.Cols[1].Ints = append(c.Cols[1].Ints, int64(i*7))
+			c.Cols[2].Ints = append(c.Cols[2].Ints, int64(i%10_000))
+			c.Cols[3].Bytes = append(c.Cols[3].Bytes, fmt.Sprintf("%0150d", i))
+			c.Cols[4].Ints = append(c.Cols[4].Ints, int64(i)*1000)
+		}
+		c.Len = rows
+		return c
+	}
+	n := 0
+	var cpu time.Duration // of the commits alone, less sensitive than time to other processes
+	for b.Loop() {
+		b.StopTimer()
+		c := batch(n)
+		cpu0 := processCPU()
+		b.StartTimer()
+		tx := db.Begin()
+		if err := tx.Insert(tbl, c); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += processCPU() - cpu0
+		b.StartTimer()
+		n += rows
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/row")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/row")
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

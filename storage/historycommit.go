@@ -14,9 +14,15 @@ type historyAppend struct {
 	r       historyRecord // the log's committed state once the commit is
 }
 
-// maxKeptHistoryBuf bounds the frame buffer a DB keeps between commits: a
-// large COPY's buffer is let go.
-const maxKeptHistoryBuf = 8 << 20
+// historyWriteBytes is how many frame bytes a commit encodes before it
+// writes them to the log: a segment of 64K rows takes ~10 MB, which as one
+// buffer would be allocated (and faulted in) anew at every commit instead
+// of reused.
+const historyWriteBytes = 1 << 20
+
+// maxKeptHistoryBuf bounds the frame buffer a DB keeps between commits: one
+// made for a huge run is let go.
+const maxKeptHistoryBuf = 4 * historyWriteBytes
 
 // appendHistory appends the new rows of the append-only tables the txn
 // writes to their history logs and syncs them, and adds to b the logs' new
@@ -47,34 +53,35 @@ func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool) ([]history
 		}
 		out = append(out, a)
 		a.r = a.log.committed
-		buf, pos := db.histBuf[:0], t.n
-		if need := tt.batchSize(); cap(buf) < need {
-			buf = make([]byte, 0, need) // a little more than the frames take
-		}
+		w := frameWriter{log: a.log, off: a.r.bytes, buf: db.histBuf[:0]}
+		pos := t.n
 		tt.frames = tt.frames[:0]
 		err := tt.liveRuns(func(r pendingRun) error {
 			var err error
-			buf, tt.frames, err = appendRowFrames(buf, tt.frames, r.rows, pos, a.r.bytes)
+			tt.frames, err = w.appendRows(tt.frames, r.rows, pos)
 			pos += r.rows.Len
 			return err
 		})
+		if err == nil {
+			err = w.flush()
+		}
+		if cap(w.buf) <= maxKeptHistoryBuf {
+			db.histBuf = w.buf[:0]
+		}
 		if err != nil {
 			return out, err
 		}
 		if pos == t.n {
 			continue // every pending row was deleted again
 		}
-		if err := a.log.write(buf); err != nil {
+		if err := a.log.sync(); err != nil {
 			return out, err
 		}
-		a.r.bytes += int64(len(buf))
+		a.r.bytes = w.off
 		a.r.rows += uint64(pos - t.n)
 		out[len(out)-1] = a
 		if err := a.log.recordIn(b, a.r); err != nil {
 			return out, err
-		}
-		if cap(buf) <= maxKeptHistoryBuf {
-			db.histBuf = buf[:0]
 		}
 	}
 	return out, nil

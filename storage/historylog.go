@@ -107,22 +107,46 @@ func appendFrame(buf []byte, encode func([]byte) ([]byte, error)) ([]byte, error
 	return buf, nil
 }
 
-// appendRowFrames appends to buf the frames of rows, new rows that will be
-// at table positions pos, pos+1, ... and start at byte off+len(buf) of the
-// log, as runs (runValues), and the mark of each frame to marks.
-func appendRowFrames(buf []byte, marks []frameMark, rows *coldata.Chunk, pos int, off int64) ([]byte, []frameMark, error) {
+// frameWriter appends frames to a log from byte off on, through buf,
+// which it writes out whenever it holds historyWriteBytes.
+type frameWriter struct {
+	log *historyLog
+	off int64 // where buf goes in the log
+	buf []byte
+}
+
+// appendRows appends the frames of rows, new rows that will be at table
+// positions pos, pos+1, ..., as runs (runValues), and the mark of each
+// frame to marks.
+func (w *frameWriter) appendRows(marks []frameMark, rows *coldata.Chunk, pos int) ([]frameMark, error) {
 	err := runValues(rows.Len, func(lo, n int) error {
-		marks = append(marks, frameMark{off: off + int64(len(buf)), pos: pos + lo})
+		marks = append(marks, frameMark{off: w.off + int64(len(w.buf)), pos: pos + lo})
 		var err error
-		buf, err = appendFrame(buf, func(b []byte) ([]byte, error) {
+		w.buf, err = appendFrame(w.buf, func(b []byte) ([]byte, error) {
 			if n == 1 {
 				return encodeRow(b, rows.Cols, lo)
 			}
 			return encodeRun(b, rows.Cols, lo, n)
 		})
+		if err == nil && len(w.buf) >= historyWriteBytes {
+			err = w.flush()
+		}
 		return err
 	})
-	return buf, marks, err
+	return marks, err
+}
+
+// flush writes buf out at off, unsynced.
+func (w *frameWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if _, err := w.log.w.WriteAt(w.buf, w.off); err != nil {
+		return wrapPebble(err)
+	}
+	w.off += int64(len(w.buf))
+	w.buf = w.buf[:0]
+	return nil
 }
 
 // frameReader reads a log's frames sequentially, buffered, from an offset
@@ -196,14 +220,9 @@ func (fr *frameReader) readErr(err error) error {
 	return wrapPebble(err)
 }
 
-// write appends the frames in buf to log at its committed length and
-// syncs them. Caller holds db.commitMu.
-func (log *historyLog) write(buf []byte) error {
-	if _, err := log.w.WriteAt(buf, log.committed.bytes); err != nil {
-		return wrapPebble(err)
-	}
-	return wrapPebble(log.w.SyncData())
-}
+// sync makes what frameWriters wrote to log durable. Caller holds
+// db.commitMu.
+func (log *historyLog) sync() error { return wrapPebble(log.w.SyncData()) }
 
 // recordIn adds to b the meta record saying log's committed state is r.
 func (log *historyLog) recordIn(b *pebble.Batch, r historyRecord) error {

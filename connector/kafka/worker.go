@@ -15,11 +15,13 @@ import (
 
 // worker decodes the records of its partitions into one chunk and hands it
 // to its deliverer when it is big enough, when the deliverer is idle and no
-// more fetched records wait, or when its first row has waited MaxDelay. The
-// deliverer commits one batch while the worker decodes the next: decoding
-// and committing each take about half of a batch's time. So batches grow
-// while commits are busy (many rows a commit under load) and a lone record
-// is committed at once (freshness when the stream is quiet).
+// more fetched records wait, or when its first row has waited MaxDelay with
+// no more records waiting. The deliverer commits one batch while the worker
+// decodes the next: decoding and committing each take about half of a
+// batch's time. So batches grow while commits are busy or the source is
+// behind (full batches, which storage keeps as segments without copying),
+// and a lone record is committed at once (freshness when the stream is
+// quiet).
 type worker struct {
 	s        *Source
 	in       <-chan fetched
@@ -84,6 +86,13 @@ func (w *worker) run() {
 			}
 		case <-w.deadline.C:
 			w.armed = false
+			if len(w.in) > 0 {
+				// Behind: records are waiting, so the delay bounds nothing
+				// and a full batch is cheaper to commit (storage keeps it as
+				// its segment instead of copying it). The next decode arms
+				// the deadline again.
+				continue
+			}
 			w.flush()
 		}
 	}
