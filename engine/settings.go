@@ -75,11 +75,16 @@ func invalidValue(name, v string) *sqlerr.Error {
 	return sqlerr.New(sqlerr.InvalidParameterValue, "invalid value for parameter \"%s\": \"%s\"", name, v)
 }
 
+// checkEncoding accepts UTF8 and SQL_ASCII. SQL_ASCII is what psql asks
+// for on a terminal under the C locale; PostgreSQL converts nothing for it,
+// and neither does Sluice (it sends and reads UTF8 as it is).
 func checkEncoding(_ *session, v string) (string, error) {
 	switch strings.ToUpper(strings.ReplaceAll(v, "-", "")) {
 	case "UTF8", "UNICODE":
 		return "UTF8", nil
-	case "SQL_ASCII", "LATIN1", "WIN1252", "LATIN9", "EUC_JP", "SJIS":
+	case "SQL_ASCII":
+		return "SQL_ASCII", nil
+	case "LATIN1", "WIN1252", "LATIN9", "EUC_JP", "SJIS":
 		return "", sqlerr.Unsupported("client_encoding %q is not supported; Sluice speaks UTF8 only", v)
 	}
 	return "", invalidValue("client_encoding", v)

@@ -5,11 +5,13 @@ package psqltest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -339,6 +341,90 @@ func TestEveryDescribeCommand(t *testing.T) {
 			case m != nil && m[1] != want:
 				t.Errorf("%s fails with %s, want %s:\n%s", cmd, m[1], want, out)
 			}
+		}
+	}
+}
+
+// TestSessionCommands runs psql's client-side commands that talk to the
+// server: \conninfo, \timing, \copy in both directions.
+func TestSessionCommands(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("psql not installed")
+	}
+	host, port, _ := net.SplitHostPort(startSluice(t))
+	sluiceURL := fmt.Sprintf("postgres://sluice@%s:%s/%s?sslmode=disable", host, port, database)
+	execAll(t, sluiceURL, []string{`CREATE TABLE psql_copy (id int PRIMARY KEY, v text)`})
+	in := filepath.Join(t.TempDir(), "in.tsv")
+	if err := os.WriteFile(in, []byte("1\tone\n2\ttwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sl := &target{name: "Sluice", psql: psql, args: []string{"-d", sluiceURL}}
+	out := sl.run(t, nil, `\conninfo
+\copy psql_copy from '`+in+`'
+\timing on
+SELECT count(*) FROM psql_copy
+\timing off
+\copy (SELECT id, upper(v) FROM psql_copy ORDER BY id) to stdout`)
+	for _, want := range []string{
+		`You are connected to database "` + database + `" as user "sluice" on host "` + host + `" at port "` + port + `".`,
+		"COPY 2",
+		"Timing is on.",
+		"Time: ",
+		"Timing is off.",
+		"1\tONE\n2\tTWO\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("psql output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestTabCompletion types into psql on a terminal (util-linux's script
+// gives it one, so readline runs) and checks that Tab completes a table
+// name and a column name from the catalog queries psql sends.
+func TestTabCompletion(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("psql not installed")
+	}
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	host, port, _ := net.SplitHostPort(startSluice(t))
+	sluiceURL := fmt.Sprintf("postgres://sluice@%s:%s/%s?sslmode=disable", host, port, database)
+	execAll(t, sluiceURL, []string{`CREATE TABLE psql_tabtarget (tab_column int)`})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "-qfec", psql+" -X -P pager=off -d '"+sluiceURL+"'", "/dev/null")
+	cmd.Env = append(os.Environ(), "PSQLRC=/dev/null", "TERM=dumb", "LC_ALL=C")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Each Tab waits for psql's completion query before the next keys; a
+	// completed word ends with a space.
+	for _, keys := range []string{"SELECT * FROM psql_tabt", "\t", "WHERE tab_co", "\t", "IS NULL;\n", "\\q\n"} {
+		time.Sleep(500 * time.Millisecond)
+		if _, err := io.WriteString(stdin, keys); err != nil {
+			_ = cmd.Wait()
+			t.Fatalf("writing to psql: %v\n%s", err, out.String())
+		}
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("psql: %v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, want := range []string{"FROM psql_tabtarget WHERE tab_column IS NULL", "(0 rows)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the terminal shows no %q:\n%s", want, got)
 		}
 	}
 }
