@@ -1,0 +1,193 @@
+package dataflow
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// snapshotEpoch is one epoch's input to a round-trip test.
+type snapshotEpoch struct {
+	in         map[int][]*coldata.Chunk
+	watermarks map[int]int64
+}
+
+// checkSnapshotRoundTrip runs the epochs on a dataflow of graph, and again
+// on one snapshotted after epoch cut, restored into a fresh dataflow that
+// runs the rest: every epoch's output (as a multiset of rows) and
+// watermark must be the same.
+func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epochs []snapshotEpoch, cut int) {
+	t.Helper()
+	newDF := func() *Dataflow {
+		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(df.Close)
+		return df
+	}
+	run := func(df *Dataflow, e snapshotEpoch) string {
+		out, wm, err := df.Step(e.in, e.watermarks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return epochText(out, wm)
+	}
+	ref := newDF()
+	var want []string
+	for _, e := range epochs {
+		want = append(want, run(ref, e))
+	}
+	first := newDF()
+	for i, e := range epochs[:cut] {
+		if got := run(first, e); got != want[i] {
+			t.Fatalf("epoch %d before the snapshot: got\n%s\nwant\n%s", i, got, want[i])
+		}
+	}
+	snap, err := first.Snapshot(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The snapshotted dataflow goes on unchanged.
+	if cut < len(epochs) {
+		if got := run(first, epochs[cut]); got != want[cut] {
+			t.Fatalf("epoch %d after the snapshot: got\n%s\nwant\n%s", cut, got, want[cut])
+		}
+	}
+	restored := newDF()
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	for i := cut; i < len(epochs); i++ {
+		if got := run(restored, epochs[i]); got != want[i] {
+			t.Fatalf("epoch %d after restoring the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
+		}
+	}
+	// A damaged snapshot fails Restore instead of restoring wrong state.
+	for _, n := range []int{0, 1, len(snap) / 2, len(snap) - 1} {
+		if n >= len(snap) {
+			continue
+		}
+		if err := newDF().Restore(snap[:n]); err == nil {
+			t.Fatalf("restoring %d of %d bytes of a snapshot succeeded", n, len(snap))
+		}
+	}
+}
+
+// epochText is one epoch's consolidated output rows, sorted, and its
+// watermark.
+func epochText(out *coldata.Chunk, wm int64) string {
+	out = Consolidate(out)
+	typs := out.Types()
+	rows := make([]string, out.Len)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("%s %+d", rowText(typs, out.Row(i)), out.Diffs[i])
+	}
+	slices.Sort(rows)
+	return strings.Join(rows, "\n") + fmt.Sprintf("\nwatermark %d", wm)
+}
+
+// snapshotCalls are the aggregates whose state snapshots hold: those kept
+// in words.
+const snapshotCalls = "count_star,count:1,sum:1,avg:1,sum:6,avg:6,bool_and:3,bool_or:3,count:4:filter=3"
+
+func TestAggregateSnapshotRoundTrip(t *testing.T) {
+	calls, err := parseAggCalls(snapshotCalls, randomColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range [][]int{{0}, {}, {0, 3}, {4}, {2}, {4, 1}} {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
+				rng := rand.New(rand.NewSource(int64(len(keys)*10 + workers)))
+				spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns}
+				graph := func() *Graph {
+					g := &Graph{}
+					g.Add(spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
+					return g
+				}
+				current := map[string]*randomRow{}
+				var epochs []snapshotEpoch
+				for range 12 {
+					changes := randomChanges(rng, current)
+					c := NewChanges(randomColumns, len(changes))
+					for _, ch := range changes {
+						c.AppendRow(ch.row.vals)
+						c.Diffs = append(c.Diffs, ch.diff)
+					}
+					epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
+				}
+				for _, cut := range []int{1, 5, 12} {
+					checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
+				}
+			})
+		}
+	}
+}
+
+// TestAggregateSnapshotWindows snapshots windowed aggregates (changes as
+// they happen, and EMIT ON WINDOW CLOSE) between epochs that close
+// windows: the restored one must close the same windows once.
+func TestAggregateSnapshotWindows(t *testing.T) {
+	in := []*types.T{types.Int8, types.Text, types.Int8}
+	calls, err := parseAggCalls("count_star,sum:2", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, onClose := range []bool{false, true} {
+		for _, keys := range [][]int{{0}, {0, 1}} {
+			for _, workers := range []int{1, 2} {
+				t.Run(fmt.Sprintf("on-close=%v/keys=%v/workers=%d", onClose, keys, workers), func(t *testing.T) {
+					spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: in, AppendOnly: true, Window: &AggWindow{Key: 0, OnClose: onClose}}
+					graph := func() *Graph {
+						g := &Graph{}
+						g.Add(spec, g.Add(&Source{Name: "s", Typs: in}))
+						return g
+					}
+					rng := rand.New(rand.NewSource(int64(workers)))
+					var epochs []snapshotEpoch
+					wm := int64(0)
+					for range 10 {
+						c := NewChanges(in, 0)
+						for range rng.Intn(20) {
+							end := wm + 10*(1+rng.Int63n(4)) // window ends above the watermark
+							c.AppendRow([]types.Datum{end - end%10, []string{"a", "b", "c"}[rng.Intn(3)], rng.Int63n(100)})
+							c.Diffs = append(c.Diffs, 1)
+						}
+						wm += rng.Int63n(25)
+						epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: wm}})
+					}
+					for _, cut := range []int{1, 4, 9} {
+						checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestSnapshotRefusesUnsupported(t *testing.T) {
+	calls, err := parseAggCalls("string_agg:4:5", randomColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Graph{}
+	g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	if ok, why := df.CanSnapshot(); ok || !strings.Contains(why, "objects") {
+		t.Fatalf("CanSnapshot = %v, %q; want false for string_agg", ok, why)
+	}
+	if _, err := df.Snapshot(nil); err == nil {
+		t.Fatal("Snapshot of string_agg succeeded")
+	}
+}
