@@ -25,10 +25,10 @@ type Snapshotter interface {
 // snapshot holds nothing of them.
 type stateless interface{ stateless() }
 
-func (passThrough) stateless()      {}
-func (*filterOp) stateless()        {}
-func (*projectOp) stateless()       {}
-func (*windowAssignOp) stateless()  {}
+func (passThrough) stateless()     {}
+func (*filterOp) stateless()       {}
+func (*projectOp) stateless()      {}
+func (*windowAssignOp) stateless() {}
 
 // A constant's only state, whether its rows went out, is set by Restore:
 // they go out in the first epoch, which a snapshot always follows.
