@@ -397,3 +397,61 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 	v.Nulls = nulls
 	return v
 }
+
+// NewSnapshotWriter returns a writer appending to buf.
+func NewSnapshotWriter(buf []byte) *SnapshotWriter { return &SnapshotWriter{buf: buf} }
+
+// Bytes returns what was written.
+func (w *SnapshotWriter) Bytes() []byte { return w.buf }
+
+// NewSnapshotReader returns a reader of b.
+func NewSnapshotReader(b []byte) *SnapshotReader { return &SnapshotReader{b: b} }
+
+// Rest returns what is left to read.
+func (r *SnapshotReader) Rest() []byte { return r.b }
+
+// WriteRows writes the visible rows of s, a copy per unit of multiplicity,
+// as columns in chunks, then an empty chunk. The snapshot may be written
+// from any goroutine while the arrangement goes on.
+func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
+	next := s.Scan()
+	for c := next(); c != nil; c = next() {
+		w.Uvarint(uint64(c.Len))
+		for _, v := range c.Cols {
+			if err := w.Vec(v); err != nil {
+				return err
+			}
+		}
+	}
+	w.Uvarint(0)
+	return nil
+}
+
+// ReadRows reads rows of types typs that WriteRows wrote, as insertions.
+func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
+	out := NewChanges(typs, 0)
+	for {
+		n := r.Len(0)
+		if n == 0 || r.err != nil {
+			break
+		}
+		c := &coldata.Chunk{Len: n, Cols: make([]*coldata.Vec, len(typs))}
+		for i, t := range typs {
+			if c.Cols[i] = r.Vec(t); c.Cols[i].Len() != n && r.err == nil {
+				r.fail("column of %d rows in a chunk of %d", c.Cols[i].Len(), n)
+			}
+		}
+		if r.err != nil {
+			break
+		}
+		out.AppendChunk(c)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	out.Diffs = slices.Grow(out.Diffs[:0], out.Len)[:out.Len]
+	for i := range out.Diffs {
+		out.Diffs[i] = 1
+	}
+	return out, nil
+}
