@@ -1,0 +1,270 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/server"
+)
+
+// checkpointViews are the views of TestViewsRestartFromCheckpoints, by
+// name: aggregates (keyed, global, windowed as changes and EMIT ON WINDOW
+// CLOSE), a view of a table, a stream×table join, DISTINCT, top-N, and a
+// view of a view.
+var checkpointViews = map[string]string{
+	"v_agg":      "SELECT k, count(*) AS n, sum(v) AS s, max(v) AS top FROM s GROUP BY k",
+	"v_total":    "SELECT count(*) AS n, sum(v) AS s FROM s",
+	"v_win":      "SELECT k, window_start, window_end, count(*) AS n FROM TUMBLE(s, ts, INTERVAL '1 second') GROUP BY k, window_start, window_end EMIT ON WINDOW CLOSE",
+	"v_win_live": "SELECT name, window_end, count(*) AS n, min(v) AS low FROM TUMBLE(s, ts, INTERVAL '1 second') GROUP BY name, window_end",
+	"v_region":   "SELECT region, count(*) AS n FROM users GROUP BY region",
+	"v_join":     "SELECT u.region, count(*) AS n FROM s JOIN users u ON s.k = u.id GROUP BY u.region",
+	"v_distinct": "SELECT DISTINCT name FROM s",
+	"v_top":      "SELECT k, v FROM s ORDER BY v DESC, k LIMIT 3",
+	"v_vov":      "SELECT sum(n) AS n FROM v_agg",
+}
+
+// checkpointServer is a server on dir whose log is kept, checkpointing
+// every interval (negative: never).
+type checkpointServer struct {
+	srv *server.Server
+	log *syncBuffer
+}
+
+func startCheckpointServer(t *testing.T, dir string, interval time.Duration) *checkpointServer {
+	t.Helper()
+	log := &syncBuffer{}
+	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: dir,
+		Logger: slog.New(slog.NewTextHandler(log, nil)), CheckpointInterval: interval, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &checkpointServer{srv: srv, log: log}
+}
+
+// restored returns the views the server restored from checkpoints, sorted.
+func (s *checkpointServer) restored() []string {
+	var names []string
+	for _, m := range regexp.MustCompile(`view restored from its checkpoint" view=(\w+)`).FindAllStringSubmatch(s.log.String(), -1) {
+		names = append(names, m[1])
+	}
+	slices.Sort(names)
+	return names
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestViewsRestartFromCheckpoints restarts a server from checkpoints older
+// than the stream's history and the table's content, from the checkpoints
+// a clean shutdown leaves, from a damaged one, and without any: every view
+// must equal what it was before each restart, and the views that can be
+// checkpointed must have been restored where their inputs allow.
+func TestViewsRestartFromCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (k int, name text, v int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '2 seconds')")
+	mustExec(t, conn, "CREATE TABLE users (id int PRIMARY KEY, region text)")
+	for id := range 8 {
+		mustExec(t, conn, "INSERT INTO users VALUES ($1, $2)", id, fmt.Sprint("r", id%3))
+	}
+	names := make([]string, 0, len(checkpointViews))
+	for name := range checkpointViews {
+		names = append(names, name)
+	}
+	slices.Sort(names) // v_vov after v_agg
+	for _, name := range names {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+checkpointViews[name])
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	row := 0
+	insert := func(n int) {
+		for range n / 50 {
+			var vals []string
+			for range 50 {
+				ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
+				vals = append(vals, fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano)))
+				row++
+			}
+			mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
+		}
+	}
+	insert(2000)
+	ckptDir := filepath.Join(dir, "checkpoints")
+	want := []string{"v_agg", "v_region", "v_total", "v_win", "v_win_live"}
+	var saved map[string][]byte
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		saved = readDir(t, ckptDir)
+		if len(saved) == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoints %v, want one per view of %v", mapKeys(saved), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Past the checkpoints kept: more history, windows closing, and the
+	// table changing.
+	insert(1500)
+	mustExec(t, conn, "UPDATE users SET region = 'r9' WHERE id = 1")
+	mustExec(t, conn, "DELETE FROM users WHERE id = 2")
+	insert(500)
+	before := viewsText(t, conn, names)
+	if len(before["v_win"]) < 10 {
+		t.Fatalf("only %d windows closed", len(before["v_win"]))
+	}
+	conn.Close(context.Background())
+	// restart stops the server, runs between (on its files), starts it
+	// again checkpointing every interval and checks which views it
+	// restored (unless wantRestored is nil) and that every view is as
+	// before.
+	restart := func(interval time.Duration, between func(), wantRestored []string) {
+		t.Helper()
+		if err := s.srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		between()
+		s = startCheckpointServer(t, dir, interval)
+		conn = connect(t, s.srv)
+		if got := s.restored(); wantRestored != nil && !slices.Equal(got, wantRestored) {
+			t.Errorf("restored %v, want %v\n%s", got, wantRestored, s.log.String())
+		}
+		after := viewsText(t, conn, names)
+		for _, name := range names {
+			if !slices.Equal(after[name], before[name]) {
+				t.Errorf("%s after restart:\n%s\nbefore:\n%s", name, strings.Join(after[name], "\n"), strings.Join(before[name], "\n"))
+			}
+		}
+	}
+
+	// The checkpoints taken before the last rows, as a crash leaves them:
+	// the table changed since, so its view is computed again.
+	restart(20*time.Millisecond, func() { writeDir(t, ckptDir, saved) }, []string{"v_agg", "v_total", "v_win", "v_win_live"})
+	if !regexp.MustCompile(`view=v_agg rows=\d+ stream_rows_replayed=[1-9]`).MatchString(s.log.String()) {
+		t.Errorf("v_agg restored without replaying the stream's rows after its checkpoint\n%s", s.log.String())
+	}
+	// The clean shutdown's checkpoints: everything restores.
+	restart(time.Hour, func() {}, want)
+	// A damaged checkpoint, one cut short and one missing: those views are
+	// computed again.
+	restart(time.Hour, func() {
+		files := readDir(t, ckptDir)
+		damaged := 0
+		for _, name := range mapKeys(files) {
+			switch damaged {
+			case 0:
+				files[name][len(files[name])/2] ^= 0x40
+			case 1:
+				files[name] = files[name][:len(files[name])-3]
+			case 2:
+				delete(files, name)
+			}
+			damaged++
+		}
+		writeDir(t, ckptDir, files)
+	}, nil)
+	if got := s.restored(); len(got) != len(want)-3 {
+		t.Errorf("restored %v with three checkpoints of %v damaged or missing", got, want)
+	}
+	if n := strings.Count(s.log.String(), "checkpoint not used"); n != 2 {
+		t.Errorf("%d checkpoints reported unused, want 2\n%s", n, s.log.String())
+	}
+	// Without checkpoints: everything is computed again, and equal.
+	restart(-1, func() {}, []string{})
+	// DROP VIEW removes the view's checkpoint.
+	restart(time.Hour, func() {}, want)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	mustExec(t, conn, "DROP MATERIALIZED VIEW v_vov")
+	mustExec(t, conn, "DROP MATERIALIZED VIEW v_agg")
+	if got := mapKeys(readDir(t, ckptDir)); len(got) != len(want)-1 {
+		t.Errorf("checkpoints %v after dropping v_agg", got)
+	}
+}
+
+// viewsText returns every view's rows as sorted text.
+func viewsText(t *testing.T, conn *pgx.Conn, names []string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, name := range names {
+		out[name] = rowsText(t, conn, "SELECT * FROM "+name)
+	}
+	return out
+}
+
+// readDir returns the checkpoint files in dir by name.
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".ckpt") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = b
+	}
+	return out
+}
+
+func writeDir(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadDir(dir)
+	for _, e := range old {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
