@@ -129,8 +129,11 @@ func TestKillLoop(t *testing.T) {
 		wg.Wait()
 		committed = max(committed, seen.Load())
 	}
-	t.Logf("produced up to seq %d; start to listening p50 %v p99 %v max %v; start to views answering p50 %v p99 %v max %v",
-		seq.Load(), pct(ready, 50), pct(ready, 99), slices.Max(ready), pct(answering, 50), pct(answering, 99), slices.Max(answering))
+	t.Logf("produced up to seq %d; start to listening p50 %v p99 %v max %v; start to views answering p50 %v p99 %v max %v; %d views restored from checkpoints",
+		seq.Load(), pct(ready, 50), pct(ready, 99), slices.Max(ready), pct(answering, 50), pct(answering, 99), slices.Max(answering), h.restored.Load())
+	if kills >= 5 && h.restored.Load() == 0 {
+		t.Errorf("no view was restored from a checkpoint in %d restarts", kills)
+	}
 	h.check(ctx)
 }
 
@@ -141,19 +144,23 @@ type harness struct {
 	pgAddr, httpAddr, kafkaAddr string
 	cmd                         *exec.Cmd
 	readyAfter                  time.Duration
+	// restored counts the views restored from checkpoints, in every life.
+	restored atomic.Int64
 }
 
 // start runs `sluice serve` and waits until it listens.
 func (h *harness) start() {
 	t := h.t
 	t.Helper()
+	// Checkpoints every 300 ms, so that most kills leave views to restore
+	// from one, and most restores replay history after theirs.
 	cmd := exec.Command(h.bin, "serve", "--data-dir", h.dir, "--pg-addr", h.pgAddr,
-		"--http-addr", h.httpAddr, "--embedded-kafka-addr", h.kafkaAddr)
+		"--http-addr", h.httpAddr, "--embedded-kafka-addr", h.kafkaAddr, "--checkpoint-interval", "300ms")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &prefixWriter{t: t}
+	cmd.Stderr = &prefixWriter{t: t, restored: &h.restored}
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -708,9 +715,11 @@ func pct(ds []time.Duration, p int) time.Duration {
 
 // prefixWriter logs the child's stderr through the test, line by line.
 type prefixWriter struct {
-	t   *testing.T
-	mu  sync.Mutex
-	buf []byte
+	t *testing.T
+	// restored counts the lines saying a view was restored.
+	restored *atomic.Int64
+	mu       sync.Mutex
+	buf      []byte
 }
 
 func (w *prefixWriter) Write(p []byte) (int, error) {
@@ -721,6 +730,9 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 		i := slices.Index(w.buf, '\n')
 		if i < 0 {
 			return len(p), nil
+		}
+		if strings.Contains(string(w.buf[:i]), "view restored from its checkpoint") {
+			w.restored.Add(1)
 		}
 		w.t.Log("sluice: " + string(w.buf[:i]))
 		w.buf = w.buf[i+1:]

@@ -228,3 +228,36 @@ func TestArrangementRowsRoundTrip(t *testing.T) {
 		t.Fatal("reading half the rows succeeded")
 	}
 }
+
+// randomEpochs draws epochs of random changes (inserts, deletes, rows that
+// come and go) to the randomColumns rows of source node 0.
+func randomSnapshotEpochs(rng *rand.Rand, n int) []snapshotEpoch {
+	current := map[string]*randomRow{}
+	var epochs []snapshotEpoch
+	for range n {
+		changes := randomChanges(rng, current)
+		c := NewChanges(randomColumns, len(changes))
+		for _, ch := range changes {
+			c.AppendRow(ch.row.vals)
+			c.Diffs = append(c.Diffs, ch.diff)
+		}
+		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
+	}
+	return epochs
+}
+
+func TestDistinctSnapshotRoundTrip(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			graph := func() *Graph {
+				g := &Graph{}
+				g.Add(&Distinct{Typs: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
+				return g
+			}
+			epochs := randomSnapshotEpochs(rand.New(rand.NewSource(int64(workers))), 15)
+			for _, cut := range []int{1, 7, 15} {
+				checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
+			}
+		})
+	}
+}
