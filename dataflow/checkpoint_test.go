@@ -261,3 +261,24 @@ func TestDistinctSnapshotRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestTopNSnapshotRoundTrip(t *testing.T) {
+	for _, spec := range []TopN{
+		{Order: []SortKey{{Col: 1, Desc: true}, {Col: 2}}, Limit: 3},
+		{Order: []SortKey{{Col: 2, NullsFirst: true}}, Limit: 2, Offset: 1},
+		{Order: []SortKey{{Col: 4}}, Limit: -1, Offset: 2},
+	} {
+		t.Run(spec.String(), func(t *testing.T) {
+			spec.Typs = randomColumns
+			graph := func() *Graph {
+				g := &Graph{}
+				g.Add(&spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
+				return g
+			}
+			epochs := randomSnapshotEpochs(rand.New(rand.NewSource(spec.Limit)), 15)
+			for _, cut := range []int{1, 7, 15} {
+				checkSnapshotRoundTrip(t, graph, 2, epochs, cut)
+			}
+		})
+	}
+}
