@@ -282,3 +282,34 @@ func TestTopNSnapshotRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestJoinSnapshotRoundTrip(t *testing.T) {
+	n := len(randomColumns)
+	for kind := InnerJoin; kind <= AntiJoin; kind++ {
+		for _, keys := range []int{0, 4} {
+			for _, cond := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/key=%d/cond=%v", kind, keys, cond), func(t *testing.T) {
+					j := &Join{Kind: kind, LeftKeys: []int{keys}, RightKeys: []int{keys}, LeftTypes: randomColumns, RightTypes: randomColumns}
+					if cond {
+						j.Cond = &intLess{a: 1, b: n + 1}
+					}
+					graph := func() *Graph {
+						g := &Graph{}
+						l := g.Add(&Source{Name: "l", Typs: randomColumns})
+						r := g.Add(&Source{Name: "r", Typs: randomColumns})
+						g.Add(j, l, r)
+						return g
+					}
+					rng := rand.New(rand.NewSource(int64(kind)*10 + int64(keys)))
+					left, right := randomSnapshotEpochs(rng, 12), randomSnapshotEpochs(rng, 12)
+					for i := range left {
+						left[i].in[1] = right[i].in[0]
+					}
+					for _, cut := range []int{1, 6, 12} {
+						checkSnapshotRoundTrip(t, graph, 2, left, cut)
+					}
+				})
+			}
+		}
+	}
+}
