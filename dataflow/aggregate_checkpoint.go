@@ -8,12 +8,34 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 )
 
+// objKernel is a kernel whose per-group objects a snapshot holds.
+type objKernel interface {
+	snapshotObjs(t *groupTable, w *SnapshotWriter) error
+	restoreObjs(t *groupTable, r *SnapshotReader) error
+}
+
+// objKernelOf returns k (under its FILTER) as an objKernel, if it is one.
+func objKernelOf(k aggKernel) (objKernel, bool) {
+	if f, ok := k.(*filterKernel); ok {
+		k = f.inner
+	}
+	ok, is := k.(objKernel)
+	return ok, is
+}
+
 // snapshottable reports why the aggregate cannot be snapshotted: kernels
-// that keep objects (numeric sums, min/max under retractions, DISTINCT,
-// string_agg, array_agg) have no encoding yet.
+// keeping objects other than numeric sums and min/max under retractions
+// (DISTINCT, string_agg, array_agg, min/max of boxed types over
+// append-only input) have no encoding yet.
 func (o *aggregateOp) snapshottable() error {
-	if o.objs > 0 {
-		return fmt.Errorf("aggregate %s keeps per-group objects", o.spec)
+	held := 0
+	for _, k := range o.kernels {
+		if _, ok := objKernelOf(k); ok {
+			held++
+		}
+	}
+	if held != o.objs {
+		return fmt.Errorf("aggregate %s keeps per-group objects snapshots cannot hold", o.spec)
 	}
 	return nil
 }
@@ -57,6 +79,13 @@ func (o *aggregateOp) Snapshot(w *SnapshotWriter) error {
 				v.Append(t.objects(g)[o.objs+j])
 			}
 			if err := w.Vec(v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range o.kernels {
+		if ok, is := objKernelOf(k); is {
+			if err := ok.snapshotObjs(t, w); err != nil {
 				return err
 			}
 		}
@@ -142,6 +171,13 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 			}
 		}
 	}
+	for _, k := range o.kernels {
+		if ok, is := objKernelOf(k); is && r.err == nil {
+			if err := ok.restoreObjs(t, r); err != nil {
+				return err
+			}
+		}
+	}
 	o.frontier = r.Varint()
 	o.closed = r.Varint()
 	o.ends = r.Int64s()
@@ -155,4 +191,102 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 		r.fail("aggregate: window ends without a window")
 	}
 	return r.err
+}
+
+// snapshotObjs writes every group's multiset of values: its entry count,
+// then all entries' counts, keys and values as columns.
+func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error {
+	entries := make([]int64, t.ids.n)
+	var ns []int64
+	var keys []string
+	vals := coldata.NewVec(k.typ, 0)
+	for g := range t.ids.n {
+		m, _ := t.objects(g)[k.o].(*multiset)
+		if m == nil {
+			continue
+		}
+		m.all(func(e *multisetEntry) {
+			entries[g]++
+			ns = append(ns, e.n)
+			keys = append(keys, e.key)
+			vals.Append(e.val)
+		})
+	}
+	w.Int64s(entries)
+	w.Int64s(ns)
+	for _, key := range keys {
+		w.String(key)
+	}
+	return w.Vec(vals)
+}
+
+func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader) error {
+	entries, ns := r.Int64s(), r.Int64s()
+	keys := make([]string, 0, len(ns))
+	for range ns {
+		keys = append(keys, r.String())
+	}
+	vals := r.Vec(k.typ)
+	if r.err == nil && (len(entries) != int(t.ids.n) || vals.Len() != len(ns)) {
+		r.fail("min/max: %d groups of %d, %d values of %d", len(entries), t.ids.n, vals.Len(), len(ns))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	j := 0
+	for g, n := range entries {
+		if n < 0 || j+int(n) > len(ns) {
+			r.fail("min/max: %d entries", n)
+			return r.err
+		}
+		for ; n > 0; n-- {
+			v := vals.Get(j)
+			t.multiset(int32(g), k.o).add([]byte(keys[j]), ns[j], func() any { return v })
+			j++
+		}
+	}
+	return nil
+}
+
+// snapshotObjs writes every group's sum: whether it has one, then its
+// fields.
+func (k *decimalSumKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error {
+	for g := range t.ids.n {
+		s, _ := t.objects(g)[k.o].(*decimalSum)
+		w.Bool(s != nil)
+		if s == nil {
+			continue
+		}
+		w.String(s.sum.String())
+		for _, x := range []int64{s.n, s.nan, s.posInf, s.negInf} {
+			w.Varint(x)
+		}
+		w.Uvarint(uint64(len(s.scales)))
+		for _, sc := range s.scales {
+			w.Varint(int64(sc.scale))
+			w.Varint(sc.n)
+		}
+	}
+	return nil
+}
+
+func (k *decimalSumKernel) restoreObjs(t *groupTable, r *SnapshotReader) error {
+	for g := range t.ids.n {
+		if !r.Bool() {
+			continue
+		}
+		s := &decimalSum{}
+		if _, _, err := s.sum.SetString(r.String()); err != nil {
+			r.fail("numeric sum: %v", err)
+		}
+		s.n, s.nan, s.posInf, s.negInf = r.Varint(), r.Varint(), r.Varint(), r.Varint()
+		for range r.Len(0) {
+			s.scales = append(s.scales, scaleCount{scale: int32(r.Varint()), n: r.Varint()})
+		}
+		if r.err != nil {
+			return r.err
+		}
+		t.objects(g)[k.o] = s
+	}
+	return nil
 }

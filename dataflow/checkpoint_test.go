@@ -93,9 +93,9 @@ func epochText(out *coldata.Chunk, wm int64) string {
 	return strings.Join(rows, "\n") + fmt.Sprintf("\nwatermark %d", wm)
 }
 
-// snapshotCalls are the aggregates whose state snapshots hold: those kept
-// in words.
-const snapshotCalls = "count_star,count:1,sum:1,avg:1,sum:6,avg:6,bool_and:3,bool_or:3,count:4:filter=3"
+// snapshotCalls are aggregates whose state snapshots hold: those kept in
+// words, numeric sums and min/max under retractions (multisets).
+const snapshotCalls = "count_star,count:1,sum:1,avg:1,sum:6,avg:6,bool_and:3,bool_or:3,count:4:filter=3,sum:2,avg:2,min:2,max:4,min:1:filter=3,max:6"
 
 func TestAggregateSnapshotRoundTrip(t *testing.T) {
 	calls, err := parseAggCalls(snapshotCalls, randomColumns)
