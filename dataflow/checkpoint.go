@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -151,29 +152,45 @@ func (w *SnapshotWriter) String(s string) {
 	w.buf = append(w.buf, s...)
 }
 
+// littleEndian: the machine's words are laid out as snapshots store them,
+// so arrays of them are copied as they are.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// appendWords appends xs little-endian: one copy of their memory on a
+// little-endian machine.
+func appendWords[T int64 | uint64 | int32 | uint32](buf []byte, xs []T) []byte {
+	if len(xs) == 0 {
+		return buf
+	}
+	size := int(unsafe.Sizeof(xs[0]))
+	if littleEndian {
+		return append(buf, unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), size*len(xs))...)
+	}
+	buf = slices.Grow(buf, size*len(xs))
+	for _, x := range xs {
+		if size == 8 {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(x))
+		} else {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(x))
+		}
+	}
+	return buf
+}
+
 // Int64s writes a length and fixed-width words: the bulk of group state.
 func (w *SnapshotWriter) Int64s(xs []int64) {
 	w.Uvarint(uint64(len(xs)))
-	w.buf = slices.Grow(w.buf, 8*len(xs))
-	for _, x := range xs {
-		w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(x))
-	}
+	w.buf = appendWords(w.buf, xs)
 }
 
 func (w *SnapshotWriter) Int32s(xs []int32) {
 	w.Uvarint(uint64(len(xs)))
-	w.buf = slices.Grow(w.buf, 4*len(xs))
-	for _, x := range xs {
-		w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(x))
-	}
+	w.buf = appendWords(w.buf, xs)
 }
 
 func (w *SnapshotWriter) Uint32s(xs []uint32) {
 	w.Uvarint(uint64(len(xs)))
-	w.buf = slices.Grow(w.buf, 4*len(xs))
-	for _, x := range xs {
-		w.buf = binary.LittleEndian.AppendUint32(w.buf, x)
-	}
+	w.buf = appendWords(w.buf, xs)
 }
 
 // Vec writes the values of v, a column at a time by its physical type.
@@ -193,10 +210,7 @@ func (w *SnapshotWriter) Vec(v *coldata.Vec) error {
 			w.Bool(b)
 		}
 	case types.PhysInt:
-		w.buf = slices.Grow(w.buf, 8*n)
-		for _, x := range v.Ints[:n] {
-			w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(x))
-		}
+		w.buf = appendWords(w.buf, v.Ints[:n])
 	case types.PhysFloat:
 		w.buf = slices.Grow(w.buf, 8*n)
 		for _, f := range v.Floats[:n] {

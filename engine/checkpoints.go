@@ -528,7 +528,9 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	if retracts {
 		rows = dataflow.Consolidate(rows)
 	}
-	v.restored = true
+	// Unless the history after the checkpoint changed it, the view is
+	// what its checkpoint holds.
+	v.restored, v.dirty = true, replayed > 0
 	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "elapsed", time.Since(began).Round(time.Millisecond))
 	d.run(v, state, rows, wm)
 	return nil
@@ -548,7 +550,7 @@ func (d *dataflows) trackChange(c storage.Change) {
 }
 
 // checkpoint takes, between two epochs, a checkpoint of every checkpointed
-// view and hands it to the writer: every interval, or now when force. The
+// view that stepped since its last one and hands them to the writer: every interval, or now when force. The
 // loop only serializes the operators' state; the writer scans the views'
 // rows (an arrangement snapshot) and writes the files. An interval whose
 // previous checkpoint still waits for the writer takes none.
@@ -561,7 +563,7 @@ func (d *dataflows) checkpoint(force bool) {
 	var batch []checkpointJob
 	stateBytes := 0
 	for _, v := range d.order {
-		if !v.checkpointed || v.failed != nil {
+		if !v.checkpointed || v.failed != nil || !v.dirty {
 			continue
 		}
 		inputs := slices.Clone(v.inputs)
@@ -572,12 +574,13 @@ func (d *dataflows) checkpoint(force bool) {
 				inputs[i].value = d.tableHashes[in.rel]
 			}
 		}
-		state, err := v.df.Snapshot(nil)
+		state, err := v.df.Snapshot(make([]byte, 0, v.stateSize+v.stateSize/8))
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
 			v.checkpointed = false
 			continue
 		}
+		v.stateSize, v.dirty = len(state), false
 		stateBytes += len(state)
 		batch = append(batch, checkpointJob{
 			ck:   checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs, state: state},

@@ -111,6 +111,11 @@ type runningView struct {
 	checkpointed bool
 	planHash     []byte
 	inputs       []checkpointInput
+	// dirty: the view stepped since its last checkpoint (or has none).
+	dirty bool
+	// stateSize is the size of the view's last snapshot: the next one's
+	// buffer is made that large at once, not grown by copying.
+	stateSize int
 	// restored says the view started from its checkpoint.
 	restored bool
 }
@@ -266,6 +271,7 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 		if !touched && len(inputs) == 0 {
 			continue
 		}
+		v.dirty = true
 		out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
 		if err != nil {
 			d.fail(v, err)
@@ -484,6 +490,7 @@ func (d *dataflows) start(v *runningView, in *startInput) error {
 	if err != nil {
 		return err
 	}
+	v.dirty = true
 	d.run(v, tracked, out, wm)
 	return nil
 }

@@ -158,6 +158,9 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	defer stop()
 	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
 		CheckpointInterval: *checkpointInterval}
+	if *checkpointInterval <= 0 {
+		cfg.CheckpointInterval = -1 // the server's 0 is its default
+	}
 	for _, b := range strings.Split(*kafkaBrokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.KafkaBrokers = append(cfg.KafkaBrokers, b)
