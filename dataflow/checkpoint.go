@@ -307,46 +307,40 @@ func (r *SnapshotReader) bytes(n int) []byte {
 	return b
 }
 
-func (r *SnapshotReader) String() string { return string(r.bytes(r.Len(0))) }
+func (r *SnapshotReader) String() string { return string(r.Bytes()) }
 
-func (r *SnapshotReader) Int64s() []int64 {
+// Bytes reads what String wrote, without copying it: the result shares
+// the reader's memory.
+func (r *SnapshotReader) Bytes() []byte { return r.bytes(r.Len(0)) }
+
+// readWords reads n little-endian words: one copy on a little-endian
+// machine.
+func readWords[T int64 | uint64 | int32 | uint32](r *SnapshotReader) []T {
 	n := r.Uvarint()
-	b := r.bytes(int(min(n, uint64(len(r.b)+1))) * 8)
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	b := r.bytes(int(min(n, uint64(len(r.b)+1))) * size)
 	if r.err != nil {
 		return nil
 	}
-	xs := make([]int64, n)
+	xs := make([]T, n)
+	if littleEndian && n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), len(b)), b)
+		return xs
+	}
 	for i := range xs {
-		xs[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		if size == 8 {
+			xs[i] = T(binary.LittleEndian.Uint64(b[8*i:]))
+		} else {
+			xs[i] = T(binary.LittleEndian.Uint32(b[4*i:]))
+		}
 	}
 	return xs
 }
 
-func (r *SnapshotReader) Int32s() []int32 {
-	n := r.Uvarint()
-	b := r.bytes(int(min(n, uint64(len(r.b)+1))) * 4)
-	if r.err != nil {
-		return nil
-	}
-	xs := make([]int32, n)
-	for i := range xs {
-		xs[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return xs
-}
-
-func (r *SnapshotReader) Uint32s() []uint32 {
-	n := r.Uvarint()
-	b := r.bytes(int(min(n, uint64(len(r.b)+1))) * 4)
-	if r.err != nil {
-		return nil
-	}
-	xs := make([]uint32, n)
-	for i := range xs {
-		xs[i] = binary.LittleEndian.Uint32(b[4*i:])
-	}
-	return xs
-}
+func (r *SnapshotReader) Int64s() []int64   { return readWords[int64](r) }
+func (r *SnapshotReader) Int32s() []int32   { return readWords[int32](r) }
+func (r *SnapshotReader) Uint32s() []uint32 { return readWords[uint32](r) }
 
 // Vec reads a column of type t.
 func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
@@ -428,6 +422,7 @@ func (r *SnapshotReader) Rest() []byte { return r.b }
 // as columns in chunks, then an empty chunk. The snapshot may be written
 // from any goroutine while the arrangement goes on.
 func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
+	w.Uvarint(uint64(s.Len()))
 	next := s.Scan()
 	for c := next(); c != nil; c = next() {
 		w.Uvarint(uint64(c.Len))
@@ -443,7 +438,7 @@ func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
 
 // ReadRows reads rows of types typs that WriteRows wrote, as insertions.
 func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
-	out := NewChanges(typs, 0)
+	out := NewChanges(typs, r.Len(0))
 	for {
 		n := r.Len(0)
 		if n == 0 || r.err != nil {

@@ -237,7 +237,7 @@ func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 	for range r.Len(0) {
 		ck.inputs = append(ck.inputs, checkpointInput{rel: uint32(r.Uvarint()), kind: r.Uvarint(), value: r.Uvarint()})
 	}
-	ck.state = []byte(r.String())
+	ck.state = r.Bytes()
 	ck.rows = r.Rest()
 	if err := r.Err(); err != nil {
 		return nil, damaged("%v", err)
