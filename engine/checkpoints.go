@@ -132,7 +132,7 @@ func (c *checkpointer) removeFile(view uint32) {
 
 // write encodes ck with the rows of rows and replaces the view's file.
 func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot) (int, error) {
-	w := dataflow.NewSnapshotWriter(make([]byte, 0, 20+len(ck.state)+64))
+	w := dataflow.NewSnapshotWriter(make([]byte, 0, len(ck.state)+16*rows.Len()+64))
 	w.Uvarint(uint64(ck.view))
 	w.String(string(ck.planHash))
 	w.Uvarint(uint64(ck.workers))
@@ -147,32 +147,35 @@ func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot)
 		return 0, err
 	}
 	payload := w.Bytes()
-	buf := make([]byte, 0, len(checkpointMagic)+16+len(payload)+4)
-	buf = append(buf, checkpointMagic...)
-	buf = binary.LittleEndian.AppendUint32(buf, checkpointFormat)
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(len(payload)))
-	buf = append(buf, payload...)
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload, checkpointCRC))
+	head := append([]byte(checkpointMagic), make([]byte, 12)...)
+	binary.LittleEndian.PutUint32(head[len(checkpointMagic):], checkpointFormat)
+	binary.LittleEndian.PutUint64(head[len(checkpointMagic)+4:], uint64(len(payload)))
+	trailer := binary.LittleEndian.AppendUint32(nil, crc32.Checksum(payload, checkpointCRC))
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return 0, fmt.Errorf("checkpoint directory: %w", err)
 	}
 	path := c.path(ck.view)
 	tmp := path + ".tmp"
-	if err := writeSynced(tmp, buf); err != nil {
+	if err := writeSynced(tmp, head, payload, trailer); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
-	return len(buf), syncDirectory(c.dir)
+	return len(head) + len(payload) + len(trailer), syncDirectory(c.dir)
 }
 
-func writeSynced(path string, b []byte) error {
+// writeSynced writes parts to a new file at path and syncs it.
+func writeSynced(path string, parts ...[]byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	_, err = f.Write(b)
+	for _, b := range parts {
+		if err == nil {
+			_, err = f.Write(b)
+		}
+	}
 	if err == nil {
 		err = f.Sync()
 	}
