@@ -152,6 +152,12 @@ func (w *SnapshotWriter) String(s string) {
 	w.buf = append(w.buf, s...)
 }
 
+// Blob writes b as String does, without converting it.
+func (w *SnapshotWriter) Blob(b []byte) {
+	w.Uvarint(uint64(len(b)))
+	w.buf = append(w.buf, b...)
+}
+
 // littleEndian: the machine's words are laid out as snapshots store them,
 // so arrays of them are copied as they are.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

@@ -134,7 +134,7 @@ func (c *checkpointer) removeFile(view uint32) {
 func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot) (int, error) {
 	w := dataflow.NewSnapshotWriter(make([]byte, 0, len(ck.state)+16*rows.Len()+64))
 	w.Uvarint(uint64(ck.view))
-	w.String(string(ck.planHash))
+	w.Blob(ck.planHash)
 	w.Uvarint(uint64(ck.workers))
 	w.Uvarint(uint64(len(ck.inputs)))
 	for _, in := range ck.inputs {
@@ -142,7 +142,7 @@ func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot)
 		w.Uvarint(in.kind)
 		w.Uvarint(in.value)
 	}
-	w.String(string(ck.state))
+	w.Blob(ck.state)
 	if err := rows.WriteRows(w); err != nil {
 		return 0, err
 	}
