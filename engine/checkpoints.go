@@ -536,7 +536,7 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	}
 	// Unless the history after the checkpoint changed it, the view is
 	// what its checkpoint holds.
-	v.restored, v.dirty = true, replayed > 0
+	v.dirty = replayed > 0
 	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "elapsed", time.Since(began).Round(time.Millisecond))
 	d.run(v, state, rows, wm)
 	return nil

@@ -116,8 +116,6 @@ type runningView struct {
 	// stateSize is the size of the view's last snapshot: the next one's
 	// buffer is made that large at once, not grown by copying.
 	stateSize int
-	// restored says the view started from its checkpoint.
-	restored bool
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
