@@ -39,6 +39,13 @@ func (*constantOp) stateless() {}
 // rejects any other.
 const snapshotFormat = 1
 
+// StateLayout is the version of what the operators' snapshots hold and
+// mean. Bump it whenever any operator's snapshot layout or the meaning of
+// its state changes (even when the encoding still decodes): the engine
+// hashes it into a view's plan hash, so a binary of another layout
+// computes the view again instead of restoring state it would misread.
+const StateLayout = 1
+
 // CanSnapshot reports whether every operator of the dataflow can be
 // snapshotted, and otherwise names the first that cannot.
 func (d *Dataflow) CanSnapshot() (bool, string) {

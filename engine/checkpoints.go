@@ -281,10 +281,20 @@ func (c *checkpointer) removeOrphans(views map[uint32]bool) {
 // planHash identifies what a view computes and how its state is laid out:
 // its definition, its graph (operators, their inputs and partitioning,
 // the relations and column types of its sources), its rows' types and key,
-// and the number of workers. A checkpoint of another hash is not used.
+// the number of workers, the evaluation settings its expressions run
+// under (the default time zone changes what date_trunc('day', ts) of a
+// timestamptz returns) and the operators' state layout
+// (dataflow.StateLayout). A checkpoint of another hash is not used.
 func planHash(plan *viewPlan, workers int) []byte {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00", workers, plan.def, plan.graph.String())
+	fmt.Fprintf(h, "layout %d\x00%d\x00%s\x00%s\x00", dataflow.StateLayout, workers, plan.def, plan.graph.String())
+	if cfg := plan.cfg; cfg != nil {
+		loc := ""
+		if cfg.Location != nil {
+			loc = cfg.Location.String()
+		}
+		fmt.Fprintf(h, "cfg %q %d %v %d\x00", loc, cfg.ExtraFloatDigits, cfg.DateStyle, cfg.IntervalStyle)
+	}
 	for _, n := range plan.graph.Nodes {
 		fmt.Fprintf(h, "%d %T %v %s|", n.ID, n.Spec, n.Inputs, n.Spec.String())
 		for _, t := range n.Spec.Types() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sluice-db/sluice/engine"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -36,17 +37,17 @@ var checkpointViews = map[string]string{
 }
 
 // checkpointServer is a server on dir whose log is kept, checkpointing
-// every interval (negative: never).
+// every interval (negative: never), with the engine options opts.
 type checkpointServer struct {
 	srv *server.Server
 	log *syncBuffer
 }
 
-func startCheckpointServer(t *testing.T, dir string, interval time.Duration) *checkpointServer {
+func startCheckpointServer(t *testing.T, dir string, interval time.Duration, opts ...engine.Option) *checkpointServer {
 	t.Helper()
 	log := &syncBuffer{}
 	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: dir,
-		Logger: slog.New(slog.NewTextHandler(log, nil)), CheckpointInterval: interval, Workers: 2})
+		Logger: slog.New(slog.NewTextHandler(log, nil)), CheckpointInterval: interval, Workers: 2, EngineOptions: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +219,43 @@ func TestViewsRestartFromCheckpoints(t *testing.T) {
 	mustExec(t, conn, "DROP MATERIALIZED VIEW v_agg")
 	if got := mapKeys(readDir(t, ckptDir)); len(got) != len(want)-1 {
 		t.Errorf("checkpoints %v after dropping v_agg", got)
+	}
+}
+
+// TestCheckpointRestartOtherTimeZone restarts a server under another
+// default time zone: a view whose result depends on it (date_trunc('day')
+// of a timestamptz) must be computed again, not restored, and equal the
+// same view created afresh.
+func TestCheckpointRestartOtherTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, time.Hour)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (v int, ts timestamptz)")
+	const query = "SELECT date_trunc('day', ts) AS d, count(*) AS n, sum(v) AS s FROM s GROUP BY date_trunc('day', ts)"
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_day AS "+query)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var vals []string
+	for i := range 48 {
+		vals = append(vals, fmt.Sprintf("(%d, '%s')", i, base.Add(time.Duration(i)*time.Hour).Format(time.RFC3339)))
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
+	_ = rowsText(t, conn, "SELECT * FROM v_day")
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readDir(t, filepath.Join(dir, "checkpoints")); len(got) != 1 {
+		t.Fatalf("checkpoints %v after a clean shutdown, want v_day's", mapKeys(got))
+	}
+	s = startCheckpointServer(t, dir, time.Hour, engine.WithDefaultTimeZone("America/New_York"))
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); len(got) != 0 {
+		t.Errorf("restored %v under another time zone\n%s", got, s.log.String())
+	}
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_fresh AS "+query)
+	got, want := rowsText(t, conn, "SELECT * FROM v_day"), rowsText(t, conn, "SELECT * FROM v_fresh")
+	if !slices.Equal(got, want) {
+		t.Errorf("v_day after the restart:\n%s\ncreated afresh:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
