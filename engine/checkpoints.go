@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -87,6 +88,11 @@ type checkpointer struct {
 	jobs     chan []checkpointJob
 	done     chan struct{}
 	last     time.Time // loop-owned: when the loop last took checkpoints
+
+	// unwritten are the views whose checkpoint the writer failed to
+	// write, for the loop to take again (writer adds, loop takes).
+	mu        sync.Mutex
+	unwritten []uint32
 }
 
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
@@ -108,6 +114,9 @@ func (c *checkpointer) run() {
 			n, err := c.write(&j.ck, j.rows)
 			if err != nil {
 				c.log.Error("dataflow: checkpoint not written", "view", j.ck.view, "err", err)
+				c.mu.Lock()
+				c.unwritten = append(c.unwritten, j.ck.view)
+				c.mu.Unlock()
 			}
 			size += n
 		}
@@ -115,6 +124,16 @@ func (c *checkpointer) run() {
 			c.log.Debug("dataflow: checkpoints written", "views", len(batch), "bytes", size, "elapsed", time.Since(began).Round(time.Microsecond))
 		}
 	}
+}
+
+// takeUnwritten returns, on the loop, the views whose checkpoint the
+// writer failed to write since the last call.
+func (c *checkpointer) takeUnwritten() []uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := c.unwritten
+	c.unwritten = nil
+	return u
 }
 
 // close waits for the writes queued so far.
@@ -574,6 +593,14 @@ func (d *dataflows) checkpoint(force bool) {
 	c := d.ckpt
 	if c == nil || !force && (time.Since(c.last) < c.interval || len(c.jobs) > 0) {
 		return
+	}
+	if failed := c.takeUnwritten(); len(failed) > 0 {
+		// Their last checkpoint was not written: take them again.
+		for _, v := range d.order {
+			if slices.Contains(failed, v.id) {
+				v.dirty = true
+			}
+		}
 	}
 	began := time.Now()
 	var batch []checkpointJob

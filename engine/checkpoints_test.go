@@ -259,6 +259,41 @@ func TestCheckpointRestartOtherTimeZone(t *testing.T) {
 	}
 }
 
+// TestCheckpointWriteFailureRetried makes one checkpoint's write fail (its
+// directory is a file for a while): the view's next checkpoint must be
+// written once the directory can be, though the view did not step since.
+func TestCheckpointWriteFailureRetried(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (k int, v int)")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_sum AS SELECT k, sum(v) AS s FROM s GROUP BY k")
+	ckptDir := filepath.Join(dir, "checkpoints")
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s\n%s", what, s.log.String())
+			}
+		}
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES (1, 1), (2, 2)")
+	waitFor("first checkpoint", func() bool { return len(readDir(t, ckptDir)) == 1 })
+	if err := os.RemoveAll(ckptDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ckptDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES (1, 10)")
+	waitFor("failed write", func() bool { return strings.Contains(s.log.String(), "checkpoint not written") })
+	if err := os.Remove(ckptDir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("checkpoint after the failed write", func() bool { return len(readDir(t, ckptDir)) == 1 })
+}
+
 // viewsText returns every view's rows as sorted text.
 func viewsText(t *testing.T, conn *pgx.Conn, names []string) map[string][]string {
 	t.Helper()
