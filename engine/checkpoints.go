@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -70,58 +71,132 @@ type checkpoint struct {
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
 // the operator state serialized on the loop, the view's rows as an
-// arrangement snapshot the writer scans. remove instead deletes view
-// remove's checkpoint.
+// arrangement snapshot the writer scans.
 type checkpointJob struct {
-	ck     checkpoint
-	rows   *dataflow.ArrangementSnapshot
-	remove uint32
+	ck   checkpoint
+	rows *dataflow.ArrangementSnapshot
 }
 
 // checkpointer writes the loop's checkpoints in the background, one batch
-// at a time, in the order they come (so a DROP's removal follows any write
-// of the view's checkpoint).
+// at a time, and removes the checkpoints of dropped views. The loop never
+// waits for it: it hands over a batch only when the writer is idle (busy
+// covers a batch from its hand-over to the end of its write, so at most
+// one batch of state copies is alive), and a DROP's removal joins a list
+// the writer drains after each write (so it follows any write of the
+// view's checkpoint taken before the DROP).
 type checkpointer struct {
 	dir      string
 	interval time.Duration
 	log      *slog.Logger
-	jobs     chan []checkpointJob
-	done     chan struct{}
 	last     time.Time // loop-owned: when the loop last took checkpoints
+	busy     atomic.Bool
+	wake     chan struct{} // capacity 1: work is waiting
+	stop     chan struct{}
+	done     chan struct{}
 
+	mu sync.Mutex
+	// batch is the batch handed over, not yet taken by the writer.
+	batch []checkpointJob
+	// removals are the dropped views whose checkpoint is to be removed.
+	removals []uint32
 	// unwritten are the views whose checkpoint the writer failed to
 	// write, for the loop to take again (writer adds, loop takes).
-	mu        sync.Mutex
 	unwritten []uint32
 }
 
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
-	c := &checkpointer{dir: dir, interval: interval, log: log, jobs: make(chan []checkpointJob, 1), done: make(chan struct{}), last: time.Now()}
+	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
 
+func (c *checkpointer) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// submit hands batch to the writer, which must not be busy.
+func (c *checkpointer) submit(batch []checkpointJob) {
+	c.busy.Store(true)
+	c.mu.Lock()
+	c.batch = batch
+	c.mu.Unlock()
+	c.signal()
+}
+
+// remove has the writer remove view's checkpoint, after any write of it
+// handed over before.
+func (c *checkpointer) remove(view uint32) {
+	c.mu.Lock()
+	c.removals = append(c.removals, view)
+	c.mu.Unlock()
+	c.signal()
+}
+
 func (c *checkpointer) run() {
 	defer close(c.done)
-	for batch := range c.jobs {
-		began := time.Now()
-		size := 0
-		for _, j := range batch {
-			if j.rows == nil {
-				c.removeFile(j.remove)
-				continue
-			}
-			n, err := c.write(&j.ck, j.rows)
-			if err != nil {
-				c.log.Error("dataflow: checkpoint not written", "view", j.ck.view, "err", err)
-				c.mu.Lock()
-				c.unwritten = append(c.unwritten, j.ck.view)
-				c.mu.Unlock()
-			}
-			size += n
+	for {
+		stopping := false
+		select {
+		case <-c.wake:
+		case <-c.stop:
+			stopping = true
 		}
-		if size > 0 {
-			c.log.Debug("dataflow: checkpoints written", "views", len(batch), "bytes", size, "elapsed", time.Since(began).Round(time.Microsecond))
+		c.mu.Lock()
+		batch := c.batch
+		c.batch = nil
+		c.mu.Unlock()
+		if batch != nil {
+			c.writeBatch(batch)
+			c.busy.Store(false)
+		}
+		c.removeDropped(nil)
+		if stopping {
+			return
+		}
+	}
+}
+
+// writeBatch writes batch's checkpoints, removing the dropped views'
+// after each write (and not writing those of views dropped before).
+func (c *checkpointer) writeBatch(batch []checkpointJob) {
+	began := time.Now()
+	size := 0
+	dropped := map[uint32]bool{}
+	for _, j := range batch {
+		c.removeDropped(dropped)
+		if dropped[j.ck.view] {
+			continue
+		}
+		n, err := c.write(&j.ck, j.rows)
+		if err != nil {
+			c.log.Error("dataflow: checkpoint not written", "view", j.ck.view, "err", err)
+			c.mu.Lock()
+			c.unwritten = append(c.unwritten, j.ck.view)
+			c.mu.Unlock()
+		}
+		size += n
+	}
+	c.removeDropped(nil)
+	if size > 0 {
+		c.log.Debug("dataflow: checkpoints written", "views", len(batch), "bytes", size, "elapsed", time.Since(began).Round(time.Microsecond))
+	}
+}
+
+// removeDropped removes the checkpoints of the views dropped since its
+// last call, adding them to dropped when not nil.
+func (c *checkpointer) removeDropped(dropped map[uint32]bool) {
+	c.mu.Lock()
+	views := c.removals
+	c.removals = nil
+	c.mu.Unlock()
+	for _, v := range views {
+		c.removeFile(v)
+		if dropped != nil {
+			dropped[v] = true
 		}
 	}
 }
@@ -136,9 +211,10 @@ func (c *checkpointer) takeUnwritten() []uint32 {
 	return u
 }
 
-// close waits for the writes queued so far.
+// close waits for the write handed over, if any, and the removals asked
+// so far, and stops the writer.
 func (c *checkpointer) close() {
-	close(c.jobs)
+	close(c.stop)
 	<-c.done
 }
 
@@ -588,10 +664,11 @@ func (d *dataflows) trackChange(c storage.Change) {
 // view that stepped since its last one and hands them to the writer: every interval, or now when force. The
 // loop only serializes the operators' state; the writer scans the views'
 // rows (an arrangement snapshot) and writes the files. An interval whose
-// previous checkpoint still waits for the writer takes none.
+// previous checkpoints are still being written takes none, and so does a
+// forced one (the shutdown's): the loop never waits for the writer.
 func (d *dataflows) checkpoint(force bool) {
 	c := d.ckpt
-	if c == nil || !force && (time.Since(c.last) < c.interval || len(c.jobs) > 0) {
+	if c == nil || !force && time.Since(c.last) < c.interval || c.busy.Load() {
 		return
 	}
 	if failed := c.takeUnwritten(); len(failed) > 0 {
@@ -635,5 +712,5 @@ func (d *dataflows) checkpoint(force bool) {
 		return
 	}
 	d.log.Debug("dataflow: checkpoint taken", "views", len(batch), "state_bytes", stateBytes, "loop_pause", time.Since(began).Round(time.Microsecond))
-	c.jobs <- batch
+	c.submit(batch)
 }

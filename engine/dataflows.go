@@ -190,7 +190,8 @@ func (d *dataflows) close() {
 		d.db.SetObserver(nil)
 		if d.ckpt != nil {
 			// A clean shutdown leaves every view checkpointed where it
-			// stopped.
+			// stopped, unless a write is in flight: then it waits for
+			// that one only.
 			d.checkpoint(true)
 			d.ckpt.close()
 		}
@@ -592,7 +593,7 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 		if v.planHash != nil {
 			// Through the writer, after any write of the view's
 			// checkpoint it has queued.
-			d.ckpt.jobs <- []checkpointJob{{remove: id}}
+			d.ckpt.remove(id)
 		}
 		if v.df != nil {
 			v.df.Close()
