@@ -71,7 +71,8 @@ type checkpoint struct {
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
 // the operator state serialized on the loop, the view's rows as an
-// arrangement snapshot the writer scans.
+// arrangement snapshot the writer scans (never nil). A job only ever
+// writes: a DROP's removal goes to checkpointer.remove.
 type checkpointJob struct {
 	ck   checkpoint
 	rows *dataflow.ArrangementSnapshot
@@ -694,6 +695,15 @@ func (d *dataflows) checkpoint(force bool) {
 				inputs[i].value = d.tableHashes[in.rel]
 			}
 		}
+		rows := v.arr.Snapshot(d.epoch)
+		if rows == nil {
+			// The arrangement no longer holds the loop's epoch (it cannot
+			// be behind its own view, but a nil snapshot must not become
+			// an empty or missing checkpoint): the next interval tries
+			// again.
+			d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
+			continue
+		}
 		state, err := v.df.Snapshot(make([]byte, 0, v.stateSize+v.stateSize/8))
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
@@ -704,7 +714,7 @@ func (d *dataflows) checkpoint(force bool) {
 		stateBytes += len(state)
 		batch = append(batch, checkpointJob{
 			ck:   checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs, state: state},
-			rows: v.arr.Snapshot(d.epoch),
+			rows: rows,
 		})
 	}
 	c.last = time.Now()
