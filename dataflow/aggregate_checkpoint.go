@@ -115,25 +115,74 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 		}
 		t.words = append(t.words, p)
 	}
-	t.ids.n = int32(r.Uvarint())
+	ids := r.Uvarint()
 	t.ids.free = r.Int32s()
 	t.live = int(r.Varint())
 	t.slots = r.Uint32s()
 	t.idBits = uint(r.Uvarint())
-	if r.err == nil && (int(t.ids.n) > pages*groupPage || (t.nk > 0 && (len(t.slots) == 0 || len(t.slots)&(len(t.slots)-1) != 0))) {
-		r.fail("aggregate: %d groups in %d pages, %d slots", t.ids.n, pages, len(t.slots))
+	if r.err == nil && (ids > uint64(pages*groupPage) || (t.nk > 0 && (len(t.slots) == 0 || len(t.slots)&(len(t.slots)-1) != 0))) {
+		r.fail("aggregate: %d groups in %d pages, %d slots", ids, pages, len(t.slots))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	t.ids.n = int32(ids)
+	// Every id the table holds must be one it handed out: freed once,
+	// indexed once and not freed.
+	free := make([]bool, t.ids.n)
+	for _, g := range t.ids.free {
+		if g < 0 || g >= t.ids.n || free[g] {
+			r.fail("aggregate: free group %d of %d", g, t.ids.n)
+			return r.err
+		}
+		free[g] = true
+	}
+	indexed := make([]bool, t.ids.n)
+	used := func(g int32) bool {
+		if g < 0 || g >= t.ids.n || free[g] || indexed[g] {
+			r.fail("aggregate: group %d of %d indexed twice, freed or out of range", g, t.ids.n)
+			return false
+		}
+		indexed[g] = true
+		return true
 	}
 	if t.nk == 0 {
 		t.slots = nil
+	} else {
+		if t.idBits != slotIDBits && t.idBits != 32 {
+			r.fail("aggregate: %d id bits", t.idBits)
+			return r.err
+		}
+		n, idMask := 0, t.idMask()
+		for _, s := range t.slots {
+			if s == 0 {
+				continue
+			}
+			if n++; s&idMask == 0 || !used(int32(s&idMask)-1) {
+				r.fail("aggregate: slot %#x", s)
+				return r.err
+			}
+		}
+		if n != t.live || n >= len(t.slots) {
+			r.fail("aggregate: %d slots used of %d, %d groups live", n, len(t.slots), t.live)
+			return r.err
+		}
 	}
 	for range r.Len(0) {
 		if t.nullKeys == nil {
 			t.nullKeys = map[int32]uint8{}
 		}
 		g := int32(r.Uvarint())
+		if g < 0 || g >= t.ids.n {
+			r.fail("aggregate: NULL flags of group %d of %d", g, t.ids.n)
+			return r.err
+		}
 		t.nullKeys[g] = uint8(r.Uvarint())
 	}
 	n := r.Len(0)
+	if t.nk == 0 && n != t.live && r.err == nil {
+		r.fail("aggregate: %d keys indexed, %d groups live", n, t.live)
+	}
 	if t.nk == 0 {
 		t.index = make(map[string]int32, n)
 		t.strKeys = make([][]string, pages)
@@ -143,7 +192,7 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 	}
 	for range n {
 		k, g := r.String(), int32(r.Uvarint())
-		if r.err != nil || t.nk > 0 || g < 0 || g >= t.ids.n {
+		if r.err != nil || t.nk > 0 || !used(g) {
 			r.fail("aggregate: key index entry for group %d", g)
 			return r.err
 		}
@@ -184,7 +233,19 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 	if o.spec.Window != nil {
 		o.open = make(map[int64][]int32, len(o.ends))
 		for _, end := range o.ends {
-			o.open[end] = r.Int32s()
+			if _, dup := o.open[end]; dup {
+				r.fail("aggregate: window end %d twice", end)
+				break
+			}
+			gs := r.Int32s()
+			for _, g := range gs {
+				// A window's groups are indexed: closing it unindexes them.
+				if g < 0 || g >= t.ids.n || !indexed[g] {
+					r.fail("aggregate: window end %d holds group %d of %d, not indexed", end, g, t.ids.n)
+					return r.err
+				}
+			}
+			o.open[end] = gs
 		}
 		heap.Init(&o.ends)
 	} else if len(o.ends) > 0 {

@@ -449,9 +449,16 @@ func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
 	return nil
 }
 
+// maxRowsPrealloc caps the rows ReadRows allocates before reading them.
+const maxRowsPrealloc = 1 << 14
+
 // ReadRows reads rows of types typs that WriteRows wrote, as insertions.
 func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
-	out := NewChanges(typs, r.Len(0))
+	// The count is only a hint, bounded by the bytes left: a damaged one
+	// must not allocate rows the columns do not hold, so the chunk grows
+	// as they are read past a first few.
+	total := r.Len(0)
+	out := NewChanges(typs, min(total, maxRowsPrealloc))
 	for {
 		n := r.Len(0)
 		if n == 0 || r.err != nil {
@@ -467,6 +474,9 @@ func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
 			break
 		}
 		out.AppendChunk(c)
+	}
+	if r.err == nil && out.Len != total {
+		r.fail("%d rows, the count says %d", out.Len, total)
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -3,6 +3,7 @@ package dataflow
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -77,6 +78,46 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 		if err := newDF().Restore(snap[:n]); err == nil {
 			t.Fatalf("restoring %d of %d bytes of a snapshot succeeded", n, len(snap))
 		}
+	}
+	next := snapshotEpoch{}
+	if cut < len(epochs) {
+		next = epochs[cut]
+	}
+	checkDamagedSnapshots(t, newDF, snap, next)
+}
+
+// checkDamagedSnapshots restores copies of snap with bits flipped or cut
+// short into fresh dataflows: Restore may fail or succeed (a flipped bit
+// of a value is still a value), but neither it nor the next Step may
+// panic. (A panic on a worker kills the test binary.)
+func checkDamagedSnapshots(t *testing.T, newDF func() *Dataflow, snap []byte, next snapshotEpoch) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(int64(len(snap))))
+	for i := range min(8*len(snap), 200) {
+		b := slices.Clone(snap)
+		what := ""
+		if i%4 == 3 {
+			n := rng.Intn(len(b))
+			b, what = b[:n], fmt.Sprintf("cut to %d of %d bytes", n, len(snap))
+		} else {
+			for range 1 + i%3 {
+				bit := rng.Intn(8 * len(b))
+				b[bit/8] ^= 1 << (bit % 8)
+				what += fmt.Sprintf("bit %d flipped; ", bit)
+			}
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("damaged snapshot (%s): panic %v", what, p)
+				}
+			}()
+			df := newDF()
+			if err := df.Restore(b); err != nil {
+				return
+			}
+			_, _, _ = df.Step(next.in, next.watermarks)
+		}()
 	}
 }
 
@@ -226,6 +267,22 @@ func TestArrangementRowsRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadRows(NewSnapshotReader(w.Bytes()[:len(w.Bytes())/2]), typs); err == nil {
 		t.Fatal("reading half the rows succeeded")
+	}
+	// A count the rows do not hold (bounded only by the bytes left) is an
+	// error, and the rows are not allocated ahead of it.
+	big := NewSnapshotWriter(nil)
+	big.Uvarint(1 << 20)
+	big.Blob(make([]byte, 1<<20))
+	if _, err := ReadRows(NewSnapshotReader(big.Bytes()), typs); err == nil {
+		t.Fatal("reading rows of a damaged count succeeded")
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	_, _ = ReadRows(NewSnapshotReader(big.Bytes()), typs)
+	runtime.ReadMemStats(&ms)
+	if grew := ms.TotalAlloc - before; grew > 16<<20 {
+		t.Errorf("reading a damaged count of 2^20 rows allocated %d bytes", grew)
 	}
 }
 
