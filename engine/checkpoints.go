@@ -662,11 +662,12 @@ func (d *dataflows) trackChange(c storage.Change) {
 }
 
 // checkpoint takes, between two epochs, a checkpoint of every checkpointed
-// view that stepped since its last one and hands them to the writer: every interval, or now when force. The
-// loop only serializes the operators' state; the writer scans the views'
-// rows (an arrangement snapshot) and writes the files. An interval whose
-// previous checkpoints are still being written takes none, and so does a
-// forced one (the shutdown's): the loop never waits for the writer.
+// view that stepped since its last one (or whose last one failed to
+// write) and hands them to the writer: every interval, or now when force.
+// The loop only serializes the operators' state; the writer scans the
+// views' rows (an arrangement snapshot) and writes the files. An interval
+// whose previous checkpoints are still being written takes none, and so
+// does a forced one (the shutdown's): the loop never waits for the writer.
 func (d *dataflows) checkpoint(force bool) {
 	c := d.ckpt
 	if c == nil || !force && time.Since(c.last) < c.interval || c.busy.Load() {
