@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sluice-db/sluice/connector/datagen"
+	"github.com/sluice-db/sluice/server"
 )
 
 // `sluice bench nexmark`: the Nexmark queries of shared/NEXMARK.md over
@@ -180,6 +181,8 @@ type nexmarkOptions struct {
 	// trace is a file for an execution trace of each run, which shows where
 	// the pipeline waits (go tool trace -pprof=sync|sched).
 	trace string
+	// checkpointInterval is the server's (0: its default).
+	checkpointInterval time.Duration
 }
 
 // NexmarkResult is one query's run.
@@ -283,6 +286,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the run (CREATE STREAM to the view holding every event) to this file")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to this file (go tool trace)")
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the run (the view holding every event) to this file")
+	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never)")
 	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -403,7 +407,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 				nexmarkStart.Format(time.RFC3339)))
 		}
 	}
-	url, stop, err := startSluice(ctx, dir, brokers)
+	url, stop, err := startSluice(ctx, dir, brokers, func(cfg *server.Config) { cfg.CheckpointInterval = o.checkpointInterval })
 	if err != nil {
 		return nil, err
 	}

@@ -10,15 +10,20 @@ import (
 
 // startSluice starts a Sluice server in this process on loopback ports with
 // its data in dataDir and kafka streams reading kafkaBrokers, and returns a pgx URL for it and a function that
-// shuts it down (gracefully: engine and storage are closed).
-func startSluice(ctx context.Context, dataDir string, kafkaBrokers []string) (url string, stop func() error, err error) {
-	s, err := server.Start(ctx, server.Config{
+// shuts it down (gracefully: engine and storage are closed). configure
+// changes the server's configuration first.
+func startSluice(ctx context.Context, dataDir string, kafkaBrokers []string, configure ...func(*server.Config)) (url string, stop func() error, err error) {
+	cfg := server.Config{
 		PGAddr:       "127.0.0.1:0",
 		HTTPAddr:     "127.0.0.1:0",
 		DataDir:      dataDir,
 		Logger:       slog.New(slog.DiscardHandler),
 		KafkaBrokers: kafkaBrokers,
-	})
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	s, err := server.Start(ctx, cfg)
 	if err != nil {
 		return "", nil, err
 	}

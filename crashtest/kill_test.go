@@ -141,8 +141,11 @@ func TestKillLoop(t *testing.T) {
 		wg.Wait()
 		committed = max(committed, seen.Load())
 	}
-	t.Logf("produced up to seq %d; start to listening p50 %v p99 %v max %v; start to views answering p50 %v p99 %v max %v",
-		seq.Load(), pct(ready, 50), pct(ready, 99), slices.Max(ready), pct(answering, 50), pct(answering, 99), slices.Max(answering))
+	t.Logf("produced up to seq %d; start to listening p50 %v p99 %v max %v; start to views answering p50 %v p99 %v max %v; %d views restored from checkpoints",
+		seq.Load(), pct(ready, 50), pct(ready, 99), slices.Max(ready), pct(answering, 50), pct(answering, 99), slices.Max(answering), h.restores())
+	if kills >= 5 && h.restores() == 0 {
+		t.Errorf("no view was restored from a checkpoint in %d restarts", kills)
+	}
 	h.check(ctx)
 }
 
@@ -155,6 +158,16 @@ type harness struct {
 	readyAfter                  time.Duration
 	// log collects every run's stderr; a failure prints its tail.
 	log *os.File
+}
+
+// restores counts the views the servers restored from checkpoints, in
+// every life, from their log.
+func (h *harness) restores() int {
+	data, err := os.ReadFile(h.log.Name())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return strings.Count(string(data), "view restored from its checkpoint")
 }
 
 // logTail is how many lines of the servers' log a failure prints.
@@ -189,8 +202,10 @@ func (h *harness) openLog() {
 func (h *harness) start() {
 	t := h.t
 	t.Helper()
+	// Checkpoints every 300 ms, so that most kills leave views to restore
+	// from one, and most restores replay history after theirs.
 	cmd := exec.Command(h.bin, "serve", "--data-dir", h.dir, "--pg-addr", h.pgAddr,
-		"--http-addr", h.httpAddr, "--embedded-kafka-addr", h.kafkaAddr)
+		"--http-addr", h.httpAddr, "--embedded-kafka-addr", h.kafkaAddr, "--checkpoint-interval", "300ms")
 	cmd.Stderr = h.log
 	began := time.Now()
 	testbin.Serve(t, cmd)

@@ -102,7 +102,7 @@ func newBaseKernel(call *AggCall, in []*types.T, appendOnly bool, s *slots) (agg
 		if appendOnly {
 			return newExtremeKernel(call.Args[0], args[0], call.Func == "max", identity, s), nil
 		}
-		return &minMaxKernel{o: s.obj(), arg: call.Args[0], max: call.Func == "max", identity: identity}, nil
+		return &minMaxKernel{o: s.obj(), arg: call.Args[0], typ: args[0], max: call.Func == "max", identity: identity}, nil
 	case "bool_and", "bool_or":
 		if args[0].Family == types.BoolFamily {
 			return &boolKernel{w: s.word(2), arg: call.Args[0], and: call.Func == "bool_and"}, nil
@@ -644,6 +644,7 @@ func (k *boolKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
 // (newExtremeKernel) keep the extreme alone.
 type minMaxKernel struct {
 	o, arg   int
+	typ      *types.T // the argument's
 	max      bool
 	identity bool
 	key      []byte

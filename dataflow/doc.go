@@ -25,6 +25,16 @@
 // an event time frees the sessions the watermark has closed; an interval
 // join frees rows the other side's watermark has left behind.
 //
+// Snapshots: between two epochs every operator is quiescent, and
+// Dataflow.Snapshot writes the state of every operator on every worker
+// (operators that keep state implement Snapshotter; stateless ones write
+// nothing) and the sources' watermarks; Restore reads it into a fresh
+// dataflow of the same graph and workers, which then goes on as the
+// snapshotted one would. Aggregates (word-state kernels, numeric sums,
+// min/max multisets), joins, DISTINCT and top-N support it; session
+// windows and the other aggregate kernels do not (CanSnapshot says so).
+// ArrangementSnapshot.WriteRows and ReadRows carry a view's rows.
+//
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source
 // chunks into bounded inboxes (it waits while a worker is behind); workers

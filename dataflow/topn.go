@@ -131,11 +131,11 @@ func (o *topNOp) Flush(emit Emit) error {
 
 	// With a limit the window is the output; without, the output is the
 	// changes of all rows less those of the window before Offset.
-	lo, hi, sign := o.spec.Offset, o.spec.Offset+min(o.spec.Limit, math.MaxInt64-o.spec.Offset), int64(1)
+	sign := int64(1)
 	if unlimited {
-		lo, hi, sign = 0, o.spec.Offset, -1
+		sign = -1
 	}
-	window := o.collect(lo, hi)
+	window := o.collect(o.windowRanks())
 	old := make(map[string]int64, len(o.window))
 	for _, e := range o.window {
 		old[e.key] = e.n
@@ -165,6 +165,14 @@ func (o *topNOp) Flush(emit Emit) error {
 		return nil
 	}
 	return emit(out)
+}
+
+// windowRanks returns the ranks [lo, hi) of the window.
+func (o *topNOp) windowRanks() (lo, hi int64) {
+	if o.spec.Limit < 0 {
+		return 0, o.spec.Offset
+	}
+	return o.spec.Offset, o.spec.Offset + min(o.spec.Limit, math.MaxInt64-o.spec.Offset)
 }
 
 // collect returns the rows at ranks [lo, hi) in order.

@@ -52,6 +52,16 @@ type dataflows struct {
 	// read, from its storage changes (streams, tables) or its dataflow's
 	// output (views). A relation without changes in an epoch keeps its own.
 	watermarks map[uint32]int64
+
+	// ckpt writes the views' checkpoints (nil: none are taken or used).
+	ckpt *checkpointer
+	// positions and tableHashes are loop-owned, for checkpoints: of each
+	// stream a checkpointed view reads, the length of its history the
+	// views have taken in; of each table, the hash of its content they
+	// have (tableHash).
+	positions   map[uint32]int
+	tableHashes map[uint32]uint64
+	hashBuf     []byte
 }
 
 // narrow cuts chunks to the columns source node n was planned with.
@@ -95,6 +105,17 @@ type runningView struct {
 	// inWatermarks is the loop's scratch of the source nodes' watermarks
 	// for a step (see sourceWatermarks).
 	inWatermarks map[int]int64
+	// checkpointed: the loop takes checkpoints of the view (it is a
+	// catalog view over streams and tables whose operators all snapshot);
+	// planHash and inputs identify them.
+	checkpointed bool
+	planHash     []byte
+	inputs       []checkpointInput
+	// dirty: the view stepped since its last checkpoint (or has none).
+	dirty bool
+	// stateSize is the size of the view's last snapshot: the next one's
+	// buffer is made that large at once, not grown by copying.
+	stateSize int
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
@@ -103,9 +124,10 @@ type feedItem struct {
 	cmd     func()
 }
 
-func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration) *dataflows {
+func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer) *dataflows {
 	d := &dataflows{
-		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick,
+		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt,
+		positions: map[uint32]int{}, tableHashes: map[uint32]uint64{},
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
 	}
@@ -166,6 +188,13 @@ func (d *dataflows) close() {
 		close(d.stop)
 		<-d.exited
 		d.db.SetObserver(nil)
+		if d.ckpt != nil {
+			// A clean shutdown leaves every view checkpointed where it
+			// stopped, unless a write is in flight: then it waits for
+			// that one only.
+			d.checkpoint(true)
+			d.ckpt.close()
+		}
 		for _, v := range d.order {
 			v.df.Close()
 		}
@@ -202,9 +231,11 @@ func (d *dataflows) loop() {
 				// relation is pending all the same, for the views to step.
 				pending[c.TableID] = append(pending[c.TableID], c.Chunks...)
 				d.watermarks[c.TableID] = c.Watermark
+				d.trackChange(c)
 			}
 		}
 		d.step(pending)
+		d.checkpoint(false)
 	}
 }
 
@@ -239,6 +270,7 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 		if !touched && len(inputs) == 0 {
 			continue
 		}
+		v.dirty = true
 		out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
 		if err != nil {
 			d.fail(v, err)
@@ -353,7 +385,7 @@ func (d *dataflows) sync(ctx context.Context) error { return d.call(ctx, func() 
 // input is the current content of its sources, read at one cut of the
 // commit order together with the registration for their changes.
 func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *viewPlan) error {
-	df, err := dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg}, dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize))
+	df, err := d.newDataflow(plan)
 	if err != nil {
 		return err
 	}
@@ -364,9 +396,7 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 			v.widths[n.ID] = len(src.Typs)
 		}
 	}
-	scans := map[uint32]*storage.TableScan{}
-	// cut holds the tables' watermarks at the scans' cut.
-	cut := map[uint32]int64{}
+	in := startInput{plan: plan, scans: map[uint32]*storage.TableScan{}, cut: map[uint32]int64{}}
 	var result error
 	done := make(chan struct{})
 	tables := map[uint32]*storage.Table{}
@@ -375,18 +405,22 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 			tables[rel] = t
 		}
 	}
+	d.prepareCheckpoints(v, plan, tables, &in)
 	d.db.Exclusive(func() {
 		txn := d.db.Begin()
 		for rel, t := range tables {
-			scans[rel] = txn.Scan(t)
-			cut[rel] = t.Watermark()
+			in.scans[rel] = txn.Scan(t)
+			in.cut[rel] = t.Watermark()
+		}
+		if v.checkpointed {
+			in.scanCheckpointInputs(v, txn, tables)
 		}
 		d.mu.Lock()
 		for rel := range v.sources {
 			d.wanted[rel]++
 		}
 		d.queue = append(d.queue, feedItem{cmd: func() {
-			result = d.start(v, scans, cut)
+			result = d.start(v, &in)
 			close(done)
 		}})
 		d.mu.Unlock()
@@ -402,9 +436,13 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 	}
 	if result != nil {
 		d.unwant(v)
-		df.Close()
+		v.df.Close()
 	}
 	return result
+}
+
+func (d *dataflows) newDataflow(plan *viewPlan) (*dataflow.Dataflow, error) {
+	return dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg}, dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize))
 }
 
 // start runs on the loop: the view's first epoch over its sources' content,
@@ -418,8 +456,8 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 // in). One epoch, not one per slice of the history: an aggregate then
 // emits each group once, instead of retracting and re-emitting it at every
 // slice (which cost more than the aggregation with millions of groups).
-func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, cut map[uint32]int64) error {
-	for rel, wm := range cut {
+func (d *dataflows) start(v *runningView, in *startInput) error {
+	for rel, wm := range in.cut {
 		// Views already reading rel know its watermark from its changes;
 		// without them, its changes up to the cut were not delivered.
 		// Watermarks never go back: the larger is the current one.
@@ -427,9 +465,17 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 			d.watermarks[rel] = wm
 		}
 	}
+	tracked := d.inputState(v, in)
+	restored, err := d.restore(v, in, tracked)
+	if err != nil {
+		return err
+	}
+	if restored != nil {
+		return d.resume(v, in, tracked, restored)
+	}
 	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
 		for rel, nodes := range v.sources {
-			next, err := d.sourceContent(v, rel, scans[rel])
+			next, err := d.sourceContent(v, rel, in.scans[rel])
 			if err != nil {
 				return err
 			}
@@ -452,6 +498,24 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 	if err != nil {
 		return err
 	}
+	v.dirty = true
+	d.run(v, tracked, out, wm)
+	return nil
+}
+
+// run makes v a running view whose first epoch output out, with output
+// watermark wm, and tracks its checkpoint inputs from their state at the
+// cut (tracked).
+func (d *dataflows) run(v *runningView, tracked map[uint32]uint64, out []*coldata.Chunk, wm int64) {
+	for _, in := range v.inputs {
+		if in.kind == inputStream {
+			if _, ok := d.positions[in.rel]; !ok {
+				d.positions[in.rel] = int(tracked[in.rel])
+			}
+		} else if _, ok := d.tableHashes[in.rel]; !ok {
+			d.tableHashes[in.rel] = tracked[in.rel]
+		}
+	}
 	d.watermarks[v.id] = wm
 	d.pubMu.Lock()
 	v.watermark = wm
@@ -463,7 +527,6 @@ func (d *dataflows) start(v *runningView, scans map[uint32]*storage.TableScan, c
 		outputs[v.id] = out
 	}
 	d.publish(outputs)
-	return nil
 }
 
 // sourceContent returns an iterator over the current rows of source rel of
@@ -532,7 +595,14 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 		for rel := range v.sources {
 			if !d.Wants(rel) {
 				delete(d.watermarks, rel)
+				delete(d.positions, rel)
+				delete(d.tableHashes, rel)
 			}
+		}
+		if v.planHash != nil {
+			// Through the writer, after any write of the view's
+			// checkpoint it has queued.
+			d.ckpt.remove(id)
 		}
 		if v.df != nil {
 			v.df.Close()
@@ -580,6 +650,9 @@ type viewPlan struct {
 	types []*types.T
 	key   []int
 	cfg   *types.Config
+	// def identifies a catalog view's definition (viewDefinition); empty
+	// for the dataflows of subscriptions, which are not checkpointed.
+	def string
 }
 
 // installFailed records a view that could not be started (at restart), so

@@ -18,4 +18,9 @@
 // Sinks (docs/sinks.md) each run on a goroutine of their own, which alone
 // uses the sink's state and destination client; DROP SINK and Close stop
 // that goroutine and wait for it before touching the sink's records.
+//
+// The views' checkpoints (checkpoints.go, docs/recovery.md) are taken on
+// the dataflows loop, which alone owns the views' dataflows, and written by
+// one writer goroutine that receives them (and a DROP's removals) in order
+// over a channel; the loop skips an interval while a checkpoint waits.
 package engine

@@ -55,15 +55,19 @@ type Engine struct {
 	log     *slog.Logger
 	obs     Observer
 
-	defaultTZ  string
-	workers    int
-	chunkSize  int
-	tick       time.Duration
-	views      *dataflows
-	sources    *sources
-	eventTimes *eventTimes
-	damaged    damagedRelations
-	sinks      *sinks
+	defaultTZ string
+	workers   int
+	chunkSize int
+	tick      time.Duration
+	// checkpointDir and checkpointInterval configure the views'
+	// checkpoints (WithCheckpoints); none without a directory.
+	checkpointDir      string
+	checkpointInterval time.Duration
+	views              *dataflows
+	sources            *sources
+	eventTimes         *eventTimes
+	damaged            damagedRelations
+	sinks              *sinks
 	// kafkaBrokers are the brokers kafka streams and sinks use when they
 	// name none.
 	kafkaBrokers []string
@@ -114,6 +118,14 @@ func WithChunkSize(n int) Option { return func(e *Engine) { e.chunkSize = n } }
 // WithTick sets the longest time between epochs (default 100 ms); a commit
 // to a relation a view reads also ends an epoch.
 func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
+
+// WithCheckpoints keeps checkpoints of the views' state in dir, taken every
+// interval of the dataflows loop's time and at a clean shutdown, so that a
+// restart restores the views instead of computing them again (see
+// docs/recovery.md). An interval of 0 or less takes none, and uses none.
+func WithCheckpoints(dir string, interval time.Duration) Option {
+	return func(e *Engine) { e.checkpointDir, e.checkpointInterval = dir, interval }
+}
 
 // WithKafkaBrokers sets the brokers of kafka streams that name none (the
 // embedded broker, or --kafka-brokers).
@@ -216,9 +228,20 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	if e.tick <= 0 {
 		return nil, invalidValue("tick", e.tick.String())
 	}
-	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick)
+	var ckpt *checkpointer
+	if e.checkpointDir != "" && e.checkpointInterval > 0 {
+		ckpt = newCheckpointer(e.checkpointDir, e.checkpointInterval, e.log)
+	}
+	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt)
 	began := time.Now()
 	e.startViews()
+	if ckpt != nil {
+		views := map[uint32]bool{}
+		for _, t := range e.cat.Tables() {
+			views[t.ID] = t.Kind == catalog.KindMaterializedView
+		}
+		ckpt.removeOrphans(views)
+	}
 	e.eventTimes = newEventTimes(e)
 	e.sources = newSources(e)
 	e.startSources(meta)

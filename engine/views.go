@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -148,6 +149,7 @@ func (st *statement) planCreateView(n *pg.CreateTableAsStmt, w pgwire.ResultWrit
 		return nil, err
 	}
 	desc.ID = s.e.cat.AllocID()
+	plan.def = viewDefinition(desc)
 	return &pendingView{desc: desc, plan: plan}, nil
 }
 
@@ -273,12 +275,19 @@ func (e *Engine) startViews() {
 			if _, declared := v.Options["key"]; declared {
 				plan.key = v.PK
 			}
+			plan.def = viewDefinition(v)
 			return e.views.install(context.Background(), v.ID, v.Name, plan)
 		}()
 		if err != nil {
 			e.views.installFailed(v.ID, v.Name, err)
 		}
 	}
+}
+
+// viewDefinition is what identifies view v's definition for its
+// checkpoints: its query, options and declared key.
+func viewDefinition(v *catalog.Table) string {
+	return fmt.Sprintf("%s\x00%v\x00%v", v.Definition, v.Options, v.PK)
 }
 
 // refreshEventTimes republishes (in memory) view v's descriptor with what

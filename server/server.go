@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,10 @@ type Config struct {
 	Workers int
 	// Tick is the longest time between epochs (0: 100 ms).
 	Tick time.Duration
+	// CheckpointInterval is how often the views' state is checkpointed
+	// under DataDir/checkpoints (0: engine.DefaultCheckpointInterval;
+	// negative: never, and restarts compute the views again).
+	CheckpointInterval time.Duration
 	// ChunkSize is how many rows a view's sources push at a time (0: the default).
 	ChunkSize int
 	// KafkaBrokers are the brokers kafka streams read by default. When
@@ -108,6 +113,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Tick > 0 {
 		eopts = append(eopts, engine.WithTick(cfg.Tick))
 	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = engine.DefaultCheckpointInterval
+	}
+	eopts = append(eopts, engine.WithCheckpoints(filepath.Join(cfg.DataDir, "checkpoints"), cfg.CheckpointInterval))
 	if cfg.ChunkSize > 0 {
 		eopts = append(eopts, engine.WithChunkSize(cfg.ChunkSize))
 	}

@@ -17,6 +17,10 @@ type Change struct {
 	// microseconds; NoWatermark if it has none): every row with an earlier
 	// event time that the table will ever hold has been committed.
 	Watermark int64
+	// Positions is the table's count of positions after the commit: for
+	// a stream (append-only), the length of its history, so that a reader
+	// can resume its history after this commit (Txn.ScanFrom).
+	Positions int
 }
 
 // ChangeObserver receives the changes of every commit to the tables it

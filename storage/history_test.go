@@ -93,3 +93,68 @@ func TestHistoryScansDuringCommitsAndDrop(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// TestScanFrom reads a stream's history from positions inside resident and
+// evicted segments, at block boundaries and between them, and past the
+// end; and checks that each commit's change says the history's length.
+func TestScanFrom(t *testing.T) {
+	defer func(n, r int) { segRows, runRows = n, r }(segRows, runRows)
+	segRows, runRows = 64, 10
+	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}), WithResidentSegments(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	info := TableInfo{ID: 9, Name: "s", ColNames: []string{"id"}, Types: []*types.T{types.Int8}, AppendOnly: true}
+	tbl := createTable(t, db, info)
+	obs := &positionObserver{}
+	db.SetObserver(obs)
+	const rows = 1000
+	for lo := 0; lo < rows; lo += 37 {
+		c := coldata.NewChunk(info.Types, 37)
+		for id := lo; id < min(lo+37, rows); id++ {
+			c.AppendRow([]types.Datum{int64(id)})
+		}
+		tx := db.Begin()
+		if err := tx.Insert(tbl, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if want := min(lo+37, rows); obs.last != want {
+			t.Fatalf("change after %d rows says %d positions", want, obs.last)
+		}
+	}
+	for _, from := range []int{0, 1, 63, 64, 65, 500, 999, 1000, 1200} {
+		s := db.Begin().ScanFrom(tbl, from)
+		if s.Positions() != rows {
+			t.Fatalf("positions %d, want %d", s.Positions(), rows)
+		}
+		next := int64(from)
+		for c, _, ok := s.Next(); ok; c, _, ok = s.Next() {
+			for _, id := range c.Cols[0].Ints[:c.Len] {
+				if id != next {
+					t.Fatalf("from %d: row %d, want %d", from, id, next)
+				}
+				next++
+			}
+		}
+		if err := s.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(max(from, rows)); next != want {
+			t.Fatalf("from %d: ended at %d, want %d", from, next, want)
+		}
+	}
+}
+
+// positionObserver records the positions of the last change it got.
+type positionObserver struct{ last int }
+
+func (*positionObserver) Wants(uint32) bool { return true }
+func (o *positionObserver) Committed(cs []Change) {
+	for _, c := range cs {
+		o.last = c.Positions
+	}
+}

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"sort"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
@@ -19,6 +21,7 @@ type TableScan struct {
 	dead  []uint64 // private copy: committed deletes + this txn's
 	pos   int
 	si    int // index in segs of the segment holding pos
+	from  int // the first position returned (ScanFrom)
 	// back is the evicted segment read back last (backOf its index).
 	back   *coldata.Chunk
 	backOf int
@@ -63,6 +66,26 @@ func (tx *Txn) Scan(t *Table) *TableScan {
 	return s
 }
 
+// ScanFrom is Scan from committed position pos on (the end if pos is past
+// it): a stream's history after the part a reader already has.
+func (tx *Txn) ScanFrom(t *Table, pos int) *TableScan {
+	s := tx.Scan(t)
+	s.from = min(max(pos, 0), s.n)
+	s.si = max(sort.Search(len(s.segs), func(j int) bool { return s.segs[j].start > s.from })-1, 0)
+	// Start at the block of from: an evicted segment is read back in
+	// whole blocks, never gathered.
+	s.pos = s.from
+	if s.si < len(s.segs) {
+		seg := s.segs[s.si]
+		s.pos -= (s.from - seg.start) % blockSize
+	}
+	return s
+}
+
+// Positions returns the count of committed positions the scan covers (a
+// stream's history length at the scan's cut).
+func (s *TableScan) Positions() int { return s.n }
+
 // Next returns the next chunk (at most 1024 rows) and the position of each of
 // its rows, for Delete, Update and Get; ok is false at the end, or when
 // reading an evicted segment back failed (see Err). Chunks may share memory
@@ -90,10 +113,14 @@ func (s *TableScan) Next() (chunk *coldata.Chunk, positions []int, ok bool) {
 				}
 				lo := s.pos
 				s.pos = hi
+				if lo < s.from {
+					off += s.from - lo
+					lo = s.from
+				}
 				return rows.Slice(off, hi-seg.start), seq(lo, hi), true
 			}
 		}
-		if !isDead(s.dead, s.pos) {
+		if !isDead(s.dead, s.pos) && s.pos >= s.from {
 			if sel == nil {
 				sel = make([]int, 0, blockSize)
 			}

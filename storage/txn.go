@@ -667,12 +667,15 @@ func (tx *Txn) Commit() error {
 		}
 		if db.observer != nil && db.observer.Wants(tt.t.info.ID) {
 			changes = append(changes, db.changeOf(tt))
+			tt.t.apply(tt)
+			changes[len(changes)-1].Positions = tt.t.n
+			continue
 		}
 		tt.t.apply(tt)
 	}
 	for _, tw := range watermarks {
 		if tx.tables[tw.t] == nil && db.observer != nil && db.observer.Wants(tw.t.info.ID) {
-			changes = append(changes, Change{TableID: tw.t.info.ID, Watermark: tw.w})
+			changes = append(changes, Change{TableID: tw.t.info.ID, Watermark: tw.w, Positions: tw.t.n})
 		}
 	}
 	if len(changes) > 0 {

@@ -118,6 +118,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	logLevel := fs.String("log-level", envDefault("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	workers := fs.Int("workers", runtime.NumCPU(), "workers per materialized view dataflow (env SLUICE_WORKERS)")
 	tick := fs.Duration("tick", 100*time.Millisecond, "longest time between epochs of the views (env SLUICE_TICK)")
+	checkpointInterval := fs.Duration("checkpoint-interval", engine.DefaultCheckpointInterval, "how often the views' state is checkpointed, so that a restart restores it instead of computing the views again; 0 disables checkpoints (env SLUICE_CHECKPOINT_INTERVAL)")
 	kafkaBrokers := fs.String("kafka-brokers", os.Getenv("SLUICE_KAFKA_BROKERS"), "comma-separated Kafka brokers kafka streams read by default; empty: the embedded broker (env SLUICE_KAFKA_BROKERS)")
 	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
@@ -128,7 +129,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		}
 		return 2
 	}
-	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "tls-required": "SLUICE_TLS_REQUIRED",
+	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
 		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
@@ -155,7 +156,11 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns}
+	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
+		CheckpointInterval: *checkpointInterval}
+	if *checkpointInterval <= 0 {
+		cfg.CheckpointInterval = -1 // the server's 0 is its default
+	}
 	for _, b := range strings.Split(*kafkaBrokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.KafkaBrokers = append(cfg.KafkaBrokers, b)

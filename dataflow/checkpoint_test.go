@@ -1,0 +1,412 @@
+package dataflow
+
+import (
+	"fmt"
+	"math/rand"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// snapshotEpoch is one epoch's input to a round-trip test.
+type snapshotEpoch struct {
+	in         map[int][]*coldata.Chunk
+	watermarks map[int]int64
+}
+
+// checkSnapshotRoundTrip runs the epochs on a dataflow of graph, and again
+// on one snapshotted after epoch cut, restored into a fresh dataflow that
+// runs the rest: every epoch's output (as a multiset of rows) and
+// watermark must be the same.
+func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epochs []snapshotEpoch, cut int) {
+	t.Helper()
+	newDF := func() *Dataflow {
+		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(df.Close)
+		return df
+	}
+	run := func(df *Dataflow, e snapshotEpoch) string {
+		out, wm, err := df.Step(e.in, e.watermarks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return epochText(stepOutput(df, out), wm)
+	}
+	ref := newDF()
+	var want []string
+	for _, e := range epochs {
+		want = append(want, run(ref, e))
+	}
+	first := newDF()
+	for i, e := range epochs[:cut] {
+		if got := run(first, e); got != want[i] {
+			t.Fatalf("epoch %d before the snapshot: got\n%s\nwant\n%s", i, got, want[i])
+		}
+	}
+	snap, err := first.Snapshot(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The snapshotted dataflow goes on unchanged.
+	if cut < len(epochs) {
+		if got := run(first, epochs[cut]); got != want[cut] {
+			t.Fatalf("epoch %d after the snapshot: got\n%s\nwant\n%s", cut, got, want[cut])
+		}
+	}
+	restored := newDF()
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	for i := cut; i < len(epochs); i++ {
+		if got := run(restored, epochs[i]); got != want[i] {
+			t.Fatalf("epoch %d after restoring the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
+		}
+	}
+	// A damaged snapshot fails Restore instead of restoring wrong state.
+	for _, n := range []int{0, 1, len(snap) / 2, len(snap) - 1} {
+		if n >= len(snap) {
+			continue
+		}
+		if err := newDF().Restore(snap[:n]); err == nil {
+			t.Fatalf("restoring %d of %d bytes of a snapshot succeeded", n, len(snap))
+		}
+	}
+	next := snapshotEpoch{}
+	if cut < len(epochs) {
+		next = epochs[cut]
+	}
+	checkDamagedSnapshots(t, newDF, snap, next)
+}
+
+// checkDamagedSnapshots restores copies of snap with bits flipped or cut
+// short into fresh dataflows: Restore may fail or succeed (a flipped bit
+// of a value is still a value), but neither it nor the next Step may
+// panic. (A panic on a worker kills the test binary.)
+func checkDamagedSnapshots(t *testing.T, newDF func() *Dataflow, snap []byte, next snapshotEpoch) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(int64(len(snap))))
+	for i := range min(8*len(snap), 200) {
+		b := slices.Clone(snap)
+		what := ""
+		if i%4 == 3 {
+			n := rng.Intn(len(b))
+			b, what = b[:n], fmt.Sprintf("cut to %d of %d bytes", n, len(snap))
+		} else {
+			for range 1 + i%3 {
+				bit := rng.Intn(8 * len(b))
+				b[bit/8] ^= 1 << (bit % 8)
+				what += fmt.Sprintf("bit %d flipped; ", bit)
+			}
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("damaged snapshot (%s): panic %v", what, p)
+				}
+			}()
+			df := newDF()
+			if err := df.Restore(b); err != nil {
+				return
+			}
+			_, _, _ = df.Step(next.in, next.watermarks)
+		}()
+	}
+}
+
+// epochText is one epoch's consolidated output rows, sorted, and its
+// watermark.
+func epochText(out *coldata.Chunk, wm int64) string {
+	out = Consolidate(out)
+	typs := out.Types()
+	rows := make([]string, out.Len)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("%s %+d", rowText(typs, out.Row(i)), out.Diffs[i])
+	}
+	slices.Sort(rows)
+	return strings.Join(rows, "\n") + fmt.Sprintf("\nwatermark %d", wm)
+}
+
+// snapshotCalls are aggregates whose state snapshots hold: those kept in
+// words, numeric sums and min/max under retractions (multisets).
+const snapshotCalls = "count_star,count:1,sum:1,avg:1,sum:6,avg:6,bool_and:3,bool_or:3,count:4:filter=3,sum:2,avg:2,min:2,max:4,min:1:filter=3,max:6"
+
+func TestAggregateSnapshotRoundTrip(t *testing.T) {
+	calls, err := parseAggCalls(snapshotCalls, randomColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range [][]int{{0}, {}, {0, 3}, {4}, {2}, {4, 1}} {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
+				rng := rand.New(rand.NewSource(int64(len(keys)*10 + workers)))
+				spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns}
+				graph := func() *Graph {
+					g := &Graph{}
+					g.Add(spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
+					return g
+				}
+				current := map[string]*randomRow{}
+				var epochs []snapshotEpoch
+				for range 12 {
+					changes := randomChanges(rng, current)
+					c := NewChanges(randomColumns, len(changes))
+					for _, ch := range changes {
+						c.AppendRow(ch.row.vals)
+						c.Diffs = append(c.Diffs, ch.diff)
+					}
+					epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
+				}
+				for _, cut := range []int{1, 5, 12} {
+					checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
+				}
+			})
+		}
+	}
+}
+
+// TestAggregateSnapshotWindows snapshots windowed aggregates (changes as
+// they happen, and EMIT ON WINDOW CLOSE) between epochs that close
+// windows: the restored one must close the same windows once.
+func TestAggregateSnapshotWindows(t *testing.T) {
+	in := []*types.T{types.Int8, types.Text, types.Int8}
+	calls, err := parseAggCalls("count_star,sum:2", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, onClose := range []bool{false, true} {
+		for _, keys := range [][]int{{0}, {0, 1}} {
+			for _, workers := range []int{1, 2} {
+				t.Run(fmt.Sprintf("on-close=%v/keys=%v/workers=%d", onClose, keys, workers), func(t *testing.T) {
+					spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: in, AppendOnly: true, Window: &AggWindow{Key: 0, OnClose: onClose}}
+					graph := func() *Graph {
+						g := &Graph{}
+						g.Add(spec, g.Add(&Source{Name: "s", Typs: in}))
+						return g
+					}
+					rng := rand.New(rand.NewSource(int64(workers)))
+					var epochs []snapshotEpoch
+					wm := int64(0)
+					for range 10 {
+						c := NewChanges(in, 0)
+						for range rng.Intn(20) {
+							end := wm + 10*(1+rng.Int63n(4)) // window ends above the watermark
+							c.AppendRow([]types.Datum{end - end%10, []string{"a", "b", "c"}[rng.Intn(3)], rng.Int63n(100)})
+							c.Diffs = append(c.Diffs, 1)
+						}
+						wm += rng.Int63n(25)
+						epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: wm}})
+					}
+					for _, cut := range []int{1, 4, 9} {
+						checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestSnapshotRefusesUnsupported(t *testing.T) {
+	calls, err := parseAggCalls("string_agg:4:5", randomColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Graph{}
+	g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	if ok, why := df.CanSnapshot(); ok || !strings.Contains(why, "objects") {
+		t.Fatalf("CanSnapshot = %v, %q; want false for string_agg", ok, why)
+	}
+	if _, err := df.Snapshot(nil); err == nil {
+		t.Fatal("Snapshot of string_agg succeeded")
+	}
+}
+
+// TestArrangementRowsRoundTrip writes an arrangement's rows (every type of
+// column, NULLs, multiplicity, over 1024 rows) and reads them into a fresh
+// arrangement: both must hold the same rows.
+func TestArrangementRowsRoundTrip(t *testing.T) {
+	typs := []*types.T{types.Int8, types.Numeric, types.Text, types.Bool, types.Float8, types.Interval, types.ArrayOf(types.Int8)}
+	a := NewArrangement(typs, nil)
+	lines := []string{"+2 1 1.50 a t 1.5 1day {1,2}", "+1 NULL NULL NULL NULL NULL NULL NULL", "+1 3 -0.010 b f -2 00:00:01 {}"}
+	for i := range 1500 {
+		lines = append(lines, fmt.Sprintf("+1 %d %d.00 x%d t %d 1mon {%d}", i, i, i, i, i))
+	}
+	if err := a.Apply(1, changeChunk(t, typs, lines...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Apply(2, changeChunk(t, typs, "-1 1 1.50 a t 1.5 1day {1,2}", "-1 7 7.00 x7 t 7 1mon {7}")); err != nil {
+		t.Fatal(err)
+	}
+	w := NewSnapshotWriter(nil)
+	if err := a.Snapshot(2).WriteRows(w); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadRows(NewSnapshotReader(w.Bytes()), typs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewArrangement(typs, nil)
+	if err := b.Apply(1, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, want := scanText(b.Snapshot(1), typs), scanText(a.Snapshot(2), typs)
+	if !slices.Equal(got, want) || len(want) != 1502 {
+		t.Fatalf("restored %d rows, want %d: first %q, want %q", len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+	}
+	if _, err := ReadRows(NewSnapshotReader(w.Bytes()[:len(w.Bytes())/2]), typs); err == nil {
+		t.Fatal("reading half the rows succeeded")
+	}
+	// A count the rows do not hold (bounded only by the bytes left) is an
+	// error, and the rows are not allocated ahead of it.
+	big := NewSnapshotWriter(nil)
+	big.Uvarint(1 << 20)
+	big.Blob(make([]byte, 1<<20))
+	if _, err := ReadRows(NewSnapshotReader(big.Bytes()), typs); err == nil {
+		t.Fatal("reading rows of a damaged count succeeded")
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	_, _ = ReadRows(NewSnapshotReader(big.Bytes()), typs)
+	runtime.ReadMemStats(&ms)
+	if grew := ms.TotalAlloc - before; grew > 16<<20 {
+		t.Errorf("reading a damaged count of 2^20 rows allocated %d bytes", grew)
+	}
+}
+
+// randomEpochs draws epochs of random changes (inserts, deletes, rows that
+// come and go) to the randomColumns rows of source node 0.
+func randomSnapshotEpochs(rng *rand.Rand, n int) []snapshotEpoch {
+	current := map[string]*randomRow{}
+	var epochs []snapshotEpoch
+	for range n {
+		changes := randomChanges(rng, current)
+		c := NewChanges(randomColumns, len(changes))
+		for _, ch := range changes {
+			c.AppendRow(ch.row.vals)
+			c.Diffs = append(c.Diffs, ch.diff)
+		}
+		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
+	}
+	return epochs
+}
+
+func TestDistinctSnapshotRoundTrip(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			graph := func() *Graph {
+				g := &Graph{}
+				g.Add(&Distinct{Typs: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
+				return g
+			}
+			epochs := randomSnapshotEpochs(rand.New(rand.NewSource(int64(workers))), 15)
+			for _, cut := range []int{1, 7, 15} {
+				checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
+			}
+		})
+	}
+}
+
+func TestTopNSnapshotRoundTrip(t *testing.T) {
+	for _, spec := range []TopN{
+		{Order: []SortKey{{Col: 1, Desc: true}, {Col: 2}}, Limit: 3},
+		{Order: []SortKey{{Col: 2, NullsFirst: true}}, Limit: 2, Offset: 1},
+		{Order: []SortKey{{Col: 4}}, Limit: -1, Offset: 2},
+	} {
+		t.Run(spec.String(), func(t *testing.T) {
+			spec.Typs = randomColumns
+			graph := func() *Graph {
+				g := &Graph{}
+				g.Add(&spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
+				return g
+			}
+			epochs := randomSnapshotEpochs(rand.New(rand.NewSource(spec.Limit)), 15)
+			for _, cut := range []int{1, 7, 15} {
+				checkSnapshotRoundTrip(t, graph, 2, epochs, cut)
+			}
+		})
+	}
+}
+
+func TestJoinSnapshotRoundTrip(t *testing.T) {
+	n := len(randomColumns)
+	for kind := InnerJoin; kind <= AntiJoin; kind++ {
+		for _, keys := range []int{0, 4} {
+			for _, cond := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/key=%d/cond=%v", kind, keys, cond), func(t *testing.T) {
+					j := &Join{Kind: kind, LeftKeys: []int{keys}, RightKeys: []int{keys}, LeftTypes: randomColumns, RightTypes: randomColumns}
+					if cond {
+						j.Cond = &intLess{a: 1, b: n + 1}
+					}
+					graph := func() *Graph {
+						g := &Graph{}
+						l := g.Add(&Source{Name: "l", Typs: randomColumns})
+						r := g.Add(&Source{Name: "r", Typs: randomColumns})
+						g.Add(j, l, r)
+						return g
+					}
+					rng := rand.New(rand.NewSource(int64(kind)*10 + int64(keys)))
+					left, right := randomSnapshotEpochs(rng, 12), randomSnapshotEpochs(rng, 12)
+					for i := range left {
+						left[i].in[1] = right[i].in[0]
+					}
+					for _, cut := range []int{1, 6, 12} {
+						checkSnapshotRoundTrip(t, graph, 2, left, cut)
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkAggregateSnapshot measures snapshotting an aggregate of 1 M
+// groups (GROUP BY an integer, count, sum, max, min) on one worker.
+func BenchmarkAggregateSnapshot(b *testing.B) {
+	in := []*types.T{types.Int8, types.Int8}
+	calls, err := parseAggCalls("count_star,sum:1,max:1,min:1", in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := &Graph{}
+	g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in, AppendOnly: true}, g.Add(&Source{Name: "t", Typs: in}))
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer df.Close()
+	const groups = 1 << 20
+	c := NewChanges(in, groups)
+	for i := range groups {
+		c.AppendRow([]types.Datum{int64(i), int64(i * 7)})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	if _, _, err := df.Step(map[int][]*coldata.Chunk{0: {c}}, nil); err != nil {
+		b.Fatal(err)
+	}
+	first, err := df.Snapshot(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := len(first)
+	b.ResetTimer()
+	for range b.N {
+		buf, err := df.Snapshot(make([]byte, 0, size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(buf)
+	}
+	b.ReportMetric(float64(size)/groups, "bytes/group")
+}

@@ -1,0 +1,729 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/dataflow"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/storage"
+)
+
+// A view checkpoint is one file, <dir>/<view id>.ckpt, replaced atomically
+// (written as .tmp, synced, renamed, directory synced): the view's
+// operator state and rows at one point of the dataflows loop, with the
+// inputs they correspond to. docs/format/checkpoints.md gives the layout.
+const (
+	checkpointMagic  = "SLUICECK"
+	checkpointFormat = 1
+	checkpointExt    = ".ckpt"
+	// DefaultCheckpointInterval is how often, in loop time, the running
+	// views are checkpointed by default. A checkpoint copies a view's whole
+	// state: every 10 s cost Nexmark q5 (whose join state grows with its
+	// input) 27-41 % of its throughput; a restart replays at most a
+	// minute of history after the checkpoint, which takes about a second.
+	DefaultCheckpointInterval = time.Minute
+)
+
+var checkpointCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// Kinds of checkpoint inputs.
+const (
+	// inputStream: the view holds the stream's history up to a position.
+	inputStream = 1
+	// inputTable: the view holds the table's content of a hash.
+	inputTable = 2
+)
+
+// checkpointInput is what a checkpoint holds of one relation a view reads.
+type checkpointInput struct {
+	rel   uint32
+	kind  uint64
+	value uint64 // stream: history positions; table: content hash
+}
+
+// checkpoint is a decoded view checkpoint.
+type checkpoint struct {
+	view     uint32
+	planHash []byte
+	workers  int
+	inputs   []checkpointInput
+	state    []byte // dataflow.Snapshot
+	rows     []byte // ArrangementSnapshot.WriteRows
+}
+
+// checkpointJob is a checkpoint the loop took, for the writer to write:
+// the operator state serialized on the loop, the view's rows as an
+// arrangement snapshot the writer scans (never nil). A job only ever
+// writes: a DROP's removal goes to checkpointer.remove.
+type checkpointJob struct {
+	ck   checkpoint
+	rows *dataflow.ArrangementSnapshot
+}
+
+// checkpointer writes the loop's checkpoints in the background, one batch
+// at a time, and removes the checkpoints of dropped views. The loop never
+// waits for it: it hands over a batch only when the writer is idle (busy
+// covers a batch from its hand-over to the end of its write, so at most
+// one batch of state copies is alive), and a DROP's removal joins a list
+// the writer drains after each write (so it follows any write of the
+// view's checkpoint taken before the DROP).
+type checkpointer struct {
+	dir      string
+	interval time.Duration
+	log      *slog.Logger
+	last     time.Time // loop-owned: when the loop last took checkpoints
+	busy     atomic.Bool
+	wake     chan struct{} // capacity 1: work is waiting
+	stop     chan struct{}
+	done     chan struct{}
+
+	mu sync.Mutex
+	// batch is the batch handed over, not yet taken by the writer.
+	batch []checkpointJob
+	// removals are the dropped views whose checkpoint is to be removed.
+	removals []uint32
+	// unwritten are the views whose checkpoint the writer failed to
+	// write, for the loop to take again (writer adds, loop takes).
+	unwritten []uint32
+}
+
+func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
+	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *checkpointer) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// submit hands batch to the writer, which must not be busy.
+func (c *checkpointer) submit(batch []checkpointJob) {
+	c.busy.Store(true)
+	c.mu.Lock()
+	c.batch = batch
+	c.mu.Unlock()
+	c.signal()
+}
+
+// remove has the writer remove view's checkpoint, after any write of it
+// handed over before.
+func (c *checkpointer) remove(view uint32) {
+	c.mu.Lock()
+	c.removals = append(c.removals, view)
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		stopping := false
+		select {
+		case <-c.wake:
+		case <-c.stop:
+			stopping = true
+		}
+		c.mu.Lock()
+		batch := c.batch
+		c.batch = nil
+		c.mu.Unlock()
+		if batch != nil {
+			c.writeBatch(batch)
+			c.busy.Store(false)
+		}
+		c.removeDropped(nil)
+		if stopping {
+			return
+		}
+	}
+}
+
+// writeBatch writes batch's checkpoints, removing the dropped views'
+// after each write (and not writing those of views dropped before).
+func (c *checkpointer) writeBatch(batch []checkpointJob) {
+	began := time.Now()
+	size := 0
+	dropped := map[uint32]bool{}
+	for _, j := range batch {
+		c.removeDropped(dropped)
+		if dropped[j.ck.view] {
+			continue
+		}
+		n, err := c.write(&j.ck, j.rows)
+		if err != nil {
+			c.log.Error("dataflow: checkpoint not written", "view", j.ck.view, "err", err)
+			c.mu.Lock()
+			c.unwritten = append(c.unwritten, j.ck.view)
+			c.mu.Unlock()
+		}
+		size += n
+	}
+	c.removeDropped(nil)
+	if size > 0 {
+		c.log.Debug("dataflow: checkpoints written", "views", len(batch), "bytes", size, "elapsed", time.Since(began).Round(time.Microsecond))
+	}
+}
+
+// removeDropped removes the checkpoints of the views dropped since its
+// last call, adding them to dropped when not nil.
+func (c *checkpointer) removeDropped(dropped map[uint32]bool) {
+	c.mu.Lock()
+	views := c.removals
+	c.removals = nil
+	c.mu.Unlock()
+	for _, v := range views {
+		c.removeFile(v)
+		if dropped != nil {
+			dropped[v] = true
+		}
+	}
+}
+
+// takeUnwritten returns, on the loop, the views whose checkpoint the
+// writer failed to write since the last call.
+func (c *checkpointer) takeUnwritten() []uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := c.unwritten
+	c.unwritten = nil
+	return u
+}
+
+// close waits for the write handed over, if any, and the removals asked
+// so far, and stops the writer.
+func (c *checkpointer) close() {
+	close(c.stop)
+	<-c.done
+}
+
+func (c *checkpointer) path(view uint32) string {
+	return filepath.Join(c.dir, strconv.FormatUint(uint64(view), 10)+checkpointExt)
+}
+
+func (c *checkpointer) removeFile(view uint32) {
+	if err := os.Remove(c.path(view)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.log.Error("dataflow: checkpoint not removed", "view", view, "err", err)
+	}
+}
+
+// write encodes ck with the rows of rows and replaces the view's file.
+func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot) (int, error) {
+	w := dataflow.NewSnapshotWriter(make([]byte, 0, len(ck.state)+16*rows.Len()+64))
+	w.Uvarint(uint64(ck.view))
+	w.Blob(ck.planHash)
+	w.Uvarint(uint64(ck.workers))
+	w.Uvarint(uint64(len(ck.inputs)))
+	for _, in := range ck.inputs {
+		w.Uvarint(uint64(in.rel))
+		w.Uvarint(in.kind)
+		w.Uvarint(in.value)
+	}
+	w.Blob(ck.state)
+	if err := rows.WriteRows(w); err != nil {
+		return 0, err
+	}
+	payload := w.Bytes()
+	head := append([]byte(checkpointMagic), make([]byte, 12)...)
+	binary.LittleEndian.PutUint32(head[len(checkpointMagic):], checkpointFormat)
+	binary.LittleEndian.PutUint64(head[len(checkpointMagic)+4:], uint64(len(payload)))
+	trailer := binary.LittleEndian.AppendUint32(nil, crc32.Checksum(payload, checkpointCRC))
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return 0, fmt.Errorf("checkpoint directory: %w", err)
+	}
+	path := c.path(ck.view)
+	tmp := path + ".tmp"
+	if err := writeSynced(tmp, head, payload, trailer); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return len(head) + len(payload) + len(trailer), syncDirectory(c.dir)
+}
+
+// writeSynced writes parts to a new file at path and syncs it.
+func writeSynced(path string, parts ...[]byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	for _, b := range parts {
+		if err == nil {
+			_, err = f.Write(b)
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDirectory(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("checkpoint directory: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint directory: %w", err)
+	}
+	return nil
+}
+
+// read returns view's checkpoint, nil when it has none, or why it cannot
+// be used.
+func (c *checkpointer) read(view uint32) (*checkpoint, error) {
+	b, err := os.ReadFile(c.path(view))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeCheckpoint(view, b)
+}
+
+func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
+	damaged := func(format string, args ...any) error {
+		return sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: "+format, append([]any{view}, args...)...)
+	}
+	head := len(checkpointMagic) + 12
+	if len(b) < head+4 || string(b[:len(checkpointMagic)]) != checkpointMagic {
+		return nil, damaged("not a checkpoint")
+	}
+	if v := binary.LittleEndian.Uint32(b[len(checkpointMagic):]); v != checkpointFormat {
+		return nil, damaged("format %d, want %d", v, checkpointFormat)
+	}
+	n := binary.LittleEndian.Uint64(b[len(checkpointMagic)+4:])
+	if n != uint64(len(b)-head-4) {
+		return nil, damaged("%d bytes of payload, the file holds %d", n, len(b)-head-4)
+	}
+	payload := b[head : len(b)-4]
+	if crc32.Checksum(payload, checkpointCRC) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, damaged("checksum mismatch")
+	}
+	r := dataflow.NewSnapshotReader(payload)
+	ck := &checkpoint{view: uint32(r.Uvarint()), planHash: []byte(r.String()), workers: int(r.Uvarint())}
+	for range r.Len(0) {
+		ck.inputs = append(ck.inputs, checkpointInput{rel: uint32(r.Uvarint()), kind: r.Uvarint(), value: r.Uvarint()})
+	}
+	ck.state = r.Bytes()
+	ck.rows = r.Rest()
+	if err := r.Err(); err != nil {
+		return nil, damaged("%v", err)
+	}
+	if ck.view != view {
+		return nil, damaged("holds view %d", ck.view)
+	}
+	return ck, nil
+}
+
+// removeOrphans deletes the checkpoints of views that do not exist (a
+// crash came between a DROP's commit and the removal of its checkpoint)
+// and temporary files a crash left.
+func (c *checkpointer) removeOrphans(views map[uint32]bool) {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log.Error("dataflow: checkpoint directory not read", "err", err)
+		}
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		// A view's temporary file may be the writer's, at work now.
+		id, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(name, ".tmp"), checkpointExt), 10, 32)
+		if err == nil && views[uint32(id)] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(c.dir, name)); err != nil {
+			c.log.Error("dataflow: orphan checkpoint not removed", "file", name, "err", err)
+		}
+	}
+}
+
+// planHash identifies what a view computes and how its state is laid out:
+// its definition, its graph (operators, their inputs and partitioning,
+// the relations and column types of its sources), its rows' types and key,
+// the number of workers, the evaluation settings its expressions run
+// under (the default time zone changes what date_trunc('day', ts) of a
+// timestamptz returns) and the operators' state layout
+// (dataflow.StateLayout). A checkpoint of another hash is not used.
+func planHash(plan *viewPlan, workers int) []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "layout %d\x00%d\x00%s\x00%s\x00", dataflow.StateLayout, workers, plan.def, plan.graph.String())
+	if cfg := plan.cfg; cfg != nil {
+		loc := ""
+		if cfg.Location != nil {
+			loc = cfg.Location.String()
+		}
+		fmt.Fprintf(h, "cfg %q %d %v %d\x00", loc, cfg.ExtraFloatDigits, cfg.DateStyle, cfg.IntervalStyle)
+	}
+	for _, n := range plan.graph.Nodes {
+		fmt.Fprintf(h, "%d %T %v %s|", n.ID, n.Spec, n.Inputs, n.Spec.String())
+		for _, t := range n.Spec.Types() {
+			fmt.Fprintf(h, "%s,", t.String())
+		}
+		if src, ok := n.Spec.(*dataflow.Source); ok {
+			fmt.Fprintf(h, "src %d %v", src.ID, src.Reference)
+		}
+	}
+	for _, t := range plan.types {
+		fmt.Fprintf(h, "%s,", t.String())
+	}
+	fmt.Fprintf(h, "%v", plan.key)
+	return h.Sum(nil)
+}
+
+// tableHash adds to h (or, with diff -1, takes from it) the hash of every
+// row of c, by value and representation: equal multisets of rows hash
+// equal in any order.
+func tableHash(h uint64, c *coldata.Chunk, buf []byte) (uint64, []byte) {
+	for i := range c.Len {
+		buf = buf[:0]
+		for _, v := range c.Cols {
+			buf = v.AppendIdentity(buf, i)
+		}
+		d := int64(1)
+		if c.Diffs != nil {
+			d = c.Diffs[i]
+		}
+		h += uint64(d) * xxhash.Sum64(buf)
+	}
+	return h, buf
+}
+
+// scanHash returns the content hash of a table scan.
+func scanHash(s *storage.TableScan) (uint64, error) {
+	var h uint64
+	var buf []byte
+	for {
+		c, _, ok := s.Next()
+		if !ok {
+			return h, s.Err()
+		}
+		h, buf = tableHash(h, c, buf)
+	}
+}
+
+// inputsMatch reports whether ck's inputs are exactly ours (same
+// relations, same kinds).
+func inputsMatch(ck, ours []checkpointInput) bool {
+	if len(ck) != len(ours) {
+		return false
+	}
+	a, b := slices.Clone(ck), slices.Clone(ours)
+	for _, s := range [][]checkpointInput{a, b} {
+		slices.SortFunc(s, func(x, y checkpointInput) int { return int(x.rel) - int(y.rel) })
+	}
+	for i := range a {
+		if a[i].rel != b[i].rel || a[i].kind != b[i].kind {
+			return false
+		}
+	}
+	return true
+}
+
+// value returns the checkpoint's position or hash of relation rel.
+func (ck *checkpoint) value(rel uint32) uint64 {
+	for _, in := range ck.inputs {
+		if in.rel == rel {
+			return in.value
+		}
+	}
+	return 0
+}
+
+// startInput is what a view's first epoch reads: its sources' scans and
+// watermarks at one cut and, for a checkpointed view, what restoring its
+// checkpoint needs.
+type startInput struct {
+	plan  *viewPlan
+	scans map[uint32]*storage.TableScan
+	cut   map[uint32]int64
+	// ck is the checkpoint to restore (nil: none); tails are its streams'
+	// history after its positions; hashScans the scans of the tables the
+	// view reads, for their content hash.
+	ck        *checkpoint
+	tails     map[uint32]*storage.TableScan
+	hashScans map[uint32]*storage.TableScan
+}
+
+// prepareCheckpoints decides, before v starts, whether v is checkpointed
+// (a catalog view over streams and tables only, whose operators can all
+// snapshot) and reads its checkpoint if it has a usable one.
+func (d *dataflows) prepareCheckpoints(v *runningView, plan *viewPlan, tables map[uint32]*storage.Table, in *startInput) {
+	if d.ckpt == nil || plan.def == "" {
+		return
+	}
+	v.planHash = planHash(plan, d.workers)
+	why := ""
+	for rel := range v.sources {
+		t, ok := tables[rel]
+		if !ok {
+			why = "it reads a view"
+			break
+		}
+		kind := uint64(inputTable)
+		if t.Info().AppendOnly {
+			kind = inputStream
+		}
+		v.inputs = append(v.inputs, checkpointInput{rel: rel, kind: kind})
+	}
+	if ok, reason := v.df.CanSnapshot(); why == "" && !ok {
+		why = reason
+	}
+	if why != "" {
+		d.log.Info("dataflow: view not checkpointed, a restart computes it again", "view", v.name, "reason", why)
+		v.inputs = nil
+		return
+	}
+	v.checkpointed = true
+	ck, err := d.ckpt.read(v.id)
+	switch {
+	case err != nil:
+		d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
+	case ck == nil:
+	case !bytes.Equal(ck.planHash, v.planHash) || ck.workers != d.workers:
+		d.log.Info("dataflow: checkpoint not used: the view's plan or workers changed", "view", v.name)
+	case !inputsMatch(ck.inputs, v.inputs):
+		d.log.Info("dataflow: checkpoint not used: the view's inputs changed", "view", v.name)
+	default:
+		in.ck = ck
+	}
+}
+
+// scanCheckpointInputs opens, at the install's cut, the scans restoring
+// and tracking v's inputs need.
+func (in *startInput) scanCheckpointInputs(v *runningView, txn *storage.Txn, tables map[uint32]*storage.Table) {
+	in.tails, in.hashScans = map[uint32]*storage.TableScan{}, map[uint32]*storage.TableScan{}
+	for _, i := range v.inputs {
+		t := tables[i.rel]
+		switch {
+		case i.kind == inputTable:
+			in.hashScans[i.rel] = txn.Scan(t)
+		case in.ck != nil:
+			in.tails[i.rel] = txn.ScanFrom(t, int(in.ck.value(i.rel)))
+		}
+	}
+}
+
+// inputState returns, on the loop, the state at the install's cut of each
+// of v's checkpoint inputs: a stream's history length, a table's content
+// hash. A table the loop tracks already has its hash at the cut (its
+// changes up to the cut came before v's start).
+func (d *dataflows) inputState(v *runningView, in *startInput) map[uint32]uint64 {
+	state := map[uint32]uint64{}
+	for _, i := range v.inputs {
+		if i.kind == inputStream {
+			state[i.rel] = uint64(in.scans[i.rel].Positions())
+			continue
+		}
+		h, ok := d.tableHashes[i.rel]
+		if !ok {
+			var err error
+			if h, err = scanHash(in.hashScans[i.rel]); err != nil {
+				d.log.Warn("dataflow: view not checkpointed", "view", v.name, "err", err)
+				v.checkpointed, v.inputs, in.ck = false, nil, nil
+				return nil
+			}
+		}
+		state[i.rel] = h
+	}
+	return state
+}
+
+// restore restores v's dataflow from its checkpoint if the checkpoint's
+// inputs are still what the view reads (a stream's history at least as
+// long, a table's content the same), returning the view's rows it held;
+// nil when v must be computed from its inputs instead. Only a failure to
+// build the dataflow again is an error.
+func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uint64) (*coldata.Chunk, error) {
+	ck := in.ck
+	if ck == nil {
+		return nil, nil
+	}
+	for _, i := range ck.inputs {
+		if i.kind == inputStream && i.value > state[i.rel] || i.kind == inputTable && i.value != state[i.rel] {
+			d.log.Info("dataflow: checkpoint not used: its inputs changed since", "view", v.name, "relation", i.rel)
+			return nil, nil
+		}
+	}
+	err := v.df.Restore(ck.state)
+	var rows *coldata.Chunk
+	if err == nil {
+		rows, err = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
+	}
+	if err == nil {
+		return rows, nil
+	}
+	d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
+	v.df.Close()
+	if v.df, err = d.newDataflow(in.plan); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// resume is start for a view restored from its checkpoint: its first
+// epoch is its streams' history after the checkpoint, and its first
+// output the checkpoint's rows with that epoch's changes.
+func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint64, rows *coldata.Chunk) error {
+	began := time.Now()
+	replayed := 0
+	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
+		for rel, nodes := range v.sources {
+			tail := in.tails[rel]
+			if tail == nil {
+				continue // a table, whose content the checkpoint holds
+			}
+			for {
+				c, _, ok := tail.Next()
+				if !ok {
+					if err := tail.Err(); err != nil {
+						return err
+					}
+					break
+				}
+				if c.Len == 0 {
+					continue
+				}
+				replayed += c.Len
+				c = withDiffs(c)
+				for _, n := range nodes {
+					put(n, v.narrow(n, []*coldata.Chunk{c})[0])
+				}
+			}
+		}
+		return nil
+	}, d.sourceWatermarks(v))
+	if err != nil {
+		return err
+	}
+	retracts := false
+	for _, c := range out {
+		for _, x := range c.Diffs[:c.Len] {
+			retracts = retracts || x < 0
+		}
+		rows.AppendChunk(c)
+	}
+	if retracts {
+		rows = dataflow.Consolidate(rows)
+	}
+	// Unless the history after the checkpoint changed it, the view is
+	// what its checkpoint holds.
+	v.dirty = replayed > 0
+	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "elapsed", time.Since(began).Round(time.Millisecond))
+	d.run(v, state, []*coldata.Chunk{rows}, wm)
+	return nil
+}
+
+// trackChange follows a committed change of a checkpoint input.
+func (d *dataflows) trackChange(c storage.Change) {
+	if _, ok := d.positions[c.TableID]; ok {
+		d.positions[c.TableID] = c.Positions
+	}
+	if h, ok := d.tableHashes[c.TableID]; ok {
+		for _, ch := range c.Chunks {
+			h, d.hashBuf = tableHash(h, ch, d.hashBuf)
+		}
+		d.tableHashes[c.TableID] = h
+	}
+}
+
+// checkpoint takes, between two epochs, a checkpoint of every checkpointed
+// view that stepped since its last one (or whose last one failed to
+// write) and hands them to the writer: every interval, or now when force.
+// The loop only serializes the operators' state; the writer scans the
+// views' rows (an arrangement snapshot) and writes the files. An interval
+// whose previous checkpoints are still being written takes none, and so
+// does a forced one (the shutdown's): the loop never waits for the writer.
+func (d *dataflows) checkpoint(force bool) {
+	c := d.ckpt
+	if c == nil || !force && time.Since(c.last) < c.interval || c.busy.Load() {
+		return
+	}
+	if failed := c.takeUnwritten(); len(failed) > 0 {
+		// Their last checkpoint was not written: take them again.
+		for _, v := range d.order {
+			if slices.Contains(failed, v.id) {
+				v.dirty = true
+			}
+		}
+	}
+	began := time.Now()
+	var batch []checkpointJob
+	stateBytes := 0
+	for _, v := range d.order {
+		if !v.checkpointed || v.failed != nil || !v.dirty {
+			continue
+		}
+		inputs := slices.Clone(v.inputs)
+		for i, in := range inputs {
+			if in.kind == inputStream {
+				inputs[i].value = uint64(d.positions[in.rel])
+			} else {
+				inputs[i].value = d.tableHashes[in.rel]
+			}
+		}
+		rows := v.arr.Snapshot(d.epoch)
+		if rows == nil {
+			// The arrangement no longer holds the loop's epoch (it cannot
+			// be behind its own view, but a nil snapshot must not become
+			// an empty or missing checkpoint): the next interval tries
+			// again.
+			d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
+			continue
+		}
+		state, err := v.df.Snapshot(make([]byte, 0, v.stateSize+v.stateSize/8))
+		if err != nil {
+			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
+			v.checkpointed = false
+			continue
+		}
+		v.stateSize, v.dirty = len(state), false
+		stateBytes += len(state)
+		batch = append(batch, checkpointJob{
+			ck:   checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs, state: state},
+			rows: rows,
+		})
+	}
+	c.last = time.Now()
+	if len(batch) == 0 {
+		return
+	}
+	d.log.Debug("dataflow: checkpoint taken", "views", len(batch), "state_bytes", stateBytes, "loop_pause", time.Since(began).Round(time.Microsecond))
+	c.submit(batch)
+}

@@ -1,0 +1,546 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/server"
+)
+
+// checkpointViews are the views of TestViewsRestartFromCheckpoints, by
+// name: aggregates (keyed, global, windowed as changes and EMIT ON WINDOW
+// CLOSE), a view of a table, a stream×table join, DISTINCT, top-N, and a
+// view of a view.
+var checkpointViews = map[string]string{
+	"v_agg":      "SELECT k, count(*) AS n, sum(v) AS s, max(v) AS top FROM s GROUP BY k",
+	"v_total":    "SELECT count(*) AS n, sum(v) AS s FROM s",
+	"v_win":      "SELECT k, window_start, window_end, count(*) AS n FROM TUMBLE(s, ts, INTERVAL '1 second') GROUP BY k, window_start, window_end EMIT ON WINDOW CLOSE",
+	"v_win_live": "SELECT name, window_end, count(*) AS n, min(v) AS low FROM TUMBLE(s, ts, INTERVAL '1 second') GROUP BY name, window_end",
+	"v_region":   "SELECT region, count(*) AS n FROM users GROUP BY region",
+	"v_join":     "SELECT u.region, count(*) AS n FROM s JOIN users u ON s.k = u.id GROUP BY u.region",
+	"v_distinct": "SELECT DISTINCT name FROM s",
+	"v_top":      "SELECT k, v FROM s ORDER BY v DESC, k LIMIT 3",
+	"v_vov":      "SELECT sum(n) AS n FROM v_agg",
+}
+
+// checkpointServer is a server on dir whose log is kept, checkpointing
+// every interval (negative: never), with the engine options opts.
+type checkpointServer struct {
+	srv *server.Server
+	log *syncBuffer
+}
+
+func startCheckpointServer(t *testing.T, dir string, interval time.Duration, opts ...engine.Option) *checkpointServer {
+	t.Helper()
+	log := &syncBuffer{}
+	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: dir,
+		Logger: slog.New(slog.NewTextHandler(log, nil)), CheckpointInterval: interval, Workers: 2, EngineOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &checkpointServer{srv: srv, log: log}
+}
+
+// restored returns the views the server restored from checkpoints, sorted.
+func (s *checkpointServer) restored() []string {
+	var names []string
+	for _, m := range regexp.MustCompile(`view restored from its checkpoint" view=(\w+)`).FindAllStringSubmatch(s.log.String(), -1) {
+		names = append(names, m[1])
+	}
+	slices.Sort(names)
+	return names
+}
+
+// syncViews waits until every change committed so far is in the views.
+func (s *checkpointServer) syncViews(t *testing.T) {
+	t.Helper()
+	if err := s.srv.Engine().SyncViews(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestViewsRestartFromCheckpoints restarts a server from checkpoints older
+// than the stream's history and the table's content, from the checkpoints
+// a clean shutdown leaves, from a damaged one, and without any: every view
+// must equal what it was before each restart, and the views that can be
+// checkpointed must have been restored where their inputs allow.
+func TestViewsRestartFromCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (k int, name text, v int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '2 seconds')")
+	mustExec(t, conn, "CREATE TABLE users (id int PRIMARY KEY, region text)")
+	for id := range 8 {
+		mustExec(t, conn, "INSERT INTO users VALUES ($1, $2)", id, fmt.Sprint("r", id%3))
+	}
+	names := make([]string, 0, len(checkpointViews))
+	for name := range checkpointViews {
+		names = append(names, name)
+	}
+	slices.Sort(names) // v_vov after v_agg
+	for _, name := range names {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+checkpointViews[name])
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	row := 0
+	insert := func(n int) {
+		for range n / 50 {
+			var vals []string
+			for range 50 {
+				ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
+				vals = append(vals, fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano)))
+				row++
+			}
+			mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
+		}
+	}
+	insert(2000)
+	ckptDir := filepath.Join(dir, "checkpoints")
+	want := []string{"v_agg", "v_distinct", "v_join", "v_region", "v_top", "v_total", "v_win", "v_win_live"}
+	var saved map[string][]byte
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		saved = readDir(t, ckptDir)
+		if len(saved) == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoints %v, want one per view of %v", mapKeys(saved), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Past the checkpoints kept: more history, windows closing, and the
+	// table changing.
+	insert(1500)
+	mustExec(t, conn, "UPDATE users SET region = 'r9' WHERE id = 1")
+	mustExec(t, conn, "DELETE FROM users WHERE id = 2")
+	insert(500)
+	s.syncViews(t)
+	before := viewsText(t, conn, names)
+	if len(before["v_win"]) < 10 {
+		t.Fatalf("only %d windows closed", len(before["v_win"]))
+	}
+	conn.Close(context.Background())
+	// restart stops the server, runs between (on its files), starts it
+	// again checkpointing every interval and checks which views it
+	// restored (unless wantRestored is nil) and that every view is as
+	// before.
+	restart := func(interval time.Duration, between func(), wantRestored []string) {
+		t.Helper()
+		if err := s.srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		between()
+		s = startCheckpointServer(t, dir, interval)
+		conn = connect(t, s.srv)
+		if got := s.restored(); wantRestored != nil && !slices.Equal(got, wantRestored) {
+			t.Errorf("restored %v, want %v\n%s", got, wantRestored, s.log.String())
+		}
+		s.syncViews(t)
+		after := viewsText(t, conn, names)
+		for _, name := range names {
+			if !slices.Equal(after[name], before[name]) {
+				t.Errorf("%s after restart:\n%s\nbefore:\n%s", name, strings.Join(after[name], "\n"), strings.Join(before[name], "\n"))
+			}
+		}
+	}
+
+	// The checkpoints taken before the last rows, as a crash leaves them:
+	// the table changed since, so the views reading it are computed again.
+	restart(20*time.Millisecond, func() { writeDir(t, ckptDir, saved) }, []string{"v_agg", "v_distinct", "v_top", "v_total", "v_win", "v_win_live"})
+	if !regexp.MustCompile(`view=v_agg rows=\d+ stream_rows_replayed=[1-9]`).MatchString(s.log.String()) {
+		t.Errorf("v_agg restored without replaying the stream's rows after its checkpoint\n%s", s.log.String())
+	}
+	// The clean shutdown's checkpoints: everything restores.
+	restart(time.Hour, func() {}, want)
+	// A damaged checkpoint, one cut short and one missing: those views are
+	// computed again.
+	restart(time.Hour, func() {
+		files := readDir(t, ckptDir)
+		damaged := 0
+		for _, name := range mapKeys(files) {
+			switch damaged {
+			case 0:
+				files[name][len(files[name])/2] ^= 0x40
+			case 1:
+				files[name] = files[name][:len(files[name])-3]
+			case 2:
+				delete(files, name)
+			}
+			damaged++
+		}
+		writeDir(t, ckptDir, files)
+	}, nil)
+	if got := s.restored(); len(got) != len(want)-3 {
+		t.Errorf("restored %v with three checkpoints of %v damaged or missing", got, want)
+	}
+	if n := strings.Count(s.log.String(), "checkpoint not used"); n != 2 {
+		t.Errorf("%d checkpoints reported unused, want 2\n%s", n, s.log.String())
+	}
+	// Without checkpoints: everything is computed again, and equal.
+	restart(-1, func() {}, []string{})
+	// A checkpoint of a view that does not exist (a crash between a DROP's
+	// commit and the removal of its file) and a temporary file a crash
+	// left are removed at start.
+	restart(time.Hour, func() {
+		files := readDir(t, ckptDir)
+		files["999999.ckpt"] = []byte("orphan")
+		writeDir(t, ckptDir, files)
+		if err := os.WriteFile(filepath.Join(ckptDir, "999998.ckpt.tmp"), []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, want)
+	if entries, err := os.ReadDir(ckptDir); err != nil || len(entries) != len(want) {
+		t.Errorf("checkpoint directory holds %d files (%v), want the %d views'", len(entries), err, len(want))
+	}
+	// DROP VIEW removes the view's checkpoint (the writer does, after the
+	// DROP returns).
+	t.Cleanup(func() { _ = s.srv.Close() })
+	mustExec(t, conn, "DROP MATERIALIZED VIEW v_vov")
+	mustExec(t, conn, "DROP MATERIALIZED VIEW v_agg")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got := mapKeys(readDir(t, ckptDir))
+		if len(got) == len(want)-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoints %v after dropping v_agg", got)
+		}
+	}
+	// The restored views go on: more history, windows closing, the
+	// table's rows changing; each must equal the same query created
+	// afresh.
+	insert(1000)
+	mustExec(t, conn, "UPDATE users SET region = 'r0' WHERE id = 3")
+	mustExec(t, conn, "DELETE FROM users WHERE id = 7")
+	insert(500)
+	rest := map[string]string{}
+	for _, name := range names {
+		if name != "v_vov" && name != "v_agg" {
+			rest[name] = checkpointViews[name]
+		}
+	}
+	compareWithFresh(t, s, conn, rest)
+}
+
+// compareWithFresh creates each query of views (by view name) again as
+// fresh_<name> and checks that the view equals it.
+func compareWithFresh(t *testing.T, s *checkpointServer, conn *pgx.Conn, views map[string]string) {
+	t.Helper()
+	for _, name := range mapKeys(views) {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW fresh_"+name+" AS "+views[name])
+	}
+	s.syncViews(t)
+	for _, name := range mapKeys(views) {
+		got, want := rowsText(t, conn, "SELECT * FROM "+name), rowsText(t, conn, "SELECT * FROM fresh_"+name)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s restored then stepped:\n%s\ncreated afresh:\n%s", name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestCheckpointRestoredViewsGoOn restores views from checkpoints older
+// than the streams' history (and from before an ALTER STREAM ADD COLUMN,
+// which computes the stream's views again), then feeds them more rows,
+// closes windows and deletes and updates the table rows holding their
+// minimums and maximums: every view must equal its query created afresh.
+func TestCheckpointRestoredViewsGoOn(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, time.Hour)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (k int, name text, v int, d numeric, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '2 seconds')")
+	mustExec(t, conn, "CREATE TABLE users (id int PRIMARY KEY, region text, score numeric)")
+	for id := range 12 {
+		mustExec(t, conn, "INSERT INTO users VALUES ($1, $2, $3)", id, fmt.Sprint("r", id%3), fmt.Sprintf("%d.%02d", id, id*7%100))
+	}
+	views := map[string]string{
+		"v_mm":   "SELECT region, min(id) AS lo, max(id) AS hi, sum(score) AS s, max(score) AS ms FROM users GROUP BY region",
+		"v_win":  "SELECT k, window_start, window_end, count(*) AS n, sum(d) AS sd FROM TUMBLE(s, ts, INTERVAL '1 second') GROUP BY k, window_start, window_end EMIT ON WINDOW CLOSE",
+		"v_live": "SELECT name, window_end, count(*) AS n, min(v) AS low FROM TUMBLE(s, ts, INTERVAL '1 second') GROUP BY name, window_end",
+		"v_join": "SELECT u.region, count(*) AS n, max(s.v) AS mv FROM s JOIN users u ON s.k = u.id GROUP BY u.region",
+		"v_left": "SELECT u.id, u.region, s.v FROM users u LEFT JOIN s ON s.k = u.id AND s.v > 990",
+		"v_dist": "SELECT DISTINCT k, name FROM s",
+		"v_top":  "SELECT k, v FROM s ORDER BY v DESC, k LIMIT 3",
+		"v_top2": "SELECT id, region FROM users ORDER BY score DESC LIMIT 2 OFFSET 1",
+		// SELECT * takes the stream's columns at CREATE: the fresh view
+		// names them.
+		"v_star": "SELECT k, name, v, d, ts FROM s WHERE v > 980",
+	}
+	for _, name := range mapKeys(views) {
+		q := views[name]
+		if name == "v_star" {
+			q = "SELECT * FROM s WHERE v > 980"
+		}
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+q)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	row := 0
+	extra := ""
+	insert := func(n int) {
+		for range n / 50 {
+			var vals []string
+			for range 50 {
+				ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
+				vals = append(vals, fmt.Sprintf("(%d, 'n%d', %d, %d.%d, '%s'%s)", row%13, row%7, (row*7919)%1000, row%5, row%10, ts.Format(time.RFC3339Nano), extra))
+				row++
+			}
+			mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
+		}
+	}
+	insert(600)
+	restart := func() {
+		t.Helper()
+		if err := s.srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = startCheckpointServer(t, dir, time.Hour)
+		conn = connect(t, s.srv)
+	}
+	// The shutdown's checkpoints, kept for later; then more history and a
+	// new column.
+	restart()
+	if got := s.restored(); len(got) != len(views) {
+		t.Errorf("restored %v, want every view of %v", got, mapKeys(views))
+	}
+	saved := readDir(t, ckptDir)
+	insert(400)
+	mustExec(t, conn, "ALTER STREAM s ADD COLUMN extra int")
+	extra = ", 7"
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeDir(t, ckptDir, saved)
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	// The stream's views are computed again (its columns changed); the
+	// table's are restored.
+	if got := s.restored(); !slices.Equal(got, []string{"v_mm", "v_top2"}) {
+		t.Errorf("restored %v after ALTER STREAM ADD COLUMN, want the table's views only", got)
+	}
+	insert(1000)
+	mustExec(t, conn, "DELETE FROM users WHERE id IN (0, 11, 10)")
+	mustExec(t, conn, "UPDATE users SET score = 99.5 WHERE id = 4")
+	mustExec(t, conn, "UPDATE users SET region = 'r1' WHERE id = 2")
+	insert(500)
+	compareWithFresh(t, s, conn, views)
+}
+
+// TestCheckpointIntervalJoinRestore restores interval joins and a join of
+// two windowed aggregates from checkpoints older than both streams'
+// history, then feeds them more: each must equal its query created afresh.
+func TestCheckpointIntervalJoinRestore(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, time.Hour)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM a (k int, v int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '1 second')")
+	mustExec(t, conn, "CREATE STREAM b (k int, w int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '1 second')")
+	views := map[string]string{
+		"v_ij":  "SELECT a.k, a.v, b.w FROM a JOIN b ON a.k = b.k AND a.ts BETWEEN b.ts - INTERVAL '2 seconds' AND b.ts + INTERVAL '1 second'",
+		"v_ija": "SELECT a.k, count(*) AS n, sum(b.w) AS sw FROM a JOIN b ON a.k = b.k AND a.ts BETWEEN b.ts - INTERVAL '2 seconds' AND b.ts + INTERVAL '1 second' GROUP BY a.k",
+		"v_cl":  "SELECT x.k, x.we, x.n, y.m FROM (SELECT k, window_end AS we, count(*) AS n FROM TUMBLE(a, ts, INTERVAL '1 second') GROUP BY k, window_end) x JOIN (SELECT k, window_end AS we, max(w) AS m FROM TUMBLE(b, ts, INTERVAL '1 second') GROUP BY k, window_end) y ON x.k = y.k AND x.we = y.we",
+	}
+	for _, name := range mapKeys(views) {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	row := 0
+	insert := func(n int) {
+		for range n / 50 {
+			var va, vb []string
+			for range 50 {
+				ts := base.Add(time.Duration(row) * 53 * time.Millisecond)
+				tb := ts.Add(time.Duration((row*31)%1500) * time.Millisecond)
+				va = append(va, fmt.Sprintf("(%d, %d, '%s')", row%5, row, ts.Format(time.RFC3339Nano)))
+				vb = append(vb, fmt.Sprintf("(%d, %d, '%s')", row%5, row*3, tb.Format(time.RFC3339Nano)))
+				row++
+			}
+			mustExec(t, conn, "INSERT INTO a VALUES "+strings.Join(va, ", "))
+			mustExec(t, conn, "INSERT INTO b VALUES "+strings.Join(vb, ", "))
+		}
+	}
+	insert(600)
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	saved := readDir(t, ckptDir)
+	s = startCheckpointServer(t, dir, time.Hour)
+	conn = connect(t, s.srv)
+	insert(400)
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeDir(t, ckptDir, saved)
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, mapKeys(views)) {
+		t.Errorf("restored %v, want every view of %v", got, mapKeys(views))
+	}
+	insert(500)
+	compareWithFresh(t, s, conn, views)
+}
+
+// TestCheckpointRestartOtherTimeZone restarts a server under another
+// default time zone: a view whose result depends on it (date_trunc('day')
+// of a timestamptz) must be computed again, not restored, and equal the
+// same view created afresh.
+func TestCheckpointRestartOtherTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, time.Hour)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (v int, ts timestamptz)")
+	const query = "SELECT date_trunc('day', ts) AS d, count(*) AS n, sum(v) AS s FROM s GROUP BY date_trunc('day', ts)"
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_day AS "+query)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var vals []string
+	for i := range 48 {
+		vals = append(vals, fmt.Sprintf("(%d, '%s')", i, base.Add(time.Duration(i)*time.Hour).Format(time.RFC3339)))
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readDir(t, filepath.Join(dir, "checkpoints")); len(got) != 1 {
+		t.Fatalf("checkpoints %v after a clean shutdown, want v_day's", mapKeys(got))
+	}
+	s = startCheckpointServer(t, dir, time.Hour, engine.WithDefaultTimeZone("America/New_York"))
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); len(got) != 0 {
+		t.Errorf("restored %v under another time zone\n%s", got, s.log.String())
+	}
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_fresh AS "+query)
+	got, want := rowsText(t, conn, "SELECT * FROM v_day"), rowsText(t, conn, "SELECT * FROM v_fresh")
+	if !slices.Equal(got, want) {
+		t.Errorf("v_day after the restart:\n%s\ncreated afresh:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCheckpointWriteFailureRetried makes one checkpoint's write fail (its
+// directory is a file for a while): the view's next checkpoint must be
+// written once the directory can be, though the view did not step since.
+func TestCheckpointWriteFailureRetried(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (k int, v int)")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_sum AS SELECT k, sum(v) AS s FROM s GROUP BY k")
+	ckptDir := filepath.Join(dir, "checkpoints")
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s\n%s", what, s.log.String())
+			}
+		}
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES (1, 1), (2, 2)")
+	waitFor("first checkpoint", func() bool { return len(readDir(t, ckptDir)) == 1 })
+	if err := os.RemoveAll(ckptDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ckptDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES (1, 10)")
+	waitFor("failed write", func() bool { return strings.Contains(s.log.String(), "checkpoint not written") })
+	if err := os.Remove(ckptDir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("checkpoint after the failed write", func() bool { return len(readDir(t, ckptDir)) == 1 })
+}
+
+// viewsText returns every view's rows as sorted text.
+func viewsText(t *testing.T, conn *pgx.Conn, names []string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, name := range names {
+		out[name] = rowsText(t, conn, "SELECT * FROM "+name)
+	}
+	return out
+}
+
+// readDir returns the checkpoint files in dir by name.
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".ckpt") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = b
+	}
+	return out
+}
+
+func writeDir(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadDir(dir)
+	for _, e := range old {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
