@@ -621,10 +621,7 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 					continue
 				}
 				replayed += c.Len
-				c = withDiffs(c)
-				for _, n := range nodes {
-					put(n, v.narrow(n, []*coldata.Chunk{c})[0])
-				}
+				v.feed(put, nodes, c)
 			}
 		}
 		return nil

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,13 +9,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -40,12 +39,12 @@ var checkpointViews = map[string]string{
 // every interval (negative: never), with the engine options opts.
 type checkpointServer struct {
 	srv *server.Server
-	log *syncBuffer
+	log *testbin.SyncBuffer
 }
 
 func startCheckpointServer(t *testing.T, dir string, interval time.Duration, opts ...engine.Option) *checkpointServer {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testbin.SyncBuffer{}
 	srv, err := server.Start(context.Background(), server.Config{PGAddr: "127.0.0.1:0", DataDir: dir,
 		Logger: slog.New(slog.NewTextHandler(log, nil)), CheckpointInterval: interval, Workers: 2, EngineOptions: opts})
 	if err != nil {
@@ -70,23 +69,6 @@ func (s *checkpointServer) syncViews(t *testing.T) {
 	if err := s.srv.Engine().SyncViews(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestViewsRestartFromCheckpoints restarts a server from checkpoints older

@@ -86,6 +86,14 @@ func (v *runningView) narrow(n int, chunks []*coldata.Chunk) []*coldata.Chunk {
 	return out
 }
 
+// feed puts c, a relation's rows, as insertions to source nodes of v.
+func (v *runningView) feed(put func(int, *coldata.Chunk), nodes []int, c *coldata.Chunk) {
+	c = withDiffs(c)
+	for _, n := range nodes {
+		put(n, v.narrow(n, []*coldata.Chunk{c})[0])
+	}
+}
+
 // runningView is one materialized view's dataflow and result.
 type runningView struct {
 	id      uint32
@@ -487,10 +495,7 @@ func (d *dataflows) start(v *runningView, in *startInput) error {
 				if c == nil {
 					break
 				}
-				c = withDiffs(c)
-				for _, n := range nodes {
-					put(n, v.narrow(n, []*coldata.Chunk{c})[0])
-				}
+				v.feed(put, nodes, c)
 			}
 		}
 		return nil

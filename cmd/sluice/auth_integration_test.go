@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,23 +64,6 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestServeAuth runs the binary as an operator would: sluice passwd makes
 // a users file; sluice serve takes it, SLUICE_PASSWORD, a certificate and
 // SLUICE_TLS_REQUIRED; clients then need the right password and TLS, and
@@ -107,7 +88,7 @@ func TestServeAuth(t *testing.T) {
 		"--http-addr", testbin.FreeAddr(t), "--embedded-kafka-addr", "off", "--log-level", "debug",
 		"--users-file", usersFile, "--tls-cert", certFile, "--tls-key", keyFile)
 	cmd.Env = append(os.Environ(), "SLUICE_PASSWORD="+sluicePW, "SLUICE_TLS_REQUIRED=true")
-	logs := &syncBuffer{}
+	logs := &testbin.SyncBuffer{}
 	cmd.Stderr = logs
 	if b := testbin.Serve(t, cmd); !strings.Contains(b, "authentication scram-sha-256 (2 users), TLS required") {
 		t.Fatalf("banner %q; log:\n%s", b, logs.String())

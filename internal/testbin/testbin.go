@@ -5,10 +5,12 @@ package testbin
 
 import (
 	"bufio"
+	"bytes"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,4 +73,23 @@ func Serve(t testing.TB, cmd *exec.Cmd) string {
 		t.Fatal("sluice serve did not start within a minute")
 		return ""
 	}
+}
+
+// SyncBuffer is a bytes.Buffer that a server's logger and a test may use at
+// once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
