@@ -318,7 +318,8 @@ func (k *decimalSumKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error 
 		if s == nil {
 			continue
 		}
-		w.String(s.sum.String())
+		w.scratch = s.sum.Append(w.scratch[:0], 'G')
+		w.Blob(w.scratch)
 		for _, x := range []int64{s.n, s.nan, s.posInf, s.negInf} {
 			w.Varint(x)
 		}

@@ -143,7 +143,12 @@ func (d *Dataflow) Restore(b []byte) error {
 
 // SnapshotWriter appends a snapshot's values to a byte buffer: integers as
 // varints, columns as whole arrays.
-type SnapshotWriter struct{ buf []byte }
+type SnapshotWriter struct {
+	buf []byte
+	// scratch holds one value's encoding on its way into buf (Vec), so
+	// that values are not allocated one by one.
+	scratch []byte
+}
 
 func (w *SnapshotWriter) Uvarint(x uint64) { w.buf = binary.AppendUvarint(w.buf, x) }
 func (w *SnapshotWriter) Varint(x int64)   { w.buf = binary.AppendVarint(w.buf, x) }
@@ -232,7 +237,8 @@ func (w *SnapshotWriter) Vec(v *coldata.Vec) error {
 	case types.PhysDecimal:
 		// The text keeps the exponent: 1.00 reads back as 1.00.
 		for i := range v.Decs[:n] {
-			w.String(v.Decs[i].String())
+			w.scratch = v.Decs[i].Append(w.scratch[:0], 'G')
+			w.Blob(w.scratch)
 		}
 	case types.PhysBytes:
 		for _, s := range v.Bytes[:n] {
@@ -249,11 +255,12 @@ func (w *SnapshotWriter) Vec(v *coldata.Vec) error {
 			if v.IsNull(i) {
 				continue
 			}
-			b, err := types.AppendBinary(nil, v.Typ, d)
+			b, err := types.AppendBinary(w.scratch[:0], v.Typ, d)
 			if err != nil {
 				return fmt.Errorf("dataflow snapshot: %w", err)
 			}
-			w.String(string(b))
+			w.scratch = b
+			w.Blob(b)
 		}
 	}
 	return nil
