@@ -347,18 +347,15 @@ func (st *statement) execDrop(ctx context.Context, ts *txnState, n *pg.DropStmt,
 		})
 	}
 	for _, t := range drops {
-		if ts.created[t.ID] != nil {
-			delete(ts.created, t.ID)
-		} else {
-			if ts.dropped == nil {
-				ts.dropped = map[uint32]*catalog.Table{}
-			}
-			ts.dropped[t.ID] = t
-		}
 		if err := s.e.db.DropTable(ts.txn, t.ID); err != nil {
 			return "", err
 		}
-		ts.txn.DeleteMeta(catalog.MetaKey(t.ID))
+		if ts.created[t.ID] != nil {
+			delete(ts.created, t.ID)
+			ts.txn.DeleteMeta(catalog.MetaKey(t.ID))
+		} else {
+			ts.stageDrop(t)
+		}
 	}
 	return tag, nil
 }

@@ -135,6 +135,17 @@ type txnState struct {
 	afterCommit []func() error
 }
 
+// stageDrop drops committed relation t in the transaction: its record is
+// deleted with the transaction's writes, and the catalog forgets it when
+// the transaction commits.
+func (ts *txnState) stageDrop(t *catalog.Table) {
+	if ts.dropped == nil {
+		ts.dropped = map[uint32]*catalog.Table{}
+	}
+	ts.dropped[t.ID] = t
+	ts.txn.DeleteMeta(catalog.MetaKey(t.ID))
+}
+
 type createdTable struct {
 	desc *catalog.Table
 	tbl  *storage.Table

@@ -435,12 +435,8 @@ func (st *statement) execDropView(ctx context.Context, n *pg.DropStmt, w pgwire.
 			return "", sqlerr.New(sqlerr.ActiveSQLTransaction, "DROP MATERIALIZED VIEW … CASCADE of a view a sink reads cannot run inside a transaction block").
 				WithDetail("sink %s reads it, and DROP SINK cannot run inside a transaction block", sinks[0].Name)
 		}
-		if s.tx.dropped == nil {
-			s.tx.dropped = map[uint32]*catalog.Table{}
-		}
 		for _, v := range append(deps, drops...) {
-			s.tx.dropped[v.ID] = v
-			s.tx.txn.DeleteMeta(catalog.MetaKey(v.ID))
+			s.tx.stageDrop(v)
 		}
 		return "DROP MATERIALIZED VIEW", nil
 	}
