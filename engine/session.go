@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,7 +102,7 @@ type savepoint struct {
 	roles     map[string]stagedRole
 	sequences map[string]*catalog.Sequence
 	dropSeqs  map[string]*catalog.Sequence
-	views     int // len(txnState.views) at the savepoint
+	views     []*pendingView // the txnState.views at the savepoint
 	vals      map[string]string
 	// afterCommit is how many after-commit actions the transaction had:
 	// those of statements rolled back are dropped.
@@ -434,6 +435,9 @@ func (c txnCatalog) ByID(id uint32) (*catalog.Table, bool) {
 	if ct, ok := c.tx.created[id]; ok {
 		return ct.desc, true
 	}
+	if v := c.tx.pendingView(id); v != nil {
+		return v.desc, true
+	}
 	if c.tx.dropped[id] != nil {
 		return nil, false
 	}
@@ -451,13 +455,24 @@ func (c txnCatalog) Tables() []*catalog.Table {
 	for _, ct := range c.tx.created {
 		out = append(out, ct.desc)
 	}
+	for _, v := range c.tx.views {
+		out = append(out, v.desc)
+	}
 	return out
 }
 
+// Lookup finds a relation by name as the transaction sees it: the
+// materialized views it creates at COMMIT included, so that its later
+// statements can build on them.
 func (c txnCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 	for _, ct := range c.tx.created {
 		if ct.desc.Schema == schema && ct.desc.Name == name {
 			return ct.desc, true
+		}
+	}
+	for _, v := range c.tx.views {
+		if v.desc.Schema == schema && v.desc.Name == name {
+			return v.desc, true
 		}
 	}
 	t, ok := c.base.Lookup(schema, name)
@@ -516,10 +531,30 @@ func (ts *txnState) stagesName(schema, name string) bool {
 	return schema == "public" && ts.sequences[name] != nil
 }
 
-// stagesDDL reports whether ts (nil: no block) has tables or sequences
+// stagesDDL reports whether ts (nil: no block) has relations or sequences
 // that only it sees: then its catalog view and plans are its own.
 func (ts *txnState) stagesDDL() bool {
-	return ts != nil && len(ts.created)+len(ts.dropped)+len(ts.sequences)+len(ts.droppedSeqs) > 0
+	return ts != nil && len(ts.created)+len(ts.dropped)+len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views) > 0
+}
+
+// pendingView is the materialized view ts (nil: no block) creates at
+// COMMIT with id, or nil.
+func (ts *txnState) pendingView(id uint32) *pendingView {
+	if ts == nil {
+		return nil
+	}
+	for _, v := range ts.views {
+		if v.desc.ID == id {
+			return v
+		}
+	}
+	return nil
+}
+
+// unstageView forgets the materialized view with id that ts was to create
+// at COMMIT (a DROP of it in the block).
+func (ts *txnState) unstageView(id uint32) {
+	ts.views = slices.DeleteFunc(ts.views, func(v *pendingView) bool { return v.desc.ID == id })
 }
 
 // begin starts a storage transaction.
@@ -666,6 +701,11 @@ func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *e
 		}
 		if ts.dropped[ref.ID] != nil {
 			return nil, errUndefinedRelation(ref.Name)
+		}
+		if ts.pendingView(ref.ID) != nil {
+			return nil, sqlerr.Unsupported("reading materialized view \"%s\" in the transaction block that creates it", ref.Name).
+				WithDetail("A materialized view is computed when its transaction block commits.").
+				WithHint("Read it after COMMIT.")
 		}
 		t, ok := s.e.db.Table(ref.ID)
 		if ok {

@@ -162,6 +162,10 @@ func (e *Engine) checkPendingViews(ts *txnState) error {
 			return errDuplicateTable(v.desc.Name)
 		}
 		for _, dep := range v.desc.DependsOn {
+			// A view read by a view of the block is created before it.
+			if ts.pendingView(dep) != nil {
+				continue
+			}
 			if _, ok := e.cat.ByID(dep); (!ok || ts.dropped[dep] != nil) && ts.created[dep] == nil {
 				return sqlerr.New(sqlerr.UndefinedTable, "a relation read by materialized view \"%s\" was dropped before it was created", v.desc.Name)
 			}
@@ -304,27 +308,36 @@ func (e *Engine) refreshEventTimes(v *catalog.Table, vp *planner.ViewPlan) {
 	e.cat.Publish(&c)
 }
 
-// checkPendingDependents refuses to drop a relation that a materialized
-// view the block creates at COMMIT reads: with 2BP01 as Postgres does,
-// and, with CASCADE, because the block cannot drop a view it has not
-// created yet.
-func (st *statement) checkPendingDependents(n *pg.DropStmt, drops []*catalog.Table, kindName map[catalog.Kind]string) error {
-	if st.s.tx == nil {
+// unstagePendingDependents handles the materialized views the block
+// creates at COMMIT that read relations being dropped: without CASCADE the
+// DROP fails with 2BP01 as in Postgres; with it they are not created
+// (those reading them neither).
+func (st *statement) unstagePendingDependents(n *pg.DropStmt, drops []*catalog.Table, kindName map[catalog.Kind]string) error {
+	ts := st.s.tx
+	if ts == nil {
 		return nil
 	}
+	var unstage []uint32
+	gone := map[uint32]bool{}
 	for _, t := range drops {
-		for _, v := range st.s.tx.views {
-			if !slices.Contains(v.desc.DependsOn, t.ID) {
-				continue
-			}
-			if n.Behavior == pg.DropBehavior_DROP_CASCADE {
-				return sqlerr.Unsupported("DROP … CASCADE of %s %s, which materialized view %s created in this transaction block reads", kindName[t.Kind], t.Name, v.desc.Name).
-					WithHint("Drop it after COMMIT, or roll the view back.")
-			}
+		gone[t.ID] = true
+	}
+	for _, v := range ts.views { // in creation order: a view follows what it reads
+		i := slices.IndexFunc(v.desc.DependsOn, func(id uint32) bool { return gone[id] })
+		if i < 0 {
+			continue
+		}
+		if n.Behavior != pg.DropBehavior_DROP_CASCADE {
+			t, _ := txnCatalog{st.s.e.cat, ts}.ByID(v.desc.DependsOn[i])
 			return sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[t.Kind], t.Name).
 				WithDetail("materialized view %s depends on %s %s", v.desc.Name, kindName[t.Kind], t.Name).
 				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
 		}
+		gone[v.desc.ID] = true
+		unstage = append(unstage, v.desc.ID)
+	}
+	for _, id := range unstage {
+		ts.unstageView(id)
 	}
 	return nil
 }
@@ -378,9 +391,6 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 		}
 		drops = append(drops, t)
 	}
-	if err := st.checkPendingDependents(n, drops, kindName); err != nil {
-		return nil, nil, nil, err
-	}
 	// Dependent views, transitively, newest first so each is dropped before
 	// what it reads.
 	seen := map[uint32]bool{}
@@ -390,7 +400,7 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 	var visit func(t *catalog.Table) error
 	visit = func(t *catalog.Table) error {
 		for _, dep := range s.e.cat.Dependents(t.ID) {
-			if seen[dep.ID] {
+			if seen[dep.ID] || (s.tx != nil && s.tx.dropped[dep.ID] != nil) {
 				continue
 			}
 			if n.Behavior != pg.DropBehavior_DROP_CASCADE {
@@ -418,6 +428,9 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 			WithDetail("sink %s reads it", sinks[0].Name).
 			WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
 	}
+	if err := st.unstagePendingDependents(n, drops, kindName); err != nil {
+		return nil, nil, nil, err
+	}
 	return drops, views, sinks, nil
 }
 
@@ -436,7 +449,11 @@ func (st *statement) execDropView(ctx context.Context, n *pg.DropStmt, w pgwire.
 				WithDetail("sink %s reads it, and DROP SINK cannot run inside a transaction block", sinks[0].Name)
 		}
 		for _, v := range append(deps, drops...) {
-			s.tx.stageDrop(v)
+			if s.tx.pendingView(v.ID) != nil {
+				s.tx.unstageView(v.ID)
+			} else {
+				s.tx.stageDrop(v)
+			}
 		}
 		return "DROP MATERIALIZED VIEW", nil
 	}

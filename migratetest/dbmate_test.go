@@ -52,7 +52,7 @@ func TestDbmate(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPending(1)
-	checkRevenue(t, db, "")
+	checkRevenue(t, db, noRevenue)
 	for range 2 {
 		if err := dm.Rollback(); err != nil {
 			t.Fatal(err)

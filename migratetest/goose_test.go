@@ -108,7 +108,7 @@ func testGoose(t *testing.T, db *sql.DB, run gooseRun, checkStatus func(version 
 		t.Fatal(err)
 	}
 	checkVersion(2)
-	checkRevenue(t, db, "")
+	checkRevenue(t, db, noRevenue)
 
 	if err := run.downTo(0); err != nil {
 		t.Fatal(err)

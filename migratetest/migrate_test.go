@@ -59,7 +59,7 @@ func testGolangMigrate(t *testing.T, scheme string) {
 		t.Fatal(err)
 	}
 	checkVersion(2)
-	checkRevenue(t, db, "")
+	checkRevenue(t, db, noRevenue)
 
 	if err := m.Down(); err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func checkRelations(t *testing.T, db *sql.DB, want ...string) {
 	}
 }
 
-// checkRevenue reads the view, waiting for it to catch up with want.
+// checkRevenue reads the views, waiting for them to catch up with want.
 func checkRevenue(t *testing.T, db *sql.DB, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -103,11 +103,19 @@ func revenue(t *testing.T, db *sql.DB) string {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(out, "; ")
+	var countries, total int64
+	if err := db.QueryRow(`SELECT countries, rides FROM mig_revenue_total`).Scan(&countries, &total); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s | %d countries, %d rides", strings.Join(out, "; "), countries, total)
 }
 
-// wantRevenue is mig_revenue after all the migrations.
-const wantRevenue = "de 1 12.00; fr 2 17.75"
+// wantRevenue is mig_revenue and mig_revenue_total after all the
+// migrations, noRevenue after the rows' migration is rolled back.
+const (
+	wantRevenue = "de 1 12.00; fr 2 17.75 | 2 countries, 3 rides"
+	noRevenue   = " | 0 countries, 0 rides"
+)
 
 // allRelations are the migrations' relations.
-var allRelations = []string{"mig_cities", "mig_revenue", "mig_rides"}
+var allRelations = []string{"mig_cities", "mig_revenue", "mig_revenue_total", "mig_rides"}

@@ -1,1 +1,2 @@
+DROP MATERIALIZED VIEW mig_revenue_total;
 DROP MATERIALIZED VIEW mig_revenue;
