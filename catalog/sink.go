@@ -24,6 +24,22 @@ type Sink struct {
 	DependsOn []uint32 `json:"depends_on"`
 	// Options are the WITH options (connector, topic, format, key, …).
 	Options map[string]string `json:"options"`
+	// Instance is a random name chosen at CREATE SINK that its external
+	// identities (Kafka transactional id, progress records, idempotency
+	// keys) carry, so that the sinks of two servers writing to one Kafka
+	// cluster never share one. Empty in sinks created before it existed,
+	// which keep their identities.
+	Instance string `json:"instance,omitempty"`
+}
+
+// TransactionalID is the sink's Kafka transactional id: stable across
+// restarts, so that a restarted sink fences its earlier producers, and
+// the key of its progress records.
+func (s *Sink) TransactionalID() string {
+	if s.Instance == "" {
+		return fmt.Sprintf("sluice-sink-%d", s.ID)
+	}
+	return fmt.Sprintf("sluice-%s-sink-%d", s.Instance, s.ID)
 }
 
 // SinkMetaKey is the storage meta key of a sink's descriptor.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -29,6 +30,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -212,10 +214,17 @@ func foldAppend(t *testing.T, recs []*kgo.Record) []string {
 // may trail the commits).
 func expectSinks(t *testing.T, c *kfake.Cluster, conn *pgx.Conn) {
 	t.Helper()
+	expectSinksIn(t, c, conn, "up", "app")
+}
+
+// expectSinksIn is expectSinks for sinks writing to topics upTopic and
+// appTopic.
+func expectSinksIn(t *testing.T, c *kfake.Cluster, conn *pgx.Conn, upTopic, appTopic string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		want := viewRows(t, conn)
-		up, app := foldUpsert(readTopic(t, c, "up")), foldAppend(t, readTopic(t, c, "app"))
+		up, app := foldUpsert(readTopic(t, c, upTopic)), foldAppend(t, readTopic(t, c, appTopic))
 		if len(want) > 0 && sameRows(up, want) && sameRows(app, want) {
 			return
 		}
@@ -245,6 +254,40 @@ func TestSinkKafkaExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectSinks(t, c, conn)
+}
+
+// Two servers with sinks of the same ids (same DDL on fresh catalogs)
+// writing to one Kafka cluster: their
+// transactional ids differ, so neither fences the other's producer nor
+// reads the other's progress markers; both topics equal their views.
+func TestSinkKafkaTwoServersOneCluster(t *testing.T) {
+	c := sinkCluster(t)
+	var logs testbin.SyncBuffer
+	logger := engine.WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	srvA := startSinkServer(t, t.TempDir(), c, logger)
+	srvB := startSinkServer(t, t.TempDir(), c, logger)
+	connA, connB := connect(t, srvA), connect(t, srvB)
+	schemaB := strings.NewReplacer("topic = 'up'", "topic = 'up_b'", "topic = 'app'", "topic = 'app_b'").Replace(sinkSchema)
+	for i, schema := range []string{sinkSchema, schemaB} {
+		conn := []*pgx.Conn{connA, connB}[i]
+		for _, stmt := range strings.Split(strings.TrimSpace(schema), ";") {
+			mustExec(t, conn, stmt)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, conn := range []*pgx.Conn{connA, connB} {
+		wg.Go(func() {
+			for round := range 6 {
+				sinkRound(t, conn, round+10*i)
+			}
+		})
+	}
+	wg.Wait()
+	expectSinksIn(t, c, connA, "up", "app")
+	expectSinksIn(t, c, connB, "up_b", "app_b")
+	if strings.Contains(logs.String(), "sink attempt failed") {
+		t.Fatalf("a sink failed (fenced by the other server's?):\n%s", logs.String())
+	}
 }
 
 // A crash between the pending record and EndTxn (the transaction is left

@@ -29,7 +29,7 @@ func (r *runningSink) open(ctx context.Context, sp *sinkSpec) (sinkOutput, error
 	}
 	cctx, cancel := context.WithTimeout(ctx, sinkConnectTimeout)
 	defer cancel()
-	prod, err := kafka.NewTxnProducer(cctx, sp.kafka, sinkTransactionalID(r.desc.ID), e.sinkEndTimeout)
+	prod, err := kafka.NewTxnProducer(cctx, sp.kafka, r.desc.TransactionalID(), e.sinkEndTimeout)
 	if err != nil {
 		return nil, sqlerr.New(sqlerr.ConnectionFailure, "sink \"%s\": cannot start its kafka producer: %v", r.desc.Name, err)
 	}
@@ -116,7 +116,7 @@ func (o *webhookOutput) emit(ctx context.Context, st *sinkState, changes *coldat
 
 func (o *webhookOutput) recover(ctx context.Context, st *sinkState) error {
 	p := st.pending
-	if err := o.sink.Post(ctx, fmt.Sprintf("%s-%d", sinkTransactionalID(o.r.desc.ID), p.seq), p.changes); err != nil {
+	if err := o.sink.Post(ctx, fmt.Sprintf("%s-%d", o.r.desc.TransactionalID(), p.seq), p.changes); err != nil {
 		return err
 	}
 	if err := o.r.e.sinkHook(ctx, o.r.desc.Name, SinkCommitted); err != nil {

@@ -306,10 +306,6 @@ func consolidated(target *subscribeTarget, chunks []*coldata.Chunk) *coldata.Chu
 	return dataflow.Consolidate(all)
 }
 
-// sinkTransactionalID is the Kafka transactional id of sink id: stable, so
-// that a restarted sink fences its earlier producers.
-func sinkTransactionalID(id uint32) string { return fmt.Sprintf("sluice-sink-%d", id) }
-
 // sinkHook calls the WithSinkHook hook, if any.
 func (e *Engine) sinkHook(ctx context.Context, sink string, step SinkStep) error {
 	if e.sinkStepHook == nil {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"maps"
 	"strings"
 	"sync"
@@ -117,6 +119,7 @@ func (st *statement) execCreateSink(ctx context.Context, x *parser.CreateSink, w
 		return "", err
 	}
 	desc.ID = s.e.cat.AllocID()
+	desc.Instance = newSinkInstance()
 	if err := s.e.publishSink(desc); err != nil {
 		return "", err
 	}
@@ -345,7 +348,7 @@ func (e *Engine) fenceSink(sk *catalog.Sink) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sinkConnectTimeout)
 	defer cancel()
-	prod, err := kafka.NewTxnProducer(ctx, opts, sinkTransactionalID(sk.ID), e.sinkEndTimeout)
+	prod, err := kafka.NewTxnProducer(ctx, opts, sk.TransactionalID(), e.sinkEndTimeout)
 	if err != nil {
 		e.log.Warn("engine: dropped sink's producer not fenced", "sink", sk.Name, "err", err)
 		return
@@ -420,4 +423,13 @@ func (s *session) execShowSinks(w pgwire.ResultWriter) error {
 		ch.AppendRow([]types.Datum{sk.Schema, sk.Name, connector, dest, reads, status, txns})
 	}
 	return w.WriteChunk(ch)
+}
+
+// newSinkInstance returns a random name for a new sink's external
+// identities (catalog.Sink.Instance): 48 bits, so that two servers' sinks
+// on one Kafka cluster do not collide.
+func newSinkInstance() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
