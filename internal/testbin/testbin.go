@@ -39,7 +39,8 @@ func FreeAddr(t testing.TB) string {
 
 // Serve starts cmd, a `sluice serve`, and waits until it has printed its
 // start-up banner (the lines up to "connect with: …", printed once it
-// listens), which it returns; cmd is killed when t ends. Serve takes
+// listens), which it returns; cmd is killed when t ends, or when the test
+// process dies (on Linux). Serve takes
 // cmd's standard output: the rest is read and dropped, so that the
 // server never blocks writing it.
 func Serve(t testing.TB, cmd *exec.Cmd) string {
@@ -48,6 +49,7 @@ func Serve(t testing.TB, cmd *exec.Cmd) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
