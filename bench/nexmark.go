@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -423,7 +424,9 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	runtime.GC()
+	// Return the heap earlier queries of the run freed to the system, so
+	// that this query's peak RSS starts from what is live now.
+	debug.FreeOSMemory()
 	resetPeakRSS()
 	progress("%s: %d events from %s", q, o.events, o.source)
 	if o.cpuProfile != "" {
