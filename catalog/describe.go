@@ -94,8 +94,8 @@ func (s *Snapshot) defaultExpr(t *Table, col int) string {
 }
 
 // Description is obj_description/col_description: the comment on an object
-// (classoid names its catalog; subid is a column number or 0). Sluice has
-// no COMMENT yet; streams describe themselves.
+// (classoid names its catalog; subid is a column number or 0). A stream
+// without a comment describes itself.
 func (s *Snapshot) Description(objoid, classoid uint32, subid int32) (string, bool) {
 	if classoid == ClassPgNamespace && subid == 0 {
 		switch objoid { // as Postgres' initdb comments them
@@ -106,14 +106,26 @@ func (s *Snapshot) Description(objoid, classoid uint32, subid int32) (string, bo
 		}
 		return "", false
 	}
-	if classoid != ClassPgClass || subid != 0 {
+	if classoid != ClassPgClass {
 		return "", false
 	}
 	r := s.rel(objoid)
-	if r == nil || r.user == nil || r.index || r.user.Kind != KindStream {
+	if r == nil || r.user == nil || r.index {
 		return "", false
 	}
-	return StreamDescription(r.user), true
+	t := r.user
+	switch {
+	case subid > 0 && int(subid) <= len(t.Columns):
+		c := t.Columns[subid-1].Comment
+		return c, c != ""
+	case subid != 0:
+		return "", false
+	case t.Comment != "":
+		return t.Comment, true
+	case t.Kind == KindStream:
+		return StreamDescription(t), true
+	}
+	return "", false
 }
 
 // StreamDescription is the comment pg_description holds for a stream,

@@ -368,6 +368,14 @@ func descriptionRows(s *Snapshot, b *rowBuilder) {
 		if d, ok := s.Description(r.oid, ClassPgClass, 0); ok {
 			b.add("objoid", r.oid, "classoid", ClassPgClass, "objsubid", 0, "description", d)
 		}
+		if r.user == nil || r.index {
+			continue
+		}
+		for i, c := range r.user.Columns {
+			if c.Comment != "" {
+				b.add("objoid", r.oid, "classoid", ClassPgClass, "objsubid", i+1, "description", c.Comment)
+			}
+		}
 	}
 }
 

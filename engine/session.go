@@ -103,6 +103,7 @@ type savepoint struct {
 	sequences map[string]*catalog.Sequence
 	dropSeqs  map[string]*catalog.Sequence
 	views     []*pendingView // the txnState.views at the savepoint
+	comments  int            // len(txnState.comments) at the savepoint
 	vals      map[string]string
 	// afterCommit is how many after-commit actions the transaction had:
 	// those of statements rolled back are dropped.
@@ -124,6 +125,8 @@ type txnState struct {
 	// views are the materialized views it created, started and published
 	// in order once it commits.
 	views []*pendingView
+	// comments are its COMMENTs on committed relations, in order.
+	comments []commentEdit
 	// ranQuery is set once a query ran in the transaction (SET TRANSACTION
 	// must come before).
 	ranQuery bool
@@ -441,7 +444,11 @@ func (c txnCatalog) ByID(id uint32) (*catalog.Table, bool) {
 	if c.tx.dropped[id] != nil {
 		return nil, false
 	}
-	return c.base.ByID(id)
+	t, ok := c.base.ByID(id)
+	if ok {
+		t = c.tx.commented(t)
+	}
+	return t, ok
 }
 
 // Tables lists the relations the transaction sees.
@@ -449,7 +456,7 @@ func (c txnCatalog) Tables() []*catalog.Table {
 	var out []*catalog.Table
 	for _, t := range c.base.Tables() {
 		if c.tx.dropped[t.ID] == nil {
-			out = append(out, t)
+			out = append(out, c.tx.commented(t))
 		}
 	}
 	for _, ct := range c.tx.created {
@@ -476,10 +483,10 @@ func (c txnCatalog) Lookup(schema, name string) (*catalog.Table, bool) {
 		}
 	}
 	t, ok := c.base.Lookup(schema, name)
-	if ok && c.tx.dropped[t.ID] != nil {
+	if !ok || c.tx.dropped[t.ID] != nil {
 		return nil, false
 	}
-	return t, ok
+	return c.tx.commented(t), true
 }
 
 // lookupTable finds a table as the session sees it.
@@ -534,7 +541,7 @@ func (ts *txnState) stagesName(schema, name string) bool {
 // stagesDDL reports whether ts (nil: no block) has relations or sequences
 // that only it sees: then its catalog view and plans are its own.
 func (ts *txnState) stagesDDL() bool {
-	return ts != nil && len(ts.created)+len(ts.dropped)+len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views) > 0
+	return ts != nil && len(ts.created)+len(ts.dropped)+len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views)+len(ts.comments) > 0
 }
 
 // pendingView is the materialized view ts (nil: no block) creates at
@@ -595,7 +602,7 @@ func (e *Engine) commit(ts *txnState) error {
 }
 
 func (e *Engine) commitTxn(ts *txnState) error {
-	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 && len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views) == 0 {
+	if len(ts.created) == 0 && len(ts.dropped) == 0 && len(ts.roles) == 0 && len(ts.sequences)+len(ts.droppedSeqs)+len(ts.views)+len(ts.comments) == 0 {
 		return e.commitWithWatermarks(ts, nil)
 	}
 	e.ddlMu.Lock()
@@ -623,6 +630,11 @@ func (e *Engine) commitTxn(ts *txnState) error {
 			ts.txn.Rollback()
 			return errUndefinedTable(t.Name)
 		}
+	}
+	commented, err := e.stageComments(ts)
+	if err != nil {
+		ts.txn.Rollback()
+		return err
 	}
 	// A dropped stream's source stops before the drop commits, so that no
 	// delivery writes offsets after their deletion.
@@ -658,6 +670,9 @@ func (e *Engine) commitTxn(ts *txnState) error {
 	}
 	for _, ct := range ts.created {
 		e.cat.Publish(ct.desc)
+	}
+	for _, t := range commented {
+		e.cat.Publish(t)
 	}
 	e.publishRoles(ts.roles)
 	e.publishSequences(ts)

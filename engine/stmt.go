@@ -633,6 +633,8 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDropRole(ts, n.DropRoleStmt, w) })
 	case *pg.Node_GrantStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execGrant(ts, n.GrantStmt) })
+	case *pg.Node_CommentStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execComment(ts, n.CommentStmt) })
 	case *pg.Node_ClosePortalStmt:
 		tag, err := s.execCloseCursor(n.ClosePortalStmt)
 		return tag, false, err

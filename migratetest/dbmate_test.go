@@ -47,6 +47,7 @@ func TestDbmate(t *testing.T) {
 	checkPending(0)
 	checkRelations(t, db, allRelations...)
 	checkRevenue(t, db, wantRevenue)
+	checkComments(t, db)
 
 	if err := dm.Rollback(); err != nil {
 		t.Fatal(err)

@@ -103,6 +103,7 @@ func testGoose(t *testing.T, db *sql.DB, run gooseRun, checkStatus func(version 
 	checkVersion(3)
 	checkRelations(t, db, allRelations...)
 	checkRevenue(t, db, wantRevenue)
+	checkComments(t, db)
 
 	if err := run.down(); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,7 @@ func testGolangMigrate(t *testing.T, scheme string) {
 	checkVersion(3)
 	checkRelations(t, db, allRelations...)
 	checkRevenue(t, db, wantRevenue)
+	checkComments(t, db)
 
 	if err := m.Steps(-1); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,17 @@ func checkRelations(t *testing.T, db *sql.DB, want ...string) {
 	}
 }
 
+// checkComments fails the test unless the comments of the view migration
+// are there.
+func checkComments(t *testing.T, db *sql.DB) {
+	t.Helper()
+	var view, column string
+	err := db.QueryRow(`SELECT obj_description('mig_revenue'::regclass, 'pg_class'), col_description('mig_cities'::regclass, 2)`).Scan(&view, &column)
+	if err != nil || view != "rides and revenue per country" || column != "ISO 3166 code" {
+		t.Fatalf("comments %q, %q (%v)", view, column, err)
+	}
+}
+
 // checkRevenue reads the views, waiting for them to catch up with want.
 func checkRevenue(t *testing.T, db *sql.DB, want string) {
 	t.Helper()

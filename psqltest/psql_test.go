@@ -44,6 +44,9 @@ var sluiceSetup = []string{
 	   SELECT c.country, count(*) AS events, max(e.amount) AS top
 	   FROM psql_events e JOIN psql_cities c ON e.city = c.city GROUP BY c.country`,
 	`CREATE SEQUENCE psql_ids START 100`,
+	`COMMENT ON TABLE psql_cities IS 'cities served'`,
+	`COMMENT ON COLUMN psql_cities.country IS 'ISO 3166 code'`,
+	`COMMENT ON MATERIALIZED VIEW psql_revenue IS 'revenue per city'`,
 }
 
 // postgresSetup creates the PostgreSQL objects equivalent to sluiceSetup: a
@@ -64,6 +67,9 @@ var postgresSetup = []string{
 	   FROM psql_events e JOIN psql_cities c ON e.city = c.city GROUP BY c.country`,
 	`CREATE UNIQUE INDEX ON psql_by_country (country)`,
 	`CREATE SEQUENCE psql_ids START 100`,
+	`COMMENT ON TABLE psql_cities IS 'cities served'`,
+	`COMMENT ON COLUMN psql_cities.country IS 'ISO 3166 code'`,
+	`COMMENT ON MATERIALIZED VIEW psql_revenue IS 'revenue per city'`,
 }
 
 // singleRelationSources are the relations single-relation views read:

@@ -5,3 +5,5 @@ CREATE MATERIALIZED VIEW mig_revenue AS
 -- A view over the view created in the same transaction.
 CREATE MATERIALIZED VIEW mig_revenue_total AS
   SELECT count(*) AS countries, coalesce(sum(rides), 0) AS rides FROM mig_revenue;
+COMMENT ON MATERIALIZED VIEW mig_revenue IS 'rides and revenue per country';
+COMMENT ON COLUMN mig_cities.country IS 'ISO 3166 code';
