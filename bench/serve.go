@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-db/sluice/connector/datagen"
+	"github.com/sluice-db/sluice/server"
 )
 
 // `sluice bench serve`: the serving benchmark. Nexmark streams fill
@@ -93,6 +94,8 @@ type serveOptions struct {
 	// pgURL is a PostgreSQL to run the same panels on afterwards, over
 	// tables holding the views' rows ("": none).
 	pgURL string
+	// checkpointInterval is the server's (0: its default).
+	checkpointInterval time.Duration
 }
 
 // Serve is the serving workload's figures.
@@ -126,6 +129,9 @@ type Serve struct {
 	CPU           Duration `json:"cpu_seconds"`
 	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
 	SetupDuration Duration `json:"setup_seconds"`
+	// CheckpointInterval is the server's --checkpoint-interval (0: its
+	// default; negative: never).
+	CheckpointInterval Duration `json:"checkpoint_interval_seconds,omitempty"`
 	// Postgres is the same panels on PostgreSQL, over tables holding the
 	// views' rows as they were at the end (nil: not measured).
 	Postgres *ServePostgres `json:"postgres,omitempty"`
@@ -183,6 +189,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 		func(v string) (err error) { o.rate, err = parseServeRate(v); return err })
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the measurement to this file")
+	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never): freshness with checkpoints")
 	fs.StringVar(&o.pgURL, "pg-url", "", "then run the same panels on this PostgreSQL, over tables holding the views' rows (its tables of those names are replaced)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -282,6 +289,9 @@ func writeServe(w io.Writer, s *Serve) {
 	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores); peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
 		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
+	if s.CheckpointInterval != 0 {
+		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
+	}
 	for _, k := range s.Kinds {
 		fmt.Fprintf(w, "  %-15s %7d queries  p50 %-9s p99 %-9s max %s\n", k.Query, k.Queries, fmtMs(k.P50), fmtMs(k.P99), fmtMs(k.Max))
 	}
@@ -327,7 +337,7 @@ func serveFDs(n int) uint64 { return uint64(2*n + 512) }
 // runServe starts a fresh Sluice, creates the streams and views, and runs
 // the panels and the freshness markers for o.duration.
 func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any)) (*Serve, error) {
-	s := &Serve{Connections: o.conns, Rate: o.rate}
+	s := &Serve{Connections: o.conns, Rate: o.rate, CheckpointInterval: Duration(o.checkpointInterval)}
 	setup := time.Now()
 	limit, err := raiseFDLimit()
 	if err != nil {
@@ -349,7 +359,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, fmt.Errorf("starting the markers' Kafka broker: %w", err)
 	}
 	defer broker.Close()
-	url, stopSluice, err := startSluice(ctx, dir, broker.ListenAddrs())
+	url, stopSluice, err := startSluice(ctx, dir, broker.ListenAddrs(), func(cfg *server.Config) { cfg.CheckpointInterval = o.checkpointInterval })
 	if err != nil {
 		return nil, err
 	}
