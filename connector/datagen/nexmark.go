@@ -3,6 +3,7 @@ package datagen
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
@@ -22,7 +23,7 @@ const (
 	nexmarkInFlight  = 100  // auctions a random auction is drawn from
 	nexmarkLead      = 10   // ids past the newest a random draw may name
 	nexmarkHotRatio  = 100  // hot sellers, bidders and auctions are multiples of it
-	nexmarkPoolSize  = 1024 // precomputed emails, cards and urls
+	nexmarkPoolSize  = 1024 // precomputed emails and cards
 	nexmarkLetterLen = 4096 // random letters that names and padding are cut from
 	auctionsPerCycle = 3
 )
@@ -156,14 +157,38 @@ func nexmarkAuctionGenerator() *Generator {
 	}}
 }
 
+// nexmarkURL is a bid's URL as Flink's Nexmark generator makes them: three
+// directories of five letters chosen by r.
+func (t *nexmarkText) nexmarkURL(r uint64) string {
+	return "https://www.nexmark.com/" + t.cut(mix(r), 5) + "/" + t.cut(mix(r+1), 5) + "/" + t.cut(mix(r+2), 5) + "/item.htm?query=1"
+}
+
 func nexmarkBidGenerator() *Generator {
 	t := newNexmarkText()
-	channels := make([]string, 10000)
+	// As in Flink's generator, a channel has one URL: each hot channel its
+	// own, channel-N one that names it as channel_id (the bits of N
+	// reversed, as Java's Integer.reverse) nine times in ten, so that q21's
+	// regular expression finds it and q22's directories vary.
+	hotChannels := []string{"Google", "Facebook", "Baidu", "Apple"}
+	hotURLs := make([]string, len(hotChannels))
+	for i := range hotURLs {
+		hotURLs[i] = t.nexmarkURL(uint64(i) * golden)
+	}
+	channels, urls := make([]string, 10000), make([]string, 10000)
 	for i := range channels {
 		channels[i] = fmt.Sprintf("channel-%d", i)
+		urls[i] = t.nexmarkURL(uint64(len(hotURLs)+i) * golden)
+		if mix(uint64(i)*golden+3)%10 > 0 {
+			id := int32(bits.Reverse32(uint32(i)))
+			urls[i] += fmt.Sprintf("&channel_id=%d", max(id, -id))
+		}
 	}
-	hotChannels := []string{"Google", "Facebook", "Baidu", "Apple"}
-	urls := t.pool("https://www.nexmark.com/", 5, "/item.htm?query=1", nexmarkPoolSize)
+	channelOf := func(b *block, e int64) int {
+		if r := b.rand(e, 7); r%2 == 0 {
+			return -1 - int(r/2%uint64(len(hotChannels)))
+		}
+		return int(b.rand(e, 8) % uint64(len(channels)))
+	}
 	return &Generator{name: "nexmark_bid", share: bidShare(), columns: []column{
 		eventIntColumn("auction", func(b *block, e int64) int64 {
 			if b.rand(e, 2)%2 == 0 {
@@ -179,12 +204,19 @@ func nexmarkBidGenerator() *Generator {
 		}),
 		eventIntColumn("price", func(b *block, e int64) int64 { return nexmarkPrice(b.rand(e, 6)) }),
 		eventTextColumn("channel", func(b *block, e int64) string {
-			if r := b.rand(e, 7); r%2 == 0 {
-				return hotChannels[r/2%uint64(len(hotChannels))]
+			c := channelOf(b, e)
+			if c < 0 {
+				return hotChannels[-1-c]
 			}
-			return channels[b.rand(e, 8)%uint64(len(channels))]
+			return channels[c]
 		}),
-		eventTextColumn("url", func(b *block, e int64) string { return urls[b.rand(e, 9)%nexmarkPoolSize] }),
+		eventTextColumn("url", func(b *block, e int64) string {
+			c := channelOf(b, e)
+			if c < 0 {
+				return hotURLs[-1-c]
+			}
+			return urls[c]
+		}),
 		tsColumn("date_time"),
 		eventTextColumn("extra", func(b *block, e int64) string { return t.pad(b.rand(e, 10), b.rand(e, 11), 60, 100) }),
 	}}
