@@ -52,6 +52,10 @@ import (
 // closed cleanly; it is removed when the broker starts.
 const cleanShutdownFile = "kafka.clean-shutdown"
 
+// partitionSnapshotFile is where kfake keeps, in a partition's directory,
+// the state it wrote at its last clean shutdown.
+const partitionSnapshotFile = "snapshot.json"
+
 // Record batch attributes (Kafka's v2 batch format).
 const (
 	batchTransactional = 0x10
@@ -149,7 +153,16 @@ func recoverLog(dir string) (logRecovery, error) {
 		if err != nil {
 			continue
 		}
-		pl, err := readPartitionLog(filepath.Join(dir, "partitions", d.Name()))
+		pdir := filepath.Join(dir, "partitions", d.Name())
+		// kfake loads a partition from the snapshot its last clean
+		// shutdown wrote while the segments still match it, and then
+		// knows nothing of a transaction the snapshot saw open: the
+		// abort markers below would be ignored. Without it kfake
+		// replays the segments, as after any crash.
+		if err := os.Remove(filepath.Join(pdir, partitionSnapshotFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return rec, fmt.Errorf("embedded kafka broker: %w", err)
+		}
+		pl, err := readPartitionLog(pdir)
 		if err != nil {
 			return rec, err
 		}
