@@ -25,7 +25,7 @@ var (
 	psycopg2Checks   = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "named_cursor", "copy", "subscribe_cursor"}
 	psycopg3Checks   = []string{"connect", "types_text", "types_binary", "prepared", "transactions", "errors", "cancel", "pipeline", "named_cursor", "copy", "subscribe_cursor"}
 	sqlalchemyChecks = []string{"connect", "core", "views", "reflection"}
-	nodePgChecks     = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "subscribe_cursor"}
+	nodePgChecks     = []string{"connect", "types_text", "prepared", "transactions", "errors", "cancel", "subscribe_cursor", "listen_notify"}
 	pgjdbcChecks     = []string{"connect", "types_text", "types_binary", "types_simple", "result_metadata", "prepared", "transactions", "errors", "cancel", "subscribe_cursor", "fetch_size", "copy", "metadata"}
 	pgjdbcTLSChecks  = []string{"tls_require", "tls_verify_ca", "tls_verify_full", "tls_verify_full_other_ca", "tls_disabled_refused", "tls_wrong_password"}
 )

@@ -85,6 +85,7 @@ type Engine struct {
 	catVersion atomic.Uint64
 	nextPID    atomic.Int32
 	locks      *advisoryLocks
+	listeners  listeners
 	identities *identities
 	sequences  *sequences
 	sessions   atomic.Int64
@@ -223,6 +224,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	registerSessionFuncs(e.reg)
 	registerAdvisoryLockFuncs(e.reg, e.locks)
 	registerSequenceFuncs(e.reg)
+	registerNotifyFuncs(e.reg)
 	e.planner = &planner.Planner{Cat: e.cat, Reg: e.reg}
 	e.nextPID.Store(int32(1000 + time.Now().UnixNano()%30000))
 	if e.tick <= 0 {

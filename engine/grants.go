@@ -87,7 +87,8 @@ func (st *statement) checkRoleMayRun() error {
 		// EXECUTE runs the prepared statement, which is checked itself
 		// then: PREPARE of a write succeeds and its EXECUTE is refused.
 		*pg.Node_PrepareStmt, *pg.Node_ExecuteStmt, *pg.Node_DeallocateStmt,
-		*pg.Node_CreateRoleStmt, *pg.Node_AlterRoleStmt, *pg.Node_DropRoleStmt, *pg.Node_GrantStmt:
+		*pg.Node_CreateRoleStmt, *pg.Node_AlterRoleStmt, *pg.Node_DropRoleStmt, *pg.Node_GrantStmt,
+		*pg.Node_ListenStmt, *pg.Node_UnlistenStmt, *pg.Node_NotifyStmt:
 		return nil
 	}
 	return errRoleMayNot(st.text)

@@ -71,6 +71,11 @@ type session struct {
 	// notices are the warnings functions raised in the running statement,
 	// sent before its next rows.
 	notices []notice
+	// running is the transaction of the query being run (pg_notify's).
+	running *txnState
+	// inbox holds the notifications of the channels the session listens
+	// on until pgwire sends them.
+	inbox inbox
 }
 
 // notice is a NoticeResponse waiting to be sent.
@@ -104,6 +109,7 @@ type savepoint struct {
 	dropSeqs  map[string]*catalog.Sequence
 	views     []*pendingView // the txnState.views at the savepoint
 	comments  int            // len(txnState.comments) at the savepoint
+	notifies  int            // len(txnState.notifies) at the savepoint
 	vals      map[string]string
 	// afterCommit is how many after-commit actions the transaction had:
 	// those of statements rolled back are dropped.
@@ -135,8 +141,12 @@ type txnState struct {
 	// TRANSACTION chose another.
 	isolation string
 	// afterCommit runs once the transaction has committed (dropping the
-	// views that depended on dropped relations).
+	// views that depended on dropped relations; LISTEN, UNLISTEN).
 	afterCommit []func() error
+	// notifies are its NOTIFYs, distinct, sent when it commits as from the
+	// session with notifyPID.
+	notifies  []notification
+	notifyPID int32
 }
 
 // stageDrop drops committed relation t in the transaction: its record is
@@ -174,6 +184,7 @@ func newSession(e *Engine, params map[string]string) *session {
 		cfg:      types.DefaultConfig(),
 		recent:   recentStatements{max: sessionStatements},
 		started:  time.Now(),
+		inbox:    newInbox(),
 	}
 	if s.database == "" {
 		s.database = s.user
@@ -399,6 +410,7 @@ func (s *session) Close() {
 		s.tx = nil
 	}
 	s.e.locks.releaseAll(s, sessionScope, xactScope)
+	s.e.listeners.unlisten(s, "")
 	s.e.sessions.Add(-1)
 	if s.e.obs != nil {
 		s.e.obs.SessionClosed()
@@ -598,6 +610,8 @@ func (e *Engine) commit(ts *txnState) error {
 			firstErr = err
 		}
 	}
+	// After the block's LISTENs, so that its session hears its own NOTIFYs.
+	e.listeners.deliver(ts.notifyPID, ts.notifies)
 	return firstErr
 }
 

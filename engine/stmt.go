@@ -633,6 +633,8 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDropRole(ts, n.DropRoleStmt, w) })
 	case *pg.Node_GrantStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execGrant(ts, n.GrantStmt) })
+	case *pg.Node_ListenStmt, *pg.Node_UnlistenStmt, *pg.Node_NotifyStmt:
+		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execListen(ts, st.ast) })
 	case *pg.Node_CommentStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execComment(ts, n.CommentStmt) })
 	case *pg.Node_ClosePortalStmt:
@@ -645,6 +647,7 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		if _, err := execDeallocate(ctx, &pg.DeallocateStmt{Isall: true}); err != nil {
 			return "", false, err
 		}
+		s.e.listeners.unlisten(s, "")
 		s.restore(map[string]string{}, w)
 		return "DISCARD ALL", false, nil
 	case *pg.Node_DeclareCursorStmt:
@@ -724,6 +727,8 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 		p.op = op
 	}
 	p.ev.Ctx = ctx
+	s.running = p.ts
+	defer func() { s.running = nil }()
 	written := 0
 	for {
 		if p.pending == nil {

@@ -76,7 +76,7 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 		s.savepoints = append(s.savepoints, savepoint{name: name, sp: s.tx.txn.Savepoint(),
 			created: maps.Clone(s.tx.created), dropped: maps.Clone(s.tx.dropped), roles: maps.Clone(s.tx.roles),
 			sequences: maps.Clone(s.tx.sequences), dropSeqs: maps.Clone(s.tx.droppedSeqs),
-			views: slices.Clone(s.tx.views), comments: len(s.tx.comments), vals: copyVals(s.vals), afterCommit: len(s.tx.afterCommit)})
+			views: slices.Clone(s.tx.views), comments: len(s.tx.comments), notifies: len(s.tx.notifies), vals: copyVals(s.vals), afterCommit: len(s.tx.afterCommit)})
 		return "SAVEPOINT", nil
 	}
 	i := len(s.savepoints) - 1
@@ -104,6 +104,7 @@ func (s *session) execSavepoint(n *pg.TransactionStmt) (string, error) {
 	s.tx.sequences, s.tx.droppedSeqs = maps.Clone(sp.sequences), maps.Clone(sp.dropSeqs)
 	s.tx.views = slices.Clone(sp.views)
 	s.tx.comments = s.tx.comments[:sp.comments]
+	s.tx.notifies = s.tx.notifies[:sp.notifies]
 	s.tx.afterCommit = s.tx.afterCommit[:sp.afterCommit]
 	s.vals = copyVals(sp.vals)
 	s.applyConfig()

@@ -47,6 +47,26 @@ type Session interface {
 	Close()
 }
 
+// Notifier is implemented by a Session that receives LISTEN/NOTIFY
+// notifications: pgwire sends them as NotificationResponse messages while
+// the connection is idle (ReadyForQuery sent, no message being handled),
+// and otherwise before the next ReadyForQuery, as Postgres does.
+type Notifier interface {
+	// NotificationWake receives a value when notifications wait.
+	NotificationWake() <-chan struct{}
+	// TakeNotifications returns the waiting notifications and forgets
+	// them.
+	TakeNotifications() []Notification
+}
+
+// Notification is one NotificationResponse: a NOTIFY on Channel by the
+// session with backend PID.
+type Notification struct {
+	PID     uint32
+	Channel string
+	Payload string
+}
+
 // Statement is a parsed (and, for the extended protocol, prepared) statement.
 type Statement interface {
 	// Empty reports an empty query (EmptyQueryResponse instead of a tag).

@@ -60,6 +60,12 @@ type conn struct {
 	werr           error // first write error; the connection is dead
 	dead           error // a receive failed inside a statement (COPY FROM)
 	out            []byte
+
+	// notifier is the session's, when it takes LISTEN/NOTIFY; idle is set
+	// from a ReadyForQuery to the next message, when notifications may be
+	// sent at once.
+	notifier Notifier
+	idle     bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -305,7 +311,30 @@ func (c *conn) open(params map[string]string) (err error) {
 		return sqlerr.Bug("Backend.Open returned no session")
 	}
 	c.sess = sess
+	if n, ok := sess.(Notifier); ok {
+		c.notifier = n
+		c.rd.wake, c.rd.onWake = n.NotificationWake(), c.notifyIdle
+	}
 	return nil
+}
+
+// sendNotifications sends the session's waiting notifications.
+func (c *conn) sendNotifications() {
+	if c.notifier == nil {
+		return
+	}
+	for _, n := range c.notifier.TakeNotifications() {
+		c.send(&pgproto3.NotificationResponse{PID: n.PID, Channel: n.Channel, Payload: n.Payload})
+	}
+}
+
+// notifyIdle sends the waiting notifications while the connection is idle;
+// otherwise they wait for the next ReadyForQuery.
+func (c *conn) notifyIdle() {
+	if c.idle {
+		c.sendNotifications()
+		_ = c.flush()
+	}
 }
 
 func (c *conn) closeSession() {
@@ -438,11 +467,14 @@ func (c *conn) readyForQuery() {
 			c.closePortal(name)
 		}
 	}
+	c.sendNotifications()
 	c.send(&pgproto3.ReadyForQuery{TxStatus: s})
+	c.idle = true
 }
 
 // handle processes one message; false ends the connection.
 func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
+	c.idle = false
 	if c.ignoreTillSync {
 		switch msg.(type) {
 		case *pgproto3.Sync:

@@ -21,6 +21,12 @@ type netReader struct {
 	err    error // the read error; valid once ch is closed
 	cur    []byte
 	curBuf []byte
+
+	// wake, when it receives while Read waits for the client, has Read
+	// call onWake (on the consumer's goroutine) and wait again: the
+	// connection's notifications.
+	wake   <-chan struct{}
+	onWake func()
 }
 
 const netReadBufSize = 16 << 10
@@ -82,6 +88,7 @@ func (r *netReader) Read(p []byte) (int, error) {
 			return 0, errShutdown
 		default:
 		}
+	wait:
 		select {
 		case b, ok := <-r.ch:
 			if !ok {
@@ -91,6 +98,9 @@ func (r *netReader) Read(p []byte) (int, error) {
 				return 0, r.err
 			}
 			r.cur, r.curBuf = b, b[:cap(b)]
+		case <-r.wake:
+			r.onWake()
+			goto wait
 		case <-r.shutdown:
 			return 0, errShutdown
 		}

@@ -352,7 +352,8 @@ func TestEveryDescribeCommand(t *testing.T) {
 }
 
 // TestSessionCommands runs psql's client-side commands that talk to the
-// server: \conninfo, \timing, \copy in both directions.
+// server: \conninfo, \timing, \copy in both directions, and a
+// notification of LISTEN/NOTIFY.
 func TestSessionCommands(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
@@ -371,7 +372,9 @@ func TestSessionCommands(t *testing.T) {
 \timing on
 SELECT count(*) FROM psql_copy
 \timing off
-\copy (SELECT id, upper(v) FROM psql_copy ORDER BY id) to stdout`)
+\copy (SELECT id, upper(v) FROM psql_copy ORDER BY id) to stdout
+LISTEN psql_chan
+NOTIFY psql_chan, 'hello'`)
 	for _, want := range []string{
 		`You are connected to database "` + database + `" as user "sluice" on host "` + host + `" at port "` + port + `".`,
 		"COPY 2",
@@ -379,6 +382,7 @@ SELECT count(*) FROM psql_copy
 		"Time: ",
 		"Timing is off.",
 		"1\tONE\n2\tTWO\n",
+		`Asynchronous notification "psql_chan" with payload "hello" received from server process with PID `,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("psql output lacks %q:\n%s", want, out)

@@ -170,6 +170,23 @@ async function main() {
     await sub.query('COMMIT')
     await sub.end()
   })
+  await check('listen_notify', async () => {
+    // pg reads its socket all the time: a notification to an idle client
+    // arrives as a 'notification' event.
+    const l = await client()
+    await l.query('LISTEN js_chan')
+    const got = new Promise((resolve, reject) => {
+      l.on('notification', resolve)
+      setTimeout(() => reject(new Error('no notification within 5s')), 5000)
+    })
+    await c.query("SELECT pg_notify('js_chan', $1)", ['from node'])
+    const n = await got
+    assert.strictEqual(n.channel, 'js_chan')
+    assert.strictEqual(n.payload, 'from node')
+    const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+    assert.strictEqual(n.processId, pid)
+    await l.end()
+  })
   await c.end()
   process.exit(failures ? 1 : 0)
 }
