@@ -28,12 +28,7 @@ func TestEmbeddedKafkaAbortsTransactionsACrashLeftOpen(t *testing.T) {
 	k := startBroker(t, dir)
 	createTopic(t, k, topic, 1)
 	left := txnProducer(t, k, txnID)
-	if err := left.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := left.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("open at the crash")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceOpen(ctx, t, left, topic, "open at the crash")
 	crashed := crashCopy(t, dir)
 	left.Close()
 	_ = k.Close()
@@ -43,15 +38,7 @@ func TestEmbeddedKafkaAbortsTransactionsACrashLeftOpen(t *testing.T) {
 		t.Errorf("%d open transactions aborted at start, want 1", k.abortedAtStart)
 	}
 	next := txnProducer(t, k, txnID)
-	if err := next.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := next.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("committed")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	if err := next.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
+	commitOne(ctx, t, next, topic, "committed")
 	want := []string{"committed"}
 	if got := readCommitted(t, k, topic, 0, "committed"); !slices.Equal(got, want) {
 		t.Errorf("after the crash, read_committed reads %q, want %q", got, want)
@@ -77,12 +64,7 @@ func TestEmbeddedKafkaRealignsAnIndexACrashCutShort(t *testing.T) {
 	const topic, txnID = "out", "sluice-sink-1"
 	produce := func(p *kgo.Client, value string, commit kgo.TransactionEndTry) {
 		t.Helper()
-		if err := p.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		produceOpen(ctx, t, p, topic, value)
 		if err := p.EndTransaction(ctx, commit); err != nil {
 			t.Fatal(err)
 		}
@@ -314,12 +296,7 @@ func TestEmbeddedKafkaKeepsTransactionsOpenAcrossACleanShutdown(t *testing.T) {
 	dir := t.TempDir()
 	k := startBroker(t, dir)
 	p := txnProducer(t, k, "sluice-sink-1")
-	if err := p.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.ProduceSync(ctx, &kgo.Record{Topic: "out", Value: []byte("open")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceOpen(ctx, t, p, "out", "open")
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -343,12 +320,7 @@ func TestEmbeddedKafkaAbortsATransactionOpenAcrossACleanShutdownThenACrash(t *te
 	k := startBroker(t, dir)
 	createTopic(t, k, topic, 1)
 	left := txnProducer(t, k, txnID)
-	if err := left.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := left.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("open at the shutdown")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceOpen(ctx, t, left, topic, "open at the shutdown")
 	left.Close()
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
@@ -361,18 +333,30 @@ func TestEmbeddedKafkaAbortsATransactionOpenAcrossACleanShutdownThenACrash(t *te
 	if k.abortedAtStart != 1 {
 		t.Errorf("%d open transactions aborted at start, want 1", k.abortedAtStart)
 	}
-	next := txnProducer(t, k, txnID)
-	if err := next.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := next.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("committed")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	if err := next.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
+	commitOne(ctx, t, txnProducer(t, k, txnID), topic, "committed")
 	want := []string{"committed"}
 	if got := readCommitted(t, k, topic, 0, "committed"); !slices.Equal(got, want) {
 		t.Errorf("after the clean shutdown and the crash, read_committed reads %q, want %q", got, want)
+	}
+}
+
+// produceOpen begins a transaction of p and produces value to topic in it,
+// leaving it open.
+func produceOpen(ctx context.Context, t *testing.T, p *kgo.Client, topic, value string) {
+	t.Helper()
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(value)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commitOne commits a transaction of p holding one record, value, on topic.
+func commitOne(ctx context.Context, t *testing.T, p *kgo.Client, topic, value string) {
+	t.Helper()
+	produceOpen(ctx, t, p, topic, value)
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
 	}
 }
