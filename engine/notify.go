@@ -88,18 +88,29 @@ func (l *listeners) deliver(pid int32, notes []notification) {
 	}
 }
 
+// maxInbox bounds the notifications waiting for one session: a client
+// that listens and never reads (or a slow one) must not grow the server
+// without end. Postgres bounds its shared queue (8 GB) and then fails
+// NOTIFY; here the notifications beyond are dropped for that listener.
+const maxInbox = 1 << 16
+
 // inbox holds a session's notifications until pgwire takes them.
 type inbox struct {
-	mu    sync.Mutex
-	notes []pgwire.Notification
-	wake  chan struct{} // one signal while notes wait
+	mu      sync.Mutex
+	notes   []pgwire.Notification
+	dropped int64         // notifications dropped since the inbox was last full
+	wake    chan struct{} // one signal while notes wait
 }
 
 func newInbox() inbox { return inbox{wake: make(chan struct{}, 1)} }
 
 func (b *inbox) add(n pgwire.Notification) {
 	b.mu.Lock()
-	b.notes = append(b.notes, n)
+	if len(b.notes) < maxInbox {
+		b.notes = append(b.notes, n)
+	} else {
+		b.dropped++
+	}
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -113,9 +124,12 @@ func (s *session) NotificationWake() <-chan struct{} { return s.inbox.wake }
 // TakeNotifications implements pgwire.Notifier.
 func (s *session) TakeNotifications() []pgwire.Notification {
 	s.inbox.mu.Lock()
-	defer s.inbox.mu.Unlock()
-	out := s.inbox.notes
-	s.inbox.notes = nil
+	out, dropped := s.inbox.notes, s.inbox.dropped
+	s.inbox.notes, s.inbox.dropped = nil, 0
+	s.inbox.mu.Unlock()
+	if dropped > 0 {
+		s.e.log.Warn("engine: notifications dropped for a session that did not read them", "pid", s.pid, "dropped", dropped, "kept", len(out))
+	}
 	return out
 }
 
