@@ -324,6 +324,8 @@ func TestTopNSnapshotRoundTrip(t *testing.T) {
 		{Order: []SortKey{{Col: 1, Desc: true}, {Col: 2}}, Limit: 3},
 		{Order: []SortKey{{Col: 2, NullsFirst: true}}, Limit: 2, Offset: 1},
 		{Order: []SortKey{{Col: 4}}, Limit: -1, Offset: 2},
+		{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Limit: 1},
+		{Group: []int{2, 4}, Order: []SortKey{{Col: 1}}, Limit: 2, Offset: 1},
 	} {
 		t.Run(spec.String(), func(t *testing.T) {
 			spec.Typs = randomColumns

@@ -246,22 +246,37 @@ type SortKey struct {
 }
 
 // TopN maintains the rows at positions [Offset, Offset+Limit) of its input
-// in Order (ties broken by the whole row, so the result is deterministic).
-// Limit < 0 means no limit.
+// in Order (ties broken by the whole row, so the result is deterministic),
+// per group of rows equal in the Group columns (SELECT DISTINCT ON is the
+// first row of each group). Limit < 0 means no limit.
 type TopN struct {
+	Group         []int
 	Order         []SortKey
 	Limit, Offset int64
 	Typs          []*types.T
 }
 
-func (t *TopN) Types() []*types.T   { return t.Typs }
-func (t *TopN) Partition(int) []int { return []int{} }
+func (t *TopN) Types() []*types.T { return t.Typs }
+
+// Partition sends a group's rows to one worker; without groups every row
+// goes to one.
+func (t *TopN) Partition(int) []int {
+	if t.Group == nil {
+		return []int{}
+	}
+	return t.Group
+}
+
 func (t *TopN) String() string {
 	keys := make([]string, len(t.Order))
 	for i, k := range t.Order {
 		keys[i] = k.String()
 	}
-	return fmt.Sprintf("TopN order=[%s] limit=%d offset=%d", strings.Join(keys, ", "), t.Limit, t.Offset)
+	group := ""
+	if len(t.Group) > 0 {
+		group = fmt.Sprintf(" group=%v", t.Group)
+	}
+	return fmt.Sprintf("TopN%s order=[%s] limit=%d offset=%d", group, strings.Join(keys, ", "), t.Limit, t.Offset)
 }
 
 func (k SortKey) String() string {

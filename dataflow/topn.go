@@ -9,12 +9,12 @@ import (
 )
 
 func (t *TopN) New(env *Env) (Operator, error) {
-	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn")}, nil
+	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}, nil
 }
 
 // topNItem is what a top-N operator keeps with a distinct input row in its
-// orderTree, whose key is the row's order key (see topNOp.orderKey) and
-// count its multiplicity.
+// group's orderTree, whose key is the row's order key (see
+// topNOp.orderKey) and count its multiplicity.
 type topNItem struct {
 	row []types.Datum
 	// touched marks the item as listed in topNOp.touched this epoch.
@@ -27,30 +27,42 @@ type topNRow struct {
 	Count int64
 }
 
-// topNOp keeps the multiset of its input rows ordered and, at each Flush,
-// emits how the rows at ranks [Offset, Offset+Limit) changed.
+// topNOp keeps the multiset of its input rows ordered, per group, and, at
+// each Flush, emits how the rows at ranks [Offset, Offset+Limit) of each
+// group changed. Without group columns all rows are one group.
 //
-// Rows are identified by their order key: per sort column a NULL marker
-// placed by NullsFirst or the column's types.AppendKey encoding (bytes
-// inverted for DESC), then the whole row's RowKey. AppendKey's byte order is
-// types.Compare's and its encodings are self-delimiting, so comparing order
-// keys as bytes orders rows by Order with ties broken by the row key,
-// without decoding a value.
+// Rows are identified by their order key: the group columns' RowKey, then
+// per sort column a
+// NULL marker placed by NullsFirst or the column's encoding (bytes
+// inverted for DESC), then the whole row's RowKey. AppendKey's byte order
+// is types.Compare's and its encodings are self-delimiting, so a group's
+// rows share a prefix and comparing order keys as bytes orders them by
+// Order with ties broken by the row key, without decoding a value.
 type topNOp struct {
 	spec *TopN
 	// rows maps order keys to rows and their multiplicities as of the last
-	// Flush: the operator's state. tree indexes the same rows by rank, which
-	// a Store cannot (its Range is unordered); it runs ahead of rows during an
-	// epoch and is rebuilt from rows when zero-count items pile up.
-	rows Store[topNRow]
+	// Flush: the operator's state. Each group's tree indexes its rows by
+	// rank, which a Store cannot (its Range is unordered); it runs ahead of
+	// rows during an epoch.
+	rows   Store[topNRow]
+	groups map[string]*topNGroup
+	// touched lists the tree items changed this epoch, touchedGroups their
+	// groups.
+	touched       []*orderItem[topNItem]
+	touchedGroups []*topNGroup
+	key           []byte // scratch
+	prefix        int    // the length of the group key at the front of key
+}
+
+// topNGroup is one group's rows in order and its window.
+type topNGroup struct {
+	key  string
 	tree orderTree[topNItem]
-	// touched lists the tree items changed this epoch.
-	touched []*orderItem[topNItem]
 	// window is the stretch of the order tracked as of the last Flush: the
 	// output rows, or with no limit the rows before Offset (the output being
 	// all the others).
-	window []windowEntry
-	key    []byte // scratch
+	window  []windowEntry
+	touched bool
 }
 
 // windowEntry is a distinct row in a window and how many of its copies fall
@@ -64,7 +76,8 @@ type windowEntry struct {
 func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
-		it := o.tree.add(o.key, c.Diffs[i])
+		g := o.group(o.key[:o.prefix])
+		it := g.tree.add(o.key, c.Diffs[i])
 		if it.val.row == nil {
 			// Copied: c's memory is its sender's to reuse.
 			it.val.row = c.Row(i)
@@ -76,12 +89,32 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 			it.val.touched = true
 			o.touched = append(o.touched, it)
 		}
+		if !g.touched {
+			g.touched = true
+			o.touchedGroups = append(o.touchedGroups, g)
+		}
 	}
 	return nil
 }
 
-// orderKey appends the order key of row i of c.
+// group returns the group of group key k, made if new.
+func (o *topNOp) group(k []byte) *topNGroup {
+	g := o.groups[string(k)]
+	if g == nil {
+		g = &topNGroup{key: string(k)}
+		o.groups[g.key] = g
+	}
+	return g
+}
+
+// orderKey appends the order key of row i of c, setting o.prefix to the
+// length of its group key.
 func (o *topNOp) orderKey(buf []byte, c *coldata.Chunk, i int) []byte {
+	start := len(buf)
+	if len(o.spec.Group) > 0 {
+		buf = RowKey(buf, c, o.spec.Group, i)
+	}
+	o.prefix = len(buf) - start
 	for _, k := range o.spec.Order {
 		v := c.Cols[k.Col]
 		if v.IsNull(i) {
@@ -135,31 +168,38 @@ func (o *topNOp) Flush(emit Emit) error {
 	if unlimited {
 		sign = -1
 	}
-	window := o.collect(o.windowRanks())
-	old := make(map[string]int64, len(o.window))
-	for _, e := range o.window {
-		old[e.key] = e.n
-	}
-	for _, e := range window {
-		if d := e.n - old[e.key]; d != 0 {
-			out.AppendRow(e.row)
-			out.Diffs = append(out.Diffs, sign*d)
+	lo, hi := o.windowRanks()
+	for _, g := range o.touchedGroups {
+		g.touched = false
+		window := g.collect(lo, hi)
+		old := make(map[string]int64, len(g.window))
+		for _, e := range g.window {
+			old[e.key] = e.n
 		}
-		delete(old, e.key)
-	}
-	for _, e := range o.window {
-		if n, ok := old[e.key]; ok {
-			out.AppendRow(e.row)
-			out.Diffs = append(out.Diffs, -sign*n)
+		for _, e := range window {
+			if d := e.n - old[e.key]; d != 0 {
+				out.AppendRow(e.row)
+				out.Diffs = append(out.Diffs, sign*d)
+			}
+			delete(old, e.key)
+		}
+		for _, e := range g.window {
+			if n, ok := old[e.key]; ok {
+				out.AppendRow(e.row)
+				out.Diffs = append(out.Diffs, -sign*n)
+			}
+		}
+		g.window = window
+		switch live := g.tree.items - g.tree.zeros; {
+		case live == 0:
+			delete(o.groups, g.key)
+		case g.tree.zeros > max(minTopNZeros, live):
+			g.compact()
 		}
 	}
-	o.window = window
+	o.touchedGroups = o.touchedGroups[:0]
 	if unlimited {
 		out = Consolidate(out)
-	}
-
-	if o.tree.zeros > max(1024, o.tree.items-o.tree.zeros) {
-		o.rebuildTree()
 	}
 	if out.Len == 0 {
 		return nil
@@ -167,7 +207,11 @@ func (o *topNOp) Flush(emit Emit) error {
 	return emit(out)
 }
 
-// windowRanks returns the ranks [lo, hi) of the window.
+// minTopNZeros is how many zero-count items a group's tree keeps before it
+// is rebuilt without them (once they also outnumber its rows).
+const minTopNZeros = 64
+
+// windowRanks returns the ranks [lo, hi) of a group's window.
 func (o *topNOp) windowRanks() (lo, hi int64) {
 	if o.spec.Limit < 0 {
 		return 0, o.spec.Offset
@@ -175,13 +219,13 @@ func (o *topNOp) windowRanks() (lo, hi int64) {
 	return o.spec.Offset, o.spec.Offset + min(o.spec.Limit, math.MaxInt64-o.spec.Offset)
 }
 
-// collect returns the rows at ranks [lo, hi) in order.
-func (o *topNOp) collect(lo, hi int64) []windowEntry {
+// collect returns the group's rows at ranks [lo, hi) in order.
+func (g *topNGroup) collect(lo, hi int64) []windowEntry {
 	if hi <= lo {
 		return nil
 	}
 	var w []windowEntry
-	it, skip := o.tree.seek(lo)
+	it, skip := g.tree.seek(lo)
 	for left := hi - lo; left > 0; {
 		item := it.next()
 		if item == nil {
@@ -196,11 +240,14 @@ func (o *topNOp) collect(lo, hi int64) []windowEntry {
 	return w
 }
 
-// rebuildTree rebuilds the index from the rows, dropping zero-count items.
-func (o *topNOp) rebuildTree() {
-	o.tree = orderTree[topNItem]{}
-	o.rows.Range(func(k string, r topNRow) bool {
-		o.tree.add([]byte(k), r.Count).val.row = r.Row
-		return true
-	})
+// compact rebuilds the group's tree without its zero-count items.
+func (g *topNGroup) compact() {
+	items := make([]*orderItem[topNItem], 0, g.tree.items-g.tree.zeros)
+	it, _ := g.tree.seek(0)
+	for item := it.next(); item != nil; item = it.next() {
+		if item.count != 0 {
+			items = append(items, item)
+		}
+	}
+	g.tree = buildOrderTree(items)
 }

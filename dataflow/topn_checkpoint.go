@@ -5,8 +5,8 @@ import (
 )
 
 // Snapshot implements Snapshotter: the distinct rows and their
-// multiplicities, as columns. The order tree and the window are built
-// again from them: they are what the last Flush left.
+// multiplicities, as columns. The groups' order trees and windows are
+// built again from them: they are what the last Flush left.
 func (o *topNOp) Snapshot(w *SnapshotWriter) error {
 	rows := NewChanges(o.spec.Typs, o.rows.Len())
 	counts := make([]int64, 0, o.rows.Len())
@@ -42,9 +42,13 @@ func (o *topNOp) Restore(r *SnapshotReader) error {
 			return r.err
 		}
 		o.key = o.orderKey(o.key[:0], rows, i)
-		o.rows.Put(string(o.key), topNRow{Row: rows.Row(i), Count: n})
+		row := rows.Row(i)
+		o.rows.Put(string(o.key), topNRow{Row: row, Count: n})
+		o.group(o.key[:o.prefix]).tree.add(o.key, n).val.row = row
 	}
-	o.rebuildTree()
-	o.window = o.collect(o.windowRanks())
+	lo, hi := o.windowRanks()
+	for _, g := range o.groups {
+		g.window = g.collect(lo, hi)
+	}
 	return nil
 }

@@ -121,6 +121,28 @@ func topNReference(spec *TopN, input rowBag) map[string]int64 {
 	return want
 }
 
+// topNGroupedReference is topNReference per group of spec.Group.
+func topNGroupedReference(spec *TopN, input rowBag) map[string]int64 {
+	groups := map[string]rowBag{}
+	for k, r := range input {
+		c := coldata.NewChunk(spec.Typs, 1)
+		c.AppendRow(r.row)
+		g := ""
+		if len(spec.Group) > 0 { // RowKey of no columns is of all
+			g = string(RowKey(nil, c, spec.Group, 0))
+		}
+		if groups[g] == nil {
+			groups[g] = rowBag{}
+		}
+		groups[g][k] = r
+	}
+	want := map[string]int64{}
+	for _, bag := range groups {
+		maps.Copy(want, topNReference(spec, bag))
+	}
+	return want
+}
+
 func TestTopNRandom(t *testing.T) {
 	rng := seededRand(t, topNSeed, "topn-seed")
 	configs := []struct {
@@ -141,6 +163,11 @@ func TestTopNRandom(t *testing.T) {
 				for _, col := range rng.Perm(3)[:1+rng.IntN(3)] {
 					spec.Order = append(spec.Order, SortKey{Col: col, Desc: rng.IntN(2) == 0, NullsFirst: rng.IntN(2) == 0})
 				}
+				// Half the specs rank within groups (DISTINCT ON, top-N per
+				// group): of one column, or two.
+				if rng.IntN(2) == 0 {
+					spec.Group = rng.Perm(3)[:1+rng.IntN(2)]
+				}
 				t.Run(fmt.Sprintf("%s/workers=%d/%s", cfg.name, workers, spec), func(t *testing.T) {
 					randomEpochs{
 						spec:     spec,
@@ -149,7 +176,7 @@ func TestTopNRandom(t *testing.T) {
 						domain:   cfg.domain,
 						workers:  workers,
 						chunk:    []int{3, coldata.DefaultChunkSize}[rng.IntN(2)],
-						expected: func(input rowBag) map[string]int64 { return topNReference(spec, input) },
+						expected: func(input rowBag) map[string]int64 { return topNGroupedReference(spec, input) },
 					}.run(t, rng)
 				})
 			}

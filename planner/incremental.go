@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -131,7 +132,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return l.lowerJoin(p)
 	case *exec.Distinct:
 		if len(p.OnKeys) > 0 {
-			return lowered{}, notIncremental("DISTINCT ON")
+			return l.lowerDistinctOn(p)
 		}
 		in, err := l.lower(p.Input)
 		if err != nil {
@@ -443,6 +444,28 @@ func (l *lowering) lowerJoin(j *exec.Join) (lowered, error) {
 	return lowered{node: l.g.Add(spec, left.node, right.node)}, nil
 }
 
+// lowerDistinctOn lowers SELECT DISTINCT ON (keys) … ORDER BY keys, rest
+// to a top-1 per group of the keys, ranked by the rest of the ORDER BY:
+// "the latest reading of each sensor". The keys are the view's key.
+func (l *lowering) lowerDistinctOn(d *exec.Distinct) (lowered, error) {
+	input := d.Input
+	var order []dataflow.SortKey
+	if s, ok := input.(*exec.Sort); ok {
+		// The ORDER BY starts with the DISTINCT ON keys (the binder checks
+		// it); within a group they are equal and do not order.
+		for _, k := range s.Keys[min(len(d.OnKeys), len(s.Keys)):] {
+			order = append(order, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
+		}
+		input = s.Input
+	}
+	in, err := l.lower(input)
+	if err != nil {
+		return lowered{}, err
+	}
+	spec := &dataflow.TopN{Group: d.OnKeys, Order: order, Limit: 1, Typs: d.Types()}
+	return lowered{node: l.g.Add(spec, in.node), key: slices.Clone(d.OnKeys)}, nil
+}
+
 func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 	count, offset := int64(-1), int64(0)
 	for _, x := range []struct {
@@ -467,11 +490,17 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 	}
 	input := lim.Input
 	var order []dataflow.SortKey
-	if s, ok := input.(*exec.Sort); ok {
-		for _, k := range s.Keys {
+	sort, ok := input.(*exec.Sort)
+	if d, isOn := input.(*exec.Distinct); isOn && len(d.OnKeys) > 0 {
+		// DISTINCT ON's rows are limited in its ORDER BY, which is below it.
+		sort, ok = d.Input.(*exec.Sort)
+	} else if ok {
+		input = sort.Input
+	}
+	if ok {
+		for _, k := range sort.Keys {
 			order = append(order, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
 		}
-		input = s.Input
 	}
 	in, err := l.lower(input)
 	if err != nil {

@@ -865,12 +865,16 @@ type join struct {
 // them.
 type selectQ struct {
 	distinct bool
-	items    []ex
-	from     fromItem
-	joins    []join
-	where    []string // conjuncts
-	groupBy  []string
-	having   []string
+	// distinctOn > 0 keeps the first row of each group of the first
+	// distinctOn output columns (SELECT DISTINCT ON, in an ordered view,
+	// whose ORDER BY starts with them).
+	distinctOn int
+	items      []ex
+	from       fromItem
+	joins      []join
+	where      []string // conjuncts
+	groupBy    []string
+	having     []string
 }
 
 // viewQuery is a view's defining query: a SELECT or a UNION ALL of two,
@@ -891,6 +895,13 @@ func (s *selectQ) sql(aliases bool) string {
 	b.WriteString("SELECT ")
 	if s.distinct {
 		b.WriteString("DISTINCT ")
+	}
+	if n := min(s.distinctOn, len(s.items)); n > 0 {
+		cols := make([]string, n)
+		for i := range cols {
+			cols[i] = strconv.Itoa(i + 1)
+		}
+		b.WriteString("DISTINCT ON (" + strings.Join(cols, ", ") + ") ")
 	}
 	for i, it := range s.items {
 		if i > 0 {
@@ -1238,6 +1249,9 @@ func (g *gen) view() *viewQuery {
 		if g.pct(20) {
 			q.offset = 1 + g.r.Intn(3)
 		}
+		if q.right == nil && !q.left.distinct && g.pct(30) {
+			q.left.distinctOn = 1 + g.r.Intn(min(2, len(q.left.items)))
+		}
 	}
 	return q
 }
@@ -1288,7 +1302,7 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	// Whether the difference needs the windows to close.
 	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
-		add(func(c *viewQuery) bool { c.orderBy, c.limit, c.offset = nil, 0, 0; return true })
+		add(func(c *viewQuery) bool { c.orderBy, c.limit, c.offset, c.left.distinctOn = nil, 0, 0, 0; return true })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
 	}
 	sides := []func(c *viewQuery) *selectQ{func(c *viewQuery) *selectQ { return c.left }}
@@ -1298,6 +1312,7 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	for _, side := range sides {
 		s := side(q)
 		add(func(c *viewQuery) bool { side(c).distinct = false; return s.distinct })
+		add(func(c *viewQuery) bool { side(c).distinctOn = 0; return s.distinctOn > 0 })
 		for i := range s.where {
 			add(func(c *viewQuery) bool { cs := side(c); cs.where = del(cs.where, i); return true })
 		}
