@@ -17,6 +17,9 @@ import (
 // minutes instead of a second).
 func joinOn(j *exec.Join, conds []expr.Expr, split int) exec.Plan {
 	lts, rts := j.Left.Types(), j.Right.Types()
+	// A subquery's outer references read the joined row by position: the
+	// left input's extra columns would move the right input's under them.
+	keyExprs := !hasSubquery(&expr.And{Args: conds})
 	var rest, lx, rx []expr.Expr
 	// key returns the column of an input with e's value: e's own if it is
 	// a column, else a new one computing it.
@@ -37,7 +40,7 @@ func joinOn(j *exec.Join, conds []expr.Expr, split int) exec.Plan {
 			j.RightKeys = append(j.RightKeys, r-split)
 			continue
 		}
-		if l, r, ok := exprKey(c, split); ok {
+		if l, r, ok := exprKey(c, split); ok && keyExprs {
 			j.LeftKeys = append(j.LeftKeys, key(l, len(lts), &lx))
 			j.RightKeys = append(j.RightKeys, key(shiftCols(r, 0, -split), len(rts), &rx))
 			continue

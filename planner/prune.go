@@ -202,8 +202,17 @@ func reads(n int, es ...expr.Expr) []bool {
 	return out
 }
 
-// remapAll renumbers the columns es read by m.
+// remapAll renumbers the columns es read by m. Below an expression with a
+// subquery m keeps every column where it is, and es are returned as they
+// are.
 func remapAll(es []expr.Expr, m []int) []expr.Expr {
+	moved := false
+	for i, to := range m {
+		moved = moved || to != i
+	}
+	if !moved {
+		return es
+	}
 	out := make([]expr.Expr, len(es))
 	for i, e := range es {
 		out[i] = remapCols(e, func(c int) int { return m[c] })
