@@ -270,7 +270,11 @@ func colRange(e expr.Expr) (lo, hi int, ok bool) {
 func hasSubquery(e expr.Expr) bool {
 	found := false
 	expr.Walk(e, func(x expr.Expr) bool {
-		_, found = x.(*expr.Subquery)
+		// NB: Walk goes on to the siblings of a node it is told not to
+		// enter: found must not be reset there.
+		if _, ok := x.(*expr.Subquery); ok {
+			found = true
+		}
 		return !found
 	})
 	return found
