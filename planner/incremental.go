@@ -45,7 +45,6 @@ func (p *Planner) PlanView(query *pg.Node, opts Options) (*ViewPlan, error) {
 	if len(planned.ParamTypes) > 0 {
 		return nil, sqlerr.New(sqlerr.UndefinedParameter, "there is no parameter $1")
 	}
-	planned.Plan = pruneColumns(planned.Plan)
 	l := &lowering{g: &dataflow.Graph{}, seen: map[uint32]bool{}, eval: &expr.EvalCtx{Cfg: opts.Cfg}}
 	if opts.EmitOnWindowClose {
 		if l.onClose, err = onCloseAggregate(planned.Plan); err != nil {

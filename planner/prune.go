@@ -5,11 +5,12 @@ import (
 	"github.com/sluice-db/sluice/expr"
 )
 
-// pruneColumns narrows a view's plan so that a join's inputs carry only
+// pruneColumns narrows a query's plan so that a join's inputs carry only
 // the columns the plan reads of them: its keys, what its condition reads
 // and what is read above it. A join keeps every row of both inputs in its
 // state, whole: joining wide streams (Nexmark's bids and auctions) held
-// every column of every row, read or not. Projections below a join are
+// every column of every row, read or not (a batch hash join builds its
+// right input in memory alike). Projections below a join are
 // what narrow it; projections are also pushed through filters and
 // merged, so that columns nothing reads are neither computed nor passed.
 // The plan's own columns stay as they are.
