@@ -22,8 +22,14 @@ func joinOn(j *exec.Join, conds []expr.Expr, split int) exec.Plan {
 	keyExprs := !hasSubquery(&expr.And{Args: conds})
 	var rest, lx, rx []expr.Expr
 	// key returns the column of an input with e's value: e's own if it is
-	// a column, else a new one computing it.
+	// a column (or an integer column widened: integers hash by value
+	// whatever their width), else a new one computing it.
 	key := func(e expr.Expr, width int, extra *[]expr.Expr) int {
+		if c, ok := e.(*expr.Cast); ok && c.To.Family == types.IntFamily && c.Arg.Type().Family == types.IntFamily {
+			if col, ok := c.Arg.(*expr.ColRef); ok {
+				return col.Idx
+			}
+		}
 		if c, ok := e.(*expr.ColRef); ok {
 			return c.Idx
 		}
