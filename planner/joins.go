@@ -22,10 +22,12 @@ func joinOn(j *exec.Join, conds []expr.Expr, split int) exec.Plan {
 	keyExprs := !hasSubquery(&expr.And{Args: conds})
 	var rest, lx, rx []expr.Expr
 	// key returns the column of an input with e's value: e's own if it is
-	// a column (or an integer column widened: integers hash by value
-	// whatever their width), else a new one computing it.
+	// a column (or an integer column widened, as the binder does to compare
+	// integers of two widths: integers hash by value whatever their width;
+	// a narrowing cast can fail), else a new one computing it.
 	key := func(e expr.Expr, width int, extra *[]expr.Expr) int {
-		if c, ok := e.(*expr.Cast); ok && c.To.Family == types.IntFamily && c.Arg.Type().Family == types.IntFamily {
+		if c, ok := e.(*expr.Cast); ok && c.To.Family == types.IntFamily && c.Arg.Type().Family == types.IntFamily &&
+			(!c.Explicit || c.To.Oid == types.Int8.Oid) {
 			if col, ok := c.Arg.(*expr.ColRef); ok {
 				return col.Idx
 			}
