@@ -123,6 +123,11 @@ func pruneJoin(j *exec.Join, need []bool) (exec.Plan, []int) {
 // each column of p went.
 func narrow(p exec.Plan, need []bool) (exec.Plan, []int) {
 	in, m := prune(p, need)
+	if q, ok := in.(*exec.Project); ok && passesOn(q) {
+		// A select list that is all of its input's columns, in order
+		// (a subquery's or CTE's over a narrowed join) is a node less.
+		in = q.Input
+	}
 	ts := in.Types()
 	var exprs []expr.Expr
 	moved := make([]int, len(need))
@@ -177,6 +182,19 @@ func project(in exec.Plan, exprs []expr.Expr) exec.Plan {
 		}
 	}
 	return &exec.Project{Input: in, Exprs: exprs}
+}
+
+// passesOn reports whether p outputs its input's columns as they are.
+func passesOn(p *exec.Project) bool {
+	if len(p.Exprs) != len(p.Input.Types()) {
+		return false
+	}
+	for i, e := range p.Exprs {
+		if c, ok := e.(*expr.ColRef); !ok || c.Idx != i {
+			return false
+		}
+	}
+	return true
 }
 
 // pruneAll prunes p keeping all its columns.
