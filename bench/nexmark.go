@@ -64,28 +64,20 @@ var nexmarkQueries = map[string]string{
 		GROUP BY seller, window_start) a ON p.id = a.seller AND p.window_start = a.window_start`,
 	// q9 is Flink's ROW_NUMBER() <= 1 per auction (by price descending,
 	// then bid time) as joins on max(price) and then min(bid time), since a
-	// view refuses window functions: bids tied on both all appear. The
-	// max and min are over a join of the few columns they need, since a
-	// join keeps every column its inputs have.
+	// view refuses window functions: bids tied on both all appear.
 	"q9": `WITH ab AS (SELECT a.id, a.item_name, a.description, a.initial_bid, a.reserve, a.date_time, a.expires,
 		a.seller, a.category, a.extra, b.auction, b.bidder, b.price, b.date_time AS bid_date_time, b.extra AS bid_extra
 		FROM auction a JOIN bid b ON a.id = b.auction AND b.date_time BETWEEN a.date_time AND a.expires),
-		valid AS (SELECT a.id, b.price, b.date_time FROM (SELECT id, date_time, expires FROM auction) a
-		JOIN (SELECT auction, price, date_time FROM bid) b ON a.id = b.auction AND b.date_time BETWEEN a.date_time AND a.expires),
-		top AS (SELECT id, max(price) AS price FROM valid GROUP BY id),
-		first AS (SELECT v.id, v.price, min(v.date_time) AS bid_date_time
-		FROM valid v JOIN top ON v.id = top.id AND v.price = top.price GROUP BY v.id, v.price)
+		top AS (SELECT id, max(price) AS price FROM ab GROUP BY id),
+		first AS (SELECT ab.id, ab.price, min(ab.bid_date_time) AS bid_date_time
+		FROM ab JOIN top ON ab.id = top.id AND ab.price = top.price GROUP BY ab.id, ab.price)
 		SELECT ab.* FROM ab JOIN first
 		ON ab.id = first.id AND ab.price = first.price AND ab.bid_date_time = first.bid_date_time`,
 	"q11": `SELECT bidder, count(*) AS bid_count, window_start AS starttime, window_end AS endtime
 		FROM SESSION(bid, date_time, INTERVAL '10 seconds', bidder) GROUP BY bidder, window_start, window_end`,
-	// q13's side input is the table nexmarkSetup makes. Its key is
-	// projected before the join because a join condition on an expression
-	// (b.auction % 10000 = s.key) is planned as a nested loop, not a hash
-	// join.
+	// q13's side input is the table nexmarkSetup makes.
 	"q13": `SELECT b.auction, b.bidder, b.price, b.date_time, s.value
-		FROM (SELECT auction, bidder, price, date_time, auction % 10000 AS key FROM bid) b
-		JOIN side_input s ON b.key = s.key`,
+		FROM bid b JOIN side_input s ON b.auction % 10000 = s.key`,
 	"q14": `SELECT auction, bidder, 0.908 * price AS price,
 		CASE WHEN extract(hour FROM date_time) >= 8 AND extract(hour FROM date_time) <= 18 THEN 'dayTime'
 		WHEN extract(hour FROM date_time) <= 6 OR extract(hour FROM date_time) >= 20 THEN 'nightTime'

@@ -776,6 +776,12 @@ func (g *gen) from(s *selectQ) (*scope, []string) {
 			l, r := pick(g, sc.cols), pick(g, sc2)
 			if l.typ == r.typ && l.typ != tBool {
 				eq = l.expr + " = " + r.expr
+				if g.pct(25) {
+					// Expressions of each side, each reading its column:
+					// a key each side computes.
+					lx, rx := g.expr(&scope{cols: sc.cols}, l.typ, 1), g.expr(&scope{cols: sc2}, l.typ, 1)
+					eq = fmt.Sprintf("COALESCE(%s, %s) = COALESCE(%s, %s)", norm(l.typ, l.expr), norm(l.typ, lx), norm(l.typ, r.expr), norm(l.typ, rx))
+				}
 				break
 			}
 		}

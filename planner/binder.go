@@ -55,7 +55,7 @@ func (b *binder) bindStatement(n *pg.Node) (*Planned, error) {
 		var q *query
 		q, err = b.bindSelect(n.GetSelectStmt(), nil)
 		if err == nil {
-			out = &Planned{Plan: q.plan, Columns: q.cols, Tag: "SELECT", Returns: true}
+			out = &Planned{Plan: pruneColumns(q.plan), Columns: q.cols, Tag: "SELECT", Returns: true}
 		}
 	case n.GetInsertStmt() != nil:
 		out, err = b.bindInsert(n.GetInsertStmt())

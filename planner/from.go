@@ -79,8 +79,7 @@ func (b *binder) bindFrom(items []*pg.Node, where *pg.Node, outer *scope) (exec.
 	used := make([]bool, len(conj))
 	for k := 1; k < len(plans); k++ {
 		lEnd, rEnd := ends[k-1], ends[k]
-		j := &exec.Join{Kind: exec.InnerJoin, Left: plan, Right: plans[k]}
-		var rest []expr.Expr
+		var on []expr.Expr
 		for i, c := range conj {
 			if used[i] || hasSubquery(c) {
 				continue
@@ -90,15 +89,9 @@ func (b *binder) bindFrom(items []*pg.Node, where *pg.Node, outer *scope) (exec.
 				continue
 			}
 			used[i] = true
-			if l, r, ok := equiKey(c, lEnd); ok {
-				j.LeftKeys = append(j.LeftKeys, l)
-				j.RightKeys = append(j.RightKeys, r-lEnd)
-				continue
-			}
-			rest = append(rest, c)
+			on = append(on, c)
 		}
-		j.Cond = andOf(rest)
-		plan = j
+		plan = joinOn(&exec.Join{Kind: exec.InnerJoin, Left: plan, Right: plans[k]}, on, lEnd)
 	}
 	var rest []expr.Expr
 	for i, c := range conj {
@@ -277,7 +270,11 @@ func colRange(e expr.Expr) (lo, hi int, ok bool) {
 func hasSubquery(e expr.Expr) bool {
 	found := false
 	expr.Walk(e, func(x expr.Expr) bool {
-		_, found = x.(*expr.Subquery)
+		// NB: Walk goes on to the siblings of a node it is told not to
+		// enter: found must not be reset there.
+		if _, ok := x.(*expr.Subquery); ok {
+			found = true
+		}
 		return !found
 	})
 	return found
@@ -307,8 +304,6 @@ func equiKey(e expr.Expr, split int) (int, int, bool) {
 	}
 	return a.Idx, c.Idx, true
 }
-
-// visitExpr calls f on e and its sub-expressions (not into subquery plans).
 
 // bindFromItem binds one FROM item; tableInfo is set for a plain table.
 func (b *binder) bindFromItem(n *pg.Node, outer *scope) (exec.Plan, *scope, *tableInfo, error) {
@@ -532,17 +527,7 @@ func (b *binder) bindJoin(je *pg.JoinExpr, outer *scope) (exec.Plan, *scope, *ta
 		}
 		conds = append(conds, splitAnd(c)...)
 	}
-	var rest []expr.Expr
-	for _, c := range conds {
-		if l, r, ok := equiKey(c, split); ok && !hasSubquery(c) {
-			j.LeftKeys = append(j.LeftKeys, l)
-			j.RightKeys = append(j.RightKeys, r-split)
-			continue
-		}
-		rest = append(rest, c)
-	}
-	j.Cond = andOf(rest)
-	var plan exec.Plan = j
+	plan := joinOn(j, conds, split)
 	s := both
 	if len(using) > 0 {
 		// USING columns appear once, first; the inputs' copies stay reachable
@@ -581,7 +566,7 @@ func (b *binder) bindJoin(je *pg.JoinExpr, outer *scope) (exec.Plan, *scope, *ta
 			}
 			out.cols = append(out.cols, c)
 		}
-		plan = &exec.Project{Input: j, Exprs: exprs}
+		plan = &exec.Project{Input: plan, Exprs: exprs}
 		s = out
 	}
 	if je.Alias != nil {

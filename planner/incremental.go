@@ -208,14 +208,11 @@ func (l *lowering) checkExprs(es ...expr.Expr) error {
 			}
 			switch x := x.(type) {
 			case *expr.Call:
-				switch x.Fn.Name {
-				case "now", "statement_timestamp", "transaction_timestamp", "current_date", "current_time",
-					"localtime", "localtimestamp", "current_timestamp":
+				switch {
+				case timeDependent[x.Fn.Name]:
 					err = notIncremental("the time-dependent function " + x.Fn.Name + "()")
-				default:
-					if x.Fn.Volatile {
-						err = notIncremental("the volatile function " + x.Fn.Name + "()")
-					}
+				case x.Fn.Volatile:
+					err = notIncremental("the volatile function " + x.Fn.Name + "()")
 				}
 			case *expr.Subquery:
 				what := "a subquery in this position"

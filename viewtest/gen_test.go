@@ -852,8 +852,8 @@ func (g *gen) window(f *fromItem, ts string) {
 	}
 }
 
-// join is one joined relation: an equality on same-typed columns, then
-// further conditions (non-equi ones among them), each droppable.
+// join is one joined relation: an equality on same-typed columns (or on
+// expressions of them, one of each side), then further conditions (non-equi ones among them), each droppable.
 type join struct {
 	kind  string // "JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"
 	item  fromItem
@@ -983,6 +983,11 @@ func (g *gen) from(s *selectQ) *scope {
 		k := pick(g.r, keys)
 		j := join{kind: pick(g.r, []string{"JOIN", "JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"}), item: item, on: k[0].sql + " = " + k[1].sql}
 		rsc := &scope{cols: right}
+		if k[0].typ != tTs && g.pct(25) {
+			// An equality of an expression of each side: a key each side
+			// computes (or, reading no column, a condition).
+			j.on = g.expr(sc, k[0].typ, 1).sql + " = " + g.expr(rsc, k[0].typ, 1).sql
+		}
 		all := &scope{cols: append(append([]ex(nil), sc.cols...), right...)}
 		if g.pct(40) {
 			// A non-equi condition between the two sides.
