@@ -145,6 +145,8 @@ type randomEpochs struct {
 	// sqlEqual compares the output with expected by SQL-equality keys: the
 	// operator outputs one of several equal rows.
 	sqlEqual bool
+	// insertOnly draws insertions only (an append-only input).
+	insertOnly bool
 }
 
 func (r randomEpochs) run(t *testing.T, rng *rand.Rand) {
@@ -192,7 +194,7 @@ func (r randomEpochs) changesOf(rng *rand.Rand, input rowBag) *coldata.Chunk {
 	var changes []change
 	for range rng.IntN(2*r.changes + 1) {
 		k := int64(1 + rng.IntN(3))
-		if len(input) > 0 && rng.IntN(2) == 0 {
+		if len(input) > 0 && !r.insertOnly && rng.IntN(2) == 0 {
 			// Delete some copies of a present row: map order is random.
 			for _, m := range input {
 				k = min(k, m.n)
@@ -207,6 +209,9 @@ func (r randomEpochs) changesOf(rng *rand.Rand, input rowBag) *coldata.Chunk {
 		input.add(mixedTypes, row, k)
 	}
 	for range rng.IntN(r.changes/4 + 2) {
+		if r.insertOnly {
+			break
+		}
 		row, k := mixedRow(rng, r.domain), int64(1+rng.IntN(2))
 		changes = append(changes, change{row, k}, change{row, -k})
 	}

@@ -254,6 +254,10 @@ type TopN struct {
 	Order         []SortKey
 	Limit, Offset int64
 	Typs          []*types.T
+	// AppendOnly says the input never retracts: a row ranked past
+	// Offset+Limit can then never come back into the window, and is
+	// forgotten.
+	AppendOnly bool
 }
 
 func (t *TopN) Types() []*types.T { return t.Typs }
@@ -276,7 +280,11 @@ func (t *TopN) String() string {
 	if len(t.Group) > 0 {
 		group = fmt.Sprintf(" group=%v", t.Group)
 	}
-	return fmt.Sprintf("TopN%s order=[%s] limit=%d offset=%d", group, strings.Join(keys, ", "), t.Limit, t.Offset)
+	appendOnly := ""
+	if t.AppendOnly {
+		appendOnly = " append-only"
+	}
+	return fmt.Sprintf("TopN%s order=[%s] limit=%d offset=%d%s", group, strings.Join(keys, ", "), t.Limit, t.Offset, appendOnly)
 }
 
 func (k SortKey) String() string {

@@ -190,10 +190,15 @@ func (o *topNOp) Flush(emit Emit) error {
 			}
 		}
 		g.window = window
+		minZeros := minTopNZeros
+		if o.spec.AppendOnly && !unlimited {
+			o.forgetPast(g, hi)
+			minZeros = 0 // few rows stay: compacting is cheap
+		}
 		switch live := g.tree.items - g.tree.zeros; {
 		case live == 0:
 			delete(o.groups, g.key)
-		case g.tree.zeros > max(minTopNZeros, live):
+		case g.tree.zeros > max(minZeros, live):
 			g.compact()
 		}
 	}
@@ -205,6 +210,33 @@ func (o *topNOp) Flush(emit Emit) error {
 		return nil
 	}
 	return emit(out)
+}
+
+// forgetPast drops g's rows at ranks hi and beyond, which an input that
+// never retracts can never bring back into the window: the state of a
+// top-N over a stream is its windows, not its input.
+func (o *topNOp) forgetPast(g *topNGroup, hi int64) {
+	type cut struct {
+		item *orderItem[topNItem]
+		keep int64
+	}
+	var cuts []cut
+	it, skip := g.tree.seek(hi)
+	for item := it.next(); item != nil; item = it.next() {
+		if item.count > skip {
+			cuts = append(cuts, cut{item, skip})
+		}
+		skip = 0
+	}
+	for _, c := range cuts {
+		g.tree.add([]byte(c.item.key), c.keep-c.item.count)
+		if c.keep == 0 {
+			o.rows.Delete(c.item.key)
+			c.item.val.row = nil
+		} else {
+			o.rows.Put(c.item.key, topNRow{Row: c.item.val.row, Count: c.keep})
+		}
+	}
 }
 
 // minTopNZeros is how many zero-count items a group's tree keeps before it

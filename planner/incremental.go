@@ -459,7 +459,7 @@ func (l *lowering) lowerDistinctOn(d *exec.Distinct) (lowered, error) {
 	if err != nil {
 		return lowered{}, err
 	}
-	spec := &dataflow.TopN{Group: d.OnKeys, Order: order, Limit: 1, Typs: d.Types()}
+	spec := &dataflow.TopN{Group: d.OnKeys, Order: order, Limit: 1, Typs: d.Types(), AppendOnly: appendOnly(input)}
 	return lowered{node: l.g.Add(spec, in.node), key: slices.Clone(d.OnKeys)}, nil
 }
 
@@ -503,7 +503,8 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 	if err != nil {
 		return lowered{}, err
 	}
-	return lowered{node: l.g.Add(&dataflow.TopN{Order: order, Limit: count, Offset: offset, Typs: lim.Types()}, in.node)}, nil
+	spec := &dataflow.TopN{Order: order, Limit: count, Offset: offset, Typs: lim.Types(), AppendOnly: appendOnly(input)}
+	return lowered{node: l.g.Add(spec, in.node)}, nil
 }
 
 // lowerWindow lowers TUMBLE, HOP and CUMULATE to a flat map. A keyed
