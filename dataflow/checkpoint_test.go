@@ -84,6 +84,67 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 		next = epochs[cut]
 	}
 	checkDamagedSnapshots(t, newDF, snap, next)
+	if first.CanSnapshotDelta() && cut < len(epochs) {
+		checkDeltaRoundTrip(t, newDF, run, first, snap, epochs, want, cut)
+	}
+}
+
+// checkDeltaRoundTrip goes on with first, which took snapshot snap after
+// epoch cut and ran epoch cut since: it takes a delta snapshot after each
+// epoch, and a fresh dataflow restored from snap and the first k deltas
+// must run the epochs after them as the never-snapshotted reference did
+// (want). Damaged deltas fail Restore or restore without a panic.
+func checkDeltaRoundTrip(t *testing.T, newDF func() *Dataflow, run func(*Dataflow, snapshotEpoch) string, first *Dataflow, snap []byte, epochs []snapshotEpoch, want []string, cut int) {
+	t.Helper()
+	var deltas [][]byte
+	for i := cut; i < len(epochs); i++ {
+		if i > cut {
+			if got := run(first, epochs[i]); got != want[i] {
+				t.Fatalf("epoch %d after delta snapshots: got\n%s\nwant\n%s", i, got, want[i])
+			}
+		}
+		d, err := first.SnapshotDelta(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deltas = append(deltas, d)
+	}
+	for _, k := range slices.Compact([]int{1, (len(deltas) + 1) / 2, len(deltas)}) {
+		restored := newDF()
+		if err := restored.Restore(snap, deltas[:k]...); err != nil {
+			t.Fatalf("restoring the snapshot of epoch %d and %d deltas: %v", cut, k, err)
+		}
+		for i := cut + k; i < len(epochs); i++ {
+			if got := run(restored, epochs[i]); got != want[i] {
+				t.Fatalf("epoch %d after restoring the snapshot of epoch %d and %d deltas: got\n%s\nwant\n%s", i, cut, k, got, want[i])
+			}
+		}
+	}
+	// A restore must read the deltas in order: skipping one restores other
+	// state or fails, never panics.
+	last := deltas[len(deltas)-1]
+	rng := rand.New(rand.NewSource(int64(len(last))))
+	for i := range min(4*len(last), 100) {
+		b := slices.Clone(last)
+		if i%4 == 3 {
+			b = b[:rng.Intn(len(b))]
+		} else {
+			bit := rng.Intn(8 * len(b))
+			b[bit/8] ^= 1 << (bit % 8)
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("damaged delta %d: panic %v", i, p)
+				}
+			}()
+			df := newDF()
+			if err := df.Restore(snap, append(slices.Clone(deltas[:len(deltas)-1]), b)...); err != nil {
+				return
+			}
+			_, _, _ = df.Step(nil, nil)
+		}()
+	}
 }
 
 // checkDamagedSnapshots restores copies of snap with bits flipped or cut
