@@ -92,6 +92,9 @@ type aggregateOp struct {
 	frontier, closed int64
 	open             map[int64][]int32
 	ends             endHeap
+	// openWritten holds how many groups of each open window the last
+	// snapshot wrote.
+	openWritten map[int64]int
 	// restoredIndex holds, while a snapshot and its deltas are restored,
 	// each page's bitmap of indexed groups, from which finishRestore
 	// builds the index.

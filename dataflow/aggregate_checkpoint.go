@@ -75,19 +75,13 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	}
 	clear(t.dirty)
 	w.Uvarint(uint64(len(pages)))
-	indexed := make([]int64, groupPage/64)
-	for _, p := range pages {
+	indexed := t.indexedBits(pages)
+	for i, p := range pages {
 		w.Uvarint(uint64(p))
 		w.Int64s(t.words[p])
 		lo := int32(p << groupPageBits)
 		hi := min(lo+groupPage, t.ids.n)
-		clear(indexed)
-		for g := lo; g < hi; g++ {
-			if t.isIndexed(g) {
-				indexed[(g-lo)>>6] |= 1 << ((g - lo) & 63)
-			}
-		}
-		w.Int64s(indexed)
+		w.Int64s(indexed[i*groupPage/64 : (i+1)*groupPage/64])
 		var nulls []int32
 		for g := lo; g < hi; g++ {
 			if t.nullFlags(g) != 0 {
@@ -101,7 +95,7 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 		}
 		if t.nk == 0 {
 			for g := lo; g < hi; g++ {
-				if t.isIndexed(g) {
+				if indexed[i*groupPage/64+int(g-lo)>>6]&(1<<((g-lo)&63)) != 0 {
 					w.String(t.strKeys[p][g-lo])
 				}
 			}
@@ -128,22 +122,57 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	w.Varint(o.frontier)
 	w.Varint(o.closed)
 	w.Int64s(o.ends)
+	// A window's list of groups only grows until the window closes: a
+	// delta writes the groups added since the last snapshot.
+	written := make(map[int64]int, len(o.ends))
 	for _, end := range o.ends {
-		w.Int32s(o.open[end])
+		gs, prev := o.open[end], 0
+		if delta {
+			prev = min(o.openWritten[end], len(gs))
+		}
+		w.Uvarint(uint64(prev))
+		w.Int32s(gs[prev:])
+		written[end] = len(gs)
 	}
+	o.openWritten = written
 	return nil
 }
 
-// isIndexed reports whether group g is in the key index (its id may be
-// taken by a group that only waits for its window to close).
-func (t *groupTable) isIndexed(g int32) bool {
-	if t.nk == 0 {
-		k := t.strKeys[g>>groupPageBits][g&(groupPage-1)]
-		x, ok := t.index[k]
-		return ok && x == g
+// indexedBits returns, for each of pages in order, a bitmap of its groups
+// in the key index (an id may be taken by a group that only waits for its
+// window to close): from one pass over the slots, or the string keys.
+func (t *groupTable) indexedBits(pages []int) []int64 {
+	const words = groupPage / 64
+	bits := make([]int64, len(pages)*words)
+	at := make([]int32, len(t.words)) // page -> 1 + its place in pages
+	for i, p := range pages {
+		at[p] = int32(i + 1)
 	}
-	x, _ := t.probePacked(t.packedKey(g))
-	return x == g
+	set := func(g int32) {
+		if i := int(at[g>>groupPageBits]) - 1; i >= 0 {
+			o := int(g & (groupPage - 1))
+			bits[i*words+o>>6] |= 1 << (o & 63)
+		}
+	}
+	if t.nk > 0 {
+		idMask := t.idMask()
+		for _, s := range t.slots {
+			if s != 0 {
+				set(int32(s&idMask) - 1)
+			}
+		}
+		return bits
+	}
+	for _, p := range pages {
+		for o, k := range t.strKeys[p] {
+			// unindex clears a group's key; the global group's is empty.
+			g := int32(p<<groupPageBits | o)
+			if x, ok := t.index[""]; k != "" || ok && x == g {
+				set(g)
+			}
+		}
+	}
+	return bits
 }
 
 // Restore implements Snapshotter. The group table is complete once
@@ -260,16 +289,17 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	o.frontier = r.Varint()
 	o.closed = r.Varint()
 	o.ends = r.Int64s()
-	o.open = nil
 	if o.spec.Window != nil {
-		o.open = make(map[int64][]int32, len(o.ends))
+		open := make(map[int64][]int32, len(o.ends))
 		for _, end := range o.ends {
-			if _, dup := o.open[end]; dup {
-				r.fail("aggregate: window end %d twice", end)
+			prev, gs := r.Uvarint(), r.Int32s()
+			if _, dup := open[end]; dup || prev > uint64(len(o.open[end])) {
+				r.fail("aggregate: window end %d twice or of %d groups before, %d restored", end, prev, len(o.open[end]))
 				break
 			}
-			o.open[end] = r.Int32s()
+			open[end] = append(o.open[end][:prev:prev], gs...)
 		}
+		o.open = open
 	} else if len(o.ends) > 0 {
 		r.fail("aggregate: window ends without a window")
 	}

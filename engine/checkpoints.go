@@ -45,8 +45,10 @@ const (
 	DefaultCheckpointInterval = time.Minute
 	// A view's deltas are compacted into a new base once their state
 	// bytes reach baseFraction of the base's, or maxDeltas of them: a
-	// restore reads at most that much more than the state.
-	baseFraction = 0.5
+	// restore reads at most that much more than the state, and a state
+	// that grows with its input (Nexmark q5's) is written whole each time
+	// it doubles, so at most twice in all.
+	baseFraction = 1
 	maxDeltas    = 256
 )
 
@@ -830,7 +832,7 @@ func (d *dataflows) checkpoint(force bool) {
 		if v.deltaDue() {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
-			job.ck.state, err = v.df.SnapshotDelta(nil)
+			job.ck.state, err = v.df.SnapshotDelta(make([]byte, 0, v.deltaSize/max(v.deltas, 1)*5/4))
 		} else {
 			if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
 				// The arrangement no longer holds the loop's epoch (it
@@ -841,7 +843,9 @@ func (d *dataflows) checkpoint(force bool) {
 				continue
 			}
 			job.ck.kind, job.ck.gen = checkpointBase, newGen()
-			job.ck.state, err = v.df.Snapshot(make([]byte, 0, v.baseSize+v.baseSize/8))
+			// The state is about the last base and its deltas.
+			size := v.baseSize + v.deltaSize
+			job.ck.state, err = v.df.Snapshot(make([]byte, 0, size+size/8))
 		}
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
