@@ -2,9 +2,11 @@ package dataflow
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
@@ -151,6 +153,10 @@ func (d *Dataflow) snapshot(buf []byte, kind uint64) ([]byte, error) {
 		w.Varint(d.sourceWatermarks[n])
 	}
 	for _, wk := range d.workers {
+		// Each worker's section starts with its length, so that a restore
+		// reads the workers' sections in parallel.
+		at := len(w.buf)
+		w.buf = binary.LittleEndian.AppendUint64(w.buf, 0)
 		for _, op := range wk.ops {
 			var err error
 			switch s := op.(type) {
@@ -167,6 +173,7 @@ func (d *Dataflow) snapshot(buf []byte, kind uint64) ([]byte, error) {
 				return w.buf, err
 			}
 		}
+		binary.LittleEndian.PutUint64(w.buf[at:], uint64(len(w.buf)-at-8))
 	}
 	return w.buf, nil
 }
@@ -184,7 +191,7 @@ func (d *Dataflow) Restore(b []byte, deltas ...[]byte) error {
 			return fmt.Errorf("delta %d: %w", i+1, err)
 		}
 	}
-	for _, wk := range d.workers {
+	return d.eachWorker(func(wk *worker) error {
 		for _, op := range wk.ops {
 			if f, ok := op.(restoreFinisher); ok {
 				if err := f.finishRestore(); err != nil {
@@ -192,8 +199,24 @@ func (d *Dataflow) Restore(b []byte, deltas ...[]byte) error {
 				}
 			}
 		}
+		return nil
+	})
+}
+
+// eachWorker runs f on every worker at once, as Step runs them: a worker's
+// operators share nothing with another's. It returns the first error.
+func (d *Dataflow) eachWorker(f func(wk *worker) error) error {
+	errs := make([]error, len(d.workers))
+	var wg sync.WaitGroup
+	for i, wk := range d.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(wk)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (d *Dataflow) restore(b []byte, kind uint64) error {
@@ -214,32 +237,52 @@ func (d *Dataflow) restore(b []byte, kind uint64) error {
 		n := int(r.Uvarint())
 		d.sourceWatermarks[n] = r.Varint()
 	}
-	for _, wk := range d.workers {
-		for _, op := range wk.ops {
-			if c, ok := op.(*constantOp); ok {
-				c.done = true
+	sections := make([]*SnapshotReader, len(d.workers))
+	for i := range sections {
+		b := r.bytes(8)
+		if r.err != nil {
+			return r.err
+		}
+		sections[i] = &SnapshotReader{b: r.bytes(int(min(binary.LittleEndian.Uint64(b), uint64(len(r.b)+1))))}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes left over", len(r.b))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return d.eachWorker(func(wk *worker) error {
+		return restoreWorker(wk, sections[wk.id], kind)
+	})
+}
+
+// restoreWorker reads one worker's section of a snapshot into its
+// operators.
+func restoreWorker(wk *worker, r *SnapshotReader, kind uint64) error {
+	for _, op := range wk.ops {
+		if c, ok := op.(*constantOp); ok {
+			c.done = true
+		}
+		var err error
+		switch s := op.(type) {
+		case DeltaSnapshotter:
+			if kind == snapshotDelta {
+				err = s.RestoreDelta(r)
+			} else {
+				err = s.Restore(r)
 			}
-			var err error
-			switch s := op.(type) {
-			case DeltaSnapshotter:
-				if kind == snapshotDelta {
-					err = s.RestoreDelta(r)
-				} else {
-					err = s.Restore(r)
-				}
-			case Snapshotter:
-				if kind == snapshotDelta {
-					err = sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: a delta of operator %T, which writes none", op)
-				} else {
-					err = s.Restore(r)
-				}
+		case Snapshotter:
+			if kind == snapshotDelta {
+				err = sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: a delta of operator %T, which writes none", op)
+			} else {
+				err = s.Restore(r)
 			}
-			if err != nil {
-				return err
-			}
-			if r.err != nil {
-				return r.err
-			}
+		}
+		if err != nil {
+			return err
+		}
+		if r.err != nil {
+			return r.err
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -597,6 +597,9 @@ type startInput struct {
 	ck        *checkpoint
 	tails     map[uint32]*storage.TableScan
 	hashScans map[uint32]*storage.TableScan
+	// read and decoded are how long reading ck's files and decoding them
+	// (operator state and rows) took, for the log.
+	read, decoded time.Duration
 }
 
 // prepareCheckpoints decides, before v starts, whether v is checkpointed
@@ -629,7 +632,9 @@ func (d *dataflows) prepareCheckpoints(v *runningView, plan *viewPlan, tables ma
 		return
 	}
 	v.checkpointed = true
+	began := time.Now()
 	ck, err := d.ckpt.read(v.id)
+	in.read = time.Since(began)
 	switch {
 	case err != nil:
 		d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
@@ -699,19 +704,30 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 			return nil, nil
 		}
 	}
+	began := time.Now()
+	defer func() { in.decoded = time.Since(began) }()
 	deltas := make([][]byte, len(ck.deltas))
 	for i, d := range ck.deltas {
 		deltas[i] = d.state
 	}
-	err := v.df.Restore(ck.state, deltas...)
+	// The rows decode beside the operators' state (which restores on
+	// every worker at once): neither reads the other.
 	var rows *coldata.Chunk
-	if err == nil {
-		rows, err = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
-	}
-	for _, d := range ck.deltas {
-		if err == nil {
-			err = dataflow.ReadChanges(dataflow.NewSnapshotReader(d.rows), rows)
+	var rowsErr error
+	decoded := make(chan struct{})
+	go func() {
+		defer close(decoded)
+		rows, rowsErr = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
+		for _, d := range ck.deltas {
+			if rowsErr == nil {
+				rowsErr = dataflow.ReadChanges(dataflow.NewSnapshotReader(d.rows), rows)
+			}
 		}
+	}()
+	err := v.df.Restore(ck.state, deltas...)
+	<-decoded
+	if err == nil {
+		err = rowsErr
 	}
 	if err == nil {
 		if len(ck.deltas) > 0 {
@@ -772,7 +788,7 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	// Unless the history after the checkpoint changed it, the view is
 	// what its checkpoint holds.
 	v.dirty = replayed > 0
-	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas), "elapsed", time.Since(began).Round(time.Millisecond))
+	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas), "read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", time.Since(began).Round(time.Millisecond))
 	d.run(v, state, []*coldata.Chunk{rows}, wm)
 	return nil
 }
