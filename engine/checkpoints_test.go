@@ -548,8 +548,9 @@ func mapKeys[V any](m map[string]V) []string {
 // TestCheckpointDeltas restarts views from a base checkpoint and the
 // deltas taken after it (aggregates, an interval join freeing rows, a
 // join of windowed aggregates; DISTINCT takes bases only), then from a
-// chain with one delta damaged: that view is computed again, the others
-// restored, and every view must equal its query created afresh.
+// chain with one delta damaged and another view's base of the format
+// before deltas: those views are computed again, the others restored, and
+// every view must equal its query created afresh.
 func TestCheckpointDeltas(t *testing.T) {
 	dir := t.TempDir()
 	ckptDir := filepath.Join(dir, "checkpoints")
@@ -662,13 +663,30 @@ func TestCheckpointDeltas(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ckptDir, ds[0]), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// And another view's base of format 1 (before deltas; the checksum
+	// covers the payload only, so the format is what refuses it).
+	damagedView, _, _ := strings.Cut(ds[0], ".")
+	old := ""
+	for name := range readDir(t, ckptDir) {
+		if !strings.HasPrefix(name, damagedView+".") {
+			old = name
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(ckptDir, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[8] = 1
+	if err := os.WriteFile(filepath.Join(ckptDir, old), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	restart(time.Hour)
 	t.Cleanup(func() { _ = s.srv.Close() })
-	if got := s.restored(); len(got) != len(names)-1 {
-		t.Errorf("restored %v with a delta damaged, want all but one of %v\n%s", got, names, s.log.String())
+	if got := s.restored(); len(got) != len(names)-2 {
+		t.Errorf("restored %v with a delta damaged and a base of format 1, want all but two of %v\n%s", got, names, s.log.String())
 	}
-	if n := strings.Count(s.log.String(), "checkpoint not used"); n != 1 {
-		t.Errorf("%d checkpoints reported unused, want 1\n%s", n, s.log.String())
+	if n := strings.Count(s.log.String(), "checkpoint not used"); n != 2 || !strings.Contains(s.log.String(), "format 1, want 2") {
+		t.Errorf("%d checkpoints reported unused, want 2, one of format 1\n%s", n, s.log.String())
 	}
 	insert(500)
 	compareWithFresh(t, s, conn, views)
