@@ -848,7 +848,8 @@ func (d *dataflows) checkpoint(force bool) {
 		if v.deltaDue() {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
-			job.ck.state, err = v.df.SnapshotDelta(make([]byte, 0, v.deltaSize/max(v.deltas, 1)*5/4))
+			// Deltas of a growing state grow too: half again the last one.
+			job.ck.state, err = v.df.SnapshotDelta(make([]byte, 0, v.lastDelta*3/2))
 		} else {
 			if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
 				// The arrangement no longer holds the loop's epoch (it
@@ -882,6 +883,7 @@ func (d *dataflows) checkpoint(force bool) {
 		} else {
 			v.deltas++
 			v.deltaSize += len(job.ck.state)
+			v.lastDelta = len(job.ck.state)
 		}
 		stateBytes += len(job.ck.state)
 		batch = append(batch, job)
