@@ -92,6 +92,13 @@ type aggregateOp struct {
 	frontier, closed int64
 	open             map[int64][]int32
 	ends             endHeap
+	// openWritten holds how many groups of each open window the last
+	// snapshot wrote.
+	openWritten map[int64]int
+	// restoredIndex holds, while a snapshot and its deltas are restored,
+	// each page's bitmap of indexed groups, from which finishRestore
+	// builds the index.
+	restoredIndex [][]int64
 }
 
 // endHeap is a min-heap of window ends.
@@ -284,6 +291,8 @@ func (o *aggregateOp) touch(g int32, existed bool, c *coldata.Chunk, row int) er
 		o.touched = append(o.touched, make([]uint64, w+1-len(o.touched))...)
 	}
 	o.touched[g>>6] |= 1 << (g & 63)
+	// The epoch's kernels change the group's state.
+	t.markDirty(g)
 	if o.storedKeys && !existed {
 		objs := t.objects(g)
 		for j, k := range o.spec.Keys {

@@ -3,15 +3,17 @@ package dataflow
 import (
 	"container/heap"
 	"fmt"
-	"slices"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
 )
 
 // objKernel is a kernel whose per-group objects a snapshot holds.
 type objKernel interface {
-	snapshotObjs(t *groupTable, w *SnapshotWriter) error
-	restoreObjs(t *groupTable, r *SnapshotReader) error
+	// snapshotObjs writes the objects of groups [lo, hi); restoreObjs
+	// reads them into groups whose objects are cleared.
+	snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error
+	restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error
 }
 
 // objKernelOf returns k (under its FILTER) as an objKernel, if it is one.
@@ -40,190 +42,247 @@ func (o *aggregateOp) snapshottable() error {
 	return nil
 }
 
-// Snapshot implements Snapshotter: the group table's pages as they are
-// (keys and state words, the id pool, the probe slots or the key index),
-// the stored key values as columns, and the window bookkeeping.
+// Snapshot implements Snapshotter: every page of the group table (keys
+// and state words, which groups are in the key index, NULL flags, string
+// keys, stored key values and kernel objects of its groups), the id pool
+// and the window bookkeeping. The slots or the key index are not written:
+// finishRestore builds them from the indexed groups.
 func (o *aggregateOp) Snapshot(w *SnapshotWriter) error {
+	return o.snapshotPages(w, false)
+}
+
+// SnapshotDelta implements DeltaSnapshotter: what Snapshot writes, but of
+// the pages changed since the last snapshot only.
+func (o *aggregateOp) SnapshotDelta(w *SnapshotWriter) error {
+	return o.snapshotPages(w, true)
+}
+
+func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	if err := o.snapshottable(); err != nil {
 		return err
 	}
 	t := o.groups
 	w.Uvarint(uint64(len(t.words)))
-	for _, p := range t.words {
-		w.Int64s(p)
-	}
 	w.Uvarint(uint64(t.ids.n))
 	w.Int32s(t.ids.free)
-	w.Varint(int64(t.live))
-	w.Uint32s(t.slots)
 	w.Uvarint(uint64(t.idBits))
-	nullGroups := make([]int32, 0, len(t.nullKeys))
-	for g := range t.nullKeys {
-		nullGroups = append(nullGroups, g)
-	}
-	slices.Sort(nullGroups)
-	w.Uvarint(uint64(len(nullGroups)))
-	for _, g := range nullGroups {
-		w.Uvarint(uint64(g))
-		w.Uvarint(uint64(t.nullKeys[g]))
-	}
-	w.Uvarint(uint64(len(t.index)))
-	for k, g := range t.index {
-		w.String(k)
-		w.Uvarint(uint64(g))
-	}
-	if o.storedKeys {
-		for j, k := range o.spec.Keys {
-			v := coldata.NewVec(o.spec.InTypes[k], int(t.ids.n))
-			for g := range t.ids.n {
-				v.Append(t.objects(g)[o.objs+j])
-			}
-			if err := w.Vec(v); err != nil {
-				return err
-			}
+	w.Uvarint(uint64(len(t.slots)))
+	var pages []int
+	for p := range t.words {
+		if !delta || p>>6 < len(t.dirty) && t.dirty[p>>6]&(1<<(p&63)) != 0 {
+			pages = append(pages, p)
 		}
 	}
-	for _, k := range o.kernels {
-		if ok, is := objKernelOf(k); is {
-			if err := ok.snapshotObjs(t, w); err != nil {
-				return err
+	clear(t.dirty)
+	w.Uvarint(uint64(len(pages)))
+	indexed := t.indexedBits(pages)
+	for i, p := range pages {
+		w.Uvarint(uint64(p))
+		w.Int64s(t.words[p])
+		lo := int32(p << groupPageBits)
+		hi := min(lo+groupPage, t.ids.n)
+		w.Int64s(indexed[i*groupPage/64 : (i+1)*groupPage/64])
+		var nulls []int32
+		for g := lo; g < hi; g++ {
+			if t.nullFlags(g) != 0 {
+				nulls = append(nulls, g-lo)
+			}
+		}
+		w.Uvarint(uint64(len(nulls)))
+		for _, i := range nulls {
+			w.Uvarint(uint64(i))
+			w.Uvarint(uint64(t.nullKeys[lo+i]))
+		}
+		if t.nk == 0 {
+			for g := lo; g < hi; g++ {
+				if indexed[i*groupPage/64+int(g-lo)>>6]&(1<<((g-lo)&63)) != 0 {
+					w.String(t.strKeys[p][g-lo])
+				}
+			}
+		}
+		if o.storedKeys {
+			for j, k := range o.spec.Keys {
+				v := coldata.NewVec(o.spec.InTypes[k], int(hi-lo))
+				for g := lo; g < hi; g++ {
+					v.Append(t.objects(g)[o.objs+j])
+				}
+				if err := w.Vec(v); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range o.kernels {
+			if ok, is := objKernelOf(k); is {
+				if err := ok.snapshotObjs(t, w, lo, hi); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	w.Varint(o.frontier)
 	w.Varint(o.closed)
 	w.Int64s(o.ends)
+	// A window's list of groups only grows until the window closes: a
+	// delta writes the groups added since the last snapshot.
+	written := make(map[int64]int, len(o.ends))
 	for _, end := range o.ends {
-		w.Int32s(o.open[end])
+		gs, prev := o.open[end], 0
+		if delta {
+			prev = min(o.openWritten[end], len(gs))
+		}
+		w.Uvarint(uint64(prev))
+		w.Int32s(gs[prev:])
+		written[end] = len(gs)
 	}
+	o.openWritten = written
 	return nil
 }
 
-// Restore implements Snapshotter.
+// indexedBits returns, for each of pages in order, a bitmap of its groups
+// in the key index (an id may be taken by a group that only waits for its
+// window to close): from one pass over the slots, or the string keys.
+func (t *groupTable) indexedBits(pages []int) []int64 {
+	const words = groupPage / 64
+	bits := make([]int64, len(pages)*words)
+	at := make([]int32, len(t.words)) // page -> 1 + its place in pages
+	for i, p := range pages {
+		at[p] = int32(i + 1)
+	}
+	set := func(g int32) {
+		if i := int(at[g>>groupPageBits]) - 1; i >= 0 {
+			o := int(g & (groupPage - 1))
+			bits[i*words+o>>6] |= 1 << (o & 63)
+		}
+	}
+	if t.nk > 0 {
+		idMask := t.idMask()
+		for _, s := range t.slots {
+			if s != 0 {
+				set(int32(s&idMask) - 1)
+			}
+		}
+		return bits
+	}
+	for _, p := range pages {
+		for o, k := range t.strKeys[p] {
+			// unindex clears a group's key; the global group's is empty.
+			g := int32(p<<groupPageBits | o)
+			if x, ok := t.index[""]; k != "" || ok && x == g {
+				set(g)
+			}
+		}
+	}
+	return bits
+}
+
+// Restore implements Snapshotter. The group table is complete once
+// finishRestore has built its index.
 func (o *aggregateOp) Restore(r *SnapshotReader) error {
+	return o.restorePages(r)
+}
+
+// RestoreDelta implements DeltaSnapshotter.
+func (o *aggregateOp) RestoreDelta(r *SnapshotReader) error {
+	return o.restorePages(r)
+}
+
+// restorePages reads what snapshotPages wrote: the pages it holds replace
+// the table's, the rest of the table stays.
+func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	if err := o.snapshottable(); err != nil {
 		return err
 	}
 	t := o.groups
 	pages := r.Len(0)
-	stride := groupPage * (t.nk + t.nw)
-	t.words = make([][]int64, 0, pages)
-	for range pages {
-		p := r.Int64s()
-		if len(p) != stride && r.err == nil {
-			r.fail("aggregate: page of %d words, want %d", len(p), stride)
-		}
-		t.words = append(t.words, p)
-	}
 	ids := r.Uvarint()
 	t.ids.free = r.Int32s()
-	t.live = int(r.Varint())
-	t.slots = r.Uint32s()
 	t.idBits = uint(r.Uvarint())
-	if r.err == nil && (ids > uint64(pages*groupPage) || (t.nk > 0 && (len(t.slots) == 0 || len(t.slots)&(len(t.slots)-1) != 0))) {
-		r.fail("aggregate: %d groups in %d pages, %d slots", ids, pages, len(t.slots))
+	slots := r.Uvarint()
+	if r.err == nil && (pages < len(t.words) || ids > uint64(pages*groupPage) || (t.nk > 0 && (slots < 16 || slots > 1<<32 || slots&(slots-1) != 0))) {
+		r.fail("aggregate: %d groups in %d pages (had %d), %d slots", ids, pages, len(t.words), slots)
 	}
 	if r.err != nil {
 		return r.err
 	}
 	t.ids.n = int32(ids)
-	// Every id the table holds must be one it handed out: freed once,
-	// indexed once and not freed.
-	free := make([]bool, t.ids.n)
-	for _, g := range t.ids.free {
-		if g < 0 || g >= t.ids.n || free[g] {
-			r.fail("aggregate: free group %d of %d", g, t.ids.n)
+	if t.nk > 0 && uint64(len(t.slots)) != slots {
+		t.slots = make([]uint32, slots)
+	}
+	stride := groupPage * (t.nk + t.nw)
+	for len(t.words) < pages {
+		t.words = append(t.words, nil)
+		if t.no > 0 {
+			t.objs = append(t.objs, make([]any, groupPage*t.no))
+		}
+		if t.nk == 0 {
+			t.strKeys = append(t.strKeys, make([]string, groupPage))
+		}
+		o.restoredIndex = append(o.restoredIndex, nil)
+	}
+	for range r.Len(pages) {
+		p := r.Uvarint()
+		words := r.Int64s()
+		indexed := r.Int64s()
+		if r.err == nil && (p >= uint64(pages) || len(words) != stride || len(indexed) != groupPage/64) {
+			r.fail("aggregate: page %d of %d words, %d index words", p, len(words), len(indexed))
+		}
+		if r.err != nil {
 			return r.err
 		}
-		free[g] = true
-	}
-	indexed := make([]bool, t.ids.n)
-	used := func(g int32) bool {
-		if g < 0 || g >= t.ids.n || free[g] || indexed[g] {
-			r.fail("aggregate: group %d of %d indexed twice, freed or out of range", g, t.ids.n)
-			return false
-		}
-		indexed[g] = true
-		return true
-	}
-	if t.nk == 0 {
-		t.slots = nil
-	} else {
-		if t.idBits != slotIDBits && t.idBits != 32 {
-			r.fail("aggregate: %d id bits", t.idBits)
-			return r.err
-		}
-		n, idMask := 0, t.idMask()
-		for _, s := range t.slots {
-			if s == 0 {
-				continue
+		t.words[p] = words
+		o.restoredIndex[p] = indexed
+		lo := int32(p << groupPageBits)
+		for g := lo; g < lo+groupPage; g++ {
+			if len(t.nullKeys) > 0 {
+				delete(t.nullKeys, g)
 			}
-			if n++; s&idMask == 0 || !used(int32(s&idMask)-1) {
-				r.fail("aggregate: slot %#x", s)
-				return r.err
+			if t.nk == 0 {
+				t.strKeys[p][g-lo] = ""
 			}
 		}
-		if n != t.live || n >= len(t.slots) {
-			r.fail("aggregate: %d slots used of %d, %d groups live", n, len(t.slots), t.live)
-			return r.err
+		if t.no > 0 {
+			clear(t.objs[p])
 		}
-	}
-	for range r.Len(0) {
-		if t.nullKeys == nil {
-			t.nullKeys = map[int32]uint8{}
-		}
-		g := int32(r.Uvarint())
-		if g < 0 || g >= t.ids.n {
-			r.fail("aggregate: NULL flags of group %d of %d", g, t.ids.n)
-			return r.err
-		}
-		t.nullKeys[g] = uint8(r.Uvarint())
-	}
-	n := r.Len(0)
-	if t.nk == 0 && n != t.live && r.err == nil {
-		r.fail("aggregate: %d keys indexed, %d groups live", n, t.live)
-	}
-	if t.nk == 0 {
-		t.index = make(map[string]int32, n)
-		t.strKeys = make([][]string, pages)
-		for i := range t.strKeys {
-			t.strKeys[i] = make([]string, groupPage)
-		}
-	}
-	for range n {
-		k, g := r.String(), int32(r.Uvarint())
-		if r.err != nil || t.nk > 0 || !used(g) {
-			r.fail("aggregate: key index entry for group %d", g)
-			return r.err
-		}
-		t.index[k] = g
-		t.strKeys[g>>groupPageBits][g&(groupPage-1)] = k
-	}
-	if t.no > 0 {
-		t.objs = make([][]any, pages)
-		for i := range t.objs {
-			t.objs[i] = make([]any, groupPage*t.no)
-		}
-	}
-	if o.storedKeys {
-		for j, k := range o.spec.Keys {
-			v := r.Vec(o.spec.InTypes[k])
+		for range r.Len(groupPage) {
+			i, flags := r.Uvarint(), r.Uvarint()
+			if r.err == nil && (i >= groupPage || flags == 0 || flags > 0xff) {
+				r.fail("aggregate: NULL flags %d of group %d of a page", flags, i)
+			}
 			if r.err != nil {
 				return r.err
 			}
-			if v.Len() != int(t.ids.n) {
-				r.fail("aggregate: %d stored keys for %d groups", v.Len(), t.ids.n)
-				return r.err
+			if t.nullKeys == nil {
+				t.nullKeys = map[int32]uint8{}
 			}
-			for g := range t.ids.n {
-				t.objects(g)[o.objs+j] = v.Get(int(g))
+			t.nullKeys[lo+int32(i)] = uint8(flags)
+		}
+		hi := min(lo+groupPage, t.ids.n)
+		if t.nk == 0 {
+			for g := lo; g < hi; g++ {
+				if indexed[(g-lo)>>6]&(1<<((g-lo)&63)) != 0 {
+					t.strKeys[p][g-lo] = r.String()
+				}
 			}
 		}
-	}
-	for _, k := range o.kernels {
-		if ok, is := objKernelOf(k); is && r.err == nil {
-			if err := ok.restoreObjs(t, r); err != nil {
-				return err
+		if o.storedKeys {
+			for j, k := range o.spec.Keys {
+				v := r.Vec(o.spec.InTypes[k])
+				if r.err == nil && v.Len() != int(max(hi-lo, 0)) {
+					r.fail("aggregate: %d stored keys for %d groups", v.Len(), hi-lo)
+				}
+				if r.err != nil {
+					return r.err
+				}
+				for g := lo; g < hi; g++ {
+					t.objects(g)[o.objs+j] = v.Get(int(g - lo))
+				}
+			}
+		}
+		for _, k := range o.kernels {
+			if ok, is := objKernelOf(k); is && r.err == nil {
+				if err := ok.restoreObjs(t, r, lo, hi); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -231,43 +290,116 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 	o.closed = r.Varint()
 	o.ends = r.Int64s()
 	if o.spec.Window != nil {
-		o.open = make(map[int64][]int32, len(o.ends))
+		open := make(map[int64][]int32, len(o.ends))
 		for _, end := range o.ends {
-			if _, dup := o.open[end]; dup {
-				r.fail("aggregate: window end %d twice", end)
+			prev, gs := r.Uvarint(), r.Int32s()
+			if _, dup := open[end]; dup || prev > uint64(len(o.open[end])) {
+				r.fail("aggregate: window end %d twice or of %d groups before, %d restored", end, prev, len(o.open[end]))
 				break
 			}
-			gs := r.Int32s()
-			for _, g := range gs {
-				// A window's groups are indexed: closing it unindexes them.
-				if g < 0 || g >= t.ids.n || !indexed[g] {
-					r.fail("aggregate: window end %d holds group %d of %d, not indexed", end, g, t.ids.n)
-					return r.err
-				}
-			}
-			o.open[end] = gs
+			open[end] = append(o.open[end][:prev:prev], gs...)
 		}
-		heap.Init(&o.ends)
+		o.open = open
 	} else if len(o.ends) > 0 {
 		r.fail("aggregate: window ends without a window")
 	}
 	return r.err
 }
 
+// finishRestore checks the restored table (every page read, every id used
+// once: free, or held, and indexed at most once by its key) and builds its
+// slots or key index from the indexed groups.
+func (o *aggregateOp) finishRestore() error {
+	t := o.groups
+	damaged := func(format string, args ...any) error {
+		return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: "+format, args...)
+	}
+	free := make([]bool, t.ids.n)
+	for _, g := range t.ids.free {
+		if g < 0 || g >= t.ids.n || free[g] {
+			return damaged("free group %d of %d", g, t.ids.n)
+		}
+		free[g] = true
+	}
+	if t.nk > 0 {
+		if t.idBits != slotIDBits && t.idBits != 32 || t.idBits == slotIDBits && uint32(t.ids.n) > t.idMask() {
+			return damaged("%d id bits for %d groups", t.idBits, t.ids.n)
+		}
+		clear(t.slots)
+	} else {
+		t.index = make(map[string]int32)
+	}
+	t.live = 0
+	for p, words := range t.words {
+		if words == nil {
+			return damaged("page %d of %d never written", p, len(t.words))
+		}
+		indexed := o.restoredIndex[p]
+		for i := range groupPage {
+			g := int32(p<<groupPageBits | i)
+			if indexed[i>>6]&(1<<(i&63)) == 0 {
+				continue
+			}
+			if g >= t.ids.n || free[g] {
+				return damaged("group %d of %d indexed and free or out of range", g, t.ids.n)
+			}
+			if t.nk == 0 {
+				k := t.strKeys[p][i]
+				if _, dup := t.index[k]; dup {
+					return damaged("key of group %d indexed twice", g)
+				}
+				t.index[k] = g
+			} else {
+				if t.live++; t.live*16 > len(t.slots)*13 {
+					return damaged("%d groups in %d slots", t.live, len(t.slots))
+				}
+				key, nulls := t.packedKey(g)
+				x, at := t.probePacked(key, nulls)
+				if x >= 0 {
+					return damaged("key of group %d indexed twice", g)
+				}
+				t.slots[at] = t.slot(hashPacked(key, nulls), g)
+				continue
+			}
+			t.live++
+		}
+	}
+	for g := range t.nullKeys {
+		if g >= t.ids.n {
+			return damaged("NULL flags of group %d of %d", g, t.ids.n)
+		}
+	}
+	for end, gs := range o.open {
+		for _, g := range gs {
+			// A window's groups are held until it closes: indexed, or
+			// dropped and waiting for their id to be freed.
+			if g < 0 || g >= t.ids.n || free[g] {
+				return damaged("window end %d holds group %d of %d, free", end, g, t.ids.n)
+			}
+		}
+	}
+	if o.spec.Window != nil {
+		heap.Init(&o.ends)
+	}
+	o.restoredIndex = nil
+	clear(t.dirty)
+	return nil
+}
+
 // snapshotObjs writes every group's multiset of values: its entry count,
 // then all entries' counts, keys and values as columns.
-func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error {
-	entries := make([]int64, t.ids.n)
+func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	entries := make([]int64, max(hi-lo, 0))
 	var ns []int64
 	var keys []string
 	vals := coldata.NewVec(k.typ, 0)
-	for g := range t.ids.n {
+	for g := lo; g < hi; g++ {
 		m, _ := t.objects(g)[k.o].(*multiset)
 		if m == nil {
 			continue
 		}
 		m.all(func(e *multisetEntry) {
-			entries[g]++
+			entries[g-lo]++
 			ns = append(ns, e.n)
 			keys = append(keys, e.key)
 			vals.Append(e.val)
@@ -281,15 +413,15 @@ func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error {
 	return w.Vec(vals)
 }
 
-func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader) error {
+func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
 	entries, ns := r.Int64s(), r.Int64s()
 	keys := make([]string, 0, len(ns))
 	for range ns {
 		keys = append(keys, r.String())
 	}
 	vals := r.Vec(k.typ)
-	if r.err == nil && (len(entries) != int(t.ids.n) || vals.Len() != len(ns)) {
-		r.fail("min/max: %d groups of %d, %d values of %d", len(entries), t.ids.n, vals.Len(), len(ns))
+	if r.err == nil && (len(entries) != int(max(hi-lo, 0)) || vals.Len() != len(ns)) {
+		r.fail("min/max: %d groups of %d, %d values of %d", len(entries), hi-lo, vals.Len(), len(ns))
 	}
 	if r.err != nil {
 		return r.err
@@ -302,7 +434,7 @@ func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader) error {
 		}
 		for ; n > 0; n-- {
 			v := vals.Get(j)
-			t.multiset(int32(g), k.o).add([]byte(keys[j]), ns[j], func() any { return v })
+			t.multiset(lo+int32(g), k.o).add([]byte(keys[j]), ns[j], func() any { return v })
 			j++
 		}
 	}
@@ -311,8 +443,8 @@ func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader) error {
 
 // snapshotObjs writes every group's sum: whether it has one, then its
 // fields.
-func (k *decimalSumKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error {
-	for g := range t.ids.n {
+func (k *decimalSumKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	for g := lo; g < hi; g++ {
 		s, _ := t.objects(g)[k.o].(*decimalSum)
 		w.Bool(s != nil)
 		if s == nil {
@@ -332,8 +464,8 @@ func (k *decimalSumKernel) snapshotObjs(t *groupTable, w *SnapshotWriter) error 
 	return nil
 }
 
-func (k *decimalSumKernel) restoreObjs(t *groupTable, r *SnapshotReader) error {
-	for g := range t.ids.n {
+func (k *decimalSumKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
+	for g := lo; g < hi; g++ {
 		if !r.Bool() {
 			continue
 		}

@@ -52,6 +52,20 @@ type groupTable struct {
 
 	index   map[string]int32
 	strKeys [][]string
+
+	// dirty has bit p set when page p changed since the last snapshot
+	// (a delta snapshot writes those pages only). Marking costs a bit
+	// per touched group.
+	dirty []uint64
+}
+
+// markDirty records that group g's page changed.
+func (t *groupTable) markDirty(g int32) {
+	p := int(g >> groupPageBits)
+	if w := p >> 6; w >= len(t.dirty) {
+		t.dirty = append(t.dirty, make([]uint64, w+1-len(t.dirty))...)
+	}
+	t.dirty[p>>6] |= 1 << (p & 63)
 }
 
 func newGroupTable(nw, no, nk int) *groupTable {
@@ -104,6 +118,7 @@ func (t *groupTable) multiset(g int32, o int) *multiset {
 // alloc returns a group id with zero state, not in the key index.
 func (t *groupTable) alloc() int32 {
 	g, fresh := t.ids.take()
+	t.markDirty(g)
 	if !fresh {
 		return g
 	}
@@ -121,6 +136,7 @@ func (t *groupTable) alloc() int32 {
 
 // clearState zeroes group g's state, letting go of its objects.
 func (t *groupTable) clearState(g int32) {
+	t.markDirty(g)
 	clear(t.state(g))
 	if t.no > 0 {
 		clear(t.objects(g))
@@ -257,6 +273,7 @@ func (t *groupTable) findKey(key []byte) (g int32, added bool) {
 // unindex removes group g from the key index; its id and state stay until
 // released.
 func (t *groupTable) unindex(g int32) {
+	t.markDirty(g)
 	t.live--
 	if t.nk == 0 {
 		k := &t.strKeys[g>>groupPageBits][g&(groupPage-1)]

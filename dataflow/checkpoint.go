@@ -2,9 +2,11 @@ package dataflow
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
@@ -35,16 +37,36 @@ func (*windowAssignOp) stateless() {}
 // they go out in the first epoch, which a snapshot always follows.
 func (*constantOp) stateless() {}
 
+// DeltaSnapshotter is a Snapshotter that also writes only what changed
+// since its last snapshot (full or delta): RestoreDelta reads such a delta
+// into an instance restored up to the snapshot before it. Every snapshot
+// starts the next delta's tracking.
+type DeltaSnapshotter interface {
+	Snapshotter
+	SnapshotDelta(w *SnapshotWriter) error
+	RestoreDelta(r *SnapshotReader) error
+}
+
+// restoreFinisher is an operator whose restored state is completed (indexes
+// rebuilt, checked) once the snapshot and all its deltas are read.
+type restoreFinisher interface{ finishRestore() error }
+
 // snapshotFormat is the version of Dataflow.Snapshot's encoding; Restore
 // rejects any other.
-const snapshotFormat = 1
+const snapshotFormat = 2
+
+// Kinds of snapshot: the whole state, or the changes since the one before.
+const (
+	snapshotFull  = 1
+	snapshotDelta = 2
+)
 
 // StateLayout is the version of what the operators' snapshots hold and
 // mean. Bump it whenever any operator's snapshot layout or the meaning of
 // its state changes (even when the encoding still decodes): the engine
 // hashes it into a view's plan hash, so a binary of another layout
 // computes the view again instead of restoring state it would misread.
-const StateLayout = 1
+const StateLayout = 2
 
 // CanSnapshot reports whether every operator of the dataflow can be
 // snapshotted, and otherwise names the first that cannot.
@@ -66,18 +88,58 @@ func (d *Dataflow) CanSnapshot() (bool, string) {
 	return true, ""
 }
 
+// CanSnapshotDelta reports whether every stateful operator can write delta
+// snapshots (aggregates and joins can; DISTINCT and top-N cannot yet).
+func (d *Dataflow) CanSnapshotDelta() bool {
+	if ok, _ := d.CanSnapshot(); !ok {
+		return false
+	}
+	for _, op := range d.workers[0].ops {
+		if _, ok := op.(Snapshotter); ok {
+			if _, ok := op.(DeltaSnapshotter); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Snapshot appends the state of every operator on every worker, and the
 // sources' watermarks, to buf. It must be called between epochs (no Step
-// running); the dataflow goes on unchanged.
+// running); the dataflow goes on unchanged. It is the base the next
+// SnapshotDelta's changes follow.
 func (d *Dataflow) Snapshot(buf []byte) ([]byte, error) {
+	if ok, why := d.CanSnapshot(); !ok && d.failed == nil {
+		return buf, sqlerr.New(sqlerr.FeatureNotSupported, "dataflow: cannot snapshot: %s", why)
+	}
+	buf, err := d.snapshot(buf, snapshotFull)
+	d.snapshotted = err == nil
+	return buf, err
+}
+
+// SnapshotDelta appends what changed since the last Snapshot or
+// SnapshotDelta: Restore of that snapshot followed by the deltas taken
+// after it, in order, restores the state of the last. It must be called
+// between epochs, after a Snapshot, on a dataflow CanSnapshotDelta accepts.
+func (d *Dataflow) SnapshotDelta(buf []byte) ([]byte, error) {
+	if !d.CanSnapshotDelta() {
+		return buf, sqlerr.Bug("dataflow: delta snapshot of a dataflow whose operators do not write deltas")
+	}
+	if !d.snapshotted {
+		return buf, sqlerr.Bug("dataflow: delta snapshot without a snapshot before it")
+	}
+	buf, err := d.snapshot(buf, snapshotDelta)
+	d.snapshotted = err == nil
+	return buf, err
+}
+
+func (d *Dataflow) snapshot(buf []byte, kind uint64) ([]byte, error) {
 	if d.failed != nil {
 		return buf, d.failed
 	}
-	if ok, why := d.CanSnapshot(); !ok {
-		return buf, sqlerr.New(sqlerr.FeatureNotSupported, "dataflow: cannot snapshot: %s", why)
-	}
 	w := &SnapshotWriter{buf: buf}
 	w.Uvarint(snapshotFormat)
+	w.Uvarint(kind)
 	w.Uvarint(uint64(len(d.workers)))
 	w.Uvarint(uint64(len(d.g.Nodes)))
 	srcs := make([]int, 0, len(d.sourceWatermarks))
@@ -91,24 +153,79 @@ func (d *Dataflow) Snapshot(buf []byte) ([]byte, error) {
 		w.Varint(d.sourceWatermarks[n])
 	}
 	for _, wk := range d.workers {
+		// Each worker's section starts with its length, so that a restore
+		// reads the workers' sections in parallel.
+		at := len(w.buf)
+		w.buf = binary.LittleEndian.AppendUint64(w.buf, 0)
 		for _, op := range wk.ops {
-			if s, ok := op.(Snapshotter); ok {
-				if err := s.Snapshot(w); err != nil {
-					return w.buf, err
+			var err error
+			switch s := op.(type) {
+			case DeltaSnapshotter:
+				if kind == snapshotDelta {
+					err = s.SnapshotDelta(w)
+				} else {
+					err = s.Snapshot(w)
 				}
+			case Snapshotter:
+				err = s.Snapshot(w)
+			}
+			if err != nil {
+				return w.buf, err
 			}
 		}
+		binary.LittleEndian.PutUint64(w.buf[at:], uint64(len(w.buf)-at-8))
 	}
 	return w.buf, nil
 }
 
-// Restore reads back into a fresh dataflow (no Step run yet) a snapshot of
-// one over the same graph and number of workers. After an error the
-// dataflow must be closed and not used.
-func (d *Dataflow) Restore(b []byte) error {
+// Restore reads back into a fresh dataflow (no Step run yet) a snapshot
+// of one over the same graph and number of workers, then the deltas taken
+// after it, in order. After an error the dataflow must be closed and not
+// used.
+func (d *Dataflow) Restore(b []byte, deltas ...[]byte) error {
+	if err := d.restore(b, snapshotFull); err != nil {
+		return err
+	}
+	for i, delta := range deltas {
+		if err := d.restore(delta, snapshotDelta); err != nil {
+			return fmt.Errorf("delta %d: %w", i+1, err)
+		}
+	}
+	return d.eachWorker(func(wk *worker) error {
+		for _, op := range wk.ops {
+			if f, ok := op.(restoreFinisher); ok {
+				if err := f.finishRestore(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// eachWorker runs f on every worker at once, as Step runs them: a worker's
+// operators share nothing with another's. It returns the first error.
+func (d *Dataflow) eachWorker(f func(wk *worker) error) error {
+	errs := make([]error, len(d.workers))
+	var wg sync.WaitGroup
+	for i, wk := range d.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(wk)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (d *Dataflow) restore(b []byte, kind uint64) error {
 	r := &SnapshotReader{b: b}
 	if v := r.Uvarint(); v != snapshotFormat && r.err == nil {
 		return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: format %d, want %d", v, snapshotFormat)
+	}
+	if k := r.Uvarint(); k != kind && r.err == nil {
+		return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: kind %d, want %d", k, kind)
 	}
 	if n := r.Uvarint(); n != uint64(len(d.workers)) && r.err == nil {
 		return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: %d workers, want %d", n, len(d.workers))
@@ -120,19 +237,52 @@ func (d *Dataflow) Restore(b []byte) error {
 		n := int(r.Uvarint())
 		d.sourceWatermarks[n] = r.Varint()
 	}
-	for _, wk := range d.workers {
-		for _, op := range wk.ops {
-			if c, ok := op.(*constantOp); ok {
-				c.done = true
+	sections := make([]*SnapshotReader, len(d.workers))
+	for i := range sections {
+		b := r.bytes(8)
+		if r.err != nil {
+			return r.err
+		}
+		sections[i] = &SnapshotReader{b: r.bytes(int(min(binary.LittleEndian.Uint64(b), uint64(len(r.b)+1))))}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes left over", len(r.b))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return d.eachWorker(func(wk *worker) error {
+		return restoreWorker(wk, sections[wk.id], kind)
+	})
+}
+
+// restoreWorker reads one worker's section of a snapshot into its
+// operators.
+func restoreWorker(wk *worker, r *SnapshotReader, kind uint64) error {
+	for _, op := range wk.ops {
+		if c, ok := op.(*constantOp); ok {
+			c.done = true
+		}
+		var err error
+		switch s := op.(type) {
+		case DeltaSnapshotter:
+			if kind == snapshotDelta {
+				err = s.RestoreDelta(r)
+			} else {
+				err = s.Restore(r)
 			}
-			if s, ok := op.(Snapshotter); ok {
-				if err := s.Restore(r); err != nil {
-					return err
-				}
+		case Snapshotter:
+			if kind == snapshotDelta {
+				err = sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: a delta of operator %T, which writes none", op)
+			} else {
+				err = s.Restore(r)
 			}
-			if r.err != nil {
-				return r.err
-			}
+		}
+		if err != nil {
+			return err
+		}
+		if r.err != nil {
+			return r.err
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
@@ -480,6 +630,9 @@ func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
 		if r.err != nil {
 			break
 		}
+		// Grow doubles: append alone grows a large slice by a quarter,
+		// copying the rows read so far about five times over.
+		out.Grow(n)
 		out.AppendChunk(c)
 	}
 	if r.err == nil && out.Len != total {
@@ -493,4 +646,68 @@ func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
 		out.Diffs[i] = 1
 	}
 	return out, nil
+}
+
+// WriteChanges writes changes (rows with their diffs) as WriteRows writes
+// rows: a count, then per chunk its rows, its diffs as words and a column
+// per column, then an empty chunk. A view's delta checkpoint holds its
+// output's changes since the checkpoint before.
+func WriteChanges(w *SnapshotWriter, changes []*coldata.Chunk) error {
+	total := 0
+	for _, c := range changes {
+		total += c.Len
+	}
+	w.Uvarint(uint64(total))
+	for _, c := range changes {
+		if c.Len == 0 {
+			continue
+		}
+		w.Uvarint(uint64(c.Len))
+		if c.Diffs == nil {
+			// Insertions only.
+			w.Uvarint(uint64(c.Len))
+			for range c.Len {
+				w.buf = binary.LittleEndian.AppendUint64(w.buf, 1)
+			}
+		} else {
+			w.Int64s(c.Diffs[:c.Len])
+		}
+		for _, v := range c.Cols {
+			if err := w.Vec(v.Slice(0, c.Len)); err != nil {
+				return err
+			}
+		}
+	}
+	w.Uvarint(0)
+	return nil
+}
+
+// ReadChanges reads what WriteChanges wrote, appending it to out.
+func ReadChanges(r *SnapshotReader, out *coldata.Chunk) error {
+	total, read := r.Len(0), 0
+	for {
+		n := r.Len(0)
+		if n == 0 || r.err != nil {
+			break
+		}
+		c := &coldata.Chunk{Len: n, Cols: make([]*coldata.Vec, len(out.Cols)), Diffs: r.Int64s()}
+		if len(c.Diffs) != n && r.err == nil {
+			r.fail("%d diffs in a chunk of %d rows", len(c.Diffs), n)
+		}
+		for i, v := range out.Cols {
+			if c.Cols[i] = r.Vec(v.Typ); c.Cols[i].Len() != n && r.err == nil {
+				r.fail("column of %d rows in a chunk of %d", c.Cols[i].Len(), n)
+			}
+		}
+		if r.err != nil {
+			break
+		}
+		out.Grow(n)
+		out.AppendChunk(c)
+		read += n
+	}
+	if r.err == nil && read != total {
+		r.fail("%d changes, the count says %d", read, total)
+	}
+	return r.err
 }

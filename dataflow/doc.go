@@ -33,7 +33,12 @@
 // snapshotted one would. Aggregates (word-state kernels, numeric sums,
 // min/max multisets), joins, DISTINCT and top-N support it; session
 // windows and the other aggregate kernels do not (CanSnapshot says so).
-// ArrangementSnapshot.WriteRows and ReadRows carry a view's rows.
+// After a Snapshot, SnapshotDelta writes only what changed since the last
+// snapshot (aggregates: the pages of the groups touched; joins: the rows'
+// multiplicity changes), and Restore(base, deltas...) reads them in order;
+// DISTINCT and top-N write no deltas (CanSnapshotDelta says so).
+// ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
+// WriteChanges and ReadChanges its output's changes.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source

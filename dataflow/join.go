@@ -78,6 +78,12 @@ type joinSide struct {
 	// emitMatched: output (semi) while some row does. Either way the side
 	// keeps every row's match count.
 	emitUnmatched, emitMatched bool
+	// Delta tracking, from the first snapshot on: before holds, for each
+	// row changed since the last snapshot, its multiplicity then; removed
+	// the rows freed since, each with minus that multiplicity (an id freed
+	// may be reused by another row).
+	before  map[int32]int64
+	removed *coldata.Chunk
 }
 
 func newJoinSide(keys []int, ts []*types.T) joinSide {
@@ -377,6 +383,9 @@ func (o *joinOp) linkRow(side int, r int32) {
 func (o *joinOp) removeRow(side int, r int32) {
 	rows := o.sides[side].rows
 	m := rows.row(r)
+	if s := &o.sides[side]; s.before != nil {
+		o.trackRemoval(s, r, m.mult)
+	}
 	if m.prev >= 0 {
 		rows.row(m.prev).next = m.next
 	} else {
@@ -531,6 +540,11 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			o.linkRow(in, r)
 		}
 		m := rows.row(r)
+		if own := &o.sides[in]; own.before != nil {
+			if _, ok := own.before[r]; !ok {
+				own.before[r] = m.mult
+			}
+		}
 		m.mult += d.Diffs[i]
 		m.matches = o.counts[i]
 		if m.mult == 0 {

@@ -1,6 +1,8 @@
 package dataflow
 
 import (
+	"slices"
+
 	"github.com/sluice-db/sluice/coldata"
 )
 
@@ -8,10 +10,12 @@ import (
 // with their multiplicities, then the watermark bookkeeping. The rest
 // (keys, key totals, match counts, identity slots, whose hashes are
 // seeded per instance) follows from the rows, and Restore builds it by
-// pushing them.
+// pushing them. From the first snapshot on, the join tracks the rows that
+// change, for SnapshotDelta.
 func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 	for side := range o.sides {
-		rows := o.sides[side].rows
+		s := &o.sides[side]
+		rows := s.rows
 		var ids []int32
 		var mults []int64
 		for p, meta := range rows.meta {
@@ -22,19 +26,96 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 				}
 			}
 		}
-		w.Int64s(mults)
-		for c := range rows.types {
-			if err := w.Vec(rows.gather(c, ids)); err != nil {
-				return err
+		if err := o.writeRows(w, side, ids, mults, nil); err != nil {
+			return err
+		}
+		s.before, s.removed = map[int32]int64{}, nil
+	}
+	o.writeWatermarks(w)
+	return nil
+}
+
+// SnapshotDelta implements DeltaSnapshotter: each side's changes since the
+// last snapshot, as Snapshot writes rows but with the change of their
+// multiplicity (the rows freed since, then those changed and held), and
+// the watermark bookkeeping. RestoreDelta pushes them as Restore does.
+func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
+	for side := range o.sides {
+		s := &o.sides[side]
+		var ids []int32
+		var diffs []int64
+		for r, before := range s.before {
+			if d := s.rows.row(r).mult - before; d != 0 {
+				ids = append(ids, r)
+				diffs = append(diffs, d)
 			}
 		}
+		if err := o.writeRows(w, side, ids, diffs, s.removed); err != nil {
+			return err
+		}
+		s.before, s.removed = map[int32]int64{}, nil
 	}
+	o.writeWatermarks(w)
+	return nil
+}
+
+// writeRows writes the rows freed (with their diffs, may be nil), then
+// rows ids of side with mults: their multiplicities or diffs.
+func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int64, freed *coldata.Chunk) error {
+	rows := o.sides[side].rows
+	if freed != nil {
+		mults = append(slices.Clip(freed.Diffs), mults...)
+	}
+	w.Int64s(mults)
+	for c := range rows.types {
+		v := rows.gather(c, ids)
+		if freed != nil {
+			all := coldata.NewVec(rows.types[c], freed.Len+len(ids))
+			all.AppendVec(freed.Cols[c], freed.Len)
+			all.AppendVec(v, len(ids))
+			v = all
+		}
+		if err := w.Vec(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *joinOp) writeWatermarks(w *SnapshotWriter) {
 	for _, ws := range [][2]int64{o.watermarks, o.purged, o.earliest} {
 		w.Varint(ws[0])
 		w.Varint(ws[1])
 	}
-	return nil
 }
+
+// trackRemoval records that row r of side s, of multiplicity mult, is
+// about to be freed: its change since the last snapshot goes to the
+// removed rows.
+func (o *joinOp) trackRemoval(s *joinSide, r int32, mult int64) {
+	before, ok := s.before[r]
+	if ok {
+		delete(s.before, r)
+	} else {
+		before = mult
+	}
+	if before == 0 {
+		return // added and freed since the last snapshot
+	}
+	if s.removed == nil {
+		s.removed = NewChanges(s.types, 0)
+	}
+	page, at := s.rows.at(r)
+	for c, v := range s.removed.Cols {
+		v.AppendFrom(page.Cols[c], at)
+	}
+	s.removed.Diffs = append(s.removed.Diffs, -before)
+	s.removed.Len++
+}
+
+// RestoreDelta implements DeltaSnapshotter: the changes are pushed onto
+// the restored rows as Restore pushes rows.
+func (o *joinOp) RestoreDelta(r *SnapshotReader) error { return o.Restore(r) }
 
 // Restore implements Snapshotter. The rows are pushed, left side first,
 // as changes whose output is dropped; pairs are not built (only counted

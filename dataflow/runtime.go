@@ -43,6 +43,9 @@ type Dataflow struct {
 	// sourceWatermarks holds each Source node's last watermark: a source
 	// that Step is not given a watermark for keeps it.
 	sourceWatermarks map[int]int64
+	// snapshotted: a full Snapshot was taken, so SnapshotDelta has a base
+	// its changes follow.
+	snapshotted bool
 }
 
 type edge struct {

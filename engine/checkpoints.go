@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,20 +27,35 @@ import (
 	"github.com/sluice-db/sluice/storage"
 )
 
-// A view checkpoint is one file, <dir>/<view id>.ckpt, replaced atomically
-// (written as .tmp, synced, renamed, directory synced): the view's
-// operator state and rows at one point of the dataflows loop, with the
-// inputs they correspond to. docs/format/checkpoints.md gives the layout.
+// A view checkpoint is a base, <dir>/<view id>.ckpt (the view's whole
+// operator state and rows at one point of the dataflows loop), and the
+// deltas taken after it, <dir>/<view id>.<n>.delta for n = 1, 2, ... (what
+// changed since the one before), each with the inputs it corresponds to.
+// Every file is written as .tmp, synced, renamed, directory synced; a
+// delta names its base's generation, so deltas a new base left behind
+// (a crash before their removal) end the chain. docs/format/checkpoints.md
+// gives the layout.
 const (
 	checkpointMagic  = "SLUICECK"
-	checkpointFormat = 1
+	checkpointFormat = 2
 	checkpointExt    = ".ckpt"
+	deltaExt         = ".delta"
 	// DefaultCheckpointInterval is how often, in loop time, the running
-	// views are checkpointed by default. A checkpoint copies a view's whole
-	// state: every 10 s cost Nexmark q5 (whose join state grows with its
-	// input) 27-41 % of its throughput; a restart replays at most a
-	// minute of history after the checkpoint, which takes about a second.
+	// views are checkpointed by default.
 	DefaultCheckpointInterval = time.Minute
+	// A view's deltas are compacted into a new base once their state
+	// bytes reach baseFraction of the base's, or maxDeltas of them: a
+	// restore reads at most that much more than the state, and a state
+	// that grows with its input (Nexmark q5's) is written whole each time
+	// it doubles, so at most twice in all.
+	baseFraction = 1
+	maxDeltas    = 256
+)
+
+// Kinds of checkpoint files.
+const (
+	checkpointBase  = 1
+	checkpointDelta = 2
 )
 
 var checkpointCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -59,23 +75,34 @@ type checkpointInput struct {
 	value uint64 // stream: history positions; table: content hash
 }
 
-// checkpoint is a decoded view checkpoint.
+// checkpoint is a decoded checkpoint file: a base, or a delta of one.
 type checkpoint struct {
-	view     uint32
+	view uint32
+	kind uint64
+	// gen identifies a base, and the deltas of it; seq is a delta's place
+	// after its base (1, 2, ...; 0 for a base).
+	gen, seq uint64
 	planHash []byte
 	workers  int
 	inputs   []checkpointInput
-	state    []byte // dataflow.Snapshot
-	rows     []byte // ArrangementSnapshot.WriteRows
+	// state is dataflow.Snapshot (base) or SnapshotDelta (delta); rows
+	// the view's rows (ArrangementSnapshot.WriteRows) or their changes
+	// since the file before (dataflow.WriteChanges).
+	state []byte
+	rows  []byte
+	// deltas are, for a base read to be restored, its deltas in order.
+	deltas []*checkpoint
 }
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
-// the operator state serialized on the loop, the view's rows as an
-// arrangement snapshot the writer scans (never nil). A job only ever
-// writes: a DROP's removal goes to checkpointer.remove.
+// the operator state serialized on the loop, and either the view's rows
+// as an arrangement snapshot the writer scans (a base) or its output's
+// changes since the checkpoint before (a delta). A job only ever writes:
+// a DROP's removal goes to checkpointer.remove.
 type checkpointJob struct {
-	ck   checkpoint
-	rows *dataflow.ArrangementSnapshot
+	ck      checkpoint
+	rows    *dataflow.ArrangementSnapshot
+	changes []*coldata.Chunk
 }
 
 // checkpointer writes the loop's checkpoints in the background, one batch
@@ -172,7 +199,7 @@ func (c *checkpointer) writeBatch(batch []checkpointJob) {
 		if dropped[j.ck.view] {
 			continue
 		}
-		n, err := c.write(&j.ck, j.rows)
+		n, err := c.write(&j)
 		if err != nil {
 			c.log.Error("dataflow: checkpoint not written", "view", j.ck.view, "err", err)
 			c.mu.Lock()
@@ -223,16 +250,52 @@ func (c *checkpointer) path(view uint32) string {
 	return filepath.Join(c.dir, strconv.FormatUint(uint64(view), 10)+checkpointExt)
 }
 
+func (c *checkpointer) deltaPath(view uint32, seq uint64) string {
+	return filepath.Join(c.dir, strconv.FormatUint(uint64(view), 10)+"."+strconv.FormatUint(seq, 10)+deltaExt)
+}
+
+// viewOfFile returns the view id a checkpoint file name starts with.
+func viewOfFile(name string) (uint32, bool) {
+	id, _, _ := strings.Cut(name, ".")
+	v, err := strconv.ParseUint(id, 10, 32)
+	return uint32(v), err == nil
+}
+
+// removeFile removes view's base, its deltas and its temporary files.
 func (c *checkpointer) removeFile(view uint32) {
-	if err := os.Remove(c.path(view)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		c.log.Error("dataflow: checkpoint not removed", "view", view, "err", err)
+	c.removeFiles(view, func(string) bool { return true })
+}
+
+// removeFiles removes the checkpoint files of view that remove picks by
+// name.
+func (c *checkpointer) removeFiles(view uint32, remove func(name string) bool) {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log.Error("dataflow: checkpoint directory not read", "err", err)
+		}
+		return
+	}
+	for _, e := range entries {
+		if v, ok := viewOfFile(e.Name()); !ok || v != view || !remove(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(c.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.log.Error("dataflow: checkpoint not removed", "view", view, "file", e.Name(), "err", err)
+		}
 	}
 }
 
-// write encodes ck with the rows of rows and replaces the view's file.
-func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot) (int, error) {
-	w := dataflow.NewSnapshotWriter(make([]byte, 0, len(ck.state)+16*rows.Len()+64))
+// write encodes j and writes it: a base replaces the view's base (and its
+// deltas are removed after it), a delta is added after the deltas. The
+// payload's parts are written as they are, not copied into one buffer.
+func (c *checkpointer) write(j *checkpointJob) (int, error) {
+	ck := &j.ck
+	w := dataflow.NewSnapshotWriter(nil)
 	w.Uvarint(uint64(ck.view))
+	w.Uvarint(ck.kind)
+	w.Uvarint(ck.gen)
+	w.Uvarint(ck.seq)
 	w.Blob(ck.planHash)
 	w.Uvarint(uint64(ck.workers))
 	w.Uvarint(uint64(len(ck.inputs)))
@@ -241,27 +304,53 @@ func (c *checkpointer) write(ck *checkpoint, rows *dataflow.ArrangementSnapshot)
 		w.Uvarint(in.kind)
 		w.Uvarint(in.value)
 	}
-	w.Blob(ck.state)
-	if err := rows.WriteRows(w); err != nil {
-		return 0, err
+	w.Uvarint(uint64(len(ck.state)))
+	prefix := w.Bytes()
+	var rows *dataflow.SnapshotWriter
+	if ck.kind == checkpointBase {
+		rows = dataflow.NewSnapshotWriter(make([]byte, 0, 16*j.rows.Len()+64))
+		if err := j.rows.WriteRows(rows); err != nil {
+			return 0, err
+		}
+	} else {
+		rows = dataflow.NewSnapshotWriter(nil)
+		if err := dataflow.WriteChanges(rows, j.changes); err != nil {
+			return 0, err
+		}
 	}
-	payload := w.Bytes()
+	parts := [][]byte{prefix, ck.state, rows.Bytes()}
+	size, crc := 0, uint32(0)
+	for _, p := range parts {
+		size += len(p)
+		crc = crc32.Update(crc, checkpointCRC, p)
+	}
 	head := append([]byte(checkpointMagic), make([]byte, 12)...)
 	binary.LittleEndian.PutUint32(head[len(checkpointMagic):], checkpointFormat)
-	binary.LittleEndian.PutUint64(head[len(checkpointMagic)+4:], uint64(len(payload)))
-	trailer := binary.LittleEndian.AppendUint32(nil, crc32.Checksum(payload, checkpointCRC))
+	binary.LittleEndian.PutUint64(head[len(checkpointMagic)+4:], uint64(size))
+	trailer := binary.LittleEndian.AppendUint32(nil, crc)
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return 0, fmt.Errorf("checkpoint directory: %w", err)
 	}
 	path := c.path(ck.view)
+	if ck.kind == checkpointDelta {
+		path = c.deltaPath(ck.view, ck.seq)
+	}
 	tmp := path + ".tmp"
-	if err := writeSynced(tmp, head, payload, trailer); err != nil {
+	if err := writeSynced(tmp, append(append([][]byte{head}, parts...), trailer)...); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
-	return len(head) + len(payload) + len(trailer), syncDirectory(c.dir)
+	if err := syncDirectory(c.dir); err != nil {
+		return 0, err
+	}
+	if ck.kind == checkpointBase {
+		// The old base's deltas: a crash before their removal leaves
+		// files of another generation, which end the new base's chain.
+		c.removeFiles(ck.view, func(name string) bool { return strings.HasSuffix(name, deltaExt) })
+	}
+	return len(head) + size + len(trailer), nil
 }
 
 // writeSynced writes parts to a new file at path and syncs it.
@@ -302,8 +391,11 @@ func syncDirectory(dir string) error {
 	return nil
 }
 
-// read returns view's checkpoint, nil when it has none, or why it cannot
-// be used.
+// read returns view's base checkpoint with its deltas, nil when it has
+// none, or why it cannot be used (a damaged base or delta: the view is
+// computed again). The deltas are read in order up to the first missing
+// or of another base's generation; the last one's inputs are the
+// checkpoint's.
 func (c *checkpointer) read(view uint32) (*checkpoint, error) {
 	b, err := os.ReadFile(c.path(view))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -312,7 +404,34 @@ func (c *checkpointer) read(view uint32) (*checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeCheckpoint(view, b)
+	base, err := decodeCheckpoint(view, b)
+	if err != nil {
+		return nil, err
+	}
+	if base.kind != checkpointBase {
+		return nil, sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: a delta as its base", view)
+	}
+	for seq := uint64(1); ; seq++ {
+		b, err := os.ReadFile(c.deltaPath(view, seq))
+		if errors.Is(err, fs.ErrNotExist) {
+			return base, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		d, err := decodeCheckpoint(view, b)
+		if err != nil {
+			return nil, fmt.Errorf("delta %d: %w", seq, err)
+		}
+		if d.gen != base.gen {
+			return base, nil // left by an older base
+		}
+		if d.kind != checkpointDelta || d.seq != seq || !bytes.Equal(d.planHash, base.planHash) || d.workers != base.workers {
+			return nil, sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: delta %d does not follow its base", view, seq)
+		}
+		base.deltas = append(base.deltas, d)
+		base.inputs = d.inputs
+	}
 }
 
 func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
@@ -335,7 +454,7 @@ func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 		return nil, damaged("checksum mismatch")
 	}
 	r := dataflow.NewSnapshotReader(payload)
-	ck := &checkpoint{view: uint32(r.Uvarint()), planHash: []byte(r.String()), workers: int(r.Uvarint())}
+	ck := &checkpoint{view: uint32(r.Uvarint()), kind: r.Uvarint(), gen: r.Uvarint(), seq: r.Uvarint(), planHash: []byte(r.String()), workers: int(r.Uvarint())}
 	for range r.Len(0) {
 		ck.inputs = append(ck.inputs, checkpointInput{rel: uint32(r.Uvarint()), kind: r.Uvarint(), value: r.Uvarint()})
 	}
@@ -364,8 +483,7 @@ func (c *checkpointer) removeOrphans(views map[uint32]bool) {
 	for _, e := range entries {
 		name := e.Name()
 		// A view's temporary file may be the writer's, at work now.
-		id, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(name, ".tmp"), checkpointExt), 10, 32)
-		if err == nil && views[uint32(id)] {
+		if id, ok := viewOfFile(name); ok && views[id] {
 			continue
 		}
 		if err := os.Remove(filepath.Join(c.dir, name)); err != nil {
@@ -479,6 +597,9 @@ type startInput struct {
 	ck        *checkpoint
 	tails     map[uint32]*storage.TableScan
 	hashScans map[uint32]*storage.TableScan
+	// read and decoded are how long reading ck's files and decoding them
+	// (operator state and rows) took, for the log.
+	read, decoded time.Duration
 }
 
 // prepareCheckpoints decides, before v starts, whether v is checkpointed
@@ -511,7 +632,9 @@ func (d *dataflows) prepareCheckpoints(v *runningView, plan *viewPlan, tables ma
 		return
 	}
 	v.checkpointed = true
+	began := time.Now()
 	ck, err := d.ckpt.read(v.id)
+	in.read = time.Since(began)
 	switch {
 	case err != nil:
 		d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
@@ -581,12 +704,35 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 			return nil, nil
 		}
 	}
-	err := v.df.Restore(ck.state)
+	began := time.Now()
+	defer func() { in.decoded = time.Since(began) }()
+	deltas := make([][]byte, len(ck.deltas))
+	for i, d := range ck.deltas {
+		deltas[i] = d.state
+	}
+	// The rows decode beside the operators' state (which restores on
+	// every worker at once): neither reads the other.
 	var rows *coldata.Chunk
+	var rowsErr error
+	decoded := make(chan struct{})
+	go func() {
+		defer close(decoded)
+		rows, rowsErr = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
+		for _, d := range ck.deltas {
+			if rowsErr == nil {
+				rowsErr = dataflow.ReadChanges(dataflow.NewSnapshotReader(d.rows), rows)
+			}
+		}
+	}()
+	err := v.df.Restore(ck.state, deltas...)
+	<-decoded
 	if err == nil {
-		rows, err = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
+		err = rowsErr
 	}
 	if err == nil {
+		if len(ck.deltas) > 0 {
+			rows = dataflow.Consolidate(rows)
+		}
 		return rows, nil
 	}
 	d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
@@ -642,7 +788,7 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	// Unless the history after the checkpoint changed it, the view is
 	// what its checkpoint holds.
 	v.dirty = replayed > 0
-	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "elapsed", time.Since(began).Round(time.Millisecond))
+	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas), "read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", time.Since(began).Round(time.Millisecond))
 	d.run(v, state, []*coldata.Chunk{rows}, wm)
 	return nil
 }
@@ -673,10 +819,12 @@ func (d *dataflows) checkpoint(force bool) {
 		return
 	}
 	if failed := c.takeUnwritten(); len(failed) > 0 {
-		// Their last checkpoint was not written: take them again.
+		// Their last checkpoint was not written: take them again, as a
+		// base (a delta would follow the one not written).
 		for _, v := range d.order {
 			if slices.Contains(failed, v.id) {
 				v.dirty = true
+				v.endChain()
 			}
 		}
 	}
@@ -695,27 +843,50 @@ func (d *dataflows) checkpoint(force bool) {
 				inputs[i].value = d.tableHashes[in.rel]
 			}
 		}
-		rows := v.arr.Snapshot(d.epoch)
-		if rows == nil {
-			// The arrangement no longer holds the loop's epoch (it cannot
-			// be behind its own view, but a nil snapshot must not become
-			// an empty or missing checkpoint): the next interval tries
-			// again.
-			d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
-			continue
+		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}}
+		var err error
+		if v.deltaDue() {
+			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
+			job.changes = v.changes
+			// Deltas of a growing state grow too: half again the last one.
+			job.ck.state, err = v.df.SnapshotDelta(make([]byte, 0, v.lastDelta*3/2))
+		} else {
+			if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
+				// The arrangement no longer holds the loop's epoch (it
+				// cannot be behind its own view, but a nil snapshot must
+				// not become an empty or missing checkpoint): the next
+				// interval tries again.
+				d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
+				continue
+			}
+			job.ck.kind, job.ck.gen = checkpointBase, newGen()
+			// The state is about the last base and its deltas.
+			size := v.baseSize + v.deltaSize
+			job.ck.state, err = v.df.Snapshot(make([]byte, 0, size+size/8))
 		}
-		state, err := v.df.Snapshot(make([]byte, 0, v.stateSize+v.stateSize/8))
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
 			v.checkpointed = false
+			v.endChain()
 			continue
 		}
-		v.stateSize, v.dirty = len(state), false
-		stateBytes += len(state)
-		batch = append(batch, checkpointJob{
-			ck:   checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs, state: state},
-			rows: rows,
-		})
+		v.dirty = false
+		v.changes = nil
+		if job.ck.kind == checkpointBase {
+			v.endChain()
+			v.baseSize, v.deltaSize = len(job.ck.state), 0
+			if v.df.CanSnapshotDelta() {
+				// Deltas follow this base: the output's changes are
+				// kept from now on.
+				v.gen = job.ck.gen
+			}
+		} else {
+			v.deltas++
+			v.deltaSize += len(job.ck.state)
+			v.lastDelta = len(job.ck.state)
+		}
+		stateBytes += len(job.ck.state)
+		batch = append(batch, job)
 	}
 	c.last = time.Now()
 	if len(batch) == 0 {
@@ -723,4 +894,35 @@ func (d *dataflows) checkpoint(force bool) {
 	}
 	d.log.Debug("dataflow: checkpoint taken", "views", len(batch), "state_bytes", stateBytes, "loop_pause", time.Since(began).Round(time.Microsecond))
 	c.submit(batch)
+}
+
+// deltaDue reports whether v's next checkpoint is a delta: it has a base
+// (written, or handed to the writer before this delta), its operators
+// write deltas, and its deltas are still small beside the base.
+func (v *runningView) deltaDue() bool {
+	return v.gen != 0 && v.df.CanSnapshotDelta() && v.deltas < maxDeltas &&
+		float64(v.deltaSize) < baseFraction*float64(v.baseSize)
+}
+
+// endChain makes v's next checkpoint a base.
+func (v *runningView) endChain() {
+	v.gen, v.deltas, v.changes = 0, 0, nil
+}
+
+// newGen returns a base generation, random so that no delta of the
+// directory holds it: deltas of another generation end a base's chain.
+func newGen() uint64 {
+	for {
+		if g := rand.Uint64(); g != 0 {
+			return g
+		}
+	}
+}
+
+// logChanges keeps v's output changes of an epoch for its next delta
+// checkpoint (only while it has a base).
+func (v *runningView) logChanges(out []*coldata.Chunk) {
+	if v.gen != 0 {
+		v.changes = append(v.changes, out...)
+	}
 }

@@ -121,9 +121,17 @@ type runningView struct {
 	inputs       []checkpointInput
 	// dirty: the view stepped since its last checkpoint (or has none).
 	dirty bool
-	// stateSize is the size of the view's last snapshot: the next one's
-	// buffer is made that large at once, not grown by copying.
-	stateSize int
+	// gen is the generation of the view's last base checkpoint (0: none
+	// yet, or its chain ended: the next checkpoint is a base); deltas
+	// counts the deltas taken after it, deltaSize their state bytes;
+	// baseSize is the base's state bytes and lastDelta the last delta's
+	// (the next buffers are sized from them, not grown by copying).
+	// changes are the view's output changes since its last checkpoint,
+	// for the next delta.
+	gen                            uint64
+	deltas                         int
+	baseSize, deltaSize, lastDelta int
+	changes                        []*coldata.Chunk
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
@@ -353,6 +361,7 @@ func (d *dataflows) publish(outputs map[uint32][]*coldata.Chunk) {
 		if err := v.arr.Apply(next, out...); err != nil {
 			d.fail(v, err)
 		}
+		v.logChanges(out)
 	}
 	d.pubMu.Lock()
 	d.epoch = next
