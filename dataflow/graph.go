@@ -2,6 +2,8 @@ package dataflow
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -20,8 +22,17 @@ type Graph struct {
 }
 
 // Add appends a node reading from inputs and returns its id. Nodes are added
-// after their inputs, so ids are a topological order.
+// after their inputs, so ids are a topological order. A node equal to one
+// already there (the same operator, deeply equal, on the same inputs) is
+// that node: a subquery read twice (a WITH query named in two places) is
+// maintained once, its output going to both readers.
 func (g *Graph) Add(spec OpSpec, inputs ...int) int {
+	for _, n := range g.Nodes {
+		if slices.Equal(n.Inputs, inputs) && reflect.DeepEqual(n.Spec, spec) {
+			g.Output = n.ID
+			return n.ID
+		}
+	}
 	id := len(g.Nodes)
 	g.Nodes = append(g.Nodes, &Node{ID: id, Spec: spec, Inputs: inputs})
 	g.Output = id
@@ -40,13 +51,20 @@ func (g *Graph) Sources() []int {
 }
 
 // String prints the graph as a tree from the output, one operator a line;
-// the partitioning of each exchanged input is shown as "exchange on".
+// the partitioning of each exchanged input is shown as "exchange on". A node
+// read by several others is printed in full once, then as "(shared)".
 func (g *Graph) String() string {
 	var sb strings.Builder
+	printed := map[int]bool{}
 	var walk func(id int, prefix string, last, root bool, note string)
 	walk = func(id int, prefix string, last, root bool, note string) {
 		n := g.Nodes[id]
 		line := n.Spec.String() + note
+		shared := printed[id]
+		printed[id] = true
+		if shared {
+			line = "(shared) " + line
+		}
 		childPrefix := prefix
 		switch {
 		case root:
@@ -57,6 +75,9 @@ func (g *Graph) String() string {
 		default:
 			sb.WriteString(prefix + "├── " + line + "\n")
 			childPrefix = prefix + "│   "
+		}
+		if shared {
+			return
 		}
 		for i, in := range n.Inputs {
 			note := ""
