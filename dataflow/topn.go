@@ -74,9 +74,17 @@ type windowEntry struct {
 }
 
 func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
+	_, hi := o.windowRanks()
+	pastOnly := o.spec.AppendOnly && o.spec.Limit >= 0
+	if pastOnly && hi <= 0 {
+		return nil // LIMIT 0: no row is ever in the window
+	}
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
 		g := o.group(o.key[:o.prefix])
+		if pastOnly && g.ranksPast(o.key, hi) {
+			continue // it would be forgotten at Flush
+		}
 		it := g.tree.add(o.key, c.Diffs[i])
 		if it.val.row == nil {
 			// Copied: c's memory is its sender's to reuse.
@@ -95,6 +103,21 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 		}
 	}
 	return nil
+}
+
+// ranksPast reports whether a row of order key k would rank at hi or
+// beyond in g: g holds hi rows or more and the one at rank hi-1 comes
+// before k.
+func (g *topNGroup) ranksPast(k []byte, hi int64) bool {
+	if g.tree.total() < hi {
+		return false
+	}
+	it, _ := g.tree.seek(hi - 1)
+	last := it.next()
+	for last != nil && last.count == 0 {
+		last = it.next()
+	}
+	return last != nil && last.key < string(k)
 }
 
 // group returns the group of group key k, made if new.
