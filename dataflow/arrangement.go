@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -82,7 +83,12 @@ type versions struct {
 	// births records the first position appended at each epoch while the
 	// arrangement is not indexed: the epoch its lean pages' rows are born.
 	births []epochStart
+	// arena is the writer's block that addInserts copies strings into.
+	arena []byte
 }
+
+// stringArenaBytes is the size of the blocks of arena.
+const stringArenaBytes = 64 << 10
 
 type epochStart struct {
 	epoch uint64
@@ -214,6 +220,9 @@ func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, bor
 		}
 		for j, col := range p.rows.Cols {
 			col.SetRange(r, src.Cols[j], i, k)
+			if col.Typ.Phys() == types.PhysBytes {
+				v.keepStrings(col.Bytes[r : r+k])
+			}
 		}
 		if !p.lean() {
 			for x := r; x < r+k; x++ {
@@ -224,6 +233,26 @@ func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, bor
 		v.n += k
 		i += k
 		n -= k
+	}
+}
+
+// keepStrings replaces strs by copies in arena. A string cut from a larger
+// one keeps all of it alive: the JSON decoder makes one string per record
+// holding its every text column, of which a view may keep one (q0 keeps
+// bids' extra, not their channel and url: 104 bytes a row held for 80).
+// Copied, the record goes once the stream's batch does, and the view's
+// strings lie packed in blocks without per-object rounding.
+func (v *versions) keepStrings(strs []string) {
+	for x, str := range strs {
+		if len(str) == 0 {
+			continue
+		}
+		if cap(v.arena)-len(v.arena) < len(str) {
+			v.arena = make([]byte, 0, max(stringArenaBytes, len(str)))
+		}
+		off := len(v.arena)
+		v.arena = append(v.arena, str...)
+		strs[x] = unsafe.String(&v.arena[off], len(str))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -769,5 +770,27 @@ func TestArrangementLeanPages(t *testing.T) {
 		if p.lean() {
 			t.Errorf("page %d is lean after the index", i)
 		}
+	}
+}
+
+// TestArrangementCopiesStrings checks that insertions keep copies of their
+// strings, not the larger strings they were cut from (a record's).
+func TestArrangementCopiesStrings(t *testing.T) {
+	record := strings.Repeat("x", 100) + "kept" + strings.Repeat("y", 100)
+	c := NewChanges(keyedTypes, 0)
+	c.AppendRow([]types.Datum{int64(1), record[100:104]})
+	c.AppendRow([]types.Datum{int64(2), ""})
+	c.Diffs = append(c.Diffs, 1, 1)
+	a := NewArrangement(keyedTypes, nil)
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	got := a.work.pages[0].rows.Cols[1].Bytes[0]
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(record)))
+	if p := uintptr(unsafe.Pointer(unsafe.StringData(got))); got != "kept" || p >= lo && p < lo+uintptr(len(record)) {
+		t.Errorf("stored %q inside the record it was cut from", got)
+	}
+	if got := scanText(a.Snapshot(1), keyedTypes); !slices.Equal(got, []string{"1 kept", "2 "}) {
+		t.Errorf("scan %q", got)
 	}
 }
