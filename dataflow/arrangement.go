@@ -239,7 +239,8 @@ func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, bor
 // keepStrings replaces strs by copies in arena. A string cut from a larger
 // one keeps all of it alive: the JSON decoder makes one string per record
 // holding its every text column, of which a view may keep one (q0 keeps
-// bids' extra, not their channel and url: 104 bytes a row held for 80).
+// bids' extra, not their channel and url: at 9.2 M rows 958 MB of records
+// held for 357 MB of extras).
 // Copied, the record goes once the stream's batch does, and the view's
 // strings lie packed in blocks without per-object rounding.
 func (v *versions) keepStrings(strs []string) {
