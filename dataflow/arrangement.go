@@ -609,6 +609,18 @@ func (a *Arrangement) Compact(visible uint64) {
 		}
 		renumber[pos] = next.add(a.typs, &p.rows, r, p.born[r], died, prev, p.mult[r])
 	}
+	if a.key == nil {
+		// The kept rows' strings may lie in blocks addInserts filled,
+		// each held whole by any one of them: packed anew, the blocks of
+		// the rows compaction drops go.
+		for i, p := range next.pages {
+			for _, col := range p.rows.Cols {
+				if col.Typ.Phys() == types.PhysBytes {
+					next.keepStrings(col.Bytes[:min(p.rows.Len, next.n-i<<versionPageBits)])
+				}
+			}
+		}
+	}
 	// Keep the last count at or before visible: it holds until the next one.
 	first := sort.Search(len(old.lens), func(i int) bool { return old.lens[i].epoch > visible })
 	next.lens = slices.Clone(old.lens[max(first-1, 0):])

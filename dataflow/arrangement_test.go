@@ -793,4 +793,34 @@ func TestArrangementCopiesStrings(t *testing.T) {
 	if got := scanText(a.Snapshot(1), keyedTypes); !slices.Equal(got, []string{"1 kept", "2 "}) {
 		t.Errorf("scan %q", got)
 	}
+
+	// Retract all rows but one and compact: the survivor's string moves
+	// out of the block it shared with the dropped rows.
+	block := a.work.arena[:cap(a.work.arena)]
+	c = NewChanges(keyedTypes, 0)
+	for i := range 3000 {
+		c.AppendRow([]types.Datum{int64(100 + i), fmt.Sprintf("row %d", i)})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	if err := a.Apply(2, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		c.Diffs[i] = -1
+	}
+	if err := a.Apply(3, c); err != nil {
+		t.Fatal(err)
+	}
+	a.Compact(3)
+	if a.cur.horizon != 3 {
+		t.Fatal("not compacted")
+	}
+	got = a.work.pages[0].rows.Cols[1].Bytes[0]
+	lo = uintptr(unsafe.Pointer(&block[0]))
+	if p := uintptr(unsafe.Pointer(unsafe.StringData(got))); got != "kept" || p >= lo && p < lo+uintptr(len(block)) {
+		t.Errorf("compaction kept %q in its first block", got)
+	}
+	if got := scanText(a.Snapshot(3), keyedTypes); !slices.Equal(got, []string{"1 kept", "2 "}) {
+		t.Errorf("scan after compaction %q", got)
+	}
 }
