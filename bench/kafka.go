@@ -255,12 +255,14 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 	progress("kafka %s: ceiling (franz-go consume + decode, best of %d)", f.name, ceilingRuns)
 	var d time.Duration
 	for range ceilingRuns {
+		cpu0, _ := processCPU()
 		run, err := drainCeiling(ctx, brokers, f, n, 2, true)
 		if err != nil {
 			return nil, fmt.Errorf("ceiling: %w", err)
 		}
+		cpu1, _ := processCPU()
 		if d == 0 || run < d {
-			d = run
+			d, k.CeilingCPU = run, Duration(cpu1-cpu0)
 		}
 	}
 	k.Ceiling = Duration(d)

@@ -40,7 +40,7 @@ func sampleReport() *Report {
 				Copy: ms(1600), EndToEnd: ms(1700), Delay: ms(100), CopyRate: 1_250_000, EndToEndRate: 1_176_470,
 				HeapWithView: 290 << 20, HeapWithoutView: 287 << 20, BytesPerKey: 314.6},
 			Kafka: []*Kafka{{Events: 2_000_000, Format: "json", Partitions: 4, Preload: ms(2500),
-				Ceiling: ms(1000), CeilingRate: 2_000_000, PassThrough: ms(4000), PassThroughRate: 500_000, PassThroughCPU: ms(6000),
+				Ceiling: ms(1000), CeilingRate: 2_000_000, CeilingCPU: ms(1600), PassThrough: ms(4000), PassThroughRate: 500_000, PassThroughCPU: ms(6000),
 				GroupBy: ms(2500), GroupByRate: 800_000, GroupByCPU: ms(4000), PassThroughRatio: 0.25, GroupByRatio: 0.4},
 				{Events: 2_000_000, Format: "avro", Partitions: 4, Preload: ms(2000),
 					Ceiling: ms(800), CeilingRate: 2_500_000, PassThrough: ms(3000), PassThroughRate: 666_667, PassThroughCPU: ms(5000),

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -79,11 +80,33 @@ type versions struct {
 	n     int
 	// lens records the visible row count from each epoch on that changed it.
 	lens []epochCount
+	// births records the first position appended at each epoch while the
+	// arrangement is not indexed: the epoch its lean pages' rows are born.
+	births []epochStart
+	// arena is the writer's block that addInserts copies strings into.
+	arena []byte
+}
+
+// stringArenaBytes is the size of the blocks of arena.
+const stringArenaBytes = 64 << 10
+
+type epochStart struct {
+	epoch uint64
+	pos   int
 }
 
 // versionPage holds consecutive positions. Its slices are made at their
 // full length, NULL masks included, and written by index: their headers
 // never change, so readers may copy them while the writer fills the page.
+//
+// A lean page, made while an unkeyed arrangement has had only insertions of
+// one copy each (see Arrangement.indexed), has no version columns (born,
+// died, prev and mult nil): each row is born at the epoch versions.births
+// gives its position, lives forever, has no previous version and stands
+// for one copy. A pass-through view over a stream keeps only lean pages:
+// the four columns took 32 bytes a row (300 MB at 10 M rows) and a loop
+// per row to fill. The writer makes a page full (fill) before it writes a
+// version column; once the arrangement is indexed, every page is full.
 type versionPage struct {
 	rows coldata.Chunk // Len is the page's length, filled or not
 	born []uint64
@@ -95,13 +118,10 @@ type versionPage struct {
 	mult []int64
 }
 
-func newVersionPage(typs []*types.T, n int) *versionPage {
-	p := &versionPage{
-		rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: n},
-		born: make([]uint64, n),
-		died: make([]uint64, n),
-		prev: make([]int, n),
-		mult: make([]int64, n),
+func newVersionPage(typs []*types.T, n int, lean bool) *versionPage {
+	p := &versionPage{rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: n}}
+	if !lean {
+		p.addVersionColumns()
 	}
 	for j, t := range typs {
 		p.rows.Cols[j] = coldata.MakeVec(t, n)
@@ -110,6 +130,49 @@ func newVersionPage(typs []*types.T, n int) *versionPage {
 		p.rows.Cols[j].Nulls = make([]bool, n)
 	}
 	return p
+}
+
+func (p *versionPage) addVersionColumns() {
+	n := p.rows.Len
+	p.born, p.died, p.prev, p.mult = make([]uint64, n), make([]uint64, n), make([]int, n), make([]int64, n)
+}
+
+func (p *versionPage) lean() bool { return p.born == nil }
+
+// fill makes page i full and returns it (see fillPages).
+func (v *versions) fill(i int) *versionPage {
+	v.fillPages(i, i+1)
+	return v.pages[i]
+}
+
+// fillPages makes pages [lo, hi) full: copies sharing their rows, with
+// version columns holding what the lean pages stand for, in a new list of
+// pages. Readers' copies of the list keep the lean pages, which read the
+// same for the rows they see; they may miss a died set from now on, but
+// only ever at an epoch later than theirs.
+func (v *versions) fillPages(lo, hi int) {
+	if !slices.ContainsFunc(v.pages[lo:hi], (*versionPage).lean) {
+		return
+	}
+	v.pages = slices.Clone(v.pages)
+	for i, old := range v.pages[lo:hi] {
+		if !old.lean() {
+			continue
+		}
+		p := &versionPage{rows: old.rows}
+		p.addVersionColumns()
+		first := (lo + i) << versionPageBits
+		for r := range max(min(p.rows.Len, v.n-first), 0) {
+			p.born[r], p.died[r], p.prev[r], p.mult[r] = v.bornAt(first+r), liveForever, -1, 1
+		}
+		v.pages[lo+i] = p
+	}
+}
+
+// bornAt returns the epoch a position of a lean page was born at.
+func (v *versions) bornAt(pos int) uint64 {
+	i := sort.Search(len(v.births), func(i int) bool { return v.births[i].pos > pos })
+	return v.births[i-1].epoch
 }
 
 // at returns the page holding position pos and pos's row in it.
@@ -121,10 +184,13 @@ func (v *versions) at(pos int) (*versionPage, int) {
 // and returns it.
 func (v *versions) add(typs []*types.T, src *coldata.Chunk, i int, born, died uint64, prev int, mult int64) int {
 	if v.full() {
-		v.addPage(typs)
+		v.addPage(typs, false)
 	}
 	pos := v.n
 	p, r := v.at(pos)
+	if p.lean() {
+		p = v.fill(pos >> versionPageBits)
+	}
 	for j, col := range p.rows.Cols {
 		col.SetFrom(r, src.Cols[j], i)
 	}
@@ -135,25 +201,59 @@ func (v *versions) add(typs []*types.T, src *coldata.Chunk, i int, born, died ui
 
 // addInserts appends positions holding the n rows of src from i, born at
 // epoch born, live, without a previous version, each standing for its
-// diff's copies (all positive): add for a run of insertions, page by page
-// and a column at a time.
+// diff's copies (all positive): add for a run of insertions of an
+// arrangement that is not indexed, page by page and a column at a time,
+// into lean pages while every diff is 1.
 func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, born uint64) {
+	if len(v.births) == 0 || v.births[len(v.births)-1].epoch != born {
+		v.births = append(v.births, epochStart{born, v.n})
+	}
 	for n > 0 {
 		if v.full() {
-			v.addPage(typs)
+			v.addPage(typs, true)
 		}
 		p, r := v.at(v.n)
 		k := min(n, p.rows.Len-r)
+		diffs := src.Diffs[i : i+k]
+		if p.lean() && slices.ContainsFunc(diffs, func(d int64) bool { return d != 1 }) {
+			p = v.fill(v.n >> versionPageBits)
+		}
 		for j, col := range p.rows.Cols {
 			col.SetRange(r, src.Cols[j], i, k)
+			if col.Typ.Phys() == types.PhysBytes {
+				v.keepStrings(col.Bytes[r : r+k])
+			}
 		}
-		for x := r; x < r+k; x++ {
-			p.born[x], p.died[x], p.prev[x] = born, liveForever, -1
+		if !p.lean() {
+			for x := r; x < r+k; x++ {
+				p.born[x], p.died[x], p.prev[x] = born, liveForever, -1
+			}
+			copy(p.mult[r:r+k], diffs)
 		}
-		copy(p.mult[r:r+k], src.Diffs[i:i+k])
 		v.n += k
 		i += k
 		n -= k
+	}
+}
+
+// keepStrings replaces strs by copies in arena. A string cut from a larger
+// one keeps all of it alive: the JSON decoder makes one string per record
+// holding its every text column, of which a view may keep one (q0 keeps
+// bids' extra, not their channel and url: at 9.2 M rows 958 MB of records
+// held for 357 MB of extras).
+// Copied, the record goes once the stream's batch does, and the view's
+// strings lie packed in blocks without per-object rounding.
+func (v *versions) keepStrings(strs []string) {
+	for x, str := range strs {
+		if len(str) == 0 {
+			continue
+		}
+		if cap(v.arena)-len(v.arena) < len(str) {
+			v.arena = make([]byte, 0, max(stringArenaBytes, len(str)))
+		}
+		off := len(v.arena)
+		v.arena = append(v.arena, str...)
+		strs[x] = unsafe.String(&v.arena[off], len(str))
 	}
 }
 
@@ -175,27 +275,30 @@ func (v *versions) firstShort() bool {
 }
 
 // addPage makes room for one more position: a first page twice as long
-// while the first is short, otherwise one more page.
-func (v *versions) addPage(typs []*types.T) {
+// while the first is short, otherwise one more page, lean if asked.
+func (v *versions) addPage(typs []*types.T, lean bool) {
 	if v.firstShort() {
-		v.growFirst(typs, min(max(2*v.n, firstVersionRows), versionPageRows))
+		v.growFirst(typs, min(max(2*v.n, firstVersionRows), versionPageRows), lean)
 		return
 	}
-	v.pages = append(v.pages, newVersionPage(typs, versionPageRows))
+	v.pages = append(v.pages, newVersionPage(typs, versionPageRows, lean))
 }
 
 // reserve makes room for n more positions in the first page while it is
 // short, so that an epoch of many changes does not double it many times.
-func (v *versions) reserve(typs []*types.T, n int) {
+func (v *versions) reserve(typs []*types.T, n int, lean bool) {
 	if v.firstShort() && v.n+n > v.capacity() {
-		v.growFirst(typs, min(max(v.n+n, 2*v.n, firstVersionRows), versionPageRows))
+		v.growFirst(typs, min(max(v.n+n, 2*v.n, firstVersionRows), versionPageRows), lean)
 	}
 }
 
 // growFirst replaces the first page, the only one, by one of the given
-// length holding the same positions.
-func (v *versions) growFirst(typs []*types.T, rows int) {
-	p := newVersionPage(typs, rows)
+// length holding the same positions, lean if asked and the first page is.
+func (v *versions) growFirst(typs []*types.T, rows int, lean bool) {
+	if len(v.pages) > 0 && v.pages[0].lean() && !lean {
+		v.fill(0)
+	}
+	p := newVersionPage(typs, rows, lean && (len(v.pages) == 0 || v.pages[0].lean()))
 	if v.n > 0 {
 		old := v.pages[0]
 		for j, col := range p.rows.Cols {
@@ -203,10 +306,12 @@ func (v *versions) growFirst(typs []*types.T, rows int) {
 				col.SetFrom(r, old.rows.Cols[j], r)
 			}
 		}
-		copy(p.born, old.born)
-		copy(p.died, old.died)
-		copy(p.prev, old.prev)
-		copy(p.mult, old.mult)
+		if !p.lean() {
+			copy(p.born, old.born)
+			copy(p.died, old.died)
+			copy(p.prev, old.prev)
+			copy(p.mult, old.mult)
+		}
 	}
 	// A new list, not a write to the one readers' copies share. Readers of
 	// the old page may miss a died set from now on, but only ever at an
@@ -278,7 +383,7 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	for _, c := range cs {
 		changes += c.Len
 	}
-	a.work.reserve(a.typs, changes)
+	a.work.reserve(a.typs, changes, !a.indexed)
 	if a.indexed && len(a.cur.index) == 0 && changes > presizedIndexRows {
 		// A view's first epoch may hold millions of keys: a map sized for
 		// them once is not rehashed at every doubling.
@@ -417,6 +522,7 @@ func (a *Arrangement) sameRow(p *versionPage, r int, c *coldata.Chunk, i int) bo
 // killed.
 func (a *Arrangement) indexRows(e uint64) int {
 	a.indexed = true
+	a.work.fillPages(0, len(a.work.pages))
 	index := make(map[string]*keyEntry, a.live)
 	var items []*orderItem[*keyEntry]
 	kills := 0
@@ -485,7 +591,7 @@ func (a *Arrangement) Compact(visible uint64) {
 	}
 	old := a.work
 	var next versions
-	next.reserve(a.typs, old.n-int(dead))
+	next.reserve(a.typs, old.n-int(dead), false)
 	// renumber maps an old position to its new one, or -1 if dropped. A
 	// key's versions die in order, so a kept version's prev is kept or is
 	// the end of its chain.
@@ -502,6 +608,18 @@ func (a *Arrangement) Compact(visible uint64) {
 			prev = renumber[prev]
 		}
 		renumber[pos] = next.add(a.typs, &p.rows, r, p.born[r], died, prev, p.mult[r])
+	}
+	if a.key == nil {
+		// The kept rows' strings may lie in blocks addInserts filled,
+		// each held whole by any one of them: packed anew, the blocks of
+		// the rows compaction drops go.
+		for i, p := range next.pages {
+			for _, col := range p.rows.Cols {
+				if col.Typ.Phys() == types.PhysBytes {
+					next.keepStrings(col.Bytes[:min(p.rows.Len, next.n-i<<versionPageBits)])
+				}
+			}
+		}
 	}
 	// Keep the last count at or before visible: it holds until the next one.
 	first := sort.Search(len(old.lens), func(i int) bool { return old.lens[i].epoch > visible })
@@ -533,6 +651,10 @@ type ArrangementSnapshot struct {
 	gen   *arrangementGen
 	epoch uint64
 	v     versions
+	// leanBorn is the number of positions born by epoch while the
+	// arrangement was not indexed: those of lean pages below it are
+	// visible.
+	leanBorn int
 }
 
 // Snapshot returns a reader of the arrangement as of epoch e. e must be
@@ -547,14 +669,22 @@ func (a *Arrangement) Snapshot(e uint64) *ArrangementSnapshot {
 	if e < a.cur.horizon {
 		return nil
 	}
-	return &ArrangementSnapshot{a: a, gen: a.cur, epoch: e, v: a.cur.pub}
+	s := &ArrangementSnapshot{a: a, gen: a.cur, epoch: e, v: a.cur.pub, leanBorn: a.cur.pub.n}
+	if i := sort.Search(len(s.v.births), func(i int) bool { return s.v.births[i].epoch > e }); i < len(s.v.births) {
+		s.leanBorn = s.v.births[i].pos
+	}
+	return s
 }
 
 // Epoch returns the epoch the snapshot reads.
 func (s *ArrangementSnapshot) Epoch() uint64 { return s.epoch }
 
-// visible reports whether row r of page p is visible at the snapshot's epoch.
-func (s *ArrangementSnapshot) visible(p *versionPage, r int) bool {
+// visible reports whether position pos, row r of page p, is visible at the
+// snapshot's epoch.
+func (s *ArrangementSnapshot) visible(pos int, p *versionPage, r int) bool {
+	if p.lean() {
+		return pos < s.leanBorn
+	}
 	return p.born[r] <= s.epoch && s.epoch < atomic.LoadUint64(&p.died[r])
 }
 
@@ -581,14 +711,17 @@ func (s *ArrangementSnapshot) Scan() func() *coldata.Chunk {
 				var p *versionPage
 				var r int
 				for pos++; pos < s.v.n; pos++ {
-					if p, r = s.v.at(pos); s.visible(p, r) {
+					if p, r = s.v.at(pos); s.visible(pos, p, r) {
 						break
 					}
 				}
 				if pos >= s.v.n {
 					break
 				}
-				copies = p.mult[r]
+				copies = 1
+				if !p.lean() {
+					copies = p.mult[r]
+				}
 			}
 			n := min(copies, int64(coldata.DefaultChunkSize-len(sel)))
 			for range n {
@@ -660,7 +793,8 @@ func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok b
 }
 
 // version returns the position of entry's key's version visible at the
-// snapshot's epoch, if any; the caller holds a.mu for reading.
+// snapshot's epoch, if any; the caller holds a.mu for reading. Its pages
+// are full: only indexed arrangements have entries.
 func (s *ArrangementSnapshot) version(entry *keyEntry) (int, bool) {
 	pos := entry.pos
 	// Skip the versions appended after the snapshot was taken.

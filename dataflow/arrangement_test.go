@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -684,5 +685,142 @@ func TestArrangementPages(t *testing.T) {
 	check("after compacting")
 	if got := scanText(a.Snapshot(e), keyedTypes); !slices.Equal(got, want[len(want)-1]) {
 		t.Errorf("snapshot after compacting scans %d rows, want %d", len(got), len(kept))
+	}
+}
+
+// TestArrangementLeanPages checks that insertions of one copy each into an
+// unkeyed arrangement leave pages lean (no version columns), that a row of
+// several copies makes its page full mid-page while later pages are lean
+// again, and that snapshots across lean and full pages, taken before and
+// after the first retraction fills every page, keep their rows.
+func TestArrangementLeanPages(t *testing.T) {
+	a := NewArrangement(keyedTypes, nil)
+	var rows []string
+	var snaps []*ArrangementSnapshot
+	var want [][]string
+	next := 0
+	insert := func(e uint64, parts ...[2]int) { // runs of (rows, copies each)
+		t.Helper()
+		c := NewChanges(keyedTypes, 0)
+		for _, part := range parts {
+			for range part[0] {
+				row := []types.Datum{int64(next), fmt.Sprintf("r%d", next)}
+				c.AppendRow(row)
+				c.Diffs = append(c.Diffs, int64(part[1]))
+				for range part[1] {
+					rows = append(rows, rowText(keyedTypes, row))
+				}
+				next++
+			}
+		}
+		if err := a.Apply(e, c); err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, a.Snapshot(e))
+		want = append(want, slices.Sorted(slices.Values(rows)))
+	}
+	check := func(when string) {
+		t.Helper()
+		for i, s := range snaps {
+			// Taken then, and taken now of the same epoch: the latter sees
+			// the rows of later epochs and must skip them.
+			for _, s := range []*ArrangementSnapshot{s, a.Snapshot(s.Epoch())} {
+				if got := scanText(s, keyedTypes); !slices.Equal(got, want[i]) || s.Len() != len(want[i]) {
+					t.Fatalf("%s: snapshot of epoch %d scans %d rows (Len %d), want %d", when, s.Epoch(), len(got), s.Len(), len(want[i]))
+				}
+			}
+		}
+	}
+	insert(1, [2]int{3, 1})
+	insert(2, [2]int{1500, 1})
+	insert(3, [2]int{10, 1}, [2]int{1, 2}, [2]int{5, 1})
+	insert(4, [2]int{2500, 1})
+	check("after inserting")
+	for i, p := range a.work.pages {
+		if full := i == 1; p.lean() == full {
+			t.Errorf("page %d: lean %v, want %v", i, p.lean(), !full)
+		}
+	}
+
+	// Retract one row of ten, from every page: the index fills the pages.
+	c := NewChanges(keyedTypes, 0)
+	rows = rows[:0]
+	for i := range next {
+		row := []types.Datum{int64(i), fmt.Sprintf("r%d", i)}
+		copies := 1
+		if i == 1513 { // the row of two copies
+			copies = 2
+		}
+		if i%10 == 0 {
+			c.AppendRow(row)
+			c.Diffs = append(c.Diffs, int64(-copies))
+			continue
+		}
+		for range copies {
+			rows = append(rows, rowText(keyedTypes, row))
+		}
+	}
+	if err := a.Apply(5, c); err != nil {
+		t.Fatal(err)
+	}
+	snaps = append(snaps, a.Snapshot(5))
+	want = append(want, slices.Sorted(slices.Values(rows)))
+	check("after retracting")
+	for i, p := range a.work.pages {
+		if p.lean() {
+			t.Errorf("page %d is lean after the index", i)
+		}
+	}
+}
+
+// TestArrangementCopiesStrings checks that insertions keep copies of their
+// strings, not the larger strings they were cut from (a record's).
+func TestArrangementCopiesStrings(t *testing.T) {
+	record := strings.Repeat("x", 100) + "kept" + strings.Repeat("y", 100)
+	c := NewChanges(keyedTypes, 0)
+	c.AppendRow([]types.Datum{int64(1), record[100:104]})
+	c.AppendRow([]types.Datum{int64(2), ""})
+	c.Diffs = append(c.Diffs, 1, 1)
+	a := NewArrangement(keyedTypes, nil)
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	got := a.work.pages[0].rows.Cols[1].Bytes[0]
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(record)))
+	if p := uintptr(unsafe.Pointer(unsafe.StringData(got))); got != "kept" || p >= lo && p < lo+uintptr(len(record)) {
+		t.Errorf("stored %q inside the record it was cut from", got)
+	}
+	if got := scanText(a.Snapshot(1), keyedTypes); !slices.Equal(got, []string{"1 kept", "2 "}) {
+		t.Errorf("scan %q", got)
+	}
+
+	// Retract all rows but one and compact: the survivor's string moves
+	// out of the block it shared with the dropped rows.
+	block := a.work.arena[:cap(a.work.arena)]
+	c = NewChanges(keyedTypes, 0)
+	for i := range 3000 {
+		c.AppendRow([]types.Datum{int64(100 + i), fmt.Sprintf("row %d", i)})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	if err := a.Apply(2, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		c.Diffs[i] = -1
+	}
+	if err := a.Apply(3, c); err != nil {
+		t.Fatal(err)
+	}
+	a.Compact(3)
+	if a.cur.horizon != 3 {
+		t.Fatal("not compacted")
+	}
+	got = a.work.pages[0].rows.Cols[1].Bytes[0]
+	lo = uintptr(unsafe.Pointer(&block[0]))
+	if p := uintptr(unsafe.Pointer(unsafe.StringData(got))); got != "kept" || p >= lo && p < lo+uintptr(len(block)) {
+		t.Errorf("compaction kept %q in its first block", got)
+	}
+	if got := scanText(a.Snapshot(3), keyedTypes); !slices.Equal(got, []string{"1 kept", "2 "}) {
+		t.Errorf("scan after compaction %q", got)
 	}
 }

@@ -329,3 +329,22 @@ func TestParseOptionsErrors(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// A worker sizes each batch for the previous one's rows: BatchRows after a
+// full batch (storage adopts a batch that fills its vectors), a chunk's
+// worth after a small one (a quiet stream's deliveries).
+func TestWorkerBatchCapacity(t *testing.T) {
+	for _, batchRows := range []int{1 << 16, 100} {
+		s := &Source{cfg: Config{Value: intDecoder{}, Layout: Layout{Types: []*types.T{types.Int8}, Value: []int{0}}, BatchRows: batchRows}}
+		w := s.newWorker(nil)
+		for _, c := range []struct{ last, want int }{
+			{0, 1024}, {3, 1024}, {1024, 1024}, {5000, 8192}, {1<<15 + 1, 1 << 16}, {1 << 16, 1 << 16}, {3, 1024},
+		} {
+			w.reset(c.last)
+			want := min(c.want, batchRows)
+			if got := cap(w.batch.Rows.Cols[0].Ints); got != want || cap(w.batch.RecordOffsets) != want {
+				t.Errorf("BatchRows %d: after a batch of %d rows, capacity %d (offsets %d), want %d", batchRows, c.last, got, cap(w.batch.RecordOffsets), want)
+			}
+		}
+	}
+}

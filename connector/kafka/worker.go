@@ -46,15 +46,25 @@ func (s *Source) newWorker(in <-chan fetched) *worker {
 	if s.cfg.Key != nil {
 		w.key = s.cfg.Key.NewDecoder()
 	}
-	w.reset()
+	w.reset(0)
 	return w
 }
 
-func (w *worker) reset() {
+// reset starts a batch sized for last rows, the previous batch's: full
+// while the source is behind, as storage adopts a batch only if it nearly
+// fills its vectors, and growing one to full size by appending would copy
+// it several times; small while the stream is quiet, as a batch of a few
+// rows made at BatchRows allocated and zeroed ~5 MB (Nexmark bids) at
+// every delivery, up to hundreds a second.
+func (w *worker) reset(last int) {
 	l := w.s.cfg.Layout
-	// Sized for a full batch: decoders append a row at a time.
-	rows := coldata.NewChunk(l.Types, w.s.cfg.BatchRows)
-	w.batch = &Batch{Rows: rows, Offsets: map[Partition]int64{}, RecordOffsets: make([]int64, 0, w.s.cfg.BatchRows)}
+	n := coldata.DefaultChunkSize
+	for n < last {
+		n *= 2
+	}
+	n = min(n, w.s.cfg.BatchRows)
+	rows := coldata.NewChunk(l.Types, n)
+	w.batch = &Batch{Rows: rows, Offsets: map[Partition]int64{}, RecordOffsets: make([]int64, 0, n)}
 	w.valCols = w.valCols[:0]
 	for _, c := range l.Value {
 		w.valCols = append(w.valCols, rows.Cols[c])
@@ -112,7 +122,7 @@ func (w *worker) flush() {
 	w.delivering.Add(1)
 	select {
 	case w.out <- b:
-		w.reset()
+		w.reset(b.Rows.Len)
 	case <-w.s.ctx.Done():
 		w.delivering.Add(-1)
 		w.inflight.Done()
