@@ -269,19 +269,12 @@ func (c *checkpointer) removeFile(view uint32) {
 // removeFiles removes the checkpoint files of view that remove picks by
 // name.
 func (c *checkpointer) removeFiles(view uint32, remove func(name string) bool) {
-	entries, err := os.ReadDir(c.dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			c.log.Error("dataflow: checkpoint directory not read", "err", err)
-		}
-		return
-	}
-	for _, e := range entries {
-		if v, ok := viewOfFile(e.Name()); !ok || v != view || !remove(e.Name()) {
+	for _, name := range c.fileNames() {
+		if v, ok := viewOfFile(name); !ok || v != view || !remove(name) {
 			continue
 		}
-		if err := os.Remove(filepath.Join(c.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			c.log.Error("dataflow: checkpoint not removed", "view", view, "file", e.Name(), "err", err)
+		if err := os.Remove(filepath.Join(c.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.log.Error("dataflow: checkpoint not removed", "view", view, "file", name, "err", err)
 		}
 	}
 }
@@ -469,19 +462,28 @@ func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 	return ck, nil
 }
 
-// removeOrphans deletes the checkpoints of views that do not exist (a
-// crash came between a DROP's commit and the removal of its checkpoint)
-// and temporary files a crash left.
-func (c *checkpointer) removeOrphans(views map[uint32]bool) {
+// fileNames lists the checkpoint directory (nothing, logged, when it cannot
+// be read; nothing when it does not exist yet).
+func (c *checkpointer) fileNames() []string {
 	entries, err := os.ReadDir(c.dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			c.log.Error("dataflow: checkpoint directory not read", "err", err)
 		}
-		return
+		return nil
 	}
-	for _, e := range entries {
-		name := e.Name()
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names
+}
+
+// removeOrphans deletes the checkpoints of views that do not exist (a
+// crash came between a DROP's commit and the removal of its checkpoint)
+// and temporary files a crash left.
+func (c *checkpointer) removeOrphans(views map[uint32]bool) {
+	for _, name := range c.fileNames() {
 		// A view's temporary file may be the writer's, at work now.
 		if id, ok := viewOfFile(name); ok && views[id] {
 			continue
