@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -415,9 +414,11 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	// Return the heap earlier queries of the run freed to the system, so
-	// that this query's peak RSS starts from what is live now.
-	debug.FreeOSMemory()
+	// NB: the heap earlier queries of a run freed stays in the peak RSS of
+	// the later ones. Returning it first (debug.FreeOSMemory) made each
+	// later query fault its memory in afresh: q2 and q8 after q0 ran at
+	// half the events per CPU-second.
+	runtime.GC()
 	resetPeakRSS()
 	progress("%s: %d events from %s", q, o.events, o.source)
 	if o.cpuProfile != "" {
