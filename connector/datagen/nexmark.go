@@ -58,6 +58,9 @@ func (t *nexmarkText) cut(r uint64, n int) string {
 // bytes (±20 %).
 func (t *nexmarkText) pad(r1, r2 uint64, fixed, size int) string {
 	n := size - fixed
+	if n <= 0 {
+		return ""
+	}
 	n += int(r2%uint64(n*2/5+1)) - n/5
 	return t.cut(r1, n)
 }
@@ -218,7 +221,17 @@ func nexmarkBidGenerator() *Generator {
 			return urls[c]
 		}),
 		tsColumn("date_time"),
-		eventTextColumn("extra", func(b *block, e int64) string { return t.pad(b.rand(e, 10), b.rand(e, 11), 60, 100) }),
+		// As in Flink, extra pads the bid to about 100 bytes after its four
+		// numbers, channel and url.
+		eventTextColumn("extra", func(b *block, e int64) string {
+			fixed := 32
+			if c := channelOf(b, e); c < 0 {
+				fixed += len(hotChannels[-1-c]) + len(hotURLs[-1-c])
+			} else {
+				fixed += len(channels[c]) + len(urls[c])
+			}
+			return t.pad(b.rand(e, 10), b.rand(e, 11), fixed, 100)
+		}),
 	}}
 }
 
