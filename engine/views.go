@@ -329,9 +329,7 @@ func (st *statement) unstagePendingDependents(n *pg.DropStmt, drops []*catalog.T
 		}
 		if n.Behavior != pg.DropBehavior_DROP_CASCADE {
 			t, _ := txnCatalog{st.s.e.cat, ts}.ByID(v.desc.DependsOn[i])
-			return sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[t.Kind], t.Name).
-				WithDetail("materialized view %s depends on %s %s", v.desc.Name, kindName[t.Kind], t.Name).
-				WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+			return errDependents(kindName[t.Kind], t.Name, fmt.Sprintf("materialized view %s depends on %s %s", v.desc.Name, kindName[t.Kind], t.Name))
 		}
 		gone[v.desc.ID] = true
 		unstage = append(unstage, v.desc.ID)
@@ -340,6 +338,14 @@ func (st *statement) unstagePendingDependents(n *pg.DropStmt, drops []*catalog.T
 		ts.unstageView(id)
 	}
 	return nil
+}
+
+// errDependents is Postgres' 2BP01 for a DROP without CASCADE of what
+// detail says depends on it.
+func errDependents(kind, name, detail string) *sqlerr.Error {
+	return sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kind, name).
+		WithDetail("%s", detail).
+		WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
 }
 
 // dropTargets resolves the objects of a DROP, checking their kind, and adds
@@ -404,9 +410,7 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 				continue
 			}
 			if n.Behavior != pg.DropBehavior_DROP_CASCADE {
-				return sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[t.Kind], t.Name).
-					WithDetail("materialized view %s depends on %s %s", dep.Name, kindName[t.Kind], t.Name).
-					WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+				return errDependents(kindName[t.Kind], t.Name, fmt.Sprintf("materialized view %s depends on %s %s", dep.Name, kindName[t.Kind], t.Name))
 			}
 			seen[dep.ID] = true
 			views = append(views, dep)
@@ -424,9 +428,7 @@ func (st *statement) dropTargets(n *pg.DropStmt, kind catalog.Kind, w pgwire.Res
 	sort.Slice(views, func(i, j int) bool { return views[i].ID > views[j].ID })
 	sinks = s.e.sinksReading(append(drops[:len(drops):len(drops)], views...))
 	if len(sinks) > 0 && n.Behavior != pg.DropBehavior_DROP_CASCADE {
-		return nil, nil, nil, sqlerr.New(sqlerr.DependentObjectsStillExist, "cannot drop %s %s because other objects depend on it", kindName[kind], drops[0].Name).
-			WithDetail("sink %s reads it", sinks[0].Name).
-			WithHint("Use DROP ... CASCADE to drop the dependent objects too.")
+		return nil, nil, nil, errDependents(kindName[kind], drops[0].Name, "sink "+sinks[0].Name+" reads it")
 	}
 	if err := st.unstagePendingDependents(n, drops, kindName); err != nil {
 		return nil, nil, nil, err
