@@ -102,8 +102,9 @@ func (st *statement) execComment(ts *txnState, n *pg.CommentStmt) (string, error
 		// A new entry, not a change to the old one: a savepoint's copy
 		// of the map shares the old.
 		ts.created[t.ID] = &createdTable{desc: nt, tbl: ct.tbl}
-	case ts.pendingView(t.ID) != nil:
-		i := slices.IndexFunc(ts.views, func(v *pendingView) bool { return v.desc.ID == t.ID })
+	case ts.pendingIndex(t.ID) >= 0:
+		// A new entry: a savepoint's copy of the slice shares the old.
+		i := ts.pendingIndex(t.ID)
 		ts.views[i] = &pendingView{desc: withComment(ts.views[i].desc, column, n.Comment), plan: ts.views[i].plan}
 	default:
 		ts.comments = append(ts.comments, commentEdit{rel: t.ID, column: column, text: n.Comment})

@@ -559,15 +559,18 @@ func (ts *txnState) stagesDDL() bool {
 // pendingView is the materialized view ts (nil: no block) creates at
 // COMMIT with id, or nil.
 func (ts *txnState) pendingView(id uint32) *pendingView {
-	if ts == nil {
-		return nil
-	}
-	for _, v := range ts.views {
-		if v.desc.ID == id {
-			return v
-		}
+	if i := ts.pendingIndex(id); i >= 0 {
+		return ts.views[i]
 	}
 	return nil
+}
+
+// pendingIndex is the index in ts.views of the view with id, or -1.
+func (ts *txnState) pendingIndex(id uint32) int {
+	if ts == nil {
+		return -1
+	}
+	return slices.IndexFunc(ts.views, func(v *pendingView) bool { return v.desc.ID == id })
 }
 
 // unstageView forgets the materialized view with id that ts was to create
