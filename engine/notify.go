@@ -79,6 +79,9 @@ func (l *listeners) channels(s *session) []string {
 // deliver sends notes, from the session with pid, to the sessions
 // listening on their channels.
 func (l *listeners) deliver(pid int32, notes []notification) {
+	if len(notes) == 0 {
+		return // every commit comes here: most notify nobody
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, n := range notes {
