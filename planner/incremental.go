@@ -401,10 +401,8 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 		if kind == "every" {
 			kind = "bool_and"
 		}
-		call := dataflow.AggCall{Func: kind, Args: ag.Args, ArgTypes: ag.ArgTypes, Distinct: ag.Distinct, Filter: ag.Filter, Typ: ag.Typ}
-		for _, k := range ag.OrderBy {
-			call.OrderBy = append(call.OrderBy, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
-		}
+		call := dataflow.AggCall{Func: kind, Args: ag.Args, ArgTypes: ag.ArgTypes, Distinct: ag.Distinct, Filter: ag.Filter, Typ: ag.Typ,
+			OrderBy: sortKeys(ag.OrderBy)}
 		spec.Aggs = append(spec.Aggs, call)
 	}
 	w, why := aggWindow(a)
@@ -441,6 +439,15 @@ func (l *lowering) lowerJoin(j *exec.Join) (lowered, error) {
 	return lowered{node: l.g.Add(spec, left.node, right.node)}, nil
 }
 
+// sortKeys are an ORDER BY's keys as the dataflow's.
+func sortKeys(keys []exec.SortKey) []dataflow.SortKey {
+	var out []dataflow.SortKey
+	for _, k := range keys {
+		out = append(out, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
+	}
+	return out
+}
+
 // lowerDistinctOn lowers SELECT DISTINCT ON (keys) … ORDER BY keys, rest
 // to a top-1 per group of the keys, ranked by the rest of the ORDER BY:
 // "the latest reading of each sensor". The keys are the view's key.
@@ -450,9 +457,7 @@ func (l *lowering) lowerDistinctOn(d *exec.Distinct) (lowered, error) {
 	if s, ok := input.(*exec.Sort); ok {
 		// The ORDER BY starts with the DISTINCT ON keys (the binder checks
 		// it); within a group they are equal and do not order.
-		for _, k := range s.Keys[min(len(d.OnKeys), len(s.Keys)):] {
-			order = append(order, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
-		}
+		order = sortKeys(s.Keys[min(len(d.OnKeys), len(s.Keys)):])
 		input = s.Input
 	}
 	in, err := l.lower(input)
@@ -495,9 +500,7 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 		input = sort.Input
 	}
 	if ok {
-		for _, k := range sort.Keys {
-			order = append(order, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
-		}
+		order = sortKeys(sort.Keys)
 	}
 	in, err := l.lower(input)
 	if err != nil {
