@@ -111,7 +111,7 @@ func (q *ArrayQuantified) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, e
 		if q.All {
 			sub.Kind = AllSubquery
 		}
-		d, err := sub.quantified(ctx, lv, r, rows)
+		d, err := sub.quantified(ctx, lv, r, rows, arr.Elem)
 		if err != nil {
 			return nil, err
 		}

@@ -30,10 +30,12 @@ type Subquery struct {
 	Plan       any
 	Correlated bool
 	Typ        *types.T
-	// Arg and Cmp are set for ANY/ALL: Cmp compares Arg with the subquery's
-	// column (two vectors in, booleans out).
-	Arg Expr
-	Cmp *Overload
+	// Arg, Cmp and ColTyp are set for ANY/ALL: Cmp compares Arg with the
+	// subquery's column, of type ColTyp (cast to Cmp's argument first when
+	// they differ).
+	Arg    Expr
+	Cmp    *Overload
+	ColTyp *types.T
 }
 
 func (s *Subquery) Type() *types.T { return s.Typ }
@@ -120,7 +122,7 @@ func (s *Subquery) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 			}
 			out.Append(arr)
 		default:
-			d, err := s.quantified(ctx, argv, i, rows)
+			d, err := s.quantified(ctx, argv, i, rows, s.ColTyp)
 			if err != nil {
 				return nil, err
 			}
@@ -132,12 +134,13 @@ func (s *Subquery) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 
 // quantified computes ANY/ALL with SQL's NULL rules: ANY is true if some
 // comparison is true, else NULL if some is NULL, else false; ALL dually.
-func (s *Subquery) quantified(ctx *EvalCtx, argv *coldata.Vec, i int, rows [][]types.Datum) (types.Datum, error) {
+// The rows' single column is of type colTyp.
+func (s *Subquery) quantified(ctx *EvalCtx, argv *coldata.Vec, i int, rows [][]types.Datum, colTyp *types.T) (types.Datum, error) {
 	if len(rows) == 0 {
 		return s.Kind == AllSubquery, nil
 	}
 	left := coldata.NewVec(argv.Typ, len(rows))
-	right := coldata.NewVec(s.Cmp.Args[1], len(rows))
+	right := coldata.NewVec(colTyp, len(rows))
 	a := argv.Get(i)
 	for _, r := range rows {
 		left.Append(a)

@@ -774,7 +774,7 @@ func (b *binder) bindSubLink(sl *pg.SubLink, s *scope) (expr.Expr, error) {
 				return nil, err
 			}
 		}
-		sub.Kind, sub.Typ, sub.Arg, sub.Cmp = expr.AnySubquery, types.Bool, l, ov
+		sub.Kind, sub.Typ, sub.Arg, sub.Cmp, sub.ColTyp = expr.AnySubquery, types.Bool, l, ov, rt
 		if sl.SubLinkType == pg.SubLinkType_ALL_SUBLINK {
 			sub.Kind = expr.AllSubquery
 		}
