@@ -532,11 +532,11 @@ func registerDateTimeFuncs(r *Registry) {
 		return formatDateTime(f, a[1].(string), true, ""), nil
 	}})
 	r.Add(&Overload{Name: "to_char", Args: ts(N, T), Ret: T, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
-		return formatNumber(a[0].(*apd.Decimal), a[1].(string))
+		return formatNumber(a[0].(*apd.Decimal), a[1].(string), false)
 	}})
 	for _, t := range []*types.T{I4, I8} {
 		r.Add(&Overload{Name: "to_char", Args: ts(t, T), Ret: T, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
-			return formatNumber(apd.New(a[0].(int64), 0), a[1].(string))
+			return formatNumber(apd.New(a[0].(int64), 0), a[1].(string), false)
 		}})
 	}
 	r.Add(&Overload{Name: "to_char", Args: ts(F8, T), Ret: T, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
@@ -544,7 +544,7 @@ func registerDateTimeFuncs(r *Registry) {
 		if err != nil {
 			return strings.Repeat("#", len(a[1].(string))), nil
 		}
-		return formatNumber(d, a[1].(string))
+		return formatNumber(d, a[1].(string), true)
 	}})
 	r.Add(&Overload{Name: "to_timestamp", Args: ts(F8), Ret: TZ, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
 		f := a[0].(float64)

@@ -482,7 +482,10 @@ func parseDateTimeFormat(s, format string) (parsedDT, error) {
 // ---- numeric to_char ----
 
 // formatNumber implements to_char(numeric, template) for 9 0 . D , G S MI PR FM.
-func formatNumber(d *apd.Decimal, format string) (types.Datum, error) {
+// A value that rounds to zero at the template's precision prints as
+// unsigned unless keepZeroSign (float8, whose C-formatted digits PostgreSQL
+// reads the sign from, prints -0.004 as -0.00; numeric prints .00).
+func formatNumber(d *apd.Decimal, format string, keepZeroSign bool) (types.Datum, error) {
 	fm := false
 	var intPat, fracPat []byte // '9' or '0' and ',' in the integer part
 	seenPoint := false
@@ -520,11 +523,11 @@ func formatNumber(d *apd.Decimal, format string) (types.Datum, error) {
 			prefix += string(c)
 		}
 	}
-	neg := d.Negative && !d.IsZero()
 	var rounded apd.Decimal
 	c := DecimalCtx
 	c.Rounding = apd.RoundHalfUp
 	_, _ = c.Quantize(&rounded, d, -int32(len(fracPat)))
+	neg := d.Negative && (keepZeroSign || !rounded.IsZero())
 	rounded.Negative = false
 	digits := rounded.Text('f')
 	intDigits, fracDigits := digits, ""
@@ -611,6 +614,10 @@ func formatNumber(d *apd.Decimal, format string) (types.Datum, error) {
 			}
 			body = body[:len(body)-trim]
 		}
+		if strings.IndexAny(body, "0123456789") < 0 {
+			// FM never prints a number without a digit: zero is "0.".
+			body = "0" + body
+		}
 	}
 	switch signMode {
 	case "MI":
@@ -622,7 +629,8 @@ func formatNumber(d *apd.Decimal, format string) (types.Datum, error) {
 		return prefix + body, nil
 	case "PR":
 		if neg {
-			return prefix + "<" + strings.TrimLeft(body, " ") + ">", nil
+			trimmed := strings.TrimLeft(body, " ")
+			return prefix + body[:len(body)-len(trimmed)] + "<" + trimmed + ">", nil
 		}
 		if !fm {
 			body = " " + body + " "
