@@ -348,3 +348,51 @@ func TestWorkerBatchCapacity(t *testing.T) {
 		}
 	}
 }
+
+// A partition paused because its worker was behind is fetched again
+// promptly once the worker catches up, while the other partition is at its
+// end: a fetch asking for that one alone would wait in the broker up to the
+// client's max wait (5 s by default), and the client sends no other fetch
+// to the broker meanwhile. (A guard: franz-go holds its next fetch until the
+// buffered one is polled, which the paused hand-off blocks.)
+func TestSourceResumesPausedPartitionPromptly(t *testing.T) {
+	c, _ := newCluster(t, 2, "t")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 200000 {
+		p := int32(0)
+		if i%10000 == 0 {
+			p = 1
+		}
+		recs = append(recs, &kgo.Record{Topic: "t", Partition: p, Value: []byte(strconv.Itoa(i))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	col.block = make(chan struct{})
+	s := startSource(t, c, map[string]string{"topic": "t"}, col, nil, true)
+	defer s.Close()
+	waitFor(t, "fetching paused", func() bool {
+		for _, st := range s.Stats() {
+			if st.Pauses > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	// Partition 1 is read to its end: the next fetch asks only for it.
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	close(col.block)
+	waitFor(t, "all records", func() bool { r, _ := col.count(); return r == len(recs) })
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the paused partition took %v to drain after its worker caught up", d)
+	}
+}
