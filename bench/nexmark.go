@@ -36,7 +36,7 @@ import (
 
 // nexmarkQueries are the queries in Sluice SQL, by name. Not here: q6
 // needs a window function (avg over each seller's last 10 auctions), which
-// a view refuses (0A000), as it does DISTINCT ON and LATERAL; q10 is a
+// a view refuses (0A000), as it does LATERAL; q10 is a
 // filesystem sink, not a view; q12's windows are on processing time, so
 // its answer cannot be checked or repeated.
 var nexmarkQueries = map[string]string{
