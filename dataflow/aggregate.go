@@ -414,9 +414,15 @@ func (o *aggregateOp) drop(g int32, existed bool) {
 	o.groups.release(g)
 }
 
-// Advance implements watermarkObserver.
+// Advance implements watermarkObserver. Windowed, the output's watermark
+// is the window key up to which windows have closed (the input's minus
+// EndOffset): an EMIT ON WINDOW CLOSE view has emitted exactly its windows
+// ending by its watermark, and a change still to come has its key after it.
 func (o *aggregateOp) Advance(in []int64) int64 {
 	o.frontier = minWatermark(in)
+	if w := o.spec.Window; w != nil {
+		return shiftWatermark(o.frontier, -w.EndOffset)
+	}
 	return o.frontier
 }
 

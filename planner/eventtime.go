@@ -326,12 +326,13 @@ func timeBound(p exec.Plan, col int) (b exec.TimeBound, ok bool) {
 			return b, false
 		}
 		// A group changes (or, closing, emits) only while key + EndOffset
-		// is after the watermark.
+		// is after the input's watermark, that is key after the output's
+		// (the aggregate's watermark lags its input's by EndOffset).
 		in, ok := timeBound(q.Input, q.Keys[col])
 		if !ok {
 			return b, false
 		}
-		b = exec.TimeBound{Lag: w.EndOffset, Grid: in.Grid, Offset: in.Offset}
+		b = exec.TimeBound{Grid: in.Grid, Offset: in.Offset}
 		if col == w.Key {
 			return b, true
 		}
