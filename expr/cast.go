@@ -60,6 +60,14 @@ func CastVec(ctx *EvalCtx, v *coldata.Vec, to *types.T, explicit bool) (*coldata
 		}
 		out.Nulls = v.Nulls
 		return out, nil
+	case from.Family == types.IntFamily && to.Oid == types.OidNumeric && to.Width == 0:
+		// Exact and in range: no rounding or typmod to check.
+		out := coldata.MakeVec(to, n)
+		for i, x := range v.Ints {
+			out.Decs[i].SetInt64(x)
+		}
+		out.Nulls = v.Nulls
+		return out, nil
 	}
 	out := coldata.NewVec(to, n)
 	for i := 0; i < n; i++ {

@@ -41,7 +41,10 @@ func registerOperators(r *Registry) {
 		r.Add(&Overload{Name: "-", Args: []*types.T{a}, Ret: a, Vec: floatNeg})
 		r.Add(&Overload{Name: "+", Args: []*types.T{a}, Ret: a, Vec: identity})
 	}
-	for _, op := range []string{"+", "-", "*", "/", "%"} {
+	for _, op := range []string{"+", "-", "*"} {
+		r.Add(&Overload{Name: op, Args: []*types.T{types.Numeric, types.Numeric}, Ret: types.Numeric, Vec: numericArithVec(op), Infix: true})
+	}
+	for _, op := range []string{"/", "%"} {
 		r.Add(&Overload{Name: op, Args: []*types.T{types.Numeric, types.Numeric}, Ret: types.Numeric, Row: numericArith(op), Infix: true})
 	}
 	r.Add(&Overload{Name: "-", Args: []*types.T{types.Numeric}, Ret: types.Numeric, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
@@ -227,27 +230,63 @@ func floatArith(op string, res *types.T) VecFunc {
 	}
 }
 
+// numericArithVec is the kernel of numeric +, - and *: the results are
+// computed into the output's decimals, with no datum boxed per row.
+func numericArithVec(op string) VecFunc {
+	return func(_ *EvalCtx, args []*coldata.Vec, n int, out *types.T) (*coldata.Vec, error) {
+		a, b := args[0].Decs, args[1].Decs
+		o := coldata.MakeVec(out, n)
+		o.Nulls = mergeNulls(n, args[0], args[1])
+		r := o.Decs
+		for i := range r {
+			if o.Nulls != nil && o.Nulls[i] {
+				continue
+			}
+			if err := decimalArith(op, &r[i], &a[i], &b[i]); err != nil {
+				return nil, err
+			}
+		}
+		return o, nil
+	}
+}
+
+// decimalArith sets r to a op b for op +, - or *. As in PostgreSQL, what
+// has no value among the infinities (Infinity - Infinity, Infinity * 0) is
+// NaN.
+func decimalArith(op string, r, a, b *apd.Decimal) error {
+	var err error
+	switch op {
+	case "+":
+		_, err = DecimalCtx.Add(r, a, b)
+	case "-":
+		_, err = DecimalCtx.Sub(r, a, b)
+	case "*":
+		_, err = DecimalCtx.Mul(r, a, b)
+	}
+	if err != nil {
+		if a.Form == apd.Infinite || b.Form == apd.Infinite {
+			r.Set(decimalNaN)
+			return nil
+		}
+		return sqlerr.Wrap(sqlerr.NumericValueOutOfRange, err)
+	}
+	return nil
+}
+
+var decimalNaN = &apd.Decimal{Form: apd.NaN}
+
+// numericArith is numeric / and %.
 func numericArith(op string) RowFunc {
 	return func(_ *EvalCtx, args []types.Datum) (types.Datum, error) {
 		a, b := args[0].(*apd.Decimal), args[1].(*apd.Decimal)
-		r := new(apd.Decimal)
-		var err error
-		switch op {
-		case "+":
-			_, err = DecimalCtx.Add(r, a, b)
-		case "-":
-			_, err = DecimalCtx.Sub(r, a, b)
-		case "*":
-			_, err = DecimalCtx.Mul(r, a, b)
-		case "/":
+		if op == "/" {
 			return DecimalDiv(a, b)
-		case "%":
-			if b.IsZero() && b.Form == apd.Finite {
-				return nil, ErrDivByZero()
-			}
-			_, err = DecimalCtx.Rem(r, a, b)
 		}
-		if err != nil {
+		if b.IsZero() && b.Form == apd.Finite {
+			return nil, ErrDivByZero()
+		}
+		r := new(apd.Decimal)
+		if _, err := DecimalCtx.Rem(r, a, b); err != nil {
 			return nil, sqlerr.Wrap(sqlerr.NumericValueOutOfRange, err)
 		}
 		return r, nil
