@@ -20,12 +20,78 @@ type regexKey struct{ pattern, flags string }
 
 var regexCache struct {
 	sync.Mutex
-	m map[regexKey]*regexp.Regexp
+	m map[regexKey]*regex
+}
+
+// regex is a compiled pattern with the text every match contains, if any:
+// a string without it cannot match, and saying so costs a substring search
+// where RE2's backtracker tries every position (Nexmark q21's
+// `(?:&|^)channel_id=([^&]*)` over URLs without a channel_id). Its
+// matching methods shadow the Regexp's that callers use.
+type regex struct {
+	*regexp.Regexp
+	must string
+}
+
+func (r *regex) MatchString(s string) bool {
+	return r.could(s) && r.Regexp.MatchString(s)
+}
+
+func (r *regex) FindStringSubmatchIndex(s string) []int {
+	if !r.could(s) {
+		return nil
+	}
+	return r.Regexp.FindStringSubmatchIndex(s)
+}
+
+func (r *regex) FindAllStringSubmatchIndex(s string, n int) [][]int {
+	if !r.could(s) {
+		return nil
+	}
+	return r.Regexp.FindAllStringSubmatchIndex(s, n)
+}
+
+func (r *regex) FindAllStringIndex(s string, n int) [][]int {
+	if !r.could(s) {
+		return nil
+	}
+	return r.Regexp.FindAllStringIndex(s, n)
+}
+
+func (r *regex) could(s string) bool {
+	return r.must == "" || strings.Contains(s, r.must)
+}
+
+// requiredLiteral returns the longest literal that every match of re
+// contains (case-sensitively), or "".
+func requiredLiteral(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return ""
+		}
+		return string(re.Rune)
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiteral(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiteral(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		best := ""
+		for _, sub := range re.Sub {
+			if l := requiredLiteral(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+		return best
+	}
+	return ""
 }
 
 // compileRegex compiles an ARE pattern with regexp_* flags (i, n, g and x
 // are accepted; g is the caller's business), caching the result.
-func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
+func compileRegex(pattern, flags string) (*regex, error) {
 	key := regexKey{pattern, flags}
 	regexCache.Lock()
 	re, ok := regexCache.m[key]
@@ -48,7 +114,8 @@ func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
 			return nil, errInvalidParam("invalid regular expression option: \"%c\"", f)
 		}
 	}
-	re, err := regexp.Compile(prefix + translateARE(pattern))
+	expr := prefix + translateARE(pattern)
+	compiled, err := regexp.Compile(expr)
 	if err != nil {
 		msg := err.Error()
 		if e, ok := err.(*syntax.Error); ok {
@@ -56,9 +123,13 @@ func compileRegex(pattern, flags string) (*regexp.Regexp, error) {
 		}
 		return nil, sqlerr.New(sqlerr.InvalidRegularExpression, "invalid regular expression: %s", msg)
 	}
+	re = &regex{Regexp: compiled}
+	if tree, err := syntax.Parse(expr, syntax.Perl); err == nil {
+		re.must = requiredLiteral(tree.Simplify())
+	}
 	regexCache.Lock()
 	if regexCache.m == nil || len(regexCache.m) > 512 {
-		regexCache.m = map[regexKey]*regexp.Regexp{}
+		regexCache.m = map[regexKey]*regex{}
 	}
 	regexCache.m[key] = re
 	regexCache.Unlock()
@@ -108,7 +179,7 @@ func regexMatchVec(ci, negate bool) VecFunc {
 		a, p := args[0], args[1]
 		o := coldata.MakeVec(types.Bool, n)
 		o.Nulls = mergeNulls(n, a, p)
-		var re *regexp.Regexp
+		var re *regex
 		last := ""
 		for i := 0; i < n; i++ {
 			if o.Nulls != nil && o.Nulls[i] {
