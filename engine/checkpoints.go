@@ -85,9 +85,9 @@ type checkpoint struct {
 	planHash []byte
 	workers  int
 	inputs   []checkpointInput
-	// state is dataflow.Snapshot (base) or SnapshotDelta (delta); rows
-	// the view's rows (ArrangementSnapshot.WriteRows) or their changes
-	// since the file before (dataflow.WriteChanges).
+	// state is dataflow.Snapshot (base) or SnapshotDelta (delta), as
+	// read; rows the view's rows (ArrangementSnapshot.WriteRows) or their
+	// changes since the file before (dataflow.WriteChanges).
 	state []byte
 	rows  []byte
 	// deltas are, for a base read to be restored, its deltas in order.
@@ -95,12 +95,14 @@ type checkpoint struct {
 }
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
-// the operator state serialized on the loop, and either the view's rows
-// as an arrangement snapshot the writer scans (a base) or its output's
-// changes since the checkpoint before (a delta). A job only ever writes:
-// a DROP's removal goes to checkpointer.remove.
+// the operator state serialized on the loop (in blocks, written as they
+// are), and either the view's rows as an arrangement snapshot the writer
+// scans (a base) or its output's changes since the checkpoint before (a
+// delta). A job only ever writes: a DROP's removal goes to
+// checkpointer.remove.
 type checkpointJob struct {
 	ck      checkpoint
+	state   *dataflow.SnapshotWriter
 	rows    *dataflow.ArrangementSnapshot
 	changes []*coldata.Chunk
 }
@@ -297,7 +299,7 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 		w.Uvarint(in.kind)
 		w.Uvarint(in.value)
 	}
-	w.Uvarint(uint64(len(ck.state)))
+	w.Uvarint(uint64(j.state.Len()))
 	prefix := w.Bytes()
 	var rows *dataflow.SnapshotWriter
 	if ck.kind == checkpointBase {
@@ -311,7 +313,7 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 			return 0, err
 		}
 	}
-	parts := [][]byte{prefix, ck.state, rows.Bytes()}
+	parts := append(append([][]byte{prefix}, j.state.Parts()...), rows.Parts()...)
 	size, crc := 0, uint32(0)
 	for _, p := range parts {
 		size += len(p)
@@ -845,13 +847,12 @@ func (d *dataflows) checkpoint(force bool) {
 				inputs[i].value = d.tableHashes[in.rel]
 			}
 		}
-		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}}
+		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewSnapshotWriter(nil)}
 		var err error
 		if v.deltaDue() {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
-			// Deltas of a growing state grow too: half again the last one.
-			job.ck.state, err = v.df.SnapshotDelta(make([]byte, 0, v.lastDelta*3/2))
+			err = v.df.SnapshotDelta(job.state)
 		} else {
 			if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
 				// The arrangement no longer holds the loop's epoch (it
@@ -862,9 +863,7 @@ func (d *dataflows) checkpoint(force bool) {
 				continue
 			}
 			job.ck.kind, job.ck.gen = checkpointBase, newGen()
-			// The state is about the last base and its deltas.
-			size := v.baseSize + v.deltaSize
-			job.ck.state, err = v.df.Snapshot(make([]byte, 0, size+size/8))
+			err = v.df.Snapshot(job.state)
 		}
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
@@ -876,7 +875,7 @@ func (d *dataflows) checkpoint(force bool) {
 		v.changes = nil
 		if job.ck.kind == checkpointBase {
 			v.endChain()
-			v.baseSize, v.deltaSize = len(job.ck.state), 0
+			v.baseSize, v.deltaSize = job.state.Len(), 0
 			if v.df.CanSnapshotDelta() {
 				// Deltas follow this base: the output's changes are
 				// kept from now on.
@@ -884,10 +883,9 @@ func (d *dataflows) checkpoint(force bool) {
 			}
 		} else {
 			v.deltas++
-			v.deltaSize += len(job.ck.state)
-			v.lastDelta = len(job.ck.state)
+			v.deltaSize += job.state.Len()
 		}
-		stateBytes += len(job.ck.state)
+		stateBytes += job.state.Len()
 		batch = append(batch, job)
 	}
 	c.last = time.Now()
