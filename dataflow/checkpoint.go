@@ -45,6 +45,9 @@ type DeltaSnapshotter interface {
 	Snapshotter
 	SnapshotDelta(w *SnapshotWriter) error
 	RestoreDelta(r *SnapshotReader) error
+	// SnapshotSize estimates the bytes Snapshot would write now, from
+	// what the snapshots so far wrote (0 before the first).
+	SnapshotSize() int
 }
 
 // restoreFinisher is an operator whose restored state is completed (indexes
@@ -186,6 +189,23 @@ func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 		w.Append(sw)
 	}
 	return nil
+}
+
+// SnapshotSize estimates the bytes Snapshot would write now, from what
+// the snapshots since the last whole one wrote: a base and deltas that
+// hold much more than that hold records written over since (pages
+// rewritten, rows changed again), and a new base would be smaller. It
+// must be called between epochs, on a dataflow CanSnapshotDelta accepts.
+func (d *Dataflow) SnapshotSize() int {
+	size := 0
+	for _, wk := range d.workers {
+		for _, op := range wk.ops {
+			if s, ok := op.(DeltaSnapshotter); ok {
+				size += s.SnapshotSize()
+			}
+		}
+	}
+	return size
 }
 
 // Restore reads back into a fresh dataflow (no Step run yet) a snapshot

@@ -617,3 +617,96 @@ func TestSnapshotWriterBlocks(t *testing.T) {
 		t.Fatalf("after the values: %v, %d bytes left", r.Err(), len(r.Rest()))
 	}
 }
+
+// TestSnapshotSize checks SnapshotSize, by which the engine ends a chain
+// of deltas, against the size of a whole snapshot of the same state (a
+// dataflow restored from the base and the deltas, snapshotted whole),
+// after each delta of epochs that add groups or rows (the chain grows
+// with the state) and change the same ones again (the chain grows, the
+// state does not), for an aggregate and a join.
+func TestSnapshotSize(t *testing.T) {
+	in := []*types.T{types.Int8, types.Int8, types.Text}
+	calls, err := parseAggCalls("count_star,sum:1,max:1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graphs := map[string]func() *Graph{
+		"aggregate": func() *Graph {
+			g := &Graph{}
+			g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}, g.Add(&Source{Name: "t", Typs: in}))
+			return g
+		},
+		"join": func() *Graph {
+			g := &Graph{}
+			l := g.Add(&Source{Name: "l", Typs: in})
+			r := g.Add(&Source{Name: "r", Typs: in})
+			g.Add(&Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: in, RightTypes: in}, l, r)
+			return g
+		},
+	}
+	for name, graph := range graphs {
+		t.Run(name, func(t *testing.T) {
+			newDF := func() *Dataflow {
+				df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(df.Close)
+				return df
+			}
+			rng := rand.New(rand.NewSource(int64(len(name))))
+			// Rows of keys [lo, hi), each with a text of 0 to 40 bytes;
+			// diff -1 takes them back.
+			rows := func(lo, hi int, diff int64) map[int][]*coldata.Chunk {
+				c := NewChanges(in, hi-lo)
+				for k := lo; k < hi; k++ {
+					c.AppendRow([]types.Datum{int64(k), int64(k % 97), strings.Repeat("x", (k*7919)%41)})
+					c.Diffs = append(c.Diffs, diff)
+				}
+				return map[int][]*coldata.Chunk{0: {c}, 1: {c}}
+			}
+			df := newDF()
+			step := func(in map[int][]*coldata.Chunk) {
+				if _, _, err := df.Step(in, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step(rows(0, 5000, 1))
+			base, err := snapshotBytes(df.Snapshot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var deltas [][]byte
+			chain := len(base)
+			for e := range 8 {
+				if e%2 == 0 {
+					lo := 5000 + 2000*e
+					step(rows(lo, lo+2000, 1)) // new groups or rows
+				} else {
+					lo := rng.Intn(4000)
+					step(rows(lo, lo+1000, -1)) // the same ones again
+					step(rows(lo, lo+1000, 1))
+				}
+				d, err := snapshotBytes(df.SnapshotDelta)
+				if err != nil {
+					t.Fatal(err)
+				}
+				deltas = append(deltas, d)
+				chain += len(d)
+				restored := newDF()
+				if err := restored.Restore(base, deltas...); err != nil {
+					t.Fatal(err)
+				}
+				whole, err := snapshotBytes(restored.Snapshot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want := df.SnapshotSize(), len(whole)
+				if got < want*9/10 || got > want*11/10 {
+					t.Fatalf("after delta %d: SnapshotSize %d, a whole snapshot takes %d (the chain %d)", e+1, got, want, chain)
+				}
+				t.Logf("after delta %d: SnapshotSize %d, a whole snapshot %d, the chain %d", e+1, got, want, chain)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -26,6 +27,7 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 				}
 			}
 		}
+		s.recordBytes, s.records = 0, 0
 		if err := o.writeRows(w, side, ids, mults, nil); err != nil {
 			return err
 		}
@@ -62,10 +64,13 @@ func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 // writeRows writes the rows freed (with their diffs, may be nil), then
 // rows ids of side with mults: their multiplicities or diffs.
 func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int64, freed *coldata.Chunk) error {
-	rows := o.sides[side].rows
+	s := &o.sides[side]
+	rows := s.rows
 	if freed != nil {
 		mults = append(slices.Clip(freed.Diffs), mults...)
 	}
+	at := w.Len()
+	defer func() { s.recordBytes, s.records = s.recordBytes+w.Len()-at, s.records+len(mults) }()
 	w.Int64s(mults)
 	for c := range rows.types {
 		v := rows.gather(c, ids)
@@ -80,6 +85,18 @@ func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int
 		}
 	}
 	return nil
+}
+
+// SnapshotSize implements DeltaSnapshotter: each side's rows held, at
+// the size of the rows its snapshots wrote.
+func (o *joinOp) SnapshotSize() int {
+	size := 6 * binary.MaxVarintLen64
+	for _, s := range o.sides {
+		if s.records > 0 {
+			size += s.rows.live * s.recordBytes / s.records
+		}
+	}
+	return size
 }
 
 func (o *joinOp) writeWatermarks(w *SnapshotWriter) {

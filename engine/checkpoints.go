@@ -43,13 +43,14 @@ const (
 	// DefaultCheckpointInterval is how often, in loop time, the running
 	// views are checkpointed by default.
 	DefaultCheckpointInterval = time.Minute
-	// A view's deltas are compacted into a new base once their state
-	// bytes reach baseFraction of the base's, or maxDeltas of them: a
-	// restore reads at most that much more than the state, and a state
-	// that grows with its input (Nexmark q5's) is written whole each time
-	// it doubles, so at most twice in all.
-	baseFraction = 1
-	maxDeltas    = 256
+	// A view's chain ends with a new base once the base and its deltas
+	// hold twice the state a base would (dataflow.SnapshotSize: records
+	// written over since, pages rewritten, rows changed again), or
+	// maxDeltas files: a restore reads at most twice the state. A state
+	// that only grows (Nexmark q5's) writes little over, so its base is
+	// not written again each time it doubles: the loop serializes deltas.
+	chainFactor = 2
+	maxDeltas   = 256
 )
 
 // Kinds of checkpoint files.
@@ -898,10 +899,10 @@ func (d *dataflows) checkpoint(force bool) {
 
 // deltaDue reports whether v's next checkpoint is a delta: it has a base
 // (written, or handed to the writer before this delta), its operators
-// write deltas, and its deltas are still small beside the base.
+// write deltas, and its base and deltas hold less than twice its state.
 func (v *runningView) deltaDue() bool {
 	return v.gen != 0 && v.df.CanSnapshotDelta() && v.deltas < maxDeltas &&
-		float64(v.deltaSize) < baseFraction*float64(v.baseSize)
+		v.baseSize+v.deltaSize < chainFactor*v.df.SnapshotSize()
 }
 
 // endChain makes v's next checkpoint a base.
