@@ -17,8 +17,8 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 	for side := range o.sides {
 		s := &o.sides[side]
 		rows := s.rows
-		var ids []int32
-		var mults []int64
+		ids := make([]int32, 0, rows.live)
+		mults := make([]int64, 0, rows.live)
 		for p, meta := range rows.meta {
 			for i, m := range meta {
 				if m.mult != 0 {
@@ -44,8 +44,8 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 	for side := range o.sides {
 		s := &o.sides[side]
-		var ids []int32
-		var diffs []int64
+		ids := make([]int32, 0, len(s.before))
+		diffs := make([]int64, 0, len(s.before))
 		for r, before := range s.before {
 			if d := s.rows.row(r).mult - before; d != 0 {
 				ids = append(ids, r)
@@ -73,14 +73,11 @@ func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int
 	defer func() { s.recordBytes, s.records = s.recordBytes+w.Len()-at, s.records+len(mults) }()
 	w.Int64s(mults)
 	for c := range rows.types {
-		v := rows.gather(c, ids)
+		v := coldata.NewVec(rows.types[c], len(mults))
 		if freed != nil {
-			all := coldata.NewVec(rows.types[c], freed.Len+len(ids))
-			all.AppendVec(freed.Cols[c], freed.Len)
-			all.AppendVec(v, len(ids))
-			v = all
+			v.AppendVec(freed.Cols[c], freed.Len)
 		}
-		if err := w.Vec(v); err != nil {
+		if err := w.Vec(rows.appendGather(v, c, ids)); err != nil {
 			return err
 		}
 	}
