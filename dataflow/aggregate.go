@@ -95,6 +95,11 @@ type aggregateOp struct {
 	// openWritten holds how many groups of each open window the last
 	// snapshot wrote.
 	openWritten map[int64]int
+	// pageBytes holds the bytes each page took in the snapshot that last
+	// wrote it, pagesBytes their sum: the size of a whole snapshot now,
+	// up to the changes since (SnapshotSize).
+	pageBytes  []int
+	pagesBytes int
 	// restoredIndex holds, while a snapshot and its deltas are restored,
 	// each page's bitmap of indexed groups, from which finishRestore
 	// builds the index.

@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"container/heap"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -76,7 +77,12 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	clear(t.dirty)
 	w.Uvarint(uint64(len(pages)))
 	indexed := t.indexedBits(pages)
+	if !delta {
+		o.pageBytes, o.pagesBytes = o.pageBytes[:0], 0
+	}
+	o.pageBytes = append(o.pageBytes, make([]int, len(t.words)-len(o.pageBytes))...)
 	for i, p := range pages {
+		at := w.Len()
 		w.Uvarint(uint64(p))
 		w.Int64s(t.words[p])
 		lo := int32(p << groupPageBits)
@@ -118,6 +124,8 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 				}
 			}
 		}
+		o.pagesBytes += w.Len() - at - o.pageBytes[p]
+		o.pageBytes[p] = w.Len() - at
 	}
 	w.Varint(o.frontier)
 	w.Varint(o.closed)
@@ -136,6 +144,16 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	}
 	o.openWritten = written
 	return nil
+}
+
+// SnapshotSize implements DeltaSnapshotter: the pages as last written,
+// the free ids and the windows' groups.
+func (o *aggregateOp) SnapshotSize() int {
+	size := o.pagesBytes + 4*len(o.groups.ids.free)
+	for _, gs := range o.open {
+		size += 4*len(gs) + 2*binary.MaxVarintLen64
+	}
+	return size
 }
 
 // indexedBits returns, for each of pages in order, a bitmap of its groups

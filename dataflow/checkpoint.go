@@ -45,6 +45,9 @@ type DeltaSnapshotter interface {
 	Snapshotter
 	SnapshotDelta(w *SnapshotWriter) error
 	RestoreDelta(r *SnapshotReader) error
+	// SnapshotSize estimates the bytes Snapshot would write now, from
+	// what the snapshots so far wrote (0 before the first).
+	SnapshotSize() int
 }
 
 // restoreFinisher is an operator whose restored state is completed (indexes
@@ -104,40 +107,39 @@ func (d *Dataflow) CanSnapshotDelta() bool {
 	return true
 }
 
-// Snapshot appends the state of every operator on every worker, and the
-// sources' watermarks, to buf. It must be called between epochs (no Step
+// Snapshot writes the state of every operator on every worker, and the
+// sources' watermarks, to w. It must be called between epochs (no Step
 // running); the dataflow goes on unchanged. It is the base the next
 // SnapshotDelta's changes follow.
-func (d *Dataflow) Snapshot(buf []byte) ([]byte, error) {
+func (d *Dataflow) Snapshot(w *SnapshotWriter) error {
 	if ok, why := d.CanSnapshot(); !ok && d.failed == nil {
-		return buf, sqlerr.New(sqlerr.FeatureNotSupported, "dataflow: cannot snapshot: %s", why)
+		return sqlerr.New(sqlerr.FeatureNotSupported, "dataflow: cannot snapshot: %s", why)
 	}
-	buf, err := d.snapshot(buf, snapshotFull)
+	err := d.snapshot(w, snapshotFull)
 	d.snapshotted = err == nil
-	return buf, err
+	return err
 }
 
-// SnapshotDelta appends what changed since the last Snapshot or
+// SnapshotDelta writes to w what changed since the last Snapshot or
 // SnapshotDelta: Restore of that snapshot followed by the deltas taken
 // after it, in order, restores the state of the last. It must be called
 // between epochs, after a Snapshot, on a dataflow CanSnapshotDelta accepts.
-func (d *Dataflow) SnapshotDelta(buf []byte) ([]byte, error) {
+func (d *Dataflow) SnapshotDelta(w *SnapshotWriter) error {
 	if !d.CanSnapshotDelta() {
-		return buf, sqlerr.Bug("dataflow: delta snapshot of a dataflow whose operators do not write deltas")
+		return sqlerr.Bug("dataflow: delta snapshot of a dataflow whose operators do not write deltas")
 	}
 	if !d.snapshotted {
-		return buf, sqlerr.Bug("dataflow: delta snapshot without a snapshot before it")
+		return sqlerr.Bug("dataflow: delta snapshot without a snapshot before it")
 	}
-	buf, err := d.snapshot(buf, snapshotDelta)
+	err := d.snapshot(w, snapshotDelta)
 	d.snapshotted = err == nil
-	return buf, err
+	return err
 }
 
-func (d *Dataflow) snapshot(buf []byte, kind uint64) ([]byte, error) {
+func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 	if d.failed != nil {
-		return buf, d.failed
+		return d.failed
 	}
-	w := &SnapshotWriter{buf: buf}
 	w.Uvarint(snapshotFormat)
 	w.Uvarint(kind)
 	w.Uvarint(uint64(len(d.workers)))
@@ -152,30 +154,58 @@ func (d *Dataflow) snapshot(buf []byte, kind uint64) ([]byte, error) {
 		w.Uvarint(uint64(n))
 		w.Varint(d.sourceWatermarks[n])
 	}
-	for _, wk := range d.workers {
-		// Each worker's section starts with its length, so that a restore
-		// reads the workers' sections in parallel.
-		at := len(w.buf)
-		w.buf = binary.LittleEndian.AppendUint64(w.buf, 0)
+	// The workers write their sections at once, each to its own blocks
+	// (their operators share nothing, as when they run an epoch): the
+	// loop waits for the slowest, not for all of them in turn.
+	sections := make([]*SnapshotWriter, len(d.workers))
+	err := d.eachWorker(func(wk *worker) error {
+		sw := &SnapshotWriter{}
+		sections[wk.id] = sw
 		for _, op := range wk.ops {
 			var err error
 			switch s := op.(type) {
 			case DeltaSnapshotter:
 				if kind == snapshotDelta {
-					err = s.SnapshotDelta(w)
+					err = s.SnapshotDelta(sw)
 				} else {
-					err = s.Snapshot(w)
+					err = s.Snapshot(sw)
 				}
 			case Snapshotter:
-				err = s.Snapshot(w)
+				err = s.Snapshot(sw)
 			}
 			if err != nil {
-				return w.buf, err
+				return err
 			}
 		}
-		binary.LittleEndian.PutUint64(w.buf[at:], uint64(len(w.buf)-at-8))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return w.buf, nil
+	for _, sw := range sections {
+		// Each section starts with its length, so that a restore reads
+		// the workers' sections in parallel.
+		w.uint64LE(uint64(sw.Len()))
+		w.Append(sw)
+	}
+	return nil
+}
+
+// SnapshotSize estimates the bytes Snapshot would write now, from what
+// the snapshots since the last whole one wrote: a base and deltas that
+// hold much more than that hold records written over since (pages
+// rewritten, rows changed again), and a new base would be smaller. It
+// must be called between epochs, on a dataflow CanSnapshotDelta accepts.
+func (d *Dataflow) SnapshotSize() int {
+	size := 0
+	for _, wk := range d.workers {
+		for _, op := range wk.ops {
+			if s, ok := op.(DeltaSnapshotter); ok {
+				size += s.SnapshotSize()
+			}
+		}
+	}
+	return size
 }
 
 // Restore reads back into a fresh dataflow (no Step run yet) a snapshot
@@ -291,17 +321,117 @@ func restoreWorker(wk *worker, r *SnapshotReader, kind uint64) error {
 	return r.err
 }
 
-// SnapshotWriter appends a snapshot's values to a byte buffer: integers as
-// varints, columns as whole arrays.
+// SnapshotWriter appends a snapshot's values to a list of blocks: integers
+// as varints, columns as whole arrays. A full block is left as it is and
+// the next values go to a new one, so a large snapshot is never copied to
+// grow (as one growing buffer was, about twice over); Parts hands the
+// blocks to the file's writer as they are.
 type SnapshotWriter struct {
+	// buf is the block being filled: appends to it never pass its
+	// capacity (ensure or write starts a new block first).
 	buf []byte
+	// full are the blocks before buf, in order; fullLen their bytes.
+	full    [][]byte
+	fullLen int
 	// scratch holds one value's encoding on its way into buf (Vec), so
 	// that values are not allocated one by one.
 	scratch []byte
 }
 
-func (w *SnapshotWriter) Uvarint(x uint64) { w.buf = binary.AppendUvarint(w.buf, x) }
-func (w *SnapshotWriter) Varint(x int64)   { w.buf = binary.AppendVarint(w.buf, x) }
+// Blocks grow from minSnapshotBlock, doubling with what was written, up
+// to maxSnapshotBlock: a small delta takes little memory, a large base
+// goes in blocks few enough to write one by one.
+const (
+	minSnapshotBlock = 64 << 10
+	maxSnapshotBlock = 4 << 20
+)
+
+// NewSnapshotWriter returns a writer appending to buf (its first block;
+// nil for none).
+func NewSnapshotWriter(buf []byte) *SnapshotWriter { return &SnapshotWriter{buf: buf} }
+
+// ensure makes room for n more bytes in the block being filled.
+func (w *SnapshotWriter) ensure(n int) {
+	if cap(w.buf)-len(w.buf) < n {
+		w.newBlock(n)
+	}
+}
+
+// newBlock seals the block being filled and starts one of n bytes at
+// least.
+func (w *SnapshotWriter) newBlock(n int) {
+	if len(w.buf) > 0 {
+		w.full = append(w.full, w.buf)
+		w.fullLen += len(w.buf)
+	}
+	w.buf = make([]byte, 0, max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen))))
+}
+
+// write appends p, across blocks when it does not fit the one being
+// filled.
+func write[S ~string | ~[]byte](w *SnapshotWriter, p S) {
+	for len(p) > 0 {
+		if len(w.buf) == cap(w.buf) {
+			w.newBlock(min(len(p), maxSnapshotBlock))
+		}
+		n := min(len(p), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, p[:n]...)
+		p = p[n:]
+	}
+}
+
+// Len returns the bytes written.
+func (w *SnapshotWriter) Len() int { return w.fullLen + len(w.buf) }
+
+// Parts returns the blocks written, in order; they stay the writer's.
+func (w *SnapshotWriter) Parts() [][]byte {
+	if len(w.buf) == 0 {
+		return w.full
+	}
+	return append(w.full[:len(w.full):len(w.full)], w.buf)
+}
+
+// Bytes returns what was written, in one slice (copied when it spans
+// blocks; later writes may change it).
+func (w *SnapshotWriter) Bytes() []byte {
+	if len(w.full) == 0 {
+		return w.buf
+	}
+	b := make([]byte, 0, w.Len())
+	for _, p := range w.Parts() {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// Append adds what o wrote after what w wrote, taking o's blocks as they
+// are: o must not be written to after.
+func (w *SnapshotWriter) Append(o *SnapshotWriter) {
+	parts := o.Parts()
+	if len(parts) == 0 {
+		return
+	}
+	if len(w.buf) > 0 {
+		w.full = append(w.full, w.buf)
+		w.fullLen += len(w.buf)
+	}
+	// The rest of w's block is still w's to fill: the sealed part ends
+	// where it starts.
+	w.buf = w.buf[len(w.buf):len(w.buf):cap(w.buf)]
+	w.full = append(w.full, parts...)
+	w.fullLen += o.Len()
+}
+
+func (w *SnapshotWriter) Uvarint(x uint64) {
+	w.ensure(binary.MaxVarintLen64)
+	w.buf = binary.AppendUvarint(w.buf, x)
+}
+
+func (w *SnapshotWriter) Varint(x int64) {
+	w.ensure(binary.MaxVarintLen64)
+	w.buf = binary.AppendVarint(w.buf, x)
+}
+
 func (w *SnapshotWriter) Bool(b bool) {
 	var x uint64
 	if b {
@@ -309,56 +439,63 @@ func (w *SnapshotWriter) Bool(b bool) {
 	}
 	w.Uvarint(x)
 }
+
 func (w *SnapshotWriter) String(s string) {
 	w.Uvarint(uint64(len(s)))
-	w.buf = append(w.buf, s...)
+	write(w, s)
 }
 
 // Blob writes b as String does, without converting it.
 func (w *SnapshotWriter) Blob(b []byte) {
 	w.Uvarint(uint64(len(b)))
-	w.buf = append(w.buf, b...)
+	write(w, b)
+}
+
+// uint64LE writes x as 8 bytes, little-endian.
+func (w *SnapshotWriter) uint64LE(x uint64) {
+	w.ensure(8)
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, x)
 }
 
 // littleEndian: the machine's words are laid out as snapshots store them,
 // so arrays of them are copied as they are.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// appendWords appends xs little-endian: one copy of their memory on a
+// writeWords writes xs little-endian: one copy of their memory on a
 // little-endian machine.
-func appendWords[T int64 | uint64 | int32 | uint32](buf []byte, xs []T) []byte {
+func writeWords[T int64 | uint64 | int32 | uint32](w *SnapshotWriter, xs []T) {
 	if len(xs) == 0 {
-		return buf
+		return
 	}
 	size := int(unsafe.Sizeof(xs[0]))
 	if littleEndian {
-		return append(buf, unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), size*len(xs))...)
+		write(w, unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), size*len(xs)))
+		return
 	}
-	buf = slices.Grow(buf, size*len(xs))
 	for _, x := range xs {
 		if size == 8 {
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(x))
+			w.uint64LE(uint64(x))
 		} else {
-			buf = binary.LittleEndian.AppendUint32(buf, uint32(x))
+			w.ensure(4)
+			w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(x))
 		}
 	}
-	return buf
 }
 
 // Int64s writes a length and fixed-width words: the bulk of group state.
 func (w *SnapshotWriter) Int64s(xs []int64) {
 	w.Uvarint(uint64(len(xs)))
-	w.buf = appendWords(w.buf, xs)
+	writeWords(w, xs)
 }
 
 func (w *SnapshotWriter) Int32s(xs []int32) {
 	w.Uvarint(uint64(len(xs)))
-	w.buf = appendWords(w.buf, xs)
+	writeWords(w, xs)
 }
 
 func (w *SnapshotWriter) Uint32s(xs []uint32) {
 	w.Uvarint(uint64(len(xs)))
-	w.buf = appendWords(w.buf, xs)
+	writeWords(w, xs)
 }
 
 // Vec writes the values of v, a column at a time by its physical type.
@@ -378,11 +515,10 @@ func (w *SnapshotWriter) Vec(v *coldata.Vec) error {
 			w.Bool(b)
 		}
 	case types.PhysInt:
-		w.buf = appendWords(w.buf, v.Ints[:n])
+		writeWords(w, v.Ints[:n])
 	case types.PhysFloat:
-		w.buf = slices.Grow(w.buf, 8*n)
 		for _, f := range v.Floats[:n] {
-			w.buf = binary.LittleEndian.AppendUint64(w.buf, math.Float64bits(f))
+			w.uint64LE(math.Float64bits(f))
 		}
 	case types.PhysDecimal:
 		// The text keeps the exponent: 1.00 reads back as 1.00.
@@ -576,12 +712,6 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 	return v
 }
 
-// NewSnapshotWriter returns a writer appending to buf.
-func NewSnapshotWriter(buf []byte) *SnapshotWriter { return &SnapshotWriter{buf: buf} }
-
-// Bytes returns what was written.
-func (w *SnapshotWriter) Bytes() []byte { return w.buf }
-
 // NewSnapshotReader returns a reader of b.
 func NewSnapshotReader(b []byte) *SnapshotReader { return &SnapshotReader{b: b} }
 
@@ -667,7 +797,7 @@ func WriteChanges(w *SnapshotWriter, changes []*coldata.Chunk) error {
 			// Insertions only.
 			w.Uvarint(uint64(c.Len))
 			for range c.Len {
-				w.buf = binary.LittleEndian.AppendUint64(w.buf, 1)
+				w.uint64LE(1)
 			}
 		} else {
 			w.Int64s(c.Diffs[:c.Len])

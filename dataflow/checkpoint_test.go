@@ -3,8 +3,10 @@ package dataflow
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,7 +53,7 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 			t.Fatalf("epoch %d before the snapshot: got\n%s\nwant\n%s", i, got, want[i])
 		}
 	}
-	snap, err := first.Snapshot(nil)
+	snap, err := snapshotBytes(first.Snapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +91,16 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 	}
 }
 
+// snapshotBytes returns what snapshot (a Dataflow's Snapshot or
+// SnapshotDelta) writes, in one slice.
+func snapshotBytes(snapshot func(*SnapshotWriter) error) ([]byte, error) {
+	w := NewSnapshotWriter(nil)
+	if err := snapshot(w); err != nil {
+		return nil, err
+	}
+	return w.Bytes(), nil
+}
+
 // checkDeltaRoundTrip goes on with first, which took snapshot snap after
 // epoch cut and ran epoch cut since: it takes a delta snapshot after each
 // epoch, and a fresh dataflow restored from snap and the first k deltas
@@ -103,7 +115,7 @@ func checkDeltaRoundTrip(t *testing.T, newDF func() *Dataflow, run func(*Dataflo
 				t.Fatalf("epoch %d after delta snapshots: got\n%s\nwant\n%s", i, got, want[i])
 			}
 		}
-		d, err := first.SnapshotDelta(nil)
+		d, err := snapshotBytes(first.SnapshotDelta)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +301,7 @@ func TestSnapshotRefusesUnsupported(t *testing.T) {
 	if ok, why := df.CanSnapshot(); ok || !strings.Contains(why, "objects") {
 		t.Fatalf("CanSnapshot = %v, %q; want false for string_agg", ok, why)
 	}
-	if _, err := df.Snapshot(nil); err == nil {
+	if err := df.Snapshot(NewSnapshotWriter(nil)); err == nil {
 		t.Fatal("Snapshot of string_agg succeeded")
 	}
 }
@@ -458,18 +470,13 @@ func BenchmarkAggregateSnapshot(b *testing.B) {
 	if _, _, err := df.Step(map[int][]*coldata.Chunk{0: {c}}, nil); err != nil {
 		b.Fatal(err)
 	}
-	first, err := df.Snapshot(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	size := len(first)
-	b.ResetTimer()
+	size := 0
 	for range b.N {
-		buf, err := df.Snapshot(make([]byte, 0, size))
-		if err != nil {
+		w := NewSnapshotWriter(nil)
+		if err := df.Snapshot(w); err != nil {
 			b.Fatal(err)
 		}
-		size = len(buf)
+		size = w.Len()
 	}
 	b.ReportMetric(float64(size)/groups, "bytes/group")
 }
@@ -520,5 +527,186 @@ func TestAggregateSnapshotWindowsRetracted(t *testing.T) {
 	}
 	for _, cut := range []int{1, 4, 8} {
 		checkSnapshotRoundTrip(t, graph, 1, epochs, cut)
+	}
+}
+
+// TestSnapshotWriterBlocks writes values of random sizes (some larger than
+// a block) through writers that start new blocks, appending one writer's
+// blocks to another's, and reads them back from the concatenated parts: a
+// value split across blocks, or a block sealed out of order, reads back
+// wrong. SLUICE_SEED=<n> replays a run.
+func TestSnapshotWriterBlocks(t *testing.T) {
+	seed := int64(rand.Uint32())
+	if s := os.Getenv("SLUICE_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	type value struct {
+		kind int
+		n    int64
+		s    string
+		ws   []int64
+	}
+	var want []value
+	write := func(w *SnapshotWriter, count int) {
+		for range count {
+			v := value{kind: rng.Intn(3), n: rng.Int63() >> rng.Intn(63)}
+			switch v.kind {
+			case 0:
+				w.Varint(-v.n)
+			case 1:
+				b := make([]byte, rng.Intn(3*minSnapshotBlock))
+				if rng.Intn(50) == 0 {
+					b = make([]byte, maxSnapshotBlock+rng.Intn(minSnapshotBlock))
+				}
+				for i := range b {
+					b[i] = byte(rng.Intn(256))
+				}
+				v.s = string(b)
+				w.String(v.s)
+			case 2:
+				v.ws = make([]int64, rng.Intn(minSnapshotBlock))
+				for i := range v.ws {
+					v.ws[i] = rng.Int63()
+				}
+				w.Int64s(v.ws)
+			}
+			want = append(want, v)
+		}
+	}
+	w := NewSnapshotWriter(make([]byte, 0, 10))
+	write(w, 200)
+	for range 5 {
+		sub := NewSnapshotWriter(nil)
+		write(sub, rng.Intn(40))
+		w.Append(sub)
+		write(w, rng.Intn(3))
+	}
+	var joined []byte
+	for _, p := range w.Parts() {
+		if cap(p) > maxSnapshotBlock {
+			t.Fatalf("a block of %d bytes, more than %d", cap(p), maxSnapshotBlock)
+		}
+		joined = append(joined, p...)
+	}
+	if len(joined) != w.Len() || string(joined) != string(w.Bytes()) {
+		t.Fatalf("parts hold %d bytes, Len says %d, Bytes %d", len(joined), w.Len(), len(w.Bytes()))
+	}
+	r := NewSnapshotReader(joined)
+	for i, v := range want {
+		switch v.kind {
+		case 0:
+			if got := r.Varint(); got != -v.n {
+				t.Fatalf("value %d: varint %d, want %d", i, got, -v.n)
+			}
+		case 1:
+			if got := r.String(); got != v.s {
+				t.Fatalf("value %d: a string of %d bytes differs from the one of %d written", i, len(got), len(v.s))
+			}
+		case 2:
+			if got := r.Int64s(); !slices.Equal(got, v.ws) {
+				t.Fatalf("value %d: %d words differ from the %d written", i, len(got), len(v.ws))
+			}
+		}
+	}
+	if r.Err() != nil || len(r.Rest()) != 0 {
+		t.Fatalf("after the values: %v, %d bytes left", r.Err(), len(r.Rest()))
+	}
+}
+
+// TestSnapshotSize checks SnapshotSize, by which the engine ends a chain
+// of deltas, against the size of a whole snapshot of the same state (a
+// dataflow restored from the base and the deltas, snapshotted whole),
+// after each delta of epochs that add groups or rows (the chain grows
+// with the state) and change the same ones again (the chain grows, the
+// state does not), for an aggregate and a join.
+func TestSnapshotSize(t *testing.T) {
+	in := []*types.T{types.Int8, types.Int8, types.Text}
+	calls, err := parseAggCalls("count_star,sum:1,max:1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graphs := map[string]func() *Graph{
+		"aggregate": func() *Graph {
+			g := &Graph{}
+			g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}, g.Add(&Source{Name: "t", Typs: in}))
+			return g
+		},
+		"join": func() *Graph {
+			g := &Graph{}
+			l := g.Add(&Source{Name: "l", Typs: in})
+			r := g.Add(&Source{Name: "r", Typs: in})
+			g.Add(&Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: in, RightTypes: in}, l, r)
+			return g
+		},
+	}
+	for name, graph := range graphs {
+		t.Run(name, func(t *testing.T) {
+			newDF := func() *Dataflow {
+				df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(df.Close)
+				return df
+			}
+			rng := rand.New(rand.NewSource(int64(len(name))))
+			// Rows of keys [lo, hi), each with a text of 0 to 40 bytes;
+			// diff -1 takes them back.
+			rows := func(lo, hi int, diff int64) map[int][]*coldata.Chunk {
+				c := NewChanges(in, hi-lo)
+				for k := lo; k < hi; k++ {
+					c.AppendRow([]types.Datum{int64(k), int64(k % 97), strings.Repeat("x", (k*7919)%41)})
+					c.Diffs = append(c.Diffs, diff)
+				}
+				return map[int][]*coldata.Chunk{0: {c}, 1: {c}}
+			}
+			df := newDF()
+			step := func(in map[int][]*coldata.Chunk) {
+				if _, _, err := df.Step(in, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step(rows(0, 5000, 1))
+			base, err := snapshotBytes(df.Snapshot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var deltas [][]byte
+			chain := len(base)
+			for e := range 8 {
+				if e%2 == 0 {
+					lo := 5000 + 2000*e
+					step(rows(lo, lo+2000, 1)) // new groups or rows
+				} else {
+					lo := rng.Intn(4000)
+					step(rows(lo, lo+1000, -1)) // the same ones again
+					step(rows(lo, lo+1000, 1))
+				}
+				d, err := snapshotBytes(df.SnapshotDelta)
+				if err != nil {
+					t.Fatal(err)
+				}
+				deltas = append(deltas, d)
+				chain += len(d)
+				restored := newDF()
+				if err := restored.Restore(base, deltas...); err != nil {
+					t.Fatal(err)
+				}
+				whole, err := snapshotBytes(restored.Snapshot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want := df.SnapshotSize(), len(whole)
+				if got < want*9/10 || got > want*11/10 {
+					t.Fatalf("after delta %d: SnapshotSize %d, a whole snapshot takes %d (the chain %d)", e+1, got, want, chain)
+				}
+				t.Logf("after delta %d: SnapshotSize %d, a whole snapshot %d, the chain %d", e+1, got, want, chain)
+			}
+		})
 	}
 }

@@ -28,7 +28,9 @@
 // Snapshots: between two epochs every operator is quiescent, and
 // Dataflow.Snapshot writes the state of every operator on every worker
 // (operators that keep state implement Snapshotter; stateless ones write
-// nothing) and the sources' watermarks; Restore reads it into a fresh
+// nothing; the workers write their sections at once, each on its own
+// goroutine, into a SnapshotWriter's blocks) and the sources'
+// watermarks; Restore reads it into a fresh
 // dataflow of the same graph and workers, which then goes on as the
 // snapshotted one would. Aggregates (word-state kernels, numeric sums,
 // min/max multisets), joins, DISTINCT and top-N support it; session
@@ -37,6 +39,8 @@
 // snapshot (aggregates: the pages of the groups touched; joins: the rows'
 // multiplicity changes), and Restore(base, deltas...) reads them in order;
 // DISTINCT and top-N write no deltas (CanSnapshotDelta says so).
+// SnapshotSize estimates what a whole snapshot would write now, so that
+// the engine ends a chain of deltas only once it holds much more.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
 // WriteChanges and ReadChanges its output's changes.
 //

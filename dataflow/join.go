@@ -84,6 +84,10 @@ type joinSide struct {
 	// may be reused by another row).
 	before  map[int32]int64
 	removed *coldata.Chunk
+	// recordBytes and records are the bytes and rows the snapshots since
+	// the last whole one wrote of the side: a stored row's size, for
+	// SnapshotSize.
+	recordBytes, records int
 }
 
 func newJoinSide(keys []int, ts []*types.T) joinSide {

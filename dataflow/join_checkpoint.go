@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -16,8 +17,8 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 	for side := range o.sides {
 		s := &o.sides[side]
 		rows := s.rows
-		var ids []int32
-		var mults []int64
+		ids := make([]int32, 0, rows.live)
+		mults := make([]int64, 0, rows.live)
 		for p, meta := range rows.meta {
 			for i, m := range meta {
 				if m.mult != 0 {
@@ -26,6 +27,7 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 				}
 			}
 		}
+		s.recordBytes, s.records = 0, 0
 		if err := o.writeRows(w, side, ids, mults, nil); err != nil {
 			return err
 		}
@@ -42,8 +44,8 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 	for side := range o.sides {
 		s := &o.sides[side]
-		var ids []int32
-		var diffs []int64
+		ids := make([]int32, 0, len(s.before))
+		diffs := make([]int64, 0, len(s.before))
 		for r, before := range s.before {
 			if d := s.rows.row(r).mult - before; d != 0 {
 				ids = append(ids, r)
@@ -62,24 +64,36 @@ func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 // writeRows writes the rows freed (with their diffs, may be nil), then
 // rows ids of side with mults: their multiplicities or diffs.
 func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int64, freed *coldata.Chunk) error {
-	rows := o.sides[side].rows
+	s := &o.sides[side]
+	rows := s.rows
 	if freed != nil {
 		mults = append(slices.Clip(freed.Diffs), mults...)
 	}
+	at := w.Len()
+	defer func() { s.recordBytes, s.records = s.recordBytes+w.Len()-at, s.records+len(mults) }()
 	w.Int64s(mults)
 	for c := range rows.types {
-		v := rows.gather(c, ids)
+		v := coldata.NewVec(rows.types[c], len(mults))
 		if freed != nil {
-			all := coldata.NewVec(rows.types[c], freed.Len+len(ids))
-			all.AppendVec(freed.Cols[c], freed.Len)
-			all.AppendVec(v, len(ids))
-			v = all
+			v.AppendVec(freed.Cols[c], freed.Len)
 		}
-		if err := w.Vec(v); err != nil {
+		if err := w.Vec(rows.appendGather(v, c, ids)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// SnapshotSize implements DeltaSnapshotter: each side's rows held, at
+// the size of the rows its snapshots wrote.
+func (o *joinOp) SnapshotSize() int {
+	size := 6 * binary.MaxVarintLen64
+	for _, s := range o.sides {
+		if s.records > 0 {
+			size += s.rows.live * s.recordBytes / s.records
+		}
+	}
+	return size
 }
 
 func (o *joinOp) writeWatermarks(w *SnapshotWriter) {

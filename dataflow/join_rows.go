@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"hash/maphash"
+	"slices"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -200,23 +201,33 @@ func (t *joinRows) unindex(r int32, h uint32) {
 // gather returns column c of rows ids as a new vector, a column at a time:
 // the type is switched on once, not per row.
 func (t *joinRows) gather(c int, ids []int32) *coldata.Vec {
-	v := coldata.NewVec(t.types[c], len(ids))
+	return t.appendGather(coldata.NewVec(t.types[c], len(ids)), c, ids)
+}
+
+// appendGather appends column c of rows ids to v, as gather does, and
+// returns it.
+func (t *joinRows) appendGather(v *coldata.Vec, c int, ids []int32) *coldata.Vec {
 	col := func(r int32) *coldata.Vec { return t.pages[r>>joinRowPageBits].Cols[c] }
 	const mask = joinRowPage - 1
+	m := v.Len()
 	switch t.types[c].Phys() {
 	case types.PhysInt:
+		v.Ints = slices.Grow(v.Ints, len(ids))
 		for _, r := range ids {
 			v.Ints = append(v.Ints, col(r).Ints[r&mask])
 		}
 	case types.PhysFloat:
+		v.Floats = slices.Grow(v.Floats, len(ids))
 		for _, r := range ids {
 			v.Floats = append(v.Floats, col(r).Floats[r&mask])
 		}
 	case types.PhysBytes:
+		v.Bytes = slices.Grow(v.Bytes, len(ids))
 		for _, r := range ids {
 			v.Bytes = append(v.Bytes, col(r).Bytes[r&mask])
 		}
 	case types.PhysBool:
+		v.Bools = slices.Grow(v.Bools, len(ids))
 		for _, r := range ids {
 			v.Bools = append(v.Bools, col(r).Bools[r&mask])
 		}
@@ -226,12 +237,16 @@ func (t *joinRows) gather(c int, ids []int32) *coldata.Vec {
 		}
 		return v
 	}
+	if v.Nulls != nil {
+		// NULL flags of the rows before, none of these yet.
+		v.Nulls = append(v.Nulls, make([]bool, len(ids))...)
+	}
 	for k, r := range ids {
 		if col(r).IsNull(int(r & mask)) {
 			if v.Nulls == nil {
-				v.Nulls = make([]bool, len(ids))
+				v.Nulls = make([]bool, m+len(ids))
 			}
-			v.Nulls[k] = true
+			v.Nulls[m+k] = true
 		}
 	}
 	return v

@@ -43,13 +43,14 @@ const (
 	// DefaultCheckpointInterval is how often, in loop time, the running
 	// views are checkpointed by default.
 	DefaultCheckpointInterval = time.Minute
-	// A view's deltas are compacted into a new base once their state
-	// bytes reach baseFraction of the base's, or maxDeltas of them: a
-	// restore reads at most that much more than the state, and a state
-	// that grows with its input (Nexmark q5's) is written whole each time
-	// it doubles, so at most twice in all.
-	baseFraction = 1
-	maxDeltas    = 256
+	// A view's chain ends with a new base once the base and its deltas
+	// hold twice the state a base would (dataflow.SnapshotSize: records
+	// written over since, pages rewritten, rows changed again), or
+	// maxDeltas files: a restore reads at most twice the state. A state
+	// that only grows (Nexmark q5's) writes little over, so its base is
+	// not written again each time it doubles: the loop serializes deltas.
+	chainFactor = 2
+	maxDeltas   = 256
 )
 
 // Kinds of checkpoint files.
@@ -85,9 +86,9 @@ type checkpoint struct {
 	planHash []byte
 	workers  int
 	inputs   []checkpointInput
-	// state is dataflow.Snapshot (base) or SnapshotDelta (delta); rows
-	// the view's rows (ArrangementSnapshot.WriteRows) or their changes
-	// since the file before (dataflow.WriteChanges).
+	// state is dataflow.Snapshot (base) or SnapshotDelta (delta), as
+	// read; rows the view's rows (ArrangementSnapshot.WriteRows) or their
+	// changes since the file before (dataflow.WriteChanges).
 	state []byte
 	rows  []byte
 	// deltas are, for a base read to be restored, its deltas in order.
@@ -95,12 +96,14 @@ type checkpoint struct {
 }
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
-// the operator state serialized on the loop, and either the view's rows
-// as an arrangement snapshot the writer scans (a base) or its output's
-// changes since the checkpoint before (a delta). A job only ever writes:
-// a DROP's removal goes to checkpointer.remove.
+// the operator state serialized on the loop (in blocks, written as they
+// are), and either the view's rows as an arrangement snapshot the writer
+// scans (a base) or its output's changes since the checkpoint before (a
+// delta). A job only ever writes: a DROP's removal goes to
+// checkpointer.remove.
 type checkpointJob struct {
 	ck      checkpoint
+	state   *dataflow.SnapshotWriter
 	rows    *dataflow.ArrangementSnapshot
 	changes []*coldata.Chunk
 }
@@ -297,7 +300,7 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 		w.Uvarint(in.kind)
 		w.Uvarint(in.value)
 	}
-	w.Uvarint(uint64(len(ck.state)))
+	w.Uvarint(uint64(j.state.Len()))
 	prefix := w.Bytes()
 	var rows *dataflow.SnapshotWriter
 	if ck.kind == checkpointBase {
@@ -311,7 +314,7 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 			return 0, err
 		}
 	}
-	parts := [][]byte{prefix, ck.state, rows.Bytes()}
+	parts := append(append([][]byte{prefix}, j.state.Parts()...), rows.Parts()...)
 	size, crc := 0, uint32(0)
 	for _, p := range parts {
 		size += len(p)
@@ -845,13 +848,12 @@ func (d *dataflows) checkpoint(force bool) {
 				inputs[i].value = d.tableHashes[in.rel]
 			}
 		}
-		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}}
+		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewSnapshotWriter(nil)}
 		var err error
 		if v.deltaDue() {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
-			// Deltas of a growing state grow too: half again the last one.
-			job.ck.state, err = v.df.SnapshotDelta(make([]byte, 0, v.lastDelta*3/2))
+			err = v.df.SnapshotDelta(job.state)
 		} else {
 			if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
 				// The arrangement no longer holds the loop's epoch (it
@@ -862,9 +864,7 @@ func (d *dataflows) checkpoint(force bool) {
 				continue
 			}
 			job.ck.kind, job.ck.gen = checkpointBase, newGen()
-			// The state is about the last base and its deltas.
-			size := v.baseSize + v.deltaSize
-			job.ck.state, err = v.df.Snapshot(make([]byte, 0, size+size/8))
+			err = v.df.Snapshot(job.state)
 		}
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
@@ -876,7 +876,7 @@ func (d *dataflows) checkpoint(force bool) {
 		v.changes = nil
 		if job.ck.kind == checkpointBase {
 			v.endChain()
-			v.baseSize, v.deltaSize = len(job.ck.state), 0
+			v.baseSize, v.deltaSize = job.state.Len(), 0
 			if v.df.CanSnapshotDelta() {
 				// Deltas follow this base: the output's changes are
 				// kept from now on.
@@ -884,10 +884,9 @@ func (d *dataflows) checkpoint(force bool) {
 			}
 		} else {
 			v.deltas++
-			v.deltaSize += len(job.ck.state)
-			v.lastDelta = len(job.ck.state)
+			v.deltaSize += job.state.Len()
 		}
-		stateBytes += len(job.ck.state)
+		stateBytes += job.state.Len()
 		batch = append(batch, job)
 	}
 	c.last = time.Now()
@@ -900,10 +899,10 @@ func (d *dataflows) checkpoint(force bool) {
 
 // deltaDue reports whether v's next checkpoint is a delta: it has a base
 // (written, or handed to the writer before this delta), its operators
-// write deltas, and its deltas are still small beside the base.
+// write deltas, and its base and deltas hold less than twice its state.
 func (v *runningView) deltaDue() bool {
 	return v.gen != 0 && v.df.CanSnapshotDelta() && v.deltas < maxDeltas &&
-		float64(v.deltaSize) < baseFraction*float64(v.baseSize)
+		v.baseSize+v.deltaSize < chainFactor*v.df.SnapshotSize()
 }
 
 // endChain makes v's next checkpoint a base.

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -690,4 +692,95 @@ func TestCheckpointDeltas(t *testing.T) {
 	}
 	insert(500)
 	compareWithFresh(t, s, conn, views)
+}
+
+// TestCheckpointChainFollowsState checks when a view's chain of deltas
+// ends: a view whose state only grows (a thousand new groups a batch)
+// takes deltas after its one base, though they add up to more than the
+// base; a view whose few groups all change every batch writes each delta
+// over the one before, and takes a new base once its chain holds twice
+// its state. Both restore to what they were.
+func TestCheckpointChainFollowsState(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	ctx := context.Background()
+	mustExec(t, conn, "CREATE STREAM a (k int, v int)")
+	views := map[string]string{
+		"v_grow":  "SELECT k, count(*) AS n, sum(v) AS s FROM a GROUP BY k",
+		"v_churn": "SELECT k % 10 AS g, count(*) AS n, sum(v) AS s FROM a GROUP BY k % 10",
+	}
+	names := mapKeys(views)
+	ids := map[string]string{}
+	for _, name := range names {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
+		var oid uint32
+		if err := conn.QueryRow(ctx, "SELECT oid FROM pg_class WHERE relname = $1", name).Scan(&oid); err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = strconv.FormatUint(uint64(oid), 10)
+	}
+	k := 0
+	insert := func() {
+		t.Helper()
+		var vals []string
+		for range 1000 {
+			vals = append(vals, fmt.Sprintf("(%d, %d)", k, k%13))
+			k++
+		}
+		mustExec(t, conn, "INSERT INTO a VALUES "+strings.Join(vals, ", "))
+	}
+	base := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(ckptDir, ids[name]+".ckpt"))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		return b
+	}
+	hasDelta := func(name string, n int) bool {
+		_, err := os.Stat(filepath.Join(ckptDir, fmt.Sprintf("%s.%d.delta", ids[name], n)))
+		return err == nil
+	}
+	// Feed until v_grow has a first delta; its base from then on must
+	// stay, through 8 deltas, while v_churn's is replaced.
+	var growBase []byte
+	churnBases := map[string]bool{}
+	for deadline := time.Now().Add(30 * time.Second); !hasDelta("v_grow", 8); {
+		insert()
+		time.Sleep(30 * time.Millisecond)
+		if b := base("v_churn"); b != nil {
+			churnBases[string(b)] = true
+		}
+		if growBase == nil && hasDelta("v_grow", 1) {
+			growBase = base("v_grow")
+		}
+		if growBase != nil && !bytes.Equal(base("v_grow"), growBase) {
+			t.Fatalf("v_grow took a new base after %d rows, its state only grew\n%s", k, s.log.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("v_grow has no 8th delta after %d rows\n%s", k, s.log.String())
+		}
+	}
+	if len(churnBases) < 2 {
+		t.Errorf("v_churn kept one base through v_grow's 8 deltas, its chain writes the same groups over")
+	}
+	s.syncViews(t)
+	before := viewsText(t, conn, names)
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, names) {
+		t.Errorf("restored %v, want %v\n%s", got, names, s.log.String())
+	}
+	after := viewsText(t, conn, names)
+	for _, name := range names {
+		if !slices.Equal(after[name], before[name]) {
+			t.Errorf("%s after restart: %d rows, before: %d", name, len(after[name]), len(before[name]))
+		}
+	}
 }

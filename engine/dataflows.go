@@ -124,14 +124,12 @@ type runningView struct {
 	// gen is the generation of the view's last base checkpoint (0: none
 	// yet, or its chain ended: the next checkpoint is a base); deltas
 	// counts the deltas taken after it, deltaSize their state bytes;
-	// baseSize is the base's state bytes and lastDelta the last delta's
-	// (the next buffers are sized from them, not grown by copying).
-	// changes are the view's output changes since its last checkpoint,
-	// for the next delta.
-	gen                            uint64
-	deltas                         int
-	baseSize, deltaSize, lastDelta int
-	changes                        []*coldata.Chunk
+	// baseSize is the base's state bytes. changes are the view's output
+	// changes since its last checkpoint, for the next delta.
+	gen                 uint64
+	deltas              int
+	baseSize, deltaSize int
+	changes             []*coldata.Chunk
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
