@@ -21,6 +21,7 @@
 //
 // The views' checkpoints (checkpoints.go, docs/recovery.md) are taken on
 // the dataflows loop, which alone owns the views' dataflows, and written by
-// one writer goroutine that receives them (and a DROP's removals) in order
-// over a channel; the loop skips an interval while a checkpoint waits.
+// one writer goroutine: the loop hands it a batch only while it is idle
+// (skipping an interval otherwise), a DROP's removals wait in a list it
+// drains after each write, and a wake signal tells it work is waiting.
 package engine
