@@ -12,12 +12,23 @@ import (
 type runtimeSample struct {
 	gcCPU time.Duration
 	sched *metrics.Float64Histogram
+	// allocated is the bytes allocated on the heap so far, and gcs the
+	// collections finished: unlike CPU time, neither depends on how busy
+	// the machine is.
+	allocated, gcs uint64
 }
 
 func sampleRuntime() runtimeSample {
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/sched/latencies:seconds"}}
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/sched/latencies:seconds"},
+		{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
 	metrics.Read(s)
 	r := runtimeSample{}
+	if s[2].Value.Kind() == metrics.KindUint64 {
+		r.allocated = s[2].Value.Uint64()
+	}
+	if s[3].Value.Kind() == metrics.KindUint64 {
+		r.gcs = s[3].Value.Uint64()
+	}
 	if s[0].Value.Kind() == metrics.KindFloat64 {
 		r.gcCPU = time.Duration(s[0].Value.Float64() * float64(time.Second))
 	}

@@ -136,8 +136,11 @@ type Serve struct {
 	// GCCPU is the CPU the garbage collector took of CPU (the runtime's
 	// estimate); SchedP99 the 99th percentile of how long a runnable
 	// goroutine waited for a core.
-	GCCPU         Duration `json:"gc_cpu_seconds"`
-	SchedP99      Duration `json:"sched_latency_p99_seconds"`
+	GCCPU    Duration `json:"gc_cpu_seconds"`
+	SchedP99 Duration `json:"sched_latency_p99_seconds"`
+	// Allocated is the bytes the process allocated, GCs its collections.
+	Allocated     int64    `json:"allocated_bytes"`
+	GCs           int64    `json:"gc_cycles"`
 	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
 	SetupDuration Duration `json:"setup_seconds"`
 	// CheckpointInterval is the server's --checkpoint-interval (0: its
@@ -299,9 +302,9 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
 		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
 	tw.Flush()
-	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores, GC %.1fs); scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
+	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores, GC %.1fs); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
-		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(), fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
+		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(), s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
 		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
 	}
@@ -560,6 +563,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	s.Elapsed = Duration(elapsed)
 	s.CPU = Duration(cpu1 - cpu0)
 	s.GCCPU, s.SchedP99 = Duration(rt1.gcCPU-rt0.gcCPU), Duration(schedQuantile(rt0, rt1, 0.99))
+	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
 	s.Misses, s.LateRounds = totals.misses, totals.late
 	if totals.firstErr != "" {
 		setErr(totals.firstErr)
