@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,5 +92,49 @@ func TestArrangementReadersDuringApply(t *testing.T) {
 	row, ok := a.Snapshot(2).Lookup([]types.Datum{int64(3)})
 	if !ok || row[1] != "new" {
 		t.Errorf("Lookup(3) at epoch 2 = %v, %v; want new", row, ok)
+	}
+}
+
+// TestArrangementScanSmallAllocates bounds what a scan of a small view
+// allocates: a dashboard scans a top-10 view thousands of times a second,
+// so its scratch must be sized for the rows there are, not a full chunk.
+func TestArrangementScanSmallAllocates(t *testing.T) {
+	a := NewArrangement(keyedTypes, []int{0})
+	c := NewChanges(keyedTypes, 10)
+	for k := range int64(10) {
+		c.AppendRow([]types.Datum{k, "auction"})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	// The iterators are kept, as a query plan keeps its scan's: on the
+	// heap, with the scratch they hold.
+	var kept []func() *coldata.Chunk
+	scan := func() int {
+		rows := 0
+		kept = append(kept, a.Snapshot(1).Scan())
+		next := kept[len(kept)-1]
+		for ch := next(); ch != nil; ch = next() {
+			rows += ch.Len
+		}
+		return rows
+	}
+	if n := scan(); n != 10 {
+		t.Fatalf("scan returned %d rows, want 10", n)
+	}
+	const runs = 100
+	kept = make([]func() *coldata.Chunk, 0, runs+1)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range runs {
+		scan()
+	}
+	runtime.ReadMemStats(&m1)
+	// The snapshot, the iterator, and one chunk of 10 rows of two columns
+	// (with their vectors) take well under 2 KiB; a chunk's worth of
+	// positions alone is 8 KiB.
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / runs; per > 2048 {
+		t.Errorf("a scan of 10 rows allocated %d bytes, want at most 2048", per)
 	}
 }
