@@ -892,7 +892,8 @@ func (s *ArrangementSnapshot) ScanRange(r KeyRange) func() *coldata.Chunk {
 	}
 	from, end, ok := r.span(s.a.typs, s.a.key)
 	var g gatherer
-	sel := make([]int, 0, coldata.DefaultChunkSize)
+	// As in Scan, no more positions than the snapshot has rows.
+	sel := make([]int, 0, min(coldata.DefaultChunkSize, s.Len()))
 	return func() *coldata.Chunk {
 		sel = sel[:0]
 		for ok && len(sel) < coldata.DefaultChunkSize {
