@@ -136,11 +136,11 @@ type Serve struct {
 	// GCCPU is the CPU the garbage collector took of CPU (the runtime's
 	// estimate); SchedP99 the 99th percentile of how long a runnable
 	// goroutine waited for a core.
-	GCCPU    Duration `json:"gc_cpu_seconds"`
-	SchedP99 Duration `json:"sched_latency_p99_seconds"`
+	GCCPU    Duration `json:"gc_cpu_seconds,omitempty"`
+	SchedP99 Duration `json:"sched_latency_p99_seconds,omitempty"`
 	// Allocated is the bytes the process allocated, GCs its collections.
-	Allocated     int64    `json:"allocated_bytes"`
-	GCs           int64    `json:"gc_cycles"`
+	Allocated     int64    `json:"allocated_bytes,omitempty"`
+	GCs           int64    `json:"gc_cycles,omitempty"`
 	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
 	SetupDuration Duration `json:"setup_seconds"`
 	// CheckpointInterval is the server's --checkpoint-interval (0: its
