@@ -52,11 +52,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "serve", "demo", "bench":
-		// The processes that run a server (bench runs one in-process).
-		tuneGC()
-	}
-	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr, false)
 	case "demo":
