@@ -56,10 +56,10 @@ func readsClock(sql string) bool {
 // byQuery holds values by query string, at most max of them: when full, the
 // oldest string goes. A string is kept the second time it is offered, not
 // the first: a dashboard's time-series panel expands its time range into
-// literals, so its text differs at every refresh and comes once, and
+// literals, so in its session its text differs at every refresh, and
 // keeping each such text would push out the texts that do repeat (and
-// cost a copy of the tree, and heap for the collector to scan, for a value
-// never used again). It has no lock of its own.
+// hold a plan, heap for the collector to scan, never used again; in the
+// tree cache, cost a copy of the tree). It has no lock of its own.
 type byQuery[V any] struct {
 	vals  map[string]V
 	order []string // oldest first
