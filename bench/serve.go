@@ -91,6 +91,12 @@ type serveOptions struct {
 	seed uint64
 	// cpuProfile is a file for a CPU profile of the measurement.
 	cpuProfile string
+	// trace is a file for an execution trace of the measurement, which
+	// shows where queries wait (go tool trace -pprof=sync|sched).
+	trace string
+	// heapProfile is a file for a heap profile taken at the end of the
+	// measurement, the panels' connections still open.
+	heapProfile string
 	// pgURL is a PostgreSQL to run the same panels on afterwards, over
 	// tables holding the views' rows ("": none).
 	pgURL string
@@ -117,16 +123,24 @@ type Serve struct {
 	// scheduled second because the previous one was still running.
 	LateRounds int64 `json:"late_rounds"`
 	// Markers were produced; Seen became visible through marker_last.
-	Markers       int64    `json:"markers"`
-	MarkersSeen   int64    `json:"markers_seen"`
-	FreshnessP50  Duration `json:"freshness_p50_seconds"`
-	FreshnessP99  Duration `json:"freshness_p99_seconds"`
-	FreshnessMax  Duration `json:"freshness_max_seconds"`
-	MarkerErrors  int64    `json:"marker_produce_errors"`
-	FDLimit       uint64   `json:"fd_limit"`
-	LoadAvg       string   `json:"loadavg,omitempty"`
-	FirstError    string   `json:"first_error,omitempty"`
-	CPU           Duration `json:"cpu_seconds"`
+	Markers      int64    `json:"markers"`
+	MarkersSeen  int64    `json:"markers_seen"`
+	FreshnessP50 Duration `json:"freshness_p50_seconds"`
+	FreshnessP99 Duration `json:"freshness_p99_seconds"`
+	FreshnessMax Duration `json:"freshness_max_seconds"`
+	MarkerErrors int64    `json:"marker_produce_errors"`
+	FDLimit      uint64   `json:"fd_limit"`
+	LoadAvg      string   `json:"loadavg,omitempty"`
+	FirstError   string   `json:"first_error,omitempty"`
+	CPU          Duration `json:"cpu_seconds"`
+	// GCCPU is the CPU the garbage collector took of CPU (the runtime's
+	// estimate); SchedP99 the 99th percentile of how long a runnable
+	// goroutine waited for a core.
+	GCCPU    Duration `json:"gc_cpu_seconds,omitempty"`
+	SchedP99 Duration `json:"sched_latency_p99_seconds,omitempty"`
+	// Allocated is the bytes the process allocated, GCs its collections.
+	Allocated     int64    `json:"allocated_bytes,omitempty"`
+	GCs           int64    `json:"gc_cycles,omitempty"`
 	PeakRSS       int64    `json:"peak_rss_bytes,omitempty"`
 	SetupDuration Duration `json:"setup_seconds"`
 	// CheckpointInterval is the server's --checkpoint-interval (0: its
@@ -189,6 +203,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 		func(v string) (err error) { o.rate, err = parseServeRate(v); return err })
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the measurement to this file")
+	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the measurement (connections still open) to this file")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the measurement to this file (go tool trace)")
 	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never): freshness with checkpoints")
 	fs.StringVar(&o.pgURL, "pg-url", "", "then run the same panels on this PostgreSQL, over tables holding the views' rows (its tables of those names are replaced)")
 	if err := fs.Parse(args); err != nil {
@@ -286,9 +302,9 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
 		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
 	tw.Flush()
-	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores); peak RSS %d MiB; fd limit %d; load average %s\n",
+	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores, GC %.1fs); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
-		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
+		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(), s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
 		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
 	}
@@ -422,6 +438,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}
 	progress("%d panels for %s while Nexmark streams in at %s events/s", o.conns, o.duration, fmtRate(o.rate))
 	cpu0, _ := processCPU()
+	rt0 := sampleRuntime()
 	resetPeakRSS()
 
 	var (
@@ -448,6 +465,13 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			return nil, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.trace != "" {
+		stopTrace, err := startTrace(o.trace, "serve", 1)
+		if err != nil {
+			return nil, err
+		}
+		defer stopTrace()
 	}
 	// Freshness: a marker every 100 ms, and a poller.
 	markerErr := make(chan error, 2)
@@ -524,6 +548,12 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	totals := servePanels(rctx, conns, o.seed, lat, start, end)
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU()
+	rt1 := sampleRuntime()
+	if o.heapProfile != "" {
+		if err := writeHeapProfile(o.heapProfile, "serve", 1); err != nil {
+			return nil, err
+		}
+	}
 	bids1, bidsErr := totalBids(ctx, admin)
 	freshWG.Wait()
 	cancel()
@@ -532,6 +562,8 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	s.ServeLatency = totals.latency(lat, elapsed)
 	s.Elapsed = Duration(elapsed)
 	s.CPU = Duration(cpu1 - cpu0)
+	s.GCCPU, s.SchedP99 = Duration(rt1.gcCPU-rt0.gcCPU), Duration(schedQuantile(rt0, rt1, 0.99))
+	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
 	s.Misses, s.LateRounds = totals.misses, totals.late
 	if totals.firstErr != "" {
 		setErr(totals.firstErr)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
 
@@ -53,11 +54,21 @@ func readsClock(sql string) bool {
 }
 
 // byQuery holds values by query string, at most max of them: when full, the
-// oldest string goes. It has no lock of its own.
+// oldest string goes. A string is kept the second time it is offered, not
+// the first: a dashboard's time-series panel expands its time range into
+// literals, so in its session its text differs at every refresh, and
+// keeping each such text would push out the texts that do repeat (and
+// hold a plan, heap for the collector to scan, never used again; in the
+// tree cache, cost a copy of the tree). It has no lock of its own.
 type byQuery[V any] struct {
 	vals  map[string]V
 	order []string // oldest first
 	max   int
+	// offered holds the hashes of the latest strings offered once and not
+	// kept (at most max, oldest first in offeredOrder).
+	offered      map[uint64]struct{}
+	offeredOrder []uint64
+	seed         maphash.Seed
 }
 
 func (b *byQuery[V]) get(sql string) (V, bool) {
@@ -65,7 +76,32 @@ func (b *byQuery[V]) get(sql string) (V, bool) {
 	return v, ok
 }
 
-// put keeps v for sql, unless sql has a value already.
+// admit reports whether a value for sql would be kept: it has been offered
+// before. The first offer is remembered instead, so a caller asks before
+// making the value it would put.
+func (b *byQuery[V]) admit(sql string) bool {
+	if _, ok := b.vals[sql]; ok {
+		return false
+	}
+	if b.offered == nil {
+		b.offered = make(map[uint64]struct{}, b.max)
+		b.seed = maphash.MakeSeed()
+	}
+	h := maphash.String(b.seed, sql)
+	if _, ok := b.offered[h]; ok {
+		return true
+	}
+	if len(b.offeredOrder) >= b.max {
+		delete(b.offered, b.offeredOrder[0])
+		b.offeredOrder = b.offeredOrder[1:]
+	}
+	b.offered[h] = struct{}{}
+	b.offeredOrder = append(b.offeredOrder, h)
+	return false
+}
+
+// put keeps v for sql, unless sql has a value already. Callers ask admit
+// first.
 func (b *byQuery[V]) put(sql string, v V) {
 	if b.vals == nil {
 		b.vals = make(map[string]V, b.max)
@@ -106,6 +142,12 @@ func (c *treeCache) parse(p *parser.Parser, sql string) ([]parser.Statement, err
 	stmts, err := p.Parse(sql)
 	if err != nil || !cacheableQuery(sql, stmts) {
 		return stmts, err
+	}
+	c.mu.Lock()
+	admit := c.trees.admit(sql)
+	c.mu.Unlock()
+	if !admit {
+		return stmts, nil
 	}
 	kept := stmts[0]
 	kept.AST = proto.Clone(kept.AST).(*pg.Node)

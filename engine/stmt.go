@@ -70,7 +70,7 @@ func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, er
 		st.multi, st.last = len(stmts) > 1, i == len(stmts)-1
 		out = append(out, st)
 	}
-	if cacheableQuery(sql, stmts) && !readsClock(sql) {
+	if cacheableQuery(sql, stmts) && !readsClock(sql) && s.recent.admit(sql) {
 		s.recent.put(sql, out[0].(*statement))
 	}
 	return out, nil

@@ -184,7 +184,7 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	for i := range pending {
 		pending[i] = i
 	}
-	cur := ch
+	cur := readColumns(ch, e)
 	for _, w := range e.Whens {
 		if len(pending) == 0 {
 			break
@@ -234,6 +234,11 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 			resIdx[i] = k
 		}
 	}
+	if v := results[0]; n > 0 && v != nil && v.Len() == n {
+		// Every row took the same arm (the arm saw the whole chunk): its
+		// vector is the answer, in row order.
+		return v, nil
+	}
 	out := coldata.NewVec(e.Typ, n)
 	for i := 0; i < n; i++ {
 		if results[i] == nil {
@@ -243,6 +248,37 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 		out.AppendFrom(results[i], resIdx[i])
 	}
 	return out, nil
+}
+
+// readColumns returns ch with only the columns e reads (the others nil,
+// which Gather keeps nil), so that the rows an arm passes on are gathered
+// without the columns no arm looks at: a CASE over a bid's channel need not
+// copy its url and extra strings for each arm. A correlated subquery reads
+// whole rows, so with one ch is returned as it is.
+func readColumns(ch *coldata.Chunk, e Expr) *coldata.Chunk {
+	used := make([]bool, len(ch.Cols))
+	whole := false
+	Walk(e, func(x Expr) bool {
+		switch x := x.(type) {
+		case *ColRef:
+			if x.Idx < len(used) {
+				used[x.Idx] = true
+			}
+		case *Subquery:
+			whole = whole || x.Correlated
+		}
+		return !whole
+	})
+	if whole {
+		return ch
+	}
+	out := &coldata.Chunk{Cols: make([]*coldata.Vec, len(ch.Cols)), Len: ch.Len}
+	for i, u := range used {
+		if u {
+			out.Cols[i] = ch.Cols[i]
+		}
+	}
+	return out
 }
 
 // Coalesce returns its first non-NULL argument; later arguments are evaluated

@@ -1,0 +1,146 @@
+package dataflow
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
+)
+
+// TestArrangementReadersDuringApply checks that a reader of the published
+// epoch is not held up by the writer applying the next one: point lookups
+// on the view must go on, and stay at the old epoch's answer, while a large
+// epoch is applied (a dashboard's queries must not wait for an epoch of
+// ingest). An arrangement lock held for the whole Apply would let no lookup
+// both start and finish within it.
+func TestArrangementReadersDuringApply(t *testing.T) {
+	const oldKeys, newKeys, chunkRows = 1000, 1 << 16, 1 << 12
+	a := NewArrangement(keyedTypes, []int{0})
+	first := NewChanges(keyedTypes, oldKeys)
+	for k := range oldKeys {
+		first.AppendRow([]types.Datum{int64(k), "old"})
+		first.Diffs = append(first.Diffs, 1)
+	}
+	if err := a.Apply(1, first); err != nil {
+		t.Fatal(err)
+	}
+	// Epoch 2 changes every old key and adds newKeys more.
+	var next []*coldata.Chunk
+	c := NewChanges(keyedTypes, chunkRows)
+	add := func(k int64, v string, d int64) {
+		c.AppendRow([]types.Datum{k, v})
+		c.Diffs = append(c.Diffs, d)
+		if c.Len == chunkRows {
+			next = append(next, c)
+			c = NewChanges(keyedTypes, chunkRows)
+		}
+	}
+	for k := range int64(oldKeys) {
+		add(k, "old", -1)
+		add(k, "new", 1)
+	}
+	for k := range int64(newKeys) {
+		add(oldKeys+k, fmt.Sprint("new ", k), 1)
+	}
+	next = append(next, c)
+
+	var applying, stop atomic.Bool
+	var during, reads atomic.Int64
+	readerUp := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		close(readerUp)
+		for k := int64(0); !stop.Load(); k = (k + 7) % oldKeys {
+			before := applying.Load()
+			s := a.Snapshot(1)
+			row, ok := s.Lookup([]types.Datum{k})
+			if !ok || row[1] != "old" {
+				t.Errorf("Lookup(%d) at epoch 1 during the apply of epoch 2 = %v, %v; want old", k, row, ok)
+				return
+			}
+			reads.Add(1)
+			if before && applying.Load() {
+				during.Add(1)
+			}
+		}
+	}()
+	<-readerUp
+	// Let the reader get going before the apply starts.
+	for reads.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	applying.Store(true)
+	t0 := time.Now()
+	if err := a.Apply(2, next...); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(t0)
+	applying.Store(false)
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("apply of %d rows took %s; %d lookups started and finished within it, %d in all", newKeys+2*oldKeys, took, during.Load(), reads.Load())
+	if during.Load() < 10 {
+		t.Errorf("only %d lookups of epoch 1 ran within the %s apply of epoch 2: readers wait for the writer", during.Load(), took)
+	}
+	row, ok := a.Snapshot(2).Lookup([]types.Datum{int64(3)})
+	if !ok || row[1] != "new" {
+		t.Errorf("Lookup(3) at epoch 2 = %v, %v; want new", row, ok)
+	}
+}
+
+// TestArrangementScanSmallAllocates bounds what a scan (or a scan of a key
+// range) of a small view
+// allocates: a dashboard scans a top-10 view thousands of times a second,
+// so its scratch must be sized for the rows there are, not a full chunk.
+func TestArrangementScanSmallAllocates(t *testing.T) {
+	a := NewArrangement(keyedTypes, []int{0})
+	c := NewChanges(keyedTypes, 10)
+	for k := range int64(10) {
+		c.AppendRow([]types.Datum{k, "auction"})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	// The iterators are kept, as a query plan keeps its scan's: on the
+	// heap, with the scratch they hold.
+	var kept []func() *coldata.Chunk
+	scan := func() int {
+		rows := 0
+		kept = append(kept, a.Snapshot(1).Scan())
+		if len(kept)%2 == 0 {
+			// Every other scan by a range of keys, as an ORDER BY on the
+			// key or a WHERE on its first column is.
+			kept[len(kept)-1] = a.Snapshot(1).ScanRange(KeyRange{Lower: &KeyBound{Value: int64(0), Inclusive: true}})
+		}
+		next := kept[len(kept)-1]
+		for ch := next(); ch != nil; ch = next() {
+			rows += ch.Len
+		}
+		return rows
+	}
+	if n := scan(); n != 10 {
+		t.Fatalf("scan returned %d rows, want 10", n)
+	}
+	const runs = 100
+	kept = make([]func() *coldata.Chunk, 0, runs+1)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range runs {
+		scan()
+	}
+	runtime.ReadMemStats(&m1)
+	// The snapshot, the iterator, and one chunk of 10 rows of two columns
+	// (with their vectors) take well under 2 KiB; a chunk's worth of
+	// positions alone is 8 KiB.
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / runs; per > 2048 {
+		t.Errorf("a scan of 10 rows allocated %d bytes, want at most 2048", per)
+	}
+}

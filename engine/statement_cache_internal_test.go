@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sluice-db/sluice/parser"
+)
+
+// TestByQueryKeepsRepeatedStrings checks the admission rule: a string is
+// kept the second time it is offered, so a stream of one-off strings (a
+// panel's time range expanded into literals) never pushes out one that
+// repeats.
+func TestByQueryKeepsRepeatedStrings(t *testing.T) {
+	b := byQuery[int]{max: 4}
+	const top = "SELECT auction, bids FROM top_auctions"
+	offer := func(sql string, v int) {
+		if b.admit(sql) {
+			b.put(sql, v)
+		}
+	}
+	offer(top, 1)
+	if _, ok := b.get(top); ok {
+		t.Fatal("a string offered once was kept")
+	}
+	offer(top, 1)
+	if v, ok := b.get(top); !ok || v != 1 {
+		t.Fatalf("a string offered twice was not kept: %v %v", v, ok)
+	}
+	for i := range 100 {
+		offer(fmt.Sprintf("SELECT * FROM bids_per_minute WHERE window_start > '%d'", i), i)
+		if _, ok := b.get(top); !ok {
+			t.Fatalf("one-off string %d pushed out the repeated one", i)
+		}
+	}
+	if len(b.vals) != 1 || len(b.offered) > b.max || len(b.offeredOrder) > b.max {
+		t.Fatalf("kept %d values and %d offers (%d in order), want 1 and at most %d", len(b.vals), len(b.offered), len(b.offeredOrder), b.max)
+	}
+	// Repeated strings still take turns once they are more than max.
+	for i := range 6 {
+		sql := fmt.Sprintf("SELECT %d", i)
+		offer(sql, i)
+		offer(sql, i)
+	}
+	if len(b.vals) != b.max {
+		t.Fatalf("kept %d values, want %d", len(b.vals), b.max)
+	}
+	if _, ok := b.get("SELECT 5"); !ok {
+		t.Fatal("the newest repeated string was not kept")
+	}
+}
+
+// TestTreeCacheSkipsOneOffs checks that the engine-wide tree cache keeps a
+// query's tree from its second parse on, and that what it hands out is a
+// copy: planning one use must not change the next.
+func TestTreeCacheSkipsOneOffs(t *testing.T) {
+	c := newTreeCache(8)
+	const sql = "SELECT bids FROM auction_bids WHERE auction = 7"
+	for i := range 3 {
+		stmts, err := c.parse(parser.Default, sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stmts) != 1 {
+			t.Fatalf("parse %d: %d statements", i, len(stmts))
+		}
+		_, kept := c.trees.get(sql)
+		if want := i >= 1; kept != want {
+			t.Fatalf("after parse %d: kept = %v, want %v", i, kept, want)
+		}
+		// Scribble on the tree handed out: the kept one must not change.
+		stmts[0].AST.GetSelectStmt().TargetList = nil
+	}
+	stmts, err := c.parse(parser.Default, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts[0].AST.GetSelectStmt().TargetList) != 1 {
+		t.Fatal("the cached tree was changed through a copy handed out")
+	}
+}
