@@ -790,8 +790,12 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	// Unless the history after the checkpoint changed it, the view is
 	// what its checkpoint holds.
 	v.dirty = replayed > 0
-	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas), "read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", time.Since(began).Round(time.Millisecond))
+	replay := time.Since(began)
+	indexing := time.Now()
 	d.run(v, state, []*coldata.Chunk{rows}, wm)
+	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas),
+		"read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", replay.Round(time.Millisecond),
+		"indexed", time.Since(indexing).Round(time.Millisecond))
 	return nil
 }
 
