@@ -54,7 +54,8 @@ func RowIdentity(buf []byte, c *coldata.Chunk, cols []int, i int) []byte {
 }
 
 // Consolidate sums the diffs of equal rows and drops rows whose diffs sum to
-// zero. The first occurrence of a row keeps its place.
+// zero. The first occurrence of a row keeps its place. When every row
+// stays, the result shares c's columns.
 func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 	if c.Len == 0 {
 		return c
@@ -65,6 +66,7 @@ func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 // ConsolidateChunks is Consolidate over the rows of cs in order (all with
 // diffs): it returns a chunk per chunk of cs holding the rows whose first
 // occurrence is there, each with its diffs' sum, none whose sum is zero.
+// A chunk all of whose rows stay shares its columns with the one out.
 // The chunks are not concatenated first: a restored view's millions of
 // rows are not copied once more.
 func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
@@ -88,7 +90,13 @@ func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
 				diffs = append(diffs, d)
 			}
 		}
-		out[ci] = c.Gather(sel)
+		if len(sel) == c.Len {
+			// Every row stays: the chunk's columns are shared, not copied.
+			x := *c
+			out[ci] = &x
+		} else {
+			out[ci] = c.Gather(sel)
+		}
 		out[ci].Diffs = diffs
 		if diffs == nil {
 			out[ci].Diffs = []int64{}
