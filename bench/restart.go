@@ -40,7 +40,7 @@ const restartBatch = 1_000_000
 
 const (
 	shortRestartGroups = 200_000
-	fullRestartGroups  = 9_000_000
+	fullRestartGroups  = 4_000_000
 )
 
 // restartOptions are `sluice bench restart`'s flags.
@@ -98,7 +98,7 @@ func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error)
 		fs.PrintDefaults()
 	}
 	o := &restartOptions{}
-	groups := fs.String("groups", "1M", "groups of the view (about 115 bytes of checkpoint each): 9M is about 1 GB")
+	groups := fs.String("groups", "1M", "groups of the view (250–350 bytes of checkpoint each, in a base and a delta): 4M is about 1 GB")
 	fs.Int64Var(&o.rowsPerGroup, "rows-per-group", 2, "stream rows per group")
 	fs.StringVar(&o.kill, "kill", "kill", "how the building server stops: kill (SIGKILL) or stop (SIGTERM, clean shutdown)")
 	fs.IntVar(&o.runs, "runs", 2, "restarts of the same data directory (the best is reported, all are listed)")
@@ -578,7 +578,7 @@ func timeRestart(ctx context.Context, o *restartOptions, bin, dir string, run in
 	for {
 		ok, err := want.checkPoint(ctx, c)
 		if err != nil {
-			return nil, fmt.Errorf("point SELECT: %w", err)
+			return nil, fmt.Errorf("point SELECT: %w\n%s", err, ch.tail())
 		}
 		if ok {
 			break
@@ -595,7 +595,7 @@ func timeRestart(ctx context.Context, o *restartOptions, bin, dir string, run in
 	for {
 		wrong, err := want.checkFull(ctx, c)
 		if err != nil {
-			return nil, fmt.Errorf("full SELECT: %w", err)
+			return nil, fmt.Errorf("full SELECT: %w\n%s", err, ch.tail())
 		}
 		if wrong == "" {
 			break

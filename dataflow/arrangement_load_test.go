@@ -151,3 +151,48 @@ func TestArrangementLoadDuplicateKey(t *testing.T) {
 		t.Fatal("Apply after a failed load succeeded")
 	}
 }
+
+// BenchmarkArrangementLoad applies 1M keyed rows (a text and an int key)
+// to an empty arrangement: in bulk (load), and a row at a time (change,
+// as after a first epoch of one row).
+func BenchmarkArrangementLoad(b *testing.B) {
+	typs := []*types.T{types.Int8, types.Text, types.Int8, types.Int8}
+	const n = 1 << 20
+	rng := rand.New(rand.NewPCG(1, 0))
+	var cs []*coldata.Chunk
+	for _, lo := range rng.Perm(n / 1024) {
+		c := NewChanges(typs, 1024)
+		for i := lo * 1024; i < (lo+1)*1024; i++ {
+			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("name-%d", i), int64(i % 97), int64(i)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		cs = append(cs, c)
+	}
+	first := cs[0].Gather([]int{0})
+	rest := append([]*coldata.Chunk{cs[0].Gather(func() []int {
+		sel := make([]int, 1023)
+		for i := range sel {
+			sel[i] = i + 1
+		}
+		return sel
+	}())}, cs[1:]...)
+	b.Run("load", func(b *testing.B) {
+		for range b.N {
+			a := NewArrangement(typs, []int{0, 1})
+			if err := a.Apply(1, cs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("change", func(b *testing.B) {
+		for range b.N {
+			a := NewArrangement(typs, []int{0, 1})
+			if err := a.Apply(1, first); err != nil {
+				b.Fatal(err)
+			}
+			if err := a.Apply(2, rest...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -38,7 +38,9 @@
 // multiplicity changes), and Restore(base, deltas...) reads them in order;
 // DISTINCT and top-N write no deltas (CanSnapshotDelta says so).
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
-// WriteChanges and ReadChanges its output's changes.
+// WriteChanges and ReadChanges its output's changes, read back in their
+// chunks; ConsolidateChunks consolidates them together on every CPU, and
+// an empty keyed Arrangement takes them in bulk.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source

@@ -763,6 +763,13 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 	}
 	err := v.df.Restore(ck.state, deltas...)
 	wg.Wait()
+	// The files' bytes are decoded: dropped, they are garbage the
+	// consolidation and the arrangement that follow can reuse, instead of
+	// a gigabyte of fresh memory each.
+	clear(deltas)
+	for _, f := range append([]*checkpoint{ck}, ck.deltas...) {
+		f.state, f.rows = nil, nil
+	}
 	if err == nil {
 		err = errors.Join(errs...)
 	}
