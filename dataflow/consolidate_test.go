@@ -91,3 +91,29 @@ func oracleConsolidate(typs []*types.T, c *coldata.Chunk) []string {
 	}
 	return out
 }
+
+// BenchmarkConsolidate consolidates an epoch's output of 4096 rows (an
+// aggregate's: each group's retraction and insertion, no two equal) as
+// Step does, and one where half the rows cancel.
+func BenchmarkConsolidate(b *testing.B) {
+	typs := []*types.T{types.Int8, types.Text, types.Int8}
+	for _, cancel := range []bool{false, true} {
+		c := NewChanges(typs, 4096)
+		for i := range 2048 {
+			old := int64(i)
+			if !cancel {
+				old = int64(i) + 1
+			}
+			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("group-%d", i), old})
+			c.Diffs = append(c.Diffs, -1)
+			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("group-%d", i), int64(i)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		b.Run(fmt.Sprintf("cancel=%v", cancel), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				Consolidate(c)
+			}
+		})
+	}
+}
