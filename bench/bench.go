@@ -49,6 +49,9 @@ type options struct {
 	// them), nexmarkQueries the queries.
 	nexmarkEvents  int64
 	nexmarkQueries []string
+	// restartGroups is the groups of the restart workload's view (0
+	// skips it).
+	restartGroups int64
 }
 
 const (
@@ -72,7 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(stderr, "usage: sluice bench [flags]\n\n"+
 			"Runs Sluice (in-process) and a throw-away PostgreSQL (scripts/pg-test-cluster.sh)\n"+
 			"through the same workloads and prints a comparison; writes REPORT.md and report.json.\n"+
-			"Also: sluice bench nexmark -h (Nexmark queries), sluice bench serve -h (dashboard serving).\n\n")
+			"Also: sluice bench nexmark -h (Nexmark queries), sluice bench serve -h (dashboard serving),\n"+
+			"sluice bench restart -h (restart-to-serving time).\n\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.repo, "repo", ".", "repository root (for scripts/pg-test-cluster.sh and default report paths)")
@@ -101,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		func(v string) (err error) { o.serveRate, err = parseServeRate(v); return err })
 	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", -1, "events of each Nexmark query's run (default 10M; 1M with --short; 0 skips them)")
 	nexmarkQueryList := fs.String("nexmark-queries", "all", "Nexmark queries, comma-separated, or all (see sluice bench nexmark)")
+	fs.Int64Var(&o.restartGroups, "restart-groups", -1, "groups of the restart workload's view (default 4M, about 1 GB of checkpoint; 200K with --short; 0 skips it; see sluice bench restart)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -146,6 +151,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			o.kafkaEvents = shortKafka
 		}
 	}
+	if o.restartGroups < 0 {
+		o.restartGroups = fullRestartGroups
+		if o.short {
+			o.restartGroups = shortRestartGroups
+		}
+	}
 	if o.nexmarkEvents < 0 {
 		o.nexmarkEvents = fullNexmark
 		if o.short {
@@ -176,6 +187,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		return ServeMain(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "restart" {
+		return RestartMain(args[1:], stdout, stderr)
 	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -367,6 +381,21 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 				continue
 			}
 			r.Sluice.Nexmark = append(r.Sluice.Nexmark, res)
+		}
+	}
+
+	// The restart workload runs `sluice serve` child processes (this
+	// binary), after the in-process server has stopped.
+	if o.restartGroups > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
+		if r.Sluice == nil {
+			r.Sluice = &Result{}
+		}
+		progress("Sluice: restart with a view of %d groups", o.restartGroups)
+		ro := &restartOptions{groups: o.restartGroups, rowsPerGroup: 2, kill: "kill", runs: 2}
+		res, err := runRestart(ctx, ro, progress)
+		r.Sluice.Restart = res
+		if err != nil {
+			fail("Sluice: restart: " + err.Error())
 		}
 	}
 

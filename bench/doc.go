@@ -15,7 +15,13 @@
 // queries a second on maintained views (point lookups, a one-hour range with
 // Grafana's macros expanded, a top-10) while the Nexmark streams ingest at
 // a fixed rate (by default half of the peak a probe measures first), with a
-// marker produced to Kafka every 100 ms to time produce → visible. `sluice bench`
+// marker produced to Kafka every 100 ms to time produce → visible.
+// `sluice bench restart` (restart.go) is restart-to-serving time: a
+// `sluice serve` child process builds a GROUP BY view of a chosen number
+// of groups, checkpoints it and is killed; a fresh child on the same data
+// directory is timed from its exec until the view answers a point SELECT
+// and a SELECT over every group right, with its CPU, bytes read and the
+// restore's breakdown from its log. `sluice bench`
 // also runs the Nexmark queries and reports them against their aims. It promises that every number
 // it prints came from this run, and that a wrong answer is reported as an
 // error, never hidden behind a fast time.

@@ -9,8 +9,11 @@ import (
 
 // procStatusKB reads one "Name:   123 kB" field of /proc/self/status, in bytes;
 // 0 when unavailable (not Linux).
-func procStatusKB(field string) int64 {
-	f, err := os.Open("/proc/self/status")
+func procStatusKB(field string) int64 { return procStatusKBOf("self", field) }
+
+// procStatusKBOf is procStatusKB of process pid ("self": this one).
+func procStatusKBOf(pid, field string) int64 {
+	f, err := os.Open("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

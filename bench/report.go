@@ -80,6 +80,7 @@ type Result struct {
 	Serve   *Serve   `json:"serving,omitempty"`          // Sluice only
 	// Nexmark is one run per query and source (Sluice only).
 	Nexmark []*NexmarkResult `json:"nexmark,omitempty"`
+	Restart *RestartResult   `json:"restart,omitempty"`        // Sluice only
 	PeakRSS int64            `json:"peak_rss_bytes,omitempty"` // Sluice only
 	Errors  []string         `json:"errors,omitempty"`
 }
@@ -250,6 +251,26 @@ func serveRows(s *Serve) []row {
 	)
 }
 
+// restartRows are the restart workload's lines (Sluice only).
+func restartRows(x *RestartResult) []row {
+	sec := func(d Duration) string { return fmt.Sprintf("%.2f s", time.Duration(d).Seconds()) }
+	how := "restored from its checkpoint"
+	if !x.Restored {
+		how = "COMPUTED AGAIN, not restored"
+	}
+	head := fmt.Sprintf("restart after SIGKILL (%s groups, %d MiB checkpoint)", fmtRate(float64(x.Groups)), x.CheckpointBytes>>20)
+	if x.Kill == "stop" {
+		head = strings.Replace(head, "SIGKILL", "a clean stop", 1)
+	}
+	return []row{
+		{head + ": exec to point SELECT right, best of " + fmt.Sprint(x.Runs), sec(x.Ready), "-", ""},
+		{"restart: exec to SELECT over every group right", sec(x.Full), "-", ""},
+		{"restart: CPU at ready / bytes read", fmt.Sprintf("%s / %d MiB", sec(x.CPU), x.BytesRead>>20), "-", ""},
+		{"restart: read / decode / index the view (server log)", fmt.Sprintf("%s / %s / %s", sec(x.Read), sec(x.Decoded), sec(x.Indexed)), "-", ""},
+		{"restart: the view", how, "-", ""},
+	}
+}
+
 // row is one line of the human and markdown tables.
 type row struct {
 	metric     string
@@ -374,6 +395,9 @@ func (r *Report) rows() []row {
 	}
 	if s.Serve != nil {
 		out = append(out, serveRows(s.Serve)...)
+	}
+	if s.Restart != nil {
+		out = append(out, restartRows(s.Restart)...)
 	}
 	rss := "-"
 	if s.PeakRSS > 0 {

@@ -63,6 +63,9 @@ func sampleReport() *Report {
 							{Query: "1-hour range", Queries: 1000, P50: ms(1.5), P99: ms(41), Max: ms(80)},
 							{Query: "auction lookup", Queries: 2000, P50: ms(1.1), P99: ms(38), Max: ms(70)},
 							{Query: "minute lookup", Queries: 1000, P50: ms(1), P99: ms(30), Max: ms(60)}}}}},
+			Restart: &RestartResult{Groups: 200_000, Rows: 400_000, Kill: "kill", Runs: 2, CheckpointBytes: 60 << 20, BuildRSS: 500 << 20,
+				Ready: ms(1400), Full: ms(1500), CPU: ms(1800), BytesRead: 70 << 20, RSS: 400 << 20, Read: ms(200), Decoded: ms(700),
+				Indexed: ms(150), ViewsStarted: ms(1200), Restored: true, AllReady: []Duration{ms(1500), ms(1400)}},
 			PeakRSS: 300 << 20,
 		},
 		Postgres: &Result{

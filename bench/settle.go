@@ -28,8 +28,12 @@ func settle(ctx context.Context) time.Duration {
 }
 
 // processCPU reads this process's user+system CPU time from /proc.
-func processCPU() (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/self/stat")
+func processCPU() (time.Duration, bool) { return procCPU("self") }
+
+// procCPU reads process pid's ("self": this one's) user+system CPU time
+// from /proc.
+func procCPU(pid string) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0, false
 	}

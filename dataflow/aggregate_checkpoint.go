@@ -345,7 +345,9 @@ func (o *aggregateOp) finishRestore() error {
 		}
 		clear(t.slots)
 	} else {
-		t.index = make(map[string]int32)
+		// Sized for the groups held: grown from empty, the map's rehashes
+		// took a quarter of a restore of millions of groups.
+		t.index = make(map[string]int32, max(int(t.ids.n)-len(t.ids.free), 0))
 	}
 	t.live = 0
 	for p, words := range t.words {

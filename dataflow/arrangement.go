@@ -208,9 +208,15 @@ func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, bor
 	if len(v.births) == 0 || v.births[len(v.births)-1].epoch != born {
 		v.births = append(v.births, epochStart{born, v.n})
 	}
+	v.addRun(typs, src, i, n, born, true)
+}
+
+// addRun is addInserts into lean pages if lean (and every diff is 1), into
+// full ones otherwise.
+func (v *versions) addRun(typs []*types.T, src *coldata.Chunk, i, n int, born uint64, lean bool) {
 	for n > 0 {
 		if v.full() {
-			v.addPage(typs, true)
+			v.addPage(typs, lean)
 		}
 		p, r := v.at(v.n)
 		k := min(n, p.rows.Len-r)
@@ -220,7 +226,7 @@ func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, bor
 		}
 		for j, col := range p.rows.Cols {
 			col.SetRange(r, src.Cols[j], i, k)
-			if col.Typ.Phys() == types.PhysBytes {
+			if lean && col.Typ.Phys() == types.PhysBytes {
 				v.keepStrings(col.Bytes[r : r+k])
 			}
 		}
@@ -384,6 +390,16 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 		changes += c.Len
 	}
 	a.work.reserve(a.typs, changes, !a.indexed)
+	if a.key != nil && a.work.n == 0 && len(a.cur.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
+		if err := a.load(e, cs, changes); err != nil {
+			a.failed = err
+			return err
+		}
+		a.rows = int64(changes)
+		a.work.lens = append(a.work.lens, epochCount{e, a.rows})
+		a.publish()
+		return nil
+	}
 	if a.indexed && len(a.cur.index) == 0 && changes > presizedIndexRows {
 		// A view's first epoch may hold millions of keys: a map sized for
 		// them once is not rehashed at every doubling.
@@ -413,6 +429,135 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	}
 	a.publish()
 	return nil
+}
+
+// insertsOnce reports whether every change of cs inserts one copy.
+func insertsOnce(cs []*coldata.Chunk) bool {
+	for _, c := range cs {
+		for _, d := range c.Diffs[:c.Len] {
+			if d != 1 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// load is Apply of epoch e into an empty keyed arrangement whose n changes
+// in cs each insert a row (a view's first epoch; a restored view's rows),
+// in bulk: the rows are copied a page and a column at a time, the keys
+// into one block, the entries are allocated at once, and the ordered
+// tree is built from the keys sorted instead of by an add per key (each
+// a descent of the tree, most of building a restored view's index).
+func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
+	for _, c := range cs {
+		a.work.addRun(a.typs, c, 0, c.Len, e, false)
+	}
+	a.live += n
+	// NB: the index's keys are strings into one block, written whole
+	// before any is made: a block is never appended to once shared.
+	var block []byte
+	ends := make([]int, n)
+	p := 0
+	for _, c := range cs {
+		if p > 0 && cap(block) < len(block)/p*n {
+			// Sized from the keys so far, not grown by doubling.
+			block = slices.Grow(block, len(block)/p*n*9/8-len(block))
+		}
+		for i := range c.Len {
+			block = RowKey(block, c, a.key, i)
+			ends[p] = len(block)
+			p++
+		}
+	}
+	entries := make([]keyEntry, n)
+	items := make([]orderItem[*keyEntry], n)
+	index := make(map[string]*keyEntry, n)
+	start := 0
+	for p := range n {
+		var key string
+		if ends[p] > start {
+			key = unsafe.String(&block[start], ends[p]-start)
+		}
+		start = ends[p]
+		if _, dup := index[key]; dup {
+			pg, r := a.work.at(p)
+			return sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, r))
+		}
+		entries[p] = keyEntry{pos: p, writerPos: p}
+		index[key] = &entries[p]
+		items[p] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[p]}
+	}
+	order := sortItems(items)
+	a.mu.Lock()
+	a.cur.index = index
+	a.cur.ordered = buildOrderTree(order)
+	a.mu.Unlock()
+	return nil
+}
+
+// sortItems returns pointers to items in key order: a radix sort on the
+// keys' first 16 bytes (passes whose byte is the same in every key are
+// skipped), then a comparison sort of each run of keys equal in them.
+func sortItems[V any](items []orderItem[V]) []*orderItem[V] {
+	n := len(items)
+	hi, lo := make([]uint64, n), make([]uint64, n)
+	for i := range items {
+		hi[i], lo[i] = stringPrefix(items[i].key, 0), stringPrefix(items[i].key, 8)
+	}
+	order, tmp := make([]int32, n), make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	for _, words := range [][]uint64{lo, hi} {
+		for shift := 0; shift < 64; shift += 8 {
+			var counts [256]int
+			for _, w := range words {
+				counts[byte(w>>shift)]++
+			}
+			if slices.Contains(counts[:], n) {
+				continue // every key has this byte
+			}
+			sum := 0
+			for b, c := range counts {
+				counts[b] = sum
+				sum += c
+			}
+			for _, i := range order {
+				b := byte(words[i] >> shift)
+				tmp[counts[b]] = i
+				counts[b]++
+			}
+			order, tmp = tmp, order
+		}
+	}
+	for lo0 := 0; lo0 < n; {
+		hi0 := lo0 + 1
+		for hi0 < n && hi[order[hi0]] == hi[order[lo0]] && lo[order[hi0]] == lo[order[lo0]] {
+			hi0++
+		}
+		if hi0-lo0 > 1 {
+			slices.SortFunc(order[lo0:hi0], func(x, y int32) int { return strings.Compare(items[x].key, items[y].key) })
+		}
+		lo0 = hi0
+	}
+	out := make([]*orderItem[V], n)
+	for k, i := range order {
+		out[k] = &items[i]
+	}
+	return out
+}
+
+// stringPrefix is keyPrefix of key[from:] (0 past its end).
+func stringPrefix(key string, from int) uint64 {
+	var p uint64
+	for i := from; i < from+8; i++ {
+		p <<= 8
+		if i < len(key) {
+			p |= uint64(key[i])
+		}
+	}
+	return p
 }
 
 // applyPass applies c's retractions, or its insertions, at epoch e, and

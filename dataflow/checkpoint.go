@@ -680,13 +680,37 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 	case types.PhysDecimal:
 		v.Decs = make([]apd.Decimal, n)
 		for i := range n {
-			if _, _, err := v.Decs[i].SetString(r.String()); err != nil && r.err == nil {
+			b := r.Bytes()
+			if setDecimalText(&v.Decs[i], b) {
+				continue
+			}
+			if _, _, err := v.Decs[i].SetString(string(b)); err != nil && r.err == nil {
 				r.fail("decimal: %v", err)
 			}
 		}
 	case types.PhysBytes:
+		// One block holds the column's strings: a string each was most
+		// of a restore's allocations (and of the GC's work after it). A
+		// block lives while any of its strings does, which holds at most
+		// the column's bytes as read.
+		from, size := r.b, 0
 		for range n {
-			v.Bytes = append(v.Bytes, r.String())
+			size += len(r.Bytes())
+		}
+		if r.err != nil {
+			break
+		}
+		r.b = from
+		block := make([]byte, 0, size)
+		for range n {
+			b := r.Bytes()
+			if len(b) == 0 {
+				v.Bytes = append(v.Bytes, "")
+				continue
+			}
+			off := len(block)
+			block = append(block, b...)
+			v.Bytes = append(v.Bytes, unsafe.String(&block[off], len(b)))
 		}
 	case types.PhysInterval:
 		for range n {
@@ -736,16 +760,14 @@ func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
 	return nil
 }
 
-// maxRowsPrealloc caps the rows ReadRows allocates before reading them.
-const maxRowsPrealloc = 1 << 14
-
-// ReadRows reads rows of types typs that WriteRows wrote, as insertions.
-func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
-	// The count is only a hint, bounded by the bytes left: a damaged one
-	// must not allocate rows the columns do not hold, so the chunk grows
-	// as they are read past a first few.
-	total := r.Len(0)
-	out := NewChanges(typs, min(total, maxRowsPrealloc))
+// ReadRows reads rows of types typs that WriteRows wrote, as insertions
+// (diffs 1), in the chunks they were written in: a restore hands them to
+// the arrangement as they are, without copying them into one.
+func ReadRows(r *SnapshotReader, typs []*types.T) ([]*coldata.Chunk, error) {
+	// The count is checked against the rows read, not used to allocate:
+	// a damaged one must not allocate rows the columns do not hold.
+	total, read := r.Len(0), 0
+	var out []*coldata.Chunk
 	for {
 		n := r.Len(0)
 		if n == 0 || r.err != nil {
@@ -760,20 +782,18 @@ func ReadRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, error) {
 		if r.err != nil {
 			break
 		}
-		// Grow doubles: append alone grows a large slice by a quarter,
-		// copying the rows read so far about five times over.
-		out.Grow(n)
-		out.AppendChunk(c)
+		c.Diffs = make([]int64, n)
+		for i := range c.Diffs {
+			c.Diffs[i] = 1
+		}
+		out = append(out, c)
+		read += n
 	}
-	if r.err == nil && out.Len != total {
-		r.fail("%d rows, the count says %d", out.Len, total)
+	if r.err == nil && read != total {
+		r.fail("%d rows, the count says %d", read, total)
 	}
 	if r.err != nil {
 		return nil, r.err
-	}
-	out.Diffs = slices.Grow(out.Diffs[:0], out.Len)[:out.Len]
-	for i := range out.Diffs {
-		out.Diffs[i] = 1
 	}
 	return out, nil
 }
@@ -812,32 +832,72 @@ func WriteChanges(w *SnapshotWriter, changes []*coldata.Chunk) error {
 	return nil
 }
 
-// ReadChanges reads what WriteChanges wrote, appending it to out.
-func ReadChanges(r *SnapshotReader, out *coldata.Chunk) error {
+// ReadChanges reads what WriteChanges wrote, rows of types typs with their
+// diffs, in the chunks they were written in.
+func ReadChanges(r *SnapshotReader, typs []*types.T) ([]*coldata.Chunk, error) {
 	total, read := r.Len(0), 0
+	var out []*coldata.Chunk
 	for {
 		n := r.Len(0)
 		if n == 0 || r.err != nil {
 			break
 		}
-		c := &coldata.Chunk{Len: n, Cols: make([]*coldata.Vec, len(out.Cols)), Diffs: r.Int64s()}
+		c := &coldata.Chunk{Len: n, Cols: make([]*coldata.Vec, len(typs)), Diffs: r.Int64s()}
 		if len(c.Diffs) != n && r.err == nil {
 			r.fail("%d diffs in a chunk of %d rows", len(c.Diffs), n)
 		}
-		for i, v := range out.Cols {
-			if c.Cols[i] = r.Vec(v.Typ); c.Cols[i].Len() != n && r.err == nil {
+		for i, t := range typs {
+			if c.Cols[i] = r.Vec(t); c.Cols[i].Len() != n && r.err == nil {
 				r.fail("column of %d rows in a chunk of %d", c.Cols[i].Len(), n)
 			}
 		}
 		if r.err != nil {
 			break
 		}
-		out.Grow(n)
-		out.AppendChunk(c)
+		out = append(out, c)
 		read += n
 	}
 	if r.err == nil && read != total {
 		r.fail("%d changes, the count says %d", read, total)
 	}
-	return r.err
+	if r.err != nil {
+		return nil, r.err
+	}
+	return out, nil
+}
+
+// setDecimalText sets d to the decimal b holds if b is [-]digits[.digits]
+// with at most 18 digits, as apd's SetString would (the exponent is minus
+// the digits after the point; "-0" is a negative zero), and reports
+// whether it did. Most numerics a checkpoint holds are such, and apd's
+// parser (lower-casing, prefix checks, a string per value) took a tenth of
+// a restore.
+func setDecimalText(d *apd.Decimal, b []byte) bool {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var coeff int64
+	digits, point := 0, -1
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			coeff = coeff*10 + int64(c-'0')
+			digits++
+		case c == '.' && point < 0 && i > 0 && i < len(b)-1:
+			point = i
+		default:
+			return false
+		}
+	}
+	if digits == 0 || digits > 18 {
+		return false
+	}
+	exp := int32(0)
+	if point >= 0 {
+		exp = -int32(len(b) - point - 1)
+	}
+	d.SetFinite(coeff, exp)
+	d.Negative = neg
+	return true
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/types"
@@ -331,7 +333,7 @@ func TestArrangementRowsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := NewArrangement(typs, nil)
-	if err := b.Apply(1, rows); err != nil {
+	if err := b.Apply(1, rows...); err != nil {
 		t.Fatal(err)
 	}
 	got, want := scanText(b.Snapshot(1), typs), scanText(a.Snapshot(2), typs)
@@ -708,5 +710,37 @@ func TestSnapshotSize(t *testing.T) {
 				t.Logf("after delta %d: SnapshotSize %d, a whole snapshot %d, the chain %d", e+1, got, want, chain)
 			}
 		})
+	}
+}
+
+// setDecimalText reads what it takes exactly as apd's SetString does
+// (coefficient, exponent, sign, negative zero) and leaves the rest to it.
+func TestSetDecimalText(t *testing.T) {
+	texts := []string{"0", "-0", "0.00", "-0.00", "1", "-1", "12345", "1.50", "-0.010", "123456789012345678",
+		"-123456789012345678", "0.00000000000000001", "99.9"}
+	rng := rand.New(rand.NewSource(7))
+	for range 1000 {
+		var d apd.Decimal
+		d.SetFinite(rng.Int63n(1_000_000_000_000)-500_000_000_000, -int32(rng.Intn(12)))
+		texts = append(texts, d.String())
+	}
+	for _, s := range texts {
+		var got, want apd.Decimal
+		if !setDecimalText(&got, []byte(s)) {
+			t.Errorf("%q: not taken", s)
+			continue
+		}
+		if _, _, err := want.SetString(s); err != nil {
+			t.Fatal(err)
+		}
+		if got.Form != want.Form || got.Negative != want.Negative || got.Exponent != want.Exponent || got.Coeff.Cmp(&want.Coeff) != 0 {
+			t.Errorf("%q: got %+v, want %+v", s, got, want)
+		}
+	}
+	for _, s := range []string{"", "-", ".5", "5.", "1.2.3", "1e5", "1E-5", "NaN", "Infinity", "-Infinity", "+1", "1234567890123456789", "0.000000000000000001", "12a"} {
+		var d apd.Decimal
+		if setDecimalText(&d, []byte(s)) {
+			t.Errorf("%q: taken as %s, want it left to SetString", s, d.String())
+		}
 	}
 }

@@ -1,6 +1,15 @@
 package dataflow
 
 import (
+	"bytes"
+	"math/bits"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/types"
@@ -45,36 +54,217 @@ func RowIdentity(buf []byte, c *coldata.Chunk, cols []int, i int) []byte {
 }
 
 // Consolidate sums the diffs of equal rows and drops rows whose diffs sum to
-// zero. The first occurrence of a row keeps its place.
+// zero. The first occurrence of a row keeps its place. When every row
+// stays, the result shares c's columns.
 func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 	if c.Len == 0 {
 		return c
 	}
-	first := make(map[string]int, c.Len)
-	sum := make([]int64, 0, c.Len)
-	sel := make([]int, 0, c.Len)
+	return ConsolidateChunks([]*coldata.Chunk{c})[0]
+}
+
+// ConsolidateChunks is Consolidate over the rows of cs in order (all with
+// diffs): it returns a chunk per chunk of cs holding the rows whose first
+// occurrence is there, each with its diffs' sum, none whose sum is zero.
+// A chunk all of whose rows stay shares its columns with the one out.
+// The chunks are not concatenated first: a restored view's millions of
+// rows are not copied once more.
+func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
+	rows := newChunkRows(cs)
+	// sums[i] is the sum of the diffs of row i's copies if it is the
+	// first of them, else 0.
+	var sums []int64
+	if rows.total < parallelConsolidateRows {
+		sums = rows.consolidate()
+	} else {
+		sums = rows.consolidateParallel()
+	}
+	out := make([]*coldata.Chunk, len(cs))
+	forEach(len(cs), func(ci int) {
+		c, base := cs[ci], rows.starts[ci]
+		var sel []int
+		var diffs []int64
+		for i := range c.Len {
+			if d := sums[base+i]; d != 0 {
+				sel = append(sel, i)
+				diffs = append(diffs, d)
+			}
+		}
+		if len(sel) == c.Len {
+			// Every row stays: the chunk's columns are shared, not copied.
+			x := *c
+			out[ci] = &x
+		} else {
+			out[ci] = c.Gather(sel)
+		}
+		out[ci].Diffs = diffs
+		if diffs == nil {
+			out[ci].Diffs = []int64{}
+		}
+	})
+	return out
+}
+
+// parallelConsolidateRows is the rows from which ConsolidateChunks works
+// on every CPU, in partitions by hash.
+const parallelConsolidateRows = 1 << 16
+
+// chunkRows numbers the rows of chunks in order.
+type chunkRows struct {
+	cs     []*coldata.Chunk
+	starts []int // the number of each chunk's first row
+	total  int
+}
+
+func newChunkRows(cs []*coldata.Chunk) *chunkRows {
+	r := &chunkRows{cs: cs, starts: make([]int, len(cs))}
+	for i, c := range cs {
+		r.starts[i] = r.total
+		r.total += c.Len
+	}
+	return r
+}
+
+// at returns row n's chunk and its row in it.
+func (r *chunkRows) at(n int) (*coldata.Chunk, int) {
+	ci := sort.Search(len(r.starts), func(i int) bool { return r.starts[i] > n }) - 1
+	for r.cs[ci].Len == 0 || n-r.starts[ci] >= r.cs[ci].Len {
+		ci++ // NB: empty chunks share their start with the next
+	}
+	return r.cs[ci], n - r.starts[ci]
+}
+
+// consolidate sums the diffs of all rows into the first of each row's
+// copies, on this goroutine, and returns the sums by row number.
+func (r *chunkRows) consolidate() []int64 {
+	hashes := make([]uint64, r.total)
 	var key []byte
-	for i := 0; i < c.Len; i++ {
-		key = RowIdentity(key[:0], c, nil, i)
-		if j, ok := first[string(key)]; ok {
-			sum[j] += c.Diffs[i]
+	for ci, c := range r.cs {
+		for i := range c.Len {
+			key = RowIdentity(key[:0], c, nil, i)
+			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
+		}
+	}
+	order := make([]int32, r.total)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	sums := make([]int64, r.total)
+	r.consolidatePart(order, hashes, sums)
+	return sums
+}
+
+// consolidatePart sums the diffs of the rows of order (row numbers, in
+// order; hashes by row number) into the first of each row's copies in
+// sums, by row number.
+//
+// NB: rows are told apart by a hash of their identity, checked against
+// the identity of every earlier row of the same hash, in an open-addressed
+// table of the rows' places in order: a map keyed by the identities
+// themselves allocated a string per row and took most of a restore's
+// consolidation, and a Go map of the hashes cost as much again to make
+// and probe.
+func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64) {
+	size := 1 << bits.Len(uint(2*len(order)))
+	slots := make([]int32, size) // 1 + the place in order of a row's first copy; 0 free
+	mask := uint64(size - 1)
+	var key, other []byte
+	ci := 0 // the chunk of the row at hand: rows come in order
+	for x, n := range order {
+		for int(n)-r.starts[ci] >= r.cs[ci].Len {
+			ci++
+		}
+		c, i := r.cs[ci], int(n)-r.starts[ci]
+		h := hashes[n]
+		key = key[:0]
+		s := h & mask
+		found := int32(-1)
+		for ; slots[s] != 0; s = (s + 1) & mask {
+			y := order[slots[s]-1]
+			if hashes[y] != h {
+				continue
+			}
+			if len(key) == 0 {
+				key = RowIdentity(key, c, nil, i)
+			}
+			oc, oi := r.at(int(y))
+			if other = RowIdentity(other[:0], oc, nil, oi); bytes.Equal(key, other) {
+				found = y
+				break
+			}
+		}
+		if found >= 0 {
+			sums[found] += c.Diffs[i]
 			continue
 		}
-		first[string(key)] = len(sel)
-		sel = append(sel, i)
-		sum = append(sum, c.Diffs[i])
+		slots[s] = int32(x + 1)
+		sums[n] = c.Diffs[i]
 	}
-	keep := sel[:0]
-	diffs := make([]int64, 0, len(sel))
-	for j, i := range sel {
-		if sum[j] != 0 {
-			keep = append(keep, i)
-			diffs = append(diffs, sum[j])
+}
+
+// consolidateParallel is consolidate on every CPU: the rows' hashes are
+// computed a range of chunks each, then the rows are partitioned by hash
+// (keeping their order) and each partition consolidated on its own, with
+// a map small enough to stay in cache.
+func (r *chunkRows) consolidateParallel() []int64 {
+	hashes := make([]uint64, r.total)
+	forEach(len(r.cs), func(ci int) {
+		var key []byte
+		c := r.cs[ci]
+		for i := range c.Len {
+			key = RowIdentity(key[:0], c, nil, i)
+			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
 		}
+	})
+	const partBits = 8
+	var ends [1 << partBits]int
+	for _, h := range hashes {
+		ends[h>>(64-partBits)]++
 	}
-	out := c.Gather(keep)
-	out.Diffs = diffs
-	return out
+	sum := 0
+	for p, n := range ends {
+		sum += n
+		ends[p] = sum
+	}
+	order := make([]int32, r.total)
+	at := ends
+	for n := len(hashes) - 1; n >= 0; n-- {
+		p := hashes[n] >> (64 - partBits)
+		at[p]--
+		order[at[p]] = int32(n)
+	}
+	sums := make([]int64, r.total)
+	forEach(len(ends), func(p int) {
+		lo := 0
+		if p > 0 {
+			lo = ends[p-1]
+		}
+		r.consolidatePart(order[lo:ends[p]], hashes, sums)
+	})
+	return sums
+}
+
+// forEach runs f(0) ... f(n-1) on as many goroutines as there are CPUs.
+func forEach(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // consolidatedOutput reports whether node id's output over one epoch, all

@@ -42,7 +42,9 @@
 // SnapshotSize estimates what a whole snapshot would write now, so that
 // the engine ends a chain of deltas only once it holds much more.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
-// WriteChanges and ReadChanges its output's changes.
+// WriteChanges and ReadChanges its output's changes, read back in their
+// chunks; ConsolidateChunks consolidates them together on every CPU, and
+// an empty keyed Arrangement takes them in bulk.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -393,41 +394,71 @@ func syncDirectory(dir string) error {
 // or of another base's generation; the last one's inputs are the
 // checkpoint's.
 func (c *checkpointer) read(view uint32) (*checkpoint, error) {
-	b, err := os.ReadFile(c.path(view))
-	if errors.Is(err, fs.ErrNotExist) {
+	// The files are read and checksummed at once, on as many goroutines
+	// as there are CPUs (a start has nothing else to do yet): the deltas
+	// that exist are known from a listing, and are then taken in order as
+	// before, up to the first missing.
+	deltas := 0
+	for ; deltas < maxDeltas; deltas++ {
+		if _, err := os.Stat(c.deltaPath(view, uint64(deltas+1))); err != nil {
+			break
+		}
+	}
+	files := make([]*checkpoint, 1+deltas)
+	errs := make([]error, len(files))
+	missing := make([]bool, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				path := c.path(view)
+				if i > 0 {
+					path = c.deltaPath(view, uint64(i))
+				}
+				b, err := os.ReadFile(path)
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					missing[i] = true
+				case err != nil:
+					errs[i] = err
+				default:
+					files[i], errs[i] = decodeCheckpoint(view, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if missing[0] {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	if errs[0] != nil {
+		return nil, errs[0]
 	}
-	base, err := decodeCheckpoint(view, b)
-	if err != nil {
-		return nil, err
-	}
+	base := files[0]
 	if base.kind != checkpointBase {
 		return nil, sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: a delta as its base", view)
 	}
-	for seq := uint64(1); ; seq++ {
-		b, err := os.ReadFile(c.deltaPath(view, seq))
-		if errors.Is(err, fs.ErrNotExist) {
+	for seq := 1; seq < len(files); seq++ {
+		if missing[seq] {
 			return base, nil
 		}
-		if err != nil {
-			return nil, err
+		if errs[seq] != nil {
+			return nil, fmt.Errorf("delta %d: %w", seq, errs[seq])
 		}
-		d, err := decodeCheckpoint(view, b)
-		if err != nil {
-			return nil, fmt.Errorf("delta %d: %w", seq, err)
-		}
+		d := files[seq]
 		if d.gen != base.gen {
 			return base, nil // left by an older base
 		}
-		if d.kind != checkpointDelta || d.seq != seq || !bytes.Equal(d.planHash, base.planHash) || d.workers != base.workers {
+		if d.kind != checkpointDelta || d.seq != uint64(seq) || !bytes.Equal(d.planHash, base.planHash) || d.workers != base.workers {
 			return nil, sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: delta %d does not follow its base", view, seq)
 		}
 		base.deltas = append(base.deltas, d)
 		base.inputs = d.inputs
 	}
+	return base, nil
 }
 
 func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
@@ -695,18 +726,19 @@ func (d *dataflows) inputState(v *runningView, in *startInput) map[uint32]uint64
 
 // restore restores v's dataflow from its checkpoint if the checkpoint's
 // inputs are still what the view reads (a stream's history at least as
-// long, a table's content the same), returning the view's rows it held;
-// nil when v must be computed from its inputs instead. Only a failure to
-// build the dataflow again is an error.
-func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uint64) (*coldata.Chunk, error) {
+// long, a table's content the same), returning the view's rows it held
+// (consolidated, in chunks) and true; false when v must be computed from
+// its inputs instead. Only a failure to build the dataflow again is an
+// error.
+func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uint64) ([]*coldata.Chunk, bool, error) {
 	ck := in.ck
 	if ck == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	for _, i := range ck.inputs {
 		if i.kind == inputStream && i.value > state[i.rel] || i.kind == inputTable && i.value != state[i.rel] {
 			d.log.Info("dataflow: checkpoint not used: its inputs changed since", "view", v.name, "relation", i.rel)
-			return nil, nil
+			return nil, false, nil
 		}
 	}
 	began := time.Now()
@@ -716,42 +748,53 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 		deltas[i] = d.state
 	}
 	// The rows decode beside the operators' state (which restores on
-	// every worker at once): neither reads the other.
-	var rows *coldata.Chunk
-	var rowsErr error
-	decoded := make(chan struct{})
-	go func() {
-		defer close(decoded)
-		rows, rowsErr = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
-		for _, d := range ck.deltas {
-			if rowsErr == nil {
-				rowsErr = dataflow.ReadChanges(dataflow.NewSnapshotReader(d.rows), rows)
+	// every worker at once), the base's and each delta's at once: none
+	// reads another.
+	parts := make([][]*coldata.Chunk, 1+len(ck.deltas))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				parts[i], errs[i] = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
+			} else {
+				parts[i], errs[i] = dataflow.ReadChanges(dataflow.NewSnapshotReader(ck.deltas[i-1].rows), v.arr.Types())
 			}
-		}
-	}()
+		}()
+	}
 	err := v.df.Restore(ck.state, deltas...)
-	<-decoded
-	if err == nil {
-		err = rowsErr
+	wg.Wait()
+	// The files' bytes are decoded: dropped, they are garbage the
+	// consolidation and the arrangement that follow can reuse, instead of
+	// a gigabyte of fresh memory each.
+	clear(deltas)
+	for _, f := range append([]*checkpoint{ck}, ck.deltas...) {
+		f.state, f.rows = nil, nil
 	}
 	if err == nil {
+		err = errors.Join(errs...)
+	}
+	if err == nil {
+		rows := parts[0]
 		if len(ck.deltas) > 0 {
-			rows = dataflow.Consolidate(rows)
+			rows = dataflow.ConsolidateChunks(slices.Concat(parts...))
 		}
-		return rows, nil
+		return rows, true, nil
 	}
 	d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
 	v.df.Close()
 	if v.df, err = d.newDataflow(in.plan); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 // resume is start for a view restored from its checkpoint: its first
 // epoch is its streams' history after the checkpoint, and its first
 // output the checkpoint's rows with that epoch's changes.
-func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint64, rows *coldata.Chunk) error {
+func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint64, rows []*coldata.Chunk) error {
 	began := time.Now()
 	replayed := 0
 	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
@@ -785,16 +828,20 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 		for _, x := range c.Diffs[:c.Len] {
 			retracts = retracts || x < 0
 		}
-		rows.AppendChunk(c)
 	}
+	rows = append(rows, out...)
 	if retracts {
-		rows = dataflow.Consolidate(rows)
+		rows = dataflow.ConsolidateChunks(rows)
 	}
 	// Unless the history after the checkpoint changed it, the view is
 	// what its checkpoint holds.
 	v.dirty = replayed > 0
-	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows.Len, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas), "read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", time.Since(began).Round(time.Millisecond))
-	d.run(v, state, []*coldata.Chunk{rows}, wm)
+	replay := time.Since(began)
+	indexing := time.Now()
+	d.run(v, state, rows, wm)
+	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", changedRows(rows), "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas),
+		"read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", replay.Round(time.Millisecond),
+		"indexed", time.Since(indexing).Round(time.Millisecond))
 	return nil
 }
 

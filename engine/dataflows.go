@@ -481,12 +481,12 @@ func (d *dataflows) start(v *runningView, in *startInput) error {
 		}
 	}
 	tracked := d.inputState(v, in)
-	restored, err := d.restore(v, in, tracked)
+	rows, restored, err := d.restore(v, in, tracked)
 	if err != nil {
 		return err
 	}
-	if restored != nil {
-		return d.resume(v, in, tracked, restored)
+	if restored {
+		return d.resume(v, in, tracked, rows)
 	}
 	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
 		for rel, nodes := range v.sources {

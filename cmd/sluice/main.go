@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -121,6 +122,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	checkpointInterval := fs.Duration("checkpoint-interval", engine.DefaultCheckpointInterval, "how often the views' state is checkpointed, so that a restart restores it instead of computing the views again; 0 disables checkpoints (env SLUICE_CHECKPOINT_INTERVAL)")
 	kafkaBrokers := fs.String("kafka-brokers", os.Getenv("SLUICE_KAFKA_BROKERS"), "comma-separated Kafka brokers kafka streams read by default; empty: the embedded broker (env SLUICE_KAFKA_BROKERS)")
 	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
+	startupProfile := fs.String("startup-cpu-profile", "", "write a CPU profile of the start (process start until serving: storage open, views restored or computed) to this file")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -175,7 +177,15 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
+	stopProfile, err := startCPUProfile(*startupProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice %s: --startup-cpu-profile: %v\n", name, err)
+		return 1
+	}
 	srv, err := server.Start(ctx, cfg)
+	if perr := stopProfile(); perr != nil {
+		logger.Warn("startup CPU profile not written", "err", perr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 1
@@ -207,6 +217,26 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile starts a CPU profile into path (none when path is
+// empty) and returns what stops and writes it.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func splitHostPort(addr string) (string, string) {

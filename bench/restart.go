@@ -1,0 +1,643 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// `sluice bench restart`: restart-to-serving time of a server whose view
+// holds a chosen amount of state. A `sluice serve` child process (this
+// binary) builds a GROUP BY view over a stream, checkpoints it, and is
+// killed (SIGKILL, or a clean stop); then a fresh child is started on the
+// same data directory and timed from its exec until the view answers a
+// point SELECT right (ready) and then a SELECT over all of it right (full).
+// The child's own log gives the restore's breakdown.
+
+// restartView is the benchmark's view: a group per key with a text column
+// in the key (so keys are not packed into words) and four aggregates.
+const restartView = `SELECT k, name, count(*) AS n, sum(v) AS total, max(v) AS top, min(v) AS low FROM restart_ev GROUP BY k, name`
+
+// restartBatch is the rows of one INSERT … SELECT generate_series.
+const restartBatch = 1_000_000
+
+const (
+	shortRestartGroups = 200_000
+	fullRestartGroups  = 4_000_000
+)
+
+// restartOptions are `sluice bench restart`'s flags.
+type restartOptions struct {
+	groups       int64
+	rowsPerGroup int64
+	kill         string // "kill" (SIGKILL) or "stop" (SIGTERM, a clean shutdown)
+	runs         int
+	binary       string
+	dataDir      string
+	workers      int
+	cpuProfile   string
+}
+
+// RestartResult is one `sluice bench restart` measurement: the best (by
+// time to ready) of Runs restarts of the same data directory.
+type RestartResult struct {
+	Groups int64  `json:"groups"`
+	Rows   int64  `json:"rows"`
+	Kill   string `json:"kill"`
+	Runs   int    `json:"runs"`
+	// CheckpointBytes is the view's checkpoint files (base and deltas).
+	CheckpointBytes int64 `json:"checkpoint_bytes"`
+	// BuildRSS is the building server's VmHWM.
+	BuildRSS int64 `json:"build_peak_rss_bytes"`
+	// Ready is from exec until a point SELECT answers right; Full until a
+	// SELECT over every group does; CPU and BytesRead (rchar) are the
+	// restarted process's at ready.
+	Ready     Duration `json:"ready_seconds"`
+	Full      Duration `json:"full_seconds"`
+	CPU       Duration `json:"cpu_seconds"`
+	BytesRead int64    `json:"bytes_read"`
+	RSS       int64    `json:"peak_rss_bytes"`
+	// From the restarted server's log: reading and decoding the checkpoint
+	// files, building the view's index from its rows, and starting every
+	// view (storage open excluded).
+	Read         Duration `json:"read_seconds"`
+	Decoded      Duration `json:"decoded_seconds"`
+	Indexed      Duration `json:"indexed_seconds"`
+	ViewsStarted Duration `json:"views_started_seconds"`
+	Replayed     int64    `json:"stream_rows_replayed"`
+	// Restored is false when the server computed the view again instead.
+	Restored bool `json:"restored"`
+	// AllReady are every run's times to ready.
+	AllReady []Duration `json:"all_ready_seconds"`
+}
+
+func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error) {
+	fs := flag.NewFlagSet("bench restart", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice bench restart [flags]\n\n"+
+			"Builds a GROUP BY view with --groups groups on a `sluice serve` child process, checkpoints\n"+
+			"it, kills the server and times a restarted one until the view answers right.\n\n")
+		fs.PrintDefaults()
+	}
+	o := &restartOptions{}
+	groups := fs.String("groups", "1M", "groups of the view (250–350 bytes of checkpoint each, in a base and a delta): 4M is about 1 GB")
+	fs.Int64Var(&o.rowsPerGroup, "rows-per-group", 2, "stream rows per group")
+	fs.StringVar(&o.kill, "kill", "kill", "how the building server stops: kill (SIGKILL) or stop (SIGTERM, clean shutdown)")
+	fs.IntVar(&o.runs, "runs", 2, "restarts of the same data directory (the best is reported, all are listed)")
+	fs.StringVar(&o.binary, "sluice", "", "the sluice binary the servers run (default: this one)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data directory: reused when it holds the benchmark's view of --groups groups (default: a temporary one, removed)")
+	fs.IntVar(&o.workers, "workers", 0, "the servers' --workers (0: their default, the CPUs)")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "CPU profile of each restarted server from exec until serving (the run number is appended)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var err error
+	if o.groups, err = parseCount(*groups); err != nil {
+		return nil, fmt.Errorf("--groups: %w", err)
+	}
+	if o.kill != "kill" && o.kill != "stop" {
+		return nil, fmt.Errorf("--kill: %q is neither kill nor stop", o.kill)
+	}
+	if o.rowsPerGroup < 1 || o.runs < 1 {
+		return nil, errors.New("--rows-per-group and --runs must be positive")
+	}
+	return o, nil
+}
+
+// RestartMain runs `sluice bench restart`.
+func RestartMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseRestartFlags(args, stderr)
+	ctx, stop, progress, code := startSubcommand("restart", err, stderr)
+	if stop == nil {
+		return code
+	}
+	defer stop()
+	r, err := runRestart(ctx, o, progress)
+	if r != nil {
+		writeRestart(stdout, r)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice bench restart: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writeRestart(w io.Writer, r *RestartResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "groups\trows\tcheckpoint\tstop\tready\tfull\tCPU at ready\tread\tdecoded\tindexed\tviews started\tbytes read\tpeak RSS\tall runs")
+	all := make([]string, len(r.AllReady))
+	for i, d := range r.AllReady {
+		all[i] = fmt.Sprintf("%.2f", time.Duration(d).Seconds())
+	}
+	sec := func(d Duration) string { return fmt.Sprintf("%.2f s", time.Duration(d).Seconds()) }
+	fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d MiB\t%d MiB\t%s\n", fmtRate(float64(r.Groups)), fmtRate(float64(r.Rows)),
+		r.CheckpointBytes>>20, r.Kill, sec(r.Ready), sec(r.Full), sec(r.CPU), sec(r.Read), sec(r.Decoded), sec(r.Indexed), sec(r.ViewsStarted),
+		r.BytesRead>>20, r.RSS>>20, strings.Join(all, " "))
+	tw.Flush()
+	if !r.Restored {
+		fmt.Fprintln(w, "NB: the view was computed again, not restored from its checkpoint")
+	}
+	if r.Replayed > 0 {
+		fmt.Fprintf(w, "NB: %d stream rows after the checkpoint were replayed\n", r.Replayed)
+	}
+}
+
+// restartExpect is the view's answer, computed from the generated rows:
+// row i has k = i mod groups, name = 'name-' || k, v = i*7919 mod 100003.
+type restartExpect struct {
+	groups, rows       int64
+	n, total, top, low int64 // sums over the groups
+	probe              int64 // a key whose group is checked whole
+	probeN, probeTotal int64
+	probeTop, probeLow int64
+}
+
+func restartValue(i int64) int64 { return i * 7919 % 100003 }
+
+func newRestartExpect(groups, rows int64) *restartExpect {
+	e := &restartExpect{groups: groups, rows: rows, probe: groups / 3}
+	top, low := make([]int64, groups), make([]int64, groups)
+	for i := range groups {
+		top[i], low[i] = -1, 1<<62
+	}
+	for i := range rows {
+		k, v := i%groups, restartValue(i)
+		e.total += v
+		top[k], low[k] = max(top[k], v), min(low[k], v)
+		if k == e.probe {
+			e.probeN++
+			e.probeTotal += v
+		}
+	}
+	for k := range groups {
+		e.top += top[k]
+		e.low += low[k]
+	}
+	e.n = rows
+	e.probeTop, e.probeLow = top[e.probe], low[e.probe]
+	return e
+}
+
+// checkPoint answers whether the probe group is right; a query error
+// (the server not up yet) is returned.
+func (e *restartExpect) checkPoint(ctx context.Context, c *pgx.Conn) (bool, error) {
+	var name string
+	var n, total, top, low int64
+	err := c.QueryRow(ctx, "SELECT name, n, total, top, low FROM restart_view WHERE k = $1", e.probe).Scan(&name, &n, &total, &top, &low)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return name == fmt.Sprintf("name-%d", e.probe) && n == e.probeN && total == e.probeTotal && top == e.probeTop && low == e.probeLow, nil
+}
+
+// checkFull returns what differs between the whole view and the
+// expectation ("" when nothing).
+func (e *restartExpect) checkFull(ctx context.Context, c *pgx.Conn) (string, error) {
+	var groups, n, total, top, low, badNames int64
+	err := c.QueryRow(ctx, `SELECT count(*), coalesce(sum(n), 0), coalesce(sum(total), 0), coalesce(sum(top), 0), coalesce(sum(low), 0),
+		count(*) FILTER (WHERE name <> 'name-' || k) FROM restart_view`).Scan(&groups, &n, &total, &top, &low, &badNames)
+	if err != nil {
+		return "", err
+	}
+	got := [6]int64{groups, n, total, top, low, badNames}
+	want := [6]int64{e.groups, e.n, e.total, e.top, e.low, 0}
+	if got != want {
+		return fmt.Sprintf("groups, sum(n), sum(total), sum(top), sum(low), bad names = %v, want %v", got, want), nil
+	}
+	return "", nil
+}
+
+// runRestart builds (or reuses) the data directory, then restarts it
+// o.runs times.
+func runRestart(ctx context.Context, o *restartOptions, progress func(string, ...any)) (*RestartResult, error) {
+	bin := o.binary
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("the sluice binary: %w", err)
+		}
+	}
+	dir := o.dataDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "sluice-bench-restart-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	r := &RestartResult{Groups: o.groups, Rows: o.groups * o.rowsPerGroup, Kill: o.kill, Runs: o.runs}
+	progress("computing the expected answer of %d rows", r.Rows)
+	want := newRestartExpect(r.Groups, r.Rows)
+	marker := filepath.Join(dir, "bench-restart.json")
+	if b, err := os.ReadFile(marker); err == nil && string(b) == restartMarker(o) {
+		progress("reusing %s", dir)
+	} else {
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+		if err := buildRestart(ctx, o, bin, dir, want, r, progress); err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+		if err := os.WriteFile(marker, []byte(restartMarker(o)), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if r.CheckpointBytes, err = dirBytes(filepath.Join(dir, "checkpoints")); err != nil {
+		return nil, err
+	}
+	progress("checkpoint: %d MiB", r.CheckpointBytes>>20)
+	for run := 1; run <= o.runs; run++ {
+		progress("restart %d of %d", run, o.runs)
+		m, err := timeRestart(ctx, o, bin, dir, run, want)
+		if err != nil {
+			return r, fmt.Errorf("restart %d: %w", run, err)
+		}
+		progress("restart %d: ready in %.2f s (%.2f s CPU), full answer in %.2f s", run,
+			time.Duration(m.Ready).Seconds(), time.Duration(m.CPU).Seconds(), time.Duration(m.Full).Seconds())
+		r.AllReady = append(r.AllReady, m.Ready)
+		if run == 1 || m.Ready < r.Ready {
+			// The run's measurements; the workload's shape stays.
+			m.Groups, m.Rows, m.Kill, m.Runs = r.Groups, r.Rows, r.Kill, r.Runs
+			m.CheckpointBytes, m.BuildRSS, m.AllReady = r.CheckpointBytes, r.BuildRSS, r.AllReady
+			*r = *m
+		}
+	}
+	return r, nil
+}
+
+// restartMarker names a data directory's workload, so --data-dir reuses
+// only one built with the same shape.
+func restartMarker(o *restartOptions) string {
+	return fmt.Sprintf(`{"groups":%d,"rows_per_group":%d,"workers":%d,"view":%q}`, o.groups, o.rowsPerGroup, o.workers, restartView)
+}
+
+// child is a running `sluice serve`.
+type child struct {
+	cmd     *exec.Cmd
+	url     string
+	logMu   sync.Mutex
+	log     []map[string]any
+	logDone chan struct{}
+}
+
+// startChild starts `bin serve` on dir with loopback ports of its own (no
+// embedded broker) and its JSON log read into c.log.
+func startChild(bin, dir string, o *restartOptions, extra ...string) (*child, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--data-dir", dir, "--pg-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--embedded-kafka-addr", "off",
+		"--log-format", "json", "--checkpoint-interval", "1s"}
+	if o.workers > 0 {
+		args = append(args, "--workers", strconv.Itoa(o.workers))
+	}
+	cmd := exec.Command(bin, append(args, extra...)...)
+	// NB: nothing of the environment may override the flags above.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLUICE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	dieWithParent(cmd)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, url: fmt.Sprintf("postgres://sluice@127.0.0.1:%d/sluice?sslmode=disable", ports[0]), logDone: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		defer close(c.logDone)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				m = map[string]any{"msg": sc.Text()}
+			}
+			c.logMu.Lock()
+			c.log = append(c.log, m)
+			c.logMu.Unlock()
+		}
+	}()
+	return c, nil
+}
+
+// freePorts returns n loopback ports free a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// entry returns the child's first log entry with message msg.
+func (c *child) entry(msg string) map[string]any {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	for _, m := range c.log {
+		if m["msg"] == msg {
+			return m
+		}
+	}
+	return nil
+}
+
+// tail is the child's last log lines, for an error.
+func (c *child) tail() string {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	var lines []string
+	for _, m := range c.log[max(len(c.log)-10, 0):] {
+		b, _ := json.Marshal(m)
+		lines = append(lines, string(b))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop ends the child with sig and waits for it.
+func (c *child) stop(sig syscall.Signal) error {
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	err := c.cmd.Wait()
+	<-c.logDone
+	var exit *exec.ExitError
+	if sig == syscall.SIGKILL && errors.As(err, &exit) {
+		return nil
+	}
+	return err
+}
+
+// connect connects to the child, retrying until it listens or deadline.
+func (c *child) connect(ctx context.Context, deadline time.Time) (*pgx.Conn, error) {
+	for {
+		conn, err := pgx.Connect(ctx, c.url)
+		if err == nil {
+			return conn, nil
+		}
+		if c.cmd.ProcessState != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("connect: %w\n%s", err, c.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// buildRestart fills dir: the stream, the view, the rows, and a
+// checkpoint holding all of them; then stops the server as o.kill says.
+func buildRestart(ctx context.Context, o *restartOptions, bin, dir string, want *restartExpect, r *RestartResult, progress func(string, ...any)) error {
+	ch, err := startChild(bin, dir, o)
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = ch.stop(syscall.SIGKILL)
+		}
+	}()
+	c, err := ch.connect(ctx, time.Now().Add(time.Minute))
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	for _, s := range []string{"CREATE STREAM restart_ev (k int8, name text, v int8)",
+		"CREATE MATERIALIZED VIEW restart_view AS " + restartView} {
+		if _, err := c.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	progress("inserting %d rows (%d groups)", r.Rows, r.Groups)
+	began := time.Now()
+	for lo := int64(0); lo < r.Rows; lo += restartBatch {
+		hi := min(lo+restartBatch, r.Rows) - 1
+		q := fmt.Sprintf(`INSERT INTO restart_ev SELECT i %% %[1]d, 'name-' || (i %% %[1]d), i * 7919 %% 100003
+			FROM generate_series(%[2]d::int8, %[3]d::int8) i`, r.Groups, lo, hi)
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("insert rows %d-%d: %w", lo, hi, err)
+		}
+	}
+	inserted := time.Now()
+	for {
+		wrong, err := want.checkFull(ctx, c)
+		if err != nil {
+			return err
+		}
+		if wrong == "" {
+			break
+		}
+		if time.Since(began) > 30*time.Minute {
+			return fmt.Errorf("the view is not complete after 30 minutes: %s", wrong)
+		}
+		time.Sleep(time.Second)
+	}
+	progress("view complete after %.1f s; waiting for its checkpoint", time.Since(began).Seconds())
+	if err := waitCheckpoint(ctx, filepath.Join(dir, "checkpoints"), inserted); err != nil {
+		return err
+	}
+	r.BuildRSS = procStatusKBOf(strconv.Itoa(ch.cmd.Process.Pid), "VmHWM")
+	sig := syscall.SIGKILL
+	if o.kill == "stop" {
+		sig = syscall.SIGTERM
+	}
+	stopped = true
+	return ch.stop(sig)
+}
+
+// waitCheckpoint waits until a checkpoint file was written after since
+// (the last rows' commit: the view stepped them after it) and the
+// directory then stays unchanged (no .tmp, same files and sizes) for three
+// checkpoint intervals: a checkpoint that was being written at since but
+// did not hold the last rows is followed by one that does within one.
+func waitCheckpoint(ctx context.Context, dir string, since time.Time) error {
+	deadline := time.Now().Add(30 * time.Minute)
+	last, stable := "", time.Time{}
+	for {
+		state, newest, err := dirState(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		switch {
+		case newest.Before(since) || strings.Contains(state, ".tmp"):
+			last = ""
+		case state != last:
+			last, stable = state, time.Now()
+		case time.Since(stable) > 3*time.Second:
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("no checkpoint after 30 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// dirState lists dir's files with their sizes, and the newest one's
+// modification time.
+func dirState(dir string) (string, time.Time, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	var b strings.Builder
+	var newest time.Time
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		fmt.Fprintf(&b, "%s %d\n", e.Name(), info.Size())
+		if info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+	}
+	return b.String(), newest, nil
+}
+
+func dirBytes(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			return 0, err
+		}
+		n += info.Size()
+	}
+	return n, nil
+}
+
+// timeRestart starts a server on dir and times it until the view answers
+// right, then kills it (SIGKILL: the data directory stays as it was for
+// the next run).
+func timeRestart(ctx context.Context, o *restartOptions, bin, dir string, run int, want *restartExpect) (*RestartResult, error) {
+	var extra []string
+	if o.cpuProfile != "" {
+		extra = append(extra, "--startup-cpu-profile", fmt.Sprintf("%s.%d", o.cpuProfile, run))
+	}
+	began := time.Now()
+	ch, err := startChild(bin, dir, o, extra...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = ch.stop(syscall.SIGKILL) }()
+	pid := strconv.Itoa(ch.cmd.Process.Pid)
+	deadline := began.Add(30 * time.Minute)
+	c, err := ch.connect(ctx, deadline)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(context.Background())
+	m := &RestartResult{}
+	for {
+		ok, err := want.checkPoint(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("point SELECT: %w\n%s", err, ch.tail())
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("the view's probe group is not right after 30 minutes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m.Ready = Duration(time.Since(began))
+	cpu, _ := procCPU(pid)
+	m.CPU = Duration(cpu)
+	m.BytesRead = procIOField(pid, "rchar")
+	for {
+		wrong, err := want.checkFull(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("full SELECT: %w\n%s", err, ch.tail())
+		}
+		if wrong == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the view is wrong after 30 minutes: %s", wrong)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m.Full = Duration(time.Since(began))
+	m.RSS = procStatusKBOf(pid, "VmHWM")
+	if e := ch.entry("dataflow: view restored from its checkpoint"); e != nil {
+		m.Restored = true
+		m.Read, m.Decoded, m.Indexed = logDuration(e, "read"), logDuration(e, "decoded"), logDuration(e, "indexed")
+		if n, ok := e["stream_rows_replayed"].(float64); ok {
+			m.Replayed = int64(n)
+		}
+	}
+	if e := ch.entry("engine: catalog loaded"); e != nil {
+		m.ViewsStarted = logDuration(e, "views_started_in")
+	}
+	return m, nil
+}
+
+// logDuration reads a duration of a JSON log entry (slog writes them as
+// nanoseconds).
+func logDuration(e map[string]any, key string) Duration {
+	n, _ := e[key].(float64)
+	return Duration(n)
+}
+
+// procIOField reads a counter of /proc/<pid>/io (0 when it cannot).
+func procIOField(pid, field string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

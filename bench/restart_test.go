@@ -1,0 +1,68 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/internal/testbin"
+)
+
+// A small restart run, after a SIGKILL and after a clean stop: the view
+// is restored from its checkpoint, nothing is replayed, and the restarted
+// server's answers equal the ones computed here (runRestart fails
+// otherwise).
+func TestRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the sluice binary and runs servers")
+	}
+	bin := testbin.Build(t)
+	for _, kill := range []string{"kill", "stop"} {
+		t.Run(kill, func(t *testing.T) {
+			o := &restartOptions{groups: 20_000, rowsPerGroup: 3, kill: kill, runs: 2, binary: bin, workers: 2, dataDir: t.TempDir()}
+			r, err := runRestart(context.Background(), o, t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			writeRestart(&b, r)
+			t.Log("\n" + b.String())
+			if !r.Restored || r.Replayed != 0 {
+				t.Errorf("restored %v, %d stream rows replayed: want restored, none replayed", r.Restored, r.Replayed)
+			}
+			if r.Groups != o.groups || r.Rows != 60_000 || r.Kill != kill || len(r.AllReady) != 2 {
+				t.Errorf("shape %d groups, %d rows, %q, %d runs: want the options'", r.Groups, r.Rows, r.Kill, len(r.AllReady))
+			}
+			if r.CheckpointBytes <= 0 || r.Ready <= 0 || r.Full < r.Ready || r.CPU <= 0 || r.ViewsStarted <= 0 {
+				t.Errorf("checkpoint %d B, ready %v, full %v, CPU %v, views started %v: want all positive, full after ready",
+					r.CheckpointBytes, r.Ready, r.Full, r.CPU, r.ViewsStarted)
+			}
+			if !strings.Contains(b.String(), "20.0k") {
+				t.Errorf("the table does not show the groups:\n%s", b.String())
+			}
+			// The data directory is reused: no second build.
+			again, err := runRestart(context.Background(), &restartOptions{groups: 20_000, rowsPerGroup: 3, kill: kill, runs: 1, binary: bin, workers: 2, dataDir: o.dataDir}, t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.CheckpointBytes != r.CheckpointBytes || !again.Restored {
+				t.Errorf("reused: %d B of checkpoint (before %d), restored %v", again.CheckpointBytes, r.CheckpointBytes, again.Restored)
+			}
+		})
+	}
+}
+
+// The expected answer of a few rows, worked out by hand: groups 0 and 1
+// over rows 0–4 with v = i*7919 mod 100003.
+func TestRestartExpect(t *testing.T) {
+	e := newRestartExpect(2, 5)
+	v := []int64{0, 7919, 15838, 23757, 31676}
+	// Group 0: rows 0, 2, 4; group 1: rows 1, 3.
+	if e.n != 5 || e.total != v[0]+v[1]+v[2]+v[3]+v[4] || e.top != v[4]+v[3] || e.low != v[0]+v[1] {
+		t.Errorf("sums n %d total %d top %d low %d", e.n, e.total, e.top, e.low)
+	}
+	if e.probe != 0 || e.probeN != 3 || e.probeTotal != v[0]+v[2]+v[4] || e.probeTop != v[4] || e.probeLow != v[0] {
+		t.Errorf("probe %d: n %d total %d top %d low %d", e.probe, e.probeN, e.probeTotal, e.probeTop, e.probeLow)
+	}
+}

@@ -1,0 +1,198 @@
+package dataflow
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/internal/randtest"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// rangeText returns the rows a range scan returns, printed, in its order.
+func scanRangeText(s *ArrangementSnapshot, typs []*types.T, r KeyRange) []string {
+	var rows []string
+	next := s.ScanRange(r)
+	for c := next(); c != nil; c = next() {
+		for i := 0; i < c.Len; i++ {
+			rows = append(rows, rowText(typs, c.Row(i)))
+		}
+	}
+	return rows
+}
+
+// A keyed arrangement's first epoch of many insertions is loaded in bulk
+// (Arrangement.load). Loaded in one epoch or added a row at a time over
+// several (the path every later epoch takes), the same rows in random key
+// order must read the same: every row, in key order over a range scan
+// (keys sharing their first 16 bytes included: the radix sort's ties),
+// each by lookup; and so after the same updates, deletions and a
+// compaction.
+func TestArrangementLoadMatchesAdds(t *testing.T) {
+	seed := uint64(randtest.EnvInt(t, "SLUICE_LOAD_SEED", time.Now().UnixNano()))
+	t.Logf("seed %d (SLUICE_LOAD_SEED replays it)", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	typs := []*types.T{types.Text, types.Int8, types.Int8}
+	key := []int{0, 1}
+	n := 3*presizedIndexRows + rng.IntN(1000)
+	var lines []string
+	for _, i := range rng.Perm(n) {
+		// A long shared prefix for a third of the keys: their order is
+		// settled past the radix sort's 16 bytes.
+		name := fmt.Sprintf("k%05d", i%1000)
+		if i%3 == 0 {
+			name = fmt.Sprintf("a-long-shared-prefix-%05d", i)
+		}
+		lines = append(lines, fmt.Sprintf("+1 %s %d %d", name, i/1000-1, rng.Int64N(100)))
+	}
+	rows := changeChunk(t, typs, lines...)
+	chunks := splitChunk(rows, rng)
+
+	loaded, added := NewArrangement(typs, key), NewArrangement(typs, key)
+	if err := loaded.Apply(1, chunks...); err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.cur.index) != n || loaded.cur.ordered.items != n {
+		t.Fatalf("loaded %d keys, %d ordered, want %d (not the bulk path?)", len(loaded.cur.index), loaded.cur.ordered.items, n)
+	}
+	// A first epoch of a few rows, then the rest: every row by change.
+	if err := added.Apply(1, rows.Gather([]int{0, 1})); err != nil {
+		t.Fatal(err)
+	}
+	rest := make([]int, 0, n-2)
+	for i := 2; i < n; i++ {
+		rest = append(rest, i)
+	}
+	if err := added.Apply(2, rows.Gather(rest)); err != nil {
+		t.Fatal(err)
+	}
+	compare := func(le, ae uint64) {
+		t.Helper()
+		ls, as := loaded.Snapshot(le), added.Snapshot(ae)
+		if got, want := scanText(ls, typs), scanText(as, typs); !slices.Equal(got, want) {
+			t.Fatalf("scan: %d rows, want %d", len(got), len(want))
+		}
+		got, want := scanRangeText(ls, typs, KeyRange{}), scanRangeText(as, typs, KeyRange{})
+		if !slices.Equal(got, want) {
+			t.Fatalf("range scan differs: %d rows, want %d; first %q, want %q", len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+		}
+		if len(got) == 0 {
+			t.Fatal("empty range scan")
+		}
+		for range 200 {
+			i := rng.IntN(rows.Len)
+			k := []types.Datum{rows.Cols[0].Get(i), rows.Cols[1].Get(i)}
+			lr, lok := ls.Lookup(k)
+			ar, aok := as.Lookup(k)
+			if lok != aok || fmt.Sprint(lr) != fmt.Sprint(ar) {
+				t.Fatalf("lookup %v: %v %v, want %v %v", k, lr, lok, ar, aok)
+			}
+		}
+	}
+	compare(1, 2)
+	// Update a third of the rows and delete a third: then compact both.
+	var changes []string
+	for i := range n {
+		if i%3 == 2 {
+			continue
+		}
+		row := rowText(typs, rows.Row(i))
+		changes = append(changes, "-1 "+row)
+		if i%3 == 0 {
+			changes = append(changes, fmt.Sprintf("+1 %s %s 1000", rows.Cols[0].Get(i), fmt.Sprint(rows.Cols[1].Get(i))))
+		}
+	}
+	if err := loaded.Apply(2, changeChunk(t, typs, changes...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := added.Apply(3, changeChunk(t, typs, changes...)); err != nil {
+		t.Fatal(err)
+	}
+	compare(2, 3)
+	loaded.Compact(2)
+	added.Compact(3)
+	compare(2, 3)
+}
+
+// splitChunk cuts c into chunks of random sizes.
+func splitChunk(c *coldata.Chunk, rng *rand.Rand) []*coldata.Chunk {
+	var out []*coldata.Chunk
+	for lo := 0; lo < c.Len; {
+		hi := min(lo+1+rng.IntN(2000), c.Len)
+		sel := make([]int, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			sel = append(sel, i)
+		}
+		out = append(out, c.Gather(sel))
+		lo = hi
+	}
+	return out
+}
+
+// Loading two rows of one key fails as adding them does, and the
+// arrangement keeps failing.
+func TestArrangementLoadDuplicateKey(t *testing.T) {
+	typs := []*types.T{types.Int8, types.Int8}
+	var lines []string
+	for i := range presizedIndexRows + 10 {
+		lines = append(lines, fmt.Sprintf("+1 %d %d", i, i))
+	}
+	lines = append(lines, "+1 7 8")
+	a := NewArrangement(typs, []int{0})
+	err := a.Apply(1, changeChunk(t, typs, lines...))
+	if se, ok := sqlerr.As(err); !ok || se.Code != sqlerr.UniqueViolation {
+		t.Fatalf("Apply: %v, want a unique violation", err)
+	}
+	if a.Apply(2) == nil {
+		t.Fatal("Apply after a failed load succeeded")
+	}
+}
+
+// BenchmarkArrangementLoad applies 1M keyed rows (a text and an int key)
+// to an empty arrangement: in bulk (load), and a row at a time (change,
+// as after a first epoch of one row).
+func BenchmarkArrangementLoad(b *testing.B) {
+	typs := []*types.T{types.Int8, types.Text, types.Int8, types.Int8}
+	const n = 1 << 20
+	rng := rand.New(rand.NewPCG(1, 0))
+	var cs []*coldata.Chunk
+	for _, lo := range rng.Perm(n / 1024) {
+		c := NewChanges(typs, 1024)
+		for i := lo * 1024; i < (lo+1)*1024; i++ {
+			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("name-%d", i), int64(i % 97), int64(i)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		cs = append(cs, c)
+	}
+	first := cs[0].Gather([]int{0})
+	rest := append([]*coldata.Chunk{cs[0].Gather(func() []int {
+		sel := make([]int, 1023)
+		for i := range sel {
+			sel[i] = i + 1
+		}
+		return sel
+	}())}, cs[1:]...)
+	b.Run("load", func(b *testing.B) {
+		for range b.N {
+			a := NewArrangement(typs, []int{0, 1})
+			if err := a.Apply(1, cs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("change", func(b *testing.B) {
+		for range b.N {
+			a := NewArrangement(typs, []int{0, 1})
+			if err := a.Apply(1, first); err != nil {
+				b.Fatal(err)
+			}
+			if err := a.Apply(2, rest...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
