@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/internal/cpuprofile"
 )
 
 // The views workload: a stream fed by COPY and a materialized view over it
@@ -113,11 +113,9 @@ func viewMaintenance(ctx context.Context, url string, rows int64, cpuProfile str
 	want, passing := expectedView(rows)
 	wantCount := strconv.FormatInt(passing, 10)
 
-	stopProfile := func() error { return nil }
-	if cpuProfile != "" {
-		if stopProfile, err = startCPUProfile(cpuProfile); err != nil {
-			return nil, err
-		}
+	stopProfile, err := cpuprofile.Start(cpuProfile)
+	if err != nil {
+		return nil, err
 	}
 	defer stopProfile()
 	pr, pw := io.Pipe()
@@ -211,21 +209,4 @@ func heapAfterGC() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
-}
-
-// startCPUProfile starts profiling this process's CPU into path and returns
-// the function that stops it and closes the file.
-func startCPUProfile(path string) (stop func() error, err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -126,13 +126,7 @@ const randomCalls = "count_star,count:1,sum:1,avg:1,min:1,max:1,count:1:distinct
 // aggregates recomputed from scratch over the current input.
 // SLUICE_SEED=<n> replays a run.
 func TestAggregateRandom(t *testing.T) {
-	seed := int64(rand.Uint32())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
 	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewSource(seed))
 	calls, err := parseAggCalls(randomCalls, randomColumns)

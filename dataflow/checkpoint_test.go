@@ -3,10 +3,8 @@ package dataflow
 import (
 	"fmt"
 	"math/rand"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -538,13 +537,7 @@ func TestAggregateSnapshotWindowsRetracted(t *testing.T) {
 // value split across blocks, or a block sealed out of order, reads back
 // wrong. SLUICE_SEED=<n> replays a run.
 func TestSnapshotWriterBlocks(t *testing.T) {
-	seed := int64(rand.Uint32())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
 	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewSource(seed))
 	type value struct {

@@ -121,3 +121,16 @@ func BenchmarkCaseChannelBucket(b *testing.B) {
 		}
 	}
 }
+
+// TestCaseNoRows evaluates a CASE over a chunk without rows (a view
+// windowed over an empty view): it read its first row's arm before looking
+// at the row count, and panicked.
+func TestCaseNoRows(t *testing.T) {
+	v, err := channelBucket(t).Eval(&EvalCtx{Ctx: context.Background(), Cfg: types.DefaultConfig()}, bidLikeChunk(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 0 {
+		t.Fatalf("%d rows from none", v.Len())
+	}
+}

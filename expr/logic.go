@@ -234,7 +234,10 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 			resIdx[i] = k
 		}
 	}
-	if v := results[0]; n > 0 && v != nil && v.Len() == n {
+	if n == 0 {
+		return coldata.NewVec(e.Typ, 0), nil
+	}
+	if v := results[0]; v != nil && v.Len() == n {
 		// Every row took the same arm (the arm saw the whole chunk): its
 		// vector is the answer, in row order.
 		return v, nil

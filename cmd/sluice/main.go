@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/sluice-db/sluice/bench"
 	"github.com/sluice-db/sluice/engine"
 	"github.com/sluice-db/sluice/examples"
+	"github.com/sluice-db/sluice/internal/cpuprofile"
 	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/server"
 	"github.com/sluice-db/sluice/sqllogictest"
@@ -177,7 +177,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
-	stopProfile, err := startCPUProfile(*startupProfile)
+	stopProfile, err := cpuprofile.Start(*startupProfile)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice %s: --startup-cpu-profile: %v\n", name, err)
 		return 1
@@ -217,26 +217,6 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 1
 	}
 	return 0
-}
-
-// startCPUProfile starts a CPU profile into path (none when path is
-// empty) and returns what stops and writes it.
-func startCPUProfile(path string) (stop func() error, err error) {
-	if path == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
 }
 
 func splitHostPort(addr string) (string, string) {
