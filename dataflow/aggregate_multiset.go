@@ -1,7 +1,5 @@
 package dataflow
 
-import "encoding/binary"
-
 // multisetBlock is the largest block of a multiset: an insert or delete
 // moves at most this many entries.
 const multisetBlock = 256
@@ -31,13 +29,6 @@ type multisetEntry struct {
 	n      int64
 }
 
-// keyPrefix16 returns the first 16 bytes of key as multisetEntry holds them.
-func keyPrefix16(key []byte) (hi, lo uint64) {
-	var b [16]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-}
-
 // less reports whether e's key sorts before key, whose prefix is hi, lo.
 // Zero padding sorts no higher than any byte a longer key has in its place,
 // so prefixes that differ order the keys as the keys do.
@@ -54,7 +45,7 @@ func (e *multisetEntry) less(hi, lo uint64, key []byte) bool {
 // find returns where key is, or where it would be inserted: block b, index
 // i within it.
 func (m *multiset) find(key []byte) (b, i int, found bool) {
-	ph, pl := keyPrefix16(key)
+	ph, pl := keyPrefix(key, 0), keyPrefix(key, 8)
 	// The first block whose last key is >= key holds key or its successor.
 	lo, hi := 0, len(m.blocks)
 	for lo < hi {
@@ -94,7 +85,7 @@ func (m *multiset) add(key []byte, d int64, val func() any) (before, after int64
 		if d == 0 {
 			return 0, 0
 		}
-		hi, lo := keyPrefix16(key)
+		hi, lo := keyPrefix(key, 0), keyPrefix(key, 8)
 		m.insert(b, i, multisetEntry{hi: hi, lo: lo, key: string(key), val: val(), n: d})
 		if d < 0 {
 			m.negative++

@@ -503,7 +503,7 @@ func sortItems[V any](items []orderItem[V]) []*orderItem[V] {
 	n := len(items)
 	hi, lo := make([]uint64, n), make([]uint64, n)
 	for i := range items {
-		hi[i], lo[i] = stringPrefix(items[i].key, 0), stringPrefix(items[i].key, 8)
+		hi[i], lo[i] = keyPrefix(items[i].key, 0), keyPrefix(items[i].key, 8)
 	}
 	order, tmp := make([]int32, n), make([]int32, n)
 	for i := range order {
@@ -546,18 +546,6 @@ func sortItems[V any](items []orderItem[V]) []*orderItem[V] {
 		out[k] = &items[i]
 	}
 	return out
-}
-
-// stringPrefix is keyPrefix of key[from:] (0 past its end).
-func stringPrefix(key string, from int) uint64 {
-	var p uint64
-	for i := from; i < from+8; i++ {
-		p <<= 8
-		if i < len(key) {
-			p |= uint64(key[i])
-		}
-	}
-	return p
 }
 
 // applyPass applies c's retractions, or its insertions, at epoch e, and

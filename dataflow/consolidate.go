@@ -137,14 +137,11 @@ func (r *chunkRows) at(n int) (*coldata.Chunk, int) {
 // consolidate sums the diffs of all rows into the first of each row's
 // copies, on this goroutine, and returns the sums by row number.
 func (r *chunkRows) consolidate() []int64 {
-	hashes := make([]uint64, r.total)
-	var key []byte
-	for ci, c := range r.cs {
-		for i := range c.Len {
-			key = RowIdentity(key[:0], c, nil, i)
-			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
+	hashes := r.hashes(func(n int, f func(int)) {
+		for i := range n {
+			f(i)
 		}
-	}
+	})
 	order := make([]int32, r.total)
 	for i := range order {
 		order[i] = int32(i)
@@ -152,6 +149,21 @@ func (r *chunkRows) consolidate() []int64 {
 	sums := make([]int64, r.total)
 	r.consolidatePart(order, hashes, sums)
 	return sums
+}
+
+// hashes returns the hash of each row's identity, by row number, the
+// chunks' rows hashed by each(len(chunks), hash chunk i).
+func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
+	hashes := make([]uint64, r.total)
+	each(len(r.cs), func(ci int) {
+		var key []byte
+		c := r.cs[ci]
+		for i := range c.Len {
+			key = RowIdentity(key[:0], c, nil, i)
+			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
+		}
+	})
+	return hashes
 }
 
 // consolidatePart sums the diffs of the rows of order (row numbers, in
@@ -207,15 +219,7 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 // (keeping their order) and each partition consolidated on its own, with
 // a map small enough to stay in cache.
 func (r *chunkRows) consolidateParallel() []int64 {
-	hashes := make([]uint64, r.total)
-	forEach(len(r.cs), func(ci int) {
-		var key []byte
-		c := r.cs[ci]
-		for i := range c.Len {
-			key = RowIdentity(key[:0], c, nil, i)
-			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
-		}
-	})
+	hashes := r.hashes(forEach)
 	const partBits = 8
 	var ends [1 << partBits]int
 	for _, h := range hashes {

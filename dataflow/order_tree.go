@@ -72,7 +72,7 @@ const halfNodeItems = maxNodeItems / 2
 func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNode[V] {
 	n := &orderNode[V]{}
 	add := func(it *orderItem[V]) {
-		n.items = append(n.items, orderEntry[V]{keyPrefix([]byte(it.key)), it})
+		n.items = append(n.items, orderEntry[V]{keyPrefix(it.key, 0), it})
 		n.size += it.count
 	}
 	if height == 0 {
@@ -101,11 +101,12 @@ func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNo
 	return n
 }
 
-// keyPrefix is the first 8 bytes of key, big-endian, zero-padded: prefixes
-// of different keys compare like the keys or are equal.
-func keyPrefix(key []byte) uint64 {
+// keyPrefix is the 8 bytes of key from from on, big-endian, zero-padded
+// (0 past its end): prefixes of different keys compare like the keys or
+// are equal.
+func keyPrefix[K ~string | ~[]byte](key K, from int) uint64 {
 	var p uint64
-	for i := range 8 {
+	for i := from; i < from+8; i++ {
 		p <<= 8
 		if i < len(key) {
 			p |= uint64(key[i])
@@ -125,7 +126,7 @@ func (t *orderTree[V]) add(key []byte, delta int64) *orderItem[V] {
 		t.root = &orderNode[V]{children: []*orderNode[V]{old}, size: old.size}
 		t.root.splitChild(0)
 	}
-	prefix := keyPrefix(key)
+	prefix := keyPrefix(key, 0)
 	n := t.root
 	for {
 		n.size += delta
@@ -284,7 +285,7 @@ descend:
 // below key.
 func (t *orderTree[V]) seekKey(key []byte) orderIter[V] {
 	var it orderIter[V]
-	prefix := keyPrefix(key)
+	prefix := keyPrefix(key, 0)
 	for n := t.root; n != nil; {
 		i, found := n.search(prefix, key)
 		it.stack = append(it.stack, orderFrame[V]{n, i})
