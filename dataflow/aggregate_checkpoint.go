@@ -52,7 +52,7 @@ func (o *aggregateOp) Snapshot(w *SnapshotWriter) error {
 	return o.snapshotPages(w, false)
 }
 
-// SnapshotDelta implements DeltaSnapshotter: what Snapshot writes, but of
+// SnapshotDelta implements Snapshotter: what Snapshot writes, but of
 // the pages changed since the last snapshot only.
 func (o *aggregateOp) SnapshotDelta(w *SnapshotWriter) error {
 	return o.snapshotPages(w, true)
@@ -146,7 +146,7 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	return nil
 }
 
-// SnapshotSize implements DeltaSnapshotter: the pages as last written,
+// SnapshotSize implements Snapshotter: the pages as last written,
 // the free ids and the windows' groups.
 func (o *aggregateOp) SnapshotSize() int {
 	size := o.pagesBytes + 4*len(o.groups.ids.free)
@@ -199,7 +199,7 @@ func (o *aggregateOp) Restore(r *SnapshotReader) error {
 	return o.restorePages(r)
 }
 
-// RestoreDelta implements DeltaSnapshotter.
+// RestoreDelta implements Snapshotter.
 func (o *aggregateOp) RestoreDelta(r *SnapshotReader) error {
 	return o.restorePages(r)
 }

@@ -18,10 +18,18 @@ import (
 
 // Snapshotter is an operator whose state between two epochs can be written
 // out and read back into a fresh instance of the same spec on the same
-// worker, which then behaves as the written one would have.
+// worker, which then behaves as the written one would have: whole, or as
+// only what changed since its last snapshot (whole or delta), which
+// RestoreDelta reads into an instance restored up to the snapshot before
+// it. Every snapshot starts the next delta's tracking.
 type Snapshotter interface {
 	Snapshot(w *SnapshotWriter) error
 	Restore(r *SnapshotReader) error
+	SnapshotDelta(w *SnapshotWriter) error
+	RestoreDelta(r *SnapshotReader) error
+	// SnapshotSize estimates the bytes Snapshot would write now, from
+	// what the snapshots so far wrote (0 before the first).
+	SnapshotSize() int
 }
 
 // stateless marks the operators that keep nothing between epochs: a
@@ -36,19 +44,6 @@ func (*windowAssignOp) stateless() {}
 // A constant's only state, whether its rows went out, is set by Restore:
 // they go out in the first epoch, which a snapshot always follows.
 func (*constantOp) stateless() {}
-
-// DeltaSnapshotter is a Snapshotter that also writes only what changed
-// since its last snapshot (full or delta): RestoreDelta reads such a delta
-// into an instance restored up to the snapshot before it. Every snapshot
-// starts the next delta's tracking.
-type DeltaSnapshotter interface {
-	Snapshotter
-	SnapshotDelta(w *SnapshotWriter) error
-	RestoreDelta(r *SnapshotReader) error
-	// SnapshotSize estimates the bytes Snapshot would write now, from
-	// what the snapshots so far wrote (0 before the first).
-	SnapshotSize() int
-}
 
 // restoreFinisher is an operator whose restored state is completed (indexes
 // rebuilt, checked) once the snapshot and all its deltas are read.
@@ -91,22 +86,6 @@ func (d *Dataflow) CanSnapshot() (bool, string) {
 	return true, ""
 }
 
-// CanSnapshotDelta reports whether every stateful operator can write delta
-// snapshots (aggregates and joins can; DISTINCT and top-N cannot yet).
-func (d *Dataflow) CanSnapshotDelta() bool {
-	if ok, _ := d.CanSnapshot(); !ok {
-		return false
-	}
-	for _, op := range d.workers[0].ops {
-		if _, ok := op.(Snapshotter); ok {
-			if _, ok := op.(DeltaSnapshotter); !ok {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // Snapshot writes the state of every operator on every worker, and the
 // sources' watermarks, to w. It must be called between epochs (no Step
 // running); the dataflow goes on unchanged. It is the base the next
@@ -123,11 +102,8 @@ func (d *Dataflow) Snapshot(w *SnapshotWriter) error {
 // SnapshotDelta writes to w what changed since the last Snapshot or
 // SnapshotDelta: Restore of that snapshot followed by the deltas taken
 // after it, in order, restores the state of the last. It must be called
-// between epochs, after a Snapshot, on a dataflow CanSnapshotDelta accepts.
+// between epochs, after a Snapshot.
 func (d *Dataflow) SnapshotDelta(w *SnapshotWriter) error {
-	if !d.CanSnapshotDelta() {
-		return sqlerr.Bug("dataflow: delta snapshot of a dataflow whose operators do not write deltas")
-	}
 	if !d.snapshotted {
 		return sqlerr.Bug("dataflow: delta snapshot without a snapshot before it")
 	}
@@ -162,15 +138,14 @@ func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 		sw := &SnapshotWriter{}
 		sections[wk.id] = sw
 		for _, op := range wk.ops {
+			s, ok := op.(Snapshotter)
+			if !ok {
+				continue
+			}
 			var err error
-			switch s := op.(type) {
-			case DeltaSnapshotter:
-				if kind == snapshotDelta {
-					err = s.SnapshotDelta(sw)
-				} else {
-					err = s.Snapshot(sw)
-				}
-			case Snapshotter:
+			if kind == snapshotDelta {
+				err = s.SnapshotDelta(sw)
+			} else {
 				err = s.Snapshot(sw)
 			}
 			if err != nil {
@@ -195,12 +170,12 @@ func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 // the snapshots since the last whole one wrote: a base and deltas that
 // hold much more than that hold records written over since (pages
 // rewritten, rows changed again), and a new base would be smaller. It
-// must be called between epochs, on a dataflow CanSnapshotDelta accepts.
+// must be called between epochs.
 func (d *Dataflow) SnapshotSize() int {
 	size := 0
 	for _, wk := range d.workers {
 		for _, op := range wk.ops {
-			if s, ok := op.(DeltaSnapshotter); ok {
+			if s, ok := op.(Snapshotter); ok {
 				size += s.SnapshotSize()
 			}
 		}
@@ -293,20 +268,15 @@ func restoreWorker(wk *worker, r *SnapshotReader, kind uint64) error {
 		if c, ok := op.(*constantOp); ok {
 			c.done = true
 		}
+		s, ok := op.(Snapshotter)
+		if !ok {
+			continue
+		}
 		var err error
-		switch s := op.(type) {
-		case DeltaSnapshotter:
-			if kind == snapshotDelta {
-				err = s.RestoreDelta(r)
-			} else {
-				err = s.Restore(r)
-			}
-		case Snapshotter:
-			if kind == snapshotDelta {
-				err = sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: a delta of operator %T, which writes none", op)
-			} else {
-				err = s.Restore(r)
-			}
+		if kind == snapshotDelta {
+			err = s.RestoreDelta(r)
+		} else {
+			err = s.Restore(r)
 		}
 		if err != nil {
 			return err

@@ -87,7 +87,7 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 		next = epochs[cut]
 	}
 	checkDamagedSnapshots(t, newDF, snap, next)
-	if first.CanSnapshotDelta() && cut < len(epochs) {
+	if cut < len(epochs) {
 		checkDeltaRoundTrip(t, newDF, run, first, snap, epochs, want, cut)
 	}
 }
@@ -626,6 +626,16 @@ func TestSnapshotSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	graphs := map[string]func() *Graph{
+		"distinct": func() *Graph {
+			g := &Graph{}
+			g.Add(&Distinct{Typs: in}, g.Add(&Source{Name: "t", Typs: in}))
+			return g
+		},
+		"top-N": func() *Graph {
+			g := &Graph{}
+			g.Add(&TopN{Order: []SortKey{{Col: 1, Desc: true}, {Col: 0}}, Limit: 10, Typs: in}, g.Add(&Source{Name: "t", Typs: in}))
+			return g
+		},
 		"aggregate": func() *Graph {
 			g := &Graph{}
 			g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}, g.Add(&Source{Name: "t", Typs: in}))
@@ -735,5 +745,73 @@ func TestSetDecimalText(t *testing.T) {
 		if setDecimalText(&d, []byte(s)) {
 			t.Errorf("%q: taken as %s, want it left to SetString", s, d.String())
 		}
+	}
+}
+
+// Deltas of DISTINCT and top-N carry rows gone since the base as well as
+// rows added, and only what changed: a restore from the base and its
+// deltas goes on as the dataflow that wrote them, rows that were gone
+// coming back as new.
+func TestRowStateDeltas(t *testing.T) {
+	in := []*types.T{types.Int8, types.Int8}
+	specs := map[string]OpSpec{
+		"distinct": &Distinct{Typs: in},
+		"top-N":    &TopN{Order: []SortKey{{Col: 1}}, Limit: 5, Typs: in},
+	}
+	for name, spec := range specs {
+		t.Run(name, func(t *testing.T) {
+			newDF := func() *Dataflow {
+				g := &Graph{}
+				g.Add(spec, g.Add(&Source{Name: "t", Typs: in}))
+				df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(df.Close)
+				return df
+			}
+			rows := func(lo, hi int, diff int64) map[int][]*coldata.Chunk {
+				c := NewChanges(in, hi-lo)
+				for k := lo; k < hi; k++ {
+					c.AppendRow([]types.Datum{int64(k), int64(k)})
+					c.Diffs = append(c.Diffs, diff)
+				}
+				return map[int][]*coldata.Chunk{0: {c}}
+			}
+			step := func(df *Dataflow, in map[int][]*coldata.Chunk) string {
+				out, wm, err := df.Step(in, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return epochText(stepOutput(df, out), wm)
+			}
+			df := newDF()
+			step(df, rows(0, 1000, 1))
+			base, err := snapshotBytes(df.Snapshot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			step(df, rows(0, 10, -1)) // gone, the top five among them
+			gone, err := snapshotBytes(df.SnapshotDelta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			step(df, rows(2000, 2010, 1))
+			added, err := snapshotBytes(df.SnapshotDelta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(gone) > len(base)/20 || len(added) > len(base)/20 {
+				t.Fatalf("deltas of 10 rows took %d and %d bytes, the base of 1000 rows %d", len(gone), len(added), len(base))
+			}
+			restored := newDF()
+			if err := restored.Restore(base, gone, added); err != nil {
+				t.Fatal(err)
+			}
+			back := rows(0, 10, 1)
+			if got, want := step(restored, back), step(df, back); got != want {
+				t.Fatalf("rows back after the restore: got\n%s\nwant\n%s", got, want)
+			}
+		})
 	}
 }

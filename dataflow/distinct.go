@@ -31,6 +31,11 @@ type distinctOp struct {
 	rows   *coldata.Chunk
 	keys   []string
 	key    []byte // scratch
+	// changed holds, from the first snapshot on, a row of each key whose
+	// multiplicity changed since the last one: a delta writes them with
+	// their multiplicity now.
+	changed map[string][]types.Datum
+	size    recordSize
 }
 
 // distinctRow is the state of one distinct row. out is the row emitted for
@@ -69,6 +74,9 @@ func (o *distinctOp) Flush(emit Emit) error {
 		r, _ := o.counts.Get(k)
 		if r.n < 0 {
 			return sqlerr.Bug("distinct: row deleted more often than inserted (multiplicity %d)", r.n)
+		}
+		if _, ok := o.changed[k]; !ok && o.changed != nil {
+			o.changed[k] = o.rows.Row(j)
 		}
 		switch before := o.before[k]; {
 		case before == 0 && r.n > 0:

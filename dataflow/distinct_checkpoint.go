@@ -1,12 +1,14 @@
 package dataflow
 
 import (
-	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/types"
 )
 
 // Snapshot implements Snapshotter: between epochs every row kept has a
 // positive multiplicity and has been output, so the rows output and their
 // multiplicities, as columns, are the whole state (keys are their RowKey).
+// From the first snapshot on, the operator tracks the rows that change,
+// for SnapshotDelta.
 func (o *distinctOp) Snapshot(w *SnapshotWriter) error {
 	rows := NewChanges(o.typs, o.counts.Len())
 	ns := make([]int64, 0, o.counts.Len())
@@ -15,34 +17,53 @@ func (o *distinctOp) Snapshot(w *SnapshotWriter) error {
 		ns = append(ns, r.n)
 		return true
 	})
-	w.Int64s(ns)
-	for _, v := range rows.Cols {
-		if err := w.Vec(v); err != nil {
-			return err
-		}
-	}
-	return nil
+	o.size = recordSize{}
+	o.changed = map[string][]types.Datum{}
+	defer o.size.add(w, w.Len(), len(ns))
+	return writeCountedRows(w, ns, rows)
 }
+
+// SnapshotDelta implements Snapshotter: the rows whose multiplicity
+// changed since the last snapshot, with their multiplicity now (0: gone),
+// as Snapshot writes rows.
+func (o *distinctOp) SnapshotDelta(w *SnapshotWriter) error {
+	rows := NewChanges(o.typs, len(o.changed))
+	ns := make([]int64, 0, len(o.changed))
+	for k, row := range o.changed {
+		r, ok := o.counts.Get(k)
+		if ok {
+			row = r.out
+		}
+		rows.AppendRow(row)
+		ns = append(ns, r.n)
+	}
+	clear(o.changed)
+	defer o.size.add(w, w.Len(), len(ns))
+	return writeCountedRows(w, ns, rows)
+}
+
+// SnapshotSize implements Snapshotter.
+func (o *distinctOp) SnapshotSize() int { return o.size.estimate(o.counts.Len()) }
 
 // Restore implements Snapshotter.
 func (o *distinctOp) Restore(r *SnapshotReader) error {
-	ns := r.Int64s()
-	rows := &coldata.Chunk{Len: len(ns), Cols: make([]*coldata.Vec, len(o.typs))}
-	for i, t := range o.typs {
-		if rows.Cols[i] = r.Vec(t); r.err == nil && rows.Cols[i].Len() != len(ns) {
-			r.fail("distinct: %d values for %d rows", rows.Cols[i].Len(), len(ns))
-		}
-	}
+	return o.RestoreDelta(r)
+}
+
+// RestoreDelta implements Snapshotter: a row's multiplicity becomes
+// the one read. A base is read alike, into an empty state.
+func (o *distinctOp) RestoreDelta(r *SnapshotReader) error {
+	ns, rows := readCountedRows(r, o.typs, "distinct")
 	if r.err != nil {
 		return r.err
 	}
 	for i, n := range ns {
-		if n <= 0 {
-			r.fail("distinct: multiplicity %d", n)
-			return r.err
-		}
 		o.key = RowKey(o.key[:0], rows, nil, i)
-		o.counts.Put(string(o.key), distinctRow{n: n, out: rows.Row(i)})
+		if n == 0 {
+			o.counts.Delete(string(o.key))
+		} else {
+			o.counts.Put(string(o.key), distinctRow{n: n, out: rows.Row(i)})
+		}
 	}
 	return nil
 }

@@ -36,9 +36,9 @@
 // min/max multisets), joins, DISTINCT and top-N support it; session
 // windows and the other aggregate kernels do not (CanSnapshot says so).
 // After a Snapshot, SnapshotDelta writes only what changed since the last
-// snapshot (aggregates: the pages of the groups touched; joins: the rows'
-// multiplicity changes), and Restore(base, deltas...) reads them in order;
-// DISTINCT and top-N write no deltas (CanSnapshotDelta says so).
+// snapshot (aggregates: the pages of the groups touched; joins, DISTINCT
+// and top-N: the rows whose multiplicity changed), and Restore(base,
+// deltas...) reads them in order.
 // SnapshotSize estimates what a whole snapshot would write now, so that
 // the engine ends a chain of deltas only once it holds much more.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,

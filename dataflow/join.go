@@ -84,10 +84,9 @@ type joinSide struct {
 	// may be reused by another row).
 	before  map[int32]int64
 	removed *coldata.Chunk
-	// recordBytes and records are the bytes and rows the snapshots since
-	// the last whole one wrote of the side: a stored row's size, for
-	// SnapshotSize.
-	recordBytes, records int
+	// size is what the snapshots since the last whole one wrote of
+	// the rows, for SnapshotSize.
+	size recordSize
 }
 
 func newJoinSide(keys []int, ts []*types.T) joinSide {

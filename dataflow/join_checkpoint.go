@@ -27,7 +27,7 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 				}
 			}
 		}
-		s.recordBytes, s.records = 0, 0
+		s.size = recordSize{}
 		if err := o.writeRows(w, side, ids, mults, nil); err != nil {
 			return err
 		}
@@ -37,7 +37,7 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 	return nil
 }
 
-// SnapshotDelta implements DeltaSnapshotter: each side's changes since the
+// SnapshotDelta implements Snapshotter: each side's changes since the
 // last snapshot, as Snapshot writes rows but with the change of their
 // multiplicity (the rows freed since, then those changed and held), and
 // the watermark bookkeeping. RestoreDelta pushes them as Restore does.
@@ -69,8 +69,7 @@ func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int
 	if freed != nil {
 		mults = append(slices.Clip(freed.Diffs), mults...)
 	}
-	at := w.Len()
-	defer func() { s.recordBytes, s.records = s.recordBytes+w.Len()-at, s.records+len(mults) }()
+	defer s.size.add(w, w.Len(), len(mults))
 	w.Int64s(mults)
 	for c := range rows.types {
 		v := coldata.NewVec(rows.types[c], len(mults))
@@ -84,14 +83,12 @@ func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int
 	return nil
 }
 
-// SnapshotSize implements DeltaSnapshotter: each side's rows held, at
+// SnapshotSize implements Snapshotter: each side's rows held, at
 // the size of the rows its snapshots wrote.
 func (o *joinOp) SnapshotSize() int {
 	size := 6 * binary.MaxVarintLen64
 	for _, s := range o.sides {
-		if s.records > 0 {
-			size += s.rows.live * s.recordBytes / s.records
-		}
+		size += s.size.estimate(s.rows.live)
 	}
 	return size
 }
@@ -127,7 +124,7 @@ func (o *joinOp) trackRemoval(s *joinSide, r int32, mult int64) {
 	s.removed.Len++
 }
 
-// RestoreDelta implements DeltaSnapshotter: the changes are pushed onto
+// RestoreDelta implements Snapshotter: the changes are pushed onto
 // the restored rows as Restore pushes rows.
 func (o *joinOp) RestoreDelta(r *SnapshotReader) error { return o.Restore(r) }
 

@@ -52,6 +52,11 @@ type topNOp struct {
 	touchedGroups []*topNGroup
 	key           []byte // scratch
 	prefix        int    // the length of the group key at the front of key
+	// changed holds, from the first snapshot on, the rows whose
+	// multiplicity changed since the last one, by order key: a delta
+	// writes them with their multiplicity now.
+	changed map[string][]types.Datum
+	size    recordSize
 }
 
 // topNGroup is one group's rows in order and its window.
@@ -177,11 +182,7 @@ func (o *topNOp) Flush(emit Emit) error {
 				out.Diffs = append(out.Diffs, it.count-prev.Count)
 			}
 		}
-		if it.count == 0 {
-			o.rows.Delete(it.key)
-		} else {
-			o.rows.Put(it.key, topNRow{Row: it.val.row, Count: it.count})
-		}
+		o.store(it.key, it.val.row, it.count)
 	}
 	o.touched = o.touched[:0]
 
@@ -253,12 +254,22 @@ func (o *topNOp) forgetPast(g *topNGroup, hi int64) {
 	}
 	for _, c := range cuts {
 		g.tree.add([]byte(c.item.key), c.keep-c.item.count)
+		o.store(c.item.key, c.item.val.row, c.keep)
 		if c.keep == 0 {
-			o.rows.Delete(c.item.key)
 			c.item.val.row = nil
-		} else {
-			o.rows.Put(c.item.key, topNRow{Row: c.item.val.row, Count: c.keep})
 		}
+	}
+}
+
+// store sets the multiplicity of the row of order key k to n (0: gone).
+func (o *topNOp) store(k string, row []types.Datum, n int64) {
+	if n == 0 {
+		o.rows.Delete(k)
+	} else {
+		o.rows.Put(k, topNRow{Row: row, Count: n})
+	}
+	if o.changed != nil {
+		o.changed[k] = row
 	}
 }
 

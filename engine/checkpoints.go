@@ -924,11 +924,9 @@ func (d *dataflows) checkpoint(force bool) {
 		if job.ck.kind == checkpointBase {
 			v.endChain()
 			v.baseSize, v.deltaSize = job.state.Len(), 0
-			if v.df.CanSnapshotDelta() {
-				// Deltas follow this base: the output's changes are
-				// kept from now on.
-				v.gen = job.ck.gen
-			}
+			// Deltas follow this base: the output's changes are kept
+			// from now on.
+			v.gen = job.ck.gen
 		} else {
 			v.deltas++
 			v.deltaSize += job.state.Len()
@@ -945,10 +943,10 @@ func (d *dataflows) checkpoint(force bool) {
 }
 
 // deltaDue reports whether v's next checkpoint is a delta: it has a base
-// (written, or handed to the writer before this delta), its operators
-// write deltas, and its base and deltas hold less than twice its state.
+// (written, or handed to the writer before this delta), and its base and
+// deltas hold less than twice its state.
 func (v *runningView) deltaDue() bool {
-	return v.gen != 0 && v.df.CanSnapshotDelta() && v.deltas < maxDeltas &&
+	return v.gen != 0 && v.deltas < maxDeltas &&
 		v.baseSize+v.deltaSize < chainFactor*v.df.SnapshotSize()
 }
 

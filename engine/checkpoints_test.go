@@ -549,7 +549,7 @@ func mapKeys[V any](m map[string]V) []string {
 
 // TestCheckpointDeltas restarts views from a base checkpoint and the
 // deltas taken after it (aggregates, an interval join freeing rows, a
-// join of windowed aggregates; DISTINCT takes bases only), then from a
+// join of windowed aggregates, DISTINCT, top-N), then from a
 // chain with one delta damaged and another view's base of the format
 // before deltas: those views are computed again, the others restored, and
 // every view must equal its query created afresh.
@@ -566,6 +566,7 @@ func TestCheckpointDeltas(t *testing.T) {
 		"v_ij":   "SELECT a.k, a.v, b.w FROM a JOIN b ON a.k = b.k AND a.ts BETWEEN b.ts - INTERVAL '2 seconds' AND b.ts + INTERVAL '1 second'",
 		"v_cl":   "SELECT x.k, x.we, x.n, y.m FROM (SELECT k % 7 AS k, window_end AS we, count(*) AS n FROM TUMBLE(a, ts, INTERVAL '1 second') GROUP BY k % 7, window_end) x JOIN (SELECT k % 7 AS k, window_end AS we, max(w) AS m FROM TUMBLE(b, ts, INTERVAL '1 second') GROUP BY k % 7, window_end) y ON x.k = y.k AND x.we = y.we",
 		"v_dist": "SELECT DISTINCT k % 5 AS k, v % 7 AS r FROM a",
+		"v_top":  "SELECT k, count(*) AS n FROM a GROUP BY k ORDER BY n DESC, k LIMIT 5",
 	}
 	names := mapKeys(views)
 	for _, name := range names {
