@@ -76,8 +76,72 @@ type crashFS struct {
 
 func newCrashFS(mem *vfs.MemFS, p *crashProgress, crashAt int64) *crashFS {
 	c := &crashFS{mem: mem, progress: p, crashAt: crashAt, rng: rand.New(rand.NewPCG(uint64(crashAt), 0))}
-	c.fs = errorfs.Wrap(mem, c)
+	c.fs = errorfs.Wrap(entrySyncFS{mem}, c)
 	return c
+}
+
+// entrySyncFS makes a sync of one of Pebble's files also sync its entry in
+// the directory, as ext4 and XFS do (the journal commit that an fsync
+// forces carries the file's creation). Pebble relies on it: it syncs a new
+// MANIFEST, creates the marker naming it and only then syncs the
+// directory, so an image that keeps the unsynced marker but not the
+// unsynced MANIFEST (MemFS's CrashClone keeps unsynced entries one by one)
+// cannot be opened. The history logs are the store's own files: they get
+// no such help, so that a missing directory sync of theirs still shows.
+type entrySyncFS struct{ vfs.FS }
+
+func (fs entrySyncFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, cat)
+	return fs.wrap(f, name), err
+}
+
+func (fs entrySyncFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, cat)
+	return fs.wrap(f, newname), err
+}
+
+func (fs entrySyncFS) wrap(f vfs.File, name string) vfs.File {
+	if f == nil || strings.Contains(name, "history") {
+		return f
+	}
+	return entrySyncFile{File: f, fs: fs.FS, name: name}
+}
+
+type entrySyncFile struct {
+	vfs.File
+	fs   vfs.FS
+	name string
+}
+
+func (f entrySyncFile) Sync() error {
+	if err := f.File.Sync(); err != nil {
+		return err
+	}
+	return f.syncEntry()
+}
+
+func (f entrySyncFile) SyncData() error {
+	if err := f.File.SyncData(); err != nil {
+		return err
+	}
+	return f.syncEntry()
+}
+
+func (f entrySyncFile) SyncTo(length int64) (bool, error) {
+	full, err := f.File.SyncTo(length)
+	if err != nil {
+		return full, err
+	}
+	return full, f.syncEntry()
+}
+
+func (f entrySyncFile) syncEntry() error {
+	d, err := f.fs.OpenDir(f.fs.PathDir(f.name))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func (c *crashFS) String() string { return fmt.Sprintf("crash at op %d", c.crashAt) }
