@@ -94,6 +94,21 @@ type checkpoint struct {
 	rows  []byte
 	// deltas are, for a base read to be restored, its deltas in order.
 	deltas []*checkpoint
+	// unmap releases the file's mapping, which state and rows are part
+	// of (nil once released, and for a checkpoint being written).
+	unmap func()
+}
+
+// release unmaps the files of c and of its deltas: their bytes are not
+// read after. It may be called more than once.
+func (c *checkpoint) release() {
+	for _, f := range append([]*checkpoint{c}, c.deltas...) {
+		if f.unmap != nil {
+			f.unmap()
+			f.unmap = nil
+		}
+		f.state, f.rows = nil, nil
+	}
 }
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
@@ -418,19 +433,39 @@ func (c *checkpointer) read(view uint32) (*checkpoint, error) {
 				if i > 0 {
 					path = c.deltaPath(view, uint64(i))
 				}
-				b, err := os.ReadFile(path)
+				b, unmap, err := mapFile(path)
 				switch {
 				case errors.Is(err, fs.ErrNotExist):
 					missing[i] = true
 				case err != nil:
 					errs[i] = err
 				default:
-					files[i], errs[i] = decodeCheckpoint(view, b)
+					if files[i], errs[i] = decodeCheckpoint(view, b); errs[i] != nil {
+						unmap()
+					} else {
+						files[i].unmap = unmap
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	base, err := chainCheckpoints(view, files, errs, missing)
+	kept := 0
+	if base != nil {
+		kept = 1 + len(base.deltas)
+	}
+	for _, f := range files[kept:] {
+		if f != nil {
+			f.release()
+		}
+	}
+	return base, err
+}
+
+// chainCheckpoints returns the base read (files[0]) with the deltas that
+// follow it, in order, nil when there is none, or why it cannot be used.
+func chainCheckpoints(view uint32, files []*checkpoint, errs []error, missing []bool) (*checkpoint, error) {
 	if missing[0] {
 		return nil, nil
 	}
@@ -677,8 +712,10 @@ func (d *dataflows) prepareCheckpoints(v *runningView, plan *viewPlan, tables ma
 	case ck == nil:
 	case !bytes.Equal(ck.planHash, v.planHash) || ck.workers != d.workers:
 		d.log.Info("dataflow: checkpoint not used: the view's plan or workers changed", "view", v.name)
+		ck.release()
 	case !inputsMatch(ck.inputs, v.inputs):
 		d.log.Info("dataflow: checkpoint not used: the view's inputs changed", "view", v.name)
+		ck.release()
 	default:
 		in.ck = ck
 	}
@@ -715,6 +752,9 @@ func (d *dataflows) inputState(v *runningView, in *startInput) map[uint32]uint64
 			var err error
 			if h, err = scanHash(in.hashScans[i.rel]); err != nil {
 				d.log.Warn("dataflow: view not checkpointed", "view", v.name, "err", err)
+				if in.ck != nil {
+					in.ck.release()
+				}
 				v.checkpointed, v.inputs, in.ck = false, nil, nil
 				return nil
 			}
@@ -735,6 +775,7 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 	if ck == nil {
 		return nil, false, nil
 	}
+	defer ck.release()
 	for _, i := range ck.inputs {
 		if i.kind == inputStream && i.value > state[i.rel] || i.kind == inputTable && i.value != state[i.rel] {
 			d.log.Info("dataflow: checkpoint not used: its inputs changed since", "view", v.name, "relation", i.rel)
@@ -766,13 +807,9 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 	}
 	err := v.df.Restore(ck.state, deltas...)
 	wg.Wait()
-	// The files' bytes are decoded: dropped, they are garbage the
-	// consolidation and the arrangement that follow can reuse, instead of
-	// a gigabyte of fresh memory each.
+	// The files' bytes are decoded: their mappings go.
 	clear(deltas)
-	for _, f := range append([]*checkpoint{ck}, ck.deltas...) {
-		f.state, f.rows = nil, nil
-	}
+	ck.release()
 	if err == nil {
 		err = errors.Join(errs...)
 	}

@@ -447,6 +447,11 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 	select {
 	case <-done:
 	case <-d.exited:
+		if in.ck != nil {
+			// The loop ended before the start ran (or after it released the
+			// checkpoint: releasing twice is harmless).
+			in.ck.release()
+		}
 		return sqlerr.New(sqlerr.AdminShutdown, "the server is shutting down")
 	}
 	if result != nil {
