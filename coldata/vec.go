@@ -429,6 +429,30 @@ func (v *Vec) AppendIdentity(buf []byte, i int) []byte {
 	return v.AppendIdentitySuffix(buf, i)
 }
 
+// SameIdentity reports whether row i of a and row j of b (of one type)
+// have the same identity, as AppendIdentity's bytes would tell, without
+// encoding them: consolidation compares rows whose hashes match.
+func SameIdentity(a *Vec, i int, b *Vec, j int) bool {
+	if an, bn := a.IsNull(i), b.IsNull(j); an || bn {
+		return an == bn
+	}
+	switch a.Typ.Phys() {
+	case types.PhysBool:
+		return a.Bools[i] == b.Bools[j]
+	case types.PhysInt:
+		return a.Ints[i] == b.Ints[j]
+	case types.PhysFloat:
+		return math.Float64bits(a.Floats[i]) == math.Float64bits(b.Floats[j])
+	case types.PhysDecimal:
+		return types.SameDecimalIdentity(&a.Decs[i], &b.Decs[j])
+	case types.PhysBytes:
+		return a.Bytes[i] == b.Bytes[j]
+	case types.PhysInterval:
+		return a.Ivals[i] == b.Ivals[j]
+	}
+	return string(a.AppendIdentity(nil, i)) == string(b.AppendIdentity(nil, j))
+}
+
 // AppendIdentitySuffix appends what tells apart equal values of row i that
 // print differently: a numeric's exponent, a float's bits (-0), an
 // interval's fields, a string's bytes (char(n) padding, jsonb), otherwise

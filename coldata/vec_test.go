@@ -108,3 +108,39 @@ func testValue(typ *types.T, i int) types.Datum {
 	}
 	return &types.Array{Elem: typ.Elem, Elems: []types.Datum{int64(i)}}
 }
+
+// SameIdentity agrees with AppendIdentity's bytes on every pair of values
+// of each type, those equal but printed differently among them.
+func TestSameIdentity(t *testing.T) {
+	cfg := types.DefaultConfig()
+	texts := map[*types.T][]string{
+		types.Bool:                   {"true", "false"},
+		types.Int8:                   {"0", "1", "-1"},
+		types.Float8:                 {"0", "-0", "1.5", "NaN", "Infinity", "-Infinity"},
+		types.Numeric:                {"0", "-0", "0.0", "0.00", "1", "1.0", "1.00", "-1.0", "10", "1E+1", "NaN", "Infinity", "-Infinity", "123456789012345678901234567890.5", "123456789012345678901234567890.50"},
+		types.Text:                   {"", "a", "a ", "b"},
+		types.BPChar:                 {"a", "a  ", "b"},
+		types.Interval:               {"1 day", "24 hours", "1 mon", "30 days", "0"},
+		types.JSONB:                  {`{"a":1}`, `{"a": 1}`, `[1,2]`},
+		types.ArrayOf(types.Numeric): {"{1.0}", "{1.00}", "{1}"},
+	}
+	for typ, ts := range texts {
+		v := NewVec(typ, 0)
+		for _, s := range ts {
+			d, err := types.ParseText(typ, s, cfg)
+			if err != nil {
+				t.Fatalf("%s %q: %v", typ, s, err)
+			}
+			v.Append(d)
+		}
+		v.Append(nil)
+		for i := range v.Len() {
+			for j := range v.Len() {
+				want := string(v.AppendIdentity(nil, i)) == string(v.AppendIdentity(nil, j))
+				if got := SameIdentity(v, i, v, j); got != want {
+					t.Errorf("%s: SameIdentity(%v, %v) = %v, the identities say %v", typ, v.Get(i), v.Get(j), got, want)
+				}
+			}
+		}
+	}
+}

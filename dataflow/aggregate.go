@@ -2,7 +2,6 @@ package dataflow
 
 import (
 	"container/heap"
-	"math"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -378,7 +377,7 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	// comes (insert).
 	var retract, insert []int
 	for i := range n {
-		if e.existed[i] && e.live[i] && sameRow(e.before, int(e.beforeAt[i]), e.after, i) {
+		if e.existed[i] && e.live[i] && sameIdentity(e.before, int(e.beforeAt[i]), e.after, i) {
 			continue
 		}
 		if e.existed[i] {
@@ -599,40 +598,4 @@ func pickRows(v *coldata.Vec, rows []int) *coldata.Vec {
 		return v.Slice(first, last+1)
 	}
 	return v.Gather(rows)
-}
-
-// sameRow reports whether row i of a and row j of b are identical, not
-// merely equal: a sum going from 2.00 to 2 must be emitted.
-func sameRow(a []*coldata.Vec, i int, b []*coldata.Vec, j int) bool {
-	for k := range a {
-		if !sameValue(a[k], i, b[k], j) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameValue(a *coldata.Vec, i int, b *coldata.Vec, j int) bool {
-	if an, bn := a.IsNull(i), b.IsNull(j); an || bn {
-		return an == bn
-	}
-	switch a.Typ.Phys() {
-	case types.PhysBool:
-		return a.Bools[i] == b.Bools[j]
-	case types.PhysInt:
-		return a.Ints[i] == b.Ints[j]
-	case types.PhysFloat:
-		x, y := a.Floats[i], b.Floats[j]
-		return math.Float64bits(x) == math.Float64bits(y) || math.IsNaN(x) && math.IsNaN(y)
-	case types.PhysDecimal:
-		x, y := &a.Decs[i], &b.Decs[j]
-		return x.Form == y.Form && x.Negative == y.Negative && x.Exponent == y.Exponent && x.Coeff.Cmp(&y.Coeff) == 0
-	case types.PhysBytes:
-		return a.Bytes[i] == b.Bytes[j]
-	case types.PhysInterval:
-		return a.Ivals[i] == b.Ivals[j]
-	}
-	identityConfig := types.DefaultConfig()
-	return string(types.AppendText(nil, a.Typ, a.Datums[i], identityConfig)) ==
-		string(types.AppendText(nil, b.Typ, b.Datums[j], identityConfig))
 }

@@ -639,13 +639,7 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 // sameRow reports whether row r of page p holds row i of c; a keyed
 // retraction must name the row that is there, not just its key.
 func (a *Arrangement) sameRow(p *versionPage, r int, c *coldata.Chunk, i int) bool {
-	if a.key == nil {
-		return true
-	}
-	a.buf = RowIdentity(a.buf[:0], c, nil, i)
-	n := len(a.buf)
-	a.buf = RowIdentity(a.buf, &p.rows, nil, r)
-	return string(a.buf[:n]) == string(a.buf[n:])
+	return a.key == nil || sameIdentity(c.Cols, i, p.rows.Cols, r)
 }
 
 // indexRows builds the identity index of an unkeyed arrangement that had

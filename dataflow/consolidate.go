@@ -1,7 +1,6 @@
 package dataflow
 
 import (
-	"bytes"
 	"math/bits"
 	"runtime"
 	"sort"
@@ -51,6 +50,18 @@ func RowIdentity(buf []byte, c *coldata.Chunk, cols []int, i int) []byte {
 		buf = c.Cols[col].AppendIdentity(buf, i)
 	}
 	return buf
+}
+
+// sameIdentity reports whether row i of columns a and row j of columns b
+// have the same RowIdentity, without encoding them: a sum going from 2.00
+// to 2 is a change.
+func sameIdentity(a []*coldata.Vec, i int, b []*coldata.Vec, j int) bool {
+	for k := range a {
+		if !coldata.SameIdentity(a[k], i, b[k], j) {
+			return false
+		}
+	}
+	return true
 }
 
 // Consolidate sums the diffs of equal rows and drops rows whose diffs sum to
@@ -180,7 +191,6 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 	size := 1 << bits.Len(uint(2*len(order)))
 	slots := make([]int32, size) // 1 + the place in order of a row's first copy; 0 free
 	mask := uint64(size - 1)
-	var key, other []byte
 	ci := 0 // the chunk of the row at hand: rows come in order
 	for x, n := range order {
 		for int(n)-r.starts[ci] >= r.cs[ci].Len {
@@ -188,7 +198,6 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 		}
 		c, i := r.cs[ci], int(n)-r.starts[ci]
 		h := hashes[n]
-		key = key[:0]
 		s := h & mask
 		found := int32(-1)
 		for ; slots[s] != 0; s = (s + 1) & mask {
@@ -196,11 +205,7 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 			if hashes[y] != h {
 				continue
 			}
-			if len(key) == 0 {
-				key = RowIdentity(key, c, nil, i)
-			}
-			oc, oi := r.at(int(y))
-			if other = RowIdentity(other[:0], oc, nil, oi); bytes.Equal(key, other) {
+			if oc, oi := r.at(int(y)); sameIdentity(c.Cols, i, oc.Cols, oi) {
 				found = y
 				break
 			}

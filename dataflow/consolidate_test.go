@@ -1,6 +1,8 @@
 package dataflow
 
 import (
+	"github.com/cockroachdb/apd/v3"
+
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -96,24 +98,35 @@ func oracleConsolidate(typs []*types.T, c *coldata.Chunk) []string {
 // aggregate's: each group's retraction and insertion, no two equal) as
 // Step does, and one where half the rows cancel.
 func BenchmarkConsolidate(b *testing.B) {
-	typs := []*types.T{types.Int8, types.Text, types.Int8}
-	for _, cancel := range []bool{false, true} {
-		c := NewChanges(typs, 4096)
-		for i := range 2048 {
-			old := int64(i)
-			if !cancel {
-				old = int64(i) + 1
-			}
-			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("group-%d", i), old})
-			c.Diffs = append(c.Diffs, -1)
-			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("group-%d", i), int64(i)})
-			c.Diffs = append(c.Diffs, 1)
+	for _, num := range []bool{false, true} {
+		typs := []*types.T{types.Int8, types.Text, types.Int8}
+		if num {
+			typs[2] = types.Numeric
 		}
-		b.Run(fmt.Sprintf("cancel=%v", cancel), func(b *testing.B) {
-			b.ReportAllocs()
-			for range b.N {
-				Consolidate(c)
+		for _, cancel := range []bool{false, true} {
+			c := NewChanges(typs, 4096)
+			value := func(i int) types.Datum {
+				if num {
+					return apd.New(int64(i)*100+5, -2)
+				}
+				return int64(i)
 			}
-		})
+			for i := range 2048 {
+				old := value(i)
+				if !cancel {
+					old = value(i + 1)
+				}
+				c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("group-%d", i), old})
+				c.Diffs = append(c.Diffs, -1)
+				c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("group-%d", i), value(i)})
+				c.Diffs = append(c.Diffs, 1)
+			}
+			b.Run(fmt.Sprintf("numeric=%v/cancel=%v", num, cancel), func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					Consolidate(c)
+				}
+			})
+		}
 	}
 }

@@ -116,6 +116,17 @@ func decimalClass(d *apd.Decimal) int {
 	return 4
 }
 
+// SameDecimalIdentity reports whether a and b have the same identity: the
+// same key (class, and value when finite and non-zero) and exponent, as
+// their key and identity suffix bytes would tell.
+func SameDecimalIdentity(a, b *apd.Decimal) bool {
+	ca := decimalClass(a)
+	if ca != decimalClass(b) || a.Exponent != b.Exponent {
+		return false
+	}
+	return ca != 2 && ca != 4 || a.Coeff.Cmp(&b.Coeff) == 0
+}
+
 // compareDecimal orders numerics as Postgres does: -Infinity < finite <
 // Infinity < NaN, NaN equal to NaN.
 func compareDecimal(a, b *apd.Decimal) int {
