@@ -45,11 +45,13 @@ const (
 	// views are checkpointed by default.
 	DefaultCheckpointInterval = time.Minute
 	// A view's chain ends with a new base once the base and its deltas
-	// hold twice the state a base would (dataflow.SnapshotSize: records
-	// written over since, pages rewritten, rows changed again), or
-	// maxDeltas files: a restore reads at most twice the state. A state
-	// that only grows (Nexmark q5's) writes little over, so its base is
-	// not written again each time it doubles: the loop serializes deltas.
+	// hold twice what a base would (dataflow.SnapshotSize: records written
+	// over since, pages rewritten; and the view's rows: a delta's output
+	// changes, a retraction and an insertion per changed row, are rows a
+	// restore consolidates), or maxDeltas files: a restore reads at most
+	// twice the state. A state that only grows (Nexmark q5's) writes
+	// little over, so its base is not written again each time it doubles:
+	// the loop serializes deltas.
 	chainFactor = 2
 	maxDeltas   = 256
 )
@@ -146,13 +148,16 @@ type checkpointer struct {
 	batch []checkpointJob
 	// removals are the dropped views whose checkpoint is to be removed.
 	removals []uint32
+	// rowBytes is, per view, the bytes per row of the rows or changes
+	// its last checkpoint file held (writer sets, loop reads).
+	rowBytes map[uint32]float64
 	// unwritten are the views whose checkpoint the writer failed to
 	// write, for the loop to take again (writer adds, loop takes).
 	unwritten []uint32
 }
 
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
-	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(),
+	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(), rowBytes: map[uint32]float64{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -241,11 +246,22 @@ func (c *checkpointer) removeDropped(dropped map[uint32]bool) {
 	c.removals = nil
 	c.mu.Unlock()
 	for _, v := range views {
+		c.mu.Lock()
+		delete(c.rowBytes, v)
+		c.mu.Unlock()
 		c.removeFile(v)
 		if dropped != nil {
 			dropped[v] = true
 		}
 	}
+}
+
+// viewRowBytes returns the bytes per row of view's last checkpoint's rows
+// (0 before its first).
+func (c *checkpointer) viewRowBytes(view uint32) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rowBytes[view]
 }
 
 // takeUnwritten returns, on the loop, the views whose checkpoint the
@@ -319,16 +335,24 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 	w.Uvarint(uint64(j.state.Len()))
 	prefix := w.Bytes()
 	var rows *dataflow.SnapshotWriter
+	n := 0
 	if ck.kind == checkpointBase {
-		rows = dataflow.NewSnapshotWriter(make([]byte, 0, 16*j.rows.Len()+64))
+		n = j.rows.Len()
+		rows = dataflow.NewSnapshotWriter(make([]byte, 0, 16*n+64))
 		if err := j.rows.WriteRows(rows); err != nil {
 			return 0, err
 		}
 	} else {
+		n = changedRows(j.changes)
 		rows = dataflow.NewSnapshotWriter(nil)
 		if err := dataflow.WriteChanges(rows, j.changes); err != nil {
 			return 0, err
 		}
+	}
+	if n > 0 {
+		c.mu.Lock()
+		c.rowBytes[ck.view] = float64(rows.Len()) / float64(n)
+		c.mu.Unlock()
 	}
 	parts := append(append([][]byte{prefix}, j.state.Parts()...), rows.Parts()...)
 	size, crc := 0, uint32(0)
@@ -934,7 +958,7 @@ func (d *dataflows) checkpoint(force bool) {
 		}
 		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewSnapshotWriter(nil)}
 		var err error
-		if v.deltaDue() {
+		if v.deltaDue(d.epoch, c.viewRowBytes(v.id)) {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
 			err = v.df.SnapshotDelta(job.state)
@@ -961,12 +985,14 @@ func (d *dataflows) checkpoint(force bool) {
 		if job.ck.kind == checkpointBase {
 			v.endChain()
 			v.baseSize, v.deltaSize = job.state.Len(), 0
+			v.baseRows, v.deltaRows = job.rows.Len(), 0
 			// Deltas follow this base: the output's changes are kept
 			// from now on.
 			v.gen = job.ck.gen
 		} else {
 			v.deltas++
 			v.deltaSize += job.state.Len()
+			v.deltaRows += changedRows(job.changes)
 		}
 		stateBytes += job.state.Len()
 		batch = append(batch, job)
@@ -979,12 +1005,20 @@ func (d *dataflows) checkpoint(force bool) {
 	c.submit(batch)
 }
 
-// deltaDue reports whether v's next checkpoint is a delta: it has a base
-// (written, or handed to the writer before this delta), and its base and
-// deltas hold less than twice its state.
-func (v *runningView) deltaDue() bool {
-	return v.gen != 0 && v.deltas < maxDeltas &&
-		v.baseSize+v.deltaSize < chainFactor*v.df.SnapshotSize()
+// deltaDue reports whether v's next checkpoint, at epoch, is a delta: it
+// has a base (written, or handed to the writer before this delta), and
+// its base and deltas hold less than twice what a base would, its rows
+// priced at rowBytes each.
+func (v *runningView) deltaDue(epoch uint64, rowBytes float64) bool {
+	if v.gen == 0 || v.deltas >= maxDeltas {
+		return false
+	}
+	rows := 0
+	if s := v.arr.Snapshot(epoch); s != nil {
+		rows = s.Len()
+	}
+	chain := float64(v.baseSize+v.deltaSize) + float64(v.baseRows+v.deltaRows)*rowBytes
+	return chain < chainFactor*(float64(v.df.SnapshotSize())+float64(rows)*rowBytes)
 }
 
 // endChain makes v's next checkpoint a base.

@@ -712,7 +712,10 @@ func TestCheckpointDeltas(t *testing.T) {
 // takes deltas after its one base, though they add up to more than the
 // base; a view whose few groups all change every batch writes each delta
 // over the one before, and takes a new base once its chain holds twice
-// its state. Both restore to what they were.
+// its state. A view's rows count too: a view with no state over a stream
+// takes deltas of its new rows, one over a table whose every row changes
+// each batch takes new bases (its changes, a retraction and an insertion
+// per row, would soon outweigh its rows). All restore to what they were.
 func TestCheckpointChainFollowsState(t *testing.T) {
 	dir := t.TempDir()
 	ckptDir := filepath.Join(dir, "checkpoints")
@@ -720,9 +723,13 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 	conn := connect(t, s.srv)
 	ctx := context.Background()
 	mustExec(t, conn, "CREATE STREAM a (k int, v int)")
+	mustExec(t, conn, "CREATE TABLE t (k int PRIMARY KEY, v int)")
+	mustExec(t, conn, "INSERT INTO t SELECT g, 0 FROM generate_series(1, 500) g")
 	views := map[string]string{
 		"v_grow":  "SELECT k, count(*) AS n, sum(v) AS s FROM a GROUP BY k",
 		"v_churn": "SELECT k % 10 AS g, count(*) AS n, sum(v) AS s FROM a GROUP BY k % 10",
+		"v_pass":  "SELECT k, v FROM a WHERE v >= 0",
+		"v_table": "SELECT k, v FROM t WHERE v >= 0",
 	}
 	names := mapKeys(views)
 	ids := map[string]string{}
@@ -743,6 +750,7 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 			k++
 		}
 		mustExec(t, conn, "INSERT INTO a VALUES "+strings.Join(vals, ", "))
+		mustExec(t, conn, "UPDATE t SET v = v + 1")
 	}
 	base := func(name string) []byte {
 		t.Helper()
@@ -758,13 +766,16 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 	}
 	// Feed until v_grow has a first delta; its base from then on must
 	// stay, through 8 deltas, while v_churn's is replaced.
-	var growBase []byte
-	churnBases := map[string]bool{}
-	for deadline := time.Now().Add(30 * time.Second); !hasDelta("v_grow", 8); {
+	var growBase, passBase []byte
+	churnBases, tableBases := map[string]bool{}, map[string]bool{}
+	for deadline := time.Now().Add(30 * time.Second); !hasDelta("v_grow", 8) || !hasDelta("v_pass", 8); {
 		insert()
 		time.Sleep(30 * time.Millisecond)
 		if b := base("v_churn"); b != nil {
 			churnBases[string(b)] = true
+		}
+		if b := base("v_table"); b != nil {
+			tableBases[string(b)] = true
 		}
 		if growBase == nil && hasDelta("v_grow", 1) {
 			growBase = base("v_grow")
@@ -772,12 +783,21 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 		if growBase != nil && !bytes.Equal(base("v_grow"), growBase) {
 			t.Fatalf("v_grow took a new base after %d rows, its state only grew\n%s", k, s.log.String())
 		}
+		if passBase == nil && hasDelta("v_pass", 1) {
+			passBase = base("v_pass")
+		}
+		if passBase != nil && !bytes.Equal(base("v_pass"), passBase) {
+			t.Fatalf("v_pass took a new base after %d rows, its rows only grew\n%s", k, s.log.String())
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("v_grow has no 8th delta after %d rows\n%s", k, s.log.String())
 		}
 	}
 	if len(churnBases) < 2 {
 		t.Errorf("v_churn kept one base through v_grow's 8 deltas, its chain writes the same groups over")
+	}
+	if len(tableBases) < 2 {
+		t.Errorf("v_table kept one base through v_grow's 8 deltas, its chain changes every row again and again")
 	}
 	s.syncViews(t)
 	before := viewsText(t, conn, names)

@@ -123,12 +123,14 @@ type runningView struct {
 	dirty bool
 	// gen is the generation of the view's last base checkpoint (0: none
 	// yet, or its chain ended: the next checkpoint is a base); deltas
-	// counts the deltas taken after it, deltaSize their state bytes;
-	// baseSize is the base's state bytes. changes are the view's output
-	// changes since its last checkpoint, for the next delta.
+	// counts the deltas taken after it, deltaSize their state bytes and
+	// deltaRows their output changes; baseSize and baseRows are the
+	// base's state bytes and rows. changes are the view's output changes
+	// since its last checkpoint, for the next delta.
 	gen                 uint64
 	deltas              int
 	baseSize, deltaSize int
+	baseRows, deltaRows int
 	changes             []*coldata.Chunk
 }
 
