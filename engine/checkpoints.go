@@ -1007,8 +1007,8 @@ func (d *dataflows) checkpoint(force bool) {
 
 // deltaDue reports whether v's next checkpoint, at epoch, is a delta: it
 // has a base (written, or handed to the writer before this delta), and
-// its base and deltas hold less than twice what a base would, its rows
-// priced at rowBytes each.
+// its base and deltas, with the output changes the delta would hold, hold
+// less than twice what a base would, rows priced at rowBytes each.
 func (v *runningView) deltaDue(epoch uint64, rowBytes float64) bool {
 	if v.gen == 0 || v.deltas >= maxDeltas {
 		return false
@@ -1017,7 +1017,7 @@ func (v *runningView) deltaDue(epoch uint64, rowBytes float64) bool {
 	if s := v.arr.Snapshot(epoch); s != nil {
 		rows = s.Len()
 	}
-	chain := float64(v.baseSize+v.deltaSize) + float64(v.baseRows+v.deltaRows)*rowBytes
+	chain := float64(v.baseSize+v.deltaSize) + float64(v.baseRows+v.deltaRows+changedRows(v.changes))*rowBytes
 	return chain < chainFactor*(float64(v.df.SnapshotSize())+float64(rows)*rowBytes)
 }
 
