@@ -945,7 +945,11 @@ func (d *dataflows) checkpoint(force bool) {
 	var batch []checkpointJob
 	stateBytes := 0
 	for _, v := range d.order {
-		if !v.checkpointed || v.failed != nil || !v.dirty {
+		rowBytes := c.viewRowBytes(v.id)
+		// A view that did not step since its last checkpoint takes none,
+		// unless its chain outgrew the rule (its last delta was large):
+		// then a base, so that a restart reads its state once.
+		if !v.checkpointed || v.failed != nil || !v.dirty && (v.gen == 0 || v.deltaDue(d.epoch, rowBytes)) {
 			continue
 		}
 		inputs := slices.Clone(v.inputs)
@@ -958,7 +962,7 @@ func (d *dataflows) checkpoint(force bool) {
 		}
 		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewSnapshotWriter(nil)}
 		var err error
-		if v.deltaDue(d.epoch, c.viewRowBytes(v.id)) {
+		if v.dirty && v.deltaDue(d.epoch, rowBytes) {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
 			err = v.df.SnapshotDelta(job.state)
@@ -1018,7 +1022,8 @@ func (v *runningView) deltaDue(epoch uint64, rowBytes float64) bool {
 		rows = s.Len()
 	}
 	chain := float64(v.baseSize+v.deltaSize) + float64(v.baseRows+v.deltaRows+changedRows(v.changes))*rowBytes
-	return chain < chainFactor*(float64(v.df.SnapshotSize())+float64(rows)*rowBytes)
+	// An empty chain (a base of no state and no rows) is never overgrown.
+	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize())+float64(rows)*rowBytes)
 }
 
 // endChain makes v's next checkpoint a base.

@@ -817,3 +817,79 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 		}
 	}
 }
+
+// A view whose chain outgrew the rule with its last delta (its few groups
+// all changed again) takes a base once it is idle, so that a restart
+// reads its state once; an idle view whose chain is within the rule takes
+// nothing.
+func TestCheckpointChainEndsWhenIdle(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM a (k int, v int)")
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_churn AS SELECT k % 10 AS g, count(*) AS n, sum(v) AS s FROM a GROUP BY k % 10")
+	var oid uint32
+	if err := conn.QueryRow(context.Background(), "SELECT oid FROM pg_class WHERE relname = 'v_churn'").Scan(&oid); err != nil {
+		t.Fatal(err)
+	}
+	files := func() []string {
+		t.Helper()
+		entries, err := os.ReadDir(ckptDir)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), fmt.Sprint(oid, ".")) && !strings.HasSuffix(e.Name(), ".tmp") {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	hasDelta := func() bool {
+		return slices.ContainsFunc(files(), func(n string) bool { return strings.HasSuffix(n, ".delta") })
+	}
+	k := 0
+	for deadline := time.Now().Add(20 * time.Second); !hasDelta(); {
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO a SELECT g, g %% 7 FROM generate_series(%d, %d) g", k, k+99))
+		k += 100
+		time.Sleep(30 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("no delta after %d rows: %v\n%s", k, files(), s.log.String())
+		}
+	}
+	// Idle now: the chain of a base and a delta rewriting every group
+	// holds twice the state, and gives way to a base.
+	for deadline := time.Now().Add(10 * time.Second); hasDelta(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle view kept its chain: %v\n%s", files(), s.log.String())
+		}
+	}
+	base, err := os.ReadFile(filepath.Join(ckptDir, fmt.Sprint(oid, ".ckpt")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	again, err := os.ReadFile(filepath.Join(ckptDir, fmt.Sprint(oid, ".ckpt")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(base, again) || hasDelta() {
+		t.Fatalf("the idle view took checkpoints after its base: %v", files())
+	}
+	s.syncViews(t)
+	before := viewsText(t, conn, []string{"v_churn"})
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, []string{"v_churn"}) {
+		t.Fatalf("restored %v\n%s", got, s.log.String())
+	}
+	if after := viewsText(t, conn, []string{"v_churn"}); !slices.Equal(after["v_churn"], before["v_churn"]) {
+		t.Fatalf("after restart:\n%s\nbefore:\n%s", strings.Join(after["v_churn"], "\n"), strings.Join(before["v_churn"], "\n"))
+	}
+}
