@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/storage"
+)
+
+// discardWriter is a pgwire.ResultWriter that drops the rows.
+type discardWriter struct{}
+
+func (discardWriter) WriteChunk(*coldata.Chunk) error                   { return nil }
+func (discardWriter) CopyIn(pgwire.CopyFormat, int) (io.Reader, error)  { return nil, io.EOF }
+func (discardWriter) CopyOut(pgwire.CopyFormat, int) (io.Writer, error) { return io.Discard, nil }
+func (discardWriter) ParameterStatus(string, string) error              { return nil }
+func (discardWriter) Notice(string, string, string) error               { return nil }
+func (discardWriter) Flush() error                                      { return nil }
+
+// BenchmarkDashboardRange is a Grafana time-series panel's query as `sluice
+// bench serve` sends it: a one-hour range over a per-minute table with the
+// range's literals in the text, which changes every second; within a second
+// every panel (session) sends the same text. An op is one session's query:
+// parse (the engine-wide tree cache hits from the second session on), plan
+// (each session's first use of a text), run.
+func BenchmarkDashboardRange(b *testing.B) {
+	db, err := storage.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	const panels = 100
+	sessions := make([]pgwire.Session, panels)
+	for i := range sessions {
+		if sessions[i], err = e.Open(ctx, map[string]string{"user": "sluice"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run := func(s pgwire.Session, sql string) {
+		stmts, err := s.Parse(ctx, sql)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range stmts {
+			p, err := st.Bind(ctx, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run(sessions[0], `CREATE TABLE bids_per_minute (channel text, window_start timestamptz, window_end timestamptz,
+		bids bigint, volume bigint, PRIMARY KEY (channel, window_start))`)
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	for m := range 90 {
+		w := t0.Add(time.Duration(m) * time.Minute)
+		for _, ch := range []string{"Google", "Facebook", "Baidu", "Apple", "other"} {
+			run(sessions[0], fmt.Sprintf("INSERT INTO bids_per_minute VALUES ('%s', '%s', '%s', %d, %d)",
+				ch, w.Format(time.RFC3339), w.Add(time.Minute).Format(time.RFC3339), m+1, 10*m))
+		}
+	}
+	const rangeSQL = `SELECT window_start AS "time", channel, bids, volume FROM bids_per_minute
+		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		to := t0.Add(time.Hour + time.Duration(i/panels)*time.Second)
+		run(sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
+	}
+}
