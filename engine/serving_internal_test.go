@@ -82,3 +82,75 @@ func BenchmarkDashboardRange(b *testing.B) {
 		run(sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
 	}
 }
+
+// TestSharedTreesConcurrently plans and runs the same query texts from
+// several sessions at once, so that the engine-wide tree cache hands them
+// one parse tree each (run with -race: planning must only read it).
+func TestSharedTreesConcurrently(t *testing.T) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	run := func(s pgwire.Session, sql string) error {
+		stmts, err := s.Parse(ctx, sql)
+		if err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			p, err := st.Bind(ctx, nil, nil)
+			if err != nil {
+				return err
+			}
+			if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	admin, err := e.Open(ctx, map[string]string{"user": "sluice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{"CREATE TABLE bids (auction bigint, channel text, price bigint, at timestamptz)",
+		"INSERT INTO bids SELECT i % 50, (ARRAY['Google', 'Apple', 'x'])[i % 3 + 1], i * 7 % 1000, '2026-12-04 03:00:00+00'::timestamptz + i * interval '1 second' FROM generate_series(1, 500) i"} {
+		if err := run(admin, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queries := []string{
+		"SELECT CASE WHEN channel IN ('Google', 'Apple') THEN channel ELSE 'other' END AS c, count(*), max(price) FROM bids GROUP BY 1 ORDER BY 1",
+		"SELECT auction, sum(price) FILTER (WHERE price > 10), row_number() OVER (ORDER BY auction) FROM bids WHERE at BETWEEN '2026-12-04 03:00:00+00'::timestamptz AND '2026-12-04 03:05:00+00'::timestamptz GROUP BY auction ORDER BY auction LIMIT 5",
+		"SELECT b.auction, (SELECT count(*) FROM bids c WHERE c.auction = b.auction) FROM bids b WHERE b.price IN (7, 14, 21) ORDER BY 1, 2",
+		"SELECT generate_series(1, 3), upper(channel) || '!' FROM bids WHERE auction = 3 ORDER BY 1, 2",
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		s, err := e.Open(ctx, map[string]string{"user": "sluice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for range 10 {
+				for _, q := range queries {
+					if err := run(s, q); err != nil {
+						errs <- fmt.Errorf("%s: %w", q, err)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
