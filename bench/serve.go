@@ -402,7 +402,8 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	if err != nil {
 		return nil, err
 	}
-	// SIGTERM: a clean shutdown, as before the PostgreSQL phase.
+	// SIGTERM: a clean shutdown, at the end or before the PostgreSQL phase
+	// (whose CPU the server's ingest must not take).
 	stop := sync.OnceValue(func() error { return server.stop(syscall.SIGTERM) })
 	defer stop()
 	url := server.url
