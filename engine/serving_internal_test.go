@@ -23,43 +23,43 @@ func (discardWriter) ParameterStatus(string, string) error              { return
 func (discardWriter) Notice(string, string, string) error               { return nil }
 func (discardWriter) Flush() error                                      { return nil }
 
-// BenchmarkDashboardRange is a Grafana time-series panel's query as `sluice
-// bench serve` sends it: a one-hour range over a per-minute table with the
-// range's literals in the text, which changes every second; within a second
-// every panel (session) sends the same text. An op is one session's query:
-// parse (the engine-wide tree cache hits from the second session on), plan
-// (each session's first use of a text), run.
-func BenchmarkDashboardRange(b *testing.B) {
-	db, err := storage.Open(b.TempDir())
+// dashboardRange is a Grafana time-series panel's query as `sluice bench
+// serve` sends it: a one-hour range over a per-minute table with the
+// range's literals in the text, which changes every second; within a
+// second every panel (session) sends the same text. It returns the
+// function that sends query i: parse (the engine-wide tree cache hits from
+// the second session on), plan (each session's first use of a text), run.
+func dashboardRange(tb testing.TB) func(i int) {
+	db, err := storage.Open(tb.TempDir())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer db.Close()
+	tb.Cleanup(func() { _ = db.Close() })
 	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer e.Close()
+	tb.Cleanup(func() { _ = e.Close() })
 	ctx := context.Background()
 	const panels = 100
 	sessions := make([]pgwire.Session, panels)
 	for i := range sessions {
 		if sessions[i], err = e.Open(ctx, map[string]string{"user": "sluice"}); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	run := func(s pgwire.Session, sql string) {
 		stmts, err := s.Parse(ctx, sql)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		for _, st := range stmts {
 			p, err := st.Bind(ctx, nil, nil)
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 		}
 	}
@@ -75,11 +75,29 @@ func BenchmarkDashboardRange(b *testing.B) {
 	}
 	const rangeSQL = `SELECT window_start AS "time", channel, bids, volume FROM bids_per_minute
 		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
+	return func(i int) {
+		to := t0.Add(time.Hour + time.Duration(i/panels)*time.Second)
+		run(sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
+	}
+}
+
+func BenchmarkDashboardRange(b *testing.B) {
+	query := dashboardRange(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		to := t0.Add(time.Hour + time.Duration(i/panels)*time.Second)
-		run(sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
+		query(i)
+	}
+}
+
+// TestDashboardRangeAllocs bounds the allocations of the range query: 475
+// when each use of a cached parse tree copied it and the planner walked
+// trees by reflection, 274 after.
+func TestDashboardRangeAllocs(t *testing.T) {
+	query := dashboardRange(t)
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() { query(i); i++ }); n > 300 {
+		t.Errorf("the dashboard range query allocates %.0f times, want at most 300", n)
 	}
 }
 
