@@ -11,7 +11,10 @@
 // it). `sluice bench nexmark` times Nexmark queries (nexmark.go: q0–q22
 // but q6, q10 and q12, for the reasons given there), and
 // `sluice bench serve` (serve.go, also the serving rows of the report) is
-// dashboard serving: N connections, each a Grafana-like panel sending five
+// dashboard serving: N connections from this process to a `sluice serve`
+// child process (whose CPU, collector and memory figures are reported: the
+// panels' client side is not the server's, as Grafana is not), each a
+// Grafana-like panel sending five
 // queries a second on maintained views (point lookups, a one-hour range with
 // Grafana's macros expanded, a top-10) while the Nexmark streams ingest at
 // a fixed rate (by default half of the peak a probe measures first), with a
@@ -33,8 +36,8 @@
 // merged only after every client has stopped. The serving workload's panels
 // (up to thousands) share one mutex-guarded set of histograms instead.
 //
-// Memory: Sluice's peak RSS is the process's VmHWM from /proc/self/status,
-// reset just before Sluice starts; it includes the benchmark's own client
+// Memory: Sluice's peak RSS is the process's VmHWM from /proc/self/status
+// (the serving workload's: the child server's), reset just before Sluice starts; it includes the benchmark's own client
 // side (pgx connections, row generators), which is kept small by streaming
 // generated rows instead of building them in memory.
 package bench

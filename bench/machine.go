@@ -36,8 +36,11 @@ func procStatusKBOf(pid, field string) int64 {
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux 4.0+:
 // writing 5 to clear_refs), so the peak measured covers Sluice's phase only
 // and not the PostgreSQL phase's client work. It reports whether it worked.
-func resetPeakRSS() bool {
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+func resetPeakRSS() bool { return resetPeakRSSOf("self") }
+
+// resetPeakRSSOf is resetPeakRSS of process pid ("self": this one).
+func resetPeakRSSOf(pid string) bool {
+	return os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0) == nil
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo, or "".

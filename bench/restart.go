@@ -299,27 +299,25 @@ func restartMarker(o *restartOptions) string {
 
 // child is a running `sluice serve`.
 type child struct {
-	cmd     *exec.Cmd
-	url     string
-	logMu   sync.Mutex
-	log     []map[string]any
-	logDone chan struct{}
+	cmd *exec.Cmd
+	// url is its wire protocol's pgx URL, httpAddr its HTTP address.
+	url, httpAddr string
+	logMu         sync.Mutex
+	log           []map[string]any
+	logDone       chan struct{}
 }
 
 // startChild starts `bin serve` on dir with loopback ports of its own (no
-// embedded broker) and its JSON log read into c.log.
-func startChild(bin, dir string, o *restartOptions, extra ...string) (*child, error) {
+// embedded broker), its JSON log read into c.log, and flags added.
+func startChild(bin, dir string, flags ...string) (*child, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	args := []string{"serve", "--data-dir", dir, "--pg-addr", fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		"--http-addr", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--embedded-kafka-addr", "off",
-		"--log-format", "json", "--checkpoint-interval", "1s"}
-	if o.workers > 0 {
-		args = append(args, "--workers", strconv.Itoa(o.workers))
-	}
-	cmd := exec.Command(bin, append(args, extra...)...)
+		"--http-addr", httpAddr, "--embedded-kafka-addr", "off", "--log-format", "json"}
+	cmd := exec.Command(bin, append(args, flags...)...)
 	// NB: nothing of the environment may override the flags above.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SLUICE_") {
@@ -331,7 +329,8 @@ func startChild(bin, dir string, o *restartOptions, extra ...string) (*child, er
 	if err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, url: fmt.Sprintf("postgres://sluice@127.0.0.1:%d/sluice?sslmode=disable", ports[0]), logDone: make(chan struct{})}
+	c := &child{cmd: cmd, url: fmt.Sprintf("postgres://sluice@127.0.0.1:%d/sluice?sslmode=disable", ports[0]),
+		httpAddr: httpAddr, logDone: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -350,6 +349,15 @@ func startChild(bin, dir string, o *restartOptions, extra ...string) (*child, er
 		}
 	}()
 	return c, nil
+}
+
+// restartFlags are the restart benchmark's servers' flags.
+func restartFlags(o *restartOptions) []string {
+	flags := []string{"--checkpoint-interval", "1s"}
+	if o.workers > 0 {
+		flags = append(flags, "--workers", strconv.Itoa(o.workers))
+	}
+	return flags
 }
 
 // freePorts returns n loopback ports free a moment ago.
@@ -425,7 +433,7 @@ func (c *child) connect(ctx context.Context, deadline time.Time) (*pgx.Conn, err
 // buildRestart fills dir: the stream, the view, the rows, and a
 // checkpoint holding all of them; then stops the server as o.kill says.
 func buildRestart(ctx context.Context, o *restartOptions, bin, dir string, want *restartExpect, r *RestartResult, progress func(string, ...any)) error {
-	ch, err := startChild(bin, dir, o)
+	ch, err := startChild(bin, dir, restartFlags(o)...)
 	if err != nil {
 		return err
 	}
@@ -562,7 +570,7 @@ func timeRestart(ctx context.Context, o *restartOptions, bin, dir string, run in
 		extra = append(extra, "--startup-cpu-profile", fmt.Sprintf("%s.%d", o.cpuProfile, run))
 	}
 	began := time.Now()
-	ch, err := startChild(bin, dir, o, extra...)
+	ch, err := startChild(bin, dir, append(restartFlags(o), extra...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// runtimeSample is the Go runtime's own account of where a process's time
-// went: CPU in the garbage collector, and how long goroutines waited to run
-// once runnable (the queue a query waits in when the cores are busy).
+// runtimeSample is the Go runtime's own account of where a server's time
+// went, read from its /metrics: CPU in the garbage collector, and how long
+// goroutines waited to run once runnable (the queue a query waits in when
+// the cores are busy).
 type runtimeSample struct {
 	gcCPU time.Duration
 	sched *metrics.Float64Histogram
@@ -16,26 +17,6 @@ type runtimeSample struct {
 	// collections finished: unlike CPU time, neither depends on how busy
 	// the machine is.
 	allocated, gcs uint64
-}
-
-func sampleRuntime() runtimeSample {
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/sched/latencies:seconds"},
-		{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(s)
-	r := runtimeSample{}
-	if s[2].Value.Kind() == metrics.KindUint64 {
-		r.allocated = s[2].Value.Uint64()
-	}
-	if s[3].Value.Kind() == metrics.KindUint64 {
-		r.gcs = s[3].Value.Uint64()
-	}
-	if s[0].Value.Kind() == metrics.KindFloat64 {
-		r.gcCPU = time.Duration(s[0].Value.Float64() * float64(time.Second))
-	}
-	if s[1].Value.Kind() == metrics.KindFloat64Histogram {
-		r.sched = s[1].Value.Float64Histogram()
-	}
-	return r
 }
 
 // schedQuantile is the q-quantile of the scheduling latencies between two

@@ -9,8 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,16 +22,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-db/sluice/connector/datagen"
-	"github.com/sluice-db/sluice/server"
 )
 
-// `sluice bench serve`: the serving benchmark. Nexmark streams fill
-// themselves at a fixed rate, by default half of the peak a probe measures
-// first (connector = 'datagen', event times on the wall clock) while N pgwire connections each behave like a Grafana panel that
-// refreshes every second: five queries on the maintained views a dashboard
+// `sluice bench serve`: the serving benchmark. A `sluice serve` child
+// process (this binary) is the server, so that its CPU, collector and
+// memory figures are its own: the panels, like Grafana, are another
+// process (this one). Nexmark streams fill themselves at a fixed rate, by
+// default half of the peak a probe measures first (connector = 'datagen',
+// event times on the wall clock) while N pgwire connections each behave
+// like a Grafana panel that refreshes every second: five queries on the maintained views a dashboard
 // reads, with Grafana's macros ($__timeFilter) expanded into literals as
 // Grafana does. Beside them a marker record is produced every 100 ms to a
-// Kafka topic (an in-process broker) that a small stream reads, and a
+// Kafka topic (a broker in this process) that a small stream reads, and a
 // poller times how long it takes to become visible through a view over it
 // (produce → visible, fetch and decode included).
 
@@ -102,6 +104,8 @@ type serveOptions struct {
 	pgURL string
 	// checkpointInterval is the server's (0: its default).
 	checkpointInterval time.Duration
+	// binary is the sluice binary the server runs ("": this one).
+	binary string
 }
 
 // Serve is the serving workload's figures.
@@ -190,8 +194,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench serve [flags]\n\n"+
-			"Serves N Grafana-like panels (5 queries a second each on maintained views) from an\n"+
-			"in-process Sluice while Nexmark events stream in; prints QPS, latency, errors and freshness.\n\n")
+			"Serves N Grafana-like panels (5 queries a second each on maintained views) from a\n"+
+			"`sluice serve` child process while Nexmark events stream in; prints QPS, latency, errors,\n"+
+			"freshness and the server's CPU, GC and memory.\n\n")
 		fs.PrintDefaults()
 	}
 	o := &serveOptions{}
@@ -202,10 +207,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.Func("rate", "Nexmark events per second ingested meanwhile (people, auctions and bids; 0 = none; auto = half of the peak, measured first) (default auto)",
 		func(v string) (err error) { o.rate, err = parseServeRate(v); return err })
 	fs.Uint64Var(&o.seed, "seed", 1, "generator seed")
-	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the measurement to this file")
-	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the measurement (connections still open) to this file")
-	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the measurement to this file (go tool trace)")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the server during the measurement to this file")
+	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile of the server at the end of the measurement (connections still open) to this file")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the server during the measurement to this file (go tool trace)")
 	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never): freshness with checkpoints")
+	fs.StringVar(&o.binary, "sluice", "", "the sluice binary the server runs (default: this one)")
 	fs.StringVar(&o.pgURL, "pg-url", "", "then run the same panels on this PostgreSQL, over tables holding the views' rows (its tables of those names are replaced)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -302,7 +308,7 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
 		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
 	tw.Flush()
-	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; process CPU %.1fs (%.2f cores, GC %.1fs); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
+	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; server CPU %.1fs (%.2f cores, GC %.1fs); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
 		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(), s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
@@ -346,9 +352,14 @@ func raiseFDLimit() (uint64, error) {
 	return l.Cur, nil
 }
 
-// serveFDs is how many file descriptors n in-process connections need:
-// both ends of each socket, plus the storage's files and the rest.
-func serveFDs(n int) uint64 { return uint64(2*n + 512) }
+// serveFDs is how many file descriptors n connections need in each
+// process (the server inherits this one's limit): a socket end each, plus
+// the storage's files and the rest.
+func serveFDs(n int) uint64 { return uint64(n + 512) }
+
+// serveSpareConns are the server's connections beyond the panels': the
+// admin session, the freshness poller and a few more.
+const serveSpareConns = 16
 
 // runServe starts a fresh Sluice, creates the streams and views, and runs
 // the panels and the freshness markers for o.duration.
@@ -361,7 +372,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}
 	s.FDLimit = limit
 	if need := serveFDs(o.conns); limit < need {
-		return nil, fmt.Errorf("%d connections need about %d open files (both socket ends are in this process), "+
+		return nil, fmt.Errorf("%d connections need about %d open files in each of the client and the server, "+
 			"but the limit is %d even after raising the soft limit to the hard one; raise it (ulimit -Hn) or use fewer --connections",
 			o.conns, need, limit)
 	}
@@ -375,13 +386,28 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, fmt.Errorf("starting the markers' Kafka broker: %w", err)
 	}
 	defer broker.Close()
-	url, stopSluice, err := startSluice(ctx, dir, broker.ListenAddrs(), func(cfg *server.Config) { cfg.CheckpointInterval = o.checkpointInterval })
+	bin := o.binary
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("the sluice binary: %w", err)
+		}
+	}
+	flags := []string{"--kafka-brokers", strings.Join(broker.ListenAddrs(), ","),
+		"--max-connections", strconv.Itoa(o.conns + serveSpareConns), "--http-pprof"}
+	if o.checkpointInterval != 0 {
+		// The server's 0 disables checkpoints, the benchmark's negative does.
+		flags = append(flags, "--checkpoint-interval", max(o.checkpointInterval, 0).String())
+	}
+	server, err := startChild(bin, dir, flags...)
 	if err != nil {
 		return nil, err
 	}
-	stop := sync.OnceValue(stopSluice)
+	// SIGTERM: a clean shutdown, at the end or before the PostgreSQL phase
+	// (whose CPU the server's ingest must not take).
+	stop := sync.OnceValue(func() error { return server.stop(syscall.SIGTERM) })
 	defer stop()
-	admin, err := pgx.Connect(ctx, url)
+	url := server.url
+	admin, err := server.connect(ctx, time.Now().Add(time.Minute))
 	if err != nil {
 		return nil, err
 	}
@@ -437,9 +463,12 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, err
 	}
 	progress("%d panels for %s while Nexmark streams in at %s events/s", o.conns, o.duration, fmtRate(o.rate))
-	cpu0, _ := processCPU()
-	rt0 := sampleRuntime()
-	resetPeakRSS()
+	pid := strconv.Itoa(server.cmd.Process.Pid)
+	before, err := sampleServer(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	resetPeakRSSOf(pid)
 
 	var (
 		firstErr                  atomic.Pointer[string]
@@ -455,23 +484,21 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	defer watchdog.Stop()
 	start := time.Now()
 	end := start.Add(o.duration)
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return nil, err
+	// The server profiles itself over the measurement, rounded up to whole
+	// seconds (its /debug/pprof takes no less).
+	var profiles sync.WaitGroup
+	profileErrs := make(chan error, 2)
+	for _, p := range []struct{ name, path string }{{"profile", o.cpuProfile}, {"trace", o.trace}} {
+		if p.path == "" {
+			continue
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if o.trace != "" {
-		stopTrace, err := startTrace(o.trace, "serve", 1)
-		if err != nil {
-			return nil, err
-		}
-		defer stopTrace()
+		profiles.Add(1)
+		go func() {
+			defer profiles.Done()
+			if err := fetchProfile(rctx, server, p.name, int(math.Ceil(o.duration.Seconds())), p.path); err != nil {
+				profileErrs <- err
+			}
+		}()
 	}
 	// Freshness: a marker every 100 ms, and a poller.
 	markerErr := make(chan error, 2)
@@ -547,21 +574,30 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}()
 	totals := servePanels(rctx, conns, o.seed, lat, start, end)
 	elapsed := time.Since(start)
-	cpu1, _ := processCPU()
-	rt1 := sampleRuntime()
+	after, err := sampleServer(ctx, server)
+	if err != nil {
+		return nil, err
+	}
 	if o.heapProfile != "" {
-		if err := writeHeapProfile(o.heapProfile, "serve", 1); err != nil {
+		if err := fetchProfile(ctx, server, "heap", 0, o.heapProfile); err != nil {
 			return nil, err
 		}
+	}
+	profiles.Wait()
+	select {
+	case err := <-profileErrs:
+		return nil, err
+	default:
 	}
 	bids1, bidsErr := totalBids(ctx, admin)
 	freshWG.Wait()
 	cancel()
-	s.PeakRSS = procStatusKB("VmHWM")
+	s.PeakRSS = procStatusKBOf(pid, "VmHWM")
 	s.LoadAvg = loadAvg()
 	s.ServeLatency = totals.latency(lat, elapsed)
 	s.Elapsed = Duration(elapsed)
-	s.CPU = Duration(cpu1 - cpu0)
+	s.CPU = Duration(after.cpu - before.cpu)
+	rt0, rt1 := before.rt, after.rt
 	s.GCCPU, s.SchedP99 = Duration(rt1.gcCPU-rt0.gcCPU), Duration(schedQuantile(rt0, rt1, 0.99))
 	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
 	s.Misses, s.LateRounds = totals.misses, totals.late

@@ -6,13 +6,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-db/sluice/internal/testbin"
 )
 
 // A small serving run: 20 panels for 2 s while Nexmark streams in. Every
 // query succeeds, every point lookup finds its auction, and every marker
 // becomes visible.
 func TestServe(t *testing.T) {
-	o := &serveOptions{conns: 20, duration: 2 * time.Second, rate: 20_000, seed: 1}
+	if testing.Short() {
+		t.Skip("builds the sluice binary and runs a server")
+	}
+	o := &serveOptions{conns: 20, duration: 2 * time.Second, rate: 20_000, seed: 1, binary: testbin.Build(t)}
 	s, err := runServe(context.Background(), o, t.Logf)
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +36,10 @@ func TestServe(t *testing.T) {
 	}
 	if s.IngestRate <= 0 {
 		t.Errorf("no bids ingested during the run")
+	}
+	// The server's own figures, from its process and its /metrics.
+	if s.CPU <= 0 || s.Allocated <= 0 || s.SchedP99 <= 0 || s.PeakRSS <= 0 {
+		t.Errorf("server CPU %v, allocated %d B, scheduling p99 %v, peak RSS %d B: want all positive", s.CPU, s.Allocated, s.SchedP99, s.PeakRSS)
 	}
 	if len(s.Kinds) != 4 {
 		t.Errorf("%d query kinds, want 4", len(s.Kinds))
@@ -82,7 +91,7 @@ func TestServeAutoRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("probes the peak for several seconds")
 	}
-	o := &serveOptions{conns: 5, duration: time.Second, rate: autoServeRate, seed: 1}
+	o := &serveOptions{conns: 5, duration: time.Second, rate: autoServeRate, seed: 1, binary: testbin.Build(t)}
 	s, err := runServe(context.Background(), o, t.Logf)
 	if err != nil {
 		t.Fatal(err)

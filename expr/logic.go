@@ -23,7 +23,91 @@ type Or struct{ Args []Expr }
 func (o *Or) Type() *types.T { return types.Bool }
 func (o *Or) String() string { return joinExprs(o.Args, " OR ") }
 func (o *Or) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	if x := o.inList(); x != nil {
+		return o.evalInList(ctx, ch, x)
+	}
 	return evalBoolJunction(ctx, ch, o.Args, true)
+}
+
+// inList returns x when every arm of o is x = c for the same x and a
+// non-NULL constant c of x's type, compared as bytes or integers: what the
+// planner binds x IN (c1, c2, …) to. Such an OR is evaluated in one pass
+// over x, without a vector of each constant and of each comparison (a
+// CASE bucketing Nexmark's channels did so for every chunk ingested).
+func (o *Or) inList() Expr {
+	var x Expr
+	for _, a := range o.Args {
+		call, ok := a.(*Call)
+		if !ok || call.Fn.Name != "=" || len(call.Args) != 2 {
+			return nil
+		}
+		c, ok := call.Args[1].(*Const)
+		if !ok || c.Val == nil || !sameExpr(x, call.Args[0]) {
+			return nil
+		}
+		x = call.Args[0]
+		if t := x.Type(); t.Oid != c.Typ.Oid || !plainEquality(t) {
+			return nil
+		}
+	}
+	return x
+}
+
+// sameExpr reports whether b is the first arm's x (a nil a) or reads the
+// same as a: the same node, or a reference to the same column.
+func sameExpr(a, b Expr) bool {
+	if a == nil || a == b {
+		return true
+	}
+	ca, ok1 := a.(*ColRef)
+	cb, ok2 := b.(*ColRef)
+	return ok1 && ok2 && ca.Idx == cb.Idx
+}
+
+// plainEquality reports whether t's = is equality of its physical values
+// (NB: not bpchar's, which ignores trailing blanks, nor jsonb's).
+func plainEquality(t *types.T) bool {
+	switch t.Oid {
+	case types.OidInt2, types.OidInt4, types.OidInt8, types.OidText, types.OidName, types.OidBytea:
+		return true
+	}
+	return false
+}
+
+// evalInList evaluates o, an inList over x: NULL where x is NULL, else
+// whether x equals one of the constants.
+func (o *Or) evalInList(ctx *EvalCtx, ch *coldata.Chunk, x Expr) (*coldata.Vec, error) {
+	v, err := x.Eval(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	n := ch.Len
+	out := coldata.MakeVec(types.Bool, n)
+	r := out.Bools
+	for _, a := range o.Args {
+		c := a.(*Call).Args[1].(*Const).Val
+		switch v.Typ.Phys() {
+		case types.PhysInt:
+			k := c.(int64)
+			for i, y := range v.Ints[:n] {
+				r[i] = r[i] || y == k
+			}
+		default:
+			k := c.(string)
+			for i, y := range v.Bytes[:n] {
+				r[i] = r[i] || y == k
+			}
+		}
+	}
+	if v.HasNulls() {
+		out.Nulls = make([]bool, n)
+		for i := range n {
+			if v.Nulls[i] {
+				out.Nulls[i], r[i] = true, false
+			}
+		}
+	}
+	return out, nil
 }
 
 // evalBoolJunction computes AND (dominant=false) or OR (dominant=true): a
@@ -178,18 +262,23 @@ func (e *Case) String() string {
 
 func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	n := ch.Len
-	results := make([]*coldata.Vec, n) // vector holding row i's value
+	// arm[i] is 1 + the arm row i took (len(Whens) is ELSE), 0 for NULL;
+	// an arm's value is vals[k] at row resIdx[i] of the rows it saw, or the
+	// constant consts[k]: a constant arm is not evaluated into a vector.
+	arm := make([]int32, n)
 	resIdx := make([]int, n)
+	vals := make([]*coldata.Vec, len(e.Whens)+1)
+	consts := make([]*Const, len(e.Whens)+1)
 	pending := make([]int, n)
 	for i := range pending {
 		pending[i] = i
 	}
 	cur := readColumns(ch, e)
-	for _, w := range e.Whens {
+	for w, when := range e.Whens {
 		if len(pending) == 0 {
 			break
 		}
-		cond, err := w.Cond.Eval(ctx, cur)
+		cond, err := when.Cond.Eval(ctx, cur)
 		if err != nil {
 			return nil, err
 		}
@@ -202,16 +291,19 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 			}
 		}
 		if len(hit) > 0 {
-			sub := cur
-			if len(hit) != cur.Len {
-				sub = cur.Gather(hit)
-			}
-			v, err := w.Then.Eval(ctx, sub)
-			if err != nil {
-				return nil, err
+			if c, ok := when.Then.(*Const); ok {
+				consts[w] = c
+			} else {
+				sub := cur
+				if len(hit) != cur.Len {
+					sub = cur.Gather(hit)
+				}
+				if vals[w], err = when.Then.Eval(ctx, sub); err != nil {
+					return nil, err
+				}
 			}
 			for k, j := range hit {
-				results[pending[j]] = v
+				arm[pending[j]] = int32(w + 1)
 				resIdx[pending[j]] = k
 			}
 		}
@@ -220,37 +312,62 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 			for k, j := range miss {
 				next[k] = pending[j]
 			}
-			cur = cur.Gather(miss)
 			pending = next
+			// The rows left are gathered only for an arm that reads them.
+			if _, constElse := e.Else.(*Const); w < len(e.Whens)-1 || (e.Else != nil && !constElse) {
+				cur = cur.Gather(miss)
+			}
 		}
 	}
 	if len(pending) > 0 && e.Else != nil {
-		v, err := e.Else.Eval(ctx, cur)
-		if err != nil {
-			return nil, err
+		k := len(e.Whens)
+		if c, ok := e.Else.(*Const); ok {
+			consts[k] = c
+		} else {
+			v, err := e.Else.Eval(ctx, cur)
+			if err != nil {
+				return nil, err
+			}
+			vals[k] = v
 		}
-		for k, i := range pending {
-			results[i] = v
-			resIdx[i] = k
+		for j, i := range pending {
+			arm[i] = int32(k + 1)
+			resIdx[i] = j
 		}
 	}
 	if n == 0 {
 		return coldata.NewVec(e.Typ, 0), nil
 	}
-	if v := results[0]; v != nil && v.Len() == n {
+	if first := arm[0]; first > 0 && sameArm(arm, first) {
 		// Every row took the same arm (the arm saw the whole chunk): its
-		// vector is the answer, in row order.
-		return v, nil
+		// vector, or its constant's, is the answer, in row order.
+		if c := consts[first-1]; c != nil {
+			return coldata.ConstVec(c.Typ, c.Val, n), nil
+		}
+		return vals[first-1], nil
 	}
 	out := coldata.NewVec(e.Typ, n)
-	for i := 0; i < n; i++ {
-		if results[i] == nil {
+	for i, a := range arm {
+		switch {
+		case a == 0:
 			out.Append(nil)
-			continue
+		case consts[a-1] != nil:
+			out.Append(consts[a-1].Val)
+		default:
+			out.AppendFrom(vals[a-1], resIdx[i])
 		}
-		out.AppendFrom(results[i], resIdx[i])
 	}
 	return out, nil
+}
+
+// sameArm reports whether every row took arm a.
+func sameArm(arm []int32, a int32) bool {
+	for _, x := range arm {
+		if x != a {
+			return false
+		}
+	}
+	return true
 }
 
 // readColumns returns ch with only the columns e reads (the others nil,

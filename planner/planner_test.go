@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/expr"
@@ -64,7 +65,13 @@ func TestPlans(t *testing.T) {
 				if err != nil {
 					return "parse error: " + err.Error() + "\n"
 				}
+				// NB: the engine shares one parse tree among sessions
+				// planning it at once, so planning must not write to it.
+				before := proto.Clone(res.Stmts[0].Stmt)
 				planned, err := p.PlanQuery(res.Stmts[0].Stmt, Options{})
+				if !proto.Equal(before, res.Stmts[0].Stmt) {
+					t.Fatalf("planning changed the parse tree of %s", d.Input)
+				}
 				if err != nil {
 					se, _ := sqlerr.As(err)
 					if se == nil {
@@ -140,7 +147,13 @@ func TestPlans(t *testing.T) {
 				if err != nil {
 					return "parse error: " + err.Error() + "\n"
 				}
+				// NB: the engine shares one parse tree among sessions
+				// planning it at once, so planning must not write to it.
+				before := proto.Clone(res.Stmts[0].Stmt)
 				planned, err := p.PlanQuery(res.Stmts[0].Stmt, Options{})
+				if !proto.Equal(before, res.Stmts[0].Stmt) {
+					t.Fatalf("planning changed the parse tree of %s", d.Input)
+				}
 				if err != nil {
 					return "error: " + err.Error() + "\n"
 				}

@@ -464,7 +464,7 @@ func walkColumnRefs(n *pg.Node, f func(*pg.ColumnRef)) {
 		f(cr)
 		return
 	}
-	walkChildren(n.ProtoReflect(), func(c *pg.Node) { walkColumnRefs(c, f) })
+	nodeChildren(n, func(c *pg.Node) { walkColumnRefs(c, f) })
 }
 
 // resolvePositions replaces GROUP BY / ORDER BY output column numbers by

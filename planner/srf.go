@@ -19,7 +19,7 @@ func collectSRFs(n *pg.Node, out *[]*pg.FuncCall) {
 		*out = append(*out, fc)
 		return
 	}
-	walkChildren(n.ProtoReflect(), func(c *pg.Node) { collectSRFs(c, out) })
+	nodeChildren(n, func(c *pg.Node) { collectSRFs(c, out) })
 }
 
 // bindSRFs evaluates the select list's set-returning calls in a ProjectSet

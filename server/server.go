@@ -56,6 +56,10 @@ type Config struct {
 	// MaxConnections caps the wire-protocol connections open at once
 	// (0: no cap); one more gets FATAL 53300.
 	MaxConnections int
+	// Profiling serves Go's profiles (net/http/pprof) under /debug/pprof/
+	// on HTTPAddr. NB: off by default, since the HTTP listener has no
+	// authentication and a profile or trace costs the server CPU.
+	Profiling bool
 	// EngineOptions are added to the engine's options (tests).
 	EngineOptions []engine.Option
 }
@@ -160,6 +164,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			_, _ = w.Write([]byte("ok\n"))
 		})
 		mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+		if cfg.Profiling {
+			handleProfiling(mux)
+		}
 		mux.HandleFunc("POST /api/streams/{name}", s.handlePush)
 		streams := newSubscriptionStreams(s.eng)
 		mux.Handle("GET /api/subscribe/{view}", streams)
@@ -279,7 +286,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_query_duration_seconds", Help: "Statement execution time.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
 	}
 	reg.MustRegister(m.sessions, m.queries, m.errors, m.duration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		goCollector(), newSchedLatency(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -123,6 +123,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	kafkaBrokers := fs.String("kafka-brokers", os.Getenv("SLUICE_KAFKA_BROKERS"), "comma-separated Kafka brokers kafka streams read by default; empty: the embedded broker (env SLUICE_KAFKA_BROKERS)")
 	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
 	startupProfile := fs.String("startup-cpu-profile", "", "write a CPU profile of the start (process start until serving: storage open, views restored or computed) to this file")
+	pprofOn := fs.Bool("http-pprof", false, "serve Go's CPU, heap and goroutine profiles and execution traces under /debug/pprof/ on --http-addr")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -159,7 +160,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
-		CheckpointInterval: *checkpointInterval}
+		CheckpointInterval: *checkpointInterval, Profiling: *pprofOn}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default
 	}

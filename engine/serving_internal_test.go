@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/storage"
+)
+
+// discardWriter is a pgwire.ResultWriter that drops the rows.
+type discardWriter struct{}
+
+func (discardWriter) WriteChunk(*coldata.Chunk) error                   { return nil }
+func (discardWriter) CopyIn(pgwire.CopyFormat, int) (io.Reader, error)  { return nil, io.EOF }
+func (discardWriter) CopyOut(pgwire.CopyFormat, int) (io.Writer, error) { return io.Discard, nil }
+func (discardWriter) ParameterStatus(string, string) error              { return nil }
+func (discardWriter) Notice(string, string, string) error               { return nil }
+func (discardWriter) Flush() error                                      { return nil }
+
+// dashboardRange is a Grafana time-series panel's query as `sluice bench
+// serve` sends it: a one-hour range over a per-minute table with the
+// range's literals in the text, which changes every second; within a
+// second every panel (session) sends the same text. It returns the
+// function that sends query i: parse (the engine-wide tree cache hits from
+// the second session on), plan (each session's first use of a text), run.
+func dashboardRange(tb testing.TB) func(i int) {
+	db, err := storage.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = e.Close() })
+	ctx := context.Background()
+	const panels = 100
+	sessions := make([]pgwire.Session, panels)
+	for i := range sessions {
+		if sessions[i], err = e.Open(ctx, map[string]string{"user": "sluice"}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	run := func(s pgwire.Session, sql string) {
+		stmts, err := s.Parse(ctx, sql)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, st := range stmts {
+			p, err := st.Bind(ctx, nil, nil)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	run(sessions[0], `CREATE TABLE bids_per_minute (channel text, window_start timestamptz, window_end timestamptz,
+		bids bigint, volume bigint, PRIMARY KEY (channel, window_start))`)
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	for m := range 90 {
+		w := t0.Add(time.Duration(m) * time.Minute)
+		for _, ch := range []string{"Google", "Facebook", "Baidu", "Apple", "other"} {
+			run(sessions[0], fmt.Sprintf("INSERT INTO bids_per_minute VALUES ('%s', '%s', '%s', %d, %d)",
+				ch, w.Format(time.RFC3339), w.Add(time.Minute).Format(time.RFC3339), m+1, 10*m))
+		}
+	}
+	const rangeSQL = `SELECT window_start AS "time", channel, bids, volume FROM bids_per_minute
+		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
+	return func(i int) {
+		to := t0.Add(time.Hour + time.Duration(i/panels)*time.Second)
+		run(sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
+	}
+}
+
+func BenchmarkDashboardRange(b *testing.B) {
+	query := dashboardRange(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		query(i)
+	}
+}
+
+// TestDashboardRangeAllocs bounds the allocations of the range query: 475
+// when each use of a cached parse tree copied it and the planner walked
+// trees by reflection, 274 after.
+func TestDashboardRangeAllocs(t *testing.T) {
+	query := dashboardRange(t)
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() { query(i); i++ }); n > 300 {
+		t.Errorf("the dashboard range query allocates %.0f times, want at most 300", n)
+	}
+}
+
+// TestSharedTreesConcurrently plans and runs the same query texts from
+// several sessions at once, so that the engine-wide tree cache hands them
+// one parse tree each (run with -race: planning must only read it).
+func TestSharedTreesConcurrently(t *testing.T) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	run := func(s pgwire.Session, sql string) error {
+		stmts, err := s.Parse(ctx, sql)
+		if err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			p, err := st.Bind(ctx, nil, nil)
+			if err != nil {
+				return err
+			}
+			if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	admin, err := e.Open(ctx, map[string]string{"user": "sluice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{"CREATE TABLE bids (auction bigint, channel text, price bigint, at timestamptz)",
+		"INSERT INTO bids SELECT i % 50, (ARRAY['Google', 'Apple', 'x'])[i % 3 + 1], i * 7 % 1000, '2026-12-04 03:00:00+00'::timestamptz + i * interval '1 second' FROM generate_series(1, 500) i"} {
+		if err := run(admin, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queries := []string{
+		"SELECT CASE WHEN channel IN ('Google', 'Apple') THEN channel ELSE 'other' END AS c, count(*), max(price) FROM bids GROUP BY 1 ORDER BY 1",
+		"SELECT auction, sum(price) FILTER (WHERE price > 10), row_number() OVER (ORDER BY auction) FROM bids WHERE at BETWEEN '2026-12-04 03:00:00+00'::timestamptz AND '2026-12-04 03:05:00+00'::timestamptz GROUP BY auction ORDER BY auction LIMIT 5",
+		"SELECT b.auction, (SELECT count(*) FROM bids c WHERE c.auction = b.auction) FROM bids b WHERE b.price IN (7, 14, 21) ORDER BY 1, 2",
+		"SELECT generate_series(1, 3), upper(channel) || '!' FROM bids WHERE auction = 3 ORDER BY 1, 2",
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		s, err := e.Open(ctx, map[string]string{"user": "sluice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for range 10 {
+				for _, q := range queries {
+					if err := run(s, q); err != nil {
+						errs <- fmt.Errorf("%s: %w", q, err)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

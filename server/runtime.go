@@ -1,0 +1,79 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"net/http/pprof"
+	"regexp"
+	runtimemetrics "runtime/metrics"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// goCollector is the Go runtime's metrics, with three runtime/metrics
+// counters beside the defaults: the garbage collector's CPU, the bytes
+// allocated and the collections, which say what a query load costs the
+// collector (`sluice bench serve` reads them).
+func goCollector() prometheus.Collector {
+	return collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
+		Matcher: regexp.MustCompile(`^/(cpu/classes/gc/total:cpu-seconds|gc/heap/allocs:bytes|gc/cycles/total:gc-cycles)$`),
+	}))
+}
+
+// schedLatencyBuckets are sluice_scheduling_latency_seconds' bucket bounds:
+// 1 µs to 10 s, each about 1.4 times the last. NB: the Go collector's own
+// go_sched_latencies_seconds has a bucket per power of ten, too coarse for
+// a p99 of a few milliseconds.
+var schedLatencyBuckets = prometheus.ExponentialBucketsRange(1e-6, 10, 48)
+
+// schedLatency exposes the runtime's /sched/latencies:seconds, how long
+// runnable goroutines waited for a core: when every core is busy (ingest,
+// the collector) a query waits there, not in Sluice's code.
+type schedLatency struct{ desc *prometheus.Desc }
+
+func newSchedLatency() *schedLatency {
+	return &schedLatency{desc: prometheus.NewDesc("sluice_scheduling_latency_seconds",
+		"How long runnable goroutines waited for a core (the Go runtime's /sched/latencies:seconds).", nil, nil)}
+}
+
+func (c *schedLatency) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *schedLatency) Collect(ch chan<- prometheus.Metric) {
+	s := []runtimemetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	runtimemetrics.Read(s)
+	if s[0].Value.Kind() != runtimemetrics.KindFloat64Histogram {
+		return
+	}
+	h := s[0].Value.Float64Histogram()
+	cumulative := make(map[float64]uint64, len(schedLatencyBuckets))
+	var count uint64
+	var sum float64
+	b := 0
+	for i, n := range h.Counts {
+		// Runtime bucket i is [Buckets[i], Buckets[i+1]): it counts under
+		// the first bound at or above its upper end.
+		hi := h.Buckets[i+1]
+		for b < len(schedLatencyBuckets) && schedLatencyBuckets[b] < hi {
+			cumulative[schedLatencyBuckets[b]] = count
+			b++
+		}
+		count += n
+		if !math.IsInf(hi, 1) {
+			sum += float64(n) * hi
+		}
+	}
+	for ; b < len(schedLatencyBuckets); b++ {
+		cumulative[schedLatencyBuckets[b]] = count
+	}
+	ch <- prometheus.MustNewConstHistogram(c.desc, count, sum, cumulative)
+}
+
+// handleProfiling serves net/http/pprof's profiles under /debug/pprof/.
+func handleProfiling(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
