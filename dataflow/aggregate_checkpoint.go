@@ -364,11 +364,12 @@ func (o *aggregateOp) finishRestore() error {
 				return damaged("group %d of %d indexed and free or out of range", g, t.ids.n)
 			}
 			if t.nk == 0 {
-				k := t.strKeys[p][i]
-				if _, dup := t.index[k]; dup {
+				// One probe, not a lookup then an insertion: a key
+				// indexed before leaves the map one entry short.
+				n := len(t.index)
+				if t.index[t.strKeys[p][i]] = g; len(t.index) == n {
 					return damaged("key of group %d indexed twice", g)
 				}
-				t.index[k] = g
 			} else {
 				if t.live++; t.live*16 > len(t.slots)*13 {
 					return damaged("%d groups in %d slots", t.live, len(t.slots))

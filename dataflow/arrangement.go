@@ -480,12 +480,13 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
 			key = unsafe.String(&block[start], ends[p]-start)
 		}
 		start = ends[p]
-		if _, dup := index[key]; dup {
+		entries[p] = keyEntry{pos: p, writerPos: p}
+		// One probe, not a lookup then an insertion: a key seen before
+		// leaves the map one entry short.
+		if index[key] = &entries[p]; len(index) != p+1 {
 			pg, r := a.work.at(p)
 			return sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, r))
 		}
-		entries[p] = keyEntry{pos: p, writerPos: p}
-		index[key] = &entries[p]
 		items[p] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[p]}
 	}
 	order := sortItems(items)
