@@ -40,6 +40,9 @@ type options struct {
 	noSluice     bool
 	viewsOnly    bool
 	cpuProfile   string
+	// kafkaProfile prefixes the kafka workload's CPU profiles (empty:
+	// none).
+	kafkaProfile string
 	// serveConns, serveDuration and serveRate shape the serving workload
 	// (`sluice bench serve`); serveConns 0 skips it.
 	serveConns    int
@@ -98,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noSluice, "no-sluice", false, "skip Sluice (PostgreSQL only)")
 	fs.BoolVar(&o.viewsOnly, "views-only", false, "run only the views workload (Sluice alone; implies --no-pg)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the views workload (COPY start to view complete) to this file")
+	fs.StringVar(&o.kafkaProfile, "kafka-cpu-profile", "", "write CPU profiles of the kafka workload's drains to files named with this prefix, then -<format>-{ceiling,pass-through,group-by}.prof (the ceiling's is its first drain)")
 	fs.IntVar(&o.serveConns, "serve-conns", -1, "connections of the serving workload, one Grafana-like panel each (default 1000; 200 with --short; 0 skips it)")
 	fs.DurationVar(&o.serveDuration, "serve-duration", 0, "serving workload duration (default 30s; 5s with --short)")
 	o.serveRate = autoServeRate
@@ -346,7 +350,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 				if ctx.Err() != nil || o.kafkaEvents <= 0 || o.viewsOnly {
 					break
 				}
-				k, err := runKafka(ctx, url, brokers, name, dir, o.kafkaEvents, progress)
+				k, err := runKafka(ctx, url, brokers, name, dir, o.kafkaEvents, o.kafkaProfile, progress)
 				switch {
 				case err != nil:
 					fail("Sluice: kafka " + name + ": " + err.Error())

@@ -127,7 +127,7 @@ func BenchmarkKafkaIngest(b *testing.B) {
 					b.Fatalf("start Sluice: %v", err)
 				}
 				b.StartTimer()
-				k, err := runKafka(ctx, url, broker.ListenAddrs(), name, dir, benchKafkaEvents, func(string, ...any) {})
+				k, err := runKafka(ctx, url, broker.ListenAddrs(), name, dir, benchKafkaEvents, "", func(string, ...any) {})
 				b.StopTimer()
 				if err == nil && k.Wrong != "" {
 					err = errors.New("wrong answer: " + k.Wrong)

@@ -146,9 +146,10 @@ type View struct {
 // Kafka is the kafka workload: Events bids pre-loaded into a topic of
 // Partitions partitions, drained by the ceiling (franz-go consume + JSON
 // decode into columns on two goroutines) and by Sluice into two views, each
-// from CREATE STREAM until the view holds every bid. CeilingCPU is the
-// process's CPU time in the fastest ceiling drain: on a loaded machine the
-// ratio of events per CPU-second holds where that of events/s does not.
+// from CREATE STREAM until the view holds every bid. The ceiling is the
+// median of three drains run before, between and after Sluice's;
+// CeilingCPU is the process's CPU time in that drain: on a loaded machine
+// the ratio of events per CPU-second holds where that of events/s does not.
 type Kafka struct {
 	Events          int64    `json:"events"`
 	Format          string   `json:"format"`
