@@ -143,6 +143,9 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 		written[end] = len(gs)
 	}
 	o.openWritten = written
+	if o.canSpill() {
+		return o.snapshotSpilled(w, delta)
+	}
 	return nil
 }
 
@@ -152,6 +155,9 @@ func (o *aggregateOp) SnapshotSize() int {
 	size := o.pagesBytes + 4*len(o.groups.ids.free)
 	for _, gs := range o.open {
 		size += 4*len(gs) + 2*binary.MaxVarintLen64
+	}
+	if o.spill != nil {
+		size += o.spill.spilled * (8*(o.groups.nk+o.groups.nw) + 2)
 	}
 	return size
 }
@@ -321,6 +327,9 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	} else if len(o.ends) > 0 {
 		r.fail("aggregate: window ends without a window")
 	}
+	if r.err == nil && o.canSpill() {
+		return o.restoreSpilled(r)
+	}
 	return r.err
 }
 
@@ -403,6 +412,9 @@ func (o *aggregateOp) finishRestore() error {
 	}
 	o.restoredIndex = nil
 	clear(t.dirty)
+	if o.canSpill() {
+		return o.finishRestoreSpill()
+	}
 	return nil
 }
 

@@ -1,0 +1,44 @@
+package dataflow
+
+import (
+	"sync/atomic"
+
+	"github.com/sluice-db/sluice/storage"
+)
+
+// Budget is the memory the state of spilling operators may take, shared
+// by every dataflow given it (MemoryBudget), and the spill store they
+// evict their coldest state to. The limit is split evenly among the
+// operator instances (one per worker) that spill: each keeps its share
+// at the end of every epoch (docs/memory.md says which operators spill).
+type Budget struct {
+	limit int64
+	spill *storage.Spill
+	// holders is how many operator instances share the limit.
+	holders atomic.Int64
+}
+
+// NewBudget returns a budget of limit bytes evicting to spill.
+func NewBudget(limit int64, spill *storage.Spill) *Budget {
+	return &Budget{limit: limit, spill: spill}
+}
+
+// Limit returns the budget's bytes.
+func (b *Budget) Limit() int64 { return b.limit }
+
+// join adds an operator instance to the budget's holders and returns its
+// key space in the spill store.
+func (b *Budget) join() *storage.SpillSpace {
+	b.holders.Add(1)
+	return b.spill.Space()
+}
+
+// leave removes an operator instance that joined.
+func (b *Budget) leave() { b.holders.Add(-1) }
+
+// share returns the bytes each holder may keep now.
+func (b *Budget) share() int64 { return b.limit / max(b.holders.Load(), 1) }
+
+// MemoryBudget makes the dataflow's spilling operators keep their state
+// within b, evicting the rest to its spill store.
+func MemoryBudget(b *Budget) Option { return func(c *config) { c.budget = b } }
