@@ -222,11 +222,22 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	t.ids.free = r.Int32s()
 	t.idBits = uint(r.Uvarint())
 	slots := r.Uvarint()
-	if r.err == nil && (pages < len(t.words) || ids > uint64(pages*groupPage) || (t.nk > 0 && (slots < 16 || slots > 1<<32 || slots&(slots-1) != 0))) {
+	if r.err == nil && (pages < len(t.words) && !o.canSpill() || ids > uint64(pages*groupPage) || (t.nk > 0 && (slots < 16 || slots > 1<<32 || slots&(slots-1) != 0))) {
 		r.fail("aggregate: %d groups in %d pages (had %d), %d slots", ids, pages, len(t.words), slots)
 	}
 	if r.err != nil {
 		return r.err
+	}
+	if pages < len(t.words) {
+		// A spilling aggregate gave back the pages past its live groups
+		// (compact).
+		clear(t.words[pages:])
+		t.words, o.restoredIndex = t.words[:pages], o.restoredIndex[:pages]
+		for g := range t.nullKeys {
+			if g >= int32(pages*groupPage) {
+				delete(t.nullKeys, g)
+			}
+		}
 	}
 	t.ids.n = int32(ids)
 	if t.nk > 0 && uint64(len(t.slots)) != slots {

@@ -174,9 +174,93 @@ func (o *aggregateOp) evict() error {
 		t.unindex(g)
 		t.release(g)
 		s.spilled++
-		evict--
+		// A batch is held in memory until committed: commit a block at a
+		// time.
+		if evict--; s.spilled%spillBlock == 0 {
+			if err := b.Commit(); err != nil {
+				return err
+			}
+			b = s.space.NewBatch()
+		}
 	}
-	return b.Commit()
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	o.compact()
+	return nil
+}
+
+// compact gives back the memory of the groups evicted: an epoch that
+// creates many groups (a view's first, over a stream's whole history)
+// grows the pages and slots for all of them, and eviction only frees their
+// ids. When the pages hold more than a quarter (and a page) over the live
+// groups, the groups past the live ones' pages move to free ids below,
+// and the pages past them go; slots at a load under 1/8 are rebuilt
+// smaller.
+func (o *aggregateOp) compact() {
+	t, s := o.groups, o.spill
+	keep := (t.live + t.live/8 + groupPage) >> groupPageBits // pages kept
+	if len(t.words) <= keep+keep/4+1 {
+		return
+	}
+	n := int32(keep << groupPageBits)
+	var low []int32 // free ids below n
+	for _, g := range t.ids.free {
+		if g < n {
+			low = append(low, g)
+		}
+	}
+	mask, idMask := uint64(len(t.slots)-1), t.idMask()
+	stride := t.nk + t.nw
+	for g := n; g < t.ids.n; g++ {
+		if t.state(g)[0] == 0 {
+			continue
+		}
+		to := low[len(low)-1]
+		low = low[:len(low)-1]
+		from, into := int(g&(groupPage-1))*stride, int(to&(groupPage-1))*stride
+		copy(t.words[to>>groupPageBits][into:into+stride], t.words[g>>groupPageBits][from:from+stride])
+		nulls := t.nullFlags(g)
+		key, _ := t.packedKey(to)
+		h := hashPacked(key, nulls)
+		p := h & mask
+		for t.slots[p]&idMask != uint32(g+1) {
+			p = (p + 1) & mask
+		}
+		t.slots[p] = t.slot(h, to)
+		if nulls != 0 {
+			t.nullKeys[to] = nulls
+		}
+		t.markDirty(to)
+		if w := int(g >> 6); w < len(s.recent) && s.recent[w]&(1<<(g&63)) != 0 {
+			s.markRecent(to)
+		}
+	}
+	for g := range t.nullKeys {
+		if g >= n {
+			delete(t.nullKeys, g)
+		}
+	}
+	// NB: the dropped pages must leave the backing array too, or they stay
+	// reachable.
+	clear(t.words[keep:])
+	t.words = t.words[:keep]
+	t.ids.n, t.ids.free = n, low
+	s.recent = s.recent[:min(len(s.recent), int(n)>>6)]
+	s.hand = 0
+	if len(o.pageBytes) > keep {
+		for _, b := range o.pageBytes[keep:] {
+			o.pagesBytes -= b
+		}
+		o.pageBytes = o.pageBytes[:keep]
+	}
+	if len(t.slots) > 16 && t.live*8 < len(t.slots) {
+		size := 16
+		for t.live*16 > size*6 {
+			size *= 2
+		}
+		t.rehash(size, idMask)
+	}
 }
 
 // unspill loads back the spilled groups of c's rows, so that assign finds

@@ -42,3 +42,20 @@ func (b *Budget) share() int64 { return b.limit / max(b.holders.Load(), 1) }
 // MemoryBudget makes the dataflow's spilling operators keep their state
 // within b, evicting the rest to its spill store.
 func MemoryBudget(b *Budget) Option { return func(c *config) { c.budget = b } }
+
+// UnboundedState names the operators of the dataflow that keep state the
+// budget does not bound: every stateful one but the aggregates that spill
+// (all of them without a budget).
+func (d *Dataflow) UnboundedState() []string {
+	var names []string
+	for i, op := range d.workers[0].ops {
+		if _, ok := op.(stateless); ok {
+			continue
+		}
+		if a, ok := op.(*aggregateOp); ok && a.spill != nil {
+			continue
+		}
+		names = append(names, d.g.Nodes[i].Spec.String())
+	}
+	return names
+}

@@ -25,9 +25,11 @@ func OpenSpill(dir string) (*Spill, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("spill store: %w", err)
 	}
-	cache := pebble.NewCache(16 << 20)
+	// Small memtables and cache: the store exists to save memory. Without
+	// cgo, Pebble allocates both on the Go heap.
+	cache := pebble.NewCache(4 << 20)
 	defer cache.Unref() // Pebble holds its own reference
-	pe, err := pebble.Open(dir, &pebble.Options{Cache: cache, DisableWAL: true, Logger: spillLogger{}})
+	pe, err := pebble.Open(dir, &pebble.Options{Cache: cache, MemTableSize: 2 << 20, DisableWAL: true, Logger: spillLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("spill store: %w", wrapPebble(err))
 	}

@@ -124,6 +124,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	embeddedKafka := fs.String("embedded-kafka-addr", envDefault("SLUICE_EMBEDDED_KAFKA_ADDR", "127.0.0.1:9092"), "listen address of the embedded Kafka-protocol broker started when --kafka-brokers is empty; off disables it (env SLUICE_EMBEDDED_KAFKA_ADDR)")
 	startupProfile := fs.String("startup-cpu-profile", "", "write a CPU profile of the start (process start until serving: storage open, views restored or computed) to this file")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
+	var memoryLimit byteSize
+	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,7 +134,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 2
 	}
 	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
-		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE"}); err != nil {
+		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
@@ -159,7 +161,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
-		CheckpointInterval: *checkpointInterval}
+		CheckpointInterval: *checkpointInterval, MemoryLimit: int64(memoryLimit)}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default
 	}
