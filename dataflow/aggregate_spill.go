@@ -8,7 +8,6 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
-	"github.com/sluice-db/sluice/storage"
 )
 
 // Spill store keys of an aggregate (docs/format/spill.md): a spilled
@@ -40,7 +39,7 @@ type spiller interface {
 // the hand last passed gets another turn.
 type groupSpill struct {
 	budget  *Budget
-	space   *storage.SpillSpace
+	space   SpillSpace
 	spilled int // groups in the store
 	filter  spillFilter
 	// hand is the next group id the clock looks at; recent has bit g set
@@ -143,7 +142,6 @@ func (o *aggregateOp) evict() error {
 	if err := s.filter.reserve(s, evict, t.nk); err != nil {
 		return err
 	}
-	b := s.space.NewBatch()
 	// Two turns of the clock meet every group with its recent bit clear.
 	for steps := 2 * int(t.ids.n); evict > 0 && steps > 0; steps-- {
 		if s.hand >= t.ids.n {
@@ -163,11 +161,11 @@ func (o *aggregateOp) evict() error {
 		key, nulls := t.packedKey(g)
 		s.buf = spillKey(s.buf[:0], spilledGroup, key, nulls)
 		s.val = appendWords(s.val[:0], st)
-		if err := b.Set(s.buf, s.val); err != nil {
+		if err := s.space.Set(s.buf, s.val); err != nil {
 			return err
 		}
 		s.buf[0] = spillChanged
-		if err := b.Set(s.buf, nil); err != nil {
+		if err := s.space.Set(s.buf, nil); err != nil {
 			return err
 		}
 		s.filter.add(hashPacked(key, nulls))
@@ -177,13 +175,12 @@ func (o *aggregateOp) evict() error {
 		// A batch is held in memory until committed: commit a block at a
 		// time.
 		if evict--; s.spilled%spillBlock == 0 {
-			if err := b.Commit(); err != nil {
+			if err := s.space.Commit(); err != nil {
 				return err
 			}
-			b = s.space.NewBatch()
 		}
 	}
-	if err := b.Commit(); err != nil {
+	if err := s.space.Commit(); err != nil {
 		return err
 	}
 	o.compact()
@@ -297,7 +294,6 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 	}
 	slices.SortFunc(s.keys, bytes.Compare)
 	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
-	b := s.space.NewBatch()
 	key := make([]int64, t.nk)
 	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
 		nulls, ok := decodeSpillKey(s.keys[i], key)
@@ -311,19 +307,19 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 		if !readWords64(value, t.state(g)) {
 			return errSpill("%d bytes of state for %d words", len(value), t.nw)
 		}
-		if err := b.Delete(s.keys[i]); err != nil {
+		if err := s.space.Delete(s.keys[i]); err != nil {
 			return err
 		}
 		s.spilled--
 		marker := append(s.val[:0], s.keys[i]...)
 		marker[0] = spillChanged
 		s.val = marker
-		return b.Set(marker, nil)
+		return s.space.Set(marker, nil)
 	})
 	if err != nil {
 		return err
 	}
-	return b.Commit()
+	return s.space.Commit()
 }
 
 // spillFilter is a Bloom filter (two bits a key, 16 bits a key it is
@@ -503,10 +499,7 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 		if r.err != nil {
 			return r.err
 		}
-		var b *storage.SpillBatch
-		if s != nil {
-			b = s.space.NewBatch()
-		} else if o.pendingSpill == nil {
+		if s == nil && o.pendingSpill == nil {
 			o.pendingSpill = map[string][]int64{}
 		}
 		var k, v []byte
@@ -515,12 +508,12 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 			var err error
 			switch {
 			case gone[i] != 0 && s != nil:
-				err = b.Delete(k)
+				err = s.space.Delete(k)
 			case gone[i] != 0:
 				delete(o.pendingSpill, string(k))
 			case s != nil:
 				v = appendWords(v[:0], states[:t.nw])
-				err = b.Set(k, v)
+				err = s.space.Set(k, v)
 			default:
 				o.pendingSpill[string(k)] = states[:t.nw:t.nw]
 			}
@@ -532,7 +525,7 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 			}
 		}
 		if s != nil {
-			if err := b.Commit(); err != nil {
+			if err := s.space.Commit(); err != nil {
 				return err
 			}
 		}

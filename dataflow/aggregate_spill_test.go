@@ -94,7 +94,7 @@ func TestAggregateSpillRandom(t *testing.T) {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
 				spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: spillColumns}
 				// A byte: every instance keeps its floor of a page of groups.
-				budget := NewBudget(1, spill)
+				budget := NewBudget(1, func() SpillSpace { return spill.Space() })
 				newDF := func(b *Budget) *Dataflow {
 					g := &Graph{}
 					g.Add(spec, g.Add(&Source{Name: "t", Typs: spillColumns}))
@@ -206,7 +206,7 @@ func BenchmarkAggregateSpill(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer spill.Close()
-					env.Budget = NewBudget(limit, spill)
+					env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
 				}
 				op, err := benchAggregateSpec().New(env)
 				if err != nil {

@@ -1,10 +1,22 @@
 package dataflow
 
-import (
-	"sync/atomic"
+import "sync/atomic"
 
-	"github.com/sluice-db/sluice/storage"
-)
+// SpillSpace is one operator instance's keys in the spill store
+// (storage.SpillSpace; docs/format/spill.md). Set and Delete take effect
+// at Commit; Lookup and Scan read what is committed. Keys are passed
+// without the space's prefix and values are valid during the call only.
+type SpillSpace interface {
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	Commit() error
+	// Lookup calls found for each of keys (sorted) the space holds.
+	Lookup(keys [][]byte, found func(i int, value []byte) error) error
+	// Scan calls f for every key starting with sub, in order.
+	Scan(sub []byte, f func(key, value []byte) error) error
+	// DeleteAll removes every key starting with sub.
+	DeleteAll(sub []byte) error
+}
 
 // Budget is the memory the state of spilling operators may take, shared
 // by every dataflow given it (MemoryBudget), and the spill store they
@@ -13,14 +25,16 @@ import (
 // at the end of every epoch (docs/memory.md says which operators spill).
 type Budget struct {
 	limit int64
-	spill *storage.Spill
+	// newSpace returns an empty key space of the spill store.
+	newSpace func() SpillSpace
 	// holders is how many operator instances share the limit.
 	holders atomic.Int64
 }
 
-// NewBudget returns a budget of limit bytes evicting to spill.
-func NewBudget(limit int64, spill *storage.Spill) *Budget {
-	return &Budget{limit: limit, spill: spill}
+// NewBudget returns a budget of limit bytes whose operators evict to the
+// spaces newSpace returns (storage.Spill's Space).
+func NewBudget(limit int64, newSpace func() SpillSpace) *Budget {
+	return &Budget{limit: limit, newSpace: newSpace}
 }
 
 // Limit returns the budget's bytes.
@@ -28,9 +42,9 @@ func (b *Budget) Limit() int64 { return b.limit }
 
 // join adds an operator instance to the budget's holders and returns its
 // key space in the spill store.
-func (b *Budget) join() *storage.SpillSpace {
+func (b *Budget) join() SpillSpace {
 	b.holders.Add(1)
-	return b.spill.Space()
+	return b.newSpace()
 }
 
 // leave removes an operator instance that joined.

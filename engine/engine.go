@@ -254,7 +254,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		if e.spill, err = storage.OpenSpill(e.spillDir); err != nil {
 			return nil, err
 		}
-		budget = dataflow.NewBudget(e.memoryLimit, e.spill)
+		budget = dataflow.NewBudget(e.memoryLimit, func() dataflow.SpillSpace { return e.spill.Space() })
 		e.log.Info("engine: memory limit set", "limit_bytes", e.memoryLimit, "spill_dir", e.spillDir)
 	}
 	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget)

@@ -47,11 +47,14 @@ func (s *Spill) Space() *SpillSpace {
 }
 
 // SpillSpace is one operator instance's part of the spill store: keys
-// under an 8-byte prefix. A space is used by one goroutine at a time.
+// under an 8-byte prefix. Set and Delete collect writes in a batch that
+// Commit applies at once; Lookup and Scan read what is committed. A space
+// is used by one goroutine at a time.
 type SpillSpace struct {
 	pe     *pebble.DB
 	prefix [8]byte
 	key    []byte // scratch: prefix + a key
+	batch  *pebble.Batch
 }
 
 func (sp *SpillSpace) fullKey(k []byte) []byte {
@@ -71,35 +74,36 @@ func (sp *SpillSpace) bounds(sub []byte) (lo, hi []byte) {
 	return lo, nil
 }
 
-// SpillBatch collects writes to a space; Commit applies them at once.
-type SpillBatch struct {
-	sp *SpillSpace
-	b  *pebble.Batch
+func (sp *SpillSpace) pending() *pebble.Batch {
+	if sp.batch == nil {
+		sp.batch = sp.pe.NewBatch()
+	}
+	return sp.batch
 }
 
-// NewBatch returns an empty batch of writes to the space.
-func (sp *SpillSpace) NewBatch() *SpillBatch { return &SpillBatch{sp: sp, b: sp.pe.NewBatch()} }
-
-// Set writes key (within the space) with value.
-func (b *SpillBatch) Set(key, value []byte) error {
-	return wrapPebble(b.b.Set(b.sp.fullKey(key), value, nil))
+// Set writes key (within the space) with value at the next Commit.
+func (sp *SpillSpace) Set(key, value []byte) error {
+	return wrapPebble(sp.pending().Set(sp.fullKey(key), value, nil))
 }
 
-// Delete removes key (within the space).
-func (b *SpillBatch) Delete(key []byte) error {
-	return wrapPebble(b.b.Delete(b.sp.fullKey(key), nil))
+// Delete removes key (within the space) at the next Commit.
+func (sp *SpillSpace) Delete(key []byte) error {
+	return wrapPebble(sp.pending().Delete(sp.fullKey(key), nil))
 }
 
-// Empty reports whether the batch holds no writes.
-func (b *SpillBatch) Empty() bool { return b.b.Empty() }
-
-// Commit applies the batch, unsynced: the store is scratch.
-func (b *SpillBatch) Commit() error {
-	defer b.b.Close()
-	if b.b.Empty() {
+// Commit applies the writes since the last Commit, unsynced: the store is
+// scratch.
+func (sp *SpillSpace) Commit() error {
+	b := sp.batch
+	if b == nil {
 		return nil
 	}
-	if err := b.b.Commit(pebble.NoSync); err != nil {
+	sp.batch = nil
+	defer b.Close()
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("spill store: %w", wrapPebble(err))
 	}
 	return nil
