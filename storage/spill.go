@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // Spill is the scratch store operators evict cold state to when it
@@ -27,9 +28,16 @@ func OpenSpill(dir string) (*Spill, error) {
 	}
 	// Small memtables and cache: the store exists to save memory. Without
 	// cgo, Pebble allocates both on the Go heap.
-	cache := pebble.NewCache(4 << 20)
+	cache := pebble.NewCache(8 << 20)
 	defer cache.Unref() // Pebble holds its own reference
-	pe, err := pebble.Open(dir, &pebble.Options{Cache: cache, MemTableSize: 2 << 20, DisableWAL: true, Logger: spillLogger{}})
+	opts := &pebble.Options{Cache: cache, MemTableSize: 4 << 20, DisableWAL: true, Logger: spillLogger{}}
+	opts.EnsureDefaults()
+	// Group states are short and read back at random: decompressing a
+	// block for each lookup and compacting cost more than the bytes saved.
+	for i := range opts.Levels {
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	pe, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("spill store: %w", wrapPebble(err))
 	}
