@@ -52,6 +52,9 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 		no += len(a.Keys)
 	}
 	o.groups = newGroupTable(s.words, no, nk)
+	if env.Budget != nil && o.canSpill() {
+		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
+	}
 	o.frontier, o.closed = NoWatermark, NoWatermark
 	if a.Window != nil {
 		o.open = map[int64][]int32{}
@@ -103,6 +106,11 @@ type aggregateOp struct {
 	// each page's bitmap of indexed groups, from which finishRestore
 	// builds the index.
 	restoredIndex [][]int64
+	// spill holds the groups evicted under a budget (nil: none).
+	spill *groupSpill
+	// pendingSpill holds, while a snapshot and its deltas are restored
+	// without a budget, the spilled groups' states by spill store key.
+	pendingSpill map[string][]int64
 }
 
 // endHeap is a min-heap of window ends.
@@ -180,6 +188,11 @@ func (o *aggregateOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	}
 	if w := o.spec.Window; w != nil && o.closed != NoWatermark {
 		if err := o.checkOpen(c, w); err != nil {
+			return err
+		}
+	}
+	if o.spill != nil && o.spill.spilled > 0 {
+		if err := o.unspill(c); err != nil {
 			return err
 		}
 	}
@@ -295,6 +308,9 @@ func (o *aggregateOp) touch(g int32, existed bool, c *coldata.Chunk, row int) er
 		o.touched = append(o.touched, make([]uint64, w+1-len(o.touched))...)
 	}
 	o.touched[g>>6] |= 1 << (g & 63)
+	if o.spill != nil {
+		o.spill.markRecent(g)
+	}
 	// The epoch's kernels change the group's state.
 	t.markDirty(g)
 	if o.storedKeys && !existed {
@@ -351,7 +367,7 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	}
 	n := len(e.groups)
 	if n == 0 {
-		return o.closeWindows(nil)
+		return o.endFlush()
 	}
 	for j := range o.kernels {
 		e.after[j].Grow(n)
@@ -402,6 +418,15 @@ func (o *aggregateOp) Flush(emit Emit) error {
 		return err
 	}
 	o.resetEpoch()
+	return o.endFlush()
+}
+
+// endFlush ends an epoch emitting as changes happen: closing windows, or
+// keeping within the budget.
+func (o *aggregateOp) endFlush() error {
+	if o.spill != nil {
+		return o.evict()
+	}
 	return o.closeWindows(nil)
 }
 

@@ -143,6 +143,9 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 		written[end] = len(gs)
 	}
 	o.openWritten = written
+	if o.canSpill() {
+		return o.snapshotSpilled(w, delta)
+	}
 	return nil
 }
 
@@ -152,6 +155,9 @@ func (o *aggregateOp) SnapshotSize() int {
 	size := o.pagesBytes + 4*len(o.groups.ids.free)
 	for _, gs := range o.open {
 		size += 4*len(gs) + 2*binary.MaxVarintLen64
+	}
+	if o.spill != nil {
+		size += o.spill.spilled * (8*(o.groups.nk+o.groups.nw) + 2)
 	}
 	return size
 }
@@ -216,11 +222,22 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	t.ids.free = r.Int32s()
 	t.idBits = uint(r.Uvarint())
 	slots := r.Uvarint()
-	if r.err == nil && (pages < len(t.words) || ids > uint64(pages*groupPage) || (t.nk > 0 && (slots < 16 || slots > 1<<32 || slots&(slots-1) != 0))) {
+	if r.err == nil && (pages < len(t.words) && !o.canSpill() || ids > uint64(pages*groupPage) || (t.nk > 0 && (slots < 16 || slots > 1<<32 || slots&(slots-1) != 0))) {
 		r.fail("aggregate: %d groups in %d pages (had %d), %d slots", ids, pages, len(t.words), slots)
 	}
 	if r.err != nil {
 		return r.err
+	}
+	if pages < len(t.words) {
+		// A spilling aggregate gave back the pages past its live groups
+		// (compact).
+		clear(t.words[pages:])
+		t.words, o.restoredIndex = t.words[:pages], o.restoredIndex[:pages]
+		for g := range t.nullKeys {
+			if g >= int32(pages*groupPage) {
+				delete(t.nullKeys, g)
+			}
+		}
 	}
 	t.ids.n = int32(ids)
 	if t.nk > 0 && uint64(len(t.slots)) != slots {
@@ -321,6 +338,9 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	} else if len(o.ends) > 0 {
 		r.fail("aggregate: window ends without a window")
 	}
+	if r.err == nil && o.canSpill() {
+		return o.restoreSpilled(r)
+	}
 	return r.err
 }
 
@@ -404,6 +424,9 @@ func (o *aggregateOp) finishRestore() error {
 	}
 	o.restoredIndex = nil
 	clear(t.dirty)
+	if o.canSpill() {
+		return o.finishRestoreSpill()
+	}
 	return nil
 }
 

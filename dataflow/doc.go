@@ -46,6 +46,14 @@
 // chunks; ConsolidateChunks consolidates them together on every CPU, and
 // an empty keyed Arrangement takes them in bulk.
 //
+// Memory: given a Budget (MemoryBudget), the aggregates that can spill
+// (unwindowed, keys packed into integer words, state in words: canSpill)
+// keep their share of it at the end of every epoch, evicting their coldest
+// groups to a storage.Spill space and loading them back, a chunk's at a
+// time, when a change touches them; snapshots hold the spilled groups too
+// (docs/memory.md). UnboundedState names the operators the budget does not
+// bound.
+//
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Step feeds source
 // chunks into bounded inboxes (it waits while a worker is behind); workers

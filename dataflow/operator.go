@@ -43,6 +43,9 @@ type Env struct {
 	Worker  int
 	Workers int
 	Eval    *expr.EvalCtx
+	// Budget, when not nil, bounds the state of the operators that
+	// spill.
+	Budget *Budget
 }
 
 // Source is the OpSpec of a graph input: changes to one relation.

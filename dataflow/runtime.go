@@ -16,6 +16,7 @@ type Option func(*config)
 type config struct {
 	workers   int
 	chunkSize int
+	budget    *Budget
 }
 
 // Workers sets how many workers (goroutines) run the graph; at least 1.
@@ -99,7 +100,7 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 	for w := 0; w < cfg.workers; w++ {
 		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes)), watermarks: make([][]int64, len(g.Nodes))}
 		newQueue(&wk.inbox)
-		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval}
+		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval, Budget: cfg.budget}
 		for _, n := range g.Nodes {
 			op, err := n.Spec.New(env)
 			if err != nil {
@@ -272,10 +273,15 @@ func (d *Dataflow) sourceWatermark(n *Node, watermarks map[int]int64) int64 {
 	return wm
 }
 
-// Close stops the workers.
+// Close stops the workers and lets go of the operators' spilled state.
 func (d *Dataflow) Close() {
 	for _, wk := range d.workers {
 		wk.inbox.close()
+		for _, op := range wk.ops {
+			if s, ok := op.(spiller); ok {
+				s.dropSpill()
+			}
+		}
 	}
 }
 

@@ -55,6 +55,8 @@ type dataflows struct {
 
 	// ckpt writes the views' checkpoints (nil: none are taken or used).
 	ckpt *checkpointer
+	// budget bounds the views' spilling state (nil: no memory limit).
+	budget *dataflow.Budget
 	// positions and tableHashes are loop-owned, for checkpoints: of each
 	// stream a checkpointed view reads, the length of its history the
 	// views have taken in; of each table, the hash of its content they
@@ -140,9 +142,9 @@ type feedItem struct {
 	cmd     func()
 }
 
-func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer) *dataflows {
+func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget) *dataflows {
 	d := &dataflows{
-		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt,
+		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt, budget: budget,
 		positions: map[uint32]int{}, tableHashes: map[uint32]uint64{},
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
@@ -406,6 +408,9 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 	if err != nil {
 		return err
 	}
+	if names := df.UnboundedState(); d.budget != nil && len(names) > 0 {
+		d.log.Info("view state not bounded by the memory limit: these operators do not spill", "view", name, "operators", names)
+	}
 	v := &runningView{id: id, name: name, df: df, arr: dataflow.NewArrangement(plan.types, plan.key), sources: map[uint32][]int{}, widths: map[int]int{}}
 	for _, n := range plan.graph.Nodes {
 		if src, ok := n.Spec.(*dataflow.Source); ok {
@@ -464,7 +469,11 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 }
 
 func (d *dataflows) newDataflow(plan *viewPlan) (*dataflow.Dataflow, error) {
-	return dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg}, dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize))
+	opts := []dataflow.Option{dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize)}
+	if d.budget != nil {
+		opts = append(opts, dataflow.MemoryBudget(d.budget))
+	}
+	return dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg}, opts...)
 }
 
 // start runs on the loop: the view's first epoch over its sources' content,

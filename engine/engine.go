@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/dataflow"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -63,11 +65,16 @@ type Engine struct {
 	// checkpoints (WithCheckpoints); none without a directory.
 	checkpointDir      string
 	checkpointInterval time.Duration
-	views              *dataflows
-	sources            *sources
-	eventTimes         *eventTimes
-	damaged            damagedRelations
-	sinks              *sinks
+	// memoryLimit and spillDir configure the budget of the views' state
+	// (WithMemoryLimit); spill is its store, nil without a limit.
+	memoryLimit int64
+	spillDir    string
+	spill       *storage.Spill
+	views       *dataflows
+	sources     *sources
+	eventTimes  *eventTimes
+	damaged     damagedRelations
+	sinks       *sinks
 	// kafkaBrokers are the brokers kafka streams and sinks use when they
 	// name none.
 	kafkaBrokers []string
@@ -126,6 +133,14 @@ func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
 // docs/recovery.md). An interval of 0 or less takes none, and uses none.
 func WithCheckpoints(dir string, interval time.Duration) Option {
 	return func(e *Engine) { e.checkpointDir, e.checkpointInterval = dir, interval }
+}
+
+// WithMemoryLimit bounds the state of the views' operators that spill to
+// limit bytes in all, evicting the rest to a scratch store in spillDir,
+// which is wiped at every start (see docs/memory.md). A limit of 0 or less
+// bounds nothing.
+func WithMemoryLimit(limit int64, spillDir string) Option {
+	return func(e *Engine) { e.memoryLimit, e.spillDir = limit, spillDir }
 }
 
 // WithKafkaBrokers sets the brokers of kafka streams that name none (the
@@ -234,7 +249,15 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	if e.checkpointDir != "" && e.checkpointInterval > 0 {
 		ckpt = newCheckpointer(e.checkpointDir, e.checkpointInterval, e.log)
 	}
-	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt)
+	var budget *dataflow.Budget
+	if e.memoryLimit > 0 {
+		if e.spill, err = storage.OpenSpill(e.spillDir); err != nil {
+			return nil, err
+		}
+		budget = dataflow.NewBudget(e.memoryLimit, func() dataflow.SpillSpace { return e.spill.Space() })
+		e.log.Info("engine: memory limit set", "limit_bytes", e.memoryLimit, "spill_dir", e.spillDir)
+	}
+	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget)
 	began := time.Now()
 	e.startViews()
 	if ckpt != nil {
@@ -266,10 +289,14 @@ func (e *Engine) Close() error {
 	e.sources.close()
 	e.eventTimes.close()
 	e.views.close()
-	return e.sequences.flush(func(q *catalog.Sequence) bool {
+	err := e.sequences.flush(func(q *catalog.Sequence) bool {
 		now, ok := e.cat.Sequence(q.Name)
 		return ok && now.OID == q.OID
 	})
+	if e.spill != nil {
+		err = errors.Join(err, e.spill.Close())
+	}
+	return err
 }
 
 // SyncViews waits until every change committed before the call is visible

@@ -37,6 +37,9 @@ type Config struct {
 	// under DataDir/checkpoints (0: engine.DefaultCheckpointInterval;
 	// negative: never, and restarts compute the views again).
 	CheckpointInterval time.Duration
+	// MemoryLimit bounds the views' spilling operator state, evicted past
+	// it to DataDir/spill (0: no limit; docs/memory.md).
+	MemoryLimit int64
 	// ChunkSize is how many rows a view's sources push at a time (0: the default).
 	ChunkSize int
 	// KafkaBrokers are the brokers kafka streams read by default. When
@@ -121,6 +124,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		cfg.CheckpointInterval = engine.DefaultCheckpointInterval
 	}
 	eopts = append(eopts, engine.WithCheckpoints(filepath.Join(cfg.DataDir, "checkpoints"), cfg.CheckpointInterval))
+	if cfg.MemoryLimit > 0 {
+		eopts = append(eopts, engine.WithMemoryLimit(cfg.MemoryLimit, filepath.Join(cfg.DataDir, "spill")))
+	}
 	if cfg.ChunkSize > 0 {
 		eopts = append(eopts, engine.WithChunkSize(cfg.ChunkSize))
 	}

@@ -21,6 +21,10 @@
 // it is, and the same vectors are the Change handed to the observer: a COPY
 // is copied once, from the client's batches into pending segments.
 //
+// Spill (spill.go) is apart from all that: a scratch Pebble database, wiped
+// at open, where operators evict state past their memory budget
+// (docs/format/spill.md).
+//
 // Concurrency: commits are serialised by one commit mutex (DB.commitMu); each
 // Table has an RWMutex that commits hold for writing while they apply to
 // memory. Positions are append-only (a written position never changes), and

@@ -125,6 +125,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	startupProfile := fs.String("startup-cpu-profile", "", "write a CPU profile of the start (process start until serving: storage open, views restored or computed) to this file")
 	pprofOn := fs.Bool("http-pprof", false, "serve Go's CPU, heap and goroutine profiles and execution traces under /debug/pprof/ on --http-addr")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
+	var memoryLimit byteSize
+	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,7 +135,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 2
 	}
 	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
-		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE"}); err != nil {
+		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
@@ -160,7 +162,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
-		CheckpointInterval: *checkpointInterval, Profiling: *pprofOn}
+		CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default
 	}

@@ -1,0 +1,578 @@
+package dataflow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
+)
+
+// Spill store keys of an aggregate (docs/format/spill.md): a spilled
+// group under spilledGroup, and under spillChanged an empty marker for
+// every group spilled or loaded back since the last snapshot, which the
+// next delta writes.
+const (
+	spilledGroup = 'g'
+	spillChanged = 'c'
+)
+
+// spillBlock is how many spilled groups a snapshot writes (and a load
+// back looks up) at a time.
+const spillBlock = 4096
+
+// spiller is an operator that may hold state in the spill store.
+type spiller interface {
+	// dropSpill removes the operator's spilled state and leaves its
+	// budget. NB: the store is scratch: keys a failed removal leaves go
+	// at the next start, so the error is not reported.
+	dropSpill()
+}
+
+// groupSpill is what an aggregate whose groups outgrow its budget share
+// keeps of the groups it evicted: they are in the spill store, and a
+// filter says which keys may be there, so that a key that is not (most
+// keys, while few are spilled) costs no lookup. Groups are evicted at
+// the end of an epoch, coldest first by a clock: a group touched since
+// the hand last passed gets another turn.
+type groupSpill struct {
+	budget  *Budget
+	space   SpillSpace
+	spilled int // groups in the store
+	filter  spillFilter
+	// hand is the next group id the clock looks at; recent has bit g set
+	// when group g was touched since.
+	hand   int32
+	recent []uint64
+	// Scratch: the keys of a chunk's rows that may be spilled, in buf.
+	buf  []byte
+	keys [][]byte
+	val  []byte
+}
+
+// canSpill reports whether the aggregate's groups can spill: unwindowed,
+// keyed by packed integers, every kernel's state plain words (counts,
+// sums and averages of integers and floats).
+func (o *aggregateOp) canSpill() bool {
+	return o.spec.Window == nil && o.groups.nk > 0 && o.groups.no == 0
+}
+
+func (o *aggregateOp) dropSpill() {
+	if s := o.spill; s != nil {
+		_ = s.space.DeleteAll(nil)
+		s.budget.leave()
+		o.spill = nil
+	}
+}
+
+// markRecent records that group g was touched.
+func (s *groupSpill) markRecent(g int32) {
+	if w := int(g >> 6); w >= len(s.recent) {
+		s.recent = append(s.recent, make([]uint64, w+1-len(s.recent))...)
+	}
+	s.recent[g>>6] |= 1 << (g & 63)
+}
+
+// spillKey appends the store key of a packed key under sub: its words
+// big-endian with the sign bit flipped (so keys sort as their values),
+// then its NULL flags.
+func spillKey(dst []byte, sub byte, key []int64, nulls uint8) []byte {
+	dst = append(dst, sub)
+	for _, w := range key {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(w)^1<<63)
+	}
+	return append(dst, nulls)
+}
+
+// decodeSpillKey reads what spillKey wrote into key, returning its NULL
+// flags, or false when k is not such a key.
+func decodeSpillKey(k []byte, key []int64) (uint8, bool) {
+	if len(k) != 2+8*len(key) {
+		return 0, false
+	}
+	for j := range key {
+		key[j] = int64(binary.BigEndian.Uint64(k[1+8*j:]) ^ 1<<63)
+	}
+	return k[len(k)-1], true
+}
+
+func appendWords(dst []byte, ws []int64) []byte {
+	for _, w := range ws {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(w))
+	}
+	return dst
+}
+
+func readWords64(b []byte, ws []int64) bool {
+	if len(b) != 8*len(ws) {
+		return false
+	}
+	for j := range ws {
+		ws[j] = int64(binary.LittleEndian.Uint64(b[8*j:]))
+	}
+	return true
+}
+
+func errSpill(format string, args ...any) error {
+	return sqlerr.New(sqlerr.DataCorrupted, "aggregate spill store: "+format, args...)
+}
+
+// residentTarget returns how many groups the table may hold: the share
+// of the budget less the filter, at a group's words plus about 8 bytes
+// of slot and free id; at least a page.
+func (o *aggregateOp) residentTarget() int {
+	t, s := o.groups, o.spill
+	perGroup := int64(8*(t.nk+t.nw) + 8)
+	n := (s.budget.share() - int64(8*len(s.filter.bits))) / perGroup
+	return max(int(n), groupPage)
+}
+
+// evict moves groups to the spill store, coldest first, until the table
+// holds at most an eighth under its target (so that evictions come in
+// batches). It runs between epochs: no group is in the epoch.
+func (o *aggregateOp) evict() error {
+	t, s := o.groups, o.spill
+	target := o.residentTarget()
+	if t.live <= target {
+		return nil
+	}
+	evict := t.live - (target - target/8)
+	if err := s.filter.reserve(s, evict, t.nk); err != nil {
+		return err
+	}
+	// Two turns of the clock meet every group with its recent bit clear.
+	for steps := 2 * int(t.ids.n); evict > 0 && steps > 0; steps-- {
+		if s.hand >= t.ids.n {
+			s.hand = 0
+		}
+		g := s.hand
+		s.hand++
+		// Between epochs an unwindowed group has rows, or its id is free.
+		st := t.state(g)
+		if st[0] == 0 {
+			continue
+		}
+		if w := int(g >> 6); w < len(s.recent) && s.recent[w]&(1<<(g&63)) != 0 {
+			s.recent[w] &^= 1 << (g & 63)
+			continue
+		}
+		key, nulls := t.packedKey(g)
+		s.buf = spillKey(s.buf[:0], spilledGroup, key, nulls)
+		s.val = appendWords(s.val[:0], st)
+		if err := s.space.Set(s.buf, s.val); err != nil {
+			return err
+		}
+		s.buf[0] = spillChanged
+		if err := s.space.Set(s.buf, nil); err != nil {
+			return err
+		}
+		s.filter.add(hashPacked(key, nulls))
+		t.unindex(g)
+		t.release(g)
+		s.spilled++
+		// A batch is held in memory until committed: commit a block at a
+		// time.
+		if evict--; s.spilled%spillBlock == 0 {
+			if err := s.space.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.space.Commit(); err != nil {
+		return err
+	}
+	o.compact()
+	return nil
+}
+
+// compact gives back the memory of the groups evicted: an epoch that
+// creates many groups (a view's first, over a stream's whole history)
+// grows the pages and slots for all of them, and eviction only frees their
+// ids. When the pages hold more than a quarter (and a page) over the live
+// groups, the groups past the live ones' pages move to free ids below,
+// and the pages past them go; slots at a load under 1/8 are rebuilt
+// smaller.
+func (o *aggregateOp) compact() {
+	t, s := o.groups, o.spill
+	keep := (t.live + t.live/8 + groupPage) >> groupPageBits // pages kept
+	if len(t.words) <= keep+keep/4+1 {
+		return
+	}
+	n := int32(keep << groupPageBits)
+	var low []int32 // free ids below n
+	for _, g := range t.ids.free {
+		if g < n {
+			low = append(low, g)
+		}
+	}
+	mask, idMask := uint64(len(t.slots)-1), t.idMask()
+	stride := t.nk + t.nw
+	for g := n; g < t.ids.n; g++ {
+		if t.state(g)[0] == 0 {
+			continue
+		}
+		to := low[len(low)-1]
+		low = low[:len(low)-1]
+		from, into := int(g&(groupPage-1))*stride, int(to&(groupPage-1))*stride
+		copy(t.words[to>>groupPageBits][into:into+stride], t.words[g>>groupPageBits][from:from+stride])
+		nulls := t.nullFlags(g)
+		key, _ := t.packedKey(to)
+		h := hashPacked(key, nulls)
+		p := h & mask
+		for t.slots[p]&idMask != uint32(g+1) {
+			p = (p + 1) & mask
+		}
+		t.slots[p] = t.slot(h, to)
+		if nulls != 0 {
+			t.nullKeys[to] = nulls
+		}
+		t.markDirty(to)
+		if w := int(g >> 6); w < len(s.recent) && s.recent[w]&(1<<(g&63)) != 0 {
+			s.markRecent(to)
+		}
+	}
+	for g := range t.nullKeys {
+		if g >= n {
+			delete(t.nullKeys, g)
+		}
+	}
+	// NB: the dropped pages must leave the backing array too, or they stay
+	// reachable.
+	clear(t.words[keep:])
+	t.words = t.words[:keep]
+	t.ids.n, t.ids.free = n, low
+	s.recent = s.recent[:min(len(s.recent), int(n)>>6)]
+	s.hand = 0
+	if len(o.pageBytes) > keep {
+		for _, b := range o.pageBytes[keep:] {
+			o.pagesBytes -= b
+		}
+		o.pageBytes = o.pageBytes[:keep]
+	}
+	if len(t.slots) > 16 && t.live*8 < len(t.slots) {
+		size := 16
+		for t.live*16 > size*6 {
+			size *= 2
+		}
+		t.rehash(size, idMask)
+	}
+}
+
+// unspill loads back the spilled groups of c's rows, so that assign finds
+// every group in the table: the keys the filter may hold and the table
+// does not are looked up in one sorted pass.
+func (o *aggregateOp) unspill(c *coldata.Chunk) error {
+	t, s := o.groups, o.spill
+	for j, k := range o.spec.Keys {
+		o.keyCols[j] = c.Cols[k]
+	}
+	s.buf, s.keys = s.buf[:0], s.keys[:0]
+	var ends []int
+	for i := range c.Len {
+		nulls, same := o.packRow(i)
+		if same && i > 0 {
+			continue
+		}
+		if !s.filter.mayHold(hashPacked(o.packed, nulls)) {
+			continue
+		}
+		if g, _ := t.probePacked(o.packed, nulls); g >= 0 {
+			continue
+		}
+		s.buf = spillKey(s.buf, spilledGroup, o.packed, nulls)
+		ends = append(ends, len(s.buf))
+	}
+	if len(ends) == 0 {
+		return nil
+	}
+	lo := 0
+	for _, hi := range ends {
+		s.keys = append(s.keys, s.buf[lo:hi:hi])
+		lo = hi
+	}
+	slices.SortFunc(s.keys, bytes.Compare)
+	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
+	key := make([]int64, t.nk)
+	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
+		nulls, ok := decodeSpillKey(s.keys[i], key)
+		if !ok {
+			return errSpill("key %x", s.keys[i])
+		}
+		g, added := t.findPacked(key, nulls)
+		if !added {
+			return sqlerr.Bug("aggregate: spilled group %x is in the table too", s.keys[i])
+		}
+		if !readWords64(value, t.state(g)) {
+			return errSpill("%d bytes of state for %d words", len(value), t.nw)
+		}
+		if err := s.space.Delete(s.keys[i]); err != nil {
+			return err
+		}
+		s.spilled--
+		marker := append(s.val[:0], s.keys[i]...)
+		marker[0] = spillChanged
+		s.val = marker
+		return s.space.Set(marker, nil)
+	})
+	if err != nil {
+		return err
+	}
+	return s.space.Commit()
+}
+
+// spillFilter is a Bloom filter (two bits a key, 16 bits a key it is
+// sized for: 1.4% of false positives when full) over the hashes of the
+// keys spilled. Keys loaded back stay in it until it is rebuilt, when it
+// has taken as many keys as it was sized for.
+type spillFilter struct {
+	bits []uint64
+	adds int // keys added since it was built
+}
+
+const spillFilterBitsPerKey = 16
+
+func (f *spillFilter) positions(h uint64) (uint64, uint64) {
+	mask := uint64(len(f.bits))*64 - 1
+	return h & mask, bits.RotateLeft64(h, 32) & mask
+}
+
+func (f *spillFilter) add(h uint64) {
+	p, q := f.positions(h)
+	f.bits[p>>6] |= 1 << (p & 63)
+	f.bits[q>>6] |= 1 << (q & 63)
+	f.adds++
+}
+
+func (f *spillFilter) mayHold(h uint64) bool {
+	if len(f.bits) == 0 {
+		return false
+	}
+	p, q := f.positions(h)
+	return f.bits[p>>6]&(1<<(p&63)) != 0 && f.bits[q>>6]&(1<<(q&63)) != 0
+}
+
+// reserve makes room for the filter to take keys more keys than were
+// added since it was built, rebuilding it from the store (sized for twice
+// what it will hold) if it has not.
+func (f *spillFilter) reserve(s *groupSpill, keys, nk int) error {
+	if len(f.bits) > 0 && f.adds+keys <= len(f.bits)*64/spillFilterBitsPerKey {
+		return nil
+	}
+	size := uint64(1) << bits.Len64(uint64(max(2*(s.spilled+keys), 1024)*spillFilterBitsPerKey/64-1))
+	f.bits, f.adds = make([]uint64, size), 0
+	key := make([]int64, nk)
+	return s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+		nulls, ok := decodeSpillKey(k, key)
+		if !ok {
+			return errSpill("key %x", k)
+		}
+		f.add(hashPacked(key, nulls))
+		return nil
+	})
+}
+
+// snapshotSpilled writes the spilled groups after the pages: all of them
+// in a whole snapshot, those spilled or loaded back since the last
+// snapshot in a delta (a group loaded back, which a page now holds or
+// which lost its rows, as gone). In blocks of at most spillBlock groups:
+// uvarint n (0 ends), the keys' words, their NULL flags (blob), whether
+// each is gone (blob of 0 or 1), the state words of those that are not.
+// An aggregate that could spill but has no budget writes no block.
+func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
+	s := o.spill
+	if s == nil {
+		w.Uvarint(0)
+		return nil
+	}
+	t := o.groups
+	var keys, states []int64
+	var nulls, gone []byte
+	flush := func() {
+		if len(nulls) == 0 {
+			return
+		}
+		w.Uvarint(uint64(len(nulls)))
+		w.Int64s(keys)
+		w.Blob(nulls)
+		w.Blob(gone)
+		w.Int64s(states)
+		keys, states, nulls, gone = keys[:0], states[:0], nulls[:0], gone[:0]
+	}
+	key := make([]int64, t.nk)
+	state := make([]int64, t.nw)
+	take := func(k, value []byte) error {
+		n, ok := decodeSpillKey(k, key)
+		if !ok {
+			return errSpill("key %x", k)
+		}
+		keys, nulls = append(keys, key...), append(nulls, n)
+		if value == nil {
+			gone = append(gone, 1)
+		} else {
+			if !readWords64(value, state) {
+				return errSpill("%d bytes of state for %d words", len(value), t.nw)
+			}
+			gone, states = append(gone, 0), append(states, state...)
+		}
+		if len(nulls) == spillBlock {
+			flush()
+		}
+		return nil
+	}
+	var err error
+	if !delta {
+		err = s.space.Scan([]byte{spilledGroup}, take)
+	} else {
+		err = o.snapshotChangedSpill(take)
+	}
+	if err != nil {
+		return err
+	}
+	flush()
+	w.Uvarint(0)
+	return s.space.DeleteAll([]byte{spillChanged})
+}
+
+// snapshotChangedSpill calls take for every group marked changed in the
+// spill store, with its state there or nil when it is no longer spilled,
+// looking them up a block at a time.
+func (o *aggregateOp) snapshotChangedSpill(take func(k, value []byte) error) error {
+	s := o.spill
+	var buf []byte
+	var ends []int
+	lookup := func() error {
+		keys := make([][]byte, 0, len(ends))
+		lo := 0
+		for _, hi := range ends {
+			keys = append(keys, buf[lo:hi:hi])
+			lo = hi
+		}
+		found := make([][]byte, len(keys))
+		err := s.space.Lookup(keys, func(i int, value []byte) error {
+			found[i] = append([]byte{}, value...)
+			return nil
+		})
+		for i, k := range keys {
+			if err == nil {
+				err = take(k, found[i])
+			}
+		}
+		buf, ends = buf[:0], ends[:0]
+		return err
+	}
+	err := s.space.Scan([]byte{spillChanged}, func(k, _ []byte) error {
+		buf = append(append(buf, spilledGroup), k[1:]...)
+		ends = append(ends, len(buf))
+		if len(ends) == spillBlock {
+			return lookup()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return lookup()
+}
+
+// restoreSpilled reads what snapshotSpilled wrote: into the spill store
+// under a budget, otherwise into pendingSpill, which finishRestore puts
+// in the table.
+func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
+	t, s := o.groups, o.spill
+	for {
+		n := r.Len(spillBlock)
+		if n == 0 || r.err != nil {
+			return r.err
+		}
+		keys, nulls, gone, states := r.Int64s(), r.Bytes(), r.Bytes(), r.Int64s()
+		kept := 0
+		for _, g := range gone {
+			if g == 0 {
+				kept++
+			}
+		}
+		if r.err == nil && (len(keys) != n*t.nk || len(nulls) != n || len(gone) != n || len(states) != kept*t.nw) {
+			r.fail("aggregate: %d spilled groups of %d key words, %d flags, %d gone flags, %d state words", n, len(keys), len(nulls), len(gone), len(states))
+		}
+		if r.err != nil {
+			return r.err
+		}
+		if s == nil && o.pendingSpill == nil {
+			o.pendingSpill = map[string][]int64{}
+		}
+		var k, v []byte
+		for i := range n {
+			k = spillKey(k[:0], spilledGroup, keys[i*t.nk:(i+1)*t.nk], nulls[i])
+			var err error
+			switch {
+			case gone[i] != 0 && s != nil:
+				err = s.space.Delete(k)
+			case gone[i] != 0:
+				delete(o.pendingSpill, string(k))
+			case s != nil:
+				v = appendWords(v[:0], states[:t.nw])
+				err = s.space.Set(k, v)
+			default:
+				o.pendingSpill[string(k)] = states[:t.nw:t.nw]
+			}
+			if gone[i] == 0 {
+				states = states[t.nw:]
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if s != nil {
+			if err := s.space.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// finishRestoreSpill completes a restore once the table's index is built:
+// without a budget the spilled groups join the table; under one the
+// store's groups are counted into the filter, and the table evicts down
+// to its share.
+func (o *aggregateOp) finishRestoreSpill() error {
+	t, s := o.groups, o.spill
+	if s == nil {
+		key := make([]int64, t.nk)
+		for k, state := range o.pendingSpill {
+			nulls, ok := decodeSpillKey([]byte(k), key)
+			if !ok {
+				return errSpill("key %x", k)
+			}
+			g, added := t.findPacked(key, nulls)
+			if !added {
+				return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
+			}
+			copy(t.state(g), state)
+		}
+		o.pendingSpill = nil
+		return nil
+	}
+	s.spilled = 0
+	key := make([]int64, t.nk)
+	err := s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+		nulls, ok := decodeSpillKey(k, key)
+		if !ok {
+			return errSpill("key %x", k)
+		}
+		if g, _ := t.probePacked(key, nulls); g >= 0 {
+			return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
+		}
+		s.spilled++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.filter = spillFilter{}
+	if err := s.filter.reserve(s, 0, t.nk); err != nil {
+		return err
+	}
+	return o.evict()
+}

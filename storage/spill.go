@@ -1,0 +1,189 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
+)
+
+// Spill is the scratch store operators evict cold state to when it
+// outgrows their memory budget (docs/format/spill.md). It is a Pebble
+// database of its own, without a WAL and never synced: checkpoints stay
+// the durable truth, so OpenSpill wipes whatever a process before left.
+// Each operator instance writes under a Space of its own.
+type Spill struct {
+	pe *pebble.DB
+	// spaces hands out space prefixes.
+	spaces atomic.Uint64
+}
+
+// OpenSpill removes dir and opens an empty spill store in it.
+func OpenSpill(dir string) (*Spill, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("spill store: %w", err)
+	}
+	// Small memtables and cache: the store exists to save memory. Without
+	// cgo, Pebble allocates both on the Go heap.
+	cache := pebble.NewCache(8 << 20)
+	defer cache.Unref() // Pebble holds its own reference
+	opts := &pebble.Options{Cache: cache, MemTableSize: 4 << 20, DisableWAL: true, Logger: spillLogger{}}
+	opts.EnsureDefaults()
+	// Group states are short and read back at random: decompressing a
+	// block for each lookup and compacting cost more than the bytes saved.
+	for i := range opts.Levels {
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	pe, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("spill store: %w", wrapPebble(err))
+	}
+	return &Spill{pe: pe}, nil
+}
+
+// Close closes the store; its files stay until the next OpenSpill.
+func (s *Spill) Close() error { return wrapPebble(s.pe.Close()) }
+
+// Space returns a new, empty key space of the store.
+func (s *Spill) Space() *SpillSpace {
+	sp := &SpillSpace{pe: s.pe}
+	binary.BigEndian.PutUint64(sp.prefix[:], s.spaces.Add(1))
+	return sp
+}
+
+// SpillSpace is one operator instance's part of the spill store: keys
+// under an 8-byte prefix. Set and Delete collect writes in a batch that
+// Commit applies at once; Lookup and Scan read what is committed. A space
+// is used by one goroutine at a time.
+type SpillSpace struct {
+	pe     *pebble.DB
+	prefix [8]byte
+	key    []byte // scratch: prefix + a key
+	batch  *pebble.Batch
+}
+
+func (sp *SpillSpace) fullKey(k []byte) []byte {
+	sp.key = append(append(sp.key[:0], sp.prefix[:]...), k...)
+	return sp.key
+}
+
+// bounds returns the span of the space's keys starting with sub.
+func (sp *SpillSpace) bounds(sub []byte) (lo, hi []byte) {
+	lo = append(sp.prefix[:len(sp.prefix):len(sp.prefix)], sub...)
+	hi = append([]byte(nil), lo...)
+	for i := len(hi) - 1; i >= 0; i-- {
+		if hi[i]++; hi[i] != 0 {
+			return lo, hi[:i+1]
+		}
+	}
+	return lo, nil
+}
+
+func (sp *SpillSpace) pending() *pebble.Batch {
+	if sp.batch == nil {
+		sp.batch = sp.pe.NewBatch()
+	}
+	return sp.batch
+}
+
+// Set writes key (within the space) with value at the next Commit.
+func (sp *SpillSpace) Set(key, value []byte) error {
+	return wrapPebble(sp.pending().Set(sp.fullKey(key), value, nil))
+}
+
+// Delete removes key (within the space) at the next Commit.
+func (sp *SpillSpace) Delete(key []byte) error {
+	return wrapPebble(sp.pending().Delete(sp.fullKey(key), nil))
+}
+
+// Commit applies the writes since the last Commit, unsynced: the store is
+// scratch.
+func (sp *SpillSpace) Commit() error {
+	b := sp.batch
+	if b == nil {
+		return nil
+	}
+	sp.batch = nil
+	defer b.Close()
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("spill store: %w", wrapPebble(err))
+	}
+	return nil
+}
+
+// Lookup calls found for each of keys (sorted, within the space) the
+// space holds, with its value (valid during the call), seeking one
+// iterator forward through them.
+func (sp *SpillSpace) Lookup(keys [][]byte, found func(i int, value []byte) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	lo, hi := sp.bounds(nil)
+	it, err := sp.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("spill store: %w", wrapPebble(err))
+	}
+	for i, k := range keys {
+		full := sp.fullKey(k)
+		if !it.SeekGE(full) || string(it.Key()) != string(full) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = found(i, v)
+		}
+		if err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return wrapPebble(it.Close())
+}
+
+// Scan calls f for every key of the space starting with sub, in order,
+// with the key (less the space's prefix) and its value, both valid during
+// the call only.
+func (sp *SpillSpace) Scan(sub []byte, f func(key, value []byte) error) error {
+	lo, hi := sp.bounds(sub)
+	it, err := sp.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("spill store: %w", wrapPebble(err))
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = f(it.Key()[len(sp.prefix):], v)
+		}
+		if err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return wrapPebble(it.Close())
+}
+
+// DeleteAll removes every key of the space starting with sub.
+func (sp *SpillSpace) DeleteAll(sub []byte) error {
+	lo, hi := sp.bounds(sub)
+	if hi == nil {
+		return fmt.Errorf("spill store: [BUG] unbounded space %x", lo)
+	}
+	if err := sp.pe.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+		return fmt.Errorf("spill store: %w", wrapPebble(err))
+	}
+	return nil
+}
+
+// spillLogger drops Pebble's informational lines (a scratch store's
+// compactions are no news); errors go to Pebble's default logger.
+type spillLogger struct{}
+
+func (spillLogger) Infof(string, ...any)              {}
+func (spillLogger) Errorf(format string, args ...any) { pebble.DefaultLogger.Errorf(format, args...) }
+func (spillLogger) Fatalf(format string, args ...any) { pebble.DefaultLogger.Fatalf(format, args...) }
