@@ -1,8 +1,10 @@
 // Package kafka is the Kafka source: it reads a stream's topics with
-// franz-go as a direct (group-less) consumer, decodes records in parallel
-// into change chunks through a format.Decoder, and delivers each chunk to its
-// Target together with the offsets it reached and the records it could not
-// decode, so that rows, offsets and dead letters commit in one transaction.
+// franz-go as a direct (group-less) consumer, one client per decode worker
+// fetching that worker's partitions (so that fetches are parsed in
+// parallel), decodes records into change chunks through a format.Decoder,
+// and delivers each chunk to its Target together with the offsets it
+// reached and the records it could not decode, so that rows, offsets and
+// dead letters commit in one transaction.
 //
 // Offsets are Sluice's: the Target stores them with the rows and gives them
 // back at start. They are also committed to a consumer group named after the

@@ -126,13 +126,17 @@ type Config struct {
 
 // Source is a running Kafka source.
 type Source struct {
-	cfg    Config
-	cl     *kgo.Client
-	adm    *kadm.Client
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	work   []chan fetched
+	cfg Config
+	// clients[w] fetches the partitions of worker w. A client has one
+	// fetch per broker in flight, parses it (decompression included) on one
+	// goroutine and fetches again only once it is polled: with one client
+	// for all workers, they waited for records three quarters of a drain.
+	clients []*kgo.Client
+	adm     *kadm.Client // over clients[0]
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	work    []chan fetched
 
 	mu       sync.Mutex
 	workerOf map[Partition]int  // which worker decodes a partition
@@ -182,22 +186,29 @@ func Start(cfg Config) (*Source, error) {
 	} else {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
-	}
-	s := &Source{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), workerOf: map[Partition]int{},
+	s := &Source{cfg: cfg, workerOf: map[Partition]int{},
 		load: make([]int, cfg.Workers), assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			for _, c := range s.clients {
+				c.Close()
+			}
+			return nil, fmt.Errorf("kafka client: %w", err)
+		}
+		s.clients = append(s.clients, cl)
+	}
+	s.adm = kadm.NewClient(s.clients[0])
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for i := range cfg.Workers {
 		ch := make(chan fetched, 4)
 		s.work = append(s.work, ch)
 		w := s.newWorker(ch)
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go func() { defer s.wg.Done(); w.run() }()
+		go func() { defer s.wg.Done(); s.poll(s.clients[i]) }()
 	}
-	s.wg.Add(3)
-	go func() { defer s.wg.Done(); s.poll() }()
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.watchMetadata() }()
 	go func() { defer s.wg.Done(); s.commitProgress() }()
 	return s, nil
@@ -207,7 +218,9 @@ func Start(cfg Config) (*Source, error) {
 // progress is cancelled through its context.
 func (s *Source) Close() {
 	s.cancel()
-	s.cl.Close()
+	for _, cl := range s.clients {
+		cl.Close()
+	}
 	s.wg.Wait()
 }
 
@@ -249,9 +262,10 @@ func (s *Source) workerFor(p Partition) int {
 	return w
 }
 
-func (s *Source) poll() {
+// poll hands what cl fetches to the workers.
+func (s *Source) poll(cl *kgo.Client) {
 	for {
-		fs := s.cl.PollRecords(s.ctx, 1<<14)
+		fs := cl.PollRecords(s.ctx, 1<<14)
 		if s.ctx.Err() != nil || fs.IsClientClosed() {
 			return
 		}
@@ -268,14 +282,14 @@ func (s *Source) poll() {
 			if len(fp.Records) == 0 {
 				return
 			}
-			s.hand(fetched{p: p, records: fp.Records})
+			s.hand(cl, fetched{p: p, records: fp.Records})
 		})
 	}
 }
 
 // hand gives a partition's records to its worker; when the worker is
-// behind, the partition's fetching pauses until the worker takes them.
-func (s *Source) hand(f fetched) {
+// behind, the partition's fetching by cl pauses until the worker takes them.
+func (s *Source) hand(cl *kgo.Client, f fetched) {
 	ch := s.work[s.workerFor(f.p)]
 	select {
 	case ch <- f:
@@ -283,13 +297,13 @@ func (s *Source) hand(f fetched) {
 	default:
 	}
 	paused := map[string][]int32{f.p.Topic: {f.p.Partition}}
-	s.cl.PauseFetchPartitions(paused)
+	cl.PauseFetchPartitions(paused)
 	s.stat(f.p).addPause()
 	select {
 	case ch <- f:
 	case <-s.ctx.Done():
 	}
-	s.cl.ResumeFetchPartitions(paused)
+	cl.ResumeFetchPartitions(paused)
 }
 
 // watchMetadata assigns partitions as they appear.
@@ -346,14 +360,22 @@ func (s *Source) assignNew() error {
 	for _, tp := range fresh {
 		s.workerFor(tp)
 	}
-	add := map[string]map[int32]kgo.Offset{}
+	// add[w] are the partitions worker w's client starts consuming.
+	add := make([]map[string]map[int32]kgo.Offset, len(s.clients))
+	addAt := func(tp Partition, off int64) {
+		w := s.workerFor(tp)
+		if add[w] == nil {
+			add[w] = map[string]map[int32]kgo.Offset{}
+		}
+		if add[w][tp.Topic] == nil {
+			add[w][tp.Topic] = map[int32]kgo.Offset{}
+		}
+		add[w][tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+	}
 	var resolve []Partition
 	for _, tp := range fresh {
 		if off, ok := s.cfg.Offsets[tp]; ok {
-			if add[tp.Topic] == nil {
-				add[tp.Topic] = map[int32]kgo.Offset{}
-			}
-			add[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+			addAt(tp, off)
 			continue
 		}
 		resolve = append(resolve, tp)
@@ -374,17 +396,18 @@ func (s *Source) assignNew() error {
 		s.delivered(b)
 	}
 	for tp, off := range starts {
-		if add[tp.Topic] == nil {
-			add[tp.Topic] = map[int32]kgo.Offset{}
-		}
-		add[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+		addAt(tp, off)
 	}
 	for _, tp := range fresh {
 		s.assigned[tp] = true
 		s.stat(tp)
 	}
 	s.checked = true
-	s.cl.AddConsumePartitions(add)
+	for w, a := range add {
+		if a != nil {
+			s.clients[w].AddConsumePartitions(a)
+		}
+	}
 	return nil
 }
 
