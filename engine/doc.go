@@ -10,8 +10,10 @@
 // and needs no locks of its own. Shared state is the catalog (its own lock),
 // storage (its own commit lock), ddlMu, which serialises the name checks
 // and catalog publication of commits that create or drop tables or change
-// roles, the advisory lock table and the identity column counters (a mutex
-// each). A session waiting for an advisory lock waits on a channel, never
+// roles, the advisory lock table, the identity column counters and the
+// parse tree cache (a mutex each), and the plan cache (a mutex per shard).
+// Trees and plans in the caches are shared read-only: the planner only
+// reads trees, and a plan is immutable while it runs. A session waiting for an advisory lock waits on a channel, never
 // holding the table's mutex, until the lock is released or its query's
 // context ends.
 //

@@ -54,6 +54,7 @@ type Engine struct {
 	planner *planner.Planner
 	parser  *parser.Parser
 	trees   *treeCache
+	plans   *planCache
 	log     *slog.Logger
 	obs     Observer
 
@@ -222,6 +223,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		tables = append(tables, t)
 	}
 	e.trees = newTreeCache(treeCacheSize)
+	e.plans = newPlanCache(planCacheSize)
 	if err := storePrunedGrants(db, pruneGrants(roles, tables)); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,13 @@ type session struct {
 	seqValues map[uint32]int64
 	lastSeq   uint32
 	cfg       *types.Config
-	closed    bool
+	// planEnv is what planning reads of the session besides the catalog,
+	// as one string: the settings constants are folded with (TimeZone,
+	// DateStyle, IntervalStyle, extra_float_digits), and the user,
+	// database and search_path names resolve by ('t'::regclass). Sessions
+	// with the same planEnv share plans (planCache).
+	planEnv string
+	closed  bool
 	// openedAsRole is set when user was a role of the catalog when the
 	// session opened: dropping the role does not make it a superuser.
 	openedAsRole bool
@@ -314,6 +320,8 @@ func (s *session) applyConfig() {
 	cfg.IntervalStyle, _ = types.ParseIntervalStyle(is)
 	cfg.Names = sessionNames{s}
 	s.cfg = cfg
+	sp, _ := s.get("search_path")
+	s.planEnv = strings.Join([]string{tz, efd, ds, is, s.user, s.database, sp}, "\x00")
 }
 
 // applyOptions reads the startup "options" parameter: -c name=value and

@@ -6,22 +6,26 @@ import (
 	"sync"
 
 	"github.com/sluice-db/sluice/parser"
+	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/planner"
 )
 
 // Dashboards send the same few query strings over and over, from many
 // sessions: a panel's query every refresh, and one time range's text from
 // every panel showing it. Parsing (cgo into pg_query, then unmarshalling its
 // protobuf tree) costs more than running a lookup on a view, so query
-// strings that are one plain SELECT are remembered twice over: the parse
-// tree engine-wide (treeCache), and the planned statement per session
-// (recentStatements), which Bind plans again when the catalog or the
-// session's settings changed since.
+// strings that are one plain SELECT are remembered three times over: the
+// parse tree engine-wide (treeCache), the plan engine-wide (planCache), by
+// the settings and catalog it was made with, and the planned statement per
+// session (recentStatements), which Bind plans again, or takes from the
+// plan cache, when the catalog or the session's settings changed since.
 
-// cachedQueryMax is the longest query string either cache keeps;
-// treeCacheSize and sessionStatements how many strings each keeps.
+// cachedQueryMax is the longest query string the caches keep;
+// treeCacheSize, planCacheSize and sessionStatements how many each keeps.
 const (
 	cachedQueryMax    = 4096
 	treeCacheSize     = 1024
+	planCacheSize     = 1024
 	sessionStatements = 32
 )
 
@@ -56,10 +60,11 @@ func readsClock(sql string) bool {
 // literals, so in its session its text differs at every refresh, and
 // keeping each such text would push out the texts that do repeat (and
 // hold a plan, heap for the collector to scan, never used again; in the
-// tree cache, cost a copy of the tree). It has no lock of its own.
-type byQuery[V any] struct {
-	vals  map[string]V
-	order []string // oldest first
+// tree cache, cost a copy of the tree). K is the query string, or the
+// string with what else the value depends on. It has no lock of its own.
+type byQuery[K comparable, V any] struct {
+	vals  map[K]V
+	order []K // oldest first
 	max   int
 	// offered holds the hashes of the latest strings offered once and not
 	// kept (at most max, oldest first in offeredOrder).
@@ -68,7 +73,7 @@ type byQuery[V any] struct {
 	seed         maphash.Seed
 }
 
-func (b *byQuery[V]) get(sql string) (V, bool) {
+func (b *byQuery[K, V]) get(sql K) (V, bool) {
 	v, ok := b.vals[sql]
 	return v, ok
 }
@@ -76,7 +81,7 @@ func (b *byQuery[V]) get(sql string) (V, bool) {
 // admit reports whether a value for sql would be kept: it has been offered
 // before. The first offer is remembered instead, so a caller asks before
 // making the value it would put.
-func (b *byQuery[V]) admit(sql string) bool {
+func (b *byQuery[K, V]) admit(sql K) bool {
 	if _, ok := b.vals[sql]; ok {
 		return false
 	}
@@ -84,7 +89,7 @@ func (b *byQuery[V]) admit(sql string) bool {
 		b.offered = make(map[uint64]struct{}, b.max)
 		b.seed = maphash.MakeSeed()
 	}
-	h := maphash.String(b.seed, sql)
+	h := maphash.Comparable(b.seed, sql)
 	if _, ok := b.offered[h]; ok {
 		return true
 	}
@@ -99,9 +104,9 @@ func (b *byQuery[V]) admit(sql string) bool {
 
 // put keeps v for sql, unless sql has a value already. Callers ask admit
 // first.
-func (b *byQuery[V]) put(sql string, v V) {
+func (b *byQuery[K, V]) put(sql K, v V) {
 	if b.vals == nil {
-		b.vals = make(map[string]V, b.max)
+		b.vals = make(map[K]V, b.max)
 	}
 	if _, ok := b.vals[sql]; ok {
 		return
@@ -121,11 +126,11 @@ func (b *byQuery[V]) put(sql string, v V) {
 // 1000 dashboard panels.
 type treeCache struct {
 	mu    sync.Mutex
-	trees byQuery[parser.Statement]
+	trees byQuery[string, parser.Statement]
 }
 
 func newTreeCache(max int) *treeCache {
-	return &treeCache{trees: byQuery[parser.Statement]{max: max}}
+	return &treeCache{trees: byQuery[string, parser.Statement]{max: max}}
 }
 
 // parse returns the statements of sql, from the cache when it has them.
@@ -150,4 +155,76 @@ func (c *treeCache) parse(p *parser.Parser, sql string) ([]parser.Statement, err
 
 // recentStatements are one session's latest cacheable statements by query
 // string; the session's goroutine owns them.
-type recentStatements = byQuery[*statement]
+type recentStatements = byQuery[string, *statement]
+
+// planKey is what a plan of a cacheable query depends on: its text, the
+// catalog version it was planned at, and the session settings planning
+// folds constants with (planEnv).
+type planKey struct {
+	sql string
+	ver uint64
+	env string
+}
+
+// sharedPlan is a plan and its result columns, shared read-only by every
+// session whose statement has its key: exec and expr promise that a plan
+// is immutable and runs from several goroutines at once, each with its
+// own execution context.
+type sharedPlan struct {
+	planned *planner.Planned
+	cols    []pgwire.Column
+}
+
+// planCacheShards spreads the plan cache over locks of its own, so that
+// a thousand sessions looking up plans at once rarely wait for each other.
+const planCacheShards = 16
+
+// planCache holds plans of cacheable queries engine-wide, by planKey: a
+// time-series panel's text changes at every refresh in its session, but
+// within a second every session showing the same range sends that text,
+// and only the first two plan it. A plan is kept the second time it is
+// offered (byQuery), each shard keeping planCacheSize/planCacheShards;
+// plans of an older catalog version are never found again and age out.
+type planCache struct {
+	seed   maphash.Seed
+	shards [planCacheShards]planShard
+}
+
+type planShard struct {
+	mu    sync.Mutex
+	plans byQuery[planKey, sharedPlan]
+	// NB: pads the shard to its own cache lines, so that shards' locks
+	// taken from different cores do not share one.
+	_ [64]byte
+}
+
+func newPlanCache(size int) *planCache {
+	c := &planCache{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].plans.max = max(1, size/planCacheShards)
+	}
+	return c
+}
+
+func (c *planCache) shard(k planKey) *planShard {
+	return &c.shards[maphash.String(c.seed, k.sql)%planCacheShards]
+}
+
+// get returns the plan kept for k.
+func (c *planCache) get(k planKey) (sharedPlan, bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	p, ok := sh.plans.get(k)
+	sh.mu.Unlock()
+	return p, ok
+}
+
+// offer keeps p for k if k was offered before.
+func (c *planCache) offer(k planKey, p sharedPlan) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	if sh.plans.admit(k) {
+		sh.plans.put(k, p)
+	}
+	sh.mu.Unlock()
+}

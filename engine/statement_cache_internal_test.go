@@ -14,7 +14,7 @@ import (
 // panel's time range expanded into literals) never pushes out one that
 // repeats.
 func TestByQueryKeepsRepeatedStrings(t *testing.T) {
-	b := byQuery[int]{max: 4}
+	b := byQuery[string, int]{max: 4}
 	const top = "SELECT auction, bids FROM top_auctions"
 	offer := func(sql string, v int) {
 		if b.admit(sql) {
@@ -84,4 +84,27 @@ func TestTreeCacheSkipsOneOffs(t *testing.T) {
 	}); n > 1 {
 		t.Fatalf("a cache hit allocates %.0f times, want at most 1", n)
 	}
+}
+
+// BenchmarkPlanCacheGet looks up kept plans from every core at once, as a
+// thousand dashboard sessions do (run with -cpu 1,2,... and -mutexprofile
+// to see whether the shards' locks are waited for).
+func BenchmarkPlanCacheGet(b *testing.B) {
+	c := newPlanCache(planCacheSize)
+	keys := make([]planKey, 64)
+	for i := range keys {
+		keys[i] = planKey{sql: fmt.Sprintf("SELECT * FROM bids_per_minute WHERE window_start > '%d'", i), ver: 1, env: "UTC"}
+		c.offer(keys[i], sharedPlan{})
+		c.offer(keys[i], sharedPlan{})
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, ok := c.get(keys[i%len(keys)]); !ok {
+				b.Fatal("a kept plan was not found")
+			}
+			i++
+		}
+	})
 }

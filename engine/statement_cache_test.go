@@ -100,8 +100,70 @@ func TestRepeatedQueryStrings(t *testing.T) {
 	}
 }
 
-// Sessions running the same query strings at once each get a parse tree of
-// their own (run with -race).
+// Sessions share the plans of query strings they all send (the plan
+// cache), but never one made with other settings, an older catalog or
+// for another user, and a shared plan still checks the reading role's
+// grants when it runs.
+func TestSharedPlansAcrossSessions(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, "")
+	admin := connect(t, srv)
+	mustExec(t, admin, "CREATE TABLE t (a int PRIMARY KEY, ts timestamptz)")
+	mustExec(t, admin, "INSERT INTO t VALUES (1, '2026-06-01 00:00:00+00')")
+	connectWith := func(settings string) *pgx.Conn {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, "postgres://sluice@"+srv.PGAddr()+"/sluice?sslmode=disable&"+settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close(ctx) })
+		return conn
+	}
+	utc, tokyo := connect(t, srv), connectWith("timezone=Asia/Tokyo")
+	const lit = "SELECT '2026-06-01 00:00:00'::timestamptz::text || ' ' || count(*) FROM t WHERE ts <= '2026-06-01 00:00:00'::timestamptz"
+	for range 3 {
+		expectSimple(t, admin, lit, "2026-06-01 00:00:00+00 1")
+	}
+	expectSimple(t, utc, lit, "2026-06-01 00:00:00+00 1")
+	// Tokyo's literal is nine hours earlier: the row is after it.
+	expectSimple(t, tokyo, lit, "2026-06-01 00:00:00+09 0")
+	// information_schema.tables is no relation of public's.
+	const tables = "SELECT count(*)::text FROM tables WHERE table_name = 't'"
+	schemas := connectWith("search_path=information_schema,public")
+	for range 3 {
+		expectSimple(t, schemas, tables, "1")
+	}
+	_, err := utc.Exec(ctx, tables, pgx.QueryExecModeSimpleProtocol)
+	wantCode(t, tables+" in public", err, "42P01")
+
+	// DDL: a session new to the text plans against the new table.
+	const q = "SELECT a::text FROM t ORDER BY a"
+	expectSimple(t, admin, q, "1")
+	expectSimple(t, utc, q, "1")
+	mustExec(t, admin, "DROP TABLE t")
+	mustExec(t, admin, "CREATE TABLE t (a text PRIMARY KEY)")
+	mustExec(t, admin, "INSERT INTO t VALUES ('new')")
+	expectSimple(t, connect(t, srv), q, "new")
+	expectSimple(t, utc, q, "new")
+
+	// Grants: two readers share a plan, and a REVOKE stops both.
+	mustExec(t, admin, "CREATE USER reader")
+	mustExec(t, admin, "GRANT SELECT ON t TO reader")
+	readers := []*pgx.Conn{mustConnectAs(t, srv, "reader", ""), mustConnectAs(t, srv, "reader", "")}
+	for _, r := range append(readers, readers[0]) {
+		expectSimple(t, r, q, "new")
+	}
+	mustExec(t, admin, "REVOKE SELECT ON t FROM reader")
+	for _, r := range readers {
+		_, err := r.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol)
+		wantCode(t, "after REVOKE", err, "42501")
+	}
+	mustExec(t, admin, "GRANT SELECT ON t TO reader")
+	expectSimple(t, readers[1], q, "new")
+}
+
+// Sessions running the same query strings at once share their parse trees
+// and plans (run with -race).
 func TestRepeatedQueryStringsConcurrently(t *testing.T) {
 	srv := startServer(t, "")
 	conn := connect(t, srv)

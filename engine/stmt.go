@@ -49,6 +49,9 @@ type statement struct {
 	// replaces them, and the next Bind plans again).
 	planCfg *types.Config
 	cols    []pgwire.Column
+	// shareSQL is the query string the plan is shared under in the
+	// engine's plan cache ("": a statement whose plan is its own).
+	shareSQL string
 }
 
 // Parse implements pgwire.Session.
@@ -70,8 +73,12 @@ func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, er
 		st.multi, st.last = len(stmts) > 1, i == len(stmts)-1
 		out = append(out, st)
 	}
-	if cacheableQuery(sql, stmts) && !readsClock(sql) && s.recent.admit(sql) {
-		s.recent.put(sql, out[0].(*statement))
+	if cacheableQuery(sql, stmts) && !readsClock(sql) {
+		st := out[0].(*statement)
+		st.shareSQL = sql
+		if s.recent.admit(sql) {
+			s.recent.put(sql, st)
+		}
 	}
 	return out, nil
 }
@@ -373,12 +380,11 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 func (st *statement) planForBind() ([]*types.T, error) {
 	s := st.s
 	if q := st.planTarget(); q != nil && (st.planned == nil || st.planVer != s.e.catVersion.Load() || st.planCfg != s.cfg || s.tx.stagesDDL()) {
-		if err := st.plan(q); err != nil {
+		if err := st.planShared(q); err != nil {
 			s.failTxn()
 			s.observe(statementVerb(st.ast), err, 0)
 			return nil, err
 		}
-		st.cols = st.staticColumns()
 	} else if st.cols == nil {
 		st.cols = st.staticColumns()
 	}
@@ -386,6 +392,31 @@ func (st *statement) planForBind() ([]*types.T, error) {
 		return nil, nil
 	}
 	return st.planned.ParamTypes, nil
+}
+
+// planShared plans the statement and fixes its columns. A statement whose
+// plan may be shared (shareSQL) run outside a transaction block (whose
+// changes and settings are its own until it ends) takes its plan from the
+// engine's plan cache when another session planned the same text with the
+// same catalog and settings, and offers the plan it makes otherwise.
+func (st *statement) planShared(q *pg.Node) error {
+	s := st.s
+	share := st.shareSQL != "" && s.tx == nil
+	if share {
+		k := planKey{sql: st.shareSQL, ver: s.e.catVersion.Load(), env: s.planEnv}
+		if p, ok := s.e.plans.get(k); ok {
+			st.planned, st.planVer, st.planCfg, st.cols = p.planned, k.ver, s.cfg, p.cols
+			return nil
+		}
+	}
+	if err := st.plan(q); err != nil {
+		return err
+	}
+	st.cols = st.staticColumns()
+	if share {
+		s.e.plans.offer(planKey{sql: st.shareSQL, ver: st.planVer, env: s.planEnv}, sharedPlan{planned: st.planned, cols: st.cols})
+	}
+	return nil
 }
 
 // failTxn marks an open transaction block failed; an implicit block of a
