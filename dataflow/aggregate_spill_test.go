@@ -109,13 +109,7 @@ func TestAggregateSpillRandom(t *testing.T) {
 					t.Cleanup(df.Close)
 					return df
 				}
-				run := func(df *Dataflow, e snapshotEpoch) string {
-					out, wm, err := df.Step(e.in, e.watermarks)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return epochText(stepOutput(df, out), wm)
-				}
+				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 				epochs := spillEpochs(rng, 24, 5000*workers)
 				ref, spilling := newDF(nil), newDF(budget)
 				cut := 4 + rng.Intn(8)

@@ -36,13 +36,7 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 		t.Cleanup(df.Close)
 		return df
 	}
-	run := func(df *Dataflow, e snapshotEpoch) string {
-		out, wm, err := df.Step(e.in, e.watermarks)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return epochText(stepOutput(df, out), wm)
-	}
+	run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 	ref := newDF()
 	var want []string
 	for _, e := range epochs {
@@ -90,6 +84,16 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 	if cut < len(epochs) {
 		checkDeltaRoundTrip(t, newDF, run, first, snap, epochs, want, cut)
 	}
+}
+
+// stepText runs epoch e on df and returns its output as epochText.
+func stepText(t testing.TB, df *Dataflow, e snapshotEpoch) string {
+	t.Helper()
+	out, wm, err := df.Step(e.in, e.watermarks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return epochText(stepOutput(df, out), wm)
 }
 
 // snapshotBytes returns what snapshot (a Dataflow's Snapshot or
@@ -779,11 +783,7 @@ func TestRowStateDeltas(t *testing.T) {
 				return map[int][]*coldata.Chunk{0: {c}}
 			}
 			step := func(df *Dataflow, in map[int][]*coldata.Chunk) string {
-				out, wm, err := df.Step(in, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return epochText(stepOutput(df, out), wm)
+				return stepText(t, df, snapshotEpoch{in: in})
 			}
 			df := newDF()
 			step(df, rows(0, 1000, 1))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -479,7 +481,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	mustExec(t, conn, "SELECT 1")
 	_, _ = conn.Exec(context.Background(), "SELECT * FROM nope")
 	for path, want := range map[string]string{"/healthz": "ok", "/metrics": `sluice_query_errors_total{class="42"} 1`} {
-		body := httpGet(t, "http://"+srv.HTTPAddr()+path)
+		body := testbin.HTTPGet(t, "http://"+srv.HTTPAddr()+path, http.StatusOK)
 		if !strings.Contains(body, want) {
 			t.Errorf("%s: missing %q in\n%s", path, want, body)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -24,16 +23,7 @@ import (
 // timestamptz) with WATERMARK FOR ts AS ts - delay and the given options.
 func watermarkTestEngine(t *testing.T, delay int64, opts map[string]string) (*Engine, *catalog.Table, *storage.Table) {
 	t.Helper()
-	db, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e, db := testEngine(t)
 	opts["connector"] = "none"
 	desc := &catalog.Table{Kind: catalog.KindStream, Schema: "public", Name: "ev", Options: opts,
 		Columns:   []catalog.Column{{Name: "id", Type: types.Int8}, {Name: "ts", Type: types.TimestampTZ}},

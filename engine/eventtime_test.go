@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-db/sluice/internal/testbin"
 )
 
 // shownWatermark is a row of SHOW WATERMARKS, as text ("" for NULL).
@@ -131,7 +133,7 @@ func TestWatermarkInsert(t *testing.T) {
 	expectStrings(t, conn, "SELECT obj_description('lax'::regclass)", "append-only stream, watermark ts")
 	expectStrings(t, conn, "SELECT obj_description('ev'::regclass)", "append-only stream, watermark ts - 00:00:05")
 
-	metrics := httpGet(t, "http://"+srv.HTTPAddr()+"/metrics")
+	metrics := testbin.HTTPGet(t, "http://"+srv.HTTPAddr()+"/metrics", http.StatusOK)
 	for _, want := range []string{`sluice_late_events_total{stream="ev"} 3`, `sluice_late_events_total{stream="lax"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics: no %q", want)

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/server"
 )
 
@@ -181,7 +182,7 @@ func TestKafkaStreamEmbeddedBroker(t *testing.T) {
 	if records != 10003 || lag != 0 || dead != 3 {
 		t.Fatalf("SHOW SOURCES: records %d lag %d dead %d, want 10003 0 3", records, lag, dead)
 	}
-	body := httpGet(t, "http://"+srv.HTTPAddr()+"/metrics")
+	body := testbin.HTTPGet(t, "http://"+srv.HTTPAddr()+"/metrics", http.StatusOK)
 	if !strings.Contains(body, `sluice_source_records_total{partition="0",stream="bids",topic="bids"}`) {
 		t.Fatalf("/metrics has no source records:\n%s", body)
 	}

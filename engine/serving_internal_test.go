@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/pgwire"
-	"github.com/sluice-db/sluice/storage"
 )
 
 // discardWriter is a pgwire.ResultWriter that drops the rows.
@@ -30,20 +28,12 @@ func (discardWriter) Flush() error                                      { return
 // function that sends query i: parse (the engine-wide tree cache hits from
 // the second session on), plan (each session's first use of a text), run.
 func dashboardRange(tb testing.TB) func(i int) {
-	db, err := storage.Open(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = db.Close() })
-	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = e.Close() })
+	e, _ := testEngine(tb)
 	ctx := context.Background()
 	const panels = 100
 	sessions := make([]pgwire.Session, panels)
 	for i := range sessions {
+		var err error
 		if sessions[i], err = e.Open(ctx, map[string]string{"user": "sluice"}); err != nil {
 			tb.Fatal(err)
 		}
@@ -106,16 +96,7 @@ func TestDashboardRangeAllocs(t *testing.T) {
 // several sessions at once, so that the engine-wide tree cache hands them
 // one parse tree each (run with -race: planning must only read it).
 func TestSharedTreesConcurrently(t *testing.T) {
-	db, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, _ := testEngine(t)
 	ctx := context.Background()
 	run := func(s pgwire.Session, sql string) error {
 		stmts, err := s.Parse(ctx, sql)
@@ -179,16 +160,7 @@ func TestSharedTreesConcurrently(t *testing.T) {
 // planning again, and that a session with other settings or a later
 // catalog plans its own.
 func TestSharedPlans(t *testing.T) {
-	db, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	e, err := New(db, WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, _ := testEngine(t)
 	ctx := context.Background()
 	open := func(params map[string]string) *session {
 		params["user"] = "sluice"

@@ -2,13 +2,14 @@ package server
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sluice-db/sluice/internal/testbin"
 )
 
 // /metrics has the collector's CPU, the bytes allocated and the
@@ -19,7 +20,7 @@ func TestRuntimeMetricsAndProfiling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		metrics := get(t, "http://"+s.HTTPAddr()+"/metrics", http.StatusOK)
+		metrics := testbin.HTTPGet(t, "http://"+s.HTTPAddr()+"/metrics", http.StatusOK)
 		for _, name := range []string{"go_cpu_classes_gc_total_cpu_seconds_total ", "go_gc_heap_allocs_bytes_total ",
 			"go_gc_cycles_total_gc_cycles_total ", `sluice_scheduling_latency_seconds_bucket{le="0.001`} {
 			if !strings.Contains(metrics, "\n"+name) {
@@ -30,28 +31,11 @@ func TestRuntimeMetricsAndProfiling(t *testing.T) {
 		if profiling {
 			want = http.StatusOK
 		}
-		get(t, "http://"+s.HTTPAddr()+"/debug/pprof/heap", want)
+		testbin.HTTPGet(t, "http://"+s.HTTPAddr()+"/debug/pprof/heap", want)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
-}
-
-func get(t *testing.T, url string, status int) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		t.Fatalf("GET %s: %s, want %d", url, resp.Status, status)
-	}
-	return string(b)
 }
 
 // The scheduling latencies' buckets count up to the histogram's count, and

@@ -1,12 +1,14 @@
 // Package testbin gives tests that run the sluice binary as a child process
 // what they all need: the binary, built once per test, free loopback
-// addresses to serve on, and a started server.
+// addresses to serve on, a started server, and reading its HTTP endpoints.
 package testbin
 
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -94,4 +96,22 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// HTTPGet returns the body of url, failing t unless the answer has status.
+func HTTPGet(t testing.TB, url string, status int) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %s, want %d", url, resp.Status, status)
+	}
+	return string(b)
 }
