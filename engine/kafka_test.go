@@ -192,7 +192,8 @@ func TestKafkaStreamEmbeddedBroker(t *testing.T) {
 // the stream exactly once. Then the broker restarts under a running
 // stream, and ingestion resumes.
 func TestKafkaRestartsExactlyOnce(t *testing.T) {
-	port := freePort(t)
+	_, p, _ := net.SplitHostPort(testbin.FreeAddr(t))
+	port, _ := strconv.Atoi(p)
 	kdir := t.TempDir()
 	cluster := func() *kfake.Cluster {
 		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(kdir), kfake.SeedTopics(3, "bids"))
@@ -302,18 +303,6 @@ func TestEmbeddedKafkaPortTaken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--embedded-kafka-addr") || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("got %v", err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // SASL/SCRAM, a topic pattern, and read_committed: records of an aborted
