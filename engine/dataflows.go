@@ -29,6 +29,8 @@ type dataflows struct {
 	workers   int
 	chunkSize int
 	tick      time.Duration
+	// regexes caches the patterns the views' expressions compile.
+	regexes *expr.RegexCache
 
 	mu    sync.Mutex // guards queue, queuedRows, drained and wanted
 	queue []feedItem
@@ -144,7 +146,7 @@ type feedItem struct {
 
 func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget) *dataflows {
 	d := &dataflows{
-		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt, budget: budget,
+		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt, budget: budget, regexes: &expr.RegexCache{},
 		positions: map[uint32]int{}, tableHashes: map[uint32]uint64{},
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
@@ -473,7 +475,7 @@ func (d *dataflows) newDataflow(plan *viewPlan) (*dataflow.Dataflow, error) {
 	if d.budget != nil {
 		opts = append(opts, dataflow.MemoryBudget(d.budget))
 	}
-	return dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg}, opts...)
+	return dataflow.New(plan.graph, &expr.EvalCtx{Ctx: context.Background(), Cfg: plan.cfg, Regexes: d.regexes}, opts...)
 }
 
 // start runs on the loop: the view's first epoch over its sources' content,

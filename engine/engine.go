@@ -55,6 +55,9 @@ type Engine struct {
 	parser  *parser.Parser
 	trees   *treeCache
 	plans   *planCache
+	// regexes caches the patterns statements compile (the views' own
+	// are the dataflows').
+	regexes *expr.RegexCache
 	log     *slog.Logger
 	obs     Observer
 
@@ -224,6 +227,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	}
 	e.trees = newTreeCache(treeCacheSize)
 	e.plans = newPlanCache(planCacheSize)
+	e.regexes = &expr.RegexCache{}
 	if err := storePrunedGrants(db, pruneGrants(roles, tables)); err != nil {
 		return nil, err
 	}

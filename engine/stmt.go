@@ -726,7 +726,7 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	cfg.Now = now
 	cat := s.catalogSnapshot()
 	ev := &expr.EvalCtx{Ctx: ctx, Cfg: &cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat,
-		Privileges: s, Identities: s.e.identities}
+		Privileges: s, Identities: s.e.identities, Regexes: s.e.regexes}
 	xc := &exec.Ctx{Eval: ev, Tables: s.tableResolver(ts, cat)}
 	ev.Subqueries = exec.SubqueryRunner{C: xc}
 	return xc

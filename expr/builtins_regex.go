@@ -18,10 +18,18 @@ import (
 
 type regexKey struct{ pattern, flags string }
 
-var regexCache struct {
-	sync.Mutex
-	m map[regexKey]*regex
+// RegexCache holds compiled patterns for reuse across rows, chunks and
+// statements: regexp_replace and friends take their pattern per row, and
+// compiling it each time costs more than the match. An engine keeps one
+// and hands it to every EvalCtx; a nil cache compiles every time. It
+// forgets everything once it holds regexCacheSize patterns, so patterns
+// built from data cannot grow it without bound.
+type RegexCache struct {
+	mu sync.Mutex
+	m  map[regexKey]*regex
 }
+
+const regexCacheSize = 512
 
 // regex is a compiled pattern with the text every match contains, if any:
 // a string without it cannot match, and saying so costs a substring search
@@ -89,16 +97,43 @@ func requiredLiteral(re *syntax.Regexp) string {
 	return ""
 }
 
-// compileRegex compiles an ARE pattern with regexp_* flags (i, n, g and x
-// are accepted; g is the caller's business), caching the result.
-func compileRegex(pattern, flags string) (*regex, error) {
+// compile returns the compiled ARE pattern with regexp_* flags, from the
+// cache when it holds it.
+func (c *RegexCache) compile(pattern, flags string) (*regex, error) {
+	if c == nil {
+		return compileRegex(pattern, flags)
+	}
 	key := regexKey{pattern, flags}
-	regexCache.Lock()
-	re, ok := regexCache.m[key]
-	regexCache.Unlock()
+	c.mu.Lock()
+	re, ok := c.m[key]
+	c.mu.Unlock()
 	if ok {
 		return re, nil
 	}
+	re, err := compileRegex(pattern, flags)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= regexCacheSize {
+		c.m = map[regexKey]*regex{}
+	}
+	c.m[key] = re
+	c.mu.Unlock()
+	return re, nil
+}
+
+// regex compiles a pattern through the context's cache, if there is one.
+func (c *EvalCtx) regex(pattern, flags string) (*regex, error) {
+	if c == nil {
+		return compileRegex(pattern, flags)
+	}
+	return c.Regexes.compile(pattern, flags)
+}
+
+// compileRegex compiles an ARE pattern with regexp_* flags (i, n, g and x
+// are accepted; g is the caller's business).
+func compileRegex(pattern, flags string) (*regex, error) {
 	prefix := "(?s)"
 	for _, f := range flags {
 		switch f {
@@ -123,16 +158,10 @@ func compileRegex(pattern, flags string) (*regex, error) {
 		}
 		return nil, sqlerr.New(sqlerr.InvalidRegularExpression, "invalid regular expression: %s", msg)
 	}
-	re = &regex{Regexp: compiled}
+	re := &regex{Regexp: compiled}
 	if tree, err := syntax.Parse(expr, syntax.Perl); err == nil {
 		re.must = requiredLiteral(tree.Simplify())
 	}
-	regexCache.Lock()
-	if regexCache.m == nil || len(regexCache.m) > 512 {
-		regexCache.m = map[regexKey]*regex{}
-	}
-	regexCache.m[key] = re
-	regexCache.Unlock()
 	return re, nil
 }
 
@@ -175,7 +204,7 @@ func regexMatchVec(ci, negate bool) VecFunc {
 	if ci {
 		flags = "i"
 	}
-	return func(_ *EvalCtx, args []*coldata.Vec, n int, out *types.T) (*coldata.Vec, error) {
+	return func(ctx *EvalCtx, args []*coldata.Vec, n int, out *types.T) (*coldata.Vec, error) {
 		a, p := args[0], args[1]
 		o := coldata.MakeVec(types.Bool, n)
 		o.Nulls = mergeNulls(n, a, p)
@@ -187,7 +216,7 @@ func regexMatchVec(ci, negate bool) VecFunc {
 			}
 			if re == nil || p.Bytes[i] != last {
 				var err error
-				if re, err = compileRegex(p.Bytes[i], flags); err != nil {
+				if re, err = ctx.regex(p.Bytes[i], flags); err != nil {
 					return nil, err
 				}
 				last = p.Bytes[i]
@@ -206,10 +235,10 @@ func regexFlags(a []types.Datum, idx int) (string, bool) {
 	return strings.ReplaceAll(f, "g", ""), strings.Contains(f, "g")
 }
 
-func regexpReplace(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+func regexpReplace(ctx *EvalCtx, a []types.Datum) (types.Datum, error) {
 	s, pat, repl := a[0].(string), a[1].(string), a[2].(string)
 	flags, global := regexFlags(a, 3)
-	re, err := compileRegex(pat, flags)
+	re, err := ctx.regex(pat, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -253,13 +282,13 @@ func expandReplacement(sb *strings.Builder, s, repl string, m []int) {
 	}
 }
 
-func regexpMatch(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+func regexpMatch(ctx *EvalCtx, a []types.Datum) (types.Datum, error) {
 	s := a[0].(string)
 	flags, global := regexFlags(a, 2)
 	if global {
 		return nil, errInvalidParam("regexp_match() does not support the \"global\" option").WithHint("Use the regexp_matches function instead.")
 	}
-	re, err := compileRegex(a[1].(string), flags)
+	re, err := ctx.regex(a[1].(string), flags)
 	if err != nil {
 		return nil, err
 	}
@@ -282,13 +311,13 @@ func regexpMatch(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
 	return arr, nil
 }
 
-func regexpSplit(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
+func regexpSplit(ctx *EvalCtx, a []types.Datum) (types.Datum, error) {
 	s := a[0].(string)
 	flags, global := regexFlags(a, 2)
 	if global {
 		return nil, errInvalidParam("regexp_split_to_array() does not support the \"global\" option")
 	}
-	re, err := compileRegex(a[1].(string), flags)
+	re, err := ctx.regex(a[1].(string), flags)
 	if err != nil {
 		return nil, err
 	}

@@ -58,8 +58,8 @@ func registerStringFuncs(r *Registry) {
 		}})
 	}
 	// substring(text FROM pattern): the first parenthesised group, else the whole match.
-	r.Add(&Overload{Name: "substring", Args: ts(T, T), Ret: T, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
-		re, err := compileRegex(a[1].(string), "")
+	r.Add(&Overload{Name: "substring", Args: ts(T, T), Ret: T, Row: func(ctx *EvalCtx, a []types.Datum) (types.Datum, error) {
+		re, err := ctx.regex(a[1].(string), "")
 		if err != nil {
 			return nil, err
 		}
@@ -259,8 +259,8 @@ func registerStringFuncs(r *Registry) {
 	r.Add(&Overload{Name: "regexp_split_to_array", Args: ts(T, T, T), Ret: textArr, Row: regexpSplit})
 	r.Add(&Overload{Name: "regexp_split_to_table", Args: ts(T, T), Ret: textArr, Row: regexpSplit})
 	r.Add(&Overload{Name: "regexp_split_to_table", Args: ts(T, T, T), Ret: textArr, Row: regexpSplit})
-	r.Add(&Overload{Name: "regexp_like", Args: ts(T, T), Ret: B, Row: func(_ *EvalCtx, a []types.Datum) (types.Datum, error) {
-		re, err := compileRegex(a[1].(string), "")
+	r.Add(&Overload{Name: "regexp_like", Args: ts(T, T), Ret: B, Row: func(ctx *EvalCtx, a []types.Datum) (types.Datum, error) {
+		re, err := ctx.regex(a[1].(string), "")
 		if err != nil {
 			return nil, err
 		}

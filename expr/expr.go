@@ -54,6 +54,9 @@ type EvalCtx struct {
 	// Identities hands out identity column values; nil where no row is
 	// inserted.
 	Identities Identities
+	// Regexes caches compiled patterns; nil compiles each pattern where it
+	// is used.
+	Regexes *RegexCache
 }
 
 // Const is a constant.

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"regexp/syntax"
@@ -53,5 +54,34 @@ func TestRequiredLiteral(t *testing.T) {
 				t.Fatalf("%s on %q: %v, RE2 %v", c.pattern, s, a, b)
 			}
 		}
+	}
+}
+
+func TestRegexCache(t *testing.T) {
+	var c RegexCache
+	a, err := c.compile(`a+b`, "i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := c.compile(`a+b`, "i"); b != a {
+		t.Error("the same pattern and flags compiled twice")
+	}
+	if b, _ := c.compile(`a+b`, ""); b == a {
+		t.Error("other flags share a compiled pattern")
+	}
+	if _, err := c.compile(`a(`, ""); err == nil {
+		t.Error("a bad pattern compiled")
+	}
+	for i := range 3 * regexCacheSize {
+		if _, err := c.compile(fmt.Sprintf("x%d", i), ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.m) > regexCacheSize {
+			t.Fatalf("cache holds %d patterns, bound %d", len(c.m), regexCacheSize)
+		}
+	}
+	var none *RegexCache
+	if re, err := none.compile(`a+b`, ""); err != nil || !re.MatchString("xaab") {
+		t.Errorf("no cache: %v, %v", re, err)
 	}
 }
