@@ -9,7 +9,7 @@
 // the view counts every row and checked against the generated data, with the
 // view's live heap per key (after GC, with the view minus after dropping
 // it). `sluice bench nexmark` times Nexmark queries (nexmark.go: q0–q22
-// but q6, q10 and q12, for the reasons given there), and
+// but q10 and q12, for the reasons given there), and
 // `sluice bench serve` (serve.go, also the serving rows of the report) is
 // dashboard serving: N connections from this process to a `sluice serve`
 // child process (whose CPU, collector and memory figures are reported: the

@@ -118,7 +118,10 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		}
 		return l.lowerFilter(in, p.Cond, p.Input.Types())
 	case *exec.Project:
-		in, err := l.lower(p.Input)
+		in, ok, err := l.lowerRowNumberTopN(p.Input, p.Exprs)
+		if !ok && err == nil {
+			in, err = l.lower(p.Input)
+		}
 		if err != nil {
 			return lowered{}, err
 		}
@@ -162,7 +165,8 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 	case *exec.Limit:
 		return l.lowerLimit(p)
 	case *exec.Window:
-		return lowered{}, notIncremental("a window function")
+		return lowered{}, notIncremental("a window function").
+			WithHint("A view keeps the first N rows of each partition when row_number() is only filtered on, not selected: SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY … ORDER BY …) AS rn FROM …) s WHERE rn <= N.")
 	case *exec.ProjectSet:
 		return lowered{}, notIncremental("a set-returning function")
 	case *exec.WindowAssign:
@@ -446,6 +450,121 @@ func sortKeys(keys []exec.SortKey) []dataflow.SortKey {
 		out = append(out, dataflow.SortKey{Col: k.Col, Desc: k.Desc, NullsFirst: k.NullsFirst})
 	}
 	return out
+}
+
+// lowerRowNumberTopN lowers the top-N per partition idiom under a
+// projection (out, its expressions) that leaves the row number out,
+//
+//	SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY p ORDER BY o) AS rn FROM …) s
+//	WHERE rn <= N
+//
+// to a top-N per group of p ranked by o ("the 10 highest bids of each
+// auction"), the row number's column left NULL for out does not read it.
+// Which of the rows tied at the N-th place are kept is the top-N's choice,
+// as it is Postgres' for row_number. ok is false when p is not the idiom.
+func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, ok bool, _ error) {
+	filter, isFilter := p.(*exec.Filter)
+	if !isFilter {
+		return lowered{}, false, nil
+	}
+	sub, _ := filter.Input.(*exec.Project)
+	var w *exec.Window
+	if sub != nil {
+		w, _ = sub.Input.(*exec.Window)
+	} else {
+		w, _ = filter.Input.(*exec.Window)
+	}
+	if w == nil || len(w.Funcs) != 1 || w.Funcs[0].Name != "row_number" {
+		return lowered{}, false, nil
+	}
+	width := len(w.Input.Types())
+	// The window's output is its input and the row number; rn is the row
+	// number's column in the filter's input.
+	windowCols := make([]expr.Expr, width+1)
+	for i, t := range w.Types() {
+		windowCols[i] = &expr.ColRef{Idx: i, Typ: t}
+	}
+	cols, rn := windowCols, width
+	if sub != nil {
+		cols, rn = sub.Exprs, -1
+		for i, e := range cols {
+			if c, isCol := e.(*expr.ColRef); isCol && c.Idx == width && rn < 0 {
+				rn = i
+			} else if readsColumn(e, width) {
+				return lowered{}, false, nil
+			}
+		}
+	}
+	if rn < 0 || slices.ContainsFunc(out, func(e expr.Expr) bool { return readsColumn(e, rn) }) {
+		return lowered{}, false, nil
+	}
+	limit := int64(-1)
+	var rest []expr.Expr
+	for _, c := range splitAnd(filter.Cond) {
+		if n, isBound := l.rowNumberBound(c, rn); isBound {
+			if limit < 0 || n < limit {
+				limit = n
+			}
+		} else if readsColumn(c, rn) {
+			return lowered{}, false, nil
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	if limit < 0 {
+		return lowered{}, false, nil
+	}
+	in, err := l.lower(w.Input)
+	if err != nil {
+		return lowered{}, false, err
+	}
+	spec := &dataflow.TopN{Group: slices.Clone(w.PartitionBy), Order: sortKeys(w.OrderBy), Limit: limit, Typs: w.Input.Types(), AppendOnly: appendOnly(w.Input)}
+	exprs := slices.Clone(cols)
+	exprs[rn] = &expr.Const{Typ: w.Funcs[0].Typ}
+	if err := l.checkExprs(exprs...); err != nil {
+		return lowered{}, false, err
+	}
+	top := l.g.Add(spec, in.node)
+	cur := lowered{node: l.g.Add(&dataflow.Project{Exprs: exprs}, top), key: projectKey(in.key, exprs)}
+	if len(rest) > 0 {
+		cur, err = l.lowerFilter(cur, &expr.And{Args: rest}, filter.Input.Types())
+	}
+	return cur, err == nil, err
+}
+
+// rowNumberBound returns N when c bounds row number column rn to at most
+// N: rn <= N, rn < N + 1 or rn = 1, with a constant N.
+func (l *lowering) rowNumberBound(c expr.Expr, rn int) (int64, bool) {
+	op, value, ok := keyComparison(c, rn, types.Int8)
+	if !ok {
+		return 0, false
+	}
+	v, err := value.Eval(l.eval, &coldata.Chunk{Len: 1})
+	if err != nil || v.IsNull(0) {
+		return 0, false
+	}
+	n := v.Get(0).(int64)
+	switch {
+	case op == "<=":
+		return max(n, 0), true
+	case op == "<":
+		return max(n-1, 0), true
+	case op == "=" && n == 1:
+		return 1, true
+	}
+	return 0, false
+}
+
+// readsColumn reports whether e reads column col of its input.
+func readsColumn(e expr.Expr, col int) bool {
+	found := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		if c, ok := x.(*expr.ColRef); ok && c.Idx == col {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // lowerDistinctOn lowers SELECT DISTINCT ON (keys) … ORDER BY keys, rest

@@ -885,6 +885,10 @@ type viewQuery struct {
 	orderBy []string // one direction per output column; nil: unordered
 	limit   int
 	offset  int
+	// partitioned > 0 limits each partition of the first partitioned
+	// output columns instead of the whole, with row_number() <= limit
+	// over the ORDER BY (no offset).
+	partitioned int
 	// onClose adds EMIT ON WINDOW CLOSE; the query's first window_end
 	// column is then that of the closing window (see node.check).
 	onClose bool
@@ -933,7 +937,15 @@ func (q *viewQuery) sql() string {
 	if q.right != nil {
 		s += " UNION ALL " + q.right.sql(false)
 	}
-	if q.orderBy != nil {
+	if n := min(q.partitioned, len(q.orderBy)); n > 0 {
+		cols, keys := make([]string, len(q.orderBy)), make([]string, len(q.orderBy))
+		for i, d := range q.orderBy {
+			cols[i] = fmt.Sprintf("c%d", i)
+			keys[i] = cols[i] + d
+		}
+		s = fmt.Sprintf("SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY %s) AS rn FROM (%s) q) s WHERE rn <= %d",
+			strings.Join(cols, ", "), strings.Join(cols[:n], ", "), strings.Join(keys, ", "), s, q.limit)
+	} else if q.orderBy != nil {
 		keys := make([]string, len(q.orderBy))
 		for i, d := range q.orderBy {
 			keys[i] = strconv.Itoa(i+1) + d
@@ -1254,8 +1266,11 @@ func (g *gen) view() *viewQuery {
 		if g.pct(20) {
 			q.offset = 1 + g.r.Intn(3)
 		}
-		if q.right == nil && !q.left.distinct && g.pct(30) {
+		switch {
+		case q.right == nil && !q.left.distinct && g.pct(30):
 			q.left.distinctOn = 1 + g.r.Intn(min(2, len(q.left.items)))
+		case g.pct(30):
+			q.partitioned, q.offset = 1+g.r.Intn(min(2, len(q.left.items))), 0
 		}
 	}
 	return q
@@ -1307,7 +1322,11 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	// Whether the difference needs the windows to close.
 	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
-		add(func(c *viewQuery) bool { c.orderBy, c.limit, c.offset, c.left.distinctOn = nil, 0, 0, 0; return true })
+		add(func(c *viewQuery) bool {
+			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned = nil, 0, 0, 0, 0
+			return true
+		})
+		add(func(c *viewQuery) bool { c.partitioned = 0; return q.partitioned > 0 })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
 	}
 	sides := []func(c *viewQuery) *selectQ{func(c *viewQuery) *selectQ { return c.left }}
