@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -253,14 +254,26 @@ type TopN struct {
 	Group         []int
 	Order         []SortKey
 	Limit, Offset int64
-	Typs          []*types.T
+	// Typs are the input's types; the output's are the same, and with
+	// Numbered a bigint column after them.
+	Typs []*types.T
 	// AppendOnly says the input never retracts: a row ranked past
 	// Offset+Limit can then never come back into the window, and is
 	// forgotten.
 	AppendOnly bool
+	// Numbered adds each output row's 1-based rank in its group, as
+	// row_number() numbers it (copies of a row get ranks of their own): a
+	// row whose rank changes is retracted and inserted again. It needs a
+	// limit.
+	Numbered bool
 }
 
-func (t *TopN) Types() []*types.T { return t.Typs }
+func (t *TopN) Types() []*types.T {
+	if t.Numbered {
+		return append(slices.Clone(t.Typs), types.Int8)
+	}
+	return t.Typs
+}
 
 // Partition sends a group's rows to one worker; without groups every row
 // goes to one.
@@ -280,11 +293,14 @@ func (t *TopN) String() string {
 	if len(t.Group) > 0 {
 		group = fmt.Sprintf(" group=%v", t.Group)
 	}
-	appendOnly := ""
+	flags := ""
 	if t.AppendOnly {
-		appendOnly = " append-only"
+		flags = " append-only"
 	}
-	return fmt.Sprintf("TopN%s order=[%s] limit=%d offset=%d%s", group, strings.Join(keys, ", "), t.Limit, t.Offset, appendOnly)
+	if t.Numbered {
+		flags += " numbered"
+	}
+	return fmt.Sprintf("TopN%s order=[%s] limit=%d offset=%d%s", group, strings.Join(keys, ", "), t.Limit, t.Offset, flags)
 }
 
 func (k SortKey) String() string {

@@ -9,6 +9,9 @@ import (
 )
 
 func (t *TopN) New(env *Env) (Operator, error) {
+	if t.Numbered && t.Limit < 0 {
+		return nil, sqlerr.Bug("top-N: ranks without a limit")
+	}
 	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}, nil
 }
 
@@ -50,8 +53,9 @@ type topNOp struct {
 	// groups.
 	touched       []*orderItem[topNItem]
 	touchedGroups []*topNGroup
-	key           []byte // scratch
-	prefix        int    // the length of the group key at the front of key
+	key           []byte        // scratch
+	numbered      []types.Datum // scratch: a row and its rank
+	prefix        int           // the length of the group key at the front of key
 	// changed holds, from the first snapshot on, the rows whose
 	// multiplicity changed since the last one, by order key: a delta
 	// writes them with their multiplicity now.
@@ -170,7 +174,7 @@ func (o *topNOp) Flush(emit Emit) error {
 		return nil
 	}
 	unlimited := o.spec.Limit < 0
-	out := NewChanges(o.spec.Typs, 0)
+	out := NewChanges(o.spec.Types(), 0)
 	for _, it := range o.touched {
 		it.val.touched = false
 		if it.count < 0 {
@@ -196,22 +200,10 @@ func (o *topNOp) Flush(emit Emit) error {
 	for _, g := range o.touchedGroups {
 		g.touched = false
 		window := g.collect(lo, hi)
-		old := make(map[string]int64, len(g.window))
-		for _, e := range g.window {
-			old[e.key] = e.n
-		}
-		for _, e := range window {
-			if d := e.n - old[e.key]; d != 0 {
-				out.AppendRow(e.row)
-				out.Diffs = append(out.Diffs, sign*d)
-			}
-			delete(old, e.key)
-		}
-		for _, e := range g.window {
-			if n, ok := old[e.key]; ok {
-				out.AppendRow(e.row)
-				out.Diffs = append(out.Diffs, -sign*n)
-			}
+		if o.spec.Numbered {
+			o.numberedChanges(out, lo, g.window, window)
+		} else {
+			windowChanges(out, sign, g.window, window)
 		}
 		g.window = window
 		minZeros := minTopNZeros
@@ -234,6 +226,67 @@ func (o *topNOp) Flush(emit Emit) error {
 		return nil
 	}
 	return emit(out)
+}
+
+// windowChanges appends how a group's window changed from old to cur,
+// each diff times sign.
+func windowChanges(out *coldata.Chunk, sign int64, old, cur []windowEntry) {
+	was := make(map[string]int64, len(old))
+	for _, e := range old {
+		was[e.key] = e.n
+	}
+	for _, e := range cur {
+		if d := e.n - was[e.key]; d != 0 {
+			out.AppendRow(e.row)
+			out.Diffs = append(out.Diffs, sign*d)
+		}
+		delete(was, e.key)
+	}
+	for _, e := range old {
+		if n, ok := was[e.key]; ok {
+			out.AppendRow(e.row)
+			out.Diffs = append(out.Diffs, -sign*n)
+		}
+	}
+}
+
+// numberedChanges appends how a group's numbered window changed from old
+// to cur, windows starting at rank lo (0-based): walking both a copy at a
+// time, a rank held by another row than before is retracted and inserted.
+func (o *topNOp) numberedChanges(out *coldata.Chunk, lo int64, old, cur []windowEntry) {
+	var oi, ni int   // the entries of old and cur at this rank
+	var oc, nc int64 // the copies of them before this rank
+	for rank := lo + 1; oi < len(old) || ni < len(cur); rank++ {
+		var was, is *windowEntry
+		if oi < len(old) {
+			was = &old[oi]
+		}
+		if ni < len(cur) {
+			is = &cur[ni]
+		}
+		if was == nil || is == nil || was.key != is.key {
+			if was != nil {
+				o.numbered = append(append(o.numbered[:0], was.row...), rank)
+				out.AppendRow(o.numbered)
+				out.Diffs = append(out.Diffs, -1)
+			}
+			if is != nil {
+				o.numbered = append(append(o.numbered[:0], is.row...), rank)
+				out.AppendRow(o.numbered)
+				out.Diffs = append(out.Diffs, 1)
+			}
+		}
+		if was != nil {
+			if oc++; oc == was.n {
+				oi, oc = oi+1, 0
+			}
+		}
+		if is != nil {
+			if nc++; nc == is.n {
+				ni, nc = ni+1, 0
+			}
+		}
+	}
 }
 
 // forgetPast drops g's rows at ranks hi and beyond, which an input that

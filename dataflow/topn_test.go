@@ -18,8 +18,8 @@ var topNSeed = flag.Uint64("topn-seed", 0, "seed of TestTopNRandom (0: time-base
 
 func init() {
 	// topn in order=COL[:asc|desc][:nullsfirst|nullslast],... [limit=N]
-	// [offset=N]: NULLs default to last for asc and first for desc, as in
-	// PostgreSQL; no limit means all rows from offset on.
+	// [offset=N] [numbered=true]: NULLs default to last for asc and first for
+	// desc, as in PostgreSQL; no limit means all rows from offset on.
 	testOps["topn"] = func(in [][]*types.T, args map[string]string) (OpSpec, error) {
 		t := &TopN{Typs: in[0], Limit: -1}
 		for _, s := range strings.Split(args["order"], ",") {
@@ -61,6 +61,7 @@ func init() {
 				return nil, err
 			}
 		}
+		t.Numbered = args["numbered"] == "true"
 		return t, nil
 	}
 }
@@ -114,7 +115,14 @@ func topNReference(spec *TopN, input rowBag) map[string]int64 {
 		if end >= 0 {
 			hi = min(hi, end)
 		}
-		if hi > lo {
+		switch {
+		case hi <= lo:
+		case spec.Numbered:
+			// Each copy is a row of its own with its 1-based rank.
+			for r := lo; r < hi; r++ {
+				want[datumKey(spec.Types(), append(slices.Clone(input[k].row), r+1))] = 1
+			}
+		default:
 			want[k] = hi - lo
 		}
 	}
@@ -171,6 +179,9 @@ func TestTopNRandom(t *testing.T) {
 				// A third over an append-only input, which lets the
 				// operator forget rows past the window.
 				spec.AppendOnly = spec.Limit >= 0 && rng.IntN(3) == 0
+				// A third of the limited ones number their rows
+				// (row_number() <= N).
+				spec.Numbered = spec.Limit >= 0 && rng.IntN(3) == 0
 				t.Run(fmt.Sprintf("%s/workers=%d/%s", cfg.name, workers, spec), func(t *testing.T) {
 					randomEpochs{
 						spec:       spec,

@@ -166,7 +166,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return l.lowerLimit(p)
 	case *exec.Window:
 		return lowered{}, notIncremental("a window function").
-			WithHint("A view keeps the first N rows of each partition when row_number() is only filtered on, not selected: SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY … ORDER BY …) AS rn FROM …) s WHERE rn <= N.")
+			WithHint("A view keeps the first N rows of each partition: SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY … ORDER BY …) AS rn FROM …) s WHERE rn <= N.")
 	case *exec.ProjectSet:
 		return lowered{}, notIncremental("a set-returning function")
 	case *exec.WindowAssign:
@@ -453,15 +453,16 @@ func sortKeys(keys []exec.SortKey) []dataflow.SortKey {
 }
 
 // lowerRowNumberTopN lowers the top-N per partition idiom under a
-// projection (out, its expressions) that leaves the row number out,
+// projection (out, its expressions),
 //
 //	SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY p ORDER BY o) AS rn FROM …) s
 //	WHERE rn <= N
 //
 // to a top-N per group of p ranked by o ("the 10 highest bids of each
-// auction"), the row number's column left NULL for out does not read it.
-// Which of the rows tied at the N-th place are kept is the top-N's choice,
-// as it is Postgres' for row_number. ok is false when p is not the idiom.
+// auction"). Which of the rows tied at the N-th place are kept is the
+// top-N's choice, as it is Postgres' for row_number. Where nothing but
+// the bound reads rn, its column is NULL: a row whose rank changes then
+// changes no output row. ok is false when p is not the idiom.
 func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, ok bool, _ error) {
 	filter, isFilter := p.(*exec.Filter)
 	if !isFilter {
@@ -477,27 +478,29 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 	if w == nil || len(w.Funcs) != 1 || w.Funcs[0].Name != "row_number" {
 		return lowered{}, false, nil
 	}
-	width := len(w.Input.Types())
 	// The window's output is its input and the row number; rn is the row
-	// number's column in the filter's input.
-	windowCols := make([]expr.Expr, width+1)
+	// number's column in the filter's input, numbered whether anything
+	// but the bound on it reads it.
+	width := len(w.Input.Types())
+	var cols []expr.Expr
 	for i, t := range w.Types() {
-		windowCols[i] = &expr.ColRef{Idx: i, Typ: t}
+		cols = append(cols, &expr.ColRef{Idx: i, Typ: t})
 	}
-	cols, rn := windowCols, width
+	rn, numbered := width, false
 	if sub != nil {
 		cols, rn = sub.Exprs, -1
 		for i, e := range cols {
 			if c, isCol := e.(*expr.ColRef); isCol && c.Idx == width && rn < 0 {
 				rn = i
 			} else if readsColumn(e, width) {
-				return lowered{}, false, nil
+				numbered = true
 			}
 		}
 	}
-	if rn < 0 || slices.ContainsFunc(out, func(e expr.Expr) bool { return readsColumn(e, rn) }) {
+	if rn < 0 {
 		return lowered{}, false, nil
 	}
+	numbered = numbered || slices.ContainsFunc(out, func(e expr.Expr) bool { return readsColumn(e, rn) })
 	limit := int64(-1)
 	var rest []expr.Expr
 	for _, c := range splitAnd(filter.Cond) {
@@ -505,11 +508,10 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 			if limit < 0 || n < limit {
 				limit = n
 			}
-		} else if readsColumn(c, rn) {
-			return lowered{}, false, nil
-		} else {
-			rest = append(rest, c)
+			continue
 		}
+		numbered = numbered || readsColumn(c, rn)
+		rest = append(rest, c)
 	}
 	if limit < 0 {
 		return lowered{}, false, nil
@@ -518,9 +520,13 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 	if err != nil {
 		return lowered{}, false, err
 	}
-	spec := &dataflow.TopN{Group: slices.Clone(w.PartitionBy), Order: sortKeys(w.OrderBy), Limit: limit, Typs: w.Input.Types(), AppendOnly: appendOnly(w.Input)}
-	exprs := slices.Clone(cols)
-	exprs[rn] = &expr.Const{Typ: w.Funcs[0].Typ}
+	spec := &dataflow.TopN{Group: slices.Clone(w.PartitionBy), Order: sortKeys(w.OrderBy), Limit: limit, Typs: w.Input.Types(),
+		AppendOnly: appendOnly(w.Input), Numbered: numbered}
+	exprs := cols
+	if !numbered {
+		exprs = slices.Clone(cols)
+		exprs[rn] = &expr.Const{Typ: w.Funcs[0].Typ}
+	}
 	if err := l.checkExprs(exprs...); err != nil {
 		return lowered{}, false, err
 	}

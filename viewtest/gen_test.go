@@ -887,8 +887,9 @@ type viewQuery struct {
 	offset  int
 	// partitioned > 0 limits each partition of the first partitioned
 	// output columns instead of the whole, with row_number() <= limit
-	// over the ORDER BY (no offset).
+	// over the ORDER BY (no offset); numbered selects the row number too.
 	partitioned int
+	numbered    bool
 	// onClose adds EMIT ON WINDOW CLOSE; the query's first window_end
 	// column is then that of the closing window (see node.check).
 	onClose bool
@@ -943,8 +944,12 @@ func (q *viewQuery) sql() string {
 			cols[i] = fmt.Sprintf("c%d", i)
 			keys[i] = cols[i] + d
 		}
+		partition := strings.Join(cols[:n], ", ")
+		if q.numbered {
+			cols = append(cols, fmt.Sprintf("rn AS c%d", len(cols)))
+		}
 		s = fmt.Sprintf("SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY %s) AS rn FROM (%s) q) s WHERE rn <= %d",
-			strings.Join(cols, ", "), strings.Join(cols[:n], ", "), strings.Join(keys, ", "), s, q.limit)
+			strings.Join(cols, ", "), partition, strings.Join(keys, ", "), s, q.limit)
 	} else if q.orderBy != nil {
 		keys := make([]string, len(q.orderBy))
 		for i, d := range q.orderBy {
@@ -1270,7 +1275,7 @@ func (g *gen) view() *viewQuery {
 		case q.right == nil && !q.left.distinct && g.pct(30):
 			q.left.distinctOn = 1 + g.r.Intn(min(2, len(q.left.items)))
 		case g.pct(30):
-			q.partitioned, q.offset = 1+g.r.Intn(min(2, len(q.left.items))), 0
+			q.partitioned, q.offset, q.numbered = 1+g.r.Intn(min(2, len(q.left.items))), 0, g.pct(50)
 		}
 	}
 	return q
@@ -1323,10 +1328,11 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
 		add(func(c *viewQuery) bool {
-			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned = nil, 0, 0, 0, 0
+			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered = nil, 0, 0, 0, 0, false
 			return true
 		})
-		add(func(c *viewQuery) bool { c.partitioned = 0; return q.partitioned > 0 })
+		add(func(c *viewQuery) bool { c.partitioned, c.numbered = 0, false; return q.partitioned > 0 })
+		add(func(c *viewQuery) bool { c.numbered = false; return q.numbered })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
 	}
 	sides := []func(c *viewQuery) *selectQ{func(c *viewQuery) *selectQ { return c.left }}
