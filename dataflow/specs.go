@@ -261,10 +261,14 @@ type TopN struct {
 	// Offset+Limit can then never come back into the window, and is
 	// forgotten.
 	AppendOnly bool
+	// WithTies extends the window over the rows tied on Order with its
+	// last one (FETCH FIRST … WITH TIES; rank() <= N).
+	WithTies bool
 	// Numbered adds each output row's 1-based rank in its group, as
-	// row_number() numbers it (copies of a row get ranks of their own): a
-	// row whose rank changes is retracted and inserted again. It needs a
-	// limit.
+	// row_number() numbers it (copies of a row get ranks of their own),
+	// or with WithTies as rank() does (tied rows share theirs): a row
+	// whose rank changes is retracted and inserted again. It needs a
+	// limit, and with ties no offset.
 	Numbered bool
 }
 
@@ -296,6 +300,9 @@ func (t *TopN) String() string {
 	flags := ""
 	if t.AppendOnly {
 		flags = " append-only"
+	}
+	if t.WithTies {
+		flags += " with-ties"
 	}
 	if t.Numbered {
 		flags += " numbered"

@@ -9,8 +9,8 @@ import (
 )
 
 func (t *TopN) New(env *Env) (Operator, error) {
-	if t.Numbered && t.Limit < 0 {
-		return nil, sqlerr.Bug("top-N: ranks without a limit")
+	if t.Numbered && (t.Limit < 0 || t.WithTies && t.Offset > 0) {
+		return nil, sqlerr.Bug("top-N: ranks without a limit, or with ties after an offset")
 	}
 	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}, nil
 }
@@ -20,6 +20,9 @@ func (t *TopN) New(env *Env) (Operator, error) {
 // topNOp.orderKey) and count its multiplicity.
 type topNItem struct {
 	row []types.Datum
+	// tieLen is the length of the order key's group and order columns:
+	// rows equal in them tie.
+	tieLen int
 	// touched marks the item as listed in topNOp.touched this epoch.
 	touched bool
 }
@@ -56,6 +59,7 @@ type topNOp struct {
 	key           []byte        // scratch
 	numbered      []types.Datum // scratch: a row and its rank
 	prefix        int           // the length of the group key at the front of key
+	tieLen        int           // the length of its group and order columns
 	// changed holds, from the first snapshot on, the rows whose
 	// multiplicity changed since the last one, by order key: a delta
 	// writes them with their multiplicity now.
@@ -77,9 +81,10 @@ type topNGroup struct {
 // windowEntry is a distinct row in a window and how many of its copies fall
 // in the window.
 type windowEntry struct {
-	key string
-	row []types.Datum
-	n   int64
+	key  string
+	row  []types.Datum
+	n    int64
+	rank int64 // see topNGroup.collect
 }
 
 func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
@@ -91,11 +96,12 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
 		g := o.group(o.key[:o.prefix])
-		if pastOnly && g.ranksPast(o.key, hi) {
+		if pastOnly && g.ranksPast(o.key, o.tieLen, hi, o.spec.WithTies) {
 			continue // it would be forgotten at Flush
 		}
 		it := g.tree.add(o.key, c.Diffs[i])
 		if it.val.row == nil {
+			it.val.tieLen = o.tieLen
 			// Copied: c's memory is its sender's to reuse.
 			it.val.row = c.Row(i)
 			for j, d := range it.val.row {
@@ -114,19 +120,32 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	return nil
 }
 
-// ranksPast reports whether a row of order key k would rank at hi or
-// beyond in g: g holds hi rows or more and the one at rank hi-1 comes
-// before k.
-func (g *topNGroup) ranksPast(k []byte, hi int64) bool {
-	if g.tree.total() < hi {
+// ranksPast reports whether a row of order key k (its first tieLen bytes
+// the group and order columns) would rank at hi or beyond in g: g holds
+// hi rows or more and the one at rank hi-1 comes before k, or with ties
+// before k's ties.
+func (g *topNGroup) ranksPast(k []byte, tieLen int, hi int64, ties bool) bool {
+	last := g.rowAt(hi - 1)
+	if last == nil {
 		return false
 	}
-	it, _ := g.tree.seek(hi - 1)
-	last := it.next()
-	for last != nil && last.count == 0 {
-		last = it.next()
+	if ties {
+		return last.key[:last.val.tieLen] < string(k[:tieLen])
 	}
-	return last != nil && last.key < string(k)
+	return last.key < string(k)
+}
+
+// rowAt returns the row at rank r of g, or nil.
+func (g *topNGroup) rowAt(r int64) *orderItem[topNItem] {
+	if r < 0 || g.tree.total() <= r {
+		return nil
+	}
+	it, _ := g.tree.seek(r)
+	item := it.next()
+	for item != nil && item.count == 0 {
+		item = it.next()
+	}
+	return item
 }
 
 // group returns the group of group key k, made if new.
@@ -140,7 +159,8 @@ func (o *topNOp) group(k []byte) *topNGroup {
 }
 
 // orderKey appends the order key of row i of c, setting o.prefix to the
-// length of its group key.
+// length of its group key and o.tieLen to that of its group and order
+// columns.
 func (o *topNOp) orderKey(buf []byte, c *coldata.Chunk, i int) []byte {
 	start := len(buf)
 	if len(o.spec.Group) > 0 {
@@ -166,6 +186,7 @@ func (o *topNOp) orderKey(buf []byte, c *coldata.Chunk, i int) []byte {
 			}
 		}
 	}
+	o.tieLen = len(buf) - start
 	return RowIdentity(buf, c, nil, i)
 }
 
@@ -199,9 +220,9 @@ func (o *topNOp) Flush(emit Emit) error {
 	lo, hi := o.windowRanks()
 	for _, g := range o.touchedGroups {
 		g.touched = false
-		window := g.collect(lo, hi)
+		window := g.collect(lo, hi, o.spec.WithTies)
 		if o.spec.Numbered {
-			o.numberedChanges(out, lo, g.window, window)
+			o.numberedChanges(out, g.window, window)
 		} else {
 			windowChanges(out, sign, g.window, window)
 		}
@@ -229,64 +250,62 @@ func (o *topNOp) Flush(emit Emit) error {
 }
 
 // windowChanges appends how a group's window changed from old to cur,
-// each diff times sign.
+// each diff times sign. Both are in key order: one merge pass, no map.
 func windowChanges(out *coldata.Chunk, sign int64, old, cur []windowEntry) {
-	was := make(map[string]int64, len(old))
-	for _, e := range old {
-		was[e.key] = e.n
+	change := func(e *windowEntry, d int64) {
+		out.AppendRow(e.row)
+		out.Diffs = append(out.Diffs, d)
 	}
-	for _, e := range cur {
-		if d := e.n - was[e.key]; d != 0 {
-			out.AppendRow(e.row)
-			out.Diffs = append(out.Diffs, sign*d)
-		}
-		delete(was, e.key)
-	}
-	for _, e := range old {
-		if n, ok := was[e.key]; ok {
-			out.AppendRow(e.row)
-			out.Diffs = append(out.Diffs, -sign*n)
+	for i, j := 0, 0; i < len(old) || j < len(cur); {
+		switch {
+		case j == len(cur) || i < len(old) && old[i].key < cur[j].key:
+			change(&old[i], -sign*old[i].n)
+			i++
+		case i == len(old) || cur[j].key < old[i].key:
+			change(&cur[j], sign*cur[j].n)
+			j++
+		default:
+			if d := cur[j].n - old[i].n; d != 0 {
+				change(&cur[j], sign*d)
+			}
+			i, j = i+1, j+1
 		}
 	}
 }
 
 // numberedChanges appends how a group's numbered window changed from old
-// to cur, windows starting at rank lo (0-based): walking both a copy at a
-// time, a rank held by another row than before is retracted and inserted.
-func (o *topNOp) numberedChanges(out *coldata.Chunk, lo int64, old, cur []windowEntry) {
-	var oi, ni int   // the entries of old and cur at this rank
-	var oc, nc int64 // the copies of them before this rank
-	for rank := lo + 1; oi < len(old) || ni < len(cur); rank++ {
-		var was, is *windowEntry
-		if oi < len(old) {
-			was = &old[oi]
-		}
-		if ni < len(cur) {
-			is = &cur[ni]
-		}
-		if was == nil || is == nil || was.key != is.key {
-			if was != nil {
-				o.numbered = append(append(o.numbered[:0], was.row...), rank)
-				out.AppendRow(o.numbered)
-				out.Diffs = append(out.Diffs, -1)
+// to cur: a row at a rank it did not hold before is inserted, one no
+// longer at a rank it held is retracted.
+func (o *topNOp) numberedChanges(out *coldata.Chunk, old, cur []windowEntry) {
+	type ranked struct {
+		key  string
+		rank int64
+	}
+	diffs := map[ranked]int64{}
+	each := func(w []windowEntry, f func(e *windowEntry, r ranked, n int64)) {
+		for i := range w {
+			e := &w[i]
+			if o.spec.WithTies {
+				f(e, ranked{e.key, e.rank}, e.n)
+				continue
 			}
-			if is != nil {
-				o.numbered = append(append(o.numbered[:0], is.row...), rank)
-				out.AppendRow(o.numbered)
-				out.Diffs = append(out.Diffs, 1)
-			}
-		}
-		if was != nil {
-			if oc++; oc == was.n {
-				oi, oc = oi+1, 0
-			}
-		}
-		if is != nil {
-			if nc++; nc == is.n {
-				ni, nc = ni+1, 0
+			for c := range e.n {
+				f(e, ranked{e.key, e.rank + c}, 1)
 			}
 		}
 	}
+	each(old, func(_ *windowEntry, r ranked, n int64) { diffs[r] -= n })
+	each(cur, func(_ *windowEntry, r ranked, n int64) { diffs[r] += n })
+	emit := func(e *windowEntry, r ranked, _ int64) {
+		if d := diffs[r]; d != 0 {
+			o.numbered = append(append(o.numbered[:0], e.row...), r.rank)
+			out.AppendRow(o.numbered)
+			out.Diffs = append(out.Diffs, d)
+			diffs[r] = 0
+		}
+	}
+	each(old, emit)
+	each(cur, emit)
 }
 
 // forgetPast drops g's rows at ranks hi and beyond, which an input that
@@ -298,8 +317,17 @@ func (o *topNOp) forgetPast(g *topNGroup, hi int64) {
 		keep int64
 	}
 	var cuts []cut
+	// With ties the rows tied with the one at rank hi-1 stay.
+	tied := ""
+	if last := g.rowAt(hi - 1); o.spec.WithTies && last != nil {
+		tied = last.key[:last.val.tieLen]
+	}
 	it, skip := g.tree.seek(hi)
 	for item := it.next(); item != nil; item = it.next() {
+		if tied != "" && item.key[:item.val.tieLen] == tied {
+			skip = 0
+			continue
+		}
 		if item.count > skip {
 			cuts = append(cuts, cut{item, skip})
 		}
@@ -338,23 +366,41 @@ func (o *topNOp) windowRanks() (lo, hi int64) {
 	return o.spec.Offset, o.spec.Offset + min(o.spec.Limit, math.MaxInt64-o.spec.Offset)
 }
 
-// collect returns the group's rows at ranks [lo, hi) in order.
-func (g *topNGroup) collect(lo, hi int64) []windowEntry {
+// collect returns the group's rows at ranks [lo, hi) in order, with ties
+// also those tied with the last, each with its rank: the 1-based rank of
+// its first copy there, or with ties that of the first row it ties with.
+func (g *topNGroup) collect(lo, hi int64, ties bool) []windowEntry {
 	if hi <= lo {
 		return nil
 	}
 	var w []windowEntry
 	it, skip := g.tree.seek(lo)
-	for left := hi - lo; left > 0; {
+	pos, tieRank, tied := lo, int64(0), ""
+	for left := hi - lo; ; skip = 0 {
 		item := it.next()
 		if item == nil {
 			break
 		}
-		if n := min(item.count-skip, left); n > 0 {
-			w = append(w, windowEntry{key: item.key, row: item.val.row, n: n})
-			left -= n
+		n := item.count - skip
+		if n <= 0 {
+			continue
 		}
-		skip = 0
+		prefix := item.key[:item.val.tieLen]
+		if left <= 0 && (!ties || prefix != tied) {
+			break
+		}
+		if !ties {
+			n = min(n, left)
+		}
+		rank := pos + 1
+		if ties {
+			if prefix == tied && w != nil {
+				rank = tieRank
+			}
+			tieRank, tied = rank, prefix
+		}
+		w = append(w, windowEntry{key: item.key, row: item.val.row, n: n, rank: rank})
+		pos, left = pos+n, left-n
 	}
 	return w
 }

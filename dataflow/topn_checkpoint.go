@@ -72,7 +72,7 @@ func (o *topNOp) RestoreDelta(r *SnapshotReader) error {
 		}
 		row := rows.Row(i)
 		o.rows.Put(string(o.key), topNRow{Row: row, Count: n})
-		it.val.row = row
+		it.val.row, it.val.tieLen = row, o.tieLen
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func (o *topNOp) finishRestore() error {
 		if g.tree.zeros > 0 {
 			g.compact()
 		}
-		g.window = g.collect(lo, hi)
+		g.window = g.collect(lo, hi, o.spec.WithTies)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"maps"
@@ -18,7 +19,7 @@ var topNSeed = flag.Uint64("topn-seed", 0, "seed of TestTopNRandom (0: time-base
 
 func init() {
 	// topn in order=COL[:asc|desc][:nullsfirst|nullslast],... [limit=N]
-	// [offset=N] [numbered=true]: NULLs default to last for asc and first for
+	// [offset=N] [numbered=true] [ties=true]: NULLs default to last for asc and first for
 	// desc, as in PostgreSQL; no limit means all rows from offset on.
 	testOps["topn"] = func(in [][]*types.T, args map[string]string) (OpSpec, error) {
 		t := &TopN{Typs: in[0], Limit: -1}
@@ -62,6 +63,7 @@ func init() {
 			}
 		}
 		t.Numbered = args["numbered"] == "true"
+		t.WithTies = args["ties"] == "true"
 		return t, nil
 	}
 }
@@ -73,8 +75,7 @@ func topNReference(spec *TopN, input rowBag) map[string]int64 {
 	for k := range input {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(x, y string) int {
-		a, b := input[x].row, input[y].row
+	cmpOrder := func(a, b []types.Datum) int {
 		for _, k := range spec.Order {
 			av, bv := a[k.Col], b[k.Col]
 			var c int
@@ -100,27 +101,48 @@ func topNReference(spec *TopN, input rowBag) map[string]int64 {
 				return c
 			}
 		}
-		return strings.Compare(x, y)
+		return 0
+	}
+	slices.SortFunc(keys, func(x, y string) int {
+		return cmp.Or(cmpOrder(input[x].row, input[y].row), strings.Compare(x, y))
 	})
 	end := int64(-1)
 	if spec.Limit >= 0 {
 		end = spec.Offset + spec.Limit
 	}
-	want := map[string]int64{}
+	// With ties, the rows tied with the one at rank end-1 are in too.
+	var cutoff []types.Datum
 	var rank int64
 	for _, k := range keys {
+		if rank += input[k].n; end > spec.Offset && rank >= end {
+			cutoff = input[k].row
+			break
+		}
+	}
+	want := map[string]int64{}
+	var tieRank int64
+	var prev []types.Datum
+	rank = 0
+	for _, k := range keys {
+		row := input[k].row
 		lo, hi := rank, rank+input[k].n
-		rank = hi
+		if prev == nil || cmpOrder(prev, row) != 0 {
+			tieRank = lo + 1 // rank(): the rank of the first row tied
+		}
+		prev, rank = row, hi
 		lo = max(lo, spec.Offset)
-		if end >= 0 {
+		tied := spec.WithTies && cutoff != nil && cmpOrder(row, cutoff) == 0
+		if end >= 0 && !tied {
 			hi = min(hi, end)
 		}
 		switch {
 		case hi <= lo:
+		case spec.Numbered && spec.WithTies:
+			want[datumKey(spec.Types(), append(slices.Clone(row), tieRank))] = hi - lo
 		case spec.Numbered:
 			// Each copy is a row of its own with its 1-based rank.
 			for r := lo; r < hi; r++ {
-				want[datumKey(spec.Types(), append(slices.Clone(input[k].row), r+1))] = 1
+				want[datumKey(spec.Types(), append(slices.Clone(row), r+1))] = 1
 			}
 		default:
 			want[k] = hi - lo
@@ -182,6 +204,9 @@ func TestTopNRandom(t *testing.T) {
 				// A third of the limited ones number their rows
 				// (row_number() <= N).
 				spec.Numbered = spec.Limit >= 0 && rng.IntN(3) == 0
+				// A third of those keep the rows tied with the last
+				// (FETCH FIRST … WITH TIES, rank() <= N).
+				spec.WithTies = spec.Limit >= 0 && (spec.Offset == 0 || !spec.Numbered) && rng.IntN(3) == 0
 				t.Run(fmt.Sprintf("%s/workers=%d/%s", cfg.name, workers, spec), func(t *testing.T) {
 					randomEpochs{
 						spec:       spec,

@@ -888,8 +888,11 @@ type viewQuery struct {
 	// partitioned > 0 limits each partition of the first partitioned
 	// output columns instead of the whole, with row_number() <= limit
 	// over the ORDER BY (no offset); numbered selects the row number too.
+	// rankedBy > 0 ranks with rank() over the first rankedBy columns of
+	// the ORDER BY instead: rows tied on them are all kept or not.
 	partitioned int
 	numbered    bool
+	rankedBy    int
 	// onClose adds EMIT ON WINDOW CLOSE; the query's first window_end
 	// column is then that of the closing window (see node.check).
 	onClose bool
@@ -944,12 +947,15 @@ func (q *viewQuery) sql() string {
 			cols[i] = fmt.Sprintf("c%d", i)
 			keys[i] = cols[i] + d
 		}
-		partition := strings.Join(cols[:n], ", ")
+		partition, fn := strings.Join(cols[:n], ", "), "row_number()"
+		if q.rankedBy > 0 {
+			keys, fn = keys[:min(q.rankedBy, len(keys))], "rank()"
+		}
 		if q.numbered {
 			cols = append(cols, fmt.Sprintf("rn AS c%d", len(cols)))
 		}
-		s = fmt.Sprintf("SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY %s) AS rn FROM (%s) q) s WHERE rn <= %d",
-			strings.Join(cols, ", "), partition, strings.Join(keys, ", "), s, q.limit)
+		s = fmt.Sprintf("SELECT %s FROM (SELECT *, %s OVER (PARTITION BY %s ORDER BY %s) AS rn FROM (%s) q) s WHERE rn <= %d",
+			strings.Join(cols, ", "), fn, partition, strings.Join(keys, ", "), s, q.limit)
 	} else if q.orderBy != nil {
 		keys := make([]string, len(q.orderBy))
 		for i, d := range q.orderBy {
@@ -1276,6 +1282,9 @@ func (g *gen) view() *viewQuery {
 			q.left.distinctOn = 1 + g.r.Intn(min(2, len(q.left.items)))
 		case g.pct(30):
 			q.partitioned, q.offset, q.numbered = 1+g.r.Intn(min(2, len(q.left.items))), 0, g.pct(50)
+			if g.pct(40) {
+				q.rankedBy = 1 + g.r.Intn(len(q.left.items))
+			}
 		}
 	}
 	return q
@@ -1328,10 +1337,11 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
 		add(func(c *viewQuery) bool {
-			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered = nil, 0, 0, 0, 0, false
+			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered, c.rankedBy = nil, 0, 0, 0, 0, false, 0
 			return true
 		})
-		add(func(c *viewQuery) bool { c.partitioned, c.numbered = 0, false; return q.partitioned > 0 })
+		add(func(c *viewQuery) bool { c.partitioned, c.numbered, c.rankedBy = 0, false, 0; return q.partitioned > 0 })
+		add(func(c *viewQuery) bool { c.rankedBy = 0; return q.rankedBy > 0 })
 		add(func(c *viewQuery) bool { c.numbered = false; return q.numbered })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
 	}
