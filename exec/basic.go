@@ -254,6 +254,9 @@ type limitOp struct {
 	started bool
 	skip    int64
 	left    int64 // -1: unlimited
+	// last holds, with ties once the count is passed, the ORDER BY
+	// values of the last row counted: rows equal on them pass too.
+	last []types.Datum
 }
 
 func (l *limitOp) evalCount(e expr.Expr, what string) (int64, bool, error) {
@@ -293,7 +296,7 @@ func (l *limitOp) Next() (*coldata.Chunk, error) {
 		}
 	}
 	for {
-		if l.left == 0 {
+		if l.left == 0 && l.last == nil {
 			return nil, nil
 		}
 		ch, err := l.in.Next()
@@ -310,17 +313,46 @@ func (l *limitOp) Next() (*coldata.Chunk, error) {
 			l.skip = 0
 		}
 		hi := ch.Len
-		if l.left >= 0 && int64(hi-lo) > l.left {
+		switch {
+		case l.left == 0: // past the count, with ties
+			hi = lo + l.tied(ch, lo)
+		case l.left > 0 && int64(hi-lo) >= l.left:
 			hi = lo + int(l.left)
-		}
-		if l.left >= 0 {
+			l.left = 0
+			if l.plan.Ties != nil {
+				l.last = l.last[:0]
+				for _, k := range l.plan.Ties {
+					l.last = append(l.last, ch.Cols[k.Col].Get(hi-1))
+				}
+				hi += l.tied(ch, hi)
+			}
+		case l.left > 0:
 			l.left -= int64(hi - lo)
+		}
+		if hi == lo {
+			continue
 		}
 		if lo == 0 && hi == ch.Len {
 			return ch, nil
 		}
 		return ch.Slice(lo, hi), nil
 	}
+}
+
+// tied returns how many rows of ch from row i on equal l.last on the
+// ORDER BY keys, forgetting l.last at the first that does not.
+func (l *limitOp) tied(ch *coldata.Chunk, i int) int {
+	n := 0
+	for ; i+n < ch.Len; n++ {
+		for k, key := range l.plan.Ties {
+			v := ch.Cols[key.Col]
+			if d := v.Get(i + n); (d == nil) != (l.last[k] == nil) || d != nil && types.Compare(v.Typ, d, l.last[k]) != 0 {
+				l.last = nil
+				return n
+			}
+		}
+	}
+	return n
 }
 
 type distinctOp struct {

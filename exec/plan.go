@@ -253,10 +253,13 @@ type Sort struct {
 func (s *Sort) Types() []*types.T { return s.Input.Types() }
 
 // Limit skips Offset rows then passes at most Count rows (nil: no limit).
+// With Ties (FETCH FIRST … WITH TIES, the ORDER BY's keys) it also passes
+// the rows after the last that equal it on them.
 type Limit struct {
 	Input  Plan
 	Count  expr.Expr
 	Offset expr.Expr
+	Ties   []SortKey
 }
 
 func (l *Limit) Types() []*types.T { return l.Input.Types() }

@@ -113,6 +113,9 @@ func describe(p exec.Plan) string {
 	case *exec.Sort:
 		return fmt.Sprintf("Sort %v", p.Keys)
 	case *exec.Limit:
+		if p.Ties != nil {
+			return "Limit with ties"
+		}
 		return "Limit"
 	case *exec.Distinct:
 		if p.OnKeys != nil {

@@ -632,7 +632,7 @@ func (l *lowering) lowerLimit(lim *exec.Limit) (lowered, error) {
 	if err != nil {
 		return lowered{}, err
 	}
-	spec := &dataflow.TopN{Order: order, Limit: count, Offset: offset, Typs: lim.Types(), AppendOnly: appendOnly(input)}
+	spec := &dataflow.TopN{Order: order, Limit: count, Offset: offset, Typs: lim.Types(), AppendOnly: appendOnly(input), WithTies: lim.Ties != nil}
 	return lowered{node: l.g.Add(spec, in.node)}, nil
 }
 

@@ -303,11 +303,14 @@ func (r Renderer) ViewQuery(t *catalog.Table, pretty bool) string {
 		}
 		buf.WriteString("\n  ORDER BY " + strings.Join(keys, ", "))
 	}
-	if sel.LimitCount != nil {
-		buf.WriteString("\n LIMIT " + deparseNode(sel.LimitCount))
-	}
+	// As Postgres prints them: OFFSET first.
 	if sel.LimitOffset != nil {
 		buf.WriteString("\n OFFSET " + deparseNode(sel.LimitOffset))
+	}
+	if sel.LimitCount != nil && withTies(sel) {
+		buf.WriteString("\n FETCH FIRST (" + deparseNode(sel.LimitCount) + ") ROWS WITH TIES")
+	} else if sel.LimitCount != nil {
+		buf.WriteString("\n LIMIT " + deparseNode(sel.LimitCount))
 	}
 	buf.WriteString(";")
 	return buf.String()

@@ -60,10 +60,10 @@ func (b *binder) bindSelect(st *pg.SelectStmt, outer *scope) (*query, error) {
 // finishOutput applies ORDER BY and LIMIT of a VALUES or set-operation query,
 // whose ORDER BY can only name output columns.
 func (b *binder) finishOutput(q *query, st *pg.SelectStmt, outer *scope) (*query, error) {
+	var keys []exec.SortKey
 	if len(st.SortClause) > 0 {
 		s := q.scope("")
 		s.parent = outer
-		var keys []exec.SortKey
 		for _, sn := range st.SortClause {
 			sb := sn.GetSortBy()
 			col, err := b.outputColumn(sb.Node, q.cols)
@@ -85,7 +85,7 @@ func (b *binder) finishOutput(q *query, st *pg.SelectStmt, outer *scope) (*query
 		}
 		q = &query{plan: &exec.Sort{Input: q.plan, Keys: keys}, cols: q.cols}
 	}
-	return b.applyLimit(q, st)
+	return b.applyLimit(q, st, keys)
 }
 
 func sortKey(sb *pg.SortBy, col int) exec.SortKey {
@@ -129,11 +129,18 @@ func (b *binder) outputColumn(n *pg.Node, cols []ResultColumn) (int, error) {
 	return -1, nil
 }
 
-func (b *binder) applyLimit(q *query, st *pg.SelectStmt) (*query, error) {
+// applyLimit applies LIMIT and OFFSET to q, sorted by keys (for WITH TIES).
+func (b *binder) applyLimit(q *query, st *pg.SelectStmt, keys []exec.SortKey) (*query, error) {
 	if st.LimitCount == nil && st.LimitOffset == nil {
 		return q, nil
 	}
 	lim := &exec.Limit{Input: q.plan}
+	if withTies(st) {
+		if len(st.SortClause) == 0 {
+			return nil, sqlerr.New(sqlerr.SyntaxError, "WITH TIES cannot be specified without ORDER BY clause")
+		}
+		lim.Ties = keys
+	}
 	bindCount := func(n *pg.Node, what string) (expr.Expr, error) {
 		if n == nil {
 			return nil, nil
@@ -152,6 +159,11 @@ func (b *binder) applyLimit(q *query, st *pg.SelectStmt) (*query, error) {
 		return nil, err
 	}
 	return &query{plan: lim, cols: q.cols}, nil
+}
+
+// withTies reports whether st says FETCH FIRST … WITH TIES.
+func withTies(st *pg.SelectStmt) bool {
+	return st.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES
 }
 
 func (b *binder) bindValues(st *pg.SelectStmt, outer *scope) (*query, error) {
@@ -419,14 +431,27 @@ func (b *binder) bindOutput(st *pg.SelectStmt, plan exec.Plan, s *scope, targets
 	case len(keys) > 0:
 		out = &exec.Sort{Input: out, Keys: keys}
 	}
-	if len(exprs) > len(targets) {
-		drop := make([]expr.Expr, len(targets))
-		for i := range drop {
-			drop[i] = &expr.ColRef{Idx: i, Typ: exprs[i].Type()}
-		}
-		out = &exec.Project{Input: out, Exprs: drop}
+	if len(exprs) == len(targets) {
+		return b.applyLimit(&query{plan: out, cols: cols}, st, keys)
 	}
-	return b.applyLimit(&query{plan: out, cols: cols}, st)
+	// WITH TIES compares the ORDER BY's columns, hidden ones among them:
+	// it limits below the projection that drops them.
+	if withTies(st) {
+		q, err := b.applyLimit(&query{plan: out, cols: cols}, st, keys)
+		if err != nil {
+			return nil, err
+		}
+		out = q.plan
+	}
+	drop := make([]expr.Expr, len(targets))
+	for i := range drop {
+		drop[i] = &expr.ColRef{Idx: i, Typ: exprs[i].Type()}
+	}
+	out = &exec.Project{Input: out, Exprs: drop}
+	if withTies(st) {
+		return &query{plan: out, cols: cols}, nil
+	}
+	return b.applyLimit(&query{plan: out, cols: cols}, st, keys)
 }
 
 func (b *binder) expandStar(s *scope, qual string, pos int) ([]target, error) {

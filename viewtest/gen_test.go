@@ -893,6 +893,9 @@ type viewQuery struct {
 	partitioned int
 	numbered    bool
 	rankedBy    int
+	// withTies limits with FETCH FIRST … WITH TIES over a prefix of
+	// withTies columns of the ORDER BY, so that rows tie (no offset).
+	withTies int
 	// onClose adds EMIT ON WINDOW CLOSE; the query's first window_end
 	// column is then that of the closing window (see node.check).
 	onClose bool
@@ -961,9 +964,13 @@ func (q *viewQuery) sql() string {
 		for i, d := range q.orderBy {
 			keys[i] = strconv.Itoa(i+1) + d
 		}
-		s += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), q.limit)
-		if q.offset > 0 {
-			s += fmt.Sprintf(" OFFSET %d", q.offset)
+		if q.withTies > 0 {
+			s += fmt.Sprintf(" ORDER BY %s OFFSET %d FETCH FIRST %d ROWS WITH TIES", strings.Join(keys[:min(q.withTies, len(keys))], ", "), q.offset, q.limit)
+		} else {
+			s += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), q.limit)
+			if q.offset > 0 {
+				s += fmt.Sprintf(" OFFSET %d", q.offset)
+			}
 		}
 	}
 	if q.onClose {
@@ -1285,6 +1292,10 @@ func (g *gen) view() *viewQuery {
 			if g.pct(40) {
 				q.rankedBy = 1 + g.r.Intn(len(q.left.items))
 			}
+		case q.left.distinctOn == 0 && g.pct(30):
+			// Which rows an OFFSET skips among ties is the engine's
+			// choice: none, so that the answer is one.
+			q.withTies, q.offset = 1+g.r.Intn(len(q.left.items)), 0
 		}
 	}
 	return q
@@ -1337,11 +1348,12 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
 		add(func(c *viewQuery) bool {
-			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered, c.rankedBy = nil, 0, 0, 0, 0, false, 0
+			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered, c.rankedBy, c.withTies = nil, 0, 0, 0, 0, false, 0, 0
 			return true
 		})
 		add(func(c *viewQuery) bool { c.partitioned, c.numbered, c.rankedBy = 0, false, 0; return q.partitioned > 0 })
 		add(func(c *viewQuery) bool { c.rankedBy = 0; return q.rankedBy > 0 })
+		add(func(c *viewQuery) bool { c.withTies = 0; return q.withTies > 0 })
 		add(func(c *viewQuery) bool { c.numbered = false; return q.numbered })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
 	}
