@@ -625,10 +625,15 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	if n > 0 {
 		if entry == nil {
 			// Readers ignore the entry until its first version is published.
+			// The index and the tree share one copy of the key, made with
+			// the tree's item before the write lock: an allocation under it
+			// may assist the garbage collector for milliseconds, which
+			// every reader of the view would wait out.
 			entry = &keyEntry{pos: -1}
+			item := &orderItem[*keyEntry]{key: string(a.keyBuf), count: 1, val: entry}
 			a.mu.Lock()
-			a.cur.index[string(a.keyBuf)] = entry
-			a.cur.ordered.add(a.keyBuf, 1).val = entry
+			a.cur.index[item.key] = entry
+			a.cur.ordered.addItem(a.keyBuf, 1, item)
 			a.mu.Unlock()
 		}
 		entry.writerPos = a.appendVersion(e, c, i, n, pos)
