@@ -106,11 +106,10 @@ func flagsFromEnv(fs *flag.FlagSet, envs map[string]string) error {
 const defaultMaxConnections = 1100
 
 // defaultGCPercent is the collector's GOGC unless told otherwise. Go's 100
-// collected ten times in 15 s under `sluice bench serve` (1000 panels,
-// Nexmark at half of its peak, 2 cores): each cycle's assists and
-// stop-the-world pauses stalled Arrangement's writer inside its write lock,
-// and every reader of that view queued behind it (docs/memory.md). 200
-// collects three times as seldom for a heap a third larger at its peak.
+// collected about ten times in 15 s under `sluice bench serve` (1000
+// panels, Nexmark at 150k events/s, 2 cores), and each cycle's assists and
+// pauses landed on the queries; 200 collects half as often, with half the
+// collector's CPU, for a peak RSS about a third higher (docs/memory.md).
 const defaultGCPercent = 200
 
 // gcPercent returns the GOGC to set: the flag's value when it was given
