@@ -137,6 +137,11 @@ type Serve struct {
 	LoadAvg      string   `json:"loadavg,omitempty"`
 	FirstError   string   `json:"first_error,omitempty"`
 	CPU          Duration `json:"cpu_seconds"`
+	// ClientCPU is this process's CPU over the measurement: the panels'
+	// pgx connections, the markers' broker and producer. It shares the
+	// cores with the server, so a heavier client lengthens the server's
+	// tail too.
+	ClientCPU Duration `json:"client_cpu_seconds,omitempty"`
 	// GCCPU is the CPU the garbage collector took of CPU (the runtime's
 	// estimate); SchedP99 the 99th percentile of how long a runnable
 	// goroutine waited for a core.
@@ -308,9 +313,11 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
 		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
 	tw.Flush()
-	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; server CPU %.1fs (%.2f cores, GC %.1fs); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
+	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; server CPU %.1fs (%.2f cores, GC %.1fs); client CPU %.1fs (%.2f cores); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
-		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(), s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
+		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(),
+		time.Duration(s.ClientCPU).Seconds(), time.Duration(s.ClientCPU).Seconds()/time.Duration(s.Elapsed).Seconds(),
+		s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
 		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
 	}
@@ -469,6 +476,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 		return nil, err
 	}
 	resetPeakRSSOf(pid)
+	client0, client0OK := processCPU()
 
 	var (
 		firstErr                  atomic.Pointer[string]
@@ -574,6 +582,9 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}()
 	totals := servePanels(rctx, conns, o.seed, lat, start, end)
 	elapsed := time.Since(start)
+	if client1, ok := processCPU(); ok && client0OK {
+		s.ClientCPU = Duration(client1 - client0)
+	}
 	after, err := sampleServer(ctx, server)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,10 @@ func TestServe(t *testing.T) {
 	if s.CPU <= 0 || s.Allocated <= 0 || s.SchedP99 <= 0 || s.PeakRSS <= 0 {
 		t.Errorf("server CPU %v, allocated %d B, scheduling p99 %v, peak RSS %d B: want all positive", s.CPU, s.Allocated, s.SchedP99, s.PeakRSS)
 	}
+	// The panels' own CPU, beside the server's.
+	if s.ClientCPU <= 0 || !strings.Contains(b.String(), "client CPU") {
+		t.Errorf("client CPU %v, or missing from the output:\n%s", s.ClientCPU, b.String())
+	}
 	if len(s.Kinds) != 4 {
 		t.Errorf("%d query kinds, want 4", len(s.Kinds))
 	}

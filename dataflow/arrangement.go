@@ -36,6 +36,11 @@ type Arrangement struct {
 	// generation.
 	mu  sync.RWMutex
 	cur *arrangementGen
+	// published is cur and its published versions, replaced (under mu)
+	// at each publish and compaction, so that Snapshot takes no lock: a
+	// statement snapshots every view, and would otherwise wait for the
+	// writer of each, not only of the views it reads.
+	published atomic.Pointer[publishedGen]
 
 	// The rest is the writer's.
 	work versions // cur's pages as the writer appends to them
@@ -344,6 +349,13 @@ type arrangementGen struct {
 	horizon uint64
 }
 
+// publishedGen is what Snapshot reads: a generation and its versions as of
+// the last publish, never changed once made.
+type publishedGen struct {
+	gen *arrangementGen
+	v   versions
+}
+
 // keyEntry locates the latest version of a key.
 type keyEntry struct {
 	// pos is the latest published version's position, -1 before the first
@@ -364,7 +376,9 @@ const presizedIndexRows = 1 << 12
 // the unique key columns (e.g. the GROUP BY key), or is nil when rows have no
 // unique key: then rows are a multiset keyed by the whole row.
 func NewArrangement(typs []*types.T, key []int) *Arrangement {
-	return &Arrangement{typs: typs, key: key, indexed: key != nil, cur: &arrangementGen{index: map[string]*keyEntry{}}}
+	a := &Arrangement{typs: typs, key: key, indexed: key != nil, cur: &arrangementGen{index: map[string]*keyEntry{}}}
+	a.published.Store(&publishedGen{gen: a.cur})
+	return a
 }
 
 func (a *Arrangement) Types() []*types.T { return a.typs }
@@ -625,10 +639,15 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	if n > 0 {
 		if entry == nil {
 			// Readers ignore the entry until its first version is published.
+			// The index and the tree share one copy of the key, made with
+			// the tree's item before the write lock: an allocation under it
+			// may assist the garbage collector for milliseconds, which
+			// every reader of the view would wait out.
 			entry = &keyEntry{pos: -1}
+			item := &orderItem[*keyEntry]{key: string(a.keyBuf), count: 1, val: entry}
 			a.mu.Lock()
-			a.cur.index[string(a.keyBuf)] = entry
-			a.cur.ordered.add(a.keyBuf, 1).val = entry
+			a.cur.index[item.key] = entry
+			a.cur.ordered.addItem(a.keyBuf, 1, item)
 			a.mu.Unlock()
 		}
 		entry.writerPos = a.appendVersion(e, c, i, n, pos)
@@ -696,6 +715,7 @@ func (a *Arrangement) publish() {
 	for _, entry := range a.moved {
 		entry.pos = entry.writerPos
 	}
+	a.published.Store(&publishedGen{gen: a.cur, v: a.work})
 	a.mu.Unlock()
 	clear(a.moved)
 	a.moved = a.moved[:0]
@@ -769,6 +789,7 @@ func (a *Arrangement) Compact(visible uint64) {
 	a.work = next
 	a.mu.Lock()
 	a.cur = gen
+	a.published.Store(&publishedGen{gen: gen, v: next})
 	a.mu.Unlock()
 }
 
@@ -792,12 +813,11 @@ type ArrangementSnapshot struct {
 // only if the writer published and compacted a later one before the call:
 // retry with the latest published epoch.
 func (a *Arrangement) Snapshot(e uint64) *ArrangementSnapshot {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if e < a.cur.horizon {
+	p := a.published.Load()
+	if e < p.gen.horizon {
 		return nil
 	}
-	s := &ArrangementSnapshot{a: a, gen: a.cur, epoch: e, v: a.cur.pub, leanBorn: a.cur.pub.n}
+	s := &ArrangementSnapshot{a: a, gen: p.gen, epoch: e, v: p.v, leanBorn: p.v.n}
 	if i := sort.Search(len(s.v.births), func(i int) bool { return s.v.births[i].epoch > e }); i < len(s.v.births) {
 		s.leanBorn = s.v.births[i].pos
 	}

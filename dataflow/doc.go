@@ -60,5 +60,8 @@
 // put to each other without bound, so that no cycle of full inboxes can
 // deadlock: what they hold is bounded by the source feed times the fan-out
 // of joins. Step is called by one goroutine at a time. Arrangement, the readable output of a view, is
-// written by one goroutine and read by any number under epoch snapshots.
+// written by one goroutine and read by any number under epoch snapshots:
+// taking a snapshot takes no lock (an atomic pointer to the published
+// generation); lookups and range scans hold its read lock only while in
+// the key index, which the writer changes in place.
 package dataflow

@@ -118,6 +118,14 @@ func keyPrefix[K ~string | ~[]byte](key K, from int) uint64 {
 // add adds delta to the count of the item with key and returns it, inserting
 // a new item (with a zero val, for the caller to fill) if there is none.
 func (t *orderTree[V]) add(key []byte, delta int64) *orderItem[V] {
+	return t.addItem(key, delta, nil)
+}
+
+// addItem is add, except that a new item is made, the item made for key
+// with count delta, instead of allocated here: Arrangement makes its items
+// before taking its write lock, so that no allocation (which may have to
+// help the garbage collector for milliseconds) holds up its readers.
+func (t *orderTree[V]) addItem(key []byte, delta int64, made *orderItem[V]) *orderItem[V] {
 	if t.root == nil {
 		t.root = &orderNode[V]{}
 	}
@@ -135,7 +143,10 @@ func (t *orderTree[V]) add(key []byte, delta int64) *orderItem[V] {
 			return t.addTo(n.items[i].item, delta)
 		}
 		if n.children == nil {
-			it := &orderItem[V]{key: string(key), count: delta}
+			it := made
+			if it == nil {
+				it = &orderItem[V]{key: string(key), count: delta}
+			}
 			n.items = slices.Insert(n.items, i, orderEntry[V]{prefix, it})
 			t.items++
 			return it

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -47,6 +48,12 @@ type dataflows struct {
 	pubMu   sync.RWMutex
 	epoch   uint64                  // last published epoch
 	running map[uint32]*runningView // written by the loop under pubMu
+	// published is epoch and the running views as statements read them,
+	// replaced by the loop (under pubMu) whenever either changes, so that
+	// a statement's snapshot takes no lock: with pubMu's, a reader stalled
+	// inside it (allocating, assisting the collector, descheduled) made
+	// the loop's next Lock wait, and every statement after it.
+	published atomic.Pointer[publishedViews]
 
 	order []*runningView // loop-owned: creation order
 	subs  map[uint32][]*subscription
@@ -151,6 +158,7 @@ func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
 	}
+	d.published.Store(&publishedViews{})
 	db.SetObserver(d)
 	go d.loop()
 	return d
@@ -369,6 +377,8 @@ func (d *dataflows) publish(outputs map[uint32][]*coldata.Chunk) {
 	}
 	d.pubMu.Lock()
 	d.epoch = next
+	// The views are the same: only the epoch is new.
+	d.published.Store(&publishedViews{epoch: next, views: d.published.Load().views})
 	d.pubMu.Unlock()
 	for id, out := range outputs {
 		d.running[id].arr.Compact(next)
@@ -380,6 +390,7 @@ func (d *dataflows) fail(v *runningView, err error) {
 	d.log.Error("dataflow: materialized view stopped", "view", v.name, "err", err)
 	d.pubMu.Lock()
 	v.failed = err
+	d.republish()
 	d.pubMu.Unlock()
 	d.endSubscriptions(v.id, errViewFailed(v.name, err))
 }
@@ -550,6 +561,7 @@ func (d *dataflows) run(v *runningView, tracked map[uint32]uint64, out []*coldat
 	d.pubMu.Lock()
 	v.watermark = wm
 	d.running[v.id] = v
+	d.republish()
 	d.pubMu.Unlock()
 	d.order = append(d.order, v)
 	outputs := map[uint32][]*coldata.Chunk{}
@@ -611,6 +623,7 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 		}
 		d.pubMu.Lock()
 		delete(d.running, id)
+		d.republish()
 		d.pubMu.Unlock()
 		for i, o := range d.order {
 			if o == v {
@@ -649,11 +662,47 @@ type viewSnapshot struct {
 	failed map[uint32]error
 }
 
-func (d *dataflows) snapshot() *viewSnapshot {
-	d.pubMu.RLock()
-	defer d.pubMu.RUnlock()
-	s := &viewSnapshot{epoch: d.epoch, views: make(map[uint32]*dataflow.ArrangementSnapshot, len(d.running))}
+// publishedViews is what statements read of the running views: the last
+// published epoch and each view's arrangement or error, never changed once
+// stored in dataflows.published.
+type publishedViews struct {
+	epoch uint64
+	views map[uint32]publishedView
+}
+
+type publishedView struct {
+	name   string
+	arr    *dataflow.Arrangement
+	failed error
+}
+
+// republish stores the running views in published; the caller holds pubMu
+// and has just changed them.
+func (d *dataflows) republish() {
+	views := make(map[uint32]publishedView, len(d.running))
 	for id, v := range d.running {
+		views[id] = publishedView{name: v.name, arr: v.arr, failed: v.failed}
+	}
+	d.published.Store(&publishedViews{epoch: d.epoch, views: views})
+}
+
+// snapshot reads every view at the last published epoch, taking no lock.
+func (d *dataflows) snapshot() *viewSnapshot {
+	for {
+		p := d.published.Load()
+		if s := p.snapshot(); s != nil {
+			return s
+		}
+		// The loop published a later epoch and compacted a view past p's
+		// meanwhile: read the later one.
+	}
+}
+
+// snapshot reads every view at p's epoch, or returns nil when a view has
+// been compacted past it.
+func (p *publishedViews) snapshot() *viewSnapshot {
+	s := &viewSnapshot{epoch: p.epoch, views: make(map[uint32]*dataflow.ArrangementSnapshot, len(p.views))}
+	for id, v := range p.views {
 		if v.failed != nil {
 			if s.failed == nil {
 				s.failed = map[uint32]error{}
@@ -661,7 +710,9 @@ func (d *dataflows) snapshot() *viewSnapshot {
 			s.failed[id] = errViewFailed(v.name, v.failed)
 			continue
 		}
-		s.views[id] = v.arr.Snapshot(d.epoch)
+		if s.views[id] = v.arr.Snapshot(p.epoch); s.views[id] == nil {
+			return nil
+		}
 	}
 	return s
 }
@@ -692,6 +743,7 @@ func (d *dataflows) installFailed(id uint32, name string, err error) {
 	_ = d.call(context.Background(), func() {
 		d.pubMu.Lock()
 		d.running[id] = &runningView{id: id, name: name, failed: err}
+		d.republish()
 		d.pubMu.Unlock()
 	})
 }

@@ -21,6 +21,11 @@
 // uses the sink's state and destination client; DROP SINK and Close stop
 // that goroutine and wait for it before touching the sink's records.
 //
+// A statement reads the views through dataflows.snapshot, which takes no
+// lock: the dataflows loop publishes the epoch and the running views in an
+// atomic pointer (dataflows.published), so that no reader waits for the
+// loop or for a reader the loop waits for.
+//
 // The views' checkpoints (checkpoints.go, docs/recovery.md) are taken on
 // the dataflows loop, which alone owns the views' dataflows, and written by
 // one writer goroutine: the loop hands it a batch only while it is idle

@@ -217,3 +217,49 @@ func TestSharedPlans(t *testing.T) {
 		t.Error("a session took a plan made before the catalog changed")
 	}
 }
+
+// TestViewSnapshotTakesNoLock checks that a statement's snapshot of the
+// views does not wait for the dataflow loop's lock: a panel's query must
+// not queue behind the loop (which takes pubMu at every epoch) nor behind
+// another reader stalled while the loop waits for it.
+func TestViewSnapshotTakesNoLock(t *testing.T) {
+	e, _ := testEngine(t)
+	ctx := context.Background()
+	s, err := e.Open(ctx, map[string]string{"user": "sluice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{"CREATE TABLE t (k bigint PRIMARY KEY, v bigint)", "INSERT INTO t VALUES (1, 10), (2, 20)",
+		"CREATE MATERIALIZED VIEW total AS SELECT sum(v) AS s FROM t"} {
+		stmts, err := s.Parse(ctx, sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := stmts[0].Bind(ctx, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	d := e.views
+	d.pubMu.Lock()
+	got := make(chan *viewSnapshot, 1)
+	go func() { got <- d.snapshot() }()
+	select {
+	case snap := <-got:
+		d.pubMu.Unlock()
+		if len(snap.views) != 1 || len(snap.failed) != 0 {
+			t.Fatalf("snapshot: %d views, %d failed; want the one view", len(snap.views), len(snap.failed))
+		}
+		for _, v := range snap.views {
+			if v.Epoch() != snap.epoch {
+				t.Errorf("view read at epoch %d, the snapshot's is %d", v.Epoch(), snap.epoch)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		d.pubMu.Unlock()
+		t.Fatal("the views' snapshot waited for the dataflow loop's lock")
+	}
+}
