@@ -305,7 +305,7 @@ func (p *pair) shrink(ctx context.Context, q *query, pgErr bool, deadline time.T
 			if budget--; budget < 0 || time.Now().After(deadline) {
 				break
 			}
-			pg, sl, why := p.compare(ctx, c.sql(), c.ordered())
+			pg, sl, why := p.compare(ctx, c.sql(), c.inOrder())
 			if pg.timedOut() || sl.timedOut() {
 				return q
 			}
@@ -352,7 +352,7 @@ func TestDifferential(t *testing.T) {
 	for i := 0; i < n && time.Now().Before(deadline); i++ {
 		q := g.query()
 		sql := q.sql()
-		pg, sl, why := p.compare(ctx, sql, q.ordered())
+		pg, sl, why := p.compare(ctx, sql, q.inOrder())
 		ran++
 		if pg.err != nil {
 			pgErrors++
@@ -364,12 +364,12 @@ func TestDifferential(t *testing.T) {
 		if !pg.timedOut() && !sl.timedOut() {
 			small = p.shrink(ctx, q, pg.err != nil, deadline.Add(10*time.Second))
 		}
-		m := mismatch{orig: sql, sql: small.sql(), ordered: small.ordered()}
+		m := mismatch{orig: sql, sql: small.sql(), ordered: small.inOrder()}
 		if small != q {
 			m.pg, m.sl, m.why = p.compare(ctx, m.sql, m.ordered)
 		}
 		if m.why == "" { // flaky, or not shrunk; report the original
-			m = mismatch{orig: sql, sql: sql, ordered: q.ordered(), pg: pg, sl: sl, why: why}
+			m = mismatch{orig: sql, sql: sql, ordered: q.inOrder(), pg: pg, sl: sl, why: why}
 		}
 		if m.sl.timedOut() && m.pg.err == nil {
 			m.gap = &timeoutGap

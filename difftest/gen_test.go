@@ -201,9 +201,17 @@ type query struct {
 	orderBy []string // one direction per output column when ordered
 	limit   int      // -1: none
 	offset  int
+	// withTies > 0 orders by the first withTies columns only and limits
+	// with FETCH FIRST … WITH TIES (no offset: which row an OFFSET skips
+	// among ties is the engine's choice).
+	withTies int
 }
 
 func (q *query) ordered() bool { return len(q.orderBy) > 0 }
+
+// inOrder reports whether the answer's rows come in one order: ordered by
+// every column, not by a prefix with ties.
+func (q *query) inOrder() bool { return q.ordered() && q.withTies == 0 }
 
 func (s *selectQ) sql() string {
 	var b strings.Builder
@@ -240,6 +248,10 @@ func (q *query) sql() string {
 		var keys []string
 		for i, d := range q.orderBy {
 			keys = append(keys, strconv.Itoa(i+1)+d)
+		}
+		if q.withTies > 0 {
+			fmt.Fprintf(&b, " ORDER BY %s FETCH FIRST %d ROWS WITH TIES", strings.Join(keys[:min(q.withTies, len(keys))], ", "), q.limit)
+			return b.String()
 		}
 		b.WriteString(" ORDER BY " + strings.Join(keys, ", "))
 		if q.limit >= 0 {
@@ -287,8 +299,9 @@ func (q *query) shrinks() []*query {
 		add(func(c *query) bool { c.left, c.setOp, c.right = c.right, "", nil; return true })
 	}
 	if q.ordered() {
-		add(func(c *query) bool { c.orderBy, c.limit, c.offset = nil, -1, 0; return true })
-		add(func(c *query) bool { c.limit, c.offset = -1, 0; return q.limit >= 0 || q.offset > 0 })
+		add(func(c *query) bool { c.orderBy, c.limit, c.offset, c.withTies = nil, -1, 0, 0; return true })
+		add(func(c *query) bool { c.limit, c.offset, c.withTies = -1, 0, 0; return q.limit >= 0 || q.offset > 0 })
+		add(func(c *query) bool { c.withTies = 0; return q.withTies > 0 })
 	}
 	sides := []func(c *query) *selectQ{func(c *query) *selectQ { return c.left }}
 	if q.right != nil {
@@ -989,8 +1002,11 @@ func (g *gen) query() *query {
 		}
 		if g.pct(50) {
 			q.limit = g.r.Intn(20)
-			if g.pct(30) {
+			switch {
+			case g.pct(30):
 				q.offset = g.r.Intn(10)
+			case g.pct(25):
+				q.withTies = 1 + g.r.Intn(len(q.left.items))
 			}
 		}
 	}
