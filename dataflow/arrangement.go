@@ -99,6 +99,9 @@ type epochStart struct {
 // versionPage holds consecutive positions. Its slices are made at their
 // full length, NULL masks included, and written by index: their headers
 // never change, so readers may copy them while the writer fills the page.
+// A full page loaded in bulk may share its rows with the chunk it was
+// given and its born, prev and mult with the other pages of the load
+// (adoptPage): those are never written once a position is appended.
 //
 // A lean page, made while an unkeyed arrangement has had only insertions of
 // one copy each (see Arrangement.indexed), has no version columns (born,
@@ -476,6 +479,7 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
 	entries := make([]keyEntry, n)
 	items := make([]orderItem[*keyEntry], n)
 	parts := min(runtime.GOMAXPROCS(0), len(pages))
+	like := loadedVersions(e)
 	forEach(parts, func(w int) {
 		lo, hi := w*len(pages)/parts<<versionPageBits, min((w+1)*len(pages)/parts<<versionPageBits, n)
 		// The chunk holding position lo: the last starting at or before it.
@@ -492,7 +496,7 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
 			k := min(starts[c+1]-pos, versionPageRows-r, hi-pos)
 			switch {
 			case r == 0 && i == 0 && pageSized(cs[c]):
-				pages[pos>>versionPageBits] = adoptPage(cs[c], e)
+				pages[pos>>versionPageBits] = adoptPage(cs[c], like)
 			case r == 0:
 				pages[pos>>versionPageBits] = newVersionPage(a.typs, versionPageRows, false)
 				fallthrough
@@ -561,16 +565,28 @@ func pageSized(c *coldata.Chunk) bool {
 	return true
 }
 
-// adoptPage returns a page of c's rows (page-sized insertions of one copy
-// each) born at epoch e, holding c's columns rather than a copy: Apply's
-// chunks are immutable, and a full page's rows are never written again.
-func adoptPage(c *coldata.Chunk, e uint64) *versionPage {
-	p := &versionPage{rows: coldata.Chunk{Cols: slices.Clone(c.Cols), Len: versionPageRows}}
+// loadedVersions returns the version columns of a full page of rows
+// inserted at epoch e, one copy each, without a previous version.
+func loadedVersions(e uint64) *versionPage {
+	p := &versionPage{rows: coldata.Chunk{Len: versionPageRows}}
 	p.addVersionColumns()
 	for r := range versionPageRows {
 		p.born[r], p.died[r], p.prev[r], p.mult[r] = e, liveForever, -1, 1
 	}
 	return p
+}
+
+// adoptPage returns a page of c's rows (page-sized insertions of one copy
+// each) with the version columns of like (loadedVersions), holding c's
+// columns rather than a copy: Apply's chunks are immutable, and a full
+// page's rows are never written again. Nor are its born, prev and mult,
+// which it shares with like: only died changes once a position is
+// appended (a kill sets it).
+func adoptPage(c *coldata.Chunk, like *versionPage) *versionPage {
+	return &versionPage{
+		rows: coldata.Chunk{Cols: slices.Clone(c.Cols), Len: versionPageRows},
+		born: like.born, died: slices.Clone(like.died), prev: like.prev, mult: like.mult,
+	}
 }
 
 // sortItems returns pointers to items in key order: a radix sort on the
