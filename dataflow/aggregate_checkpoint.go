@@ -165,7 +165,7 @@ func (o *aggregateOp) SnapshotSize() int {
 
 // indexedBits returns, for each of pages in order, a bitmap of its groups
 // in the key index (an id may be taken by a group that only waits for its
-// window to close): from one pass over the slots, or the string keys.
+// window to close): from one pass over the slots.
 func (t *groupTable) indexedBits(pages []int) []int64 {
 	const words = groupPage / 64
 	bits := make([]int64, len(pages)*words)
@@ -179,22 +179,10 @@ func (t *groupTable) indexedBits(pages []int) []int64 {
 			bits[i*words+o>>6] |= 1 << (o & 63)
 		}
 	}
-	if t.nk > 0 {
-		idMask := t.idMask()
-		for _, s := range t.slots {
-			if s != 0 {
-				set(int32(s&idMask) - 1)
-			}
-		}
-		return bits
-	}
-	for _, p := range pages {
-		for o, k := range t.strKeys[p] {
-			// unindex clears a group's key; the global group's is empty.
-			g := int32(p<<groupPageBits | o)
-			if x, ok := t.index[""]; k != "" || ok && x == g {
-				set(g)
-			}
+	idMask := t.idMask()
+	for _, s := range t.slots {
+		if s != 0 {
+			set(int32(s&idMask) - 1)
 		}
 	}
 	return bits
@@ -397,9 +385,17 @@ func (o *aggregateOp) finishRestore() error {
 		}
 		clear(t.slots)
 	} else {
-		// Sized for the groups held: grown from empty, the map's rehashes
-		// took a quarter of a restore of millions of groups.
-		t.index = make(map[string]int32, max(int(t.ids.n)-len(t.ids.free), 0))
+		// The slots of encoded keys are made for the groups held, at most
+		// half full, not as written: a checkpoint of before they had slots
+		// wrote none.
+		size := 16
+		for size < 2*(int(t.ids.n)-len(t.ids.free)) {
+			size *= 2
+		}
+		t.slots, t.idBits = make([]uint32, size), slotIDBits
+		if uint32(t.ids.n) > t.idMask() {
+			t.idBits = 32
+		}
 	}
 	t.live = 0
 	for p, words := range t.words {
@@ -415,26 +411,21 @@ func (o *aggregateOp) finishRestore() error {
 			if g >= t.ids.n || free[g] {
 				return damaged("group %d of %d indexed and free or out of range", g, t.ids.n)
 			}
-			if t.nk == 0 {
-				// One probe, not a lookup then an insertion: a key
-				// indexed before leaves the map one entry short.
-				n := len(t.index)
-				if t.index[t.strKeys[p][i]] = g; len(t.index) == n {
-					return damaged("key of group %d indexed twice", g)
-				}
-			} else {
-				if t.live++; t.live*16 > len(t.slots)*13 {
-					return damaged("%d groups in %d slots", t.live, len(t.slots))
-				}
-				key, nulls := t.packedKey(g)
-				x, at := t.probePacked(key, nulls)
-				if x >= 0 {
-					return damaged("key of group %d indexed twice", g)
-				}
-				t.slots[at] = t.slot(hashPacked(key, nulls), g)
-				continue
+			if t.live++; t.live*16 > len(t.slots)*13 {
+				return damaged("%d groups in %d slots", t.live, len(t.slots))
 			}
-			t.live++
+			h := t.hashGroup(g)
+			var x int32
+			var at uint64
+			if t.nk > 0 {
+				x, at = t.probePacked(t.packedKey(g))
+			} else {
+				x, at = t.probeKey(t.strKey(g), h)
+			}
+			if x >= 0 {
+				return damaged("key of group %d indexed twice", g)
+			}
+			t.slots[at] = t.slot(h, g)
 		}
 	}
 	for g := range t.nullKeys {
