@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -164,7 +165,7 @@ func (o *aggregateOp) SnapshotSize() int {
 
 // indexedBits returns, for each of pages in order, a bitmap of its groups
 // in the key index (an id may be taken by a group that only waits for its
-// window to close): from one pass over the slots, or the string keys.
+// window to close): from one pass over the slots.
 func (t *groupTable) indexedBits(pages []int) []int64 {
 	const words = groupPage / 64
 	bits := make([]int64, len(pages)*words)
@@ -178,22 +179,10 @@ func (t *groupTable) indexedBits(pages []int) []int64 {
 			bits[i*words+o>>6] |= 1 << (o & 63)
 		}
 	}
-	if t.nk > 0 {
-		idMask := t.idMask()
-		for _, s := range t.slots {
-			if s != 0 {
-				set(int32(s&idMask) - 1)
-			}
-		}
-		return bits
-	}
-	for _, p := range pages {
-		for o, k := range t.strKeys[p] {
-			// unindex clears a group's key; the global group's is empty.
-			g := int32(p<<groupPageBits | o)
-			if x, ok := t.index[""]; k != "" || ok && x == g {
-				set(g)
-			}
+	idMask := t.idMask()
+	for _, s := range t.slots {
+		if s != 0 {
+			set(int32(s&idMask) - 1)
 		}
 	}
 	return bits
@@ -254,6 +243,10 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		}
 		o.restoredIndex = append(o.restoredIndex, nil)
 	}
+	var keys [][]byte
+	if t.nk == 0 {
+		keys = make([][]byte, 0, groupPage)
+	}
 	for range r.Len(pages) {
 		p := r.Uvarint()
 		words := r.Int64s()
@@ -293,11 +286,7 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		}
 		hi := min(lo+groupPage, t.ids.n)
 		if t.nk == 0 {
-			for g := lo; g < hi; g++ {
-				if indexed[(g-lo)>>6]&(1<<((g-lo)&63)) != 0 {
-					t.strKeys[p][g-lo] = r.String()
-				}
-			}
+			restoreStrKeys(r, t.strKeys[p], indexed, int(hi-lo), keys[:0])
 		}
 		if o.storedKeys {
 			for j, k := range o.spec.Keys {
@@ -344,6 +333,37 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	return r.err
 }
 
+// restoreStrKeys reads the encoded keys of the first n groups of a page
+// whose bits in indexed are set into strs, as strings into one block:
+// a string each took a tenth of restoring millions of groups, most of it
+// allocating, and as many objects for the collector to scan. keys is
+// scratch.
+func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, keys [][]byte) {
+	size := 0
+	for i := range n {
+		if indexed[i>>6]&(1<<(i&63)) != 0 {
+			// Bytes shares the reader's memory, held until the copy below.
+			keys = append(keys, r.Bytes())
+			size += len(keys[len(keys)-1])
+		}
+	}
+	if r.err != nil {
+		return
+	}
+	block := make([]byte, 0, size)
+	for i := range n {
+		if indexed[i>>6]&(1<<(i&63)) == 0 {
+			continue
+		}
+		key := keys[0]
+		keys = keys[1:]
+		if len(key) > 0 {
+			block = append(block, key...)
+			strs[i] = unsafe.String(&block[len(block)-len(key)], len(key))
+		}
+	}
+}
+
 // finishRestore checks the restored table (every page read, every id used
 // once: free, or held, and indexed at most once by its key) and builds its
 // slots or key index from the indexed groups.
@@ -365,9 +385,17 @@ func (o *aggregateOp) finishRestore() error {
 		}
 		clear(t.slots)
 	} else {
-		// Sized for the groups held: grown from empty, the map's rehashes
-		// took a quarter of a restore of millions of groups.
-		t.index = make(map[string]int32, max(int(t.ids.n)-len(t.ids.free), 0))
+		// The slots of encoded keys are made for the groups held, at most
+		// half full, not as written: a checkpoint of before they had slots
+		// wrote none.
+		size := 16
+		for size < 2*(int(t.ids.n)-len(t.ids.free)) {
+			size *= 2
+		}
+		t.slots, t.idBits = make([]uint32, size), slotIDBits
+		if uint32(t.ids.n) > t.idMask() {
+			t.idBits = 32
+		}
 	}
 	t.live = 0
 	for p, words := range t.words {
@@ -383,26 +411,21 @@ func (o *aggregateOp) finishRestore() error {
 			if g >= t.ids.n || free[g] {
 				return damaged("group %d of %d indexed and free or out of range", g, t.ids.n)
 			}
-			if t.nk == 0 {
-				// One probe, not a lookup then an insertion: a key
-				// indexed before leaves the map one entry short.
-				n := len(t.index)
-				if t.index[t.strKeys[p][i]] = g; len(t.index) == n {
-					return damaged("key of group %d indexed twice", g)
-				}
-			} else {
-				if t.live++; t.live*16 > len(t.slots)*13 {
-					return damaged("%d groups in %d slots", t.live, len(t.slots))
-				}
-				key, nulls := t.packedKey(g)
-				x, at := t.probePacked(key, nulls)
-				if x >= 0 {
-					return damaged("key of group %d indexed twice", g)
-				}
-				t.slots[at] = t.slot(hashPacked(key, nulls), g)
-				continue
+			if t.live++; t.live*16 > len(t.slots)*13 {
+				return damaged("%d groups in %d slots", t.live, len(t.slots))
 			}
-			t.live++
+			h := t.hashGroup(g)
+			var x int32
+			var at uint64
+			if t.nk > 0 {
+				x, at = t.probePacked(t.packedKey(g))
+			} else {
+				x, at = t.probeKey(t.strKey(g), h)
+			}
+			if x >= 0 {
+				return damaged("key of group %d indexed twice", g)
+			}
+			t.slots[at] = t.slot(h, g)
 		}
 	}
 	for g := range t.nullKeys {

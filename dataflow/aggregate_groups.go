@@ -1,5 +1,10 @@
 package dataflow
 
+import (
+	"hash/maphash"
+	"unsafe"
+)
+
 // groupPageBits sets how many groups a page of group state holds. State
 // grows a page at a time, so it is never copied as it grows and carries at
 // most one partly used page; small enough that a view with a few groups
@@ -32,8 +37,10 @@ const maxPackedKeys = 8
 // group's words from anywhere in memory, almost only for the key it looks
 // for. Past 2^idBits ids the slots give up their hash bits (idBits 32).
 // The key words lead the group's row of words: comparing a probed key
-// brings in the state the kernels update next. Otherwise index maps the
-// key's encoding (RowKey) to the id and strKeys keeps it for deletion.
+// brings in the state the kernels update next. Otherwise strKeys keeps each
+// group's key encoding (RowKey) and the slots index them alike, by a hash
+// of the encoding (seeded per table): a Go map by key took 24 bytes a
+// group and, restoring millions of groups, a second to make and fill.
 type groupTable struct {
 	nw, no int
 	// words holds rows of nk key words then nw state words.
@@ -50,8 +57,8 @@ type groupTable struct {
 	// lookup while the map is empty (a miss means no NULL).
 	nullKeys map[int32]uint8
 
-	index   map[string]int32
 	strKeys [][]string
+	seed    maphash.Seed
 
 	// dirty has bit p set when page p changed since the last snapshot
 	// (a delta snapshot writes those pages only). Marking costs a bit
@@ -69,13 +76,7 @@ func (t *groupTable) markDirty(g int32) {
 }
 
 func newGroupTable(nw, no, nk int) *groupTable {
-	t := &groupTable{nw: nw, no: no, nk: nk}
-	if nk > 0 {
-		t.slots, t.idBits = make([]uint32, 16), slotIDBits
-	} else {
-		t.index = map[string]int32{}
-	}
-	return t
+	return &groupTable{nw: nw, no: no, nk: nk, slots: make([]uint32, 16), idBits: slotIDBits, seed: maphash.MakeSeed()}
 }
 
 // state returns group g's words.
@@ -166,6 +167,19 @@ func hashPacked(key []int64, nulls uint8) uint64 {
 	return h ^ h>>29
 }
 
+// hashGroup hashes group g's key: packed, or encoded.
+func (t *groupTable) hashGroup(g int32) uint64 {
+	if t.nk > 0 {
+		return hashPacked(t.packedKey(g))
+	}
+	return maphash.String(t.seed, t.strKey(g))
+}
+
+// strKey returns group g's key encoding (nk 0).
+func (t *groupTable) strKey(g int32) string {
+	return t.strKeys[g>>groupPageBits][g&(groupPage-1)]
+}
+
 // idMask returns the mask of a slot's id bits.
 func (t *groupTable) idMask() uint32 { return uint32(1<<t.idBits - 1) }
 
@@ -205,9 +219,7 @@ func (t *groupTable) findPacked(key []int64, nulls uint8) (g int32, added bool) 
 		return g, false
 	}
 	g = t.alloc()
-	if idMask := t.idMask(); uint32(g+1) > idMask {
-		t.idBits = 32
-		t.rehash(len(t.slots), idMask)
+	if t.widenIDs(g) {
 		_, p = t.probePacked(key, nulls)
 	}
 	k, _ := t.packedKey(g)
@@ -219,12 +231,28 @@ func (t *groupTable) findPacked(key []int64, nulls uint8) (g int32, added bool) 
 		t.nullKeys[g] = nulls
 	}
 	t.slots[p] = t.slot(hashPacked(key, nulls), g)
-	// Grow at a load of 13/16: probes stay short while the table costs
-	// 5 to 10 bytes a group.
+	t.grown()
+	return g, true
+}
+
+// widenIDs gives up the slots' hash bits when group g's id does not fit
+// beside them, and reports whether it did (moving every slot).
+func (t *groupTable) widenIDs(g int32) bool {
+	idMask := t.idMask()
+	if uint32(g+1) <= idMask {
+		return false
+	}
+	t.idBits = 32
+	t.rehash(len(t.slots), idMask)
+	return true
+}
+
+// grown counts a group added to the slots, and grows them at a load of
+// 13/16: probes stay short while the table costs 5 to 10 bytes a group.
+func (t *groupTable) grown() {
 	if t.live++; t.live*16 > len(t.slots)*13 {
 		t.rehash(2*len(t.slots), t.idMask())
 	}
-	return g, true
 }
 
 func equalWords(a, b []int64) bool {
@@ -247,7 +275,7 @@ func (t *groupTable) rehash(size int, idMask uint32) {
 			continue
 		}
 		g := int32(s&idMask) - 1
-		h := hashPacked(t.packedKey(g))
+		h := t.hashGroup(g)
 		p := h & mask
 		for t.slots[p] != 0 {
 			p = (p + 1) & mask
@@ -256,17 +284,42 @@ func (t *groupTable) rehash(size int, idMask uint32) {
 	}
 }
 
+// probeKey returns the group of an encoded key hashing to h, or -1 and
+// the empty slot where it would go.
+func (t *groupTable) probeKey(key string, h uint64) (int32, uint64) {
+	mask := uint64(len(t.slots) - 1)
+	idMask := t.idMask()
+	tag := t.slot(h, -1) // the hash bits, with an id of zero
+	p := h & mask
+	for ; t.slots[p] != 0; p = (p + 1) & mask {
+		s := t.slots[p]
+		if s&^idMask != tag {
+			continue
+		}
+		if g := int32(s&idMask) - 1; t.strKey(g) == key {
+			return g, p
+		}
+	}
+	return -1, p
+}
+
 // findKey returns the group of an encoded key, adding it when absent
 // (added).
 func (t *groupTable) findKey(key []byte) (g int32, added bool) {
-	if g, ok := t.index[string(key)]; ok {
+	h := maphash.Bytes(t.seed, key)
+	// The probe only compares key: it needs no copy.
+	k := unsafe.String(unsafe.SliceData(key), len(key))
+	g, p := t.probeKey(k, h)
+	if g >= 0 {
 		return g, false
 	}
 	g = t.alloc()
-	k := string(key)
-	t.index[k] = g
-	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = k
-	t.live++
+	if t.widenIDs(g) {
+		_, p = t.probeKey(k, h)
+	}
+	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = string(key)
+	t.slots[p] = t.slot(h, g)
+	t.grown()
 	return g, true
 }
 
@@ -275,18 +328,15 @@ func (t *groupTable) findKey(key []byte) (g int32, added bool) {
 func (t *groupTable) unindex(g int32) {
 	t.markDirty(g)
 	t.live--
-	if t.nk == 0 {
-		k := &t.strKeys[g>>groupPageBits][g&(groupPage-1)]
-		delete(t.index, *k)
-		*k = ""
-		return
-	}
 	mask, idMask := uint64(len(t.slots)-1), t.idMask()
-	p := hashPacked(t.packedKey(g)) & mask
+	p := t.hashGroup(g) & mask
 	for t.slots[p]&idMask != uint32(g+1) {
 		p = (p + 1) & mask
 	}
-	backshiftDelete(t.slots, int(p), func(s uint32) int { return int(hashPacked(t.packedKey(int32(s&idMask)-1)) & mask) })
+	backshiftDelete(t.slots, int(p), func(s uint32) int { return int(t.hashGroup(int32(s&idMask)-1) & mask) })
+	if t.nk == 0 {
+		t.strKeys[g>>groupPageBits][g&(groupPage-1)] = ""
+	}
 }
 
 // backshiftDelete empties slot p of an open-addressing table (linear

@@ -521,6 +521,51 @@ func BenchmarkAggregate(b *testing.B) {
 	}
 }
 
+// BenchmarkAggregateTextKeys measures GROUP BY a text key (an encoded key,
+// not a packed one) with sum and count on one worker, pushing 1024-row
+// chunks of keys drawn from keys distinct ones: few (hot groups), and a
+// million (most rows adding a group, then finding it), one epoch.
+func BenchmarkAggregateTextKeys(b *testing.B) {
+	in := []*types.T{types.Text, types.Int8}
+	calls, err := parseAggCalls("sum:1,count:1", in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, keys := range []int{1000, 1 << 20} {
+		rng := rand.New(rand.NewSource(1))
+		var chunks []*coldata.Chunk
+		for range max(2*keys, 1<<16) / coldata.DefaultChunkSize {
+			c := NewChanges(in, coldata.DefaultChunkSize)
+			for range coldata.DefaultChunkSize {
+				c.Cols[0].Bytes = append(c.Cols[0].Bytes, fmt.Sprintf("name-%d", rng.Int63n(int64(keys))))
+				c.Cols[1].Ints = append(c.Cols[1].Ints, rng.Int63n(1000))
+				c.Diffs = append(c.Diffs, 1)
+			}
+			c.Len = coldata.DefaultChunkSize
+			chunks = append(chunks, c)
+		}
+		rows := float64(len(chunks) * coldata.DefaultChunkSize)
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			discard := func(*coldata.Chunk) error { return nil }
+			for b.Loop() {
+				op, err := (&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}).New(&Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range chunks {
+					if err := op.Push(0, c, discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := op.Flush(discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(rows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
 // BenchmarkAggregateState reports the heap the operator keeps per group for
 // GROUP BY an int8 key with sum and count, over 100 000 keys.
 func BenchmarkAggregateState(b *testing.B) {

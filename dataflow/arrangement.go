@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -103,6 +104,9 @@ type epochStart struct {
 // versionPage holds consecutive positions. Its slices are made at their
 // full length, NULL masks included, and written by index: their headers
 // never change, so readers may copy them while the writer fills the page.
+// A full page loaded in bulk may share its rows with the chunk it was
+// given and its born, prev and mult with the other pages of the load
+// (adoptPage): those are never written once a position is appended.
 //
 // A lean page, made while an unkeyed arrangement has had only insertions of
 // one copy each (see Arrangement.indexed), has no version columns (born,
@@ -225,25 +229,35 @@ func (v *versions) addRun(typs []*types.T, src *coldata.Chunk, i, n int, born ui
 		}
 		p, r := v.at(v.n)
 		k := min(n, p.rows.Len-r)
-		diffs := src.Diffs[i : i+k]
-		if p.lean() && slices.ContainsFunc(diffs, func(d int64) bool { return d != 1 }) {
+		if p.lean() && slices.ContainsFunc(src.Diffs[i:i+k], func(d int64) bool { return d != 1 }) {
 			p = v.fill(v.n >> versionPageBits)
 		}
-		for j, col := range p.rows.Cols {
-			col.SetRange(r, src.Cols[j], i, k)
-			if lean && col.Typ.Phys() == types.PhysBytes {
-				v.keepStrings(col.Bytes[r : r+k])
+		p.setRun(r, src, i, k, born)
+		if lean {
+			for _, col := range p.rows.Cols {
+				if col.Typ.Phys() == types.PhysBytes {
+					v.keepStrings(col.Bytes[r : r+k])
+				}
 			}
-		}
-		if !p.lean() {
-			for x := r; x < r+k; x++ {
-				p.born[x], p.died[x], p.prev[x] = born, liveForever, -1
-			}
-			copy(p.mult[r:r+k], diffs)
 		}
 		v.n += k
 		i += k
 		n -= k
+	}
+}
+
+// setRun writes the k rows of src from i at rows r on of p, each born at
+// epoch born, live, without a previous version and standing for its diff's
+// copies (1 in a lean page).
+func (p *versionPage) setRun(r int, src *coldata.Chunk, i, k int, born uint64) {
+	for j, col := range p.rows.Cols {
+		col.SetRange(r, src.Cols[j], i, k)
+	}
+	if !p.lean() {
+		for x := r; x < r+k; x++ {
+			p.born[x], p.died[x], p.prev[x] = born, liveForever, -1
+		}
+		copy(p.mult[r:r+k], src.Diffs[i:i+k])
 	}
 }
 
@@ -403,7 +417,6 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	for _, c := range cs {
 		changes += c.Len
 	}
-	a.work.reserve(a.typs, changes, !a.indexed)
 	if a.key != nil && a.work.n == 0 && len(a.cur.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
 		if err := a.load(e, cs, changes); err != nil {
 			a.failed = err
@@ -414,6 +427,7 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 		a.publish()
 		return nil
 	}
+	a.work.reserve(a.typs, changes, !a.indexed)
 	if a.indexed && len(a.cur.index) == 0 && changes > presizedIndexRows {
 		// A view's first epoch may hold millions of keys: a map sized for
 		// them once is not rehashed at every doubling.
@@ -459,56 +473,134 @@ func insertsOnce(cs []*coldata.Chunk) bool {
 
 // load is Apply of epoch e into an empty keyed arrangement whose n changes
 // in cs each insert a row (a view's first epoch; a restored view's rows),
-// in bulk: the rows are copied a page and a column at a time, the keys
-// into one block, the entries are allocated at once, and the ordered
-// tree is built from the keys sorted instead of by an add per key (each
-// a descent of the tree, most of building a restored view's index).
+// in bulk and on every CPU: the pages are cut into a range per CPU, each
+// allocating its pages, copying its rows into them a column at a time and
+// encoding its keys into one block of its own; then one goroutine fills the
+// index while the others sort the keys and build the ordered tree whole
+// (an add per key, each a descent of the tree, was most of building a
+// restored view's index). The index's map is made, its memory first
+// touched, while the rows are copied: at millions of keys, making it took
+// as long as filling it.
 func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
-	for _, c := range cs {
-		a.work.addRun(a.typs, c, 0, c.Len, e, false)
+	made := make(chan map[string]*keyEntry, 1)
+	go func() { made <- make(map[string]*keyEntry, n) }()
+	// starts[c] is the position of the first row of cs[c].
+	starts := make([]int, len(cs)+1)
+	for c, ch := range cs {
+		starts[c+1] = starts[c] + ch.Len
 	}
-	a.live += n
-	// NB: the index's keys are strings into one block, written whole
-	// before any is made: a block is never appended to once shared.
-	var block []byte
-	ends := make([]int, n)
-	p := 0
-	for _, c := range cs {
-		if p > 0 && cap(block) < len(block)/p*n {
-			// Sized from the keys so far, not grown by doubling.
-			block = slices.Grow(block, len(block)/p*n*9/8-len(block))
-		}
-		for i := range c.Len {
-			block = RowKey(block, c, a.key, i)
-			ends[p] = len(block)
-			p++
-		}
-	}
+	pages := make([]*versionPage, (n+versionPageRows-1)>>versionPageBits)
 	entries := make([]keyEntry, n)
 	items := make([]orderItem[*keyEntry], n)
-	index := make(map[string]*keyEntry, n)
-	start := 0
-	for p := range n {
-		var key string
-		if ends[p] > start {
-			key = unsafe.String(&block[start], ends[p]-start)
+	parts := min(runtime.GOMAXPROCS(0), len(pages))
+	like := loadedVersions(e)
+	forEach(parts, func(w int) {
+		lo, hi := w*len(pages)/parts<<versionPageBits, min((w+1)*len(pages)/parts<<versionPageBits, n)
+		// The chunk holding position lo: the last starting at or before it.
+		c := sort.SearchInts(starts, lo+1) - 1
+		// NB: the keys are strings into the block, made once it is whole:
+		// a block is never appended to once shared.
+		var block []byte
+		ends := make([]int, hi-lo)
+		for pos := lo; pos < hi; {
+			for starts[c+1] <= pos {
+				c++
+			}
+			r, i := pos&(versionPageRows-1), pos-starts[c]
+			k := min(starts[c+1]-pos, versionPageRows-r, hi-pos)
+			switch {
+			case r == 0 && i == 0 && pageSized(cs[c]):
+				pages[pos>>versionPageBits] = adoptPage(cs[c], like)
+			case r == 0:
+				pages[pos>>versionPageBits] = newVersionPage(a.typs, versionPageRows, false)
+				fallthrough
+			default:
+				pages[pos>>versionPageBits].setRun(r, cs[c], i, k, e)
+			}
+			if done := pos - lo; done > 0 && cap(block) < len(block)/done*(hi-lo) {
+				// Sized from the keys so far, not grown by doubling.
+				block = slices.Grow(block, len(block)/done*(hi-lo)*9/8-len(block))
+			}
+			for x := range k {
+				block = RowKey(block, cs[c], a.key, i+x)
+				ends[pos+x-lo] = len(block)
+			}
+			pos += k
 		}
-		start = ends[p]
-		entries[p] = keyEntry{pos: p, writerPos: p}
-		// One probe, not a lookup then an insertion: a key seen before
-		// leaves the map one entry short.
-		if index[key] = &entries[p]; len(index) != p+1 {
-			pg, r := a.work.at(p)
-			return sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, r))
+		start := 0
+		for pos := lo; pos < hi; pos++ {
+			var key string
+			if end := ends[pos-lo]; end > start {
+				key = unsafe.String(&block[start], end-start)
+				start = end
+			}
+			entries[pos] = keyEntry{pos: pos, writerPos: pos}
+			items[pos] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[pos]}
 		}
-		items[p] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[p]}
+	})
+	a.work.pages, a.work.n = pages, n
+	a.live += n
+	indexed := make(chan error, 1)
+	index := <-made
+	go func() {
+		for p := range items {
+			// One probe, not a lookup then an insertion: a key seen
+			// before leaves the map one entry short.
+			if index[items[p].key] = &entries[p]; len(index) != p+1 {
+				pg, r := a.work.at(p)
+				indexed <- sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, r))
+				return
+			}
+		}
+		indexed <- nil
+	}()
+	ordered := buildOrderTree(sortItems(items))
+	if err := <-indexed; err != nil {
+		return err
 	}
-	order := sortItems(items)
 	a.mu.Lock()
 	a.cur.index = index
-	a.cur.ordered = buildOrderTree(order)
+	a.cur.ordered = ordered
 	a.mu.Unlock()
 	return nil
+}
+
+// pageSized reports whether c's rows fill a page exactly: a restored
+// view's rows are read in the chunks its checkpoint wrote, a page each.
+func pageSized(c *coldata.Chunk) bool {
+	if c.Len != versionPageRows {
+		return false
+	}
+	for _, v := range c.Cols {
+		if v.Len() != versionPageRows {
+			return false
+		}
+	}
+	return true
+}
+
+// loadedVersions returns the version columns of a full page of rows
+// inserted at epoch e, one copy each, without a previous version.
+func loadedVersions(e uint64) *versionPage {
+	p := &versionPage{rows: coldata.Chunk{Len: versionPageRows}}
+	p.addVersionColumns()
+	for r := range versionPageRows {
+		p.born[r], p.died[r], p.prev[r], p.mult[r] = e, liveForever, -1, 1
+	}
+	return p
+}
+
+// adoptPage returns a page of c's rows (page-sized insertions of one copy
+// each) with the version columns of like (loadedVersions), holding c's
+// columns rather than a copy: Apply's chunks are immutable, and a full
+// page's rows are never written again. Nor are its born, prev and mult,
+// which it shares with like: only died changes once a position is
+// appended (a kill sets it).
+func adoptPage(c *coldata.Chunk, like *versionPage) *versionPage {
+	return &versionPage{
+		rows: coldata.Chunk{Cols: slices.Clone(c.Cols), Len: versionPageRows},
+		born: like.born, died: slices.Clone(like.died), prev: like.prev, mult: like.mult,
+	}
 }
 
 // sortItems returns pointers to items in key order: a radix sort on the

@@ -31,11 +31,19 @@ func scanRangeText(s *ArrangementSnapshot, typs []*types.T, r KeyRange) []string
 // order must read the same: every row, in key order over a range scan
 // (keys sharing their first 16 bytes included: the radix sort's ties),
 // each by lookup; and so after the same updates, deletions and a
-// compaction.
+// compaction. The rows come in chunks of random sizes (copied into pages)
+// or mostly of a page each, as a checkpoint's are (pages adopting them).
 func TestArrangementLoadMatchesAdds(t *testing.T) {
 	seed := uint64(randtest.EnvInt(t, "SLUICE_LOAD_SEED", time.Now().UnixNano()))
 	t.Logf("seed %d (SLUICE_LOAD_SEED replays it)", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	for name, split := range map[string]func(*coldata.Chunk, *rand.Rand) []*coldata.Chunk{"random": splitChunk, "pages": pageChunks} {
+		t.Run(name, func(t *testing.T) {
+			testArrangementLoad(t, rand.New(rand.NewPCG(seed, 0)), split)
+		})
+	}
+}
+
+func testArrangementLoad(t *testing.T, rng *rand.Rand, split func(*coldata.Chunk, *rand.Rand) []*coldata.Chunk) {
 	typs := []*types.T{types.Text, types.Int8, types.Int8}
 	key := []int{0, 1}
 	n := 3*presizedIndexRows + rng.IntN(1000)
@@ -50,7 +58,7 @@ func TestArrangementLoadMatchesAdds(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("+1 %s %d %d", name, i/1000-1, rng.Int64N(100)))
 	}
 	rows := changeChunk(t, typs, lines...)
-	chunks := splitChunk(rows, rng)
+	chunks := split(rows, rng)
 
 	loaded, added := NewArrangement(typs, key), NewArrangement(typs, key)
 	if err := loaded.Apply(1, chunks...); err != nil {
@@ -58,6 +66,21 @@ func TestArrangementLoadMatchesAdds(t *testing.T) {
 	}
 	if len(loaded.cur.index) != n || loaded.cur.ordered.items != n {
 		t.Fatalf("loaded %d keys, %d ordered, want %d (not the bulk path?)", len(loaded.cur.index), loaded.cur.ordered.items, n)
+	}
+	adopted, sized := 0, 0
+	for _, c := range chunks {
+		if pageSized(c) {
+			sized++
+		}
+		for _, p := range loaded.work.pages {
+			if p.rows.Cols[0] == c.Cols[0] {
+				adopted++
+			}
+		}
+	}
+	// Every page-sized chunk but those after the odd one is a page.
+	if sized > 0 && adopted == 0 || adopted > sized {
+		t.Fatalf("%d pages adopted of %d page-sized chunks", adopted, sized)
 	}
 	// A first epoch of a few rows, then the rest: every row by change.
 	if err := added.Apply(1, rows.Gather([]int{0, 1})); err != nil {
@@ -123,6 +146,28 @@ func splitChunk(c *coldata.Chunk, rng *rand.Rand) []*coldata.Chunk {
 	var out []*coldata.Chunk
 	for lo := 0; lo < c.Len; {
 		hi := min(lo+1+rng.IntN(2000), c.Len)
+		sel := make([]int, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			sel = append(sel, i)
+		}
+		out = append(out, c.Gather(sel))
+		lo = hi
+	}
+	return out
+}
+
+// pageChunks cuts c into chunks of a version page's rows, but for one
+// chunk of a random size (not the first), which leaves the pages after it
+// unaligned.
+func pageChunks(c *coldata.Chunk, rng *rand.Rand) []*coldata.Chunk {
+	var out []*coldata.Chunk
+	odd := 1 + rng.IntN(c.Len/versionPageRows-1)
+	for lo := 0; lo < c.Len; {
+		n := versionPageRows
+		if len(out) == odd {
+			n = 1 + rng.IntN(versionPageRows-1)
+		}
+		hi := min(lo+n, c.Len)
 		sel := make([]int, 0, hi-lo)
 		for i := lo; i < hi; i++ {
 			sel = append(sel, i)

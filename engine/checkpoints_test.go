@@ -343,6 +343,44 @@ func TestCheckpointRestoredViewsGoOn(t *testing.T) {
 	compareWithFresh(t, s, conn, views)
 }
 
+// TestCheckpointRestoreManyGroups restores a view of more rows than an
+// arrangement takes in bulk (Arrangement.load: its base's chunks of a page
+// each become its pages), with text keys (the aggregate's in a block per
+// page), then changes a third of its groups, deletes none and adds more:
+// the view must equal its query created afresh after the restart and
+// after the changes.
+func TestCheckpointRestoreManyGroups(t *testing.T) {
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, time.Hour)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM s (k int8, name text, v int8)")
+	views := map[string]string{
+		"v_many": "SELECT k, name, count(*) AS n, sum(v) AS total, max(v) AS top, min(v) AS low FROM s GROUP BY k, name",
+	}
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v_many AS "+views["v_many"])
+	const groups = 3*4096 + 123
+	mustExec(t, conn, fmt.Sprintf("INSERT INTO s SELECT i %% %[1]d, 'name-' || (i %% %[1]d), i * 7919 %% 100003 FROM generate_series(0, %[2]d) i", groups, 2*groups-1))
+	s.syncViews(t)
+	before := rowsText(t, conn, "SELECT * FROM v_many")
+	if len(before) != groups {
+		t.Fatalf("%d rows before the restart, want %d", len(before), groups)
+	}
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, []string{"v_many"}) {
+		t.Fatalf("restored %v, want v_many", got)
+	}
+	if after := rowsText(t, conn, "SELECT * FROM v_many"); !slices.Equal(after, before) {
+		t.Fatalf("restored: %d rows, %d before the restart", len(after), len(before))
+	}
+	mustExec(t, conn, fmt.Sprintf("INSERT INTO s SELECT i, 'name-' || i, -i FROM generate_series(0, %d, 3) i", groups+500))
+	compareWithFresh(t, s, conn, views)
+}
+
 // TestCheckpointIntervalJoinRestore restores interval joins and a join of
 // two windowed aggregates from checkpoints older than both streams'
 // history, then feeds them more: each must equal its query created afresh.
