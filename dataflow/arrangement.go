@@ -418,13 +418,19 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 		changes += c.Len
 	}
 	if a.key != nil && a.work.n == 0 && len(a.cur.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
-		if err := a.load(e, cs, changes); err != nil {
+		index, ordered, err := a.load(e, cs, changes)
+		if err != nil {
 			a.failed = err
 			return err
 		}
 		a.rows = int64(changes)
 		a.work.lens = append(a.work.lens, epochCount{e, a.rows})
-		a.publish()
+		// The index goes in with the rows its entries point into: a
+		// reader must not find a key whose version it cannot see.
+		a.mu.Lock()
+		a.cur.index, a.cur.ordered = index, ordered
+		a.publishLocked()
+		a.mu.Unlock()
 		return nil
 	}
 	a.work.reserve(a.typs, changes, !a.indexed)
@@ -481,7 +487,7 @@ func insertsOnce(cs []*coldata.Chunk) bool {
 // restored view's index). The index's map is made, its memory first
 // touched, while the rows are copied: at millions of keys, making it took
 // as long as filling it.
-func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
+func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) (map[string]*keyEntry, orderTree[*keyEntry], error) {
 	made := make(chan map[string]*keyEntry, 1)
 	go func() { made <- make(map[string]*keyEntry, n) }()
 	// starts[c] is the position of the first row of cs[c].
@@ -556,13 +562,9 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) error {
 	}()
 	ordered := buildOrderTree(sortItems(items))
 	if err := <-indexed; err != nil {
-		return err
+		return nil, orderTree[*keyEntry]{}, err
 	}
-	a.mu.Lock()
-	a.cur.index = index
-	a.cur.ordered = ordered
-	a.mu.Unlock()
-	return nil
+	return index, ordered, nil
 }
 
 // pageSized reports whether c's rows fill a page exactly: a restored
@@ -803,14 +805,19 @@ func (a *Arrangement) appendVersion(e uint64, c *coldata.Chunk, i int, mult int6
 // publish makes the writer's appends and index entries visible to readers.
 func (a *Arrangement) publish() {
 	a.mu.Lock()
+	a.publishLocked()
+	a.mu.Unlock()
+	clear(a.moved)
+	a.moved = a.moved[:0]
+}
+
+// publishLocked is publish's part under a.mu, which the caller holds.
+func (a *Arrangement) publishLocked() {
 	a.cur.pub = a.work
 	for _, entry := range a.moved {
 		entry.pos = entry.writerPos
 	}
 	a.published.Store(&publishedGen{gen: a.cur, v: a.work})
-	a.mu.Unlock()
-	clear(a.moved)
-	a.moved = a.moved[:0]
 }
 
 // Compact drops the versions that no reader at an epoch >= visible can see;

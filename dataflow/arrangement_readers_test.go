@@ -210,3 +210,42 @@ func TestArrangementSnapshotTakesNoLock(t *testing.T) {
 		t.Fatal("Snapshot waited for the writer's lock")
 	}
 }
+
+// TestArrangementReadersDuringLoad looks keys up while a view's first,
+// bulk-loaded epoch is applied: a reader of the snapshot before it must
+// find nothing (no key of the load before its rows are published), and
+// after it every key.
+func TestArrangementReadersDuringLoad(t *testing.T) {
+	const rows = 3 * presizedIndexRows
+	c := NewChanges(keyedTypes, rows)
+	for k := range rows {
+		c.AppendRow([]types.Datum{int64(k), "v"})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	for round := range 50 {
+		a := NewArrangement(keyedTypes, []int{0})
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := int64(0); !stop.Load(); k = (k + 997) % rows {
+				s := a.Snapshot(1)
+				if s == nil {
+					t.Errorf("round %d: no snapshot at epoch 1", round)
+					return
+				}
+				published := s.Len() > 0
+				if _, ok := s.Lookup([]types.Datum{k}); ok != published {
+					t.Errorf("round %d: Lookup(%d) = %v in a snapshot of %d rows", round, k, ok, s.Len())
+					return
+				}
+			}
+		}()
+		if err := a.Apply(1, c); err != nil {
+			t.Fatal(err)
+		}
+		stop.Store(true)
+		wg.Wait()
+	}
+}
