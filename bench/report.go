@@ -299,6 +299,14 @@ func fmtRate(v float64) string {
 	return fmt.Sprintf("%.1f", v)
 }
 
+// fmtBytes prints a size in MiB, or KiB below one MiB.
+func fmtBytes(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}
+
 func fmtMs(d Duration) string {
 	if d <= 0 {
 		return "-"
@@ -493,7 +501,7 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 	if r.Sluice == nil {
 		return nil, nil
 	}
-	head = []string{"query", "source", "events", "events/s", "aim", "of aim", "events/s per CPU-second", "view rows", "peak RSS"}
+	head = []string{"query", "source", "events", "events/s", "aim", "of aim", "events/s per CPU-second", "view rows", "state", "peak RSS"}
 	for _, n := range r.Sluice.Nexmark {
 		source := n.Source
 		if n.Format != "" {
@@ -504,7 +512,7 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 			aim, of = fmtRate(a), fmt.Sprintf("%.2f", n.EventsPerSec/a)
 		}
 		rows = append(rows, []string{n.Query, source, fmtRate(float64(n.Events)), fmtRate(n.EventsPerSec), aim, of,
-			fmtRate(n.PerCore), fmt.Sprint(n.ViewRows), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
+			fmtRate(n.PerCore), fmt.Sprint(n.ViewRows), fmtBytes(n.StateBytes), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
 	}
 	return head, rows
 }
