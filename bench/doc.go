@@ -27,7 +27,9 @@
 // restore's breakdown from its log. `sluice bench`
 // also runs the Nexmark queries and reports them against their aims. It promises that every number
 // it prints came from this run, and that a wrong answer is reported as an
-// error, never hidden behind a fast time.
+// error, never hidden behind a fast time: a Nexmark view is checked
+// against its query run in batch and, for the plain-SQL queries, in
+// PostgreSQL (--check, --pg-url).
 //
 // Concurrency: the two systems are measured one after the other, never at
 // the same time (PostgreSQL first, then stopped, then Sluice), so neither

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
@@ -171,6 +173,9 @@ type nexmarkOptions struct {
 	rate    float64
 	seed    uint64
 	check   bool
+	// pgURL, with check, is a PostgreSQL that also runs the plain-SQL
+	// queries over the same events.
+	pgURL string
 	// cpuProfile is a file for a CPU profile of each run (the query name
 	// is appended when several run).
 	cpuProfile  string
@@ -288,6 +293,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the run (the view holding every event) to this file")
 	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never)")
 	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
+	fs.StringVar(&o.pgURL, "pg-url", "", "with --check, also run the queries without window functions in this PostgreSQL over the same events and compare (its schema sluice_nexmark_check is replaced)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -514,6 +520,12 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		if err := checkNexmark(ctx, c, q, r); err != nil {
 			return nil, err
 		}
+		if o.pgURL != "" && plainSQL(q) {
+			progress("%s: checking the view against its query in PostgreSQL", q)
+			if err := checkNexmarkPostgres(ctx, c, o.pgURL, q); err != nil {
+				return nil, err
+			}
+		}
 	}
 	withView := heapAfterGC()
 	if _, err := c.Exec(ctx, "DROP MATERIALIZED VIEW "+q); err != nil {
@@ -537,21 +549,130 @@ func checkNexmark(ctx context.Context, c *pgx.Conn, q string, r *NexmarkResult) 
 	if onlyView != 0 || onlyQuery != 0 {
 		return fmt.Errorf("the view differs from its query: %d rows only in the view, %d only in the query's answer", onlyView, onlyQuery)
 	}
-	rows, err := c.Query(ctx, "SELECT * FROM "+q, pgx.QueryExecModeSimpleProtocol)
+	lines, err := textRows(ctx, c, "SELECT * FROM "+q)
 	if err != nil {
 		return err
 	}
-	var lines []string
-	for rows.Next() {
-		lines = append(lines, fmt.Sprint(rows.RawValues()))
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	slices.Sort(lines)
 	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	r.Digest = hex.EncodeToString(h[:8])
 	return nil
+}
+
+// textRows runs sql and returns its rows as text, a line each (columns
+// tab-separated, NULL as \N), sorted.
+func textRows(ctx context.Context, c *pgx.Conn, sql string) ([]string, error) {
+	rows, err := c.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	var b strings.Builder
+	for rows.Next() {
+		b.Reset()
+		for i, v := range rows.RawValues() {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			if v == nil {
+				b.WriteString(`\N`)
+			} else {
+				b.Write(v)
+			}
+		}
+		lines = append(lines, b.String())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(lines)
+	return lines, nil
+}
+
+// windowTVF finds a window table function, which PostgreSQL has not.
+var windowTVF = regexp.MustCompile(`\b(TUMBLE|HOP|SESSION|CUMULATE)\(`)
+
+// plainSQL reports whether PostgreSQL runs Nexmark query q as it is.
+func plainSQL(q string) bool { return !windowTVF.MatchString(nexmarkQueries[q]) }
+
+// checkNexmarkPostgres copies the streams' events and the query's tables
+// from Sluice (c) into a fresh schema of the PostgreSQL at url, runs query
+// q there, and compares its rows, as text, with view q's.
+func checkNexmarkPostgres(ctx context.Context, c *pgx.Conn, url, q string) error {
+	pg, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("postgres check: %w", err)
+	}
+	defer pg.Close(ctx)
+	const schema = "sluice_nexmark_check"
+	setup := []string{"DROP SCHEMA IF EXISTS " + schema + " CASCADE", "CREATE SCHEMA " + schema, "SET search_path TO " + schema, "SET TimeZone TO 'UTC'"}
+	for _, s := range setup {
+		if _, err := pg.Exec(ctx, s); err != nil {
+			return fmt.Errorf("postgres check: %s: %w", s, err)
+		}
+	}
+	for _, k := range nexmarkKinds {
+		if err := copyToPostgres(ctx, c, pg, k.stream); err != nil {
+			return fmt.Errorf("postgres check: %s: %w", k.stream, err)
+		}
+	}
+	for _, s := range nexmarkSetup[q] {
+		if _, err := pg.Exec(ctx, s); err != nil {
+			return fmt.Errorf("postgres check: %s: %w", s, err)
+		}
+	}
+	want, err := textRows(ctx, pg, nexmarkQueries[q])
+	if err != nil {
+		return fmt.Errorf("postgres check: %w", err)
+	}
+	got, err := textRows(ctx, c, "SELECT * FROM "+q)
+	if err != nil {
+		return err
+	}
+	for i := range max(len(got), len(want)) {
+		if i >= len(got) || i >= len(want) || got[i] != want[i] {
+			return fmt.Errorf("the view differs from its query run in PostgreSQL: %d rows against %d; first difference at sorted row %d: %q against %q",
+				len(got), len(want), i, at(got, i), at(want, i))
+		}
+	}
+	return nil
+}
+
+func at(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return "(none)"
+}
+
+// copyToPostgres creates table name in pg with the columns of Sluice's
+// relation of that name (c) and copies its rows into it.
+func copyToPostgres(ctx context.Context, c, pg *pgx.Conn, name string) error {
+	rows, err := c.Query(ctx, "SELECT * FROM "+name+" LIMIT 0")
+	if err != nil {
+		return err
+	}
+	fields := rows.FieldDescriptions()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var cols []string
+	for _, f := range fields {
+		t, ok := c.TypeMap().TypeForOID(f.DataTypeOID)
+		if !ok {
+			return fmt.Errorf("column %s: type oid %d", f.Name, f.DataTypeOID)
+		}
+		cols = append(cols, f.Name+" "+t.Name)
+	}
+	if _, err := pg.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (%s)", name, strings.Join(cols, ", "))); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := c.PgConn().CopyTo(ctx, &buf, "COPY (SELECT * FROM "+name+") TO STDOUT"); err != nil {
+		return err
+	}
+	_, err = pg.PgConn().CopyFrom(ctx, &buf, "COPY "+name+" FROM STDIN")
+	return err
 }
 
 // columnList is the CREATE STREAM column list of cols.

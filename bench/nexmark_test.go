@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"os"
 	"testing"
 )
 
@@ -92,5 +93,39 @@ func TestParseCount(t *testing.T) {
 		if _, err := parseCount(in); err == nil {
 			t.Errorf("parseCount(%q) accepted", in)
 		}
+	}
+}
+
+// TestNexmarkAgainstPostgres runs every query PostgreSQL can run as it is
+// (no window table functions) over 20 s of event time, and compares each
+// view with the same query run in PostgreSQL over the same events.
+func TestNexmarkAgainstPostgres(t *testing.T) {
+	url := os.Getenv("SLUICE_TEST_PG_URL")
+	if url == "" {
+		t.Skip("SLUICE_TEST_PG_URL not set (see scripts/pg-test-cluster.sh)")
+	}
+	names, err := parseNexmarkQueries("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, q := range names {
+		if !plainSQL(q) {
+			continue
+		}
+		checked++
+		t.Run(q, func(t *testing.T) {
+			o := &nexmarkOptions{events: 20_000, source: "datagen", rate: 1_000, seed: 5, check: true, pgURL: url}
+			r, err := runNexmark(context.Background(), o, q, t.Logf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ViewRows == 0 {
+				t.Fatalf("%s is empty", q)
+			}
+		})
+	}
+	if checked < 15 {
+		t.Errorf("only %d queries are plain SQL", checked)
 	}
 }
