@@ -147,6 +147,9 @@ type Source struct {
 	err      error
 }
 
+// fetchPartitionBytes is how much of one partition a fetch asks for.
+const fetchPartitionBytes = 1 << 20
+
 // fetched is one partition's records from one poll.
 type fetched struct {
 	p       Partition
@@ -176,7 +179,12 @@ func Start(cfg Config) (*Source, error) {
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ClientID("sluice"),
 		kgo.FetchMaxBytes(16 << 20),
-		kgo.FetchMaxPartitionBytes(4 << 20),
+		// Kafka's own default (max.partition.fetch.bytes). At 4 MB a
+		// partition a JSON drain into a view took ~15% more CPU and
+		// faulted in ~10% more pages: each fetch's response and
+		// decompression buffers are made anew, and larger ones are reused
+		// less from the heap's free memory.
+		kgo.FetchMaxPartitionBytes(fetchPartitionBytes),
 		// Partitions the metadata check adds are fetched at once, not after
 		// kgo's default 5 s between metadata refreshes.
 		kgo.MetadataMinAge(200 * time.Millisecond),

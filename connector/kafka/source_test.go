@@ -396,3 +396,16 @@ func TestSourceResumesPausedPartitionPromptly(t *testing.T) {
 		t.Fatalf("the paused partition took %v to drain after its worker caught up", d)
 	}
 }
+
+// Every client of a source asks a fetch for at most fetchPartitionBytes
+// of a partition (see Start).
+func TestSourceFetchPartitionBytes(t *testing.T) {
+	c, _ := newCluster(t, 1, "t")
+	s := startSource(t, c, map[string]string{"topic": "t"}, newCollector(), nil, true)
+	defer s.Close()
+	for i, cl := range s.clients {
+		if got := cl.OptValue(kgo.FetchMaxPartitionBytes); got != int32(fetchPartitionBytes) {
+			t.Errorf("client %d fetches %v bytes a partition, want %d", i, got, fetchPartitionBytes)
+		}
+	}
+}
