@@ -551,6 +551,10 @@ type viewAccess struct {
 
 func (a *viewAccess) Scan() (exec.TableIter, error) { return viewIter{a.snap.Scan()}, nil }
 
+// RowCount implements exec.RowCounter: the arrangement counts its rows at
+// each epoch.
+func (a *viewAccess) RowCount() (int64, error) { return int64(a.snap.Len()), nil }
+
 func (a *viewAccess) ScanRange(r exec.KeyRange) (exec.TableIter, error) {
 	kr := dataflow.KeyRange{Prefix: r.Prefix, Lower: (*dataflow.KeyBound)(r.Lower), Upper: (*dataflow.KeyBound)(r.Upper)}
 	return viewIter{a.snap.ScanRange(kr)}, nil

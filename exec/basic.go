@@ -247,6 +247,51 @@ func projectChunk(ev *expr.EvalCtx, ch *coldata.Chunk, exprs []expr.Expr) (*cold
 	return out, nil
 }
 
+// countScanOp is a scan projected to no columns (count(*) of a table): the
+// rows' count in chunks of no columns, from a RowCounter without reading
+// the rows, else from a scan.
+type countScanOp struct {
+	c       *Ctx
+	plan    *Scan
+	started bool
+	left    int64     // rows a RowCounter counted, still to return
+	it      TableIter // the scan, without a RowCounter
+}
+
+func (s *countScanOp) Next() (*coldata.Chunk, error) {
+	if !s.started {
+		s.started = true
+		if err := s.c.Eval.Ctx.Err(); err != nil {
+			return nil, err
+		}
+		ta, err := s.c.Tables(s.plan.Table)
+		if err != nil {
+			return nil, err
+		}
+		if rc, ok := ta.(RowCounter); ok {
+			s.left, err = rc.RowCount()
+		} else {
+			s.it, err = ta.Scan()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.it != nil {
+		ch, _, err := s.it.Next()
+		if err != nil || ch == nil {
+			return nil, err
+		}
+		return &coldata.Chunk{Cols: []*coldata.Vec{}, Len: ch.Len}, nil
+	}
+	n := min(s.left, coldata.DefaultChunkSize)
+	if n == 0 {
+		return nil, nil
+	}
+	s.left -= n
+	return &coldata.Chunk{Cols: []*coldata.Vec{}, Len: int(n)}, nil
+}
+
 type limitOp struct {
 	c       *Ctx
 	in      Operator

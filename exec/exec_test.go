@@ -146,3 +146,32 @@ func TestSetOpsAll(t *testing.T) {
 		}
 	}
 }
+
+// countedTable holds rows it can count but not scan: a scan none of whose
+// columns is read must count through RowCounter.
+type countedTable struct {
+	TableAccess
+	rows int64
+}
+
+func (t countedTable) RowCount() (int64, error) { return t.rows, nil }
+
+func (t countedTable) Scan() (TableIter, error) {
+	return nil, fmt.Errorf("scanned a table whose rows only count")
+}
+
+func TestCountScanCountsWithoutReading(t *testing.T) {
+	ref := &TableRef{Name: "v", Types: []*types.T{types.Int8, types.Text}}
+	count := &HashAgg{Input: &Project{Input: &Scan{Table: ref}}, Aggs: []AggSpec{{Kind: "count_star", Filter: -1, Typ: types.Int8}}}
+	for _, rows := range []int64{0, 1, coldata.DefaultChunkSize, 2*coldata.DefaultChunkSize + 3} {
+		c := &Ctx{Eval: &expr.EvalCtx{Ctx: context.Background(), Cfg: types.DefaultConfig()}}
+		c.Tables = func(*TableRef) (TableAccess, error) { return countedTable{rows: rows}, nil }
+		ch, err := Run(c, count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := format(ch); got != fmt.Sprint(rows) {
+			t.Errorf("count(*) of %d rows = %s", rows, got)
+		}
+	}
+}

@@ -25,6 +25,13 @@ type TableAccess interface {
 	Update(positions []int, rows *coldata.Chunk) error
 }
 
+// RowCounter is a TableAccess that knows how many rows it holds without
+// reading them (a view counts its rows at each epoch): a scan none of whose
+// columns is read, as count(*)'s, only counts.
+type RowCounter interface {
+	RowCount() (int64, error)
+}
+
 // RangeAccess is a TableAccess that keeps its rows ordered by key and so
 // reads a key range without a full scan (see RangeScan).
 type RangeAccess interface {
