@@ -56,10 +56,11 @@ type topNOp struct {
 	// groups.
 	touched       []*orderItem[topNItem]
 	touchedGroups []*topNGroup
-	key           []byte        // scratch
-	numbered      []types.Datum // scratch: a row and its rank
-	prefix        int           // the length of the group key at the front of key
-	tieLen        int           // the length of its group and order columns
+	key           []byte              // scratch
+	numbered      []types.Datum       // scratch: a row and its rank
+	rankDiffs     map[rankedRow]int64 // scratch of numberedChanges
+	prefix        int                 // the length of the group key at the front of key
+	tieLen        int                 // the length of its group and order columns
 	// changed holds, from the first snapshot on, the rows whose
 	// multiplicity changed since the last one, by order key: a delta
 	// writes them with their multiplicity now.
@@ -273,36 +274,42 @@ func windowChanges(out *coldata.Chunk, sign int64, old, cur []windowEntry) {
 	}
 }
 
+// rankedRow is a row, by order key, at a rank.
+type rankedRow struct {
+	key  string
+	rank int64
+}
+
 // numberedChanges appends how a group's numbered window changed from old
 // to cur: a row at a rank it did not hold before is inserted, one no
 // longer at a rank it held is retracted.
 func (o *topNOp) numberedChanges(out *coldata.Chunk, old, cur []windowEntry) {
-	type ranked struct {
-		key  string
-		rank int64
+	if o.rankDiffs == nil {
+		o.rankDiffs = map[rankedRow]int64{}
 	}
-	diffs := map[ranked]int64{}
-	each := func(w []windowEntry, f func(e *windowEntry, r ranked, n int64)) {
+	// emit deletes every entry: the map is empty again at the end.
+	diffs := o.rankDiffs
+	each := func(w []windowEntry, f func(e *windowEntry, r rankedRow, n int64)) {
 		for i := range w {
 			e := &w[i]
 			if o.spec.WithTies {
-				f(e, ranked{e.key, e.rank}, e.n)
+				f(e, rankedRow{e.key, e.rank}, e.n)
 				continue
 			}
 			for c := range e.n {
-				f(e, ranked{e.key, e.rank + c}, 1)
+				f(e, rankedRow{e.key, e.rank + c}, 1)
 			}
 		}
 	}
-	each(old, func(_ *windowEntry, r ranked, n int64) { diffs[r] -= n })
-	each(cur, func(_ *windowEntry, r ranked, n int64) { diffs[r] += n })
-	emit := func(e *windowEntry, r ranked, _ int64) {
+	each(old, func(_ *windowEntry, r rankedRow, n int64) { diffs[r] -= n })
+	each(cur, func(_ *windowEntry, r rankedRow, n int64) { diffs[r] += n })
+	emit := func(e *windowEntry, r rankedRow, _ int64) {
 		if d := diffs[r]; d != 0 {
 			o.numbered = append(append(o.numbered[:0], e.row...), r.rank)
 			out.AppendRow(o.numbered)
 			out.Diffs = append(out.Diffs, d)
-			diffs[r] = 0
 		}
+		delete(diffs, r)
 	}
 	each(old, emit)
 	each(cur, emit)

@@ -13,12 +13,17 @@ type scanOp struct {
 	it   TableIter
 }
 
+// table resolves the scanned table, unless the statement was cancelled.
+func (s *scanOp) table() (TableAccess, error) {
+	if err := s.c.Eval.Ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.c.Tables(s.plan.Table)
+}
+
 func (s *scanOp) Next() (*coldata.Chunk, error) {
 	if s.it == nil {
-		if err := s.c.Eval.Ctx.Err(); err != nil {
-			return nil, err
-		}
-		ta, err := s.c.Tables(s.plan.Table)
+		ta, err := s.table()
 		if err != nil {
 			return nil, err
 		}
@@ -249,22 +254,17 @@ func projectChunk(ev *expr.EvalCtx, ch *coldata.Chunk, exprs []expr.Expr) (*cold
 
 // countScanOp is a scan projected to no columns (count(*) of a table): the
 // rows' count in chunks of no columns, from a RowCounter without reading
-// the rows, else from a scan.
+// the rows, else from the scan.
 type countScanOp struct {
-	c       *Ctx
-	plan    *Scan
+	scanOp
 	started bool
-	left    int64     // rows a RowCounter counted, still to return
-	it      TableIter // the scan, without a RowCounter
+	left    int64 // rows a RowCounter counted, still to return
 }
 
 func (s *countScanOp) Next() (*coldata.Chunk, error) {
 	if !s.started {
 		s.started = true
-		if err := s.c.Eval.Ctx.Err(); err != nil {
-			return nil, err
-		}
-		ta, err := s.c.Tables(s.plan.Table)
+		ta, err := s.table()
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +278,7 @@ func (s *countScanOp) Next() (*coldata.Chunk, error) {
 		}
 	}
 	if s.it != nil {
-		ch, _, err := s.it.Next()
+		ch, err := s.scanOp.Next()
 		if err != nil || ch == nil {
 			return nil, err
 		}

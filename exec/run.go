@@ -38,7 +38,7 @@ func Build(c *Ctx, p Plan) (Operator, error) {
 		return &filterOp{c: c, in: in, cond: p.Cond}, err
 	case *Project:
 		if scan, ok := p.Input.(*Scan); ok && len(p.Exprs) == 0 && !scan.Positions {
-			return &countScanOp{c: c, plan: scan}, nil
+			return &countScanOp{scanOp: scanOp{c: c, plan: scan}}, nil
 		}
 		in, err := Build(c, p.Input)
 		return &projectOp{c: c, in: in, exprs: p.Exprs}, err

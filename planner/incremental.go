@@ -483,17 +483,13 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 	// number's column in the filter's input, numbered whether anything
 	// but the bound on it reads it.
 	width := len(w.Input.Types())
-	var cols []expr.Expr
-	for i, t := range w.Types() {
-		cols = append(cols, &expr.ColRef{Idx: i, Typ: t})
-	}
-	rn, numbered := width, false
+	cols, rn, numbered := passThrough(w.Types()), width, false
 	if sub != nil {
 		cols, rn = sub.Exprs, -1
 		for i, e := range cols {
 			if c, isCol := e.(*expr.ColRef); isCol && c.Idx == width && rn < 0 {
 				rn = i
-			} else if readsColumn(e, width) {
+			} else if reads(width+1, e)[width] {
 				numbered = true
 			}
 		}
@@ -501,7 +497,8 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 	if rn < 0 {
 		return lowered{}, false, nil
 	}
-	numbered = numbered || slices.ContainsFunc(out, func(e expr.Expr) bool { return readsColumn(e, rn) })
+	inWidth := len(filter.Input.Types())
+	numbered = numbered || reads(inWidth, out...)[rn]
 	limit := int64(-1)
 	var rest []expr.Expr
 	for _, c := range splitAnd(filter.Cond) {
@@ -511,7 +508,7 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 			}
 			continue
 		}
-		numbered = numbered || readsColumn(c, rn)
+		numbered = numbered || reads(inWidth, c)[rn]
 		rest = append(rest, c)
 	}
 	if limit < 0 {
@@ -560,18 +557,6 @@ func (l *lowering) rowNumberBound(c expr.Expr, rn int) (int64, bool) {
 		return 1, true
 	}
 	return 0, false
-}
-
-// readsColumn reports whether e reads column col of its input.
-func readsColumn(e expr.Expr, col int) bool {
-	found := false
-	expr.Walk(e, func(x expr.Expr) bool {
-		if c, ok := x.(*expr.ColRef); ok && c.Idx == col {
-			found = true
-		}
-		return !found
-	})
-	return found
 }
 
 // lowerDistinctOn lowers SELECT DISTINCT ON (keys) … ORDER BY keys, rest
