@@ -406,6 +406,7 @@ func TestTopNSnapshotRoundTrip(t *testing.T) {
 		{Group: []int{2, 4}, Order: []SortKey{{Col: 1}}, Limit: 2, Offset: 1},
 		{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Limit: 2, Numbered: true},
 		{Group: []int{0}, Order: []SortKey{{Col: 2}}, Limit: 2, WithTies: true, Numbered: true},
+		{Group: []int{0}, Order: []SortKey{{Col: 2}}, Limit: 2, WithTies: true, Dense: true, Numbered: true},
 		{Order: []SortKey{{Col: 4}}, Limit: 3, Offset: 1, WithTies: true},
 	} {
 		t.Run(spec.String(), func(t *testing.T) {

@@ -270,6 +270,11 @@ type TopN struct {
 	// whose rank changes is retracted and inserted again. It needs a
 	// limit, and with ties no offset.
 	Numbered bool
+	// Dense, with WithTies and no Offset, counts Limit in distinct values
+	// of Order rather than in rows: the window holds the rows of a group's
+	// first Limit values (dense_rank() <= N), and Numbered numbers them as
+	// dense_rank() does.
+	Dense bool
 }
 
 func (t *TopN) Types() []*types.T {
@@ -303,6 +308,9 @@ func (t *TopN) String() string {
 	}
 	if t.WithTies {
 		flags += " with-ties"
+	}
+	if t.Dense {
+		flags += " dense"
 	}
 	if t.Numbered {
 		flags += " numbered"

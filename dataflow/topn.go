@@ -12,6 +12,9 @@ func (t *TopN) New(env *Env) (Operator, error) {
 	if t.Numbered && (t.Limit < 0 || t.WithTies && t.Offset > 0) {
 		return nil, sqlerr.Bug("top-N: ranks without a limit, or with ties after an offset")
 	}
+	if t.Dense && (!t.WithTies || t.Limit < 0 || t.Offset > 0) {
+		return nil, sqlerr.Bug("top-N: dense ranks without ties, without a limit or after an offset")
+	}
 	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}, nil
 }
 
@@ -97,7 +100,7 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
 		g := o.group(o.key[:o.prefix])
-		if pastOnly && g.ranksPast(o.key, o.tieLen, hi, o.spec.WithTies) {
+		if pastOnly && o.ranksPast(g, o.key, o.tieLen, hi) {
 			continue // it would be forgotten at Flush
 		}
 		it := g.tree.add(o.key, c.Diffs[i])
@@ -122,16 +125,25 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 }
 
 // ranksPast reports whether a row of order key k (its first tieLen bytes
-// the group and order columns) would rank at hi or beyond in g: g holds
-// hi rows or more and the one at rank hi-1 comes before k, or with ties
-// before k's ties.
-func (g *topNGroup) ranksPast(k []byte, tieLen int, hi int64, ties bool) bool {
+// the group and order columns) would rank at hi or beyond in g over an
+// input that never retracts: g holds hi rows or more and the one at rank
+// hi-1 comes before k, or with ties before k's ties. Dense, g's window as
+// of the last Flush holds hi distinct values and k's comes after them:
+// rows only arrive, so the window now ends no later.
+func (o *topNOp) ranksPast(g *topNGroup, k []byte, tieLen int, hi int64) bool {
+	tie := string(k[:tieLen])
+	if o.spec.Dense {
+		// Tie prefixes are self-delimiting: an order key sorts before tie
+		// exactly when its own tie prefix does.
+		n := len(g.window)
+		return n > 0 && g.window[n-1].rank >= hi && g.window[n-1].key < tie
+	}
 	last := g.rowAt(hi - 1)
 	if last == nil {
 		return false
 	}
-	if ties {
-		return last.key[:last.val.tieLen] < string(k[:tieLen])
+	if o.spec.WithTies {
+		return last.key[:last.val.tieLen] < tie
 	}
 	return last.key < string(k)
 }
@@ -221,7 +233,7 @@ func (o *topNOp) Flush(emit Emit) error {
 	lo, hi := o.windowRanks()
 	for _, g := range o.touchedGroups {
 		g.touched = false
-		window := g.collect(lo, hi, o.spec.WithTies)
+		window := g.collect(lo, hi, o.spec.WithTies, o.spec.Dense)
 		if o.spec.Numbered {
 			o.numberedChanges(out, g.window, window)
 		} else {
@@ -319,6 +331,18 @@ func (o *topNOp) numberedChanges(out *coldata.Chunk, old, cur []windowEntry) {
 // never retracts can never bring back into the window: the state of a
 // top-N over a stream is its windows, not its input.
 func (o *topNOp) forgetPast(g *topNGroup, hi int64) {
+	if o.spec.Dense {
+		// Past the window's hi values is past its rows, once it has them
+		// all.
+		n := len(g.window)
+		if n == 0 || g.window[n-1].rank < hi {
+			return
+		}
+		hi = 0
+		for _, e := range g.window {
+			hi += e.n
+		}
+	}
 	type cut struct {
 		item *orderItem[topNItem]
 		keep int64
@@ -376,13 +400,15 @@ func (o *topNOp) windowRanks() (lo, hi int64) {
 // collect returns the group's rows at ranks [lo, hi) in order, with ties
 // also those tied with the last, each with its rank: the 1-based rank of
 // its first copy there, or with ties that of the first row it ties with.
-func (g *topNGroup) collect(lo, hi int64, ties bool) []windowEntry {
+// Dense (with ties, lo 0), hi counts distinct values of the order, not
+// rows, and a row's rank is its value's 1-based place among them.
+func (g *topNGroup) collect(lo, hi int64, ties, dense bool) []windowEntry {
 	if hi <= lo {
 		return nil
 	}
 	var w []windowEntry
 	it, skip := g.tree.seek(lo)
-	pos, tieRank, tied := lo, int64(0), ""
+	pos, rank, tied := lo, int64(0), ""
 	for left := hi - lo; ; skip = 0 {
 		item := it.next()
 		if item == nil {
@@ -393,21 +419,28 @@ func (g *topNGroup) collect(lo, hi int64, ties bool) []windowEntry {
 			continue
 		}
 		prefix := item.key[:item.val.tieLen]
-		if left <= 0 && (!ties || prefix != tied) {
+		newValue := w == nil || prefix != tied
+		if left <= 0 && (!ties || newValue) {
 			break
 		}
-		if !ties {
+		switch {
+		case !ties:
 			n = min(n, left)
+			rank = pos + 1
+		case newValue && dense:
+			rank++
+		case newValue:
+			rank = pos + 1
 		}
-		rank := pos + 1
-		if ties {
-			if prefix == tied && w != nil {
-				rank = tieRank
-			}
-			tieRank, tied = rank, prefix
-		}
+		tied = prefix
 		w = append(w, windowEntry{key: item.key, row: item.val.row, n: n, rank: rank})
-		pos, left = pos+n, left-n
+		pos += n
+		switch {
+		case !dense:
+			left -= n
+		case newValue:
+			left--
+		}
 	}
 	return w
 }

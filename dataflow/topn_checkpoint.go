@@ -89,7 +89,7 @@ func (o *topNOp) finishRestore() error {
 		if g.tree.zeros > 0 {
 			g.compact()
 		}
-		g.window = g.collect(lo, hi, o.spec.WithTies)
+		g.window = g.collect(lo, hi, o.spec.WithTies, o.spec.Dense)
 	}
 	return nil
 }

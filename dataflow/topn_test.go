@@ -19,7 +19,7 @@ var topNSeed = flag.Uint64("topn-seed", 0, "seed of TestTopNRandom (0: time-base
 
 func init() {
 	// topn in order=COL[:asc|desc][:nullsfirst|nullslast],... [limit=N]
-	// [offset=N] [numbered=true] [ties=true]: NULLs default to last for asc and first for
+	// [offset=N] [numbered=true] [ties=true] [dense=true]: NULLs default to last for asc and first for
 	// desc, as in PostgreSQL; no limit means all rows from offset on.
 	testOps["topn"] = func(in [][]*types.T, args map[string]string) (OpSpec, error) {
 		t := &TopN{Typs: in[0], Limit: -1}
@@ -64,6 +64,7 @@ func init() {
 		}
 		t.Numbered = args["numbered"] == "true"
 		t.WithTies = args["ties"] == "true"
+		t.Dense = args["dense"] == "true"
 		return t, nil
 	}
 }
@@ -120,7 +121,7 @@ func topNReference(spec *TopN, input rowBag) map[string]int64 {
 		}
 	}
 	want := map[string]int64{}
-	var tieRank int64
+	var tieRank, denseRank int64
 	var prev []types.Datum
 	rank = 0
 	for _, k := range keys {
@@ -128,12 +129,19 @@ func topNReference(spec *TopN, input rowBag) map[string]int64 {
 		lo, hi := rank, rank+input[k].n
 		if prev == nil || cmpOrder(prev, row) != 0 {
 			tieRank = lo + 1 // rank(): the rank of the first row tied
+			denseRank++      // dense_rank(): the place of the row's value
 		}
 		prev, rank = row, hi
 		lo = max(lo, spec.Offset)
 		tied := spec.WithTies && cutoff != nil && cmpOrder(row, cutoff) == 0
 		if end >= 0 && !tied {
 			hi = min(hi, end)
+		}
+		if spec.Dense {
+			lo, hi, tieRank = 0, input[k].n, denseRank
+			if denseRank > spec.Limit {
+				hi = 0
+			}
 		}
 		switch {
 		case hi <= lo:
@@ -207,6 +215,9 @@ func TestTopNRandom(t *testing.T) {
 				// A third of those keep the rows tied with the last
 				// (FETCH FIRST … WITH TIES, rank() <= N).
 				spec.WithTies = spec.Limit >= 0 && (spec.Offset == 0 || !spec.Numbered) && rng.IntN(3) == 0
+				// Half of those without an offset count values, not rows
+				// (dense_rank() <= N).
+				spec.Dense = spec.WithTies && spec.Offset == 0 && rng.IntN(2) == 0
 				t.Run(fmt.Sprintf("%s/workers=%d/%s", cfg.name, workers, spec), func(t *testing.T) {
 					randomEpochs{
 						spec:       spec,

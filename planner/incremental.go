@@ -166,7 +166,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return l.lowerLimit(p)
 	case *exec.Window:
 		return lowered{}, notIncremental("a window function").
-			WithHint("A view keeps the first N rows of each partition: SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY … ORDER BY …) AS rn FROM …) s WHERE rn <= N (or rank()).")
+			WithHint("A view keeps the first N rows of each partition: SELECT … FROM (SELECT …, row_number() OVER (PARTITION BY … ORDER BY …) AS rn FROM …) s WHERE rn <= N (or rank(), dense_rank()).")
 	case *exec.ProjectSet:
 		return lowered{}, notIncremental("a set-returning function")
 	case *exec.WindowAssign:
@@ -461,7 +461,8 @@ func sortKeys(keys []exec.SortKey) []dataflow.SortKey {
 // to a top-N per group of p ranked by o ("the 10 highest bids of each
 // auction"). Which of the rows tied at the N-th place are kept is the
 // top-N's choice, as it is Postgres' for row_number; with rank() for
-// row_number() the top-N keeps them all. Where nothing but
+// row_number() the top-N keeps them all, and with dense_rank() the rows of
+// the first N distinct values of o. Where nothing but
 // the bound reads rn, its column is NULL: a row whose rank changes then
 // changes no output row. ok is false when p is not the idiom.
 func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, ok bool, _ error) {
@@ -476,7 +477,11 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 	} else {
 		w, _ = filter.Input.(*exec.Window)
 	}
-	if w == nil || len(w.Funcs) != 1 || w.Funcs[0].Name != "row_number" && w.Funcs[0].Name != "rank" {
+	if w == nil || len(w.Funcs) != 1 {
+		return lowered{}, false, nil
+	}
+	rank := w.Funcs[0].Name
+	if rank != "row_number" && rank != "rank" && rank != "dense_rank" {
 		return lowered{}, false, nil
 	}
 	// The window's output is its input and the row number; rn is the row
@@ -519,7 +524,7 @@ func (l *lowering) lowerRowNumberTopN(p exec.Plan, out []expr.Expr) (_ lowered, 
 		return lowered{}, false, err
 	}
 	spec := &dataflow.TopN{Group: slices.Clone(w.PartitionBy), Order: sortKeys(w.OrderBy), Limit: limit, Typs: w.Input.Types(),
-		AppendOnly: appendOnly(w.Input), Numbered: numbered, WithTies: w.Funcs[0].Name == "rank"}
+		AppendOnly: appendOnly(w.Input), Numbered: numbered, WithTies: rank != "row_number", Dense: rank == "dense_rank"}
 	exprs := cols
 	if !numbered {
 		exprs = slices.Clone(cols)

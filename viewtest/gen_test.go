@@ -889,10 +889,12 @@ type viewQuery struct {
 	// output columns instead of the whole, with row_number() <= limit
 	// over the ORDER BY (no offset); numbered selects the row number too.
 	// rankedBy > 0 ranks with rank() over the first rankedBy columns of
-	// the ORDER BY instead: rows tied on them are all kept or not.
+	// the ORDER BY instead: rows tied on them are all kept or not; dense
+	// with dense_rank(), which counts tied rows once.
 	partitioned int
 	numbered    bool
 	rankedBy    int
+	dense       bool
 	// withTies limits with FETCH FIRST … WITH TIES over a prefix of
 	// withTies columns of the ORDER BY, so that rows tie (no offset).
 	withTies int
@@ -953,6 +955,9 @@ func (q *viewQuery) sql() string {
 		partition, fn := strings.Join(cols[:n], ", "), "row_number()"
 		if q.rankedBy > 0 {
 			keys, fn = keys[:min(q.rankedBy, len(keys))], "rank()"
+			if q.dense {
+				fn = "dense_rank()"
+			}
 		}
 		if q.numbered {
 			cols = append(cols, fmt.Sprintf("rn AS c%d", len(cols)))
@@ -1290,7 +1295,7 @@ func (g *gen) view() *viewQuery {
 		case g.pct(30):
 			q.partitioned, q.offset, q.numbered = 1+g.r.Intn(min(2, len(q.left.items))), 0, g.pct(50)
 			if g.pct(40) {
-				q.rankedBy = 1 + g.r.Intn(len(q.left.items))
+				q.rankedBy, q.dense = 1+g.r.Intn(len(q.left.items)), g.pct(50)
 			}
 		case q.left.distinctOn == 0 && g.pct(30):
 			// Which rows an OFFSET skips among ties is the engine's
@@ -1348,11 +1353,12 @@ func (q *viewQuery) shrinks() []*viewQuery {
 	add(func(c *viewQuery) bool { c.onClose = false; return q.onClose })
 	if q.orderBy != nil {
 		add(func(c *viewQuery) bool {
-			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered, c.rankedBy, c.withTies = nil, 0, 0, 0, 0, false, 0, 0
+			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered, c.rankedBy, c.dense, c.withTies = nil, 0, 0, 0, 0, false, 0, false, 0
 			return true
 		})
-		add(func(c *viewQuery) bool { c.partitioned, c.numbered, c.rankedBy = 0, false, 0; return q.partitioned > 0 })
-		add(func(c *viewQuery) bool { c.rankedBy = 0; return q.rankedBy > 0 })
+		add(func(c *viewQuery) bool { c.partitioned, c.numbered, c.rankedBy, c.dense = 0, false, 0, false; return q.partitioned > 0 })
+		add(func(c *viewQuery) bool { c.rankedBy, c.dense = 0, false; return q.rankedBy > 0 })
+		add(func(c *viewQuery) bool { c.dense = false; return q.dense })
 		add(func(c *viewQuery) bool { c.withTies = 0; return q.withTies > 0 })
 		add(func(c *viewQuery) bool { c.numbered = false; return q.numbered })
 		add(func(c *viewQuery) bool { c.offset = 0; return q.offset > 0 })
