@@ -969,13 +969,14 @@ func (d *dataflows) checkpoint(force bool) {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
 			err = v.df.SnapshotDelta(job.state)
-			// A delta's state size is known only once it is serialized: a
-			// delta that rewrote most of the state (every group touched)
-			// would leave a chain a restart reads and decodes whole, base
-			// and deltas, for one state. A base replaces it now, in the
-			// same pause, so that the chain never stays overgrown (nor
-			// waits for the view to go idle).
-			if err == nil && !v.chainWithin(d.epoch, rowBytes, job.state.Len()) {
+			// A delta's state size is known exactly only once it is
+			// serialized (deltaDue estimated it, from the aggregates' pages
+			// only): a delta that rewrote most of the state would leave a
+			// chain a restart reads and decodes whole, base and deltas, for
+			// one state. A base replaces it now, in the same pause, so that
+			// the chain never stays overgrown (nor waits for the view to
+			// go idle). SnapshotSize holds the delta's pages by now.
+			if err == nil && !v.chainWithin(d.epoch, rowBytes, job.state.Len(), 0) {
 				base := checkpointJob{ck: job.ck, state: dataflow.NewSnapshotWriter(nil)}
 				if berr := d.takeBase(v, &base); berr != nil {
 					// The operators' delta tracking restarted with the
@@ -1035,24 +1036,31 @@ func (d *dataflows) checkpoint(force bool) {
 
 // deltaDue reports whether v's next checkpoint, at epoch, is a delta: it
 // has a base (written, or handed to the writer before this delta), fewer
-// than maxDeltas deltas, and a chain within the rule with the output
-// changes the delta would hold (chainWithin).
+// than maxDeltas deltas, and a chain within the rule with the delta as
+// the operators estimate it (dataflow.SnapshotDeltaSize: an aggregate
+// whose every page changed would write the state again) and the output
+// changes it would hold.
 func (v *runningView) deltaDue(epoch uint64, rowBytes float64) bool {
-	return v.gen != 0 && v.deltas < maxDeltas && v.chainWithin(epoch, rowBytes, 0)
+	if v.gen == 0 || v.deltas >= maxDeltas {
+		return false
+	}
+	delta, growth := v.df.SnapshotDeltaSize()
+	return v.chainWithin(epoch, rowBytes, delta, growth)
 }
 
 // chainWithin reports whether v's base and deltas, with a delta of
-// deltaState state bytes (0: one not serialized yet) and the output
-// changes kept since the last checkpoint, hold less than chainFactor
-// times what a base would, rows priced at rowBytes each.
-func (v *runningView) chainWithin(epoch uint64, rowBytes float64, deltaState int) bool {
+// deltaState state bytes and the output changes kept since the last
+// checkpoint, hold less than chainFactor times what a base would (the
+// state, which the delta grows by growth bytes, and the rows, priced at
+// rowBytes each).
+func (v *runningView) chainWithin(epoch uint64, rowBytes float64, deltaState, growth int) bool {
 	rows := 0
 	if s := v.arr.Snapshot(epoch); s != nil {
 		rows = s.Len()
 	}
 	chain := float64(v.baseSize+v.deltaSize+deltaState) + float64(v.baseRows+v.deltaRows+changedRows(v.changes))*rowBytes
 	// An empty chain (a base of no state and no rows) is never overgrown.
-	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize())+float64(rows)*rowBytes)
+	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize()+growth)+float64(rows)*rowBytes)
 }
 
 // takeBase fills j, a job of v's, as a base: v's rows at the loop's epoch
