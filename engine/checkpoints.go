@@ -49,7 +49,8 @@ const (
 	// over since, pages rewritten; and the view's rows: a delta's output
 	// changes, a retraction and an insertion per changed row, are rows a
 	// restore consolidates), or maxDeltas files: a restore reads at most
-	// twice the state. A state that only grows (Nexmark q5's) writes
+	// twice the state. The delta being taken counts with them (estimated
+	// before it is serialized, exact after: see checkpoint). A state that only grows (Nexmark q5's) writes
 	// little over, so its base is not written again each time it doubles:
 	// the loop serializes deltas.
 	chainFactor = 2
