@@ -50,9 +50,9 @@ const (
 	// changes, a retraction and an insertion per changed row, are rows a
 	// restore consolidates), or maxDeltas files: a restore reads at most
 	// twice the state. The delta being taken counts with them (estimated
-	// before it is serialized, exact after: see checkpoint). A state that only grows (Nexmark q5's) writes
-	// little over, so its base is not written again each time it doubles:
-	// the loop serializes deltas.
+	// before it is serialized, exact after: see checkpoint). A state that
+	// only grows (Nexmark q5's) writes little over, so its base is not
+	// written again each time it doubles: the loop serializes deltas.
 	chainFactor = 2
 	maxDeltas   = 256
 )
