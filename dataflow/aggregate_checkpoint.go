@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -161,6 +162,34 @@ func (o *aggregateOp) SnapshotSize() int {
 		size += o.spill.spilled * (8*(o.groups.nk+o.groups.nw) + 2)
 	}
 	return size
+}
+
+// SnapshotDeltaSize implements deltaSizer: the pages changed since the
+// last snapshot, each at the bytes it took when last written (a page not
+// written yet at the average of those), and of them the new pages'.
+func (o *aggregateOp) SnapshotDeltaSize() (delta, growth int) {
+	written := 0
+	for _, b := range o.pageBytes {
+		if b > 0 {
+			written++
+		}
+	}
+	avg := 0
+	if written > 0 {
+		avg = o.pagesBytes / written
+	}
+	for w, word := range o.groups.dirty {
+		for ; word != 0; word &= word - 1 {
+			p := w<<6 | bits.TrailingZeros64(word)
+			if p < len(o.pageBytes) && o.pageBytes[p] > 0 {
+				delta += o.pageBytes[p]
+			} else {
+				delta += avg
+				growth += avg
+			}
+		}
+	}
+	return delta, growth
 }
 
 // indexedBits returns, for each of pages in order, a bitmap of its groups

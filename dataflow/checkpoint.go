@@ -32,6 +32,14 @@ type Snapshotter interface {
 	SnapshotSize() int
 }
 
+// deltaSizer is a Snapshotter that can estimate, before writing it, what
+// its next SnapshotDelta would write (delta) and how much of that is
+// state added since the last snapshot rather than written over (growth):
+// SnapshotSize would grow by about growth once the delta is written.
+type deltaSizer interface {
+	SnapshotDeltaSize() (delta, growth int)
+}
+
 // stateless marks the operators that keep nothing between epochs: a
 // snapshot holds nothing of them.
 type stateless interface{ stateless() }
@@ -181,6 +189,26 @@ func (d *Dataflow) SnapshotSize() int {
 		}
 	}
 	return size
+}
+
+// SnapshotDeltaSize estimates, before it is taken, what SnapshotDelta
+// would write now, and of that the state added since the last snapshot
+// (SnapshotSize would grow by about as much), so that the engine takes a
+// base instead of a delta that rewrites most of the state without
+// serializing the delta first. Only the operators that can tell cheaply
+// (aggregates, from their changed pages) count; it must be called
+// between epochs.
+func (d *Dataflow) SnapshotDeltaSize() (delta, growth int) {
+	for _, wk := range d.workers {
+		for _, op := range wk.ops {
+			if s, ok := op.(deltaSizer); ok {
+				dl, gr := s.SnapshotDeltaSize()
+				delta += dl
+				growth += gr
+			}
+		}
+	}
+	return delta, growth
 }
 
 // Restore reads back into a fresh dataflow (no Step run yet) a snapshot

@@ -626,7 +626,9 @@ func TestSnapshotWriterBlocks(t *testing.T) {
 // dataflow restored from the base and the deltas, snapshotted whole),
 // after each delta of epochs that add groups or rows (the chain grows
 // with the state) and change the same ones again (the chain grows, the
-// state does not), for an aggregate and a join.
+// state does not), for an aggregate and a join; and the aggregate's
+// SnapshotDeltaSize, before each delta, against the delta's size and how
+// much SnapshotSize grew with it.
 func TestSnapshotSize(t *testing.T) {
 	in := []*types.T{types.Int8, types.Int8, types.Text}
 	calls, err := parseAggCalls("count_star,sum:1,max:1", in)
@@ -700,9 +702,22 @@ func TestSnapshotSize(t *testing.T) {
 					step(rows(lo, lo+1000, -1)) // the same ones again
 					step(rows(lo, lo+1000, 1))
 				}
+				estDelta, estGrowth := df.SnapshotDeltaSize()
+				sizeBefore := df.SnapshotSize()
 				d, err := snapshotBytes(df.SnapshotDelta)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if name == "aggregate" {
+					// Its estimate is what the engine's choice between a
+					// delta and a base rests on, before the delta is taken.
+					growth := df.SnapshotSize() - sizeBefore
+					if estDelta < len(d)*95/100 || estDelta > len(d)*105/100 || estGrowth < growth*9/10 || estGrowth > growth*11/10+64 {
+						t.Fatalf("before delta %d: SnapshotDeltaSize %d, growth %d; the delta took %d, SnapshotSize grew %d", e+1, estDelta, estGrowth, len(d), growth)
+					}
+					t.Logf("before delta %d: SnapshotDeltaSize %d, growth %d; the delta took %d, SnapshotSize grew %d", e+1, estDelta, estGrowth, len(d), growth)
+				} else if estDelta != 0 || estGrowth != 0 {
+					t.Fatalf("%s estimates its delta (%d, %d): the engine's post-check is all it has", name, estDelta, estGrowth)
 				}
 				deltas = append(deltas, d)
 				chain += len(d)

@@ -40,7 +40,10 @@
 // and top-N: the rows whose multiplicity changed), and Restore(base,
 // deltas...) reads them in order.
 // SnapshotSize estimates what a whole snapshot would write now, so that
-// the engine ends a chain of deltas only once it holds much more.
+// the engine ends a chain of deltas only once it holds much more, and
+// SnapshotDeltaSize what the next delta would (aggregates only: their
+// changed pages), so that it takes a base instead of a delta that would
+// write the state again.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
 // WriteChanges and ReadChanges its output's changes, read back in their
 // chunks; ConsolidateChunks consolidates them together on every CPU, and

@@ -49,9 +49,10 @@ const (
 	// over since, pages rewritten; and the view's rows: a delta's output
 	// changes, a retraction and an insertion per changed row, are rows a
 	// restore consolidates), or maxDeltas files: a restore reads at most
-	// twice the state. A state that only grows (Nexmark q5's) writes
-	// little over, so its base is not written again each time it doubles:
-	// the loop serializes deltas.
+	// twice the state. The delta being taken counts with them (estimated
+	// before it is serialized, exact after: see checkpoint). A state that
+	// only grows (Nexmark q5's) writes little over, so its base is not
+	// written again each time it doubles: the loop serializes deltas.
 	chainFactor = 2
 	maxDeltas   = 256
 )
@@ -945,13 +946,13 @@ func (d *dataflows) checkpoint(force bool) {
 	var batch []checkpointJob
 	stateBytes := 0
 	for _, v := range d.order {
-		rowBytes := c.viewRowBytes(v.id)
-		// A view that did not step since its last checkpoint takes none,
-		// unless its chain outgrew the rule (its last delta was large):
-		// then a base, so that a restart reads its state once.
-		if !v.checkpointed || v.failed != nil || !v.dirty && (v.gen == 0 || v.deltaDue(d.epoch, rowBytes)) {
+		// A view that did not step since its last checkpoint takes none:
+		// its chain is within the rule (a delta that would have outgrown
+		// it was replaced by a base).
+		if !v.checkpointed || v.failed != nil || !v.dirty {
 			continue
 		}
+		rowBytes := c.viewRowBytes(v.id)
 		inputs := slices.Clone(v.inputs)
 		for i, in := range inputs {
 			if in.kind == inputStream {
@@ -962,19 +963,40 @@ func (d *dataflows) checkpoint(force bool) {
 		}
 		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewSnapshotWriter(nil)}
 		var err error
-		if v.dirty && v.deltaDue(d.epoch, rowBytes) {
+		// baseFailed: the base taken in place of a delta failed, so the
+		// delta goes out and the chain ends after it.
+		baseFailed := false
+		if v.deltaDue(d.epoch, rowBytes) {
 			job.ck.kind, job.ck.gen, job.ck.seq = checkpointDelta, v.gen, uint64(v.deltas+1)
 			job.changes = v.changes
 			err = v.df.SnapshotDelta(job.state)
-		} else {
-			if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
-				// The arrangement no longer holds the loop's epoch (it
-				// cannot be behind its own view, but a nil snapshot must
-				// not become an empty or missing checkpoint): the next
-				// interval tries again.
-				d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
-				continue
+			// A delta's state size is known exactly only once it is
+			// serialized (deltaDue estimated it, from the aggregates' pages
+			// only): a delta that rewrote most of the state would leave a
+			// chain a restart reads and decodes whole, base and deltas, for
+			// one state. A base replaces it now, in the same pause, so that
+			// the chain never stays overgrown (nor waits for the view to
+			// go idle). SnapshotSize holds the delta's pages by now.
+			if err == nil && !v.chainWithin(d.epoch, rowBytes, job.state.Len(), 0) {
+				base := checkpointJob{ck: job.ck, state: dataflow.NewSnapshotWriter(nil)}
+				if berr := d.takeBase(v, &base); berr != nil {
+					// The operators' delta tracking restarted with the
+					// delta: it is the only record of what changed, so
+					// it is written, and the next checkpoint is a base.
+					d.log.Warn("dataflow: view's delta checkpoint not replaced by a base", "view", v.name, "err", berr)
+					baseFailed = true
+				} else {
+					job = base
+				}
 			}
+		} else if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
+			// The arrangement no longer holds the loop's epoch (it cannot
+			// be behind its own view, but a nil snapshot must not become
+			// an empty or missing checkpoint): the next interval tries
+			// again.
+			d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
+			continue
+		} else {
 			job.ck.kind, job.ck.gen = checkpointBase, newGen()
 			err = v.df.Snapshot(job.state)
 		}
@@ -998,6 +1020,10 @@ func (d *dataflows) checkpoint(force bool) {
 			v.deltaSize += job.state.Len()
 			v.deltaRows += changedRows(job.changes)
 		}
+		if baseFailed {
+			v.endChain()
+			v.dirty = true
+		}
 		stateBytes += job.state.Len()
 		batch = append(batch, job)
 	}
@@ -1010,20 +1036,43 @@ func (d *dataflows) checkpoint(force bool) {
 }
 
 // deltaDue reports whether v's next checkpoint, at epoch, is a delta: it
-// has a base (written, or handed to the writer before this delta), and
-// its base and deltas, with the output changes the delta would hold, hold
-// less than twice what a base would, rows priced at rowBytes each.
+// has a base (written, or handed to the writer before this delta), fewer
+// than maxDeltas deltas, and a chain within the rule with the delta as
+// the operators estimate it (dataflow.SnapshotDeltaSize: an aggregate
+// whose every page changed would write the state again) and the output
+// changes it would hold.
 func (v *runningView) deltaDue(epoch uint64, rowBytes float64) bool {
 	if v.gen == 0 || v.deltas >= maxDeltas {
 		return false
 	}
+	delta, growth := v.df.SnapshotDeltaSize()
+	return v.chainWithin(epoch, rowBytes, delta, growth)
+}
+
+// chainWithin reports whether v's base and deltas, with a delta of
+// deltaState state bytes and the output changes kept since the last
+// checkpoint, hold less than chainFactor times what a base would (the
+// state, which the delta grows by growth bytes, and the rows, priced at
+// rowBytes each).
+func (v *runningView) chainWithin(epoch uint64, rowBytes float64, deltaState, growth int) bool {
 	rows := 0
 	if s := v.arr.Snapshot(epoch); s != nil {
 		rows = s.Len()
 	}
-	chain := float64(v.baseSize+v.deltaSize) + float64(v.baseRows+v.deltaRows+changedRows(v.changes))*rowBytes
+	chain := float64(v.baseSize+v.deltaSize+deltaState) + float64(v.baseRows+v.deltaRows+changedRows(v.changes))*rowBytes
 	// An empty chain (a base of no state and no rows) is never overgrown.
-	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize())+float64(rows)*rowBytes)
+	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize()+growth)+float64(rows)*rowBytes)
+}
+
+// takeBase fills j, a job of v's, as a base: v's rows at the loop's epoch
+// and its whole operator state.
+func (d *dataflows) takeBase(v *runningView, j *checkpointJob) error {
+	if j.rows = v.arr.Snapshot(d.epoch); j.rows == nil {
+		return fmt.Errorf("view %s: its rows at epoch %d are gone", v.name, d.epoch)
+	}
+	j.ck.kind, j.ck.gen, j.ck.seq = checkpointBase, newGen(), 0
+	j.changes = nil
+	return v.df.Snapshot(j.state)
 }
 
 // endChain makes v's next checkpoint a base.
