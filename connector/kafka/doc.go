@@ -13,8 +13,10 @@
 // (a partition always on the same worker, so its records stay in order);
 // topics gaining partitions, and topics matching topic_pattern, are picked
 // up by a metadata poll. When a Target is slow to accept a batch, the
-// worker's queue fills and the source pauses fetching the partitions behind
-// it (PauseFetchPartitions) instead of buffering.
+// worker's queue fills and its client is no longer polled, which stops its
+// fetching (franz-go fetches again only once its buffered fetch is polled)
+// instead of buffering. Partitions are not paused (PauseFetchPartitions):
+// see hand for the stall that caused.
 //
 // It is also the Kafka sink's producer side (sink*.go): the envelopes that
 // turn consolidated changes into records, and TxnProducer, which writes

@@ -290,28 +290,32 @@ func (s *Source) poll(cl *kgo.Client) {
 			if len(fp.Records) == 0 {
 				return
 			}
-			s.hand(cl, fetched{p: p, records: fp.Records})
+			s.hand(fetched{p: p, records: fp.Records})
 		})
 	}
 }
 
-// hand gives a partition's records to its worker; when the worker is
-// behind, the partition's fetching by cl pauses until the worker takes them.
-func (s *Source) hand(cl *kgo.Client, f fetched) {
+// hand gives a partition's records to its worker, waiting while the
+// worker is behind. Waiting is the backpressure: a client fetches again
+// only once the fetch it buffered is polled, so it holds at most one fetch
+// beyond its worker's queue. Pausing the partition as well
+// (PauseFetchPartitions) stalled drains: the client builds its next fetch
+// as soon as the last one is polled, so a pause landing first left a fetch
+// for the client's other partitions only; if those were at their end, the
+// broker held it for the fetch max wait (5 s), as resuming does not cut a
+// fetch in flight short, and the paused partition waited it out.
+func (s *Source) hand(f fetched) {
 	ch := s.work[s.workerFor(f.p)]
 	select {
 	case ch <- f:
 		return
 	default:
 	}
-	paused := map[string][]int32{f.p.Topic: {f.p.Partition}}
-	cl.PauseFetchPartitions(paused)
 	s.stat(f.p).addPause()
 	select {
 	case ch <- f:
 	case <-s.ctx.Done():
 	}
-	cl.ResumeFetchPartitions(paused)
 }
 
 // watchMetadata assigns partitions as they appear.

@@ -15,7 +15,7 @@ type PartitionStats struct {
 	Position, HighWatermark int64
 	Records, Bytes          int64 // read, dead letters included
 	DeadLetters             int64
-	Pauses                  int64 // times fetching paused for a slow worker
+	Pauses                  int64 // hand-offs that waited for a slow worker, holding back its client's fetching
 	LastError               string
 }
 
