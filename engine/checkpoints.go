@@ -989,16 +989,13 @@ func (d *dataflows) checkpoint(force bool) {
 					job = base
 				}
 			}
-		} else if job.rows = v.arr.Snapshot(d.epoch); job.rows == nil {
+		} else if err = d.takeBase(v, &job); job.rows == nil {
 			// The arrangement no longer holds the loop's epoch (it cannot
 			// be behind its own view, but a nil snapshot must not become
 			// an empty or missing checkpoint): the next interval tries
 			// again.
 			d.log.Warn("dataflow: view not checkpointed this interval: its rows at the epoch are gone", "view", v.name, "epoch", d.epoch)
 			continue
-		} else {
-			job.ck.kind, job.ck.gen = checkpointBase, newGen()
-			err = v.df.Snapshot(job.state)
 		}
 		if err != nil {
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
@@ -1065,7 +1062,8 @@ func (v *runningView) chainWithin(epoch uint64, rowBytes float64, deltaState, gr
 }
 
 // takeBase fills j, a job of v's, as a base: v's rows at the loop's epoch
-// and its whole operator state.
+// and its whole operator state. j.rows stays nil when the arrangement no
+// longer holds the epoch.
 func (d *dataflows) takeBase(v *runningView, j *checkpointJob) error {
 	if j.rows = v.arr.Snapshot(d.epoch); j.rows == nil {
 		return fmt.Errorf("view %s: its rows at epoch %d are gone", v.name, d.epoch)
