@@ -516,8 +516,8 @@ func TestArrangementInsertOnlyThenRetract(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a.indexed || len(a.cur.index) != 0 {
-		t.Fatalf("insertions built an index: %d keys", len(a.cur.index))
+	if a.indexed || len(a.index) != 0 {
+		t.Fatalf("insertions built an index: %d keys", len(a.index))
 	}
 	snaps := []*ArrangementSnapshot{a.Snapshot(1), a.Snapshot(2), a.Snapshot(3)}
 	if err := a.Apply(4, changeChunk(t, keyedTypes, "-2 1 a", "-1 2 b", "+1 4 d")); err != nil {
