@@ -49,7 +49,7 @@ type orderNode[V any] struct {
 // search mostly compares within the node instead of chasing an item and its
 // key per comparison.
 type orderEntry[V any] struct {
-	prefix uint64
+	prefix keyPrefixes
 	item   *orderItem[V]
 }
 
@@ -82,7 +82,7 @@ const halfNodeItems = maxNodeItems / 2
 func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNode[V] {
 	n := &orderNode[V]{}
 	add := func(it *orderItem[V]) {
-		n.items = append(n.items, orderEntry[V]{keyPrefix(it.key, 0), it})
+		n.items = append(n.items, orderEntry[V]{prefixesOf(it.key), it})
 		n.size += it.count
 	}
 	if height == 0 {
@@ -109,6 +109,16 @@ func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNo
 		}
 	}
 	return n
+}
+
+// keyPrefixes are a key's first 16 bytes (keyPrefix from 0 and from 8):
+// an integer key's encoding is 9 bytes, of which the first 8 are alike for
+// all keys below 2^56, so that 8 bytes left every comparison of a search to
+// the keys themselves, each behind a pointer.
+type keyPrefixes struct{ hi, lo uint64 }
+
+func prefixesOf[K ~string | ~[]byte](key K) keyPrefixes {
+	return keyPrefixes{keyPrefix(key, 0), keyPrefix(key, 8)}
 }
 
 // keyPrefix is the 8 bytes of key from from on, big-endian, zero-padded
@@ -165,7 +175,7 @@ func (t *orderTree[V]) addItem(key []byte, delta int64, made *orderItem[V]) *ord
 		t.root = &orderNode[V]{children: []*orderNode[V]{old}, size: old.size, gen: t.gen}
 		t.root.splitChild(0)
 	}
-	prefix := keyPrefix(key, 0)
+	prefix := prefixesOf(key)
 	n := t.root
 	for {
 		n.size += delta
@@ -209,7 +219,7 @@ func (t *orderTree[V]) addTo(it *orderItem[V], delta int64) *orderItem[V] {
 
 // search returns the index of the first item of n not below key and whether
 // it equals key.
-func (n *orderNode[V]) search(prefix uint64, key []byte) (int, bool) {
+func (n *orderNode[V]) search(prefix keyPrefixes, key []byte) (int, bool) {
 	lo, hi := 0, len(n.items)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -226,11 +236,15 @@ func (n *orderNode[V]) search(prefix uint64, key []byte) (int, bool) {
 }
 
 // compare compares e's key with key (whose prefix is prefix).
-func (e orderEntry[V]) compare(prefix uint64, key []byte) int {
+func (e orderEntry[V]) compare(prefix keyPrefixes, key []byte) int {
 	switch {
-	case e.prefix < prefix:
+	case e.prefix.hi < prefix.hi:
 		return -1
-	case e.prefix > prefix:
+	case e.prefix.hi > prefix.hi:
+		return 1
+	case e.prefix.lo < prefix.lo:
+		return -1
+	case e.prefix.lo > prefix.lo:
 		return 1
 	case e.item.key < string(key): // string(key) here does not copy
 		return -1
@@ -326,7 +340,7 @@ descend:
 
 // find returns the item with key, or nil.
 func (t *orderTree[V]) find(key []byte) *orderItem[V] {
-	prefix := keyPrefix(key, 0)
+	prefix := prefixesOf(key)
 	for n := t.root; n != nil; {
 		i, found := n.search(prefix, key)
 		if found {
@@ -344,7 +358,7 @@ func (t *orderTree[V]) find(key []byte) *orderItem[V] {
 // below key.
 func (t *orderTree[V]) seekKey(key []byte) orderIter[V] {
 	var it orderIter[V]
-	prefix := keyPrefix(key, 0)
+	prefix := prefixesOf(key)
 	for n := t.root; n != nil; {
 		i, found := n.search(prefix, key)
 		it.stack = append(it.stack, orderFrame[V]{n, i})
