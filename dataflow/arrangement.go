@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -29,22 +28,31 @@ import (
 // copies the list of pages and the count of positions, and ignores what is
 // written past them. Compaction copies the versions still visible into
 // fresh pages, leaving the old ones to old snapshots.
+//
+// Readers take no lock. The keys are in a persistent B-tree (orderTree,
+// frozen at each publish): a snapshot walks the root published with its
+// versions, which the writer never changes; the writer copies the nodes
+// it changes and publishes the new root. The key of each entry locates its
+// latest version through an atomic position, and earlier versions through
+// the versions' prev.
 type Arrangement struct {
 	typs []*types.T
 	key  []int // nil: rows are a multiset keyed by the whole row
 
-	// mu guards cur, and the index and published versions of every
-	// generation.
-	mu  sync.RWMutex
-	cur *arrangementGen
-	// published is cur and its published versions, replaced (under mu)
-	// at each publish and compaction, so that Snapshot takes no lock: a
-	// statement snapshots every view, and would otherwise wait for the
-	// writer of each, not only of the views it reads.
+	// published is the current generation, its versions and its keys as of
+	// the last publish, replaced at each publish and compaction.
 	published atomic.Pointer[publishedGen]
 
 	// The rest is the writer's.
+	cur  *arrangementGen
 	work versions // cur's pages as the writer appends to them
+	// index maps each key to its entry (a deleted key keeps its entry until
+	// compaction); keys holds the same entries in key order and is what
+	// readers search, as published. A key is the types.AppendKey encoding
+	// of the key columns (of the whole row in a multiset), whose byte order
+	// is the columns' order.
+	index map[string]*keyEntry
+	keys  orderTree[*keyEntry]
 	// moved lists the index entries whose writer's position the running
 	// Apply changed; they are published with its versions so that no reader
 	// finds a position beyond the versions it can see.
@@ -351,33 +359,41 @@ type epochCount struct {
 
 // arrangementGen is one generation of pages, from one compaction to the next.
 type arrangementGen struct {
-	// index maps each key to its entry; a deleted key keeps its entry until
-	// compaction. ordered holds the same entries sorted by key, for range
-	// scans: a key is the types.AppendKey encoding of the key columns (of
-	// the whole row in a multiset), whose byte order is the columns' order.
-	index   map[string]*keyEntry
-	ordered orderTree[*keyEntry]
-	pub     versions // as of the last published Apply
+	// latest is the generation's versions as of the last publish or the
+	// one under way, stored before any keyEntry.pos it holds: a reader that
+	// finds a position past its snapshot's versions walks back from it
+	// through latest.
+	latest atomic.Pointer[versions]
 	// horizon is the epoch of the compaction that made the generation:
 	// versions dead by then were dropped, so it serves epochs >= horizon.
 	horizon uint64
 }
 
-// publishedGen is what Snapshot reads: a generation and its versions as of
-// the last publish, never changed once made.
+// publishedGen is what Snapshot reads: a generation, its versions and its
+// keys as of the last publish, never changed once made.
 type publishedGen struct {
-	gen *arrangementGen
-	v   versions
+	gen  *arrangementGen
+	v    versions
+	keys orderTree[*keyEntry] // frozen
 }
 
 // keyEntry locates the latest version of a key.
 type keyEntry struct {
 	// pos is the latest published version's position, -1 before the first
-	// is published; guarded by Arrangement.mu.
-	pos int
+	// is published; written by the writer as it publishes, read by
+	// readers.
+	pos atomic.Int64
 	// writerPos is the latest version the writer has appended; only the
 	// writer touches it.
 	writerPos int
+}
+
+// newKeyEntry returns an entry whose latest version, published or not, is
+// at pos.
+func newKeyEntry(pos int) *keyEntry {
+	e := &keyEntry{writerPos: pos}
+	e.pos.Store(int64(pos))
+	return e
 }
 
 const liveForever = math.MaxUint64
@@ -390,7 +406,7 @@ const presizedIndexRows = 1 << 12
 // the unique key columns (e.g. the GROUP BY key), or is nil when rows have no
 // unique key: then rows are a multiset keyed by the whole row.
 func NewArrangement(typs []*types.T, key []int) *Arrangement {
-	a := &Arrangement{typs: typs, key: key, indexed: key != nil, cur: &arrangementGen{index: map[string]*keyEntry{}}}
+	a := &Arrangement{typs: typs, key: key, indexed: key != nil, cur: &arrangementGen{}, index: map[string]*keyEntry{}}
 	a.published.Store(&publishedGen{gen: a.cur})
 	return a
 }
@@ -417,7 +433,7 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	for _, c := range cs {
 		changes += c.Len
 	}
-	if a.key != nil && a.work.n == 0 && len(a.cur.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
+	if a.key != nil && a.work.n == 0 && len(a.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
 		index, ordered, err := a.load(e, cs, changes)
 		if err != nil {
 			a.failed = err
@@ -425,21 +441,15 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 		}
 		a.rows = int64(changes)
 		a.work.lens = append(a.work.lens, epochCount{e, a.rows})
-		// The index goes in with the rows its entries point into: a
-		// reader must not find a key whose version it cannot see.
-		a.mu.Lock()
-		a.cur.index, a.cur.ordered = index, ordered
-		a.publishLocked()
-		a.mu.Unlock()
+		a.index, a.keys = index, ordered
+		a.publish()
 		return nil
 	}
 	a.work.reserve(a.typs, changes, !a.indexed)
-	if a.indexed && len(a.cur.index) == 0 && changes > presizedIndexRows {
+	if a.indexed && len(a.index) == 0 && changes > presizedIndexRows {
 		// A view's first epoch may hold millions of keys: a map sized for
 		// them once is not rehashed at every doubling.
-		a.mu.Lock()
-		a.cur.index = make(map[string]*keyEntry, changes)
-		a.mu.Unlock()
+		a.index = make(map[string]*keyEntry, changes)
 	}
 	rows, kills := a.rows, 0
 	for _, retract := range []bool{true, false} {
@@ -540,7 +550,8 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) (map[string]*ke
 				key = unsafe.String(&block[start], end-start)
 				start = end
 			}
-			entries[pos] = keyEntry{pos: pos, writerPos: pos}
+			entries[pos].pos.Store(int64(pos))
+			entries[pos].writerPos = pos
 			items[pos] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[pos]}
 		}
 	})
@@ -701,7 +712,7 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	} else {
 		a.keyBuf = RowKey(a.keyBuf[:0], c, a.key, i)
 	}
-	entry := a.cur.index[string(a.keyBuf)]
+	entry := a.index[string(a.keyBuf)]
 	pos := -1
 	if entry != nil {
 		pos = entry.writerPos
@@ -732,17 +743,12 @@ func (a *Arrangement) change(e uint64, c *coldata.Chunk, i int, d int64) (int, e
 	}
 	if n > 0 {
 		if entry == nil {
-			// Readers ignore the entry until its first version is published.
-			// The index and the tree share one copy of the key, made with
-			// the tree's item before the write lock: an allocation under it
-			// may assist the garbage collector for milliseconds, which
-			// every reader of the view would wait out.
-			entry = &keyEntry{pos: -1}
+			// Readers find the key once the tree is published, with its
+			// first version. The index and the tree share one copy of it.
+			entry = newKeyEntry(-1)
 			item := &orderItem[*keyEntry]{key: string(a.keyBuf), count: 1, val: entry}
-			a.mu.Lock()
-			a.cur.index[item.key] = entry
-			a.cur.ordered.addItem(a.keyBuf, 1, item)
-			a.mu.Unlock()
+			a.index[item.key] = entry
+			a.keys.addItem(a.keyBuf, 1, item)
 		}
 		entry.writerPos = a.appendVersion(e, c, i, n, pos)
 		a.moved = append(a.moved, entry)
@@ -783,15 +789,12 @@ func (a *Arrangement) indexRows(e uint64) int {
 			a.moved = append(a.moved, entry)
 			continue
 		}
-		entry := &keyEntry{pos: pos, writerPos: pos}
+		entry := newKeyEntry(pos)
 		index[string(a.buf)] = entry
 		items = append(items, &orderItem[*keyEntry]{key: string(a.buf), count: 1, val: entry})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
-	a.mu.Lock()
-	a.cur.index = index
-	a.cur.ordered = buildOrderTree(items)
-	a.mu.Unlock()
+	a.index, a.keys = index, buildOrderTree(items)
 	return kills
 }
 
@@ -802,39 +805,39 @@ func (a *Arrangement) appendVersion(e uint64, c *coldata.Chunk, i int, mult int6
 	return a.work.add(a.typs, c, i, e, liveForever, prev, mult)
 }
 
-// publish makes the writer's appends and index entries visible to readers.
+// publish makes the writer's appends and keys visible to readers. The
+// versions holding the entries' new positions are stored before the
+// positions, and those before the snapshot that must find them: a reader
+// of an earlier snapshot that finds a new position can walk back from it,
+// and a reader of this one finds no position it cannot see.
 func (a *Arrangement) publish() {
-	a.mu.Lock()
-	a.publishLocked()
-	a.mu.Unlock()
+	latest := a.work
+	a.cur.latest.Store(&latest)
+	for _, entry := range a.moved {
+		entry.pos.Store(int64(entry.writerPos))
+	}
+	a.published.Store(&publishedGen{gen: a.cur, v: a.work, keys: a.keys})
+	a.keys.freeze()
 	clear(a.moved)
 	a.moved = a.moved[:0]
-}
-
-// publishLocked is publish's part under a.mu, which the caller holds.
-func (a *Arrangement) publishLocked() {
-	a.cur.pub = a.work
-	for _, entry := range a.moved {
-		entry.pos = entry.writerPos
-	}
-	a.published.Store(&publishedGen{gen: a.cur, v: a.work})
 }
 
 // Compact drops the versions that no reader at an epoch >= visible can see;
 // call it after publishing epoch visible. It works only once the dead
 // versions it can drop outnumber the live ones (and 1024), so calling it
-// every epoch costs O(1) amortized per change.
-func (a *Arrangement) Compact(visible uint64) {
+// every epoch costs O(1) amortized per change. It reports whether it
+// worked: snapshots taken before then hold the old versions.
+func (a *Arrangement) Compact(visible uint64) bool {
 	if a.failed != nil {
 		// The arrays hold the failed Apply's unpublished changes.
-		return
+		return false
 	}
 	dead := a.killed
 	for i := len(a.kills) - 1; i >= 0 && a.kills[i].epoch > visible; i-- {
 		dead -= a.kills[i].n
 	}
 	if dead <= int64(max(a.live, 1024)) {
-		return
+		return false
 	}
 	old := a.work
 	var next versions
@@ -872,24 +875,26 @@ func (a *Arrangement) Compact(visible uint64) {
 	first := sort.Search(len(old.lens), func(i int) bool { return old.lens[i].epoch > visible })
 	next.lens = slices.Clone(old.lens[max(first-1, 0):])
 	// Fresh entries: old snapshots keep reading the old ones.
-	gen := &arrangementGen{index: make(map[string]*keyEntry, a.live), pub: next, horizon: visible}
+	gen := &arrangementGen{horizon: visible}
+	gen.latest.Store(&next)
+	index := make(map[string]*keyEntry, a.live)
 	items := make([]*orderItem[*keyEntry], 0, a.live)
-	keys := a.cur.ordered.seekKey(nil)
+	keys := a.keys.seekKey(nil)
 	for item := keys.next(); item != nil; item = keys.next() {
-		if p := renumber[item.val.pos]; p >= 0 {
-			entry := &keyEntry{pos: p, writerPos: p}
-			gen.index[item.key] = entry
+		if p := renumber[item.val.writerPos]; p >= 0 {
+			entry := newKeyEntry(p)
+			index[item.key] = entry
 			items = append(items, &orderItem[*keyEntry]{key: item.key, count: 1, val: entry})
 		}
 	}
-	gen.ordered = buildOrderTree(items)
+	a.index, a.keys = index, buildOrderTree(items)
 	a.kills = slices.DeleteFunc(a.kills, func(k epochCount) bool { return k.epoch <= visible })
 	a.killed -= dead
 	a.work = next
-	a.mu.Lock()
 	a.cur = gen
-	a.published.Store(&publishedGen{gen: gen, v: next})
-	a.mu.Unlock()
+	a.published.Store(&publishedGen{gen: gen, v: next, keys: a.keys})
+	a.keys.freeze()
+	return true
 }
 
 // ArrangementSnapshot reads an arrangement as of one epoch. It stays valid
@@ -899,6 +904,7 @@ type ArrangementSnapshot struct {
 	gen   *arrangementGen
 	epoch uint64
 	v     versions
+	keys  orderTree[*keyEntry]
 	// leanBorn is the number of positions born by epoch while the
 	// arrangement was not indexed: those of lean pages below it are
 	// visible.
@@ -916,7 +922,7 @@ func (a *Arrangement) Snapshot(e uint64) *ArrangementSnapshot {
 	if e < p.gen.horizon {
 		return nil
 	}
-	s := &ArrangementSnapshot{a: a, gen: p.gen, epoch: e, v: p.v, leanBorn: p.v.n}
+	s := &ArrangementSnapshot{a: a, gen: p.gen, epoch: e, v: p.v, keys: p.keys, leanBorn: p.v.n}
 	if i := sort.Search(len(s.v.births), func(i int) bool { return s.v.births[i].epoch > e }); i < len(s.v.births) {
 		s.leanBorn = s.v.births[i].pos
 	}
@@ -1018,19 +1024,7 @@ func (g *gatherer) gather(typs []*types.T, v *versions, sel []int) *coldata.Chun
 // typed as the columns) as of the snapshot's epoch. Only for keyed
 // arrangements. The row must not be modified.
 func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok bool) {
-	if s.a.key == nil {
-		panic("Lookup on an arrangement without a key")
-	}
-	var buf []byte
-	for i, col := range s.a.key {
-		buf = types.AppendKey(buf, s.a.typs[col], key[i])
-	}
-	s.a.mu.RLock()
-	pos, ok := -1, false
-	if entry := s.gen.index[string(buf)]; entry != nil {
-		pos, ok = s.version(entry)
-	}
-	s.a.mu.RUnlock()
+	pos, ok := s.find(key)
 	if !ok {
 		return nil, false
 	}
@@ -1042,15 +1036,45 @@ func (s *ArrangementSnapshot) Lookup(key []types.Datum) (row []types.Datum, ok b
 	return row, true
 }
 
+// LookupChunk is Lookup returning the row as a chunk of one row, or nil.
+func (s *ArrangementSnapshot) LookupChunk(key []types.Datum) *coldata.Chunk {
+	pos, ok := s.find(key)
+	if !ok {
+		return nil
+	}
+	var g gatherer
+	return g.gather(s.a.typs, &s.v, []int{pos})
+}
+
+// find returns the position of the row with the given key values visible
+// at the snapshot's epoch, if any.
+func (s *ArrangementSnapshot) find(key []types.Datum) (int, bool) {
+	if s.a.key == nil {
+		panic("Lookup on an arrangement without a key")
+	}
+	var buf []byte
+	for i, col := range s.a.key {
+		buf = types.AppendKey(buf, s.a.typs[col], key[i])
+	}
+	if item := s.keys.find(buf); item != nil {
+		return s.version(item.val)
+	}
+	return -1, false
+}
+
 // version returns the position of entry's key's version visible at the
-// snapshot's epoch, if any; the caller holds a.mu for reading. Its pages
-// are full: only indexed arrangements have entries.
+// snapshot's epoch, if any. Its pages are full: only indexed arrangements
+// have entries.
 func (s *ArrangementSnapshot) version(entry *keyEntry) (int, bool) {
-	pos := entry.pos
-	// Skip the versions appended after the snapshot was taken.
-	for pos >= s.v.n {
-		p, r := s.gen.pub.at(pos)
-		pos = p.prev[r]
+	pos := int(entry.pos.Load())
+	if pos >= s.v.n {
+		// Skip the versions appended after the snapshot was taken, through
+		// versions stored before pos was (publish).
+		latest := s.gen.latest.Load()
+		for pos >= s.v.n {
+			p, r := latest.at(pos)
+			pos = p.prev[r]
+		}
 	}
 	for pos >= 0 {
 		p, r := s.v.at(pos)
@@ -1154,15 +1178,11 @@ func (s *ArrangementSnapshot) ScanRange(r KeyRange) func() *coldata.Chunk {
 }
 
 // scanKeys appends to sel the visible positions of up to a chunk's worth of
-// keys from from (inclusive) to end (exclusive; nil: unbounded), holding
-// a.mu meanwhile; the writer waits for it, so it stops after a chunk of keys
-// visited, visible or not. It returns where to go on from, and false at the
-// end. Going on seeks the key again, as the writer may have changed the tree
-// in between.
+// keys from from (inclusive) to end (exclusive; nil: unbounded), stopping
+// after a chunk of keys visited, visible or not. It returns where to go on
+// from, and false at the end.
 func (s *ArrangementSnapshot) scanKeys(from, end []byte, sel *[]int) ([]byte, bool) {
-	s.a.mu.RLock()
-	defer s.a.mu.RUnlock()
-	keys := s.gen.ordered.seekKey(from)
+	keys := s.keys.seekKey(from)
 	var last string
 	for visited := 0; visited < coldata.DefaultChunkSize && len(*sel) < coldata.DefaultChunkSize; visited++ {
 		item := keys.next()

@@ -64,8 +64,8 @@ func testArrangementLoad(t *testing.T, rng *rand.Rand, split func(*coldata.Chunk
 	if err := loaded.Apply(1, chunks...); err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded.cur.index) != n || loaded.cur.ordered.items != n {
-		t.Fatalf("loaded %d keys, %d ordered, want %d (not the bulk path?)", len(loaded.cur.index), loaded.cur.ordered.items, n)
+	if len(loaded.index) != n || loaded.keys.items != n {
+		t.Fatalf("loaded %d keys, %d ordered, want %d (not the bulk path?)", len(loaded.index), loaded.keys.items, n)
 	}
 	adopted, sized := 0, 0
 	for _, c := range chunks {

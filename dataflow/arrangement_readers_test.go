@@ -2,7 +2,10 @@ package dataflow
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,9 +150,9 @@ func TestArrangementScanSmallAllocates(t *testing.T) {
 }
 
 // TestArrangementKeyStoredOnce checks that a key the writer adds one change
-// at a time is held once, by the index and the ordered tree together: the
-// writer makes the key before its write lock and both take it (a view of
-// millions of keys, such as per-auction counts, held each twice before).
+// at a time is held once, by the index and the ordered tree together (a
+// view of millions of keys, such as per-auction counts, held each twice
+// before).
 func TestArrangementKeyStoredOnce(t *testing.T) {
 	a := NewArrangement(keyedTypes, []int{0})
 	for e := uint64(1); e <= 3; e++ {
@@ -163,14 +166,14 @@ func TestArrangementKeyStoredOnce(t *testing.T) {
 		}
 	}
 	items := map[*keyEntry]*orderItem[*keyEntry]{}
-	keys := a.cur.ordered.seekKey(nil)
+	keys := a.keys.seekKey(nil)
 	for it := keys.next(); it != nil; it = keys.next() {
 		items[it.val] = it
 	}
-	if len(items) != 300 || len(a.cur.index) != 300 {
-		t.Fatalf("%d tree items and %d index entries, want 300 each", len(items), len(a.cur.index))
+	if len(items) != 300 || len(a.index) != 300 {
+		t.Fatalf("%d tree items and %d index entries, want 300 each", len(items), len(a.index))
 	}
-	for k, entry := range a.cur.index {
+	for k, entry := range a.index {
 		it := items[entry]
 		if it == nil || it.key != k {
 			t.Fatalf("index key %q has tree item %+v", k, it)
@@ -181,34 +184,71 @@ func TestArrangementKeyStoredOnce(t *testing.T) {
 	}
 }
 
-// TestArrangementSnapshotTakesNoLock checks that taking a snapshot does not
-// wait for the writer: a statement snapshots every view, and a writer
-// stalled inside its lock (an allocation assisting the garbage collector,
-// a descheduled thread) must not hold up the readers of the other views.
-func TestArrangementSnapshotTakesNoLock(t *testing.T) {
+// TestArrangementSnapshotKeysFrozen checks that what a snapshot reads of
+// the keys is never written again: readers take no lock, so the writer must
+// copy the tree nodes it changes (adding keys, splitting nodes) rather than
+// write the ones it published. Every node reachable from an epoch's root
+// is compared with a deep copy made when the epoch was published.
+func TestArrangementSnapshotKeysFrozen(t *testing.T) {
 	a := NewArrangement(keyedTypes, []int{0})
-	c := NewChanges(keyedTypes, 1)
-	c.AppendRow([]types.Datum{int64(1), "one"})
-	c.Diffs = append(c.Diffs, 1)
-	if err := a.Apply(1, c); err != nil {
-		t.Fatal(err)
+	type frozen struct {
+		s    *ArrangementSnapshot
+		copy *orderNode[*keyEntry]
+		keys int
 	}
-	a.mu.Lock()
-	got := make(chan *ArrangementSnapshot, 1)
-	go func() { got <- a.Snapshot(1) }()
-	select {
-	case s := <-got:
-		a.mu.Unlock()
-		if s == nil || s.Len() != 1 {
-			t.Fatalf("snapshot at epoch 1: %+v, want one row", s)
+	var epochs []frozen
+	rng := rand.New(rand.NewPCG(1, 2))
+	var added []int64
+	for e := uint64(1); e <= 20; e++ {
+		// New keys scattered over the key space, splitting nodes all over
+		// the tree, and changes of the previous epoch's first ones.
+		c := NewChanges(keyedTypes, 500)
+		for _, k := range added[max(len(added)-300, 0):][:min(len(added), 50)] {
+			c.AppendRow([]types.Datum{k, "v"})
+			c.Diffs = append(c.Diffs, -1)
+			c.AppendRow([]types.Datum{k, "w"})
+			c.Diffs = append(c.Diffs, 1)
 		}
-		if row, ok := s.Lookup([]types.Datum{int64(1)}); !ok || row[1] != "one" {
-			t.Errorf("lookup of key 1: %v, %v", row, ok)
+		for range 300 {
+			k := rng.Int64N(1 << 40)
+			added = append(added, k)
+			c.AppendRow([]types.Datum{k, "v"})
+			c.Diffs = append(c.Diffs, 1)
 		}
-	case <-time.After(10 * time.Second):
-		a.mu.Unlock()
-		t.Fatal("Snapshot waited for the writer's lock")
+		if err := a.Apply(e, c); err != nil {
+			t.Fatal(err)
+		}
+		s := a.Snapshot(e)
+		epochs = append(epochs, frozen{s, deepCopyNode(s.keys.root), len(a.index)})
+		for _, f := range epochs {
+			if !reflect.DeepEqual(f.copy, deepCopyNode(f.s.keys.root)) {
+				t.Fatalf("epoch %d: the tree of epoch %d changed after it was published", e, f.s.Epoch())
+			}
+		}
 	}
+	for _, f := range epochs {
+		n := 0
+		next := f.s.ScanRange(KeyRange{})
+		for c := next(); c != nil; c = next() {
+			n += c.Len
+		}
+		if n != f.keys {
+			t.Errorf("epoch %d: a scan of its snapshot found %d keys, want %d", f.s.Epoch(), n, f.keys)
+		}
+	}
+}
+
+// deepCopyNode copies the nodes and entries of the subtree at n (not the
+// items, which the writer shares between trees and never writes).
+func deepCopyNode[V any](n *orderNode[V]) *orderNode[V] {
+	if n == nil {
+		return nil
+	}
+	c := &orderNode[V]{items: slices.Clone(n.items), size: n.size, gen: n.gen}
+	for _, ch := range n.children {
+		c.children = append(c.children, deepCopyNode(ch))
+	}
+	return c
 }
 
 // TestArrangementReadersDuringLoad looks keys up while a view's first,
@@ -247,5 +287,33 @@ func TestArrangementReadersDuringLoad(t *testing.T) {
 		}
 		stop.Store(true)
 		wg.Wait()
+	}
+}
+
+// TestArrangementLookupChunk checks that LookupChunk finds what Lookup
+// does, at the snapshot's epoch, as a chunk of one row.
+func TestArrangementLookupChunk(t *testing.T) {
+	a := NewArrangement(keyedTypes, []int{0})
+	for e, v := range []string{"one", "two"} {
+		c := NewChanges(keyedTypes, 2)
+		if e > 0 {
+			c.AppendRow([]types.Datum{int64(1), "one"})
+			c.Diffs = append(c.Diffs, -1)
+		}
+		c.AppendRow([]types.Datum{int64(1), v})
+		c.Diffs = append(c.Diffs, 1)
+		if err := a.Apply(uint64(e+1), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for e, want := range []string{"one", "two"} {
+		s := a.Snapshot(uint64(e + 1))
+		c := s.LookupChunk([]types.Datum{int64(1)})
+		if c == nil || c.Len != 1 || c.Cols[0].Get(0) != int64(1) || c.Cols[1].Get(0) != want {
+			t.Errorf("epoch %d: LookupChunk(1) = %+v, want (1, %s)", e+1, c, want)
+		}
+		if c := s.LookupChunk([]types.Datum{int64(2)}); c != nil {
+			t.Errorf("epoch %d: LookupChunk(2) = %+v, want nil", e+1, c)
+		}
 	}
 }

@@ -516,8 +516,8 @@ func TestArrangementInsertOnlyThenRetract(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a.indexed || len(a.cur.index) != 0 {
-		t.Fatalf("insertions built an index: %d keys", len(a.cur.index))
+	if a.indexed || len(a.index) != 0 {
+		t.Fatalf("insertions built an index: %d keys", len(a.index))
 	}
 	snaps := []*ArrangementSnapshot{a.Snapshot(1), a.Snapshot(2), a.Snapshot(3)}
 	if err := a.Apply(4, changeChunk(t, keyedTypes, "-2 1 a", "-1 2 b", "+1 4 d")); err != nil {
@@ -823,4 +823,31 @@ func TestArrangementCopiesStrings(t *testing.T) {
 	if got := scanText(a.Snapshot(3), keyedTypes); !slices.Equal(got, []string{"1 kept", "2 "}) {
 		t.Errorf("scan after compaction %q", got)
 	}
+}
+
+// BenchmarkArrangementNewKeys applies epochs of 512 new keys, scattered
+// over the key space, to a growing arrangement: the writer's cost of adding
+// keys, which readers search without a lock (each epoch copies the tree
+// nodes on the new keys' paths once).
+func BenchmarkArrangementNewKeys(b *testing.B) {
+	const perEpoch = coldata.DefaultChunkSize / 2
+	typs := []*types.T{types.Int8, types.Int8}
+	a := NewArrangement(typs, []int{0})
+	rng := rand.New(rand.NewPCG(1, 2))
+	c := NewChanges(typs, perEpoch)
+	b.ResetTimer()
+	for i := range b.N {
+		ks, vs := c.Cols[0].Ints[:0], c.Cols[1].Ints[:0]
+		c.Diffs = c.Diffs[:0]
+		for range perEpoch {
+			ks = append(ks, rng.Int64())
+			vs = append(vs, int64(i))
+			c.Diffs = append(c.Diffs, 1)
+		}
+		c.Cols[0].Ints, c.Cols[1].Ints, c.Len = ks, vs, len(ks)
+		if err := a.Apply(uint64(i+1), c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perEpoch), "ns/key")
 }

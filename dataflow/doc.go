@@ -64,7 +64,8 @@
 // deadlock: what they hold is bounded by the source feed times the fan-out
 // of joins. Step is called by one goroutine at a time. Arrangement, the readable output of a view, is
 // written by one goroutine and read by any number under epoch snapshots:
-// taking a snapshot takes no lock (an atomic pointer to the published
-// generation); lookups and range scans hold its read lock only while in
-// the key index, which the writer changes in place.
+// readers take no lock: a snapshot is an atomic pointer to the published
+// generation, and lookups and range scans search the key tree published
+// with it, a persistent B-tree whose published nodes the writer copies
+// rather than changes.
 package dataflow

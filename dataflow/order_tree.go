@@ -23,23 +23,33 @@ const maxNodeItems = 63
 // B-tree deletion and lets a row that comes back reuse its item. Top-N
 // operators rank their rows with it; arrangements keep their keys in order
 // with it.
+//
+// freeze makes the tree persistent: the nodes it has then are never written
+// again, and an add copies the nodes on its path that are frozen (once per
+// freeze) instead. An arrangement freezes its tree as it publishes it, so
+// that its readers walk the published root while the writer adds keys,
+// without a lock. A tree never frozen is written in place.
 type orderTree[V any] struct {
 	root  *orderNode[V]
 	items int // items in the tree, zero-count ones included
 	zeros int // items whose count is zero
+	// gen is the generation of the nodes the tree may write: nodes of an
+	// earlier one are frozen.
+	gen uint64
 }
 
 type orderNode[V any] struct {
 	items    []orderEntry[V]
 	children []*orderNode[V] // nil in a leaf; else len(items)+1
 	size     int64           // sum of the counts of all items in the subtree
+	gen      uint64          // the tree's gen when the node was made
 }
 
 // orderEntry keeps the first bytes of an item's key in the node, so that a
 // search mostly compares within the node instead of chasing an item and its
 // key per comparison.
 type orderEntry[V any] struct {
-	prefix uint64
+	prefix keyPrefixes
 	item   *orderItem[V]
 }
 
@@ -72,7 +82,7 @@ const halfNodeItems = maxNodeItems / 2
 func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNode[V] {
 	n := &orderNode[V]{}
 	add := func(it *orderItem[V]) {
-		n.items = append(n.items, orderEntry[V]{keyPrefix(it.key, 0), it})
+		n.items = append(n.items, orderEntry[V]{prefixesOf(it.key), it})
 		n.size += it.count
 	}
 	if height == 0 {
@@ -101,6 +111,16 @@ func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNo
 	return n
 }
 
+// keyPrefixes are a key's first 16 bytes (keyPrefix from 0 and from 8):
+// an integer key's encoding is 9 bytes, of which the first 8 are alike for
+// all keys below 2^56, so that 8 bytes left every comparison of a search to
+// the keys themselves, each behind a pointer.
+type keyPrefixes struct{ hi, lo uint64 }
+
+func prefixesOf[K ~string | ~[]byte](key K) keyPrefixes {
+	return keyPrefixes{keyPrefix(key, 0), keyPrefix(key, 8)}
+}
+
 // keyPrefix is the 8 bytes of key from from on, big-endian, zero-padded
 // (0 past its end): prefixes of different keys compare like the keys or
 // are equal.
@@ -115,6 +135,26 @@ func keyPrefix[K ~string | ~[]byte](key K, from int) uint64 {
 	return p
 }
 
+// freeze makes every node of the tree read-only: later adds copy the nodes
+// they change.
+func (t *orderTree[V]) freeze() { t.gen++ }
+
+// own returns n if the tree may write it, else a writable copy of it.
+func (t *orderTree[V]) own(n *orderNode[V]) *orderNode[V] {
+	if n.gen == t.gen {
+		return n
+	}
+	// Room for the one entry (and child) an add may insert, so that the
+	// copy is not grown right after being made.
+	c := &orderNode[V]{items: make([]orderEntry[V], len(n.items), len(n.items)+1), size: n.size, gen: t.gen}
+	copy(c.items, n.items)
+	if n.children != nil {
+		c.children = make([]*orderNode[V], len(n.children), len(n.children)+1)
+		copy(c.children, n.children)
+	}
+	return c
+}
+
 // add adds delta to the count of the item with key and returns it, inserting
 // a new item (with a zero val, for the caller to fill) if there is none.
 func (t *orderTree[V]) add(key []byte, delta int64) *orderItem[V] {
@@ -127,14 +167,15 @@ func (t *orderTree[V]) add(key []byte, delta int64) *orderItem[V] {
 // help the garbage collector for milliseconds) holds up its readers.
 func (t *orderTree[V]) addItem(key []byte, delta int64, made *orderItem[V]) *orderItem[V] {
 	if t.root == nil {
-		t.root = &orderNode[V]{}
+		t.root = &orderNode[V]{gen: t.gen}
 	}
+	t.root = t.own(t.root)
 	if len(t.root.items) == maxNodeItems {
 		old := t.root
-		t.root = &orderNode[V]{children: []*orderNode[V]{old}, size: old.size}
+		t.root = &orderNode[V]{children: []*orderNode[V]{old}, size: old.size, gen: t.gen}
 		t.root.splitChild(0)
 	}
-	prefix := keyPrefix(key, 0)
+	prefix := prefixesOf(key)
 	n := t.root
 	for {
 		n.size += delta
@@ -151,6 +192,7 @@ func (t *orderTree[V]) addItem(key []byte, delta int64, made *orderItem[V]) *ord
 			t.items++
 			return it
 		}
+		n.children[i] = t.own(n.children[i])
 		if len(n.children[i].items) == maxNodeItems {
 			n.splitChild(i)
 			switch c := n.items[i].compare(prefix, key); {
@@ -177,7 +219,7 @@ func (t *orderTree[V]) addTo(it *orderItem[V], delta int64) *orderItem[V] {
 
 // search returns the index of the first item of n not below key and whether
 // it equals key.
-func (n *orderNode[V]) search(prefix uint64, key []byte) (int, bool) {
+func (n *orderNode[V]) search(prefix keyPrefixes, key []byte) (int, bool) {
 	lo, hi := 0, len(n.items)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -194,11 +236,15 @@ func (n *orderNode[V]) search(prefix uint64, key []byte) (int, bool) {
 }
 
 // compare compares e's key with key (whose prefix is prefix).
-func (e orderEntry[V]) compare(prefix uint64, key []byte) int {
+func (e orderEntry[V]) compare(prefix keyPrefixes, key []byte) int {
 	switch {
-	case e.prefix < prefix:
+	case e.prefix.hi < prefix.hi:
 		return -1
-	case e.prefix > prefix:
+	case e.prefix.hi > prefix.hi:
+		return 1
+	case e.prefix.lo < prefix.lo:
+		return -1
+	case e.prefix.lo > prefix.lo:
 		return 1
 	case e.item.key < string(key): // string(key) here does not copy
 		return -1
@@ -209,12 +255,12 @@ func (e orderEntry[V]) compare(prefix uint64, key []byte) int {
 }
 
 // splitChild splits the full child i of n in two around its middle item,
-// which moves up into n.
+// which moves up into n; n and the child must be writable.
 func (n *orderNode[V]) splitChild(i int) {
 	child := n.children[i]
 	mid := len(child.items) / 2
 	up := child.items[mid]
-	right := &orderNode[V]{items: slices.Clone(child.items[mid+1:])}
+	right := &orderNode[V]{items: slices.Clone(child.items[mid+1:]), gen: n.gen}
 	clear(child.items[mid:])
 	child.items = child.items[:mid]
 	if child.children != nil {
@@ -292,11 +338,27 @@ descend:
 	return it, 0
 }
 
+// find returns the item with key, or nil.
+func (t *orderTree[V]) find(key []byte) *orderItem[V] {
+	prefix := prefixesOf(key)
+	for n := t.root; n != nil; {
+		i, found := n.search(prefix, key)
+		if found {
+			return n.items[i].item
+		}
+		if n.children == nil {
+			return nil
+		}
+		n = n.children[i]
+	}
+	return nil
+}
+
 // seekKey returns an iterator whose first item is the first whose key is not
 // below key.
 func (t *orderTree[V]) seekKey(key []byte) orderIter[V] {
 	var it orderIter[V]
-	prefix := keyPrefix(key, 0)
+	prefix := prefixesOf(key)
 	for n := t.root; n != nil; {
 		i, found := n.search(prefix, key)
 		it.stack = append(it.stack, orderFrame[V]{n, i})

@@ -22,8 +22,9 @@ import (
 // takes the queue, steps every view's dataflow in creation order (a view's
 // output of the epoch feeds the views that read it in the same epoch),
 // applies the outputs to the views' arrangements, and only then publishes the
-// new epoch number. Readers snapshot all arrangements at the published epoch,
-// so a statement sees every view at one epoch, never half of one.
+// new epoch with a snapshot of every view at it (taken anew only for the
+// views the epoch changed or compacted), so a statement sees every view at
+// one epoch, never half of one, and takes no snapshot of its own.
 type dataflows struct {
 	db        *storage.DB
 	log       *slog.Logger
@@ -50,9 +51,9 @@ type dataflows struct {
 	running map[uint32]*runningView // written by the loop under pubMu
 	// published is epoch and the running views as statements read them,
 	// replaced by the loop (under pubMu) whenever either changes, so that
-	// a statement's snapshot takes no lock: with pubMu's, a reader stalled
-	// inside it (allocating, assisting the collector, descheduled) made
-	// the loop's next Lock wait, and every statement after it.
+	// a statement reads views taking no lock: with pubMu's, a reader
+	// stalled inside it (allocating, assisting the collector, descheduled)
+	// made the loop's next Lock wait, and every statement after it.
 	published atomic.Pointer[publishedViews]
 
 	order []*runningView // loop-owned: creation order
@@ -377,12 +378,21 @@ func (d *dataflows) publish(outputs map[uint32][]*coldata.Chunk) {
 	}
 	d.pubMu.Lock()
 	d.epoch = next
-	// The views are the same: only the epoch is new.
-	d.published.Store(&publishedViews{epoch: next, views: d.published.Load().views})
+	d.republishChanged(outputs)
 	d.pubMu.Unlock()
+	compacted := map[uint32][]*coldata.Chunk{}
 	for id, out := range outputs {
-		d.running[id].arr.Compact(next)
+		if d.running[id].arr.Compact(next) {
+			compacted[id] = nil
+		}
 		d.notify(id, next, out)
+	}
+	if len(compacted) > 0 {
+		// The published snapshots of the compacted views would hold their
+		// old generations (as big as the views) until their next change.
+		d.pubMu.Lock()
+		d.republishChanged(compacted)
+		d.pubMu.Unlock()
 	}
 }
 
@@ -654,17 +664,12 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 	})
 }
 
-// viewSnapshot is every view's result at one published epoch.
-type viewSnapshot struct {
-	epoch uint64
-	views map[uint32]*dataflow.ArrangementSnapshot
-	// failed holds the error of each stopped view.
-	failed map[uint32]error
-}
-
 // publishedViews is what statements read of the running views: the last
-// published epoch and each view's arrangement or error, never changed once
-// stored in dataflows.published.
+// published epoch and each view's snapshot at it, or its error, never
+// changed once stored in dataflows.published. A statement reads the views
+// of one publishedViews, so every view at one epoch; it shares the
+// snapshots with every other statement of the epoch: a snapshot is only
+// read.
 type publishedViews struct {
 	epoch uint64
 	views map[uint32]publishedView
@@ -673,48 +678,37 @@ type publishedViews struct {
 type publishedView struct {
 	name   string
 	arr    *dataflow.Arrangement
+	snap   *dataflow.ArrangementSnapshot // nil when failed
 	failed error
 }
 
 // republish stores the running views in published; the caller holds pubMu
-// and has just changed them.
-func (d *dataflows) republish() {
+// and has just changed which views run (or fail), not the epoch.
+func (d *dataflows) republish() { d.republishChanged(nil) }
+
+// republishChanged stores the running views at d.epoch in published,
+// snapshotting the views in changed (applied or compacted since the last
+// publish) and those published without a snapshot; the others' snapshots
+// read the same rows at d.epoch as at the epoch they were taken at, and
+// are kept. The caller holds pubMu.
+func (d *dataflows) republishChanged(changed map[uint32][]*coldata.Chunk) {
+	old := d.published.Load().views
 	views := make(map[uint32]publishedView, len(d.running))
 	for id, v := range d.running {
-		views[id] = publishedView{name: v.name, arr: v.arr, failed: v.failed}
+		pv := publishedView{name: v.name, arr: v.arr, failed: v.failed}
+		if v.failed == nil {
+			_, change := changed[id]
+			if prev, ok := old[id]; ok && !change && prev.arr == v.arr && prev.snap != nil {
+				pv.snap = prev.snap
+			} else if pv.snap = v.arr.Snapshot(d.epoch); pv.snap == nil {
+				// Only a compaction past d.epoch drops the versions it
+				// needs, and compactions are at published epochs.
+				pv.failed = sqlerr.Bug("view %q has no snapshot at its published epoch %d", v.name, d.epoch)
+			}
+		}
+		views[id] = pv
 	}
 	d.published.Store(&publishedViews{epoch: d.epoch, views: views})
-}
-
-// snapshot reads every view at the last published epoch, taking no lock.
-func (d *dataflows) snapshot() *viewSnapshot {
-	for {
-		p := d.published.Load()
-		if s := p.snapshot(); s != nil {
-			return s
-		}
-		// The loop published a later epoch and compacted a view past p's
-		// meanwhile: read the later one.
-	}
-}
-
-// snapshot reads every view at p's epoch, or returns nil when a view has
-// been compacted past it.
-func (p *publishedViews) snapshot() *viewSnapshot {
-	s := &viewSnapshot{epoch: p.epoch, views: make(map[uint32]*dataflow.ArrangementSnapshot, len(p.views))}
-	for id, v := range p.views {
-		if v.failed != nil {
-			if s.failed == nil {
-				s.failed = map[uint32]error{}
-			}
-			s.failed[id] = errViewFailed(v.name, v.failed)
-			continue
-		}
-		if s.views[id] = v.arr.Snapshot(p.epoch); s.views[id] == nil {
-			return nil
-		}
-	}
-	return s
 }
 
 func errViewFailed(name string, err error) error {

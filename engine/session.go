@@ -728,7 +728,7 @@ func (e *Engine) restartSources(streams []*catalog.Table) {
 
 // tableResolver resolves plan table references within ts.
 func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *exec.TableRef) (exec.TableAccess, error) {
-	var snap *viewSnapshot
+	var views *publishedViews
 	return func(ref *exec.TableRef) (exec.TableAccess, error) {
 		if ref.System {
 			return systemAccess(cat, ref)
@@ -754,17 +754,19 @@ func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *e
 		if err := s.e.damaged.err(ref.ID); err != nil {
 			return nil, err
 		}
-		// A view: every view a statement reads is read at one epoch.
-		if snap == nil {
-			snap = s.e.views.snapshot()
+		// A view: every view a statement reads is read at one epoch, in
+		// the snapshots published with it.
+		if views == nil {
+			views = s.e.views.published.Load()
 		}
-		if err := snap.failed[ref.ID]; err != nil {
-			return nil, err
+		v, ok := views.views[ref.ID]
+		switch {
+		case !ok:
+			return nil, errUndefinedRelation(ref.Name)
+		case v.failed != nil:
+			return nil, errViewFailed(v.name, v.failed)
 		}
-		if v := snap.views[ref.ID]; v != nil {
-			return &viewAccess{name: ref.Name, snap: v}, nil
-		}
-		return nil, errUndefinedRelation(ref.Name)
+		return &viewAccess{name: ref.Name, snap: v.snap}, nil
 	}
 }
 

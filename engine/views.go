@@ -565,6 +565,11 @@ func (a *viewAccess) Lookup(key []types.Datum) ([]types.Datum, int, bool, error)
 	return row, -1, ok, nil
 }
 
+// LookupChunk implements exec.ChunkLookup.
+func (a *viewAccess) LookupChunk(key []types.Datum) (*coldata.Chunk, error) {
+	return a.snap.LookupChunk(key), nil
+}
+
 func (a *viewAccess) errReadOnly() error {
 	return sqlerr.New(sqlerr.WrongObjectType, "cannot change materialized view \"%s\"", a.name)
 }

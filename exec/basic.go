@@ -63,21 +63,30 @@ func (l *lookupOp) Next() (*coldata.Chunk, error) {
 		return nil, nil
 	}
 	l.done = true
-	one := &coldata.Chunk{Len: 1}
 	key := make([]types.Datum, len(l.plan.Key))
+	var one *coldata.Chunk
 	for i, e := range l.plan.Key {
-		v, err := e.Eval(l.c.Eval, one)
-		if err != nil {
-			return nil, err
+		d, ok := scalarDatum(l.c.Eval, e)
+		if !ok {
+			if one == nil {
+				one = &coldata.Chunk{Len: 1}
+			}
+			v, err := e.Eval(l.c.Eval, one)
+			if err != nil {
+				return nil, err
+			}
+			d = v.Get(0)
 		}
-		key[i] = v.Get(0)
-		if key[i] == nil {
+		if key[i] = d; d == nil {
 			return nil, nil
 		}
 	}
 	ta, err := l.c.Tables(l.plan.Table)
 	if err != nil {
 		return nil, err
+	}
+	if cl, ok := ta.(ChunkLookup); ok && !l.plan.Positions {
+		return cl.LookupChunk(key)
 	}
 	row, pos, found, err := ta.Lookup(key)
 	if err != nil || !found {
@@ -89,6 +98,42 @@ func (l *lookupOp) Next() (*coldata.Chunk, error) {
 		return withPositions(out, []int{pos}), nil
 	}
 	return out, nil
+}
+
+// scalarDatum returns the value of e when it is a constant or a parameter
+// of a type whose vectors hold the datum as it is (ok false otherwise): a
+// point lookup's key is mostly $1, and evaluating it as a vector of one
+// row made a chunk and a vector per key column of every panel query.
+func scalarDatum(ev *expr.EvalCtx, e expr.Expr) (types.Datum, bool) {
+	var d types.Datum
+	switch e := e.(type) {
+	case *expr.Const:
+		d = e.Val
+	case *expr.Param:
+		if e.Idx < len(ev.Params) {
+			d = ev.Params[e.Idx]
+		}
+	default:
+		return nil, false
+	}
+	if d == nil {
+		return nil, true
+	}
+	switch e.Type().Phys() {
+	case types.PhysBool:
+		_, ok := d.(bool)
+		return d, ok
+	case types.PhysInt:
+		_, ok := d.(int64)
+		return d, ok
+	case types.PhysFloat:
+		_, ok := d.(float64)
+		return d, ok
+	case types.PhysBytes:
+		_, ok := d.(string)
+		return d, ok
+	}
+	return nil, false
 }
 
 type rangeScanOp struct {

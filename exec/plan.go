@@ -25,6 +25,13 @@ type TableAccess interface {
 	Update(positions []int, rows *coldata.Chunk) error
 }
 
+// ChunkLookup is a TableAccess that returns a looked-up row as a chunk of
+// one row (nil when there is none), copied from its columns without a
+// Datum per value; a point lookup that needs no position uses it.
+type ChunkLookup interface {
+	LookupChunk(key []types.Datum) (*coldata.Chunk, error)
+}
+
 // RowCounter is a TableAccess that knows how many rows it holds without
 // reading them (a view counts its rows at each epoch): a scan none of whose
 // columns is read, as count(*)'s, only counts.
