@@ -132,6 +132,8 @@ type joinOp struct {
 	// spilledRows counts each side's rows they hold.
 	spill       *groupSpill
 	spilledRows [2]int
+	// rowCosts are the sides' row costs (rowCost) at the last eviction.
+	rowCosts [2]int64
 	// With j.Interval or j.Closing: the inputs' watermarks of the epoch,
 	// the watermark each side's state was last purged at, and the earliest
 	// time each side holds (no purge is needed while that row lives).
@@ -205,6 +207,13 @@ func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
 		}
 	}
 	o.apply(in, d)
+	// A join has no state of the epoch but its rows: it need not wait for
+	// the epoch's end to evict, so that an epoch touching far more keys
+	// than its share holds (a view's first, over a stream's whole
+	// history) stays near it too.
+	if o.spill != nil && o.stateSize() > o.spill.budget.share()+o.spill.budget.share()/4 {
+		return o.evict()
+	}
 	return nil
 }
 

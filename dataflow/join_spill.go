@@ -83,18 +83,29 @@ func (o *joinOp) rowCost(side int) int64 {
 	return cost
 }
 
+// stateSize estimates the bytes of the keys and rows held, at the row
+// costs of the last eviction (measured now if none was).
+func (o *joinOp) stateSize() int64 {
+	if o.rowCosts[0] == 0 {
+		o.rowCosts = [2]int64{o.rowCost(0), o.rowCost(1)}
+	}
+	return int64(o.keys.live)*o.keyCost() + int64(o.sides[0].rows.live)*o.rowCosts[0] + int64(o.sides[1].rows.live)*o.rowCosts[1]
+}
+
 // keyCost is what a join key costs besides its rows.
 func (o *joinOp) keyCost() int64 { return int64(8 * (o.keys.nk + joinKeyWords)) }
 
 // evict moves join keys with all their rows to the spill store, coldest
 // first, until the state's estimated size is at most an eighth under the
 // instance's share of the budget (less the filter), keeping at least
-// joinSpillFloor keys. It runs between pushes: no key is in the middle of one.
+// joinSpillFloor keys. It runs at the end of an epoch, and after a push
+// that takes the state past 5/4 of the share: between pushes, when no
+// key is in the middle of one.
 func (o *joinOp) evict() error {
 	t, s := o.keys, o.spill
-	rowCosts := [2]int64{o.rowCost(0), o.rowCost(1)}
-	keyCost := o.keyCost()
-	size := int64(t.live)*keyCost + int64(o.sides[0].rows.live)*rowCosts[0] + int64(o.sides[1].rows.live)*rowCosts[1]
+	o.rowCosts = [2]int64{o.rowCost(0), o.rowCost(1)}
+	rowCosts, keyCost := o.rowCosts, o.keyCost()
+	size := o.stateSize()
 	target := s.budget.share() - int64(8*len(s.filter.bits))
 	if size <= target || t.live <= joinSpillFloor {
 		return nil

@@ -199,11 +199,12 @@ func (l *floatIntLess) Eval(_ *expr.EvalCtx, c *coldata.Chunk) (*coldata.Vec, er
 	return out, nil
 }
 
-// TestJoinSpillMemory fills a join with about 40 MB of rows over 200k
-// keys, a fresh key's rows on both sides every push, under a budget of
+// TestJoinSpillMemory fills a join with about 50 MB of rows over 200k
+// keys, rows of new keys on both sides every push, under a budget of
 // 1 MiB and without one: under the budget the state's estimate stays
-// within the share, its pages within twice the rows held, and the live
-// heap far under the one without a budget.
+// within 5/4 of the share after every push and within the share after
+// every epoch, its pages within twice the rows held, and the live heap
+// far under the one without a budget.
 func TestJoinSpillMemory(t *testing.T) {
 	const keys, limit = 200_000, 1 << 20
 	spill, err := storage.OpenSpill(t.TempDir())
@@ -241,6 +242,11 @@ func TestJoinSpillMemory(t *testing.T) {
 				if err := o.Push(side, chunk(lo), discard); err != nil {
 					t.Fatal(err)
 				}
+				// Within an epoch too, a push leaves the state within 5/4
+				// of the share.
+				if b != nil && o.stateSize() > b.share()+b.share()/4 {
+					t.Fatalf("state of %d bytes after a push, over 5/4 of the share of %d", o.stateSize(), b.share())
+				}
 			}
 			if lo%(16*coldata.DefaultChunkSize) == 0 {
 				if err := o.Flush(discard); err != nil {
@@ -268,9 +274,8 @@ func TestJoinSpillMemory(t *testing.T) {
 	if spilledBytes < 16*limit {
 		t.Fatalf("%d bytes spilled: not many times the limit", spilledBytes)
 	}
-	size := int64(o.keys.live)*o.keyCost() + int64(o.sides[0].rows.live)*o.rowCost(0) + int64(o.sides[1].rows.live)*o.rowCost(1)
-	if share := b.share(); size > share {
-		t.Fatalf("state of %d bytes over the share of %d", size, share)
+	if size := o.stateSize(); size > b.share() {
+		t.Fatalf("state of %d bytes over the share of %d", size, b.share())
 	}
 	for side, js := range o.sides {
 		if pages := len(js.rows.pages); pages > 2*(js.rows.live>>joinRowPageBits)+2 {
@@ -281,4 +286,101 @@ func TestJoinSpillMemory(t *testing.T) {
 	if spillHeap > plainHeap/2 {
 		t.Fatalf("live heap %d under the budget against %d without", spillHeap, plainHeap)
 	}
+}
+
+// BenchmarkJoinSpill measures an inner join of two (bigint, bigint)
+// inputs on the first column over 256k keys, filled before the timer with
+// four left rows and one right row a key (about 80 MB of state), on one
+// worker: then inserts of right rows (each joining a key's four left
+// rows), an epoch every 64 chunks of 1024 rows, without a budget and with
+// one an eighth of the state. Keys are uniform (most rows hit a spilled
+// key) or skewed (90% of the rows on 5% of the keys). rows/cpu-s counts
+// the process' CPU time, the spill store's included.
+func BenchmarkJoinSpill(b *testing.B) {
+	const keys, epochChunks = 1 << 18, 64
+	ts := []*types.T{types.Int8, types.Int8}
+	rowsOf := func(key func(i int64) int64, n, seq int64) *coldata.Chunk {
+		c := NewChanges(ts, int(n))
+		for i := range n {
+			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, key(i)), append(c.Cols[1].Ints, seq+i), append(c.Diffs, 1)
+		}
+		c.Len = int(n)
+		return c
+	}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		for _, limit := range []int64{0, keys * 5 * 80 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
+				env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
+				if limit > 0 {
+					spill, err := storage.OpenSpill(b.TempDir())
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer spill.Close()
+					env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
+				}
+				spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
+				op, err := spec.New(env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				discard := func(*coldata.Chunk) error { return nil }
+				n := int64(coldata.DefaultChunkSize)
+				for lo := int64(0); lo < 4*keys; lo += n {
+					if err := op.Push(0, rowsOf(func(i int64) int64 { return (lo + i) % keys }, n, lo), discard); err != nil {
+						b.Fatal(err)
+					}
+					if lo < keys {
+						if err := op.Push(1, rowsOf(func(i int64) int64 { return lo + i }, n, -lo-n), discard); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := op.Flush(discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rng := rand.New(rand.NewSource(2))
+				key := func(int64) int64 {
+					if keyDist == "skewed" && rng.Intn(10) != 0 {
+						return rng.Int63n(keys / 20)
+					}
+					return rng.Int63n(keys)
+				}
+				var chunks []*coldata.Chunk
+				for c := range int64(epochChunks) {
+					chunks = append(chunks, rowsOf(key, n, keys+c*n))
+				}
+				cpu := processCPU()
+				for b.Loop() {
+					for _, c := range chunks {
+						if err := op.Push(1, c, discard); err != nil {
+							b.Fatal(err)
+						}
+						// Take the rows out again: the state keeps its size.
+						c.Diffs = negate(c.Diffs)
+						if err := op.Push(1, c, discard); err != nil {
+							b.Fatal(err)
+						}
+						c.Diffs = negate(c.Diffs)
+					}
+					if err := op.Flush(discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rows := float64(b.N * epochChunks * coldata.DefaultChunkSize * 2)
+				b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+				b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
+				if j := op.(*joinOp); j.spill != nil {
+					b.ReportMetric(float64(j.spill.spilled), "spilled")
+				}
+			})
+		}
+	}
+}
+
+func negate(diffs []int64) []int64 {
+	for i := range diffs {
+		diffs[i] = -diffs[i]
+	}
+	return diffs
 }
