@@ -175,13 +175,6 @@ func (o *joinOp) Restore(r *SnapshotReader) error {
 			if err := o.Push(side, c.Slice(lo, min(lo+coldata.DefaultChunkSize, c.Len)), drop); err != nil {
 				return err
 			}
-			// Under a budget the restored state stays within it as it
-			// grows, not only once read.
-			if o.spill != nil {
-				if err := o.evict(); err != nil {
-					return err
-				}
-			}
 		}
 	}
 	for _, ws := range []*[2]int64{&o.watermarks, &o.purged, &o.earliest} {

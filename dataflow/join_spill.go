@@ -19,8 +19,9 @@ import (
 // delta rule sees the whole state of every key it touches. The evictions
 // and loads change no row's multiplicity: a snapshot writes the spilled
 // rows as rows, a delta only the changes (an evicted row's change since
-// the last snapshot goes with the rows freed), and a restore pushes them,
-// so the checkpoint format is the one of a join that does not spill.
+// the last snapshot goes with the rows freed), and a restore pushes them
+// (and evicts as pushes do), so the checkpoint format is the one of a
+// join that does not spill.
 
 // joinKeyWords is what a join key costs besides its key words: its heads
 // (and totals), a slot and its id.
@@ -362,6 +363,8 @@ func (o *joinOp) compact() {
 		return
 	}
 	keys := newGroupTable(t.nw, 0, t.nk)
+	recent := o.spill.recent
+	o.spill.recent, o.spill.hand = nil, 0
 	var sides [2]*joinRows
 	var before [2]map[int32]int64
 	for side, js := range o.sides {
@@ -380,6 +383,9 @@ func (o *joinOp) compact() {
 		key, _ := t.packedKey(g)
 		ng, _ := keys.findPacked(key, 0)
 		copy(keys.state(ng)[2:], heads[2:])
+		if w := int(g >> 6); w < len(recent) && recent[w]&(1<<(g&63)) != 0 {
+			o.spill.markRecent(ng)
+		}
 		for side, js := range o.sides {
 			old, rows := js.rows, sides[side]
 			last := int32(heads[side]) - 1
@@ -411,5 +417,4 @@ func (o *joinOp) compact() {
 		o.sides[side].rows = sides[side]
 		o.sides[side].before = before[side]
 	}
-	o.spill.recent, o.spill.hand = nil, 0
 }
