@@ -58,8 +58,8 @@ func (b *Budget) share() int64 { return b.limit / max(b.holders.Load(), 1) }
 func MemoryBudget(b *Budget) Option { return func(c *config) { c.budget = b } }
 
 // UnboundedState names the operators of the dataflow that keep state the
-// budget does not bound: every stateful one but the aggregates that spill
-// (all of them without a budget).
+// budget does not bound: every stateful one but the aggregates and joins
+// that spill (all of them without a budget).
 func (d *Dataflow) UnboundedState() []string {
 	var names []string
 	for i, op := range d.workers[0].ops {
@@ -67,6 +67,9 @@ func (d *Dataflow) UnboundedState() []string {
 			continue
 		}
 		if a, ok := op.(*aggregateOp); ok && a.spill != nil {
+			continue
+		}
+		if j, ok := op.(*joinOp); ok && j.spill != nil {
 			continue
 		}
 		names = append(names, d.g.Nodes[i].Spec.String())

@@ -62,6 +62,9 @@ func (j *Join) New(env *Env) (Operator, error) {
 	}
 	o.keys = newGroupTable(keyWords, 0, nk)
 	o.packed = make([]int64, nk)
+	if env.Budget != nil && o.canSpill() {
+		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
+	}
 	return o, nil
 }
 
@@ -125,6 +128,12 @@ type joinOp struct {
 	keyTotals           bool
 	sides               [2]joinSide
 	keys                *groupTable
+	// spill holds the keys evicted under a budget (nil: none), and
+	// spilledRows counts each side's rows they hold.
+	spill       *groupSpill
+	spilledRows [2]int
+	// rowCosts are the sides' row costs (rowCost) at the last eviction.
+	rowCosts [2]int64
 	// With j.Interval or j.Closing: the inputs' watermarks of the epoch,
 	// the watermark each side's state was last purged at, and the earliest
 	// time each side holds (no purge is needed while that row lives).
@@ -146,6 +155,11 @@ type joinOp struct {
 
 func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
 	own, other := &o.sides[in], &o.sides[1-in]
+	if o.spill != nil && o.spill.spilled > 0 {
+		if err := o.unspill(in, d); err != nil {
+			return err
+		}
+	}
 	o.group(in, d)
 	o.counts = slices.Grow(o.counts[:0], d.Len)[:d.Len]
 	clear(o.counts)
@@ -193,6 +207,13 @@ func (o *joinOp) Push(in int, d *coldata.Chunk, emit Emit) error {
 		}
 	}
 	o.apply(in, d)
+	// A join has no state of the epoch but its rows: it need not wait for
+	// the epoch's end to evict, so that an epoch touching far more keys
+	// than its share holds (a view's first, over a stream's whole
+	// history) stays near it too.
+	if o.spill != nil && o.stateSize() > o.spill.budget.share()+o.spill.budget.share()/4 {
+		return o.evict()
+	}
 	return nil
 }
 
@@ -214,7 +235,11 @@ func (o *joinOp) Advance(in []int64) int64 {
 // Flush frees, for an interval join, the rows the other side's watermark
 // has left behind: no row still to come on the other side can match them;
 // for a closing join, the rows whose key value no change to come can have.
+// A spilling join evicts its coldest keys down to its budget share.
 func (o *joinOp) Flush(Emit) error {
+	if o.spill != nil {
+		return o.evict()
+	}
 	if c := o.j.Closing; c != nil {
 		bound := c.bound(o.watermarks[0], o.watermarks[1])
 		if bound == Unconstrained {
@@ -360,6 +385,9 @@ packedRows:
 		// before's takes its key without a probe.
 		if !same {
 			prev, _ = o.keys.findPacked(o.packed, 0)
+			if o.spill != nil {
+				o.spill.markRecent(prev)
+			}
 		}
 		o.keyOf[i] = prev
 	}

@@ -7,13 +7,18 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 )
 
-// Snapshot implements Snapshotter: each side's stored rows, as columns,
-// with their multiplicities, then the watermark bookkeeping. The rest
+// Snapshot implements Snapshotter: each side's stored rows (spilled ones
+// first), as columns, with their multiplicities, then the watermark
+// bookkeeping. The rest
 // (keys, key totals, match counts, identity slots, whose hashes are
 // seeded per instance) follows from the rows, and Restore builds it by
 // pushing them. From the first snapshot on, the join tracks the rows that
 // change, for SnapshotDelta.
 func (o *joinOp) Snapshot(w *SnapshotWriter) error {
+	spilled, err := o.spilledRowsOf()
+	if err != nil {
+		return err
+	}
 	for side := range o.sides {
 		s := &o.sides[side]
 		rows := s.rows
@@ -28,7 +33,7 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 			}
 		}
 		s.size = recordSize{}
-		if err := o.writeRows(w, side, ids, mults, nil); err != nil {
+		if err := o.writeRows(w, side, ids, mults, spilled[side]); err != nil {
 			return err
 		}
 		s.before, s.removed = map[int32]int64{}, nil
@@ -61,8 +66,9 @@ func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 	return nil
 }
 
-// writeRows writes the rows freed (with their diffs, may be nil), then
-// rows ids of side with mults: their multiplicities or diffs.
+// writeRows writes the rows of freed (with their diffs, may be nil: the
+// rows freed, or spilled), then rows ids of side with mults: their
+// multiplicities or diffs.
 func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int64, freed *coldata.Chunk) error {
 	s := &o.sides[side]
 	rows := s.rows
@@ -87,8 +93,8 @@ func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int
 // the size of the rows its snapshots wrote.
 func (o *joinOp) SnapshotSize() int {
 	size := 6 * binary.MaxVarintLen64
-	for _, s := range o.sides {
-		size += s.size.estimate(s.rows.live)
+	for side, s := range o.sides {
+		size += s.size.estimate(s.rows.live + o.spilledRows[side])
 	}
 	return size
 }
@@ -110,8 +116,15 @@ func (o *joinOp) trackRemoval(s *joinSide, r int32, mult int64) {
 	} else {
 		before = mult
 	}
-	if before == 0 {
-		return // added and freed since the last snapshot
+	o.trackChange(s, r, -before)
+}
+
+// trackChange adds row r of s with diff, its change since the last
+// snapshot, to the rows freed (nothing when it did not change): the row
+// leaves memory, freed or spilled.
+func (o *joinOp) trackChange(s *joinSide, r int32, diff int64) {
+	if diff == 0 {
+		return // added and freed since the last snapshot, or unchanged
 	}
 	if s.removed == nil {
 		s.removed = NewChanges(s.types, 0)
@@ -120,8 +133,17 @@ func (o *joinOp) trackRemoval(s *joinSide, r int32, mult int64) {
 	for c, v := range s.removed.Cols {
 		v.AppendFrom(page.Cols[c], at)
 	}
-	s.removed.Diffs = append(s.removed.Diffs, -before)
+	s.removed.Diffs = append(s.removed.Diffs, diff)
 	s.removed.Len++
+}
+
+// finishRestore evicts a spilling join down to its share once the base
+// and its deltas are read.
+func (o *joinOp) finishRestore() error {
+	if o.spill != nil {
+		return o.evict()
+	}
+	return nil
 }
 
 // RestoreDelta implements Snapshotter: the changes are pushed onto

@@ -4,7 +4,9 @@
 // every batch of changes.
 //
 // A run draws, from one seed, the engine's metamorphic settings (dataflow
-// workers, epoch tick, source chunk size), a schema of tables and
+// workers, epoch tick, source chunk size, in a third of the runs a memory
+// limit of a few KiB: the operators that spill evict all but their floor,
+// 256 groups of an aggregate or 64 keys of a join), a schema of tables and
 // append-only streams, 3-8 view definitions over them and over earlier
 // views (projections, filters, grouping with the maintained aggregates,
 // DISTINCT, equi-joins of every kind, UNION ALL, IN and scalar subqueries,

@@ -15,10 +15,30 @@ type settings struct {
 	workers   int
 	tick      time.Duration
 	chunkSize int
+	// memoryLimit is the server's --memory-limit in bytes (0: none).
+	memoryLimit int64
 }
 
 func (s settings) String() string {
-	return fmt.Sprintf("workers=%d tick=%s chunk=%d", s.workers, s.tick, s.chunkSize)
+	text := fmt.Sprintf("workers=%d tick=%s chunk=%d", s.workers, s.tick, s.chunkSize)
+	if s.memoryLimit > 0 {
+		text += fmt.Sprintf(" limit=%d", s.memoryLimit)
+	}
+	return text
+}
+
+// drawMemoryLimit draws a run's memory limit from a source of its own, so
+// that the seeds drawn before there was one draw the same runs: none in
+// two runs of three, otherwise a few KiB, so little that the aggregates
+// and joins that spill keep only their floor in memory (256 groups, 64
+// join keys) and load the rest back from the spill store as changes touch
+// it.
+func drawMemoryLimit(seed int64) int64 {
+	r := rand.New(rand.NewSource(seed ^ 0x6c696d6974))
+	if r.Intn(3) != 0 {
+		return 0
+	}
+	return int64(1+r.Intn(64)) << 10
 }
 
 func drawSettings(r *rand.Rand) settings {
@@ -1356,7 +1376,10 @@ func (q *viewQuery) shrinks() []*viewQuery {
 			c.orderBy, c.limit, c.offset, c.left.distinctOn, c.partitioned, c.numbered, c.rankedBy, c.dense, c.withTies = nil, 0, 0, 0, 0, false, 0, false, 0
 			return true
 		})
-		add(func(c *viewQuery) bool { c.partitioned, c.numbered, c.rankedBy, c.dense = 0, false, 0, false; return q.partitioned > 0 })
+		add(func(c *viewQuery) bool {
+			c.partitioned, c.numbered, c.rankedBy, c.dense = 0, false, 0, false
+			return q.partitioned > 0
+		})
 		add(func(c *viewQuery) bool { c.rankedBy, c.dense = 0, false; return q.rankedBy > 0 })
 		add(func(c *viewQuery) bool { c.dense = false; return q.dense })
 		add(func(c *viewQuery) bool { c.withTies = 0; return q.withTies > 0 })

@@ -95,7 +95,7 @@ func startNode(ctx context.Context, set settings) (_ *node, err error) {
 	}()
 	n.srv, err = server.Start(ctx, server.Config{
 		PGAddr: "127.0.0.1:0", DataDir: n.dir, Logger: slog.New(slog.DiscardHandler),
-		Workers: set.workers, Tick: set.tick, ChunkSize: set.chunkSize,
+		Workers: set.workers, Tick: set.tick, ChunkSize: set.chunkSize, MemoryLimit: set.memoryLimit,
 	})
 	if err != nil {
 		return nil, err
@@ -590,6 +590,7 @@ func runSeed(t *testing.T, seed int64) {
 	ctx := context.Background()
 	r := rand.New(rand.NewSource(seed))
 	lr := &liveRun{t: t, seed: seed, set: drawSettings(r), views: map[string]*viewQuery{}}
+	lr.set.memoryLimit = drawMemoryLimit(seed)
 	t.Logf("seed %d (replay: VIEWTEST_SEED=%d go test ./viewtest -run TestViews), settings %s", seed, seed, lr.set)
 	rels := drawSchema(r)
 	g := newGen(r, rels)
@@ -898,7 +899,8 @@ func saveRegression(file, title string, set settings, steps []step) (string, err
 }
 
 // parseScript reads a script written by saveRegression (or by hand):
-// `-- settings workers=<n> tick=<duration> chunk=<n>`, optionally `-- known bug:
+// `-- settings workers=<n> tick=<duration> chunk=<n>` (then optionally
+// ` limit=<bytes>`), optionally `-- known bug:
 // <name>`, then steps as formatScript writes them; other `--` lines are
 // comments.
 func parseScript(text string) (set settings, knownBug string, steps []step, err error) {
@@ -916,6 +918,11 @@ func parseScript(text string) (set settings, knownBug string, steps []step, err 
 			}
 			if set.tick, err = time.ParseDuration(tick); err != nil {
 				return set, "", nil, fmt.Errorf("line %d: %v", i+1, err)
+			}
+			if _, limit, ok := strings.Cut(line, " limit="); ok {
+				if set.memoryLimit, err = strconv.ParseInt(limit, 10, 64); err != nil {
+					return set, "", nil, fmt.Errorf("line %d: %v", i+1, err)
+				}
 			}
 		case strings.HasPrefix(line, "-- known bug:"):
 			knownBug = strings.TrimSpace(strings.TrimPrefix(line, "-- known bug:"))
@@ -1011,6 +1018,24 @@ func TestGeneratorDeterministic(t *testing.T) {
 	for seed := int64(1); seed <= 20; seed++ {
 		if a, b := draw(seed), draw(seed); a != b {
 			t.Fatalf("seed %d drew two different runs", seed)
+		}
+	}
+}
+
+// TestSettingsRoundTrip checks that the settings line of a saved script
+// reads back as written, with a memory limit and without (the scripts
+// saved before there was one).
+func TestSettingsRoundTrip(t *testing.T) {
+	for _, want := range []settings{
+		{workers: 3, tick: 25 * time.Millisecond, chunkSize: 7},
+		{workers: 1, tick: time.Second, chunkSize: 1000, memoryLimit: 5 << 10},
+	} {
+		got, _, _, err := parseScript(fmt.Sprintf("-- settings %s\nSELECT 1;\n", want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("settings %q read back as %q", want, got)
 		}
 	}
 }

@@ -1,0 +1,420 @@
+package dataflow
+
+import (
+	"bytes"
+	"slices"
+	"unsafe"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
+)
+
+// A join spills as the aggregate does (aggregate_spill.go), a join key at
+// a time: a key evicted takes all its rows of both sides to the spill
+// store under spilledGroup, in one value (docs/format/spill.md), and a
+// pushed chunk that touches it loads them all back first, so that the
+// delta rule sees the whole state of every key it touches. The evictions
+// and loads change no row's multiplicity: a snapshot writes the spilled
+// rows as rows, a delta only the changes (an evicted row's change since
+// the last snapshot goes with the rows freed), and a restore pushes them
+// (and evicts as pushes do), so the checkpoint format is the one of a
+// join that does not spill.
+
+// joinKeyWords is what a join key costs besides its key words: its heads
+// (and totals), a slot and its id.
+const joinKeyWords = 8
+
+// joinSpillFloor is the fewest keys a spilling join keeps: a join's key
+// may hold many rows, so its floor is lower than the aggregate's page.
+const joinSpillFloor = 64
+
+// canSpill reports whether the join's state can spill: its keys are
+// packed integers and no watermark frees its rows (the interval and
+// closing joins free theirs already, by time).
+func (o *joinOp) canSpill() bool {
+	return o.keys.nk > 0 && o.j.Interval == nil && o.j.Closing == nil
+}
+
+func (o *joinOp) dropSpill() {
+	if s := o.spill; s != nil {
+		_ = s.space.DeleteAll(nil)
+		s.budget.leave()
+		o.spill = nil
+	}
+}
+
+// rowCost estimates what a stored row of side costs: its bookkeeping, its
+// identity slot and its values, strings at the mean length of up to a
+// page of the rows held.
+func (o *joinOp) rowCost(side int) int64 {
+	rows := o.sides[side].rows
+	cost := int64(unsafe.Sizeof(joinRow{})) + 16
+	for c, t := range rows.types {
+		switch t.Phys() {
+		case types.PhysInt, types.PhysFloat:
+			cost += 8
+		case types.PhysBool:
+			cost++
+		case types.PhysDecimal:
+			cost += int64(unsafe.Sizeof(apd.Decimal{}))
+		case types.PhysInterval:
+			cost += int64(unsafe.Sizeof(types.IntervalValue{}))
+		case types.PhysBytes:
+			cost += 16
+			var n, size int64
+			for p := 0; p < len(rows.pages) && n < joinRowPage; p++ {
+				for i, m := range rows.meta[p] {
+					if m.mult != 0 {
+						n++
+						size += int64(len(rows.pages[p].Cols[c].Bytes[i]))
+					}
+				}
+			}
+			if n > 0 {
+				cost += size / n
+			}
+		default:
+			// A datum is an interface value and what it points to.
+			cost += 48
+		}
+	}
+	return cost
+}
+
+// stateSize estimates the bytes of the keys and rows held, at the row
+// costs of the last eviction (measured now if none was).
+func (o *joinOp) stateSize() int64 {
+	if o.rowCosts[0] == 0 {
+		o.rowCosts = [2]int64{o.rowCost(0), o.rowCost(1)}
+	}
+	return int64(o.keys.live)*o.keyCost() + int64(o.sides[0].rows.live)*o.rowCosts[0] + int64(o.sides[1].rows.live)*o.rowCosts[1]
+}
+
+// keyCost is what a join key costs besides its rows.
+func (o *joinOp) keyCost() int64 { return int64(8 * (o.keys.nk + joinKeyWords)) }
+
+// evict moves join keys with all their rows to the spill store, coldest
+// first, until the state's estimated size is at most an eighth under the
+// instance's share of the budget (less the filter), keeping at least
+// joinSpillFloor keys. It runs at the end of an epoch, and after a push
+// that takes the state past 5/4 of the share: between pushes, when no
+// key is in the middle of one.
+func (o *joinOp) evict() error {
+	t, s := o.keys, o.spill
+	o.rowCosts = [2]int64{o.rowCost(0), o.rowCost(1)}
+	rowCosts, keyCost := o.rowCosts, o.keyCost()
+	size := o.stateSize()
+	target := s.budget.share() - int64(8*len(s.filter.bits))
+	if size <= target || t.live <= joinSpillFloor {
+		return nil
+	}
+	excess := size - (target - target/8)
+	// The filter is sized for the keys that many of the mean size make;
+	// colder keys, often smaller, may pass it, which only adds false
+	// positives until it is rebuilt.
+	if err := s.filter.reserve(s, int(min(int64(t.live), 2*excess*int64(t.live)/size+1)), t.nk); err != nil {
+		return err
+	}
+	var ids [2][]int32
+	for steps := 2 * int(t.ids.n); excess > 0 && t.live > joinSpillFloor && steps > 0; steps-- {
+		if s.hand >= t.ids.n {
+			s.hand = 0
+		}
+		g := s.hand
+		s.hand++
+		// Between pushes a key has rows, or its id is free.
+		heads := t.state(g)
+		if heads[0] == 0 && heads[1] == 0 {
+			continue
+		}
+		if w := int(g >> 6); w < len(s.recent) && s.recent[w]&(1<<(g&63)) != 0 {
+			s.recent[w] &^= 1 << (g & 63)
+			continue
+		}
+		for side := range o.sides {
+			ids[side] = ids[side][:0]
+			for r := o.head(g, side); r >= 0; r = o.sides[side].rows.row(r).next {
+				ids[side] = append(ids[side], r)
+			}
+		}
+		if err := o.spillKey(g, ids); err != nil {
+			return err
+		}
+		excess -= keyCost + int64(len(ids[0]))*rowCosts[0] + int64(len(ids[1]))*rowCosts[1]
+		// A batch is held in memory until committed: commit a block at a
+		// time.
+		if s.spilled%spillBlock == 0 {
+			if err := s.space.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.space.Commit(); err != nil {
+		return err
+	}
+	o.compact()
+	return nil
+}
+
+// spillKey writes key g with its rows (ids, per side) to the spill store
+// and frees them. The value is, per side, the rows' multiplicities, match
+// counts and columns, as a snapshot writes them.
+func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
+	t, s := o.keys, o.spill
+	key, _ := t.packedKey(g)
+	s.buf = spillKey(s.buf[:0], spilledGroup, key, 0)
+	w := NewSnapshotWriter(s.val[:0])
+	mults, matches := o.spillScratch(ids)
+	for side := range o.sides {
+		rows := o.sides[side].rows
+		w.Int64s(mults[side])
+		w.Int64s(matches[side])
+		for c := range rows.types {
+			if err := w.Vec(rows.gather(c, ids[side])); err != nil {
+				return err
+			}
+		}
+	}
+	s.val = w.Bytes()
+	if err := s.space.Set(s.buf, s.val); err != nil {
+		return err
+	}
+	s.filter.add(hashPacked(key, 0))
+	s.spilled++
+	for side := range o.sides {
+		js := &o.sides[side]
+		o.spilledRows[side] += len(ids[side])
+		for k, r := range ids[side] {
+			// The row's change since the last snapshot is not written
+			// with the spilled rows: it goes with the rows freed.
+			if js.before != nil {
+				if before, ok := js.before[r]; ok {
+					delete(js.before, r)
+					o.trackChange(js, r, mults[side][k]-before)
+				}
+			}
+			js.rows.remove(r)
+		}
+	}
+	t.unindex(g)
+	t.release(g)
+	return nil
+}
+
+// spillScratch returns the multiplicities and match counts of rows ids.
+func (o *joinOp) spillScratch(ids [2][]int32) (mults, matches [2][]int64) {
+	for side := range o.sides {
+		rows := o.sides[side].rows
+		for _, r := range ids[side] {
+			m := rows.row(r)
+			mults[side] = append(mults[side], m.mult)
+			matches[side] = append(matches[side], m.matches)
+		}
+	}
+	return mults, matches
+}
+
+// unspill loads back the spilled keys of the rows of d (pushed on side
+// in), so that the push finds all their rows: the keys the filter may
+// hold and the table does not are looked up in one sorted pass.
+func (o *joinOp) unspill(in int, d *coldata.Chunk) error {
+	t, s := o.keys, o.spill
+	s.buf, s.keys = s.buf[:0], s.keys[:0]
+	var ends []int
+rows:
+	for i := range d.Len {
+		for k, c := range o.sides[in].keys {
+			v := d.Cols[c]
+			if v.IsNull(i) {
+				continue rows
+			}
+			o.packed[k] = v.Ints[i]
+		}
+		if !s.filter.mayHold(hashPacked(o.packed, 0)) {
+			continue
+		}
+		if g, _ := t.probePacked(o.packed, 0); g >= 0 {
+			continue
+		}
+		s.buf = spillKey(s.buf, spilledGroup, o.packed, 0)
+		ends = append(ends, len(s.buf))
+	}
+	if len(ends) == 0 {
+		return nil
+	}
+	lo := 0
+	for _, hi := range ends {
+		s.keys = append(s.keys, s.buf[lo:hi:hi])
+		lo = hi
+	}
+	slices.SortFunc(s.keys, bytes.Compare)
+	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
+	key := make([]int64, t.nk)
+	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
+		if _, ok := decodeSpillKey(s.keys[i], key); !ok {
+			return errSpill("join key %x", s.keys[i])
+		}
+		g, added := t.findPacked(key, 0)
+		if !added {
+			return sqlerr.Bug("join: spilled key %x is in the table too", s.keys[i])
+		}
+		if err := o.loadKey(g, value); err != nil {
+			return err
+		}
+		s.spilled--
+		return s.space.Delete(s.keys[i])
+	})
+	if err != nil {
+		return err
+	}
+	return s.space.Commit()
+}
+
+// loadKey puts back the rows of key g that spillKey wrote in value.
+func (o *joinOp) loadKey(g int32, value []byte) error {
+	r := NewSnapshotReader(value)
+	for side := range o.sides {
+		c, matches := readSpilledRows(r, o.sides[side].types)
+		if r.err != nil {
+			return errSpill("join key of %d bytes: %v", len(value), r.err)
+		}
+		rows := o.sides[side].rows
+		o.hashes = rows.hashRows(o.hashes, c)
+		var total int64
+		for i := range c.Len {
+			h := o.hashes[i]
+			id, p := rows.find(c, i, h)
+			if id >= 0 {
+				return errSpill("join: a row of key %v is stored twice", o.keys.state(g))
+			}
+			id = rows.add(c, i, h, p, g)
+			m := rows.row(id)
+			m.mult, m.matches = c.Diffs[i], matches[i]
+			o.linkRow(side, id)
+			total += m.mult
+		}
+		if o.keyTotals {
+			o.keys.state(g)[2+side] = total
+		}
+		o.spilledRows[side] -= c.Len
+	}
+	return nil
+}
+
+// readSpilledRows reads one side's rows of a spilled key: a chunk of them
+// with their multiplicities as diffs, and their match counts.
+func readSpilledRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, []int64) {
+	mults, matches := r.Int64s(), r.Int64s()
+	c := &coldata.Chunk{Len: len(mults), Cols: make([]*coldata.Vec, len(typs)), Diffs: mults}
+	if r.err == nil && len(matches) != len(mults) {
+		r.fail("%d match counts for %d rows", len(matches), len(mults))
+	}
+	for i, t := range typs {
+		if c.Cols[i] = r.Vec(t); r.err == nil && c.Cols[i].Len() != len(mults) {
+			r.fail("%d values for %d rows", c.Cols[i].Len(), len(mults))
+		}
+	}
+	return c, matches
+}
+
+// spilledRowsOf returns every spilled row of each side, with its
+// multiplicity as its diff, for a whole snapshot.
+func (o *joinOp) spilledRowsOf() ([2]*coldata.Chunk, error) {
+	var out [2]*coldata.Chunk
+	for side := range o.sides {
+		out[side] = NewChanges(o.sides[side].types, o.spilledRows[side])
+	}
+	if o.spill == nil || o.spill.spilled == 0 {
+		return out, nil
+	}
+	err := o.spill.space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
+		r := NewSnapshotReader(value)
+		for side := range o.sides {
+			c, _ := readSpilledRows(r, o.sides[side].types)
+			if r.err != nil {
+				return errSpill("join key %x: %v", k, r.err)
+			}
+			for i, v := range out[side].Cols {
+				v.AppendVec(c.Cols[i], c.Len)
+			}
+			out[side].Diffs = append(out[side].Diffs, c.Diffs...)
+			out[side].Len += c.Len
+		}
+		return nil
+	})
+	return out, err
+}
+
+// compact gives back the memory of what was evicted: the rows' and keys'
+// pages grow for every key an epoch touches, and eviction only frees ids.
+// When either holds more than twice its live rows or keys (and two
+// pages), the state is built again from its live keys, each key's rows in
+// their order.
+func (o *joinOp) compact() {
+	t := o.keys
+	spare := len(t.words) > 2*(t.live>>groupPageBits)+2
+	for _, js := range o.sides {
+		spare = spare || len(js.rows.pages) > 2*(js.rows.live>>joinRowPageBits)+2
+	}
+	if !spare {
+		return
+	}
+	keys := newGroupTable(t.nw, 0, t.nk)
+	recent := o.spill.recent
+	o.spill.recent, o.spill.hand = nil, 0
+	var sides [2]*joinRows
+	var before [2]map[int32]int64
+	for side, js := range o.sides {
+		sides[side] = newJoinRows(js.types)
+		// The same seed keeps the rows' identity hashes.
+		sides[side].seed = js.rows.seed
+		if js.before != nil {
+			before[side] = make(map[int32]int64, len(js.before))
+		}
+	}
+	for g := range t.ids.n {
+		heads := t.state(g)
+		if heads[0] == 0 && heads[1] == 0 {
+			continue
+		}
+		key, _ := t.packedKey(g)
+		ng, _ := keys.findPacked(key, 0)
+		copy(keys.state(ng)[2:], heads[2:])
+		if w := int(g >> 6); w < len(recent) && recent[w]&(1<<(g&63)) != 0 {
+			o.spill.markRecent(ng)
+		}
+		for side, js := range o.sides {
+			old, rows := js.rows, sides[side]
+			last := int32(heads[side]) - 1
+			for last >= 0 && old.row(last).next >= 0 {
+				last = old.row(last).next
+			}
+			// Linked at the head from the last on: the list keeps its order.
+			for r := last; r >= 0; r = old.row(r).prev {
+				page, at := old.at(r)
+				m := old.row(r)
+				_, p := rows.find(page, at, m.hash)
+				id := rows.add(page, at, m.hash, p, ng)
+				nm := rows.row(id)
+				nm.mult, nm.matches = m.mult, m.matches
+				nh := keys.state(ng)
+				if first := int32(nh[side]) - 1; first >= 0 {
+					rows.row(first).prev = id
+					nm.next = first
+				}
+				nh[side] = int64(id) + 1
+				if b, ok := js.before[r]; ok {
+					before[side][id] = b
+				}
+			}
+		}
+	}
+	o.keys = keys
+	for side := range o.sides {
+		o.sides[side].rows = sides[side]
+		o.sides[side].before = before[side]
+	}
+}

@@ -1,0 +1,386 @@
+package dataflow
+
+import (
+	"fmt"
+	"math/rand"
+	"runtime"
+	"testing"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/internal/randtest"
+	"github.com/sluice-db/sluice/storage"
+	"github.com/sluice-db/sluice/types"
+)
+
+// The spilling join tests' inputs: left (key, second key, text, float),
+// right (key, second key, integer); the second key is sometimes NULL.
+var (
+	spillLeft  = []*types.T{types.Int8, types.Int8, types.Text, types.Float8}
+	spillRight = []*types.T{types.Int8, types.Int8, types.Int8}
+)
+
+// spillJoinEpochs draws n epochs of inserts and deletes on both sides over
+// keys join keys, some hot (drawn often) and most cold, with repeated
+// rows, so that keys are evicted with rows of one side or both, loaded
+// back, emptied and created again.
+func spillJoinEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
+	var held [2][][]types.Datum
+	typs := [2][]*types.T{spillLeft, spillRight}
+	var epochs []snapshotEpoch
+	for range n {
+		e := snapshotEpoch{in: map[int][]*coldata.Chunk{}}
+		for side := range 2 {
+			c := NewChanges(typs[side], 0)
+			for range 100 + rng.Intn(300) {
+				if rows := held[side]; len(rows) > 0 && rng.Intn(3) == 0 {
+					i := rng.Intn(len(rows))
+					c.AppendRow(rows[i])
+					c.Diffs = append(c.Diffs, -1)
+					rows[i] = rows[len(rows)-1]
+					held[side] = rows[:len(rows)-1]
+					continue
+				}
+				k := rng.Intn(keys)
+				if rng.Intn(2) == 0 {
+					k = rng.Intn(keys/50 + 1)
+				}
+				var k2 types.Datum
+				if rng.Intn(10) != 0 {
+					k2 = int64(k % 3)
+				}
+				row := []types.Datum{int64(k), k2, fmt.Sprintf("v%d", rng.Intn(4)), float64(rng.Intn(4))}
+				if side == 1 {
+					row = []types.Datum{int64(k), k2, int64(rng.Intn(8))}
+				}
+				c.AppendRow(row)
+				c.Diffs = append(c.Diffs, 1)
+				held[side] = append(held[side], row)
+			}
+			c.Len = len(c.Diffs)
+			e.in[side] = []*coldata.Chunk{c}
+		}
+		epochs = append(epochs, e)
+	}
+	return epochs
+}
+
+// spilledJoinKeys returns the keys the dataflow's joins hold in the spill
+// store, over all workers.
+func spilledJoinKeys(df *Dataflow) int {
+	n := 0
+	for _, wk := range df.workers {
+		for _, op := range wk.ops {
+			if j, ok := op.(*joinOp); ok && j.spill != nil {
+				n += j.spill.spilled
+			}
+		}
+	}
+	return n
+}
+
+// TestJoinSpillRandom runs random epochs through every kind of join, with
+// and without a condition, on one and two keys, under a budget so small
+// that most keys are spilled, and without one: every epoch's output must
+// be the same. Snapshots (whole, then deltas) of either, restored into
+// either, must go on as the reference does. SLUICE_SEED=<n> replays a
+// run.
+func TestJoinSpillRandom(t *testing.T) {
+	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
+	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
+	for kind := InnerJoin; kind <= AntiJoin; kind++ {
+		for _, cond := range []bool{false, true} {
+			keys := [][]int{{0}, {0, 1}}[rng.Intn(2)]
+			workers := 1 + 2*rng.Intn(2)
+			t.Run(fmt.Sprintf("%s/cond=%t/keys=%v/workers=%d", kind, cond, keys, workers), func(t *testing.T) {
+				spec := &Join{Kind: kind, LeftKeys: keys, RightKeys: keys, LeftTypes: spillLeft, RightTypes: spillRight}
+				if cond {
+					// left.float < right.integer
+					spec.Cond = &floatIntLess{a: 3, b: len(spillLeft) + 2}
+				}
+				// A byte: every instance keeps its floor of keys.
+				budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+				newDF := func(b *Budget) *Dataflow {
+					g := &Graph{}
+					l := g.Add(&Source{Name: "l", Typs: spillLeft})
+					r := g.Add(&Source{Name: "r", Typs: spillRight})
+					g.Add(spec, l, r)
+					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
+					if b != nil {
+						opts = append(opts, MemoryBudget(b))
+					}
+					df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(df.Close)
+					return df
+				}
+				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
+				epochs := spillJoinEpochs(rng, 16, 2000*workers)
+				ref, spilling := newDF(nil), newDF(budget)
+				if got := spilling.UnboundedState(); len(got) != 0 {
+					t.Fatalf("a spilling join is listed as unbounded: %v", got)
+				}
+				cut := 3 + rng.Intn(6)
+				var want []string
+				var snaps [2][]byte
+				var deltas [2][][]byte
+				maxSpilled := 0
+				for i, e := range epochs {
+					want = append(want, run(ref, e))
+					if got := run(spilling, e); got != want[i] {
+						t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
+					}
+					maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
+					for j, df := range []*Dataflow{ref, spilling} {
+						var err error
+						switch {
+						case i == cut:
+							snaps[j], err = snapshotBytes(df.Snapshot)
+						case i > cut:
+							var d []byte
+							d, err = snapshotBytes(df.SnapshotDelta)
+							deltas[j] = append(deltas[j], d)
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if maxSpilled < 500 {
+					t.Fatalf("at most %d keys spilled: the test does not spill", maxSpilled)
+				}
+				t.Logf("%d epochs, cut %d, up to %d keys spilled", len(epochs), cut, maxSpilled)
+				for j, from := range []string{"plain", "spilling"} {
+					for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
+						for _, b := range []*Budget{nil, budget} {
+							restored := newDF(b)
+							if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
+								t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
+							}
+							if b != nil && spilledJoinKeys(restored) == 0 {
+								t.Fatalf("restoring the %s snapshot under a budget spilled nothing", from)
+							}
+							for i := cut + 1 + k; i < len(epochs); i++ {
+								if got := run(restored, epochs[i]); got != want[i] {
+									t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// floatIntLess is the condition #a < #b of a float and an integer column.
+type floatIntLess struct{ a, b int }
+
+func (l *floatIntLess) Type() *types.T { return types.Bool }
+func (l *floatIntLess) String() string { return fmt.Sprintf("#%d < #%d", l.a, l.b) }
+func (l *floatIntLess) Eval(_ *expr.EvalCtx, c *coldata.Chunk) (*coldata.Vec, error) {
+	out := coldata.NewVec(types.Bool, c.Len)
+	a, b := c.Cols[l.a], c.Cols[l.b]
+	for i := 0; i < c.Len; i++ {
+		if a.IsNull(i) || b.IsNull(i) {
+			out.Append(nil)
+			continue
+		}
+		out.Append(a.Floats[i] < float64(b.Ints[i]))
+	}
+	return out, nil
+}
+
+// TestJoinSpillMemory fills a join with about 50 MB of rows over 200k
+// keys, rows of new keys on both sides every push, under a budget of
+// 1 MiB and without one: under the budget the state's estimate stays
+// within 5/4 of the share after every push and within the share after
+// every epoch, its pages within twice the rows held, and the live heap
+// far under the one without a budget.
+func TestJoinSpillMemory(t *testing.T) {
+	const keys, limit = 200_000, 1 << 20
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
+	ts := []*types.T{types.Int8, types.Int8}
+	chunk := func(lo int64) *coldata.Chunk {
+		c := NewChanges(ts, coldata.DefaultChunkSize)
+		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
+			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k%keys), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
+		}
+		c.Len = coldata.DefaultChunkSize
+		return c
+	}
+	discard := func(*coldata.Chunk) error { return nil }
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	fill := func(b *Budget) (*joinOp, uint64) {
+		base := heap()
+		env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}, Budget: b}
+		spec := &Join{Kind: FullJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
+		op, err := spec.New(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := op.(*joinOp)
+		for lo := int64(0); lo < 2*keys; lo += coldata.DefaultChunkSize {
+			for side := range 2 {
+				if err := o.Push(side, chunk(lo), discard); err != nil {
+					t.Fatal(err)
+				}
+				// Within an epoch too, a push leaves the state within 5/4
+				// of the share.
+				if b != nil && o.stateSize() > b.share()+b.share()/4 {
+					t.Fatalf("state of %d bytes after a push, over 5/4 of the share of %d", o.stateSize(), b.share())
+				}
+			}
+			if lo%(16*coldata.DefaultChunkSize) == 0 {
+				if err := o.Flush(discard); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := o.Flush(discard); err != nil {
+			t.Fatal(err)
+		}
+		used := heap() - base
+		runtime.KeepAlive(o)
+		return o, used
+	}
+	plain, plainHeap := fill(nil)
+	rows := plain.sides[0].rows.live + plain.sides[1].rows.live
+	b := NewBudget(limit, func() SpillSpace { return spill.Space() })
+	o, spillHeap := fill(b)
+	t.Logf("heap: %d MiB without a budget, %d MiB under %d MiB; %d keys and %d+%d rows spilled",
+		plainHeap>>20, spillHeap>>20, limit>>20, o.spill.spilled, o.spilledRows[0], o.spilledRows[1])
+	if held := o.sides[0].rows.live + o.sides[1].rows.live + o.spilledRows[0] + o.spilledRows[1]; held != rows {
+		t.Fatalf("%d rows held or spilled, want %d", held, rows)
+	}
+	spilledBytes := int64(o.spilledRows[0])*o.rowCost(0) + int64(o.spilledRows[1])*o.rowCost(1)
+	if spilledBytes < 16*limit {
+		t.Fatalf("%d bytes spilled: not many times the limit", spilledBytes)
+	}
+	if size := o.stateSize(); size > b.share() {
+		t.Fatalf("state of %d bytes over the share of %d", size, b.share())
+	}
+	for side, js := range o.sides {
+		if pages := len(js.rows.pages); pages > 2*(js.rows.live>>joinRowPageBits)+2 {
+			t.Fatalf("side %d keeps %d pages for %d rows", side, pages, js.rows.live)
+		}
+	}
+	// Pebble's memtables and cache take part of the heap under the budget.
+	if spillHeap > plainHeap/2 {
+		t.Fatalf("live heap %d under the budget against %d without", spillHeap, plainHeap)
+	}
+}
+
+// BenchmarkJoinSpill measures an inner join of two (bigint, bigint)
+// inputs on the first column over 256k keys, filled before the timer with
+// four left rows and one right row a key (about 80 MB of state), on one
+// worker: then inserts of right rows (each joining a key's four left
+// rows), an epoch every 64 chunks of 1024 rows, without a budget and with
+// one an eighth of the state. Keys are uniform (most rows hit a spilled
+// key) or skewed (90% of the rows on 5% of the keys). rows/cpu-s counts
+// the process' CPU time, the spill store's included.
+func BenchmarkJoinSpill(b *testing.B) {
+	const keys, epochChunks = 1 << 18, 64
+	ts := []*types.T{types.Int8, types.Int8}
+	rowsOf := func(key func(i int64) int64, n, seq int64) *coldata.Chunk {
+		c := NewChanges(ts, int(n))
+		for i := range n {
+			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, key(i)), append(c.Cols[1].Ints, seq+i), append(c.Diffs, 1)
+		}
+		c.Len = int(n)
+		return c
+	}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		for _, limit := range []int64{0, keys * 5 * 80 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
+				env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
+				if limit > 0 {
+					spill, err := storage.OpenSpill(b.TempDir())
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer spill.Close()
+					env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
+				}
+				spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
+				op, err := spec.New(env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				discard := func(*coldata.Chunk) error { return nil }
+				n := int64(coldata.DefaultChunkSize)
+				for lo := int64(0); lo < 4*keys; lo += n {
+					if err := op.Push(0, rowsOf(func(i int64) int64 { return (lo + i) % keys }, n, lo), discard); err != nil {
+						b.Fatal(err)
+					}
+					if lo < keys {
+						if err := op.Push(1, rowsOf(func(i int64) int64 { return lo + i }, n, -lo-n), discard); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := op.Flush(discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rng := rand.New(rand.NewSource(2))
+				key := func(int64) int64 {
+					if keyDist == "skewed" && rng.Intn(10) != 0 {
+						return rng.Int63n(keys / 20)
+					}
+					return rng.Int63n(keys)
+				}
+				var chunks []*coldata.Chunk
+				for c := range int64(epochChunks) {
+					chunks = append(chunks, rowsOf(key, n, keys+c*n))
+				}
+				cpu := processCPU()
+				for b.Loop() {
+					for _, c := range chunks {
+						if err := op.Push(1, c, discard); err != nil {
+							b.Fatal(err)
+						}
+						// Take the rows out again: the state keeps its size.
+						c.Diffs = negate(c.Diffs)
+						if err := op.Push(1, c, discard); err != nil {
+							b.Fatal(err)
+						}
+						c.Diffs = negate(c.Diffs)
+					}
+					if err := op.Flush(discard); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rows := float64(b.N * epochChunks * coldata.DefaultChunkSize * 2)
+				b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+				b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
+				if j := op.(*joinOp); j.spill != nil {
+					b.ReportMetric(float64(j.spill.spilled), "spilled")
+				}
+			})
+		}
+	}
+}
+
+func negate(diffs []int64) []int64 {
+	for i := range diffs {
+		diffs[i] = -diffs[i]
+	}
+	return diffs
+}
