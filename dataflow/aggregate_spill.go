@@ -46,8 +46,10 @@ type groupSpill struct {
 	// when group g was touched since.
 	hand   int32
 	recent []uint64
-	// Scratch: the keys of a chunk's rows that may be spilled, in buf.
+	// Scratch: the keys of a chunk's rows that may be spilled, in buf
+	// (each ending at its ends entry).
 	buf  []byte
+	ends []int
 	keys [][]byte
 	val  []byte
 }
@@ -268,27 +270,51 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 	for j, k := range o.spec.Keys {
 		o.keyCols[j] = c.Cols[k]
 	}
-	s.buf, s.keys = s.buf[:0], s.keys[:0]
-	var ends []int
 	for i := range c.Len {
 		nulls, same := o.packRow(i)
 		if same && i > 0 {
 			continue
 		}
-		if !s.filter.mayHold(hashPacked(o.packed, nulls)) {
-			continue
-		}
-		if g, _ := t.probePacked(o.packed, nulls); g >= 0 {
-			continue
-		}
-		s.buf = spillKey(s.buf, spilledGroup, o.packed, nulls)
-		ends = append(ends, len(s.buf))
+		s.note(t, o.packed, nulls)
 	}
-	if len(ends) == 0 {
+	return s.loadBack(t, func(g int32, key, value []byte) error {
+		if !readWords64(value, t.state(g)) {
+			return errSpill("%d bytes of state for %d words", len(value), t.nw)
+		}
+		marker := append(s.val[:0], key...)
+		marker[0] = spillChanged
+		s.val = marker
+		return s.space.Set(marker, nil)
+	})
+}
+
+// note adds the key packed, nulls to those loadBack looks up if the
+// filter may hold it and t does not.
+func (s *groupSpill) note(t *groupTable, packed []int64, nulls uint8) {
+	if !s.filter.mayHold(hashPacked(packed, nulls)) {
+		return
+	}
+	if g, _ := t.probePacked(packed, nulls); g >= 0 {
+		return
+	}
+	if len(s.ends) == 0 {
+		s.buf = s.buf[:0] // also the evictions' scratch
+	}
+	s.buf = spillKey(s.buf, spilledGroup, packed, nulls)
+	s.ends = append(s.ends, len(s.buf))
+}
+
+// loadBack looks the noted keys up in one sorted pass and moves each the
+// store holds into t: it adds the key's group, calls load with it and the
+// stored key and value, and deletes the key from the store.
+func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byte) error) error {
+	defer func() { s.ends = s.ends[:0] }()
+	if len(s.ends) == 0 {
 		return nil
 	}
+	s.keys = s.keys[:0]
 	lo := 0
-	for _, hi := range ends {
+	for _, hi := range s.ends {
 		s.keys = append(s.keys, s.buf[lo:hi:hi])
 		lo = hi
 	}
@@ -302,19 +328,13 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 		}
 		g, added := t.findPacked(key, nulls)
 		if !added {
-			return sqlerr.Bug("aggregate: spilled group %x is in the table too", s.keys[i])
+			return sqlerr.Bug("spilled key %x is in the table too", s.keys[i])
 		}
-		if !readWords64(value, t.state(g)) {
-			return errSpill("%d bytes of state for %d words", len(value), t.nw)
-		}
-		if err := s.space.Delete(s.keys[i]); err != nil {
+		if err := load(g, s.keys[i], value); err != nil {
 			return err
 		}
 		s.spilled--
-		marker := append(s.val[:0], s.keys[i]...)
-		marker[0] = spillChanged
-		s.val = marker
-		return s.space.Set(marker, nil)
+		return s.space.Delete(s.keys[i])
 	})
 	if err != nil {
 		return err

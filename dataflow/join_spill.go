@@ -1,14 +1,11 @@
 package dataflow
 
 import (
-	"bytes"
-	"slices"
 	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/coldata"
-	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -222,8 +219,6 @@ func (o *joinOp) spillScratch(ids [2][]int32) (mults, matches [2][]int64) {
 // hold and the table does not are looked up in one sorted pass.
 func (o *joinOp) unspill(in int, d *coldata.Chunk) error {
 	t, s := o.keys, o.spill
-	s.buf, s.keys = s.buf[:0], s.keys[:0]
-	var ends []int
 rows:
 	for i := range d.Len {
 		for k, c := range o.sides[in].keys {
@@ -233,44 +228,9 @@ rows:
 			}
 			o.packed[k] = v.Ints[i]
 		}
-		if !s.filter.mayHold(hashPacked(o.packed, 0)) {
-			continue
-		}
-		if g, _ := t.probePacked(o.packed, 0); g >= 0 {
-			continue
-		}
-		s.buf = spillKey(s.buf, spilledGroup, o.packed, 0)
-		ends = append(ends, len(s.buf))
+		s.note(t, o.packed, 0)
 	}
-	if len(ends) == 0 {
-		return nil
-	}
-	lo := 0
-	for _, hi := range ends {
-		s.keys = append(s.keys, s.buf[lo:hi:hi])
-		lo = hi
-	}
-	slices.SortFunc(s.keys, bytes.Compare)
-	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
-	key := make([]int64, t.nk)
-	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
-		if _, ok := decodeSpillKey(s.keys[i], key); !ok {
-			return errSpill("join key %x", s.keys[i])
-		}
-		g, added := t.findPacked(key, 0)
-		if !added {
-			return sqlerr.Bug("join: spilled key %x is in the table too", s.keys[i])
-		}
-		if err := o.loadKey(g, value); err != nil {
-			return err
-		}
-		s.spilled--
-		return s.space.Delete(s.keys[i])
-	})
-	if err != nil {
-		return err
-	}
-	return s.space.Commit()
+	return s.loadBack(t, func(g int32, _, value []byte) error { return o.loadKey(g, value) })
 }
 
 // loadKey puts back the rows of key g that spillKey wrote in value.
