@@ -1,11 +1,7 @@
 package storage
 
 import (
-	"cmp"
-	"maps"
-	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -34,12 +30,8 @@ type DB struct {
 	// fs holds Pebble and the history logs (see historylog.go).
 	fs      vfs.FS
 	histDir string
-	// nextGen is the next history log's generation: atomic, as commits
-	// create logs before they take commitMu (see appendHistory).
-	nextGen atomic.Uint64
-	// histBufs holds the buffers (*[]byte) commits encode frames into,
-	// reused: several commits may append at once, to different tables.
-	histBufs sync.Pool
+	nextGen uint64 // guarded by commitMu; the next history log's generation
+	histBuf []byte // guarded by commitMu; frames being appended (see appendHistory)
 	// readBufs are the read buffers of history scans (see newFrameReader).
 	readBufs *sync.Pool
 	// afterHistorySync, when set (by tests), runs in Commit between syncing
@@ -92,16 +84,6 @@ func Open(dir string, opts ...Option) (*DB, error) {
 // Close closes the database. Open transactions can no longer commit; tables
 // stay readable in memory.
 func (db *DB) Close() error {
-	// Commits write the history logs before they take commitMu, holding
-	// their tables' appendMu (see lockAppends): wait for those, in the
-	// same order, before closing the files under them.
-	db.tablesMu.RLock()
-	ts := slices.SortedFunc(maps.Values(db.tables), func(a, b *Table) int { return cmp.Compare(a.info.ID, b.info.ID) })
-	db.tablesMu.RUnlock()
-	for _, t := range ts {
-		t.appendMu.Lock()
-		defer t.appendMu.Unlock()
-	}
 	db.commitMu.Lock()
 	defer db.commitMu.Unlock()
 	if db.closed {

@@ -7,12 +7,12 @@
 // grows without end takes bounded memory.
 //
 // Every write goes through a Txn. A Txn buffers its writes privately; Commit
-// appends streams' new rows to their history logs and syncs them, validates
-// the writes (primary-key uniqueness, write-write conflicts), writes one
-// Pebble batch with Sync (the other rows, meta records, and the logs' new
-// committed lengths; so an acknowledged commit survives a crash and rows
-// past a log's committed length never count), and then applies the writes
-// to the in-memory tables. Key layouts and the row encoding
+// validates them (primary-key uniqueness, write-write conflicts), appends
+// streams' new rows to their history logs and syncs them, writes one Pebble
+// batch with Sync (the other rows, meta records, and the logs' new committed
+// lengths; so an acknowledged commit survives a crash and rows past a log's
+// committed length never count), and then applies the writes to the
+// in-memory tables. Key layouts and the row encoding
 // are written down in docs/format/storage.md.
 //
 // Memory: a table's rows are columns in fixed-size segments (64Ki rows), and
@@ -27,10 +27,7 @@
 //
 // Concurrency: commits are serialised by one commit mutex (DB.commitMu); each
 // Table has an RWMutex that commits hold for writing while they apply to
-// memory. A stream's history appends happen before commitMu, under the
-// stream's own append mutex (Table.appendMu, taken in table id order and
-// held until the commit is done), so that one stream's big append and sync
-// do not hold up the commits of others. Positions are append-only (a written position never changes), and
+// memory. Positions are append-only (a written position never changes), and
 // only a table's last segment ever grows, so a scan shares the other
 // segments, copies the last one's slice headers and the dead-row bitmap under
 // the read lock, and then reads without locks; it never sees half of a

@@ -1,9 +1,6 @@
 package storage
 
 import (
-	"cmp"
-	"slices"
-
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/sluice-db/sluice/sqlerr"
@@ -23,49 +20,16 @@ type historyAppend struct {
 // of reused.
 const historyWriteBytes = 1 << 20
 
-// maxKeptHistoryBuf bounds a frame buffer kept between commits: one made
-// for a huge run is let go.
+// maxKeptHistoryBuf bounds the frame buffer a DB keeps between commits: one
+// made for a huge run is let go.
 const maxKeptHistoryBuf = 4 * historyWriteBytes
 
-// lockAppends locks the appendMu of every table whose history log the txn
-// may write or remove: those it appends rows to and those it drops. They
-// are locked in table id order, before db.commitMu, and held until the
-// commit is done: appending and syncing a big run of rows takes tens of
-// milliseconds, which under db.commitMu every other commit (a stream's
-// lone freshness marker, a table's single-row INSERT) waited out.
-func (tx *Txn) lockAppends(skip func(*Table) bool) (unlock func()) {
-	var ts []*Table
-	for _, tt := range tx.order {
-		if tt.t.info.AppendOnly && !skip(tt.t) && tt.ins.n > 0 {
-			ts = append(ts, tt.t)
-		}
-	}
-	for _, id := range tx.dropIDs {
-		if t, ok := tx.db.Table(id); ok && t.info.AppendOnly {
-			ts = append(ts, t)
-		}
-	}
-	slices.SortFunc(ts, func(a, b *Table) int { return cmp.Compare(a.info.ID, b.info.ID) })
-	ts = slices.Compact(ts)
-	for _, t := range ts {
-		t.appendMu.Lock()
-	}
-	return func() {
-		for _, t := range ts {
-			t.appendMu.Unlock()
-		}
-	}
-}
-
 // appendHistory appends the new rows of the append-only tables the txn
-// writes to their history logs and syncs them; each txnTable's frames get
-// the marks apply needs, and each append the log's committed state once
-// the commit is (recordHistory). It returns the appends even on error, for
-// abandonHistory. Caller holds the tables' appendMu (lockAppends) and not
-// db.commitMu: no other commit moves the logs or the tables' positions
-// meanwhile, and a commit that fails after it leaves the logs' committed
-// lengths where they were.
-func (tx *Txn) appendHistory(skip func(*Table) bool) ([]historyAppend, error) {
+// writes to their history logs and syncs them, and adds to b the logs' new
+// committed lengths; each txnTable's frames get the marks apply needs. It
+// returns the appends even on error, for abandonHistory. Caller holds
+// db.commitMu.
+func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool) ([]historyAppend, error) {
 	db := tx.db
 	var out []historyAppend
 	for _, tt := range tx.order {
@@ -76,9 +40,7 @@ func (tx *Txn) appendHistory(skip func(*Table) bool) ([]historyAppend, error) {
 		if tt.insRowID != nil {
 			return out, sqlerr.Bug("storage: append-only table %q keeps rowIDs of updated rows", t.info.Name)
 		}
-		t.mu.RLock()
-		a, pos := historyAppend{t: t, log: t.hist}, t.n
-		t.mu.RUnlock()
+		a := historyAppend{t: t, log: t.hist}
 		if a.log == nil {
 			log, err := db.createHistoryLog(t.info.ID)
 			if err != nil {
@@ -91,12 +53,8 @@ func (tx *Txn) appendHistory(skip func(*Table) bool) ([]historyAppend, error) {
 		}
 		out = append(out, a)
 		a.r = a.log.committed
-		buf, _ := db.histBufs.Get().(*[]byte)
-		if buf == nil {
-			buf = new([]byte)
-		}
-		w := frameWriter{log: a.log, off: a.r.bytes, buf: (*buf)[:0]}
-		start := pos
+		w := frameWriter{log: a.log, off: a.r.bytes, buf: db.histBuf[:0]}
+		pos := t.n
 		tt.frames = tt.frames[:0]
 		err := tt.liveRuns(func(r pendingRun) error {
 			var err error
@@ -108,41 +66,30 @@ func (tx *Txn) appendHistory(skip func(*Table) bool) ([]historyAppend, error) {
 			err = w.flush()
 		}
 		if cap(w.buf) <= maxKeptHistoryBuf {
-			*buf = w.buf[:0]
-			db.histBufs.Put(buf)
+			db.histBuf = w.buf[:0]
 		}
 		if err != nil {
 			return out, err
 		}
-		if pos == start {
+		if pos == t.n {
 			continue // every pending row was deleted again
 		}
 		if err := a.log.sync(); err != nil {
 			return out, err
 		}
 		a.r.bytes = w.off
-		a.r.rows += uint64(pos - start)
+		a.r.rows += uint64(pos - t.n)
 		out[len(out)-1] = a
+		if err := a.log.recordIn(b, a.r); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }
 
-// recordHistory adds to b the logs' new committed lengths. Caller holds
-// db.commitMu.
-func recordHistory(b *pebble.Batch, appends []historyAppend) error {
-	for _, a := range appends {
-		if a.r != a.log.committed {
-			if err := a.log.recordIn(b, a.r); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // abandonHistory undoes the logs a failed commit created. Appends to older
 // logs need no undoing: their committed length did not move, and the next
-// commit overwrites what lies past it. Caller holds the tables' appendMu.
+// commit overwrites what lies past it. Caller holds db.commitMu.
 func (db *DB) abandonHistory(appends []historyAppend) {
 	for _, a := range appends {
 		if a.created {
@@ -155,8 +102,7 @@ func (db *DB) abandonHistory(appends []historyAppend) {
 }
 
 // committedHistory moves the logs' committed lengths once the batch
-// recording them has committed. Caller holds db.commitMu and the tables'
-// appendMu.
+// recording them has committed. Caller holds db.commitMu.
 func committedHistory(appends []historyAppend) {
 	for _, a := range appends {
 		a.log.committed = a.r

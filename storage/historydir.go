@@ -71,7 +71,7 @@ func (db *DB) openHistoryDir(dir string) error {
 			continue
 		}
 		named[historyFileName(uint32(id), r.gen)] = true
-		db.nextGen.Store(max(db.nextGen.Load(), r.gen+1))
+		db.nextGen = max(db.nextGen, r.gen+1)
 	}
 	names, err := db.fs.List(db.histDir)
 	if err != nil {
@@ -82,7 +82,7 @@ func (db *DB) openHistoryDir(dir string) error {
 		if !ok {
 			continue // not ours
 		}
-		db.nextGen.Store(max(db.nextGen.Load(), gen+1))
+		db.nextGen = max(db.nextGen, gen+1)
 		if !named[name] && !keepAll && !undecoded[id] {
 			if err := db.fs.Remove(db.fs.PathJoin(db.histDir, name)); err != nil {
 				return wrapPebble(err)
@@ -94,9 +94,10 @@ func (db *DB) openHistoryDir(dir string) error {
 
 // createHistoryLog creates an empty log for table id under a new
 // generation; the directory is synced so that the file outlives a crash
-// once a commit names it.
+// once a commit names it. Caller holds db.commitMu (or owns db).
 func (db *DB) createHistoryLog(id uint32) (*historyLog, error) {
-	gen := db.nextGen.Add(1) - 1
+	gen := db.nextGen
+	db.nextGen++
 	path := db.fs.PathJoin(db.histDir, historyFileName(id, gen))
 	w, err := db.fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {

@@ -58,13 +58,6 @@ type Table struct {
 	db   *DB
 	info TableInfo
 
-	// appendMu serialises the commits appending to an append-only
-	// table's history log. They append and sync before they take
-	// db.commitMu (see appendHistory), and hold appendMu until they have
-	// committed, so that appends land in commit order and a failed one is
-	// overwritten by the next. Taken before db.commitMu, in table id order.
-	appendMu sync.Mutex
-
 	mu sync.RWMutex
 	// The fields below change only in a commit, under db.commitMu and mu.
 	segs      []*segment // in position order; only the last may grow
@@ -84,9 +77,9 @@ type Table struct {
 	// history log only (append-only tables; see evictHistory).
 	evicted int
 	// hist is an append-only table's history log, nil until its first
-	// rows. Set under appendMu and mu by the commit of those (and reset if
-	// it fails); readers of evicted segments read it without a lock, as no
-	// segment exists before it is set.
+	// rows. Set under db.commitMu and mu by the commit of those (and reset
+	// if it fails); readers of evicted segments read it without a lock,
+	// as no segment exists before it is set.
 	hist *historyLog
 }
 

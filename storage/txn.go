@@ -517,6 +517,12 @@ func (tx *Txn) Commit() error {
 		return nil
 	}
 	db := tx.db
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+	if db.closed {
+		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
+	}
+
 	dropped := map[uint32]bool{}
 	for _, id := range tx.dropIDs {
 		dropped[id] = true
@@ -527,24 +533,6 @@ func (tx *Txn) Commit() error {
 	}
 	// skip: writes to tables this txn drops are moot.
 	skip := func(t *Table) bool { return tx.discarded[t] || (!created[t] && dropped[t.info.ID]) }
-
-	// The rows of append-only tables go to their history logs, synced
-	// before the batch that records their new lengths commits; outside
-	// commitMu, so that other tables' commits go on meanwhile. Validation
-	// comes after, and a commit that fails from here on abandons them.
-	defer tx.lockAppends(skip)()
-	appends, histErr := tx.appendHistory(skip)
-	ok := false
-	defer func() {
-		if !ok {
-			db.abandonHistory(appends)
-		}
-	}()
-	db.commitMu.Lock()
-	defer db.commitMu.Unlock()
-	if db.closed {
-		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
-	}
 
 	// Validate. Only commits change tables and we hold commitMu, so the
 	// table state read here cannot move under us.
@@ -631,20 +619,21 @@ func (tx *Txn) Commit() error {
 			return wrapPebble(err)
 		}
 	}
-	if histErr != nil {
-		return histErr
-	}
-	if err := recordHistory(b, appends); err != nil {
+	// The rows of append-only tables go to their history logs, synced
+	// before the batch that records their new lengths commits.
+	appends, err := tx.appendHistory(b, skip)
+	if err != nil {
+		db.abandonHistory(appends)
 		return err
 	}
 	if db.afterHistorySync != nil {
 		db.afterHistorySync()
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
+		db.abandonHistory(appends)
 		return wrapPebble(err)
 	}
 	committedHistory(appends)
-	ok = true
 
 	// Durable: now make it visible.
 	db.tablesMu.Lock()
