@@ -11,7 +11,9 @@
 // are pushed, a barrier follows them through the graph (an operator flushes
 // once it holds the barrier from every upstream worker), and the consolidated
 // output changes of the epoch are returned, as the chunks the workers
-// emitted (not copied into one) when the epoch retracts nothing. Linear operators (filter,
+// emitted (not copied into one) when the epoch retracts nothing; an output
+// chunk that only projects the columns of a Step input shares them (Step's
+// inputs never change), any other is copied. Linear operators (filter,
 // project, union, window assignment) emit as they receive; aggregates,
 // distinct, top-N and session windows emit their per-epoch changes on the
 // barrier.

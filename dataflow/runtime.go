@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -63,6 +64,9 @@ type msg struct {
 	// exchanged: chunk came from split's pool and goes back to it once
 	// pushed (operators do not keep the chunks they are given).
 	exchanged bool
+	// kept: chunk is a Step input, which nothing changes once given, so
+	// that an output sharing its columns need not be copied (see route).
+	kept bool
 }
 
 type workerResult struct {
@@ -161,15 +165,18 @@ func (d *Dataflow) Graph() *Graph { return d.g }
 // (equal inserted rows may then stay apart), else in one consolidated chunk;
 // there are none when nothing changed. After an error the dataflow's state
 // is undefined and every later Step returns that error.
+//
+// The inputs must not change once given: the output may share their
+// columns.
 func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int64) ([]*coldata.Chunk, int64, error) {
-	return d.StepFeed(func(put func(src int, c *coldata.Chunk)) error {
+	return d.stepFeed(func(put func(src int, c *coldata.Chunk)) error {
 		for _, src := range d.g.Sources() {
 			for _, c := range inputs[src] {
 				put(src, c)
 			}
 		}
 		return nil
-	}, watermarks)
+	}, watermarks, true)
 }
 
 // StepFeed is Step with the epoch's changes given by feed, which calls put
@@ -178,6 +185,12 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 // memory (a view's first epoch over a stream's whole history). An error
 // from feed fails the dataflow.
 func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64) ([]*coldata.Chunk, int64, error) {
+	return d.stepFeed(feed, watermarks, false)
+}
+
+// stepFeed is StepFeed, with its output sharing the columns of the chunks
+// fed if keep.
+func (d *Dataflow) stepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64, keep bool) ([]*coldata.Chunk, int64, error) {
 	if d.failed != nil {
 		return nil, 0, d.failed
 	}
@@ -185,7 +198,7 @@ func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 	feedErr := feed(func(src int, c *coldata.Chunk) {
 		for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
 			hi := min(lo+d.cfg.chunkSize, c.Len)
-			d.workers[next].inbox.putBounded(msg{node: src, chunk: c.Slice(lo, hi)})
+			d.workers[next].inbox.putBounded(msg{node: src, chunk: c.Slice(lo, hi), kept: keep})
 			next = (next + 1) % len(d.workers)
 		}
 	})
@@ -219,8 +232,9 @@ func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 		return nil, 0, firstErr
 	}
 	if d.consolidated || insertsOnly(outs) {
-		// Not concatenated: the chunks are the workers' own copies, and
-		// copying them all into one would cost about as much again.
+		// Not concatenated: the chunks are the workers' own copies (or
+		// Step's inputs' columns), and copying them all into one would
+		// cost about as much again.
 		return outs, outWatermark, nil
 	}
 	return []*coldata.Chunk{Consolidate(Concat(d.g.Nodes[d.g.Output].Spec.Types(), outs))}, outWatermark, nil
@@ -295,7 +309,9 @@ type worker struct {
 	watermarks [][]int64
 	inbox      queue
 	out        []*coldata.Chunk
-	err        error
+	// fed is the kept input chunk being pushed, nil while none is.
+	fed *coldata.Chunk
+	err error
 	// Scratch of split: each row's hash, the rows bound for each worker, a
 	// row's key.
 	hashes []uint64
@@ -313,11 +329,15 @@ func (w *worker) run() {
 			w.barrier(m.node, m.port, m.watermark)
 			continue
 		}
+		if m.kept {
+			w.fed = m.chunk
+		}
 		if w.err == nil {
 			if err := w.push(m.node, m.port, m.chunk); err != nil {
 				w.err = err
 			}
 		}
+		w.fed = nil
 		if m.exchanged {
 			w.d.exchange.Put(m.chunk)
 		}
@@ -343,7 +363,11 @@ func (w *worker) route(node int, c *coldata.Chunk) error {
 		return nil
 	}
 	if node == w.d.g.Output {
-		w.out = append(w.out, copyChunk(c))
+		if w.sharesFed(c) {
+			w.out = append(w.out, c)
+		} else {
+			w.out = append(w.out, copyChunk(c))
+		}
 	}
 	for _, e := range w.d.edges[node] {
 		if e.part == nil {
@@ -359,6 +383,26 @@ func (w *worker) route(node int, c *coldata.Chunk) error {
 		}
 	}
 	return nil
+}
+
+// sharesFed reports whether c holds only columns and diffs of the kept
+// input being pushed, as a projection of a stream's columns emits: those
+// never change, so the output need not be copied to outlive the epoch.
+// (A pass-through view over a stream copied each row once here and once
+// more into its arrangement.) Only Step's inputs are kept: a view's first
+// epoch over a stream's history (StepFeed) would hold the history's
+// columns, rather than copies of the rows the view takes, until it ends.
+func (w *worker) sharesFed(c *coldata.Chunk) bool {
+	fed := w.fed
+	if fed == nil || c.Len == 0 || c.Len != fed.Len || len(c.Diffs) != len(fed.Diffs) || len(c.Diffs) == 0 || &c.Diffs[0] != &fed.Diffs[0] {
+		return false
+	}
+	for _, v := range c.Cols {
+		if !slices.Contains(fed.Cols, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // barrier records one barrier, carrying its sender's watermark, for node's
