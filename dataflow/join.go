@@ -85,7 +85,7 @@ type joinSide struct {
 	// row changed since the last snapshot, its multiplicity then; removed
 	// the rows freed since, each with minus that multiplicity (an id freed
 	// may be reused by another row).
-	before  map[int32]int64
+	before  rowChanges
 	removed *coldata.Chunk
 	// size is what the snapshots since the last whole one wrote of
 	// the rows, for SnapshotSize.
@@ -414,7 +414,7 @@ func (o *joinOp) linkRow(side int, r int32) {
 func (o *joinOp) removeRow(side int, r int32) {
 	rows := o.sides[side].rows
 	m := rows.row(r)
-	if s := &o.sides[side]; s.before != nil {
+	if s := &o.sides[side]; s.before.tracking {
 		o.trackRemoval(s, r, m.mult)
 	}
 	if m.prev >= 0 {
@@ -571,10 +571,8 @@ func (o *joinOp) apply(in int, d *coldata.Chunk) {
 			o.linkRow(in, r)
 		}
 		m := rows.row(r)
-		if own := &o.sides[in]; own.before != nil {
-			if _, ok := own.before[r]; !ok {
-				own.before[r] = m.mult
-			}
+		if own := &o.sides[in]; own.before.tracking {
+			own.before.note(r, m.mult)
 		}
 		m.mult += d.Diffs[i]
 		m.matches = o.counts[i]

@@ -36,7 +36,8 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 		if err := o.writeRows(w, side, ids, mults, spilled[side]); err != nil {
 			return err
 		}
-		s.before, s.removed = map[int32]int64{}, nil
+		s.before.start()
+		s.removed = nil
 	}
 	o.writeWatermarks(w)
 	return nil
@@ -49,18 +50,18 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 	for side := range o.sides {
 		s := &o.sides[side]
-		ids := make([]int32, 0, len(s.before))
-		diffs := make([]int64, 0, len(s.before))
-		for r, before := range s.before {
+		ids := make([]int32, 0, s.before.len())
+		diffs := make([]int64, 0, s.before.len())
+		s.before.walk(func(r int32, before int64) {
 			if d := s.rows.row(r).mult - before; d != 0 {
 				ids = append(ids, r)
 				diffs = append(diffs, d)
 			}
-		}
+		})
 		if err := o.writeRows(w, side, ids, diffs, s.removed); err != nil {
 			return err
 		}
-		s.before, s.removed = map[int32]int64{}, nil
+		s.removed = nil
 	}
 	o.writeWatermarks(w)
 	return nil
@@ -110,10 +111,8 @@ func (o *joinOp) writeWatermarks(w *SnapshotWriter) {
 // about to be freed: its change since the last snapshot goes to the
 // removed rows.
 func (o *joinOp) trackRemoval(s *joinSide, r int32, mult int64) {
-	before, ok := s.before[r]
-	if ok {
-		delete(s.before, r)
-	} else {
+	before, ok := s.before.take(r)
+	if !ok {
 		before = mult
 	}
 	o.trackChange(s, r, -before)

@@ -187,9 +187,8 @@ func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
 		for k, r := range ids[side] {
 			// The row's change since the last snapshot is not written
 			// with the spilled rows: it goes with the rows freed.
-			if js.before != nil {
-				if before, ok := js.before[r]; ok {
-					delete(js.before, r)
+			if js.before.tracking {
+				if before, ok := js.before.take(r); ok {
 					o.trackChange(js, r, mults[side][k]-before)
 				}
 			}
@@ -326,14 +325,12 @@ func (o *joinOp) compact() {
 	recent := o.spill.recent
 	o.spill.recent, o.spill.hand = nil, 0
 	var sides [2]*joinRows
-	var before [2]map[int32]int64
+	var before [2]rowChanges
 	for side, js := range o.sides {
 		sides[side] = newJoinRows(js.types)
 		// The same seed keeps the rows' identity hashes.
 		sides[side].seed = js.rows.seed
-		if js.before != nil {
-			before[side] = make(map[int32]int64, len(js.before))
-		}
+		before[side].tracking = js.before.tracking
 	}
 	for g := range t.ids.n {
 		heads := t.state(g)
@@ -366,8 +363,8 @@ func (o *joinOp) compact() {
 					nm.next = first
 				}
 				nh[side] = int64(id) + 1
-				if b, ok := js.before[r]; ok {
-					before[side][id] = b
+				if b, ok := js.before.take(r); ok {
+					before[side].note(id, b)
 				}
 			}
 		}
