@@ -50,15 +50,38 @@ func Walk(e Expr, fn func(Expr) bool) {
 
 // Map rebuilds e bottom-up: every sub-expression is replaced by fn of its
 // rebuilt self. Nodes are copied, never changed in place, so plans sharing
-// sub-expressions stay intact. Like Walk, it does not enter subquery plans.
+// sub-expressions stay intact; a node reached twice (the binder shares x
+// among the arms of `x IN (…)`, which then evaluate it once) is rebuilt
+// once, so the result shares it too. Like Walk, it does not enter subquery
+// plans.
 func Map(e Expr, fn func(Expr) Expr) Expr {
+	m := mapper{fn: fn, done: map[Expr]Expr{}}
+	return m.mapExpr(e)
+}
+
+type mapper struct {
+	fn   func(Expr) Expr
+	done map[Expr]Expr
+}
+
+func (m *mapper) mapExpr(e Expr) Expr {
 	if e == nil {
 		return nil
 	}
+	if out, ok := m.done[e]; ok {
+		return out
+	}
+	out := m.rebuild(e)
+	m.done[e] = out
+	return out
+}
+
+func (m *mapper) rebuild(e Expr) Expr {
+	fn := m.fn
 	each := func(es []Expr) []Expr {
 		out := make([]Expr, len(es))
 		for i, x := range es {
-			out[i] = Map(x, fn)
+			out[i] = m.mapExpr(x)
 		}
 		return out
 	}
@@ -69,29 +92,29 @@ func Map(e Expr, fn func(Expr) Expr) Expr {
 		return fn(&c)
 	case *Cast:
 		c := *e
-		c.Arg = Map(e.Arg, fn)
+		c.Arg = m.mapExpr(e.Arg)
 		return fn(&c)
 	case *And:
 		return fn(&And{Args: each(e.Args)})
 	case *Or:
 		return fn(&Or{Args: each(e.Args)})
 	case *Not:
-		return fn(&Not{Arg: Map(e.Arg, fn)})
+		return fn(&Not{Arg: m.mapExpr(e.Arg)})
 	case *IsNull:
 		c := *e
-		c.Arg = Map(e.Arg, fn)
+		c.Arg = m.mapExpr(e.Arg)
 		return fn(&c)
 	case *IsBool:
 		c := *e
-		c.Arg = Map(e.Arg, fn)
+		c.Arg = m.mapExpr(e.Arg)
 		return fn(&c)
 	case *Case:
 		c := *e
 		c.Whens = make([]When, len(e.Whens))
 		for i, w := range e.Whens {
-			c.Whens[i] = When{Cond: Map(w.Cond, fn), Then: Map(w.Then, fn)}
+			c.Whens[i] = When{Cond: m.mapExpr(w.Cond), Then: m.mapExpr(w.Then)}
 		}
-		c.Else = Map(e.Else, fn)
+		c.Else = m.mapExpr(e.Else)
 		return fn(&c)
 	case *Coalesce:
 		c := *e
@@ -103,15 +126,15 @@ func Map(e Expr, fn func(Expr) Expr) Expr {
 		return fn(&c)
 	case *Subscript:
 		c := *e
-		c.Arr, c.Idx = Map(e.Arr, fn), Map(e.Idx, fn)
+		c.Arr, c.Idx = m.mapExpr(e.Arr), m.mapExpr(e.Idx)
 		return fn(&c)
 	case *ArrayQuantified:
 		c := *e
-		c.Arg, c.Array = Map(e.Arg, fn), Map(e.Array, fn)
+		c.Arg, c.Array = m.mapExpr(e.Arg), m.mapExpr(e.Array)
 		return fn(&c)
 	case *Subquery:
 		c := *e
-		c.Arg = Map(e.Arg, fn)
+		c.Arg = m.mapExpr(e.Arg)
 		return fn(&c)
 	}
 	return fn(e)

@@ -119,16 +119,13 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return l.lowerFilter(in, p.Cond, p.Input.Types())
 	case *exec.Project:
 		in, ok, err := l.lowerRowNumberTopN(p.Input, p.Exprs)
-		if !ok && err == nil {
-			in, err = l.lower(p.Input)
+		if ok || err != nil {
+			if err != nil {
+				return lowered{}, err
+			}
+			return l.lowerProject(in, p.Exprs, p.Input.Types())
 		}
-		if err != nil {
-			return lowered{}, err
-		}
-		if err := l.checkExprs(p.Exprs...); err != nil {
-			return lowered{}, err
-		}
-		return lowered{node: l.g.Add(&dataflow.Project{Exprs: p.Exprs}, in.node), key: projectKey(in.key, p.Exprs)}, nil
+		return l.lowerFilterProject(p)
 	case *exec.HashAgg:
 		return l.lowerAgg(p)
 	case *exec.Join:
@@ -233,6 +230,61 @@ func (l *lowering) checkExprs(es ...expr.Expr) error {
 		})
 	}
 	return err
+}
+
+// lowerProject lowers a select list over in, whose columns are of types
+// ts, computing the sub-expressions it would compute twice once, in a
+// projection that appends them to its input (sharedExprs).
+func (l *lowering) lowerProject(in lowered, exprs []expr.Expr, ts []*types.T) (lowered, error) {
+	if err := l.checkExprs(exprs...); err != nil {
+		return lowered{}, err
+	}
+	shared, exprs := sharedExprs(exprs, func(int) bool { return true }, len(ts))
+	if len(shared) > 0 {
+		ext := append(passThrough(ts), shared...)
+		in = lowered{node: l.g.Add(&dataflow.Project{Exprs: ext}, in.node), key: projectKey(in.key, ext)}
+	}
+	return lowered{node: l.g.Add(&dataflow.Project{Exprs: exprs}, in.node), key: projectKey(in.key, exprs)}, nil
+}
+
+// lowerFilterProject lowers a select list over its input. Over a WHERE
+// without subqueries, the sub-expressions the condition computes for
+// every row and the select list computes again are computed once, before
+// the filter (sharedExprs); the select list's own repeats after it.
+func (l *lowering) lowerFilterProject(p *exec.Project) (lowered, error) {
+	f, ok := p.Input.(*exec.Filter)
+	if !ok || hasSubquery(f.Cond) {
+		in, err := l.lower(p.Input)
+		if err != nil {
+			return lowered{}, err
+		}
+		return l.lowerProject(in, p.Exprs, p.Input.Types())
+	}
+	ts := f.Input.Types()
+	shared, roots := sharedExprs(append([]expr.Expr{f.Cond}, p.Exprs...), func(i int) bool { return i == 0 }, len(ts))
+	in, err := l.lower(f.Input)
+	if err != nil {
+		return lowered{}, err
+	}
+	if len(shared) == 0 {
+		if in, err = l.lowerFilter(in, f.Cond, ts); err != nil {
+			return lowered{}, err
+		}
+		return l.lowerProject(in, p.Exprs, ts)
+	}
+	if err := l.checkExprs(shared...); err != nil {
+		return lowered{}, err
+	}
+	ext := append(passThrough(ts), shared...)
+	in = lowered{node: l.g.Add(&dataflow.Project{Exprs: ext}, in.node), key: projectKey(in.key, ext)}
+	wide := make([]*types.T, len(ext))
+	for i, e := range ext {
+		wide[i] = e.Type()
+	}
+	if in, err = l.lowerFilter(in, roots[0], wide); err != nil {
+		return lowered{}, err
+	}
+	return l.lowerProject(in, roots[1:], wide)
 }
 
 // lowerFilter lowers WHERE/HAVING conditions. Uncorrelated subqueries in
