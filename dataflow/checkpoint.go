@@ -334,6 +334,11 @@ type SnapshotWriter struct {
 	// scratch holds one value's encoding on its way into buf (Vec), so
 	// that values are not allocated one by one.
 	scratch []byte
+	// spare are emptied blocks that Reset kept for newBlock to fill again.
+	spare [][]byte
+	// appended is set once Append gave w blocks it does not own, or split
+	// one: Reset then keeps none.
+	appended bool
 }
 
 // Blocks grow from minSnapshotBlock, doubling with what was written, up
@@ -362,7 +367,41 @@ func (w *SnapshotWriter) newBlock(n int) {
 		w.full = append(w.full, w.buf)
 		w.fullLen += len(w.buf)
 	}
-	w.buf = make([]byte, 0, max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen))))
+	size := max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen)))
+	// The spare blocks are largest first: take the smallest that fits.
+	for k := len(w.spare) - 1; k >= 0; k-- {
+		if cap(w.spare[k]) >= size {
+			w.buf = w.spare[k]
+			w.spare = slices.Delete(w.spare, k, k+1)
+			return
+		}
+	}
+	w.buf = make([]byte, 0, size)
+}
+
+// maxSpareSnapshotBytes bounds the blocks Reset keeps.
+const maxSpareSnapshotBytes = 64 << 20
+
+// Reset empties w to be written again, keeping up to
+// maxSpareSnapshotBytes of its blocks to fill: a writer reused for each
+// checkpoint writes into memory it has touched before, not fresh pages
+// for the kernel to fault in and the collector to sweep. What Parts and
+// Bytes returned must not be used after. A writer given blocks by Append
+// keeps none: they are not its own.
+func (w *SnapshotWriter) Reset() {
+	kept := 0
+	for _, b := range w.spare {
+		kept += cap(b)
+	}
+	for _, b := range append(w.full, w.buf) {
+		if !w.appended && cap(b) >= minSnapshotBlock && kept+cap(b) <= maxSpareSnapshotBytes {
+			w.spare = append(w.spare, b[:0])
+			kept += cap(b)
+		}
+	}
+	slices.SortFunc(w.spare, func(a, b []byte) int { return cap(b) - cap(a) })
+	clear(w.full)
+	w.buf, w.full, w.fullLen, w.appended = nil, w.full[:0], 0, false
 }
 
 // write appends p, across blocks when it does not fit the one being
@@ -418,6 +457,7 @@ func (w *SnapshotWriter) Append(o *SnapshotWriter) {
 	w.buf = w.buf[len(w.buf):len(w.buf):cap(w.buf)]
 	w.full = append(w.full, parts...)
 	w.fullLen += o.Len()
+	w.appended = true
 }
 
 func (w *SnapshotWriter) Uvarint(x uint64) {

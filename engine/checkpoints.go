@@ -143,6 +143,8 @@ type checkpointer struct {
 	wake     chan struct{} // capacity 1: work is waiting
 	stop     chan struct{}
 	done     chan struct{}
+	// deltaRows is the writer's, reused for each delta's rows (Reset).
+	deltaRows *dataflow.SnapshotWriter
 
 	mu sync.Mutex
 	// batch is the batch handed over, not yet taken by the writer.
@@ -159,7 +161,8 @@ type checkpointer struct {
 
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
 	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(), rowBytes: map[uint32]float64{},
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		deltaRows: dataflow.NewSnapshotWriter(nil),
+		wake:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -345,7 +348,8 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 		}
 	} else {
 		n = changedRows(j.changes)
-		rows = dataflow.NewSnapshotWriter(nil)
+		rows = c.deltaRows
+		rows.Reset()
 		if err := dataflow.WriteChanges(rows, j.changes); err != nil {
 			return 0, err
 		}
