@@ -1174,16 +1174,23 @@ func (g *gen) plainSelect(sh shape) *selectQ {
 			s.items = append(s.items, pick(g.r, times))
 		}
 	}
+	var computed []ex
 	for _, t := range types {
 		var e ex
 		if cs := sc.ofType(t); len(cs) > 0 && g.pct(40) {
 			e = pick(g.r, cs)
 		} else {
 			e = g.expr(sc, t, 2)
+			computed = append(computed, e)
 		}
 		s.items = append(s.items, g.item(e, sh))
 	}
 	g.where(sc, s)
+	if len(computed) > 0 && g.pct(20) {
+		// The WHERE computes a select item again: the planner computes it
+		// once, before the filter.
+		s.where = append(s.where, "("+pick(g.r, computed).sql+") IS NOT NULL")
+	}
 	return s
 }
 
