@@ -455,6 +455,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		defer stop()
 	}
 	cpu0, _ := processCPU()
+	faults0, _ := processMinorFaults()
 	start := time.Now()
 	for _, s := range streams {
 		if _, err := c.Exec(ctx, s); err != nil {
@@ -502,6 +503,9 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		pprof.StopCPUProfile()
 	}
 	r.CPU = Duration(cpu1 - cpu0)
+	if faults1, ok := processMinorFaults(); ok {
+		progress("%s: %d minor page faults during the run", q, faults1-faults0)
+	}
 	r.PeakRSS = procStatusKB("VmHWM")
 	if o.heapProfile != "" {
 		if err := writeHeapProfile(o.heapProfile, q, len(o.queries)); err != nil {

@@ -114,7 +114,9 @@ type epochStart struct {
 // never change, so readers may copy them while the writer fills the page.
 // A full page loaded in bulk may share its rows with the chunk it was
 // given and its born, prev and mult with the other pages of the load
-// (adoptPage): those are never written once a position is appended.
+// (adoptPage), and a lean page its plain columns with the chunk of
+// insertions it was cut from (sharedLeanPage): those are never written
+// once a position is appended.
 //
 // A lean page, made while an unkeyed arrangement has had only insertions of
 // one copy each (see Arrangement.indexed), has no version columns (born,
@@ -232,6 +234,14 @@ func (v *versions) addInserts(typs []*types.T, src *coldata.Chunk, i, n int, bor
 // full ones otherwise.
 func (v *versions) addRun(typs []*types.T, src *coldata.Chunk, i, n int, born uint64, lean bool) {
 	for n > 0 {
+		if lean && v.full() && !v.firstShort() && n >= versionPageRows &&
+			!slices.ContainsFunc(src.Diffs[i:i+versionPageRows], func(d int64) bool { return d != 1 }) {
+			v.pages = append(v.pages, v.sharedLeanPage(typs, src, i))
+			v.n += versionPageRows
+			i += versionPageRows
+			n -= versionPageRows
+			continue
+		}
 		if v.full() {
 			v.addPage(typs, lean)
 		}
@@ -252,6 +262,76 @@ func (v *versions) addRun(typs []*types.T, src *coldata.Chunk, i, n int, born ui
 		i += k
 		n -= k
 	}
+}
+
+// alignedOrder returns the chunks of an epoch that only inserts one copy of
+// each row into lean pages, reordered and one of them cut, so that the
+// chunks of whole pages start at a page's first position: first rows that
+// fill the current page, then the chunks of whole pages (which
+// sharedLeanPage shares), then the rest. The dataflow hands a pass-through
+// view its epoch as 1024-row slices of the stream's batches, from several
+// workers: in arrival order, one batch of an odd size put every later page
+// across two slices, sharing none. The rows of an epoch are born together
+// and the arrangement is a multiset, so only their positions change.
+func (v *versions) alignedOrder(cs []*coldata.Chunk) []*coldata.Chunk {
+	if v.firstShort() {
+		return cs
+	}
+	need := (versionPageRows - v.n&(versionPageRows-1)) & (versionPageRows - 1)
+	var head, whole, rest []*coldata.Chunk
+	for _, c := range cs {
+		switch {
+		case c.Len > 0 && c.Len&(versionPageRows-1) == 0:
+			whole = append(whole, c)
+		case need > 0:
+			k := min(need, c.Len)
+			head = append(head, c.Slice(0, k))
+			if k < c.Len {
+				rest = append(rest, c.Slice(k, c.Len))
+			}
+			need -= k
+		default:
+			rest = append(rest, c)
+		}
+	}
+	if need > 0 && len(whole) > 0 {
+		// Too few rows outside whole pages to fill the current page: the
+		// first rows of a whole chunk fill it, its others go last.
+		c := whole[0]
+		head, rest, whole = append(head, c.Slice(0, need)), append(rest, c.Slice(need, c.Len)), whole[1:]
+	}
+	return slices.Concat(head, whole, rest)
+}
+
+// sharedLeanPage returns a lean page of the versionPageRows rows of src
+// from i (insertions of one copy each) that shares src's columns of plain
+// values (booleans, integers, floats, intervals) instead of copying them:
+// Apply's chunks are immutable, and a lean page's rows are never written
+// again (fill shares them too). A page starts anywhere in src, so the
+// pages stay aligned to positions whatever the chunks' sizes; only the
+// rows of a chunk before its first whole page and after its last are
+// copied. A pass-through view over a stream then holds its integers and
+// timestamps once, in the chunks the stream's table keeps, instead of a
+// second copy it writes into fresh memory (page faults) and the collector
+// scans. Text is still copied into the arena (keepStrings: a record's
+// string holds its other text columns too), and decimals and datums as
+// add copies them.
+func (v *versions) sharedLeanPage(typs []*types.T, src *coldata.Chunk, i int) *versionPage {
+	p := &versionPage{rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: versionPageRows}}
+	for j, t := range typs {
+		switch t.Phys() {
+		case types.PhysBool, types.PhysInt, types.PhysFloat, types.PhysInterval:
+			p.rows.Cols[j] = src.Cols[j].Slice(i, i+versionPageRows)
+			continue
+		}
+		col := coldata.MakeVec(t, versionPageRows)
+		col.SetRange(0, src.Cols[j], i, versionPageRows)
+		if t.Phys() == types.PhysBytes {
+			v.keepStrings(col.Bytes)
+		}
+		p.rows.Cols[j] = col
+	}
+	return p
 }
 
 // setRun writes the k rows of src from i at rows r on of p, each born at
@@ -446,6 +526,9 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 		return nil
 	}
 	a.work.reserve(a.typs, changes, !a.indexed)
+	if !a.indexed && insertsOnce(cs) {
+		cs = a.work.alignedOrder(cs)
+	}
 	if a.indexed && len(a.index) == 0 && changes > presizedIndexRows {
 		// A view's first epoch may hold millions of keys: a map sized for
 		// them once is not rehashed at every doubling.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -850,4 +851,144 @@ func BenchmarkArrangementNewKeys(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perEpoch), "ns/key")
+}
+
+// TestArrangementSharesLeanRows checks that the whole pages of an
+// insert-only run share the chunk's integer column wherever the run starts
+// in its chunk and the page in the arrangement, copy its strings out of the
+// records they were cut from, leave the chunks as they were through a
+// retraction and a compaction, and read back the rows.
+func TestArrangementSharesLeanRows(t *testing.T) {
+	a := NewArrangement(keyedTypes, nil)
+	record := strings.Repeat("r", 64)
+	var chunks []*coldata.Chunk
+	var starts []int // the position of each chunk's first row
+	var want []string
+	next := 0
+	for e, n := range []int{3, 1500, 777, 5000} {
+		c := NewChanges(keyedTypes, n)
+		for range n {
+			s := record[:next%64]
+			c.AppendRow([]types.Datum{int64(next), s})
+			c.Diffs = append(c.Diffs, 1)
+			want = append(want, rowText(keyedTypes, []types.Datum{int64(next), s}))
+			next++
+		}
+		chunks, starts = append(chunks, c), append(starts, next-n)
+		if err := a.Apply(uint64(e+1), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ints := make([][]int64, len(chunks))
+	for i, c := range chunks {
+		ints[i] = slices.Clone(c.Cols[0].Ints)
+	}
+	slices.Sort(want)
+	if got := scanText(a.Snapshot(4), keyedTypes); !slices.Equal(got, want) {
+		t.Fatalf("scan: %d rows, want %d", len(got), len(want))
+	}
+	shared := 0
+	recLo := uintptr(unsafe.Pointer(unsafe.StringData(record)))
+	for p, page := range a.work.pages {
+		first := p << versionPageBits
+		c := sort.SearchInts(starts, first+1) - 1
+		inChunk := first+page.rows.Len <= starts[c]+chunks[c].Len
+		aliases := &page.rows.Cols[0].Ints[0] == &chunks[c].Cols[0].Ints[first-starts[c]]
+		// The first page grows by copies until it is full-sized.
+		if wantShared := p > 0 && inChunk; aliases != wantShared {
+			t.Errorf("page %d (chunk %d from row %d): shares the chunk's integers %v, want %v", p, c, first-starts[c], aliases, wantShared)
+		}
+		if aliases {
+			shared++
+		}
+		for r, s := range page.rows.Cols[1].Bytes[:min(page.rows.Len, next-first)] {
+			if q := uintptr(unsafe.Pointer(unsafe.StringData(s))); s != "" && q >= recLo && q < recLo+uintptr(len(record)) {
+				t.Fatalf("page %d row %d keeps the record's string", p, r)
+			}
+		}
+	}
+	if shared != 4 {
+		t.Errorf("%d pages share a chunk's rows, want 4", shared)
+	}
+
+	// Retract every third row, then compact: the chunks stay as they were.
+	c := NewChanges(keyedTypes, 0)
+	want = want[:0]
+	for i := range next {
+		row := []types.Datum{int64(i), record[:i%64]}
+		if i%3 == 0 {
+			c.AppendRow(row)
+			c.Diffs = append(c.Diffs, -1)
+			continue
+		}
+		want = append(want, rowText(keyedTypes, row))
+	}
+	if err := a.Apply(5, c); err != nil {
+		t.Fatal(err)
+	}
+	a.Compact(5)
+	slices.Sort(want)
+	if got := scanText(a.Snapshot(5), keyedTypes); !slices.Equal(got, want) {
+		t.Fatalf("scan after the retraction: %d rows, want %d", len(got), len(want))
+	}
+	for i, c := range chunks {
+		if !slices.Equal(c.Cols[0].Ints, ints[i]) {
+			t.Errorf("chunk %d changed", i)
+		}
+	}
+}
+
+// TestArrangementAlignsSlices checks that an epoch handed over as 1024-row
+// slices (as the dataflow cuts a stream's batches), after an epoch of an
+// odd size, is laid out so that every slice but one starts a page and
+// shares the chunk's rows, and that the rows read back, at both epochs.
+func TestArrangementAlignsSlices(t *testing.T) {
+	a := NewArrangement(keyedTypes, nil)
+	batch := func(lo, n int) *coldata.Chunk {
+		c := NewChanges(keyedTypes, n)
+		for i := lo; i < lo+n; i++ {
+			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("r%d", i)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		return c
+	}
+	rowsOf := func(n int) []string {
+		var want []string
+		for i := range n {
+			want = append(want, rowText(keyedTypes, []types.Datum{int64(i), fmt.Sprintf("r%d", i)}))
+		}
+		slices.Sort(want)
+		return want
+	}
+	if err := a.Apply(1, batch(0, 1500)); err != nil {
+		t.Fatal(err)
+	}
+	big, odd := batch(1500, 8192), batch(1500+8192, 300)
+	var cs []*coldata.Chunk
+	for lo := 0; lo < big.Len; lo += 1024 {
+		cs = append(cs, big.Slice(lo, lo+1024))
+	}
+	cs = append(cs, odd)
+	if err := a.Apply(2, cs...); err != nil {
+		t.Fatal(err)
+	}
+	shared := 0
+	for _, p := range a.work.pages {
+		first := &p.rows.Cols[0].Ints[0]
+		for r := range big.Len {
+			if first == &big.Cols[0].Ints[r] {
+				shared++
+			}
+		}
+	}
+	// The page at 1024 is filled by the 300 odd rows and 248 of the first
+	// slice; the seven other slices are pages of their own.
+	if shared != 7 {
+		t.Errorf("%d pages share the batch's rows, want 7", shared)
+	}
+	for e, n := range map[uint64]int{1: 1500, 2: 1500 + 8192 + 300} {
+		if got := scanText(a.Snapshot(e), keyedTypes); !slices.Equal(got, rowsOf(n)) {
+			t.Errorf("epoch %d: scan of %d rows, want %d", e, len(got), n)
+		}
+	}
 }
