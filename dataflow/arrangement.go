@@ -525,8 +525,8 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 		starts[c+1] = starts[c] + ch.Len
 	}
 	pages := make([]*versionPage, (n+versionPageRows-1)>>versionPageBits)
-	entries := make([]keyEntry, n)
-	items := make([]orderItem[*keyEntry], n)
+	entries := makeHuge[keyEntry](n)
+	items := makeHuge[orderItem[*keyEntry]](n)
 	parts := min(runtime.GOMAXPROCS(0), len(pages))
 	like := loadedVersions(e)
 	forEach(parts, func(w int) {
@@ -630,11 +630,11 @@ func adoptPage(c *coldata.Chunk, like *versionPage) *versionPage {
 // equal keys are equal in their first 16 bytes, so they meet in a run.
 func sortItems[V any](items []orderItem[V]) ([]*orderItem[V], int) {
 	n := len(items)
-	hi, lo := make([]uint64, n), make([]uint64, n)
+	hi, lo := makeHuge[uint64](n), makeHuge[uint64](n)
 	for i := range items {
 		hi[i], lo[i] = keyPrefix(items[i].key, 0), keyPrefix(items[i].key, 8)
 	}
-	order, tmp := make([]int32, n), make([]int32, n)
+	order, tmp := makeHuge[int32](n), makeHuge[int32](n)
 	for i := range order {
 		order[i] = int32(i)
 	}
@@ -676,7 +676,7 @@ func sortItems[V any](items []orderItem[V]) ([]*orderItem[V], int) {
 		}
 		lo0 = hi0
 	}
-	out := make([]*orderItem[V], n)
+	out := makeHuge[*orderItem[V]](n)
 	for k, i := range order {
 		out[k] = &items[i]
 	}

@@ -642,6 +642,24 @@ func readWords[T int64 | uint64 | int32 | uint32](r *SnapshotReader) []T {
 	return xs
 }
 
+// int64sInto reads what Int64s reads into dst, which it must fill exactly.
+func (r *SnapshotReader) int64sInto(dst []int64) {
+	if n := r.Uvarint(); r.err == nil && n != uint64(len(dst)) {
+		r.fail("%d words, want %d", n, len(dst))
+	}
+	b := r.bytes(8 * len(dst))
+	if r.err != nil {
+		return
+	}
+	if littleEndian && len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(b)), b)
+		return
+	}
+	for i := range dst {
+		dst[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+}
+
 func (r *SnapshotReader) Int64s() []int64   { return readWords[int64](r) }
 func (r *SnapshotReader) Int32s() []int32   { return readWords[int32](r) }
 func (r *SnapshotReader) Uint32s() []uint32 { return readWords[uint32](r) }

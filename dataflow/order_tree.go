@@ -69,7 +69,7 @@ func buildOrderTree[V any](items []*orderItem[V]) orderTree[V] {
 		height, capacity = height+1, halfNodeItems+(halfNodeItems+1)*capacity
 	}
 	if len(items) > 0 {
-		b := &orderBuilder[V]{entries: make([]orderEntry[V], len(items))}
+		b := &orderBuilder[V]{entries: makeHuge[orderEntry[V]](len(items))}
 		t.root = b.build(items, height, capacity)
 	}
 	return t
