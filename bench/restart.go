@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -433,7 +432,8 @@ func (c *child) connect(ctx context.Context, deadline time.Time) (*pgx.Conn, err
 // buildRestart fills dir: the stream, the view, the rows, and a
 // checkpoint holding all of them; then stops the server as o.kill says.
 func buildRestart(ctx context.Context, o *restartOptions, bin, dir string, want *restartExpect, r *RestartResult, progress func(string, ...any)) error {
-	ch, err := startChild(bin, dir, restartFlags(o)...)
+	// At debug level the log says when checkpoints are taken and written.
+	ch, err := startChild(bin, dir, append(restartFlags(o), "--log-level", "debug")...)
 	if err != nil {
 		return err
 	}
@@ -464,7 +464,6 @@ func buildRestart(ctx context.Context, o *restartOptions, bin, dir string, want 
 			return fmt.Errorf("insert rows %d-%d: %w", lo, hi, err)
 		}
 	}
-	inserted := time.Now()
 	for {
 		wrong, err := want.checkFull(ctx, c)
 		if err != nil {
@@ -478,10 +477,12 @@ func buildRestart(ctx context.Context, o *restartOptions, bin, dir string, want 
 		}
 		time.Sleep(time.Second)
 	}
-	progress("view complete after %.1f s; waiting for its checkpoint", time.Since(began).Seconds())
-	if err := waitCheckpoint(ctx, filepath.Join(dir, "checkpoints"), inserted); err != nil {
+	complete := time.Now()
+	progress("view complete after %.1f s; waiting for its checkpoint", complete.Sub(began).Seconds())
+	if err := waitCheckpoint(ctx, ch, complete); err != nil {
 		return err
 	}
+	progress("checkpoint written %.1f s after", time.Since(complete).Seconds())
 	r.BuildRSS = procStatusKBOf(strconv.Itoa(ch.cmd.Process.Pid), "VmHWM")
 	sig := syscall.SIGKILL
 	if o.kill == "stop" {
@@ -491,26 +492,17 @@ func buildRestart(ctx context.Context, o *restartOptions, bin, dir string, want 
 	return ch.stop(sig)
 }
 
-// waitCheckpoint waits until a checkpoint file was written after since
-// (the last rows' commit: the view stepped them after it) and the
-// directory then stays unchanged (no .tmp, same files and sizes) for three
-// checkpoint intervals: a checkpoint that was being written at since but
-// did not hold the last rows is followed by one that does within one.
-func waitCheckpoint(ctx context.Context, dir string, since time.Time) error {
+// waitCheckpoint waits until the server's log (at debug level) shows
+// that a checkpoint holding the view as complete (seen so at complete) is
+// written: see checkpointWritten.
+func waitCheckpoint(ctx context.Context, ch *child, complete time.Time) error {
 	deadline := time.Now().Add(30 * time.Minute)
-	last, stable := "", time.Time{}
 	for {
-		state, newest, err := dirState(dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ch.logMu.Lock()
+		done, err := checkpointWritten(ch.log, complete, time.Now())
+		ch.logMu.Unlock()
+		if done || err != nil {
 			return err
-		}
-		switch {
-		case newest.Before(since) || strings.Contains(state, ".tmp"):
-			last = ""
-		case state != last:
-			last, stable = state, time.Now()
-		case time.Since(stable) > 3*time.Second:
-			return nil
 		}
 		if time.Now().After(deadline) {
 			return errors.New("no checkpoint after 30 minutes")
@@ -518,31 +510,63 @@ func waitCheckpoint(ctx context.Context, dir string, since time.Time) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-// dirState lists dir's files with their sizes, and the newest one's
-// modification time.
-func dirState(dir string) (string, time.Time, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	var b strings.Builder
-	var newest time.Time
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			return "", time.Time{}, err
+// Log messages of the server's checkpoints: the loop takes one (copies the
+// views' state and rows) and hands it to the writer, which then writes it
+// before the loop takes the next.
+const (
+	checkpointTaken      = "dataflow: checkpoint taken"
+	checkpointsWritten   = "dataflow: checkpoints written"
+	checkpointNotWritten = "dataflow: checkpoint not written"
+)
+
+// checkpointQuiet is how long after the view is complete and the writer
+// idle a checkpoint not taken shows that the view took its last one
+// already: the loop takes one at most an interval (restartFlags') after a
+// view steps, unless the writer is busy.
+const checkpointQuiet = 2 * time.Second
+
+// checkpointWritten reports whether log shows a checkpoint of the view as
+// it was complete at complete written, at now: a checkpoint taken after
+// complete, and a write after it; or, when none is taken after complete,
+// the writer idle (every checkpoint taken written) since checkpointQuiet:
+// the view did not step since its last checkpoint. A checkpoint not
+// written is an error.
+func checkpointWritten(log []map[string]any, complete, now time.Time) (bool, error) {
+	taken, written := 0, 0
+	takenAfter := false
+	idleSince := complete
+	for _, m := range log {
+		switch m["msg"] {
+		case checkpointNotWritten:
+			return false, fmt.Errorf("the server did not write its checkpoint: %v", m["err"])
+		case checkpointTaken:
+			taken++
+			if at, ok := logTime(m); ok && at.After(complete) {
+				takenAfter = true
+			}
+		case checkpointsWritten:
+			written++
+			if takenAfter {
+				return true, nil
+			}
+			if at, ok := logTime(m); ok && at.After(idleSince) {
+				idleSince = at
+			}
 		}
-		fmt.Fprintf(&b, "%s %d\n", e.Name(), info.Size())
-		if info.ModTime().After(newest) {
-			newest = info.ModTime()
-		}
 	}
-	return b.String(), newest, nil
+	return !takenAfter && written > 0 && taken == written && now.Sub(idleSince) > checkpointQuiet, nil
+}
+
+// logTime reads a JSON log entry's time.
+func logTime(m map[string]any) (time.Time, bool) {
+	s, _ := m["time"].(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
 }
 
 func dirBytes(dir string) (int64, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-db/sluice/internal/testbin"
 )
@@ -64,5 +65,39 @@ func TestRestartExpect(t *testing.T) {
 	}
 	if e.probe != 0 || e.probeN != 3 || e.probeTotal != v[0]+v[2]+v[4] || e.probeTop != v[4] || e.probeLow != v[0] {
 		t.Errorf("probe %d: n %d total %d top %d low %d", e.probe, e.probeN, e.probeTotal, e.probeTop, e.probeLow)
+	}
+}
+
+// checkpointWritten waits for a write after a checkpoint taken once the
+// view was complete, or, when none is taken, for the writer to be idle
+// long enough that the view's last checkpoint held it.
+func TestCheckpointWritten(t *testing.T) {
+	complete := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	entry := func(msg string, at time.Duration) map[string]any {
+		return map[string]any{"msg": msg, "time": complete.Add(at).Format(time.RFC3339Nano)}
+	}
+	taken := func(at time.Duration) map[string]any { return entry(checkpointTaken, at) }
+	written := func(at time.Duration) map[string]any { return entry(checkpointsWritten, at) }
+	for _, c := range []struct {
+		name string
+		log  []map[string]any
+		now  time.Duration
+		want bool
+	}{
+		{"nothing yet", nil, time.Minute, false},
+		{"taken after, not written", []map[string]any{taken(-time.Second), written(-time.Second / 2), taken(time.Second)}, time.Minute, false},
+		{"taken after and written", []map[string]any{taken(time.Second), written(2 * time.Second)}, 2 * time.Second, true},
+		{"written before, quiet", []map[string]any{taken(-2 * time.Second), written(-time.Second)}, checkpointQuiet + time.Second, true},
+		{"written before, not quiet yet", []map[string]any{taken(-2 * time.Second), written(-time.Second)}, time.Second, false},
+		{"being written", []map[string]any{taken(-2 * time.Second)}, time.Minute, false},
+		{"written late, quiet from the write", []map[string]any{taken(-2 * time.Second), written(5 * time.Second)}, 5*time.Second + checkpointQuiet - time.Second, false},
+	} {
+		got, err := checkpointWritten(c.log, complete, complete.Add(c.now))
+		if err != nil || got != c.want {
+			t.Errorf("%s: %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+	if _, err := checkpointWritten([]map[string]any{{"msg": checkpointNotWritten, "err": "disk full"}}, complete, complete); err == nil {
+		t.Error("a checkpoint not written is no error")
 	}
 }

@@ -276,12 +276,22 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	if t.nk == 0 {
 		keys = make([][]byte, 0, groupPage)
 	}
-	for range r.Len(pages) {
+	written := r.Len(pages)
+	if r.err == nil && written*stride*8 > len(r.b) {
+		r.fail("aggregate: %d pages of %d words in %d bytes", written, stride, len(r.b))
+	}
+	// The pages' words in one block (cut at each page's end, so that a
+	// page never grows into the next), advised for huge pages: copied
+	// into fresh small pages, they faulted a page each, most of
+	// restoring them.
+	block := makeHuge[int64](written * stride)
+	for i := range written {
 		p := r.Uvarint()
-		words := r.Int64s()
+		words := block[i*stride : (i+1)*stride : (i+1)*stride]
+		r.int64sInto(words)
 		indexed := r.Int64s()
-		if r.err == nil && (p >= uint64(pages) || len(words) != stride || len(indexed) != groupPage/64) {
-			r.fail("aggregate: page %d of %d words, %d index words", p, len(words), len(indexed))
+		if r.err == nil && (p >= uint64(pages) || len(indexed) != groupPage/64) {
+			r.fail("aggregate: page %d of %d, %d index words", p, pages, len(indexed))
 		}
 		if r.err != nil {
 			return r.err

@@ -53,6 +53,13 @@ type Arrangement struct {
 	// is the columns' order.
 	index map[string]*keyEntry
 	keys  orderTree[*keyEntry]
+	// indexing, when not nil, delivers the index of a bulk load (load),
+	// made and filled on a goroutine of its own once the loaded epoch is
+	// published: readers search the tree, and only the writer's next Apply
+	// (or Compact) needs the map, which takeIndex waits for. At 4M keys,
+	// making and filling it took 1.7 s of CPU of a restart before the view
+	// could serve.
+	indexing chan map[string]*keyEntry
 	// moved lists the index entries whose writer's position the running
 	// Apply changed; they are published with its versions so that no reader
 	// finds a position beyond the versions it can see.
@@ -509,20 +516,28 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 		return a.failed
 	}
 	a.applied, a.lastEpoch = true, e
+	a.takeIndex()
 	changes := 0
 	for _, c := range cs {
 		changes += c.Len
 	}
 	if a.key != nil && a.work.n == 0 && len(a.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
-		index, ordered, err := a.load(e, cs, changes)
+		items, entries, err := a.load(e, cs, changes)
 		if err != nil {
 			a.failed = err
 			return err
 		}
 		a.rows = int64(changes)
 		a.work.lens = append(a.work.lens, epochCount{e, a.rows})
-		a.index, a.keys = index, ordered
 		a.publish()
+		a.indexing = make(chan map[string]*keyEntry, 1)
+		go func(indexing chan<- map[string]*keyEntry) {
+			index := make(map[string]*keyEntry, len(items))
+			for p := range items {
+				index[items[p].key] = &entries[p]
+			}
+			indexing <- index
+		}(a.indexing)
 		return nil
 	}
 	a.work.reserve(a.typs, changes, !a.indexed)
@@ -558,6 +573,13 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	return nil
 }
 
+// takeIndex installs the index a bulk load is making, once it is made.
+func (a *Arrangement) takeIndex() {
+	if a.indexing != nil {
+		a.index, a.indexing = <-a.indexing, nil
+	}
+}
+
 // insertsOnce reports whether every change of cs inserts one copy.
 func insertsOnce(cs []*coldata.Chunk) bool {
 	for _, c := range cs {
@@ -574,33 +596,31 @@ func insertsOnce(cs []*coldata.Chunk) bool {
 // in cs each insert a row (a view's first epoch; a restored view's rows),
 // in bulk and on every CPU: the pages are cut into a range per CPU, each
 // allocating its pages, copying its rows into them a column at a time and
-// encoding its keys into one block of its own; then one goroutine fills the
-// index while the others sort the keys and build the ordered tree whole
-// (an add per key, each a descent of the tree, was most of building a
-// restored view's index). The index's map is made, its memory first
-// touched, while the rows are copied: at millions of keys, making it took
-// as long as filling it.
-func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) (map[string]*keyEntry, orderTree[*keyEntry], error) {
-	made := make(chan map[string]*keyEntry, 1)
-	go func() { made <- make(map[string]*keyEntry, n) }()
+// encoding its keys into one block of its own; then the keys are sorted
+// (which finds a key given twice) and the ordered tree is built whole (an
+// add per key, each a descent of the tree, was most of building a restored
+// view's index). It returns the keys' items and their entries, position by
+// position (the tree holds them), for Apply to make the index's map of.
+func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*keyEntry], []keyEntry, error) {
 	// starts[c] is the position of the first row of cs[c].
 	starts := make([]int, len(cs)+1)
 	for c, ch := range cs {
 		starts[c+1] = starts[c] + ch.Len
 	}
 	pages := make([]*versionPage, (n+versionPageRows-1)>>versionPageBits)
-	entries := make([]keyEntry, n)
-	items := make([]orderItem[*keyEntry], n)
+	entries := makeHuge[keyEntry](n)
+	items := makeHuge[orderItem[*keyEntry]](n)
 	parts := min(runtime.GOMAXPROCS(0), len(pages))
 	like := loadedVersions(e)
 	forEach(parts, func(w int) {
 		lo, hi := w*len(pages)/parts<<versionPageBits, min((w+1)*len(pages)/parts<<versionPageBits, n)
 		// The chunk holding position lo: the last starting at or before it.
 		c := sort.SearchInts(starts, lo+1) - 1
-		// NB: the keys are strings into the block, made once it is whole:
-		// a block is never appended to once shared.
-		var block []byte
-		ends := make([]int, hi-lo)
+		// The keys are encoded into scratch, then copied into blocks that
+		// are never grown, so that each key's string is made at once. One
+		// block grown to the part's keys (sized from the keys so far) was
+		// regrown, copied and cleared a third of this loop's time.
+		var block, scratch []byte
 		for pos := lo; pos < hi; {
 			for starts[c+1] <= pos {
 				c++
@@ -616,50 +636,37 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) (map[string]*ke
 			default:
 				pages[pos>>versionPageBits].setRun(r, cs[c], i, k, e)
 			}
-			if done := pos - lo; done > 0 && cap(block) < len(block)/done*(hi-lo) {
-				// Sized from the keys so far, not grown by doubling.
-				block = slices.Grow(block, len(block)/done*(hi-lo)*9/8-len(block))
-			}
 			for x := range k {
-				block = RowKey(block, cs[c], a.key, i+x)
-				ends[pos+x-lo] = len(block)
+				scratch = RowKey(scratch[:0], cs[c], a.key, i+x)
+				var key string
+				if len(scratch) > 0 {
+					if cap(block)-len(block) < len(scratch) {
+						block = make([]byte, 0, max(loadKeyBlockBytes, len(scratch)))
+					}
+					block = append(block, scratch...)
+					key = unsafe.String(&block[len(block)-len(scratch)], len(scratch))
+				}
+				p := pos + x
+				entries[p].pos.Store(int64(p))
+				entries[p].writerPos = p
+				items[p] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[p]}
 			}
 			pos += k
 		}
-		start := 0
-		for pos := lo; pos < hi; pos++ {
-			var key string
-			if end := ends[pos-lo]; end > start {
-				key = unsafe.String(&block[start], end-start)
-				start = end
-			}
-			entries[pos].pos.Store(int64(pos))
-			entries[pos].writerPos = pos
-			items[pos] = orderItem[*keyEntry]{key: key, count: 1, val: &entries[pos]}
-		}
 	})
+	sorted, dup := sortItems(items)
+	if dup >= 0 {
+		pg := pages[dup>>versionPageBits]
+		return nil, nil, sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, dup&(versionPageRows-1)))
+	}
 	a.work.pages, a.work.n = pages, n
 	a.live += n
-	indexed := make(chan error, 1)
-	index := <-made
-	go func() {
-		for p := range items {
-			// One probe, not a lookup then an insertion: a key seen
-			// before leaves the map one entry short.
-			if index[items[p].key] = &entries[p]; len(index) != p+1 {
-				pg, r := a.work.at(p)
-				indexed <- sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, r))
-				return
-			}
-		}
-		indexed <- nil
-	}()
-	ordered := buildOrderTree(sortItems(items))
-	if err := <-indexed; err != nil {
-		return nil, orderTree[*keyEntry]{}, err
-	}
-	return index, ordered, nil
+	a.keys = buildOrderTree(sorted)
+	return items, entries, nil
 }
+
+// loadKeyBlockBytes is the size of the blocks load encodes keys into.
+const loadKeyBlockBytes = 1 << 20
 
 // pageSized reports whether c's rows fill a page exactly: a restored
 // view's rows are read in the chunks its checkpoint wrote, a page each.
@@ -701,14 +708,16 @@ func adoptPage(c *coldata.Chunk, like *versionPage) *versionPage {
 
 // sortItems returns pointers to items in key order: a radix sort on the
 // keys' first 16 bytes (passes whose byte is the same in every key are
-// skipped), then a comparison sort of each run of keys equal in them.
-func sortItems[V any](items []orderItem[V]) []*orderItem[V] {
+// skipped), then a comparison sort of each run of keys equal in them. It
+// also returns the index of an item whose key another has too, -1 if none:
+// equal keys are equal in their first 16 bytes, so they meet in a run.
+func sortItems[V any](items []orderItem[V]) ([]*orderItem[V], int) {
 	n := len(items)
-	hi, lo := make([]uint64, n), make([]uint64, n)
+	hi, lo := makeHuge[uint64](n), makeHuge[uint64](n)
 	for i := range items {
 		hi[i], lo[i] = keyPrefix(items[i].key, 0), keyPrefix(items[i].key, 8)
 	}
-	order, tmp := make([]int32, n), make([]int32, n)
+	order, tmp := makeHuge[int32](n), makeHuge[int32](n)
 	for i := range order {
 		order[i] = int32(i)
 	}
@@ -734,21 +743,27 @@ func sortItems[V any](items []orderItem[V]) []*orderItem[V] {
 			order, tmp = tmp, order
 		}
 	}
+	dup := -1
 	for lo0 := 0; lo0 < n; {
 		hi0 := lo0 + 1
 		for hi0 < n && hi[order[hi0]] == hi[order[lo0]] && lo[order[hi0]] == lo[order[lo0]] {
 			hi0++
 		}
-		if hi0-lo0 > 1 {
-			slices.SortFunc(order[lo0:hi0], func(x, y int32) int { return strings.Compare(items[x].key, items[y].key) })
+		if run := order[lo0:hi0]; len(run) > 1 {
+			slices.SortFunc(run, func(x, y int32) int { return strings.Compare(items[x].key, items[y].key) })
+			for k := 1; k < len(run) && dup < 0; k++ {
+				if items[run[k]].key == items[run[k-1]].key {
+					dup = int(run[k])
+				}
+			}
 		}
 		lo0 = hi0
 	}
-	out := make([]*orderItem[V], n)
+	out := makeHuge[*orderItem[V]](n)
 	for k, i := range order {
 		out[k] = &items[i]
 	}
-	return out
+	return out, dup
 }
 
 // applyPass applies c's retractions, or its insertions, at epoch e, and
@@ -922,6 +937,9 @@ func (a *Arrangement) Compact(visible uint64) bool {
 	if dead <= int64(max(a.live, 1024)) {
 		return false
 	}
+	// A bulk load's index, still being made, would replace the one made
+	// below.
+	a.takeIndex()
 	old := a.work
 	var next versions
 	next.reserve(a.typs, old.n-int(dead), false)

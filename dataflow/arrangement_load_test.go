@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/internal/randtest"
@@ -64,8 +65,8 @@ func testArrangementLoad(t *testing.T, rng *rand.Rand, split func(*coldata.Chunk
 	if err := loaded.Apply(1, chunks...); err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded.index) != n || loaded.keys.items != n {
-		t.Fatalf("loaded %d keys, %d ordered, want %d (not the bulk path?)", len(loaded.index), loaded.keys.items, n)
+	if loaded.indexing == nil || loaded.keys.items != n {
+		t.Fatalf("%d keys ordered, want %d, index made at once: not the bulk path", loaded.keys.items, n)
 	}
 	adopted, sized := 0, 0
 	for _, c := range chunks {
@@ -131,6 +132,17 @@ func testArrangementLoad(t *testing.T, rng *rand.Rand, split func(*coldata.Chunk
 	}
 	if err := loaded.Apply(2, changeChunk(t, typs, changes...)); err != nil {
 		t.Fatal(err)
+	}
+	// The writer took the index the load made (its changes went through
+	// it): every key's tree item's entry, the key held once.
+	if loaded.indexing != nil || len(loaded.index) != n {
+		t.Fatalf("%d keys in the index, want %d (still being made: %t)", len(loaded.index), n, loaded.indexing != nil)
+	}
+	for k, entry := range loaded.index {
+		item := loaded.keys.find([]byte(k))
+		if item == nil || item.val != entry || unsafe.StringData(item.key) != unsafe.StringData(k) {
+			t.Fatalf("key %q: index entry %p, tree item %+v", k, entry, item)
+		}
 	}
 	if err := added.Apply(3, changeChunk(t, typs, changes...)); err != nil {
 		t.Fatal(err)

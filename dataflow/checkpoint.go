@@ -595,6 +595,52 @@ func (w *SnapshotWriter) Vec(v *coldata.Vec) error {
 type SnapshotReader struct {
 	b   []byte
 	err error
+	// cols, when not nil, holds the columns Vec reads: ReadRows and
+	// ReadChanges set it.
+	cols *columnBlocks
+}
+
+// columnBlocks hands out the memory of the columns of a view's rows, read
+// by the million at a restore, from blocks advised for huge pages
+// (makeHuge) rather than a small allocation per chunk and column, each in
+// fresh pages that fault as first touched. A column gets exactly its rows'
+// memory: a Vec never grows into the next one's.
+type columnBlocks struct {
+	// rows is the rows to read (as counted, bounded by the bytes): a
+	// block holds no more, so that a small view takes small ones.
+	rows int
+	ints []int64
+	decs []apd.Decimal
+	strs []string
+}
+
+// columnBlockRows is the most rows of a block of columnBlocks.
+const columnBlockRows = 1 << 20
+
+// cutBlock returns an empty slice of capacity n from *block, which it
+// replaces by a new one of up to rows (at least n) when it has not n left.
+func cutBlock[T any](block *[]T, n, rows int) []T {
+	if cap(*block)-len(*block) < n {
+		*block = makeHuge[T](max(n, min(rows, columnBlockRows)))[:0]
+	}
+	b := *block
+	*block = b[:len(b)+n]
+	return b[len(b) : len(b) : len(b)+n]
+}
+
+// newVec returns an empty column of type t with room for n values.
+func (r *SnapshotReader) newVec(t *types.T, n int) *coldata.Vec {
+	if r.cols != nil {
+		switch t.Phys() {
+		case types.PhysInt:
+			return &coldata.Vec{Typ: t, Ints: cutBlock(&r.cols.ints, n, r.cols.rows)}
+		case types.PhysDecimal:
+			return &coldata.Vec{Typ: t, Decs: cutBlock(&r.cols.decs, n, r.cols.rows)}
+		case types.PhysBytes:
+			return &coldata.Vec{Typ: t, Bytes: cutBlock(&r.cols.strs, n, r.cols.rows)}
+		}
+	}
+	return coldata.NewVec(t, n)
 }
 
 func (r *SnapshotReader) fail(format string, args ...any) {
@@ -682,6 +728,24 @@ func readWords[T int64 | uint64 | int32 | uint32](r *SnapshotReader) []T {
 	return xs
 }
 
+// int64sInto reads what Int64s reads into dst, which it must fill exactly.
+func (r *SnapshotReader) int64sInto(dst []int64) {
+	if n := r.Uvarint(); r.err == nil && n != uint64(len(dst)) {
+		r.fail("%d words, want %d", n, len(dst))
+	}
+	b := r.bytes(8 * len(dst))
+	if r.err != nil {
+		return
+	}
+	if littleEndian && len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(b)), b)
+		return
+	}
+	for i := range dst {
+		dst[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+}
+
 func (r *SnapshotReader) Int64s() []int64   { return readWords[int64](r) }
 func (r *SnapshotReader) Int32s() []int32   { return readWords[int32](r) }
 func (r *SnapshotReader) Uint32s() []uint32 { return readWords[uint32](r) }
@@ -689,7 +753,7 @@ func (r *SnapshotReader) Uint32s() []uint32 { return readWords[uint32](r) }
 // Vec reads a column of type t.
 func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 	n := r.Len(0)
-	v := coldata.NewVec(t, n)
+	v := r.newVec(t, n)
 	var nulls []bool
 	if r.Bool() {
 		nulls = make([]bool, n)
@@ -716,7 +780,7 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 			v.Floats = append(v.Floats, math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}
 	case types.PhysDecimal:
-		v.Decs = make([]apd.Decimal, n)
+		v.Decs = v.Decs[:n]
 		for i := range n {
 			b := r.Bytes()
 			if setDecimalText(&v.Decs[i], b) {
@@ -805,6 +869,7 @@ func ReadRows(r *SnapshotReader, typs []*types.T) ([]*coldata.Chunk, error) {
 	// The count is checked against the rows read, not used to allocate:
 	// a damaged one must not allocate rows the columns do not hold.
 	total, read := r.Len(0), 0
+	r.cols = &columnBlocks{rows: total}
 	var out []*coldata.Chunk
 	for {
 		n := r.Len(0)
@@ -820,7 +885,7 @@ func ReadRows(r *SnapshotReader, typs []*types.T) ([]*coldata.Chunk, error) {
 		if r.err != nil {
 			break
 		}
-		c.Diffs = make([]int64, n)
+		c.Diffs = cutBlock(&r.cols.ints, n, r.cols.rows)[:n]
 		for i := range c.Diffs {
 			c.Diffs[i] = 1
 		}
@@ -874,6 +939,7 @@ func WriteChanges(w *SnapshotWriter, changes []*coldata.Chunk) error {
 // diffs, in the chunks they were written in.
 func ReadChanges(r *SnapshotReader, typs []*types.T) ([]*coldata.Chunk, error) {
 	total, read := r.Len(0), 0
+	r.cols = &columnBlocks{rows: total}
 	var out []*coldata.Chunk
 	for {
 		n := r.Len(0)

@@ -878,3 +878,50 @@ func TestSnapshotWriterReset(t *testing.T) {
 		t.Fatalf("a writer given another's blocks kept %d spare blocks, want the %d it had left", len(w.spare), spare-1)
 	}
 }
+
+// A view's rows are read into columns cut from shared blocks: each holds
+// exactly its rows, so that appending to one (a Vec grown) does not write
+// over the next.
+func TestReadRowsColumnsApart(t *testing.T) {
+	typs := []*types.T{types.Int8, types.Numeric, types.Text}
+	c := NewChanges(typs, 3000)
+	for i := range 3000 {
+		c.AppendRow([]types.Datum{int64(i), apd.New(int64(i), -2), fmt.Sprintf("t%d", i)})
+		c.Diffs = append(c.Diffs, 1)
+	}
+	a := NewArrangement(typs, []int{0})
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	w := NewSnapshotWriter(nil)
+	if err := a.Snapshot(1).WriteRows(w); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadRows(NewSnapshotReader(w.Bytes()), typs)
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%d chunks, %v: want several", len(rows), err)
+	}
+	want := scanText(a.Snapshot(1), typs)
+	for _, ch := range rows {
+		for j, v := range ch.Cols {
+			if got := v.Len(); got != ch.Len || j == 0 && cap(v.Ints) != ch.Len || j == 1 && cap(v.Decs) != ch.Len || j == 2 && cap(v.Bytes) != ch.Len {
+				t.Fatalf("column %d of a chunk of %d rows: %d values", j, ch.Len, got)
+			}
+		}
+		if cap(ch.Diffs) != ch.Len {
+			t.Fatalf("diffs of capacity %d in a chunk of %d rows", cap(ch.Diffs), ch.Len)
+		}
+		ch.Cols[0].Ints = append(ch.Cols[0].Ints, -1)
+		ch.Cols[1].Decs = append(ch.Cols[1].Decs, *apd.New(-1, 0))
+		ch.Cols[2].Bytes = append(ch.Cols[2].Bytes, "over")
+		ch.Diffs = append(ch.Diffs, 7)
+		ch.Cols[0].Ints, ch.Cols[1].Decs, ch.Cols[2].Bytes, ch.Diffs = ch.Cols[0].Ints[:ch.Len], ch.Cols[1].Decs[:ch.Len], ch.Cols[2].Bytes[:ch.Len], ch.Diffs[:ch.Len]
+	}
+	b := NewArrangement(typs, []int{0})
+	if err := b.Apply(1, rows...); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanText(b.Snapshot(1), typs); !slices.Equal(got, want) {
+		t.Fatalf("restored rows differ after appends to their columns: first %q, want %q", got[:min(3, len(got))], want[:3])
+	}
+}

@@ -69,42 +69,72 @@ func buildOrderTree[V any](items []*orderItem[V]) orderTree[V] {
 		height, capacity = height+1, halfNodeItems+(halfNodeItems+1)*capacity
 	}
 	if len(items) > 0 {
-		t.root = buildOrderNode(items, height, capacity)
+		b := &orderBuilder[V]{entries: makeHuge[orderEntry[V]](len(items))}
+		t.root = b.build(items, height, capacity)
 	}
 	return t
 }
 
 const halfNodeItems = maxNodeItems / 2
 
-// buildOrderNode builds a subtree of the given height holding items, at most
+// orderBuilder hands out buildOrderTree's nodes and their entries from a
+// few blocks: every item is the entry of one node, so one block holds them
+// all, and the nodes come a block at a time. Made one by one, with entries
+// appended, they were most of building a restored view's tree (4M keys:
+// 125K nodes, each entry slice grown five times). A node's entries are
+// capped at their length, so an add to a node that is not frozen moves
+// them out of the block instead of over its neighbour's.
+type orderBuilder[V any] struct {
+	entries []orderEntry[V] // not handed out yet
+	nodes   []orderNode[V]  // not handed out yet
+}
+
+// orderNodeBlock is how many nodes orderBuilder allocates at a time.
+const orderNodeBlock = 256
+
+// node returns a new node of k entries (to be set) and, unless a leaf, k+1
+// children.
+func (b *orderBuilder[V]) node(k int, leaf bool) *orderNode[V] {
+	if len(b.nodes) == 0 {
+		b.nodes = make([]orderNode[V], orderNodeBlock)
+	}
+	n := &b.nodes[0]
+	b.nodes = b.nodes[1:]
+	n.items, b.entries = b.entries[:k:k], b.entries[k:]
+	if !leaf {
+		n.children = make([]*orderNode[V], k+1)
+	}
+	return n
+}
+
+// build builds a subtree of the given height holding items, at most
 // capacity of them: in a leaf all, else as few children as hold them, of
 // equal sizes, with one item between two children.
-func buildOrderNode[V any](items []*orderItem[V], height, capacity int) *orderNode[V] {
-	n := &orderNode[V]{}
-	add := func(it *orderItem[V]) {
-		n.items = append(n.items, orderEntry[V]{prefixesOf(it.key), it})
-		n.size += it.count
-	}
+func (b *orderBuilder[V]) build(items []*orderItem[V], height, capacity int) *orderNode[V] {
 	if height == 0 {
-		for _, it := range items {
-			add(it)
+		n := b.node(len(items), true)
+		for i, it := range items {
+			n.items[i] = orderEntry[V]{prefixesOf(it.key), it}
+			n.size += it.count
 		}
 		return n
 	}
 	childCap := (capacity - halfNodeItems) / (halfNodeItems + 1)
 	children := (len(items) + childCap + 1) / (childCap + 1) // ceil((len+1) / (childCap+1))
 	below := len(items) - (children - 1)                     // items in the children
+	n := b.node(children-1, false)
 	for c := range children {
 		m := below / children
 		if c < below%children {
 			m++
 		}
-		child := buildOrderNode(items[:m], height-1, childCap)
-		n.children = append(n.children, child)
+		child := b.build(items[:m], height-1, childCap)
+		n.children[c] = child
 		n.size += child.size
 		items = items[m:]
 		if c < children-1 {
-			add(items[0])
+			n.items[c] = orderEntry[V]{prefixesOf(items[0].key), items[0]}
+			n.size += items[0].count
 			items = items[1:]
 		}
 	}
