@@ -143,6 +143,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 type ingestCollector struct {
 	eng                                                          *engine.Engine
 	backlogWait, commitWait, commitHold, commitRows, delay, step *prometheus.Desc
+	checkpointPause                                              *prometheus.Desc
 }
 
 func newIngestCollector(eng *engine.Engine) *ingestCollector {
@@ -154,11 +155,13 @@ func newIngestCollector(eng *engine.Engine) *ingestCollector {
 		commitRows:  d("sluice_source_commit_rows", "Rows per source commit."),
 		delay:       d("sluice_view_publish_delay_seconds", "From a commit the views read to the epoch that publishes it (queueing and stepping)."),
 		step:        d("sluice_view_step_seconds", "How long one epoch of the views took: stepping their dataflows and publishing."),
+		checkpointPause: d("sluice_view_checkpoint_pause_seconds",
+			"How long the views' loop paused to take a checkpoint (serializing state for the writer); epochs wait meanwhile."),
 	}
 }
 
 func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.backlogWait, c.commitWait, c.commitHold, c.commitRows, c.delay, c.step} {
+	for _, d := range []*prometheus.Desc{c.backlogWait, c.commitWait, c.commitHold, c.commitRows, c.delay, c.step, c.checkpointPause} {
 		ch <- d
 	}
 }
@@ -169,7 +172,7 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		s engine.HistogramSnapshot
 	}{{c.backlogWait, t.BacklogWait}, {c.commitWait, t.CommitWait}, {c.commitHold, t.CommitHold},
-		{c.commitRows, t.CommitRows}, {c.delay, t.PublishDelay}, {c.step, t.Step}} {
+		{c.commitRows, t.CommitRows}, {c.delay, t.PublishDelay}, {c.step, t.Step}, {c.checkpointPause, t.CheckpointPause}} {
 		ch <- prometheus.MustNewConstHistogram(h.d, h.s.Count, h.s.Sum, h.s.Buckets)
 	}
 }
