@@ -239,23 +239,3 @@ func TestDatagenNexmark(t *testing.T) {
 		t.Fatalf("%d of 9200 bids name no auction", n)
 	}
 }
-
-// A source behind (a generator at rate max) commits its rows in batches of
-// at most 8192, however many are due: a commit, and the view epoch
-// stepping it, stays short for the records of other streams waiting
-// behind it. The histogram of rows per commit says so.
-func TestSourceCommitsAreBounded(t *testing.T) {
-	srv := startServer(t, t.TempDir())
-	conn := connect(t, srv)
-	mustExec(t, conn, `CREATE STREAM clicks (
-	event_id bigint, user_id bigint, session_id bigint, event_type text, page text,
-	product_id bigint, price numeric(10,2), ts timestamptz
-) WITH (connector = 'datagen', generator = 'clicks', rate = 'max', seed = '7', events = '30000')`)
-	mustExec(t, conn, "CREATE MATERIALIZED VIEW n AS SELECT count(*) AS n FROM clicks")
-	eventually(t, conn, "SELECT n FROM n", 30000)
-	rows := srv.Engine().IngestTimings().CommitRows
-	if rows.Sum != 30000 || rows.Count < 4 || rows.Buckets[8192] != rows.Count {
-		t.Errorf("%d source commits of %v rows, %d of them at most 8192 rows: want at least 4, 30000, all",
-			rows.Count, rows.Sum, rows.Buckets[8192])
-	}
-}

@@ -33,18 +33,6 @@ const deadLettersName = "sluice_dead_letters"
 // its fetching) until the views catch up.
 const sourceBacklogRows = 1 << 18
 
-// sourceCommitRows bounds the rows a source commits at once. A commit holds
-// storage's commit lock while it encodes and syncs its rows, and the views
-// step what was committed in one epoch: with batches of a storage segment
-// (64Ki rows of Nexmark bids) a commit took up to ~85 ms to encode and a step
-// up to ~120 ms, and a lone record (another stream's, or the next batch's)
-// waited behind both. Storage still builds segments of 64Ki rows, copying
-// these batches into them. The price is CPU: more commits (a sync each),
-// more and smaller epochs, the copy. Against 64Ki, a JSON drain took ~7%
-// more CPU a row at 8192 and ~14% at 4096, while under `bench serve` load
-// a marker's p99 halved (docs/metrics.md has the commit and step timings).
-const sourceCommitRows = 8192
-
 // sources runs the connector sources of streams, one per stream.
 type sources struct {
 	e       *Engine
@@ -264,7 +252,7 @@ func (ss *sources) startKafka(desc *catalog.Table, offsets map[kafka.Partition]i
 	cfg := kafka.Config{
 		Options: sp.opts, Value: sp.value, Layout: sp.layout,
 		Offsets: offsets, Fresh: fresh, Target: &streamTarget{e: ss.e, id: desc.ID, name: desc.Name},
-		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers, BatchRows: sourceCommitRows,
+		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers, BatchRows: storage.SegmentRows(),
 	}
 	if sp.key != nil {
 		cfg.Key = sp.key
@@ -287,7 +275,7 @@ func (ss *sources) startGenerator(desc *catalog.Table, generated int64) (streamS
 	src := datagen.Start(datagen.Config{
 		Options: opts, Layout: layout, Types: desc.Types(), Generated: generated,
 		Target: generatorTarget{&streamTarget{e: ss.e, id: desc.ID, name: desc.Name}},
-		Log:    ss.e.log.With("stream", desc.Name), BatchRows: sourceCommitRows,
+		Log:    ss.e.log.With("stream", desc.Name), BatchRows: storage.SegmentRows(),
 	})
 	return generatorSource{Source: src, opts: opts}, nil
 }

@@ -117,7 +117,7 @@ func BenchmarkStreamCommit(b *testing.B) {
 	info := TableInfo{ID: 1, Name: "bids", ColNames: []string{"auction", "bidder", "price", "extra", "date_time"},
 		Types: []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.TimestampTZ}, AppendOnly: true}
 	tbl := createTable(b, db, info)
-	rows := segRows
+	rows := SegmentRows()
 	batch := func(lo int) *coldata.Chunk {
 		c := coldata.NewChunk(info.Types, rows)
 		for i := lo; i < lo+rows; i++ {

@@ -12,6 +12,10 @@ import (
 // (see testdata/segments).
 var segRows = 1 << 16
 
+// SegmentRows is how many rows a segment holds: a source that delivers
+// batches of this size has them kept as they are (Txn.Adopt).
+func SegmentRows() int { return segRows }
+
 // adoptable reports whether a whole pending segment can become a table
 // segment as it is (see Table.apply): it must hold at least half a segment,
 // so that many small commits do not leave many small segments, and use at

@@ -19,9 +19,9 @@ import (
 // no more records waiting. The deliverer commits one batch while the worker
 // decodes the next: decoding and committing each take about half of a
 // batch's time. So batches grow while commits are busy or the source is
-// behind (full batches, which cost the least a row to commit: a commit
-// syncs once whatever its size), and a lone record is committed at once
-// (freshness when the stream is quiet).
+// behind (full batches, which storage keeps as segments without copying),
+// and a lone record is committed at once (freshness when the stream is
+// quiet).
 type worker struct {
 	s        *Source
 	in       <-chan fetched
@@ -98,8 +98,9 @@ func (w *worker) run() {
 			w.armed = false
 			if len(w.in) > 0 {
 				// Behind: records are waiting, so the delay bounds nothing
-				// and a full batch is cheaper a row to commit. The next
-				// decode arms the deadline again.
+				// and a full batch is cheaper to commit (storage keeps it as
+				// its segment instead of copying it). The next decode arms
+				// the deadline again.
 				continue
 			}
 			w.flush()
@@ -150,8 +151,8 @@ func (w *worker) deliver() {
 }
 
 // decode appends f's records to the batch. A batch never grows past
-// BatchRows: a full one is delivered in the middle of f, so that a
-// delivery (its commit, and the view epoch stepping it) stays bounded.
+// BatchRows: a full one is delivered in the middle of f, so that storage
+// can keep batches of its segment size as they are.
 func (w *worker) decode(f fetched) {
 	st := w.s.stat(f.p)
 	defer w.noteRun(f.p)
