@@ -17,18 +17,70 @@ type runtimeSample struct {
 	// collections finished: unlike CPU time, neither depends on how busy
 	// the machine is.
 	allocated, gcs uint64
+	// stages are the server's freshness breakdown histograms, by metric
+	// name (breakdownMetrics); absent from servers that have none.
+	stages map[string]*metrics.Float64Histogram
+}
+
+// breakdownMetrics are the histograms of the server's freshness breakdown
+// (docs/metrics.md) that bench serve reports, in the order a record meets
+// them, with their short names.
+var breakdownMetrics = []struct{ metric, name string }{
+	{"sluice_source_backlog_wait_seconds", "backlog wait"},
+	{"sluice_source_commit_wait_seconds", "commit wait"},
+	{"sluice_source_commit_seconds", "commit"},
+	{"sluice_view_publish_delay_seconds", "publish delay"},
+	{"sluice_view_step_seconds", "step"},
+	{"sluice_view_checkpoint_pause_seconds", "checkpoint pause"},
 }
 
 // schedQuantile is the q-quantile of the scheduling latencies between two
 // samples (the upper bound of the bucket it falls in), or 0 when unknown.
 func schedQuantile(before, after runtimeSample, q float64) time.Duration {
-	if before.sched == nil || after.sched == nil || len(before.sched.Counts) != len(after.sched.Counts) {
+	return histQuantile(before.sched, after.sched, q)
+}
+
+// Stage is one stage of the server's freshness breakdown over a
+// measurement: how many times it was observed, and its quantiles.
+type Stage struct {
+	Name  string   `json:"name"`
+	Count uint64   `json:"count"`
+	P50   Duration `json:"p50_seconds"`
+	P99   Duration `json:"p99_seconds"`
+}
+
+// stages is the server's freshness breakdown between two samples, nil
+// when the server has none.
+func stages(before, after runtimeSample) []Stage {
+	var out []Stage
+	for _, m := range breakdownMetrics {
+		b, a := before.stages[m.metric], after.stages[m.metric]
+		if b == nil || a == nil {
+			continue
+		}
+		var n uint64
+		for i := range a.Counts {
+			n += a.Counts[i]
+			if i < len(b.Counts) {
+				n -= b.Counts[i]
+			}
+		}
+		out = append(out, Stage{Name: m.name, Count: n, P50: Duration(histQuantile(b, a, 0.5)), P99: Duration(histQuantile(b, a, 0.99))})
+	}
+	return out
+}
+
+// histQuantile is the q-quantile of the observations of a histogram
+// between two readings (the upper bound of the bucket it falls in), or 0
+// when unknown.
+func histQuantile(before, after *metrics.Float64Histogram, q float64) time.Duration {
+	if before == nil || after == nil || len(before.Counts) != len(after.Counts) {
 		return 0
 	}
 	var total uint64
-	counts := make([]uint64, len(after.sched.Counts))
+	counts := make([]uint64, len(after.Counts))
 	for i := range counts {
-		counts[i] = after.sched.Counts[i] - before.sched.Counts[i]
+		counts[i] = after.Counts[i] - before.Counts[i]
 		total += counts[i]
 	}
 	if total == 0 {
@@ -39,9 +91,9 @@ func schedQuantile(before, after runtimeSample, q float64) time.Duration {
 	for i, c := range counts {
 		seen += c
 		if seen >= want {
-			hi := after.sched.Buckets[i+1]
+			hi := after.Buckets[i+1]
 			if math.IsInf(hi, 1) {
-				hi = after.sched.Buckets[i]
+				hi = after.Buckets[i]
 			}
 			return time.Duration(hi * float64(time.Second))
 		}

@@ -147,6 +147,9 @@ type Serve struct {
 	// goroutine waited for a core.
 	GCCPU    Duration `json:"gc_cpu_seconds,omitempty"`
 	SchedP99 Duration `json:"sched_latency_p99_seconds,omitempty"`
+	// Stages is the server's freshness breakdown (docs/metrics.md) over
+	// the measurement; empty for a server without it.
+	Stages []Stage `json:"freshness_stages,omitempty"`
 	// Allocated is the bytes the process allocated, GCs its collections.
 	Allocated     int64    `json:"allocated_bytes,omitempty"`
 	GCs           int64    `json:"gc_cycles,omitempty"`
@@ -320,6 +323,17 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
 		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
+	}
+	if len(s.Stages) > 0 {
+		fmt.Fprint(w, "freshness stages:")
+		for i, st := range s.Stages {
+			sep := ";"
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "%s %s p50 %s p99 %s (%d)", sep, st.Name, fmtMs(st.P50), fmtMs(st.P99), st.Count)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, k := range s.Kinds {
 		fmt.Fprintf(w, "  %-15s %7d queries  p50 %-9s p99 %-9s max %s\n", k.Query, k.Queries, fmtMs(k.P50), fmtMs(k.P99), fmtMs(k.Max))
@@ -611,6 +625,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	rt0, rt1 := before.rt, after.rt
 	s.GCCPU, s.SchedP99 = Duration(rt1.gcCPU-rt0.gcCPU), Duration(schedQuantile(rt0, rt1, 0.99))
 	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
+	s.Stages = stages(rt0, rt1)
 	s.Misses, s.LateRounds = totals.misses, totals.late
 	if totals.firstErr != "" {
 		setErr(totals.firstErr)

@@ -41,6 +41,17 @@ func TestServe(t *testing.T) {
 	if s.CPU <= 0 || s.Allocated <= 0 || s.SchedP99 <= 0 || s.PeakRSS <= 0 {
 		t.Errorf("server CPU %v, allocated %d B, scheduling p99 %v, peak RSS %d B: want all positive", s.CPU, s.Allocated, s.SchedP99, s.PeakRSS)
 	}
+	// The server's freshness breakdown: every stage read, and each but the
+	// checkpoints' (the server's interval may not pass in a short run)
+	// observed during the run: commits of bids, the views' epochs.
+	if len(s.Stages) != len(breakdownMetrics) {
+		t.Errorf("%d freshness stages, want %d", len(s.Stages), len(breakdownMetrics))
+	}
+	for _, st := range s.Stages {
+		if st.Name != "checkpoint pause" && st.Count == 0 || st.P99 < st.P50 {
+			t.Errorf("freshness stage %s: %d observed, p50 %v p99 %v", st.Name, st.Count, st.P50, st.P99)
+		}
+	}
 	// The panels' own CPU, beside the server's.
 	if s.ClientCPU <= 0 || !strings.Contains(b.String(), "client CPU") {
 		t.Errorf("client CPU %v, or missing from the output:\n%s", s.ClientCPU, b.String())

@@ -91,6 +91,14 @@ func parseRuntimeMetrics(r io.Reader) (runtimeSample, error) {
 		return s, fmt.Errorf("no histogram %s", metricSchedLatency)
 	}
 	s.sched = promHistogram(f.Metric[0].Histogram)
+	for _, m := range breakdownMetrics {
+		if f := fams[m.metric]; f != nil && len(f.Metric) == 1 && f.Metric[0].Histogram != nil {
+			if s.stages == nil {
+				s.stages = map[string]*metrics.Float64Histogram{}
+			}
+			s.stages[m.metric] = promHistogram(f.Metric[0].Histogram)
+		}
+	}
 	return s, nil
 }
 

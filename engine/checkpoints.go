@@ -1032,6 +1032,7 @@ func (d *dataflows) checkpoint(force bool) {
 	if len(batch) == 0 {
 		return
 	}
+	d.timings.checkpointPause.observeSince(began)
 	d.log.Debug("dataflow: checkpoint taken", "views", len(batch), "state_bytes", stateBytes, "loop_pause", time.Since(began).Round(time.Microsecond))
 	c.submit(batch)
 }

@@ -33,6 +33,7 @@ type dataflows struct {
 	tick      time.Duration
 	// regexes caches the patterns the views' expressions compile.
 	regexes *expr.RegexCache
+	timings *ingestTimings
 
 	mu    sync.Mutex // guards queue, queuedRows, drained and wanted
 	queue []feedItem
@@ -150,11 +151,12 @@ type runningView struct {
 type feedItem struct {
 	changes []storage.Change
 	cmd     func()
+	at      time.Time // when the changes committed, for timings.publishDelay
 }
 
-func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget) *dataflows {
+func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget, timings *ingestTimings) *dataflows {
 	d := &dataflows{
-		db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt, budget: budget, regexes: &expr.RegexCache{},
+		timings: timings, db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt, budget: budget, regexes: &expr.RegexCache{},
 		positions: map[uint32]int{}, tableHashes: map[uint32]uint64{},
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
@@ -174,7 +176,7 @@ func (d *dataflows) Wants(id uint32) bool {
 
 // Committed implements storage.ChangeObserver: a commit ends an epoch.
 func (d *dataflows) Committed(changes []storage.Change) {
-	d.enqueue(feedItem{changes: changes})
+	d.enqueue(feedItem{changes: changes, at: time.Now()})
 }
 
 func (d *dataflows) enqueue(it feedItem) {
@@ -248,10 +250,13 @@ func (d *dataflows) loop() {
 		d.drained = make(chan struct{})
 		d.mu.Unlock()
 		pending := map[uint32][]*coldata.Chunk{}
+		// committed holds when the pending changes committed: the step
+		// publishing them observes their delay.
+		var committed []time.Time
 		for _, it := range items {
 			if it.cmd != nil {
-				d.step(pending)
-				pending = map[uint32][]*coldata.Chunk{}
+				d.stepTimed(pending, committed)
+				pending, committed = map[uint32][]*coldata.Chunk{}, committed[:0]
 				it.cmd()
 				continue
 			}
@@ -262,9 +267,24 @@ func (d *dataflows) loop() {
 				d.watermarks[c.TableID] = c.Watermark
 				d.trackChange(c)
 			}
+			committed = append(committed, it.at)
 		}
-		d.step(pending)
+		d.stepTimed(pending, committed)
 		d.checkpoint(false)
+	}
+}
+
+// stepTimed steps, and observes the step's duration and the delay from
+// each commit it publishes (committed) to its publication.
+func (d *dataflows) stepTimed(pending map[uint32][]*coldata.Chunk, committed []time.Time) {
+	if len(pending) == 0 {
+		return
+	}
+	began := time.Now()
+	d.step(pending)
+	d.timings.step.observeSince(began)
+	for _, t := range committed {
+		d.timings.publishDelay.observeSince(t)
 	}
 }
 

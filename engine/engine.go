@@ -76,6 +76,7 @@ type Engine struct {
 	spill       *storage.Spill
 	views       *dataflows
 	sources     *sources
+	timings     *ingestTimings
 	eventTimes  *eventTimes
 	damaged     damagedRelations
 	sinks       *sinks
@@ -182,7 +183,7 @@ func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(), superusers: map[string]bool{},
 		locks: newAdvisoryLocks(), identities: newIdentities(db), sequences: newSequences(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize,
-		tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows}
+		tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows, timings: newIngestTimings()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -263,7 +264,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		budget = dataflow.NewBudget(e.memoryLimit, func() dataflow.SpillSpace { return e.spill.Space() })
 		e.log.Info("engine: memory limit set", "limit_bytes", e.memoryLimit, "spill_dir", e.spillDir)
 	}
-	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget)
+	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget, e.timings)
 	began := time.Now()
 	e.startViews()
 	if ckpt != nil {

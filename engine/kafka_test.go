@@ -186,6 +186,39 @@ func TestKafkaStreamEmbeddedBroker(t *testing.T) {
 	if !strings.Contains(body, `sluice_source_records_total{partition="0",stream="bids",topic="bids"}`) {
 		t.Fatalf("/metrics has no source records:\n%s", body)
 	}
+	// The ingestion breakdown: every decoded row went through a source
+	// commit, and the views published what those commits changed.
+	if rows := metricValue(t, body, "sluice_source_commit_rows_sum"); rows != 10000 {
+		t.Errorf("sluice_source_commit_rows_sum %v, want 10000", rows)
+	}
+	commits := metricValue(t, body, "sluice_source_commit_rows_count")
+	for _, name := range []string{"sluice_source_commit_seconds_count", "sluice_source_commit_wait_seconds_count"} {
+		if n := metricValue(t, body, name); n != commits {
+			t.Errorf("%s %v, want %v (one a commit)", name, n, commits)
+		}
+	}
+	for _, name := range []string{"sluice_view_publish_delay_seconds_count", "sluice_view_step_seconds_count", "sluice_source_backlog_wait_seconds_count"} {
+		if n := metricValue(t, body, name); n < 1 {
+			t.Errorf("%s %v, want at least 1", name, n)
+		}
+	}
+}
+
+// metricValue returns the value of the unlabelled sample name in a
+// /metrics body.
+func metricValue(t *testing.T, body, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }
 
 // Kill Sluice, produce while it is down, start it again: every record is in

@@ -459,10 +459,13 @@ func (t generatorTarget) Deliver(ctx context.Context, rows *coldata.Chunk, gener
 // letters, and the positions put writes, in one transaction, once the
 // views' backlog allows.
 func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, origin *batchOrigin, dead []kafka.DeadLetter, put func(*storage.Txn)) error {
+	timings := t.e.timings
 	if rows.Len > 0 {
+		began := time.Now()
 		if err := t.e.views.waitBacklog(ctx, sourceBacklogRows); err != nil {
 			return err
 		}
+		timings.backlogWait.observeSince(began)
 	}
 	tbl, ok := t.e.db.Table(t.id)
 	if !ok {
@@ -476,7 +479,14 @@ func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, origin *
 		}
 	}
 	put(txn)
-	return t.e.commitWithWatermarks(&txnState{txn: txn}, &sourceBatch{tbl: tbl, rows: rows, origin: origin})
+	if err := t.e.commitWithWatermarks(&txnState{txn: txn}, &sourceBatch{tbl: tbl, rows: rows, origin: origin}); err != nil {
+		return err
+	}
+	tm := txn.Timing()
+	timings.commitWait.Observe(tm.Wait.Seconds())
+	timings.commitHold.Observe(tm.Hold.Seconds())
+	timings.commitRows.Observe(float64(rows.Len))
+	return nil
 }
 
 func (t *streamTarget) insertDead(txn *storage.Txn, dead []kafka.DeadLetter) error {

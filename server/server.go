@@ -135,6 +135,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	m.registerStorage(s.reg, s.eng)
 	s.reg.MustRegister(newSourceCollector(s.eng))
+	s.reg.MustRegister(newIngestCollector(s.eng))
 	s.reg.MustRegister(newWatermarkCollector(s.eng))
 	var lc net.ListenConfig
 	if s.pgLn, err = lc.Listen(ctx, "tcp", cfg.PGAddr); err != nil {

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -30,7 +31,19 @@ type Txn struct {
 	addCols []addedColumn
 	// watermarks are the watermarks the txn advances (AdvanceWatermark).
 	watermarks map[*Table]int64
+	// timing is how long Commit waited for and then held the commit lock.
+	timing CommitTiming
 }
+
+// CommitTiming is how long a commit waited for the commit lock (behind other
+// commits) and then held it: validating, encoding, syncing and applying.
+type CommitTiming struct {
+	Wait, Hold time.Duration
+}
+
+// Timing returns the commit's timing once Commit has returned; zero for a
+// commit that wrote nothing.
+func (tx *Txn) Timing() CommitTiming { return tx.timing }
 
 // addedColumn is a column ALTER … ADD COLUMN appends to a table.
 type addedColumn struct {
@@ -517,8 +530,13 @@ func (tx *Txn) Commit() error {
 		return nil
 	}
 	db := tx.db
+	start := time.Now()
 	db.commitMu.Lock()
-	defer db.commitMu.Unlock()
+	locked := time.Now()
+	defer func() {
+		db.commitMu.Unlock()
+		tx.timing = CommitTiming{Wait: locked.Sub(start), Hold: time.Since(locked)}
+	}()
 	if db.closed {
 		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
 	}
