@@ -28,7 +28,7 @@ func serve(g *Gate) {
 // a time; the other enters once the first leaves.
 func TestGateBoundsIngestWhileServing(t *testing.T) {
 	g := NewGate(2)
-	g.span = time.Hour
+	g.span, g.maxWait = time.Hour, time.Hour
 	serve(g)
 	a, b := g.Worker(), g.Worker()
 	a.Enter()
@@ -49,7 +49,7 @@ func TestGateBoundsIngestWhileServing(t *testing.T) {
 // view), ingest runs freely.
 func TestGateIdleWithoutQueries(t *testing.T) {
 	g := NewGate(2)
-	g.span = time.Hour
+	g.span, g.maxWait = time.Hour, time.Hour
 	for range ServingQueries - 1 {
 		g.Query()
 	}
@@ -65,14 +65,16 @@ func TestGateIdleWithoutQueries(t *testing.T) {
 	}
 }
 
-// Yield hands the turn on once a Quantum has passed, and takes one when
-// queries started being served during a stretch begun without.
+// Yield hands the turn on once a Quantum has passed, and takes one (after
+// a Quantum) when queries started being served during a stretch begun
+// without.
 func TestYield(t *testing.T) {
 	g := NewGate(2)
-	g.span = time.Hour
+	g.span, g.maxWait = time.Hour, time.Hour
 	a, b := g.Worker(), g.Worker()
 	a.Enter()
 	serve(g)
+	time.Sleep(Quantum)
 	a.Yield()
 	if !a.held {
 		t.Fatal("Yield took no turn although queries are served")
@@ -124,5 +126,27 @@ func TestServingWindows(t *testing.T) {
 	g.Query()
 	if g.serving() {
 		t.Fatal("serving after one query: the old windows' queries still counted")
+	}
+}
+
+// A goroutine waits at most maxWait for a turn, then runs without one.
+func TestEnterWaitsAtMostMaxWait(t *testing.T) {
+	g := NewGate(2)
+	g.span, g.maxWait = time.Hour, 10*time.Millisecond
+	serve(g)
+	a, b := g.Worker(), g.Worker()
+	a.Enter()
+	start := time.Now()
+	b.Enter()
+	if waited := time.Since(start); waited < g.maxWait {
+		t.Fatalf("b entered after %v, before maxWait, while a held the only turn", waited)
+	}
+	if b.held {
+		t.Fatal("b holds a turn that a never gave up")
+	}
+	b.Leave()
+	a.Leave()
+	if len(g.tokens) != 0 {
+		t.Fatalf("%d turns held after everyone left", len(g.tokens))
 	}
 }
