@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/internal/randtest"
+	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -142,11 +143,42 @@ func TestAggregateRandom(t *testing.T) {
 	}
 }
 
-func runRandomAggregate(t *testing.T, rng *rand.Rand, spec *Aggregate, workers int) {
+// Workers taking turns at an ingest gate that lets one of them run at a
+// time (queries being served on two Ps) exchange rows and barriers as
+// freely: the aggregates come out the same, and no epoch waits forever.
+func TestAggregateRandomGated(t *testing.T) {
+	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
+	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	calls, err := parseAggCalls(randomCalls, randomColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := sched.NewGate(2)
+	serving := make(chan struct{})
+	defer close(serving)
+	go func() {
+		// Queries at a dashboard's rate, all along.
+		for {
+			select {
+			case <-serving:
+				return
+			case <-time.After(time.Millisecond):
+				gate.Query()
+			}
+		}
+	}()
+	for range sched.ServingQueries {
+		gate.Query()
+	}
+	runRandomAggregate(t, rng, &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: randomColumns}, 3, IngestGate(gate))
+}
+
+func runRandomAggregate(t *testing.T, rng *rand.Rand, spec *Aggregate, workers int, opts ...Option) {
 	g := &Graph{}
 	src := g.Add(&Source{Name: "t", Typs: spec.InTypes})
 	g.Add(spec, src)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(1+rng.Intn(5)))
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, append([]Option{Workers(workers), ChunkSize(1 + rng.Intn(5))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

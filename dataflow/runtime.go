@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -18,10 +19,16 @@ type config struct {
 	workers   int
 	chunkSize int
 	budget    *Budget
+	gate      *sched.Gate
 }
 
 // Workers sets how many workers (goroutines) run the graph; at least 1.
 func Workers(n int) Option { return func(c *config) { c.workers = max(n, 1) } }
+
+// IngestGate has the workers take turns at gate while queries are served,
+// a message (one chunk, or a barrier) at a time, so that they leave a P
+// to the queries (nil: they run freely).
+func IngestGate(g *sched.Gate) Option { return func(c *config) { c.gate = g } }
 
 // ChunkSize sets how many source rows are pushed at a time.
 func ChunkSize(n int) Option { return func(c *config) { c.chunkSize = max(n, 1) } }
@@ -102,7 +109,8 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 		}
 	}
 	for w := 0; w < cfg.workers; w++ {
-		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes)), watermarks: make([][]int64, len(g.Nodes))}
+		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes)), watermarks: make([][]int64, len(g.Nodes)),
+			gate: cfg.gate.Worker()}
 		newQueue(&wk.inbox)
 		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval, Budget: cfg.budget}
 		for _, n := range g.Nodes {
@@ -308,7 +316,10 @@ type worker struct {
 	// barriers received this epoch (Unconstrained before the first).
 	watermarks [][]int64
 	inbox      queue
-	out        []*coldata.Chunk
+	// gate is the worker's turn at the ingest gate: held while it works
+	// through its inbox, never while it waits on it.
+	gate *sched.Worker
+	out  []*coldata.Chunk
 	// fed is the kept input chunk being pushed, nil while none is.
 	fed *coldata.Chunk
 	err error
@@ -321,9 +332,15 @@ type worker struct {
 
 func (w *worker) run() {
 	for {
-		m, ok := w.inbox.get()
-		if !ok {
-			return
+		m, ok := w.inbox.tryGet()
+		if ok {
+			w.gate.Yield()
+		} else {
+			w.gate.Leave()
+			if m, ok = w.inbox.get(); !ok {
+				return
+			}
+			w.gate.Enter()
 		}
 		if m.barrier {
 			w.barrier(m.node, m.port, m.watermark)
@@ -581,6 +598,18 @@ func (q *queue) get() (msg, bool) {
 	for len(q.items) == 0 && !q.closed {
 		q.cond.Wait()
 	}
+	return q.pop()
+}
+
+// tryGet is get without waiting: false when the inbox is empty.
+func (q *queue) tryGet() (msg, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pop()
+}
+
+// pop takes the first message, with q.mu held: false when there is none.
+func (q *queue) pop() (msg, bool) {
 	if len(q.items) == 0 {
 		return msg{}, false
 	}

@@ -19,7 +19,7 @@ func TestWaitBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, newIngestTimings())
+	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, newIngestTimings())
 	defer d.close()
 
 	release := make(chan struct{})

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/storage"
 	"github.com/sluice-db/sluice/types"
@@ -31,6 +32,7 @@ type dataflows struct {
 	workers   int
 	chunkSize int
 	tick      time.Duration
+	gate      *sched.Gate
 	// regexes caches the patterns the views' expressions compile.
 	regexes *expr.RegexCache
 	timings *ingestTimings
@@ -154,9 +156,9 @@ type feedItem struct {
 	at      time.Time // when the changes committed, for timings.publishDelay
 }
 
-func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget, timings *ingestTimings) *dataflows {
+func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget, gate *sched.Gate, timings *ingestTimings) *dataflows {
 	d := &dataflows{
-		timings: timings, db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, ckpt: ckpt, budget: budget, regexes: &expr.RegexCache{},
+		timings: timings, db: db, log: log, workers: max(workers, 1), chunkSize: max(chunkSize, 1), tick: tick, gate: gate, ckpt: ckpt, budget: budget, regexes: &expr.RegexCache{},
 		positions: map[uint32]int{}, tableHashes: map[uint32]uint64{},
 		wanted: map[uint32]int{}, drained: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{}),
 		running: map[uint32]*runningView{}, subs: map[uint32][]*subscription{}, watermarks: map[uint32]int64{},
@@ -512,7 +514,7 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 }
 
 func (d *dataflows) newDataflow(plan *viewPlan) (*dataflow.Dataflow, error) {
-	opts := []dataflow.Option{dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize)}
+	opts := []dataflow.Option{dataflow.Workers(d.workers), dataflow.ChunkSize(d.chunkSize), dataflow.IngestGate(d.gate)}
 	if d.budget != nil {
 		opts = append(opts, dataflow.MemoryBudget(d.budget))
 	}

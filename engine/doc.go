@@ -21,6 +21,11 @@
 // uses the sink's state and destination client; DROP SINK and Close stop
 // that goroutine and wait for it before touching the sink's records.
 //
+// Every statement executed notes itself at the engine's sched.Gate, which
+// then bounds the ingest goroutines (generators, the views' workers) to all
+// but one P while queries come at dashboards' rate, so that queries find a
+// P (docs/dataflow.md).
+//
 // A statement reads the views through dataflows.snapshot, which takes no
 // lock: the dataflows loop publishes the epoch and the running views in an
 // atomic pointer (dataflows.published), so that no reader waits for the

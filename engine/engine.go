@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-db/sluice/catalog"
 	"github.com/sluice-db/sluice/expr"
+	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/parser"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/planner"
@@ -65,6 +66,9 @@ type Engine struct {
 	workers   int
 	chunkSize int
 	tick      time.Duration
+	// gate bounds the ingest goroutines (generators, the views' workers)
+	// to all but one P while queries are served (sched.Gate).
+	gate *sched.Gate
 	// checkpointDir and checkpointInterval configure the views'
 	// checkpoints (WithCheckpoints); none without a directory.
 	checkpointDir      string
@@ -264,7 +268,8 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		budget = dataflow.NewBudget(e.memoryLimit, func() dataflow.SpillSpace { return e.spill.Space() })
 		e.log.Info("engine: memory limit set", "limit_bytes", e.memoryLimit, "spill_dir", e.spillDir)
 	}
-	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget, e.timings)
+	e.gate = sched.NewGate(runtime.GOMAXPROCS(0))
+	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget, e.gate, e.timings)
 	began := time.Now()
 	e.startViews()
 	if ckpt != nil {

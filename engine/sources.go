@@ -275,7 +275,7 @@ func (ss *sources) startGenerator(desc *catalog.Table, generated int64) (streamS
 	src := datagen.Start(datagen.Config{
 		Options: opts, Layout: layout, Types: desc.Types(), Generated: generated,
 		Target: generatorTarget{&streamTarget{e: ss.e, id: desc.ID, name: desc.Name}},
-		Log:    ss.e.log.With("stream", desc.Name), BatchRows: storage.SegmentRows(),
+		Log:    ss.e.log.With("stream", desc.Name), BatchRows: storage.SegmentRows(), Gate: ss.e.gate,
 	})
 	return generatorSource{Source: src, opts: opts}, nil
 }

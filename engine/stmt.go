@@ -515,6 +515,8 @@ func (p *portal) Execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 	}
 	s := st.s
 	start := time.Now()
+	// Ingest leaves a P to the queries while they come (sched.Gate).
+	s.e.gate.Query()
 	if d, ok := parseTimeout(valueOr(s.get("statement_timeout"))); ok && d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, d, errTimeoutCause)

@@ -500,3 +500,33 @@ func TestCloseStopsASourceBehindSchedule(t *testing.T) {
 		}
 	}
 }
+
+// A source draws a delivery in pieces of drawRows (taking turns at its
+// gate between them) into one chunk with one Events: the rows must be
+// those of one Append.
+func TestAppendInPieces(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			o := mustOptions(t, map[string]string{"generator": name, "seed": "7", "rate": "1000"})
+			const first, n = 500, 2*drawRows + 77
+			whole := chunkText(generate(t, o, first, n, 1e15))
+			cols := o.Generator.Columns()
+			layout, err := o.Generator.Layout(cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := make([]*types.T, len(cols))
+			for i, c := range cols {
+				ts[i] = c.Type
+			}
+			ch := coldata.NewChunk(ts, n)
+			ev := NewEvents(o, layout)
+			for off := 0; off < n; off += drawRows {
+				ev.Append(ch, first+int64(off), min(drawRows, n-off), 1e15)
+			}
+			if chunkText(ch) != whole {
+				t.Fatal("events drawn in pieces into one chunk differ from one draw")
+			}
+		})
+	}
+}

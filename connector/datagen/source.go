@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -80,7 +81,15 @@ type Config struct {
 	// source delivers what is due every Interval (default 50 ms).
 	BatchRows int
 	Interval  time.Duration
+	// Gate, if not nil, has the source take turns with the other ingest
+	// goroutines while it generates (not while it delivers, which may
+	// wait on them).
+	Gate *sched.Gate
 }
+
+// drawRows is how many rows the source draws between turns at the gate:
+// about half a millisecond of work.
+const drawRows = 2048
 
 // Stats is a source's progress.
 type Stats struct {
@@ -147,6 +156,7 @@ func (s *Source) run(ctx context.Context) {
 	// With a start time the events are a replay of a fixed timeline: they
 	// come as fast as the stream takes them.
 	paced := o.Rate > 0 && o.StartTime.IsZero()
+	gate := s.cfg.Gate.Worker()
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
 		n := int64(s.cfg.BatchRows)
@@ -165,7 +175,12 @@ func (s *Source) run(ctx context.Context) {
 			case o.Rate == 0:
 				at = now
 			}
-			events.Append(rows, pos, int(n), at)
+			gate.Enter()
+			for off := int64(0); off < n; off += drawRows {
+				gate.Yield()
+				events.Append(rows, pos+off, int(min(drawRows, n-off)), at)
+			}
+			gate.Leave()
 			if err := s.cfg.Target.Deliver(ctx, rows, pos+n); err != nil {
 				if ctx.Err() == nil {
 					s.cfg.Log.Error("datagen: delivery failed; the source stops", "err", err)
