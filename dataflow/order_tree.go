@@ -69,7 +69,7 @@ func buildOrderTree[V any](items []*orderItem[V]) orderTree[V] {
 		height, capacity = height+1, halfNodeItems+(halfNodeItems+1)*capacity
 	}
 	if len(items) > 0 {
-		b := &orderBuilder[V]{entries: makeHuge[orderEntry[V]](len(items))}
+		b := &orderBuilder[V]{entries: makeHuge[orderEntry[V]](len(items)), nodesLeft: orderNodes(len(items), height, capacity)}
 		t.root = b.build(items, height, capacity)
 	}
 	return t
@@ -87,6 +87,30 @@ const halfNodeItems = maxNodeItems / 2
 type orderBuilder[V any] struct {
 	entries []orderEntry[V] // not handed out yet
 	nodes   []orderNode[V]  // not handed out yet
+	// nodesLeft is how many nodes the build still makes: a block is never
+	// larger (a top-N or session tree of a few items takes one node, not
+	// a block of them, for each of its many groups).
+	nodesLeft int
+}
+
+// orderNodes returns how many nodes build makes of n items at the given
+// height and capacity.
+func orderNodes(n, height, capacity int) int {
+	if height == 0 {
+		return 1
+	}
+	childCap := (capacity - halfNodeItems) / (halfNodeItems + 1)
+	children := (n + childCap + 1) / (childCap + 1)
+	below := n - (children - 1)
+	total := 1
+	for c := range children {
+		m := below / children
+		if c < below%children {
+			m++
+		}
+		total += orderNodes(m, height-1, childCap)
+	}
+	return total
 }
 
 // orderNodeBlock is how many nodes orderBuilder allocates at a time.
@@ -96,8 +120,9 @@ const orderNodeBlock = 256
 // children.
 func (b *orderBuilder[V]) node(k int, leaf bool) *orderNode[V] {
 	if len(b.nodes) == 0 {
-		b.nodes = make([]orderNode[V], orderNodeBlock)
+		b.nodes = make([]orderNode[V], max(1, min(orderNodeBlock, b.nodesLeft)))
 	}
+	b.nodesLeft--
 	n := &b.nodes[0]
 	b.nodes = b.nodes[1:]
 	n.items, b.entries = b.entries[:k:k], b.entries[k:]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -279,6 +280,23 @@ func TestOrderTree(t *testing.T) {
 	}
 }
 
+// TestBuildOrderTreeSmall checks that a tree of a few items costs about
+// its items: top-N and session windows build one per group, and a block of
+// nodes for each (as once) held 25 KB a group.
+func TestBuildOrderTreeSmall(t *testing.T) {
+	items := []*orderItem[struct{}]{{key: "a", count: 1}, {key: "b", count: 1}, {key: "c", count: 1}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const trees = 20000
+	for range trees {
+		buildOrderTree(items)
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / trees; per > 512 {
+		t.Fatalf("a tree of 3 items allocated %d bytes, want at most 512", per)
+	}
+}
+
 // TestBuildOrderTree builds trees of sorted items, checks their shape (every
 // leaf at one depth, no node empty or over full, sizes summed right), order
 // and ranks, then adds items to them.
@@ -294,8 +312,10 @@ func TestBuildOrderTree(t *testing.T) {
 		}
 		tree := buildOrderTree(items)
 		leafDepth := -1
+		nodes := 0
 		var walk func(nd *orderNode[struct{}], depth int) int64
 		walk = func(nd *orderNode[struct{}], depth int) int64 {
+			nodes++
 			if len(nd.items) == 0 || len(nd.items) > maxNodeItems {
 				t.Fatalf("n=%d: node of %d items", n, len(nd.items))
 			}
@@ -321,6 +341,13 @@ func TestBuildOrderTree(t *testing.T) {
 		}
 		if tree.root != nil {
 			walk(tree.root, 0)
+			height, capacity := 0, halfNodeItems
+			for capacity < n {
+				height, capacity = height+1, halfNodeItems+(halfNodeItems+1)*capacity
+			}
+			if want := orderNodes(n, height, capacity); nodes != want {
+				t.Fatalf("n=%d: %d nodes, orderNodes says %d", n, nodes, want)
+			}
 		}
 		// Odd keys go between the built ones.
 		for range 200 {
