@@ -127,13 +127,7 @@ const randomCalls = "count_star,count:1,sum:1,avg:1,min:1,max:1,count:1:distinct
 // aggregates recomputed from scratch over the current input.
 // SLUICE_SEED=<n> replays a run.
 func TestAggregateRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
-	rng := rand.New(rand.NewSource(seed))
-	calls, err := parseAggCalls(randomCalls, randomColumns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rng, calls := randomAggregateSetup(t)
 	for _, keys := range [][]int{{0}, {}, {0, 3}, {1, 0}} {
 		for _, workers := range []int{1, 3} {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
@@ -143,17 +137,23 @@ func TestAggregateRandom(t *testing.T) {
 	}
 }
 
-// Workers taking turns at an ingest gate that lets one of them run at a
-// time (queries being served on two Ps) exchange rows and barriers as
-// freely: the aggregates come out the same, and no epoch waits forever.
-func TestAggregateRandomGated(t *testing.T) {
+// randomAggregateSetup returns the random tests' source, seeded (and the
+// seed logged) from SLUICE_SEED or at random, and their aggregate calls.
+func randomAggregateSetup(t *testing.T) (*rand.Rand, []AggCall) {
 	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
 	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
-	rng := rand.New(rand.NewSource(seed))
 	calls, err := parseAggCalls(randomCalls, randomColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rand.New(rand.NewSource(seed)), calls
+}
+
+// Workers taking turns at an ingest gate that lets one of them run at a
+// time (queries being served on two Ps) exchange rows and barriers as
+// freely: the aggregates come out the same, and no epoch waits forever.
+func TestAggregateRandomGated(t *testing.T) {
+	rng, calls := randomAggregateSetup(t)
 	gate := sched.NewGate(2)
 	serving := make(chan struct{})
 	defer close(serving)

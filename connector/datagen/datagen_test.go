@@ -24,6 +24,15 @@ func mustOptions(t testing.TB, opts map[string]string) *Options {
 // generate returns events first..first+n-1 with every generator column.
 func generate(t testing.TB, o *Options, first int64, n int, clock int64) *coldata.Chunk {
 	t.Helper()
+	ev, ch := allColumns(t, o, n)
+	ev.Append(ch, first, n, clock)
+	return ch
+}
+
+// allColumns returns Events drawing every generator column, and an empty
+// chunk of those columns for n rows.
+func allColumns(t testing.TB, o *Options, n int) (*Events, *coldata.Chunk) {
+	t.Helper()
 	cols := o.Generator.Columns()
 	layout, err := o.Generator.Layout(cols)
 	if err != nil {
@@ -33,9 +42,7 @@ func generate(t testing.TB, o *Options, first int64, n int, clock int64) *coldat
 	for i, c := range cols {
 		ts[i] = c.Type
 	}
-	ch := coldata.NewChunk(ts, n)
-	NewEvents(o, layout).Append(ch, first, n, clock)
-	return ch
+	return NewEvents(o, layout), coldata.NewChunk(ts, n)
 }
 
 func chunkText(ch *coldata.Chunk) string {
@@ -510,17 +517,7 @@ func TestAppendInPieces(t *testing.T) {
 			o := mustOptions(t, map[string]string{"generator": name, "seed": "7", "rate": "1000"})
 			const first, n = 500, 2*drawRows + 77
 			whole := chunkText(generate(t, o, first, n, 1e15))
-			cols := o.Generator.Columns()
-			layout, err := o.Generator.Layout(cols)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := make([]*types.T, len(cols))
-			for i, c := range cols {
-				ts[i] = c.Type
-			}
-			ch := coldata.NewChunk(ts, n)
-			ev := NewEvents(o, layout)
+			ev, ch := allColumns(t, o, n)
 			for off := 0; off < n; off += drawRows {
 				ev.Append(ch, first+int64(off), min(drawRows, n-off), 1e15)
 			}
