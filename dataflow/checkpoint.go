@@ -708,24 +708,28 @@ func (r *SnapshotReader) Bytes() []byte { return r.bytes(r.Len(0)) }
 func readWords[T int64 | uint64 | int32 | uint32](r *SnapshotReader) []T {
 	n := r.Uvarint()
 	var zero T
-	size := int(unsafe.Sizeof(zero))
-	b := r.bytes(int(min(n, uint64(len(r.b)+1))) * size)
+	b := r.bytes(int(min(n, uint64(len(r.b)+1))) * int(unsafe.Sizeof(zero)))
 	if r.err != nil {
 		return nil
 	}
 	xs := make([]T, n)
-	if littleEndian && n > 0 {
+	decodeWords(xs, b)
+	return xs
+}
+
+// decodeWords sets xs from b, len(xs) little-endian words.
+func decodeWords[T int64 | uint64 | int32 | uint32](xs []T, b []byte) {
+	if littleEndian && len(xs) > 0 {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(&xs[0])), len(b)), b)
-		return xs
+		return
 	}
 	for i := range xs {
-		if size == 8 {
+		if unsafe.Sizeof(xs[0]) == 8 {
 			xs[i] = T(binary.LittleEndian.Uint64(b[8*i:]))
 		} else {
 			xs[i] = T(binary.LittleEndian.Uint32(b[4*i:]))
 		}
 	}
-	return xs
 }
 
 // int64sInto reads what Int64s reads into dst, which it must fill exactly.
@@ -734,15 +738,8 @@ func (r *SnapshotReader) int64sInto(dst []int64) {
 		r.fail("%d words, want %d", n, len(dst))
 	}
 	b := r.bytes(8 * len(dst))
-	if r.err != nil {
-		return
-	}
-	if littleEndian && len(dst) > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(b)), b)
-		return
-	}
-	for i := range dst {
-		dst[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+	if r.err == nil {
+		decodeWords(dst, b)
 	}
 }
 
