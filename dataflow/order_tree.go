@@ -93,22 +93,32 @@ type orderBuilder[V any] struct {
 	nodesLeft int
 }
 
+// orderSplit is how build splits n items of a subtree of the given
+// capacity (height above 0): as few children as hold them, of equal sizes
+// (size(c) items in child c), each of capacity childCap, with one item
+// between two children.
+func orderSplit(n, capacity int) (childCap, children int, size func(c int) int) {
+	childCap = (capacity - halfNodeItems) / (halfNodeItems + 1)
+	children = (n + childCap + 1) / (childCap + 1) // ceil((n+1) / (childCap+1))
+	below := n - (children - 1)                    // items in the children
+	return childCap, children, func(c int) int {
+		if c < below%children {
+			return below/children + 1
+		}
+		return below / children
+	}
+}
+
 // orderNodes returns how many nodes build makes of n items at the given
 // height and capacity.
 func orderNodes(n, height, capacity int) int {
 	if height == 0 {
 		return 1
 	}
-	childCap := (capacity - halfNodeItems) / (halfNodeItems + 1)
-	children := (n + childCap + 1) / (childCap + 1)
-	below := n - (children - 1)
+	childCap, children, size := orderSplit(n, capacity)
 	total := 1
 	for c := range children {
-		m := below / children
-		if c < below%children {
-			m++
-		}
-		total += orderNodes(m, height-1, childCap)
+		total += orderNodes(size(c), height-1, childCap)
 	}
 	return total
 }
@@ -133,8 +143,7 @@ func (b *orderBuilder[V]) node(k int, leaf bool) *orderNode[V] {
 }
 
 // build builds a subtree of the given height holding items, at most
-// capacity of them: in a leaf all, else as few children as hold them, of
-// equal sizes, with one item between two children.
+// capacity of them: in a leaf all, else split as orderSplit says.
 func (b *orderBuilder[V]) build(items []*orderItem[V], height, capacity int) *orderNode[V] {
 	if height == 0 {
 		n := b.node(len(items), true)
@@ -144,15 +153,10 @@ func (b *orderBuilder[V]) build(items []*orderItem[V], height, capacity int) *or
 		}
 		return n
 	}
-	childCap := (capacity - halfNodeItems) / (halfNodeItems + 1)
-	children := (len(items) + childCap + 1) / (childCap + 1) // ceil((len+1) / (childCap+1))
-	below := len(items) - (children - 1)                     // items in the children
+	childCap, children, size := orderSplit(len(items), capacity)
 	n := b.node(children-1, false)
 	for c := range children {
-		m := below / children
-		if c < below%children {
-			m++
-		}
+		m := size(c)
 		child := b.build(items[:m], height-1, childCap)
 		n.children[c] = child
 		n.size += child.size
