@@ -94,6 +94,19 @@ func (d *Dataflow) CanSnapshot() (bool, string) {
 	return true, ""
 }
 
+// Stateless reports whether no operator of the dataflow keeps state
+// between epochs (constants aside, which emit once): its output over a
+// stream's history is the same whether the history comes in one epoch or
+// many, so replaying the history rebuilds it.
+func (d *Dataflow) Stateless() bool {
+	for _, op := range d.workers[0].ops {
+		if _, ok := op.(stateless); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // Snapshot writes the state of every operator on every worker, and the
 // sources' watermarks, to w. It must be called between epochs (no Step
 // running); the dataflow goes on unchanged. It is the base the next

@@ -766,7 +766,9 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 	views := map[string]string{
 		"v_grow":  "SELECT k, count(*) AS n, sum(v) AS s FROM a GROUP BY k",
 		"v_churn": "SELECT k % 10 AS g, count(*) AS n, sum(v) AS s FROM a GROUP BY k % 10",
-		"v_pass":  "SELECT k, v FROM a WHERE v >= 0",
+		// A thirteenth of the rows: a view keeping most would not be
+		// checkpointed (TestCheckpointSkipsReplayableViews).
+		"v_pass":  "SELECT k, v FROM a WHERE v = 0",
 		"v_table": "SELECT k, v FROM t WHERE v >= 0",
 	}
 	names := mapKeys(views)
@@ -936,4 +938,88 @@ func TestCheckpointChainEndsWhenIdle(t *testing.T) {
 	if after := viewsText(t, conn, []string{"v_churn"}); !slices.Equal(after["v_churn"], before["v_churn"]) {
 		t.Fatalf("after restart:\n%s\nbefore:\n%s", strings.Join(after["v_churn"], "\n"), strings.Join(before["v_churn"], "\n"))
 	}
+}
+
+// TestCheckpointSkipsReplayableViews: a stateless view over a stream that
+// keeps most of the rows it reads is not checkpointed (a restart replays
+// the stream's history), one that keeps few is, and one that turns
+// selective is checkpointed again; after a restart every view is as
+// before and goes on like its query created afresh.
+func TestCheckpointSkipsReplayableViews(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	views := map[string]string{
+		"v_all":  "SELECT k, v * 2 AS w FROM s",
+		"v_few":  "SELECT k, v FROM s WHERE v < 10",
+		"v_turn": "SELECT k FROM s WHERE k < 500 OR v < 10",
+	}
+	mustExec(t, conn, "CREATE STREAM s (k int, v int)")
+	for _, name := range mapKeys(views) {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
+	}
+	oid := func(name string) uint32 {
+		t.Helper()
+		var id uint32
+		if err := conn.QueryRow(context.Background(), "SELECT oid FROM pg_class WHERE relname = $1", name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	has := func(name string) bool {
+		_, err := os.Stat(filepath.Join(ckptDir, fmt.Sprint(oid(name), ".ckpt")))
+		return err == nil
+	}
+	// v = k·7919 mod 1000 is below 10 for 1 % of the rows; k < 500 holds
+	// for all of the first 500 rows, then for none.
+	insert := func(lo, hi int) {
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO s SELECT g, g * 7919 %% 1000 FROM generate_series(%d, %d) g", lo, hi))
+	}
+	insert(0, 999)
+	for deadline := time.Now().Add(20 * time.Second); !has("v_few"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of v_few: %v\n%s", checkpointNames(t, ckptDir), s.log.String())
+		}
+	}
+	// Past many intervals, the views keeping most of what they read have
+	// none.
+	s.syncViews(t)
+	time.Sleep(200 * time.Millisecond)
+	if has("v_all") || has("v_turn") {
+		t.Fatalf("checkpoints %v: v_all (%d) and v_turn (%d) keep half their rows or more\n%s", checkpointNames(t, ckptDir), oid("v_all"), oid("v_turn"), s.log.String())
+	}
+	// v_turn keeps 500 of 1000 rows; of 8000 more it keeps 80.
+	insert(1000, 8999)
+	for deadline := time.Now().Add(20 * time.Second); !has("v_turn"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of v_turn once it keeps few rows: %v\n%s", checkpointNames(t, ckptDir), s.log.String())
+		}
+	}
+	if !strings.Contains(s.log.String(), `view checkpointed again: it keeps few of the rows it reads" view=v_turn`) {
+		t.Errorf("v_turn's return to checkpoints not logged\n%s", s.log.String())
+	}
+	insert(9000, 9999)
+	s.syncViews(t)
+	names := mapKeys(views)
+	before := viewsText(t, conn, names)
+	conn.Close(context.Background())
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, 20*time.Millisecond)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, []string{"v_few", "v_turn"}) {
+		t.Errorf("restored %v, want v_few and v_turn\n%s", got, s.log.String())
+	}
+	s.syncViews(t)
+	after := viewsText(t, conn, names)
+	for _, name := range names {
+		if !slices.Equal(after[name], before[name]) {
+			t.Errorf("%s after restart: %d rows, before %d", name, len(after[name]), len(before[name]))
+		}
+	}
+	insert(10000, 10999)
+	compareWithFresh(t, s, conn, views)
 }

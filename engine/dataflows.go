@@ -134,6 +134,11 @@ type runningView struct {
 	checkpointed bool
 	planHash     []byte
 	inputs       []checkpointInput
+	// replayable: the view reads streams only and keeps no operator
+	// state, so a restart can rebuild it by replaying their history;
+	// replaying: it keeps so many of the rows it reads that its
+	// checkpoints are skipped (see replays).
+	replayable, replaying bool
 	// dirty: the view stepped since its last checkpoint (or has none).
 	dirty bool
 	// gen is the generation of the view's last base checkpoint (0: none
