@@ -63,6 +63,11 @@ var schema = []string{
 	`CREATE MATERIALIZED VIEW per_region AS
 		SELECT u.region, count(*) AS n, sum(c.amount) AS total
 		FROM clicks c JOIN users u ON c.user_id = u.id GROUP BY u.region`,
+	// Stateless views: all_clicks keeps every row (not checkpointed: a
+	// restart replays the stream's history), rare_clicks a sixteenth
+	// (checkpointed, then replayed after its checkpoint).
+	`CREATE MATERIALIZED VIEW all_clicks AS SELECT seq, user_id, amount FROM clicks`,
+	`CREATE MATERIALIZED VIEW rare_clicks AS SELECT seq, amount FROM clicks WHERE seq % 16 = 0`,
 	`CREATE SINK per_user_out FROM per_user
 		WITH (connector = 'kafka', topic = 'per_user_out', format = 'json', envelope = 'upsert')`,
 	`CREATE SINK per_region_out FROM per_region
@@ -396,12 +401,17 @@ func (h *harness) check(ctx context.Context) {
 		regionOf[id] = r[1]
 	}
 	perUser, perSecond, perRegion := map[string]*agg{}, map[string]*agg{}, map[string]*agg{}
+	perSeq, rareSeq := map[string]*agg{}, map[string]*agg{}
 	for _, c := range kept {
 		ts, _ := time.Parse(time.RFC3339Nano, c.TS)
 		addTo(perUser, strconv.FormatInt(c.UserID, 10), c)
 		addTo(perSecond, ts.Truncate(time.Second).UTC().Format(tsText), c)
 		if r, ok := regionOf[c.UserID]; ok {
 			addTo(perRegion, r, c)
+		}
+		addTo(perSeq, strconv.FormatInt(c.Seq, 10), c)
+		if c.Seq%16 == 0 {
+			addTo(rareSeq, strconv.FormatInt(c.Seq, 10), c)
 		}
 	}
 	// The views are one epoch; wait until that epoch holds every click.
@@ -414,6 +424,8 @@ func (h *harness) check(ctx context.Context) {
 		counted(perUser, func(a *agg) []int64 { return []int64{a.n, a.total, a.last} }))
 	h.compare(ctx, conn, "per_second", "SELECT window_start, n, total FROM per_second", counted(perSecond, nTotal))
 	h.compare(ctx, conn, "per_region", "SELECT region, n, total FROM per_region", counted(perRegion, nTotal))
+	h.compare(ctx, conn, "all_clicks", "SELECT seq, count(*), sum(amount) FROM all_clicks GROUP BY seq", counted(perSeq, nTotal))
+	h.compare(ctx, conn, "rare_clicks", "SELECT seq, count(*), sum(amount) FROM rare_clicks GROUP BY seq", counted(rareSeq, nTotal))
 	h.checkClosed(ctx, conn, perSecond)
 	h.checkSinks(ctx, perUser, perRegion)
 }
