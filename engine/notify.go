@@ -101,28 +101,33 @@ const maxInbox = 1 << 16
 type inbox struct {
 	mu      sync.Mutex
 	notes   []pgwire.Notification
-	dropped int64         // notifications dropped since the inbox was last full
-	wake    chan struct{} // one signal while notes wait
+	dropped int64  // notifications dropped since the inbox was last full
+	wake    func() // pgwire's; called when notes stop being empty
 }
-
-func newInbox() inbox { return inbox{wake: make(chan struct{}, 1)} }
 
 func (b *inbox) add(n pgwire.Notification) {
 	b.mu.Lock()
+	// Only the first note after a take wakes the connection: it takes
+	// them all, and interrupting it once per note would be wasted.
+	first := len(b.notes) == 0
 	if len(b.notes) < maxInbox {
 		b.notes = append(b.notes, n)
 	} else {
 		b.dropped++
 	}
+	wake := b.wake
 	b.mu.Unlock()
-	select {
-	case b.wake <- struct{}{}:
-	default:
+	if first && wake != nil {
+		wake()
 	}
 }
 
-// NotificationWake implements pgwire.Notifier.
-func (s *session) NotificationWake() <-chan struct{} { return s.inbox.wake }
+// SetNotificationWake implements pgwire.Notifier.
+func (s *session) SetNotificationWake(wake func()) {
+	s.inbox.mu.Lock()
+	s.inbox.wake = wake
+	s.inbox.mu.Unlock()
+}
 
 // TakeNotifications implements pgwire.Notifier.
 func (s *session) TakeNotifications() []pgwire.Notification {

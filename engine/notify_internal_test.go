@@ -6,9 +6,12 @@ import (
 	"github.com/sluice-db/sluice/pgwire"
 )
 
-// An inbox keeps maxInbox notifications and drops the rest until taken.
+// An inbox keeps maxInbox notifications and drops the rest until taken,
+// and wakes the connection once, for the first.
 func TestInboxBound(t *testing.T) {
-	b := newInbox()
+	var b inbox
+	wakes := 0
+	b.wake = func() { wakes++ }
 	for i := range maxInbox + 10 {
 		b.add(pgwire.Notification{PID: uint32(i), Channel: "c"})
 	}
@@ -17,5 +20,13 @@ func TestInboxBound(t *testing.T) {
 	}
 	if b.notes[maxInbox-1].PID != maxInbox-1 {
 		t.Fatalf("the last kept notification is %d, want the oldest ones kept", b.notes[maxInbox-1].PID)
+	}
+	if wakes != 1 {
+		t.Fatalf("%d wakes for one batch of notifications, want 1", wakes)
+	}
+	b.notes = nil // taken
+	b.add(pgwire.Notification{Channel: "c"})
+	if wakes != 2 {
+		t.Fatalf("a notification after a take did not wake the connection (%d wakes)", wakes)
 	}
 }

@@ -190,7 +190,6 @@ func newSession(e *Engine, params map[string]string) *session {
 		cfg:      types.DefaultConfig(),
 		recent:   recentStatements{max: sessionStatements},
 		started:  time.Now(),
-		inbox:    newInbox(),
 	}
 	if s.database == "" {
 		s.database = s.user

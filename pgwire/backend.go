@@ -52,8 +52,10 @@ type Session interface {
 // the connection is idle (ReadyForQuery sent, no message being handled),
 // and otherwise before the next ReadyForQuery, as Postgres does.
 type Notifier interface {
-	// NotificationWake receives a value when notifications wait.
-	NotificationWake() <-chan struct{}
+	// SetNotificationWake gives the function the session calls when
+	// notifications come to wait (from any goroutine; it does not block).
+	// pgwire calls it once, before the session runs a statement.
+	SetNotificationWake(wake func())
 	// TakeNotifications returns the waiting notifications and forgets
 	// them.
 	TakeNotifications() []Notification

@@ -43,7 +43,7 @@ type conn struct {
 	ctx    context.Context // cancelled on disconnect and Shutdown
 	cancel context.CancelCauseFunc
 
-	rd   *netReader
+	rd   *connReader
 	bw   *bufio.Writer
 	be   *pgproto3.Backend
 	sess Session
@@ -101,7 +101,7 @@ func (c *conn) serve() {
 		return
 	}
 	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
-	c.rd = newNetReader(c.nc, c.s.shutdownCh, func() { c.cancel(errClientGone) })
+	c.rd = newConnReader(c.nc, c.raw, c.s.shutdownCh, func() { c.cancel(errClientGone) })
 	c.be = pgproto3.NewBackend(c.rd, c.bw)
 	c.s.mu.Lock()
 	c.inStartup = false
@@ -313,7 +313,8 @@ func (c *conn) open(params map[string]string) (err error) {
 	c.sess = sess
 	if n, ok := sess.(Notifier); ok {
 		c.notifier = n
-		c.rd.wake, c.rd.onWake = n.NotificationWake(), c.notifyIdle
+		c.rd.onWake = c.notifyIdle
+		n.SetNotificationWake(c.rd.interrupt)
 	}
 	return nil
 }
@@ -524,6 +525,7 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 func (c *conn) run(extended bool, fn func(ctx context.Context) error) bool {
 	qctx, cancel := context.WithCancelCause(c.ctx)
 	c.s.setQueryCancel(c, cancel)
+	c.rd.statementStarts()
 	err := func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -532,6 +534,7 @@ func (c *conn) run(extended bool, fn func(ctx context.Context) error) bool {
 		}()
 		return fn(qctx)
 	}()
+	c.rd.statementEnds()
 	c.s.setQueryCancel(c, nil)
 	cause := context.Cause(qctx)
 	cancel(nil)

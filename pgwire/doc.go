@@ -9,8 +9,11 @@
 //
 // Concurrency: one goroutine per connection owns that connection's session,
 // prepared statements, portals and output buffer; no other goroutine touches
-// them. A helper goroutine per connection only copies bytes from the socket
-// into a channel, so a client that disconnects mid-query cancels the query.
+// them. That goroutine also reads the socket, so a query wakes one goroutine,
+// not two; a notification or Shutdown reaches it while it waits for the
+// client by moving the socket's read deadline (connreader.go). While a
+// statement runs, a timer polls the socket for a hang-up without reading it,
+// so a client that disconnects mid-query cancels the query.
 // The only state shared between connections is the Server's registry of live
 // connections (for CancelRequest, Shutdown and the connection cap), kept
 // behind one mutex.

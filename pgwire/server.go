@@ -202,7 +202,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for c := range s.conns {
 		if c.inStartup {
-			_ = c.raw.Close() // it reads the socket directly; nothing else would stop it
+			_ = c.raw.Close() // it reads the startup packet; a FATAL cannot be framed yet
+		} else {
+			c.rd.interrupt() // an idle connection then reads errShutdown
 		}
 	}
 	s.mu.Unlock()

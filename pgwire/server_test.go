@@ -202,6 +202,8 @@ func render(m pgproto3.BackendMessage) string {
 		return "K"
 	case *pgproto3.NegotiateProtocolVersion:
 		return fmt.Sprintf("v %d %v", m.NewestMinorProtocol, m.UnrecognizedOptions)
+	case *pgproto3.NotificationResponse:
+		return fmt.Sprintf("A %s %s", m.Channel, m.Payload)
 	}
 	return fmt.Sprintf("? %T", m)
 }

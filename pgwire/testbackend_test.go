@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -22,6 +24,7 @@ import (
 //	error             fails at execution: 42601 with position, detail, hint
 //	parseerror        fails when parsed
 //	sleep             blocks until its context is cancelled
+//	pause             takes 3 hangUpCheck, so a watcher reads behind it
 //	panic             panics in Execute; panicbind panics in Bind
 //	notice            sends a notice and a ParameterStatus
 //	begin/commit/rollback
@@ -30,8 +33,27 @@ type testBackend struct {
 	started chan struct{} // a sleep statement began
 	ended   chan error    // a sleep statement ended, with its context's cause
 
-	mu     sync.Mutex
-	aborts int
+	mu       sync.Mutex
+	aborts   int
+	sessions []*testSession
+}
+
+// notifyAll queues a notification for every session, as a NOTIFY would
+// for sessions listening on the channel.
+func (b *testBackend) notifyAll(channel, payload string) {
+	b.mu.Lock()
+	sessions := slices.Clone(b.sessions)
+	b.mu.Unlock()
+	for _, s := range sessions {
+		s.nmu.Lock()
+		first := len(s.notes) == 0
+		s.notes = append(s.notes, Notification{PID: 7, Channel: channel, Payload: payload})
+		wake := s.wake
+		s.nmu.Unlock()
+		if first && wake != nil {
+			wake()
+		}
+	}
 }
 
 func newTestBackend() *testBackend {
@@ -48,7 +70,11 @@ func (b *testBackend) Open(_ context.Context, params map[string]string) (Session
 	if params["database"] == "nodb" {
 		return nil, sqlerr.New(sqlerr.InvalidCatalogName, "database %q does not exist", "nodb")
 	}
-	return &testSession{b: b, params: params, tx: 'I'}, nil
+	s := &testSession{b: b, params: params, tx: 'I'}
+	b.mu.Lock()
+	b.sessions = append(b.sessions, s)
+	b.mu.Unlock()
+	return s, nil
 }
 
 type testSession struct {
@@ -56,6 +82,24 @@ type testSession struct {
 	params map[string]string
 	tx     byte
 	copied []string
+
+	nmu   sync.Mutex // guards notes and wake
+	notes []Notification
+	wake  func()
+}
+
+func (s *testSession) SetNotificationWake(wake func()) {
+	s.nmu.Lock()
+	s.wake = wake
+	s.nmu.Unlock()
+}
+
+func (s *testSession) TakeNotifications() []Notification {
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	out := s.notes
+	s.notes = nil
+	return out
 }
 
 func (s *testSession) Parameters() map[string]string {
@@ -173,7 +217,7 @@ func (s *testSession) newStmt(q string, oids []uint32) (*testStmt, error) {
 	case f[0] == "copy" && strings.HasSuffix(lq, "to stdout"):
 		st.kind = "copyout"
 	case f[0] == "begin" || f[0] == "commit" || f[0] == "rollback":
-	case lq == "error", lq == "sleep", lq == "panic", lq == "panicbind", lq == "notice":
+	case lq == "error", lq == "sleep", lq == "panic", lq == "panicbind", lq == "notice", lq == "pause":
 	default:
 		return nil, sqlerr.New(sqlerr.SyntaxError, "syntax error at or near %q", f[0]).At(1)
 	}
@@ -285,6 +329,9 @@ func (p *testPortal) execute(ctx context.Context, maxRows int, w ResultWriter) (
 		return "", false, ctx.Err()
 	case "panic":
 		panic("test panic")
+	case "pause":
+		time.Sleep(3 * hangUpCheck)
+		return "PAUSE", false, nil
 	case "notice":
 		if err := w.Notice("NOTICE", "00000", "hello"); err != nil {
 			return "", false, err
