@@ -35,12 +35,17 @@ func TestNotificationWakesIdleReader(t *testing.T) {
 			continue
 		}
 		// During a statement long enough to have its socket checked
-		// for a hang-up.
+		// for a hang-up (held until the notification is sent).
+		ts.be.holdPauses.Store(true)
 		for _, c := range []*rawClient{plain, secure} {
 			c.send(&pgproto3.Query{String: "pause"})
 		}
+		waitFor(t, ts.be.started)
+		waitFor(t, ts.be.started)
 		time.Sleep(hangUpCheck + hangUpCheck/2)
 		ts.be.notifyAll("ch", "busy")
+		ts.be.resume <- struct{}{}
+		ts.be.resume <- struct{}{}
 		for _, c := range []*rawClient{plain, secure} {
 			eq(t, c.until('Z'), "C PAUSE", "A ch busy", "Z I")
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -24,7 +25,9 @@ import (
 //	error             fails at execution: 42601 with position, detail, hint
 //	parseerror        fails when parsed
 //	sleep             blocks until its context is cancelled
-//	pause             takes 3 hangUpCheck, so a watcher reads behind it
+//	pause             takes 3 hangUpCheck, so a watcher reads behind it;
+//	                  while the backend holds pauses, it signals started and
+//	                  then waits for resume
 //	panic             panics in Execute; panicbind panics in Bind
 //	notice            sends a notice and a ParameterStatus
 //	begin/commit/rollback
@@ -32,6 +35,10 @@ import (
 type testBackend struct {
 	started chan struct{} // a sleep statement began
 	ended   chan error    // a sleep statement ended, with its context's cause
+	// holdPauses makes a pause statement wait for a value on resume after
+	// its time, so that a test can act while it surely runs.
+	holdPauses atomic.Bool
+	resume     chan struct{}
 
 	mu       sync.Mutex
 	aborts   int
@@ -57,7 +64,7 @@ func (b *testBackend) notifyAll(channel, payload string) {
 }
 
 func newTestBackend() *testBackend {
-	return &testBackend{started: make(chan struct{}, 64), ended: make(chan error, 64)}
+	return &testBackend{started: make(chan struct{}, 64), ended: make(chan error, 64), resume: make(chan struct{}, 64)}
 }
 
 func (b *testBackend) abortCount() int {
@@ -330,7 +337,14 @@ func (p *testPortal) execute(ctx context.Context, maxRows int, w ResultWriter) (
 	case "panic":
 		panic("test panic")
 	case "pause":
+		held := s.b.holdPauses.Load()
+		if held {
+			s.b.started <- struct{}{}
+		}
 		time.Sleep(3 * hangUpCheck)
+		if held {
+			<-s.b.resume
+		}
 		return "PAUSE", false, nil
 	case "notice":
 		if err := w.Notice("NOTICE", "00000", "hello"); err != nil {
