@@ -31,7 +31,9 @@ type DB struct {
 	fs      vfs.FS
 	histDir string
 	nextGen uint64 // guarded by commitMu; the next history log's generation
-	histBuf []byte // guarded by commitMu; frames being appended (see appendHistory)
+	// histBufs are the buffers of frames being appended (see writeFrames):
+	// commits to different tables append at once.
+	histBufs *sync.Pool
 	// readBufs are the read buffers of history scans (see newFrameReader).
 	readBufs *sync.Pool
 	// afterHistorySync, when set (by tests), runs in Commit between syncing
@@ -73,7 +75,8 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, wrapPebble(err)
 	}
-	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs, readBufs: newReadBufs()}
+	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs, readBufs: newReadBufs(),
+		histBufs: &sync.Pool{New: func() any { return new([]byte) }}}
 	if err := db.openHistoryDir(dir); err != nil {
 		pe.Close()
 		return nil, err
