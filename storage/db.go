@@ -39,6 +39,10 @@ type DB struct {
 	// afterHistorySync, when set (by tests), runs in Commit between syncing
 	// the history logs and committing the Pebble batch.
 	afterHistorySync func()
+	// afterStage, when set (by tests), runs in Commit once the txn's
+	// history frames are staged (stageHistory), before db.commitMu, with
+	// the tables whose appendMu it holds.
+	afterStage func(locked []*Table)
 }
 
 // Option configures Open.

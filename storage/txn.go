@@ -548,6 +548,9 @@ func (tx *Txn) Commit() error {
 	start := time.Now()
 	staged := tx.stageHistory(skip)
 	defer staged.release()
+	if db.afterStage != nil {
+		db.afterStage(staged.locked)
+	}
 	staging := time.Now()
 	db.commitMu.Lock()
 	locked := time.Now()
