@@ -306,25 +306,3 @@ func TestCheckpointChainEndsAtLargeDeltaUnestimated(t *testing.T) {
 		t.Fatalf("after restart %d rows, before %d\n%s", len(after), len(before), r.log.String())
 	}
 }
-
-// TestCheckpointDeferredWhileQueued: a due checkpoint waits while commits
-// are queued (its pause would delay their epoch), but not past a second
-// interval, and never when the queue is empty.
-func TestCheckpointDeferredWhileQueued(t *testing.T) {
-	const interval = 100 * time.Millisecond
-	for _, c := range []struct {
-		since  time.Duration
-		queued bool
-		want   bool
-	}{
-		{since: 150 * time.Millisecond, queued: true, want: true},
-		{since: 150 * time.Millisecond, queued: false, want: false},
-		{since: 199 * time.Millisecond, queued: true, want: true},
-		{since: 200 * time.Millisecond, queued: true, want: false},
-		{since: time.Second, queued: true, want: false},
-	} {
-		if got := checkpointDeferred(c.since, interval, c.queued); got != c.want {
-			t.Errorf("checkpointDeferred(%v, %v, queued %v) = %v, want %v", c.since, interval, c.queued, got, c.want)
-		}
-	}
-}

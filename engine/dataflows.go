@@ -272,28 +272,8 @@ func (d *dataflows) loop() {
 			committed = append(committed, it.at)
 		}
 		d.stepTimed(pending, committed)
-		if d.ckpt == nil || !checkpointDeferred(time.Since(d.ckpt.last), d.ckpt.interval, d.queued()) {
-			d.checkpoint(false)
-		}
+		d.checkpoint(false)
 	}
-}
-
-// queued reports whether commits (or commands) wait for the loop.
-func (d *dataflows) queued() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.queue) > 0
-}
-
-// checkpointDeferred reports whether the loop puts off the checkpoint due
-// (sinceLast, the time since the last, past interval) because work is
-// queued: the pause (serializing the changed state, milliseconds to tens
-// of them) would delay that work's epoch, and so the freshness of what it
-// publishes. The loop checkpoints when it finds the queue empty, and once
-// a second interval has passed whatever is queued, so that a busy stream
-// stretches the interval at most twofold.
-func checkpointDeferred(sinceLast, interval time.Duration, queued bool) bool {
-	return queued && sinceLast < 2*interval
 }
 
 // stepTimed steps, and observes the step's duration and the delay from
