@@ -31,8 +31,8 @@
 // append mutexes (Table.appendMu, in id order) and writes and syncs the
 // rows' history frames before it takes DB.commitMu: commits to different
 // streams encode and sync at once, and a small commit does not wait for a
-// big one's sync. Positions are append-only (a written position never changes), and
-// only a table's last segment ever grows, so a scan shares the other
+// big one's sync. Positions are append-only (a written position never
+// changes), and only a table's last segment ever grows, so a scan shares the other
 // segments, copies the last one's slice headers and the dead-row bitmap under
 // the read lock, and then reads without locks; it never sees half of a
 // commit. A Txn itself is used by one goroutine at a time.

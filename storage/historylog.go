@@ -74,9 +74,8 @@ type historyLog struct {
 	id   uint32
 	path string
 	// w writes the file; only commits (under their table's appendMu) use
-	// it. Readers
-	// open the file themselves, so that DROP can close w and remove the
-	// file under a running scan.
+	// it. Readers open the file themselves, so that DROP can close w and
+	// remove the file under a running scan.
 	w vfs.File
 	// committed is what the meta record says: the file's valid prefix.
 	// Changed by commits only, after their batch, under db.commitMu and

@@ -83,8 +83,8 @@ type Table struct {
 	evicted int
 	// hist is an append-only table's history log, nil until its first
 	// rows. Set under appendMu, db.commitMu and mu by the commit of those
-	// (and reset if it fails); readers of evicted segments read it without a lock,
-	// as no segment exists before it is set.
+	// (and reset if it fails); readers of evicted segments read it
+	// without a lock, as no segment exists before it is set.
 	hist *historyLog
 }
 
