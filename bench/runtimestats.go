@@ -27,7 +27,6 @@ type runtimeSample struct {
 // them, with their short names.
 var breakdownMetrics = []struct{ metric, name string }{
 	{"sluice_source_backlog_wait_seconds", "backlog wait"},
-	{"sluice_source_history_write_seconds", "history write"},
 	{"sluice_source_commit_wait_seconds", "commit wait"},
 	{"sluice_source_commit_seconds", "commit"},
 	{"sluice_view_publish_delay_seconds", "publish delay"},

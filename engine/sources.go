@@ -483,7 +483,6 @@ func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, origin *
 		return err
 	}
 	tm := txn.Timing()
-	timings.historyWrite.Observe(tm.Stage.Seconds())
 	timings.commitWait.Observe(tm.Wait.Seconds())
 	timings.commitHold.Observe(tm.Hold.Seconds())
 	timings.commitRows.Observe(float64(rows.Len))

@@ -79,9 +79,8 @@ func rowsBuckets() []float64 {
 // that publishes it (docs/metrics.md): where freshness goes.
 type ingestTimings struct {
 	backlogWait  *Histogram // a source batch waiting for the views' backlog to drain
-	historyWrite *Histogram // a source commit writing its rows' history frames, before the lock
 	commitWait   *Histogram // a source commit waiting for storage's commit lock
-	commitHold   *Histogram // a source commit holding it: validate, sync, apply
+	commitHold   *Histogram // a source commit holding it: encode, sync, apply
 	commitRows   *Histogram // rows per source commit
 	publishDelay *Histogram // from a commit views read to the epoch publishing it
 	step         *Histogram // one epoch of the dataflows loop: step the views, publish
@@ -93,7 +92,6 @@ type ingestTimings struct {
 func newIngestTimings() *ingestTimings {
 	return &ingestTimings{
 		backlogWait:  newHistogram(secondsBuckets()),
-		historyWrite: newHistogram(secondsBuckets()),
 		commitWait:   newHistogram(secondsBuckets()),
 		commitHold:   newHistogram(secondsBuckets()),
 		commitRows:   newHistogram(rowsBuckets()),
@@ -107,14 +105,14 @@ func newIngestTimings() *ingestTimings {
 // IngestTimings is the breakdown of ingestion latency, for /metrics: each
 // histogram is in seconds but CommitRows.
 type IngestTimings struct {
-	BacklogWait, HistoryWrite, CommitWait, CommitHold, CommitRows, PublishDelay, Step, CheckpointPause HistogramSnapshot
+	BacklogWait, CommitWait, CommitHold, CommitRows, PublishDelay, Step, CheckpointPause HistogramSnapshot
 }
 
 // IngestTimings reads the ingestion latency histograms.
 func (e *Engine) IngestTimings() IngestTimings {
 	t := e.timings
 	return IngestTimings{
-		BacklogWait: t.backlogWait.Snapshot(), HistoryWrite: t.historyWrite.Snapshot(), CommitWait: t.commitWait.Snapshot(), CommitHold: t.commitHold.Snapshot(),
+		BacklogWait: t.backlogWait.Snapshot(), CommitWait: t.commitWait.Snapshot(), CommitHold: t.commitHold.Snapshot(),
 		CommitRows: t.commitRows.Snapshot(), PublishDelay: t.publishDelay.Snapshot(), Step: t.step.Snapshot(),
 		CheckpointPause: t.checkpointPause.Snapshot(),
 	}

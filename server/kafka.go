@@ -143,27 +143,25 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 type ingestCollector struct {
 	eng                                                          *engine.Engine
 	backlogWait, commitWait, commitHold, commitRows, delay, step *prometheus.Desc
-	historyWrite, checkpointPause                                *prometheus.Desc
+	checkpointPause                                              *prometheus.Desc
 }
 
 func newIngestCollector(eng *engine.Engine) *ingestCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &ingestCollector{eng: eng,
 		backlogWait: d("sluice_source_backlog_wait_seconds", "How long a source batch waited for the views' backlog to drain (backpressure) before committing."),
-		historyWrite: d("sluice_source_history_write_seconds",
-			"How long a source commit wrote and synced its rows' history frames before taking storage's commit lock, behind its stream's previous commit."),
-		commitWait: d("sluice_source_commit_wait_seconds", "How long a source commit waited for storage's commit lock, behind other commits."),
-		commitHold: d("sluice_source_commit_seconds", "How long a source commit held storage's commit lock: validating, syncing the batch, applying."),
-		commitRows: d("sluice_source_commit_rows", "Rows per source commit."),
-		delay:      d("sluice_view_publish_delay_seconds", "From a commit the views read to the epoch that publishes it (queueing and stepping)."),
-		step:       d("sluice_view_step_seconds", "How long one epoch of the views took: stepping their dataflows and publishing."),
+		commitWait:  d("sluice_source_commit_wait_seconds", "How long a source commit waited for storage's commit lock, behind other commits."),
+		commitHold:  d("sluice_source_commit_seconds", "How long a source commit held storage's commit lock: encoding, syncing, applying."),
+		commitRows:  d("sluice_source_commit_rows", "Rows per source commit."),
+		delay:       d("sluice_view_publish_delay_seconds", "From a commit the views read to the epoch that publishes it (queueing and stepping)."),
+		step:        d("sluice_view_step_seconds", "How long one epoch of the views took: stepping their dataflows and publishing."),
 		checkpointPause: d("sluice_view_checkpoint_pause_seconds",
 			"How long the views' loop paused to take a checkpoint (serializing state for the writer); epochs wait meanwhile."),
 	}
 }
 
 func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.backlogWait, c.historyWrite, c.commitWait, c.commitHold, c.commitRows, c.delay, c.step, c.checkpointPause} {
+	for _, d := range []*prometheus.Desc{c.backlogWait, c.commitWait, c.commitHold, c.commitRows, c.delay, c.step, c.checkpointPause} {
 		ch <- d
 	}
 }
@@ -173,7 +171,7 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, h := range []struct {
 		d *prometheus.Desc
 		s engine.HistogramSnapshot
-	}{{c.backlogWait, t.BacklogWait}, {c.historyWrite, t.HistoryWrite}, {c.commitWait, t.CommitWait}, {c.commitHold, t.CommitHold},
+	}{{c.backlogWait, t.BacklogWait}, {c.commitWait, t.CommitWait}, {c.commitHold, t.CommitHold},
 		{c.commitRows, t.CommitRows}, {c.delay, t.PublishDelay}, {c.step, t.Step}, {c.checkpointPause, t.CheckpointPause}} {
 		ch <- prometheus.MustNewConstHistogram(h.d, h.s.Count, h.s.Sum, h.s.Buckets)
 	}

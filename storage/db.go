@@ -31,18 +31,12 @@ type DB struct {
 	fs      vfs.FS
 	histDir string
 	nextGen uint64 // guarded by commitMu; the next history log's generation
-	// histBufs are the buffers of frames being appended (see writeFrames):
-	// commits to different tables append at once.
-	histBufs *sync.Pool
+	histBuf []byte // guarded by commitMu; frames being appended (see appendHistory)
 	// readBufs are the read buffers of history scans (see newFrameReader).
 	readBufs *sync.Pool
 	// afterHistorySync, when set (by tests), runs in Commit between syncing
 	// the history logs and committing the Pebble batch.
 	afterHistorySync func()
-	// afterStage, when set (by tests), runs in Commit once the txn's
-	// history frames are staged (stageHistory), before db.commitMu, with
-	// the tables whose appendMu it holds.
-	afterStage func(locked []*Table)
 }
 
 // Option configures Open.
@@ -79,8 +73,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, wrapPebble(err)
 	}
-	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs, readBufs: newReadBufs(),
-		histBufs: &sync.Pool{New: func() any { return new([]byte) }}}
+	db := &DB{pe: pe, tables: map[uint32]*Table{}, residentSegs: o.residentSegs, fs: o.fs, readBufs: newReadBufs()}
 	if err := db.openHistoryDir(dir); err != nil {
 		pe.Close()
 		return nil, err

@@ -7,8 +7,8 @@
 // grows without end takes bounded memory.
 //
 // Every write goes through a Txn. A Txn buffers its writes privately; Commit
-// appends streams' new rows to their history logs and syncs them, validates
-// the writes (primary-key uniqueness, write-write conflicts), writes one Pebble
+// validates them (primary-key uniqueness, write-write conflicts), appends
+// streams' new rows to their history logs and syncs them, writes one Pebble
 // batch with Sync (the other rows, meta records, and the logs' new committed
 // lengths; so an acknowledged commit survives a crash and rows past a log's
 // committed length never count), and then applies the writes to the
@@ -27,12 +27,8 @@
 //
 // Concurrency: commits are serialised by one commit mutex (DB.commitMu); each
 // Table has an RWMutex that commits hold for writing while they apply to
-// memory. A commit inserting into append-only tables first takes their
-// append mutexes (Table.appendMu, in id order) and writes and syncs the
-// rows' history frames before it takes DB.commitMu: commits to different
-// streams encode and sync at once, and a small commit does not wait for a
-// big one's sync. Positions are append-only (a written position never
-// changes), and only a table's last segment ever grows, so a scan shares the other
+// memory. Positions are append-only (a written position never changes), and
+// only a table's last segment ever grows, so a scan shares the other
 // segments, copies the last one's slice headers and the dead-row bitmap under
 // the read lock, and then reads without locks; it never sees half of a
 // commit. A Txn itself is used by one goroutine at a time.

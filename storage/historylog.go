@@ -73,13 +73,12 @@ func decodeHistoryRecord(id uint32, v []byte) (historyRecord, error) {
 type historyLog struct {
 	id   uint32
 	path string
-	// w writes the file; only commits (under their table's appendMu) use
-	// it. Readers open the file themselves, so that DROP can close w and
-	// remove the file under a running scan.
+	// w writes the file; only commits (under db.commitMu) use it. Readers
+	// open the file themselves, so that DROP can close w and remove the
+	// file under a running scan.
 	w vfs.File
 	// committed is what the meta record says: the file's valid prefix.
-	// Changed by commits only, after their batch, under db.commitMu and
-	// the table's appendMu (which commits read it under).
+	// Changed by commits only, after their batch.
 	committed historyRecord
 }
 
@@ -221,8 +220,8 @@ func (fr *frameReader) readErr(err error) error {
 	return wrapPebble(err)
 }
 
-// sync makes what frameWriters wrote to log durable. Caller holds the
-// table's appendMu.
+// sync makes what frameWriters wrote to log durable. Caller holds
+// db.commitMu.
 func (log *historyLog) sync() error { return wrapPebble(log.w.SyncData()) }
 
 // recordIn adds to b the meta record saying log's committed state is r.

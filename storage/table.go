@@ -58,11 +58,6 @@ type Table struct {
 	db   *DB
 	info TableInfo
 
-	// appendMu serialises the commits that insert into an append-only
-	// table from writing their history frames (Txn.stageHistory) to their
-	// end. It is taken before db.commitMu, never under it.
-	appendMu sync.Mutex
-
 	mu sync.RWMutex
 	// The fields below change only in a commit, under db.commitMu and mu.
 	segs      []*segment // in position order; only the last may grow
@@ -82,9 +77,9 @@ type Table struct {
 	// history log only (append-only tables; see evictHistory).
 	evicted int
 	// hist is an append-only table's history log, nil until its first
-	// rows. Set under appendMu, db.commitMu and mu by the commit of those
-	// (and reset if it fails); readers of evicted segments read it
-	// without a lock, as no segment exists before it is set.
+	// rows. Set under db.commitMu and mu by the commit of those (and reset
+	// if it fails); readers of evicted segments read it without a lock,
+	// as no segment exists before it is set.
 	hist *historyLog
 }
 

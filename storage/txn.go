@@ -31,18 +31,14 @@ type Txn struct {
 	addCols []addedColumn
 	// watermarks are the watermarks the txn advances (AdvanceWatermark).
 	watermarks map[*Table]int64
-	// timing is how long Commit wrote history frames, waited for the
-	// commit lock and then held it.
+	// timing is how long Commit waited for and then held the commit lock.
 	timing CommitTiming
 }
 
-// CommitTiming is how long a commit wrote and synced the history frames of
-// its rows of append-only tables before taking the commit lock (Stage,
-// waiting behind the previous commit to the same tables), waited for the
-// lock (behind other commits) and then held it: validating, syncing the
-// Pebble batch and applying.
+// CommitTiming is how long a commit waited for the commit lock (behind other
+// commits) and then held it: validating, encoding, syncing and applying.
 type CommitTiming struct {
-	Stage, Wait, Hold time.Duration
+	Wait, Hold time.Duration
 }
 
 // Timing returns the commit's timing once Commit has returned; zero for a
@@ -534,6 +530,17 @@ func (tx *Txn) Commit() error {
 		return nil
 	}
 	db := tx.db
+	start := time.Now()
+	db.commitMu.Lock()
+	locked := time.Now()
+	defer func() {
+		db.commitMu.Unlock()
+		tx.timing = CommitTiming{Wait: locked.Sub(start), Hold: time.Since(locked)}
+	}()
+	if db.closed {
+		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
+	}
+
 	dropped := map[uint32]bool{}
 	for _, id := range tx.dropIDs {
 		dropped[id] = true
@@ -544,23 +551,6 @@ func (tx *Txn) Commit() error {
 	}
 	// skip: writes to tables this txn drops are moot.
 	skip := func(t *Table) bool { return tx.discarded[t] || (!created[t] && dropped[t.info.ID]) }
-
-	start := time.Now()
-	staged := tx.stageHistory(skip)
-	defer staged.release()
-	if db.afterStage != nil {
-		db.afterStage(staged.locked)
-	}
-	staging := time.Now()
-	db.commitMu.Lock()
-	locked := time.Now()
-	defer func() {
-		db.commitMu.Unlock()
-		tx.timing = CommitTiming{Stage: staging.Sub(start), Wait: locked.Sub(staging), Hold: time.Since(locked)}
-	}()
-	if db.closed {
-		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
-	}
 
 	// Validate. Only commits change tables and we hold commitMu, so the
 	// table state read here cannot move under us.
@@ -649,7 +639,7 @@ func (tx *Txn) Commit() error {
 	}
 	// The rows of append-only tables go to their history logs, synced
 	// before the batch that records their new lengths commits.
-	appends, err := tx.appendHistory(b, skip, staged)
+	appends, err := tx.appendHistory(b, skip)
 	if err != nil {
 		db.abandonHistory(appends)
 		return err

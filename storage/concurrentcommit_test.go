@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -15,24 +14,24 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// stageStreamTypes are the columns of the streams the staging tests write:
+// batchStreamTypes are the columns of the streams TestConcurrentStreamCommits writes:
 // writer, batch, row within the batch.
-var stageStreamTypes = []*types.T{types.Int8, types.Int8, types.Int8}
+var batchStreamTypes = []*types.T{types.Int8, types.Int8, types.Int8}
 
-func stageStreamInfo(id uint32) TableInfo {
-	return TableInfo{ID: id, Name: fmt.Sprint("s", id), ColNames: []string{"writer", "batch", "seq"}, Types: stageStreamTypes, AppendOnly: true}
+func batchStreamInfo(id uint32) TableInfo {
+	return TableInfo{ID: id, Name: fmt.Sprint("s", id), ColNames: []string{"writer", "batch", "seq"}, Types: batchStreamTypes, AppendOnly: true}
 }
 
-// stageBatch is batch b of writer w: n rows (w, b, 0..n-1).
-func stageBatch(w, b, n int) *coldata.Chunk {
-	c := coldata.NewChunk(stageStreamTypes, n)
+// writerBatch is batch b of writer w: n rows (w, b, 0..n-1).
+func writerBatch(w, b, n int) *coldata.Chunk {
+	c := coldata.NewChunk(batchStreamTypes, n)
 	for i := range n {
 		c.AppendRow([]types.Datum{int64(w), int64(b), int64(i)})
 	}
 	return c
 }
 
-func stageOffsetKey(stream uint32, w int) string { return fmt.Sprintf("source/%d/%d", stream, w) }
+func writerOffsetKey(stream uint32, w int) string { return fmt.Sprintf("source/%d/%d", stream, w) }
 
 // orderObserver records, per table, the (writer, batch) of every committed
 // run of rows in commit order: Committed runs under the commit lock.
@@ -49,7 +48,7 @@ func (o *orderObserver) Committed(cs []Change) {
 		for _, ch := range c.Chunks {
 			// A batch past a segment comes in several chunks: its
 			// first row starts it.
-			if len(ch.Cols) == len(stageStreamTypes) && ch.Len > 0 && ch.Cols[2].Ints[0] == 0 {
+			if len(ch.Cols) == len(batchStreamTypes) && ch.Len > 0 && ch.Cols[2].Ints[0] == 0 {
 				o.batches[c.TableID] = append(o.batches[c.TableID], [2]int64{ch.Cols[0].Ints[0], ch.Cols[1].Ints[0]})
 			}
 		}
@@ -88,11 +87,12 @@ func streamBatches(t *testing.T, db *DB, tbl *Table) [][2]int64 {
 
 // TestConcurrentStreamCommits commits batches to two streams from three
 // writers each, with each writer's offset in the same commit, some commits
-// failing after their frames were staged (a duplicate key in another
-// table). Every committed batch must be whole, in commit order, on disk as
-// in memory, and each writer's stored offset must be its last committed
-// batch: staging outside the commit lock loses, reorders and tears none,
-// and keeps rows and offsets atomic.
+// failing validation (a duplicate key in another table) after their
+// rows were encoded. Every committed batch must be whole, in commit order,
+// on disk as in memory, and each writer's stored offset must be its last
+// committed batch: a change to the commit path (group commit, history
+// frames written outside the commit lock) must lose, reorder and tear
+// none, and keep rows and offsets atomic.
 func TestConcurrentStreamCommits(t *testing.T) {
 	fs := vfs.NewMem()
 	db, err := Open("db", WithFS(fs), WithLogger(quietLogger{t}))
@@ -101,7 +101,7 @@ func TestConcurrentStreamCommits(t *testing.T) {
 	}
 	obs := &orderObserver{batches: map[uint32][][2]int64{}}
 	db.SetObserver(obs)
-	streams := []*Table{createTable(t, db, stageStreamInfo(1)), createTable(t, db, stageStreamInfo(2))}
+	streams := []*Table{createTable(t, db, batchStreamInfo(1)), createTable(t, db, batchStreamInfo(2))}
 	keysInfo := TableInfo{ID: 3, Name: "keys", ColNames: []string{"k"}, Types: []*types.T{types.Int8}, PK: []int{0}}
 	keys := createTable(t, db, keysInfo)
 	key := func(k int64) *coldata.Chunk {
@@ -123,15 +123,15 @@ func TestConcurrentStreamCommits(t *testing.T) {
 					// are flushed in several writes.
 					n := []int{1, 7, 300, 5000, SegmentRows() + 3}[(w+b)%5]
 					tx := db.Begin()
-					if err := tx.Insert(st, stageBatch(w, b, n)); err != nil {
+					if err := tx.Insert(st, writerBatch(w, b, n)); err != nil {
 						t.Error(err)
 						return
 					}
-					tx.PutMeta(stageOffsetKey(st.info.ID, w), strconv.AppendInt(nil, int64(b), 10))
+					tx.PutMeta(writerOffsetKey(st.info.ID, w), strconv.AppendInt(nil, int64(b), 10))
 					fail := b%7 == 3
 					if fail {
 						// Another txn commits the same key first: this
-						// commit fails validation, after staging.
+						// commit fails validation, after encoding its rows.
 						k := int64(st.info.ID)<<32 | int64(w)<<16 | int64(b)
 						if err := tx.Insert(keys, key(k)); err != nil {
 							t.Error(err)
@@ -206,114 +206,9 @@ func TestConcurrentStreamCommits(t *testing.T) {
 		}
 		for w := range writers {
 			want := strconv.Itoa(last[si][w])
-			if got := string(meta[stageOffsetKey(st.info.ID, w)]); got != want || next[w] != last[si][w]+1 {
+			if got := string(meta[writerOffsetKey(st.info.ID, w)]); got != want || next[w] != last[si][w]+1 {
 				t.Fatalf("stream %d writer %d: stored offset %s and rows up to batch %d, want batch %s", st.info.ID, w, got, next[w]-1, want)
 			}
 		}
-	}
-}
-
-// TestCommitDoesNotWaitForAnotherStreamsStaging holds one stream's commit
-// after it staged its frames (and before the commit lock): a commit to
-// another stream goes through meanwhile, a second commit to the same
-// stream waits for the first and lands after it, and a crash at that
-// point keeps neither of the held stream's commits.
-func TestCommitDoesNotWaitForAnotherStreamsStaging(t *testing.T) {
-	fs := vfs.NewCrashableMem()
-	db, err := Open("db", WithFS(fs), WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	a, b := createTable(t, db, stageStreamInfo(1)), createTable(t, db, stageStreamInfo(2))
-	commit := func(tbl *Table, w, batch, n int) error {
-		tx := db.Begin()
-		if err := tx.Insert(tbl, stageBatch(w, batch, n)); err != nil {
-			return err
-		}
-		tx.PutMeta(stageOffsetKey(tbl.info.ID, w), strconv.AppendInt(nil, int64(batch), 10))
-		return tx.Commit()
-	}
-	// a's first rows create its log under the commit lock: stage later ones.
-	if err := commit(a, 0, 0, 10); err != nil {
-		t.Fatal(err)
-	}
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	db.afterStage = func(locked []*Table) {
-		if slices.Contains(locked, a) {
-			once.Do(func() {
-				close(held)
-				<-release
-			})
-		}
-	}
-	errs := make(chan error, 2)
-	go func() { errs <- commit(a, 0, 1, 2*SegmentRows()) }()
-	<-held
-	second := make(chan error, 1)
-	go func() { second <- commit(a, 1, 0, 5) }()
-	if err := commit(b, 0, 0, 3); err != nil {
-		t.Fatal(err)
-	}
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
-	select {
-	case err := <-second:
-		t.Fatalf("a second commit to the held stream finished (%v) before the first", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	close(release)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-second; err != nil {
-		t.Fatal(err)
-	}
-	if got, want := streamBatches(t, db, a), [][2]int64{{0, 0}, {0, 1}, {1, 0}}; !slices.Equal(got, want) {
-		t.Fatalf("stream a: batches %v, want %v", got, want)
-	}
-
-	// The crash image: b's commit is there, a's held one (its frames
-	// synced past the committed length) is not, nor its offset.
-	cdb, err := Open("db", WithFS(crashed), WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cdb.Close()
-	meta, err := cdb.Meta()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		tbl  *Table
-		want [][2]int64
-		off  string
-	}{{a, [][2]int64{{0, 0}}, "0"}, {b, [][2]int64{{0, 0}}, "0"}} {
-		tbl, err := cdb.OpenTable(c.tbl.info)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := streamBatches(t, cdb, tbl); !slices.Equal(got, c.want) {
-			t.Fatalf("crashed, stream %d: batches %v, want %v", c.tbl.info.ID, got, c.want)
-		}
-		if got := string(meta[stageOffsetKey(c.tbl.info.ID, 0)]); got != c.off {
-			t.Fatalf("crashed, stream %d: offset %q, want %q", c.tbl.info.ID, got, c.off)
-		}
-	}
-	// And the next commit to a, on the crash image, overwrites the held
-	// commit's frames.
-	if err := func() error {
-		tx := cdb.Begin()
-		tbl, _ := cdb.Table(a.info.ID)
-		if err := tx.Insert(tbl, stageBatch(2, 0, 4)); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}(); err != nil {
-		t.Fatal(err)
-	}
-	tbl, _ := cdb.Table(a.info.ID)
-	if got, want := streamBatches(t, cdb, tbl), [][2]int64{{0, 0}, {2, 0}}; !slices.Equal(got, want) {
-		t.Fatalf("crashed, then committed: stream a batches %v, want %v", got, want)
 	}
 }
