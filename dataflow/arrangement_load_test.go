@@ -79,6 +79,15 @@ func testArrangementLoad(t *testing.T, rng *rand.Rand, split func(*coldata.Chunk
 			}
 		}
 	}
+	// An adopted page's died column is its own, a page's worth cut from
+	// a block: a kill in one page must not show in another.
+	dieds := map[*uint64]bool{}
+	for _, p := range loaded.work.pages {
+		if len(p.died) != versionPageRows || cap(p.died) != versionPageRows || dieds[&p.died[0]] {
+			t.Fatalf("a page's died column of %d rows, capacity %d, shared: %t", len(p.died), cap(p.died), dieds[&p.died[0]])
+		}
+		dieds[&p.died[0]] = true
+	}
 	// Every page-sized chunk but those after the odd one is a page.
 	if sized > 0 && adopted == 0 || adopted > sized {
 		t.Fatalf("%d pages adopted of %d page-sized chunks", adopted, sized)
