@@ -664,7 +664,17 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 			pos += k
 		}
 	})
-	sorted, dup := sortItems(items)
+	var sorted []*orderItem[*keyEntry]
+	dup := -1
+	if ascending(items, parts) {
+		// A checkpoint's rows are written in key order (WriteRows).
+		sorted = makeHuge[*orderItem[*keyEntry]](n)
+		for i := range items {
+			sorted[i] = &items[i]
+		}
+	} else {
+		sorted, dup = sortItems(items)
+	}
 	if dup >= 0 {
 		pg := pages[dup>>versionPageBits]
 		return nil, nil, sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, dup&(versionPageRows-1)))
@@ -716,6 +726,22 @@ func adoptPage(c *coldata.Chunk, like *versionPage, died []uint64) *versionPage 
 		rows: coldata.Chunk{Cols: slices.Clone(c.Cols), Len: versionPageRows},
 		born: like.born, died: died, prev: like.prev, mult: like.mult,
 	}
+}
+
+// ascending reports whether the keys of items strictly ascend, looking at
+// parts ranges of them at once.
+func ascending[V any](items []orderItem[V], parts int) bool {
+	ok := make([]bool, parts)
+	forEach(parts, func(w int) {
+		lo, hi := max(w*len(items)/parts, 1), (w+1)*len(items)/parts
+		for i := lo; i < hi; i++ {
+			if items[i-1].key >= items[i].key {
+				return
+			}
+		}
+		ok[w] = true
+	})
+	return !slices.Contains(ok, false)
 }
 
 // sortItems returns pointers to items in key order: a radix sort on the

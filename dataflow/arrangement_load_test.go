@@ -200,22 +200,110 @@ func pageChunks(c *coldata.Chunk, rng *rand.Rand) []*coldata.Chunk {
 }
 
 // Loading two rows of one key fails as adding them does, and the
-// arrangement keeps failing.
+// arrangement keeps failing: the key given again last, or right after
+// itself in rows otherwise in key order (which a load does not sort).
 func TestArrangementLoadDuplicateKey(t *testing.T) {
 	typs := []*types.T{types.Int8, types.Int8}
+	for _, again := range []int{-1, 8} {
+		var lines []string
+		for i := range presizedIndexRows + 10 {
+			lines = append(lines, fmt.Sprintf("+1 %d %d", i, i))
+			if i == again-1 {
+				lines = append(lines, fmt.Sprintf("+1 %d 0", i))
+			}
+		}
+		if again < 0 {
+			lines = append(lines, "+1 7 8")
+		}
+		a := NewArrangement(typs, []int{0})
+		err := a.Apply(1, changeChunk(t, typs, lines...))
+		if se, ok := sqlerr.As(err); !ok || se.Code != sqlerr.UniqueViolation {
+			t.Fatalf("key given again after %d: Apply: %v, want a unique violation", again, err)
+		}
+		if a.Apply(2) == nil {
+			t.Fatal("Apply after a failed load succeeded")
+		}
+	}
+}
+
+// A keyed arrangement's rows are written in key order (WriteRows), in
+// chunks of a page, even after changes left its positions out of key
+// order; read back and loaded (without a sort) into a fresh arrangement,
+// they must read as the original does, and take the same changes after.
+func TestArrangementRowsKeyOrder(t *testing.T) {
+	typs := []*types.T{types.Text, types.Int8, types.Int8}
+	key := []int{0, 1}
+	rng := rand.New(rand.NewPCG(7, 0))
+	n := 3*presizedIndexRows + 100
 	var lines []string
-	for i := range presizedIndexRows + 10 {
-		lines = append(lines, fmt.Sprintf("+1 %d %d", i, i))
+	for _, i := range rng.Perm(n) {
+		lines = append(lines, fmt.Sprintf("+1 k%d %d %d", i%1000, i/1000, i))
 	}
-	lines = append(lines, "+1 7 8")
-	a := NewArrangement(typs, []int{0})
-	err := a.Apply(1, changeChunk(t, typs, lines...))
-	if se, ok := sqlerr.As(err); !ok || se.Code != sqlerr.UniqueViolation {
-		t.Fatalf("Apply: %v, want a unique violation", err)
+	a := NewArrangement(typs, key)
+	if err := a.Apply(1, changeChunk(t, typs, lines...)); err != nil {
+		t.Fatal(err)
 	}
-	if a.Apply(2) == nil {
-		t.Fatal("Apply after a failed load succeeded")
+	var changes []string
+	for i := 0; i < n; i += 7 {
+		changes = append(changes, fmt.Sprintf("-1 k%d %d %d", i%1000, i/1000, i), fmt.Sprintf("+1 k%d %d %d", i%1000, i/1000, -i))
 	}
+	if err := a.Apply(2, changeChunk(t, typs, changes...)); err != nil {
+		t.Fatal(err)
+	}
+	w := NewSnapshotWriter(nil)
+	if err := a.Snapshot(2).WriteRows(w); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadRows(NewSnapshotReader(w.Bytes()), typs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev string
+	for ci, c := range rows {
+		if ci < len(rows)-1 && !pageSized(c) {
+			t.Fatalf("chunk %d of %d rows, not a page", ci, c.Len)
+		}
+		for i := range c.Len {
+			k := string(RowKey(nil, c, key, i))
+			if ci+i > 0 && k <= prev {
+				t.Fatalf("row %d of chunk %d: key %q after %q", i, ci, k, prev)
+			}
+			prev = k
+		}
+	}
+	b := NewArrangement(typs, key)
+	if err := b.Apply(1, rows...); err != nil {
+		t.Fatal(err)
+	}
+	compare := func(ae, be uint64) {
+		t.Helper()
+		as, bs := a.Snapshot(ae), b.Snapshot(be)
+		if got, want := scanRangeText(bs, typs, KeyRange{}), scanRangeText(as, typs, KeyRange{}); !slices.Equal(got, want) || len(want) != n {
+			t.Fatalf("range scan: %d rows, want %d", len(got), len(want))
+		}
+		for i := 0; i < n; i += 13 {
+			k := []types.Datum{fmt.Sprintf("k%d", i%1000), int64(i / 1000)}
+			ar, aok := as.Lookup(k)
+			br, bok := bs.Lookup(k)
+			if aok != bok || fmt.Sprint(ar) != fmt.Sprint(br) {
+				t.Fatalf("lookup %v: %v %v, want %v %v", k, br, bok, ar, aok)
+			}
+		}
+	}
+	compare(2, 1)
+	changes = changes[:0]
+	for i := 3; i < n; i += 5 {
+		if i%7 == 0 {
+			continue // changed before
+		}
+		changes = append(changes, fmt.Sprintf("-1 k%d %d %d", i%1000, i/1000, i), fmt.Sprintf("+1 k%d %d %d", i%1000, i/1000, 2*i))
+	}
+	for _, arr := range []*Arrangement{a, b} {
+		if err := arr.Apply(3, changeChunk(t, typs, changes...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compare(3, 3)
 }
 
 // BenchmarkArrangementLoad applies 1M keyed rows (a text and an int key)

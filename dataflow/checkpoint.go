@@ -865,11 +865,16 @@ func NewSnapshotReader(b []byte) *SnapshotReader { return &SnapshotReader{b: b} 
 func (r *SnapshotReader) Rest() []byte { return r.b }
 
 // WriteRows writes the visible rows of s, a copy per unit of multiplicity,
-// as columns in chunks, then an empty chunk. The snapshot may be written
-// from any goroutine while the arrangement goes on.
+// as columns in chunks, then an empty chunk: a keyed arrangement's in key
+// order, so that a restore's bulk load finds its keys sorted and skips
+// sorting them (Arrangement.load). The snapshot may be written from any
+// goroutine while the arrangement goes on.
 func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
 	w.Uvarint(uint64(s.Len()))
 	next := s.Scan()
+	if s.a.key != nil {
+		next = s.ScanRange(KeyRange{})
+	}
 	for c := next(); c != nil; c = next() {
 		w.Uvarint(uint64(c.Len))
 		for _, v := range c.Cols {
