@@ -667,7 +667,8 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 	var sorted []*orderItem[*keyEntry]
 	dup := -1
 	if ascending(items, parts) {
-		// A checkpoint's rows are written in key order (WriteRows).
+		// Rows held in key order (keys that grow with time, groups
+		// created in key order) are written so in a checkpoint.
 		sorted = makeHuge[*orderItem[*keyEntry]](n)
 		for i := range items {
 			sorted[i] = &items[i]

@@ -865,16 +865,14 @@ func NewSnapshotReader(b []byte) *SnapshotReader { return &SnapshotReader{b: b} 
 func (r *SnapshotReader) Rest() []byte { return r.b }
 
 // WriteRows writes the visible rows of s, a copy per unit of multiplicity,
-// as columns in chunks, then an empty chunk: a keyed arrangement's in key
-// order, so that a restore's bulk load finds its keys sorted and skips
-// sorting them (Arrangement.load). The snapshot may be written from any
-// goroutine while the arrangement goes on.
+// as columns in chunks, then an empty chunk. The snapshot may be written
+// from any goroutine while the arrangement goes on. The rows go in the
+// order they are held, not in key order (which would spare a restore's
+// load its sort): gathering a million rows of random keys in key order
+// (ScanRange) took 1.1-1.6 s of the writer's CPU, against 0.1-0.6 s.
 func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
 	w.Uvarint(uint64(s.Len()))
 	next := s.Scan()
-	if s.a.key != nil {
-		next = s.ScanRange(KeyRange{})
-	}
 	for c := next(); c != nil; c = next() {
 		w.Uvarint(uint64(c.Len))
 		for _, v := range c.Cols {
