@@ -259,20 +259,36 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	}
 	t.ids.n = int32(ids)
 	if t.nk > 0 && uint64(len(t.slots)) != slots {
-		t.slots = make([]uint32, slots)
+		t.slots = makeHuge[uint32](int(slots))
 	}
 	stride := groupPage * (t.nk + t.nw)
-	for len(t.words) < pages {
-		t.words = append(t.words, nil)
+	if add := pages - len(t.words); add > 0 {
+		// The new pages' objects and string keys are cut from one block
+		// each, advised for huge pages: a small allocation per page, each
+		// in a fresh page faulting as first touched, took a tenth of
+		// restoring millions of groups.
+		var objs []any
+		var strs []string
 		if t.no > 0 {
-			t.objs = append(t.objs, make([]any, groupPage*t.no))
+			objs = makeHuge[any](add * groupPage * t.no)
 		}
 		if t.nk == 0 {
-			t.strKeys = append(t.strKeys, make([]string, groupPage))
+			strs = makeHuge[string](add * groupPage)
 		}
-		o.restoredIndex = append(o.restoredIndex, nil)
+		for i := range add {
+			t.words = append(t.words, nil)
+			if t.no > 0 {
+				n := groupPage * t.no
+				t.objs = append(t.objs, objs[i*n:(i+1)*n:(i+1)*n])
+			}
+			if t.nk == 0 {
+				t.strKeys = append(t.strKeys, strs[i*groupPage:(i+1)*groupPage:(i+1)*groupPage])
+			}
+			o.restoredIndex = append(o.restoredIndex, nil)
+		}
 	}
 	var keys [][]byte
+	var text []byte // the block the pages' string keys are copied into
 	if t.nk == 0 {
 		keys = make([][]byte, 0, groupPage)
 	}
@@ -325,7 +341,7 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		}
 		hi := min(lo+groupPage, t.ids.n)
 		if t.nk == 0 {
-			restoreStrKeys(r, t.strKeys[p], indexed, int(hi-lo), keys[:0])
+			restoreStrKeys(r, t.strKeys[p], indexed, int(hi-lo), keys[:0], &text)
 		}
 		if o.storedKeys {
 			for j, k := range o.spec.Keys {
@@ -373,11 +389,12 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 }
 
 // restoreStrKeys reads the encoded keys of the first n groups of a page
-// whose bits in indexed are set into strs, as strings into one block:
-// a string each took a tenth of restoring millions of groups, most of it
-// allocating, and as many objects for the collector to scan. keys is
-// scratch.
-func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, keys [][]byte) {
+// whose bits in indexed are set into strs, as strings into *text (cutText:
+// a block shared by the pages a restore reads, advised for huge pages): a
+// string each took a tenth of restoring millions of groups, most of it
+// allocating, and as many objects for the collector to scan; a block per
+// page, as much again faulting its fresh pages in. keys is scratch.
+func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, keys [][]byte, text *[]byte) {
 	size := 0
 	for i := range n {
 		if indexed[i>>6]&(1<<(i&63)) != 0 {
@@ -389,7 +406,7 @@ func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, ke
 	if r.err != nil {
 		return
 	}
-	block := make([]byte, 0, size)
+	block := cutText(text, size, len(r.b))
 	for i := range n {
 		if indexed[i>>6]&(1<<(i&63)) == 0 {
 			continue
@@ -431,7 +448,7 @@ func (o *aggregateOp) finishRestore() error {
 		for size < 2*(int(t.ids.n)-len(t.ids.free)) {
 			size *= 2
 		}
-		t.slots, t.idBits = make([]uint32, size), slotIDBits
+		t.slots, t.idBits = makeHuge[uint32](size), slotIDBits
 		if uint32(t.ids.n) > t.idMask() {
 			t.idBits = 32
 		}

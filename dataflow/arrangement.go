@@ -619,8 +619,14 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 		// The keys are encoded into scratch, then copied into blocks that
 		// are never grown, so that each key's string is made at once. One
 		// block grown to the part's keys (sized from the keys so far) was
-		// regrown, copied and cleared a third of this loop's time.
+		// regrown, copied and cleared a third of this loop's time. A block
+		// is sized for the part's keys left at this key's length, up to
+		// loadKeyBlockBytes, and advised for huge pages: blocks of 1 MiB
+		// in small pages spent as much again faulting them in.
 		var block, scratch []byte
+		// died is the block the adopted pages' died columns are cut
+		// from, for the part's pages left when first needed.
+		var died []uint64
 		for pos := lo; pos < hi; {
 			for starts[c+1] <= pos {
 				c++
@@ -629,7 +635,11 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 			k := min(starts[c+1]-pos, versionPageRows-r, hi-pos)
 			switch {
 			case r == 0 && i == 0 && pageSized(cs[c]):
-				pages[pos>>versionPageBits] = adoptPage(cs[c], like)
+				if len(died) == 0 {
+					died = makeHuge[uint64]((hi - pos + versionPageRows - 1) &^ (versionPageRows - 1))
+				}
+				pages[pos>>versionPageBits] = adoptPage(cs[c], like, died[:versionPageRows:versionPageRows])
+				died = died[versionPageRows:]
 			case r == 0:
 				pages[pos>>versionPageBits] = newVersionPage(a.typs, versionPageRows, false)
 				fallthrough
@@ -641,7 +651,7 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 				var key string
 				if len(scratch) > 0 {
 					if cap(block)-len(block) < len(scratch) {
-						block = make([]byte, 0, max(loadKeyBlockBytes, len(scratch)))
+						block = makeHuge[byte](max(len(scratch), min(loadKeyBlockBytes, (hi-pos-x)*len(scratch))))[:0]
 					}
 					block = append(block, scratch...)
 					key = unsafe.String(&block[len(block)-len(scratch)], len(scratch))
@@ -654,7 +664,18 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 			pos += k
 		}
 	})
-	sorted, dup := sortItems(items)
+	var sorted []*orderItem[*keyEntry]
+	dup := -1
+	if ascending(items, parts) {
+		// Rows held in key order (keys that grow with time, groups
+		// created in key order) are written so in a checkpoint.
+		sorted = makeHuge[*orderItem[*keyEntry]](n)
+		for i := range items {
+			sorted[i] = &items[i]
+		}
+	} else {
+		sorted, dup = sortItems(items)
+	}
 	if dup >= 0 {
 		pg := pages[dup>>versionPageBits]
 		return nil, nil, sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, dup&(versionPageRows-1)))
@@ -665,8 +686,8 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 	return items, entries, nil
 }
 
-// loadKeyBlockBytes is the size of the blocks load encodes keys into.
-const loadKeyBlockBytes = 1 << 20
+// loadKeyBlockBytes is the most bytes of a block load encodes keys into.
+const loadKeyBlockBytes = 8 << 20
 
 // pageSized reports whether c's rows fill a page exactly: a restored
 // view's rows are read in the chunks its checkpoint wrote, a page each.
@@ -698,12 +719,30 @@ func loadedVersions(e uint64) *versionPage {
 // columns rather than a copy: Apply's chunks are immutable, and a full
 // page's rows are never written again. Nor are its born, prev and mult,
 // which it shares with like: only died changes once a position is
-// appended (a kill sets it).
-func adoptPage(c *coldata.Chunk, like *versionPage) *versionPage {
+// appended (a kill sets it), so the page's is like's copied into died, a
+// page's worth (load cuts them from a block advised for huge pages).
+func adoptPage(c *coldata.Chunk, like *versionPage, died []uint64) *versionPage {
+	copy(died, like.died)
 	return &versionPage{
 		rows: coldata.Chunk{Cols: slices.Clone(c.Cols), Len: versionPageRows},
-		born: like.born, died: slices.Clone(like.died), prev: like.prev, mult: like.mult,
+		born: like.born, died: died, prev: like.prev, mult: like.mult,
 	}
+}
+
+// ascending reports whether the keys of items strictly ascend, looking at
+// parts ranges of them at once.
+func ascending[V any](items []orderItem[V], parts int) bool {
+	ok := make([]bool, parts)
+	forEach(parts, func(w int) {
+		lo, hi := max(w*len(items)/parts, 1), (w+1)*len(items)/parts
+		for i := lo; i < hi; i++ {
+			if items[i-1].key >= items[i].key {
+				return
+			}
+		}
+		ok[w] = true
+	})
+	return !slices.Contains(ok, false)
 }
 
 // sortItems returns pointers to items in key order: a radix sort on the

@@ -925,3 +925,91 @@ func TestReadRowsColumnsApart(t *testing.T) {
 		t.Fatalf("restored rows differ after appends to their columns: first %q, want %q", got[:min(3, len(got))], want[:3])
 	}
 }
+
+// An aggregate keyed by text over several pages of groups restores its
+// keys into shared blocks (restorePages): each page's keys must be its own
+// (a page's slice of them never reaching into the next), the restored
+// groups found by their keys, and a restored dataflow must go on as the
+// snapshotted one: updating, deleting and adding groups, through a base
+// and through deltas.
+func TestAggregateSnapshotTextKeysPages(t *testing.T) {
+	typs := []*types.T{types.Text, types.Int8}
+	calls, err := parseAggCalls("count_star,sum:1,max:1", typs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: typs}
+	graph := func() *Graph {
+		g := &Graph{}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
+		return g
+	}
+	const groups = 3*groupPage + 17
+	// Keys of several lengths, so that the blocks' strings differ in size.
+	key := func(i int) string { return fmt.Sprintf("k%s%d", strings.Repeat("x", i%7), i) }
+	var lines []string
+	for i := range groups {
+		lines = append(lines, fmt.Sprintf("+1 %s %d", key(i), i), fmt.Sprintf("+1 %s %d", key(i), 2*i))
+	}
+	epochs := []snapshotEpoch{{in: map[int][]*coldata.Chunk{0: {changeChunk(t, typs, lines...)}}}}
+	for e := range 3 {
+		lines = lines[:0]
+		for i := e; i < groups; i += 5 {
+			// Retract a row of a restored group (deleting the group once
+			// both are gone) and add one to a new group.
+			lines = append(lines, fmt.Sprintf("-1 %s %d", key(i), (e%2+1)*i), fmt.Sprintf("+1 %s %d", key(groups+10*e+i), i))
+			if e == 2 {
+				lines = append(lines, fmt.Sprintf("-1 %s %d", key(i), i))
+			}
+		}
+		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {changeChunk(t, typs, lines...)}}})
+	}
+	checkSnapshotRoundTrip(t, graph, 1, epochs, 1)
+
+	df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	stepText(t, df, epochs[0])
+	snap, err := snapshotBytes(df.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	var tbl *groupTable
+	for _, op := range restored.workers[0].ops {
+		if o, ok := op.(*aggregateOp); ok {
+			tbl = o.groups
+		}
+	}
+	if len(tbl.strKeys) != (groups+groupPage-1)/groupPage {
+		t.Fatalf("%d pages of keys for %d groups", len(tbl.strKeys), groups)
+	}
+	found := map[string]bool{}
+	for p, keys := range tbl.strKeys {
+		if len(keys) != groupPage || cap(keys) != groupPage {
+			t.Fatalf("page %d: %d keys, capacity %d", p, len(keys), cap(keys))
+		}
+		for i, k := range keys {
+			g := int32(p<<groupPageBits | i)
+			if g >= tbl.ids.n {
+				continue
+			}
+			if x, _ := tbl.probeKey(k, tbl.hashGroup(g)); x != g {
+				t.Fatalf("group %d's key %q finds group %d", g, k, x)
+			}
+			found[k] = true
+		}
+	}
+	if len(found) != groups {
+		t.Fatalf("%d distinct keys restored, want %d", len(found), groups)
+	}
+}
