@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"context"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// spin burns about d of CPU time on the calling goroutine.
+func spin(d time.Duration) uint64 {
+	x := uint64(1)
+	for start := time.Now(); time.Since(start) < d; {
+		for range 1 << 16 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	return x
+}
+
+// TestCPUMeterSplitsByLabel: CPU time spent under the broker label is the
+// broker's, the rest is not; with equal spins each side gets about half.
+func TestCPUMeterSplitsByLabel(t *testing.T) {
+	m, err := startCPUMeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink uint64
+	pprof.Do(context.Background(), pprof.Labels(roleLabel, brokerRole), func(context.Context) { sink += spin(300 * time.Millisecond) })
+	sink += spin(300 * time.Millisecond)
+	cpu, err := m.stop("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu.total <= 0 || cpu.broker <= 0 || cpu.broker >= cpu.total {
+		t.Fatalf("CPU %v, broker %v (%d): want 0 < broker < total", cpu.total, cpu.broker, sink)
+	}
+	if share := float64(cpu.broker) / float64(cpu.total); share < 0.25 || share > 0.75 {
+		t.Errorf("broker share %.2f of %v: want about half", share, cpu.total)
+	}
+}
+
+// TestBrokerGoroutinesLabeled: a broker started by newBroker is seen
+// apart from its client's goroutines when records are produced to it.
+func TestBrokerGoroutinesLabeled(t *testing.T) {
+	c, err := newBroker(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	m, err := startCPUMeter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := make([]byte, 200)
+	for range 200 {
+		recs := make([]*kgo.Record, 2000)
+		for i := range recs {
+			recs[i] = &kgo.Record{Value: value}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			_, _ = m.stop("")
+			t.Fatal(err)
+		}
+	}
+	cpu, err := m.stop("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu.broker <= 0 || cpu.broker >= cpu.total {
+		t.Errorf("CPU %v, broker %v: want 0 < broker < total", cpu.total, cpu.broker)
+	}
+}
