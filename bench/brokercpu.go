@@ -47,8 +47,9 @@ func newBroker(opts ...kfake.Opt) (*kfake.Cluster, error) {
 // cpuMeter measures the process's CPU time over a run and the broker's
 // share of it.
 type cpuMeter struct {
-	prof bytes.Buffer
-	cpu0 time.Duration
+	prof    bytes.Buffer
+	cpu0    time.Duration
+	stopped bool
 }
 
 // runCPU is a run's process CPU time and, of it, the broker's.
@@ -69,8 +70,13 @@ func startCPUMeter() (*cpuMeter, error) {
 }
 
 // stop stops the profile, writes it to path unless that is "", and
-// returns the run's CPU times.
+// returns the run's CPU times. Once stopped, stop does nothing: a run
+// defers it for its error returns.
 func (m *cpuMeter) stop(path string) (runCPU, error) {
+	if m.stopped {
+		return runCPU{}, nil
+	}
+	m.stopped = true
 	cpu1, _ := processCPU()
 	pprof.StopCPUProfile()
 	c := runCPU{total: cpu1 - m.cpu0}

@@ -41,6 +41,9 @@ func TestCPUMeterSplitsByLabel(t *testing.T) {
 	if share := float64(cpu.broker) / float64(cpu.total); share < 0.25 || share > 0.75 {
 		t.Errorf("broker share %.2f of %v: want about half", share, cpu.total)
 	}
+	if again, err := m.stop(""); err != nil || again != (runCPU{}) {
+		t.Errorf("a second stop returned %v, %v: want nothing", again, err)
+	}
 }
 
 // TestBrokerGoroutinesLabeled: a broker started by newBroker is seen

@@ -458,12 +458,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	if err != nil {
 		return nil, err
 	}
-	metering := true
-	defer func() {
-		if metering {
-			_, _ = meter.stop("")
-		}
-	}()
+	defer func() { _, _ = meter.stop("") }()
 	faults0, _ := processMinorFaults()
 	start := time.Now()
 	for _, s := range streams {
@@ -507,7 +502,6 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	r.Elapsed = Duration(time.Since(start))
 	// The profile is of the run only, not of the counting and checking
 	// queries below.
-	metering = false
 	profile := ""
 	if o.cpuProfile != "" {
 		profile = runFileName(o.cpuProfile, q, len(o.queries))
