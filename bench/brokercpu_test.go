@@ -4,33 +4,31 @@ import (
 	"context"
 	"runtime/pprof"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// spin burns about d of CPU time on the calling goroutine.
-func spin(d time.Duration) uint64 {
+// spin does n steps of work on the calling goroutine: the same n takes
+// the same CPU time wherever it runs, however loaded the machine.
+func spin(n int) uint64 {
 	x := uint64(1)
-	for start := time.Now(); time.Since(start) < d; {
-		for range 1 << 16 {
-			x = x*6364136223846793005 + 1442695040888963407
-		}
+	for range n {
+		x = x*6364136223846793005 + 1442695040888963407
 	}
 	return x
 }
 
 // TestCPUMeterSplitsByLabel: CPU time spent under the broker label is the
-// broker's, the rest is not; with equal spins each side gets about half.
+// broker's, the rest is not; with equal work each side gets about half.
 func TestCPUMeterSplitsByLabel(t *testing.T) {
 	m, err := startCPUMeter()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sink uint64
-	pprof.Do(context.Background(), pprof.Labels(roleLabel, brokerRole), func(context.Context) { sink += spin(300 * time.Millisecond) })
-	sink += spin(300 * time.Millisecond)
+	pprof.Do(context.Background(), pprof.Labels(roleLabel, brokerRole), func(context.Context) { sink += spin(100_000_000) })
+	sink += spin(100_000_000)
 	cpu, err := m.stop("")
 	if err != nil {
 		t.Fatal(err)
@@ -47,14 +45,18 @@ func TestCPUMeterSplitsByLabel(t *testing.T) {
 }
 
 // TestBrokerGoroutinesLabeled: a broker started by newBroker is seen
-// apart from its client's goroutines when records are produced to it.
+// apart from its clients' goroutines when records are produced to it and
+// read back.
 func TestBrokerGoroutinesLabeled(t *testing.T) {
 	c, err := newBroker(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"))
+	// Uncompressed, so that the broker moves every byte (zeros compressed
+	// to next to nothing left it too little work to be sampled).
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("t"),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +76,23 @@ func TestBrokerGoroutinesLabeled(t *testing.T) {
 			_, _ = m.stop("")
 			t.Fatal(err)
 		}
+	}
+	// Fetches are most of a broker's work (it copies each batch into a
+	// fresh response).
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("t"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		_, _ = m.stop("")
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	for read := 0; read < 200*2000; {
+		fs := consumer.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			_, _ = m.stop("")
+			t.Fatal(err)
+		}
+		read += fs.NumRecords()
 	}
 	cpu, err := m.stop("")
 	if err != nil {
