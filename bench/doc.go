@@ -9,7 +9,8 @@
 // the view counts every row and checked against the generated data, with the
 // view's live heap per key (after GC, with the view minus after dropping
 // it). The Kafka drains (kafka.go) run on a fresh in-process Sluice of their
-// own, beside an in-process broker. `sluice bench nexmark` times Nexmark queries (nexmark.go: q0–q22
+// own, beside an in-process broker, whose share of the process's CPU time
+// is told apart by profiler labels (brokercpu.go). `sluice bench nexmark` times Nexmark queries (nexmark.go: q0–q22
 // but q10 and q12, for the reasons given there), and
 // `sluice bench serve` (serve.go, also the serving rows of the report) is
 // dashboard serving: N connections from this process to a `sluice serve`

@@ -18,7 +18,6 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/connector/datagen"
 	"github.com/sluice-db/sluice/connector/format"
-	"github.com/sluice-db/sluice/internal/cpuprofile"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -299,7 +298,7 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 	if err != nil {
 		return nil, fmt.Errorf("pass-through: %w", err)
 	}
-	k.PassThrough, k.PassThroughRate, k.PassThroughCPU = Duration(t.wall), float64(n)/t.wall.Seconds(), Duration(t.cpu)
+	k.PassThrough, k.PassThroughRate, k.PassThroughCPU, k.PassThroughBrokerCPU = Duration(t.wall), float64(n)/t.wall.Seconds(), Duration(t.cpu.total), Duration(t.cpu.broker)
 	if _, err := c.Exec(ctx, "DROP STREAM bid CASCADE"); err != nil {
 		return nil, err
 	}
@@ -325,7 +324,7 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 	if err != nil {
 		return nil, fmt.Errorf("group by: %w", err)
 	}
-	k.GroupBy, k.GroupByRate, k.GroupByCPU = Duration(t.wall), float64(n)/t.wall.Seconds(), Duration(t.cpu)
+	k.GroupBy, k.GroupByRate, k.GroupByCPU, k.GroupByBrokerCPU = Duration(t.wall), float64(n)/t.wall.Seconds(), Duration(t.cpu.total), Duration(t.cpu.broker)
 	k.Wrong, err = checkAuctionCounts(ctx, c, n)
 	if err != nil {
 		return nil, err
@@ -338,29 +337,31 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 	}
 	slices.SortFunc(ceilings, func(a, b drainTime) int { return cmp.Compare(a.wall, b.wall) })
 	median := ceilings[len(ceilings)/2]
-	k.Ceiling, k.CeilingRate, k.CeilingCPU = Duration(median.wall), float64(n)/median.wall.Seconds(), Duration(median.cpu)
+	k.Ceiling, k.CeilingRate, k.CeilingCPU, k.CeilingBrokerCPU = Duration(median.wall), float64(n)/median.wall.Seconds(), Duration(median.cpu.total), Duration(median.cpu.broker)
 	k.PassThroughRatio = k.PassThroughRate / k.CeilingRate
 	k.GroupByRatio = k.GroupByRate / k.CeilingRate
 	return k, nil
 }
 
 // drainTime is how long a drain took, in wall-clock and process CPU time.
-type drainTime struct{ wall, cpu time.Duration }
+type drainTime struct {
+	wall time.Duration
+	cpu  runCPU
+}
 
-// timeDrain times drain, CPU-profiling the process into profilePath unless
+// timeDrain times drain, writing its CPU profile into profilePath unless
 // it is "".
 func timeDrain(profilePath string, drain func() (time.Duration, error)) (drainTime, error) {
-	stop, err := cpuprofile.Start(profilePath)
+	m, err := startCPUMeter()
 	if err != nil {
 		return drainTime{}, err
 	}
-	cpu0, _ := processCPU()
 	wall, err := drain()
-	cpu1, _ := processCPU()
-	if err := errors.Join(err, stop()); err != nil {
+	cpu, stopErr := m.stop(profilePath)
+	if err := errors.Join(err, stopErr); err != nil {
 		return drainTime{}, err
 	}
-	return drainTime{wall: wall, cpu: cpu1 - cpu0}, nil
+	return drainTime{wall: wall, cpu: cpu}, nil
 }
 
 // kafkaProfilePath is the file of a drain's CPU profile: "" (none) when
@@ -422,11 +423,11 @@ func checkAuctionCounts(ctx context.Context, c *pgx.Conn, n int64) (string, erro
 }
 
 // startBroker starts the workload's in-process broker with a topic per
-// format.
+// format, its goroutines labeled as the broker's (brokercpu.go).
 func startBroker() (*kfake.Cluster, error) {
 	topics := make([]string, len(bidFormatNames))
 	for i, name := range bidFormatNames {
 		topics[i] = bidTopic(name)
 	}
-	return kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, topics...))
+	return newBroker(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, topics...))
 }

@@ -197,8 +197,13 @@ type NexmarkResult struct {
 	CPU          Duration `json:"cpu_seconds"`
 	EventsPerSec float64  `json:"events_per_sec"`
 	PerCore      float64  `json:"events_per_cpu_second"` // of the whole process
-	ViewRows     int64    `json:"view_rows"`
-	PeakRSS      int64    `json:"peak_rss_bytes"`
+	// BrokerCPU is the part of CPU the in-process broker's goroutines took
+	// (brokercpu.go), and PerCoreSluice the events per CPU-second without
+	// it; both are zero for a datagen source.
+	BrokerCPU     Duration `json:"broker_cpu_seconds,omitempty"`
+	PerCoreSluice float64  `json:"events_per_sluice_cpu_second,omitempty"`
+	ViewRows      int64    `json:"view_rows"`
+	PeakRSS       int64    `json:"peak_rss_bytes"`
 	// StateBytes is the view's state in memory, its operators' and its
 	// rows': the live heap dropping it frees.
 	StateBytes int64 `json:"state_bytes"`
@@ -357,10 +362,14 @@ func NexmarkMain(args []string, stdout, stderr io.Writer) int {
 
 func writeNexmark(w io.Writer, rs []*NexmarkResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tview rows\tstate\tpeak RSS")
+	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tper core w/o broker\tview rows\tstate\tpeak RSS")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%d\t%s\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
-			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), r.ViewRows, fmtBytes(r.StateBytes), r.PeakRSS>>20)
+		without := "-"
+		if r.PerCoreSluice > 0 {
+			without = fmtRate(r.PerCoreSluice)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%d\t%s\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
+			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), without, r.ViewRows, fmtBytes(r.StateBytes), r.PeakRSS>>20)
 	}
 	tw.Flush()
 }
@@ -389,7 +398,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	}
 	if o.source == "kafka" {
 		r.Format = o.format
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, "person", "auction", "bid"))
+		c, err := newBroker(kfake.NumBrokers(1), kfake.SeedTopics(kafkaPartitions, "person", "auction", "bid"))
 		if err != nil {
 			return nil, err
 		}
@@ -436,17 +445,6 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	runtime.GC()
 	resetPeakRSS()
 	progress("%s: %d events from %s", q, o.events, o.source)
-	if o.cpuProfile != "" {
-		f, err := createRunFile(o.cpuProfile, q, len(o.queries))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	if o.trace != "" {
 		stop, err := startTrace(o.trace, q, len(o.queries))
 		if err != nil {
@@ -454,7 +452,13 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		}
 		defer stop()
 	}
-	cpu0, _ := processCPU()
+	// The run is always profiled: the profile tells the broker's CPU time
+	// from Sluice's (brokercpu.go).
+	meter, err := startCPUMeter()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _, _ = meter.stop("") }()
 	faults0, _ := processMinorFaults()
 	start := time.Now()
 	for _, s := range streams {
@@ -496,13 +500,17 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		}
 	}
 	r.Elapsed = Duration(time.Since(start))
-	cpu1, _ := processCPU()
+	// The profile is of the run only, not of the counting and checking
+	// queries below.
+	profile := ""
 	if o.cpuProfile != "" {
-		// The profile is of the run only, not of the counting and checking
-		// queries below (the deferred stop is then a no-op).
-		pprof.StopCPUProfile()
+		profile = runFileName(o.cpuProfile, q, len(o.queries))
 	}
-	r.CPU = Duration(cpu1 - cpu0)
+	cpu, err := meter.stop(profile)
+	if err != nil {
+		return nil, err
+	}
+	r.CPU, r.BrokerCPU = Duration(cpu.total), Duration(cpu.broker)
 	if faults1, ok := processMinorFaults(); ok {
 		progress("%s: %d minor page faults during the run", q, faults1-faults0)
 	}
@@ -515,6 +523,9 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	r.EventsPerSec = float64(o.events) / time.Duration(r.Elapsed).Seconds()
 	if r.CPU > 0 {
 		r.PerCore = float64(o.events) / time.Duration(r.CPU).Seconds()
+	}
+	if r.BrokerCPU > 0 && r.BrokerCPU < r.CPU {
+		r.PerCoreSluice = float64(o.events) / time.Duration(r.CPU-r.BrokerCPU).Seconds()
 	}
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM "+q).Scan(&r.ViewRows); err != nil {
 		return nil, err
@@ -717,10 +728,16 @@ func writeHeapProfile(path, q string, queries int) error {
 // createRunFile creates the file of query q's run at path, suffixed with
 // the query when several of queries run.
 func createRunFile(path, q string, queries int) (*os.File, error) {
+	return os.Create(runFileName(path, q, queries))
+}
+
+// runFileName is the file for query q's run: path, suffixed with the query
+// when several run.
+func runFileName(path, q string, queries int) string {
 	if queries > 1 {
-		path += "." + q
+		return path + "." + q
 	}
-	return os.Create(path)
+	return path
 }
 
 // startTrace starts an execution trace of query q's run into path (suffixed

@@ -150,20 +150,27 @@ type View struct {
 // median of three drains run before, between and after Sluice's;
 // CeilingCPU is the process's CPU time in that drain: on a loaded machine
 // the ratio of events per CPU-second holds where that of events/s does not.
+// The process holds the broker too: each *BrokerCPU is the part of a
+// drain's CPU time its goroutines took (brokercpu.go), so that events per
+// CPU-second can be stated without it, as a broker on its own machine
+// would leave them.
 type Kafka struct {
-	Events          int64    `json:"events"`
-	Format          string   `json:"format"`
-	Partitions      int      `json:"partitions"`
-	Preload         Duration `json:"preload_seconds"`
-	Ceiling         Duration `json:"ceiling_seconds"`
-	CeilingRate     float64  `json:"ceiling_events_per_sec"`
-	CeilingCPU      Duration `json:"ceiling_cpu_seconds"`
-	PassThrough     Duration `json:"pass_through_seconds"`
-	PassThroughRate float64  `json:"pass_through_events_per_sec"`
-	PassThroughCPU  Duration `json:"pass_through_cpu_seconds"`
-	GroupBy         Duration `json:"group_by_seconds"`
-	GroupByRate     float64  `json:"group_by_events_per_sec"`
-	GroupByCPU      Duration `json:"group_by_cpu_seconds"`
+	Events               int64    `json:"events"`
+	Format               string   `json:"format"`
+	Partitions           int      `json:"partitions"`
+	Preload              Duration `json:"preload_seconds"`
+	Ceiling              Duration `json:"ceiling_seconds"`
+	CeilingRate          float64  `json:"ceiling_events_per_sec"`
+	CeilingCPU           Duration `json:"ceiling_cpu_seconds"`
+	CeilingBrokerCPU     Duration `json:"ceiling_broker_cpu_seconds"`
+	PassThrough          Duration `json:"pass_through_seconds"`
+	PassThroughRate      float64  `json:"pass_through_events_per_sec"`
+	PassThroughCPU       Duration `json:"pass_through_cpu_seconds"`
+	PassThroughBrokerCPU Duration `json:"pass_through_broker_cpu_seconds"`
+	GroupBy              Duration `json:"group_by_seconds"`
+	GroupByRate          float64  `json:"group_by_events_per_sec"`
+	GroupByCPU           Duration `json:"group_by_cpu_seconds"`
+	GroupByBrokerCPU     Duration `json:"group_by_broker_cpu_seconds"`
 	// PassThroughRatio and GroupByRatio are Sluice's rates over the ceiling's.
 	PassThroughRatio float64 `json:"pass_through_ratio"`
 	GroupByRatio     float64 `json:"group_by_ratio"`
@@ -180,20 +187,26 @@ func kafkaRows(k *Kafka) []row {
 		}
 		return rate * time.Duration(d).Seconds() / time.Duration(cpu).Seconds()
 	}
-	ceiling := perCPU(k.CeilingRate, k.Ceiling, k.CeilingCPU)
-	perCore := func(rate float64, d, cpu Duration) string {
-		r := perCPU(rate, d, cpu)
-		switch {
-		case r == 0:
+	// perCore is events per CPU-second of the process, with the ratio to
+	// the ceiling's if asked, then the same without the broker's CPU time.
+	perCore := func(rate float64, d, cpu, broker Duration, ratio bool) string {
+		with, ceiling := perCPU(rate, d, cpu), perCPU(k.CeilingRate, k.Ceiling, k.CeilingCPU)
+		if with == 0 {
 			return "-"
-		case ceiling == 0:
-			return fmtRate(r)
 		}
-		return fmt.Sprintf("%s (%.2f)", fmtRate(r), r/ceiling)
-	}
-	ceilingCPU := "-"
-	if ceiling > 0 {
-		ceilingCPU = fmtRate(ceiling)
+		s := fmtRate(with)
+		if ratio && ceiling > 0 {
+			s += fmt.Sprintf(" (%.2f)", with/ceiling)
+		}
+		if broker <= 0 {
+			return s
+		}
+		without, ceiling := perCPU(rate, d, cpu-broker), perCPU(k.CeilingRate, k.Ceiling, k.CeilingCPU-k.CeilingBrokerCPU)
+		s += "; without the broker " + fmtRate(without)
+		if ratio && ceiling > 0 && k.CeilingBrokerCPU > 0 {
+			s += fmt.Sprintf(" (%.2f)", without/ceiling)
+		}
+		return s
 	}
 	answer := "correct"
 	if k.Wrong != "" {
@@ -202,11 +215,11 @@ func kafkaRows(k *Kafka) []row {
 	return []row{
 		{fmt.Sprintf("kafka %s: ceiling, franz-go consume + decode, events/s (%s bids, %d partitions)", k.Format, fmtRate(float64(k.Events)), k.Partitions),
 			fmtRate(k.CeilingRate), "-", ""},
-		{"kafka " + k.Format + ": ceiling, events/s per CPU-second", ceilingCPU, "-", ""},
+		{"kafka " + k.Format + ": ceiling, events/s per CPU-second", perCore(k.CeilingRate, k.Ceiling, k.CeilingCPU, k.CeilingBrokerCPU, false), "-", ""},
 		{"kafka " + k.Format + ": into a pass-through view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.PassThroughRate), k.PassThroughRatio), "-", ""},
-		{"kafka " + k.Format + ": pass-through, events/s per CPU-second (ratio to ceiling's)", perCore(k.PassThroughRate, k.PassThrough, k.PassThroughCPU), "-", ""},
+		{"kafka " + k.Format + ": pass-through, events/s per CPU-second (ratio to ceiling's)", perCore(k.PassThroughRate, k.PassThrough, k.PassThroughCPU, k.PassThroughBrokerCPU, true), "-", ""},
 		{"kafka " + k.Format + ": into a GROUP BY auction count view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.GroupByRate), k.GroupByRatio), "-", ""},
-		{"kafka " + k.Format + ": group by, events/s per CPU-second (ratio to ceiling's)", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU), "-", ""},
+		{"kafka " + k.Format + ": group by, events/s per CPU-second (ratio to ceiling's)", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU, k.GroupByBrokerCPU, true), "-", ""},
 		{"kafka " + k.Format + ": count view answer (vs generated bids)", answer, "-", ""},
 	}
 }
@@ -511,8 +524,12 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 		if a := nexmarkAims[n.Query]; a > 0 {
 			aim, of = fmtRate(a), fmt.Sprintf("%.2f", n.EventsPerSec/a)
 		}
+		perCore := fmtRate(n.PerCore)
+		if n.PerCoreSluice > 0 {
+			perCore += " (" + fmtRate(n.PerCoreSluice) + " without the broker)"
+		}
 		rows = append(rows, []string{n.Query, source, fmtRate(float64(n.Events)), fmtRate(n.EventsPerSec), aim, of,
-			fmtRate(n.PerCore), fmt.Sprint(n.ViewRows), fmtBytes(n.StateBytes), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
+			perCore, fmt.Sprint(n.ViewRows), fmtBytes(n.StateBytes), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
 	}
 	return head, rows
 }

@@ -92,3 +92,74 @@ func TestChanges(t *testing.T) {
 		t.Errorf("delete and insert: %s, want %s", got, want)
 	}
 }
+
+// TestAdoptHalfSegment: a chunk the caller gives up becomes a table
+// segment as it is from half a segment on, whatever its spare capacity up
+// to a segment's; a smaller one, or one whose vectors could hold more than
+// a segment, is copied; rows a transaction adds after it fill it.
+func TestAdoptHalfSegment(t *testing.T) {
+	defer func(n int) { segRows = n }(segRows)
+	segRows = 8
+	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	info := TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}}
+	tbl := createTable(t, db, info)
+	next := int64(0)
+	chunk := func(n, capacity int) *coldata.Chunk {
+		c := coldata.NewChunk(info.Types, capacity)
+		for range n {
+			next++
+			c.AppendRow([]types.Datum{next})
+		}
+		return c
+	}
+	adopt := func(cs ...*coldata.Chunk) {
+		t.Helper()
+		tx := db.Begin()
+		for _, c := range cs {
+			if err := tx.Adopt(tbl, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := func() *segment { return tbl.segs[len(tbl.segs)-1] }
+
+	half := chunk(4, 8)
+	adopt(half)
+	if s := last(); !s.frozen || s.rows.Cols[0] != half.Cols[0] {
+		t.Errorf("a half-full chunk of a segment's capacity was copied, not adopted")
+	}
+	small := chunk(3, 8)
+	adopt(small)
+	if s := last(); s.frozen || s.rows.Len != 3 {
+		t.Errorf("a chunk under half a segment was adopted (segment of %d rows, frozen %v)", s.rows.Len, s.frozen)
+	}
+	adopt(chunk(5, 16))
+	if s := last(); s.frozen || s.rows.Len != 8 {
+		t.Errorf("a chunk with room for more than a segment was adopted (segment of %d rows, frozen %v)", s.rows.Len, s.frozen)
+	}
+	// 5 rows adopted, then 2 more in the same transaction fill them.
+	first := chunk(5, 8)
+	adopt(first, chunk(2, 2))
+	if s := last(); !s.frozen || s.rows.Len != 7 {
+		t.Errorf("last segment of %d rows, frozen %v: want the 5 adopted rows and the 2 added", s.rows.Len, s.frozen)
+	}
+	rows := 0
+	for _, s := range tbl.segs {
+		for _, x := range s.rows.Cols[0].Ints[:s.rows.Len] {
+			rows++
+			if x != int64(rows) {
+				t.Fatalf("row %d is %d", rows, x)
+			}
+		}
+	}
+	if rows != int(next) {
+		t.Errorf("%d rows, want %d", rows, next)
+	}
+}

@@ -19,7 +19,9 @@
 // a transaction's pending rows likewise; nothing grows by copying more than
 // one segment. At commit a whole pending segment becomes a table segment as
 // it is, and the same vectors are the Change handed to the observer: a COPY
-// is copied once, from the client's batches into pending segments.
+// is copied once, from the client's batches into pending segments. A batch
+// a source gives up (Txn.Adopt) of at least half a segment is a pending
+// segment, then a table segment, as it is: never copied.
 //
 // Spill (spill.go) is apart from all that: a scratch Pebble database, wiped
 // at open, where operators evict state past their memory budget

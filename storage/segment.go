@@ -26,6 +26,19 @@ func adoptable(c *coldata.Chunk) bool {
 	return c.Len >= max(segRows/2, 1) && chunkCap(c)-c.Len <= c.Len/4
 }
 
+// adoptableGiven reports whether a chunk a caller gave up (Txn.Adopt) can
+// become a table segment as it is: half a segment suffices, whatever
+// spare capacity it has up to a segment's. The commit's change hands the
+// same vectors to the views, and a pass-through view shares them
+// (dataflow's sharedLeanPage), so a copy would hold the rows twice to save
+// at most the spare half. A Kafka source's batches, sized by the one
+// before, are mostly between half and four fifths full: each was copied
+// twice (into a pending segment that grew by doubling, then into the
+// table's last segment).
+func adoptableGiven(c *coldata.Chunk) bool {
+	return c.Len >= max(segRows/2, 1) && chunkCap(c) <= segRows
+}
+
 // segment holds the rows of a table at positions [start, start+rows.Len),
 // column by column. Only the table's last segment grows, and only if it is
 // not frozen; growing reallocates its vectors within segRows rows, so no
@@ -206,6 +219,8 @@ func (t *Table) rowID(pos int) uint64 {
 type pendingRows struct {
 	types []*types.T
 	segs  []*coldata.Chunk
+	// given[k] marks segs[k] as a chunk the caller gave up (adopt).
+	given []bool
 	n     int
 }
 
@@ -219,6 +234,7 @@ func (p *pendingRows) add(src *coldata.Chunk, lo, hi int) {
 			// The first segment grows by doubling (most transactions are
 			// small); a transaction that filled one will fill more.
 			p.segs = append(p.segs, coldata.NewChunk(p.types, min(k, 1)*segRows))
+			p.given = append(p.given, false)
 			k++
 		}
 		c := p.segs[k-1]
@@ -229,12 +245,14 @@ func (p *pendingRows) add(src *coldata.Chunk, lo, hi int) {
 	}
 }
 
-// adopt appends src, which the caller gave up: a whole segment's worth of
-// rows after whole segments becomes a segment as it is, anything else is
-// copied as add copies it.
+// adopt appends src, which the caller gave up: after whole segments, a
+// whole segment's worth of rows, or at least half of one
+// (adoptableGiven), becomes a segment as it is; anything else is copied
+// as add copies it. Rows added after a short adopted segment fill it.
 func (p *pendingRows) adopt(src *coldata.Chunk) {
-	if src.Len == segRows && p.n%segRows == 0 && adoptable(src) {
+	if p.n%segRows == 0 && (src.Len == segRows && adoptable(src) || adoptableGiven(src)) {
 		p.segs = append(p.segs, src)
+		p.given = append(p.given, true)
 		p.n += src.Len
 		return
 	}
@@ -247,7 +265,7 @@ func (p *pendingRows) adopt(src *coldata.Chunk) {
 func (p *pendingRows) truncate(n int) {
 	k := (n + segRows - 1) / segRows
 	clear(p.segs[k:])
-	p.segs = p.segs[:k]
+	p.segs, p.given = p.segs[:k], p.given[:k]
 	if k > 0 {
 		if r := n - (k-1)*segRows; r < p.segs[k-1].Len {
 			p.segs[k-1] = p.segs[k-1].Slice(0, r)

@@ -281,14 +281,15 @@ func (t *Table) apply(tt *txnTable) {
 		}
 		t.runs = runs
 	}
-	// A whole pending segment becomes a table segment as it is; smaller
-	// runs are copied, column by column, into the last segment.
+	// A whole pending segment becomes a table segment as it is (one the
+	// caller gave up from half full on); smaller runs are copied, column
+	// by column, into the last segment.
 	firstNewSeg := len(t.segs)
 	ids := rowIDAssigner{tt: tt, next: t.nextRowID}
 	_ = tt.liveRuns(func(r pendingRun) error {
 		pos := t.n
 		first, explicit := ids.take(r)
-		if r.whole && explicit == nil && adoptable(r.rows) {
+		if r.whole && explicit == nil && (adoptable(r.rows) || r.given && adoptableGiven(r.rows)) {
 			t.adopt(r.rows, first)
 		} else {
 			t.appendRows(r.rows, first, explicit)

@@ -98,6 +98,7 @@ type pendingRun struct {
 	rows  *coldata.Chunk // the rows (a view, or the whole segment)
 	first int            // pending index of the first row
 	whole bool           // rows is a whole pending segment, not a view of one
+	given bool           // the segment is a chunk the caller gave up (Txn.Adopt)
 }
 
 // liveRuns calls fn with each run of consecutive pending inserts that are
@@ -114,7 +115,7 @@ func (tt *txnTable) liveRuns(fn func(r pendingRun) error) error {
 			for hi < seg.Len && !tt.dead(base+hi) {
 				hi++
 			}
-			r := pendingRun{rows: seg, first: base + lo, whole: lo == 0 && hi == seg.Len}
+			r := pendingRun{rows: seg, first: base + lo, whole: lo == 0 && hi == seg.Len, given: tt.ins.given[s]}
 			if !r.whole {
 				r.rows = seg.Slice(lo, hi)
 			}
