@@ -231,6 +231,20 @@ func eq(t *testing.T, got []string, want ...string) {
 	}
 }
 
+// waitClientGone waits for the running sleep statement to end cancelled
+// because its client is gone (after what, for the failure message).
+func waitClientGone(t *testing.T, ts *testServer, after string) {
+	t.Helper()
+	select {
+	case err := <-ts.be.ended:
+		if !errors.Is(err, errClientGone) {
+			t.Fatalf("cause %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("query not cancelled after " + after)
+	}
+}
+
 func waitFor(t *testing.T, ch <-chan struct{}) {
 	t.Helper()
 	select {
