@@ -306,25 +306,3 @@ func TestCheckpointChainEndsAtLargeDeltaUnestimated(t *testing.T) {
 		t.Fatalf("after restart %d rows, before %d\n%s", len(after), len(before), r.log.String())
 	}
 }
-
-// TestCheckpointDueBoundsDuty: checkpoints that took long to take and
-// write put the next ones off to maxDuty times as long, past the interval.
-func TestCheckpointDueBoundsDuty(t *testing.T) {
-	c := &checkpointer{interval: time.Millisecond, last: time.Now().Add(-100 * time.Millisecond)}
-	if !c.due() {
-		t.Fatal("not due an interval after checkpoints that took no time")
-	}
-	c.pause = 5 * time.Millisecond
-	c.wrote.Store(int64(15 * time.Millisecond))
-	if c.due() {
-		t.Fatal("due 100 ms after checkpoints that took 20 ms to take and write")
-	}
-	c.last = time.Now().Add(-maxDuty*20*time.Millisecond - time.Millisecond)
-	if !c.due() {
-		t.Fatal("not due maxDuty times as long after checkpoints as they took")
-	}
-	c.interval = time.Hour
-	if c.due() {
-		t.Fatal("due before the interval")
-	}
-}
