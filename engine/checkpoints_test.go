@@ -518,7 +518,6 @@ func viewsText(t *testing.T, conn *pgx.Conn, names []string) map[string][]string
 	return out
 }
 
-// readDir returns the checkpoint files in dir by name.
 // checkpointNames lists the checkpoint files in dir.
 func checkpointNames(t *testing.T, dir string) []string {
 	t.Helper()
@@ -535,6 +534,8 @@ func checkpointNames(t *testing.T, dir string) []string {
 	return out
 }
 
+// readDir returns the checkpoint files in dir by name (nil if dir is
+// missing).
 func readDir(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
