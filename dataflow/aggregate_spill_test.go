@@ -398,6 +398,9 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 		return df
 	}
 	ref, spilling := newDF(nil), newDF(budget)
+	if got := spilling.UnboundedState(); len(got) != 0 {
+		t.Fatalf("unbounded state under a budget: %v", got)
+	}
 	var want []string
 	var snap []byte
 	for i, e := range epochs {
