@@ -158,8 +158,13 @@ func (o *aggregateOp) SnapshotSize() int {
 	for _, gs := range o.open {
 		size += 4*len(gs) + 2*binary.MaxVarintLen64
 	}
-	if o.spill != nil {
-		size += o.spill.spilled * (8*(o.groups.nk+o.groups.nw) + 2)
+	if s, t := o.spill, o.groups; s != nil {
+		size += s.spilled * (8*(t.nk+t.nw) + 2)
+		if t.nk == 0 && t.live > 0 {
+			// An encoded key is written as a blob: about the mean length
+			// of the keys in memory.
+			size += s.spilled * (t.strBytes / t.live)
+		}
 	}
 	return size
 }
@@ -251,6 +256,10 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		// (compact).
 		clear(t.words[pages:])
 		t.words, o.restoredIndex = t.words[:pages], o.restoredIndex[:pages]
+		if t.nk == 0 {
+			clear(t.strKeys[pages:])
+			t.strKeys = t.strKeys[:pages]
+		}
 		for g := range t.nullKeys {
 			if g >= int32(pages*groupPage) {
 				delete(t.nullKeys, g)
@@ -341,7 +350,15 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		}
 		hi := min(lo+groupPage, t.ids.n)
 		if t.nk == 0 {
-			restoreStrKeys(r, t.strKeys[p], indexed, int(hi-lo), keys[:0], &text)
+			// A block of keys lives while any of its keys is in memory: a
+			// spilling aggregate, which evicts most of what it restores
+			// before its first epoch (coldest first, in id order), takes
+			// small blocks, so that the blocks of the groups it evicted go.
+			most := len(r.b)
+			if o.spill != nil {
+				most = min(most, spillTextBlockBytes)
+			}
+			restoreStrKeys(r, t.strKeys[p], indexed, int(hi-lo), keys[:0], &text, most)
 		}
 		if o.storedKeys {
 			for j, k := range o.spec.Keys {
@@ -388,13 +405,18 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	return r.err
 }
 
+// spillTextBlockBytes is the most bytes of a block of keys a spilling
+// aggregate's restore copies keys into.
+const spillTextBlockBytes = 256 << 10
+
 // restoreStrKeys reads the encoded keys of the first n groups of a page
-// whose bits in indexed are set into strs, as strings into *text (cutText:
-// a block shared by the pages a restore reads, advised for huge pages): a
-// string each took a tenth of restoring millions of groups, most of it
-// allocating, and as many objects for the collector to scan; a block per
-// page, as much again faulting its fresh pages in. keys is scratch.
-func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, keys [][]byte, text *[]byte) {
+// whose bits in indexed are set into strs, as strings into *text (cutText
+// of at most most bytes: a block shared by the pages a restore reads,
+// advised for huge pages): a string each took a tenth of restoring
+// millions of groups, most of it allocating, and as many objects for the
+// collector to scan; a block per page, as much again faulting its fresh
+// pages in. keys is scratch.
+func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, keys [][]byte, text *[]byte, most int) {
 	size := 0
 	for i := range n {
 		if indexed[i>>6]&(1<<(i&63)) != 0 {
@@ -406,7 +428,7 @@ func restoreStrKeys(r *SnapshotReader, strs []string, indexed []int64, n int, ke
 	if r.err != nil {
 		return
 	}
-	block := cutText(text, size, len(r.b))
+	block := cutText(text, size, most)
 	for i := range n {
 		if indexed[i>>6]&(1<<(i&63)) == 0 {
 			continue
@@ -453,7 +475,7 @@ func (o *aggregateOp) finishRestore() error {
 			t.idBits = 32
 		}
 	}
-	t.live = 0
+	t.live, t.strBytes = 0, 0
 	for p, words := range t.words {
 		if words == nil {
 			return damaged("page %d of %d never written", p, len(t.words))
@@ -477,6 +499,7 @@ func (o *aggregateOp) finishRestore() error {
 				x, at = t.probePacked(t.packedKey(g))
 			} else {
 				x, at = t.probeKey(t.strKey(g), h)
+				t.strBytes += len(t.strKey(g))
 			}
 			if x >= 0 {
 				return damaged("key of group %d indexed twice", g)

@@ -59,6 +59,9 @@ type groupTable struct {
 
 	strKeys [][]string
 	seed    maphash.Seed
+	// strBytes is the length of the indexed groups' key encodings, from
+	// which a spilling aggregate prices a group.
+	strBytes int
 
 	// dirty has bit p set when page p changed since the last snapshot
 	// (a delta snapshot writes those pages only). Marking costs a bit
@@ -318,6 +321,7 @@ func (t *groupTable) findKey(key []byte) (g int32, added bool) {
 		_, p = t.probeKey(k, h)
 	}
 	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = string(key)
+	t.strBytes += len(key)
 	t.slots[p] = t.slot(h, g)
 	t.grown()
 	return g, true
@@ -335,6 +339,7 @@ func (t *groupTable) unindex(g int32) {
 	}
 	backshiftDelete(t.slots, int(p), func(s uint32) int { return int(t.hashGroup(int32(s&idMask)-1) & mask) })
 	if t.nk == 0 {
+		t.strBytes -= len(t.strKey(g))
 		t.strKeys[g>>groupPageBits][g&(groupPage-1)] = ""
 	}
 }

@@ -3,8 +3,10 @@ package dataflow
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
 	"slices"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -47,18 +49,24 @@ type groupSpill struct {
 	hand   int32
 	recent []uint64
 	// Scratch: the keys of a chunk's rows that may be spilled, in buf
-	// (each ending at its ends entry).
+	// (each ending at its ends entry); prev the key encoding of the row
+	// before.
 	buf  []byte
 	ends []int
 	keys [][]byte
 	val  []byte
+	prev []byte
 }
 
 // canSpill reports whether the aggregate's groups can spill: unwindowed,
-// keyed by packed integers, every kernel's state plain words (counts,
-// sums and averages of integers and floats).
+// keyed, every kernel's state plain words (counts, sums and averages of
+// integers and floats) and no key values stored (a key's packed words or
+// encoding is all a group needs of it: the rows touching it bring its
+// values). Keys are packed integers or encoded (text, boolean, bytea,
+// more than 8 integers, mixes of those and integers); numeric keys, whose
+// equal values print differently, store their values and do not spill.
 func (o *aggregateOp) canSpill() bool {
-	return o.spec.Window == nil && o.groups.nk > 0 && o.groups.no == 0
+	return o.spec.Window == nil && len(o.spec.Keys) > 0 && o.groups.no == 0
 }
 
 func (o *aggregateOp) dropSpill() {
@@ -100,6 +108,65 @@ func decodeSpillKey(k []byte, key []int64) (uint8, bool) {
 	return k[len(k)-1], true
 }
 
+// appendSpillKey appends the store key of group g under sub: its packed
+// key (spillKey), or sub then its key encoding.
+func (t *groupTable) appendSpillKey(dst []byte, sub byte, g int32) []byte {
+	if t.nk > 0 {
+		key, nulls := t.packedKey(g)
+		return spillKey(dst, sub, key, nulls)
+	}
+	return append(append(dst, sub), t.strKey(g)...)
+}
+
+// hashStored returns the hash of the group key of store key k, as
+// hashGroup does it; key is scratch of nk words.
+func (t *groupTable) hashStored(k []byte, key []int64) (uint64, error) {
+	if t.nk == 0 {
+		if len(k) == 0 {
+			return 0, errSpill("empty key")
+		}
+		return maphash.Bytes(t.seed, k[1:]), nil
+	}
+	nulls, ok := decodeSpillKey(k, key)
+	if !ok {
+		return 0, errSpill("key %x", k)
+	}
+	return hashPacked(key, nulls), nil
+}
+
+// findStored returns the group of store key k, adding it when absent
+// (added); key is scratch of nk words.
+func (t *groupTable) findStored(k []byte, key []int64) (g int32, added bool, err error) {
+	if t.nk == 0 {
+		if len(k) == 0 {
+			return 0, false, errSpill("empty key")
+		}
+		g, added = t.findKey(k[1:])
+		return g, added, nil
+	}
+	nulls, ok := decodeSpillKey(k, key)
+	if !ok {
+		return 0, false, errSpill("key %x", k)
+	}
+	g, added = t.findPacked(key, nulls)
+	return g, added, nil
+}
+
+// probeStored returns the group of store key k, or -1; key is scratch of
+// nk words.
+func (t *groupTable) probeStored(k []byte, key []int64) (int32, error) {
+	h, err := t.hashStored(k, key)
+	if err != nil {
+		return -1, err
+	}
+	if t.nk == 0 {
+		g, _ := t.probeKey(unsafe.String(unsafe.SliceData(k[1:]), len(k)-1), h)
+		return g, nil
+	}
+	g, _ := t.probePacked(key, k[len(k)-1])
+	return g, nil
+}
+
 func appendWords(dst []byte, ws []int64) []byte {
 	for _, w := range ws {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(w))
@@ -123,10 +190,14 @@ func errSpill(format string, args ...any) error {
 
 // residentTarget returns how many groups the table may hold: the share
 // of the budget less the filter, at a group's words plus about 8 bytes
-// of slot and free id; at least a page.
+// of slot and free id, and for an encoded key its string (header and
+// bytes, rounded up to a word as the allocator does); at least a page.
 func (o *aggregateOp) residentTarget() int {
 	t, s := o.groups, o.spill
 	perGroup := int64(8*(t.nk+t.nw) + 8)
+	if t.nk == 0 && t.live > 0 {
+		perGroup += 16 + int64((t.strBytes/t.live+7)&^7)
+	}
 	n := (s.budget.share() - int64(8*len(s.filter.bits))) / perGroup
 	return max(int(n), groupPage)
 }
@@ -141,7 +212,7 @@ func (o *aggregateOp) evict() error {
 		return nil
 	}
 	evict := t.live - (target - target/8)
-	if err := s.filter.reserve(s, evict, t.nk); err != nil {
+	if err := s.filter.reserve(s, t, evict); err != nil {
 		return err
 	}
 	// Two turns of the clock meet every group with its recent bit clear.
@@ -160,8 +231,7 @@ func (o *aggregateOp) evict() error {
 			s.recent[w] &^= 1 << (g & 63)
 			continue
 		}
-		key, nulls := t.packedKey(g)
-		s.buf = spillKey(s.buf[:0], spilledGroup, key, nulls)
+		s.buf = t.appendSpillKey(s.buf[:0], spilledGroup, g)
 		s.val = appendWords(s.val[:0], st)
 		if err := s.space.Set(s.buf, s.val); err != nil {
 			return err
@@ -170,7 +240,7 @@ func (o *aggregateOp) evict() error {
 		if err := s.space.Set(s.buf, nil); err != nil {
 			return err
 		}
-		s.filter.add(hashPacked(key, nulls))
+		s.filter.add(t.hashGroup(g))
 		t.unindex(g)
 		t.release(g)
 		s.spilled++
@@ -219,17 +289,18 @@ func (o *aggregateOp) compact() {
 		low = low[:len(low)-1]
 		from, into := int(g&(groupPage-1))*stride, int(to&(groupPage-1))*stride
 		copy(t.words[to>>groupPageBits][into:into+stride], t.words[g>>groupPageBits][from:from+stride])
-		nulls := t.nullFlags(g)
-		key, _ := t.packedKey(to)
-		h := hashPacked(key, nulls)
+		if nulls := t.nullFlags(g); nulls != 0 {
+			t.nullKeys[to] = nulls
+		}
+		if t.nk == 0 {
+			t.strKeys[to>>groupPageBits][to&(groupPage-1)] = t.strKey(g)
+		}
+		h := t.hashGroup(to)
 		p := h & mask
 		for t.slots[p]&idMask != uint32(g+1) {
 			p = (p + 1) & mask
 		}
 		t.slots[p] = t.slot(h, to)
-		if nulls != 0 {
-			t.nullKeys[to] = nulls
-		}
 		t.markDirty(to)
 		if w := int(g >> 6); w < len(s.recent) && s.recent[w]&(1<<(g&63)) != 0 {
 			s.markRecent(to)
@@ -244,6 +315,10 @@ func (o *aggregateOp) compact() {
 	// reachable.
 	clear(t.words[keep:])
 	t.words = t.words[:keep]
+	if t.nk == 0 {
+		clear(t.strKeys[keep:])
+		t.strKeys = t.strKeys[:keep]
+	}
 	t.ids.n, t.ids.free = n, low
 	s.recent = s.recent[:min(len(s.recent), int(n)>>6)]
 	s.hand = 0
@@ -267,15 +342,27 @@ func (o *aggregateOp) compact() {
 // does not are looked up in one sorted pass.
 func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 	t, s := o.groups, o.spill
-	for j, k := range o.spec.Keys {
-		o.keyCols[j] = c.Cols[k]
-	}
-	for i := range c.Len {
-		nulls, same := o.packRow(i)
-		if same && i > 0 {
-			continue
+	if t.nk == 0 {
+		for i := range c.Len {
+			// Rows of one group often come together: a key is looked at
+			// once a run.
+			s.prev, o.key = o.key, RowKey(s.prev[:0], c, o.spec.Keys, i)
+			if i > 0 && bytes.Equal(o.key, s.prev) {
+				continue
+			}
+			s.noteEncoded(t, o.key)
 		}
-		s.note(t, o.packed, nulls)
+	} else {
+		for j, k := range o.spec.Keys {
+			o.keyCols[j] = c.Cols[k]
+		}
+		for i := range c.Len {
+			nulls, same := o.packRow(i)
+			if same && i > 0 {
+				continue
+			}
+			s.note(t, o.packed, nulls)
+		}
 	}
 	return s.loadBack(t, func(g int32, key, value []byte) error {
 		if !readWords64(value, t.state(g)) {
@@ -304,6 +391,22 @@ func (s *groupSpill) note(t *groupTable, packed []int64, nulls uint8) {
 	s.ends = append(s.ends, len(s.buf))
 }
 
+// noteEncoded is note for a key encoding.
+func (s *groupSpill) noteEncoded(t *groupTable, key []byte) {
+	h := maphash.Bytes(t.seed, key)
+	if !s.filter.mayHold(h) {
+		return
+	}
+	if g, _ := t.probeKey(unsafe.String(unsafe.SliceData(key), len(key)), h); g >= 0 {
+		return
+	}
+	if len(s.ends) == 0 {
+		s.buf = s.buf[:0] // also the evictions' scratch
+	}
+	s.buf = append(append(s.buf, spilledGroup), key...)
+	s.ends = append(s.ends, len(s.buf))
+}
+
 // loadBack looks the noted keys up in one sorted pass and moves each the
 // store holds into t: it adds the key's group, calls load with it and the
 // stored key and value, and deletes the key from the store.
@@ -322,11 +425,10 @@ func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byt
 	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
 	key := make([]int64, t.nk)
 	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
-		nulls, ok := decodeSpillKey(s.keys[i], key)
-		if !ok {
-			return errSpill("key %x", s.keys[i])
+		g, added, err := t.findStored(s.keys[i], key)
+		if err != nil {
+			return err
 		}
-		g, added := t.findPacked(key, nulls)
 		if !added {
 			return sqlerr.Bug("spilled key %x is in the table too", s.keys[i])
 		}
@@ -376,19 +478,19 @@ func (f *spillFilter) mayHold(h uint64) bool {
 // reserve makes room for the filter to take keys more keys than were
 // added since it was built, rebuilding it from the store (sized for twice
 // what it will hold) if it has not.
-func (f *spillFilter) reserve(s *groupSpill, keys, nk int) error {
+func (f *spillFilter) reserve(s *groupSpill, t *groupTable, keys int) error {
 	if len(f.bits) > 0 && f.adds+keys <= len(f.bits)*64/spillFilterBitsPerKey {
 		return nil
 	}
 	size := uint64(1) << bits.Len64(uint64(max(2*(s.spilled+keys), 1024)*spillFilterBitsPerKey/64-1))
 	f.bits, f.adds = make([]uint64, size), 0
-	key := make([]int64, nk)
+	key := make([]int64, t.nk)
 	return s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
-		nulls, ok := decodeSpillKey(k, key)
-		if !ok {
-			return errSpill("key %x", k)
+		h, err := t.hashStored(k, key)
+		if err != nil {
+			return err
 		}
-		f.add(hashPacked(key, nulls))
+		f.add(h)
 		return nil
 	})
 }
@@ -397,9 +499,10 @@ func (f *spillFilter) reserve(s *groupSpill, keys, nk int) error {
 // in a whole snapshot, those spilled or loaded back since the last
 // snapshot in a delta (a group loaded back, which a page now holds or
 // which lost its rows, as gone). In blocks of at most spillBlock groups:
-// uvarint n (0 ends), the keys' words, their NULL flags (blob), whether
-// each is gone (blob of 0 or 1), the state words of those that are not.
-// An aggregate that could spill but has no budget writes no block.
+// uvarint n (0 ends), the keys (packed: their words, then their NULL
+// flags as a blob; encoded: n blobs), whether each is gone (blob of 0 or
+// 1), the state words of those that are not. An aggregate that could
+// spill but has no budget writes no block.
 func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 	s := o.spill
 	if s == nil {
@@ -409,25 +512,44 @@ func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 	t := o.groups
 	var keys, states []int64
 	var nulls, gone []byte
+	// The encoded keys of a block: each ends at its encEnds entry of enc.
+	var enc []byte
+	var encEnds []int
 	flush := func() {
-		if len(nulls) == 0 {
+		if len(gone) == 0 {
 			return
 		}
-		w.Uvarint(uint64(len(nulls)))
-		w.Int64s(keys)
-		w.Blob(nulls)
+		w.Uvarint(uint64(len(gone)))
+		if t.nk > 0 {
+			w.Int64s(keys)
+			w.Blob(nulls)
+		} else {
+			lo := 0
+			for _, hi := range encEnds {
+				w.Blob(enc[lo:hi])
+				lo = hi
+			}
+		}
 		w.Blob(gone)
 		w.Int64s(states)
-		keys, states, nulls, gone = keys[:0], states[:0], nulls[:0], gone[:0]
+		keys, states, nulls, gone, enc, encEnds = keys[:0], states[:0], nulls[:0], gone[:0], enc[:0], encEnds[:0]
 	}
 	key := make([]int64, t.nk)
 	state := make([]int64, t.nw)
 	take := func(k, value []byte) error {
-		n, ok := decodeSpillKey(k, key)
-		if !ok {
-			return errSpill("key %x", k)
+		if t.nk == 0 {
+			if len(k) == 0 {
+				return errSpill("empty key")
+			}
+			enc = append(enc, k[1:]...)
+			encEnds = append(encEnds, len(enc))
+		} else {
+			n, ok := decodeSpillKey(k, key)
+			if !ok {
+				return errSpill("key %x", k)
+			}
+			keys, nulls = append(keys, key...), append(nulls, n)
 		}
-		keys, nulls = append(keys, key...), append(nulls, n)
 		if value == nil {
 			gone = append(gone, 1)
 		} else {
@@ -436,7 +558,7 @@ func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 			}
 			gone, states = append(gone, 0), append(states, state...)
 		}
-		if len(nulls) == spillBlock {
+		if len(gone) == spillBlock {
 			flush()
 		}
 		return nil
@@ -506,14 +628,25 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 		if n == 0 || r.err != nil {
 			return r.err
 		}
-		keys, nulls, gone, states := r.Int64s(), r.Bytes(), r.Bytes(), r.Int64s()
+		var keys []int64
+		var nulls []byte
+		var enc [][]byte // shares the reader's memory
+		if t.nk > 0 {
+			keys, nulls = r.Int64s(), r.Bytes()
+		} else {
+			enc = make([][]byte, n)
+			for i := range enc {
+				enc[i] = r.Bytes()
+			}
+		}
+		gone, states := r.Bytes(), r.Int64s()
 		kept := 0
 		for _, g := range gone {
 			if g == 0 {
 				kept++
 			}
 		}
-		if r.err == nil && (len(keys) != n*t.nk || len(nulls) != n || len(gone) != n || len(states) != kept*t.nw) {
+		if r.err == nil && (t.nk > 0 && (len(keys) != n*t.nk || len(nulls) != n) || len(gone) != n || len(states) != kept*t.nw) {
 			r.fail("aggregate: %d spilled groups of %d key words, %d flags, %d gone flags, %d state words", n, len(keys), len(nulls), len(gone), len(states))
 		}
 		if r.err != nil {
@@ -524,7 +657,11 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 		}
 		var k, v []byte
 		for i := range n {
-			k = spillKey(k[:0], spilledGroup, keys[i*t.nk:(i+1)*t.nk], nulls[i])
+			if t.nk > 0 {
+				k = spillKey(k[:0], spilledGroup, keys[i*t.nk:(i+1)*t.nk], nulls[i])
+			} else {
+				k = append(append(k[:0], spilledGroup), enc[i]...)
+			}
 			var err error
 			switch {
 			case gone[i] != 0 && s != nil:
@@ -561,11 +698,10 @@ func (o *aggregateOp) finishRestoreSpill() error {
 	if s == nil {
 		key := make([]int64, t.nk)
 		for k, state := range o.pendingSpill {
-			nulls, ok := decodeSpillKey([]byte(k), key)
-			if !ok {
-				return errSpill("key %x", k)
+			g, added, err := t.findStored([]byte(k), key)
+			if err != nil {
+				return err
 			}
-			g, added := t.findPacked(key, nulls)
 			if !added {
 				return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
 			}
@@ -577,11 +713,11 @@ func (o *aggregateOp) finishRestoreSpill() error {
 	s.spilled = 0
 	key := make([]int64, t.nk)
 	err := s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
-		nulls, ok := decodeSpillKey(k, key)
-		if !ok {
-			return errSpill("key %x", k)
+		g, err := t.probeStored(k, key)
+		if err != nil {
+			return err
 		}
-		if g, _ := t.probePacked(key, nulls); g >= 0 {
+		if g >= 0 {
 			return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
 		}
 		s.spilled++
@@ -591,7 +727,7 @@ func (o *aggregateOp) finishRestoreSpill() error {
 		return err
 	}
 	s.filter = spillFilter{}
-	if err := s.filter.reserve(s, 0, t.nk); err != nil {
+	if err := s.filter.reserve(s, t, 0); err != nil {
 		return err
 	}
 	return o.evict()

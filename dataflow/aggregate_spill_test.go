@@ -2,7 +2,11 @@ package dataflow
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand"
+	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,8 +19,25 @@ import (
 )
 
 // spillColumns are the input of the spilling aggregate tests: two integer
-// keys (the second sometimes NULL), an integer, a float and a bool.
-var spillColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Float8, types.Bool}
+// keys (the second sometimes NULL), an integer, a float, a bool and a text
+// key (spillText).
+var spillColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Float8, types.Bool, types.Text}
+
+// spillText returns the text key of integer key k: sometimes NULL or
+// empty, a third of them long and differing only after a prefix of 300
+// bytes, so that encoded keys are spilled, looked up and restored in all
+// their shapes.
+func spillText(k int) types.Datum {
+	switch {
+	case k%97 == 0:
+		return nil
+	case k%89 == 0:
+		return ""
+	case k%3 == 0:
+		return strings.Repeat("p", 300) + strconv.Itoa(k)
+	}
+	return "city " + strconv.Itoa(k)
+}
 
 // spillCalls keep their state in words: the aggregates that spill.
 const spillCalls = "count_star,count:2,sum:2,avg:2,sum:3,avg:3,bool_or:4,count_star:filter=4"
@@ -46,7 +67,7 @@ func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 			if rng.Intn(8) != 0 {
 				k2 = int64(k % 7)
 			}
-			row := []types.Datum{int64(k), k2, int64(rng.Intn(1000) - 500), float64(rng.Intn(64)) / 8, rng.Intn(2) == 0}
+			row := []types.Datum{int64(k), k2, int64(rng.Intn(1000) - 500), float64(rng.Intn(64)) / 8, rng.Intn(2) == 0, spillText(k)}
 			c.AppendRow(row)
 			c.Diffs = append(c.Diffs, 1)
 			rows = append(rows, row)
@@ -89,7 +110,9 @@ func TestAggregateSpillRandom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer spill.Close()
-	for _, keys := range [][]int{{0}, {0, 1}} {
+	// Packed keys (integers), encoded ones (text; text and integers; text
+	// and a bool).
+	for _, keys := range [][]int{{0}, {0, 1}, {5}, {5, 1}, {4, 5}} {
 		for _, workers := range []int{1, 3} {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
 				spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: spillColumns}
@@ -169,18 +192,18 @@ func TestAggregateSpillRandom(t *testing.T) {
 // spilled group) or skewed (90% of the rows on 5% of the keys). rows/cpu-s
 // counts the process' CPU time, the spill store's included.
 func BenchmarkAggregateSpill(b *testing.B) {
-	const keys, epochChunks = 1 << 20, 64
-	fill := benchChunks(0, 0)
-	for lo := int64(0); lo < keys; lo += coldata.DefaultChunkSize {
+	const keys = 1 << 20
+	fill := func(i int) *coldata.Chunk {
 		c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
+		lo := int64(i * coldata.DefaultChunkSize)
 		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
 			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
 		}
 		c.Len = coldata.DefaultChunkSize
-		fill = append(fill, c)
+		return c
 	}
 	for _, keyDist := range []string{"uniform", "skewed"} {
-		chunks := benchChunks(epochChunks, keys)
+		chunks := benchChunks(spillBenchEpoch, keys)
 		if keyDist == "skewed" {
 			rng := rand.New(rand.NewSource(2))
 			for _, c := range chunks {
@@ -193,46 +216,115 @@ func BenchmarkAggregateSpill(b *testing.B) {
 		}
 		for _, limit := range []int64{0, keys * 56 / 8} {
 			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
-				if limit > 0 {
-					spill, err := storage.OpenSpill(b.TempDir())
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer spill.Close()
-					env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
-				}
-				op, err := benchAggregateSpec().New(env)
-				if err != nil {
-					b.Fatal(err)
-				}
-				discard := func(*coldata.Chunk) error { return nil }
-				epoch := func(chunks []*coldata.Chunk) {
-					for _, c := range chunks {
-						if err := op.Push(0, c, discard); err != nil {
-							b.Fatal(err)
-						}
-					}
-					if err := op.Flush(discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for lo := 0; lo < len(fill); lo += epochChunks {
-					epoch(fill[lo:min(lo+epochChunks, len(fill))])
-				}
-				cpu := processCPU()
-				for b.Loop() {
-					epoch(chunks)
-				}
-				rows := float64(b.N * epochChunks * coldata.DefaultChunkSize)
-				b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
-				b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
-				if a := op.(*aggregateOp); a.spill != nil {
-					b.ReportMetric(float64(a.spill.spilled), "spilled")
-				}
+				benchSpill(b, benchAggregateSpec(), keys/coldata.DefaultChunkSize, fill, chunks, limit)
 			})
 		}
 	}
+}
+
+// BenchmarkAggregateSpillText is BenchmarkAggregateSpill keyed by text
+// ("user/" and 7 digits: about 64 MB of state, a group's key string, slot
+// and words), with a budget of an eighth of it.
+func BenchmarkAggregateSpillText(b *testing.B) {
+	const keys = 1 << 20
+	in := []*types.T{types.Text, types.Int8}
+	calls, err := parseAggCalls("sum:1,count:1", in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}
+	chunkOf := func(key func(i int) int) *coldata.Chunk {
+		c := NewChanges(in, coldata.DefaultChunkSize)
+		for i := range coldata.DefaultChunkSize {
+			c.AppendRow([]types.Datum{fmt.Sprintf("user/%07d", key(i)), int64(i % 1000)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		c.Len = coldata.DefaultChunkSize
+		return c
+	}
+	fill := func(n int) *coldata.Chunk {
+		return chunkOf(func(i int) int { return n*coldata.DefaultChunkSize + i })
+	}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		rng := rand.New(rand.NewSource(1))
+		chunks := make([]*coldata.Chunk, spillBenchEpoch)
+		for i := range chunks {
+			chunks[i] = chunkOf(func(int) int {
+				if keyDist == "skewed" && rng.Intn(10) != 0 {
+					return rng.Intn(keys / 20)
+				}
+				return rng.Intn(keys)
+			})
+		}
+		for _, limit := range []int64{0, keys * 64 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
+				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
+			})
+		}
+	}
+}
+
+// spillBenchEpoch is how many chunks an epoch of the spill benchmarks
+// pushes.
+const spillBenchEpoch = 64
+
+// benchSpill runs spec's operator on one worker under a budget of limit
+// bytes (0: none): fills chunks made by fill before the timer (made as
+// pushed, so that the live heap holds only the state and chunks), then
+// chunks an epoch per iteration. It reports rows per second, per
+// CPU-second of the process, the groups spilled and the live heap after
+// the run (live-MiB).
+func benchSpill(b *testing.B, spec *Aggregate, fills int, fill func(i int) *coldata.Chunk, chunks []*coldata.Chunk, limit int64) {
+	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
+	if limit > 0 {
+		spill, err := storage.OpenSpill(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer spill.Close()
+		env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
+	}
+	op, err := spec.New(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	discard := func(*coldata.Chunk) error { return nil }
+	push := func(c *coldata.Chunk) {
+		if err := op.Push(0, c, discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	flush := func() {
+		if err := op.Flush(discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range fills {
+		push(fill(i))
+		if (i+1)%spillBenchEpoch == 0 || i == fills-1 {
+			flush()
+		}
+	}
+	cpu := processCPU()
+	for b.Loop() {
+		for _, c := range chunks {
+			push(c)
+		}
+		flush()
+	}
+	rows := float64(b.N * spillBenchEpoch * coldata.DefaultChunkSize)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
+	if a := op.(*aggregateOp); a.spill != nil {
+		b.ReportMetric(float64(a.spill.spilled), "spilled")
+	}
+	// Twice: what sync.Pools hold survives one GC.
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	b.ReportMetric(float64(m.HeapAlloc)/(1<<20), "live-MiB")
+	runtime.KeepAlive(op)
 }
 
 // processCPU returns the user and system CPU time the process has taken.
@@ -242,4 +334,107 @@ func processCPU() time.Duration {
 		panic(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestAggregateSpillEncodedKeys spills text keys of every shape (NULL,
+// empty, long, differing only after a long prefix, differing only in the
+// integer key beside them), then retracts and adds rows of them while
+// they are spilled, snapshots and restores: the output must be the one
+// without a budget, and each shaped key must have been spilled when
+// touched.
+func TestAggregateSpillEncodedKeys(t *testing.T) {
+	typs := []*types.T{types.Text, types.Int8, types.Int8}
+	calls, err := parseAggCalls("count_star,sum:2", typs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &Aggregate{Keys: []int{0, 1}, Aggs: calls, InTypes: typs}
+	long := strings.Repeat("k", 5000)
+	shaped := [][]types.Datum{
+		{nil, int64(1)}, {nil, nil}, {"", int64(1)}, {"", nil},
+		{long + "a", int64(1)}, {long + "b", int64(1)}, {long, int64(1)}, {long + "a", int64(2)},
+		{"a\x00b", int64(1)}, {"a", int64(1)},
+	}
+	chunk := func(keys [][]types.Datum, diff int64) snapshotEpoch {
+		c := NewChanges(typs, 0)
+		for i, k := range keys {
+			c.AppendRow([]types.Datum{k[0], k[1], int64(i)})
+			c.Diffs = append(c.Diffs, diff)
+		}
+		c.Len = len(c.Diffs)
+		return snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}}
+	}
+	var filler [][]types.Datum
+	for i := range 4000 {
+		filler = append(filler, []types.Datum{"filler " + strconv.Itoa(i), int64(i % 3)})
+	}
+	// The shaped keys go in first, the filler pushes them out over two
+	// turns of the clock, then they are retracted (each loses a row: the
+	// ones with a single row go) and added again.
+	epochs := []snapshotEpoch{chunk(append(append([][]types.Datum{}, shaped...), shaped...), 1), chunk(filler, 1), chunk(filler[:2000], 1)}
+	touch := len(epochs)
+	epochs = append(epochs, chunk(shaped, -1), chunk(shaped[:5], -1), chunk(shaped, 1), chunk(filler[3000:], -1))
+
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed after the dataflows, which drop their spaces (cleanups run
+	// last first).
+	t.Cleanup(func() { spill.Close() })
+	budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+	newDF := func(b *Budget) *Dataflow {
+		g := &Graph{}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
+		opts := []Option{Workers(1)}
+		if b != nil {
+			opts = append(opts, MemoryBudget(b))
+		}
+		df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(df.Close)
+		return df
+	}
+	ref, spilling := newDF(nil), newDF(budget)
+	if got := spilling.UnboundedState(); len(got) != 0 {
+		t.Fatalf("unbounded state under a budget: %v", got)
+	}
+	var want []string
+	var snap []byte
+	for i, e := range epochs {
+		if i == touch {
+			a := spilling.workers[0].ops[1].(*aggregateOp)
+			for _, k := range shaped {
+				c := NewChanges(typs, 0)
+				c.AppendRow([]types.Datum{k[0], k[1], int64(0)})
+				key := RowKey(nil, c, []int{0, 1}, 0)
+				if g, _ := a.groups.probeKey(string(key), maphash.Bytes(a.groups.seed, key)); g >= 0 {
+					t.Fatalf("key %q, %v is in memory before epoch %d: the test does not spill it", k[0], k[1], i)
+				}
+			}
+			if snap, err = snapshotBytes(spilling.Snapshot); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = append(want, stepText(t, ref, e))
+		if got := stepText(t, spilling, e); got != want[i] {
+			t.Fatalf("epoch %d spilling (%d groups spilled): got\n%s\nwant\n%s", i, spilledGroups(spilling), got, want[i])
+		}
+	}
+	for _, b := range []*Budget{nil, budget} {
+		restored := newDF(b)
+		if err := restored.Restore(snap); err != nil {
+			t.Fatalf("restoring (budget %v): %v", b != nil, err)
+		}
+		if b != nil && spilledGroups(restored) == 0 {
+			t.Fatal("restored under a budget without spilled groups")
+		}
+		for i := touch; i < len(epochs); i++ {
+			if got := stepText(t, restored, epochs[i]); got != want[i] {
+				t.Fatalf("epoch %d after a restore (budget %v): got\n%s\nwant\n%s", i, b != nil, got, want[i])
+			}
+		}
+	}
 }

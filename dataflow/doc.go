@@ -52,7 +52,8 @@
 // an empty keyed Arrangement takes them in bulk.
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
-// (unwindowed, keys packed into integer words, state in words: canSpill)
+// (unwindowed, keyed, keys packed into integer words or encoded, state in
+// words, no stored key values: canSpill)
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.

@@ -112,7 +112,7 @@ func (o *joinOp) evict() error {
 	// The filter is sized for the keys that many of the mean size make;
 	// colder keys, often smaller, may pass it, which only adds false
 	// positives until it is rebuilt.
-	if err := s.filter.reserve(s, int(min(int64(t.live), 2*excess*int64(t.live)/size+1)), t.nk); err != nil {
+	if err := s.filter.reserve(s, t, int(min(int64(t.live), 2*excess*int64(t.live)/size+1))); err != nil {
 		return err
 	}
 	var ids [2][]int32

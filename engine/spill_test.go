@@ -25,6 +25,11 @@ const (
 	spillView   = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
 		FROM (SELECT (event_id * 7919) %% %d AS k, count(*) AS n, sum(product_id) AS products FROM clicks GROUP BY 1) g`
+	// spillTextView is spillView keyed by text (of 12 to 13 bytes, which
+	// the groups hold as their key encodings).
+	spillTextView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
+		FROM (SELECT 'item/' || ((event_id * 7919) %% %d)::text AS k, count(*) AS n, sum(product_id) AS products FROM clicks GROUP BY 1) g`
 )
 
 // TestViewStateLargerThanMemoryLimit computes a view whose aggregate holds
@@ -38,9 +43,9 @@ func TestViewStateLargerThanMemoryLimit(t *testing.T) {
 		t.Skip("ingests 1M events twice")
 	}
 	const limit = 4 << 20
-	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, true)
+	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, spillView, true)
 	dir := t.TempDir()
-	spilled, spilledHeap := spillViewRun(t, dir, limit, true)
+	spilled, spilledHeap := spillViewRun(t, dir, limit, spillView, true)
 	want := fmt.Sprintf("%d %d", spillGroups, spillEvents)
 	if plain[:len(want)] != want {
 		t.Fatalf("without a limit: got %q, want it to start %q", plain, want)
@@ -48,7 +53,7 @@ func TestViewStateLargerThanMemoryLimit(t *testing.T) {
 	if spilled != plain {
 		t.Fatalf("with a limit of %d bytes: got %q, want %q", limit, spilled, plain)
 	}
-	restarted, restartedHeap := spillViewRun(t, dir, limit, false)
+	restarted, restartedHeap := spillViewRun(t, dir, limit, "", false)
 	if restarted != plain {
 		t.Fatalf("restarted with a limit of %d bytes: got %q, want %q", limit, restarted, plain)
 	}
@@ -64,11 +69,12 @@ func TestViewStateLargerThanMemoryLimit(t *testing.T) {
 }
 
 // spillViewRun starts a server on dir with a memory limit (0: none),
-// creating the stream and view when create and otherwise expecting the
-// view restored from its checkpoint, and returns the view's row once it
-// holds every event and the live heap then. The server is closed (and
-// checkpoints the view) before it returns.
-func spillViewRun(t *testing.T, dir string, limit int64, create bool) (string, uint64) {
+// creating the stream and view (view, of spillGroups groups) when create
+// and otherwise expecting the view restored from its checkpoint, and
+// returns the view's row once it holds every event and the live heap
+// then. The server is closed (and checkpoints the view) before it
+// returns.
+func spillViewRun(t *testing.T, dir string, limit int64, view string, create bool) (string, uint64) {
 	t.Helper()
 	var opts []engine.Option
 	if limit > 0 {
@@ -80,7 +86,7 @@ func spillViewRun(t *testing.T, dir string, limit int64, create bool) (string, u
 	began, cpu := time.Now(), processCPU(t)
 	if create {
 		mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
-		mustExec(t, conn, fmt.Sprintf(spillView, spillGroups))
+		mustExec(t, conn, fmt.Sprintf(view, spillGroups))
 	} else if got := s.restored(); !slices.Equal(got, []string{"v"}) {
 		t.Fatalf("views restored from checkpoints %v, want [v]\n%s", got, s.log.String())
 	}
@@ -105,6 +111,58 @@ func spillViewRun(t *testing.T, dir string, limit int64, create bool) (string, u
 		t.Fatal(err)
 	}
 	return row, m.HeapAlloc
+}
+
+// TestTextViewStateLargerThanMemoryLimit is
+// TestViewStateLargerThanMemoryLimit with the groups keyed by text (about
+// 40 MiB of state: key strings, slots and words): the view must hold the
+// batch query's answer with a limit of a tenth of that, and the same after
+// a restart from its checkpoint, with a live heap below the one without a
+// limit by most of the state.
+func TestTextViewStateLargerThanMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 1M events twice")
+	}
+	const limit = 4 << 20
+	dir := t.TempDir()
+	spilled, spilledHeap := spillViewRun(t, dir, limit, spillTextView, true)
+	s := startCheckpointServer(t, t.TempDir(), time.Hour)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
+	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
+		time.Sleep(50 * time.Millisecond)
+	}
+	batch := rowsString(t, conn, fmt.Sprintf(`SELECT count(*) AS groups, sum(n)::text, sum(products)::text
+		FROM (SELECT 'item/' || ((event_id * 7919) %% %d)::text AS k, count(*) AS n, sum(product_id) AS products FROM clicks GROUP BY 1) g`, spillGroups))
+	_ = conn.Close(context.Background())
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d %d", spillGroups, spillEvents)
+	if batch[:len(want)] != want {
+		t.Fatalf("the batch query: got %q, want it to start %q", batch, want)
+	}
+	if spilled != batch {
+		t.Fatalf("with a limit of %d bytes: got %q, want the batch query's %q", limit, spilled, batch)
+	}
+	restarted, restartedHeap := spillViewRun(t, dir, limit, "", false)
+	if restarted != batch {
+		t.Fatalf("restarted with a limit of %d bytes: got %q, want %q", limit, restarted, batch)
+	}
+	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, spillTextView, true)
+	if plain != batch {
+		t.Fatalf("without a limit: got %q, want %q", plain, batch)
+	}
+	// A group's key string (16 bytes of header, 16 of text), slot and free
+	// id (8) and words (row count, count and sum: 24).
+	state := uint64(spillGroups * 64)
+	t.Logf("state about %d MiB, limit %d MiB; live heap without a limit %d MiB, with it %d MiB, restarted with it %d MiB",
+		state>>20, limit>>20, plainHeap>>20, spilledHeap>>20, restartedHeap>>20)
+	for _, h := range []uint64{spilledHeap, restartedHeap} {
+		if h+state/2 > plainHeap {
+			t.Fatalf("live heap with the limit %d MiB, without it %d MiB: less than half the state (%d MiB) spilled", h>>20, plainHeap>>20, state>>20)
+		}
+	}
 }
 
 // processCPU returns the user and system CPU time the process has taken.
