@@ -20,6 +20,8 @@ type runtimeSample struct {
 	// stages are the server's freshness breakdown histograms, by metric
 	// name (breakdownMetrics); absent from servers that have none.
 	stages map[string]*metrics.Float64Histogram
+	// epochRows is the server's epochRowsMetric, nil if it has none.
+	epochRows *metrics.Float64Histogram
 }
 
 // breakdownMetrics are the histograms of the server's freshness breakdown
@@ -32,6 +34,32 @@ var breakdownMetrics = []struct{ metric, name string }{
 	{"sluice_view_publish_delay_seconds", "publish delay"},
 	{"sluice_view_step_seconds", "step"},
 	{"sluice_view_checkpoint_pause_seconds", "checkpoint pause"},
+}
+
+// epochRowsMetric is the server's histogram of the changed rows each
+// epoch of the views steps over: whether a slow step was a big one.
+const epochRowsMetric = "sluice_view_epoch_rows"
+
+// EpochRows is how many epochs the views ran over a measurement and the
+// quantiles of the changed rows each stepped over.
+type EpochRows struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50_rows"`
+	P99   float64 `json:"p99_rows"`
+}
+
+// epochRows is the views' epochs between two samples, nil when the server
+// reports none.
+func epochRows(before, after runtimeSample) *EpochRows {
+	b, a := before.epochRows, after.epochRows
+	if b == nil || a == nil || len(b.Counts) != len(a.Counts) {
+		return nil
+	}
+	e := &EpochRows{P50: histBound(b, a, 0.5), P99: histBound(b, a, 0.99)}
+	for i := range a.Counts {
+		e.Count += a.Counts[i] - b.Counts[i]
+	}
+	return e
 }
 
 // schedQuantile is the q-quantile of the scheduling latencies between two
@@ -74,6 +102,13 @@ func stages(before, after runtimeSample) []Stage {
 // between two readings (the upper bound of the bucket it falls in), or 0
 // when unknown.
 func histQuantile(before, after *metrics.Float64Histogram, q float64) time.Duration {
+	return time.Duration(histBound(before, after, q) * float64(time.Second))
+}
+
+// histBound is the q-quantile of the observations of a histogram between
+// two readings, in its own unit: the upper bound of the bucket it falls
+// in, or 0 when unknown.
+func histBound(before, after *metrics.Float64Histogram, q float64) float64 {
 	if before == nil || after == nil || len(before.Counts) != len(after.Counts) {
 		return 0
 	}
@@ -95,7 +130,7 @@ func histQuantile(before, after *metrics.Float64Histogram, q float64) time.Durat
 			if math.IsInf(hi, 1) {
 				hi = after.Buckets[i]
 			}
-			return time.Duration(hi * float64(time.Second))
+			return hi
 		}
 	}
 	return 0

@@ -150,6 +150,9 @@ type Serve struct {
 	// Stages is the server's freshness breakdown (docs/metrics.md) over
 	// the measurement; empty for a server without it.
 	Stages []Stage `json:"freshness_stages,omitempty"`
+	// EpochRows are the views' epochs over the measurement and the rows
+	// each stepped over; nil for a server without the metric.
+	EpochRows *EpochRows `json:"epochs,omitempty"`
 	// Allocated is the bytes the process allocated, GCs its collections.
 	Allocated     int64    `json:"allocated_bytes,omitempty"`
 	GCs           int64    `json:"gc_cycles,omitempty"`
@@ -332,6 +335,9 @@ func writeServe(w io.Writer, s *Serve) {
 				sep = ""
 			}
 			fmt.Fprintf(w, "%s %s p50 %s p99 %s (%d)", sep, st.Name, fmtMs(st.P50), fmtMs(st.P99), st.Count)
+		}
+		if e := s.EpochRows; e != nil {
+			fmt.Fprintf(w, "; rows per epoch p50 %.0f p99 %.0f (%d)", e.P50, e.P99, e.Count)
 		}
 		fmt.Fprintln(w)
 	}
@@ -626,6 +632,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	s.GCCPU, s.SchedP99 = Duration(rt1.gcCPU-rt0.gcCPU), Duration(schedQuantile(rt0, rt1, 0.99))
 	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
 	s.Stages = stages(rt0, rt1)
+	s.EpochRows = epochRows(rt0, rt1)
 	s.Misses, s.LateRounds = totals.misses, totals.late
 	if totals.firstErr != "" {
 		setErr(totals.firstErr)

@@ -52,6 +52,10 @@ func TestServe(t *testing.T) {
 			t.Errorf("freshness stage %s: %d observed, p50 %v p99 %v", st.Name, st.Count, st.P50, st.P99)
 		}
 	}
+	// The views' epochs, and the bids they stepped over.
+	if e := s.EpochRows; e == nil || e.Count == 0 || e.P50 < 1 || e.P99 < e.P50 || !strings.Contains(b.String(), "rows per epoch") {
+		t.Errorf("epochs %+v, or missing from the output:\n%s", e, b.String())
+	}
 	// The panels' own CPU, beside the server's.
 	if s.ClientCPU <= 0 || !strings.Contains(b.String(), "client CPU") {
 		t.Errorf("client CPU %v, or missing from the output:\n%s", s.ClientCPU, b.String())

@@ -99,6 +99,9 @@ func parseRuntimeMetrics(r io.Reader) (runtimeSample, error) {
 			s.stages[m.metric] = promHistogram(f.Metric[0].Histogram)
 		}
 	}
+	if f := fams[epochRowsMetric]; f != nil && len(f.Metric) == 1 && f.Metric[0].Histogram != nil {
+		s.epochRows = promHistogram(f.Metric[0].Histogram)
+	}
 	return s, nil
 }
 

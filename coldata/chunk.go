@@ -111,11 +111,14 @@ func (c *Chunk) GatherInto(out *Chunk, sel []int) {
 	}
 }
 
-// Slice returns rows [lo, hi) of c sharing its memory.
+// Slice returns rows [lo, hi) of c sharing its memory. Columns left nil
+// (a filter leaves those nobody reads) stay nil, as in Gather.
 func (c *Chunk) Slice(lo, hi int) *Chunk {
 	out := &Chunk{Cols: make([]*Vec, len(c.Cols)), Len: hi - lo}
 	for j, v := range c.Cols {
-		out.Cols[j] = v.Slice(lo, hi)
+		if v != nil {
+			out.Cols[j] = v.Slice(lo, hi)
+		}
 	}
 	if c.Diffs != nil {
 		out.Diffs = c.Diffs[lo:hi:hi]

@@ -1,6 +1,7 @@
 package coldata
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -142,5 +143,24 @@ func TestSameIdentity(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestChunkSliceNilColumns checks that Slice shares the rows of each column
+// and leaves a column nobody reads (nil) nil, as Gather does.
+func TestChunkSliceNilColumns(t *testing.T) {
+	c := NewChunk([]*types.T{types.Int8, types.Text}, 4)
+	for i := range 4 {
+		c.Cols[0].Append(int64(i))
+		c.Cols[1].Append(fmt.Sprint(i))
+	}
+	c.Len, c.Diffs = 4, []int64{1, -1, 1, -1}
+	c.Cols[1] = nil
+	s := c.Slice(1, 3)
+	if s.Len != 2 || s.Cols[1] != nil || !slices.Equal(s.Cols[0].Ints, []int64{1, 2}) || !slices.Equal(s.Diffs, []int64{-1, 1}) {
+		t.Fatalf("Slice(1, 3) = len %d cols %v diffs %v", s.Len, s.Cols, s.Diffs)
+	}
+	if &s.Cols[0].Ints[0] != &c.Cols[0].Ints[1] {
+		t.Error("Slice copied the column rather than sharing it")
 	}
 }

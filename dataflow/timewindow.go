@@ -1,6 +1,8 @@
 package dataflow
 
 import (
+	"slices"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -51,11 +53,26 @@ func (o *windowAssignOp) Push(_ int, c *coldata.Chunk, emit Emit) error {
 		if o.a.Len() == 0 {
 			continue
 		}
-		if err := emit(o.a.Apply(c, o.w.Time.Typ)); err != nil {
+		if err := emit(o.apply(c, lo, min(lo+block, c.Len))); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// apply returns the output rows of rows [lo, hi) of c. When each row is in
+// one window, they share c's columns and diffs rather than copies of them
+// (a change chunk is read-only to its consumers): gathering every column of
+// every row took a fifth of the CPU of a view of bids per minute.
+func (o *windowAssignOp) apply(c *coldata.Chunk, lo, hi int) *coldata.Chunk {
+	if !o.a.Run(lo, hi) {
+		return o.a.Apply(c, o.w.Time.Typ)
+	}
+	out := c.Slice(lo, hi)
+	out.Cols = append(out.Cols,
+		&coldata.Vec{Typ: o.w.Time.Typ, Ints: slices.Clone(o.a.Starts)},
+		&coldata.Vec{Typ: o.w.Time.Typ, Ints: slices.Clone(o.a.Ends)})
+	return out
 }
 
 func (o *windowAssignOp) Flush(Emit) error { return nil }

@@ -86,3 +86,71 @@ func BenchmarkWindowAssign(b *testing.B) {
 		})
 	}
 }
+
+// TestWindowAssignShares checks the window assignment's output against
+// gathering every (row, window) pair: over chunks longer than a block, with
+// a column nobody reads (nil) and a NULL time in one block. A block whose
+// rows are each in one window shares the input's columns and diffs.
+func TestWindowAssignShares(t *testing.T) {
+	const n = 2*coldata.DefaultChunkSize + 100
+	ts := []*types.T{types.Int8, types.Text, types.TimestampTZ}
+	in := NewChanges(ts, n)
+	for i := range n {
+		var at types.Datum = int64(i) * 7_000_000
+		if i == coldata.DefaultChunkSize+5 {
+			at = nil
+		}
+		in.AppendRow([]types.Datum{int64(i), "city", at})
+		in.Diffs = append(in.Diffs, int64(1-2*(i%2)))
+	}
+	in.Cols[1] = nil
+	min := int64(60_000_000)
+	for _, spec := range []timewindow.Spec{
+		{Kind: timewindow.Tumble, Size: min, Step: min},
+		{Kind: timewindow.Hop, Size: 2 * min, Step: min},
+	} {
+		w := &WindowAssign{Spec: spec, Time: &expr.ColRef{Idx: 2, Typ: types.TimestampTZ}, InTypes: ts}
+		op, err := w.New(&Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []*coldata.Chunk
+		if err := op.Push(0, in, func(c *coldata.Chunk) error { got = append(got, c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var a timewindow.Assignment
+		spec.Assign(in.Cols[2], 0, n, &a)
+		want := a.Apply(in, types.TimestampTZ)
+		row := 0
+		for _, c := range got {
+			if c.Cols[1] != nil {
+				t.Fatalf("%s: the unread column is not nil", spec.String())
+			}
+			for i := range c.Len {
+				for _, j := range []int{0, 2, 3, 4} {
+					if g, w := c.Cols[j].Get(i), want.Cols[j].Get(row); g != w {
+						t.Fatalf("%s: row %d column %d is %v, want %v", spec.String(), row, j, g, w)
+					}
+				}
+				if c.Diffs[i] != want.Diffs[row] {
+					t.Fatalf("%s: row %d diff %d, want %d", spec.String(), row, c.Diffs[i], want.Diffs[row])
+				}
+				row++
+			}
+		}
+		if row != want.Len {
+			t.Fatalf("%s: %d rows, want %d", spec.String(), row, want.Len)
+		}
+		if spec.Kind != timewindow.Tumble {
+			continue
+		}
+		// The first block is a run; the second, with its NULL time, is
+		// gathered.
+		if &got[0].Cols[0].Ints[0] != &in.Cols[0].Ints[0] || &got[0].Diffs[0] != &in.Diffs[0] {
+			t.Errorf("%s: the first block copied its rows rather than sharing them", spec.String())
+		}
+		if &got[1].Cols[0].Ints[0] == &in.Cols[0].Ints[coldata.DefaultChunkSize] {
+			t.Errorf("%s: the block with a NULL time shares its rows", spec.String())
+		}
+	}
+}

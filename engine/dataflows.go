@@ -281,12 +281,19 @@ func (d *dataflows) loop() {
 	}
 }
 
-// stepTimed steps, and observes the step's duration and the delay from
-// each commit it publishes (committed) to its publication.
+// stepTimed steps, and observes the step's duration and rows and the
+// delay from each commit it publishes (committed) to its publication.
 func (d *dataflows) stepTimed(pending map[uint32][]*coldata.Chunk, committed []time.Time) {
 	if len(pending) == 0 {
 		return
 	}
+	rows := 0
+	for _, chunks := range pending {
+		rows += changedRows(chunks)
+	}
+	// Observed before the step publishes, so that a reader who sees the
+	// epoch finds its rows counted.
+	d.timings.epochRows.Observe(float64(rows))
 	began := time.Now()
 	d.step(pending)
 	d.timings.step.observeSince(began)

@@ -191,6 +191,11 @@ func TestKafkaStreamEmbeddedBroker(t *testing.T) {
 	if rows := metricValue(t, body, "sluice_source_commit_rows_sum"); rows != 10000 {
 		t.Errorf("sluice_source_commit_rows_sum %v, want 10000", rows)
 	}
+	// The views' epochs stepped over each of those rows once (counted
+	// before an epoch publishes, so the view's total implies them).
+	if rows := metricValue(t, body, "sluice_view_epoch_rows_sum"); rows != 10000 {
+		t.Errorf("sluice_view_epoch_rows_sum %v, want 10000", rows)
+	}
 	commits := metricValue(t, body, "sluice_source_commit_rows_count")
 	for _, name := range []string{"sluice_source_commit_seconds_count", "sluice_source_commit_wait_seconds_count"} {
 		if n := metricValue(t, body, name); n != commits {

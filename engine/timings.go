@@ -84,6 +84,9 @@ type ingestTimings struct {
 	commitRows   *Histogram // rows per source commit
 	publishDelay *Histogram // from a commit views read to the epoch publishing it
 	step         *Histogram // one epoch of the dataflows loop: step the views, publish
+	// epochRows is the changed rows each epoch steps the views over: with
+	// step, whether a slow epoch was a big one.
+	epochRows *Histogram
 	// checkpointPause is the loop's time taking a checkpoint (serializing
 	// the views' state), which the next epoch waits for.
 	checkpointPause *Histogram
@@ -97,15 +100,16 @@ func newIngestTimings() *ingestTimings {
 		commitRows:   newHistogram(rowsBuckets()),
 		publishDelay: newHistogram(secondsBuckets()),
 		step:         newHistogram(secondsBuckets()),
+		epochRows:    newHistogram(rowsBuckets()),
 
 		checkpointPause: newHistogram(secondsBuckets()),
 	}
 }
 
 // IngestTimings is the breakdown of ingestion latency, for /metrics: each
-// histogram is in seconds but CommitRows.
+// histogram is in seconds but CommitRows and EpochRows.
 type IngestTimings struct {
-	BacklogWait, CommitWait, CommitHold, CommitRows, PublishDelay, Step, CheckpointPause HistogramSnapshot
+	BacklogWait, CommitWait, CommitHold, CommitRows, PublishDelay, Step, EpochRows, CheckpointPause HistogramSnapshot
 }
 
 // IngestTimings reads the ingestion latency histograms.
@@ -114,6 +118,6 @@ func (e *Engine) IngestTimings() IngestTimings {
 	return IngestTimings{
 		BacklogWait: t.backlogWait.Snapshot(), CommitWait: t.commitWait.Snapshot(), CommitHold: t.commitHold.Snapshot(),
 		CommitRows: t.commitRows.Snapshot(), PublishDelay: t.publishDelay.Snapshot(), Step: t.step.Snapshot(),
-		CheckpointPause: t.checkpointPause.Snapshot(),
+		EpochRows: t.epochRows.Snapshot(), CheckpointPause: t.checkpointPause.Snapshot(),
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
@@ -104,8 +106,10 @@ func TestCaseCopiesOnlyReadColumns(t *testing.T) {
 	// What the arms read and produce: conditions (bools), the channel and
 	// price gathered for the later arms, the result (strings), and the
 	// CASE's bookkeeping (ints). 198 bytes a row when each constant was
-	// expanded into a vector and each arm of the IN compared apart.
-	const bound = 140
+	// expanded into a vector and each arm of the IN compared apart; 126
+	// when each row's arm and index were kept in vectors of their own and
+	// the result appended row by row (now 94: the arms set their rows).
+	const bound = 100
 	if perRow > bound {
 		t.Errorf("CASE allocated %.0f bytes a row, want at most %d", perRow, bound)
 	}
@@ -133,5 +137,85 @@ func TestCaseNoRows(t *testing.T) {
 	}
 	if v.Len() != 0 {
 		t.Fatalf("%d rows from none", v.Len())
+	}
+}
+
+// TestCaseShapes checks CASE against a row-by-row reading of its arms, for
+// the shapes its evaluation treats apart: one arm taking every row (the
+// first, a later one, ELSE), rows no arm takes without an ELSE (NULL),
+// numeric and constant arms set among each other's rows.
+func TestCaseShapes(t *testing.T) {
+	r := NewRegistry()
+	gt, _, _, err := r.Resolve(">", []*types.T{types.Int8, types.Int8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := &ColRef{Idx: 3, Typ: types.Int8, Name: "price"}
+	above := func(x int64) Expr {
+		return &Call{Fn: gt, Args: []Expr{price, &Const{Typ: types.Int8, Val: x}}, Typ: types.Bool}
+	}
+	num := func(s string) *Const {
+		d, _, err := apd.NewFromString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Const{Typ: types.Numeric, Val: d}
+	}
+	priceNum := &Cast{Arg: price, To: types.Numeric}
+	ch := bidLikeChunk(300)
+	for _, tc := range []struct {
+		name string
+		c    *Case
+	}{
+		{"first arm takes all", &Case{Typ: types.Numeric, Whens: []When{{Cond: above(-1), Then: priceNum}}, Else: num("0")}},
+		{"later arm takes all", &Case{Typ: types.Numeric, Whens: []When{{Cond: above(1000), Then: priceNum}, {Cond: above(-1), Then: num("1.5")}}}},
+		{"else takes all", &Case{Typ: types.Numeric, Whens: []When{{Cond: above(1000), Then: num("2")}}, Else: priceNum}},
+		{"no else", &Case{Typ: types.Numeric, Whens: []When{{Cond: above(200), Then: priceNum}, {Cond: above(100), Then: num("7.25")}}}},
+		{"none", &Case{Typ: types.Numeric, Whens: []When{{Cond: above(1000), Then: priceNum}}}},
+		{"constants and columns", &Case{Typ: types.Numeric, Whens: []When{{Cond: above(250), Then: num("3")}, {Cond: above(50), Then: priceNum}}, Else: num("-1")}},
+	} {
+		ctx := &EvalCtx{Ctx: context.Background(), Cfg: types.DefaultConfig()}
+		got, err := tc.c.Eval(ctx, ch)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got.Len() != ch.Len {
+			t.Fatalf("%s: %d rows for %d", tc.name, got.Len(), ch.Len)
+		}
+		arms := make([]*coldata.Vec, 0, len(tc.c.Whens)+1)
+		conds := make([]*coldata.Vec, len(tc.c.Whens))
+		for w, when := range tc.c.Whens {
+			if conds[w], err = when.Cond.Eval(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+			v, err := when.Then.Eval(ctx, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			arms = append(arms, v)
+		}
+		var elseVals *coldata.Vec
+		if tc.c.Else != nil {
+			if elseVals, err = tc.c.Else.Eval(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range ch.Len {
+			var want types.Datum
+			took := false
+			for w, c := range conds {
+				if !c.IsNull(i) && c.Bools[i] {
+					want, took = arms[w].Get(i), true
+					break
+				}
+			}
+			if !took && elseVals != nil {
+				want = elseVals.Get(i)
+			}
+			g := got.Get(i)
+			if (g == nil) != (want == nil) || g != nil && types.Compare(types.Numeric, g, want) != 0 {
+				t.Fatalf("%s: row %d (price %d) is %v, want %v", tc.name, i, ch.Cols[3].Ints[i], g, want)
+			}
+		}
 	}
 }

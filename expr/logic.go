@@ -262,112 +262,101 @@ func (e *Case) String() string {
 
 func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	n := ch.Len
-	// arm[i] is 1 + the arm row i took (len(Whens) is ELSE), 0 for NULL;
-	// an arm's value is vals[k] at row resIdx[i] of the rows it saw, or the
-	// constant consts[k]: a constant arm is not evaluated into a vector.
-	arm := make([]int32, n)
-	resIdx := make([]int, n)
-	vals := make([]*coldata.Vec, len(e.Whens)+1)
-	consts := make([]*Const, len(e.Whens)+1)
-	pending := make([]int, n)
-	for i := range pending {
-		pending[i] = i
+	if n == 0 {
+		return coldata.NewVec(e.Typ, 0), nil
+	}
+	// rows[j] is the row of ch that row j of cur is: the rows no arm has
+	// taken yet. hit and miss are an arm's split of cur's rows. An arm's
+	// values go straight to their rows of out, which is made only once
+	// two arms share the rows (an arm taking every row is the answer as
+	// it is, its vector or its constant's).
+	scratch := make([]int, 3*n)
+	rows, hit, miss := scratch[:n], scratch[n:n], scratch[2*n:2*n]
+	for i := range rows {
+		rows[i] = i
 	}
 	cur := readColumns(ch, e)
+	var out *coldata.Vec
 	for w, when := range e.Whens {
-		if len(pending) == 0 {
+		if len(rows) == 0 {
 			break
 		}
 		cond, err := when.Cond.Eval(ctx, cur)
 		if err != nil {
 			return nil, err
 		}
-		var hit, miss []int
-		for j := range pending {
+		hit, miss = hit[:0], miss[:0]
+		for j := range rows {
 			if !cond.IsNull(j) && cond.Bools[j] {
 				hit = append(hit, j)
 			} else {
 				miss = append(miss, j)
 			}
 		}
-		if len(hit) > 0 {
-			if c, ok := when.Then.(*Const); ok {
-				consts[w] = c
-			} else {
-				sub := cur
-				if len(hit) != cur.Len {
-					sub = cur.Gather(hit)
-				}
-				if vals[w], err = when.Then.Eval(ctx, sub); err != nil {
-					return nil, err
-				}
-			}
-			for k, j := range hit {
-				arm[pending[j]] = int32(w + 1)
-				resIdx[pending[j]] = k
-			}
+		if len(hit) == 0 {
+			continue
 		}
-		if len(miss) != len(pending) {
-			next := make([]int, len(miss))
-			for k, j := range miss {
-				next[k] = pending[j]
-			}
-			pending = next
-			// The rows left are gathered only for an arm that reads them.
-			if _, constElse := e.Else.(*Const); w < len(e.Whens)-1 || (e.Else != nil && !constElse) {
-				cur = cur.Gather(miss)
-			}
+		sub := cur
+		if len(miss) > 0 {
+			sub = cur.Gather(hit)
+		}
+		whole := len(rows) == n && len(miss) == 0
+		v, mask, err := e.armValue(ctx, when.Then, sub, whole)
+		if err != nil || whole {
+			return v, err
+		}
+		if out == nil {
+			out = coldata.MakeVec(e.Typ, n)
+		}
+		for k, j := range hit {
+			out.SetFrom(rows[j], v, k&mask)
+		}
+		for k, j := range miss {
+			rows[k] = rows[j]
+		}
+		rows = rows[:len(miss)]
+		// The rows left are gathered only for an arm that reads them.
+		if _, constElse := e.Else.(*Const); len(miss) > 0 && (w < len(e.Whens)-1 || e.Else != nil && !constElse) {
+			cur = cur.Gather(miss)
 		}
 	}
-	if len(pending) > 0 && e.Else != nil {
-		k := len(e.Whens)
-		if c, ok := e.Else.(*Const); ok {
-			consts[k] = c
-		} else {
-			v, err := e.Else.Eval(ctx, cur)
-			if err != nil {
-				return nil, err
-			}
-			vals[k] = v
+	if len(rows) > 0 && e.Else != nil {
+		whole := len(rows) == n
+		v, mask, err := e.armValue(ctx, e.Else, cur, whole)
+		if err != nil || whole {
+			return v, err
 		}
-		for j, i := range pending {
-			arm[i] = int32(k + 1)
-			resIdx[i] = j
+		if out == nil {
+			out = coldata.MakeVec(e.Typ, n)
 		}
+		for k, i := range rows {
+			out.SetFrom(i, v, k&mask)
+		}
+		rows = rows[:0]
 	}
-	if n == 0 {
-		return coldata.NewVec(e.Typ, 0), nil
+	if out == nil {
+		return coldata.ConstVec(e.Typ, nil, n), nil
 	}
-	if first := arm[0]; first > 0 && sameArm(arm, first) {
-		// Every row took the same arm (the arm saw the whole chunk): its
-		// vector, or its constant's, is the answer, in row order.
-		if c := consts[first-1]; c != nil {
-			return coldata.ConstVec(c.Typ, c.Val, n), nil
-		}
-		return vals[first-1], nil
-	}
-	out := coldata.NewVec(e.Typ, n)
-	for i, a := range arm {
-		switch {
-		case a == 0:
-			out.Append(nil)
-		case consts[a-1] != nil:
-			out.Append(consts[a-1].Val)
-		default:
-			out.AppendFrom(vals[a-1], resIdx[i])
-		}
+	for _, i := range rows {
+		out.SetNull(i)
 	}
 	return out, nil
 }
 
-// sameArm reports whether every row took arm a.
-func sameArm(arm []int32, a int32) bool {
-	for _, x := range arm {
-		if x != a {
-			return false
-		}
+// armValue evaluates an arm's value over the rows that took it (sub), row
+// k of them at v's row k&mask. A constant arm is not expanded into a row
+// for each unless it is the whole answer (whole: it took every row of the
+// CASE): it is one row, and mask 0 reads it for every k.
+func (e *Case) armValue(ctx *EvalCtx, arm Expr, sub *coldata.Chunk, whole bool) (v *coldata.Vec, mask int, err error) {
+	c, ok := arm.(*Const)
+	switch {
+	case !ok:
+		v, err = arm.Eval(ctx, sub)
+		return v, -1, err
+	case whole:
+		return coldata.ConstVec(c.Typ, c.Val, sub.Len), -1, nil
 	}
-	return true
+	return coldata.ConstVec(e.Typ, c.Val, 1), 0, nil
 }
 
 // readColumns returns ch with only the columns e reads (the others nil,

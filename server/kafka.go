@@ -143,7 +143,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 type ingestCollector struct {
 	eng                                                          *engine.Engine
 	backlogWait, commitWait, commitHold, commitRows, delay, step *prometheus.Desc
-	checkpointPause                                              *prometheus.Desc
+	epochRows, checkpointPause                                   *prometheus.Desc
 }
 
 func newIngestCollector(eng *engine.Engine) *ingestCollector {
@@ -155,13 +155,14 @@ func newIngestCollector(eng *engine.Engine) *ingestCollector {
 		commitRows:  d("sluice_source_commit_rows", "Rows per source commit."),
 		delay:       d("sluice_view_publish_delay_seconds", "From a commit the views read to the epoch that publishes it (queueing and stepping)."),
 		step:        d("sluice_view_step_seconds", "How long one epoch of the views took: stepping their dataflows and publishing."),
+		epochRows:   d("sluice_view_epoch_rows", "Changed rows one epoch of the views stepped over."),
 		checkpointPause: d("sluice_view_checkpoint_pause_seconds",
 			"How long the views' loop paused to take a checkpoint (serializing state for the writer); epochs wait meanwhile."),
 	}
 }
 
 func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.backlogWait, c.commitWait, c.commitHold, c.commitRows, c.delay, c.step, c.checkpointPause} {
+	for _, d := range []*prometheus.Desc{c.backlogWait, c.commitWait, c.commitHold, c.commitRows, c.delay, c.step, c.epochRows, c.checkpointPause} {
 		ch <- d
 	}
 }
@@ -172,7 +173,7 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 		d *prometheus.Desc
 		s engine.HistogramSnapshot
 	}{{c.backlogWait, t.BacklogWait}, {c.commitWait, t.CommitWait}, {c.commitHold, t.CommitHold},
-		{c.commitRows, t.CommitRows}, {c.delay, t.PublishDelay}, {c.step, t.Step}, {c.checkpointPause, t.CheckpointPause}} {
+		{c.commitRows, t.CommitRows}, {c.delay, t.PublishDelay}, {c.step, t.Step}, {c.epochRows, t.EpochRows}, {c.checkpointPause, t.CheckpointPause}} {
 		ch <- prometheus.MustNewConstHistogram(h.d, h.s.Count, h.s.Sum, h.s.Buckets)
 	}
 }

@@ -313,6 +313,22 @@ func (s *Spec) SessionEnd(last int64) int64 {
 	return last + s.Gap
 }
 
+// Run reports whether a assigns each row of [lo, hi) to exactly one
+// window, in order (a TUMBLE, or a HOP whose slide is its size, over rows
+// whose times are all in range): then its output rows are those input rows
+// as they are, and need not be gathered.
+func (a *Assignment) Run(lo, hi int) bool {
+	if len(a.Rows) != hi-lo {
+		return false
+	}
+	for k, i := range a.Rows {
+		if i != lo+k {
+			return false
+		}
+	}
+	return true
+}
+
 // Apply returns the chunk of a's output rows: for each assigned pair, the
 // input row of in, then window_start and window_end of type typ (in's
 // Diffs, if any, follow the rows). It copies a's bounds, so a may be reused.

@@ -230,3 +230,29 @@ func BenchmarkAssign(b *testing.B) {
 		})
 	}
 }
+
+// TestAssignmentRun checks that Run holds exactly when every row of the
+// range is in one window, in order.
+func TestAssignmentRun(t *testing.T) {
+	ts := vec(int64(0), 30*sec, min, 90*sec)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		v    *coldata.Vec
+		lo   int
+		want bool
+	}{
+		{"tumble", Spec{Kind: Tumble, Size: min, Step: min}, ts, 0, true},
+		{"tumble from row 1", Spec{Kind: Tumble, Size: min, Step: min}, ts, 1, true},
+		{"tumble null", Spec{Kind: Tumble, Size: min, Step: min}, vec(int64(0), nil, min), 0, false},
+		{"hop slide = size", Spec{Kind: Hop, Size: min, Step: min}, ts, 0, true},
+		{"hop", Spec{Kind: Hop, Size: 2 * min, Step: min}, ts, 0, false},
+		{"cumulate", Spec{Kind: Cumulate, Size: 2 * min, Step: min}, ts, 0, false},
+	} {
+		var a Assignment
+		tc.spec.Assign(tc.v, tc.lo, tc.v.Len(), &a)
+		if got := a.Run(tc.lo, tc.v.Len()); got != tc.want {
+			t.Errorf("%s: Run = %t, want %t (rows %v)", tc.name, got, tc.want, a.Rows)
+		}
+	}
+}
