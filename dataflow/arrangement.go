@@ -357,12 +357,11 @@ func (p *versionPage) setRun(r int, src *coldata.Chunk, i, k int, born uint64) {
 }
 
 // keepStrings replaces strs by copies in arena. A string cut from a larger
-// one keeps all of it alive: the record decoders cut every text column of
-// ~100 records from one 16 KiB block, of which a view may keep one column
-// (q0 keeps bids' extra, not their channel and url: at 9.2 M rows, when
-// each record had a string of its own, 958 MB of records were held for
-// 357 MB of extras).
-// Copied, the records go once the stream's batch does, and the view's
+// one keeps all of it alive: the JSON decoder makes one string per record
+// holding its every text column, of which a view may keep one (q0 keeps
+// bids' extra, not their channel and url: at 9.2 M rows 958 MB of records
+// held for 357 MB of extras).
+// Copied, the record goes once the stream's batch does, and the view's
 // strings lie packed in blocks without per-object rounding.
 func (v *versions) keepStrings(strs []string) {
 	for x, str := range strs {

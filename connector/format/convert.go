@@ -22,12 +22,9 @@ import (
 // that does not convert pops what was appended before it.
 //
 // Strings that a column keeps (text, json, bytea) are copied out of the
-// record into a block shared by consecutive records (keptBlockBytes), and
-// each value is a substring of it: no allocation per record, and a value
-// kept for long keeps at most its block alive. Whatever keeps values for
-// long copies them anyway (a view's arena, dataflow's keepStrings), and a
-// stream's table holds a batch's rows, so its blocks, as long as it holds
-// the batch.
+// record into one string per record, and each value is a substring of it:
+// one allocation per record, and a value kept for long (a group key in a
+// view) keeps at most its own record's strings alive, never a shared arena.
 
 // slotKind says what a slot holds.
 type slotKind uint8
@@ -208,66 +205,43 @@ func (s *sink) keeps(k slotKind) bool {
 	return false
 }
 
-// keptBlockBytes is the size of the blocks kept strings are copied into:
-// ~100 Nexmark bids. A string per record was an allocation per record
-// (and an object for the collector to mark and sweep); a larger block
-// would let one kept value pin more.
-const keptBlockBytes = 16 << 10
-
 // committer is the per-decoder scratch of commit.
 type committer struct {
 	sinks []sink
-	// blk is the block kept strings are cut from. commit appends each
-	// record's strings after the previous record's and never writes below
-	// len(blk), so the strings cut from it never change; a record that does
-	// not fit starts a new block, and the old one lives as long as strings
-	// point into it.
-	blk []byte
-	tmp []byte // one unescaped JSON string that is not kept
+	blk   []byte // the strings kept from one record, before they become one string
+	tmp   []byte // one unescaped JSON string that is not kept
 }
 
 // commit appends one value per column from slots. On error it appends
 // nothing (popping what it appended) and returns the column's error.
 func (c *committer) commit(rec []byte, slots []slot, cols []*coldata.Vec) error {
-	// Strings kept by their columns go into one string for the record, in
-	// the block; unescaping never lengthens a JSON string, so need bounds it.
-	need, check := 0, false
-	for i := range slots {
-		if sl := &slots[i]; c.sinks[i].keepMask&(1<<sl.kind) != 0 {
-			need += sl.b - sl.a
-			check = check || sl.utf
-		}
-	}
-	if need > cap(c.blk)-len(c.blk) {
-		c.blk = make([]byte, 0, max(keptBlockBytes, need))
-	}
+	// Strings kept by their columns go into one string for the record.
 	var kept string
-	start := len(c.blk)
-	buf := c.blk
+	buf := c.blk[:0]
+	check := false
 	for i := range slots {
 		sl := &slots[i]
 		if c.sinks[i].keepMask&(1<<sl.kind) == 0 {
 			continue
 		}
-		off := len(buf) - start
+		check = check || sl.utf
+		off := len(buf)
 		switch {
 		case sl.kind == sJString && c.sinks[i].kind != kJSON:
 			// The string's contents, unescaped.
 			var err error
 			if buf, err = appendUnescaped(buf, rec[sl.a+1:sl.b-1], sl.esc); err != nil {
-				// Nothing points past start yet: the next record reuses it.
-				c.blk = buf[:start]
 				return errColumn(c.sinks[i].name, err)
 			}
 		default:
 			buf = append(buf, rec[sl.a:sl.b]...)
 		}
-		sl.a, sl.b = off, len(buf)-start
+		sl.a, sl.b = off, len(buf)
 		sl.kind |= keptFlag
 	}
-	if len(buf) > start {
-		kept = unsafe.String(&buf[start], len(buf)-start)
-		if check && asciiOnly(buf[start:]) {
+	if len(buf) > 0 {
+		kept = string(buf)
+		if check && asciiOnly(buf) {
 			// Valid UTF-8 as a whole: no column validates its kept text
 			// again. (A JSON string's scan knows already: check is false.)
 			for i := range slots {

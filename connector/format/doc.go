@@ -17,11 +17,9 @@
 // into a bigint column rounds); the formats and conversions are described in
 // docs/connectors.md.
 //
-// Strings a column keeps are copied out of the record into a 16 KiB block
-// shared by consecutive records (no allocation per record): a kept value
-// pins at most its block, and never the record, whose buffer the caller
-// may reuse. Whatever keeps values for long copies them anyway (a view's
-// arena), and a stream's table holds whole batches.
+// Strings a column keeps are copied out of the record into one allocation
+// per record: a kept value pins at most its own record's strings, never a
+// shared buffer.
 //
 // The other way (encode_*.go), JSONObject, AvroRecord and ProtoMessage
 // write rows of column vectors as JSON objects, Avro records and protobuf
