@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -217,11 +218,13 @@ func (c *committer) commit(rec []byte, slots []slot, cols []*coldata.Vec) error 
 	// Strings kept by their columns go into one string for the record.
 	var kept string
 	buf := c.blk[:0]
+	check := false
 	for i := range slots {
 		sl := &slots[i]
 		if c.sinks[i].keepMask&(1<<sl.kind) == 0 {
 			continue
 		}
+		check = check || sl.utf
 		off := len(buf)
 		switch {
 		case sl.kind == sJString && c.sinks[i].kind != kJSON:
@@ -238,6 +241,15 @@ func (c *committer) commit(rec []byte, slots []slot, cols []*coldata.Vec) error 
 	}
 	if len(buf) > 0 {
 		kept = string(buf)
+		if check && asciiOnly(buf) {
+			// Valid UTF-8 as a whole: no column validates its kept text
+			// again. (A JSON string's scan knows already: check is false.)
+			for i := range slots {
+				if slots[i].kind&keptFlag != 0 {
+					slots[i].utf = false
+				}
+			}
+		}
 	}
 	c.blk = buf
 	for i := range c.sinks {
@@ -249,6 +261,25 @@ func (c *committer) commit(rec []byte, slots []slot, cols []*coldata.Vec) error 
 		}
 	}
 	return nil
+}
+
+// asciiOnly reports whether b is all ASCII, 16 bytes a step: the text of
+// Avro and protobuf records is checked for valid UTF-8 once per record
+// this way, instead of utf8.ValidString per column (~12 % of the CPU
+// profile of decoding Avro and protobuf bids).
+func asciiOnly(b []byte) bool {
+	const hi = 0x8080808080808080
+	for len(b) >= 16 {
+		if (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[8:]))&hi != 0 {
+			return false
+		}
+		b = b[16:]
+	}
+	var x byte
+	for _, c := range b {
+		x |= c
+	}
+	return x < utf8.RuneSelf
 }
 
 // keptFlag marks a slot whose a..b now index the record's kept string.
@@ -277,7 +308,7 @@ func (c *committer) put(s *sink, v *coldata.Vec, sl *slot, rec []byte, kept stri
 			}
 			return s.textUTF(v, str, sl.utf)
 		case sText:
-			return s.text(v, str)
+			return s.textUTF(v, str, sl.utf)
 		case sJNumber:
 			if s.kind == kJSON {
 				return s.putJSON(v, str)
