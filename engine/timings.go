@@ -84,8 +84,9 @@ type ingestTimings struct {
 	commitRows   *Histogram // rows per source commit
 	publishDelay *Histogram // from a commit views read to the epoch publishing it
 	step         *Histogram // one epoch of the dataflows loop: step the views, publish
-	// checkpointPause is the loop's time taking a checkpoint (serializing
-	// the views' state), which the next epoch waits for.
+	// checkpointPause is the loop's time taking a checkpoint (gathering
+	// the views' state; the writer encodes most of it), which the next
+	// epoch waits for.
 	checkpointPause *Histogram
 }
 
