@@ -114,7 +114,7 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 				for g := lo; g < hi; g++ {
 					v.Append(t.objects(g)[o.objs+j])
 				}
-				if err := w.Vec(v); err != nil {
+				if err := w.VecLater(v); err != nil {
 					return err
 				}
 			}
@@ -556,7 +556,7 @@ func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int
 	for _, key := range keys {
 		w.String(key)
 	}
-	return w.Vec(vals)
+	return w.VecLater(vals)
 }
 
 func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {

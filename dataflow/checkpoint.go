@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"unsafe"
@@ -156,7 +157,7 @@ func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 	// loop waits for the slowest, not for all of them in turn.
 	sections := make([]*SnapshotWriter, len(d.workers))
 	err := d.eachWorker(func(wk *worker) error {
-		sw := &SnapshotWriter{}
+		sw := &SnapshotWriter{deferring: w.deferring, deferMin: w.deferMin}
 		sections[wk.id] = sw
 		for _, op := range wk.ops {
 			s, ok := op.(Snapshotter)
@@ -352,6 +353,22 @@ type SnapshotWriter struct {
 	// appended is set once Append gave w blocks it does not own, or split
 	// one: Reset then keeps none.
 	appended bool
+	// deferring: VecLater leaves a column's encoding to Finish (see
+	// NewDeferredSnapshotWriter); pending are the columns left, each
+	// with the block of full it fills, a nil placeholder until then.
+	deferring bool
+	pending   []pendingVec
+	// deferMin is the least bytes of a column VecLater defers
+	// (minDeferredVec; tests defer every column).
+	deferMin int
+}
+
+// pendingVec is a column VecLater left to Finish: block is its place in
+// full, size the bytes its encoding takes (counted in fullLen already).
+type pendingVec struct {
+	block int
+	v     *coldata.Vec
+	size  int
 }
 
 // Blocks grow from minSnapshotBlock, doubling with what was written, up
@@ -362,9 +379,26 @@ const (
 	maxSnapshotBlock = 4 << 20
 )
 
+// minDeferredVec is the least bytes of a column VecLater defers: a
+// smaller one costs the loop less to encode than its own block would the
+// writer.
+const minDeferredVec = 4 << 10
+
 // NewSnapshotWriter returns a writer appending to buf (its first block;
 // nil for none).
 func NewSnapshotWriter(buf []byte) *SnapshotWriter { return &SnapshotWriter{buf: buf} }
+
+// NewDeferredSnapshotWriter returns a writer whose VecLater leaves the
+// encoding of columns of computable size (integers, floats, booleans,
+// text, intervals: most of a join's or top-N's rows) to Finish. A
+// checkpoint is taken on the dataflows loop, which must not wait for the
+// state's bytes to be copied: the operators gather their rows into
+// columns of their own there (the strings shared, not copied), and the
+// checkpoint writer encodes them. Len counts them from the start, so
+// the loop still knows the snapshot's size exactly.
+func NewDeferredSnapshotWriter() *SnapshotWriter {
+	return &SnapshotWriter{deferring: true, deferMin: minDeferredVec}
+}
 
 // ensure makes room for n more bytes in the block being filled.
 func (w *SnapshotWriter) ensure(n int) {
@@ -414,7 +448,7 @@ func (w *SnapshotWriter) Reset() {
 	}
 	slices.SortFunc(w.spare, func(a, b []byte) int { return cap(b) - cap(a) })
 	clear(w.full)
-	w.buf, w.full, w.fullLen, w.appended = nil, w.full[:0], 0, false
+	w.buf, w.full, w.fullLen, w.appended, w.pending = nil, w.full[:0], 0, false, nil
 }
 
 // write appends p, across blocks when it does not fit the one being
@@ -432,6 +466,87 @@ func write[S ~string | ~[]byte](w *SnapshotWriter, p S) {
 
 // Len returns the bytes written.
 func (w *SnapshotWriter) Len() int { return w.fullLen + len(w.buf) }
+
+// Finish encodes the columns VecLater left, into blocks of their own in
+// their place. It may be called from any goroutine once nothing is
+// written to w any more; Parts and Bytes must not be called before it.
+func (w *SnapshotWriter) Finish() error {
+	for _, p := range w.pending {
+		// The slack keeps ensure, which wants room for a whole varint,
+		// from starting a block for the last values.
+		col := &SnapshotWriter{buf: make([]byte, 0, p.size+binary.MaxVarintLen64)}
+		if err := col.Vec(p.v); err != nil {
+			return err
+		}
+		if col.Len() != p.size || len(col.full) != 0 {
+			return sqlerr.Bug("dataflow snapshot: a %s column took %d bytes, %d counted", p.v.Typ, col.Len(), p.size)
+		}
+		w.full[p.block] = col.buf
+	}
+	w.pending = nil
+	return nil
+}
+
+// VecLater writes v as Vec does; a deferring writer leaves the encoding
+// to Finish when it can count its bytes now (vecSize), v then being the
+// writer's: it must not change after.
+func (w *SnapshotWriter) VecLater(v *coldata.Vec) error {
+	if !w.deferring {
+		return w.Vec(v)
+	}
+	size, ok := vecSize(v)
+	if !ok || size < w.deferMin {
+		return w.Vec(v)
+	}
+	w.seal()
+	w.pending = append(w.pending, pendingVec{block: len(w.full), v: v, size: size})
+	w.full = append(w.full, nil)
+	w.fullLen += size
+	return nil
+}
+
+// seal ends the blocks before what is written next: the block being
+// filled joins full, and its rest is still w's to fill.
+func (w *SnapshotWriter) seal() {
+	if len(w.buf) > 0 {
+		w.full = append(w.full, w.buf)
+		w.fullLen += len(w.buf)
+	}
+	w.buf = w.buf[len(w.buf):len(w.buf):cap(w.buf)]
+}
+
+// vecSize returns the bytes Vec writes of v, when they follow from the
+// values' lengths (not for decimals and datums, whose text is their
+// encoding).
+func vecSize(v *coldata.Vec) (int, bool) {
+	n := v.Len()
+	size := uvarintLen(uint64(n)) + 1
+	if v.HasNulls() {
+		size += n
+	}
+	switch v.Typ.Phys() {
+	case types.PhysBool:
+		size += n
+	case types.PhysInt, types.PhysFloat:
+		size += 8 * n
+	case types.PhysBytes:
+		for _, s := range v.Bytes[:n] {
+			size += uvarintLen(uint64(len(s))) + len(s)
+		}
+	case types.PhysInterval:
+		for _, x := range v.Ivals[:n] {
+			size += varintLen(int64(x.Months)) + varintLen(int64(x.Days)) + varintLen(x.Micros)
+		}
+	default:
+		return 0, false
+	}
+	return size, true
+}
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// varintLen is the length of x zig-zag encoded, as binary.AppendVarint.
+func varintLen(x int64) int { return uvarintLen(uint64(x<<1) ^ uint64(x>>63)) }
 
 // Parts returns the blocks written, in order; they stay the writer's.
 func (w *SnapshotWriter) Parts() [][]byte {
@@ -461,13 +576,12 @@ func (w *SnapshotWriter) Append(o *SnapshotWriter) {
 	if len(parts) == 0 {
 		return
 	}
-	if len(w.buf) > 0 {
-		w.full = append(w.full, w.buf)
-		w.fullLen += len(w.buf)
+	w.seal()
+	for _, p := range o.pending {
+		p.block += len(w.full)
+		w.pending = append(w.pending, p)
 	}
-	// The rest of w's block is still w's to fill: the sealed part ends
-	// where it starts.
-	w.buf = w.buf[len(w.buf):len(w.buf):cap(w.buf)]
+	o.pending = nil
 	w.full = append(w.full, parts...)
 	w.fullLen += o.Len()
 	w.appended = true

@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"runtime"
@@ -48,15 +49,20 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 			t.Fatalf("epoch %d before the snapshot: got\n%s\nwant\n%s", i, got, want[i])
 		}
 	}
-	snap, err := snapshotBytes(first.Snapshot)
+	finish, err := snapshotLater(first.Snapshot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The snapshotted dataflow goes on unchanged.
+	// The snapshotted dataflow goes on unchanged, and the snapshot's
+	// deferred columns are encoded after it did.
 	if cut < len(epochs) {
 		if got := run(first, epochs[cut]); got != want[cut] {
 			t.Fatalf("epoch %d after the snapshot: got\n%s\nwant\n%s", cut, got, want[cut])
 		}
+	}
+	snap, err := finish()
+	if err != nil {
+		t.Fatal(err)
 	}
 	restored := newDF()
 	if err := restored.Restore(snap); err != nil {
@@ -97,13 +103,37 @@ func stepText(t testing.TB, df *Dataflow, e snapshotEpoch) string {
 }
 
 // snapshotBytes returns what snapshot (a Dataflow's Snapshot or
-// SnapshotDelta) writes, in one slice.
+// SnapshotDelta) writes, in one slice, every column deferred.
 func snapshotBytes(snapshot func(*SnapshotWriter) error) ([]byte, error) {
-	w := NewSnapshotWriter(nil)
+	finish, err := snapshotLater(snapshot)
+	if err != nil {
+		return nil, err
+	}
+	return finish()
+}
+
+// snapshotLater takes a snapshot with every column it can deferred, as
+// the checkpoints' writer does, and returns the function that encodes
+// them (Finish) and returns the bytes: the caller runs epochs first, so
+// that a deferred column that shares state the dataflow changes after
+// the snapshot shows as a wrong restore. Len must count the deferred
+// columns exactly from the start.
+func snapshotLater(snapshot func(*SnapshotWriter) error) (func() ([]byte, error), error) {
+	w := &SnapshotWriter{deferring: true}
 	if err := snapshot(w); err != nil {
 		return nil, err
 	}
-	return w.Bytes(), nil
+	n := w.Len()
+	return func() ([]byte, error) {
+		if err := w.Finish(); err != nil {
+			return nil, err
+		}
+		b := w.Bytes()
+		if len(b) != n {
+			return nil, fmt.Errorf("snapshot of %d bytes, Len counted %d", len(b), n)
+		}
+		return b, nil
+	}, nil
 }
 
 // checkDeltaRoundTrip goes on with first, which took snapshot snap after
@@ -114,18 +144,28 @@ func snapshotBytes(snapshot func(*SnapshotWriter) error) ([]byte, error) {
 func checkDeltaRoundTrip(t *testing.T, newDF func() *Dataflow, run func(*Dataflow, snapshotEpoch) string, first *Dataflow, snap []byte, epochs []snapshotEpoch, want []string, cut int) {
 	t.Helper()
 	var deltas [][]byte
-	for i := cut; i < len(epochs); i++ {
-		if i > cut {
-			if got := run(first, epochs[i]); got != want[i] {
-				t.Fatalf("epoch %d after delta snapshots: got\n%s\nwant\n%s", i, got, want[i])
-			}
-		}
-		d, err := snapshotBytes(first.SnapshotDelta)
+	// Each delta's deferred columns are encoded after the next epoch ran.
+	var finish func() ([]byte, error)
+	finishDelta := func() {
+		d, err := finish()
 		if err != nil {
 			t.Fatal(err)
 		}
 		deltas = append(deltas, d)
 	}
+	for i := cut; i < len(epochs); i++ {
+		if i > cut {
+			if got := run(first, epochs[i]); got != want[i] {
+				t.Fatalf("epoch %d after delta snapshots: got\n%s\nwant\n%s", i, got, want[i])
+			}
+			finishDelta()
+		}
+		var err error
+		if finish, err = snapshotLater(first.SnapshotDelta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finishDelta()
 	for _, k := range slices.Compact([]int{1, (len(deltas) + 1) / 2, len(deltas)}) {
 		restored := newDF()
 		if err := restored.Restore(snap, deltas[:k]...); err != nil {
@@ -1011,5 +1051,72 @@ func TestAggregateSnapshotTextKeysPages(t *testing.T) {
 	}
 	if len(found) != groups {
 		t.Fatalf("%d distinct keys restored, want %d", len(found), groups)
+	}
+}
+
+// TestSnapshotWriterDeferredColumns writes columns of every physical type
+// (NULLs, long strings whose lengths take several varint bytes, negative
+// intervals), between other values and through an appended section,
+// with a writer that writes them at once and one that defers them: Len
+// must count the deferred columns exactly before Finish, and the bytes
+// must be the same after it. The columns are changed after Finish, which
+// must have copied them.
+func TestSnapshotWriterDeferredColumns(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	cols := []*coldata.Vec{}
+	add := func(typ *types.T, vals ...types.Datum) {
+		v := coldata.NewVec(typ, len(vals))
+		for _, d := range vals {
+			v.Append(d)
+		}
+		cols = append(cols, v)
+	}
+	add(types.Int8, int64(1), nil, int64(-7), int64(1)<<60)
+	add(types.Int8, int64(3), int64(4))
+	add(types.Float8, 1.5, nil, -2.25)
+	add(types.Bool, true, false, nil)
+	add(types.Text, "", long, nil, "é", strings.Repeat("y", 20000))
+	add(types.Interval, types.IntervalValue{Months: -1, Days: 40, Micros: -1 << 40}, nil, types.IntervalValue{})
+	add(types.Numeric, nil)
+	add(types.Timestamp, nil)
+	write := func(w *SnapshotWriter) {
+		for i, v := range cols {
+			w.Uvarint(uint64(i))
+			if err := w.VecLater(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sub := &SnapshotWriter{deferring: w.deferring}
+		sub.String(long)
+		if err := sub.VecLater(cols[4]); err != nil {
+			t.Fatal(err)
+		}
+		w.Append(sub)
+		w.Varint(-5)
+	}
+	now := NewSnapshotWriter(nil)
+	write(now)
+	later := &SnapshotWriter{deferring: true}
+	write(later)
+	// All but the numeric, and the appended section's.
+	if len(later.pending) != len(cols) {
+		t.Fatalf("%d columns deferred, want %d", len(later.pending), len(cols))
+	}
+	if later.Len() != now.Len() {
+		t.Fatalf("Len %d before Finish, %d written at once", later.Len(), now.Len())
+	}
+	if err := later.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(now.Bytes())
+	for _, v := range cols {
+		*v = *coldata.NewVec(v.Typ, 0)
+	}
+	if got := later.Bytes(); !bytes.Equal(got, want) {
+		t.Fatalf("deferred columns wrote %d bytes unlike the %d written at once", len(got), len(want))
+	}
+	// A writer that does not defer writes at once: nothing is pending.
+	if len(now.pending) != 0 {
+		t.Fatalf("%d columns pending on a writer that does not defer", len(now.pending))
 	}
 }

@@ -32,7 +32,11 @@
 // (operators that keep state implement Snapshotter; stateless ones write
 // nothing; the workers write their sections at once, each on its own
 // goroutine, into a SnapshotWriter's blocks) and the sources'
-// watermarks; Restore reads it into a fresh
+// watermarks. Given a deferring writer (NewDeferredSnapshotWriter), the
+// columns an operator gathers into vectors of its own (a join's, top-N's
+// and DISTINCT's rows) are only counted; Finish encodes them later, on
+// any goroutine, so that taking a checkpoint does not copy the rows'
+// bytes between two epochs. Restore reads it into a fresh
 // dataflow of the same graph and workers, which then goes on as the
 // snapshotted one would. Aggregates (word-state kernels, numeric sums,
 // min/max multisets), joins, DISTINCT and top-N support it; session

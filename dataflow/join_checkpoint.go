@@ -83,7 +83,7 @@ func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int
 		if freed != nil {
 			v.AppendVec(freed.Cols[c], freed.Len)
 		}
-		if err := w.Vec(rows.appendGather(v, c, ids)); err != nil {
+		if err := w.VecLater(rows.appendGather(v, c, ids)); err != nil {
 			return err
 		}
 	}

@@ -25,11 +25,12 @@ func (s recordSize) estimate(live int) int {
 
 // writeCountedRows writes rows with their multiplicities (or, in a delta,
 // their multiplicities now, 0 for a row gone): the counts as words, then a
-// column per type.
+// column per type. The rows are the caller's to give: a deferring w keeps
+// their columns until it is finished.
 func writeCountedRows(w *SnapshotWriter, counts []int64, rows *coldata.Chunk) error {
 	w.Int64s(counts)
 	for _, v := range rows.Cols {
-		if err := w.Vec(v); err != nil {
+		if err := w.VecLater(v); err != nil {
 			return err
 		}
 	}

@@ -65,9 +65,10 @@ type topNOp struct {
 	prefix        int                 // the length of the group key at the front of key
 	tieLen        int                 // the length of its group and order columns
 	// changed holds, from the first snapshot on, the rows whose
-	// multiplicity changed since the last one, by order key: a delta
-	// writes them with their multiplicity now.
-	changed map[string][]types.Datum
+	// multiplicity changed since the last one, with their multiplicity
+	// now (0: gone), by order key: a delta writes them as they are, not
+	// looking each up in rows again.
+	changed map[string]topNRow
 	size    recordSize
 }
 
@@ -381,7 +382,7 @@ func (o *topNOp) store(k string, row []types.Datum, n int64) {
 		o.rows.Put(k, topNRow{Row: row, Count: n})
 	}
 	if o.changed != nil {
-		o.changed[k] = row
+		o.changed[k] = topNRow{Row: row, Count: n}
 	}
 }
 

@@ -2,7 +2,6 @@ package dataflow
 
 import (
 	"github.com/sluice-db/sluice/coldata"
-	"github.com/sluice-db/sluice/types"
 )
 
 // Snapshot implements Snapshotter: the distinct rows and their
@@ -19,7 +18,7 @@ func (o *topNOp) Snapshot(w *SnapshotWriter) error {
 		return true
 	})
 	o.size = recordSize{}
-	o.changed = map[string][]types.Datum{}
+	o.changed = map[string]topNRow{}
 	return o.writeRows(w, counts, rows)
 }
 
@@ -29,9 +28,8 @@ func (o *topNOp) Snapshot(w *SnapshotWriter) error {
 func (o *topNOp) SnapshotDelta(w *SnapshotWriter) error {
 	rows := NewChanges(o.spec.Typs, len(o.changed))
 	counts := make([]int64, 0, len(o.changed))
-	for k, row := range o.changed {
-		r, _ := o.rows.Get(k)
-		rows.AppendRow(row)
+	for _, r := range o.changed {
+		rows.AppendRow(r.Row)
 		counts = append(counts, r.Count)
 	}
 	clear(o.changed)

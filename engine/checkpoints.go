@@ -131,9 +131,11 @@ func (c *checkpoint) release() {
 
 // checkpointJob is a checkpoint the loop took, for the writer to write:
 // the operator state serialized on the loop (in blocks, written as they
-// are), and either the view's rows as an arrangement snapshot the writer
-// scans (a base) or its output's changes since the checkpoint before (a
-// delta). A job only ever writes: a DROP's removal goes to
+// are; the rows of joins, top-N and DISTINCT, and an aggregate's stored
+// keys and min/max values, are gathered into columns there, which the
+// writer encodes: dataflow.NewDeferredSnapshotWriter), and either the
+// view's rows as an arrangement snapshot the writer scans (a base) or its
+// output's changes since the checkpoint before (a delta). A job only ever writes: a DROP's removal goes to
 // checkpointer.remove.
 type checkpointJob struct {
 	ck      checkpoint
@@ -155,9 +157,12 @@ type checkpointer struct {
 	log      *slog.Logger
 	last     time.Time // loop-owned: when the loop last took checkpoints
 	busy     atomic.Bool
-	wake     chan struct{} // capacity 1: work is waiting
-	stop     chan struct{}
-	done     chan struct{}
+	// written (capacity 1) is signalled after each batch the writer
+	// wrote, for waitIdle.
+	written chan struct{}
+	wake    chan struct{} // capacity 1: work is waiting
+	stop    chan struct{}
+	done    chan struct{}
 	// deltaRows is the writer's, reused for each delta's rows (Reset).
 	deltaRows *dataflow.SnapshotWriter
 
@@ -177,7 +182,7 @@ type checkpointer struct {
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
 	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(), rowBytes: map[uint32]float64{},
 		deltaRows: dataflow.NewSnapshotWriter(nil),
-		wake:      make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		written:   make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -223,6 +228,10 @@ func (c *checkpointer) run() {
 		if batch != nil {
 			c.writeBatch(batch)
 			c.busy.Store(false)
+			select {
+			case c.written <- struct{}{}:
+			default:
+			}
 		}
 		c.removeDropped(nil)
 		if stopping {
@@ -293,6 +302,14 @@ func (c *checkpointer) takeUnwritten() []uint32 {
 	return u
 }
 
+// waitIdle waits until the writer has written the batch handed over, if
+// any.
+func (c *checkpointer) waitIdle() {
+	for c.busy.Load() {
+		<-c.written
+	}
+}
+
 // close waits for the write handed over, if any, and the removals asked
 // so far, and stops the writer.
 func (c *checkpointer) close() {
@@ -338,6 +355,10 @@ func (c *checkpointer) removeFiles(view uint32, remove func(name string) bool) {
 // payload's parts are written as they are, not copied into one buffer.
 func (c *checkpointer) write(j *checkpointJob) (int, error) {
 	ck := &j.ck
+	// The columns the loop gathered are encoded here, off the loop.
+	if err := j.state.Finish(); err != nil {
+		return 0, fmt.Errorf("checkpoint of view %d: %w", ck.view, err)
+	}
 	w := dataflow.NewSnapshotWriter(nil)
 	w.Uvarint(uint64(ck.view))
 	w.Uvarint(ck.kind)
@@ -943,15 +964,18 @@ func (d *dataflows) trackChange(c storage.Change) {
 // checkpoint takes, between two epochs, a checkpoint of every checkpointed
 // view that stepped since its last one (or whose last one failed to
 // write) and hands them to the writer: every interval, or now when force.
-// The loop only serializes the operators' state; the writer scans the
+// The loop only gathers the operators' state (serializing what the
+// writer cannot encode later); the writer encodes the rest, scans the
 // views' rows (an arrangement snapshot) and writes the files. An interval
-// whose previous checkpoints are still being written takes none, and so
-// does a forced one (the shutdown's): the loop never waits for the writer.
+// whose previous checkpoints are still being written takes none: the
+// loop never waits for the writer. A forced one (the shutdown's, once the
+// loop has stopped) waits for them first.
 func (d *dataflows) checkpoint(force bool) {
 	c := d.ckpt
-	if c == nil || !force && time.Since(c.last) < c.interval || c.busy.Load() {
+	if c == nil || !force && (time.Since(c.last) < c.interval || c.busy.Load()) {
 		return
 	}
+	c.waitIdle()
 	if failed := c.takeUnwritten(); len(failed) > 0 {
 		// Their last checkpoint was not written: take them again, as a
 		// base (a delta would follow the one not written).
@@ -981,7 +1005,7 @@ func (d *dataflows) checkpoint(force bool) {
 				inputs[i].value = d.tableHashes[in.rel]
 			}
 		}
-		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewSnapshotWriter(nil)}
+		job := checkpointJob{ck: checkpoint{view: v.id, planHash: v.planHash, workers: d.workers, inputs: inputs}, state: dataflow.NewDeferredSnapshotWriter()}
 		var err error
 		// baseFailed: the base taken in place of a delta failed, so the
 		// delta goes out and the chain ends after it.
@@ -998,7 +1022,7 @@ func (d *dataflows) checkpoint(force bool) {
 			// the chain never stays overgrown (nor waits for the view to
 			// go idle). SnapshotSize holds the delta's pages by now.
 			if err == nil && !v.chainWithin(d.epoch, rowBytes, job.state.Len(), 0) {
-				base := checkpointJob{ck: job.ck, state: dataflow.NewSnapshotWriter(nil)}
+				base := checkpointJob{ck: job.ck, state: dataflow.NewDeferredSnapshotWriter()}
 				if berr := d.takeBase(v, &base); berr != nil {
 					// The operators' delta tracking restarted with the
 					// delta: it is the only record of what changed, so

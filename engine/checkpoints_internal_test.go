@@ -306,3 +306,39 @@ func TestCheckpointChainEndsAtLargeDeltaUnestimated(t *testing.T) {
 		t.Fatalf("after restart %d rows, before %d\n%s", len(after), len(before), r.log.String())
 	}
 }
+
+// A delta's output changes count changeWeight times in the chain rule (a
+// restore decodes and consolidates them): a view with next to no
+// operator state (a projection of a table) is chained by its changes
+// alone, priced at the bytes per row of its last file like its rows. Of
+// 1000 rows, 20 change (40 changes: a retraction and an insertion each)
+// and go out as a delta; 350 more (700 changes) make a chain of 1740
+// rows counted once, within twice the 1000 a base holds, and of 2480
+// counted twice: a base replaces it.
+func TestCheckpointChainWeighsChanges(t *testing.T) {
+	const rows = 1000
+	c := openChainEngine(t, t.TempDir())
+	c.exec("CREATE TABLE t (k int PRIMARY KEY, v int)")
+	c.exec(fmt.Sprintf("INSERT INTO t SELECT g, 0 FROM generate_series(0, %d) g", rows-1))
+	c.exec("CREATE MATERIALIZED VIEW v AS SELECT k, v FROM t")
+	c.checkpointNow()
+	_, oldBase := c.files("v")
+	c.exec(fmt.Sprintf("UPDATE t SET v = 1 WHERE k < %d", rows/50))
+	c.checkpointNow()
+	if names, _ := c.files("v"); !slices.Equal(names, []string{"1.delta", "ckpt"}) {
+		t.Fatalf("files after %d rows changed: %v, want the base and a delta\n%s", rows/50, names, c.log.String())
+	}
+	c.exec(fmt.Sprintf("UPDATE t SET v = 2 WHERE k < %d", rows*35/100))
+	c.checkpointNow()
+	names, base := c.files("v")
+	if !slices.Equal(names, []string{"ckpt"}) || slices.Equal(base, oldBase) {
+		t.Fatalf("files after %d rows changed: %v (base replaced: %v), want a new base alone\n%s",
+			rows*35/100, names, !slices.Equal(base, oldBase), c.log.String())
+	}
+	before := c.exec("SELECT * FROM v")
+	c.close()
+	r := openChainEngine(t, c.dir)
+	if after := r.exec("SELECT * FROM v"); !slices.Equal(after, before) || !strings.Contains(r.log.String(), "view restored from its checkpoint") {
+		t.Fatalf("after restart %d rows, before %d\n%s", len(after), len(before), r.log.String())
+	}
+}

@@ -228,8 +228,7 @@ func (d *dataflows) close() {
 		d.db.SetObserver(nil)
 		if d.ckpt != nil {
 			// A clean shutdown leaves every view checkpointed where it
-			// stopped, unless a write is in flight: then it waits for
-			// that one only.
+			// stopped, after the write in flight, if any.
 			d.checkpoint(true)
 			d.ckpt.close()
 		}

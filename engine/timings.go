@@ -87,8 +87,9 @@ type ingestTimings struct {
 	// epochRows is the changed rows each epoch steps the views over: with
 	// step, whether a slow epoch was a big one.
 	epochRows *Histogram
-	// checkpointPause is the loop's time taking a checkpoint (serializing
-	// the views' state), which the next epoch waits for.
+	// checkpointPause is the loop's time taking a checkpoint (gathering
+	// the views' state; the writer encodes most of it), which the next
+	// epoch waits for.
 	checkpointPause *Histogram
 }
 
