@@ -55,11 +55,17 @@ const (
 	// written again each time it doubles: the loop serializes deltas.
 	chainFactor = 2
 	maxDeltas   = 256
-	// changeWeight prices a delta's output changes against a base's rows:
-	// a restore decodes them and consolidates them with the base's, about
-	// 2.4 times the time per byte (a 4M-group view: a 534 MiB base decoded
-	// in 1.08 s; a 138 MB base with 857 MB of deltas in 4.47 s).
-	changeWeight = 2
+	// insertWeight and retractWeight price a delta's output changes
+	// against a base's rows. A restore decodes them and consolidates them
+	// with the base's rows: a new row about 2.4 times the CPU per byte of
+	// a base's (a 4M-group view: a 534 MiB base decoded in 1.08 s, a
+	// 138 MB base with 857 MB of deltas of new groups in 4.47 s), an
+	// update, a retraction and an insertion of an existing row, 6 to 8
+	// times (a 560 MB base restored in 2.2 CPU-s, the same base with a
+	// 208 MB delta of updates in 7.0 to 9.2; priced 2 a row, that chain
+	// was allowed and its restarts took 4.1 to 6.1 s).
+	insertWeight  = 2
+	retractWeight = 10
 	// A stateless view over streams only (their filtered, projected
 	// history) that keeps at least 1/replayRatio of the rows it reads is
 	// not checkpointed: a restart replays the history after its last
@@ -1052,14 +1058,14 @@ func (d *dataflows) checkpoint(force bool) {
 		if job.ck.kind == checkpointBase {
 			v.endChain()
 			v.baseSize, v.deltaSize = job.state.Len(), 0
-			v.baseRows, v.deltaRows = job.rows.Len(), 0
+			v.baseRows, v.deltaCost = job.rows.Len(), 0
 			// Deltas follow this base: the output's changes are kept
 			// from now on.
 			v.gen = job.ck.gen
 		} else {
 			v.deltas++
 			v.deltaSize += job.state.Len()
-			v.deltaRows += changedRows(job.changes)
+			v.deltaCost += changeCost(job.changes)
 		}
 		if baseFailed {
 			v.endChain()
@@ -1133,7 +1139,7 @@ func (v *runningView) chainWithin(epoch uint64, rowBytes float64, deltaState, gr
 	if s := v.arr.Snapshot(epoch); s != nil {
 		rows = s.Len()
 	}
-	chain := float64(v.baseSize+v.deltaSize+deltaState) + float64(v.baseRows+changeWeight*(v.deltaRows+changedRows(v.changes)))*rowBytes
+	chain := float64(v.baseSize+v.deltaSize+deltaState) + float64(v.baseRows+v.deltaCost+changeCost(v.changes))*rowBytes
 	// An empty chain (a base of no state and no rows) is never overgrown.
 	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize()+growth)+float64(rows)*rowBytes)
 }
@@ -1148,6 +1154,26 @@ func (d *dataflows) takeBase(v *runningView, j *checkpointJob) error {
 	j.ck.kind, j.ck.gen, j.ck.seq = checkpointBase, newGen(), 0
 	j.changes = nil
 	return v.df.Snapshot(j.state)
+}
+
+// changeCost prices output changes in base rows (insertWeight,
+// retractWeight).
+func changeCost(out []*coldata.Chunk) int {
+	n := 0
+	for _, c := range out {
+		if c.Diffs == nil {
+			n += insertWeight * c.Len
+			continue
+		}
+		for _, d := range c.Diffs {
+			if d < 0 {
+				n += retractWeight
+			} else {
+				n += insertWeight
+			}
+		}
+	}
+	return n
 }
 
 // endChain makes v's next checkpoint a base.

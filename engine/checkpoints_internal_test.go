@@ -307,14 +307,14 @@ func TestCheckpointChainEndsAtLargeDeltaUnestimated(t *testing.T) {
 	}
 }
 
-// A delta's output changes count changeWeight times in the chain rule (a
-// restore decodes and consolidates them): a view with next to no
-// operator state (a projection of a table) is chained by its changes
-// alone, priced at the bytes per row of its last file like its rows. Of
-// 1000 rows, 20 change (40 changes: a retraction and an insertion each)
-// and go out as a delta; 350 more (700 changes) make a chain of 1740
-// rows counted once, within twice the 1000 a base holds, and of 2480
-// counted twice: a base replaces it.
+// A delta's output changes are priced in the chain rule by what a
+// restore does with them (insertWeight, retractWeight): a view with next
+// to no operator state (a projection of a table) is chained by its
+// changes alone, priced at the bytes per row of its last file like its
+// rows. Of 1000 rows, 20 change (a retraction and an insertion each: 240
+// base rows) and go out as a delta; 350 more make a chain of 1000 + 240
+// + 4200, over twice the 1000 a base holds: a base replaces it. Counted
+// once, the chain would be 1740 rows and stay.
 func TestCheckpointChainWeighsChanges(t *testing.T) {
 	const rows = 1000
 	c := openChainEngine(t, t.TempDir())

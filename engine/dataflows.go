@@ -144,13 +144,14 @@ type runningView struct {
 	// gen is the generation of the view's last base checkpoint (0: none
 	// yet, or its chain ended: the next checkpoint is a base); deltas
 	// counts the deltas taken after it, deltaSize their state bytes and
-	// deltaRows their output changes; baseSize and baseRows are the
+	// deltaCost their output changes in base rows (changeCost); baseSize
+	// and baseRows are the
 	// base's state bytes and rows. changes are the view's output changes
 	// since its last checkpoint, for the next delta.
 	gen                 uint64
 	deltas              int
 	baseSize, deltaSize int
-	baseRows, deltaRows int
+	baseRows, deltaCost int
 	changes             []*coldata.Chunk
 }
 
