@@ -122,15 +122,7 @@ func TestAggregateSpillRandom(t *testing.T) {
 					g := &Graph{}
 					g.Add(spec, g.Add(&Source{Name: "t", Typs: spillColumns}))
 					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
-					if b != nil {
-						opts = append(opts, MemoryBudget(b))
-					}
-					df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(df.Close)
-					return df
+					return newBudgetDataflow(t, g, b, opts...)
 				}
 				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 				epochs := spillEpochs(rng, 24, 5000*workers)
@@ -387,15 +379,7 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 		g := &Graph{}
 		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
 		opts := []Option{Workers(1)}
-		if b != nil {
-			opts = append(opts, MemoryBudget(b))
-		}
-		df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(df.Close)
-		return df
+		return newBudgetDataflow(t, g, b, opts...)
 	}
 	ref, spilling := newDF(nil), newDF(budget)
 	if got := spilling.UnboundedState(); len(got) != 0 {

@@ -112,15 +112,7 @@ func TestJoinSpillRandom(t *testing.T) {
 					r := g.Add(&Source{Name: "r", Typs: spillRight})
 					g.Add(spec, l, r)
 					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
-					if b != nil {
-						opts = append(opts, MemoryBudget(b))
-					}
-					df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(df.Close)
-					return df
+					return newBudgetDataflow(t, g, b, opts...)
 				}
 				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 				epochs := spillJoinEpochs(rng, 16, 2000*workers)
@@ -383,4 +375,19 @@ func negate(diffs []int64) []int64 {
 		diffs[i] = -diffs[i]
 	}
 	return diffs
+}
+
+// newBudgetDataflow builds g's dataflow with opts, under b when b is not
+// nil, closed when the test ends.
+func newBudgetDataflow(t *testing.T, g *Graph, b *Budget, opts ...Option) *Dataflow {
+	t.Helper()
+	if b != nil {
+		opts = append(opts, MemoryBudget(b))
+	}
+	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(df.Close)
+	return df
 }
