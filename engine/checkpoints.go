@@ -981,7 +981,9 @@ func (d *dataflows) checkpoint(force bool) {
 	if c == nil || !force && (time.Since(c.last) < c.interval || c.busy.Load()) {
 		return
 	}
-	c.waitIdle()
+	if force {
+		c.waitIdle()
+	}
 	if failed := c.takeUnwritten(); len(failed) > 0 {
 		// Their last checkpoint was not written: take them again, as a
 		// base (a delta would follow the one not written).
@@ -1054,7 +1056,8 @@ func (d *dataflows) checkpoint(force bool) {
 			continue
 		}
 		v.dirty = false
-		v.changes = nil
+		changes := v.changesCost
+		v.changes, v.changesCost = nil, 0
 		if job.ck.kind == checkpointBase {
 			v.endChain()
 			v.baseSize, v.deltaSize = job.state.Len(), 0
@@ -1065,7 +1068,7 @@ func (d *dataflows) checkpoint(force bool) {
 		} else {
 			v.deltas++
 			v.deltaSize += job.state.Len()
-			v.deltaCost += changeCost(job.changes)
+			v.deltaCost += changes
 		}
 		if baseFailed {
 			v.endChain()
@@ -1139,7 +1142,7 @@ func (v *runningView) chainWithin(epoch uint64, rowBytes float64, deltaState, gr
 	if s := v.arr.Snapshot(epoch); s != nil {
 		rows = s.Len()
 	}
-	chain := float64(v.baseSize+v.deltaSize+deltaState) + float64(v.baseRows+v.deltaCost+changeCost(v.changes))*rowBytes
+	chain := float64(v.baseSize+v.deltaSize+deltaState) + float64(v.baseRows+v.deltaCost+v.changesCost)*rowBytes
 	// An empty chain (a base of no state and no rows) is never overgrown.
 	return chain == 0 || chain < chainFactor*(float64(v.df.SnapshotSize()+growth)+float64(rows)*rowBytes)
 }
@@ -1178,7 +1181,7 @@ func changeCost(out []*coldata.Chunk) int {
 
 // endChain makes v's next checkpoint a base.
 func (v *runningView) endChain() {
-	v.gen, v.deltas, v.changes = 0, 0, nil
+	v.gen, v.deltas, v.changes, v.changesCost = 0, 0, nil, 0
 }
 
 // newGen returns a base generation, random so that no delta of the
@@ -1196,5 +1199,6 @@ func newGen() uint64 {
 func (v *runningView) logChanges(out []*coldata.Chunk) {
 	if v.gen != 0 {
 		v.changes = append(v.changes, out...)
+		v.changesCost += changeCost(out)
 	}
 }

@@ -145,14 +145,16 @@ type runningView struct {
 	// yet, or its chain ended: the next checkpoint is a base); deltas
 	// counts the deltas taken after it, deltaSize their state bytes and
 	// deltaCost their output changes in base rows (changeCost); baseSize
-	// and baseRows are the
-	// base's state bytes and rows. changes are the view's output changes
-	// since its last checkpoint, for the next delta.
+	// and baseRows are the base's state bytes and rows. changes are the
+	// view's output changes since its last checkpoint, for the next
+	// delta, and changesCost their price, kept as they come so that the
+	// chain rule does not go over them again.
 	gen                 uint64
 	deltas              int
 	baseSize, deltaSize int
 	baseRows, deltaCost int
 	changes             []*coldata.Chunk
+	changesCost         int
 }
 
 // feedItem is a queue entry: the changes of one commit, or a command.
