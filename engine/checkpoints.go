@@ -141,8 +141,8 @@ func (c *checkpoint) release() {
 // keys and min/max values, are gathered into columns there, which the
 // writer encodes: dataflow.NewDeferredSnapshotWriter), and either the
 // view's rows as an arrangement snapshot the writer scans (a base) or its
-// output's changes since the checkpoint before (a delta). A job only ever writes: a DROP's removal goes to
-// checkpointer.remove.
+// output's changes since the checkpoint before (a delta). A job only ever
+// writes: a DROP's removal goes to checkpointer.remove.
 type checkpointJob struct {
 	ck      checkpoint
 	state   *dataflow.SnapshotWriter
