@@ -266,7 +266,7 @@ const spillBenchEpoch = 64
 // chunks an epoch per iteration. It reports rows per second, per
 // CPU-second of the process, the groups spilled and the live heap after
 // the run (live-MiB).
-func benchSpill(b *testing.B, spec *Aggregate, fills int, fill func(i int) *coldata.Chunk, chunks []*coldata.Chunk, limit int64) {
+func benchSpill(b *testing.B, spec OpSpec, fills int, fill func(i int) *coldata.Chunk, chunks []*coldata.Chunk, limit int64) {
 	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
 	if limit > 0 {
 		spill, err := storage.OpenSpill(b.TempDir())
@@ -307,7 +307,7 @@ func benchSpill(b *testing.B, spec *Aggregate, fills int, fill func(i int) *cold
 	rows := float64(b.N * spillBenchEpoch * coldata.DefaultChunkSize)
 	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
-	if a := op.(*aggregateOp); a.spill != nil {
+	if a, ok := op.(*aggregateOp); ok && a.spill != nil {
 		b.ReportMetric(float64(a.spill.spilled), "spilled")
 	}
 	// Twice: what sync.Pools hold survives one GC.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,12 @@ const (
 	spillTextView = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
 		FROM (SELECT 'item/' || ((event_id * 7919) %% %d)::text AS k, count(*) AS n, sum(product_id) AS products FROM clicks GROUP BY 1) g`
+	// spillDistinctView holds spillGroups distinct rows of a text (of 12 to
+	// 13 bytes) and a bigint, each seen in events spread over the whole
+	// stream; its output is one row.
+	spillDistinctView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(j) AS total, sum(length(k)) AS products
+		FROM (SELECT DISTINCT 'item/' || ((event_id * 7919) %% %[1]d)::text AS k, (event_id * 7919) %% %[1]d AS j FROM clicks) d`
 )
 
 // TestViewStateLargerThanMemoryLimit computes a view whose aggregate holds
@@ -120,25 +127,52 @@ func spillViewRun(t *testing.T, dir string, limit int64, view string, create boo
 // a restart from its checkpoint, with a live heap below the one without a
 // limit by most of the state.
 func TestTextViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A group's key string (16 bytes of header, 16 of text), slot and free
+	// id (8) and words (row count, count and sum: 24).
+	checkSpillAgainstBatch(t, spillTextView, spillGroups*64)
+}
+
+// TestDistinctViewStateLargerThanMemoryLimit is
+// TestTextViewStateLargerThanMemoryLimit over a SELECT DISTINCT of a text
+// and a bigint (spillDistinctView), which the planner lowers to an
+// aggregate that spills: about 34 MiB of state.
+func TestDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A row's key encoding (16 bytes of header, 16 for the text and the
+	// bigint's encoding), slot and free id (8) and row count (8).
+	checkSpillAgainstBatch(t, spillDistinctView, spillGroups*56)
+}
+
+// checkSpillAgainstBatch computes view (of spillGroups groups, about
+// state bytes of operator state) under a limit of 4 MiB, then the view's
+// query as a batch query, restarts the limited view from its checkpoint
+// and computes it again without a limit: all must be the batch query's
+// answer, and the live heaps with the limit below the one without by at
+// least half the state.
+func checkSpillAgainstBatch(t *testing.T, view string, state uint64) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("ingests 1M events twice")
+		t.Skip("ingests 1M events three times")
 	}
 	const limit = 4 << 20
 	dir := t.TempDir()
-	spilled, spilledHeap := spillViewRun(t, dir, limit, spillTextView, true)
+	spilled, spilledHeap := spillViewRun(t, dir, limit, view, true)
 	s := startCheckpointServer(t, t.TempDir(), time.Hour)
 	conn := connect(t, s.srv)
 	mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
 	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
 		time.Sleep(50 * time.Millisecond)
 	}
-	batch := rowsString(t, conn, fmt.Sprintf(`SELECT count(*) AS groups, sum(n)::text, sum(products)::text
-		FROM (SELECT 'item/' || ((event_id * 7919) %% %d)::text AS k, count(*) AS n, sum(product_id) AS products FROM clicks GROUP BY 1) g`, spillGroups))
+	query := strings.TrimPrefix(strings.TrimSpace(fmt.Sprintf(view, spillGroups)), "CREATE MATERIALIZED VIEW v AS")
+	batch := rowsString(t, conn, "SELECT groups, total::text, products::text FROM ("+query+") v")
 	_ = conn.Close(context.Background())
 	if err := s.srv.Close(); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("%d %d", spillGroups, spillEvents)
+	if view == spillDistinctView {
+		// The distinct rows' j, 0 to spillGroups-1.
+		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2)
+	}
 	if batch[:len(want)] != want {
 		t.Fatalf("the batch query: got %q, want it to start %q", batch, want)
 	}
@@ -149,13 +183,10 @@ func TestTextViewStateLargerThanMemoryLimit(t *testing.T) {
 	if restarted != batch {
 		t.Fatalf("restarted with a limit of %d bytes: got %q, want %q", limit, restarted, batch)
 	}
-	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, spillTextView, true)
+	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, view, true)
 	if plain != batch {
 		t.Fatalf("without a limit: got %q, want %q", plain, batch)
 	}
-	// A group's key string (16 bytes of header, 16 of text), slot and free
-	// id (8) and words (row count, count and sum: 24).
-	state := uint64(spillGroups * 64)
 	t.Logf("state about %d MiB, limit %d MiB; live heap without a limit %d MiB, with it %d MiB, restarted with it %d MiB",
 		state>>20, limit>>20, plainHeap>>20, spilledHeap>>20, restartedHeap>>20)
 	for _, h := range []uint64{spilledHeap, restartedHeap} {

@@ -138,7 +138,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		if err != nil {
 			return lowered{}, err
 		}
-		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, in.node), key: coldata.AllColumns(len(p.Types()))}, nil
+		return l.lowerDistinct(p.Types(), appendOnly(p.Input), in.node), nil
 	case *exec.SetOp:
 		if p.Kind != exec.Union {
 			return lowered{}, notIncremental([...]string{"UNION", "INTERSECT", "EXCEPT"}[p.Kind])
@@ -155,7 +155,7 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		if p.All {
 			return lowered{node: u}, nil
 		}
-		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: p.Types()}, u), key: coldata.AllColumns(len(p.Types()))}, nil
+		return l.lowerDistinct(p.Types(), appendOnly(p.Left) && appendOnly(p.Right), u), nil
 	case *exec.Sort:
 		// A view is a set: ORDER BY without LIMIT does not change its rows.
 		return l.lower(p.Input)
@@ -172,6 +172,28 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 		return lowered{}, sqlerr.Bug("planner: key lookup in a view plan")
 	}
 	return lowered{}, notIncremental(fmt.Sprintf("%T", p))
+}
+
+// lowerDistinct lowers a DISTINCT (or UNION's) over node, of columns typs.
+// When every column's equal values are identical (types.KeyIdentifies) it
+// is the aggregate grouping by every column with no aggregate call: a row
+// is a group, present while its count is positive, showing its key values,
+// which are the row's; unlike the Distinct operator that aggregate spills
+// under a memory limit (and takes packed or encoded keys into a flat
+// table rather than a map of strings). Otherwise the Distinct operator
+// keeps the row it emitted for each key, so that its retraction names the
+// row shown (1.0 and 1.00 are one key).
+func (l *lowering) lowerDistinct(typs []*types.T, appendOnly bool, node int) lowered {
+	key := coldata.AllColumns(len(typs))
+	identifies := len(typs) > 0
+	for _, t := range typs {
+		identifies = identifies && types.KeyIdentifies(t)
+	}
+	if !identifies {
+		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: typs}, node), key: key}
+	}
+	spec := &dataflow.Aggregate{Keys: key, InTypes: typs, AppendOnly: appendOnly}
+	return lowered{node: l.g.Add(spec, node), key: key}
 }
 
 // projectKey maps a key through a projection: it survives when every key
