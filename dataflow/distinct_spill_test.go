@@ -3,6 +3,7 @@ package dataflow
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -191,8 +192,17 @@ func TestDistinctSpillRetractsSpilledRows(t *testing.T) {
 		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
 		return newBudgetDataflow(t, g, b, Workers(2), ChunkSize(128))
 	}
+	budget := NewBudget(1, func() SpillSpace { return spill.Space() })
 	ref := newDF(&Distinct{Typs: typs}, nil)
-	spilling := newDF(distinctAggregate(typs), NewBudget(1, func() SpillSpace { return spill.Space() }))
+	spilling := newDF(distinctAggregate(typs), budget)
+	// The log of state not bounded by the limit names the Distinct
+	// operator (of numeric rows, say), not the aggregate.
+	if got := spilling.UnboundedState(); len(got) != 0 {
+		t.Fatalf("unbounded state of the spilling aggregate %v, want none", got)
+	}
+	if got := newDF(&Distinct{Typs: typs}, budget).UnboundedState(); !slices.Equal(got, []string{"Distinct"}) {
+		t.Fatalf("unbounded state of the Distinct operator %v, want [Distinct]", got)
+	}
 	for i, e := range []snapshotEpoch{rows(1), rows(1), rows(-1), rows(-1), rows(1)} {
 		spilled := spilledGroups(spilling)
 		// The last step inserts into an empty state.
