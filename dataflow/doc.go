@@ -61,6 +61,9 @@
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
+// (The planner lowers a DISTINCT or UNION whose columns' equal values are
+// identical to such an aggregate, grouping by every column with no call,
+// so that it spills; Distinct keeps every row in memory.)
 // The joins that can spill (packed keys, no interval or closing bound:
 // joinOp.canSpill) do the same a join key at a time, with all its rows of
 // both sides, after a push that takes them well past their share too;
