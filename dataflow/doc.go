@@ -73,8 +73,8 @@
 // Concurrency: each worker is one goroutine that owns its operator instances
 // and their state; workers talk only through their inboxes. Given an
 // IngestGate, a worker takes a turn at it for each message it handles
-// (never while it waits on its inbox), so that while queries are served
-// the workers leave a P to them. Step feeds source
+// (never while it waits on its inbox), ahead of the sources waiting for
+// one, so that while queries are served the workers leave a P to them. Step feeds source
 // chunks into bounded inboxes (it waits while a worker is behind); workers
 // put to each other without bound, so that no cycle of full inboxes can
 // deadlock: what they hold is bounded by the source feed times the fan-out

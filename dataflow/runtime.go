@@ -110,7 +110,7 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 	}
 	for w := 0; w < cfg.workers; w++ {
 		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes)), watermarks: make([][]int64, len(g.Nodes)),
-			gate: cfg.gate.Worker()}
+			gate: cfg.gate.Publisher()}
 		newQueue(&wk.inbox)
 		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval, Budget: cfg.budget}
 		for _, n := range g.Nodes {

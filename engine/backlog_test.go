@@ -60,3 +60,38 @@ func TestWaitBacklog(t *testing.T) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 }
+
+// The loop steps the commits it took in order, in epochs of at most
+// maxEpochRows rows (or one commit), so that a commit queued behind a big
+// one is not held until the commits after it are stepped too.
+func TestEpochsBoundedByRows(t *testing.T) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	timings := newIngestTimings()
+	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
+	defer d.close()
+
+	release := make(chan struct{})
+	d.enqueue(feedItem{cmd: func() { <-release }}) // the loop is busy
+	commit := func(n int) {
+		rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		rows.Len = n
+		d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Chunks: []*coldata.Chunk{rows}}}})
+	}
+	commit(100)
+	commit(maxEpochRows)
+	commit(100)
+	commit(100)
+	close(release)
+	if err := d.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Epochs of 100, maxEpochRows and 200 rows.
+	s := timings.epochRows.Snapshot()
+	if s.Count != 3 || s.Sum != maxEpochRows+300 {
+		t.Fatalf("the loop stepped %d epochs of %v rows in all, want 3 of %d", s.Count, s.Sum, maxEpochRows+300)
+	}
+}

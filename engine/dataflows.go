@@ -20,7 +20,8 @@ import (
 // dataflows runs the materialized views and publishes their results in
 // epochs. Committed changes to the relations views read arrive from storage
 // (in commit order, under its commit lock) into a queue; one loop goroutine
-// takes the queue, steps every view's dataflow in creation order (a view's
+// takes the queue and, for each run of its commits up to maxEpochRows,
+// steps every view's dataflow in creation order (a view's
 // output of the epoch feeds the views that read it in the same epoch),
 // applies the outputs to the views' arrangements, and only then publishes the
 // new epoch with a snapshot of every view at it (taken anew only for the
@@ -262,13 +263,24 @@ func (d *dataflows) loop() {
 		// committed holds when the pending changes committed: the step
 		// publishing them observes their delay.
 		var committed []time.Time
+		pendingRows := 0
 		for _, it := range items {
 			if it.cmd != nil {
 				d.stepTimed(pending, committed)
-				pending, committed = map[uint32][]*coldata.Chunk{}, committed[:0]
+				pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
 				it.cmd()
 				continue
 			}
+			// Whole commits, in order, make an epoch of at most
+			// maxEpochRows (or one commit): a commit queued behind a
+			// step is published once the commits before it are
+			// stepped, not after those that came after it too.
+			rows := commitRows(it.changes)
+			if pendingRows > 0 && pendingRows+rows > maxEpochRows {
+				d.stepTimed(pending, committed)
+				pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
+			}
+			pendingRows += rows
 			for _, c := range it.changes {
 				// A commit that only advances a watermark has no chunks: the
 				// relation is pending all the same, for the views to step.
@@ -281,6 +293,23 @@ func (d *dataflows) loop() {
 		d.stepTimed(pending, committed)
 		d.checkpoint(false)
 	}
+}
+
+// maxEpochRows bounds the rows of the commits one step takes in together
+// while more are queued. One datagen commit holds up to a segment (64K
+// rows), a Kafka poll's a few thousand: a marker committed between two
+// such commits waited for both to be stepped (bench serve's freshness p99
+// was two big steps); a smaller bound adds steps, each with a barrier and
+// an aggregate emission, for little gain.
+const maxEpochRows = 1 << 14
+
+// commitRows counts the changed rows of one commit.
+func commitRows(changes []storage.Change) int {
+	n := 0
+	for _, c := range changes {
+		n += changedRows(c.Chunks)
+	}
+	return n
 }
 
 // stepTimed steps, and observes the step's duration and rows and the

@@ -10,10 +10,18 @@
 // means at least ServingQueries queries in the last ReaderWindow or so:
 // dashboards, not a script polling a view now and then, which should not
 // take a core from ingest.
+//
+// Turns go first to the goroutines that publish what is already
+// committed (a view's dataflow workers stepping an epoch: Publisher), then
+// to those that bring new rows in (sources: Worker): a source taking turns
+// with them in round robin stretched a big epoch's step, which every
+// commit behind it waits for to be published.
 package sched
 
 import (
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -40,8 +48,13 @@ const (
 // Gate bounds how many ingest goroutines run at once while queries are
 // served. A nil *Gate bounds nothing.
 type Gate struct {
-	tokens chan struct{}
-	epoch  time.Time
+	mu sync.Mutex // guards free and waiting
+	// free is the number of turns nobody holds; waiting are the goroutines
+	// waiting for one, publishers' (first) and sources', each in FIFO
+	// order.
+	free    int
+	waiting [2][]*Worker
+	epoch   time.Time
 	// span is ReaderWindow and maxWait MaxWait (tests lengthen them, so
 	// that a stalled machine does not end them under them).
 	span, maxWait time.Duration
@@ -55,7 +68,7 @@ type Gate struct {
 // NewGate returns a gate that lets max(procs-1, 1) ingest goroutines run at
 // once while queries are served.
 func NewGate(procs int) *Gate {
-	return &Gate{tokens: make(chan struct{}, max(procs-1, 1)), epoch: time.Now(), span: ReaderWindow, maxWait: MaxWait}
+	return &Gate{free: max(procs-1, 1), epoch: time.Now(), span: ReaderWindow, maxWait: MaxWait}
 }
 
 // Query notes that a query starts.
@@ -89,16 +102,32 @@ func (g *Gate) serving() bool {
 	return false
 }
 
+// The classes of ingest goroutines, in the order turns go to them.
+const (
+	publisher = iota
+	source
+)
+
 // Worker is one ingest goroutine's hold on the gate; it is used by that
 // goroutine only. A Worker of a nil Gate does nothing.
 type Worker struct {
 	g     *Gate
+	class int
 	held  bool
 	since time.Time
+	// turn receives the turn a leaving goroutine hands this one while it
+	// waits in g.waiting.
+	turn chan struct{}
 }
 
-// Worker returns a handle for one ingest goroutine.
-func (g *Gate) Worker() *Worker { return &Worker{g: g} }
+// Worker returns a handle for one source goroutine (new rows in).
+func (g *Gate) Worker() *Worker { return &Worker{g: g, class: source, turn: make(chan struct{}, 1)} }
+
+// Publisher returns a handle for one goroutine that publishes committed
+// rows (a dataflow worker): waiting, it gets a turn before any source.
+func (g *Gate) Publisher() *Worker {
+	return &Worker{g: g, class: publisher, turn: make(chan struct{}, 1)}
+}
 
 // Enter starts a stretch of ingest work: while queries are served it
 // waits for a turn. The stretch must not wait on another ingest goroutine
@@ -109,33 +138,64 @@ func (w *Worker) Enter() {
 		return
 	}
 	w.since = time.Now()
-	if !w.g.serving() {
+	g := w.g
+	if !g.serving() {
 		return
 	}
+	g.mu.Lock()
+	// Leave hands a turn to a waiting goroutine rather than free it, so
+	// a free turn has nobody waiting for it.
+	if g.free > 0 {
+		g.free--
+		g.mu.Unlock()
+		w.held = true
+		return
+	}
+	g.waiting[w.class] = append(g.waiting[w.class], w)
+	g.mu.Unlock()
+	t := time.NewTimer(g.maxWait)
+	defer t.Stop()
 	select {
-	case w.g.tokens <- struct{}{}:
-	default:
-		t := time.NewTimer(w.g.maxWait)
-		defer t.Stop()
-		select {
-		case w.g.tokens <- struct{}{}:
-		case <-t.C:
+	case <-w.turn:
+	case <-t.C:
+		g.mu.Lock()
+		q := g.waiting[w.class]
+		if i := slices.Index(q, w); i >= 0 {
 			// The holder is not running (the OS took its thread, or it
 			// is in a long stretch): go on without a turn rather than
 			// let ingest stall behind it.
+			g.waiting[w.class] = slices.Delete(q, i, i+1)
+			g.mu.Unlock()
 			return
 		}
+		// Handed a turn as the timer fired.
+		g.mu.Unlock()
+		<-w.turn
 	}
 	w.held = true
 	w.since = time.Now()
 }
 
-// Leave ends a stretch (before the goroutine blocks for more work).
+// Leave ends a stretch (before the goroutine blocks for more work),
+// handing the turn to the first publisher waiting, else the first source.
 func (w *Worker) Leave() {
-	if w.held {
-		<-w.g.tokens
-		w.held = false
+	if !w.held {
+		return
 	}
+	w.held = false
+	g := w.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c, q := range g.waiting {
+		if len(q) > 0 {
+			next := q[0]
+			q[0] = nil
+			g.waiting[c] = q[1:]
+			next.turn <- struct{}{}
+			return
+		}
+	}
+	g.free++
 }
 
 // Yield is called at chunk boundaries inside a stretch: after a Quantum

@@ -60,8 +60,8 @@ func TestGateIdleWithoutQueries(t *testing.T) {
 	}
 	a.Leave()
 	b.Leave()
-	if len(g.tokens) != 0 {
-		t.Fatalf("%d turns held after everyone left", len(g.tokens))
+	if g.free != 1 {
+		t.Fatalf("%d turns free after everyone left, want 1", g.free)
 	}
 }
 
@@ -146,7 +146,49 @@ func TestEnterWaitsAtMostMaxWait(t *testing.T) {
 	}
 	b.Leave()
 	a.Leave()
-	if len(g.tokens) != 0 {
-		t.Fatalf("%d turns held after everyone left", len(g.tokens))
+	if g.free != 1 {
+		t.Fatalf("%d turns free after everyone left, want 1", g.free)
+	}
+}
+
+// A turn goes to a waiting publisher before a source that waited longer,
+// and to the sources in the order they came.
+func TestPublishersFirst(t *testing.T) {
+	g := NewGate(2)
+	g.span, g.maxWait = time.Hour, time.Hour
+	serve(g)
+	holder := g.Worker()
+	holder.Enter()
+	s1, s2, p := g.Worker(), g.Worker(), g.Publisher()
+	order := make(chan *Worker, 3)
+	waitFor := func(w *Worker, n int) {
+		go func() { w.Enter(); order <- w }()
+		for {
+			g.mu.Lock()
+			k := len(g.waiting[source]) + len(g.waiting[publisher])
+			g.mu.Unlock()
+			if k == n {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(s1, 1)
+	waitFor(s2, 2)
+	waitFor(p, 3)
+	holder.Leave()
+	for i, want := range []*Worker{p, s1, s2} {
+		select {
+		case got := <-order:
+			if got != want {
+				t.Fatalf("turn %d went to class %d, want class %d (the publisher first, then the sources in order)", i, got.class, want.class)
+			}
+			got.Leave()
+		case <-time.After(5 * time.Second):
+			t.Fatalf("turn %d was not handed on", i)
+		}
+	}
+	if g.free != 1 {
+		t.Fatalf("%d turns free after everyone left, want 1", g.free)
 	}
 }
