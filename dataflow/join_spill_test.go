@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"math/rand"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
@@ -13,20 +17,53 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// The spilling join tests' inputs: left (key, second key, text, float),
-// right (key, second key, integer); the second key is sometimes NULL.
-var (
-	spillLeft  = []*types.T{types.Int8, types.Int8, types.Text, types.Float8}
-	spillRight = []*types.T{types.Int8, types.Int8, types.Int8}
-)
+// spillJoinKey is a kind of join key of the spilling join tests: its type
+// and the value of key number k.
+type spillJoinKey struct {
+	name  string
+	typ   *types.T
+	value func(rng *rand.Rand, k int) types.Datum
+}
+
+// spillJoinKeys are the tests' kinds of keys: integers, packed; text,
+// encoded (the empty string, long keys differing only after a shared
+// prefix of 300 bytes, short ones); numeric, encoded, whose equal values
+// print differently (k, k.0, k.00 are one key, and rows keep theirs).
+var spillJoinKeys = []spillJoinKey{
+	{"int", types.Int8, func(_ *rand.Rand, k int) types.Datum { return int64(k) }},
+	{"text", types.Text, func(_ *rand.Rand, k int) types.Datum {
+		switch {
+		case k == 0:
+			return ""
+		case k%3 == 1:
+			return strings.Repeat("p", 300) + strconv.Itoa(k)
+		}
+		return "u" + strconv.Itoa(k)
+	}},
+	{"numeric", types.Numeric, func(rng *rand.Rand, k int) types.Datum {
+		d, _, err := apd.NewFromString(strconv.Itoa(k) + []string{"", ".0", ".00"}[rng.Intn(3)])
+		if err != nil {
+			panic(err)
+		}
+		return d
+	}},
+}
+
+// spillJoinTypes returns the spilling join tests' inputs for a kind of
+// key: left (key, second key, text, float), right (key, second key,
+// integer); the second key is sometimes NULL, the first rarely.
+func spillJoinTypes(key spillJoinKey) (left, right []*types.T) {
+	return []*types.T{key.typ, types.Int8, types.Text, types.Float8}, []*types.T{key.typ, types.Int8, types.Int8}
+}
 
 // spillJoinEpochs draws n epochs of inserts and deletes on both sides over
 // keys join keys, some hot (drawn often) and most cold, with repeated
 // rows, so that keys are evicted with rows of one side or both, loaded
 // back, emptied and created again.
-func spillJoinEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
+func spillJoinEpochs(rng *rand.Rand, n, keys int, key spillJoinKey) []snapshotEpoch {
 	var held [2][][]types.Datum
-	typs := [2][]*types.T{spillLeft, spillRight}
+	left, right := spillJoinTypes(key)
+	typs := [2][]*types.T{left, right}
 	var epochs []snapshotEpoch
 	for range n {
 		e := snapshotEpoch{in: map[int][]*coldata.Chunk{}}
@@ -45,13 +82,16 @@ func spillJoinEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 				if rng.Intn(2) == 0 {
 					k = rng.Intn(keys/50 + 1)
 				}
-				var k2 types.Datum
+				var k1, k2 types.Datum
+				if rng.Intn(50) != 0 {
+					k1 = key.value(rng, k)
+				}
 				if rng.Intn(10) != 0 {
 					k2 = int64(k % 3)
 				}
-				row := []types.Datum{int64(k), k2, fmt.Sprintf("v%d", rng.Intn(4)), float64(rng.Intn(4))}
+				row := []types.Datum{k1, k2, fmt.Sprintf("v%d", rng.Intn(4)), float64(rng.Intn(4))}
 				if side == 1 {
-					row = []types.Datum{int64(k), k2, int64(rng.Intn(8))}
+					row = []types.Datum{k1, k2, int64(rng.Intn(8))}
 				}
 				c.AppendRow(row)
 				c.Diffs = append(c.Diffs, 1)
@@ -80,7 +120,9 @@ func spilledJoinKeys(df *Dataflow) int {
 }
 
 // TestJoinSpillRandom runs random epochs through every kind of join, with
-// and without a condition, on one and two keys, under a budget so small
+// and without a condition, on one and two keys of every kind of key
+// (spillJoinKeys: packed, and encoded, mixed with an integer on two
+// keys), NULL keys among them, under a budget so small
 // that most keys are spilled, and without one: every epoch's output must
 // be the same. Snapshots (whole, then deltas) of either, restored into
 // either, must go on as the reference does. SLUICE_SEED=<n> replays a
@@ -94,81 +136,84 @@ func TestJoinSpillRandom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer spill.Close()
-	for kind := InnerJoin; kind <= AntiJoin; kind++ {
-		for _, cond := range []bool{false, true} {
-			keys := [][]int{{0}, {0, 1}}[rng.Intn(2)]
-			workers := 1 + 2*rng.Intn(2)
-			t.Run(fmt.Sprintf("%s/cond=%t/keys=%v/workers=%d", kind, cond, keys, workers), func(t *testing.T) {
-				spec := &Join{Kind: kind, LeftKeys: keys, RightKeys: keys, LeftTypes: spillLeft, RightTypes: spillRight}
-				if cond {
-					// left.float < right.integer
-					spec.Cond = &floatIntLess{a: 3, b: len(spillLeft) + 2}
-				}
-				// A byte: every instance keeps its floor of keys.
-				budget := NewBudget(1, func() SpillSpace { return spill.Space() })
-				newDF := func(b *Budget) *Dataflow {
-					g := &Graph{}
-					l := g.Add(&Source{Name: "l", Typs: spillLeft})
-					r := g.Add(&Source{Name: "r", Typs: spillRight})
-					g.Add(spec, l, r)
-					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
-					return newBudgetDataflow(t, g, b, opts...)
-				}
-				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
-				epochs := spillJoinEpochs(rng, 16, 2000*workers)
-				ref, spilling := newDF(nil), newDF(budget)
-				if got := spilling.UnboundedState(); len(got) != 0 {
-					t.Fatalf("a spilling join is listed as unbounded: %v", got)
-				}
-				cut := 3 + rng.Intn(6)
-				var want []string
-				var snaps [2][]byte
-				var deltas [2][][]byte
-				maxSpilled := 0
-				for i, e := range epochs {
-					want = append(want, run(ref, e))
-					if got := run(spilling, e); got != want[i] {
-						t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
+	for _, key := range spillJoinKeys {
+		spillLeft, spillRight := spillJoinTypes(key)
+		for kind := InnerJoin; kind <= AntiJoin; kind++ {
+			for _, cond := range []bool{false, true} {
+				keys := [][]int{{0}, {0, 1}}[rng.Intn(2)]
+				workers := 1 + 2*rng.Intn(2)
+				t.Run(fmt.Sprintf("%s/%s/cond=%t/keys=%v/workers=%d", key.name, kind, cond, keys, workers), func(t *testing.T) {
+					spec := &Join{Kind: kind, LeftKeys: keys, RightKeys: keys, LeftTypes: spillLeft, RightTypes: spillRight}
+					if cond {
+						// left.float < right.integer
+						spec.Cond = &floatIntLess{a: 3, b: len(spillLeft) + 2}
 					}
-					maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
-					for j, df := range []*Dataflow{ref, spilling} {
-						var err error
-						switch {
-						case i == cut:
-							snaps[j], err = snapshotBytes(df.Snapshot)
-						case i > cut:
-							var d []byte
-							d, err = snapshotBytes(df.SnapshotDelta)
-							deltas[j] = append(deltas[j], d)
+					// A byte: every instance keeps its floor of keys.
+					budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+					newDF := func(b *Budget) *Dataflow {
+						g := &Graph{}
+						l := g.Add(&Source{Name: "l", Typs: spillLeft})
+						r := g.Add(&Source{Name: "r", Typs: spillRight})
+						g.Add(spec, l, r)
+						opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
+						return newBudgetDataflow(t, g, b, opts...)
+					}
+					run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
+					epochs := spillJoinEpochs(rng, 16, 2000*workers, key)
+					ref, spilling := newDF(nil), newDF(budget)
+					if got := spilling.UnboundedState(); len(got) != 0 {
+						t.Fatalf("a spilling join is listed as unbounded: %v", got)
+					}
+					cut := 3 + rng.Intn(6)
+					var want []string
+					var snaps [2][]byte
+					var deltas [2][][]byte
+					maxSpilled := 0
+					for i, e := range epochs {
+						want = append(want, run(ref, e))
+						if got := run(spilling, e); got != want[i] {
+							t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
 						}
-						if err != nil {
-							t.Fatal(err)
+						maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
+						for j, df := range []*Dataflow{ref, spilling} {
+							var err error
+							switch {
+							case i == cut:
+								snaps[j], err = snapshotBytes(df.Snapshot)
+							case i > cut:
+								var d []byte
+								d, err = snapshotBytes(df.SnapshotDelta)
+								deltas[j] = append(deltas[j], d)
+							}
+							if err != nil {
+								t.Fatal(err)
+							}
 						}
 					}
-				}
-				if maxSpilled < 500 {
-					t.Fatalf("at most %d keys spilled: the test does not spill", maxSpilled)
-				}
-				t.Logf("%d epochs, cut %d, up to %d keys spilled", len(epochs), cut, maxSpilled)
-				for j, from := range []string{"plain", "spilling"} {
-					for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
-						for _, b := range []*Budget{nil, budget} {
-							restored := newDF(b)
-							if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
-								t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
-							}
-							if b != nil && spilledJoinKeys(restored) == 0 {
-								t.Fatalf("restoring the %s snapshot under a budget spilled nothing", from)
-							}
-							for i := cut + 1 + k; i < len(epochs); i++ {
-								if got := run(restored, epochs[i]); got != want[i] {
-									t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
+					if maxSpilled < 500 {
+						t.Fatalf("at most %d keys spilled: the test does not spill", maxSpilled)
+					}
+					t.Logf("%d epochs, cut %d, up to %d keys spilled", len(epochs), cut, maxSpilled)
+					for j, from := range []string{"plain", "spilling"} {
+						for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
+							for _, b := range []*Budget{nil, budget} {
+								restored := newDF(b)
+								if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
+									t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
+								}
+								if b != nil && spilledJoinKeys(restored) == 0 {
+									t.Fatalf("restoring the %s snapshot under a budget spilled nothing", from)
+								}
+								for i := cut + 1 + k; i < len(epochs); i++ {
+									if got := run(restored, epochs[i]); got != want[i] {
+										t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
+									}
 								}
 							}
 						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
