@@ -318,6 +318,9 @@ func (o *joinOp) compact() {
 		return
 	}
 	keys := newGroupTable(t.nw, 0, t.nk)
+	// The same seed keeps the encoded keys' hashes, which the filter of
+	// spilled keys holds.
+	keys.seed = t.seed
 	recent := o.spill.recent
 	o.spill.recent, o.spill.hand = nil, 0
 	var sides [2]*joinRows

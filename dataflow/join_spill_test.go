@@ -59,17 +59,24 @@ func spillJoinTypes(key spillJoinKey) (left, right []*types.T) {
 // spillJoinEpochs draws n epochs of inserts and deletes on both sides over
 // keys join keys, some hot (drawn often) and most cold, with repeated
 // rows, so that keys are evicted with rows of one side or both, loaded
-// back, emptied and created again.
+// back, emptied and created again. The first epoch is large (as a view's
+// first, over its inputs' history): pushed in large chunks, it creates
+// pages of keys that eviction leaves mostly empty, so that the join
+// compacts them.
 func spillJoinEpochs(rng *rand.Rand, n, keys int, key spillJoinKey) []snapshotEpoch {
 	var held [2][][]types.Datum
 	left, right := spillJoinTypes(key)
 	typs := [2][]*types.T{left, right}
 	var epochs []snapshotEpoch
-	for range n {
+	for i := range n {
 		e := snapshotEpoch{in: map[int][]*coldata.Chunk{}}
 		for side := range 2 {
 			c := NewChanges(typs[side], 0)
-			for range 100 + rng.Intn(300) {
+			size := 100 + rng.Intn(300)
+			if i == 0 {
+				size = keys
+			}
+			for range size {
 				if rows := held[side]; len(rows) > 0 && rng.Intn(3) == 0 {
 					i := rng.Intn(len(rows))
 					c.AppendRow(rows[i])
@@ -119,6 +126,39 @@ func spilledJoinKeys(df *Dataflow) int {
 	return n
 }
 
+// checkSpilledJoinKeys fails unless every key in the spill store of the
+// dataflow's joins is counted, is not in memory too, and passes the
+// filter (a key the filter rejects would be created again in memory and
+// its spilled rows lost).
+func checkSpilledJoinKeys(t *testing.T, df *Dataflow) {
+	t.Helper()
+	for _, wk := range df.workers {
+		for _, op := range wk.ops {
+			j, ok := op.(*joinOp)
+			if !ok || j.spill == nil {
+				continue
+			}
+			n, key := 0, make([]int64, j.keys.nk)
+			err := j.spill.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+				n++
+				if g, err := j.keys.probeStored(k, key); err != nil || g >= 0 {
+					return fmt.Errorf("spilled key %x is in memory too (group %d, %v)", k, g, err)
+				}
+				if h, err := j.keys.hashStored(k, key); err != nil || !j.spill.filter.mayHold(h) {
+					return fmt.Errorf("spilled key %x does not pass the filter (%v)", k, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != j.spill.spilled {
+				t.Fatalf("%d keys in the spill store, %d counted", n, j.spill.spilled)
+			}
+		}
+	}
+}
+
 // TestJoinSpillRandom runs random epochs through every kind of join, with
 // and without a condition, on one and two keys of every kind of key
 // (spillJoinKeys: packed, and encoded, mixed with an integer on two
@@ -155,7 +195,11 @@ func TestJoinSpillRandom(t *testing.T) {
 						l := g.Add(&Source{Name: "l", Typs: spillLeft})
 						r := g.Add(&Source{Name: "r", Typs: spillRight})
 						g.Add(spec, l, r)
-						opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
+						chunk := 64 + rng.Intn(256)
+						if !cond {
+							chunk = 4 * coldata.DefaultChunkSize
+						}
+						opts := []Option{Workers(workers), ChunkSize(chunk)}
 						return newBudgetDataflow(t, g, b, opts...)
 					}
 					run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
@@ -174,6 +218,7 @@ func TestJoinSpillRandom(t *testing.T) {
 						if got := run(spilling, e); got != want[i] {
 							t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
 						}
+						checkSpilledJoinKeys(t, spilling)
 						maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
 						for j, df := range []*Dataflow{ref, spilling} {
 							var err error
@@ -325,94 +370,120 @@ func TestJoinSpillMemory(t *testing.T) {
 	}
 }
 
-// BenchmarkJoinSpill measures an inner join of two (bigint, bigint)
-// inputs on the first column over 256k keys, filled before the timer with
-// four left rows and one right row a key (about 80 MB of state), on one
-// worker: then inserts of right rows (each joining a key's four left
+// BenchmarkJoinSpill measures an inner join of two (key, bigint) inputs
+// on the key over 256k keys, bigint or text ("user-" and 12 digits: a
+// key encoded, not packed), filled before the timer with four left rows
+// and one right row a key (about 80 MB of state with bigint keys), on
+// one worker: then inserts of right rows (each joining a key's four left
 // rows), an epoch every 64 chunks of 1024 rows, without a budget and with
-// one an eighth of the state. Keys are uniform (most rows hit a spilled
-// key) or skewed (90% of the rows on 5% of the keys). rows/cpu-s counts
-// the process' CPU time, the spill store's included.
+// one an eighth of the bigint state. Keys are uniform (most rows hit a
+// spilled key) or skewed (90% of the rows on 5% of the keys). rows/cpu-s
+// counts the process' CPU time, the spill store's included; live-MiB is
+// the heap live after the fill.
 func BenchmarkJoinSpill(b *testing.B) {
 	const keys, epochChunks = 1 << 18, 64
-	ts := []*types.T{types.Int8, types.Int8}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		for _, limit := range []int64{0, keys * 5 * 80 / 8} {
+			for _, keyType := range []*types.T{types.Int8, types.Text} {
+				b.Run(fmt.Sprintf("keys=%s/limit=%d/key=%s", keyDist, limit, keyType), func(b *testing.B) {
+					benchmarkJoinSpill(b, keys, epochChunks, keyDist, limit, keyType)
+				})
+			}
+		}
+	}
+}
+
+func benchmarkJoinSpill(b *testing.B, keys, epochChunks int64, keyDist string, limit int64, keyType *types.T) {
+	ts := []*types.T{keyType, types.Int8}
 	rowsOf := func(key func(i int64) int64, n, seq int64) *coldata.Chunk {
 		c := NewChanges(ts, int(n))
 		for i := range n {
-			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, key(i)), append(c.Cols[1].Ints, seq+i), append(c.Diffs, 1)
+			if k := key(i); keyType == types.Int8 {
+				c.Cols[0].AppendInt(k)
+			} else {
+				c.Cols[0].AppendString(fmt.Sprintf("user-%012d", k))
+			}
+			c.Cols[1].AppendInt(seq + i)
+			c.Diffs = append(c.Diffs, 1)
 		}
 		c.Len = int(n)
 		return c
 	}
-	for _, keyDist := range []string{"uniform", "skewed"} {
-		for _, limit := range []int64{0, keys * 5 * 80 / 8} {
-			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
-				if limit > 0 {
-					spill, err := storage.OpenSpill(b.TempDir())
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer spill.Close()
-					env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
-				}
-				spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
-				op, err := spec.New(env)
-				if err != nil {
-					b.Fatal(err)
-				}
-				discard := func(*coldata.Chunk) error { return nil }
-				n := int64(coldata.DefaultChunkSize)
-				for lo := int64(0); lo < 4*keys; lo += n {
-					if err := op.Push(0, rowsOf(func(i int64) int64 { return (lo + i) % keys }, n, lo), discard); err != nil {
-						b.Fatal(err)
-					}
-					if lo < keys {
-						if err := op.Push(1, rowsOf(func(i int64) int64 { return lo + i }, n, -lo-n), discard); err != nil {
-							b.Fatal(err)
-						}
-					}
-					if err := op.Flush(discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				rng := rand.New(rand.NewSource(2))
-				key := func(int64) int64 {
-					if keyDist == "skewed" && rng.Intn(10) != 0 {
-						return rng.Int63n(keys / 20)
-					}
-					return rng.Int63n(keys)
-				}
-				var chunks []*coldata.Chunk
-				for c := range int64(epochChunks) {
-					chunks = append(chunks, rowsOf(key, n, keys+c*n))
-				}
-				cpu := processCPU()
-				for b.Loop() {
-					for _, c := range chunks {
-						if err := op.Push(1, c, discard); err != nil {
-							b.Fatal(err)
-						}
-						// Take the rows out again: the state keeps its size.
-						c.Diffs = negate(c.Diffs)
-						if err := op.Push(1, c, discard); err != nil {
-							b.Fatal(err)
-						}
-						c.Diffs = negate(c.Diffs)
-					}
-					if err := op.Flush(discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				rows := float64(b.N * epochChunks * coldata.DefaultChunkSize * 2)
-				b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
-				b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
-				if j := op.(*joinOp); j.spill != nil {
-					b.ReportMetric(float64(j.spill.spilled), "spilled")
-				}
-			})
+	base := liveHeap()
+	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
+	if limit > 0 {
+		spill, err := storage.OpenSpill(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer spill.Close()
+		env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
+	}
+	spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
+	op, err := spec.New(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	discard := func(*coldata.Chunk) error { return nil }
+	n := int64(coldata.DefaultChunkSize)
+	for lo := int64(0); lo < 4*keys; lo += n {
+		if err := op.Push(0, rowsOf(func(i int64) int64 { return (lo + i) % keys }, n, lo), discard); err != nil {
+			b.Fatal(err)
+		}
+		if lo < keys {
+			if err := op.Push(1, rowsOf(func(i int64) int64 { return lo + i }, n, -lo-n), discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := op.Flush(discard); err != nil {
+			b.Fatal(err)
 		}
 	}
+	live := liveHeap() - base
+	rng := rand.New(rand.NewSource(2))
+	key := func(int64) int64 {
+		if keyDist == "skewed" && rng.Intn(10) != 0 {
+			return rng.Int63n(keys / 20)
+		}
+		return rng.Int63n(keys)
+	}
+	var chunks []*coldata.Chunk
+	for c := range epochChunks {
+		chunks = append(chunks, rowsOf(key, n, keys+c*n))
+	}
+	cpu := processCPU()
+	for b.Loop() {
+		for _, c := range chunks {
+			if err := op.Push(1, c, discard); err != nil {
+				b.Fatal(err)
+			}
+			// Take the rows out again: the state keeps its size.
+			c.Diffs = negate(c.Diffs)
+			if err := op.Push(1, c, discard); err != nil {
+				b.Fatal(err)
+			}
+			c.Diffs = negate(c.Diffs)
+		}
+		if err := op.Flush(discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rows := float64(int64(b.N) * epochChunks * coldata.DefaultChunkSize * 2)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
+	b.ReportMetric(float64(live)/(1<<20), "live-MiB")
+	if j := op.(*joinOp); j.spill != nil {
+		b.ReportMetric(float64(j.spill.spilled), "spilled")
+	}
+	runtime.KeepAlive(op)
+}
+
+// liveHeap returns the heap live after a GC.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 func negate(diffs []int64) []int64 {
