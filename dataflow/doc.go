@@ -61,8 +61,8 @@
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
-// The joins that can spill (packed keys, no interval or closing bound:
-// joinOp.canSpill) do the same a join key at a time, with all its rows of
+// The joins that can spill (keyed, packed or encoded, no interval or
+// closing bound: joinOp.canSpill) do the same a join key at a time, with all its rows of
 // both sides, after a push that takes them well past their share too;
 // their snapshots hold the spilled rows as rows (docs/memory.md).
 // UnboundedState names the operators the budget does not bound.
