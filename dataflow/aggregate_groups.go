@@ -306,25 +306,65 @@ func (t *groupTable) probeKey(key string, h uint64) (int32, uint64) {
 	return -1, p
 }
 
+// encoded returns key as a string sharing its bytes, for probes (which
+// only compare it, so it needs no copy), and its hash.
+func (t *groupTable) encoded(key []byte) (string, uint64) {
+	return unsafe.String(unsafe.SliceData(key), len(key)), maphash.Bytes(t.seed, key)
+}
+
 // findKey returns the group of an encoded key, adding it when absent
 // (added).
 func (t *groupTable) findKey(key []byte) (g int32, added bool) {
-	h := maphash.Bytes(t.seed, key)
-	// The probe only compares key: it needs no copy.
-	k := unsafe.String(unsafe.SliceData(key), len(key))
+	k, h := t.encoded(key)
 	g, p := t.probeKey(k, h)
 	if g >= 0 {
 		return g, false
 	}
-	g = t.alloc()
+	return t.insertKey(string(key), h, p), true
+}
+
+// insertKey adds a group of encoded key k, hashing to h, at slot p, the
+// empty slot where probeKey found it would go. The group keeps k.
+func (t *groupTable) insertKey(k string, h, p uint64) int32 {
+	g := t.alloc()
 	if t.widenIDs(g) {
 		_, p = t.probeKey(k, h)
 	}
-	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = string(key)
-	t.strBytes += len(key)
+	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = k
+	t.strBytes += len(k)
 	t.slots[p] = t.slot(h, g)
 	t.grown()
-	return g, true
+	return g
+}
+
+// adoptKey returns the group of the key of group g of from (a table of
+// the same nk), adding it when absent: an encoded key's string is shared,
+// not copied.
+func (t *groupTable) adoptKey(from *groupTable, g int32) int32 {
+	if t.nk > 0 {
+		ng, _ := t.findPacked(from.packedKey(g))
+		return ng
+	}
+	k := from.strKey(g)
+	h := maphash.String(t.seed, k)
+	ng, p := t.probeKey(k, h)
+	if ng < 0 {
+		ng = t.insertKey(k, h, p)
+	}
+	return ng
+}
+
+// keyBytes estimates what a group's key costs: its packed words, or its
+// encoding's string (header and bytes at the mean length of the keys
+// indexed, rounded up to a word as the allocator does).
+func (t *groupTable) keyBytes() int64 {
+	if t.nk > 0 {
+		return int64(8 * t.nk)
+	}
+	if t.live == 0 {
+		return 16
+	}
+	return 16 + int64((t.strBytes/t.live+7)&^7)
 }
 
 // unindex removes group g from the key index; its id and state stay until

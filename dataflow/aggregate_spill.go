@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"slices"
-	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -155,15 +154,18 @@ func (t *groupTable) findStored(k []byte, key []int64) (g int32, added bool, err
 // probeStored returns the group of store key k, or -1; key is scratch of
 // nk words.
 func (t *groupTable) probeStored(k []byte, key []int64) (int32, error) {
-	h, err := t.hashStored(k, key)
-	if err != nil {
-		return -1, err
-	}
 	if t.nk == 0 {
-		g, _ := t.probeKey(unsafe.String(unsafe.SliceData(k[1:]), len(k)-1), h)
+		if len(k) == 0 {
+			return -1, errSpill("empty key")
+		}
+		g, _ := t.probeKey(t.encoded(k[1:]))
 		return g, nil
 	}
-	g, _ := t.probePacked(key, k[len(k)-1])
+	nulls, ok := decodeSpillKey(k, key)
+	if !ok {
+		return -1, errSpill("key %x", k)
+	}
+	g, _ := t.probePacked(key, nulls)
 	return g, nil
 }
 
@@ -194,10 +196,7 @@ func errSpill(format string, args ...any) error {
 // bytes, rounded up to a word as the allocator does); at least a page.
 func (o *aggregateOp) residentTarget() int {
 	t, s := o.groups, o.spill
-	perGroup := int64(8*(t.nk+t.nw) + 8)
-	if t.nk == 0 && t.live > 0 {
-		perGroup += 16 + int64((t.strBytes/t.live+7)&^7)
-	}
+	perGroup := t.keyBytes() + int64(8*t.nw+8)
 	n := (s.budget.share() - int64(8*len(s.filter.bits))) / perGroup
 	return max(int(n), groupPage)
 }
@@ -350,7 +349,7 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 			if i > 0 && bytes.Equal(o.key, s.prev) {
 				continue
 			}
-			s.noteEncoded(t, o.key)
+			s.note(t, nil, 0, o.key)
 		}
 	} else {
 		for j, k := range o.spec.Keys {
@@ -361,7 +360,7 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 			if same && i > 0 {
 				continue
 			}
-			s.note(t, o.packed, nulls)
+			s.note(t, o.packed, nulls, nil)
 		}
 	}
 	return s.loadBack(t, func(g int32, key, value []byte) error {
@@ -375,35 +374,34 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 	})
 }
 
-// note adds the key packed, nulls to those loadBack looks up if the
-// filter may hold it and t does not.
-func (s *groupSpill) note(t *groupTable, packed []int64, nulls uint8) {
-	if !s.filter.mayHold(hashPacked(packed, nulls)) {
-		return
+// note adds a chunk row's key, packed (packed, nulls) or encoded (enc) as
+// t keeps its keys, to those loadBack looks up if the filter may hold it
+// and t does not.
+func (s *groupSpill) note(t *groupTable, packed []int64, nulls uint8, enc []byte) {
+	var g int32
+	if t.nk > 0 {
+		if !s.filter.mayHold(hashPacked(packed, nulls)) {
+			return
+		}
+		g, _ = t.probePacked(packed, nulls)
+	} else {
+		k, h := t.encoded(enc)
+		if !s.filter.mayHold(h) {
+			return
+		}
+		g, _ = t.probeKey(k, h)
 	}
-	if g, _ := t.probePacked(packed, nulls); g >= 0 {
-		return
-	}
-	if len(s.ends) == 0 {
-		s.buf = s.buf[:0] // also the evictions' scratch
-	}
-	s.buf = spillKey(s.buf, spilledGroup, packed, nulls)
-	s.ends = append(s.ends, len(s.buf))
-}
-
-// noteEncoded is note for a key encoding.
-func (s *groupSpill) noteEncoded(t *groupTable, key []byte) {
-	h := maphash.Bytes(t.seed, key)
-	if !s.filter.mayHold(h) {
-		return
-	}
-	if g, _ := t.probeKey(unsafe.String(unsafe.SliceData(key), len(key)), h); g >= 0 {
+	if g >= 0 {
 		return
 	}
 	if len(s.ends) == 0 {
 		s.buf = s.buf[:0] // also the evictions' scratch
 	}
-	s.buf = append(append(s.buf, spilledGroup), key...)
+	if t.nk > 0 {
+		s.buf = spillKey(s.buf, spilledGroup, packed, nulls)
+	} else {
+		s.buf = append(append(s.buf, spilledGroup), enc...)
+	}
 	s.ends = append(s.ends, len(s.buf))
 }
 

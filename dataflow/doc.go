@@ -64,8 +64,8 @@
 // (The planner lowers a DISTINCT or UNION whose columns' equal values are
 // identical to such an aggregate, grouping by every column with no call,
 // so that it spills; Distinct keeps every row in memory.)
-// The joins that can spill (packed keys, no interval or closing bound:
-// joinOp.canSpill) do the same a join key at a time, with all its rows of
+// The joins that can spill (keyed, packed or encoded, no interval or
+// closing bound: joinOp.canSpill) do the same a join key at a time, with all its rows of
 // both sides, after a push that takes them well past their share too;
 // their snapshots hold the spilled rows as rows (docs/memory.md).
 // UnboundedState names the operators the budget does not bound.

@@ -354,17 +354,15 @@ func (o *joinOp) group(in int, d *coldata.Chunk) {
 	own := &o.sides[in]
 	o.keyOf = slices.Grow(o.keyOf[:0], d.Len)[:d.Len]
 	if o.keys.nk == 0 {
-	rows:
 		for i := range o.keyOf {
-			o.keyBuf = o.keyBuf[:0]
-			for _, c := range own.keys {
-				if d.Cols[c].IsNull(i) {
-					o.keyOf[i] = -1
-					continue rows
-				}
-				o.keyBuf = d.Cols[c].AppendKey(o.keyBuf, i)
+			if !o.rowKey(in, d, i) {
+				o.keyOf[i] = -1
+				continue
 			}
 			o.keyOf[i], _ = o.keys.findKey(o.keyBuf)
+			if o.spill != nil {
+				o.spill.markRecent(o.keyOf[i])
+			}
 		}
 		return
 	}
@@ -391,6 +389,30 @@ packedRows:
 		}
 		o.keyOf[i] = prev
 	}
+}
+
+// rowKey puts the join key of row i of d, pushed on side in, in o.packed
+// (packed keys) or o.keyBuf (encoded), and reports false when it has a
+// NULL: such a row matches nothing.
+func (o *joinOp) rowKey(in int, d *coldata.Chunk, i int) bool {
+	if o.keys.nk == 0 {
+		o.keyBuf = o.keyBuf[:0]
+		for _, c := range o.sides[in].keys {
+			if d.Cols[c].IsNull(i) {
+				return false
+			}
+			o.keyBuf = d.Cols[c].AppendKey(o.keyBuf, i)
+		}
+		return true
+	}
+	for k, c := range o.sides[in].keys {
+		v := d.Cols[c]
+		if v.IsNull(i) {
+			return false
+		}
+		o.packed[k] = v.Ints[i]
+	}
+	return true
 }
 
 // head returns the first row of side's list of rows with key g, or -1.

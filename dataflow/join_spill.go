@@ -28,11 +28,14 @@ const joinKeyWords = 8
 // may hold many rows, so its floor is lower than the aggregate's page.
 const joinSpillFloor = 64
 
-// canSpill reports whether the join's state can spill: its keys are
-// packed integers and no watermark frees its rows (the interval and
-// closing joins free theirs already, by time).
+// canSpill reports whether the join's state can spill: it has join keys
+// and no watermark frees its rows (the interval and closing joins free
+// theirs already, by time). A key spills under its packed words or its
+// key encoding (AppendKey), whatever its types: its rows keep their
+// values, so a key whose equal values print differently (numeric 1.0 and
+// 1.00) comes back with each row as it was.
 func (o *joinOp) canSpill() bool {
-	return o.keys.nk > 0 && o.j.Interval == nil && o.j.Closing == nil
+	return len(o.j.LeftKeys) > 0 && o.j.Interval == nil && o.j.Closing == nil
 }
 
 func (o *joinOp) dropSpill() {
@@ -91,7 +94,7 @@ func (o *joinOp) stateSize() int64 {
 }
 
 // keyCost is what a join key costs besides its rows.
-func (o *joinOp) keyCost() int64 { return int64(8 * (o.keys.nk + joinKeyWords)) }
+func (o *joinOp) keyCost() int64 { return o.keys.keyBytes() + 8*joinKeyWords }
 
 // evict moves join keys with all their rows to the spill store, coldest
 // first, until the state's estimated size is at most an eighth under the
@@ -161,8 +164,7 @@ func (o *joinOp) evict() error {
 // counts and columns, as a snapshot writes them.
 func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
 	t, s := o.keys, o.spill
-	key, _ := t.packedKey(g)
-	s.buf = spillKey(s.buf[:0], spilledGroup, key, 0)
+	s.buf = t.appendSpillKey(s.buf[:0], spilledGroup, g)
 	w := NewSnapshotWriter(s.val[:0])
 	mults, matches := o.spillScratch(ids)
 	for side := range o.sides {
@@ -179,7 +181,7 @@ func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
 	if err := s.space.Set(s.buf, s.val); err != nil {
 		return err
 	}
-	s.filter.add(hashPacked(key, 0))
+	s.filter.add(t.hashGroup(g))
 	s.spilled++
 	for side := range o.sides {
 		js := &o.sides[side]
@@ -218,16 +220,10 @@ func (o *joinOp) spillScratch(ids [2][]int32) (mults, matches [2][]int64) {
 // hold and the table does not are looked up in one sorted pass.
 func (o *joinOp) unspill(in int, d *coldata.Chunk) error {
 	t, s := o.keys, o.spill
-rows:
 	for i := range d.Len {
-		for k, c := range o.sides[in].keys {
-			v := d.Cols[c]
-			if v.IsNull(i) {
-				continue rows
-			}
-			o.packed[k] = v.Ints[i]
+		if o.rowKey(in, d, i) {
+			s.note(t, o.packed, 0, o.keyBuf)
 		}
-		s.note(t, o.packed, 0)
 	}
 	return s.loadBack(t, func(g int32, _, value []byte) error { return o.loadKey(g, value) })
 }
@@ -322,6 +318,9 @@ func (o *joinOp) compact() {
 		return
 	}
 	keys := newGroupTable(t.nw, 0, t.nk)
+	// The same seed keeps the encoded keys' hashes, which the filter of
+	// spilled keys holds.
+	keys.seed = t.seed
 	recent := o.spill.recent
 	o.spill.recent, o.spill.hand = nil, 0
 	var sides [2]*joinRows
@@ -337,8 +336,7 @@ func (o *joinOp) compact() {
 		if heads[0] == 0 && heads[1] == 0 {
 			continue
 		}
-		key, _ := t.packedKey(g)
-		ng, _ := keys.findPacked(key, 0)
+		ng := keys.adoptKey(t, g)
 		copy(keys.state(ng)[2:], heads[2:])
 		if w := int(g >> 6); w < len(recent) && recent[w]&(1<<(g&63)) != 0 {
 			o.spill.markRecent(ng)

@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"math/rand"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
@@ -13,26 +17,66 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// The spilling join tests' inputs: left (key, second key, text, float),
-// right (key, second key, integer); the second key is sometimes NULL.
-var (
-	spillLeft  = []*types.T{types.Int8, types.Int8, types.Text, types.Float8}
-	spillRight = []*types.T{types.Int8, types.Int8, types.Int8}
-)
+// spillJoinKey is a kind of join key of the spilling join tests: its type
+// and the value of key number k.
+type spillJoinKey struct {
+	name  string
+	typ   *types.T
+	value func(rng *rand.Rand, k int) types.Datum
+}
+
+// spillJoinKeys are the tests' kinds of keys: integers, packed; text,
+// encoded (the empty string, long keys differing only after a shared
+// prefix of 300 bytes, short ones); numeric, encoded, whose equal values
+// print differently (k, k.0, k.00 are one key, and rows keep theirs).
+var spillJoinKeys = []spillJoinKey{
+	{"int", types.Int8, func(_ *rand.Rand, k int) types.Datum { return int64(k) }},
+	{"text", types.Text, func(_ *rand.Rand, k int) types.Datum {
+		switch {
+		case k == 0:
+			return ""
+		case k%3 == 1:
+			return strings.Repeat("p", 300) + strconv.Itoa(k)
+		}
+		return "u" + strconv.Itoa(k)
+	}},
+	{"numeric", types.Numeric, func(rng *rand.Rand, k int) types.Datum {
+		d, _, err := apd.NewFromString(strconv.Itoa(k) + []string{"", ".0", ".00"}[rng.Intn(3)])
+		if err != nil {
+			panic(err)
+		}
+		return d
+	}},
+}
+
+// spillJoinTypes returns the spilling join tests' inputs for a kind of
+// key: left (key, second key, text, float), right (key, second key,
+// integer); the second key is sometimes NULL, the first rarely.
+func spillJoinTypes(key spillJoinKey) (left, right []*types.T) {
+	return []*types.T{key.typ, types.Int8, types.Text, types.Float8}, []*types.T{key.typ, types.Int8, types.Int8}
+}
 
 // spillJoinEpochs draws n epochs of inserts and deletes on both sides over
 // keys join keys, some hot (drawn often) and most cold, with repeated
 // rows, so that keys are evicted with rows of one side or both, loaded
-// back, emptied and created again.
-func spillJoinEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
+// back, emptied and created again. The first epoch is large (as a view's
+// first, over its inputs' history): pushed in large chunks, it creates
+// pages of keys that eviction leaves mostly empty, so that the join
+// compacts them.
+func spillJoinEpochs(rng *rand.Rand, n, keys int, key spillJoinKey) []snapshotEpoch {
 	var held [2][][]types.Datum
-	typs := [2][]*types.T{spillLeft, spillRight}
+	left, right := spillJoinTypes(key)
+	typs := [2][]*types.T{left, right}
 	var epochs []snapshotEpoch
-	for range n {
+	for i := range n {
 		e := snapshotEpoch{in: map[int][]*coldata.Chunk{}}
 		for side := range 2 {
 			c := NewChanges(typs[side], 0)
-			for range 100 + rng.Intn(300) {
+			size := 100 + rng.Intn(300)
+			if i == 0 {
+				size = keys
+			}
+			for range size {
 				if rows := held[side]; len(rows) > 0 && rng.Intn(3) == 0 {
 					i := rng.Intn(len(rows))
 					c.AppendRow(rows[i])
@@ -45,13 +89,16 @@ func spillJoinEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 				if rng.Intn(2) == 0 {
 					k = rng.Intn(keys/50 + 1)
 				}
-				var k2 types.Datum
+				var k1, k2 types.Datum
+				if rng.Intn(50) != 0 {
+					k1 = key.value(rng, k)
+				}
 				if rng.Intn(10) != 0 {
 					k2 = int64(k % 3)
 				}
-				row := []types.Datum{int64(k), k2, fmt.Sprintf("v%d", rng.Intn(4)), float64(rng.Intn(4))}
+				row := []types.Datum{k1, k2, fmt.Sprintf("v%d", rng.Intn(4)), float64(rng.Intn(4))}
 				if side == 1 {
-					row = []types.Datum{int64(k), k2, int64(rng.Intn(8))}
+					row = []types.Datum{k1, k2, int64(rng.Intn(8))}
 				}
 				c.AppendRow(row)
 				c.Diffs = append(c.Diffs, 1)
@@ -79,8 +126,43 @@ func spilledJoinKeys(df *Dataflow) int {
 	return n
 }
 
+// checkSpilledJoinKeys fails unless every key in the spill store of the
+// dataflow's joins is counted, is not in memory too, and passes the
+// filter (a key the filter rejects would be created again in memory and
+// its spilled rows lost).
+func checkSpilledJoinKeys(t *testing.T, df *Dataflow) {
+	t.Helper()
+	for _, wk := range df.workers {
+		for _, op := range wk.ops {
+			j, ok := op.(*joinOp)
+			if !ok || j.spill == nil {
+				continue
+			}
+			n, key := 0, make([]int64, j.keys.nk)
+			err := j.spill.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+				n++
+				if g, err := j.keys.probeStored(k, key); err != nil || g >= 0 {
+					return fmt.Errorf("spilled key %x is in memory too (group %d, %v)", k, g, err)
+				}
+				if h, err := j.keys.hashStored(k, key); err != nil || !j.spill.filter.mayHold(h) {
+					return fmt.Errorf("spilled key %x does not pass the filter (%v)", k, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != j.spill.spilled {
+				t.Fatalf("%d keys in the spill store, %d counted", n, j.spill.spilled)
+			}
+		}
+	}
+}
+
 // TestJoinSpillRandom runs random epochs through every kind of join, with
-// and without a condition, on one and two keys, under a budget so small
+// and without a condition, on one and two keys of every kind of key
+// (spillJoinKeys: packed, and encoded, mixed with an integer on two
+// keys), NULL keys among them, under a budget so small
 // that most keys are spilled, and without one: every epoch's output must
 // be the same. Snapshots (whole, then deltas) of either, restored into
 // either, must go on as the reference does. SLUICE_SEED=<n> replays a
@@ -94,81 +176,89 @@ func TestJoinSpillRandom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer spill.Close()
-	for kind := InnerJoin; kind <= AntiJoin; kind++ {
-		for _, cond := range []bool{false, true} {
-			keys := [][]int{{0}, {0, 1}}[rng.Intn(2)]
-			workers := 1 + 2*rng.Intn(2)
-			t.Run(fmt.Sprintf("%s/cond=%t/keys=%v/workers=%d", kind, cond, keys, workers), func(t *testing.T) {
-				spec := &Join{Kind: kind, LeftKeys: keys, RightKeys: keys, LeftTypes: spillLeft, RightTypes: spillRight}
-				if cond {
-					// left.float < right.integer
-					spec.Cond = &floatIntLess{a: 3, b: len(spillLeft) + 2}
-				}
-				// A byte: every instance keeps its floor of keys.
-				budget := NewBudget(1, func() SpillSpace { return spill.Space() })
-				newDF := func(b *Budget) *Dataflow {
-					g := &Graph{}
-					l := g.Add(&Source{Name: "l", Typs: spillLeft})
-					r := g.Add(&Source{Name: "r", Typs: spillRight})
-					g.Add(spec, l, r)
-					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
-					return newBudgetDataflow(t, g, b, opts...)
-				}
-				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
-				epochs := spillJoinEpochs(rng, 16, 2000*workers)
-				ref, spilling := newDF(nil), newDF(budget)
-				if got := spilling.UnboundedState(); len(got) != 0 {
-					t.Fatalf("a spilling join is listed as unbounded: %v", got)
-				}
-				cut := 3 + rng.Intn(6)
-				var want []string
-				var snaps [2][]byte
-				var deltas [2][][]byte
-				maxSpilled := 0
-				for i, e := range epochs {
-					want = append(want, run(ref, e))
-					if got := run(spilling, e); got != want[i] {
-						t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
+	for _, key := range spillJoinKeys {
+		spillLeft, spillRight := spillJoinTypes(key)
+		for kind := InnerJoin; kind <= AntiJoin; kind++ {
+			for _, cond := range []bool{false, true} {
+				keys := [][]int{{0}, {0, 1}}[rng.Intn(2)]
+				workers := 1 + 2*rng.Intn(2)
+				t.Run(fmt.Sprintf("%s/%s/cond=%t/keys=%v/workers=%d", key.name, kind, cond, keys, workers), func(t *testing.T) {
+					spec := &Join{Kind: kind, LeftKeys: keys, RightKeys: keys, LeftTypes: spillLeft, RightTypes: spillRight}
+					if cond {
+						// left.float < right.integer
+						spec.Cond = &floatIntLess{a: 3, b: len(spillLeft) + 2}
 					}
-					maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
-					for j, df := range []*Dataflow{ref, spilling} {
-						var err error
-						switch {
-						case i == cut:
-							snaps[j], err = snapshotBytes(df.Snapshot)
-						case i > cut:
-							var d []byte
-							d, err = snapshotBytes(df.SnapshotDelta)
-							deltas[j] = append(deltas[j], d)
+					// A byte: every instance keeps its floor of keys.
+					budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+					newDF := func(b *Budget) *Dataflow {
+						g := &Graph{}
+						l := g.Add(&Source{Name: "l", Typs: spillLeft})
+						r := g.Add(&Source{Name: "r", Typs: spillRight})
+						g.Add(spec, l, r)
+						chunk := 64 + rng.Intn(256)
+						if !cond {
+							chunk = 4 * coldata.DefaultChunkSize
 						}
-						if err != nil {
-							t.Fatal(err)
+						opts := []Option{Workers(workers), ChunkSize(chunk)}
+						return newBudgetDataflow(t, g, b, opts...)
+					}
+					run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
+					epochs := spillJoinEpochs(rng, 16, 2000*workers, key)
+					ref, spilling := newDF(nil), newDF(budget)
+					if got := spilling.UnboundedState(); len(got) != 0 {
+						t.Fatalf("a spilling join is listed as unbounded: %v", got)
+					}
+					cut := 3 + rng.Intn(6)
+					var want []string
+					var snaps [2][]byte
+					var deltas [2][][]byte
+					maxSpilled := 0
+					for i, e := range epochs {
+						want = append(want, run(ref, e))
+						if got := run(spilling, e); got != want[i] {
+							t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
+						}
+						checkSpilledJoinKeys(t, spilling)
+						maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
+						for j, df := range []*Dataflow{ref, spilling} {
+							var err error
+							switch {
+							case i == cut:
+								snaps[j], err = snapshotBytes(df.Snapshot)
+							case i > cut:
+								var d []byte
+								d, err = snapshotBytes(df.SnapshotDelta)
+								deltas[j] = append(deltas[j], d)
+							}
+							if err != nil {
+								t.Fatal(err)
+							}
 						}
 					}
-				}
-				if maxSpilled < 500 {
-					t.Fatalf("at most %d keys spilled: the test does not spill", maxSpilled)
-				}
-				t.Logf("%d epochs, cut %d, up to %d keys spilled", len(epochs), cut, maxSpilled)
-				for j, from := range []string{"plain", "spilling"} {
-					for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
-						for _, b := range []*Budget{nil, budget} {
-							restored := newDF(b)
-							if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
-								t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
-							}
-							if b != nil && spilledJoinKeys(restored) == 0 {
-								t.Fatalf("restoring the %s snapshot under a budget spilled nothing", from)
-							}
-							for i := cut + 1 + k; i < len(epochs); i++ {
-								if got := run(restored, epochs[i]); got != want[i] {
-									t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
+					if maxSpilled < 500 {
+						t.Fatalf("at most %d keys spilled: the test does not spill", maxSpilled)
+					}
+					t.Logf("%d epochs, cut %d, up to %d keys spilled", len(epochs), cut, maxSpilled)
+					for j, from := range []string{"plain", "spilling"} {
+						for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
+							for _, b := range []*Budget{nil, budget} {
+								restored := newDF(b)
+								if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
+									t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
+								}
+								if b != nil && spilledJoinKeys(restored) == 0 {
+									t.Fatalf("restoring the %s snapshot under a budget spilled nothing", from)
+								}
+								for i := cut + 1 + k; i < len(epochs); i++ {
+									if got := run(restored, epochs[i]); got != want[i] {
+										t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
+									}
 								}
 							}
 						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -280,94 +370,120 @@ func TestJoinSpillMemory(t *testing.T) {
 	}
 }
 
-// BenchmarkJoinSpill measures an inner join of two (bigint, bigint)
-// inputs on the first column over 256k keys, filled before the timer with
-// four left rows and one right row a key (about 80 MB of state), on one
-// worker: then inserts of right rows (each joining a key's four left
+// BenchmarkJoinSpill measures an inner join of two (key, bigint) inputs
+// on the key over 256k keys, bigint or text ("user-" and 12 digits: a
+// key encoded, not packed), filled before the timer with four left rows
+// and one right row a key (about 80 MB of state with bigint keys), on
+// one worker: then inserts of right rows (each joining a key's four left
 // rows), an epoch every 64 chunks of 1024 rows, without a budget and with
-// one an eighth of the state. Keys are uniform (most rows hit a spilled
-// key) or skewed (90% of the rows on 5% of the keys). rows/cpu-s counts
-// the process' CPU time, the spill store's included.
+// one an eighth of the bigint state. Keys are uniform (most rows hit a
+// spilled key) or skewed (90% of the rows on 5% of the keys). rows/cpu-s
+// counts the process' CPU time, the spill store's included; live-MiB is
+// the heap live after the fill.
 func BenchmarkJoinSpill(b *testing.B) {
 	const keys, epochChunks = 1 << 18, 64
-	ts := []*types.T{types.Int8, types.Int8}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		for _, limit := range []int64{0, keys * 5 * 80 / 8} {
+			for _, keyType := range []*types.T{types.Int8, types.Text} {
+				b.Run(fmt.Sprintf("keys=%s/limit=%d/key=%s", keyDist, limit, keyType), func(b *testing.B) {
+					benchmarkJoinSpill(b, keys, epochChunks, keyDist, limit, keyType)
+				})
+			}
+		}
+	}
+}
+
+func benchmarkJoinSpill(b *testing.B, keys, epochChunks int64, keyDist string, limit int64, keyType *types.T) {
+	ts := []*types.T{keyType, types.Int8}
 	rowsOf := func(key func(i int64) int64, n, seq int64) *coldata.Chunk {
 		c := NewChanges(ts, int(n))
 		for i := range n {
-			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, key(i)), append(c.Cols[1].Ints, seq+i), append(c.Diffs, 1)
+			if k := key(i); keyType == types.Int8 {
+				c.Cols[0].AppendInt(k)
+			} else {
+				c.Cols[0].AppendString(fmt.Sprintf("user-%012d", k))
+			}
+			c.Cols[1].AppendInt(seq + i)
+			c.Diffs = append(c.Diffs, 1)
 		}
 		c.Len = int(n)
 		return c
 	}
-	for _, keyDist := range []string{"uniform", "skewed"} {
-		for _, limit := range []int64{0, keys * 5 * 80 / 8} {
-			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
-				if limit > 0 {
-					spill, err := storage.OpenSpill(b.TempDir())
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer spill.Close()
-					env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
-				}
-				spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
-				op, err := spec.New(env)
-				if err != nil {
-					b.Fatal(err)
-				}
-				discard := func(*coldata.Chunk) error { return nil }
-				n := int64(coldata.DefaultChunkSize)
-				for lo := int64(0); lo < 4*keys; lo += n {
-					if err := op.Push(0, rowsOf(func(i int64) int64 { return (lo + i) % keys }, n, lo), discard); err != nil {
-						b.Fatal(err)
-					}
-					if lo < keys {
-						if err := op.Push(1, rowsOf(func(i int64) int64 { return lo + i }, n, -lo-n), discard); err != nil {
-							b.Fatal(err)
-						}
-					}
-					if err := op.Flush(discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				rng := rand.New(rand.NewSource(2))
-				key := func(int64) int64 {
-					if keyDist == "skewed" && rng.Intn(10) != 0 {
-						return rng.Int63n(keys / 20)
-					}
-					return rng.Int63n(keys)
-				}
-				var chunks []*coldata.Chunk
-				for c := range int64(epochChunks) {
-					chunks = append(chunks, rowsOf(key, n, keys+c*n))
-				}
-				cpu := processCPU()
-				for b.Loop() {
-					for _, c := range chunks {
-						if err := op.Push(1, c, discard); err != nil {
-							b.Fatal(err)
-						}
-						// Take the rows out again: the state keeps its size.
-						c.Diffs = negate(c.Diffs)
-						if err := op.Push(1, c, discard); err != nil {
-							b.Fatal(err)
-						}
-						c.Diffs = negate(c.Diffs)
-					}
-					if err := op.Flush(discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				rows := float64(b.N * epochChunks * coldata.DefaultChunkSize * 2)
-				b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
-				b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
-				if j := op.(*joinOp); j.spill != nil {
-					b.ReportMetric(float64(j.spill.spilled), "spilled")
-				}
-			})
+	base := liveHeap()
+	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
+	if limit > 0 {
+		spill, err := storage.OpenSpill(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer spill.Close()
+		env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
+	}
+	spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
+	op, err := spec.New(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	discard := func(*coldata.Chunk) error { return nil }
+	n := int64(coldata.DefaultChunkSize)
+	for lo := int64(0); lo < 4*keys; lo += n {
+		if err := op.Push(0, rowsOf(func(i int64) int64 { return (lo + i) % keys }, n, lo), discard); err != nil {
+			b.Fatal(err)
+		}
+		if lo < keys {
+			if err := op.Push(1, rowsOf(func(i int64) int64 { return lo + i }, n, -lo-n), discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := op.Flush(discard); err != nil {
+			b.Fatal(err)
 		}
 	}
+	live := liveHeap() - base
+	rng := rand.New(rand.NewSource(2))
+	key := func(int64) int64 {
+		if keyDist == "skewed" && rng.Intn(10) != 0 {
+			return rng.Int63n(keys / 20)
+		}
+		return rng.Int63n(keys)
+	}
+	var chunks []*coldata.Chunk
+	for c := range epochChunks {
+		chunks = append(chunks, rowsOf(key, n, keys+c*n))
+	}
+	cpu := processCPU()
+	for b.Loop() {
+		for _, c := range chunks {
+			if err := op.Push(1, c, discard); err != nil {
+				b.Fatal(err)
+			}
+			// Take the rows out again: the state keeps its size.
+			c.Diffs = negate(c.Diffs)
+			if err := op.Push(1, c, discard); err != nil {
+				b.Fatal(err)
+			}
+			c.Diffs = negate(c.Diffs)
+		}
+		if err := op.Flush(discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rows := float64(int64(b.N) * epochChunks * coldata.DefaultChunkSize * 2)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
+	b.ReportMetric(float64(live)/(1<<20), "live-MiB")
+	if j := op.(*joinOp); j.spill != nil {
+		b.ReportMetric(float64(j.spill.spilled), "spilled")
+	}
+	runtime.KeepAlive(op)
+}
+
+// liveHeap returns the heap live after a GC.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 func negate(diffs []int64) []int64 {
