@@ -254,3 +254,28 @@ func TestProtobufCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// Tags of one byte (field numbers 1 to 15) and longer ones decode alike:
+// the bounds of the one-byte form (0x08, field 1; 0x7f, field 15), field
+// number 0 (invalid) in each form, two-byte tags and an overlong tag of a
+// small field.
+func TestProtobufTags(t *testing.T) {
+	cfg := Config{Format: "protobuf", Columns: []Column{col("s", types.Text), col("i64", types.Int8), col("color", types.Text)},
+		Options: allOpts}
+	for _, tc := range []struct {
+		rec  []byte
+		want string
+	}{
+		{[]byte{0x72, 0x01, 'a', 0x18, 0x05}, "a|5|RED"},
+		{[]byte{0x08, 0x01, 0x72, 0x01, 'a'}, "a|0|RED"},                       // b (field 1), skipped
+		{[]byte{0x7a, 0x01, 'z', 0x18, 0x07}, "|7|RED"},                        // by (field 15), skipped
+		{[]byte{0x80, 0x01, 0x01, 0x72, 0x01, 'a'}, "a|0|GREEN"},               // color (field 16): a two-byte tag
+		{[]byte{0xf2, 0x00, 0x01, 'b'}, "b|0|RED"},                             // s's tag, overlong
+		{[]byte{0x72, 0x01, 'a', 0x00, 0x01}, "ERROR 22P03 bad tag at byte 3"}, // field 0, one byte
+		{[]byte{0x80, 0x00, 0x01}, "ERROR 22P03 bad tag at byte 0"},            // field 0, two bytes
+		{[]byte{0x7f}, "ERROR 22P03 malformed protobuf"},                       // field 15, wire type 7
+	} {
+		rows, err := decodeRows(t, cfg, tc.rec)
+		checkResult(t, rows, err, tc.want)
+	}
+}
