@@ -316,6 +316,58 @@ func BenchmarkAggregateSpill(b *testing.B) {
 	}
 }
 
+// BenchmarkAggregateSpillWindow is BenchmarkAggregateSpill over a
+// windowed aggregate: GROUP BY a 1-day TUMBLE's window_start and a
+// user, 1M users in one open window (about 64 MB of state: two key
+// words, three of state and 8 bytes of slot and free id a group), with a
+// budget of an eighth of it; the window does not close during the run.
+func BenchmarkAggregateSpillWindow(b *testing.B) {
+	const keys = 1 << 20
+	const day = int64(24 * time.Hour / time.Microsecond)
+	in := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
+	calls, err := parseAggCalls("sum:1,count:1", in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := &Aggregate{Keys: []int{2, 0}, Aggs: calls, InTypes: in, Window: &AggWindow{Key: 0, EndOffset: day}}
+	// withWindow gives a chunk of user and value the window start column.
+	withWindow := func(c *coldata.Chunk) *coldata.Chunk {
+		ws := coldata.NewVec(types.TimestampTZ, c.Len)
+		for range c.Len {
+			appendInt(ws, 20*day)
+		}
+		return &coldata.Chunk{Cols: []*coldata.Vec{c.Cols[0], c.Cols[1], ws}, Len: c.Len, Diffs: c.Diffs}
+	}
+	fill := func(i int) *coldata.Chunk {
+		c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
+		lo := int64(i * coldata.DefaultChunkSize)
+		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
+			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
+		}
+		c.Len = coldata.DefaultChunkSize
+		return withWindow(c)
+	}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		chunks := benchChunks(spillBenchEpoch, keys)
+		rng := rand.New(rand.NewSource(2))
+		for i, c := range chunks {
+			if keyDist == "skewed" {
+				for j := range c.Cols[0].Ints {
+					if rng.Intn(10) != 0 {
+						c.Cols[0].Ints[j] = rng.Int63n(keys / 20)
+					}
+				}
+			}
+			chunks[i] = withWindow(c)
+		}
+		for _, limit := range []int64{0, keys * 64 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
+				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
+			})
+		}
+	}
+}
+
 // BenchmarkAggregateSpillText is BenchmarkAggregateSpill keyed by text
 // ("user/" and 7 digits: about 64 MB of state, a group's key string, slot
 // and words), with a budget of an eighth of it.
@@ -522,5 +574,80 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 				t.Fatalf("epoch %d after a restore (budget %v): got\n%s\nwant\n%s", i, b != nil, got, want[i])
 			}
 		}
+	}
+}
+
+// TestAggregateSpillClosesWindows fills two windows and the NULL window
+// with groups under a budget that spills most of them, then closes the
+// first by watermark: every group of it, spilled or not, must emit its
+// final row (EMIT ON WINDOW CLOSE) as without a budget, and leave the
+// spill store, whose other groups stay.
+func TestAggregateSpillClosesWindows(t *testing.T) {
+	const users = 3000
+	calls, err := parseAggCalls("count_star,sum:2", spillWindowColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spill.Close() })
+	for _, onClose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("on-close=%v", onClose), func(t *testing.T) {
+			spec := &Aggregate{Keys: []int{0, 1}, Aggs: calls, InTypes: spillWindowColumns, Window: &AggWindow{Key: 0, EndOffset: 10, OnClose: onClose}}
+			budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+			newDF := func(b *Budget) *Dataflow {
+				g := &Graph{}
+				g.Add(spec, g.Add(&Source{Name: "t", Typs: spillWindowColumns}))
+				return newBudgetDataflow(t, g, b, Workers(1))
+			}
+			c := NewChanges(spillWindowColumns, 0)
+			for u := range users {
+				for _, start := range []types.Datum{int64(0), int64(10), nil} {
+					c.AppendRow([]types.Datum{start, int64(u), int64(u)})
+					c.Diffs = append(c.Diffs, 1)
+				}
+			}
+			c.Len = len(c.Diffs)
+			epochs := []snapshotEpoch{
+				{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: 0}},
+				{watermarks: map[int]int64{0: 10}},
+			}
+			ref, spilling := newDF(nil), newDF(budget)
+			a := spilling.workers[0].ops[1].(*aggregateOp)
+			var spilledBefore int
+			for i, e := range epochs {
+				want := stepText(t, ref, e)
+				if i == 1 {
+					spilledBefore = a.spill.spilled
+				}
+				if got := stepText(t, spilling, e); got != want {
+					t.Fatalf("epoch %d: got\n%s\nwant\n%s", i, got, want)
+				}
+			}
+			// Every group but a page of them was spilled, those of the
+			// first window among them.
+			if spilledBefore < 3*users-2*groupPage {
+				t.Fatalf("%d groups spilled before the window closed, want most of %d", spilledBefore, 3*users)
+			}
+			inStore, key := 0, make([]int64, 2)
+			err := a.spill.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+				if _, ok := decodeSpillKey(a.spill.unprefixed(k), key); !ok {
+					return fmt.Errorf("spill key %x", k)
+				}
+				if key[0] == 0 && k[1] == spillWindowed {
+					return fmt.Errorf("group of user %d of the closed window still spilled", key[1])
+				}
+				inStore++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inStore != a.spill.spilled || inStore < 2*users-2*groupPage {
+				t.Fatalf("%d groups in the store, %d counted spilled, want most of the %d of the open windows", inStore, a.spill.spilled, 2*users)
+			}
+		})
 	}
 }
