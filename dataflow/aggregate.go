@@ -53,9 +53,9 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	}
 	o.groups = newGroupTable(s.words, no, nk)
 	if env.Budget != nil && o.canSpill() {
-		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join(), window: -1}
+		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
 		if a.Window != nil {
-			o.spill.window = a.Window.Key
+			o.spill.windowed, o.spill.window = true, a.Window.Key
 		}
 	}
 	o.frontier, o.closed = NoWatermark, NoWatermark

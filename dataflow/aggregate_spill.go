@@ -54,9 +54,10 @@ type groupSpill struct {
 	space   SpillSpace
 	spilled int // groups in the store
 	filter  spillFilter
-	// window is the key column giving a windowed aggregate's window, whose
-	// store keys lead with it; -1 unwindowed.
-	window int
+	// windowed: the store keys lead with key column window, which gives a
+	// windowed aggregate's window.
+	windowed bool
+	window   int
 	// hand is the next group id the clock looks at; recent has bit g set
 	// when group g was touched since.
 	hand   int32
@@ -131,7 +132,7 @@ func decodeSpillKey(k []byte, key []int64) (uint8, bool) {
 // key appends the store key of a packed key under sub: spillKey's,
 // windowed after the window prefix.
 func (s *groupSpill) key(dst []byte, sub byte, key []int64, nulls uint8) []byte {
-	if s.window < 0 {
+	if !s.windowed {
 		return spillKey(dst, sub, key, nulls)
 	}
 	dst = append(dst, sub)
@@ -148,7 +149,7 @@ func (s *groupSpill) key(dst []byte, sub byte, key []int64, nulls uint8) []byte 
 // An unwindowed key is k itself.
 func (s *groupSpill) unprefixed(k []byte) []byte {
 	switch {
-	case s.window < 0 || len(k) < 2:
+	case !s.windowed || len(k) < 2:
 		return k
 	case k[1] == spillWindowed && len(k) >= 10:
 		return k[9:]
