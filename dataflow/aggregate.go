@@ -54,6 +54,9 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	o.groups = newGroupTable(s.words, no, nk)
 	if env.Budget != nil && o.canSpill() {
 		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
+		if a.Window != nil {
+			o.spill.windowed, o.spill.window = true, a.Window.Key
+		}
 	}
 	o.frontier, o.closed = NoWatermark, NoWatermark
 	if a.Window != nil {
@@ -421,13 +424,16 @@ func (o *aggregateOp) Flush(emit Emit) error {
 	return o.endFlush()
 }
 
-// endFlush ends an epoch emitting as changes happen: closing windows, or
-// keeping within the budget.
+// endFlush ends an epoch emitting as changes happen: closing windows,
+// then keeping within the budget.
 func (o *aggregateOp) endFlush() error {
+	if err := o.closeWindows(nil); err != nil {
+		return err
+	}
 	if o.spill != nil {
 		return o.evict()
 	}
-	return o.closeWindows(nil)
+	return nil
 }
 
 // drop removes group g, which lost its rows, from the table. A windowed
@@ -463,12 +469,26 @@ func (o *aggregateOp) track(i int) {
 	if w == nil || o.epoch.keyVals[w.Key].IsNull(i) {
 		return
 	}
-	end := o.epoch.keyVals[w.Key].Ints[i] + w.EndOffset
+	o.openAt(o.epoch.keyVals[w.Key].Ints[i]+w.EndOffset, o.epoch.groups[i])
+}
+
+// openGroup lists group g, of a packed key, under its window end (unless
+// its window key is NULL).
+func (o *aggregateOp) openGroup(g int32) {
+	w := o.spec.Window
+	key, nulls := o.groups.packedKey(g)
+	if nulls&(1<<w.Key) == 0 {
+		o.openAt(key[w.Key]+w.EndOffset, g)
+	}
+}
+
+// openAt lists group g under window end end.
+func (o *aggregateOp) openAt(end int64, g int32) {
 	gs, ok := o.open[end]
 	if !ok {
 		heap.Push(&o.ends, end)
 	}
-	o.open[end] = append(gs, o.epoch.groups[i])
+	o.open[end] = append(gs, g)
 }
 
 // checkOpen fails on a row of a window already closed: the input promised,
@@ -501,11 +521,19 @@ func (o *aggregateOp) flushOnClose(emit Emit) error {
 		}
 	}
 	o.resetEpoch()
-	return o.closeWindows(emit)
+	if err := o.closeWindows(emit); err != nil {
+		return err
+	}
+	if o.spill != nil {
+		return o.evict()
+	}
+	return nil
 }
 
 // closeWindows frees the groups of the windows that end at or before the
-// frontier, emitting their final rows first when emit is not nil.
+// frontier, emitting their final rows first when emit is not nil: those
+// in memory by their windows' lists, the spilled ones by a scan of the
+// spill store.
 func (o *aggregateOp) closeWindows(emit Emit) error {
 	if o.spec.Window == nil {
 		return nil
@@ -528,6 +556,11 @@ func (o *aggregateOp) closeWindows(emit Emit) error {
 				t.unindex(g)
 			}
 			t.release(g)
+		}
+	}
+	if o.spill != nil && o.spill.spilled > 0 && o.frontier > o.closed {
+		if err := o.closeSpilled(emit); err != nil {
+			return err
 		}
 	}
 	o.closed = max(o.closed, o.frontier)

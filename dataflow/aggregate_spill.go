@@ -20,6 +20,16 @@ const (
 	spillChanged = 'c'
 )
 
+// A windowed aggregate's store keys lead with their window: after sub,
+// spillWindowed and the window key word (as spillKey writes words), so
+// that the groups of the windows a watermark closes are one range from
+// the first; or spillNullWindow, for the groups whose window key is NULL,
+// which never close, after all of them.
+const (
+	spillWindowed   = 0
+	spillNullWindow = 1
+)
+
 // spillBlock is how many spilled groups a snapshot writes (and a load
 // back looks up) at a time.
 const spillBlock = 4096
@@ -43,6 +53,10 @@ type groupSpill struct {
 	space   SpillSpace
 	spilled int // groups in the store
 	filter  spillFilter
+	// windowed: the store keys lead with key column window, which gives a
+	// windowed aggregate's window.
+	windowed bool
+	window   int
 	// hand is the next group id the clock looks at; recent has bit g set
 	// when group g was touched since.
 	hand   int32
@@ -57,15 +71,18 @@ type groupSpill struct {
 	prev []byte
 }
 
-// canSpill reports whether the aggregate's groups can spill: unwindowed,
-// keyed, every kernel's state plain words (counts, sums and averages of
+// canSpill reports whether the aggregate's groups can spill: keyed,
+// every kernel's state plain words (counts, sums and averages of
 // integers and floats) and no key values stored (a key's packed words or
 // encoding is all a group needs of it: the rows touching it bring its
 // values). Keys are packed integers or encoded (text, boolean, bytea,
 // more than 8 integers, mixes of those and integers); numeric keys, whose
 // equal values print differently, store their values and do not spill.
+// A windowed aggregate (TUMBLE, HOP, CUMULATE) spills with packed keys
+// only: its store keys lead with the window key word, which an encoded
+// key does not give back.
 func (o *aggregateOp) canSpill() bool {
-	return o.spec.Window == nil && len(o.spec.Keys) > 0 && o.groups.no == 0
+	return len(o.spec.Keys) > 0 && o.groups.no == 0 && (o.spec.Window == nil || o.groups.nk > 0)
 }
 
 func (o *aggregateOp) dropSpill() {
@@ -88,7 +105,11 @@ func (s *groupSpill) markRecent(g int32) {
 // big-endian with the sign bit flipped (so keys sort as their values),
 // then its NULL flags.
 func spillKey(dst []byte, sub byte, key []int64, nulls uint8) []byte {
-	dst = append(dst, sub)
+	return appendPackedKey(append(dst, sub), key, nulls)
+}
+
+// appendPackedKey appends what spillKey writes after sub.
+func appendPackedKey(dst []byte, key []int64, nulls uint8) []byte {
 	for _, w := range key {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(w)^1<<63)
 	}
@@ -107,12 +128,40 @@ func decodeSpillKey(k []byte, key []int64) (uint8, bool) {
 	return k[len(k)-1], true
 }
 
+// key appends the store key of a packed key under sub: spillKey's,
+// windowed after the window prefix.
+func (s *groupSpill) key(dst []byte, sub byte, key []int64, nulls uint8) []byte {
+	if !s.windowed {
+		return spillKey(dst, sub, key, nulls)
+	}
+	dst = append(dst, sub)
+	if nulls&(1<<s.window) != 0 {
+		dst = append(dst, spillNullWindow)
+	} else {
+		dst = binary.BigEndian.AppendUint64(append(dst, spillWindowed), uint64(key[s.window])^1<<63)
+	}
+	return appendPackedKey(dst, key, nulls)
+}
+
+// unprefixed returns store key k less its window prefix, from the byte
+// before its packed key on (which the key parsers skip as they skip sub).
+// An unwindowed key is k itself.
+func (s *groupSpill) unprefixed(k []byte) []byte {
+	switch {
+	case !s.windowed || len(k) < 2:
+		return k
+	case k[1] == spillWindowed && len(k) >= 10:
+		return k[9:]
+	}
+	return k[1:]
+}
+
 // appendSpillKey appends the store key of group g under sub: its packed
-// key (spillKey), or sub then its key encoding.
-func (t *groupTable) appendSpillKey(dst []byte, sub byte, g int32) []byte {
+// key (key), or sub then its key encoding.
+func (s *groupSpill) appendSpillKey(dst []byte, t *groupTable, sub byte, g int32) []byte {
 	if t.nk > 0 {
 		key, nulls := t.packedKey(g)
-		return spillKey(dst, sub, key, nulls)
+		return s.key(dst, sub, key, nulls)
 	}
 	return append(append(dst, sub), t.strKey(g)...)
 }
@@ -210,6 +259,9 @@ func (o *aggregateOp) evict() error {
 	if t.live <= target {
 		return nil
 	}
+	if o.spec.Window != nil {
+		o.releaseWaiting()
+	}
 	evict := t.live - (target - target/8)
 	if err := s.filter.reserve(s, t, evict); err != nil {
 		return err
@@ -221,7 +273,8 @@ func (o *aggregateOp) evict() error {
 		}
 		g := s.hand
 		s.hand++
-		// Between epochs an unwindowed group has rows, or its id is free.
+		// Between epochs a group has rows, or its id is free (a windowed
+		// group waiting for its window was released above).
 		st := t.state(g)
 		if st[0] == 0 {
 			continue
@@ -230,7 +283,7 @@ func (o *aggregateOp) evict() error {
 			s.recent[w] &^= 1 << (g & 63)
 			continue
 		}
-		s.buf = t.appendSpillKey(s.buf[:0], spilledGroup, g)
+		s.buf = s.appendSpillKey(s.buf[:0], t, spilledGroup, g)
 		s.val = appendWords(s.val[:0], st)
 		if err := s.space.Set(s.buf, s.val); err != nil {
 			return err
@@ -255,7 +308,104 @@ func (o *aggregateOp) evict() error {
 		return err
 	}
 	o.compact()
+	if o.spec.Window != nil {
+		o.reopen()
+	}
 	return nil
+}
+
+// releaseWaiting frees the ids of the windowed groups that lost their rows
+// and wait for their window to close (drop), so that evict and compact
+// meet only groups with rows and free ids: reopen then lists the windows'
+// groups again from those held, and no list names an id reused.
+func (o *aggregateOp) releaseWaiting() {
+	t := o.groups
+	free := make([]uint64, (t.ids.n+63)>>6)
+	for _, g := range t.ids.free {
+		free[g>>6] |= 1 << (g & 63)
+	}
+	for g := range t.ids.n {
+		if free[g>>6]&(1<<(g&63)) == 0 && t.state(g)[0] == 0 {
+			t.release(g)
+		}
+	}
+}
+
+// reopen lists the groups held under their windows' ends again, after
+// evict freed ids and compact moved groups: an eviction changes the lists
+// anywhere, so the next snapshot writes them whole (openWritten).
+func (o *aggregateOp) reopen() {
+	t := o.groups
+	clear(o.open)
+	o.ends = o.ends[:0]
+	for g := range t.ids.n {
+		if t.state(g)[0] != 0 {
+			o.openGroup(g)
+		}
+	}
+	o.openWritten = nil
+}
+
+// closeSpilled closes the spilled groups of the windows that end at or
+// before the frontier: one ordered scan of the store from the first
+// window key up to the frontier less EndOffset. Under EMIT ON WINDOW
+// CLOSE (emit not nil) each is loaded back and emits its final row
+// (emitFinal), a block at a time; otherwise it goes, its row staying in
+// the output. Each leaves a changed marker, so that the next delta
+// writes it as gone.
+func (o *aggregateOp) closeSpilled(emit Emit) error {
+	t, s := o.groups, o.spill
+	lo := []byte{spilledGroup, spillWindowed}
+	hi := []byte{spilledGroup, spillNullWindow}
+	if bound := shiftWatermark(o.frontier, -o.spec.Window.EndOffset); bound < Unconstrained {
+		hi = binary.BigEndian.AppendUint64(lo[:2:2], uint64(bound+1)^1<<63)
+	}
+	key := make([]int64, t.nk)
+	var gs []int32
+	closeBlock := func() error {
+		if err := s.space.Commit(); err != nil {
+			return err
+		}
+		if len(gs) == 0 {
+			return nil
+		}
+		err := o.emitFinal(gs, emit)
+		gs = gs[:0]
+		return err
+	}
+	n := 0
+	err := s.space.ScanRange(lo, hi, func(k, value []byte) error {
+		if emit != nil {
+			g, added, err := t.findStored(s.unprefixed(k), key)
+			if err != nil {
+				return err
+			}
+			if !added {
+				return sqlerr.Bug("spilled key %x is in the table too", k)
+			}
+			if !readWords64(value, t.state(g)) {
+				return errSpill("%d bytes of state for %d words", len(value), t.nw)
+			}
+			gs = append(gs, g)
+		}
+		s.buf = append(s.buf[:0], k...)
+		if err := s.space.Delete(s.buf); err != nil {
+			return err
+		}
+		s.buf[0] = spillChanged
+		if err := s.space.Set(s.buf, nil); err != nil {
+			return err
+		}
+		s.spilled--
+		if n++; n%spillBlock == 0 {
+			return closeBlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return closeBlock()
 }
 
 // compact gives back the memory of the groups evicted: an epoch that
@@ -367,6 +517,11 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 		if !readWords64(value, t.state(g)) {
 			return errSpill("%d bytes of state for %d words", len(value), t.nw)
 		}
+		if o.spec.Window != nil {
+			// A group loaded back is in the epoch as one that existed,
+			// which Flush does not list: it is listed here.
+			o.openGroup(g)
+		}
 		marker := append(s.val[:0], key...)
 		marker[0] = spillChanged
 		s.val = marker
@@ -398,7 +553,7 @@ func (s *groupSpill) note(t *groupTable, packed []int64, nulls uint8, enc []byte
 		s.buf = s.buf[:0] // also the evictions' scratch
 	}
 	if t.nk > 0 {
-		s.buf = spillKey(s.buf, spilledGroup, packed, nulls)
+		s.buf = s.key(s.buf, spilledGroup, packed, nulls)
 	} else {
 		s.buf = append(append(s.buf, spilledGroup), enc...)
 	}
@@ -423,7 +578,7 @@ func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byt
 	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
 	key := make([]int64, t.nk)
 	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
-		g, added, err := t.findStored(s.keys[i], key)
+		g, added, err := t.findStored(s.unprefixed(s.keys[i]), key)
 		if err != nil {
 			return err
 		}
@@ -484,7 +639,7 @@ func (f *spillFilter) reserve(s *groupSpill, t *groupTable, keys int) error {
 	f.bits, f.adds = make([]uint64, size), 0
 	key := make([]int64, t.nk)
 	return s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
-		h, err := t.hashStored(k, key)
+		h, err := t.hashStored(s.unprefixed(k), key)
 		if err != nil {
 			return err
 		}
@@ -542,7 +697,7 @@ func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 			enc = append(enc, k[1:]...)
 			encEnds = append(encEnds, len(enc))
 		} else {
-			n, ok := decodeSpillKey(k, key)
+			n, ok := decodeSpillKey(s.unprefixed(k), key)
 			if !ok {
 				return errSpill("key %x", k)
 			}
@@ -655,9 +810,14 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 		}
 		var k, v []byte
 		for i := range n {
-			if t.nk > 0 {
+			switch {
+			case t.nk > 0 && s != nil:
+				k = s.key(k[:0], spilledGroup, keys[i*t.nk:(i+1)*t.nk], nulls[i])
+			case t.nk > 0:
+				// pendingSpill's keys are unprefixed: finishRestoreSpill
+				// parses them.
 				k = spillKey(k[:0], spilledGroup, keys[i*t.nk:(i+1)*t.nk], nulls[i])
-			} else {
+			default:
 				k = append(append(k[:0], spilledGroup), enc[i]...)
 			}
 			var err error
@@ -704,6 +864,9 @@ func (o *aggregateOp) finishRestoreSpill() error {
 				return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
 			}
 			copy(t.state(g), state)
+			if o.spec.Window != nil {
+				o.openGroup(g)
+			}
 		}
 		o.pendingSpill = nil
 		return nil
@@ -711,7 +874,7 @@ func (o *aggregateOp) finishRestoreSpill() error {
 	s.spilled = 0
 	key := make([]int64, t.nk)
 	err := s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
-		g, err := t.probeStored(k, key)
+		g, err := t.probeStored(s.unprefixed(k), key)
 		if err != nil {
 			return err
 		}

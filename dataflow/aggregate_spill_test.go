@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/rand"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,55 +125,156 @@ func TestAggregateSpillRandom(t *testing.T) {
 					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
 					return newBudgetDataflow(t, g, b, opts...)
 				}
-				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
-				epochs := spillEpochs(rng, 24, 5000*workers)
-				ref, spilling := newDF(nil), newDF(budget)
-				cut := 4 + rng.Intn(8)
-				var want []string
-				var snaps [2][]byte
-				var deltas [2][][]byte
-				maxSpilled := 0
-				for i, e := range epochs {
-					want = append(want, run(ref, e))
-					if got := run(spilling, e); got != want[i] {
-						t.Fatalf("epoch %d spilling (%d groups spilled): got\n%s\nwant\n%s", i, spilledGroups(spilling), got, want[i])
-					}
-					maxSpilled = max(maxSpilled, spilledGroups(spilling))
-					for j, df := range []*Dataflow{ref, spilling} {
-						var err error
-						switch {
-						case i == cut:
-							snaps[j], err = snapshotBytes(df.Snapshot)
-						case i > cut:
-							var d []byte
-							d, err = snapshotBytes(df.SnapshotDelta)
-							deltas[j] = append(deltas[j], d)
-						}
-						if err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-				if maxSpilled < 500 {
-					t.Fatalf("at most %d groups spilled: the test does not spill", maxSpilled)
-				}
-				t.Logf("%d epochs, cut %d, up to %d groups spilled", len(epochs), cut, maxSpilled)
-				for j, from := range []string{"plain", "spilling"} {
-					for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
-						for _, b := range []*Budget{nil, budget} {
-							restored := newDF(b)
-							if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
-								t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
-							}
-							for i := cut + 1 + k; i < len(epochs); i++ {
-								if got := run(restored, epochs[i]); got != want[i] {
-									t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
-								}
-							}
-						}
-					}
-				}
+				checkSpillRandom(t, rng, newDF, budget, spillEpochs(rng, 24, 5000*workers))
 			})
+		}
+	}
+}
+
+// checkSpillRandom runs epochs through a dataflow of newDF under budget
+// (so small that most groups are spilled) and one without: every epoch's
+// output must be the same, and more than 500 groups spilled. Snapshots
+// (whole at a random epoch, then deltas) of either, restored into either,
+// must go on as the reference does.
+func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflow, budget *Budget, epochs []snapshotEpoch) {
+	t.Helper()
+	run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
+	ref, spilling := newDF(nil), newDF(budget)
+	cut := 4 + rng.Intn(8)
+	var want []string
+	var snaps [2][]byte
+	var deltas [2][][]byte
+	maxSpilled := 0
+	for i, e := range epochs {
+		want = append(want, run(ref, e))
+		if got := run(spilling, e); got != want[i] {
+			t.Fatalf("epoch %d spilling (%d groups spilled): got\n%s\nwant\n%s", i, spilledGroups(spilling), got, want[i])
+		}
+		maxSpilled = max(maxSpilled, spilledGroups(spilling))
+		for j, df := range []*Dataflow{ref, spilling} {
+			var err error
+			switch {
+			case i == cut:
+				snaps[j], err = snapshotBytes(df.Snapshot)
+			case i > cut:
+				var d []byte
+				d, err = snapshotBytes(df.SnapshotDelta)
+				deltas[j] = append(deltas[j], d)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if maxSpilled < 500 {
+		t.Fatalf("at most %d groups spilled: the test does not spill", maxSpilled)
+	}
+	t.Logf("%d epochs, cut %d, up to %d groups spilled", len(epochs), cut, maxSpilled)
+	for j, from := range []string{"plain", "spilling"} {
+		for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
+			for _, b := range []*Budget{nil, budget} {
+				restored := newDF(b)
+				if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
+					t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
+				}
+				for i := cut + 1 + k; i < len(epochs); i++ {
+					if got := run(restored, epochs[i]); got != want[i] {
+						t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// spillWindowColumns are the input of the windowed spilling tests: a
+// window start (sometimes NULL), a user (sometimes NULL) and an integer.
+var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8}
+
+// spillWindowEpochs draws n epochs of inserts (and deletes, unless
+// appendOnly) of rows of users over up to 20 windows of 10 above a
+// watermark that moves up by 0 to 30 an epoch, so that windows close
+// with groups in memory and spilled, groups are evicted, loaded back,
+// emptied and created again; a row in 50 has a NULL window, which never
+// closes.
+func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshotEpoch {
+	var rows [][]types.Datum
+	var epochs []snapshotEpoch
+	wm := int64(0)
+	for range n {
+		c := NewChanges(spillWindowColumns, 0)
+		for range 200 + rng.Intn(400) {
+			if !appendOnly && len(rows) > 0 && rng.Intn(4) == 0 {
+				i := rng.Intn(len(rows))
+				// A row of a closed window cannot be retracted: it is
+				// dropped from those drawn.
+				if start, ok := rows[i][0].(int64); !ok || start+10 > wm {
+					c.AppendRow(rows[i])
+					c.Diffs = append(c.Diffs, -1)
+				}
+				rows[i] = rows[len(rows)-1]
+				rows = rows[:len(rows)-1]
+				continue
+			}
+			var start, user types.Datum
+			if rng.Intn(50) != 0 {
+				start = wm - wm%10 + 10*(1+rng.Int63n(20))
+			}
+			u := rng.Intn(users)
+			if rng.Intn(2) == 0 {
+				u = rng.Intn(users/50 + 1)
+			}
+			if rng.Intn(40) != 0 {
+				user = int64(u)
+			}
+			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500)}
+			c.AppendRow(row)
+			c.Diffs = append(c.Diffs, 1)
+			rows = append(rows, row)
+		}
+		c.Len = len(c.Diffs)
+		wm += rng.Int63n(31)
+		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: wm}})
+	}
+	return epochs
+}
+
+// TestAggregateSpillWindowsRandom is TestAggregateSpillRandom for
+// windowed aggregates (TUMBLE's window_start, closing 10 after it), the
+// window key first or second of the keys, emitting changes as they
+// happen or on window close: windows close with their groups in memory
+// and spilled. SLUICE_SEED=<n> replays a run.
+func TestAggregateSpillWindowsRandom(t *testing.T) {
+	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
+	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	calls, err := parseAggCalls("count_star,count:2,sum:2,avg:2", spillWindowColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
+	for _, onClose := range []bool{false, true} {
+		for _, keys := range [][]int{{0, 1}, {1, 0}} {
+			for _, workers := range []int{1, 3} {
+				t.Run(fmt.Sprintf("on-close=%v/keys=%v/workers=%d", onClose, keys, workers), func(t *testing.T) {
+					window := &AggWindow{Key: slices.Index(keys, 0), EndOffset: 10, OnClose: onClose}
+					spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: spillWindowColumns, Window: window, AppendOnly: onClose}
+					budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+					newDF := func(b *Budget) *Dataflow {
+						g := &Graph{}
+						g.Add(spec, g.Add(&Source{Name: "t", Typs: spillWindowColumns}))
+						return newBudgetDataflow(t, g, b, Workers(workers), ChunkSize(64+rng.Intn(256)))
+					}
+					if got := newDF(budget).UnboundedState(); len(got) != 0 {
+						t.Fatalf("unbounded state under a budget: %v", got)
+					}
+					checkSpillRandom(t, rng, newDF, budget, spillWindowEpochs(rng, 30, 3000*workers, onClose))
+				})
+			}
 		}
 	}
 }
@@ -209,6 +311,58 @@ func BenchmarkAggregateSpill(b *testing.B) {
 		for _, limit := range []int64{0, keys * 56 / 8} {
 			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
 				benchSpill(b, benchAggregateSpec(), keys/coldata.DefaultChunkSize, fill, chunks, limit)
+			})
+		}
+	}
+}
+
+// BenchmarkAggregateSpillWindow is BenchmarkAggregateSpill over a
+// windowed aggregate: GROUP BY a 1-day TUMBLE's window_start and a
+// user, 1M users in one open window (about 64 MB of state: two key
+// words, three of state and 8 bytes of slot and free id a group), with a
+// budget of an eighth of it; the window does not close during the run.
+func BenchmarkAggregateSpillWindow(b *testing.B) {
+	const keys = 1 << 20
+	const day = int64(24 * time.Hour / time.Microsecond)
+	in := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
+	calls, err := parseAggCalls("sum:1,count:1", in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := &Aggregate{Keys: []int{2, 0}, Aggs: calls, InTypes: in, Window: &AggWindow{Key: 0, EndOffset: day}}
+	// withWindow gives a chunk of user and value the window start column.
+	withWindow := func(c *coldata.Chunk) *coldata.Chunk {
+		ws := coldata.NewVec(types.TimestampTZ, c.Len)
+		for range c.Len {
+			appendInt(ws, 20*day)
+		}
+		return &coldata.Chunk{Cols: []*coldata.Vec{c.Cols[0], c.Cols[1], ws}, Len: c.Len, Diffs: c.Diffs}
+	}
+	fill := func(i int) *coldata.Chunk {
+		c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
+		lo := int64(i * coldata.DefaultChunkSize)
+		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
+			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
+		}
+		c.Len = coldata.DefaultChunkSize
+		return withWindow(c)
+	}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		chunks := benchChunks(spillBenchEpoch, keys)
+		rng := rand.New(rand.NewSource(2))
+		for i, c := range chunks {
+			if keyDist == "skewed" {
+				for j := range c.Cols[0].Ints {
+					if rng.Intn(10) != 0 {
+						c.Cols[0].Ints[j] = rng.Int63n(keys / 20)
+					}
+				}
+			}
+			chunks[i] = withWindow(c)
+		}
+		for _, limit := range []int64{0, keys * 64 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
+				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
 			})
 		}
 	}
@@ -420,5 +574,80 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 				t.Fatalf("epoch %d after a restore (budget %v): got\n%s\nwant\n%s", i, b != nil, got, want[i])
 			}
 		}
+	}
+}
+
+// TestAggregateSpillClosesWindows fills two windows and the NULL window
+// with groups under a budget that spills most of them, then closes the
+// first by watermark: every group of it, spilled or not, must emit its
+// final row (EMIT ON WINDOW CLOSE) as without a budget, and leave the
+// spill store, whose other groups stay.
+func TestAggregateSpillClosesWindows(t *testing.T) {
+	const users = 3000
+	calls, err := parseAggCalls("count_star,sum:2", spillWindowColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spill.Close() })
+	for _, onClose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("on-close=%v", onClose), func(t *testing.T) {
+			spec := &Aggregate{Keys: []int{0, 1}, Aggs: calls, InTypes: spillWindowColumns, Window: &AggWindow{Key: 0, EndOffset: 10, OnClose: onClose}}
+			budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+			newDF := func(b *Budget) *Dataflow {
+				g := &Graph{}
+				g.Add(spec, g.Add(&Source{Name: "t", Typs: spillWindowColumns}))
+				return newBudgetDataflow(t, g, b, Workers(1))
+			}
+			c := NewChanges(spillWindowColumns, 0)
+			for u := range users {
+				for _, start := range []types.Datum{int64(0), int64(10), nil} {
+					c.AppendRow([]types.Datum{start, int64(u), int64(u)})
+					c.Diffs = append(c.Diffs, 1)
+				}
+			}
+			c.Len = len(c.Diffs)
+			epochs := []snapshotEpoch{
+				{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: 0}},
+				{watermarks: map[int]int64{0: 10}},
+			}
+			ref, spilling := newDF(nil), newDF(budget)
+			a := spilling.workers[0].ops[1].(*aggregateOp)
+			var spilledBefore int
+			for i, e := range epochs {
+				want := stepText(t, ref, e)
+				if i == 1 {
+					spilledBefore = a.spill.spilled
+				}
+				if got := stepText(t, spilling, e); got != want {
+					t.Fatalf("epoch %d: got\n%s\nwant\n%s", i, got, want)
+				}
+			}
+			// Every group but a page of them was spilled, those of the
+			// first window among them.
+			if spilledBefore < 3*users-2*groupPage {
+				t.Fatalf("%d groups spilled before the window closed, want most of %d", spilledBefore, 3*users)
+			}
+			inStore, key := 0, make([]int64, 2)
+			err := a.spill.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+				if _, ok := decodeSpillKey(a.spill.unprefixed(k), key); !ok {
+					return fmt.Errorf("spill key %x", k)
+				}
+				if key[0] == 0 && k[1] == spillWindowed {
+					return fmt.Errorf("group of user %d of the closed window still spilled", key[1])
+				}
+				inStore++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inStore != a.spill.spilled || inStore < 2*users-2*groupPage {
+				t.Fatalf("%d groups in the store, %d counted spilled, want most of the %d of the open windows", inStore, a.spill.spilled, 2*users)
+			}
+		})
 	}
 }

@@ -14,6 +14,9 @@ type SpillSpace interface {
 	Lookup(keys [][]byte, found func(i int, value []byte) error) error
 	// Scan calls f for every key starting with sub, in order.
 	Scan(sub []byte, f func(key, value []byte) error) error
+	// ScanRange calls f for every key from lo up to hi (excluded), in
+	// order.
+	ScanRange(lo, hi []byte, f func(key, value []byte) error) error
 	// DeleteAll removes every key starting with sub.
 	DeleteAll(sub []byte) error
 }

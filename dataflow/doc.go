@@ -56,11 +56,15 @@
 // an empty keyed Arrangement takes them in bulk.
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
-// (unwindowed, keyed, keys packed into integer words or encoded, state in
-// words, no stored key values: canSpill)
+// (keyed, keys packed into integer words or encoded, state in words, no
+// stored key values; windowed ones with packed keys only: canSpill)
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
+// A windowed aggregate's spill keys lead with the window key, so that
+// closing windows by watermark scans the closed ones' spilled groups in
+// order (closeSpilled); an eviction lists the windows' groups held again
+// (reopen).
 // (The planner lowers a DISTINCT or UNION whose columns' equal values are
 // identical to such an aggregate, grouping by every column with no call,
 // so that it spills; Distinct keeps every row in memory.)

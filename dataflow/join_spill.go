@@ -164,7 +164,7 @@ func (o *joinOp) evict() error {
 // counts and columns, as a snapshot writes them.
 func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
 	t, s := o.keys, o.spill
-	s.buf = t.appendSpillKey(s.buf[:0], spilledGroup, g)
+	s.buf = s.appendSpillKey(s.buf[:0], t, spilledGroup, g)
 	w := NewSnapshotWriter(s.val[:0])
 	mults, matches := o.spillScratch(ids)
 	for side := range o.sides {

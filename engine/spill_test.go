@@ -31,6 +31,19 @@ const (
 	spillTextView = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
 		FROM (SELECT 'item/' || ((event_id * 7919) %% %d)::text AS k, count(*) AS n, sum(product_id) AS products FROM clicks GROUP BY 1) g`
+	// spillWindowStream is spillStream with event times on a fixed
+	// timeline, 6 events a second from a midnight (1M events: a day and
+	// 22 hours) under a watermark 5 minutes behind (the generator's late
+	// events are 2 minutes late).
+	spillWindowStream = `CREATE STREAM clicks (event_id bigint, product_id bigint, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '5 minutes')
+		WITH (connector = 'datagen', generator = 'clicks', rate = '6', start_time = '2026-01-01T00:00:00Z', seed = '5', events = '%d')`
+	// spillWindowView is spillView over 1-day tumbling windows: a windowed
+	// aggregate whose first window closes with about 350k groups, and the
+	// second holds about 330k at the end.
+	spillWindowView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
+		FROM (SELECT (event_id * 7919) %% %d AS k, window_start, count(*) AS n, sum(product_id) AS products
+			FROM TUMBLE(clicks, ts, INTERVAL '1 day') GROUP BY 1, 2) g`
 	// spillDistinctView holds spillGroups distinct rows of a text (of 12 to
 	// 13 bytes) and a bigint, each seen in events spread over the whole
 	// stream; its output is one row.
@@ -50,9 +63,9 @@ func TestViewStateLargerThanMemoryLimit(t *testing.T) {
 		t.Skip("ingests 1M events twice")
 	}
 	const limit = 4 << 20
-	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, spillView, true)
+	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, spillStream, spillView, true)
 	dir := t.TempDir()
-	spilled, spilledHeap := spillViewRun(t, dir, limit, spillView, true)
+	spilled, spilledHeap := spillViewRun(t, dir, limit, spillStream, spillView, true)
 	want := fmt.Sprintf("%d %d", spillGroups, spillEvents)
 	if plain[:len(want)] != want {
 		t.Fatalf("without a limit: got %q, want it to start %q", plain, want)
@@ -60,7 +73,7 @@ func TestViewStateLargerThanMemoryLimit(t *testing.T) {
 	if spilled != plain {
 		t.Fatalf("with a limit of %d bytes: got %q, want %q", limit, spilled, plain)
 	}
-	restarted, restartedHeap := spillViewRun(t, dir, limit, "", false)
+	restarted, restartedHeap := spillViewRun(t, dir, limit, "", "", false)
 	if restarted != plain {
 		t.Fatalf("restarted with a limit of %d bytes: got %q, want %q", limit, restarted, plain)
 	}
@@ -76,12 +89,13 @@ func TestViewStateLargerThanMemoryLimit(t *testing.T) {
 }
 
 // spillViewRun starts a server on dir with a memory limit (0: none),
-// creating the stream and view (view, of spillGroups groups) when create
+// creating the stream (stream, of spillEvents events) and view (view, of
+// spillGroups keys) when create
 // and otherwise expecting the view restored from its checkpoint, and
 // returns the view's row once it holds every event and the live heap
 // then. The server is closed (and checkpoints the view) before it
 // returns.
-func spillViewRun(t *testing.T, dir string, limit int64, view string, create bool) (string, uint64) {
+func spillViewRun(t *testing.T, dir string, limit int64, stream, view string, create bool) (string, uint64) {
 	t.Helper()
 	var opts []engine.Option
 	if limit > 0 {
@@ -92,7 +106,7 @@ func spillViewRun(t *testing.T, dir string, limit int64, view string, create boo
 	conn := connect(t, s.srv)
 	began, cpu := time.Now(), processCPU(t)
 	if create {
-		mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
+		mustExec(t, conn, fmt.Sprintf(stream, spillEvents))
 		mustExec(t, conn, fmt.Sprintf(view, spillGroups))
 	} else if got := s.restored(); !slices.Equal(got, []string{"v"}) {
 		t.Fatalf("views restored from checkpoints %v, want [v]\n%s", got, s.log.String())
@@ -129,7 +143,7 @@ func spillViewRun(t *testing.T, dir string, limit int64, view string, create boo
 func TestTextViewStateLargerThanMemoryLimit(t *testing.T) {
 	// A group's key string (16 bytes of header, 16 of text), slot and free
 	// id (8) and words (row count, count and sum: 24).
-	checkSpillAgainstBatch(t, spillTextView, spillGroups*64)
+	checkSpillAgainstBatch(t, spillStream, spillTextView, spillGroups*64)
 }
 
 // TestDistinctViewStateLargerThanMemoryLimit is
@@ -139,26 +153,37 @@ func TestTextViewStateLargerThanMemoryLimit(t *testing.T) {
 func TestDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
 	// A row's key encoding (16 bytes of header, 16 for the text and the
 	// bigint's encoding), slot and free id (8) and row count (8).
-	checkSpillAgainstBatch(t, spillDistinctView, spillGroups*56)
+	checkSpillAgainstBatch(t, spillStream, spillDistinctView, spillGroups*56)
 }
 
-// checkSpillAgainstBatch computes view (of spillGroups groups, about
-// state bytes of operator state) under a limit of 4 MiB, then the view's
+// TestWindowViewStateLargerThanMemoryLimit is
+// TestViewStateLargerThanMemoryLimit over 1-day tumbling windows
+// (spillWindowView): the windowed aggregate spills, its first window
+// closes with most of its groups spilled, and the second holds about
+// 16 MiB of state at the end.
+func TestWindowViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A group's words: its key and window start, row count, count and
+	// sum, and its slot and free id (8); the second day's 330k groups.
+	checkSpillAgainstBatch(t, spillWindowStream, spillWindowView, 330_000*48)
+}
+
+// checkSpillAgainstBatch computes view (of spillGroups keys, about state
+// bytes of operator state) over stream under a limit of 4 MiB, then the view's
 // query as a batch query, restarts the limited view from its checkpoint
 // and computes it again without a limit: all must be the batch query's
 // answer, and the live heaps with the limit below the one without by at
 // least half the state.
-func checkSpillAgainstBatch(t *testing.T, view string, state uint64) {
+func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("ingests 1M events three times")
 	}
 	const limit = 4 << 20
 	dir := t.TempDir()
-	spilled, spilledHeap := spillViewRun(t, dir, limit, view, true)
+	spilled, spilledHeap := spillViewRun(t, dir, limit, stream, view, true)
 	s := startCheckpointServer(t, t.TempDir(), time.Hour)
 	conn := connect(t, s.srv)
-	mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
+	mustExec(t, conn, fmt.Sprintf(stream, spillEvents))
 	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -169,7 +194,11 @@ func checkSpillAgainstBatch(t *testing.T, view string, state uint64) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("%d %d", spillGroups, spillEvents)
-	if view == spillDistinctView {
+	switch view {
+	case spillWindowView:
+		// Groups of a key and a day: fewer than spillGroups a day.
+		want = ""
+	case spillDistinctView:
 		// The distinct rows' j, 0 to spillGroups-1.
 		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2)
 	}
@@ -179,11 +208,11 @@ func checkSpillAgainstBatch(t *testing.T, view string, state uint64) {
 	if spilled != batch {
 		t.Fatalf("with a limit of %d bytes: got %q, want the batch query's %q", limit, spilled, batch)
 	}
-	restarted, restartedHeap := spillViewRun(t, dir, limit, "", false)
+	restarted, restartedHeap := spillViewRun(t, dir, limit, "", "", false)
 	if restarted != batch {
 		t.Fatalf("restarted with a limit of %d bytes: got %q, want %q", limit, restarted, batch)
 	}
-	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, view, true)
+	plain, plainHeap := spillViewRun(t, t.TempDir(), 0, stream, view, true)
 	if plain != batch {
 		t.Fatalf("without a limit: got %q, want %q", plain, batch)
 	}

@@ -151,6 +151,17 @@ func (sp *SpillSpace) Lookup(keys [][]byte, found func(i int, value []byte) erro
 // the call only.
 func (sp *SpillSpace) Scan(sub []byte, f func(key, value []byte) error) error {
 	lo, hi := sp.bounds(sub)
+	return sp.scan(lo, hi, f)
+}
+
+// ScanRange is Scan over the space's keys from lo up to hi (excluded):
+// an operator whose keys sort by a time reads the part of it a
+// watermark passed.
+func (sp *SpillSpace) ScanRange(lo, hi []byte, f func(key, value []byte) error) error {
+	return sp.scan(append(sp.prefix[:len(sp.prefix):len(sp.prefix)], lo...), append(sp.prefix[:len(sp.prefix):len(sp.prefix)], hi...), f)
+}
+
+func (sp *SpillSpace) scan(lo, hi []byte, f func(key, value []byte) error) error {
 	it, err := sp.pe.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return fmt.Errorf("spill store: %w", wrapPebble(err))
