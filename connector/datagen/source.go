@@ -83,7 +83,8 @@ type Config struct {
 	Interval  time.Duration
 	// Gate, if not nil, has the source take turns with the other ingest
 	// goroutines while it generates (not while it delivers, which may
-	// wait on them).
+	// wait on them), and bounds its deliveries to Gate.BatchRows while
+	// queries are served.
 	Gate *sched.Gate
 }
 
@@ -159,7 +160,8 @@ func (s *Source) run(ctx context.Context) {
 	gate := s.cfg.Gate.Worker()
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
-		n := int64(s.cfg.BatchRows)
+		limit := int64(s.cfg.Gate.BatchRows(s.cfg.BatchRows))
+		n := limit
 		if paced {
 			n = min(n, g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1)-pos)
 		}
@@ -194,7 +196,7 @@ func (s *Source) run(ctx context.Context) {
 			s.mu.Lock()
 			s.stats.Generated, s.stats.Delivered = pos, s.stats.Delivered+n
 			s.mu.Unlock()
-			if n == int64(s.cfg.BatchRows) || !paced {
+			if n == limit || !paced {
 				// Behind schedule, or unlimited: no pause, but a Close
 				// must still stop it (a delivery need not see the
 				// cancelled context).

@@ -192,3 +192,24 @@ func TestPublishersFirst(t *testing.T) {
 		t.Fatalf("%d turns free after everyone left, want 1", g.free)
 	}
 }
+
+// Sources commit at most ServingBatchRows rows at once while queries are
+// served, and their own bound otherwise (and with no gate).
+func TestBatchRows(t *testing.T) {
+	g := NewGate(2)
+	g.span = time.Hour
+	if got := g.BatchRows(1 << 16); got != 1<<16 {
+		t.Fatalf("no query served: BatchRows(65536) = %d", got)
+	}
+	serve(g)
+	if got := g.BatchRows(1 << 16); got != ServingBatchRows {
+		t.Fatalf("serving: BatchRows(65536) = %d, want %d", got, ServingBatchRows)
+	}
+	if got := g.BatchRows(100); got != 100 {
+		t.Fatalf("serving: BatchRows(100) = %d, want 100", got)
+	}
+	var none *Gate
+	if got := none.BatchRows(1 << 16); got != 1<<16 {
+		t.Fatalf("nil gate: BatchRows(65536) = %d", got)
+	}
+}
