@@ -213,3 +213,24 @@ func TestBatchRows(t *testing.T) {
 		t.Fatalf("nil gate: BatchRows(65536) = %d", got)
 	}
 }
+
+// Sources keep their commits bounded for the gate's memory after the last
+// window that saw queries served, so that a stall of the whole machine
+// (no query starts in it) does not have them commit all they owe at once.
+func TestBatchRowsAfterServing(t *testing.T) {
+	g := NewGate(2)
+	g.span = 10 * time.Millisecond
+	serve(g)
+	// Three windows later serving has ended, but not the memory of it.
+	time.Sleep(3 * g.span)
+	if g.serving() {
+		t.Fatal("still serving three windows after the last query")
+	}
+	if got := g.BatchRows(1 << 16); got != ServingBatchRows {
+		t.Fatalf("%v after serving: BatchRows(65536) = %d, want %d", 3*g.span, got, ServingBatchRows)
+	}
+	time.Sleep(g.memory)
+	if got := g.BatchRows(1 << 16); got != 1<<16 {
+		t.Fatalf("%v after serving: BatchRows(65536) = %d, want 65536", 3*g.span+g.memory, got)
+	}
+}
