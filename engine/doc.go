@@ -24,9 +24,7 @@
 // Every statement executed notes itself at the engine's sched.Gate, which
 // then bounds the ingest goroutines (generators, the views' workers) to all
 // but one P while queries come at dashboards' rate, so that queries find a
-// P (docs/dataflow.md), and the sources' commits to sched.ServingBatchRows,
-// so that no single commit holds the views' step (and the publication of
-// everything committed after it) long.
+// P (docs/dataflow.md).
 //
 // A statement reads the views through dataflows.snapshot, which takes no
 // lock: the dataflows loop publishes the epoch and the running views in an

@@ -252,7 +252,7 @@ func (ss *sources) startKafka(desc *catalog.Table, offsets map[kafka.Partition]i
 	cfg := kafka.Config{
 		Options: sp.opts, Value: sp.value, Layout: sp.layout,
 		Offsets: offsets, Fresh: fresh, Target: &streamTarget{e: ss.e, id: desc.ID, name: desc.Name},
-		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers, BatchRows: storage.SegmentRows(), Gate: ss.e.gate,
+		Log: ss.e.log.With("stream", desc.Name), Workers: ss.e.workers, BatchRows: storage.SegmentRows(),
 	}
 	if sp.key != nil {
 		cfg.Key = sp.key

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
-	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -228,7 +227,6 @@ type countingTarget struct {
 	rows      int64
 	generated int64
 	calls     int
-	largest   int // the most rows a delivery had
 }
 
 func (c *countingTarget) Deliver(_ context.Context, rows *coldata.Chunk, generated int64) error {
@@ -237,7 +235,6 @@ func (c *countingTarget) Deliver(_ context.Context, rows *coldata.Chunk, generat
 	c.rows += int64(rows.Len)
 	c.generated = generated
 	c.calls++
-	c.largest = max(c.largest, rows.Len)
 	return nil
 }
 
@@ -528,54 +525,5 @@ func TestAppendInPieces(t *testing.T) {
 				t.Fatal("events drawn in pieces into one chunk differ from one draw")
 			}
 		})
-	}
-}
-
-// A source behind its schedule delivers BatchRows at once, but at most
-// sched.ServingBatchRows while its gate sees queries served, so that no
-// single commit holds a view's step long under dashboards.
-func TestBatchRowsWhileServing(t *testing.T) {
-	for _, serving := range []bool{false, true} {
-		g := sched.NewGate(2)
-		stop := make(chan struct{})
-		queried := make(chan struct{})
-		go func() {
-			defer close(queried)
-			for serving {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Millisecond):
-					// A window's worth at each tick: the gate sees
-					// queries served even if this goroutine seldom runs.
-					for range sched.ServingQueries {
-						g.Query()
-					}
-				}
-			}
-		}()
-		for serving && g.BatchRows(1<<16) == 1<<16 {
-			time.Sleep(time.Millisecond)
-		}
-		o := mustOptions(t, map[string]string{"generator": "rides", "rate": "max", "events": "200000"})
-		tgt := &countingTarget{}
-		src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, BatchRows: 1 << 16, Gate: g})
-		deadline := time.Now().Add(20 * time.Second)
-		for !src.Stats().Done {
-			if time.Now().After(deadline) {
-				t.Fatalf("serving %v: 200000 events not generated in 20 s: %+v", serving, src.Stats())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		src.Close()
-		close(stop)
-		<-queried
-		want := 1 << 16
-		if serving {
-			want = sched.ServingBatchRows
-		}
-		if rows, _ := tgt.counts(); rows != 200000 || tgt.largest != want {
-			t.Fatalf("serving %v: delivered %d rows, at most %d at once; want 200000, %d", serving, rows, tgt.largest, want)
-		}
 	}
 }

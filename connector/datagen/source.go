@@ -83,8 +83,7 @@ type Config struct {
 	Interval  time.Duration
 	// Gate, if not nil, has the source take turns with the other ingest
 	// goroutines while it generates (not while it delivers, which may
-	// wait on them), and bounds its deliveries to Gate.BatchRows while
-	// queries are served.
+	// wait on them).
 	Gate *sched.Gate
 }
 
@@ -160,8 +159,7 @@ func (s *Source) run(ctx context.Context) {
 	gate := s.cfg.Gate.Worker()
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
-		limit := int64(s.cfg.Gate.BatchRows(s.cfg.BatchRows))
-		n := limit
+		n := int64(s.cfg.BatchRows)
 		if paced {
 			n = min(n, g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1)-pos)
 		}
@@ -196,7 +194,7 @@ func (s *Source) run(ctx context.Context) {
 			s.mu.Lock()
 			s.stats.Generated, s.stats.Delivered = pos, s.stats.Delivered+n
 			s.mu.Unlock()
-			if n == limit || !paced {
+			if n == int64(s.cfg.BatchRows) || !paced {
 				// Behind schedule, or unlimited: no pause, but a Close
 				// must still stop it (a delivery need not see the
 				// cancelled context).

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/connector/format"
-	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -123,9 +122,6 @@ type Config struct {
 	// MetadataInterval is how often topics are checked for new partitions
 	// (default 1 s).
 	MetadataInterval time.Duration
-	// Gate, if not nil, bounds a delivery to Gate.BatchRows while queries
-	// are served, so that no single commit holds a view's step long.
-	Gate *sched.Gate
 }
 
 // Source is a running Kafka source.

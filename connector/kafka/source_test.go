@@ -15,7 +15,6 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/connector/format"
-	"github.com/sluice-db/sluice/internal/sched"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -425,69 +424,6 @@ func TestSourceFetchPartitionBytes(t *testing.T) {
 	for i, cl := range s.clients {
 		if got := cl.OptValue(kgo.FetchMaxPartitionBytes); got != int32(fetchPartitionBytes) {
 			t.Errorf("client %d fetches %v bytes a partition, want %d", i, got, fetchPartitionBytes)
-		}
-	}
-}
-
-// A source that is behind delivers batches of BatchRows, but of at most
-// sched.ServingBatchRows while its gate sees queries served, so that no
-// single commit holds a view's step long under dashboards.
-func TestSourceBatchRowsWhileServing(t *testing.T) {
-	for _, serving := range []bool{false, true} {
-		c, cl := newCluster(t, 1, "t")
-		produce(t, cl, "t", ints(0, 100000)...)
-		g := sched.NewGate(2)
-		stop := make(chan struct{})
-		queried := make(chan struct{})
-		go func() {
-			defer close(queried)
-			for serving {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Millisecond):
-					// A window's worth at each tick: the gate sees
-					// queries served even if this goroutine seldom runs.
-					for range sched.ServingQueries {
-						g.Query()
-					}
-				}
-			}
-		}()
-		for serving && g.BatchRows(1<<16) == 1<<16 {
-			time.Sleep(time.Millisecond)
-		}
-		o, err := ParseOptions("s", map[string]string{"topic": "t"}, c.ListenAddrs())
-		if err != nil {
-			t.Fatal(err)
-		}
-		col := newCollector()
-		// Held deliveries let the records pile up: every batch after the
-		// first is as big as the source lets it grow.
-		col.block = make(chan struct{})
-		s, err := Start(Config{
-			Options: o, Value: intDecoder{}, Target: col, Fresh: true,
-			Layout:    Layout{Types: []*types.T{types.Int8, types.Int4}, Value: []int{0}, Meta: map[int]MetaColumn{1: MetaPartition}},
-			BatchRows: 1 << 16, MaxDelay: 5 * time.Millisecond, Gate: g,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "fetching paused", func() bool {
-			st := s.Stats()
-			return len(st) == 1 && st[0].Pauses > 0
-		})
-		close(col.block)
-		waitFor(t, "all records", func() bool { r, _ := col.count(); return r == 100000 })
-		s.Close()
-		close(stop)
-		<-queried
-		want := 1 << 16
-		if serving {
-			want = sched.ServingBatchRows
-		}
-		if col.largest != want {
-			t.Fatalf("serving %v: the largest batch had %d rows, want %d", serving, col.largest, want)
 		}
 	}
 }

@@ -88,7 +88,7 @@ func (w *worker) run() {
 			return
 		case f := <-w.in:
 			w.decode(f)
-			if w.batch.Rows.Len >= w.s.batchRows() || len(w.in) == 0 && w.delivering.Load() == 0 {
+			if w.batch.Rows.Len >= w.s.cfg.BatchRows || len(w.in) == 0 && w.delivering.Load() == 0 {
 				w.flush()
 			} else if !w.armed {
 				w.deadline.Reset(w.s.cfg.MaxDelay)
@@ -150,12 +150,8 @@ func (w *worker) deliver() {
 	}
 }
 
-// batchRows is how many rows a batch holds before it is delivered:
-// BatchRows, less while queries are served (Config.Gate).
-func (s *Source) batchRows() int { return s.cfg.Gate.BatchRows(s.cfg.BatchRows) }
-
 // decode appends f's records to the batch. A batch never grows past
-// batchRows: a full one is delivered in the middle of f, so that storage
+// BatchRows: a full one is delivered in the middle of f, so that storage
 // can keep batches of its segment size as they are.
 func (w *worker) decode(f fetched) {
 	st := w.s.stat(f.p)
@@ -185,7 +181,7 @@ func (w *worker) decode(f fetched) {
 		}
 		w.batch.Rows.Len++
 		w.batch.RecordOffsets = append(w.batch.RecordOffsets, r.Offset)
-		if w.batch.Rows.Len >= w.s.batchRows() && i < len(f.records)-1 {
+		if w.batch.Rows.Len == w.s.cfg.BatchRows && i < len(f.records)-1 {
 			w.batch.Offsets[f.p] = r.Offset + 1
 			w.noteRun(f.p)
 			w.flush()

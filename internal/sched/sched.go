@@ -45,23 +45,6 @@ const (
 	ServingQueries = 20
 )
 
-// ServingBatchRows bounds the rows a source commits at once while queries
-// are served. A view steps a commit whole (an epoch holds one commit at
-// least), and everything committed after it waits for that step to be
-// published: a 64 Ki-row Nexmark commit held the step ~100 ms under 1000
-// dashboards. Smaller commits cost storage a copy each (it keeps only
-// segment-sized ones as they are), 7-32 % more ingest CPU, so sources
-// bound them only while queries are served.
-const ServingBatchRows = 16 << 10
-
-// BatchMemory is how long sources keep their commits bounded after the
-// last ReaderWindow that saw ServingQueries start. A machine stalled for
-// longer than a window (other processes on its cores) starts no query in
-// it; the sources, behind after the stall, would then commit all they owe
-// at once just as the queries resume (bench serve at load 9-13 still saw
-// 64 Ki-row epochs with the bound tied to serving alone).
-const BatchMemory = time.Second
-
 // Gate bounds how many ingest goroutines run at once while queries are
 // served. A nil *Gate bounds nothing.
 type Gate struct {
@@ -72,24 +55,20 @@ type Gate struct {
 	free    int
 	waiting [2][]*Worker
 	epoch   time.Time
-	// span is ReaderWindow, maxWait MaxWait and memory BatchMemory (tests
-	// lengthen or shorten them, so that a stalled machine does not end
-	// them under them, or a test need not wait a second).
-	span, maxWait, memory time.Duration
+	// span is ReaderWindow and maxWait MaxWait (tests lengthen them, so
+	// that a stalled machine does not end them under them).
+	span, maxWait time.Duration
 	// window is the number of the current ReaderWindow since epoch, count
 	// the queries started in it, prev those of the one before (0 if that
 	// one saw none). Concurrent Query calls may miscount a query at a
 	// window's turn: the counts only decide whether ingest is bounded.
 	window, count, prev atomic.Int64
-	// busy is 1 + the last window in which ServingQueries queries
-	// started, 0 if none did.
-	busy atomic.Int64
 }
 
 // NewGate returns a gate that lets max(procs-1, 1) ingest goroutines run at
 // once while queries are served.
 func NewGate(procs int) *Gate {
-	return &Gate{free: max(procs-1, 1), epoch: time.Now(), span: ReaderWindow, maxWait: MaxWait, memory: BatchMemory}
+	return &Gate{free: max(procs-1, 1), epoch: time.Now(), span: ReaderWindow, maxWait: MaxWait}
 }
 
 // Query notes that a query starts.
@@ -105,9 +84,7 @@ func (g *Gate) Query() {
 		}
 		g.prev.Store(n)
 	}
-	if g.count.Add(1) == ServingQueries {
-		g.busy.Store(w + 1)
-	}
+	g.count.Add(1)
 }
 
 // now is the number of the current window.
@@ -123,23 +100,6 @@ func (g *Gate) serving() bool {
 		return g.count.Load() >= ServingQueries
 	}
 	return false
-}
-
-// BatchRows returns how many rows a source whose commits hold up to rows
-// may commit at once now: at most ServingBatchRows while queries are
-// served and for BatchMemory after, rows otherwise.
-func (g *Gate) BatchRows(rows int) int {
-	if g != nil && (g.serving() || g.servedWithin(g.memory)) {
-		return min(rows, ServingBatchRows)
-	}
-	return rows
-}
-
-// servedWithin reports whether a window that saw ServingQueries start
-// began less than d ago.
-func (g *Gate) servedWithin(d time.Duration) bool {
-	b := g.busy.Load()
-	return b > 0 && time.Duration(g.now()-(b-1))*g.span < d
 }
 
 // The classes of ingest goroutines, in the order turns go to them.
