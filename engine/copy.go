@@ -368,7 +368,7 @@ func (p *portal) copyFrom(ctx context.Context, ts *txnState, n *pg.CopyStmt, o *
 		return "", err
 	}
 	ref := &exec.TableRef{ID: t.ID, Name: t.Name, Types: t.Types(), PK: t.PK, ColNames: t.ColumnNames()}
-	ta, err := s.tableResolver(ts, s.catalogSnapshot())(ref)
+	ta, err := (&tableResolver{s: s, ts: ts, cat: s.catalogSnapshot()}).resolve(ref)
 	if err != nil {
 		return "", err
 	}

@@ -726,47 +726,54 @@ func (e *Engine) restartSources(streams []*catalog.Table) {
 }
 
 // tableResolver resolves plan table references within ts.
-func (s *session) tableResolver(ts *txnState, cat *catalog.Snapshot) func(ref *exec.TableRef) (exec.TableAccess, error) {
-	var views *publishedViews
-	return func(ref *exec.TableRef) (exec.TableAccess, error) {
-		if ref.System {
-			return systemAccess(cat, ref)
-		}
-		if err := s.checkSelect(ref.ID); err != nil {
-			return nil, err
-		}
-		if ct, ok := ts.created[ref.ID]; ok {
-			return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
-		}
-		if ts.dropped[ref.ID] != nil {
-			return nil, errUndefinedRelation(ref.Name)
-		}
-		if ts.pendingView(ref.ID) != nil {
-			return nil, sqlerr.Unsupported("reading materialized view \"%s\" in the transaction block that creates it", ref.Name).
-				WithDetail("A materialized view is computed when its transaction block commits.").
-				WithHint("Read it after COMMIT.")
-		}
-		t, ok := s.e.db.Table(ref.ID)
-		if ok {
-			return &tableAccess{txn: ts.txn, t: t}, nil
-		}
-		if err := s.e.damaged.err(ref.ID); err != nil {
-			return nil, err
-		}
-		// A view: every view a statement reads is read at one epoch, in
-		// the snapshots published with it.
-		if views == nil {
-			views = s.e.views.published.Load()
-		}
-		v, ok := views.views[ref.ID]
-		switch {
-		case !ok:
-			return nil, errUndefinedRelation(ref.Name)
-		case v.failed != nil:
-			return nil, errViewFailed(v.name, v.failed)
-		}
-		return &viewAccess{name: ref.Name, snap: v.snap}, nil
+type tableResolver struct {
+	s   *session
+	ts  *txnState
+	cat *catalog.Snapshot
+	// views are the views published when the statement first read one.
+	views *publishedViews
+}
+
+// resolve resolves one table reference.
+func (r *tableResolver) resolve(ref *exec.TableRef) (exec.TableAccess, error) {
+	s, ts, cat := r.s, r.ts, r.cat
+	if ref.System {
+		return systemAccess(cat, ref)
 	}
+	if err := s.checkSelect(ref.ID); err != nil {
+		return nil, err
+	}
+	if ct, ok := ts.created[ref.ID]; ok {
+		return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
+	}
+	if ts.dropped[ref.ID] != nil {
+		return nil, errUndefinedRelation(ref.Name)
+	}
+	if ts.pendingView(ref.ID) != nil {
+		return nil, sqlerr.Unsupported("reading materialized view \"%s\" in the transaction block that creates it", ref.Name).
+			WithDetail("A materialized view is computed when its transaction block commits.").
+			WithHint("Read it after COMMIT.")
+	}
+	t, ok := s.e.db.Table(ref.ID)
+	if ok {
+		return &tableAccess{txn: ts.txn, t: t}, nil
+	}
+	if err := s.e.damaged.err(ref.ID); err != nil {
+		return nil, err
+	}
+	// A view: every view a statement reads is read at one epoch, in
+	// the snapshots published with it.
+	if r.views == nil {
+		r.views = s.e.views.published.Load()
+	}
+	v, ok := r.views.views[ref.ID]
+	switch {
+	case !ok:
+		return nil, errUndefinedRelation(ref.Name)
+	case v.failed != nil:
+		return nil, errViewFailed(v.name, v.failed)
+	}
+	return &viewAccess{name: ref.Name, snap: v.snap}, nil
 }
 
 type sessionKey struct{}
