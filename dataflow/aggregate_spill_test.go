@@ -79,14 +79,21 @@ func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 	return epochs
 }
 
-// spilledGroups returns the groups the dataflow's aggregates hold in the
-// spill store, over all workers.
-func spilledGroups(df *Dataflow) int {
+// spilledKeys returns the groups and join keys the dataflow's aggregates
+// and joins hold in the spill store.
+func spilledKeys(df *Dataflow) int {
 	n := 0
 	for _, wk := range df.workers {
 		for _, op := range wk.ops {
-			if a, ok := op.(*aggregateOp); ok && a.spill != nil {
-				n += a.spill.spilled
+			switch op := op.(type) {
+			case *aggregateOp:
+				if op.spill != nil {
+					n += op.spill.spilled
+				}
+			case *joinOp:
+				if op.spill != nil {
+					n += op.spill.spilled
+				}
 			}
 		}
 	}
@@ -125,32 +132,54 @@ func TestAggregateSpillRandom(t *testing.T) {
 					opts := []Option{Workers(workers), ChunkSize(64 + rng.Intn(256))}
 					return newBudgetDataflow(t, g, b, opts...)
 				}
-				checkSpillRandom(t, rng, newDF, budget, spillEpochs(rng, 24, 5000*workers))
+				checkSpillRandom(t, rng, newDF, budget, spillEpochs(rng, 24, 5000*workers), spillChecks{})
 			})
 		}
 	}
 }
 
+// spillChecks are what a test adds to checkSpillRandom's.
+type spillChecks struct {
+	// also, if not nil, is a dataflow of another plan whose every epoch's
+	// output must be the same too.
+	also *Dataflow
+	// store, if not nil, checks the spilling dataflow after every epoch.
+	store func(*testing.T, *Dataflow)
+}
+
 // checkSpillRandom runs epochs through a dataflow of newDF under budget
-// (so small that most groups are spilled) and one without: every epoch's
-// output must be the same, and more than 500 groups spilled. Snapshots
-// (whole at a random epoch, then deltas) of either, restored into either,
-// must go on as the reference does.
-func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflow, budget *Budget, epochs []snapshotEpoch) {
+// (so small that most groups or join keys are spilled) and one without:
+// every epoch's output must be the same, and more than 500 spilled.
+// Snapshots (whole at a random epoch, then deltas) of either, restored
+// into either, must go on as the reference does, and one restored under
+// the budget must spill by its last epoch. The budget must bound every
+// operator.
+func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflow, budget *Budget, epochs []snapshotEpoch, more spillChecks) {
 	t.Helper()
 	run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 	ref, spilling := newDF(nil), newDF(budget)
-	cut := 4 + rng.Intn(8)
+	if got := spilling.UnboundedState(); len(got) != 0 {
+		t.Fatalf("a spilling dataflow lists operators as unbounded: %v", got)
+	}
+	cut := 3 + rng.Intn(len(epochs)/3)
 	var want []string
 	var snaps [2][]byte
 	var deltas [2][][]byte
 	maxSpilled := 0
 	for i, e := range epochs {
 		want = append(want, run(ref, e))
-		if got := run(spilling, e); got != want[i] {
-			t.Fatalf("epoch %d spilling (%d groups spilled): got\n%s\nwant\n%s", i, spilledGroups(spilling), got, want[i])
+		if more.also != nil {
+			if got := run(more.also, e); got != want[i] {
+				t.Fatalf("epoch %d: the other plan's output\n%s\nwant\n%s", i, got, want[i])
+			}
 		}
-		maxSpilled = max(maxSpilled, spilledGroups(spilling))
+		if got := run(spilling, e); got != want[i] {
+			t.Fatalf("epoch %d spilling (%d spilled): got\n%s\nwant\n%s", i, spilledKeys(spilling), got, want[i])
+		}
+		if more.store != nil {
+			more.store(t, spilling)
+		}
+		maxSpilled = max(maxSpilled, spilledKeys(spilling))
 		for j, df := range []*Dataflow{ref, spilling} {
 			var err error
 			switch {
@@ -167,9 +196,9 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 		}
 	}
 	if maxSpilled < 500 {
-		t.Fatalf("at most %d groups spilled: the test does not spill", maxSpilled)
+		t.Fatalf("at most %d spilled: the test does not spill", maxSpilled)
 	}
-	t.Logf("%d epochs, cut %d, up to %d groups spilled", len(epochs), cut, maxSpilled)
+	t.Logf("%d epochs, cut %d, up to %d spilled", len(epochs), cut, maxSpilled)
 	for j, from := range []string{"plain", "spilling"} {
 		for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
 			for _, b := range []*Budget{nil, budget} {
@@ -181,6 +210,9 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 					if got := run(restored, epochs[i]); got != want[i] {
 						t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
 					}
+				}
+				if b != nil && spilledKeys(restored) == 0 {
+					t.Fatalf("restored from the %s snapshot under a budget, it spilled nothing", from)
 				}
 			}
 		}
@@ -272,7 +304,7 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 					if got := newDF(budget).UnboundedState(); len(got) != 0 {
 						t.Fatalf("unbounded state under a budget: %v", got)
 					}
-					checkSpillRandom(t, rng, newDF, budget, spillWindowEpochs(rng, 30, 3000*workers, onClose))
+					checkSpillRandom(t, rng, newDF, budget, spillWindowEpochs(rng, 30, 3000*workers, onClose), spillChecks{})
 				})
 			}
 		}
@@ -558,7 +590,7 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 		}
 		want = append(want, stepText(t, ref, e))
 		if got := stepText(t, spilling, e); got != want[i] {
-			t.Fatalf("epoch %d spilling (%d groups spilled): got\n%s\nwant\n%s", i, spilledGroups(spilling), got, want[i])
+			t.Fatalf("epoch %d spilling (%d groups spilled): got\n%s\nwant\n%s", i, spilledKeys(spilling), got, want[i])
 		}
 	}
 	for _, b := range []*Budget{nil, budget} {
@@ -566,7 +598,7 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 		if err := restored.Restore(snap); err != nil {
 			t.Fatalf("restoring (budget %v): %v", b != nil, err)
 		}
-		if b != nil && spilledGroups(restored) == 0 {
+		if b != nil && spilledKeys(restored) == 0 {
 			t.Fatal("restored under a budget without spilled groups")
 		}
 		for i := touch; i < len(epochs); i++ {

@@ -75,8 +75,8 @@ func distinctSpillEpochs(rng *rand.Rand, n, keys int, cols []int) []snapshotEpoc
 // and deleted, through the Distinct operator and through the aggregate a
 // DISTINCT is lowered to, under a budget so small that most rows are
 // spilled and without one: every epoch's output must be the Distinct's.
-// Snapshots (whole, then deltas) of the spilling aggregate, restored with
-// and without a budget, must go on as the Distinct does.
+// Snapshots (whole, then deltas) of the aggregates, restored with and
+// without a budget, must go on as the Distinct does (checkSpillRandom).
 // SLUICE_SEED=<n> replays a run.
 func TestDistinctSpillRandom(t *testing.T) {
 	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
@@ -104,54 +104,9 @@ func TestDistinctSpillRandom(t *testing.T) {
 					g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
 					return newBudgetDataflow(t, g, b, Workers(workers), ChunkSize(chunk))
 				}
-				run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
-				epochs := distinctSpillEpochs(rng, 24, 5000*workers, cols)
-				ref := newDF(&Distinct{Typs: typs}, nil)
-				plain, spilling := newDF(distinctAggregate(typs), nil), newDF(distinctAggregate(typs), budget)
-				cut := 4 + rng.Intn(8)
-				var want []string
-				var snap []byte
-				var deltas [][]byte
-				maxSpilled := 0
-				for i, e := range epochs {
-					want = append(want, run(ref, e))
-					if got := run(plain, e); got != want[i] {
-						t.Fatalf("epoch %d without a budget: got\n%s\nwant\n%s", i, got, want[i])
-					}
-					if got := run(spilling, e); got != want[i] {
-						t.Fatalf("epoch %d spilling (%d rows spilled): got\n%s\nwant\n%s", i, spilledGroups(spilling), got, want[i])
-					}
-					maxSpilled = max(maxSpilled, spilledGroups(spilling))
-					var err error
-					switch {
-					case i == cut:
-						snap, err = snapshotBytes(spilling.Snapshot)
-					case i > cut:
-						var d []byte
-						d, err = snapshotBytes(spilling.SnapshotDelta)
-						deltas = append(deltas, d)
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
-				if maxSpilled < 500 {
-					t.Fatalf("at most %d rows spilled: the test does not spill", maxSpilled)
-				}
-				t.Logf("%d epochs, cut %d, up to %d rows spilled", len(epochs), cut, maxSpilled)
-				for _, k := range []int{0, len(deltas) / 2, len(deltas) - 1} {
-					for _, b := range []*Budget{nil, budget} {
-						restored := newDF(distinctAggregate(typs), b)
-						if err := restored.Restore(snap, deltas[:k]...); err != nil {
-							t.Fatalf("restoring the snapshot of epoch %d and %d deltas (budget %v): %v", cut, k, b != nil, err)
-						}
-						for i := cut + 1 + k; i < len(epochs); i++ {
-							if got := run(restored, epochs[i]); got != want[i] {
-								t.Fatalf("epoch %d after restoring the snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, cut, k, b != nil, got, want[i])
-							}
-						}
-					}
-				}
+				agg := func(b *Budget) *Dataflow { return newDF(distinctAggregate(typs), b) }
+				more := spillChecks{also: newDF(&Distinct{Typs: typs}, nil)}
+				checkSpillRandom(t, rng, agg, budget, distinctSpillEpochs(rng, 24, 5000*workers, cols), more)
 			})
 		}
 	}
@@ -204,7 +159,7 @@ func TestDistinctSpillRetractsSpilledRows(t *testing.T) {
 		t.Fatalf("unbounded state of the Distinct operator %v, want [Distinct]", got)
 	}
 	for i, e := range []snapshotEpoch{rows(1), rows(1), rows(-1), rows(-1), rows(1)} {
-		spilled := spilledGroups(spilling)
+		spilled := spilledKeys(spilling)
 		// The last step inserts into an empty state.
 		if i > 0 && i < 4 && spilled < n/4 {
 			t.Fatalf("step %d: %d rows spilled before it, want most", i, spilled)

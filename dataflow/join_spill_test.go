@@ -112,20 +112,6 @@ func spillJoinEpochs(rng *rand.Rand, n, keys int, key spillJoinKey) []snapshotEp
 	return epochs
 }
 
-// spilledJoinKeys returns the keys the dataflow's joins hold in the spill
-// store, over all workers.
-func spilledJoinKeys(df *Dataflow) int {
-	n := 0
-	for _, wk := range df.workers {
-		for _, op := range wk.ops {
-			if j, ok := op.(*joinOp); ok && j.spill != nil {
-				n += j.spill.spilled
-			}
-		}
-	}
-	return n
-}
-
 // checkSpilledJoinKeys fails unless every key in the spill store of the
 // dataflow's joins is counted, is not in memory too, and passes the
 // filter (a key the filter rejects would be created again in memory and
@@ -202,61 +188,7 @@ func TestJoinSpillRandom(t *testing.T) {
 						opts := []Option{Workers(workers), ChunkSize(chunk)}
 						return newBudgetDataflow(t, g, b, opts...)
 					}
-					run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
-					epochs := spillJoinEpochs(rng, 16, 2000*workers, key)
-					ref, spilling := newDF(nil), newDF(budget)
-					if got := spilling.UnboundedState(); len(got) != 0 {
-						t.Fatalf("a spilling join is listed as unbounded: %v", got)
-					}
-					cut := 3 + rng.Intn(6)
-					var want []string
-					var snaps [2][]byte
-					var deltas [2][][]byte
-					maxSpilled := 0
-					for i, e := range epochs {
-						want = append(want, run(ref, e))
-						if got := run(spilling, e); got != want[i] {
-							t.Fatalf("epoch %d spilling (%d keys spilled): got\n%s\nwant\n%s", i, spilledJoinKeys(spilling), got, want[i])
-						}
-						checkSpilledJoinKeys(t, spilling)
-						maxSpilled = max(maxSpilled, spilledJoinKeys(spilling))
-						for j, df := range []*Dataflow{ref, spilling} {
-							var err error
-							switch {
-							case i == cut:
-								snaps[j], err = snapshotBytes(df.Snapshot)
-							case i > cut:
-								var d []byte
-								d, err = snapshotBytes(df.SnapshotDelta)
-								deltas[j] = append(deltas[j], d)
-							}
-							if err != nil {
-								t.Fatal(err)
-							}
-						}
-					}
-					if maxSpilled < 500 {
-						t.Fatalf("at most %d keys spilled: the test does not spill", maxSpilled)
-					}
-					t.Logf("%d epochs, cut %d, up to %d keys spilled", len(epochs), cut, maxSpilled)
-					for j, from := range []string{"plain", "spilling"} {
-						for _, k := range []int{0, len(deltas[j]) / 2, len(deltas[j]) - 1} {
-							for _, b := range []*Budget{nil, budget} {
-								restored := newDF(b)
-								if err := restored.Restore(snaps[j], deltas[j][:k]...); err != nil {
-									t.Fatalf("restoring the %s snapshot of epoch %d and %d deltas (budget %v): %v", from, cut, k, b != nil, err)
-								}
-								if b != nil && spilledJoinKeys(restored) == 0 {
-									t.Fatalf("restoring the %s snapshot under a budget spilled nothing", from)
-								}
-								for i := cut + 1 + k; i < len(epochs); i++ {
-									if got := run(restored, epochs[i]); got != want[i] {
-										t.Fatalf("epoch %d after restoring the %s snapshot of epoch %d and %d deltas (budget %v): got\n%s\nwant\n%s", i, from, cut, k, b != nil, got, want[i])
-									}
-								}
-							}
-						}
-					}
+					checkSpillRandom(t, rng, newDF, budget, spillJoinEpochs(rng, 16, 2000*workers, key), spillChecks{store: checkSpilledJoinKeys})
 				})
 			}
 		}
