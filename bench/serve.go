@@ -1027,12 +1027,15 @@ func (t panelTotals) latency(lat *latencies, elapsed time.Duration) ServeLatency
 }
 
 // serveTables are the serving views as PostgreSQL tables: the rows Sluice
-// keeps current, held still, with the indexes their lookups need.
+// keeps current, held still, with the indexes their lookups need. Each is
+// copied by a query of its own while events stream in, so top_auctions
+// comes before auction_bids: auctions only ever join auction_bids, so it
+// holds every auction of the earlier top-10, which the panels look up.
 var serveTables = []struct{ name, ddl string }{
 	{"bids_per_minute", `CREATE TABLE bids_per_minute (channel text, window_start timestamptz, window_end timestamptz,
 		bids bigint, volume numeric, top_price bigint, PRIMARY KEY (channel, window_start))`},
-	{"auction_bids", `CREATE TABLE auction_bids (auction bigint PRIMARY KEY, bids bigint, top_price bigint)`},
 	{"top_auctions", `CREATE TABLE top_auctions (auction bigint, bids bigint)`},
+	{"auction_bids", `CREATE TABLE auction_bids (auction bigint PRIMARY KEY, bids bigint, top_price bigint)`},
 }
 
 // loadServeTables copies the views' rows from Sluice into tables of the
