@@ -163,6 +163,7 @@ type feedItem struct {
 	changes []storage.Change
 	cmd     func()
 	at      time.Time // when the changes committed, for timings.publishDelay
+	rows    int       // the changed rows of changes
 }
 
 func newDataflows(db *storage.DB, log *slog.Logger, workers, chunkSize int, tick time.Duration, ckpt *checkpointer, budget *dataflow.Budget, gate *sched.Gate, timings *ingestTimings) *dataflows {
@@ -192,12 +193,9 @@ func (d *dataflows) Committed(changes []storage.Change) {
 
 func (d *dataflows) enqueue(it feedItem) {
 	d.mu.Lock()
+	it.rows = commitRows(it.changes)
 	d.queue = append(d.queue, it)
-	for _, c := range it.changes {
-		for _, ch := range c.Chunks {
-			d.queuedRows += ch.Len
-		}
-	}
+	d.queuedRows += it.rows
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
@@ -264,10 +262,13 @@ func (d *dataflows) loop() {
 		// publishing them observes their delay.
 		var committed []time.Time
 		pendingRows := 0
+		stepPending := func() {
+			d.stepTimed(pending, committed, pendingRows)
+			pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
+		}
 		for _, it := range items {
 			if it.cmd != nil {
-				d.stepTimed(pending, committed)
-				pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
+				stepPending()
 				it.cmd()
 				continue
 			}
@@ -275,12 +276,10 @@ func (d *dataflows) loop() {
 			// maxEpochRows (or one commit): a commit queued behind a
 			// step is published once the commits before it are
 			// stepped, not after those that came after it too.
-			rows := commitRows(it.changes)
-			if pendingRows > 0 && pendingRows+rows > maxEpochRows {
-				d.stepTimed(pending, committed)
-				pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
+			if pendingRows > 0 && pendingRows+it.rows > maxEpochRows {
+				stepPending()
 			}
-			pendingRows += rows
+			pendingRows += it.rows
 			for _, c := range it.changes {
 				// A commit that only advances a watermark has no chunks: the
 				// relation is pending all the same, for the views to step.
@@ -290,7 +289,7 @@ func (d *dataflows) loop() {
 			}
 			committed = append(committed, it.at)
 		}
-		d.stepTimed(pending, committed)
+		d.stepTimed(pending, committed, pendingRows)
 		d.checkpoint(false)
 	}
 }
@@ -312,15 +311,12 @@ func commitRows(changes []storage.Change) int {
 	return n
 }
 
-// stepTimed steps, and observes the step's duration and rows and the
-// delay from each commit it publishes (committed) to its publication.
-func (d *dataflows) stepTimed(pending map[uint32][]*coldata.Chunk, committed []time.Time) {
+// stepTimed steps, and observes the step's duration and rows (the
+// changed rows of pending) and the delay from each commit it publishes
+// (committed) to its publication.
+func (d *dataflows) stepTimed(pending map[uint32][]*coldata.Chunk, committed []time.Time, rows int) {
 	if len(pending) == 0 {
 		return
-	}
-	rows := 0
-	for _, chunks := range pending {
-		rows += changedRows(chunks)
 	}
 	// Observed before the step publishes, so that a reader who sees the
 	// epoch finds its rows counted.
