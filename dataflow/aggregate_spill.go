@@ -632,14 +632,22 @@ func (f *spillFilter) mayHold(h uint64) bool {
 // added since it was built, rebuilding it from the store (sized for twice
 // what it will hold) if it has not.
 func (f *spillFilter) reserve(s *groupSpill, t *groupTable, keys int) error {
+	key := make([]int64, t.nk)
+	return f.reserveIn(s.space, s.spilled, keys, func(k []byte) (uint64, error) {
+		return t.hashStored(s.unprefixed(k), key)
+	})
+}
+
+// reserveIn is reserve over the spilledGroup keys of space (spilled of
+// them), hashed by hashStored.
+func (f *spillFilter) reserveIn(space SpillSpace, spilled, keys int, hashStored func(k []byte) (uint64, error)) error {
 	if len(f.bits) > 0 && f.adds+keys <= len(f.bits)*64/spillFilterBitsPerKey {
 		return nil
 	}
-	size := uint64(1) << bits.Len64(uint64(max(2*(s.spilled+keys), 1024)*spillFilterBitsPerKey/64-1))
+	size := uint64(1) << bits.Len64(uint64(max(2*(spilled+keys), 1024)*spillFilterBitsPerKey/64-1))
 	f.bits, f.adds = make([]uint64, size), 0
-	key := make([]int64, t.nk)
-	return s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
-		h, err := t.hashStored(s.unprefixed(k), key)
+	return space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+		h, err := hashStored(k)
 		if err != nil {
 			return err
 		}

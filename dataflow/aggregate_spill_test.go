@@ -79,8 +79,8 @@ func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 	return epochs
 }
 
-// spilledKeys returns the groups and join keys the dataflow's aggregates
-// and joins hold in the spill store.
+// spilledKeys returns the groups and join keys the dataflow's aggregates,
+// joins and top-Ns hold in the spill store.
 func spilledKeys(df *Dataflow) int {
 	n := 0
 	for _, wk := range df.workers {
@@ -91,6 +91,10 @@ func spilledKeys(df *Dataflow) int {
 					n += op.spill.spilled
 				}
 			case *joinOp:
+				if op.spill != nil {
+					n += op.spill.spilled
+				}
+			case *topNOp:
 				if op.spill != nil {
 					n += op.spill.spilled
 				}
@@ -495,6 +499,9 @@ func benchSpill(b *testing.B, spec OpSpec, fills int, fill func(i int) *coldata.
 	b.ReportMetric(rows/(processCPU()-cpu).Seconds(), "rows/cpu-s")
 	if a, ok := op.(*aggregateOp); ok && a.spill != nil {
 		b.ReportMetric(float64(a.spill.spilled), "spilled")
+	}
+	if t, ok := op.(*topNOp); ok && t.spill != nil {
+		b.ReportMetric(float64(t.spill.spilled), "spilled")
 	}
 	// Twice: what sync.Pools hold survives one GC.
 	runtime.GC()

@@ -72,6 +72,11 @@
 // closing bound: joinOp.canSpill) do the same a join key at a time, with all its rows of
 // both sides, after a push that takes them well past their share too;
 // their snapshots hold the spilled rows as rows (docs/memory.md).
+// A top-N per group (canSpill: it has group columns) spills a group at a
+// time, with all its rows, at the end of an epoch, and rebuilds its order
+// tree and window from them when a change touches it; its snapshots too
+// hold the spilled rows as rows. The global top-N has one group and does
+// not spill.
 // UnboundedState names the operators the budget does not bound.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances

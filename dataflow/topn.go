@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"hash/maphash"
 	"math"
 
 	"github.com/sluice-db/sluice/coldata"
@@ -15,7 +16,11 @@ func (t *TopN) New(env *Env) (Operator, error) {
 	if t.Dense && (!t.WithTies || t.Limit < 0 || t.Offset > 0) {
 		return nil, sqlerr.Bug("top-N: dense ranks without ties, without a limit or after an offset")
 	}
-	return &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}, nil
+	o := &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}
+	if env.Budget != nil && o.canSpill() {
+		o.spill = &topNSpill{budget: env.Budget, space: env.Budget.join(), seed: maphash.MakeSeed()}
+	}
+	return o, nil
 }
 
 // topNItem is what a top-N operator keeps with a distinct input row in its
@@ -70,6 +75,8 @@ type topNOp struct {
 	// looking each up in rows again.
 	changed map[string]topNRow
 	size    recordSize
+	// spill holds the groups evicted under a budget (nil: none).
+	spill *topNSpill
 }
 
 // topNGroup is one group's rows in order and its window.
@@ -81,6 +88,10 @@ type topNGroup struct {
 	// all the others).
 	window  []windowEntry
 	touched bool
+	// slot is the group's place in its operator's spill clock, recent
+	// whether it was touched since the clock's hand last passed it.
+	slot   int
+	recent bool
 }
 
 // windowEntry is a distinct row in a window and how many of its copies fall
@@ -97,6 +108,11 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	pastOnly := o.spec.AppendOnly && o.spec.Limit >= 0
 	if pastOnly && hi <= 0 {
 		return nil // LIMIT 0: no row is ever in the window
+	}
+	if o.spill != nil && o.spill.spilled > 0 {
+		if err := o.unspill(c, 0, c.Len); err != nil {
+			return err
+		}
 	}
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
@@ -118,7 +134,7 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 			o.touched = append(o.touched, it)
 		}
 		if !g.touched {
-			g.touched = true
+			g.touched, g.recent = true, true
 			o.touchedGroups = append(o.touchedGroups, g)
 		}
 	}
@@ -168,6 +184,9 @@ func (o *topNOp) group(k []byte) *topNGroup {
 	if g == nil {
 		g = &topNGroup{key: string(k)}
 		o.groups[g.key] = g
+		if o.spill != nil {
+			o.spill.listGroup(g)
+		}
 	}
 	return g
 }
@@ -204,7 +223,19 @@ func (o *topNOp) orderKey(buf []byte, c *coldata.Chunk, i int) []byte {
 	return RowIdentity(buf, c, nil, i)
 }
 
+// Flush emits the epoch's changes; a spilling top-N then evicts its
+// coldest groups down to its budget share.
 func (o *topNOp) Flush(emit Emit) error {
+	if err := o.flush(emit); err != nil {
+		return err
+	}
+	if o.spill != nil {
+		return o.evict()
+	}
+	return nil
+}
+
+func (o *topNOp) flush(emit Emit) error {
 	if len(o.touched) == 0 {
 		return nil
 	}
@@ -248,7 +279,7 @@ func (o *topNOp) Flush(emit Emit) error {
 		}
 		switch live := g.tree.items - g.tree.zeros; {
 		case live == 0:
-			delete(o.groups, g.key)
+			o.dropGroup(g)
 		case g.tree.zeros > max(minZeros, live):
 			g.compact()
 		}

@@ -50,6 +50,17 @@ const (
 	spillDistinctView = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(*) AS groups, sum(j) AS total, sum(length(k)) AS products
 		FROM (SELECT DISTINCT 'item/' || ((event_id * 7919) %% %[1]d)::text AS k, (event_id * 7919) %% %[1]d AS j FROM clicks) d`
+	// spillTopNView keeps the top 2 clicks (by product, ties broken by
+	// event) of each of spillGroups/6 keys, each hit by 10 events spread
+	// over the whole stream: a top-N per group of spillTopNRows rows over
+	// an append-only input, which keeps only its windows; its output is
+	// one row.
+	spillTopNView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(event_id) AS total, sum(product_id) AS products
+		FROM (SELECT event_id, product_id, row_number() OVER (PARTITION BY k ORDER BY product_id DESC, event_id) AS rn
+			FROM (SELECT (event_id * 7919) %% (%d / 6) AS k, event_id, product_id FROM clicks) c) t
+		WHERE rn <= 2`
+	spillTopNRows = spillGroups / 6 * 2
 )
 
 // TestViewStateLargerThanMemoryLimit computes a view whose aggregate holds
@@ -167,6 +178,17 @@ func TestWindowViewStateLargerThanMemoryLimit(t *testing.T) {
 	checkSpillAgainstBatch(t, spillWindowStream, spillWindowView, 330_000*48)
 }
 
+// TestTopNViewStateLargerThanMemoryLimit is
+// TestViewStateLargerThanMemoryLimit over a top-N per group
+// (spillTopNView): its groups spill whole, with their rows.
+func TestTopNViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A row's tree item and entry, its entry in the rows, its order key
+	// and three values (about 290 bytes by the operator's estimate, 200
+	// counted here), and a group's own (its window of two rows, key and
+	// entries: about 250, 100 counted here).
+	checkSpillAgainstBatch(t, spillStream, spillTopNView, spillTopNRows*200+spillGroups/6*100)
+}
+
 // checkSpillAgainstBatch computes view (of spillGroups keys, about state
 // bytes of operator state) over stream under a limit of 4 MiB, then the view's
 // query as a batch query, restarts the limited view from its checkpoint
@@ -198,6 +220,8 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	case spillWindowView:
 		// Groups of a key and a day: fewer than spillGroups a day.
 		want = ""
+	case spillTopNView:
+		want = fmt.Sprintf("%d ", spillTopNRows)
 	case spillDistinctView:
 		// The distinct rows' j, 0 to spillGroups-1.
 		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2)

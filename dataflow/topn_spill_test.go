@@ -1,0 +1,145 @@
+package dataflow
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"testing"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/internal/randtest"
+	"github.com/sluice-db/sluice/storage"
+	"github.com/sluice-db/sluice/types"
+)
+
+// topNSpillColumns are the input of the spilling top-N tests: an integer
+// group key (sometimes NULL), an order column of few values (ties,
+// sometimes NULL), a payload, a numeric, a bool and a text group key
+// (spillText).
+var topNSpillColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Numeric, types.Bool, types.Text}
+
+// topNSpillEpochs draws n epochs of rows over keys groups, some hot and
+// most cold, each row inserted once or twice; unless appendOnly, deletes
+// retract rows of any group (spilled ones among them), a copy at a time.
+func topNSpillEpochs(rng *rand.Rand, n, keys int, appendOnly bool) []snapshotEpoch {
+	var rows [][]types.Datum
+	var epochs []snapshotEpoch
+	for range n {
+		c := NewChanges(topNSpillColumns, 0)
+		for range 200 + rng.Intn(400) {
+			if !appendOnly && len(rows) > 0 && rng.Intn(3) == 0 {
+				i := rng.Intn(len(rows))
+				c.AppendRow(rows[i])
+				c.Diffs = append(c.Diffs, -1)
+				rows[i] = rows[len(rows)-1]
+				rows = rows[:len(rows)-1]
+				continue
+			}
+			k := rng.Intn(keys)
+			if rng.Intn(2) == 0 {
+				k = rng.Intn(keys/50 + 1)
+			}
+			var key, order types.Datum
+			if k%31 != 0 {
+				key = int64(k)
+			}
+			if rng.Intn(10) != 0 {
+				order = int64(rng.Intn(6))
+			}
+			row := []types.Datum{key, order, int64(rng.Intn(1000)), topNSpillNumeric(fmt.Sprintf("%d.%s", rng.Intn(9), []string{"0", "00", "5"}[rng.Intn(3)])), rng.Intn(2) == 0, spillText(k)}
+			for range 1 + rng.Intn(2) {
+				c.AppendRow(row)
+				c.Diffs = append(c.Diffs, 1)
+				rows = append(rows, row)
+			}
+		}
+		c.Len = len(c.Diffs)
+		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
+	}
+	return epochs
+}
+
+// topNSpillNumeric returns the numeric of s: 1.0 and 1.00 are one group
+// key of two rows, each keeping its own.
+func topNSpillNumeric(s string) types.Datum {
+	d, _, err := apd.NewFromString(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// TestTopNSpillRandom runs random epochs through top-Ns per group (by an
+// integer, a text, both; with and without a limit, an offset, ties, dense
+// ranks, numbering; over an input that retracts and one that does not)
+// under a budget so small that most groups are spilled, and without one:
+// every epoch's output must be the same, and snapshots (whole, then
+// deltas) of either, restored into either, must go on as the reference
+// does (checkSpillRandom). SLUICE_SEED=<n> replays a run.
+func TestTopNSpillRandom(t *testing.T) {
+	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
+	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spill.Close()
+	desc := SortKey{Col: 1, Desc: true, NullsFirst: true}
+	for _, tc := range []struct {
+		name string
+		spec TopN
+	}{
+		{"int/limit", TopN{Group: []int{0}, Order: []SortKey{desc, {Col: 2}}, Limit: 3}},
+		{"int/offset/numbered", TopN{Group: []int{0}, Order: []SortKey{{Col: 1}}, Limit: 2, Offset: 1, Numbered: true}},
+		{"text/ties/numbered", TopN{Group: []int{5}, Order: []SortKey{{Col: 1}}, Limit: 2, WithTies: true, Numbered: true}},
+		{"int,text/dense", TopN{Group: []int{0, 5}, Order: []SortKey{desc}, Limit: 2, WithTies: true, Dense: true, Numbered: true}},
+		{"int,numeric/unlimited", TopN{Group: []int{0, 3}, Order: []SortKey{{Col: 1}, {Col: 2}}, Limit: -1, Offset: 2}},
+		{"int/append-only", TopN{Group: []int{0}, Order: []SortKey{desc, {Col: 2, Desc: true}}, Limit: 3, AppendOnly: true}},
+		{"text/append-only/ties", TopN{Group: []int{5}, Order: []SortKey{desc}, Limit: 1, WithTies: true, AppendOnly: true}},
+	} {
+		for _, workers := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/workers=%d", tc.name, workers), func(t *testing.T) {
+				spec := tc.spec
+				spec.Typs = topNSpillColumns
+				// A byte: every instance keeps its floor of groups.
+				budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+				chunk := 64 + rng.Intn(256)
+				newDF := func(b *Budget) *Dataflow {
+					g := &Graph{}
+					g.Add(&spec, g.Add(&Source{Name: "t", Typs: topNSpillColumns}))
+					return newBudgetDataflow(t, g, b, Workers(workers), ChunkSize(chunk))
+				}
+				checkSpillRandom(t, rng, newDF, budget, topNSpillEpochs(rng, 24, 5000*workers, spec.AppendOnly), spillChecks{})
+			})
+		}
+	}
+}
+
+// TestTopNSpillUnbounded checks the log of state not bounded by a
+// memory limit: it names a global top-N (one group, which cannot spill),
+// not a top-N per group.
+func TestTopNSpillUnbounded(t *testing.T) {
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spill.Close() })
+	budget := NewBudget(1<<20, func() SpillSpace { return spill.Space() })
+	typs := []*types.T{types.Int8, types.Int8}
+	for _, group := range [][]int{{0}, nil} {
+		g := &Graph{}
+		spec := &TopN{Group: group, Order: []SortKey{{Col: 1}}, Limit: 1, Typs: typs}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
+		df := newBudgetDataflow(t, g, budget, Workers(2))
+		var want []string
+		if group == nil {
+			want = []string{spec.String()}
+		}
+		if got := df.UnboundedState(); !slices.Equal(got, want) {
+			t.Fatalf("group %v: unbounded state %v, want %v", group, got, want)
+		}
+	}
+}
