@@ -16,7 +16,7 @@ func (t *TopN) New(env *Env) (Operator, error) {
 	if t.Dense && (!t.WithTies || t.Limit < 0 || t.Offset > 0) {
 		return nil, sqlerr.Bug("top-N: dense ranks without ties, without a limit or after an offset")
 	}
-	o := &topNOp{spec: t, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}
+	o := &topNOp{spec: t, env: env, rows: NewStore[topNRow](env, "topn"), groups: map[string]*topNGroup{}}
 	if env.Budget != nil && o.canSpill() {
 		o.spill = &topNSpill{budget: env.Budget, space: env.Budget.join(), seed: maphash.MakeSeed()}
 	}
@@ -54,6 +54,7 @@ type topNRow struct {
 // Order with ties broken by the row key, without decoding a value.
 type topNOp struct {
 	spec *TopN
+	env  *Env // of rows, built again as the groups shrink
 	// rows maps order keys to rows and their multiplicities as of the last
 	// Flush: the operator's state. Each group's tree indexes its rows by
 	// rank, which a Store cannot (its Range is unordered); it runs ahead of
@@ -71,9 +72,9 @@ type topNOp struct {
 	tieLen        int                 // the length of its group and order columns
 	// changed holds, from the first snapshot on, the rows whose
 	// multiplicity changed since the last one, with their multiplicity
-	// now (0: gone), by order key: a delta writes them as they are, not
-	// looking each up in rows again.
-	changed map[string]topNRow
+	// now (0: gone) and then, by order key: a delta writes them as they
+	// are, not looking each up in rows again.
+	changed map[string]topNChange
 	size    recordSize
 	// spill holds the groups evicted under a budget (nil: none).
 	spill *topNSpill
@@ -254,6 +255,9 @@ func (o *topNOp) flush(emit Emit) error {
 		}
 		o.store(it.key, it.val.row, it.count)
 	}
+	// Cleared: past their length they would keep the items (and an
+	// evicted group's rows) reachable.
+	clear(o.touched)
 	o.touched = o.touched[:0]
 
 	// With a limit the window is the output; without, the output is the
@@ -284,6 +288,7 @@ func (o *topNOp) flush(emit Emit) error {
 			g.compact()
 		}
 	}
+	clear(o.touchedGroups)
 	o.touchedGroups = o.touchedGroups[:0]
 	if unlimited {
 		out = Consolidate(out)
@@ -405,16 +410,41 @@ func (o *topNOp) forgetPast(g *topNGroup, hi int64) {
 	}
 }
 
+// topNChange is a row whose multiplicity changed since the last
+// snapshot: its multiplicity now (Count) and then (Before).
+type topNChange struct {
+	topNRow
+	Before int64
+}
+
 // store sets the multiplicity of the row of order key k to n (0: gone).
 func (o *topNOp) store(k string, row []types.Datum, n int64) {
+	if o.changed != nil {
+		o.trackChange(k, row, n)
+	}
 	if n == 0 {
 		o.rows.Delete(k)
 	} else {
 		o.rows.Put(k, topNRow{Row: row, Count: n})
 	}
-	if o.changed != nil {
-		o.changed[k] = topNRow{Row: row, Count: n}
+}
+
+// trackChange notes that the row of order key k, held in rows, is about
+// to take multiplicity n. A row back at its multiplicity of the last
+// snapshot is no change: over a stream most rows enter a window and are
+// forgotten between two snapshots, and are then no longer held.
+func (o *topNOp) trackChange(k string, row []types.Datum, n int64) {
+	c, ok := o.changed[k]
+	if !ok {
+		prev, _ := o.rows.Get(k)
+		c.Before = prev.Count
 	}
+	if n == c.Before {
+		delete(o.changed, k)
+		return
+	}
+	c.Row, c.Count = row, n
+	o.changed[k] = c
 }
 
 // minTopNZeros is how many zero-count items a group's tree keeps before it

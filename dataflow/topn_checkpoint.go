@@ -24,7 +24,7 @@ func (o *topNOp) Snapshot(w *SnapshotWriter) error {
 		return err
 	}
 	o.size = recordSize{}
-	o.changed = map[string]topNRow{}
+	o.changed = map[string]topNChange{}
 	return o.writeRows(w, counts, rows)
 }
 

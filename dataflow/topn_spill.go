@@ -47,6 +47,9 @@ type topNSpill struct {
 	// rowCost and groupCost are the estimated bytes of a row and of a
 	// group besides its rows, measured at the last eviction.
 	rowCost, groupCost int64
+	// peakRows and peakGroups are the most rows and groups held since
+	// their maps were last built (see shrink).
+	peakRows, peakGroups int
 	// Scratch: the store keys a chunk's rows may load back, in buf (each
 	// ending at its ends entry).
 	buf  []byte
@@ -158,6 +161,7 @@ func (o *topNOp) evict() error {
 	if len(s.clock) <= topNSpillFloor {
 		return nil
 	}
+	s.peakRows, s.peakGroups = max(s.peakRows, o.rows.Len()), max(s.peakGroups, len(o.groups))
 	s.measure(o)
 	size := o.stateSize()
 	target := s.budget.share() - int64(8*len(s.filter.bits))
@@ -200,7 +204,36 @@ func (o *topNOp) evict() error {
 			}
 		}
 	}
-	return s.space.Commit()
+	if err := s.space.Commit(); err != nil {
+		return err
+	}
+	o.shrink()
+	return nil
+}
+
+// shrink gives back the memory of what was evicted: a Go map keeps the
+// room of the most entries it held (an epoch that touched many groups, a
+// view's first), and the clock its capacity. When the rows or groups held
+// are under a quarter of their peak, their map is built again.
+func (o *topNOp) shrink() {
+	s := o.spill
+	if n := o.rows.Len(); n < s.peakRows/4 {
+		rows := NewStore[topNRow](o.env, "topn")
+		o.rows.Range(func(k string, r topNRow) bool {
+			rows.Put(k, r)
+			return true
+		})
+		o.rows, s.peakRows = rows, n
+	}
+	if n := len(o.groups); n < s.peakGroups/4 {
+		// Not maps.Clone, which keeps the room.
+		groups := make(map[string]*topNGroup, n)
+		for _, g := range s.clock {
+			groups[g.key] = g
+		}
+		o.groups, s.peakGroups = groups, n
+		s.clock = slices.Clone(s.clock)
+	}
 }
 
 // spillGroup writes group g's rows to the spill store, as a snapshot

@@ -143,3 +143,95 @@ func TestTopNSpillUnbounded(t *testing.T) {
 		}
 	}
 }
+
+// TestTopNDeltaForgetsPassingRows pushes, after a snapshot, rising values
+// into a top-1 per group over a stream, an epoch each: every value
+// enters its group's window and leaves it at the next. A delta must
+// then hold only the rows whose multiplicity differs from the snapshot's
+// (the row it held, gone, and the last), not every row that passed, and
+// restore to the same state.
+func TestTopNDeltaForgetsPassingRows(t *testing.T) {
+	typs := []*types.T{types.Int8, types.Int8}
+	spec := &TopN{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Limit: 1, Typs: typs, AppendOnly: true}
+	newDF := func() *Dataflow {
+		g := &Graph{}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
+		return newBudgetDataflow(t, g, nil, Workers(1))
+	}
+	row := func(v int64) snapshotEpoch {
+		c := NewChanges(typs, 1)
+		c.AppendRow([]types.Datum{int64(7), v})
+		c.Diffs, c.Len = append(c.Diffs, 1), 1
+		return snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}}
+	}
+	df := newDF()
+	stepText(t, df, row(0))
+	base, err := snapshotBytes(df.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := range int64(1000) {
+		stepText(t, df, row(v+1))
+	}
+	if n := len(df.workers[0].ops[1].(*topNOp).changed); n != 2 {
+		t.Fatalf("%d rows changed since the snapshot, want 2", n)
+	}
+	delta, err := snapshotBytes(df.SnapshotDelta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := newDF()
+	if err := restored.Restore(base, delta); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stepText(t, restored, row(2000)), stepText(t, df, row(2000)); got != want {
+		t.Fatalf("restored: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// BenchmarkTopNSpill measures a top-3 per group of 64k bigint groups over
+// a stream (ordered by a bigint, descending), filled with 4 rows a group
+// before the timer, on one worker, an epoch every 64 chunks of 1024 rows
+// of random values (keys uniform, or 90% on 5% of them), without a
+// budget and with one an eighth of the state by the operator's estimate.
+func BenchmarkTopNSpill(b *testing.B) {
+	const groups = 1 << 16
+	typs := []*types.T{types.Int8, types.Int8, types.Int8}
+	spec := &TopN{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Limit: 3, Typs: typs, AppendOnly: true}
+	rng := rand.New(rand.NewSource(1))
+	chunkOf := func(key func() int) *coldata.Chunk {
+		c := NewChanges(typs, coldata.DefaultChunkSize)
+		for range coldata.DefaultChunkSize {
+			c.AppendRow([]types.Datum{int64(key()), rng.Int63n(1 << 40), rng.Int63()})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		c.Len = coldata.DefaultChunkSize
+		return c
+	}
+	fill := func(n int) *coldata.Chunk {
+		k := n * coldata.DefaultChunkSize
+		return chunkOf(func() int { k++; return k % groups })
+	}
+	for _, dist := range []string{"uniform", "skewed"} {
+		key := func() int { return rng.Intn(groups) }
+		if dist == "skewed" {
+			key = func() int {
+				if rng.Intn(10) != 0 {
+					return rng.Intn(groups / 20)
+				}
+				return rng.Intn(groups)
+			}
+		}
+		chunks := make([]*coldata.Chunk, spillBenchEpoch)
+		for i := range chunks {
+			chunks[i] = chunkOf(key)
+		}
+		// A group of 3 rows: about 3 x 250 bytes of rows and 250 of
+		// group, window included.
+		for _, limit := range []int64{0, groups * 1000 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", dist, limit), func(b *testing.B) {
+				benchSpill(b, spec, 4*groups/coldata.DefaultChunkSize, fill, chunks, limit)
+			})
+		}
+	}
+}
