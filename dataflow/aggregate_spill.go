@@ -568,14 +568,7 @@ func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byt
 	if len(s.ends) == 0 {
 		return nil
 	}
-	s.keys = s.keys[:0]
-	lo := 0
-	for _, hi := range s.ends {
-		s.keys = append(s.keys, s.buf[lo:hi:hi])
-		lo = hi
-	}
-	slices.SortFunc(s.keys, bytes.Compare)
-	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
+	s.keys = sortedKeys(s.keys[:0], s.buf, s.ends)
 	key := make([]int64, t.nk)
 	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
 		g, added, err := t.findStored(s.unprefixed(s.keys[i]), key)
@@ -595,6 +588,18 @@ func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byt
 		return err
 	}
 	return s.space.Commit()
+}
+
+// sortedKeys appends to dst the keys in buf (each ending at its ends
+// entry), sorted, each once: a load back's lookups in one sorted pass.
+func sortedKeys(dst [][]byte, buf []byte, ends []int) [][]byte {
+	lo := 0
+	for _, hi := range ends {
+		dst = append(dst, buf[lo:hi:hi])
+		lo = hi
+	}
+	slices.SortFunc(dst, bytes.Compare)
+	return slices.CompactFunc(dst, bytes.Equal)
 }
 
 // spillFilter is a Bloom filter (two bits a key, 16 bits a key it is

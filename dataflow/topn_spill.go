@@ -299,14 +299,7 @@ func (o *topNOp) unspill(c *coldata.Chunk, lo, hi int) error {
 	if len(s.ends) == 0 {
 		return nil
 	}
-	s.keys = s.keys[:0]
-	from := 0
-	for _, to := range s.ends {
-		s.keys = append(s.keys, s.buf[from:to:to])
-		from = to
-	}
-	slices.SortFunc(s.keys, bytes.Compare)
-	s.keys = slices.CompactFunc(s.keys, bytes.Equal)
+	s.keys = sortedKeys(s.keys[:0], s.buf, s.ends)
 	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
 		if err := o.loadGroup(s.keys[i][1:], value); err != nil {
 			return err
