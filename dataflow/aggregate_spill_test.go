@@ -358,8 +358,9 @@ func BenchmarkAggregateSpill(b *testing.B) {
 // words, three of state and 8 bytes of slot and free id a group), with a
 // budget of an eighth of it; the window does not close during the run.
 // key=text keys the users by text ("user/" and 7 digits, encoded after
-// the window start: about 72 MB of state, the key string's 16 bytes of
-// header and 24 of encoding instead of the key words).
+// the window start: about 72 MB of state by the estimate, the key
+// string's 16 bytes of header and 24 of encoding instead of the key
+// words; a live heap of 100 MiB).
 func BenchmarkAggregateSpillWindow(b *testing.B) {
 	const keys = 1 << 20
 	const day = int64(24 * time.Hour / time.Microsecond)
