@@ -315,6 +315,18 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 	}
 }
 
+// spillFillChunk returns the i-th chunk that fills the spill benchmarks'
+// state: keys (and values) i*1024 to i*1024+1023, each once.
+func spillFillChunk(i int) *coldata.Chunk {
+	c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
+	lo := int64(i * coldata.DefaultChunkSize)
+	for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
+		c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
+	}
+	c.Len = coldata.DefaultChunkSize
+	return c
+}
+
 // BenchmarkAggregateSpill measures GROUP BY key with sum and count over
 // 1M groups (about 56 MB of state), created before the timer, on one
 // worker, an epoch every 64 chunks of 1024 rows: without a budget, and
@@ -323,15 +335,6 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 // counts the process' CPU time, the spill store's included.
 func BenchmarkAggregateSpill(b *testing.B) {
 	const keys = 1 << 20
-	fill := func(i int) *coldata.Chunk {
-		c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
-		lo := int64(i * coldata.DefaultChunkSize)
-		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
-			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
-		}
-		c.Len = coldata.DefaultChunkSize
-		return c
-	}
 	for _, keyDist := range []string{"uniform", "skewed"} {
 		chunks := benchChunks(spillBenchEpoch, keys)
 		if keyDist == "skewed" {
@@ -346,7 +349,7 @@ func BenchmarkAggregateSpill(b *testing.B) {
 		}
 		for _, limit := range []int64{0, keys * 56 / 8} {
 			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				benchSpill(b, benchAggregateSpec(), keys/coldata.DefaultChunkSize, fill, chunks, limit)
+				benchSpill(b, benchAggregateSpec(), keys/coldata.DefaultChunkSize, spillFillChunk, chunks, limit)
 			})
 		}
 	}
@@ -391,15 +394,7 @@ func BenchmarkAggregateSpillWindow(b *testing.B) {
 			}
 			return &coldata.Chunk{Cols: []*coldata.Vec{user, c.Cols[1], ws}, Len: c.Len, Diffs: c.Diffs}
 		}
-		fill := func(i int) *coldata.Chunk {
-			c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
-			lo := int64(i * coldata.DefaultChunkSize)
-			for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
-				c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
-			}
-			c.Len = coldata.DefaultChunkSize
-			return withWindow(c)
-		}
+		fill := func(i int) *coldata.Chunk { return withWindow(spillFillChunk(i)) }
 		for _, keyDist := range []string{"uniform", "skewed"} {
 			chunks := benchChunks(spillBenchEpoch, keys)
 			rng := rand.New(rand.NewSource(2))
@@ -643,11 +638,7 @@ func TestAggregateSpillClosesWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	for _, keys := range [][]int{{0, 1}, {0, 3}} {
 		for _, onClose := range []bool{false, true} {
 			t.Run(fmt.Sprintf("keys=%v/on-close=%v", keys, onClose), func(t *testing.T) {
@@ -730,11 +721,7 @@ func TestAggregateSpillWindowKeyTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	for _, c := range []struct {
 		keys    []int
 		onClose bool
@@ -753,4 +740,16 @@ func TestAggregateSpillWindowKeyTypes(t *testing.T) {
 			t.Errorf("keys %v on close %v: spills %v, want %v", c.keys, c.onClose, got, c.spills)
 		}
 	}
+}
+
+// openTestSpill opens a spill store in a temporary directory, closed when
+// the test ends, after the dataflows it made (whose cleanups run first).
+func openTestSpill(t *testing.T) *storage.Spill {
+	t.Helper()
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spill.Close() })
+	return spill
 }
