@@ -659,10 +659,17 @@ func (o *aggregateOp) appendDecodedKey(c *coldata.Chunk, g int32) error {
 	rest := stringBytes(key)
 	for _, j := range o.encOrder {
 		col := c.Cols[j]
-		if col.Typ.Phys() == types.PhysInt {
-			// Integers (the window key) are appended unboxed.
+		// Integers (the window key) and strings are appended unboxed.
+		switch col.Typ.Phys() {
+		case types.PhysInt:
 			if x, r, ok := types.DecodeKeyInt(rest); ok {
 				col.AppendInt(x)
+				rest = r
+				continue
+			}
+		case types.PhysBytes:
+			if str, r, ok := types.DecodeKeyString(rest); ok {
+				col.AppendString(str)
 				rest = r
 				continue
 			}

@@ -375,10 +375,11 @@ func DecodeKey(key []byte, t *T) (Datum, []byte, bool) {
 		}
 		return x, rest, true
 	}
-	if key[0] != KeyNotNull {
+	str, rest, ok := DecodeKeyString(key)
+	if !ok {
 		return nil, nil, false
 	}
-	return decodeEscapedKey(key[1:])
+	return str, rest, true
 }
 
 // DecodeKeyInt reads the non-NULL integer-like value whose AppendKeyInt
@@ -391,13 +392,29 @@ func DecodeKeyInt(key []byte) (int64, []byte, bool) {
 	return int64(binary.BigEndian.Uint64(key[1:]) ^ 1<<63), key[9:], true
 }
 
+// DecodeKeyString reads the non-NULL value of a string-like type that
+// KeyDecodes (text, varchar, bytea, json) whose key leads key, and returns
+// the rest of key; false when key does not start with one.
+func DecodeKeyString(key []byte) (string, []byte, bool) {
+	if len(key) == 0 || key[0] != KeyNotNull {
+		return "", nil, false
+	}
+	key = key[1:]
+	// Most strings hold no 0x00: their key is their bytes and the
+	// terminator.
+	if i := bytes.IndexByte(key, 0); i >= 0 && i+1 < len(key) && key[i+1] == 0x01 {
+		return string(key[:i]), key[i+2:], true
+	}
+	return decodeEscapedKey(key)
+}
+
 // decodeEscapedKey reads what appendEscapedKey wrote at the start of key.
-func decodeEscapedKey(key []byte) (Datum, []byte, bool) {
+func decodeEscapedKey(key []byte) (string, []byte, bool) {
 	var s []byte
 	for {
 		i := bytes.IndexByte(key, 0)
 		if i < 0 || i+1 == len(key) {
-			return nil, nil, false
+			return "", nil, false
 		}
 		s = append(s, key[:i]...)
 		switch key[i+1] {
@@ -407,7 +424,7 @@ func decodeEscapedKey(key []byte) (Datum, []byte, bool) {
 			s = append(s, 0)
 			key = key[i+2:]
 		default:
-			return nil, nil, false
+			return "", nil, false
 		}
 	}
 }
