@@ -485,8 +485,10 @@ func (o *aggregateOp) track(i int) {
 
 // keyEncodingOrder returns the order an encoded key of a holds its key
 // columns in (positions in a.Keys) and their input columns: as a.Keys,
-// but a window key first.
+// but a window key first. Neither is nil (RowKey reads nil columns as
+// all of them).
 func keyEncodingOrder(a *Aggregate) (order, cols []int) {
+	order, cols = make([]int, 0, len(a.Keys)), make([]int, 0, len(a.Keys))
 	if a.Window != nil {
 		order = append(order, a.Window.Key)
 	}
