@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -255,4 +256,67 @@ func processCPU(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestTextWindowOnCloseViewUnderMemoryLimit computes an EMIT ON WINDOW
+// CLOSE view of 1-day tumbling windows keyed by text (the dashboard
+// shape: GROUP BY a text key and window_start) under a 4 MiB limit: its
+// first day closes with about 518k groups (about 40 MiB of state), most
+// of them spilled, which must emit the batch query's rows of the closed
+// windows (the late events' day before included), and the same after a
+// restart from the checkpoint; the aggregate must not be logged as
+// unbounded.
+func TestTextWindowOnCloseViewUnderMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 1M events")
+	}
+	const (
+		limit = 4 << 20
+		query = `SELECT 'item/' || ((event_id * 7919) % 600000)::text AS k, window_start, count(*) AS n, sum(product_id) AS products
+			FROM TUMBLE(clicks, ts, INTERVAL '1 day') GROUP BY 1, 2`
+		summary = `SELECT count(*), sum(n)::text, sum(products)::text, min(window_start)::text, max(window_start)::text FROM `
+	)
+	dir := t.TempDir()
+	opts := []engine.Option{engine.WithMemoryLimit(limit, filepath.Join(dir, "spill"))}
+	s := startCheckpointServer(t, dir, time.Hour, opts...)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, fmt.Sprintf(spillWindowStream, spillEvents))
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v AS "+query+" EMIT ON WINDOW CLOSE")
+	deadline := time.Now().Add(5 * time.Minute)
+	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream did not reach %d events", spillEvents)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.syncViews(t)
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		if strings.Contains(line, "not bounded by the memory limit") {
+			t.Fatalf("the view's aggregate is not bounded by the memory limit: %s", line)
+		}
+	}
+	// The watermark (the last event's time less 5 minutes) has closed
+	// the first day only.
+	batch := rowsString(t, conn, summary+"("+query+") b WHERE window_start < '2026-01-02T00:00:00Z'")
+	if groups, err := strconv.Atoi(strings.Fields(batch)[0]); err != nil || groups < 500_000 || !strings.HasSuffix(batch, " 2026-01-01 00:00:00+00") {
+		t.Fatalf("the batch query's closed windows: %q, want over 500k groups, the last of 2026-01-01", batch)
+	}
+	if got := rowsString(t, conn, summary+"v"); got != batch {
+		t.Fatalf("with a limit of %d bytes: the view holds %q, the batch query says %q", limit, got, batch)
+	}
+	_ = conn.Close(context.Background())
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour, opts...)
+	defer func() { _ = s.srv.Close() }()
+	if got := s.restored(); !slices.Equal(got, []string{"v"}) {
+		t.Fatalf("views restored from checkpoints %v, want [v]\n%s", got, s.log.String())
+	}
+	conn = connect(t, s.srv)
+	defer conn.Close(context.Background())
+	s.syncViews(t)
+	if got := rowsString(t, conn, summary+"v"); got != batch {
+		t.Fatalf("restarted with a limit of %d bytes: the view holds %q, the batch query says %q", limit, got, batch)
+	}
 }
