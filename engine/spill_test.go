@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sluice-db/sluice/engine"
 )
 
@@ -118,20 +120,8 @@ func spillViewRun(t *testing.T, dir string, limit int64, stream, view string, cr
 	} else if got := s.restored(); !slices.Equal(got, []string{"v"}) {
 		t.Fatalf("views restored from checkpoints %v, want [v]\n%s", got, s.log.String())
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
-		if time.Now().After(deadline) {
-			t.Fatalf("the stream did not reach %d events", spillEvents)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.syncViews(t)
 	// The outer (global) aggregate is listed, not the inner one.
-	for _, line := range strings.Split(s.log.String(), "\n") {
-		if strings.Contains(line, "not bounded by the memory limit") && strings.Contains(line, "keys=[0") {
-			t.Fatalf("the inner aggregate is not bounded by the memory limit: %s", line)
-		}
-	}
+	awaitClicks(t, s, conn, spillEvents, "keys=[0")
 	t.Logf("limit %d, create %v: the view holds every event after %.2f s, %.2f CPU-s (the generator and commits included)",
 		limit, create, time.Since(began).Seconds(), (processCPU(t) - cpu).Seconds())
 	row := rowsString(t, conn, "SELECT groups, total::text, products::text FROM v")
@@ -249,6 +239,26 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	}
 }
 
+// awaitClicks waits until the clicks stream holds events events and the
+// views have taken them in, then fails if the log lists an operator
+// naming named (any, when empty) as not bounded by the memory limit.
+func awaitClicks(t *testing.T, s *checkpointServer, conn *pgx.Conn, events int64, named string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for queryInt(t, conn, "SELECT count(*) FROM clicks") < events {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream did not reach %d events", events)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.syncViews(t)
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		if strings.Contains(line, "not bounded by the memory limit") && strings.Contains(line, named) {
+			t.Fatalf("an operator is not bounded by the memory limit: %s", line)
+		}
+	}
+}
+
 // processCPU returns the user and system CPU time the process has taken.
 func processCPU(t *testing.T) time.Duration {
 	var ru syscall.Rusage
@@ -282,19 +292,7 @@ func TestTextWindowOnCloseViewUnderMemoryLimit(t *testing.T) {
 	conn := connect(t, s.srv)
 	mustExec(t, conn, fmt.Sprintf(spillWindowStream, spillEvents))
 	mustExec(t, conn, "CREATE MATERIALIZED VIEW v AS "+query+" EMIT ON WINDOW CLOSE")
-	deadline := time.Now().Add(5 * time.Minute)
-	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
-		if time.Now().After(deadline) {
-			t.Fatalf("the stream did not reach %d events", spillEvents)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.syncViews(t)
-	for _, line := range strings.Split(s.log.String(), "\n") {
-		if strings.Contains(line, "not bounded by the memory limit") {
-			t.Fatalf("the view's aggregate is not bounded by the memory limit: %s", line)
-		}
-	}
+	awaitClicks(t, s, conn, spillEvents, "")
 	// The watermark (the last event's time less 5 minutes) has closed
 	// the first day only.
 	batch := rowsString(t, conn, summary+"("+query+") b WHERE window_start < '2026-01-02T00:00:00Z'")
