@@ -28,6 +28,7 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	}
 	o.objs = s.objs
 	packed := len(a.Keys) > 0 && len(a.Keys) <= maxPackedKeys
+	decodes := true
 	for _, k := range a.Keys {
 		t := a.InTypes[k]
 		if !types.KeyIdentifies(t) {
@@ -36,10 +37,12 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 		if t.Phys() != types.PhysInt || !types.KeyIdentifies(t) {
 			packed = false
 		}
+		decodes = decodes && types.KeyDecodes(t)
 	}
 	// A closed group's row is emitted when no row touches it, so it must
-	// know its key values: a packed key holds them already.
-	if a.Window != nil && a.Window.OnClose && !packed {
+	// know its key values: a packed key holds them already, an encoded one
+	// of types that decode gives them back (emitFinal).
+	if a.Window != nil && a.Window.OnClose && !packed && !decodes {
 		o.storedKeys = true
 	}
 	nk, no := 0, s.objs
@@ -47,6 +50,8 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 		nk = len(a.Keys)
 		o.keyCols = make([]*coldata.Vec, nk)
 		o.packed = make([]int64, nk)
+	} else {
+		o.encOrder, o.encCols = keyEncodingOrder(a)
 	}
 	if o.storedKeys {
 		no += len(a.Keys)
@@ -54,7 +59,8 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	o.groups = newGroupTable(s.words, no, nk)
 	if env.Budget != nil && o.canSpill() {
 		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
-		if a.Window != nil {
+		// An encoded key leads with its window already (encOrder).
+		if a.Window != nil && nk > 0 {
 			o.spill.windowed, o.spill.window = true, a.Window.Key
 		}
 	}
@@ -80,8 +86,13 @@ type aggregateOp struct {
 	// must show keys that are not packed. Otherwise they are taken from
 	// the rows touching the group.
 	storedKeys bool
-	groups     *groupTable
-	epoch      aggEpoch
+	// encOrder lists the key columns (positions in spec.Keys) in the order
+	// an encoded key holds them, encCols their input columns: the window
+	// key first, so that a windowed group's key encoding, and its spill
+	// store key, lead with its window.
+	encOrder, encCols []int
+	groups            *groupTable
+	epoch             aggEpoch
 	// touched has bit g set when group g is in the epoch.
 	touched []uint64
 	ids     []int32 // the group of each row of the chunk being pushed
@@ -243,7 +254,7 @@ func (o *aggregateOp) assign(c *coldata.Chunk) ([]int32, error) {
 		return ids, nil
 	case t.nk == 0:
 		for i := range ids {
-			o.key = RowKey(o.key[:0], c, o.spec.Keys, i)
+			o.key = RowKey(o.key[:0], c, o.encCols, i)
 			g, added := t.findKey(o.key)
 			if err := o.touchOnce(g, !added, c, i); err != nil {
 				return nil, err
@@ -472,11 +483,38 @@ func (o *aggregateOp) track(i int) {
 	o.openAt(o.epoch.keyVals[w.Key].Ints[i]+w.EndOffset, o.epoch.groups[i])
 }
 
-// openGroup lists group g, of a packed key, under its window end (unless
-// its window key is NULL).
+// keyEncodingOrder returns the order an encoded key of a holds its key
+// columns in (positions in a.Keys) and their input columns: as a.Keys,
+// but a window key first. Neither is nil (RowKey reads nil columns as
+// all of them).
+func keyEncodingOrder(a *Aggregate) (order, cols []int) {
+	order, cols = make([]int, 0, len(a.Keys)), make([]int, 0, len(a.Keys))
+	if a.Window != nil {
+		order = append(order, a.Window.Key)
+	}
+	for j := range a.Keys {
+		if a.Window == nil || j != a.Window.Key {
+			order = append(order, j)
+		}
+	}
+	for _, j := range order {
+		cols = append(cols, a.Keys[j])
+	}
+	return order, cols
+}
+
+// openGroup lists group g under its window end (unless its window key is
+// NULL): its packed key's window word, or the integer its key encoding
+// leads with.
 func (o *aggregateOp) openGroup(g int32) {
-	w := o.spec.Window
-	key, nulls := o.groups.packedKey(g)
+	w, t := o.spec.Window, o.groups
+	if t.nk == 0 {
+		if start, _, ok := types.DecodeKeyInt(stringBytes(t.strKey(g))); ok {
+			o.openAt(start+w.EndOffset, g)
+		}
+		return
+	}
+	key, nulls := t.packedKey(g)
 	if nulls&(1<<w.Key) == 0 {
 		o.openAt(key[w.Key]+w.EndOffset, g)
 	}
@@ -592,10 +630,12 @@ func (o *aggregateOp) emitFinal(gs []int32, emit Emit) error {
 						appendInt(c.Cols[j], w)
 					}
 				}
-			} else {
+			} else if o.storedKeys {
 				for j := range nk {
 					c.Cols[j].Append(t.objects(g)[o.objs+j])
 				}
+			} else if err := o.appendDecodedKey(c, g); err != nil {
+				return err
 			}
 			for j, k := range o.kernels {
 				if err := k.result(t, g, c.Cols[nk+j]); err != nil {
@@ -610,6 +650,41 @@ func (o *aggregateOp) emitFinal(gs []int32, emit Emit) error {
 		if err := emit(c); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// appendDecodedKey appends the key values of group g, of an encoded key
+// of types that decode, to the key columns of c.
+func (o *aggregateOp) appendDecodedKey(c *coldata.Chunk, g int32) error {
+	key := o.groups.strKey(g)
+	rest := stringBytes(key)
+	for _, j := range o.encOrder {
+		col := c.Cols[j]
+		// Integers (the window key) and strings are appended unboxed.
+		switch col.Typ.Phys() {
+		case types.PhysInt:
+			if x, r, ok := types.DecodeKeyInt(rest); ok {
+				col.AppendInt(x)
+				rest = r
+				continue
+			}
+		case types.PhysBytes:
+			if str, r, ok := types.DecodeKeyString(rest); ok {
+				col.AppendString(str)
+				rest = r
+				continue
+			}
+		}
+		d, r, ok := types.DecodeKey(rest, col.Typ)
+		if !ok {
+			return sqlerr.New(sqlerr.DataCorrupted, "aggregate: key %x of group %d does not decode as %s", key, g, col.Typ)
+		}
+		col.Append(d)
+		rest = r
+	}
+	if len(rest) != 0 {
+		return sqlerr.New(sqlerr.DataCorrupted, "aggregate: key %x of group %d has %d bytes after its values", key, g, len(rest))
 	}
 	return nil
 }

@@ -312,6 +312,9 @@ func (t *groupTable) encoded(key []byte) (string, uint64) {
 	return unsafe.String(unsafe.SliceData(key), len(key)), maphash.Bytes(t.seed, key)
 }
 
+// stringBytes returns the bytes of s, shared, for reading only.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // findKey returns the group of an encoded key, adding it when absent
 // (added).
 func (t *groupTable) findKey(key []byte) (g int32, added bool) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
 )
 
 // Spill store keys of an aggregate (docs/format/spill.md): a spilled
@@ -24,7 +25,9 @@ const (
 // spillWindowed and the window key word (as spillKey writes words), so
 // that the groups of the windows a watermark closes are one range from
 // the first; or spillNullWindow, for the groups whose window key is NULL,
-// which never close, after all of them.
+// which never close, after all of them. An encoded key leads with its
+// window key's encoding (encOrder): after sub, types.KeyNotNull and the
+// window key word alike, or the NULL marker, before them.
 const (
 	spillWindowed   = 0
 	spillNullWindow = 1
@@ -53,8 +56,8 @@ type groupSpill struct {
 	space   SpillSpace
 	spilled int // groups in the store
 	filter  spillFilter
-	// windowed: the store keys lead with key column window, which gives a
-	// windowed aggregate's window.
+	// windowed: the store keys of packed keys lead with key column
+	// window, which gives a windowed aggregate's window.
 	windowed bool
 	window   int
 	// hand is the next group id the clock looks at; recent has bit g set
@@ -78,11 +81,12 @@ type groupSpill struct {
 // values). Keys are packed integers or encoded (text, boolean, bytea,
 // more than 8 integers, mixes of those and integers); numeric keys, whose
 // equal values print differently, store their values and do not spill.
-// A windowed aggregate (TUMBLE, HOP, CUMULATE) spills with packed keys
-// only: its store keys lead with the window key word, which an encoded
-// key does not give back.
+// A windowed aggregate's (TUMBLE, HOP, CUMULATE) store keys lead with its
+// window, packed or encoded, so that closing windows is one range scan;
+// under EMIT ON WINDOW CLOSE an encoded key gives back its values
+// (types.KeyDecodes: not uuid, which stores its values).
 func (o *aggregateOp) canSpill() bool {
-	return len(o.spec.Keys) > 0 && o.groups.no == 0 && (o.spec.Window == nil || o.groups.nk > 0)
+	return len(o.spec.Keys) > 0 && o.groups.no == 0
 }
 
 func (o *aggregateOp) dropSpill() {
@@ -348,15 +352,20 @@ func (o *aggregateOp) reopen() {
 
 // closeSpilled closes the spilled groups of the windows that end at or
 // before the frontier: one ordered scan of the store from the first
-// window key up to the frontier less EndOffset. Under EMIT ON WINDOW
+// window key up to the frontier less EndOffset (after spillWindowed for
+// packed keys, types.KeyNotNull for encoded ones). Under EMIT ON WINDOW
 // CLOSE (emit not nil) each is loaded back and emits its final row
 // (emitFinal), a block at a time; otherwise it goes, its row staying in
 // the output. Each leaves a changed marker, so that the next delta
 // writes it as gone.
 func (o *aggregateOp) closeSpilled(emit Emit) error {
 	t, s := o.groups, o.spill
-	lo := []byte{spilledGroup, spillWindowed}
-	hi := []byte{spilledGroup, spillNullWindow}
+	windowed := byte(spillWindowed)
+	if t.nk == 0 {
+		windowed = types.KeyNotNull
+	}
+	lo := []byte{spilledGroup, windowed}
+	hi := []byte{spilledGroup, windowed + 1}
 	if bound := shiftWatermark(o.frontier, -o.spec.Window.EndOffset); bound < Unconstrained {
 		hi = binary.BigEndian.AppendUint64(lo[:2:2], uint64(bound+1)^1<<63)
 	}
@@ -495,7 +504,7 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 		for i := range c.Len {
 			// Rows of one group often come together: a key is looked at
 			// once a run.
-			s.prev, o.key = o.key, RowKey(s.prev[:0], c, o.spec.Keys, i)
+			s.prev, o.key = o.key, RowKey(s.prev[:0], c, o.encCols, i)
 			if i > 0 && bytes.Equal(o.key, s.prev) {
 				continue
 			}

@@ -224,12 +224,14 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 }
 
 // spillWindowColumns are the input of the windowed spilling tests: a
-// window start (sometimes NULL), a user (sometimes NULL) and an integer.
-var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8}
+// window start (sometimes NULL), a user (sometimes NULL), an integer, the
+// user's text key (spillText) and a bool of the user (NULL with it).
+var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.Bool}
 
 // spillWindowEpochs draws n epochs of inserts (and deletes, unless
-// appendOnly) of rows of users over up to 20 windows of 10 above a
-// watermark that moves up by 0 to 30 an epoch, so that windows close
+// appendOnly) of rows of users over the window the watermark is in (late
+// rows, of a window about to close) and up to 20 windows of 10 above it,
+// the watermark moving up by 0 to 30 an epoch, so that windows close
 // with groups in memory and spilled, groups are evicted, loaded back,
 // emptied and created again; a row in 50 has a NULL window, which never
 // closes.
@@ -254,16 +256,17 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 			}
 			var start, user types.Datum
 			if rng.Intn(50) != 0 {
-				start = wm - wm%10 + 10*(1+rng.Int63n(20))
+				start = wm - wm%10 + 10*rng.Int63n(21)
 			}
 			u := rng.Intn(users)
 			if rng.Intn(2) == 0 {
 				u = rng.Intn(users/50 + 1)
 			}
+			var flag types.Datum
 			if rng.Intn(40) != 0 {
-				user = int64(u)
+				user, flag = int64(u), u%3 == 0
 			}
-			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500)}
+			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500), spillText(u), flag}
 			c.AppendRow(row)
 			c.Diffs = append(c.Diffs, 1)
 			rows = append(rows, row)
@@ -277,9 +280,10 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 
 // TestAggregateSpillWindowsRandom is TestAggregateSpillRandom for
 // windowed aggregates (TUMBLE's window_start, closing 10 after it), the
-// window key first or second of the keys, emitting changes as they
-// happen or on window close: windows close with their groups in memory
-// and spilled. SLUICE_SEED=<n> replays a run.
+// window key first or second of the keys, which are packed integers or
+// encoded (text, text and a bool, text and an integer), emitting changes
+// as they happen or on window close: windows close with their groups in
+// memory and spilled. SLUICE_SEED=<n> replays a run.
 func TestAggregateSpillWindowsRandom(t *testing.T) {
 	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
 	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
@@ -294,7 +298,7 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 	}
 	defer spill.Close()
 	for _, onClose := range []bool{false, true} {
-		for _, keys := range [][]int{{0, 1}, {1, 0}} {
+		for _, keys := range [][]int{{0, 1}, {1, 0}, {3, 0}, {0, 4, 3}, {1, 3, 0}} {
 			for _, workers := range []int{1, 3} {
 				t.Run(fmt.Sprintf("on-close=%v/keys=%v/workers=%d", onClose, keys, workers), func(t *testing.T) {
 					window := &AggWindow{Key: slices.Index(keys, 0), EndOffset: 10, OnClose: onClose}
@@ -315,6 +319,18 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 	}
 }
 
+// spillFillChunk returns the i-th chunk that fills the spill benchmarks'
+// state: keys (and values) i*1024 to i*1024+1023, each once.
+func spillFillChunk(i int) *coldata.Chunk {
+	c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
+	lo := int64(i * coldata.DefaultChunkSize)
+	for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
+		c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
+	}
+	c.Len = coldata.DefaultChunkSize
+	return c
+}
+
 // BenchmarkAggregateSpill measures GROUP BY key with sum and count over
 // 1M groups (about 56 MB of state), created before the timer, on one
 // worker, an epoch every 64 chunks of 1024 rows: without a budget, and
@@ -323,15 +339,6 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 // counts the process' CPU time, the spill store's included.
 func BenchmarkAggregateSpill(b *testing.B) {
 	const keys = 1 << 20
-	fill := func(i int) *coldata.Chunk {
-		c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
-		lo := int64(i * coldata.DefaultChunkSize)
-		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
-			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
-		}
-		c.Len = coldata.DefaultChunkSize
-		return c
-	}
 	for _, keyDist := range []string{"uniform", "skewed"} {
 		chunks := benchChunks(spillBenchEpoch, keys)
 		if keyDist == "skewed" {
@@ -346,7 +353,7 @@ func BenchmarkAggregateSpill(b *testing.B) {
 		}
 		for _, limit := range []int64{0, keys * 56 / 8} {
 			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				benchSpill(b, benchAggregateSpec(), keys/coldata.DefaultChunkSize, fill, chunks, limit)
+				benchSpill(b, benchAggregateSpec(), keys/coldata.DefaultChunkSize, spillFillChunk, chunks, limit)
 			})
 		}
 	}
@@ -357,49 +364,59 @@ func BenchmarkAggregateSpill(b *testing.B) {
 // user, 1M users in one open window (about 64 MB of state: two key
 // words, three of state and 8 bytes of slot and free id a group), with a
 // budget of an eighth of it; the window does not close during the run.
+// key=text keys the users by text ("user/" and 7 digits, encoded after
+// the window start: about 72 MB of state by the estimate, the key
+// string's 16 bytes of header and 24 of encoding instead of the key
+// words; a live heap of 100 MiB).
 func BenchmarkAggregateSpillWindow(b *testing.B) {
 	const keys = 1 << 20
 	const day = int64(24 * time.Hour / time.Microsecond)
-	in := []*types.T{types.Int8, types.Int8, types.TimestampTZ}
-	calls, err := parseAggCalls("sum:1,count:1", in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec := &Aggregate{Keys: []int{2, 0}, Aggs: calls, InTypes: in, Window: &AggWindow{Key: 0, EndOffset: day}}
-	// withWindow gives a chunk of user and value the window start column.
-	withWindow := func(c *coldata.Chunk) *coldata.Chunk {
-		ws := coldata.NewVec(types.TimestampTZ, c.Len)
-		for range c.Len {
-			appendInt(ws, 20*day)
+	for _, keyType := range []*types.T{types.Int8, types.Text} {
+		in := []*types.T{keyType, types.Int8, types.TimestampTZ}
+		calls, err := parseAggCalls("sum:1,count:1", in)
+		if err != nil {
+			b.Fatal(err)
 		}
-		return &coldata.Chunk{Cols: []*coldata.Vec{c.Cols[0], c.Cols[1], ws}, Len: c.Len, Diffs: c.Diffs}
-	}
-	fill := func(i int) *coldata.Chunk {
-		c := NewChanges([]*types.T{types.Int8, types.Int8}, coldata.DefaultChunkSize)
-		lo := int64(i * coldata.DefaultChunkSize)
-		for k := lo; k < lo+coldata.DefaultChunkSize; k++ {
-			c.Cols[0].Ints, c.Cols[1].Ints, c.Diffs = append(c.Cols[0].Ints, k), append(c.Cols[1].Ints, k), append(c.Diffs, 1)
+		spec := &Aggregate{Keys: []int{2, 0}, Aggs: calls, InTypes: in, Window: &AggWindow{Key: 0, EndOffset: day}}
+		name, stateBytes := "", int64(64)
+		if keyType == types.Text {
+			name, stateBytes = "key=text/", 72
 		}
-		c.Len = coldata.DefaultChunkSize
-		return withWindow(c)
-	}
-	for _, keyDist := range []string{"uniform", "skewed"} {
-		chunks := benchChunks(spillBenchEpoch, keys)
-		rng := rand.New(rand.NewSource(2))
-		for i, c := range chunks {
-			if keyDist == "skewed" {
-				for j := range c.Cols[0].Ints {
-					if rng.Intn(10) != 0 {
-						c.Cols[0].Ints[j] = rng.Int63n(keys / 20)
-					}
+		// withWindow gives a chunk of user and value the window start
+		// column, and the user as text when keyed by text.
+		withWindow := func(c *coldata.Chunk) *coldata.Chunk {
+			ws := coldata.NewVec(types.TimestampTZ, c.Len)
+			for range c.Len {
+				appendInt(ws, 20*day)
+			}
+			user := c.Cols[0]
+			if keyType == types.Text {
+				user = coldata.NewVec(types.Text, c.Len)
+				for _, k := range c.Cols[0].Ints[:c.Len] {
+					user.AppendString(fmt.Sprintf("user/%07d", k))
 				}
 			}
-			chunks[i] = withWindow(c)
+			return &coldata.Chunk{Cols: []*coldata.Vec{user, c.Cols[1], ws}, Len: c.Len, Diffs: c.Diffs}
 		}
-		for _, limit := range []int64{0, keys * 64 / 8} {
-			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
-			})
+		fill := func(i int) *coldata.Chunk { return withWindow(spillFillChunk(i)) }
+		for _, keyDist := range []string{"uniform", "skewed"} {
+			chunks := benchChunks(spillBenchEpoch, keys)
+			rng := rand.New(rand.NewSource(2))
+			for i, c := range chunks {
+				if keyDist == "skewed" {
+					for j := range c.Cols[0].Ints {
+						if rng.Intn(10) != 0 {
+							c.Cols[0].Ints[j] = rng.Int63n(keys / 20)
+						}
+					}
+				}
+				chunks[i] = withWindow(c)
+			}
+			for _, limit := range []int64{0, keys * stateBytes / 8} {
+				b.Run(fmt.Sprintf("%skeys=%s/limit=%d", name, keyDist, limit), func(b *testing.B) {
+					benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
+				})
+			}
 		}
 	}
 }
@@ -620,73 +637,126 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 // with groups under a budget that spills most of them, then closes the
 // first by watermark: every group of it, spilled or not, must emit its
 // final row (EMIT ON WINDOW CLOSE) as without a budget, and leave the
-// spill store, whose other groups stay.
+// spill store, whose other groups stay; keyed by window and an integer
+// user (packed) or a text one (encoded).
 func TestAggregateSpillClosesWindows(t *testing.T) {
 	const users = 3000
 	calls, err := parseAggCalls("count_star,sum:2", spillWindowColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
+	spill := openTestSpill(t)
+	for _, keys := range [][]int{{0, 1}, {0, 3}} {
+		for _, onClose := range []bool{false, true} {
+			t.Run(fmt.Sprintf("keys=%v/on-close=%v", keys, onClose), func(t *testing.T) {
+				checkSpillClosesWindows(t, spill, calls, keys, onClose, users)
+			})
+		}
+	}
+}
+
+// checkSpillClosesWindows is TestAggregateSpillClosesWindows of keys
+// (the window first) and onClose.
+func checkSpillClosesWindows(t *testing.T, spill *storage.Spill, calls []AggCall, keys []int, onClose bool, users int) {
+	t.Helper()
+	spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: spillWindowColumns, Window: &AggWindow{Key: 0, EndOffset: 10, OnClose: onClose}}
+	budget := NewBudget(1, func() SpillSpace { return spill.Space() })
+	newDF := func(b *Budget) *Dataflow {
+		g := &Graph{}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: spillWindowColumns}))
+		return newBudgetDataflow(t, g, b, Workers(1))
+	}
+	c := NewChanges(spillWindowColumns, 0)
+	for u := range users {
+		for _, start := range []types.Datum{int64(0), int64(10), nil} {
+			c.AppendRow([]types.Datum{start, int64(u), int64(u), "user/" + strconv.Itoa(u), u%2 == 0})
+			c.Diffs = append(c.Diffs, 1)
+		}
+	}
+	c.Len = len(c.Diffs)
+	epochs := []snapshotEpoch{
+		{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: 0}},
+		{watermarks: map[int]int64{0: 10}},
+	}
+	ref, spilling := newDF(nil), newDF(budget)
+	a := spilling.workers[0].ops[1].(*aggregateOp)
+	var spilledBefore int
+	for i, e := range epochs {
+		want := stepText(t, ref, e)
+		if i == 1 {
+			spilledBefore = a.spill.spilled
+		}
+		if got := stepText(t, spilling, e); got != want {
+			t.Fatalf("epoch %d: got\n%s\nwant\n%s", i, got, want)
+		}
+	}
+	// Every group but a page of them was spilled, those of the
+	// first window among them.
+	if spilledBefore < 3*users-2*groupPage {
+		t.Fatalf("%d groups spilled before the window closed, want most of %d", spilledBefore, 3*users)
+	}
+	inStore, key := 0, make([]int64, 2)
+	err := a.spill.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+		if a.groups.nk == 0 {
+			// An encoded key leads with its window's.
+			if start, _, ok := types.DecodeKeyInt(k[1:]); ok && start == 0 {
+				return fmt.Errorf("group %x of the closed window still spilled", k)
+			}
+		} else if _, ok := decodeSpillKey(a.spill.unprefixed(k), key); !ok {
+			return fmt.Errorf("spill key %x", k)
+		} else if key[0] == 0 && k[1] == spillWindowed {
+			return fmt.Errorf("group of user %d of the closed window still spilled", key[1])
+		}
+		inStore++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inStore != a.spill.spilled || inStore < 2*users-2*groupPage {
+		t.Fatalf("%d groups in the store, %d counted spilled, want most of the %d of the open windows", inStore, a.spill.spilled, 2*users)
+	}
+}
+
+// TestAggregateSpillWindowKeyTypes checks which windowed aggregates spill
+// under a budget: packed and encoded keys, emitting changes or on window
+// close, but not on window close with a uuid key, whose groups keep its
+// values (its key does not decode).
+func TestAggregateSpillWindowKeyTypes(t *testing.T) {
+	in := []*types.T{types.Int8, types.Text, types.UUID, types.Bool}
+	calls, err := parseAggCalls("count_star", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill := openTestSpill(t)
+	for _, c := range []struct {
+		keys    []int
+		onClose bool
+		spills  bool
+	}{
+		{[]int{0, 1}, true, true},
+		{[]int{1, 3, 0}, true, true},
+		{[]int{0, 2}, false, true},
+		{[]int{0, 2}, true, false},
+	} {
+		window := &AggWindow{Key: slices.Index(c.keys, 0), EndOffset: 10, OnClose: c.onClose}
+		g := &Graph{}
+		g.Add(&Aggregate{Keys: c.keys, Aggs: calls, InTypes: in, Window: window, AppendOnly: true}, g.Add(&Source{Name: "t", Typs: in}))
+		df := newBudgetDataflow(t, g, NewBudget(1, func() SpillSpace { return spill.Space() }))
+		if got := len(df.UnboundedState()) == 0; got != c.spills {
+			t.Errorf("keys %v on close %v: spills %v, want %v", c.keys, c.onClose, got, c.spills)
+		}
+	}
+}
+
+// openTestSpill opens a spill store in a temporary directory, closed when
+// the test ends, after the dataflows it made (whose cleanups run first).
+func openTestSpill(t *testing.T) *storage.Spill {
+	t.Helper()
 	spill, err := storage.OpenSpill(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { spill.Close() })
-	for _, onClose := range []bool{false, true} {
-		t.Run(fmt.Sprintf("on-close=%v", onClose), func(t *testing.T) {
-			spec := &Aggregate{Keys: []int{0, 1}, Aggs: calls, InTypes: spillWindowColumns, Window: &AggWindow{Key: 0, EndOffset: 10, OnClose: onClose}}
-			budget := NewBudget(1, func() SpillSpace { return spill.Space() })
-			newDF := func(b *Budget) *Dataflow {
-				g := &Graph{}
-				g.Add(spec, g.Add(&Source{Name: "t", Typs: spillWindowColumns}))
-				return newBudgetDataflow(t, g, b, Workers(1))
-			}
-			c := NewChanges(spillWindowColumns, 0)
-			for u := range users {
-				for _, start := range []types.Datum{int64(0), int64(10), nil} {
-					c.AppendRow([]types.Datum{start, int64(u), int64(u)})
-					c.Diffs = append(c.Diffs, 1)
-				}
-			}
-			c.Len = len(c.Diffs)
-			epochs := []snapshotEpoch{
-				{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: 0}},
-				{watermarks: map[int]int64{0: 10}},
-			}
-			ref, spilling := newDF(nil), newDF(budget)
-			a := spilling.workers[0].ops[1].(*aggregateOp)
-			var spilledBefore int
-			for i, e := range epochs {
-				want := stepText(t, ref, e)
-				if i == 1 {
-					spilledBefore = a.spill.spilled
-				}
-				if got := stepText(t, spilling, e); got != want {
-					t.Fatalf("epoch %d: got\n%s\nwant\n%s", i, got, want)
-				}
-			}
-			// Every group but a page of them was spilled, those of the
-			// first window among them.
-			if spilledBefore < 3*users-2*groupPage {
-				t.Fatalf("%d groups spilled before the window closed, want most of %d", spilledBefore, 3*users)
-			}
-			inStore, key := 0, make([]int64, 2)
-			err := a.spill.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
-				if _, ok := decodeSpillKey(a.spill.unprefixed(k), key); !ok {
-					return fmt.Errorf("spill key %x", k)
-				}
-				if key[0] == 0 && k[1] == spillWindowed {
-					return fmt.Errorf("group of user %d of the closed window still spilled", key[1])
-				}
-				inStore++
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if inStore != a.spill.spilled || inStore < 2*users-2*groupPage {
-				t.Fatalf("%d groups in the store, %d counted spilled, want most of the %d of the open windows", inStore, a.spill.spilled, 2*users)
-			}
-		})
-	}
+	return spill
 }

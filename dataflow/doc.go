@@ -57,11 +57,12 @@
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
 // (keyed, keys packed into integer words or encoded, state in words, no
-// stored key values; windowed ones with packed keys only: canSpill)
+// stored key values: canSpill)
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
-// A windowed aggregate's spill keys lead with the window key, so that
+// A windowed aggregate's spill keys lead with the window key (an encoded
+// key holds its window key first: encOrder), so that
 // closing windows by watermark scans the closed ones' spilled groups in
 // order (closeSpilled); an eviction lists the windows' groups held again
 // (reopen).

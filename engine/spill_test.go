@@ -6,10 +6,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-db/sluice/engine"
 )
@@ -43,6 +46,12 @@ const (
 	spillWindowView = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
 		FROM (SELECT (event_id * 7919) %% %d AS k, window_start, count(*) AS n, sum(product_id) AS products
+			FROM TUMBLE(clicks, ts, INTERVAL '1 day') GROUP BY 1, 2) g`
+	// spillTextWindowView is spillWindowView keyed by text (of 12 to 13
+	// bytes): the groups hold their key encodings, window start first.
+	spillTextWindowView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
+		FROM (SELECT 'item/' || ((event_id * 7919) %% %d)::text AS k, window_start, count(*) AS n, sum(product_id) AS products
 			FROM TUMBLE(clicks, ts, INTERVAL '1 day') GROUP BY 1, 2) g`
 	// spillDistinctView holds spillGroups distinct rows of a text (of 12 to
 	// 13 bytes) and a bigint, each seen in events spread over the whole
@@ -122,14 +131,8 @@ func spillViewRun(t *testing.T, dir string, limit int64, stream, view string, cr
 	} else if got := s.restored(); !slices.Equal(got, []string{"v"}) {
 		t.Fatalf("views restored from checkpoints %v, want [v]\n%s", got, s.log.String())
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for queryInt(t, conn, "SELECT count(*) FROM clicks") < spillEvents {
-		if time.Now().After(deadline) {
-			t.Fatalf("the stream did not reach %d events", spillEvents)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.syncViews(t)
+	// The outer (global) aggregate is listed, not the inner one.
+	awaitClicks(t, s, conn, spillEvents, "keys=[0")
 	t.Logf("limit %d, create %v: the view holds every event after %.2f s, %.2f CPU-s (the generator and commits included)",
 		limit, create, time.Since(began).Seconds(), (processCPU(t) - cpu).Seconds())
 	row := rowsString(t, conn, "SELECT groups, total::text, products::text FROM v")
@@ -190,6 +193,17 @@ func TestTopNViewStateLargerThanMemoryLimit(t *testing.T) {
 	checkSpillAgainstBatch(t, spillStream, spillTopNView, spillTopNRows*500)
 }
 
+// TestTextWindowViewStateLargerThanMemoryLimit is
+// TestWindowViewStateLargerThanMemoryLimit keyed by text
+// (spillTextWindowView): the windowed aggregate of encoded keys spills
+// too, and the second day holds about 25 MiB of state at the end.
+func TestTextWindowViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A group's key string (16 bytes of header, 32 for the window start's
+	// and the text's encodings), slot and free id (8) and words (row
+	// count, count and sum: 24); the second day's 330k groups.
+	checkSpillAgainstBatch(t, spillWindowStream, spillTextWindowView, 330_000*80)
+}
+
 // checkSpillAgainstBatch computes view (of spillGroups keys, about state
 // bytes of operator state) over stream under a limit of 4 MiB, then the view's
 // query as a batch query, restarts the limited view from its checkpoint
@@ -218,7 +232,7 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	}
 	want := fmt.Sprintf("%d %d", spillGroups, spillEvents)
 	switch view {
-	case spillWindowView:
+	case spillWindowView, spillTextWindowView:
 		// Groups of a key and a day: fewer than spillGroups a day.
 		want = ""
 	case spillTopNView:
@@ -250,6 +264,26 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	}
 }
 
+// awaitClicks waits until the clicks stream holds events events and the
+// views have taken them in, then fails if the log lists an operator
+// naming named (any, when empty) as not bounded by the memory limit.
+func awaitClicks(t *testing.T, s *checkpointServer, conn *pgx.Conn, events int64, named string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for queryInt(t, conn, "SELECT count(*) FROM clicks") < events {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream did not reach %d events", events)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.syncViews(t)
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		if strings.Contains(line, "not bounded by the memory limit") && strings.Contains(line, named) {
+			t.Fatalf("an operator is not bounded by the memory limit: %s", line)
+		}
+	}
+}
+
 // processCPU returns the user and system CPU time the process has taken.
 func processCPU(t *testing.T) time.Duration {
 	var ru syscall.Rusage
@@ -257,4 +291,55 @@ func processCPU(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestTextWindowOnCloseViewUnderMemoryLimit computes an EMIT ON WINDOW
+// CLOSE view of 1-day tumbling windows keyed by text (the dashboard
+// shape: GROUP BY a text key and window_start) under a 4 MiB limit: its
+// first day closes with about 518k groups (about 40 MiB of state), most
+// of them spilled, which must emit the batch query's rows of the closed
+// windows (the late events' day before included), and the same after a
+// restart from the checkpoint; the aggregate must not be logged as
+// unbounded.
+func TestTextWindowOnCloseViewUnderMemoryLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 1M events")
+	}
+	const (
+		limit = 4 << 20
+		query = `SELECT 'item/' || ((event_id * 7919) % 600000)::text AS k, window_start, count(*) AS n, sum(product_id) AS products
+			FROM TUMBLE(clicks, ts, INTERVAL '1 day') GROUP BY 1, 2`
+		summary = `SELECT count(*), sum(n)::text, sum(products)::text, min(window_start)::text, max(window_start)::text FROM `
+	)
+	dir := t.TempDir()
+	opts := []engine.Option{engine.WithMemoryLimit(limit, filepath.Join(dir, "spill"))}
+	s := startCheckpointServer(t, dir, time.Hour, opts...)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, fmt.Sprintf(spillWindowStream, spillEvents))
+	mustExec(t, conn, "CREATE MATERIALIZED VIEW v AS "+query+" EMIT ON WINDOW CLOSE")
+	awaitClicks(t, s, conn, spillEvents, "")
+	// The watermark (the last event's time less 5 minutes) has closed
+	// the first day only.
+	batch := rowsString(t, conn, summary+"("+query+") b WHERE window_start < '2026-01-02T00:00:00Z'")
+	if groups, err := strconv.Atoi(strings.Fields(batch)[0]); err != nil || groups < 500_000 || !strings.HasSuffix(batch, " 2026-01-01 00:00:00+00") {
+		t.Fatalf("the batch query's closed windows: %q, want over 500k groups, the last of 2026-01-01", batch)
+	}
+	if got := rowsString(t, conn, summary+"v"); got != batch {
+		t.Fatalf("with a limit of %d bytes: the view holds %q, the batch query says %q", limit, got, batch)
+	}
+	_ = conn.Close(context.Background())
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour, opts...)
+	defer func() { _ = s.srv.Close() }()
+	if got := s.restored(); !slices.Equal(got, []string{"v"}) {
+		t.Fatalf("views restored from checkpoints %v, want [v]\n%s", got, s.log.String())
+	}
+	conn = connect(t, s.srv)
+	defer conn.Close(context.Background())
+	s.syncViews(t)
+	if got := rowsString(t, conn, summary+"v"); got != batch {
+		t.Fatalf("restarted with a limit of %d bytes: the view holds %q, the batch query says %q", limit, got, batch)
+	}
 }

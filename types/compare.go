@@ -2,6 +2,7 @@ package types
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -171,10 +172,12 @@ func intervalKey(iv IntervalValue) (int64, int64) {
 	return days, rem
 }
 
-// Key markers. A NULL sorts before every value.
+// Key markers. A NULL sorts before every value. KeyNotNull leads the key
+// of every other value: an integer-like value's is it and the value's 8
+// bytes, big-endian with the sign bit flipped (DecodeKeyInt).
 const (
 	keyNull    = 0x00
-	keyNotNull = 0x01
+	KeyNotNull = 0x01
 )
 
 // AppendKey appends an order-preserving, self-delimiting encoding of d (nil is
@@ -184,7 +187,7 @@ func AppendKey(buf []byte, t *T, d Datum) []byte {
 	if d == nil {
 		return append(buf, keyNull)
 	}
-	buf = append(buf, keyNotNull)
+	buf = append(buf, KeyNotNull)
 	return appendKeyValue(buf, t, d)
 }
 
@@ -329,7 +332,7 @@ func appendDecimalKey(buf []byte, d *apd.Decimal) []byte {
 // AppendKeyInt appends the key of a non-NULL value stored as int64 (integers,
 // oids, dates, times, timestamps) without boxing it.
 func AppendKeyInt(buf []byte, x int64) []byte {
-	return appendUint64(append(buf, keyNotNull), uint64(x)^(1<<63))
+	return appendUint64(append(buf, KeyNotNull), uint64(x)^(1<<63))
 }
 
 // AppendKeyString appends the key of a non-NULL string of a string-family
@@ -338,7 +341,92 @@ func AppendKeyString(buf []byte, t *T, s string) []byte {
 	if t.Oid == OidBPChar {
 		s = strings.TrimRight(s, " ")
 	}
-	return appendEscapedKey(append(buf, keyNotNull), s)
+	return appendEscapedKey(append(buf, KeyNotNull), s)
+}
+
+// KeyDecodes reports whether DecodeKey reads t's values back from their
+// keys: the types whose key tells apart every two values (KeyIdentifies)
+// but uuid, whose key is its 16 bytes or, for another length, escaped
+// text, which cannot be told apart.
+func KeyDecodes(t *T) bool {
+	return KeyIdentifies(t) && t.Family != UUIDFamily
+}
+
+// DecodeKey reads the value (nil for NULL) whose AppendKey leads key, of a
+// type KeyDecodes, and returns the rest of key; false when key does not
+// start with such a key.
+func DecodeKey(key []byte, t *T) (Datum, []byte, bool) {
+	switch {
+	case !KeyDecodes(t) || len(key) == 0:
+		return nil, nil, false
+	case key[0] == keyNull:
+		return nil, key[1:], true
+	}
+	switch t.Family {
+	case BoolFamily:
+		if len(key) < 2 || key[0] != KeyNotNull || key[1] > 1 {
+			return nil, nil, false
+		}
+		return key[1] == 1, key[2:], true
+	case IntFamily, OidFamily, DateFamily, TimeFamily, TimestampFamily, TimestampTZFamily:
+		x, rest, ok := DecodeKeyInt(key)
+		if !ok {
+			return nil, nil, false
+		}
+		return x, rest, true
+	}
+	str, rest, ok := DecodeKeyString(key)
+	if !ok {
+		return nil, nil, false
+	}
+	return str, rest, true
+}
+
+// DecodeKeyInt reads the non-NULL integer-like value whose AppendKeyInt
+// leads key, and returns the rest of key; false when key does not start
+// with one.
+func DecodeKeyInt(key []byte) (int64, []byte, bool) {
+	if len(key) < 9 || key[0] != KeyNotNull {
+		return 0, nil, false
+	}
+	return int64(binary.BigEndian.Uint64(key[1:]) ^ 1<<63), key[9:], true
+}
+
+// DecodeKeyString reads the non-NULL value of a string-like type that
+// KeyDecodes (text, varchar, bytea, json) whose key leads key, and returns
+// the rest of key; false when key does not start with one.
+func DecodeKeyString(key []byte) (string, []byte, bool) {
+	if len(key) == 0 || key[0] != KeyNotNull {
+		return "", nil, false
+	}
+	key = key[1:]
+	// Most strings hold no 0x00: their key is their bytes and the
+	// terminator.
+	if i := bytes.IndexByte(key, 0); i >= 0 && i+1 < len(key) && key[i+1] == 0x01 {
+		return string(key[:i]), key[i+2:], true
+	}
+	return decodeEscapedKey(key)
+}
+
+// decodeEscapedKey reads what appendEscapedKey wrote at the start of key.
+func decodeEscapedKey(key []byte) (string, []byte, bool) {
+	var s []byte
+	for {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 || i+1 == len(key) {
+			return "", nil, false
+		}
+		s = append(s, key[:i]...)
+		switch key[i+1] {
+		case 0x01:
+			return string(s), key[i+2:], true
+		case 0xFF:
+			s = append(s, 0)
+			key = key[i+2:]
+		default:
+			return "", nil, false
+		}
+	}
 }
 
 // KeyIdentifies reports whether AppendKey tells apart every two values of t

@@ -2,6 +2,7 @@ package types
 
 import (
 	"bytes"
+	"math"
 	"testing"
 )
 
@@ -76,5 +77,68 @@ func TestKeySelfDelimiting(t *testing.T) {
 	c := AppendKey(AppendKey(nil, Text, nil), Int4, int64(9))
 	if bytes.Compare(c, a) >= 0 {
 		t.Errorf("(NULL,9) should sort before (a,2)")
+	}
+}
+
+// TestDecodeKey checks that DecodeKey reads back, in order, the values a
+// composite key of every type KeyDecodes holds (NULLs, empty strings and
+// strings holding 0x00 included), and refuses the others and cut keys.
+func TestDecodeKey(t *testing.T) {
+	cols := []struct {
+		t    *T
+		vals []Datum
+	}{
+		{Bool, []Datum{true, false, nil}},
+		{Int8, []Datum{int64(math.MinInt64), int64(-1), int64(0), int64(math.MaxInt64), nil}},
+		{TimestampTZ, []Datum{int64(1700000000000000), nil}},
+		{Text, []Datum{"", "city", "a\x00b\x00", "\x00", "\xff\x00\x01", nil}},
+		{Varchar, []Datum{"x"}},
+		{Bytea, []Datum{"\x00\x01\x02", ""}},
+		{JSON, []Datum{`{"a": 1}`}},
+	}
+	for _, c := range cols {
+		if !KeyDecodes(c.t) {
+			t.Fatalf("%s does not decode", c.t)
+		}
+	}
+	for i := range 6 {
+		var key []byte
+		var want []Datum
+		for _, c := range cols {
+			d := c.vals[i%len(c.vals)]
+			key = AppendKey(key, c.t, d)
+			want = append(want, d)
+		}
+		rest := key
+		for j, c := range cols {
+			var d Datum
+			var ok bool
+			d, rest, ok = DecodeKey(rest, c.t)
+			if !ok || d != want[j] {
+				t.Fatalf("column %d (%s) of %x: got %v (%v), want %v", j, c.t, key, d, ok, want[j])
+			}
+		}
+		if len(rest) != 0 {
+			t.Fatalf("%x: %d bytes left", key, len(rest))
+		}
+		for cut := range key {
+			rest, ok := key[:cut], true
+			for _, c := range cols {
+				if _, rest, ok = DecodeKey(rest, c.t); !ok {
+					break
+				}
+			}
+			if ok && len(rest) == 0 {
+				t.Fatalf("%x cut at %d decodes", key, cut)
+			}
+		}
+	}
+	for _, typ := range []*T{UUID, BPChar, Numeric, JSONB} {
+		if KeyDecodes(typ) {
+			t.Errorf("%s decodes", typ)
+		}
+		if _, _, ok := DecodeKey(AppendKey(nil, Text, nil), typ); ok {
+			t.Errorf("%s decoded a key", typ)
+		}
 	}
 }
