@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -525,5 +526,102 @@ func TestAppendInPieces(t *testing.T) {
 				t.Fatal("events drawn in pieces into one chunk differ from one draw")
 			}
 		})
+	}
+}
+
+// sizesTarget records the size of every delivery; it holds the first
+// until release is closed, and sleeps hold in every other.
+type sizesTarget struct {
+	release chan struct{}
+	hold    time.Duration
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (c *sizesTarget) Deliver(_ context.Context, rows *coldata.Chunk, _ int64) error {
+	c.mu.Lock()
+	first := len(c.sizes) == 0
+	c.sizes = append(c.sizes, rows.Len)
+	c.mu.Unlock()
+	if first && c.release != nil {
+		<-c.release
+	} else {
+		time.Sleep(c.hold)
+	}
+	return nil
+}
+
+// rows returns the rows delivered and the largest delivery.
+func (c *sizesTarget) rows() (total, largest int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.sizes {
+		total += n
+		largest = max(largest, n)
+	}
+	return total, largest
+}
+
+// A rate-limited source that fell behind its schedule catches up in
+// deliveries of at most PacedBatchRows, or one Interval's rows when they
+// are more, not of BatchRows: a view steps a delivery whole, and a commit
+// after it waits for that step. An unlimited source delivers BatchRows.
+func TestCatchUpBatches(t *testing.T) {
+	for _, tc := range []struct {
+		rate string
+		want int
+	}{
+		{"100000", PacedBatchRows}, // 5000 rows an Interval
+		{"1000000", 50000},         // 50000 rows an Interval
+		{"max", 1 << 16},
+	} {
+		o := mustOptions(t, map[string]string{"generator": "rides", "rate": tc.rate})
+		tgt := &sizesTarget{release: make(chan struct{})}
+		src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, BatchRows: 1 << 16})
+		// Held for 400 ms, the source owes 40000 or 400000 events.
+		time.Sleep(400 * time.Millisecond)
+		close(tgt.release)
+		deadline := time.Now().Add(20 * time.Second)
+		for total, _ := tgt.rows(); total < 200000; total, _ = tgt.rows() {
+			if time.Now().After(deadline) {
+				t.Fatalf("rate %s: %d rows delivered in 20 s", tc.rate, total)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		src.Close()
+		if _, largest := tgt.rows(); largest != tc.want {
+			t.Fatalf("rate %s: the largest delivery had %d rows, want %d", tc.rate, largest, tc.want)
+		}
+	}
+}
+
+// A rate-limited source delivers on its schedule, every Interval, so the
+// time a delivery takes does not add to what the next one holds: with
+// deliveries of 30 ms every 50 ms, they hold 50 ms of events, not 80.
+func TestPacedDeliveriesKeepTheirInterval(t *testing.T) {
+	o := mustOptions(t, map[string]string{"generator": "rides", "rate": "20000"})
+	tgt := &sizesTarget{hold: 30 * time.Millisecond}
+	src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, Interval: 50 * time.Millisecond})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tgt.mu.Lock()
+		n := len(tgt.sizes)
+		tgt.mu.Unlock()
+		if n >= 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries in 20 s", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	src.Close()
+	tgt.mu.Lock()
+	sizes := slices.Clone(tgt.sizes[1:]) // the first is of the first instant
+	tgt.mu.Unlock()
+	slices.Sort(sizes)
+	// 1000 rows an Interval; 1600 if each delivery's 30 ms added to it.
+	if median := sizes[len(sizes)/2]; median < 900 || median > 1200 {
+		t.Fatalf("median delivery %d rows (all: %v), want about 1000", median, sizes)
 	}
 }

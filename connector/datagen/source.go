@@ -78,7 +78,8 @@ type Config struct {
 	Target    Target
 	Log       *slog.Logger
 	// BatchRows bounds a delivery (default 65536 events); a rate-limited
-	// source delivers what is due every Interval (default 50 ms).
+	// source delivers what is due every Interval (default 50 ms), at most
+	// max(PacedBatchRows, its rows of one Interval) at once.
 	BatchRows int
 	Interval  time.Duration
 	// Gate, if not nil, has the source take turns with the other ingest
@@ -90,6 +91,16 @@ type Config struct {
 // drawRows is how many rows the source draws between turns at the gate:
 // about half a millisecond of work.
 const drawRows = 2048
+
+// PacedBatchRows bounds the deliveries of a rate-limited source that fell
+// behind its schedule (a stalled machine, a slow commit) unless one
+// Interval's rows are more. A view steps a delivery's commit whole, and
+// everything committed after it waits for that step to be published: one
+// 64 Ki-row catch-up delivery held bench serve's freshness markers over
+// 100 ms. Bounded deliveries let a commit made between them (a marker, an
+// INSERT) be published after the first. Unlimited sources keep BatchRows:
+// storage keeps segment-sized commits as they are.
+const PacedBatchRows = 16 << 10
 
 // Stats is a source's progress.
 type Stats struct {
@@ -156,10 +167,19 @@ func (s *Source) run(ctx context.Context) {
 	// With a start time the events are a replay of a fixed timeline: they
 	// come as fast as the stream takes them.
 	paced := o.Rate > 0 && o.StartTime.IsZero()
+	limit := int64(s.cfg.BatchRows)
+	if paced {
+		perInterval := g.rowsBefore(int64(o.Rate * s.cfg.Interval.Seconds()))
+		limit = min(limit, max(PacedBatchRows, perInterval))
+	}
 	gate := s.cfg.Gate.Worker()
+	// due is when a paced source delivers next: every Interval on its
+	// schedule, so that the time a delivery takes does not add an
+	// Interval's rows to the next one.
+	due := time.Now()
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
-		n := int64(s.cfg.BatchRows)
+		n := limit
 		if paced {
 			n = min(n, g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1)-pos)
 		}
@@ -194,20 +214,32 @@ func (s *Source) run(ctx context.Context) {
 			s.mu.Lock()
 			s.stats.Generated, s.stats.Delivered = pos, s.stats.Delivered+n
 			s.mu.Unlock()
-			if n == int64(s.cfg.BatchRows) || !paced {
+			if n == limit || !paced {
 				// Behind schedule, or unlimited: no pause, but a Close
 				// must still stop it (a delivery need not see the
 				// cancelled context).
 				if ctx.Err() != nil {
 					return
 				}
+				due = time.Now()
 				continue
 			}
+		}
+		due = due.Add(s.cfg.Interval)
+		wait := time.Until(due)
+		if wait <= 0 {
+			// The delivery took an Interval or more: what came due
+			// meanwhile goes at once.
+			due = time.Now()
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.cfg.Interval):
+		case <-time.After(wait):
 		}
 	}
 	s.mu.Lock()
