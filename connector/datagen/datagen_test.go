@@ -565,20 +565,23 @@ func (c *sizesTarget) rows() (total, largest int) {
 // A rate-limited source that fell behind its schedule catches up in
 // deliveries of at most PacedBatchRows, or one Interval's rows when they
 // are more, not of BatchRows: a view steps a delivery whole, and a commit
-// after it waits for that step. An unlimited source delivers BatchRows.
+// after it waits for that step. Owing more than BatchRows, it delivers
+// BatchRows, as an unlimited source does.
 func TestCatchUpBatches(t *testing.T) {
 	for _, tc := range []struct {
-		rate string
-		want int
+		rate      string
+		batchRows int
+		want      int
 	}{
-		{"100000", PacedBatchRows}, // 5000 rows an Interval
-		{"1000000", 50000},         // 50000 rows an Interval
-		{"max", 1 << 16},
+		{"50000", 1 << 16, PacedBatchRows}, // 2500 rows an Interval, owing 20000
+		{"1000000", 1 << 20, 50000},        // 50000 rows an Interval, owing 400000
+		{"400000", 1 << 16, 1 << 16},       // owing 160000
+		{"max", 1 << 16, 1 << 16},
 	} {
 		o := mustOptions(t, map[string]string{"generator": "rides", "rate": tc.rate})
 		tgt := &sizesTarget{release: make(chan struct{})}
-		src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, BatchRows: 1 << 16})
-		// Held for 400 ms, the source owes 40000 or 400000 events.
+		src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, BatchRows: tc.batchRows})
+		// Held for 400 ms, the source owes 400 ms of events.
 		time.Sleep(400 * time.Millisecond)
 		close(tgt.release)
 		deadline := time.Now().Add(20 * time.Second)

@@ -20,5 +20,6 @@
 // schedule; Deliver may block (backpressure), and a source behind its
 // schedule then catches up without pausing, in chunks of at most
 // PacedBatchRows (or one Interval's rows when they are more), so that no
-// single commit holds the views' step long.
+// single commit holds the views' step long; owing more than BatchRows, in
+// chunks of BatchRows.
 package datagen
