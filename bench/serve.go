@@ -83,9 +83,9 @@ const serveQueriesPerRound = 5
 
 // serveMarkerEvery is the mean interval between freshness markers. The
 // intervals are drawn uniformly from [0, 2*serveMarkerEvery): markers at a
-// fixed 100 ms kept one phase to the generators' deliveries (every 50 ms on
-// their schedule) for a whole run, so that a run timed only markers landing
-// just behind a commit, or only markers landing between commits. Twice as
+// fixed 100 ms could keep one phase to the generators' deliveries (every
+// 50 ms and then some) for seconds, so that a run timed mostly markers
+// landing just behind a commit, or mostly markers between commits. Twice as
 // many markers as at that period also make the p99 of a 15 s run the third
 // worst of about 300, not the second of 150.
 const serveMarkerEvery = 50 * time.Millisecond

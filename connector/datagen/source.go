@@ -79,7 +79,8 @@ type Config struct {
 	Log       *slog.Logger
 	// BatchRows bounds a delivery (default 65536 events); a rate-limited
 	// source delivers what is due every Interval (default 50 ms), at most
-	// max(PacedBatchRows, its rows of one Interval) at once.
+	// max(PacedBatchRows, its rows of two Intervals) at once unless it owes
+	// more than BatchRows.
 	BatchRows int
 	Interval  time.Duration
 	// Gate, if not nil, has the source take turns with the other ingest
@@ -93,16 +94,17 @@ type Config struct {
 const drawRows = 2048
 
 // PacedBatchRows bounds the deliveries of a rate-limited source that fell
-// behind its schedule (a stalled machine, a slow commit) unless one
-// Interval's rows are more. A view steps a delivery's commit whole, and
-// everything committed after it waits for that step to be published: one
-// 64 Ki-row catch-up delivery held bench serve's freshness markers over
-// 100 ms. Bounded deliveries let a commit made between them (a marker, an
-// INSERT) be published after the first. A source owing more than BatchRows
-// delivers BatchRows, as unlimited sources do: each commit costs syncs and
-// a copy (storage keeps only segment-sized ones as they are), and on a
-// starved machine bounded ones could not catch up (bench serve at load
-// 10-16 ingested 130-180k bids/s of 270k).
+// behind its schedule (a stalled machine, a slow commit) unless two
+// Intervals' rows are more (what is due when a delivery took about an
+// Interval: so it keeps to one commit a round). A view steps a delivery's
+// commit whole, and everything committed after it waits for that step to
+// be published: one 64 Ki-row catch-up delivery held bench serve's
+// freshness markers over 100 ms. Bounded deliveries let a commit made
+// between them (a marker, an INSERT) be published after the first. A
+// source owing more than BatchRows delivers BatchRows, as unlimited sources
+// do: each commit costs syncs and a copy (storage keeps only segment-sized
+// ones as they are), and on a starved machine 16 Ki-row commits could not
+// catch up (bench serve at load 10-16 ingested 130-180k bids/s of 270k).
 const PacedBatchRows = 16 << 10
 
 // Stats is a source's progress.
@@ -172,14 +174,10 @@ func (s *Source) run(ctx context.Context) {
 	paced := o.Rate > 0 && o.StartTime.IsZero()
 	limit := int64(s.cfg.BatchRows)
 	if paced {
-		perInterval := g.rowsBefore(int64(o.Rate * s.cfg.Interval.Seconds()))
-		limit = min(limit, max(PacedBatchRows, perInterval))
+		twoIntervals := g.rowsBefore(int64(2 * o.Rate * s.cfg.Interval.Seconds()))
+		limit = min(limit, max(PacedBatchRows, twoIntervals))
 	}
 	gate := s.cfg.Gate.Worker()
-	// due is when a paced source delivers next: every Interval on its
-	// schedule, so that the time a delivery takes does not add an
-	// Interval's rows to the next one.
-	due := time.Now()
 	for o.Events == 0 || pos < o.Events {
 		now := time.Now().UnixMicro()
 		// behind: the source delivers again without a pause.
@@ -230,25 +228,13 @@ func (s *Source) run(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				due = time.Now()
 				continue
 			}
-		}
-		due = due.Add(s.cfg.Interval)
-		wait := time.Until(due)
-		if wait <= 0 {
-			// The delivery took an Interval or more: what came due
-			// meanwhile goes at once.
-			due = time.Now()
-			if ctx.Err() != nil {
-				return
-			}
-			continue
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-time.After(s.cfg.Interval):
 		}
 	}
 	s.mu.Lock()
