@@ -20,7 +20,9 @@
 // queries a second on maintained views (point lookups, a one-hour range with
 // Grafana's macros expanded, a top-10) while the Nexmark streams ingest at
 // a fixed rate (by default half of the peak a probe measures first), with a
-// marker produced to Kafka every 100 ms to time produce → visible.
+// marker produced to Kafka every 50 ms on average (at random intervals, so
+// that markers land at every phase of the generators' deliveries) to time
+// produce → visible.
 // `sluice bench restart` (restart.go) is restart-to-serving time: a
 // `sluice serve` child process builds a GROUP BY view of a chosen number
 // of groups, checkpoints it and is killed; a fresh child on the same data

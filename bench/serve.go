@@ -32,7 +32,8 @@ import (
 // event times on the wall clock) while N pgwire connections each behave
 // like a Grafana panel that refreshes every second: five queries on the maintained views a dashboard
 // reads, with Grafana's macros ($__timeFilter) expanded into literals as
-// Grafana does. Beside them a marker record is produced every 100 ms to a
+// Grafana does. Beside them a marker record is produced every 50 ms on
+// average (serveMarkerEvery) to a
 // Kafka topic (a broker in this process) that a small stream reads, and a
 // poller times how long it takes to become visible through a view over it
 // (produce → visible, fetch and decode included).
@@ -80,8 +81,14 @@ const (
 // serveQueriesPerRound is how many queries a panel sends each second.
 const serveQueriesPerRound = 5
 
-// serveMarkerEvery is the interval between freshness markers.
-const serveMarkerEvery = 100 * time.Millisecond
+// serveMarkerEvery is the mean interval between freshness markers. The
+// intervals are drawn uniformly from [0, 2*serveMarkerEvery): markers at a
+// fixed 100 ms could keep one phase to the generators' deliveries (every
+// 50 ms and then some) for seconds, so that a run timed mostly markers
+// landing just behind a commit, or mostly markers between commits. Twice as
+// many markers as at that period also make the p99 of a 15 s run the third
+// worst of about 300, not the second of 150.
+const serveMarkerEvery = 50 * time.Millisecond
 
 // serveOptions are `sluice bench serve`'s flags.
 type serveOptions struct {
@@ -528,7 +535,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			}
 		}()
 	}
-	// Freshness: a marker every 100 ms, and a poller.
+	// Freshness: a marker every serveMarkerEvery on average, and a poller.
 	markerErr := make(chan error, 2)
 	sent := make([]time.Time, 0, int(o.duration/serveMarkerEvery)+2)
 	var sentMu sync.Mutex
@@ -542,8 +549,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			return
 		}
 		defer p.Close()
-		t := time.NewTicker(serveMarkerEvery)
-		defer t.Stop()
+		gaps := rand.New(rand.NewPCG(o.seed, 0x6d61726b6572))
 		for id := int64(1); time.Now().Before(end); id++ {
 			now := time.Now()
 			sentMu.Lock()
@@ -558,8 +564,9 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 				setErr("marker produce: " + err.Error())
 			}
 			markers.Add(1)
+			next := now.Add(time.Duration(gaps.Int64N(int64(2 * serveMarkerEvery))))
 			select {
-			case <-t.C:
+			case <-time.After(time.Until(next)):
 			case <-rctx.Done():
 				return
 			}

@@ -527,3 +527,69 @@ func TestAppendInPieces(t *testing.T) {
 		})
 	}
 }
+
+// sizesTarget records the size of every delivery; it holds the first
+// until release is closed.
+type sizesTarget struct {
+	release chan struct{}
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (c *sizesTarget) Deliver(_ context.Context, rows *coldata.Chunk, _ int64) error {
+	c.mu.Lock()
+	first := len(c.sizes) == 0
+	c.sizes = append(c.sizes, rows.Len)
+	c.mu.Unlock()
+	if first {
+		<-c.release
+	}
+	return nil
+}
+
+// rows returns the rows delivered and the largest delivery.
+func (c *sizesTarget) rows() (total, largest int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.sizes {
+		total += n
+		largest = max(largest, n)
+	}
+	return total, largest
+}
+
+// A rate-limited source that fell behind its schedule catches up in
+// deliveries of at most PacedBatchRows, or two Intervals' rows when they
+// are more, not of BatchRows: a view steps a delivery whole, and a commit
+// after it waits for that step. Owing more than BatchRows, it delivers
+// BatchRows, as an unlimited source does.
+func TestCatchUpBatches(t *testing.T) {
+	for _, tc := range []struct {
+		rate      string
+		batchRows int
+		want      int
+	}{
+		{"50000", 1 << 16, PacedBatchRows}, // 2500 rows an Interval, owing 20000
+		{"1000000", 1 << 20, 100000},       // 50000 rows an Interval, owing 400000
+		{"400000", 1 << 16, 1 << 16},       // owing 160000
+		{"max", 1 << 16, 1 << 16},
+	} {
+		o := mustOptions(t, map[string]string{"generator": "rides", "rate": tc.rate})
+		tgt := &sizesTarget{release: make(chan struct{})}
+		src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt, BatchRows: tc.batchRows})
+		// Held for 400 ms, the source owes 400 ms of events.
+		time.Sleep(400 * time.Millisecond)
+		close(tgt.release)
+		deadline := time.Now().Add(20 * time.Second)
+		for total, _ := tgt.rows(); total < 200000; total, _ = tgt.rows() {
+			if time.Now().After(deadline) {
+				t.Fatalf("rate %s: %d rows delivered in 20 s", tc.rate, total)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		src.Close()
+		if _, largest := tgt.rows(); largest != tc.want {
+			t.Fatalf("rate %s: the largest delivery had %d rows, want %d", tc.rate, largest, tc.want)
+		}
+	}
+}

@@ -16,6 +16,10 @@
 // A Source runs one goroutine: it generates a chunk of the events due, column
 // by column, and delivers it to its Target with the number of events
 // generated so far, which the Target stores with the rows in one
-// transaction. Deliver may block (backpressure); the generator then falls
-// behind its schedule and catches up in larger chunks.
+// transaction. A rate-limited source delivers what is due every Interval;
+// Deliver may block (backpressure), and a source behind its schedule then
+// catches up without pausing, in chunks of at most PacedBatchRows (or two
+// Intervals' rows when they are more), so that no
+// single commit holds the views' step long; owing more than BatchRows, in
+// chunks of BatchRows.
 package datagen
