@@ -345,9 +345,9 @@ func (v *versions) alignedOrder(cs []*coldata.Chunk) []*coldata.Chunk {
 // copied. A pass-through view over a stream then holds its integers and
 // timestamps once, in the chunks the stream's table keeps, instead of a
 // second copy it writes into fresh memory (page faults) and the collector
-// scans. Text is still copied into the arena (keepStrings: a record's
-// string holds its other text columns too), and decimals and datums as
-// add copies them.
+// scans. Text is copied into the arena, packed (packText: a record's
+// string holds its other text columns too, and a header a row is what the
+// collector marks), and decimals and datums as add copies them.
 func (v *versions) sharedLeanPage(typs []*types.T, src *coldata.Chunk, i int) *versionPage {
 	p := &versionPage{rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: versionPageRows}}
 	for j, t := range typs {
