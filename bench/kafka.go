@@ -299,6 +299,7 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 		return nil, fmt.Errorf("pass-through: %w", err)
 	}
 	k.PassThrough, k.PassThroughRate, k.PassThroughCPU, k.PassThroughBrokerCPU = Duration(t.wall), float64(n)/t.wall.Seconds(), Duration(t.cpu.total), Duration(t.cpu.broker)
+	k.PassThroughFaults = t.faults
 	if _, err := c.Exec(ctx, "DROP STREAM bid CASCADE"); err != nil {
 		return nil, err
 	}
@@ -325,6 +326,7 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 		return nil, fmt.Errorf("group by: %w", err)
 	}
 	k.GroupBy, k.GroupByRate, k.GroupByCPU, k.GroupByBrokerCPU = Duration(t.wall), float64(n)/t.wall.Seconds(), Duration(t.cpu.total), Duration(t.cpu.broker)
+	k.GroupByFaults = t.faults
 	k.Wrong, err = checkAuctionCounts(ctx, c, n)
 	if err != nil {
 		return nil, err
@@ -338,15 +340,18 @@ func measureKafka(ctx context.Context, url string, brokers []string, f *rowForma
 	slices.SortFunc(ceilings, func(a, b drainTime) int { return cmp.Compare(a.wall, b.wall) })
 	median := ceilings[len(ceilings)/2]
 	k.Ceiling, k.CeilingRate, k.CeilingCPU, k.CeilingBrokerCPU = Duration(median.wall), float64(n)/median.wall.Seconds(), Duration(median.cpu.total), Duration(median.cpu.broker)
+	k.CeilingFaults = median.faults
 	k.PassThroughRatio = k.PassThroughRate / k.CeilingRate
 	k.GroupByRatio = k.GroupByRate / k.CeilingRate
 	return k, nil
 }
 
-// drainTime is how long a drain took, in wall-clock and process CPU time.
+// drainTime is how long a drain took, in wall-clock and process CPU time,
+// and the minor page faults the process took in it.
 type drainTime struct {
-	wall time.Duration
-	cpu  runCPU
+	wall   time.Duration
+	cpu    runCPU
+	faults int64
 }
 
 // timeDrain times drain, writing its CPU profile into profilePath unless
@@ -356,12 +361,14 @@ func timeDrain(profilePath string, drain func() (time.Duration, error)) (drainTi
 	if err != nil {
 		return drainTime{}, err
 	}
+	faults0, _ := processMinorFaults()
 	wall, err := drain()
+	faults1, _ := processMinorFaults()
 	cpu, stopErr := m.stop(profilePath)
 	if err := errors.Join(err, stopErr); err != nil {
 		return drainTime{}, err
 	}
-	return drainTime{wall: wall, cpu: cpu}, nil
+	return drainTime{wall: wall, cpu: cpu, faults: faults1 - faults0}, nil
 }
 
 // kafkaProfilePath is the file of a drain's CPU profile: "" (none) when

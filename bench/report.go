@@ -171,6 +171,13 @@ type Kafka struct {
 	GroupByRate          float64  `json:"group_by_events_per_sec"`
 	GroupByCPU           Duration `json:"group_by_cpu_seconds"`
 	GroupByBrokerCPU     Duration `json:"group_by_broker_cpu_seconds"`
+	// *Faults are the minor page faults the process took in each drain:
+	// first touches of memory, which cost about 12 µs of CPU a 4 KiB
+	// page on the VMs the benchmarks run on (docs/memory.md) and which a
+	// CPU profile shows in the code that touched the page.
+	CeilingFaults     int64 `json:"ceiling_minor_faults"`
+	PassThroughFaults int64 `json:"pass_through_minor_faults"`
+	GroupByFaults     int64 `json:"group_by_minor_faults"`
 	// PassThroughRatio and GroupByRatio are Sluice's rates over the ceiling's.
 	PassThroughRatio float64 `json:"pass_through_ratio"`
 	GroupByRatio     float64 `json:"group_by_ratio"`
@@ -208,6 +215,12 @@ func kafkaRows(k *Kafka) []row {
 		}
 		return s
 	}
+	perThousand := func(faults int64) string {
+		if k.Events == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", 1000*float64(faults)/float64(k.Events))
+	}
 	answer := "correct"
 	if k.Wrong != "" {
 		answer = "WRONG"
@@ -220,6 +233,7 @@ func kafkaRows(k *Kafka) []row {
 		{"kafka " + k.Format + ": pass-through, events/s per CPU-second (ratio to ceiling's)", perCore(k.PassThroughRate, k.PassThrough, k.PassThroughCPU, k.PassThroughBrokerCPU, true), "-", ""},
 		{"kafka " + k.Format + ": into a GROUP BY auction count view, events/s (ratio to ceiling)", fmt.Sprintf("%s (%.2f)", fmtRate(k.GroupByRate), k.GroupByRatio), "-", ""},
 		{"kafka " + k.Format + ": group by, events/s per CPU-second (ratio to ceiling's)", perCore(k.GroupByRate, k.GroupBy, k.GroupByCPU, k.GroupByBrokerCPU, true), "-", ""},
+		{"kafka " + k.Format + ": minor page faults per 1000 events (ceiling / pass-through / group by)", perThousand(k.CeilingFaults) + " / " + perThousand(k.PassThroughFaults) + " / " + perThousand(k.GroupByFaults), "-", ""},
 		{"kafka " + k.Format + ": count view answer (vs generated bids)", answer, "-", ""},
 	}
 }

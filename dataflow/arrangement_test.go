@@ -858,6 +858,14 @@ func BenchmarkArrangementNewKeys(b *testing.B) {
 // in its chunk and the page in the arrangement, copy its strings out of the
 // records they were cut from, leave the chunks as they were through a
 // retraction and a compaction, and read back the rows.
+// pageText is row r of text column j of page p, packed or not.
+func pageText(p *versionPage, j, r int) string {
+	if p.packed != nil && p.packed[j] != nil {
+		return p.packed[j].at(r)
+	}
+	return p.rows.Cols[j].Bytes[r]
+}
+
 func TestArrangementSharesLeanRows(t *testing.T) {
 	a := NewArrangement(keyedTypes, nil)
 	record := strings.Repeat("r", 64)
@@ -901,7 +909,13 @@ func TestArrangementSharesLeanRows(t *testing.T) {
 		if aliases {
 			shared++
 		}
-		for r, s := range page.rows.Cols[1].Bytes[:min(page.rows.Len, next-first)] {
+		// A shared page packs its text; the others keep strings.
+		packed := page.packed != nil && page.packed[1] != nil
+		if packed != aliases || packed && page.rows.Cols[1].Bytes != nil {
+			t.Errorf("page %d: text packed %v (strings %d), want %v", p, packed, len(page.rows.Cols[1].Bytes), aliases)
+		}
+		for r := range min(page.rows.Len, next-first) {
+			s := pageText(page, 1, r)
 			if q := uintptr(unsafe.Pointer(unsafe.StringData(s))); s != "" && q >= recLo && q < recLo+uintptr(len(record)) {
 				t.Fatalf("page %d row %d keeps the record's string", p, r)
 			}
