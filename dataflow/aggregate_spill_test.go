@@ -110,18 +110,13 @@ func spilledKeys(df *Dataflow) int {
 // either, restored into either, must go on as the reference does.
 // SLUICE_SEED=<n> replays a run.
 func TestAggregateSpillRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewSource(seed))
 	calls, err := parseAggCalls(spillCalls, spillColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spill.Close()
+	spill := openTestSpill(t)
 	// Packed keys (integers), encoded ones (text; text and integers; text
 	// and a bool).
 	for _, keys := range [][]int{{0}, {0, 1}, {5}, {5, 1}, {4, 5}} {
@@ -285,18 +280,13 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 // as they happen or on window close: windows close with their groups in
 // memory and spilled. SLUICE_SEED=<n> replays a run.
 func TestAggregateSpillWindowsRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewSource(seed))
 	calls, err := parseAggCalls("count_star,count:2,sum:2,avg:2", spillWindowColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spill.Close()
+	spill := openTestSpill(t)
 	for _, onClose := range []bool{false, true} {
 		for _, keys := range [][]int{{0, 1}, {1, 0}, {3, 0}, {0, 4, 3}, {1, 3, 0}} {
 			for _, workers := range []int{1, 3} {
@@ -577,13 +567,7 @@ func TestAggregateSpillEncodedKeys(t *testing.T) {
 	touch := len(epochs)
 	epochs = append(epochs, chunk(shaped, -1), chunk(shaped[:5], -1), chunk(shaped, 1), chunk(filler[3000:], -1))
 
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Closed after the dataflows, which drop their spaces (cleanups run
-	// last first).
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	budget := NewBudget(1, func() SpillSpace { return spill.Space() })
 	newDF := func(b *Budget) *Dataflow {
 		g := &Graph{}

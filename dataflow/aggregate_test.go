@@ -140,8 +140,7 @@ func TestAggregateRandom(t *testing.T) {
 // randomAggregateSetup returns the random tests' source, seeded (and the
 // seed logged) from SLUICE_SEED or at random, and their aggregate calls.
 func randomAggregateSetup(t *testing.T) (*rand.Rand, []AggCall) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	calls, err := parseAggCalls(randomCalls, randomColumns)
 	if err != nil {
 		t.Fatal(err)

@@ -585,8 +585,7 @@ func TestAggregateSnapshotWindowsRetracted(t *testing.T) {
 // value split across blocks, or a block sealed out of order, reads back
 // wrong. SLUICE_SEED=<n> replays a run.
 func TestSnapshotWriterBlocks(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewSource(seed))
 	type value struct {
 		kind int

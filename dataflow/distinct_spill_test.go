@@ -9,7 +9,6 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/internal/randtest"
-	"github.com/sluice-db/sluice/storage"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -79,14 +78,9 @@ func distinctSpillEpochs(rng *rand.Rand, n, keys int, cols []int) []snapshotEpoc
 // without a budget, must go on as the Distinct does (checkSpillRandom).
 // SLUICE_SEED=<n> replays a run.
 func TestDistinctSpillRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewSource(seed))
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spill.Close()
+	spill := openTestSpill(t)
 	// Packed rows (integers, NULLs among them), encoded ones (text; text,
 	// integers and a bool).
 	for _, cols := range [][]int{{0}, {0, 1}, {3}, {0, 1, 2, 3}} {
@@ -118,12 +112,7 @@ func TestDistinctSpillRandom(t *testing.T) {
 // again: each step's output must be the Distinct operator's, with the
 // rows spilled before it.
 func TestDistinctSpillRetractsSpilledRows(t *testing.T) {
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// After the dataflows' cleanups, which delete their spaces.
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	typs := []*types.T{types.Text, types.Int8}
 	const n = 4000
 	rows := func(diff int64) snapshotEpoch {

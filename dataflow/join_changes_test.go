@@ -11,8 +11,7 @@ import (
 // a map that keeps the first multiplicity noted per row. SLUICE_SEED=<n>
 // replays a run.
 func TestRowChangesRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	var c rowChanges
 	c.start()

@@ -154,14 +154,9 @@ func checkSpilledJoinKeys(t *testing.T, df *Dataflow) {
 // either, must go on as the reference does. SLUICE_SEED=<n> replays a
 // run.
 func TestJoinSpillRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewSource(seed))
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spill.Close()
+	spill := openTestSpill(t)
 	for _, key := range spillJoinKeys {
 		spillLeft, spillRight := spillJoinTypes(key)
 		for kind := InnerJoin; kind <= AntiJoin; kind++ {
@@ -221,11 +216,7 @@ func (l *floatIntLess) Eval(_ *expr.EvalCtx, c *coldata.Chunk) (*coldata.Vec, er
 // far under the one without a budget.
 func TestJoinSpillMemory(t *testing.T) {
 	const keys, limit = 200_000, 1 << 20
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spill.Close()
+	spill := openTestSpill(t)
 	ts := []*types.T{types.Int8, types.Int8}
 	chunk := func(lo int64) *coldata.Chunk {
 		c := NewChanges(ts, coldata.DefaultChunkSize)

@@ -322,8 +322,7 @@ func (p *pair) shrink(ctx context.Context, q *query, pgErr bool, deadline time.T
 // same random tables and fails on any disagreement outside knownGaps.
 func TestDifferential(t *testing.T) {
 	p := newPair(t)
-	seed := randtest.EnvInt(t, "SLUICE_SEED", time.Now().UnixNano())
-	t.Logf("seed %d (replay with SLUICE_SEED=%d)", seed, seed)
+	seed := randtest.Seed(t)
 	r := rand.New(rand.NewSource(seed))
 	sz := drawSizes(r)
 	t.Logf("sizes: %s", sz)

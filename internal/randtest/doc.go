@@ -1,4 +1,4 @@
 // Package randtest holds what Sluice's randomized differential tests
-// (difftest, viewtest) share: settings read from the environment and the
+// (difftest, viewtest, the dataflow's) share: settings read from the environment and the
 // comparison of result rows as multisets. It is imported by tests only.
 package randtest

@@ -1,6 +1,7 @@
 package randtest
 
 import (
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -19,6 +20,15 @@ func EnvInt(t *testing.T, name string, def int64) int64 {
 		t.Fatalf("%s=%q: %v", name, v, err)
 	}
 	return n
+}
+
+// Seed returns the seed of a randomized test: SLUICE_SEED when set, else
+// a random one. It logs the seed and how to replay the run.
+func Seed(t *testing.T) int64 {
+	t.Helper()
+	seed := EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
+	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	return seed
 }
 
 // MultisetDiff returns the rows of a not in b and of b not in a (counting
