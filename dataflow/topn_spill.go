@@ -79,9 +79,10 @@ type topNSpill struct {
 // start of a text's.
 type topNCut [16]byte
 
-// topNCutBytes is what a cut-off costs besides its group key's bytes: the
-// key's string header, the cut-off, and about a word of the map's.
-const topNCutBytes = 16 + int64(unsafe.Sizeof(topNCut{})) + 8
+// cutBytes is what the cut-off of a group of key length n costs: the
+// key's bytes, and its map slot (the key's string header and the
+// cut-off) at a mean load of about 2/3.
+func cutBytes(n int) int64 { return int64(n+7)&^7 + 3*(16+int64(unsafe.Sizeof(topNCut{})))/2 }
 
 // setCut keeps the cut-off of group g, about to be spilled, if it has
 // one and the top-N is over a stream.
@@ -101,14 +102,14 @@ func (o *topNOp) setCut(g *topNGroup) {
 	var c topNCut
 	copy(c[:], cut[len(g.key):])
 	s.cuts[g.key] = c
-	s.cutBytes += topNCutBytes + int64(len(g.key)+7)&^7
+	s.cutBytes += cutBytes(len(g.key))
 }
 
 // dropCut forgets the cut-off of the group of key, loaded back.
 func (s *topNSpill) dropCut(key []byte) {
 	if _, ok := s.cuts[string(key)]; ok {
 		delete(s.cuts, string(key))
-		s.cutBytes -= topNCutBytes + int64(len(key)+7)&^7
+		s.cutBytes -= cutBytes(len(key))
 	}
 }
 
@@ -224,9 +225,9 @@ func (o *topNOp) stateSize() int64 {
 
 // evict moves groups with all their rows to the spill store, coldest
 // first, until the state's estimated size is at most an eighth under the
-// instance's share of the budget (less the filter and the cut-offs), keeping at least
-// topNSpillFloor groups. It runs between epochs (no group is in one), and
-// during a restore, between its blocks of rows.
+// instance's share of the budget (less the filter and the cut-offs),
+// keeping at least topNSpillFloor groups. It runs between epochs (no
+// group is in one), and during a restore, between its blocks of rows.
 func (o *topNOp) evict() error {
 	s := o.spill
 	if len(s.clock) <= topNSpillFloor {
