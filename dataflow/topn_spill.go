@@ -75,9 +75,10 @@ type topNSpill struct {
 // topNCut is the first bytes of a spilled group's cut-off (topNOp.cutOf)
 // after its group key, padded with zeros: a key whose bytes after the
 // group key, cut or padded alike, come after them comes after the
-// cut-off itself. 16 bytes hold a NULL marker and a number's key, or the
-// start of a text's.
-type topNCut [16]byte
+// cut-off itself. 8 bytes hold a NULL marker and most of a number's key,
+// or the start of a text's: a byte more a spilled group costs the share
+// 1.5, taken from the groups it holds.
+type topNCut [8]byte
 
 // cutBytes is what the cut-off of a group of key length n costs: the
 // key's bytes, and its map slot (the key's string header and the
