@@ -75,7 +75,8 @@
 // their snapshots hold the spilled rows as rows (docs/memory.md).
 // A top-N per group (canSpill: it has group columns) spills a group at a
 // time, with all its rows, at the end of an epoch, and rebuilds its order
-// tree and window from them when a change touches it; its snapshots too
+// tree and window from them when a change touches it (over a stream, not
+// for a row past the cut-off it kept in memory); its snapshots too
 // hold the spilled rows as rows. The global top-N has one group and does
 // not spill.
 // UnboundedState names the operators the budget does not bound.

@@ -111,14 +111,19 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 		return nil // LIMIT 0: no row is ever in the window
 	}
 	if o.spill != nil && o.spill.spilled > 0 {
-		if err := o.unspill(c, 0, c.Len); err != nil {
+		if err := o.unspill(c, 0, c.Len, pastOnly); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < c.Len; i++ {
 		o.key = o.orderKey(o.key[:0], c, i)
-		g := o.group(o.key[:o.prefix])
-		if pastOnly && o.ranksPast(g, o.key, o.tieLen, hi) {
+		g := o.groups[string(o.key[:o.prefix])]
+		switch {
+		case g == nil && pastOnly && o.pastSpilledCut(o.key, o.prefix, o.tieLen):
+			continue // its group, spilled, would forget it at Flush
+		case g == nil:
+			g = o.newGroup(o.key[:o.prefix])
+		case pastOnly && o.ranksPast(g, o.key, o.tieLen, hi):
 			continue // it would be forgotten at Flush
 		}
 		it := g.tree.add(o.key, c.Diffs[i])
@@ -149,21 +154,42 @@ func (o *topNOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 // of the last Flush holds hi distinct values and k's comes after them:
 // rows only arrive, so the window now ends no later.
 func (o *topNOp) ranksPast(g *topNGroup, k []byte, tieLen int, hi int64) bool {
-	tie := string(k[:tieLen])
+	cut, ok := o.cutOf(g, hi)
+	return ok && cut < string(o.pastKey(k, tieLen))
+}
+
+// cutOf returns g's cut-off for ranksPast: a row whose pastKey comes
+// after it ranks at hi or beyond. It is the order key of the row at rank
+// hi-1, or with ties its tie prefix; dense, the order key of the window's
+// last row once the window holds hi distinct values (tie prefixes are
+// self-delimiting: an order key sorts before a tie prefix exactly when
+// its own tie prefix does). ok is false when no row can rank past.
+func (o *topNOp) cutOf(g *topNGroup, hi int64) (cut string, ok bool) {
 	if o.spec.Dense {
-		// Tie prefixes are self-delimiting: an order key sorts before tie
-		// exactly when its own tie prefix does.
 		n := len(g.window)
-		return n > 0 && g.window[n-1].rank >= hi && g.window[n-1].key < tie
+		if n == 0 || g.window[n-1].rank < hi {
+			return "", false
+		}
+		return g.window[n-1].key, true
 	}
 	last := g.rowAt(hi - 1)
 	if last == nil {
-		return false
+		return "", false
 	}
 	if o.spec.WithTies {
-		return last.key[:last.val.tieLen] < tie
+		return last.key[:last.val.tieLen], true
 	}
-	return last.key < string(k)
+	return last.key, true
+}
+
+// pastKey returns what of order key k (its first tieLen bytes the group
+// and order columns) is compared with a cut-off: with ties (dense ranks
+// included) its tie prefix, else all of it.
+func (o *topNOp) pastKey(k []byte, tieLen int) []byte {
+	if o.spec.WithTies {
+		return k[:tieLen]
+	}
+	return k
 }
 
 // rowAt returns the row at rank r of g, or nil.
@@ -181,13 +207,18 @@ func (g *topNGroup) rowAt(r int64) *orderItem[topNItem] {
 
 // group returns the group of group key k, made if new.
 func (o *topNOp) group(k []byte) *topNGroup {
-	g := o.groups[string(k)]
-	if g == nil {
-		g = &topNGroup{key: string(k)}
-		o.groups[g.key] = g
-		if o.spill != nil {
-			o.spill.listGroup(g)
-		}
+	if g := o.groups[string(k)]; g != nil {
+		return g
+	}
+	return o.newGroup(k)
+}
+
+// newGroup makes the group of group key k, which o does not hold.
+func (o *topNOp) newGroup(k []byte) *topNGroup {
+	g := &topNGroup{key: string(k)}
+	o.groups[g.key] = g
+	if o.spill != nil {
+		o.spill.listGroup(g)
 	}
 	return g
 }

@@ -82,7 +82,7 @@ func (o *topNOp) RestoreDelta(r *SnapshotReader) error {
 	for lo := 0; lo < len(counts); lo += spillBlock {
 		hi := min(lo+spillBlock, len(counts))
 		if o.spill.spilled > 0 {
-			if err := o.unspill(rows, lo, hi); err != nil {
+			if err := o.unspill(rows, lo, hi, false); err != nil {
 				return err
 			}
 		}

@@ -25,6 +25,15 @@ import (
 // goes), so the checkpoint format is the one of a top-N that does not
 // spill. The global top-N (no group columns) has one group and does not
 // spill.
+//
+// Over a stream (append-only, with a limit) a spilled group whose window
+// was full when evicted keeps, in memory, the start of its cut-off
+// (topNCut): a row of the group that comes after it ranks past the window
+// and would be forgotten at Flush, so it is dropped without loading the
+// group back, as ranksPast drops it in a group held. Rows only arrive, so
+// a group's cut-off only moves earlier: the one of its eviction stays
+// safe. Over an input that retracts, every row of a spilled group loads
+// it back: a row past the window must still be counted.
 
 // topNSpillFloor is the fewest groups a spilling top-N keeps: a group may
 // hold many rows, so its floor is lower than the aggregate's page.
@@ -40,6 +49,11 @@ type topNSpill struct {
 	rows    int // their rows
 	filter  spillFilter
 	seed    maphash.Seed
+	// cuts holds the cut-offs of the spilled groups, by group key, that
+	// have one (over a stream), and cutBytes what they cost: they count
+	// against the share, as the filter does.
+	cuts     map[string]topNCut
+	cutBytes int64
 	// clock lists the groups in memory (each at its slot), hand the next
 	// one the clock looks at.
 	clock []*topNGroup
@@ -56,6 +70,65 @@ type topNSpill struct {
 	ends []int
 	keys [][]byte
 	val  []byte
+}
+
+// topNCut is the first bytes of a spilled group's cut-off (topNOp.cutOf)
+// after its group key, padded with zeros: a key whose bytes after the
+// group key, cut or padded alike, come after them comes after the
+// cut-off itself. 8 bytes hold a NULL marker and most of a number's key,
+// or the start of a text's: a byte more a spilled group costs the share
+// 1.5, taken from the groups it holds.
+type topNCut [8]byte
+
+// cutBytes is what the cut-off of a group of key length n costs: the
+// key's bytes, and its map slot (the key's string header and the
+// cut-off) at a mean load of about 2/3.
+func cutBytes(n int) int64 { return int64(n+7)&^7 + 3*(16+int64(unsafe.Sizeof(topNCut{})))/2 }
+
+// setCut keeps the cut-off of group g, about to be spilled, if it has
+// one and the top-N is over a stream.
+func (o *topNOp) setCut(g *topNGroup) {
+	if !o.spec.AppendOnly || o.spec.Limit < 0 {
+		return
+	}
+	_, hi := o.windowRanks()
+	cut, ok := o.cutOf(g, hi)
+	if !ok {
+		return
+	}
+	s := o.spill
+	if s.cuts == nil {
+		s.cuts = map[string]topNCut{}
+	}
+	var c topNCut
+	copy(c[:], cut[len(g.key):])
+	s.cuts[g.key] = c
+	s.cutBytes += cutBytes(len(g.key))
+}
+
+// dropCut forgets the cut-off of the group of key, loaded back.
+func (s *topNSpill) dropCut(key []byte) {
+	if _, ok := s.cuts[string(key)]; ok {
+		delete(s.cuts, string(key))
+		s.cutBytes -= cutBytes(len(key))
+	}
+}
+
+// pastSpilledCut reports whether a row of order key k (its first prefix
+// bytes the group key, its first tieLen the group and order columns),
+// whose group is not held, comes after its spilled group's cut-off.
+func (o *topNOp) pastSpilledCut(k []byte, prefix, tieLen int) bool {
+	s := o.spill
+	if s == nil || len(s.cuts) == 0 {
+		return false
+	}
+	cut, ok := s.cuts[string(k[:prefix])]
+	if !ok {
+		return false
+	}
+	var c topNCut
+	copy(c[:], o.pastKey(k, tieLen)[prefix:])
+	return bytes.Compare(c[:], cut[:]) > 0
 }
 
 // canSpill reports whether the top-N's groups can spill: it has group
@@ -153,9 +226,9 @@ func (o *topNOp) stateSize() int64 {
 
 // evict moves groups with all their rows to the spill store, coldest
 // first, until the state's estimated size is at most an eighth under the
-// instance's share of the budget (less the filter), keeping at least
-// topNSpillFloor groups. It runs between epochs (no group is in one), and
-// during a restore, between its blocks of rows.
+// instance's share of the budget (less the filter and the cut-offs),
+// keeping at least topNSpillFloor groups. It runs between epochs (no
+// group is in one), and during a restore, between its blocks of rows.
 func (o *topNOp) evict() error {
 	s := o.spill
 	if len(s.clock) <= topNSpillFloor {
@@ -164,7 +237,7 @@ func (o *topNOp) evict() error {
 	s.peakRows, s.peakGroups = max(s.peakRows, o.rows.Len()), max(s.peakGroups, len(o.groups))
 	s.measure(o)
 	size := o.stateSize()
-	target := s.budget.share() - int64(8*len(s.filter.bits))
+	target := s.budget.share() - int64(8*len(s.filter.bits)) - s.cutBytes
 	if size <= target {
 		return nil
 	}
@@ -237,11 +310,14 @@ func (o *topNOp) shrink() {
 }
 
 // spillGroup writes group g's rows to the spill store, as a snapshot
-// writes rows, and drops the group and its rows from memory, returning
-// how many rows it had. A group without rows (emptied by a restore's
-// delta) only goes.
+// writes rows, keeps its cut-off (setCut), and drops the group and its
+// rows from memory, returning how many rows it had. A group without rows
+// (emptied by a restore's delta) only goes.
 func (o *topNOp) spillGroup(g *topNGroup) (int, error) {
 	s := o.spill
+	if g.tree.items > g.tree.zeros {
+		o.setCut(g)
+	}
 	rows := NewChanges(o.spec.Typs, 0)
 	var counts []int64
 	it, _ := g.tree.seek(0)
@@ -275,8 +351,10 @@ func (o *topNOp) spillGroup(g *topNGroup) (int, error) {
 
 // unspill loads back the spilled groups of rows [lo, hi) of c, so that
 // they find their groups whole: the keys the filter may hold and the
-// groups held do not are looked up in one sorted pass.
-func (o *topNOp) unspill(c *coldata.Chunk, lo, hi int) error {
+// groups held do not are looked up in one sorted pass. With past, a row
+// past its spilled group's cut-off (pastSpilledCut) loads nothing: Push
+// drops it.
+func (o *topNOp) unspill(c *coldata.Chunk, lo, hi int, past bool) error {
 	s := o.spill
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
 	start := 0
@@ -289,7 +367,8 @@ func (o *topNOp) unspill(c *coldata.Chunk, lo, hi int) error {
 		switch {
 		case len(s.ends) > 0 && bytes.Equal(k, s.buf[prevStart(s.ends)+1:start]),
 			o.groups[string(k)] != nil,
-			!s.filter.mayHold(maphash.Bytes(s.seed, k)):
+			!s.filter.mayHold(maphash.Bytes(s.seed, k)),
+			past && len(s.cuts) > 0 && o.pastSpilledRow(c, i):
 			s.buf = s.buf[:start]
 			continue
 		}
@@ -310,6 +389,13 @@ func (o *topNOp) unspill(c *coldata.Chunk, lo, hi int) error {
 		return err
 	}
 	return s.space.Commit()
+}
+
+// pastSpilledRow reports whether row i of c, whose group is not held,
+// comes after its spilled group's cut-off.
+func (o *topNOp) pastSpilledRow(c *coldata.Chunk, i int) bool {
+	o.key = o.orderKey(o.key[:0], c, i)
+	return o.pastSpilledCut(o.key, o.prefix, o.tieLen)
 }
 
 // prevStart returns where the last key noted in ends starts.
@@ -333,7 +419,8 @@ func (o *topNOp) loadGroup(key, value []byte) error {
 	if o.groups[string(key)] != nil {
 		return sqlerr.Bug("spilled top-N group %x is in memory too", key)
 	}
-	g := o.group(key)
+	s.dropCut(key)
+	g := o.newGroup(key)
 	items := make([]*orderItem[topNItem], len(counts))
 	for i, n := range counts {
 		o.key = o.orderKey(o.key[:0], rows, i)

@@ -77,7 +77,9 @@ func topNSpillNumeric(s string) types.Datum {
 // under a budget so small that most groups are spilled, and without one:
 // every epoch's output must be the same, and snapshots (whole, then
 // deltas) of either, restored into either, must go on as the reference
-// does (checkSpillRandom). SLUICE_SEED=<n> replays a run.
+// does (checkSpillRandom). The cases over few groups (keys) hold many rows
+// a group, most of which rank past its window: over a stream a spilled
+// group drops them by its cut-off. SLUICE_SEED=<n> replays a run.
 func TestTopNSpillRandom(t *testing.T) {
 	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
 	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
@@ -91,14 +93,20 @@ func TestTopNSpillRandom(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		spec TopN
+		keys int // groups a worker, 5000 if 0
 	}{
-		{"int/limit", TopN{Group: []int{0}, Order: []SortKey{desc, {Col: 2}}, Limit: 3}},
-		{"int/offset/numbered", TopN{Group: []int{0}, Order: []SortKey{{Col: 1}}, Limit: 2, Offset: 1, Numbered: true}},
-		{"text/ties/numbered", TopN{Group: []int{5}, Order: []SortKey{{Col: 1}}, Limit: 2, WithTies: true, Numbered: true}},
-		{"int,text/dense", TopN{Group: []int{0, 5}, Order: []SortKey{desc}, Limit: 2, WithTies: true, Dense: true, Numbered: true}},
-		{"int,numeric/unlimited", TopN{Group: []int{0, 3}, Order: []SortKey{{Col: 1}, {Col: 2}}, Limit: -1, Offset: 2}},
-		{"int/append-only", TopN{Group: []int{0}, Order: []SortKey{desc, {Col: 2, Desc: true}}, Limit: 3, AppendOnly: true}},
-		{"text/append-only/ties", TopN{Group: []int{5}, Order: []SortKey{desc}, Limit: 1, WithTies: true, AppendOnly: true}},
+		{"int/limit", TopN{Group: []int{0}, Order: []SortKey{desc, {Col: 2}}, Limit: 3}, 0},
+		{"int/offset/numbered", TopN{Group: []int{0}, Order: []SortKey{{Col: 1}}, Limit: 2, Offset: 1, Numbered: true}, 0},
+		{"text/ties/numbered", TopN{Group: []int{5}, Order: []SortKey{{Col: 1}}, Limit: 2, WithTies: true, Numbered: true}, 0},
+		{"int,text/dense", TopN{Group: []int{0, 5}, Order: []SortKey{desc}, Limit: 2, WithTies: true, Dense: true, Numbered: true}, 0},
+		{"int,numeric/unlimited", TopN{Group: []int{0, 3}, Order: []SortKey{{Col: 1}, {Col: 2}}, Limit: -1, Offset: 2}, 0},
+		{"int/append-only", TopN{Group: []int{0}, Order: []SortKey{desc, {Col: 2, Desc: true}}, Limit: 3, AppendOnly: true}, 0},
+		{"text/append-only/ties", TopN{Group: []int{5}, Order: []SortKey{desc}, Limit: 1, WithTies: true, AppendOnly: true}, 0},
+		{"int/append-only/offset/few", TopN{Group: []int{0}, Order: []SortKey{{Col: 2}}, Limit: 1, Offset: 1, AppendOnly: true}, 800},
+		{"int/append-only/nulls-last/few", TopN{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}, {Col: 2}}, Limit: 2, AppendOnly: true, Numbered: true}, 800},
+		{"text/append-only/ties/few", TopN{Group: []int{5}, Order: []SortKey{{Col: 1}}, Limit: 2, WithTies: true, AppendOnly: true, Numbered: true}, 800},
+		{"int,text/append-only/dense/few", TopN{Group: []int{0, 5}, Order: []SortKey{desc}, Limit: 2, WithTies: true, Dense: true, Numbered: true, AppendOnly: true}, 800},
+		{"int/limit/few", TopN{Group: []int{0}, Order: []SortKey{{Col: 2, Desc: true}}, Limit: 2}, 800},
 	} {
 		for _, workers := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/workers=%d", tc.name, workers), func(t *testing.T) {
@@ -112,11 +120,71 @@ func TestTopNSpillRandom(t *testing.T) {
 					g.Add(&spec, g.Add(&Source{Name: "t", Typs: topNSpillColumns}))
 					return newBudgetDataflow(t, g, b, Workers(workers), ChunkSize(chunk))
 				}
-				checkSpillRandom(t, rng, newDF, budget, topNSpillEpochs(rng, 24, 5000*workers, spec.AppendOnly), spillChecks{})
+				keys := tc.keys
+				if keys == 0 {
+					keys = 5000
+				}
+				checkSpillRandom(t, rng, newDF, budget, topNSpillEpochs(rng, 24, keys*workers, spec.AppendOnly), spillChecks{})
 			})
 		}
 	}
 }
+
+// TestTopNSpillDropsRowsPastCut fills a top-1 per group over a stream,
+// under a budget that spills all but its floor of groups, then pushes a
+// rows that rank past their groups' windows: no spilled group may be
+// loaded back. Rows that rank first load their groups back; every
+// epoch's output is the reference's.
+func TestTopNSpillDropsRowsPastCut(t *testing.T) {
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spill.Close() })
+	typs := []*types.T{types.Int8, types.Int8}
+	spec := &TopN{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Limit: 1, Typs: typs, AppendOnly: true}
+	newDF := func(b *Budget) *Dataflow {
+		g := &Graph{}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
+		return newBudgetDataflow(t, g, b, Workers(1))
+	}
+	const groups = 1000
+	epoch := func(v func(k int64) int64) snapshotEpoch {
+		c := NewChanges(typs, groups)
+		for k := range int64(groups) {
+			c.AppendRow([]types.Datum{k, v(k)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		c.Len = groups
+		return snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}}
+	}
+	ref, spilling := newDF(nil), newDF(NewBudget(1, func() SpillSpace { return spill.Space() }))
+	op := spilling.workers[0].ops[1].(*topNOp)
+	for i, e := range []snapshotEpoch{
+		epoch(func(k int64) int64 { return 100 + k%7 }),
+		epoch(func(k int64) int64 { return 50 + k%7 }),
+		epoch(func(k int64) int64 { return 99 + k%7 }),
+		epoch(func(k int64) int64 { return 200 + k%7 }),
+		epoch(func(k int64) int64 { return 150 + k%7 }),
+	} {
+		spilledBefore := op.spill.spilled
+		got, want := stepText(t, spilling, e), stepText(t, ref, e)
+		if got != want {
+			t.Fatalf("epoch %d: got\n%s\nwant\n%s", i, got, want)
+		}
+		switch {
+		case i == 0 && op.spill.spilled != groups-topNSpillFloor:
+			t.Fatalf("epoch 0: %d groups spilled, want %d", op.spill.spilled, groups-topNSpillFloor)
+		case i != 0 && i != 3 && (op.spill.spilled != spilledBefore || len(op.groups) != topNSpillFloor):
+			t.Fatalf("epoch %d: %d groups spilled and %d held, want %d and %d", i, op.spill.spilled, len(op.groups), spilledBefore, topNSpillFloor)
+		case len(op.cuts()) != op.spill.spilled:
+			t.Fatalf("epoch %d: %d cut-offs for %d spilled groups", i, len(op.cuts()), op.spill.spilled)
+		}
+	}
+}
+
+// cuts returns the cut-offs of o's spilled groups.
+func (o *topNOp) cuts() map[string]topNCut { return o.spill.cuts }
 
 // TestTopNSpillUnbounded checks the log of state not bounded by a
 // memory limit: it names a global top-N (one group, which cannot spill),
