@@ -81,14 +81,9 @@ func topNSpillNumeric(s string) types.Datum {
 // a group, most of which rank past its window: over a stream a spilled
 // group drops them by its cut-off. SLUICE_SEED=<n> replays a run.
 func TestTopNSpillRandom(t *testing.T) {
-	seed := randtest.EnvInt(t, "SLUICE_SEED", int64(rand.Uint32()))
-	t.Logf("seed %d (SLUICE_SEED=%d replays it)", seed, seed)
+	seed := randtest.Seed(t)
 	rng := rand.New(rand.NewSource(seed))
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer spill.Close()
+	spill := openTestSpill(t)
 	desc := SortKey{Col: 1, Desc: true, NullsFirst: true}
 	for _, tc := range []struct {
 		name string
