@@ -37,6 +37,16 @@ const (
 // back looks up) at a time.
 const spillBlock = 4096
 
+// commitBlock commits space's batch when spilled, the groups spilled so
+// far, ends a block: a batch is held in memory until committed, so an
+// eviction commits a block at a time.
+func commitBlock(space SpillSpace, spilled int) error {
+	if spilled%spillBlock != 0 {
+		return nil
+	}
+	return space.Commit()
+}
+
 // spiller is an operator that may hold state in the spill store.
 type spiller interface {
 	// dropSpill removes the operator's spilled state and leaves its
@@ -300,12 +310,9 @@ func (o *aggregateOp) evict() error {
 		t.unindex(g)
 		t.release(g)
 		s.spilled++
-		// A batch is held in memory until committed: commit a block at a
-		// time.
-		if evict--; s.spilled%spillBlock == 0 {
-			if err := s.space.Commit(); err != nil {
-				return err
-			}
+		evict--
+		if err := commitBlock(s.space, s.spilled); err != nil {
+			return err
 		}
 	}
 	if err := s.space.Commit(); err != nil {

@@ -144,12 +144,8 @@ func (o *joinOp) evict() error {
 			return err
 		}
 		excess -= keyCost + int64(len(ids[0]))*rowCosts[0] + int64(len(ids[1]))*rowCosts[1]
-		// A batch is held in memory until committed: commit a block at a
-		// time.
-		if s.spilled%spillBlock == 0 {
-			if err := s.space.Commit(); err != nil {
-				return err
-			}
+		if err := commitBlock(s.space, s.spilled); err != nil {
+			return err
 		}
 	}
 	if err := s.space.Commit(); err != nil {

@@ -269,12 +269,8 @@ func (o *topNOp) evict() error {
 			return err
 		}
 		excess -= s.groupCost + int64(n)*s.rowCost
-		// A batch is held in memory until committed: commit a block at a
-		// time.
-		if s.spilled%spillBlock == 0 {
-			if err := s.space.Commit(); err != nil {
-				return err
-			}
+		if err := commitBlock(s.space, s.spilled); err != nil {
+			return err
 		}
 	}
 	if err := s.space.Commit(); err != nil {
