@@ -154,10 +154,13 @@ type epochStart struct {
 type versionPage struct {
 	rows coldata.Chunk // Len is the page's length, filled or not
 	// packed holds, for each text column packed without string headers
-	// (packText), its bytes and offsets; rows.Cols holds only its NULL
-	// mask (Bytes nil). nil when no column is packed.
-	packed []*packedText
-	born   []uint64
+	// (packText), its bytes and offsets, and packedInts, for each integer
+	// column packed as 32-bit deltas (packInts), its base and deltas;
+	// rows.Cols holds only such a column's NULL mask (Bytes or Ints nil).
+	// nil when no column is packed so.
+	packed     []*packedText
+	packedInts []*packedInts
+	born       []uint64
 	// died is read and written with sync/atomic: the writer sets it while
 	// readers check it.
 	died []uint64
@@ -208,7 +211,7 @@ func (v *versions) fillPages(lo, hi int) {
 			continue
 		}
 		p := &versionPage{rows: old.rows}
-		if old.packed != nil {
+		if old.packed != nil || old.packedInts != nil {
 			p.rows.Cols = old.unpackedCols()
 		}
 		p.addVersionColumns()
@@ -337,23 +340,38 @@ func (v *versions) alignedOrder(cs []*coldata.Chunk) []*coldata.Chunk {
 
 // sharedLeanPage returns a lean page of the versionPageRows rows of src
 // from i (insertions of one copy each) that shares src's columns of plain
-// values (booleans, integers, floats, intervals) instead of copying them:
-// Apply's chunks are immutable, and a lean page's rows are never written
-// again (fill shares them too). A page starts anywhere in src, so the
-// pages stay aligned to positions whatever the chunks' sizes; only the
-// rows of a chunk before its first whole page and after its last are
-// copied. A pass-through view over a stream then holds its integers and
-// timestamps once, in the chunks the stream's table keeps, instead of a
-// second copy it writes into fresh memory (page faults) and the collector
-// scans. Text is copied into the arena, packed (packText: a record's
-// string holds its other text columns too, and a header a row is what the
-// collector marks), and decimals and datums as add copies them.
+// values (booleans, floats, intervals, and integers too far apart to
+// pack) instead of copying them: Apply's chunks are immutable, and a lean
+// page's rows are never written again (fill shares them too). A page
+// starts anywhere in src, so the pages stay aligned to positions whatever
+// the chunks' sizes; only the rows of a chunk before its first whole page
+// and after its last are copied. A pass-through view over a stream then
+// holds such columns once, in the chunks the stream's table keeps,
+// instead of a second copy it writes into fresh memory (page faults) and
+// the collector scans. Integers (and timestamps, dates) within 2^32 of
+// the page's smallest are packed as 32-bit deltas (packInts: half the
+// bytes, and a kept row's bytes are what the heap grows by), text is
+// copied into the arena, packed (packText: a record's string holds its
+// other text columns too, and a header a row is what the collector
+// marks), and decimals and datums as add copies them. A NULL mask
+// without a NULL is not kept (a byte a row and column).
 func (v *versions) sharedLeanPage(typs []*types.T, src *coldata.Chunk, i int) *versionPage {
 	p := &versionPage{rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: versionPageRows}}
 	for j, t := range typs {
 		switch t.Phys() {
-		case types.PhysBool, types.PhysInt, types.PhysFloat, types.PhysInterval:
-			p.rows.Cols[j] = src.Cols[j].Slice(i, i+versionPageRows)
+		case types.PhysInt:
+			if packed, nulls, ok := packInts(src.Cols[j], i, versionPageRows); ok {
+				if p.packedInts == nil {
+					p.packedInts = make([]*packedInts, len(typs))
+				}
+				p.packedInts[j] = packed
+				p.rows.Cols[j] = &coldata.Vec{Typ: t, Nulls: nulls}
+				continue
+			}
+			p.rows.Cols[j] = sharedSlice(src.Cols[j], i, versionPageRows)
+			continue
+		case types.PhysBool, types.PhysFloat, types.PhysInterval:
+			p.rows.Cols[j] = sharedSlice(src.Cols[j], i, versionPageRows)
 			continue
 		case types.PhysBytes:
 			if packed, nulls, ok := v.packText(src.Cols[j], i, versionPageRows); ok {
@@ -418,15 +436,70 @@ func (v *versions) packText(col *coldata.Vec, i, n int) (*packedText, []bool, bo
 	}
 	t.bytes = arena[off:len(arena):len(arena)]
 	v.arena = arena
-	var nulls []bool
-	if col.Nulls != nil && slices.Contains(col.Nulls[i:i+n], true) {
-		nulls = col.Nulls[i : i+n : i+n]
+	return t, nullsOf(col, i, n), true
+}
+
+// nullsOf returns col's NULL mask of its n rows from i (shared), or nil
+// when none of them is NULL.
+func nullsOf(col *coldata.Vec, i, n int) []bool {
+	if col.Nulls == nil || !slices.Contains(col.Nulls[i:i+n], true) {
+		return nil
+	}
+	return col.Nulls[i : i+n : i+n]
+}
+
+// sharedSlice returns the n rows of col from i, sharing col's values and
+// its NULL mask if any of them is NULL.
+func sharedSlice(col *coldata.Vec, i, n int) *coldata.Vec {
+	out := col.Slice(i, i+n)
+	out.Nulls = nullsOf(col, i, n)
+	return out
+}
+
+// packedInts is an integer column of a lean page whose values lie within
+// 2^32 of the smallest: row r is base + deltas[r] (a NULL row's delta is
+// 0). Half the bytes of the values shared as they are: ids, counts and
+// timestamps of a page's rows are usually that close.
+type packedInts struct {
+	base   int64
+	deltas []uint32
+}
+
+// at returns row r's value.
+func (t *packedInts) at(r int) int64 { return t.base + int64(t.deltas[r]) }
+
+// packInts packs the n rows of the integer column col from i as deltas
+// from the smallest of them. It returns col's NULL mask of those rows
+// (shared, or nil when none is NULL), and false when they are too far
+// apart for 32-bit deltas.
+func packInts(col *coldata.Vec, i, n int) (*packedInts, []bool, bool) {
+	vals := col.Ints[i : i+n]
+	nulls := nullsOf(col, i, n)
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for r, x := range vals {
+		if nulls != nil && nulls[r] {
+			continue
+		}
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if lo > hi {
+		lo, hi = 0, 0 // every row NULL
+	}
+	if uint64(hi)-uint64(lo) > math.MaxUint32 {
+		return nil, nil, false
+	}
+	t := &packedInts{base: lo, deltas: make([]uint32, n)}
+	for r, x := range vals {
+		if nulls == nil || !nulls[r] {
+			t.deltas[r] = uint32(uint64(x) - uint64(lo))
+		}
 	}
 	return t, nulls, true
 }
 
 // unpackedCols returns the page's columns with each packed text column
-// as strings into its bytes (not copied), for a full page made from it.
+// as strings into its bytes (not copied) and each packed integer column
+// as its values, for a full page made from it.
 func (p *versionPage) unpackedCols() []*coldata.Vec {
 	cols := slices.Clone(p.rows.Cols)
 	for j, t := range p.packed {
@@ -436,6 +509,16 @@ func (p *versionPage) unpackedCols() []*coldata.Vec {
 		col := &coldata.Vec{Typ: cols[j].Typ, Nulls: cols[j].Nulls, Bytes: make([]string, p.rows.Len)}
 		for r := range col.Bytes {
 			col.Bytes[r] = t.at(r)
+		}
+		cols[j] = col
+	}
+	for j, t := range p.packedInts {
+		if t == nil {
+			continue
+		}
+		col := &coldata.Vec{Typ: cols[j].Typ, Nulls: cols[j].Nulls, Ints: make([]int64, p.rows.Len)}
+		for r := range col.Ints {
+			col.Ints[r] = t.at(r)
 		}
 		cols[j] = col
 	}
@@ -1235,9 +1318,10 @@ func (s *ArrangementSnapshot) Scan() func() *coldata.Chunk {
 // one chunk to the next.
 type gatherer struct {
 	rows []int
-	// strs holds a packed text column's rows as strings, by row of the
-	// page, for AppendSel.
+	// strs holds a packed text column's rows as strings, and ints a
+	// packed integer column's values, by row of the page, for AppendSel.
 	strs []string
+	ints []int64
 }
 
 // gather returns a chunk of the rows at positions sel of v, in that order,
@@ -1257,8 +1341,11 @@ func (g *gatherer) gather(typs []*types.T, v *versions, sel []int) *coldata.Chun
 		p := v.pages[page]
 		for j, col := range out.Cols {
 			src := p.rows.Cols[j]
-			if p.packed != nil && p.packed[j] != nil {
+			switch {
+			case p.packed != nil && p.packed[j] != nil:
 				src = g.unpack(src, p.packed[j])
+			case p.packedInts != nil && p.packedInts[j] != nil:
+				src = g.unpackInts(src, p.packedInts[j])
 			}
 			col.AppendSel(src, g.rows)
 		}
@@ -1277,6 +1364,18 @@ func (g *gatherer) unpack(nulls *coldata.Vec, t *packedText) *coldata.Vec {
 		g.strs[r] = t.at(r)
 	}
 	return &coldata.Vec{Typ: nulls.Typ, Nulls: nulls.Nulls, Bytes: g.strs}
+}
+
+// unpackInts returns the packed integer column t (NULL mask nulls's) as
+// a vector holding the values of the rows g gathers, at their rows.
+func (g *gatherer) unpackInts(nulls *coldata.Vec, t *packedInts) *coldata.Vec {
+	if g.ints == nil {
+		g.ints = make([]int64, versionPageRows)
+	}
+	for _, r := range g.rows {
+		g.ints[r] = t.at(r)
+	}
+	return &coldata.Vec{Typ: nulls.Typ, Nulls: nulls.Nulls, Ints: g.ints}
 }
 
 // Lookup returns the row with the given key values (in key-column order,

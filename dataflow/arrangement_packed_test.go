@@ -2,7 +2,9 @@ package dataflow
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -13,13 +15,18 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-var packedTypes = []*types.T{types.Int8, types.Text, types.Text}
+// packedTypes are the columns of the tests of packed pages: integers and
+// text, packed in whole pages, and a timestamp, packed or not by how far
+// apart a page's values are.
+var packedTypes = []*types.T{types.Int8, types.Text, types.Text, types.Timestamp}
 
 // TestArrangementPackedText applies random epochs of insertions to an
-// unkeyed arrangement, in chunks of whole pages (whose text columns are
-// packed) and odd sizes (whose strings are copied), with empty strings,
-// NULLs and strings longer than a block of copied strings, then retracts rows (the
-// pages become full ones, unpacked) and compacts, then inserts again.
+// unkeyed arrangement, in chunks of whole pages (whose text and integer
+// columns are packed) and odd sizes (whose strings are copied), with empty
+// strings, NULLs, strings longer than a block of copied strings, and
+// timestamps near each other (packed) or spread over the whole range (too
+// far apart to pack, shared), then retracts rows (the pages become full
+// ones, unpacked) and compacts, then inserts again.
 // After every epoch, the snapshot taken at every epoch so far must scan as
 // the model of that epoch, while readers on other goroutines check the
 // latest published epochs the same way (run it under -race).
@@ -36,6 +43,21 @@ func TestArrangementPackedText(t *testing.T) {
 			return long[:stringArenaBytes+rng.IntN(100)]
 		default:
 			return fmt.Sprintf("t%d-%s", i, strings.Repeat("x", rng.IntN(40)))
+		}
+	}
+
+	// stamp is a chunk's timestamp of row i: NULL or near i, or, in one
+	// chunk in three, anywhere (and its extremes).
+	stamp := func(i int, spread bool) types.Datum {
+		switch x := rng.IntN(100); {
+		case x < 10:
+			return nil
+		case spread && x < 12:
+			return []int64{math.MinInt64, math.MaxInt64}[x-10]
+		case spread:
+			return rng.Int64() - rng.Int64()
+		default:
+			return int64(i)*1000 - 1<<40 + rng.Int64N(1000)
 		}
 	}
 
@@ -117,9 +139,15 @@ func TestArrangementPackedText(t *testing.T) {
 		} else {
 			for range 1 + rng.IntN(2) {
 				n := []int{versionPageRows, 2 * versionPageRows, versionPageRows + 17, 1 + rng.IntN(700)}[rng.IntN(4)]
+				// The first two epochs hold whole pages, of near and of
+				// spread timestamps.
+				spread := e == 2 || e > 2 && rng.IntN(3) == 0
+				if e <= 2 {
+					n = 2 * versionPageRows
+				}
 				c := NewChanges(packedTypes, n)
 				for range n {
-					row := []types.Datum{int64(next), text(next), text(next)}
+					row := []types.Datum{int64(next), text(next), text(next), stamp(next, spread)}
 					next++
 					c.AppendRow(row)
 					c.Diffs = append(c.Diffs, 1)
@@ -133,8 +161,13 @@ func TestArrangementPackedText(t *testing.T) {
 			t.Fatal(err)
 		}
 		published.Store(e)
-		if e == epochs/2-1 && !slices.ContainsFunc(a.work.pages, func(p *versionPage) bool { return p.packed != nil }) {
-			t.Fatalf("no page packed before the retraction")
+		if e == epochs/2-1 {
+			pages := a.work.pages
+			if !slices.ContainsFunc(pages, func(p *versionPage) bool { return p.packed != nil }) ||
+				!slices.ContainsFunc(pages, func(p *versionPage) bool { return p.packedInts != nil && p.packedInts[3] != nil }) ||
+				!slices.ContainsFunc(pages, func(p *versionPage) bool { return p.packedInts != nil && p.packedInts[3] == nil }) {
+				t.Fatalf("before the retraction, no page packs text, or packs timestamps, or shares them")
+			}
 		}
 		if e == epochs/2 {
 			compacted = a.Compact(e)
@@ -169,7 +202,11 @@ func TestArrangementPacksWholePages(t *testing.T) {
 			if i%5 != 0 {
 				second = s
 			}
-			c.AppendRow([]types.Datum{int64(i), s, second})
+			var stamp types.Datum
+			if second != nil {
+				stamp = int64(i)
+			}
+			c.AppendRow([]types.Datum{int64(i), s, second, stamp})
 			c.Diffs = append(c.Diffs, 1)
 		}
 		if err := a.Apply(uint64(e+1), c); err != nil {
@@ -182,6 +219,12 @@ func TestArrangementPacksWholePages(t *testing.T) {
 			continue
 		}
 		packed++
+		if page.packedInts == nil || page.packedInts[0] == nil || page.rows.Cols[0].Ints != nil || page.rows.Cols[0].Nulls != nil {
+			t.Errorf("page %d: integers not packed, or with a NULL mask", p)
+		}
+		if page.packedInts[3] == nil || page.rows.Cols[3].Nulls == nil || page.packedInts[1] != nil {
+			t.Errorf("page %d: timestamps not packed, or without their NULLs, or text packed as integers", p)
+		}
 		for j := 1; j <= 2; j++ {
 			if page.rows.Cols[j].Bytes != nil {
 				t.Errorf("page %d column %d: packed with %d strings", p, j, len(page.rows.Cols[j].Bytes))
@@ -220,7 +263,7 @@ func BenchmarkArrangementScanPacked(b *testing.B) {
 	c := NewChanges(packedTypes, n)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range n {
-		c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("row %d %s", i, strings.Repeat("x", rng.IntN(60))), "c"})
+		c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("row %d %s", i, strings.Repeat("x", rng.IntN(60))), "c", int64(i) * 1000})
 		c.Diffs = append(c.Diffs, 1)
 	}
 	if err := a.Apply(1, c); err != nil {
@@ -233,4 +276,93 @@ func BenchmarkArrangementScanPacked(b *testing.B) {
 		for c := next(); c != nil; c = next() {
 		}
 	}
+}
+
+// TestPackInts checks packInts at the edges of 32-bit deltas: values
+// exactly 2^32-1 apart pack (at both ends of the range), 2^32 apart do
+// not, NULL rows' values do not count, and the values read back.
+func TestPackInts(t *testing.T) {
+	const maxDelta = math.MaxUint32
+	for _, tc := range []struct {
+		vals  []int64
+		nulls []bool
+		packs bool
+	}{
+		{vals: []int64{math.MinInt64, math.MinInt64 + maxDelta, math.MinInt64 + 7}, packs: true},
+		{vals: []int64{math.MinInt64, math.MinInt64 + maxDelta + 1}},
+		{vals: []int64{math.MaxInt64, math.MaxInt64 - maxDelta, -1 << 62}, nulls: []bool{false, false, true}, packs: true},
+		{vals: []int64{math.MinInt64, math.MaxInt64}},
+		{vals: []int64{-5, 5, 0}, packs: true},
+		{vals: []int64{3, math.MaxInt64, math.MinInt64}, nulls: []bool{false, true, true}, packs: true},
+		{vals: []int64{0, 0}, nulls: []bool{true, true}, packs: true},
+	} {
+		col := &coldata.Vec{Typ: types.Int8, Ints: slices.Concat([]int64{42}, tc.vals), Nulls: slices.Concat([]bool{true}, tc.nulls)}
+		if tc.nulls == nil {
+			col.Nulls = nil
+		}
+		p, nulls, ok := packInts(col, 1, len(tc.vals))
+		if ok != tc.packs {
+			t.Errorf("%v (NULL %v): packed %v, want %v", tc.vals, tc.nulls, ok, tc.packs)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if !slices.Equal(nulls, tc.nulls) {
+			t.Errorf("%v: NULLs %v, want %v", tc.vals, nulls, tc.nulls)
+		}
+		for r, want := range tc.vals {
+			if tc.nulls != nil && tc.nulls[r] {
+				continue
+			}
+			if got := p.at(r); got != want {
+				t.Errorf("%v: row %d reads %d", tc.vals, r, got)
+			}
+		}
+	}
+}
+
+// BenchmarkArrangementKeptRow feeds an insert-only arrangement (a
+// pass-through view) Nexmark-like bids (auction, bidder, price, date_time,
+// extra of about 40 bytes) in batches of 64 Ki rows, as a Kafka source
+// delivers them, dropping each batch once applied as a stream does its
+// older segments, and reports the heap the arrangement holds a row: what
+// the heap grows by (and twice that in page faults under GOGC 100) as a
+// view keeps its rows.
+func BenchmarkArrangementKeptRow(b *testing.B) {
+	const rows, batch = 1 << 20, 1 << 16
+	typs := []*types.T{types.Int8, types.Int8, types.Int8, types.Timestamp, types.Text}
+	extra := strings.Repeat("x", 80)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var held float64
+	for range b.N {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		batches := make([]*coldata.Chunk, rows/batch)
+		for x := range batches {
+			c := NewChanges(typs, batch)
+			for i := x * batch; i < (x+1)*batch; i++ {
+				c.AppendRow([]types.Datum{int64(1000 + i/50 + rng.IntN(100)), int64(rng.IntN(100_000)), int64(rng.IntN(10_000_000)), int64(1_767_225_600_000_000 + i), extra[:30+rng.IntN(20)]})
+				c.Diffs = append(c.Diffs, 1)
+			}
+			batches[x] = c
+		}
+		b.StartTimer()
+		a := NewArrangement(typs, nil)
+		for e := range batches {
+			if err := a.Apply(uint64(e+1), batches[e]); err != nil {
+				b.Fatal(err)
+			}
+			batches[e] = nil // what a page still shares is the arrangement's
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / rows
+		runtime.KeepAlive(a)
+		b.StartTimer()
+	}
+	b.ReportMetric(held, "held-B/row")
 }

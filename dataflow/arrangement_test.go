@@ -853,11 +853,6 @@ func BenchmarkArrangementNewKeys(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perEpoch), "ns/key")
 }
 
-// TestArrangementSharesLeanRows checks that the whole pages of an
-// insert-only run share the chunk's integer column wherever the run starts
-// in its chunk and the page in the arrangement, copy its strings out of the
-// records they were cut from, leave the chunks as they were through a
-// retraction and a compaction, and read back the rows.
 // pageText is row r of text column j of page p, packed or not.
 func pageText(p *versionPage, j, r int) string {
 	if p.packed != nil && p.packed[j] != nil {
@@ -866,6 +861,16 @@ func pageText(p *versionPage, j, r int) string {
 	return p.rows.Cols[j].Bytes[r]
 }
 
+// spread is the integer of row i of the tests of shared pages: rows
+// 2^33 apart, too far to pack (packInts), so that whole pages share them.
+func spread(i int) int64 { return int64(i) << 33 }
+
+// TestArrangementSharesLeanRows checks that the whole pages of an
+// insert-only run share the chunk's integer column (too spread to pack)
+// wherever the run starts in its chunk and the page in the arrangement,
+// copy its strings out of the records they were cut from, leave the
+// chunks as they were through a retraction and a compaction, and read
+// back the rows.
 func TestArrangementSharesLeanRows(t *testing.T) {
 	a := NewArrangement(keyedTypes, nil)
 	record := strings.Repeat("r", 64)
@@ -877,9 +882,9 @@ func TestArrangementSharesLeanRows(t *testing.T) {
 		c := NewChanges(keyedTypes, n)
 		for range n {
 			s := record[:next%64]
-			c.AppendRow([]types.Datum{int64(next), s})
+			c.AppendRow([]types.Datum{spread(next), s})
 			c.Diffs = append(c.Diffs, 1)
-			want = append(want, rowText(keyedTypes, []types.Datum{int64(next), s}))
+			want = append(want, rowText(keyedTypes, []types.Datum{spread(next), s}))
 			next++
 		}
 		chunks, starts = append(chunks, c), append(starts, next-n)
@@ -929,7 +934,7 @@ func TestArrangementSharesLeanRows(t *testing.T) {
 	c := NewChanges(keyedTypes, 0)
 	want = want[:0]
 	for i := range next {
-		row := []types.Datum{int64(i), record[:i%64]}
+		row := []types.Datum{spread(i), record[:i%64]}
 		if i%3 == 0 {
 			c.AppendRow(row)
 			c.Diffs = append(c.Diffs, -1)
@@ -961,7 +966,7 @@ func TestArrangementAlignsSlices(t *testing.T) {
 	batch := func(lo, n int) *coldata.Chunk {
 		c := NewChanges(keyedTypes, n)
 		for i := lo; i < lo+n; i++ {
-			c.AppendRow([]types.Datum{int64(i), fmt.Sprintf("r%d", i)})
+			c.AppendRow([]types.Datum{spread(i), fmt.Sprintf("r%d", i)})
 			c.Diffs = append(c.Diffs, 1)
 		}
 		return c
@@ -969,7 +974,7 @@ func TestArrangementAlignsSlices(t *testing.T) {
 	rowsOf := func(n int) []string {
 		var want []string
 		for i := range n {
-			want = append(want, rowText(keyedTypes, []types.Datum{int64(i), fmt.Sprintf("r%d", i)}))
+			want = append(want, rowText(keyedTypes, []types.Datum{spread(i), fmt.Sprintf("r%d", i)}))
 		}
 		slices.Sort(want)
 		return want
