@@ -503,26 +503,25 @@ func packInts(col *coldata.Vec, i, n int) (*packedInts, []bool, bool) {
 func (p *versionPage) unpackedCols() []*coldata.Vec {
 	cols := slices.Clone(p.rows.Cols)
 	for j, t := range p.packed {
-		if t == nil {
-			continue
+		if t != nil {
+			cols[j] = &coldata.Vec{Typ: cols[j].Typ, Nulls: cols[j].Nulls, Bytes: unpackAll(p.rows.Len, t.at)}
 		}
-		col := &coldata.Vec{Typ: cols[j].Typ, Nulls: cols[j].Nulls, Bytes: make([]string, p.rows.Len)}
-		for r := range col.Bytes {
-			col.Bytes[r] = t.at(r)
-		}
-		cols[j] = col
 	}
 	for j, t := range p.packedInts {
-		if t == nil {
-			continue
+		if t != nil {
+			cols[j] = &coldata.Vec{Typ: cols[j].Typ, Nulls: cols[j].Nulls, Ints: unpackAll(p.rows.Len, t.at)}
 		}
-		col := &coldata.Vec{Typ: cols[j].Typ, Nulls: cols[j].Nulls, Ints: make([]int64, p.rows.Len)}
-		for r := range col.Ints {
-			col.Ints[r] = t.at(r)
-		}
-		cols[j] = col
 	}
 	return cols
+}
+
+// unpackAll returns the n rows of a packed column, row r being at(r).
+func unpackAll[T any](n int, at func(r int) T) []T {
+	xs := make([]T, n)
+	for r := range xs {
+		xs[r] = at(r)
+	}
+	return xs
 }
 
 // setRun writes the k rows of src from i at rows r on of p, each born at
