@@ -457,8 +457,7 @@ func sharedSlice(col *coldata.Vec, i, n int) *coldata.Vec {
 }
 
 // packedInts is an integer column of a lean page whose values lie within
-// 2^32 of the smallest: row r is base + deltas[r] (a NULL row's delta is
-// 0). Half the bytes of the values shared as they are: ids, counts and
+// 2^32 of the smallest: row r is base + deltas[r]. Half the bytes of the values shared as they are: ids, counts and
 // timestamps of a page's rows are usually that close.
 type packedInts struct {
 	base   int64
@@ -476,11 +475,14 @@ func packInts(col *coldata.Vec, i, n int) (*packedInts, []bool, bool) {
 	vals := col.Ints[i : i+n]
 	nulls := nullsOf(col, i, n)
 	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for r, x := range vals {
-		if nulls != nil && nulls[r] {
-			continue
+	if nulls == nil {
+		lo, hi = slices.Min(vals), slices.Max(vals)
+	} else {
+		for r, x := range vals {
+			if !nulls[r] {
+				lo, hi = min(lo, x), max(hi, x)
+			}
 		}
-		lo, hi = min(lo, x), max(hi, x)
 	}
 	if lo > hi {
 		lo, hi = 0, 0 // every row NULL
@@ -488,11 +490,10 @@ func packInts(col *coldata.Vec, i, n int) (*packedInts, []bool, bool) {
 	if uint64(hi)-uint64(lo) > math.MaxUint32 {
 		return nil, nil, false
 	}
+	// A NULL row's delta is whatever its value gives: it is never read.
 	t := &packedInts{base: lo, deltas: make([]uint32, n)}
 	for r, x := range vals {
-		if nulls == nil || !nulls[r] {
-			t.deltas[r] = uint32(uint64(x) - uint64(lo))
-		}
+		t.deltas[r] = uint32(x - lo)
 	}
 	return t, nulls, true
 }
