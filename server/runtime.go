@@ -77,3 +77,26 @@ func handleProfiling(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
+
+// DefaultGCPercent is the collector's GOGC unless told otherwise, in
+// `sluice serve` and in the servers `sluice bench` runs in its own
+// process, so that the bench measures what a server does. Go's 100
+// collected about ten times in 15 s under `sluice bench serve` (1000
+// panels, Nexmark at 150k events/s, 2 cores), and each cycle's assists and
+// pauses landed on the queries; 200 collects half as often, with half the
+// collector's CPU, for a peak RSS about a third higher. Draining 10 M
+// bids into a pass-through view (which keeps them all) took as many page
+// faults and CPU at 200 as at 100, for a peak RSS 1.3-1.6 GB higher
+// (docs/memory.md).
+const DefaultGCPercent = 200
+
+// GCPercent returns the GOGC to set: pct when it was given (by a flag or
+// its environment variable), else the default unless the GOGC
+// environment variable (gogcEnv) is set, which the runtime has already
+// applied (false: leave the runtime's setting alone).
+func GCPercent(given bool, pct int, gogcEnv string) (int, bool) {
+	if !given && gogcEnv != "" {
+		return 0, false
+	}
+	return pct, true
+}

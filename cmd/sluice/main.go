@@ -105,24 +105,6 @@ func flagsFromEnv(fs *flag.FlagSet, envs map[string]string) error {
 // dashboard panels and a few sessions beside them.
 const defaultMaxConnections = 1100
 
-// defaultGCPercent is the collector's GOGC unless told otherwise. Go's 100
-// collected about ten times in 15 s under `sluice bench serve` (1000
-// panels, Nexmark at 150k events/s, 2 cores), and each cycle's assists and
-// pauses landed on the queries; 200 collects half as often, with half the
-// collector's CPU, for a peak RSS about a third higher (docs/memory.md).
-const defaultGCPercent = 200
-
-// gcPercent returns the GOGC to set: the flag's value when it was given
-// (or its environment variable was), else the default unless the GOGC
-// environment variable is set, which the runtime has already applied
-// (false: leave the runtime's setting alone).
-func gcPercent(given bool, pct int, gogcEnv string) (int, bool) {
-	if !given && gogcEnv != "" {
-		return 0, false
-	}
-	return pct, true
-}
-
 func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	name, defaultDataDir := "serve", "./sluice-data"
 	if demo {
@@ -145,7 +127,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	pprofOn := fs.Bool("http-pprof", false, "serve Go's CPU, heap and goroutine profiles and execution traces under /debug/pprof/ on --http-addr")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
 	var memoryLimit byteSize
-	gcPct := fs.Int("gc-percent", defaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
+	gcPct := fs.Int("gc-percent", server.DefaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
 	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -161,7 +143,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	gcGiven := false
 	fs.Visit(func(f *flag.Flag) { gcGiven = gcGiven || f.Name == "gc-percent" })
-	if pct, ok := gcPercent(gcGiven, *gcPct, os.Getenv("GOGC")); ok {
+	if pct, ok := server.GCPercent(gcGiven, *gcPct, os.Getenv("GOGC")); ok {
 		debug.SetGCPercent(pct)
 	}
 	if *workers < 1 || *tick <= 0 || *maxConns < 1 {

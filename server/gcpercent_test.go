@@ -1,4 +1,4 @@
-package main
+package server
 
 import "testing"
 
@@ -11,16 +11,16 @@ func TestGCPercent(t *testing.T) {
 		want   int
 		wantOK bool
 	}{
-		{"default", false, defaultGCPercent, "", defaultGCPercent, true},
-		{"GOGC wins over the default", false, defaultGCPercent, "50", 0, false},
+		{"default", false, DefaultGCPercent, "", DefaultGCPercent, true},
+		{"GOGC wins over the default", false, DefaultGCPercent, "50", 0, false},
 		{"the flag wins over GOGC", true, 400, "50", 400, true},
 		{"the flag alone", true, 100, "", 100, true},
 		{"negative turns collection off", true, -1, "", -1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := gcPercent(tc.given, tc.pct, tc.gogc)
+			got, ok := GCPercent(tc.given, tc.pct, tc.gogc)
 			if got != tc.want || ok != tc.wantOK {
-				t.Errorf("gcPercent(%v, %d, %q) = %d, %v; want %d, %v", tc.given, tc.pct, tc.gogc, got, ok, tc.want, tc.wantOK)
+				t.Errorf("GCPercent(%v, %d, %q) = %d, %v; want %d, %v", tc.given, tc.pct, tc.gogc, got, ok, tc.want, tc.wantOK)
 			}
 		})
 	}
