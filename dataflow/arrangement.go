@@ -1319,7 +1319,8 @@ func (s *ArrangementSnapshot) Scan() func() *coldata.Chunk {
 type gatherer struct {
 	rows []int
 	// strs holds a packed text column's rows as strings, and ints a
-	// packed integer column's values, by row of the page, for AppendSel.
+	// packed integer column's values, by row of the page, for AppendSel
+	// (unpackRows).
 	strs []string
 	ints []int64
 }
@@ -1343,9 +1344,9 @@ func (g *gatherer) gather(typs []*types.T, v *versions, sel []int) *coldata.Chun
 			src := p.rows.Cols[j]
 			switch {
 			case p.packed != nil && p.packed[j] != nil:
-				src = g.unpack(src, p.packed[j])
+				src = &coldata.Vec{Typ: src.Typ, Nulls: src.Nulls, Bytes: unpackRows(&g.strs, g.rows, p.packed[j].at)}
 			case p.packedInts != nil && p.packedInts[j] != nil:
-				src = g.unpackInts(src, p.packedInts[j])
+				src = &coldata.Vec{Typ: src.Typ, Nulls: src.Nulls, Ints: unpackRows(&g.ints, g.rows, p.packedInts[j].at)}
 			}
 			col.AppendSel(src, g.rows)
 		}
@@ -1354,28 +1355,16 @@ func (g *gatherer) gather(typs []*types.T, v *versions, sel []int) *coldata.Chun
 	return out
 }
 
-// unpack returns the packed text column t (NULL mask nulls's) as a
-// vector holding the strings of the rows g gathers, at their rows.
-func (g *gatherer) unpack(nulls *coldata.Vec, t *packedText) *coldata.Vec {
-	if g.strs == nil {
-		g.strs = make([]string, versionPageRows)
+// unpackRows sets (*xs)[r] to row r of a packed column, at(r), for each
+// of rows, and returns *xs, made a page long at first.
+func unpackRows[T any](xs *[]T, rows []int, at func(r int) T) []T {
+	if *xs == nil {
+		*xs = make([]T, versionPageRows)
 	}
-	for _, r := range g.rows {
-		g.strs[r] = t.at(r)
+	for _, r := range rows {
+		(*xs)[r] = at(r)
 	}
-	return &coldata.Vec{Typ: nulls.Typ, Nulls: nulls.Nulls, Bytes: g.strs}
-}
-
-// unpackInts returns the packed integer column t (NULL mask nulls's) as
-// a vector holding the values of the rows g gathers, at their rows.
-func (g *gatherer) unpackInts(nulls *coldata.Vec, t *packedInts) *coldata.Vec {
-	if g.ints == nil {
-		g.ints = make([]int64, versionPageRows)
-	}
-	for _, r := range g.rows {
-		g.ints[r] = t.at(r)
-	}
-	return &coldata.Vec{Typ: nulls.Typ, Nulls: nulls.Nulls, Ints: g.ints}
+	return *xs
 }
 
 // Lookup returns the row with the given key values (in key-column order,
