@@ -204,6 +204,12 @@ type NexmarkResult struct {
 	PerCoreSluice float64  `json:"events_per_sluice_cpu_second,omitempty"`
 	ViewRows      int64    `json:"view_rows"`
 	PeakRSS       int64    `json:"peak_rss_bytes"`
+	// Faults are the process's minor page faults in the run: on these VMs
+	// the first touch of a page costs ~12 µs of CPU, so a run whose heap
+	// grows into fresh memory (a fresh process: the timed run is its first)
+	// pays for it in CPU that a run in a grown heap does not
+	// (docs/kafka.md, "What keeping the rows costs").
+	Faults int64 `json:"minor_faults,omitempty"`
 	// StateBytes is the view's state in memory, its operators' and its
 	// rows': the live heap dropping it frees.
 	StateBytes int64 `json:"state_bytes"`
@@ -362,16 +368,25 @@ func NexmarkMain(args []string, stdout, stderr io.Writer) int {
 
 func writeNexmark(w io.Writer, rs []*NexmarkResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tper core w/o broker\tview rows\tstate\tpeak RSS")
+	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tper core w/o broker\tfaults/1k events\tview rows\tstate\tpeak RSS")
 	for _, r := range rs {
 		without := "-"
 		if r.PerCoreSluice > 0 {
 			without = fmtRate(r.PerCoreSluice)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%d\t%s\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
-			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), without, r.ViewRows, fmtBytes(r.StateBytes), r.PeakRSS>>20)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%d\t%s\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
+			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), without, r.faultsPer1k(), r.ViewRows, fmtBytes(r.StateBytes), r.PeakRSS>>20)
 	}
 	tw.Flush()
+}
+
+// faultsPer1k is the run's minor page faults per 1000 events, or "-" when
+// they could not be read.
+func (r *NexmarkResult) faultsPer1k() string {
+	if r.Faults <= 0 || r.Events <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(r.Faults)*1000/float64(r.Events))
 }
 
 // kindEvents is how many of n Nexmark events are of a kind with share s.
@@ -512,7 +527,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	}
 	r.CPU, r.BrokerCPU = Duration(cpu.total), Duration(cpu.broker)
 	if faults1, ok := processMinorFaults(); ok {
-		progress("%s: %d minor page faults during the run", q, faults1-faults0)
+		r.Faults = faults1 - faults0
 	}
 	r.PeakRSS = procStatusKB("VmHWM")
 	if o.heapProfile != "" {

@@ -51,7 +51,7 @@ func sampleReport() *Report {
 				{Query: "q0", Source: "datagen", Events: 1_000_000, Elapsed: ms(800), CPU: ms(1500), EventsPerSec: 1_250_000, PerCore: 666_667, ViewRows: 920_000, StateBytes: 52 << 20, PeakRSS: 300 << 20},
 				{Query: "q5", Source: "datagen", Events: 1_000_000, Elapsed: ms(5000), CPU: ms(9000), EventsPerSec: 200_000, PerCore: 111_111, ViewRows: 1234, StateBytes: 700 << 10, PeakRSS: 400 << 20},
 				{Query: "q0", Source: "kafka", Format: "json", Events: 1_000_000, Elapsed: ms(1600), CPU: ms(3000), EventsPerSec: 625_000, PerCore: 333_333,
-					BrokerCPU: ms(500), PerCoreSluice: 400_000, ViewRows: 920_000, PeakRSS: 500 << 20}},
+					BrokerCPU: ms(500), PerCoreSluice: 400_000, Faults: 71_000, ViewRows: 920_000, PeakRSS: 500 << 20}},
 			Serve: &Serve{Connections: 200, Elapsed: ms(5000), Rate: 200_000, PeakRate: 400_000, IngestRate: 184_000,
 				ServeLatency: ServeLatency{Queries: 5000, QPS: 1000, P50: ms(0.7), P95: ms(50), P99: ms(120), Max: ms(260),
 					Kinds: []ServeKind{{Query: "top-10", Queries: 1000, P50: ms(1.8), P99: ms(140), Max: ms(260)},

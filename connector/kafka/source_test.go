@@ -349,6 +349,61 @@ func TestWorkerBatchCapacity(t *testing.T) {
 	}
 }
 
+// A worker holds no batch between a flush and the next fetch, so that a
+// stream gone quiet holds no vectors; the batch the next fetch starts is
+// sized for the one flushed, and a fetch that fills a batch midway goes on
+// into a new one.
+func TestWorkerHoldsNoBatchWhileIdle(t *testing.T) {
+	s := &Source{cfg: Config{Value: intDecoder{}, Layout: Layout{Types: []*types.T{types.Int8}, Value: []int{0}}, BatchRows: 3000},
+		cells: map[Partition]*statsCell{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer s.cancel()
+	w := s.newWorker(nil)
+	if w.batch != nil {
+		t.Fatal("a new worker holds a batch before any fetch")
+	}
+	var got []*Batch
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		for b := range w.out {
+			got = append(got, b)
+			w.delivering.Add(-1)
+			w.inflight.Done()
+		}
+	}()
+	fetch := func(from, n int) fetched {
+		f := fetched{p: Partition{"t", 0}}
+		for i := from; i < from+n; i++ {
+			f.records = append(f.records, &kgo.Record{Value: []byte(strconv.Itoa(i)), Offset: int64(i)})
+		}
+		return f
+	}
+	w.decode(fetch(0, 5000)) // a full batch of 3000 flushed midway, 2000 rows in the next
+	if len(w.batch.Rows.Cols[0].Ints) != 2000 || cap(w.batch.Rows.Cols[0].Ints) != 3000 {
+		t.Fatalf("after 5000 records: batch of %d rows, capacity %d; want 2000 in a batch sized for the full one (3000)",
+			len(w.batch.Rows.Cols[0].Ints), cap(w.batch.Rows.Cols[0].Ints))
+	}
+	w.flush()
+	if w.batch != nil {
+		t.Fatal("the worker holds a batch after flushing with no fetch waiting")
+	}
+	w.decode(fetch(5000, 10))
+	if w.batch == nil || w.batch.Rows.Len != 10 || cap(w.batch.Rows.Cols[0].Ints) != 2048 {
+		t.Fatalf("the fetch after a flush of 2000 rows: batch %+v, want 10 rows in a batch of capacity 2048", w.batch)
+	}
+	w.flush()
+	close(w.out)
+	<-delivered
+	var rows []int64
+	for _, b := range got {
+		rows = append(rows, b.Rows.Cols[0].Ints[:b.Rows.Len]...)
+	}
+	if len(got) != 3 || len(rows) != 5010 || rows[0] != 0 || rows[5009] != 5009 || got[2].Offsets[Partition{"t", 0}] != 5010 {
+		t.Fatalf("delivered %d batches, %d rows, want 3 batches of the 5010 records in order", len(got), len(rows))
+	}
+}
+
 // A worker that falls behind holds back its client's fetching without
 // stalling it: with four partitions on two workers, each client fetches two,
 // and the drain must not wait out the client's fetch max wait (5 s). It did

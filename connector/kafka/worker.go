@@ -32,12 +32,15 @@ type worker struct {
 	delivering atomic.Int32
 	value      format.Decoder
 	key        format.Decoder
-	batch      *Batch
-	valCols    []*coldata.Vec
-	keyCols    []*coldata.Vec
-	hdrBuf     []byte
-	deadline   *time.Timer
-	armed      bool
+	// batch is the batch being decoded, nil from a flush until the next
+	// fetch comes; last is the rows of the batch flushed last.
+	batch    *Batch
+	last     int
+	valCols  []*coldata.Vec
+	keyCols  []*coldata.Vec
+	hdrBuf   []byte
+	deadline *time.Timer
+	armed    bool
 }
 
 func (s *Source) newWorker(in <-chan fetched) *worker {
@@ -46,7 +49,6 @@ func (s *Source) newWorker(in <-chan fetched) *worker {
 	if s.cfg.Key != nil {
 		w.key = s.cfg.Key.NewDecoder()
 	}
-	w.reset(0)
 	return w
 }
 
@@ -55,7 +57,11 @@ func (s *Source) newWorker(in <-chan fetched) *worker {
 // fills its vectors, and growing one to full size by appending would copy
 // it several times; small while the stream is quiet, as a batch of a few
 // rows made at BatchRows allocated and zeroed ~5 MB (Nexmark bids) at
-// every delivery, up to hundreds a second.
+// every delivery, up to hundreds a second. It is made when the first
+// fetch after a flush comes, not at the flush: a stream that has gone
+// quiet (or a topic read to its end) holds no batch, where each of its
+// workers held one sized for its last, up to ~7 MB (Nexmark auctions),
+// which the collector counted as live and paced the heap's growth by.
 func (w *worker) reset(last int) {
 	l := w.s.cfg.Layout
 	n := coldata.DefaultChunkSize
@@ -88,6 +94,9 @@ func (w *worker) run() {
 			return
 		case f := <-w.in:
 			w.decode(f)
+			if w.batch == nil {
+				continue // a record failed with on_error = 'fail': the source stops
+			}
 			if w.batch.Rows.Len >= w.s.cfg.BatchRows || len(w.in) == 0 && w.delivering.Load() == 0 {
 				w.flush()
 			} else if !w.armed {
@@ -115,14 +124,14 @@ func (w *worker) flush() {
 		w.armed = false
 	}
 	b := w.batch
-	if b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
+	if b == nil || b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
 		return
 	}
 	w.inflight.Add(1)
 	w.delivering.Add(1)
 	select {
 	case w.out <- b:
-		w.reset(b.Rows.Len)
+		w.batch, w.last = nil, b.Rows.Len
 	case <-w.s.ctx.Done():
 		w.delivering.Add(-1)
 		w.inflight.Done()
@@ -154,6 +163,9 @@ func (w *worker) deliver() {
 // BatchRows: a full one is delivered in the middle of f, so that storage
 // can keep batches of its segment size as they are.
 func (w *worker) decode(f fetched) {
+	if w.batch == nil {
+		w.reset(w.last)
+	}
 	st := w.s.stat(f.p)
 	defer w.noteRun(f.p)
 	var bytes, dead int64
@@ -188,6 +200,7 @@ func (w *worker) decode(f fetched) {
 			if w.s.ctx.Err() != nil {
 				return
 			}
+			w.reset(w.last)
 		}
 	}
 	w.batch.Offsets[f.p] = f.records[len(f.records)-1].Offset + 1
@@ -197,6 +210,9 @@ func (w *worker) decode(f fetched) {
 // noteRun records that the batch's rows since the last run came from p.
 func (w *worker) noteRun(p Partition) {
 	b := w.batch
+	if b == nil {
+		return // flushed by a failing record
+	}
 	start := 0
 	if n := len(b.Runs); n > 0 {
 		start = b.Runs[n-1].End
