@@ -30,14 +30,7 @@ type snapshotEpoch struct {
 // watermark must be the same.
 func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epochs []snapshotEpoch, cut int) {
 	t.Helper()
-	newDF := func() *Dataflow {
-		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(df.Close)
-		return df
-	}
+	newDF := roundTripDataflows(t, graph, workers)
 	run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 	ref := newDF()
 	var want []string
@@ -90,6 +83,19 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 	checkDamagedSnapshots(t, newDF, snap, next)
 	if cut < len(epochs) {
 		checkDeltaRoundTrip(t, newDF, run, first, snap, epochs, want, cut)
+	}
+}
+
+// roundTripDataflows returns a maker of dataflows of graph on workers, in
+// chunks of 3 rows, each closed when the test ends.
+func roundTripDataflows(t *testing.T, graph func() *Graph, workers int) func() *Dataflow {
+	return func() *Dataflow {
+		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(df.Close)
+		return df
 	}
 }
 

@@ -151,14 +151,7 @@ func TestSessionSnapshotRoundTrip(t *testing.T) {
 // damaged window group list can make it loop).
 func checkSessionDeltas(t *testing.T, graph func() *Graph, workers int, epochs []snapshotEpoch, cut int) {
 	t.Helper()
-	newDF := func() *Dataflow {
-		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(df.Close)
-		return df
-	}
+	newDF := roundTripDataflows(t, graph, workers)
 	df := newDF()
 	var want []string
 	var snaps [][]byte
@@ -205,15 +198,7 @@ func checkSessionDeltas(t *testing.T, graph func() *Graph, workers int, epochs [
 func TestSessionSnapshotDeltas(t *testing.T) {
 	for _, closes := range []bool{false, true} {
 		t.Run(fmt.Sprintf("closes=%v", closes), func(t *testing.T) {
-			graph := sessionGraph(10, []int{0}, closes, false)
-			newDF := func() *Dataflow {
-				df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(df.Close)
-				return df
-			}
+			newDF := roundTripDataflows(t, sessionGraph(10, []int{0}, closes, false), 2)
 			// Rows lo..hi-1 of keys 0-3, row n at time 5n: one session a
 			// key while the rows are there.
 			rows := func(lo, hi int, diff int64) map[int][]*coldata.Chunk {

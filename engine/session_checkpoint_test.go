@@ -46,20 +46,15 @@ func TestSessionViewsRestartFromCheckpoints(t *testing.T) {
 	// Rows 50 ms apart on average, jittered by up to 1.5 s, over four keys
 	// and NULL; every 40th row is followed by a pause that ends sessions.
 	insert := func(n int) {
-		for range n / 50 {
-			var vals []string
-			for range 50 {
-				at := time.Duration(row)*50*time.Millisecond + time.Duration(row/40)*3*time.Second +
-					time.Duration((row*7919)%1500)*time.Millisecond
-				k := "NULL"
-				if row%5 > 0 {
-					k = fmt.Sprint(row % 5)
-				}
-				vals = append(vals, fmt.Sprintf("(%s, %d, '%s')", k, (row*31)%100, base.Add(at).Format(time.RFC3339Nano)))
-				row++
+		insertRows(t, conn, "s", &row, n, func(row int) string {
+			at := time.Duration(row)*50*time.Millisecond + time.Duration(row/40)*3*time.Second +
+				time.Duration((row*7919)%1500)*time.Millisecond
+			k := "NULL"
+			if row%5 > 0 {
+				k = fmt.Sprint(row % 5)
 			}
-			mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
-		}
+			return fmt.Sprintf("(%s, %d, '%s')", k, (row*31)%100, base.Add(at).Format(time.RFC3339Nano))
+		})
 	}
 	insert(1500)
 	ckptDir := filepath.Join(dir, "checkpoints")
