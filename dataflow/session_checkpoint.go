@@ -45,12 +45,22 @@ func (o *sessionOp) Snapshot(w *SnapshotWriter) error {
 // rows of sessions closed since are not written: the watermark closes
 // them again at the restore.
 func (o *sessionOp) SnapshotDelta(w *SnapshotWriter) error {
-	rows := o.removed
-	if rows == nil {
-		rows = NewChanges(o.spec.InTypes, 0)
+	// The columns are made to size: grown as they fill, a delta's bid
+	// columns took Nexmark q11 an eighth of its CPU.
+	n := 0
+	if o.removed != nil {
+		n = o.removed.Len
 	}
-	diffs := rows.Diffs
-	rows.Diffs = nil
+	for _, p := range o.dirty {
+		n += len(p.dirty)
+	}
+	rows, diffs := coldata.NewChunk(o.spec.InTypes, n), make([]int64, 0, n)
+	if r := o.removed; r != nil {
+		for j, v := range rows.Cols {
+			v.AppendVec(r.Cols[j], r.Len)
+		}
+		rows.Len, diffs = r.Len, append(diffs, r.Diffs...)
+	}
 	var sel []int
 	for _, p := range o.dirty {
 		sel = sel[:0]
