@@ -60,6 +60,13 @@ var schema = []string{
 	`CREATE MATERIALIZED VIEW per_second_closed AS
 		SELECT window_start, count(*) AS n
 		FROM TUMBLE(clicks, ts, INTERVAL '1 second') GROUP BY window_start EMIT ON WINDOW CLOSE`,
+	// Sessions per user of the clicks whose seq is not a multiple of 7 or
+	// 11: a user's clicks are 97 ms apart, so a session ends where one is
+	// left out, after 1 to 10 clicks, and the watermark closes it.
+	`CREATE MATERIALIZED VIEW user_sessions AS
+		SELECT user_id, window_start, window_end, count(*) AS n
+		FROM SESSION((SELECT * FROM clicks WHERE seq % 7 <> 0 AND seq % 11 <> 0), ts, INTERVAL '150 milliseconds', user_id)
+		GROUP BY user_id, window_start, window_end`,
 	`CREATE MATERIALIZED VIEW per_region AS
 		SELECT u.region, count(*) AS n, sum(c.amount) AS total
 		FROM clicks c JOIN users u ON c.user_id = u.id GROUP BY u.region`,
@@ -426,8 +433,42 @@ func (h *harness) check(ctx context.Context) {
 	h.compare(ctx, conn, "per_region", "SELECT region, n, total FROM per_region", counted(perRegion, nTotal))
 	h.compare(ctx, conn, "all_clicks", "SELECT seq, count(*), sum(amount) FROM all_clicks GROUP BY seq", counted(perSeq, nTotal))
 	h.compare(ctx, conn, "rare_clicks", "SELECT seq, count(*), sum(amount) FROM rare_clicks GROUP BY seq", counted(rareSeq, nTotal))
+	h.compare(ctx, conn, "user_sessions", "SELECT user_id || ' ' || window_start, window_end, n FROM user_sessions", userSessions(kept))
 	h.checkClosed(ctx, conn, perSecond)
 	h.checkSinks(ctx, perUser, perRegion)
+}
+
+// sessionGap is the gap of the view user_sessions.
+const sessionGap = 150 * time.Millisecond
+
+// userSessions renders the reference of the view user_sessions from the
+// clicks: "user start" -> "end clicks".
+func userSessions(clicks []click) map[string]string {
+	times := map[int64][]time.Time{}
+	for _, c := range clicks {
+		if c.Seq%7 == 0 || c.Seq%11 == 0 {
+			continue
+		}
+		ts, _ := time.Parse(time.RFC3339Nano, c.TS)
+		times[c.UserID] = append(times[c.UserID], ts)
+	}
+	out := map[string]string{}
+	for user, ts := range times {
+		slices.SortFunc(ts, time.Time.Compare)
+		add := func(first, last time.Time, n int) {
+			out[fmt.Sprintf("%d %s", user, first.UTC().Format(tsText))] = fmt.Sprintf("%s %d", last.Add(sessionGap).UTC().Format(tsText), n)
+		}
+		first, n := ts[0], 1
+		for i := 1; i < len(ts); i++ {
+			if ts[i].Sub(ts[i-1]) >= sessionGap {
+				add(first, ts[i-1], n)
+				first, n = ts[i], 0
+			}
+			n++
+		}
+		add(first, ts[len(ts)-1], n)
+	}
+	return out
 }
 
 // checkSinks reads the sinks' topics read_committed until they hold the

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/internal/randtest"
+	"github.com/sluice-db/sluice/timewindow"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -29,14 +30,7 @@ type snapshotEpoch struct {
 // watermark must be the same.
 func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epochs []snapshotEpoch, cut int) {
 	t.Helper()
-	newDF := func() *Dataflow {
-		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(df.Close)
-		return df
-	}
+	newDF := roundTripDataflows(t, graph, workers)
 	run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
 	ref := newDF()
 	var want []string
@@ -89,6 +83,19 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 	checkDamagedSnapshots(t, newDF, snap, next)
 	if cut < len(epochs) {
 		checkDeltaRoundTrip(t, newDF, run, first, snap, epochs, want, cut)
+	}
+}
+
+// roundTripDataflows returns a maker of dataflows of graph on workers, in
+// chunks of 3 rows, each closed when the test ends.
+func roundTripDataflows(t *testing.T, graph func() *Graph, workers int) func() *Dataflow {
+	return func() *Dataflow {
+		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(df.Close)
+		return df
 	}
 }
 
@@ -665,7 +672,8 @@ func TestSnapshotWriterBlocks(t *testing.T) {
 // dataflow restored from the base and the deltas, snapshotted whole),
 // after each delta of epochs that add groups or rows (the chain grows
 // with the state) and change the same ones again (the chain grows, the
-// state does not), for an aggregate and a join; and the aggregate's
+// state does not), for an aggregate, a join, DISTINCT, top-N and a session
+// window; and the aggregate's
 // SnapshotDeltaSize, before each delta, against the delta's size and how
 // much SnapshotSize grew with it.
 func TestSnapshotSize(t *testing.T) {
@@ -688,6 +696,12 @@ func TestSnapshotSize(t *testing.T) {
 		"aggregate": func() *Graph {
 			g := &Graph{}
 			g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}, g.Add(&Source{Name: "t", Typs: in}))
+			return g
+		},
+		"session": func() *Graph {
+			g := &Graph{}
+			g.Add(&SessionWindow{Spec: timewindow.Spec{Kind: timewindow.Session, Gap: 3}, Time: &expr.ColRef{Idx: 0, Typ: types.Int8},
+				PartitionBy: []int{1}, InTypes: in}, g.Add(&Source{Name: "t", Typs: in}))
 			return g
 		},
 		"join": func() *Graph {

@@ -33,18 +33,19 @@
 // nothing; the workers write their sections at once, each on its own
 // goroutine, into a SnapshotWriter's blocks) and the sources'
 // watermarks. Given a deferring writer (NewDeferredSnapshotWriter), the
-// columns an operator gathers into vectors of its own (a join's, top-N's
-// and DISTINCT's rows) are only counted; Finish encodes them later, on
+// columns an operator gathers into vectors of its own (a join's, top-N's,
+// DISTINCT's and session window's rows) are only counted; Finish encodes them later, on
 // any goroutine, so that taking a checkpoint does not copy the rows'
 // bytes between two epochs. Restore reads it into a fresh
 // dataflow of the same graph and workers, which then goes on as the
 // snapshotted one would. Aggregates (word-state kernels, numeric sums,
-// min/max multisets), joins, DISTINCT and top-N support it; session
-// windows and the other aggregate kernels do not (CanSnapshot says so).
+// min/max multisets), joins, DISTINCT, top-N and session windows support
+// it; the other aggregate kernels do not (CanSnapshot says so).
 // After a Snapshot, SnapshotDelta writes only what changed since the last
-// snapshot (aggregates: the pages of the groups touched; joins, DISTINCT
-// and top-N: the rows whose multiplicity changed), and Restore(base,
-// deltas...) reads them in order.
+// snapshot (aggregates: the pages of the groups touched; joins, DISTINCT,
+// top-N and session windows: the rows whose multiplicity changed, a
+// session window's rows of sessions closed since excepted: the restore
+// closes them again), and Restore(base, deltas...) reads them in order.
 // SnapshotSize estimates what a whole snapshot would write now, so that
 // the engine ends a chain of deltas only once it holds much more, and
 // SnapshotDeltaSize what the next delta would (aggregates only: their

@@ -98,6 +98,17 @@ type sessionOp struct {
 	spans   []sessionSpan
 	fresh   []session // the spans' sessions after the epoch, span after span
 	pending []pendingRow
+	// From the first snapshot on (tracking), dirty lists the partitions
+	// whose rows changed multiplicity since the last snapshot (those
+	// deleted since included), removed the rows compaction dropped since
+	// with their change (minus their multiplicity then); liveRows counts
+	// the rows the stored partitions hold: what SnapshotDelta writes and
+	// SnapshotSize prices.
+	tracking bool
+	dirty    []*sessionPartition
+	removed  *coldata.Chunk
+	liveRows int
+	size     recordSize
 }
 
 // sessionPartition is one partition's state. Its sessions are disjoint and
@@ -119,6 +130,12 @@ type sessionPartition struct {
 	// (Unconstrained when it is not). Entries whose end is not indexed are
 	// stale and skipped.
 	indexed int64
+	// dirty lists the tree items whose multiplicity changed since the last
+	// snapshot, and listed says that the partition is in sessionOp.dirty;
+	// counted is its rows counted in sessionOp.liveRows.
+	dirty   []*orderItem[sessionRow]
+	listed  bool
+	counted int
 }
 
 // sessionEnd is an entry of sessionOp.ends: a partition by store key, and
@@ -151,6 +168,10 @@ type sessionRow struct {
 	// runs ahead during an epoch).
 	prev    int64
 	touched bool
+	// snap is the row's multiplicity as of the last snapshot, dirty whether
+	// it is in its partition's dirty list.
+	snap  int64
+	dirty bool
 }
 
 // session is a session by its first and last times; its end is
@@ -207,22 +228,37 @@ func (o *sessionOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 			return sqlerr.Bug("session window: a row at %d arrived after the watermark passed it (%d)", t, o.watermark)
 		}
 		p := o.partition(c, i)
-		o.key = RowIdentity(timeKey(o.key[:0], t), c, nil, i)
-		before := p.tree.items
-		it := p.tree.add(o.key, c.Diffs[i])
-		if p.tree.items != before {
-			it.val = sessionRow{ts: t, row: p.rows.Len}
-			for j, v := range p.rows.Cols {
-				v.AppendFrom(c.Cols[j], i)
-			}
-			p.rows.Len++
-		}
+		it := o.add(p, c, i, t, c.Diffs[i])
 		if !it.val.touched {
 			it.val.touched = true
 			p.changed = append(p.changed, it)
 		}
 	}
 	return nil
+}
+
+// add adds diff copies of row i of c, at time t, to p and returns its
+// tree item, marked dirty when tracking.
+func (o *sessionOp) add(p *sessionPartition, c *coldata.Chunk, i int, t, diff int64) *orderItem[sessionRow] {
+	o.key = RowIdentity(timeKey(o.key[:0], t), c, nil, i)
+	before := p.tree.items
+	it := p.tree.add(o.key, diff)
+	if p.tree.items != before {
+		it.val = sessionRow{ts: t, row: p.rows.Len}
+		for j, v := range p.rows.Cols {
+			v.AppendFrom(c.Cols[j], i)
+		}
+		p.rows.Len++
+	}
+	if o.tracking && !it.val.dirty {
+		it.val.dirty = true
+		p.dirty = append(p.dirty, it)
+		if !p.listed {
+			p.listed = true
+			o.dirty = append(o.dirty, p)
+		}
+	}
+	return it
 }
 
 // partition returns the partition of row i of c, adding it to the epoch.
@@ -277,6 +313,8 @@ func (o *sessionOp) Advance(in []int64) int64 {
 // deleted when it has no session left.
 func (o *sessionOp) store(k string, p *sessionPartition) {
 	if len(p.sessions) == 0 {
+		o.liveRows -= p.counted
+		p.counted = 0
 		o.parts.Delete(k)
 		return
 	}
@@ -285,8 +323,11 @@ func (o *sessionOp) store(k string, p *sessionPartition) {
 		heap.Push(&o.ends, sessionEnd{end: end, key: k})
 	}
 	if p.tree.zeros > max(32, p.tree.items-p.tree.zeros) {
-		p.compact()
+		o.compact(p)
 	}
+	live := p.tree.items - p.tree.zeros
+	o.liveRows += live - p.counted
+	p.counted = live
 	o.parts.Put(k, p)
 }
 
@@ -308,7 +349,9 @@ func (o *sessionOp) closeSessions() {
 }
 
 // free drops p's first n sessions and their rows: the rows' counts go to
-// zero, and compaction reclaims them.
+// zero, and compaction reclaims them. Their multiplicity as of the last
+// snapshot goes to zero too: a delta need not carry them, since a restore
+// frees the sessions the watermark closed again (finishRestore).
 func (o *sessionOp) free(p *sessionPartition, n int) {
 	if n == 0 {
 		return
@@ -325,7 +368,7 @@ func (o *sessionOp) free(p *sessionPartition, n int) {
 	for _, item := range freed {
 		o.key = append(o.key[:0], item.key...)
 		p.tree.add(o.key, -item.count)
-		item.val.prev = 0
+		item.val.prev, item.val.snap = 0, 0
 	}
 	clear(freed)
 	o.freed = freed[:0]
@@ -464,13 +507,18 @@ func (o *sessionOp) recompute(p *sessionPartition, s *sessionSpan, out *sessionO
 	return nil
 }
 
-// compact drops the rows whose multiplicity is zero.
-func (p *sessionPartition) compact() {
+// compact drops the rows of p whose multiplicity is zero; those that had
+// copies at the last snapshot go to the removed rows first, for the next
+// delta.
+func (o *sessionOp) compact(p *sessionPartition) {
 	var items []*orderItem[sessionRow]
 	var sel []int
 	it := p.tree.seekKey(nil)
 	for item := it.next(); item != nil; item = it.next() {
 		if item.count == 0 {
+			if item.val.snap != 0 {
+				o.trackRemoval(p, item)
+			}
 			continue
 		}
 		sel = append(sel, item.val.row)

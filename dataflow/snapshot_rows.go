@@ -38,8 +38,9 @@ func writeCountedRows(w *SnapshotWriter, counts []int64, rows *coldata.Chunk) er
 }
 
 // readCountedRows reads what writeCountedRows wrote of rows of typs; what
-// names the operator in errors, which r holds.
-func readCountedRows(r *SnapshotReader, typs []*types.T, what string) ([]int64, *coldata.Chunk) {
+// names the operator in errors, which r holds. The counts are
+// multiplicities (0 or more), or with changes set changes (not 0).
+func readCountedRows(r *SnapshotReader, typs []*types.T, what string, changes bool) ([]int64, *coldata.Chunk) {
 	counts := r.Int64s()
 	rows := &coldata.Chunk{Len: len(counts), Cols: make([]*coldata.Vec, len(typs))}
 	for i, t := range typs {
@@ -48,7 +49,7 @@ func readCountedRows(r *SnapshotReader, typs []*types.T, what string) ([]int64, 
 		}
 	}
 	for _, n := range counts {
-		if r.err == nil && n < 0 {
+		if r.err == nil && (n < 0 && !changes || n == 0 && changes) {
 			r.fail("%s: multiplicity %d", what, n)
 		}
 	}

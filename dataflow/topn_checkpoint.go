@@ -71,7 +71,7 @@ func (o *topNOp) Restore(r *SnapshotReader) error {
 // the groups are evicted down to the share after it, so that a restore
 // never holds much more than the share.
 func (o *topNOp) RestoreDelta(r *SnapshotReader) error {
-	counts, rows := readCountedRows(r, o.spec.Typs, "top-N")
+	counts, rows := readCountedRows(r, o.spec.Typs, "top-N", false)
 	if r.err != nil {
 		return r.err
 	}

@@ -408,7 +408,7 @@ func prevStart(ends []int) int {
 func (o *topNOp) loadGroup(key, value []byte) error {
 	s := o.spill
 	r := NewSnapshotReader(value)
-	counts, rows := readCountedRows(r, o.spec.Typs, "top-N spill")
+	counts, rows := readCountedRows(r, o.spec.Typs, "top-N spill", false)
 	if r.err != nil {
 		return errSpill("top-N group of %d bytes: %v", len(value), r.err)
 	}
@@ -447,7 +447,7 @@ func (o *topNOp) spilledRowsOf(rows *coldata.Chunk, counts []int64) ([]int64, er
 	}
 	err := s.space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
 		r := NewSnapshotReader(value)
-		n, c := readCountedRows(r, o.spec.Typs, "top-N spill")
+		n, c := readCountedRows(r, o.spec.Typs, "top-N spill", false)
 		if r.err != nil {
 			return errSpill("top-N group %x: %v", k, r.err)
 		}

@@ -98,15 +98,10 @@ func TestViewsRestartFromCheckpoints(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	row := 0
 	insert := func(n int) {
-		for range n / 50 {
-			var vals []string
-			for range 50 {
-				ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
-				vals = append(vals, fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano)))
-				row++
-			}
-			mustExec(t, conn, "INSERT INTO s VALUES "+strings.Join(vals, ", "))
-		}
+		insertRows(t, conn, "s", &row, n, func(row int) string {
+			ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
+			return fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano))
+		})
 	}
 	insert(2000)
 	ckptDir := filepath.Join(dir, "checkpoints")
@@ -509,6 +504,20 @@ func TestCheckpointWriteFailureRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("checkpoint after the failed write", func() bool { return len(readDir(t, ckptDir)) == 1 })
+}
+
+// insertRows inserts n rows into table, 50 a statement: row i's values
+// are values(i), from *next on, which it advances.
+func insertRows(t *testing.T, conn *pgx.Conn, table string, next *int, n int, values func(i int) string) {
+	t.Helper()
+	for range n / 50 {
+		var vals []string
+		for range 50 {
+			vals = append(vals, values(*next))
+			*next++
+		}
+		mustExec(t, conn, "INSERT INTO "+table+" VALUES "+strings.Join(vals, ", "))
+	}
 }
 
 // viewsText returns every view's rows as sorted text.

@@ -322,7 +322,7 @@ func TestWindowViewsDifferential(t *testing.T) {
 // of annotated rows must equal the batch query, an EMIT ON WINDOW CLOSE view
 // the batch query's sessions ending at or before the watermark. Events come
 // close enough together that sessions extend and merge while open. Halfway
-// the server restarts: the views are recomputed at the stored watermark.
+// the server restarts: the views are restored from their checkpoints.
 func TestSessionViewsDifferential(t *testing.T) {
 	rng, seed := eventTimeRand(t)
 	srv, cfg := startRandomWorkers(t, rng)
