@@ -79,8 +79,8 @@ func rowsBuckets() []float64 {
 // that publishes it (docs/metrics.md): where freshness goes.
 type ingestTimings struct {
 	backlogWait  *Histogram // a source batch waiting for the views' backlog to drain
-	commitWait   *Histogram // a source commit waiting for storage's commit lock
-	commitHold   *Histogram // a source commit holding it: encode, sync, apply
+	commitWait   *Histogram // a source commit waiting for its commit group to start
+	commitHold   *Histogram // a source commit's group: encode, sync, apply
 	commitRows   *Histogram // rows per source commit
 	publishDelay *Histogram // from a commit views read to the epoch publishing it
 	step         *Histogram // one epoch of the dataflows loop: step the views, publish

@@ -150,8 +150,8 @@ func newIngestCollector(eng *engine.Engine) *ingestCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &ingestCollector{eng: eng,
 		backlogWait: d("sluice_source_backlog_wait_seconds", "How long a source batch waited for the views' backlog to drain (backpressure) before committing."),
-		commitWait:  d("sluice_source_commit_wait_seconds", "How long a source commit waited for storage's commit lock, behind other commits."),
-		commitHold:  d("sluice_source_commit_seconds", "How long a source commit held storage's commit lock: encoding, syncing, applying."),
+		commitWait:  d("sluice_source_commit_wait_seconds", "How long a source commit waited for its commit group to start, behind other groups."),
+		commitHold:  d("sluice_source_commit_seconds", "How long a source commit's group held storage's commit lock: encoding, syncing, applying."),
 		commitRows:  d("sluice_source_commit_rows", "Rows per source commit."),
 		delay:       d("sluice_view_publish_delay_seconds", "From a commit the views read to the epoch that publishes it (queueing and stepping)."),
 		step:        d("sluice_view_step_seconds", "How long one epoch of the views took: stepping their dataflows and publishing."),

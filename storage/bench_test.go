@@ -3,6 +3,10 @@ package storage
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -160,4 +164,93 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSmallCommitsBesideBulk times one-row commits to streams of
+// their own (a freshness marker's source) while another goroutine commits
+// a segment of rows at a time to a stream (a generator's), each commit
+// with its offset, on the OS filesystem: the small commits' latency and
+// the bulk rows per second. Run: go test -run - -bench SmallCommits ./storage
+func BenchmarkSmallCommitsBesideBulk(b *testing.B) {
+	for _, small := range []int{1, 4} {
+		b.Run(fmt.Sprintf("small=%d", small), func(b *testing.B) { benchSmallBesideBulk(b, small) })
+	}
+}
+
+func benchSmallBesideBulk(b *testing.B, small int) {
+	db, err := Open(b.TempDir(), WithLogger(quietLogger{b}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	// The bulk stream's rows take about as many bytes as Nexmark's bids
+	// (~150): a segment is ~10 MB of history frames.
+	bulkInfo := TableInfo{ID: 100, Name: "bulk", Types: []*types.T{types.Int8, types.Int8, types.Int8, types.Text}, AppendOnly: true}
+	bulk := createTable(b, db, bulkInfo)
+	bulkRows := coldata.NewChunk(bulkInfo.Types, SegmentRows())
+	for i := range SegmentRows() {
+		bulkRows.AppendRow([]types.Datum{int64(i), int64(i * 7), int64(i % 1000), fmt.Sprintf("%0120d", i)})
+	}
+	smalls := make([]*Table, small)
+	for i := range smalls {
+		smalls[i] = createTable(b, db, batchStreamInfo(uint32(i+1)))
+	}
+	commit := func(t *Table, rows *coldata.Chunk, offset int) error {
+		tx := db.Begin()
+		if err := tx.Insert(t, rows); err != nil {
+			return err
+		}
+		tx.PutMeta(writerOffsetKey(t.info.ID, 0), strconv.AppendInt(nil, int64(offset), 10))
+		return tx.Commit()
+	}
+	stop := make(chan struct{})
+	var bulkDone atomic.Int64
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := commit(bulk, bulkRows, n); err != nil {
+				b.Error(err)
+				return
+			}
+			bulkDone.Add(int64(bulkRows.Len))
+		}
+	})
+	var mu sync.Mutex
+	var lat []time.Duration
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, t := range smalls {
+		wg.Go(func() {
+			for {
+				n := next.Add(1)
+				if n > int64(b.N) {
+					return
+				}
+				began := time.Now()
+				if err := commit(t, writerBatch(1, int(n), 1), int(n)); err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				lat = append(lat, time.Since(began))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	bg.Wait()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(bulkDone.Load())/elapsed.Seconds(), "bulk-rows/s")
 }

@@ -14,9 +14,14 @@ import (
 type DB struct {
 	pe *pebble.DB
 
-	// commitMu serialises commits, table registration and Close.
+	// commitMu serialises commit groups, table registration and Close.
 	commitMu sync.Mutex
 	closed   bool
+	// queue holds the commits waiting for a group (see groupcommit.go);
+	// leading is whether one of them leads. Both guarded by queueMu.
+	queueMu sync.Mutex
+	queue   []*queuedCommit
+	leading bool
 	// tables is read under commitMu or tablesMu, and written under both:
 	// Table, which every query calls, must not wait for a commit's syncs.
 	tablesMu sync.RWMutex
@@ -34,8 +39,8 @@ type DB struct {
 	histBuf []byte // guarded by commitMu; frames being appended (see appendHistory)
 	// readBufs are the read buffers of history scans (see newFrameReader).
 	readBufs *sync.Pool
-	// afterHistorySync, when set (by tests), runs in Commit between syncing
-	// the history logs and committing the Pebble batch.
+	// afterHistorySync, when set (by tests), runs in a commit group between
+	// syncing the history logs and committing the Pebble batch.
 	afterHistorySync func()
 }
 

@@ -12,8 +12,9 @@
 // batch with Sync (the other rows, meta records, and the logs' new committed
 // lengths; so an acknowledged commit survives a crash and rows past a log's
 // committed length never count), and then applies the writes to the
-// in-memory tables. Key layouts and the row encoding
-// are written down in docs/format/storage.md.
+// in-memory tables. Concurrent commits that do not depend on each other
+// are made in groups that share the syncs (see groupcommit.go). Key
+// layouts and the row encoding are written down in docs/format/storage.md.
 //
 // Memory: a table's rows are columns in fixed-size segments (64Ki rows), and
 // a transaction's pending rows likewise; nothing grows by copying more than
@@ -27,9 +28,9 @@
 // at open, where operators evict state past their memory budget
 // (docs/format/spill.md).
 //
-// Concurrency: commits are serialised by one commit mutex (DB.commitMu); each
-// Table has an RWMutex that commits hold for writing while they apply to
-// memory. Positions are append-only (a written position never changes), and
+// Concurrency: commit groups are serialised by one commit mutex
+// (DB.commitMu); each Table has an RWMutex that commits hold for writing
+// while they apply to memory. Positions are append-only (a written position never changes), and
 // only a table's last segment ever grows, so a scan shares the other
 // segments, copies the last one's slice headers and the dead-row bitmap under
 // the read lock, and then reads without locks; it never sees half of a

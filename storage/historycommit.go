@@ -11,7 +11,17 @@ type historyAppend struct {
 	t       *Table
 	log     *historyLog
 	created bool          // the log was created by this commit
+	wrote   bool          // frames were written (not every pending row died again)
 	r       historyRecord // the log's committed state once the commit is
+	n       int           // the table's positions once the commit is
+}
+
+// historyTail is where a table's history log ends once the commits of a
+// group before the one being prepared are: the next frames go there (see
+// commitGroup).
+type historyTail struct {
+	r historyRecord
+	n int
 }
 
 // historyWriteBytes is how many frame bytes a commit encodes before it
@@ -25,11 +35,12 @@ const historyWriteBytes = 1 << 20
 const maxKeptHistoryBuf = 4 * historyWriteBytes
 
 // appendHistory appends the new rows of the append-only tables the txn
-// writes to their history logs and syncs them, and adds to b the logs' new
-// committed lengths; each txnTable's frames get the marks apply needs. It
-// returns the appends even on error, for abandonHistory. Caller holds
-// db.commitMu.
-func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool) ([]historyAppend, error) {
+// writes to their history logs, after the frames of the commits before it
+// in its group (tails), unsynced (commitGroup syncs each log once for the
+// group), and adds to b the logs' new committed lengths; each txnTable's
+// frames get the marks apply needs. It returns the appends even on error,
+// for abandonHistory. Caller holds db.commitMu.
+func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool, tails map[*Table]historyTail) ([]historyAppend, error) {
 	db := tx.db
 	var out []historyAppend
 	for _, tt := range tx.order {
@@ -51,10 +62,13 @@ func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool) ([]history
 			t.hist = log
 			t.mu.Unlock()
 		}
+		a.r, a.n = a.log.committed, t.n
+		if tail, ok := tails[t]; ok {
+			a.r, a.n = tail.r, tail.n
+		}
 		out = append(out, a)
-		a.r = a.log.committed
 		w := frameWriter{log: a.log, off: a.r.bytes, buf: db.histBuf[:0]}
-		pos := t.n
+		pos := a.n
 		tt.frames = tt.frames[:0]
 		err := tt.liveRuns(func(r pendingRun) error {
 			var err error
@@ -71,14 +85,13 @@ func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool) ([]history
 		if err != nil {
 			return out, err
 		}
-		if pos == t.n {
+		if pos == a.n {
 			continue // every pending row was deleted again
 		}
-		if err := a.log.sync(); err != nil {
-			return out, err
-		}
+		a.wrote = true
 		a.r.bytes = w.off
-		a.r.rows += uint64(pos - t.n)
+		a.r.rows += uint64(pos - a.n)
+		a.n = pos
 		out[len(out)-1] = a
 		if err := a.log.recordIn(b, a.r); err != nil {
 			return out, err
@@ -102,7 +115,8 @@ func (db *DB) abandonHistory(appends []historyAppend) {
 }
 
 // committedHistory moves the logs' committed lengths once the batch
-// recording them has committed. Caller holds db.commitMu.
+// recording them has committed. Caller holds db.commitMu and calls it for
+// the commits of a group in their order.
 func committedHistory(appends []historyAppend) {
 	for _, a := range appends {
 		a.log.committed = a.r

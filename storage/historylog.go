@@ -221,7 +221,7 @@ func (fr *frameReader) readErr(err error) error {
 }
 
 // sync makes what frameWriters wrote to log durable. Caller holds
-// db.commitMu.
+// db.commitMu (a group syncs its logs at once: different logs).
 func (log *historyLog) sync() error { return wrapPebble(log.w.SyncData()) }
 
 // recordIn adds to b the meta record saying log's committed state is r.

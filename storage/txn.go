@@ -31,12 +31,13 @@ type Txn struct {
 	addCols []addedColumn
 	// watermarks are the watermarks the txn advances (AdvanceWatermark).
 	watermarks map[*Table]int64
-	// timing is how long Commit waited for and then held the commit lock.
+	// timing is how long Commit waited for its group and the group took.
 	timing CommitTiming
 }
 
-// CommitTiming is how long a commit waited for the commit lock (behind other
-// commits) and then held it: validating, encoding, syncing and applying.
+// CommitTiming is how long a commit waited for its group to start (behind
+// other groups) and then how long its group held the commit lock:
+// validating, encoding, syncing and applying its commits.
 type CommitTiming struct {
 	Wait, Hold time.Duration
 }
@@ -521,7 +522,8 @@ const insertRecordOverhead = 1 + 1 + rowKeyLen + binary.MaxVarintLen32
 // began (23505 for primary-key races, 40001 for write-write conflicts),
 // appends the rows of append-only tables to their history logs and syncs
 // them, writes one synced Pebble batch (the rest, and the logs' new
-// lengths), and then applies the writes to memory.
+// lengths), and then applies the writes to memory. Concurrent commits are
+// grouped, sharing the syncs (see commitGroup).
 func (tx *Txn) Commit() error {
 	if tx.done {
 		return errTxnDone()
@@ -530,18 +532,12 @@ func (tx *Txn) Commit() error {
 	if !tx.hasWrites() {
 		return nil
 	}
-	db := tx.db
-	start := time.Now()
-	db.commitMu.Lock()
-	locked := time.Now()
-	defer func() {
-		db.commitMu.Unlock()
-		tx.timing = CommitTiming{Wait: locked.Sub(start), Hold: time.Since(locked)}
-	}()
-	if db.closed {
-		return sqlerr.New(sqlerr.AdminShutdown, "storage: database is closed")
-	}
+	return tx.db.commit(tx)
+}
 
+// skips returns whether a table's writes are moot: the txn drops it (or
+// created and dropped it).
+func (tx *Txn) skips() func(*Table) bool {
 	dropped := map[uint32]bool{}
 	for _, id := range tx.dropIDs {
 		dropped[id] = true
@@ -550,13 +546,17 @@ func (tx *Txn) Commit() error {
 	for _, t := range tx.creates {
 		created[t] = true
 	}
-	// skip: writes to tables this txn drops are moot.
-	skip := func(t *Table) bool { return tx.discarded[t] || (!created[t] && dropped[t.info.ID]) }
+	return func(t *Table) bool { return tx.discarded[t] || (!created[t] && dropped[t.info.ID]) }
+}
 
-	// Validate. Only commits change tables and we hold commitMu, so the
-	// table state read here cannot move under us.
+// validate checks the txn against the committed state. In a group of
+// commits, the commits before it touch none of the tables it validates
+// against (see groupFootprint). Caller holds db.commitMu, so the table
+// state read here cannot move under us.
+func (tx *Txn) validate(skip func(*Table) bool) error {
+	db := tx.db
 	for _, t := range tx.creates {
-		if _, exists := db.tables[t.info.ID]; exists && !dropped[t.info.ID] {
+		if _, exists := db.tables[t.info.ID]; exists && !tx.drops(t.info.ID) {
 			return errConcurrentUpdate() // another txn created the same id first
 		}
 	}
@@ -565,7 +565,7 @@ func (tx *Txn) Commit() error {
 		if skip(t) {
 			continue
 		}
-		if t.dropped || (!created[t] && db.tables[t.info.ID] != t) {
+		if t.dropped || (!slices.Contains(tx.creates, t) && db.tables[t.info.ID] != t) {
 			return errDropped(t)
 		}
 		if len(tt.ins.types) != len(t.info.Types) {
@@ -588,13 +588,26 @@ func (tx *Txn) Commit() error {
 			}
 		}
 	}
-
 	for _, ac := range tx.addCols {
 		if ac.t.dropped || db.tables[ac.t.info.ID] != ac.t {
 			return errDropped(ac.t)
 		}
 	}
+	return nil
+}
 
+// prepare validates c's txn and writes it out, unsynced: its Pebble batch
+// (rows of tables with a key, watermarks, meta records, history lengths)
+// and its streams' history frames after those of the group's commits
+// before it (tails, which it advances). Its watermarks count as raised
+// for the commits after it (wms). Caller holds db.commitMu.
+func (c *queuedCommit) prepare(tails map[*Table]historyTail, wms map[*Table]int64) error {
+	tx := c.tx
+	db := tx.db
+	skip := tx.skips()
+	if err := tx.validate(skip); err != nil {
+		return err
+	}
 	// Size the batch for the inserted rows up front: a large COPY would
 	// otherwise grow it by doubling, copying it about once more in all.
 	size := 0
@@ -604,14 +617,15 @@ func (tx *Txn) Commit() error {
 		}
 	}
 	b := db.pe.NewBatchWithSize(size)
-	defer b.Close()
 	for _, id := range tx.dropIDs {
 		if err := deleteTableData(b, id); err != nil {
+			b.Close()
 			return err
 		}
 	}
 	for _, t := range tx.creates {
 		if err := deleteTableData(b, t.info.ID); err != nil {
+			b.Close()
 			return err
 		}
 	}
@@ -619,12 +633,14 @@ func (tx *Txn) Commit() error {
 	for _, tt := range tx.order {
 		if !skip(tt.t) && !tt.t.info.AppendOnly { // see appendHistory
 			if err := tt.write(b, &w); err != nil {
+				b.Close()
 				return err
 			}
 		}
 	}
-	watermarks := tx.advancedWatermarks(skip)
+	watermarks := tx.advancedWatermarks(skip, wms)
 	if err := writeWatermarks(b, watermarks); err != nil {
+		b.Close()
 		return err
 	}
 	for _, k := range tx.metaKs {
@@ -635,26 +651,35 @@ func (tx *Txn) Commit() error {
 			err = b.Set(metaKey(k), tx.meta[k], nil)
 		}
 		if err != nil {
+			b.Close()
 			return wrapPebble(err)
 		}
 	}
 	// The rows of append-only tables go to their history logs, synced
 	// before the batch that records their new lengths commits.
-	appends, err := tx.appendHistory(b, skip)
+	appends, err := tx.appendHistory(b, skip, tails)
 	if err != nil {
 		db.abandonHistory(appends)
+		b.Close()
 		return err
 	}
-	if db.afterHistorySync != nil {
-		db.afterHistorySync()
+	for _, a := range appends {
+		tails[a.t] = historyTail{r: a.r, n: a.n}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		db.abandonHistory(appends)
-		return wrapPebble(err)
+	for _, tw := range watermarks {
+		wms[tw.t] = tw.w
 	}
-	committedHistory(appends)
+	c.b, c.skip, c.appends, c.watermarks = b, skip, appends, watermarks
+	return nil
+}
 
-	// Durable: now make it visible.
+// publish makes a durable commit visible: the tables it creates, drops
+// and adds columns to, its watermarks and rows, and its changes to the
+// observer. Caller holds db.commitMu and publishes the commits of a group
+// in their order.
+func (c *queuedCommit) publish() {
+	tx, skip := c.tx, c.skip
+	db := tx.db
 	db.tablesMu.Lock()
 	for _, id := range tx.dropIDs {
 		if t, ok := db.tables[id]; ok {
@@ -674,7 +699,7 @@ func (tx *Txn) Commit() error {
 	for _, ac := range tx.addCols {
 		ac.t.addColumn(ac.name, ac.typ)
 	}
-	for _, tw := range watermarks {
+	for _, tw := range c.watermarks {
 		tw.t.mu.Lock()
 		tw.t.watermark = tw.w
 		tw.t.mu.Unlock()
@@ -692,7 +717,7 @@ func (tx *Txn) Commit() error {
 		}
 		tt.t.apply(tt)
 	}
-	for _, tw := range watermarks {
+	for _, tw := range c.watermarks {
 		if tx.tables[tw.t] == nil && db.observer != nil && db.observer.Wants(tw.t.info.ID) {
 			changes = append(changes, Change{TableID: tw.t.info.ID, Watermark: tw.w, Positions: tw.t.n})
 		}
@@ -700,7 +725,6 @@ func (tx *Txn) Commit() error {
 	if len(changes) > 0 {
 		db.observer.Committed(changes)
 	}
-	return nil
 }
 
 // rowWriter holds the buffers of the keys and values a commit writes.

@@ -47,11 +47,17 @@ func (t *Table) Watermark() int64 {
 
 // advancedWatermarks returns the watermarks the txn raises, by table, in a
 // deterministic order, leaving out the tables skip says the commit does not
-// write. Caller holds db.commitMu (t.watermark changes only under it).
-func (tx *Txn) advancedWatermarks(skip func(*Table) bool) []tableWatermark {
+// write: above the committed watermark, or above the one a commit before
+// it in its group raises (raised). Caller holds db.commitMu (t.watermark
+// changes only under it).
+func (tx *Txn) advancedWatermarks(skip func(*Table) bool, raised map[*Table]int64) []tableWatermark {
 	var out []tableWatermark
 	for t, w := range tx.watermarks {
-		if w > t.watermark && !skip(t) {
+		cur := t.watermark
+		if r, ok := raised[t]; ok {
+			cur = r
+		}
+		if w > cur && !skip(t) {
 			out = append(out, tableWatermark{t: t, w: w})
 		}
 	}
