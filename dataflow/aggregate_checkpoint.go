@@ -515,9 +515,16 @@ func (o *aggregateOp) finishRestore() error {
 	for end, gs := range o.open {
 		for _, g := range gs {
 			// A window's groups are held until it closes: indexed, or
-			// dropped and waiting for their id to be freed.
-			if g < 0 || g >= t.ids.n || free[g] {
-				return damaged("window end %d holds group %d of %d, free", end, g, t.ids.n)
+			// dropped and waiting for their id to be freed. Closing it
+			// unindexes those with rows, a probe that would never end for
+			// a group not in the index.
+			if g < 0 || g >= t.ids.n || int(g>>groupPageBits) >= len(t.words) || free[g] {
+				return damaged("window end %d holds group %d of %d, free or held by another window", end, g, t.ids.n)
+			}
+			free[g] = true
+			i := int(g & (groupPage - 1))
+			if o.restoredIndex[g>>groupPageBits][i>>6]&(1<<(i&63)) == 0 && t.state(g)[0] != 0 {
+				return damaged("window end %d holds group %d, which has rows and is not indexed", end, g)
 			}
 		}
 	}
