@@ -87,14 +87,7 @@ func TestViewsRestartFromCheckpoints(t *testing.T) {
 	for id := range 8 {
 		mustExec(t, conn, "INSERT INTO users VALUES ($1, $2)", id, fmt.Sprint("r", id%3))
 	}
-	names := make([]string, 0, len(checkpointViews))
-	for name := range checkpointViews {
-		names = append(names, name)
-	}
-	slices.Sort(names) // v_vov after v_agg
-	for _, name := range names {
-		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+checkpointViews[name])
-	}
+	names := createViews(t, conn, checkpointViews) // v_vov after v_agg
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	row := 0
 	insert := func(n int) {
@@ -391,9 +384,7 @@ func TestCheckpointIntervalJoinRestore(t *testing.T) {
 		"v_ija": "SELECT a.k, count(*) AS n, sum(b.w) AS sw FROM a JOIN b ON a.k = b.k AND a.ts BETWEEN b.ts - INTERVAL '2 seconds' AND b.ts + INTERVAL '1 second' GROUP BY a.k",
 		"v_cl":  "SELECT x.k, x.we, x.n, y.m FROM (SELECT k, window_end AS we, count(*) AS n FROM TUMBLE(a, ts, INTERVAL '1 second') GROUP BY k, window_end) x JOIN (SELECT k, window_end AS we, max(w) AS m FROM TUMBLE(b, ts, INTERVAL '1 second') GROUP BY k, window_end) y ON x.k = y.k AND x.we = y.we",
 	}
-	for _, name := range mapKeys(views) {
-		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
-	}
+	createViews(t, conn, views)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	row := 0
 	insert := func(n int) {
@@ -589,6 +580,17 @@ func writeDir(t *testing.T, dir string, files map[string][]byte) {
 	}
 }
 
+// createViews creates a materialized view of each query of views, named
+// by its key, in the order of the names, which it returns.
+func createViews(t *testing.T, conn *pgx.Conn, views map[string]string) []string {
+	t.Helper()
+	names := mapKeys(views)
+	for _, name := range names {
+		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
+	}
+	return names
+}
+
 func mapKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -619,10 +621,7 @@ func TestCheckpointDeltas(t *testing.T) {
 		"v_dist": "SELECT DISTINCT k % 5 AS k, v % 7 AS r FROM a",
 		"v_top":  "SELECT k, count(*) AS n FROM a GROUP BY k ORDER BY n DESC, k LIMIT 5",
 	}
-	names := mapKeys(views)
-	for _, name := range names {
-		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
-	}
+	names := createViews(t, conn, views)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	row := 0
 	insert := func(n int) {
@@ -969,9 +968,7 @@ func TestCheckpointSkipsReplayableViews(t *testing.T) {
 		"v_turn": "SELECT k FROM s WHERE k < 500 OR v < 10",
 	}
 	mustExec(t, conn, "CREATE STREAM s (k int, v int)")
-	for _, name := range mapKeys(views) {
-		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+views[name])
-	}
+	createViews(t, conn, views)
 	oid := func(name string) uint32 {
 		t.Helper()
 		var id uint32

@@ -37,10 +37,7 @@ func TestSessionViewsRestartFromCheckpoints(t *testing.T) {
 	s := startCheckpointServer(t, dir, 20*time.Millisecond)
 	conn := connect(t, s.srv)
 	mustExec(t, conn, "CREATE STREAM s (k int, v int, ts timestamptz, WATERMARK FOR ts AS ts - INTERVAL '2 seconds')")
-	names := mapKeys(sessionCheckpointViews)
-	for _, name := range names {
-		mustExec(t, conn, "CREATE MATERIALIZED VIEW "+name+" AS "+sessionCheckpointViews[name])
-	}
+	names := createViews(t, conn, sessionCheckpointViews)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	row := 0
 	// Rows 50 ms apart on average, jittered by up to 1.5 s, over four keys
@@ -69,7 +66,18 @@ func TestSessionViewsRestartFromCheckpoints(t *testing.T) {
 		}
 	}
 	// The deltas too: a crash leaves a base and a prefix of its deltas.
-	saved = readAll(t, ckptDir)
+	// Rows after the bases make the next checkpoints deltas (the bases may
+	// have come after every row above).
+	insert(100)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		saved = readAll(t, ckptDir)
+		if slices.ContainsFunc(mapKeys(saved), func(name string) bool { return strings.HasSuffix(name, ".delta") }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delta among checkpoints %v\n%s", mapKeys(saved), s.log.String())
+		}
+	}
 	insert(1500)
 	s.syncViews(t)
 	// checkBatch checks each view against its query run in batch.
