@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,11 +69,15 @@ func TestSessionViewsRestartFromCheckpoints(t *testing.T) {
 	}
 	// The deltas too: a crash leaves a base and a prefix of its deltas.
 	// Rows after the bases make the next checkpoints deltas (the bases may
-	// have come after every row above).
-	insert(100)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	// have come after every row above). Two reads alike are one state of
+	// the directory: a base replacing a chain is renamed into place before
+	// the chain's deltas are removed.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		insert(100)
+		time.Sleep(30 * time.Millisecond)
 		saved = readAll(t, ckptDir)
-		if slices.ContainsFunc(mapKeys(saved), func(name string) bool { return strings.HasSuffix(name, ".delta") }) {
+		if slices.ContainsFunc(mapKeys(saved), func(name string) bool { return strings.HasSuffix(name, ".delta") }) &&
+			maps.EqualFunc(saved, readAll(t, ckptDir), bytes.Equal) {
 			break
 		}
 		if time.Now().After(deadline) {
