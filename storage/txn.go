@@ -617,15 +617,19 @@ func (c *queuedCommit) prepare(tails map[*Table]historyTail, wms map[*Table]int6
 		}
 	}
 	b := db.pe.NewBatchWithSize(size)
+	prepared := false
+	defer func() {
+		if !prepared {
+			b.Close()
+		}
+	}()
 	for _, id := range tx.dropIDs {
 		if err := deleteTableData(b, id); err != nil {
-			b.Close()
 			return err
 		}
 	}
 	for _, t := range tx.creates {
 		if err := deleteTableData(b, t.info.ID); err != nil {
-			b.Close()
 			return err
 		}
 	}
@@ -633,14 +637,12 @@ func (c *queuedCommit) prepare(tails map[*Table]historyTail, wms map[*Table]int6
 	for _, tt := range tx.order {
 		if !skip(tt.t) && !tt.t.info.AppendOnly { // see appendHistory
 			if err := tt.write(b, &w); err != nil {
-				b.Close()
 				return err
 			}
 		}
 	}
 	watermarks := tx.advancedWatermarks(skip, wms)
 	if err := writeWatermarks(b, watermarks); err != nil {
-		b.Close()
 		return err
 	}
 	for _, k := range tx.metaKs {
@@ -651,7 +653,6 @@ func (c *queuedCommit) prepare(tails map[*Table]historyTail, wms map[*Table]int6
 			err = b.Set(metaKey(k), tx.meta[k], nil)
 		}
 		if err != nil {
-			b.Close()
 			return wrapPebble(err)
 		}
 	}
@@ -660,7 +661,6 @@ func (c *queuedCommit) prepare(tails map[*Table]historyTail, wms map[*Table]int6
 	appends, err := tx.appendHistory(b, skip, tails)
 	if err != nil {
 		db.abandonHistory(appends)
-		b.Close()
 		return err
 	}
 	for _, a := range appends {
@@ -670,6 +670,7 @@ func (c *queuedCommit) prepare(tails map[*Table]historyTail, wms map[*Table]int6
 		wms[tw.t] = tw.w
 	}
 	c.b, c.skip, c.appends, c.watermarks = b, skip, appends, watermarks
+	prepared = true
 	return nil
 }
 
