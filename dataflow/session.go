@@ -263,22 +263,33 @@ func (o *sessionOp) add(p *sessionPartition, c *coldata.Chunk, i int, t, diff in
 
 // partition returns the partition of row i of c, adding it to the epoch.
 func (o *sessionOp) partition(c *coldata.Chunk, i int) *sessionPartition {
+	o.partitionKey(c, i)
+	if p, ok := o.epoch[string(o.key)]; ok {
+		return p
+	}
+	k := string(o.key)
+	p, _ := o.storedPartition(k)
+	o.epoch[k] = p
+	o.epochKeys = append(o.epochKeys, k)
+	return p
+}
+
+// partitionKey sets o.key to the partition key of row i of c.
+func (o *sessionOp) partitionKey(c *coldata.Chunk, i int) {
 	o.key = o.key[:0]
 	if len(o.spec.PartitionBy) > 0 {
 		// NB: RowKey reads a nil column list as all columns.
 		o.key = RowKey(o.key, c, o.spec.PartitionBy, i)
 	}
-	if p, ok := o.epoch[string(o.key)]; ok {
-		return p
+}
+
+// storedPartition returns the partition stored under k and true, or a
+// new empty one and false when there is none.
+func (o *sessionOp) storedPartition(k string) (*sessionPartition, bool) {
+	if p, ok := o.parts.Get(k); ok {
+		return p, true
 	}
-	k := string(o.key)
-	p, ok := o.parts.Get(k)
-	if !ok {
-		p = &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0), indexed: Unconstrained}
-	}
-	o.epoch[k] = p
-	o.epochKeys = append(o.epochKeys, k)
-	return p
+	return &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0), indexed: Unconstrained}, false
 }
 
 func (o *sessionOp) Flush(emit Emit) error {

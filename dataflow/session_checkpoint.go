@@ -105,11 +105,8 @@ func (o *sessionOp) trackRemoval(p *sessionPartition, item *orderItem[sessionRow
 	if o.removed == nil {
 		o.removed = NewChanges(o.spec.InTypes, 0)
 	}
-	for j, v := range o.removed.Cols {
-		v.AppendFrom(p.rows.Cols[j], item.val.row)
-	}
+	o.removed.AppendFrom(p.rows, item.val.row) // p.rows has no diffs
 	o.removed.Diffs = append(o.removed.Diffs, -item.val.snap)
-	o.removed.Len++
 	item.val.snap = 0
 }
 
@@ -136,24 +133,15 @@ func (o *sessionOp) RestoreDelta(r *SnapshotReader) error {
 		return r.err
 	}
 	for i, diff := range diffs {
-		k, p := o.restorePartition(rows, i)
+		o.partitionKey(rows, i)
+		k := string(o.key)
+		p, stored := o.storedPartition(k)
+		if !stored {
+			o.parts.Put(k, p)
+		}
 		o.add(p, rows, i, ts.Ints[i], diff)
-		o.parts.Put(k, p)
 	}
 	return nil
-}
-
-// restorePartition returns the key of row i's partition and the
-// partition, a new one when none holds rows yet.
-func (o *sessionOp) restorePartition(c *coldata.Chunk, i int) (string, *sessionPartition) {
-	o.key = o.key[:0]
-	if len(o.spec.PartitionBy) > 0 {
-		o.key = RowKey(o.key, c, o.spec.PartitionBy, i)
-	}
-	if p, ok := o.parts.Get(string(o.key)); ok {
-		return string(o.key), p
-	}
-	return string(o.key), &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0), indexed: Unconstrained}
 }
 
 // finishRestore cuts each partition's rows into sessions, as Flush would
