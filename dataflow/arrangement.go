@@ -457,8 +457,9 @@ func sharedSlice(col *coldata.Vec, i, n int) *coldata.Vec {
 }
 
 // packedInts is an integer column of a lean page whose values lie within
-// 2^32 of the smallest: row r is base + deltas[r]. Half the bytes of the values shared as they are: ids, counts and
-// timestamps of a page's rows are usually that close.
+// 2^32 of the smallest: row r is base + deltas[r]. Half the bytes of the
+// values shared as they are: ids, counts and timestamps of a page's rows
+// are usually that close.
 type packedInts struct {
 	base   int64
 	deltas []uint32
