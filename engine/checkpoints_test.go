@@ -930,10 +930,20 @@ func TestCheckpointChainEndsWhenIdle(t *testing.T) {
 		}
 	}
 	// Idle now: the last checkpoint holds every change; none follows it.
+	// Under load that checkpoint may land well after the interval, so the
+	// base is first waited for to hold still for half a second.
 	s.syncViews(t)
-	time.Sleep(100 * time.Millisecond)
 	base := readBase()
-	time.Sleep(200 * time.Millisecond)
+	for still, deadline := time.Now(), time.Now().Add(20*time.Second); time.Since(still) < 500*time.Millisecond; {
+		time.Sleep(50 * time.Millisecond)
+		if b := readBase(); !bytes.Equal(b, base) {
+			base, still = b, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle view's base kept changing: %v", files())
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
 	if again := readBase(); !bytes.Equal(base, again) || hasDelta() {
 		t.Fatalf("the idle view took checkpoints after its base: %v", files())
 	}
