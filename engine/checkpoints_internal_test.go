@@ -342,3 +342,30 @@ func TestCheckpointChainWeighsChanges(t *testing.T) {
 		t.Fatalf("after restart %d rows, before %d\n%s", len(after), len(before), r.log.String())
 	}
 }
+
+// A due checkpoint waits while commits are queued for the loop, but not
+// past a second interval; one is not due before an interval, nor while
+// the writer is busy.
+func TestCheckpointDueDefersWhileCommitsQueued(t *testing.T) {
+	last := time.Unix(1000, 0)
+	c := &checkpointer{interval: time.Second, last: last}
+	for _, tc := range []struct {
+		after  time.Duration
+		queued bool
+		busy   bool
+		want   bool
+	}{
+		{after: 500 * time.Millisecond, want: false},
+		{after: time.Second, want: true},
+		{after: time.Second, queued: true, want: false},
+		{after: 1900 * time.Millisecond, queued: true, want: false},
+		{after: 2 * time.Second, queued: true, want: true},
+		{after: 3 * time.Second, busy: true, want: false},
+		{after: 3 * time.Second, queued: true, busy: true, want: false},
+	} {
+		c.busy.Store(tc.busy)
+		if got := c.due(last.Add(tc.after), tc.queued); got != tc.want {
+			t.Errorf("%v after the last, queued %v, writer busy %v: due %v, want %v", tc.after, tc.queued, tc.busy, got, tc.want)
+		}
+	}
+}

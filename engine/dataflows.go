@@ -203,6 +203,13 @@ func (d *dataflows) enqueue(it feedItem) {
 	}
 }
 
+// commitsQueued reports whether commits (or commands) wait for the loop.
+func (d *dataflows) commitsQueued() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.queue) > 0
+}
+
 // waitBacklog waits until at most limit changed rows wait for the loop:
 // the backpressure between sources and views.
 func (d *dataflows) waitBacklog(ctx context.Context, limit int) error {

@@ -562,7 +562,8 @@ func (c *sizesTarget) rows() (total, largest int) {
 // deliveries of at most PacedBatchRows, or two Intervals' rows when they
 // are more, not of BatchRows: a view steps a delivery whole, and a commit
 // after it waits for that step. Owing more than BatchRows, it delivers
-// BatchRows, as an unlimited source does.
+// half of BatchRows (or two Intervals' rows when they are more); an
+// unlimited source delivers BatchRows.
 func TestCatchUpBatches(t *testing.T) {
 	for _, tc := range []struct {
 		rate      string
@@ -571,7 +572,8 @@ func TestCatchUpBatches(t *testing.T) {
 	}{
 		{"50000", 1 << 16, PacedBatchRows}, // 2500 rows an Interval, owing 20000
 		{"1000000", 1 << 20, 100000},       // 50000 rows an Interval, owing 400000
-		{"400000", 1 << 16, 1 << 16},       // owing 160000
+		{"300000", 1 << 16, 1 << 15},       // 15000 rows an Interval, owing 120000
+		{"400000", 1 << 16, 40000},         // 20000 rows an Interval, owing 160000
 		{"max", 1 << 16, 1 << 16},
 	} {
 		o := mustOptions(t, map[string]string{"generator": "rides", "rate": tc.rate})

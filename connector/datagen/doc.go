@@ -21,5 +21,6 @@
 // catches up without pausing, in chunks of at most PacedBatchRows (or two
 // Intervals' rows when they are more), so that no
 // single commit holds the views' step long; owing more than BatchRows, in
-// chunks of BatchRows.
+// chunks of half of BatchRows (or of two Intervals' rows when they are
+// more).
 package datagen

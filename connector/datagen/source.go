@@ -79,8 +79,8 @@ type Config struct {
 	Log       *slog.Logger
 	// BatchRows bounds a delivery (default 65536 events); a rate-limited
 	// source delivers what is due every Interval (default 50 ms), at most
-	// max(PacedBatchRows, its rows of two Intervals) at once unless it owes
-	// more than BatchRows.
+	// max(PacedBatchRows, its rows of two Intervals) at once, or half of
+	// BatchRows when it owes more than BatchRows and that is more.
 	BatchRows int
 	Interval  time.Duration
 	// Gate, if not nil, has the source take turns with the other ingest
@@ -101,10 +101,13 @@ const drawRows = 2048
 // be published: one 64 Ki-row catch-up delivery held bench serve's
 // freshness markers over 100 ms. Bounded deliveries let a commit made
 // between them (a marker, an INSERT) be published after the first. A
-// source owing more than BatchRows delivers BatchRows, as unlimited sources
-// do: each commit costs syncs and a copy (storage keeps only segment-sized
-// ones as they are), and on a starved machine 16 Ki-row commits could not
-// catch up (bench serve at load 10-16 ingested 130-180k bids/s of 270k).
+// source owing more than BatchRows delivers half of BatchRows (a storage
+// segment's: storage keeps a commit of half a segment as it is, not
+// copied): on a starved machine 16 Ki-row commits, each with its syncs
+// and a copy, could not catch up (bench serve at load 10-16 ingested
+// 130-180k bids/s of 270k), and 64 Ki-row ones held every commit behind
+// them for a 64 Ki-row step (bench serve's epochs of 64 Ki rows, steps
+// of 60-950 ms at load 7).
 const PacedBatchRows = 16 << 10
 
 // Stats is a source's progress.
@@ -172,10 +175,13 @@ func (s *Source) run(ctx context.Context) {
 	// With a start time the events are a replay of a fixed timeline: they
 	// come as fast as the stream takes them.
 	paced := o.Rate > 0 && o.StartTime.IsZero()
-	limit := int64(s.cfg.BatchRows)
+	// limit bounds a paced source's deliveries, catchUp those of one
+	// owing more than BatchRows.
+	limit, catchUp := int64(s.cfg.BatchRows), int64(s.cfg.BatchRows)
 	if paced {
 		twoIntervals := g.rowsBefore(int64(2 * o.Rate * s.cfg.Interval.Seconds()))
 		limit = min(limit, max(PacedBatchRows, twoIntervals))
+		catchUp = max(limit, catchUp/2)
 	}
 	gate := s.cfg.Gate.Worker()
 	for o.Events == 0 || pos < o.Events {
@@ -183,11 +189,13 @@ func (s *Source) run(ctx context.Context) {
 		// behind: the source delivers again without a pause.
 		n, behind := int64(s.cfg.BatchRows), true
 		if paced {
-			// Owing more than BatchRows, it catches up in full batches
-			// (see PacedBatchRows).
+			// Owing more than BatchRows, it catches up in batches of
+			// catchUp (see PacedBatchRows).
 			if owed := g.rowsBefore(int64(float64(now-clock)*o.Rate/1e6)+1) - pos; owed <= n {
 				n = min(owed, limit)
 				behind = owed > n
+			} else {
+				n = catchUp
 			}
 		}
 		if o.Events > 0 {
