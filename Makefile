@@ -9,9 +9,11 @@ build:
 	$(GO) build -o bin/sluice ./cmd/sluice
 
 # Needs nothing but Go: TestPostgres skips without SLUICE_TEST_PG_URL.
+# The engine package runs ~4 min alone; on a busy machine it outgrows go
+# test's default 10 min per package.
 test:
 	$(GO) vet ./...
-	$(GO) test ./...
+	$(GO) test -timeout 30m ./...
 
 # Installs PostgreSQL if missing, runs everything against a throw-away cluster,
 # and stops the cluster even on failure (see scripts/ci.sh).
