@@ -59,6 +59,11 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	o.groups = newGroupTable(s.words, no, nk)
 	if env.Budget != nil && o.canSpill() {
 		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
+		if o.storedKeys {
+			for _, k := range a.Keys {
+				o.spillKeyVals = append(o.spillKeyVals, coldata.NewVec(a.InTypes[k], 1))
+			}
+		}
 		// An encoded key leads with its window already (encOrder).
 		if a.Window != nil && nk > 0 {
 			o.spill.windowed, o.spill.window = true, a.Window.Key
@@ -123,8 +128,12 @@ type aggregateOp struct {
 	// spill holds the groups evicted under a budget (nil: none).
 	spill *groupSpill
 	// pendingSpill holds, while a snapshot and its deltas are restored
-	// without a budget, the spilled groups' states by spill store key.
-	pendingSpill map[string][]int64
+	// without a budget, the spilled groups' values (appendSpillValue) by
+	// spill store key.
+	pendingSpill map[string][]byte
+	// spillKeyVals are scratch columns of a stored key value each, which
+	// a spilled group's value holds (writeGroupObjects).
+	spillKeyVals []*coldata.Vec
 }
 
 // endHeap is a min-heap of window ends.

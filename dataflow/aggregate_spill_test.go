@@ -704,10 +704,10 @@ func checkSpillClosesWindows(t *testing.T, spill *storage.Spill, calls []AggCall
 
 // TestAggregateSpillWindowKeyTypes checks which windowed aggregates spill
 // under a budget: packed and encoded keys, emitting changes or on window
-// close, but not on window close with a uuid key, whose groups keep its
-// values (its key does not decode).
+// close, a uuid key on window close too (its key does not decode: its
+// groups keep its values, and spill them), and a numeric one.
 func TestAggregateSpillWindowKeyTypes(t *testing.T) {
-	in := []*types.T{types.Int8, types.Text, types.UUID, types.Bool}
+	in := []*types.T{types.Int8, types.Text, types.UUID, types.Bool, types.Numeric}
 	calls, err := parseAggCalls("count_star", in)
 	if err != nil {
 		t.Fatal(err)
@@ -721,7 +721,9 @@ func TestAggregateSpillWindowKeyTypes(t *testing.T) {
 		{[]int{0, 1}, true, true},
 		{[]int{1, 3, 0}, true, true},
 		{[]int{0, 2}, false, true},
-		{[]int{0, 2}, true, false},
+		{[]int{0, 2}, true, true},
+		{[]int{4, 0}, true, true},
+		{[]int{0, 4}, false, true},
 	} {
 		window := &AggWindow{Key: slices.Index(c.keys, 0), EndOffset: 10, OnClose: c.onClose}
 		g := &Graph{}
