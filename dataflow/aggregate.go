@@ -59,6 +59,7 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	o.groups = newGroupTable(s.words, no, nk)
 	if env.Budget != nil && o.canSpill() {
 		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
+		o.spillWriter = NewSnapshotWriter(nil)
 		if o.storedKeys {
 			for _, k := range a.Keys {
 				o.spillKeyVals = append(o.spillKeyVals, coldata.NewVec(a.InTypes[k], 1))
@@ -132,8 +133,10 @@ type aggregateOp struct {
 	// spill store key.
 	pendingSpill map[string][]byte
 	// spillKeyVals are scratch columns of a stored key value each, which
-	// a spilled group's value holds (writeGroupObjects).
+	// a spilled group's value holds (writeGroupObjects), written by
+	// spillWriter.
 	spillKeyVals []*coldata.Vec
+	spillWriter  *SnapshotWriter
 }
 
 // endHeap is a min-heap of window ends.

@@ -255,18 +255,24 @@ func appendWords(dst []byte, ws []int64) []byte {
 
 // appendSpillValue appends the spill store value of group g: its state
 // words, then, when its groups keep objects (stored key values, numeric
-// sums), those as a snapshot writes them (writeGroupObjects).
+// sums), those as a snapshot writes them (writeGroupObjects), through
+// one writer reused: a writer each took a fresh block of
+// minSnapshotBlock, most of an eviction's time.
 func (o *aggregateOp) appendSpillValue(dst []byte, g int32) ([]byte, error) {
 	t := o.groups
 	dst = appendWords(dst, t.state(g))
 	if t.no == 0 {
 		return dst, nil
 	}
-	w := NewSnapshotWriter(dst)
+	w := o.spillWriter
+	w.Reset()
 	if err := o.writeGroupObjects(w, g); err != nil {
 		return nil, err
 	}
-	return w.Bytes(), nil
+	for _, p := range w.Parts() {
+		dst = append(dst, p...)
+	}
+	return dst, nil
 }
 
 // writeGroupObjects writes group g's stored key values, a column of one

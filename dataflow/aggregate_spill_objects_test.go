@@ -220,3 +220,48 @@ func TestAggregateSpillKeepsShownKey(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// BenchmarkAggregateSpillNumeric is BenchmarkAggregateSpill keyed by a
+// numeric (k/100) with a numeric sum and a count over 256k groups (about
+// 250 bytes a group by the estimate: key encoding, key value, sum, slot
+// and words; a live heap of about 60 MiB without a budget), with a budget
+// of an eighth of the estimate: a spilled group's value holds its key
+// value and its sum.
+func BenchmarkAggregateSpillNumeric(b *testing.B) {
+	const keys = 1 << 18
+	in := []*types.T{types.Numeric, types.Numeric}
+	calls, err := parseAggCalls("sum:1,count:1", in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}
+	chunkOf := func(key func(i int) int) *coldata.Chunk {
+		c := NewChanges(in, coldata.DefaultChunkSize)
+		for i := range coldata.DefaultChunkSize {
+			c.AppendRow([]types.Datum{apd.New(int64(key(i)), -2), apd.New(int64(i%1000), -2)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		c.Len = coldata.DefaultChunkSize
+		return c
+	}
+	fill := func(n int) *coldata.Chunk {
+		return chunkOf(func(i int) int { return n*coldata.DefaultChunkSize + i })
+	}
+	for _, keyDist := range []string{"uniform", "skewed"} {
+		rng := rand.New(rand.NewSource(1))
+		chunks := make([]*coldata.Chunk, spillBenchEpoch)
+		for i := range chunks {
+			chunks[i] = chunkOf(func(int) int {
+				if keyDist == "skewed" && rng.Intn(10) != 0 {
+					return rng.Intn(keys / 20)
+				}
+				return rng.Intn(keys)
+			})
+		}
+		for _, limit := range []int64{0, keys * 250 / 8} {
+			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
+				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
+			})
+		}
+	}
+}
