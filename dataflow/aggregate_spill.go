@@ -89,28 +89,18 @@ type groupSpill struct {
 
 // canSpill reports whether the aggregate's groups can spill: keyed, and
 // every kernel's state plain words (counts, sums and averages of
-// integers and floats) or a numeric sum. Keys are packed integers or
-// encoded (text, boolean, bytea, more than 8 integers, mixes of those and
-// integers, and the types whose equal values print differently: numeric,
-// float, interval, char(n), jsonb …). A group whose key values are stored
-// (storedKeys: numeric 1.0 and 1.00 are one key, the group shows the
-// first) or that keeps numeric sums spills them beside its words
-// (appendSpillValue). A windowed aggregate's (TUMBLE, HOP, CUMULATE)
-// store keys lead with its window, packed or encoded, so that closing
-// windows is one range scan.
+// integers, floats and intervals) or objects a snapshot holds (numeric
+// sums, min/max multisets under retractions: objKernel). Keys are packed
+// integers or encoded (text, boolean, bytea, more than 8 integers, mixes
+// of those and integers, and the types whose equal values print
+// differently: numeric, float, interval, char(n), jsonb …). A group whose
+// key values are stored (storedKeys: numeric 1.0 and 1.00 are one key,
+// the group shows the first) or that keeps objects spills them beside
+// its words (appendSpillValue). A windowed aggregate's (TUMBLE, HOP,
+// CUMULATE) store keys lead with its window, packed or encoded, so that
+// closing windows is one range scan.
 func (o *aggregateOp) canSpill() bool {
-	if len(o.spec.Keys) == 0 {
-		return false
-	}
-	sums := 0
-	for _, k := range o.kernels {
-		if ok, is := objKernelOf(k); is {
-			if _, sum := ok.(*decimalSumKernel); sum {
-				sums++
-			}
-		}
-	}
-	return sums == o.objs
+	return len(o.spec.Keys) > 0 && o.snapshottable() == nil
 }
 
 func (o *aggregateOp) dropSpill() {
@@ -371,22 +361,63 @@ func (o *aggregateOp) residentTarget() int {
 // objBytes estimates what a group's objects cost: an interface each,
 // and what it points to: a stored key value (a numeric, a float, an
 // interval boxed; a char(n), jsonb or array at about a short string's
-// cost) and a numeric sum with one scale.
+// cost), a numeric sum with one scale, and a min/max multiset at the mean
+// entries of up to 256 groups held (multisetEntryBytes each).
 func (o *aggregateOp) objBytes() int64 {
-	n := int64(16 * o.groups.no)
+	t := o.groups
+	n := int64(16 * t.no)
 	if o.storedKeys {
 		for _, k := range o.spec.Keys {
-			switch o.spec.InTypes[k].Phys() {
-			case types.PhysDecimal:
-				n += int64(unsafe.Sizeof(apd.Decimal{}))
-			case types.PhysFloat, types.PhysInt:
-				n += 8
-			default:
-				n += 32
-			}
+			n += boxedBytes(o.spec.InTypes[k])
 		}
 	}
-	return n + int64(o.objs)*int64(unsafe.Sizeof(decimalSum{})+unsafe.Sizeof(scaleCount{}))
+	for _, k := range o.kernels {
+		ok, _ := objKernelOf(k)
+		switch k := ok.(type) {
+		case *decimalSumKernel:
+			n += int64(unsafe.Sizeof(decimalSum{}) + unsafe.Sizeof(scaleCount{}))
+		case *minMaxKernel:
+			entry := multisetEntryBytes + boxedBytes(k.typ)
+			n += int64(unsafe.Sizeof(multiset{})) + int64(max(t.meanEntries(k.o), 1))*entry
+		}
+	}
+	return n
+}
+
+// multisetEntryBytes is what a multiset entry costs beside its value: the
+// entry, and its key's bytes (about a short string).
+const multisetEntryBytes = int64(unsafe.Sizeof(multisetEntry{})) + 16
+
+// meanEntries returns the mean entries of the multisets in objs[o] of up
+// to a page of the groups held.
+func (t *groupTable) meanEntries(o int) int {
+	groups, entries := 0, 0
+	for g := int32(0); g < t.ids.n && groups < groupPage; g++ {
+		if t.state(g)[0] == 0 {
+			continue
+		}
+		groups++
+		if m, ok := t.objects(g)[o].(*multiset); ok {
+			entries += m.len()
+		}
+	}
+	if groups == 0 {
+		return 0
+	}
+	return entries / groups
+}
+
+// boxedBytes estimates what a value of t costs boxed in an interface: a
+// numeric the size of an apd.Decimal, an integer or float 8 bytes, others
+// (text, intervals, arrays) about 32.
+func boxedBytes(t *types.T) int64 {
+	switch t.Phys() {
+	case types.PhysDecimal:
+		return int64(unsafe.Sizeof(apd.Decimal{}))
+	case types.PhysFloat, types.PhysInt:
+		return 8
+	}
+	return 32
 }
 
 // evict moves groups to the spill store, coldest first, until the table

@@ -34,8 +34,10 @@ func numericKey(k, rep int) types.Datum {
 	return apd.New(int64(k)*25*int64(math.Pow10(zeros)), int32(-2-zeros))
 }
 
-// floatKey returns k/8 as a float, or for some k -0 or 0 (by rep), NaN,
-// +Inf, -Inf or NULL.
+// floatKey returns k/8 as a float, or for some k -0 or 0 (by rep: many
+// keys are 0, so that rep must be the same for all of an epoch's rows,
+// whose order through the workers' exchange varies), NaN, +Inf, -Inf or
+// NULL.
 func floatKey(k, rep int) types.Datum {
 	switch {
 	case k%29 == 0:
@@ -108,7 +110,7 @@ func storedKeyEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 				k = rng.Intn(keys/50 + 1)
 			}
 			rep := (e*7919 + k*104729) % 6
-			row := []types.Datum{numericKey(k, rep), floatKey(k, rep), numericValue(rng), int64(k) - 500, rng.Intn(2) == 0, intervalKey(k, rep)}
+			row := []types.Datum{numericKey(k, rep), floatKey(k, e), numericValue(rng), int64(k) - 500, rng.Intn(2) == 0, intervalKey(k, rep)}
 			c.AppendRow(row)
 			c.Diffs = append(c.Diffs, 1)
 			rows = append(rows, row)
@@ -120,12 +122,15 @@ func storedKeyEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 }
 
 // storedKeyCalls are the calls of TestAggregateSpillStoredKeysRandom:
-// numeric sums and averages (FILTER too) beside word kernels.
-const storedKeyCalls = "count_star,sum:2,avg:2,sum:2:filter=4,count:2,sum:3,avg:1"
+// numeric sums and averages (FILTER too) and min/max under retractions
+// (multisets of numerics, floats and intervals, whose equal values print
+// differently) beside word kernels.
+const storedKeyCalls = "count_star,sum:2,avg:2,sum:2:filter=4,count:2,sum:3,avg:1,min:2,max:2,min:1,max:5:filter=4"
 
 // TestAggregateSpillStoredKeysRandom runs random epochs through
 // aggregates whose groups keep their key values (numeric, float, interval
-// keys: a group shows the first of its equal values) and numeric sums,
+// keys: a group shows the first of its equal values), numeric sums and
+// min/max multisets,
 // under a budget so small that most groups are spilled, and without one:
 // every epoch's output must be the same (checkSpillRandom: snapshots of
 // either restored into either too). A spilled group that lost its key
@@ -143,8 +148,8 @@ func TestAggregateSpillStoredKeysRandom(t *testing.T) {
 		{[]int{1}, storedKeyCalls},
 		{[]int{0, 1, 3}, "count_star"},
 		{[]int{5, 4}, storedKeyCalls},
-		// Numeric sums under keys that are identical (packed).
-		{[]int{3}, "sum:2,avg:2"},
+		// Numeric sums and min/max under keys that are identical (packed).
+		{[]int{3}, "sum:2,avg:2,min:2,max:1"},
 	} {
 		calls, err := parseAggCalls(c.calls, storedKeyColumns)
 		if err != nil {

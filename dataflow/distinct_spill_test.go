@@ -57,7 +57,7 @@ func distinctSpillEpochs(rng *rand.Rand, n, keys int, cols []int) []snapshotEpoc
 				k2 = int64(k % 7)
 			}
 			rep := (e*7919 + k*104729) % 6
-			all := []types.Datum{int64(k), k2, k%5 == 0, spillText(k), numericKey(k, rep), floatKey(k, rep)}
+			all := []types.Datum{int64(k), k2, k%5 == 0, spillText(k), numericKey(k, rep), floatKey(k, e)}
 			row := make([]types.Datum, len(cols))
 			for j, c := range cols {
 				row[j] = all[c]

@@ -58,13 +58,14 @@
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
 // (keyed, keys packed into integer words or encoded, state in words or
-// numeric sums: canSpill)
+// objects a snapshot holds, numeric sums and min/max multisets: canSpill)
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
 // A group of a key whose equal values print differently (numeric 1.0 and
-// 1.00) keeps the values it shows, and a numeric sum its exact state:
-// they spill with the group's words (appendSpillValue).
+// 1.00) keeps the values it shows, a numeric sum its exact state, a
+// min/max under retractions its multiset: they spill with the group's
+// words (appendSpillValue).
 // A windowed aggregate's spill keys lead with the window key (an encoded
 // key holds its window key first: encOrder), so that
 // closing windows by watermark scans the closed ones' spilled groups in
