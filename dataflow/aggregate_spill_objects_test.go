@@ -92,33 +92,10 @@ func numericValue(rng *rand.Rand) types.Datum {
 // to the next: which of an epoch's rows reaches the group first depends
 // on the workers' exchange.
 func storedKeyEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
-	var rows [][]types.Datum
-	var epochs []snapshotEpoch
-	for e := range n {
-		c := NewChanges(storedKeyColumns, 0)
-		for range 200 + rng.Intn(400) {
-			if len(rows) > 0 && rng.Intn(3) == 0 {
-				i := rng.Intn(len(rows))
-				c.AppendRow(rows[i])
-				c.Diffs = append(c.Diffs, -1)
-				rows[i] = rows[len(rows)-1]
-				rows = rows[:len(rows)-1]
-				continue
-			}
-			k := rng.Intn(keys)
-			if rng.Intn(2) == 0 {
-				k = rng.Intn(keys/50 + 1)
-			}
-			rep := (e*7919 + k*104729) % 6
-			row := []types.Datum{numericKey(k, rep), floatKey(k, e), numericValue(rng), int64(k) - 500, rng.Intn(2) == 0, intervalKey(k, rep)}
-			c.AppendRow(row)
-			c.Diffs = append(c.Diffs, 1)
-			rows = append(rows, row)
-		}
-		c.Len = len(c.Diffs)
-		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
-	}
-	return epochs
+	return changeEpochs(rng, n, keys, storedKeyColumns, false, 1, func(e, k int) []types.Datum {
+		rep := (e*7919 + k*104729) % 6
+		return []types.Datum{numericKey(k, rep), floatKey(k, e), numericValue(rng), int64(k) - 500, rng.Intn(2) == 0, intervalKey(k, rep)}
+	})
 }
 
 // storedKeyCalls are the calls of TestAggregateSpillStoredKeysRandom:
@@ -234,39 +211,7 @@ func TestAggregateSpillKeepsShownKey(t *testing.T) {
 // value and its sum.
 func BenchmarkAggregateSpillNumeric(b *testing.B) {
 	const keys = 1 << 18
-	in := []*types.T{types.Numeric, types.Numeric}
-	calls, err := parseAggCalls("sum:1,count:1", in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}
-	chunkOf := func(key func(i int) int) *coldata.Chunk {
-		c := NewChanges(in, coldata.DefaultChunkSize)
-		for i := range coldata.DefaultChunkSize {
-			c.AppendRow([]types.Datum{apd.New(int64(key(i)), -2), apd.New(int64(i%1000), -2)})
-			c.Diffs = append(c.Diffs, 1)
-		}
-		c.Len = coldata.DefaultChunkSize
-		return c
-	}
-	fill := func(n int) *coldata.Chunk {
-		return chunkOf(func(i int) int { return n*coldata.DefaultChunkSize + i })
-	}
-	for _, keyDist := range []string{"uniform", "skewed"} {
-		rng := rand.New(rand.NewSource(1))
-		chunks := make([]*coldata.Chunk, spillBenchEpoch)
-		for i := range chunks {
-			chunks[i] = chunkOf(func(int) int {
-				if keyDist == "skewed" && rng.Intn(10) != 0 {
-					return rng.Intn(keys / 20)
-				}
-				return rng.Intn(keys)
-			})
-		}
-		for _, limit := range []int64{0, keys * 250 / 8} {
-			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
-				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
-			})
-		}
-	}
+	benchSpillRows(b, []*types.T{types.Numeric, types.Numeric}, "sum:1,count:1", keys, keys*250/8, func(k, i int) []types.Datum {
+		return []types.Datum{apd.New(int64(k), -2), apd.New(int64(i%1000), -2)}
+	})
 }

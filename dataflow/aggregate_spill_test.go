@@ -47,12 +47,27 @@ const spillCalls = "count_star,count:2,sum:2,avg:2,sum:3,avg:3,bool_or:4,count_s
 // hot (drawn often) and most cold, so that groups are evicted, loaded
 // back, emptied and created again.
 func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
+	return changeEpochs(rng, n, keys, spillColumns, false, 1, func(_, k int) []types.Datum {
+		var k2 types.Datum
+		if rng.Intn(8) != 0 {
+			k2 = int64(k % 7)
+		}
+		return []types.Datum{int64(k), k2, int64(rng.Intn(1000) - 500), float64(rng.Intn(64)) / 8, rng.Intn(2) == 0, spillText(k)}
+	})
+}
+
+// changeEpochs draws n epochs of 200 to 600 changes over keys keys of
+// typs, half of the rows inserted on the hottest fiftieth of the keys:
+// unless appendOnly, a third of the changes delete a copy of a row
+// inserted before (spilled, still held, or the last copy); the others
+// insert row(e, k), for epoch e and key k, 1 to copies times.
+func changeEpochs(rng *rand.Rand, n, keys int, typs []*types.T, appendOnly bool, copies int, row func(e, k int) []types.Datum) []snapshotEpoch {
 	var rows [][]types.Datum
 	var epochs []snapshotEpoch
-	for range n {
-		c := NewChanges(spillColumns, 0)
+	for e := range n {
+		c := NewChanges(typs, 0)
 		for range 200 + rng.Intn(400) {
-			if len(rows) > 0 && rng.Intn(3) == 0 {
+			if !appendOnly && len(rows) > 0 && rng.Intn(3) == 0 {
 				i := rng.Intn(len(rows))
 				c.AppendRow(rows[i])
 				c.Diffs = append(c.Diffs, -1)
@@ -64,14 +79,12 @@ func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 			if rng.Intn(2) == 0 {
 				k = rng.Intn(keys/50 + 1)
 			}
-			var k2 types.Datum
-			if rng.Intn(8) != 0 {
-				k2 = int64(k % 7)
+			r := row(e, k)
+			for range 1 + rng.Intn(copies) {
+				c.AppendRow(r)
+				c.Diffs = append(c.Diffs, 1)
+				rows = append(rows, r)
 			}
-			row := []types.Datum{int64(k), k2, int64(rng.Intn(1000) - 500), float64(rng.Intn(64)) / 8, rng.Intn(2) == 0, spillText(k)}
-			c.AppendRow(row)
-			c.Diffs = append(c.Diffs, 1)
-			rows = append(rows, row)
 		}
 		c.Len = len(c.Diffs)
 		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
@@ -416,16 +429,25 @@ func BenchmarkAggregateSpillWindow(b *testing.B) {
 // and words), with a budget of an eighth of it.
 func BenchmarkAggregateSpillText(b *testing.B) {
 	const keys = 1 << 20
-	in := []*types.T{types.Text, types.Int8}
-	calls, err := parseAggCalls("sum:1,count:1", in)
+	benchSpillRows(b, []*types.T{types.Text, types.Int8}, "sum:1,count:1", keys, keys*64/8, func(k, i int) []types.Datum {
+		return []types.Datum{fmt.Sprintf("user/%07d", k), int64(i % 1000)}
+	})
+}
+
+// benchSpillRows runs BenchmarkAggregateSpill's runs over GROUP BY the
+// first of columns in with calls: keys groups created before the timer,
+// then rows row(k, i) of key k at place i of their chunk, the keys
+// uniform or skewed, without a budget and with one of limit bytes.
+func benchSpillRows(b *testing.B, in []*types.T, calls string, keys int, limit int64, row func(k, i int) []types.Datum) {
+	aggs, err := parseAggCalls(calls, in)
 	if err != nil {
 		b.Fatal(err)
 	}
-	spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}
+	spec := &Aggregate{Keys: []int{0}, Aggs: aggs, InTypes: in}
 	chunkOf := func(key func(i int) int) *coldata.Chunk {
 		c := NewChanges(in, coldata.DefaultChunkSize)
 		for i := range coldata.DefaultChunkSize {
-			c.AppendRow([]types.Datum{fmt.Sprintf("user/%07d", key(i)), int64(i % 1000)})
+			c.AppendRow(row(key(i), i))
 			c.Diffs = append(c.Diffs, 1)
 		}
 		c.Len = coldata.DefaultChunkSize
@@ -445,7 +467,7 @@ func BenchmarkAggregateSpillText(b *testing.B) {
 				return rng.Intn(keys)
 			})
 		}
-		for _, limit := range []int64{0, keys * 64 / 8} {
+		for _, limit := range []int64{0, limit} {
 			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
 				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
 			})

@@ -31,47 +31,23 @@ var distinctSpillColumns = []*types.T{types.Int8, types.Int8, types.Bool, types.
 // spilled, drop a copy of a row still present, or empty a row. A key's
 // numeric and float print alike within an epoch (storedKeyEpochs).
 func distinctSpillEpochs(rng *rand.Rand, n, keys int, cols []int) []snapshotEpoch {
-	var rows [][]types.Datum
-	var epochs []snapshotEpoch
 	typs := make([]*types.T, len(cols))
 	for j, c := range cols {
 		typs[j] = distinctSpillColumns[c]
 	}
-	for e := range n {
-		c := NewChanges(typs, 0)
-		for range 200 + rng.Intn(400) {
-			if len(rows) > 0 && rng.Intn(3) == 0 {
-				i := rng.Intn(len(rows))
-				c.AppendRow(rows[i])
-				c.Diffs = append(c.Diffs, -1)
-				rows[i] = rows[len(rows)-1]
-				rows = rows[:len(rows)-1]
-				continue
-			}
-			k := rng.Intn(keys)
-			if rng.Intn(2) == 0 {
-				k = rng.Intn(keys/50 + 1)
-			}
-			var k2 types.Datum
-			if k%8 != 0 {
-				k2 = int64(k % 7)
-			}
-			rep := (e*7919 + k*104729) % 6
-			all := []types.Datum{int64(k), k2, k%5 == 0, spillText(k), numericKey(k, rep), floatKey(k, e)}
-			row := make([]types.Datum, len(cols))
-			for j, c := range cols {
-				row[j] = all[c]
-			}
-			for range 1 + rng.Intn(3) {
-				c.AppendRow(row)
-				c.Diffs = append(c.Diffs, 1)
-				rows = append(rows, row)
-			}
+	return changeEpochs(rng, n, keys, typs, false, 3, func(e, k int) []types.Datum {
+		var k2 types.Datum
+		if k%8 != 0 {
+			k2 = int64(k % 7)
 		}
-		c.Len = len(c.Diffs)
-		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
-	}
-	return epochs
+		rep := (e*7919 + k*104729) % 6
+		all := []types.Datum{int64(k), k2, k%5 == 0, spillText(k), numericKey(k, rep), floatKey(k, e)}
+		row := make([]types.Datum, len(cols))
+		for j, c := range cols {
+			row[j] = all[c]
+		}
+		return row
+	})
 }
 
 // TestDistinctSpillRandom runs random epochs of duplicated rows, inserted
