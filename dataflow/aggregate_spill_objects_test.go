@@ -215,3 +215,15 @@ func BenchmarkAggregateSpillNumeric(b *testing.B) {
 		return []types.Datum{apd.New(int64(k), -2), apd.New(int64(i%1000), -2)}
 	})
 }
+
+// BenchmarkAggregateSpillMinMax is BenchmarkAggregateSpill with min and
+// max over an input that retracts (each group a multiset of its values)
+// over 256k groups (about 300 bytes a group by the estimate: key, words,
+// two multisets of about an entry), with a budget of an eighth of it: a
+// spilled group's value holds its multisets.
+func BenchmarkAggregateSpillMinMax(b *testing.B) {
+	const keys = 1 << 18
+	benchSpillRows(b, []*types.T{types.Int8, types.Int8}, "min:1,max:1,count:1", keys, keys*300/8, func(k, i int) []types.Datum {
+		return []types.Datum{int64(k), int64(i % 1000)}
+	})
+}
