@@ -245,9 +245,9 @@ func appendWords(dst []byte, ws []int64) []byte {
 
 // appendSpillValue appends the spill store value of group g: its state
 // words, then, when its groups keep objects (stored key values, numeric
-// sums), those as a snapshot writes them (writeGroupObjects), through
-// one writer reused: a writer each took a fresh block of
-// minSnapshotBlock, most of an eviction's time.
+// sums, min/max multisets), those as a snapshot writes them
+// (writeGroupObjects), through one writer reused: a writer each took a
+// fresh block of minSnapshotBlock, most of an eviction's time.
 func (o *aggregateOp) appendSpillValue(dst []byte, g int32) ([]byte, error) {
 	t := o.groups
 	dst = appendWords(dst, t.state(g))
