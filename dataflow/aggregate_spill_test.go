@@ -233,8 +233,10 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 
 // spillWindowColumns are the input of the windowed spilling tests: a
 // window start (sometimes NULL), a user (sometimes NULL), an integer, the
-// user's text key (spillText) and a bool of the user (NULL with it).
-var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.Bool}
+// user's text key (spillText), a bool of the user (NULL with it) and the
+// user's numeric key (numericKey: printed differently from one epoch to
+// the next).
+var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.Bool, types.Numeric}
 
 // spillWindowEpochs draws n epochs of inserts (and deletes, unless
 // appendOnly) of rows of users over the window the watermark is in (late
@@ -247,7 +249,7 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 	var rows [][]types.Datum
 	var epochs []snapshotEpoch
 	wm := int64(0)
-	for range n {
+	for e := range n {
 		c := NewChanges(spillWindowColumns, 0)
 		for range 200 + rng.Intn(400) {
 			if !appendOnly && len(rows) > 0 && rng.Intn(4) == 0 {
@@ -274,7 +276,7 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 			if rng.Intn(40) != 0 {
 				user, flag = int64(u), u%3 == 0
 			}
-			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500), spillText(u), flag}
+			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500), spillText(u), flag, numericKey(u, e)}
 			c.AppendRow(row)
 			c.Diffs = append(c.Diffs, 1)
 			rows = append(rows, row)
@@ -289,7 +291,8 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 // TestAggregateSpillWindowsRandom is TestAggregateSpillRandom for
 // windowed aggregates (TUMBLE's window_start, closing 10 after it), the
 // window key first or second of the keys, which are packed integers or
-// encoded (text, text and a bool, text and an integer), emitting changes
+// encoded (text, text and a bool, text and an integer; a numeric, whose
+// groups keep their values), emitting changes
 // as they happen or on window close: windows close with their groups in
 // memory and spilled. SLUICE_SEED=<n> replays a run.
 func TestAggregateSpillWindowsRandom(t *testing.T) {
@@ -301,7 +304,7 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 	}
 	spill := openTestSpill(t)
 	for _, onClose := range []bool{false, true} {
-		for _, keys := range [][]int{{0, 1}, {1, 0}, {3, 0}, {0, 4, 3}, {1, 3, 0}} {
+		for _, keys := range [][]int{{0, 1}, {1, 0}, {3, 0}, {0, 4, 3}, {1, 3, 0}, {5, 0}} {
 			for _, workers := range []int{1, 3} {
 				t.Run(fmt.Sprintf("on-close=%v/keys=%v/workers=%d", onClose, keys, workers), func(t *testing.T) {
 					window := &AggWindow{Key: slices.Index(keys, 0), EndOffset: 10, OnClose: onClose}
@@ -675,7 +678,7 @@ func checkSpillClosesWindows(t *testing.T, spill *storage.Spill, calls []AggCall
 	c := NewChanges(spillWindowColumns, 0)
 	for u := range users {
 		for _, start := range []types.Datum{int64(0), int64(10), nil} {
-			c.AppendRow([]types.Datum{start, int64(u), int64(u), "user/" + strconv.Itoa(u), u%2 == 0})
+			c.AppendRow([]types.Datum{start, int64(u), int64(u), "user/" + strconv.Itoa(u), u%2 == 0, nil})
 			c.Diffs = append(c.Diffs, 1)
 		}
 	}
