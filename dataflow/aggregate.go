@@ -59,6 +59,12 @@ func (a *Aggregate) New(env *Env) (Operator, error) {
 	o.groups = newGroupTable(s.words, no, nk)
 	if env.Budget != nil && o.canSpill() {
 		o.spill = &groupSpill{budget: env.Budget, space: env.Budget.join()}
+		o.spillWriter = NewSnapshotWriter(nil)
+		if o.storedKeys {
+			for _, k := range a.Keys {
+				o.spillKeyVals = append(o.spillKeyVals, coldata.NewVec(a.InTypes[k], 1))
+			}
+		}
 		// An encoded key leads with its window already (encOrder).
 		if a.Window != nil && nk > 0 {
 			o.spill.windowed, o.spill.window = true, a.Window.Key
@@ -123,8 +129,14 @@ type aggregateOp struct {
 	// spill holds the groups evicted under a budget (nil: none).
 	spill *groupSpill
 	// pendingSpill holds, while a snapshot and its deltas are restored
-	// without a budget, the spilled groups' states by spill store key.
-	pendingSpill map[string][]int64
+	// without a budget, the spilled groups' values (appendSpillValue) by
+	// spill store key.
+	pendingSpill map[string][]byte
+	// spillKeyVals are scratch columns of a stored key value each, which
+	// a spilled group's value holds (writeGroupObjects), written by
+	// spillWriter.
+	spillKeyVals []*coldata.Vec
+	spillWriter  *SnapshotWriter
 }
 
 // endHeap is a min-heap of window ends.

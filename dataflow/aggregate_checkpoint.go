@@ -256,6 +256,10 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		// (compact).
 		clear(t.words[pages:])
 		t.words, o.restoredIndex = t.words[:pages], o.restoredIndex[:pages]
+		if t.no > 0 {
+			clear(t.objs[pages:])
+			t.objs = t.objs[:pages]
+		}
 		if t.nk == 0 {
 			clear(t.strKeys[pages:])
 			t.strKeys = t.strKeys[:pages]

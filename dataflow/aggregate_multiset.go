@@ -42,6 +42,15 @@ func (e *multisetEntry) less(hi, lo uint64, key []byte) bool {
 	return e.key < string(key)
 }
 
+// len returns the number of entries.
+func (m *multiset) len() int {
+	n := 0
+	for _, b := range m.blocks {
+		n += len(b)
+	}
+	return n
+}
+
 // find returns where key is, or where it would be inserted: block b, index
 // i within it.
 func (m *multiset) find(key []byte) (b, i int, found bool) {

@@ -6,6 +6,9 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"slices"
+	"unsafe"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
@@ -84,19 +87,20 @@ type groupSpill struct {
 	prev []byte
 }
 
-// canSpill reports whether the aggregate's groups can spill: keyed,
+// canSpill reports whether the aggregate's groups can spill: keyed, and
 // every kernel's state plain words (counts, sums and averages of
-// integers and floats) and no key values stored (a key's packed words or
-// encoding is all a group needs of it: the rows touching it bring its
-// values). Keys are packed integers or encoded (text, boolean, bytea,
-// more than 8 integers, mixes of those and integers); numeric keys, whose
-// equal values print differently, store their values and do not spill.
-// A windowed aggregate's (TUMBLE, HOP, CUMULATE) store keys lead with its
-// window, packed or encoded, so that closing windows is one range scan;
-// under EMIT ON WINDOW CLOSE an encoded key gives back its values
-// (types.KeyDecodes: not uuid, which stores its values).
+// integers, floats and intervals) or objects a snapshot holds (numeric
+// sums, min/max multisets under retractions: objKernel). Keys are packed
+// integers or encoded (text, boolean, bytea, more than 8 integers, mixes
+// of those and integers, and the types whose equal values print
+// differently: numeric, float, interval, char(n), jsonb …). A group whose
+// key values are stored (storedKeys: numeric 1.0 and 1.00 are one key,
+// the group shows the first) or that keeps objects spills them beside
+// its words (appendSpillValue). A windowed aggregate's (TUMBLE, HOP,
+// CUMULATE) store keys lead with its window, packed or encoded, so that
+// closing windows is one range scan.
 func (o *aggregateOp) canSpill() bool {
-	return len(o.spec.Keys) > 0 && o.groups.no == 0
+	return len(o.spec.Keys) > 0 && o.snapshottable() == nil
 }
 
 func (o *aggregateOp) dropSpill() {
@@ -239,6 +243,96 @@ func appendWords(dst []byte, ws []int64) []byte {
 	return dst
 }
 
+// appendSpillValue appends the spill store value of group g: its state
+// words, then, when its groups keep objects (stored key values, numeric
+// sums, min/max multisets), those as a snapshot writes them
+// (writeGroupObjects), through one writer reused: a writer each took a
+// fresh block of minSnapshotBlock, most of an eviction's time.
+func (o *aggregateOp) appendSpillValue(dst []byte, g int32) ([]byte, error) {
+	t := o.groups
+	dst = appendWords(dst, t.state(g))
+	if t.no == 0 {
+		return dst, nil
+	}
+	w := o.spillWriter
+	w.Reset()
+	if err := o.writeGroupObjects(w, g); err != nil {
+		return nil, err
+	}
+	for _, p := range w.Parts() {
+		dst = append(dst, p...)
+	}
+	return dst, nil
+}
+
+// writeGroupObjects writes group g's stored key values, a column of one
+// row each (the column encoding keeps a numeric's exponent and a float's
+// bits: 1.00 and -0 read back as they were), then each object kernel's
+// objects of it.
+func (o *aggregateOp) writeGroupObjects(w *SnapshotWriter, g int32) error {
+	t := o.groups
+	if o.storedKeys {
+		objs := t.objects(g)
+		for j, v := range o.spillKeyVals {
+			v.Reset()
+			v.Append(objs[o.objs+j])
+			if err := w.Vec(v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range o.kernels {
+		if ok, is := objKernelOf(k); is {
+			if err := ok.snapshotObjs(t, w, g, g+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadSpillValue sets group g, whose objects are cleared, from what
+// appendSpillValue wrote.
+func (o *aggregateOp) loadSpillValue(g int32, value []byte) error {
+	t := o.groups
+	n := 8 * t.nw
+	if len(value) < n || t.no == 0 && len(value) != n {
+		return errSpill("%d bytes of state for %d words", len(value), t.nw)
+	}
+	readWords64(value[:n], t.state(g))
+	if t.no == 0 {
+		return nil
+	}
+	r := NewSnapshotReader(value[n:])
+	if o.storedKeys {
+		objs := t.objects(g)
+		for j, k := range o.spec.Keys {
+			v := r.Vec(o.spec.InTypes[k])
+			if r.err == nil && v.Len() != 1 {
+				r.fail("%d values of key column %d", v.Len(), j)
+			}
+			if r.err != nil {
+				break
+			}
+			objs[o.objs+j] = v.Get(0)
+		}
+	}
+	for _, k := range o.kernels {
+		if ok, is := objKernelOf(k); is && r.err == nil {
+			if err := ok.restoreObjs(t, r, g, g+1); err != nil {
+				break
+			}
+		}
+	}
+	if r.err == nil && len(r.Rest()) != 0 {
+		r.fail("%d bytes after the objects", len(r.Rest()))
+	}
+	if r.err != nil {
+		return errSpill("group of %d bytes: %v", len(value), r.err)
+	}
+	return nil
+}
+
 func readWords64(b []byte, ws []int64) bool {
 	if len(b) != 8*len(ws) {
 		return false
@@ -259,9 +353,71 @@ func errSpill(format string, args ...any) error {
 // bytes, rounded up to a word as the allocator does); at least a page.
 func (o *aggregateOp) residentTarget() int {
 	t, s := o.groups, o.spill
-	perGroup := t.keyBytes() + int64(8*t.nw+8)
+	perGroup := t.keyBytes() + int64(8*t.nw+8) + o.objBytes()
 	n := (s.budget.share() - int64(8*len(s.filter.bits))) / perGroup
 	return max(int(n), groupPage)
+}
+
+// objBytes estimates what a group's objects cost: an interface each,
+// and what it points to: a stored key value (a numeric, a float, an
+// interval boxed; a char(n), jsonb or array at about a short string's
+// cost), a numeric sum with one scale, and a min/max multiset at the mean
+// entries of up to 256 groups held (multisetEntryBytes each).
+func (o *aggregateOp) objBytes() int64 {
+	t := o.groups
+	n := int64(16 * t.no)
+	if o.storedKeys {
+		for _, k := range o.spec.Keys {
+			n += boxedBytes(o.spec.InTypes[k])
+		}
+	}
+	for _, k := range o.kernels {
+		ok, _ := objKernelOf(k)
+		switch k := ok.(type) {
+		case *decimalSumKernel:
+			n += int64(unsafe.Sizeof(decimalSum{}) + unsafe.Sizeof(scaleCount{}))
+		case *minMaxKernel:
+			entry := multisetEntryBytes + boxedBytes(k.typ)
+			n += int64(unsafe.Sizeof(multiset{})) + int64(max(t.meanEntries(k.o), 1))*entry
+		}
+	}
+	return n
+}
+
+// multisetEntryBytes is what a multiset entry costs beside its value: the
+// entry, and its key's bytes (about a short string).
+const multisetEntryBytes = int64(unsafe.Sizeof(multisetEntry{})) + 16
+
+// meanEntries returns the mean entries of the multisets in objs[o] of up
+// to a page of the groups held.
+func (t *groupTable) meanEntries(o int) int {
+	groups, entries := 0, 0
+	for g := int32(0); g < t.ids.n && groups < groupPage; g++ {
+		if t.state(g)[0] == 0 {
+			continue
+		}
+		groups++
+		if m, ok := t.objects(g)[o].(*multiset); ok {
+			entries += m.len()
+		}
+	}
+	if groups == 0 {
+		return 0
+	}
+	return entries / groups
+}
+
+// boxedBytes estimates what a value of t costs boxed in an interface: a
+// numeric the size of an apd.Decimal, an integer or float 8 bytes, others
+// (text, intervals, arrays) about 32.
+func boxedBytes(t *types.T) int64 {
+	switch t.Phys() {
+	case types.PhysDecimal:
+		return int64(unsafe.Sizeof(apd.Decimal{}))
+	case types.PhysFloat, types.PhysInt:
+		return 8
+	}
+	return 32
 }
 
 // evict moves groups to the spill store, coldest first, until the table
@@ -298,7 +454,10 @@ func (o *aggregateOp) evict() error {
 			continue
 		}
 		s.buf = s.appendSpillKey(s.buf[:0], t, spilledGroup, g)
-		s.val = appendWords(s.val[:0], st)
+		var err error
+		if s.val, err = o.appendSpillValue(s.val[:0], g); err != nil {
+			return err
+		}
 		if err := s.space.Set(s.buf, s.val); err != nil {
 			return err
 		}
@@ -399,8 +558,8 @@ func (o *aggregateOp) closeSpilled(emit Emit) error {
 			if !added {
 				return sqlerr.Bug("spilled key %x is in the table too", k)
 			}
-			if !readWords64(value, t.state(g)) {
-				return errSpill("%d bytes of state for %d words", len(value), t.nw)
+			if err := o.loadSpillValue(g, value); err != nil {
+				return err
 			}
 			gs = append(gs, g)
 		}
@@ -460,6 +619,9 @@ func (o *aggregateOp) compact() {
 		if t.nk == 0 {
 			t.strKeys[to>>groupPageBits][to&(groupPage-1)] = t.strKey(g)
 		}
+		if t.no > 0 {
+			copy(t.objects(to), t.objects(g))
+		}
 		h := t.hashGroup(to)
 		p := h & mask
 		for t.slots[p]&idMask != uint32(g+1) {
@@ -480,6 +642,10 @@ func (o *aggregateOp) compact() {
 	// reachable.
 	clear(t.words[keep:])
 	t.words = t.words[:keep]
+	if t.no > 0 {
+		clear(t.objs[keep:])
+		t.objs = t.objs[:keep]
+	}
 	if t.nk == 0 {
 		clear(t.strKeys[keep:])
 		t.strKeys = t.strKeys[:keep]
@@ -530,8 +696,8 @@ func (o *aggregateOp) unspill(c *coldata.Chunk) error {
 		}
 	}
 	return s.loadBack(t, func(g int32, key, value []byte) error {
-		if !readWords64(value, t.state(g)) {
-			return errSpill("%d bytes of state for %d words", len(value), t.nw)
+		if err := o.loadSpillValue(g, value); err != nil {
+			return err
 		}
 		if o.spec.Window != nil {
 			// A group loaded back is in the epoch as one that existed,
@@ -683,8 +849,10 @@ func (f *spillFilter) reserveIn(space SpillSpace, spilled, keys int, hashStored 
 // which lost its rows, as gone). In blocks of at most spillBlock groups:
 // uvarint n (0 ends), the keys (packed: their words, then their NULL
 // flags as a blob; encoded: n blobs), whether each is gone (blob of 0 or
-// 1), the state words of those that are not. An aggregate that could
-// spill but has no budget writes no block.
+// 1), the state words of those that are not, then, when the groups keep
+// objects, a blob each of those not gone: its objects as its spill store
+// value holds them after its words. An aggregate that could spill but
+// has no budget writes no block.
 func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 	s := o.spill
 	if s == nil {
@@ -694,9 +862,10 @@ func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 	t := o.groups
 	var keys, states []int64
 	var nulls, gone []byte
-	// The encoded keys of a block: each ends at its encEnds entry of enc.
-	var enc []byte
-	var encEnds []int
+	// The encoded keys of a block: each ends at its encEnds entry of enc;
+	// the objects of its groups not gone alike in objs.
+	var enc, objs []byte
+	var encEnds, objEnds []int
 	flush := func() {
 		if len(gone) == 0 {
 			return
@@ -714,7 +883,13 @@ func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 		}
 		w.Blob(gone)
 		w.Int64s(states)
+		lo := 0
+		for _, hi := range objEnds {
+			w.Blob(objs[lo:hi])
+			lo = hi
+		}
 		keys, states, nulls, gone, enc, encEnds = keys[:0], states[:0], nulls[:0], gone[:0], enc[:0], encEnds[:0]
+		objs, objEnds = objs[:0], objEnds[:0]
 	}
 	key := make([]int64, t.nk)
 	state := make([]int64, t.nw)
@@ -735,10 +910,16 @@ func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 		if value == nil {
 			gone = append(gone, 1)
 		} else {
-			if !readWords64(value, state) {
+			n := 8 * t.nw
+			if len(value) < n || t.no == 0 && len(value) != n {
 				return errSpill("%d bytes of state for %d words", len(value), t.nw)
 			}
+			readWords64(value[:n], state)
 			gone, states = append(gone, 0), append(states, state...)
+			if t.no > 0 {
+				objs = append(objs, value[n:]...)
+				objEnds = append(objEnds, len(objs))
+			}
 		}
 		if len(gone) == spillBlock {
 			flush()
@@ -828,6 +1009,13 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 				kept++
 			}
 		}
+		var objs [][]byte // shares the reader's memory
+		if t.no > 0 && r.err == nil {
+			objs = make([][]byte, kept)
+			for i := range objs {
+				objs[i] = r.Bytes()
+			}
+		}
 		if r.err == nil && (t.nk > 0 && (len(keys) != n*t.nk || len(nulls) != n) || len(gone) != n || len(states) != kept*t.nw) {
 			r.fail("aggregate: %d spilled groups of %d key words, %d flags, %d gone flags, %d state words", n, len(keys), len(nulls), len(gone), len(states))
 		}
@@ -835,7 +1023,7 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 			return r.err
 		}
 		if s == nil && o.pendingSpill == nil {
-			o.pendingSpill = map[string][]int64{}
+			o.pendingSpill = map[string][]byte{}
 		}
 		var k, v []byte
 		for i := range n {
@@ -855,14 +1043,22 @@ func (o *aggregateOp) restoreSpilled(r *SnapshotReader) error {
 				err = s.space.Delete(k)
 			case gone[i] != 0:
 				delete(o.pendingSpill, string(k))
-			case s != nil:
-				v = appendWords(v[:0], states[:t.nw])
-				err = s.space.Set(k, v)
 			default:
-				o.pendingSpill[string(k)] = states[:t.nw:t.nw]
+				v = appendWords(v[:0], states[:t.nw])
+				if t.no > 0 {
+					v = append(v, objs[0]...)
+				}
+				if s != nil {
+					err = s.space.Set(k, v)
+				} else {
+					o.pendingSpill[string(k)] = append([]byte{}, v...)
+				}
 			}
 			if gone[i] == 0 {
 				states = states[t.nw:]
+				if t.no > 0 {
+					objs = objs[1:]
+				}
 			}
 			if err != nil {
 				return err
@@ -884,7 +1080,7 @@ func (o *aggregateOp) finishRestoreSpill() error {
 	t, s := o.groups, o.spill
 	if s == nil {
 		key := make([]int64, t.nk)
-		for k, state := range o.pendingSpill {
+		for k, value := range o.pendingSpill {
 			g, added, err := t.findStored([]byte(k), key)
 			if err != nil {
 				return err
@@ -892,7 +1088,9 @@ func (o *aggregateOp) finishRestoreSpill() error {
 			if !added {
 				return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
 			}
-			copy(t.state(g), state)
+			if err := o.loadSpillValue(g, value); err != nil {
+				return err
+			}
 			if o.spec.Window != nil {
 				o.openGroup(g)
 			}

@@ -47,12 +47,27 @@ const spillCalls = "count_star,count:2,sum:2,avg:2,sum:3,avg:3,bool_or:4,count_s
 // hot (drawn often) and most cold, so that groups are evicted, loaded
 // back, emptied and created again.
 func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
+	return changeEpochs(rng, n, keys, spillColumns, false, 1, func(_, k int) []types.Datum {
+		var k2 types.Datum
+		if rng.Intn(8) != 0 {
+			k2 = int64(k % 7)
+		}
+		return []types.Datum{int64(k), k2, int64(rng.Intn(1000) - 500), float64(rng.Intn(64)) / 8, rng.Intn(2) == 0, spillText(k)}
+	})
+}
+
+// changeEpochs draws n epochs of 200 to 600 changes over keys keys of
+// typs, half of the rows inserted on the hottest fiftieth of the keys:
+// unless appendOnly, a third of the changes delete a copy of a row
+// inserted before (spilled, still held, or the last copy); the others
+// insert row(e, k), for epoch e and key k, 1 to copies times.
+func changeEpochs(rng *rand.Rand, n, keys int, typs []*types.T, appendOnly bool, copies int, row func(e, k int) []types.Datum) []snapshotEpoch {
 	var rows [][]types.Datum
 	var epochs []snapshotEpoch
-	for range n {
-		c := NewChanges(spillColumns, 0)
+	for e := range n {
+		c := NewChanges(typs, 0)
 		for range 200 + rng.Intn(400) {
-			if len(rows) > 0 && rng.Intn(3) == 0 {
+			if !appendOnly && len(rows) > 0 && rng.Intn(3) == 0 {
 				i := rng.Intn(len(rows))
 				c.AppendRow(rows[i])
 				c.Diffs = append(c.Diffs, -1)
@@ -64,14 +79,12 @@ func spillEpochs(rng *rand.Rand, n, keys int) []snapshotEpoch {
 			if rng.Intn(2) == 0 {
 				k = rng.Intn(keys/50 + 1)
 			}
-			var k2 types.Datum
-			if rng.Intn(8) != 0 {
-				k2 = int64(k % 7)
+			r := row(e, k)
+			for range 1 + rng.Intn(copies) {
+				c.AppendRow(r)
+				c.Diffs = append(c.Diffs, 1)
+				rows = append(rows, r)
 			}
-			row := []types.Datum{int64(k), k2, int64(rng.Intn(1000) - 500), float64(rng.Intn(64)) / 8, rng.Intn(2) == 0, spillText(k)}
-			c.AppendRow(row)
-			c.Diffs = append(c.Diffs, 1)
-			rows = append(rows, row)
 		}
 		c.Len = len(c.Diffs)
 		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
@@ -220,8 +233,10 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 
 // spillWindowColumns are the input of the windowed spilling tests: a
 // window start (sometimes NULL), a user (sometimes NULL), an integer, the
-// user's text key (spillText) and a bool of the user (NULL with it).
-var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.Bool}
+// user's text key (spillText), a bool of the user (NULL with it) and the
+// user's numeric key (numericKey: printed differently from one epoch to
+// the next).
+var spillWindowColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.Bool, types.Numeric}
 
 // spillWindowEpochs draws n epochs of inserts (and deletes, unless
 // appendOnly) of rows of users over the window the watermark is in (late
@@ -234,7 +249,7 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 	var rows [][]types.Datum
 	var epochs []snapshotEpoch
 	wm := int64(0)
-	for range n {
+	for e := range n {
 		c := NewChanges(spillWindowColumns, 0)
 		for range 200 + rng.Intn(400) {
 			if !appendOnly && len(rows) > 0 && rng.Intn(4) == 0 {
@@ -261,7 +276,7 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 			if rng.Intn(40) != 0 {
 				user, flag = int64(u), u%3 == 0
 			}
-			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500), spillText(u), flag}
+			row := []types.Datum{start, user, int64(rng.Intn(1000) - 500), spillText(u), flag, numericKey(u, e)}
 			c.AppendRow(row)
 			c.Diffs = append(c.Diffs, 1)
 			rows = append(rows, row)
@@ -276,7 +291,8 @@ func spillWindowEpochs(rng *rand.Rand, n, users int, appendOnly bool) []snapshot
 // TestAggregateSpillWindowsRandom is TestAggregateSpillRandom for
 // windowed aggregates (TUMBLE's window_start, closing 10 after it), the
 // window key first or second of the keys, which are packed integers or
-// encoded (text, text and a bool, text and an integer), emitting changes
+// encoded (text, text and a bool, text and an integer; a numeric, whose
+// groups keep their values), emitting changes
 // as they happen or on window close: windows close with their groups in
 // memory and spilled. SLUICE_SEED=<n> replays a run.
 func TestAggregateSpillWindowsRandom(t *testing.T) {
@@ -288,7 +304,7 @@ func TestAggregateSpillWindowsRandom(t *testing.T) {
 	}
 	spill := openTestSpill(t)
 	for _, onClose := range []bool{false, true} {
-		for _, keys := range [][]int{{0, 1}, {1, 0}, {3, 0}, {0, 4, 3}, {1, 3, 0}} {
+		for _, keys := range [][]int{{0, 1}, {1, 0}, {3, 0}, {0, 4, 3}, {1, 3, 0}, {5, 0}} {
 			for _, workers := range []int{1, 3} {
 				t.Run(fmt.Sprintf("on-close=%v/keys=%v/workers=%d", onClose, keys, workers), func(t *testing.T) {
 					window := &AggWindow{Key: slices.Index(keys, 0), EndOffset: 10, OnClose: onClose}
@@ -416,16 +432,25 @@ func BenchmarkAggregateSpillWindow(b *testing.B) {
 // and words), with a budget of an eighth of it.
 func BenchmarkAggregateSpillText(b *testing.B) {
 	const keys = 1 << 20
-	in := []*types.T{types.Text, types.Int8}
-	calls, err := parseAggCalls("sum:1,count:1", in)
+	benchSpillRows(b, []*types.T{types.Text, types.Int8}, "sum:1,count:1", keys, keys*64/8, func(k, i int) []types.Datum {
+		return []types.Datum{fmt.Sprintf("user/%07d", k), int64(i % 1000)}
+	})
+}
+
+// benchSpillRows runs BenchmarkAggregateSpill's runs over GROUP BY the
+// first of columns in with calls: keys groups created before the timer,
+// then rows row(k, i) of key k at place i of their chunk, the keys
+// uniform or skewed, without a budget and with one of limit bytes.
+func benchSpillRows(b *testing.B, in []*types.T, calls string, keys int, limit int64, row func(k, i int) []types.Datum) {
+	aggs, err := parseAggCalls(calls, in)
 	if err != nil {
 		b.Fatal(err)
 	}
-	spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}
+	spec := &Aggregate{Keys: []int{0}, Aggs: aggs, InTypes: in}
 	chunkOf := func(key func(i int) int) *coldata.Chunk {
 		c := NewChanges(in, coldata.DefaultChunkSize)
 		for i := range coldata.DefaultChunkSize {
-			c.AppendRow([]types.Datum{fmt.Sprintf("user/%07d", key(i)), int64(i % 1000)})
+			c.AppendRow(row(key(i), i))
 			c.Diffs = append(c.Diffs, 1)
 		}
 		c.Len = coldata.DefaultChunkSize
@@ -445,7 +470,7 @@ func BenchmarkAggregateSpillText(b *testing.B) {
 				return rng.Intn(keys)
 			})
 		}
-		for _, limit := range []int64{0, keys * 64 / 8} {
+		for _, limit := range []int64{0, limit} {
 			b.Run(fmt.Sprintf("keys=%s/limit=%d", keyDist, limit), func(b *testing.B) {
 				benchSpill(b, spec, keys/coldata.DefaultChunkSize, fill, chunks, limit)
 			})
@@ -653,7 +678,7 @@ func checkSpillClosesWindows(t *testing.T, spill *storage.Spill, calls []AggCall
 	c := NewChanges(spillWindowColumns, 0)
 	for u := range users {
 		for _, start := range []types.Datum{int64(0), int64(10), nil} {
-			c.AppendRow([]types.Datum{start, int64(u), int64(u), "user/" + strconv.Itoa(u), u%2 == 0})
+			c.AppendRow([]types.Datum{start, int64(u), int64(u), "user/" + strconv.Itoa(u), u%2 == 0, nil})
 			c.Diffs = append(c.Diffs, 1)
 		}
 	}
@@ -704,10 +729,10 @@ func checkSpillClosesWindows(t *testing.T, spill *storage.Spill, calls []AggCall
 
 // TestAggregateSpillWindowKeyTypes checks which windowed aggregates spill
 // under a budget: packed and encoded keys, emitting changes or on window
-// close, but not on window close with a uuid key, whose groups keep its
-// values (its key does not decode).
+// close, a uuid key on window close too (its key does not decode: its
+// groups keep its values, and spill them), and a numeric one.
 func TestAggregateSpillWindowKeyTypes(t *testing.T) {
-	in := []*types.T{types.Int8, types.Text, types.UUID, types.Bool}
+	in := []*types.T{types.Int8, types.Text, types.UUID, types.Bool, types.Numeric}
 	calls, err := parseAggCalls("count_star", in)
 	if err != nil {
 		t.Fatal(err)
@@ -721,7 +746,9 @@ func TestAggregateSpillWindowKeyTypes(t *testing.T) {
 		{[]int{0, 1}, true, true},
 		{[]int{1, 3, 0}, true, true},
 		{[]int{0, 2}, false, true},
-		{[]int{0, 2}, true, false},
+		{[]int{0, 2}, true, true},
+		{[]int{4, 0}, true, true},
+		{[]int{0, 4}, false, true},
 	} {
 		window := &AggWindow{Key: slices.Index(c.keys, 0), EndOffset: 10, OnClose: c.onClose}
 		g := &Graph{}

@@ -12,62 +12,42 @@ import (
 	"github.com/sluice-db/sluice/types"
 )
 
-// distinctAggregate is the aggregate a DISTINCT over columns typs whose
-// equal values are identical is lowered to (planner.lowerDistinct): every
-// column a key, no aggregate call.
+// distinctAggregate is the aggregate a DISTINCT over columns typs is
+// lowered to (planner.lowerDistinct): every column a key, no aggregate
+// call.
 func distinctAggregate(typs []*types.T) *Aggregate {
 	return &Aggregate{Keys: coldata.AllColumns(len(typs)), InTypes: typs}
 }
 
 // distinctSpillColumns are the input of TestDistinctSpillRandom: two
-// integers (the second sometimes NULL), a bool and a text (spillText).
-var distinctSpillColumns = []*types.T{types.Int8, types.Int8, types.Bool, types.Text}
+// integers (the second sometimes NULL), a bool, a text (spillText), a
+// numeric and a float whose equal values print differently (numericKey,
+// floatKey).
+var distinctSpillColumns = []*types.T{types.Int8, types.Int8, types.Bool, types.Text, types.Numeric, types.Float8}
 
 // distinctSpillEpochs draws n epochs of inserts and deletes of rows over
 // keys values, some hot and most cold, each row inserted up to three times
 // (a row stays while one copy does): deletes retract rows whose group is
-// spilled, drop a copy of a row still present, or empty a row.
+// spilled, drop a copy of a row still present, or empty a row. A key's
+// numeric and float print alike within an epoch (storedKeyEpochs).
 func distinctSpillEpochs(rng *rand.Rand, n, keys int, cols []int) []snapshotEpoch {
-	var rows [][]types.Datum
-	var epochs []snapshotEpoch
 	typs := make([]*types.T, len(cols))
 	for j, c := range cols {
 		typs[j] = distinctSpillColumns[c]
 	}
-	for range n {
-		c := NewChanges(typs, 0)
-		for range 200 + rng.Intn(400) {
-			if len(rows) > 0 && rng.Intn(3) == 0 {
-				i := rng.Intn(len(rows))
-				c.AppendRow(rows[i])
-				c.Diffs = append(c.Diffs, -1)
-				rows[i] = rows[len(rows)-1]
-				rows = rows[:len(rows)-1]
-				continue
-			}
-			k := rng.Intn(keys)
-			if rng.Intn(2) == 0 {
-				k = rng.Intn(keys/50 + 1)
-			}
-			var k2 types.Datum
-			if k%8 != 0 {
-				k2 = int64(k % 7)
-			}
-			all := []types.Datum{int64(k), k2, k%5 == 0, spillText(k)}
-			row := make([]types.Datum, len(cols))
-			for j, c := range cols {
-				row[j] = all[c]
-			}
-			for range 1 + rng.Intn(3) {
-				c.AppendRow(row)
-				c.Diffs = append(c.Diffs, 1)
-				rows = append(rows, row)
-			}
+	return changeEpochs(rng, n, keys, typs, false, 3, func(e, k int) []types.Datum {
+		var k2 types.Datum
+		if k%8 != 0 {
+			k2 = int64(k % 7)
 		}
-		c.Len = len(c.Diffs)
-		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
-	}
-	return epochs
+		rep := (e*7919 + k*104729) % 6
+		all := []types.Datum{int64(k), k2, k%5 == 0, spillText(k), numericKey(k, rep), floatKey(k, e)}
+		row := make([]types.Datum, len(cols))
+		for j, c := range cols {
+			row[j] = all[c]
+		}
+		return row
+	})
 }
 
 // TestDistinctSpillRandom runs random epochs of duplicated rows, inserted
@@ -82,8 +62,9 @@ func TestDistinctSpillRandom(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 	spill := openTestSpill(t)
 	// Packed rows (integers, NULLs among them), encoded ones (text; text,
-	// integers and a bool).
-	for _, cols := range [][]int{{0}, {0, 1}, {3}, {0, 1, 2, 3}} {
+	// integers and a bool), stored ones (numeric; float and an integer;
+	// numeric, float and text).
+	for _, cols := range [][]int{{0}, {0, 1}, {3}, {0, 1, 2, 3}, {4}, {5, 0}, {4, 5, 3}} {
 		for _, workers := range []int{1, 3} {
 			t.Run(fmt.Sprintf("cols=%v/workers=%d", cols, workers), func(t *testing.T) {
 				typs := make([]*types.T, len(cols))
@@ -140,7 +121,7 @@ func TestDistinctSpillRetractsSpilledRows(t *testing.T) {
 	ref := newDF(&Distinct{Typs: typs}, nil)
 	spilling := newDF(distinctAggregate(typs), budget)
 	// The log of state not bounded by the limit names the Distinct
-	// operator (of numeric rows, say), not the aggregate.
+	// operator (a DISTINCT of no columns), not the aggregate.
 	if got := spilling.UnboundedState(); len(got) != 0 {
 		t.Fatalf("unbounded state of the spilling aggregate %v, want none", got)
 	}

@@ -57,19 +57,24 @@
 // an empty keyed Arrangement takes them in bulk.
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
-// (keyed, keys packed into integer words or encoded, state in words, no
-// stored key values: canSpill)
+// (keyed, keys packed into integer words or encoded, state in words or
+// objects a snapshot holds, numeric sums and min/max multisets: canSpill)
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
+// A group of a key whose equal values print differently (numeric 1.0 and
+// 1.00) keeps the values it shows, a numeric sum its exact state, a
+// min/max under retractions its multiset: they spill with the group's
+// words (appendSpillValue).
 // A windowed aggregate's spill keys lead with the window key (an encoded
 // key holds its window key first: encOrder), so that
 // closing windows by watermark scans the closed ones' spilled groups in
 // order (closeSpilled); an eviction lists the windows' groups held again
 // (reopen).
-// (The planner lowers a DISTINCT or UNION whose columns' equal values are
-// identical to such an aggregate, grouping by every column with no call,
-// so that it spills; Distinct keeps every row in memory.)
+// (The planner lowers a DISTINCT or UNION of any columns to such an
+// aggregate, grouping by every column with no call, so that it spills;
+// Distinct, which keeps every row in memory, runs a DISTINCT of no
+// columns.)
 // The joins that can spill (keyed, packed or encoded, no interval or
 // closing bound: joinOp.canSpill) do the same a join key at a time, with all its rows of
 // both sides, after a push that takes them well past their share too;

@@ -24,41 +24,16 @@ var topNSpillColumns = []*types.T{types.Int8, types.Int8, types.Int8, types.Nume
 // most cold, each row inserted once or twice; unless appendOnly, deletes
 // retract rows of any group (spilled ones among them), a copy at a time.
 func topNSpillEpochs(rng *rand.Rand, n, keys int, appendOnly bool) []snapshotEpoch {
-	var rows [][]types.Datum
-	var epochs []snapshotEpoch
-	for range n {
-		c := NewChanges(topNSpillColumns, 0)
-		for range 200 + rng.Intn(400) {
-			if !appendOnly && len(rows) > 0 && rng.Intn(3) == 0 {
-				i := rng.Intn(len(rows))
-				c.AppendRow(rows[i])
-				c.Diffs = append(c.Diffs, -1)
-				rows[i] = rows[len(rows)-1]
-				rows = rows[:len(rows)-1]
-				continue
-			}
-			k := rng.Intn(keys)
-			if rng.Intn(2) == 0 {
-				k = rng.Intn(keys/50 + 1)
-			}
-			var key, order types.Datum
-			if k%31 != 0 {
-				key = int64(k)
-			}
-			if rng.Intn(10) != 0 {
-				order = int64(rng.Intn(6))
-			}
-			row := []types.Datum{key, order, int64(rng.Intn(1000)), topNSpillNumeric(fmt.Sprintf("%d.%s", rng.Intn(9), []string{"0", "00", "5"}[rng.Intn(3)])), rng.Intn(2) == 0, spillText(k)}
-			for range 1 + rng.Intn(2) {
-				c.AppendRow(row)
-				c.Diffs = append(c.Diffs, 1)
-				rows = append(rows, row)
-			}
+	return changeEpochs(rng, n, keys, topNSpillColumns, appendOnly, 2, func(_, k int) []types.Datum {
+		var key, order types.Datum
+		if k%31 != 0 {
+			key = int64(k)
 		}
-		c.Len = len(c.Diffs)
-		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
-	}
-	return epochs
+		if rng.Intn(10) != 0 {
+			order = int64(rng.Intn(6))
+		}
+		return []types.Datum{key, order, int64(rng.Intn(1000)), topNSpillNumeric(fmt.Sprintf("%d.%s", rng.Intn(9), []string{"0", "00", "5"}[rng.Intn(3)])), rng.Intn(2) == 0, spillText(k)}
+	})
 }
 
 // topNSpillNumeric returns the numeric of s: 1.0 and 1.00 are one group

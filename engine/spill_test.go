@@ -59,6 +59,19 @@ const (
 	spillDistinctView = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(*) AS groups, sum(j) AS total, sum(length(k)) AS products
 		FROM (SELECT DISTINCT 'item/' || ((event_id * 7919) %% %[1]d)::text AS k, (event_id * 7919) %% %[1]d AS j FROM clicks) d`
+	// spillNumericView is spillView keyed by a numeric (k/4: equal values
+	// print alike, 0.25 to 149999.75), with a numeric sum (product/100,
+	// of scale 2): its groups keep their key values and sums, which spill
+	// beside their words.
+	spillNumericView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(n) AS total, sum(products) AS products
+		FROM (SELECT ((event_id * 7919) %% %d)::numeric / 4 AS k, count(*) AS n, sum(product_id::numeric / 100) AS products FROM clicks GROUP BY 1) g`
+	// spillNumericDistinctView holds spillGroups distinct numerics (j/8),
+	// each seen in events spread over the whole stream; its output is one
+	// row.
+	spillNumericDistinctView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(k) AS total, sum(length(k::text)) AS products
+		FROM (SELECT DISTINCT ((event_id * 7919) %% %d)::numeric / 8 AS k FROM clicks) d`
 	// spillTopNView keeps the top 2 clicks (by product, ties broken by
 	// event) of each of spillGroups/6 keys, each hit by 10 events spread
 	// over the whole stream: a top-N per group of spillTopNRows rows over
@@ -170,6 +183,28 @@ func TestDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
 	checkSpillAgainstBatch(t, spillStream, spillDistinctView, spillGroups*56)
 }
 
+// TestNumericViewStateLargerThanMemoryLimit is
+// TestTextViewStateLargerThanMemoryLimit keyed by a numeric, with a
+// numeric sum (spillNumericView): the groups spill with their key values
+// and sums.
+func TestNumericViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A group's key encoding (16 bytes of header and about 16 of
+	// encoding), its key value (an interface and a numeric: 56), its sum
+	// (an interface and the sum with its counts and a scale: 136), slot
+	// and free id (8) and words (row count and count: 16); about 250.
+	checkSpillAgainstBatch(t, spillStream, spillNumericView, spillGroups*250)
+}
+
+// TestNumericDistinctViewStateLargerThanMemoryLimit is
+// TestDistinctViewStateLargerThanMemoryLimit over a SELECT DISTINCT of a
+// numeric (spillNumericDistinctView), which the planner lowers to an
+// aggregate whose groups keep the value they show and spill it.
+func TestNumericDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A row's key encoding (32), its value (56), slot and free id (8) and
+	// row count (8).
+	checkSpillAgainstBatch(t, spillStream, spillNumericDistinctView, spillGroups*104)
+}
+
 // TestWindowViewStateLargerThanMemoryLimit is
 // TestViewStateLargerThanMemoryLimit over 1-day tumbling windows
 // (spillWindowView): the windowed aggregate spills, its first window
@@ -240,6 +275,9 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	case spillDistinctView:
 		// The distinct rows' j, 0 to spillGroups-1.
 		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2)
+	case spillNumericDistinctView:
+		// The distinct j/8: a sum of j/8 over 0 to spillGroups-1.
+		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2/8)
 	}
 	if batch[:len(want)] != want {
 		t.Fatalf("the batch query: got %q, want it to start %q", batch, want)

@@ -174,22 +174,21 @@ func (l *lowering) lower(p exec.Plan) (lowered, error) {
 	return lowered{}, notIncremental(fmt.Sprintf("%T", p))
 }
 
-// lowerDistinct lowers a DISTINCT (or UNION's) over node, of columns typs.
-// When every column's equal values are identical (types.KeyIdentifies) it
-// is the aggregate grouping by every column with no aggregate call: a row
-// is a group, present while its count is positive, showing its key values,
-// which are the row's; unlike the Distinct operator that aggregate spills
-// under a memory limit (and takes packed or encoded keys into a flat
-// table rather than a map of strings). Otherwise the Distinct operator
-// keeps the row it emitted for each key, so that its retraction names the
-// row shown (1.0 and 1.00 are one key).
+// lowerDistinct lowers a DISTINCT (or UNION's) over node, of columns typs,
+// to the aggregate grouping by every column with no aggregate call: a row
+// is a group, present while its count is positive, showing its key
+// values. When some column's equal values are not identical (numeric 1.0
+// and 1.00, float -0 and 0: not types.KeyIdentifies) the group keeps the
+// values of the first row that made it, so that its retraction names the
+// row shown, as PostgreSQL shows one of them. The aggregate spills under
+// a memory limit (and takes packed or encoded keys into a flat table
+// rather than a map of strings). A DISTINCT of no columns (SELECT
+// DISTINCT FROM t: one empty row while t has any) is the Distinct
+// operator: an aggregate without keys is the global one, which shows a
+// row when t is empty too.
 func (l *lowering) lowerDistinct(typs []*types.T, appendOnly bool, node int) lowered {
 	key := coldata.AllColumns(len(typs))
-	identifies := len(typs) > 0
-	for _, t := range typs {
-		identifies = identifies && types.KeyIdentifies(t)
-	}
-	if !identifies {
+	if len(typs) == 0 {
 		return lowered{node: l.g.Add(&dataflow.Distinct{Typs: typs}, node), key: key}
 	}
 	spec := &dataflow.Aggregate{Keys: key, InTypes: typs, AppendOnly: appendOnly}
