@@ -417,24 +417,10 @@ func (o *sessionOp) loadPartition(k string, value []byte) error {
 // spilledRowsOf appends every spilled row to rows, and its multiplicity to
 // counts, for a whole snapshot.
 func (o *sessionOp) spilledRowsOf(rows *coldata.Chunk, counts []int64) ([]int64, error) {
-	s := o.spill
-	if s == nil || len(s.spilled) == 0 {
-		return counts, nil
+	if s := o.spill; s != nil && len(s.spilled) > 0 {
+		return appendSpilledRows(s.space, o.spec.InTypes, "session window partition", rows, counts)
 	}
-	err := s.space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
-		r := NewSnapshotReader(value)
-		n, c := readCountedRows(r, o.spec.InTypes, "session window spill", false)
-		if r.err != nil {
-			return errSpill("session window partition %x: %v", k, r.err)
-		}
-		for i, v := range rows.Cols {
-			v.AppendVec(c.Cols[i], c.Len)
-		}
-		rows.Len += c.Len
-		counts = append(counts, n...)
-		return nil
-	})
-	return counts, err
+	return counts, nil
 }
 
 // spilledRows returns how many rows the spilled partitions hold.
