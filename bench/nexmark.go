@@ -185,6 +185,8 @@ type nexmarkOptions struct {
 	trace string
 	// checkpointInterval is the server's (0: its default).
 	checkpointInterval time.Duration
+	// memoryLimitMiB is the server's --memory-limit in MiB (0: none).
+	memoryLimitMiB int64
 }
 
 // NexmarkResult is one query's run.
@@ -303,6 +305,7 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the run to this file (go tool trace)")
 	fs.StringVar(&o.heapProfile, "heap-profile", "", "write a heap profile at the end of the run (the view holding every event) to this file")
 	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never)")
+	fs.Int64Var(&o.memoryLimitMiB, "memory-limit-mib", 0, "the server's --memory-limit in MiB: past it the views' spilling state goes to the spill store (docs/memory.md); 0: none")
 	fs.BoolVar(&o.check, "check", false, "after the run, check that the view equals its query run in batch over the same events")
 	fs.StringVar(&o.pgURL, "pg-url", "", "with --check, also run the queries without window functions in this PostgreSQL over the same events and compare (its schema sluice_nexmark_check is replaced)")
 	if err := fs.Parse(args); err != nil {
@@ -323,6 +326,9 @@ func parseNexmarkFlags(args []string, stderr io.Writer) (*nexmarkOptions, error)
 	}
 	if o.rate <= 0 {
 		return nil, errors.New("--rate must be positive")
+	}
+	if o.memoryLimitMiB < 0 {
+		return nil, errors.New("--memory-limit-mib must not be negative")
 	}
 	return o, nil
 }
@@ -437,7 +443,9 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 				nexmarkStart.Format(time.RFC3339)))
 		}
 	}
-	url, stop, err := startSluice(ctx, dir, brokers, func(cfg *server.Config) { cfg.CheckpointInterval = o.checkpointInterval })
+	url, stop, err := startSluice(ctx, dir, brokers, func(cfg *server.Config) {
+		cfg.CheckpointInterval, cfg.MemoryLimit = o.checkpointInterval, o.memoryLimitMiB<<20
+	})
 	if err != nil {
 		return nil, err
 	}

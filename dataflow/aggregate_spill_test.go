@@ -111,6 +111,10 @@ func spilledKeys(df *Dataflow) int {
 				if op.spill != nil {
 					n += op.spill.spilled
 				}
+			case *sessionOp:
+				if op.spill != nil {
+					n += len(op.spill.spilled)
+				}
 			}
 		}
 	}

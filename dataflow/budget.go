@@ -61,8 +61,8 @@ func (b *Budget) share() int64 { return b.limit / max(b.holders.Load(), 1) }
 func MemoryBudget(b *Budget) Option { return func(c *config) { c.budget = b } }
 
 // UnboundedState names the operators of the dataflow that keep state the
-// budget does not bound: every stateful one but the aggregates, joins
-// and top-Ns that spill (all of them without a budget).
+// budget does not bound: every stateful one but the aggregates, joins,
+// top-Ns and session windows that spill (all of them without a budget).
 func (d *Dataflow) UnboundedState() []string {
 	var names []string
 	for i, op := range d.workers[0].ops {
@@ -76,6 +76,9 @@ func (d *Dataflow) UnboundedState() []string {
 			continue
 		}
 		if t, ok := op.(*topNOp); ok && t.spill != nil {
+			continue
+		}
+		if s, ok := op.(*sessionOp); ok && s.spill != nil {
 			continue
 		}
 		names = append(names, d.g.Nodes[i].Spec.String())

@@ -84,7 +84,11 @@
 // tree and window from them when a change touches it (over a stream, not
 // for a row past the cut-off it kept in memory); its snapshots too
 // hold the spilled rows as rows. The global top-N has one group and does
-// not spill.
+// not spill. A SESSION window with partition columns (sessionOp.canSpill)
+// spills a partition at a time alike, cutting its sessions again from its
+// rows when a change touches it; a spilled partition keeps its last
+// session's end in the index of session ends, so that the watermark
+// closing it deletes it from the store unread.
 // UnboundedState names the operators the budget does not bound.
 //
 // Concurrency: each worker is one goroutine that owns its operator instances

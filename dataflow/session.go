@@ -67,6 +67,9 @@ func (w *SessionWindow) New(env *Env) (Operator, error) {
 		epoch:     map[string]*sessionPartition{},
 		watermark: NoWatermark,
 	}
+	if env.Budget != nil && o.canSpill() {
+		o.spill = &sessionSpill{budget: env.Budget, space: env.Budget.join(), spilled: map[string]spilledPartition{}}
+	}
 	o.out = sessionOutput{spec: w, c: NewChanges(o.types, coldata.DefaultChunkSize)}
 	return o, nil
 }
@@ -109,6 +112,8 @@ type sessionOp struct {
 	removed  *coldata.Chunk
 	liveRows int
 	size     recordSize
+	// spill holds the partitions evicted under a budget (nil: none).
+	spill *sessionSpill
 }
 
 // sessionPartition is one partition's state. Its sessions are disjoint and
@@ -136,6 +141,12 @@ type sessionPartition struct {
 	dirty   []*orderItem[sessionRow]
 	listed  bool
 	counted int
+	// Under a budget: key is the partition's store key, slot its place in
+	// the spill clock (-1: not in it), recent whether it was touched since
+	// the clock's hand last passed it.
+	key    string
+	slot   int
+	recent bool
 }
 
 // sessionEnd is an entry of sessionOp.ends: a partition by store key, and
@@ -220,6 +231,11 @@ func (o *sessionOp) Push(_ int, c *coldata.Chunk, _ Emit) error {
 	ts := c.Cols[o.spec.Time.Idx]
 	// A row with a NULL or infinite time is in no session, as in batch.
 	o.sel = timewindow.Timed(ts, 0, c.Len, o.sel[:0])
+	if o.spill != nil && len(o.spill.spilled) > 0 {
+		if err := o.unspill(c, o.sel); err != nil {
+			return err
+		}
+	}
 	for _, i := range o.sel {
 		t := ts.Ints[i]
 		if o.spec.Closes && t < o.watermark {
@@ -289,7 +305,7 @@ func (o *sessionOp) storedPartition(k string) (*sessionPartition, bool) {
 	if p, ok := o.parts.Get(k); ok {
 		return p, true
 	}
-	return &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0), indexed: Unconstrained}, false
+	return &sessionPartition{rows: coldata.NewChunk(o.spec.InTypes, 0), indexed: Unconstrained, slot: -1}, false
 }
 
 func (o *sessionOp) Flush(emit Emit) error {
@@ -305,9 +321,17 @@ func (o *sessionOp) Flush(emit Emit) error {
 	clear(o.epoch)
 	o.epochKeys = o.epochKeys[:0]
 	if o.spec.Closes {
-		o.closeSessions()
+		if err := o.closeSessions(); err != nil {
+			return err
+		}
 	}
-	return out.flush()
+	if err := out.flush(); err != nil {
+		return err
+	}
+	if o.spill != nil {
+		return o.evict()
+	}
+	return nil
 }
 
 // Advance implements watermarkObserver. A row still to come starts or
@@ -321,13 +345,20 @@ func (o *sessionOp) Advance(in []int64) int64 {
 
 // store keeps p under key k after a change: indexed by its first session's
 // end when sessions close, compacted when most of its rows are gone, and
-// deleted when it has no session left.
+// deleted when it has no session left. Under a budget it is listed in the
+// spill clock as touched.
 func (o *sessionOp) store(k string, p *sessionPartition) {
 	if len(p.sessions) == 0 {
 		o.liveRows -= p.counted
 		p.counted = 0
 		o.parts.Delete(k)
+		if o.spill != nil {
+			o.spill.unlist(p)
+		}
 		return
+	}
+	if o.spill != nil {
+		o.spill.list(k, p)
 	}
 	if end := o.spec.Spec.SessionEnd(p.sessions[0].last); o.spec.Closes && end < p.indexed {
 		p.indexed = end
@@ -344,12 +375,25 @@ func (o *sessionOp) store(k string, p *sessionPartition) {
 
 // closeSessions frees the sessions that end at or before the watermark,
 // with their rows: no change still to come can reach them. They are a
-// prefix of their partition's sessions.
-func (o *sessionOp) closeSessions() {
+// prefix of their partition's sessions. A spilled partition whose last
+// session closed is deleted from the spill store without being loaded
+// back: closing emits nothing.
+func (o *sessionOp) closeSessions() error {
+	deleted := false
 	for len(o.ends) > 0 && o.ends[0].end <= o.watermark {
 		e := heap.Pop(&o.ends).(sessionEnd)
 		p, ok := o.parts.Get(e.key)
-		if !ok || p.indexed != e.end {
+		if !ok {
+			if o.spill != nil {
+				gone, err := o.dropClosed(e)
+				if err != nil {
+					return err
+				}
+				deleted = deleted || gone
+			}
+			continue
+		}
+		if p.indexed != e.end {
 			continue
 		}
 		p.indexed = Unconstrained
@@ -357,6 +401,10 @@ func (o *sessionOp) closeSessions() {
 		o.free(p, closed)
 		o.store(e.key, p)
 	}
+	if deleted {
+		return o.spill.space.Commit()
+	}
+	return nil
 }
 
 // free drops p's first n sessions and their rows: the rows' counts go to

@@ -7,7 +7,8 @@ import (
 )
 
 // Snapshot implements Snapshotter: the rows every partition holds, with
-// their multiplicities, as columns, then the watermark. The rest follows
+// their multiplicities, as columns (the spilled partitions' read from the
+// spill store), then the watermark. The rest follows
 // from the rows and is rebuilt once the deltas are read (finishRestore):
 // a row's partition is its RowKey over PartitionBy, and a partition's
 // sessions are its rows cut by the gap, as Flush left them (its sessions
@@ -15,8 +16,9 @@ import (
 // the first snapshot on, the operator tracks the rows that change, for
 // SnapshotDelta.
 func (o *sessionOp) Snapshot(w *SnapshotWriter) error {
-	rows := coldata.NewChunk(o.spec.InTypes, o.liveRows)
-	counts := make([]int64, 0, o.liveRows)
+	n := o.liveRows + o.spilledRows()
+	rows := coldata.NewChunk(o.spec.InTypes, n)
+	counts := make([]int64, 0, n)
 	var sel []int
 	o.parts.Range(func(_ string, p *sessionPartition) bool {
 		sel = sel[:0]
@@ -33,6 +35,10 @@ func (o *sessionOp) Snapshot(w *SnapshotWriter) error {
 		p.dirty, p.listed = p.dirty[:0], false
 		return true
 	})
+	counts, err := o.spilledRowsOf(rows, counts)
+	if err != nil {
+		return err
+	}
 	o.tracking, o.removed, o.size = true, nil, recordSize{}
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
@@ -41,9 +47,9 @@ func (o *sessionOp) Snapshot(w *SnapshotWriter) error {
 
 // SnapshotDelta implements Snapshotter: the rows whose multiplicity
 // changed since the last snapshot, with the change (the rows compaction
-// dropped since first), as Snapshot writes rows, then the watermark. The
-// rows of sessions closed since are not written: the watermark closes
-// them again at the restore.
+// dropped and the partitions evicted since first), as Snapshot writes
+// rows, then the watermark. The rows of sessions closed since are not
+// written: the watermark closes them again at the restore.
 func (o *sessionOp) SnapshotDelta(w *SnapshotWriter) error {
 	// The columns are made to size: grown as they fill, a delta's bid
 	// columns took Nexmark q11 an eighth of its CPU.
@@ -63,6 +69,9 @@ func (o *sessionOp) SnapshotDelta(w *SnapshotWriter) error {
 	}
 	var sel []int
 	for _, p := range o.dirty {
+		if len(p.dirty) == 0 {
+			continue // evicted: its changes are in the removed rows
+		}
 		sel = sel[:0]
 		for _, item := range p.dirty {
 			if d := item.count - item.val.snap; d != 0 {
@@ -98,21 +107,21 @@ func (o *sessionOp) writeRows(w *SnapshotWriter, counts []int64, rows *coldata.C
 	return nil
 }
 
-// trackRemoval records that item of p, whose multiplicity went to zero
-// since the last snapshot, is dropped from memory: its row goes to the
-// removed rows with its change.
+// trackRemoval records that item of p, whose multiplicity changed since
+// the last snapshot (to zero when compaction drops it), is dropped from
+// memory: its row goes to the removed rows with its change.
 func (o *sessionOp) trackRemoval(p *sessionPartition, item *orderItem[sessionRow]) {
 	if o.removed == nil {
 		o.removed = NewChanges(o.spec.InTypes, 0)
 	}
 	o.removed.AppendFrom(p.rows, item.val.row) // p.rows has no diffs
-	o.removed.Diffs = append(o.removed.Diffs, -item.val.snap)
-	item.val.snap = 0
+	o.removed.Diffs = append(o.removed.Diffs, item.count-item.val.snap)
+	item.val.snap = item.count
 }
 
 // SnapshotSize implements Snapshotter: the rows held, at the size of the
 // rows the snapshots wrote.
-func (o *sessionOp) SnapshotSize() int { return o.size.estimate(o.liveRows) }
+func (o *sessionOp) SnapshotSize() int { return o.size.estimate(o.liveRows + o.spilledRows()) }
 
 // Restore implements Snapshotter.
 func (o *sessionOp) Restore(r *SnapshotReader) error { return o.RestoreDelta(r) }
@@ -148,6 +157,7 @@ func (o *sessionOp) RestoreDelta(r *SnapshotReader) error {
 // have, once the base and its deltas are read; with spec.Closes it then
 // frees the sessions the watermark closed (those the deltas did not write
 // as freed) and indexes the partitions by their first session's end.
+// Under a budget it then evicts down to the share.
 func (o *sessionOp) finishRestore() error {
 	var keys []string
 	o.parts.Range(func(k string, _ *sessionPartition) bool {
@@ -167,6 +177,9 @@ func (o *sessionOp) finishRestore() error {
 			o.free(p, closed)
 		}
 		o.store(k, p)
+	}
+	if o.spill != nil {
+		return o.evict()
 	}
 	return nil
 }

@@ -441,15 +441,22 @@ func (o *topNOp) loadGroup(key, value []byte) error {
 // spilledRowsOf appends every spilled row to rows, and its multiplicity
 // to counts, for a whole snapshot.
 func (o *topNOp) spilledRowsOf(rows *coldata.Chunk, counts []int64) ([]int64, error) {
-	s := o.spill
-	if s == nil || s.spilled == 0 {
-		return counts, nil
+	if s := o.spill; s != nil && s.spilled > 0 {
+		return appendSpilledRows(s.space, o.spec.Typs, "top-N group", rows, counts)
 	}
-	err := s.space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
+	return counts, nil
+}
+
+// appendSpilledRows appends the rows of every spilledGroup value of space,
+// written as a snapshot writes rows of typs (a top-N group's or a session
+// window partition's, named what in errors), to rows, and their
+// multiplicities to counts.
+func appendSpilledRows(space SpillSpace, typs []*types.T, what string, rows *coldata.Chunk, counts []int64) ([]int64, error) {
+	err := space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
 		r := NewSnapshotReader(value)
-		n, c := readCountedRows(r, o.spec.Typs, "top-N spill", false)
+		n, c := readCountedRows(r, typs, what, false)
 		if r.err != nil {
-			return errSpill("top-N group %x: %v", k, r.err)
+			return errSpill("%s %x: %v", what, k, r.err)
 		}
 		for i, v := range rows.Cols {
 			v.AppendVec(c.Cols[i], c.Len)
