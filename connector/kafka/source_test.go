@@ -349,6 +349,27 @@ func TestWorkerBatchCapacity(t *testing.T) {
 	}
 }
 
+// A worker's batch is sized for the fetch it starts with too, not only
+// for the previous batch: a fetch of 5000 records into a batch made for a
+// small one grew its vectors by appending, copying them each time.
+func TestWorkerBatchSizedForFetch(t *testing.T) {
+	s := &Source{cfg: Config{Value: intDecoder{}, Layout: Layout{Types: []*types.T{types.Int8}, Value: []int{0}}, BatchRows: 1 << 16},
+		cells: map[Partition]*statsCell{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer s.cancel()
+	w := s.newWorker(nil)
+	w.last = 10
+	f := fetched{p: Partition{"t", 0}}
+	for i := range 5000 {
+		f.records = append(f.records, &kgo.Record{Value: []byte(strconv.Itoa(i)), Offset: int64(i)})
+	}
+	w.decode(f)
+	if w.batch.Rows.Len != 5000 || cap(w.batch.Rows.Cols[0].Ints) != 8192 || cap(w.batch.RecordOffsets) != 8192 {
+		t.Fatalf("a fetch of 5000 records after a batch of 10: %d rows, capacity %d (offsets %d), want 5000 in a batch made at 8192",
+			w.batch.Rows.Len, cap(w.batch.Rows.Cols[0].Ints), cap(w.batch.RecordOffsets))
+	}
+}
+
 // A worker holds no batch between a flush and the next fetch, so that a
 // stream gone quiet holds no vectors; the batch the next fetch starts is
 // sized for the one flushed, and a fetch that fills a batch midway goes on

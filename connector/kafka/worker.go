@@ -52,20 +52,24 @@ func (s *Source) newWorker(in <-chan fetched) *worker {
 	return w
 }
 
-// reset starts a batch sized for last rows, the previous batch's: full
-// while the source is behind, as storage adopts a batch only if it nearly
-// fills its vectors, and growing one to full size by appending would copy
-// it several times; small while the stream is quiet, as a batch of a few
-// rows made at BatchRows allocated and zeroed ~5 MB (Nexmark bids) at
-// every delivery, up to hundreds a second. It is made when the first
-// fetch after a flush comes, not at the flush: a stream that has gone
-// quiet (or a topic read to its end) holds no batch, where each of its
-// workers held one sized for its last, up to ~7 MB (Nexmark auctions),
-// which the collector counted as live and paced the heap's growth by.
-func (w *worker) reset(last int) {
+// reset starts a batch sized for want rows, the more of the previous batch's
+// rows and the fetch's records it starts with: full while the source is
+// behind, as storage adopts a batch only if it nearly fills its vectors,
+// and growing one to full size by appending would copy it several times
+// (sized for the previous batch alone, one flushed small while its
+// deliverer was idle, a batch grew as a fetch of thousands of records
+// filled it: Nexmark q0 over Kafka grew its batches' vectors by 71 MB in
+// a drain of 1 M events, 38 MB sized for the fetch too); small while the stream is quiet, as a batch of a few rows made
+// at BatchRows allocated and zeroed ~5 MB (Nexmark bids) at every
+// delivery, up to hundreds a second. It is made when the first fetch
+// after a flush comes, not at the flush: a stream that has gone quiet (or
+// a topic read to its end) holds no batch, where each of its workers held
+// one sized for its last, up to ~7 MB (Nexmark auctions), which the
+// collector counted as live and paced the heap's growth by.
+func (w *worker) reset(want int) {
 	l := w.s.cfg.Layout
 	n := coldata.DefaultChunkSize
-	for n < last {
+	for n < want {
 		n *= 2
 	}
 	n = min(n, w.s.cfg.BatchRows)
@@ -164,7 +168,7 @@ func (w *worker) deliver() {
 // can keep batches of its segment size as they are.
 func (w *worker) decode(f fetched) {
 	if w.batch == nil {
-		w.reset(w.last)
+		w.reset(max(w.last, len(f.records)))
 	}
 	st := w.s.stat(f.p)
 	defer w.noteRun(f.p)
