@@ -752,24 +752,40 @@ func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byt
 	}
 	s.keys = sortedKeys(s.keys[:0], s.buf, s.ends)
 	key := make([]int64, t.nk)
-	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
-		g, added, err := t.findStored(s.unprefixed(s.keys[i]), key)
+	_, err := loadSpilled(s.space, s.keys, func(k, value []byte) error {
+		g, added, err := t.findStored(s.unprefixed(k), key)
 		if err != nil {
 			return err
 		}
 		if !added {
-			return sqlerr.Bug("spilled key %x is in the table too", s.keys[i])
+			return sqlerr.Bug("spilled key %x is in the table too", k)
 		}
-		if err := load(g, s.keys[i], value); err != nil {
+		if err := load(g, k, value); err != nil {
 			return err
 		}
 		s.spilled--
-		return s.space.Delete(s.keys[i])
+		return nil
+	})
+	return err
+}
+
+// loadSpilled looks the sorted keys up in space in one pass, hands each
+// one found with its value to load and deletes it, and commits: the
+// loading back that the spilling operators share. It returns how many
+// keys were found.
+func loadSpilled(space SpillSpace, keys [][]byte, load func(key, value []byte) error) (int, error) {
+	found := 0
+	err := space.Lookup(keys, func(i int, value []byte) error {
+		found++
+		if err := load(keys[i], value); err != nil {
+			return err
+		}
+		return space.Delete(keys[i])
 	})
 	if err != nil {
-		return err
+		return found, err
 	}
-	return s.space.Commit()
+	return found, space.Commit()
 }
 
 // sortedKeys appends to dst the keys in buf (each ending at its ends

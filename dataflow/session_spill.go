@@ -358,21 +358,13 @@ func (o *sessionOp) unspill(c *coldata.Chunk, sel []int) error {
 		return nil
 	}
 	s.keys = sortedKeys(s.keys[:0], s.buf, s.ends)
-	found := 0
-	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
-		found++
-		if err := o.loadPartition(string(s.keys[i][1:]), value); err != nil {
-			return err
-		}
-		return s.space.Delete(s.keys[i])
+	found, err := loadSpilled(s.space, s.keys, func(k, value []byte) error {
+		return o.loadPartition(string(k[1:]), value)
 	})
-	if err != nil {
-		return err
-	}
-	if found != len(s.keys) {
+	if err == nil && found != len(s.keys) {
 		return errSpill("session window: %d of %d spilled partitions not in the store", len(s.keys)-found, len(s.keys))
 	}
-	return s.space.Commit()
+	return err
 }
 
 // loadPartition puts back partition k's rows that spillPartition wrote in

@@ -375,16 +375,10 @@ func (o *topNOp) unspill(c *coldata.Chunk, lo, hi int, past bool) error {
 		return nil
 	}
 	s.keys = sortedKeys(s.keys[:0], s.buf, s.ends)
-	err := s.space.Lookup(s.keys, func(i int, value []byte) error {
-		if err := o.loadGroup(s.keys[i][1:], value); err != nil {
-			return err
-		}
-		return s.space.Delete(s.keys[i])
+	_, err := loadSpilled(s.space, s.keys, func(k, value []byte) error {
+		return o.loadGroup(k[1:], value)
 	})
-	if err != nil {
-		return err
-	}
-	return s.space.Commit()
+	return err
 }
 
 // pastSpilledRow reports whether row i of c, whose group is not held,
