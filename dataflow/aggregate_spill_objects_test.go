@@ -142,7 +142,7 @@ func TestAggregateSpillStoredKeysRandom(t *testing.T) {
 					g.Add(spec, g.Add(&Source{Name: "t", Typs: storedKeyColumns}))
 					return newBudgetDataflow(t, g, b, Workers(workers), ChunkSize(64+rng.Intn(256)))
 				}
-				checkSpillRandom(t, rng, newDF, budget, storedKeyEpochs(rng, 24, 5000*workers), spillChecks{})
+				checkSpillRandom(t, rng, newDF, budget, storedKeyEpochs(rng, 24, 8000*workers), spillChecks{})
 			})
 		}
 	}
