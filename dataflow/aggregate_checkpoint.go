@@ -152,19 +152,14 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 }
 
 // SnapshotSize implements Snapshotter: the pages as last written,
-// the free ids and the windows' groups.
+// the free ids, the windows' groups and the spilled groups (exactly).
 func (o *aggregateOp) SnapshotSize() int {
 	size := o.pagesBytes + 4*len(o.groups.ids.free)
 	for _, gs := range o.open {
 		size += 4*len(gs) + 2*binary.MaxVarintLen64
 	}
 	if s, t := o.spill, o.groups; s != nil {
-		size += s.spilled * (8*(t.nk+t.nw) + 2)
-		if t.nk == 0 && t.live > 0 {
-			// An encoded key is written as a blob: about the mean length
-			// of the keys in memory.
-			size += s.spilled * (t.strBytes / t.live)
-		}
+		size += spilledSize(t.nk, t.nw, s.spilled, s.blobBytes)
 	}
 	return size
 }

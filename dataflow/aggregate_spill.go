@@ -68,7 +68,10 @@ type groupSpill struct {
 	budget  *Budget
 	space   SpillSpace
 	spilled int // groups in the store
-	filter  spillFilter
+	// blobBytes is what a whole snapshot writes of the spilled groups'
+	// blobs (groupBlobBytes): with spilled, the bytes of their blocks.
+	blobBytes int
+	filter    spillFilter
 	// windowed: the store keys of packed keys lead with key column
 	// window, which gives a windowed aggregate's window.
 	windowed bool
@@ -469,6 +472,7 @@ func (o *aggregateOp) evict() error {
 		t.unindex(g)
 		t.release(g)
 		s.spilled++
+		s.blobBytes += groupBlobBytes(t, s.buf, s.val)
 		evict--
 		if err := commitBlock(s.space, s.spilled); err != nil {
 			return err
@@ -572,6 +576,7 @@ func (o *aggregateOp) closeSpilled(emit Emit) error {
 			return err
 		}
 		s.spilled--
+		s.blobBytes -= groupBlobBytes(t, k, value)
 		if n++; n%spillBlock == 0 {
 			return closeBlock()
 		}
@@ -764,6 +769,7 @@ func (s *groupSpill) loadBack(t *groupTable, load func(g int32, key, value []byt
 			return err
 		}
 		s.spilled--
+		s.blobBytes -= groupBlobBytes(t, k, value)
 		return nil
 	})
 	return err
@@ -869,91 +875,173 @@ func (f *spillFilter) reserveIn(space SpillSpace, spilled, keys int, hashStored 
 // objects, a blob each of those not gone: its objects as its spill store
 // value holds them after its words. An aggregate that could spill but
 // has no budget writes no block.
+//
+// A whole snapshot's groups are streamed (StreamLater): the loop takes a
+// snapshot of the spill store, whose bytes it knows (spilledSize), and a
+// deferring writer's WriteTo reads the groups from it a block at a time,
+// so that a state many times the memory limit is never held whole.
 func (o *aggregateOp) snapshotSpilled(w *SnapshotWriter, delta bool) error {
 	s := o.spill
 	if s == nil {
 		w.Uvarint(0)
 		return nil
 	}
-	t := o.groups
-	var keys, states []int64
-	var nulls, gone []byte
-	// The encoded keys of a block: each ends at its encEnds entry of enc;
-	// the objects of its groups not gone alike in objs.
-	var enc, objs []byte
-	var encEnds, objEnds []int
-	flush := func() {
-		if len(gone) == 0 {
-			return
-		}
-		w.Uvarint(uint64(len(gone)))
-		if t.nk > 0 {
-			w.Int64s(keys)
-			w.Blob(nulls)
-		} else {
-			lo := 0
-			for _, hi := range encEnds {
-				w.Blob(enc[lo:hi])
-				lo = hi
-			}
-		}
-		w.Blob(gone)
-		w.Int64s(states)
-		lo := 0
-		for _, hi := range objEnds {
-			w.Blob(objs[lo:hi])
-			lo = hi
-		}
-		keys, states, nulls, gone, enc, encEnds = keys[:0], states[:0], nulls[:0], gone[:0], enc[:0], encEnds[:0]
-		objs, objEnds = objs[:0], objEnds[:0]
-	}
-	key := make([]int64, t.nk)
-	state := make([]int64, t.nw)
-	take := func(k, value []byte) error {
-		if t.nk == 0 {
-			if len(k) == 0 {
-				return errSpill("empty key")
-			}
-			enc = append(enc, k[1:]...)
-			encEnds = append(encEnds, len(enc))
-		} else {
-			n, ok := decodeSpillKey(s.unprefixed(k), key)
-			if !ok {
-				return errSpill("key %x", k)
-			}
-			keys, nulls = append(keys, key...), append(nulls, n)
-		}
-		if value == nil {
-			gone = append(gone, 1)
-		} else {
-			n := 8 * t.nw
-			if len(value) < n || t.no == 0 && len(value) != n {
-				return errSpill("%d bytes of state for %d words", len(value), t.nw)
-			}
-			readWords64(value[:n], state)
-			gone, states = append(gone, 0), append(states, state...)
-			if t.no > 0 {
-				objs = append(objs, value[n:]...)
-				objEnds = append(objEnds, len(objs))
-			}
-		}
-		if len(gone) == spillBlock {
-			flush()
-		}
-		return nil
-	}
-	var err error
 	if !delta {
-		err = s.space.Scan([]byte{spilledGroup}, take)
-	} else {
-		err = o.snapshotChangedSpill(take)
+		if err := s.space.Commit(); err != nil {
+			return err
+		}
+		view := s.space.Snapshot()
+		// The writer's goroutine reads nothing of the aggregate but the
+		// layout, fixed since it was made, copied here.
+		blocks := newSpilledBlocks(o.groups, s)
+		err := w.StreamLater(spilledSize(blocks.nk, blocks.nw, s.spilled, s.blobBytes), func(w *SnapshotWriter, flush func() error) error {
+			err := view.Scan([]byte{spilledGroup}, func(k, value []byte) error {
+				if full, err := blocks.add(k, value); !full || err != nil {
+					return err
+				}
+				blocks.flush(w)
+				return flush()
+			})
+			if err != nil {
+				return err
+			}
+			blocks.flush(w)
+			w.Uvarint(0)
+			return nil
+		}, view.Close)
+		if err != nil {
+			return err
+		}
+		return s.space.DeleteAll([]byte{spillChanged})
 	}
+	blocks := newSpilledBlocks(o.groups, s)
+	err := o.snapshotChangedSpill(func(k, value []byte) error {
+		if full, err := blocks.add(k, value); !full || err != nil {
+			return err
+		}
+		blocks.flush(w)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	flush()
+	blocks.flush(w)
 	w.Uvarint(0)
 	return s.space.DeleteAll([]byte{spillChanged})
+}
+
+// spilledBlocks gathers spilled groups into the blocks snapshotSpilled
+// writes. It holds the table's layout, not the table: a base's writer
+// fills it on its own goroutine.
+type spilledBlocks struct {
+	nk, nw, no int
+	unprefixed func(k []byte) []byte
+	keys       []int64
+	states     []int64
+	nulls      []byte
+	gone       []byte
+	// The encoded keys of a block: each ends at its encEnds entry of enc;
+	// the objects of its groups not gone alike in objs.
+	enc, objs        []byte
+	encEnds, objEnds []int
+	key, state       []int64 // scratch
+}
+
+func newSpilledBlocks(t *groupTable, s *groupSpill) *spilledBlocks {
+	// unprefixed reads only the window layout, fixed with the spill.
+	return &spilledBlocks{nk: t.nk, nw: t.nw, no: t.no, unprefixed: s.unprefixed, key: make([]int64, t.nk), state: make([]int64, t.nw)}
+}
+
+// add gathers the group of store key k, with its state value or nil when
+// gone, and reports whether the block is full.
+func (b *spilledBlocks) add(k, value []byte) (bool, error) {
+	if b.nk == 0 {
+		if len(k) == 0 {
+			return false, errSpill("empty key")
+		}
+		b.enc = append(b.enc, k[1:]...)
+		b.encEnds = append(b.encEnds, len(b.enc))
+	} else {
+		n, ok := decodeSpillKey(b.unprefixed(k), b.key)
+		if !ok {
+			return false, errSpill("key %x", k)
+		}
+		b.keys, b.nulls = append(b.keys, b.key...), append(b.nulls, n)
+	}
+	if value == nil {
+		b.gone = append(b.gone, 1)
+	} else {
+		n := 8 * b.nw
+		if len(value) < n || b.no == 0 && len(value) != n {
+			return false, errSpill("%d bytes of state for %d words", len(value), b.nw)
+		}
+		readWords64(value[:n], b.state)
+		b.gone, b.states = append(b.gone, 0), append(b.states, b.state...)
+		if b.no > 0 {
+			b.objs = append(b.objs, value[n:]...)
+			b.objEnds = append(b.objEnds, len(b.objs))
+		}
+	}
+	return len(b.gone) == spillBlock, nil
+}
+
+// flush writes the block gathered, if any, and empties it.
+func (b *spilledBlocks) flush(w *SnapshotWriter) {
+	if len(b.gone) == 0 {
+		return
+	}
+	w.Uvarint(uint64(len(b.gone)))
+	if b.nk > 0 {
+		w.Int64s(b.keys)
+		w.Blob(b.nulls)
+	} else {
+		lo := 0
+		for _, hi := range b.encEnds {
+			w.Blob(b.enc[lo:hi])
+			lo = hi
+		}
+	}
+	w.Blob(b.gone)
+	w.Int64s(b.states)
+	lo := 0
+	for _, hi := range b.objEnds {
+		w.Blob(b.objs[lo:hi])
+		lo = hi
+	}
+	b.keys, b.states, b.nulls, b.gone, b.enc, b.encEnds = b.keys[:0], b.states[:0], b.nulls[:0], b.gone[:0], b.enc[:0], b.encEnds[:0]
+	b.objs, b.objEnds = b.objs[:0], b.objEnds[:0]
+}
+
+// spilledSize returns the bytes snapshotSpilled writes of a whole state's
+// n spilled groups (none gone), of nk key and nw state words each, whose
+// blobs (encoded keys, objects) take blobBytes, the 0 that ends the blocks
+// included: the blocks' layout follows from n.
+func spilledSize(nk, nw, n, blobBytes int) int {
+	size := blobBytes + 1
+	for ; n > 0; n -= spillBlock {
+		m := min(n, spillBlock)
+		size += uvarintLen(uint64(m))
+		if nk > 0 {
+			size += uvarintLen(uint64(m*nk)) + 8*m*nk + uvarintLen(uint64(m)) + m
+		}
+		size += uvarintLen(uint64(m)) + m + uvarintLen(uint64(m*nw)) + 8*m*nw
+	}
+	return size
+}
+
+// groupBlobBytes returns the bytes of the blobs a whole snapshot writes
+// of the spilled group of store key k and value: its encoded key (k less
+// sub) when keys are not packed, its objects when it keeps some.
+func groupBlobBytes(t *groupTable, k, value []byte) int {
+	n := 0
+	if t.nk == 0 {
+		n += uvarintLen(uint64(len(k)-1)) + len(k) - 1
+	}
+	if t.no > 0 {
+		objs := len(value) - 8*t.nw
+		n += uvarintLen(uint64(objs)) + objs
+	}
+	return n
 }
 
 // snapshotChangedSpill calls take for every group marked changed in the
@@ -1114,9 +1202,9 @@ func (o *aggregateOp) finishRestoreSpill() error {
 		o.pendingSpill = nil
 		return nil
 	}
-	s.spilled = 0
+	s.spilled, s.blobBytes = 0, 0
 	key := make([]int64, t.nk)
-	err := s.space.Scan([]byte{spilledGroup}, func(k, _ []byte) error {
+	err := s.space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
 		g, err := t.probeStored(s.unprefixed(k), key)
 		if err != nil {
 			return err
@@ -1125,6 +1213,7 @@ func (o *aggregateOp) finishRestoreSpill() error {
 			return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: aggregate: spilled group %x is in a page too", k)
 		}
 		s.spilled++
+		s.blobBytes += groupBlobBytes(t, k, value)
 		return nil
 	})
 	if err != nil {

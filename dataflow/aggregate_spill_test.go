@@ -180,6 +180,11 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 	cut := 3 + rng.Intn(len(epochs)/3)
 	var want []string
 	var snaps [2][]byte
+	// The base is written (its spilled state streamed from the store's
+	// snapshot) only after the epochs and deltas that follow it, which
+	// evict, load back and change the groups it holds, as the loop goes
+	// on while the checkpoint's writer streams it.
+	var writeSnaps [2]func() ([]byte, error)
 	var deltas [2][][]byte
 	maxSpilled := 0
 	for i, e := range epochs {
@@ -200,7 +205,7 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 			var err error
 			switch {
 			case i == cut:
-				snaps[j], err = snapshotBytes(df.Snapshot)
+				writeSnaps[j], err = snapshotLater(df.Snapshot)
 			case i > cut:
 				var d []byte
 				d, err = snapshotBytes(df.SnapshotDelta)
@@ -209,6 +214,12 @@ func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflo
 			if err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+	for j, write := range writeSnaps {
+		var err error
+		if snaps[j], err = write(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if maxSpilled < 500 {

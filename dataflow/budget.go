@@ -19,6 +19,17 @@ type SpillSpace interface {
 	ScanRange(lo, hi []byte, f func(key, value []byte) error) error
 	// DeleteAll removes every key starting with sub.
 	DeleteAll(sub []byte) error
+	// Snapshot returns a view of the committed keys as they are now,
+	// which later writes do not change, readable from any goroutine
+	// until closed.
+	Snapshot() SpillView
+}
+
+// SpillView is a SpillSpace's keys at one point: Scan reads them as
+// SpillSpace.Scan does. It is the same type as storage.SpillView.
+type SpillView = interface {
+	Scan(sub []byte, f func(key, value []byte) error) error
+	Close() error
 }
 
 // Budget is the memory the state of spilling operators may take, shared

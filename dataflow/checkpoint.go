@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"slices"
@@ -177,6 +178,12 @@ func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 		return nil
 	})
 	if err != nil {
+		// The sections' spill store snapshots are not written.
+		for _, sw := range sections {
+			if sw != nil {
+				err = errors.Join(err, sw.Release())
+			}
+		}
 		return err
 	}
 	for _, sw := range sections {
@@ -361,6 +368,19 @@ type SnapshotWriter struct {
 	// deferMin is the least bytes of a column VecLater defers
 	// (minDeferredVec; tests defer every column).
 	deferMin int
+	// streams are the parts StreamLater left to WriteTo, in order, each
+	// with the block of full it takes the place of (nil).
+	streams []pendingStream
+}
+
+// pendingStream is a part StreamLater left to WriteTo: block is its place
+// in full, size the bytes it takes (counted in fullLen already), write
+// writes it and release frees what it reads (nil once called).
+type pendingStream struct {
+	block   int
+	size    int
+	write   func(w *SnapshotWriter, flush func() error) error
+	release func() error
 }
 
 // pendingVec is a column VecLater left to Finish: block is its place in
@@ -448,7 +468,7 @@ func (w *SnapshotWriter) Reset() {
 	}
 	slices.SortFunc(w.spare, func(a, b []byte) int { return cap(b) - cap(a) })
 	clear(w.full)
-	w.buf, w.full, w.fullLen, w.appended, w.pending = nil, w.full[:0], 0, false, nil
+	w.buf, w.full, w.fullLen, w.appended, w.pending, w.streams = nil, w.full[:0], 0, false, nil, nil
 }
 
 // write appends p, across blocks when it does not fit the one being
@@ -505,6 +525,98 @@ func (w *SnapshotWriter) VecLater(v *coldata.Vec) error {
 	return nil
 }
 
+// StreamLater writes a part of size bytes by calling write, which may
+// call flush between pieces of it, then release. A deferring writer
+// leaves it to WriteTo, which writes each piece where it goes and empties
+// the block it was written in, so that a part larger than memory (an
+// operator's spilled state, read from a spill store snapshot) is never
+// held whole; write then runs on the writer's goroutine and must read
+// nothing the loop changes. Len counts size from now on, and the bytes
+// written must be exactly size.
+func (w *SnapshotWriter) StreamLater(size int, write func(w *SnapshotWriter, flush func() error) error, release func() error) error {
+	if !w.deferring {
+		from := w.Len()
+		err := errors.Join(write(w, func() error { return nil }), release())
+		if err == nil && w.Len()-from != size {
+			err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", w.Len()-from, size)
+		}
+		return err
+	}
+	w.seal()
+	w.streams = append(w.streams, pendingStream{block: len(w.full), size: size, write: write, release: release})
+	w.full = append(w.full, nil)
+	w.fullLen += size
+	return nil
+}
+
+// WriteTo writes what was written to dst, in order: the blocks as they
+// are, and each part StreamLater left through a block of its own,
+// written out at each flush and emptied, then released. Finish must have
+// been called. It releases every streamed part, written or not.
+func (w *SnapshotWriter) WriteTo(dst io.Writer) (int64, error) {
+	defer w.Release()
+	var n int64
+	var part *SnapshotWriter
+	next := 0 // the next of w.streams
+	for i, b := range w.Parts() {
+		if next == len(w.streams) || w.streams[next].block != i {
+			m, err := dst.Write(b)
+			n += int64(m)
+			if err != nil {
+				return n, err
+			}
+			continue
+		}
+		p := &w.streams[next]
+		next++
+		if part == nil {
+			part = NewSnapshotWriter(nil)
+		}
+		written := 0
+		flush := func() error {
+			for _, b := range part.Parts() {
+				m, err := dst.Write(b)
+				written += m
+				if err != nil {
+					return err
+				}
+			}
+			part.Reset()
+			return nil
+		}
+		err := p.write(part, flush)
+		if err == nil {
+			err = flush()
+		}
+		release := p.release
+		p.release = nil
+		err = errors.Join(err, release())
+		n += int64(written)
+		if err == nil && written != p.size {
+			err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", written, p.size)
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Release frees what the parts StreamLater left and WriteTo did not
+// write read from (spill store snapshots): a snapshot taken and not
+// written (the loop replaced it, or the writer failed) must release them.
+// It may be called more than once.
+func (w *SnapshotWriter) Release() error {
+	var err error
+	for i := range w.streams {
+		if r := w.streams[i].release; r != nil {
+			w.streams[i].release = nil
+			err = errors.Join(err, r())
+		}
+	}
+	return err
+}
+
 // seal ends the blocks before what is written next: the block being
 // filled joins full, and its rest is still w's to fill.
 func (w *SnapshotWriter) seal() {
@@ -549,6 +661,7 @@ func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 func varintLen(x int64) int { return uvarintLen(uint64(x<<1) ^ uint64(x>>63)) }
 
 // Parts returns the blocks written, in order; they stay the writer's.
+// A part StreamLater left is a nil block until WriteTo writes it.
 func (w *SnapshotWriter) Parts() [][]byte {
 	if len(w.buf) == 0 {
 		return w.full
@@ -557,7 +670,8 @@ func (w *SnapshotWriter) Parts() [][]byte {
 }
 
 // Bytes returns what was written, in one slice (copied when it spans
-// blocks; later writes may change it).
+// blocks; later writes may change it), without the parts StreamLater
+// left (WriteTo writes those).
 func (w *SnapshotWriter) Bytes() []byte {
 	if len(w.full) == 0 {
 		return w.buf
@@ -581,7 +695,11 @@ func (w *SnapshotWriter) Append(o *SnapshotWriter) {
 		p.block += len(w.full)
 		w.pending = append(w.pending, p)
 	}
-	o.pending = nil
+	for _, p := range o.streams {
+		p.block += len(w.full)
+		w.streams = append(w.streams, p)
+	}
+	o.pending, o.streams = nil, nil
 	w.full = append(w.full, parts...)
 	w.fullLen += o.Len()
 	w.appended = true
@@ -992,18 +1110,25 @@ func NewSnapshotReader(b []byte) *SnapshotReader { return &SnapshotReader{b: b} 
 func (r *SnapshotReader) Rest() []byte { return r.b }
 
 // WriteRows writes the visible rows of s, a copy per unit of multiplicity,
-// as columns in chunks, then an empty chunk. The snapshot may be written
-// from any goroutine while the arrangement goes on. The rows go in the
+// as columns in chunks, then an empty chunk, calling flush (when not nil)
+// after each chunk: a checkpoint's writer writes out what w holds. The
+// snapshot may be written from any goroutine while the arrangement goes
+// on. The rows go in the
 // order they are held, not in key order (which would spare a restore's
 // load its sort): gathering a million rows of random keys in key order
 // (ScanRange) took 1.1-1.6 s of the writer's CPU, against 0.1-0.6 s.
-func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter) error {
+func (s *ArrangementSnapshot) WriteRows(w *SnapshotWriter, flush func() error) error {
 	w.Uvarint(uint64(s.Len()))
 	next := s.Scan()
 	for c := next(); c != nil; c = next() {
 		w.Uvarint(uint64(c.Len))
 		for _, v := range c.Cols {
 			if err := w.Vec(v); err != nil {
+				return err
+			}
+		}
+		if flush != nil {
+			if err := flush(); err != nil {
 				return err
 			}
 		}

@@ -2,7 +2,9 @@ package dataflow
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"runtime"
 	"slices"
@@ -135,7 +137,11 @@ func snapshotLater(snapshot func(*SnapshotWriter) error) (func() ([]byte, error)
 		if err := w.Finish(); err != nil {
 			return nil, err
 		}
-		b := w.Bytes()
+		var buf bytes.Buffer
+		if _, err := w.WriteTo(&buf); err != nil {
+			return nil, err
+		}
+		b := buf.Bytes()
 		if len(b) != n {
 			return nil, fmt.Errorf("snapshot of %d bytes, Len counted %d", len(b), n)
 		}
@@ -375,7 +381,7 @@ func TestArrangementRowsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := NewSnapshotWriter(nil)
-	if err := a.Snapshot(2).WriteRows(w); err != nil {
+	if err := a.Snapshot(2).WriteRows(w, nil); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := ReadRows(NewSnapshotReader(w.Bytes()), typs)
@@ -947,7 +953,7 @@ func TestReadRowsColumnsApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := NewSnapshotWriter(nil)
-	if err := a.Snapshot(1).WriteRows(w); err != nil {
+	if err := a.Snapshot(1).WriteRows(w, nil); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := ReadRows(NewSnapshotReader(w.Bytes()), typs)
@@ -1131,5 +1137,113 @@ func TestSnapshotWriterDeferredColumns(t *testing.T) {
 	// A writer that does not defer writes at once: nothing is pending.
 	if len(now.pending) != 0 {
 		t.Fatalf("%d columns pending on a writer that does not defer", len(now.pending))
+	}
+}
+
+// failingWriter takes up to room bytes, then fails.
+type failingWriter struct {
+	bytes.Buffer
+	room int
+}
+
+var errNoRoom = errors.New("no room left")
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > f.room {
+		n, _ := f.Buffer.Write(p[:f.room])
+		f.room = 0
+		return n, errNoRoom
+	}
+	f.room -= len(p)
+	return f.Buffer.Write(p)
+}
+
+// TestSnapshotWriterStreamedParts writes parts through StreamLater, in a
+// section appended too, with a writer that writes them at once and one
+// that leaves them to WriteTo: Len must count them before, the bytes must
+// be the same, no piece larger than what one flush wrote must be held,
+// and every part must be released once, whether WriteTo wrote it, failed
+// in it or before it, or it was never written (Release). A part of other
+// bytes than counted fails.
+func TestSnapshotWriterStreamedParts(t *testing.T) {
+	piece := strings.Repeat("s", 50000)
+	released := 0
+	stream := func(w *SnapshotWriter, pieces int) error {
+		bounded := w.deferring
+		return w.StreamLater(pieces*(uvarintLen(uint64(len(piece)))+len(piece)), func(w *SnapshotWriter, flush func() error) error {
+			for range pieces {
+				w.String(piece)
+				if bounded && w.Len() > 2*len(piece) {
+					return fmt.Errorf("the part holds %d bytes: flush did not empty it", w.Len())
+				}
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func() error { released++; return nil })
+	}
+	write := func(w *SnapshotWriter) {
+		w.Uvarint(7)
+		if err := stream(w, 3); err != nil {
+			t.Fatal(err)
+		}
+		w.String("between")
+		sub := &SnapshotWriter{deferring: w.deferring}
+		sub.Varint(-3)
+		if err := stream(sub, 5); err != nil {
+			t.Fatal(err)
+		}
+		sub.Uvarint(9)
+		w.Append(sub)
+		w.Uvarint(1)
+	}
+	now := NewSnapshotWriter(nil)
+	write(now)
+	if released != 2 {
+		t.Fatalf("a writer that does not defer released %d parts, want 2", released)
+	}
+	want := now.Bytes()
+	later := &SnapshotWriter{deferring: true}
+	for _, room := range []int{-1, 10, len(want) / 2, len(want) - 3} {
+		released = 0
+		write(later)
+		if later.Len() != len(want) {
+			t.Fatalf("Len %d before WriteTo, %d written at once", later.Len(), len(want))
+		}
+		if err := later.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case room < 0:
+			var got bytes.Buffer
+			if n, err := later.WriteTo(&got); err != nil || n != int64(len(want)) || !bytes.Equal(got.Bytes(), want) {
+				t.Fatalf("WriteTo wrote %d bytes (%v), unlike the %d written at once", n, err, len(want))
+			}
+		default:
+			if _, err := later.WriteTo(&failingWriter{room: room}); !errors.Is(err, errNoRoom) {
+				t.Fatalf("WriteTo into %d bytes: %v", room, err)
+			}
+		}
+		if released != 2 {
+			t.Fatalf("room %d: %d parts released, want 2", room, released)
+		}
+		if err := later.Release(); err != nil || released != 2 {
+			t.Fatalf("Release after WriteTo released again (%d) or failed: %v", released, err)
+		}
+		later.Reset()
+	}
+	released = 0
+	write(later)
+	if err := later.Release(); err != nil || released != 2 {
+		t.Fatalf("Release of parts not written released %d (%v), want 2", released, err)
+	}
+	later.Reset()
+	bad := &SnapshotWriter{deferring: true}
+	if err := bad.StreamLater(10, func(w *SnapshotWriter, _ func() error) error { w.String("eleven byte"); return nil }, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.WriteTo(io.Discard); err == nil || !strings.Contains(err.Error(), "counted") {
+		t.Fatalf("a part of 12 bytes counted as 10 wrote: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -139,7 +140,9 @@ func (c *checkpoint) release() {
 // the operator state serialized on the loop (in blocks, written as they
 // are; the rows of joins, top-N and DISTINCT, and an aggregate's stored
 // keys and min/max values, are gathered into columns there, which the
-// writer encodes: dataflow.NewDeferredSnapshotWriter), and either the
+// writer encodes: dataflow.NewDeferredSnapshotWriter; an aggregate's
+// spilled groups the writer streams from a spill store snapshot the loop
+// took, which goes with the job: Release it if not written), and either the
 // view's rows as an arrangement snapshot the writer scans (a base) or its
 // output's changes since the checkpoint before (a delta). A job only ever
 // writes: a DROP's removal goes to checkpointer.remove.
@@ -169,8 +172,10 @@ type checkpointer struct {
 	wake    chan struct{} // capacity 1: work is waiting
 	stop    chan struct{}
 	done    chan struct{}
-	// deltaRows is the writer's, reused for each delta's rows (Reset).
-	deltaRows *dataflow.SnapshotWriter
+	// rowWriter is the writer's, reused for each file's rows (Reset):
+	// a base's go out through it a megabyte at a time, a delta's changes
+	// whole.
+	rowWriter *dataflow.SnapshotWriter
 
 	mu sync.Mutex
 	// batch is the batch handed over, not yet taken by the writer.
@@ -187,7 +192,7 @@ type checkpointer struct {
 
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
 	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(), rowBytes: map[uint32]float64{},
-		deltaRows: dataflow.NewSnapshotWriter(nil),
+		rowWriter: dataflow.NewSnapshotWriter(nil),
 		written:   make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -266,6 +271,9 @@ func (c *checkpointer) writeBatch(batch []checkpointJob) {
 	for _, j := range batch {
 		c.removeDropped(dropped)
 		if dropped[j.ck.view] {
+			if err := j.state.Release(); err != nil {
+				c.log.Warn("dataflow: dropped view's snapshot not released", "view", j.ck.view, "err", err)
+			}
 			continue
 		}
 		n, err := c.write(&j)
@@ -369,9 +377,15 @@ func (c *checkpointer) removeFiles(view uint32, remove func(name string) bool) {
 
 // write encodes j and writes it: a base replaces the view's base (and its
 // deltas are removed after it), a delta is added after the deltas. The
-// payload's parts are written as they are, not copied into one buffer.
-func (c *checkpointer) write(j *checkpointJob) (int, error) {
+// payload goes to the file as it is encoded, through a bounded buffer: the
+// state's blocks as they are, its streamed parts (an aggregate's spilled
+// groups, read from a spill store snapshot) and a base's rows a piece at
+// a time, so that a state larger than memory is never held whole.
+func (c *checkpointer) write(j *checkpointJob) (size int, err error) {
 	ck := &j.ck
+	// The spill store snapshots the state streams from go with the job,
+	// written or not.
+	defer func() { err = errors.Join(err, j.state.Release()) }()
 	// The columns the loop gathered are encoded here, off the loop.
 	if err := j.state.Finish(); err != nil {
 		return 0, fmt.Errorf("checkpoint of view %d: %w", ck.view, err)
@@ -390,38 +404,6 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 		w.Uvarint(in.value)
 	}
 	w.Uvarint(uint64(j.state.Len()))
-	prefix := w.Bytes()
-	var rows *dataflow.SnapshotWriter
-	n := 0
-	if ck.kind == checkpointBase {
-		n = j.rows.Len()
-		rows = dataflow.NewSnapshotWriter(make([]byte, 0, 16*n+64))
-		if err := j.rows.WriteRows(rows); err != nil {
-			return 0, err
-		}
-	} else {
-		n = changedRows(j.changes)
-		rows = c.deltaRows
-		rows.Reset()
-		if err := dataflow.WriteChanges(rows, j.changes); err != nil {
-			return 0, err
-		}
-	}
-	if n > 0 {
-		c.mu.Lock()
-		c.rowBytes[ck.view] = float64(rows.Len()) / float64(n)
-		c.mu.Unlock()
-	}
-	parts := append(append([][]byte{prefix}, j.state.Parts()...), rows.Parts()...)
-	size, crc := 0, uint32(0)
-	for _, p := range parts {
-		size += len(p)
-		crc = crc32.Update(crc, checkpointCRC, p)
-	}
-	head := append([]byte(checkpointMagic), make([]byte, 12)...)
-	binary.LittleEndian.PutUint32(head[len(checkpointMagic):], checkpointFormat)
-	binary.LittleEndian.PutUint64(head[len(checkpointMagic)+4:], uint64(size))
-	trailer := binary.LittleEndian.AppendUint32(nil, crc)
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return 0, fmt.Errorf("checkpoint directory: %w", err)
 	}
@@ -430,8 +412,53 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 		path = c.deltaPath(ck.view, ck.seq)
 	}
 	tmp := path + ".tmp"
-	if err := writeSynced(tmp, append(append([][]byte{head}, parts...), trailer)...); err != nil {
+	rows, rowBytes := 0, int64(0)
+	size, err = writeCheckpointFile(tmp, func(out *payloadWriter) error {
+		if _, err := out.Write(w.Bytes()); err != nil {
+			return err
+		}
+		if _, err := j.state.WriteTo(out); err != nil {
+			return err
+		}
+		before := out.n
+		rw := c.rowWriter
+		rw.Reset()
+		flush := func() error {
+			_, err := rw.WriteTo(out)
+			rw.Reset()
+			return err
+		}
+		if ck.kind == checkpointBase {
+			rows = j.rows.Len()
+			// A base's rows go out a few blocks at a time.
+			err := j.rows.WriteRows(rw, func() error {
+				if rw.Len() < checkpointWriteBuffer {
+					return nil
+				}
+				return flush()
+			})
+			if err != nil {
+				return err
+			}
+		} else {
+			rows = changedRows(j.changes)
+			if err := dataflow.WriteChanges(rw, j.changes); err != nil {
+				return err
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		rowBytes = out.n - before
+		return nil
+	})
+	if err != nil {
 		return 0, err
+	}
+	if rows > 0 {
+		c.mu.Lock()
+		c.rowBytes[ck.view] = float64(rowBytes) / float64(rows)
+		c.mu.Unlock()
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
@@ -444,19 +471,53 @@ func (c *checkpointer) write(j *checkpointJob) (int, error) {
 		// files of another generation, which end the new base's chain.
 		c.removeFiles(ck.view, func(name string) bool { return strings.HasSuffix(name, deltaExt) })
 	}
-	return len(head) + size + len(trailer), nil
+	return size, nil
 }
 
-// writeSynced writes parts to a new file at path and syncs it.
-func writeSynced(path string, parts ...[]byte) error {
+// checkpointWriteBuffer is the buffer a checkpoint file is written
+// through: small pieces (varints, a streamed block's columns) go out
+// together, large blocks directly.
+const checkpointWriteBuffer = 1 << 20
+
+// payloadWriter writes a checkpoint's payload to its file, counting its
+// bytes and their checksum.
+type payloadWriter struct {
+	out *bufio.Writer
+	crc uint32
+	n   int64
+}
+
+func (p *payloadWriter) Write(b []byte) (int, error) {
+	p.crc = crc32.Update(p.crc, checkpointCRC, b)
+	n, err := p.out.Write(b)
+	p.n += int64(n)
+	return n, err
+}
+
+// writeCheckpointFile writes a new checkpoint file at path, its payload
+// written by payload, and syncs it; it returns the file's bytes. The
+// payload's length, unknown until it is written, goes into the frame's
+// head last. A file not written whole is removed.
+func writeCheckpointFile(path string, payload func(out *payloadWriter) error) (int, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
-	for _, b := range parts {
-		if err == nil {
-			_, err = f.Write(b)
-		}
+	head := append([]byte(checkpointMagic), make([]byte, 12)...)
+	binary.LittleEndian.PutUint32(head[len(checkpointMagic):], checkpointFormat)
+	buf := bufio.NewWriterSize(f, checkpointWriteBuffer)
+	out := &payloadWriter{out: buf}
+	if _, err = buf.Write(head); err == nil {
+		err = payload(out)
+	}
+	if err == nil {
+		_, err = buf.Write(binary.LittleEndian.AppendUint32(nil, out.crc))
+	}
+	if err == nil {
+		err = buf.Flush()
+	}
+	if err == nil {
+		_, err = f.WriteAt(binary.LittleEndian.AppendUint64(nil, uint64(out.n)), int64(len(checkpointMagic)+4))
 	}
 	if err == nil {
 		err = f.Sync()
@@ -465,9 +526,10 @@ func writeSynced(path string, parts ...[]byte) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		_ = os.Remove(path) // the error reported is the write's
+		return 0, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	return nil
+	return len(head) + int(out.n) + 4, nil
 }
 
 func syncDirectory(dir string) error {
@@ -1043,12 +1105,14 @@ func (d *dataflows) checkpoint(force bool) {
 			if err == nil && !v.chainWithin(d.epoch, rowBytes, job.state.Len(), 0) {
 				base := checkpointJob{ck: job.ck, state: dataflow.NewDeferredSnapshotWriter()}
 				if berr := d.takeBase(v, &base); berr != nil {
+					d.releaseState(v, base.state)
 					// The operators' delta tracking restarted with the
 					// delta: it is the only record of what changed, so
 					// it is written, and the next checkpoint is a base.
 					d.log.Warn("dataflow: view's delta checkpoint not replaced by a base", "view", v.name, "err", berr)
 					baseFailed = true
 				} else {
+					d.releaseState(v, job.state)
 					job = base
 				}
 			}
@@ -1061,6 +1125,7 @@ func (d *dataflows) checkpoint(force bool) {
 			continue
 		}
 		if err != nil {
+			d.releaseState(v, job.state)
 			d.log.Error("dataflow: view not checkpointed", "view", v.name, "err", err)
 			v.checkpointed = false
 			v.endChain()
@@ -1095,6 +1160,14 @@ func (d *dataflows) checkpoint(force bool) {
 	d.timings.checkpointPause.observeSince(began)
 	d.log.Debug("dataflow: checkpoint taken", "views", len(batch), "state_bytes", stateBytes, "loop_pause", time.Since(began).Round(time.Microsecond))
 	c.submit(batch)
+}
+
+// releaseState releases what a snapshot not to be written streams from
+// (its spill store snapshots).
+func (d *dataflows) releaseState(v *runningView, state *dataflow.SnapshotWriter) {
+	if err := state.Release(); err != nil {
+		d.log.Warn("dataflow: view's snapshot not released", "view", v.name, "err", err)
+	}
 }
 
 // replays reports whether v's checkpoints are skipped: v is replayable

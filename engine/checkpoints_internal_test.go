@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/storage"
@@ -367,5 +370,70 @@ func TestCheckpointDueDefersWhileCommitsQueued(t *testing.T) {
 		if got := c.due(last.Add(tc.after), tc.queued); got != tc.want {
 			t.Errorf("%v after the last, queued %v, writer busy %v: due %v, want %v", tc.after, tc.queued, tc.busy, got, tc.want)
 		}
+	}
+}
+
+// TestCheckpointWriteFailsMidStream writes a checkpoint whose state has a
+// streamed part (as a spilled aggregate's base), then the same file again
+// with a part that fails after some of it went out: the file written
+// first must stay as it was and decode, the failed one's .tmp must be
+// gone, and both parts must be released.
+func TestCheckpointWriteFailsMidStream(t *testing.T) {
+	dir := t.TempDir()
+	c := newCheckpointer(dir, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(c.close)
+	piece := strings.Repeat("p", 300<<10)
+	released := 0
+	job := func(fail bool) *checkpointJob {
+		state := dataflow.NewDeferredSnapshotWriter()
+		state.Uvarint(5)
+		pieces := 8
+		err := state.StreamLater(pieces*(3+len(piece)), func(w *dataflow.SnapshotWriter, flush func() error) error {
+			for i := range pieces {
+				if fail && i == pieces/2 {
+					return errors.New("spill store read failed")
+				}
+				w.String(piece)
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func() error { released++; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &checkpointJob{ck: checkpoint{view: 7, kind: checkpointDelta, gen: 1, seq: 1, planHash: make([]byte, 32), workers: 1}, state: state}
+	}
+	if _, err := c.write(job(false)); err != nil {
+		t.Fatal(err)
+	}
+	path := c.deltaPath(7, 1)
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.write(job(true)); err == nil || !strings.Contains(err.Error(), "spill store read failed") {
+		t.Fatalf("a write failing mid-stream: %v", err)
+	}
+	if released != 2 {
+		t.Fatalf("%d streamed parts released, want 2", released)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after, first) {
+		t.Fatalf("the file written first changed: %d bytes, %d before", len(after), len(first))
+	}
+	ck, err := decodeCheckpoint(7, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + 8*(3+len(piece)); len(ck.state) != want {
+		t.Fatalf("the checkpoint's state holds %d bytes, want %d", len(ck.state), want)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("the failed write's .tmp: %v", err)
 	}
 }

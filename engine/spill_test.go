@@ -411,3 +411,74 @@ func TestTextWindowOnCloseViewUnderMemoryLimit(t *testing.T) {
 		t.Fatalf("restarted with a limit of %d bytes: the view holds %q, the batch query says %q", limit, got, batch)
 	}
 }
+
+// TestSpilledBaseCheckpointHeap takes the base checkpoint of spillView's
+// aggregate (about 20 MiB of spilled groups as a checkpoint writes them)
+// under a limit of 2 MiB, at the server's close: the live heap, sampled
+// after a collection again and again while the base is taken and written,
+// must not grow by more than a small multiple of the limit (the groups in
+// memory, the write's buffers), not by the spilled state, which the writer
+// streams from the spill store. A restart restores the view from that base
+// to the same answer.
+func TestSpilledBaseCheckpointHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 1M events twice")
+	}
+	const limit = 2 << 20
+	dir := t.TempDir()
+	s := startCheckpointServer(t, dir, time.Hour, engine.WithMemoryLimit(limit, filepath.Join(dir, "spill")))
+	defer func() { _ = s.srv.Close() }()
+	conn := connect(t, s.srv)
+	mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
+	mustExec(t, conn, fmt.Sprintf(spillView, spillGroups))
+	awaitClicks(t, s, conn, spillEvents, "keys=[0")
+	want := rowsString(t, conn, "SELECT groups, total::text, products::text FROM v")
+	_ = conn.Close(context.Background())
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	before := m.HeapAlloc
+	stop, peak := make(chan struct{}), make(chan uint64)
+	go func() {
+		most := uint64(0)
+		for {
+			select {
+			case <-stop:
+				peak <- most
+				return
+			default:
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			most = max(most, m.HeapAlloc)
+		}
+	}()
+	eng := s.srv.Engine()
+	began := time.Now()
+	err := s.srv.Close()
+	closed := time.Since(began)
+	close(stop)
+	most := <-peak
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := int64(0)
+	for _, b := range readDir(t, filepath.Join(dir, "checkpoints")) {
+		base += int64(len(b))
+	}
+	growth := int64(most) - int64(before)
+	pause := eng.IngestTimings().CheckpointPause
+	t.Logf("base checkpoint files %d MiB, limit %d MiB; live heap before the close %d MiB, growth during it %.1f MiB (close %.2f s, %d loop pauses of %.3f s)",
+		base>>20, limit>>20, before>>20, float64(growth)/(1<<20), closed.Seconds(), pause.Count, pause.Sum)
+	if base < 8*limit {
+		t.Fatalf("the base checkpoint holds %d bytes: not 8 times the limit", base)
+	}
+	if growth > 3*limit {
+		t.Fatalf("the live heap grew by %d bytes while the base of %d bytes was written, more than 3 times the limit %d", growth, base, limit)
+	}
+	restarted, _ := spillViewRun(t, dir, limit, "", "", false)
+	if restarted != want {
+		t.Fatalf("restarted from the streamed base: got %q, want %q", restarted, want)
+	}
+}

@@ -166,10 +166,16 @@ func (sp *SpillSpace) scan(lo, hi []byte, f func(key, value []byte) error) error
 	if err != nil {
 		return fmt.Errorf("spill store: %w", wrapPebble(err))
 	}
+	return scanIter(it, len(sp.prefix), f)
+}
+
+// scanIter calls f for every key of it in order, less its first prefix
+// bytes, with its value, and closes it.
+func scanIter(it *pebble.Iterator, prefix int, f func(key, value []byte) error) error {
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err == nil {
-			err = f(it.Key()[len(sp.prefix):], v)
+			err = f(it.Key()[prefix:], v)
 		}
 		if err != nil {
 			it.Close()
@@ -177,6 +183,51 @@ func (sp *SpillSpace) scan(lo, hi []byte, f func(key, value []byte) error) error
 		}
 	}
 	return wrapPebble(it.Close())
+}
+
+// Snapshot returns a consistent view of the space's committed keys as
+// they are now, which the space's later writes do not change: a
+// checkpoint's writer reads an operator's spilled state from it while
+// the operator goes on. It pins what it sees in the store (compactions
+// keep it) until closed; the store must not be closed before it.
+func (sp *SpillSpace) Snapshot() SpillView {
+	return &SpillSnapshot{snap: sp.pe.NewSnapshot(), space: sp.prefix}
+}
+
+// SpillView is what Snapshot returns; an alias of an unnamed interface, so
+// that dataflow's alike (dataflow.SpillView) is the same type and a
+// SpillSpace is a dataflow.SpillSpace without either package importing
+// the other.
+type SpillView = interface {
+	Scan(sub []byte, f func(key, value []byte) error) error
+	Close() error
+}
+
+// SpillSnapshot is a SpillSpace's keys at one point (Snapshot). It may be
+// read from any goroutine, one at a time.
+type SpillSnapshot struct {
+	snap  *pebble.Snapshot
+	space [8]byte
+}
+
+// Scan calls f for every key of the space starting with sub, as
+// SpillSpace.Scan does, as the space was when the snapshot was taken.
+func (ss *SpillSnapshot) Scan(sub []byte, f func(key, value []byte) error) error {
+	sp := SpillSpace{prefix: ss.space}
+	lo, hi := sp.bounds(sub)
+	it, err := ss.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("spill store snapshot: %w", wrapPebble(err))
+	}
+	return scanIter(it, len(ss.space), f)
+}
+
+// Close releases the snapshot.
+func (ss *SpillSnapshot) Close() error {
+	if err := ss.snap.Close(); err != nil {
+		return fmt.Errorf("spill store snapshot: %w", wrapPebble(err))
+	}
+	return nil
 }
 
 // DeleteAll removes every key of the space starting with sub.
