@@ -1,0 +1,292 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	runtimemetrics "runtime/metrics"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Go runtime maps its heap in small pages: it reserves arenas
+// (PROT_NONE) and maps pieces of them as the heap grows (mmap MAP_FIXED,
+// a mapping of its own that no earlier madvise applies to), and Go does
+// not advise them for huge pages. Where transparent huge pages are given
+// on advice only ("madvise", as on the machines Sluice runs on), a fresh
+// process's heap therefore faults 4 KiB at a time as it grows to each
+// garbage collection goal, about 17 µs of CPU a fault on these virtual
+// machines (docs/memory.md). The heap advisor watches the memory the
+// runtime has mapped and, when it grew, advises the heap's newly mapped
+// ranges (MADV_HUGEPAGE: later first touches take a 2 MiB page) and
+// collapses what was touched before the advice came (MADV_COLLAPSE, Linux
+// 6.1+: one copy into huge pages instead of a fault for each small page
+// still to come).
+
+const (
+	hugePageBytes = 2 << 20
+	// heapWatchFastest is the watch's interval while the heap grows; it
+	// doubles up to heapWatchSlowest while it does not.
+	heapWatchFastest = time.Millisecond
+	heapWatchSlowest = 64 * time.Millisecond
+	thpEnabledPath   = "/sys/kernel/mm/transparent_hugepage/enabled"
+)
+
+// pageRange is the memory [lo, hi).
+type pageRange struct{ lo, hi uintptr }
+
+type heapAdvisor struct {
+	log *slog.Logger
+	// mapsPath and madvise are /proc/self/maps and the system call, but
+	// for tests of what happens when they fail.
+	mapsPath, thpPath string
+	madvise           func(lo, n uintptr, advice int) error
+	// probe is an address in the Go heap: the heap is the run of adjacent
+	// anonymous mappings (the arenas, reserved and mapped) holding it.
+	probe uintptr
+	// advised are the heap's ranges advised so far, sorted and merged.
+	advised []pageRange
+	maps    []byte
+	mapped  []runtimemetrics.Sample
+}
+
+func newHeapAdvisor(log *slog.Logger) *heapAdvisor {
+	probe := new([64]byte)
+	return &heapAdvisor{
+		log:      log,
+		mapsPath: "/proc/self/maps",
+		thpPath:  thpEnabledPath,
+		madvise: func(lo, n uintptr, advice int) error {
+			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, lo, n, uintptr(advice)); errno != 0 {
+				return errno
+			}
+			return nil
+		},
+		probe:  uintptr(unsafe.Pointer(probe)),
+		mapped: []runtimemetrics.Sample{{Name: "/memory/classes/total:bytes"}},
+	}
+}
+
+// startHeapAdvisor advises the heap mapped so far, then watches it in a
+// goroutine of its own until stop. Whatever fails (no /proc, no
+// transparent huge pages, madvise refused) turns the advice off with one
+// log line: the heap just keeps its small pages.
+func startHeapAdvisor(a *heapAdvisor) (stop func()) {
+	if err := a.thpAvailable(); err != nil {
+		a.log.Info("heap huge pages off", "reason", err)
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		if err := a.watch(done); err != nil {
+			a.log.Warn("heap huge pages off", "err", err)
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
+// thpAvailable says why huge pages cannot be had on advice, if so.
+func (a *heapAdvisor) thpAvailable() error {
+	mode, err := os.ReadFile(a.thpPath)
+	if err != nil {
+		return fmt.Errorf("transparent huge pages: %w", err)
+	}
+	if bytes.Contains(mode, []byte("[never]")) {
+		return fmt.Errorf("transparent huge pages are never given (%s)", a.thpPath)
+	}
+	return nil
+}
+
+// watch advises the heap whenever the runtime's mapped memory grew, until
+// done.
+func (a *heapAdvisor) watch(done <-chan struct{}) error {
+	last := a.mappedBytes()
+	if err := a.adviseHeap(); err != nil {
+		return err
+	}
+	interval := heapWatchFastest
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-timer.C:
+		}
+		if m := a.mappedBytes(); m != last {
+			last = m
+			if err := a.adviseHeap(); err != nil {
+				return err
+			}
+			interval = heapWatchFastest
+		} else {
+			interval = min(2*interval, heapWatchSlowest)
+		}
+		timer.Reset(interval)
+	}
+}
+
+// mappedBytes is the memory the runtime has mapped: the heap grows only
+// when it does.
+func (a *heapAdvisor) mappedBytes() uint64 {
+	runtimemetrics.Read(a.mapped)
+	if a.mapped[0].Value.Kind() != runtimemetrics.KindUint64 {
+		return 0
+	}
+	return a.mapped[0].Value.Uint64()
+}
+
+// adviseHeap advises the heap's mapped ranges not advised yet and
+// collapses their whole huge pages. NB: a collapse fails (EINVAL) where
+// nothing was touched, and may fail (EAGAIN) where the kernel has no huge
+// page at hand: either way the memory faults as before.
+func (a *heapAdvisor) adviseHeap() error {
+	heap, err := a.heapMappings()
+	if err != nil {
+		return err
+	}
+	for _, m := range heap {
+		for _, r := range a.unadvised(m) {
+			if err := a.madvise(r.lo, r.hi-r.lo, unix.MADV_HUGEPAGE); err != nil {
+				return fmt.Errorf("madvise(%#x, %d, MADV_HUGEPAGE): %w", r.lo, r.hi-r.lo, err)
+			}
+			if lo, hi := alignUp(r.lo), r.hi&^(hugePageBytes-1); lo < hi {
+				_ = a.madvise(lo, hi-lo, unix.MADV_COLLAPSE)
+			}
+			a.markAdvised(r)
+		}
+	}
+	return nil
+}
+
+func alignUp(p uintptr) uintptr { return (p + hugePageBytes - 1) &^ (hugePageBytes - 1) }
+
+// heapMappings returns the heap's readable and writable mappings: those
+// in the run of adjacent anonymous mappings holding a.probe (the arenas'
+// reserved memory is mapped without access).
+func (a *heapAdvisor) heapMappings() ([]pageRange, error) {
+	if err := a.readMaps(); err != nil {
+		return nil, err
+	}
+	var heap []pageRange
+	var end uintptr // where the current run of anonymous mappings ends
+	found := false
+	for line := range bytes.Lines(a.maps) {
+		r, writable, anonymous, err := parseMapping(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.mapsPath, err)
+		}
+		if !anonymous || r.lo != end {
+			if found {
+				break
+			}
+			heap = heap[:0]
+		}
+		if anonymous && writable {
+			heap = append(heap, r)
+		}
+		end = 0
+		if anonymous {
+			end = r.hi
+		}
+		found = found || r.lo <= a.probe && a.probe < r.hi
+	}
+	if !found {
+		return nil, fmt.Errorf("%s: no mapping holds the heap address %#x", a.mapsPath, a.probe)
+	}
+	return heap, nil
+}
+
+// readMaps reads a.mapsPath into a.maps, whose memory it reuses.
+func (a *heapAdvisor) readMaps() error {
+	f, err := os.Open(a.mapsPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	a.maps = a.maps[:0]
+	for {
+		if len(a.maps) == cap(a.maps) {
+			a.maps = append(a.maps, 0)[:len(a.maps)]
+		}
+		n, err := f.Read(a.maps[len(a.maps):cap(a.maps)])
+		a.maps = a.maps[:len(a.maps)+n]
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", a.mapsPath, err)
+		}
+	}
+}
+
+// parseMapping parses a line of /proc/self/maps ("lo-hi perms offset dev
+// inode [path]"). Anonymous memory has no path, or a name the runtime
+// gave it ("[anon: Go: heap]", where the kernel keeps names).
+func parseMapping(line []byte) (r pageRange, writable, anonymous bool, err error) {
+	fields := bytes.Fields(line)
+	if len(fields) < 5 {
+		return r, false, false, fmt.Errorf("mapping %q has %d fields, want 5 or more", line, len(fields))
+	}
+	lo, hi, ok := bytes.Cut(fields[0], []byte("-"))
+	l, lerr := strconv.ParseUint(string(lo), 16, 64)
+	h, herr := strconv.ParseUint(string(hi), 16, 64)
+	if !ok || lerr != nil || herr != nil || h <= l {
+		return r, false, false, fmt.Errorf("mapping %q has no address range", line)
+	}
+	perms := fields[1]
+	return pageRange{uintptr(l), uintptr(h)}, len(perms) >= 2 && perms[0] == 'r' && perms[1] == 'w',
+		string(fields[4]) == "0" && (len(fields) == 5 || bytes.HasPrefix(fields[5], []byte("[anon:"))), nil
+}
+
+// unadvised returns the parts of m not advised yet.
+func (a *heapAdvisor) unadvised(m pageRange) []pageRange {
+	var parts []pageRange
+	lo := m.lo
+	for _, r := range a.advised {
+		if r.hi <= lo || r.lo >= m.hi {
+			continue
+		}
+		if r.lo > lo {
+			parts = append(parts, pageRange{lo, r.lo})
+		}
+		lo = max(lo, r.hi)
+	}
+	if lo < m.hi {
+		parts = append(parts, pageRange{lo, m.hi})
+	}
+	return parts
+}
+
+// markAdvised adds r to a.advised, keeping it sorted and merged.
+func (a *heapAdvisor) markAdvised(r pageRange) {
+	var merged []pageRange
+	placed := false
+	for _, x := range a.advised {
+		switch {
+		case x.hi < r.lo:
+			merged = append(merged, x)
+		case r.hi < x.lo:
+			if !placed {
+				merged, placed = append(merged, r), true
+			}
+			merged = append(merged, x)
+		default:
+			r = pageRange{min(r.lo, x.lo), max(r.hi, x.hi)}
+		}
+	}
+	if !placed {
+		merged = append(merged, r)
+	}
+	a.advised = merged
+}
