@@ -24,13 +24,13 @@ import (
 // garbage collection goal, about 17 µs of CPU a fault on these virtual
 // machines (docs/memory.md). The heap advisor watches the memory the
 // runtime has mapped and, when it grew, advises the heap's newly mapped
-// ranges (MADV_HUGEPAGE: later first touches take a 2 MiB page) and
-// collapses what was touched before the advice came (MADV_COLLAPSE, Linux
-// 6.1+: one copy into huge pages instead of a fault for each small page
-// still to come).
+// ranges (MADV_HUGEPAGE): later first touches of a 2 MiB page nothing of
+// which was touched yet take a huge page. NB: what the runtime touched
+// before the advice came keeps its small pages; collapsing it
+// (MADV_COLLAPSE) cost about 20 ms of CPU a 2 MiB page here, more than the
+// small pages' faults, and held the advice back while it ran.
 
 const (
-	hugePageBytes = 2 << 20
 	// heapWatchFastest is the watch's interval while the heap grows; it
 	// doubles up to heapWatchSlowest while it does not.
 	heapWatchFastest = time.Millisecond
@@ -146,10 +146,7 @@ func (a *heapAdvisor) mappedBytes() uint64 {
 	return a.mapped[0].Value.Uint64()
 }
 
-// adviseHeap advises the heap's mapped ranges not advised yet and
-// collapses their whole huge pages. NB: a collapse fails (EINVAL) where
-// nothing was touched, and may fail (EAGAIN) where the kernel has no huge
-// page at hand: either way the memory faults as before.
+// adviseHeap advises the heap's mapped ranges not advised yet.
 func (a *heapAdvisor) adviseHeap() error {
 	heap, err := a.heapMappings()
 	if err != nil {
@@ -160,16 +157,11 @@ func (a *heapAdvisor) adviseHeap() error {
 			if err := a.madvise(r.lo, r.hi-r.lo, unix.MADV_HUGEPAGE); err != nil {
 				return fmt.Errorf("madvise(%#x, %d, MADV_HUGEPAGE): %w", r.lo, r.hi-r.lo, err)
 			}
-			if lo, hi := alignUp(r.lo), r.hi&^(hugePageBytes-1); lo < hi {
-				_ = a.madvise(lo, hi-lo, unix.MADV_COLLAPSE)
-			}
 			a.markAdvised(r)
 		}
 	}
 	return nil
 }
-
-func alignUp(p uintptr) uintptr { return (p + hugePageBytes - 1) &^ (hugePageBytes - 1) }
 
 // heapMappings returns the heap's readable and writable mappings: those
 // in the run of adjacent anonymous mappings holding a.probe (the arenas'
