@@ -39,7 +39,7 @@ const (
 	heapWatchSlowest = 64 * time.Millisecond
 	// heapReserveLeast and heapReserveMost bound the reserve the watch
 	// makes the runtime map ahead.
-	heapReserveLeast = 64 << 20
+	heapReserveLeast = 16 << 20
 	heapReserveMost  = 1 << 30
 	thpEnabledPath   = "/sys/kernel/mm/transparent_hugepage/enabled"
 )
@@ -59,7 +59,7 @@ type heapAdvisor struct {
 	// advised are the heap's ranges advised so far, sorted and merged.
 	advised []pageRange
 	maps    []byte
-	// runtime are the runtime's mapped memory and collections.
+	// runtime are the samples of runtimeMemory.
 	runtime []runtimemetrics.Sample
 }
 
@@ -75,8 +75,9 @@ func newHeapAdvisor(log *slog.Logger) *heapAdvisor {
 			}
 			return nil
 		},
-		probe:   uintptr(unsafe.Pointer(probe)),
-		runtime: []runtimemetrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}},
+		probe: uintptr(unsafe.Pointer(probe)),
+		runtime: []runtimemetrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/gc/cycles/total:gc-cycles"},
+			{Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}},
 	}
 }
 
@@ -119,14 +120,16 @@ func (a *heapAdvisor) thpAvailable() error {
 // meanwhile keeps its small pages (at 1 M events/s half the heap's faults
 // came before the advice): so the watch also makes the runtime map ahead.
 // When the heap grew and a collection ran since it last did, it allocates
-// a reserve (half the mapped memory, unzeroed, so untouched) that makes
-// the runtime map that much more, advises it and drops it: the next
-// collection frees it, and the heap's next growth draws on advised memory
-// nothing touched yet. It costs the pace of the collections a cycle about
-// once a doubling of the heap, and address space (not memory): the
-// reserve is never touched.
+// a reserve (unzeroed, so untouched) that makes the runtime map that much
+// more, advises it and drops it: the next collection frees it, and the
+// heap's later growth draws on advised memory nothing touched yet. The
+// reserve is half the memory mapped, at most half what the heap may still
+// grow before the collection's goal: it must not start a collection while
+// it is held (which would keep it as live and set the next goal from it),
+// and it costs the collection that much of its headroom. The rest is
+// address space, not memory: the reserve is never touched.
 func (a *heapAdvisor) watch(done <-chan struct{}) error {
-	mapped, _ := a.readRuntime()
+	mapped := a.readRuntime().mapped
 	if err := a.adviseHeap(); err != nil {
 		return err
 	}
@@ -140,38 +143,41 @@ func (a *heapAdvisor) watch(done <-chan struct{}) error {
 			return nil
 		case <-timer.C:
 		}
-		m, cycles := a.readRuntime()
-		if m == mapped {
+		rt := a.readRuntime()
+		if rt.mapped == mapped {
 			interval = min(2*interval, heapWatchSlowest)
 			timer.Reset(interval)
 			continue
 		}
 		var reserve strings.Builder
-		if cycles > reservedCycle {
-			reserve.Grow(int(min(max(heapReserveLeast, m), heapReserveMost)))
-			reservedCycle = cycles
+		if size := min(rt.mapped/2, (rt.goal-min(rt.objects, rt.goal))/2, heapReserveMost); rt.cycles > reservedCycle && size >= heapReserveLeast {
+			reserve.Grow(int(size))
+			reservedCycle = rt.cycles
 		}
 		if err := a.adviseHeap(); err != nil {
 			return err
 		}
 		runtime.KeepAlive(&reserve)
-		mapped, _ = a.readRuntime()
+		mapped = a.readRuntime().mapped
 		interval = heapWatchFastest
 		timer.Reset(interval)
 	}
 }
 
-// readRuntime returns the memory the runtime has mapped (the heap grows
-// only when it does) and the collections it completed.
-func (a *heapAdvisor) readRuntime() (mapped, cycles uint64) {
+// runtimeMemory is what the watch reads of the runtime: the memory it has
+// mapped (the heap grows only when it does), the collections it
+// completed, the heap's goal and the bytes of its objects.
+type runtimeMemory struct{ mapped, cycles, goal, objects uint64 }
+
+func (a *heapAdvisor) readRuntime() runtimeMemory {
 	runtimemetrics.Read(a.runtime)
-	if a.runtime[0].Value.Kind() == runtimemetrics.KindUint64 {
-		mapped = a.runtime[0].Value.Uint64()
+	var v [4]uint64
+	for i, s := range a.runtime {
+		if s.Value.Kind() == runtimemetrics.KindUint64 {
+			v[i] = s.Value.Uint64()
+		}
 	}
-	if a.runtime[1].Value.Kind() == runtimemetrics.KindUint64 {
-		cycles = a.runtime[1].Value.Uint64()
-	}
-	return mapped, cycles
+	return runtimeMemory{mapped: v[0], cycles: v[1], goal: v[2], objects: v[3]}
 }
 
 // adviseHeap advises the heap's mapped ranges not advised yet.
