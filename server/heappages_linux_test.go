@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,9 @@ import (
 const heapPagesChildEnv = "SLUICE_TEST_HEAP_HUGE_PAGES"
 
 // A fresh process's heap, grown while the advisor runs, is advised (its
-// mapping has VmFlags hg) and backed by huge pages once touched; with the
+// mapping has VmFlags hg) and backed by huge pages once touched, whether a
+// large object grew it or many small ones did (the runtime touches those
+// as it maps them: the advisor's reserve makes it map ahead); with the
 // advisor off it is neither.
 func TestHeapHugePages(t *testing.T) {
 	if mode, err := os.ReadFile(thpEnabledPath); err != nil || !bytes.Contains(mode, []byte("[madvise]")) && !bytes.Contains(mode, []byte("[always]")) {
@@ -33,12 +36,18 @@ func TestHeapHugePages(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		mode string
-		want func(advised bool, hugeBytes int64) bool
+		// want says whether the large object's mapping, advised or not,
+		// with huge bytes of huge pages, and the heap grown by small
+		// objects after it, with heapHuge of its heapRSS bytes in huge
+		// pages, are as they should be.
+		want func(advised bool, huge, heapHuge, heapRSS int64) bool
 	}{
-		// Half the 64 MiB at least: the kernel may lack free huge pages
-		// for some.
-		{"on", func(advised bool, huge int64) bool { return advised && huge >= 32<<20 }},
-		{"off", func(advised bool, huge int64) bool { return !advised && huge == 0 }},
+		// Half of each at least: the kernel may lack free huge pages for
+		// some, and advice comes late for some.
+		{"on", func(advised bool, huge, heapHuge, heapRSS int64) bool {
+			return advised && huge >= 32<<20 && heapHuge >= heapRSS/2
+		}},
+		{"off", func(advised bool, huge, heapHuge, heapRSS int64) bool { return !advised && huge == 0 && heapHuge == 0 }},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			if tc.mode == "off" && strings.Contains(mustRead(t, thpEnabledPath), "[always]") {
@@ -51,16 +60,17 @@ func TestHeapHugePages(t *testing.T) {
 				t.Fatalf("child: %v\n%s", err, out)
 			}
 			var advised bool
-			var huge int64
+			var huge, heapHuge, heapRSS int64
 			for line := range strings.Lines(string(out)) {
 				if rest, ok := strings.CutPrefix(line, "heap: "); ok {
-					if _, err := fmt.Sscanf(rest, "advised=%t huge=%d", &advised, &huge); err != nil {
+					if _, err := fmt.Sscanf(rest, "advised=%t huge=%d heapHuge=%d heapRSS=%d", &advised, &huge, &heapHuge, &heapRSS); err != nil {
 						t.Fatalf("child said %q: %v", line, err)
 					}
 				}
 			}
-			if !tc.want(advised, huge) {
-				t.Fatalf("--heap-huge-pages %s: the grown heap's mapping advised %t, %d MiB in huge pages\n%s", tc.mode, advised, huge>>20, out)
+			if !tc.want(advised, huge, heapHuge, heapRSS) {
+				t.Fatalf("--heap-huge-pages %s: the large object's mapping advised %t, %d MiB in huge pages; the heap %d MiB of %d in huge pages\n%s",
+					tc.mode, advised, huge>>20, heapHuge>>20, heapRSS>>20, out)
 			}
 		})
 	}
@@ -90,12 +100,30 @@ func TestHeapHugePagesChild(t *testing.T) {
 		grown[i] = byte(i)
 	}
 	m := smapsOf(t, lo)
-	fmt.Printf("heap: advised=%t huge=%d\n", slices.Contains(m.flags, "hg"), m.anonHugeBytes)
+	// Then many small objects, kept, grow the heap by 192 MiB.
+	kept := make([][]byte, 0, 192<<20/4096)
+	for range cap(kept) {
+		b := make([]byte, 4096)
+		b[0] = 1
+		kept = append(kept, b)
+	}
+	heap, err := newHeapAdvisor(nil).heapMappings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heapHuge, heapRSS int64
+	for _, r := range heap {
+		e := smapsOf(t, r.lo)
+		heapHuge += e.anonHugeBytes
+		heapRSS += e.rssBytes
+	}
+	runtime.KeepAlive(kept)
+	fmt.Printf("heap: advised=%t huge=%d heapHuge=%d heapRSS=%d\n", slices.Contains(m.flags, "hg"), m.anonHugeBytes, heapHuge, heapRSS)
 }
 
 type smapsEntry struct {
-	flags         []string
-	anonHugeBytes int64
+	flags                   []string
+	rssBytes, anonHugeBytes int64
 }
 
 // smapsOf returns /proc/self/smaps' entry of the mapping holding addr.
@@ -118,12 +146,14 @@ func smapsOf(t *testing.T, addr uintptr) smapsEntry {
 		if !in {
 			continue
 		}
-		if kb, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kb, "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("smaps: %q: %v", line, err)
+		for field, bytes := range map[string]*int64{"Rss:": &e.rssBytes, "AnonHugePages:": &e.anonHugeBytes} {
+			if kb, ok := strings.CutPrefix(line, field); ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kb, "kB")), 10, 64)
+				if err != nil {
+					t.Fatalf("smaps: %q: %v", line, err)
+				}
+				*bytes = n << 10
 			}
-			e.anonHugeBytes = n << 10
 		}
 		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
 			e.flags = strings.Fields(flags)
