@@ -1,16 +1,16 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +19,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice-db/sluice/internal/smaps"
 )
 
 // heapPagesChildEnv makes TestHeapHugePagesChild grow a fresh process's
@@ -93,7 +95,7 @@ func TestHeapHugePagesChild(t *testing.T) {
 	grown := make([]byte, 64<<20)
 	lo := uintptr(unsafe.Pointer(&grown[0]))
 	deadline := time.Now().Add(5 * time.Second)
-	for on && !slices.Contains(smapsOf(t, lo).flags, "hg") && time.Now().Before(deadline) {
+	for on && !slices.Contains(smapsOf(t, lo).Flags, "hg") && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	for i := range grown {
@@ -114,54 +116,23 @@ func TestHeapHugePagesChild(t *testing.T) {
 	var heapHuge, heapRSS int64
 	for _, r := range heap {
 		e := smapsOf(t, r.lo)
-		heapHuge += e.anonHugeBytes
-		heapRSS += e.rssBytes
+		heapHuge += e.AnonHugeBytes
+		heapRSS += e.RSSBytes
 	}
 	runtime.KeepAlive(kept)
-	fmt.Printf("heap: advised=%t huge=%d heapHuge=%d heapRSS=%d\n", slices.Contains(m.flags, "hg"), m.anonHugeBytes, heapHuge, heapRSS)
-}
-
-type smapsEntry struct {
-	flags                   []string
-	rssBytes, anonHugeBytes int64
+	fmt.Printf("heap: advised=%t huge=%d heapHuge=%d heapRSS=%d\n", slices.Contains(m.Flags, "hg"), m.AnonHugeBytes, heapHuge, heapRSS)
 }
 
 // smapsOf returns /proc/self/smaps' entry of the mapping holding addr.
-func smapsOf(t *testing.T, addr uintptr) smapsEntry {
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
+func smapsOf(t *testing.T, addr uintptr) smaps.Mapping {
+	m, err := smaps.Of(addr)
+	if errors.Is(err, fs.ErrNotExist) {
 		t.Skip(err)
 	}
-	defer f.Close()
-	var e smapsEntry
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		var lo, hi uintptr
-		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 {
-			in = lo <= addr && addr < hi
-			continue
-		}
-		if !in {
-			continue
-		}
-		for field, bytes := range map[string]*int64{"Rss:": &e.rssBytes, "AnonHugePages:": &e.anonHugeBytes} {
-			if kb, ok := strings.CutPrefix(line, field); ok {
-				n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kb, "kB")), 10, 64)
-				if err != nil {
-					t.Fatalf("smaps: %q: %v", line, err)
-				}
-				*bytes = n << 10
-			}
-		}
-		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			e.flags = strings.Fields(flags)
-			return e
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no mapping holds %#x", addr)
-	return e
+	return m
 }
 
 func mustRead(t *testing.T, path string) string {
