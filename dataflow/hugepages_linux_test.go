@@ -1,13 +1,15 @@
 package dataflow
 
 import (
-	"bufio"
-	"fmt"
+	"errors"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/sluice-db/sluice/internal/smaps"
 )
 
 // makeHuge's memory is advised for huge pages (its mapping's VmFlags has
@@ -34,24 +36,12 @@ func TestMakeHugeAdvised(t *testing.T) {
 
 // vmFlags returns the VmFlags of the mapping holding addr.
 func vmFlags(t *testing.T, addr uintptr) []string {
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
+	m, err := smaps.Of(addr)
+	if errors.Is(err, fs.ErrNotExist) {
 		t.Skip(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	in := false
-	for sc.Scan() {
-		line := sc.Text()
-		var lo, hi uintptr
-		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 {
-			in = lo <= addr && addr < hi
-			continue
-		}
-		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
-			return strings.Fields(flags)
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no mapping holds %#x", addr)
-	return nil
+	return m.Flags
 }
