@@ -126,6 +126,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	startupProfile := fs.String("startup-cpu-profile", "", "write a CPU profile of the start (process start until serving: storage open, views restored or computed) to this file")
 	pprofOn := fs.Bool("http-pprof", false, "serve Go's CPU, heap and goroutine profiles and execution traces under /debug/pprof/ on --http-addr")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
+	maxActive := fs.Int("max-active-queries", 0, "statements running at once; the others wait, parked, for one to end or wait for its client; 0: no bound (env SLUICE_MAX_ACTIVE_QUERIES)")
 	var memoryLimit byteSize
 	gcPct := fs.Int("gc-percent", server.DefaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
 	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
@@ -137,7 +138,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 2
 	}
 	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
-		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT"}); err != nil {
+		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT",
+		"max-active-queries": "SLUICE_MAX_ACTIVE_QUERIES"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
@@ -146,8 +148,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	if pct, ok := server.GCPercent(gcGiven, *gcPct, os.Getenv("GOGC")); ok {
 		debug.SetGCPercent(pct)
 	}
-	if *workers < 1 || *tick <= 0 || *maxConns < 1 {
-		fmt.Fprintf(stderr, "sluice %s: --workers and --max-connections must be at least 1 and --tick positive\n", name)
+	if *workers < 1 || *tick <= 0 || *maxConns < 1 || *maxActive < 0 {
+		fmt.Fprintf(stderr, "sluice %s: --workers and --max-connections must be at least 1, --max-active-queries at least 0 and --tick positive\n", name)
 		return 2
 	}
 	var level slog.Level
@@ -169,7 +171,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
-		CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
+		MaxActiveQueries: *maxActive, CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default
 	}
