@@ -18,7 +18,7 @@ import (
 
 // testBackend is a tiny engine with a fixed statement language:
 //
-//	select N          one int4 row
+//	select N          one int4 row (fails if its context is done)
 //	series N          int8 rows 1..N, written two per chunk (suspendable)
 //	echo $1[::int8]   returns the parameter (text, or int8)
 //	text, mixed       rows of text (with NULL) / int4,text,bool,int2
@@ -286,6 +286,9 @@ func (p *testPortal) execute(ctx context.Context, maxRows int, w ResultWriter) (
 	st, s := p.st, p.st.s
 	switch st.kind {
 	case "select":
+		if err := ctx.Err(); err != nil {
+			return "", false, err // as the engine's would
+		}
 		ch := coldata.NewChunk([]*types.T{types.Int4}, 1)
 		ch.AppendRow([]types.Datum{st.n})
 		return "SELECT 1", false, w.WriteChunk(ch)
