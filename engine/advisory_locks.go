@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/sluice-db/sluice/catalog"
+	"github.com/sluice-db/sluice/pgwire"
 )
 
 // advisoryKey names an advisory lock. As in Postgres, the bigint form and the
@@ -133,6 +134,8 @@ func (t *advisoryLocks) lock(ctx context.Context, s *session, k advisoryKey, m a
 			return nil
 		}
 		t.setWaiting(s, &advisoryWait{k, m})
+		// The holder may need a slot to release the lock (pgwire.Waiting).
+		pgwire.Waiting(ctx)
 		select {
 		case <-released:
 		case <-ctx.Done():

@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/internal/sched"
+	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/storage"
 	"github.com/sluice-db/sluice/types"
@@ -478,6 +479,8 @@ func (d *dataflows) fail(v *runningView, err error) {
 func (d *dataflows) call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	d.enqueue(feedItem{cmd: func() { fn(); close(done) }})
+	// The loop may be stepping a big epoch: another query may run meanwhile.
+	pgwire.Waiting(ctx)
 	select {
 	case <-done:
 		return nil

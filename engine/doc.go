@@ -24,7 +24,10 @@
 // Every statement executed notes itself at the engine's sched.Gate, which
 // then bounds the ingest goroutines (generators, the views' workers) to all
 // but one P while queries come at dashboards' rate, so that queries find a
-// P (docs/dataflow.md).
+// P (docs/dataflow.md). A statement about to wait for another session (an
+// advisory lock), a SUBSCRIBE's next epoch or the views' loop calls
+// pgwire.Waiting, which gives back its connection's slot under
+// --max-active-queries, so that what it waits for can run.
 //
 // A statement reads the views through dataflows.snapshot, which takes no
 // lock: the dataflows loop publishes the epoch and the running views in an

@@ -28,6 +28,9 @@ type session struct {
 	seqValues map[uint32]int64
 	lastSeq   uint32
 	cfg       *types.Config
+	// settings is s.get as a func, made once: a method value taken per
+	// statement was one of a point lookup's allocations.
+	settings func(name string) (string, bool)
 	// planEnv is what planning reads of the session besides the catalog,
 	// as one string: the settings constants are folded with (TimeZone,
 	// DateStyle, IntervalStyle, extra_float_digits), and the user,
@@ -194,6 +197,7 @@ func newSession(e *Engine, params map[string]string) *session {
 	if s.database == "" {
 		s.database = s.user
 	}
+	s.settings = s.get
 	s.applyConfig()
 	return s
 }
@@ -425,7 +429,6 @@ func (s *session) Close() {
 }
 
 // Settings hooks for expressions.
-func (s *session) settingFn(name string) (string, bool) { return s.get(name) }
 
 // searchPath returns the session's schema search path.
 func (s *session) searchPath() []string {

@@ -738,7 +738,7 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	st := &execState{cfg: *s.cfg}
 	st.cfg.Now = now
 	cat := s.catalogSnapshot()
-	st.ev = expr.EvalCtx{Ctx: ctx, Cfg: &st.cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settingFn, Catalog: cat,
+	st.ev = expr.EvalCtx{Ctx: ctx, Cfg: &st.cfg, Params: params, TxnTime: ts.start, StmtTime: now, Settings: s.settings, Catalog: cat,
 		Privileges: s, Identities: s.e.identities, Regexes: s.e.regexes}
 	st.res = tableResolver{s: s, ts: ts, cat: cat}
 	st.xc = exec.Ctx{Eval: &st.ev, Tables: st.res.resolve}

@@ -243,6 +243,8 @@ func (r *subscribeRun) receive(ctx context.Context, wait bool, timeout <-chan ti
 			if !wait {
 				return false, nil
 			}
+			// Another query may run while this one waits for rows.
+			pgwire.Waiting(ctx)
 			select {
 			case ev, ok = <-r.sub.events:
 			case <-check:

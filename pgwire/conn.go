@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -60,18 +61,27 @@ type conn struct {
 	werr           error // first write error; the connection is dead
 	dead           error // a receive failed inside a statement (COPY FROM)
 	out            []byte
+	rw             resultWriter // the running statement's (newResultWriter)
+	// qctx is the statements' context until the next Sync (queryContext),
+	// qcancel its cancel function.
+	qctx    context.Context
+	qcancel context.CancelCauseFunc
 
 	// notifier is the session's, when it takes LISTEN/NOTIFY; idle is set
 	// from a ReadyForQuery to the next message, when notifications may be
 	// sent at once.
 	notifier Notifier
 	idle     bool
+
+	// slotHeld is set while c holds one of the Server's slots (admission.go).
+	slotHeld atomic.Bool
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, raw: nc, inStartup: true,
 		stmts: map[string]*prepared{}, portals: map[string]*portal{}}
 	base := context.WithValue(s.baseCtx, statementsKey{}, Statements(connStatements{c}))
+	base = context.WithValue(base, waitingKey{}, c)
 	c.ctx, c.cancel = context.WithCancelCause(base)
 	return c
 }
@@ -87,6 +97,7 @@ func (c *conn) serve() {
 		if c.rd != nil {
 			c.rd.stop()
 		}
+		c.leaveSlot()
 		c.cancel(errClientGone)
 	}()
 
@@ -100,8 +111,9 @@ func (c *conn) serve() {
 		c.sendFatalRaw(errTooManyConnections())
 		return
 	}
-	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	c.bw = bufio.NewWriterSize(socketWriter{c}, writeBufSize)
 	c.rd = newConnReader(c.nc, c.raw, c.s.shutdownCh, func() { c.cancel(errClientGone) })
+	c.rd.beforeRead = c.leaveSlot
 	c.be = pgproto3.NewBackend(c.rd, c.bw)
 	c.s.mu.Lock()
 	c.inStartup = false
@@ -396,6 +408,7 @@ func (c *conn) write(b []byte) error {
 }
 
 func (c *conn) flush() error {
+	c.leaveSlot()
 	if c.werr != nil {
 		return c.werr
 	}
@@ -469,7 +482,8 @@ func (c *conn) readyForQuery() {
 		}
 	}
 	c.sendNotifications()
-	c.send(&pgproto3.ReadyForQuery{TxStatus: s})
+	c.out = append(c.out[:0], 'Z', 0, 0, 0, 5, s)
+	_ = c.write(c.out)
 	c.idle = true
 }
 
@@ -489,16 +503,17 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 	case *pgproto3.Query:
 		return c.simpleQuery(m.String)
 	case *pgproto3.Parse:
-		return c.run(true, func(ctx context.Context) error { return c.parse(ctx, m) })
+		return c.run(true, true, func(ctx context.Context) error { return c.parse(ctx, m) })
 	case *pgproto3.Bind:
-		return c.run(true, func(ctx context.Context) error { return c.bind(ctx, m) })
+		return c.run(true, true, func(ctx context.Context) error { return c.bind(ctx, m) })
 	case *pgproto3.Describe:
-		return c.run(true, func(ctx context.Context) error { return c.describe(m) })
+		return c.run(true, false, func(ctx context.Context) error { return c.describe(m) })
 	case *pgproto3.Execute:
-		return c.run(true, func(ctx context.Context) error { return c.execute(ctx, m) })
+		return c.run(true, true, func(ctx context.Context) error { return c.execute(ctx, m) })
 	case *pgproto3.Close:
-		return c.run(true, func(ctx context.Context) error { return c.closeMsg(m) })
+		return c.run(true, false, func(ctx context.Context) error { return c.closeMsg(m) })
 	case *pgproto3.Sync:
+		c.endQuery()
 		c.ignoreTillSync = false
 		c.readyForQuery()
 		_ = c.flush()
@@ -519,12 +534,12 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 	return true
 }
 
-// run calls fn with a cancellable query context published for CancelRequest,
-// recovers panics and reports errors. In the extended protocol an error aborts
-// the session's transaction and skips messages until Sync.
-func (c *conn) run(extended bool, fn func(ctx context.Context) error) bool {
-	qctx, cancel := context.WithCancelCause(c.ctx)
-	c.s.setQueryCancel(c, cancel)
+// run calls fn with the cancellable query context published for
+// CancelRequest, recovers panics and reports errors; with slot, fn runs
+// once the connection holds a slot (admission.go). In the extended protocol
+// an error aborts the session's transaction and skips messages until Sync.
+func (c *conn) run(extended, slot bool, fn func(ctx context.Context) error) bool {
+	qctx := c.queryContext()
 	c.rd.statementStarts()
 	err := func() (err error) {
 		defer func() {
@@ -532,12 +547,18 @@ func (c *conn) run(extended bool, fn func(ctx context.Context) error) bool {
 				err = c.recovered("statement", r)
 			}
 		}()
+		if slot {
+			if err := c.enterSlot(qctx); err != nil {
+				return err
+			}
+		}
 		return fn(qctx)
 	}()
 	c.rd.statementEnds()
-	c.s.setQueryCancel(c, nil)
 	cause := context.Cause(qctx)
-	cancel(nil)
+	if !extended || err != nil || cause != nil {
+		c.endQuery()
+	}
 	if err == nil {
 		return true
 	}
@@ -552,6 +573,32 @@ func (c *conn) run(extended bool, fn func(ctx context.Context) error) bool {
 		return false
 	}
 	return true
+}
+
+// queryContext returns the context the running statement's messages share:
+// a simple Query's, or an extended protocol batch's up to Sync (a
+// prepared point lookup's Bind and Execute made two, and published each
+// under the Server's mutex). One cancelled is not used again: a
+// CancelRequest cancels what runs, not what comes next.
+func (c *conn) queryContext() context.Context {
+	if c.qctx != nil && c.qctx.Err() != nil {
+		c.endQuery() // cancelled between messages, while nothing ran
+	}
+	if c.qctx == nil {
+		c.qctx, c.qcancel = context.WithCancelCause(c.ctx)
+		c.s.setQueryCancel(c, c.qcancel)
+	}
+	return c.qctx
+}
+
+// endQuery ends the query context, if there is one.
+func (c *conn) endQuery() {
+	if c.qctx == nil {
+		return
+	}
+	c.s.setQueryCancel(c, nil)
+	c.qcancel(nil)
+	c.qctx, c.qcancel = nil, nil
 }
 
 func (c *conn) abort(err error) {
@@ -569,7 +616,7 @@ func (c *conn) simpleQuery(sql string) bool {
 	// The simple protocol destroys the unnamed statement and portal.
 	c.closePortal("")
 	delete(c.stmts, "")
-	keep := c.run(false, func(ctx context.Context) error {
+	keep := c.run(false, true, func(ctx context.Context) error {
 		stmts, err := c.sess.Parse(ctx, sql)
 		if err != nil {
 			return err
@@ -613,8 +660,18 @@ func (c *conn) simpleStatement(ctx context.Context, st Statement) error {
 	if suspended {
 		return sqlerr.Bug("portal suspended without a row limit")
 	}
-	c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	c.commandComplete(tag)
 	return nil
+}
+
+// commandComplete sends CommandComplete with tag, framed in c.out rather
+// than through pgproto3, which would allocate the message and its tag.
+func (c *conn) commandComplete(tag string) {
+	c.out = append(c.out[:0], 'C', 0, 0, 0, 0)
+	c.out = append(c.out, tag...)
+	c.out = append(c.out, 0)
+	binary.BigEndian.PutUint32(c.out[1:], uint32(len(c.out)-1))
+	_ = c.write(c.out)
 }
 
 // rowDescription describes cols; formats are per column (nil: all text).

@@ -29,6 +29,9 @@ type connReader struct {
 	// onWake is called on the connection goroutine when Read is
 	// interrupted while waiting for the client: to send notifications.
 	onWake func()
+	// beforeRead is called before each read of the socket, which may wait
+	// for the client: to give back the connection's slot.
+	beforeRead func()
 
 	// kicked is set by interrupt before it moves the deadline, so that
 	// Read tells an interrupt from the startup timeout.
@@ -70,6 +73,9 @@ func (r *connReader) Read(p []byte) (int, error) {
 		case <-r.shutdown:
 			return 0, errShutdown
 		default:
+		}
+		if r.beforeRead != nil {
+			r.beforeRead()
 		}
 		n, err := r.nc.Read(p)
 		if n > 0 || err == nil {

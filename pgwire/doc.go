@@ -16,5 +16,8 @@
 // so a client that disconnects mid-query cancels the query.
 // The only state shared between connections is the Server's registry of live
 // connections (for CancelRequest, Shutdown and the connection cap), kept
-// behind one mutex.
+// behind one mutex, and, with WithMaxActiveQueries, the slots of the
+// statements running (a buffered channel, admission.go): a connection holds
+// one from its first Query, Parse, Bind or Execute until it touches the
+// socket or its statement waits on something else (Waiting).
 package pgwire

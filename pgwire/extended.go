@@ -181,7 +181,7 @@ func (c *conn) execute(ctx context.Context, m *pgproto3.Execute) (err error) {
 	}
 	if pt.done {
 		// Postgres answers a finished portal with its tag and no rows.
-		c.send(&pgproto3.CommandComplete{CommandTag: []byte(zeroRowsTag(pt.tag))})
+		c.commandComplete(zeroRowsTag(pt.tag))
 		return nil
 	}
 	panicked := true
@@ -205,7 +205,7 @@ func (c *conn) execute(ctx context.Context, m *pgproto3.Execute) (err error) {
 		return c.flush()
 	}
 	pt.done, pt.tag = true, tag
-	c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	c.commandComplete(tag)
 	return nil
 }
 

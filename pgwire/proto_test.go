@@ -381,3 +381,45 @@ func (netDialer) dial(addr string) (any, error) {
 	}
 	return c, err
 }
+
+// Bind and Execute share a query context until Sync; a CancelRequest that
+// comes between them, while nothing runs, does not fail the Execute, as
+// in Postgres (where it finds no query to cancel), and a cancelled Execute
+// does not fail the next batch.
+func TestCancelRequestBetweenBatchMessages(t *testing.T) {
+	ts := startServer(t)
+	c := dialRaw(t, ts.addr)
+	c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+		Parameters: map[string]string{"user": "alice"}})
+	var key *pgproto3.BackendKeyData
+	for key == nil {
+		m, err := c.fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := m.(*pgproto3.BackendKeyData); ok {
+			key = &pgproto3.BackendKeyData{ProcessID: k.ProcessID, SecretKey: append([]byte(nil), k.SecretKey...)}
+		}
+	}
+	c.until('Z')
+	cancel := func() {
+		cc := dialRaw(t, ts.addr)
+		cc.send(&pgproto3.CancelRequest{ProcessID: key.ProcessID, SecretKey: key.SecretKey})
+		cc.expectClosed()
+	}
+
+	c.send(&pgproto3.Parse{Query: "select 3"}, &pgproto3.Bind{}, &pgproto3.Flush{})
+	eq(t, []string{c.recv(), c.recv()}, "1", "2")
+	cancel()
+	time.Sleep(50 * time.Millisecond) // the server handles the cancel
+	c.send(&pgproto3.Execute{}, &pgproto3.Sync{})
+	eq(t, c.until('Z'), `D "3"`, "C SELECT 1", "Z I")
+
+	c.send(&pgproto3.Parse{Query: "sleep"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	waitFor(t, ts.be.started)
+	cancel()
+	eq(t, c.until('Z'), "1", "2", "E ERROR 57014 canceling statement due to user request", "Z I")
+	<-ts.be.ended
+	c.send(&pgproto3.Parse{Query: "select 4"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	eq(t, c.until('Z'), "1", "2", `D "4"`, "C SELECT 1", "Z I")
+}

@@ -32,6 +32,9 @@ type Server struct {
 	tlsRequired    bool
 	tlsEndPoint    []byte // tls-server-end-point of tls's one certificate; nil: no channel binding
 	maxConns       int    // 0: no limit
+	// slots holds a token for each statement running (admission.go); nil:
+	// no bound.
+	slots chan struct{}
 
 	// baseCtx is the parent of every connection's context; Shutdown cancels it.
 	baseCtx    context.Context
@@ -87,6 +90,18 @@ func WithMaxConnections(n int) Option {
 	return func(s *Server) {
 		if n > 0 {
 			s.maxConns = n
+		}
+	}
+}
+
+// WithMaxActiveQueries bounds the statements running at once (default 0:
+// no bound); the others wait for a slot, parked (admission.go). A
+// connection holds a slot only while it runs statements without waiting
+// for its client or another session.
+func WithMaxActiveQueries(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.slots = make(chan struct{}, n)
 		}
 	}
 }

@@ -18,13 +18,14 @@ import (
 
 // testBackend is a tiny engine with a fixed statement language:
 //
-//	select N          one int4 row
+//	select N          one int4 row (fails if its context is done)
 //	series N          int8 rows 1..N, written two per chunk (suspendable)
 //	echo $1[::int8]   returns the parameter (text, or int8)
 //	text, mixed       rows of text (with NULL) / int4,text,bool,int2
 //	error             fails at execution: 42601 with position, detail, hint
 //	parseerror        fails when parsed
 //	sleep             blocks until its context is cancelled
+//	waitsleep         sleep, after giving back its slot (Waiting)
 //	pause             takes 3 hangUpCheck, so a watcher reads behind it;
 //	                  while the backend holds pauses, it signals started and
 //	                  then waits for resume
@@ -224,7 +225,7 @@ func (s *testSession) newStmt(q string, oids []uint32) (*testStmt, error) {
 	case f[0] == "copy" && strings.HasSuffix(lq, "to stdout"):
 		st.kind = "copyout"
 	case f[0] == "begin" || f[0] == "commit" || f[0] == "rollback":
-	case lq == "error", lq == "sleep", lq == "panic", lq == "panicbind", lq == "notice", lq == "pause":
+	case lq == "error", lq == "sleep", lq == "waitsleep", lq == "panic", lq == "panicbind", lq == "notice", lq == "pause":
 	default:
 		return nil, sqlerr.New(sqlerr.SyntaxError, "syntax error at or near %q", f[0]).At(1)
 	}
@@ -285,6 +286,9 @@ func (p *testPortal) execute(ctx context.Context, maxRows int, w ResultWriter) (
 	st, s := p.st, p.st.s
 	switch st.kind {
 	case "select":
+		if err := ctx.Err(); err != nil {
+			return "", false, err // as the engine's would
+		}
 		ch := coldata.NewChunk([]*types.T{types.Int4}, 1)
 		ch.AppendRow([]types.Datum{st.n})
 		return "SELECT 1", false, w.WriteChunk(ch)
@@ -323,7 +327,10 @@ func (p *testPortal) execute(ctx context.Context, maxRows int, w ResultWriter) (
 		return "SELECT 1", false, w.WriteChunk(ch)
 	case "error":
 		return "", false, sqlerr.New(sqlerr.SyntaxError, "boom").At(3).WithHint("try again").WithDetail("some detail")
-	case "sleep":
+	case "sleep", "waitsleep":
+		if st.kind == "waitsleep" {
+			Waiting(ctx)
+		}
 		select { // NB: non-blocking so a fuzz input full of sleeps cannot wedge us
 		case s.b.started <- struct{}{}:
 		default:

@@ -21,8 +21,12 @@ type resultWriter struct {
 	copyOut bool
 }
 
+// newResultWriter returns the connection's writer, reset for a statement:
+// one statement runs at a time, and a point lookup's writer was one of its
+// allocations.
 func (c *conn) newResultWriter(formats []int16) *resultWriter {
-	return &resultWriter{c: c, formats: formats}
+	c.rw = resultWriter{c: c, formats: formats}
+	return &c.rw
 }
 
 // finish completes the statement's output: a COPY TO that succeeded gets its

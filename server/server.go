@@ -59,6 +59,9 @@ type Config struct {
 	// MaxConnections caps the wire-protocol connections open at once
 	// (0: no cap); one more gets FATAL 53300.
 	MaxConnections int
+	// MaxActiveQueries bounds the statements running at once (0: no
+	// bound); the others wait, parked, for a slot (pgwire.WithMaxActiveQueries).
+	MaxActiveQueries int
 	// Profiling serves Go's profiles (net/http/pprof) under /debug/pprof/
 	// on HTTPAddr. NB: off by default, since the HTTP listener has no
 	// authentication and a profile or trace costs the server CPU.
@@ -147,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}
 	popts := []pgwire.Option{pgwire.WithLogger(cfg.Logger), pgwire.WithTLS(cfg.TLS), pgwire.WithTLSRequired(cfg.TLSRequired),
-		pgwire.WithMaxConnections(cfg.MaxConnections)}
+		pgwire.WithMaxConnections(cfg.MaxConnections), pgwire.WithMaxActiveQueries(cfg.MaxActiveQueries)}
 	switch auth := cfg.Auth.(type) {
 	case *pgwire.SCRAM:
 		// Roles made with CREATE ROLE log in with their passwords too.

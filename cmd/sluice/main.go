@@ -126,6 +126,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	startupProfile := fs.String("startup-cpu-profile", "", "write a CPU profile of the start (process start until serving: storage open, views restored or computed) to this file")
 	pprofOn := fs.Bool("http-pprof", false, "serve Go's CPU, heap and goroutine profiles and execution traces under /debug/pprof/ on --http-addr")
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
+	maxActive := fs.Int("max-active-queries", 0, "statements running at once; the others wait, parked, for one to end or wait for its client; 0: no bound (env SLUICE_MAX_ACTIVE_QUERIES)")
 	var memoryLimit byteSize
 	gcPct := fs.Int("gc-percent", server.DefaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
 	heapHugePages := fs.String("heap-huge-pages", "on", "on: advise the Go heap's memory for transparent huge pages as it grows, so that a growing heap faults a 2 MiB page at a time, not 4 KiB (linux; docs/memory.md); off: small pages (env SLUICE_HEAP_HUGE_PAGES)")
@@ -138,7 +139,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 2
 	}
 	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
-		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT", "heap-huge-pages": "SLUICE_HEAP_HUGE_PAGES"}); err != nil {
+		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT", "heap-huge-pages": "SLUICE_HEAP_HUGE_PAGES",
+		"max-active-queries": "SLUICE_MAX_ACTIVE_QUERIES"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
@@ -152,8 +154,8 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
-	if *workers < 1 || *tick <= 0 || *maxConns < 1 {
-		fmt.Fprintf(stderr, "sluice %s: --workers and --max-connections must be at least 1 and --tick positive\n", name)
+	if *workers < 1 || *tick <= 0 || *maxConns < 1 || *maxActive < 0 {
+		fmt.Fprintf(stderr, "sluice %s: --workers and --max-connections must be at least 1, --max-active-queries at least 0 and --tick positive\n", name)
 		return 2
 	}
 	var level slog.Level
@@ -177,7 +179,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
-		CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
+		MaxActiveQueries: *maxActive, CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default
 	}
