@@ -21,8 +21,9 @@ import (
 // checkpoint; the outer holds a group per key. A NULL x is an inner group
 // of its own, which the DISTINCT calls ignore as they ignore NULLs and the
 // partials count. An x whose equal values print differently (numeric 1.0
-// and 1.00) is one inner group showing the first value to come, as
-// PostgreSQL's sum(DISTINCT) sums the first of them. A FILTER on a
+// and 1.00) is one inner group showing the first value to come (even once
+// its row is gone), which sum(DISTINCT) sums, where PostgreSQL sums the
+// first in its sort of them. A FILTER on a
 // DISTINCT call becomes the inner bool_or of its condition, the outer
 // call's FILTER; a FILTER on another call goes with its partial. A
 // windowed aggregate's inner one closes its windows as it would have, and
