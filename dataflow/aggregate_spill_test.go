@@ -786,3 +786,43 @@ func openTestSpill(t *testing.T) *storage.Spill {
 	t.Cleanup(func() { spill.Close() })
 	return spill
 }
+
+// TestAggregateSpillUnbounded checks the log of state not bounded by a
+// memory limit: it names a global aggregate keeping objects (a DISTINCT
+// call's sets, a min/max multiset), not a global one of words (one group
+// of a fixed size) nor a keyed one, which spills.
+func TestAggregateSpillUnbounded(t *testing.T) {
+	spill, err := storage.OpenSpill(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spill.Close() })
+	budget := NewBudget(1<<20, func() SpillSpace { return spill.Space() })
+	typs := []*types.T{types.Int8, types.Int8}
+	count := AggCall{Func: "count", Args: []int{1}, ArgTypes: typs[1:], Filter: -1, Typ: types.Int8}
+	distinct := count
+	distinct.Distinct = true
+	minimum := AggCall{Func: "min", Args: []int{1}, ArgTypes: typs[1:], Filter: -1, Typ: types.Int8}
+	for _, c := range []struct {
+		keys      []int
+		aggs      []AggCall
+		unbounded bool
+	}{
+		{nil, []AggCall{count, {Func: "count_star", Filter: -1, Typ: types.Int8}}, false},
+		{nil, []AggCall{count, distinct}, true},
+		{nil, []AggCall{minimum}, true},
+		{[]int{0}, []AggCall{count, minimum}, false},
+	} {
+		g := &Graph{}
+		spec := &Aggregate{Keys: c.keys, Aggs: c.aggs, InTypes: typs}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: typs}))
+		df := newBudgetDataflow(t, g, budget, Workers(2))
+		var want []string
+		if c.unbounded {
+			want = []string{spec.String()}
+		}
+		if got := df.UnboundedState(); !slices.Equal(got, want) {
+			t.Fatalf("%s: unbounded state %v, want %v", spec, got, want)
+		}
+	}
+}

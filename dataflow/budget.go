@@ -73,14 +73,16 @@ func MemoryBudget(b *Budget) Option { return func(c *config) { c.budget = b } }
 
 // UnboundedState names the operators of the dataflow that keep state the
 // budget does not bound: every stateful one but the aggregates, joins,
-// top-Ns and session windows that spill (all of them without a budget).
+// top-Ns and session windows that spill (all of them without a budget),
+// and the global aggregates whose state is words (one group of a fixed
+// size, such as the outer count of a count(DISTINCT)).
 func (d *Dataflow) UnboundedState() []string {
 	var names []string
 	for i, op := range d.workers[0].ops {
 		if _, ok := op.(stateless); ok {
 			continue
 		}
-		if a, ok := op.(*aggregateOp); ok && a.spill != nil {
+		if a, ok := op.(*aggregateOp); ok && (a.spill != nil || len(a.spec.Keys) == 0 && a.groups.no == 0) {
 			continue
 		}
 		if j, ok := op.(*joinOp); ok && j.spill != nil {

@@ -77,7 +77,9 @@
 // (The planner lowers a DISTINCT or UNION of any columns to such an
 // aggregate, grouping by every column with no call, so that it spills;
 // Distinct, which keeps every row in memory, runs a DISTINCT of no
-// columns.)
+// columns. An aggregate whose DISTINCT calls all take one argument it
+// lowers to two: the inner grouping by the keys and the argument spills,
+// where a DISTINCT call's per-group set of values would not.)
 // The joins that can spill (keyed, packed or encoded, no interval or
 // closing bound: joinOp.canSpill) do the same a join key at a time, with all its rows of
 // both sides, after a push that takes them well past their share too;

@@ -231,17 +231,21 @@ func abbrev(s string) string {
 // newPair starts an in-process Sluice and opens a fresh schema in PostgreSQL.
 func newPair(t *testing.T) *pair {
 	t.Helper()
+	p, _ := newServerPair(t, server.Config{})
+	return p
+}
+
+// newServerPair is newPair with the Sluice server's settings cfg (its
+// addresses, data directory and logger set here), returning the server.
+func newServerPair(t *testing.T, cfg server.Config) (*pair, *server.Server) {
+	t.Helper()
 	url := os.Getenv("SLUICE_TEST_PG_URL")
 	if url == "" {
 		t.Skip("SLUICE_TEST_PG_URL not set (see scripts/pg-test-cluster.sh)")
 	}
 	ctx := context.Background()
-	srv, err := server.Start(ctx, server.Config{
-		PGAddr:   "127.0.0.1:0",
-		HTTPAddr: "127.0.0.1:0",
-		DataDir:  t.TempDir(),
-		Logger:   slog.New(slog.DiscardHandler),
-	})
+	cfg.PGAddr, cfg.HTTPAddr, cfg.DataDir, cfg.Logger = "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), slog.New(slog.DiscardHandler)
+	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +273,7 @@ func newPair(t *testing.T) *pair {
 			t.Fatal(err)
 		}
 	}
-	return p
+	return p, srv
 }
 
 // mismatch is one query the systems disagree on, after shrinking.

@@ -13,6 +13,12 @@
 // Query shapes Sluice is known to get wrong are listed, each with its reason,
 // in knownGaps (difftest_test.go); they are logged, not failed.
 //
+// TestDistinctAggregateViews (views_test.go) compares views: random
+// DISTINCT aggregates maintained by Sluice (as two aggregates, some under a
+// memory limit that makes them spill) over a table that random inserts,
+// updates and deletes change, with their queries run by PostgreSQL after
+// every change.
+//
 // Concurrency: a run uses one connection to each system from one goroutine;
 // tests in this package do not run in parallel.
 package difftest

@@ -97,6 +97,20 @@ const (
 		FROM SESSION((SELECT (event_id * 7919) %% (%d / 6) AS k, event_id, ts FROM clicks WHERE event_id %% 5 = 0),
 			ts, INTERVAL '1 day', k) s`
 	spillSessionRows = spillEvents / 5
+	// spillCountDistinctView counts the distinct event_id %% spillGroups
+	// of each of spillGroups/6 keys: the planner lowers it to an inner
+	// aggregate of the spillGroups distinct (key, value) pairs (an event
+	// and the one spillGroups after it are one pair) and an outer one
+	// counting them by key; its output is one row.
+	spillCountDistinctView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(users) AS total, sum(n) AS products
+		FROM (SELECT (event_id * 7919) %% (%[1]d / 6) AS k, count(DISTINCT event_id %% %[1]d) AS users, count(*) AS n
+			FROM clicks GROUP BY 1) g`
+	// spillGlobalDistinctView is the global count(DISTINCT) and
+	// sum(DISTINCT) of event_id %% spillGroups: an inner aggregate of
+	// spillGroups groups under a global one.
+	spillGlobalDistinctView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(DISTINCT event_id %% %[1]d) AS groups, count(*) AS total, sum(DISTINCT event_id %% %[1]d) AS products FROM clicks`
 )
 
 // TestViewStateLargerThanMemoryLimit computes a view whose aggregate holds
@@ -196,6 +210,24 @@ func TestDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
 	// A row's key encoding (16 bytes of header, 16 for the text and the
 	// bigint's encoding), slot and free id (8) and row count (8).
 	checkSpillAgainstBatch(t, spillStream, spillDistinctView, spillGroups*56)
+}
+
+// TestCountDistinctViewStateLargerThanMemoryLimit is
+// TestViewStateLargerThanMemoryLimit over count(DISTINCT) by key
+// (spillCountDistinctView): the inner aggregate of the distinct pairs
+// spills, where a DISTINCT call's sets of values were kept in memory.
+func TestCountDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A pair's packed key (16), row count (8; count(*) is the row count),
+	// slot and free id (8).
+	checkSpillAgainstBatch(t, spillStream, spillCountDistinctView, spillGroups*32)
+}
+
+// TestGlobalCountDistinctViewStateLargerThanMemoryLimit is
+// TestCountDistinctViewStateLargerThanMemoryLimit over the global
+// count(DISTINCT) (spillGlobalDistinctView).
+func TestGlobalCountDistinctViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A value's packed key and row count (16), slot and free id (8).
+	checkSpillAgainstBatch(t, spillStream, spillGlobalDistinctView, spillGroups*24)
 }
 
 // TestNumericViewStateLargerThanMemoryLimit is
@@ -303,6 +335,11 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	case spillDistinctView:
 		// The distinct rows' j, 0 to spillGroups-1.
 		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2)
+	case spillCountDistinctView:
+		want = fmt.Sprintf("%d %d %d", spillGroups/6, spillGroups, spillEvents)
+	case spillGlobalDistinctView:
+		// The distinct values 0 to spillGroups-1.
+		want = fmt.Sprintf("%d %d %d", spillGroups, spillEvents, spillGroups*(spillGroups-1)/2)
 	case spillNumericDistinctView:
 		// The distinct j/8: a sum of j/8 over 0 to spillGroups-1.
 		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2/8)

@@ -46,7 +46,7 @@ func (p *Planner) PlanView(query *pg.Node, opts Options) (*ViewPlan, error) {
 	if len(planned.ParamTypes) > 0 {
 		return nil, sqlerr.New(sqlerr.UndefinedParameter, "there is no parameter $1")
 	}
-	l := &lowering{g: &dataflow.Graph{}, seen: map[uint32]bool{}, eval: &expr.EvalCtx{Cfg: opts.Cfg}}
+	l := &lowering{g: &dataflow.Graph{}, seen: map[uint32]bool{}, eval: &expr.EvalCtx{Cfg: opts.Cfg}, reg: p.Reg}
 	if opts.EmitOnWindowClose {
 		if l.onClose, err = onCloseAggregate(planned.Plan); err != nil {
 			return nil, err
@@ -75,6 +75,7 @@ type lowering struct {
 	sources []uint32
 	seen    map[uint32]bool
 	eval    *expr.EvalCtx
+	reg     *expr.Registry
 	// onClose is the GROUP BY that EMIT ON WINDOW CLOSE applies to.
 	onClose *exec.HashAgg
 }
@@ -469,18 +470,10 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 	if err != nil {
 		return lowered{}, err
 	}
-	spec := &dataflow.Aggregate{Keys: a.Keys, InTypes: a.Input.Types(), AppendOnly: appendOnly(a.Input)}
 	for _, ag := range a.Aggs {
 		if !incrementalAggs[ag.Kind] {
 			return lowered{}, notIncremental("the aggregate " + string(ag.Kind) + "()")
 		}
-		kind := string(ag.Kind)
-		if kind == "every" {
-			kind = "bool_and"
-		}
-		call := dataflow.AggCall{Func: kind, Args: ag.Args, ArgTypes: ag.ArgTypes, Distinct: ag.Distinct, Filter: ag.Filter, Typ: ag.Typ,
-			OrderBy: sortKeys(ag.OrderBy)}
-		spec.Aggs = append(spec.Aggs, call)
 	}
 	w, why := aggWindow(a)
 	if a == l.onClose {
@@ -489,7 +482,19 @@ func (l *lowering) lowerAgg(a *exec.HashAgg) (lowered, error) {
 		}
 		w.OnClose = true
 	}
-	spec.Window = w
+	if s, ok := l.splitDistinct(a); ok {
+		return l.lowerSplitDistinct(a, s, in, w), nil
+	}
+	spec := &dataflow.Aggregate{Keys: a.Keys, InTypes: a.Input.Types(), AppendOnly: appendOnly(a.Input), Window: w}
+	for _, ag := range a.Aggs {
+		kind := string(ag.Kind)
+		if kind == "every" {
+			kind = "bool_and"
+		}
+		call := dataflow.AggCall{Func: kind, Args: ag.Args, ArgTypes: ag.ArgTypes, Distinct: ag.Distinct, Filter: ag.Filter, Typ: ag.Typ,
+			OrderBy: sortKeys(ag.OrderBy)}
+		spec.Aggs = append(spec.Aggs, call)
+	}
 	return lowered{node: l.g.Add(spec, in.node), key: coldata.AllColumns(len(a.Keys))}, nil
 }
 
