@@ -792,11 +792,7 @@ func openTestSpill(t *testing.T) *storage.Spill {
 // call's sets, a min/max multiset), not a global one of words (one group
 // of a fixed size) nor a keyed one, which spills.
 func TestAggregateSpillUnbounded(t *testing.T) {
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	budget := NewBudget(1<<20, func() SpillSpace { return spill.Space() })
 	typs := []*types.T{types.Int8, types.Int8}
 	count := AggCall{Func: "count", Args: []int{1}, ArgTypes: typs[1:], Filter: -1, Typ: types.Int8}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/internal/randtest"
-	"github.com/sluice-db/sluice/storage"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -106,11 +105,7 @@ func TestTopNSpillRandom(t *testing.T) {
 // loaded back. Rows that rank first load their groups back; every
 // epoch's output is the reference's.
 func TestTopNSpillDropsRowsPastCut(t *testing.T) {
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	typs := []*types.T{types.Int8, types.Int8}
 	spec := &TopN{Group: []int{0}, Order: []SortKey{{Col: 1, Desc: true}}, Limit: 1, Typs: typs, AppendOnly: true}
 	newDF := func(b *Budget) *Dataflow {
@@ -160,11 +155,7 @@ func (o *topNOp) cuts() map[string]topNCut { return o.spill.cuts }
 // memory limit: it names a global top-N (one group, which cannot spill),
 // not a top-N per group.
 func TestTopNSpillUnbounded(t *testing.T) {
-	spill, err := storage.OpenSpill(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { spill.Close() })
+	spill := openTestSpill(t)
 	budget := NewBudget(1<<20, func() SpillSpace { return spill.Space() })
 	typs := []*types.T{types.Int8, types.Int8}
 	for _, group := range [][]int{{0}, nil} {

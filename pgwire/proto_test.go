@@ -306,19 +306,7 @@ func TestOversizedAndMalformedMessages(t *testing.T) {
 func TestCancelRequestAndDisconnect(t *testing.T) {
 	ts := startServer(t)
 	c := dialRaw(t, ts.addr)
-	c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
-		Parameters: map[string]string{"user": "alice"}})
-	var key *pgproto3.BackendKeyData
-	for key == nil {
-		m, err := c.fe.Receive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if k, ok := m.(*pgproto3.BackendKeyData); ok {
-			key = &pgproto3.BackendKeyData{ProcessID: k.ProcessID, SecretKey: append([]byte(nil), k.SecretKey...)}
-		}
-	}
-	c.until('Z')
+	key := c.startupKey()
 
 	cancel := func(secret []byte) {
 		cc := dialRaw(t, ts.addr)
@@ -389,19 +377,7 @@ func (netDialer) dial(addr string) (any, error) {
 func TestCancelRequestBetweenBatchMessages(t *testing.T) {
 	ts := startServer(t)
 	c := dialRaw(t, ts.addr)
-	c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
-		Parameters: map[string]string{"user": "alice"}})
-	var key *pgproto3.BackendKeyData
-	for key == nil {
-		m, err := c.fe.Receive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if k, ok := m.(*pgproto3.BackendKeyData); ok {
-			key = &pgproto3.BackendKeyData{ProcessID: k.ProcessID, SecretKey: append([]byte(nil), k.SecretKey...)}
-		}
-	}
-	c.until('Z')
+	key := c.startupKey()
 	cancel := func() {
 		cc := dialRaw(t, ts.addr)
 		cc.send(&pgproto3.CancelRequest{ProcessID: key.ProcessID, SecretKey: key.SecretKey})

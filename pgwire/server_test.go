@@ -122,6 +122,26 @@ func (c *rawClient) startup() {
 	c.until('Z')
 }
 
+// startupKey starts the session and returns the key a CancelRequest for
+// it names.
+func (c *rawClient) startupKey() *pgproto3.BackendKeyData {
+	c.t.Helper()
+	c.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+		Parameters: map[string]string{"user": "alice"}})
+	var key *pgproto3.BackendKeyData
+	for key == nil {
+		m, err := c.fe.Receive()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if k, ok := m.(*pgproto3.BackendKeyData); ok {
+			key = &pgproto3.BackendKeyData{ProcessID: k.ProcessID, SecretKey: append([]byte(nil), k.SecretKey...)}
+		}
+	}
+	c.until('Z')
+	return key
+}
+
 // recv returns the next message rendered as a short string.
 func (c *rawClient) recv() string {
 	c.t.Helper()
