@@ -302,7 +302,9 @@ func TestTextWindowViewStateLargerThanMemoryLimit(t *testing.T) {
 // query as a batch query, restarts the limited view from its checkpoint
 // and computes it again without a limit: all must be the batch query's
 // answer, and the live heaps with the limit below the one without by at
-// least half the state.
+// least half the state, less the filter of spilled keys that stays in
+// memory (up to 32 bits a key: 2.3 MiB, which matters beside the 13 MiB of
+// a global count(DISTINCT)'s small groups).
 func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	t.Helper()
 	if testing.Short() {
@@ -360,8 +362,9 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	}
 	t.Logf("state about %d MiB, limit %d MiB; live heap without a limit %d MiB, with it %d MiB, restarted with it %d MiB",
 		state>>20, limit>>20, plainHeap>>20, spilledHeap>>20, restartedHeap>>20)
+	const filter = spillGroups * 4
 	for _, h := range []uint64{spilledHeap, restartedHeap} {
-		if h+state/2 > plainHeap {
+		if h+state/2 > plainHeap+filter {
 			t.Fatalf("live heap with the limit %d MiB, without it %d MiB: less than half the state (%d MiB) spilled", h>>20, plainHeap>>20, state>>20)
 		}
 	}
