@@ -159,13 +159,19 @@ func (l *lowering) avgOf(ag exec.AggSpec, partial func(dataflow.AggCall) int, co
 }
 
 // sameColumn reports whether input columns i and j of p hold the same
-// values: the same column, or the same expression of a projection.
+// values: the same column, or the same non-volatile expression of a
+// projection (by cseKey: the same overloads, casts, constants and columns).
 func sameColumn(p exec.Plan, i, j int) bool {
 	if i == j {
 		return true
 	}
 	proj, ok := p.(*exec.Project)
-	return ok && proj.Exprs[i].String() == proj.Exprs[j].String()
+	if !ok {
+		return false
+	}
+	a, okA := cseKey(proj.Exprs[i])
+	b, okB := cseKey(proj.Exprs[j])
+	return okA && okB && a == b
 }
 
 // lowerSplitDistinct lowers a, over in, as the two aggregates of s and
