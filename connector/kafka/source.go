@@ -122,6 +122,9 @@ type Config struct {
 	// MetadataInterval is how often topics are checked for new partitions
 	// (default 1 s).
 	MetadataInterval time.Duration
+	// FetchMaxWait is how long the broker holds a fetch that finds no
+	// records (default franz-go's, 5 s).
+	FetchMaxWait time.Duration
 }
 
 // Source is a running Kafka source.
@@ -189,6 +192,9 @@ func Start(cfg Config) (*Source, error) {
 		// kgo's default 5 s between metadata refreshes.
 		kgo.MetadataMinAge(200 * time.Millisecond),
 	}, o.clientOpts...)
+	if cfg.FetchMaxWait > 0 {
+		opts = append(opts, kgo.FetchMaxWait(cfg.FetchMaxWait))
+	}
 	if o.ReadCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	} else {

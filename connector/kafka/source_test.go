@@ -162,17 +162,21 @@ func ints(lo, hi int) []string {
 	return out
 }
 
-func startSource(t *testing.T, c *kfake.Cluster, opts map[string]string, target Target, stored map[Partition]int64, fresh bool) *Source {
+func startSource(t *testing.T, c *kfake.Cluster, opts map[string]string, target Target, stored map[Partition]int64, fresh bool, edits ...func(*Config)) *Source {
 	t.Helper()
 	o, err := ParseOptions("s", opts, c.ListenAddrs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(Config{
+	cfg := Config{
 		Options: o, Value: intDecoder{}, Target: target, Offsets: stored, Fresh: fresh,
 		Layout:    Layout{Types: []*types.T{types.Int8, types.Int4}, Value: []int{0}, Meta: map[int]MetaColumn{1: MetaPartition}},
 		BatchRows: 100, MaxDelay: 5 * time.Millisecond, MetadataInterval: 50 * time.Millisecond,
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	s, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,10 +463,11 @@ func TestSourceDrainDoesNotWaitOutFetchMaxWait(t *testing.T) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	// A stall waits out the 5 s max wait on top of the drain (1.3 s on a
-	// quiet machine, up to 2.9 s at a load of 20): 4 s tells them apart.
+	// A stall waits out the max wait (30 s here) on top of the drain (1.3 s
+	// on a quiet machine, 2.9 s at a load of 20, over 4 s at times in a
+	// full test run): 15 s tells them apart.
 	for round := range 5 {
-		if d := drainAfterStall(t, c, n); d > 4*time.Second {
+		if d := drainAfterStall(t, c, n); d > 15*time.Second {
 			t.Fatalf("round %d: the drain took %v after the target caught up", round, d)
 		}
 	}
@@ -475,7 +480,7 @@ func drainAfterStall(t *testing.T, c *kfake.Cluster, n int) time.Duration {
 	t.Helper()
 	col := newCollector()
 	col.block = make(chan struct{})
-	s := startSource(t, c, map[string]string{"topic": "t"}, col, nil, true)
+	s := startSource(t, c, map[string]string{"topic": "t"}, col, nil, true, func(cfg *Config) { cfg.FetchMaxWait = 30 * time.Second })
 	defer s.Close()
 	waitFor(t, "a full worker queue", func() bool {
 		for _, st := range s.Stats() {
