@@ -420,6 +420,27 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		}
 	}
 
+	// The full run's freshness workload: the serving workload at issue 6's
+	// setting, on a fresh server of its own.
+	if o.serveConns > 0 && !o.short && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
+		so := &serveOptions{conns: freshnessConns, duration: o.serveDuration, rate: o.serveRate, seed: o.seed,
+			checkpointInterval: freshnessCheckpointInterval}
+		progress("Sluice: freshness, %d panels for %s while Nexmark streams in at %s events/s, checkpoints every %s",
+			so.conns, so.duration, serveRateText(so.rate), so.checkpointInterval)
+		fr, err := runServe(ctx, so, progress)
+		if r.Sluice == nil {
+			r.Sluice = &Result{}
+		}
+		r.Sluice.Freshness = fr
+		switch {
+		case err != nil:
+			fail("Sluice: freshness: " + err.Error())
+		case fr.Errors+fr.Misses+fr.MarkerErrors > 0:
+			fail(fmt.Sprintf("Sluice: freshness: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
+				fr.Errors, fr.Misses, fr.MarkerErrors, fr.Queries, fr.FirstError))
+		}
+	}
+
 	if r.Sluice != nil && r.Postgres != nil && r.Sluice.Agg != nil && r.Postgres.Agg != nil {
 		if d := diffGroups("Sluice", slGroups, "PostgreSQL", pgGroups); d != "" {
 			r.AggMatch = "MISMATCH"
