@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		func(v string) (err error) { o.serveRate, err = parseServeRate(v); return err })
 	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", -1, "events of each Nexmark query's run (default 10M; 1M with --short; 0 skips them)")
 	nexmarkQueryList := fs.String("nexmark-queries", "all", "Nexmark queries, comma-separated, or all (see sluice bench nexmark)")
-	fs.Int64Var(&o.restartGroups, "restart-groups", -1, "groups of the restart workload's view (default 4M, a checkpoint of about 530 MiB; 200K with --short; 0 skips it; see sluice bench restart)")
+	fs.Int64Var(&o.restartGroups, "restart-groups", -1, "groups of the restart workload's view (default 8M, a checkpoint of about 1 GiB; 200K with --short; 0 skips it; see sluice bench restart)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -204,7 +204,7 @@ func TestFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.duration != shortDuration || o.aggRows != shortAggRows || o.viewRows != shortViewRows || o.reportMD != filepath.Join("bench", "REPORT.md") ||
-		o.serveConns != shortServeConns || o.serveDuration != shortServeDuration {
+		o.serveConns != shortServeConns || o.serveDuration != shortServeDuration || o.restartGroups != shortRestartGroups {
 		t.Errorf("--short: %+v", o)
 	}
 	o, err = parseFlags(nil, &stderr)
@@ -212,7 +212,7 @@ func TestFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.duration != fullDuration || o.aggRows != fullAggRows || o.viewRows != fullViewRows || o.conns != 16 ||
-		o.serveConns != fullServeConns || o.serveDuration != fullServeDuration {
+		o.serveConns != fullServeConns || o.serveDuration != fullServeDuration || o.restartGroups != fullRestartGroups {
 		t.Errorf("default: %+v", o)
 	}
 	if o, err := parseFlags([]string{"--serve-conns", "0"}, &stderr); err != nil || o.serveConns != 0 {
