@@ -411,12 +411,8 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			r.Sluice = &Result{}
 		}
 		r.Sluice.Serve = sv
-		switch {
-		case err != nil:
-			fail("Sluice: serving: " + err.Error())
-		case sv.Errors+sv.Misses+sv.MarkerErrors > 0:
-			fail(fmt.Sprintf("Sluice: serving: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
-				sv.Errors, sv.Misses, sv.MarkerErrors, sv.Queries, sv.FirstError))
+		if f := serveFailure("serving", sv, err); f != "" {
+			fail(f)
 		}
 	}
 
@@ -432,12 +428,8 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			r.Sluice = &Result{}
 		}
 		r.Sluice.Freshness = fr
-		switch {
-		case err != nil:
-			fail("Sluice: freshness: " + err.Error())
-		case fr.Errors+fr.Misses+fr.MarkerErrors > 0:
-			fail(fmt.Sprintf("Sluice: freshness: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
-				fr.Errors, fr.Misses, fr.MarkerErrors, fr.Queries, fr.FirstError))
+		if f := serveFailure("freshness", fr, err); f != "" {
+			fail(f)
 		}
 	}
 
@@ -460,6 +452,19 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 	if ctx.Err() != nil {
 		fail("interrupted")
 	}
+}
+
+// serveFailure is what failed in the serving workload run named name
+// (runServe's error, or queries that failed or missed), "" when nothing.
+func serveFailure(name string, s *Serve, err error) string {
+	switch {
+	case err != nil:
+		return fmt.Sprintf("Sluice: %s: %v", name, err)
+	case s.Errors+s.Misses+s.MarkerErrors > 0:
+		return fmt.Sprintf("Sluice: %s: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
+			name, s.Errors, s.Misses, s.MarkerErrors, s.Queries, s.FirstError)
+	}
+	return ""
 }
 
 // measure runs both workloads against one server. Each failure is recorded
