@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		func(v string) (err error) { o.serveRate, err = parseServeRate(v); return err })
 	fs.Int64Var(&o.nexmarkEvents, "nexmark-events", -1, "events of each Nexmark query's run (default 10M; 1M with --short; 0 skips them)")
 	nexmarkQueryList := fs.String("nexmark-queries", "all", "Nexmark queries, comma-separated, or all (see sluice bench nexmark)")
-	fs.Int64Var(&o.restartGroups, "restart-groups", -1, "groups of the restart workload's view (default 4M, a checkpoint of about 530 MiB; 200K with --short; 0 skips it; see sluice bench restart)")
+	fs.Int64Var(&o.restartGroups, "restart-groups", -1, "groups of the restart workload's view (default 8M, a checkpoint of about 1 GiB; 200K with --short; 0 skips it; see sluice bench restart)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -411,12 +411,25 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			r.Sluice = &Result{}
 		}
 		r.Sluice.Serve = sv
-		switch {
-		case err != nil:
-			fail("Sluice: serving: " + err.Error())
-		case sv.Errors+sv.Misses+sv.MarkerErrors > 0:
-			fail(fmt.Sprintf("Sluice: serving: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
-				sv.Errors, sv.Misses, sv.MarkerErrors, sv.Queries, sv.FirstError))
+		if f := serveFailure("serving", sv, err); f != "" {
+			fail(f)
+		}
+	}
+
+	// The full run's freshness workload: the serving workload at issue 6's
+	// setting, on a fresh server of its own.
+	if o.serveConns > 0 && !o.short && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
+		so := &serveOptions{conns: freshnessConns, duration: o.serveDuration, rate: o.serveRate, seed: o.seed,
+			checkpointInterval: freshnessCheckpointInterval}
+		progress("Sluice: freshness, %d panels for %s while Nexmark streams in at %s events/s, checkpoints every %s",
+			so.conns, so.duration, serveRateText(so.rate), so.checkpointInterval)
+		fr, err := runServe(ctx, so, progress)
+		if r.Sluice == nil {
+			r.Sluice = &Result{}
+		}
+		r.Sluice.Freshness = fr
+		if f := serveFailure("freshness", fr, err); f != "" {
+			fail(f)
 		}
 	}
 
@@ -439,6 +452,19 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 	if ctx.Err() != nil {
 		fail("interrupted")
 	}
+}
+
+// serveFailure is what failed in the serving workload run named name
+// (runServe's error, or queries that failed or missed), "" when nothing.
+func serveFailure(name string, s *Serve, err error) string {
+	switch {
+	case err != nil:
+		return fmt.Sprintf("Sluice: %s: %v", name, err)
+	case s.Errors+s.Misses+s.MarkerErrors > 0:
+		return fmt.Sprintf("Sluice: %s: %d errors, %d misses, %d marker produce errors of %d queries; first: %s",
+			name, s.Errors, s.Misses, s.MarkerErrors, s.Queries, s.FirstError)
+	}
+	return ""
 }
 
 // measure runs both workloads against one server. Each failure is recorded

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sluice-db/sluice/engine"
 )
 
 // Report is everything one `sluice bench` run measured; report.json is this
@@ -78,6 +80,9 @@ type Result struct {
 	View    *View    `json:"view_maintenance,omitempty"` // Sluice only
 	Kafka   []*Kafka `json:"kafka_ingest,omitempty"`     // Sluice only; one per record format
 	Serve   *Serve   `json:"serving,omitempty"`          // Sluice only
+	// Freshness is the serving workload at freshnessConns panels and
+	// checkpoints every freshnessCheckpointInterval (Sluice only).
+	Freshness *Serve `json:"freshness,omitempty"`
 	// Nexmark is one run per query and source (Sluice only).
 	Nexmark []*NexmarkResult `json:"nexmark,omitempty"`
 	Restart *RestartResult   `json:"restart,omitempty"`        // Sluice only
@@ -279,6 +284,21 @@ func serveRows(s *Serve) []row {
 	)
 }
 
+// freshnessRows are the freshness workload's lines (Sluice only).
+func freshnessRows(s *Serve) []row {
+	rate := fmtRate(s.Rate)
+	if s.PeakRate > 0 {
+		rate += fmt.Sprintf(" (half of the peak, %s)", fmtRate(s.PeakRate))
+	}
+	head := fmt.Sprintf("freshness, checkpoints every %s, %d panels, %s events/s: produce to visible p50 / p99 (aim p99 <= 100 ms)",
+		time.Duration(s.CheckpointInterval), s.Connections, rate)
+	return []row{
+		{head, fmt.Sprintf("%s / %s", fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99)), "-", ""},
+		{"freshness: query p50 / p99, errors + misses", fmt.Sprintf("%s / %s, %d", fmtMs(s.P50), fmtMs(s.P99), s.Errors+s.Misses+s.MarkerErrors), "-", ""},
+		{"freshness: bids/s ingested meanwhile", fmtRate(s.IngestRate), "-", ""},
+	}
+}
+
 // restartRows are the restart workload's lines (Sluice only).
 func restartRows(x *RestartResult) []row {
 	sec := func(d Duration) string { return fmt.Sprintf("%.2f s", time.Duration(d).Seconds()) }
@@ -297,6 +317,30 @@ func restartRows(x *RestartResult) []row {
 		{"restart: read / decode / index the view (server log)", fmt.Sprintf("%s / %s / %s", sec(x.Read), sec(x.Decoded), sec(x.Indexed)), "-", ""},
 		{"restart: the view", how, "-", ""},
 	}
+}
+
+// checkpointCostRows compare checkpointCostQuery's events per CPU-second
+// over the generator with the server's default checkpoints and with none:
+// none when either run is missing.
+func checkpointCostRows(runs []*NexmarkResult) []row {
+	var with, without *NexmarkResult
+	for _, n := range runs {
+		if n.Query != checkpointCostQuery || n.Source != "datagen" || n.PerCore <= 0 {
+			continue
+		}
+		switch {
+		case n.CheckpointInterval == 0:
+			with = n
+		case n.CheckpointInterval < 0:
+			without = n
+		}
+	}
+	if with == nil || without == nil {
+		return nil
+	}
+	cost := 1 - with.PerCore/without.PerCore
+	return []row{{fmt.Sprintf("nexmark %s: events/s per CPU-second, checkpoints every %s / none: cost (aim <= 10 %%)", checkpointCostQuery, engine.DefaultCheckpointInterval),
+		fmt.Sprintf("%s / %s, %.1f %%", fmtRate(with.PerCore), fmtRate(without.PerCore), 100*cost), "-", ""}}
 }
 
 // row is one line of the human and markdown tables.
@@ -432,9 +476,13 @@ func (r *Report) rows() []row {
 	if s.Serve != nil {
 		out = append(out, serveRows(s.Serve)...)
 	}
+	if s.Freshness != nil {
+		out = append(out, freshnessRows(s.Freshness)...)
+	}
 	if s.Restart != nil {
 		out = append(out, restartRows(s.Restart)...)
 	}
+	out = append(out, checkpointCostRows(s.Nexmark)...)
 	rss := "-"
 	if s.PeakRSS > 0 {
 		rss = fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))
@@ -533,6 +581,12 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 		source := n.Source
 		if n.Format != "" {
 			source += " " + n.Format
+		}
+		switch ci := time.Duration(n.CheckpointInterval); {
+		case ci < 0:
+			source += ", no checkpoints"
+		case ci > 0:
+			source += ", checkpoints every " + ci.String()
 		}
 		aim, of := "-", "-"
 		if a := nexmarkAims[n.Query]; a > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -50,6 +51,8 @@ func sampleReport() *Report {
 			Nexmark: []*NexmarkResult{
 				{Query: "q0", Source: "datagen", Events: 1_000_000, Elapsed: ms(800), CPU: ms(1500), EventsPerSec: 1_250_000, PerCore: 666_667, ViewRows: 920_000, StateBytes: 52 << 20, PeakRSS: 300 << 20},
 				{Query: "q5", Source: "datagen", Events: 1_000_000, Elapsed: ms(5000), CPU: ms(9000), EventsPerSec: 200_000, PerCore: 111_111, ViewRows: 1234, StateBytes: 700 << 10, PeakRSS: 400 << 20},
+				{Query: "q5", Source: "datagen", Events: 1_000_000, Elapsed: ms(4500), CPU: ms(8000), EventsPerSec: 222_222, PerCore: 125_000, ViewRows: 1234, StateBytes: 700 << 10, PeakRSS: 350 << 20,
+					CheckpointInterval: -1},
 				{Query: "q0", Source: "kafka", Format: "json", Events: 1_000_000, Elapsed: ms(1600), CPU: ms(3000), EventsPerSec: 625_000, PerCore: 333_333,
 					BrokerCPU: ms(500), PerCoreSluice: 400_000, Faults: 71_000, ViewRows: 920_000, PeakRSS: 500 << 20}},
 			Serve: &Serve{Connections: 200, Elapsed: ms(5000), Rate: 200_000, PeakRate: 400_000, IngestRate: 184_000,
@@ -66,6 +69,9 @@ func sampleReport() *Report {
 							{Query: "1-hour range", Queries: 1000, P50: ms(1.5), P99: ms(41), Max: ms(80)},
 							{Query: "auction lookup", Queries: 2000, P50: ms(1.1), P99: ms(38), Max: ms(70)},
 							{Query: "minute lookup", Queries: 1000, P50: ms(1), P99: ms(30), Max: ms(60)}}}}},
+			Freshness: &Serve{Connections: 200, Elapsed: ms(5000), Rate: 150_000, PeakRate: 300_000, IngestRate: 139_000, CheckpointInterval: ms(100),
+				ServeLatency: ServeLatency{Queries: 5000, Errors: 2, QPS: 1000, P50: ms(0.6), P95: ms(20), P99: ms(45), Max: ms(120)},
+				Misses:       1, Markers: 50, MarkersSeen: 50, FreshnessP50: ms(12), FreshnessP99: ms(85), FreshnessMax: ms(110), FDLimit: 20000},
 			Restart: &RestartResult{Groups: 200_000, Rows: 400_000, Kill: "kill", Runs: 2, CheckpointBytes: 60 << 20, BuildRSS: 500 << 20,
 				Ready: ms(1400), Full: ms(1500), CPU: ms(1800), BytesRead: 70 << 20, RSS: 400 << 20, Read: ms(200), Decoded: ms(700),
 				Indexed: ms(150), ViewsStarted: ms(1200), Restored: true, AllReady: []Duration{ms(1500), ms(1400)}},
@@ -198,7 +204,7 @@ func TestFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.duration != shortDuration || o.aggRows != shortAggRows || o.viewRows != shortViewRows || o.reportMD != filepath.Join("bench", "REPORT.md") ||
-		o.serveConns != shortServeConns || o.serveDuration != shortServeDuration {
+		o.serveConns != shortServeConns || o.serveDuration != shortServeDuration || o.restartGroups != shortRestartGroups {
 		t.Errorf("--short: %+v", o)
 	}
 	o, err = parseFlags(nil, &stderr)
@@ -206,7 +212,7 @@ func TestFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.duration != fullDuration || o.aggRows != fullAggRows || o.viewRows != fullViewRows || o.conns != 16 ||
-		o.serveConns != fullServeConns || o.serveDuration != fullServeDuration {
+		o.serveConns != fullServeConns || o.serveDuration != fullServeDuration || o.restartGroups != fullRestartGroups {
 		t.Errorf("default: %+v", o)
 	}
 	if o, err := parseFlags([]string{"--serve-conns", "0"}, &stderr); err != nil || o.serveConns != 0 {
@@ -225,6 +231,18 @@ func TestFlags(t *testing.T) {
 	}
 	if got, want := strings.Join(runs, ", "), "q5 datagen , q0 datagen , q0 kafka json"; got != want {
 		t.Errorf("nexmark runs: %s, want %s", got, want)
+	}
+	// The full run also runs q5 with no checkpoints, for what they cost.
+	o, err = parseFlags([]string{"--nexmark-queries", "q5,q0"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = nil
+	for _, r := range benchNexmarkRuns(o) {
+		runs = append(runs, fmt.Sprintf("%s %s %s", r.queries[0], r.source, r.checkpointInterval))
+	}
+	if got, want := strings.Join(runs, ", "), "q5 datagen 0s, q5 datagen -1ns, q0 datagen 0s, q0 kafka 0s"; got != want {
+		t.Errorf("full nexmark runs: %s, want %s", got, want)
 	}
 	if _, err := parseFlags([]string{"--nexmark-queries", "q12"}, &stderr); err == nil {
 		t.Error("--nexmark-queries q12 accepted")

@@ -270,13 +270,19 @@ const (
 	autoServeRate = -1
 	// peakProbeWarmup and peakProbeDuration time the peak probe: the rate
 	// counted after a warm-up (views created, first epochs committed).
-	peakProbeWarmup      = 2 * time.Second
-	peakProbeDuration    = 5 * time.Second
-	fullServeConns       = 1000
-	shortServeConns      = 200
-	fullServeDuration    = 30 * time.Second
-	shortServeDuration   = 5 * time.Second
-	serveConnectParallel = 16
+	peakProbeWarmup   = 2 * time.Second
+	peakProbeDuration = 5 * time.Second
+	// freshnessConns and freshnessCheckpointInterval are the full run's
+	// freshness workload (issue 6: produce to visible at half of the
+	// peak with checkpoints every 100 ms, p99 at most 100 ms): fewer
+	// panels than serving's aim, whose queries would be most of the tail.
+	freshnessConns              = 200
+	freshnessCheckpointInterval = 100 * time.Millisecond
+	fullServeConns              = 1000
+	shortServeConns             = 200
+	fullServeDuration           = 30 * time.Second
+	shortServeDuration          = 5 * time.Second
+	serveConnectParallel        = 16
 )
 
 func serveDefaults(conns int, d time.Duration, short bool) (int, time.Duration) {

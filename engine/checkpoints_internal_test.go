@@ -437,3 +437,41 @@ func TestCheckpointWriteFailsMidStream(t *testing.T) {
 		t.Fatalf("the failed write's .tmp: %v", err)
 	}
 }
+
+// A batch of deltas syncs the checkpoint directory once, after all of
+// them (a sync per delta queued the source commits' syncs behind them);
+// when that sync fails, every delta of the batch is taken again.
+func TestCheckpointBatchSyncsDirectoryOnce(t *testing.T) {
+	dir := t.TempDir()
+	c := newCheckpointer(dir, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(c.close)
+	syncs := 0
+	var syncErr error
+	c.syncDir = func(string) error { syncs++; return syncErr }
+	batch := func() []checkpointJob {
+		var jobs []checkpointJob
+		for _, view := range []uint32{7, 8, 9} {
+			state := dataflow.NewSnapshotWriter(nil)
+			state.Uvarint(uint64(view))
+			jobs = append(jobs, checkpointJob{ck: checkpoint{view: view, kind: checkpointDelta, gen: 1, seq: 1, planHash: make([]byte, 32), workers: 1}, state: state})
+		}
+		return jobs
+	}
+	c.writeBatch(batch())
+	if syncs != 1 {
+		t.Fatalf("a batch of three deltas synced the directory %d times, want once", syncs)
+	}
+	for _, view := range []uint32{7, 8, 9} {
+		if _, err := os.Stat(c.deltaPath(view, 1)); err != nil {
+			t.Fatalf("view %d's delta: %v", view, err)
+		}
+	}
+	if u := c.takeUnwritten(); len(u) != 0 {
+		t.Fatalf("unwritten after a good batch: %v", u)
+	}
+	syncErr = errors.New("sync failed")
+	c.writeBatch(batch())
+	if u := c.takeUnwritten(); !slices.Equal(u, []uint32{7, 8, 9}) {
+		t.Fatalf("unwritten after the directory's sync failed: %v, want every view of the batch", u)
+	}
+}
