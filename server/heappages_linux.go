@@ -144,8 +144,9 @@ func (a *heapAdvisor) watch(done <-chan struct{}) error {
 			timer.Reset(interval)
 			continue
 		}
-		// What is mapped after mapped was read wakes the watch again; the
-		// advice below covers what the reserve maps, so it is read again.
+		// mapped is what this wake advises: what the runtime maps after it
+		// was read wakes the watch again. A reserve's mapping is read in
+		// before the advice, which covers it.
 		mapped = rt.mapped
 		var reserve strings.Builder
 		if size := reserveSize(rt, reservedCycle); size > 0 {
@@ -168,12 +169,12 @@ func (a *heapAdvisor) watch(done <-chan struct{}) error {
 // (reservedCycle) and the heap has not yet mapped memory up to the
 // collection's goal: in a heap mapped that far, growth to the goal draws
 // on memory mapped and advised already (the runtime never unmaps its
-// heap), and a reserve would only take headroom, as it did in a server at
-// a steady heap, where one a collection doubled the collections. The
-// reserve is what the heap may still map before the goal, at most half
-// the mapped memory and half what the heap may still grow (it must not
-// start a collection while it is held, which would keep it as live and
-// set the next goal from it), and at least heapReserveLeast.
+// heap), and a reserve would only take headroom (in bench serve a reserve
+// after every collection doubled the collections). The reserve is what
+// the heap may still map before the goal, at most half the mapped memory
+// and half what the heap may still grow (it must not start a collection
+// while it is held, which would keep it as live and set the next goal
+// from it), and at least heapReserveLeast.
 func reserveSize(rt runtimeMemory, reservedCycle uint64) uint64 {
 	if rt.cycles <= reservedCycle || rt.heapMapped >= rt.goal {
 		return 0
