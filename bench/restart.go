@@ -60,6 +60,8 @@ type restartOptions struct {
 	dataDir      string
 	workers      int
 	cpuProfile   string
+	// serverFlags are appended to the servers' command lines.
+	serverFlags []string
 }
 
 // RestartResult is one `sluice bench restart` measurement: the best (by
@@ -113,6 +115,7 @@ func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error)
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory: reused when it holds the benchmark's view of --groups groups (default: a temporary one, removed)")
 	fs.IntVar(&o.workers, "workers", 0, "the servers' --workers (0: their default, the CPUs)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "CPU profile of each restarted server from exec until serving (the run number is appended)")
+	serverFlagVar(fs, &o.serverFlags)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -358,13 +361,29 @@ func startChild(bin, dir string, flags ...string) (*child, error) {
 	return c, nil
 }
 
-// restartFlags are the restart benchmark's servers' flags.
+// restartFlags are the restart benchmark's servers' flags, --server-flag's
+// last (but before what a step of the benchmark adds for itself).
 func restartFlags(o *restartOptions) []string {
 	flags := []string{"--checkpoint-interval", "1s"}
 	if o.workers > 0 {
 		flags = append(flags, "--workers", strconv.Itoa(o.workers))
 	}
-	return flags
+	return append(flags, o.serverFlags...)
+}
+
+// serverFlagVar defines --server-flag, repeatable, on fs: each is appended
+// to the child `sluice serve`'s command line after the benchmark's own
+// flags, so that it wins over them. It is how an A/B of a server setting
+// passes it: startChild leaves out the SLUICE_* environment.
+func serverFlagVar(fs *flag.FlagSet, flags *[]string) {
+	fs.Func("server-flag", "a flag appended to the `sluice serve` child's command line, e.g. --server-flag=--heap-huge-pages=off (repeatable; the child gets no SLUICE_* environment)",
+		func(v string) error {
+			if !strings.HasPrefix(v, "-") {
+				return fmt.Errorf("%q is not a flag (give it as --server-flag=--name=value)", v)
+			}
+			*flags = append(*flags, v)
+			return nil
+		})
 }
 
 // freePorts returns n loopback ports free a moment ago.

@@ -3,6 +3,10 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +56,52 @@ func TestRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// --server-flag reaches the child's command line after the benchmark's
+// own flags, and the child gets none of the SLUICE_* environment.
+func TestServerFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	o, err := parseRestartFlags([]string{"--workers", "2", "--server-flag=--heap-huge-pages=off", "--server-flag=--log-level=warn"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--checkpoint-interval", "1s", "--workers", "2", "--heap-huge-pages=off", "--log-level=warn"}
+	if got := restartFlags(o); !slices.Equal(got, want) {
+		t.Errorf("restart's server flags %q, want %q", got, want)
+	}
+	// A stand-in for sluice that writes down its arguments and environment.
+	dir := t.TempDir()
+	args, env := filepath.Join(dir, "args"), filepath.Join(dir, "env")
+	bin := filepath.Join(dir, "sluice")
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s\nenv > %s\n", args, env)
+	if err := os.WriteFile(bin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_HEAP_HUGE_PAGES", "on")
+	c, err := startChild(bin, dir, restartFlags(o)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	<-c.logDone
+	got := strings.Fields(mustReadFile(t, args))
+	if got[0] != "serve" || !slices.Equal(got[len(got)-len(want):], want) {
+		t.Errorf("the child's arguments %q, want serve … %q", got, want)
+	}
+	if e := mustReadFile(t, env); strings.Contains(e, "SLUICE_") {
+		t.Errorf("the child's environment holds SLUICE_*:\n%s", e)
+	}
+}
+
+func mustReadFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // The expected answer of a few rows, worked out by hand: groups 0 and 1

@@ -113,6 +113,8 @@ type serveOptions struct {
 	checkpointInterval time.Duration
 	// binary is the sluice binary the server runs ("": this one).
 	binary string
+	// serverFlags are appended to the server's command line.
+	serverFlags []string
 }
 
 // Serve is the serving workload's figures.
@@ -231,6 +233,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 0, "how often the views are checkpointed (0: the server's default; negative: never): freshness with checkpoints")
 	fs.StringVar(&o.binary, "sluice", "", "the sluice binary the server runs (default: this one)")
 	fs.StringVar(&o.pgURL, "pg-url", "", "then run the same panels on this PostgreSQL, over tables holding the views' rows (its tables of those names are replaced)")
+	serverFlagVar(fs, &o.serverFlags)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -401,6 +404,17 @@ func serveFDs(n int) uint64 { return uint64(n + 512) }
 // admin session, the freshness poller and a few more.
 const serveSpareConns = 16
 
+// serveServerFlags are the server's flags, --server-flag's last.
+func serveServerFlags(o *serveOptions, brokers []string) []string {
+	flags := []string{"--kafka-brokers", strings.Join(brokers, ","),
+		"--max-connections", strconv.Itoa(o.conns + serveSpareConns), "--http-pprof"}
+	if o.checkpointInterval != 0 {
+		// The server's 0 disables checkpoints, the benchmark's negative does.
+		flags = append(flags, "--checkpoint-interval", max(o.checkpointInterval, 0).String())
+	}
+	return append(flags, o.serverFlags...)
+}
+
 // runServe starts a fresh Sluice, creates the streams and views, and runs
 // the panels and the freshness markers for o.duration.
 func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any)) (*Serve, error) {
@@ -432,13 +446,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 			return nil, fmt.Errorf("the sluice binary: %w", err)
 		}
 	}
-	flags := []string{"--kafka-brokers", strings.Join(broker.ListenAddrs(), ","),
-		"--max-connections", strconv.Itoa(o.conns + serveSpareConns), "--http-pprof"}
-	if o.checkpointInterval != 0 {
-		// The server's 0 disables checkpoints, the benchmark's negative does.
-		flags = append(flags, "--checkpoint-interval", max(o.checkpointInterval, 0).String())
-	}
-	server, err := startChild(bin, dir, flags...)
+	server, err := startChild(bin, dir, serveServerFlags(o, broker.ListenAddrs())...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,19 @@ func TestServeFlags(t *testing.T) {
 	}
 	if _, err := parseServeFlags([]string{"--connections", "-1"}, &stderr); err == nil {
 		t.Error("--connections -1 accepted")
+	}
+	// --server-flag is repeatable and lands after the benchmark's own
+	// server flags, which it can therefore override.
+	o, err = parseServeFlags([]string{"--server-flag=--heap-huge-pages=off", "--checkpoint-interval", "2s", "--server-flag", "--checkpoint-interval=5s"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := serveServerFlags(o, []string{"127.0.0.1:9"})
+	if want := []string{"--checkpoint-interval", "2s", "--heap-huge-pages=off", "--checkpoint-interval=5s"}; !slices.Equal(flags[len(flags)-len(want):], want) {
+		t.Errorf("server flags %q, want them to end in %q", flags, want)
+	}
+	if _, err := parseServeFlags([]string{"--server-flag", "off"}, &stderr); err == nil {
+		t.Error("--server-flag off (no leading dash) accepted")
 	}
 }
 
