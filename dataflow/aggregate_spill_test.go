@@ -501,8 +501,8 @@ const spillBenchEpoch = 64
 // bytes (0: none): fills chunks made by fill before the timer (made as
 // pushed, so that the live heap holds only the state and chunks), then
 // chunks an epoch per iteration. It reports rows per second, per
-// CPU-second of the process, the groups spilled and the live heap after
-// the run (live-MiB).
+// CPU-second of the process, allocations, the groups spilled and the
+// live heap after the run (live-MiB).
 func benchSpill(b *testing.B, spec OpSpec, fills int, fill func(i int) *coldata.Chunk, chunks []*coldata.Chunk, limit int64) {
 	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
 	if limit > 0 {
@@ -534,6 +534,7 @@ func benchSpill(b *testing.B, spec OpSpec, fills int, fill func(i int) *coldata.
 			flush()
 		}
 	}
+	b.ReportAllocs()
 	cpu := processCPU()
 	for b.Loop() {
 		for _, c := range chunks {
