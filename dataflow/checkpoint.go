@@ -534,19 +534,34 @@ func (w *SnapshotWriter) VecLater(v *coldata.Vec) error {
 // nothing the loop changes. Len counts size from now on, and the bytes
 // written must be exactly size.
 func (w *SnapshotWriter) StreamLater(size int, write func(w *SnapshotWriter, flush func() error) error, release func() error) error {
+	p := pendingStream{size: size, write: write, release: release}
 	if !w.deferring {
 		from := w.Len()
-		err := errors.Join(write(w, func() error { return nil }), release())
-		if err == nil && w.Len()-from != size {
-			err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", w.Len()-from, size)
-		}
-		return err
+		return p.writeThrough(w, func() error { return nil }, func() int { return w.Len() - from })
 	}
 	w.seal()
-	w.streams = append(w.streams, pendingStream{block: len(w.full), size: size, write: write, release: release})
+	p.block = len(w.full)
+	w.streams = append(w.streams, p)
 	w.full = append(w.full, nil)
 	w.fullLen += size
 	return nil
+}
+
+// writeThrough writes part p to w, whose flush writes out what w holds,
+// releases it, and checks that it took the bytes counted: written says
+// how many it took once flushed.
+func (p *pendingStream) writeThrough(w *SnapshotWriter, flush func() error, written func() int) error {
+	err := p.write(w, flush)
+	if err == nil {
+		err = flush()
+	}
+	release := p.release
+	p.release = nil
+	err = errors.Join(err, release())
+	if n := written(); err == nil && n != p.size {
+		err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", n, p.size)
+	}
+	return err
 }
 
 // WriteTo writes what was written to dst, in order: the blocks as they
@@ -584,17 +599,8 @@ func (w *SnapshotWriter) WriteTo(dst io.Writer) (int64, error) {
 			part.Reset()
 			return nil
 		}
-		err := p.write(part, flush)
-		if err == nil {
-			err = flush()
-		}
-		release := p.release
-		p.release = nil
-		err = errors.Join(err, release())
+		err := p.writeThrough(part, flush, func() int { return written })
 		n += int64(written)
-		if err == nil && written != p.size {
-			err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", written, p.size)
-		}
 		if err != nil {
 			return n, err
 		}
