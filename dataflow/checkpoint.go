@@ -369,8 +369,10 @@ type SnapshotWriter struct {
 	// (minDeferredVec; tests defer every column).
 	deferMin int
 	// streams are the parts StreamLater left to WriteTo, in order, each
-	// with the block of full it takes the place of (nil).
-	streams []pendingStream
+	// with the block of full it takes the place of (nil); streamedLen is
+	// their bytes, which no block holds.
+	streams     []pendingStream
+	streamedLen int
 }
 
 // pendingStream is a part StreamLater left to WriteTo: block is its place
@@ -391,9 +393,10 @@ type pendingVec struct {
 	size  int
 }
 
-// Blocks grow from minSnapshotBlock, doubling with what was written, up
-// to maxSnapshotBlock: a small delta takes little memory, a large base
-// goes in blocks few enough to write one by one.
+// Blocks grow from minSnapshotBlock, doubling with what was written
+// (streamed parts aside: a state of few rows held and many spilled takes
+// small blocks), up to maxSnapshotBlock: a small delta takes little
+// memory, a large base goes in blocks few enough to write one by one.
 const (
 	minSnapshotBlock = 64 << 10
 	maxSnapshotBlock = 4 << 20
@@ -434,7 +437,7 @@ func (w *SnapshotWriter) newBlock(n int) {
 		w.full = append(w.full, w.buf)
 		w.fullLen += len(w.buf)
 	}
-	size := max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen)))
+	size := max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen-w.streamedLen)))
 	// The spare blocks are largest first: take the smallest that fits.
 	for k := len(w.spare) - 1; k >= 0; k-- {
 		if cap(w.spare[k]) >= size {
@@ -468,7 +471,7 @@ func (w *SnapshotWriter) Reset() {
 	}
 	slices.SortFunc(w.spare, func(a, b []byte) int { return cap(b) - cap(a) })
 	clear(w.full)
-	w.buf, w.full, w.fullLen, w.appended, w.pending, w.streams = nil, w.full[:0], 0, false, nil, nil
+	w.buf, w.full, w.fullLen, w.appended, w.pending, w.streams, w.streamedLen = nil, w.full[:0], 0, false, nil, nil, 0
 }
 
 // write appends p, across blocks when it does not fit the one being
@@ -544,6 +547,7 @@ func (w *SnapshotWriter) StreamLater(size int, write func(w *SnapshotWriter, flu
 	w.streams = append(w.streams, p)
 	w.full = append(w.full, nil)
 	w.fullLen += size
+	w.streamedLen += size
 	return nil
 }
 
@@ -708,6 +712,7 @@ func (w *SnapshotWriter) Append(o *SnapshotWriter) {
 	o.pending, o.streams = nil, nil
 	w.full = append(w.full, parts...)
 	w.fullLen += o.Len()
+	w.streamedLen += o.streamedLen
 	w.appended = true
 }
 
