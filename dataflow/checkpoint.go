@@ -74,7 +74,7 @@ const (
 // its state changes (even when the encoding still decodes): the engine
 // hashes it into a view's plan hash, so a binary of another layout
 // computes the view again instead of restoring state it would misread.
-const StateLayout = 7
+const StateLayout = 8
 
 // CanSnapshot reports whether every operator of the dataflow can be
 // snapshotted, and otherwise names the first that cannot.
