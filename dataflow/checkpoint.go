@@ -74,7 +74,7 @@ const (
 // its state changes (even when the encoding still decodes): the engine
 // hashes it into a view's plan hash, so a binary of another layout
 // computes the view again instead of restoring state it would misread.
-const StateLayout = 7
+const StateLayout = 8
 
 // CanSnapshot reports whether every operator of the dataflow can be
 // snapshotted, and otherwise names the first that cannot.
@@ -369,8 +369,10 @@ type SnapshotWriter struct {
 	// (minDeferredVec; tests defer every column).
 	deferMin int
 	// streams are the parts StreamLater left to WriteTo, in order, each
-	// with the block of full it takes the place of (nil).
-	streams []pendingStream
+	// with the block of full it takes the place of (nil); streamedLen is
+	// their bytes, which no block holds.
+	streams     []pendingStream
+	streamedLen int
 }
 
 // pendingStream is a part StreamLater left to WriteTo: block is its place
@@ -391,9 +393,10 @@ type pendingVec struct {
 	size  int
 }
 
-// Blocks grow from minSnapshotBlock, doubling with what was written, up
-// to maxSnapshotBlock: a small delta takes little memory, a large base
-// goes in blocks few enough to write one by one.
+// Blocks grow from minSnapshotBlock, doubling with what was written
+// (streamed parts aside: a state of few rows held and many spilled takes
+// small blocks), up to maxSnapshotBlock: a small delta takes little
+// memory, a large base goes in blocks few enough to write one by one.
 const (
 	minSnapshotBlock = 64 << 10
 	maxSnapshotBlock = 4 << 20
@@ -434,7 +437,7 @@ func (w *SnapshotWriter) newBlock(n int) {
 		w.full = append(w.full, w.buf)
 		w.fullLen += len(w.buf)
 	}
-	size := max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen)))
+	size := max(n, min(maxSnapshotBlock, max(minSnapshotBlock, w.fullLen-w.streamedLen)))
 	// The spare blocks are largest first: take the smallest that fits.
 	for k := len(w.spare) - 1; k >= 0; k-- {
 		if cap(w.spare[k]) >= size {
@@ -468,7 +471,7 @@ func (w *SnapshotWriter) Reset() {
 	}
 	slices.SortFunc(w.spare, func(a, b []byte) int { return cap(b) - cap(a) })
 	clear(w.full)
-	w.buf, w.full, w.fullLen, w.appended, w.pending, w.streams = nil, w.full[:0], 0, false, nil, nil
+	w.buf, w.full, w.fullLen, w.appended, w.pending, w.streams, w.streamedLen = nil, w.full[:0], 0, false, nil, nil, 0
 }
 
 // write appends p, across blocks when it does not fit the one being
@@ -534,19 +537,35 @@ func (w *SnapshotWriter) VecLater(v *coldata.Vec) error {
 // nothing the loop changes. Len counts size from now on, and the bytes
 // written must be exactly size.
 func (w *SnapshotWriter) StreamLater(size int, write func(w *SnapshotWriter, flush func() error) error, release func() error) error {
+	p := pendingStream{size: size, write: write, release: release}
 	if !w.deferring {
 		from := w.Len()
-		err := errors.Join(write(w, func() error { return nil }), release())
-		if err == nil && w.Len()-from != size {
-			err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", w.Len()-from, size)
-		}
-		return err
+		return p.writeThrough(w, func() error { return nil }, func() int { return w.Len() - from })
 	}
 	w.seal()
-	w.streams = append(w.streams, pendingStream{block: len(w.full), size: size, write: write, release: release})
+	p.block = len(w.full)
+	w.streams = append(w.streams, p)
 	w.full = append(w.full, nil)
 	w.fullLen += size
+	w.streamedLen += size
 	return nil
+}
+
+// writeThrough writes part p to w, whose flush writes out what w holds,
+// releases it, and checks that it took the bytes counted: written says
+// how many it took once flushed.
+func (p *pendingStream) writeThrough(w *SnapshotWriter, flush func() error, written func() int) error {
+	err := p.write(w, flush)
+	if err == nil {
+		err = flush()
+	}
+	release := p.release
+	p.release = nil
+	err = errors.Join(err, release())
+	if n := written(); err == nil && n != p.size {
+		err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", n, p.size)
+	}
+	return err
 }
 
 // WriteTo writes what was written to dst, in order: the blocks as they
@@ -584,17 +603,8 @@ func (w *SnapshotWriter) WriteTo(dst io.Writer) (int64, error) {
 			part.Reset()
 			return nil
 		}
-		err := p.write(part, flush)
-		if err == nil {
-			err = flush()
-		}
-		release := p.release
-		p.release = nil
-		err = errors.Join(err, release())
+		err := p.writeThrough(part, flush, func() int { return written })
 		n += int64(written)
-		if err == nil && written != p.size {
-			err = sqlerr.Bug("dataflow snapshot: a streamed part took %d bytes, %d counted", written, p.size)
-		}
 		if err != nil {
 			return n, err
 		}
@@ -702,6 +712,7 @@ func (w *SnapshotWriter) Append(o *SnapshotWriter) {
 	o.pending, o.streams = nil, nil
 	w.full = append(w.full, parts...)
 	w.fullLen += o.Len()
+	w.streamedLen += o.streamedLen
 	w.appended = true
 }
 

@@ -1246,4 +1246,17 @@ func TestSnapshotWriterStreamedParts(t *testing.T) {
 	if _, err := bad.WriteTo(io.Discard); err == nil || !strings.Contains(err.Error(), "counted") {
 		t.Fatalf("a part of 12 bytes counted as 10 wrote: %v", err)
 	}
+	// What follows a large streamed part (a base's spilled state) goes in
+	// blocks sized by what the blocks hold, not by the part.
+	big := &SnapshotWriter{deferring: true}
+	if err := big.StreamLater(64<<20, func(*SnapshotWriter, func() error) error { return nil }, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	big.Int64s(make([]int64, minSnapshotBlock/8))
+	if c := cap(big.buf); c > 2*minSnapshotBlock {
+		t.Fatalf("a block of %d bytes after a streamed part of 64 MiB", c)
+	}
+	if err := big.Release(); err != nil {
+		t.Fatal(err)
+	}
 }

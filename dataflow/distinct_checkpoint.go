@@ -53,7 +53,7 @@ func (o *distinctOp) Restore(r *SnapshotReader) error {
 // RestoreDelta implements Snapshotter: a row's multiplicity becomes
 // the one read. A base is read alike, into an empty state.
 func (o *distinctOp) RestoreDelta(r *SnapshotReader) error {
-	ns, rows := readCountedRows(r, o.typs, "distinct", false)
+	ns, rows := readCountedRows(r, o.typs, "distinct", countsMultiplicities)
 	if r.err != nil {
 		return r.err
 	}

@@ -36,10 +36,12 @@
 // columns an operator gathers into vectors of its own (a join's, top-N's,
 // DISTINCT's and session window's rows) are only counted; Finish encodes them later, on
 // any goroutine, so that taking a checkpoint does not copy the rows'
-// bytes between two epochs; an aggregate's spilled groups are left to
-// the writer alike (StreamLater), read from a snapshot of the spill
-// store a block at a time (WriteTo), so that a base of a state larger
-// than memory is never held whole. Restore reads it into a fresh
+// bytes between two epochs; an aggregate's spilled groups, and a join's,
+// top-N's and session window's spilled rows (a chunk per group as the
+// store holds them: writeCountedChunks), are left to the writer alike
+// (StreamLater), read from a snapshot of the spill store a piece at a
+// time (WriteTo), so that a base of a state larger than memory is never
+// held whole. Restore reads it into a fresh
 // dataflow of the same graph and workers, which then goes on as the
 // snapshotted one would. Aggregates (word-state kernels, numeric sums,
 // min/max multisets), joins, DISTINCT, top-N and session windows support

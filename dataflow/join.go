@@ -128,10 +128,14 @@ type joinOp struct {
 	keyTotals           bool
 	sides               [2]joinSide
 	keys                *groupTable
-	// spill holds the keys evicted under a budget (nil: none), and
-	// spilledRows counts each side's rows they hold.
-	spill       *groupSpill
-	spilledRows [2]int
+	// spill holds the keys evicted under a budget (nil: none),
+	// spilledRows counts each side's rows they hold and spilledBytes the
+	// bytes of each side's chunks in their values (spillKey).
+	spill        *groupSpill
+	spilledRows  [2]int
+	spilledBytes [2]int
+	// spillChunk is scratch: the first side's chunk of a key spilling.
+	spillChunk []byte
 	// rowCosts are the sides' row costs (rowCost) at the last eviction.
 	rowCosts [2]int64
 	// With j.Interval or j.Closing: the inputs' watermarks of the epoch,

@@ -7,18 +7,14 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 )
 
-// Snapshot implements Snapshotter: each side's stored rows (spilled ones
-// first), as columns, with their multiplicities, then the watermark
-// bookkeeping. The rest
-// (keys, key totals, match counts, identity slots, whose hashes are
-// seeded per instance) follows from the rows, and Restore builds it by
-// pushing them. From the first snapshot on, the join tracks the rows that
-// change, for SnapshotDelta.
+// Snapshot implements Snapshotter: each side's stored rows, as columns,
+// with their multiplicities, then its spilled keys' rows, a chunk each as
+// the spill store holds them (streamed from a snapshot of it), then the
+// watermark bookkeeping. The rest (keys, key totals, match counts,
+// identity slots, whose hashes are seeded per instance) follows from the
+// rows, and Restore builds it by pushing them. From the first snapshot
+// on, the join tracks the rows that change, for SnapshotDelta.
 func (o *joinOp) Snapshot(w *SnapshotWriter) error {
-	spilled, err := o.spilledRowsOf()
-	if err != nil {
-		return err
-	}
 	for side := range o.sides {
 		s := &o.sides[side]
 		rows := s.rows
@@ -33,7 +29,7 @@ func (o *joinOp) Snapshot(w *SnapshotWriter) error {
 			}
 		}
 		s.size = recordSize{}
-		if err := o.writeRows(w, side, ids, mults, spilled[side]); err != nil {
+		if err := o.writeRows(w, side, ids, mults, nil, o.spilledChunks(side)); err != nil {
 			return err
 		}
 		s.before.start()
@@ -58,7 +54,7 @@ func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 				diffs = append(diffs, d)
 			}
 		})
-		if err := o.writeRows(w, side, ids, diffs, s.removed); err != nil {
+		if err := o.writeRows(w, side, ids, diffs, s.removed, nil); err != nil {
 			return err
 		}
 		s.removed = nil
@@ -67,27 +63,25 @@ func (o *joinOp) SnapshotDelta(w *SnapshotWriter) error {
 	return nil
 }
 
-// writeRows writes the rows of freed (with their diffs, may be nil: the
-// rows freed, or spilled), then rows ids of side with mults: their
-// multiplicities or diffs.
-func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int64, freed *coldata.Chunk) error {
+// writeRows writes the rows of freed (with their diffs, may be nil), then
+// rows ids of side with mults: their multiplicities or diffs, as a chunk,
+// and then in a whole snapshot the spilled keys' chunks (may be nil).
+func (o *joinOp) writeRows(w *SnapshotWriter, side int, ids []int32, mults []int64, freed *coldata.Chunk, spilled *spilledChunks) error {
 	s := &o.sides[side]
 	rows := s.rows
 	if freed != nil {
 		mults = append(slices.Clip(freed.Diffs), mults...)
 	}
-	defer s.size.add(w, w.Len(), len(mults))
-	w.Int64s(mults)
-	for c := range rows.types {
-		v := coldata.NewVec(rows.types[c], len(mults))
+	defer s.size.add(w, w.Len(), snapshotRecords(len(mults), spilled))
+	c := &coldata.Chunk{Len: len(mults), Cols: make([]*coldata.Vec, len(rows.types))}
+	for i := range rows.types {
+		v := coldata.NewVec(rows.types[i], len(mults))
 		if freed != nil {
-			v.AppendVec(freed.Cols[c], freed.Len)
+			v.AppendVec(freed.Cols[i], freed.Len)
 		}
-		if err := w.VecLater(rows.appendGather(v, c, ids)); err != nil {
-			return err
-		}
+		c.Cols[i] = rows.appendGather(v, i, ids)
 	}
-	return nil
+	return writeCountedChunks(w, mults, c, spilled)
 }
 
 // SnapshotSize implements Snapshotter: each side's rows held, at
@@ -159,21 +153,17 @@ func (o *joinOp) Restore(r *SnapshotReader) error {
 	defer func() { o.emitPairs = emitPairs }()
 	drop := func(*coldata.Chunk) error { return nil }
 	for side := range o.sides {
-		mults := r.Int64s()
-		typs := o.sides[side].types
-		c := &coldata.Chunk{Len: len(mults), Cols: make([]*coldata.Vec, len(typs)), Diffs: mults}
-		for i, t := range typs {
-			if c.Cols[i] = r.Vec(t); r.err == nil && c.Cols[i].Len() != len(mults) {
-				r.fail("join: %d values for %d rows", c.Cols[i].Len(), len(mults))
+		err := readCountedChunks(r, o.sides[side].types, "join", countsAny, coldata.DefaultChunkSize, func(mults []int64, c *coldata.Chunk) error {
+			c.Diffs = mults
+			for lo := 0; lo < c.Len; lo += coldata.DefaultChunkSize {
+				if err := o.Push(side, c.Slice(lo, min(lo+coldata.DefaultChunkSize, c.Len)), drop); err != nil {
+					return err
+				}
 			}
-		}
-		if r.err != nil {
-			return r.err
-		}
-		for lo := 0; lo < c.Len; lo += coldata.DefaultChunkSize {
-			if err := o.Push(side, c.Slice(lo, min(lo+coldata.DefaultChunkSize, c.Len)), drop); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	for _, ws := range []*[2]int64{&o.watermarks, &o.purged, &o.earliest} {

@@ -1,6 +1,7 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/cockroachdb/apd/v3"
@@ -15,10 +16,11 @@ import (
 // pushed chunk that touches it loads them all back first, so that the
 // delta rule sees the whole state of every key it touches. The evictions
 // and loads change no row's multiplicity: a snapshot writes the spilled
-// rows as rows, a delta only the changes (an evicted row's change since
-// the last snapshot goes with the rows freed), and a restore pushes them
-// (and evicts as pushes do), so the checkpoint format is the one of a
-// join that does not spill.
+// rows as rows (each key's chunk of a side as it is, streamed from a
+// snapshot of the store: spilledChunks), a delta only the changes (an
+// evicted row's change since the last snapshot goes with the rows freed),
+// and a restore pushes them (and evicts as pushes do), so the checkpoint
+// format is the one of a join that does not spill.
 
 // joinKeyWords is what a join key costs besides its key words: its heads
 // (and totals), a slot and its id.
@@ -156,27 +158,33 @@ func (o *joinOp) evict() error {
 }
 
 // spillKey writes key g with its rows (ids, per side) to the spill store
-// and frees them. The value is, per side, the rows' multiplicities, match
-// counts and columns, as a snapshot writes them.
+// and frees them. The value is the sides' match counts (words), then each
+// side's chunk of rows as a snapshot writes them (writeCountedRows: their
+// multiplicities, then a column each), the first as a blob: a whole
+// snapshot writes each side's chunk as it is (spilledChunks).
 func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
 	t, s := o.keys, o.spill
 	s.buf = s.appendSpillKey(s.buf[:0], t, spilledGroup, g)
-	w := NewSnapshotWriter(s.val[:0])
 	mults, matches := o.spillScratch(ids)
-	for side := range o.sides {
-		rows := o.sides[side].rows
-		w.Int64s(mults[side])
-		w.Int64s(matches[side])
-		for c := range rows.types {
-			if err := w.Vec(rows.gather(c, ids[side])); err != nil {
-				return err
-			}
-		}
+	first := NewSnapshotWriter(o.spillChunk[:0])
+	if err := o.writeSpilledChunk(first, 0, ids[0], mults[0]); err != nil {
+		return err
+	}
+	o.spillChunk = first.Bytes()
+	w := NewSnapshotWriter(s.val[:0])
+	w.Int64s(matches[0])
+	w.Int64s(matches[1])
+	w.Blob(o.spillChunk)
+	second := w.Len()
+	if err := o.writeSpilledChunk(w, 1, ids[1], mults[1]); err != nil {
+		return err
 	}
 	s.val = w.Bytes()
 	if err := s.space.Set(s.buf, s.val); err != nil {
 		return err
 	}
+	o.spilledBytes[0] += len(o.spillChunk)
+	o.spilledBytes[1] += len(s.val) - second
 	s.filter.add(t.hashGroup(g))
 	s.spilled++
 	for side := range o.sides {
@@ -196,6 +204,29 @@ func (o *joinOp) spillKey(g int32, ids [2][]int32) error {
 	t.unindex(g)
 	t.release(g)
 	return nil
+}
+
+// writeSpilledChunk writes rows ids of side with their multiplicities
+// mults as writeCountedRows does.
+func (o *joinOp) writeSpilledChunk(w *SnapshotWriter, side int, ids []int32, mults []int64) error {
+	rows := o.sides[side].rows
+	c := &coldata.Chunk{Len: len(ids), Cols: make([]*coldata.Vec, len(rows.types))}
+	for i := range rows.types {
+		c.Cols[i] = rows.gather(i, ids)
+	}
+	return writeCountedRows(w, mults, c)
+}
+
+// splitSpilledKey splits the value of a spilled key (spillKey) into each
+// side's match counts (words as written) and chunk of rows, without
+// copying them: a base's writer takes the chunks of every spilled key.
+func splitSpilledKey(value []byte) (matches, chunks [2][]byte, err error) {
+	r := SnapshotReader{b: value}
+	for side := range matches {
+		matches[side] = r.bytes(8 * r.Len(0))
+	}
+	chunks[0], chunks[1] = r.Bytes(), r.Rest()
+	return matches, chunks, r.err
 }
 
 // spillScratch returns the multiplicities and match counts of rows ids.
@@ -226,9 +257,19 @@ func (o *joinOp) unspill(in int, d *coldata.Chunk) error {
 
 // loadKey puts back the rows of key g that spillKey wrote in value.
 func (o *joinOp) loadKey(g int32, value []byte) error {
-	r := NewSnapshotReader(value)
+	matches, chunks, err := splitSpilledKey(value)
+	if err != nil {
+		return errSpill("join key of %d bytes: %v", len(value), err)
+	}
 	for side := range o.sides {
-		c, matches := readSpilledRows(r, o.sides[side].types)
+		r := NewSnapshotReader(chunks[side])
+		mults, c := readCountedRows(r, o.sides[side].types, "join spill", countsAny)
+		if r.err == nil && len(r.b) != 0 {
+			r.fail("%d bytes left over", len(r.b))
+		}
+		if r.err == nil && len(matches[side]) != 8*len(mults) {
+			r.fail("%d match counts for %d rows", len(matches[side])/8, len(mults))
+		}
 		if r.err != nil {
 			return errSpill("join key of %d bytes: %v", len(value), r.err)
 		}
@@ -243,7 +284,7 @@ func (o *joinOp) loadKey(g int32, value []byte) error {
 			}
 			id = rows.add(c, i, h, p, g)
 			m := rows.row(id)
-			m.mult, m.matches = c.Diffs[i], matches[i]
+			m.mult, m.matches = mults[i], int64(binary.LittleEndian.Uint64(matches[side][8*i:]))
 			o.linkRow(side, id)
 			total += m.mult
 		}
@@ -251,52 +292,23 @@ func (o *joinOp) loadKey(g int32, value []byte) error {
 			o.keys.state(g)[2+side] = total
 		}
 		o.spilledRows[side] -= c.Len
+		o.spilledBytes[side] -= len(chunks[side])
 	}
 	return nil
 }
 
-// readSpilledRows reads one side's rows of a spilled key: a chunk of them
-// with their multiplicities as diffs, and their match counts.
-func readSpilledRows(r *SnapshotReader, typs []*types.T) (*coldata.Chunk, []int64) {
-	mults, matches := r.Int64s(), r.Int64s()
-	c := &coldata.Chunk{Len: len(mults), Cols: make([]*coldata.Vec, len(typs)), Diffs: mults}
-	if r.err == nil && len(matches) != len(mults) {
-		r.fail("%d match counts for %d rows", len(matches), len(mults))
-	}
-	for i, t := range typs {
-		if c.Cols[i] = r.Vec(t); r.err == nil && c.Cols[i].Len() != len(mults) {
-			r.fail("%d values for %d rows", c.Cols[i].Len(), len(mults))
-		}
-	}
-	return c, matches
-}
-
-// spilledRowsOf returns every spilled row of each side, with its
-// multiplicity as its diff, for a whole snapshot.
-func (o *joinOp) spilledRowsOf() ([2]*coldata.Chunk, error) {
-	var out [2]*coldata.Chunk
-	for side := range o.sides {
-		out[side] = NewChanges(o.sides[side].types, o.spilledRows[side])
-	}
-	if o.spill == nil || o.spill.spilled == 0 {
-		return out, nil
-	}
-	err := o.spill.space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
-		r := NewSnapshotReader(value)
-		for side := range o.sides {
-			c, _ := readSpilledRows(r, o.sides[side].types)
-			if r.err != nil {
-				return errSpill("join key %x: %v", k, r.err)
-			}
-			for i, v := range out[side].Cols {
-				v.AppendVec(c.Cols[i], c.Len)
-			}
-			out[side].Diffs = append(out[side].Diffs, c.Diffs...)
-			out[side].Len += c.Len
-		}
+// spilledChunks returns side's part of a whole snapshot that the spilled
+// keys take, nil when none is spilled.
+func (o *joinOp) spilledChunks(side int) *spilledChunks {
+	s := o.spill
+	if s == nil || s.spilled == 0 {
 		return nil
-	})
-	return out, err
+	}
+	return &spilledChunks{space: s.space, n: s.spilled, rows: o.spilledRows[side], size: o.spilledBytes[side], what: "join key",
+		piece: func(value []byte) ([]byte, error) {
+			_, chunks, err := splitSpilledKey(value)
+			return chunks[side], err
+		}}
 }
 
 // compact gives back the memory of what was evicted: the rows' and keys'

@@ -7,8 +7,9 @@ import (
 )
 
 // Snapshot implements Snapshotter: the rows every partition holds, with
-// their multiplicities, as columns (the spilled partitions' read from the
-// spill store), then the watermark. The rest follows
+// their multiplicities, as columns, then the spilled partitions' rows, a
+// chunk each as the spill store holds them (streamed from a snapshot of
+// it), then the watermark. The rest follows
 // from the rows and is rebuilt once the deltas are read (finishRestore):
 // a row's partition is its RowKey over PartitionBy, and a partition's
 // sessions are its rows cut by the gap, as Flush left them (its sessions
@@ -16,9 +17,8 @@ import (
 // the first snapshot on, the operator tracks the rows that change, for
 // SnapshotDelta.
 func (o *sessionOp) Snapshot(w *SnapshotWriter) error {
-	n := o.liveRows + o.spilledRows()
-	rows := coldata.NewChunk(o.spec.InTypes, n)
-	counts := make([]int64, 0, n)
+	rows := coldata.NewChunk(o.spec.InTypes, o.liveRows)
+	counts := make([]int64, 0, o.liveRows)
 	var sel []int
 	o.parts.Range(func(_ string, p *sessionPartition) bool {
 		sel = sel[:0]
@@ -35,14 +35,10 @@ func (o *sessionOp) Snapshot(w *SnapshotWriter) error {
 		p.dirty, p.listed = p.dirty[:0], false
 		return true
 	})
-	counts, err := o.spilledRowsOf(rows, counts)
-	if err != nil {
-		return err
-	}
 	o.tracking, o.removed, o.size = true, nil, recordSize{}
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
-	return o.writeRows(w, counts, rows)
+	return o.writeRows(w, counts, rows, o.spilledChunks())
 }
 
 // SnapshotDelta implements Snapshotter: the rows whose multiplicity
@@ -86,7 +82,7 @@ func (o *sessionOp) SnapshotDelta(w *SnapshotWriter) error {
 	}
 	clear(o.dirty)
 	o.dirty, o.removed = o.dirty[:0], nil
-	return o.writeRows(w, diffs, rows)
+	return o.writeRows(w, diffs, rows, nil)
 }
 
 // appendRows appends rows sel of from to rows' columns.
@@ -97,13 +93,13 @@ func appendRows(rows, from *coldata.Chunk, sel []int) {
 	rows.Len += len(sel)
 }
 
-func (o *sessionOp) writeRows(w *SnapshotWriter, counts []int64, rows *coldata.Chunk) error {
+func (o *sessionOp) writeRows(w *SnapshotWriter, counts []int64, rows *coldata.Chunk, spilled *spilledChunks) error {
 	at := w.Len()
-	if err := writeCountedRows(w, counts, rows); err != nil {
+	if err := writeCountedChunks(w, counts, rows, spilled); err != nil {
 		return err
 	}
 	w.Varint(o.watermark)
-	o.size.add(w, at, len(counts))
+	o.size.add(w, at, snapshotRecords(len(counts), spilled))
 	return nil
 }
 
@@ -130,16 +126,19 @@ func (o *sessionOp) Restore(r *SnapshotReader) error { return o.RestoreDelta(r) 
 // partition's rows, as Push adds it; a base is read alike, into an empty
 // state. The sessions are cut once the deltas are read.
 func (o *sessionOp) RestoreDelta(r *SnapshotReader) error {
-	diffs, rows := readCountedRows(r, o.spec.InTypes, "session window", true)
-	o.watermark = r.Varint()
-	if r.err != nil {
-		return r.err
+	if err := readCountedChunks(r, o.spec.InTypes, "session window", countsChanges, 0, o.restoreChunk); err != nil {
+		return err
 	}
+	o.watermark = r.Varint()
+	return r.err
+}
+
+// restoreChunk adds each row's change to its partition's rows.
+func (o *sessionOp) restoreChunk(diffs []int64, rows *coldata.Chunk) error {
 	ts := rows.Cols[o.spec.Time.Idx]
 	// Push keeps no row with a NULL or infinite time.
 	if o.sel = timewindow.Timed(ts, 0, rows.Len, o.sel[:0]); len(o.sel) != rows.Len {
-		r.fail("session window: %d of %d rows without a time", rows.Len-len(o.sel), rows.Len)
-		return r.err
+		return sqlerr.New(sqlerr.DataCorrupted, "dataflow snapshot: session window: %d of %d rows without a time", rows.Len-len(o.sel), rows.Len)
 	}
 	for i, diff := range diffs {
 		o.partitionKey(rows, i)

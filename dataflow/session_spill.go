@@ -30,8 +30,9 @@ import (
 // Evicting a partition writes its rows' changes since the last snapshot
 // into the removed rows, for the next delta, so that the spilled rows are
 // as of the last snapshot; loading back and evicting change no
-// multiplicity, and a base snapshot reads the spilled rows from the
-// store: the checkpoints are laid out as without a budget.
+// multiplicity, and a base snapshot streams the spilled partitions'
+// values from a snapshot of the store, a chunk of rows each
+// (spilledChunks): the checkpoints are laid out as without a budget.
 
 // sessionSpillFloor is the fewest partitions a spilling session window
 // keeps: a partition may hold many rows.
@@ -43,10 +44,12 @@ type sessionSpill struct {
 	budget *Budget
 	space  SpillSpace
 	// spilled holds the partitions in the store by key, rows their rows,
-	// and spilledBytes what their entries here and in the index of
-	// session ends cost: they count against the share.
+	// valueBytes their values' bytes, and spilledBytes what their entries
+	// here and in the index of session ends cost: they count against the
+	// share.
 	spilled      map[string]spilledPartition
 	rows         int
+	valueBytes   int
 	spilledBytes int64
 	// clock lists the partitions in memory (each at its slot), hand the
 	// next one the clock looks at.
@@ -66,10 +69,12 @@ type sessionSpill struct {
 }
 
 // spilledPartition is what a spilled partition keeps in memory: the end of
-// its last session, and how many rows it holds.
+// its last session, how many rows it holds, and the bytes of its value
+// (a whole snapshot writes it as it is: spilledChunks).
 type spilledPartition struct {
-	end  int64
-	rows int
+	end   int64
+	rows  int
+	bytes int
 }
 
 // canSpill reports whether the session window's partitions can spill: it
@@ -293,8 +298,9 @@ func (o *sessionOp) spillPartition(p *sessionPartition) error {
 		return err
 	}
 	end := o.spec.Spec.SessionEnd(p.sessions[len(p.sessions)-1].last)
-	s.spilled[p.key] = spilledPartition{end: end, rows: len(counts)}
+	s.spilled[p.key] = spilledPartition{end: end, rows: len(counts), bytes: len(s.val)}
 	s.rows += len(counts)
+	s.valueBytes += len(s.val)
 	s.spilledBytes += o.spilledEntryBytes(len(p.key))
 	if o.spec.Closes {
 		heap.Push(&o.ends, sessionEnd{end: end, key: p.key})
@@ -331,6 +337,7 @@ func (o *sessionOp) forget(k string, sp spilledPartition) {
 	s := o.spill
 	delete(s.spilled, k)
 	s.rows -= sp.rows
+	s.valueBytes -= sp.bytes
 	s.spilledBytes -= o.spilledEntryBytes(len(k))
 }
 
@@ -375,7 +382,7 @@ func (o *sessionOp) unspill(c *coldata.Chunk, sel []int) error {
 func (o *sessionOp) loadPartition(k string, value []byte) error {
 	s := o.spill
 	r := NewSnapshotReader(value)
-	counts, rows := readCountedRows(r, o.spec.InTypes, "session window spill", false)
+	counts, rows := readCountedRows(r, o.spec.InTypes, "session window spill", countsMultiplicities)
 	if r.err != nil {
 		return errSpill("session window partition of %d bytes: %v", len(value), r.err)
 	}
@@ -406,13 +413,14 @@ func (o *sessionOp) loadPartition(k string, value []byte) error {
 	return nil
 }
 
-// spilledRowsOf appends every spilled row to rows, and its multiplicity to
-// counts, for a whole snapshot.
-func (o *sessionOp) spilledRowsOf(rows *coldata.Chunk, counts []int64) ([]int64, error) {
-	if s := o.spill; s != nil && len(s.spilled) > 0 {
-		return appendSpilledRows(s.space, o.spec.InTypes, "session window partition", rows, counts)
+// spilledChunks returns the spilled partitions' part of a whole
+// snapshot, nil when none is spilled.
+func (o *sessionOp) spilledChunks() *spilledChunks {
+	s := o.spill
+	if s == nil || len(s.spilled) == 0 {
+		return nil
 	}
-	return counts, nil
+	return &spilledChunks{space: s.space, n: len(s.spilled), rows: s.rows, size: s.valueBytes, what: "session window partition"}
 }
 
 // spilledRows returns how many rows the spilled partitions hold.

@@ -118,7 +118,7 @@ func spilledSessions(t *testing.T, df *Dataflow) {
 				return fmt.Errorf("partition %x spilled and held", k[1:])
 			}
 			r := NewSnapshotReader(value)
-			n, _ := readCountedRows(r, o.spec.InTypes, "test", false)
+			n, _ := readCountedRows(r, o.spec.InTypes, "test", countsMultiplicities)
 			rows += len(n)
 			parts++
 			return r.err

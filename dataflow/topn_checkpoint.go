@@ -5,27 +5,22 @@ import (
 )
 
 // Snapshot implements Snapshotter: the distinct rows and their
-// multiplicities, as columns, the spilled groups' rows included (read
-// from the spill store). The groups' order trees and windows are built
-// again from them: they are what the last Flush left. From the first
-// snapshot on, the operator tracks the rows that change, for
-// SnapshotDelta.
+// multiplicities, as columns, then the spilled groups' rows, a chunk each
+// as the spill store holds them (streamed from a snapshot of it). The
+// groups' order trees and windows are built again from them: they are
+// what the last Flush left. From the first snapshot on, the operator
+// tracks the rows that change, for SnapshotDelta.
 func (o *topNOp) Snapshot(w *SnapshotWriter) error {
-	n := o.rows.Len() + o.spilledRows()
-	rows := NewChanges(o.spec.Typs, n)
-	counts := make([]int64, 0, n)
+	rows := NewChanges(o.spec.Typs, o.rows.Len())
+	counts := make([]int64, 0, o.rows.Len())
 	o.rows.Range(func(_ string, r topNRow) bool {
 		rows.AppendRow(r.Row)
 		counts = append(counts, r.Count)
 		return true
 	})
-	counts, err := o.spilledRowsOf(rows, counts)
-	if err != nil {
-		return err
-	}
 	o.size = recordSize{}
 	o.changed = map[string]topNChange{}
-	return o.writeRows(w, counts, rows)
+	return o.writeRows(w, counts, rows, o.spilledChunks())
 }
 
 // SnapshotDelta implements Snapshotter: the rows whose multiplicity
@@ -40,12 +35,12 @@ func (o *topNOp) SnapshotDelta(w *SnapshotWriter) error {
 		counts = append(counts, r.Count)
 	}
 	clear(o.changed)
-	return o.writeRows(w, counts, rows)
+	return o.writeRows(w, counts, rows, nil)
 }
 
-func (o *topNOp) writeRows(w *SnapshotWriter, counts []int64, rows *coldata.Chunk) error {
-	defer o.size.add(w, w.Len(), len(counts))
-	return writeCountedRows(w, counts, rows)
+func (o *topNOp) writeRows(w *SnapshotWriter, counts []int64, rows *coldata.Chunk, spilled *spilledChunks) error {
+	defer o.size.add(w, w.Len(), snapshotRecords(len(counts), spilled))
+	return writeCountedChunks(w, counts, rows, spilled)
 }
 
 // SnapshotSize implements Snapshotter.
@@ -71,10 +66,12 @@ func (o *topNOp) Restore(r *SnapshotReader) error {
 // the groups are evicted down to the share after it, so that a restore
 // never holds much more than the share.
 func (o *topNOp) RestoreDelta(r *SnapshotReader) error {
-	counts, rows := readCountedRows(r, o.spec.Typs, "top-N", false)
-	if r.err != nil {
-		return r.err
-	}
+	return readCountedChunks(r, o.spec.Typs, "top-N", countsMultiplicities, spillBlock, o.restoreBlock)
+}
+
+// restoreBlock sets the multiplicities of rows to counts, a block of
+// spillBlock at a time under a budget.
+func (o *topNOp) restoreBlock(counts []int64, rows *coldata.Chunk) error {
 	if o.spill == nil {
 		o.restoreRows(counts, rows, 0, len(counts))
 		return nil

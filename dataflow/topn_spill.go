@@ -20,10 +20,11 @@ import (
 // order tree and its window as a restore does, so that Flush sees the
 // whole group. Groups are evicted at the end of an epoch, coldest first
 // by a clock. The evictions and loads change no row's multiplicity: a
-// snapshot writes the spilled rows as rows, a delta only the rows that
-// changed, and a restore reads them (loading back and evicting as it
-// goes), so the checkpoint format is the one of a top-N that does not
-// spill. The global top-N (no group columns) has one group and does not
+// snapshot writes the spilled rows as rows (each group's value as a chunk
+// of them, streamed from a snapshot of the store: spilledChunks), a delta
+// only the rows that changed, and a restore reads them (loading back and
+// evicting as it goes), so the checkpoint format is the one of a top-N
+// that does not spill. The global top-N (no group columns) has one group and does not
 // spill.
 //
 // Over a stream (append-only, with a limit) a spilled group whose window
@@ -47,8 +48,11 @@ type topNSpill struct {
 	space   SpillSpace
 	spilled int // groups in the store
 	rows    int // their rows
-	filter  spillFilter
-	seed    maphash.Seed
+	// valueBytes is what the spilled groups' values take: a whole
+	// snapshot writes them as they are (spilledChunks).
+	valueBytes int
+	filter     spillFilter
+	seed       maphash.Seed
 	// cuts holds the cut-offs of the spilled groups, by group key, that
 	// have one (over a stream), and cutBytes what they cost: they count
 	// against the share, as the filter does.
@@ -342,6 +346,7 @@ func (o *topNOp) spillGroup(g *topNGroup) (int, error) {
 	s.filter.add(maphash.String(s.seed, g.key))
 	s.spilled++
 	s.rows += len(counts)
+	s.valueBytes += len(s.val)
 	return len(counts), nil
 }
 
@@ -402,7 +407,7 @@ func prevStart(ends []int) int {
 func (o *topNOp) loadGroup(key, value []byte) error {
 	s := o.spill
 	r := NewSnapshotReader(value)
-	counts, rows := readCountedRows(r, o.spec.Typs, "top-N spill", false)
+	counts, rows := readCountedRows(r, o.spec.Typs, "top-N spill", countsMultiplicities)
 	if r.err != nil {
 		return errSpill("top-N group of %d bytes: %v", len(value), r.err)
 	}
@@ -429,35 +434,16 @@ func (o *topNOp) loadGroup(key, value []byte) error {
 	g.window = g.collect(lo, hi, o.spec.WithTies, o.spec.Dense)
 	s.spilled--
 	s.rows -= len(counts)
+	s.valueBytes -= len(value)
 	return nil
 }
 
-// spilledRowsOf appends every spilled row to rows, and its multiplicity
-// to counts, for a whole snapshot.
-func (o *topNOp) spilledRowsOf(rows *coldata.Chunk, counts []int64) ([]int64, error) {
-	if s := o.spill; s != nil && s.spilled > 0 {
-		return appendSpilledRows(s.space, o.spec.Typs, "top-N group", rows, counts)
-	}
-	return counts, nil
-}
-
-// appendSpilledRows appends the rows of every spilledGroup value of space,
-// written as a snapshot writes rows of typs (a top-N group's or a session
-// window partition's, named what in errors), to rows, and their
-// multiplicities to counts.
-func appendSpilledRows(space SpillSpace, typs []*types.T, what string, rows *coldata.Chunk, counts []int64) ([]int64, error) {
-	err := space.Scan([]byte{spilledGroup}, func(k, value []byte) error {
-		r := NewSnapshotReader(value)
-		n, c := readCountedRows(r, typs, what, false)
-		if r.err != nil {
-			return errSpill("%s %x: %v", what, k, r.err)
-		}
-		for i, v := range rows.Cols {
-			v.AppendVec(c.Cols[i], c.Len)
-		}
-		rows.Len += c.Len
-		counts = append(counts, n...)
+// spilledChunks returns the spilled groups' part of a whole snapshot,
+// nil when none is spilled.
+func (o *topNOp) spilledChunks() *spilledChunks {
+	s := o.spill
+	if s == nil || s.spilled == 0 {
 		return nil
-	})
-	return counts, err
+	}
+	return &spilledChunks{space: s.space, n: s.spilled, rows: s.rows, size: s.valueBytes, what: "top-N group"}
 }

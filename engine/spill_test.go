@@ -83,6 +83,20 @@ const (
 			FROM (SELECT (event_id * 7919) %% (%d / 6) AS k, event_id, product_id FROM clicks) c) t
 		WHERE rn <= 2`
 	spillTopNRows = spillGroups / 6 * 2
+	// spillTopNAllView is spillTopNView keeping the top 10 clicks of each
+	// key: every click, a top-N of spillEvents rows.
+	spillTopNAllView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(event_id) AS total, sum(product_id) AS products
+		FROM (SELECT event_id, product_id, row_number() OVER (PARTITION BY k ORDER BY product_id DESC, event_id) AS rn
+			FROM (SELECT (event_id * 7919) %% (%d / 6) AS k, event_id, product_id FROM clicks) c) t
+		WHERE rn <= 10`
+	// spillJoinView joins the even clicks with the odd ones of the same
+	// key, of spillGroups/6 keys each hit by 10 clicks spread over the
+	// whole stream: a join that stores every click, its output one row.
+	spillJoinView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(a.event_id) AS total, sum(b.product_id) AS products
+		FROM (SELECT (event_id * 7919) %% (%[1]d / 6) AS k, event_id FROM clicks WHERE event_id %% 2 = 0) a
+		JOIN (SELECT (event_id * 7919) %% (%[1]d / 6) AS k, product_id FROM clicks WHERE event_id %% 2 = 1) b ON a.k = b.k`
 	// spillSessionView cuts every fifth click into sessions of a 1-day
 	// gap per key, of spillSessionRows/10 keys (the fifths of
 	// spillGroups/6) each hit by 10 of them spread over the whole stream
@@ -461,6 +475,29 @@ func TestTextWindowOnCloseViewUnderMemoryLimit(t *testing.T) {
 // streams from the spill store. A restart restores the view from that base
 // to the same answer.
 func TestSpilledBaseCheckpointHeap(t *testing.T) {
+	checkSpilledBaseHeap(t, spillView, "keys=[0")
+}
+
+// TestSpilledTopNBaseCheckpointHeap is TestSpilledBaseCheckpointHeap over
+// a top-N that keeps every click (spillTopNAllView): its spilled groups'
+// rows are streamed from the spill store.
+func TestSpilledTopNBaseCheckpointHeap(t *testing.T) {
+	checkSpilledBaseHeap(t, spillTopNAllView, "TopN")
+}
+
+// TestSpilledJoinBaseCheckpointHeap is TestSpilledBaseCheckpointHeap over
+// a join that keeps every click (spillJoinView): its spilled keys' rows
+// are streamed from the spill store.
+func TestSpilledJoinBaseCheckpointHeap(t *testing.T) {
+	checkSpilledBaseHeap(t, spillJoinView, "Join")
+}
+
+// checkSpilledBaseHeap runs view over spillStream under a limit of 2 MiB
+// and checks the live heap while its base is taken at the close (see
+// TestSpilledBaseCheckpointHeap), failing if an operator named is not
+// bounded by the limit.
+func checkSpilledBaseHeap(t *testing.T, view string, named ...string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("ingests 1M events twice")
 	}
@@ -470,8 +507,8 @@ func TestSpilledBaseCheckpointHeap(t *testing.T) {
 	defer func() { _ = s.srv.Close() }()
 	conn := connect(t, s.srv)
 	mustExec(t, conn, fmt.Sprintf(spillStream, spillEvents))
-	mustExec(t, conn, fmt.Sprintf(spillView, spillGroups))
-	awaitClicks(t, s, conn, spillEvents, "keys=[0")
+	mustExec(t, conn, fmt.Sprintf(view, spillGroups))
+	awaitClicks(t, s, conn, spillEvents, named...)
 	want := rowsString(t, conn, "SELECT groups, total::text, products::text FROM v")
 	_ = conn.Close(context.Background())
 	runtime.GC()
