@@ -46,8 +46,9 @@ as_owner() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port prints the first port from $1 nothing listens on.
 free_port() {
-	local p=${SLUICE_PG_PORT:-54329}
+	local p=${SLUICE_PG_PORT:-$1}
 	if [[ -n ${SLUICE_PG_PORT:-} ]]; then echo "$p"; return; fi
 	while port_in_use "$p"; do
 		p=$((p + 1))
@@ -104,9 +105,12 @@ start() {
 local all all trust
 host  all all 127.0.0.1/32 trust
 HBA
-	local port
+	# A port nothing listens on may still be some client socket's local
+	# port (ports from 32768 are ephemeral), which fails postgres's bind:
+	# each retry starts from the next port.
+	local port=54328
 	for attempt in 1 2 3; do
-		port=$(free_port)
+		port=$(free_port $((port + 1)))
 		echo "$port" >"$DIR/port"
 		if as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start \
 			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1200" \
