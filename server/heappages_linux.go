@@ -75,8 +75,9 @@ func newHeapAdvisor(log *slog.Logger) *heapAdvisor {
 			}
 			return nil
 		},
-		probe:   uintptr(unsafe.Pointer(probe)),
-		runtime: runtimeSamples(),
+		probe: uintptr(unsafe.Pointer(probe)),
+		runtime: []runtimemetrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/gc/cycles/total:gc-cycles"},
+			{Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}},
 	}
 }
 
@@ -117,12 +118,16 @@ func (a *heapAdvisor) thpAvailable() error {
 // watch advises the heap whenever the runtime's mapped memory grew, until
 // done. Advice comes milliseconds late, and memory the runtime touched
 // meanwhile keeps its small pages (at 1 M events/s half the heap's faults
-// came before the advice): so the watch also makes the runtime map ahead
-// with a reserve (reserveSize) that it allocates unzeroed (so untouched),
-// advises and drops: the next collection frees it, and the heap's later
-// growth draws on advised memory nothing touched yet. The reserve is
-// address space, not memory (it is never touched), but the runtime counts
-// it as allocation: it takes that much of the collection's headroom.
+// came before the advice): so the watch also makes the runtime map ahead.
+// When the heap grew and a collection ran since it last did, it allocates
+// a reserve (unzeroed, so untouched) that makes the runtime map that much
+// more, advises it and drops it: the next collection frees it, and the
+// heap's later growth draws on advised memory nothing touched yet. The
+// reserve is half the memory mapped, at most half what the heap may still
+// grow before the collection's goal: it must not start a collection while
+// it is held (which would keep it as live and set the next goal from it),
+// and it costs the collection that much of its headroom. The rest is
+// address space, not memory: the reserve is never touched.
 func (a *heapAdvisor) watch(done <-chan struct{}) error {
 	mapped := a.readRuntime().mapped
 	if err := a.adviseHeap(); err != nil {
@@ -144,70 +149,35 @@ func (a *heapAdvisor) watch(done <-chan struct{}) error {
 			timer.Reset(interval)
 			continue
 		}
-		// mapped is what this wake advises: what the runtime maps after it
-		// was read wakes the watch again. A reserve's mapping is read in
-		// before the advice, which covers it.
-		mapped = rt.mapped
 		var reserve strings.Builder
-		if size := reserveSize(rt, reservedCycle); size > 0 {
+		if size := min(rt.mapped/2, (rt.goal-min(rt.objects, rt.goal))/2, heapReserveMost); rt.cycles > reservedCycle && size >= heapReserveLeast {
 			reserve.Grow(int(size))
 			reservedCycle = rt.cycles
-			mapped = a.readRuntime().mapped
-			a.log.Debug("heap reserve", "bytes", size, "heap_mapped", rt.heapMapped, "goal", rt.goal, "objects", rt.objects)
 		}
 		if err := a.adviseHeap(); err != nil {
 			return err
 		}
 		runtime.KeepAlive(&reserve)
+		mapped = a.readRuntime().mapped
 		interval = heapWatchFastest
 		timer.Reset(interval)
 	}
 }
 
-// reserveSize is the reserve the watch takes when the mapped memory grew
-// (0: none). It takes one only when a collection ran since the last one
-// (reservedCycle) and the heap has not yet mapped memory up to the
-// collection's goal: in a heap mapped that far, growth to the goal draws
-// on memory mapped and advised already (the runtime never unmaps its
-// heap), and a reserve would only take headroom (in bench serve a reserve
-// after every collection doubled the collections). The reserve is what
-// the heap may still map before the goal, at most half the mapped memory
-// and half what the heap may still grow (it must not start a collection
-// while it is held, which would keep it as live and set the next goal
-// from it), and at least heapReserveLeast.
-func reserveSize(rt runtimeMemory, reservedCycle uint64) uint64 {
-	if rt.cycles <= reservedCycle || rt.heapMapped >= rt.goal {
-		return 0
-	}
-	size := min(rt.goal-rt.heapMapped, rt.mapped/2, (rt.goal-min(rt.objects, rt.goal))/2, heapReserveMost)
-	if size < heapReserveLeast {
-		return 0
-	}
-	return size
-}
-
 // runtimeMemory is what the watch reads of the runtime: the memory it has
 // mapped (the heap grows only when it does), the collections it
-// completed, the heap's goal, the bytes of its objects and the memory
-// its heap has mapped (objects, stacks, free and released pages).
-type runtimeMemory struct{ mapped, cycles, goal, objects, heapMapped uint64 }
-
-// runtimeSamples are the metrics readRuntime reads, in its order.
-func runtimeSamples() []runtimemetrics.Sample {
-	return []runtimemetrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/gc/cycles/total:gc-cycles"},
-		{Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"},
-		{Name: "/memory/classes/heap/unused:bytes"}, {Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-}
+// completed, the heap's goal and the bytes of its objects.
+type runtimeMemory struct{ mapped, cycles, goal, objects uint64 }
 
 func (a *heapAdvisor) readRuntime() runtimeMemory {
 	runtimemetrics.Read(a.runtime)
-	var v [8]uint64
+	var v [4]uint64
 	for i, s := range a.runtime {
 		if s.Value.Kind() == runtimemetrics.KindUint64 {
 			v[i] = s.Value.Uint64()
 		}
 	}
-	return runtimeMemory{mapped: v[0], cycles: v[1], goal: v[2], objects: v[3], heapMapped: v[3] + v[4] + v[5] + v[6] + v[7]}
+	return runtimeMemory{mapped: v[0], cycles: v[1], goal: v[2], objects: v[3]}
 }
 
 // adviseHeap advises the heap's mapped ranges not advised yet.

@@ -253,39 +253,3 @@ func TestHeapAdvisorFailures(t *testing.T) {
 		})
 	}
 }
-
-// The reserve is taken once a collection, only while the heap has not
-// mapped memory up to its goal, and is what it may still map, bounded by
-// half the mapped memory and half the headroom.
-func TestHeapReserveSize(t *testing.T) {
-	const mib = 1 << 20
-	for _, tc := range []struct {
-		name          string
-		rt            runtimeMemory
-		reservedCycle uint64
-		want          uint64
-	}{
-		{"growing heap, bounded by what it may still map",
-			runtimeMemory{mapped: 420 * mib, cycles: 5, goal: 600 * mib, objects: 150 * mib, heapMapped: 400 * mib}, 4, 200 * mib},
-		{"bounded by half the headroom",
-			runtimeMemory{mapped: 420 * mib, cycles: 5, goal: 600 * mib, objects: 500 * mib, heapMapped: 400 * mib}, 4, 50 * mib},
-		{"bounded by half the mapped memory",
-			runtimeMemory{mapped: 100 * mib, cycles: 5, goal: 600 * mib, objects: 50 * mib, heapMapped: 80 * mib}, 4, 50 * mib},
-		{"at most heapReserveMost",
-			runtimeMemory{mapped: 8 << 30, cycles: 5, goal: 24 << 30, objects: 4 << 30, heapMapped: 7 << 30}, 4, heapReserveMost},
-		{"no collection since the last reserve",
-			runtimeMemory{mapped: 420 * mib, cycles: 5, goal: 600 * mib, objects: 250 * mib, heapMapped: 400 * mib}, 5, 0},
-		// A steady heap: mapped up to the goal, it grows into advised
-		// memory, and a reserve would only take headroom.
-		{"heap mapped up to its goal",
-			runtimeMemory{mapped: 700 * mib, cycles: 9, goal: 600 * mib, objects: 250 * mib, heapMapped: 650 * mib}, 4, 0},
-		{"less than heapReserveLeast still to map",
-			runtimeMemory{mapped: 620 * mib, cycles: 9, goal: 600 * mib, objects: 250 * mib, heapMapped: 590 * mib}, 4, 0},
-		{"past the goal",
-			runtimeMemory{mapped: 620 * mib, cycles: 9, goal: 600 * mib, objects: 610 * mib, heapMapped: 580 * mib}, 4, 0},
-	} {
-		if got := reserveSize(tc.rt, tc.reservedCycle); got != tc.want {
-			t.Errorf("%s: reserve %d MiB, want %d MiB", tc.name, got/mib, tc.want/mib)
-		}
-	}
-}
