@@ -354,9 +354,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 	// The Nexmark queries and the serving workload run on fresh Sluices of
 	// their own, after the others' server has stopped.
 	if o.nexmarkEvents > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
-		if r.Sluice == nil {
-			r.Sluice = &Result{}
-		}
+		s := r.sluice()
 		for _, run := range benchNexmarkRuns(o) {
 			if ctx.Err() != nil {
 				break
@@ -367,20 +365,17 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 				fail(fmt.Sprintf("Sluice: nexmark %s (%s %s): %v", run.queries[0], run.source, run.format, err))
 				continue
 			}
-			r.Sluice.Nexmark = append(r.Sluice.Nexmark, res)
+			s.Nexmark = append(s.Nexmark, res)
 		}
 	}
 
 	// The restart workload runs `sluice serve` child processes (this
 	// binary), after the in-process server has stopped.
 	if o.restartGroups > 0 && !o.noSluice && !o.viewsOnly && ctx.Err() == nil {
-		if r.Sluice == nil {
-			r.Sluice = &Result{}
-		}
 		progress("Sluice: restart with a view of %d groups", o.restartGroups)
 		ro := &restartOptions{groups: o.restartGroups, rowsPerGroup: 2, kill: "kill", runs: 2}
 		res, err := runRestart(ctx, ro, progress)
-		r.Sluice.Restart = res
+		r.sluice().Restart = res
 		if err != nil {
 			fail("Sluice: restart: " + err.Error())
 		}
@@ -407,10 +402,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 			}
 		}
 		sv, err := runServe(ctx, so, progress)
-		if r.Sluice == nil {
-			r.Sluice = &Result{}
-		}
-		r.Sluice.Serve = sv
+		r.sluice().Serve = sv
 		if f := serveFailure("serving", sv, err); f != "" {
 			fail(f)
 		}
@@ -424,10 +416,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 		progress("Sluice: freshness, %d panels for %s while Nexmark streams in at %s events/s, checkpoints every %s",
 			so.conns, so.duration, serveRateText(so.rate), so.checkpointInterval)
 		fr, err := runServe(ctx, so, progress)
-		if r.Sluice == nil {
-			r.Sluice = &Result{}
-		}
-		r.Sluice.Freshness = fr
+		r.sluice().Freshness = fr
 		if f := serveFailure("freshness", fr, err); f != "" {
 			fail(f)
 		}
@@ -452,6 +441,14 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 	if ctx.Err() != nil {
 		fail("interrupted")
 	}
+}
+
+// sluice returns Sluice's result, made on the first workload that has one.
+func (r *Report) sluice() *Result {
+	if r.Sluice == nil {
+		r.Sluice = &Result{}
+	}
+	return r.Sluice
 }
 
 // serveFailure is what failed in the serving workload run named name

@@ -243,14 +243,21 @@ func kafkaRows(k *Kafka) []row {
 	}
 }
 
-// serveRows are the serving workload's lines, with PostgreSQL's beside
-// them when it ran the same panels (over tables holding the views' rows,
-// with no ingest).
-func serveRows(s *Serve) []row {
+// serveRateOf is the events/s a serving run ingested at, with the peak it
+// was half of when measured.
+func serveRateOf(s *Serve) string {
 	rate := fmtRate(s.Rate)
 	if s.PeakRate > 0 {
 		rate += fmt.Sprintf(" (half of the peak, %s)", fmtRate(s.PeakRate))
 	}
+	return rate
+}
+
+// serveRows are the serving workload's lines, with PostgreSQL's beside
+// them when it ran the same panels (over tables holding the views' rows,
+// with no ingest).
+func serveRows(s *Serve) []row {
+	rate := serveRateOf(s)
 	head := fmt.Sprintf("serve: %d panels x 5 queries/s, ingesting %s Nexmark events/s (PostgreSQL: the views' rows in tables, no ingest)", s.Connections, rate)
 	pg := s.Postgres
 	side := func(f func(*ServePostgres) string) string {
@@ -286,10 +293,7 @@ func serveRows(s *Serve) []row {
 
 // freshnessRows are the freshness workload's lines (Sluice only).
 func freshnessRows(s *Serve) []row {
-	rate := fmtRate(s.Rate)
-	if s.PeakRate > 0 {
-		rate += fmt.Sprintf(" (half of the peak, %s)", fmtRate(s.PeakRate))
-	}
+	rate := serveRateOf(s)
 	head := fmt.Sprintf("freshness, checkpoints every %s, %d panels, %s events/s: produce to visible p50 / p99 (aim p99 <= 100 ms)",
 		time.Duration(s.CheckpointInterval), s.Connections, rate)
 	return []row{
