@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-db/sluice/server"
 )
 
 // options are Main's flags.
@@ -250,7 +252,7 @@ func newReport(o *options) *Report {
 		CPUs:          runtime.NumCPU(),
 		GOMAXPROCS:    runtime.GOMAXPROCS(0),
 		CPUModel:      cpuModel(),
-		MemTotalBytes: memTotal(),
+		MemTotalBytes: server.MemTotal(),
 		Config: Config{Mode: mode, KVRows: o.kvRows, AggRows: o.aggRows, Conns: o.conns,
 			Duration: Duration(o.duration), AggRuns: o.aggRuns, ViewRows: o.viewRows, KafkaEvents: o.kafkaEvents,
 			ServeConns: o.serveConns, ServeDuration: Duration(o.serveDuration), ServeRate: o.serveRate},

@@ -3,6 +3,9 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 )
 
 // HeapHugePages parses --heap-huge-pages: on (the default) advises the Go
@@ -28,4 +31,22 @@ func StartHeapHugePages(on bool, log *slog.Logger) (stop func()) {
 		return func() {}
 	}
 	return startHeapAdvisor(newHeapAdvisor(log))
+}
+
+// MemTotal is MemTotal of /proc/meminfo in bytes, or 0 where it cannot be
+// read.
+func MemTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }

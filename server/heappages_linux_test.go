@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +32,10 @@ const heapPagesChildEnv = "SLUICE_TEST_HEAP_HUGE_PAGES"
 // A fresh process's heap, grown while the advisor runs, is advised (its
 // mapping has VmFlags hg) and backed by huge pages once touched, whether a
 // large object grew it or many small ones did (the runtime touches those
-// as it maps them: the advisor's reserve makes it map ahead); with the
-// advisor off it is neither.
+// as it maps them: the advisor's runway makes it map ahead), so that small
+// objects growing it fault a fraction of their 4 KiB pages; the runway is
+// freed at once (the collector's goal is not set from it); with the
+// advisor off the heap is neither advised nor in huge pages.
 func TestHeapHugePages(t *testing.T) {
 	if mode, err := os.ReadFile(thpEnabledPath); err != nil || !bytes.Contains(mode, []byte("[madvise]")) && !bytes.Contains(mode, []byte("[always]")) {
 		t.Skipf("transparent huge pages are not given on advice here (%s: %q, %v)", thpEnabledPath, mode, err)
@@ -43,13 +47,22 @@ func TestHeapHugePages(t *testing.T) {
 		// objects after it, with heapHuge of its heapRSS bytes in huge
 		// pages, are as they should be.
 		want func(advised bool, huge, heapHuge, heapRSS int64) bool
+		// wantGrowth says whether the heap mapped at start (runway bytes),
+		// the collector's goal then, and the faults of the small objects'
+		// growth are.
+		wantGrowth func(runway, goal, faults int64) bool
 	}{
 		// Half of each at least: the kernel may lack free huge pages for
-		// some, and advice comes late for some.
+		// some. The small objects' 192 MiB are 49152 pages of 4 KiB: an
+		// eighth of that at most (their growth touched the runway's
+		// memory only, in huge pages).
 		{"on", func(advised bool, huge, heapHuge, heapRSS int64) bool {
 			return advised && huge >= 32<<20 && heapHuge >= heapRSS/2
+		}, func(runway, goal, faults int64) bool {
+			return runway >= 256<<20 && goal < runway/2 && faults < smallObjectPages/8
 		}},
-		{"off", func(advised bool, huge, heapHuge, heapRSS int64) bool { return !advised && huge == 0 && heapHuge == 0 }},
+		{"off", func(advised bool, huge, heapHuge, heapRSS int64) bool { return !advised && huge == 0 && heapHuge == 0 },
+			func(runway, goal, faults int64) bool { return runway < 16<<20 && faults > smallObjectPages/2 }},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			if tc.mode == "off" && strings.Contains(mustRead(t, thpEnabledPath), "[always]") {
@@ -62,10 +75,11 @@ func TestHeapHugePages(t *testing.T) {
 				t.Fatalf("child: %v\n%s", err, out)
 			}
 			var advised bool
-			var huge, heapHuge, heapRSS int64
+			var huge, heapHuge, heapRSS, runway, goal, faults int64
 			for line := range strings.Lines(string(out)) {
 				if rest, ok := strings.CutPrefix(line, "heap: "); ok {
-					if _, err := fmt.Sscanf(rest, "advised=%t huge=%d heapHuge=%d heapRSS=%d", &advised, &huge, &heapHuge, &heapRSS); err != nil {
+					if _, err := fmt.Sscanf(rest, "advised=%t huge=%d heapHuge=%d heapRSS=%d runway=%d goal=%d faults=%d",
+						&advised, &huge, &heapHuge, &heapRSS, &runway, &goal, &faults); err != nil {
 						t.Fatalf("child said %q: %v", line, err)
 					}
 				}
@@ -73,6 +87,10 @@ func TestHeapHugePages(t *testing.T) {
 			if !tc.want(advised, huge, heapHuge, heapRSS) {
 				t.Fatalf("--heap-huge-pages %s: the large object's mapping advised %t, %d MiB in huge pages; the heap %d MiB of %d in huge pages\n%s",
 					tc.mode, advised, huge>>20, heapHuge>>20, heapRSS>>20, out)
+			}
+			if !tc.wantGrowth(runway, goal, faults) {
+				t.Fatalf("--heap-huge-pages %s: %d MiB of heap mapped at start, a goal of %d MiB then, %d faults growing the heap by %d pages of small objects\n%s",
+					tc.mode, runway>>20, goal>>20, faults, smallObjectPages, out)
 			}
 		})
 	}
@@ -88,8 +106,10 @@ func TestHeapHugePagesChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := newHeapAdvisor(nil).readRuntime()
 	stop := StartHeapHugePages(on, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	defer stop()
+	started := newHeapAdvisor(nil).readRuntime()
 	// A large object grows the heap by a mapping of its own, which the
 	// advisor advises within a few milliseconds.
 	grown := make([]byte, 64<<20)
@@ -103,12 +123,14 @@ func TestHeapHugePagesChild(t *testing.T) {
 	}
 	m := smapsOf(t, lo)
 	// Then many small objects, kept, grow the heap by 192 MiB.
-	kept := make([][]byte, 0, 192<<20/4096)
+	kept := make([][]byte, 0, smallObjectPages)
+	faults0 := minorFaults(t)
 	for range cap(kept) {
 		b := make([]byte, 4096)
 		b[0] = 1
 		kept = append(kept, b)
 	}
+	faults := minorFaults(t) - faults0
 	heap, err := newHeapAdvisor(nil).heapMappings()
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +142,21 @@ func TestHeapHugePagesChild(t *testing.T) {
 		heapRSS += e.RSSBytes
 	}
 	runtime.KeepAlive(kept)
-	fmt.Printf("heap: advised=%t huge=%d heapHuge=%d heapRSS=%d\n", slices.Contains(m.Flags, "hg"), m.AnonHugeBytes, heapHuge, heapRSS)
+	fmt.Printf("heap: advised=%t huge=%d heapHuge=%d heapRSS=%d runway=%d goal=%d faults=%d\n", slices.Contains(m.Flags, "hg"),
+		m.AnonHugeBytes, heapHuge, heapRSS, started.mapped-before.mapped, started.goal, faults)
+}
+
+// smallObjectPages is how many 4 KiB objects TestHeapHugePagesChild grows
+// its heap by.
+const smallObjectPages = 192 << 20 / 4096
+
+// minorFaults is the process's minor page faults so far.
+func minorFaults(t *testing.T) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return ru.Minflt
 }
 
 // smapsOf returns /proc/self/smaps' entry of the mapping holding addr.
@@ -251,5 +287,37 @@ func TestHeapAdvisorFailures(t *testing.T) {
 				t.Fatalf("logged %q, want one line of huge pages off for %q", logged.String(), tc.wantLog)
 			}
 		})
+	}
+}
+
+// The runway is at most heapRunwayMost, a sixteenth of the machine's
+// memory and a quarter of the runtime's memory limit, and none where the
+// kernel commits no memory beyond what it has.
+func TestHeapRunwaySize(t *testing.T) {
+	total := MemTotal()
+	if total == 0 {
+		t.Skip("no MemTotal in /proc/meminfo")
+	}
+	overcommit := filepath.Join(t.TempDir(), "overcommit_memory")
+	a := newHeapAdvisor(nil)
+	a.overcommitPath = overcommit
+	for _, tc := range []struct {
+		mode  string
+		limit int64
+		want  uint64
+	}{
+		{"0\n", math.MaxInt64, min(heapRunwayMost, uint64(total)/16)},
+		{"1\n", 256 << 20, min(64<<20, uint64(total)/16)},
+		{"2\n", math.MaxInt64, 0},
+	} {
+		if err := os.WriteFile(overcommit, []byte(tc.mode), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := debug.SetMemoryLimit(tc.limit)
+		got := a.runwaySize()
+		debug.SetMemoryLimit(old)
+		if got != tc.want {
+			t.Errorf("overcommit_memory %q, memory limit %d: runway %d, want %d", strings.TrimSpace(tc.mode), tc.limit, got, tc.want)
+		}
 	}
 }
