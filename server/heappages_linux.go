@@ -149,11 +149,12 @@ func (a *heapAdvisor) mapRunway(size uint64) error {
 	if size == 0 {
 		return nil
 	}
-	var runway strings.Builder
-	runway.Grow(int(size))
-	err := a.adviseHeap()
-	runtime.KeepAlive(&runway)
-	runway = strings.Builder{}
+	err := func() error {
+		var runway strings.Builder
+		runway.Grow(int(size))
+		defer runtime.KeepAlive(&runway)
+		return a.adviseHeap()
+	}()
 	// A collection that the runway's allocation started may have found it
 	// held and kept it: this one frees it, and sets the goal without it.
 	runtime.GC()
