@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
 )
 
 // objKernel is a kernel whose per-group objects a snapshot holds: every
@@ -641,25 +642,32 @@ func multisetBytes(m *multiset, valBytes func(v any) int64) int64 {
 // boxedValueBytes is what a value boxed in an interface points to.
 func boxedValueBytes(v any) int64 { return datumBytes(v) - 16 }
 
-// snapshotObjs writes every group's multiset of values (writeMultisets),
-// then the entries' values as a column.
-func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
-	vals := coldata.NewVec(k.typ, 0)
-	writeMultisets(t, w, k.o, lo, hi, func(e *multisetEntry) { vals.Append(e.val) })
+// valueMultisets is the state of a kernel keeping a multiset of values of
+// type typ in objs[o] (min/max under retractions, array_agg), and its
+// objKernel methods: writeMultisets, then the entries' values, NULLs
+// included, as a column.
+type valueMultisets struct {
+	o   int
+	typ *types.T
+}
+
+func (v valueMultisets) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	vals := coldata.NewVec(v.typ, 0)
+	writeMultisets(t, w, v.o, lo, hi, func(e *multisetEntry) { vals.Append(e.val) })
 	return w.VecLater(vals)
 }
 
-func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
+func (v valueMultisets) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
 	m := readMultisets(r, lo, hi)
-	vals := r.Vec(k.typ)
+	vals := r.Vec(v.typ)
 	if r.err != nil {
 		return r.err
 	}
-	return m.fill(t, r, k.o, vals.Len(), func(j int) any { return vals.Get(j) })
+	return m.fill(t, r, v.o, vals.Len(), func(j int) any { return vals.Get(j) })
 }
 
-func (k *minMaxKernel) heldBytes(t *groupTable, g int32) int64 {
-	m, _ := t.objects(g)[k.o].(*multiset)
+func (v valueMultisets) heldBytes(t *groupTable, g int32) int64 {
+	m, _ := t.objects(g)[v.o].(*multiset)
 	return multisetBytes(m, boxedValueBytes)
 }
 
@@ -709,28 +717,6 @@ func (k *stringAggKernel) heldBytes(t *groupTable, g int32) int64 {
 		e := v.(stringAggElem)
 		return int64(unsafe.Sizeof(e)) + int64(len(e.val)+7)&^7 + int64(len(e.delim)+7)&^7
 	})
-}
-
-// snapshotObjs writes every group's multiset of values (writeMultisets),
-// then the entries' values, NULLs included, as a column.
-func (k *arrayAggKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
-	vals := coldata.NewVec(k.elem, 0)
-	writeMultisets(t, w, k.o, lo, hi, func(e *multisetEntry) { vals.Append(e.val) })
-	return w.VecLater(vals)
-}
-
-func (k *arrayAggKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
-	m := readMultisets(r, lo, hi)
-	vals := r.Vec(k.elem)
-	if r.err != nil {
-		return r.err
-	}
-	return m.fill(t, r, k.o, vals.Len(), func(j int) any { return vals.Get(j) })
-}
-
-func (k *arrayAggKernel) heldBytes(t *groupTable, g int32) int64 {
-	m, _ := t.objects(g)[k.o].(*multiset)
-	return multisetBytes(m, boxedValueBytes)
 }
 
 // snapshotObjs writes every group's multiset of distinct argument tuples
