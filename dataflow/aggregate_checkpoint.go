@@ -3,20 +3,25 @@ package dataflow
 import (
 	"container/heap"
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"unsafe"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
+	"github.com/sluice-db/sluice/types"
 )
 
-// objKernel is a kernel whose per-group objects a snapshot holds.
+// objKernel is a kernel whose per-group objects a snapshot holds: every
+// kernel that keeps objects (numeric sums, multisets of min/max,
+// string_agg, array_agg and DISTINCT, running extremes of boxed values).
 type objKernel interface {
 	// snapshotObjs writes the objects of groups [lo, hi); restoreObjs
 	// reads them into groups whose objects are cleared.
 	snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error
 	restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error
+	// heldBytes estimates what group g's objects hold besides their
+	// interface values: what a spilled group gives back (objBytes).
+	heldBytes(t *groupTable, g int32) int64
 }
 
 // objKernelOf returns k (under its FILTER) as an objKernel, if it is one.
@@ -26,23 +31,6 @@ func objKernelOf(k aggKernel) (objKernel, bool) {
 	}
 	ok, is := k.(objKernel)
 	return ok, is
-}
-
-// snapshottable reports why the aggregate cannot be snapshotted: kernels
-// keeping objects other than numeric sums and min/max under retractions
-// (DISTINCT, string_agg, array_agg, min/max of boxed types over
-// append-only input) have no encoding yet.
-func (o *aggregateOp) snapshottable() error {
-	held := 0
-	for _, k := range o.kernels {
-		if _, ok := objKernelOf(k); ok {
-			held++
-		}
-	}
-	if held != o.objs {
-		return fmt.Errorf("aggregate %s keeps per-group objects snapshots cannot hold", o.spec)
-	}
-	return nil
 }
 
 // Snapshot implements Snapshotter: every page of the group table (keys
@@ -61,9 +49,6 @@ func (o *aggregateOp) SnapshotDelta(w *SnapshotWriter) error {
 }
 
 func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
-	if err := o.snapshottable(); err != nil {
-		return err
-	}
 	t := o.groups
 	w.Uvarint(uint64(len(t.words)))
 	w.Uvarint(uint64(t.ids.n))
@@ -231,9 +216,6 @@ func (o *aggregateOp) RestoreDelta(r *SnapshotReader) error {
 // restorePages reads what snapshotPages wrote: the pages it holds replace
 // the table's, the rest of the table stays.
 func (o *aggregateOp) restorePages(r *SnapshotReader) error {
-	if err := o.snapshottable(); err != nil {
-		return err
-	}
 	t := o.groups
 	pages := r.Len(0)
 	ids := r.Uvarint()
@@ -538,15 +520,16 @@ func (o *aggregateOp) finishRestore() error {
 	return nil
 }
 
-// snapshotObjs writes every group's multiset of values: its entry count,
-// then all entries' counts, keys and values as columns.
-func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+// writeMultisets writes the multisets in objs[o] of groups [lo, hi): each
+// group's entry count, then all entries' counts and keys, in key order;
+// val, if not nil, is handed every entry in that order, for the kernel to
+// write their values after.
+func writeMultisets(t *groupTable, w *SnapshotWriter, o int, lo, hi int32, val func(e *multisetEntry)) {
 	entries := make([]int64, max(hi-lo, 0))
 	var ns []int64
 	var keys []string
-	vals := coldata.NewVec(k.typ, 0)
 	for g := lo; g < hi; g++ {
-		m, _ := t.objects(g)[k.o].(*multiset)
+		m, _ := t.objects(g)[o].(*multiset)
 		if m == nil {
 			continue
 		}
@@ -554,7 +537,9 @@ func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int
 			entries[g-lo]++
 			ns = append(ns, e.n)
 			keys = append(keys, e.key)
-			vals.Append(e.val)
+			if val != nil {
+				val(e)
+			}
 		})
 	}
 	w.Int64s(entries)
@@ -562,35 +547,263 @@ func (k *minMaxKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int
 	for _, key := range keys {
 		w.String(key)
 	}
-	return w.VecLater(vals)
 }
 
-func (k *minMaxKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
-	entries, ns := r.Int64s(), r.Int64s()
-	keys := make([]string, 0, len(ns))
-	for range ns {
-		keys = append(keys, r.String())
+// multisetEntries is what writeMultisets wrote of groups [lo, hi): keys
+// shares the reader's memory.
+type multisetEntries struct {
+	lo, hi      int32
+	entries, ns []int64
+	keys        [][]byte
+}
+
+func readMultisets(r *SnapshotReader, lo, hi int32) multisetEntries {
+	m := multisetEntries{lo: lo, hi: hi, entries: r.Int64s(), ns: r.Int64s()}
+	if r.err == nil && len(m.entries) != int(max(hi-lo, 0)) {
+		r.fail("multisets: %d groups of %d", len(m.entries), hi-lo)
 	}
-	vals := r.Vec(k.typ)
-	if r.err == nil && (len(entries) != int(max(hi-lo, 0)) || vals.Len() != len(ns)) {
-		r.fail("min/max: %d groups of %d, %d values of %d", len(entries), hi-lo, vals.Len(), len(ns))
+	if r.err != nil {
+		return m
+	}
+	m.keys = make([][]byte, 0, len(m.ns))
+	for range m.ns {
+		m.keys = append(m.keys, r.Bytes())
+	}
+	return m
+}
+
+// fill adds the entries to the multisets in objs[o] of their groups, entry
+// j with value val(j), given values read for them. Between epochs every
+// count is positive, and a group's sum to no more than its rows (words
+// read before): a damaged count, which string_agg and array_agg would
+// repeat their value by, fails instead.
+func (m multisetEntries) fill(t *groupTable, r *SnapshotReader, o, values int, val func(j int) any) error {
+	if r.err == nil && values != len(m.ns) {
+		r.fail("multisets: %d values of %d entries", values, len(m.ns))
 	}
 	if r.err != nil {
 		return r.err
 	}
 	j := 0
-	for g, n := range entries {
-		if n < 0 || j+int(n) > len(ns) {
-			r.fail("min/max: %d entries", n)
+	for i, n := range m.entries {
+		g := m.lo + int32(i)
+		if n < 0 || j+int(n) > len(m.ns) {
+			r.fail("multisets: %d entries of a group, %d in all", n, len(m.ns))
 			return r.err
 		}
+		rows := t.state(g)[0]
 		for ; n > 0; n-- {
-			v := vals.Get(j)
-			t.multiset(lo+int32(g), k.o).add([]byte(keys[j]), ns[j], func() any { return v })
+			c := m.ns[j]
+			if c <= 0 || c > rows {
+				r.fail("multisets: a count of %d in a group of %d rows", c, t.state(g)[0])
+				return r.err
+			}
+			rows -= c
+			v := val(j)
+			t.multiset(g, o).add(m.keys[j], m.ns[j], func() any { return v })
+			j++
+		}
+	}
+	if j != len(m.ns) {
+		r.fail("multisets: %d entries of %d", j, len(m.ns))
+		return r.err
+	}
+	return nil
+}
+
+// multisetSample is how many entries of a multiset heldBytes measures the
+// keys and values of: the others are taken to cost their mean.
+const multisetSample = 64
+
+// multisetBytes estimates what multiset m holds: its entries, their keys
+// and what valBytes says each value points to.
+func multisetBytes(m *multiset, valBytes func(v any) int64) int64 {
+	if m == nil {
+		return 0
+	}
+	n := int64(m.len())
+	size := int64(unsafe.Sizeof(multiset{})) + int64(len(m.blocks))*int64(unsafe.Sizeof(m.blocks[0:0])) + n*int64(unsafe.Sizeof(multisetEntry{}))
+	var sampled, bytes int64
+	for _, blk := range m.blocks {
+		for i := range blk {
+			if sampled == multisetSample {
+				return size + bytes*n/sampled
+			}
+			bytes += int64(len(blk[i].key)+7)&^7 + valBytes(blk[i].val)
+			sampled++
+		}
+	}
+	if sampled > 0 {
+		size += bytes * n / sampled
+	}
+	return size
+}
+
+// boxedValueBytes is what a value boxed in an interface points to.
+func boxedValueBytes(v any) int64 { return datumBytes(v) - 16 }
+
+// valueMultisets is the state of a kernel keeping a multiset of values of
+// type typ in objs[o] (min/max under retractions, array_agg), and its
+// objKernel methods: writeMultisets, then the entries' values, NULLs
+// included, as a column.
+type valueMultisets struct {
+	o   int
+	typ *types.T
+}
+
+func (v valueMultisets) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	vals := coldata.NewVec(v.typ, 0)
+	writeMultisets(t, w, v.o, lo, hi, func(e *multisetEntry) { vals.Append(e.val) })
+	return w.VecLater(vals)
+}
+
+func (v valueMultisets) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
+	m := readMultisets(r, lo, hi)
+	vals := r.Vec(v.typ)
+	if r.err != nil {
+		return r.err
+	}
+	return m.fill(t, r, v.o, vals.Len(), func(j int) any { return vals.Get(j) })
+}
+
+func (v valueMultisets) heldBytes(t *groupTable, g int32) int64 {
+	m, _ := t.objects(g)[v.o].(*multiset)
+	return multisetBytes(m, boxedValueBytes)
+}
+
+// snapshotObjs writes every group's multiset of values (writeMultisets),
+// then the entries' values, delimiters (strings) and whether each has a
+// delimiter (a blob of 0 or 1 each).
+func (k *stringAggKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	var elems []stringAggElem
+	writeMultisets(t, w, k.o, lo, hi, func(e *multisetEntry) { elems = append(elems, e.val.(stringAggElem)) })
+	delims := make([]byte, len(elems))
+	for i, e := range elems {
+		w.String(e.val)
+		w.String(e.delim)
+		if e.hasDelim {
+			delims[i] = 1
+		}
+	}
+	w.Blob(delims)
+	return nil
+}
+
+func (k *stringAggKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
+	m := readMultisets(r, lo, hi)
+	if r.err != nil {
+		return r.err
+	}
+	elems := make([]stringAggElem, len(m.ns))
+	for i := range elems {
+		elems[i].val, elems[i].delim = r.String(), r.String()
+	}
+	delims := r.Bytes()
+	if r.err == nil && len(delims) != len(elems) {
+		r.fail("string_agg: %d delimiter flags of %d values", len(delims), len(elems))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return m.fill(t, r, k.o, len(elems), func(j int) any {
+		elems[j].hasDelim = delims[j] != 0
+		return elems[j]
+	})
+}
+
+func (k *stringAggKernel) heldBytes(t *groupTable, g int32) int64 {
+	m, _ := t.objects(g)[k.o].(*multiset)
+	return multisetBytes(m, func(v any) int64 {
+		e := v.(stringAggElem)
+		return int64(unsafe.Sizeof(e)) + int64(len(e.val)+7)&^7 + int64(len(e.delim)+7)&^7
+	})
+}
+
+// snapshotObjs writes every group's multiset of distinct argument tuples
+// (writeMultisets: their keys, no values), then its inner kernel's
+// objects, if it keeps some.
+func (k *distinctKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	writeMultisets(t, w, k.o, lo, hi, nil)
+	if inner, ok := k.inner.(objKernel); ok {
+		return inner.snapshotObjs(t, w, lo, hi)
+	}
+	return nil
+}
+
+func (k *distinctKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
+	m := readMultisets(r, lo, hi)
+	if err := m.fill(t, r, k.o, len(m.ns), func(int) any { return nil }); err != nil {
+		return err
+	}
+	if inner, ok := k.inner.(objKernel); ok {
+		return inner.restoreObjs(t, r, lo, hi)
+	}
+	return nil
+}
+
+func (k *distinctKernel) heldBytes(t *groupTable, g int32) int64 {
+	m, _ := t.objects(g)[k.o].(*multiset)
+	n := multisetBytes(m, func(any) int64 { return 0 })
+	if inner, ok := k.inner.(objKernel); ok {
+		n += inner.heldBytes(t, g)
+	}
+	return n
+}
+
+// snapshotObjs writes whether each group has an extreme (a blob of 0 or 1
+// each), the keys of those that have (blobs) and their values as a column.
+func (k *boxedExtremeKernel) snapshotObjs(t *groupTable, w *SnapshotWriter, lo, hi int32) error {
+	has := make([]byte, max(hi-lo, 0))
+	var held []*boxedExtreme
+	for g := lo; g < hi; g++ {
+		if e, _ := t.objects(g)[k.o].(*boxedExtreme); e != nil {
+			has[g-lo] = 1
+			held = append(held, e)
+		}
+	}
+	w.Blob(has)
+	vals := coldata.NewVec(k.typ, len(held))
+	for _, e := range held {
+		w.Blob(e.key)
+		vals.Append(e.val)
+	}
+	return w.VecLater(vals)
+}
+
+func (k *boxedExtremeKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi int32) error {
+	has := r.Bytes()
+	if r.err == nil && len(has) != int(max(hi-lo, 0)) {
+		r.fail("min/max: %d flags for %d groups", len(has), hi-lo)
+	}
+	var keys [][]byte
+	for _, h := range has {
+		if h != 0 {
+			keys = append(keys, r.Bytes())
+		}
+	}
+	vals := r.Vec(k.typ)
+	if r.err == nil && vals.Len() != len(keys) {
+		r.fail("min/max: %d values of %d extremes", vals.Len(), len(keys))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	j := 0
+	for i, h := range has {
+		if h != 0 {
+			t.objects(lo + int32(i))[k.o] = &boxedExtreme{key: append([]byte{}, keys[j]...), val: vals.Get(j)}
 			j++
 		}
 	}
 	return nil
+}
+
+func (k *boxedExtremeKernel) heldBytes(t *groupTable, g int32) int64 {
+	e, _ := t.objects(g)[k.o].(*boxedExtreme)
+	if e == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*e)) + int64(cap(e.key)+7)&^7 + boxedValueBytes(e.val)
 }
 
 // snapshotObjs writes every group's sum: whether it has one, then its
@@ -635,4 +848,12 @@ func (k *decimalSumKernel) restoreObjs(t *groupTable, r *SnapshotReader, lo, hi 
 		t.objects(g)[k.o] = s
 	}
 	return nil
+}
+
+func (k *decimalSumKernel) heldBytes(t *groupTable, g int32) int64 {
+	s, _ := t.objects(g)[k.o].(*decimalSum)
+	if s == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*s)) + int64(cap(s.scales))*int64(unsafe.Sizeof(scaleCount{}))
 }

@@ -28,7 +28,7 @@ func newExtremeKernel(arg int, t *types.T, max, identity bool, s *slots) aggKern
 	case t.Phys() == types.PhysFloat:
 		return &floatExtremeKernel{w: s.word(2), arg: arg, max: max, identity: identity}
 	}
-	return &boxedExtremeKernel{o: s.obj(), arg: arg, max: max, identity: identity}
+	return &boxedExtremeKernel{o: s.obj(), arg: arg, typ: t, max: max, identity: identity}
 }
 
 // intExtremeKernel is the running extreme of integer-like values (integers,
@@ -124,6 +124,7 @@ func (k *floatExtremeKernel) result(t *groupTable, g int32, out *coldata.Vec) er
 // objs[o] (a *boxedExtreme, nil until the group has a value).
 type boxedExtremeKernel struct {
 	o, arg        int
+	typ           *types.T // the argument's
 	max, identity bool
 	key           []byte
 }

@@ -102,7 +102,7 @@ func newBaseKernel(call *AggCall, in []*types.T, appendOnly bool, s *slots) (agg
 		if appendOnly {
 			return newExtremeKernel(call.Args[0], args[0], call.Func == "max", identity, s), nil
 		}
-		return &minMaxKernel{o: s.obj(), arg: call.Args[0], typ: args[0], max: call.Func == "max", identity: identity}, nil
+		return &minMaxKernel{valueMultisets: valueMultisets{o: s.obj(), typ: args[0]}, arg: call.Args[0], max: call.Func == "max", identity: identity}, nil
 	case "bool_and", "bool_or":
 		if args[0].Family == types.BoolFamily {
 			return &boolKernel{w: s.word(2), arg: call.Args[0], and: call.Func == "bool_and"}, nil
@@ -112,7 +112,7 @@ func newBaseKernel(call *AggCall, in []*types.T, appendOnly bool, s *slots) (agg
 			return &stringAggKernel{o: s.obj(), value: call.Args[0], delim: call.Args[1], order: call.OrderBy}, nil
 		}
 	case "array_agg":
-		return &arrayAggKernel{o: s.obj(), arg: call.Args[0], elem: args[0], identity: identity, order: call.OrderBy}, nil
+		return &arrayAggKernel{valueMultisets: valueMultisets{o: s.obj(), typ: args[0]}, arg: call.Args[0], identity: identity, order: call.OrderBy}, nil
 	}
 	return nil, unknown
 }
@@ -643,11 +643,11 @@ func (k *boolKernel) result(t *groupTable, g int32, out *coldata.Vec) error {
 // next one. Over an append-only input the running-extreme kernels
 // (newExtremeKernel) keep the extreme alone.
 type minMaxKernel struct {
-	o, arg   int
-	typ      *types.T // the argument's
-	max      bool
-	identity bool
-	key      []byte
+	valueMultisets // of the argument's type
+	arg            int
+	max            bool
+	identity       bool
+	key            []byte
 }
 
 func (k *minMaxKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
@@ -747,11 +747,11 @@ func (k *stringAggKernel) result(t *groupTable, g int32, out *coldata.Vec) error
 // multiset (objs[o]) ordered by the call's ORDER BY, then the value (NULLs
 // last).
 type arrayAggKernel struct {
-	o, arg   int
-	elem     *types.T
-	identity bool
-	order    []SortKey
-	key      []byte
+	valueMultisets // of the element type
+	arg            int
+	identity       bool
+	order          []SortKey
+	key            []byte
 }
 
 func (k *arrayAggKernel) update(t *groupTable, groups []int32, diffs []int64, c *coldata.Chunk) error {
@@ -785,7 +785,7 @@ func (k *arrayAggKernel) result(t *groupTable, g int32, out *coldata.Vec) error 
 			elems = append(elems, e.val)
 		}
 	})
-	out.Append(&types.Array{Elem: k.elem, Elems: elems})
+	out.Append(&types.Array{Elem: k.typ, Elems: elems})
 	return nil
 }
 

@@ -90,20 +90,20 @@ type groupSpill struct {
 	prev []byte
 }
 
-// canSpill reports whether the aggregate's groups can spill: keyed, and
-// every kernel's state plain words (counts, sums and averages of
-// integers, floats and intervals) or objects a snapshot holds (numeric
-// sums, min/max multisets under retractions: objKernel). Keys are packed
-// integers or encoded (text, boolean, bytea, more than 8 integers, mixes
-// of those and integers, and the types whose equal values print
-// differently: numeric, float, interval, char(n), jsonb …). A group whose
-// key values are stored (storedKeys: numeric 1.0 and 1.00 are one key,
-// the group shows the first) or that keeps objects spills them beside
-// its words (appendSpillValue). A windowed aggregate's (TUMBLE, HOP,
-// CUMULATE) store keys lead with its window, packed or encoded, so that
-// closing windows is one range scan.
+// canSpill reports whether the aggregate's groups can spill: keyed,
+// whatever its kernels (state in words, or objects a snapshot holds:
+// objKernel) and keys (packed integers, or encoded: text, boolean, bytea,
+// more than 8 integers, mixes of those and integers, and the types whose
+// equal values print differently: numeric, float, interval, char(n),
+// jsonb …). A group whose key values are stored (storedKeys: numeric 1.0
+// and 1.00 are one key, the group shows the first) or that keeps objects
+// (numeric sums; multisets of min/max under retractions, string_agg,
+// array_agg and DISTINCT calls; running extremes of boxed values) spills
+// them beside its words (appendSpillValue). A windowed aggregate's
+// (TUMBLE, HOP, CUMULATE) store keys lead with its window, packed or
+// encoded, so that closing windows is one range scan.
 func (o *aggregateOp) canSpill() bool {
-	return len(o.spec.Keys) > 0 && o.snapshottable() == nil
+	return len(o.spec.Keys) > 0
 }
 
 func (o *aggregateOp) dropSpill() {
@@ -364,8 +364,10 @@ func (o *aggregateOp) residentTarget() int {
 // objBytes estimates what a group's objects cost: an interface each,
 // and what it points to: a stored key value (a numeric, a float, an
 // interval boxed; a char(n), jsonb or array at about a short string's
-// cost), a numeric sum with one scale, and a min/max multiset at the mean
-// entries of up to 256 groups held (multisetEntryBytes each).
+// cost), and the kernels' objects (heldBytes: numeric sums, multisets,
+// extremes) at their mean over up to a page of the groups held, measured
+// at each eviction: a group holding many more values than the mean costs
+// more than counted.
 func (o *aggregateOp) objBytes() int64 {
 	t := o.groups
 	n := int64(16 * t.no)
@@ -374,40 +376,29 @@ func (o *aggregateOp) objBytes() int64 {
 			n += boxedBytes(o.spec.InTypes[k])
 		}
 	}
+	var held []objKernel
 	for _, k := range o.kernels {
-		ok, _ := objKernelOf(k)
-		switch k := ok.(type) {
-		case *decimalSumKernel:
-			n += int64(unsafe.Sizeof(decimalSum{}) + unsafe.Sizeof(scaleCount{}))
-		case *minMaxKernel:
-			entry := multisetEntryBytes + boxedBytes(k.typ)
-			n += int64(unsafe.Sizeof(multiset{})) + int64(max(t.meanEntries(k.o), 1))*entry
+		if ok, is := objKernelOf(k); is {
+			held = append(held, ok)
 		}
 	}
-	return n
-}
-
-// multisetEntryBytes is what a multiset entry costs beside its value: the
-// entry, and its key's bytes (about a short string).
-const multisetEntryBytes = int64(unsafe.Sizeof(multisetEntry{})) + 16
-
-// meanEntries returns the mean entries of the multisets in objs[o] of up
-// to a page of the groups held.
-func (t *groupTable) meanEntries(o int) int {
-	groups, entries := 0, 0
+	if len(held) == 0 {
+		return n
+	}
+	var groups, bytes int64
 	for g := int32(0); g < t.ids.n && groups < groupPage; g++ {
 		if t.state(g)[0] == 0 {
 			continue
 		}
 		groups++
-		if m, ok := t.objects(g)[o].(*multiset); ok {
-			entries += m.len()
+		for _, k := range held {
+			bytes += k.heldBytes(t, g)
 		}
 	}
-	if groups == 0 {
-		return 0
+	if groups > 0 {
+		n += bytes / groups
 	}
-	return entries / groups
+	return n
 }
 
 // boxedBytes estimates what a value of t costs boxed in an interface: a

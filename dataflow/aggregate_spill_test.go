@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/storage"
@@ -790,8 +791,9 @@ func openTestSpill(t *testing.T) *storage.Spill {
 
 // TestAggregateSpillUnbounded checks the log of state not bounded by a
 // memory limit: it names a global aggregate keeping objects (a DISTINCT
-// call's sets, a min/max multiset), not a global one of words (one group
-// of a fixed size) nor a keyed one, which spills.
+// call's sets, a min/max multiset, an array_agg), not a global one of
+// words (one group of a fixed size) nor a keyed one, which spills
+// whatever objects its groups keep.
 func TestAggregateSpillUnbounded(t *testing.T) {
 	spill := openTestSpill(t)
 	budget := NewBudget(1<<20, func() SpillSpace { return spill.Space() })
@@ -800,6 +802,7 @@ func TestAggregateSpillUnbounded(t *testing.T) {
 	distinct := count
 	distinct.Distinct = true
 	minimum := AggCall{Func: "min", Args: []int{1}, ArgTypes: typs[1:], Filter: -1, Typ: types.Int8}
+	arrayAgg := AggCall{Func: "array_agg", Args: []int{1}, ArgTypes: typs[1:], Filter: -1, Typ: exec.AggResultType(exec.AggKind("array_agg"), typs[1:])}
 	for _, c := range []struct {
 		keys      []int
 		aggs      []AggCall
@@ -809,6 +812,8 @@ func TestAggregateSpillUnbounded(t *testing.T) {
 		{nil, []AggCall{count, distinct}, true},
 		{nil, []AggCall{minimum}, true},
 		{[]int{0}, []AggCall{count, minimum}, false},
+		{nil, []AggCall{arrayAgg}, true},
+		{[]int{0}, []AggCall{distinct, arrayAgg, minimum}, false},
 	} {
 		g := &Graph{}
 		spec := &Aggregate{Keys: c.keys, Aggs: c.aggs, InTypes: typs}

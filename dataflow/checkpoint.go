@@ -83,12 +83,7 @@ func (d *Dataflow) CanSnapshot() (bool, string) {
 		if _, ok := op.(stateless); ok {
 			continue
 		}
-		if s, ok := op.(Snapshotter); ok {
-			if c, ok := s.(interface{ snapshottable() error }); ok {
-				if err := c.snapshottable(); err != nil {
-					return false, err.Error()
-				}
-			}
+		if _, ok := op.(Snapshotter); ok {
 			continue
 		}
 		return false, fmt.Sprintf("operator %T keeps state it cannot snapshot", op)

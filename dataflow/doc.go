@@ -43,9 +43,10 @@
 // time (WriteTo), so that a base of a state larger than memory is never
 // held whole. Restore reads it into a fresh
 // dataflow of the same graph and workers, which then goes on as the
-// snapshotted one would. Aggregates (word-state kernels, numeric sums,
-// min/max multisets), joins, DISTINCT, top-N and session windows support
-// it; the other aggregate kernels do not (CanSnapshot says so).
+// snapshotted one would. Aggregates (every kernel: words, numeric sums,
+// multisets of min/max, string_agg, array_agg and DISTINCT calls, running
+// extremes of boxed values), joins, DISTINCT, top-N and session windows
+// support it (CanSnapshot names an operator that does not).
 // After a Snapshot, SnapshotDelta writes only what changed since the last
 // snapshot (aggregates: the pages of the groups touched; joins, DISTINCT,
 // top-N and session windows: the rows whose multiplicity changed, a
@@ -62,15 +63,17 @@
 // an empty keyed Arrangement takes them in bulk.
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
-// (keyed, keys packed into integer words or encoded, state in words or
-// objects a snapshot holds, numeric sums and min/max multisets: canSpill)
+// (keyed, keys packed into integer words or encoded, whatever their
+// kernels: canSpill)
 // keep their share of it at the end of every epoch, evicting their coldest
 // groups to a storage.Spill space and loading them back, a chunk's at a
 // time, when a change touches them; snapshots hold the spilled groups too.
 // A group of a key whose equal values print differently (numeric 1.0 and
 // 1.00) keeps the values it shows, a numeric sum its exact state, a
-// min/max under retractions its multiset: they spill with the group's
-// words (appendSpillValue).
+// min/max, string_agg, array_agg or DISTINCT call its multiset, a min/max
+// of boxed values over an append-only input its extreme: they spill with
+// the group's words (appendSpillValue), as a snapshot writes them
+// (objKernel).
 // A windowed aggregate's spill keys lead with the window key (an encoded
 // key holds its window key first: encOrder), so that
 // closing windows by watermark scans the closed ones' spilled groups in

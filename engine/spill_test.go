@@ -125,6 +125,26 @@ const (
 	// spillGroups groups under a global one.
 	spillGlobalDistinctView = `CREATE MATERIALIZED VIEW v AS
 		SELECT count(DISTINCT event_id %% %[1]d) AS groups, count(*) AS total, sum(DISTINCT event_id %% %[1]d) AS products FROM clicks`
+	// spillStringAggView is spillView with a string_agg of each key's
+	// products in event order ('p' and the product, NULL ones left out):
+	// each group keeps a multiset of its values, which spills with it. The
+	// outer aggregate sums the lists' lengths and 16 bits of each one's
+	// md5, so that a list that lost, gained or reordered a value, or its
+	// delimiter, changes the answer.
+	spillStringAggView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(length(urls)) AS total,
+			sum(ascii(md5(urls)) * 256 + ascii(substr(md5(urls), 2, 1))) AS products
+		FROM (SELECT (event_id * 7919) %% %d AS k, string_agg('p' || product_id::text, ',' ORDER BY event_id) AS urls
+			FROM clicks GROUP BY 1) g`
+	// spillMaxTextView is spillView with the max of a text of each key's
+	// products: over a stream each group keeps its running max, a boxed
+	// string and its key, which spill with it; the outer aggregate sums
+	// 16 bits of each max's md5.
+	spillMaxTextView = `CREATE MATERIALIZED VIEW v AS
+		SELECT count(*) AS groups, sum(n) AS total,
+			sum(ascii(md5(top)) * 256 + ascii(substr(md5(top), 2, 1))) AS products
+		FROM (SELECT (event_id * 7919) %% %d AS k, count(*) AS n, max('product/' || product_id::text) AS top
+			FROM clicks GROUP BY 1) g`
 )
 
 // TestViewStateLargerThanMemoryLimit computes a view whose aggregate holds
@@ -256,6 +276,28 @@ func TestNumericViewStateLargerThanMemoryLimit(t *testing.T) {
 	checkSpillAgainstBatch(t, spillStream, spillNumericView, spillGroups*250)
 }
 
+// TestStringAggViewStateLargerThanMemoryLimit is
+// TestViewStateLargerThanMemoryLimit with a string_agg by key
+// (spillStringAggView): its groups spill with their multisets of values,
+// where they were kept in memory (and the aggregate logged as unbounded).
+func TestStringAggViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A group's words, slot and free id (24), its multiset (an interface,
+	// the multiset and its block: 72) and about 1.7 entries (the entry, its
+	// key of order, value and delimiter, the value boxed with its
+	// delimiter: about 150 each); about 350, 250 counted here.
+	checkSpillAgainstBatch(t, spillStream, spillStringAggView, spillGroups*250)
+}
+
+// TestMaxTextViewStateLargerThanMemoryLimit is
+// TestViewStateLargerThanMemoryLimit with the max of a text by key
+// (spillMaxTextView): its groups spill with their running max (a boxed
+// string and its key), where they were kept in memory.
+func TestMaxTextViewStateLargerThanMemoryLimit(t *testing.T) {
+	// A group's words (row count: 8), slot and free id (8), its max (an
+	// interface, the extreme, its key and the string: about 100).
+	checkSpillAgainstBatch(t, spillStream, spillMaxTextView, spillGroups*110)
+}
+
 // TestNumericDistinctViewStateLargerThanMemoryLimit is
 // TestDistinctViewStateLargerThanMemoryLimit over a SELECT DISTINCT of a
 // numeric (spillNumericDistinctView), which the planner lowers to an
@@ -359,6 +401,9 @@ func checkSpillAgainstBatch(t *testing.T, stream, view string, state uint64) {
 	case spillNumericDistinctView:
 		// The distinct j/8: a sum of j/8 over 0 to spillGroups-1.
 		want = fmt.Sprintf("%d %d", spillGroups, spillGroups*(spillGroups-1)/2/8)
+	case spillStringAggView:
+		// The lists' lengths depend on the products.
+		want = fmt.Sprintf("%d ", spillGroups)
 	}
 	if batch[:len(want)] != want {
 		t.Fatalf("the batch query: got %q, want it to start %q", batch, want)
