@@ -58,7 +58,7 @@
 // write the state again.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
 // WriteChanges and ReadChanges its output's changes, read back in their
-// chunks; ConsolidateChunks consolidates them together on every CPU, and
+// chunks, runs of chunks decoded on every CPU at once; ConsolidateChunks consolidates them together on every CPU, and
 // an empty keyed Arrangement takes them in bulk.
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
