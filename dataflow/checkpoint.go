@@ -115,6 +115,7 @@ func (d *Dataflow) Stateless() bool {
 // running); the dataflow goes on unchanged. It is the base the next
 // SnapshotDelta's changes follow.
 func (d *Dataflow) Snapshot(w *SnapshotWriter) error {
+	d.awaitRestore()
 	if ok, why := d.CanSnapshot(); !ok && d.failed == nil {
 		return sqlerr.New(sqlerr.FeatureNotSupported, "dataflow: cannot snapshot: %s", why)
 	}
@@ -128,6 +129,7 @@ func (d *Dataflow) Snapshot(w *SnapshotWriter) error {
 // after it, in order, restores the state of the last. It must be called
 // between epochs, after a Snapshot.
 func (d *Dataflow) SnapshotDelta(w *SnapshotWriter) error {
+	d.awaitRestore()
 	if !d.snapshotted {
 		return sqlerr.Bug("dataflow: delta snapshot without a snapshot before it")
 	}
@@ -202,6 +204,7 @@ func (d *Dataflow) snapshot(w *SnapshotWriter, kind uint64) error {
 // rewritten, rows changed again), and a new base would be smaller. It
 // must be called between epochs.
 func (d *Dataflow) SnapshotSize() int {
+	d.awaitRestore()
 	size := 0
 	for _, wk := range d.workers {
 		for _, op := range wk.ops {
@@ -221,6 +224,7 @@ func (d *Dataflow) SnapshotSize() int {
 // (aggregates, from their changed pages) count; it must be called
 // between epochs.
 func (d *Dataflow) SnapshotDeltaSize() (delta, growth int) {
+	d.awaitRestore()
 	for _, wk := range d.workers {
 		for _, op := range wk.ops {
 			if s, ok := op.(deltaSizer); ok {
@@ -256,6 +260,66 @@ func (d *Dataflow) Restore(b []byte, deltas ...[]byte) error {
 		}
 		return nil
 	})
+}
+
+// RestoreBehind is Restore on a goroutine of its own, so that the caller
+// may serve what it holds of the dataflow's output meanwhile (a view's
+// rows, read from the same checkpoint): every other method waits for it
+// first, and a failed restore fails the dataflow (Step returns its
+// error). done runs once the restore is over, with its error, before any
+// method waiting for it returns; it may not call the dataflow.
+func (d *Dataflow) RestoreBehind(done func(error), b []byte, deltas ...[]byte) {
+	restored := make(chan struct{})
+	d.restoring = restored
+	go func() {
+		defer close(restored)
+		err := d.Restore(b, deltas...)
+		if err != nil {
+			d.failed = fmt.Errorf("dataflow: restore: %w", err)
+		}
+		done(err)
+	}()
+}
+
+// awaitRestore waits for the restore RestoreBehind started, if any.
+func (d *Dataflow) awaitRestore() {
+	if d.restoring != nil {
+		<-d.restoring
+		d.restoring = nil
+	}
+}
+
+// SnapshotAt reports whether snapshot b (a whole one or a delta: the
+// last a restore reads) was taken with every source of the dataflow at
+// watermarks (by Source node): restored, the dataflow's next epoch
+// without changes then has nothing to do (no row to take in, no
+// watermark moved), and outputs nothing.
+func (d *Dataflow) SnapshotAt(b []byte, watermarks map[int]int64) bool {
+	r := &SnapshotReader{b: b}
+	r.Uvarint() // format
+	r.Uvarint() // kind
+	r.Uvarint() // workers
+	r.Uvarint() // nodes
+	taken := map[int]int64{}
+	for range r.Len(len(d.g.Nodes)) {
+		n := int(r.Uvarint())
+		taken[n] = r.Varint()
+	}
+	if r.err != nil {
+		return false
+	}
+	for _, n := range d.g.Nodes {
+		src, ok := n.Spec.(*Source)
+		if !ok || src.Reference || len(n.Inputs) > 0 {
+			continue
+		}
+		wm, given := watermarks[n.ID]
+		at, ok := taken[n.ID]
+		if !ok || given && wm != at {
+			return false
+		}
+	}
+	return true
 }
 
 // eachWorker runs f on every worker at once, as Step runs them: a worker's

@@ -70,6 +70,25 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 			t.Fatalf("epoch %d after restoring the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
 		}
 	}
+	// Restored behind, the dataflow's next step waits for its state: the
+	// same outputs.
+	behind := newDF()
+	restoreErr := make(chan error, 1)
+	behind.RestoreBehind(func(err error) { restoreErr <- err }, snap)
+	for i := cut; i < len(epochs); i++ {
+		if got := run(behind, epochs[i]); got != want[i] {
+			t.Fatalf("epoch %d after restoring behind the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
+		}
+	}
+	if err := <-restoreErr; err != nil {
+		t.Fatalf("restore behind: %v", err)
+	}
+	// A damaged snapshot restored behind fails the dataflow's next step.
+	damaged := newDF()
+	damaged.RestoreBehind(func(err error) { restoreErr <- err }, snap[:len(snap)/2])
+	if _, _, err := damaged.Step(nil, nil); err == nil || <-restoreErr == nil {
+		t.Fatalf("a step after restoring half a snapshot behind: %v", err)
+	}
 	// A damaged snapshot fails Restore instead of restoring wrong state.
 	for _, n := range []int{0, 1, len(snap) / 2, len(snap) - 1} {
 		if n >= len(snap) {
