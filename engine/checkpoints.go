@@ -682,7 +682,7 @@ func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 		return nil, damaged("%d bytes of payload, the file holds %d", n, len(b)-head-4)
 	}
 	payload := b[head : len(b)-4]
-	if crc32.Checksum(payload, checkpointCRC) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+	if checkpointChecksum(payload) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return nil, damaged("checksum mismatch")
 	}
 	r := dataflow.NewSnapshotReader(payload)
