@@ -89,14 +89,7 @@ func TestViewsRestartFromCheckpoints(t *testing.T) {
 		mustExec(t, conn, "INSERT INTO users VALUES ($1, $2)", id, fmt.Sprint("r", id%3))
 	}
 	names := createViews(t, conn, checkpointViews) // v_vov after v_agg
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	row := 0
-	insert := func(n int) {
-		insertRows(t, conn, "s", &row, n, func(row int) string {
-			ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
-			return fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano))
-		})
-	}
+	insert := clickInserter(t, &conn)
 	insert(2000)
 	ckptDir := filepath.Join(dir, "checkpoints")
 	want := []string{"v_agg", "v_distinct", "v_join", "v_region", "v_top", "v_total", "v_win", "v_win_live"}
@@ -496,6 +489,21 @@ func TestCheckpointWriteFailureRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("checkpoint after the failed write", func() bool { return len(readDir(t, ckptDir)) == 1 })
+}
+
+// clickInserter returns an inserter of n rows at a time into stream s (k
+// int, name text, v int, ts timestamptz), rows 37 ms apart, over
+// *conn (which a restart replaces).
+func clickInserter(t *testing.T, conn **pgx.Conn) func(n int) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	row := 0
+	return func(n int) {
+		t.Helper()
+		insertRows(t, *conn, "s", &row, n, func(row int) string {
+			ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
+			return fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano))
+		})
+	}
 }
 
 // insertRows inserts n rows into table, 50 a statement: row i's values
@@ -1062,25 +1070,11 @@ var behindViews = map[string]string{
 // view, by name.
 func viewWatermarks(t *testing.T, conn *pgx.Conn) map[string]string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), "SHOW WATERMARKS", pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
-		var name, kind string
-		var wm, fr, lateness, idle, parts *string
-		var n *int64
-		if err := rows.Scan(&name, &kind, &wm, &fr, &lateness, &idle, &n, &parts); err != nil {
-			t.Fatal(err)
+	for _, r := range shownWatermarks(t, conn) {
+		if r.kind == "materialized view" && r.w != nil {
+			out[r.name] = *r.w
 		}
-		if kind == "materialized view" && wm != nil {
-			out[name] = *wm
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -1103,14 +1097,7 @@ func TestCheckpointRestoreBehind(t *testing.T) {
 		mustExec(t, conn, "INSERT INTO users VALUES ($1, $2)", id, fmt.Sprint("r", id%3))
 	}
 	names := createViews(t, conn, behindViews)
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	row := 0
-	insert := func(n int) {
-		insertRows(t, conn, "s", &row, n, func(row int) string {
-			ts := base.Add(time.Duration(row) * 37 * time.Millisecond)
-			return fmt.Sprintf("(%d, 'n%d', %d, '%s')", row%10, row%7, (row*7919)%1000, ts.Format(time.RFC3339Nano))
-		})
-	}
+	insert := clickInserter(t, &conn)
 	insert(3000)
 	s.syncViews(t)
 	before, wmBefore := viewsText(t, conn, names), viewWatermarks(t, conn)
