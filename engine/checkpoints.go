@@ -970,7 +970,10 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 	}
 	var rows []*coldata.Chunk
 	var err error
-	if ck.caughtUp(state) && v.df.SnapshotAt(last, d.sourceWatermarks(v)) {
+	// Under a memory limit the state restores first: its operators evict
+	// to their share at the end of the start's epoch, before the next
+	// view starts, instead of holding it whole while the views go on.
+	if d.budget == nil && ck.caughtUp(state) && v.df.SnapshotAt(last, d.sourceWatermarks(v)) {
 		if rows, err = readViewRows(ck, v.arr.Types()); err == nil {
 			in.behind = true
 			return rows, true, nil
