@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,25 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 		if got := run(restored, epochs[i]); got != want[i] {
 			t.Fatalf("epoch %d after restoring the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
 		}
+	}
+	// Restored behind, the dataflow's next step waits for its state: the
+	// same outputs.
+	behind := newDF()
+	restoreErr := make(chan error, 1)
+	behind.RestoreBehind(func(err error) { restoreErr <- err }, snap)
+	for i := cut; i < len(epochs); i++ {
+		if got := run(behind, epochs[i]); got != want[i] {
+			t.Fatalf("epoch %d after restoring behind the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
+		}
+	}
+	if err := <-restoreErr; err != nil {
+		t.Fatalf("restore behind: %v", err)
+	}
+	// A damaged snapshot restored behind fails the dataflow's next step.
+	damaged := newDF()
+	damaged.RestoreBehind(func(err error) { restoreErr <- err }, snap[:len(snap)/2])
+	if _, _, err := damaged.Step(nil, nil); err == nil || <-restoreErr == nil {
+		t.Fatalf("a step after restoring half a snapshot behind: %v", err)
 	}
 	// A damaged snapshot fails Restore instead of restoring wrong state.
 	for _, n := range []int{0, 1, len(snap) / 2, len(snap) - 1} {
@@ -915,6 +935,106 @@ func TestSnapshotWriterReset(t *testing.T) {
 	w.Reset()
 	if len(w.spare) != spare-1 {
 		t.Fatalf("a writer given another's blocks kept %d spare blocks, want the %d it had left", len(w.spare), spare-1)
+	}
+}
+
+// TestReadChangesInRuns writes changes of every type of column (NULLs,
+// text, numerics, datums) in many chunks of varied sizes and reads them
+// back on 1 to 8 CPUs (splitChunks' runs, decoded at once): the chunks,
+// rows and diffs must be as written, in order; a snapshot damaged in its
+// last chunk, or holding one row fewer than its count, is an error.
+func TestReadChangesInRuns(t *testing.T) {
+	typs := []*types.T{types.Int8, types.Numeric, types.Text, types.Bool, types.Float8, types.Interval, types.ArrayOf(types.Int8)}
+	var chunks []*coldata.Chunk
+	row := 0
+	for i := range 37 {
+		var lines []string
+		for range 1 + i*i%97 {
+			if row%11 == 3 {
+				lines = append(lines, fmt.Sprintf("%d NULL NULL NULL NULL NULL NULL NULL", row%5-2))
+			} else {
+				lines = append(lines, fmt.Sprintf("%d %d %d.%02d x%d %t %d.5 %dmon {%d,%d}", 1+row%3, row, row, row%100, row, row%2 == 0, row, row%12, row, -row))
+			}
+			row++
+		}
+		chunks = append(chunks, changeChunk(t, typs, lines...))
+	}
+	w := NewSnapshotWriter(nil)
+	if err := WriteChanges(w, chunks); err != nil {
+		t.Fatal(err)
+	}
+	text := func(cs []*coldata.Chunk) []string {
+		var out []string
+		for _, c := range cs {
+			for i := range c.Len {
+				out = append(out, fmt.Sprintf("%d %s", c.Diffs[i], rowText(typs, c.Row(i))))
+			}
+			out = append(out, "--")
+		}
+		return out
+	}
+	want := text(chunks)
+	for _, cpus := range []int{1, 2, 3, 8} {
+		prev := runtime.GOMAXPROCS(cpus)
+		got, err := ReadChanges(NewSnapshotReader(w.Bytes()), typs)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatalf("%d CPUs: %v", cpus, err)
+		}
+		if g := text(got); !slices.Equal(g, want) {
+			t.Fatalf("%d CPUs: read %d lines, want %d: %q…, want %q…", cpus, len(g), len(want), g[:min(5, len(g))], want[:5])
+		}
+	}
+	// Cut short in its last chunk (the end chunk's 0 and a byte of the
+	// last column gone), and a count of one row more than the chunks hold.
+	if _, err := ReadChanges(NewSnapshotReader(w.Bytes()[:w.Len()-2]), typs); err == nil {
+		t.Fatal("reading changes cut short in their last chunk succeeded")
+	}
+	count := len(binary.AppendUvarint(nil, uint64(row)))
+	short := append(binary.AppendUvarint(nil, uint64(row+1)), w.Bytes()[count:]...)
+	if _, err := ReadChanges(NewSnapshotReader(short), typs); err == nil {
+		t.Fatal("reading one change fewer than the count succeeded")
+	}
+}
+
+// TestSplitChunksRuns: splitChunks cuts chunks into at most parts runs
+// of whole chunks, in order, covering every byte and row.
+func TestSplitChunksRuns(t *testing.T) {
+	typs := []*types.T{types.Int8, types.Text}
+	var chunks []*coldata.Chunk
+	rows := 0
+	for i := range 10 {
+		var lines []string
+		for j := range 1 + i*7 {
+			lines = append(lines, fmt.Sprintf("1 %d %s", j, strings.Repeat("t", i)))
+		}
+		rows += len(lines)
+		chunks = append(chunks, changeChunk(t, typs, lines...))
+	}
+	w := NewSnapshotWriter(nil)
+	if err := WriteChanges(w, chunks); err != nil {
+		t.Fatal(err)
+	}
+	for _, parts := range []int{1, 2, 3, 4, 10, 16} {
+		r := NewSnapshotReader(w.Bytes())
+		r.Len(0)
+		body := r.b
+		runs := splitChunks(r, typs, true, parts)
+		if r.err != nil || len(runs) == 0 || len(runs) > parts {
+			t.Fatalf("%d parts: %d runs, %v", parts, len(runs), r.err)
+		}
+		n, nrows, at := 0, 0, 0
+		for _, run := range runs {
+			if &run.b[0] != &body[at] {
+				t.Fatalf("%d parts: a run starts at byte %d, not where the one before ended", parts, at)
+			}
+			at += len(run.b)
+			n += run.chunks
+			nrows += run.rows
+		}
+		if n != len(chunks) || nrows != rows || at != len(body)-1 {
+			t.Fatalf("%d parts: runs of %d chunks, %d rows, %d bytes; want %d, %d, %d", parts, n, nrows, at, len(chunks), rows, len(body)-1)
+		}
 	}
 }
 

@@ -51,7 +51,10 @@
 // snapshot (aggregates: the pages of the groups touched; joins, DISTINCT,
 // top-N and session windows: the rows whose multiplicity changed, a
 // session window's rows of sessions closed since excepted: the restore
-// closes them again), and Restore(base, deltas...) reads them in order.
+// closes them again), and Restore(base, deltas...) reads them in order;
+// RestoreBehind does so on goroutines of its own while the caller serves
+// the view's rows (the dataflow's next use waits for it), and SnapshotAt
+// tells whether a snapshot's next epoch without changes would do nothing.
 // SnapshotSize estimates what a whole snapshot would write now, so that
 // the engine ends a chain of deltas only once it holds much more, and
 // SnapshotDeltaSize what the next delta would (aggregates only: their
@@ -59,7 +62,7 @@
 // write the state again.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
 // WriteChanges and ReadChanges its output's changes, read back in their
-// chunks; ConsolidateChunks consolidates them together on every CPU, and
+// chunks, runs of chunks decoded on every CPU at once; ConsolidateChunks consolidates them together on every CPU, and
 // an empty keyed Arrangement takes them in bulk.
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill

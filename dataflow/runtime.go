@@ -55,6 +55,9 @@ type Dataflow struct {
 	// snapshotted: a full Snapshot was taken, so SnapshotDelta has a base
 	// its changes follow.
 	snapshotted bool
+	// restoring, when not nil, is closed once the restore RestoreBehind
+	// started is over (failed then holds its error).
+	restoring chan struct{}
 }
 
 type edge struct {
@@ -199,6 +202,7 @@ func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 // stepFeed is StepFeed, with its output sharing the columns of the chunks
 // fed if keep.
 func (d *Dataflow) stepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64, keep bool) ([]*coldata.Chunk, int64, error) {
+	d.awaitRestore()
 	if d.failed != nil {
 		return nil, 0, d.failed
 	}
@@ -297,6 +301,7 @@ func (d *Dataflow) sourceWatermark(n *Node, watermarks map[int]int64) int64 {
 
 // Close stops the workers and lets go of the operators' spilled state.
 func (d *Dataflow) Close() {
+	d.awaitRestore()
 	for _, wk := range d.workers {
 		wk.inbox.close()
 		for _, op := range wk.ops {

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-db/sluice/dataflow"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/storage"
+	"github.com/sluice-db/sluice/types"
 )
 
 // A view checkpoint is a base, <dir>/<view id>.ckpt (the view's whole
@@ -681,7 +682,7 @@ func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 		return nil, damaged("%d bytes of payload, the file holds %d", n, len(b)-head-4)
 	}
 	payload := b[head : len(b)-4]
-	if crc32.Checksum(payload, checkpointCRC) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+	if checkpointChecksum(payload) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return nil, damaged("checksum mismatch")
 	}
 	r := dataflow.NewSnapshotReader(payload)
@@ -838,8 +839,11 @@ type startInput struct {
 	tails     map[uint32]*storage.TableScan
 	hashScans map[uint32]*storage.TableScan
 	// read and decoded are how long reading ck's files and decoding them
-	// (operator state and rows) took, for the log.
+	// (operator state and rows; rows only when behind) took, for the log.
 	read, decoded time.Duration
+	// behind: ck is caught up, and its operators' state restores after
+	// the view serves its rows (resumeBehind).
+	behind bool
 }
 
 // prepareCheckpoints decides, before v starts, whether v is checkpointed
@@ -940,54 +944,53 @@ func (d *dataflows) inputState(v *runningView, in *startInput) map[uint32]uint64
 // (consolidated, in chunks) and true; false when v must be computed from
 // its inputs instead. Only a failure to build the dataflow again is an
 // error.
+//
+// When the checkpoint is caught up (no history after it, the sources'
+// watermarks where they were), the view's first epoch is its rows alone:
+// restore only decodes them (in.behind), and resume serves them before it
+// restores the operators' state, which only the next epoch needs.
 func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uint64) ([]*coldata.Chunk, bool, error) {
 	ck := in.ck
 	if ck == nil {
 		return nil, false, nil
 	}
-	defer ck.release()
 	for _, i := range ck.inputs {
 		if i.kind == inputStream && i.value > state[i.rel] || i.kind == inputTable && i.value != state[i.rel] {
 			d.log.Info("dataflow: checkpoint not used: its inputs changed since", "view", v.name, "relation", i.rel)
+			ck.release()
 			return nil, false, nil
 		}
 	}
 	began := time.Now()
 	defer func() { in.decoded = time.Since(began) }()
-	deltas := make([][]byte, len(ck.deltas))
-	for i, d := range ck.deltas {
-		deltas[i] = d.state
+	deltas := ck.stateDeltas()
+	last := ck.state
+	if len(deltas) > 0 {
+		last = deltas[len(deltas)-1]
 	}
-	// The rows decode beside the operators' state (which restores on
-	// every worker at once), the base's and each delta's at once: none
-	// reads another.
-	parts := make([][]*coldata.Chunk, 1+len(ck.deltas))
-	errs := make([]error, len(parts))
-	var wg sync.WaitGroup
-	for i := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i == 0 {
-				parts[i], errs[i] = dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), v.arr.Types())
-			} else {
-				parts[i], errs[i] = dataflow.ReadChanges(dataflow.NewSnapshotReader(ck.deltas[i-1].rows), v.arr.Types())
-			}
-		}()
+	var rows []*coldata.Chunk
+	var err error
+	// Under a memory limit the state restores first: its operators evict
+	// to their share at the end of the start's epoch, before the next
+	// view starts, instead of holding it whole while the views go on.
+	if d.budget == nil && ck.caughtUp(state) && v.df.SnapshotAt(last, d.sourceWatermarks(v)) {
+		if rows, err = readViewRows(ck, v.arr.Types()); err == nil {
+			in.behind = true
+			return rows, true, nil
+		}
+	} else {
+		// The rows decode beside the operators' state (which restores on
+		// every worker at once): neither reads the other.
+		var rowsErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { rows, rowsErr = readViewRows(ck, v.arr.Types()) })
+		err = v.df.Restore(ck.state, deltas...)
+		wg.Wait()
+		err = errors.Join(err, rowsErr)
 	}
-	err := v.df.Restore(ck.state, deltas...)
-	wg.Wait()
 	// The files' bytes are decoded: their mappings go.
-	clear(deltas)
 	ck.release()
 	if err == nil {
-		err = errors.Join(errs...)
-	}
-	if err == nil {
-		rows := parts[0]
-		if len(ck.deltas) > 0 {
-			rows = dataflow.ConsolidateChunks(slices.Concat(parts...))
-		}
 		return rows, true, nil
 	}
 	d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", err)
@@ -998,10 +1001,51 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 	return nil, false, nil
 }
 
+// stateDeltas returns the operator state of ck's deltas, in order.
+func (ck *checkpoint) stateDeltas() [][]byte {
+	deltas := make([][]byte, len(ck.deltas))
+	for i, d := range ck.deltas {
+		deltas[i] = d.state
+	}
+	return deltas
+}
+
+// caughtUp reports whether ck holds every row of its streams' history as
+// it is now (state, inputState's): nothing comes after it to replay.
+func (ck *checkpoint) caughtUp(state map[uint32]uint64) bool {
+	for _, i := range ck.inputs {
+		if i.kind == inputStream && i.value != state[i.rel] {
+			return false
+		}
+	}
+	return true
+}
+
+// readViewRows decodes the view's rows ck holds (typs): the base's rows
+// with its deltas' changes, consolidated.
+func readViewRows(ck *checkpoint, typs []*types.T) ([]*coldata.Chunk, error) {
+	rows, err := dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), typs)
+	if err != nil || len(ck.deltas) == 0 {
+		return rows, err
+	}
+	parts := [][]*coldata.Chunk{rows}
+	for i, d := range ck.deltas {
+		changes, err := dataflow.ReadChanges(dataflow.NewSnapshotReader(d.rows), typs)
+		if err != nil {
+			return nil, fmt.Errorf("delta %d: %w", i+1, err)
+		}
+		parts = append(parts, changes)
+	}
+	return dataflow.ConsolidateChunks(slices.Concat(parts...)), nil
+}
+
 // resume is start for a view restored from its checkpoint: its first
 // epoch is its streams' history after the checkpoint, and its first
 // output the checkpoint's rows with that epoch's changes.
 func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint64, rows []*coldata.Chunk) error {
+	if in.behind {
+		return d.resumeBehind(v, in, state, rows)
+	}
 	began := time.Now()
 	replayed := 0
 	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
@@ -1046,10 +1090,68 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	replay := time.Since(began)
 	indexing := time.Now()
 	d.run(v, state, rows, wm)
+	d.logRestored(v, in, rows, replayed, replay, time.Since(indexing))
+	return nil
+}
+
+// resumeBehind is resume for a checkpoint restore found caught up: the
+// view serves the checkpoint's rows, then its operators' state restores
+// on goroutines of their own (the dataflow's next use waits for it), and
+// finishRestore steps the epoch the start left out once it is done.
+// Until then the view's output watermark is NoWatermark (that of an input
+// with none yet): the views that read it start after finishRestore.
+func (d *dataflows) resumeBehind(v *runningView, in *startInput, state map[uint32]uint64, rows []*coldata.Chunk) error {
+	v.dirty = false
+	v.restoring = true
+	indexing := time.Now()
+	d.run(v, state, rows, dataflow.NoWatermark)
+	indexed := time.Since(indexing)
+	ck := in.ck
+	began := time.Now()
+	v.df.RestoreBehind(func(err error) {
+		ck.release()
+		if err == nil {
+			d.log.Info("dataflow: view's operator state restored behind its first epoch", "view", v.name, "elapsed", time.Since(began).Round(time.Millisecond))
+		}
+		d.enqueue(feedItem{cmd: func() { d.finishRestore(v) }})
+	}, ck.state, ck.stateDeltas()...)
+	d.logRestored(v, in, rows, 0, 0, indexed)
+	return nil
+}
+
+// finishRestore ends the start of v, whose operators' state restored
+// behind its first epoch, unless a step did first (v.restoring false):
+// the epoch its start left out (no rows, no watermark moved since the
+// checkpoint) gives the view's output watermark.
+func (d *dataflows) finishRestore(v *runningView) {
+	if !v.restoring {
+		return
+	}
+	v.restoring = false
+	if v.failed != nil || d.running[v.id] != v {
+		return
+	}
+	out, wm, err := v.df.Step(nil, d.sourceWatermarks(v))
+	if err != nil {
+		d.fail(v, err)
+		return
+	}
+	if changedRows(out) > 0 {
+		// SnapshotAt says an epoch without changes outputs nothing: it
+		// is published all the same.
+		v.dirty = true
+		d.publish(map[uint32][]*coldata.Chunk{v.id: out})
+	}
+	if wm != v.watermark {
+		d.setWatermark(v, wm)
+	}
+}
+
+// logRestored logs the restore of v from its checkpoint.
+func (d *dataflows) logRestored(v *runningView, in *startInput, rows []*coldata.Chunk, replayed int, replay, indexed time.Duration) {
 	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", changedRows(rows), "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas),
 		"read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", replay.Round(time.Millisecond),
-		"indexed", time.Since(indexing).Round(time.Millisecond))
-	return nil
+		"indexed", indexed.Round(time.Millisecond), "state_behind", in.behind)
 }
 
 // trackChange follows a committed change of a checkpoint input.

@@ -143,6 +143,10 @@ type runningView struct {
 	replayable, replaying bool
 	// dirty: the view stepped since its last checkpoint (or has none).
 	dirty bool
+	// restoring: the view's operators' state is restoring behind its
+	// first epoch (resumeBehind), whose left out epoch is still to step
+	// (finishRestore, or the view's next step).
+	restoring bool
 	// gen is the generation of the view's last base checkpoint (0: none
 	// yet, or its chain ended: the next checkpoint is a base); deltas
 	// counts the deltas taken after it, deltaSize their state bytes and
@@ -369,6 +373,9 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 			continue
 		}
 		v.dirty = true
+		// The epoch a start restoring behind left out had nothing to do:
+		// this one does it (its Step waits for the state).
+		v.restoring = false
 		out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
 		if err != nil {
 			d.fail(v, err)
@@ -548,12 +555,16 @@ func (d *dataflows) install(ctx context.Context, id uint32, name string, plan *v
 	select {
 	case <-done:
 	case <-d.exited:
-		if in.ck != nil {
-			// The loop ended before the start ran (or after it released the
-			// checkpoint: releasing twice is harmless).
-			in.ck.release()
+		select {
+		case <-done:
+			// The start ran before the loop ended: the checkpoint is its
+			// (a restore behind may still read it).
+		default:
+			if in.ck != nil {
+				in.ck.release()
+			}
+			return sqlerr.New(sqlerr.AdminShutdown, "the server is shutting down")
 		}
-		return sqlerr.New(sqlerr.AdminShutdown, "the server is shutting down")
 	}
 	if result != nil {
 		d.unwant(v)
@@ -582,6 +593,13 @@ func (d *dataflows) newDataflow(plan *viewPlan) (*dataflow.Dataflow, error) {
 // emits each group once, instead of retracting and re-emitting it at every
 // slice (which cost more than the aggregation with millions of groups).
 func (d *dataflows) start(v *runningView, in *startInput) error {
+	for rel := range v.sources {
+		// A view read starts v at its output watermark, which one still
+		// restoring behind its first epoch does not know yet.
+		if up := d.running[rel]; up != nil {
+			d.finishRestore(up)
+		}
+	}
 	for rel, wm := range in.cut {
 		// Views already reading rel know its watermark from its changes;
 		// without them, its changes up to the cut were not delivered.

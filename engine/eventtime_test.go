@@ -23,25 +23,40 @@ type shownWatermark struct {
 
 func showWatermark(t *testing.T, conn *pgx.Conn, stream string) shownWatermark {
 	t.Helper()
+	var out shownWatermark
+	for _, r := range shownWatermarks(t, conn) {
+		if r.name == stream && r.kind == "stream" {
+			if r.w != nil {
+				out.w, out.frontier = *r.w, *r.frontier
+			}
+			out.late, out.partitions = *r.late, *r.partitions
+		}
+	}
+	return out
+}
+
+// watermarkRow is a row of SHOW WATERMARKS as scanned (nil for NULL).
+type watermarkRow struct {
+	name, kind                              string
+	w, frontier, lateness, idle, partitions *string
+	late                                    *int64
+}
+
+// shownWatermarks returns the rows of SHOW WATERMARKS.
+func shownWatermarks(t *testing.T, conn *pgx.Conn) []watermarkRow {
+	t.Helper()
 	rows, err := conn.Query(context.Background(), "SHOW WATERMARKS", pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out shownWatermark
+	var out []watermarkRow
 	for rows.Next() {
-		var name, kind string
-		var wm, fr, lateness, idle, parts *string
-		var n *int64
-		if err := rows.Scan(&name, &kind, &wm, &fr, &lateness, &idle, &n, &parts); err != nil {
+		var r watermarkRow
+		if err := rows.Scan(&r.name, &r.kind, &r.w, &r.frontier, &r.lateness, &r.idle, &r.late, &r.partitions); err != nil {
 			t.Fatal(err)
 		}
-		if name == stream && kind == "stream" {
-			if wm != nil {
-				out.w, out.frontier = *wm, *fr
-			}
-			out.late, out.partitions = *n, *parts
-		}
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
