@@ -143,7 +143,7 @@ func TestHeapHugePagesChild(t *testing.T) {
 	}
 	runtime.KeepAlive(kept)
 	fmt.Printf("heap: advised=%t huge=%d heapHuge=%d heapRSS=%d runway=%d goal=%d faults=%d\n", slices.Contains(m.Flags, "hg"),
-		m.AnonHugeBytes, heapHuge, heapRSS, started.mapped-before.mapped, started.goal, faults)
+		m.AnonHugeBytes, heapHuge, heapRSS, int64(started.mapped)-int64(before.mapped), started.goal, faults)
 }
 
 // smallObjectPages is how many 4 KiB objects TestHeapHugePagesChild grows
