@@ -110,7 +110,7 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 
 // roundTripDataflows returns a maker of dataflows of graph on workers, in
 // chunks of 3 rows, each closed when the test ends.
-func roundTripDataflows(t *testing.T, graph func() *Graph, workers int) func() *Dataflow {
+func roundTripDataflows(t testing.TB, graph func() *Graph, workers int) func() *Dataflow {
 	return func() *Dataflow {
 		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
 		if err != nil {
