@@ -325,7 +325,7 @@ func runRestart(ctx context.Context, o *restartOptions, progress func(string, ..
 // seconds (free page reporting: on the machines Sluice was measured on,
 // 972 MiB of a freed GiB in 10 s), and the first touch of it then costs
 // about ten times the touch of memory freed a moment ago (a GiB in huge
-// pages took 1.3-2.4 s of CPU against 0.11-0.14 s): restarts that follow
+// pages took 0.7-2.5 s of CPU against 0.08-0.14 s): restarts that follow
 // each other at once reuse their predecessor's memory and hide that.
 func coldStart(ctx context.Context, wait time.Duration) error {
 	syscall.Sync()
