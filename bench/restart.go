@@ -98,7 +98,7 @@ type RestartResult struct {
 	Restored bool `json:"restored"`
 	// AllReady are every run's times to ready, AllCPU its CPU at ready.
 	AllReady []Duration `json:"all_ready_seconds"`
-	AllCPU   []Duration `json:"all_cpu_seconds"`
+	AllCPU   []Duration `json:"all_cpu_seconds,omitempty"`
 }
 
 func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error) {
