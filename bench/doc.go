@@ -28,7 +28,9 @@
 // of groups, checkpoints it and is killed; a fresh child on the same data
 // directory is timed from its exec until the view answers a point SELECT
 // and a SELECT over every group right, with its CPU, bytes read and the
-// restore's breakdown from its log. `sluice bench`
+// restore's breakdown from its log; --cold makes each restart the first
+// on an idle machine (the page cache dropped, freed memory returned to the
+// host). `sluice bench`
 // also runs the Nexmark queries and reports them against their aims; its
 // full run adds issue 6's figures: q5 with no checkpoints beside q5 with
 // them, and the serving workload's freshness at 200 connections with

@@ -60,6 +60,9 @@ type restartOptions struct {
 	dataDir      string
 	workers      int
 	cpuProfile   string
+	// cold is how long each restart waits idle after dropping the page
+	// cache (coldStart); 0: it starts at once.
+	cold time.Duration
 	// serverFlags are appended to the servers' command lines.
 	serverFlags []string
 }
@@ -93,8 +96,9 @@ type RestartResult struct {
 	Replayed     int64    `json:"stream_rows_replayed"`
 	// Restored is false when the server computed the view again instead.
 	Restored bool `json:"restored"`
-	// AllReady are every run's times to ready.
+	// AllReady are every run's times to ready, AllCPU its CPU at ready.
 	AllReady []Duration `json:"all_ready_seconds"`
+	AllCPU   []Duration `json:"all_cpu_seconds,omitempty"`
 }
 
 func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error) {
@@ -114,6 +118,7 @@ func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error)
 	fs.StringVar(&o.binary, "sluice", "", "the sluice binary the servers run (default: this one)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data directory: reused when it holds the benchmark's view of --groups groups (default: a temporary one, removed)")
 	fs.IntVar(&o.workers, "workers", 0, "the servers' --workers (0: their default, the CPUs)")
+	fs.DurationVar(&o.cold, "cold", 0, "before each restart, drop the page cache (root only) and wait this long idle, so that it starts as the first after a crash or a boot does: a virtual machine's kernel hands the memory the run before freed back to its host within seconds (free page reporting), and it faults again when first touched (e.g. 40s; 0: restarts follow each other at once)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "CPU profile of each restarted server from exec until serving (the run number is appended)")
 	serverFlagVar(fs, &o.serverFlags)
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +136,9 @@ func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error)
 	}
 	if o.rowsPerGroup < 1 || o.runs < 1 {
 		return nil, errors.New("--rows-per-group and --runs must be positive")
+	}
+	if o.cold < 0 {
+		return nil, fmt.Errorf("--cold: %v is negative", o.cold)
 	}
 	return o, nil
 }
@@ -156,10 +164,13 @@ func RestartMain(args []string, stdout, stderr io.Writer) int {
 
 func writeRestart(w io.Writer, r *RestartResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "groups\trows\tcheckpoint\tstop\tready\tfull\tCPU at ready\tread\tdecoded\tindexed\tviews started\tbytes read\tpeak RSS\tall runs")
+	fmt.Fprintln(tw, "groups\trows\tcheckpoint\tstop\tready\tfull\tCPU at ready\tread\tdecoded\tindexed\tviews started\tbytes read\tpeak RSS\tall runs (ready/CPU)")
 	all := make([]string, len(r.AllReady))
 	for i, d := range r.AllReady {
 		all[i] = fmt.Sprintf("%.2f", time.Duration(d).Seconds())
+		if i < len(r.AllCPU) {
+			all[i] += fmt.Sprintf("/%.2f", time.Duration(r.AllCPU[i]).Seconds())
+		}
 	}
 	sec := func(d Duration) string { return fmt.Sprintf("%.2f s", time.Duration(d).Seconds()) }
 	fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d MiB\t%d MiB\t%s\n", fmtRate(float64(r.Groups)), fmtRate(float64(r.Rows)),
@@ -283,6 +294,12 @@ func runRestart(ctx context.Context, o *restartOptions, progress func(string, ..
 	}
 	progress("checkpoint: %d MiB", r.CheckpointBytes>>20)
 	for run := 1; run <= o.runs; run++ {
+		if o.cold > 0 {
+			progress("dropping the page cache and waiting %v idle", o.cold)
+			if err := coldStart(ctx, o.cold); err != nil {
+				return r, fmt.Errorf("restart %d: %w", run, err)
+			}
+		}
 		progress("restart %d of %d", run, o.runs)
 		m, err := timeRestart(ctx, o, bin, dir, run, want)
 		if err != nil {
@@ -290,15 +307,37 @@ func runRestart(ctx context.Context, o *restartOptions, progress func(string, ..
 		}
 		progress("restart %d: ready in %.2f s (%.2f s CPU), full answer in %.2f s", run,
 			time.Duration(m.Ready).Seconds(), time.Duration(m.CPU).Seconds(), time.Duration(m.Full).Seconds())
-		r.AllReady = append(r.AllReady, m.Ready)
+		r.AllReady, r.AllCPU = append(r.AllReady, m.Ready), append(r.AllCPU, m.CPU)
 		if run == 1 || m.Ready < r.Ready {
 			// The run's measurements; the workload's shape stays.
 			m.Groups, m.Rows, m.Kill, m.Runs = r.Groups, r.Rows, r.Kill, r.Runs
-			m.CheckpointBytes, m.BuildRSS, m.AllReady = r.CheckpointBytes, r.BuildRSS, r.AllReady
+			m.CheckpointBytes, m.BuildRSS, m.AllReady, m.AllCPU = r.CheckpointBytes, r.BuildRSS, r.AllReady, r.AllCPU
 			*r = *m
 		}
 	}
 	return r, nil
+}
+
+// coldStart prepares a restart as the first after a crash or a boot
+// meets the machine: the page cache dropped (the checkpoint files come
+// from the disk) and the memory the run before freed left idle for wait.
+// A virtual machine's kernel hands free memory back to its host within
+// seconds (free page reporting: on the machines Sluice was measured on,
+// 972 MiB of a freed GiB in 10 s), and the first touch of it then costs
+// about ten times the touch of memory freed a moment ago (a GiB in huge
+// pages took 0.7-2.5 s of CPU against 0.08-0.14 s): restarts that follow
+// each other at once reuse their predecessor's memory and hide that.
+func coldStart(ctx context.Context, wait time.Duration) error {
+	syscall.Sync()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0); err != nil {
+		return fmt.Errorf("drop the page cache (needs root): %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
 }
 
 // restartMarker names a data directory's workload, so --data-dir reuses

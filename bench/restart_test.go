@@ -36,8 +36,11 @@ func TestRestart(t *testing.T) {
 			if !r.Restored || r.Replayed != 0 {
 				t.Errorf("restored %v, %d stream rows replayed: want restored, none replayed", r.Restored, r.Replayed)
 			}
-			if r.Groups != o.groups || r.Rows != 60_000 || r.Kill != kill || len(r.AllReady) != 2 {
-				t.Errorf("shape %d groups, %d rows, %q, %d runs: want the options'", r.Groups, r.Rows, r.Kill, len(r.AllReady))
+			if r.Groups != o.groups || r.Rows != 60_000 || r.Kill != kill || len(r.AllReady) != 2 || len(r.AllCPU) != 2 {
+				t.Errorf("shape %d groups, %d rows, %q, %d runs (%d CPU): want the options'", r.Groups, r.Rows, r.Kill, len(r.AllReady), len(r.AllCPU))
+			}
+			if !slices.Contains(r.AllCPU, r.CPU) {
+				t.Errorf("CPU at ready %v is none of the runs' %v", r.CPU, r.AllCPU)
 			}
 			if r.CheckpointBytes <= 0 || r.Ready <= 0 || r.Full < r.Ready || r.CPU <= 0 || r.ViewsStarted <= 0 {
 				t.Errorf("checkpoint %d B, ready %v, full %v, CPU %v, views started %v: want all positive, full after ready",
@@ -93,6 +96,35 @@ func TestServerFlags(t *testing.T) {
 	}
 	if e := mustReadFile(t, env); strings.Contains(e, "SLUICE_") {
 		t.Errorf("the child's environment holds SLUICE_*:\n%s", e)
+	}
+}
+
+// --cold takes a wait, not a negative one; without it restarts follow
+// each other at once.
+func TestColdFlag(t *testing.T) {
+	var stderr bytes.Buffer
+	o, err := parseRestartFlags([]string{"--cold", "40s"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cold != 40*time.Second {
+		t.Errorf("--cold 40s gave %v", o.cold)
+	}
+	if o, err := parseRestartFlags(nil, &stderr); err != nil || o.cold != 0 {
+		t.Errorf("no --cold gave %v, %v: want 0", o, err)
+	}
+	if _, err := parseRestartFlags([]string{"--cold", "-1s"}, &stderr); err == nil {
+		t.Error("--cold -1s was taken")
+	}
+}
+
+// The table lists every run's time to ready and CPU at ready.
+func TestWriteRestartAllRuns(t *testing.T) {
+	var b bytes.Buffer
+	writeRestart(&b, &RestartResult{Restored: true, AllReady: []Duration{Duration(6310 * time.Millisecond), Duration(2380 * time.Millisecond)},
+		AllCPU: []Duration{Duration(9040 * time.Millisecond), Duration(3400 * time.Millisecond)}})
+	if !strings.Contains(b.String(), "6.31/9.04 2.38/3.40") {
+		t.Errorf("the table does not list the runs as ready/CPU:\n%s", b.String())
 	}
 }
 
