@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/pgwire"
 	"github.com/sluice-db/sluice/storage"
+	"github.com/sluice-db/sluice/types"
 )
 
 // rowsWriter is a pgwire.ResultWriter that keeps the rows as text.
@@ -405,7 +407,7 @@ func TestCheckpointWriteFailsMidStream(t *testing.T) {
 		}
 		return &checkpointJob{ck: checkpoint{view: 7, kind: checkpointDelta, gen: 1, seq: 1, planHash: make([]byte, 32), workers: 1}, state: state}
 	}
-	if _, err := c.write(job(false)); err != nil {
+	if err := writeCheckpoint(c, job(false)); err != nil {
 		t.Fatal(err)
 	}
 	path := c.deltaPath(7, 1)
@@ -413,7 +415,7 @@ func TestCheckpointWriteFailsMidStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.write(job(true)); err == nil || !strings.Contains(err.Error(), "spill store read failed") {
+	if err := writeCheckpoint(c, job(true)); err == nil || !strings.Contains(err.Error(), "spill store read failed") {
 		t.Fatalf("a write failing mid-stream: %v", err)
 	}
 	if released != 2 {
@@ -438,9 +440,37 @@ func TestCheckpointWriteFailsMidStream(t *testing.T) {
 	}
 }
 
-// A batch of deltas syncs the checkpoint directory once, after all of
-// them (a sync per delta queued the source commits' syncs behind them);
-// when that sync fails, every delta of the batch is taken again.
+// writeCheckpoint writes j alone, as the writer writes a batch.
+func writeCheckpoint(c *checkpointer, j *checkpointJob) error {
+	s, err := c.stage(j)
+	if err != nil {
+		return err
+	}
+	return c.commitStaged([]*stagedFile{s})[0]
+}
+
+// checkpointBatch is a batch of a base of view 6 and deltas of views 7,
+// 8 and 9.
+func checkpointBatch() []checkpointJob {
+	var jobs []checkpointJob
+	for _, view := range []uint32{6, 7, 8, 9} {
+		state := dataflow.NewSnapshotWriter(nil)
+		state.Uvarint(uint64(view))
+		ck := checkpoint{view: view, kind: checkpointDelta, gen: 1, seq: 1, planHash: make([]byte, 32), workers: 1}
+		j := checkpointJob{ck: ck, state: state}
+		if view == 6 {
+			j.ck.kind, j.ck.seq = checkpointBase, 0
+			j.rows = dataflow.NewArrangement([]*types.T{types.Int8}, nil).Snapshot(0)
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+// A batch syncs the checkpoint directory once, after all of its files,
+// bases and deltas (a sync per delta, and one per base before its old
+// deltas were removed, queued the source commits' syncs behind them);
+// when that sync fails, every view of the batch is taken again.
 func TestCheckpointBatchSyncsDirectoryOnce(t *testing.T) {
 	dir := t.TempDir()
 	c := newCheckpointer(dir, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -448,18 +478,19 @@ func TestCheckpointBatchSyncsDirectoryOnce(t *testing.T) {
 	syncs := 0
 	var syncErr error
 	c.syncDir = func(string) error { syncs++; return syncErr }
-	batch := func() []checkpointJob {
-		var jobs []checkpointJob
-		for _, view := range []uint32{7, 8, 9} {
-			state := dataflow.NewSnapshotWriter(nil)
-			state.Uvarint(uint64(view))
-			jobs = append(jobs, checkpointJob{ck: checkpoint{view: view, kind: checkpointDelta, gen: 1, seq: 1, planHash: make([]byte, 32), workers: 1}, state: state})
-		}
-		return jobs
+	// An old generation's delta of view 6, which its new base replaces.
+	if err := os.WriteFile(c.deltaPath(6, 1), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	c.writeBatch(batch())
+	c.writeBatch(checkpointBatch())
 	if syncs != 1 {
-		t.Fatalf("a batch of three deltas synced the directory %d times, want once", syncs)
+		t.Fatalf("a batch of a base and three deltas synced the directory %d times, want once", syncs)
+	}
+	if _, err := os.Stat(c.path(6)); err != nil {
+		t.Fatalf("view 6's base: %v", err)
+	}
+	if _, err := os.Stat(c.deltaPath(6, 1)); !os.IsNotExist(err) {
+		t.Fatalf("view 6's old delta after its new base: %v", err)
 	}
 	for _, view := range []uint32{7, 8, 9} {
 		if _, err := os.Stat(c.deltaPath(view, 1)); err != nil {
@@ -469,9 +500,64 @@ func TestCheckpointBatchSyncsDirectoryOnce(t *testing.T) {
 	if u := c.takeUnwritten(); len(u) != 0 {
 		t.Fatalf("unwritten after a good batch: %v", u)
 	}
+	if err := os.WriteFile(c.deltaPath(6, 1), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	syncErr = errors.New("sync failed")
-	c.writeBatch(batch())
-	if u := c.takeUnwritten(); !slices.Equal(u, []uint32{7, 8, 9}) {
+	c.writeBatch(checkpointBatch())
+	if u := c.takeUnwritten(); !slices.Equal(u, []uint32{6, 7, 8, 9}) {
 		t.Fatalf("unwritten after the directory's sync failed: %v, want every view of the batch", u)
+	}
+	if _, err := os.Stat(c.deltaPath(6, 1)); err != nil {
+		t.Fatalf("view 6's old delta removed though its new base's rename was not synced: %v", err)
+	}
+}
+
+// A batch's files are synced at once, before any is renamed: each sync
+// here waits until every file of the batch is being synced, which syncs
+// one after the other never reach. A file whose sync fails is not
+// renamed into place (its .tmp is removed) and is taken again; the others
+// are written.
+func TestCheckpointBatchSyncsFilesAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	c := newCheckpointer(dir, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(c.close)
+	batch := checkpointBatch()
+	var arrived sync.WaitGroup
+	arrived.Add(len(batch))
+	c.syncFile = func(f *os.File) error {
+		if _, err := os.Stat(c.deltaPath(7, 1)); !os.IsNotExist(err) {
+			t.Errorf("a file renamed before the batch's syncs ended: %v", err)
+		}
+		arrived.Done()
+		all := make(chan struct{})
+		go func() { arrived.Wait(); close(all) }()
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+			t.Error("the batch's files were not synced at once")
+		}
+		if strings.HasPrefix(filepath.Base(f.Name()), "8.") {
+			return errors.New("sync failed")
+		}
+		return f.Sync()
+	}
+	c.writeBatch(batch)
+	if u := c.takeUnwritten(); !slices.Equal(u, []uint32{8}) {
+		t.Fatalf("unwritten: %v, want the view whose file's sync failed", u)
+	}
+	if _, err := os.Stat(c.deltaPath(8, 1)); !os.IsNotExist(err) {
+		t.Fatalf("the delta whose sync failed: %v", err)
+	}
+	if _, err := os.Stat(c.deltaPath(8, 1) + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("the .tmp of the delta whose sync failed: %v", err)
+	}
+	for _, view := range []uint32{7, 9} {
+		if _, err := os.Stat(c.deltaPath(view, 1)); err != nil {
+			t.Fatalf("view %d's delta: %v", view, err)
+		}
+	}
+	if _, err := os.Stat(c.path(6)); err != nil {
+		t.Fatalf("view 6's base: %v", err)
 	}
 }
