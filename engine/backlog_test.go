@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,27 +67,12 @@ func TestWaitBacklog(t *testing.T) {
 // maxEpochRows rows (or one commit), so that a commit queued behind a big
 // one is not held until the commits after it are stepped too.
 func TestEpochsBoundedByRows(t *testing.T) {
-	db, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	timings := newIngestTimings()
-	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
-	defer d.close()
-
-	release := make(chan struct{})
-	d.enqueue(feedItem{cmd: func() { <-release }}) // the loop is busy
-	commit := func(n int) {
-		rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
-		rows.Len = n
-		d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Chunks: []*coldata.Chunk{rows}}}})
-	}
-	commit(100)
-	commit(maxEpochRows)
-	commit(100)
-	commit(100)
-	close(release)
+	d, timings, commit, release := busyLoop(t)
+	commit(1, 100)
+	commit(1, maxEpochRows)
+	commit(1, 100)
+	commit(1, 100)
+	release()
 	if err := d.sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -151,26 +137,11 @@ func TestSmallCommitsGoAheadOfOtherViews(t *testing.T) {
 // The loop steps a small commit queued behind a big one to another view
 // first, in an epoch of its own, then the big one with what followed it.
 func TestLoopStepsSmallCommitsAhead(t *testing.T) {
-	db, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	timings := newIngestTimings()
-	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
-	defer d.close()
-
-	release := make(chan struct{})
-	d.enqueue(feedItem{cmd: func() { <-release }}) // the loop is busy
-	commit := func(rel uint32, n int) {
-		rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
-		rows.Len = n
-		d.enqueue(feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{rows}}}})
-	}
+	d, timings, commit, release := busyLoop(t)
 	commit(1, maxEpochRows-50)
 	commit(2, 1)
 	commit(1, 100)
-	close(release)
+	release()
 	if err := d.sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -181,4 +152,29 @@ func TestLoopStepsSmallCommitsAhead(t *testing.T) {
 	if s.Count != 3 || s.Sum != maxEpochRows+51 {
 		t.Fatalf("the loop stepped %d epochs of %v rows in all, want 3 of %d", s.Count, s.Sum, maxEpochRows+51)
 	}
+}
+
+// busyLoop returns dataflows without views whose loop is busy until
+// release, their timings, and commit, which queues a commit of n rows to
+// relation rel meanwhile.
+func busyLoop(t *testing.T) (d *dataflows, timings *ingestTimings, commit func(rel uint32, n int), release func()) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	timings = newIngestTimings()
+	d = newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
+	t.Cleanup(d.close)
+	busy := make(chan struct{})
+	d.enqueue(feedItem{cmd: func() { <-busy }})
+	// A test that failed before its release must not leave close waiting.
+	release = sync.OnceFunc(func() { close(busy) })
+	t.Cleanup(release)
+	commit = func(rel uint32, n int) {
+		rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		rows.Len = n
+		d.enqueue(feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{rows}}}})
+	}
+	return d, timings, commit, release
 }
