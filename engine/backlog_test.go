@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,27 +67,12 @@ func TestWaitBacklog(t *testing.T) {
 // maxEpochRows rows (or one commit), so that a commit queued behind a big
 // one is not held until the commits after it are stepped too.
 func TestEpochsBoundedByRows(t *testing.T) {
-	db, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	timings := newIngestTimings()
-	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
-	defer d.close()
-
-	release := make(chan struct{})
-	d.enqueue(feedItem{cmd: func() { <-release }}) // the loop is busy
-	commit := func(n int) {
-		rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
-		rows.Len = n
-		d.enqueue(feedItem{changes: []storage.Change{{TableID: 1, Chunks: []*coldata.Chunk{rows}}}})
-	}
-	commit(100)
-	commit(maxEpochRows)
-	commit(100)
-	commit(100)
-	close(release)
+	d, timings, commit, release := busyLoop(t)
+	commit(1, 100)
+	commit(1, maxEpochRows)
+	commit(1, 100)
+	commit(1, 100)
+	release()
 	if err := d.sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +81,100 @@ func TestEpochsBoundedByRows(t *testing.T) {
 	if s.Count != 3 || s.Sum != maxEpochRows+300 {
 		t.Fatalf("the loop stepped %d epochs of %v rows in all, want 3 of %d", s.Count, s.Sum, maxEpochRows+300)
 	}
+}
+
+// A small commit goes ahead of a bigger one queued before it, in an epoch
+// of its own, when no view reads both (through other views too); every
+// view's commits stay in commit order.
+func TestSmallCommitsGoAheadOfOtherViews(t *testing.T) {
+	d := &dataflows{order: []*runningView{
+		{id: 10, sources: map[uint32][]int{1: {0}}},
+		{id: 11, sources: map[uint32][]int{2: {0}}},
+		// Reads view 10 and relation 4: 4 is in 1's component.
+		{id: 12, sources: map[uint32][]int{10: {0}, 4: {1}}},
+	}}
+	var names []string
+	commit := func(name string, rels []uint32, n int) feedItem {
+		it := feedItem{rows: n * len(rels), at: time.Unix(int64(len(names)), 0)}
+		for _, rel := range rels {
+			rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
+			rows.Len = n
+			it.changes = append(it.changes, storage.Change{TableID: rel, Chunks: []*coldata.Chunk{rows}})
+		}
+		names = append(names, name)
+		return it
+	}
+	named := func(items []feedItem) []string {
+		var out []string
+		for _, it := range items {
+			out = append(out, names[it.at.Unix()])
+		}
+		return out
+	}
+	commits := []feedItem{
+		commit("small1", []uint32{1}, 10),
+		commit("big", []uint32{1}, 20000),
+		commit("viaview", []uint32{4}, 3),
+		commit("marker", []uint32{2}, 1),
+		commit("both", []uint32{2, 1}, 1),
+		commit("marker2", []uint32{2}, 1),
+		commit("unread", []uint32{3}, 5),
+		commit("bigother", []uint32{3}, 5000),
+	}
+	ahead, behind := d.overtaking(commits)
+	if got, want := named(ahead), []string{"small1", "marker", "unread"}; !slices.Equal(got, want) {
+		t.Errorf("ahead: %v, want %v", got, want)
+	}
+	if got, want := named(behind), []string{"big", "viaview", "both", "marker2", "bigother"}; !slices.Equal(got, want) {
+		t.Errorf("behind: %v, want %v", got, want)
+	}
+	// Nothing bigger behind: in order, as one run.
+	if ahead, behind := d.overtaking(commits[2:4]); ahead != nil || len(behind) != 2 {
+		t.Errorf("two small commits: ahead %v, behind %v", named(ahead), named(behind))
+	}
+}
+
+// The loop steps a small commit queued behind a big one to another view
+// first, in an epoch of its own, then the big one with what followed it.
+func TestLoopStepsSmallCommitsAhead(t *testing.T) {
+	d, timings, commit, release := busyLoop(t)
+	commit(1, maxEpochRows-50)
+	commit(2, 1)
+	commit(1, 100)
+	release()
+	if err := d.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// In commit order the marker would share the big commit's epoch and
+	// the last commit have one of its own; ahead, the marker has its own
+	// and the two commits to relation 1 are too many rows for one.
+	s := timings.epochRows.Snapshot()
+	if s.Count != 3 || s.Sum != maxEpochRows+51 {
+		t.Fatalf("the loop stepped %d epochs of %v rows in all, want 3 of %d", s.Count, s.Sum, maxEpochRows+51)
+	}
+}
+
+// busyLoop returns dataflows without views whose loop is busy until
+// release, their timings, and commit, which queues a commit of n rows to
+// relation rel meanwhile.
+func busyLoop(t *testing.T) (d *dataflows, timings *ingestTimings, commit func(rel uint32, n int), release func()) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	timings = newIngestTimings()
+	d = newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
+	t.Cleanup(d.close)
+	busy := make(chan struct{})
+	d.enqueue(feedItem{cmd: func() { <-busy }})
+	// A test that failed before its release must not leave close waiting.
+	release = sync.OnceFunc(func() { close(busy) })
+	t.Cleanup(release)
+	commit = func(rel uint32, n int) {
+		rows := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		rows.Len = n
+		d.enqueue(feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{rows}}}})
+	}
+	return d, timings, commit, release
 }

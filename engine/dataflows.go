@@ -21,8 +21,9 @@ import (
 // dataflows runs the materialized views and publishes their results in
 // epochs. Committed changes to the relations views read arrive from storage
 // (in commit order, under its commit lock) into a queue; one loop goroutine
-// takes the queue and, for each run of its commits up to maxEpochRows,
-// steps every view's dataflow in creation order (a view's
+// takes the queue and, for each run of its commits up to maxEpochRows
+// (small commits to views sharing nothing with a bigger one queued before
+// them first: overtaking), steps every view's dataflow in creation order (a view's
 // output of the epoch feeds the views that read it in the same epoch),
 // applies the outputs to the views' arrangements, and only then publishes the
 // new epoch with a snapshot of every view at it (taken anew only for the
@@ -79,6 +80,10 @@ type dataflows struct {
 	positions   map[uint32]int
 	tableHashes map[uint32]uint64
 	hashBuf     []byte
+	// components is loop-owned: viewComponents of order, nil when order
+	// changed since; compScratch is commitComponents' result.
+	components  map[uint32]uint32
+	compScratch []uint32
 }
 
 // narrow cuts chunks to the columns source node n was planned with.
@@ -269,41 +274,147 @@ func (d *dataflows) loop() {
 		close(d.drained)
 		d.drained = make(chan struct{})
 		d.mu.Unlock()
-		pending := map[uint32][]*coldata.Chunk{}
-		// committed holds when the pending changes committed: the step
-		// publishing them observes their delay.
-		var committed []time.Time
-		pendingRows := 0
-		stepPending := func() {
+		for i := 0; i < len(items); {
+			if it := items[i]; it.cmd != nil {
+				it.cmd()
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(items) && items[j].cmd == nil {
+				j++
+			}
+			ahead, behind := d.overtaking(items[i:j])
+			d.stepCommits(ahead)
+			d.stepCommits(behind)
+			i = j
+		}
+		d.checkpoint(false)
+	}
+}
+
+// stepCommits steps commits in epochs, in their order: whole commits make
+// an epoch of at most maxEpochRows (or one commit), so that a commit queued
+// behind a step is published once the commits before it are stepped, not
+// after those that came after it too.
+func (d *dataflows) stepCommits(commits []feedItem) {
+	pending := map[uint32][]*coldata.Chunk{}
+	// committed holds when the pending changes committed: the step
+	// publishing them observes their delay.
+	var committed []time.Time
+	pendingRows := 0
+	for _, it := range commits {
+		if pendingRows > 0 && pendingRows+it.rows > maxEpochRows {
 			d.stepTimed(pending, committed, pendingRows)
 			pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
 		}
-		for _, it := range items {
-			if it.cmd != nil {
-				stepPending()
-				it.cmd()
-				continue
-			}
-			// Whole commits, in order, make an epoch of at most
-			// maxEpochRows (or one commit): a commit queued behind a
-			// step is published once the commits before it are
-			// stepped, not after those that came after it too.
-			if pendingRows > 0 && pendingRows+it.rows > maxEpochRows {
-				stepPending()
-			}
-			pendingRows += it.rows
-			for _, c := range it.changes {
-				// A commit that only advances a watermark has no chunks: the
-				// relation is pending all the same, for the views to step.
-				pending[c.TableID] = append(pending[c.TableID], c.Chunks...)
-				d.watermarks[c.TableID] = c.Watermark
-				d.trackChange(c)
-			}
-			committed = append(committed, it.at)
+		pendingRows += it.rows
+		for _, c := range it.changes {
+			// A commit that only advances a watermark has no chunks: the
+			// relation is pending all the same, for the views to step.
+			pending[c.TableID] = append(pending[c.TableID], c.Chunks...)
+			d.watermarks[c.TableID] = c.Watermark
+			d.trackChange(c)
 		}
-		d.stepTimed(pending, committed, pendingRows)
-		d.checkpoint(false)
+		committed = append(committed, it.at)
 	}
+	d.stepTimed(pending, committed, pendingRows)
+}
+
+// overtaking splits a run of queued commits into those stepped first
+// (ahead), in an epoch of their own, and the others (behind), each in
+// commit order. A small commit (smallCommitRows) goes ahead of the bigger
+// ones queued before it when no view reads both, directly or through other
+// views (viewComponents): a freshness marker queued behind a generator's
+// 16 Ki-row delivery then waits for the step in progress only, not for
+// that delivery's step too, and the loop steps one epoch at a time all the
+// same. Every view still sees its inputs' commits in commit order, and
+// every published epoch is the state after a prefix of an order of the
+// commits that moved none ahead of one a view reads with it.
+// Nothing goes ahead (ahead is nil) unless a bigger commit stays behind.
+func (d *dataflows) overtaking(commits []feedItem) (ahead, behind []feedItem) {
+	if len(commits) < 2 {
+		return nil, commits
+	}
+	// blocked holds the components of the commits left behind.
+	blocked := map[uint32]bool{}
+	aheadRows := 0
+	for _, it := range commits {
+		comps := d.commitComponents(it)
+		free := it.rows <= smallCommitRows && aheadRows+it.rows <= maxEpochRows
+		for _, c := range comps {
+			free = free && !blocked[c]
+		}
+		if !free {
+			for _, c := range comps {
+				blocked[c] = true
+			}
+			behind = append(behind, it)
+			continue
+		}
+		ahead = append(ahead, it)
+		aheadRows += it.rows
+	}
+	if len(behind) == 0 || len(ahead) == 0 {
+		return nil, commits
+	}
+	return ahead, behind
+}
+
+// smallCommitRows bounds the commits that go ahead of bigger ones queued
+// before them (overtaking): a marker, an INSERT, a Kafka poll's piece,
+// not a generator's delivery at a high rate (whose step is what the
+// small ones would wait for).
+const smallCommitRows = 4096
+
+// commitComponents returns the view components (viewComponents) of the
+// relations commit it changes, in d.compScratch.
+func (d *dataflows) commitComponents(it feedItem) []uint32 {
+	if d.components == nil {
+		d.components = viewComponents(d.order)
+	}
+	d.compScratch = d.compScratch[:0]
+	for _, c := range it.changes {
+		comp, ok := d.components[c.TableID]
+		if !ok {
+			comp = c.TableID
+		}
+		d.compScratch = append(d.compScratch, comp)
+	}
+	return d.compScratch
+}
+
+// viewComponents maps every view and every relation a view reads to its
+// component: views that read a common relation, directly or through other
+// views, and those relations, are one component, named by one of its ids.
+func viewComponents(views []*runningView) map[uint32]uint32 {
+	parent := map[uint32]uint32{}
+	find := func(x uint32) uint32 {
+		for {
+			p, ok := parent[x]
+			if !ok {
+				parent[x] = x
+				return x
+			}
+			if p == x {
+				return x
+			}
+			x = p
+		}
+	}
+	for _, v := range views {
+		root := find(v.id)
+		for rel := range v.sources {
+			if r := find(rel); r != root {
+				parent[r] = root
+			}
+		}
+	}
+	comps := make(map[uint32]uint32, len(parent))
+	for x := range parent {
+		comps[x] = find(x)
+	}
+	return comps
 }
 
 // maxEpochRows bounds the rows of the commits one step takes in together
@@ -663,6 +774,7 @@ func (d *dataflows) run(v *runningView, tracked map[uint32]uint64, out []*coldat
 	d.republish()
 	d.pubMu.Unlock()
 	d.order = append(d.order, v)
+	d.components = nil
 	outputs := map[uint32][]*coldata.Chunk{}
 	if changedRows(out) > 0 {
 		outputs[v.id] = out
@@ -729,6 +841,7 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 				// Delete clears the vacated slot; a re-slice would keep
 				// the last view's dataflow and state reachable.
 				d.order = slices.Delete(d.order, i, i+1)
+				d.components = nil
 				break
 			}
 		}

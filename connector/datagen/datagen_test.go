@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -593,5 +594,51 @@ func TestCatchUpBatches(t *testing.T) {
 		if _, largest := tgt.rows(); largest != tc.want {
 			t.Fatalf("rate %s: the largest delivery had %d rows, want %d", tc.rate, largest, tc.want)
 		}
+	}
+}
+
+// A rate-limited source's round is Interval, or at high rates the time its
+// rows take to reach RoundRows (not under minRound): a view steps each
+// delivery whole, and a marker committed after one waits for that step.
+func TestPacedRound(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	bids := mustOptions(t, map[string]string{"generator": "nexmark_bid", "rate": "320000"}).Generator
+	rides := mustOptions(t, map[string]string{"generator": "rides", "rate": "1000"}).Generator
+	for _, tc := range []struct {
+		g    *Generator
+		rate float64
+		want time.Duration
+	}{
+		{rides, 20000, interval}, // 1000 rows an Interval
+		{rides, 4096 * 20, interval},
+		{rides, 4096 * 40, 25 * time.Millisecond},
+		{rides, 10_000_000, minRound},
+		// 46 of 50 Nexmark events are bids: 294 400 bids a second.
+		{bids, 320000, 13913 * time.Microsecond}, // 4096 / 294400 s
+	} {
+		if got := pacedRound(tc.g, tc.rate, interval); got < tc.want-time.Microsecond || got > tc.want+time.Microsecond {
+			t.Errorf("rate %v: round %v, want %v", tc.rate, got, tc.want)
+		}
+	}
+	if got := pacedRound(rides, 10_000_000, time.Millisecond); got != time.Millisecond {
+		t.Errorf("a round under minRound's Interval: %v, want the Interval", got)
+	}
+}
+
+// At 300 k rows a second a source keeping to its schedule delivers about
+// RoundRows at a time, not an Interval's 15 000.
+func TestPacedDeliveriesAtHighRates(t *testing.T) {
+	o := mustOptions(t, map[string]string{"generator": "rides", "rate": "300000"})
+	tgt := &sizesTarget{release: make(chan struct{})}
+	close(tgt.release)
+	src := Start(Config{Options: o, Layout: []int{0}, Types: []*types.T{types.Int8}, Target: tgt})
+	time.Sleep(500 * time.Millisecond)
+	src.Close()
+	tgt.mu.Lock()
+	sizes := slices.Sorted(slices.Values(tgt.sizes))
+	tgt.mu.Unlock()
+	// The first delivery may be more: a bounded catch-up from a slow start.
+	if median := sizes[len(sizes)/2]; median > 2*RoundRows {
+		t.Fatalf("median delivery %d rows over %d deliveries, want about %d", median, len(sizes), RoundRows)
 	}
 }

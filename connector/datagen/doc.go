@@ -16,7 +16,8 @@
 // A Source runs one goroutine: it generates a chunk of the events due, column
 // by column, and delivers it to its Target with the number of events
 // generated so far, which the Target stores with the rows in one
-// transaction. A rate-limited source delivers what is due every Interval;
+// transaction. A rate-limited source delivers what is due every Interval,
+// or every RoundRows rows at rates that make more in an Interval;
 // Deliver may block (backpressure), and a source behind its schedule then
 // catches up without pausing, in chunks of at most PacedBatchRows (or two
 // Intervals' rows when they are more), so that no
