@@ -177,6 +177,11 @@ func TestNumericMulConstIntsDifferential(t *testing.T) {
 	if err != nil || ov.ConstInts == nil {
 		t.Fatalf("numeric * numeric: %v, ConstInts %v", err, ov.ConstInts != nil)
 	}
+	// A cast with a typmod rounds and checks its range: not a widening.
+	typmod := &Cast{Arg: &ColRef{Idx: 0, Typ: types.Int8, Name: "x"}, To: &types.T{Family: types.NumericFamily, Oid: types.OidNumeric, Width: 10, Scale: 2}}
+	if _, _, _, ok := constAndInts([]Expr{&Const{Typ: types.Numeric}, typmod}); ok {
+		t.Fatalf("%s taken as integers widened to numeric", typmod)
+	}
 	rng := rand.New(rand.NewPCG(7, 11))
 	ctx := &EvalCtx{Cfg: types.DefaultConfig()}
 	const n = 300
