@@ -146,6 +146,15 @@ func (c *Call) String() string {
 }
 
 func (c *Call) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
+	if c.Fn.ConstInts != nil {
+		if k, ints, constFirst, ok := constAndInts(c.Args); ok {
+			v, err := ints.Eval(ctx, ch)
+			if err != nil {
+				return nil, err
+			}
+			return c.Fn.ConstInts(ctx, k.Val, constFirst, v, c.Typ)
+		}
+	}
 	args := make([]*coldata.Vec, len(c.Args))
 	for i, a := range c.Args {
 		v, err := a.Eval(ctx, ch)
@@ -158,6 +167,23 @@ func (c *Call) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 		return c.Fn.Vec(ctx, args, ch.Len, c.Typ)
 	}
 	return evalRowwise(ctx, c.Fn, args, ch.Len, c.Typ)
+}
+
+// constAndInts splits the two arguments of a call into a constant and an
+// integer expression that a Cast widens exactly to numeric (CastVec's
+// SetInt64 of each row), and returns that integer expression.
+func constAndInts(args []Expr) (k *Const, ints Expr, constFirst, ok bool) {
+	if len(args) != 2 {
+		return nil, nil, false, false
+	}
+	for i, a := range args {
+		k, isConst := a.(*Const)
+		cast, isCast := args[1-i].(*Cast)
+		if isConst && isCast && cast.Arg.Type().Family == types.IntFamily && cast.To.Oid == types.OidNumeric && cast.To.Width == 0 {
+			return k, cast.Arg, i == 0, true
+		}
+	}
+	return nil, nil, false, false
 }
 
 // evalRowwise is the generic kernel for row functions: it boxes each row's

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/cockroachdb/apd/v3"
 
@@ -41,9 +42,11 @@ func registerOperators(r *Registry) {
 		r.Add(&Overload{Name: "-", Args: []*types.T{a}, Ret: a, Vec: floatNeg})
 		r.Add(&Overload{Name: "+", Args: []*types.T{a}, Ret: a, Vec: identity})
 	}
-	for _, op := range []string{"+", "-", "*"} {
+	for _, op := range []string{"+", "-"} {
 		r.Add(&Overload{Name: op, Args: []*types.T{types.Numeric, types.Numeric}, Ret: types.Numeric, Vec: numericArithVec(op), Infix: true})
 	}
+	r.Add(&Overload{Name: "*", Args: []*types.T{types.Numeric, types.Numeric}, Ret: types.Numeric, Vec: numericArithVec("*"),
+		ConstInts: numericMulConstInts, Infix: true})
 	for _, op := range []string{"/", "%"} {
 		r.Add(&Overload{Name: op, Args: []*types.T{types.Numeric, types.Numeric}, Ret: types.Numeric, Row: numericArith(op), Infix: true})
 	}
@@ -250,6 +253,86 @@ func numericArithVec(op string) VecFunc {
 	}
 }
 
+// numericMulConstInts is numeric * numeric where one side is the constant k
+// and the other integers widened to numeric (0.908 * price): each product
+// is computed from the integer, with neither the widened column nor the
+// constant's repeated in n decimals.
+func numericMulConstInts(_ *EvalCtx, k types.Datum, constFirst bool, ints *coldata.Vec, out *types.T) (*coldata.Vec, error) {
+	n := ints.Len()
+	if k == nil {
+		return coldata.ConstVec(out, nil, n), nil
+	}
+	kd := k.(*apd.Decimal)
+	o := coldata.MakeVec(out, n)
+	o.Nulls = ints.Nulls
+	kc, small := smallCoefficient(kd)
+	r := o.Decs
+	for i, x := range ints.Ints {
+		if o.Nulls != nil && o.Nulls[i] {
+			continue
+		}
+		if small {
+			// |x| as unsigned: MinInt64's negation wraps to itself, 2^63.
+			ux := uint64(x)
+			if x < 0 {
+				ux = uint64(-x)
+			}
+			if hi, lo := bits.Mul64(kc, ux); hi == 0 {
+				r[i].Form, r[i].Negative, r[i].Exponent = apd.Finite, kd.Negative != (x < 0), kd.Exponent
+				r[i].Coeff.SetUint64(lo)
+				continue
+			}
+		}
+		var xd apd.Decimal
+		xd.SetInt64(x)
+		a, b := kd, &xd
+		if !constFirst {
+			a, b = b, a
+		}
+		if err := decimalArith("*", &r[i], a, b); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// smallExponentLimit bounds the exponents mulSmall takes: the product of
+// two such numbers, with at most 20 digits, is far inside apd's exponent
+// limits (±100 000) and DecimalCtx's, so DecimalCtx.Mul would neither
+// round, clamp nor fail.
+const smallExponentLimit = 40_000
+
+// smallCoefficient returns d's coefficient when d is finite, its
+// coefficient fits in 64 bits and its exponent is within
+// smallExponentLimit.
+func smallCoefficient(d *apd.Decimal) (uint64, bool) {
+	if d.Form != apd.Finite || d.Exponent > smallExponentLimit || d.Exponent < -smallExponentLimit || !d.Coeff.IsUint64() {
+		return 0, false
+	}
+	return d.Coeff.Uint64(), true
+}
+
+// mulSmall sets r to a * b and reports true when both coefficients and
+// their product fit in 64 bits (smallCoefficient): DecimalCtx.Mul's result,
+// without counting the product's digits for limits it cannot reach.
+func mulSmall(r, a, b *apd.Decimal) bool {
+	ac, ok := smallCoefficient(a)
+	if !ok {
+		return false
+	}
+	bc, ok := smallCoefficient(b)
+	if !ok {
+		return false
+	}
+	hi, lo := bits.Mul64(ac, bc)
+	if hi != 0 {
+		return false
+	}
+	r.Form, r.Negative, r.Exponent = apd.Finite, a.Negative != b.Negative, a.Exponent+b.Exponent
+	r.Coeff.SetUint64(lo)
+	return true
+}
+
 // decimalArith sets r to a op b for op +, - or *. As in PostgreSQL, what
 // has no value among the infinities (Infinity - Infinity, Infinity * 0) is
 // NaN.
@@ -261,6 +344,9 @@ func decimalArith(op string, r, a, b *apd.Decimal) error {
 	case "-":
 		_, err = DecimalCtx.Sub(r, a, b)
 	case "*":
+		if mulSmall(r, a, b) {
+			return nil
+		}
 		_, err = DecimalCtx.Mul(r, a, b)
 	}
 	if err != nil {

@@ -12,6 +12,11 @@ import (
 // VecFunc is a vector kernel: args hold n rows each; out is the result type.
 type VecFunc func(ctx *EvalCtx, args []*coldata.Vec, n int, out *types.T) (*coldata.Vec, error)
 
+// ConstIntsFunc is an overload's kernel for a constant k (nil: NULL) and a
+// vector of integers, the first argument when constFirst, the second
+// otherwise (Overload.ConstInts).
+type ConstIntsFunc func(ctx *EvalCtx, k types.Datum, constFirst bool, ints *coldata.Vec, out *types.T) (*coldata.Vec, error)
+
 // RowFunc computes one row. Unless the overload is NullOK it is never called
 // with a NULL argument (the result is then NULL).
 type RowFunc func(ctx *EvalCtx, args []types.Datum) (types.Datum, error)
@@ -29,6 +34,12 @@ type Overload struct {
 	RetFn func(args []*types.T) *types.T
 	Vec   VecFunc
 	Row   RowFunc
+	// ConstInts, when set, is the kernel Call.Eval runs for a call of two
+	// arguments, one a constant and the other an integer expression widened
+	// to the parameter type (expr.Cast's exact widening): it takes the
+	// integers as they are, instead of Vec taking every row widened and the
+	// constant repeated n times.
+	ConstInts ConstIntsFunc
 	// NullOK means Row handles NULL arguments itself (not strict).
 	NullOK bool
 	// Infix prints the call as an operator.
