@@ -277,9 +277,7 @@ func numericMulConstInts(_ *EvalCtx, k types.Datum, constFirst bool, ints *colda
 			if x < 0 {
 				ux = uint64(-x)
 			}
-			if hi, lo := bits.Mul64(kc, ux); hi == 0 {
-				r[i].Form, r[i].Negative, r[i].Exponent = apd.Finite, kd.Negative != (x < 0), kd.Exponent
-				r[i].Coeff.SetUint64(lo)
+			if setSmallProduct(&r[i], kc, ux, kd.Negative != (x < 0), kd.Exponent) {
 				continue
 			}
 		}
@@ -324,11 +322,17 @@ func mulSmall(r, a, b *apd.Decimal) bool {
 	if !ok {
 		return false
 	}
+	return setSmallProduct(r, ac, bc, a.Negative != b.Negative, a.Exponent+b.Exponent)
+}
+
+// setSmallProduct sets r to the finite ac * bc × 10^exponent, negative or
+// not, and reports true when the coefficients' product fits in 64 bits.
+func setSmallProduct(r *apd.Decimal, ac, bc uint64, negative bool, exponent int32) bool {
 	hi, lo := bits.Mul64(ac, bc)
 	if hi != 0 {
 		return false
 	}
-	r.Form, r.Negative, r.Exponent = apd.Finite, a.Negative != b.Negative, a.Exponent+b.Exponent
+	r.Form, r.Negative, r.Exponent = apd.Finite, negative, exponent
 	r.Coeff.SetUint64(lo)
 	return true
 }
