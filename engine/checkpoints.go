@@ -182,6 +182,10 @@ type checkpointer struct {
 	// count and hold their calls.
 	syncFile func(f *os.File) error
 	syncDir  func(dir string) error
+	// stagedLimit bounds the files staged (open, not yet synced) before
+	// they are committed: a batch of more changed views commits in
+	// groups of it (maxStagedFiles; tests lower it).
+	stagedLimit int
 
 	mu sync.Mutex
 	// batch is the batch handed over, not yet taken by the writer.
@@ -198,7 +202,7 @@ type checkpointer struct {
 
 func newCheckpointer(dir string, interval time.Duration, log *slog.Logger) *checkpointer {
 	c := &checkpointer{dir: dir, interval: interval, log: log, last: time.Now(), rowBytes: map[uint32]float64{},
-		rowWriter: dataflow.NewSnapshotWriter(nil), syncFile: (*os.File).Sync, syncDir: syncDirectory,
+		rowWriter: dataflow.NewSnapshotWriter(nil), syncFile: (*os.File).Sync, syncDir: syncDirectory, stagedLimit: maxStagedFiles,
 		written: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
@@ -275,11 +279,23 @@ func (c *checkpointer) run() {
 // (commitStaged): with checkpoints every 100 ms, a sync per file and one
 // for each base's rename (five syncs an interval for bench serve's four
 // views, one after the other) kept the writer in fsync most of the
-// interval, and the source commits' syncs queued behind them.
+// interval, and the source commits' syncs queued behind them. A batch
+// of more than stagedLimit files commits in groups of it.
 func (c *checkpointer) writeBatch(batch []checkpointJob) {
 	began := time.Now()
 	dropped := map[uint32]bool{}
 	var staged []*stagedFile
+	size := 0
+	commit := func() {
+		for i, err := range c.commitStaged(staged) {
+			if err != nil {
+				c.failed(staged[i].view, err)
+				continue
+			}
+			size += staged[i].size
+		}
+		staged = staged[:0]
+	}
 	for i := range batch {
 		j := &batch[i]
 		c.removeDropped(dropped)
@@ -295,15 +311,11 @@ func (c *checkpointer) writeBatch(batch []checkpointJob) {
 			continue
 		}
 		staged = append(staged, s)
-	}
-	size := 0
-	for i, err := range c.commitStaged(staged) {
-		if err != nil {
-			c.failed(staged[i].view, err)
-			continue
+		if len(staged) == c.stagedLimit {
+			commit()
 		}
-		size += staged[i].size
 	}
+	commit()
 	c.removeDropped(nil)
 	if size > 0 {
 		c.log.Debug("dataflow: checkpoints written", "views", len(batch), "bytes", size, "elapsed", time.Since(began).Round(time.Microsecond))
@@ -501,6 +513,11 @@ func (c *checkpointer) stage(j *checkpointJob) (staged *stagedFile, err error) {
 	}
 	return staged, nil
 }
+
+// maxStagedFiles bounds the files a batch holds open at once: one per
+// changed view until they are committed, so hundreds of views changing
+// in one interval would hold hundreds of descriptors.
+const maxStagedFiles = 64
 
 // maxParallelSyncs bounds the files commitStaged syncs at once (a batch
 // holds a file per view that changed).

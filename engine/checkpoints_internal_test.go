@@ -561,3 +561,46 @@ func TestCheckpointBatchSyncsFilesAtOnce(t *testing.T) {
 		t.Fatalf("view 6's base: %v", err)
 	}
 }
+
+// A batch of more changed views than stagedLimit commits in groups of
+// it, so the files it holds open never exceed the limit: each group's
+// files are synced, renamed and the directory synced before the next
+// group is staged.
+func TestCheckpointBatchCommitsInGroups(t *testing.T) {
+	dir := t.TempDir()
+	c := newCheckpointer(dir, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(c.close)
+	c.stagedLimit = 3
+	dirSyncs, maxTmp := 0, 0
+	c.syncDir = func(string) error { dirSyncs++; return nil }
+	c.syncFile = func(f *os.File) error {
+		tmp, err := filepath.Glob(filepath.Join(dir, "*.tmp"))
+		if err != nil {
+			return err
+		}
+		maxTmp = max(maxTmp, len(tmp))
+		return f.Sync()
+	}
+	batch := checkpointBatch()
+	for _, view := range []uint32{10, 11, 12} {
+		j := batch[1]
+		j.ck.view = view
+		j.state = dataflow.NewSnapshotWriter(nil)
+		batch = append(batch, j)
+	}
+	c.writeBatch(batch)
+	if dirSyncs != 3 {
+		t.Fatalf("a batch of 7 files in groups of 3 synced the directory %d times, want 3", dirSyncs)
+	}
+	if maxTmp > 3 {
+		t.Fatalf("%d files staged at once, want at most 3", maxTmp)
+	}
+	if u := c.takeUnwritten(); len(u) != 0 {
+		t.Fatalf("unwritten: %v", u)
+	}
+	for _, view := range []uint32{7, 8, 9, 10, 11, 12} {
+		if _, err := os.Stat(c.deltaPath(view, 1)); err != nil {
+			t.Fatalf("view %d's delta: %v", view, err)
+		}
+	}
+}
