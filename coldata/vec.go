@@ -523,26 +523,37 @@ func Reserve[T any](s []T, n int) []T {
 }
 
 // Grow makes room for n more rows (see Reserve).
-func (v *Vec) Grow(n int) {
+func (v *Vec) Grow(n int) { v.grow(n, false) }
+
+// grow makes room for n more rows (Reserve), or, exact, for n rows in all
+// (growExact).
+func (v *Vec) grow(n int, exact bool) {
 	switch v.Typ.Phys() {
 	case types.PhysBool:
-		v.Bools = Reserve(v.Bools, n)
+		v.Bools = growSlice(v.Bools, n, exact)
 	case types.PhysInt:
-		v.Ints = Reserve(v.Ints, n)
+		v.Ints = growSlice(v.Ints, n, exact)
 	case types.PhysFloat:
-		v.Floats = Reserve(v.Floats, n)
+		v.Floats = growSlice(v.Floats, n, exact)
 	case types.PhysDecimal:
-		v.Decs = Reserve(v.Decs, n)
+		v.Decs = growSlice(v.Decs, n, exact)
 	case types.PhysBytes:
-		v.Bytes = Reserve(v.Bytes, n)
+		v.Bytes = growSlice(v.Bytes, n, exact)
 	case types.PhysInterval:
-		v.Ivals = Reserve(v.Ivals, n)
+		v.Ivals = growSlice(v.Ivals, n, exact)
 	default:
-		v.Datums = Reserve(v.Datums, n)
+		v.Datums = growSlice(v.Datums, n, exact)
 	}
 	if v.Nulls != nil {
-		v.Nulls = Reserve(v.Nulls, n)
+		v.Nulls = growSlice(v.Nulls, n, exact)
 	}
+}
+
+func growSlice[T any](s []T, n int, exact bool) []T {
+	if exact {
+		return growExact(s, n)
+	}
+	return Reserve(s, n)
 }
 
 // AppendVec appends the first n rows of src (same physical type) in bulk.
@@ -621,27 +632,7 @@ func growExact[T any](s []T, c int) []T {
 // GrowExact makes room for c rows in all (not c more), allocating exactly
 // that when it must grow: for a container of fixed-size segments, which
 // knows the size it will stop at, unlike Grow's doubling.
-func (v *Vec) GrowExact(c int) {
-	switch v.Typ.Phys() {
-	case types.PhysBool:
-		v.Bools = growExact(v.Bools, c)
-	case types.PhysInt:
-		v.Ints = growExact(v.Ints, c)
-	case types.PhysFloat:
-		v.Floats = growExact(v.Floats, c)
-	case types.PhysDecimal:
-		v.Decs = growExact(v.Decs, c)
-	case types.PhysBytes:
-		v.Bytes = growExact(v.Bytes, c)
-	case types.PhysInterval:
-		v.Ivals = growExact(v.Ivals, c)
-	default:
-		v.Datums = growExact(v.Datums, c)
-	}
-	if v.Nulls != nil {
-		v.Nulls = growExact(v.Nulls, c)
-	}
-}
+func (v *Vec) GrowExact(c int) { v.grow(c, true) }
 
 // Cap returns the number of rows v holds without growing.
 func (v *Vec) Cap() int {
