@@ -298,12 +298,7 @@ func TestAggregateSnapshotRoundTrip(t *testing.T) {
 		for _, workers := range []int{1, 3} {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(len(keys)*10 + workers)))
-				spec := &Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns}
-				graph := func() *Graph {
-					g := &Graph{}
-					g.Add(spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
-					return g
-				}
+				graph := overRandomColumns(&Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns})
 				current := map[string]*randomRow{}
 				var epochs []snapshotEpoch
 				for range 12 {
@@ -434,14 +429,32 @@ func randomSnapshotEpochs(rng *rand.Rand, n int) []snapshotEpoch {
 	return epochs
 }
 
+// overRandomColumns builds graphs of spec over a Source "t" of
+// randomColumns.
+func overRandomColumns(spec OpSpec) func() *Graph {
+	return func() *Graph {
+		g := &Graph{}
+		g.Add(spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
+		return g
+	}
+}
+
+// joinOverRandomColumns builds graphs of j over Sources "l" and "r" of
+// randomColumns.
+func joinOverRandomColumns(j *Join) func() *Graph {
+	return func() *Graph {
+		g := &Graph{}
+		l := g.Add(&Source{Name: "l", Typs: randomColumns})
+		r := g.Add(&Source{Name: "r", Typs: randomColumns})
+		g.Add(j, l, r)
+		return g
+	}
+}
+
 func TestDistinctSnapshotRoundTrip(t *testing.T) {
 	for _, workers := range []int{1, 3} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			graph := func() *Graph {
-				g := &Graph{}
-				g.Add(&Distinct{Typs: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
-				return g
-			}
+			graph := overRandomColumns(&Distinct{Typs: randomColumns})
 			epochs := randomSnapshotEpochs(rand.New(rand.NewSource(int64(workers))), 15)
 			for _, cut := range []int{1, 7, 15} {
 				checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
@@ -464,11 +477,7 @@ func TestTopNSnapshotRoundTrip(t *testing.T) {
 	} {
 		t.Run(spec.String(), func(t *testing.T) {
 			spec.Typs = randomColumns
-			graph := func() *Graph {
-				g := &Graph{}
-				g.Add(&spec, g.Add(&Source{Name: "t", Typs: randomColumns}))
-				return g
-			}
+			graph := overRandomColumns(&spec)
 			epochs := randomSnapshotEpochs(rand.New(rand.NewSource(spec.Limit)), 15)
 			for _, cut := range []int{1, 7, 15} {
 				checkSnapshotRoundTrip(t, graph, 2, epochs, cut)
@@ -487,13 +496,7 @@ func TestJoinSnapshotRoundTrip(t *testing.T) {
 					if cond {
 						j.Cond = &intLess{a: 1, b: n + 1}
 					}
-					graph := func() *Graph {
-						g := &Graph{}
-						l := g.Add(&Source{Name: "l", Typs: randomColumns})
-						r := g.Add(&Source{Name: "r", Typs: randomColumns})
-						g.Add(j, l, r)
-						return g
-					}
+					graph := joinOverRandomColumns(j)
 					rng := rand.New(rand.NewSource(int64(kind)*10 + int64(keys)))
 					left, right := randomSnapshotEpochs(rng, 12), randomSnapshotEpochs(rng, 12)
 					for i := range left {

@@ -10,37 +10,21 @@ import (
 // aggregates of every kernel (keyed and global), DISTINCT, a grouped
 // top-N and a join, each fed by Source nodes of randomColumns.
 var fuzzGraphs = []func() *Graph{
-	func() *Graph { return aggregateGraph([]int{0}) },
-	func() *Graph { return aggregateGraph(nil) },
-	func() *Graph {
-		g := &Graph{}
-		g.Add(&Distinct{Typs: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
-		return g
-	},
-	func() *Graph {
-		g := &Graph{}
-		g.Add(&TopN{Group: []int{0}, Order: []SortKey{{Col: 4}}, Limit: 2, WithTies: true, Numbered: true, Typs: randomColumns},
-			g.Add(&Source{Name: "t", Typs: randomColumns}))
-		return g
-	},
-	func() *Graph {
-		g := &Graph{}
-		l := g.Add(&Source{Name: "l", Typs: randomColumns})
-		r := g.Add(&Source{Name: "r", Typs: randomColumns})
-		g.Add(&Join{Kind: LeftJoin, LeftKeys: []int{4}, RightKeys: []int{4}, LeftTypes: randomColumns, RightTypes: randomColumns}, l, r)
-		return g
-	},
+	aggregateGraph([]int{0}),
+	aggregateGraph(nil),
+	overRandomColumns(&Distinct{Typs: randomColumns}),
+	overRandomColumns(&TopN{Group: []int{0}, Order: []SortKey{{Col: 4}}, Limit: 2, WithTies: true, Numbered: true, Typs: randomColumns}),
+	joinOverRandomColumns(&Join{Kind: LeftJoin, LeftKeys: []int{4}, RightKeys: []int{4}, LeftTypes: randomColumns, RightTypes: randomColumns}),
 }
 
-// aggregateGraph is an aggregate of randomCalls grouped by keys.
-func aggregateGraph(keys []int) *Graph {
+// aggregateGraph builds graphs of an aggregate of randomCalls grouped by
+// keys.
+func aggregateGraph(keys []int) func() *Graph {
 	calls, err := parseAggCalls(randomCalls, randomColumns)
 	if err != nil {
 		panic(err)
 	}
-	g := &Graph{}
-	g.Add(&Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns}, g.Add(&Source{Name: "t", Typs: randomColumns}))
-	return g
+	return overRandomColumns(&Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns})
 }
 
 // fuzzEpochs are random epochs for the graphs of fuzzGraphs (the join's
