@@ -1,9 +1,11 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -374,4 +376,58 @@ func BenchmarkArrangementLoad(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSortItems checks the load's sort against a comparison sort on keys
+// that differ in their first 16 bytes, past them (runs of equal prefixes,
+// some crossing the parts' bounds) and not at all, for several parts: the
+// positions in key order, the prefixes position by position, and a key
+// given twice found wherever it is.
+func TestSortItems(t *testing.T) {
+	seed := uint64(randtest.EnvInt(t, "SLUICE_LOAD_SEED", time.Now().UnixNano()))
+	t.Logf("seed %d (SLUICE_LOAD_SEED replays it)", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	const n = 20000
+	var items []orderItem[int]
+	for i := range n {
+		var k string
+		switch i % 3 {
+		case 0:
+			k = fmt.Sprintf("%08x", rng.Uint32())
+		case 1:
+			// 16 bytes alike, then the part that orders them.
+			k = fmt.Sprintf("same-prefix-0123%08x", rng.Uint32())
+		default:
+			k = string(binary.BigEndian.AppendUint64(nil, rng.Uint64()>>(8*rng.IntN(8))))
+		}
+		items = append(items, orderItem[int]{key: k, val: i})
+	}
+	slices.SortFunc(items, func(x, y orderItem[int]) int { return strings.Compare(x.key, y.key) })
+	items = slices.CompactFunc(items, func(x, y orderItem[int]) bool { return x.key == y.key })
+	want := slices.Clone(items)
+	rng.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+	for _, parts := range []int{1, 2, 3, 7} {
+		order, prefixes, dup := sortItems(items, parts)
+		if dup >= 0 {
+			t.Fatalf("%d parts: item %d (%q) taken for a key given twice", parts, dup, items[dup].key)
+		}
+		for k, i := range order {
+			if items[i].key != want[k].key {
+				t.Fatalf("%d parts: key %d is %q, want %q", parts, k, items[i].key, want[k].key)
+			}
+		}
+		for i, it := range items {
+			if p := prefixesOf(it.key); p.hi != prefixes[0][i] || p.lo != prefixes[1][i] {
+				t.Fatalf("%d parts: item %d's prefixes %x %x, want %x %x", parts, i, prefixes[0][i], prefixes[1][i], p.hi, p.lo)
+			}
+		}
+		for _, at := range []int{0, len(items) / 2, len(items) - 1} {
+			xs := slices.Clone(items)
+			other := (at + 1 + rng.IntN(len(xs)-1)) % len(xs)
+			xs[at].key = xs[other].key
+			if _, _, dup := sortItems(xs, parts); dup != at && dup != other {
+				t.Fatalf("%d parts: items %d and %d share a key, found %d", parts, at, other, dup)
+			}
+		}
+	}
 }

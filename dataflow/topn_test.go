@@ -297,12 +297,13 @@ func TestBuildOrderTreeSmall(t *testing.T) {
 	}
 }
 
-// TestBuildOrderTree builds trees of sorted items, checks their shape (every
+// TestBuildOrderTree builds trees of sorted items (from 65536 on, the root's
+// children on every CPU), checks their shape (every
 // leaf at one depth, no node empty or over full, sizes summed right), order
 // and ranks, then adds items to them.
 func TestBuildOrderTree(t *testing.T) {
 	rng := seededRand(t, topNSeed, "topn-seed")
-	for _, n := range []int{0, 1, 31, 32, 33, 63, 64, 1023, 1056, 1057, 40000} {
+	for _, n := range []int{0, 1, 31, 32, 33, 63, 64, 1023, 1056, 1057, 40000, 70000, 150000} {
 		var items []*orderItem[struct{}]
 		counts := map[string]int64{}
 		for i := range n {
