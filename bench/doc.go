@@ -27,8 +27,9 @@
 // `sluice serve` child process builds a GROUP BY view of a chosen number
 // of groups, checkpoints it and is killed; a fresh child on the same data
 // directory is timed from its exec until the view answers a point SELECT
-// and a SELECT over every group right, with its CPU, bytes read and the
-// restore's breakdown from its log; --cold makes each restart the first
+// and a SELECT over every group right, with its CPU, minor page faults,
+// peak RSS and bytes read at ready and the restore's breakdown from its
+// log; --cold makes each restart the first
 // on an idle machine (the page cache dropped, freed memory returned to the
 // host). `sluice bench`
 // also runs the Nexmark queries and reports them against their aims; its

@@ -96,9 +96,18 @@ type RestartResult struct {
 	Replayed     int64    `json:"stream_rows_replayed"`
 	// Restored is false when the server computed the view again instead.
 	Restored bool `json:"restored"`
-	// AllReady are every run's times to ready, AllCPU its CPU at ready.
-	AllReady []Duration `json:"all_ready_seconds"`
-	AllCPU   []Duration `json:"all_cpu_seconds,omitempty"`
+	// Faults are the restarted process's minor page faults at ready, and
+	// ReadyRSS its VmHWM then: a restart's first touches of fresh memory
+	// (a fault each 4 KiB page, or 2 MiB where huge pages are advised)
+	// cost several times more when it is the first after an idle spell
+	// (docs/recovery.md, "The first restart").
+	Faults   int64 `json:"minor_faults_at_ready,omitempty"`
+	ReadyRSS int64 `json:"peak_rss_at_ready_bytes,omitempty"`
+	// AllReady are every run's times to ready, AllCPU its CPU at ready
+	// and AllFaults its minor faults at ready.
+	AllReady  []Duration `json:"all_ready_seconds"`
+	AllCPU    []Duration `json:"all_cpu_seconds,omitempty"`
+	AllFaults []int64    `json:"all_minor_faults_at_ready,omitempty"`
 }
 
 func parseRestartFlags(args []string, stderr io.Writer) (*restartOptions, error) {
@@ -164,18 +173,21 @@ func RestartMain(args []string, stdout, stderr io.Writer) int {
 
 func writeRestart(w io.Writer, r *RestartResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "groups\trows\tcheckpoint\tstop\tready\tfull\tCPU at ready\tread\tdecoded\tindexed\tviews started\tbytes read\tpeak RSS\tall runs (ready/CPU)")
+	fmt.Fprintln(tw, "groups\trows\tcheckpoint\tstop\tready\tfull\tCPU at ready\tfaults at ready\tRSS at ready\tread\tdecoded\tindexed\tviews started\tbytes read\tpeak RSS\tall runs (ready/CPU/faults)")
 	all := make([]string, len(r.AllReady))
 	for i, d := range r.AllReady {
 		all[i] = fmt.Sprintf("%.2f", time.Duration(d).Seconds())
 		if i < len(r.AllCPU) {
 			all[i] += fmt.Sprintf("/%.2f", time.Duration(r.AllCPU[i]).Seconds())
 		}
+		if i < len(r.AllFaults) {
+			all[i] += "/" + fmtRate(float64(r.AllFaults[i]))
+		}
 	}
 	sec := func(d Duration) string { return fmt.Sprintf("%.2f s", time.Duration(d).Seconds()) }
-	fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d MiB\t%d MiB\t%s\n", fmtRate(float64(r.Groups)), fmtRate(float64(r.Rows)),
-		r.CheckpointBytes>>20, r.Kill, sec(r.Ready), sec(r.Full), sec(r.CPU), sec(r.Read), sec(r.Decoded), sec(r.Indexed), sec(r.ViewsStarted),
-		r.BytesRead>>20, r.RSS>>20, strings.Join(all, " "))
+	fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%d MiB\t%d MiB\t%s\n", fmtRate(float64(r.Groups)), fmtRate(float64(r.Rows)),
+		r.CheckpointBytes>>20, r.Kill, sec(r.Ready), sec(r.Full), sec(r.CPU), fmtRate(float64(r.Faults)), r.ReadyRSS>>20,
+		sec(r.Read), sec(r.Decoded), sec(r.Indexed), sec(r.ViewsStarted), r.BytesRead>>20, r.RSS>>20, strings.Join(all, " "))
 	tw.Flush()
 	if !r.Restored {
 		fmt.Fprintln(w, "NB: the view was computed again, not restored from its checkpoint")
@@ -305,13 +317,13 @@ func runRestart(ctx context.Context, o *restartOptions, progress func(string, ..
 		if err != nil {
 			return r, fmt.Errorf("restart %d: %w", run, err)
 		}
-		progress("restart %d: ready in %.2f s (%.2f s CPU), full answer in %.2f s", run,
-			time.Duration(m.Ready).Seconds(), time.Duration(m.CPU).Seconds(), time.Duration(m.Full).Seconds())
-		r.AllReady, r.AllCPU = append(r.AllReady, m.Ready), append(r.AllCPU, m.CPU)
+		progress("restart %d: ready in %.2f s (%.2f s CPU, %d minor faults, %d MiB peak RSS), full answer in %.2f s", run,
+			time.Duration(m.Ready).Seconds(), time.Duration(m.CPU).Seconds(), m.Faults, m.ReadyRSS>>20, time.Duration(m.Full).Seconds())
+		r.AllReady, r.AllCPU, r.AllFaults = append(r.AllReady, m.Ready), append(r.AllCPU, m.CPU), append(r.AllFaults, m.Faults)
 		if run == 1 || m.Ready < r.Ready {
 			// The run's measurements; the workload's shape stays.
 			m.Groups, m.Rows, m.Kill, m.Runs = r.Groups, r.Rows, r.Kill, r.Runs
-			m.CheckpointBytes, m.BuildRSS, m.AllReady, m.AllCPU = r.CheckpointBytes, r.BuildRSS, r.AllReady, r.AllCPU
+			m.CheckpointBytes, m.BuildRSS, m.AllReady, m.AllCPU, m.AllFaults = r.CheckpointBytes, r.BuildRSS, r.AllReady, r.AllCPU, r.AllFaults
 			*r = *m
 		}
 	}
@@ -689,6 +701,8 @@ func timeRestart(ctx context.Context, o *restartOptions, bin, dir string, run in
 	m.Ready = Duration(time.Since(began))
 	cpu, _ := procCPU(pid)
 	m.CPU = Duration(cpu)
+	m.Faults, _ = procMinorFaults(pid)
+	m.ReadyRSS = procStatusKBOf(pid, "VmHWM")
 	m.BytesRead = procIOField(pid, "rchar")
 	for {
 		wrong, err := want.checkFull(ctx, c)

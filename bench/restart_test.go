@@ -39,6 +39,9 @@ func TestRestart(t *testing.T) {
 			if r.Groups != o.groups || r.Rows != 60_000 || r.Kill != kill || len(r.AllReady) != 2 || len(r.AllCPU) != 2 {
 				t.Errorf("shape %d groups, %d rows, %q, %d runs (%d CPU): want the options'", r.Groups, r.Rows, r.Kill, len(r.AllReady), len(r.AllCPU))
 			}
+			if len(r.AllFaults) != 2 || !slices.Contains(r.AllFaults, r.Faults) || r.Faults <= 0 || r.ReadyRSS <= 0 || r.ReadyRSS > r.RSS {
+				t.Errorf("faults at ready %d (runs' %v), RSS at ready %d (peak %d): want the best run's, positive, RSS at most the peak", r.Faults, r.AllFaults, r.ReadyRSS, r.RSS)
+			}
 			if !slices.Contains(r.AllCPU, r.CPU) {
 				t.Errorf("CPU at ready %v is none of the runs' %v", r.CPU, r.AllCPU)
 			}
@@ -118,13 +121,22 @@ func TestColdFlag(t *testing.T) {
 	}
 }
 
-// The table lists every run's time to ready and CPU at ready.
+// The table lists every run's time to ready and CPU at ready, and its
+// minor faults at ready where it has them (a report written before them
+// has not).
 func TestWriteRestartAllRuns(t *testing.T) {
 	var b bytes.Buffer
-	writeRestart(&b, &RestartResult{Restored: true, AllReady: []Duration{Duration(6310 * time.Millisecond), Duration(2380 * time.Millisecond)},
-		AllCPU: []Duration{Duration(9040 * time.Millisecond), Duration(3400 * time.Millisecond)}})
-	if !strings.Contains(b.String(), "6.31/9.04 2.38/3.40") {
+	r := &RestartResult{Restored: true, AllReady: []Duration{Duration(6310 * time.Millisecond), Duration(2380 * time.Millisecond)},
+		AllCPU: []Duration{Duration(9040 * time.Millisecond), Duration(3400 * time.Millisecond)}}
+	writeRestart(&b, r)
+	if !strings.Contains(b.String(), "6.31/9.04 2.38/3.40\n") {
 		t.Errorf("the table does not list the runs as ready/CPU:\n%s", b.String())
+	}
+	b.Reset()
+	r.AllFaults, r.Faults, r.ReadyRSS = []int64{131_000, 12_500}, 12_500, 3<<30
+	writeRestart(&b, r)
+	if !strings.Contains(b.String(), "6.31/9.04/131.0k 2.38/3.40/12.5k\n") || !strings.Contains(b.String(), "12.5k") || !strings.Contains(b.String(), "3072 MiB") {
+		t.Errorf("the table does not list the runs as ready/CPU/faults, or the faults and RSS at ready:\n%s", b.String())
 	}
 }
 

@@ -51,8 +51,11 @@ func procCPU(pid string) (time.Duration, bool) {
 // taken: first touches of memory, slow on the VMs the benchmarks run on,
 // whose cost a CPU profile shows in whatever code touched the page
 // (memmove, memclr) rather than as faults.
-func processMinorFaults() (int64, bool) {
-	f, ok := procStat("self")
+func processMinorFaults() (int64, bool) { return procMinorFaults("self") }
+
+// procMinorFaults is processMinorFaults of process pid.
+func procMinorFaults(pid string) (int64, bool) {
+	f, ok := procStat(pid)
 	if !ok {
 		return 0, false
 	}
