@@ -998,17 +998,24 @@ func sortItems[V any](items []orderItem[V], parts int) (order []int32, prefixes 
 		}
 	}
 	samePrefix := func(x, y int) bool { return hi[order[x]] == hi[order[y]] && lo[order[x]] == lo[order[y]] }
+	// starts[w] is where part w's runs begin: a run that began in the
+	// part before is that part's, found before any run is sorted.
+	starts := make([]int, parts+1)
+	starts[parts] = n
+	for w := 1; w < parts; w++ {
+		from, _ := span(w)
+		from = max(from, starts[w-1])
+		for from > 0 && from < n && samePrefix(from-1, from) {
+			from++
+		}
+		starts[w] = from
+	}
 	dups := make([]int, parts)
 	forEach(parts, func(w int) {
 		dups[w] = -1
-		from, to := span(w)
-		// A run that began in the part before is that part's.
-		for from > 0 && from < to && samePrefix(from-1, from) {
-			from++
-		}
-		for lo0 := from; lo0 < to; {
+		for lo0, to := starts[w], starts[w+1]; lo0 < to; {
 			hi0 := lo0 + 1
-			for hi0 < n && samePrefix(hi0, lo0) {
+			for hi0 < to && samePrefix(hi0, lo0) {
 				hi0++
 			}
 			if run := order[lo0:hi0]; len(run) > 1 {
