@@ -718,7 +718,10 @@ func timeRestart(ctx context.Context, o *restartOptions, bin, dir string, run in
 		time.Sleep(10 * time.Millisecond)
 	}
 	m.Full = Duration(time.Since(began))
-	m.RSS = procStatusKBOf(pid, "VmHWM")
+	// The kernel updates VmHWM's high-water mark lazily (on an unmap,
+	// say) and otherwise shows the RSS of the moment: read later, it
+	// was a few KiB below what it showed at ready.
+	m.RSS = max(procStatusKBOf(pid, "VmHWM"), m.ReadyRSS)
 	if e := ch.entry("dataflow: view restored from its checkpoint"); e != nil {
 		m.Restored = true
 		m.Read, m.Decoded, m.Indexed = logDuration(e, "read"), logDuration(e, "decoded"), logDuration(e, "indexed")
