@@ -154,6 +154,45 @@ func TestLoopStepsSmallCommitsAhead(t *testing.T) {
 	}
 }
 
+// The loop steps one epoch of the commits it took and takes the queue
+// again, what it took first: a small commit made while the loop steps the
+// first of several epochs goes ahead of the rest (to another view).
+func TestSmallCommitsOvertakeTheRestOfATake(t *testing.T) {
+	// The loop is held in a command: the test steps in its stead.
+	d, timings, _, _ := busyLoop(t)
+	rows := func(rel uint32, n int) feedItem {
+		c := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		c.Len = n
+		return feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{c}}}, rows: n}
+	}
+	taken := []feedItem{rows(1, maxEpochRows), rows(1, maxEpochRows), rows(1, 100)}
+	rest := d.stepNext(taken)
+	if len(rest) != 2 || rest[0].rows != maxEpochRows || rest[1].rows != 100 {
+		t.Fatalf("after one epoch, left %d commits, want the last two", len(rest))
+	}
+	if s := timings.epochRows.Snapshot(); s.Count != 1 || s.Sum != maxEpochRows {
+		t.Fatalf("stepped %d epochs of %v rows, want one of %d", s.Count, s.Sum, maxEpochRows)
+	}
+	// A marker to relation 2, queued meanwhile, steps next on its own;
+	// then the first of the two left.
+	rest = d.stepNext(append(rest, rows(2, 1)))
+	if len(rest) != 1 || rest[0].rows != 100 {
+		t.Fatalf("after the marker and an epoch, left %d commits, want the last", len(rest))
+	}
+	if s := timings.epochRows.Snapshot(); s.Count != 3 || s.Sum != 2*maxEpochRows+1 {
+		t.Fatalf("stepped %d epochs of %v rows, want 3 of %d", s.Count, s.Sum, 2*maxEpochRows+1)
+	}
+	// A command waits for the commits before it.
+	ran := false
+	rest = d.stepNext(append(rest, feedItem{cmd: func() { ran = true }}))
+	if ran || len(rest) != 1 || rest[0].cmd == nil {
+		t.Fatalf("a command behind a commit ran (%v) or was lost (%d left)", ran, len(rest))
+	}
+	if rest = d.stepNext(rest); !ran || len(rest) != 0 {
+		t.Fatalf("the command left ran %v, %d items left", ran, len(rest))
+	}
+}
+
 // busyLoop returns dataflows without views whose loop is busy until
 // release, their timings, and commit, which queues a commit of n rows to
 // relation rel meanwhile.
