@@ -182,6 +182,13 @@ func TestSmallCommitsOvertakeTheRestOfATake(t *testing.T) {
 	if s := timings.epochRows.Snapshot(); s.Count != 3 || s.Sum != 2*maxEpochRows+1 {
 		t.Fatalf("stepped %d epochs of %v rows, want 3 of %d", s.Count, s.Sum, 2*maxEpochRows+1)
 	}
+	// What the loop took and has not stepped is queued, for a checkpoint
+	// that waits for no commit to be queued.
+	d.taken = rest
+	if !d.commitsQueued() {
+		t.Fatal("a commit taken and not stepped is not queued")
+	}
+	d.taken = nil
 	// A command waits for the commits before it.
 	ran := false
 	rest = d.stepNext(append(rest, feedItem{cmd: func() { ran = true }}))
@@ -205,8 +212,10 @@ func busyLoop(t *testing.T) (d *dataflows, timings *ingestTimings, commit func(r
 	timings = newIngestTimings()
 	d = newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
 	t.Cleanup(d.close)
-	busy := make(chan struct{})
-	d.enqueue(feedItem{cmd: func() { <-busy }})
+	busy, started := make(chan struct{}), make(chan struct{})
+	d.enqueue(feedItem{cmd: func() { close(started); <-busy }})
+	// Busy from here on: a test may use the loop's state in its stead.
+	<-started
 	// A test that failed before its release must not leave close waiting.
 	release = sync.OnceFunc(func() { close(busy) })
 	t.Cleanup(release)

@@ -85,6 +85,9 @@ type dataflows struct {
 	// changed since; compScratch is commitComponents' result.
 	components  map[uint32]uint32
 	compScratch []uint32
+	// taken is loop-owned: the items the loop took from the queue and has
+	// not run or stepped yet, in order, ahead of the queue.
+	taken []feedItem
 }
 
 // narrow cuts chunks to the columns source node n was planned with.
@@ -214,11 +217,12 @@ func (d *dataflows) enqueue(it feedItem) {
 	}
 }
 
-// commitsQueued reports whether commits (or commands) wait for the loop.
+// commitsQueued reports whether commits (or commands) wait for the loop,
+// taken or not; the loop calls it.
 func (d *dataflows) commitsQueued() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queue) > 0
+	return len(d.taken) > 0 || len(d.queue) > 0
 }
 
 // waitBacklog waits until at most limit changed rows wait for the loop:
@@ -262,10 +266,8 @@ func (d *dataflows) loop() {
 	defer close(d.exited)
 	tick := time.NewTicker(d.tick)
 	defer tick.Stop()
-	// rest holds the items taken and not yet run or stepped, in order.
-	var rest []feedItem
 	for {
-		if len(rest) == 0 {
+		if len(d.taken) == 0 {
 			select {
 			case <-d.stop:
 				return
@@ -280,12 +282,12 @@ func (d *dataflows) loop() {
 			}
 		}
 		d.mu.Lock()
-		items := slices.Concat(rest, d.queue)
+		items := slices.Concat(d.taken, d.queue)
 		d.queue, d.queuedRows = nil, 0
 		close(d.drained)
 		d.drained = make(chan struct{})
 		d.mu.Unlock()
-		rest = d.stepNext(items)
+		d.taken = d.stepNext(items)
 		d.checkpoint(false)
 	}
 }
