@@ -154,6 +154,52 @@ func TestLoopStepsSmallCommitsAhead(t *testing.T) {
 	}
 }
 
+// The loop steps one epoch of the commits it took and takes the queue
+// again, what it took first: a small commit made while the loop steps the
+// first of several epochs goes ahead of the rest (to another view).
+func TestSmallCommitsOvertakeTheRestOfATake(t *testing.T) {
+	// The loop is held in a command: the test steps in its stead.
+	d, timings, _, _ := busyLoop(t)
+	rows := func(rel uint32, n int) feedItem {
+		c := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		c.Len = n
+		return feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{c}}}, rows: n}
+	}
+	taken := []feedItem{rows(1, maxEpochRows), rows(1, maxEpochRows), rows(1, 100)}
+	rest := d.stepNext(taken)
+	if len(rest) != 2 || rest[0].rows != maxEpochRows || rest[1].rows != 100 {
+		t.Fatalf("after one epoch, left %d commits, want the last two", len(rest))
+	}
+	if s := timings.epochRows.Snapshot(); s.Count != 1 || s.Sum != maxEpochRows {
+		t.Fatalf("stepped %d epochs of %v rows, want one of %d", s.Count, s.Sum, maxEpochRows)
+	}
+	// A marker to relation 2, queued meanwhile, steps next on its own;
+	// then the first of the two left.
+	rest = d.stepNext(append(rest, rows(2, 1)))
+	if len(rest) != 1 || rest[0].rows != 100 {
+		t.Fatalf("after the marker and an epoch, left %d commits, want the last", len(rest))
+	}
+	if s := timings.epochRows.Snapshot(); s.Count != 3 || s.Sum != 2*maxEpochRows+1 {
+		t.Fatalf("stepped %d epochs of %v rows, want 3 of %d", s.Count, s.Sum, 2*maxEpochRows+1)
+	}
+	// What the loop took and has not stepped is queued, for a checkpoint
+	// that waits for no commit to be queued.
+	d.taken = rest
+	if !d.commitsQueued() {
+		t.Fatal("a commit taken and not stepped is not queued")
+	}
+	d.taken = nil
+	// A command waits for the commits before it.
+	ran := false
+	rest = d.stepNext(append(rest, feedItem{cmd: func() { ran = true }}))
+	if ran || len(rest) != 1 || rest[0].cmd == nil {
+		t.Fatalf("a command behind a commit ran (%v) or was lost (%d left)", ran, len(rest))
+	}
+	if rest = d.stepNext(rest); !ran || len(rest) != 0 {
+		t.Fatalf("the command left ran %v, %d items left", ran, len(rest))
+	}
+}
+
 // busyLoop returns dataflows without views whose loop is busy until
 // release, their timings, and commit, which queues a commit of n rows to
 // relation rel meanwhile.
@@ -166,8 +212,10 @@ func busyLoop(t *testing.T) (d *dataflows, timings *ingestTimings, commit func(r
 	timings = newIngestTimings()
 	d = newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
 	t.Cleanup(d.close)
-	busy := make(chan struct{})
-	d.enqueue(feedItem{cmd: func() { <-busy }})
+	busy, started := make(chan struct{}), make(chan struct{})
+	d.enqueue(feedItem{cmd: func() { close(started); <-busy }})
+	// Busy from here on: a test may use the loop's state in its stead.
+	<-started
 	// A test that failed before its release must not leave close waiting.
 	release = sync.OnceFunc(func() { close(busy) })
 	t.Cleanup(release)

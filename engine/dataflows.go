@@ -21,14 +21,15 @@ import (
 // dataflows runs the materialized views and publishes their results in
 // epochs. Committed changes to the relations views read arrive from storage
 // (in commit order, under its commit lock) into a queue; one loop goroutine
-// takes the queue and, for each run of its commits up to maxEpochRows
+// takes the queue and, for the first run of its commits up to maxEpochRows
 // (small commits to views sharing nothing with a bigger one queued before
 // them first: overtaking), steps every view's dataflow in creation order (a view's
 // output of the epoch feeds the views that read it in the same epoch),
 // applies the outputs to the views' arrangements, and only then publishes the
 // new epoch with a snapshot of every view at it (taken anew only for the
 // views the epoch changed or compacted), so a statement sees every view at
-// one epoch, never half of one, and takes no snapshot of its own.
+// one epoch, never half of one, and takes no snapshot of its own; then it
+// takes the queue again, behind what it took and has not stepped.
 type dataflows struct {
 	db        *storage.DB
 	log       *slog.Logger
@@ -84,6 +85,9 @@ type dataflows struct {
 	// changed since; compScratch is commitComponents' result.
 	components  map[uint32]uint32
 	compScratch []uint32
+	// taken is loop-owned: the items the loop took from the queue and has
+	// not run or stepped yet, in order, ahead of the queue.
+	taken []feedItem
 }
 
 // narrow cuts chunks to the columns source node n was planned with.
@@ -213,11 +217,12 @@ func (d *dataflows) enqueue(it feedItem) {
 	}
 }
 
-// commitsQueued reports whether commits (or commands) wait for the loop.
+// commitsQueued reports whether commits (or commands) wait for the loop,
+// taken or not; the loop calls it.
 func (d *dataflows) commitsQueued() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.queue) > 0
+	return len(d.taken) > 0 || len(d.queue) > 0
 }
 
 // waitBacklog waits until at most limit changed rows wait for the loop:
@@ -262,52 +267,74 @@ func (d *dataflows) loop() {
 	tick := time.NewTicker(d.tick)
 	defer tick.Stop()
 	for {
-		select {
-		case <-d.stop:
-			return
-		case <-d.wake:
-		case <-tick.C:
+		if len(d.taken) == 0 {
+			select {
+			case <-d.stop:
+				return
+			case <-d.wake:
+			case <-tick.C:
+			}
+		} else {
+			select {
+			case <-d.stop:
+				return
+			default:
+			}
 		}
 		d.mu.Lock()
-		items := d.queue
+		items := slices.Concat(d.taken, d.queue)
 		d.queue, d.queuedRows = nil, 0
 		close(d.drained)
 		d.drained = make(chan struct{})
 		d.mu.Unlock()
-		for i := 0; i < len(items); {
-			if it := items[i]; it.cmd != nil {
-				it.cmd()
-				i++
-				continue
-			}
-			j := i + 1
-			for j < len(items) && items[j].cmd == nil {
-				j++
-			}
-			ahead, behind := d.overtaking(items[i:j])
-			d.stepCommits(ahead)
-			d.stepCommits(behind)
-			i = j
-		}
+		d.taken = d.stepNext(items)
 		d.checkpoint(false)
 	}
 }
 
-// stepCommits steps commits in epochs, in their order: whole commits make
-// an epoch of at most maxEpochRows (or one commit), so that a commit queued
-// behind a step is published once the commits before it are stepped, not
-// after those that came after it too.
-func (d *dataflows) stepCommits(commits []feedItem) {
+// stepNext runs the commands at the head of items, then steps the run of
+// commits after them: the small ones that go ahead (overtaking) in an
+// epoch of their own, then the first epoch of the others (stepEpoch), and
+// returns the items left, in order. The loop takes the queue again before
+// the next epoch, so a small commit made meanwhile (a marker) waits for
+// the step in progress only, not for the rest of a queue taken before it:
+// stepping every epoch of a take first held markers for several steps and
+// a checkpoint (publish delay p99 341 ms against a step p99 of 119 ms at
+// 375 k bids/s beside 200 bench serve panels).
+func (d *dataflows) stepNext(items []feedItem) []feedItem {
+	for len(items) > 0 && items[0].cmd != nil {
+		items[0].cmd()
+		items = items[1:]
+	}
+	run := 0
+	for run < len(items) && items[run].cmd == nil {
+		run++
+	}
+	if run == 0 {
+		return nil
+	}
+	ahead, behind := d.overtaking(items[:run])
+	d.stepEpoch(ahead)
+	stepped := d.stepEpoch(behind)
+	return slices.Concat(behind[stepped:], items[run:])
+}
+
+// stepEpoch steps the first commits of commits, in their order, in one
+// epoch: whole commits of at most maxEpochRows rows together (or one
+// commit), so that a commit queued behind a step is published once the
+// commits before it are stepped, not after those that came after it too.
+// It returns how many commits it stepped.
+func (d *dataflows) stepEpoch(commits []feedItem) int {
 	pending := map[uint32][]*coldata.Chunk{}
 	// committed holds when the pending changes committed: the step
 	// publishing them observes their delay.
 	var committed []time.Time
-	pendingRows := 0
+	pendingRows, n := 0, 0
 	for _, it := range commits {
 		if pendingRows > 0 && pendingRows+it.rows > maxEpochRows {
-			d.stepTimed(pending, committed, pendingRows)
-			pending, committed, pendingRows = map[uint32][]*coldata.Chunk{}, committed[:0], 0
+			break
 		}
+		n++
 		pendingRows += it.rows
 		for _, c := range it.changes {
 			// A commit that only advances a watermark has no chunks: the
@@ -319,6 +346,7 @@ func (d *dataflows) stepCommits(commits []feedItem) {
 		committed = append(committed, it.at)
 	}
 	d.stepTimed(pending, committed, pendingRows)
+	return n
 }
 
 // overtaking splits a run of queued commits into those stepped first

@@ -642,3 +642,75 @@ func TestPacedDeliveriesAtHighRates(t *testing.T) {
 		t.Fatalf("median delivery %d rows over %d deliveries, want about %d", median, len(sizes), RoundRows)
 	}
 }
+
+// A source draws its next delivery while the one before is delivered, and
+// no further: one drawn delivery waits beside the one in Deliver. Delivered
+// in order, all of them; a failed delivery stops the drawing and is the
+// pipeline's error.
+func TestPipelineDrawsOneAhead(t *testing.T) {
+	const deliveries = 3
+	drawn := make(chan int64, deliveries+1)
+	next := int64(0)
+	draw := func(context.Context) (delivery, bool) {
+		if next == deliveries {
+			return delivery{}, false
+		}
+		next++
+		drawn <- next
+		return delivery{rows: &coldata.Chunk{Len: int(next)}, generated: next}, true
+	}
+	release := make(chan struct{})
+	var got []int64
+	deliver := func(_ context.Context, d delivery) error {
+		if d.generated == 1 {
+			<-release
+		}
+		got = append(got, d.generated)
+		return nil
+	}
+	done := make(chan error)
+	go func() { done <- pipeline(context.Background(), draw, deliver) }()
+	for want := int64(1); want <= 2; want++ {
+		select {
+		case n := <-drawn:
+			if n != want {
+				t.Fatalf("drew delivery %d, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delivery %d was not drawn while the first was delivered", want)
+		}
+	}
+	select {
+	case n := <-drawn:
+		t.Fatalf("delivery %d drawn with two undelivered", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("delivered %v, want [1 2 3]", got)
+	}
+
+	failed := fmt.Errorf("disk full")
+	draws := 0
+	err := pipeline(context.Background(), func(ctx context.Context) (delivery, bool) {
+		if ctx.Err() != nil {
+			return delivery{}, false
+		}
+		draws++
+		return delivery{rows: &coldata.Chunk{}, generated: int64(draws)}, true
+	}, func(_ context.Context, d delivery) error {
+		if d.generated == 2 {
+			return failed
+		}
+		return nil
+	})
+	if err != failed {
+		t.Fatalf("pipeline returned %v, want the delivery's error", err)
+	}
+	if draws > 3 {
+		t.Fatalf("%d draws after the second delivery failed", draws)
+	}
+}

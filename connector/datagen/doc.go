@@ -13,10 +13,11 @@
 // random delay of at most Options.Disorder, or, for Options.LateFraction of
 // the events, Options.LateBy more.
 //
-// A Source runs one goroutine: it generates a chunk of the events due, column
-// by column, and delivers it to its Target with the number of events
-// generated so far, which the Target stores with the rows in one
-// transaction. A rate-limited source delivers what is due every Interval,
+// A Source runs two goroutines: one generates a chunk of the events due,
+// column by column, and the other delivers it to its Target with the number
+// of events generated so far, which the Target stores with the rows in one
+// transaction; the next chunk is drawn while the one before is delivered,
+// at most one ahead. A rate-limited source delivers what is due every Interval,
 // or every RoundRows rows at rates that make more in an Interval;
 // Deliver may block (backpressure), and a source behind its schedule then
 // catches up without pausing, in chunks of at most PacedBatchRows (or two
