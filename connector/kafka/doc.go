@@ -1,7 +1,8 @@
 // Package kafka is the Kafka source: it reads a stream's topics with
-// franz-go as a direct (group-less) consumer, one client per decode worker
+// franz-go as a direct (group-less) consumer, two clients per decode worker
 // fetching that worker's partitions (so that fetches are parsed in
-// parallel), decodes records into change chunks through a format.Decoder,
+// parallel, and one client's fetch is in flight while the other's records
+// are decoded), decodes records into change chunks through a format.Decoder,
 // and delivers each chunk to its Target together with the offsets it
 // reached and the records it could not decode, so that rows, offsets and
 // dead letters commit in one transaction.
@@ -13,7 +14,7 @@
 // (a partition always on the same worker, so its records stay in order);
 // topics gaining partitions, and topics matching topic_pattern, are picked
 // up by a metadata poll. When a Target is slow to accept a batch, the
-// worker's queue fills and its client is no longer polled, which stops its
+// worker's queue fills and its clients are no longer polled, which stops their
 // fetching (franz-go fetches again only once its buffered fetch is polled)
 // instead of buffering. Partitions are not paused (PauseFetchPartitions):
 // see hand for the stall that caused.

@@ -130,10 +130,11 @@ type Config struct {
 // Source is a running Kafka source.
 type Source struct {
 	cfg Config
-	// clients[w] fetches the partitions of worker w. A client has one
-	// fetch per broker in flight, parses it (decompression included) on one
-	// goroutine and fetches again only once it is polled: with one client
-	// for all workers, they waited for records three quarters of a drain.
+	// clients[w*fetchersPerWorker+i] fetch the partitions of worker w. A
+	// client has one fetch per broker in flight, parses it (decompression
+	// included) on one goroutine and fetches again only once it is polled:
+	// with one client for all workers, they waited for records three
+	// quarters of a drain.
 	clients []*kgo.Client
 	adm     *kadm.Client // over clients[0]
 	ctx     context.Context
@@ -144,6 +145,8 @@ type Source struct {
 	mu       sync.Mutex
 	workerOf map[Partition]int  // which worker decodes a partition
 	load     []int              // partitions per worker
+	clientOf map[Partition]int  // which client fetches a partition
+	fetching []int              // partitions per client
 	assigned map[Partition]bool // owned by watchMetadata
 	checked  bool               // a metadata check has succeeded; owned by watchMetadata
 	cells    map[Partition]*statsCell
@@ -152,6 +155,13 @@ type Source struct {
 
 // fetchPartitionBytes is how much of one partition a fetch asks for.
 const fetchPartitionBytes = 1 << 20
+
+// fetchersPerWorker is how many clients fetch a worker's partitions. With
+// one, a worker waited for records while its client's fetch was served and
+// parsed (a client fetches again only once its last fetch is parsed and
+// polled); with two, one client's fetch is in flight while the other's is
+// parsed and decoded.
+const fetchersPerWorker = 2
 
 // fetched is one partition's records from one poll.
 type fetched struct {
@@ -200,9 +210,10 @@ func Start(cfg Config) (*Source, error) {
 	} else {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
 	}
-	s := &Source{cfg: cfg, workerOf: map[Partition]int{},
-		load: make([]int, cfg.Workers), assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
-	for range cfg.Workers {
+	s := &Source{cfg: cfg, workerOf: map[Partition]int{}, load: make([]int, cfg.Workers),
+		clientOf: map[Partition]int{}, fetching: make([]int, cfg.Workers*fetchersPerWorker),
+		assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
+	for range cfg.Workers * fetchersPerWorker {
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			for _, c := range s.clients {
@@ -214,13 +225,16 @@ func Start(cfg Config) (*Source, error) {
 	}
 	s.adm = kadm.NewClient(s.clients[0])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	for i := range cfg.Workers {
+	for range cfg.Workers {
 		ch := make(chan fetched, 4)
 		s.work = append(s.work, ch)
 		w := s.newWorker(ch)
-		s.wg.Add(2)
+		s.wg.Add(1)
 		go func() { defer s.wg.Done(); w.run() }()
-		go func() { defer s.wg.Done(); s.poll(s.clients[i]) }()
+	}
+	for _, cl := range s.clients {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.poll(cl) }()
 	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.watchMetadata() }()
@@ -274,6 +288,26 @@ func (s *Source) workerFor(p Partition) int {
 	s.workerOf[p] = w
 	s.load[w]++
 	return w
+}
+
+// clientFor returns the client that fetches p, giving p to the client of
+// its worker with the fewest partitions the first time.
+func (s *Source) clientFor(p Partition) int {
+	w := s.workerFor(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clientOf[p]; ok {
+		return c
+	}
+	c := w * fetchersPerWorker
+	for i := c + 1; i < (w+1)*fetchersPerWorker; i++ {
+		if s.fetching[i] < s.fetching[c] {
+			c = i
+		}
+	}
+	s.clientOf[p] = c
+	s.fetching[c]++
+	return c
 }
 
 // poll hands what cl fetches to the workers.
@@ -376,12 +410,12 @@ func (s *Source) assignNew() error {
 		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
 	for _, tp := range fresh {
-		s.workerFor(tp)
+		s.clientFor(tp)
 	}
-	// add[w] are the partitions worker w's client starts consuming.
+	// add[c] are the partitions client c starts consuming.
 	add := make([]map[string]map[int32]kgo.Offset, len(s.clients))
 	addAt := func(tp Partition, off int64) {
-		w := s.workerFor(tp)
+		w := s.clientFor(tp)
 		if add[w] == nil {
 			add[w] = map[string]map[int32]kgo.Offset{}
 		}
@@ -421,9 +455,9 @@ func (s *Source) assignNew() error {
 		s.stat(tp)
 	}
 	s.checked = true
-	for w, a := range add {
+	for c, a := range add {
 		if a != nil {
-			s.clients[w].AddConsumePartitions(a)
+			s.clients[c].AddConsumePartitions(a)
 		}
 	}
 	return nil

@@ -508,3 +508,44 @@ func TestSourceFetchPartitionBytes(t *testing.T) {
 		}
 	}
 }
+
+// A worker's partitions are spread over its own clients, so that one
+// client's fetch is in flight while another's is parsed and decoded: with
+// 2 workers and 6 partitions, each client fetches the partitions of one
+// worker only, and each of a worker's clients fetches some of them. Every
+// record is still delivered once, in order per partition.
+func TestSourceSpreadsPartitionsOverClients(t *testing.T) {
+	c, cl := newCluster(t, 6, "t")
+	produce(t, cl, "t", ints(0, 3000)...)
+	col := newCollector()
+	s := startSource(t, c, map[string]string{"topic": "t"}, col, nil, true, func(cfg *Config) { cfg.Workers = 2 })
+	defer s.Close()
+	waitFor(t, "all 3000 records", func() bool { r, _ := col.count(); return r == 3000 })
+	if len(s.clients) != 2*fetchersPerWorker {
+		t.Fatalf("%d clients for 2 workers, want %d", len(s.clients), 2*fetchersPerWorker)
+	}
+	s.mu.Lock()
+	perClient := make([]int, len(s.clients))
+	for p, client := range s.clientOf {
+		if w := s.workerOf[p]; client/fetchersPerWorker != w {
+			t.Errorf("partition %d: decoded by worker %d, fetched by client %d of worker %d", p.Partition, w, client, client/fetchersPerWorker)
+		}
+		perClient[client]++
+	}
+	s.mu.Unlock()
+	for client, n := range perClient {
+		if n == 0 {
+			t.Errorf("client %d fetches no partition (partitions per client %v)", client, perClient)
+		}
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for i := range int64(3000) {
+		if col.values[i] != 1 {
+			t.Fatalf("value %d delivered %d times", i, col.values[i])
+		}
+	}
+	if len(col.origins) > 0 {
+		t.Fatalf("rows' partitions and offsets: %q", col.origins)
+	}
+}
