@@ -212,6 +212,12 @@ type NexmarkResult struct {
 	// pays for it in CPU that a run in a grown heap does not
 	// (docs/kafka.md, "What keeping the rows costs").
 	Faults int64 `json:"minor_faults,omitempty"`
+	// GCs are the collections in the run and GCCPU the CPU the runtime
+	// estimates they took: with Cores (CPU over elapsed), what tells a
+	// slow run that took more CPU an event from one the machine gave
+	// fewer cores.
+	GCs   int64    `json:"gcs,omitempty"`
+	GCCPU Duration `json:"gc_cpu_seconds,omitempty"`
 	// StateBytes is the view's state in memory, its operators' and its
 	// rows': the live heap dropping it frees.
 	StateBytes int64 `json:"state_bytes"`
@@ -388,14 +394,15 @@ func NexmarkMain(args []string, stdout, stderr io.Writer) int {
 
 func writeNexmark(w io.Writer, rs []*NexmarkResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tper core\tper core w/o broker\tfaults/1k events\tview rows\tstate\tpeak RSS")
+	fmt.Fprintln(tw, "query\tsource\tformat\tevents\tseconds\tevents/s\tcores\tper core\tper core w/o broker\tfaults/1k events\tGCs\tGC CPU\tview rows\tstate\tpeak RSS")
 	for _, r := range rs {
 		without := "-"
 		if r.PerCoreSluice > 0 {
 			without = fmtRate(r.PerCoreSluice)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%d\t%s\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
-			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), fmtRate(r.PerCore), without, r.faultsPer1k(), r.ViewRows, fmtBytes(r.StateBytes), r.PeakRSS>>20)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%d MiB\n", r.Query, r.Source, r.Format, fmtRate(float64(r.Events)),
+			time.Duration(r.Elapsed).Seconds(), fmtRate(r.EventsPerSec), r.cores(), fmtRate(r.PerCore), without, r.faultsPer1k(),
+			r.GCs, r.gcShare(), r.ViewRows, fmtBytes(r.StateBytes), r.PeakRSS>>20)
 	}
 	tw.Flush()
 }
@@ -407,6 +414,23 @@ func (r *NexmarkResult) faultsPer1k() string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", float64(r.Faults)*1000/float64(r.Events))
+}
+
+// cores is the run's CPU over its elapsed time, or "-" when unknown.
+func (r *NexmarkResult) cores() string {
+	if r.CPU <= 0 || r.Elapsed <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(r.CPU)/float64(r.Elapsed))
+}
+
+// gcShare is the collections' CPU as a percentage of the run's, or "-"
+// when unknown.
+func (r *NexmarkResult) gcShare() string {
+	if r.CPU <= 0 || r.GCCPU <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f %%", 100*float64(r.GCCPU)/float64(r.CPU))
 }
 
 // kindEvents is how many of n Nexmark events are of a kind with share s.
@@ -497,6 +521,7 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 	}
 	defer func() { _, _ = meter.stop("") }()
 	faults0, _ := processMinorFaults()
+	gc0 := readGC()
 	start := time.Now()
 	for _, s := range streams {
 		if _, err := c.Exec(ctx, s); err != nil {
@@ -548,6 +573,8 @@ func runNexmark(ctx context.Context, o *nexmarkOptions, q string, progress func(
 		return nil, err
 	}
 	r.CPU, r.BrokerCPU = Duration(cpu.total), Duration(cpu.broker)
+	gc1 := readGC()
+	r.GCs, r.GCCPU = int64(gc1.cycles-gc0.cycles), Duration(gc1.cpu-gc0.cpu)
 	if faults1, ok := processMinorFaults(); ok {
 		r.Faults = faults1 - faults0
 	}

@@ -3,7 +3,10 @@ package bench
 import (
 	"context"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 )
 
 // The same Nexmark events reach the same view whether the in-process
@@ -127,5 +130,37 @@ func TestNexmarkAgainstPostgres(t *testing.T) {
 	}
 	if checked < 15 {
 		t.Errorf("only %d queries are plain SQL", checked)
+	}
+}
+
+// A run's row gives the cores it used and its collections with their
+// share of its CPU, which tell a run slowed by less CPU from one slowed
+// by more CPU an event.
+func TestWriteNexmarkCoresAndGC(t *testing.T) {
+	var b strings.Builder
+	writeNexmark(&b, []*NexmarkResult{
+		{Query: "q0", Source: "kafka", Format: "json", Events: 1_000_000, Elapsed: Duration(800 * time.Millisecond),
+			CPU: Duration(1500 * time.Millisecond), GCs: 3, GCCPU: Duration(75 * time.Millisecond), ViewRows: 920_000},
+		{Query: "q1", Source: "kafka", Format: "json", Events: 1_000_000},
+	})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want a header and two rows, got:\n%s", b.String())
+	}
+	header, measured, unknown := strings.Fields(lines[0]), strings.Fields(lines[1]), strings.Fields(lines[2])
+	if header[6] != "cores" || measured[6] != "1.88" || unknown[6] != "-" {
+		t.Errorf("cores: header %q, rows %q and %q", header[6], measured[6], unknown[6])
+	}
+	if !strings.Contains(lines[1], " 3 ") || !strings.Contains(lines[1], "5.0 %") {
+		t.Errorf("want 3 GCs at 5.0 %% of the CPU in %q", lines[1])
+	}
+}
+
+// readGC counts a collection the process runs.
+func TestReadGC(t *testing.T) {
+	before := readGC()
+	runtime.GC()
+	if after := readGC(); after.cycles <= before.cycles || after.cpu < before.cpu {
+		t.Errorf("after a collection: %+v, before: %+v", after, before)
 	}
 }

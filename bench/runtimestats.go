@@ -135,3 +135,25 @@ func histBound(before, after *metrics.Float64Histogram, q float64) float64 {
 	}
 	return 0
 }
+
+// gcSample is this process's collections so far and the CPU the runtime
+// estimates they took (runtime/metrics' /cpu/classes/gc, which it updates
+// as each collection ends).
+type gcSample struct {
+	cycles uint64
+	cpu    time.Duration
+}
+
+// readGC samples this process's collections.
+func readGC() gcSample {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	var g gcSample
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		g.cycles = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		g.cpu = time.Duration(s[1].Value.Float64() * float64(time.Second))
+	}
+	return g
+}
