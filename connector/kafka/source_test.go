@@ -374,6 +374,46 @@ func TestWorkerBatchSizedForFetch(t *testing.T) {
 	}
 }
 
+// A fetch that does not fit the batch being decoded grows its vectors once,
+// to the next power of two and never past BatchRows: appending grew them a
+// quarter at a time, copying each every step, to more than BatchRows
+// (67 584 for 65 536), which storage copies instead of adopting.
+func TestWorkerBatchGrowsOnceAFetch(t *testing.T) {
+	const batchRows = 1 << 16
+	s := &Source{cfg: Config{Value: intDecoder{}, Layout: Layout{Types: []*types.T{types.Int8}, Value: []int{0}}, BatchRows: batchRows},
+		cells: map[Partition]*statsCell{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer s.cancel()
+	w := s.newWorker(nil)
+	next := 0
+	fetch := func(n int) fetched {
+		f := fetched{p: Partition{"t", 0}}
+		for range n {
+			f.records = append(f.records, &kgo.Record{Value: []byte(strconv.Itoa(next)), Offset: int64(next)})
+			next++
+		}
+		return f
+	}
+	for _, c := range []struct{ records, rows, capacity int }{
+		{20_000, 20_000, 1 << 15}, // a new batch, sized for the fetch
+		{10_000, 30_000, 1 << 15}, // fits
+		{10_000, 40_000, 1 << 16}, // grows once, to a power of two
+		{25_536, batchRows, batchRows},
+	} {
+		w.decode(fetch(c.records))
+		v := w.batch.Rows.Cols[0]
+		if w.batch.Rows.Len != c.rows || cap(v.Ints) != c.capacity || cap(w.batch.RecordOffsets) != c.capacity {
+			t.Fatalf("after a fetch of %d: %d rows, capacity %d (offsets %d), want %d rows at capacity %d",
+				c.records, w.batch.Rows.Len, cap(v.Ints), cap(w.batch.RecordOffsets), c.rows, c.capacity)
+		}
+		for i, x := range v.Ints[:w.batch.Rows.Len] {
+			if x != int64(i) || w.batch.RecordOffsets[i] != int64(i) {
+				t.Fatalf("row %d holds %d (offset %d)", i, x, w.batch.RecordOffsets[i])
+			}
+		}
+	}
+}
+
 // A worker holds no batch between a flush and the next fetch, so that a
 // stream gone quiet holds no vectors; the batch the next fetch starts is
 // sized for the one flushed, and a fetch that fills a batch midway goes on

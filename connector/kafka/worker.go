@@ -85,6 +85,32 @@ func (w *worker) reset(want int) {
 	}
 }
 
+// fit makes room in the batch for n more rows, up to BatchRows, growing
+// its vectors at most once: to the next power of two, at most BatchRows.
+// Left to the decoder's appends, a batch sized for the last fetch grew by
+// a quarter at a time past 256 rows, copying every vector once a step
+// (three times from 32 Ki rows to a full batch), and ended with more
+// capacity than BatchRows, which storage does not adopt as a segment but
+// copies again (storage.adoptableGiven).
+func (w *worker) fit(n int) {
+	b := w.batch
+	need := min(b.Rows.Len+n, w.s.cfg.BatchRows)
+	if need <= cap(b.RecordOffsets) {
+		return
+	}
+	c := coldata.DefaultChunkSize
+	for c < need {
+		c *= 2
+	}
+	c = min(c, w.s.cfg.BatchRows)
+	for _, v := range b.Rows.Cols {
+		v.GrowExact(c)
+	}
+	offsets := make([]int64, len(b.RecordOffsets), c)
+	copy(offsets, b.RecordOffsets)
+	b.RecordOffsets = offsets
+}
+
 func (w *worker) run() {
 	delivering := make(chan struct{})
 	go func() { defer close(delivering); w.deliver() }()
@@ -169,6 +195,8 @@ func (w *worker) deliver() {
 func (w *worker) decode(f fetched) {
 	if w.batch == nil {
 		w.reset(max(w.last, len(f.records)))
+	} else {
+		w.fit(len(f.records))
 	}
 	st := w.s.stat(f.p)
 	defer w.noteRun(f.p)
