@@ -580,7 +580,7 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 	if r.Sluice == nil {
 		return nil, nil
 	}
-	head = []string{"query", "source", "events", "events/s", "aim", "of aim", "events/s per CPU-second", "minor faults per 1000 events", "view rows", "state", "peak RSS"}
+	head = []string{"query", "source", "events", "events/s", "aim", "of aim", "cores", "events/s per CPU-second", "minor faults per 1000 events", "view rows", "state", "peak RSS"}
 	for _, n := range r.Sluice.Nexmark {
 		source := n.Source
 		if n.Format != "" {
@@ -601,7 +601,7 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 			perCore += " (" + fmtRate(n.PerCoreSluice) + " without the broker)"
 		}
 		rows = append(rows, []string{n.Query, source, fmtRate(float64(n.Events)), fmtRate(n.EventsPerSec), aim, of,
-			perCore, n.faultsPer1k(), fmt.Sprint(n.ViewRows), fmtBytes(n.StateBytes), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
+			n.cores(), perCore, n.faultsPer1k(), fmt.Sprint(n.ViewRows), fmtBytes(n.StateBytes), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
 	}
 	return head, rows
 }
