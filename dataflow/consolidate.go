@@ -82,14 +82,7 @@ func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 // rows are not copied once more.
 func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
 	rows := newChunkRows(cs)
-	// sums[i] is the sum of the diffs of row i's copies if it is the
-	// first of them, else 0.
-	var sums []int64
-	if rows.total < parallelConsolidateRows {
-		sums = rows.consolidate()
-	} else {
-		sums = rows.consolidateParallel()
-	}
+	sums := rows.sums()
 	out := make([]*coldata.Chunk, len(cs))
 	forEach(len(cs), func(ci int) {
 		c, base := cs[ci], rows.starts[ci]
@@ -114,6 +107,15 @@ func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
 		}
 	})
 	return out
+}
+
+// sums returns, by row number, the sum of the diffs of each row's copies
+// if it is the first of them, else 0.
+func (r *chunkRows) sums() []int64 {
+	if r.total < parallelConsolidateRows {
+		return r.consolidate()
+	}
+	return r.consolidateParallel()
 }
 
 // parallelConsolidateRows is the rows from which ConsolidateChunks works
@@ -158,14 +160,14 @@ func (r *chunkRows) consolidate() []int64 {
 		order[i] = int32(i)
 	}
 	sums := make([]int64, r.total)
-	r.consolidatePart(order, hashes, sums)
+	r.consolidatePart(order, hashes, sums, nil)
 	return sums
 }
 
 // hashes returns the hash of each row's identity, by row number, the
 // chunks' rows hashed by each(len(chunks), hash chunk i).
 func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
-	hashes := make([]uint64, r.total)
+	hashes := makeHuge[uint64](r.total)
 	each(len(r.cs), func(ci int) {
 		var key []byte
 		c := r.cs[ci]
@@ -179,7 +181,8 @@ func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
 
 // consolidatePart sums the diffs of the rows of order (row numbers, in
 // order; hashes by row number) into the first of each row's copies in
-// sums, by row number.
+// sums, by row number. Its table is slots, when it has room, else a new
+// one, which it returns.
 //
 // NB: rows are told apart by a hash of their identity, checked against
 // the identity of every earlier row of the same hash, in an open-addressed
@@ -187,9 +190,15 @@ func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
 // themselves allocated a string per row and took most of a restore's
 // consolidation, and a Go map of the hashes cost as much again to make
 // and probe.
-func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64) {
+func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64, slots []int32) []int32 {
 	size := 1 << bits.Len(uint(2*len(order)))
-	slots := make([]int32, size) // 1 + the place in order of a row's first copy; 0 free
+	// slots[s] is 1 + the place in order of a row's first copy; 0 free.
+	if cap(slots) < size {
+		slots = make([]int32, size)
+	} else {
+		slots = slots[:size]
+		clear(slots)
+	}
 	mask := uint64(size - 1)
 	ci := 0 // the chunk of the row at hand: rows come in order
 	for x, n := range order {
@@ -217,6 +226,7 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 		slots[s] = int32(x + 1)
 		sums[n] = c.Diffs[i]
 	}
+	return slots
 }
 
 // consolidateParallel is consolidate on every CPU: the rows' hashes are
@@ -235,20 +245,27 @@ func (r *chunkRows) consolidateParallel() []int64 {
 		sum += n
 		ends[p] = sum
 	}
-	order := make([]int32, r.total)
+	order := makeHuge[int32](r.total)
 	at := ends
 	for n := len(hashes) - 1; n >= 0; n-- {
 		p := hashes[n] >> (64 - partBits)
 		at[p]--
 		order[at[p]] = int32(n)
 	}
-	sums := make([]int64, r.total)
-	forEach(len(ends), func(p int) {
-		lo := 0
-		if p > 0 {
-			lo = ends[p-1]
+	sums := makeHuge[int64](r.total)
+	// Each CPU takes the next partition, in a table of its own reused
+	// from one partition to the next: a table made for each, 128 MiB in
+	// all at 8 M rows, faulted fresh small pages.
+	var next atomic.Int64
+	forEach(runtime.GOMAXPROCS(0), func(int) {
+		var slots []int32
+		for p := int(next.Add(1) - 1); p < len(ends); p = int(next.Add(1) - 1) {
+			lo := 0
+			if p > 0 {
+				lo = ends[p-1]
+			}
+			slots = r.consolidatePart(order[lo:ends[p]], hashes, sums, slots)
 		}
-		r.consolidatePart(order[lo:ends[p]], hashes, sums)
 	})
 	return sums
 }
