@@ -1,13 +1,12 @@
 package dataflow
 
 import (
+	"hash/maphash"
 	"math/bits"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
-
-	"github.com/cespare/xxhash/v2"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
@@ -150,11 +149,7 @@ func (r *chunkRows) at(n int) (*coldata.Chunk, int) {
 // consolidate sums the diffs of all rows into the first of each row's
 // copies, on this goroutine, and returns the sums by row number.
 func (r *chunkRows) consolidate() []int64 {
-	hashes := r.hashes(func(n int, f func(int)) {
-		for i := range n {
-			f(i)
-		}
-	})
+	hashes := r.hashes(1)
 	order := make([]int32, r.total)
 	for i := range order {
 		order[i] = int32(i)
@@ -165,15 +160,25 @@ func (r *chunkRows) consolidate() []int64 {
 }
 
 // hashes returns the hash of each row's identity, by row number, the
-// chunks' rows hashed by each(len(chunks), hash chunk i).
-func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
+// chunks hashed on up to parts goroutines, a column at a time
+// (identityHashes): encoding each row's identity to hash it was a third
+// of a restore's consolidation, much of it printing numerics.
+func (r *chunkRows) hashes(parts int) []uint64 {
 	hashes := makeHuge[uint64](r.total)
-	each(len(r.cs), func(ci int) {
-		var key []byte
+	seed := maphash.MakeSeed()
+	type scratch struct {
+		col   []uint64
+		ident []byte
+	}
+	forEachWith(min(parts, len(r.cs)), len(r.cs), func(ci int, s *scratch) {
 		c := r.cs[ci]
-		for i := range c.Len {
-			key = RowIdentity(key[:0], c, nil, i)
-			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
+		hs := hashes[r.starts[ci] : r.starts[ci]+c.Len]
+		s.col = append(s.col[:0], make([]uint64, c.Len)...)
+		s.ident = identityHashes(hs, s.col, c.Cols, seed, s.ident)
+		for i, h := range hs {
+			// The partitions take the top bits, the tables the low ones.
+			h *= 0x94d049bb133111eb
+			hs[i] = h ^ h>>29
 		}
 	})
 	return hashes
@@ -234,7 +239,7 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 // (keeping their order) and each partition consolidated on its own, with
 // a map small enough to stay in cache.
 func (r *chunkRows) consolidateParallel() []int64 {
-	hashes := r.hashes(forEach)
+	hashes := r.hashes(runtime.GOMAXPROCS(0))
 	const partBits = 8
 	var ends [1 << partBits]int
 	for _, h := range hashes {
@@ -253,29 +258,32 @@ func (r *chunkRows) consolidateParallel() []int64 {
 		order[at[p]] = int32(n)
 	}
 	sums := makeHuge[int64](r.total)
-	// Each CPU takes the next partition, in a table of its own reused
-	// from one partition to the next: a table made for each, 128 MiB in
-	// all at 8 M rows, faulted fresh small pages.
-	var next atomic.Int64
-	forEach(runtime.GOMAXPROCS(0), func(int) {
-		var slots []int32
-		for p := int(next.Add(1) - 1); p < len(ends); p = int(next.Add(1) - 1) {
-			lo := 0
-			if p > 0 {
-				lo = ends[p-1]
-			}
-			slots = r.consolidatePart(order[lo:ends[p]], hashes, sums, slots)
+	// Each goroutine's table is reused from one partition to the next: a
+	// table made for each, 128 MiB in all at 8 M rows, faulted fresh small
+	// pages.
+	forEachWith(runtime.GOMAXPROCS(0), len(ends), func(p int, slots *[]int32) {
+		lo := 0
+		if p > 0 {
+			lo = ends[p-1]
 		}
+		*slots = r.consolidatePart(order[lo:ends[p]], hashes, sums, *slots)
 	})
 	return sums
 }
 
 // forEach runs f(0) ... f(n-1) on as many goroutines as there are CPUs.
 func forEach(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	forEachWith(runtime.GOMAXPROCS(0), n, func(i int, _ *struct{}) { f(i) })
+}
+
+// forEachWith runs f(0, s) ... f(n-1, s) on up to workers goroutines, each
+// passing a scratch s of its own, zero at first, to every f it runs.
+func forEachWith[S any](workers, n int, f func(int, *S)) {
+	workers = min(workers, n)
 	if workers <= 1 {
+		var s S
 		for i := range n {
-			f(i)
+			f(i, &s)
 		}
 		return
 	}
@@ -285,8 +293,9 @@ func forEach(n int, f func(int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var s S
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
+				f(i, &s)
 			}
 		}()
 	}
