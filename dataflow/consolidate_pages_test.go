@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/types"
@@ -115,4 +117,33 @@ func span(lo, hi int) []int {
 		sel = append(sel, i)
 	}
 	return sel
+}
+
+// BenchmarkConsolidatePages consolidates a restore's rows: a base of 1 M
+// rows (an int key, text, a numeric) in page-sized chunks with a delta
+// changing one row in eight, as ConsolidatePages does at a restart.
+func BenchmarkConsolidatePages(b *testing.B) {
+	typs := []*types.T{types.Int8, types.Text, types.Numeric}
+	const groups = 1 << 20
+	rng := rand.New(rand.NewPCG(1, 2))
+	page := func(lo, n int, d int64, v func(k int) int) *coldata.Chunk {
+		c := NewChanges(typs, n)
+		for k := lo; k < lo+n; k++ {
+			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("name%d", k), apd.New(int64(v(k)), 0)})
+			c.Diffs = append(c.Diffs, d)
+		}
+		return c
+	}
+	var cs []*coldata.Chunk
+	for lo := 0; lo < groups; lo += versionPageRows {
+		cs = append(cs, page(lo, versionPageRows, 1, func(k int) int { return k }))
+	}
+	for range groups / 8 / versionPageRows {
+		lo := rng.IntN(groups/versionPageRows) * versionPageRows
+		cs = append(cs, page(lo, versionPageRows/8, -1, func(k int) int { return k }), page(lo, versionPageRows/8, 1, func(k int) int { return k + 1 }))
+	}
+	b.ResetTimer()
+	for range b.N {
+		ConsolidatePages(cs, typs)
+	}
 }
