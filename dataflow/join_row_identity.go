@@ -14,8 +14,9 @@ import (
 // the values, which tell them apart exactly as their encodings do: an
 // integer, bool or string is its encoding's only source (AppendKey plus,
 // where it does not identify, the raw string), a float its bits, an
-// interval its three fields. Numerics and other values go by their
-// encoding.
+// interval its three fields. Numerics hash by their class, exponent and
+// coefficient and compare by their encoding, other values go by their
+// encoding. Consolidation hashes rows so too (identityHashes).
 
 // nullHash stands for NULL among a row's hashed values.
 const nullHash = 0x6e756c6c6e756c6c
