@@ -962,17 +962,43 @@ func cutText(block *[]byte, n, left int) []byte {
 // newVec returns an empty column of type t with room for n values.
 func (r *SnapshotReader) newVec(t *types.T, n int) *coldata.Vec {
 	if r.cols != nil {
-		rows := min(r.cols.rows, columnBlockRows)
-		switch t.Phys() {
-		case types.PhysInt:
-			return &coldata.Vec{Typ: t, Ints: cutBlock(&r.cols.ints, n, rows)}
-		case types.PhysDecimal:
-			return &coldata.Vec{Typ: t, Decs: cutBlock(&r.cols.decs, n, rows)}
-		case types.PhysBytes:
-			return &coldata.Vec{Typ: t, Bytes: cutBlock(&r.cols.strs, n, rows)}
-		}
+		return r.cols.vec(t, n)
 	}
 	return coldata.NewVec(t, n)
+}
+
+// vec returns an empty column of type t with room for n values, cut from
+// the blocks when its type's values are numbers or strings.
+func (b *columnBlocks) vec(t *types.T, n int) *coldata.Vec {
+	rows := min(b.rows, columnBlockRows)
+	switch t.Phys() {
+	case types.PhysInt:
+		return &coldata.Vec{Typ: t, Ints: cutBlock(&b.ints, n, rows)}
+	case types.PhysDecimal:
+		return &coldata.Vec{Typ: t, Decs: cutBlock(&b.decs, n, rows)}
+	case types.PhysBytes:
+		return &coldata.Vec{Typ: t, Bytes: cutBlock(&b.strs, n, rows)}
+	}
+	return coldata.NewVec(t, n)
+}
+
+// filledVec is vec holding n zero values.
+func (b *columnBlocks) filledVec(t *types.T, n int) *coldata.Vec {
+	switch t.Phys() {
+	case types.PhysInt:
+		v := b.vec(t, n)
+		v.Ints = v.Ints[:n]
+		return v
+	case types.PhysDecimal:
+		v := b.vec(t, n)
+		v.Decs = v.Decs[:n]
+		return v
+	case types.PhysBytes:
+		v := b.vec(t, n)
+		v.Bytes = v.Bytes[:n]
+		return v
+	}
+	return coldata.MakeVec(t, n)
 }
 
 func (r *SnapshotReader) fail(format string, args ...any) {

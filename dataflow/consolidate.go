@@ -1,13 +1,12 @@
 package dataflow
 
 import (
+	"hash/maphash"
 	"math/bits"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
-
-	"github.com/cespare/xxhash/v2"
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
@@ -82,14 +81,7 @@ func Consolidate(c *coldata.Chunk) *coldata.Chunk {
 // rows are not copied once more.
 func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
 	rows := newChunkRows(cs)
-	// sums[i] is the sum of the diffs of row i's copies if it is the
-	// first of them, else 0.
-	var sums []int64
-	if rows.total < parallelConsolidateRows {
-		sums = rows.consolidate()
-	} else {
-		sums = rows.consolidateParallel()
-	}
+	sums := rows.sums()
 	out := make([]*coldata.Chunk, len(cs))
 	forEach(len(cs), func(ci int) {
 		c, base := cs[ci], rows.starts[ci]
@@ -114,6 +106,15 @@ func ConsolidateChunks(cs []*coldata.Chunk) []*coldata.Chunk {
 		}
 	})
 	return out
+}
+
+// sums returns, by row number, the sum of the diffs of each row's copies
+// if it is the first of them, else 0.
+func (r *chunkRows) sums() []int64 {
+	if r.total < parallelConsolidateRows {
+		return r.consolidate()
+	}
+	return r.consolidateParallel()
 }
 
 // parallelConsolidateRows is the rows from which ConsolidateChunks works
@@ -148,30 +149,36 @@ func (r *chunkRows) at(n int) (*coldata.Chunk, int) {
 // consolidate sums the diffs of all rows into the first of each row's
 // copies, on this goroutine, and returns the sums by row number.
 func (r *chunkRows) consolidate() []int64 {
-	hashes := r.hashes(func(n int, f func(int)) {
-		for i := range n {
-			f(i)
-		}
-	})
+	hashes := r.hashes(1)
 	order := make([]int32, r.total)
 	for i := range order {
 		order[i] = int32(i)
 	}
 	sums := make([]int64, r.total)
-	r.consolidatePart(order, hashes, sums)
+	r.consolidatePart(order, hashes, sums, nil)
 	return sums
 }
 
 // hashes returns the hash of each row's identity, by row number, the
-// chunks' rows hashed by each(len(chunks), hash chunk i).
-func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
-	hashes := make([]uint64, r.total)
-	each(len(r.cs), func(ci int) {
-		var key []byte
+// chunks hashed on up to parts goroutines, a column at a time
+// (identityHashes): encoding each row's identity to hash it was a third
+// of a restore's consolidation, much of it printing numerics.
+func (r *chunkRows) hashes(parts int) []uint64 {
+	hashes := makeHuge[uint64](r.total)
+	seed := maphash.MakeSeed()
+	type scratch struct {
+		col   []uint64
+		ident []byte
+	}
+	forEachWith(min(parts, len(r.cs)), len(r.cs), func(ci int, s *scratch) {
 		c := r.cs[ci]
-		for i := range c.Len {
-			key = RowIdentity(key[:0], c, nil, i)
-			hashes[r.starts[ci]+i] = xxhash.Sum64(key)
+		hs := hashes[r.starts[ci] : r.starts[ci]+c.Len]
+		s.col = append(s.col[:0], make([]uint64, c.Len)...)
+		s.ident = identityHashes(hs, s.col, c.Cols, seed, s.ident)
+		for i, h := range hs {
+			// The partitions take the top bits, the tables the low ones.
+			h *= 0x94d049bb133111eb
+			hs[i] = h ^ h>>29
 		}
 	})
 	return hashes
@@ -179,7 +186,8 @@ func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
 
 // consolidatePart sums the diffs of the rows of order (row numbers, in
 // order; hashes by row number) into the first of each row's copies in
-// sums, by row number.
+// sums, by row number. Its table is slots, when it has room, else a new
+// one, which it returns.
 //
 // NB: rows are told apart by a hash of their identity, checked against
 // the identity of every earlier row of the same hash, in an open-addressed
@@ -187,9 +195,15 @@ func (r *chunkRows) hashes(each func(n int, f func(int))) []uint64 {
 // themselves allocated a string per row and took most of a restore's
 // consolidation, and a Go map of the hashes cost as much again to make
 // and probe.
-func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64) {
+func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64, slots []int32) []int32 {
 	size := 1 << bits.Len(uint(2*len(order)))
-	slots := make([]int32, size) // 1 + the place in order of a row's first copy; 0 free
+	// slots[s] is 1 + the place in order of a row's first copy; 0 free.
+	if cap(slots) < size {
+		slots = make([]int32, size)
+	} else {
+		slots = slots[:size]
+		clear(slots)
+	}
 	mask := uint64(size - 1)
 	ci := 0 // the chunk of the row at hand: rows come in order
 	for x, n := range order {
@@ -217,6 +231,7 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 		slots[s] = int32(x + 1)
 		sums[n] = c.Diffs[i]
 	}
+	return slots
 }
 
 // consolidateParallel is consolidate on every CPU: the rows' hashes are
@@ -224,7 +239,7 @@ func (r *chunkRows) consolidatePart(order []int32, hashes []uint64, sums []int64
 // (keeping their order) and each partition consolidated on its own, with
 // a map small enough to stay in cache.
 func (r *chunkRows) consolidateParallel() []int64 {
-	hashes := r.hashes(forEach)
+	hashes := r.hashes(runtime.GOMAXPROCS(0))
 	const partBits = 8
 	var ends [1 << partBits]int
 	for _, h := range hashes {
@@ -235,30 +250,40 @@ func (r *chunkRows) consolidateParallel() []int64 {
 		sum += n
 		ends[p] = sum
 	}
-	order := make([]int32, r.total)
+	order := makeHuge[int32](r.total)
 	at := ends
 	for n := len(hashes) - 1; n >= 0; n-- {
 		p := hashes[n] >> (64 - partBits)
 		at[p]--
 		order[at[p]] = int32(n)
 	}
-	sums := make([]int64, r.total)
-	forEach(len(ends), func(p int) {
+	sums := makeHuge[int64](r.total)
+	// Each goroutine's table is reused from one partition to the next: a
+	// table made for each, 128 MiB in all at 8 M rows, faulted fresh small
+	// pages.
+	forEachWith(runtime.GOMAXPROCS(0), len(ends), func(p int, slots *[]int32) {
 		lo := 0
 		if p > 0 {
 			lo = ends[p-1]
 		}
-		r.consolidatePart(order[lo:ends[p]], hashes, sums)
+		*slots = r.consolidatePart(order[lo:ends[p]], hashes, sums, *slots)
 	})
 	return sums
 }
 
 // forEach runs f(0) ... f(n-1) on as many goroutines as there are CPUs.
 func forEach(n int, f func(int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+	forEachWith(runtime.GOMAXPROCS(0), n, func(i int, _ *struct{}) { f(i) })
+}
+
+// forEachWith runs f(0, s) ... f(n-1, s) on up to workers goroutines, each
+// passing a scratch s of its own, zero at first, to every f it runs.
+func forEachWith[S any](workers, n int, f func(int, *S)) {
+	workers = min(workers, n)
 	if workers <= 1 {
+		var s S
 		for i := range n {
-			f(i)
+			f(i, &s)
 		}
 		return
 	}
@@ -268,8 +293,9 @@ func forEach(n int, f func(int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var s S
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i)
+				f(i, &s)
 			}
 		}()
 	}

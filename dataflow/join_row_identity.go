@@ -14,8 +14,9 @@ import (
 // the values, which tell them apart exactly as their encodings do: an
 // integer, bool or string is its encoding's only source (AppendKey plus,
 // where it does not identify, the raw string), a float its bits, an
-// interval its three fields. Numerics and other values go by their
-// encoding.
+// interval its three fields. Numerics hash by their class, exponent and
+// coefficient and compare by their encoding, other values go by their
+// encoding. Consolidation hashes rows so too (identityHashes).
 
 // nullHash stands for NULL among a row's hashed values.
 const nullHash = 0x6e756c6c6e756c6c
@@ -33,11 +34,26 @@ func (t *joinRows) hashRows(hs []uint32, c *coldata.Chunk) []uint32 {
 	n := c.Len
 	t.wide = append(t.wide[:0], make([]uint64, n)...)
 	t.colHash = append(t.colHash[:0], make([]uint64, n)...)
-	wide, col := t.wide, t.colHash
+	t.ident = identityHashes(t.wide, t.colHash, c.Cols, t.seed, t.ident)
+	hs = append(hs[:0], make([]uint32, n)...)
+	for i, h := range t.wide {
+		h *= 0x94d049bb133111eb
+		hs[i] = uint32((h ^ h>>29) >> 32)
+	}
+	return hs
+}
+
+// identityHashes sets wide[i] to a hash of the identity of row i of cols
+// (len(wide) rows), col being scratch of as many, and returns ident, its
+// scratch for encodings: rows of one identity hash alike. A column at a
+// time, each value by what tells it apart (above), a numeric by its class,
+// exponent and coefficient (types.DecimalIdentityHash).
+func identityHashes(wide, col []uint64, cols []*coldata.Vec, seed maphash.Seed, ident []byte) []byte {
+	n := len(wide)
 	for i := range wide {
 		wide[i] = 0x9e3779b97f4a7c15
 	}
-	for _, v := range c.Cols {
+	for _, v := range cols {
 		switch v.Typ.Phys() {
 		case types.PhysInt:
 			for i, x := range v.Ints[:n] {
@@ -56,7 +72,11 @@ func (t *joinRows) hashRows(hs []uint32, c *coldata.Chunk) []uint32 {
 			}
 		case types.PhysBytes:
 			for i, x := range v.Bytes[:n] {
-				col[i] = maphash.String(t.seed, x)
+				col[i] = maphash.String(seed, x)
+			}
+		case types.PhysDecimal:
+			for i := range v.Decs[:n] {
+				col[i] = types.DecimalIdentityHash(&v.Decs[i])
 			}
 		case types.PhysInterval:
 			for i, x := range v.Ivals[:n] {
@@ -64,8 +84,8 @@ func (t *joinRows) hashRows(hs []uint32, c *coldata.Chunk) []uint32 {
 			}
 		default:
 			for i := range col {
-				t.ident = v.AppendIdentity(t.ident[:0], i)
-				col[i] = maphash.Bytes(t.seed, t.ident)
+				ident = v.AppendIdentity(ident[:0], i)
+				col[i] = maphash.Bytes(seed, ident)
 			}
 		}
 		// A NULL's typed slot is not part of its identity.
@@ -80,12 +100,7 @@ func (t *joinRows) hashRows(hs []uint32, c *coldata.Chunk) []uint32 {
 			wide[i] = mixHash(wide[i], x)
 		}
 	}
-	hs = append(hs[:0], make([]uint32, n)...)
-	for i, h := range wide {
-		h *= 0x94d049bb133111eb
-		hs[i] = uint32((h ^ h>>29) >> 32)
-	}
-	return hs
+	return ident
 }
 
 // equal reports whether stored row r and row i of src have one identity.

@@ -1112,7 +1112,7 @@ func readViewRows(ck *checkpoint, typs []*types.T) ([]*coldata.Chunk, error) {
 		}
 		parts = append(parts, changes)
 	}
-	return dataflow.ConsolidateChunks(slices.Concat(parts...)), nil
+	return dataflow.ConsolidatePages(slices.Concat(parts...), typs), nil
 }
 
 // resume is start for a view restored from its checkpoint: its first

@@ -128,6 +128,22 @@ func SameDecimalIdentity(a, b *apd.Decimal) bool {
 	return ca != 2 && ca != 4 || a.Coeff.Cmp(&b.Coeff) == 0
 }
 
+// DecimalIdentityHash returns a hash of d's identity: decimals of the same
+// identity (SameDecimalIdentity) hash alike. A coefficient past 64 bits
+// is hashed by its length only: such values are rare, and equal hashes
+// are compared.
+func DecimalIdentityHash(d *apd.Decimal) uint64 {
+	c := decimalClass(d)
+	h := uint64(c)<<32 | uint64(uint32(d.Exponent))
+	if c != 2 && c != 4 {
+		return h
+	}
+	if d.Coeff.IsUint64() {
+		return h*0x9e3779b97f4a7c15 ^ d.Coeff.Uint64()
+	}
+	return h*0x9e3779b97f4a7c15 ^ uint64(d.Coeff.BitLen())<<48
+}
+
 // compareDecimal orders numerics as Postgres does: -Infinity < finite <
 // Infinity < NaN, NaN equal to NaN.
 func compareDecimal(a, b *apd.Decimal) int {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"testing"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 // TestCompareAndKey checks that each list is in ascending Compare order (equal
@@ -139,6 +141,34 @@ func TestDecodeKey(t *testing.T) {
 		}
 		if _, _, ok := DecodeKey(AppendKey(nil, Text, nil), typ); ok {
 			t.Errorf("%s decoded a key", typ)
+		}
+	}
+}
+
+// Numerics of one identity (SameDecimalIdentity) hash alike with
+// DecimalIdentityHash, whatever their sign bit (zeros, NaNs); small ones
+// of different identities hash apart.
+func TestDecimalIdentityHash(t *testing.T) {
+	parse := func(s string) *apd.Decimal {
+		d, _, err := apd.NewFromString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	vals := []string{"0", "-0", "0.00", "-0.00", "1", "1.0", "1.00", "-1", "-1.0", "123456789012345678901234567890",
+		"-123456789012345678901234567890", "1234567890123456789012345678.90", "18446744073709551615", "18446744073709551616",
+		"NaN", "sNaN", "Infinity", "-Infinity", "1e5", "10e4", "100e3"}
+	for _, a := range vals {
+		for _, b := range vals {
+			da, db := parse(a), parse(b)
+			same, hashed := SameDecimalIdentity(da, db), DecimalIdentityHash(da) == DecimalIdentityHash(db)
+			if same && !hashed {
+				t.Errorf("%s and %s: one identity, hashed apart", a, b)
+			}
+			if !same && hashed && len(a) < 20 && len(b) < 20 {
+				t.Errorf("%s and %s: identities apart, one hash", a, b)
+			}
 		}
 	}
 }
