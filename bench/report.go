@@ -310,7 +310,7 @@ func restartRows(x *RestartResult) []row {
 	if !x.Restored {
 		how = "COMPUTED AGAIN, not restored"
 	}
-	head := fmt.Sprintf("restart after SIGKILL (%s groups, %d MiB checkpoint)", fmtRate(float64(x.Groups)), x.CheckpointBytes>>20)
+	head := fmt.Sprintf("restart after SIGKILL (%s groups, checkpoint %s)", fmtRate(float64(x.Groups)), x.checkpoint())
 	if x.Kill == "stop" {
 		head = strings.Replace(head, "SIGKILL", "a clean stop", 1)
 	}

@@ -76,6 +76,10 @@ type RestartResult struct {
 	Runs   int    `json:"runs"`
 	// CheckpointBytes is the view's checkpoint files (base and deltas).
 	CheckpointBytes int64 `json:"checkpoint_bytes"`
+	// CheckpointDeltas is how many of those files are deltas: whether the
+	// build's last checkpoint was a lone base depends on timing, and a
+	// restart from a base and deltas consolidates their rows (more CPU).
+	CheckpointDeltas int `json:"checkpoint_deltas"`
 	// BuildRSS is the building server's VmHWM.
 	BuildRSS int64 `json:"build_peak_rss_bytes"`
 	// Ready is from exec until a point SELECT answers right; Full until a
@@ -185,8 +189,8 @@ func writeRestart(w io.Writer, r *RestartResult) {
 		}
 	}
 	sec := func(d Duration) string { return fmt.Sprintf("%.2f s", time.Duration(d).Seconds()) }
-	fmt.Fprintf(tw, "%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%d MiB\t%d MiB\t%s\n", fmtRate(float64(r.Groups)), fmtRate(float64(r.Rows)),
-		r.CheckpointBytes>>20, r.Kill, sec(r.Ready), sec(r.Full), sec(r.CPU), fmtRate(float64(r.Faults)), r.ReadyRSS>>20,
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d MiB\t%s\t%s\t%s\t%s\t%d MiB\t%d MiB\t%s\n", fmtRate(float64(r.Groups)), fmtRate(float64(r.Rows)),
+		r.checkpoint(), r.Kill, sec(r.Ready), sec(r.Full), sec(r.CPU), fmtRate(float64(r.Faults)), r.ReadyRSS>>20,
 		sec(r.Read), sec(r.Decoded), sec(r.Indexed), sec(r.ViewsStarted), r.BytesRead>>20, r.RSS>>20, strings.Join(all, " "))
 	tw.Flush()
 	if !r.Restored {
@@ -301,10 +305,10 @@ func runRestart(ctx context.Context, o *restartOptions, progress func(string, ..
 		}
 	}
 	var err error
-	if r.CheckpointBytes, err = dirBytes(filepath.Join(dir, "checkpoints")); err != nil {
+	if r.CheckpointBytes, r.CheckpointDeltas, err = checkpointFiles(filepath.Join(dir, "checkpoints")); err != nil {
 		return nil, err
 	}
-	progress("checkpoint: %d MiB", r.CheckpointBytes>>20)
+	progress("checkpoint: %s", r.checkpoint())
 	for run := 1; run <= o.runs; run++ {
 		if o.cold > 0 {
 			progress("dropping the page cache and waiting %v idle", o.cold)
@@ -323,7 +327,7 @@ func runRestart(ctx context.Context, o *restartOptions, progress func(string, ..
 		if run == 1 || m.Ready < r.Ready {
 			// The run's measurements; the workload's shape stays.
 			m.Groups, m.Rows, m.Kill, m.Runs = r.Groups, r.Rows, r.Kill, r.Runs
-			m.CheckpointBytes, m.BuildRSS, m.AllReady, m.AllCPU, m.AllFaults = r.CheckpointBytes, r.BuildRSS, r.AllReady, r.AllCPU, r.AllFaults
+			m.CheckpointBytes, m.CheckpointDeltas, m.BuildRSS, m.AllReady, m.AllCPU, m.AllFaults = r.CheckpointBytes, r.CheckpointDeltas, r.BuildRSS, r.AllReady, r.AllCPU, r.AllFaults
 			*r = *m
 		}
 	}
@@ -647,20 +651,37 @@ func logTime(m map[string]any) (time.Time, bool) {
 	return t, err == nil
 }
 
-func dirBytes(dir string) (int64, error) {
+// checkpointFiles is the size of the checkpoint files in dir and how many
+// of them are deltas.
+func checkpointFiles(dir string) (size int64, deltas int, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var n int64
 	for _, e := range entries {
 		info, err := e.Info()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		n += info.Size()
+		size += info.Size()
+		if strings.HasSuffix(e.Name(), ".delta") {
+			deltas++
+		}
 	}
-	return n, nil
+	return size, deltas, nil
+}
+
+// checkpoint is the checkpoint's size and files, e.g. "1268 MiB: a base
+// and 1 delta".
+func (r *RestartResult) checkpoint() string {
+	s := fmt.Sprintf("%d MiB: a lone base", r.CheckpointBytes>>20)
+	if r.CheckpointDeltas > 0 {
+		s = fmt.Sprintf("%d MiB: a base and %d delta", r.CheckpointBytes>>20, r.CheckpointDeltas)
+		if r.CheckpointDeltas > 1 {
+			s += "s"
+		}
+	}
+	return s
 }
 
 // timeRestart starts a server on dir and times it until the view answers

@@ -197,3 +197,20 @@ func TestCheckpointWritten(t *testing.T) {
 		t.Error("a checkpoint not written is no error")
 	}
 }
+
+func TestCheckpointFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, size := range map[string]int{"16385.ckpt": 300, "16385.1.delta": 20, "16385.2.delta": 10} {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size, deltas, err := checkpointFiles(dir)
+	if err != nil || size != 330 || deltas != 2 {
+		t.Fatalf("checkpointFiles = %d B, %d deltas, %v; want 330 B, 2 deltas", size, deltas, err)
+	}
+	r := &RestartResult{CheckpointBytes: 3 << 20, CheckpointDeltas: 2}
+	if got, want := r.checkpoint(), "3 MiB: a base and 2 deltas"; got != want {
+		t.Errorf("checkpoint() = %q, want %q", got, want)
+	}
+}
