@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"strings"
 	"sync"
 	"testing"
 
@@ -157,90 +156,5 @@ func (*positionObserver) Wants(uint32) bool { return true }
 func (o *positionObserver) Committed(cs []Change) {
 	for _, c := range cs {
 		o.last = c.Positions
-	}
-}
-
-// A history log is written with zeros ahead of its frames, so that most
-// commits overwrite written blocks instead of growing the file (whose
-// sync is then a journal commit); the zeros past the committed length are
-// never read, across a reopen too, and later commits overwrite them.
-func TestHistoryLogReservedAhead(t *testing.T) {
-	defer func(n, r int) { segRows, runRows = n, r }(segRows, runRows)
-	segRows, runRows = 64, 10
-	dir := t.TempDir()
-	info := TableInfo{ID: 9, Name: "s", ColNames: []string{"id", "pad"}, Types: []*types.T{types.Int8, types.Text}, AppendOnly: true}
-	const batch, rows = 37, 4000
-	next := 0
-	commits, grown := 0, 0
-	commitUpTo := func(db *DB, tbl *Table, hi int) {
-		t.Helper()
-		for ; next < hi; next += batch {
-			var size int64 // no log before the first commit
-			if tbl.hist != nil {
-				size = tbl.hist.size
-			}
-			c := coldata.NewChunk(info.Types, batch)
-			for id := next; id < min(next+batch, hi); id++ {
-				c.AppendRow([]types.Datum{int64(id), strings.Repeat("x", 200)})
-			}
-			tx := db.Begin()
-			if err := tx.Insert(tbl, c); err != nil {
-				t.Fatal(err)
-			}
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			commits++
-			if tbl.hist.size != size {
-				grown++
-			}
-			if ahead := tbl.hist.size - tbl.hist.committed.bytes; ahead < historyReserveMin/2 {
-				t.Fatalf("after %d rows the file runs %d bytes past the committed length", next, ahead)
-			}
-		}
-		next = hi
-	}
-	scanAll := func(db *DB, tbl *Table) {
-		t.Helper()
-		s := db.Begin().ScanFrom(tbl, 0)
-		want := int64(0)
-		for c, _, ok := s.Next(); ok; c, _, ok = s.Next() {
-			for _, id := range c.Cols[0].Ints[:c.Len] {
-				if id != want {
-					t.Fatalf("row %d, want %d", id, want)
-				}
-				want++
-			}
-		}
-		if err := s.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if want != int64(next) {
-			t.Fatalf("scanned %d rows, want %d", want, next)
-		}
-	}
-	db, err := Open(dir, WithLogger(quietLogger{t}), WithResidentSegments(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl := createTable(t, db, info)
-	commitUpTo(db, tbl, rows/2)
-	scanAll(db, tbl)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = Open(dir, WithLogger(quietLogger{t}), WithResidentSegments(1)); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if tbl, err = db.OpenTable(info); err != nil {
-		t.Fatal(err)
-	}
-	scanAll(db, tbl)
-	commitUpTo(db, tbl, rows)
-	scanAll(db, tbl)
-	// About 900 KB of frames in 109 commits: the file grew by doubling.
-	if grown > commits/8 {
-		t.Fatalf("the file grew at %d of %d commits", grown, commits)
 	}
 }

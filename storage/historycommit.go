@@ -79,9 +79,6 @@ func (tx *Txn) appendHistory(b *pebble.Batch, skip func(*Table) bool, tails map[
 		if err == nil {
 			err = w.flush()
 		}
-		if err == nil {
-			err = a.log.reserve(a.r.bytes, w.off)
-		}
 		if cap(w.buf) <= maxKeptHistoryBuf {
 			db.histBuf = w.buf[:0]
 		}

@@ -132,7 +132,7 @@ func (db *DB) openHistoryLog(id uint32, r historyRecord) (*historyLog, error) {
 		w.Close()
 		return nil, errCorrupt("table %d: history log of %d bytes, %d committed", id, st.Size(), r.bytes)
 	}
-	return &historyLog{id: id, path: path, w: w, committed: r, size: st.Size()}, nil
+	return &historyLog{id: id, path: path, w: w, committed: r}, nil
 }
 
 // historyRecordOf reads table id's history meta record (ok false: none,

@@ -80,42 +80,6 @@ type historyLog struct {
 	// committed is what the meta record says: the file's valid prefix.
 	// Changed by commits only, after their batch.
 	committed historyRecord
-	// size is the file's length: the committed frames, then frames of a
-	// commit in progress or that failed, then zeros (reserve). Changed by
-	// commits only.
-	size int64
-}
-
-// historyReserveBytes bounds how far past its frames a log is written
-// with zeros ahead of the commits: an append that grows the file makes its
-// fdatasync a journal commit of the filesystem (p50 4 ms, p99 50+ ms on a
-// shared disk), one over written blocks syncs data only. A log reserves
-// as much as it holds, at least historyReserveMin, so that a small
-// stream's file stays small. A commit that appends more than the reserve
-// (a 64 Ki-row delivery) grows the file itself: the zeros would double
-// its writes for one journal commit among many megabytes.
-const (
-	historyReserveBytes = 4 << 20
-	historyReserveMin   = 64 << 10
-)
-
-// reserve writes zeros past end, the end of the frames a commit just wrote
-// from start, when the file reaches less than half of the log's reserve
-// past it, up to the whole reserve. Unsynced: the commit's sync makes them
-// durable with its frames. Bytes past the committed length are never
-// read, so the zeros need no framing. Caller holds db.commitMu.
-func (log *historyLog) reserve(start, end int64) error {
-	log.size = max(log.size, end)
-	ahead := min(max(end, historyReserveMin), historyReserveBytes)
-	if log.size-end >= ahead/2 || end-start > ahead {
-		return nil
-	}
-	zeros := make([]byte, end+ahead-log.size)
-	if _, err := log.w.WriteAt(zeros, log.size); err != nil {
-		return wrapPebble(err)
-	}
-	log.size += int64(len(zeros))
-	return nil
 }
 
 // frameMark says where a frame starts: its byte offset in the log and the

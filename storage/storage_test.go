@@ -478,7 +478,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 
 	case "write-history":
 		// Write bytes into table id's history log at an offset (default:
-		// its committed length), synced (sync) or not.
+		// its end), synced (sync) or not.
 		var id int
 		d.ScanArgs(t, "id", &id)
 		names, err := h.fs.List(h.db.histDir)
@@ -496,13 +496,11 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		defer f.Close()
-		// The file runs past the committed length (zeros reserved ahead).
-		r, _, err := h.db.historyRecordOf(uint32(id))
+		st, err := f.Stat()
 		if err != nil {
 			return "", err
 		}
-		committed := r.bytes
-		off := committed
+		off := st.Size()
 		d.MaybeScanArgs(t, "off", &off)
 		var v []byte
 		if d.HasArg("val") {
@@ -518,7 +516,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) (string, error) {
 				return "", err
 			}
 		}
-		return fmt.Sprintf("wrote %d bytes at %d of %d committed\n", len(v), off, committed), nil
+		return fmt.Sprintf("wrote %d bytes at %d of %d\n", len(v), off, st.Size()), nil
 
 	case "make-append-only":
 		// Record the table as append-only in the catalog, as if its rows
