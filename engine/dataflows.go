@@ -24,13 +24,14 @@ import (
 // takes the queue and, for the first run of its commits up to maxEpochRows
 // (small commits to views sharing nothing with a bigger one queued before
 // them first: overtaking; a bigger commit to one stream in pieces of
-// maxEpochRows: divideHead), steps every view's dataflow in creation order (a view's
-// output of the epoch feeds the views that read it in the same epoch),
-// applies the outputs to the views' arrangements, and only then publishes the
-// new epoch with a snapshot of every view at it (taken anew only for the
-// views the epoch changed or compacted), so a statement sees every view at
-// one epoch, never half of one, and takes no snapshot of its own; then it
-// takes the queue again, behind what it took and has not stepped.
+// maxEpochRows: divideHead), steps every view's dataflow in creation order
+// (a view's output of the epoch feeds the views that read it in the same
+// epoch), applies the outputs to the views' arrangements, and only then
+// publishes the new epoch with a snapshot of every view at it (taken anew
+// only for the views the epoch changed or compacted), so a statement sees
+// every view at one epoch, never half of one, and takes no snapshot of its
+// own; then it takes the queue again, behind what it took and has not
+// stepped.
 type dataflows struct {
 	db        *storage.DB
 	log       *slog.Logger
@@ -375,8 +376,9 @@ func cutChunks(chunks []*coldata.Chunk, n int) (head, rest []*coldata.Chunk) {
 
 // stepEpoch steps the first commits of commits, in their order, in one
 // epoch: whole commits of at most maxEpochRows rows together (or one
-// commit, which divideHead bounds when it is to one stream), so that a commit queued behind a step is published once the
-// commits before it are stepped, not after those that came after it too.
+// commit, which divideHead bounds when it is to one stream), so that a
+// commit queued behind a step is published once the commits before it are
+// stepped, not after those that came after it too.
 // It returns how many commits it stepped.
 func (d *dataflows) stepEpoch(commits []feedItem) int {
 	pending := map[uint32][]*coldata.Chunk{}
@@ -504,8 +506,8 @@ func viewComponents(views []*runningView) map[uint32]uint32 {
 // rows), a Kafka poll's a few thousand: a marker committed between two
 // such commits waited for both to be stepped (bench serve's freshness p99
 // was two big steps), and a bigger commit to one stream is stepped in
-// pieces of it (divideHead); a smaller bound adds steps, each with a barrier and
-// an aggregate emission, for little gain.
+// pieces of it (divideHead); a smaller bound adds steps, each with a
+// barrier and an aggregate emission, for little gain.
 const maxEpochRows = 1 << 14
 
 // commitRows counts the changed rows of one commit.
