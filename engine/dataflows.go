@@ -284,7 +284,12 @@ func (d *dataflows) loop() {
 			}
 		}
 		d.mu.Lock()
-		items := slices.Concat(d.taken, d.queue)
+		// taken is the loop's own (stepNext's), so the queue is added to
+		// it in place; with nothing taken the queue is taken as it is.
+		items := d.queue
+		if len(d.taken) > 0 {
+			items = append(d.taken, d.queue...)
+		}
 		d.queue, d.queuedRows = nil, 0
 		close(d.drained)
 		d.drained = make(chan struct{})
@@ -319,6 +324,9 @@ func (d *dataflows) stepNext(items []feedItem) []feedItem {
 	d.stepEpoch(ahead)
 	behind = d.divideHead(behind)
 	stepped := d.stepEpoch(behind)
+	if run == len(items) {
+		return behind[stepped:]
+	}
 	return slices.Concat(behind[stepped:], items[run:])
 }
 
