@@ -340,10 +340,11 @@ func (d *dataflows) stepNext(items []feedItem) []feedItem {
 // A piece is a prefix of the stream: the position it ends at is exact for
 // a checkpoint taken after it, and it keeps the watermark from before the
 // commit, which only the last piece advances (the rest's rows may be
-// older). A commit to several relations, or to a table, is not cut: a
-// reader never sees part of a transaction across relations.
+// older). Only a source's delivery is cut (Change's Divisible): a reader
+// sees a SQL statement's rows at once, and never part of a transaction
+// across relations.
 func (d *dataflows) divideHead(commits []feedItem) []feedItem {
-	if len(commits) == 0 || commits[0].rows <= maxEpochRows || len(commits[0].changes) != 1 {
+	if len(commits) == 0 || commits[0].rows <= maxEpochRows || len(commits[0].changes) != 1 || !commits[0].changes[0].Divisible {
 		return commits
 	}
 	it := commits[0]
@@ -358,8 +359,8 @@ func (d *dataflows) divideHead(commits []feedItem) []feedItem {
 	headChunks, restChunks := cutChunks(c.Chunks, maxEpochRows)
 	restRows := it.rows - maxEpochRows
 	// The head has no commit time: its commit is published with the rest.
-	head := feedItem{rows: maxEpochRows, changes: []storage.Change{{TableID: c.TableID, Chunks: headChunks, Watermark: wm, Positions: c.Positions - restRows}}}
-	rest := feedItem{rows: restRows, at: it.at, changes: []storage.Change{{TableID: c.TableID, Chunks: restChunks, Watermark: c.Watermark, Positions: c.Positions}}}
+	head := feedItem{rows: maxEpochRows, changes: []storage.Change{{TableID: c.TableID, Chunks: headChunks, Watermark: wm, Positions: c.Positions - restRows, Divisible: true}}}
+	rest := feedItem{rows: restRows, at: it.at, changes: []storage.Change{{TableID: c.TableID, Chunks: restChunks, Watermark: c.Watermark, Positions: c.Positions, Divisible: true}}}
 	return slices.Concat([]feedItem{head, rest}, commits[1:])
 }
 

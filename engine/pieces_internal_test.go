@@ -84,15 +84,40 @@ func TestBigStreamCommitSteppedInPieces(t *testing.T) {
 		}
 	}
 	defer release()
+	takeQueue := func() []feedItem {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		items := d.queue
+		d.queue, d.queuedRows = nil, 0
+		return items
+	}
 	total := 2*maxEpochRows + 100
+
+	// A statement's rows are seen at once: its commit is stepped whole.
 	insert(10, 10+total)
+	items := takeQueue()
+	if len(items) != 1 || items[0].rows != total || items[0].changes[0].Divisible {
+		t.Fatalf("queued %d items (divisible %v), want the INSERT's commit, not divisible", len(items), items[0].changes[0].Divisible)
+	}
+	if rest := d.stepNext(items); len(rest) != 0 {
+		t.Fatalf("the INSERT's commit was stepped in pieces: %d items left", len(rest))
+	}
+	before := 10 + total
+
+	// A source's delivery of as many rows is stepped in pieces.
+	desc, _ := c.e.cat.Lookup("public", "a")
+	rows := coldata.NewChunk(desc.Types(), total)
+	for g := before; g < before+total; g++ {
+		rows.AppendRow([]types.Datum{int64(g), int64(g % 13), int64(g) * 1_000_000})
+	}
+	delivery := &streamTarget{e: c.e, id: aID, name: "a"}
+	if err := delivery.commit(context.Background(), rows, nil, nil, func(*storage.Txn) {}); err != nil {
+		t.Fatal(err)
+	}
 	c.exec("INSERT INTO m VALUES (1)")
-	d.mu.Lock()
-	items := d.queue
-	d.queue, d.queuedRows = nil, 0
-	d.mu.Unlock()
-	if len(items) != 2 || items[0].rows != total {
-		t.Fatalf("queued %d items, want the big commit and the marker", len(items))
+	items = takeQueue()
+	if len(items) != 2 || items[0].rows != total || !items[0].changes[0].Divisible {
+		t.Fatalf("queued %d items, want the delivery, divisible, and the marker", len(items))
 	}
 	wmBefore := d.watermarks[aID]
 	wmAfter := items[0].changes[0].Watermark
@@ -114,7 +139,7 @@ func TestBigStreamCommitSteppedInPieces(t *testing.T) {
 	if got := c.exec("SELECT * FROM mv"); !slices.Equal(got, []string{"[1]"}) {
 		t.Fatalf("marker's view after the first step: %v", got)
 	}
-	if got, want := c.exec("SELECT * FROM w"), prefix(10+maxEpochRows); !slices.Equal(got, want) {
+	if got, want := c.exec("SELECT * FROM w"), prefix(before+maxEpochRows); !slices.Equal(got, want) {
 		t.Fatalf("after the first piece w holds %v, want %v", got, want)
 	}
 	if len(rest) != 1 || rest[0].rows != total-maxEpochRows || d.watermarks[aID] != wmBefore || d.positions[aID] != positions-rest[0].rows {
@@ -130,14 +155,14 @@ func TestBigStreamCommitSteppedInPieces(t *testing.T) {
 	midCheckpoint := readFiles(t, c.ckptDir())
 
 	rest = d.stepNext(rest)
-	if got, want := c.exec("SELECT * FROM w"), prefix(10+2*maxEpochRows); !slices.Equal(got, want) {
+	if got, want := c.exec("SELECT * FROM w"), prefix(before+2*maxEpochRows); !slices.Equal(got, want) {
 		t.Fatalf("after the second piece w holds %v, want %v", got, want)
 	}
 	rest = d.stepNext(rest)
 	if len(rest) != 0 || d.watermarks[aID] != wmAfter || d.positions[aID] != positions {
 		t.Fatalf("after the last piece: %d items left, watermark %d (want %d), position %d (want %d)", len(rest), d.watermarks[aID], wmAfter, d.positions[aID], positions)
 	}
-	whole := prefix(10 + total)
+	whole := prefix(before + total)
 	if got := c.exec("SELECT * FROM w"); !slices.Equal(got, whole) {
 		t.Fatalf("after the last piece w holds %v, want %v", got, whole)
 	}
@@ -160,8 +185,8 @@ func TestBigStreamCommitSteppedInPieces(t *testing.T) {
 	}
 }
 
-// A commit to a table, or to several relations, is stepped whole: a reader
-// never sees part of a transaction.
+// A statement's commit, a commit to a table, or to several relations, is
+// stepped whole: a reader never sees part of a statement or a transaction.
 func TestDivideHeadCutsStreamCommitsOnly(t *testing.T) {
 	d, _, _, _ := busyLoop(t)
 	tx := d.db.Begin()
@@ -182,16 +207,21 @@ func TestDivideHeadCutsStreamCommitsOnly(t *testing.T) {
 		rows.Len = n
 		return storage.Change{TableID: rel, Chunks: []*coldata.Chunk{rows}, Watermark: dataflow.NoWatermark, Positions: n}
 	}
+	divisible := func(c storage.Change) storage.Change {
+		c.Divisible = true
+		return c
+	}
 	big := maxEpochRows + 1
 	for _, tc := range []struct {
 		name    string
 		changes []storage.Change
 		pieces  int
 	}{
-		{"stream", []storage.Change{change(stream.Info().ID, big)}, 2},
-		{"small stream commit", []storage.Change{change(stream.Info().ID, maxEpochRows)}, 1},
-		{"table", []storage.Change{change(table.Info().ID, big)}, 1},
-		{"stream and table", []storage.Change{change(stream.Info().ID, big), change(table.Info().ID, 1)}, 1},
+		{"stream, a delivery", []storage.Change{divisible(change(stream.Info().ID, big))}, 2},
+		{"stream, a statement", []storage.Change{change(stream.Info().ID, big)}, 1},
+		{"small stream delivery", []storage.Change{divisible(change(stream.Info().ID, maxEpochRows))}, 1},
+		{"table", []storage.Change{divisible(change(table.Info().ID, big))}, 1},
+		{"stream and table", []storage.Change{divisible(change(stream.Info().ID, big)), divisible(change(table.Info().ID, 1))}, 1},
 	} {
 		rows := 0
 		for _, c := range tc.changes {

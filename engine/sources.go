@@ -472,6 +472,7 @@ func (t *streamTarget) commit(ctx context.Context, rows *coldata.Chunk, origin *
 		return sqlerr.New(sqlerr.UndefinedTable, "stream \"%s\" was dropped", t.name)
 	}
 	txn := t.e.db.Begin()
+	txn.SetDivisible()
 	if len(dead) > 0 {
 		if err := t.insertDead(txn, dead); err != nil {
 			txn.Rollback()

@@ -21,6 +21,10 @@ type Change struct {
 	// a stream (append-only), the length of its history, so that a reader
 	// can resume its history after this commit (Txn.ScanFrom).
 	Positions int
+	// Divisible says a reader may be shown the change's rows in parts, a
+	// prefix before the rest: the commit was a source's delivery
+	// (Txn.SetDivisible), not a SQL statement, whose rows are seen at once.
+	Divisible bool
 }
 
 // ChangeObserver receives the changes of every commit to the tables it

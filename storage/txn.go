@@ -33,6 +33,8 @@ type Txn struct {
 	watermarks map[*Table]int64
 	// timing is how long Commit waited for its group and the group took.
 	timing CommitTiming
+	// divisible marks the txn's changes Divisible.
+	divisible bool
 }
 
 // CommitTiming is how long a commit waited for its group to start (behind
@@ -45,6 +47,10 @@ type CommitTiming struct {
 // Timing returns the commit's timing once Commit has returned; zero for a
 // commit that wrote nothing.
 func (tx *Txn) Timing() CommitTiming { return tx.timing }
+
+// SetDivisible lets readers be shown the txn's rows in parts (Change's
+// Divisible): a source's delivery, which no statement made.
+func (tx *Txn) SetDivisible() { tx.divisible = true }
 
 // addedColumn is a column ALTER … ADD COLUMN appends to a table.
 type addedColumn struct {
@@ -711,9 +717,10 @@ func (c *queuedCommit) publish() {
 			continue
 		}
 		if db.observer != nil && db.observer.Wants(tt.t.info.ID) {
-			changes = append(changes, db.changeOf(tt))
+			ch := db.changeOf(tt)
 			tt.t.apply(tt)
-			changes[len(changes)-1].Positions = tt.t.n
+			ch.Positions, ch.Divisible = tt.t.n, tx.divisible
+			changes = append(changes, ch)
 			continue
 		}
 		tt.t.apply(tt)
