@@ -41,7 +41,6 @@ type connReader struct {
 	onHangUp func()
 	check    *time.Timer
 	busy     atomic.Bool // a statement runs: the check re-arms itself
-	armed    atomic.Bool // check is set, or its function runs
 }
 
 // newConnReader reads nc; raw is the socket under it (nc itself, or the
@@ -96,23 +95,17 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 // statementStarts starts the hang-up checks; statementEnds stops them.
-// The timer is set when a statement starts and none is set, and not
-// stopped when it ends: it goes off once after a dashboard's few quick
-// statements and finds none running, instead of being set and stopped for
-// each Bind and Execute (two timer operations each). A statement's first
-// check may so come before hangUpCheck.
 func (r *connReader) statementStarts() {
 	if r.check != nil {
 		r.busy.Store(true)
-		if !r.armed.Swap(true) {
-			r.check.Reset(hangUpCheck)
-		}
+		r.check.Reset(hangUpCheck)
 	}
 }
 
 func (r *connReader) statementEnds() {
 	if r.check != nil {
 		r.busy.Store(false)
+		r.check.Stop()
 	}
 }
 
@@ -120,27 +113,17 @@ func (r *connReader) statementEnds() {
 // statementEnds may run once more, or cancel a connection whose client is
 // gone anyway.
 func (r *connReader) checkHangUp() {
-	if r.busy.Load() {
-		if peerClosed(r.sock) {
-			r.armed.Store(false)
-			r.onHangUp()
-			return
-		}
-		r.check.Reset(hangUpCheck)
+	if !r.busy.Load() {
 		return
 	}
-	r.armed.Store(false)
-	// NB: a statement that started since the Load found the timer armed
-	// and left it to this call.
-	if r.busy.Load() && !r.armed.Swap(true) {
+	if peerClosed(r.sock) {
+		r.onHangUp()
+		return
+	}
+	if r.busy.Load() {
 		r.check.Reset(hangUpCheck)
 	}
 }
 
 // stop ends the hang-up checks for good.
-func (r *connReader) stop() {
-	if r.check != nil {
-		r.busy.Store(false)
-		r.check.Stop()
-	}
-}
+func (r *connReader) stop() { r.statementEnds() }

@@ -2,7 +2,6 @@ package pgwire
 
 import (
 	"crypto/tls"
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -101,27 +100,4 @@ func startPlainAndTLS(t *testing.T) (ts *testServer, plain, secure *rawClient) {
 	secure = dialRaw(t, ts.addr).startTLS(&tls.Config{InsecureSkipVerify: true})
 	secure.startup()
 	return ts, plain, secure
-}
-
-// The hang-up check's timer is set once for statements in quick
-// succession and not stopped after each: a long statement that starts
-// while it is still set, or after it went off with nothing running, is
-// checked all the same.
-func TestHangUpAfterQuickStatements(t *testing.T) {
-	ts := startServer(t)
-	for _, idle := range []time.Duration{0, 3 * hangUpCheck} {
-		c := dialRaw(t, ts.addr)
-		c.startup()
-		for range 20 {
-			c.send(&pgproto3.Query{String: "select 1"})
-			eq(t, c.until('Z'), "T ?column?:23:0", `D "1"`, "C SELECT 1", "Z I")
-			c.send(&pgproto3.Parse{Query: "select 2"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
-			eq(t, c.until('Z'), "1", "2", `D "2"`, "C SELECT 1", "Z I")
-		}
-		time.Sleep(idle)
-		c.send(&pgproto3.Query{String: "sleep"})
-		waitFor(t, ts.be.started)
-		_ = c.nc.Close()
-		waitClientGone(t, ts, fmt.Sprintf("quick statements and %s idle", idle))
-	}
 }
