@@ -43,12 +43,19 @@ func cacheableQuery(sql string, stmts []parser.Statement) bool {
 // readsClock reports whether sql may name the time of day: planning folds
 // constants such as 'now'::timestamptz, so such a plan holds the time it
 // was made, and a query string that may hold one is planned each time.
-// False positives (a column named "nowhere") only cost a plan.
+// False positives (a column named "nowhere") only cost a plan. It looks
+// at the words' first letters in one pass and does not lower the string
+// (a copy of each time-series panel's text, at each refresh).
 func readsClock(sql string) bool {
-	l := strings.ToLower(sql)
-	for _, w := range []string{"now", "today", "tomorrow", "yesterday", "current_", "localtime"} {
-		if strings.Contains(l, w) {
-			return true
+	words := [...]string{"now", "today", "tomorrow", "yesterday", "current_", "localtime"}
+	for i := 0; i < len(sql); i++ {
+		switch sql[i] | 0x20 { // ASCII lower case
+		case 'n', 't', 'y', 'c', 'l':
+			for _, w := range words {
+				if len(sql)-i >= len(w) && strings.EqualFold(sql[i:i+len(w)], w) {
+					return true
+				}
+			}
 		}
 	}
 	return false

@@ -108,3 +108,30 @@ func BenchmarkPlanCacheGet(b *testing.B) {
 		}
 	})
 }
+
+// TestReadsClock checks that every spelling of a word naming the time of
+// day is found, in any case and at any place, and that a dashboard's
+// range with literal times is not taken for one.
+func TestReadsClock(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"SELECT now()":                           true,
+		"select NOW() - interval '1 hour'":       true,
+		"SELECT 1 WHERE ts > CURRENT_TIMESTAMP":  true,
+		"SELECT 'Today'::date":                   true,
+		"SELECT 'tomorrow'::timestamptz":         true,
+		"SELECT 'YESTERDAY'::date":               true,
+		"SELECT LocalTime":                       true,
+		"SELECT current_date":                    true,
+		"SELECT 1 FROM t WHERE x = 'no'":         false,
+		"SELECT 1 FROM t WHERE x = 'no":          false,
+		"SELECT auction, bids FROM top_auctions": false,
+		"SELECT 1 FROM t WHERE a = 'nowhere'":    true, // a false positive costs a plan
+		"SELECT 1 FROM t WHERE x = 'localtim'":   false,
+		"SELECT 1 FROM t WHERE x = 'current'":    false,
+		"SELECT window_start AS \"time\", channel, bids, volume FROM bids_per_minute WHERE window_start BETWEEN '2026-12-06T06:00:00Z'::timestamptz AND '2026-12-06T07:00:00Z'::timestamptz ORDER BY 1, 2": false,
+	} {
+		if got := readsClock(sql); got != want {
+			t.Errorf("readsClock(%q) = %v, want %v", sql, got, want)
+		}
+	}
+}

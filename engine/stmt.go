@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -834,13 +835,14 @@ func (p *portal) fail(err error) error {
 
 func (p *portal) tag() string {
 	pl := p.planned
+	// NB: not fmt.Sprintf, which boxed the count: every query makes a tag.
 	switch pl.Tag {
 	case "SELECT":
-		return fmt.Sprintf("SELECT %d", p.rows)
+		return "SELECT " + strconv.FormatInt(p.rows, 10)
 	case "INSERT":
-		return fmt.Sprintf("INSERT 0 %d", p.xc.RowsAffected)
+		return "INSERT 0 " + strconv.FormatInt(p.xc.RowsAffected, 10)
 	default:
-		return fmt.Sprintf("%s %d", pl.Tag, p.xc.RowsAffected)
+		return pl.Tag + " " + strconv.FormatInt(p.xc.RowsAffected, 10)
 	}
 }
 

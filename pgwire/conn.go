@@ -62,8 +62,8 @@ type conn struct {
 	dead           error // a receive failed inside a statement (COPY FROM)
 	out            []byte
 	rw             resultWriter // the running statement's (newResultWriter)
-	// qctx is the statements' context until the next Sync (queryContext),
-	// qcancel its cancel function.
+	// qctx is the statements' context until one is cancelled
+	// (queryContext), qcancel its cancel function.
 	qctx    context.Context
 	qcancel context.CancelCauseFunc
 
@@ -513,7 +513,6 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 	case *pgproto3.Close:
 		return c.run(true, false, func(ctx context.Context) error { return c.closeMsg(m) })
 	case *pgproto3.Sync:
-		c.endQuery()
 		c.ignoreTillSync = false
 		c.readyForQuery()
 		_ = c.flush()
@@ -556,7 +555,7 @@ func (c *conn) run(extended, slot bool, fn func(ctx context.Context) error) bool
 	}()
 	c.rd.statementEnds()
 	cause := context.Cause(qctx)
-	if !extended || err != nil || cause != nil {
+	if cause != nil {
 		c.endQuery()
 	}
 	if err == nil {
@@ -575,11 +574,13 @@ func (c *conn) run(extended, slot bool, fn func(ctx context.Context) error) bool
 	return true
 }
 
-// queryContext returns the context the running statement's messages share:
-// a simple Query's, or an extended protocol batch's up to Sync (a
-// prepared point lookup's Bind and Execute made two, and published each
-// under the Server's mutex). One cancelled is not used again: a
-// CancelRequest cancels what runs, not what comes next.
+// queryContext returns the context of the running statement's messages:
+// the one before, unless that was cancelled (a context made and published
+// under the Server's mutex for each query cost a dashboard's point lookup
+// an allocation, two lock round trips and a cancel). One cancelled is not
+// used again: a CancelRequest cancels what runs, not what comes next, and
+// one that comes while nothing runs cancels only the context kept for the
+// next statement, which then gets a new one.
 func (c *conn) queryContext() context.Context {
 	if c.qctx != nil && c.qctx.Err() != nil {
 		c.endQuery() // cancelled between messages, while nothing ran
@@ -650,7 +651,7 @@ func (c *conn) simpleStatement(ctx context.Context, st Statement) error {
 	defer p.Close()
 	cols := p.Columns()
 	if cols != nil {
-		c.send(rowDescription(cols, nil))
+		c.rowDescription(cols, nil)
 	}
 	w := c.newResultWriter(nil)
 	tag, suspended, err := p.Execute(ctx, 0, w)
@@ -674,21 +675,28 @@ func (c *conn) commandComplete(tag string) {
 	_ = c.write(c.out)
 }
 
-// rowDescription describes cols; formats are per column (nil: all text).
-func rowDescription(cols []Column, formats []int16) *pgproto3.RowDescription {
-	fields := make([]pgproto3.FieldDescription, len(cols))
+// rowDescription sends a RowDescription of cols; formats are per column
+// (nil: all text). It is framed in c.out rather than through pgproto3,
+// which allocated the message, its fields and each name: every simple
+// query sends one.
+func (c *conn) rowDescription(cols []Column, formats []int16) {
+	b := append(c.out[:0], 'T', 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(cols)))
 	for i, col := range cols {
-		fields[i] = pgproto3.FieldDescription{
-			Name:                 []byte(col.Name),
-			TableOID:             col.TableOID,
-			TableAttributeNumber: uint16(col.AttrNum),
-			DataTypeOID:          col.TypeOID,
-			DataTypeSize:         col.TypeSize,
-			TypeModifier:         col.TypeMod,
-		}
+		b = append(b, col.Name...)
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint32(b, col.TableOID)
+		b = binary.BigEndian.AppendUint16(b, uint16(col.AttrNum))
+		b = binary.BigEndian.AppendUint32(b, col.TypeOID)
+		b = binary.BigEndian.AppendUint16(b, uint16(col.TypeSize))
+		b = binary.BigEndian.AppendUint32(b, uint32(col.TypeMod))
+		var f int16
 		if i < len(formats) {
-			fields[i].Format = formats[i]
+			f = formats[i]
 		}
+		b = binary.BigEndian.AppendUint16(b, uint16(f))
 	}
-	return &pgproto3.RowDescription{Fields: fields}
+	binary.BigEndian.PutUint32(b[1:], uint32(len(b)-1))
+	c.out = b
+	_ = c.write(b)
 }

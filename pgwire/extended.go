@@ -141,7 +141,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 		c.send(&pgproto3.ParameterDescription{ParameterOIDs: ps.st.ParamTypes()})
 		// A statement's result formats are not known yet: the field says text.
 		if cols := ps.st.Columns(); cols != nil {
-			c.send(rowDescription(cols, nil))
+			c.rowDescription(cols, nil)
 		} else {
 			c.send(&pgproto3.NoData{})
 		}
@@ -155,12 +155,12 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			if cols == nil {
 				c.send(&pgproto3.NoData{})
 			} else {
-				c.send(rowDescription(cols, nil))
+				c.rowDescription(cols, nil)
 			}
 			return nil
 		}
 		if cols := pt.p.Columns(); cols != nil {
-			c.send(rowDescription(cols, pt.formats))
+			c.rowDescription(cols, pt.formats)
 		} else {
 			c.send(&pgproto3.NoData{})
 		}

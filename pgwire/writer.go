@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -93,20 +92,15 @@ func (w *resultWriter) WriteChunk(ch *coldata.Chunk) error {
 	return err
 }
 
-// appendText appends row i of v in text format. Plain integers and strings,
-// the common case, are encoded without boxing.
+// appendText appends row i of v in text format. Values held as integers
+// (timestamps and dates too) or strings, the common case, are encoded
+// without boxing: a boxed value was an allocation per row and column.
 func appendText(buf []byte, v *coldata.Vec, i int, cfg *types.Config) []byte {
 	switch v.Typ.Phys() {
 	case types.PhysInt:
-		switch v.Typ.Oid {
-		case types.OidInt2, types.OidInt4, types.OidInt8:
-			return strconv.AppendInt(buf, v.Ints[i], 10)
-		}
+		return types.AppendTextInt(buf, v.Typ, v.Ints[i], cfg)
 	case types.PhysBytes:
-		switch v.Typ.Oid {
-		case types.OidText, types.OidVarchar, types.OidName:
-			return append(buf, v.Bytes[i]...)
-		}
+		return types.AppendTextString(buf, v.Typ, v.Bytes[i])
 	}
 	return types.AppendText(buf, v.Typ, v.Get(i), cfg)
 }
@@ -115,14 +109,7 @@ func appendText(buf []byte, v *coldata.Vec, i int, cfg *types.Config) []byte {
 func appendBinary(buf []byte, v *coldata.Vec, i int) ([]byte, error) {
 	switch v.Typ.Phys() {
 	case types.PhysInt:
-		switch v.Typ.Oid {
-		case types.OidInt8:
-			return binary.BigEndian.AppendUint64(buf, uint64(v.Ints[i])), nil
-		case types.OidInt4:
-			return binary.BigEndian.AppendUint32(buf, uint32(int32(v.Ints[i]))), nil
-		case types.OidInt2:
-			return binary.BigEndian.AppendUint16(buf, uint16(int16(v.Ints[i]))), nil
-		}
+		return types.AppendBinaryInt(buf, v.Typ, v.Ints[i]), nil
 	case types.PhysBytes:
 		switch v.Typ.Oid {
 		case types.OidText, types.OidVarchar, types.OidName:

@@ -26,6 +26,39 @@ const (
 	numericNInf = 0xF000
 )
 
+// AppendBinaryInt is AppendBinary of x, a value of t whose physical form
+// is int64 (PhysInt), without boxing it as a Datum.
+func AppendBinaryInt(buf []byte, t *T, x int64) []byte {
+	switch t.Family {
+	case IntFamily:
+		switch t.Oid {
+		case OidInt2:
+			return binary.BigEndian.AppendUint16(buf, uint16(x))
+		case OidInt4:
+			return binary.BigEndian.AppendUint32(buf, uint32(x))
+		}
+		return binary.BigEndian.AppendUint64(buf, uint64(x))
+	case OidFamily:
+		return binary.BigEndian.AppendUint32(buf, uint32(x))
+	case DateFamily:
+		switch x {
+		case PosInfinity:
+			return binary.BigEndian.AppendUint32(buf, math.MaxInt32)
+		case NegInfinity:
+			return binary.BigEndian.AppendUint32(buf, 1<<31)
+		}
+		return binary.BigEndian.AppendUint32(buf, uint32(int32(x-pgEpochDays)))
+	case TimeFamily:
+		return binary.BigEndian.AppendUint64(buf, uint64(x))
+	case TimestampFamily, TimestampTZFamily:
+		if x != PosInfinity && x != NegInfinity {
+			x -= pgEpochMicros
+		}
+		return binary.BigEndian.AppendUint64(buf, uint64(x))
+	}
+	return buf
+}
+
 // AppendBinary appends the Postgres binary send format of the non-NULL d.
 func AppendBinary(buf []byte, t *T, d Datum) ([]byte, error) {
 	if d == nil {
@@ -37,17 +70,8 @@ func AppendBinary(buf []byte, t *T, d Datum) ([]byte, error) {
 			return append(buf, 1), nil
 		}
 		return append(buf, 0), nil
-	case IntFamily:
-		v := d.(int64)
-		switch t.Oid {
-		case OidInt2:
-			return binary.BigEndian.AppendUint16(buf, uint16(v)), nil
-		case OidInt4:
-			return binary.BigEndian.AppendUint32(buf, uint32(v)), nil
-		}
-		return binary.BigEndian.AppendUint64(buf, uint64(v)), nil
-	case OidFamily:
-		return binary.BigEndian.AppendUint32(buf, uint32(d.(int64))), nil
+	case IntFamily, OidFamily, DateFamily, TimeFamily, TimestampFamily, TimestampTZFamily:
+		return AppendBinaryInt(buf, t, d.(int64)), nil
 	case FloatFamily:
 		if t.Oid == OidFloat4 {
 			return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(d.(float64)))), nil
@@ -62,23 +86,6 @@ func AppendBinary(buf []byte, t *T, d Datum) ([]byte, error) {
 			buf = append(buf, 1)
 		}
 		return append(buf, d.(string)...), nil
-	case DateFamily:
-		v := d.(int64)
-		switch v {
-		case PosInfinity:
-			return binary.BigEndian.AppendUint32(buf, math.MaxInt32), nil
-		case NegInfinity:
-			return binary.BigEndian.AppendUint32(buf, 1<<31), nil
-		}
-		return binary.BigEndian.AppendUint32(buf, uint32(int32(v-pgEpochDays))), nil
-	case TimeFamily:
-		return binary.BigEndian.AppendUint64(buf, uint64(d.(int64))), nil
-	case TimestampFamily, TimestampTZFamily:
-		v := d.(int64)
-		if v != PosInfinity && v != NegInfinity {
-			v -= pgEpochMicros
-		}
-		return binary.BigEndian.AppendUint64(buf, uint64(v)), nil
 	case IntervalFamily:
 		iv := d.(IntervalValue)
 		buf = binary.BigEndian.AppendUint64(buf, uint64(iv.Micros))

@@ -27,34 +27,14 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 			return append(buf, 't')
 		}
 		return append(buf, 'f')
-	case IntFamily:
-		return strconv.AppendInt(buf, d.(int64), 10)
-	case OidFamily:
-		return appendReg(buf, t, uint32(d.(int64)), cfg)
+	case IntFamily, OidFamily, DateFamily, TimeFamily, TimestampFamily, TimestampTZFamily:
+		return AppendTextInt(buf, t, d.(int64), cfg)
 	case FloatFamily:
 		return appendFloat(buf, d.(float64), t.Oid == OidFloat4, cfg.ExtraFloatDigits)
 	case NumericFamily:
 		return appendNumeric(buf, d.(*apd.Decimal))
-	case StringFamily, JSONFamily:
-		return append(buf, d.(string)...)
-	case BytesFamily:
-		s := d.(string)
-		buf = append(buf, '\\', 'x')
-		return hex.AppendEncode(buf, []byte(s))
-	case UUIDFamily:
-		return appendUUID(buf, d.(string))
-	case DateFamily:
-		return appendDate(buf, d.(int64), cfg.dateStyle())
-	case TimeFamily:
-		return appendTimeOfDay(buf, d.(int64))
-	case TimestampFamily:
-		return appendTimestamp(buf, d.(int64), nil, cfg.dateStyle())
-	case TimestampTZFamily:
-		loc := cfg.Location
-		if loc == nil {
-			loc = DefaultConfig().Location
-		}
-		return appendTimestamp(buf, d.(int64), loc, cfg.dateStyle())
+	case StringFamily, JSONFamily, BytesFamily, UUIDFamily:
+		return AppendTextString(buf, t, d.(string))
 	case IntervalFamily:
 		return appendIntervalStyle(buf, d.(IntervalValue), cfg.IntervalStyle)
 	case ArrayFamily:
@@ -68,6 +48,49 @@ func AppendText(buf []byte, t *T, d Datum, cfg *Config) []byte {
 		if s, ok := d.(string); ok {
 			return append(buf, s...)
 		}
+	}
+	return buf
+}
+
+// AppendTextInt is AppendText of x, a value of t whose physical form is
+// int64 (PhysInt), without boxing it as a Datum: a row of a result written
+// in text format allocated once per such value (a timestamptz column).
+func AppendTextInt(buf []byte, t *T, x int64, cfg *Config) []byte {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	switch t.Family {
+	case IntFamily:
+		return strconv.AppendInt(buf, x, 10)
+	case OidFamily:
+		return appendReg(buf, t, uint32(x), cfg)
+	case DateFamily:
+		return appendDate(buf, x, cfg.dateStyle())
+	case TimeFamily:
+		return appendTimeOfDay(buf, x)
+	case TimestampFamily:
+		return appendTimestamp(buf, x, nil, cfg.dateStyle())
+	case TimestampTZFamily:
+		loc := cfg.Location
+		if loc == nil {
+			loc = DefaultConfig().Location
+		}
+		return appendTimestamp(buf, x, loc, cfg.dateStyle())
+	}
+	return buf
+}
+
+// AppendTextString is AppendText of s, a value of t whose physical form is
+// a string (PhysBytes), without boxing it as a Datum.
+func AppendTextString(buf []byte, t *T, s string) []byte {
+	switch t.Family {
+	case StringFamily, JSONFamily:
+		return append(buf, s...)
+	case BytesFamily:
+		buf = append(buf, '\\', 'x')
+		return hex.AppendEncode(buf, []byte(s))
+	case UUIDFamily:
+		return appendUUID(buf, s)
 	}
 	return buf
 }
