@@ -60,7 +60,8 @@ func (st *statement) checkRoleMayRun() error {
 			return nil
 		}
 	case *pg.Node_ExplainStmt:
-		if n.ExplainStmt.Query.GetSelectStmt() != nil {
+		// EXPLAIN EXECUTE shows a plan and runs nothing.
+		if n.ExplainStmt.Query.GetSelectStmt() != nil || n.ExplainStmt.Query.GetExecuteStmt() != nil {
 			return nil
 		}
 	case *pg.Node_CopyStmt:

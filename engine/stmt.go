@@ -164,6 +164,9 @@ func (st *statement) planTarget() *pg.Node {
 		if n.ExplainStmt.Query.GetCreateTableAsStmt() != nil {
 			return nil // EXPLAIN CREATE MATERIALIZED VIEW plans a dataflow
 		}
+		if n.ExplainStmt.Query.GetExecuteStmt() != nil {
+			return nil // EXPLAIN EXECUTE shows the prepared statement's plan
+		}
 		return n.ExplainStmt.Query
 	case *pg.Node_CopyStmt:
 		return n.CopyStmt.Query
@@ -642,7 +645,7 @@ func (p *portal) execute(ctx context.Context, maxRows int, w pgwire.ResultWriter
 		}
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return st.execDrop(ctx, ts, n.DropStmt, w) })
 	case *pg.Node_ExplainStmt:
-		return "EXPLAIN", false, p.execExplain(n.ExplainStmt, w)
+		return "EXPLAIN", false, p.execExplain(ctx, n.ExplainStmt, w)
 	case *pg.Node_CopyStmt:
 		return p.autocommit(ctx, func(ts *txnState) (string, error) { return p.execCopy(ctx, ts, n.CopyStmt, w) })
 	case *pg.Node_CreateSchemaStmt:
@@ -847,7 +850,7 @@ func (p *portal) tag() string {
 }
 
 // execExplain prints the plan.
-func (p *portal) execExplain(n *pg.ExplainStmt, w pgwire.ResultWriter) error {
+func (p *portal) execExplain(ctx context.Context, n *pg.ExplainStmt, w pgwire.ResultWriter) error {
 	for _, o := range n.Options {
 		if d := o.GetDefElem(); d != nil && lower(d.Defname) == "analyze" {
 			if b := defBool(d); b {
@@ -864,6 +867,20 @@ func (p *portal) execExplain(n *pg.ExplainStmt, w pgwire.ResultWriter) error {
 			return p.st.positioned(err)
 		}
 		text = vp.Graph.String()
+	case n.Query.GetExecuteStmt() != nil:
+		// The plan is the prepared statement's, for any arguments: they
+		// are bound as parameters, not folded into it.
+		target, err := executeTarget(ctx, n.Query.GetExecuteStmt())
+		if err != nil {
+			return err
+		}
+		if _, err := target.planForBind(); err != nil {
+			return err
+		}
+		if target.planned == nil {
+			return sqlerr.Unsupported("EXPLAIN of this statement is not supported")
+		}
+		text = planner.Explain(target.planned.Plan)
 	case p.st.planned == nil:
 		return sqlerr.Unsupported("EXPLAIN of this statement is not supported")
 	default:
