@@ -201,26 +201,36 @@ func TestArrangementSettleFails(t *testing.T) {
 
 // BenchmarkArrangementRestore applies a restore's rows to a view's empty
 // arrangement: a base of 1 M rows (an int key, text, a numeric) in
-// page-sized chunks with a delta changing one row in eight, as a restart
+// page-sized chunks with a delta changing one row in ten, as a restart
 // from a base and a delta does.
 func BenchmarkArrangementRestore(b *testing.B) {
 	const groups = 1 << 20
 	rng := rand.New(rand.NewPCG(1, 2))
-	page := func(lo, n int, d int64, v func(k int) int) *coldata.Chunk {
-		c := NewChanges(settleTypes, n)
-		for k := lo; k < lo+n; k++ {
-			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("name%d", k), apd.New(int64(v(k)), 0)})
-			c.Diffs = append(c.Diffs, d)
-		}
-		return c
-	}
 	var cs []*coldata.Chunk
 	for lo := 0; lo < groups; lo += versionPageRows {
-		cs = append(cs, page(lo, versionPageRows, 1, func(k int) int { return k }))
+		c := NewChanges(settleTypes, versionPageRows)
+		for k := lo; k < lo+versionPageRows; k++ {
+			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("name%d", k), apd.New(int64(k), 0)})
+			c.Diffs = append(c.Diffs, 1)
+		}
+		cs = append(cs, c)
 	}
-	for _, lo := range rng.Perm(groups / versionPageRows)[:groups/8/versionPageRows] {
-		lo *= versionPageRows
-		cs = append(cs, page(lo, versionPageRows/8, -1, func(k int) int { return k }), page(lo, versionPageRows/8, 1, func(k int) int { return k + 1 }))
+	// The delta changes one group in ten, spread over every page, in
+	// chunks of an epoch's output.
+	var changed []int
+	for k := range groups {
+		if rng.IntN(10) == 0 {
+			changed = append(changed, k)
+		}
+	}
+	for lo := 0; lo < len(changed); lo += 1000 {
+		c := NewChanges(settleTypes, 2000)
+		for _, k := range changed[lo:min(lo+1000, len(changed))] {
+			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("name%d", k), apd.New(int64(k), 0)})
+			c.AppendRow([]types.Datum{int64(k), fmt.Sprintf("name%d", k), apd.New(int64(k+1), 0)})
+			c.Diffs = append(c.Diffs, -1, 1)
+		}
+		cs = append(cs, c)
 	}
 	b.ResetTimer()
 	for range b.N {
