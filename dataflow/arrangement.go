@@ -689,7 +689,10 @@ func (a *Arrangement) Key() []int        { return a.key }
 // Retractions are applied before insertions (a keyed view changes a row as
 // -old,+new). Changing what is not there (retracting an absent row,
 // inserting a key twice) is a [BUG] error, after which Apply keeps failing
-// and readers keep the epochs published before.
+// and readers keep the epochs published before. Into an empty arrangement
+// cs need not be consolidated when it holds a retraction (a restored
+// view's base rows then its deltas' changes): Apply consolidates them, or
+// a keyed arrangement's bulk load settles them (load).
 func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	if a.failed != nil {
 		return a.failed
