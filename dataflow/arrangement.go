@@ -689,7 +689,10 @@ func (a *Arrangement) Key() []int        { return a.key }
 // Retractions are applied before insertions (a keyed view changes a row as
 // -old,+new). Changing what is not there (retracting an absent row,
 // inserting a key twice) is a [BUG] error, after which Apply keeps failing
-// and readers keep the epochs published before.
+// and readers keep the epochs published before. Into an empty arrangement
+// cs need not be consolidated when it holds a retraction (a restored
+// view's base rows then its deltas' changes): Apply consolidates them, or
+// a keyed arrangement's bulk load settles them (load).
 func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	if a.failed != nil {
 		return a.failed
@@ -704,24 +707,26 @@ func (a *Arrangement) Apply(e uint64, cs ...*coldata.Chunk) error {
 	for _, c := range cs {
 		changes += c.Len
 	}
-	if a.key != nil && a.work.n == 0 && len(a.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
-		items, entries, err := a.load(e, cs, changes)
-		if err != nil {
-			a.failed = err
-			return err
-		}
-		a.rows = int64(changes)
-		a.work.lens = append(a.work.lens, epochCount{e, a.rows})
-		a.publish()
-		a.indexing = make(chan map[string]*keyEntry, 1)
-		go func(indexing chan<- map[string]*keyEntry) {
-			index := make(map[string]*keyEntry, len(items))
-			for p := range items {
-				index[items[p].key] = &entries[p]
+	if a.work.n == 0 && len(a.index) == 0 && !nonNegative(cs) {
+		// Into an empty arrangement, a retraction takes back a row the
+		// same changes insert: they are a restored view's base rows with
+		// its deltas' changes, not consolidated. A keyed view's are
+		// settled key by key as they load (its keys are sorted anyway);
+		// anything else is consolidated first.
+		if a.key != nil && changes > presizedIndexRows {
+			if loaded, err := a.bulkLoad(e, cs, changes, true); loaded || err != nil {
+				return err
 			}
-			indexing <- index
-		}(a.indexing)
-		return nil
+		}
+		cs = ConsolidateChunks(cs)
+		changes = 0
+		for _, c := range cs {
+			changes += c.Len
+		}
+	}
+	if a.key != nil && a.work.n == 0 && len(a.index) == 0 && changes > presizedIndexRows && insertsOnce(cs) {
+		_, err := a.bulkLoad(e, cs, changes, false)
+		return err
 	}
 	a.work.reserve(a.typs, changes, !a.indexed)
 	if !a.indexed && insertsOnce(cs) {
@@ -763,6 +768,51 @@ func (a *Arrangement) takeIndex() {
 	}
 }
 
+// bulkLoad is Apply of epoch e's n changes cs into an empty keyed
+// arrangement by load (settle as load's). It reports false, having
+// changed nothing, when the changes do not settle to an insertion of one
+// copy per key.
+func (a *Arrangement) bulkLoad(e uint64, cs []*coldata.Chunk, n int, settle bool) (bool, error) {
+	l, err := a.load(e, cs, n, settle)
+	if err != nil {
+		a.failed = err
+		return false, err
+	}
+	if l.items == nil {
+		return false, nil
+	}
+	a.rows = int64(l.live)
+	a.work.lens = append(a.work.lens, epochCount{e, a.rows})
+	if dead := n - l.live; dead > 0 {
+		a.kills = append(a.kills, epochCount{e, int64(dead)})
+		a.killed += int64(dead)
+	}
+	a.publish()
+	a.indexing = make(chan map[string]*keyEntry, 1)
+	go func(indexing chan<- map[string]*keyEntry) {
+		index := make(map[string]*keyEntry, l.live)
+		for p := range l.items {
+			if l.items[p].count != 0 {
+				index[l.items[p].key] = &l.entries[p]
+			}
+		}
+		indexing <- index
+	}(a.indexing)
+	return true, nil
+}
+
+// nonNegative reports whether no change of cs is a retraction.
+func nonNegative(cs []*coldata.Chunk) bool {
+	for _, c := range cs {
+		for _, d := range c.Diffs[:c.Len] {
+			if d < 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // insertsOnce reports whether every change of cs inserts one copy.
 func insertsOnce(cs []*coldata.Chunk) bool {
 	for _, c := range cs {
@@ -783,9 +833,26 @@ func insertsOnce(cs []*coldata.Chunk) bool {
 // (which finds a key given twice) and the ordered tree is built whole (an
 // add per key, each a descent of the tree, was most of building a restored
 // view's index), both on every CPU, the tree straight from the sort's
-// positions and prefixes. It returns the keys' items and their entries, position by
-// position (the tree holds them), for Apply to make the index's map of.
-func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*keyEntry], []keyEntry, error) {
+// positions and prefixes.
+//
+// With settle, the changes are a restored view's base rows and its deltas'
+// changes, not consolidated (each an insertion or a retraction of one
+// copy): every change takes a position, the base's pages adopted as they
+// are, and the sort brings each key's changes together, where settleKeys
+// keeps a position for the row they leave and lets the others die at e,
+// never visible. Consolidating them first hashed and probed every row of
+// the base, and copied the rows of every page a delta touched (most, at
+// 8 M groups) into new pages.
+//
+// It returns the keys' items and their entries, position by position (the
+// tree holds the live ones), for Apply to make the index's map of; no items
+// when the changes do not settle to an insertion of one copy per key.
+func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int, settle bool) (loadedKeys, error) {
+	if settle {
+		// A delta's chunks, of any length, ahead of the base's pages would
+		// put every page after them off a page's bounds, copied.
+		cs = pageSizedFirst(cs)
+	}
 	// starts[c] is the position of the first row of cs[c].
 	starts := make([]int, len(cs)+1)
 	for c, ch := range cs {
@@ -796,6 +863,9 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 	items := makeHuge[orderItem[*keyEntry]](n)
 	parts := min(runtime.GOMAXPROCS(0), len(pages))
 	like := loadedVersions(e)
+	// changed[w] counts part w's changes that are not insertions of one
+	// copy (-1 for one neither that nor a retraction of one).
+	changed := make([]int, parts)
 	forEach(parts, func(w int) {
 		lo, hi := w*len(pages)/parts<<versionPageBits, min((w+1)*len(pages)/parts<<versionPageBits, n)
 		// The chunk holding position lo: the last starting at or before it.
@@ -830,6 +900,14 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 			default:
 				pages[pos>>versionPageBits].setRun(r, cs[c], i, k, e)
 			}
+			for _, d := range cs[c].Diffs[i : i+k] {
+				if d != 1 && changed[w] >= 0 {
+					changed[w]++
+					if d != -1 {
+						changed[w] = -1
+					}
+				}
+			}
 			for x := range k {
 				scratch = RowKey(scratch[:0], cs[c], a.key, i+x)
 				var key string
@@ -848,32 +926,51 @@ func (a *Arrangement) load(e uint64, cs []*coldata.Chunk, n int) ([]orderItem[*k
 			pos += k
 		}
 	})
-	// inOrder is the k-th item in key order with its key's prefixes.
+	// inOrder is the k-th live item in key order with its key's prefixes.
 	var inOrder func(k int) orderEntry[*keyEntry]
-	dup := -1
-	if ascending(items, parts) {
+	live := n
+	if !settle && ascending(items, parts) {
 		// Rows held in key order (keys that grow with time, groups
 		// created in key order) are written so in a checkpoint.
 		inOrder = func(k int) orderEntry[*keyEntry] {
 			return orderEntry[*keyEntry]{prefixesOf(items[k].key), &items[k]}
 		}
 	} else {
-		var order []int32
-		var prefixes [2][]uint64
-		order, prefixes, dup = sortItems(items, parts)
+		order, prefixes, dup := sortItems(items, parts)
+		if settle {
+			if slices.Contains(changed, -1) {
+				return loadedKeys{}, nil
+			}
+			dead, ok := settleKeys(e, loadRows{cs, starts, pages}, items, order, prefixes, parts, sumOf(changed))
+			if !ok {
+				return loadedKeys{}, nil
+			}
+			live -= dead
+			if dead > 0 {
+				order = slices.DeleteFunc(order, func(i int32) bool { return items[i].count == 0 })
+			}
+		} else if dup >= 0 {
+			pg := pages[dup>>versionPageBits]
+			return loadedKeys{}, sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, dup&(versionPageRows-1)))
+		}
 		inOrder = func(k int) orderEntry[*keyEntry] {
 			i := order[k]
 			return orderEntry[*keyEntry]{keyPrefixes{prefixes[0][i], prefixes[1][i]}, &items[i]}
 		}
 	}
-	if dup >= 0 {
-		pg := pages[dup>>versionPageBits]
-		return nil, nil, sqlerr.New(sqlerr.UniqueViolation, "two rows have the same key value %s", a.keyText(&pg.rows, dup&(versionPageRows-1)))
-	}
 	a.work.pages, a.work.n = pages, n
-	a.live += n
-	a.keys = buildOrderTreeOf(n, inOrder)
-	return items, entries, nil
+	a.live += live
+	a.keys = buildOrderTreeOf(live, inOrder)
+	return loadedKeys{items: items, entries: entries, live: live}, nil
+}
+
+// loadedKeys is what load made of its changes: an item and an entry a
+// position (an item of count 0 for a position that died in the load) and
+// the number of live ones.
+type loadedKeys struct {
+	items   []orderItem[*keyEntry]
+	entries []keyEntry
+	live    int
 }
 
 // loadKeyBlockBytes is the most bytes of a block load encodes keys into.

@@ -62,8 +62,10 @@
 // write the state again.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
 // WriteChanges and ReadChanges its output's changes, read back in their
-// chunks, runs of chunks decoded on every CPU at once; ConsolidateChunks consolidates them together on every CPU, and
-// an empty keyed Arrangement takes them in bulk.
+// chunks, runs of chunks decoded on every CPU at once; an empty keyed
+// Arrangement takes them in bulk, not consolidated: its load settles a
+// base's rows with the deltas' changes key by key after its sort
+// (ConsolidateChunks, on every CPU, consolidates them for any other).
 //
 // Memory: given a Budget (MemoryBudget), the aggregates that can spill
 // (keyed, keys packed into integer words or encoded, whatever their

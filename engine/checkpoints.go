@@ -1098,7 +1098,8 @@ func (ck *checkpoint) caughtUp(state map[uint32]uint64) bool {
 }
 
 // readViewRows decodes the view's rows ck holds (typs): the base's rows
-// with its deltas' changes, consolidated.
+// then its deltas' changes, not consolidated: into the view's empty
+// arrangement, Apply settles them (dataflow.Arrangement.Apply).
 func readViewRows(ck *checkpoint, typs []*types.T) ([]*coldata.Chunk, error) {
 	rows, err := dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), typs)
 	if err != nil || len(ck.deltas) == 0 {
@@ -1112,7 +1113,7 @@ func readViewRows(ck *checkpoint, typs []*types.T) ([]*coldata.Chunk, error) {
 		}
 		parts = append(parts, changes)
 	}
-	return dataflow.ConsolidatePages(slices.Concat(parts...), typs), nil
+	return slices.Concat(parts...), nil
 }
 
 // resume is start for a view restored from its checkpoint: its first
@@ -1166,7 +1167,7 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 	replay := time.Since(began)
 	indexing := time.Now()
 	d.run(v, state, rows, wm)
-	d.logRestored(v, in, rows, replayed, replay, time.Since(indexing))
+	d.logRestored(v, in, replayed, replay, time.Since(indexing))
 	return nil
 }
 
@@ -1191,7 +1192,7 @@ func (d *dataflows) resumeBehind(v *runningView, in *startInput, state map[uint3
 		}
 		d.enqueue(feedItem{cmd: func() { d.finishRestore(v) }})
 	}, ck.state, ck.stateDeltas()...)
-	d.logRestored(v, in, rows, 0, 0, indexed)
+	d.logRestored(v, in, 0, 0, indexed)
 	return nil
 }
 
@@ -1223,9 +1224,15 @@ func (d *dataflows) finishRestore(v *runningView) {
 	}
 }
 
-// logRestored logs the restore of v from its checkpoint.
-func (d *dataflows) logRestored(v *runningView, in *startInput, rows []*coldata.Chunk, replayed int, replay, indexed time.Duration) {
-	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", changedRows(rows), "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas),
+// logRestored logs the restore of v from its checkpoint, with the rows
+// its first epoch published (the changes it was given are not
+// consolidated: see readViewRows).
+func (d *dataflows) logRestored(v *runningView, in *startInput, replayed int, replay, indexed time.Duration) {
+	rows := 0
+	if s := v.arr.Snapshot(d.epoch); s != nil {
+		rows = s.Len()
+	}
+	d.log.Info("dataflow: view restored from its checkpoint", "view", v.name, "rows", rows, "stream_rows_replayed", replayed, "deltas", len(in.ck.deltas),
 		"read", in.read.Round(time.Millisecond), "decoded", in.decoded.Round(time.Millisecond), "elapsed", replay.Round(time.Millisecond),
 		"indexed", indexed.Round(time.Millisecond), "state_behind", in.behind)
 }

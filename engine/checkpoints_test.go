@@ -1148,3 +1148,64 @@ func TestCheckpointRestoreBehind(t *testing.T) {
 	delete(views, "v_dist")
 	compareWithFresh(t, s, conn, views)
 }
+
+// TestCheckpointDeltasSettledInLoad restarts a keyed view of more groups
+// than an arrangement loads in bulk, from a base and deltas that change
+// groups spread over its pages: the restore hands the
+// base's rows and the deltas' changes to the arrangement unconsolidated,
+// its load settles them key by key, and the view must read as before the
+// restart, by scans and point lookups, and take changes after.
+func TestCheckpointDeltasSettledInLoad(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM e (k int8, v int8)")
+	names := createViews(t, conn, map[string]string{"v_big": "SELECT k, count(*) AS n, sum(v) AS s, max(v) AS top FROM e GROUP BY k"})
+	mustExec(t, conn, "INSERT INTO e SELECT i, i FROM generate_series(1, 20000) i")
+	s.syncViews(t)
+	hasFile := func(suffix string) bool {
+		entries, _ := os.ReadDir(ckptDir)
+		return slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), suffix) })
+	}
+	for deadline := time.Now().Add(20 * time.Second); !hasFile(".ckpt"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no base written\n%s", s.log.String())
+		}
+	}
+	for round := 1; !hasFile(".delta"); round++ {
+		if round == 200 {
+			t.Fatalf("no delta written\n%s", s.log.String())
+		}
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO e SELECT i * 37 %% 20000 + 1, %d FROM generate_series(%d, %d) i", round, round*50, round*50+49))
+		time.Sleep(30 * time.Millisecond)
+	}
+	s.syncViews(t)
+	before := viewsText(t, conn, names)
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, names) || !regexp.MustCompile(`view=v_big rows=\d+ .*deltas=[1-9]`).MatchString(s.log.String()) {
+		t.Fatalf("restored %v, want %v from a base and deltas\n%s", got, names, s.log.String())
+	}
+	if after := viewsText(t, conn, names); !slices.Equal(after["v_big"], before["v_big"]) {
+		t.Fatalf("after the restart %d rows, before %d", len(after["v_big"]), len(before["v_big"]))
+	}
+	for _, k := range []int{1, 38, 20000} {
+		q := fmt.Sprintf("SELECT k, n, s, top FROM v_big WHERE k = %d", k)
+		got, want := rowsText(t, conn, q), rowsText(t, conn, fmt.Sprintf("SELECT k, count(*), sum(v), max(v) FROM e WHERE k = %d GROUP BY k", k))
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %v, want %v", q, got, want)
+		}
+	}
+	mustExec(t, conn, "INSERT INTO e VALUES (38, 1000), (30000, 1)")
+	s.syncViews(t)
+	got := rowsText(t, conn, "SELECT k, n, s, top FROM v_big WHERE k IN (38, 30000) ORDER BY k")
+	want := rowsText(t, conn, "SELECT k, count(*), sum(v), max(v) FROM e WHERE k IN (38, 30000) GROUP BY k ORDER BY k")
+	if !slices.Equal(got, want) {
+		t.Fatalf("after changes: %v, want %v", got, want)
+	}
+}
