@@ -22,16 +22,9 @@ import (
 // client writes pre-encoded messages and reads into one buffer, allocating
 // nothing: what a query allocates is the server's.
 func wirePointLookup(tb testing.TB) func(i int) {
-	e, _ := testEngine(tb)
-	srv := pgwire.NewServer(e, pgwire.WithLogger(slog.New(slog.DiscardHandler)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	_, url := wireServer(tb)
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, "postgres://sluice@"+ln.Addr().String()+"/sluice?sslmode=disable")
+	c, err := pgx.Connect(ctx, url)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,36 +63,54 @@ func wirePointLookup(tb testing.TB) func(i int) {
 	}
 	buf := make([]byte, 4096)
 	return func(i int) {
-		if _, err := conn.Write(msgs[i%keys]); err != nil {
-			tb.Fatal(err)
+		if n := wireAnswer(tb, conn, buf, "point lookup", msgs[i%keys]); n != 1 {
+			tb.Fatalf("query %d returned %d rows, want 1", i, n)
 		}
-		rows := 0
-		// Read whole messages until ReadyForQuery, which ends the answer.
-		for have := 0; ; {
-			for have < 5 || have < 1+int(binary.BigEndian.Uint32(buf[1:5])) {
-				n, err := conn.Read(buf[have:])
-				if err != nil {
-					tb.Fatal(err)
-				}
-				have += n
+	}
+}
+
+// wireServer serves a test engine over pgwire on a local port until the
+// test ends and returns it and the URL to connect to it.
+func wireServer(tb testing.TB) (*Engine, string) {
+	e, _ := testEngine(tb)
+	srv := pgwire.NewServer(e, pgwire.WithLogger(slog.New(slog.DiscardHandler)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	tb.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return e, "postgres://sluice@" + ln.Addr().String() + "/sluice?sslmode=disable"
+}
+
+// wireAnswer writes msg to conn and reads whole messages into buf up to
+// the ReadyForQuery that ends the answer; it returns the DataRows read.
+func wireAnswer(tb testing.TB, conn net.Conn, buf []byte, what string, msg []byte) int {
+	if _, err := conn.Write(msg); err != nil {
+		tb.Fatal(err)
+	}
+	rows := 0
+	for have := 0; ; {
+		for have < 5 || have < 1+int(binary.BigEndian.Uint32(buf[1:5])) {
+			n, err := conn.Read(buf[have:])
+			if err != nil {
+				tb.Fatal(err)
 			}
-			typ, size := buf[0], 1+int(binary.BigEndian.Uint32(buf[1:5]))
-			switch typ {
-			case 'E':
-				tb.Fatalf("query %d failed: %q", i, buf[:size])
-			case 'D':
-				rows++
-			case 'Z':
-				if rows != 1 {
-					tb.Fatalf("query %d returned %d rows, want 1", i, rows)
-				}
-				if have != size {
-					tb.Fatalf("%d bytes past ReadyForQuery", have-size)
-				}
-				return
-			}
-			have = copy(buf, buf[size:have])
+			have += n
 		}
+		typ, size := buf[0], 1+int(binary.BigEndian.Uint32(buf[1:5]))
+		switch typ {
+		case 'E':
+			tb.Fatalf("%s failed: %q", what, buf[:size])
+		case 'D':
+			rows++
+		case 'Z':
+			if have != size {
+				tb.Fatalf("%s: %d bytes past ReadyForQuery", what, have-size)
+			}
+			return rows
+		}
+		have = copy(buf, buf[size:have])
 	}
 }
 
@@ -164,16 +175,8 @@ var (
 // to ReadyForQuery. The client writes pre-encoded messages and reads into
 // one buffer, allocating nothing: what a refresh allocates is the server's.
 func wirePanel(tb testing.TB, conns int) func(i int) {
-	e, _ := testEngine(tb)
-	srv := pgwire.NewServer(e, pgwire.WithLogger(slog.New(slog.DiscardHandler)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	e, url := wireServer(tb)
 	ctx := context.Background()
-	url := "postgres://sluice@" + ln.Addr().String() + "/sluice?sslmode=disable"
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
 		tb.Fatal(err)
@@ -246,36 +249,7 @@ func wirePanel(tb testing.TB, conns int) func(i int) {
 		}
 	}
 	buf := make([]byte, 64<<10)
-	// send writes msg and reads the answer up to ReadyForQuery; it returns
-	// the rows.
-	send := func(conn net.Conn, what string, msg []byte) int {
-		if _, err := conn.Write(msg); err != nil {
-			tb.Fatal(err)
-		}
-		rows := 0
-		for have := 0; ; {
-			for have < 5 || have < 1+int(binary.BigEndian.Uint32(buf[1:5])) {
-				n, err := conn.Read(buf[have:])
-				if err != nil {
-					tb.Fatal(err)
-				}
-				have += n
-			}
-			typ, size := buf[0], 1+int(binary.BigEndian.Uint32(buf[1:5]))
-			switch typ {
-			case 'E':
-				tb.Fatalf("%s failed: %q", what, buf[:size])
-			case 'D':
-				rows++
-			case 'Z':
-				if have != size {
-					tb.Fatalf("%s: %d bytes past ReadyForQuery", what, have-size)
-				}
-				return rows
-			}
-			have = copy(buf, buf[size:have])
-		}
-	}
+	send := func(conn net.Conn, what string, msg []byte) int { return wireAnswer(tb, conn, buf, what, msg) }
 	return func(i int) {
 		conn := socks[i%conns]
 		if n := send(conn, "top-10", top); n != 10 {
