@@ -217,7 +217,17 @@ func (o *aggregateOp) RestoreDelta(r *SnapshotReader) error {
 // the table's, the rest of the table stays.
 func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	t := o.groups
-	pages := r.Len(0)
+	stride := groupPage * (t.nk + t.nw)
+	// NB: the page count is no count of what follows (r.Len): a delta
+	// holds the changed pages only, and one of few (none, on a worker
+	// whose groups did not change) takes fewer bytes than the table has
+	// pages. The pages new to the table are all in it: they bound the
+	// count.
+	n := r.Uvarint()
+	if r.err == nil && n > uint64(len(t.words)+len(r.b)/(8*max(stride, 1))) {
+		r.fail("aggregate: %d pages (had %d) in %d bytes", n, len(t.words), len(r.b))
+	}
+	pages := int(n)
 	ids := r.Uvarint()
 	t.ids.free = r.Int32s()
 	t.idBits = uint(r.Uvarint())
@@ -251,7 +261,6 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	if t.nk > 0 && uint64(len(t.slots)) != slots {
 		t.slots = makeHuge[uint32](int(slots))
 	}
-	stride := groupPage * (t.nk + t.nw)
 	if add := pages - len(t.words); add > 0 {
 		// The new pages' objects and string keys are cut from one block
 		// each, advised for huge pages: a small allocation per page, each

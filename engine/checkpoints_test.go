@@ -1151,7 +1151,9 @@ func TestCheckpointRestoreBehind(t *testing.T) {
 
 // TestCheckpointDeltasSettledInLoad restarts a keyed view of more groups
 // than an arrangement loads in bulk, from a base and deltas that change
-// groups spread over its pages: the restore hands the
+// groups spread over its pages and add one each (once, a delta of no
+// page on a worker stopped the view: TestCheckpointDeltaOfNoPageRestores
+// takes that chain deterministically): the restore hands the
 // base's rows and the deltas' changes to the arrangement unconsolidated,
 // its load settles them key by key, and the view must read as before the
 // restart, by scans and point lookups, and take changes after.
@@ -1178,6 +1180,7 @@ func TestCheckpointDeltasSettledInLoad(t *testing.T) {
 			t.Fatalf("no delta written\n%s", s.log.String())
 		}
 		mustExec(t, conn, fmt.Sprintf("INSERT INTO e SELECT i * 37 %% 20000 + 1, %d FROM generate_series(%d, %d) i", round, round*50, round*50+49))
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO e VALUES (%d, 1)", 20000+round))
 		time.Sleep(30 * time.Millisecond)
 	}
 	s.syncViews(t)
