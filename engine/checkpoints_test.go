@@ -45,6 +45,18 @@ type checkpointServer struct {
 	log *testbin.SyncBuffer
 }
 
+// restartCheckpointServer closes s, starts a server on dir again (as a
+// restart does, checkpoints hourly) and connects to it.
+func restartCheckpointServer(t *testing.T, s *checkpointServer, dir string) (*checkpointServer, *pgx.Conn) {
+	t.Helper()
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, time.Hour)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	return s, connect(t, s.srv)
+}
+
 func startCheckpointServer(t *testing.T, dir string, interval time.Duration, opts ...engine.Option) *checkpointServer {
 	t.Helper()
 	log := &testbin.SyncBuffer{}
@@ -347,12 +359,7 @@ func TestCheckpointRestoreManyGroups(t *testing.T) {
 	if len(before) != groups {
 		t.Fatalf("%d rows before the restart, want %d", len(before), groups)
 	}
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, time.Hour)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir)
 	if got := s.restored(); !slices.Equal(got, []string{"v_many"}) {
 		t.Fatalf("restored %v, want v_many", got)
 	}
@@ -862,12 +869,7 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 	}
 	s.syncViews(t)
 	before := viewsText(t, conn, names)
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, time.Hour)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir)
 	if got := s.restored(); !slices.Equal(got, names) {
 		t.Errorf("restored %v, want %v\n%s", got, names, s.log.String())
 	}
@@ -957,12 +959,7 @@ func TestCheckpointChainEndsWhenIdle(t *testing.T) {
 		t.Fatalf("the idle view took checkpoints after its base: %v", files())
 	}
 	before := viewsText(t, conn, []string{"v_churn"})
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, time.Hour)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir)
 	if got := s.restored(); !slices.Equal(got, []string{"v_churn"}) {
 		t.Fatalf("restored %v\n%s", got, s.log.String())
 	}
@@ -1185,12 +1182,7 @@ func TestCheckpointDeltasSettledInLoad(t *testing.T) {
 	}
 	s.syncViews(t)
 	before := viewsText(t, conn, names)
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, time.Hour)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir)
 	if got := s.restored(); !slices.Equal(got, names) || !regexp.MustCompile(`view=v_big rows=\d+ .*deltas=[1-9]`).MatchString(s.log.String()) {
 		t.Fatalf("restored %v, want %v from a base and deltas\n%s", got, names, s.log.String())
 	}
