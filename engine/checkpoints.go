@@ -1176,10 +1176,13 @@ func (d *dataflows) resume(v *runningView, in *startInput, state map[uint32]uint
 // on goroutines of their own (the dataflow's next use waits for it), and
 // finishRestore steps the epoch the start left out once it is done.
 // Until then the view's output watermark is NoWatermark (that of an input
-// with none yet): the views that read it start after finishRestore.
+// with none yet): the views that read it start after finishRestore. A
+// state that fails to restore, or whose first step fails, has the view
+// computed again (recompute).
 func (d *dataflows) resumeBehind(v *runningView, in *startInput, state map[uint32]uint64, rows []*coldata.Chunk) error {
 	v.dirty = false
 	v.restoring = true
+	v.fallback = in
 	indexing := time.Now()
 	d.run(v, state, rows, dataflow.NoWatermark)
 	indexed := time.Since(indexing)
@@ -1209,19 +1212,84 @@ func (d *dataflows) finishRestore(v *runningView) {
 		return
 	}
 	out, wm, err := v.df.Step(nil, d.sourceWatermarks(v))
+	if err != nil && v.fallback != nil {
+		out, wm, err = d.recompute(v, nil, err)
+	}
+	v.fallback = nil
 	if err != nil {
 		d.fail(v, err)
 		return
 	}
 	if changedRows(out) > 0 {
 		// SnapshotAt says an epoch without changes outputs nothing: it
-		// is published all the same.
+		// is published all the same, as are a recomputed view's changes.
 		v.dirty = true
 		d.publish(map[uint32][]*coldata.Chunk{v.id: out})
 	}
 	if wm != v.watermark {
 		d.setWatermark(v, wm)
 	}
+}
+
+// recompute computes v again from its inputs, as a start without its
+// checkpoint does, when the operators' state that restored behind its
+// rows failed (cause: the restore's error, or the first step's after
+// it): a damaged state, a restore's bug. The view has not stepped since
+// its start (its steps wait for the state), so its inputs are what the
+// start's cut read (v.fallback) and inputs, the epoch being stepped, if
+// any. The rows it serves are the checkpoint's until the caller
+// publishes what recompute returns: the changes from them to the rows
+// computed (none when they were right), and the output watermark, so
+// that readers, subscriptions and the views reading v see one or the
+// other, never a part. The next checkpoint is a base.
+func (d *dataflows) recompute(v *runningView, inputs map[int][]*coldata.Chunk, cause error) ([]*coldata.Chunk, int64, error) {
+	in := v.fallback
+	d.log.Warn("dataflow: checkpoint not used, the view is computed again", "view", v.name, "err", cause)
+	v.df.Close()
+	df, err := d.newDataflow(in.plan)
+	if err != nil {
+		return nil, 0, err
+	}
+	v.df = df
+	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
+		if err := d.feedContent(v, in.scans, put); err != nil {
+			return err
+		}
+		for _, src := range v.df.Graph().Sources() {
+			for _, c := range inputs[src] {
+				put(src, c)
+			}
+		}
+		return nil
+	}, d.sourceWatermarks(v))
+	if err != nil {
+		return nil, 0, err
+	}
+	v.dirty = true
+	v.endChain()
+	s := v.arr.Snapshot(d.epoch)
+	if s == nil {
+		return nil, 0, sqlerr.Bug("view %q has no snapshot at its published epoch %d", v.name, d.epoch)
+	}
+	if s.Len() == 0 {
+		return out, wm, nil
+	}
+	next := s.Scan()
+	var served []*coldata.Chunk
+	for c := next(); c != nil; c = next() {
+		c.Diffs = make([]int64, c.Len)
+		for i := range c.Diffs {
+			c.Diffs[i] = -1
+		}
+		served = append(served, c)
+	}
+	var changes []*coldata.Chunk
+	for _, c := range dataflow.ConsolidateChunks(append(served, out...)) {
+		if c.Len > 0 {
+			changes = append(changes, c)
+		}
+	}
+	return changes, wm, nil
 }
 
 // logRestored logs the restore of v from its checkpoint, with the rows

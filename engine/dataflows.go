@@ -158,6 +158,11 @@ type runningView struct {
 	// first epoch (resumeBehind), whose left out epoch is still to step
 	// (finishRestore, or the view's next step).
 	restoring bool
+	// fallback is, from a start restoring behind (resumeBehind) to the
+	// view's first step after it, what a start without the checkpoint
+	// reads (its plan, its sources' scans at the start's cut): should
+	// the state fail, recompute reads them.
+	fallback *startInput
 	// gen is the generation of the view's last base checkpoint (0: none
 	// yet, or its chain ended: the next checkpoint is a base); deltas
 	// counts the deltas taken after it, deltaSize their state bytes and
@@ -584,6 +589,10 @@ func (d *dataflows) step(pending map[uint32][]*coldata.Chunk) {
 		// this one does it (its Step waits for the state).
 		v.restoring = false
 		out, wm, err := v.df.Step(inputs, d.sourceWatermarks(v))
+		if err != nil && v.fallback != nil {
+			out, wm, err = d.recompute(v, inputs, err)
+		}
+		v.fallback = nil
 		if err != nil {
 			d.fail(v, err)
 			continue
@@ -824,29 +833,35 @@ func (d *dataflows) start(v *runningView, in *startInput) error {
 		return d.resume(v, in, tracked, rows)
 	}
 	out, wm, err := v.df.StepFeed(func(put func(int, *coldata.Chunk)) error {
-		for rel, nodes := range v.sources {
-			next, err := d.sourceContent(v, rel, in.scans[rel])
-			if err != nil {
-				return err
-			}
-			for {
-				c, err := next()
-				if err != nil {
-					return err
-				}
-				if c == nil {
-					break
-				}
-				v.feed(put, nodes, c)
-			}
-		}
-		return nil
+		return d.feedContent(v, in.scans, put)
 	}, d.sourceWatermarks(v))
 	if err != nil {
 		return err
 	}
 	v.dirty = true
 	d.run(v, tracked, out, wm)
+	return nil
+}
+
+// feedContent puts the current rows of v's sources (a table's from its
+// scan in scans, a running view's as published) to its source nodes.
+func (d *dataflows) feedContent(v *runningView, scans map[uint32]*storage.TableScan, put func(int, *coldata.Chunk)) error {
+	for rel, nodes := range v.sources {
+		next, err := d.sourceContent(v, rel, scans[rel])
+		if err != nil {
+			return err
+		}
+		for {
+			c, err := next()
+			if err != nil {
+				return err
+			}
+			if c == nil {
+				break
+			}
+			v.feed(put, nodes, c)
+		}
+	}
 	return nil
 }
 
