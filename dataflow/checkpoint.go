@@ -261,14 +261,23 @@ func (d *Dataflow) Restore(b []byte, deltas ...[]byte) error {
 // may serve what it holds of the dataflow's output meanwhile (a view's
 // rows, read from the same checkpoint): every other method waits for it
 // first, and a failed restore fails the dataflow (Step returns its
-// error). done runs once the restore is over, with its error, before any
-// method waiting for it returns; it may not call the dataflow.
-func (d *Dataflow) RestoreBehind(done func(error), b []byte, deltas ...[]byte) {
+// error). check, when not nil, runs there first (the caller's check of
+// the bytes, such as their checksum, off the caller's path): its error
+// fails the restore as Restore's would. done runs once the restore is
+// over, with its error, before any method waiting for it returns; it may
+// not call the dataflow.
+func (d *Dataflow) RestoreBehind(check func() error, done func(error), b []byte, deltas ...[]byte) {
 	restored := make(chan struct{})
 	d.restoring = restored
 	go func() {
 		defer close(restored)
-		err := d.Restore(b, deltas...)
+		var err error
+		if check != nil {
+			err = check()
+		}
+		if err == nil {
+			err = d.Restore(b, deltas...)
+		}
 		if err != nil {
 			d.failed = fmt.Errorf("dataflow: restore: %w", err)
 		}

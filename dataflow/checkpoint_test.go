@@ -74,7 +74,7 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 	// same outputs.
 	behind := newDF()
 	restoreErr := make(chan error, 1)
-	behind.RestoreBehind(func(err error) { restoreErr <- err }, snap)
+	behind.RestoreBehind(nil, func(err error) { restoreErr <- err }, snap)
 	for i := cut; i < len(epochs); i++ {
 		if got := run(behind, epochs[i]); got != want[i] {
 			t.Fatalf("epoch %d after restoring behind the snapshot of epoch %d: got\n%s\nwant\n%s", i, cut, got, want[i])
@@ -85,9 +85,15 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 	}
 	// A damaged snapshot restored behind fails the dataflow's next step.
 	damaged := newDF()
-	damaged.RestoreBehind(func(err error) { restoreErr <- err }, snap[:len(snap)/2])
+	damaged.RestoreBehind(nil, func(err error) { restoreErr <- err }, snap[:len(snap)/2])
 	if _, _, err := damaged.Step(nil, nil); err == nil || <-restoreErr == nil {
 		t.Fatalf("a step after restoring half a snapshot behind: %v", err)
+	}
+	// So does a check of the snapshot that fails, before it is read.
+	unchecked := newDF()
+	unchecked.RestoreBehind(func() error { return errors.New("checksum mismatch") }, func(err error) { restoreErr <- err }, snap)
+	if _, _, err := unchecked.Step(nil, nil); err == nil || !strings.Contains(err.Error(), "checksum mismatch") || <-restoreErr == nil {
+		t.Fatalf("a step after a restore behind whose check failed: %v", err)
 	}
 	// A damaged snapshot fails Restore instead of restoring wrong state.
 	for _, n := range []int{0, 1, len(snap) / 2, len(snap) - 1} {

@@ -40,7 +40,7 @@ import (
 // gives the layout.
 const (
 	checkpointMagic  = "SLUICECK"
-	checkpointFormat = 2
+	checkpointFormat = 3
 	checkpointExt    = ".ckpt"
 	deltaExt         = ".delta"
 	// DefaultCheckpointInterval is how often, in loop time, the running
@@ -118,6 +118,10 @@ type checkpoint struct {
 	// changes since the file before (dataflow.WriteChanges).
 	state []byte
 	rows  []byte
+	// stateUnchecked: state's checksum, stateCRC, is still to be checked
+	// (checkState): a format 3 file's reading checks the rest only.
+	stateUnchecked bool
+	stateCRC       uint32
 	// deltas are, for a base read to be restored, its deltas in order.
 	deltas []*checkpoint
 	// unmap releases the file's mapping, which state and rows are part
@@ -468,7 +472,11 @@ func (c *checkpointer) stage(j *checkpointJob) (staged *stagedFile, err error) {
 		if _, err := out.Write(w.Bytes()); err != nil {
 			return err
 		}
-		if _, err := j.state.WriteTo(out); err != nil {
+		err := out.writeState(func() error {
+			_, err := j.state.WriteTo(out)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		before := out.n
@@ -586,19 +594,50 @@ func (c *checkpointer) commitStaged(staged []*stagedFile) (errs []error) {
 const checkpointWriteBuffer = 1 << 20
 
 // payloadWriter writes a checkpoint's payload to its file, counting its
-// bytes and their checksum.
+// bytes and their checksums: the operator state's (writeState) apart
+// from the rest's, which is what a restart reads before the view serves.
 type payloadWriter struct {
 	out *bufio.Writer
-	crc uint32
-	n   int64
+	// crc sums the bytes written but the state's, stateCRC the state's
+	// (written while inState, from stateAt on, stateLen bytes).
+	crc, stateCRC     uint32
+	inState           bool
+	stateAt, stateLen int64
+	n                 int64
 }
 
 func (p *payloadWriter) Write(b []byte) (int, error) {
-	p.crc = crc32.Update(p.crc, checkpointCRC, b)
+	if p.inState {
+		p.stateCRC = crc32.Update(p.stateCRC, checkpointCRC, b)
+	} else {
+		p.crc = crc32.Update(p.crc, checkpointCRC, b)
+	}
 	n, err := p.out.Write(b)
 	p.n += int64(n)
 	return n, err
 }
+
+// writeState writes the payload's operator state with write, which writes
+// it to p: its place and checksum go into the frame's trailer.
+func (p *payloadWriter) writeState(write func() error) error {
+	p.inState, p.stateAt = true, p.n
+	err := write()
+	p.inState, p.stateLen = false, p.n-p.stateAt
+	return err
+}
+
+// trailer returns the frame's trailer (format 3) of the payload p wrote:
+// the state's offset and length in the payload, the checksum of the rest
+// of the payload followed by those two, and the state's.
+func (p *payloadWriter) trailer() []byte {
+	t := binary.LittleEndian.AppendUint64(make([]byte, 0, checkpointTrailer), uint64(p.stateAt))
+	t = binary.LittleEndian.AppendUint64(t, uint64(p.stateLen))
+	t = binary.LittleEndian.AppendUint32(t, crc32.Update(p.crc, checkpointCRC, t))
+	return binary.LittleEndian.AppendUint32(t, p.stateCRC)
+}
+
+// checkpointTrailer is the bytes of a format 3 frame's trailer.
+const checkpointTrailer = 24
 
 // writeCheckpointFile writes a new checkpoint file at path, its payload
 // written by payload, and returns it open, not synced (commitStaged
@@ -618,7 +657,7 @@ func writeCheckpointFile(path string, payload func(out *payloadWriter) error) (*
 		err = payload(out)
 	}
 	if err == nil {
-		_, err = buf.Write(binary.LittleEndian.AppendUint32(nil, out.crc))
+		_, err = buf.Write(out.trailer())
 	}
 	if err == nil {
 		err = buf.Flush()
@@ -631,7 +670,7 @@ func writeCheckpointFile(path string, payload func(out *payloadWriter) error) (*
 		_ = os.Remove(path) // the error reported is the write's
 		return nil, 0, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	return f, len(head) + int(out.n) + 4, nil
+	return f, len(head) + int(out.n) + checkpointTrailer, nil
 }
 
 func syncDirectory(dir string) error {
@@ -742,24 +781,54 @@ func chainCheckpoints(view uint32, files []*checkpoint, errs []error, missing []
 	return base, nil
 }
 
+// decodeCheckpoint decodes a checkpoint file of view, b, mapped (mapFile):
+// it checks the frame and the checksum of what the view's serving reads,
+// its pages read in first (populate). A format 3 file's operator state is
+// left unread, its checksum to checkState; format 2's (one checksum of
+// the whole payload) is checked whole.
 func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 	damaged := func(format string, args ...any) error {
 		return sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: "+format, append([]any{view}, args...)...)
 	}
 	head := len(checkpointMagic) + 12
-	if len(b) < head+4 || string(b[:len(checkpointMagic)]) != checkpointMagic {
+	if len(b) < head || string(b[:len(checkpointMagic)]) != checkpointMagic {
 		return nil, damaged("not a checkpoint")
 	}
-	if v := binary.LittleEndian.Uint32(b[len(checkpointMagic):]); v != checkpointFormat {
-		return nil, damaged("format %d, want %d", v, checkpointFormat)
+	format := binary.LittleEndian.Uint32(b[len(checkpointMagic):])
+	trailer := checkpointTrailer
+	switch format {
+	case checkpointFormat:
+	case 2:
+		trailer = 4 // the payload's checksum
+	default:
+		return nil, damaged("format %d, want %d", format, checkpointFormat)
+	}
+	if len(b) < head+trailer {
+		return nil, damaged("not a checkpoint")
 	}
 	n := binary.LittleEndian.Uint64(b[len(checkpointMagic)+4:])
-	if n != uint64(len(b)-head-4) {
-		return nil, damaged("%d bytes of payload, the file holds %d", n, len(b)-head-4)
+	if n != uint64(len(b)-head-trailer) {
+		return nil, damaged("%d bytes of payload, the file holds %d", n, len(b)-head-trailer)
 	}
-	payload := b[head : len(b)-4]
-	if checkpointChecksum(payload) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
-		return nil, damaged("checksum mismatch")
+	payload, t := b[head:len(b)-trailer], b[len(b)-trailer:]
+	var stateAt, stateLen uint64
+	if format == 2 {
+		populate(b)
+		if checkpointChecksum(payload) != binary.LittleEndian.Uint32(t) {
+			return nil, damaged("checksum mismatch")
+		}
+	} else {
+		stateAt, stateLen = binary.LittleEndian.Uint64(t), binary.LittleEndian.Uint64(t[8:])
+		if stateAt > n || stateLen > n-stateAt {
+			return nil, damaged("state of %d bytes at %d, in a payload of %d", stateLen, stateAt, n)
+		}
+		populate(b[:head+int(stateAt)])
+		populate(b[head+int(stateAt+stateLen):])
+		rest := payload[stateAt+stateLen:]
+		sum := crc32Combine(checkpointChecksum(payload[:stateAt]), checkpointChecksum(rest), len(rest))
+		if crc32.Update(sum, checkpointCRC, t[:16]) != binary.LittleEndian.Uint32(t[16:]) {
+			return nil, damaged("checksum mismatch")
+		}
 	}
 	r := dataflow.NewSnapshotReader(payload)
 	ck := &checkpoint{view: uint32(r.Uvarint()), kind: r.Uvarint(), gen: r.Uvarint(), seq: r.Uvarint(), planHash: []byte(r.String()), workers: int(r.Uvarint())}
@@ -771,10 +840,39 @@ func decodeCheckpoint(view uint32, b []byte) (*checkpoint, error) {
 	if err := r.Err(); err != nil {
 		return nil, damaged("%v", err)
 	}
+	if format == checkpointFormat {
+		// The state must be the part the trailer's checksums leave apart.
+		if uint64(len(ck.state)) != stateLen || uint64(len(payload)-len(ck.rows)) != stateAt+stateLen {
+			return nil, damaged("state of %d bytes, the trailer says %d at %d", len(ck.state), stateLen, stateAt)
+		}
+		ck.stateUnchecked, ck.stateCRC = true, binary.LittleEndian.Uint32(t[20:])
+	}
 	if ck.view != view {
 		return nil, damaged("holds view %d", ck.view)
 	}
 	return ck, nil
+}
+
+// checkState checks the checksums of the operator state of ck and of its
+// deltas that their reading left (format 3), their pages read in first:
+// the restore does, before it reads the state, off the view's path to
+// serving when it restores behind.
+func (ck *checkpoint) checkState() error {
+	for i, f := range append([]*checkpoint{ck}, ck.deltas...) {
+		if !f.stateUnchecked {
+			continue
+		}
+		populate(f.state)
+		if checkpointChecksum(f.state) != f.stateCRC {
+			err := sqlerr.New(sqlerr.DataCorrupted, "checkpoint of view %d: state checksum mismatch", f.view)
+			if i > 0 {
+				return fmt.Errorf("delta %d: %w", i, err)
+			}
+			return err
+		}
+		f.stateUnchecked = false
+	}
+	return nil
 }
 
 // fileNames lists the checkpoint directory (nothing, logged, when it cannot
@@ -1060,7 +1158,9 @@ func (d *dataflows) restore(v *runningView, in *startInput, state map[uint32]uin
 		var rowsErr error
 		var wg sync.WaitGroup
 		wg.Go(func() { rows, rowsErr = readViewRows(ck, v.arr.Types()) })
-		err = v.df.Restore(ck.state, deltas...)
+		if err = ck.checkState(); err == nil {
+			err = v.df.Restore(ck.state, deltas...)
+		}
 		wg.Wait()
 		err = errors.Join(err, rowsErr)
 	}
@@ -1188,7 +1288,7 @@ func (d *dataflows) resumeBehind(v *runningView, in *startInput, state map[uint3
 	indexed := time.Since(indexing)
 	ck := in.ck
 	began := time.Now()
-	v.df.RestoreBehind(func(err error) {
+	v.df.RestoreBehind(ck.checkState, func(err error) {
 		ck.release()
 		if err == nil {
 			d.log.Info("dataflow: view's operator state restored behind its first epoch", "view", v.name, "elapsed", time.Since(began).Round(time.Millisecond))

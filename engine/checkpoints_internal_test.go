@@ -648,10 +648,9 @@ func TestCheckpointBatchCommitsInGroups(t *testing.T) {
 	}
 }
 
-// damageState rewrites the operator state of view's base checkpoint with
-// damage, its frame's checksum made right again: the file reads as whole,
-// and its state decodes wrong.
-func (c *chainEngine) damageState(view uint32, damage func(state []byte)) {
+// rewriteBase rewrites view's base checkpoint file with rewrite, given
+// the file's bytes and the part its operator state takes.
+func (c *chainEngine) rewriteBase(view uint32, rewrite func(b []byte, state []byte) []byte) {
 	c.t.Helper()
 	path := filepath.Join(c.ckptDir(), fmt.Sprint(view)+checkpointExt)
 	b, err := os.ReadFile(path)
@@ -662,14 +661,36 @@ func (c *chainEngine) damageState(view uint32, damage func(state []byte)) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	// The state is a part of b.
 	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(ck.state))) - uintptr(unsafe.Pointer(unsafe.SliceData(b))))
-	damage(b[off : off+len(ck.state)])
-	head := len(checkpointMagic) + 12
-	binary.LittleEndian.PutUint32(b[len(b)-4:], checkpointChecksum(b[head:len(b)-4]))
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := os.WriteFile(path, rewrite(b, b[off:off+len(ck.state)]), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// damageState rewrites the operator state of view's base checkpoint with
+// damage; resum makes its checksum right again: the file reads as whole,
+// and its state decodes wrong.
+func (c *chainEngine) damageState(view uint32, damage func(state []byte), resum bool) {
+	c.t.Helper()
+	c.rewriteBase(view, func(b, state []byte) []byte {
+		damage(state)
+		if resum {
+			binary.LittleEndian.PutUint32(b[len(b)-4:], checkpointChecksum(state))
+		}
+		return b
+	})
+}
+
+// toFormat2 rewrites view's base checkpoint as format 2 wrote it: one
+// checksum of the payload after it.
+func (c *chainEngine) toFormat2(view uint32) {
+	c.t.Helper()
+	c.rewriteBase(view, func(b, _ []byte) []byte {
+		head := len(checkpointMagic) + 12
+		payload := b[head : len(b)-checkpointTrailer]
+		binary.LittleEndian.PutUint32(b[len(checkpointMagic):], 2)
+		return binary.LittleEndian.AppendUint32(b[:len(b)-checkpointTrailer], checkpointChecksum(payload))
+	})
 }
 
 // stateSections returns where the workers' sections of a dataflow state
@@ -731,19 +752,24 @@ func TestCheckpointDamagedStateRecomputed(t *testing.T) {
 	damages := []struct {
 		name   string
 		damage func(state []byte)
+		// resum: the state's checksum is made right, so the state
+		// decodes wrong; else the checksum finds it.
+		resum bool
 		// changes are made at once after the restart: their step may
 		// find the failure before the restore's end does.
 		changes bool
 	}{
-		{"format", func(state []byte) { state[0] = 9 }, false},
+		{"format", func(state []byte) { state[0] = 9 }, true, false},
 		{"section length", func(state []byte) {
 			off := stateSections(state)
 			binary.LittleEndian.PutUint64(state[off:], binary.LittleEndian.Uint64(state[off:])-1)
-		}, true},
+		}, true, true},
+		{"a bit, its checksum not made right", func(state []byte) { state[len(state)/2] ^= 0x10 }, false, false},
+		{"a bit, changes at once", func(state []byte) { state[len(state)-1] ^= 0x01 }, false, true},
 	}
 	for _, dm := range damages {
 		c.close()
-		c.damageState(id, dm.damage)
+		c.damageState(id, dm.damage, dm.resum)
 		r := openChainEngine(t, c.dir)
 		if dm.changes {
 			r.insert(groups-10, groups+10)
@@ -777,4 +803,13 @@ func TestCheckpointDamagedStateRecomputed(t *testing.T) {
 		t.Fatalf("the checkpoint after the recompute was not used\n%s", r.log.String())
 	}
 	check(r, "restored from the checkpoint taken after its recompute")
+	// A file of format 2 (one checksum of the whole payload, checked
+	// before the view serves) is restored as it was.
+	r.close()
+	r.toFormat2(id)
+	r = openChainEngine(t, c.dir)
+	if log := r.log.String(); strings.Contains(log, "not used") || !strings.Contains(log, "view restored from its checkpoint\" view=v ") {
+		t.Fatalf("a checkpoint of format 2 not restored\n%s", log)
+	}
+	check(r, "restored from a checkpoint of format 2")
 }

@@ -68,11 +68,16 @@ func startCheckpointServer(t *testing.T, dir string, interval time.Duration, opt
 	return &checkpointServer{srv: srv, log: log}
 }
 
-// restored returns the views the server restored from checkpoints, sorted.
+// restored returns the views the server restored from checkpoints, sorted:
+// not those computed again once their state, restored behind the rows they
+// served, was found damaged (a format 3 file's state is checked then).
 func (s *checkpointServer) restored() []string {
+	log := s.log.String()
 	var names []string
-	for _, m := range regexp.MustCompile(`view restored from its checkpoint" view=(\w+)`).FindAllStringSubmatch(s.log.String(), -1) {
-		names = append(names, m[1])
+	for _, m := range regexp.MustCompile(`view restored from its checkpoint" view=(\w+)`).FindAllStringSubmatch(log, -1) {
+		if !strings.Contains(log, `checkpoint not used, the view is computed again" view=`+m[1]+" ") {
+			names = append(names, m[1])
+		}
 	}
 	slices.Sort(names)
 	return names
@@ -766,7 +771,7 @@ func TestCheckpointDeltas(t *testing.T) {
 	if got := s.restored(); len(got) != len(names)-2 {
 		t.Errorf("restored %v with a delta damaged and a base of format 1, want all but two of %v\n%s", got, names, s.log.String())
 	}
-	if n := strings.Count(s.log.String(), "checkpoint not used"); n != 2 || !strings.Contains(s.log.String(), "format 1, want 2") {
+	if n := strings.Count(s.log.String(), "checkpoint not used"); n != 2 || !strings.Contains(s.log.String(), "format 1, want 3") {
 		t.Errorf("%d checkpoints reported unused, want 2, one of format 1\n%s", n, s.log.String())
 	}
 	insert(500)

@@ -2,5 +2,6 @@
 
 package engine
 
-// mapPopulate is 0 where mmap cannot fill a mapping at once (mapFile).
-const mapPopulate = 0
+// populate does nothing where a mapping's page tables cannot be filled
+// at once: the reads fault the pages in.
+func populate([]byte) {}
