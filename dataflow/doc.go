@@ -53,7 +53,8 @@
 // session window's rows of sessions closed since excepted: the restore
 // closes them again), and Restore(base, deltas...) reads them in order;
 // RestoreBehind does so on goroutines of its own while the caller serves
-// the view's rows (the dataflow's next use waits for it), and SnapshotAt
+// the view's rows (the dataflow's next use waits for it; a check of the
+// bytes the caller gives, their checksum, runs there first), and SnapshotAt
 // tells whether a snapshot's next epoch without changes would do nothing.
 // SnapshotSize estimates what a whole snapshot would write now, so that
 // the engine ends a chain of deltas only once it holds much more, and
