@@ -914,6 +914,20 @@ type SnapshotReader struct {
 	// cols, when not nil, holds the columns Vec reads: ReadRows and
 	// ReadChanges set it.
 	cols *columnBlocks
+	// sharesText: the text columns Vec reads point into b (ShareText).
+	sharesText bool
+}
+
+// ShareText has the text columns r's Vec reads (and ReadRows' and
+// ReadChanges') point into the bytes r reads instead of into copies, and
+// returns r. The caller must keep those bytes, unchanged, as long as any
+// string read may be used: a restore keeps its checkpoint's rows mapped
+// for the process's life (copying them took most of a restart's text
+// decoding, and fresh memory that a restart after an idle spell faults
+// in at a high cost).
+func (r *SnapshotReader) ShareText() *SnapshotReader {
+	r.sharesText = true
+	return r
 }
 
 // columnBlocks hands out the memory of the columns of a view's rows, read
@@ -1125,9 +1139,11 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 			v.Bools = append(v.Bools, r.Bool())
 		}
 	case types.PhysInt:
-		b := r.bytes(8 * n)
-		for i := 0; i < len(b); i += 8 {
-			v.Ints = append(v.Ints, int64(binary.LittleEndian.Uint64(b[i:])))
+		// One copy of the words on a little-endian machine, not a
+		// decode and an append per value.
+		if b := r.bytes(8 * n); r.err == nil {
+			v.Ints = slices.Grow(v.Ints, n)[:n]
+			decodeWords(v.Ints, b)
 		}
 	case types.PhysFloat:
 		b := r.bytes(8 * n)
@@ -1146,6 +1162,13 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 			}
 		}
 	case types.PhysBytes:
+		if r.sharesText {
+			for range n {
+				b := r.Bytes()
+				v.Bytes = append(v.Bytes, unsafe.String(unsafe.SliceData(b), len(b)))
+			}
+			break
+		}
 		// One block holds the column's strings: a string each was most
 		// of a restore's allocations (and of the GC's work after it). A
 		// block lives while any of its strings does, which holds at most
@@ -1312,7 +1335,7 @@ func readChunks(r *SnapshotReader, typs []*types.T, diffs bool) ([]*coldata.Chun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i], errs[i] = run.decode(typs, diffs)
+			parts[i], errs[i] = run.decode(typs, diffs, r.sharesText)
 		}()
 	}
 	wg.Wait()
@@ -1373,9 +1396,10 @@ func splitChunks(r *SnapshotReader, typs []*types.T, diffs bool, parts int) []ch
 }
 
 // decode reads the run's chunks of rows of types typs, with their diffs
-// when diffs (else insertions: diffs 1).
-func (run chunkRun) decode(typs []*types.T, diffs bool) ([]*coldata.Chunk, error) {
-	r := &SnapshotReader{b: run.b, cols: &columnBlocks{rows: run.rows}}
+// when diffs (else insertions: diffs 1), their text shared with run.b
+// when shareText (SnapshotReader.ShareText).
+func (run chunkRun) decode(typs []*types.T, diffs, shareText bool) ([]*coldata.Chunk, error) {
+	r := &SnapshotReader{b: run.b, cols: &columnBlocks{rows: run.rows}, sharesText: shareText}
 	out := make([]*coldata.Chunk, 0, run.chunks)
 	for range run.chunks {
 		n := r.Len(0)

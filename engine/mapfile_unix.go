@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapFile maps the file at path read-only, returning its bytes and the
@@ -39,4 +42,25 @@ func mapFile(path string) ([]byte, func(), error) {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)
 	}
 	return b, func() { _ = syscall.Munmap(b) }, nil
+}
+
+// mapsFiles: mapFile maps files, so that rows may be read in place.
+const mapsFiles = true
+
+// unmapBefore unmaps the whole pages of mapping b (mapFile's) that come
+// before rest, a part of b that stays mapped for the process's life: the
+// strings of a view's rows point into it (readViewRows), and no owner of
+// theirs could tell when the last is gone.
+func unmapBefore(b, rest []byte) {
+	if len(b) == 0 {
+		return
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	cut := (uintptr(unsafe.Pointer(unsafe.SliceData(rest))) - start) &^ uintptr(os.Getpagesize()-1)
+	if len(rest) == 0 {
+		cut = uintptr(len(b))
+	}
+	if cut > 0 {
+		_ = unix.MunmapPtr(unsafe.Pointer(unsafe.SliceData(b)), cut)
+	}
 }
