@@ -51,7 +51,7 @@ func BenchmarkReadRows(b *testing.B) {
 			for range b.N {
 				r := NewSnapshotReader(data)
 				if share {
-					r.ShareText()
+					r.InPlace()
 				}
 				var err error
 				if rows, err = ReadRows(r, typs); err != nil {

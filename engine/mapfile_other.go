@@ -15,5 +15,6 @@ func mapFile(path string) ([]byte, func(), error) {
 // would keep a whole file alive; they are copied.
 const mapsFiles = false
 
-// unmapBefore is never called where mapsFiles is false.
-func unmapBefore(b, rest []byte) {}
+// writableFrom and unmapBefore are never called where mapsFiles is false.
+func writableFrom(b, rest []byte) error { return nil }
+func unmapBefore(b, rest []byte)        {}
