@@ -923,6 +923,39 @@ type SnapshotReader struct {
 	// cols, when not nil, holds the columns Vec reads: ReadRows and
 	// ReadChanges set it.
 	cols *columnBlocks
+	// inPlace: the columns Vec reads point into b where they can
+	// (InPlace).
+	inPlace bool
+}
+
+// InPlace has the columns r's Vec reads, and ReadRows' and ReadChanges'
+// with their diffs, point into the bytes r reads instead of into copies
+// where the encoding allows: text, and, on a little-endian machine that
+// loads words at any address (wordsInPlace), ints, timestamps and floats;
+// it returns r. The caller must keep those bytes as long as any value
+// read may be used, and changed only by writes to the values (a restore
+// maps its files private and its rows writable: a write copies a page).
+// Copying them took most of a restart's decoding, into fresh memory that
+// a restart after an idle spell faults in at a high cost.
+func (r *SnapshotReader) InPlace() *SnapshotReader {
+	r.inPlace = true
+	return r
+}
+
+// unalignedWords: the machine loads a word from any address, so that a
+// column's words may be read where they lie in a snapshot.
+const unalignedWords = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
+// wordsInPlace reports whether r reads columns of words in place.
+func (r *SnapshotReader) wordsInPlace() bool { return r.inPlace && littleEndian && unalignedWords }
+
+// wordsAt returns the len(b)/8 little-endian words b holds, in place
+// (wordsInPlace), of capacity their count: an append copies them.
+func wordsAt[T int64 | float64](b []byte) []T {
+	if len(b) < 8 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8)
 }
 
 // columnBlocks hands out the memory of the columns of a view's rows, read
@@ -968,8 +1001,12 @@ func cutText(block *[]byte, n, left int) []byte {
 	return cutBlock(block, n, min(left, textBlockBytes))
 }
 
-// newVec returns an empty column of type t with room for n values.
+// newVec returns an empty column of type t with room for n values (none
+// for words read in place).
 func (r *SnapshotReader) newVec(t *types.T, n int) *coldata.Vec {
+	if p := t.Phys(); (p == types.PhysInt || p == types.PhysFloat) && r.wordsInPlace() {
+		return &coldata.Vec{Typ: t}
+	}
 	if r.cols != nil {
 		return r.cols.vec(t, n)
 	}
@@ -1134,12 +1171,20 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 			v.Bools = append(v.Bools, r.Bool())
 		}
 	case types.PhysInt:
-		b := r.bytes(8 * n)
-		for i := 0; i < len(b); i += 8 {
-			v.Ints = append(v.Ints, int64(binary.LittleEndian.Uint64(b[i:])))
+		// In place, or one copy of the words on a little-endian machine,
+		// not a decode and an append per value.
+		if b := r.bytes(8 * n); r.wordsInPlace() {
+			v.Ints = wordsAt[int64](b)
+		} else if r.err == nil {
+			v.Ints = slices.Grow(v.Ints, n)[:n]
+			decodeWords(v.Ints, b)
 		}
 	case types.PhysFloat:
 		b := r.bytes(8 * n)
+		if r.wordsInPlace() {
+			v.Floats = wordsAt[float64](b)
+			break
+		}
 		for i := 0; i < len(b); i += 8 {
 			v.Floats = append(v.Floats, math.Float64frombits(binary.LittleEndian.Uint64(b[i:])))
 		}
@@ -1155,6 +1200,13 @@ func (r *SnapshotReader) Vec(t *types.T) *coldata.Vec {
 			}
 		}
 	case types.PhysBytes:
+		if r.inPlace {
+			for range n {
+				b := r.Bytes()
+				v.Bytes = append(v.Bytes, unsafe.String(unsafe.SliceData(b), len(b)))
+			}
+			break
+		}
 		// One block holds the column's strings: a string each was most
 		// of a restore's allocations (and of the GC's work after it). A
 		// block lives while any of its strings does, which holds at most
@@ -1321,7 +1373,7 @@ func readChunks(r *SnapshotReader, typs []*types.T, diffs bool) ([]*coldata.Chun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i], errs[i] = run.decode(typs, diffs)
+			parts[i], errs[i] = run.decode(typs, diffs, r.inPlace)
 		}()
 	}
 	wg.Wait()
@@ -1382,20 +1434,36 @@ func splitChunks(r *SnapshotReader, typs []*types.T, diffs bool, parts int) []ch
 }
 
 // decode reads the run's chunks of rows of types typs, with their diffs
-// when diffs (else insertions: diffs 1).
-func (run chunkRun) decode(typs []*types.T, diffs bool) ([]*coldata.Chunk, error) {
-	r := &SnapshotReader{b: run.b, cols: &columnBlocks{rows: run.rows}}
+// when diffs (else insertions: diffs 1), in place in run.b when inPlace
+// (SnapshotReader.InPlace).
+func (run chunkRun) decode(typs []*types.T, diffs, inPlace bool) ([]*coldata.Chunk, error) {
+	r := &SnapshotReader{b: run.b, cols: &columnBlocks{rows: run.rows}, inPlace: inPlace}
 	out := make([]*coldata.Chunk, 0, run.chunks)
+	// NB: insertions' chunks share one block of ones as their diffs (each
+	// of its length as capacity, so that an append copies): a diff of
+	// 1 a row was 8 of the 110 bytes a row took decoded. Nothing writes
+	// to the diffs of the chunks it is given.
+	var ones []int64
 	for range run.chunks {
 		n := r.Len(0)
 		c := &coldata.Chunk{Len: n, Cols: make([]*coldata.Vec, len(typs))}
-		c.Diffs = cutBlock(&r.cols.ints, n, min(r.cols.rows, columnBlockRows))[:n]
-		if diffs {
-			r.int64sInto(c.Diffs)
-		} else {
-			for i := range c.Diffs {
-				c.Diffs[i] = 1
+		switch {
+		case diffs && r.wordsInPlace():
+			if m := r.Uvarint(); m != uint64(n) && r.err == nil {
+				r.fail("%d diffs, want %d", m, n)
 			}
+			c.Diffs = wordsAt[int64](r.bytes(8 * n))
+		case diffs:
+			c.Diffs = cutBlock(&r.cols.ints, n, min(r.cols.rows, columnBlockRows))[:n]
+			r.int64sInto(c.Diffs)
+		case n <= len(ones):
+			c.Diffs = ones[:n:n]
+		default:
+			ones = make([]int64, n)
+			for i := range ones {
+				ones[i] = 1
+			}
+			c.Diffs = ones
 		}
 		for i, t := range typs {
 			if c.Cols[i] = r.Vec(t); c.Cols[i].Len() != n && r.err == nil {

@@ -63,7 +63,9 @@
 // write the state again.
 // ArrangementSnapshot.WriteRows and ReadRows carry a view's rows,
 // WriteChanges and ReadChanges its output's changes, read back in their
-// chunks, runs of chunks decoded on every CPU at once; an empty keyed
+// chunks, runs of chunks decoded on every CPU at once, in place (text
+// and words pointing into the bytes read: SnapshotReader.InPlace) when
+// the caller keeps those bytes as long as the rows; an empty keyed
 // Arrangement takes them in bulk, not consolidated: its load settles a
 // base's rows with the deltas' changes key by key after its sort
 // (ConsolidateChunks, on every CPU, consolidates them for any other).

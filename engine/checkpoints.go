@@ -125,18 +125,27 @@ type checkpoint struct {
 	// deltas are, for a base read to be restored, its deltas in order.
 	deltas []*checkpoint
 	// unmap releases the file's mapping, which state and rows are part
-	// of (nil once released, and for a checkpoint being written).
-	unmap func()
+	// of (nil once released, and for a checkpoint being written); mapped
+	// is that mapping.
+	unmap  func()
+	mapped []byte
+	// rowsShared: the view's rows read from rows point into the mapping
+	// (readViewRows), which release then keeps from the rows on.
+	rowsShared bool
 }
 
 // release unmaps the files of c and of its deltas: their bytes are not
-// read after. It may be called more than once.
+// read after, but for the rows' pages of a file whose rows are shared,
+// which stay mapped for the process's life (NB: its disk space too, once
+// a later base removes the file). It may be called more than once.
 func (c *checkpoint) release() {
 	for _, f := range append([]*checkpoint{c}, c.deltas...) {
-		if f.unmap != nil {
+		if f.unmap != nil && f.rowsShared {
+			unmapBefore(f.mapped, f.rows)
+		} else if f.unmap != nil {
 			f.unmap()
-			f.unmap = nil
 		}
+		f.unmap, f.mapped = nil, nil
 		f.state, f.rows = nil, nil
 	}
 }
@@ -728,7 +737,7 @@ func (c *checkpointer) read(view uint32) (*checkpoint, error) {
 					if files[i], errs[i] = decodeCheckpoint(view, b); errs[i] != nil {
 						unmap()
 					} else {
-						files[i].unmap = unmap
+						files[i].unmap, files[i].mapped = unmap, b
 					}
 				}
 			}
@@ -1200,18 +1209,41 @@ func (ck *checkpoint) caughtUp(state map[uint32]uint64) bool {
 // readViewRows decodes the view's rows ck holds (typs): the base's rows
 // then its deltas' changes, not consolidated: into the view's empty
 // arrangement, Apply settles them (dataflow.Arrangement.Apply).
+//
+// A mapped checkpoint's rows are read in place (their text, ints,
+// timestamps and floats point into the mapping, not into copies), and its
+// files' rows stay mapped for the process's life (release): copying them
+// was most of the rows' decoding, into fresh memory.
 func readViewRows(ck *checkpoint, typs []*types.T) ([]*coldata.Chunk, error) {
-	rows, err := dataflow.ReadRows(dataflow.NewSnapshotReader(ck.rows), typs)
-	if err != nil || len(ck.deltas) == 0 {
-		return rows, err
+	files := append([]*checkpoint{ck}, ck.deltas...)
+	inPlace := mapsFiles && slices.ContainsFunc(typs, func(t *types.T) bool {
+		p := t.Phys()
+		return p == types.PhysBytes || p == types.PhysInt || p == types.PhysFloat
+	})
+	for _, f := range files {
+		inPlace = inPlace && f.mapped != nil && writableFrom(f.mapped, f.rows) == nil
+	}
+	reader := func(b []byte) *dataflow.SnapshotReader {
+		r := dataflow.NewSnapshotReader(b)
+		if inPlace {
+			r.InPlace()
+		}
+		return r
+	}
+	rows, err := dataflow.ReadRows(reader(ck.rows), typs)
+	if err != nil {
+		return nil, err
 	}
 	parts := [][]*coldata.Chunk{rows}
 	for i, d := range ck.deltas {
-		changes, err := dataflow.ReadChanges(dataflow.NewSnapshotReader(d.rows), typs)
+		changes, err := dataflow.ReadChanges(reader(d.rows), typs)
 		if err != nil {
 			return nil, fmt.Errorf("delta %d: %w", i+1, err)
 		}
 		parts = append(parts, changes)
+	}
+	for _, f := range files {
+		f.rowsShared = inPlace
 	}
 	return slices.Concat(parts...), nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -874,7 +875,12 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 	}
 	s.syncViews(t)
 	before := viewsText(t, conn, names)
-	s, conn = restartCheckpointServer(t, s, dir)
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, 20*time.Millisecond)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
 	if got := s.restored(); !slices.Equal(got, names) {
 		t.Errorf("restored %v, want %v\n%s", got, names, s.log.String())
 	}
@@ -1207,5 +1213,81 @@ func TestCheckpointDeltasSettledInLoad(t *testing.T) {
 	want := rowsText(t, conn, "SELECT k, count(*), sum(v), max(v) FROM e WHERE k IN (38, 30000) GROUP BY k ORDER BY k")
 	if !slices.Equal(got, want) {
 		t.Fatalf("after changes: %v, want %v", got, want)
+	}
+}
+
+// TestCheckpointRowsTextInMapping restarts views with text columns (in a
+// key and not, empty, NULL and of 100 KB) from a base and a delta: their
+// strings are read in place from the checkpoint files' mappings, which
+// must outlive them. The rows must read as before once the operators'
+// state is restored behind (when the files are released), after a
+// collection, and after later checkpoints replace the files the rows
+// were read from; a mapping released too early faults.
+func TestCheckpointRowsTextInMapping(t *testing.T) {
+	dir := t.TempDir()
+	ckptDir := filepath.Join(dir, "checkpoints")
+	s := startCheckpointServer(t, dir, 20*time.Millisecond)
+	conn := connect(t, s.srv)
+	mustExec(t, conn, "CREATE STREAM e (k int8, name text, note text)")
+	names := createViews(t, conn, map[string]string{
+		"v_named": "SELECT name, count(*) AS n, max(note) AS note FROM e GROUP BY name",
+		"v_notes": "SELECT k, note, count(*) AS n FROM e GROUP BY k, note",
+	})
+	mustExec(t, conn, "INSERT INTO e SELECT i, 'name-' || i, CASE i % 3 WHEN 0 THEN '' WHEN 1 THEN NULL ELSE repeat('x', i % 50) END FROM generate_series(1, 5000) i")
+	mustExec(t, conn, "INSERT INTO e VALUES (0, '', repeat('big', 34000)), (-1, NULL, NULL)")
+	s.syncViews(t)
+	base := func() string {
+		entries, _ := os.ReadDir(ckptDir)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".ckpt") {
+				return fmt.Sprint(e.Name(), info.ModTime().UnixNano(), info.Size())
+			}
+		}
+		return ""
+	}
+	for deadline := time.Now().Add(20 * time.Second); base() == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no base written\n%s", s.log.String())
+		}
+	}
+	mustExec(t, conn, "INSERT INTO e SELECT i, 'name-' || i, 'changed' FROM generate_series(1, 5000, 97) i")
+	s.syncViews(t)
+	time.Sleep(100 * time.Millisecond)
+	before := viewsText(t, conn, names)
+
+	if err := s.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = startCheckpointServer(t, dir, 20*time.Millisecond)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	conn = connect(t, s.srv)
+	if got := s.restored(); !slices.Equal(got, names) {
+		t.Fatalf("restored %v, want %v\n%s", got, names, s.log.String())
+	}
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(s.log.String(), "state restored behind") < len(names); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the views' state was not restored behind\n%s", s.log.String())
+		}
+	}
+	runtime.GC()
+	if after := viewsText(t, conn, names); !maps.EqualFunc(after, before, slices.Equal) {
+		t.Fatalf("after the restart and the files' release:\n%v\nbefore:\n%v", after, before)
+	}
+	// Later bases replace (and remove) the files the rows were read from.
+	replaced := base()
+	for round := 1; base() == replaced; round++ {
+		if round == 500 {
+			t.Fatalf("no new base written\n%s", s.log.String())
+		}
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO e VALUES (%d, 'later', 'row')", round))
+		time.Sleep(20 * time.Millisecond)
+	}
+	runtime.GC()
+	after := viewsText(t, conn, names)
+	for _, name := range names {
+		later := slices.DeleteFunc(after[name], func(row string) bool { return strings.Contains(row, "later") || strings.HasSuffix(row, " row 1") })
+		if !slices.Equal(later, before[name]) {
+			t.Fatalf("%s after new bases differs from before the restart", name)
+		}
 	}
 }
