@@ -31,6 +31,10 @@ import (
 // DefaultResultCacheBytes is the default bound of the shared answers.
 const DefaultResultCacheBytes = 64 << 20
 
+// resultCacheSetting is the session setting that, off, keeps the
+// session's answers its own (lower case, as session values are kept).
+const resultCacheSetting = "sluice.result_cache"
+
 // resultKey is what a shared answer is kept by, with the publication it
 // was read at (resultCache.pub).
 type resultKey struct {
@@ -150,7 +154,7 @@ func (e *Engine) ResultCacheStats() ResultCacheStats {
 // comment at the top of this file lists.
 func (p *portal) resultKeyOf(maxRows int) (resultKey, bool) {
 	st, s := p.st, p.st.s
-	if s.e.results == nil || st.resultSQL == "" || s.tx != nil || maxRows != 0 || p.planned == nil || !p.planned.Repeatable || p.planned.Tag != "SELECT" {
+	if s.e.results == nil || st.resultSQL == "" || s.tx != nil || s.vals[resultCacheSetting] == "off" || maxRows != 0 || p.planned == nil || !p.planned.Repeatable || p.planned.Tag != "SELECT" {
 		return resultKey{}, false
 	}
 	var buf []byte

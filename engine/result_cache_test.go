@@ -230,6 +230,24 @@ func TestResultCacheNotShared(t *testing.T) {
 	if hits != 0 {
 		t.Errorf("transaction block: %d answered from a kept answer", hits)
 	}
+	mustExec(t, admin, "SET sluice.result_cache = off")
+	hits = hitsDuring(srv, func() {
+		for range 3 {
+			simpleText(t, admin, "SELECT n FROM v WHERE k = 1")
+		}
+	})
+	if hits != 0 {
+		t.Errorf("sluice.result_cache off: %d answered from a kept answer", hits)
+	}
+	mustExec(t, admin, "RESET sluice.result_cache")
+	hits = hitsDuring(srv, func() {
+		for range 3 {
+			simpleText(t, admin, "SELECT n FROM v WHERE k = 1")
+		}
+	})
+	if hits == 0 {
+		t.Error("sluice.result_cache reset: nothing answered from a kept answer")
+	}
 }
 
 // With sharing off (--result-cache-bytes 0) nothing is kept.
