@@ -22,6 +22,9 @@ type runtimeSample struct {
 	stages map[string]*metrics.Float64Histogram
 	// epochRows is the server's epochRowsMetric, nil if it has none.
 	epochRows *metrics.Float64Histogram
+	// resultHits and resultMisses are the server's shared answers
+	// (resultHitsMetric, resultMissesMetric); 0 for a server without them.
+	resultHits, resultMisses float64
 }
 
 // breakdownMetrics are the histograms of the server's freshness breakdown
@@ -39,6 +42,14 @@ var breakdownMetrics = []struct{ metric, name string }{
 // epochRowsMetric is the server's histogram of the changed rows each
 // epoch of the views steps over: whether a slow step was a big one.
 const epochRowsMetric = "sluice_view_epoch_rows"
+
+// resultHitsMetric and resultMissesMetric count the statements the server
+// answered from another run's answer, and those that could have been and
+// ran (--result-cache-bytes).
+const (
+	resultHitsMetric   = "sluice_result_cache_hits_total"
+	resultMissesMetric = "sluice_result_cache_misses_total"
+)
 
 // EpochRows is how many epochs the views ran over a measurement and the
 // quantiles of the changed rows each stepped over.

@@ -162,6 +162,11 @@ type Serve struct {
 	// EpochRows are the views' epochs over the measurement and the rows
 	// each stepped over; nil for a server without the metric.
 	EpochRows *EpochRows `json:"epochs,omitempty"`
+	// ResultHits are the statements the server answered from another
+	// run's answer at the same published epoch, ResultMisses those that
+	// could have been and ran (0 for a server that shares none).
+	ResultHits   int64 `json:"result_cache_hits,omitempty"`
+	ResultMisses int64 `json:"result_cache_misses,omitempty"`
 	// Allocated is the bytes the process allocated, GCs its collections.
 	Allocated     int64    `json:"allocated_bytes,omitempty"`
 	GCs           int64    `json:"gc_cycles,omitempty"`
@@ -342,6 +347,9 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
 		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
+	}
+	if n := s.ResultHits + s.ResultMisses; n > 0 {
+		fmt.Fprintf(w, "shared answers: %d hits, %d misses (%.1f %% of the statements that could share)\n", s.ResultHits, s.ResultMisses, 100*float64(s.ResultHits)/float64(n))
 	}
 	if len(s.Stages) > 0 {
 		fmt.Fprint(w, "freshness stages:")
@@ -654,6 +662,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
 	s.Stages = stages(rt0, rt1)
 	s.EpochRows = epochRows(rt0, rt1)
+	s.ResultHits, s.ResultMisses = int64(rt1.resultHits-rt0.resultHits), int64(rt1.resultMisses-rt0.resultMisses)
 	s.Misses, s.LateRounds = totals.misses, totals.late
 	if totals.firstErr != "" {
 		setErr(totals.firstErr)

@@ -102,6 +102,8 @@ func parseRuntimeMetrics(r io.Reader) (runtimeSample, error) {
 	if f := fams[epochRowsMetric]; f != nil && len(f.Metric) == 1 && f.Metric[0].Histogram != nil {
 		s.epochRows = promHistogram(f.Metric[0].Histogram)
 	}
+	s.resultHits, _ = counter(resultHitsMetric)
+	s.resultMisses, _ = counter(resultMissesMetric)
 	return s, nil
 }
 

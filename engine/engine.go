@@ -107,6 +107,11 @@ type Engine struct {
 	sessions   atomic.Int64
 	started    time.Time
 
+	// resultBytes bounds results, the answers shared between sessions
+	// (nil when resultBytes is 0: off).
+	resultBytes int64
+	results     *resultCache
+
 	// procsOnce builds procList, the registry's functions as pg_proc rows.
 	procsOnce sync.Once
 	procList  []catalog.Proc
@@ -180,6 +185,12 @@ func WithSuperusers(names ...string) Option {
 	}
 }
 
+// WithResultCache bounds the answers of read-only statements over views
+// kept to answer the same statement again until the next epoch is
+// published (result_cache.go), in bytes; 0 turns sharing off. The default
+// is DefaultResultCacheBytes.
+func WithResultCache(bytes int64) Option { return func(e *Engine) { e.resultBytes = bytes } }
+
 // WithParser replaces the statement parser (to add extensions).
 func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p } }
 
@@ -187,7 +198,7 @@ func WithParser(p *parser.Parser) Option { return func(e *Engine) { e.parser = p
 func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	e := &Engine{db: db, log: slog.Default(), defaultTZ: "UTC", parser: parser.Default, started: time.Now(), superusers: map[string]bool{},
 		locks: newAdvisoryLocks(), identities: newIdentities(db), sequences: newSequences(db), workers: runtime.NumCPU(), chunkSize: coldata.DefaultChunkSize,
-		tick: 100 * time.Millisecond, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows, timings: newIngestTimings()}
+		tick: 100 * time.Millisecond, resultBytes: DefaultResultCacheBytes, sinkEndTimeout: defaultSinkEndTimeout, sinkTxnRows: defaultSinkTxnRows, timings: newIngestTimings()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -232,6 +243,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 	}
 	e.trees = newTreeCache(treeCacheSize)
 	e.plans = newPlanCache(planCacheSize)
+	e.results = newResultCache(e.resultBytes)
 	e.regexes = &expr.RegexCache{}
 	if err := storePrunedGrants(db, pruneGrants(roles, tables)); err != nil {
 		return nil, err

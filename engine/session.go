@@ -735,18 +735,26 @@ type tableResolver struct {
 	cat *catalog.Snapshot
 	// views are the views published when the statement first read one.
 	views *publishedViews
+	// viewsRead are the views the statement read, and readOther whether it
+	// read anything else (a table, a catalog): only an answer read from
+	// views alone is the same for every run at one publication
+	// (resultCache).
+	viewsRead []uint32
+	readOther bool
 }
 
 // resolve resolves one table reference.
 func (r *tableResolver) resolve(ref *exec.TableRef) (exec.TableAccess, error) {
 	s, ts, cat := r.s, r.ts, r.cat
 	if ref.System {
+		r.readOther = true
 		return systemAccess(cat, ref)
 	}
 	if err := s.checkSelect(ref.ID); err != nil {
 		return nil, err
 	}
 	if ct, ok := ts.created[ref.ID]; ok {
+		r.readOther = true
 		return &tableAccess{txn: ts.txn, t: ct.tbl}, nil
 	}
 	if ts.dropped[ref.ID] != nil {
@@ -759,6 +767,7 @@ func (r *tableResolver) resolve(ref *exec.TableRef) (exec.TableAccess, error) {
 	}
 	t, ok := s.e.db.Table(ref.ID)
 	if ok {
+		r.readOther = true
 		return &tableAccess{txn: ts.txn, t: t}, nil
 	}
 	if err := s.e.damaged.err(ref.ID); err != nil {
@@ -776,6 +785,7 @@ func (r *tableResolver) resolve(ref *exec.TableRef) (exec.TableAccess, error) {
 	case v.failed != nil:
 		return nil, errViewFailed(v.name, v.failed)
 	}
+	r.viewsRead = append(r.viewsRead, ref.ID)
 	return &viewAccess{name: ref.Name, snap: v.snap}, nil
 }
 

@@ -53,6 +53,7 @@ var settingList = []*setting{
 	{name: "client_min_messages", desc: "Sets the message levels that are sent to the client.", def: constant("notice")},
 	{name: "timezone_abbreviations", desc: "Selects a file of time zone abbreviations.", def: constant("Default")},
 	{name: "bytea_output", desc: "Sets the output format for bytea.", def: constant("hex")},
+	{name: resultCacheSetting, desc: "Answers a read-only statement over views with another run's answer at the same published epoch.", def: constant("on"), check: checkBool(resultCacheSetting)},
 }
 
 var settingsByName = func() map[string]*setting {

@@ -53,6 +53,10 @@ type statement struct {
 	// shareSQL is the query string the plan is shared under in the
 	// engine's plan cache ("": a statement whose plan is its own).
 	shareSQL string
+	// resultSQL is the query string its answers are shared under in the
+	// engine's result cache ("": its answers are its own), set for one
+	// plain SELECT naming no clock, by either protocol.
+	resultSQL string
 }
 
 // Parse implements pgwire.Session.
@@ -76,7 +80,7 @@ func (s *session) Parse(ctx context.Context, sql string) ([]pgwire.Statement, er
 	}
 	if cacheableQuery(sql, stmts) && !readsClock(sql) {
 		st := out[0].(*statement)
-		st.shareSQL = sql
+		st.shareSQL, st.resultSQL = sql, sql
 		if s.recent.admit(sql) {
 			s.recent.put(sql, st)
 		}
@@ -102,6 +106,9 @@ func (s *session) Prepare(ctx context.Context, sql string, paramTypes []uint32) 
 	}
 	if s.failed && !isTxnEnd(st.ast) {
 		return nil, errInFailedTxn()
+	}
+	if cacheableQuery(sql, stmts) && !readsClock(sql) {
+		st.resultSQL = sql
 	}
 	for _, oid := range paramTypes {
 		if oid == 0 {
@@ -375,7 +382,7 @@ func (st *statement) Bind(ctx context.Context, params [][]byte, formats []int16)
 		}
 		vals[i] = d
 	}
-	return &portal{st: st, params: vals, planned: st.planned}, nil
+	return &portal{st: st, params: vals, planned: st.planned, planVer: st.planVer}, nil
 }
 
 // planForBind plans the statement again if its plan went stale (the
@@ -466,9 +473,11 @@ func isTxnEnd(n *pg.Node) bool {
 type portal struct {
 	st     *statement
 	params []types.Datum
-	// planned is st's plan when the portal was bound: a later Bind of the
-	// same statement may plan it again while this portal is suspended.
+	// planned is st's plan when the portal was bound, of catalog version
+	// planVer: a later Bind of the same statement may plan it again while
+	// this portal is suspended.
 	planned *planner.Planned
+	planVer uint64
 
 	// Query execution state, kept across suspensions.
 	started bool
@@ -480,6 +489,10 @@ type portal struct {
 	op      exec.Operator
 	pending *coldata.Chunk
 	rows    int64
+	// res is the run's table resolver; sharing, when not nil, collects
+	// the answer for the engine's result cache.
+	res     *tableResolver
+	sharing *sharedResult
 	// sub is a SUBSCRIBE suspended at a row limit, resumed by the next
 	// Execute.
 	sub *subscribeRun
@@ -738,6 +751,12 @@ type execState struct {
 
 // newExecCtx builds the execution context of one statement run.
 func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.Datum) *exec.Ctx {
+	return &s.newExecState(ctx, ts, params).xc
+}
+
+// newExecState builds the execution context of one statement run, with
+// its table resolver.
+func (s *session) newExecState(ctx context.Context, ts *txnState, params []types.Datum) *execState {
 	now := time.Now()
 	st := &execState{cfg: *s.cfg}
 	st.cfg.Now = now
@@ -747,7 +766,7 @@ func (s *session) newExecCtx(ctx context.Context, ts *txnState, params []types.D
 	st.res = tableResolver{s: s, ts: ts, cat: cat}
 	st.xc = exec.Ctx{Eval: &st.ev, Tables: st.res.resolve}
 	st.ev.Subqueries = exec.SubqueryRunner{C: &st.xc}
-	return &st.xc
+	return st
 }
 
 // runQuery runs (or resumes) a planned query.
@@ -758,6 +777,12 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 		return p.tag(), false, nil
 	}
 	if !p.started {
+		if k, ok := p.resultKeyOf(maxRows); ok {
+			if r, ok := s.e.results.get(s.e.views.published.Load(), k); ok {
+				return p.writeShared(r, w)
+			}
+			p.sharing = &sharedResult{key: k}
+		}
 		p.started = true
 		switch {
 		case p.ts != nil: // a held cursor's own transaction
@@ -767,8 +792,8 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 		default:
 			p.ts, p.own = s.beginTxn(), true
 		}
-		p.xc = s.newExecCtx(ctx, p.ts, p.params)
-		p.ev = p.xc.Eval
+		es := s.newExecState(ctx, p.ts, p.params)
+		p.xc, p.ev, p.res = &es.xc, &es.ev, &es.res
 		op, err := exec.Build(p.xc, pl.Plan)
 		if err != nil {
 			return "", false, p.fail(err)
@@ -813,6 +838,11 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 		if err := w.WriteChunk(out); err != nil {
 			return "", false, p.fail(err)
 		}
+		if p.sharing != nil {
+			c := copyChunk(out)
+			p.sharing.chunks = append(p.sharing.chunks, c)
+			p.sharing.size += chunkSize(c)
+		}
 		written += n
 		p.rows += int64(n)
 		if maxRows > 0 && written >= maxRows {
@@ -825,6 +855,33 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 			return "", false, err
 		}
 	}
+	if r := p.sharing; r != nil && !p.res.readOther && p.res.views != nil {
+		r.rows, r.views = p.rows, p.res.viewsRead
+		s.e.results.put(p.res.views, r)
+	}
+	p.sharing = nil
+	return p.tag(), false, nil
+}
+
+// writeShared answers with r, another run's answer to the same statement
+// at the same publication, once the role may read what it read.
+func (p *portal) writeShared(r *sharedResult, w pgwire.ResultWriter) (string, bool, error) {
+	s := p.st.s
+	p.started, p.done = true, true
+	for _, id := range r.views {
+		if err := s.checkSelect(id); err != nil {
+			return "", false, err
+		}
+	}
+	if err := s.sendNotices(w); err != nil {
+		return "", false, err
+	}
+	for _, ch := range r.chunks {
+		if err := w.WriteChunk(ch); err != nil {
+			return "", false, err
+		}
+	}
+	p.rows = r.rows
 	return p.tag(), false, nil
 }
 

@@ -52,6 +52,13 @@ type Planned struct {
 	Tag string
 	// Returns reports whether the statement yields rows (SELECT or RETURNING).
 	Returns bool
+	// Repeatable reports that the statement calls no function whose value
+	// depends on more than its arguments, the rows read and the settings
+	// it was planned with: no volatile one (random(), current_user, the
+	// catalog's), none reading the clock (now(), age(x)) or a setting
+	// (current_setting). Run twice over the same rows with the same
+	// parameters, such a statement gives the same answer.
+	Repeatable bool
 }
 
 // PlanQuery binds SELECT, VALUES, INSERT, UPDATE and DELETE statements.

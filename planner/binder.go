@@ -23,6 +23,10 @@ type binder struct {
 	// grouping, when set, maps expressions of an aggregated query level onto
 	// the aggregation's output columns.
 	grouping *grouping
+	// unrepeatable is set when the statement calls a function whose value
+	// is not a function of its arguments and the settings planned with
+	// (Planned.Repeatable).
+	unrepeatable bool
 }
 
 type cte struct {
@@ -75,6 +79,7 @@ func (b *binder) bindStatement(n *pg.Node) (*Planned, error) {
 		}
 	}
 	out.ParamTypes = b.params
+	out.Repeatable = !b.unrepeatable
 	return out, nil
 }
 

@@ -295,6 +295,9 @@ func (b *binder) callResolved(name string, args []expr.Expr, pos int, _ *types.T
 	if ret == nil {
 		ret = types.Text
 	}
+	if ov.Volatile || timeDependent[ov.Name] || readsMore[ov.Name] {
+		b.unrepeatable = true
+	}
 	call := &expr.Call{Fn: ov, Args: args, Typ: ret}
 	return call, nil
 }

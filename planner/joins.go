@@ -110,6 +110,14 @@ var timeDependent = map[string]bool{
 	"current_time": true, "localtime": true, "localtimestamp": true, "current_timestamp": true,
 }
 
+// readsMore names the functions, neither volatile nor in timeDependent,
+// whose value depends on more than their arguments: age(x) counts from
+// the transaction's date, current_setting reads any setting. NB: a new
+// function reading EvalCtx's clock or settings belongs here or is
+// volatile, or results shared across sessions (Planned.Repeatable) go
+// stale.
+var readsMore = map[string]bool{"age": true, "current_setting": true}
+
 // deterministic reports whether e is a function of its row's columns alone:
 // no volatile or time-dependent function, no subquery, no outer reference.
 // Only such an expression can move to where it is evaluated on other rows

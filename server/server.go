@@ -62,6 +62,10 @@ type Config struct {
 	// MaxActiveQueries bounds the statements running at once (0: no
 	// bound); the others wait, parked, for a slot (pgwire.WithMaxActiveQueries).
 	MaxActiveQueries int
+	// ResultCacheBytes bounds the answers shared between sessions
+	// (engine.WithResultCache); 0: engine.DefaultResultCacheBytes,
+	// negative: off.
+	ResultCacheBytes int64
 	// Profiling serves Go's profiles (net/http/pprof) under /debug/pprof/
 	// on HTTPAddr. NB: off by default, since the HTTP listener has no
 	// authentication and a profile or trace costs the server CPU.
@@ -133,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.ChunkSize > 0 {
 		eopts = append(eopts, engine.WithChunkSize(cfg.ChunkSize))
 	}
+	if cfg.ResultCacheBytes != 0 {
+		eopts = append(eopts, engine.WithResultCache(max(cfg.ResultCacheBytes, 0)))
+	}
 	if s.eng, err = engine.New(s.db, append(eopts, cfg.EngineOptions...)...); err != nil {
 		return nil, err
 	}
@@ -140,6 +147,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.reg.MustRegister(newSourceCollector(s.eng))
 	s.reg.MustRegister(newIngestCollector(s.eng))
 	s.reg.MustRegister(newWatermarkCollector(s.eng))
+	s.reg.MustRegister(newResultCacheCollector(s.eng))
 	var lc net.ListenConfig
 	if s.pgLn, err = lc.Listen(ctx, "tcp", cfg.PGAddr); err != nil {
 		return nil, listenError("--pg-addr", cfg.PGAddr, err)

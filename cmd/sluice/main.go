@@ -128,9 +128,11 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	maxConns := fs.Int("max-connections", defaultMaxConnections, "wire protocol connections open at once; one more gets FATAL 53300 (env SLUICE_MAX_CONNECTIONS)")
 	maxActive := fs.Int("max-active-queries", 0, "statements running at once; the others wait, parked, for one to end or wait for its client; 0: no bound (env SLUICE_MAX_ACTIVE_QUERIES)")
 	var memoryLimit byteSize
+	resultCache := byteSize(engine.DefaultResultCacheBytes)
 	gcPct := fs.Int("gc-percent", server.DefaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
 	heapHugePages := fs.String("heap-huge-pages", "on", "on: advise the Go heap's memory for transparent huge pages as it grows, so that a growing heap faults a 2 MiB page at a time, not 4 KiB (linux; docs/memory.md); off: small pages (env SLUICE_HEAP_HUGE_PAGES)")
 	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
+	fs.Var(&resultCache, "result-cache-bytes", "memory the answers shared between connections may take: a read-only statement over materialized views is answered once per published epoch and its answer kept for the same statement from any connection (docs/serving.md); 0 or off: each statement runs (env SLUICE_RESULT_CACHE_BYTES)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -140,7 +142,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	}
 	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
 		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT", "heap-huge-pages": "SLUICE_HEAP_HUGE_PAGES",
-		"max-active-queries": "SLUICE_MAX_ACTIVE_QUERIES"}); err != nil {
+		"max-active-queries": "SLUICE_MAX_ACTIVE_QUERIES", "result-cache-bytes": "SLUICE_RESULT_CACHE_BYTES"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
@@ -182,6 +184,10 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		MaxActiveQueries: *maxActive, CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default
+	}
+	cfg.ResultCacheBytes = int64(resultCache)
+	if resultCache == 0 {
+		cfg.ResultCacheBytes = -1 // the server's 0 is its default
 	}
 	for _, b := range strings.Split(*kafkaBrokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
