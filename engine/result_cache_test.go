@@ -212,6 +212,27 @@ func TestResultCacheNotShared(t *testing.T) {
 			t.Errorf("%s: %d answered from a kept answer", sql, hits)
 		}
 	}
+	// Text a view holds, cast to a date or time on the rows, may be 'now'
+	// or 'today': the statement's clock, which the key does not hold.
+	mustExec(t, admin, "CREATE TABLE words (w text)")
+	mustExec(t, admin, "INSERT INTO words VALUES ('now'), ('today')")
+	mustExec(t, admin, "CREATE MATERIALIZED VIEW wv AS SELECT w FROM words")
+	eventually(t, admin, "SELECT count(*) FROM wv", 2)
+	for sql, shared := range map[string]bool{
+		"SELECT w FROM wv ORDER BY w":                          true,
+		"SELECT w::timestamptz AS t FROM wv ORDER BY w":        false,
+		"SELECT w::date AS d FROM wv ORDER BY w":               false,
+		"SELECT ARRAY[w]::timestamp[] AS a FROM wv ORDER BY w": false,
+	} {
+		hits := hitsDuring(srv, func() {
+			for range 3 {
+				simpleText(t, admin, sql)
+			}
+		})
+		if (hits != 0) != shared {
+			t.Errorf("%s: %d answered from a kept answer, want shared %v", sql, hits, shared)
+		}
+	}
 	hits := hitsDuring(srv, func() {
 		tx, err := admin.Begin(ctx)
 		if err != nil {

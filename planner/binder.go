@@ -230,7 +230,28 @@ func foldCast(b *binder, c *expr.Cast) (expr.Expr, error) {
 		}
 		return &expr.Const{Typ: c.To, Val: v.Get(0)}, nil
 	}
+	if parsesClockWords(c.Arg.Type(), c.To) {
+		b.unrepeatable = true
+	}
 	return c, nil
+}
+
+// parsesClockWords reports whether a cast from a value of type from to
+// type to, run on rows, may read the statement's clock: text parsed as a
+// date or time takes 'now', 'today', 'tomorrow' and 'yesterday'
+// (Planned.Repeatable).
+func parsesClockWords(from, to *types.T) bool {
+	for from.Family == types.ArrayFamily && to.Family == types.ArrayFamily {
+		from, to = from.Elem, to.Elem
+	}
+	if from.Family != types.StringFamily && from.Family != types.UnknownFamily && from.Family != types.JSONFamily {
+		return false
+	}
+	switch to.Family {
+	case types.DateFamily, types.TimeFamily, types.TimestampFamily, types.TimestampTZFamily:
+		return true
+	}
+	return false
 }
 
 func (b *binder) evalCtx() *expr.EvalCtx {
