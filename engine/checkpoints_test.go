@@ -47,13 +47,13 @@ type checkpointServer struct {
 }
 
 // restartCheckpointServer closes s, starts a server on dir again (as a
-// restart does, checkpoints hourly) and connects to it.
-func restartCheckpointServer(t *testing.T, s *checkpointServer, dir string) (*checkpointServer, *pgx.Conn) {
+// restart does, checkpointing every interval) and connects to it.
+func restartCheckpointServer(t *testing.T, s *checkpointServer, dir string, interval time.Duration) (*checkpointServer, *pgx.Conn) {
 	t.Helper()
 	if err := s.srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = startCheckpointServer(t, dir, time.Hour)
+	s = startCheckpointServer(t, dir, interval)
 	t.Cleanup(func() { _ = s.srv.Close() })
 	return s, connect(t, s.srv)
 }
@@ -365,7 +365,7 @@ func TestCheckpointRestoreManyGroups(t *testing.T) {
 	if len(before) != groups {
 		t.Fatalf("%d rows before the restart, want %d", len(before), groups)
 	}
-	s, conn = restartCheckpointServer(t, s, dir)
+	s, conn = restartCheckpointServer(t, s, dir, time.Hour)
 	if got := s.restored(); !slices.Equal(got, []string{"v_many"}) {
 		t.Fatalf("restored %v, want v_many", got)
 	}
@@ -875,12 +875,7 @@ func TestCheckpointChainFollowsState(t *testing.T) {
 	}
 	s.syncViews(t)
 	before := viewsText(t, conn, names)
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, 20*time.Millisecond)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir, 20*time.Millisecond)
 	if got := s.restored(); !slices.Equal(got, names) {
 		t.Errorf("restored %v, want %v\n%s", got, names, s.log.String())
 	}
@@ -970,7 +965,7 @@ func TestCheckpointChainEndsWhenIdle(t *testing.T) {
 		t.Fatalf("the idle view took checkpoints after its base: %v", files())
 	}
 	before := viewsText(t, conn, []string{"v_churn"})
-	s, conn = restartCheckpointServer(t, s, dir)
+	s, conn = restartCheckpointServer(t, s, dir, time.Hour)
 	if got := s.restored(); !slices.Equal(got, []string{"v_churn"}) {
 		t.Fatalf("restored %v\n%s", got, s.log.String())
 	}
@@ -1041,12 +1036,7 @@ func TestCheckpointSkipsReplayableViews(t *testing.T) {
 	names := mapKeys(views)
 	before := viewsText(t, conn, names)
 	conn.Close(context.Background())
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, 20*time.Millisecond)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir, 20*time.Millisecond)
 	if got := s.restored(); !slices.Equal(got, []string{"v_few", "v_turn"}) {
 		t.Errorf("restored %v, want v_few and v_turn\n%s", got, s.log.String())
 	}
@@ -1193,7 +1183,7 @@ func TestCheckpointDeltasSettledInLoad(t *testing.T) {
 	}
 	s.syncViews(t)
 	before := viewsText(t, conn, names)
-	s, conn = restartCheckpointServer(t, s, dir)
+	s, conn = restartCheckpointServer(t, s, dir, time.Hour)
 	if got := s.restored(); !slices.Equal(got, names) || !regexp.MustCompile(`view=v_big rows=\d+ .*deltas=[1-9]`).MatchString(s.log.String()) {
 		t.Fatalf("restored %v, want %v from a base and deltas\n%s", got, names, s.log.String())
 	}
@@ -1255,12 +1245,7 @@ func TestCheckpointRowsTextInMapping(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	before := viewsText(t, conn, names)
 
-	if err := s.srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = startCheckpointServer(t, dir, 20*time.Millisecond)
-	t.Cleanup(func() { _ = s.srv.Close() })
-	conn = connect(t, s.srv)
+	s, conn = restartCheckpointServer(t, s, dir, 20*time.Millisecond)
 	if got := s.restored(); !slices.Equal(got, names) {
 		t.Fatalf("restored %v, want %v\n%s", got, names, s.log.String())
 	}

@@ -36,6 +36,17 @@ func hitsDuring(srv *server.Server, fn func()) uint64 {
 	return srv.Engine().ResultCacheStats().Hits - before
 }
 
+// hitsOfThree runs sql three times on c and returns how many of the runs
+// were answered from a kept answer.
+func hitsOfThree(t *testing.T, srv *server.Server, c *pgx.Conn, sql string) uint64 {
+	t.Helper()
+	return hitsDuring(srv, func() {
+		for range 3 {
+			simpleText(t, c, sql)
+		}
+	})
+}
+
 // simpleText runs sql (simple protocol: every value in text) and returns
 // its rows as the server printed them.
 func simpleText(t *testing.T, c *pgx.Conn, sql string) [][]string {
@@ -203,11 +214,7 @@ func TestResultCacheNotShared(t *testing.T) {
 		"SELECT random() AS r, n FROM v WHERE k = 1",
 		"SELECT pg_backend_pid() AS p, n FROM v WHERE k = 1",
 	} {
-		hits := hitsDuring(srv, func() {
-			for range 3 {
-				simpleText(t, admin, sql)
-			}
-		})
+		hits := hitsOfThree(t, srv, admin, sql)
 		if hits != 0 {
 			t.Errorf("%s: %d answered from a kept answer", sql, hits)
 		}
@@ -224,11 +231,7 @@ func TestResultCacheNotShared(t *testing.T) {
 		"SELECT w::date AS d FROM wv ORDER BY w":               false,
 		"SELECT ARRAY[w]::timestamp[] AS a FROM wv ORDER BY w": false,
 	} {
-		hits := hitsDuring(srv, func() {
-			for range 3 {
-				simpleText(t, admin, sql)
-			}
-		})
+		hits := hitsOfThree(t, srv, admin, sql)
 		if (hits != 0) != shared {
 			t.Errorf("%s: %d answered from a kept answer, want shared %v", sql, hits, shared)
 		}
@@ -252,20 +255,12 @@ func TestResultCacheNotShared(t *testing.T) {
 		t.Errorf("transaction block: %d answered from a kept answer", hits)
 	}
 	mustExec(t, admin, "SET sluice.result_cache = off")
-	hits = hitsDuring(srv, func() {
-		for range 3 {
-			simpleText(t, admin, "SELECT n FROM v WHERE k = 1")
-		}
-	})
+	hits = hitsOfThree(t, srv, admin, "SELECT n FROM v WHERE k = 1")
 	if hits != 0 {
 		t.Errorf("sluice.result_cache off: %d answered from a kept answer", hits)
 	}
 	mustExec(t, admin, "RESET sluice.result_cache")
-	hits = hitsDuring(srv, func() {
-		for range 3 {
-			simpleText(t, admin, "SELECT n FROM v WHERE k = 1")
-		}
-	})
+	hits = hitsOfThree(t, srv, admin, "SELECT n FROM v WHERE k = 1")
 	if hits == 0 {
 		t.Error("sluice.result_cache reset: nothing answered from a kept answer")
 	}
