@@ -1409,11 +1409,7 @@ func (d *dataflows) recompute(v *runningView, inputs map[int][]*coldata.Chunk, c
 	next := s.Scan()
 	var served []*coldata.Chunk
 	for c := next(); c != nil; c = next() {
-		c.Diffs = make([]int64, c.Len)
-		for i := range c.Diffs {
-			c.Diffs[i] = -1
-		}
-		served = append(served, c)
+		served = append(served, withDiffs(c, -1))
 	}
 	var changes []*coldata.Chunk
 	for _, c := range dataflow.ConsolidateChunks(append(served, out...)) {

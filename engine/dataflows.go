@@ -116,7 +116,7 @@ func (v *runningView) narrow(n int, chunks []*coldata.Chunk) []*coldata.Chunk {
 
 // feed puts c, a relation's rows, as insertions to source nodes of v.
 func (v *runningView) feed(put func(int, *coldata.Chunk), nodes []int, c *coldata.Chunk) {
-	c = withDiffs(c)
+	c = withDiffs(c, 1)
 	for _, n := range nodes {
 		put(n, v.narrow(n, []*coldata.Chunk{c})[0])
 	}
@@ -917,11 +917,13 @@ func (d *dataflows) sourceContent(v *runningView, rel uint32, scan *storage.Tabl
 	return func() (*coldata.Chunk, error) { return next(), nil }, nil
 }
 
-func withDiffs(c *coldata.Chunk) *coldata.Chunk {
+// withDiffs returns c's rows as changes of diff each (1: insertions, -1:
+// retractions), sharing c's columns.
+func withDiffs(c *coldata.Chunk, diff int64) *coldata.Chunk {
 	out := *c
 	out.Diffs = make([]int64, c.Len)
 	for i := range out.Diffs {
-		out.Diffs[i] = 1
+		out.Diffs[i] = diff
 	}
 	return &out
 }

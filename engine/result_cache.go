@@ -182,11 +182,7 @@ func chunkSize(ch *coldata.Chunk) int64 {
 
 // copyChunk returns a copy of ch that no operator reuses.
 func copyChunk(ch *coldata.Chunk) *coldata.Chunk {
-	ts := make([]*types.T, len(ch.Cols))
-	for i, v := range ch.Cols {
-		ts[i] = v.Typ
-	}
-	out := coldata.NewChunk(ts, ch.Len)
+	out := coldata.NewChunk(ch.Types(), ch.Len)
 	out.AppendChunk(ch)
 	return out
 }

@@ -48,7 +48,7 @@ func (d *dataflows) subscribe(ctx context.Context, id uint32, snapshot bool) (*s
 			out := dataflow.NewChanges(v.arr.Types(), 0)
 			next := v.arr.Snapshot(d.epoch).Scan()
 			for c := next(); c != nil; c = next() {
-				out.AppendChunk(withDiffs(c))
+				out.AppendChunk(withDiffs(c, 1))
 			}
 			sub.events <- subscriptionEvent{epoch: d.epoch, rows: out}
 		}
