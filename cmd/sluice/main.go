@@ -132,7 +132,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	gcPct := fs.Int("gc-percent", server.DefaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
 	heapHugePages := fs.String("heap-huge-pages", "on", "on: advise the Go heap's memory for transparent huge pages as it grows, so that a growing heap faults a 2 MiB page at a time, not 4 KiB (linux; docs/memory.md); off: small pages (env SLUICE_HEAP_HUGE_PAGES)")
 	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
-	fs.Var(&resultCache, "result-cache-bytes", "memory the answers shared between connections may take: a read-only statement over materialized views is answered once per published epoch and its answer kept for the same statement from any connection (docs/serving.md); 0 or off: each statement runs (env SLUICE_RESULT_CACHE_BYTES)")
+	fs.Var(&resultCache, "result-cache-bytes", "memory the answers shared between connections may take: a read-only statement over materialized views is answered once per published epoch and its answer kept for the same statement from any connection (docs/dataflow.md); 0 or off: each statement runs (env SLUICE_RESULT_CACHE_BYTES)")
 	auth := addAuthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
