@@ -986,6 +986,9 @@ func (d *dataflows) drop(ctx context.Context, id uint32) error {
 // snapshots with every other statement of the epoch: a snapshot is only
 // read.
 type publishedViews struct {
+	// seq numbers the publications, one more at each: an epoch is
+	// published again when a view starts, stops or is compacted.
+	seq   uint64
 	epoch uint64
 	views map[uint32]publishedView
 }
@@ -1023,7 +1026,7 @@ func (d *dataflows) republishChanged(changed map[uint32][]*coldata.Chunk) {
 		}
 		views[id] = pv
 	}
-	d.published.Store(&publishedViews{epoch: d.epoch, views: views})
+	d.published.Store(&publishedViews{seq: d.published.Load().seq + 1, epoch: d.epoch, views: views})
 }
 
 func errViewFailed(name string, err error) error {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"runtime"
 	"testing"
 )
 
@@ -9,7 +8,7 @@ import (
 // first, and only the answers of the newest publication it was given.
 func TestResultCacheBounds(t *testing.T) {
 	c := newResultCache(8 * 100)
-	pub1, pub2 := &publishedViews{epoch: 1}, &publishedViews{epoch: 2}
+	pub1, pub2 := &publishedViews{seq: 1, epoch: 1}, &publishedViews{seq: 2, epoch: 1}
 	key := func(s string) resultKey { return resultKey{sql: s} }
 	for _, s := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		c.put(pub1, &sharedResult{key: key(s), size: 100})
@@ -42,8 +41,6 @@ func TestResultCacheBounds(t *testing.T) {
 	if _, ok := c.get(pub2, key("late")); ok || len(c.byKey) != 1 {
 		t.Error("an answer of an older publication replaced the newer's")
 	}
-	runtime.KeepAlive(pub1)
-	runtime.KeepAlive(pub2)
 	if st := (&Engine{results: c}).ResultCacheStats(); st.Hits != 2 || st.Misses != 5 {
 		t.Errorf("stats %+v, want 2 hits, 5 misses", st)
 	}
