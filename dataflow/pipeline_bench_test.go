@@ -185,3 +185,37 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkStepInline steps the dataflow of BenchmarkViewPipeline's view
+// (a GROUP BY behind an exchange) on two workers, epochs of 1 to 8 Ki
+// inserted rows, run by the workers' goroutines or by the caller
+// (InlineAlways): what a small epoch's wake-ups cost, and where running
+// on one goroutine stops paying.
+func BenchmarkStepInline(b *testing.B) {
+	g := pipelineGraph(b)
+	src := g.Sources()[0]
+	modes := []struct {
+		name string
+		opt  dataflow.Option
+	}{{"workers", dataflow.InlineSteps(-1, 0)}, {"inline", dataflow.InlineAlways()}}
+	for _, rows := range []int{1, 64, 1024, 2048, 4096, 8192} {
+		epoch := pipelineEpoch(rows)
+		for _, mode := range modes {
+			b.Run(fmt.Sprintf("rows=%d/%s", rows, mode.name), func(b *testing.B) {
+				df, err := dataflow.New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, dataflow.Workers(2), mode.opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer df.Close()
+				b.ReportAllocs()
+				cpu0 := processCPU(b)
+				for b.Loop() {
+					if _, _, err := df.Step(map[int][]*coldata.Chunk{src: epoch}, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}
