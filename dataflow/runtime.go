@@ -322,44 +322,59 @@ func (d *Dataflow) runInline(feed func(put func(src int, c *coldata.Chunk)) erro
 	for _, wk := range d.workers {
 		wk.inbox.lend()
 	}
-	var deadline time.Time
+	// One allocation for the state put shares with the rest of the
+	// epoch (captured one by one, they each moved to the heap).
+	f := &inlineFeed{d: d, keep: keep, ep: newEpoch()}
 	if d.cfg.inlineFor > 0 && !d.cfg.forceInline {
-		deadline = time.Now().Add(d.cfg.inlineFor)
+		f.deadline = time.Now().Add(d.cfg.inlineFor)
 	}
-	ep := newEpoch()
-	handed := false
-	next := 0
-	feedErr := feed(func(src int, c *coldata.Chunk) {
-		for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
-			hi := min(lo+d.cfg.chunkSize, c.Len)
-			m := msg{node: src, chunk: c.Slice(lo, hi), kept: keep}
-			wk := d.workers[next]
-			next = (next + 1) % len(d.workers)
-			if handed {
-				wk.inbox.putBounded(m)
-				continue
-			}
-			wk.inbox.put(m)
-			// Drained at once, so that a forced StepFeed holds a chunk
-			// at a time, as the workers' bounded inboxes would.
-			handed = d.drainInline(&ep, deadline)
-		}
-	})
+	feedErr := feed(f.put)
 	d.putBarriers(watermarks)
-	if !handed {
-		handed = d.drainInline(&ep, deadline)
+	if !f.handed {
+		f.handed = d.drainInline(&f.ep, f.deadline)
 	}
-	if handed {
-		d.awaitWorkers(&ep)
-		return ep, feedErr
+	if f.handed {
+		d.awaitWorkers(&f.ep)
+		return f.ep, feedErr
 	}
 	for _, wk := range d.workers {
 		wk.inbox.giveBack()
 	}
-	if ep.finished != len(d.workers) {
-		ep.err = fmt.Errorf("[BUG] dataflow: inline epoch ended with %d of %d workers' outputs done", ep.finished, len(d.workers))
+	if f.ep.finished != len(d.workers) {
+		f.ep.err = fmt.Errorf("[BUG] dataflow: inline epoch ended with %d of %d workers' outputs done", f.ep.finished, len(d.workers))
 	}
-	return ep, feedErr
+	return f.ep, feedErr
+}
+
+// inlineFeed is runInline's epoch: handed once the workers' goroutines
+// have it, next the worker the next source chunk goes to.
+type inlineFeed struct {
+	d        *Dataflow
+	keep     bool
+	deadline time.Time
+	ep       epoch
+	handed   bool
+	next     int
+}
+
+// put gives the workers src's chunk c, a chunkSize at a time, and runs
+// what it leads to before the next (so that a forced StepFeed holds a
+// chunk at a time, as the workers' bounded inboxes would), unless the
+// workers' goroutines have the epoch.
+func (f *inlineFeed) put(src int, c *coldata.Chunk) {
+	d := f.d
+	for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
+		hi := min(lo+d.cfg.chunkSize, c.Len)
+		m := msg{node: src, chunk: c.Slice(lo, hi), kept: f.keep}
+		wk := d.workers[f.next]
+		f.next = (f.next + 1) % len(d.workers)
+		if f.handed {
+			wk.inbox.putBounded(m)
+			continue
+		}
+		wk.inbox.put(m)
+		f.handed = d.drainInline(&f.ep, f.deadline)
+	}
 }
 
 // drainInline handles the messages in the lent inboxes, worker by worker,
