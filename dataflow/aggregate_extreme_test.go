@@ -113,7 +113,7 @@ func singleOpDataflow(t *testing.T, spec *Aggregate, workers, chunk int) (int, *
 	g := &Graph{}
 	src := g.Add(&Source{Name: "t", Typs: spec.InTypes})
 	g.Add(spec, src)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(chunk))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(chunk))
 	if err != nil {
 		t.Fatal(err)
 	}

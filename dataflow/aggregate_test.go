@@ -177,7 +177,7 @@ func runRandomAggregate(t *testing.T, rng *rand.Rand, spec *Aggregate, workers i
 	g := &Graph{}
 	src := g.Add(&Source{Name: "t", Typs: spec.InTypes})
 	g.Add(spec, src)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, append([]Option{Workers(workers), ChunkSize(1 + rng.Intn(5))}, opts...)...)
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, append([]Option{Workers(workers), ChunkSize(1 + rng.Intn(5))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +537,7 @@ func BenchmarkAggregate(b *testing.B) {
 			f := g.Add(&Filter{Typs: in, Cond: &intGreater{col: 1, val: -1}}, src)
 			p := g.Add(&Project{Exprs: []expr.Expr{&expr.ColRef{Idx: 0, Typ: types.Int8}, &expr.ColRef{Idx: 1, Typ: types.Int8}}}, f)
 			g.Add(benchAggregateSpec(), p)
-			df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
+			df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -752,7 +752,7 @@ func testAggregateScaleChangeDataflow(t *testing.T) {
 	src := g.Add(&Source{Name: "t", Typs: in})
 	agg := g.Add(&Aggregate{Aggs: calls, InTypes: in}, src)
 	g.Add(&Project{Exprs: []expr.Expr{&expr.ColRef{Idx: 0, Typ: types.Numeric}}}, agg)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
 	if err != nil {
 		t.Fatal(err)
 	}

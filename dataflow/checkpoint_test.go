@@ -118,7 +118,7 @@ func checkSnapshotRoundTrip(t *testing.T, graph func() *Graph, workers int, epoc
 // chunks of 3 rows, each closed when the test ends.
 func roundTripDataflows(t testing.TB, graph func() *Graph, workers int) func() *Dataflow {
 	return func() *Dataflow {
-		df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
+		df, err := newDataflow(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(3))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -571,7 +571,7 @@ func BenchmarkAggregateSnapshot(b *testing.B) {
 	}
 	g := &Graph{}
 	g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in, AppendOnly: true}, g.Add(&Source{Name: "t", Typs: in}))
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()})
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -774,7 +774,7 @@ func TestSnapshotSize(t *testing.T) {
 	for name, graph := range graphs {
 		t.Run(name, func(t *testing.T) {
 			newDF := func() *Dataflow {
-				df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+				df, err := newDataflow(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -898,7 +898,7 @@ func TestRowStateDeltas(t *testing.T) {
 			newDF := func() *Dataflow {
 				g := &Graph{}
 				g.Add(spec, g.Add(&Source{Name: "t", Typs: in}))
-				df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+				df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -1178,7 +1178,7 @@ func TestAggregateSnapshotTextKeysPages(t *testing.T) {
 	}
 	checkSnapshotRoundTrip(t, graph, 1, epochs, 1)
 
-	df, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
+	df, err := newDataflow(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1188,7 +1188,7 @@ func TestAggregateSnapshotTextKeysPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restored, err := New(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
+	restored, err := newDataflow(graph(), &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func (h *harness) run(d *datadriven.TestData) (string, error) {
 			h.names[strings.TrimSpace(name)] = h.g.Add(spec, inputs...)
 		}
 		var err error
-		h.df, err = New(h.g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(chunk))
+		h.df, err = newDataflow(h.g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(chunk))
 		if err != nil {
 			return "", err
 		}

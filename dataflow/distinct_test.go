@@ -154,7 +154,7 @@ func (r randomEpochs) run(t *testing.T, rng *rand.Rand) {
 	g := &Graph{}
 	src := g.Add(&Source{Name: "in", Typs: mixedTypes})
 	g.Add(r.spec, src)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(r.workers), ChunkSize(r.chunk))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(r.workers), ChunkSize(r.chunk))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,15 @@
 // chunks into bounded inboxes (it waits while a worker is behind); workers
 // put to each other without bound, so that no cycle of full inboxes can
 // deadlock: what they hold is bounded by the source feed times the fan-out
-// of joins. Step is called by one goroutine at a time. Arrangement, the readable output of a view, is
+// of joins. Step is called by one goroutine at a time. A Step of few rows
+// (InlineSteps) runs on that goroutine instead: the workers' inboxes are
+// lent to it, their goroutines stay parked (a lent inbox neither gives
+// them messages nor wakes them), and it handles each worker's messages as
+// that worker until the epoch's barriers reach the output; a worker's
+// goroutine touches its operators only between taking a message and
+// sending its epoch's result, so one goroutine at a time runs a worker's
+// operators. It takes no turn at the IngestGate. Past a deadline it hands
+// the inboxes, and the rest of the epoch, back to the workers. Arrangement, the readable output of a view, is
 // written by one goroutine and read by any number under epoch snapshots:
 // readers take no lock: a snapshot is an atomic pointer to the published
 // generation, and lookups and range scans search the key tree published

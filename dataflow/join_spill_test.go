@@ -423,7 +423,7 @@ func newBudgetDataflow(t *testing.T, g *Graph, b *Budget, opts ...Option) *Dataf
 	if b != nil {
 		opts = append(opts, MemoryBudget(b))
 	}
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

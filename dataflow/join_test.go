@@ -298,7 +298,7 @@ func testJoinRandom(t *testing.T, rng *rand.Rand, spec *Join, keyed, cond bool, 
 	l := g.Add(&Source{Name: "l", Typs: spec.LeftTypes})
 	r := g.Add(&Source{Name: "r", Typs: spec.RightTypes})
 	g.Add(spec, l, r)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(2))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestJoinPairBatches(t *testing.T) {
 	l := g.Add(&Source{Name: "l", Typs: ts})
 	r := g.Add(&Source{Name: "r", Typs: ts})
 	g.Add(spec, l, r)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, ChunkSize(rows))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, ChunkSize(rows))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -184,4 +186,71 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkStepInline steps the dataflow of BenchmarkViewPipeline's view
+// (a GROUP BY behind an exchange) on two workers, epochs of 1 to 8 Ki
+// inserted rows, run by the workers' goroutines or by the caller
+// (InlineAlways): what a small epoch's wake-ups cost, and where running
+// on one goroutine stops paying. With busy, two goroutines a P spin
+// meanwhile, as a thousand connections' queries keep every P taken: each
+// wake-up then waits for a P.
+func BenchmarkStepInline(b *testing.B) {
+	g := pipelineGraph(b)
+	src := g.Sources()[0]
+	modes := []struct {
+		name string
+		opt  dataflow.Option
+	}{{"workers", dataflow.InlineSteps(-1, 0)}, {"inline", dataflow.InlineAlways()}}
+	for _, busy := range []bool{false, true} {
+		for _, rows := range []int{1, 64, 1024, 2048, 4096, 8192} {
+			epoch := pipelineEpoch(rows)
+			for _, mode := range modes {
+				b.Run(fmt.Sprintf("busy=%v/rows=%d/%s", busy, rows, mode.name), func(b *testing.B) {
+					df, err := dataflow.New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, dataflow.Workers(2), mode.opt)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer df.Close()
+					if busy {
+						defer spin(2 * runtime.GOMAXPROCS(0))()
+					}
+					b.ReportAllocs()
+					cpu0 := processCPU(b)
+					for b.Loop() {
+						if _, _, err := df.Step(map[int][]*coldata.Chunk{src: epoch}, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if !busy {
+						b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+					}
+				})
+			}
+		}
+	}
+}
+
+// spin starts n goroutines that keep a P busy until the returned func is
+// called.
+func spin(n int) (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := uint64(1)
+			for !done.Load() {
+				for range 1000 {
+					x = x*6364136223846793005 + 1
+				}
+			}
+			_ = x
+		}()
+	}
+	return func() {
+		done.Store(true)
+		wg.Wait()
+	}
 }

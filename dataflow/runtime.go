@@ -1,8 +1,10 @@
 package dataflow
 
 import (
+	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -20,6 +22,15 @@ type config struct {
 	chunkSize int
 	budget    *Budget
 	gate      *sched.Gate
+	// inlineRows bounds the input rows of a Step its caller runs itself
+	// (-1: none does; steps fed by StepFeed never are, but when forced);
+	// inlineFor is how long it runs one before it hands the rest of the
+	// epoch to the workers (0: never).
+	inlineRows int
+	inlineFor  time.Duration
+	// forceInline has the caller run every step, StepFeed's too, to the
+	// end (tests).
+	forceInline bool
 }
 
 // Workers sets how many workers (goroutines) run the graph; at least 1.
@@ -29,6 +40,30 @@ func Workers(n int) Option { return func(c *config) { c.workers = max(n, 1) } }
 // a message (one chunk, or a barrier) at a time, so that they leave a P
 // to the queries (nil: they run freely).
 func IngestGate(g *sched.Gate) Option { return func(c *config) { c.gate = g } }
+
+// InlineSteps has the caller of Step run an epoch whose inputs hold at most
+// rows rows itself, the workers' goroutines left parked, for up to d, then
+// hand what is left of the epoch to the workers (d 0: never). A 1-row epoch
+// on the workers is several goroutine wake-ups in a row (the feed, each
+// exchange, the output's barrier), and on a busy machine each waits for a
+// P. rows < 0: every step runs on the workers.
+func InlineSteps(rows int, d time.Duration) Option {
+	return func(c *config) { c.inlineRows, c.inlineFor, c.forceInline = rows, d, false }
+}
+
+// InlineAlways has the caller run every epoch itself, StepFeed's too,
+// whatever its size (tests: the workers' goroutines then never run one).
+func InlineAlways() Option {
+	return func(c *config) { c.inlineRows, c.inlineFor, c.forceInline = -1, 0, true }
+}
+
+// DefaultInlineRows and DefaultInlineFor are InlineSteps' default: a chunk
+// of rows, and 1 ms before a long epoch (a watermark closing many windows)
+// goes to the workers. BenchmarkStepInline: see docs/dataflow.md "Workers".
+const (
+	DefaultInlineRows = coldata.DefaultChunkSize
+	DefaultInlineFor  = time.Millisecond
+)
 
 // ChunkSize sets how many source rows are pushed at a time.
 func ChunkSize(n int) Option { return func(c *config) { c.chunkSize = max(n, 1) } }
@@ -88,7 +123,7 @@ type workerResult struct {
 // New instantiates g on the configured workers. Eval is the expression
 // context shared (read-only) by all operators. Close stops the workers.
 func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
-	cfg := config{workers: 1, chunkSize: coldata.DefaultChunkSize}
+	cfg := config{workers: 1, chunkSize: coldata.DefaultChunkSize, inlineRows: DefaultInlineRows, inlineFor: DefaultInlineFor}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -175,11 +210,18 @@ func (d *Dataflow) Graph() *Graph { return d.g }
 // come in the chunks the workers emitted when the epoch retracts nothing
 // (equal inserted rows may then stay apart), else in one consolidated chunk;
 // there are none when nothing changed. After an error the dataflow's state
-// is undefined and every later Step returns that error.
+// is undefined and every later Step returns that error. An epoch of few
+// rows runs on the calling goroutine (InlineSteps).
 //
 // The inputs must not change once given: the output may share their
 // columns.
 func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int64) ([]*coldata.Chunk, int64, error) {
+	rows := 0
+	for _, src := range d.g.Sources() {
+		for _, c := range inputs[src] {
+			rows += c.Len
+		}
+	}
 	return d.stepFeed(func(put func(src int, c *coldata.Chunk)) error {
 		for _, src := range d.g.Sources() {
 			for _, c := range inputs[src] {
@@ -187,7 +229,7 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 			}
 		}
 		return nil
-	}, watermarks, true)
+	}, watermarks, true, d.cfg.forceInline || rows <= d.cfg.inlineRows)
 }
 
 // StepFeed is Step with the epoch's changes given by feed, which calls put
@@ -196,16 +238,62 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 // memory (a view's first epoch over a stream's whole history). An error
 // from feed fails the dataflow.
 func (d *Dataflow) StepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64) ([]*coldata.Chunk, int64, error) {
-	return d.stepFeed(feed, watermarks, false)
+	return d.stepFeed(feed, watermarks, false, d.cfg.forceInline)
 }
 
 // stepFeed is StepFeed, with its output sharing the columns of the chunks
-// fed if keep.
-func (d *Dataflow) stepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64, keep bool) ([]*coldata.Chunk, int64, error) {
+// fed if keep, run by the caller if inline.
+func (d *Dataflow) stepFeed(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64, keep, inline bool) ([]*coldata.Chunk, int64, error) {
 	d.awaitRestore()
 	if d.failed != nil {
 		return nil, 0, d.failed
 	}
+	var ep epoch
+	var feedErr error
+	if inline {
+		ep, feedErr = d.runInline(feed, watermarks, keep)
+	} else {
+		ep, feedErr = d.runWorkers(feed, watermarks, keep)
+	}
+	if ep.err == nil {
+		ep.err = feedErr
+	}
+	if ep.err != nil {
+		d.failed = ep.err
+		return nil, 0, ep.err
+	}
+	if d.consolidated || insertsOnly(ep.outs) {
+		// Not concatenated: the chunks are the workers' own copies (or
+		// Step's inputs' columns), and copying them all into one would
+		// cost about as much again.
+		return ep.outs, ep.watermark, nil
+	}
+	return []*coldata.Chunk{Consolidate(Concat(d.g.Nodes[d.g.Output].Spec.Types(), ep.outs))}, ep.watermark, nil
+}
+
+// epoch gathers the workers' results of one epoch.
+type epoch struct {
+	outs      []*coldata.Chunk
+	watermark int64
+	err       error
+	// finished counts the workers whose output took the epoch's barriers.
+	finished int
+}
+
+func newEpoch() epoch { return epoch{watermark: Unconstrained} }
+
+func (ep *epoch) add(r workerResult) {
+	if r.err != nil && ep.err == nil {
+		ep.err = r.err
+	}
+	ep.watermark = min(ep.watermark, r.watermark)
+	ep.outs = append(ep.outs, r.out...)
+	ep.finished++
+}
+
+// runWorkers runs an epoch on the workers' goroutines: it feeds them and
+// waits for each one's output.
+func (d *Dataflow) runWorkers(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64, keep bool) (epoch, error) {
 	next := 0
 	feedErr := feed(func(src int, c *coldata.Chunk) {
 		for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
@@ -216,6 +304,122 @@ func (d *Dataflow) stepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 	})
 	// The barriers go out even after a failed feed, so that the workers
 	// finish the epoch.
+	d.putBarriers(watermarks)
+	ep := newEpoch()
+	d.awaitWorkers(&ep)
+	return ep, feedErr
+}
+
+// runInline runs an epoch on the calling goroutine: it takes the workers'
+// inboxes from their goroutines (lend), which stay parked, and handles
+// each worker's messages in turn, as that worker, until the epoch's
+// barriers reach the output on every one. A worker's goroutine touches its
+// operators only between taking a message and sending its epoch's result,
+// so between epochs the caller may run them. Past inlineFor (unless
+// forced) it hands the inboxes back, and the workers' goroutines finish
+// the epoch.
+func (d *Dataflow) runInline(feed func(put func(src int, c *coldata.Chunk)) error, watermarks map[int]int64, keep bool) (epoch, error) {
+	for _, wk := range d.workers {
+		wk.inbox.lend()
+	}
+	// One allocation for the state put shares with the rest of the
+	// epoch (captured one by one, they each moved to the heap).
+	f := &inlineFeed{d: d, keep: keep, ep: newEpoch()}
+	if d.cfg.inlineFor > 0 && !d.cfg.forceInline {
+		f.deadline = time.Now().Add(d.cfg.inlineFor)
+	}
+	feedErr := feed(f.put)
+	d.putBarriers(watermarks)
+	if !f.handed {
+		f.handed = d.drainInline(&f.ep, f.deadline)
+	}
+	if f.handed {
+		d.awaitWorkers(&f.ep)
+		return f.ep, feedErr
+	}
+	for _, wk := range d.workers {
+		wk.inbox.giveBack()
+	}
+	if f.ep.finished != len(d.workers) {
+		f.ep.err = fmt.Errorf("[BUG] dataflow: inline epoch ended with %d of %d workers' outputs done", f.ep.finished, len(d.workers))
+	}
+	return f.ep, feedErr
+}
+
+// inlineFeed is runInline's epoch: handed once the workers' goroutines
+// have it, next the worker the next source chunk goes to.
+type inlineFeed struct {
+	d        *Dataflow
+	keep     bool
+	deadline time.Time
+	ep       epoch
+	handed   bool
+	next     int
+}
+
+// put gives the workers src's chunk c, a chunkSize at a time, and runs
+// what it leads to before the next (so that a forced StepFeed holds a
+// chunk at a time, as the workers' bounded inboxes would), unless the
+// workers' goroutines have the epoch.
+func (f *inlineFeed) put(src int, c *coldata.Chunk) {
+	d := f.d
+	for lo := 0; lo < c.Len; lo += d.cfg.chunkSize {
+		hi := min(lo+d.cfg.chunkSize, c.Len)
+		m := msg{node: src, chunk: c.Slice(lo, hi), kept: f.keep}
+		wk := d.workers[f.next]
+		f.next = (f.next + 1) % len(d.workers)
+		if f.handed {
+			wk.inbox.putBounded(m)
+			continue
+		}
+		wk.inbox.put(m)
+		f.handed = d.drainInline(&f.ep, f.deadline)
+	}
+}
+
+// drainInline handles the messages in the lent inboxes, worker by worker,
+// until none is left, adding the results of the workers whose output the
+// epoch's barriers reach to ep. Past deadline (when not zero) it hands the
+// inboxes back to the workers' goroutines and reports true.
+func (d *Dataflow) drainInline(ep *epoch, deadline time.Time) bool {
+	for {
+		handled := false
+		for _, wk := range d.workers {
+			for {
+				m, ok := wk.inbox.take()
+				if !ok {
+					break
+				}
+				handled = true
+				wk.handle(m)
+				if wk.finished {
+					ep.add(wk.result())
+				}
+				if !deadline.IsZero() && time.Now().After(deadline) {
+					for _, wk := range d.workers {
+						wk.inbox.giveBack()
+					}
+					return true
+				}
+			}
+		}
+		if !handled {
+			return false
+		}
+	}
+}
+
+// awaitWorkers adds to ep the results of the workers whose output has not
+// taken the epoch's barriers yet, as their goroutines send them.
+func (d *Dataflow) awaitWorkers(ep *epoch) {
+	for ep.finished < len(d.workers) {
+		ep.add(<-d.done)
+	}
+}
+
+// putBarriers starts the epoch's barriers at the input nodes, on every
+// worker.
+func (d *Dataflow) putBarriers(watermarks map[int]int64) {
 	for _, n := range d.g.Nodes {
 		if len(n.Inputs) > 0 {
 			continue
@@ -225,31 +429,6 @@ func (d *Dataflow) stepFeed(feed func(put func(src int, c *coldata.Chunk)) error
 			wk.inbox.put(msg{node: n.ID, barrier: true, watermark: wm})
 		}
 	}
-	var outs []*coldata.Chunk
-	var firstErr error
-	outWatermark := Unconstrained
-	for range d.workers {
-		r := <-d.done
-		if r.err != nil && firstErr == nil {
-			firstErr = r.err
-		}
-		outWatermark = min(outWatermark, r.watermark)
-		outs = append(outs, r.out...)
-	}
-	if firstErr == nil {
-		firstErr = feedErr
-	}
-	if firstErr != nil {
-		d.failed = firstErr
-		return nil, 0, firstErr
-	}
-	if d.consolidated || insertsOnly(outs) {
-		// Not concatenated: the chunks are the workers' own copies (or
-		// Step's inputs' columns), and copying them all into one would
-		// cost about as much again.
-		return outs, outWatermark, nil
-	}
-	return []*coldata.Chunk{Consolidate(Concat(d.g.Nodes[d.g.Output].Spec.Types(), outs))}, outWatermark, nil
 }
 
 // Concat returns the rows and diffs of chunks, of types typs, in one chunk.
@@ -321,6 +500,10 @@ type worker struct {
 	// barriers received this epoch (Unconstrained before the first).
 	watermarks [][]int64
 	inbox      queue
+	// finished: the epoch's barriers reached the output node, whose
+	// watermark is outWatermark; result takes them.
+	finished     bool
+	outWatermark int64
 	// gate is the worker's turn at the ingest gate: held while it works
 	// through its inbox, never while it waits on it.
 	gate *sched.Worker
@@ -347,22 +530,39 @@ func (w *worker) run() {
 			}
 			w.gate.Enter()
 		}
-		if m.barrier {
-			w.barrier(m.node, m.port, m.watermark)
-			continue
+		w.handle(m)
+		if w.finished {
+			// NB: the last touch of the worker's state in the epoch: the
+			// receiver may run its operators from here on (runInline).
+			w.d.done <- w.result()
 		}
-		if m.kept {
-			w.fed = m.chunk
+	}
+}
+
+// result takes the worker's output of the epoch that finished.
+func (w *worker) result() workerResult {
+	r := workerResult{out: w.out, watermark: w.outWatermark, err: w.err}
+	w.out, w.finished = nil, false
+	return r
+}
+
+// handle pushes one message's chunk, or takes its barrier.
+func (w *worker) handle(m msg) {
+	if m.barrier {
+		w.barrier(m.node, m.port, m.watermark)
+		return
+	}
+	if m.kept {
+		w.fed = m.chunk
+	}
+	if w.err == nil {
+		if err := w.push(m.node, m.port, m.chunk); err != nil {
+			w.err = err
 		}
-		if w.err == nil {
-			if err := w.push(m.node, m.port, m.chunk); err != nil {
-				w.err = err
-			}
-		}
-		w.fed = nil
-		if m.exchanged {
-			w.d.exchange.Put(m.chunk)
-		}
+	}
+	w.fed = nil
+	if m.exchanged {
+		w.d.exchange.Put(m.chunk)
 	}
 }
 
@@ -464,8 +664,7 @@ func (w *worker) barrier(node, port int, watermark int64) {
 		}
 	}
 	if node == w.d.g.Output {
-		w.d.done <- workerResult{out: w.out, watermark: watermark, err: w.err}
-		w.out = nil
+		w.finished, w.outWatermark = true, watermark
 	}
 }
 
@@ -562,12 +761,15 @@ func copyChunk(c *coldata.Chunk) *coldata.Chunk {
 // so that two workers sending to each other never deadlock; Step feeds the
 // sources with putBounded, which waits while the inbox holds sourceBacklog
 // messages, so a large epoch flows through instead of piling up in memory.
+// While lent (runInline) the worker's goroutine takes nothing from it and
+// is not woken: the caller of Step takes the messages.
 type queue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond // items arrived or closed
 	space  *sync.Cond // items taken
 	items  []msg
 	closed bool
+	lent   bool
 }
 
 // sourceBacklog is how many source chunks an inbox holds before Step waits.
@@ -581,8 +783,11 @@ func newQueue(q *queue) {
 func (q *queue) put(m msg) {
 	q.mu.Lock()
 	q.items = append(q.items, m)
+	lent := q.lent
 	q.mu.Unlock()
-	q.cond.Signal()
+	if !lent {
+		q.cond.Signal()
+	}
 }
 
 // putBounded puts m once the inbox holds fewer than sourceBacklog messages.
@@ -597,20 +802,50 @@ func (q *queue) putBounded(m msg) {
 	q.cond.Signal()
 }
 
+// get waits for a message for the worker's goroutine: false once closed.
 func (q *queue) get() (msg, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) == 0 && !q.closed {
+	for (len(q.items) == 0 || q.lent) && !q.closed {
 		q.cond.Wait()
 	}
 	return q.pop()
 }
 
-// tryGet is get without waiting: false when the inbox is empty.
+// tryGet is get without waiting: false when the inbox is empty or lent.
 func (q *queue) tryGet() (msg, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.lent {
+		return msg{}, false
+	}
 	return q.pop()
+}
+
+// lend keeps the worker's goroutine from the inbox, for take.
+func (q *queue) lend() {
+	q.mu.Lock()
+	q.lent = true
+	q.mu.Unlock()
+}
+
+// take is tryGet for the caller the inbox is lent to.
+func (q *queue) take() (msg, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.pop()
+}
+
+// giveBack returns a lent inbox to the worker's goroutine, waking it for
+// the messages left.
+func (q *queue) giveBack() {
+	q.mu.Lock()
+	q.lent = false
+	wake := len(q.items) > 0
+	q.mu.Unlock()
+	if wake {
+		q.cond.Signal()
+	}
 }
 
 // pop takes the first message, with q.mu held: false when there is none.

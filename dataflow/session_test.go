@@ -104,7 +104,7 @@ func TestSessionWindowMatchesBatch(t *testing.T) {
 		g := &Graph{}
 		src := g.Add(&Source{Name: "s", Typs: typs})
 		g.Output = g.Add(&SessionWindow{Spec: spec, Time: &expr.ColRef{Idx: 2, Typ: types.Timestamp}, PartitionBy: partition, InTypes: typs}, src)
-		df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(1+rng.IntN(8)))
+		df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers), ChunkSize(1+rng.IntN(8)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestSessionWindowCloses(t *testing.T) {
 				g.Add(&Aggregate{Keys: []int{0, 3, 4}, InTypes: g.Nodes[win].Spec.Types(), Window: &AggWindow{Key: 2, OnClose: true},
 					Aggs: []AggCall{{Func: "count_star", Filter: -1, Typ: types.Int8}}}, win)
 			}
-			df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers))
+			df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +284,7 @@ func TestSessionStateBounded(t *testing.T) {
 	src := g.Add(&Source{Name: "s", Typs: typs})
 	win := g.Add(&SessionWindow{Spec: timewindow.Spec{Kind: timewindow.Session, Gap: 3e6},
 		Time: &expr.ColRef{Idx: 2, Typ: types.TimestampTZ}, PartitionBy: []int{0}, InTypes: typs, Closes: true}, src)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestStepFeed(t *testing.T) {
 	g := &Graph{}
 	src := g.Add(&Source{Name: "t", Typs: in})
 	g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}, src)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2), ChunkSize(64))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(2), ChunkSize(64))
 	if err != nil {
 		t.Fatal(err)
 	}

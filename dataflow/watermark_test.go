@@ -25,7 +25,7 @@ func windowedCount(t testing.TB, onClose bool, workers int) (*Dataflow, int, int
 		{Func: "count_star", Filter: -1, Typ: types.Int8},
 		{Func: "sum", Args: []int{1}, ArgTypes: []*types.T{types.Int8}, Filter: -1, Typ: types.Numeric},
 	}}, w)
-	df, err := New(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers))
+	df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()}, Workers(workers))
 	if err != nil {
 		t.Fatal(err)
 	}
