@@ -17,7 +17,10 @@
 // worker's queue fills and its clients are no longer polled, which stops their
 // fetching (franz-go fetches again only once its buffered fetch is polled)
 // instead of buffering. Partitions are not paused (PauseFetchPartitions):
-// see hand for the stall that caused.
+// see hand for the stall that caused. A small fetch that finds its worker
+// idle is decoded on the poll goroutine, under the worker's mutex, so that a
+// lone record crosses fewer goroutines (worker.go); commits are made on
+// each worker's deliverer goroutine only.
 //
 // It is also the Kafka sink's producer side (sink*.go): the envelopes that
 // turn consolidated changes into records, and TxnProducer, which writes

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -136,11 +137,14 @@ type Source struct {
 	// with one client for all workers, they waited for records three
 	// quarters of a drain.
 	clients []*kgo.Client
-	adm     *kadm.Client // over clients[0]
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	work    []chan fetched
+	// buffered[i] wakes the poll goroutine of clients[i].
+	buffered []*fetchBuffered
+	adm      *kadm.Client // over clients[0]
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	work     []chan fetched
+	workers  []*worker // workers[i] reads work[i]
 
 	mu       sync.Mutex
 	workerOf map[Partition]int  // which worker decodes a partition
@@ -214,7 +218,8 @@ func Start(cfg Config) (*Source, error) {
 		clientOf: map[Partition]int{}, fetching: make([]int, cfg.Workers*fetchersPerWorker),
 		assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
 	for range cfg.Workers * fetchersPerWorker {
-		cl, err := kgo.NewClient(opts...)
+		buffered := &fetchBuffered{ready: make(chan struct{}, 1)}
+		cl, err := kgo.NewClient(append(opts, kgo.WithHooks(buffered))...)
 		if err != nil {
 			for _, c := range s.clients {
 				c.Close()
@@ -222,6 +227,7 @@ func Start(cfg Config) (*Source, error) {
 			return nil, fmt.Errorf("kafka client: %w", err)
 		}
 		s.clients = append(s.clients, cl)
+		s.buffered = append(s.buffered, buffered)
 	}
 	s.adm = kadm.NewClient(s.clients[0])
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -229,12 +235,13 @@ func Start(cfg Config) (*Source, error) {
 		ch := make(chan fetched, 4)
 		s.work = append(s.work, ch)
 		w := s.newWorker(ch)
+		s.workers = append(s.workers, w)
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); w.run() }()
 	}
-	for _, cl := range s.clients {
+	for i, cl := range s.clients {
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.poll(cl) }()
+		go func() { defer s.wg.Done(); s.poll(cl, s.buffered[i]) }()
 	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.watchMetadata() }()
@@ -310,10 +317,23 @@ func (s *Source) clientFor(p Partition) int {
 	return c
 }
 
+// pollRecords is the most records one poll takes.
+const pollRecords = 1 << 14
+
+// errorPollInterval is how often a poll goroutine waiting for records
+// polls anyway, for fetches holding errors only, which fetchBuffered does
+// not signal.
+const errorPollInterval = time.Second
+
 // poll hands what cl fetches to the workers.
-func (s *Source) poll(cl *kgo.Client) {
+func (s *Source) poll(cl *kgo.Client, buffered *fetchBuffered) {
+	tick := time.NewTicker(errorPollInterval)
+	defer tick.Stop()
 	for {
-		fs := cl.PollRecords(s.ctx, 1<<14)
+		fs := cl.PollRecords(nil, pollRecords)
+		if fs.Empty() {
+			fs = s.waitFetch(cl, buffered, tick)
+		}
 		if s.ctx.Err() != nil || fs.IsClientClosed() {
 			return
 		}
@@ -335,6 +355,48 @@ func (s *Source) poll(cl *kgo.Client) {
 	}
 }
 
+// waitFetch waits for cl to buffer a fetch and polls it. It waits on
+// fetchBuffered rather than in PollRecords, which waits through a goroutine
+// of its own (a condition variable's waiter that then wakes the caller): a
+// hand-off fewer on a lone record's way, each of which waited for a P
+// behind 1000 serving connections. It returns no fetches after tick.
+func (s *Source) waitFetch(cl *kgo.Client, buffered *fetchBuffered, tick *time.Ticker) kgo.Fetches {
+	buffered.waiting.Store(true)
+	defer buffered.waiting.Store(false)
+	// A fetch buffered before waiting was set signalled nothing.
+	if fs := cl.PollRecords(nil, pollRecords); !fs.Empty() {
+		return fs
+	}
+	select {
+	case <-s.ctx.Done():
+		return nil
+	case <-tick.C:
+		return cl.PollRecords(nil, pollRecords)
+	case <-buffered.ready:
+	}
+	// The hook runs just before kgo makes the fetch ready to poll, so it
+	// may not be yet: PollRecords then waits the moment out.
+	return cl.PollRecords(s.ctx, pollRecords)
+}
+
+// fetchBuffered is a kgo hook that wakes its client's poll goroutine when
+// the client buffers fetched records while the goroutine waits for them.
+type fetchBuffered struct {
+	waiting atomic.Bool
+	ready   chan struct{} // capacity 1
+}
+
+// OnFetchRecordBuffered implements kgo.HookFetchRecordBuffered. kgo calls
+// it for each record of a fetch, on the goroutine that fetched it.
+func (b *fetchBuffered) OnFetchRecordBuffered(*kgo.Record) {
+	if b.waiting.Load() && b.waiting.CompareAndSwap(true, false) {
+		select {
+		case b.ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // hand gives a partition's records to its worker, waiting while the
 // worker is behind. Waiting is the backpressure: a client fetches again
 // only once the fetch it buffered is polled, so it holds at most one fetch
@@ -345,7 +407,12 @@ func (s *Source) poll(cl *kgo.Client) {
 // broker held it for the fetch max wait (5 s), as resuming does not cut a
 // fetch in flight short, and the paused partition waited it out.
 func (s *Source) hand(f fetched) {
-	ch := s.work[s.workerFor(f.p)]
+	i := s.workerFor(f.p)
+	if s.workers[i].tryTake(f) {
+		return
+	}
+	s.workers[i].queued.Add(1)
+	ch := s.work[i]
 	select {
 	case ch <- f:
 		return

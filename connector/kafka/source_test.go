@@ -3,6 +3,8 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -588,4 +590,165 @@ func TestSourceSpreadsPartitionsOverClients(t *testing.T) {
 	if len(col.origins) > 0 {
 		t.Fatalf("rows' partitions and offsets: %q", col.origins)
 	}
+}
+
+// pollDecoders decodes as intDecoder does and notes, for each value, whether
+// a poll goroutine decoded it (rather than a worker).
+type pollDecoders struct {
+	mu     sync.Mutex
+	byPoll map[int64]bool
+}
+
+func (d *pollDecoders) NewDecoder() format.Decoder { return pollDecoder{d} }
+
+func (d *pollDecoders) decodedByPoll(v int64) (byPoll, decoded bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	byPoll, decoded = d.byPoll[v]
+	return byPoll, decoded
+}
+
+type pollDecoder struct{ d *pollDecoders }
+
+func (p pollDecoder) Decode(rec []byte, cols []*coldata.Vec) error {
+	if err := (intDecoder{}).Decode(rec, cols); err != nil {
+		return err
+	}
+	v, _ := strconv.ParseInt(string(rec), 10, 64)
+	buf := make([]byte, 16<<10)
+	stack := string(buf[:runtime.Stack(buf, false)])
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	p.d.byPoll[v] = strings.Contains(stack, "kafka.(*Source).poll(")
+	return nil
+}
+
+// orderedTarget is a Target that keeps the values it is given in order,
+// and can hold deliveries until released.
+type orderedTarget struct {
+	mu     sync.Mutex
+	values []int64
+	at     []time.Time // when each value was delivered
+	block  chan struct{}
+}
+
+func (o *orderedTarget) Deliver(ctx context.Context, b *Batch) error {
+	if b.Rows.Len == 0 {
+		return nil
+	}
+	if o.block != nil {
+		select {
+		case <-o.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.values = append(o.values, b.Rows.Cols[0].Ints[:b.Rows.Len]...)
+	for range b.Rows.Len {
+		o.at = append(o.at, time.Now())
+	}
+	return nil
+}
+
+func (o *orderedTarget) delivered() ([]int64, []time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.values), slices.Clone(o.at)
+}
+
+func startDecodedByPoll(t *testing.T, target Target, maxDelay time.Duration) (*Source, *pollDecoders, *kgo.Client) {
+	t.Helper()
+	c, cl := newCluster(t, 1, "t")
+	dec := &pollDecoders{byPoll: map[int64]bool{}}
+	s := startSource(t, c, map[string]string{"topic": "t"}, target, nil, true, func(cfg *Config) {
+		cfg.Value, cfg.BatchRows, cfg.MaxDelay = dec, 1<<16, maxDelay
+	})
+	t.Cleanup(s.Close)
+	waitFor(t, "the partition assigned", func() bool { return len(s.Stats()) == 1 })
+	return s, dec, cl
+}
+
+// A lone record on a quiet stream is decoded by the poll goroutine that
+// fetched it, not handed to its worker: each hand-off waited for a P behind
+// 1000 serving connections (scheduling latency p99 ~15 ms).
+func TestSourceLoneRecordDecodedByItsPoll(t *testing.T) {
+	o := &orderedTarget{}
+	_, dec, cl := startDecodedByPoll(t, o, 5*time.Millisecond)
+	for i := range 5 {
+		produce(t, cl, "t", strconv.Itoa(i))
+		waitFor(t, "the record", func() bool { v, _ := o.delivered(); return len(v) == i+1 })
+	}
+	if v, _ := o.delivered(); !slices.Equal(v, []int64{0, 1, 2, 3, 4}) {
+		t.Fatalf("delivered %v, want 0-4 in order", v)
+	}
+	for i := range int64(5) {
+		if byPoll, _ := dec.decodedByPoll(i); !byPoll {
+			t.Fatalf("record %d was decoded by its worker, not its poll", i)
+		}
+	}
+}
+
+// While the deliverer is busy (until the worker's queue is full), small
+// fetches decoded by the poll goroutine and a big one decoded by the worker
+// are delivered in order.
+func TestSourceSmallFetchesStayInOrder(t *testing.T) {
+	o := &orderedTarget{block: make(chan struct{})}
+	s, dec, cl := startDecodedByPoll(t, o, 5*time.Millisecond)
+	produce(t, cl, "t", "0")
+	waitFor(t, "the first record read", func() bool { return s.Stats()[0].Records == 1 })
+	for i := 1; i < 20; i++ {
+		produce(t, cl, "t", strconv.Itoa(i))
+	}
+	const n = 20 + 2*smallFetch
+	produce(t, cl, "t", ints(20, n)...)
+	close(o.block)
+	waitFor(t, "all records", func() bool { v, _ := o.delivered(); return len(v) == n })
+	v, _ := o.delivered()
+	for i, x := range v {
+		if x != int64(i) {
+			t.Fatalf("row %d is %d: out of order", i, x)
+		}
+	}
+	first, _ := dec.decodedByPoll(0)
+	last, _ := dec.decodedByPoll(n - 1)
+	if !first || last {
+		t.Fatalf("decoded by the poll goroutine: the lone first record %v, the fetch of %d records %v; want true, false",
+			first, n-20, last)
+	}
+}
+
+// A record read while its worker's deliverer commits is delivered as soon
+// as that commit is done, not at its batch's deadline.
+func TestSourceDelivererTakesHeldBatch(t *testing.T) {
+	o := &orderedTarget{block: make(chan struct{})}
+	s, _, cl := startDecodedByPoll(t, o, time.Hour)
+	produce(t, cl, "t", "0")
+	waitFor(t, "the first record read", func() bool { return s.Stats()[0].Records == 1 })
+	produce(t, cl, "t", "1")
+	waitFor(t, "the second record read", func() bool { return s.Stats()[0].Records == 2 })
+	close(o.block)
+	waitFor(t, "both records", func() bool { v, _ := o.delivered(); return len(v) == 2 })
+	if v, _ := o.delivered(); !slices.Equal(v, []int64{0, 1}) {
+		t.Fatalf("delivered %v, want 0, 1", v)
+	}
+}
+
+// A poll goroutine waiting for records waits on its client's fetchBuffered
+// hook, not in PollRecords, which waits through a goroutine of its own
+// that then wakes the caller: one hand-off more on a lone record's way.
+func TestSourceWaitsForFetchesOnItsHook(t *testing.T) {
+	o := &orderedTarget{}
+	s, _, cl := startDecodedByPoll(t, o, 5*time.Millisecond)
+	produce(t, cl, "t", "1")
+	waitFor(t, "the record", func() bool { v, _ := o.delivered(); return len(v) == 1 })
+	waitFor(t, "the poll goroutines waiting on their hooks", func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return strings.Count(stacks, "kafka.(*Source).waitFetch(") == len(s.clients) &&
+			!strings.Contains(stacks, "kgo.(*Client).PollRecords")
+	})
+	produce(t, cl, "t", "2")
+	waitFor(t, "the second record", func() bool { v, _ := o.delivered(); return len(v) == 2 })
 }

@@ -22,16 +22,34 @@ import (
 // behind (full batches, which storage keeps as segments without copying),
 // and a lone record is committed at once (freshness when the stream is
 // quiet).
+//
+// A small fetch that finds the worker idle is decoded by the poll goroutine
+// that fetched it (see smallFetch), and a batch held back for its deadline
+// because the deliverer was busy is taken by the deliverer as soon as it is
+// done: a lone record goes from its poll to the deliverer, where it waited
+// for the worker to be scheduled and handed its batch on, and a record
+// fetched during a commit waited for the deadline (50 ms). Commits are not
+// made on the poll goroutine: fetching one record while the last commits
+// is what keeps a quiet stream's records from queueing up behind slow
+// commits. mu serializes the worker's goroutine, the poll goroutines and
+// the deliverer over the batch, the decoders and the timer.
 type worker struct {
-	s        *Source
-	in       <-chan fetched
+	s  *Source
+	in <-chan fetched
+	mu sync.Mutex
+	// queued counts the fetches handed to in and not yet decoded: a poll
+	// goroutine decodes a fetch itself only when none is, so a partition's
+	// fetches are decoded in order.
+	queued   atomic.Int32
 	out      chan *Batch    // full batches, in order, to the deliverer
 	inflight sync.WaitGroup // batches handed out and not yet delivered
 	// delivering counts the batches handed out and not yet delivered, as
 	// inflight does, for the worker to see whether its deliverer is idle.
 	delivering atomic.Int32
-	value      format.Decoder
-	key        format.Decoder
+	// closed is set, under mu, once out is closed.
+	closed bool
+	value  format.Decoder
+	key    format.Decoder
 	// batch is the batch being decoded, nil from a flush until the next
 	// fetch comes; last is the rows of the batch flushed last.
 	batch    *Batch
@@ -42,6 +60,11 @@ type worker struct {
 	deadline *time.Timer
 	armed    bool
 }
+
+// smallFetch bounds the fetches (records) a poll goroutine decodes itself
+// rather than hand them to the worker: a bigger one keeps the pipeline (the
+// poll goroutine polls the next fetch while the worker decodes).
+const smallFetch = 4096
 
 func (s *Source) newWorker(in <-chan fetched) *worker {
 	w := &worker{s: s, in: in, out: make(chan *Batch), value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
@@ -115,7 +138,10 @@ func (w *worker) run() {
 	delivering := make(chan struct{})
 	go func() { defer close(delivering); w.deliver() }()
 	defer func() {
+		w.mu.Lock()
+		w.closed = true
 		close(w.out)
+		w.mu.Unlock()
 		<-delivering
 	}()
 	for {
@@ -123,31 +149,66 @@ func (w *worker) run() {
 		case <-w.s.ctx.Done():
 			return
 		case f := <-w.in:
-			w.decode(f)
-			if w.batch == nil {
-				continue // a record failed with on_error = 'fail': the source stops
-			}
-			if w.batch.Rows.Len >= w.s.cfg.BatchRows || len(w.in) == 0 && w.delivering.Load() == 0 {
-				w.flush()
-			} else if !w.armed {
-				w.deadline.Reset(w.s.cfg.MaxDelay)
-				w.armed = true
-			}
+			w.mu.Lock()
+			w.queued.Add(-1)
+			w.take(f)
+			w.mu.Unlock()
 		case <-w.deadline.C:
-			w.armed = false
-			if len(w.in) > 0 {
-				// Behind: records are waiting, so the delay bounds nothing
-				// and a full batch is cheaper to commit (storage keeps it as
-				// its segment instead of copying it). The next decode arms
-				// the deadline again.
-				continue
-			}
-			w.flush()
+			w.mu.Lock()
+			w.expire()
+			w.mu.Unlock()
 		}
 	}
 }
 
-// flush hands the batch to the deliverer, unless it is empty.
+// tryTake decodes f on the calling goroutine, as run would, if f is small
+// and the worker is idle (no fetch queued, nothing being decoded), and
+// reports whether it did.
+func (w *worker) tryTake(f fetched) bool {
+	if len(f.records) > smallFetch || w.queued.Load() > 0 || !w.mu.TryLock() {
+		return false
+	}
+	defer w.mu.Unlock()
+	if w.closed || w.queued.Load() > 0 || w.s.ctx.Err() != nil {
+		return false
+	}
+	w.take(f)
+	return true
+}
+
+// take decodes f and flushes the batch if it is full, or if no more fetched
+// records wait and the deliverer is idle; otherwise it arms the deadline.
+// The caller holds mu.
+func (w *worker) take(f fetched) {
+	w.decode(f)
+	if w.batch == nil {
+		return // a record failed with on_error = 'fail': the source stops
+	}
+	if w.batch.Rows.Len >= w.s.cfg.BatchRows || w.queued.Load() == 0 && w.delivering.Load() == 0 {
+		w.flush()
+	} else if !w.armed {
+		w.deadline.Reset(w.s.cfg.MaxDelay)
+		w.armed = true
+	}
+}
+
+// expire flushes the batch when its deadline passes. The caller holds mu.
+// NB: a poll goroutine or the deliverer may have flushed, and a decode
+// armed the deadline again, between the timer firing and mu: the batch is
+// then flushed early.
+func (w *worker) expire() {
+	w.armed = false
+	if w.queued.Load() > 0 {
+		// Behind: records are waiting, so the delay bounds nothing and a
+		// full batch is cheaper to commit (storage keeps it as its segment
+		// instead of copying it). The next decode arms the deadline again.
+		return
+	}
+	w.flush()
+}
+
+// flush hands the batch to the deliverer, unless it is empty. The caller
+// holds mu.
 func (w *worker) flush() {
 	if w.armed {
 		w.deadline.Stop()
@@ -169,24 +230,51 @@ func (w *worker) flush() {
 }
 
 // deliver delivers the batches flush hands out, in order, until out is
-// closed. After a failed delivery it delivers nothing more: the source has
-// stopped, and a restart reads the rest again.
+// closed, and after each the batch the worker holds back, if any (see
+// takeHeld). After a failed delivery it delivers nothing more: the source
+// has stopped, and a restart reads the rest again.
 func (w *worker) deliver() {
 	failed := false
 	for b := range w.out {
-		if !failed {
-			if err := w.s.cfg.Target.Deliver(w.s.ctx, b); err != nil {
-				failed = true
-				if w.s.ctx.Err() == nil {
-					w.s.fail(err)
+		for ; b != nil; b = w.takeHeld() {
+			if !failed {
+				if err := w.s.cfg.Target.Deliver(w.s.ctx, b); err != nil {
+					failed = true
+					if w.s.ctx.Err() == nil {
+						w.s.fail(err)
+					}
+				} else {
+					w.s.delivered(b)
 				}
-			} else {
-				w.s.delivered(b)
 			}
+			w.delivering.Add(-1)
+			w.inflight.Done()
 		}
-		w.delivering.Add(-1)
-		w.inflight.Done()
 	}
+}
+
+// takeHeld takes, for the idle deliverer, the batch the worker holds back
+// for its deadline, unless fetches wait to be decoded into it. NB: it only
+// tries mu: a holder may be blocked handing the deliverer a batch. One that
+// holds it to decode flushes after, seeing the deliverer idle.
+func (w *worker) takeHeld() *Batch {
+	if w.queued.Load() > 0 || !w.mu.TryLock() {
+		return nil
+	}
+	defer w.mu.Unlock()
+	b := w.batch
+	if b == nil || w.queued.Load() > 0 || w.delivering.Load() > 0 ||
+		b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
+		return nil
+	}
+	if w.armed {
+		w.deadline.Stop()
+		w.armed = false
+	}
+	w.inflight.Add(1)
+	w.delivering.Add(1)
+	w.batch, w.last = nil, b.Rows.Len
+	return b
 }
 
 // decode appends f's records to the batch. A batch never grows past
