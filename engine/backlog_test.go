@@ -200,6 +200,35 @@ func TestSmallCommitsOvertakeTheRestOfATake(t *testing.T) {
 	}
 }
 
+// Between the views a checkpoint serializes, the loop takes the queue and
+// steps the small commits that may go ahead of the others: not one behind
+// a bigger commit a view reads with it, nor one behind a command; the
+// others stay taken, in order.
+func TestCheckpointPauseStepsSmallTaken(t *testing.T) {
+	// The loop is held in a command: the test steps in its stead.
+	d, timings, commit, _ := busyLoop(t)
+	rows := func(rel uint32, n int) feedItem {
+		c := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		c.Len = n
+		return feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{c}}}, rows: n}
+	}
+	ran := false
+	d.taken = []feedItem{rows(1, maxEpochRows), rows(1, 5), rows(2, 7), {cmd: func() { ran = true }}, rows(3, 11)}
+	commit(4, 13)
+	d.stepSmallTaken()
+	if s := timings.epochRows.Snapshot(); s.Count != 1 || s.Sum != 7 {
+		t.Fatalf("stepped %d epochs of %v rows, want one of 7", s.Count, s.Sum)
+	}
+	var left []int
+	for _, it := range d.taken {
+		left = append(left, it.rows)
+	}
+	if want := []int{maxEpochRows, 5, 0, 11, 13}; ran || !slices.Equal(left, want) {
+		t.Fatalf("left %v (command ran %v), want %v", left, ran, want)
+	}
+	d.taken = nil
+}
+
 // busyLoop returns dataflows without views whose loop is busy until
 // release, their timings, and commit, which queues a commit of n rows to
 // relation rel meanwhile.
