@@ -441,37 +441,42 @@ func (d *dataflows) overtaking(commits []feedItem) (ahead, behind []feedItem) {
 	if len(commits) < 2 {
 		return nil, commits
 	}
-	ahead, behind = d.smallFirst(commits)
+	for i, free := range d.goesAhead(commits) {
+		if free {
+			ahead = append(ahead, commits[i])
+		} else {
+			behind = append(behind, commits[i])
+		}
+	}
 	if len(behind) == 0 || len(ahead) == 0 {
 		return nil, commits
 	}
 	return ahead, behind
 }
 
-// smallFirst splits commits into the small ones (smallCommitRows, up to
-// maxEpochRows together) that no view reads with a bigger one queued
-// before them (ahead) and the others (behind), each in commit order.
-func (d *dataflows) smallFirst(commits []feedItem) (ahead, behind []feedItem) {
+// goesAhead reports which of commits may be stepped before the others:
+// the small ones (smallCommitRows, up to maxEpochRows together) that no
+// view reads with a bigger one queued before them.
+func (d *dataflows) goesAhead(commits []feedItem) []bool {
+	free := make([]bool, len(commits))
 	// blocked holds the components of the commits left behind.
 	blocked := map[uint32]bool{}
 	aheadRows := 0
-	for _, it := range commits {
+	for i, it := range commits {
 		comps := d.commitComponents(it)
-		free := it.rows <= smallCommitRows && aheadRows+it.rows <= maxEpochRows
+		free[i] = it.rows <= smallCommitRows && aheadRows+it.rows <= maxEpochRows
 		for _, c := range comps {
-			free = free && !blocked[c]
+			free[i] = free[i] && !blocked[c]
 		}
-		if !free {
+		if !free[i] {
 			for _, c := range comps {
 				blocked[c] = true
 			}
-			behind = append(behind, it)
 			continue
 		}
-		ahead = append(ahead, it)
 		aheadRows += it.rows
 	}
-	return ahead, behind
+	return free
 }
 
 // smallCommitRows bounds the commits that go ahead of bigger ones queued
