@@ -200,6 +200,47 @@ func TestSmallCommitsOvertakeTheRestOfATake(t *testing.T) {
 	}
 }
 
+// Between the views a checkpoint serializes, the loop steps the small
+// commits taken or queued that may go ahead of the others: not one behind
+// a bigger commit a view reads with it, nor one behind a command. The
+// others stay where they were, in order, the queued ones counted in the
+// sources' backlog.
+func TestCheckpointPauseStepsSmallQueued(t *testing.T) {
+	// The loop is held in a command: the test steps in its stead.
+	d, timings, commit, _ := busyLoop(t)
+	rows := func(rel uint32, n int) feedItem {
+		c := coldata.NewChunk([]*types.T{types.Int8}, 0)
+		c.Len = n
+		return feedItem{changes: []storage.Change{{TableID: rel, Chunks: []*coldata.Chunk{c}}}, rows: n}
+	}
+	d.taken = []feedItem{rows(1, maxEpochRows), rows(1, 5), rows(2, 7)}
+	commit(3, 11)
+	commit(4, maxEpochRows)
+	ran := false
+	d.enqueue(feedItem{cmd: func() { ran = true }})
+	commit(5, 13)
+	d.stepSmallQueued()
+	if s := timings.epochRows.Snapshot(); s.Count != 1 || s.Sum != 18 {
+		t.Fatalf("stepped %d epochs of %v rows, want one of 18", s.Count, s.Sum)
+	}
+	counts := func(items []feedItem) []int {
+		var out []int
+		for _, it := range items {
+			out = append(out, it.rows)
+		}
+		return out
+	}
+	d.mu.Lock()
+	taken, queued, queuedRows := counts(d.taken), counts(d.queue), d.queuedRows
+	d.mu.Unlock()
+	if want := []int{maxEpochRows, 5}; !slices.Equal(taken, want) {
+		t.Errorf("left taken %v, want %v", taken, want)
+	}
+	if want := []int{maxEpochRows, 0, 13}; ran || !slices.Equal(queued, want) || queuedRows != maxEpochRows+13 {
+		t.Errorf("left queued %v of %d rows (command ran %v), want %v of %d", queued, queuedRows, ran, want, maxEpochRows+13)
+	}
+}
+
 // busyLoop returns dataflows without views whose loop is busy until
 // release, their timings, and commit, which queues a commit of n rows to
 // relation rel meanwhile.

@@ -55,13 +55,24 @@ type chainEngine struct {
 
 func openChainEngine(t *testing.T, dir string) *chainEngine {
 	t.Helper()
+	return openHookedChainEngine(t, dir, nil)
+}
+
+// openHookedChainEngine is openChainEngine whose logger also hands every
+// record, of any level, to hook (on the goroutine logging it).
+func openHookedChainEngine(t *testing.T, dir string, hook func(slog.Record)) *chainEngine {
+	t.Helper()
 	c := &chainEngine{t: t, dir: dir, log: &testbin.SyncBuffer{}}
 	var err error
 	if c.db, err = storage.Open(filepath.Join(dir, "db")); err != nil {
 		t.Fatal(err)
 	}
+	var h slog.Handler = slog.NewTextHandler(c.log, nil)
+	if hook != nil {
+		h = hookedHandler{Handler: h, hook: hook}
+	}
 	// An interval of an hour: the loop takes none of its own.
-	if c.e, err = New(c.db, WithLogger(slog.New(slog.NewTextHandler(c.log, nil))), WithCheckpoints(c.ckptDir(), time.Hour)); err != nil {
+	if c.e, err = New(c.db, WithLogger(slog.New(h)), WithCheckpoints(c.ckptDir(), time.Hour)); err != nil {
 		_ = c.db.Close()
 		t.Fatal(err)
 	}
@@ -75,6 +86,31 @@ func openChainEngine(t *testing.T, dir string) *chainEngine {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// hookedHandler hands every record to hook, and those its Handler takes
+// to it.
+type hookedHandler struct {
+	slog.Handler
+	hook func(slog.Record)
+}
+
+func (h hookedHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h hookedHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.hook(r)
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h hookedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return hookedHandler{Handler: h.Handler.WithAttrs(attrs), hook: h.hook}
+}
+
+func (h hookedHandler) WithGroup(name string) slog.Handler {
+	return hookedHandler{Handler: h.Handler.WithGroup(name), hook: h.hook}
 }
 
 func (c *chainEngine) ckptDir() string { return filepath.Join(c.dir, "checkpoints") }
@@ -123,18 +159,21 @@ func (c *chainEngine) insert(lo, hi int) {
 func (c *chainEngine) checkpointNow() {
 	c.t.Helper()
 	d := c.e.views
-	idle := func() {
-		for deadline := time.Now().Add(20 * time.Second); d.ckpt.busy.Load(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				c.t.Fatalf("the checkpoint writer is still busy\n%s", c.log.String())
-			}
-		}
-	}
-	idle()
+	c.waitWriter()
 	if err := d.call(context.Background(), func() { d.checkpoint(true) }); err != nil {
 		c.t.Fatal(err)
 	}
-	idle()
+	c.waitWriter()
+}
+
+// waitWriter waits until the checkpoint writer is idle.
+func (c *chainEngine) waitWriter() {
+	c.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); c.e.views.ckpt.busy.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the checkpoint writer is still busy\n%s", c.log.String())
+		}
+	}
 }
 
 // files returns the view's checkpoint files (temporary ones excluded),

@@ -288,20 +288,27 @@ func (d *dataflows) loop() {
 			default:
 			}
 		}
-		d.mu.Lock()
-		// taken is the loop's own (stepNext's), so the queue is added to
-		// it in place; with nothing taken the queue is taken as it is.
-		items := d.queue
-		if len(d.taken) > 0 {
-			items = append(d.taken, d.queue...)
-		}
-		d.queue, d.queuedRows = nil, 0
-		close(d.drained)
-		d.drained = make(chan struct{})
-		d.mu.Unlock()
-		d.taken = d.stepNext(items)
+		d.takeQueue()
+		d.taken = d.stepNext(d.taken)
 		d.checkpoint(false)
 	}
+}
+
+// takeQueue moves the queue behind the items the loop took and has not
+// stepped (taken).
+func (d *dataflows) takeQueue() {
+	d.mu.Lock()
+	// taken is the loop's own (stepNext's), so the queue is added to it
+	// in place; with nothing taken the queue is taken as it is.
+	if len(d.taken) > 0 {
+		d.taken = append(d.taken, d.queue...)
+	} else {
+		d.taken = d.queue
+	}
+	d.queue, d.queuedRows = nil, 0
+	close(d.drained)
+	d.drained = make(chan struct{})
+	d.mu.Unlock()
 }
 
 // stepNext runs the commands at the head of items, then steps the run of
@@ -434,29 +441,42 @@ func (d *dataflows) overtaking(commits []feedItem) (ahead, behind []feedItem) {
 	if len(commits) < 2 {
 		return nil, commits
 	}
-	// blocked holds the components of the commits left behind.
-	blocked := map[uint32]bool{}
-	aheadRows := 0
-	for _, it := range commits {
-		comps := d.commitComponents(it)
-		free := it.rows <= smallCommitRows && aheadRows+it.rows <= maxEpochRows
-		for _, c := range comps {
-			free = free && !blocked[c]
+	for i, free := range d.goesAhead(commits) {
+		if free {
+			ahead = append(ahead, commits[i])
+		} else {
+			behind = append(behind, commits[i])
 		}
-		if !free {
-			for _, c := range comps {
-				blocked[c] = true
-			}
-			behind = append(behind, it)
-			continue
-		}
-		ahead = append(ahead, it)
-		aheadRows += it.rows
 	}
 	if len(behind) == 0 || len(ahead) == 0 {
 		return nil, commits
 	}
 	return ahead, behind
+}
+
+// goesAhead reports which of commits may be stepped before the others:
+// the small ones (smallCommitRows, up to maxEpochRows together) that no
+// view reads with a bigger one queued before them.
+func (d *dataflows) goesAhead(commits []feedItem) []bool {
+	free := make([]bool, len(commits))
+	// blocked holds the components of the commits left behind.
+	blocked := map[uint32]bool{}
+	aheadRows := 0
+	for i, it := range commits {
+		comps := d.commitComponents(it)
+		free[i] = it.rows <= smallCommitRows && aheadRows+it.rows <= maxEpochRows
+		for _, c := range comps {
+			free[i] = free[i] && !blocked[c]
+		}
+		if !free[i] {
+			for _, c := range comps {
+				blocked[c] = true
+			}
+			continue
+		}
+		aheadRows += it.rows
+	}
+	return free
 }
 
 // smallCommitRows bounds the commits that go ahead of bigger ones queued

@@ -87,9 +87,10 @@ type ingestTimings struct {
 	// epochRows is the changed rows each epoch steps the views over: with
 	// step, whether a slow epoch was a big one.
 	epochRows *Histogram
-	// checkpointPause is the loop's time taking a checkpoint (gathering
-	// the views' state; the writer encodes most of it), which the next
-	// epoch waits for.
+	// checkpointPause is, per checkpoint, the loop's longest time
+	// gathering one view's state (the writer encodes most of it), which
+	// the next epoch waits for: between views the loop steps the small
+	// commits queued.
 	checkpointPause *Histogram
 }
 

@@ -157,7 +157,7 @@ func newIngestCollector(eng *engine.Engine) *ingestCollector {
 		step:        d("sluice_view_step_seconds", "How long one epoch of the views took: stepping their dataflows and publishing."),
 		epochRows:   d("sluice_view_epoch_rows", "Changed rows one epoch of the views stepped over."),
 		checkpointPause: d("sluice_view_checkpoint_pause_seconds",
-			"How long the views' loop paused to take a checkpoint (serializing state for the writer); epochs wait meanwhile."),
+			"The longest the views' loop paused in a checkpoint (serializing one view's state for the writer); epochs wait meanwhile, small commits only for that view's."),
 	}
 }
 
