@@ -1559,8 +1559,7 @@ func (d *dataflows) stepSmallQueued() {
 	}
 	d.taken, d.queue = keptTaken, keptQueue
 	if dequeued {
-		close(d.drained)
-		d.drained = make(chan struct{})
+		d.signalDrained()
 	}
 	d.mu.Unlock()
 	d.stepEpoch(ahead)

@@ -306,9 +306,15 @@ func (d *dataflows) takeQueue() {
 		d.taken = d.queue
 	}
 	d.queue, d.queuedRows = nil, 0
+	d.signalDrained()
+	d.mu.Unlock()
+}
+
+// signalDrained wakes the sources waiting in waitBacklog, after commits
+// left the queue; the caller holds mu.
+func (d *dataflows) signalDrained() {
 	close(d.drained)
 	d.drained = make(chan struct{})
-	d.mu.Unlock()
 }
 
 // stepNext runs the commands at the head of items, then steps the run of
