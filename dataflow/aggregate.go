@@ -122,10 +122,6 @@ type aggregateOp struct {
 	// up to the changes since (SnapshotSize).
 	pageBytes  []int
 	pagesBytes int
-	// restoredIndex holds, while a snapshot and its deltas are restored,
-	// each page's bitmap of indexed groups, from which finishRestore
-	// builds the index.
-	restoredIndex [][]int64
 	// spill holds the groups evicted under a budget (nil: none).
 	spill *groupSpill
 	// pendingSpill holds, while a snapshot and its deltas are restored

@@ -56,25 +56,35 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 	w.Uvarint(uint64(t.idBits))
 	w.Uvarint(uint64(len(t.slots)))
 	var pages []int
-	for p := range t.words {
-		if !delta || p>>6 < len(t.dirty) && t.dirty[p>>6]&(1<<(p&63)) != 0 {
-			pages = append(pages, p)
+	if delta {
+		for i, word := range t.dirty {
+			for ; word != 0; word &= word - 1 {
+				// NB: compact leaves the bits of the pages it dropped.
+				if p := i<<6 | bits.TrailingZeros64(word); p < len(t.words) {
+					pages = append(pages, p)
+				}
+			}
+		}
+	} else {
+		pages = make([]int, len(t.words))
+		for p := range pages {
+			pages[p] = p
 		}
 	}
 	clear(t.dirty)
 	w.Uvarint(uint64(len(pages)))
-	indexed := t.indexedBits(pages)
 	if !delta {
 		o.pageBytes, o.pagesBytes = o.pageBytes[:0], 0
 	}
 	o.pageBytes = append(o.pageBytes, make([]int, len(t.words)-len(o.pageBytes))...)
-	for i, p := range pages {
+	for _, p := range pages {
 		at := w.Len()
 		w.Uvarint(uint64(p))
 		w.Int64s(t.words[p])
 		lo := int32(p << groupPageBits)
 		hi := min(lo+groupPage, t.ids.n)
-		w.Int64s(indexed[i*groupPage/64 : (i+1)*groupPage/64])
+		indexed := t.pageIndexed(p)
+		w.Int64s(indexed)
 		var nulls []int32
 		for g := lo; g < hi; g++ {
 			if t.nullFlags(g) != 0 {
@@ -88,7 +98,7 @@ func (o *aggregateOp) snapshotPages(w *SnapshotWriter, delta bool) error {
 		}
 		if t.nk == 0 {
 			for g := lo; g < hi; g++ {
-				if indexed[i*groupPage/64+int(g-lo)>>6]&(1<<((g-lo)&63)) != 0 {
+				if t.isIndexed(g) {
 					w.String(t.strKeys[p][g-lo])
 				}
 			}
@@ -177,31 +187,6 @@ func (o *aggregateOp) SnapshotDeltaSize() (delta, growth int) {
 	return delta, growth
 }
 
-// indexedBits returns, for each of pages in order, a bitmap of its groups
-// in the key index (an id may be taken by a group that only waits for its
-// window to close): from one pass over the slots.
-func (t *groupTable) indexedBits(pages []int) []int64 {
-	const words = groupPage / 64
-	bits := make([]int64, len(pages)*words)
-	at := make([]int32, len(t.words)) // page -> 1 + its place in pages
-	for i, p := range pages {
-		at[p] = int32(i + 1)
-	}
-	set := func(g int32) {
-		if i := int(at[g>>groupPageBits]) - 1; i >= 0 {
-			o := int(g & (groupPage - 1))
-			bits[i*words+o>>6] |= 1 << (o & 63)
-		}
-	}
-	idMask := t.idMask()
-	for _, s := range t.slots {
-		if s != 0 {
-			set(int32(s&idMask) - 1)
-		}
-	}
-	return bits
-}
-
 // Restore implements Snapshotter. The group table is complete once
 // finishRestore has built its index.
 func (o *aggregateOp) Restore(r *SnapshotReader) error {
@@ -242,7 +227,7 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		// A spilling aggregate gave back the pages past its live groups
 		// (compact).
 		clear(t.words[pages:])
-		t.words, o.restoredIndex = t.words[:pages], o.restoredIndex[:pages]
+		t.words, t.indexed = t.words[:pages], t.indexed[:pages*indexedWords]
 		if t.no > 0 {
 			clear(t.objs[pages:])
 			t.objs = t.objs[:pages]
@@ -283,7 +268,7 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 			if t.nk == 0 {
 				t.strKeys = append(t.strKeys, strs[i*groupPage:(i+1)*groupPage:(i+1)*groupPage])
 			}
-			o.restoredIndex = append(o.restoredIndex, nil)
+			t.indexed = append(t.indexed, make([]int64, indexedWords)...)
 		}
 	}
 	var keys [][]byte
@@ -304,15 +289,15 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 		p := r.Uvarint()
 		words := block[i*stride : (i+1)*stride : (i+1)*stride]
 		r.int64sInto(words)
-		indexed := r.Int64s()
-		if r.err == nil && (p >= uint64(pages) || len(indexed) != groupPage/64) {
-			r.fail("aggregate: page %d of %d, %d index words", p, pages, len(indexed))
+		if r.err == nil && p >= uint64(pages) {
+			r.fail("aggregate: page %d of %d", p, pages)
 		}
 		if r.err != nil {
 			return r.err
 		}
+		indexed := t.pageIndexed(int(p))
+		r.int64sInto(indexed)
 		t.words[p] = words
-		o.restoredIndex[p] = indexed
 		lo := int32(p << groupPageBits)
 		for g := lo; g < lo+groupPage; g++ {
 			if len(t.nullKeys) > 0 {
@@ -470,10 +455,9 @@ func (o *aggregateOp) finishRestore() error {
 		if words == nil {
 			return damaged("page %d of %d never written", p, len(t.words))
 		}
-		indexed := o.restoredIndex[p]
 		for i := range groupPage {
 			g := int32(p<<groupPageBits | i)
-			if indexed[i>>6]&(1<<(i&63)) == 0 {
+			if !t.isIndexed(g) {
 				continue
 			}
 			if g >= t.ids.n || free[g] {
@@ -512,8 +496,7 @@ func (o *aggregateOp) finishRestore() error {
 				return damaged("window end %d holds group %d of %d, free or held by another window", end, g, t.ids.n)
 			}
 			free[g] = true
-			i := int(g & (groupPage - 1))
-			if o.restoredIndex[g>>groupPageBits][i>>6]&(1<<(i&63)) == 0 && t.state(g)[0] != 0 {
+			if !t.isIndexed(g) && t.state(g)[0] != 0 {
 				return damaged("window end %d holds group %d, which has rows and is not indexed", end, g)
 			}
 		}
@@ -521,7 +504,6 @@ func (o *aggregateOp) finishRestore() error {
 	if o.spec.Window != nil {
 		heap.Init(&o.ends)
 	}
-	o.restoredIndex = nil
 	clear(t.dirty)
 	if o.canSpill() {
 		return o.finishRestoreSpill()

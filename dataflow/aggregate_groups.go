@@ -67,7 +67,27 @@ type groupTable struct {
 	// (a delta snapshot writes those pages only). Marking costs a bit
 	// per touched group.
 	dirty []uint64
+	// indexed has bit g set while group g is in the key index (an id may
+	// be held by a group that only waits for its window to close),
+	// groupPage/64 words a page: a delta snapshot writes the words of the
+	// pages it writes, without a pass over the slots, and a restore reads
+	// them back and builds the index from them.
+	indexed []int64
 }
+
+// indexedWords is how many words of indexed a page takes.
+const indexedWords = groupPage / 64
+
+// pageIndexed returns page p's words of indexed.
+func (t *groupTable) pageIndexed(p int) []int64 {
+	return t.indexed[p*indexedWords : (p+1)*indexedWords : (p+1)*indexedWords]
+}
+
+// isIndexed reports whether group g is in the key index.
+func (t *groupTable) isIndexed(g int32) bool { return t.indexed[g>>6]&(1<<(g&63)) != 0 }
+
+func (t *groupTable) setIndexed(g int32)   { t.indexed[g>>6] |= 1 << (g & 63) }
+func (t *groupTable) clearIndexed(g int32) { t.indexed[g>>6] &^= 1 << (g & 63) }
 
 // markDirty records that group g's page changed.
 func (t *groupTable) markDirty(g int32) {
@@ -128,6 +148,7 @@ func (t *groupTable) alloc() int32 {
 	}
 	if int(g>>groupPageBits) == len(t.words) {
 		t.words = append(t.words, make([]int64, groupPage*(t.nk+t.nw)))
+		t.indexed = append(t.indexed, make([]int64, indexedWords)...)
 		if t.no > 0 {
 			t.objs = append(t.objs, make([]any, groupPage*t.no))
 		}
@@ -234,6 +255,7 @@ func (t *groupTable) findPacked(key []int64, nulls uint8) (g int32, added bool) 
 		t.nullKeys[g] = nulls
 	}
 	t.slots[p] = t.slot(hashPacked(key, nulls), g)
+	t.setIndexed(g)
 	t.grown()
 	return g, true
 }
@@ -336,6 +358,7 @@ func (t *groupTable) insertKey(k string, h, p uint64) int32 {
 	t.strKeys[g>>groupPageBits][g&(groupPage-1)] = k
 	t.strBytes += len(k)
 	t.slots[p] = t.slot(h, g)
+	t.setIndexed(g)
 	t.grown()
 	return g
 }
@@ -374,6 +397,7 @@ func (t *groupTable) keyBytes() int64 {
 // released.
 func (t *groupTable) unindex(g int32) {
 	t.markDirty(g)
+	t.clearIndexed(g)
 	t.live--
 	mask, idMask := uint64(len(t.slots)-1), t.idMask()
 	p := t.hashGroup(g) & mask

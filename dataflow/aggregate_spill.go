@@ -624,6 +624,7 @@ func (o *aggregateOp) compact() {
 			p = (p + 1) & mask
 		}
 		t.slots[p] = t.slot(h, to)
+		t.setIndexed(to)
 		t.markDirty(to)
 		if w := int(g >> 6); w < len(s.recent) && s.recent[w]&(1<<(g&63)) != 0 {
 			s.markRecent(to)
@@ -637,7 +638,7 @@ func (o *aggregateOp) compact() {
 	// NB: the dropped pages must leave the backing array too, or they stay
 	// reachable.
 	clear(t.words[keep:])
-	t.words = t.words[:keep]
+	t.words, t.indexed = t.words[:keep], t.indexed[:keep*indexedWords]
 	if t.no > 0 {
 		clear(t.objs[keep:])
 		t.objs = t.objs[:keep]

@@ -173,7 +173,11 @@ type spillChecks struct {
 // operator.
 func checkSpillRandom(t *testing.T, rng *rand.Rand, newDF func(*Budget) *Dataflow, budget *Budget, epochs []snapshotEpoch, more spillChecks) {
 	t.Helper()
-	run := func(df *Dataflow, e snapshotEpoch) string { return stepText(t, df, e) }
+	run := func(df *Dataflow, e snapshotEpoch) string {
+		out := stepText(t, df, e)
+		checkDataflowIndexed(t, df, "after an epoch")
+		return out
+	}
 	ref, spilling := newDF(nil), newDF(budget)
 	if got := spilling.UnboundedState(); len(got) != 0 {
 		t.Fatalf("a spilling dataflow lists operators as unbounded: %v", got)
