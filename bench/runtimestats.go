@@ -116,6 +116,17 @@ func histQuantile(before, after *metrics.Float64Histogram, q float64) time.Durat
 	return time.Duration(histBound(before, after, q) * float64(time.Second))
 }
 
+// clientSchedLatencies reads this process's histogram of how long runnable
+// goroutines waited for a core (nil if the runtime has none).
+func clientSchedLatencies() *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	return s[0].Value.Float64Histogram()
+}
+
 // histBound is the q-quantile of the observations of a histogram between
 // two readings, in its own unit: the upper bound of the bucket it falls
 // in, or 0 when unknown.

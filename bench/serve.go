@@ -156,6 +156,10 @@ type Serve struct {
 	// goroutine waited for a core.
 	GCCPU    Duration `json:"gc_cpu_seconds,omitempty"`
 	SchedP99 Duration `json:"sched_latency_p99_seconds,omitempty"`
+	// ClientSchedP99 is the same of this process (the panels, the
+	// markers' broker, producer and poller): what of a query's latency or
+	// a marker's freshness is the client's own wait for a core.
+	ClientSchedP99 Duration `json:"client_sched_latency_p99_seconds,omitempty"`
 	// Stages is the server's freshness breakdown (docs/metrics.md) over
 	// the measurement; empty for a server without it.
 	Stages []Stage `json:"freshness_stages,omitempty"`
@@ -340,11 +344,11 @@ func writeServe(w io.Writer, s *Serve) {
 		s.Queries, fmtRate(s.QPS), fmtMs(s.P50), fmtMs(s.P95), fmtMs(s.P99), fmtMs(s.Max), s.Errors+s.Misses,
 		fmtMs(s.FreshnessP50), fmtMs(s.FreshnessP99), fmtMs(s.FreshnessMax), fmtRate(s.IngestRate))
 	tw.Flush()
-	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; server CPU %.1fs (%.2f cores, GC %.1fs); client CPU %.1fs (%.2f cores); allocated %d MiB in %d GCs; scheduling latency p99 %s; peak RSS %d MiB; fd limit %d; load average %s\n",
+	fmt.Fprintf(w, "markers %d produced, %d seen; late panel rounds %d; server CPU %.1fs (%.2f cores, GC %.1fs); client CPU %.1fs (%.2f cores); allocated %d MiB in %d GCs; scheduling latency p99 %s (client %s); peak RSS %d MiB; fd limit %d; load average %s\n",
 		s.Markers, s.MarkersSeen, s.LateRounds, time.Duration(s.CPU).Seconds(),
 		time.Duration(s.CPU).Seconds()/time.Duration(s.Elapsed).Seconds(), time.Duration(s.GCCPU).Seconds(),
 		time.Duration(s.ClientCPU).Seconds(), time.Duration(s.ClientCPU).Seconds()/time.Duration(s.Elapsed).Seconds(),
-		s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
+		s.Allocated>>20, s.GCs, fmtMs(s.SchedP99), fmtMs(s.ClientSchedP99), s.PeakRSS>>20, s.FDLimit, s.LoadAvg)
 	if s.CheckpointInterval != 0 {
 		fmt.Fprintf(w, "checkpoint interval %s\n", time.Duration(s.CheckpointInterval))
 	}
@@ -526,6 +530,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}
 	resetPeakRSSOf(pid)
 	client0, client0OK := processCPU()
+	clientSched0 := clientSchedLatencies()
 
 	var (
 		firstErr                  atomic.Pointer[string]
@@ -631,6 +636,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	}()
 	totals := servePanels(rctx, conns, o.seed, lat, start, end)
 	elapsed := time.Since(start)
+	clientSched1 := clientSchedLatencies()
 	if client1, ok := processCPU(); ok && client0OK {
 		s.ClientCPU = Duration(client1 - client0)
 	}
@@ -659,6 +665,7 @@ func runServe(ctx context.Context, o *serveOptions, progress func(string, ...any
 	s.CPU = Duration(after.cpu - before.cpu)
 	rt0, rt1 := before.rt, after.rt
 	s.GCCPU, s.SchedP99 = Duration(rt1.gcCPU-rt0.gcCPU), Duration(schedQuantile(rt0, rt1, 0.99))
+	s.ClientSchedP99 = Duration(histQuantile(clientSched0, clientSched1, 0.99))
 	s.Allocated, s.GCs = int64(rt1.allocated-rt0.allocated), int64(rt1.gcs-rt0.gcs)
 	s.Stages = stages(rt0, rt1)
 	s.EpochRows = epochRows(rt0, rt1)

@@ -42,6 +42,9 @@ func TestServe(t *testing.T) {
 	if s.CPU <= 0 || s.Allocated <= 0 || s.SchedP99 <= 0 || s.PeakRSS <= 0 {
 		t.Errorf("server CPU %v, allocated %d B, scheduling p99 %v, peak RSS %d B: want all positive", s.CPU, s.Allocated, s.SchedP99, s.PeakRSS)
 	}
+	if s.ClientSchedP99 <= 0 || !strings.Contains(b.String(), "(client ") {
+		t.Errorf("the client's scheduling p99 %v, or missing from the output:\n%s", s.ClientSchedP99, b.String())
+	}
 	// The server's freshness breakdown: every stage read, and each but the
 	// checkpoints' (the server's interval may not pass in a short run)
 	// observed during the run: commits of bids, the views' epochs.
