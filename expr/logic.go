@@ -296,8 +296,11 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 		if len(hit) == 0 {
 			continue
 		}
+		// An arm that is a column or a constant is read where its rows
+		// are: gathering them first (a bid's channel, for the rows of a
+		// hot channel) would copy every value it reads once more.
 		sub := cur
-		if len(miss) > 0 {
+		if len(miss) > 0 && !readsInPlace(when.Then) {
 			sub = cur.Gather(hit)
 		}
 		whole := len(rows) == n && len(miss) == 0
@@ -308,8 +311,14 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 		if out == nil {
 			out = coldata.MakeVec(e.Typ, n)
 		}
-		for k, j := range hit {
-			out.SetFrom(rows[j], v, k&mask)
+		if sub == cur {
+			for _, j := range hit {
+				out.SetFrom(rows[j], v, j&mask)
+			}
+		} else {
+			for k, j := range hit {
+				out.SetFrom(rows[j], v, k&mask)
+			}
 		}
 		for k, j := range miss {
 			rows[k] = rows[j]
@@ -341,6 +350,16 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 		out.SetNull(i)
 	}
 	return out, nil
+}
+
+// readsInPlace reports whether arm's value for a row is read from that row
+// alone, with nothing evaluated: a column, or a constant.
+func readsInPlace(arm Expr) bool {
+	switch arm.(type) {
+	case *ColRef, *Const:
+		return true
+	}
+	return false
 }
 
 // armValue evaluates an arm's value over the rows that took it (sub), row

@@ -112,7 +112,15 @@ func benchTable(b *testing.B, appendOnly bool) {
 // (three int8, a 150-byte text, a timestamp: about 10 MB a batch) to an append-only table, as
 // a kafka source delivers them: the history log's encode, write and sync.
 // Run: go test -run - -bench StreamCommit ./storage
-func BenchmarkStreamCommit(b *testing.B) {
+func BenchmarkStreamCommit(b *testing.B) { benchStreamCommit(b, SegmentRows(), (*Txn).Insert) }
+
+// BenchmarkStreamAdoptSmall commits them as a generator delivers them: a
+// third of a segment at a time, each batch given up (Txn.Adopt).
+func BenchmarkStreamAdoptSmall(b *testing.B) {
+	benchStreamCommit(b, SegmentRows()/3, (*Txn).Adopt)
+}
+
+func benchStreamCommit(b *testing.B, rows int, insert func(*Txn, *Table, *coldata.Chunk) error) {
 	db, err := Open(b.TempDir(), WithLogger(quietLogger{b}))
 	if err != nil {
 		b.Fatal(err)
@@ -121,7 +129,6 @@ func BenchmarkStreamCommit(b *testing.B) {
 	info := TableInfo{ID: 1, Name: "bids", ColNames: []string{"auction", "bidder", "price", "extra", "date_time"},
 		Types: []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.TimestampTZ}, AppendOnly: true}
 	tbl := createTable(b, db, info)
-	rows := SegmentRows()
 	batch := func(lo int) *coldata.Chunk {
 		c := coldata.NewChunk(info.Types, rows)
 		for i := lo; i < lo+rows; i++ {
@@ -136,13 +143,14 @@ func BenchmarkStreamCommit(b *testing.B) {
 	}
 	n := 0
 	var cpu time.Duration // of the commits alone, less sensitive than time to other processes
+	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
 		c := batch(n)
 		cpu0 := processCPU()
 		b.StartTimer()
 		tx := db.Begin()
-		if err := tx.Insert(tbl, c); err != nil {
+		if err := insert(tx, tbl, c); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {

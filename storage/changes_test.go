@@ -163,3 +163,77 @@ func TestAdoptHalfSegment(t *testing.T) {
 		t.Errorf("%d rows, want %d", rows, next)
 	}
 }
+
+// TestAdoptSmallLean: a chunk the caller gives up under half a segment
+// that fills its vectors is the pending segment as it is (the Change hands
+// the observer its vectors), then copied into the table's last segment;
+// one with room to spare is copied into a pending segment, so the views do
+// not keep its spare capacity. Rows added after it in the transaction, and
+// rows deleted again, come out right.
+func TestAdoptSmallLean(t *testing.T) {
+	defer func(n int) { segRows = n }(segRows)
+	segRows = 8
+	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := &recorder{}
+	db.SetObserver(rec)
+	info := TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}}
+	tbl := createTable(t, db, info)
+	chunk := func(lo, hi int64, capacity int) *coldata.Chunk {
+		c := coldata.NewChunk(info.Types, capacity)
+		for i := lo; i <= hi; i++ {
+			c.AppendRow([]types.Datum{i})
+		}
+		return c
+	}
+	commit := func(fn func(tx *Txn) error) Change {
+		t.Helper()
+		tx := db.Begin()
+		if err := fn(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		last := rec.changes[len(rec.changes)-1]
+		if len(last) != 1 {
+			t.Fatalf("%d changes, want 1", len(last))
+		}
+		return last[0]
+	}
+
+	lean := chunk(1, 3, 3)
+	if ch := commit(func(tx *Txn) error { return tx.Adopt(tbl, lean) }); ch.Chunks[0].Cols[0] != lean.Cols[0] {
+		t.Errorf("a lean chunk of 3 rows was copied into a pending segment: %s", describe(ch))
+	}
+	if s := tbl.segs[len(tbl.segs)-1]; s.frozen || s.rows.Cols[0] == lean.Cols[0] {
+		t.Errorf("a chunk under half a segment became a table segment")
+	}
+	loose := chunk(4, 5, 8)
+	if ch := commit(func(tx *Txn) error { return tx.Adopt(tbl, loose) }); ch.Chunks[0].Cols[0] == loose.Cols[0] {
+		t.Errorf("a chunk of 2 rows in vectors of 8 was kept as the pending segment: %s", describe(ch))
+	}
+	// A lean chunk, rows added after it (growing it), one deleted again.
+	got := describe(commit(func(tx *Txn) error {
+		if err := tx.Adopt(tbl, chunk(6, 7, 2)); err != nil {
+			return err
+		}
+		if err := tx.Insert(tbl, chunk(8, 10, 3)); err != nil {
+			return err
+		}
+		return tx.Delete(tbl, []int{-2}) // pending row 1: 7
+	}))
+	if want := "[6:+1][8:+1 9:+1 10:+1]"; got != want {
+		t.Errorf("adopt, insert and delete: %s, want %s", got, want)
+	}
+	var rows []int64
+	for _, s := range tbl.segs {
+		rows = append(rows, s.rows.Cols[0].Ints[:s.rows.Len]...)
+	}
+	if want := []int64{1, 2, 3, 4, 5, 6, 8, 9, 10}; fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("table rows %v, want %v", rows, want)
+	}
+}

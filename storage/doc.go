@@ -22,7 +22,9 @@
 // it is, and the same vectors are the Change handed to the observer: a COPY
 // is copied once, from the client's batches into pending segments. A batch
 // a source gives up (Txn.Adopt) of at least half a segment is a pending
-// segment, then a table segment, as it is: never copied.
+// segment, then a table segment, as it is: never copied. A smaller one
+// that fills its vectors is a pending segment as it is, copied once, into
+// the table's last segment.
 //
 // Spill (spill.go) is apart from all that: a scratch Pebble database, wiped
 // at open, where operators evict state past their memory budget

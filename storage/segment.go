@@ -23,8 +23,11 @@ func SegmentRows() int { return segRows }
 // good (it is frozen). Other rows are copied into the table's last segment,
 // which later commits fill up.
 func adoptable(c *coldata.Chunk) bool {
-	return c.Len >= max(segRows/2, 1) && chunkCap(c)-c.Len <= c.Len/4
+	return c.Len >= max(segRows/2, 1) && lean(c)
 }
+
+// lean reports whether c uses at least four fifths of its capacity.
+func lean(c *coldata.Chunk) bool { return chunkCap(c)-c.Len <= c.Len/4 }
 
 // adoptableGiven reports whether a chunk a caller gave up (Txn.Adopt) can
 // become a table segment as it is: half a segment suffices, whatever
@@ -246,11 +249,17 @@ func (p *pendingRows) add(src *coldata.Chunk, lo, hi int) {
 }
 
 // adopt appends src, which the caller gave up: after whole segments, a
-// whole segment's worth of rows, or at least half of one
-// (adoptableGiven), becomes a segment as it is; anything else is copied
-// as add copies it. Rows added after a short adopted segment fill it.
+// src the table may adopt (adoptableGiven), or any lean one of at most a
+// segment's rows, becomes a pending segment as it is; anything else is
+// copied as add copies it. Rows added after a short adopted segment fill
+// it. The commit then keeps or copies it (Table.apply). A generator's
+// batch (every 50 ms, a few thousand rows in vectors of just that size)
+// was copied into a pending segment only to be copied again, into the
+// table's last segment. Lean, because the views share the Change's
+// vectors (dataflow's sharedLeanPage): a batch far smaller than its
+// vectors is copied, so that they do not keep the spare capacity.
 func (p *pendingRows) adopt(src *coldata.Chunk) {
-	if p.n%segRows == 0 && (src.Len == segRows && adoptable(src) || adoptableGiven(src)) {
+	if p.n%segRows == 0 && (adoptableGiven(src) || 0 < src.Len && src.Len <= segRows && lean(src)) {
 		p.segs = append(p.segs, src)
 		p.given = append(p.given, true)
 		p.n += src.Len

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -713,4 +714,65 @@ func TestPipelineDrawsOneAhead(t *testing.T) {
 	if draws > 3 {
 		t.Fatalf("%d draws after the second delivery failed", draws)
 	}
+}
+
+// The table's prices are math.Pow's: over random draws, the draws at the
+// ends of the range, and draws whose price lies next to a half-integer,
+// where the table falls back to math.Pow.
+func TestNexmarkPrices(t *testing.T) {
+	p := newNexmarkPrices()
+	check := func(r uint64) {
+		t.Helper()
+		if got, want := p.price(r), nexmarkPrice(r); got != want {
+			t.Fatalf("price(%#x) = %d, math.Pow's %d", r, got, want)
+		}
+	}
+	for _, r := range []uint64{0, 1 << 11, math.MaxUint64, math.MaxUint64 - 1<<11} {
+		check(r)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2_000_000 {
+		check(rng.Uint64())
+	}
+	// Near ties: the draw whose exact price is nearest to k+0.5, found by
+	// inverting the price, and its neighbours.
+	ties := 0
+	for range 20_000 {
+		k := float64(100 + rng.IntN(100_000_000-100))
+		u := math.Log10((k+0.5)/100) / 6
+		r := uint64(u*(1<<53)) << 11
+		for d := uint64(0); d < 8; d++ {
+			check(r + d<<11)
+			check(r - d<<11)
+		}
+		x := unit(r) * 6
+		if z := math.Pow(10, x) * 100; math.Abs(z-math.Floor(z)-0.5) <= z*priceSlack {
+			ties++
+		}
+	}
+	if ties == 0 {
+		t.Fatal("no draw tested near a half-integer: the fallback went untested")
+	}
+}
+
+// BenchmarkNexmarkPrice compares math.Pow's prices with the table's.
+func BenchmarkNexmarkPrice(b *testing.B) {
+	p := newNexmarkPrices()
+	rs := make([]uint64, 1024)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range rs {
+		rs[i] = rng.Uint64()
+	}
+	var sum int64
+	b.Run("pow", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			sum += nexmarkPrice(rs[i%len(rs)])
+		}
+	})
+	b.Run("table", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			sum += p.price(rs[i%len(rs)])
+		}
+	})
+	_ = sum
 }
