@@ -16,7 +16,7 @@ import (
 
 // openExpressEngine returns an engine over a fresh store with opts and a
 // function opening sessions of it, all closed when the test ends.
-func openExpressEngine(t *testing.T, opts ...Option) (*Engine, func() pgwire.Session) {
+func openExpressEngine(t testing.TB, opts ...Option) (*Engine, func() pgwire.Session) {
 	t.Helper()
 	db, err := storage.Open(t.TempDir())
 	if err != nil {
@@ -308,3 +308,4 @@ func expressWorkload(t *testing.T, seed int64, opts ...Option) []string {
 	}
 	return out
 }
+
