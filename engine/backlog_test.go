@@ -21,7 +21,7 @@ func TestWaitBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, newIngestTimings())
+	d := newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, newIngestTimings(), true)
 	defer d.close()
 
 	release := make(chan struct{})
@@ -251,7 +251,7 @@ func busyLoop(t *testing.T) (d *dataflows, timings *ingestTimings, commit func(r
 	}
 	t.Cleanup(func() { db.Close() })
 	timings = newIngestTimings()
-	d = newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings)
+	d = newDataflows(db, slog.New(slog.DiscardHandler), 1, 1024, time.Hour, nil, nil, nil, timings, true)
 	t.Cleanup(d.close)
 	busy, started := make(chan struct{}), make(chan struct{})
 	d.enqueue(feedItem{cmd: func() { close(started); <-busy }})

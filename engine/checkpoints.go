@@ -1536,7 +1536,7 @@ func (d *dataflows) stepSmallQueued() {
 	if run < 0 {
 		run = len(items)
 	}
-	free := d.goesAhead(items[:run])
+	free := d.goesAhead(map[uint32]bool{}, items[:run])
 	if !slices.Contains(free, true) {
 		d.mu.Unlock()
 		return
@@ -1562,7 +1562,7 @@ func (d *dataflows) stepSmallQueued() {
 		d.signalDrained()
 	}
 	d.mu.Unlock()
-	d.stepEpoch(ahead)
+	d.stepEpoch(ahead, false)
 }
 
 // checkpointView takes v's checkpoint at the loop's epoch, a delta or a

@@ -129,23 +129,32 @@ func (c *chainEngine) close() {
 // exec runs sql and returns its rows as text, sorted.
 func (c *chainEngine) exec(sql string) []string {
 	c.t.Helper()
-	ctx := context.Background()
-	stmts, err := c.s.Parse(ctx, sql)
+	rows, err := sessionRows(c.s, sql)
 	if err != nil {
-		c.t.Fatalf("%s: %v", sql, err)
+		c.t.Fatal(err)
+	}
+	return rows
+}
+
+// sessionRows runs sql in s and returns its rows as text, sorted.
+func sessionRows(s pgwire.Session, sql string) ([]string, error) {
+	ctx := context.Background()
+	stmts, err := s.Parse(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sql, err)
 	}
 	w := &rowsWriter{}
 	for _, st := range stmts {
 		p, err := st.Bind(ctx, nil, nil)
 		if err != nil {
-			c.t.Fatalf("%s: %v", sql, err)
+			return nil, fmt.Errorf("%s: %w", sql, err)
 		}
 		if _, _, err := p.Execute(ctx, 0, w); err != nil {
-			c.t.Fatalf("%s: %v", sql, err)
+			return nil, fmt.Errorf("%s: %w", sql, err)
 		}
 	}
 	slices.Sort(w.rows)
-	return w.rows
+	return w.rows, nil
 }
 
 // insert adds a row to every group of [lo, hi) of stream a.
@@ -200,11 +209,7 @@ func (c *chainEngine) files(view string) ([]string, []byte) {
 
 func (c *chainEngine) viewID(view string) uint32 {
 	c.t.Helper()
-	desc, ok := c.e.cat.Lookup("public", view)
-	if !ok {
-		c.t.Fatalf("no view %s", view)
-	}
-	return desc.ID
+	return relID(c.t, c.e, view)
 }
 
 const chainGroups = 5000

@@ -32,10 +32,15 @@
 // A statement reads the views through dataflows.snapshot, which takes no
 // lock: the dataflows loop publishes the epoch and the running views in an
 // atomic pointer (dataflows.published), so that no reader waits for the
-// loop or for a reader the loop waits for.
+// loop or for a reader the loop waits for. While the loop steps a big
+// epoch, an express goroutine steps the small commits queued meanwhile to
+// views sharing nothing with it (dataflows.expressSteps); the two take
+// turns at the loop's state and at publishing under dataflows.stepMu, the
+// loop letting it go only while its views' dataflows step, and the loop
+// joins the goroutine before a command, its next epoch or a checkpoint.
 //
 // The views' checkpoints (checkpoints.go, docs/recovery.md) are taken on
-// the dataflows loop, which alone owns the views' dataflows, and written by
+// the dataflows loop, which alone owns the views' dataflows then, and written by
 // one writer goroutine: the loop hands it a batch only while it is idle
 // (skipping an interval otherwise), a DROP's removals wait in a list it
 // drains after each write, and a wake signal tells it work is waiting.

@@ -66,6 +66,9 @@ type Engine struct {
 	workers   int
 	chunkSize int
 	tick      time.Duration
+	// serialSteps: the views' loop steps every epoch, none beside a big
+	// one's (WithSerialSteps).
+	serialSteps bool
 	// gate bounds the ingest goroutines (generators, the views' workers)
 	// to all but one P while queries are served (sched.Gate).
 	gate *sched.Gate
@@ -140,6 +143,11 @@ func WithChunkSize(n int) Option { return func(e *Engine) { e.chunkSize = n } }
 // WithTick sets the longest time between epochs (default 100 ms); a commit
 // to a relation a view reads also ends an epoch.
 func WithTick(d time.Duration) Option { return func(e *Engine) { e.tick = d } }
+
+// WithSerialSteps has the views' loop step every epoch itself: a small
+// commit to other views then waits for a big epoch's step in progress
+// instead of being stepped beside it (tests compare the two).
+func WithSerialSteps() Option { return func(e *Engine) { e.serialSteps = true } }
 
 // WithCheckpoints keeps checkpoints of the views' state in dir, taken every
 // interval of the dataflows loop's time and at a clean shutdown, so that a
@@ -281,7 +289,7 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		e.log.Info("engine: memory limit set", "limit_bytes", e.memoryLimit, "spill_dir", e.spillDir)
 	}
 	e.gate = sched.NewGate(runtime.GOMAXPROCS(0))
-	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget, e.gate, e.timings)
+	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget, e.gate, e.timings, !e.serialSteps)
 	began := time.Now()
 	e.startViews()
 	if ckpt != nil {
