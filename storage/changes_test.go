@@ -11,6 +11,24 @@ import (
 
 type recorder struct{ changes [][]Change }
 
+// commitOne commits what fn does in a transaction of db, which must
+// change one relation, and returns that change as rec observed it.
+func (rec *recorder) commitOne(t *testing.T, db *DB, fn func(tx *Txn) error) Change {
+	t.Helper()
+	tx := db.Begin()
+	if err := fn(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	last := rec.changes[len(rec.changes)-1]
+	if len(last) != 1 {
+		t.Fatalf("%d changes, want 1", len(last))
+	}
+	return last[0]
+}
+
 func (r *recorder) Wants(uint32) bool          { return true }
 func (r *recorder) Committed(changes []Change) { r.changes = append(r.changes, changes) }
 
@@ -54,18 +72,7 @@ func TestChanges(t *testing.T) {
 	}
 	commit := func(fn func(tx *Txn) error) string {
 		t.Helper()
-		tx := db.Begin()
-		if err := fn(tx); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		last := rec.changes[len(rec.changes)-1]
-		if len(last) != 1 {
-			t.Fatalf("%d changes, want 1", len(last))
-		}
-		return describe(last[0])
+		return describe(rec.commitOne(t, db, fn))
 	}
 
 	// Ten rows: pending segments of 4, 4 and 2 rows, handed over as they are.
@@ -191,18 +198,7 @@ func TestAdoptSmallLean(t *testing.T) {
 	}
 	commit := func(fn func(tx *Txn) error) Change {
 		t.Helper()
-		tx := db.Begin()
-		if err := fn(tx); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		last := rec.changes[len(rec.changes)-1]
-		if len(last) != 1 {
-			t.Fatalf("%d changes, want 1", len(last))
-		}
-		return last[0]
+		return rec.commitOne(t, db, fn)
 	}
 
 	lean := chunk(1, 3, 3)
