@@ -308,4 +308,3 @@ func expressWorkload(t *testing.T, seed int64, opts ...Option) []string {
 	}
 	return out
 }
-
