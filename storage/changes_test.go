@@ -29,6 +29,30 @@ func (rec *recorder) commitOne(t *testing.T, db *DB, fn func(tx *Txn) error) Cha
 	return last[0]
 }
 
+// openRecorded opens a DB whose commits a recorder observes, with one
+// stream of an int8 column; the caller closes it (before it restores
+// segRows).
+func openRecorded(t *testing.T) (*DB, *recorder, *Table) {
+	t.Helper()
+	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	db.SetObserver(rec)
+	return db, rec, createTable(t, db, TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}})
+}
+
+// intRange is a chunk of one int8 column holding lo..hi, with room for
+// capacity rows.
+func intRange(lo, hi int64, capacity int) *coldata.Chunk {
+	c := coldata.NewChunk([]*types.T{types.Int8}, capacity)
+	for i := lo; i <= hi; i++ {
+		c.AppendRow([]types.Datum{i})
+	}
+	return c
+}
+
 func (r *recorder) Wants(uint32) bool          { return true }
 func (r *recorder) Committed(changes []Change) { r.changes = append(r.changes, changes) }
 
@@ -54,22 +78,9 @@ func describe(ch Change) string {
 func TestChanges(t *testing.T) {
 	defer func(n int) { segRows = n }(segRows)
 	segRows = 4
-	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, rec, tbl := openRecorded(t)
 	defer db.Close()
-	rec := &recorder{}
-	db.SetObserver(rec)
-	info := TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}}
-	tbl := createTable(t, db, info)
-	ints := func(lo, hi int64) *coldata.Chunk {
-		c := coldata.NewChunk(info.Types, 0)
-		for i := lo; i <= hi; i++ {
-			c.AppendRow([]types.Datum{i})
-		}
-		return c
-	}
+	ints := func(lo, hi int64) *coldata.Chunk { return intRange(lo, hi, 0) }
 	commit := func(fn func(tx *Txn) error) string {
 		t.Helper()
 		return describe(rec.commitOne(t, db, fn))
@@ -180,22 +191,9 @@ func TestAdoptHalfSegment(t *testing.T) {
 func TestAdoptSmallLean(t *testing.T) {
 	defer func(n int) { segRows = n }(segRows)
 	segRows = 8
-	db, err := Open(t.TempDir(), WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, rec, tbl := openRecorded(t)
 	defer db.Close()
-	rec := &recorder{}
-	db.SetObserver(rec)
-	info := TableInfo{ID: 1, Name: "s", Types: []*types.T{types.Int8}}
-	tbl := createTable(t, db, info)
-	chunk := func(lo, hi int64, capacity int) *coldata.Chunk {
-		c := coldata.NewChunk(info.Types, capacity)
-		for i := lo; i <= hi; i++ {
-			c.AppendRow([]types.Datum{i})
-		}
-		return c
-	}
+	chunk := intRange
 	commit := func(fn func(tx *Txn) error) Change {
 		t.Helper()
 		return rec.commitOne(t, db, fn)
