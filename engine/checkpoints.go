@@ -1532,12 +1532,8 @@ func (d *dataflows) stepSmallQueued() {
 	d.mu.Lock()
 	taken := len(d.taken)
 	items := slices.Concat(d.taken, d.queue)
-	run := slices.IndexFunc(items, func(it feedItem) bool { return it.cmd != nil })
-	if run < 0 {
-		run = len(items)
-	}
-	free := d.goesAhead(map[uint32]bool{}, items[:run])
-	if !slices.Contains(free, true) {
+	free := d.aheadOfCommand(map[uint32]bool{}, items)
+	if free == nil {
 		d.mu.Unlock()
 		return
 	}
@@ -1545,7 +1541,7 @@ func (d *dataflows) stepSmallQueued() {
 	dequeued := false
 	for i, it := range items {
 		switch {
-		case i < run && free[i]:
+		case i < len(free) && free[i]:
 			ahead = append(ahead, it)
 			if i >= taken {
 				d.queuedRows -= it.rows

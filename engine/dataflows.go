@@ -538,17 +538,13 @@ func (d *dataflows) expressSteps(blocked map[uint32]bool, done <-chan struct{}) 
 func (d *dataflows) takeExpress(blocked map[uint32]bool) []feedItem {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	run := slices.IndexFunc(d.queue, func(it feedItem) bool { return it.cmd != nil })
-	if run < 0 {
-		run = len(d.queue)
-	}
-	free := d.goesAhead(maps.Clone(blocked), d.queue[:run])
-	if !slices.Contains(free, true) {
+	free := d.aheadOfCommand(maps.Clone(blocked), d.queue)
+	if free == nil {
 		return nil
 	}
 	var ahead, kept []feedItem
 	for i, it := range d.queue {
-		if i < run && free[i] {
+		if i < len(free) && free[i] {
 			ahead = append(ahead, it)
 			d.queuedRows -= it.rows
 		} else {
@@ -609,6 +605,21 @@ func (d *dataflows) goesAhead(blocked map[uint32]bool, commits []feedItem) []boo
 			continue
 		}
 		aheadRows += it.rows
+	}
+	return free
+}
+
+// aheadOfCommand reports which of items before the first command among
+// them may be stepped before the others (goesAhead, from blocked), one
+// flag each of those; nil when none may.
+func (d *dataflows) aheadOfCommand(blocked map[uint32]bool, items []feedItem) []bool {
+	run := slices.IndexFunc(items, func(it feedItem) bool { return it.cmd != nil })
+	if run < 0 {
+		run = len(items)
+	}
+	free := d.goesAhead(blocked, items[:run])
+	if !slices.Contains(free, true) {
+		return nil
 	}
 	return free
 }
