@@ -69,9 +69,11 @@ type Engine struct {
 	// serialSteps: the views' loop steps every epoch, none beside a big
 	// one's (WithSerialSteps).
 	serialSteps bool
-	// gate bounds the ingest goroutines (generators, the views' workers)
-	// to all but one P while queries are served (sched.Gate).
-	gate *sched.Gate
+	// cores are the cores the process runs on (WithCores); gate bounds
+	// the ingest goroutines (generators, the views' workers) to all but
+	// one of them while queries are served (sched.Gate).
+	cores int
+	gate  *sched.Gate
 	// checkpointDir and checkpointInterval configure the views'
 	// checkpoints (WithCheckpoints); none without a directory.
 	checkpointDir      string
@@ -135,6 +137,13 @@ func WithDefaultTimeZone(tz string) Option { return func(e *Engine) { e.defaultT
 // WithWorkers sets how many workers run each view's dataflow (default: the
 // number of cores).
 func WithWorkers(n int) Option { return func(e *Engine) { e.workers = n } }
+
+// WithCores sets how many cores the process runs on (default GOMAXPROCS,
+// read when the engine starts): while queries are served, ingest runs on
+// all but one of them. A server that runs more Ps than cores (sluice
+// serve's --gomaxprocs) gives the cores here, so that the gate still
+// leaves a core, not a P, to the queries.
+func WithCores(n int) Option { return func(e *Engine) { e.cores = n } }
 
 // WithChunkSize sets how many rows a view's sources push at a time
 // (default coldata.DefaultChunkSize); tests vary it.
@@ -288,7 +297,10 @@ func New(db *storage.DB, opts ...Option) (*Engine, error) {
 		budget = dataflow.NewBudget(e.memoryLimit, func() dataflow.SpillSpace { return e.spill.Space() })
 		e.log.Info("engine: memory limit set", "limit_bytes", e.memoryLimit, "spill_dir", e.spillDir)
 	}
-	e.gate = sched.NewGate(runtime.GOMAXPROCS(0))
+	if e.cores < 1 {
+		e.cores = runtime.GOMAXPROCS(0)
+	}
+	e.gate = sched.NewGate(e.cores)
 	e.views = newDataflows(db, e.log, e.workers, e.chunkSize, e.tick, ckpt, budget, e.gate, e.timings, !e.serialSteps)
 	began := time.Now()
 	e.startViews()

@@ -31,6 +31,9 @@ type Config struct {
 	Logger   *slog.Logger
 	// Workers is the number of workers per view dataflow (0: one per core).
 	Workers int
+	// Cores is how many cores the process runs on (0: GOMAXPROCS): while
+	// queries are served, ingest runs on all but one (engine.WithCores).
+	Cores int
 	// Tick is the longest time between epochs (0: 100 ms).
 	Tick time.Duration
 	// CheckpointInterval is how often the views' state is checkpointed
@@ -123,6 +126,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	eopts = append(eopts, engine.WithKafkaBrokers(brokers))
 	if cfg.Workers > 0 {
 		eopts = append(eopts, engine.WithWorkers(cfg.Workers))
+	}
+	if cfg.Cores > 0 {
+		eopts = append(eopts, engine.WithCores(cfg.Cores))
 	}
 	if cfg.Tick > 0 {
 		eopts = append(eopts, engine.WithTick(cfg.Tick))

@@ -130,6 +130,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	var memoryLimit byteSize
 	resultCache := byteSize(engine.DefaultResultCacheBytes)
 	gcPct := fs.Int("gc-percent", server.DefaultGCPercent, "the garbage collector's GOGC: the heap grows by this percentage of the live heap between collections; negative: no collection (a GOGC environment variable applies when neither this flag nor SLUICE_GC_PERCENT is given) (env SLUICE_GC_PERCENT)")
+	gomaxprocs := fs.Int("gomaxprocs", 0, "the Go scheduler's Ps (GOMAXPROCS); 0: one more than the cores, so that a P is left idle in the network poller to start queries at once while ingest keeps the cores busy (a GOMAXPROCS environment variable applies when neither this flag nor SLUICE_GOMAXPROCS is given) (env SLUICE_GOMAXPROCS)")
 	heapHugePages := fs.String("heap-huge-pages", "on", "on: advise the Go heap's memory for transparent huge pages as it grows, so that a growing heap faults a 2 MiB page at a time, not 4 KiB (linux; docs/memory.md); off: small pages (env SLUICE_HEAP_HUGE_PAGES)")
 	fs.Var(&memoryLimit, "memory-limit", "memory the views' spilling operator state may take, such as 512MiB or 2GiB; past it the coldest state goes to <data-dir>/spill (docs/memory.md); off: no limit (env SLUICE_MEMORY_LIMIT)")
 	fs.Var(&resultCache, "result-cache-bytes", "memory the answers shared between connections may take: a read-only statement over materialized views is answered once per published epoch and its answer kept for the same statement from any connection (docs/dataflow.md); 0 or off: each statement runs (env SLUICE_RESULT_CACHE_BYTES)")
@@ -141,15 +142,23 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 		return 2
 	}
 	if err := flagsFromEnv(fs, map[string]string{"workers": "SLUICE_WORKERS", "tick": "SLUICE_TICK", "checkpoint-interval": "SLUICE_CHECKPOINT_INTERVAL", "tls-required": "SLUICE_TLS_REQUIRED",
-		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT", "heap-huge-pages": "SLUICE_HEAP_HUGE_PAGES",
+		"max-connections": "SLUICE_MAX_CONNECTIONS", "insecure": "SLUICE_INSECURE", "memory-limit": "SLUICE_MEMORY_LIMIT", "gc-percent": "SLUICE_GC_PERCENT", "gomaxprocs": "SLUICE_GOMAXPROCS", "heap-huge-pages": "SLUICE_HEAP_HUGE_PAGES",
 		"max-active-queries": "SLUICE_MAX_ACTIVE_QUERIES", "result-cache-bytes": "SLUICE_RESULT_CACHE_BYTES"}); err != nil {
 		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 		return 2
 	}
-	gcGiven := false
-	fs.Visit(func(f *flag.Flag) { gcGiven = gcGiven || f.Name == "gc-percent" })
-	if pct, ok := server.GCPercent(gcGiven, *gcPct, os.Getenv("GOGC")); ok {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if pct, ok := server.GCPercent(given["gc-percent"], *gcPct, os.Getenv("GOGC")); ok {
 		debug.SetGCPercent(pct)
+	}
+	if *gomaxprocs < 0 {
+		fmt.Fprintf(stderr, "sluice %s: --gomaxprocs must be at least 0 (0: one more than the cores)\n", name)
+		return 2
+	}
+	cores := runtime.GOMAXPROCS(0)
+	if n, ok := server.Procs(given["gomaxprocs"], *gomaxprocs, os.Getenv("GOMAXPROCS"), cores); ok {
+		runtime.GOMAXPROCS(n)
 	}
 	hugeHeap, err := server.HeapHugePages(*heapHugePages)
 	if err != nil {
@@ -180,7 +189,7 @@ func serve(args []string, stdout, stderr io.Writer, demo bool) int {
 	defer server.StartHeapHugePages(hugeHeap, logger)()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Tick: *tick, MaxConnections: *maxConns,
+	cfg := server.Config{PGAddr: *pgAddr, HTTPAddr: *httpAddr, DataDir: *dataDir, Logger: logger, Workers: *workers, Cores: cores, Tick: *tick, MaxConnections: *maxConns,
 		MaxActiveQueries: *maxActive, CheckpointInterval: *checkpointInterval, Profiling: *pprofOn, MemoryLimit: int64(memoryLimit)}
 	if *checkpointInterval <= 0 {
 		cfg.CheckpointInterval = -1 // the server's 0 is its default

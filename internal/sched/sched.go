@@ -4,9 +4,11 @@
 // goroutine made runnable meanwhile waits in the run queue, and a socket
 // that becomes readable is not even polled, until the runtime preempts one
 // of them (10 ms slices) or sysmon polls the network (up to 10 ms more).
-// A Gate bounds how many ingest goroutines run at once to GOMAXPROCS-1
-// while queries are being served, so one P is left to the queries (or idle,
-// blocked in the network poller, which then wakes a reader at once). Served
+// A Gate bounds how many ingest goroutines run at once to one fewer than
+// the cores while queries are being served, so one core is left to the
+// queries. (`sluice serve` also runs one P more than the cores, so that a
+// P is usually idle, blocked in the network poller, which then wakes a
+// reader at once.) Served
 // means at least ServingQueries queries in the last ReaderWindow or so:
 // dashboards, not a script polling a view now and then, which should not
 // take a core from ingest.
@@ -65,10 +67,10 @@ type Gate struct {
 	window, count, prev atomic.Int64
 }
 
-// NewGate returns a gate that lets max(procs-1, 1) ingest goroutines run at
+// NewGate returns a gate that lets max(cores-1, 1) ingest goroutines run at
 // once while queries are served.
-func NewGate(procs int) *Gate {
-	return &Gate{free: max(procs-1, 1), epoch: time.Now(), span: ReaderWindow, maxWait: MaxWait}
+func NewGate(cores int) *Gate {
+	return &Gate{free: max(cores-1, 1), epoch: time.Now(), span: ReaderWindow, maxWait: MaxWait}
 }
 
 // Query notes that a query starts.
