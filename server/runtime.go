@@ -114,7 +114,8 @@ func GCPercent(given bool, pct int, gogcEnv string) (int, bool) {
 // the network every 10 ms or so, and a query waits that long before it
 // starts. An extra P is mostly idle, its thread blocked in the network
 // poller; the kernel wakes that thread when a query arrives and, a thread
-// just woken, runs it ahead of the busy ones. The ingest gate still
+// just woken, runs it ahead of the busy ones (the runtime's side of it:
+// golang/go#51651). The ingest gate still
 // counts cores (Config.Cores), so ingest leaves a core, not a P, to the
 // queries. `sluice bench serve`, 1000 panels at 312 k bids/s, 2 cores:
 // query p99 15.0-15.8 ms and 7.6-12.2 ms with 3 Ps against 26.3 and
