@@ -126,6 +126,17 @@ type Config struct {
 	// FetchMaxWait is how long the broker holds a fetch that finds no
 	// records (default franz-go's, 5 s).
 	FetchMaxWait time.Duration
+	// hooks are the points of the hand-offs tests hold; unset outside tests.
+	hooks testHooks
+}
+
+// testHooks are called, when set, where a test holds a hand-off to make an
+// interleaving of the source's goroutines happen.
+type testHooks struct {
+	// heldBack is called by a goroutine that decoded a fetch and holds its
+	// batch back (its deliverer busy or more fetches queued), before it lets
+	// go of the worker.
+	heldBack func()
 }
 
 // Source is a running Kafka source.
