@@ -790,7 +790,7 @@ func heldBatchWaits(tb testing.TB, maxDelay time.Duration, rounds int) []time.Du
 	held, letGo := make(chan struct{}), make(chan struct{})
 	s := startSource(tb, c, map[string]string{"topic": "t"}, g, nil, true, func(cfg *Config) {
 		cfg.Workers, cfg.BatchRows, cfg.MaxDelay = 1, 1<<16, maxDelay
-		cfg.hooks.heldBack = func() {
+		cfg.knobs.heldBack = func() {
 			if expect.CompareAndSwap(true, false) {
 				held <- struct{}{}
 				<-letGo
@@ -875,6 +875,125 @@ func deliverersParked() bool {
 		}
 		header, _, _ := strings.Cut(g, "\n")
 		if strings.Contains(g, ").Deliver(") || !strings.Contains(header, "[chan receive") && !strings.Contains(header, "[select") {
+			return false
+		}
+	}
+	return true
+}
+
+// A fetch buffered while its poll goroutine is busy, whose hook therefore
+// wakes no one, is polled at once by the goroutine that starts waiting
+// before kgo makes the fetch pollable (just after the hook): it waited for
+// the poll goroutine's tick (1 s; an hour here).
+func TestSourceFetchBufferedWhilePollBusy(t *testing.T) {
+	for i, wait := range missedWakeWaits(t, time.Hour, 3) {
+		t.Logf("round %d: the record was delivered %v after its fetch's hook returned", i, wait)
+	}
+}
+
+// BenchmarkMissedWakeWait reports how long the record of
+// TestSourceFetchBufferedWhilePollBusy's interleaving waits with the
+// default tick (1 s), from its fetch's hook returning to its delivery.
+func BenchmarkMissedWakeWait(b *testing.B) {
+	var sum time.Duration
+	for _, wait := range missedWakeWaits(b, 0, b.N) {
+		sum += wait
+	}
+	b.ReportMetric(float64(sum.Microseconds())/float64(b.N), "wait-us/op")
+}
+
+// missedWakeWaits makes, rounds times, this interleaving on a one-worker,
+// one-partition source: its poll goroutine decodes record 2i and is held
+// in the decoder; record 2i+1 is fetched and its hook finds no one
+// waiting; kgo is held at a hook after it (knob clientHooks) while the poll
+// goroutine, let go, delivers record 2i and parks, and only then makes the
+// fetch pollable. It returns how long after that each record 2i+1 was
+// delivered. errorPoll replaces the poll goroutines' tick unless 0.
+func missedWakeWaits(tb testing.TB, errorPoll time.Duration, rounds int) []time.Duration {
+	tb.Helper()
+	c, cl := newCluster(tb, 1, "t")
+	o := &orderedTarget{}
+	dec := &gateDecoders{entered: make(chan struct{}), release: make(chan struct{})}
+	var held atomic.Int64
+	held.Store(-1)
+	released := make(chan time.Time, 1)
+	s := startSource(tb, c, map[string]string{"topic": "t"}, o, nil, true, func(cfg *Config) {
+		cfg.Workers, cfg.Value, cfg.BatchRows = 1, dec, 1<<16
+		cfg.knobs.errorPollInterval = errorPoll
+		cfg.knobs.clientHooks = []kgo.Hook{recordBuffered(func(r *kgo.Record) {
+			if v, _ := strconv.ParseInt(string(r.Value), 10, 64); v != held.Load() {
+				return
+			}
+			dec.release <- struct{}{}
+			// Not waitFor: this is kgo's goroutine, which may not end the test.
+			for deadline := time.Now().Add(20 * time.Second); !pollsParked() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			released <- time.Now()
+		})}
+	})
+	defer s.Close()
+	waitFor(tb, "the partition assigned", func() bool { return len(s.Stats()) == 1 })
+	waits := make([]time.Duration, 0, rounds)
+	for i := range rounds {
+		first, second := int64(2*i), int64(2*i+1)
+		produce(tb, cl, "t", strconv.FormatInt(first, 10))
+		select {
+		case <-dec.entered:
+		case <-time.After(20 * time.Second):
+			tb.Fatalf("round %d: timed out waiting for the decoding of %d", i, first)
+		}
+		held.Store(second)
+		produce(tb, cl, "t", strconv.FormatInt(second, 10))
+		var start time.Time
+		select {
+		case start = <-released:
+		case <-time.After(20 * time.Second):
+			tb.Fatalf("round %d: timed out waiting for the fetch of %d", i, second)
+		}
+		waitFor(tb, fmt.Sprintf("record %d delivered", second), func() bool { v, _ := o.delivered(); return len(v) == int(second)+1 })
+		v, at := o.delivered()
+		if v[second] != second {
+			tb.Fatalf("delivered %v, want 0-%d in order", v, second)
+		}
+		waits = append(waits, at[second].Sub(start))
+	}
+	return waits
+}
+
+// recordBuffered is a kgo.HookFetchRecordBuffered.
+type recordBuffered func(*kgo.Record)
+
+func (f recordBuffered) OnFetchRecordBuffered(r *kgo.Record) { f(r) }
+
+// gateDecoders decode as intDecoder does, each even value once released.
+type gateDecoders struct {
+	entered chan struct{} // an even value's decoding starts
+	release chan struct{}
+}
+
+func (d *gateDecoders) NewDecoder() format.Decoder { return gateDecoder{d} }
+
+type gateDecoder struct{ d *gateDecoders }
+
+func (g gateDecoder) Decode(rec []byte, cols []*coldata.Vec) error {
+	if v, err := strconv.ParseInt(string(rec), 10, 64); err == nil && v%2 == 0 {
+		g.d.entered <- struct{}{}
+		<-g.d.release
+	}
+	return intDecoder{}.Decode(rec, cols)
+}
+
+// pollsParked reports whether every poll goroutine is parked in a select
+// (waiting on its hook, or in PollRecords), none in a decoder.
+func pollsParked() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if !strings.Contains(g, "kafka.(*Source).poll(") {
+			continue
+		}
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(g, ".Decode(") || !strings.Contains(header, "[select") {
 			return false
 		}
 	}

@@ -144,10 +144,10 @@ func (w *worker) run() {
 	delivering := make(chan struct{})
 	go func() { defer close(delivering); w.deliver() }()
 	defer func() {
-		w.lock <- struct{}{}
+		w.acquire()
 		w.closed = true
 		close(w.out)
-		<-w.lock
+		w.release()
 		<-delivering
 	}()
 	for {
@@ -155,17 +155,20 @@ func (w *worker) run() {
 		case <-w.s.ctx.Done():
 			return
 		case f := <-w.in:
-			w.lock <- struct{}{}
+			w.acquire()
 			w.queued.Add(-1)
 			w.take(f)
-			<-w.lock
+			w.release()
 		case <-w.deadline.C:
-			w.lock <- struct{}{}
+			w.acquire()
 			w.expire()
-			<-w.lock
+			w.release()
 		}
 	}
 }
+
+func (w *worker) acquire() { w.lock <- struct{}{} }
+func (w *worker) release() { <-w.lock }
 
 // tryTake decodes f on the calling goroutine, as run would, if f is small
 // and the worker is idle (no fetch queued, nothing being decoded), and
@@ -179,7 +182,7 @@ func (w *worker) tryTake(f fetched) bool {
 	default:
 		return false
 	}
-	defer func() { <-w.lock }()
+	defer w.release()
 	if w.closed || w.queued.Load() > 0 || w.s.ctx.Err() != nil {
 		return false
 	}
@@ -202,7 +205,7 @@ func (w *worker) take(f fetched) {
 			w.deadline.Reset(w.s.cfg.MaxDelay)
 			w.armed = true
 		}
-		if h := w.s.cfg.hooks.heldBack; h != nil {
+		if h := w.s.cfg.knobs.heldBack; h != nil {
 			h()
 		}
 	}
@@ -281,7 +284,7 @@ func (w *worker) next() *Batch {
 		return b
 	case w.lock <- struct{}{}:
 	}
-	defer func() { <-w.lock }()
+	defer w.release()
 	b := w.batch
 	if b == nil || w.queued.Load() > 0 || b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
 		// A fetch queued will be decoded, and the batch flushed, seeing the
