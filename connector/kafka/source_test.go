@@ -787,17 +787,25 @@ func heldBatchWaits(tb testing.TB, maxDelay time.Duration, rounds int) []time.Du
 	c, cl := newCluster(tb, 1, "t")
 	g := &gateTarget{entered: make(chan int64, rounds), release: make(chan struct{}), at: map[int64]time.Time{}}
 	var expect atomic.Bool
-	held, letGo := make(chan struct{}), make(chan struct{})
+	// stop lets the hook go when the test fails, so that Close returns.
+	held, letGo, stop := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	s := startSource(tb, c, map[string]string{"topic": "t"}, g, nil, true, func(cfg *Config) {
 		cfg.Workers, cfg.BatchRows, cfg.MaxDelay = 1, 1<<16, maxDelay
 		cfg.knobs.heldBack = func() {
 			if expect.CompareAndSwap(true, false) {
-				held <- struct{}{}
-				<-letGo
+				select {
+				case held <- struct{}{}:
+					select {
+					case <-letGo:
+					case <-stop:
+					}
+				case <-stop:
+				}
 			}
 		}
 	})
 	defer s.Close()
+	defer close(stop)
 	waitFor(tb, "the partition assigned", func() bool { return len(s.Stats()) == 1 })
 	within := func(what string, ch <-chan struct{}) {
 		select {
@@ -913,7 +921,10 @@ func missedWakeWaits(tb testing.TB, errorPoll time.Duration, rounds int) []time.
 	tb.Helper()
 	c, cl := newCluster(tb, 1, "t")
 	o := &orderedTarget{}
-	dec := &gateDecoders{entered: make(chan struct{}), release: make(chan struct{})}
+	// stop lets the decoder and the hook go when the test fails, so that
+	// Close returns.
+	stop := make(chan struct{})
+	dec := &gateDecoders{entered: make(chan struct{}), release: make(chan struct{}), stop: stop}
 	var held atomic.Int64
 	held.Store(-1)
 	released := make(chan time.Time, 1)
@@ -921,10 +932,14 @@ func missedWakeWaits(tb testing.TB, errorPoll time.Duration, rounds int) []time.
 		cfg.Workers, cfg.Value, cfg.BatchRows = 1, dec, 1<<16
 		cfg.knobs.errorPollInterval = errorPoll
 		cfg.knobs.clientHooks = []kgo.Hook{recordBuffered(func(r *kgo.Record) {
-			if v, _ := strconv.ParseInt(string(r.Value), 10, 64); v != held.Load() {
+			if v, _ := strconv.ParseInt(string(r.Value), 10, 64); !held.CompareAndSwap(v, -1) {
 				return
 			}
-			dec.release <- struct{}{}
+			select {
+			case dec.release <- struct{}{}:
+			case <-stop:
+				return
+			}
 			// Not waitFor: this is kgo's goroutine, which may not end the test.
 			for deadline := time.Now().Add(20 * time.Second); !pollsParked() && time.Now().Before(deadline); {
 				time.Sleep(time.Millisecond)
@@ -933,6 +948,7 @@ func missedWakeWaits(tb testing.TB, errorPoll time.Duration, rounds int) []time.
 		})}
 	})
 	defer s.Close()
+	defer close(stop)
 	waitFor(tb, "the partition assigned", func() bool { return len(s.Stats()) == 1 })
 	waits := make([]time.Duration, 0, rounds)
 	for i := range rounds {
@@ -970,6 +986,7 @@ func (f recordBuffered) OnFetchRecordBuffered(r *kgo.Record) { f(r) }
 type gateDecoders struct {
 	entered chan struct{} // an even value's decoding starts
 	release chan struct{}
+	stop    chan struct{} // closed: release every value
 }
 
 func (d *gateDecoders) NewDecoder() format.Decoder { return gateDecoder{d} }
@@ -978,8 +995,14 @@ type gateDecoder struct{ d *gateDecoders }
 
 func (g gateDecoder) Decode(rec []byte, cols []*coldata.Vec) error {
 	if v, err := strconv.ParseInt(string(rec), 10, 64); err == nil && v%2 == 0 {
-		g.d.entered <- struct{}{}
-		<-g.d.release
+		select {
+		case g.d.entered <- struct{}{}:
+			select {
+			case <-g.d.release:
+			case <-g.d.stop:
+			}
+		case <-g.d.stop:
+		}
 	}
 	return intDecoder{}.Decode(rec, cols)
 }
