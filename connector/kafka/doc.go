@@ -18,7 +18,7 @@
 // fetching (franz-go fetches again only once its buffered fetch is polled)
 // instead of buffering. Partitions are not paused (PauseFetchPartitions):
 // see hand for the stall that caused. A small fetch that finds its worker
-// idle is decoded on the poll goroutine, under the worker's mutex, so that a
+// idle is decoded on the poll goroutine, under the worker's lock, so that a
 // lone record crosses fewer goroutines (worker.go); commits are made on
 // each worker's deliverer goroutine only.
 //

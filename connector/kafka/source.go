@@ -126,6 +126,22 @@ type Config struct {
 	// FetchMaxWait is how long the broker holds a fetch that finds no
 	// records (default franz-go's, 5 s).
 	FetchMaxWait time.Duration
+	// knobs are for tests; unset outside them.
+	knobs testKnobs
+}
+
+// testKnobs hold the source's hand-offs where a test makes an interleaving
+// of its goroutines happen. The hooks are called when set.
+type testKnobs struct {
+	// heldBack is called by a goroutine that decoded a fetch and holds its
+	// batch back (its deliverer busy or more fetches queued), before it lets
+	// go of the worker.
+	heldBack func()
+	// clientHooks are given to every client after its fetchBuffered, so
+	// that kgo calls them after it for each record.
+	clientHooks []kgo.Hook
+	// errorPollInterval replaces errorPollInterval when set.
+	errorPollInterval time.Duration
 }
 
 // Source is a running Kafka source.
@@ -219,7 +235,7 @@ func Start(cfg Config) (*Source, error) {
 		assigned: map[Partition]bool{}, cells: map[Partition]*statsCell{}}
 	for range cfg.Workers * fetchersPerWorker {
 		buffered := &fetchBuffered{ready: make(chan struct{}, 1)}
-		cl, err := kgo.NewClient(append(opts, kgo.WithHooks(buffered))...)
+		cl, err := kgo.NewClient(append(opts, kgo.WithHooks(buffered), kgo.WithHooks(cfg.knobs.clientHooks...))...)
 		if err != nil {
 			for _, c := range s.clients {
 				c.Close()
@@ -327,7 +343,7 @@ const errorPollInterval = time.Second
 
 // poll hands what cl fetches to the workers.
 func (s *Source) poll(cl *kgo.Client, buffered *fetchBuffered) {
-	tick := time.NewTicker(errorPollInterval)
+	tick := time.NewTicker(cmp.Or(s.cfg.knobs.errorPollInterval, errorPollInterval))
 	defer tick.Stop()
 	for {
 		fs := cl.PollRecords(nil, pollRecords)
@@ -367,6 +383,13 @@ func (s *Source) waitFetch(cl *kgo.Client, buffered *fetchBuffered, tick *time.T
 	if fs := cl.PollRecords(nil, pollRecords); !fs.Empty() {
 		return fs
 	}
+	if buffered.missed.Swap(false) {
+		// Records were buffered while this goroutine was not waiting, and
+		// their fetch was not pollable just now: kgo makes it so just
+		// after the hook, which saw no one waiting. PollRecords waits the
+		// moment out (or, if the fetch was polled already, for the next).
+		return cl.PollRecords(s.ctx, pollRecords)
+	}
 	select {
 	case <-s.ctx.Done():
 		return nil
@@ -374,6 +397,10 @@ func (s *Source) waitFetch(cl *kgo.Client, buffered *fetchBuffered, tick *time.T
 		return cl.PollRecords(nil, pollRecords)
 	case <-buffered.ready:
 	}
+	// The records of the fetch after the one that woke this goroutine found
+	// no one waiting: they are not missed but polled now. (Cleared after
+	// the poll, it could hide the next fetch, buffered meanwhile.)
+	buffered.missed.Store(false)
 	// The hook runs just before kgo makes the fetch ready to poll, so it
 	// may not be yet: PollRecords then waits the moment out.
 	return cl.PollRecords(s.ctx, pollRecords)
@@ -383,12 +410,30 @@ func (s *Source) waitFetch(cl *kgo.Client, buffered *fetchBuffered, tick *time.T
 // the client buffers fetched records while the goroutine waits for them.
 type fetchBuffered struct {
 	waiting atomic.Bool
-	ready   chan struct{} // capacity 1
+	// missed is set by the hook when it finds no one waiting, for a poll
+	// goroutine that starts waiting before kgo makes the fetch pollable.
+	missed atomic.Bool
+	ready  chan struct{} // capacity 1
 }
 
 // OnFetchRecordBuffered implements kgo.HookFetchRecordBuffered. kgo calls
-// it for each record of a fetch, on the goroutine that fetched it.
+// it for each record of a fetch, on the goroutine that fetched it, just
+// before it makes the fetch pollable. NB: a poll goroutine may set waiting
+// and find nothing to poll between the hook's look at waiting and that
+// moment; missed, set before waiting is looked at again, tells it so (it
+// waited for the 1 s tick). It can still miss a fetch from one broker
+// while it polls another's, the two buffered in the same moment.
 func (b *fetchBuffered) OnFetchRecordBuffered(*kgo.Record) {
+	if b.waiting.Load() {
+		b.wake()
+	} else if !b.missed.Load() {
+		b.missed.Store(true)
+		b.wake()
+	}
+}
+
+// wake wakes the poll goroutine if it waits.
+func (b *fetchBuffered) wake() {
 	if b.waiting.Load() && b.waiting.CompareAndSwap(true, false) {
 		select {
 		case b.ready <- struct{}{}:

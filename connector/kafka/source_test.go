@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,7 +128,7 @@ func (c *collector) snapshotOffsets() map[Partition]int64 {
 	return out
 }
 
-func newCluster(t *testing.T, partitions int32, topics ...string) (*kfake.Cluster, *kgo.Client) {
+func newCluster(t testing.TB, partitions int32, topics ...string) (*kfake.Cluster, *kgo.Client) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
 	if err != nil {
@@ -143,7 +144,7 @@ func newCluster(t *testing.T, partitions int32, topics ...string) (*kfake.Cluste
 	return c, cl
 }
 
-func produce(t *testing.T, cl *kgo.Client, topic string, values ...string) {
+func produce(t testing.TB, cl *kgo.Client, topic string, values ...string) {
 	t.Helper()
 	recs := make([]*kgo.Record, len(values))
 	for i, v := range values {
@@ -164,7 +165,7 @@ func ints(lo, hi int) []string {
 	return out
 }
 
-func startSource(t *testing.T, c *kfake.Cluster, opts map[string]string, target Target, stored map[Partition]int64, fresh bool, edits ...func(*Config)) *Source {
+func startSource(t testing.TB, c *kfake.Cluster, opts map[string]string, target Target, stored map[Partition]int64, fresh bool, edits ...func(*Config)) *Source {
 	t.Helper()
 	o, err := ParseOptions("s", opts, c.ListenAddrs())
 	if err != nil {
@@ -185,7 +186,7 @@ func startSource(t *testing.T, c *kfake.Cluster, opts map[string]string, target 
 	return s
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -435,7 +436,6 @@ func TestWorkerHoldsNoBatchWhileIdle(t *testing.T) {
 		defer close(delivered)
 		for b := range w.out {
 			got = append(got, b)
-			w.delivering.Add(-1)
 			w.inflight.Done()
 		}
 	}()
@@ -751,4 +751,274 @@ func TestSourceWaitsForFetchesOnItsHook(t *testing.T) {
 	})
 	produce(t, cl, "t", "2")
 	waitFor(t, "the second record", func() bool { v, _ := o.delivered(); return len(v) == 2 })
+}
+
+// A record fetched while its worker's deliverer commits is taken by the
+// deliverer as soon as that commit is done, also when the goroutine that
+// decoded it saw the deliverer busy and still holds the worker as the
+// deliverer finishes: the deliverer only tried the worker's lock then, and
+// the record waited for its batch's deadline (MaxDelay, an hour here).
+func TestSourceHeldBatchRace(t *testing.T) {
+	for i, wait := range heldBatchWaits(t, time.Hour, 3) {
+		t.Logf("round %d: the held record was delivered %v after its holder let go", i, wait)
+	}
+}
+
+// BenchmarkHeldBatchWait reports how long the held record of
+// TestSourceHeldBatchRace's interleaving waits at the default MaxDelay
+// (50 ms), from its holder letting go to its delivery.
+func BenchmarkHeldBatchWait(b *testing.B) {
+	var sum time.Duration
+	for _, wait := range heldBatchWaits(b, 50*time.Millisecond, b.N) {
+		sum += wait
+	}
+	b.ReportMetric(float64(sum.Microseconds())/float64(b.N), "wait-us/op")
+}
+
+// heldBatchWaits makes, rounds times, this interleaving on a one-worker
+// source: record 2i is being delivered (its target holds it); record 2i+1
+// is decoded by its poll goroutine, which sees the deliverer busy and holds
+// the batch back, and is held at the heldBack hook, the worker still in
+// hand; the target lets record 2i go, and the deliverer finishes and
+// parks; only then does the holder let go. It returns how long after that
+// each record 2i+1 was delivered.
+func heldBatchWaits(tb testing.TB, maxDelay time.Duration, rounds int) []time.Duration {
+	tb.Helper()
+	c, cl := newCluster(tb, 1, "t")
+	g := &gateTarget{entered: make(chan int64, rounds), release: make(chan struct{}), at: map[int64]time.Time{}}
+	var expect atomic.Bool
+	// stop lets the hook go when the test fails, so that Close returns.
+	held, letGo, stop := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	s := startSource(tb, c, map[string]string{"topic": "t"}, g, nil, true, func(cfg *Config) {
+		cfg.Workers, cfg.BatchRows, cfg.MaxDelay = 1, 1<<16, maxDelay
+		cfg.knobs.heldBack = func() {
+			if expect.CompareAndSwap(true, false) {
+				select {
+				case held <- struct{}{}:
+					select {
+					case <-letGo:
+					case <-stop:
+					}
+				case <-stop:
+				}
+			}
+		}
+	})
+	defer s.Close()
+	defer close(stop)
+	waitFor(tb, "the partition assigned", func() bool { return len(s.Stats()) == 1 })
+	within := func(what string, ch <-chan struct{}) {
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second):
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+	}
+	waits := make([]time.Duration, 0, rounds)
+	for i := range rounds {
+		first, second := int64(2*i), int64(2*i+1)
+		produce(tb, cl, "t", strconv.FormatInt(first, 10))
+		select {
+		case v := <-g.entered:
+			if v != first {
+				tb.Fatalf("round %d: delivering %d, want %d", i, v, first)
+			}
+		case <-time.After(20 * time.Second):
+			tb.Fatalf("round %d: timed out waiting for the delivery of %d", i, first)
+		}
+		expect.Store(true)
+		produce(tb, cl, "t", strconv.FormatInt(second, 10))
+		within("the second record held back", held)
+		g.release <- struct{}{}
+		waitFor(tb, "the deliverer parked", deliverersParked)
+		start := time.Now()
+		letGo <- struct{}{}
+		waitFor(tb, fmt.Sprintf("record %d delivered", second), func() bool { _, ok := g.deliveredAt(second); return ok })
+		at, _ := g.deliveredAt(second)
+		waits = append(waits, at.Sub(start))
+	}
+	return waits
+}
+
+// gateTarget is a Target that holds the delivery of each even value until
+// released and notes when each value was delivered.
+type gateTarget struct {
+	entered chan int64 // each even value as its delivery starts
+	release chan struct{}
+	mu      sync.Mutex
+	at      map[int64]time.Time
+}
+
+func (g *gateTarget) Deliver(ctx context.Context, b *Batch) error {
+	for _, v := range b.Rows.Cols[0].Ints[:b.Rows.Len] {
+		if v%2 == 0 {
+			g.entered <- v
+			select {
+			case <-g.release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		g.mu.Lock()
+		g.at[v] = time.Now()
+		g.mu.Unlock()
+	}
+	return nil
+}
+
+func (g *gateTarget) deliveredAt(v int64) (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	at, ok := g.at[v]
+	return at, ok
+}
+
+// deliverersParked reports whether every worker's deliverer is parked
+// outside Target.Deliver, waiting on a channel.
+func deliverersParked() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if !strings.Contains(g, "kafka.(*worker).deliver(") {
+			continue
+		}
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(g, ").Deliver(") || !strings.Contains(header, "[chan receive") && !strings.Contains(header, "[select") {
+			return false
+		}
+	}
+	return true
+}
+
+// A fetch buffered while its poll goroutine is busy, whose hook therefore
+// wakes no one, is polled at once by the goroutine that starts waiting
+// before kgo makes the fetch pollable (just after the hook): it waited for
+// the poll goroutine's tick (1 s; an hour here).
+func TestSourceFetchBufferedWhilePollBusy(t *testing.T) {
+	for i, wait := range missedWakeWaits(t, time.Hour, 3) {
+		t.Logf("round %d: the record was delivered %v after its fetch's hook returned", i, wait)
+	}
+}
+
+// BenchmarkMissedWakeWait reports how long the record of
+// TestSourceFetchBufferedWhilePollBusy's interleaving waits with the
+// default tick (1 s), from its fetch's hook returning to its delivery.
+func BenchmarkMissedWakeWait(b *testing.B) {
+	var sum time.Duration
+	for _, wait := range missedWakeWaits(b, 0, b.N) {
+		sum += wait
+	}
+	b.ReportMetric(float64(sum.Microseconds())/float64(b.N), "wait-us/op")
+}
+
+// missedWakeWaits makes, rounds times, this interleaving on a one-worker,
+// one-partition source: its poll goroutine decodes record 2i and is held
+// in the decoder; record 2i+1 is fetched and its hook finds no one
+// waiting; kgo is held at a hook after it (knob clientHooks) while the poll
+// goroutine, let go, delivers record 2i and parks, and only then makes the
+// fetch pollable. It returns how long after that each record 2i+1 was
+// delivered. errorPoll replaces the poll goroutines' tick unless 0.
+func missedWakeWaits(tb testing.TB, errorPoll time.Duration, rounds int) []time.Duration {
+	tb.Helper()
+	c, cl := newCluster(tb, 1, "t")
+	o := &orderedTarget{}
+	// stop lets the decoder and the hook go when the test fails, so that
+	// Close returns.
+	stop := make(chan struct{})
+	dec := &gateDecoders{entered: make(chan struct{}), release: make(chan struct{}), stop: stop}
+	var held atomic.Int64
+	held.Store(-1)
+	released := make(chan time.Time, 1)
+	s := startSource(tb, c, map[string]string{"topic": "t"}, o, nil, true, func(cfg *Config) {
+		cfg.Workers, cfg.Value, cfg.BatchRows = 1, dec, 1<<16
+		cfg.knobs.errorPollInterval = errorPoll
+		cfg.knobs.clientHooks = []kgo.Hook{recordBuffered(func(r *kgo.Record) {
+			if v, _ := strconv.ParseInt(string(r.Value), 10, 64); !held.CompareAndSwap(v, -1) {
+				return
+			}
+			select {
+			case dec.release <- struct{}{}:
+			case <-stop:
+				return
+			}
+			// Not waitFor: this is kgo's goroutine, which may not end the test.
+			for deadline := time.Now().Add(20 * time.Second); !pollsParked() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			released <- time.Now()
+		})}
+	})
+	defer s.Close()
+	defer close(stop)
+	waitFor(tb, "the partition assigned", func() bool { return len(s.Stats()) == 1 })
+	waits := make([]time.Duration, 0, rounds)
+	for i := range rounds {
+		first, second := int64(2*i), int64(2*i+1)
+		produce(tb, cl, "t", strconv.FormatInt(first, 10))
+		select {
+		case <-dec.entered:
+		case <-time.After(20 * time.Second):
+			tb.Fatalf("round %d: timed out waiting for the decoding of %d", i, first)
+		}
+		held.Store(second)
+		produce(tb, cl, "t", strconv.FormatInt(second, 10))
+		var start time.Time
+		select {
+		case start = <-released:
+		case <-time.After(20 * time.Second):
+			tb.Fatalf("round %d: timed out waiting for the fetch of %d", i, second)
+		}
+		waitFor(tb, fmt.Sprintf("record %d delivered", second), func() bool { v, _ := o.delivered(); return len(v) == int(second)+1 })
+		v, at := o.delivered()
+		if v[second] != second {
+			tb.Fatalf("delivered %v, want 0-%d in order", v, second)
+		}
+		waits = append(waits, at[second].Sub(start))
+	}
+	return waits
+}
+
+// recordBuffered is a kgo.HookFetchRecordBuffered.
+type recordBuffered func(*kgo.Record)
+
+func (f recordBuffered) OnFetchRecordBuffered(r *kgo.Record) { f(r) }
+
+// gateDecoders decode as intDecoder does, each even value once released.
+type gateDecoders struct {
+	entered chan struct{} // an even value's decoding starts
+	release chan struct{}
+	stop    chan struct{} // closed: release every value
+}
+
+func (d *gateDecoders) NewDecoder() format.Decoder { return gateDecoder{d} }
+
+type gateDecoder struct{ d *gateDecoders }
+
+func (g gateDecoder) Decode(rec []byte, cols []*coldata.Vec) error {
+	if v, err := strconv.ParseInt(string(rec), 10, 64); err == nil && v%2 == 0 {
+		select {
+		case g.d.entered <- struct{}{}:
+			select {
+			case <-g.d.release:
+			case <-g.d.stop:
+			}
+		case <-g.d.stop:
+		}
+	}
+	return intDecoder{}.Decode(rec, cols)
+}
+
+// pollsParked reports whether every poll goroutine is parked in a select
+// (waiting on its hook, or in PollRecords), none in a decoder.
+func pollsParked() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if !strings.Contains(g, "kafka.(*Source).poll(") {
+			continue
+		}
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(g, ".Decode(") || !strings.Contains(header, "[select") {
+			return false
+		}
+	}
+	return true
 }

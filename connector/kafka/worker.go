@@ -31,22 +31,28 @@ import (
 // fetched during a commit waited for the deadline (50 ms). Commits are not
 // made on the poll goroutine: fetching one record while the last commits
 // is what keeps a quiet stream's records from queueing up behind slow
-// commits. mu serializes the worker's goroutine, the poll goroutines and
-// the deliverer over the batch, the decoders and the timer.
+// commits.
 type worker struct {
 	s  *Source
 	in <-chan fetched
-	mu sync.Mutex
+	// lock serializes the worker's goroutine, the poll goroutines and the
+	// deliverer over the batch, the decoders, the timer and busy. It is a
+	// channel of capacity one (a send locks, a receive unlocks), not a
+	// sync.Mutex, so that the deliverer can wait for it and for a batch
+	// its holder hands over at once (see next).
+	lock chan struct{}
 	// queued counts the fetches handed to in and not yet decoded: a poll
 	// goroutine decodes a fetch itself only when none is, so a partition's
 	// fetches are decoded in order.
 	queued   atomic.Int32
 	out      chan *Batch    // full batches, in order, to the deliverer
 	inflight sync.WaitGroup // batches handed out and not yet delivered
-	// delivering counts the batches handed out and not yet delivered, as
-	// inflight does, for the worker to see whether its deliverer is idle.
-	delivering atomic.Int32
-	// closed is set, under mu, once out is closed.
+	// busy says the deliverer has a batch: set by whoever hands it one,
+	// cleared by the deliverer once it has none left, both under lock, so
+	// that a holder that sees it busy and holds its batch back leaves the
+	// batch for the deliverer to take.
+	busy bool
+	// closed is set, under lock, once out is closed.
 	closed bool
 	value  format.Decoder
 	key    format.Decoder
@@ -67,7 +73,7 @@ type worker struct {
 const smallFetch = 4096
 
 func (s *Source) newWorker(in <-chan fetched) *worker {
-	w := &worker{s: s, in: in, out: make(chan *Batch), value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
+	w := &worker{s: s, in: in, lock: make(chan struct{}, 1), out: make(chan *Batch), value: s.cfg.Value.NewDecoder(), deadline: time.NewTimer(time.Hour)}
 	w.deadline.Stop()
 	if s.cfg.Key != nil {
 		w.key = s.cfg.Key.NewDecoder()
@@ -138,10 +144,10 @@ func (w *worker) run() {
 	delivering := make(chan struct{})
 	go func() { defer close(delivering); w.deliver() }()
 	defer func() {
-		w.mu.Lock()
+		w.acquire()
 		w.closed = true
 		close(w.out)
-		w.mu.Unlock()
+		w.release()
 		<-delivering
 	}()
 	for {
@@ -149,26 +155,34 @@ func (w *worker) run() {
 		case <-w.s.ctx.Done():
 			return
 		case f := <-w.in:
-			w.mu.Lock()
+			w.acquire()
 			w.queued.Add(-1)
 			w.take(f)
-			w.mu.Unlock()
+			w.release()
 		case <-w.deadline.C:
-			w.mu.Lock()
+			w.acquire()
 			w.expire()
-			w.mu.Unlock()
+			w.release()
 		}
 	}
 }
+
+func (w *worker) acquire() { w.lock <- struct{}{} }
+func (w *worker) release() { <-w.lock }
 
 // tryTake decodes f on the calling goroutine, as run would, if f is small
 // and the worker is idle (no fetch queued, nothing being decoded), and
 // reports whether it did.
 func (w *worker) tryTake(f fetched) bool {
-	if len(f.records) > smallFetch || w.queued.Load() > 0 || !w.mu.TryLock() {
+	if len(f.records) > smallFetch || w.queued.Load() > 0 {
 		return false
 	}
-	defer w.mu.Unlock()
+	select {
+	case w.lock <- struct{}{}:
+	default:
+		return false
+	}
+	defer w.release()
 	if w.closed || w.queued.Load() > 0 || w.s.ctx.Err() != nil {
 		return false
 	}
@@ -178,24 +192,29 @@ func (w *worker) tryTake(f fetched) bool {
 
 // take decodes f and flushes the batch if it is full, or if no more fetched
 // records wait and the deliverer is idle; otherwise it arms the deadline.
-// The caller holds mu.
+// The caller holds lock.
 func (w *worker) take(f fetched) {
 	w.decode(f)
 	if w.batch == nil {
 		return // a record failed with on_error = 'fail': the source stops
 	}
-	if w.batch.Rows.Len >= w.s.cfg.BatchRows || w.queued.Load() == 0 && w.delivering.Load() == 0 {
+	if w.batch.Rows.Len >= w.s.cfg.BatchRows || w.queued.Load() == 0 && !w.busy {
 		w.flush()
-	} else if !w.armed {
-		w.deadline.Reset(w.s.cfg.MaxDelay)
-		w.armed = true
+	} else {
+		if !w.armed {
+			w.deadline.Reset(w.s.cfg.MaxDelay)
+			w.armed = true
+		}
+		if h := w.s.cfg.knobs.heldBack; h != nil {
+			h()
+		}
 	}
 }
 
-// expire flushes the batch when its deadline passes. The caller holds mu.
-// NB: a poll goroutine or the deliverer may have flushed, and a decode
-// armed the deadline again, between the timer firing and mu: the batch is
-// then flushed early.
+// expire flushes the batch when its deadline passes. The caller holds
+// lock. NB: a poll goroutine or the deliverer may have flushed, and a
+// decode armed the deadline again, between the timer firing and lock: the
+// batch is then flushed early.
 func (w *worker) expire() {
 	w.armed = false
 	if w.queued.Load() > 0 {
@@ -208,7 +227,7 @@ func (w *worker) expire() {
 }
 
 // flush hands the batch to the deliverer, unless it is empty. The caller
-// holds mu.
+// holds lock.
 func (w *worker) flush() {
 	if w.armed {
 		w.deadline.Stop()
@@ -219,24 +238,23 @@ func (w *worker) flush() {
 		return
 	}
 	w.inflight.Add(1)
-	w.delivering.Add(1)
 	select {
 	case w.out <- b:
+		w.busy = true
 		w.batch, w.last = nil, b.Rows.Len
 	case <-w.s.ctx.Done():
-		w.delivering.Add(-1)
 		w.inflight.Done()
 	}
 }
 
 // deliver delivers the batches flush hands out, in order, until out is
 // closed, and after each the batch the worker holds back, if any (see
-// takeHeld). After a failed delivery it delivers nothing more: the source
-// has stopped, and a restart reads the rest again.
+// next). After a failed delivery it delivers nothing more: the source has
+// stopped, and a restart reads the rest again.
 func (w *worker) deliver() {
 	failed := false
 	for b := range w.out {
-		for ; b != nil; b = w.takeHeld() {
+		for ; b != nil; b = w.next() {
 			if !failed {
 				if err := w.s.cfg.Target.Deliver(w.s.ctx, b); err != nil {
 					failed = true
@@ -247,24 +265,31 @@ func (w *worker) deliver() {
 					w.s.delivered(b)
 				}
 			}
-			w.delivering.Add(-1)
 			w.inflight.Done()
 		}
 	}
 }
 
-// takeHeld takes, for the idle deliverer, the batch the worker holds back
-// for its deadline, unless fetches wait to be decoded into it. NB: it only
-// tries mu: a holder may be blocked handing the deliverer a batch. One that
-// holds it to decode flushes after, seeing the deliverer idle.
-func (w *worker) takeHeld() *Batch {
-	if w.queued.Load() > 0 || !w.mu.TryLock() {
-		return nil
+// next returns, to the deliverer done with a batch, the batch a holder of
+// lock hands over meanwhile, else the batch the worker holds back for its
+// deadline, unless fetches wait to be decoded into it; nil, and the
+// deliverer idle, if neither (or once out is closed). It waits for lock:
+// it used to try it only, and a holder that had seen the deliverer busy
+// just before it finished held its batch back, so that the try failed and
+// the batch waited for its deadline. NB: waiting for lock alone would
+// deadlock with a holder blocked handing the deliverer a batch.
+func (w *worker) next() *Batch {
+	select {
+	case b := <-w.out:
+		return b
+	case w.lock <- struct{}{}:
 	}
-	defer w.mu.Unlock()
+	defer w.release()
 	b := w.batch
-	if b == nil || w.queued.Load() > 0 || w.delivering.Load() > 0 ||
-		b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
+	if b == nil || w.queued.Load() > 0 || b.Rows.Len == 0 && len(b.Dead) == 0 && len(b.Offsets) == 0 {
+		// A fetch queued will be decoded, and the batch flushed, seeing the
+		// deliverer idle.
+		w.busy = false
 		return nil
 	}
 	if w.armed {
@@ -272,7 +297,6 @@ func (w *worker) takeHeld() *Batch {
 		w.armed = false
 	}
 	w.inflight.Add(1)
-	w.delivering.Add(1)
 	w.batch, w.last = nil, b.Rows.Len
 	return b
 }
