@@ -223,11 +223,7 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 		}
 	}
 	return d.stepFeed(func(put func(src int, c *coldata.Chunk)) error {
-		for _, src := range d.g.Sources() {
-			for _, c := range inputs[src] {
-				put(src, c)
-			}
-		}
+		d.g.PutInputs(inputs, put)
 		return nil
 	}, watermarks, true, d.cfg.forceInline || rows <= d.cfg.inlineRows)
 }
