@@ -309,17 +309,7 @@ func TestAggregateSnapshotRoundTrip(t *testing.T) {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(len(keys)*10 + workers)))
 				graph := overRandomColumns(&Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns})
-				current := map[string]*randomRow{}
-				var epochs []snapshotEpoch
-				for range 12 {
-					changes := randomChanges(rng, current)
-					c := NewChanges(randomColumns, len(changes))
-					for _, ch := range changes {
-						c.AppendRow(ch.row.vals)
-						c.Diffs = append(c.Diffs, ch.diff)
-					}
-					epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
-				}
+				epochs := randomSnapshotEpochs(rng, 12)
 				for _, cut := range []int{1, 5, 12} {
 					checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
 				}
@@ -466,8 +456,9 @@ func TestArrangementRowsRoundTrip(t *testing.T) {
 	}
 }
 
-// randomEpochs draws epochs of random changes (inserts, deletes, rows that
-// come and go) to the randomColumns rows of source node 0.
+// randomSnapshotEpochs draws n epochs of random changes (inserts,
+// deletes, rows that come and go) to the randomColumns rows of source
+// node 0.
 func randomSnapshotEpochs(rng *rand.Rand, n int) []snapshotEpoch {
 	current := map[string]*randomRow{}
 	var epochs []snapshotEpoch

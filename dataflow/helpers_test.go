@@ -2,8 +2,10 @@ package dataflow
 
 import (
 	"math/rand"
+	"testing"
 
 	"github.com/sluice-db/sluice/coldata"
+	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -32,4 +34,29 @@ func windowedChanges(rng *rand.Rand, typs []*types.T, live [][]types.Datum, wm i
 		kept = append(kept, r)
 	}
 	return c, kept
+}
+
+// benchEnv is a benchmark's operator Env: one worker, under a budget of
+// limit bytes spilling to a temporary store (none when limit is 0).
+func benchEnv(b *testing.B, limit int64) *Env {
+	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
+	if limit > 0 {
+		spill := openTestSpill(b)
+		env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
+	}
+	return env
+}
+
+// pushEpoch pushes chunks to op's input 0 and flushes it, dropping what
+// it emits: a benchmark's epoch.
+func pushEpoch(b *testing.B, op Operator, chunks []*coldata.Chunk) {
+	discard := func(*coldata.Chunk) error { return nil }
+	for _, c := range chunks {
+		if err := op.Push(0, c, discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := op.Flush(discard); err != nil {
+		b.Fatal(err)
+	}
 }

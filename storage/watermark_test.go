@@ -23,6 +23,20 @@ func TestWatermark(t *testing.T) {
 		mustCommit(t, db, fn)
 	}
 	var tbl *Table
+	// reopen closes db and opens it and the table again.
+	reopen := func() {
+		t.Helper()
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if db, err = Open(dir, WithLogger(quietLogger{t})); err != nil {
+			t.Fatal(err)
+		}
+		if tbl, err = db.OpenTable(info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() { db.Close() }()
 	commit(func(tx *Txn) (err error) { tbl, err = db.CreateTable(tx, info); return err })
 	if w := tbl.Watermark(); w != NoWatermark {
 		t.Fatalf("new table: watermark %d, want none", w)
@@ -55,35 +69,14 @@ func TestWatermark(t *testing.T) {
 	}
 	tx.Rollback()
 
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(dir, WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tbl, err = db.OpenTable(info)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reopen()
 	if w := tbl.Watermark(); w != 250 {
 		t.Errorf("after reopen: watermark %d, want 250", w)
 	}
 
 	commit(func(tx *Txn) error { return db.DropTable(tx, info.ID) })
 	commit(func(tx *Txn) (err error) { tbl, err = db.CreateTable(tx, info); return err })
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(dir, WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if tbl, err = db.OpenTable(info); err != nil {
-		t.Fatal(err)
-	}
+	reopen()
 	if w := tbl.Watermark(); w != NoWatermark {
 		t.Errorf("dropped and created again: watermark %d, want none", w)
 	}
