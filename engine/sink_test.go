@@ -232,6 +232,12 @@ func foldAppend(t *testing.T, recs []*kgo.Record) []string {
 		}
 		sums[string(v.Row)] += v.Diff
 	}
+	return summedRows(sums)
+}
+
+// summedRows lists the rows of sums, sorted, each with its sum when it is
+// not 1 (a duplicate or a lost change); rows summing to 0 are left out.
+func summedRows(sums map[string]int64) []string {
 	var out []string
 	for row, n := range sums {
 		switch {
@@ -552,17 +558,7 @@ func (h *webhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *webhookReceiver) rows() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []string
-	for row, n := range h.sums {
-		switch {
-		case n == 1:
-			out = append(out, row)
-		case n != 0:
-			out = append(out, fmt.Sprintf("%s x%d", row, n))
-		}
-	}
-	sort.Strings(out)
-	return out
+	return summedRows(h.sums)
 }
 
 // A webhook sink: batches retried past failures, and a batch posted again
