@@ -157,6 +157,16 @@ func (c *Chunk) Grow(n int) {
 	}
 }
 
+// Clone returns a copy of c that shares no memory a writer changes: its
+// own vectors, nulls and diffs (nil diffs stay nil), for handing to another
+// goroutine or keeping past the producer's reuse of c. Strings and Datums,
+// values never written in place, are shared.
+func (c *Chunk) Clone() *Chunk {
+	out := NewChunk(c.Types(), c.Len)
+	out.AppendChunk(c)
+	return out
+}
+
 // AppendChunk appends all rows of src, which has the same column types.
 func (c *Chunk) AppendChunk(src *Chunk) {
 	if src.Len == 0 {

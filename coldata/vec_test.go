@@ -164,3 +164,49 @@ func TestChunkSliceNilColumns(t *testing.T) {
 		t.Error("Slice copied the column rather than sharing it")
 	}
 }
+
+// TestChunkClone checks that a clone holds c's rows, nulls and diffs (nil
+// diffs staying nil) and that writing c's vectors and diffs in place
+// afterwards leaves the clone as it was.
+func TestChunkClone(t *testing.T) {
+	typs := []*types.T{types.Bool, types.Int8, types.Float8, types.Numeric, types.Text, types.Interval, types.ArrayOf(types.Int8)}
+	for _, diffs := range [][]int64{nil, {1, -1, 2}} {
+		c := NewChunk(typs, 3)
+		for i := range 3 {
+			row := make([]types.Datum, len(typs))
+			for j, typ := range typs {
+				if i != 1 {
+					row[j] = testValue(typ, i)
+				}
+			}
+			c.AppendRow(row)
+		}
+		c.Diffs = slices.Clone(diffs)
+		clone := c.Clone()
+		if clone.Len != 3 || !slices.Equal(clone.Diffs, diffs) || (clone.Diffs == nil) != (diffs == nil) {
+			t.Fatalf("diffs %v: clone has len %d, diffs %v", diffs, clone.Len, clone.Diffs)
+		}
+		for _, v := range c.Cols {
+			v.SetFrom(0, v, 2)
+			v.SetNull(2)
+		}
+		if diffs != nil {
+			c.Diffs[0] = 7
+			if clone.Diffs[0] != diffs[0] {
+				t.Errorf("the clone's diffs changed with the source's: %v", clone.Diffs)
+			}
+		}
+		for i := range 3 {
+			for j, typ := range typs {
+				got := clone.Cols[j].Get(i)
+				if i == 1 {
+					if got != nil {
+						t.Errorf("%s row 1: clone has %v, want NULL", typ, got)
+					}
+				} else if got == nil || types.Compare(typ, got, testValue(typ, i)) != 0 {
+					t.Errorf("%s row %d: clone has %v after the source was written, want %v", typ, i, got, testValue(typ, i))
+				}
+			}
+		}
+	}
+}

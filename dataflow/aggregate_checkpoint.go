@@ -226,16 +226,7 @@ func (o *aggregateOp) restorePages(r *SnapshotReader) error {
 	if pages < len(t.words) {
 		// A spilling aggregate gave back the pages past its live groups
 		// (compact).
-		clear(t.words[pages:])
-		t.words, t.indexed = t.words[:pages], t.indexed[:pages*indexedWords]
-		if t.no > 0 {
-			clear(t.objs[pages:])
-			t.objs = t.objs[:pages]
-		}
-		if t.nk == 0 {
-			clear(t.strKeys[pages:])
-			t.strKeys = t.strKeys[:pages]
-		}
+		t.dropPages(pages)
 		for g := range t.nullKeys {
 			if g >= int32(pages*groupPage) {
 				delete(t.nullKeys, g)

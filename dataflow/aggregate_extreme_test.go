@@ -167,20 +167,12 @@ func BenchmarkAggregateMax(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			spec := &Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in, AppendOnly: appendOnly}
-			discard := func(*coldata.Chunk) error { return nil }
 			for b.Loop() {
-				op, err := spec.New(&Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}})
+				op, err := spec.New(benchEnv(b, 0))
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, c := range chunks {
-					if err := op.Push(0, c, discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := op.Flush(discard); err != nil {
-					b.Fatal(err)
-				}
+				pushEpoch(b, op, chunks)
 			}
 			b.ReportMetric(float64(nChunks*coldata.DefaultChunkSize)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})

@@ -191,6 +191,23 @@ func hashPacked(key []int64, nulls uint8) uint64 {
 	return h ^ h>>29
 }
 
+// dropPages keeps the first n pages of groups (their words, indexed
+// bits, objects and string keys) and gives back the others.
+func (t *groupTable) dropPages(n int) {
+	// NB: the dropped pages must leave the backing arrays too, or they
+	// stay reachable.
+	clear(t.words[n:])
+	t.words, t.indexed = t.words[:n], t.indexed[:n*indexedWords]
+	if t.no > 0 {
+		clear(t.objs[n:])
+		t.objs = t.objs[:n]
+	}
+	if t.nk == 0 {
+		clear(t.strKeys[n:])
+		t.strKeys = t.strKeys[:n]
+	}
+}
+
 // hashGroup hashes group g's key: packed, or encoded.
 func (t *groupTable) hashGroup(g int32) uint64 {
 	if t.nk > 0 {

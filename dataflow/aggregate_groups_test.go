@@ -145,25 +145,11 @@ func TestAggregateIndexedFollowsIndex(t *testing.T) {
 				var deltas [][]byte
 				wm := int64(0)
 				for e := range 40 {
-					c := NewChanges(in, 0)
-					for range rng.Intn(3000) {
-						end := wm + 10*(1+rng.Int63n(4))
+					var c *coldata.Chunk
+					c, live = windowedChanges(rng, in, live, wm, rng.Intn(3000), 4, 3, func(end int64) []types.Datum {
 						user := rng.Int63n(2000)
-						row := []types.Datum{end - end%10, user, fmt.Sprintf("u%d", user)}
-						c.AppendRow(row)
-						c.Diffs = append(c.Diffs, 1)
-						live = append(live, row)
-					}
-					kept := live[:0]
-					for _, row := range live {
-						if row[0].(int64) > wm && rng.Intn(3) == 0 {
-							c.AppendRow(row)
-							c.Diffs = append(c.Diffs, -1)
-							continue
-						}
-						kept = append(kept, row)
-					}
-					live = kept
+						return []types.Datum{end, user, fmt.Sprintf("u%d", user)}
+					})
 					wm += rng.Int63n(15)
 					if _, _, err := df.Step(map[int][]*coldata.Chunk{0: {c}}, map[int]int64{0: wm}); err != nil {
 						t.Fatal(err)

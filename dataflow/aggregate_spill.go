@@ -635,18 +635,7 @@ func (o *aggregateOp) compact() {
 			delete(t.nullKeys, g)
 		}
 	}
-	// NB: the dropped pages must leave the backing array too, or they stay
-	// reachable.
-	clear(t.words[keep:])
-	t.words, t.indexed = t.words[:keep], t.indexed[:keep*indexedWords]
-	if t.no > 0 {
-		clear(t.objs[keep:])
-		t.objs = t.objs[:keep]
-	}
-	if t.nk == 0 {
-		clear(t.strKeys[keep:])
-		t.strKeys = t.strKeys[:keep]
-	}
+	t.dropPages(keep)
 	t.ids.n, t.ids.free = n, low
 	s.recent = s.recent[:min(len(s.recent), int(n)>>6)]
 	s.hand = 0

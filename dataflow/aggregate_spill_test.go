@@ -14,7 +14,6 @@ import (
 
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/exec"
-	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/storage"
 	"github.com/sluice-db/sluice/types"
@@ -512,16 +511,7 @@ const spillBenchEpoch = 64
 // CPU-second of the process, allocations, the groups spilled and the
 // live heap after the run (live-MiB).
 func benchSpill(b *testing.B, spec OpSpec, fills int, fill func(i int) *coldata.Chunk, chunks []*coldata.Chunk, limit int64) {
-	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
-	if limit > 0 {
-		spill, err := storage.OpenSpill(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer spill.Close()
-		env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
-	}
-	op, err := spec.New(env)
+	op, err := spec.New(benchEnv(b, limit))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -786,7 +776,7 @@ func TestAggregateSpillWindowKeyTypes(t *testing.T) {
 
 // openTestSpill opens a spill store in a temporary directory, closed when
 // the test ends, after the dataflows it made (whose cleanups run first).
-func openTestSpill(t *testing.T) *storage.Spill {
+func openTestSpill(t testing.TB) *storage.Spill {
 	t.Helper()
 	spill, err := storage.OpenSpill(t.TempDir())
 	if err != nil {

@@ -513,20 +513,12 @@ func BenchmarkAggregate(b *testing.B) {
 		chunks := benchChunks(epochChunks, keys)
 		rows := float64(epochChunks * coldata.DefaultChunkSize)
 		b.Run(fmt.Sprintf("operator/epoch=%d", epochChunks), func(b *testing.B) {
-			op, err := benchAggregateSpec().New(&Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}})
+			op, err := benchAggregateSpec().New(benchEnv(b, 0))
 			if err != nil {
 				b.Fatal(err)
 			}
-			discard := func(*coldata.Chunk) error { return nil }
 			for b.Loop() {
-				for _, c := range chunks {
-					if err := op.Push(0, c, discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := op.Flush(discard); err != nil {
-					b.Fatal(err)
-				}
+				pushEpoch(b, op, chunks)
 			}
 			b.ReportMetric(rows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
@@ -577,20 +569,12 @@ func BenchmarkAggregateTextKeys(b *testing.B) {
 		}
 		rows := float64(len(chunks) * coldata.DefaultChunkSize)
 		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
-			discard := func(*coldata.Chunk) error { return nil }
 			for b.Loop() {
-				op, err := (&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}).New(&Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}})
+				op, err := (&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in}).New(benchEnv(b, 0))
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, c := range chunks {
-					if err := op.Push(0, c, discard); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := op.Flush(discard); err != nil {
-					b.Fatal(err)
-				}
+				pushEpoch(b, op, chunks)
 			}
 			b.ReportMetric(rows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})

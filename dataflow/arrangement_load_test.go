@@ -169,36 +169,29 @@ func testArrangementLoad(t *testing.T, rng *rand.Rand, split func(*coldata.Chunk
 
 // splitChunk cuts c into chunks of random sizes.
 func splitChunk(c *coldata.Chunk, rng *rand.Rand) []*coldata.Chunk {
-	var out []*coldata.Chunk
-	for lo := 0; lo < c.Len; {
-		hi := min(lo+1+rng.IntN(2000), c.Len)
-		sel := make([]int, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			sel = append(sel, i)
-		}
-		out = append(out, c.Gather(sel))
-		lo = hi
-	}
-	return out
+	return cutChunk(c, func(int) int { return 1 + rng.IntN(2000) })
 }
 
 // pageChunks cuts c into chunks of a version page's rows, but for one
 // chunk of a random size (not the first), which leaves the pages after it
 // unaligned.
 func pageChunks(c *coldata.Chunk, rng *rand.Rand) []*coldata.Chunk {
-	var out []*coldata.Chunk
 	odd := 1 + rng.IntN(c.Len/versionPageRows-1)
+	return cutChunk(c, func(k int) int {
+		if k == odd {
+			return 1 + rng.IntN(versionPageRows-1)
+		}
+		return versionPageRows
+	})
+}
+
+// cutChunk cuts c into copies of its consecutive rows, size(k) rows in
+// the k-th chunk (the last one cut short).
+func cutChunk(c *coldata.Chunk, size func(k int) int) []*coldata.Chunk {
+	var out []*coldata.Chunk
 	for lo := 0; lo < c.Len; {
-		n := versionPageRows
-		if len(out) == odd {
-			n = 1 + rng.IntN(versionPageRows-1)
-		}
-		hi := min(lo+n, c.Len)
-		sel := make([]int, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			sel = append(sel, i)
-		}
-		out = append(out, c.Gather(sel))
+		hi := min(lo+size(len(out)), c.Len)
+		out = append(out, c.Slice(lo, hi).Clone())
 		lo = hi
 	}
 	return out

@@ -309,17 +309,7 @@ func TestAggregateSnapshotRoundTrip(t *testing.T) {
 			t.Run(fmt.Sprintf("keys=%v/workers=%d", keys, workers), func(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(len(keys)*10 + workers)))
 				graph := overRandomColumns(&Aggregate{Keys: keys, Aggs: calls, InTypes: randomColumns})
-				current := map[string]*randomRow{}
-				var epochs []snapshotEpoch
-				for range 12 {
-					changes := randomChanges(rng, current)
-					c := NewChanges(randomColumns, len(changes))
-					for _, ch := range changes {
-						c.AppendRow(ch.row.vals)
-						c.Diffs = append(c.Diffs, ch.diff)
-					}
-					epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}})
-				}
+				epochs := randomSnapshotEpochs(rng, 12)
 				for _, cut := range []int{1, 5, 12} {
 					checkSnapshotRoundTrip(t, graph, workers, epochs, cut)
 				}
@@ -466,8 +456,9 @@ func TestArrangementRowsRoundTrip(t *testing.T) {
 	}
 }
 
-// randomEpochs draws epochs of random changes (inserts, deletes, rows that
-// come and go) to the randomColumns rows of source node 0.
+// randomSnapshotEpochs draws n epochs of random changes (inserts,
+// deletes, rows that come and go) to the randomColumns rows of source
+// node 0.
 func randomSnapshotEpochs(rng *rand.Rand, n int) []snapshotEpoch {
 	current := map[string]*randomRow{}
 	var epochs []snapshotEpoch
@@ -565,9 +556,10 @@ func TestJoinSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-// BenchmarkAggregateSnapshot measures snapshotting an aggregate of 1 M
-// groups (GROUP BY an integer, count, sum, max, min) on one worker.
-func BenchmarkAggregateSnapshot(b *testing.B) {
+// snapshotBenchAggregate returns the snapshot benchmarks' dataflow, an
+// aggregate (GROUP BY an integer, count, sum, max, min) of inserts on one
+// worker, closed when b ends, and its input's types.
+func snapshotBenchAggregate(b *testing.B) (*Dataflow, []*types.T) {
 	in := []*types.T{types.Int8, types.Int8}
 	calls, err := parseAggCalls("count_star,sum:1,max:1,min:1", in)
 	if err != nil {
@@ -579,7 +571,14 @@ func BenchmarkAggregateSnapshot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer df.Close()
+	b.Cleanup(df.Close)
+	return df, in
+}
+
+// BenchmarkAggregateSnapshot measures snapshotting an aggregate of 1 M
+// groups (GROUP BY an integer, count, sum, max, min) on one worker.
+func BenchmarkAggregateSnapshot(b *testing.B) {
+	df, in := snapshotBenchAggregate(b)
 	const groups = 1 << 20
 	c := NewChanges(in, groups)
 	for i := range groups {
@@ -606,20 +605,9 @@ func BenchmarkAggregateSnapshot(b *testing.B) {
 // the pages (the epoch is not timed): what a checkpoint pays a view whose
 // epochs touch few of its groups.
 func BenchmarkAggregateSnapshotDelta(b *testing.B) {
-	in := []*types.T{types.Int8, types.Int8}
-	calls, err := parseAggCalls("count_star,sum:1,max:1,min:1", in)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, groups := range []int{1 << 20, 8 << 20} {
 		b.Run(fmt.Sprintf("groups=%dMi", groups>>20), func(b *testing.B) {
-			g := &Graph{}
-			g.Add(&Aggregate{Keys: []int{0}, Aggs: calls, InTypes: in, AppendOnly: true}, g.Add(&Source{Name: "t", Typs: in}))
-			df, err := newDataflow(g, &expr.EvalCtx{Cfg: types.DefaultConfig()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer df.Close()
+			df, in := snapshotBenchAggregate(b)
 			step := func(from, to, every int) {
 				c := NewChanges(in, (to-from)/every+1)
 				for k := from; k < to; k += every {
@@ -679,25 +667,11 @@ func TestAggregateSnapshotWindowsRetracted(t *testing.T) {
 	var live [][]types.Datum
 	wm := int64(0)
 	for range 12 {
-		c := NewChanges(in, 0)
-		for range 1 + rng.Intn(15) {
-			end := wm + 10*(1+rng.Int63n(3))
-			row := []types.Datum{end - end%10, rng.Int63n(4), rng.Int63n(100)}
-			c.AppendRow(row)
-			c.Diffs = append(c.Diffs, 1)
-			live = append(live, row)
-		}
 		// Delete about half the rows of windows still open.
-		kept := live[:0]
-		for _, row := range live {
-			if row[0].(int64) > wm && rng.Intn(2) == 0 {
-				c.AppendRow(row)
-				c.Diffs = append(c.Diffs, -1)
-				continue
-			}
-			kept = append(kept, row)
-		}
-		live = kept
+		var c *coldata.Chunk
+		c, live = windowedChanges(rng, in, live, wm, 1+rng.Intn(15), 3, 2, func(end int64) []types.Datum {
+			return []types.Datum{end, rng.Int63n(4), rng.Int63n(100)}
+		})
 		wm += rng.Int63n(12)
 		epochs = append(epochs, snapshotEpoch{in: map[int][]*coldata.Chunk{0: {c}}, watermarks: map[int]int64{0: wm}})
 	}

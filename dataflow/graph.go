@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/sluice-db/sluice/coldata"
 )
 
 // Node is one operator of a Graph. Inputs are node ids; input port i of the
@@ -48,6 +50,18 @@ func (g *Graph) Sources() []int {
 		}
 	}
 	return ids
+}
+
+// PutInputs calls put with each chunk inputs gives a Source node, a source
+// after another in the order of Sources: Step's epoch, or an epoch's
+// changes that a StepFeed's feed puts after what it reads from storage.
+// Ids of other nodes are ignored.
+func (g *Graph) PutInputs(inputs map[int][]*coldata.Chunk, put func(src int, c *coldata.Chunk)) {
+	for _, src := range g.Sources() {
+		for _, c := range inputs[src] {
+			put(src, c)
+		}
+	}
 }
 
 // String prints the graph as a tree from the output, one operator a line;

@@ -1,9 +1,11 @@
 package dataflow
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -30,5 +32,28 @@ func TestGraphSharesEqualNodes(t *testing.T) {
 	}
 	if s := g.String(); strings.Count(s, "Source s") != 1 || !strings.Contains(s, "(shared) Distinct") {
 		t.Fatalf("the shared node is not printed once in full, then as shared:\n%s", s)
+	}
+}
+
+// PutInputs puts the chunks given to Source nodes, source by source in
+// the order of Sources and each source's in its order, and none given to
+// another node.
+func TestGraphPutInputs(t *testing.T) {
+	typs := []*types.T{types.Int8}
+	g := &Graph{}
+	a := g.Add(&Source{Name: "a", Typs: typs})
+	b := g.Add(&Source{Name: "b", Typs: typs})
+	u := g.Add(&Union{Typs: typs, Inputs: 2}, a, b)
+	chunk := func() *coldata.Chunk { return coldata.NewChunk(typs, 0) }
+	a1, a2, b1 := chunk(), chunk(), chunk()
+	inputs := map[int][]*coldata.Chunk{b: {b1}, u: {chunk()}, a: {a1, a2}}
+	type put struct {
+		src int
+		c   *coldata.Chunk
+	}
+	var got []put
+	g.PutInputs(inputs, func(src int, c *coldata.Chunk) { got = append(got, put{src, c}) })
+	if want := []put{{a, a1}, {a, a2}, {b, b1}}; !slices.Equal(got, want) {
+		t.Fatalf("PutInputs put %v, want %v", got, want)
 	}
 }

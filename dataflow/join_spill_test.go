@@ -13,7 +13,6 @@ import (
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/expr"
 	"github.com/sluice-db/sluice/internal/randtest"
-	"github.com/sluice-db/sluice/storage"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -333,17 +332,8 @@ func benchmarkJoinSpill(b *testing.B, keys, epochChunks int64, keyDist string, l
 		return c
 	}
 	base := liveHeap()
-	env := &Env{Workers: 1, Eval: &expr.EvalCtx{Cfg: types.DefaultConfig()}}
-	if limit > 0 {
-		spill, err := storage.OpenSpill(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer spill.Close()
-		env.Budget = NewBudget(limit, func() SpillSpace { return spill.Space() })
-	}
 	spec := &Join{Kind: InnerJoin, LeftKeys: []int{0}, RightKeys: []int{0}, LeftTypes: ts, RightTypes: ts}
-	op, err := spec.New(env)
+	op, err := spec.New(benchEnv(b, limit))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -223,11 +223,7 @@ func (d *Dataflow) Step(inputs map[int][]*coldata.Chunk, watermarks map[int]int6
 		}
 	}
 	return d.stepFeed(func(put func(src int, c *coldata.Chunk)) error {
-		for _, src := range d.g.Sources() {
-			for _, c := range inputs[src] {
-				put(src, c)
-			}
-		}
+		d.g.PutInputs(inputs, put)
 		return nil
 	}, watermarks, true, d.cfg.forceInline || rows <= d.cfg.inlineRows)
 }
@@ -588,7 +584,7 @@ func (w *worker) route(node int, c *coldata.Chunk) error {
 		if w.sharesFed(c) {
 			w.out = append(w.out, c)
 		} else {
-			w.out = append(w.out, copyChunk(c))
+			w.out = append(w.out, c.Clone())
 		}
 	}
 	for _, e := range w.d.edges[node] {
@@ -747,14 +743,6 @@ func mix64(x uint64) uint64 {
 	x *= 0xc4ceb9fe1a85ec53
 	x ^= x >> 33
 	return x
-}
-
-// copyChunk returns a chunk that does not share memory with c, for handing
-// to another goroutine or keeping past an Emit.
-func copyChunk(c *coldata.Chunk) *coldata.Chunk {
-	out := NewChanges(c.Types(), c.Len)
-	out.AppendChunk(c)
-	return out
 }
 
 // queue is a worker's FIFO inbox. Workers put to each other without bound,

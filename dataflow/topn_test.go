@@ -251,20 +251,7 @@ func TestOrderTree(t *testing.T) {
 		counts[key] += d
 		tree.add([]byte(key), d)
 	}
-	keys := slices.Sorted(maps.Keys(counts))
-	var ranks []string // the key at each rank
-	zeros := 0
-	for _, k := range keys {
-		if counts[k] == 0 {
-			zeros++
-		}
-		for range counts[k] {
-			ranks = append(ranks, k)
-		}
-	}
-	if tree.total() != int64(len(ranks)) || tree.zeros != zeros || tree.items != len(keys) {
-		t.Fatalf("total %d zeros %d items %d, want %d %d %d", tree.total(), tree.zeros, tree.items, len(ranks), zeros, len(keys))
-	}
+	_, ranks := checkTreeCounts(t, &tree, counts, "")
 	for _, r := range []int{0, 1, 62, 63, 64, len(ranks) / 2, len(ranks) - 1, len(ranks), len(ranks) + 5} {
 		it, skip := tree.seek(int64(r))
 		var got []string
@@ -278,6 +265,28 @@ func TestOrderTree(t *testing.T) {
 			t.Fatalf("seek(%d): got %v, want %v", r, got, want)
 		}
 	}
+}
+
+// checkTreeCounts checks tree's total count, zero-count items and items
+// against counts, the model of what was added to it, and returns the
+// model's keys, sorted, and the key at each rank. where prefixes a
+// failure.
+func checkTreeCounts(t *testing.T, tree *orderTree[struct{}], counts map[string]int64, where string) (keys, ranks []string) {
+	t.Helper()
+	keys = slices.Sorted(maps.Keys(counts))
+	zeros := 0
+	for _, k := range keys {
+		if counts[k] == 0 {
+			zeros++
+		}
+		for range counts[k] {
+			ranks = append(ranks, k)
+		}
+	}
+	if tree.total() != int64(len(ranks)) || tree.zeros != zeros || tree.items != len(keys) {
+		t.Fatalf("%stotal %d zeros %d items %d, want %d %d %d", where, tree.total(), tree.zeros, tree.items, len(ranks), zeros, len(keys))
+	}
+	return keys, ranks
 }
 
 // TestBuildOrderTreeSmall checks that a tree of a few items costs about
@@ -357,20 +366,7 @@ func TestBuildOrderTree(t *testing.T) {
 			counts[key] += d
 			tree.add([]byte(key), d)
 		}
-		keys := slices.Sorted(maps.Keys(counts))
-		var ranks []string
-		zeros := 0
-		for _, k := range keys {
-			if counts[k] == 0 {
-				zeros++
-			}
-			for range counts[k] {
-				ranks = append(ranks, k)
-			}
-		}
-		if tree.total() != int64(len(ranks)) || tree.zeros != zeros || tree.items != len(keys) {
-			t.Fatalf("n=%d: total %d zeros %d items %d, want %d %d %d", n, tree.total(), tree.zeros, tree.items, len(ranks), zeros, len(keys))
-		}
+		keys, ranks := checkTreeCounts(t, &tree, counts, fmt.Sprintf("n=%d: ", n))
 		var got []string
 		it := tree.seekKey(nil)
 		for item := it.next(); item != nil; item = it.next() {

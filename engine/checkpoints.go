@@ -1388,11 +1388,7 @@ func (d *dataflows) recompute(v *runningView, inputs map[int][]*coldata.Chunk, c
 		if err := d.feedContent(v, in.scans, put); err != nil {
 			return err
 		}
-		for _, src := range v.df.Graph().Sources() {
-			for _, c := range inputs[src] {
-				put(src, c)
-			}
-		}
+		v.df.Graph().PutInputs(inputs, put)
 		return nil
 	}, d.sourceWatermarks(v))
 	if err != nil {

@@ -559,9 +559,16 @@ func checkpointNames(t *testing.T, dir string) []string {
 	return out
 }
 
-// readDir returns the checkpoint files in dir by name (nil if dir is
+// readDir returns the checkpoint bases in dir by name (nil if dir is
 // missing).
 func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	return readDirWhere(t, dir, func(name string) bool { return strings.HasSuffix(name, ".ckpt") })
+}
+
+// readDirWhere returns the files in dir whose names keep takes, by name
+// (nil if dir is missing).
+func readDirWhere(t *testing.T, dir string, keep func(name string) bool) map[string][]byte {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -572,7 +579,7 @@ func readDir(t *testing.T, dir string) map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".ckpt") {
+		if !keep(e.Name()) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))

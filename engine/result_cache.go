@@ -181,10 +181,3 @@ func chunkSize(ch *coldata.Chunk) int64 {
 	}
 	return n
 }
-
-// copyChunk returns a copy of ch that no operator reuses.
-func copyChunk(ch *coldata.Chunk) *coldata.Chunk {
-	out := coldata.NewChunk(ch.Types(), ch.Len)
-	out.AppendChunk(ch)
-	return out
-}

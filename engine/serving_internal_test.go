@@ -38,28 +38,13 @@ func dashboardRange(tb testing.TB) func(i int) {
 			tb.Fatal(err)
 		}
 	}
-	run := func(s pgwire.Session, sql string) {
-		stmts, err := s.Parse(ctx, sql)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, st := range stmts {
-			p, err := st.Bind(ctx, nil, nil)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			if _, _, err := p.Execute(ctx, 0, discardWriter{}); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	run(sessions[0], `CREATE TABLE bids_per_minute (channel text, window_start timestamptz, window_end timestamptz,
+	execSQL(tb, sessions[0], `CREATE TABLE bids_per_minute (channel text, window_start timestamptz, window_end timestamptz,
 		bids bigint, volume bigint, PRIMARY KEY (channel, window_start))`)
 	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
 	for m := range 90 {
 		w := t0.Add(time.Duration(m) * time.Minute)
 		for _, ch := range []string{"Google", "Facebook", "Baidu", "Apple", "other"} {
-			run(sessions[0], fmt.Sprintf("INSERT INTO bids_per_minute VALUES ('%s', '%s', '%s', %d, %d)",
+			execSQL(tb, sessions[0], fmt.Sprintf("INSERT INTO bids_per_minute VALUES ('%s', '%s', '%s', %d, %d)",
 				ch, w.Format(time.RFC3339), w.Add(time.Minute).Format(time.RFC3339), m+1, 10*m))
 		}
 	}
@@ -67,7 +52,7 @@ func dashboardRange(tb testing.TB) func(i int) {
 		WHERE window_start BETWEEN '%s'::timestamptz AND '%s'::timestamptz ORDER BY 1, 2`
 	return func(i int) {
 		to := t0.Add(time.Hour + time.Duration(i/panels)*time.Second)
-		run(sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
+		execSQL(tb, sessions[i%panels], fmt.Sprintf(rangeSQL, to.Add(-time.Hour).Format(time.RFC3339), to.Format(time.RFC3339)))
 	}
 }
 

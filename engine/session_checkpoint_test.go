@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -137,23 +136,9 @@ func TestSessionViewsRestartFromCheckpoints(t *testing.T) {
 	checkBatch("restored, then stepped")
 }
 
-// readAll returns every file in dir by name (bases and deltas).
+// readAll returns the checkpoint files in dir by name, bases and deltas:
+// all but those being written.
 func readAll(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
-	files := map[string][]byte{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[e.Name()] = b
-	}
-	return files
+	return readDirWhere(t, dir, func(name string) bool { return !strings.HasSuffix(name, ".tmp") })
 }

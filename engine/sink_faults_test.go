@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/sluice-db/sluice/connector/kafka"
 	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/internal/randtest"
 )
 
 // sinkFaultKind is what a faulted request gets instead of its answer.
@@ -158,18 +158,10 @@ func (f *sinkFaults) String() string {
 // Once the faults stop, the upsert topic folded by key and the append topic
 // summed per row equal the view, no record of a retried transaction is
 // there twice, and every sequence number was committed once. The seed is
-// logged; SLUICE_TEST_SEED replays its draws (the requests' interleaving
+// logged; SLUICE_SEED replays its draws (the requests' interleaving
 // is the scheduler's).
 func TestSinkKafkaBrokerFaults(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("SLUICE_TEST_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := rand.New(rand.NewPCG(uint64(randtest.Seed(t)), 0))
 	// Kafka 3.9 brokers have producers add partitions with
 	// AddPartitionsToTxn; 4.x ones (KIP-890) with the produce itself, and
 	// bump the producer epoch at every EndTxn.

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +28,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluice-db/sluice/engine"
+	"github.com/sluice-db/sluice/internal/randtest"
 	"github.com/sluice-db/sluice/internal/testbin"
 	"github.com/sluice-db/sluice/server"
 )
@@ -100,6 +99,43 @@ CREATE MATERIALIZED VIEW per_city AS
 CREATE SINK up FROM per_city WITH (connector = 'kafka', topic = 'up', format = 'json');
 CREATE SINK app FROM per_city WITH (connector = 'kafka', topic = 'app', envelope = 'append');
 `
+
+// startSinkSchema starts a sink server on dir and c whose sink steps go
+// through hook, and creates sinkSchema's tables and view (its sink left
+// to the caller).
+func startSinkSchema(t *testing.T, dir string, c *kfake.Cluster, hook *sinkHook) (*server.Server, *pgx.Conn) {
+	t.Helper()
+	srv := startSinkServer(t, dir, c, engine.WithSinkHook(hook.call))
+	conn := connect(t, srv)
+	schema := strings.SplitN(strings.TrimSpace(sinkSchema), "CREATE SINK", 2)[0]
+	for _, stmt := range strings.Split(strings.TrimSpace(schema), ";") {
+		if strings.TrimSpace(stmt) != "" {
+			mustExec(t, conn, stmt)
+		}
+	}
+	return srv, conn
+}
+
+// crashAfterRounds runs sinkRound 0 to 2, waits for expect, then runs
+// round 3 and stops srv once its sink reached step, as a crash there
+// would, and returns a server started again on dir (without the hook)
+// and its connection.
+func crashAfterRounds(t *testing.T, srv *server.Server, conn *pgx.Conn, dir string, c *kfake.Cluster, hook *sinkHook, step engine.SinkStep, expect func()) (*server.Server, *pgx.Conn) {
+	t.Helper()
+	for round := range 3 {
+		sinkRound(t, conn, round)
+	}
+	expect()
+	hit := hook.arm(step)
+	sinkRound(t, conn, 3)
+	<-hit
+	_ = conn.Close(context.Background())
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv = startSinkServer(t, dir, c)
+	return srv, connect(t, srv)
+}
 
 // sinkRound makes epoch round's changes: new orders, items moving between
 // cities (a retraction and an insertion in the view) and items deleted.
@@ -196,6 +232,12 @@ func foldAppend(t *testing.T, recs []*kgo.Record) []string {
 		}
 		sums[string(v.Row)] += v.Diff
 	}
+	return summedRows(sums)
+}
+
+// summedRows lists the rows of sums, sorted, each with its sum when it is
+// not 1 (a duplicate or a lost change); rows summing to 0 are left out.
+func summedRows(sums map[string]int64) []string {
 	var out []string
 	for row, n := range sums {
 		switch {
@@ -516,17 +558,7 @@ func (h *webhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *webhookReceiver) rows() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []string
-	for row, n := range h.sums {
-		switch {
-		case n == 1:
-			out = append(out, row)
-		case n != 0:
-			out = append(out, fmt.Sprintf("%s x%d", row, n))
-		}
-	}
-	sort.Strings(out)
-	return out
+	return summedRows(h.sums)
 }
 
 // A webhook sink: batches retried past failures, and a batch posted again
@@ -539,14 +571,7 @@ func TestSinkWebhook(t *testing.T) {
 	defer hs.Close()
 	dir := t.TempDir()
 	hook := &sinkHook{}
-	srv := startSinkServer(t, dir, c, engine.WithSinkHook(hook.call))
-	conn := connect(t, srv)
-	schema := strings.SplitN(strings.TrimSpace(sinkSchema), "CREATE SINK", 2)[0]
-	for _, stmt := range strings.Split(strings.TrimSpace(schema), ";") {
-		if strings.TrimSpace(stmt) != "" {
-			mustExec(t, conn, stmt)
-		}
-	}
+	srv, conn := startSinkSchema(t, dir, c, hook)
 	mustExec(t, conn, "CREATE SINK hook FROM per_city WITH (connector = 'webhook', url = '"+hs.URL+"')")
 	if _, err := conn.Exec(context.Background(), "CREATE SINK bad FROM per_city WITH (connector = 'webhook', url = 'x', topic = 't')"); err == nil || !strings.Contains(err.Error(), `unrecognized webhook sink option "topic"`) {
 		t.Errorf("webhook sink with a topic: %v", err)
@@ -565,19 +590,7 @@ func TestSinkWebhook(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	for round := range 3 {
-		sinkRound(t, conn, round)
-	}
-	expectWebhook()
-	hit := hook.arm(engine.SinkCommitted)
-	sinkRound(t, conn, 3)
-	<-hit
-	_ = conn.Close(context.Background())
-	if err := srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	srv = startSinkServer(t, dir, c)
-	conn = connect(t, srv)
+	srv, conn = crashAfterRounds(t, srv, conn, dir, c, hook, engine.SinkCommitted, expectWebhook)
 	for round := 4; round < 6; round++ {
 		sinkRound(t, conn, round)
 	}
@@ -602,17 +615,9 @@ func TestSinkWebhook(t *testing.T) {
 // Random runs of rounds, each run ended by a crash at a random step of a
 // sink's commit (or a clean restart), with a random transaction size per
 // server: the topics always fold to the view. The seed is logged;
-// SLUICE_TEST_SEED replays one.
+// SLUICE_SEED replays one.
 func TestSinkKafkaRandomCrashes(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("SLUICE_TEST_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := rand.New(rand.NewPCG(uint64(randtest.Seed(t)), 0))
 	c := sinkCluster(t)
 	dir := t.TempDir()
 	round := 0
@@ -736,14 +741,7 @@ func testSinkKafkaRegistryFormat(t *testing.T, format string) {
 	defer hs.Close()
 	dir := t.TempDir()
 	hook := &sinkHook{}
-	srv := startSinkServer(t, dir, c, engine.WithSinkHook(hook.call))
-	conn := connect(t, srv)
-	schema := strings.SplitN(strings.TrimSpace(sinkSchema), "CREATE SINK", 2)[0]
-	for _, stmt := range strings.Split(strings.TrimSpace(schema), ";") {
-		if strings.TrimSpace(stmt) != "" {
-			mustExec(t, conn, stmt)
-		}
-	}
+	srv, conn := startSinkSchema(t, dir, c, hook)
 	mustExec(t, conn, "CREATE SINK av FROM per_city WITH (topic = 'av', format = '"+format+"', schema_registry = '"+hs.URL+"')")
 	expect := func() {
 		t.Helper()
@@ -774,19 +772,7 @@ func testSinkKafkaRegistryFormat(t *testing.T, format string) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	for round := range 3 {
-		sinkRound(t, conn, round)
-	}
-	expect()
-	hit := hook.arm(engine.SinkPendingWritten)
-	sinkRound(t, conn, 3)
-	<-hit
-	_ = conn.Close(context.Background())
-	if err := srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	srv = startSinkServer(t, dir, c)
-	conn = connect(t, srv)
+	srv, conn = crashAfterRounds(t, srv, conn, dir, c, hook, engine.SinkPendingWritten, expect)
 	sinkRound(t, conn, 4)
 	expect()
 }

@@ -92,13 +92,7 @@ func (ss *sinks) stop(id uint32) {
 }
 
 func (ss *sinks) close() {
-	ss.mu.Lock()
-	ids := make([]uint32, 0, len(ss.running))
-	for id := range ss.running {
-		ids = append(ids, id)
-	}
-	ss.mu.Unlock()
-	for _, id := range ids {
+	for _, id := range runningIDs(&ss.mu, ss.running) {
 		ss.stop(id)
 	}
 }

@@ -263,10 +263,8 @@ func (e *Engine) publishSink(desc *catalog.Sink) error {
 	if _, ok := e.cat.LookupSink(desc.Schema, desc.Name); ok {
 		return errDuplicateSink(desc.Name)
 	}
-	for _, dep := range desc.DependsOn {
-		if _, ok := e.cat.ByID(dep); !ok {
-			return sqlerr.New(sqlerr.UndefinedTable, "a relation read by sink \"%s\" was dropped while it was created", desc.Name)
-		}
+	if err := e.checkDependsOn("sink", desc.Name, desc.DependsOn); err != nil {
+		return err
 	}
 	txn := e.db.Begin()
 	txn.PutMeta(catalog.SinkMetaKey(desc.ID), rec)

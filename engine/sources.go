@@ -315,15 +315,17 @@ func (ss *sources) stop(id uint32) {
 }
 
 func (ss *sources) close() {
-	ss.mu.Lock()
-	ids := make([]uint32, 0, len(ss.running))
-	for id := range ss.running {
-		ids = append(ids, id)
-	}
-	ss.mu.Unlock()
-	for _, id := range ids {
+	for _, id := range runningIDs(&ss.mu, ss.running) {
 		ss.stop(id)
 	}
+}
+
+// runningIDs returns the ids of running, read under mu: the sources' and
+// the sinks' close stop them one at a time, each stop taking mu.
+func runningIDs[T any](mu *sync.Mutex, running map[uint32]T) []uint32 {
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Collect(maps.Keys(running))
 }
 
 // stats returns every running source's partitions, by stream.

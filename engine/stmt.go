@@ -839,7 +839,7 @@ func (p *portal) runQuery(ctx context.Context, maxRows int, w pgwire.ResultWrite
 			return "", false, p.fail(err)
 		}
 		if p.sharing != nil {
-			c := copyChunk(out)
+			c := out.Clone()
 			p.sharing.chunks = append(p.sharing.chunks, c)
 			p.sharing.size += chunkSize(c)
 		}

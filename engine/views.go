@@ -220,6 +220,17 @@ func optionColumns(desc *catalog.Table, spec, option string) ([]int, error) {
 	return cols, nil
 }
 
+// checkDependsOn fails the creation of kind name, which reads relations
+// deps, when one of them was dropped while it was created.
+func (e *Engine) checkDependsOn(kind, name string, deps []uint32) error {
+	for _, dep := range deps {
+		if _, ok := e.cat.ByID(dep); !ok {
+			return sqlerr.New(sqlerr.UndefinedTable, "a relation read by %s \"%s\" was dropped while it was created", kind, name)
+		}
+	}
+	return nil
+}
+
 // publishView records a running view's descriptor and makes it visible.
 func (e *Engine) publishView(desc *catalog.Table, rec []byte) error {
 	e.ddlMu.Lock()
@@ -227,10 +238,8 @@ func (e *Engine) publishView(desc *catalog.Table, rec []byte) error {
 	if e.committedNameTaken(nil, desc.Schema, desc.Name) {
 		return errDuplicateTable(desc.Name)
 	}
-	for _, dep := range desc.DependsOn {
-		if _, ok := e.cat.ByID(dep); !ok {
-			return sqlerr.New(sqlerr.UndefinedTable, "a relation read by materialized view \"%s\" was dropped while it was created", desc.Name)
-		}
+	if err := e.checkDependsOn("materialized view", desc.Name, desc.DependsOn); err != nil {
+		return err
 	}
 	txn := e.db.Begin()
 	txn.PutMeta(catalog.MetaKey(desc.ID), rec)

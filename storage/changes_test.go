@@ -15,6 +15,24 @@ type recorder struct{ changes [][]Change }
 // change one relation, and returns that change as rec observed it.
 func (rec *recorder) commitOne(t *testing.T, db *DB, fn func(tx *Txn) error) Change {
 	t.Helper()
+	mustCommit(t, db, fn)
+	return rec.last(t)
+}
+
+// last returns the change of the last commit observed, which must have
+// changed one relation.
+func (rec *recorder) last(t *testing.T) Change {
+	t.Helper()
+	last := rec.changes[len(rec.changes)-1]
+	if len(last) != 1 {
+		t.Fatalf("%d changes, want 1", len(last))
+	}
+	return last[0]
+}
+
+// mustCommit commits what fn does in a transaction of db.
+func mustCommit(t *testing.T, db *DB, fn func(tx *Txn) error) {
+	t.Helper()
 	tx := db.Begin()
 	if err := fn(tx); err != nil {
 		t.Fatal(err)
@@ -22,11 +40,6 @@ func (rec *recorder) commitOne(t *testing.T, db *DB, fn func(tx *Txn) error) Cha
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	last := rec.changes[len(rec.changes)-1]
-	if len(last) != 1 {
-		t.Fatalf("%d changes, want 1", len(last))
-	}
-	return last[0]
 }
 
 // openRecorded opens a DB whose commits a recorder observes, with one

@@ -56,14 +56,9 @@ func (t *Table) moveRowsFromPebble() error {
 		if len(k) != rowKeyLen || binary.BigEndian.Uint64(k[5:]) != r.rows+1 {
 			return errCorrupt("table %d: append-only row key %x out of sequence", id, k)
 		}
-		v, err := it.ValueAndErr()
+		v, n, err := decodeRowValue(it, scratch, id, r.rows+1)
 		if err != nil {
-			return wrapPebble(err)
-		}
-		scratch.Reset()
-		n, err := decodeInto(v, scratch.Cols)
-		if err != nil {
-			return errCorrupt("table %d row %d: %v", id, r.rows+1, err)
+			return err
 		}
 		if buf, err = appendFrame(buf, func(b []byte) ([]byte, error) { return append(b, v...), nil }); err != nil {
 			return err

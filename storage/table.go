@@ -213,14 +213,9 @@ func (t *Table) load() error {
 			return errCorrupt("table %d: bad row key %x", t.info.ID, k)
 		}
 		rowID := binary.BigEndian.Uint64(k[5:])
-		v, err := it.ValueAndErr()
+		_, n, err := decodeRowValue(it, scratch, t.info.ID, rowID)
 		if err != nil {
-			return wrapPebble(err)
-		}
-		scratch.Reset()
-		n, err := decodeInto(v, scratch.Cols)
-		if err != nil {
-			return errCorrupt("table %d row %d: %v", t.info.ID, rowID, err)
+			return err
 		}
 		if rowID < t.nextRowID {
 			return errCorrupt("table %d row %d: inside the run before it", t.info.ID, rowID)
@@ -328,4 +323,20 @@ func (t *Table) addColumn(name string, typ *types.T) {
 		}
 		s.rows.Cols = append(slices.Clip(s.rows.Cols), v)
 	}
+}
+
+// decodeRowValue decodes the value under it, the row or run of rows from
+// rowID on of table id, into scratch's vectors (emptied first), and
+// returns the value and how many rows it holds.
+func decodeRowValue(it *pebble.Iterator, scratch *coldata.Chunk, id uint32, rowID uint64) ([]byte, int, error) {
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return nil, 0, wrapPebble(err)
+	}
+	scratch.Reset()
+	n, err := decodeInto(v, scratch.Cols)
+	if err != nil {
+		return nil, 0, errCorrupt("table %d row %d: %v", id, rowID, err)
+	}
+	return v, n, nil
 }

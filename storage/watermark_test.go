@@ -3,7 +3,6 @@ package storage
 import (
 	"testing"
 
-	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/types"
 )
 
@@ -21,37 +20,35 @@ func TestWatermark(t *testing.T) {
 	info := TableInfo{ID: 7, Name: "s", Types: []*types.T{types.Int8}}
 	commit := func(fn func(tx *Txn) error) {
 		t.Helper()
-		tx := db.Begin()
-		if err := fn(tx); err != nil {
+		mustCommit(t, db, fn)
+	}
+	var tbl *Table
+	// reopen closes db and opens it and the table again.
+	reopen := func() {
+		t.Helper()
+		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.Commit(); err != nil {
+		if db, err = Open(dir, WithLogger(quietLogger{t})); err != nil {
+			t.Fatal(err)
+		}
+		if tbl, err = db.OpenTable(info); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var tbl *Table
+	defer func() { db.Close() }()
 	commit(func(tx *Txn) (err error) { tbl, err = db.CreateTable(tx, info); return err })
 	if w := tbl.Watermark(); w != NoWatermark {
 		t.Fatalf("new table: watermark %d, want none", w)
 	}
-	lastChange := func() Change {
-		t.Helper()
-		last := rec.changes[len(rec.changes)-1]
-		if len(last) != 1 {
-			t.Fatalf("%d changes, want 1", len(last))
-		}
-		return last[0]
-	}
 
-	rows := coldata.NewChunk(info.Types, 0)
-	rows.AppendRow([]types.Datum{int64(1)})
 	commit(func(tx *Txn) error {
-		if err := tx.Insert(tbl, rows); err != nil {
+		if err := tx.Insert(tbl, intRange(1, 1, 0)); err != nil {
 			return err
 		}
 		return tx.AdvanceWatermark(tbl, 100)
 	})
-	if ch := lastChange(); ch.Watermark != 100 || len(ch.Chunks) != 1 {
+	if ch := rec.last(t); ch.Watermark != 100 || len(ch.Chunks) != 1 {
 		t.Errorf("rows and watermark: change has watermark %d and %d chunks, want 100 and 1", ch.Watermark, len(ch.Chunks))
 	}
 
@@ -61,7 +58,7 @@ func TestWatermark(t *testing.T) {
 		t.Errorf("a lower watermark: %d new commits observed, watermark %d; want none and 100", len(rec.changes)-n, tbl.Watermark())
 	}
 	commit(func(tx *Txn) error { return tx.AdvanceWatermark(tbl, 250) })
-	if ch := lastChange(); ch.Watermark != 250 || len(ch.Chunks) != 0 {
+	if ch := rec.last(t); ch.Watermark != 250 || len(ch.Chunks) != 0 {
 		t.Errorf("watermark alone: change has watermark %d and %d chunks, want 250 and 0", ch.Watermark, len(ch.Chunks))
 	}
 
@@ -72,35 +69,14 @@ func TestWatermark(t *testing.T) {
 	}
 	tx.Rollback()
 
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(dir, WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tbl, err = db.OpenTable(info)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reopen()
 	if w := tbl.Watermark(); w != 250 {
 		t.Errorf("after reopen: watermark %d, want 250", w)
 	}
 
 	commit(func(tx *Txn) error { return db.DropTable(tx, info.ID) })
 	commit(func(tx *Txn) (err error) { tbl, err = db.CreateTable(tx, info); return err })
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(dir, WithLogger(quietLogger{t}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if tbl, err = db.OpenTable(info); err != nil {
-		t.Fatal(err)
-	}
+	reopen()
 	if w := tbl.Watermark(); w != NoWatermark {
 		t.Errorf("dropped and created again: watermark %d, want none", w)
 	}
