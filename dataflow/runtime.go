@@ -120,8 +120,9 @@ type workerResult struct {
 	err       error
 }
 
-// New instantiates g on the configured workers. Eval is the expression
-// context shared (read-only) by all operators. Close stops the workers.
+// New instantiates g on the configured workers. Each worker's operators
+// evaluate under a copy of eval with a Scratch of the worker's own (one
+// goroutine at a time runs a worker's operators). Close stops the workers.
 func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 	cfg := config{workers: 1, chunkSize: coldata.DefaultChunkSize, inlineRows: DefaultInlineRows, inlineFor: DefaultInlineFor}
 	for _, o := range opts {
@@ -150,7 +151,9 @@ func New(g *Graph, eval *expr.EvalCtx, opts ...Option) (*Dataflow, error) {
 		wk := &worker{d: d, id: w, ops: make([]Operator, len(g.Nodes)), seen: make([][]int, len(g.Nodes)), watermarks: make([][]int64, len(g.Nodes)),
 			gate: cfg.gate.Publisher()}
 		newQueue(&wk.inbox)
-		env := &Env{Worker: w, Workers: cfg.workers, Eval: eval, Budget: cfg.budget}
+		workerEval := *eval
+		workerEval.Scratch = &expr.Scratch{}
+		env := &Env{Worker: w, Workers: cfg.workers, Eval: &workerEval, Budget: cfg.budget}
 		for _, n := range g.Nodes {
 			op, err := n.Spec.New(env)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -525,6 +526,46 @@ func TestCheckpointWriteFailsMidStream(t *testing.T) {
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
 		t.Fatalf("the failed write's .tmp: %v", err)
 	}
+	// The file buffer the failed write left part full writes the next
+	// file from its start.
+	if err := writeCheckpoint(c, job(false)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, first) {
+		t.Fatalf("the file written after the failed one: %d bytes, %d the first time", len(again), len(first))
+	}
+}
+
+// TestCheckpointFileBufferReused bounds what writing a small delta
+// allocates: the writer's file buffer (a megabyte) is its own, reused,
+// not made again for each file.
+func TestCheckpointFileBufferReused(t *testing.T) {
+	dir := t.TempDir()
+	c := newCheckpointer(dir, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(c.close)
+	write := func(seq uint64) {
+		state := dataflow.NewSnapshotWriter(nil)
+		state.Uvarint(seq)
+		j := &checkpointJob{ck: checkpoint{view: 7, kind: checkpointDelta, gen: 1, seq: seq, planHash: make([]byte, 32), workers: 1}, state: state}
+		if err := writeCheckpoint(c, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(1)
+	const files = 8
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for seq := range uint64(files) {
+		write(seq + 2)
+	}
+	runtime.ReadMemStats(&m1)
+	if perFile := (m1.TotalAlloc - m0.TotalAlloc) / files; perFile > checkpointWriteBuffer/4 {
+		t.Fatalf("a small delta's file allocated %d bytes, want at most %d", perFile, checkpointWriteBuffer/4)
+	}
 }
 
 // writeCheckpoint writes j alone, as the writer writes a batch.
@@ -856,4 +897,22 @@ func TestCheckpointDamagedStateRecomputed(t *testing.T) {
 		t.Fatalf("a checkpoint of format 2 not restored\n%s", log)
 	}
 	check(r, "restored from a checkpoint of format 2")
+}
+
+// BenchmarkCheckpointSmallDelta writes and commits a delta of a few bytes
+// of state, as a view that changed little since its last checkpoint has.
+func BenchmarkCheckpointSmallDelta(b *testing.B) {
+	c := newCheckpointer(b.TempDir(), time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(c.close)
+	b.ReportAllocs()
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		state := dataflow.NewSnapshotWriter(nil)
+		state.Uvarint(seq)
+		j := &checkpointJob{ck: checkpoint{view: 7, kind: checkpointDelta, gen: 1, seq: seq, planHash: make([]byte, 32), workers: 1}, state: state}
+		if err := writeCheckpoint(c, j); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

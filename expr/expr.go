@@ -57,6 +57,9 @@ type EvalCtx struct {
 	// Regexes caches compiled patterns; nil compiles each pattern where it
 	// is used.
 	Regexes *RegexCache
+	// Scratch lends buffers to the evaluation of the one goroutine that
+	// uses this context; nil allocates them.
+	Scratch *Scratch
 }
 
 // Const is a constant.

@@ -270,7 +270,8 @@ func (e *Case) Eval(ctx *EvalCtx, ch *coldata.Chunk) (*coldata.Vec, error) {
 	// values go straight to their rows of out, which is made only once
 	// two arms share the rows (an arm taking every row is the answer as
 	// it is, its vector or its constant's).
-	scratch := make([]int, 3*n)
+	scratch := ctx.Scratch.takeInts(3 * n)
+	defer ctx.Scratch.giveInts(scratch)
 	rows, hit, miss := scratch[:n], scratch[n:n], scratch[2*n:2*n]
 	for i := range rows {
 		rows[i] = i
