@@ -362,7 +362,7 @@ func run(ctx context.Context, o *options, r *Report, progress func(string, ...an
 				break
 			}
 			progress("Sluice: nexmark %s over %s %s, %d events", run.queries[0], run.source, run.format, run.events)
-			res, err := runNexmark(ctx, run, run.queries[0], progress)
+			res, err := runNexmarkMedian(ctx, run, run.queries[0], progress)
 			if err != nil {
 				fail(fmt.Sprintf("Sluice: nexmark %s (%s %s): %v", run.queries[0], run.source, run.format, err))
 				continue

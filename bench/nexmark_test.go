@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,58 @@ func TestWriteNexmarkCoresAndGC(t *testing.T) {
 	}
 	if !strings.Contains(lines[1], " 3 ") || !strings.Contains(lines[1], "5.0 %") {
 		t.Errorf("want 3 GCs at 5.0 %% of the CPU in %q", lines[1])
+	}
+}
+
+// The median run is the middle one by events/s, whatever the order the
+// runs came in, and keeps every run's events/s in run order.
+func TestMedianRun(t *testing.T) {
+	run := func(rate float64) *NexmarkResult { return &NexmarkResult{Query: "q0", EventsPerSec: rate} }
+	for _, c := range []struct {
+		rates []float64
+		want  float64
+		text  string
+	}{
+		{[]float64{1.2e6, 0.9e6, 1.0e6}, 1.0e6, "median of 3: 900.0k-1.20M"},
+		{[]float64{0.9e6, 1.0e6, 1.2e6}, 1.0e6, "median of 3: 900.0k-1.20M"},
+		{[]float64{1.1e6, 0.8e6}, 0.8e6, "median of 2: 800.0k-1.10M"},
+		{[]float64{1.1e6}, 1.1e6, ""},
+	} {
+		var runs []*NexmarkResult
+		for _, r := range c.rates {
+			runs = append(runs, run(r))
+		}
+		m := medianRun(runs)
+		if m.EventsPerSec != c.want || m.runsText() != c.text && len(c.rates) > 1 {
+			t.Errorf("%v: median %v (%q), want %v (%q)", c.rates, m.EventsPerSec, m.runsText(), c.want, c.text)
+		}
+		if len(c.rates) > 1 && !slices.Equal(m.RunsEventsPerSec, c.rates) {
+			t.Errorf("%v: runs kept as %v", c.rates, m.RunsEventsPerSec)
+		}
+	}
+}
+
+// --runs runs a query that many times, each on a fresh Sluice, and gives
+// the median run; fewer than one run is refused.
+func TestNexmarkRuns(t *testing.T) {
+	var stderr strings.Builder
+	if _, err := parseNexmarkFlags([]string{"--runs", "0"}, &stderr); err == nil {
+		t.Error("--runs 0 accepted")
+	}
+	o, err := parseNexmarkFlags([]string{"--runs", "3", "--query", "q2", "--events", "20000"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := runNexmarkMedian(context.Background(), o, "q2", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.RunsEventsPerSec) != 3 {
+		t.Fatalf("runs: %v", r.RunsEventsPerSec)
+	}
+	sorted := slices.Sorted(slices.Values(r.RunsEventsPerSec))
+	if r.EventsPerSec != sorted[1] || r.ViewRows == 0 {
+		t.Errorf("result %v events/s (%d rows), want the median of %v", r.EventsPerSec, r.ViewRows, r.RunsEventsPerSec)
 	}
 }
 

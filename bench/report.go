@@ -596,11 +596,15 @@ func (r *Report) nexmarkTable() (head []string, rows [][]string) {
 		if a := nexmarkAims[n.Query]; a > 0 {
 			aim, of = fmtRate(a), fmt.Sprintf("%.2f", n.EventsPerSec/a)
 		}
+		rate := fmtRate(n.EventsPerSec)
+		if runs := n.runsText(); runs != "" {
+			rate += " (" + runs + ")"
+		}
 		perCore := fmtRate(n.PerCore)
 		if n.PerCoreSluice > 0 {
 			perCore += " (" + fmtRate(n.PerCoreSluice) + " without the broker)"
 		}
-		rows = append(rows, []string{n.Query, source, fmtRate(float64(n.Events)), fmtRate(n.EventsPerSec), aim, of,
+		rows = append(rows, []string{n.Query, source, fmtRate(float64(n.Events)), rate, aim, of,
 			n.cores(), perCore, n.faultsPer1k(), fmt.Sprint(n.ViewRows), fmtBytes(n.StateBytes), fmt.Sprintf("%d MiB", n.PeakRSS>>20)})
 	}
 	return head, rows
@@ -640,7 +644,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	if head, rows := r.nexmarkTable(); rows != nil {
 		b.WriteString("\n## Nexmark\n\nEach query on a fresh Sluice, timed from CREATE STREAM until its view holds every event; " +
-			"the aim is the events/s it should reach on 2 cores.\n\n")
+			"the aim is the events/s it should reach on 2 cores. " +
+			"A query run several times (each on a fresh Sluice and broker) shows its median run, with the range of the runs' events/s.\n\n")
 		fmt.Fprintf(&b, "| %s |\n| --- | --- |%s\n", strings.Join(head, " | "), strings.Repeat(" ---: |", len(head)-2))
 		for _, x := range rows {
 			fmt.Fprintf(&b, "| %s |\n", strings.Join(x, " | "))
