@@ -478,8 +478,8 @@ func runNexmarkMedian(ctx context.Context, o *nexmarkOptions, q string, progress
 		if err != nil {
 			return nil, fmt.Errorf("run %d of %d: %w", i+1, o.runs, err)
 		}
-		progress("%s: run %d: %s events/s, %s per CPU-second (%s without the broker)", q, i+1,
-			fmtRate(r.EventsPerSec), fmtRate(r.PerCore), fmtRate(r.PerCoreSluice))
+		progress("%s: run %d: %s events/s on %s cores, %s per CPU-second (%s without the broker), %s faults a thousand events", q, i+1,
+			fmtRate(r.EventsPerSec), r.cores(), fmtRate(r.PerCore), fmtRate(r.PerCoreSluice), r.faultsPer1k())
 		rs = append(rs, r)
 	}
 	return medianRun(rs), nil
