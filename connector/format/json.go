@@ -245,12 +245,24 @@ func (d *jsonDecoder) object(rec []byte, i int, n *jnode, depth int) (int, error
 		i = skipWS(rec, i+1)
 		vs := i
 		var kind slotKind
-		var vesc, utf bool
+		var vesc, utf, whole bool
+		var x int64
 		var err error
-		if e != nil && e.child != nil && i < len(rec) && rec[i] == '{' {
+		switch {
+		case i >= len(rec):
+			i, kind, vesc, utf, err = d.value(rec, i, depth+1)
+		case rec[i] == '"':
+			// Most members are strings and numbers: scanned here, without
+			// value's call and its five results.
+			kind = sJString
+			i, vesc, utf, err = scanString(rec, i)
+		case rec[i] == '-' || (rec[i] >= '0' && rec[i] <= '9'):
+			kind = sJNumber
+			i, vesc, x, whole, err = scanNumber(rec, i)
+		case e != nil && e.child != nil && rec[i] == '{':
 			i, err = d.object(rec, i, e.child, depth+1)
 			kind = sJObject
-		} else {
+		default:
 			i, kind, vesc, utf, err = d.value(rec, i, depth+1)
 		}
 		if err != nil {
@@ -260,6 +272,7 @@ func (d *jsonDecoder) object(rec []byte, i int, n *jnode, depth int) (int, error
 		case e != nil && e.col >= 0:
 			sl := &d.slots[e.col]
 			sl.kind, sl.esc, sl.utf, sl.a, sl.b = kind, vesc, utf, vs, i
+			sl.whole, sl.i = whole, x
 		case e == nil && depth == 1 && d.p.catchAll >= 0:
 			d.unknown = append(d.unknown, start, i)
 		}
@@ -332,7 +345,7 @@ func (d *jsonDecoder) value(rec []byte, i int, depth int) (end int, kind slotKin
 		end, esc, utf, err = scanString(rec, i)
 		return end, sJString, esc, utf, err
 	case c == '-' || (c >= '0' && c <= '9'):
-		end, esc, err = scanNumber(rec, i)
+		end, esc, _, _, err = scanNumber(rec, i)
 		return end, sJNumber, esc, false, err
 	case c == '{':
 		end, err = d.object(rec, i, nil, depth)
@@ -486,11 +499,14 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// scanNumber scans the number at rec[i]; it returns the index after it and
-// whether it has a fraction or an exponent.
-func scanNumber(rec []byte, i int) (int, bool, error) {
+// scanNumber scans the number at rec[i]; it returns the index after it,
+// whether it has a fraction or an exponent, and the value of an integer of
+// at most 18 digits (whole says it is one), read on the way so that an
+// integer column does not read the digits again.
+func scanNumber(rec []byte, i int) (end int, frac bool, x int64, whole bool, err error) {
 	j := i
-	if rec[j] == '-' {
+	neg := rec[j] == '-'
+	if neg {
 		j++
 	}
 	switch {
@@ -498,12 +514,17 @@ func scanNumber(rec []byte, i int) (int, bool, error) {
 		j++
 	case j < len(rec) && rec[j] >= '1' && rec[j] <= '9':
 		for j < len(rec) && rec[j] >= '0' && rec[j] <= '9' {
+			x = x*10 + int64(rec[j]-'0')
 			j++
 		}
 	default:
-		return 0, false, jsonSyntax(rec, j, "in a number")
+		return 0, false, 0, false, jsonSyntax(rec, j, "in a number")
 	}
-	frac := false
+	// 18 digits do not overflow x (19 may).
+	whole = j-i <= 18 || (neg && j-i == 19)
+	if neg {
+		x = -x
+	}
 	if j < len(rec) && rec[j] == '.' {
 		frac = true
 		j++
@@ -512,7 +533,7 @@ func scanNumber(rec []byte, i int) (int, bool, error) {
 			j++
 		}
 		if j == k {
-			return 0, false, jsonSyntax(rec, j, "in a number")
+			return 0, false, 0, false, jsonSyntax(rec, j, "in a number")
 		}
 	}
 	if j < len(rec) && (rec[j] == 'e' || rec[j] == 'E') {
@@ -526,10 +547,10 @@ func scanNumber(rec []byte, i int) (int, bool, error) {
 			j++
 		}
 		if j == k {
-			return 0, false, jsonSyntax(rec, j, "in a number")
+			return 0, false, 0, false, jsonSyntax(rec, j, "in a number")
 		}
 	}
-	return j, frac, nil
+	return j, frac, x, whole && !frac, nil
 }
 
 // appendUnescaped appends the contents of a scanned JSON string (without
