@@ -112,7 +112,9 @@ func benchTable(b *testing.B, appendOnly bool) {
 // (three int8, a 150-byte text, a timestamp: about 10 MB a batch) to an append-only table, as
 // a kafka source delivers them: the history log's encode, write and sync.
 // Run: go test -run - -bench StreamCommit ./storage
-func BenchmarkStreamCommit(b *testing.B) { benchStreamCommit(b, SegmentRows(), SegmentRows(), (*Txn).Insert) }
+func BenchmarkStreamCommit(b *testing.B) {
+	benchStreamCommit(b, SegmentRows(), SegmentRows(), (*Txn).Insert)
+}
 
 // BenchmarkStreamAdoptSmall commits them as a generator delivers them: a
 // third of a segment at a time, each batch given up (Txn.Adopt).
