@@ -340,21 +340,23 @@ func (v *versions) alignedOrder(cs []*coldata.Chunk) []*coldata.Chunk {
 
 // sharedLeanPage returns a lean page of the versionPageRows rows of src
 // from i (insertions of one copy each) that shares src's columns of plain
-// values (booleans, floats, intervals, and integers too far apart to
-// pack) instead of copying them: Apply's chunks are immutable, and a lean
-// page's rows are never written again (fill shares them too). A page
-// starts anywhere in src, so the pages stay aligned to positions whatever
-// the chunks' sizes; only the rows of a chunk before its first whole page
-// and after its last are copied. A pass-through view over a stream then
-// holds such columns once, in the chunks the stream's table keeps,
-// instead of a second copy it writes into fresh memory (page faults) and
-// the collector scans. Integers (and timestamps, dates) within 2^32 of
-// the page's smallest are packed as 32-bit deltas (packInts: half the
-// bytes, and a kept row's bytes are what the heap grows by), text is
-// copied into the arena, packed (packText: a record's string holds its
-// other text columns too, and a header a row is what the collector
-// marks), and decimals and datums as add copies them. A NULL mask
-// without a NULL is not kept (a byte a row and column).
+// values (booleans, floats, intervals, decimals, and integers too far
+// apart to pack) instead of copying them: Apply's chunks are immutable,
+// and a lean page's rows are never written again (fill shares them too).
+// A page starts anywhere in src, so the pages stay aligned to positions
+// whatever the chunks' sizes; only the rows of a chunk before its first
+// whole page and after its last are copied. A pass-through view over a
+// stream then holds such columns once, in the chunks the stream's table
+// keeps, instead of a second copy it writes into fresh memory (page
+// faults) and the collector scans. Integers (and timestamps, dates)
+// within 2^32 of the page's smallest are packed as 32-bit deltas
+// (packInts: half the bytes, and a kept row's bytes are what the heap
+// grows by), text is copied into the arena, packed (packText: a record's
+// string holds its other text columns too, and a header a row is what the
+// collector marks), and datums as add copies them. Decimals were copied
+// too, a Set each: q1's 0.908 * price, which the view's output copies
+// already (dataflow's keep), was copied twice. A NULL mask without a NULL
+// is not kept (a byte a row and column).
 func (v *versions) sharedLeanPage(typs []*types.T, src *coldata.Chunk, i int) *versionPage {
 	p := &versionPage{rows: coldata.Chunk{Cols: make([]*coldata.Vec, len(typs)), Len: versionPageRows}}
 	for j, t := range typs {
@@ -370,7 +372,7 @@ func (v *versions) sharedLeanPage(typs []*types.T, src *coldata.Chunk, i int) *v
 			}
 			p.rows.Cols[j] = sharedSlice(src.Cols[j], i, versionPageRows)
 			continue
-		case types.PhysBool, types.PhysFloat, types.PhysInterval:
+		case types.PhysBool, types.PhysFloat, types.PhysInterval, types.PhysDecimal:
 			p.rows.Cols[j] = sharedSlice(src.Cols[j], i, versionPageRows)
 			continue
 		case types.PhysBytes:

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/sluice-db/sluice/coldata"
 	"github.com/sluice-db/sluice/sqlerr"
 	"github.com/sluice-db/sluice/types"
@@ -953,6 +955,82 @@ func TestArrangementSharesLeanRows(t *testing.T) {
 	for i, c := range chunks {
 		if !slices.Equal(c.Cols[0].Ints, ints[i]) {
 			t.Errorf("chunk %d changed", i)
+		}
+	}
+}
+
+// TestArrangementSharesLeanDecimals checks that the whole pages of an
+// insert-only run share the chunk's decimal column (as q1's 0.908 * price
+// comes out of the view's step), small and large coefficients and NULLs
+// alike, leave it as it was through a retraction and a compaction, and
+// read back the rows.
+func TestArrangementSharesLeanDecimals(t *testing.T) {
+	typs := []*types.T{types.Numeric, types.Int8}
+	const n = 3000
+	row := func(i int) []types.Datum {
+		if i%7 == 0 {
+			return []types.Datum{nil, int64(i)}
+		}
+		d, _, err := apd.NewFromString(fmt.Sprintf("%d.%03d", i*int(1e15), i%1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []types.Datum{d, int64(i)}
+	}
+	a := NewArrangement(typs, nil)
+	c := NewChanges(typs, n)
+	var want []string
+	for i := range n {
+		c.AppendRow(row(i))
+		c.Diffs = append(c.Diffs, 1)
+		want = append(want, rowText(typs, row(i)))
+	}
+	before := make([]string, n)
+	for i := range n {
+		before[i] = rowText(typs, c.Row(i))
+	}
+	if err := a.Apply(1, c); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	if got := scanText(a.Snapshot(1), typs); !slices.Equal(got, want) {
+		t.Fatalf("scan: %d rows, want %d", len(got), len(want))
+	}
+	shared := 0
+	for p, page := range a.work.pages {
+		if first := p << versionPageBits; p > 0 && first+page.rows.Len <= n {
+			if &page.rows.Cols[0].Decs[0] != &c.Cols[0].Decs[first] {
+				t.Errorf("page %d copies the chunk's decimals", p)
+			}
+			shared++
+		}
+	}
+	if shared == 0 {
+		t.Fatal("no whole page to share the chunk's decimals")
+	}
+
+	// Retract every third row, then compact: the chunk stays as it was.
+	r := NewChanges(typs, 0)
+	want = want[:0]
+	for i := range n {
+		if i%3 == 0 {
+			r.AppendRow(row(i))
+			r.Diffs = append(r.Diffs, -1)
+			continue
+		}
+		want = append(want, rowText(typs, row(i)))
+	}
+	if err := a.Apply(2, r); err != nil {
+		t.Fatal(err)
+	}
+	a.Compact(2)
+	slices.Sort(want)
+	if got := scanText(a.Snapshot(2), typs); !slices.Equal(got, want) {
+		t.Fatalf("scan after the retraction: %d rows, want %d", len(got), len(want))
+	}
+	for i := range n {
+		if got := rowText(typs, c.Row(i)); got != before[i] {
+			t.Fatalf("chunk row %d changed: %s, was %s", i, got, before[i])
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 // A projection of a Step input's columns comes out sharing them (not
 // copied, as the arrangement a view keeps copies it anyway), with the
-// rows and diffs it was given. A filter's output, which the filter reuses
+// rows and diffs it was given; a column it computes is copied. A filter's output, which the filter reuses
 // for its next chunk, is copied, and so is StepFeed's output (a view's
 // first epoch over a stream's history).
 func TestStepOutputSharesInputColumns(t *testing.T) {
@@ -87,6 +87,21 @@ func TestStepOutputSharesInputColumns(t *testing.T) {
 
 	outs, c := step("SELECT b, s FROM t")
 	check("projection", outs, c, rows, true)
+
+	// A computed column is copied (the projection's expression may reuse
+	// its vector), the input's columns still shared.
+	outs, c = step("SELECT b, s, a * 2 FROM t")
+	check("projection computing a column", outs, c, rows, true)
+	for _, o := range outs {
+		if o.Cols[2].Ints == nil || within(o.Cols[2], c, 0) {
+			t.Fatalf("projection computing a column: the computed column is the input's")
+		}
+		for i := range o.Len {
+			if got, want := o.Cols[2].Ints[i], -2*o.Cols[0].Ints[i]; got != want {
+				t.Fatalf("projection computing a column: a * 2 = %d, want %d", got, want)
+			}
+		}
+	}
 
 	outs, c = step("SELECT b, s FROM t WHERE a % 3 <> 0")
 	check("filter", outs, c, rows-(rows+2)/3, false)

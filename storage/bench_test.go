@@ -112,15 +112,26 @@ func benchTable(b *testing.B, appendOnly bool) {
 // (three int8, a 150-byte text, a timestamp: about 10 MB a batch) to an append-only table, as
 // a kafka source delivers them: the history log's encode, write and sync.
 // Run: go test -run - -bench StreamCommit ./storage
-func BenchmarkStreamCommit(b *testing.B) { benchStreamCommit(b, SegmentRows(), (*Txn).Insert) }
+func BenchmarkStreamCommit(b *testing.B) {
+	benchStreamCommit(b, SegmentRows(), SegmentRows(), (*Txn).Insert)
+}
 
 // BenchmarkStreamAdoptSmall commits them as a generator delivers them: a
 // third of a segment at a time, each batch given up (Txn.Adopt).
 func BenchmarkStreamAdoptSmall(b *testing.B) {
-	benchStreamCommit(b, SegmentRows()/3, (*Txn).Adopt)
+	benchStreamCommit(b, SegmentRows()/3, SegmentRows()/3, (*Txn).Adopt)
 }
 
-func benchStreamCommit(b *testing.B, rows int, insert func(*Txn, *Table, *coldata.Chunk) error) {
+// BenchmarkStreamAdoptKafka commits them as a Kafka source delivers them:
+// 10 000 rows at a time in vectors grown to a power of two (16 Ki rows),
+// each batch given up (Txn.Adopt).
+func BenchmarkStreamAdoptKafka(b *testing.B) {
+	benchStreamCommit(b, 10_000, 16<<10, (*Txn).Adopt)
+}
+
+// benchStreamCommit commits batches of rows rows in vectors of capacity
+// rows.
+func benchStreamCommit(b *testing.B, rows, capacity int, insert func(*Txn, *Table, *coldata.Chunk) error) {
 	db, err := Open(b.TempDir(), WithLogger(quietLogger{b}))
 	if err != nil {
 		b.Fatal(err)
@@ -130,7 +141,7 @@ func benchStreamCommit(b *testing.B, rows int, insert func(*Txn, *Table, *coldat
 		Types: []*types.T{types.Int8, types.Int8, types.Int8, types.Text, types.TimestampTZ}, AppendOnly: true}
 	tbl := createTable(b, db, info)
 	batch := func(lo int) *coldata.Chunk {
-		c := coldata.NewChunk(info.Types, rows)
+		c := coldata.NewChunk(info.Types, capacity)
 		for i := lo; i < lo+rows; i++ {
 			c.Cols[0].Ints = append(c.Cols[0].Ints, int64(i%1000))
 			c.Cols[1].Ints = append(c.Cols[1].Ints, int64(i*7))

@@ -196,10 +196,10 @@ func TestAdoptHalfSegment(t *testing.T) {
 }
 
 // TestAdoptSmallLean: a chunk the caller gives up under half a segment
-// that fills its vectors is the pending segment as it is (the Change hands
-// the observer its vectors), then copied into the table's last segment;
-// one with room to spare is copied into a pending segment, so the views do
-// not keep its spare capacity. Rows added after it in the transaction, and
+// that fills at least half its vectors is the pending segment as it is
+// (the Change hands the observer its vectors), then copied into the
+// table's last segment; one with more room to spare is copied into a
+// pending segment, so the views do not keep its spare capacity. Rows added after it in the transaction, and
 // rows deleted again, come out right.
 func TestAdoptSmallLean(t *testing.T) {
 	defer func(n int) { segRows = n }(segRows)
@@ -219,28 +219,32 @@ func TestAdoptSmallLean(t *testing.T) {
 	if s := tbl.segs[len(tbl.segs)-1]; s.frozen || s.rows.Cols[0] == lean.Cols[0] {
 		t.Errorf("a chunk under half a segment became a table segment")
 	}
-	loose := chunk(4, 5, 8)
+	half := chunk(4, 6, 6) // as a Kafka batch: vectors grown to a power of two
+	if ch := commit(func(tx *Txn) error { return tx.Adopt(tbl, half) }); ch.Chunks[0].Cols[0] != half.Cols[0] {
+		t.Errorf("a chunk of 3 rows in vectors of 6 was copied into a pending segment: %s", describe(ch))
+	}
+	loose := chunk(7, 8, 8)
 	if ch := commit(func(tx *Txn) error { return tx.Adopt(tbl, loose) }); ch.Chunks[0].Cols[0] == loose.Cols[0] {
 		t.Errorf("a chunk of 2 rows in vectors of 8 was kept as the pending segment: %s", describe(ch))
 	}
 	// A lean chunk, rows added after it (growing it), one deleted again.
 	got := describe(commit(func(tx *Txn) error {
-		if err := tx.Adopt(tbl, chunk(6, 7, 2)); err != nil {
+		if err := tx.Adopt(tbl, chunk(9, 10, 2)); err != nil {
 			return err
 		}
-		if err := tx.Insert(tbl, chunk(8, 10, 3)); err != nil {
+		if err := tx.Insert(tbl, chunk(11, 13, 3)); err != nil {
 			return err
 		}
-		return tx.Delete(tbl, []int{-2}) // pending row 1: 7
+		return tx.Delete(tbl, []int{-2}) // pending row 1: 10
 	}))
-	if want := "[6:+1][8:+1 9:+1 10:+1]"; got != want {
+	if want := "[9:+1][11:+1 12:+1 13:+1]"; got != want {
 		t.Errorf("adopt, insert and delete: %s, want %s", got, want)
 	}
 	var rows []int64
 	for _, s := range tbl.segs {
 		rows = append(rows, s.rows.Cols[0].Ints[:s.rows.Len]...)
 	}
-	if want := []int64{1, 2, 3, 4, 5, 6, 8, 9, 10}; fmt.Sprint(rows) != fmt.Sprint(want) {
+	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13}; fmt.Sprint(rows) != fmt.Sprint(want) {
 		t.Errorf("table rows %v, want %v", rows, want)
 	}
 }
